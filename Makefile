@@ -1,0 +1,126 @@
+# Kairos -- plain make.  Targets: all (default), check, demo, bench, asan,
+# install, uninstall, clean, deps, fuzz, coverage.
+#
+# Everything is built under $(B) (build/ by default; build-asan/ for asan).
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+B       ?= build
+CC      ?= cc
+PKGS    := glib-2.0 yaml-0.1 zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyajl -lm
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN    := -std=c11 -Wall -Wextra -Werror
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+             -MMD -MP -I. -I$(B) $(PKG_CFLAGS) -DKAIROS_STDLIB_DIR='"$(PREFIX)/share/kairos"'
+LDFLAGS ?=
+ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+VERSION := 0.1.0
+
+LANG_SRC    := $(wildcard lang/*.c)
+RUNTIME_SRC := $(wildcard runtime/*.c)
+CLI_SRC     := $(wildcard cli/*.c)
+GEN_SRC     := $(B)/parser.c $(B)/lexer.c $(B)/stdlib_data.c
+UNIT_SRC    := $(wildcard tests/unit/*.c)
+STDLIB      := stdlib/prelude.kai $(wildcard stdlib/std/*.kai)
+
+LANG_OBJ    := $(LANG_SRC:%.c=$(B)/%.o) $(B)/parser.o $(B)/lexer.o $(B)/stdlib_data.o
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(B)/%.o)
+CLI_OBJ     := $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_OBJ    := $(UNIT_SRC:%.c=$(B)/%.o)
+LIB_OBJ     := $(LANG_OBJ) $(RUNTIME_OBJ)
+
+KAIROS := $(B)/kairos
+
+.PHONY: all check unit golden errors examples-check demo bench asan install uninstall \
+        clean deps fuzz coverage
+.DELETE_ON_ERROR:
+
+all: $(KAIROS)
+
+$(KAIROS): $(CLI_OBJ) $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+# ---- generated sources -------------------------------------------------
+$(B)/parser.c $(B)/parser.h: lang/parser.y | $(B)
+	bison -Wall -Werror --defines=$(B)/parser.h -o $(B)/parser.c $<
+
+$(B)/lexer.c $(B)/lexer.h: lang/lexer.l $(B)/parser.h | $(B)
+	flex --header-file=$(B)/lexer.h -o $(B)/lexer.c $<
+
+$(B)/stdlib_data.c: $(STDLIB) tools/embed.sh | $(B)
+	sh tools/embed.sh $(STDLIB) > $@
+
+# Generated scanner/parser code is not held to -Wextra's unused-parameter.
+$(B)/lexer.o $(B)/parser.o: EXTRA_CFLAGS += -Wno-unused-function -Wno-unused-parameter -Wno-sign-compare
+
+# Everything in lang/ may include the generated headers.
+$(LANG_SRC:%.c=$(B)/%.o): $(B)/parser.h $(B)/lexer.h
+
+$(B)/%.o: %.c | $(B)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/%.o: $(B)/%.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B):
+	mkdir -p $(B)
+
+# ---- tests -------------------------------------------------------------
+$(B)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
+
+check: $(KAIROS) $(B)/unit-tests
+	@echo "== unit tests"
+	CK_FORK=no $(B)/unit-tests
+	@echo "== diagnostics, golden cases, examples"
+	sh tests/run.sh $(KAIROS)
+
+unit: $(B)/unit-tests
+	CK_FORK=no $(B)/unit-tests
+
+# ---- sanitizers --------------------------------------------------------
+asan:
+	$(MAKE) B=build-asan OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
+
+# ---- demo, bench -------------------------------------------------------
+demo: deps
+	$(MAKE) all
+	@echo
+	@echo "== kairos simulate examples/support-table/policy.kai examples/support-table/events.csv --stats"
+	@$(KAIROS) simulate examples/support-table/policy.kai examples/support-table/events.csv --stats
+
+deps:
+	@sh tools/deps.sh
+
+bench: $(KAIROS) $(B)/kairos-bench
+	sh bench/run.sh $(KAIROS) $(B)/kairos-bench
+
+$(B)/kairos-bench: bench/floor.c | $(B)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+# ---- install -----------------------------------------------------------
+install: $(KAIROS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	           $(DESTDIR)$(PREFIX)/share/kairos/std
+	install -m 755 $(KAIROS) $(DESTDIR)$(PREFIX)/bin/kairos
+	install -m 644 doc/kairos.1 $(DESTDIR)$(PREFIX)/share/man/man1/kairos.1
+	install -m 644 stdlib/prelude.kai $(DESTDIR)$(PREFIX)/share/kairos/prelude.kai
+	for f in stdlib/std/*.kai; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/kairos/std/ || true; done
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/kairos $(DESTDIR)$(PREFIX)/share/man/man1/kairos.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/kairos
+
+clean:
+	rm -rf build build-asan build-fuzz build-cov
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

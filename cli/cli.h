@@ -1,0 +1,20 @@
+/* cli.h -- shared by the files of cli/: the command-line driver. */
+#ifndef KAIROS_CLI_H
+#define KAIROS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "lang/lang.h"
+
+/* Prints "kairos CMD: message" and the command's usage line; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Compiles a .kai (diagnostics on stderr) or loads a .kbc; NULL on error. */
+KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color);
+/* Writes data to path through a temporary file and rename; -1 on error (printed). */
+int cli_write_atomic(const char *path, const void *data, size_t len);
+
+/* kairos fmt (cli/fmt.c) and kairos test (cli/test.c): argv[0] is the command name. */
+int cli_fmt(int argc, char **argv);
+int cli_test(int argc, char **argv);
+
+#endif

@@ -1,0 +1,582 @@
+/* main.c -- the `kairos` command-line driver.
+ *
+ * Parses the command line, then calls the front end (lang/lang.h) and the
+ * runtime (runtime/runtime.h).  Exit status: 0 success, 1 an error in a
+ * policy or an input, 2 bad usage.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lang/lang.h"
+#include "runtime/runtime.h"
+#include "cli.h"
+
+#define KAIROS_VERSION "0.1.0"
+
+typedef struct Command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *synopsis;
+    const char *help;
+} Command;
+
+static int cmd_check(int argc, char **argv);
+static int cmd_compile(int argc, char **argv);
+static int cmd_disasm(int argc, char **argv);
+static int cmd_simulate(int argc, char **argv);
+static int cmd_explain(int argc, char **argv);
+static int cmd_fmt(int argc, char **argv);
+static int cmd_test(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const Command commands[] = {
+    { "check", cmd_check,
+      "kairos check [--strict] [--Werror] [--format text|json|github|sarif] FILE...",
+      "Parses and checks policies. Prints every diagnostic as FILE:LINE:COL: error|warning: MESSAGE\n"
+      "with the source line and a caret. Exit 0 when there is no error (warnings allowed), 1 on\n"
+      "any error.\n"
+      "  --strict          every undeclared event is an error\n"
+      "  --Werror          warnings are errors\n"
+      "  --format F        text (default), json, github (workflow commands), sarif (SARIF 2.1.0)\n"
+      "  --color WHEN      auto (default), always, never\n" },
+    { "compile", cmd_compile,
+      "kairos compile [--strict] FILE.kai [-o FILE.kbc]",
+      "Checks a policy and compiles it to a bytecode file (default: the input's name with .kbc).\n"
+      "The output is written to a temporary file and renamed: a failed run leaves no partial file.\n" },
+    { "disasm", cmd_disasm,
+      "kairos disasm FILE.kbc|FILE.kai",
+      "Prints a readable listing of a policy's bytecode: tables, each rule with its code and source\n"
+      "lines, and the retention table. A .kai file is compiled in memory first.\n" },
+    { "simulate", cmd_simulate,
+      "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl] [--stats]\n"
+      "                [--skip-bad-rows] [--shard K/N] [--stdin-format csv|jsonl] [--no-progress]",
+      "Replays event logs (CSV, JSON Lines, optionally .gz; - for standard input) through a policy\n"
+      "(.kai, compiled in memory, or .kbc) and writes the send schedule as CSV\n"
+      "(time,customer,rule,action,survey,channel,attempt,variant) or JSON Lines.\n"
+      "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n"
+      "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
+      "  --format F        csv (default) or jsonl\n"
+      "  --stats           print a summary on standard error: asks per rule and asks spared, by reason\n"
+      "  --skip-bad-rows   skip malformed rows (counted on standard error) instead of failing\n"
+      "  --shard K/N       keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
+      "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
+      "  --no-progress     no progress line on a terminal\n" },
+    { "explain", cmd_explain,
+      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--until TIME]",
+      "Tells the story of one customer: every trigger, scheduled ask, check and decision.\n" },
+    { "fmt", cmd_fmt,
+      "kairos fmt [--check|--diff|-w] FILE...",
+      "Formats policies in the canonical layout.\n" },
+    { "test", cmd_test,
+      "kairos test [FILE.yaml|DIR]...",
+      "Runs policy tests written in YAML.\n" },
+    { "help", cmd_help,
+      "kairos help [COMMAND]",
+      "Shows help for a command.\n" },
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* ---- usage helpers ----------------------------------------------------- */
+
+static const Command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_overview(FILE *out)
+{
+    fprintf(out,
+        "kairos %s -- feedback timing policies: check, compile, replay\n\n"
+        "usage:\n", KAIROS_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %s\n", commands[i].synopsis);
+    fprintf(out,
+        "\n  kairos --help | --version\n\n"
+        "Run 'kairos help COMMAND' for a command's options. Exit status: 0 success, 1 an error in a\n"
+        "policy or an input, 2 bad usage.\n");
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "kairos%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    const Command *c = cmd ? find_command(cmd) : NULL;
+    if (c)
+        fprintf(stderr, "usage: %s\n", c->synopsis);
+    else
+        fprintf(stderr, "run 'kairos --help' for usage\n");
+    return 2;
+}
+
+/* ---- option parsing ------------------------------------------------------
+ * Options may come before, after or between operands; "--name=value" and
+ * "--name value" are both accepted; "--" ends options. */
+
+typedef struct Args {
+    const char *cmd;
+    int argc, i;
+    char **argv;
+    char **pos;              /* operands, in order */
+    int npos;
+    const char *opt;         /* the current option, for messages */
+    const char *inline_val;  /* value after '=' */
+    int only_pos;
+} Args;
+
+static void args_init(Args *a, const char *cmd, int argc, char **argv)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    a->argc = argc;
+    a->argv = argv;
+    a->i = 1;
+    a->pos = calloc((size_t)argc + 1, sizeof *a->pos);
+}
+
+/* Returns the next option name (without its value), or NULL at the end;
+ * operands are collected in a->pos on the way. */
+static const char *args_next(Args *a)
+{
+    while (a->i < a->argc) {
+        char *s = a->argv[a->i++];
+        if (!a->only_pos && strcmp(s, "--") == 0) {
+            a->only_pos = 1;
+            continue;
+        }
+        if (a->only_pos || s[0] != '-' || strcmp(s, "-") == 0) {
+            a->pos[a->npos++] = s;
+            continue;
+        }
+        a->opt = s;
+        a->inline_val = NULL;
+        char *eq = strchr(s, '=');
+        if (eq && s[1] == '-') {
+            static char name[128];
+            size_t n = (size_t)(eq - s);
+            if (n >= sizeof name) n = sizeof name - 1;
+            memcpy(name, s, n);
+            name[n] = '\0';
+            a->inline_val = eq + 1;
+            return name;
+        }
+        return s;
+    }
+    return NULL;
+}
+
+/* The value of the current option, or NULL (after a usage message). */
+static const char *args_value(Args *a)
+{
+    if (a->inline_val)
+        return a->inline_val;
+    if (a->i >= a->argc) {
+        cli_usage_error(a->cmd, "option %s needs a value", a->opt);
+        return NULL;
+    }
+    return a->argv[a->i++];
+}
+
+static int args_flag_only(Args *a)
+{
+    if (a->inline_val) {
+        cli_usage_error(a->cmd, "option %s takes no value", a->opt);
+        return 0;
+    }
+    return 1;
+}
+
+static void args_free(Args *a) { free(a->pos); }
+
+/* ---- loading policies ---------------------------------------------------- */
+
+static bool use_color(const char *when)
+{
+    if (strcmp(when, "always") == 0) return true;
+    if (strcmp(when, "never") == 0) return false;
+    return isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL;
+}
+
+static int read_whole_file(const char *path, uint8_t **buf, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) return -1;
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *b = malloc(cap);
+    if (!b) { if (f != stdin) fclose(f); errno = ENOMEM; return -1; }
+    for (;;) {
+        if (n == cap) {
+            uint8_t *nb = realloc(b, cap * 2);
+            if (!nb) { free(b); if (f != stdin) fclose(f); errno = ENOMEM; return -1; }
+            b = nb;
+            cap *= 2;
+        }
+        size_t r = fread(b + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int err = ferror(f);
+    if (f != stdin) fclose(f);
+    if (err) { free(b); errno = EIO; return -1; }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+static bool is_bytecode(const uint8_t *b, size_t n)
+{
+    return n >= 4 && memcmp(b, "\x7f" "KBC", 4) == 0;
+}
+
+/* Compiles (with diagnostics on stderr) or loads a policy.  NULL on error
+ * (message printed). */
+KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
+{
+    uint8_t *buf;
+    size_t len;
+    if (read_whole_file(path, &buf, &len) != 0) {
+        fprintf(stderr, "%s: error: cannot read file: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    if (is_bytecode(buf, len)) {
+        char err[256];
+        KImage *img = kb_read(buf, len, err, sizeof err);
+        free(buf);
+        if (!img)
+            fprintf(stderr, "%s: %s\n", path, err);
+        return img;
+    }
+    free(buf);
+    KDiags d;
+    kd_init(&d, NULL);
+    d.werror = lopt->werror;
+    KProgram *p = kc_load(path, lopt, &d);
+    kd_print(&d, stderr, KD_FMT_TEXT, color);
+    KImage *img = NULL;
+    if (p && !kd_failed(&d))
+        img = kg_compile(p);
+    kd_free(&d);
+    if (p) kc_free(p);
+    return img;
+}
+
+/* Writes a buffer to path through a temporary file in the same directory
+ * and a rename, so a failure leaves no partial file and an old file intact. */
+int cli_write_atomic(const char *path, const void *data, size_t len)
+{
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 32);
+    if (!tmp) return -1;
+    snprintf(tmp, n + 32, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot write: %s\n", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    int saved = errno;
+    if (left == 0) {
+        mode_t um = umask(0);
+        umask(um);
+        if (fchmod(fd, 0666 & ~um) != 0) { saved = errno; left = 1; }
+    }
+    if (left == 0 && fsync(fd) != 0 && errno != EINVAL) { saved = errno; left = 1; }
+    if (close(fd) != 0 && left == 0) { saved = errno; left = 1; }
+    if (left == 0) {
+        if (rename(tmp, path) == 0) { free(tmp); return 0; }
+        saved = errno;
+    }
+    unlink(tmp);
+    fprintf(stderr, "%s: write error: %s\n", path, strerror(saved));
+    free(tmp);
+    return -1;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int cmd_check(int argc, char **argv)
+{
+    Args a;
+    args_init(&a, "check", argc, argv);
+    KlOptions lopt = {0};
+    KDiagFormat fmt = KD_FMT_TEXT;
+    const char *color = "auto";
+    const char *o;
+    while ((o = args_next(&a))) {
+        if (strcmp(o, "--strict") == 0) { if (!args_flag_only(&a)) goto usage; lopt.strict = true; }
+        else if (strcmp(o, "--Werror") == 0) { if (!args_flag_only(&a)) goto usage; lopt.werror = true; }
+        else if (strcmp(o, "--format") == 0) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (strcmp(v, "text") == 0) fmt = KD_FMT_TEXT;
+            else if (strcmp(v, "json") == 0) fmt = KD_FMT_JSON;
+            else if (strcmp(v, "github") == 0) fmt = KD_FMT_GITHUB;
+            else if (strcmp(v, "sarif") == 0) fmt = KD_FMT_SARIF;
+            else { cli_usage_error("check", "unknown format '%s' (text, json, github, sarif)", v); goto usage; }
+        } else if (strcmp(o, "--color") == 0) {
+            if (!(color = args_value(&a))) goto usage;
+            if (strcmp(color, "auto") && strcmp(color, "always") && strcmp(color, "never")) {
+                cli_usage_error("check", "--color takes auto, always or never"); goto usage;
+            }
+        } else { cli_usage_error("check", "unknown option %s", o); goto usage; }
+    }
+    if (a.npos == 0) { cli_usage_error("check", "no policy file given"); goto usage; }
+
+    int status = 0;
+    KDiags all;
+    /* Each file is checked on its own; diagnostics of machine formats are
+     * printed per file (json/github are line oriented). */
+    for (int i = 0; i < a.npos; i++) {
+        kd_init(&all, NULL);
+        all.werror = lopt.werror;
+        KProgram *p = kc_load(a.pos[i], &lopt, &all);
+        kd_print(&all, fmt == KD_FMT_TEXT ? stderr : stdout, fmt, use_color(color));
+        if (kd_failed(&all)) status = 1;
+        kd_free(&all);
+        if (p) kc_free(p);
+    }
+    args_free(&a);
+    return status;
+usage:
+    args_free(&a);
+    return 2;
+}
+
+static char *default_kbc_name(const char *in)
+{
+    size_t n = strlen(in);
+    const char *slash = strrchr(in, '/');
+    const char *dot = strrchr(in, '.');
+    if (dot && (!slash || dot > slash) && dot != in && (!slash || dot != slash + 1))
+        n = (size_t)(dot - in);
+    char *out = malloc(n + 5);
+    if (!out) return NULL;
+    memcpy(out, in, n);
+    memcpy(out + n, ".kbc", 5);
+    return out;
+}
+
+static int cmd_compile(int argc, char **argv)
+{
+    Args a;
+    args_init(&a, "compile", argc, argv);
+    KlOptions lopt = {0};
+    const char *out = NULL;
+    const char *o;
+    while ((o = args_next(&a))) {
+        if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) { if (!(out = args_value(&a))) goto usage; }
+        else if (strcmp(o, "--strict") == 0) lopt.strict = true;
+        else if (strcmp(o, "--Werror") == 0) lopt.werror = true;
+        else { cli_usage_error("compile", "unknown option %s", o); goto usage; }
+    }
+    if (a.npos != 1) { cli_usage_error("compile", a.npos ? "one policy file at a time" : "no policy file given"); goto usage; }
+    const char *in = a.pos[0];
+    KImage *img = cli_load_image(in, &lopt, use_color("auto"));
+    if (!img) { args_free(&a); return 1; }
+    uint8_t *bytes;
+    size_t len;
+    int status = 1;
+    if (kb_write(img, &bytes, &len) != 0) {
+        fprintf(stderr, "%s: out of memory while writing bytecode\n", in);
+    } else {
+        char *def = out ? NULL : default_kbc_name(in);
+        const char *path = out ? out : def;
+        if (path && strcmp(path, "-") == 0) {
+            status = fwrite(bytes, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : 1;
+            if (status) fprintf(stderr, "-: write error: %s\n", strerror(errno));
+        } else if (path) {
+            status = cli_write_atomic(path, bytes, len) == 0 ? 0 : 1;
+        }
+        free(def);
+        free(bytes);
+    }
+    kb_free(img);
+    args_free(&a);
+    return status;
+usage:
+    args_free(&a);
+    return 2;
+}
+
+static int cmd_disasm(int argc, char **argv)
+{
+    Args a;
+    args_init(&a, "disasm", argc, argv);
+    const char *o;
+    while ((o = args_next(&a))) {
+        cli_usage_error("disasm", "unknown option %s", o);
+        args_free(&a);
+        return 2;
+    }
+    if (a.npos != 1) {
+        cli_usage_error("disasm", a.npos ? "one file at a time" : "no file given");
+        args_free(&a);
+        return 2;
+    }
+    KlOptions lopt = {0};
+    KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
+    args_free(&a);
+    if (!img) return 1;
+    kb_disasm(img, stdout);
+    kb_free(img);
+    if (fflush(stdout) != 0) { fprintf(stderr, "-: write error: %s\n", strerror(errno)); return 1; }
+    return 0;
+}
+
+/* Shared by simulate and explain. */
+static int run_replay(const char *cmd, int argc, char **argv, bool explain)
+{
+    Args a;
+    args_init(&a, cmd, argc, argv);
+    KrOptions ro = {0};
+    ro.progress = true;
+    const char *o;
+    while ((o = args_next(&a))) {
+        if ((strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) && !explain) {
+            if (!(ro.output = args_value(&a))) goto usage;
+        } else if (strcmp(o, "--until") == 0) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (kr_parse_time(v, strlen(v), &ro.until) != 0) {
+                cli_usage_error(cmd, "--until: '%s' is not an RFC 3339 time or Unix seconds", v);
+                goto usage;
+            }
+            ro.has_until = true;
+        } else if (strcmp(o, "--format") == 0) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (strcmp(v, "jsonl") == 0) { ro.format = KR_OUT_JSONL; ro.explain_jsonl = true; }
+            else if (strcmp(v, explain ? "text" : "csv") == 0) ro.format = KR_OUT_CSV;
+            else { cli_usage_error(cmd, "unknown format '%s' (%s or jsonl)", v, explain ? "text" : "csv"); goto usage; }
+        } else if (strcmp(o, "--stats") == 0 && !explain) {
+            ro.stats = true;
+        } else if (strcmp(o, "--skip-bad-rows") == 0) {
+            ro.skip_bad_rows = true;
+        } else if (strcmp(o, "--no-progress") == 0) {
+            ro.progress = false;
+        } else if (strcmp(o, "--stdin-format") == 0) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (strcmp(v, "csv") && strcmp(v, "jsonl")) { cli_usage_error(cmd, "--stdin-format takes csv or jsonl"); goto usage; }
+            ro.stdin_format = v;
+        } else if (strcmp(o, "--shard") == 0 && !explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            unsigned long k, n;
+            char *e1, *e2;
+            k = strtoul(v, &e1, 10);
+            if (e1 == v || *e1 != '/' || (n = strtoul(e1 + 1, &e2, 10), e2 == e1 + 1) || *e2 ||
+                n == 0 || k >= n || n > 1000000 || v[0] == '-' || e1[1] == '-') {
+                cli_usage_error(cmd, "--shard takes K/N with 0 <= K < N, e.g. --shard 0/4");
+                goto usage;
+            }
+            ro.shard_k = (uint32_t)k;
+            ro.shard_n = (uint32_t)n;
+        } else if (strcmp(o, "--customer") == 0 && explain) {
+            if (!(ro.explain_customer = args_value(&a))) goto usage;
+        } else if (strcmp(o, "--rule") == 0 && explain) {
+            if (!(ro.explain_rule = args_value(&a))) goto usage;
+        } else {
+            cli_usage_error(cmd, "unknown option %s", o);
+            goto usage;
+        }
+    }
+    if (a.npos < 1) { cli_usage_error(cmd, "no policy file given"); goto usage; }
+    if (a.npos < 2) { cli_usage_error(cmd, "no event file given"); goto usage; }
+    if (explain && !ro.explain_customer) { cli_usage_error(cmd, "--customer ID is required"); goto usage; }
+    int nstdin = 0;
+    for (int i = 1; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
+    if (nstdin > 1 || strcmp(a.pos[0], "-") == 0) { cli_usage_error(cmd, "standard input can be read once, as an event file"); goto usage; }
+
+    KlOptions lopt = {0};
+    KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
+    if (!img) { args_free(&a); return 1; }
+    ro.inputs = (const char **)(a.pos + 1);
+    ro.ninputs = (uint32_t)(a.npos - 1);
+    int status = kr_simulate(img, &ro, stderr);
+    kb_free(img);
+    args_free(&a);
+    return status;
+usage:
+    args_free(&a);
+    return 2;
+}
+
+static int cmd_simulate(int argc, char **argv) { return run_replay("simulate", argc, argv, false); }
+static int cmd_explain(int argc, char **argv)  { return run_replay("explain", argc, argv, true); }
+
+static int cmd_fmt(int argc, char **argv)
+{
+    return cli_fmt(argc, argv);
+}
+
+static int cmd_test(int argc, char **argv)
+{
+    return cli_test(argc, argv);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_overview(stdout);
+        return 0;
+    }
+    const Command *c = find_command(argv[1]);
+    if (!c)
+        return cli_usage_error(NULL, "no such command '%s'", argv[1]);
+    printf("usage: %s\n\n%s", c->synopsis, c->help);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_overview(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        print_overview(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("kairos %s (bytecode format %d)\n", KAIROS_VERSION, 1);
+        return 0;
+    }
+    const Command *c = find_command(cmd);
+    if (!c)
+        return cli_usage_error(NULL, "unknown command '%s'", cmd);
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            char *hargv[] = { "help", (char *)c->name, NULL };
+            return cmd_help(2, hargv);
+        }
+    int status = c->run(argc - 1, argv + 1);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, "kairos: write error on standard output: %s\n", strerror(errno));
+        status = 1;
+    }
+    return status;
+}

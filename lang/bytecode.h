@@ -1,0 +1,248 @@
+/* bytecode.h -- the bytecode image and the .kbc file (prefix kb_).
+ *
+ * This header is the whole contract between lang/ (which produces a KImage,
+ * by compiling or by loading a .kbc file) and runtime/ (which executes one).
+ * The runtime includes this header and nothing else from lang/.
+ *
+ * Code is an array of 32-bit words.  An instruction is one opcode word
+ * followed by its operand words (the count is fixed per opcode, see
+ * KB_OPCODES).  Jump operands are signed offsets in words, relative to the
+ * word after the instruction.  A function is a range of code words; it
+ * leaves exactly one value on the stack and ends with RET.
+ *
+ * Values on the stack are typed (KbValue): unknown, number, string, bool,
+ * duration, time, weekday.  Every operation on unknown yields unknown,
+ * except AND/OR/NOT which follow Kleene's three-valued logic.
+ */
+#ifndef KAIROS_BYTECODE_H
+#define KAIROS_BYTECODE_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define KB_NONE       UINT32_MAX          /* "no index" operand */
+#define KB_FOREVER    INT64_MAX           /* a window with no bound */
+#define KB_MAX_STACK  256                 /* verifier bound on stack depth */
+#define KB_MAX_CHANNELS 64                /* channel sets are 64-bit masks */
+
+/* Value tags, used by constants, by the type operands of ATTR/TATTR/TRAIT/
+ * LAST, and by the VM. */
+typedef enum KbTag {
+    KB_UNKNOWN = 0, KB_NUM, KB_STR, KB_BOOL, KB_DUR, KB_TIME, KB_WEEKDAY,
+    KB_UNTYPED,     /* only as an expected-type operand: accept number or string as is */
+} KbTag;
+
+/* ---- instruction set -------------------------------------------------
+ * X(NAME, NOPERANDS, STACK_IN, STACK_OUT, "doc")
+ * Every entry's doc matches the opcode's entry in SPEC.md.  IN_N (for IN)
+ * marks a pop count taken from the operand.                            */
+#define KB_IN_N 255
+#define KB_OPCODES(X) \
+  X(CONST,    1, 0, 1, "CONST k: push constant k") \
+  X(TRUE,     0, 0, 1, "TRUE: push true") \
+  X(FALSE,    0, 0, 1, "FALSE: push false") \
+  X(UNKNOWN,  0, 0, 1, "UNKNOWN: push unknown") \
+  X(ATTR,     2, 0, 1, "ATTR a t: push attribute a of the current event (the counted event inside a where-function, else the trigger), coerced to tag t; unknown if absent or not coercible") \
+  X(TATTR,    2, 0, 1, "TATTR a t: push attribute a of the trigger event, coerced to tag t") \
+  X(TRAIT,    2, 0, 1, "TRAIT a t: push the customer's profile trait a (from identify), coerced to tag t") \
+  X(NOW,      0, 0, 1, "NOW: push the send time (time)") \
+  X(HOUR,     0, 0, 1, "HOUR: push the local hour 0-23 of the send time (number)") \
+  X(WEEKDAY,  0, 0, 1, "WEEKDAY: push the local weekday of the send time") \
+  X(COUNT,    3, 0, 1, "COUNT e f w: push the number of the customer's events e in (now - w, now] (w: constant index of a duration, or NONE for all time) for which function f (NONE: always) returns true") \
+  X(SINCE,    1, 0, 1, "SINCE e: push now minus the time of the customer's last event e at or before now (duration); unknown if none") \
+  X(LAST,     3, 0, 1, "LAST e a t: push attribute a (coerced to t) of the customer's last event e at or before now; unknown if none or absent") \
+  X(AGG,      4, 0, 1, "AGG k e a w: push sum(k=0) avg(1) min(2) max(3) of numeric attribute a over events e in (now - w, now] (w as for COUNT); sum of none is 0, avg/min/max of none are unknown") \
+  X(ASKED,    2, 0, 1, "ASKED s w: push whether survey s was sent to the customer (a first attempt, by any rule) in (now - w, now] (w as for COUNT)") \
+  X(RESPONDED,2, 0, 1, "RESPONDED s w: push whether a response event with survey == name of s arrived in (now - w, now]") \
+  X(NEG,      0, 1, 1, "NEG: negate a number or duration") \
+  X(ADD,      0, 2, 1, "ADD: a + b (number+number, duration+duration, time+duration)") \
+  X(SUB,      0, 2, 1, "SUB: a - b (number, duration, time-duration -> time, time-time -> duration)") \
+  X(MUL,      0, 2, 1, "MUL: a * b (number*number, duration*number, number*duration)") \
+  X(DIV,      0, 2, 1, "DIV: a / b (number/number, duration/number -> duration, duration/duration -> number); division by zero is unknown") \
+  X(EQ,       0, 2, 1, "EQ: a == b; unknown if either is unknown") \
+  X(NE,       0, 2, 1, "NE: a != b") \
+  X(LT,       0, 2, 1, "LT: a < b (numbers, durations, times, weekdays; strings byte-wise)") \
+  X(LE,       0, 2, 1, "LE: a <= b") \
+  X(GT,       0, 2, 1, "GT: a > b") \
+  X(GE,       0, 2, 1, "GE: a >= b") \
+  X(NOT,      0, 1, 1, "NOT: Kleene not: true<->false, unknown stays unknown") \
+  X(AND,      0, 2, 1, "AND: Kleene and of a and b") \
+  X(OR,       0, 2, 1, "OR: Kleene or of a and b") \
+  X(JFALSE,   1, 1, 1, "JFALSE off: if the top is false, jump by off keeping it; else pop it (short-circuit of AND)") \
+  X(JTRUE,    1, 1, 1, "JTRUE off: if the top is true, jump by off keeping it; else pop it (short-circuit of OR)") \
+  X(JUMP,     1, 0, 0, "JUMP off: jump by off") \
+  X(IN,       1, KB_IN_N, 1, "IN n: pop n items then a value x; push true if x equals an item, else unknown if x or an item is unknown, else false") \
+  X(RET,      0, 1, 0, "RET: return the top of the stack as the function's value")
+
+typedef enum KbOp {
+#define KB_X_ENUM(name, nops, in, out, doc) KB_OP_##name,
+    KB_OPCODES(KB_X_ENUM)
+#undef KB_X_ENUM
+    KB_OP__COUNT
+} KbOp;
+
+typedef struct KbOpInfo {
+    const char *name;
+    uint8_t noperands, stack_in, stack_out;
+    const char *doc;
+} KbOpInfo;
+extern const KbOpInfo kb_opinfo[KB_OP__COUNT];
+
+/* ---- the image ------------------------------------------------------ */
+
+typedef struct KbConst {
+    uint8_t tag;                  /* KbTag: NUM, STR, BOOL, DUR, TIME, WEEKDAY */
+    union { double num; int64_t i; uint32_t str; bool b; };   /* str: string index */
+} KbConst;
+
+typedef struct KbFunc {
+    uint32_t start, len;          /* code words */
+    uint32_t max_stack;           /* computed by the verifier */
+} KbFunc;
+
+typedef enum KbTrigger { KB_TRIG_AFTER = 0, KB_TRIG_EVERY = 1 } KbTrigger;
+typedef enum KbPeriod {
+    KB_PER_DAY = 0, KB_PER_WEEK, KB_PER_MONTH, KB_PER_QUARTER, KB_PER_YEAR,
+    KB_PER_DURATION,
+} KbPeriod;
+typedef enum KbAt { KB_AT_NONE = 0, KB_AT_WINDOW, KB_AT_BEST_TIME } KbAt;
+
+typedef struct KbAttempt {
+    uint32_t channel;             /* channel index */
+    int64_t after;                /* seconds after the previous attempt (0 for the first) */
+} KbAttempt;
+
+typedef struct KbVariant {
+    uint32_t name;                /* string index */
+    uint32_t pct;                 /* 0..100 */
+    bool has_delay;  int64_t delay;
+    uint32_t channel;             /* KB_NONE: keep the chain's first channel */
+} KbVariant;
+
+typedef struct KbRule {
+    uint32_t name;                /* string index: the effective name */
+    uint32_t line;                /* source line of the ask/task keyword */
+    bool is_task;
+    uint32_t target;              /* survey index (ask) / string index of the task name (task) */
+
+    uint8_t trigger;              /* KbTrigger */
+    uint32_t event;               /* after: event index */
+    int64_t delay;                /* after: + DUR (0 if none) */
+    uint32_t where_fn;            /* after: function index, or KB_NONE */
+    uint8_t period;               /* every: KbPeriod */
+    int64_t period_dur;           /* every: KB_PER_DURATION length */
+    int32_t every_at;             /* every: minutes after local midnight, -1 none */
+
+    uint32_t if_fn, unless_fn;    /* function index or KB_NONE */
+
+    KbAttempt *attempts;          /* >= 1 */
+    uint32_t nattempts;
+
+    bool has_cap; uint32_t cap_n; int64_t cap_window;
+    int32_t priority;
+    KbVariant *variants; uint32_t nvariants;
+    uint8_t retrigger;            /* 0 restart, 1 keep */
+
+    uint8_t at;                   /* KbAt */
+    uint8_t at_days;              /* bit d: weekday d (0 = mon) allowed */
+    int32_t at_start, at_end;     /* minutes; end excluded; end may be 1440; start < end */
+    uint32_t best_event;          /* KB_AT_BEST_TIME: event index */
+} KbRule;
+
+typedef struct KbCap {            /* top-level cap N per WINDOW [on channels] */
+    uint32_t n;
+    int64_t window;
+    uint64_t channels;            /* mask; all ones = every channel */
+} KbCap;
+
+typedef struct KbQuiet {          /* quiet START-END [on channels], local minutes */
+    int32_t start, end;           /* start == end is empty; start > end wraps midnight */
+    uint64_t channels;            /* mask; all ones = every channel */
+} KbQuiet;
+
+/* Retention: how much history of an event kind the policy can ever read.
+ * The runtime keeps exactly this and nothing more. */
+enum {
+    KB_RET_COUNT = 1,             /* a running total count is read (count(E) with no where/window) */
+    KB_RET_LAST  = 2,             /* the last event is read (since, last, best_time...) */
+};
+typedef struct KbRetention {
+    uint8_t flags;                /* KB_RET_* */
+    int64_t window;               /* keep events newer than now - window; 0 none; KB_FOREVER all */
+    uint32_t *attrs;              /* attribute indexes to keep with each kept event */
+    uint32_t nattrs;
+} KbRetention;
+
+typedef struct KImage {
+    /* strings: every name and string constant, each NUL-terminated (and
+     * with an explicit length: string constants may hold NUL bytes). */
+    char **strings; uint32_t *string_lens; uint32_t nstrings;
+
+    uint32_t policy_name;         /* string index */
+    uint32_t timezone;            /* string index, or KB_NONE for UTC */
+    uint64_t source_hash;         /* FNV-1a 64 of the source file */
+
+    KbConst *consts;   uint32_t nconsts;
+    uint32_t *code;    uint32_t ncode;
+    uint32_t *lines;   /* lines[i]: source line of the instruction starting at word i (0 elsewhere) */
+    KbFunc *funcs;     uint32_t nfuncs;
+
+    uint32_t *events;  uint32_t nevents;    /* event index -> string index of its name;
+                                               the reserved events are always present */
+    KbRetention *retention;                 /* [nevents] */
+    uint32_t *attrs;   uint32_t nattrs;     /* attribute index -> string index */
+    uint32_t *channels; uint32_t nchannels; /* channel index -> string index */
+    uint32_t *surveys; uint32_t nsurveys;   /* survey index -> string index */
+    uint32_t *traits;  uint32_t ntraits;    /* attribute indexes read as customer.attr */
+
+    KbRule *rules;     uint32_t nrules;     /* declaration order */
+    KbCap *caps;       uint32_t ncaps;
+    KbQuiet *quiets;   uint32_t nquiets;
+    uint64_t consent_channels;              /* require consent on these */
+    int64_t sent_window;                    /* how long the send history must be kept
+                                               (longest cap / asked window; KB_FOREVER) */
+} KImage;
+
+/* Reserved event names (LANGUAGE.md section 5). */
+#define KB_EV_IDENTIFY        "identify"
+#define KB_EV_RESPONSE        "response"
+#define KB_EV_OPT_OUT         "opt_out"
+#define KB_EV_OPT_IN          "opt_in"
+#define KB_EV_CONSENT_GRANTED "consent_granted"
+#define KB_EV_CONSENT_REVOKED "consent_revoked"
+
+/* ---- functions (lang/bytecode.c) ------------------------------------- */
+
+void kb_free(KImage *img);
+
+/* Looks up a string / event / attribute / channel by name; KB_NONE if absent. */
+uint32_t kb_find_string(const KImage *img, const char *s);
+uint32_t kb_find_event(const KImage *img, const char *name);
+uint32_t kb_find_attr(const KImage *img, const char *name);
+uint32_t kb_find_channel(const KImage *img, const char *name);
+
+/* Serializes an image to the .kbc format (byte-identical for the same
+ * image).  Returns 0, or -1 on out of memory. Caller frees *out. */
+int kb_write(const KImage *img, uint8_t **out, size_t *outlen);
+
+/* Loads and verifies a .kbc image from memory.  On failure returns NULL
+ * and writes one message (without the file name), e.g.
+ * "bad kairos bytecode: truncated at byte 412" into err. */
+KImage *kb_read(const uint8_t *buf, size_t len, char *err, size_t errlen);
+
+/* Verifies an image's code and tables (jumps, indexes, stack depth, every
+ * function ends in RET) and fills funcs[].max_stack.  Returns 0 or -1 with
+ * a message in err.  kb_read calls it; so does the compiler in debug. */
+int kb_verify(KImage *img, char *err, size_t errlen);
+
+/* Writes a readable listing: header, tables, per-rule summary and code
+ * with source lines, retention table. */
+void kb_disasm(const KImage *img, FILE *out);
+
+/* FNV-1a 64 (used for the source hash, variants and shards). */
+uint64_t kb_fnv1a64(const void *data, size_t len, uint64_t h);
+#define KB_FNV_OFFSET 0xcbf29ce484222325ULL
+
+#endif

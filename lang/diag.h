@@ -1,0 +1,91 @@
+/* diag.h -- sources and diagnostics (prefix kd_).
+ *
+ * A KSources owns the text of every file the front end reads (the policy, the
+ * prelude, imported stdlib modules).  Locations everywhere in lang/ are
+ * KSpan values: a source id plus a half-open byte range [lo, hi).  Line and
+ * column are computed only when a diagnostic is printed; columns count
+ * characters (UTF-8 code points), not bytes, from 1.
+ *
+ * Diagnostics are collected in a KDiags and printed at the end, sorted by
+ * source and offset, so that every error of a file is reported.
+ */
+#ifndef KAIROS_DIAG_H
+#define KAIROS_DIAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdbool.h>
+
+typedef struct KSpan {
+    uint32_t src;       /* index into KSources */
+    uint32_t lo, hi;    /* byte offsets, half-open */
+} KSpan;
+
+typedef struct KSource {
+    char *name;         /* as shown in messages: the path, or "std/prelude" */
+    char *text;         /* NUL-terminated copy of the bytes */
+    size_t len;
+    bool builtin;       /* embedded stdlib text */
+} KSource;
+
+typedef struct KSources {
+    KSource *v;
+    uint32_t n, cap;
+} KSources;
+
+void     kd_sources_init(KSources *s);
+void     kd_sources_free(KSources *s);
+/* Adds a copy of text; returns its id. */
+uint32_t kd_source_add(KSources *s, const char *name, const char *text, size_t len, bool builtin);
+/* Reads a file; returns its id, or UINT32_MAX with errno set. */
+uint32_t kd_source_read(KSources *s, const char *path);
+
+/* 1-based line and character column of a byte offset. */
+void kd_line_col(const KSource *src, uint32_t off, uint32_t *line, uint32_t *col);
+
+typedef enum { KD_ERROR, KD_WARNING, KD_NOTE } KSeverity;
+
+typedef struct KDiag {
+    KSeverity sev;
+    KSpan span;
+    const char *code;   /* stable code, e.g. "K0101"; see SPEC.md */
+    char *msg;
+    char *hint;         /* may be NULL */
+} KDiag;
+
+typedef struct KDiags {
+    KDiag *v;
+    uint32_t n, cap;
+    uint32_t nerrors, nwarnings;
+    bool werror;        /* --Werror: warnings count as errors */
+    const KSources *sources;
+} KDiags;
+
+void kd_init(KDiags *d, const KSources *sources);
+void kd_free(KDiags *d);
+/* Records a diagnostic; code is a static string; fmt is printf-style. */
+void kd_add(KDiags *d, KSeverity sev, KSpan span, const char *code,
+            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Attaches a hint to the last diagnostic added. */
+void kd_hint(KDiags *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define kd_error(d, span, code, ...)   kd_add((d), KD_ERROR, (span), (code), __VA_ARGS__)
+#define kd_warning(d, span, code, ...) kd_add((d), KD_WARNING, (span), (code), __VA_ARGS__)
+
+/* True when there is an error (or a warning under werror). */
+bool kd_failed(const KDiags *d);
+
+typedef enum { KD_FMT_TEXT, KD_FMT_JSON, KD_FMT_GITHUB, KD_FMT_SARIF } KDiagFormat;
+
+/* Prints all diagnostics, sorted by (source, offset), in the given format.
+ * Text format (fixed):   FILE:LINE:COL: error: MESSAGE
+ *                        the source line
+ *                        a caret under COL and ~~~ under the rest of the span
+ *                        "  hint: ..." when there is a hint            */
+void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color);
+
+/* Edit distance for did-you-mean hints. */
+unsigned kd_edit_distance(const char *a, const char *b);
+
+#endif

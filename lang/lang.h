@@ -1,0 +1,88 @@
+/* lang.h -- the front end's one public header: parse, check, compile.
+ *
+ * Layers (prefixes):  kx_ scanner (lexer.l), kp_ parser (parser.y),
+ * kc_ checker (check.c), kg_ code generator (codegen.c), kb_ bytecode file
+ * (bytecode.h), kf_ formatter (fmt.c), kd_ diagnostics (diag.h),
+ * ka_ syntax tree (ast.h).
+ *
+ * lang/ knows nothing of the runtime.  Its product is a KImage (bytecode.h).
+ */
+#ifndef KAIROS_LANG_H
+#define KAIROS_LANG_H
+
+#include "diag.h"
+#include "ast.h"
+#include "bytecode.h"
+
+/* ---- embedded standard library -------------------------------------- */
+
+/* Text of an embedded stdlib module by import name ("std/prelude",
+ * "std/support", ...), or NULL.  Generated from stdlib/ at build time. */
+const char *kl_stdlib_text(const char *name, size_t *len);
+/* NULL-terminated list of module names, for did-you-mean hints. */
+const char *const *kl_stdlib_names(void);
+
+/* ---- parsing -------------------------------------------------------- */
+
+/* Parses one source into a list of declarations.  Syntax errors go to
+ * diags; the parser recovers at the next declaration or rule, so the
+ * returned file holds every declaration it could read.  Never NULL. */
+KFile *kp_parse(KArena *arena, KSources *sources, uint32_t src, KDiags *diags);
+
+/* ---- checking: the resolved program --------------------------------- */
+
+typedef struct KEventInfo {
+    char *name;
+    bool declared;                /* declared by an `event` (or reserved) */
+    bool reserved;                /* identify, response, opt_out, ... */
+    bool used;
+    KDecl *decl;                  /* NULL if undeclared */
+    uint32_t *attrs;              /* declared attributes: attribute ids */
+    KType *attr_types;
+    uint32_t nattrs;
+    KSpan first_use;
+} KEventInfo;
+
+typedef struct KProgram {
+    KArena arena;
+    KSources sources;
+    KFile **files;                /* the policy first, then imports, prelude last */
+    uint32_t nfiles;
+
+    char *policy_name;            /* `policy "X"` or the file's base name */
+    char *timezone;               /* NULL: UTC */
+    uint64_t source_hash;         /* FNV-1a 64 of the policy file's bytes */
+
+    KEventInfo *events;   uint32_t nevents;     /* event ids */
+    char **attrs;         uint32_t nattrs;      /* attribute-name ids (global) */
+    KDecl **surveys;      uint32_t nsurveys;    /* survey ids */
+    KDecl **channels;     uint32_t nchannels;   /* channel ids */
+    KDecl **lets;         uint32_t nlets;
+    KRule **rules;        uint32_t nrules;      /* declaration order */
+    KDecl **caps;         uint32_t ncaps;       /* top-level caps */
+    KDecl **quiets;       uint32_t nquiets;
+    KDecl **consents;     uint32_t nconsents;
+} KProgram;
+
+typedef struct KlOptions {
+    bool strict;                  /* undeclared events are errors */
+    bool werror;                  /* warnings are errors */
+} KlOptions;
+
+/* Reads, parses and checks a policy file (with the prelude and its
+ * imports).  Returns the program, or NULL if the file cannot be read
+ * (message in diags as a file-level error).  Check kd_failed(diags)
+ * before compiling.  Free with kc_free. */
+KProgram *kc_load(const char *path, const KlOptions *opt, KDiags *diags);
+/* Same for in-memory text (tests, fuzzing, `kairos test`). */
+KProgram *kc_load_text(const char *name, const char *text, size_t len,
+                       const KlOptions *opt, KDiags *diags);
+void kc_free(KProgram *p);
+
+/* ---- code generation ------------------------------------------------ */
+
+/* Compiles a checked program (no errors) to a bytecode image.  The image
+ * is self-contained (owns all its memory); free with kb_free. */
+KImage *kg_compile(const KProgram *p);
+
+#endif

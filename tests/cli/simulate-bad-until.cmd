@@ -1,0 +1,1 @@
+simulate p.kai e.csv --until yesterday

@@ -1,0 +1,158 @@
+#!/bin/sh
+# run.sh KAIROS -- the data-driven tests: diagnostics cases, golden replay
+# cases and examples.  Adding a case is adding files:
+#
+#   tests/errors/NAME.kai        a policy; NAME.expected is exactly what
+#                                `kairos check NAME.kai` prints (run in
+#                                tests/errors); NAME.args optional extra flags.
+#                                Expected exit: 1 if NAME.expected has ": error:",
+#                                else 0.
+#   tests/golden/NAME/           policy.kai (or policy.kbc), events* files
+#                                (replayed in name order), args (optional
+#                                simulate flags), and either expected.csv
+#                                (exit 0, stdout compared byte for byte, and
+#                                the same again through a compiled .kbc) or
+#                                expected.err (stderr compared, exit status
+#                                from expected.status, default 1, and no
+#                                output file left behind).
+#   examples/NAME/               policy.kai, events.*, expected.csv: checked
+#                                with --Werror, simulated (.kai and .kbc),
+#                                and every *.test.yaml run by `kairos test`.
+#
+# Prints one line per failure, then "N passed, N failed".
+set -u
+KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+
+ok()   { pass=$((pass + 1)); }
+bad()  { fail=$((fail + 1)); echo "FAIL: $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -40; }
+
+# --- diagnostics -------------------------------------------------------------
+for kai in "$ROOT"/tests/errors/*.kai; do
+    [ -e "$kai" ] || continue
+    name=$(basename "$kai" .kai)
+    exp="$ROOT/tests/errors/$name.expected"
+    if [ ! -e "$exp" ]; then bad "errors/$name: no $name.expected"; continue; fi
+    args=""
+    [ -e "$ROOT/tests/errors/$name.args" ] && args=$(cat "$ROOT/tests/errors/$name.args")
+    # shellcheck disable=SC2086
+    (cd "$ROOT/tests/errors" && "$KAIROS" check --color=never $args "$name.kai") >"$TMP/out" 2>&1
+    status=$?
+    want=0
+    grep -q ': error: ' "$exp" && want=1
+    if [ "$status" != "$want" ]; then
+        bad "errors/$name: exit status $status, expected $want" "$TMP/out"
+    elif ! cmp -s "$TMP/out" "$exp"; then
+        diff -u "$exp" "$TMP/out" >"$TMP/diff"
+        bad "errors/$name: output differs" "$TMP/diff"
+    else
+        ok
+    fi
+done
+
+# --- command line ------------------------------------------------------------
+#   tests/cli/NAME.cmd: one line, the arguments after `kairos` (run in
+#   tests/cli with sh word splitting); NAME.expected: stdout and stderr
+#   together; NAME.status: the exit status (default 0).
+for cmd in "$ROOT"/tests/cli/*.cmd; do
+    [ -e "$cmd" ] || continue
+    name=$(basename "$cmd" .cmd)
+    want=0
+    [ -e "$ROOT/tests/cli/$name.status" ] && want=$(cat "$ROOT/tests/cli/$name.status")
+    # shellcheck disable=SC2046
+    (cd "$ROOT/tests/cli" && eval "\"\$KAIROS\" $(cat "$cmd")") >"$TMP/out" 2>&1 </dev/null
+    status=$?
+    if [ "$status" != "$want" ]; then
+        bad "cli/$name: exit status $status, expected $want" "$TMP/out"
+    elif [ -e "$ROOT/tests/cli/$name.expected" ] && ! cmp -s "$TMP/out" "$ROOT/tests/cli/$name.expected"; then
+        diff -u "$ROOT/tests/cli/$name.expected" "$TMP/out" >"$TMP/diff"
+        bad "cli/$name: output differs" "$TMP/diff"
+    else
+        ok
+    fi
+done
+
+# --- replay: one case directory -------------------------------------------------
+# replay_case DIR LABEL [check]
+replay_case() {
+    dir=$1 label=$2
+    policy="$dir/policy.kai"
+    [ -e "$policy" ] || policy="$dir/policy.kbc"
+    if [ ! -e "$policy" ]; then bad "$label: no policy.kai"; return; fi
+    events=$(ls "$dir" | grep '^events' | sort | sed "s|^|$dir/|" | tr '\n' ' ')
+    args=""
+    [ -e "$dir/args" ] && args=$(cat "$dir/args")
+    if [ "${3:-}" = check ]; then
+        if ! "$KAIROS" check --color=never --Werror "$policy" >"$TMP/out" 2>&1; then
+            bad "$label: kairos check --Werror failed" "$TMP/out"
+            return
+        fi
+    fi
+    if [ -e "$dir/expected.csv" ]; then
+        # shellcheck disable=SC2086
+        (cd "$dir" && "$KAIROS" simulate --no-progress "$policy" $events $args) >"$TMP/out" 2>"$TMP/err"
+        status=$?
+        if [ $status != 0 ]; then bad "$label: exit status $status" "$TMP/err"; return; fi
+        if ! cmp -s "$TMP/out" "$dir/expected.csv"; then
+            diff -u "$dir/expected.csv" "$TMP/out" >"$TMP/diff"
+            bad "$label: schedule differs" "$TMP/diff"
+            return
+        fi
+        case "$policy" in
+        *.kai)
+            if ! "$KAIROS" compile "$policy" -o "$TMP/p.kbc" 2>"$TMP/err"; then
+                bad "$label: compile failed" "$TMP/err"; return
+            fi
+            # shellcheck disable=SC2086
+            (cd "$dir" && "$KAIROS" simulate --no-progress "$TMP/p.kbc" $events $args) >"$TMP/out2" 2>"$TMP/err"
+            if ! cmp -s "$TMP/out" "$TMP/out2"; then
+                diff -u "$TMP/out" "$TMP/out2" >"$TMP/diff"
+                bad "$label: .kbc schedule differs from .kai schedule" "$TMP/diff"
+                return
+            fi ;;
+        esac
+        ok
+    elif [ -e "$dir/expected.err" ]; then
+        want=1
+        [ -e "$dir/expected.status" ] && want=$(cat "$dir/expected.status")
+        rm -f "$TMP/o.csv"
+        # shellcheck disable=SC2086
+        (cd "$dir" && "$KAIROS" simulate --no-progress "$(basename "$policy")" $(ls "$dir" | grep '^events' | sort) $args -o "$TMP/o.csv") >"$TMP/out" 2>"$TMP/err"
+        status=$?
+        if [ "$status" != "$want" ]; then bad "$label: exit status $status, expected $want" "$TMP/err"
+        elif ! cmp -s "$TMP/err" "$dir/expected.err"; then
+            diff -u "$dir/expected.err" "$TMP/err" >"$TMP/diff"
+            bad "$label: messages differ" "$TMP/diff"
+        elif [ "$want" != 0 ] && ls "$TMP" | grep -q '^o.csv'; then
+            bad "$label: a failed run left an output file"
+        else ok
+        fi
+    else
+        bad "$label: neither expected.csv nor expected.err"
+    fi
+}
+
+for dir in "$ROOT"/tests/golden/*/; do
+    [ -d "$dir" ] || continue
+    replay_case "${dir%/}" "golden/$(basename "$dir")"
+done
+
+# --- examples -----------------------------------------------------------------
+for dir in "$ROOT"/examples/*/; do
+    [ -d "$dir" ] || continue
+    name=$(basename "$dir")
+    replay_case "${dir%/}" "examples/$name" check
+    for t in "${dir%/}"/*.test.yaml; do
+        [ -e "$t" ] || continue
+        if (cd "$dir" && "$KAIROS" test "$(basename "$t")") >"$TMP/out" 2>&1; then ok
+        else bad "examples/$name: kairos test $(basename "$t")" "$TMP/out"
+        fi
+    done
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
