@@ -1,10 +1,535 @@
-/* test.c -- `kairos test`: not implemented yet (issue 6). */
+/* test.c -- `kairos test`: runs policy tests written in YAML
+ * (doc/spec/60-test.md).
+ *
+ * Finds the test files, loads each (cli/testfile.c) and its policy once,
+ * replays every test through kr_simulate into a private temporary
+ * directory, reads the schedule back and checks it (cli/testcheck.c).
+ * Reports one line per test on standard output, and optionally JUnit XML.
+ */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
 #include "cli.h"
+#include "testfile.h"
+
+/* ---- results -------------------------------------------------------------- */
+
+typedef struct CaseResult {
+    char *name;
+    bool ok;
+    KqMsgs details;
+} CaseResult;
+
+typedef struct FileResult {
+    char *path;
+    bool unusable;                /* errors: the file ran no test */
+    KqMsgs errors;                /* for an unusable file */
+    CaseResult *cases;
+    size_t ncases;
+} FileResult;
+
+typedef struct Run {
+    FileResult *files;
+    size_t nfiles, cap;
+    size_t passed, failed;
+    bool text;                    /* text report on stdout */
+    const char *tmpdir;
+    bool color;
+} Run;
+
+static FileResult *add_file(Run *r, const char *path)
+{
+    if (r->nfiles == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        FileResult *v = realloc(r->files, cap * sizeof *v);
+        if (!v) return NULL;
+        r->files = v;
+        r->cap = cap;
+    }
+    FileResult *f = &r->files[r->nfiles];
+    memset(f, 0, sizeof *f);
+    if (!(f->path = strdup(path))) return NULL;
+    r->nfiles++;
+    return f;
+}
+
+static void free_run(Run *r)
+{
+    for (size_t i = 0; i < r->nfiles; i++) {
+        FileResult *f = &r->files[i];
+        free(f->path);
+        kq_msgs_free(&f->errors);
+        for (size_t k = 0; k < f->ncases; k++) {
+            free(f->cases[k].name);
+            kq_msgs_free(&f->cases[k].details);
+        }
+        free(f->cases);
+    }
+    free(r->files);
+}
+
+/* Marks a file unusable: its errors go to stderr, "FAIL PATH" to the report. */
+static void file_failed(Run *r, FileResult *f)
+{
+    f->unusable = true;
+    for (size_t i = 0; i < f->errors.n; i++)
+        fprintf(stderr, "%s\n", f->errors.v[i]);
+    if (f->errors.oom)
+        fprintf(stderr, "%s: error: out of memory\n", f->path);
+    if (r->text)
+        printf("FAIL %s\n", f->path);
+    fflush(stdout);
+    r->failed++;
+}
+
+/* ---- discovery ------------------------------------------------------------- */
+
+typedef struct PathList {
+    char **v;
+    size_t n, cap;
+} PathList;
+
+static int path_add(PathList *l, char *p)
+{
+    if (!p) return -1;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v) { free(p); return -1; }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = p;
+    return 0;
+}
+
+static void path_list_free(PathList *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_test_name(const char *name)
+{
+    size_t n = strlen(name), s = strlen(".test.yaml");
+    return n > s && strcmp(name + n - s, ".test.yaml") == 0;
+}
+
+/* dir joined with name; "." as dir gives name alone. */
+static char *join_dir(const char *dir, const char *name)
+{
+    if (strcmp(dir, ".") == 0) return strdup(name);
+    size_t dn = strlen(dir), nn = strlen(name);
+    bool slash = dn > 0 && dir[dn - 1] == '/';
+    char *p = malloc(dn + nn + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, dn);
+    if (!slash) p[dn++] = '/';
+    memcpy(p + dn, name, nn + 1);
+    return p;
+}
+
+/* Collects *.test.yaml below dir (not following symbolic links to
+ * directories, skipping hidden directories); errors go to errs. */
+static void walk(const char *dir, PathList *out, KqMsgs *errs, int depth)
+{
+    if (depth > 64) {
+        kq_msg(errs, "%s: error: directories nested too deep", dir);
+        return;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        kq_msg(errs, "%s: error: %s", dir, strerror(errno));
+        return;
+    }
+    PathList subdirs = {0};
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+        char *p = join_dir(dir, name);
+        if (!p) { kq_msg(errs, "%s: error: out of memory", dir); break; }
+        struct stat st;
+        if (lstat(p, &st) != 0) { free(p); continue; }
+        if (S_ISDIR(st.st_mode)) {
+            if (name[0] == '.') free(p);
+            else if (path_add(&subdirs, p) != 0) kq_msg(errs, "%s: error: out of memory", dir);
+            continue;
+        }
+        if (is_test_name(name) && (S_ISREG(st.st_mode) ||
+                                   (S_ISLNK(st.st_mode) && stat(p, &st) == 0 && S_ISREG(st.st_mode)))) {
+            if (path_add(out, p) != 0) kq_msg(errs, "%s: error: out of memory", dir);
+            continue;
+        }
+        free(p);
+    }
+    closedir(d);
+    for (size_t i = 0; i < subdirs.n; i++)
+        walk(subdirs.v[i], out, errs, depth + 1);
+    path_list_free(&subdirs);
+}
+
+/* ---- one test ----------------------------------------------------------------- */
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, len, f);
+    int e = fclose(f);
+    return w == len && e == 0 ? 0 : -1;
+}
+
+/* Adds the lines of text (captured replay messages) to out. */
+static void add_lines(KqMsgs *out, const char *text, size_t len)
+{
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++)
+        if (i == len || text[i] == '\n') {
+            if (i > start) kq_msg(out, "%.*s", (int)(i - start), text + start);
+            start = i + 1;
+        }
+}
+
+static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
+{
+    KqMsgs *out = &cr->details;
+    char *events_path = join_dir(r->tmpdir, "events.csv");
+    char *sched_path = join_dir(r->tmpdir, "schedule.csv");
+    bool ok = false;
+    if (!events_path || !sched_path) { kq_msg(out, "out of memory"); goto done; }
+
+    const char *inline_input[1] = { events_path };
+    KrOptions ro;
+    memset(&ro, 0, sizeof ro);
+    if (t->inline_events) {
+        if (write_file(events_path, t->inline_csv, t->inline_len) != 0) {
+            kq_msg(out, "%s: cannot write the inline events: %s", events_path, strerror(errno));
+            goto done;
+        }
+        ro.inputs = inline_input;
+        ro.ninputs = 1;
+    } else {
+        ro.inputs = (const char **)t->event_files;
+        ro.ninputs = (uint32_t)t->nevent_files;
+    }
+    ro.output = sched_path;
+    ro.format = KR_OUT_CSV;
+    ro.has_until = t->has_until;
+    ro.until = t->until;
+    ro.progress = false;
+
+    char *msgs = NULL;
+    size_t msglen = 0;
+    FILE *err = open_memstream(&msgs, &msglen);
+    if (!err) { kq_msg(out, "out of memory"); goto done; }
+    unlink(sched_path);
+    int status = kr_simulate(img, &ro, err);
+    fclose(err);
+    if (status != 0) {
+        kq_msg(out, "the replay failed (exit status %d):", status);
+        add_lines(out, msgs, msglen);
+        free(msgs);
+        goto done;
+    }
+    free(msgs);
+
+    KqRows actual = {0};
+    KqMsgs rerr = {0};
+    if (kq_rows_read_csv(sched_path, &actual, &rerr) != 0) {
+        kq_msg(out, "cannot read the replay's schedule:");
+        for (size_t i = 0; i < rerr.n; i++) kq_msg(out, "%s", rerr.v[i]);
+        kq_msgs_free(&rerr);
+        kq_rows_free(&actual);
+        goto done;
+    }
+    kq_msgs_free(&rerr);
+    ok = true;
+    if (t->has_schedule && !kq_check_schedule(&t->schedule, &actual, out))
+        ok = false;
+    for (size_t i = 0; i < t->nasserts; i++)
+        if (!kq_check_assert(&t->asserts[i], i, &actual, out))
+            ok = false;
+    kq_rows_free(&actual);
+done:
+    if (events_path) unlink(events_path);
+    if (sched_path) unlink(sched_path);
+    free(events_path);
+    free(sched_path);
+    if (out->oom) ok = false;
+    return ok;
+}
+
+/* ---- one file ------------------------------------------------------------------- */
+
+static void run_file(Run *r, const char *path)
+{
+    FileResult *fr = add_file(r, path);
+    if (!fr) {
+        fprintf(stderr, "%s: error: out of memory\n", path);
+        r->failed++;
+        return;
+    }
+    KqFile *f = kq_file_load(path, &fr->errors);
+    if (!f) { file_failed(r, fr); return; }
+    fflush(stdout);
+    KlOptions lopt = {0};
+    KImage *img = cli_load_image(f->policy, &lopt, r->color);
+    if (!img) {
+        kq_msg(&fr->errors, "%s: error: the policy %s cannot be used", path, f->policy);
+        /* the loader printed its diagnostics; print only the summary */
+        fr->unusable = true;
+        fprintf(stderr, "%s\n", fr->errors.n ? fr->errors.v[fr->errors.n - 1] : path);
+        if (r->text) printf("FAIL %s\n", path);
+        fflush(stdout);
+        r->failed++;
+        kq_file_free(f);
+        return;
+    }
+    fr->cases = calloc(f->ntests, sizeof *fr->cases);
+    if (!fr->cases) {
+        kq_msg(&fr->errors, "%s: error: out of memory", path);
+        file_failed(r, fr);
+        kb_free(img);
+        kq_file_free(f);
+        return;
+    }
+    for (size_t i = 0; i < f->ntests; i++) {
+        CaseResult *cr = &fr->cases[i];
+        fr->ncases++;
+        cr->name = strdup(f->tests[i].name);
+        cr->ok = run_case(r, img, &f->tests[i], cr) && cr->name;
+        if (cr->ok) r->passed++;
+        else r->failed++;
+        if (r->text) {
+            printf("%s %s: %s\n", cr->ok ? "ok  " : "FAIL", path, f->tests[i].name);
+            for (size_t k = 0; k < cr->details.n; k++)
+                printf("    %s\n", cr->details.v[k]);
+            if (cr->details.oom)
+                printf("    (some details are missing: out of memory)\n");
+            fflush(stdout);
+        }
+    }
+    kb_free(img);
+    kq_file_free(f);
+}
+
+/* ---- JUnit --------------------------------------------------------------------- */
+
+static void xml_text(KqBuf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '&': kq_buf_str(b, "&amp;"); break;
+        case '<': kq_buf_str(b, "&lt;"); break;
+        case '>': kq_buf_str(b, "&gt;"); break;
+        case '"': kq_buf_str(b, "&quot;"); break;
+        case '\'': kq_buf_str(b, "&apos;"); break;
+        case '\n': kq_buf_str(b, "&#10;"); break;
+        case '\t': kq_buf_str(b, "&#9;"); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f) kq_buf_str(b, "?");   /* not allowed in XML 1.0 */
+            else kq_buf_add(b, p, 1);
+        }
+    }
+}
+
+/* The details as one text: lines joined with newlines. */
+static void xml_lines(KqBuf *b, const KqMsgs *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        xml_text(b, m->v[i]);
+        kq_buf_str(b, "\n");
+    }
+}
+
+static char *junit_xml(const Run *r)
+{
+    KqBuf b = {0};
+    kq_buf_str(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    kq_buf_fmt(&b, "<testsuites name=\"kairos test\" tests=\"%zu\" failures=\"%zu\">\n",
+               r->passed + r->failed, r->failed);
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const FileResult *f = &r->files[i];
+        size_t fails = 0;
+        for (size_t k = 0; k < f->ncases; k++) fails += !f->cases[k].ok;
+        kq_buf_str(&b, "  <testsuite name=\"");
+        xml_text(&b, f->path);
+        if (f->unusable) {
+            kq_buf_str(&b, "\" tests=\"1\" failures=\"0\" errors=\"1\">\n    <testcase classname=\"");
+            xml_text(&b, f->path);
+            kq_buf_str(&b, "\" name=\"(file)\">\n      <error message=\"");
+            xml_text(&b, f->errors.n ? f->errors.v[0] : "the test file cannot be used");
+            kq_buf_str(&b, "\">");
+            xml_lines(&b, &f->errors);
+            kq_buf_str(&b, "</error>\n    </testcase>\n  </testsuite>\n");
+            continue;
+        }
+        kq_buf_fmt(&b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\">\n", f->ncases, fails);
+        for (size_t k = 0; k < f->ncases; k++) {
+            const CaseResult *c = &f->cases[k];
+            kq_buf_str(&b, "    <testcase classname=\"");
+            xml_text(&b, f->path);
+            kq_buf_str(&b, "\" name=\"");
+            xml_text(&b, c->name ? c->name : "?");
+            if (c->ok) { kq_buf_str(&b, "\"/>\n"); continue; }
+            kq_buf_str(&b, "\">\n      <failure message=\"");
+            xml_text(&b, c->details.n ? c->details.v[0] : "failed");
+            kq_buf_str(&b, "\">");
+            xml_lines(&b, &c->details);
+            kq_buf_str(&b, "</failure>\n    </testcase>\n");
+        }
+        kq_buf_str(&b, "  </testsuite>\n");
+    }
+    kq_buf_str(&b, "</testsuites>\n");
+    return kq_buf_take(&b);
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
+/* Removes the temporary directory and whatever a run left in it. */
+static void remove_tmpdir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char *p = join_dir(dir, e->d_name);
+            if (p) unlink(p);
+            free(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
 
 int cli_test(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "kairos test: not implemented yet\n");
-    return 2;
+    const char *format = "text", *output = NULL;
+    PathList operands = {0};
+    bool only_pos = false;
+    int status = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_pos || a[0] != '-' || strcmp(a, "-") == 0) {
+            if (path_add(&operands, strdup(a)) != 0) { fprintf(stderr, "kairos test: out of memory\n"); status = 1; goto out; }
+            continue;
+        }
+        if (strcmp(a, "--") == 0) { only_pos = true; continue; }
+        const char *val = NULL;
+        size_t nlen = strlen(a);
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        if (eq) { nlen = (size_t)(eq - a); val = eq + 1; }
+        #define OPT(s) (nlen == strlen(s) && strncmp(a, s, nlen) == 0)
+        bool takes = OPT("--format") || OPT("-o") || OPT("--output") || OPT("--junit");
+        if (!takes) { cli_usage_error("test", "unknown option %.*s", (int)nlen, a); goto out; }
+        if (!val) {
+            if (i + 1 >= argc) { cli_usage_error("test", "option %s needs a value", a); goto out; }
+            val = argv[++i];
+        }
+        if (OPT("--format")) {
+            if (strcmp(val, "text") && strcmp(val, "junit")) {
+                cli_usage_error("test", "unknown format '%s' (text or junit)", val);
+                goto out;
+            }
+            format = val;
+        } else if (OPT("--junit")) {
+            format = "junit";
+            output = val;
+        } else {
+            output = val;
+        }
+        #undef OPT
+    }
+    bool junit = strcmp(format, "junit") == 0;
+    if (output && !junit) { cli_usage_error("test", "-o needs --format junit"); goto out; }
+    if (output && (!*output || strcmp(output, "-") == 0)) output = NULL;
+
+    /* the test files, in order */
+    PathList files = {0};
+    KqMsgs operr = {0};
+    if (operands.n == 0) {
+        walk(".", &files, &operr, 0);
+        if (files.n > 1)
+            qsort(files.v, files.n, sizeof *files.v, cmp_str);
+    }
+    for (size_t i = 0; i < operands.n; i++) {
+        struct stat st;
+        const char *p = operands.v[i];
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+            size_t first = files.n;
+            walk(p, &files, &operr, 0);
+            if (files.n - first > 1)
+                qsort(files.v + first, files.n - first, sizeof *files.v, cmp_str);
+        } else if (path_add(&files, strdup(p)) != 0) {   /* a missing file fails when read */
+            kq_msg(&operr, "%s: error: out of memory", p);
+        }
+    }
+
+    Run run;
+    memset(&run, 0, sizeof run);
+    run.text = !junit || output;
+    run.color = isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL;
+    for (size_t i = 0; i < operr.n; i++) {
+        fprintf(stderr, "%s\n", operr.v[i]);
+        run.failed++;
+    }
+    if (files.n == 0 && operr.n == 0) {
+        fprintf(stderr, "kairos test: no *.test.yaml file found\n");
+        status = 1;
+        goto out2;
+    }
+
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    char *tmpl = join_dir(base, "kairos-test.XXXXXX");
+    if (!tmpl || !mkdtemp(tmpl)) {
+        fprintf(stderr, "kairos test: cannot create a temporary directory in %s: %s\n", base,
+                tmpl ? strerror(errno) : "out of memory");
+        free(tmpl);
+        status = 1;
+        goto out2;
+    }
+    run.tmpdir = tmpl;
+    for (size_t i = 0; i < files.n; i++)
+        run_file(&run, files.v[i]);
+    remove_tmpdir(tmpl);
+    free(tmpl);
+
+    if (run.text) {
+        printf("%zu passed, %zu failed\n", run.passed, run.failed);
+        fflush(stdout);
+    }
+    status = run.failed ? 1 : 0;
+    if (junit) {
+        char *xml = junit_xml(&run);
+        if (!xml) {
+            fprintf(stderr, "kairos test: out of memory while writing the JUnit report\n");
+            status = 1;
+        } else if (output) {
+            if (cli_write_atomic(output, xml, strlen(xml)) != 0) status = 1;
+        } else {
+            fputs(xml, stdout);
+        }
+        free(xml);
+    }
+out2:
+    free_run(&run);
+    kq_msgs_free(&operr);
+    path_list_free(&files);
+out:
+    path_list_free(&operands);
+    return status;
 }

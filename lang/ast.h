@@ -220,13 +220,16 @@ struct KDecl {
     };
 };
 
+/* Comments are kept for the formatter: every comment of a file, in order.
+ * The span covers the `#` up to (not including) the end of the line. */
+typedef struct KComment { KSpan span; } KComment;
+
 /* A parsed file. */
 typedef struct KFile {
     uint32_t src;                 /* source id */
     KDecl *decls;                 /* in source order */
+    KComment *comments;           /* every comment, in source order */
+    uint32_t ncomments;
 } KFile;
-
-/* Comments are kept for the formatter: every comment of a file, in order. */
-typedef struct KComment { KSpan span; } KComment;
 
 #endif

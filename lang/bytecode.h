@@ -26,6 +26,7 @@
 #define KB_FOREVER    INT64_MAX           /* a window with no bound */
 #define KB_MAX_STACK  256                 /* verifier bound on stack depth */
 #define KB_MAX_CHANNELS 64                /* channel sets are 64-bit masks */
+#define KB_MAX_NEST   32                  /* verifier bound on nested COUNT where-functions */
 
 /* Value tags, used by constants, by the type operands of ATTR/TATTR/TRAIT/
  * LAST, and by the VM. */
@@ -74,7 +75,8 @@ typedef enum KbTag {
   X(JTRUE,    1, 1, 1, "JTRUE off: if the top is true, jump by off keeping it; else pop it (short-circuit of OR)") \
   X(JUMP,     1, 0, 0, "JUMP off: jump by off") \
   X(IN,       1, KB_IN_N, 1, "IN n: pop n items then a value x; push true if x equals an item, else unknown if x or an item is unknown, else false") \
-  X(RET,      0, 1, 0, "RET: return the top of the stack as the function's value")
+  X(RET,      0, 1, 0, "RET: return the top of the stack as the function's value") \
+  X(DUP,      0, 1, 2, "DUP: push a copy of the top (short-circuit AND/OR: a; DUP; JFALSE L; b; L: AND)")
 
 typedef enum KbOp {
 #define KB_X_ENUM(name, nops, in, out, doc) KB_OP_##name,

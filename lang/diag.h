@@ -52,7 +52,12 @@ typedef struct KDiag {
     const char *code;   /* stable code, e.g. "K0101"; see SPEC.md */
     char *msg;
     char *hint;         /* may be NULL */
+    char *file;         /* file name when span.src == KD_NO_SOURCE (cannot read) */
+    uint32_t group;     /* index of the diagnostic a note belongs to (itself otherwise) */
 } KDiag;
+
+/* span.src of a diagnostic about a whole file that has no source text. */
+#define KD_NO_SOURCE UINT32_MAX
 
 typedef struct KDiags {
     KDiag *v;
@@ -69,6 +74,12 @@ void kd_add(KDiags *d, KSeverity sev, KSpan span, const char *code,
             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Attaches a hint to the last diagnostic added. */
 void kd_hint(KDiags *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds a note attached to the last diagnostic (printed right after it,
+ * whatever its own position). */
+void kd_note(KDiags *d, KSpan span, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An error about a whole file without source text: "FILE: error: MSG". */
+void kd_file_error(KDiags *d, const char *file, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #define kd_error(d, span, code, ...)   kd_add((d), KD_ERROR, (span), (code), __VA_ARGS__)
 #define kd_warning(d, span, code, ...) kd_add((d), KD_WARNING, (span), (code), __VA_ARGS__)
@@ -82,10 +93,15 @@ typedef enum { KD_FMT_TEXT, KD_FMT_JSON, KD_FMT_GITHUB, KD_FMT_SARIF } KDiagForm
  * Text format (fixed):   FILE:LINE:COL: error: MESSAGE
  *                        the source line
  *                        a caret under COL and ~~~ under the rest of the span
- *                        "  hint: ..." when there is a hint            */
+ *                        "      = hint: ..." when there is a hint
+ * Notes follow the diagnostic they belong to; exact duplicates are
+ * printed once.                                                          */
 void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color);
 
 /* Edit distance for did-you-mean hints. */
 unsigned kd_edit_distance(const char *a, const char *b);
+/* True when cand is a plausible correction of typed (small edit distance,
+ * scaled by length; never for equal names). */
+bool kd_close_name(const char *typed, const char *cand);
 
 #endif

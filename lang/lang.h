@@ -85,4 +85,20 @@ void kc_free(KProgram *p);
  * is self-contained (owns all its memory); free with kb_free. */
 KImage *kg_compile(const KProgram *p);
 
+/* ---- formatting and lints (fmt.c, lint.c) --------------------------- */
+
+/* Formats source `src` of `sources` in the canonical layout (SPEC "kairos
+ * fmt"), keeping its meaning and the line of every unnamed rule's
+ * ask/task keyword.  Syntax errors go to diags and NULL is returned; so
+ * does an internal failure (error K0799: the file is left as it is).
+ * Otherwise returns the text (malloc'd, NUL-terminated), length in *len. */
+char *kf_format(KSources *sources, uint32_t src, KDiags *diags, size_t *len);
+
+/* Adds the lint warnings (codes K0701..K0706) about the policy file of a
+ * checked program without errors. */
+void kl_lint(const KProgram *p, KDiags *diags);
+/* Removes the warnings silenced by a `# kairos:ignore CODE...` comment on
+ * the line above them (with their notes).  Errors are never removed. */
+void kl_apply_ignores(const KProgram *p, KDiags *diags);
+
 #endif

@@ -32,12 +32,23 @@ uint32_t    kr_intern(KrPool *p, const char *s, size_t len);
 uint32_t    kr_lookup(const KrPool *p, const char *s, size_t len);
 const char *kr_pool_str(const KrPool *p, uint32_t id, size_t *len);
 uint32_t    kr_pool_count(const KrPool *p);
+/* (pool.c) kr_intern returns UINT32_MAX when out of memory.  The pointer
+ * from kr_pool_str stays valid (and NUL-terminated) until kr_pool_free.
+ * kr_hash_bytes: the pools' fast 64-bit table hash (not stable across
+ * versions; use kb_fnv1a64 for anything persisted or user-visible). */
+uint64_t    kr_hash_bytes(const char *s, size_t len);
+/* kr_intern given h = kr_hash_bytes(s, len); kr_pool_prefetch(p, h) starts
+ * loading the table slot of h (call it early, intern later: hides a cache
+ * miss). */
+uint32_t    kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h);
+void        kr_pool_prefetch(const KrPool *p, uint64_t h);
 
 /* ---- events from the input readers (input.c, csv.c, jsonl.c) ------------ */
 
 /* One event, as delivered to the replay in replay order (time, then input
  * order: files in command-line order, rows in file order).  Only the
- * attributes the image can ever read are delivered (see ki_open). */
+ * attributes the image can ever read are delivered (see ki_open), in
+ * increasing attribute index order, each at most once. */
 typedef struct KrEvent {
     int64_t time;                 /* Unix seconds */
     uint32_t customer;            /* id in the customer pool */
@@ -66,6 +77,10 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
  * 0 = end of input, -1 = error (message "FILE:LINE[:COL]: ..." printed to
  * err; with opt->skip_bad_rows bad rows are counted and skipped instead). */
 int  ki_next(KrInput *in, KrEvent *ev);
+/* (input.c) The first ki_next parses every input completely (row errors
+ * are reported then); later calls only merge.  ki_rows_read: rows parsed
+ * and kept (rows of other shards and skipped bad rows not counted);
+ * ki_bytes_read: input bytes read (after gzip decompression). */
 uint64_t ki_rows_read(const KrInput *in);
 uint64_t ki_rows_skipped(const KrInput *in);
 uint64_t ki_bytes_read(const KrInput *in);
@@ -83,5 +98,173 @@ void    kz_to_local(KzZone *z, int64_t t, KzLocal *out);
 /* UTC instant of a local wall time; a nonexistent time maps to the next
  * valid instant, an ambiguous one to its first occurrence. */
 int64_t kz_from_local(KzZone *z, int year, int month, int day, int hour, int minute, int second);
+/* The earliest instant >= tmin whose local wall time is the given one (for
+ * a nonexistent wall time: the instant the gap ends, i.e. the transition),
+ * or KZ_NONE if there is none at or after tmin.  Fields may be out of range
+ * (day 0, minute 90, ...): they are normalized as a calendar would. */
+#define KZ_NONE INT64_MIN
+int64_t kz_next_local(KzZone *z, int year, int month, int day, int hour, int minute,
+                      int second, int64_t tmin);
+/* UTC offset in seconds in force at instant t. */
+int32_t kz_offset(KzZone *z, int64_t t);
+/* The zone's name ("UTC" for kz_utc). */
+const char *kz_name(const KzZone *z);
+/* Civil calendar helpers (proleptic Gregorian, any year). */
+int64_t kz_days_from_civil(int64_t y, int m, int d);
+void    kz_civil_from_days(int64_t days, int *y, int *m, int *d);
+
+/* ---- schedule rows and the engine (replay.c) ------------------------------ */
+
+enum { KR_ACT_ASK = 0, KR_ACT_REMIND = 1, KR_ACT_TASK = 2 };
+
+/* One schedule row, as the engine produces it. */
+typedef struct KrRow {
+    int64_t time;
+    uint32_t customer;            /* customer pool id */
+    uint32_t rule;                /* image rule index */
+    uint32_t channel;             /* image channel index */
+    uint32_t attempt;             /* from 1 */
+    uint32_t variant;             /* variant index, or KB_NONE */
+    uint8_t action;               /* KR_ACT_* */
+} KrRow;
+
+/* Receives the rows, sorted (time, customer bytes, priority desc, rule
+ * order).  Returns 0, or -1 to stop the run (a write error). */
+typedef int (*KrEmit)(void *ctx, const KrRow *row);
+
+/* Statistics per rule (KR_ST_*), summed over customers. */
+enum {
+    KR_ST_TRIGGERED = 0,          /* matching triggers (after `where`) */
+    KR_ST_SENT,                   /* first attempts sent (action ask) */
+    KR_ST_REMINDED,               /* reminders sent */
+    KR_ST_TASKS,                  /* task rows */
+    KR_ST_MOVED,                  /* sends moved by quiet hours */
+    /* asks spared, by reason */
+    KR_ST_COND,                   /* if/unless not satisfied (false or unknown) */
+    KR_ST_CAP,                    /* a cap was full */
+    KR_ST_YIELD,                  /* yielded to a higher-priority pending ask */
+    KR_ST_OPTOUT,                 /* first attempt blocked by opt-out */
+    KR_ST_CONSENT,                /* first attempt blocked: no consent */
+    KR_ST_HOLDOUT,                /* customer in the experiment's holdout */
+    KR_ST_HORIZON,                /* due after the horizon */
+    KR_ST_KEEP,                   /* trigger ignored: one pending (keep) */
+    KR_ST_RESTART,                /* pending ask cancelled by a new trigger (restart) */
+    KR_ST_NOTIME,                 /* no allowed send time within 8 weeks */
+    /* reminders not sent */
+    KR_ST_REM_BLOCKED,            /* reminder skipped: opt-out or consent */
+    KR_ST_REM_ANSWERED,           /* later attempts cancelled by a response */
+    KR_ST__COUNT
+};
+typedef struct KrStats {
+    uint64_t events;              /* events replayed */
+    uint64_t customers;
+    uint32_t nrules;
+    uint64_t (*rule)[KR_ST__COUNT];   /* [nrules] */
+} KrStats;
+
+typedef struct KrEngineOpts {
+    bool has_until;
+    int64_t until;                /* no timer after it fires before finish */
+    KrEmit emit; void *emit_ctx;
+    /* explain: trace the decisions for one customer (NULL: none) */
+    const char *explain_customer;
+    const char *explain_rule;     /* NULL: every rule */
+    bool explain_jsonl;
+    FILE *explain_out;
+} KrEngineOpts;
+
+typedef struct KrEngine KrEngine;
+/* values: the run's value pool (image strings are interned into it). */
+KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
+                        const KrEngineOpts *opt);
+/* Feeds one event (events in replay order).  0, or -1 (out of memory or
+ * the emitter failed). */
+int  kr_engine_event(KrEngine *e, const KrEvent *ev);
+/* Fires every timer due at or before the horizon, flushes the last rows,
+ * counts what is left as beyond the horizon.  0 or -1. */
+int  kr_engine_finish(KrEngine *e, int64_t horizon);
+const KrStats *kr_engine_stats(const KrEngine *e);
+/* Latest event time fed so far (INT64_MIN before the first). */
+int64_t kr_engine_last_time(const KrEngine *e);
+void kr_engine_free(KrEngine *e);
+
+/* ---- per-customer state (replay.c; read by the VM) ------------------------ */
+
+/* Kept events of one kind for one customer (only what the image's
+ * retention table asks for).  Records of (1 + nattrs) cells: cell 0's .i is
+ * the event time, then the values of retention[e].attrs in that order
+ * (tag KB_UNKNOWN when absent).  Live records: [head, n). */
+typedef struct KrHist {
+    KrValue *cells;
+    uint32_t head, n, cap;        /* in records */
+    uint64_t total;               /* every event of the kind so far */
+} KrHist;
+
+/* A first attempt that was sent (asks only). */
+typedef struct KrSent { int64_t time; uint32_t rule, channel; } KrSent;
+
+typedef struct KrSlot KrSlot;     /* per (customer, rule): replay.c */
+
+typedef struct KrCust {
+    int64_t first;                /* time of the customer's first event */
+    uint64_t optout;              /* channels opted out of */
+    uint64_t consent;             /* channels with consent granted */
+    KzZone *zone;                 /* the customer's zone now */
+    KrValue *traits;              /* [img->ntraits], or NULL (all unknown) */
+    KrHist *hist;                 /* [engine's kept kinds], or NULL */
+    KrSent *sent; uint32_t sent_head, nsent, capsent;
+    KrSlot *slots; uint32_t nslots, capslots;
+} KrCust;
+
+/* ---- the VM (vm.c) -------------------------------------------------------- */
+
+/* A set of attribute values: ids[i] (image attribute index) has vals[i]. */
+typedef struct KvAttrs { uint32_t n; const uint32_t *ids; const KrValue *vals; } KvAttrs;
+
+/* What stays the same for a whole run. */
+typedef struct KvEnv {
+    const KImage *img;
+    const KrPool *values;
+    const uint32_t *strval;       /* image string index -> value pool id */
+    const uint32_t *hist_of;      /* event index -> index in KrCust.hist, or KB_NONE */
+    uint32_t ev_response;         /* event index of `response` (KB_NONE if absent) */
+    uint32_t response_survey;     /* position of "survey" in retention[response].attrs, or KB_NONE */
+} KvEnv;
+
+/* One evaluation: the customer, the send time (or trigger time), the zone,
+ * the current event (trigger, or the counted event inside COUNT's where)
+ * and the trigger event's kept attributes. */
+typedef struct KvCtx {
+    const KvEnv *env;
+    const KrCust *cust;
+    int64_t now;
+    KzZone *zone;
+    KvAttrs cur, trig;
+    int depth;                    /* nesting of where-functions (internal) */
+} KvCtx;
+
+/* Runs function fn; its value in *out.  0, or -1 if the code is malformed
+ * (out is unknown then; cannot happen with verified code). */
+int kv_eval(const KvCtx *ctx, uint32_t fn, KrValue *out);
+/* 1 for true, 0 for false, -1 for unknown (or a non-boolean). */
+int kv_truth(const KrValue *v);
+/* Coerces a stored attribute value to an expected tag (KB_UNTYPED: as is). */
+KrValue kv_coerce(const KvEnv *env, KrValue v, uint8_t tag);
+
+/* ---- schedule output (output.c) ------------------------------------------- */
+
+typedef struct KoWriter KoWriter;
+/* Opens the schedule output: path NULL or "-" is standard output (rows are
+ * buffered and written by ko_close, so a failed run prints nothing), else a
+ * temporary file beside path.  NULL after printing "PATH: write error: ..." */
+KoWriter *ko_open(const char *path, KrOutFormat fmt, const KImage *img,
+                  const KrPool *customers, FILE *err);
+/* Writes one row.  0, or -1 on a write error (message printed by ko_close). */
+int ko_row(KoWriter *w, const KrRow *row);
+/* ok: completes the output (flush, fsync, rename); else removes it.
+ * Returns 0, or -1 after printing "PATH: write error: REASON". */
+int ko_close(KoWriter *w, bool ok);
+/* KrEmit adapter: ctx is a KoWriter. */
+int ko_emit(void *ctx, const KrRow *row);
 
 #endif

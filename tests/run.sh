@@ -141,6 +141,34 @@ for dir in "$ROOT"/tests/golden/*/; do
     replay_case "${dir%/}" "golden/$(basename "$dir")"
 done
 
+# --- kairos test cases ---------------------------------------------------------
+#   tests/testyaml/cases/NAME.cmd: one line, the arguments after `kairos test`
+#   (run in tests/testyaml, sh word splitting); NAME.expected: standard output
+#   and standard error together; NAME.status: the exit status (default 0).
+#   The test files, policy and event logs they use live in tests/testyaml/.
+for cmd in "$ROOT"/tests/testyaml/cases/*.cmd; do
+    [ -e "$cmd" ] || continue
+    name=$(basename "$cmd" .cmd)
+    want=0
+    [ -e "$ROOT/tests/testyaml/cases/$name.status" ] && want=$(cat "$ROOT/tests/testyaml/cases/$name.status")
+    (cd "$ROOT/tests/testyaml" && export TMPDIR="$TMP" NO_COLOR=1 && eval "\"\$KAIROS\" test $(cat "$cmd")") >"$TMP/out" 2>&1 </dev/null
+    status=$?
+    if [ "$status" != "$want" ]; then
+        bad "testyaml/$name: exit status $status, expected $want" "$TMP/out"
+    elif [ ! -e "$ROOT/tests/testyaml/cases/$name.expected" ]; then
+        bad "testyaml/$name: no $name.expected" "$TMP/out"
+    elif ! cmp -s "$TMP/out" "$ROOT/tests/testyaml/cases/$name.expected"; then
+        diff -u "$ROOT/tests/testyaml/cases/$name.expected" "$TMP/out" >"$TMP/diff"
+        bad "testyaml/$name: output differs" "$TMP/diff"
+    elif ls "$TMP" | grep -q '^kairos-test\.'; then
+        bad "testyaml/$name: temporary files left behind"
+        rm -rf "$TMP"/kairos-test.*
+    else
+        ok
+    fi
+done
+# --- end of kairos test cases ---------------------------------------------------
+
 # --- examples -----------------------------------------------------------------
 for dir in "$ROOT"/examples/*/; do
     [ -d "$dir" ] || continue

@@ -1,7 +1,607 @@
-/* test_input.c -- placeholder; the owner of this module replaces it. */
+/* test_input.c -- the event-log readers: RFC 4180 CSV, JSON Lines, .gz,
+ * standard formats of time, every error message with its line/column,
+ * ordering (unsorted files, ties across files), shards, string pools.
+ * Inputs are written to a temporary directory by the tests themselves. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 #include "units.h"
+#include "runtime/internal.h"
+
+/* ---- a hand-made image -------------------------------------------------- */
+
+static const char *T_STRINGS[] = {
+    "ticket_opened", "ticket_closed", "login", "purchase", "response", "identify",
+    "opt_out", "opt_in", "consent_granted", "consent_revoked",
+    "kind", "sentiment", "survey", "score", "channel", "tz", "segment", "product_type", "note",
+};
+enum { S_NSTR = sizeof T_STRINGS / sizeof T_STRINGS[0] };
+
+typedef struct TImg {
+    KImage img;
+    char *strings[S_NSTR];
+    uint32_t lens[S_NSTR];
+    uint32_t events[10], attrs[9], traits[1];
+    KbRetention ret[10];
+    uint32_t closed_attrs[2], purchase_attrs[1];
+} TImg;
+
+static TImg *timg(void)
+{
+    TImg *t = calloc(1, sizeof *t);
+    for (uint32_t i = 0; i < S_NSTR; i++) { t->strings[i] = (char *)T_STRINGS[i]; t->lens[i] = (uint32_t)strlen(T_STRINGS[i]); }
+    for (uint32_t i = 0; i < 10; i++) t->events[i] = i;
+    for (uint32_t i = 0; i < 9; i++) t->attrs[i] = 10 + i;      /* kind=0 sentiment=1 survey=2 score=3 channel=4 tz=5 segment=6 product_type=7 note=8 */
+    t->traits[0] = 6;
+    t->closed_attrs[0] = 0; t->closed_attrs[1] = 1;
+    t->ret[1] = (KbRetention){ KB_RET_LAST, 0, t->closed_attrs, 2 };
+    t->purchase_attrs[0] = 7;
+    t->ret[3] = (KbRetention){ KB_RET_LAST, 0, t->purchase_attrs, 1 };
+    KImage *m = &t->img;
+    m->strings = t->strings; m->string_lens = t->lens; m->nstrings = S_NSTR;
+    m->events = t->events; m->nevents = 10; m->retention = t->ret;
+    m->attrs = t->attrs; m->nattrs = 9;
+    m->traits = t->traits; m->ntraits = 1;
+    return t;
+}
+
+/* ---- running the reader -------------------------------------------------- */
+
+static char tdir[256];
+
+static void setup_dir(void)
+{
+    snprintf(tdir, sizeof tdir, "/tmp/kairos-test-input-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tdir));
+}
+
+static void teardown_dir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tdir);
+    if (system(cmd) != 0) { /* best effort */ }
+}
+
+static const char *wfile(const char *name, const char *text)
+{
+    static char paths[8][320];
+    static int k;
+    char *p = paths[k++ % 8];
+    snprintf(p, 320, "%s/%s", tdir, name);
+    size_t n = strlen(name);
+    if (n > 3 && strcmp(name + n - 3, ".gz") == 0) {
+        gzFile g = gzopen(p, "wb");
+        ck_assert_ptr_nonnull(g);
+        gzwrite(g, text, (unsigned)strlen(text));
+        gzclose(g);
+    } else {
+        FILE *f = fopen(p, "wb");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        fclose(f);
+    }
+    return p;
+}
+
+typedef struct Run {
+    char *out; size_t outlen;       /* one line per event */
+    char *err; size_t errlen;       /* messages, with the directory stripped */
+    int rc;                         /* 0 ok, -1 error */
+    uint64_t read, skipped;
+} Run;
+
+static void fmt_event(FILE *o, const KImage *img, KrPool *cus, KrPool *val, const KrEvent *ev)
+{
+    size_t l;
+    const char *c = kr_pool_str(cus, ev->customer, &l);
+    fprintf(o, "%lld %s %s", (long long)ev->time, c,
+            ev->event == KB_NONE ? "?" : img->strings[img->events[ev->event]]);
+    for (uint32_t i = 0; i < ev->nattrs; i++) {
+        const KrValue *v = &ev->attr_vals[i];
+        fprintf(o, " %s=", img->strings[img->attrs[ev->attr_ids[i]]]);
+        if (v->tag == KB_NUM) fprintf(o, "%g", v->num);
+        else if (v->tag == KB_BOOL) fprintf(o, "%s", v->b ? "true" : "false");
+        else fprintf(o, "'%s'", kr_pool_str(val, v->str, &l));
+    }
+    fprintf(o, " @%llu\n", (unsigned long long)ev->line);
+}
+
+static Run run_opt(KrOptions *opt)
+{
+    TImg *t = timg();
+    KrPool *cus = kr_pool_new(), *val = kr_pool_new();
+    Run r = { 0 };
+    FILE *o = open_memstream(&r.out, &r.outlen);
+    FILE *e = open_memstream(&r.err, &r.errlen);
+    KrInput *in = ki_open(&t->img, opt, cus, val, e);
+    if (!in) r.rc = -1;
+    else {
+        KrEvent ev;
+        int k;
+        while ((k = ki_next(in, &ev)) == 1) fmt_event(o, &t->img, cus, val, &ev);
+        r.rc = k;
+        r.read = ki_rows_read(in);
+        r.skipped = ki_rows_skipped(in);
+        ki_close(in);
+    }
+    fclose(o);
+    fclose(e);
+    /* strip the temporary directory from messages */
+    size_t dl = strlen(tdir) + 1;
+    char *p;
+    while ((p = strstr(r.err, tdir)) != NULL) memmove(p, p + dl, strlen(p + dl) + 1);
+    kr_pool_free(cus);
+    kr_pool_free(val);
+    free(t);
+    return r;
+}
+
+static Run run_files(const char **paths, uint32_t n, bool skip)
+{
+    KrOptions opt = { 0 };
+    opt.inputs = paths;
+    opt.ninputs = n;
+    opt.skip_bad_rows = skip;
+    return run_opt(&opt);
+}
+
+static Run run1(const char *name, const char *text)
+{
+    const char *p = wfile(name, text);
+    return run_files(&p, 1, false);
+}
+
+static void done(Run *r) { free(r->out); free(r->err); }
+
+#define EXPECT_OUT(r, s) do { ck_assert_int_eq((r).rc, 0); ck_assert_str_eq((r).err, ""); ck_assert_str_eq((r).out, s); } while (0)
+#define EXPECT_ERR(r, s) do { ck_assert_int_eq((r).rc, -1); ck_assert_str_eq((r).err, s); } while (0)
+
+/* ---- time parsing ---------------------------------------------------------- */
+
+static int64_t T(const char *s)
+{
+    int64_t v = 0;
+    ck_assert_msg(kr_parse_time(s, strlen(s), &v) == 0, "should parse: %s", s);
+    return v;
+}
+
+static bool bad_time(const char *s)
+{
+    int64_t v;
+    return kr_parse_time(s, strlen(s), &v) != 0;
+}
+
+START_TEST(time_formats)
+{
+    ck_assert_int_eq(T("1970-01-01T00:00:00Z"), 0);
+    ck_assert_int_eq(T("2026-03-01T09:30:00Z"), 1772357400);
+    ck_assert_int_eq(T("2026-03-01T10:30:00+01:00"), 1772357400);
+    ck_assert_int_eq(T("2026-03-01T04:00:00-05:30"), 1772357400);
+    ck_assert_int_eq(T("2026-03-01t09:30:00z"), 1772357400);
+    ck_assert_int_eq(T("2026-03-01 09:30:00Z"), 1772357400);
+    ck_assert_int_eq(T("2026-03-01T09:30:00.999Z"), 1772357400);       /* truncated */
+    ck_assert_int_eq(T("1969-12-31T23:59:59.5Z"), -1);                 /* toward the earlier second */
+    ck_assert_int_eq(T("2024-02-29T00:00:00Z"), 1709164800);           /* leap year */
+    ck_assert_int_eq(T("2000-02-29T00:00:00Z"), 951782400);
+    ck_assert_int_eq(T("2016-12-31T23:59:60Z"), T("2016-12-31T23:59:59Z"));
+    ck_assert_int_eq(T("0000-01-01T00:00:00Z"), -62167219200LL);
+    ck_assert_int_eq(T("9999-12-31T23:59:59Z"), 253402300799LL);
+    ck_assert_int_eq(T("1772357400"), 1772357400);
+    ck_assert_int_eq(T("-86400"), -86400);
+    ck_assert_int_eq(T("0"), 0);
+}
+END_TEST
+
+START_TEST(time_bad)
+{
+    ck_assert(bad_time(""));
+    ck_assert(bad_time("2023-02-29T00:00:00Z"));   /* not a leap year */
+    ck_assert(bad_time("1900-02-29T00:00:00Z"));
+    ck_assert(bad_time("2026-13-01T00:00:00Z"));
+    ck_assert(bad_time("2026-00-01T00:00:00Z"));
+    ck_assert(bad_time("2026-04-31T00:00:00Z"));
+    ck_assert(bad_time("2026-04-00T00:00:00Z"));
+    ck_assert(bad_time("2026-04-01T24:00:00Z"));
+    ck_assert(bad_time("2026-04-01T23:60:00Z"));
+    ck_assert(bad_time("2026-04-01T23:59:61Z"));
+    ck_assert(bad_time("2026-04-01T23:59:59"));    /* no offset */
+    ck_assert(bad_time("2026-04-01T23:59:59+0100"));
+    ck_assert(bad_time("2026-04-01T23:59:59+24:00"));
+    ck_assert(bad_time("2026-04-01T23:59:59.Z"));
+    ck_assert(bad_time("2026-04-01T23:59:59Zx"));
+    ck_assert(bad_time("2026-4-01T23:59:59Z"));
+    ck_assert(bad_time("12.5"));
+    ck_assert(bad_time("1e9"));
+    ck_assert(bad_time("-"));
+    ck_assert(bad_time("abc"));
+    ck_assert(bad_time("1234567890123456789"));    /* too many digits */
+}
+END_TEST
+
+/* ---- pools ------------------------------------------------------------------ */
+
+START_TEST(pool_basics)
+{
+    KrPool *p = kr_pool_new();
+    ck_assert_uint_eq(kr_intern(p, "a", 1), 0);
+    ck_assert_uint_eq(kr_intern(p, "b", 1), 1);
+    ck_assert_uint_eq(kr_intern(p, "a", 1), 0);
+    ck_assert_uint_eq(kr_intern(p, "", 0), 2);
+    ck_assert_uint_eq(kr_intern(p, "a\0b", 3), 3);
+    ck_assert_uint_eq(kr_lookup(p, "a\0b", 3), 3);
+    ck_assert_uint_eq(kr_lookup(p, "zz", 2), UINT32_MAX);
+    char buf[32];
+    for (int i = 0; i < 100000; i++) {
+        int n = snprintf(buf, sizeof buf, "customer-%d", i);
+        ck_assert_uint_eq(kr_intern(p, buf, (size_t)n), (uint32_t)i + 4u);
+    }
+    const char *first = kr_pool_str(p, 4, NULL);
+    for (int i = 0; i < 100000; i += 997) {
+        int n = snprintf(buf, sizeof buf, "customer-%d", i);
+        ck_assert_uint_eq(kr_lookup(p, buf, (size_t)n), (uint32_t)i + 4u);
+        size_t l;
+        ck_assert_str_eq(kr_pool_str(p, (uint32_t)i + 4u, &l), buf);
+        ck_assert_uint_eq(l, (size_t)n);
+    }
+    ck_assert_str_eq(first, "customer-0");          /* pointers stay valid */
+    ck_assert_uint_eq(kr_pool_count(p), 100004);
+    char big[100000];
+    memset(big, 'x', sizeof big);
+    uint32_t id = kr_intern(p, big, sizeof big);
+    ck_assert_uint_eq(kr_lookup(p, big, sizeof big), id);
+    kr_pool_free(p);
+}
+END_TEST
+
+/* ---- CSV -------------------------------------------------------------------- */
+
+START_TEST(csv_basic)
+{
+    Run r = run1("a.csv",
+        "time,customer,event,kind,sentiment,note\n"
+        "2026-03-01T09:30:00Z,c1,ticket_closed,technical,-0.5,hello\n"
+        "2026-03-01T09:31:00Z,c2,login,technical,1,x\n"
+        "2026-03-01T09:32:00Z,c1,ticket_closed,,,\n"
+        "2026-03-01T09:33:00Z,c3,mystery,a,b,c\n");
+    EXPECT_OUT(r,
+        "1772357400 c1 ticket_closed kind='technical' sentiment=-0.5 @2\n"
+        "1772357460 c2 login @3\n"
+        "1772357520 c1 ticket_closed @4\n"
+        "1772357580 c3 ? @5\n");
+    ck_assert_uint_eq(r.read, 4);
+    done(&r);
+}
+END_TEST
+
+START_TEST(csv_rfc4180)
+{
+    /* column order, BOM, CRLF, quotes, doubled quotes, embedded comma and
+     * newline, an empty quoted cell, a quoted number, no final line end */
+    Run r = run1("b.csv",
+        "\xEF\xBB\xBF" "event,\"kind\",customer,time,sentiment\r\n"
+        "ticket_closed,\"a,b\",\"c 1\",2026-03-01T09:30:00Z,\"3\"\r\n"
+        "ticket_closed,\"say \"\"hi\"\"\",c2,2026-03-01T09:30:01Z,1e3\r\n"
+        "ticket_closed,\"two\nlines\",c3,2026-03-01T09:30:02Z,\"\"\r\n"
+        "\r\n"
+        "ticket_closed,\"\",\"c\"\"4\",2026-03-01T09:30:03Z,.5\r\n"
+        "ticket_closed,x\"y,c5,2026-03-01T09:30:04Z,+7");
+    EXPECT_OUT(r,
+        "1772357400 c 1 ticket_closed kind='a,b' sentiment=3 @2\n"
+        "1772357401 c2 ticket_closed kind='say \"hi\"' sentiment=1000 @3\n"
+        "1772357402 c3 ticket_closed kind='two\nlines' @4\n"
+        "1772357403 c\"4 ticket_closed sentiment=0.5 @7\n"
+        "1772357404 c5 ticket_closed kind='x\"y' sentiment=7 @8\n");
+    done(&r);
+}
+END_TEST
+
+START_TEST(csv_values)
+{
+    Run r = run1("v.csv",
+        "time,customer,event,score,survey,channel,tz,segment,product_type\n"
+        "1,a,response,9,NPS,x,y,z,w\n"
+        "2,a,identify,1,2,3,Europe/Oslo,gold,w\n"
+        "3,a,opt_out,1,2,sms,,,\n"
+        "4,a,response, 5,1.5e-3,,,,\n"
+        "5,a,response,-0,12abc,,,,\n"
+        "6,a,purchase,,,,,,\"\"\n");
+    EXPECT_OUT(r,
+        "1 a response survey='NPS' score=9 @2\n"
+        "2 a identify tz='Europe/Oslo' segment='gold' @3\n"
+        "3 a opt_out channel='sms' @4\n"
+        "4 a response survey=0.0015 score=' 5' @5\n"
+        "5 a response survey='12abc' score=-0 @6\n"
+        "6 a purchase @7\n");
+    done(&r);
+}
+END_TEST
+
+START_TEST(csv_errors)
+{
+    Run r;
+    r = run1("e1.csv", "time,customer,event\n1,a,login\n2,b\n");
+    EXPECT_ERR(r, "e1.csv:3:4: wrong number of fields: 2, the header has 3\n"); done(&r);
+    r = run1("e2.csv", "time,customer,event\n1,a,login,extra\n");
+    EXPECT_ERR(r, "e2.csv:2:11: wrong number of fields: 4, the header has 3\n"); done(&r);
+    r = run1("e3.csv", "time,customer,event\n1,,login\n");
+    EXPECT_ERR(r, "e3.csv:2:3: missing customer\n"); done(&r);
+    r = run1("e4.csv", "time,customer,event\n\"x\ny\",a,login\n2026-13-01T00:00:00Z,a,login\n");
+    EXPECT_ERR(r, "e4.csv:2:1: bad time \"x\ny\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)\n"); done(&r);
+    r = run1("e5.csv", "time,customer,event\n,a,login\n");
+    EXPECT_ERR(r, "e5.csv:2:1: missing time\n"); done(&r);
+    r = run1("e6.csv", "time,customer,event\n1,a,login\n2,\"b,login\n3,c,login\n");
+    EXPECT_ERR(r, "e6.csv:3:3: unterminated quoted field\n"); done(&r);
+    r = run1("e7.csv", "time,event,x\n1,login,2\n");
+    EXPECT_ERR(r, "e7.csv:1:1: missing required column \"customer\" in the header row\n"); done(&r);
+    r = run1("e8.csv", "time,customer,event\n1,\"a\"b,login\n");
+    EXPECT_ERR(r, "e8.csv:2:3: unexpected character after a closing quote\n"); done(&r);
+    r = run1("e9.csv", "");
+    EXPECT_ERR(r, "e9.csv:1:1: empty file: expected a header row with the columns time, customer, event\n"); done(&r);
+    r = run1("e10.csv", "time,customer,event,kind,kind\n");
+    EXPECT_ERR(r, "e10.csv:1:26: duplicate column \"kind\"\n"); done(&r);
+    r = run1("e11.csv", "time,customer,event\n1,a,\n");
+    EXPECT_ERR(r, "e11.csv:2:5: missing event\n"); done(&r);
+    /* the column counts characters, not bytes; the line is where the row starts */
+    r = run1("e12.csv", "time,customer,event,note\n1,\"é\nü\",login,x,y\n");
+    EXPECT_ERR(r, "e12.csv:2:12: wrong number of fields: 5, the header has 4\n"); done(&r);
+    r = run1("e13.csv", "time,customer,event\n1,é,login\n1,é,lögin,1\n");
+    EXPECT_ERR(r, "e13.csv:3:11: wrong number of fields: 4, the header has 3\n"); done(&r);
+    const char *missing = "/nonexistent/x.csv";
+    r = run_files(&missing, 1, false);
+    EXPECT_ERR(r, "/nonexistent/x.csv: cannot open: No such file or directory\n"); done(&r);
+    r = run1("bad.txt", "x");
+    EXPECT_ERR(r, "bad.txt: unknown event file format (expected .csv, .jsonl or .ndjson, optionally .gz)\n"); done(&r);
+}
+END_TEST
+
+START_TEST(csv_skip_bad_rows)
+{
+    const char *p = wfile("s.csv",
+        "time,customer,event\n"
+        "1,a,login\n"
+        "2,b\n"
+        "x,c,login\n"
+        "3,\"d\"x,login\n"
+        "4,e,login\n"
+        "5,\"f,login\n");
+    Run r = run_files(&p, 1, true);
+    EXPECT_OUT(r, "1 a login @2\n4 e login @6\n");
+    ck_assert_uint_eq(r.skipped, 4);
+    ck_assert_uint_eq(r.read, 2);
+    done(&r);
+}
+END_TEST
+
+START_TEST(csv_gz)
+{
+    Run r = run1("z.csv.gz", "time,customer,event\n2,a,login\n1,b,login\n");
+    EXPECT_OUT(r, "1 b login @3\n2 a login @2\n");
+    done(&r);
+    r = run1("z.jsonl.gz", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\"}\n");
+    EXPECT_OUT(r, "1 a login @1\n");
+    done(&r);
+}
+END_TEST
+
+/* ---- ordering, shards ----------------------------------------------------- */
+
+START_TEST(order_unsorted_and_ties)
+{
+    const char *p[3];
+    p[0] = wfile("o1.csv", "time,customer,event\n5,a,login\n3,a,login\n5,b,login\n1,c,login\n3,d,login\n");
+    p[1] = wfile("o2.jsonl", "{\"time\":3,\"customer\":\"x\",\"event\":\"login\"}\n"
+                             "{\"time\":5,\"customer\":\"y\",\"event\":\"login\"}\n");
+    p[2] = wfile("o3.csv", "time,customer,event\n0,z,login\n3,w,login\n");
+    Run r = run_files(p, 3, false);
+    EXPECT_OUT(r,
+        "0 z login @2\n"
+        "1 c login @5\n"
+        "3 a login @3\n"
+        "3 d login @6\n"
+        "3 x login @1\n"
+        "3 w login @3\n"
+        "5 a login @2\n"
+        "5 b login @4\n"
+        "5 y login @2\n");
+    done(&r);
+}
+END_TEST
+
+/* big files: a sorted one large enough to go to the temporary file while
+ * it is parsed, an unsorted one loaded and sorted; values survive packing */
+START_TEST(order_big)
+{
+    enum { NA = 600000, NB = 300000 };
+    char *a = malloc((size_t)NA * 64u + 64u), *b = malloc((size_t)NB * 64u + 64u);
+    size_t la = (size_t)sprintf(a, "time,customer,event,kind,sentiment\n");
+    size_t lb = (size_t)sprintf(b, "time,customer,event,kind,sentiment\n");
+    for (int i = 0; i < NA; i++)
+        la += (size_t)sprintf(a + la, "%d,c%d,ticket_closed,k%d,%d.5\n", i / 2, i % 1000, i % 7, i);
+    for (int i = 0; i < NB; i++)
+        lb += (size_t)sprintf(b + lb, "%d,d%d,ticket_closed,k%d,-%d\n", (int)(((long long)i * 7919) % NB), i % 1000, i % 5, i);
+    const char *p[2] = { wfile("big1.csv", a), wfile("big2.csv", b) };
+    free(a); free(b);
+    TImg *t = timg();
+    KrPool *cus = kr_pool_new(), *val = kr_pool_new();
+    KrOptions opt = { 0 };
+    opt.inputs = p; opt.ninputs = 2;
+    KrInput *in = ki_open(&t->img, &opt, cus, val, stderr);
+    ck_assert_ptr_nonnull(in);
+    KrEvent ev;
+    int64_t last = -1, n = 0, na = 0;
+    uint64_t last_line = 0;
+    const char *lastfile = NULL;
+    while (ki_next(in, &ev) == 1) {
+        ck_assert(ev.time >= last);
+        if (ev.time == last && ev.file == lastfile) ck_assert(ev.line > last_line);
+        if (ev.time == last && ev.file != lastfile) ck_assert(lastfile == p[0] && ev.file == p[1]);
+        ck_assert_uint_eq(ev.nattrs, 2);
+        ck_assert_uint_eq(ev.attr_ids[0], 0);
+        ck_assert_uint_eq(ev.attr_ids[1], 1);
+        ck_assert_int_eq(ev.attr_vals[0].tag, KB_STR);
+        ck_assert_int_eq(ev.attr_vals[1].tag, KB_NUM);
+        int64_t i = (int64_t)ev.line - 2;
+        if (ev.file == p[0]) {
+            na++;
+            ck_assert_int_eq(ev.time, i / 2);
+            ck_assert(ev.attr_vals[1].num == (double)i + 0.5);
+            size_t l;
+            char want[16];
+            snprintf(want, sizeof want, "c%d", (int)(i % 1000));
+            ck_assert_str_eq(kr_pool_str(cus, ev.customer, &l), want);
+        } else {
+            ck_assert(ev.attr_vals[1].num == -(double)i);
+            ck_assert_int_eq(ev.time, ((long long)i * 7919) % NB);
+        }
+        last = ev.time;
+        last_line = ev.line;
+        lastfile = ev.file;
+        n++;
+    }
+    ck_assert_int_eq(n, NA + NB);
+    ck_assert_int_eq(na, NA);
+    ki_close(in);
+    kr_pool_free(cus); kr_pool_free(val); free(t);
+}
+END_TEST
+
+START_TEST(shards)
+{
+    const char *text = "time,customer,event\n1,a,login\n2,b,login\n3,c,login\n4,d,login\n5,e,login\n6,f,login\n";
+    const char *p = wfile("sh.csv", text);
+    size_t total = 0;
+    for (uint32_t k = 0; k < 3; k++) {
+        KrOptions opt = { 0 };
+        opt.inputs = &p; opt.ninputs = 1; opt.shard_k = k; opt.shard_n = 3;
+        Run r = run_opt(&opt);
+        ck_assert_int_eq(r.rc, 0);
+        /* every delivered customer hashes to k */
+        char *line = r.out;
+        while (line && *line) {
+            char cust[8];
+            ck_assert_int_eq(sscanf(line, "%*d %7s", cust), 1);
+            ck_assert_uint_eq(kb_fnv1a64(cust, strlen(cust), KB_FNV_OFFSET) % 3u, k);
+            total++;
+            line = strchr(line, '\n');
+            if (line) line++;
+        }
+        done(&r);
+    }
+    ck_assert_uint_eq(total, 6);
+}
+END_TEST
+
+/* ---- JSON Lines ------------------------------------------------------------ */
+
+START_TEST(jsonl_basic)
+{
+    Run r = run1("a.jsonl",
+        "{\"time\":\"2026-03-01T09:30:00Z\",\"customer\":\"c1\",\"event\":\"ticket_closed\",\"kind\":\"tech\",\"sentiment\":-0.5,\"note\":\"x\"}\n"
+        "\n"
+        "  {\"event\":\"response\",\"customer\":42,\"time\":1772357401,\"survey\":\"NPS\",\"score\":\"7\"}  \r\n"
+        "{\"time\":1772357402,\"customer\":\"c\\\"3\",\"event\":\"identify\",\"segment\":true,\"tz\":null,\"x\":{\"a\":[1,2]}}\n"
+        "{\"time\":1772357403,\"customer\":\"c4\",\"event\":\"ticket_closed\",\"kind\":[\"a\"],\"sentiment\":\"\",\"kind\":\"b\"}\n"
+        "{\"time\":1772357404,\"customer\":\"c5\",\"event\":\"nope\",\"kind\":\"b\"}");
+    EXPECT_OUT(r,
+        "1772357400 c1 ticket_closed kind='tech' sentiment=-0.5 @1\n"
+        "1772357401 42 response survey='NPS' score=7 @3\n"
+        "1772357402 c\"3 identify segment=true @4\n"
+        "1772357403 c4 ticket_closed kind='b' @5\n"
+        "1772357404 c5 ? @6\n");
+    done(&r);
+}
+END_TEST
+
+START_TEST(jsonl_errors)
+{
+    Run r;
+    r = run1("j1.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\"}\n{\"time\":2,\"customer\":\"a\"}\n");
+    EXPECT_ERR(r, "j1.jsonl:2: missing event\n"); done(&r);
+    r = run1("j2.jsonl", "{\"time\":\"yesterday\",\"customer\":\"a\",\"event\":\"login\"}\n");
+    EXPECT_ERR(r, "j2.jsonl:1: bad time \"yesterday\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)\n"); done(&r);
+    r = run1("j3.jsonl", "\n\n{\"time\":1,\"customer\":\"a\",\"event\":\"login\"\n");
+    EXPECT_ERR(r, "j3.jsonl:3: incomplete JSON object (expected one object per line)\n"); done(&r);
+    r = run1("j4.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\",}\n");
+    EXPECT_ERR(r, "j4.jsonl:1: invalid JSON: invalid object key (must be a string)\n"); done(&r);
+    r = run1("j5.jsonl", "[1,2]\n");
+    EXPECT_ERR(r, "j5.jsonl:1: expected a JSON object, not an array\n"); done(&r);
+    r = run1("j6.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\"} {\"time\":1}\n");
+    EXPECT_ERR(r, "j6.jsonl:1: more than one JSON value on the line\n"); done(&r);
+    r = run1("j7.jsonl", "{\"time\":1.5,\"customer\":\"a\",\"event\":\"login\"}\n");
+    EXPECT_ERR(r, "j7.jsonl:1: bad time 1.5 (expected an RFC 3339 string or integer Unix seconds)\n"); done(&r);
+    r = run1("j8.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\",\"time\":2}\n");
+    EXPECT_ERR(r, "j8.jsonl:1: duplicate key \"time\"\n"); done(&r);
+    r = run1("j9.jsonl", "{\"time\":1,\"customer\":true,\"event\":\"login\"}\n");
+    EXPECT_ERR(r, "j9.jsonl:1: bad customer: true (expected a string or a number)\n"); done(&r);
+    r = run1("j10.jsonl", "{\"time\":1,\"customer\":\"\",\"event\":\"login\"}\n");
+    EXPECT_ERR(r, "j10.jsonl:1: missing customer\n"); done(&r);
+    r = run1("j11.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":5}\n");
+    EXPECT_ERR(r, "j11.jsonl:1: bad event 5 (expected a string)\n"); done(&r);
+    r = run1("j12.jsonl", "17\n");
+    EXPECT_ERR(r, "j12.jsonl:1: expected a JSON object\n"); done(&r);
+    r = run1("j13.jsonl", "{\"time\":null,\"customer\":\"a\",\"event\":\"login\"}\n");
+    EXPECT_ERR(r, "j13.jsonl:1: missing time\n"); done(&r);
+    r = run1("j14.jsonl", "{\"time\":1,\"customer\":{\"id\":1},\"event\":\"login\"}\n");
+    EXPECT_ERR(r, "j14.jsonl:1: bad customer: an object\n"); done(&r);
+}
+END_TEST
+
+START_TEST(jsonl_skip_bad_rows)
+{
+    const char *p = wfile("s.ndjson",
+        "{\"time\":1,\"customer\":\"a\",\"event\":\"login\"}\n"
+        "{\"time\":2,\"customer\":\"b\",\n"
+        "{\"time\":\"x\",\"customer\":\"c\",\"event\":\"login\"}\n"
+        "nonsense\n"
+        "{\"time\":4,\"customer\":\"e\",\"event\":\"login\"}\n");
+    Run r = run_files(&p, 1, true);
+    EXPECT_OUT(r, "1 a login @1\n4 e login @5\n");
+    ck_assert_uint_eq(r.skipped, 3);
+    done(&r);
+}
+END_TEST
+
+START_TEST(stdin_input)
+{
+    const char *p = wfile("in.jsonl", "{\"time\":2,\"customer\":\"a\",\"event\":\"login\"}\n"
+                                      "{\"time\":1,\"customer\":\"b\",\"event\":\"login\"}\n");
+    FILE *f = freopen(p, "rb", stdin);
+    ck_assert_ptr_nonnull(f);
+    const char *dash = "-";
+    KrOptions opt = { 0 };
+    opt.inputs = &dash; opt.ninputs = 1; opt.stdin_format = "jsonl";
+    Run r = run_opt(&opt);
+    EXPECT_OUT(r, "1 b login @2\n2 a login @1\n");
+    done(&r);
+}
+END_TEST
 
 Suite *input_suite(void)
 {
-    return suite_create("input");
+    Suite *s = suite_create("input");
+    TCase *tc = tcase_create("time");
+    tcase_add_test(tc, time_formats);
+    tcase_add_test(tc, time_bad);
+    tcase_add_test(tc, pool_basics);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("readers");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
+    tcase_add_test(tc, csv_basic);
+    tcase_add_test(tc, csv_rfc4180);
+    tcase_add_test(tc, csv_values);
+    tcase_add_test(tc, csv_errors);
+    tcase_add_test(tc, csv_skip_bad_rows);
+    tcase_add_test(tc, csv_gz);
+    tcase_add_test(tc, order_unsorted_and_ties);
+    tcase_add_test(tc, order_big);
+    tcase_add_test(tc, shards);
+    tcase_add_test(tc, jsonl_basic);
+    tcase_add_test(tc, jsonl_errors);
+    tcase_add_test(tc, jsonl_skip_bad_rows);
+    tcase_add_test(tc, stdin_input);
+    suite_add_tcase(s, tc);
+    return s;
 }

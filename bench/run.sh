@@ -1,0 +1,87 @@
+#!/bin/sh
+# bench/run.sh -- the benchmark (make bench): generates an event log (CSV and
+# JSON Lines), then measures on each
+#   floor     reading the file in 1 MiB blocks and splitting lines and fields
+#             (kairos-bench floor: the least any reader must do),
+#   reader    the event reader alone (ki_open/ki_next, kairos-bench read),
+#   simulate  kairos simulate bench/policy.kai FILE, end to end,
+# and prints events/s, MB/s, peak RSS and the ratio of time to the floor.
+# Each measurement is the best of $BENCH_RUNS runs (default 3).
+#
+# usage: sh bench/run.sh build/kairos build/kairos-bench
+# env:   BENCH_EVENTS (1000000) BENCH_CUSTOMERS (8000) BENCH_DAYS (90)
+#        BENCH_SEED (1) BENCH_RUNS (3) BENCH_DIR (build/bench)
+# Needs only a POSIX shell and awk.
+set -u
+KAIROS=${1:-build/kairos}
+BENCH=${2:-build/kairos-bench}
+N=${BENCH_EVENTS:-1000000}
+C=${BENCH_CUSTOMERS:-8000}
+D=${BENCH_DAYS:-90}
+SEED=${BENCH_SEED:-1}
+RUNS=${BENCH_RUNS:-3}
+DIR=${BENCH_DIR:-build/bench}
+POLICY=$(dirname "$0")/policy.kai
+
+mkdir -p "$DIR" || exit 1
+base="$DIR/events-$N-$C-$D-$SEED"
+for fmt in csv jsonl; do
+    if [ ! -s "$base.$fmt" ]; then
+        "$BENCH" gen -n "$N" -c "$C" -d "$D" -s "$SEED" -f "$fmt" -o "$base.$fmt" || exit 1
+    fi
+done
+
+# measure LABEL CMD...: best wall time and its peak RSS over $RUNS runs;
+# sets $secs and $rss (kB), or secs=fail.
+measure() {
+    best=""
+    bestrss=""
+    i=0
+    while [ "$i" -lt "$RUNS" ]; do
+        i=$((i + 1))
+        if ! "$BENCH" rss "$@" >"$DIR/stdout.txt" 2>"$DIR/stderr.txt"; then
+            secs=fail
+            return
+        fi
+        line=$(tail -n 1 "$DIR/stderr.txt")
+        t=$(echo "$line" | awk '{print $2}')
+        r=$(echo "$line" | awk '{print $4}')
+        if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+            best=$t
+            bestrss=$r
+        fi
+    done
+    secs=$best
+    rss=$bestrss
+}
+
+echo "== kairos bench: $N events, $C customers, $D days, seed $SEED (best of $RUNS)"
+printf '%-6s %-9s %9s %12s %9s %11s %8s\n' format step seconds events/s MB/s "peak RSS" "x floor"
+for fmt in csv jsonl; do
+    f="$base.$fmt"
+    bytes=$(wc -c <"$f" | tr -d ' ')
+    floor=""
+    for step in floor reader simulate; do
+        case $step in
+            floor)    measure "$BENCH" floor "$f" ;;
+            reader)   measure "$BENCH" read "$f" ;;
+            simulate) measure "$KAIROS" simulate "$POLICY" "$f" -o "$DIR/schedule-$fmt.csv" ;;
+        esac
+        if [ "$secs" = fail ]; then
+            printf '%-6s %-9s %9s   (failed: %s)\n' "$fmt" "$step" - "$(tail -n 2 "$DIR/stderr.txt" | head -n 1)"
+            continue
+        fi
+        [ "$step" = floor ] && floor=$secs
+        awk -v fmt="$fmt" -v step="$step" -v s="$secs" -v n="$N" -v b="$bytes" -v r="$rss" -v fl="$floor" 'BEGIN {
+            if (s <= 0) s = 0.0001
+            ratio = (fl != "" && fl > 0) ? sprintf("%.2f", s / fl) : "-"
+            printf "%-6s %-9s %9.3f %11.2fM %9.0f %9.1fMB %8s\n", fmt, step, s, n / s / 1e6, b / s / 1e6, r / 1024, ratio
+        }'
+    done
+done
+if [ -s "$DIR/schedule-csv.csv" ]; then
+    echo "schedule: $(($(wc -l <"$DIR/schedule-csv.csv") - 1)) rows ($DIR/schedule-csv.csv)"
+    if [ -s "$DIR/schedule-jsonl.csv" ] && ! cmp -s "$DIR/schedule-csv.csv" "$DIR/schedule-jsonl.csv"; then
+        echo "WARNING: the CSV and JSON Lines schedules differ"
+    fi
+fi

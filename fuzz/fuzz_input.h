@@ -1,0 +1,142 @@
+/* fuzz_input.h -- the body of the event-log reader targets (fuzz_csv.c,
+ * fuzz_jsonl.c): each defines FUZZ_INPUT_EXT (".csv" or ".jsonl") and
+ * includes this file.
+ *
+ * Once per process: a small fixed policy that reads many attributes and
+ * traits is compiled with kc_load_text, and a private temporary directory
+ * is made.  Per input: the bytes are written to a file there, then ki_open
+ * / ki_next read every event (a) strictly, (b) with --skip-bad-rows and the
+ * file given twice (the merge of two files), (c) sharded 1/2.  Invariants
+ * checked on every event: time order, valid event / attribute / customer
+ * ids, attribute ids increasing, values of a delivered type.
+ */
+#ifndef FUZZ_INPUT_EXT
+#error "define FUZZ_INPUT_EXT before including fuzz_input.h"
+#endif
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "lang/lang.h"
+#include "runtime/internal.h"
+#include "fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The fixed policy: declared and undeclared events, typed attributes,
+ * traits, the reserved events' attributes. */
+static const char fuzz_policy_text[] =
+    "policy \"fuzz\"\n"
+    "event ticket_closed { sentiment: number, kind: string, solved: bool, closed_at: time }\n"
+    "event purchase { amount: number, product: string }\n"
+    "ask NPS after ticket_closed + 24h where kind == \"technical\" and sentiment >= 0\n"
+    "  if customer.segment != \"x\" and customer.plan == \"pro\" and solved\n"
+    "ask CSAT via sms then email after 1d after purchase where product == \"b\" and amount > 3\n"
+    "  if last(login).device == \"ios\" and sum(purchase.amount within 30d) > 1\n"
+    "  unless responded(CSAT within 7d) or count(page where path == \"/x\") > 2\n";
+
+/* Process-wide state, built once: the compiled image and the temporary
+ * directory (a cache for speed: nothing in it changes between inputs). */
+static KImage *fuzz_img;
+static char fuzz_dir[64];
+static char fuzz_path[128];
+
+static void fuzz_cleanup(void)
+{
+    if (fuzz_path[0]) unlink(fuzz_path);
+    if (fuzz_dir[0]) rmdir(fuzz_dir);
+}
+
+static void fuzz_init_once(void)
+{
+    if (fuzz_img)
+        return;
+    KDiags d;
+    kd_init(&d, NULL);
+    KlOptions opt = { 0 };
+    KProgram *p = kc_load_text("fuzz.kai", fuzz_policy_text, sizeof fuzz_policy_text - 1, &opt, &d);
+    if (!p || kd_failed(&d)) {
+        kd_print(&d, stderr, KD_FMT_TEXT, false);
+        FUZZ_ASSERT(0, "the harness's fixed policy does not compile");
+    }
+    fuzz_img = kg_compile(p);
+    FUZZ_ASSERT(fuzz_img != NULL, "kg_compile failed on the fixed policy");
+    kd_free(&d);
+    kc_free(p);
+
+    const char *tmp = getenv("TMPDIR");
+    snprintf(fuzz_dir, sizeof fuzz_dir, "%s/kairos-fuzz-XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+    FUZZ_ASSERT(mkdtemp(fuzz_dir) != NULL, "mkdtemp %s", fuzz_dir);
+    snprintf(fuzz_path, sizeof fuzz_path, "%s/in%s", fuzz_dir, FUZZ_INPUT_EXT);
+    atexit(fuzz_cleanup);
+}
+
+/* read_all -- one pass over the inputs; checks every event's invariants.
+ * Returns ki_next's last status (0 end, -1 error) or -2 if ki_open failed. */
+static int read_all(const char *const *inputs, uint32_t ninputs, bool skip, uint32_t shard_n)
+{
+    KrOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.inputs = (const char **)inputs;
+    opt.ninputs = ninputs;
+    opt.skip_bad_rows = skip;
+    opt.shard_k = 1;
+    opt.shard_n = shard_n;
+    KrPool *customers = kr_pool_new(), *values = kr_pool_new();
+    FUZZ_ASSERT(customers && values, "kr_pool_new");
+    KrInput *in = ki_open(fuzz_img, &opt, customers, values, fuzz_sink());
+    if (!in) {
+        kr_pool_free(customers);
+        kr_pool_free(values);
+        return -2;
+    }
+    KrEvent ev;
+    int r;
+    int64_t last = INT64_MIN;
+    while ((r = ki_next(in, &ev)) == 1) {
+        FUZZ_ASSERT(ev.time >= last, "events out of time order (%lld after %lld)",
+                    (long long)ev.time, (long long)last);
+        last = ev.time;
+        FUZZ_ASSERT(ev.event == KB_NONE || ev.event < fuzz_img->nevents, "bad event index %u", ev.event);
+        FUZZ_ASSERT(ev.customer < kr_pool_count(customers), "bad customer id %u", ev.customer);
+        FUZZ_ASSERT(ev.nattrs <= fuzz_img->nattrs, "%u attributes", ev.nattrs);
+        for (uint32_t i = 0; i < ev.nattrs; i++) {
+            FUZZ_ASSERT(ev.attr_ids[i] < fuzz_img->nattrs, "bad attribute index %u", ev.attr_ids[i]);
+            FUZZ_ASSERT(i == 0 || ev.attr_ids[i] > ev.attr_ids[i - 1], "attribute ids not increasing");
+            const KrValue *v = &ev.attr_vals[i];
+            FUZZ_ASSERT(v->tag == KB_NUM || v->tag == KB_STR || v->tag == KB_BOOL, "value tag %u", v->tag);
+            if (v->tag == KB_STR) {
+                size_t len;
+                FUZZ_ASSERT(v->str < kr_pool_count(values), "bad string id %u", v->str);
+                FUZZ_ASSERT(kr_pool_str(values, v->str, &len) != NULL, "string id %u", v->str);
+            }
+        }
+        FUZZ_ASSERT(ev.file != NULL, "event without a file name");
+    }
+    (void)ki_rows_read(in);
+    (void)ki_rows_skipped(in);
+    (void)ki_bytes_read(in);
+    ki_close(in);
+    kr_pool_free(customers);
+    kr_pool_free(values);
+    return r;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_init_once();
+    FILE *f = fopen(fuzz_path, "wb");
+    FUZZ_ASSERT(f != NULL, "cannot write %s", fuzz_path);
+    FUZZ_ASSERT(fwrite(data, 1, size, f) == size && fclose(f) == 0, "write %s", fuzz_path);
+
+    const char *one[1] = { fuzz_path };
+    const char *two[2] = { fuzz_path, fuzz_path };
+    int strict = read_all(one, 1, false, 0);
+    FUZZ_ASSERT(strict != -2, "ki_open failed on a readable file");
+    int skipping = read_all(two, 2, true, 0);
+    FUZZ_ASSERT(strict != 0 || skipping == 0, "a file read cleanly fails with --skip-bad-rows");
+    read_all(one, 1, true, 2);
+    return 0;
+}

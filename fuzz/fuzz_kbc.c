@@ -1,0 +1,78 @@
+/* fuzz_kbc.c -- libFuzzer target: arbitrary bytes as a .kbc file.
+ *
+ * kb_read must reject every malformed file with a message (no crash, no
+ * leak, no undefined behaviour); an image it accepts must be listable by
+ * kb_disasm and must survive a write/read round trip unchanged.
+ *
+ * A mutated file almost never has the right length field and checksum, so
+ * each input is tried twice: as is, and with the header's file length
+ * (bytes 28..35) and the trailing FNV-1a 64 checksum recomputed, which lets
+ * the fuzzer reach the section readers and the verifier
+ * (doc/spec/30-bytecode.md gives the layout).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lang/bytecode.h"
+#include "fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* fixed_up -- a copy of data with a consistent length and checksum, or NULL
+ * when it is too short to hold a header and a checksum. */
+static uint8_t *fixed_up(const uint8_t *data, size_t size)
+{
+    if (size < 60)
+        return NULL;
+    uint8_t *b = malloc(size);
+    FUZZ_ASSERT(b != NULL, "out of memory");
+    memcpy(b, data, size);
+    for (int i = 0; i < 8; i++)
+        b[28 + i] = (uint8_t)((uint64_t)size >> (8 * i));
+    uint64_t sum = kb_fnv1a64(b, size - 8, KB_FNV_OFFSET);
+    for (int i = 0; i < 8; i++)
+        b[size - 8 + (size_t)i] = (uint8_t)(sum >> (8 * i));
+    return b;
+}
+
+static void one_file(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    one_file(data, size);
+    uint8_t *b = fixed_up(data, size);
+    if (b) {
+        one_file(b, size);
+        free(b);
+    }
+    return 0;
+}
+
+static void one_file(const uint8_t *data, size_t size)
+{
+    char err[512];
+    err[0] = '\0';
+    KImage *img = kb_read(data, size, err, sizeof err);
+    if (!img) {
+        FUZZ_ASSERT(err[0] != '\0', "kb_read failed without a message");
+        FUZZ_ASSERT(memchr(err, '\0', sizeof err) != NULL, "unterminated message");
+        return;
+    }
+    kb_disasm(img, fuzz_sink());
+
+    /* An accepted image writes back to a file that reads again and writes
+     * the same bytes (the format is canonical for a given image). */
+    uint8_t *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    if (kb_write(img, &a, &alen) == 0) {
+        KImage *again = kb_read(a, alen, err, sizeof err);
+        FUZZ_ASSERT(again != NULL, "re-reading a written image failed: %s", err);
+        FUZZ_ASSERT(kb_write(again, &b, &blen) == 0, "second kb_write failed");
+        FUZZ_ASSERT(alen == blen && memcmp(a, b, alen) == 0,
+                    "write(read(write(img))) differs from write(img) (%zu vs %zu bytes)", alen, blen);
+        kb_free(again);
+    }
+    free(a);
+    free(b);
+    kb_free(img);
+}

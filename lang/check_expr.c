@@ -1,0 +1,496 @@
+/* check_expr.c -- the checker's expression half: resolves every name
+ * (lets, built-ins, events, attributes, surveys), computes and checks the
+ * type of every node, and fills KExpr.type/res/res_id/res_let.
+ *
+ * Name resolution of a bare name: a let; else now/hour/weekday; else, in an
+ * event position (operand of within, no, count, since, last, sum..., after,
+ * best_time) an event; else an attribute: of the counted event inside
+ * count(E where ...), otherwise of the trigger event.  A let's body is
+ * checked once on its own (neutral context, for its type and cycles) and
+ * again at each use inside a rule, in that rule's context. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "check_impl.h"
+
+static KType set(KExpr *e, KType t)
+{
+    e->type = t;
+    return t;
+}
+
+/* Where to report a problem found in e: at e, or at the policy use site
+ * when e is inside a standard-library let. */
+static KSpan at(KCheck *c, const KCtx *x, KExpr *e)
+{
+    if (e->span.src != c->policy_src && x->site.hi) return x->site;
+    return e->span;
+}
+
+static bool is_builtin_value(const char *n)
+{
+    return !strcmp(n, "now") || !strcmp(n, "hour") || !strcmp(n, "weekday");
+}
+
+static const char *const functions[] = {
+    "count", "since", "last", "sum", "avg", "min", "max", "asked", "responded", NULL
+};
+
+static const char *article(KType t)
+{
+    return t == KT_UNTYPED || t == KT_ERROR ? "an" : "a";
+}
+
+/* Resolves e as an event name (event position).  Returns the event id or
+ * KC_NONE after an error. */
+static uint32_t event_operand(KCheck *c, const KCtx *x, KExpr *e, const char *what)
+{
+    if (e->kind != KX_NAME || e->paren) {
+        kd_error(c->d, at(c, x, e), "K0401", "%s needs an event name", what);
+        kd_hint(c->d, "e.g. `login within 7d`, `count(ticket_opened)`, `since(purchase)`");
+        set(e, KT_ERROR);
+        return KC_NONE;
+    }
+    if (kc_let_find(c, e->name) != KC_NONE) {
+        kd_error(c->d, at(c, x, e), "K0401", "%s needs an event name; `%s` is a let", what, e->name);
+        set(e, KT_ERROR);
+        return KC_NONE;
+    }
+    if (is_builtin_value(e->name) || !strcmp(e->name, "trigger") || !strcmp(e->name, "customer")) {
+        kd_error(c->d, at(c, x, e), "K0401", "%s needs an event name; `%s` is a built-in", what, e->name);
+        set(e, KT_ERROR);
+        return KC_NONE;
+    }
+    uint32_t id = kc_event_use(c, x, e->name, e->span);
+    e->res = KR_EVENT;
+    e->res_id = id;
+    set(e, KT_UNTYPED);
+    return id;
+}
+
+/* Checks a `within D` duration operand. */
+static void duration_operand(KCheck *c, const KCtx *x, KExpr *d)
+{
+    KType t = kc_expr(c, x, d);
+    if (t == KT_ERROR || t == KT_DURATION) return;
+    kd_error(c->d, at(c, x, d), "K0402", "`within` needs a duration, found %s %s", article(t), ka_type_name(t));
+    if (d->kind == KX_NUM) kd_hint(c->d, "durations have a unit: write `%gd` (or h, m, s, w)", d->num);
+}
+
+/* Both operand types after an untyped one adopts the other's type. */
+static KType unify(KType a, KType b)
+{
+    if (a == KT_ERROR || b == KT_ERROR) return KT_ERROR;
+    if (a == KT_UNTYPED) return b;
+    if (b == KT_UNTYPED) return a;
+    return a == b ? a : KT_ERROR;
+}
+
+static const char *op_text(KOp op)
+{
+    switch (op) {
+    case KOP_NEG: return "-";
+    case KOP_NOT: return "not";
+    case KOP_NO: return "no";
+    case KOP_ADD: return "+";
+    case KOP_SUB: return "-";
+    case KOP_MUL: return "*";
+    case KOP_DIV: return "/";
+    case KOP_EQ: return "==";
+    case KOP_NE: return "!=";
+    case KOP_LT: return "<";
+    case KOP_LE: return "<=";
+    case KOP_GT: return ">";
+    case KOP_GE: return ">=";
+    case KOP_AND: return "and";
+    case KOP_OR: return "or";
+    }
+    return "?";
+}
+
+/* A hint for a number that should have been a duration. */
+static void hint_duration(KCheck *c, KExpr *a, KType ta, KExpr *b, KType tb)
+{
+    KExpr *num = NULL;
+    if (ta == KT_DURATION && tb == KT_NUMBER) num = b;
+    if (tb == KT_DURATION && ta == KT_NUMBER) num = a;
+    if (!num) return;
+    if (num->kind == KX_NUM)
+        kd_hint(c->d, "durations have a unit: write `%gd` (or h, m, s, w)", num->num);
+    else
+        kd_hint(c->d, "durations have a unit, e.g. `14d`; multiply a number by a duration: `n * 1d`");
+}
+
+static KType check_binary(KCheck *c, const KCtx *x, KExpr *e)
+{
+    KType ta = kc_expr(c, x, e->a), tb = kc_expr(c, x, e->b);
+    if (ta == KT_ERROR || tb == KT_ERROR) return set(e, KT_ERROR);
+    switch (e->op) {
+    case KOP_AND:
+    case KOP_OR: {
+        bool ok = true;
+        if (ta != KT_BOOL && ta != KT_UNTYPED) {
+            kd_error(c->d, at(c, x, e->a), "K0403", "`%s` needs a bool on its left, found %s %s", op_text(e->op),
+                     article(ta), ka_type_name(ta));
+            ok = false;
+        }
+        if (tb != KT_BOOL && tb != KT_UNTYPED) {
+            kd_error(c->d, at(c, x, e->b), "K0403", "`%s` needs a bool on its right, found %s %s", op_text(e->op),
+                     article(tb), ka_type_name(tb));
+            ok = false;
+        }
+        return set(e, ok ? KT_BOOL : KT_ERROR);
+    }
+    case KOP_EQ: case KOP_NE: case KOP_LT: case KOP_LE: case KOP_GT: case KOP_GE: {
+        KType t = unify(ta, tb);
+        if (t == KT_ERROR) {
+            kd_error(c->d, at(c, x, e), "K0404", "cannot compare %s %s with %s %s", article(ta), ka_type_name(ta),
+                     article(tb), ka_type_name(tb));
+            hint_duration(c, e->a, ta, e->b, tb);
+            return set(e, KT_ERROR);
+        }
+        if (t == KT_BOOL && e->op != KOP_EQ && e->op != KOP_NE) {
+            kd_error(c->d, at(c, x, e), "K0405", "bools have no order: `%s` compares numbers, durations, times, strings or weekdays",
+                     op_text(e->op));
+            return set(e, KT_ERROR);
+        }
+        return set(e, KT_BOOL);
+    }
+    case KOP_ADD: case KOP_SUB: case KOP_MUL: case KOP_DIV: {
+        KType a = ta, b = tb;
+        if (a == KT_UNTYPED && b == KT_UNTYPED) a = b = KT_NUMBER;
+        else if (a == KT_UNTYPED) a = (e->op == KOP_MUL || e->op == KOP_DIV) ? KT_NUMBER : b;
+        else if (b == KT_UNTYPED) b = (e->op == KOP_MUL || e->op == KOP_DIV) ? KT_NUMBER : a;
+        KType r = KT_ERROR;
+        switch (e->op) {
+        case KOP_ADD:
+            if (a == KT_NUMBER && b == KT_NUMBER) r = KT_NUMBER;
+            else if (a == KT_DURATION && b == KT_DURATION) r = KT_DURATION;
+            else if ((a == KT_TIME && b == KT_DURATION) || (a == KT_DURATION && b == KT_TIME)) r = KT_TIME;
+            break;
+        case KOP_SUB:
+            if (a == KT_NUMBER && b == KT_NUMBER) r = KT_NUMBER;
+            else if (a == KT_DURATION && b == KT_DURATION) r = KT_DURATION;
+            else if (a == KT_TIME && b == KT_DURATION) r = KT_TIME;
+            else if (a == KT_TIME && b == KT_TIME) r = KT_DURATION;
+            break;
+        case KOP_MUL:
+            if (a == KT_NUMBER && b == KT_NUMBER) r = KT_NUMBER;
+            else if ((a == KT_NUMBER && b == KT_DURATION) || (a == KT_DURATION && b == KT_NUMBER)) r = KT_DURATION;
+            break;
+        case KOP_DIV:
+            if (a == KT_NUMBER && b == KT_NUMBER) r = KT_NUMBER;
+            else if (a == KT_DURATION && b == KT_NUMBER) r = KT_DURATION;
+            else if (a == KT_DURATION && b == KT_DURATION) r = KT_NUMBER;
+            break;
+        default: break;
+        }
+        if (r == KT_ERROR) {
+            kd_error(c->d, at(c, x, e), "K0406", "cannot apply `%s` to %s %s and %s %s", op_text(e->op),
+                     article(ta), ka_type_name(ta), article(tb), ka_type_name(tb));
+            hint_duration(c, e->a, ta, e->b, tb);
+        }
+        return set(e, r);
+    }
+    default:
+        return set(e, KT_ERROR);
+    }
+}
+
+static KType check_unary(KCheck *c, const KCtx *x, KExpr *e)
+{
+    if (e->op == KOP_NO) {
+        KExpr *a = e->a;
+        if (a->kind == KX_WITHIN && !a->paren) {
+            kc_expr(c, x, a);
+            return set(e, a->type == KT_ERROR ? KT_ERROR : KT_BOOL);
+        }
+        if (a->kind == KX_NAME && !a->paren && kc_let_find(c, a->name) == KC_NONE && !is_builtin_value(a->name)) {
+            return set(e, event_operand(c, x, a, "`no`") == KC_NONE ? KT_ERROR : KT_BOOL);
+        }
+        KType t = kc_expr(c, x, a);
+        if (t == KT_ERROR) return set(e, KT_ERROR);
+        if (t != KT_BOOL && t != KT_UNTYPED) {
+            kd_error(c->d, at(c, x, a), "K0407", "`no` needs an event or a bool, found %s %s", article(t), ka_type_name(t));
+            return set(e, KT_ERROR);
+        }
+        return set(e, KT_BOOL);
+    }
+    KType t = kc_expr(c, x, e->a);
+    if (t == KT_ERROR) return set(e, KT_ERROR);
+    if (e->op == KOP_NOT) {
+        if (t != KT_BOOL && t != KT_UNTYPED) {
+            kd_error(c->d, at(c, x, e->a), "K0403", "`not` needs a bool, found %s %s", article(t), ka_type_name(t));
+            return set(e, KT_ERROR);
+        }
+        return set(e, KT_BOOL);
+    }
+    /* negation */
+    if (t == KT_UNTYPED) t = KT_NUMBER;
+    if (t != KT_NUMBER && t != KT_DURATION) {
+        kd_error(c->d, at(c, x, e->a), "K0406", "cannot negate %s %s", article(t), ka_type_name(t));
+        return set(e, KT_ERROR);
+    }
+    return set(e, t);
+}
+
+/* A bare name outside event positions. */
+static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
+{
+    uint32_t lid = kc_let_find(c, e->name);
+    if (lid != KC_NONE) {
+        e->res = KR_LET;
+        e->res_let = c->p->lets[lid];
+        e->res_id = lid;
+        KType t = kc_let_neutral(c, lid, e->span);
+        if (t == KT_ERROR || !x->rule) return set(e, t);
+        /* re-check the body in this rule's context */
+        if (c->depth > 64) return set(e, t);
+        KCtx y = *x;
+        y.counted = KC_NONE;              /* a let's bare names are trigger attributes */
+        y.in_where_of_trigger = false;
+        if (!y.site.hi && e->span.src == c->policy_src) y.site = e->span;
+        y.site_let = e->name;
+        c->depth++;
+        t = kc_expr(c, &y, e->res_let->let.value);
+        c->depth--;
+        return set(e, t);
+    }
+    if (!strcmp(e->name, "now")) { e->res = KR_NOW; return set(e, KT_TIME); }
+    if (!strcmp(e->name, "hour")) { e->res = KR_HOUR; return set(e, KT_NUMBER); }
+    if (!strcmp(e->name, "weekday")) { e->res = KR_WEEKDAY_NOW; return set(e, KT_WEEKDAY); }
+    if (!strcmp(e->name, "trigger") || !strcmp(e->name, "customer")) {
+        kd_error(c->d, at(c, x, e), "K0408", "`%s` needs an attribute: `%s.ATTR`", e->name, e->name);
+        return set(e, KT_ERROR);
+    }
+    /* an attribute */
+    if (x->counted != KC_NONE) {
+        e->res = KR_EVENT_ATTR;
+        return set(e, kc_event_attr(c, x, x->counted, e->name, e->span, &e->res_id));
+    }
+    if (x->no_trigger) {
+        kd_error(c->d, at(c, x, e), "K0409", "`%s` is not a let or a built-in, and this rule has no trigger event to read it from",
+                 e->name);
+        kd_hint(c->d, "a rule with an `every` trigger has no trigger attributes; use `customer.%s` for a profile trait",
+                e->name);
+        return set(e, KT_ERROR);
+    }
+    e->res = KR_TRIGGER_ATTR;
+    KType t = kc_event_attr(c, x, x->trigger, e->name, e->span, &e->res_id);
+    if (t == KT_ERROR) {
+        uint32_t ev = kc_event_find(c, e->name);
+        if (ev != KC_NONE && (c->p->events[ev].declared || c->p->events[ev].used))
+            kd_hint(c->d, "`%s` is an event: write `%s within 7d`, `no %s` or `count(%s) > 0`", e->name, e->name,
+                    e->name, e->name);
+    }
+    return set(e, t);
+}
+
+static KType check_field(KCheck *c, const KCtx *x, KExpr *e)
+{
+    KExpr *b = e->a;
+    if (b->kind == KX_NAME && !b->paren && !strcmp(b->name, "trigger") && kc_let_find(c, "trigger") == KC_NONE) {
+        set(b, KT_UNTYPED);
+        if (x->no_trigger) {
+            kd_error(c->d, at(c, x, e), "K0409", "a rule with an `every` trigger has no trigger event");
+            kd_hint(c->d, "use `customer.%s` for a profile trait", e->field);
+            return set(e, KT_ERROR);
+        }
+        e->res = KR_TRIGGER_ATTR;
+        return set(e, kc_event_attr(c, x, x->trigger, e->field, e->field_span, &e->res_id));
+    }
+    if (b->kind == KX_NAME && !b->paren && !strcmp(b->name, "customer")) {
+        set(b, KT_UNTYPED);
+        e->res = KR_TRAIT;
+        e->res_id = kc_attr_id(c, e->field);
+        return set(e, KT_UNTYPED);
+    }
+    if (b->kind == KX_CALL && !b->paren && !strcmp(b->name, "last")) {
+        set(b, KT_UNTYPED);
+        if (b->where || b->within) {
+            kd_error(c->d, at(c, x, b), "K0410", "`last(EVENT)` takes no `where` or `within`");
+            return set(e, KT_ERROR);
+        }
+        if (b->nargs != 1) {
+            kd_error(c->d, at(c, x, b), "K0411", "`last` takes one event: `last(EVENT).ATTR`");
+            return set(e, KT_ERROR);
+        }
+        uint32_t ev = event_operand(c, x, b->args[0], "`last`");
+        if (ev == KC_NONE) return set(e, KT_ERROR);
+        e->res = KR_EVENT_ATTR;
+        return set(e, kc_event_attr(c, x, ev, e->field, e->field_span, &e->res_id));
+    }
+    kd_error(c->d, at(c, x, e), "K0412", "`.%s`: only `trigger.ATTR`, `customer.ATTR` and `last(EVENT).ATTR` read attributes",
+             e->field);
+    if (b->kind == KX_NAME)
+        kd_hint(c->d, "an event's attribute is read through `last(%s).%s`, or aggregated: `sum(%s.%s within 30d)`",
+                b->name, e->field, b->name, e->field);
+    kc_expr(c, x, b);
+    return set(e, KT_ERROR);
+}
+
+static bool no_where(KCheck *c, const KCtx *x, KExpr *e)
+{
+    if (!e->where) return true;
+    kd_error(c->d, at(c, x, e->where), "K0410", "`%s` takes no `where`; only `count` filters", e->name);
+    return false;
+}
+
+static bool no_within(KCheck *c, const KCtx *x, KExpr *e)
+{
+    if (!e->within) return true;
+    kd_error(c->d, at(c, x, e->within), "K0410", "`%s` takes no `within`", e->name);
+    return false;
+}
+
+static bool one_arg(KCheck *c, const KCtx *x, KExpr *e, const char *form)
+{
+    if (e->nargs == 1) return true;
+    kd_error(c->d, at(c, x, e), "K0411", "`%s` takes one argument: `%s`", e->name, form);
+    return false;
+}
+
+static KType check_call(KCheck *c, const KCtx *x, KExpr *e)
+{
+    const char *f = e->name;
+    if (!strcmp(f, "count")) {
+        if (!one_arg(c, x, e, "count(EVENT [where COND] [within DURATION])")) return set(e, KT_ERROR);
+        uint32_t ev = event_operand(c, x, e->args[0], "`count`");
+        bool ok = ev != KC_NONE;
+        if (e->where) {
+            KCtx y = *x;
+            y.counted = ev == KC_NONE ? KC_NONE : ev;
+            if (ev == KC_NONE) { kc_expr(c, &y, e->where); ok = false; }
+            else kc_cond(c, &y, e->where, "where");
+            if (e->where->type == KT_ERROR) ok = false;
+        }
+        if (e->within) {
+            duration_operand(c, x, e->within);
+            if (e->within->type != KT_DURATION) ok = false;
+        }
+        return set(e, ok ? KT_NUMBER : KT_ERROR);
+    }
+    if (!strcmp(f, "since")) {
+        bool ok = no_where(c, x, e) & no_within(c, x, e) & one_arg(c, x, e, "since(EVENT)");
+        if (!ok) return set(e, KT_ERROR);
+        return set(e, event_operand(c, x, e->args[0], "`since`") == KC_NONE ? KT_ERROR : KT_DURATION);
+    }
+    if (!strcmp(f, "last")) {
+        kd_error(c->d, at(c, x, e), "K0413", "`last(EVENT)` needs an attribute: `last(EVENT).ATTR`");
+        kd_hint(c->d, "for the time since the last event, write `since(EVENT)`");
+        return set(e, KT_ERROR);
+    }
+    if (!strcmp(f, "sum") || !strcmp(f, "avg") || !strcmp(f, "min") || !strcmp(f, "max")) {
+        bool ok = no_where(c, x, e) & one_arg(c, x, e, "sum(EVENT.ATTR [within DURATION])");
+        if (!ok) return set(e, KT_ERROR);
+        KExpr *a = e->args[0];
+        if (a->kind != KX_FIELD || a->paren || a->a->kind != KX_NAME || a->a->paren) {
+            kd_error(c->d, at(c, x, a), "K0414", "`%s` aggregates an event attribute: `%s(EVENT.ATTR)`", f, f);
+            return set(e, KT_ERROR);
+        }
+        uint32_t ev = event_operand(c, x, a->a, "an aggregate");
+        if (ev == KC_NONE) return set(e, KT_ERROR);
+        a->res = KR_EVENT_ATTR;
+        KType t = kc_event_attr(c, x, ev, a->field, a->field_span, &a->res_id);
+        set(a, t);
+        if (t == KT_ERROR) return set(e, KT_ERROR);
+        if (t != KT_NUMBER && t != KT_UNTYPED) {
+            kd_error(c->d, at(c, x, a), "K0415", "`%s` needs a number attribute; `%s` is %s %s", f, a->field,
+                     article(t), ka_type_name(t));
+            return set(e, KT_ERROR);
+        }
+        if (e->within) {
+            duration_operand(c, x, e->within);
+            if (e->within->type != KT_DURATION) return set(e, KT_ERROR);
+        }
+        return set(e, KT_NUMBER);
+    }
+    if (!strcmp(f, "asked") || !strcmp(f, "responded")) {
+        bool ok = no_where(c, x, e) & one_arg(c, x, e, !strcmp(f, "asked") ? "asked(SURVEY [within DURATION])"
+                                                                           : "responded(SURVEY [within DURATION])");
+        if (!ok) return set(e, KT_ERROR);
+        KExpr *a = e->args[0];
+        if (a->kind != KX_NAME || a->paren) {
+            kd_error(c->d, at(c, x, a), "K0416", "`%s` needs a survey name", f);
+            return set(e, KT_ERROR);
+        }
+        uint32_t s = kc_survey_find(c, a->name);
+        if (s == KC_NONE) {
+            KName n = { a->name, at(c, x, a) };
+            kc_unknown_survey(c, n);
+            return set(e, KT_ERROR);
+        }
+        a->res = KR_SURVEY;
+        a->res_id = s;
+        set(a, KT_UNTYPED);
+        if (e->within) {
+            duration_operand(c, x, e->within);
+            if (e->within->type != KT_DURATION) return set(e, KT_ERROR);
+        }
+        return set(e, KT_BOOL);
+    }
+    if (!strcmp(f, "best_time")) {
+        kd_error(c->d, at(c, x, e), "K0417", "`best_time` is only a send window: `at best_time(EVENT)`");
+        return set(e, KT_ERROR);
+    }
+    kd_error(c->d, at(c, x, e), "K0418", "unknown function `%s`", f);
+    const char *best = NULL;
+    for (int i = 0; functions[i]; i++)
+        if (kd_close_name(f, functions[i])) { best = functions[i]; break; }
+    if (best) kd_hint(c->d, "did you mean `%s`?", best);
+    else kd_hint(c->d, "the functions are count, since, last, sum, avg, min, max, asked, responded");
+    for (uint32_t i = 0; i < e->nargs; i++) kc_expr(c, x, e->args[i]);
+    return set(e, KT_ERROR);
+}
+
+static KType check_in(KCheck *c, const KCtx *x, KExpr *e)
+{
+    KType t = kc_expr(c, x, e->a);
+    bool ok = t != KT_ERROR;
+    for (uint32_t i = 0; i < e->nargs; i++) {
+        KType ti = kc_expr(c, x, e->args[i]);
+        if (ti == KT_ERROR || !ok) { ok = false; continue; }
+        KType u = unify(t, ti);
+        if (u == KT_ERROR) {
+            kd_error(c->d, at(c, x, e->args[i]), "K0404", "cannot compare %s %s with %s %s", article(t),
+                     ka_type_name(t), article(ti), ka_type_name(ti));
+            ok = false;
+        } else t = u;
+    }
+    return set(e, ok ? KT_BOOL : KT_ERROR);
+}
+
+KType kc_expr(KCheck *c, const KCtx *x, KExpr *e)
+{
+    if (!e) return KT_ERROR;
+    e->res = KR_NONE;
+    switch (e->kind) {
+    case KX_NUM: return set(e, KT_NUMBER);
+    case KX_STR: return set(e, KT_STRING);
+    case KX_BOOL: return set(e, KT_BOOL);
+    case KX_DUR: return set(e, KT_DURATION);
+    case KX_WEEKDAY: return set(e, KT_WEEKDAY);
+    case KX_NAME: return check_name(c, x, e);
+    case KX_FIELD: return check_field(c, x, e);
+    case KX_CALL: return check_call(c, x, e);
+    case KX_UNARY: return check_unary(c, x, e);
+    case KX_BINARY: return check_binary(c, x, e);
+    case KX_IN: return check_in(c, x, e);
+    case KX_WITHIN: {
+        uint32_t ev = event_operand(c, x, e->a, "`within`");
+        duration_operand(c, x, e->b);
+        if (ev == KC_NONE || e->b->type != KT_DURATION) return set(e, KT_ERROR);
+        return set(e, KT_BOOL);
+    }
+    }
+    return set(e, KT_ERROR);
+}
+
+void kc_cond(KCheck *c, const KCtx *x, KExpr *e, const char *where)
+{
+    KType t = kc_expr(c, x, e);
+    if (t == KT_ERROR || t == KT_BOOL || t == KT_UNTYPED) return;
+    kd_error(c->d, at(c, x, e), "K0419", "`%s` needs a condition (a bool), found %s %s", where, article(t), ka_type_name(t));
+    if (t == KT_NUMBER && e->kind == KX_CALL && !strcmp(e->name, "count"))
+        kd_hint(c->d, "compare it: `count(...) > 0`");
+}

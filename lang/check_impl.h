@@ -1,0 +1,53 @@
+/* check_impl.h -- private to the checker (check.c, check_expr.c): the
+ * checking state and the expression context. */
+#ifndef KAIROS_CHECK_IMPL_H
+#define KAIROS_CHECK_IMPL_H
+
+#include "lang.h"
+
+#define KC_NONE UINT32_MAX
+
+typedef enum { LET_UNSEEN = 0, LET_ACTIVE, LET_DONE, LET_BAD } KLetState;
+
+typedef struct KCheck {
+    KProgram *p;
+    KDiags *d;
+    KlOptions opt;
+    uint32_t policy_src;          /* source id of the policy file */
+    KLetState *let_state;         /* per let id */
+    KType *let_type;              /* type in the neutral context */
+    uint32_t *let_stack;          /* lets being checked, for cycle messages */
+    uint32_t nlet_stack;
+    KSpan *event_policy_use;      /* per event id: first use from the policy (hi == 0: none) */
+    uint32_t *event_uses;         /* per event id: number of uses */
+    uint32_t cap_events;
+    unsigned depth;               /* let nesting while checking use sites */
+} KCheck;
+
+/* Where an expression is checked. */
+typedef struct KCtx {
+    KRule *rule;                  /* NULL: a let checked on its own */
+    uint32_t trigger;             /* event id of the trigger, KC_NONE if none/unknown */
+    bool no_trigger;              /* an `every` rule: no trigger event */
+    uint32_t counted;             /* inside count(E where ...): E's id, else KC_NONE */
+    bool in_where_of_trigger;     /* the `after E where` clause */
+    KSpan site;                   /* use site in the policy (hi == 0: none) */
+    const char *site_let;         /* the let whose body is being checked at a use site */
+} KCtx;
+
+/* check.c */
+uint32_t kc_event_find(KCheck *c, const char *name);
+uint32_t kc_event_use(KCheck *c, const KCtx *x, const char *name, KSpan span);
+uint32_t kc_attr_id(KCheck *c, const char *name);
+KType kc_event_attr(KCheck *c, const KCtx *x, uint32_t ev, const char *attr, KSpan span, uint32_t *attr_id);
+uint32_t kc_survey_find(KCheck *c, const char *name);
+uint32_t kc_let_find(KCheck *c, const char *name);
+KType kc_let_neutral(KCheck *c, uint32_t let_id, KSpan use);
+void kc_unknown_survey(KCheck *c, KName n);
+
+/* check_expr.c */
+KType kc_expr(KCheck *c, const KCtx *x, KExpr *e);
+/* Checks e and reports unless its type is bool (untyped is accepted). */
+void kc_cond(KCheck *c, const KCtx *x, KExpr *e, const char *where);
+
+#endif

@@ -1,0 +1,511 @@
+/* diag.c -- source texts and diagnostics: collecting, sorting and printing
+ * them as text (with the source line and a caret), JSON Lines, GitHub
+ * workflow commands or SARIF 2.1.0.  Also the edit distance used by
+ * did-you-mean hints. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "diag.h"
+
+/* ---- sources ------------------------------------------------------------ */
+
+void kd_sources_init(KSources *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+void kd_sources_free(KSources *s)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        free(s->v[i].name);
+        free(s->v[i].text);
+    }
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+uint32_t kd_source_add(KSources *s, const char *name, const char *text, size_t len, bool builtin)
+{
+    if (s->n == s->cap) {
+        uint32_t nc = s->cap ? s->cap * 2 : 4;
+        KSource *nv = realloc(s->v, nc * sizeof *nv);
+        if (!nv) return UINT32_MAX;
+        s->v = nv;
+        s->cap = nc;
+    }
+    KSource *src = &s->v[s->n];
+    src->name = strdup(name);
+    src->text = malloc(len + 1);
+    if (!src->name || !src->text) {
+        free(src->name);
+        free(src->text);
+        return UINT32_MAX;
+    }
+    if (len) memcpy(src->text, text, len);
+    src->text[len] = '\0';
+    src->len = len;
+    src->builtin = builtin;
+    return s->n++;
+}
+
+uint32_t kd_source_read(KSources *s, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return UINT32_MAX;
+    size_t cap = 1 << 14, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) { fclose(f); errno = ENOMEM; return UINT32_MAX; }
+    for (;;) {
+        if (n == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); fclose(f); errno = ENOMEM; return UINT32_MAX; }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    if (ferror(f)) {
+        int e = errno ? errno : EIO;
+        free(buf);
+        fclose(f);
+        errno = e;
+        return UINT32_MAX;
+    }
+    fclose(f);
+    uint32_t id = kd_source_add(s, path, buf, n, false);
+    free(buf);
+    if (id == UINT32_MAX) errno = ENOMEM;
+    return id;
+}
+
+/* A UTF-8 continuation byte does not start a character. */
+static bool is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+void kd_line_col(const KSource *src, uint32_t off, uint32_t *line, uint32_t *col)
+{
+    uint32_t l = 1, c = 1;
+    if (off > src->len) off = (uint32_t)src->len;
+    for (uint32_t i = 0; i < off; i++) {
+        unsigned char ch = (unsigned char)src->text[i];
+        if (ch == '\n') { l++; c = 1; }
+        else if (!is_cont(ch)) c++;
+    }
+    *line = l;
+    *col = c;
+}
+
+/* ---- collecting ----------------------------------------------------------- */
+
+void kd_init(KDiags *d, const KSources *sources)
+{
+    memset(d, 0, sizeof *d);
+    d->sources = sources;
+}
+
+void kd_free(KDiags *d)
+{
+    for (uint32_t i = 0; i < d->n; i++) {
+        free(d->v[i].msg);
+        free(d->v[i].hint);
+        free(d->v[i].file);
+    }
+    free(d->v);
+    d->v = NULL;
+    d->n = d->cap = 0;
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (s) vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+static KDiag *push_diag(KDiags *d)
+{
+    if (d->n == d->cap) {
+        uint32_t nc = d->cap ? d->cap * 2 : 16;
+        KDiag *nv = realloc(d->v, nc * sizeof *nv);
+        if (!nv) return NULL;
+        d->v = nv;
+        d->cap = nc;
+    }
+    KDiag *g = &d->v[d->n++];
+    memset(g, 0, sizeof *g);
+    return g;
+}
+
+static void vadd(KDiags *d, KSeverity sev, KSpan span, const char *code, bool attached,
+                 const char *fmt, va_list ap)
+{
+    char *msg = vformat(fmt, ap);
+    if (!msg) return;
+    KDiag *g = push_diag(d);
+    if (!g) { free(msg); return; }
+    g->sev = sev;
+    g->span = span;
+    g->code = code;
+    g->msg = msg;
+    g->group = attached && d->n > 1 ? d->v[d->n - 2].group : d->n - 1;
+    if (sev == KD_ERROR) d->nerrors++;
+    else if (sev == KD_WARNING) d->nwarnings++;
+}
+
+void kd_add(KDiags *d, KSeverity sev, KSpan span, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vadd(d, sev, span, code, false, fmt, ap);
+    va_end(ap);
+}
+
+void kd_note(KDiags *d, KSpan span, const char *fmt, ...)
+{
+    if (d->n == 0) return;
+    const char *code = d->v[d->n - 1].code;
+    va_list ap;
+    va_start(ap, fmt);
+    vadd(d, KD_NOTE, span, code, true, fmt, ap);
+    va_end(ap);
+}
+
+void kd_hint(KDiags *d, const char *fmt, ...)
+{
+    if (d->n == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *h = vformat(fmt, ap);
+    va_end(ap);
+    if (!h) return;
+    free(d->v[d->n - 1].hint);
+    d->v[d->n - 1].hint = h;
+}
+
+void kd_file_error(KDiags *d, const char *file, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vadd(d, KD_ERROR, (KSpan){ KD_NO_SOURCE, 0, 0 }, code, false, fmt, ap);
+    va_end(ap);
+    if (d->n && d->v[d->n - 1].span.src == KD_NO_SOURCE && !d->v[d->n - 1].file)
+        d->v[d->n - 1].file = strdup(file);
+}
+
+bool kd_failed(const KDiags *d)
+{
+    return d->nerrors > 0 || (d->werror && d->nwarnings > 0);
+}
+
+/* ---- sorting ---------------------------------------------------------------- */
+
+typedef struct SortCtx { const KDiags *d; } SortCtx;
+
+/* Sort key of a diagnostic: its group's head (notes stay behind it). */
+static int cmp_idx(const void *pa, const void *pb, void *vctx)
+{
+    const KDiags *d = ((SortCtx *)vctx)->d;
+    uint32_t ia = *(const uint32_t *)pa, ib = *(const uint32_t *)pb;
+    const KDiag *a = &d->v[ia], *b = &d->v[ib];
+    const KDiag *ha = &d->v[a->group], *hb = &d->v[b->group];
+    if (ha->span.src != hb->span.src) return ha->span.src < hb->span.src ? -1 : 1;
+    if (ha->span.lo != hb->span.lo) return ha->span.lo < hb->span.lo ? -1 : 1;
+    if (a->group != b->group) return a->group < b->group ? -1 : 1;
+    return ia < ib ? -1 : ia > ib;
+}
+
+/* A small merge sort (qsort_r is not portable C11). */
+static void sort_idx(uint32_t *v, uint32_t *tmp, uint32_t n, SortCtx *ctx)
+{
+    if (n < 2) return;
+    uint32_t h = n / 2;
+    sort_idx(v, tmp, h, ctx);
+    sort_idx(v + h, tmp, n - h, ctx);
+    uint32_t i = 0, j = h, k = 0;
+    while (i < h && j < n)
+        tmp[k++] = cmp_idx(&v[j], &v[i], ctx) < 0 ? v[j++] : v[i++];
+    while (i < h) tmp[k++] = v[i++];
+    while (j < n) tmp[k++] = v[j++];
+    memcpy(v, tmp, n * sizeof *v);
+}
+
+static bool same_diag(const KDiag *a, const KDiag *b)
+{
+    return a->sev == b->sev && a->span.src == b->span.src && a->span.lo == b->span.lo &&
+           a->span.hi == b->span.hi && strcmp(a->msg, b->msg) == 0;
+}
+
+/* Sorted order of the diagnostics, exact duplicates (e.g. from a let
+ * checked at several use sites) removed.  Caller frees. */
+static uint32_t *sorted(const KDiags *d, uint32_t *n_out)
+{
+    *n_out = 0;
+    if (d->n == 0) return NULL;
+    uint32_t *v = malloc(d->n * sizeof *v), *tmp = malloc(d->n * sizeof *tmp);
+    if (!v || !tmp) { free(v); free(tmp); return NULL; }
+    for (uint32_t i = 0; i < d->n; i++) v[i] = i;
+    SortCtx ctx = { d };
+    sort_idx(v, tmp, d->n, &ctx);
+    free(tmp);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < d->n; i++) {
+        bool dup = false;
+        for (uint32_t j = 0; j < k && !dup; j++)
+            if (d->v[v[i]].group == v[i] && same_diag(&d->v[v[j]], &d->v[v[i]]))
+                dup = true;
+        /* a note whose head was dropped goes too */
+        if (!dup && d->v[v[i]].group != v[i]) {
+            bool head = false;
+            for (uint32_t j = 0; j < k; j++) if (v[j] == d->v[v[i]].group) head = true;
+            dup = !head;
+        }
+        if (!dup) v[k++] = v[i];
+    }
+    *n_out = k;
+    return v;
+}
+
+/* ---- printing helpers --------------------------------------------------------- */
+
+static const char *sev_name(KSeverity s)
+{
+    return s == KD_ERROR ? "error" : s == KD_WARNING ? "warning" : "note";
+}
+
+static const KSource *source_of(const KDiags *d, const KDiag *g)
+{
+    if (!d->sources || g->span.src == KD_NO_SOURCE || g->span.src >= d->sources->n) return NULL;
+    return &d->sources->v[g->span.src];
+}
+
+static const char *file_of(const KDiags *d, const KDiag *g)
+{
+    const KSource *s = source_of(d, g);
+    if (s) return s->name;
+    return g->file ? g->file : "<unknown>";
+}
+
+/* Span end as line/col: the position of the last character (inclusive). */
+static void span_end(const KSource *s, KSpan sp, uint32_t *line, uint32_t *col)
+{
+    uint32_t hi = sp.hi > sp.lo ? sp.hi : sp.lo;
+    kd_line_col(s, hi, line, col);
+    if (sp.hi > sp.lo && *col > 1) (*col)--;
+}
+
+static void print_text(const KDiags *d, const KDiag *g, FILE *out, bool color)
+{
+    const KSource *s = source_of(d, g);
+    const char *bold = color ? "\033[1m" : "", *reset = color ? "\033[0m" : "";
+    const char *sc = !color ? "" : g->sev == KD_ERROR ? "\033[1;31m"
+                               : g->sev == KD_WARNING ? "\033[1;35m" : "\033[1;36m";
+    const char *blue = color ? "\033[1;34m" : "", *green = color ? "\033[1;32m" : "";
+    if (!s) {
+        fprintf(out, "%s%s:%s %s%s:%s %s%s%s\n", bold, file_of(d, g), reset, sc, sev_name(g->sev),
+                reset, bold, g->msg, reset);
+        if (g->hint) fprintf(out, "      %s=%s hint: %s\n", blue, reset, g->hint);
+        return;
+    }
+    uint32_t line, col;
+    kd_line_col(s, g->span.lo, &line, &col);
+    fprintf(out, "%s%s:%u:%u:%s %s%s:%s %s%s%s\n", bold, s->name, line, col, reset, sc,
+            sev_name(g->sev), reset, bold, g->msg, reset);
+    /* the source line */
+    uint32_t lo = g->span.lo > s->len ? (uint32_t)s->len : g->span.lo;
+    uint32_t ls = lo;
+    while (ls > 0 && s->text[ls - 1] != '\n') ls--;
+    uint32_t le = lo;
+    while (le < s->len && s->text[le] != '\n') le++;
+    uint32_t shown_le = le;
+    if (shown_le > ls && s->text[shown_le - 1] == '\r') shown_le--;
+    fprintf(out, "%s%5u |%s ", blue, line, reset);
+    for (uint32_t i = ls; i < shown_le; i++) {
+        char c = s->text[i];
+        fputc(c == '\t' || c == '\r' ? ' ' : c, out);
+    }
+    fputc('\n', out);
+    fprintf(out, "%s      |%s ", blue, reset);
+    for (uint32_t i = ls; i < lo; i++)
+        if (!is_cont((unsigned char)s->text[i])) fputc(' ', out);
+    fprintf(out, "%s^", green);
+    uint32_t hi = g->span.hi;
+    if (hi > le) hi = le;
+    bool first = true;
+    for (uint32_t i = lo; i < hi; i++) {
+        if (is_cont((unsigned char)s->text[i])) continue;
+        if (first) { first = false; continue; }
+        fputc('~', out);
+    }
+    fprintf(out, "%s\n", reset);
+    if (g->hint) fprintf(out, "      %s=%s hint: %s\n", blue, reset, g->hint);
+}
+
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+            else fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void positions(const KDiags *d, const KDiag *g, uint32_t pos[4])
+{
+    const KSource *s = source_of(d, g);
+    if (!s) { pos[0] = pos[1] = pos[2] = pos[3] = 1; return; }
+    kd_line_col(s, g->span.lo, &pos[0], &pos[1]);
+    span_end(s, g->span, &pos[2], &pos[3]);
+}
+
+static void print_json(const KDiags *d, const KDiag *g, FILE *out)
+{
+    uint32_t p[4];
+    positions(d, g, p);
+    fputs("{\"file\":", out);
+    json_str(out, file_of(d, g));
+    fprintf(out, ",\"line\":%u,\"column\":%u,\"endLine\":%u,\"endColumn\":%u,\"severity\":\"%s\",\"code\":",
+            p[0], p[1], p[2], p[3], sev_name(g->sev));
+    json_str(out, g->code ? g->code : "");
+    fputs(",\"message\":", out);
+    json_str(out, g->msg);
+    if (g->hint) {
+        fputs(",\"hint\":", out);
+        json_str(out, g->hint);
+    }
+    fputs("}\n", out);
+}
+
+/* GitHub workflow command data: %, CR and LF escaped; properties also : and ,. */
+static void gh_escape(FILE *out, const char *s, bool prop)
+{
+    for (; *s; s++) {
+        if (*s == '%') fputs("%25", out);
+        else if (*s == '\r') fputs("%0D", out);
+        else if (*s == '\n') fputs("%0A", out);
+        else if (prop && *s == ':') fputs("%3A", out);
+        else if (prop && *s == ',') fputs("%2C", out);
+        else fputc(*s, out);
+    }
+}
+
+static void print_github(const KDiags *d, const KDiag *g, FILE *out)
+{
+    uint32_t p[4];
+    positions(d, g, p);
+    fprintf(out, "::%s file=", g->sev == KD_ERROR ? "error" : g->sev == KD_WARNING ? "warning" : "notice");
+    gh_escape(out, file_of(d, g), true);
+    fprintf(out, ",line=%u,col=%u,endLine=%u,endColumn=%u,title=", p[0], p[1], p[2], p[3]);
+    gh_escape(out, g->code ? g->code : "kairos", true);
+    fputs("::", out);
+    gh_escape(out, g->msg, false);
+    if (g->hint) {
+        fputs(" (hint: ", out);
+        gh_escape(out, g->hint, false);
+        fputs(")", out);
+    }
+    fputc('\n', out);
+}
+
+static void print_sarif(const KDiags *d, const uint32_t *idx, uint32_t n, FILE *out)
+{
+    fputs("{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n"
+          "  \"version\": \"2.1.0\",\n  \"runs\": [\n    {\n"
+          "      \"tool\": { \"driver\": { \"name\": \"kairos\", \"informationUri\": "
+          "\"https://example.invalid/kairos\", \"rules\": [] } },\n"
+          "      \"results\": [", out);
+    for (uint32_t k = 0; k < n; k++) {
+        const KDiag *g = &d->v[idx[k]];
+        uint32_t p[4];
+        positions(d, g, p);
+        fputs(k ? ",\n" : "\n", out);
+        fputs("        { \"ruleId\": ", out);
+        json_str(out, g->code ? g->code : "kairos");
+        fprintf(out, ", \"level\": \"%s\", \"message\": { \"text\": ",
+                g->sev == KD_ERROR ? "error" : g->sev == KD_WARNING ? "warning" : "note");
+        if (g->hint) {
+            size_t len = strlen(g->msg) + strlen(g->hint) + 16;
+            char *t = malloc(len);
+            if (t) {
+                snprintf(t, len, "%s (hint: %s)", g->msg, g->hint);
+                json_str(out, t);
+                free(t);
+            } else json_str(out, g->msg);
+        } else json_str(out, g->msg);
+        fputs(" },\n          \"locations\": [ { \"physicalLocation\": { \"artifactLocation\": { \"uri\": ", out);
+        json_str(out, file_of(d, g));
+        fprintf(out, " }, \"region\": { \"startLine\": %u, \"startColumn\": %u, \"endLine\": %u, "
+                "\"endColumn\": %u } } } ] }", p[0], p[1], p[2], p[3] + 1);
+    }
+    fputs(n ? "\n      ]\n    }\n  ]\n}\n" : "]\n    }\n  ]\n}\n", out);
+}
+
+void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color)
+{
+    uint32_t n;
+    uint32_t *idx = sorted(d, &n);
+    if (fmt == KD_FMT_SARIF) {
+        print_sarif(d, idx, n, out);
+        free(idx);
+        return;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        const KDiag *g = &d->v[idx[k]];
+        switch (fmt) {
+        case KD_FMT_TEXT: print_text(d, g, out, color); break;
+        case KD_FMT_JSON: print_json(d, g, out); break;
+        case KD_FMT_GITHUB: print_github(d, g, out); break;
+        case KD_FMT_SARIF: break;
+        }
+    }
+    free(idx);
+    fflush(out);
+}
+
+/* ---- edit distance ------------------------------------------------------------ */
+
+/* Optimal string alignment distance (Levenshtein plus adjacent swaps). */
+unsigned kd_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return la > lb ? (unsigned)la : (unsigned)lb;
+    unsigned d[65][65];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (unsigned)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned c = a[i - 1] == b[j - 1] ? 0 : 1;
+            unsigned v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + c < v) v = d[i - 1][j - 1] + c;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+bool kd_close_name(const char *typed, const char *cand)
+{
+    size_t lt = strlen(typed);
+    unsigned dist = kd_edit_distance(typed, cand);
+    if (dist == 0) return false;
+    unsigned limit = lt <= 2 ? 0 : lt <= 4 ? 1 : lt <= 7 ? 2 : 3;
+    return dist <= limit;
+}

@@ -1,0 +1,439 @@
+/* lint.c -- lints (kl_): warnings about policies that check but are
+ * probably not what their author meant, and the `# kairos:ignore` filter.
+ *
+ *   K0701  a rule that can never fire (constant-false `where`/`if`,
+ *          constant-true `unless`, variants that leave 0% to every arm)
+ *   K0702  a reminder chain at least as long as the cap window
+ *   K0703  an ask on sms without quiet hours for sms
+ *   K0704  an ask on sms or whatsapp without `require consent` for it
+ *   K0705  an ask that no cap limits, although top-level caps exist (they
+ *          are all on other channels; the checker reports the case of no
+ *          cap at all)
+ *   K0706  an unnamed rule in a policy with several rules
+ *
+ * Lints look only at the policy file (not at the prelude or imported
+ * modules) of a program that checked without errors.  Each is documented
+ * in SPEC.md (doc/spec/65-fmt-lint.md) with an example and a fix.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lang.h"
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static const char *rule_name(const KRule *r)
+{
+    if (r->name.s) return r->name.s;
+    if (r->default_name) return r->default_name;
+    return r->target.s ? r->target.s : "?";
+}
+
+/* Writes a duration in d/h/m/s units ("1d1h", "0s"). */
+static void dur_text(int64_t s, char *buf, size_t n)
+{
+    static const struct { int64_t len; char unit; } units[] = {
+        { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
+    };
+    size_t k = 0;
+    buf[0] = '\0';
+    if (s <= 0) { snprintf(buf, n, "%" PRId64 "s", s); return; }
+    for (size_t i = 0; i < 4 && k < n; i++)
+        if (s >= units[i].len) {
+            int w = snprintf(buf + k, n - k, "%" PRId64 "%c", s / units[i].len, units[i].unit);
+            if (w < 0) return;
+            k += (size_t)w;
+            s %= units[i].len;
+        }
+}
+
+static bool list_has(const KNameList *l, const char *name)
+{
+    for (uint32_t i = 0; i < l->n; i++)
+        if (l->v[i].s && strcmp(l->v[i].s, name) == 0) return true;
+    return false;
+}
+
+/* One channel an ask may send on, with where it is named. */
+typedef struct Chan { const char *name; KSpan span; bool first; } Chan;
+
+/* The channels of an ask: every attempt of its chain (the first is
+ * prelude's email when there is no `via`) and every variant override.
+ * `first` marks the channels of first attempts.  Returns the count. */
+static uint32_t ask_channels(const KRule *r, Chan *out, uint32_t max)
+{
+    uint32_t n = 0;
+    if (r->nattempts == 0 && n < max)
+        out[n++] = (Chan){ "email", r->kw_span, true };
+    for (uint32_t i = 0; i < r->nattempts && n < max; i++)
+        out[n++] = (Chan){ r->attempts[i].channel.s, r->attempts[i].channel.span, i == 0 };
+    for (uint32_t i = 0; i < r->nvariants && n < max; i++)
+        if (r->variants[i].has_channel)
+            out[n++] = (Chan){ r->variants[i].channel.s, r->variants[i].channel.span, true };
+    return n;
+}
+
+/* ---- constant folding (K0701) ------------------------------------------------------ */
+
+typedef enum { CV_NONE, CV_BOOL, CV_NUM, CV_STR, CV_DUR } CKind;
+
+typedef struct CVal {
+    CKind kind;
+    bool b;
+    double num;
+    const char *s; size_t slen;
+    int64_t dur;
+} CVal;
+
+static CVal cv_none(void) { return (CVal){ .kind = CV_NONE }; }
+static CVal cv_bool(bool b) { return (CVal){ .kind = CV_BOOL, .b = b }; }
+
+/* -1, 0, 1 comparing two constants of one kind; 2 if not comparable. */
+static int cv_cmp(const CVal *a, const CVal *b)
+{
+    if (a->kind != b->kind) return 2;
+    switch (a->kind) {
+    case CV_NUM:
+        if (isnan(a->num) || isnan(b->num)) return 2;
+        return a->num < b->num ? -1 : a->num > b->num;
+    case CV_DUR: return a->dur < b->dur ? -1 : a->dur > b->dur;
+    case CV_BOOL: return a->b == b->b ? 0 : a->b ? 1 : -1;
+    case CV_STR: {
+        size_t n = a->slen < b->slen ? a->slen : b->slen;
+        int c = memcmp(a->s, b->s, n);
+        if (c) return c < 0 ? -1 : 1;
+        return a->slen < b->slen ? -1 : a->slen > b->slen;
+    }
+    default: return 2;
+    }
+}
+
+/* The value of an expression if it is a constant (lets are followed). */
+static CVal cfold(const KExpr *e, int depth)
+{
+    if (!e || depth > 64) return cv_none();
+    switch (e->kind) {
+    case KX_NUM: return (CVal){ .kind = CV_NUM, .num = e->num };
+    case KX_STR: return (CVal){ .kind = CV_STR, .s = e->str, .slen = e->slen };
+    case KX_BOOL: return cv_bool(e->bval);
+    case KX_DUR: return (CVal){ .kind = CV_DUR, .dur = e->dur };
+    case KX_NAME:
+        if (e->res == KR_LET && e->res_let && e->res_let->kind == KD_LET)
+            return cfold(e->res_let->let.value, depth + 1);
+        return cv_none();
+    case KX_UNARY: {
+        CVal a = cfold(e->a, depth + 1);
+        if (e->op == KOP_NEG && a.kind == CV_NUM) { a.num = -a.num; return a; }
+        if (e->op == KOP_NEG && a.kind == CV_DUR && a.dur > INT64_MIN) { a.dur = -a.dur; return a; }
+        if ((e->op == KOP_NOT || e->op == KOP_NO) && a.kind == CV_BOOL) return cv_bool(!a.b);
+        return cv_none();
+    }
+    case KX_BINARY: {
+        CVal a = cfold(e->a, depth + 1), b = cfold(e->b, depth + 1);
+        if (e->op == KOP_AND || e->op == KOP_OR) {
+            bool dominant = e->op == KOP_OR;      /* true for or, false for and */
+            if ((a.kind == CV_BOOL && a.b == dominant) || (b.kind == CV_BOOL && b.b == dominant))
+                return cv_bool(dominant);
+            if (a.kind == CV_BOOL && b.kind == CV_BOOL) return cv_bool(!dominant);
+            return cv_none();
+        }
+        if (a.kind == CV_NONE || b.kind == CV_NONE) return cv_none();
+        if (a.kind == CV_NUM && b.kind == CV_NUM) {
+            switch (e->op) {
+            case KOP_ADD: a.num += b.num; return a;
+            case KOP_SUB: a.num -= b.num; return a;
+            case KOP_MUL: a.num *= b.num; return a;
+            case KOP_DIV: if (b.num == 0) return cv_none(); a.num /= b.num; return a;
+            default: break;
+            }
+        }
+        if (a.kind == CV_DUR && b.kind == CV_DUR && (e->op == KOP_ADD || e->op == KOP_SUB)) {
+            if (llabs(a.dur) > INT64_MAX / 4 || llabs(b.dur) > INT64_MAX / 4) return cv_none();
+            a.dur = e->op == KOP_ADD ? a.dur + b.dur : a.dur - b.dur;
+            return a;
+        }
+        int c = cv_cmp(&a, &b);
+        if (c == 2) return cv_none();
+        switch (e->op) {
+        case KOP_EQ: return cv_bool(c == 0);
+        case KOP_NE: return cv_bool(c != 0);
+        case KOP_LT: return cv_bool(c < 0);
+        case KOP_LE: return cv_bool(c <= 0);
+        case KOP_GT: return cv_bool(c > 0);
+        case KOP_GE: return cv_bool(c >= 0);
+        default: return cv_none();
+        }
+    }
+    case KX_IN: {
+        CVal a = cfold(e->a, depth + 1);
+        if (a.kind == CV_NONE) return cv_none();
+        bool found = false;
+        for (uint32_t i = 0; i < e->nargs; i++) {
+            CVal x = cfold(e->args[i], depth + 1);
+            int c = cv_cmp(&a, &x);
+            if (c == 2) return cv_none();
+            if (c == 0) found = true;
+        }
+        return cv_bool(found);
+    }
+    default:
+        return cv_none();
+    }
+}
+
+static bool always(const KExpr *e, bool value)
+{
+    CVal v = cfold(e, 0);
+    return v.kind == CV_BOOL && v.b == value;
+}
+
+static void lint_never_fires(const KRule *r, KDiags *d)
+{
+    const char *what = NULL;
+    const KExpr *e = NULL;
+    if (r->where && always(r->where, false)) { what = "its `where` condition is always false"; e = r->where; }
+    else if (r->if_expr && always(r->if_expr, false)) { what = "its `if` condition is always false"; e = r->if_expr; }
+    else if (r->unless_expr && always(r->unless_expr, true)) { what = "its `unless` condition is always true"; e = r->unless_expr; }
+    if (e) {
+        kd_warning(d, e->span, "K0701", "rule `%s` can never fire: %s", rule_name(r), what);
+        kd_hint(d, "fix the condition, or remove the rule");
+        return;
+    }
+    if (r->nvariants > 0) {
+        double sum = 0;
+        for (uint32_t i = 0; i < r->nvariants; i++) sum += r->variants[i].pct;
+        if (sum == 0) {
+            kd_warning(d, r->variants[0].span, "K0701",
+                       "rule `%s` can never fire: its variants take 0%% of the customers "
+                       "and the holdout gets nothing", rule_name(r));
+            kd_hint(d, "give a variant a share above 0%%, or remove the rule");
+        }
+    }
+}
+
+/* ---- caps and reminder chains (K0702, K0705) ------------------------------------- */
+
+/* Does top-level cap c count asks whose first attempt is on channel ch? */
+static bool cap_covers(const KDecl *c, const char *ch)
+{
+    return c->cap.channels.n == 0 || list_has(&c->cap.channels, ch);
+}
+
+static void lint_caps(const KProgram *p, const KRule *r, KDiags *d)
+{
+    Chan ch[64];
+    uint32_t nch = ask_channels(r, ch, 64);
+    bool rule_cap = r->cap_span.hi != 0;
+
+    /* K0702: the chain lasts from the first attempt to the last reminder. */
+    int64_t chain = 0;
+    for (uint32_t i = 1; i < r->nattempts; i++)
+        if (r->attempts[i].after > 0 && chain <= INT64_MAX - r->attempts[i].after)
+            chain += r->attempts[i].after;
+    if (chain > 0) {
+        int64_t window = rule_cap ? r->cap_window : 0;
+        const char *first = r->attempts[0].channel.s;
+        for (uint32_t i = 0; i < p->ncaps; i++)
+            if (first && cap_covers(p->caps[i], first) && p->caps[i]->cap.window > window)
+                window = p->caps[i]->cap.window;
+        if (window > 0 && chain >= window) {
+            char a[64], b[64];
+            dur_text(chain, a, sizeof a);
+            dur_text(window, b, sizeof b);
+            kd_warning(d, r->via_span.hi ? r->via_span : r->kw_span, "K0702",
+                       "the reminder chain of rule `%s` lasts %s, as long as or longer than "
+                       "its cap window of %s: a new ask may be sent while reminders of the "
+                       "last one are still due", rule_name(r), a, b);
+            kd_hint(d, "shorten the chain, or widen the cap window to more than %s", a);
+        }
+    }
+
+    /* K0705: no cap at all (the checker's case) is not reported again. */
+    if (rule_cap || p->ncaps == 0) return;
+    for (uint32_t i = 0; i < nch; i++) {
+        if (!ch[i].first || !ch[i].name) continue;
+        bool covered = false;
+        for (uint32_t k = 0; k < p->ncaps && !covered; k++) covered = cap_covers(p->caps[k], ch[i].name);
+        if (!covered) {
+            kd_warning(d, ch[i].span, "K0705",
+                       "no cap limits rule `%s` on `%s`: the top-level caps count only "
+                       "other channels", rule_name(r), ch[i].name);
+            kd_hint(d, "add `cap N per DURATION` to the rule, or a top-level cap without `on`");
+            return;
+        }
+    }
+}
+
+/* ---- quiet hours and consent (K0703, K0704) ---------------------------------------- */
+
+static bool quiet_covers(const KProgram *p, const char *ch)
+{
+    for (uint32_t i = 0; i < p->nquiets; i++) {
+        const KNameList *l = &p->quiets[i]->quiet.channels;
+        if (l->n == 0 || list_has(l, ch)) return true;
+    }
+    return false;
+}
+
+static bool consent_covers(const KProgram *p, const char *ch)
+{
+    for (uint32_t i = 0; i < p->nconsents; i++)
+        if (list_has(&p->consents[i]->consent.channels, ch)) return true;
+    return false;
+}
+
+/* A send window that excludes part of every day: a rule's own quiet hours. */
+static bool has_hour_window(const KRule *r)
+{
+    return r->at_span.hi != 0 && r->at_kind == KAT_WINDOW && (r->at_start > 0 || r->at_end < 1440);
+}
+
+static void lint_sms_quiet(const KProgram *p, const KRule *r, KDiags *d)
+{
+    if (has_hour_window(r) || quiet_covers(p, "sms")) return;
+    Chan ch[64];
+    uint32_t n = ask_channels(r, ch, 64);
+    for (uint32_t i = 0; i < n; i++)
+        if (ch[i].name && strcmp(ch[i].name, "sms") == 0) {
+            kd_warning(d, ch[i].span, "K0703",
+                       "rule `%s` sends SMS without quiet hours on sms", rule_name(r));
+            kd_hint(d, "add `quiet 20:00-08:00 on sms`: no texts outside 08:00-20:00 local time");
+            return;
+        }
+}
+
+/* ---- the lints of one program ----------------------------------------------------- */
+
+void kl_lint(const KProgram *p, KDiags *d)
+{
+    if (!p || p->nfiles == 0 || !p->files[0]) return;
+    uint32_t src = p->files[0]->src;
+    uint32_t nrules = 0;
+    for (uint32_t i = 0; i < p->nrules; i++)
+        if (p->rules[i]->kw_span.src == src) nrules++;
+    bool warned_consent[2] = { false, false };
+    static const char *const consent_channels[2] = { "sms", "whatsapp" };
+
+    for (uint32_t i = 0; i < p->nrules; i++) {
+        const KRule *r = p->rules[i];
+        if (r->kw_span.src != src) continue;
+        lint_never_fires(r, d);
+        if (!r->is_task) {
+            lint_caps(p, r, d);
+            lint_sms_quiet(p, r, d);
+            Chan ch[64];
+            uint32_t n = ask_channels(r, ch, 64);
+            for (uint32_t k = 0; k < n; k++)
+                for (int c = 0; c < 2; c++)
+                    if (ch[k].name && !warned_consent[c] && strcmp(ch[k].name, consent_channels[c]) == 0 &&
+                        !consent_covers(p, consent_channels[c])) {
+                        warned_consent[c] = true;
+                        kd_warning(d, ch[k].span, "K0704",
+                                   "asks are sent on %s without `require consent on %s`",
+                                   consent_channels[c], consent_channels[c]);
+                        kd_hint(d, "automated messages on %s need the customer's explicit consent: "
+                                   "add `require consent on %s`",
+                                consent_channels[c], consent_channels[c]);
+                    }
+        }
+        if (!r->name.s && nrules > 1) {
+            char suggestion[96];
+            size_t k = 0;
+            for (const char *s = r->target.s ? r->target.s : "rule"; *s && k < 40; s++)
+                suggestion[k++] = (char)tolower((unsigned char)*s);
+            suggestion[k] = '\0';
+            const char *ev = r->after_event.s;
+            if (ev) snprintf(suggestion + k, sizeof suggestion - k, "_after_%.40s", ev);
+            kd_warning(d, r->kw_span, "K0706",
+                       "unnamed rule `%s` in a policy with several rules: its name changes "
+                       "when the lines above it move", rule_name(r));
+            kd_hint(d, "name it: `rule %s:` before `%s`", suggestion, r->is_task ? "task" : "ask");
+        }
+    }
+}
+
+/* ---- # kairos:ignore ------------------------------------------------------------ */
+
+/* Does the comment at [lo, hi) of text, alone on its line, silence code?
+ * Form: `# kairos:ignore K0701 K0706` (commas allowed; anything after
+ * the codes, e.g. `-- reason`, is a remark). */
+static bool ignores(const char *text, uint32_t lo, uint32_t hi, const char *code)
+{
+    for (uint32_t i = lo; i > 0 && text[i - 1] != '\n'; i--)
+        if (text[i - 1] != ' ' && text[i - 1] != '\t') return false;   /* not alone */
+    const char *s = text + lo, *end = text + hi;
+    s++;                                                 /* '#' */
+    while (s < end && (*s == ' ' || *s == '\t')) s++;
+    static const char kw[] = "kairos:ignore";
+    if ((size_t)(end - s) < sizeof kw - 1 || memcmp(s, kw, sizeof kw - 1) != 0) return false;
+    s += sizeof kw - 1;
+    if (s < end && *s != ' ' && *s != '\t') return false;
+    size_t clen = strlen(code);
+    for (;;) {
+        while (s < end && (*s == ' ' || *s == '\t' || *s == ',')) s++;
+        const char *w = s;
+        while (s < end && *s != ' ' && *s != '\t' && *s != ',') s++;
+        size_t n = (size_t)(s - w);
+        if (n != 5 || w[0] != 'K' || !isdigit((unsigned char)w[1]) || !isdigit((unsigned char)w[2]) ||
+            !isdigit((unsigned char)w[3]) || !isdigit((unsigned char)w[4]))
+            return false;                                /* end of the codes */
+        if (n == clen && memcmp(w, code, n) == 0) return true;
+    }
+}
+
+/* Is the warning at span silenced by a comment on the line above? */
+static bool silenced(const KProgram *p, KSpan span, const char *code)
+{
+    if (!code || span.src >= p->sources.n) return false;
+    const KSource *s = &p->sources.v[span.src];
+    const KFile *file = NULL;
+    for (uint32_t i = 0; i < p->nfiles; i++)
+        if (p->files[i] && p->files[i]->src == span.src) file = p->files[i];
+    if (!file || span.lo > s->len) return false;
+    uint32_t line, col;
+    kd_line_col(s, span.lo, &line, &col);
+    if (line < 2) return false;
+    for (uint32_t i = 0; i < file->ncomments; i++) {
+        KSpan c = file->comments[i].span;
+        if (c.hi > s->len || c.lo >= c.hi) continue;
+        uint32_t cl, cc;
+        kd_line_col(s, c.lo, &cl, &cc);
+        if (cl == line - 1 && ignores(s->text, c.lo, c.hi, code)) return true;
+        if (cl >= line) break;
+    }
+    return false;
+}
+
+void kl_apply_ignores(const KProgram *p, KDiags *d)
+{
+    if (!p || !d || d->n == 0) return;
+    uint32_t *map = malloc(d->n * sizeof *map);
+    bool *drop = calloc(d->n, sizeof *drop);
+    if (!map || !drop) { free(map); free(drop); return; }
+    for (uint32_t i = 0; i < d->n; i++)
+        if (d->v[i].sev == KD_WARNING && d->v[i].group == i && silenced(p, d->v[i].span, d->v[i].code))
+            drop[i] = true;
+    for (uint32_t i = 0; i < d->n; i++)                  /* notes go with their diagnostic */
+        if (d->v[i].group < d->n && drop[d->v[i].group]) drop[i] = true;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < d->n; i++) {
+        if (drop[i]) {
+            if (d->v[i].sev == KD_WARNING && d->nwarnings) d->nwarnings--;
+            free(d->v[i].msg);
+            free(d->v[i].hint);
+            free(d->v[i].file);
+            map[i] = UINT32_MAX;
+            continue;
+        }
+        map[i] = k;
+        d->v[k++] = d->v[i];
+    }
+    for (uint32_t i = 0; i < k; i++)
+        d->v[i].group = d->v[i].group < d->n && map[d->v[i].group] != UINT32_MAX ? map[d->v[i].group] : i;
+    d->n = k;
+    free(map);
+    free(drop);
+}

@@ -1,0 +1,69 @@
+/* parse_impl.h -- private to the scanner (lexer.l) and the parser
+ * (parser.y): the state both share while one source is parsed. */
+#ifndef KAIROS_PARSE_IMPL_H
+#define KAIROS_PARSE_IMPL_H
+
+#include <setjmp.h>
+#include "lang.h"
+
+/* Byte-offset location of a token or a production. */
+typedef struct KLoc { uint32_t lo, hi; } KLoc;
+
+typedef struct KParse {
+    KArena *arena;
+    KSources *sources;
+    KDiags *diags;
+    uint32_t src;
+    const char *text;             /* the source bytes */
+    size_t len;
+    uint32_t off;                 /* scanner position (byte offset) */
+
+    KDecl *first, *last;          /* declarations read so far */
+    KComment *comments;           /* malloc'd while scanning; copied to the arena */
+    uint32_t ncomments, capcomments;
+
+    int prev_tok, cur_tok;        /* the last two tokens handed to the parser */
+    KLoc prev_loc, cur_loc;
+    void *scanner;                /* the flex scanner (yyscan_t) */
+    jmp_buf fatal;                /* out of memory (scanner or parser) jumps here */
+} KParse;
+
+/* Allocation from the arena; on failure jumps to ps->fatal (kp_parse
+ * reports "out of memory"), so it never returns NULL. */
+void *kp_alloc(KParse *ps, size_t n);
+char *kp_strndup(KParse *ps, const char *s, size_t n);
+KSpan kp_span(const KParse *ps, KLoc l);
+
+
+/* ---- parser-only helper lists ----------------------------------------- */
+
+typedef struct KExprNode { KExpr *e; struct KExprNode *next; } KExprNode;
+typedef struct KNameNode { KName name; struct KNameNode *next; } KNameNode;
+typedef struct KAttrNode { KAttrDecl attr; struct KAttrNode *next; } KAttrNode;
+
+/* One clause item of a rule, before the rule is assembled. */
+typedef enum KItemKind {
+    KI_VIA, KI_THEN, KI_AFTER_DUR, KI_AFTER, KI_EVERY, KI_EVERY_AT, KI_AT_WINDOW,
+    KI_AT_BEST, KI_IF, KI_UNLESS, KI_CAP, KI_PRIORITY, KI_VARIANT, KI_RETRIGGER,
+    KI_ON_CHANNELS,
+} KItemKind;
+
+typedef struct KItem {
+    KItemKind kind;
+    KSpan span, kw;               /* the whole item; its keyword */
+    KName name;                   /* channel, event, period, variant or retrigger word */
+    bool has_delay;
+    int64_t dur;
+    KExpr *expr;
+    int start, end;               /* clock minutes */
+    uint8_t days;
+    double num;
+    KSpan num_span;
+    KVariant *variant;
+    struct KItem *next;
+} KItem;
+
+/* Variant body parts. */
+typedef struct KVPart { bool is_delay; int64_t dur; KName channel; KSpan span; struct KVPart *next; } KVPart;
+
+#endif /* KAIROS_PARSE_IMPL_H */

@@ -1,0 +1,1128 @@
+/* parser.y -- the parser (prefix kp_): tokens to declarations (ast.h).
+ *
+ * Pure parser over the reentrant scanner (lexer.l); every node comes from
+ * the compilation's arena, so nothing needs a destructor.  A rule's clauses
+ * are read as a flat sequence of items and assembled by build_rule(), which
+ * is where the two-token-lookahead cases (`via sms then email after 24h
+ * after ticket_closed`, `every day at 09:00` vs `at mon-fri 09:00-16:00`)
+ * are decided, with precise messages.  On a syntax error the parser reports
+ * the offending token and resumes at the next declaration, so every error
+ * of a file is reported.
+ */
+%define api.pure full
+%define api.location.type {KLoc}
+%define parse.error custom
+%define parse.lac full
+%locations
+%expect 0
+%param {yyscan_t scanner}
+%parse-param {KParse *ps}
+
+%code requires {
+#include "lang/parse_impl.h"
+#ifndef YY_TYPEDEF_YY_SCANNER_T
+#define YY_TYPEDEF_YY_SCANNER_T
+typedef void *yyscan_t;
+#endif
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                   \
+    do {                                                              \
+        if (N) { (Cur).lo = YYRHSLOC(Rhs, 1).lo; (Cur).hi = YYRHSLOC(Rhs, N).hi; } \
+        else { (Cur).lo = (Cur).hi = YYRHSLOC(Rhs, 0).hi; }           \
+    } while (0)
+}
+
+%union {
+    char *s;
+    struct { char *s; size_t n; } str;
+    double num;
+    int64_t dur;
+    int ival;
+    KExpr *e;
+    KExprNode *el;
+    KNameNode *names;
+    KAttrNode *attrs;
+    KItem *item;
+    KDecl *d;
+    KVPart *vp;
+}
+
+%code {
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int kx_yylex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner);
+int kx_scan_begin(KParse *ps);
+void kx_scan_end(yyscan_t scanner);
+
+static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps);
+#define yylex(lval, lloc, scanner) kp_lex(lval, lloc, scanner, ps)
+
+static KExpr *mk(KParse *ps, KExprKind kind, KLoc loc);
+static KExpr *mk_bin(KParse *ps, KOp op, KExpr *a, KExpr *b, KLoc loc);
+static KExpr *mk_un(KParse *ps, KOp op, KExpr *a, KLoc loc);
+static KExpr *mk_call(KParse *ps, char *name, KExprNode *args, KExpr *where, KLoc loc);
+static KDecl *mk_decl(KParse *ps, KDeclKind kind, KLoc loc);
+static KItem *mk_item(KParse *ps, KItemKind kind, KLoc loc, KLoc kw);
+static KName mk_name(KParse *ps, char *s, KLoc loc);
+static KNameList name_list(KParse *ps, KNameNode *n);
+static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName target, KItem *items);
+static uint8_t day_bits(int tok_kind, int v);
+static bool int_in(KParse *ps, double v, KLoc loc, double lo, double hi, const char *what);
+static void append_decl(KParse *ps, KDecl *d);
+static void yyerror(YYLTYPE *loc, yyscan_t scanner, KParse *ps, const char *msg);
+}
+
+%token <s> NAME "name"
+%token <str> STRING "string"
+%token <num> NUMBER "number"
+%token <dur> DURATION "duration"
+%token <ival> CLOCK "clock time" WEEKDAY "weekday" DAYRANGE "weekday range"
+%token POLICY "policy" IMPORT "import" TIMEZONE "timezone" EVENT "event" SURVEY "survey"
+%token CHANNEL "channel" LET "let" CAP "cap" PER "per" ON "on" QUIET "quiet"
+%token REQUIRE "require" CONSENT "consent" RULE "rule" ASK "ask" TASK "task" VIA "via"
+%token THEN "then" AFTER "after" WHERE "where" EVERY "every" AT "at" IF "if" UNLESS "unless"
+%token PRIORITY "priority" VARIANT "variant" RETRIGGER "retrigger" AND "and" OR "or"
+%token NOT "not" NO "no" IN "in" WITHIN "within" TRUE "true" FALSE "false"
+%token BEST_TIME "best_time" EQ "==" NE "!=" LE "<=" GE ">="
+
+%type <e> expr unary postfix primary in_item
+%type <el> args in_items
+%type <s> ident
+%type <names> chanlist on_opt
+%type <attrs> attrs attrs_opt
+%type <item> items item
+%type <d> decl rule_body
+%type <ival> days day
+%type <vp> vparts vbody_opt vpart
+%type <dur> plus_opt
+%type <e> where_opt
+
+/* A rule's clauses run until a token that cannot continue it; `cap` after a
+ * rule continues the rule (see SPEC: a top-level cap goes above the rules). */
+%precedence RULE_END
+%precedence CAP
+
+%left OR
+%left AND
+%precedence NOT
+%nonassoc EQ NE '<' LE '>' GE IN
+%left '+' '-'
+%left '*' '/'
+%precedence UMINUS
+
+%initial-action { @$.lo = @$.hi = 0; }
+
+%%
+
+file:
+    decls
+  ;
+
+decls:
+    %empty
+  | decls decl              { append_decl(ps, $2); }
+  | decls error
+  ;
+
+decl:
+    POLICY STRING           { $$ = mk_decl(ps, KD_POLICY, @$); $$->policy.str = $2.s; $$->policy.str_span = kp_span(ps, @2); }
+  | IMPORT STRING           { $$ = mk_decl(ps, KD_IMPORT, @$); $$->import.str = $2.s; $$->import.str_span = kp_span(ps, @2); }
+  | TIMEZONE STRING         { $$ = mk_decl(ps, KD_TIMEZONE, @$); $$->timezone.str = $2.s; $$->timezone.str_span = kp_span(ps, @2); }
+  | EVENT ident             { $$ = mk_decl(ps, KD_EVENT, @$); $$->event.name = mk_name(ps, $2, @2); }
+  | EVENT ident '{' attrs_opt '}'
+        {
+            $$ = mk_decl(ps, KD_EVENT, @$);
+            $$->event.name = mk_name(ps, $2, @2);
+            $$->event.has_body = true;
+            uint32_t n = 0;
+            for (KAttrNode *a = $4; a; a = a->next) n++;
+            $$->event.attrs = kp_alloc(ps, (n ? n : 1) * sizeof(KAttrDecl));
+            n = 0;
+            for (KAttrNode *a = $4; a; a = a->next) $$->event.attrs[n++] = a->attr;
+            $$->event.nattrs = n;
+        }
+  | SURVEY ident            { $$ = mk_decl(ps, KD_SURVEY, @$); $$->survey.name = mk_name(ps, $2, @2); }
+  | SURVEY ident '{' '}'    { $$ = mk_decl(ps, KD_SURVEY, @$); $$->survey.name = mk_name(ps, $2, @2); }
+  | SURVEY ident '{' NAME ':' NUMBER '-' NUMBER '}'
+        {
+            $$ = mk_decl(ps, KD_SURVEY, @$);
+            $$->survey.name = mk_name(ps, $2, @2);
+            if (strcmp($4, "scale") != 0) {
+                kd_error(ps->diags, kp_span(ps, @4), "K0214", "unknown survey field `%s`", $4);
+                kd_hint(ps->diags, "a survey body is `{ scale: LO-HI }`, e.g. `survey NPS { scale: 0-10 }`");
+            } else if ($6 >= $8) {
+                kd_error(ps->diags, kp_span(ps, @6), "K0215", "a survey scale goes from low to high: %g-%g", $6, $8);
+            } else {
+                $$->survey.has_scale = true;
+                $$->survey.scale_lo = $6;
+                $$->survey.scale_hi = $8;
+            }
+        }
+  | CHANNEL ident           { $$ = mk_decl(ps, KD_CHANNEL, @$); $$->channel.name = mk_name(ps, $2, @2); }
+  | LET ident '=' expr      { $$ = mk_decl(ps, KD_LET, @$); $$->let.name = mk_name(ps, $2, @2); $$->let.value = $4; }
+  | CAP NUMBER PER DURATION on_opt
+        {
+            $$ = mk_decl(ps, KD_CAP, @$);
+            if (int_in(ps, $2, @2, 1, 1e9, "a cap's count")) $$->cap.n = (uint32_t)$2;
+            else $$->cap.n = 1;
+            if ($4 <= 0) {
+                kd_error(ps->diags, kp_span(ps, @4), "K0217", "a cap's window must be longer than 0");
+                $4 = 1;
+            }
+            $$->cap.window = $4;
+            $$->cap.channels = name_list(ps, $5);
+        }
+  | QUIET CLOCK '-' CLOCK on_opt
+        {
+            $$ = mk_decl(ps, KD_QUIET, @$);
+            if ($2 == 1440) {
+                kd_error(ps->diags, kp_span(ps, @2), "K0208", "24:00 can only end a window");
+                kd_hint(ps->diags, "write 00:00");
+                $2 = 0;
+            }
+            if ($2 == $4 || ($2 == 0 && $4 == 1440)) {
+                kd_error(ps->diags, kp_span(ps, @2), "K0207", "quiet hours %02d:%02d-%02d:%02d cover no time or the whole day",
+                         $2 / 60, $2 % 60, $4 / 60, $4 % 60);
+                kd_hint(ps->diags, "quiet hours are a window such as 20:00-08:00 (it may wrap midnight)");
+            }
+            $$->quiet.start = $2;
+            $$->quiet.end = $4 == 1440 ? 0 : $4;
+            $$->quiet.channels = name_list(ps, $5);
+        }
+  | REQUIRE CONSENT ON chanlist
+        { $$ = mk_decl(ps, KD_CONSENT, @$); $$->consent.channels = name_list(ps, $4); }
+  | RULE ident ':' rule_body
+        {
+            $$ = $4;
+            $$->span = kp_span(ps, @$);
+            $$->rule.name = mk_name(ps, $2, @2);
+        }
+  | rule_body               { $$ = $1; }
+  ;
+
+rule_body:
+    ASK NAME items %prec RULE_END   { $$ = build_rule(ps, @$, @1, false, mk_name(ps, $2, @2), $3); }
+  | TASK NAME items %prec RULE_END  { $$ = build_rule(ps, @$, @1, true, mk_name(ps, $2, @2), $3); }
+  ;
+
+ident:
+    NAME                    { $$ = $1; }
+  | SURVEY                  { $$ = kp_strndup(ps, "survey", 6); }
+  | CHANNEL                 { $$ = kp_strndup(ps, "channel", 7); }
+  ;
+
+attrs_opt:
+    %empty                  { $$ = NULL; }
+  | attrs                   { $$ = $1; }
+  | attrs ','               { $$ = $1; }
+  ;
+
+attrs:
+    ident ':' NAME
+        {
+            $$ = kp_alloc(ps, sizeof *$$);
+            $$->attr.name = mk_name(ps, $1, @1);
+            $$->attr.type_span = kp_span(ps, @3);
+            if (!strcmp($3, "number")) $$->attr.type = KT_NUMBER;
+            else if (!strcmp($3, "string")) $$->attr.type = KT_STRING;
+            else if (!strcmp($3, "bool")) $$->attr.type = KT_BOOL;
+            else if (!strcmp($3, "time")) $$->attr.type = KT_TIME;
+            else {
+                kd_error(ps->diags, kp_span(ps, @3), "K0213", "unknown attribute type `%s`", $3);
+                kd_hint(ps->diags, "an attribute is a number, string, bool or time");
+                $$->attr.type = KT_UNTYPED;
+            }
+        }
+  | attrs ',' ident ':' NAME
+        {
+            KAttrNode *n = kp_alloc(ps, sizeof *n);
+            n->attr.name = mk_name(ps, $3, @3);
+            n->attr.type_span = kp_span(ps, @5);
+            if (!strcmp($5, "number")) n->attr.type = KT_NUMBER;
+            else if (!strcmp($5, "string")) n->attr.type = KT_STRING;
+            else if (!strcmp($5, "bool")) n->attr.type = KT_BOOL;
+            else if (!strcmp($5, "time")) n->attr.type = KT_TIME;
+            else {
+                kd_error(ps->diags, kp_span(ps, @5), "K0213", "unknown attribute type `%s`", $5);
+                kd_hint(ps->diags, "an attribute is a number, string, bool or time");
+                n->attr.type = KT_UNTYPED;
+            }
+            KAttrNode *t = $1;
+            while (t->next) t = t->next;
+            t->next = n;
+            $$ = $1;
+        }
+  ;
+
+chanlist:
+    NAME                    { $$ = kp_alloc(ps, sizeof *$$); $$->name = mk_name(ps, $1, @1); }
+  | chanlist ',' NAME
+        {
+            KNameNode *n = kp_alloc(ps, sizeof *n);
+            n->name = mk_name(ps, $3, @3);
+            KNameNode *t = $1;
+            while (t->next) t = t->next;
+            t->next = n;
+            $$ = $1;
+        }
+  ;
+
+on_opt:
+    %empty                  { $$ = NULL; }
+  | ON chanlist             { $$ = $2; }
+  ;
+
+/* ---- rule clauses: a flat list of items ---------------------------------- */
+
+items:
+    %empty                  { $$ = NULL; }
+  | items item
+        {
+            if ($1) {
+                KItem *t = $1;
+                while (t->next) t = t->next;
+                t->next = $2;
+                $$ = $1;
+            } else $$ = $2;
+        }
+  ;
+
+item:
+    VIA NAME                { $$ = mk_item(ps, KI_VIA, @$, @1); $$->name = mk_name(ps, $2, @2); }
+  | THEN NAME               { $$ = mk_item(ps, KI_THEN, @$, @1); $$->name = mk_name(ps, $2, @2); }
+  | AFTER DURATION          { $$ = mk_item(ps, KI_AFTER_DUR, @$, @1); $$->dur = $2; $$->num_span = kp_span(ps, @2); }
+  | AFTER NAME plus_opt where_opt
+        {
+            $$ = mk_item(ps, KI_AFTER, @$, @1);
+            $$->name = mk_name(ps, $2, @2);
+            $$->has_delay = @3.hi > @3.lo;
+            $$->dur = $3;
+            $$->expr = $4;
+        }
+  | EVERY NAME              { $$ = mk_item(ps, KI_EVERY, @$, @1); $$->name = mk_name(ps, $2, @2); }
+  | EVERY DURATION          { $$ = mk_item(ps, KI_EVERY, @$, @1); $$->has_delay = true; $$->dur = $2; $$->num_span = kp_span(ps, @2); }
+  | AT CLOCK
+        {
+            $$ = mk_item(ps, KI_EVERY_AT, @$, @1);
+            $$->start = $2;
+            if ($2 == 1440) {
+                kd_error(ps->diags, kp_span(ps, @2), "K0208", "24:00 can only end a window");
+                kd_hint(ps->diags, "write 00:00");
+                $$->start = 0;
+            }
+        }
+  | AT CLOCK '-' CLOCK      { $$ = mk_item(ps, KI_AT_WINDOW, @$, @1); $$->days = 0x7f; $$->start = $2; $$->end = $4; $$->num_span = kp_span(ps, @2); }
+  | AT days                 { $$ = mk_item(ps, KI_AT_WINDOW, @$, @1); $$->days = (uint8_t)$2; $$->start = 0; $$->end = 1440; $$->num_span = kp_span(ps, @2); }
+  | AT days CLOCK '-' CLOCK { $$ = mk_item(ps, KI_AT_WINDOW, @$, @1); $$->days = (uint8_t)$2; $$->start = $3; $$->end = $5; $$->num_span = kp_span(ps, @3); }
+  | AT BEST_TIME '(' NAME ')'
+        { $$ = mk_item(ps, KI_AT_BEST, @$, @1); $$->name = mk_name(ps, $4, @4); }
+  | IF expr                 { $$ = mk_item(ps, KI_IF, @$, @1); $$->expr = $2; }
+  | UNLESS expr             { $$ = mk_item(ps, KI_UNLESS, @$, @1); $$->expr = $2; }
+  | CAP NUMBER PER DURATION
+        {
+            $$ = mk_item(ps, KI_CAP, @$, @1);
+            $$->num = int_in(ps, $2, @2, 1, 1e9, "a cap's count") ? $2 : 1;
+            if ($4 <= 0) {
+                kd_error(ps->diags, kp_span(ps, @4), "K0217", "a cap's window must be longer than 0");
+                $4 = 1;
+            }
+            $$->dur = $4;
+        }
+  | PRIORITY NUMBER         { $$ = mk_item(ps, KI_PRIORITY, @$, @1); $$->num = int_in(ps, $2, @2, -1e6, 1e6, "a priority") ? $2 : 0; }
+  | PRIORITY '-' NUMBER     { $$ = mk_item(ps, KI_PRIORITY, @$, @1); $$->num = int_in(ps, -$3, @$, -1e6, 1e6, "a priority") ? -$3 : 0; }
+  | VARIANT NAME NUMBER '%' vbody_opt
+        {
+            $$ = mk_item(ps, KI_VARIANT, @$, @1);
+            KVariant *v = kp_alloc(ps, sizeof *v);
+            v->name = mk_name(ps, $2, @2);
+            v->pct = int_in(ps, $3, @3, 0, 100, "a variant's percentage") ? $3 : 0;
+            v->span = kp_span(ps, @$);
+            for (KVPart *p = $5; p; p = p->next) {
+                if (p->is_delay) {
+                    if (v->has_delay) {
+                        kd_error(ps->diags, p->span, "K0216", "this variant already sets a delay");
+                    }
+                    v->has_delay = true;
+                    v->delay = p->dur;
+                } else {
+                    if (v->has_channel) {
+                        kd_error(ps->diags, p->span, "K0216", "this variant already sets a channel");
+                    }
+                    v->has_channel = true;
+                    v->channel = p->channel;
+                }
+            }
+            $$->variant = v;
+            $$->num_span = kp_span(ps, @3);
+        }
+  | ON RETRIGGER NAME       { $$ = mk_item(ps, KI_RETRIGGER, @$, @1); $$->name = mk_name(ps, $3, @3); }
+  | ON chanlist             { $$ = mk_item(ps, KI_ON_CHANNELS, @$, @1); }
+  ;
+
+plus_opt:
+    %empty                  { $$ = 0; }
+  | '+' DURATION            { $$ = $2; }
+  ;
+
+where_opt:
+    %empty                  { $$ = NULL; }
+  | WHERE expr              { $$ = $2; }
+  ;
+
+days:
+    day                     { $$ = $1; }
+  | days ',' day            { $$ = $1 | $3; }
+  ;
+
+day:
+    WEEKDAY                 { $$ = day_bits(WEEKDAY, $1); }
+  | DAYRANGE                { $$ = day_bits(DAYRANGE, $1); }
+  ;
+
+vbody_opt:
+    %empty                  { $$ = NULL; }
+  | '{' '}'                 { $$ = NULL; }
+  | '{' vparts '}'          { $$ = $2; }
+  ;
+
+vparts:
+    vpart                   { $$ = $1; }
+  | vparts vpart            { KVPart *t = $1; while (t->next) t = t->next; t->next = $2; $$ = $1; }
+  ;
+
+vpart:
+    '+' DURATION            { $$ = kp_alloc(ps, sizeof *$$); $$->is_delay = true; $$->dur = $2; $$->span = kp_span(ps, @$); }
+  | VIA NAME                { $$ = kp_alloc(ps, sizeof *$$); $$->channel = mk_name(ps, $2, @2); $$->span = kp_span(ps, @$); }
+  ;
+
+/* ---- expressions -------------------------------------------------------------- */
+
+expr:
+    unary                   { $$ = $1; }
+  | '-' expr %prec UMINUS   { $$ = mk_un(ps, KOP_NEG, $2, @$); }
+  | NOT expr                { $$ = mk_un(ps, KOP_NOT, $2, @$); }
+  | expr OR expr            { $$ = mk_bin(ps, KOP_OR, $1, $3, @$); }
+  | expr AND expr           { $$ = mk_bin(ps, KOP_AND, $1, $3, @$); }
+  | expr EQ expr            { $$ = mk_bin(ps, KOP_EQ, $1, $3, @$); }
+  | expr NE expr            { $$ = mk_bin(ps, KOP_NE, $1, $3, @$); }
+  | expr '<' expr           { $$ = mk_bin(ps, KOP_LT, $1, $3, @$); }
+  | expr LE expr            { $$ = mk_bin(ps, KOP_LE, $1, $3, @$); }
+  | expr '>' expr           { $$ = mk_bin(ps, KOP_GT, $1, $3, @$); }
+  | expr GE expr            { $$ = mk_bin(ps, KOP_GE, $1, $3, @$); }
+  | expr '+' expr           { $$ = mk_bin(ps, KOP_ADD, $1, $3, @$); }
+  | expr '-' expr           { $$ = mk_bin(ps, KOP_SUB, $1, $3, @$); }
+  | expr '*' expr           { $$ = mk_bin(ps, KOP_MUL, $1, $3, @$); }
+  | expr '/' expr           { $$ = mk_bin(ps, KOP_DIV, $1, $3, @$); }
+  | expr IN '[' in_items ']'
+        {
+            $$ = mk(ps, KX_IN, @$);
+            $$->a = $1;
+            uint32_t n = 0;
+            for (KExprNode *i = $4; i; i = i->next) n++;
+            $$->args = kp_alloc(ps, (n ? n : 1) * sizeof(KExpr *));
+            n = 0;
+            for (KExprNode *i = $4; i; i = i->next) $$->args[n++] = i->e;
+            $$->nargs = n;
+        }
+  | expr IN '[' ']'         { $$ = mk(ps, KX_IN, @$); $$->a = $1; $$->args = kp_alloc(ps, sizeof(KExpr *)); }
+  ;
+
+in_items:
+    in_item                 { $$ = kp_alloc(ps, sizeof *$$); $$->e = $1; }
+  | in_items ',' in_item
+        {
+            KExprNode *n = kp_alloc(ps, sizeof *n);
+            n->e = $3;
+            KExprNode *t = $1;
+            while (t->next) t = t->next;
+            t->next = n;
+            $$ = $1;
+        }
+  ;
+
+/* A weekday range in a list stands for its days: [mon-fri]. */
+in_item:
+    expr                    { $$ = $1; }
+  | DAYRANGE
+        {
+            /* expanded by the caller's loop below: a chain of weekday nodes */
+            int from = $1 / 8, to = $1 % 8;
+            $$ = mk(ps, KX_WEEKDAY, @$);
+            $$->weekday = from;
+            KExpr *t = $$;
+            for (int d = from; d != to; ) {
+                d = (d + 1) % 7;
+                KExpr *n = mk(ps, KX_WEEKDAY, @$);
+                n->weekday = d;
+                t->b = n;          /* temporary chain through b, split in fixup */
+                t = n;
+            }
+        }
+  ;
+
+unary:
+    postfix                 { $$ = $1; }
+  | NO postfix              { $$ = mk_un(ps, KOP_NO, $2, @$); }
+  ;
+
+postfix:
+    primary                 { $$ = $1; }
+  | postfix WITHIN primary  { $$ = mk(ps, KX_WITHIN, @$); $$->a = $1; $$->b = $3; }
+  ;
+
+primary:
+    NUMBER                  { $$ = mk(ps, KX_NUM, @$); $$->num = $1; }
+  | STRING                  { $$ = mk(ps, KX_STR, @$); $$->str = $1.s; $$->slen = $1.n; }
+  | TRUE                    { $$ = mk(ps, KX_BOOL, @$); $$->bval = true; }
+  | FALSE                   { $$ = mk(ps, KX_BOOL, @$); $$->bval = false; }
+  | DURATION                { $$ = mk(ps, KX_DUR, @$); $$->dur = $1; }
+  | WEEKDAY                 { $$ = mk(ps, KX_WEEKDAY, @$); $$->weekday = $1; }
+  | ident                   { $$ = mk(ps, KX_NAME, @$); $$->name = $1; }
+  | ident '(' ')'           { $$ = mk_call(ps, $1, NULL, NULL, @$); }
+  | ident '(' args ')'      { $$ = mk_call(ps, $1, $3, NULL, @$); }
+  | ident '(' expr WHERE expr ')'
+        {
+            KExprNode *n = kp_alloc(ps, sizeof *n);
+            n->e = $3;
+            $$ = mk_call(ps, $1, n, $5, @$);
+        }
+  | BEST_TIME '(' args ')'  { $$ = mk_call(ps, kp_strndup(ps, "best_time", 9), $3, NULL, @$); }
+  | '(' expr ')'            { $$ = $2; $$->paren = true; }
+  | primary '.' ident
+        {
+            $$ = mk(ps, KX_FIELD, @$);
+            $$->a = $1;
+            $$->field = $3;
+            $$->name = $3;
+            $$->field_span = kp_span(ps, @3);
+        }
+  ;
+
+args:
+    expr                    { $$ = kp_alloc(ps, sizeof *$$); $$->e = $1; }
+  | args ',' expr
+        {
+            KExprNode *n = kp_alloc(ps, sizeof *n);
+            n->e = $3;
+            KExprNode *t = $1;
+            while (t->next) t = t->next;
+            t->next = n;
+            $$ = $1;
+        }
+  ;
+
+%%
+
+/* ---- allocation and small constructors -------------------------------------- */
+
+void *kp_alloc(KParse *ps, size_t n)
+{
+    void *p = ka_alloc(ps->arena, n);
+    if (!p) longjmp(ps->fatal, 1);
+    return p;
+}
+
+char *kp_strndup(KParse *ps, const char *s, size_t n)
+{
+    char *p = ka_strndup(ps->arena, s, n);
+    if (!p) longjmp(ps->fatal, 1);
+    return p;
+}
+
+KSpan kp_span(const KParse *ps, KLoc l)
+{
+    return (KSpan){ ps->src, l.lo, l.hi };
+}
+
+static KExpr *mk(KParse *ps, KExprKind kind, KLoc loc)
+{
+    KExpr *e = kp_alloc(ps, sizeof *e);
+    e->kind = kind;
+    e->span = kp_span(ps, loc);
+    return e;
+}
+
+static KExpr *mk_bin(KParse *ps, KOp op, KExpr *a, KExpr *b, KLoc loc)
+{
+    KExpr *e = mk(ps, KX_BINARY, loc);
+    e->op = op;
+    e->a = a;
+    e->b = b;
+    return e;
+}
+
+static KExpr *mk_un(KParse *ps, KOp op, KExpr *a, KLoc loc)
+{
+    KExpr *e = mk(ps, KX_UNARY, loc);
+    e->op = op;
+    e->a = a;
+    return e;
+}
+
+/* Peels a trailing `within D` off the right spine of an unparenthesised
+ * expression: `count(t where kind == "x" within 7d)` counts t in 7d. */
+static KExpr *peel_within(KExpr **pp)
+{
+    while (*pp && !(*pp)->paren) {
+        KExpr *e = *pp;
+        if (e->kind == KX_WITHIN) {
+            *pp = e->a;
+            return e->b;
+        }
+        if (e->kind == KX_BINARY) pp = &e->b;
+        else if (e->kind == KX_UNARY) pp = &e->a;
+        else break;
+    }
+    return NULL;
+}
+
+static KExpr *mk_call(KParse *ps, char *name, KExprNode *args, KExpr *where, KLoc loc)
+{
+    KExpr *e = mk(ps, KX_CALL, loc);
+    e->name = name;
+    uint32_t n = 0;
+    for (KExprNode *a = args; a; a = a->next) n++;
+    e->args = kp_alloc(ps, (n ? n : 1) * sizeof(KExpr *));
+    n = 0;
+    for (KExprNode *a = args; a; a = a->next) e->args[n++] = a->e;
+    e->nargs = n;
+    e->where = where;
+    if (where) e->within = peel_within(&e->where);
+    else if (n > 0) e->within = peel_within(&e->args[n - 1]);
+    return e;
+}
+
+static KDecl *mk_decl(KParse *ps, KDeclKind kind, KLoc loc)
+{
+    KDecl *d = kp_alloc(ps, sizeof *d);
+    d->kind = kind;
+    d->span = kp_span(ps, loc);
+    return d;
+}
+
+static KItem *mk_item(KParse *ps, KItemKind kind, KLoc loc, KLoc kw)
+{
+    KItem *it = kp_alloc(ps, sizeof *it);
+    it->kind = kind;
+    it->span = kp_span(ps, loc);
+    it->kw = kp_span(ps, kw);
+    return it;
+}
+
+static KName mk_name(KParse *ps, char *s, KLoc loc)
+{
+    return (KName){ s, kp_span(ps, loc) };
+}
+
+static KNameList name_list(KParse *ps, KNameNode *n)
+{
+    KNameList l = { NULL, 0 };
+    for (KNameNode *i = n; i; i = i->next) l.n++;
+    if (l.n == 0) return l;
+    l.v = kp_alloc(ps, l.n * sizeof *l.v);
+    uint32_t k = 0;
+    for (KNameNode *i = n; i; i = i->next) l.v[k++] = i->name;
+    return l;
+}
+
+static uint8_t day_bits(int tok_kind, int v)
+{
+    if (tok_kind == WEEKDAY) return (uint8_t)(1u << v);
+    int from = v / 8, to = v % 8;
+    uint8_t bits = 0;
+    for (int d = from;; d = (d + 1) % 7) {
+        bits |= (uint8_t)(1u << d);
+        if (d == to) break;
+    }
+    return bits;
+}
+
+/* True when v is an integer in [lo, hi]; reports otherwise. */
+static bool int_in(KParse *ps, double v, KLoc loc, double lo, double hi, const char *what)
+{
+    if (v == floor(v) && v >= lo && v <= hi) return true;
+    kd_error(ps->diags, kp_span(ps, loc), "K0209", "%s must be a whole number from %g to %g", what, lo, hi);
+    return false;
+}
+
+/* Splits the weekday chains that in_item builds for ranges ([mon-fri]). */
+static void fix_in_lists(KParse *ps, KExpr *e);
+
+static void append_decl(KParse *ps, KDecl *d)
+{
+    if (!d) return;
+    if (ps->last) ps->last->next = d;
+    else ps->first = d;
+    ps->last = d;
+}
+
+/* ---- the token stream ------------------------------------------------------- */
+
+static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps)
+{
+    int tok = kx_yylex(lval, lloc, scanner);
+    ps->prev_tok = ps->cur_tok;
+    ps->prev_loc = ps->cur_loc;
+    ps->cur_tok = tok;
+    ps->cur_loc = *lloc;
+    return tok;
+}
+
+/* Bison's own errors (memory exhausted: the nesting is too deep). */
+static void yyerror(YYLTYPE *loc, yyscan_t scanner, KParse *ps, const char *msg)
+{
+    (void)scanner;
+    kd_error(ps->diags, kp_span(ps, *loc), "K0221", "%s (the expression is nested too deeply)", msg);
+}
+
+/* ---- syntax error messages ---------------------------------------------------- */
+
+typedef struct Buf { char s[512]; size_t n; } Buf;
+
+static void bput(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bput(Buf *b, const char *fmt, ...)
+{
+    if (b->n >= sizeof b->s - 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b->s + b->n, sizeof b->s - b->n, fmt, ap);
+    va_end(ap);
+    if (k > 0) b->n += (size_t)k;
+    if (b->n >= sizeof b->s) b->n = sizeof b->s - 1;
+}
+
+/* The source text of a token, quoted, for messages. */
+static void quote_tok(KParse *ps, Buf *b, yysymbol_kind_t sym, KLoc loc)
+{
+    if (sym == YYSYMBOL_YYEOF) { bput(b, "the end of the file"); return; }
+    if (sym == YYSYMBOL_STRING) { bput(b, "a string"); return; }
+    uint32_t n = loc.hi - loc.lo;
+    if (n > 40) n = 40;
+    bput(b, "`%.*s`", (int)n, ps->text + loc.lo);
+}
+
+/* A readable name for an expected token, given the token before. */
+static const char *expected_name(yysymbol_kind_t sym, int prev)
+{
+    switch (sym) {
+    case YYSYMBOL_NAME:
+        switch (prev) {
+        case AFTER: return "an event name";
+        case VIA: case THEN: case ON: return "a channel name";
+        case ASK: return "a survey name";
+        case TASK: return "a task name";
+        case EVENT: return "an event name";
+        case SURVEY: return "a survey name";
+        case CHANNEL: return "a channel name";
+        case RULE: return "a rule name";
+        case EVERY: return "a period (day, week, month, quarter, year)";
+        case VARIANT: return "a variant name";
+        case RETRIGGER: return "`restart` or `keep`";
+        case WITHIN: case '(': return "a name";
+        default: return "a name";
+        }
+    case YYSYMBOL_STRING: return "a string";
+    case YYSYMBOL_NUMBER: return "a number";
+    case YYSYMBOL_DURATION: return prev == EVERY ? "a duration" : "a duration (e.g. 24h)";
+    case YYSYMBOL_CLOCK: return "a clock time (HH:MM)";
+    case YYSYMBOL_WEEKDAY: return "a weekday";
+    case YYSYMBOL_DAYRANGE: return "a weekday range";
+    case YYSYMBOL_YYEOF: return "the end of the file";
+    default: return NULL;
+    }
+}
+
+static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KParse *ps)
+{
+    (void)scanner;
+    enum { MAXEXP = 40 };
+    yysymbol_kind_t exp[MAXEXP];
+    int n = yypcontext_expected_tokens(ctx, exp, MAXEXP);
+    if (n < 0) n = 0;
+    yysymbol_kind_t la = yypcontext_token(ctx);
+    KLoc loc = *yypcontext_location(ctx);
+    int prev = ps->prev_tok;
+    if (la == YYSYMBOL_YYEOF) {
+        /* at the end of the file: point just after the last token */
+        prev = ps->cur_tok == 0 ? ps->prev_tok : ps->cur_tok;
+        KLoc pl = ps->cur_tok == 0 ? ps->prev_loc : ps->cur_loc;
+        loc.lo = loc.hi = pl.hi;
+    }
+    Buf b = { .n = 0 };
+
+    /* Is an expression expected here? */
+    bool want_expr = false, has_name = false;
+    for (int i = 0; i < n; i++) {
+        if (exp[i] == YYSYMBOL_NUMBER || exp[i] == YYSYMBOL_STRING) want_expr = true;
+        if (exp[i] == YYSYMBOL_NAME) has_name = true;
+    }
+    want_expr = want_expr && has_name;
+
+    const char *phrases[MAXEXP];
+    int np = 0;
+    if (want_expr) phrases[np++] = "an expression";
+    else {
+        for (int i = 0; i < n; i++) {
+            yysymbol_kind_t s = exp[i];
+            if (prev == AFTER && s == YYSYMBOL_DURATION) continue;   /* `after 24h` only follows `then CH` */
+            if (s == YYSYMBOL_SURVEY || s == YYSYMBOL_CHANNEL) continue;  /* also names */
+            const char *p = expected_name(s, prev);
+            phrases[np++] = p ? p : yysymbol_name(s);
+        }
+    }
+    bool operators_only = false;
+    if (!want_expr && np > 6) operators_only = true;
+    if (np == 0 || operators_only) {
+        bput(&b, "unexpected ");
+        quote_tok(ps, &b, la, loc);
+        if (prev && la != YYSYMBOL_YYEOF) {
+            bput(&b, " after ");
+            quote_tok(ps, &b, YYSYMBOL_YYUNDEF, ps->prev_loc);
+        }
+    } else {
+        bput(&b, "expected ");
+        for (int i = 0; i < np; i++) {
+            if (i > 0) bput(&b, i == np - 1 ? " or " : ", ");
+            /* bison's names of keyword tokens carry quotes: "after" */
+            const char *p = phrases[i];
+            if (p[0] == '"') bput(&b, "`%.*s`", (int)strlen(p) - 2, p + 1);
+            else if (strlen(p) == 3 && p[0] == '\'') bput(&b, "`%c`", p[1]);
+            else bput(&b, "%s", p);
+        }
+        if (prev) {
+            bput(&b, " after ");
+            quote_tok(ps, &b, YYSYMBOL_YYUNDEF, ps->prev_loc);
+        }
+        bput(&b, ", found ");
+        quote_tok(ps, &b, la, loc);
+    }
+    kd_error(ps->diags, kp_span(ps, loc), "K0201", "%s", b.s);
+    /* hints for common slips */
+    int cur = ps->cur_tok;
+    if (prev == AFTER && (cur == '+' || cur == DURATION))
+        kd_hint(ps->diags, "a trigger is `after EVENT + DURATION`, e.g. `after ticket_closed + 24h`");
+    else if (cur == '=')
+        kd_hint(ps->diags, "equality is written `==`");
+    else if (la == YYSYMBOL_YYEOF && prev == ASK)
+        kd_hint(ps->diags, "an ask names a survey: `ask NPS after EVENT`");
+    return 0;
+}
+
+/* ---- assembling a rule from its items ---------------------------------------- */
+
+static const char *item_word(KItemKind k)
+{
+    switch (k) {
+    case KI_VIA: return "via";
+    case KI_THEN: return "then";
+    case KI_AFTER_DUR: case KI_AFTER: return "after";
+    case KI_EVERY: return "every";
+    case KI_EVERY_AT: case KI_AT_WINDOW: case KI_AT_BEST: return "at";
+    case KI_IF: return "if";
+    case KI_UNLESS: return "unless";
+    case KI_CAP: return "cap";
+    case KI_PRIORITY: return "priority";
+    case KI_VARIANT: return "variant";
+    case KI_RETRIGGER: return "on retrigger";
+    case KI_ON_CHANNELS: return "on";
+    }
+    return "?";
+}
+
+/* Reports a clause given twice: error at the second, note at the first. */
+static void dup_clause(KParse *ps, KItem *it, KSpan first, const char *what)
+{
+    kd_error(ps->diags, it->span, "K0204", "this rule already has %s", what);
+    if (it->kind == KI_IF || it->kind == KI_UNLESS)
+        kd_hint(ps->diags, "combine the conditions with `and` in one `%s` clause", item_word(it->kind));
+    else
+        kd_hint(ps->diags, "each clause appears at most once in a rule");
+    kd_note(ps->diags, first, "the first one is here");
+}
+
+static uint32_t line_of(KParse *ps, uint32_t off)
+{
+    uint32_t l = 1;
+    for (uint32_t i = 0; i < off && i < ps->len; i++)
+        if (ps->text[i] == '\n') l++;
+    return l;
+}
+
+static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName target, KItem *items)
+{
+    KDecl *d = mk_decl(ps, KD_RULE, loc);
+    KRule *r = &d->rule;
+    r->is_task = task;
+    r->target = target;
+    r->kw_span = kp_span(ps, head_kw);
+    r->every_at = -1;
+
+    uint32_t natt = 0, nvar = 0;
+    for (KItem *it = items; it; it = it->next) {
+        if (it->kind == KI_VIA || it->kind == KI_THEN) natt++;
+        if (it->kind == KI_VARIANT) nvar++;
+    }
+    r->attempts = kp_alloc(ps, (natt ? natt : 1) * sizeof *r->attempts);
+    r->variants = kp_alloc(ps, (nvar ? nvar : 1) * sizeof *r->variants);
+
+    KItem *prev = NULL;
+    KItem *pending_then = NULL;   /* a `then CH` waiting for its `after DUR` */
+    bool chain_open = false;      /* the previous item may be followed by `then` */
+    KSpan trigger = { 0, 0, 0 };
+    for (KItem *it = items; it; prev = it, it = it->next) {
+        if (pending_then && it->kind != KI_AFTER_DUR) {
+            kd_error(ps->diags, pending_then->span, "K0206", "`then %s` needs a delay", pending_then->name.s);
+            kd_hint(ps->diags, "a reminder is `then CHANNEL after DURATION`, e.g. `then %s after 24h`",
+                    pending_then->name.s);
+            pending_then = NULL;
+        }
+        bool opens_chain = false;
+        switch (it->kind) {
+        case KI_VIA:
+            if (r->via_span.hi) { dup_clause(ps, it, r->via_span, "a `via` clause"); break; }
+            r->via_span = it->span;
+            r->attempts[r->nattempts++] = (KAttempt){ it->name, 0, it->span };
+            opens_chain = true;
+            break;
+        case KI_THEN:
+            if (!chain_open) {
+                kd_error(ps->diags, it->kw, "K0202", "`then` must follow `via CHANNEL` or another `then CHANNEL after DURATION`");
+                kd_hint(ps->diags, "a reminder chain is written `via sms then email after 24h`");
+                break;
+            }
+            r->attempts[r->nattempts++] = (KAttempt){ it->name, 0, it->span };
+            r->via_span.hi = it->span.hi;
+            pending_then = it;
+            break;
+        case KI_AFTER_DUR:
+            if (pending_then && prev == pending_then) {
+                r->attempts[r->nattempts - 1].after = it->dur;
+                r->attempts[r->nattempts - 1].span.hi = it->span.hi;
+                r->via_span.hi = it->span.hi;
+                pending_then = NULL;
+                opens_chain = true;
+                if (it->dur <= 0) {
+                    kd_error(ps->diags, it->num_span, "K0218", "a reminder's delay must be longer than 0");
+                }
+            } else {
+                kd_error(ps->diags, it->span, "K0205", "`after` with a duration but no event");
+                kd_hint(ps->diags, "a trigger is `after EVENT + DURATION`; a reminder is `then CHANNEL after DURATION`");
+            }
+            break;
+        case KI_AFTER:
+            if (trigger.hi) { dup_clause(ps, it, trigger, "a trigger (a rule has exactly one `after` or `every`)"); break; }
+            trigger = it->span;
+            r->after_span = it->span;
+            r->after_event = it->name;
+            r->has_delay = it->has_delay;
+            r->delay = it->dur;
+            r->where = it->expr;
+            break;
+        case KI_EVERY:
+            if (trigger.hi) { dup_clause(ps, it, trigger, "a trigger (a rule has exactly one `after` or `every`)"); break; }
+            trigger = it->span;
+            r->every_span = it->span;
+            if (it->has_delay) {
+                r->period = KPER_DURATION;
+                r->period_dur = it->dur;
+                if (it->dur <= 0) {
+                    kd_error(ps->diags, it->num_span, "K0219", "a period must be longer than 0");
+                    r->period_dur = 86400;
+                }
+            } else {
+                const char *p = it->name.s;
+                if (!strcmp(p, "day")) r->period = KPER_DAY;
+                else if (!strcmp(p, "week")) r->period = KPER_WEEK;
+                else if (!strcmp(p, "month")) r->period = KPER_MONTH;
+                else if (!strcmp(p, "quarter")) r->period = KPER_QUARTER;
+                else if (!strcmp(p, "year")) r->period = KPER_YEAR;
+                else {
+                    kd_error(ps->diags, it->name.span, "K0212", "unknown period `%s`", p);
+                    kd_hint(ps->diags, "`every` takes day, week, month, quarter, year or a duration such as 90d");
+                    r->period = KPER_DAY;
+                }
+            }
+            break;
+        case KI_EVERY_AT:
+            if (!prev || prev->kind != KI_EVERY || !r->every_span.hi) {
+                kd_error(ps->diags, it->span, "K0203", "`at %02d:%02d` needs `every` before it",
+                         it->start / 60, it->start % 60);
+                kd_hint(ps->diags, "a periodic trigger is `every day at 09:00`; a send window is written `at 09:00-16:00`");
+                break;
+            }
+            r->every_at = it->start;
+            r->every_span.hi = it->span.hi;
+            break;
+        case KI_AT_WINDOW:
+        case KI_AT_BEST:
+            if (r->at_span.hi) { dup_clause(ps, it, r->at_span, "an `at` window"); break; }
+            r->at_span = it->span;
+            if (it->kind == KI_AT_BEST) {
+                r->at_kind = KAT_BEST_TIME;
+                r->best_event = it->name;
+                break;
+            }
+            r->at_kind = KAT_WINDOW;
+            r->at_days = it->days;
+            r->at_start = it->start;
+            r->at_end = it->end;
+            if (it->start == 1440) {
+                kd_error(ps->diags, it->num_span, "K0208", "24:00 can only end a window");
+                kd_hint(ps->diags, "write 00:00");
+            } else if (it->start >= it->end) {
+                kd_error(ps->diags, it->num_span, "K0207", "a send window must start before it ends: %02d:%02d-%02d:%02d",
+                         it->start / 60, it->start % 60, it->end / 60, it->end % 60);
+                kd_hint(ps->diags, "an `at` window does not wrap midnight; to allow late evenings, end it at 24:00");
+            }
+            break;
+        case KI_IF:
+            if (r->if_span.hi) { dup_clause(ps, it, r->if_span, "an `if` clause"); break; }
+            r->if_span = it->span;
+            r->if_expr = it->expr;
+            break;
+        case KI_UNLESS:
+            if (r->unless_span.hi) { dup_clause(ps, it, r->unless_span, "an `unless` clause"); break; }
+            r->unless_span = it->span;
+            r->unless_expr = it->expr;
+            break;
+        case KI_CAP: {
+            if (r->cap_span.hi) { dup_clause(ps, it, r->cap_span, "a `cap` clause"); break; }
+            r->cap_span = it->span;
+            r->cap_n = (uint32_t)it->num;
+            r->cap_window = it->dur;
+            /* a `cap` at column 1 on its own line after an unnamed one-line rule */
+            uint32_t lo = it->kw.lo;
+            KSpan before = prev ? prev->span : r->kw_span;
+            if (!d->rule.name.s && (lo == 0 || ps->text[lo - 1] == '\n') &&
+                line_of(ps, before.hi) == line_of(ps, r->kw_span.lo)) {
+                kd_warning(ps->diags, it->kw, "K0211", "this `cap` is read as a clause of the rule above");
+                kd_hint(ps->diags, "indent it to make that clear, or move top-level caps above the rules");
+            }
+            break;
+        }
+        case KI_PRIORITY:
+            if (r->priority_span.hi) { dup_clause(ps, it, r->priority_span, "a `priority` clause"); break; }
+            r->priority_span = it->span;
+            r->priority = (int32_t)it->num;
+            break;
+        case KI_VARIANT:
+            r->variants[r->nvariants++] = *it->variant;
+            break;
+        case KI_RETRIGGER:
+            if (r->retrigger_span.hi) { dup_clause(ps, it, r->retrigger_span, "an `on retrigger` clause"); break; }
+            r->retrigger_span = it->span;
+            if (!strcmp(it->name.s, "restart")) r->retrigger = KRT_RESTART;
+            else if (!strcmp(it->name.s, "keep")) r->retrigger = KRT_KEEP;
+            else {
+                kd_error(ps->diags, it->name.span, "K0220", "unknown retrigger mode `%s`", it->name.s);
+                kd_hint(ps->diags, "write `on retrigger restart` or `on retrigger keep`");
+            }
+            break;
+        case KI_ON_CHANNELS:
+            if (prev && prev->kind == KI_CAP) {
+                kd_error(ps->diags, it->span, "K0210", "a rule's `cap` has no `on CHANNELS`");
+                kd_hint(ps->diags, "this `cap` belongs to the rule above; write top-level caps (`cap N per D on CHANNELS`) above the rules");
+            } else {
+                kd_error(ps->diags, it->span, "K0210", "`on CHANNELS` is not a rule clause");
+                kd_hint(ps->diags, "a rule takes `on retrigger restart|keep`; `on CHANNELS` follows a top-level `cap`, `quiet` or `require consent`");
+            }
+            break;
+        }
+        chain_open = opens_chain;
+        fix_in_lists(ps, it->expr);
+    }
+    if (pending_then) {
+        kd_error(ps->diags, pending_then->span, "K0206", "`then %s` needs a delay", pending_then->name.s);
+        kd_hint(ps->diags, "a reminder is `then CHANNEL after DURATION`, e.g. `then %s after 24h`",
+                pending_then->name.s);
+    }
+    return d;
+}
+
+/* Walks an expression and expands the weekday chains of ranges in `in`
+ * lists into separate items. */
+static void fix_in_lists(KParse *ps, KExpr *e)
+{
+    if (!e) return;
+    if (e->kind == KX_IN) {
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < e->nargs; i++) {
+            KExpr *x = e->args[i];
+            if (x->kind == KX_WEEKDAY) for (; x; x = x->b) n++;
+            else n++;
+        }
+        if (n != e->nargs) {
+            KExpr **v = kp_alloc(ps, n * sizeof *v);
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < e->nargs; i++) {
+                KExpr *x = e->args[i];
+                if (x->kind == KX_WEEKDAY) {
+                    while (x) { KExpr *nx = x->b; x->b = NULL; v[k++] = x; x = nx; }
+                } else v[k++] = x;
+            }
+            e->args = v;
+            e->nargs = k;
+        }
+        fix_in_lists(ps, e->a);
+        for (uint32_t i = 0; i < e->nargs; i++) fix_in_lists(ps, e->args[i]);
+        return;
+    }
+    if (e->kind == KX_WEEKDAY) return;
+    fix_in_lists(ps, e->a);
+    fix_in_lists(ps, e->b);
+    for (uint32_t i = 0; i < e->nargs; i++) fix_in_lists(ps, e->args[i]);
+    fix_in_lists(ps, e->where);
+    fix_in_lists(ps, e->within);
+}
+
+/* ---- entry point ---------------------------------------------------------------- */
+
+KFile *kp_parse(KArena *arena, KSources *sources, uint32_t src, KDiags *diags)
+{
+    KFile *f = ka_alloc(arena, sizeof *f);
+    if (!f) {
+        kd_error(diags, ((KSpan){ src, 0, 0 }), "K0002", "out of memory");
+        static KFile empty;     /* constant fallback: never written */
+        return &empty;
+    }
+    f->src = src;
+    KParse *ps = calloc(1, sizeof *ps);
+    if (!ps) {
+        kd_error(diags, ((KSpan){ src, 0, 0 }), "K0002", "out of memory");
+        return f;
+    }
+    ps->arena = arena;
+    ps->sources = sources;
+    ps->diags = diags;
+    ps->src = src;
+    ps->text = sources->v[src].text;
+    ps->len = sources->v[src].len;
+    if (setjmp(ps->fatal) == 0) {
+        if (kx_scan_begin(ps) != 0) {
+            kd_error(diags, ((KSpan){ src, 0, 0 }), "K0002", "out of memory");
+        } else {
+            yyparse(ps->scanner, ps);
+            /* let bodies and other expressions outside rules */
+            for (KDecl *d = ps->first; d; d = d->next)
+                if (d->kind == KD_LET) fix_in_lists(ps, d->let.value);
+            f->decls = ps->first;
+            if (ps->ncomments) {
+                f->comments = kp_alloc(ps, ps->ncomments * sizeof *f->comments);
+                memcpy(f->comments, ps->comments, ps->ncomments * sizeof *f->comments);
+                f->ncomments = ps->ncomments;
+            }
+        }
+    } else {
+        kd_error(diags, ((KSpan){ src, ps->off, ps->off }), "K0002", "out of memory");
+        f->decls = NULL;
+        f->comments = NULL;
+        f->ncomments = 0;
+    }
+    if (ps->scanner) kx_scan_end(ps->scanner);
+    free(ps->comments);
+    free(ps);
+    return f;
+}

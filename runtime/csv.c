@@ -1,0 +1,395 @@
+/* csv.c -- the CSV event-log parser (RFC 4180): header row with the
+ * required columns time, customer, event in any order, other columns
+ * attributes; LF or CRLF; quoted fields with commas, doubled quotes and line
+ * breaks; a leading UTF-8 BOM ignored.  Parses a whole file into compact
+ * rows (ki_row_commit), keeping only the columns the image can read.
+ *
+ * Speed: a record is cut with memchr (line end, then commas); a field is
+ * only copied when it holds doubled quotes; cells of columns nobody reads
+ * are never looked at again.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "input_impl.h"
+
+#define MAX_RECORD (64u << 20)      /* a record longer than this is an error */
+
+typedef struct CsvField {
+    const char *p;                  /* content (inside the quotes) */
+    uint32_t len;
+    uint8_t quoted, esc;            /* esc: holds doubled quotes */
+} CsvField;
+
+typedef struct CsvState {
+    uint32_t ncols;
+    uint32_t c_time, c_cust, c_event;
+    /* per event kind e (nevents + 1 kinds): columns to keep, as pairs
+     * keep_col[i], keep_attr[i] for i in keep_off[e] .. keep_off[e + 1] */
+    uint32_t *keep_col, *keep_attr, *keep_off;
+    CsvField *f;                    /* ncols + 1 */
+    char *scratch; size_t scap;     /* unescaped cells */
+    KiRow row;
+} CsvState;
+
+/* Result of cutting one record. */
+typedef struct CsvCut {
+    uint32_t nf;                    /* fields seen (only ncols + 1 stored) */
+    uint32_t nl;                    /* line breaks inside quoted fields */
+    const char *bad;                /* structural error position */
+    const char *bad_field;          /* start of the field holding it */
+    const char *msg;
+} CsvCut;
+
+/* cut -- cuts the record starting at p.  Returns its length including the
+ * line end (> 0), 0 if more input is needed, -1 on a structural error
+ * (cut->msg, cut->bad_field; cut->bad is where the error was seen). */
+static long cut(CsvState *st, const char *p, const char *end, bool eof, CsvCut *c)
+{
+    const char *q = p;
+    uint32_t n = 0, maxf = st->ncols + 1u;
+    c->nl = 0;
+    const char *le = memchr(q, '\n', (size_t)(end - q));
+    if (!le) { if (!eof) return 0; le = end; }
+    for (;;) {
+        CsvField *f = n < maxf ? &st->f[n] : NULL;
+        if (q < end && *q == '"') {
+            const char *fs = q, *r = q + 1, *cq;
+            bool esc = false;
+            for (;;) {
+                cq = memchr(r, '"', (size_t)(end - r));
+                if (!cq) {
+                    if (!eof) return 0;
+                    c->msg = "unterminated quoted field"; c->bad = end; c->bad_field = fs;
+                    return -1;
+                }
+                if (cq + 1 < end && cq[1] == '"') { esc = true; r = cq + 2; continue; }
+                if (cq + 1 == end && !eof) return 0;
+                break;
+            }
+            for (const char *x = fs + 1; (x = memchr(x, '\n', (size_t)(cq - x))) != NULL; x++) c->nl++;
+            if (f) { f->p = fs + 1; f->len = (uint32_t)(cq - fs - 1); f->quoted = 1; f->esc = esc; }
+            n++;
+            q = cq + 1;
+            if (q > le) { le = memchr(q, '\n', (size_t)(end - q)); if (!le) { if (!eof) return 0; le = end; } }
+            if (q == end) break;
+            if (*q == ',') { q++; continue; }
+            if (*q == '\n') { q++; break; }
+            if (*q == '\r' && q + 1 < end && q[1] == '\n') { q += 2; break; }
+            if (*q == '\r' && q + 1 == end && eof) { q++; break; }
+            c->msg = "unexpected character after a closing quote"; c->bad = q; c->bad_field = fs;
+            return -1;
+        } else {
+            const char *cm = memchr(q, ',', (size_t)(le - q));
+            if (cm) {
+                if (f) { f->p = q; f->len = (uint32_t)(cm - q); f->quoted = 0; f->esc = 0; }
+                n++;
+                q = cm + 1;
+                continue;
+            }
+            const char *fe = le;
+            if (fe > q && fe[-1] == '\r') fe--;
+            if (f) { f->p = q; f->len = (uint32_t)(fe - q); f->quoted = 0; f->esc = 0; }
+            n++;
+            q = le < end ? le + 1 : le;
+            break;
+        }
+    }
+    c->nf = n;
+    return (long)(q - p);
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* cut_fast -- cut() for the usual record without any quote, 16 bytes at a
+ * time: a bitmask of the commas, line feeds and quotes of each block, then
+ * one step per set bit.  Returns as cut() does, or -2 when the record holds
+ * a quote (then cut() does the work).  Reads up to 15 bytes past end (the
+ * buffer has KI_BUF_PAD bytes of slack there); those bytes are masked off. */
+static long cut_fast(CsvState *st, const char *p, const char *end, bool eof, CsvCut *c)
+{
+    const __m128i comma = _mm_set1_epi8(','), lf = _mm_set1_epi8('\n'), quote = _mm_set1_epi8('"');
+    uint32_t n = 0, maxf = st->ncols + 1u;
+    const char *fs = p;
+    for (const char *blk = p; blk < end; blk += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)blk);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
+                                   _mm_cmpeq_epi8(v, quote));
+        uint32_t m = (uint32_t)_mm_movemask_epi8(hit);
+        if (end - blk < 16) m &= (1u << (end - blk)) - 1u;
+        while (m) {
+            const char *x = blk + __builtin_ctz(m);
+            m &= m - 1u;
+            if (*x == ',') {
+                if (n < maxf) { CsvField *f = &st->f[n]; f->p = fs; f->len = (uint32_t)(x - fs); f->quoted = 0; f->esc = 0; }
+                n++;
+                fs = x + 1;
+            } else if (*x == '\n') {
+                const char *fe = x > fs && x[-1] == '\r' ? x - 1 : x;
+                if (n < maxf) { CsvField *f = &st->f[n]; f->p = fs; f->len = (uint32_t)(fe - fs); f->quoted = 0; f->esc = 0; }
+                c->nf = n + 1u;
+                c->nl = 0;
+                return (long)(x + 1 - p);
+            } else {
+                return -2;
+            }
+        }
+    }
+    if (!eof) return 0;
+    const char *fe = end > fs && end[-1] == '\r' ? end - 1 : end;
+    if (n < maxf) { CsvField *f = &st->f[n]; f->p = fs; f->len = (uint32_t)(fe - fs); f->quoted = 0; f->esc = 0; }
+    c->nf = n + 1u;
+    c->nl = 0;
+    return (long)(end - p);
+}
+#else
+static long cut_fast(CsvState *st, const char *p, const char *end, bool eof, CsvCut *c)
+{
+    (void)st; (void)p; (void)end; (void)eof; (void)c;
+    return -2;
+}
+#endif
+
+/* cell -- the bytes of a field, unescaped into the scratch buffer if it
+ * holds doubled quotes.  NULL when out of memory. */
+static const char *cell(CsvState *st, const CsvField *f, size_t *len)
+{
+    if (!f->esc) { *len = f->len; return f->p; }
+    if (st->scap < f->len) {
+        char *nb = realloc(st->scratch, f->len);
+        if (!nb) return NULL;
+        st->scratch = nb;
+        st->scap = f->len;
+    }
+    size_t o = 0;
+    for (uint32_t i = 0; i < f->len; i++) {
+        st->scratch[o++] = f->p[i];
+        if (f->p[i] == '"') i++;            /* "" -> " */
+    }
+    *len = o;
+    return st->scratch;
+}
+
+/* col_of -- character column of a field start (its opening quote if
+ * quoted) on its own line; rec is the record start. */
+static uint64_t col_of(const char *rec, const char *at)
+{
+    const char *ls = rec;
+    for (const char *x = rec; x < at; x++) if (*x == '\n') ls = x + 1;
+    return ki_column(ls, at);
+}
+
+static uint64_t field_col(const char *rec, const CsvField *f)
+{
+    return col_of(rec, f->p - f->quoted);
+}
+
+/* header -- reads the header row and builds the column plan. */
+static int header(KiSrc *s, CsvState *st)
+{
+    KrInputCtx *c = s->ctx;
+    while (s->end - s->pos < 3 && !s->eof) if (ki_fill(s) < 0) return -1;
+    if (s->end - s->pos >= 3 && memcmp(s->buf + s->pos, "\xEF\xBB\xBF", 3) == 0) s->pos += 3;
+    if (s->pos == s->end) return ki_error(s, 1, 1, "empty file: expected a header row with the columns time, customer, event");
+    /* cut the header with room for any number of columns */
+    CsvCut ct;
+    long r;
+    st->ncols = 64;
+    for (;;) {
+        free(st->f);
+        st->f = malloc((st->ncols + 1u) * sizeof *st->f);
+        if (!st->f) return ki_error(s, 1, 0, "out of memory");
+        r = cut(st, s->buf + s->pos, s->buf + s->end, s->eof, &ct);
+        if (r == 0) {
+            if (s->end - s->pos > MAX_RECORD) return ki_error(s, 1, 1, "header row longer than 64 MiB");
+            if (ki_fill(s) < 0) return -1;
+            continue;
+        }
+        if (r < 0) return ki_error(s, 1, col_of(s->buf + s->pos, ct.bad_field), "%s", ct.msg);
+        if (ct.nf <= st->ncols) break;
+        st->ncols = ct.nf;
+    }
+    const char *rec = s->buf + s->pos;
+    st->ncols = ct.nf;
+    st->c_time = st->c_cust = st->c_event = UINT32_MAX;
+    uint32_t *colattr = malloc(st->ncols * sizeof *colattr);
+    if (!colattr) return ki_error(s, 1, 0, "out of memory");
+    int rc = 0;
+    for (uint32_t i = 0; i < st->ncols && rc == 0; i++) {
+        size_t len;
+        const char *name = cell(st, &st->f[i], &len);
+        if (!name) { rc = ki_error(s, 1, 0, "out of memory"); break; }
+        colattr[i] = KB_NONE;
+        uint32_t *role = NULL;
+        if (len == 4 && memcmp(name, "time", 4) == 0) role = &st->c_time;
+        else if (len == 8 && memcmp(name, "customer", 8) == 0) role = &st->c_cust;
+        else if (len == 5 && memcmp(name, "event", 5) == 0) role = &st->c_event;
+        bool dup = role && *role != UINT32_MAX;
+        if (!role) {
+            colattr[i] = ki_attr_index(c, name, len);
+            /* (names with doubled quotes are not compared: rare, harmless) */
+            for (uint32_t j = 0; j < i && !dup; j++) {
+                const CsvField *g = &st->f[j];
+                dup = !g->esc && !st->f[i].esc && g->len == len && memcmp(g->p, name, len) == 0;
+            }
+        }
+        if (dup) { rc = ki_error(s, 1, field_col(rec, &st->f[i]), "duplicate column \"%.*s\"", (int)(len > 60 ? 60 : len), name); break; }
+        if (role) *role = i;
+    }
+    const char *missing = st->c_time == UINT32_MAX ? "time" : st->c_cust == UINT32_MAX ? "customer"
+                        : st->c_event == UINT32_MAX ? "event" : NULL;
+    if (rc == 0 && missing)
+        rc = ki_error(s, 1, 1, "missing required column \"%s\" in the header row", missing);
+    /* the plan: per event kind, the (column, attribute) pairs it keeps */
+    uint32_t ne = c->img->nevents + 1u;
+    if (rc == 0) {
+        st->keep_off = calloc(ne + 1u, sizeof(uint32_t));
+        size_t total = 0;
+        for (uint32_t e = 0; e < ne; e++)
+            for (uint32_t i = 0; i < st->ncols; i++)
+                if (colattr[i] != KB_NONE && ki_wants(c, e == c->img->nevents ? KB_NONE : e, colattr[i])) total++;
+        st->keep_col = malloc((total + 1u) * sizeof(uint32_t));
+        st->keep_attr = malloc((total + 1u) * sizeof(uint32_t));
+        if (!st->keep_off || !st->keep_col || !st->keep_attr) rc = ki_error(s, 1, 0, "out of memory");
+        total = 0;
+        for (uint32_t e = 0; e < ne && rc == 0; e++) {
+            st->keep_off[e] = (uint32_t)total;
+            for (uint32_t i = 0; i < st->ncols; i++)
+                if (colattr[i] != KB_NONE && ki_wants(c, e == c->img->nevents ? KB_NONE : e, colattr[i])) {
+                    /* keep the pairs in increasing attribute index order */
+                    size_t at = total++;
+                    while (at > st->keep_off[e] && st->keep_attr[at - 1u] > colattr[i]) {
+                        st->keep_col[at] = st->keep_col[at - 1u];
+                        st->keep_attr[at] = st->keep_attr[at - 1u];
+                        at--;
+                    }
+                    st->keep_col[at] = i;
+                    st->keep_attr[at] = colattr[i];
+                }
+        }
+        if (rc == 0) st->keep_off[ne] = (uint32_t)total;
+    }
+    free(colattr);
+    if (rc != 0) return -1;
+    s->pos += (size_t)r;
+    s->line += 1u + ct.nl;
+    return 0;
+}
+
+static void free_state(CsvState *st)
+{
+    if (!st) return;
+    free(st->keep_col); free(st->keep_attr); free(st->keep_off);
+    free(st->f); free(st->scratch);
+    free(st);
+}
+
+/* row -- turns a cut record into a compact row.  0 = done (kept, dropped by
+ * the shard, or skipped), -1 = error (printed). */
+static int row(KiSrc *s, CsvState *st, const char *rec)
+{
+    KrInputCtx *c = s->ctx;
+    KiRow *r = &st->row;
+    uint64_t line = s->line;
+    size_t len;
+    const char *v;
+    /* start loading the customer's pool slot; the time and event first */
+    const CsvField *f = &st->f[st->c_cust];
+    uint64_t ch = 0;
+    if (!f->esc) {
+        ch = kr_hash_bytes(f->p, f->len);
+        kr_pool_prefetch(c->customers, ch);
+    }
+    f = &st->f[st->c_time];
+    if (f->len == 0) return ki_bad_row(s, line, field_col(rec, f), "missing time");
+    if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
+    if (kr_parse_time(v, len, &r->time) != 0)
+        return ki_bad_row(s, line, field_col(rec, f), "bad time \"%.*s\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)",
+                          (int)(len > 40 ? 40 : len), v);
+    f = &st->f[st->c_event];
+    if (f->len == 0) return ki_bad_row(s, line, field_col(rec, f), "missing event");
+    if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
+    r->event = ki_event_index(c, v, len);
+    f = &st->f[st->c_cust];
+    if (f->len == 0) return ki_bad_row(s, line, field_col(rec, f), "missing customer");
+    int k;
+    if (!f->esc) k = ki_customer_hashed(c, f->p, f->len, ch, &r->customer);
+    else if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
+    else k = ki_customer(c, v, len, &r->customer);
+    if (k < 0) return ki_error(s, line, 0, "out of memory");
+    if (k == 0) return 0;
+    uint32_t e = r->event == KB_NONE ? c->img->nevents : r->event;
+    uint32_t n = 0;
+    for (uint32_t i = st->keep_off[e]; i < st->keep_off[e + 1u] && n < KI_MAX_ATTRS; i++) {
+        f = &st->f[st->keep_col[i]];
+        if (f->len == 0) continue;
+        if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
+        if (ki_cell_value(c, v, len, &r->vals[n]) != 0) return ki_error(s, line, 0, "out of memory");
+        r->ids[n++] = st->keep_attr[i];
+    }
+    r->nattrs = n;
+    r->line = line;
+    return ki_row_commit(s, r);
+}
+
+int ki_csv_parse(KiSrc *s)
+{
+    CsvState *st = calloc(1, sizeof *st);
+    if (!st) return ki_error(s, 0, 0, "out of memory");
+    int rc = header(s, st);
+    while (rc == 0) {
+        if (s->pos == s->end) {
+            if (s->eof) break;
+            if (ki_fill(s) < 0) { rc = -1; break; }
+            continue;
+        }
+        const char *rec = s->buf + s->pos;
+        /* blank line: skipped */
+        if (*rec == '\n' || (*rec == '\r' && s->end - s->pos >= 2 && rec[1] == '\n')
+            || (*rec == '\r' && s->end - s->pos == 1 && s->eof)) {
+            s->pos += *rec == '\n' ? 1u : s->end - s->pos >= 2 ? 2u : 1u;
+            s->line++;
+            continue;
+        }
+        CsvCut ct;
+        long r = cut_fast(st, rec, s->buf + s->end, s->eof, &ct);
+        if (r == -2) r = cut(st, rec, s->buf + s->end, s->eof, &ct);
+        if (r == 0) {
+            if (s->end - s->pos > MAX_RECORD) {
+                rc = ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
+                break;
+            }
+            if (ki_fill(s) < 0) rc = -1;
+            continue;
+        }
+        if (r < 0) {
+            if (!s->eof && !memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad))) {
+                if (ki_fill(s) < 0) rc = -1;         /* see the whole bad line first */
+                continue;
+            }
+            rc = ki_bad_row(s, s->line, col_of(rec, ct.bad_field), "%s", ct.msg);
+            /* skipping: go on after the line that holds the error */
+            const char *nl = memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad));
+            const char *resume = nl ? nl + 1 : s->buf + s->end;
+            for (const char *x = rec; (x = memchr(x, '\n', (size_t)(resume - x))) != NULL; x++) s->line++;
+            s->pos = (size_t)(resume - s->buf);
+            continue;
+        }
+        if (ct.nf != st->ncols) {
+            uint64_t col;
+            if (ct.nf > st->ncols) col = field_col(rec, &st->f[st->ncols]);
+            else {
+                const CsvField *lf = &st->f[ct.nf - 1u];
+                col = col_of(rec, lf->p + lf->len + lf->quoted);
+            }
+            rc = ki_bad_row(s, s->line, col, "wrong number of fields: %u, the header has %u",
+                            ct.nf, st->ncols);
+        } else {
+            rc = row(s, st, rec);
+        }
+        s->pos += (size_t)r;
+        s->line += 1u + ct.nl;
+    }
+    free_state(st);
+    return rc;
+}

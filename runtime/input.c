@@ -1,0 +1,414 @@
+/* input.c -- the event input (ki_ API of internal.h): opens the event
+ * files, drives the CSV / JSON Lines parsers (whose rows wait in each
+ * file's row store, rows.c), and merges the files into
+ * replay order: by time, ties by file order on the command line, then row
+ * order within the file.
+ *
+ * Memory: a time-sorted file costs a fixed buffer whatever its length (its
+ * rows wait in the temporary file); an unsorted file is loaded whole and
+ * stably sorted.  See doc/spec/45-input.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "input_impl.h"
+
+#define RAW_BLOCK   (1u << 20)      /* raw read size */
+
+struct KrInput {
+    KrInputCtx ctx;
+    KiSrc *srcs; uint32_t nsrcs;
+    bool prepared, failed;
+    uint32_t *heap; uint32_t nheap;     /* merge heap of source indexes */
+};
+
+/* ---- name tables ----------------------------------------------------- */
+
+/* build_table -- open-addressing table of n names (index i has the image
+ * string names[i]), slots hold index + 1. */
+static uint32_t *build_table(const KImage *img, const uint32_t *names, uint32_t n, uint32_t *mask)
+{
+    uint32_t size = 16;
+    while (size < n * 2u + 2u) size *= 2u;
+    uint32_t *t = calloc(size, sizeof *t);
+    if (!t) return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t si = names[i];
+        if (si >= img->nstrings) continue;
+        uint32_t h = (uint32_t)(kr_hash_bytes(img->strings[si], img->string_lens[si]) >> 32) & (size - 1u);
+        while (t[h]) h = (h + 1u) & (size - 1u);
+        t[h] = i + 1u;
+    }
+    *mask = size - 1u;
+    return t;
+}
+
+static uint32_t table_find(const KImage *img, const uint32_t *t, uint32_t mask,
+                           const uint32_t *names, const char *s, size_t len)
+{
+    uint32_t h = (uint32_t)(kr_hash_bytes(s, len) >> 32) & mask;
+    for (;;) {
+        uint32_t e = t[h];
+        if (!e) return KB_NONE;
+        uint32_t si = names[e - 1u];
+        if (img->string_lens[si] == len && memcmp(img->strings[si], s, len) == 0) return e - 1u;
+        h = (h + 1u) & mask;
+    }
+}
+
+uint32_t ki_event_index(const KrInputCtx *c, const char *s, size_t len)
+{
+    return table_find(c->img, c->ev_slots, c->ev_mask, c->img->events, s, len);
+}
+
+uint32_t ki_attr_index(const KrInputCtx *c, const char *s, size_t len)
+{
+    return table_find(c->img, c->at_slots, c->at_mask, c->img->attrs, s, len);
+}
+
+/* ---- attributes to keep per event kind ------------------------------- */
+
+static void want_add(KrInputCtx *c, uint32_t e, uint32_t a)
+{
+    if (a == KB_NONE || a >= c->img->nattrs) return;
+    c->want_bits[(size_t)e * c->want_words + a / 64u] |= 1ULL << (a % 64u);
+    c->any_bits[a / 64u] |= 1ULL << (a % 64u);
+}
+
+static bool ev_is(const KImage *img, uint32_t e, const char *name)
+{
+    uint32_t si = img->events[e];
+    return si < img->nstrings && strcmp(img->strings[si], name) == 0;
+}
+
+/* build_wants -- the attribute sets of ki_open's contract, as bitsets and
+ * as sorted lists. */
+static int build_wants(KrInputCtx *c)
+{
+    const KImage *img = c->img;
+    uint32_t ne = img->nevents + 1u;
+    c->want_words = img->nattrs / 64u + 1u;
+    c->want_bits = calloc((size_t)ne * c->want_words, sizeof(uint64_t));
+    c->any_bits = calloc(c->want_words, sizeof(uint64_t));
+    c->want_off = calloc(ne + 1u, sizeof(uint32_t));
+    if (!c->want_bits || !c->any_bits || !c->want_off) return -1;
+    uint32_t a_tz = kb_find_attr(img, "tz"), a_survey = kb_find_attr(img, "survey");
+    uint32_t a_score = kb_find_attr(img, "score"), a_channel = kb_find_attr(img, "channel");
+    for (uint32_t e = 0; e < img->nevents; e++) {
+        if (img->retention)
+            for (uint32_t i = 0; i < img->retention[e].nattrs; i++) want_add(c, e, img->retention[e].attrs[i]);
+        if (ev_is(img, e, KB_EV_IDENTIFY)) {
+            for (uint32_t i = 0; i < img->ntraits; i++) want_add(c, e, img->traits[i]);
+            want_add(c, e, a_tz);
+        } else if (ev_is(img, e, KB_EV_RESPONSE)) {
+            want_add(c, e, a_survey);
+            want_add(c, e, a_score);
+        } else if (ev_is(img, e, KB_EV_OPT_OUT) || ev_is(img, e, KB_EV_OPT_IN)
+                   || ev_is(img, e, KB_EV_CONSENT_GRANTED) || ev_is(img, e, KB_EV_CONSENT_REVOKED)) {
+            want_add(c, e, a_channel);
+        }
+    }
+    size_t total = 0;
+    for (uint32_t e = 0; e < ne; e++)
+        for (uint32_t a = 0; a < img->nattrs; a++)
+            if (ki_wants(c, e == img->nevents ? KB_NONE : e, a)) total++;
+    c->want = malloc((total + 1u) * sizeof(uint32_t));
+    if (!c->want) return -1;
+    total = 0;
+    for (uint32_t e = 0; e < ne; e++) {
+        c->want_off[e] = (uint32_t)total;
+        for (uint32_t a = 0; a < img->nattrs; a++)
+            if (ki_wants(c, e == img->nevents ? KB_NONE : e, a)) c->want[total++] = a;
+    }
+    c->want_off[ne] = (uint32_t)total;
+    return 0;
+}
+
+/* ---- messages ---------------------------------------------------------- */
+
+static void vreport(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, va_list ap)
+{
+    FILE *err = s->ctx->err;
+    if (!err) return;
+    if (col) fprintf(err, "%s:%llu:%llu: ", s->name, (unsigned long long)line, (unsigned long long)col);
+    else if (line) fprintf(err, "%s:%llu: ", s->name, (unsigned long long)line);
+    else fprintf(err, "%s: ", s->name);
+    vfprintf(err, fmt, ap);
+    fputc('\n', err);
+}
+
+int ki_error(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(s, line, col, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int ki_bad_row(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, ...)
+{
+    if (s->ctx->opt->skip_bad_rows) { s->ctx->rows_skipped++; return 0; }
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(s, line, col, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+uint64_t ki_column(const char *linestart, const char *p)
+{
+    uint64_t col = 1;
+    for (const char *q = linestart; q < p; q++)
+        if (((unsigned char)*q & 0xC0u) != 0x80u) col++;
+    return col;
+}
+
+/* ---- raw reading ------------------------------------------------------- */
+
+long ki_fill(KiSrc *s)
+{
+    if (s->eof) return 0;
+    if (s->pos > 0) {
+        memmove(s->buf, s->buf + s->pos, s->end - s->pos);
+        s->end -= s->pos;
+        s->pos = 0;
+    }
+    if (s->cap - s->end < RAW_BLOCK / 2) {
+        size_t ncap = s->cap ? s->cap * 2u : RAW_BLOCK;
+        if (ncap < s->end + RAW_BLOCK) ncap = s->end + RAW_BLOCK;
+        char *nb = realloc(s->buf, ncap + KI_BUF_PAD);  /* readable slack for 16-byte loads */
+        if (!nb) return ki_error(s, 0, 0, "out of memory");
+        s->buf = nb;
+        s->cap = ncap;
+    }
+    size_t want = s->cap - s->end;
+    long got;
+    if (s->gz) {
+        int n = gzread(s->gz, s->buf + s->end, (unsigned)(want > (1u << 30) ? (1u << 30) : want));
+        if (n < 0) {
+            int zerr;
+            const char *m = gzerror(s->gz, &zerr);
+            return ki_error(s, 0, 0, "read error: %s", zerr == Z_ERRNO ? strerror(errno) : m);
+        }
+        got = n;
+    } else {
+        ssize_t n;
+        do n = read(s->fd, s->buf + s->end, want); while (n < 0 && errno == EINTR);
+        if (n < 0) return ki_error(s, 0, 0, "read error: %s", strerror(errno));
+        got = (long)n;
+    }
+    if (got == 0) s->eof = true;
+    s->end += (size_t)got;
+    s->bytes += (uint64_t)got;
+    return got;
+}
+
+/* ---- row helpers ------------------------------------------------------ */
+
+int ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, uint32_t *id)
+{
+    const KrOptions *o = c->opt;
+    if (o->shard_n > 0 && kb_fnv1a64(s, len, KB_FNV_OFFSET) % o->shard_n != o->shard_k) return 0;
+    *id = kr_intern_hashed(c->customers, s, len, h);
+    return *id == UINT32_MAX ? -1 : 1;
+}
+
+int ki_customer(KrInputCtx *c, const char *s, size_t len, uint32_t *id)
+{
+    return ki_customer_hashed(c, s, len, kr_hash_bytes(s, len), id);
+}
+
+int ki_cell_value(KrInputCtx *c, const char *s, size_t len, KrValue *out)
+{
+    double d;
+    if (ki_parse_num(s, len, &d)) {
+        out->tag = KB_NUM;
+        out->num = d;
+        return 0;
+    }
+    uint32_t id = kr_intern(c->values, s, len);
+    if (id == UINT32_MAX) return -1;
+    out->tag = KB_STR;
+    out->i = 0;
+    out->str = id;
+    return 0;
+}
+
+/* ---- open / close --------------------------------------------------------- */
+
+static bool has_suffix(const char *s, size_t n, const char *suf)
+{
+    size_t k = strlen(suf);
+    return n >= k && memcmp(s + n - k, suf, k) == 0;
+}
+
+static int open_src(KrInput *in, KiSrc *s, const char *path)
+{
+    s->ctx = &in->ctx;
+    s->fd = -1;
+    s->spill_fd = -1;
+    s->line = 1;
+    s->sorted = true;
+    if (strcmp(path, "-") == 0) {
+        s->name = "<stdin>";
+        s->is_stdin = true;
+        s->fd = 0;
+        const char *f = in->ctx.opt->stdin_format;
+        s->fmt = f && strcmp(f, "jsonl") == 0 ? KI_FMT_JSONL : KI_FMT_CSV;
+        return 0;
+    }
+    s->name = path;
+    size_t n = strlen(path);
+    bool gz = has_suffix(path, n, ".gz");
+    if (gz) n -= 3;
+    if (has_suffix(path, n, ".jsonl") || has_suffix(path, n, ".ndjson")) s->fmt = KI_FMT_JSONL;
+    else if (has_suffix(path, n, ".csv")) s->fmt = KI_FMT_CSV;
+    else return ki_error(s, 0, 0, "unknown event file format (expected .csv, .jsonl or .ndjson, optionally .gz)");
+    int fd;
+    do fd = open(path, O_RDONLY); while (fd < 0 && errno == EINTR);
+    if (fd < 0) return ki_error(s, 0, 0, "cannot open: %s", strerror(errno));
+    if (gz) {
+        s->gz = gzdopen(fd, "rb");
+        if (!s->gz) { close(fd); return ki_error(s, 0, 0, "cannot open: out of memory"); }
+        gzbuffer(s->gz, 1u << 17);
+    } else {
+        s->fd = fd;
+    }
+    return 0;
+}
+
+KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
+                 KrPool *values, FILE *err)
+{
+    KrInput *in = calloc(1, sizeof *in);
+    if (!in) { if (err) fprintf(err, "kairos: out of memory\n"); return NULL; }
+    KrInputCtx *c = &in->ctx;
+    c->img = img; c->opt = opt; c->customers = customers; c->values = values; c->err = err;
+    c->ev_slots = build_table(img, img->events, img->nevents, &c->ev_mask);
+    c->at_slots = build_table(img, img->attrs, img->nattrs, &c->at_mask);
+    in->srcs = calloc(opt->ninputs ? opt->ninputs : 1u, sizeof *in->srcs);
+    in->heap = calloc(opt->ninputs ? opt->ninputs : 1u, sizeof *in->heap);
+    if (!c->ev_slots || !c->at_slots || !in->srcs || !in->heap || build_wants(c) != 0) {
+        if (err) fprintf(err, "kairos: out of memory\n");
+        ki_close(in);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < opt->ninputs; i++) {
+        in->nsrcs = i + 1u;
+        if (open_src(in, &in->srcs[i], opt->inputs[i]) != 0) { ki_close(in); return NULL; }
+    }
+    return in;
+}
+
+static void close_raw(KiSrc *s)
+{
+    if (s->gz) { gzclose(s->gz); s->gz = NULL; }
+    if (s->fd > 0) close(s->fd);            /* never close stdin */
+    s->fd = -1;
+    free(s->buf); s->buf = NULL;
+    free(s->priv); s->priv = NULL;
+}
+
+void ki_close(KrInput *in)
+{
+    if (!in) return;
+    for (uint32_t i = 0; i < in->nsrcs; i++) {
+        KiSrc *s = &in->srcs[i];
+        close_raw(s);
+        ki_rows_free(s);
+    }
+    free(in->srcs);
+    free(in->heap);
+    KrInputCtx *c = &in->ctx;
+    free(c->ev_slots); free(c->at_slots);
+    free(c->want); free(c->want_off); free(c->want_bits); free(c->any_bits);
+    free(in);
+}
+
+uint64_t ki_rows_read(const KrInput *in) { return in->ctx.rows_read; }
+uint64_t ki_rows_skipped(const KrInput *in) { return in->ctx.rows_skipped; }
+uint64_t ki_bytes_read(const KrInput *in)
+{
+    uint64_t b = 0;
+    for (uint32_t i = 0; i < in->nsrcs; i++) b += in->srcs[i].bytes;
+    return b;
+}
+
+/* ---- merge ------------------------------------------------------------------ */
+
+static bool before(const KrInput *in, uint32_t a, uint32_t b)
+{
+    int64_t x = in->srcs[a].cur.time, y = in->srcs[b].cur.time;
+    return x < y || (x == y && a < b);
+}
+
+static void sift_down(KrInput *in, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2u * i + 1u, m = i;
+        if (l < in->nheap && before(in, in->heap[l], in->heap[m])) m = l;
+        if (l + 1u < in->nheap && before(in, in->heap[l + 1u], in->heap[m])) m = l + 1u;
+        if (m == i) return;
+        uint32_t t = in->heap[i]; in->heap[i] = in->heap[m]; in->heap[m] = t;
+        i = m;
+    }
+}
+
+/* prepare -- parses every file, then positions each on its first row. */
+static int prepare(KrInput *in)
+{
+    size_t mem_total = 0;
+    for (uint32_t i = 0; i < in->nsrcs; i++) {
+        KiSrc *s = &in->srcs[i];
+        int r = s->fmt == KI_FMT_JSONL ? ki_jsonl_parse(s) : ki_csv_parse(s);
+        close_raw(s);
+        if (r != 0) return -1;
+        ki_rows_park(s, &mem_total);
+    }
+    for (uint32_t i = 0; i < in->nsrcs; i++) {
+        KiSrc *s = &in->srcs[i];
+        if (ki_rows_start(s) != 0) return -1;
+        if (s->has_cur) in->heap[in->nheap++] = i;
+    }
+    for (uint32_t i = in->nheap / 2u; i-- > 0;) sift_down(in, i);
+    return 0;
+}
+
+static void fill_event(KiSrc *s, KrEvent *ev)
+{
+    const KiRow *r = &s->cur;
+    ev->time = r->time;
+    ev->customer = r->customer;
+    ev->event = r->event;
+    ev->nattrs = r->nattrs;
+    ev->attr_ids = r->ids;
+    ev->attr_vals = r->vals;
+    ev->file = s->name;
+    ev->line = r->line;
+}
+
+int ki_next(KrInput *in, KrEvent *ev)
+{
+    if (in->failed) return -1;
+    if (!in->prepared) {
+        in->prepared = true;
+        if (prepare(in) != 0) { in->failed = true; return -1; }
+        if (in->nheap == 0) return 0;
+        fill_event(&in->srcs[in->heap[0]], ev);
+        return 1;
+    }
+    if (in->nheap == 0) return 0;
+    KiSrc *s = &in->srcs[in->heap[0]];
+    if (ki_rows_next(s) != 0) { in->failed = true; return -1; }
+    if (!s->has_cur) {
+        in->heap[0] = in->heap[--in->nheap];
+        if (in->nheap == 0) return 0;
+    }
+    if (in->nheap > 1) sift_down(in, 0);
+    fill_event(&in->srcs[in->heap[0]], ev);
+    return 1;
+}

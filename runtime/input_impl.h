@@ -1,0 +1,163 @@
+/* input_impl.h -- private to the event-log readers (input.c, csv.c,
+ * jsonl.c, timeparse.c).  The rest of the runtime uses the ki_ API of
+ * internal.h only.
+ *
+ * Flow: ki_open opens every file; the first ki_next parses each file once
+ * (csv.c / jsonl.c) into compact binary rows, held in memory and spilled to
+ * an unlinked temporary file past a threshold, while noting whether the
+ * file's times are non-decreasing.  Then ki_next merges the files' rows:
+ * sorted files stream back from their spill, an unsorted file is loaded and
+ * stably sorted.
+ */
+#ifndef KAIROS_INPUT_IMPL_H
+#define KAIROS_INPUT_IMPL_H
+
+#include <zlib.h>
+#include "internal.h"
+
+/* ---- cell parsers (timeparse.c) ---------------------------------------- */
+int64_t ki_days_from_civil(int64_t y, unsigned m, unsigned d);
+int     ki_parse_int64(const char *s, size_t len, int64_t *out);
+bool    ki_parse_num(const char *s, size_t len, double *out);
+
+/* ---- rows ----------------------------------------------------------------
+ * The most attributes one row can keep (more are ignored: no image has
+ * this many distinct attribute names an event can keep). */
+#define KI_MAX_ATTRS 256
+
+/* A row as the parsers fill it and as the merge hands it out. */
+typedef struct KiRow {
+    int64_t time;
+    uint64_t line;
+    uint32_t customer, event, nattrs;
+    uint32_t ids[KI_MAX_ATTRS];
+    KrValue vals[KI_MAX_ATTRS];
+} KiRow;
+
+/* Packed rows (rows.c), the form rows wait in (memory, then a temporary
+ * file): LEB128 varints zigzag(time - previous time), line - previous line,
+ * customer, event + 1 (0: unknown event), nattrs; then per attribute its
+ * index, a tag byte and the payload: KI_P_NUM 8 bytes (the double), KI_P_INT
+ * a zigzag varint (an integral number), KI_P_STR a varint (value pool id),
+ * KI_P_TRUE / KI_P_FALSE nothing.  "previous" is the previous row of the
+ * same file in file order. */
+enum { KI_P_NUM = 1, KI_P_INT, KI_P_STR, KI_P_TRUE, KI_P_FALSE };
+#define KI_MAX_PACKED (10u + 10u + 5u + 5u + 5u + KI_MAX_ATTRS * (5u + 1u + 10u))
+
+/* An unsorted file's row, for the stable sort. */
+typedef struct KiKey { int64_t time; uint64_t line; size_t off; } KiKey;
+
+enum { KI_FMT_CSV = 0, KI_FMT_JSONL = 1 };
+#define KI_BUF_PAD 64
+
+typedef struct KrInputCtx KrInputCtx;
+
+/* One input file, its raw reader, its parsed rows. */
+typedef struct KiSrc {
+    KrInputCtx *ctx;
+    const char *name;             /* as given ("-" shown as "<stdin>") */
+    int fmt;
+    int fd;                       /* plain file or stdin, else -1 */
+    gzFile gz;                    /* .gz file, else NULL */
+    bool is_stdin;
+
+    /* raw input buffer: bytes [pos, end) are unread; eof once read() says so;
+     * KI_BUF_PAD bytes after cap may be read (never used) by vector loads */
+    char *buf; size_t cap, pos, end;
+    bool eof;
+    uint64_t line;                /* line number of the byte at pos (1-based) */
+    uint64_t bytes;               /* raw bytes read */
+
+    /* row store (rows.c): rows [0, spilled) in the temporary file spill_fd,
+     * then [0, rlen) of rbuf */
+    char *rbuf; size_t rlen, rcap;
+    int spill_fd;                 /* -1 until the first spill */
+    bool nospill;                 /* spilling failed: keep rows in memory */
+    uint64_t spilled;             /* bytes in the spill file */
+    uint64_t nrows;
+    int64_t last_time; uint64_t last_line;   /* of the last row stored */
+    bool sorted;                  /* times non-decreasing so far */
+
+    /* parser-private state */
+    void *priv;
+
+    /* reading the rows back (rows.c) */
+    char *mbuf; size_t mcap, mpos, mend;     /* read-back buffer */
+    uint64_t mread;               /* spill bytes read back */
+    bool in_memory;               /* reading rbuf now */
+    int64_t dtime; uint64_t dline;           /* decoder state */
+    KiKey *order; size_t norder, oidx;       /* unsorted file: rows in time order */
+    bool has_cur;
+    KiRow cur;                    /* the current row */
+} KiSrc;
+
+/* Reader state shared by every file of one ki_open. */
+struct KrInputCtx {
+    const KImage *img;
+    const KrOptions *opt;
+    KrPool *customers, *values;
+    FILE *err;
+    uint64_t rows_read, rows_skipped;
+
+    /* event name -> image event index (open addressing on name bytes) */
+    uint32_t *ev_slots; uint32_t ev_mask;
+    /* attribute name -> image attribute index */
+    uint32_t *at_slots; uint32_t at_mask;
+    /* per event kind (nevents + 1: the last is "unknown event"): the image
+     * attribute indexes to keep, want_off[e] .. want_off[e + 1] in want */
+    uint32_t *want, *want_off;
+    /* per event kind, a bitset over attribute indexes (ceil(nattrs/64) words) */
+    uint64_t *want_bits; uint32_t want_words;
+    /* attributes some event keeps (union of the sets above) */
+    uint64_t *any_bits;
+};
+
+/* input.c helpers for the parsers */
+uint32_t ki_event_index(const KrInputCtx *c, const char *s, size_t len);
+uint32_t ki_attr_index(const KrInputCtx *c, const char *s, size_t len);
+static inline bool ki_wants(const KrInputCtx *c, uint32_t ev, uint32_t attr)
+{
+    uint32_t e = ev == KB_NONE ? c->img->nevents : ev;
+    return (c->want_bits[(size_t)e * c->want_words + attr / 64u] >> (attr % 64u)) & 1u;
+}
+/* Customer id of a row: 1 = keep (*id set), 0 = outside the shard, -1 = out of memory. */
+int  ki_customer(KrInputCtx *c, const char *s, size_t len, uint32_t *id);
+/* The same with h = kr_hash_bytes(s, len) computed before (and the pool
+ * slot prefetched with kr_pool_prefetch). */
+int  ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, uint32_t *id);
+/* Reads more raw input: moves [pos, end) to the front, grows the buffer if
+ * it is full, reads.  Returns bytes added (0 at end of input), -1 on error
+ * (printed). */
+long ki_fill(KiSrc *s);
+/* Cell value: number, else string interned in the values pool.  0 or -1 (out of memory). */
+int  ki_cell_value(KrInputCtx *c, const char *s, size_t len, KrValue *out);
+/* Prints "NAME:LINE[:COL]: message" (col 0: none) and returns -1. */
+int  ki_error(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A bad row: with opt->skip_bad_rows counts it and returns 0 (go on),
+ * else prints as ki_error and returns -1. */
+int  ki_bad_row(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* 1-based character (UTF-8) column of p on the line that starts at linestart. */
+uint64_t ki_column(const char *linestart, const char *p);
+
+/* rows.c: appends a row to the file's rows; 0 or -1 (printed). */
+int  ki_row_commit(KiSrc *s, const KiRow *r);
+/* rows.c: after parsing a file: a time-ordered file that has spilled, or
+ * whose rows would bring the memory rows of all files (*mem_total) past the
+ * budget, moves all its rows to its temporary file, so the merge holds only
+ * a read-back buffer per file. */
+void ki_rows_park(KiSrc *s, size_t *mem_total);
+/* rows.c: after parsing: prepares reading the rows back in time order
+ * (an unsorted file is loaded and stably sorted) and reads the first. */
+int  ki_rows_start(KiSrc *s);
+/* rows.c: the next row into s->cur (s->has_cur false at the end); 0 or -1. */
+int  ki_rows_next(KiSrc *s);
+/* rows.c: frees the row store. */
+void ki_rows_free(KiSrc *s);
+
+/* csv.c / jsonl.c: parse the whole file into rows; 0 or -1 (printed). */
+int  ki_csv_parse(KiSrc *s);
+int  ki_jsonl_parse(KiSrc *s);
+
+#endif

@@ -1,0 +1,373 @@
+/* jsonl.c -- the JSON Lines event-log parser (.jsonl, .ndjson): one object
+ * per line with the keys time, customer, event, other keys attributes.
+ * Parsed with yajl's streaming (callback) API, one yajl_parse call per
+ * line; only keys the image can read are kept.
+ *
+ * Values: a number, or a string typed like a CSV cell (a string that parses
+ * as a number is a number, an empty string is missing); true/false are
+ * booleans; null is missing; nested arrays and objects are ignored.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+#include "input_impl.h"
+
+#define MAX_LINE (64u << 20)
+
+enum { K_SKIP = 0, K_TIME, K_CUST, K_EVENT, K_ATTR };
+
+/* An attribute seen on the current line; strings wait in the scratch
+ * buffer until the event (and so whether it is kept) is known. */
+typedef struct Pending {
+    uint32_t attr;
+    uint8_t tag;                    /* KB_NUM, KB_STR (soff/slen), KB_BOOL */
+    bool b;
+    double num;
+    size_t soff, slen;
+} Pending;
+
+typedef struct JState {
+    KiSrc *s;
+    yajl_handle h;
+    int depth;                      /* open maps/arrays */
+    bool done;                      /* the line's object has ended */
+    int key;                        /* K_*: what the next value at depth 1 is */
+    uint32_t key_attr;
+    const char *key_name;           /* for messages: "time", "customer", "event" */
+    bool has_time, has_cust, has_event;
+    int64_t time;
+    uint32_t event;
+    size_t cust_off, cust_len;      /* in scratch */
+    char msg[200];                  /* a row error found in a callback */
+    Pending *pend; uint32_t npend, cappend;
+    char *scratch; size_t slen, scap;
+    KiRow row;
+} JState;
+
+static int fail(JState *j, const char *fmt, const char *a, size_t alen)
+{
+    snprintf(j->msg, sizeof j->msg, fmt, (int)(alen > 40 ? 40 : alen), a);
+    return 0;                       /* cancels the parse */
+}
+
+static bool keep(JState *j, const char *p, size_t len, size_t *off)
+{
+    *off = j->slen;
+    if (len == 0) return true;
+    if (j->scap - j->slen < len) {
+        size_t nc = j->scap ? j->scap * 2u : 256u;
+        while (nc - j->slen < len) nc *= 2u;
+        char *nb = realloc(j->scratch, nc);
+        if (!nb) return false;
+        j->scratch = nb;
+        j->scap = nc;
+    }
+    memcpy(j->scratch + j->slen, p, len);
+    *off = j->slen;
+    j->slen += len;
+    return true;
+}
+
+static Pending *pend(JState *j)
+{
+    if (j->npend == j->cappend) {
+        uint32_t nc = j->cappend ? j->cappend * 2u : 16u;
+        Pending *np = realloc(j->pend, nc * sizeof *np);
+        if (!np) return NULL;
+        j->pend = np;
+        j->cappend = nc;
+    }
+    Pending *p = &j->pend[j->npend++];
+    p->attr = j->key_attr;
+    return p;
+}
+
+/* scalar -- common checks for a value; returns 1 if it belongs to a key of
+ * the line's object (depth 1), 0 if it is to be ignored (nested), -1 if the
+ * line is bad (message set). */
+static int scalar(JState *j)
+{
+    if (j->depth == 0) { fail(j, "expected a JSON object%.*s", "", 0); return -1; }
+    return j->depth == 1 ? 1 : 0;
+}
+
+static int dup_check(JState *j, bool *has)
+{
+    if (*has) return fail(j, "duplicate key \"%.*s\"", j->key_name, strlen(j->key_name));
+    *has = true;
+    return 1;
+}
+
+static int cb_null(void *ctx)
+{
+    JState *j = ctx;
+    int k = scalar(j);
+    return k >= 0;                  /* null: missing, for every key */
+}
+
+static int cb_bool(void *ctx, int b)
+{
+    JState *j = ctx;
+    int k = scalar(j);
+    if (k <= 0) return k == 0;
+    switch (j->key) {
+    case K_TIME: return fail(j, "bad time: %.*s (expected an RFC 3339 string or integer Unix seconds)", b ? "true" : "false", b ? 4 : 5);
+    case K_CUST: return fail(j, "bad customer: %.*s (expected a string or a number)", b ? "true" : "false", b ? 4 : 5);
+    case K_EVENT: return fail(j, "bad event: %.*s (expected a string)", b ? "true" : "false", b ? 4 : 5);
+    case K_ATTR: {
+        Pending *p = pend(j);
+        if (!p) return fail(j, "out of memory%.*s", "", 0);
+        p->tag = KB_BOOL;
+        p->b = b != 0;
+        return 1;
+    }
+    default: return 1;
+    }
+}
+
+static int cb_number(void *ctx, const char *s, size_t len)
+{
+    JState *j = ctx;
+    int k = scalar(j);
+    if (k <= 0) return k == 0;
+    switch (j->key) {
+    case K_TIME:
+        if (!dup_check(j, &j->has_time)) return 0;
+        if (ki_parse_int64(s, len, &j->time) != 0)
+            return fail(j, "bad time %.*s (expected an RFC 3339 string or integer Unix seconds)", s, len);
+        return 1;
+    case K_CUST:
+        if (!dup_check(j, &j->has_cust)) return 0;
+        if (!keep(j, s, len, &j->cust_off)) return fail(j, "out of memory%.*s", "", 0);
+        j->cust_len = len;
+        return 1;
+    case K_EVENT: return fail(j, "bad event %.*s (expected a string)", s, len);
+    case K_ATTR: {
+        Pending *p = pend(j);
+        if (!p) return fail(j, "out of memory%.*s", "", 0);
+        p->tag = KB_NUM;
+        if (!ki_parse_num(s, len, &p->num)) p->num = 0;     /* cannot happen: yajl checked it */
+        return 1;
+    }
+    default: return 1;
+    }
+}
+
+static int cb_string(void *ctx, const unsigned char *us, size_t len)
+{
+    JState *j = ctx;
+    const char *s = (const char *)us;
+    int k = scalar(j);
+    if (k <= 0) return k == 0;
+    switch (j->key) {
+    case K_TIME:
+        if (!dup_check(j, &j->has_time)) return 0;
+        if (len == 0) { j->has_time = false; return 1; }   /* missing */
+        if (kr_parse_time(s, len, &j->time) != 0)
+            return fail(j, "bad time \"%.*s\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)", s, len);
+        return 1;
+    case K_CUST:
+        if (!dup_check(j, &j->has_cust)) return 0;
+        if (!keep(j, s, len, &j->cust_off)) return fail(j, "out of memory%.*s", "", 0);
+        j->cust_len = len;
+        return 1;
+    case K_EVENT:
+        if (!dup_check(j, &j->has_event)) return 0;
+        if (len == 0) { j->has_event = false; return 1; }
+        j->event = ki_event_index(j->s->ctx, s, len);
+        return 1;
+    case K_ATTR: {
+        if (len == 0) return 1;                          /* missing */
+        Pending *p = pend(j);
+        if (!p || !keep(j, s, len, &p->soff)) return fail(j, "out of memory%.*s", "", 0);
+        p->tag = KB_STR;
+        p->slen = len;
+        return 1;
+    }
+    default: return 1;
+    }
+}
+
+static int cb_start_map(void *ctx)
+{
+    JState *j = ctx;
+    if (j->depth == 0 && j->done) return fail(j, "more than one JSON value on the line%.*s", "", 0);
+    if (j->depth == 1 && (j->key == K_TIME || j->key == K_CUST || j->key == K_EVENT))
+        return fail(j, "bad %.*s: an object", j->key_name, strlen(j->key_name));
+    j->depth++;
+    return 1;
+}
+
+static int cb_end_map(void *ctx)
+{
+    JState *j = ctx;
+    if (--j->depth == 0) j->done = true;
+    return 1;
+}
+
+static int cb_start_array(void *ctx)
+{
+    JState *j = ctx;
+    if (j->depth == 0) return fail(j, "expected a JSON object, not an array%.*s", "", 0);
+    if (j->depth == 1 && (j->key == K_TIME || j->key == K_CUST || j->key == K_EVENT))
+        return fail(j, "bad %.*s: an array", j->key_name, strlen(j->key_name));
+    j->depth++;
+    return 1;
+}
+
+static int cb_end_array(void *ctx)
+{
+    JState *j = ctx;
+    j->depth--;
+    return 1;
+}
+
+static int cb_map_key(void *ctx, const unsigned char *uk, size_t len)
+{
+    JState *j = ctx;
+    if (j->depth != 1) return 1;
+    const char *k = (const char *)uk;
+    if (len == 4 && memcmp(k, "time", 4) == 0) { j->key = K_TIME; j->key_name = "time"; }
+    else if (len == 8 && memcmp(k, "customer", 8) == 0) { j->key = K_CUST; j->key_name = "customer"; }
+    else if (len == 5 && memcmp(k, "event", 5) == 0) { j->key = K_EVENT; j->key_name = "event"; }
+    else {
+        KrInputCtx *c = j->s->ctx;
+        uint32_t a = ki_attr_index(c, k, len);
+        if (a != KB_NONE && ((c->any_bits[a / 64u] >> (a % 64u)) & 1u)) { j->key = K_ATTR; j->key_attr = a; }
+        else j->key = K_SKIP;
+    }
+    return 1;
+}
+
+static const yajl_callbacks callbacks = {
+    cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
+    cb_start_map, cb_map_key, cb_end_map, cb_start_array, cb_end_array,
+};
+
+static int new_handle(JState *j)
+{
+    if (j->h) yajl_free(j->h);
+    j->h = yajl_alloc(&callbacks, NULL, j);
+    if (!j->h) return -1;
+    yajl_config(j->h, yajl_allow_multiple_values, 1);
+    yajl_config(j->h, yajl_dont_validate_strings, 1);
+    return 0;
+}
+
+/* finish -- the line's object is complete: check it, make the row. */
+static int finish(JState *j, uint64_t line)
+{
+    KiSrc *s = j->s;
+    KrInputCtx *c = s->ctx;
+    KiRow *r = &j->row;
+    if (!j->has_time) return ki_bad_row(s, line, 0, "missing time");
+    if (!j->has_event) return ki_bad_row(s, line, 0, "missing event");
+    if (!j->has_cust || j->cust_len == 0) return ki_bad_row(s, line, 0, "missing customer");
+    int k = ki_customer(c, j->scratch + j->cust_off, j->cust_len, &r->customer);
+    if (k < 0) return ki_error(s, line, 0, "out of memory");
+    if (k == 0) return 0;
+    r->time = j->time;
+    r->event = j->event;
+    r->line = line;
+    uint32_t n = 0;
+    for (uint32_t i = j->npend; i-- > 0 && n < KI_MAX_ATTRS;) {    /* the last of duplicate keys wins */
+        const Pending *p = &j->pend[i];
+        if (!ki_wants(c, j->event, p->attr)) continue;
+        bool seen = false;
+        for (uint32_t m = 0; m < n && !seen; m++) seen = r->ids[m] == p->attr;
+        if (seen) continue;
+        KrValue *v = &r->vals[n];
+        if (p->tag == KB_STR) {
+            if (ki_cell_value(c, j->scratch + p->soff, p->slen, v) != 0) return ki_error(s, line, 0, "out of memory");
+        } else if (p->tag == KB_NUM) {
+            v->tag = KB_NUM; v->num = p->num;
+        } else {
+            v->tag = KB_BOOL; v->i = 0; v->b = p->b;
+        }
+        /* insert in increasing attribute index order */
+        uint32_t at = n++;
+        KrValue nv = *v;
+        while (at > 0 && r->ids[at - 1u] > p->attr) {
+            r->ids[at] = r->ids[at - 1u];
+            r->vals[at] = r->vals[at - 1u];
+            at--;
+        }
+        r->ids[at] = p->attr;
+        r->vals[at] = nv;
+    }
+    r->nattrs = n;
+    return ki_row_commit(s, r);
+}
+
+/* parse_line -- one non-blank line. 0 = done (row made or skipped), -1 = error. */
+static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
+{
+    j->depth = 0; j->done = false; j->key = K_SKIP;
+    j->has_time = j->has_cust = j->has_event = false;
+    j->event = KB_NONE;
+    j->npend = 0; j->slen = 0; j->msg[0] = 0;
+    yajl_status st = yajl_parse(j->h, (const unsigned char *)p, len);
+    if (st == yajl_status_ok && j->done && j->depth == 0) return finish(j, line);
+    int rc;
+    if (st == yajl_status_client_canceled || j->msg[0]) {
+        rc = ki_bad_row(j->s, line, 0, "%s", j->msg);
+    } else if (st == yajl_status_error) {
+        unsigned char *e = yajl_get_error(j->h, 0, (const unsigned char *)p, len);
+        char m[160] = "invalid JSON";
+        if (e) {
+            const char *t = (const char *)e;
+            if (strncmp(t, "parse error: ", 13) == 0) t += 13;
+            else if (strncmp(t, "lexical error: ", 15) == 0) t += 15;
+            size_t tl = strcspn(t, "\n");
+            while (tl > 0 && (t[tl - 1] == ' ' || t[tl - 1] == '.')) tl--;
+            snprintf(m, sizeof m, "invalid JSON: %.*s", (int)(tl > 120 ? 120 : tl), t);
+            yajl_free_error(j->h, e);
+        }
+        rc = ki_bad_row(j->s, line, 0, "%s", m);
+    } else {
+        rc = ki_bad_row(j->s, line, 0, j->depth > 0 ? "incomplete JSON object (expected one object per line)"
+                                                    : "expected a JSON object");
+    }
+    if (new_handle(j) != 0) return ki_error(j->s, line, 0, "out of memory");
+    return rc;
+}
+
+static bool blank(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') return false;
+    return true;
+}
+
+int ki_jsonl_parse(KiSrc *s)
+{
+    JState *j = calloc(1, sizeof *j);
+    if (!j) return ki_error(s, 0, 0, "out of memory");
+    j->s = s;
+    int rc = new_handle(j) == 0 ? 0 : ki_error(s, 0, 0, "out of memory");
+    while (rc == 0) {
+        if (s->pos == s->end) {
+            if (s->eof) break;
+            if (ki_fill(s) < 0) { rc = -1; break; }
+            continue;
+        }
+        const char *p = s->buf + s->pos;
+        size_t avail = s->end - s->pos;
+        const char *nl = memchr(p, '\n', avail);
+        if (!nl && !s->eof) {
+            if (avail > MAX_LINE) { rc = ki_error(s, s->line, 0, "line longer than 64 MiB"); break; }
+            if (ki_fill(s) < 0) rc = -1;
+            continue;
+        }
+        size_t len = nl ? (size_t)(nl - p) : avail;
+        if (s->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) { p += 3; len -= 3; }
+        if (!blank(p, len)) rc = parse_line(j, p, len, s->line);
+        s->pos += (nl ? (size_t)(nl - (s->buf + s->pos)) + 1u : avail);
+        s->line++;
+    }
+    if (j->h) yajl_free(j->h);
+    free(j->pend);
+    free(j->scratch);
+    free(j);
+    return rc;
+}

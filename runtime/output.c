@@ -1,0 +1,305 @@
+/* output.c -- the schedule writer (ko_): CSV
+ * (time,customer,rule,action,survey,channel,attempt,variant) or JSON Lines
+ * with the same keys.
+ *
+ * No partial output: a file is written to a temporary file beside it
+ * (NAME.tmp.XXXXXX), fsync'ed and renamed only by ko_close(w, true); standard
+ * output is held back (in memory, spilling to an unlinked temporary file
+ * past MEM_LIMIT) and copied out by ko_close(w, true) only.  Any write
+ * error gives "PATH: write error: REASON" ("-" for standard output).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "internal.h"
+
+#define MEM_LIMIT (64u << 20)     /* standard output held in memory up to this */
+#define LINE_MAX_GUESS 512
+
+struct KoWriter {
+    KrOutFormat fmt;
+    const KImage *img;
+    const KrPool *customers;
+    FILE *err;
+    const char *path;             /* as given; "-" for standard output */
+    char *tmp;                    /* temporary file (file output) */
+    FILE *f;                      /* temporary file (file output) */
+    bool to_stdout;
+    bool direct;                  /* not a regular file (/dev/null, a pipe): written in place */
+    char *mem; size_t len, cap;   /* held-back standard output */
+    FILE *spill;                  /* ... past MEM_LIMIT */
+    int error;                    /* errno of the first write error, or 0 */
+    char *line; size_t lcap;      /* the row being formatted */
+    size_t llen;
+};
+
+/* ---- formatting ---------------------------------------------------------- */
+
+static int line_reserve(KoWriter *w, size_t more)
+{
+    if (w->llen + more <= w->lcap) return 0;
+    size_t nc = w->lcap ? w->lcap : LINE_MAX_GUESS;
+    while (nc < w->llen + more) nc *= 2;
+    char *nl = realloc(w->line, nc);
+    if (!nl) return -1;
+    w->line = nl;
+    w->lcap = nc;
+    return 0;
+}
+
+static void put(KoWriter *w, const char *s, size_t n)
+{
+    if (line_reserve(w, n) != 0) { if (!w->error) w->error = ENOMEM; return; }
+    memcpy(w->line + w->llen, s, n);
+    w->llen += n;
+}
+
+static void puts0(KoWriter *w, const char *s) { put(w, s, strlen(s)); }
+
+/* A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line
+ * break. */
+static void csv_field(KoWriter *w, const char *s, size_t n)
+{
+    bool q = false;
+    for (size_t i = 0; i < n && !q; i++)
+        q = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!q) { put(w, s, n); return; }
+    put(w, "\"", 1);
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '"') { put(w, s + from, i - from + 1); put(w, "\"", 1); from = i + 1; }
+    put(w, s + from, n - from);
+    put(w, "\"", 1);
+}
+
+/* A JSON string (control characters escaped; other bytes as they are). */
+static void json_string(KoWriter *w, const char *s, size_t n)
+{
+    put(w, "\"", 1);
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        put(w, s + from, i - from);
+        char esc[8];
+        switch (c) {
+        case '"':  puts0(w, "\\\""); break;
+        case '\\': puts0(w, "\\\\"); break;
+        case '\n': puts0(w, "\\n"); break;
+        case '\r': puts0(w, "\\r"); break;
+        case '\t': puts0(w, "\\t"); break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            puts0(w, esc);
+        }
+        from = i + 1;
+    }
+    put(w, s + from, n - from);
+    put(w, "\"", 1);
+}
+
+static void field(KoWriter *w, const char *key, const char *s, size_t n, bool first)
+{
+    if (w->fmt == KR_OUT_CSV) {
+        if (!first) put(w, ",", 1);
+        csv_field(w, s, n);
+    } else {
+        puts0(w, first ? "{\"" : ",\"");
+        puts0(w, key);
+        puts0(w, "\":");
+        json_string(w, s, n);
+    }
+}
+
+/* Image string si, or "" if out of range. */
+static const char *istr(const KImage *img, uint32_t si, size_t *n)
+{
+    if (si >= img->nstrings) { *n = 0; return ""; }
+    *n = img->string_lens[si];
+    return img->strings[si];
+}
+
+/* ---- the sink ------------------------------------------------------------ */
+
+static void sink(KoWriter *w, const char *p, size_t n)
+{
+    if (w->error) return;
+    if (!w->to_stdout) {
+        if (fwrite(p, 1, n, w->f) != n) w->error = errno ? errno : EIO;
+        return;
+    }
+    if (!w->spill && w->len + n <= MEM_LIMIT) {
+        if (w->len + n > w->cap) {
+            size_t nc = w->cap ? w->cap : 1u << 16;
+            while (nc < w->len + n) nc *= 2;
+            char *nm = realloc(w->mem, nc);
+            if (!nm) { w->error = ENOMEM; return; }
+            w->mem = nm;
+            w->cap = nc;
+        }
+        memcpy(w->mem + w->len, p, n);
+        w->len += n;
+        return;
+    }
+    if (!w->spill) {
+        w->spill = tmpfile();
+        if (!w->spill) { w->error = errno ? errno : EIO; return; }
+        if (fwrite(w->mem, 1, w->len, w->spill) != w->len) { w->error = errno ? errno : EIO; return; }
+        free(w->mem);
+        w->mem = NULL;
+        w->len = w->cap = 0;
+    }
+    if (fwrite(p, 1, n, w->spill) != n) w->error = errno ? errno : EIO;
+}
+
+static const char header[] = "time,customer,rule,action,survey,channel,attempt,variant\n";
+
+KoWriter *ko_open(const char *path, KrOutFormat fmt, const KImage *img,
+                  const KrPool *customers, FILE *err)
+{
+    KoWriter *w = calloc(1, sizeof *w);
+    if (!w) { fprintf(err, "%s: write error: %s\n", path ? path : "-", strerror(ENOMEM)); return NULL; }
+    w->fmt = fmt;
+    w->img = img;
+    w->customers = customers;
+    w->err = err;
+    w->to_stdout = !path || strcmp(path, "-") == 0;
+    w->path = w->to_stdout ? "-" : path;
+    struct stat st;
+    if (!w->to_stdout && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        w->direct = true;
+        w->f = fopen(path, "w");
+        if (!w->f) {
+            fprintf(err, "%s: write error: %s\n", path, strerror(errno));
+            free(w);
+            return NULL;
+        }
+    } else if (!w->to_stdout) {
+        size_t n = strlen(path);
+        w->tmp = malloc(n + 16);
+        if (!w->tmp) { fprintf(err, "%s: write error: %s\n", path, strerror(ENOMEM)); free(w); return NULL; }
+        snprintf(w->tmp, n + 16, "%s.tmp.XXXXXX", path);
+        int fd = mkstemp(w->tmp);
+        if (fd < 0) {
+            fprintf(err, "%s: write error: %s\n", path, strerror(errno));
+            free(w->tmp);
+            free(w);
+            return NULL;
+        }
+        w->f = fdopen(fd, "w");
+        if (!w->f) {
+            fprintf(err, "%s: write error: %s\n", path, strerror(errno));
+            close(fd);
+            unlink(w->tmp);
+            free(w->tmp);
+            free(w);
+            return NULL;
+        }
+        setvbuf(w->f, NULL, _IOFBF, 1u << 16);
+    }
+    if (fmt == KR_OUT_CSV) sink(w, header, sizeof header - 1);
+    return w;
+}
+
+int ko_row(KoWriter *w, const KrRow *r)
+{
+    if (w->error) return -1;
+    const KImage *img = w->img;
+    const KbRule *rule = &img->rules[r->rule];
+    static const char *const actions[] = { "ask", "remind", "task" };
+    w->llen = 0;
+
+    /* time */
+    char tbuf[40];
+    int64_t days = r->time / 86400, sod = r->time % 86400;
+    if (sod < 0) { sod += 86400; days--; }
+    int y, mo, d;
+    kz_civil_from_days(days, &y, &mo, &d);
+    int tn = snprintf(tbuf, sizeof tbuf, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d,
+                      (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+    field(w, "time", tbuf, (size_t)tn, true);
+
+    size_t n;
+    const char *s = kr_pool_str(w->customers, r->customer, &n);
+    if (!s) { s = ""; n = 0; }
+    field(w, "customer", s, n, false);
+    s = istr(img, rule->name, &n);
+    field(w, "rule", s, n, false);
+    s = actions[r->action < 3 ? r->action : 0];
+    field(w, "action", s, strlen(s), false);
+    if (rule->is_task) s = istr(img, rule->target, &n);
+    else s = rule->target < img->nsurveys ? istr(img, img->surveys[rule->target], &n) : istr(img, KB_NONE, &n);
+    field(w, "survey", s, n, false);
+    s = r->channel < img->nchannels ? istr(img, img->channels[r->channel], &n) : istr(img, KB_NONE, &n);
+    field(w, "channel", s, n, false);
+    char abuf[16];
+    int an = snprintf(abuf, sizeof abuf, "%u", r->attempt);
+    if (w->fmt == KR_OUT_CSV) { put(w, ",", 1); put(w, abuf, (size_t)an); }
+    else { puts0(w, ",\"attempt\":"); put(w, abuf, (size_t)an); }
+    if (r->variant != KB_NONE && r->variant < rule->nvariants)
+        s = istr(img, rule->variants[r->variant].name, &n);
+    else { s = ""; n = 0; }
+    field(w, "variant", s, n, false);
+    put(w, w->fmt == KR_OUT_CSV ? "\n" : "}\n", w->fmt == KR_OUT_CSV ? 1 : 2);
+    if (w->error) return -1;
+    sink(w, w->line, w->llen);
+    return w->error ? -1 : 0;
+}
+
+int ko_emit(void *ctx, const KrRow *row) { return ko_row(ctx, row); }
+
+/* Copies the held-back standard output out. */
+static void flush_stdout(KoWriter *w)
+{
+    if (w->error) return;
+    if (w->spill) {
+        if (fflush(w->spill) != 0 || fseek(w->spill, 0, SEEK_SET) != 0) { w->error = errno ? errno : EIO; return; }
+        char buf[1 << 16];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, w->spill)) > 0)
+            if (fwrite(buf, 1, n, stdout) != n) { w->error = errno ? errno : EIO; return; }
+        if (ferror(w->spill)) { w->error = EIO; return; }
+    } else if (w->len && fwrite(w->mem, 1, w->len, stdout) != w->len) {
+        w->error = errno ? errno : EIO;
+        return;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) w->error = errno ? errno : EIO;
+}
+
+int ko_close(KoWriter *w, bool ok)
+{
+    if (!w) return ok ? 0 : -1;
+    int status = 0;
+    if (w->to_stdout) {
+        if (ok) flush_stdout(w);
+        if (w->spill) fclose(w->spill);
+    } else {
+        if (ok && !w->error) {
+            if (fflush(w->f) != 0 || ferror(w->f)) w->error = errno ? errno : EIO;
+            if (!w->error && !w->direct) {
+                mode_t um = umask(0);
+                umask(um);
+                if (fchmod(fileno(w->f), 0666 & ~um) != 0) w->error = errno;
+            }
+            if (!w->error && !w->direct && fsync(fileno(w->f)) != 0 && errno != EINVAL && errno != EROFS)
+                w->error = errno;
+        }
+        if (fclose(w->f) != 0 && ok && !w->error) w->error = errno ? errno : EIO;
+        if (!w->direct) {
+            if (ok && !w->error && rename(w->tmp, w->path) != 0) w->error = errno;
+            if (!ok || w->error) unlink(w->tmp);
+        }
+    }
+    if (ok && w->error) {
+        fprintf(w->err, "%s: write error: %s\n", w->path, strerror(w->error));
+        status = -1;
+    }
+    if (!ok) status = -1;
+    free(w->tmp);
+    free(w->mem);
+    free(w->line);
+    free(w);
+    return status;
+}

@@ -1,0 +1,238 @@
+/* pool.c -- string interning pools (kr_pool_*, kr_intern, kr_lookup).
+ *
+ * A pool gives each distinct byte string a dense id from 0.  The bytes live
+ * in big chunks that are never moved (a pointer from kr_pool_str stays valid
+ * until kr_pool_free), each string NUL-terminated.  Lookup is an open-
+ * addressing table (linear probing, load <= 1/2) whose slots hold the hash,
+ * the id, the length and the first 16 bytes of the string: finding a short
+ * string reads one slot and nothing else.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+#define POOL_CHUNK (256u * 1024u)       /* bytes per storage chunk */
+
+typedef struct PoolStr { const char *p; uint32_t len; uint32_t hash; } PoolStr;
+
+/* A table slot.  The first 16 bytes of the string sit in the slot, so a
+ * lookup of a short string (most ids) touches one cache line. */
+typedef struct Slot {
+    uint32_t hash;
+    uint32_t id1;                       /* id + 1; 0: empty */
+    uint32_t len, pad;
+    uint64_t k[2];                      /* first 16 bytes, zero-padded */
+} Slot;
+
+struct KrPool {
+    PoolStr *strs; uint32_t n, cap;     /* id -> string */
+    Slot *slots; uint32_t mask;         /* hash table, size mask + 1 */
+    char **chunks; uint32_t nchunks, capchunks;
+    char *cur; size_t curfree;          /* free tail of the newest chunk */
+};
+
+static inline uint64_t load8(const char *s) { uint64_t w; memcpy(&w, s, 8); return w; }
+static inline uint32_t load4(const char *s) { uint32_t w; memcpy(&w, s, 4); return w; }
+
+/* prefix16 -- the first min(len, 16) bytes of s, zero-padded, without a
+ * variable-length memcpy (overlapping fixed-size loads, little endian). */
+static inline void prefix16(const char *s, size_t len, uint64_t k[2])
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (len >= 16) { k[0] = load8(s); k[1] = load8(s + 8); }
+    else if (len > 8) { k[0] = load8(s); k[1] = load8(s + len - 8) >> (8u * (16u - len)); }
+    else if (len == 8) { k[0] = load8(s); k[1] = 0; }
+    else if (len >= 4) { k[0] = load4(s) | ((uint64_t)load4(s + len - 4) << (8u * (len - 4u))); k[1] = 0; }
+    else {
+        k[0] = k[1] = 0;
+        for (size_t i = 0; i < len; i++) k[0] |= (uint64_t)(unsigned char)s[i] << (8u * i);
+    }
+#else
+    k[0] = k[1] = 0;
+    if (len) memcpy(k, s, len < 16 ? len : 16);
+#endif
+}
+
+#define MIX(h, w) do { (h) = ((h) ^ (w)) * 0xFF51AFD7ED558CCDULL; (h) ^= (h) >> 31; } while (0)
+
+/* kr_hash_bytes -- a fast 64-bit hash for short keys: 8 bytes at a time
+ * (the last word overlapping), multiply-xorshift mixing, murmur3's
+ * finalizer (without it, ids that differ only in their last digits
+ * cluster).  Not FNV: this one is only for tables, never for
+ * anything that must be stable across versions. */
+uint64_t kr_hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (len * 0xC2B2AE3D27D4EB4FULL);
+    if (len >= 8) {
+        const char *last = s + len - 8;
+        for (; s < last; s += 8) MIX(h, load8(s));
+        MIX(h, load8(last));
+    } else if (len >= 4) {
+        MIX(h, load4(s) | ((uint64_t)load4(s + len - 4) << 32));
+    } else if (len > 0) {
+        MIX(h, (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[len / 2] << 8
+               | (uint64_t)(unsigned char)s[len - 1] << 16);
+    }
+    h ^= h >> 33;                       /* murmur3's finalizer */
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    return h ^ (h >> 33);
+}
+
+KrPool *kr_pool_new(void)
+{
+    KrPool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->mask = 255;
+    p->slots = calloc(p->mask + 1u, sizeof *p->slots);
+    if (!p->slots) { free(p); return NULL; }
+    return p;
+}
+
+void kr_pool_free(KrPool *p)
+{
+    if (!p) return;
+    for (uint32_t i = 0; i < p->nchunks; i++) free(p->chunks[i]);
+    free(p->chunks);
+    free(p->strs);
+    free(p->slots);
+    free(p);
+}
+
+/* A looked-up string: its bytes, hash and 16-byte prefix. */
+typedef struct Key { const char *s; size_t len; uint32_t hash; uint64_t k[2]; } Key;
+
+static inline void make_key_h(Key *q, const char *s, size_t len, uint64_t h)
+{
+    q->s = s;
+    q->len = len;
+    q->hash = (uint32_t)(h >> 32);
+    prefix16(s, len, q->k);
+}
+
+static inline void make_key(Key *q, const char *s, size_t len)
+{
+    make_key_h(q, s, len, kr_hash_bytes(s, len));
+}
+
+void kr_pool_prefetch(const KrPool *p, uint64_t h)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(&p->slots[(uint32_t)(h >> 32) & p->mask]);
+#else
+    (void)p; (void)h;
+#endif
+}
+
+/* find -- slot index holding the key, or the empty slot where it would go. */
+static uint32_t find(const KrPool *p, const Key *q)
+{
+    uint32_t i = q->hash & p->mask;
+    for (;;) {
+        const Slot *e = &p->slots[i];
+        if (e->id1 == 0) return i;
+        if (e->hash == q->hash && e->len == q->len && e->k[0] == q->k[0] && e->k[1] == q->k[1]
+            && (q->len <= 16 || memcmp(p->strs[e->id1 - 1u].p + 16, q->s + 16, q->len - 16) == 0))
+            return i;
+        i = (i + 1u) & p->mask;
+    }
+}
+
+uint32_t kr_lookup(const KrPool *p, const char *s, size_t len)
+{
+    Key q;
+    make_key(&q, s, len);
+    const Slot *e = &p->slots[find(p, &q)];
+    return e->id1 ? e->id1 - 1u : UINT32_MAX;
+}
+
+/* grow -- doubles the table and moves every slot. */
+static int grow(KrPool *p)
+{
+    uint32_t nmask = p->mask * 2u + 1u;
+    Slot *ns = calloc((size_t)nmask + 1u, sizeof *ns);
+    if (!ns) return -1;
+    for (uint32_t j = 0; j <= p->mask; j++) {
+        const Slot *e = &p->slots[j];
+        if (!e->id1) continue;
+        uint32_t i = e->hash & nmask;
+        while (ns[i].id1) i = (i + 1u) & nmask;
+        ns[i] = *e;
+    }
+    free(p->slots);
+    p->slots = ns;
+    p->mask = nmask;
+    return 0;
+}
+/* store -- copies s (NUL-terminated) into chunk storage. */
+static const char *store(KrPool *p, const char *s, size_t len)
+{
+    if (len + 1 > p->curfree) {
+        size_t sz = len + 1 > POOL_CHUNK / 4 ? len + 1 : POOL_CHUNK;
+        if (p->nchunks == p->capchunks) {
+            uint32_t nc = p->capchunks ? p->capchunks * 2u : 16u;
+            char **c = realloc(p->chunks, nc * sizeof *c);
+            if (!c) return NULL;
+            p->chunks = c; p->capchunks = nc;
+        }
+        char *c = malloc(sz);
+        if (!c) return NULL;
+        p->chunks[p->nchunks++] = c;
+        if (sz == POOL_CHUNK) { p->cur = c; p->curfree = sz; }
+        else { memcpy(c, s, len); c[len] = 0; return c; }   /* big string: own chunk */
+    }
+    char *d = p->cur;
+    memcpy(d, s, len);
+    d[len] = 0;
+    p->cur += len + 1;
+    p->curfree -= len + 1;
+    return d;
+}
+
+/* kr_intern -- id of s, inserting it if new; UINT32_MAX when out of memory
+ * (or more than 2^32 - 2 strings). */
+uint32_t kr_intern(KrPool *p, const char *s, size_t len)
+{
+    return kr_intern_hashed(p, s, len, kr_hash_bytes(s, len));
+}
+
+uint32_t kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h)
+{
+    Key q;
+    make_key_h(&q, s, len, h);
+    uint32_t i = find(p, &q);
+    if (p->slots[i].id1) return p->slots[i].id1 - 1u;
+    if (len > UINT32_MAX - 1u || p->n >= UINT32_MAX - 2u) return UINT32_MAX;
+    if ((uint64_t)(p->n + 1u) * 2u > (uint64_t)p->mask + 1u) {
+        if (grow(p) != 0) return UINT32_MAX;
+        i = find(p, &q);
+    }
+    if (p->n == p->cap) {
+        uint32_t nc = p->cap ? p->cap * 2u : 64u;
+        PoolStr *ns = realloc(p->strs, (size_t)nc * sizeof *ns);
+        if (!ns) return UINT32_MAX;
+        p->strs = ns; p->cap = nc;
+    }
+    const char *d = store(p, s, len);
+    if (!d) return UINT32_MAX;
+    uint32_t id = p->n++;
+    p->strs[id] = (PoolStr){ d, (uint32_t)len, q.hash };
+    Slot *e = &p->slots[i];
+    e->hash = q.hash;
+    e->id1 = id + 1u;
+    e->len = (uint32_t)len;
+    e->k[0] = q.k[0];
+    e->k[1] = q.k[1];
+    return id;
+}
+
+const char *kr_pool_str(const KrPool *p, uint32_t id, size_t *len)
+{
+    if (id >= p->n) { if (len) *len = 0; return NULL; }
+    if (len) *len = p->strs[id].len;
+    return p->strs[id].p;
+}
+
+uint32_t kr_pool_count(const KrPool *p)
+{
+    return p->n;
+}

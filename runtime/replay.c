@@ -1,0 +1,1161 @@
+/* replay.c -- the replay engine (kr_engine_*): LANGUAGE.md section 4.
+ *
+ * The engine takes events one at a time, in replay order, and keeps, per
+ * customer, only what the image can read (KrCust, internal.h): kept events
+ * per the retention table, traits, zone, opt-out and consent masks, the
+ * sends a cap or asked() can still see, and one slot per (customer, rule)
+ * with the pending ask (or task) and, for `every` rules, the next boundary.
+ *
+ * Time: before an event at T is applied, every timer due before T fires;
+ * timers due at T fire after all events at T (when time moves on, or at
+ * kr_engine_finish).  Timers live in a binary min-heap keyed by (due, kind
+ * (boundaries before asks), priority descending, rule order, customer,
+ * sequence); a cancelled ask is dropped lazily: its generation no longer
+ * matches its slot's.
+ *
+ * Rows of one instant are buffered and sorted (customer bytes, priority
+ * descending, rule order, attempt) before they go to the emitter.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+#define KR_NEVER   INT64_MAX              /* no allowed send time */
+#define KR_TIME_MAX 253402300799LL        /* 9999-12-31T23:59:59Z */
+#define PLACE_STEPS 400                   /* moves tried before giving up on a send time */
+
+enum { TK_BOUNDARY = 0, TK_ATTEMPT = 1 };
+
+struct KrSlot {
+    uint32_t rule;
+    bool pending;                 /* an ask/task chain is pending */
+    bool moved;                   /* the next attempt was moved by quiet hours */
+    uint32_t attempt;             /* index of the next attempt */
+    uint32_t variant;             /* variant index or KB_NONE */
+    uint64_t gen;                 /* generation of the pending chain */
+    int64_t due;                  /* due time of the next attempt */
+    int64_t trig_time;
+    KzZone *zone;                 /* the customer's zone at trigger time */
+    KrValue *tattrs;              /* trigger's kept attributes (retention order) */
+    uint64_t every_gen;           /* generation of the pending boundary timer */
+    int64_t every_last;           /* last boundary fired, or INT64_MIN */
+};
+
+typedef struct KrTimer {
+    int64_t due;
+    uint64_t gen, seq;
+    uint32_t cust, rule, attempt;
+    int32_t prio;
+    uint8_t kind;                 /* TK_* */
+} KrTimer;
+
+typedef struct RowKey {
+    KrRow row;
+    const char *cs; size_t clen;  /* customer id bytes */
+    int32_t prio;
+} RowKey;
+
+struct KrEngine {
+    const KImage *img;
+    KrPool *customers, *values;
+    KrEngineOpts opt;
+    KvEnv env;
+    uint32_t *strval;             /* image string -> value pool id */
+    uint32_t *hist_of;            /* event -> hist index or KB_NONE */
+    uint32_t nkept;
+    uint32_t *chan_val;           /* channel -> value pool id of its name */
+    uint64_t *vhash;              /* rule -> FNV-1a state after "POLICY/RULE/" */
+    uint32_t *by_event, *by_event_off;   /* after-rules per event: [off[e], off[e+1]) */
+    uint32_t *every, nevery;      /* every-rules */
+    int64_t sent_keep;            /* sends older than now - sent_keep can go */
+    KzZone *policy_zone;
+    uint32_t ev_identify, ev_response, ev_opt_out, ev_opt_in, ev_grant, ev_revoke;
+    uint32_t a_tz, a_channel, a_survey;
+
+    KrCust *custs; uint32_t ncusts;
+    KrTimer *heap; size_t nheap, capheap;
+    uint64_t seq, gen;
+    int64_t last_time;            /* latest event time so far */
+
+    RowKey *rows; size_t nrows, caprows;
+    int64_t rows_time;
+    bool failed;
+
+    KrStats stats;
+
+    /* explain */
+    uint32_t explain_id;          /* customer pool id once seen, else KB_NONE */
+    uint32_t explain_rule;        /* KB_NONE: all */
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static const char *sname(const KImage *img, uint32_t si)
+{
+    return si < img->nstrings ? img->strings[si] : "?";
+}
+
+static uint64_t chan_bit(uint32_t ch) { return ch < 64 ? 1ULL << ch : 0; }
+
+static int64_t add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+/* Window start (exclusive) of (now - w, now]; KB_FOREVER: everything. */
+static int64_t win_lo(int64_t now, int64_t w)
+{
+    if (w == KB_FOREVER || w < 0) return INT64_MIN;
+    int64_t r;
+    if (__builtin_sub_overflow(now, w, &r)) return INT64_MIN;
+    return r;
+}
+
+static void fmt_time(int64_t t, char *buf, size_t n)
+{
+    int64_t days = t / 86400, sod = t % 86400;
+    if (sod < 0) { sod += 86400; days--; }
+    int y, m, d;
+    kz_civil_from_days(days, &y, &m, &d);
+    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(sod / 3600),
+             (int)(sod / 60 % 60), (int)(sod % 60));
+}
+
+static const char *rule_name(const KrEngine *e, uint32_t r)
+{
+    return r < e->img->nrules ? sname(e->img, e->img->rules[r].name) : "";
+}
+
+static const char *chan_name(const KrEngine *e, uint32_t ch)
+{
+    return ch < e->img->nchannels ? sname(e->img, e->img->channels[ch]) : "?";
+}
+
+/* ---- explain ------------------------------------------------------------- */
+
+static bool tracing(const KrEngine *e, uint32_t ci, uint32_t ri)
+{
+    return e->opt.explain_out && ci == e->explain_id &&
+           (e->explain_rule == KB_NONE || ri == KB_NONE || ri == e->explain_rule);
+}
+
+/* One line of the customer's story: time, rule (or none), step, message. */
+static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *step,
+                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *step,
+                  const char *fmt, ...)
+{
+    if (!tracing(e, ci, ri)) return;
+    char ts[40], msg[1024];
+    fmt_time(t, ts, sizeof ts);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    FILE *o = e->opt.explain_out;
+    if (e->opt.explain_jsonl) {
+        fprintf(o, "{\"time\":\"%s\",\"rule\":\"", ts);
+        const char *rn = ri == KB_NONE ? "" : rule_name(e, ri);
+        for (const char *p = rn; *p; p++) {
+            if (*p == '"' || *p == '\\') fputc('\\', o);
+            fputc(*p, o);
+        }
+        fprintf(o, "\",\"step\":\"%s\",\"detail\":\"", step);
+        for (const char *p = msg; *p; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (c == '"' || c == '\\') { fputc('\\', o); fputc(c, o); }
+            else if (c < 0x20) fprintf(o, "\\u%04x", c);
+            else fputc(c, o);
+        }
+        fputs("\"}\n", o);
+    } else {
+        fprintf(o, "%s  %-16s %-10s %s\n", ts, ri == KB_NONE ? "-" : rule_name(e, ri), step, msg);
+    }
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+static bool timer_before(const KrTimer *a, const KrTimer *b)
+{
+    if (a->due != b->due) return a->due < b->due;
+    if (a->kind != b->kind) return a->kind < b->kind;
+    if (a->prio != b->prio) return a->prio > b->prio;
+    if (a->rule != b->rule) return a->rule < b->rule;
+    if (a->cust != b->cust) return a->cust < b->cust;
+    return a->seq < b->seq;
+}
+
+static int heap_push(KrEngine *e, KrTimer t)
+{
+    if (e->nheap == e->capheap) {
+        size_t nc = e->capheap ? e->capheap * 2 : 1024;
+        KrTimer *nh = realloc(e->heap, nc * sizeof *nh);
+        if (!nh) return -1;
+        e->heap = nh;
+        e->capheap = nc;
+    }
+    t.seq = e->seq++;
+    size_t i = e->nheap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!timer_before(&t, &e->heap[p])) break;
+        e->heap[i] = e->heap[p];
+        i = p;
+    }
+    e->heap[i] = t;
+    return 0;
+}
+
+static KrTimer heap_pop(KrEngine *e)
+{
+    KrTimer top = e->heap[0];
+    KrTimer last = e->heap[--e->nheap];
+    size_t i = 0, n = e->nheap;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const KrTimer *mv = &last;
+        if (l < n && timer_before(&e->heap[l], mv)) { m = l; mv = &e->heap[l]; }
+        if (r < n && timer_before(&e->heap[r], mv)) { m = r; }
+        if (m == i) break;
+        e->heap[i] = e->heap[m];
+        i = m;
+    }
+    if (n > 0) e->heap[i] = last;
+    return top;
+}
+
+/* ---- customers and slots ------------------------------------------------- */
+
+static KrSlot *find_slot(const KrCust *c, uint32_t rule)
+{
+    for (uint32_t i = 0; i < c->nslots; i++)
+        if (c->slots[i].rule == rule) return &c->slots[i];
+    return NULL;
+}
+
+static KrSlot *get_slot(KrCust *c, uint32_t rule)
+{
+    KrSlot *s = find_slot(c, rule);
+    if (s) return s;
+    if (c->nslots == c->capslots) {
+        uint32_t nc = c->capslots ? c->capslots * 2 : 2;
+        KrSlot *ns = realloc(c->slots, nc * sizeof *ns);
+        if (!ns) return NULL;
+        c->slots = ns;
+        c->capslots = nc;
+    }
+    s = &c->slots[c->nslots++];
+    memset(s, 0, sizeof *s);
+    s->rule = rule;
+    s->variant = KB_NONE;
+    s->every_last = INT64_MIN;
+    return s;
+}
+
+static void end_chain(KrSlot *s)
+{
+    s->pending = false;
+    s->gen = 0;
+    free(s->tattrs);
+    s->tattrs = NULL;
+}
+
+static void cust_free(KrEngine *e, KrCust *c)
+{
+    if (c->hist)
+        for (uint32_t i = 0; i < e->nkept; i++) free(c->hist[i].cells);
+    free(c->hist);
+    free(c->traits);
+    free(c->sent);
+    for (uint32_t i = 0; i < c->nslots; i++) free(c->slots[i].tattrs);
+    free(c->slots);
+}
+
+/* ---- sends --------------------------------------------------------------- */
+
+static int record_send(KrEngine *e, KrCust *c, int64_t t, uint32_t rule, uint32_t ch)
+{
+    /* drop what no cap or asked() can see any more */
+    int64_t lo = win_lo(t, e->sent_keep);
+    while (c->sent_head < c->nsent && c->sent[c->sent_head].time <= lo) c->sent_head++;
+    if (c->sent_head > 0 && (c->sent_head * 2 >= c->nsent || c->nsent == c->capsent)) {
+        memmove(c->sent, c->sent + c->sent_head, (c->nsent - c->sent_head) * sizeof *c->sent);
+        c->nsent -= c->sent_head;
+        c->sent_head = 0;
+    }
+    if (e->sent_keep == 0) return 0;
+    if (c->nsent == c->capsent) {
+        uint32_t nc = c->capsent ? c->capsent * 2 : 2;
+        KrSent *ns = realloc(c->sent, nc * sizeof *ns);
+        if (!ns) return -1;
+        c->sent = ns;
+        c->capsent = nc;
+    }
+    c->sent[c->nsent++] = (KrSent){ t, rule, ch };
+    return 0;
+}
+
+/* Sends in (lo, hi] on a channel of mask (all rules), or of rule r (mask 0). */
+static uint32_t count_sends(const KrCust *c, int64_t lo, int64_t hi, uint64_t mask, uint32_t rule)
+{
+    uint32_t n = 0;
+    for (uint32_t i = c->sent_head; i < c->nsent; i++) {
+        const KrSent *s = &c->sent[i];
+        if (s->time <= lo || s->time > hi) continue;
+        if (mask ? (chan_bit(s->channel) & mask) != 0 : s->rule == rule) n++;
+    }
+    return n;
+}
+
+/* ---- history ------------------------------------------------------------- */
+
+/* Value of attribute a in an event, or unknown. */
+static KrValue event_attr(const KrEvent *ev, uint32_t a)
+{
+    for (uint32_t i = 0; i < ev->nattrs; i++)
+        if (ev->attr_ids[i] == a) return ev->attr_vals[i];
+    KrValue u = { .tag = KB_UNKNOWN };
+    return u;
+}
+
+static int record_event(KrEngine *e, KrCust *c, const KrEvent *ev)
+{
+    uint32_t hi = e->hist_of[ev->event];
+    if (hi == KB_NONE) return 0;
+    if (!c->hist) {
+        c->hist = calloc(e->nkept, sizeof *c->hist);
+        if (!c->hist) return -1;
+    }
+    const KbRetention *ret = &e->img->retention[ev->event];
+    KrHist *h = &c->hist[hi];
+    h->total++;
+    bool keep_last = (ret->flags & KB_RET_LAST) != 0;
+    if (ret->window == 0 && !keep_last) return 0;
+    uint32_t stride = 1 + ret->nattrs;
+    /* prune: records at or before now - window are out of every window */
+    int64_t lo = ret->window == 0 ? INT64_MAX : win_lo(ev->time, ret->window);
+    while (h->head < h->n && h->cells[(size_t)h->head * stride].i <= lo) h->head++;
+    if (h->head > 0 && (h->head * 2 >= h->n || h->n == h->cap)) {
+        memmove(h->cells, h->cells + (size_t)h->head * stride,
+                (size_t)(h->n - h->head) * stride * sizeof *h->cells);
+        h->n -= h->head;
+        h->head = 0;
+    }
+    if (h->n == h->cap) {
+        uint32_t nc = h->cap ? h->cap * 2 : 2;
+        KrValue *ncells = realloc(h->cells, (size_t)nc * stride * sizeof *ncells);
+        if (!ncells) return -1;
+        h->cells = ncells;
+        h->cap = nc;
+    }
+    KrValue *rec = &h->cells[(size_t)h->n * stride];
+    rec[0].tag = KB_TIME;
+    rec[0].i = ev->time;
+    for (uint32_t i = 0; i < ret->nattrs; i++) rec[1 + i] = event_attr(ev, ret->attrs[i]);
+    h->n++;
+    return 0;
+}
+
+/* ---- send times: at windows, quiet hours, best_time -------------------------- */
+
+static int sec_of_day(const KzLocal *l) { return l->hour * 3600 + l->minute * 60 + l->second; }
+
+/* First instant > t at local date l (+ day_off days), minute m of the day. */
+static int64_t local_at(KzZone *z, const KzLocal *l, int day_off, int minute, int64_t t)
+{
+    return kz_next_local(z, l->year, l->month, l->day + day_off, minute / 60, minute % 60, 0, t + 1);
+}
+
+/* The first start of the rule's at window after t (KZ_NONE if none). */
+static int64_t at_next_start(KzZone *z, const KbRule *r, const KzLocal *l, int64_t t)
+{
+    int sod = sec_of_day(l);
+    for (int k = 0; k <= 7; k++) {
+        if (!(r->at_days & (1u << ((l->wday + k) % 7)))) continue;
+        if (k == 0 && sod >= r->at_start * 60) continue;
+        int64_t u = local_at(z, l, k, r->at_start, t);
+        if (u != KZ_NONE) return u;
+    }
+    return KZ_NONE;
+}
+
+/* best_time (4.9): the first instant >= t, 30 minutes before the start of
+ * the local hour-of-week holding most of the customer's E events (ties:
+ * the earliest from Monday 00:00); t if fewer than 3 events. */
+static int64_t best_time(const KrEngine *e, const KbRule *r, const KrCust *c, KzZone *z, int64_t t)
+{
+    const KImage *img = e->img;
+    if (r->best_event >= img->nevents || !c->hist) return t;
+    uint32_t hi = e->hist_of[r->best_event];
+    if (hi == KB_NONE) return t;
+    const KrHist *h = &c->hist[hi];
+    if (h->n - h->head < 3) return t;
+    uint32_t stride = 1 + img->retention[r->best_event].nattrs;
+    uint32_t bins[168] = { 0 };
+    for (uint32_t i = h->head; i < h->n; i++) {
+        KzLocal l;
+        kz_to_local(z, h->cells[(size_t)i * stride].i, &l);
+        bins[l.wday * 24 + l.hour]++;
+    }
+    int best = 0;
+    for (int i = 1; i < 168; i++)
+        if (bins[i] > bins[best]) best = i;
+    int mow = best * 60 - 30;
+    if (mow < 0) mow += 7 * 1440;
+    int wd = mow / 1440, mod = mow % 1440;
+    KzLocal l;
+    kz_to_local(z, t, &l);
+    for (int k = 0; k <= 8; k++) {
+        if ((l.wday + k) % 7 != wd) continue;
+        int64_t u = kz_next_local(z, l.year, l.month, l.day + k, mod / 60, mod % 60, 0, t);
+        if (u != KZ_NONE) return u;
+    }
+    return t;
+}
+
+/* The final send time of an attempt nominally due at t: moved forward to
+ * the rule's at window / best_time (first attempt only) and out of the
+ * channel's quiet hours (asks only), in zone z.  KR_NEVER if no allowed
+ * instant is found.  *moved: quiet hours moved it. */
+static int64_t place(const KrEngine *e, const KbRule *r, bool first, uint32_t ch, KzZone *z,
+                     const KrCust *c, int64_t t, bool *moved)
+{
+    const KImage *img = e->img;
+    *moved = false;
+    if (t > KR_TIME_MAX) return KR_NEVER;
+    if (first && r->at == KB_AT_BEST_TIME) t = best_time(e, r, c, z, t);
+    uint64_t bit = chan_bit(ch);
+    for (int step = 0; step < PLACE_STEPS; step++) {
+        if (t > KR_TIME_MAX) return KR_NEVER;
+        KzLocal l;
+        kz_to_local(z, t, &l);
+        int sod = sec_of_day(&l);
+        if (first && r->at == KB_AT_WINDOW) {
+            bool ok = (r->at_days & (1u << l.wday)) && sod >= r->at_start * 60 && sod < r->at_end * 60;
+            if (!ok) {
+                int64_t u = at_next_start(z, r, &l, t);
+                t = u == KZ_NONE || u <= t ? t + 60 : u;
+                continue;
+            }
+        }
+        bool again = false;
+        if (!r->is_task)
+            for (uint32_t q = 0; q < img->nquiets && !again; q++) {
+                const KbQuiet *qu = &img->quiets[q];
+                if (!(qu->channels & bit) || qu->start == qu->end) continue;
+                int qs = qu->start * 60, qe = qu->end * 60;
+                bool in = qs < qe ? (sod >= qs && sod < qe) : (sod >= qs || sod < qe);
+                if (!in) continue;
+                int day_off = (qs > qe && sod >= qs) ? 1 : 0;
+                int64_t u = local_at(z, &l, day_off, qu->end, t);
+                t = u == KZ_NONE || u <= t ? t + 60 : u;
+                *moved = again = true;
+            }
+        if (!again) return t;
+    }
+    return KR_NEVER;
+}
+
+/* The first boundary of an every-rule at or after tmin (customer's first
+ * event at first), in zone z; KR_NEVER if none. */
+static int64_t next_boundary(const KbRule *r, KzZone *z, int64_t first, int64_t tmin)
+{
+    if (tmin > KR_TIME_MAX) return KR_NEVER;
+    int at = r->every_at >= 0 && r->every_at < 1440 ? r->every_at : 0;
+    if (r->period == KB_PER_DURATION) {
+        int64_t d = r->period_dur;
+        if (d <= 0) return KR_NEVER;
+        int64_t k = tmin <= first ? 1 : (tmin - first) / d;
+        if (k < 1) k = 1;
+        for (int i = 0; i < 4; i++, k++) {
+            int64_t off;
+            if (__builtin_mul_overflow(k, d, &off)) return KR_NEVER;
+            int64_t b = add_sat(first, off);
+            if (b > KR_TIME_MAX) return KR_NEVER;
+            if (r->every_at >= 0) {
+                KzLocal l;
+                kz_to_local(z, b, &l);
+                int64_t u = kz_next_local(z, l.year, l.month, l.day, at / 60, at % 60, 0, b);
+                if (u == KZ_NONE) u = kz_next_local(z, l.year, l.month, l.day + 1, at / 60, at % 60, 0, b);
+                b = u == KZ_NONE ? b : u;
+            }
+            if (b >= tmin) return b;
+        }
+        return KR_NEVER;
+    }
+    KzLocal l;
+    kz_to_local(z, tmin, &l);
+    for (int j = -1; j <= 4; j++) {
+        int y = l.year, m = l.month, d = l.day;
+        switch (r->period) {
+        case KB_PER_DAY:     d += j; break;
+        case KB_PER_WEEK:    d += 7 * j - l.wday; break;
+        case KB_PER_MONTH:   m += j; d = 1; break;
+        case KB_PER_QUARTER: m = (m - 1) / 3 * 3 + 1 + 3 * j; d = 1; break;
+        case KB_PER_YEAR:    y += j; m = 1; d = 1; break;
+        default: return KR_NEVER;
+        }
+        int64_t b = kz_from_local(z, y, m, d, at / 60, at % 60, 0);
+        if (b >= tmin) return b;
+    }
+    return KR_NEVER;
+}
+
+/* ---- rows ---------------------------------------------------------------- */
+
+static int row_cmp(const void *pa, const void *pb)
+{
+    const RowKey *a = pa, *b = pb;
+    if (a->row.customer != b->row.customer) {
+        size_t n = a->clen < b->clen ? a->clen : b->clen;
+        int c = memcmp(a->cs, b->cs, n);
+        if (c) return c;
+        if (a->clen != b->clen) return a->clen < b->clen ? -1 : 1;
+    }
+    if (a->prio != b->prio) return a->prio > b->prio ? -1 : 1;
+    if (a->row.rule != b->row.rule) return a->row.rule < b->row.rule ? -1 : 1;
+    if (a->row.attempt != b->row.attempt) return a->row.attempt < b->row.attempt ? -1 : 1;
+    return 0;
+}
+
+static void flush_rows(KrEngine *e)
+{
+    if (e->nrows == 0) return;
+    qsort(e->rows, e->nrows, sizeof *e->rows, row_cmp);
+    for (size_t i = 0; i < e->nrows && !e->failed; i++)
+        if (e->opt.emit && e->opt.emit(e->opt.emit_ctx, &e->rows[i].row) != 0) e->failed = true;
+    e->nrows = 0;
+}
+
+static void add_row(KrEngine *e, const KrRow *row)
+{
+    if (e->nrows && row->time != e->rows_time) flush_rows(e);
+    e->rows_time = row->time;
+    if (e->nrows == e->caprows) {
+        size_t nc = e->caprows ? e->caprows * 2 : 256;
+        RowKey *nr = realloc(e->rows, nc * sizeof *nr);
+        if (!nr) { e->failed = true; return; }
+        e->rows = nr;
+        e->caprows = nc;
+    }
+    RowKey *k = &e->rows[e->nrows++];
+    k->row = *row;
+    k->cs = kr_pool_str(e->customers, row->customer, &k->clen);
+    if (!k->cs) { k->cs = ""; k->clen = 0; }
+    k->prio = e->img->rules[row->rule].priority;
+}
+
+/* ---- triggers ------------------------------------------------------------ */
+
+static uint32_t first_channel(const KbRule *r, uint32_t variant)
+{
+    if (variant != KB_NONE && variant < r->nvariants && r->variants[variant].channel != KB_NONE)
+        return r->variants[variant].channel;
+    return r->attempts[0].channel;
+}
+
+/* Variant of customer ci for rule ri: its index, KB_NONE without variants,
+ * or KB_NONE - 1 for the holdout. */
+#define HOLDOUT (KB_NONE - 1)
+static uint32_t pick_variant(const KrEngine *e, uint32_t ri, uint32_t ci)
+{
+    const KbRule *r = &e->img->rules[ri];
+    if (r->nvariants == 0) return KB_NONE;
+    size_t n;
+    const char *id = kr_pool_str(e->customers, ci, &n);
+    uint64_t h = kb_fnv1a64(id ? id : "", id ? n : 0, e->vhash[ri]);
+    uint32_t bucket = (uint32_t)(h % 100), acc = 0;
+    for (uint32_t i = 0; i < r->nvariants; i++) {
+        acc += r->variants[i].pct;
+        if (bucket < acc) return i;
+    }
+    return HOLDOUT;
+}
+
+/* A trigger of rule ri for customer ci at time T; tattrs: the trigger
+ * event (NULL for every-boundaries). */
+static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEvent *ev)
+{
+    const KImage *img = e->img;
+    const KbRule *r = &img->rules[ri];
+    KrCust *c = &e->custs[ci];
+    uint64_t *st = e->stats.rule[ri];
+    st[KR_ST_TRIGGERED]++;
+    uint32_t v = pick_variant(e, ri, ci);
+    if (v == HOLDOUT) {
+        st[KR_ST_HOLDOUT]++;
+        trace(e, ci, T, ri, "holdout", "customer is in the experiment's holdout: nothing is sent");
+        return 0;
+    }
+    KrSlot *s = get_slot(c, ri);
+    if (!s) return -1;
+    if (s->pending) {
+        if (r->retrigger == 1) {
+            st[KR_ST_KEEP]++;
+            trace(e, ci, T, ri, "keep", "ignored: an ask is pending (on retrigger keep)");
+            return 0;
+        }
+        if (s->attempt == 0) st[KR_ST_RESTART]++;
+        trace(e, ci, T, ri, "restart", "the pending %s (attempt %u) is cancelled",
+              r->is_task ? "task" : "ask", s->attempt + 1);
+        end_chain(s);
+    }
+    int64_t delay = (v != KB_NONE && r->variants[v].has_delay) ? r->variants[v].delay : r->delay;
+    int64_t nominal = add_sat(T, delay);
+    uint32_t ch = first_channel(r, v);
+    KzZone *z = c->zone;
+    bool moved;
+    int64_t fin = place(e, r, true, ch, z, c, nominal, &moved);
+    if (tracing(e, ci, ri)) {
+        char nb[40], fb[40];
+        fmt_time(nominal, nb, sizeof nb);
+        if (fin == KR_NEVER) snprintf(fb, sizeof fb, "never");
+        else fmt_time(fin, fb, sizeof fb);
+        trace(e, ci, T, ri, "trigger", "%s%s%s; nominal %s, send at %s%s (zone %s)%s%s",
+              ev ? "event " : "boundary", ev ? sname(img, img->events[ev->event]) : "",
+              "", nb, fb, moved ? " (moved out of quiet hours)" :
+              fin != nominal && fin != KR_NEVER ? (r->at == KB_AT_BEST_TIME ? " (best time)" : " (at window)") : "",
+              kz_name(z), v != KB_NONE ? ", variant " : "",
+              v != KB_NONE ? sname(img, r->variants[v].name) : "");
+    }
+    if (fin == KR_NEVER) {
+        st[KR_ST_NOTIME]++;
+        return 0;
+    }
+    s->pending = true;
+    s->moved = moved;
+    s->attempt = 0;
+    s->variant = v;
+    s->gen = ++e->gen;
+    s->due = fin;
+    s->trig_time = T;
+    s->zone = z;
+    free(s->tattrs);
+    s->tattrs = NULL;
+    if (ev && r->trigger == KB_TRIG_AFTER && r->event < img->nevents) {
+        const KbRetention *ret = &img->retention[r->event];
+        if (ret->nattrs) {
+            s->tattrs = malloc(ret->nattrs * sizeof *s->tattrs);
+            if (!s->tattrs) return -1;
+            for (uint32_t i = 0; i < ret->nattrs; i++) s->tattrs[i] = event_attr(ev, ret->attrs[i]);
+        }
+    }
+    KrTimer t = { .due = fin, .gen = s->gen, .cust = ci, .rule = ri, .attempt = 0,
+                  .prio = r->priority, .kind = TK_ATTEMPT };
+    return heap_push(e, t);
+}
+
+/* ---- firing -------------------------------------------------------------- */
+
+/* Would sending ask ri on channel ch now leave a top-level cap covering it
+ * and a pending higher-priority ask's channel full at that ask's due time? */
+static bool must_yield(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t ch, int64_t now,
+                       uint32_t *to)
+{
+    const KImage *img = e->img;
+    const KbRule *r = &img->rules[ri];
+    for (uint32_t i = 0; i < c->nslots; i++) {
+        const KrSlot *s = &c->slots[i];
+        if (!s->pending || s->attempt != 0 || s->rule == ri) continue;
+        const KbRule *o = &img->rules[s->rule];
+        if (o->is_task || o->priority <= r->priority) continue;
+        uint64_t both = chan_bit(ch) | chan_bit(first_channel(o, s->variant));
+        for (uint32_t k = 0; k < img->ncaps; k++) {
+            const KbCap *cap = &img->caps[k];
+            if ((cap->channels & both) != both) continue;
+            int64_t lo = win_lo(s->due, cap->window);
+            uint32_t n = count_sends(c, lo, s->due, cap->channels, 0) + (now > lo ? 1 : 0);
+            if (n >= cap->n) { *to = s->rule; return true; }
+        }
+    }
+    return false;
+}
+
+/* Is a first attempt of rule ri on channel ch capped now?  *which: a
+ * description for explain. */
+static bool is_capped(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t ch, int64_t now,
+                      char *which, size_t wn)
+{
+    const KImage *img = e->img;
+    for (uint32_t k = 0; k < img->ncaps; k++) {
+        const KbCap *cap = &img->caps[k];
+        if (!(cap->channels & chan_bit(ch))) continue;
+        uint32_t n = count_sends(c, win_lo(now, cap->window), now, cap->channels, 0);
+        if (n >= cap->n) {
+            snprintf(which, wn, "top-level cap %u per %llds (%u sent in the window)", cap->n,
+                     (long long)cap->window, n);
+            return true;
+        }
+    }
+    const KbRule *r = &img->rules[ri];
+    if (r->has_cap) {
+        uint32_t n = count_sends(c, win_lo(now, r->cap_window), now, 0, ri);
+        if (n >= r->cap_n) {
+            snprintf(which, wn, "rule cap %u per %llds (%u sent in the window)", r->cap_n,
+                     (long long)r->cap_window, n);
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *truth_name(int t) { return t == 1 ? "true" : t == 0 ? "false" : "unknown"; }
+
+/* Schedules the next attempt of the chain of slot s after attempt k at now,
+ * or ends the chain. */
+static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
+{
+    const KbRule *r = &e->img->rules[s->rule];
+    uint32_t k = s->attempt + 1;
+    if (k >= r->nattempts) { end_chain(s); return 0; }
+    int64_t nominal = add_sat(now, r->attempts[k].after);
+    bool moved;
+    int64_t fin = place(e, r, false, r->attempts[k].channel, s->zone, &e->custs[ci], nominal, &moved);
+    if (fin == KR_NEVER) {
+        trace(e, ci, now, s->rule, "remind", "attempt %u: no allowed send time", k + 1);
+        end_chain(s);
+        return 0;
+    }
+    if (tracing(e, ci, s->rule)) {
+        char fb[40];
+        fmt_time(fin, fb, sizeof fb);
+        trace(e, ci, now, s->rule, "next", "attempt %u via %s due %s%s", k + 1,
+              chan_name(e, r->attempts[k].channel), fb, moved ? " (moved out of quiet hours)" : "");
+    }
+    s->attempt = k;
+    s->due = fin;
+    s->moved = moved;
+    KrTimer t = { .due = fin, .gen = s->gen, .cust = ci, .rule = s->rule, .attempt = k,
+                  .prio = r->priority, .kind = TK_ATTEMPT };
+    return heap_push(e, t);
+}
+
+static int fire_attempt(KrEngine *e, const KrTimer *t)
+{
+    const KImage *img = e->img;
+    KrCust *c = &e->custs[t->cust];
+    KrSlot *s = find_slot(c, t->rule);
+    if (!s || !s->pending || s->gen != t->gen || s->attempt != t->attempt) return 0;
+    const KbRule *r = &img->rules[t->rule];
+    uint64_t *st = e->stats.rule[t->rule];
+    uint32_t ci = t->cust, ri = t->rule, k = t->attempt;
+    int64_t now = t->due;
+    uint32_t ch = k == 0 ? first_channel(r, s->variant) : r->attempts[k].channel;
+    KrRow row = { .time = now, .customer = ci, .rule = ri, .channel = ch, .attempt = k + 1,
+                  .variant = s->variant, .action = KR_ACT_ASK };
+
+    if (k == 0) {
+        const KbRetention *ret = r->trigger == KB_TRIG_AFTER && r->event < img->nevents
+                                 ? &img->retention[r->event] : NULL;
+        KvAttrs ta = { 0, NULL, NULL };
+        if (ret && s->tattrs) { ta.n = ret->nattrs; ta.ids = ret->attrs; ta.vals = s->tattrs; }
+        KvCtx ctx = { .env = &e->env, .cust = c, .now = now, .zone = s->zone, .cur = ta, .trig = ta };
+        KrValue v;
+        if (r->if_fn != KB_NONE) {
+            kv_eval(&ctx, r->if_fn, &v);
+            int tv = kv_truth(&v);
+            if (tv != 1) {
+                st[KR_ST_COND]++;
+                trace(e, ci, now, ri, "if", "condition is %s: not sent", truth_name(tv));
+                end_chain(s);
+                return 0;
+            }
+        }
+        if (r->unless_fn != KB_NONE) {
+            kv_eval(&ctx, r->unless_fn, &v);
+            int tv = kv_truth(&v);
+            if (tv != 0) {
+                st[KR_ST_COND]++;
+                trace(e, ci, now, ri, "unless", "condition is %s: not sent", truth_name(tv));
+                end_chain(s);
+                return 0;
+            }
+        }
+    }
+    if (r->is_task) {
+        row.action = KR_ACT_TASK;
+        st[KR_ST_TASKS]++;
+        trace(e, ci, now, ri, "task", "task %s (attempt %u) via %s", sname(img, r->target), k + 1,
+              chan_name(e, ch));
+        add_row(e, &row);
+        return next_attempt(e, ci, s, now);
+    }
+    const char *blocked = NULL;
+    if (c->optout & chan_bit(ch)) blocked = "opted out of";
+    else if ((img->consent_channels & chan_bit(ch)) && !(c->consent & chan_bit(ch)))
+        blocked = "no consent on";
+    if (k == 0) {
+        if (blocked) {
+            st[*blocked == 'o' ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
+            trace(e, ci, now, ri, "blocked", "attempt 1 skipped: %s %s", blocked, chan_name(e, ch));
+            return next_attempt(e, ci, s, now);
+        }
+        char which[128];
+        if (is_capped(e, c, ri, ch, now, which, sizeof which)) {
+            st[KR_ST_CAP]++;
+            trace(e, ci, now, ri, "capped", "%s: dropped", which);
+            end_chain(s);
+            return 0;
+        }
+        uint32_t to;
+        if (must_yield(e, c, ri, ch, now, &to)) {
+            st[KR_ST_YIELD]++;
+            trace(e, ci, now, ri, "yield", "dropped: it would fill a cap before the pending "
+                  "higher-priority ask %s", rule_name(e, to));
+            end_chain(s);
+            return 0;
+        }
+        if (record_send(e, c, now, ri, ch) != 0) return -1;
+        st[KR_ST_SENT]++;
+        if (s->moved) st[KR_ST_MOVED]++;
+        trace(e, ci, now, ri, "ask", "sent %s via %s", sname(img, img->surveys[r->target]),
+              chan_name(e, ch));
+    } else {
+        if (blocked) {
+            st[KR_ST_REM_BLOCKED]++;
+            trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s", k + 1, blocked,
+                  chan_name(e, ch));
+            return next_attempt(e, ci, s, now);
+        }
+        row.action = KR_ACT_REMIND;
+        st[KR_ST_REMINDED]++;
+        if (s->moved) st[KR_ST_MOVED]++;
+        trace(e, ci, now, ri, "remind", "attempt %u sent via %s", k + 1, chan_name(e, ch));
+    }
+    add_row(e, &row);
+    return next_attempt(e, ci, s, now);
+}
+
+static int schedule_boundary(KrEngine *e, uint32_t ci, uint32_t ri, int64_t tmin)
+{
+    KrCust *c = &e->custs[ci];
+    const KbRule *r = &e->img->rules[ri];
+    KrSlot *s = get_slot(c, ri);
+    if (!s) return -1;
+    if (s->every_last != INT64_MIN && tmin <= s->every_last) tmin = s->every_last + 1;
+    if (tmin < c->first) tmin = c->first;
+    int64_t b = next_boundary(r, c->zone, c->first, tmin);
+    s->every_gen = ++e->gen;
+    if (b == KR_NEVER) return 0;
+    KrTimer t = { .due = b, .gen = s->every_gen, .cust = ci, .rule = ri, .attempt = 0,
+                  .prio = r->priority, .kind = TK_BOUNDARY };
+    return heap_push(e, t);
+}
+
+static int fire_boundary(KrEngine *e, const KrTimer *t)
+{
+    KrSlot *s = find_slot(&e->custs[t->cust], t->rule);
+    if (!s || s->every_gen != t->gen) return 0;
+    s->every_last = t->due;
+    if (trigger(e, t->cust, t->rule, t->due, NULL) != 0) return -1;
+    return schedule_boundary(e, t->cust, t->rule, t->due + 1);
+}
+
+/* Fires every timer due before limit (and not after --until). */
+static int advance(KrEngine *e, int64_t limit)
+{
+    while (e->nheap > 0 && !e->failed) {
+        const KrTimer *top = &e->heap[0];
+        if (top->due >= limit || (e->opt.has_until && top->due > e->opt.until)) break;
+        KrTimer t = heap_pop(e);
+        int rc = t.kind == TK_BOUNDARY ? fire_boundary(e, &t) : fire_attempt(e, &t);
+        if (rc != 0) return -1;
+    }
+    return e->failed ? -1 : 0;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static uint32_t channel_of(const KrEngine *e, const KrEvent *ev, bool *present)
+{
+    KrValue v = e->a_channel == KB_NONE ? (KrValue){ .tag = KB_UNKNOWN } : event_attr(ev, e->a_channel);
+    *present = v.tag != KB_UNKNOWN;
+    if (v.tag != KB_STR) return KB_NONE;
+    for (uint32_t i = 0; i < e->img->nchannels; i++)
+        if (e->chan_val[i] == v.str) return i;
+    return KB_NONE;
+}
+
+/* Reserved events: traits and zone, opt-out/in, consent, responses. */
+static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zone_changed)
+{
+    const KImage *img = e->img;
+    KrCust *c = &e->custs[ci];
+    uint32_t en = ev->event;
+    if (en == e->ev_identify) {
+        for (uint32_t i = 0; i < ev->nattrs; i++) {
+            uint32_t a = ev->attr_ids[i];
+            if (a == e->a_tz) {
+                KrValue v = ev->attr_vals[i];
+                KzZone *z = NULL;
+                if (v.tag == KB_STR) z = kz_zone(kr_pool_str(e->values, v.str, NULL));
+                if (!z) z = e->policy_zone;
+                if (z != c->zone) {
+                    *zone_changed = true;
+                    c->zone = z;
+                    trace(e, ci, ev->time, KB_NONE, "identify", "time zone is now %s", kz_name(z));
+                }
+            }
+            for (uint32_t t = 0; t < img->ntraits; t++) {
+                if (img->traits[t] != a) continue;
+                if (!c->traits) {
+                    c->traits = calloc(img->ntraits, sizeof *c->traits);
+                    if (!c->traits) return -1;
+                }
+                c->traits[t] = ev->attr_vals[i];
+            }
+        }
+        return 0;
+    }
+    bool present;
+    if (en == e->ev_opt_out || en == e->ev_opt_in || en == e->ev_grant || en == e->ev_revoke) {
+        uint32_t ch = channel_of(e, ev, &present);
+        uint64_t mask = present ? chan_bit(ch) : ~0ULL;
+        if (present && ch == KB_NONE) mask = 0;
+        if (en == e->ev_opt_out) c->optout |= mask;
+        else if (en == e->ev_opt_in) c->optout &= ~mask;
+        else if (en == e->ev_grant) c->consent |= mask;
+        else c->consent &= ~mask;
+        trace(e, ci, ev->time, KB_NONE, sname(img, img->events[en]), "%s",
+              present ? (ch == KB_NONE ? "(a channel the policy does not know)" : chan_name(e, ch))
+                      : "all channels");
+        return 0;
+    }
+    if (en == e->ev_response && e->a_survey != KB_NONE) {
+        KrValue v = event_attr(ev, e->a_survey);
+        if (v.tag != KB_STR) return 0;
+        /* a response after attempt 1 cancels the later attempts */
+        for (uint32_t i = 0; i < c->nslots; i++) {
+            KrSlot *s = &c->slots[i];
+            const KbRule *r = &img->rules[s->rule];
+            if (!s->pending || s->attempt == 0 || r->is_task || r->target >= img->nsurveys) continue;
+            if (e->strval[img->surveys[r->target]] != v.str) continue;
+            e->stats.rule[s->rule][KR_ST_REM_ANSWERED]++;
+            trace(e, ci, ev->time, s->rule, "response", "answered: attempts from %u on are cancelled",
+                  s->attempt + 1);
+            end_chain(s);
+        }
+    }
+    return 0;
+}
+
+static int new_customer(KrEngine *e, uint32_t ci, int64_t t)
+{
+    if (ci >= e->ncusts) {
+        uint32_t nc = e->ncusts ? e->ncusts : 1024;
+        while (nc <= ci) nc *= 2;
+        KrCust *n = realloc(e->custs, (size_t)nc * sizeof *n);
+        if (!n) return -1;
+        for (uint32_t i = e->ncusts; i < nc; i++) {
+            memset(&n[i], 0, sizeof n[i]);
+            n[i].first = INT64_MIN;
+        }
+        e->custs = n;
+        e->ncusts = nc;
+    }
+    KrCust *c = &e->custs[ci];
+    if (c->first != INT64_MIN) return 0;
+    c->first = t;
+    c->zone = e->policy_zone;
+    e->stats.customers++;
+    if (e->explain_id == KB_NONE && e->opt.explain_customer) {
+        size_t n;
+        const char *s = kr_pool_str(e->customers, ci, &n);
+        if (s && n == strlen(e->opt.explain_customer) && memcmp(s, e->opt.explain_customer, n) == 0)
+            e->explain_id = ci;
+    }
+    return 1;
+}
+
+int kr_engine_event(KrEngine *e, const KrEvent *ev)
+{
+    if (e->failed) return -1;
+    const KImage *img = e->img;
+    int64_t T = ev->time < e->last_time ? e->last_time : ev->time;   /* the reader sorts */
+    if (advance(e, T) != 0) return -1;
+    e->last_time = T;
+    e->stats.events++;
+    int fresh = new_customer(e, ev->customer, T);
+    if (fresh < 0) return -1;
+    uint32_t ci = ev->customer;
+    bool zone_changed = false;
+    uint32_t en = ev->event;
+    if (en != KB_NONE && en < img->nevents) {
+        KrEvent evt = *ev;
+        evt.time = T;
+        if (tracing(e, ci, KB_NONE) && en != e->ev_identify)
+            trace(e, ci, T, KB_NONE, "event", "%s", sname(img, img->events[en]));
+        if (apply_reserved(e, ci, &evt, &zone_changed) != 0) return -1;
+        if (record_event(e, &e->custs[ci], &evt) != 0) return -1;
+        for (uint32_t i = e->by_event_off[en]; i < e->by_event_off[en + 1]; i++) {
+            uint32_t ri = e->by_event[i];
+            const KbRule *r = &img->rules[ri];
+            if (r->where_fn != KB_NONE) {
+                KvAttrs cur = { evt.nattrs, evt.attr_ids, evt.attr_vals };
+                KvCtx ctx = { .env = &e->env, .cust = &e->custs[ci], .now = T,
+                              .zone = e->custs[ci].zone, .cur = cur, .trig = cur };
+                KrValue v;
+                kv_eval(&ctx, r->where_fn, &v);
+                int tv = kv_truth(&v);
+                if (tv != 1) {
+                    trace(e, ci, T, ri, "where", "%s is %s: no trigger", sname(img, img->events[en]),
+                          truth_name(tv));
+                    continue;
+                }
+            }
+            if (trigger(e, ci, ri, T, &evt) != 0) return -1;
+        }
+    }
+    if (fresh || zone_changed)
+        for (uint32_t i = 0; i < e->nevery; i++)
+            if (schedule_boundary(e, ci, e->every[i], T) != 0) return -1;
+    return e->failed ? -1 : 0;
+}
+
+int kr_engine_finish(KrEngine *e, int64_t horizon)
+{
+    if (e->failed) return -1;
+    if (horizon < INT64_MAX && advance(e, horizon + 1) != 0) return -1;
+    flush_rows(e);
+    /* what is left was due after the horizon */
+    for (size_t i = 0; i < e->nheap; i++) {
+        const KrTimer *t = &e->heap[i];
+        if (t->kind != TK_ATTEMPT || t->attempt != 0) continue;
+        KrSlot *s = find_slot(&e->custs[t->cust], t->rule);
+        if (!s || !s->pending || s->gen != t->gen || s->attempt != 0) continue;
+        e->stats.rule[t->rule][KR_ST_HORIZON]++;
+        if (tracing(e, t->cust, t->rule)) {
+            char hb[40];
+            fmt_time(horizon, hb, sizeof hb);
+            trace(e, t->cust, t->due, t->rule, "horizon", "due after the horizon %s: not sent", hb);
+        }
+    }
+    e->nheap = 0;
+    return e->failed ? -1 : 0;
+}
+
+const KrStats *kr_engine_stats(const KrEngine *e) { return &e->stats; }
+int64_t kr_engine_last_time(const KrEngine *e) { return e->last_time; }
+
+/* ---- setup --------------------------------------------------------------- */
+
+void kr_engine_free(KrEngine *e)
+{
+    if (!e) return;
+    if (e->custs)
+        for (uint32_t i = 0; i < e->ncusts; i++) cust_free(e, &e->custs[i]);
+    free(e->custs);
+    free(e->heap);
+    free(e->rows);
+    free(e->strval);
+    free(e->hist_of);
+    free(e->chan_val);
+    free(e->vhash);
+    free(e->by_event);
+    free(e->by_event_off);
+    free(e->every);
+    free(e->stats.rule);
+    free(e);
+}
+
+KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
+                        const KrEngineOpts *opt)
+{
+    KrEngine *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->img = img;
+    e->customers = customers;
+    e->values = values;
+    e->opt = *opt;
+    e->last_time = INT64_MIN;
+    e->explain_id = KB_NONE;
+    e->explain_rule = KB_NONE;
+    e->stats.nrules = img->nrules;
+    e->strval = malloc((img->nstrings + 1) * sizeof *e->strval);
+    e->hist_of = malloc((img->nevents + 1) * sizeof *e->hist_of);
+    e->chan_val = malloc((img->nchannels + 1) * sizeof *e->chan_val);
+    e->vhash = malloc((img->nrules + 1) * sizeof *e->vhash);
+    e->by_event_off = calloc(img->nevents + 2, sizeof *e->by_event_off);
+    e->by_event = malloc((img->nrules + 1) * sizeof *e->by_event);
+    e->every = malloc((img->nrules + 1) * sizeof *e->every);
+    e->stats.rule = calloc(img->nrules + 1, sizeof *e->stats.rule);
+    if (!e->strval || !e->hist_of || !e->chan_val || !e->vhash || !e->by_event_off ||
+        !e->by_event || !e->every || !e->stats.rule)
+        goto fail;
+    for (uint32_t i = 0; i < img->nstrings; i++) {
+        e->strval[i] = kr_intern(values, img->strings[i], img->string_lens[i]);
+        if (e->strval[i] == UINT32_MAX) goto fail;
+    }
+    for (uint32_t i = 0; i < img->nevents; i++) {
+        const KbRetention *r = &img->retention[i];
+        e->hist_of[i] = (r->flags || r->window || r->nattrs) ? e->nkept++ : KB_NONE;
+    }
+    for (uint32_t i = 0; i < img->nchannels; i++) e->chan_val[i] = e->strval[img->channels[i]];
+    e->ev_identify = kb_find_event(img, KB_EV_IDENTIFY);
+    e->ev_response = kb_find_event(img, KB_EV_RESPONSE);
+    e->ev_opt_out = kb_find_event(img, KB_EV_OPT_OUT);
+    e->ev_opt_in = kb_find_event(img, KB_EV_OPT_IN);
+    e->ev_grant = kb_find_event(img, KB_EV_CONSENT_GRANTED);
+    e->ev_revoke = kb_find_event(img, KB_EV_CONSENT_REVOKED);
+    e->a_tz = kb_find_attr(img, "tz");
+    e->a_channel = kb_find_attr(img, "channel");
+    e->a_survey = kb_find_attr(img, "survey");
+
+    /* rules: per trigger event, every-rules, variant hash prefixes */
+    for (uint32_t i = 0; i < img->nrules; i++) {
+        const KbRule *r = &img->rules[i];
+        if (r->trigger == KB_TRIG_AFTER && r->event < img->nevents) e->by_event_off[r->event + 1]++;
+        else if (r->trigger == KB_TRIG_EVERY) e->every[e->nevery++] = i;
+        const char *pn = sname(img, img->policy_name);
+        uint64_t h = kb_fnv1a64(pn, img->policy_name < img->nstrings ? img->string_lens[img->policy_name] : 0,
+                                KB_FNV_OFFSET);
+        h = kb_fnv1a64("/", 1, h);
+        h = kb_fnv1a64(sname(img, r->name), r->name < img->nstrings ? img->string_lens[r->name] : 0, h);
+        e->vhash[i] = kb_fnv1a64("/", 1, h);
+    }
+    for (uint32_t i = 0; i < img->nevents; i++) e->by_event_off[i + 1] += e->by_event_off[i];
+    {
+        uint32_t *fill = calloc(img->nevents + 1, sizeof *fill);
+        if (!fill) goto fail;
+        for (uint32_t i = 0; i < img->nrules; i++) {
+            const KbRule *r = &img->rules[i];
+            if (r->trigger == KB_TRIG_AFTER && r->event < img->nevents)
+                e->by_event[e->by_event_off[r->event] + fill[r->event]++] = i;
+        }
+        free(fill);
+    }
+
+    /* how long sends must be kept: every cap window and asked() window */
+    e->sent_keep = img->sent_window;
+    for (uint32_t i = 0; i < img->ncaps; i++)
+        if (img->caps[i].window > e->sent_keep) e->sent_keep = img->caps[i].window;
+    for (uint32_t i = 0; i < img->nrules; i++)
+        if (img->rules[i].has_cap && img->rules[i].cap_window > e->sent_keep)
+            e->sent_keep = img->rules[i].cap_window;
+
+    e->policy_zone = img->timezone != KB_NONE ? kz_zone(sname(img, img->timezone)) : NULL;
+    if (!e->policy_zone) e->policy_zone = kz_utc();
+    if (!e->policy_zone) goto fail;
+
+    e->env.img = img;
+    e->env.values = values;
+    e->env.strval = e->strval;
+    e->env.hist_of = e->hist_of;
+    e->env.ev_response = e->ev_response;
+    e->env.response_survey = KB_NONE;
+    if (e->ev_response != KB_NONE && e->a_survey != KB_NONE) {
+        const KbRetention *r = &img->retention[e->ev_response];
+        for (uint32_t i = 0; i < r->nattrs; i++)
+            if (r->attrs[i] == e->a_survey) e->env.response_survey = i;
+    }
+    if (opt->explain_rule)
+        for (uint32_t i = 0; i < img->nrules; i++)
+            if (strcmp(sname(img, img->rules[i].name), opt->explain_rule) == 0) e->explain_rule = i;
+    return e;
+fail:
+    kr_engine_free(e);
+    return NULL;
+}

@@ -1,0 +1,167 @@
+/* simulate.c -- kr_simulate (runtime.h): opens the event inputs, feeds the
+ * replay engine, writes the schedule (or, with explain_customer, one
+ * customer's story), prints --stats, the skipped-rows count and a progress
+ * line.  Exit status 0, or 1 after a message naming the file.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+
+#define PROGRESS_EVERY 65536u     /* events between clock checks */
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const struct { int st; const char *name; } spared[] = {
+    { KR_ST_COND,    "if/unless false" },
+    { KR_ST_CAP,     "cap" },
+    { KR_ST_YIELD,   "yielded" },
+    { KR_ST_OPTOUT,  "opt-out" },
+    { KR_ST_CONSENT, "consent" },
+    { KR_ST_HOLDOUT, "holdout" },
+    { KR_ST_HORIZON, "horizon" },
+    { KR_ST_KEEP,    "keep-ignored" },
+    { KR_ST_RESTART, "restart-cancelled" },
+    { KR_ST_NOTIME,  "no allowed time" },
+};
+#define NSPARED (sizeof spared / sizeof spared[0])
+
+/* One rule's (or the total's) lines of the --stats summary. */
+static void stats_block(FILE *err, const char *label, const uint64_t *s, bool task)
+{
+    fprintf(err, "%s: %llu triggered", label, (unsigned long long)s[KR_ST_TRIGGERED]);
+    if (task) {
+        fprintf(err, ", %llu tasks", (unsigned long long)s[KR_ST_TASKS]);
+    } else {
+        fprintf(err, ", %llu asks sent, %llu reminders sent", (unsigned long long)s[KR_ST_SENT],
+                (unsigned long long)s[KR_ST_REMINDED]);
+        if (s[KR_ST_TASKS]) fprintf(err, ", %llu tasks", (unsigned long long)s[KR_ST_TASKS]);
+        fprintf(err, ", %llu moved by quiet hours", (unsigned long long)s[KR_ST_MOVED]);
+    }
+    fputc('\n', err);
+    uint64_t total = 0;
+    for (size_t i = 0; i < NSPARED; i++) total += s[spared[i].st];
+    fprintf(err, "  spared: %llu", (unsigned long long)total);
+    const char *sep = " (";
+    for (size_t i = 0; i < NSPARED; i++) {
+        if (!s[spared[i].st]) continue;
+        fprintf(err, "%s%s %llu", sep, spared[i].name, (unsigned long long)s[spared[i].st]);
+        sep = ", ";
+    }
+    fputs(*sep == ',' ? ")\n" : "\n", err);
+    if (s[KR_ST_REM_BLOCKED] || s[KR_ST_REM_ANSWERED])
+        fprintf(err, "  reminders not sent: %llu blocked (opt-out or consent), %llu answered\n",
+                (unsigned long long)s[KR_ST_REM_BLOCKED], (unsigned long long)s[KR_ST_REM_ANSWERED]);
+}
+
+static void print_stats(FILE *err, const KImage *img, const KrStats *st, uint64_t rows,
+                        uint64_t skipped)
+{
+    fprintf(err, "kairos simulate: %llu events, %llu customers, %llu rows read",
+            (unsigned long long)st->events, (unsigned long long)st->customers,
+            (unsigned long long)rows);
+    if (skipped) fprintf(err, ", %llu bad rows skipped", (unsigned long long)skipped);
+    fputc('\n', err);
+    uint64_t total[KR_ST__COUNT] = { 0 };
+    for (uint32_t r = 0; r < img->nrules; r++) {
+        const KbRule *rule = &img->rules[r];
+        char label[256];
+        snprintf(label, sizeof label, "%s %s", rule->is_task ? "task" : "rule",
+                 rule->name < img->nstrings ? img->strings[rule->name] : "?");
+        stats_block(err, label, st->rule[r], rule->is_task);
+        for (int k = 0; k < KR_ST__COUNT; k++) total[k] += st->rule[r][k];
+    }
+    if (img->nrules > 1) stats_block(err, "total", total, false);
+}
+
+int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
+{
+    int status = 1;
+    bool explain = opt->explain_customer != NULL;
+    KrPool *customers = kr_pool_new(), *values = kr_pool_new();
+    KrInput *in = NULL;
+    KoWriter *w = NULL;
+    KrEngine *eng = NULL;
+    if (!customers || !values) { fprintf(err, "kairos: out of memory\n"); goto done; }
+    if (explain && opt->explain_rule) {
+        bool found = false;
+        for (uint32_t i = 0; i < img->nrules && !found; i++)
+            found = img->rules[i].name < img->nstrings &&
+                    strcmp(img->strings[img->rules[i].name], opt->explain_rule) == 0;
+        if (!found) {
+            fprintf(err, "kairos: the policy has no rule named '%s'\n", opt->explain_rule);
+            goto done;
+        }
+    }
+    in = ki_open(img, opt, customers, values, err);
+    if (!in) goto done;
+    if (!explain) {
+        w = ko_open(opt->output, opt->format, img, customers, err);
+        if (!w) goto done;
+    }
+    KrEngineOpts eo = {
+        .has_until = opt->has_until, .until = opt->until,
+        .emit = explain ? NULL : ko_emit, .emit_ctx = w,
+        .explain_customer = opt->explain_customer, .explain_rule = opt->explain_rule,
+        .explain_jsonl = opt->explain_jsonl, .explain_out = explain ? stdout : NULL,
+    };
+    eng = kr_engine_new(img, customers, values, &eo);
+    if (!eng) { fprintf(err, "kairos: out of memory\n"); goto done; }
+
+    bool progress = opt->progress && isatty(fileno(err));
+    bool shown = false;
+    double start = progress ? seconds() : 0;
+    uint64_t n = 0;
+    KrEvent ev;
+    int rc;
+    while ((rc = ki_next(in, &ev)) == 1) {
+        if (kr_engine_event(eng, &ev) != 0) { rc = -2; break; }
+        if (progress && ++n % PROGRESS_EVERY == 0) {
+            double el = seconds() - start;
+            if (el > 1.0) {
+                fprintf(err, "\rkairos: %llu events, %.1f MB read, %.1f s",
+                        (unsigned long long)n, (double)ki_bytes_read(in) / 1e6, el);
+                shown = true;
+            }
+        }
+    }
+    if (rc == 0) {
+        int64_t horizon = opt->has_until ? opt->until : kr_engine_last_time(eng);
+        if (kr_engine_finish(eng, horizon) != 0) rc = -2;
+    }
+    if (shown) fputs("\r\033[K", err);
+    if (rc == -2) {
+        /* the emitter failed (ko_close prints why) or memory ran out */
+        if (w) { ko_close(w, true); w = NULL; }
+        else fprintf(err, "kairos: out of memory\n");
+        goto done;
+    }
+    if (rc < 0) goto done;                  /* the reader printed the message */
+    if (w) {
+        int wc = ko_close(w, true);
+        w = NULL;
+        if (wc != 0) goto done;
+    } else if (explain && (fflush(stdout) != 0 || ferror(stdout))) {
+        fprintf(err, "-: write error: %s\n", strerror(errno ? errno : EIO));
+        goto done;
+    }
+    if (ki_rows_skipped(in) && !opt->stats)
+        fprintf(err, "kairos: skipped %llu bad rows\n", (unsigned long long)ki_rows_skipped(in));
+    if (opt->stats)
+        print_stats(err, img, kr_engine_stats(eng), ki_rows_read(in), ki_rows_skipped(in));
+    status = 0;
+done:
+    if (w) ko_close(w, false);
+    kr_engine_free(eng);
+    if (in) ki_close(in);
+    kr_pool_free(customers);
+    kr_pool_free(values);
+    return status;
+}

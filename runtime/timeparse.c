@@ -1,0 +1,153 @@
+/* timeparse.c -- hand-written parsers for event-log cells: RFC 3339 times
+ * and integer Unix seconds (kr_parse_time), civil dates (days from civil),
+ * and strtod-like decimal numbers (ki_parse_num).  No strptime, mktime or
+ * locale: these run once or more per input row.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "input_impl.h"
+
+/* ki_days_from_civil -- days since 1970-01-01 of a proleptic Gregorian
+ * date (H. Hinnant's algorithm; exact for any year). */
+int64_t ki_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153u * (m > 2 ? m - 3 : m + 9) + 2u) / 5u + d - 1u;
+    unsigned doe = yoe * 365u + yoe / 4u - yoe / 100u + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static unsigned days_in_month(unsigned y, unsigned m)
+{
+    static const unsigned char dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (m == 2 && ((y % 4u == 0 && y % 100u != 0) || y % 400u == 0)) return 29;
+    return dim[m - 1];
+}
+
+#define DIG(c) ((unsigned)((unsigned char)(c) - '0') < 10u)
+#define D2(p) ((unsigned)((p)[0] - '0') * 10u + (unsigned)((p)[1] - '0'))
+
+/* ki_parse_int64 -- [-]digits (1 to 18 digits), the whole of s. */
+int ki_parse_int64(const char *s, size_t len, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (len && s[0] == '-') { neg = true; i = 1; }
+    if (i == len || len - i > 18) return -1;
+    int64_t v = 0;
+    for (; i < len; i++) {
+        if (!DIG(s[i])) return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+/* kr_parse_time -- RFC 3339 (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM),
+ * 'T' may be 't' or a space, 'Z' may be 'z'; the fraction is dropped, which
+ * truncates toward the earlier second; second 60 is read as 59) or integer
+ * Unix seconds.  Returns 0 and sets *out, or -1. */
+int kr_parse_time(const char *s, size_t len, int64_t *out)
+{
+    if (len < 20 || s[4] != '-') return ki_parse_int64(s, len, out);
+    const char *p = s;
+    if (!(DIG(p[0]) && DIG(p[1]) && DIG(p[2]) && DIG(p[3]) && DIG(p[5]) && DIG(p[6])
+          && p[7] == '-' && DIG(p[8]) && DIG(p[9])
+          && (p[10] == 'T' || p[10] == 't' || p[10] == ' ')
+          && DIG(p[11]) && DIG(p[12]) && p[13] == ':' && DIG(p[14]) && DIG(p[15])
+          && p[16] == ':' && DIG(p[17]) && DIG(p[18])))
+        return -1;
+    unsigned y = D2(p) * 100u + D2(p + 2), mo = D2(p + 5), d = D2(p + 8);
+    unsigned h = D2(p + 11), mi = D2(p + 14), se = D2(p + 17);
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60)
+        return -1;
+    if (se == 60) se = 59;
+    size_t i = 19;
+    if (s[i] == '.') {
+        i++;
+        size_t f = i;
+        while (i < len && DIG(s[i])) i++;
+        if (i == f) return -1;
+    }
+    if (i >= len) return -1;
+    int64_t off = 0;
+    if (s[i] == 'Z' || s[i] == 'z') {
+        i++;
+    } else if (s[i] == '+' || s[i] == '-') {
+        if (len - i < 6) return -1;
+        const char *o = s + i + 1;
+        if (!(DIG(o[0]) && DIG(o[1]) && o[2] == ':' && DIG(o[3]) && DIG(o[4]))) return -1;
+        unsigned oh = D2(o), om = D2(o + 3);
+        if (oh > 23 || om > 59) return -1;
+        off = (int64_t)(oh * 3600u + om * 60u);
+        if (s[i] == '-') off = -off;
+        i += 6;
+    } else {
+        return -1;
+    }
+    if (i != len) return -1;
+    *out = ki_days_from_civil(y, mo, d) * 86400 + (int64_t)(h * 3600u + mi * 60u + se) - off;
+    return 0;
+}
+
+/* Exact powers of ten for the fast path (all exactly representable). */
+static const double pow10tab[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* ki_parse_num -- true if the whole of s is a decimal number
+ * [+-](digits[.digits*]|.digits)[(e|E)[+-]digits], value in *out.  Exact
+ * (correctly rounded): the common case (at most 19 significant digits,
+ * small exponent) is computed directly, the rest goes through strtod. */
+bool ki_parse_num(const char *s, size_t len, double *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (len == 0) return false;
+    if (s[0] == '+' || s[0] == '-') { neg = s[0] == '-'; i = 1; }
+    uint64_t m = 0;
+    int nsig = 0, dexp = 0, ndig = 0;
+    bool exact = true;
+    for (; i < len && DIG(s[i]); i++, ndig++) {
+        if (m == 0 && s[i] == '0') continue;
+        if (nsig < 19) { m = m * 10u + (uint64_t)(s[i] - '0'); nsig++; }
+        else { dexp++; if (s[i] != '0') exact = false; }
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && DIG(s[i]); i++, ndig++) {
+            if (m == 0 && s[i] == '0') { dexp--; continue; }
+            if (nsig < 19) { m = m * 10u + (uint64_t)(s[i] - '0'); nsig++; dexp--; }
+            else if (s[i] != '0') exact = false;
+        }
+    }
+    if (ndig == 0) return false;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        bool eneg = false;
+        if (i < len && (s[i] == '+' || s[i] == '-')) { eneg = s[i] == '-'; i++; }
+        if (i == len) return false;
+        int e = 0;
+        for (; i < len && DIG(s[i]); i++) if (e < 100000) e = e * 10 + (s[i] - '0');
+        dexp += eneg ? -e : e;
+    }
+    if (i != len) return false;
+    if (exact && m <= (1ULL << 53) && dexp >= -22 && dexp <= 22) {
+        double v = (double)m;
+        v = dexp >= 0 ? v * pow10tab[dexp] : v / pow10tab[-dexp];
+        *out = neg ? -v : v;
+        return true;
+    }
+    if (m == 0) { *out = neg ? -0.0 : 0.0; return true; }
+    /* slow path: strtod on a NUL-terminated copy (the syntax is checked) */
+    char buf[128];
+    char *c = len < sizeof buf ? buf : malloc(len + 1);
+    if (!c) return false;
+    memcpy(c, s, len);
+    c[len] = 0;
+    *out = strtod(c, NULL);
+    if (c != buf) free(c);
+    return true;
+}

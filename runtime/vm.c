@@ -1,0 +1,634 @@
+/* vm.c -- the bytecode interpreter (kv_): evaluates one function of a
+ * verified image for one customer at one instant.
+ *
+ * One function, one switch, one case per opcode, each preceded by the
+ * opcode's documentation from the KB_OPCODES X-macro (lang/bytecode.h),
+ * and a single exit path.  Values are typed (KrValue); every operation on
+ * unknown gives unknown, except AND/OR/NOT (Kleene logic).  Strings are
+ * value-pool ids: equality is id equality, order is byte-wise.
+ *
+ * History opcodes read the customer state kept by the replay (KrCust):
+ * windows are half-open, (now - w, now].
+ */
+#include <math.h>
+#include <string.h>
+#include "internal.h"
+
+#define KV_MAX_DEPTH 8            /* nested where-functions (COUNT inside COUNT) */
+
+static const KrValue unknown_value = { .tag = KB_UNKNOWN };
+
+static KrValue mk_num(double d)
+{
+    KrValue v = { .tag = KB_NUM };
+    if (isnan(d)) v.tag = KB_UNKNOWN; else v.num = d;
+    return v;
+}
+static KrValue mk_bool(bool b) { KrValue v = { .tag = KB_BOOL }; v.b = b; return v; }
+static KrValue mk_int(uint8_t tag, int64_t i) { KrValue v = { .tag = tag }; v.i = i; return v; }
+
+int kv_truth(const KrValue *v)
+{
+    if (v->tag != KB_BOOL) return -1;
+    return v->b ? 1 : 0;
+}
+
+/* ---- coercion ------------------------------------------------------------ */
+
+KrValue kv_coerce(const KvEnv *env, KrValue v, uint8_t tag)
+{
+    if (v.tag == KB_UNKNOWN || tag == KB_UNTYPED || v.tag == tag) return v;
+    switch (tag) {
+    case KB_TIME:
+        if (v.tag == KB_NUM) {
+            if (!isfinite(v.num) || v.num < -9.2e18 || v.num > 9.2e18) return unknown_value;
+            return mk_int(KB_TIME, (int64_t)floor(v.num));
+        }
+        if (v.tag == KB_STR) {
+            size_t len;
+            const char *s = kr_pool_str(env->values, v.str, &len);
+            int64_t t;
+            if (s && kr_parse_time(s, len, &t) == 0) return mk_int(KB_TIME, t);
+        }
+        return unknown_value;
+    case KB_BOOL:
+        if (v.tag == KB_STR) {
+            size_t len;
+            const char *s = kr_pool_str(env->values, v.str, &len);
+            if (s && len == 4 && memcmp(s, "true", 4) == 0) return mk_bool(true);
+            if (s && len == 5 && memcmp(s, "false", 5) == 0) return mk_bool(false);
+        }
+        return unknown_value;
+    default:
+        return unknown_value;
+    }
+}
+
+/* Value of attribute a in set s, coerced; unknown if absent. */
+static KrValue attr_of(const KvEnv *env, const KvAttrs *s, uint32_t a, uint8_t tag)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+        if (s->ids[i] == a) return kv_coerce(env, s->vals[i], tag);
+    return unknown_value;
+}
+
+/* ---- comparisons --------------------------------------------------------- */
+
+/* Three-way comparison of two known values of the same tag: -1, 0, 1;
+ * 2 if they cannot be compared (different tags).  Strings byte-wise. */
+static int compare(const KvEnv *env, const KrValue *a, const KrValue *b)
+{
+    if (a->tag != b->tag) return 2;
+    switch (a->tag) {
+    case KB_NUM:
+        return a->num < b->num ? -1 : a->num > b->num ? 1 : 0;
+    case KB_BOOL:
+        return (int)a->b - (int)b->b;
+    case KB_STR: {
+        if (a->str == b->str) return 0;
+        size_t la, lb;
+        const char *sa = kr_pool_str(env->values, a->str, &la);
+        const char *sb = kr_pool_str(env->values, b->str, &lb);
+        if (!sa || !sb) return 2;
+        int c = memcmp(sa, sb, la < lb ? la : lb);
+        if (c == 0) c = la < lb ? -1 : la > lb ? 1 : 0;
+        return c < 0 ? -1 : c > 0 ? 1 : 0;
+    }
+    case KB_DUR: case KB_TIME: case KB_WEEKDAY:
+        return a->i < b->i ? -1 : a->i > b->i ? 1 : 0;
+    default:
+        return 2;
+    }
+}
+
+/* ---- history ------------------------------------------------------------- */
+
+/* Window bound: events with time > lo count (lo = now - w, or INT64_MIN). */
+static int64_t window_lo(const KImage *img, int64_t now, uint32_t wconst)
+{
+    if (wconst == KB_NONE || wconst >= img->nconsts || img->consts[wconst].tag != KB_DUR)
+        return INT64_MIN;
+    int64_t w = img->consts[wconst].i;
+    if (w == KB_FOREVER || w < 0) return INT64_MIN;
+    int64_t lo;
+    if (__builtin_sub_overflow(now, w, &lo)) return INT64_MIN;
+    return lo;
+}
+
+static const KrHist *hist_for(const KvCtx *c, uint32_t e)
+{
+    const KvEnv *env = c->env;
+    if (!c->cust || !c->cust->hist || e >= env->img->nevents) return NULL;
+    uint32_t h = env->hist_of[e];
+    return h == KB_NONE ? NULL : &c->cust->hist[h];
+}
+
+/* The kept attributes of record r of kind e, as an attribute set. */
+static KvAttrs record_attrs(const KImage *img, uint32_t e, const KrHist *h, uint32_t r)
+{
+    const KbRetention *ret = &img->retention[e];
+    KvAttrs s = { ret->nattrs, ret->attrs, &h->cells[(size_t)r * (1 + ret->nattrs) + 1] };
+    return s;
+}
+
+static int64_t record_time(const KImage *img, uint32_t e, const KrHist *h, uint32_t r)
+{
+    return h->cells[(size_t)r * (1 + img->retention[e].nattrs)].i;
+}
+
+/* COUNT e f w */
+static int op_count(const KvCtx *c, uint32_t e, uint32_t f, uint32_t w, KrValue *out)
+{
+    const KImage *img = c->env->img;
+    const KrHist *h = hist_for(c, e);
+    *out = mk_num(0);
+    if (!h) return 0;
+    int64_t lo = window_lo(img, c->now, w);
+    if (f == KB_NONE && lo == INT64_MIN && (img->retention[e].flags & KB_RET_COUNT)) {
+        *out = mk_num((double)h->total);
+        return 0;
+    }
+    if (f != KB_NONE && c->depth >= KV_MAX_DEPTH) return -1;
+    uint64_t n = 0;
+    for (uint32_t r = h->head; r < h->n; r++) {
+        int64_t t = record_time(img, e, h, r);
+        if (t <= lo || t > c->now) continue;
+        if (f != KB_NONE) {
+            KvCtx sub = *c;
+            sub.cur = record_attrs(img, e, h, r);
+            sub.depth = c->depth + 1;
+            KrValue v;
+            if (kv_eval(&sub, f, &v) != 0) return -1;
+            if (kv_truth(&v) != 1) continue;
+        }
+        n++;
+    }
+    *out = mk_num((double)n);
+    return 0;
+}
+
+/* Index of the last record of kind e at or before now, or UINT32_MAX. */
+static uint32_t last_record(const KvCtx *c, uint32_t e, const KrHist **hp)
+{
+    const KrHist *h = hist_for(c, e);
+    *hp = h;
+    if (!h) return UINT32_MAX;
+    for (uint32_t r = h->n; r > h->head; r--)
+        if (record_time(c->env->img, e, h, r - 1) <= c->now) return r - 1;
+    return UINT32_MAX;
+}
+
+/* AGG k e a w */
+static void op_agg(const KvCtx *c, uint32_t k, uint32_t e, uint32_t a, uint32_t w, KrValue *out)
+{
+    const KImage *img = c->env->img;
+    const KrHist *h = hist_for(c, e);
+    double acc = 0;
+    uint64_t n = 0;
+    if (h) {
+        int64_t lo = window_lo(img, c->now, w);
+        for (uint32_t r = h->head; r < h->n; r++) {
+            int64_t t = record_time(img, e, h, r);
+            if (t <= lo || t > c->now) continue;
+            KvAttrs s = record_attrs(img, e, h, r);
+            KrValue v = attr_of(c->env, &s, a, KB_NUM);
+            if (v.tag != KB_NUM) continue;
+            if (n == 0 && k >= 2) acc = v.num;
+            else if (k == 2) acc = v.num < acc ? v.num : acc;
+            else if (k == 3) acc = v.num > acc ? v.num : acc;
+            else acc += v.num;
+            n++;
+        }
+    }
+    if (k == 0) *out = mk_num(acc);
+    else if (n == 0) *out = unknown_value;
+    else if (k == 1) *out = mk_num(acc / (double)n);
+    else *out = mk_num(acc);
+}
+
+/* ASKED s w: a first attempt of an ask of survey s was sent in the window. */
+static bool op_asked(const KvCtx *c, uint32_t s, uint32_t w)
+{
+    const KImage *img = c->env->img;
+    const KrCust *cu = c->cust;
+    if (!cu) return false;
+    int64_t lo = window_lo(img, c->now, w);
+    for (uint32_t i = cu->sent_head; i < cu->nsent; i++) {
+        const KrSent *x = &cu->sent[i];
+        if (x->time <= lo || x->time > c->now || x->rule >= img->nrules) continue;
+        const KbRule *r = &img->rules[x->rule];
+        if (!r->is_task && r->target == s) return true;
+    }
+    return false;
+}
+
+/* RESPONDED s w: a response with survey == the name of s in the window. */
+static bool op_responded(const KvCtx *c, uint32_t s, uint32_t w)
+{
+    const KvEnv *env = c->env;
+    const KImage *img = env->img;
+    if (env->ev_response == KB_NONE || env->response_survey == KB_NONE || s >= img->nsurveys)
+        return false;
+    const KrHist *h = hist_for(c, env->ev_response);
+    if (!h) return false;
+    uint32_t want = env->strval[img->surveys[s]];
+    uint32_t stride = 1 + img->retention[env->ev_response].nattrs;
+    int64_t lo = window_lo(img, c->now, w);
+    for (uint32_t r = h->head; r < h->n; r++) {
+        const KrValue *rec = &h->cells[(size_t)r * stride];
+        if (rec[0].i <= lo || rec[0].i > c->now) continue;
+        const KrValue *v = &rec[1 + env->response_survey];
+        if (v->tag == KB_STR && v->str == want) return true;
+    }
+    return false;
+}
+
+/* ---- arithmetic ---------------------------------------------------------- */
+
+static KrValue arith(int op, const KrValue *a, const KrValue *b)
+{
+    if (a->tag == KB_UNKNOWN || b->tag == KB_UNKNOWN) return unknown_value;
+    int64_t r;
+    switch (op) {
+    case KB_OP_ADD:
+        if (a->tag == KB_NUM && b->tag == KB_NUM) return mk_num(a->num + b->num);
+        if ((a->tag == KB_DUR || a->tag == KB_TIME) && b->tag == KB_DUR) {
+            if (__builtin_add_overflow(a->i, b->i, &r)) return unknown_value;
+            return mk_int(a->tag, r);
+        }
+        if (a->tag == KB_DUR && b->tag == KB_TIME) {
+            if (__builtin_add_overflow(a->i, b->i, &r)) return unknown_value;
+            return mk_int(KB_TIME, r);
+        }
+        return unknown_value;
+    case KB_OP_SUB:
+        if (a->tag == KB_NUM && b->tag == KB_NUM) return mk_num(a->num - b->num);
+        if ((a->tag == KB_DUR || a->tag == KB_TIME) && b->tag == KB_DUR) {
+            if (__builtin_sub_overflow(a->i, b->i, &r)) return unknown_value;
+            return mk_int(a->tag, r);
+        }
+        if (a->tag == KB_TIME && b->tag == KB_TIME) {
+            if (__builtin_sub_overflow(a->i, b->i, &r)) return unknown_value;
+            return mk_int(KB_DUR, r);
+        }
+        return unknown_value;
+    case KB_OP_MUL: {
+        if (a->tag == KB_NUM && b->tag == KB_NUM) return mk_num(a->num * b->num);
+        const KrValue *d = a->tag == KB_DUR ? a : b, *n = a->tag == KB_DUR ? b : a;
+        if (d->tag != KB_DUR || n->tag != KB_NUM) return unknown_value;
+        double x = (double)d->i * n->num;
+        if (!(x > -9.2e18 && x < 9.2e18)) return unknown_value;
+        return mk_int(KB_DUR, (int64_t)x);
+    }
+    case KB_OP_DIV:
+        if (a->tag == KB_NUM && b->tag == KB_NUM) {
+            if (b->num == 0) return unknown_value;
+            return mk_num(a->num / b->num);
+        }
+        if (a->tag == KB_DUR && b->tag == KB_NUM) {
+            if (b->num == 0) return unknown_value;
+            double x = (double)a->i / b->num;
+            if (!(x > -9.2e18 && x < 9.2e18)) return unknown_value;
+            return mk_int(KB_DUR, (int64_t)x);
+        }
+        if (a->tag == KB_DUR && b->tag == KB_DUR) {
+            if (b->i == 0) return unknown_value;
+            return mk_num((double)a->i / (double)b->i);
+        }
+        return unknown_value;
+    default:
+        return unknown_value;
+    }
+}
+
+/* Comparison opcodes: unknown if either side is unknown or they differ in type. */
+static KrValue relation(const KvEnv *env, int op, const KrValue *a, const KrValue *b)
+{
+    if (a->tag == KB_UNKNOWN || b->tag == KB_UNKNOWN) return unknown_value;
+    int c = compare(env, a, b);
+    if (c == 2) return unknown_value;
+    switch (op) {
+    case KB_OP_EQ: return mk_bool(c == 0);
+    case KB_OP_NE: return mk_bool(c != 0);
+    case KB_OP_LT: return mk_bool(c < 0);
+    case KB_OP_LE: return mk_bool(c <= 0);
+    case KB_OP_GT: return mk_bool(c > 0);
+    default:       return mk_bool(c >= 0);
+    }
+}
+
+/* Kleene logic on booleans; anything that is not a boolean is unknown. */
+static KrValue kleene_and(const KrValue *a, const KrValue *b)
+{
+    int x = kv_truth(a), y = kv_truth(b);
+    if (x == 0 || y == 0) return mk_bool(false);
+    if (x == 1 && y == 1) return mk_bool(true);
+    return unknown_value;
+}
+
+static KrValue kleene_or(const KrValue *a, const KrValue *b)
+{
+    int x = kv_truth(a), y = kv_truth(b);
+    if (x == 1 || y == 1) return mk_bool(true);
+    if (x == 0 && y == 0) return mk_bool(false);
+    return unknown_value;
+}
+
+static KrValue constant(const KvEnv *env, const KbConst *k)
+{
+    switch (k->tag) {
+    case KB_NUM:  return mk_num(k->num);
+    case KB_BOOL: return mk_bool(k->b);
+    case KB_STR:
+        if (k->str >= env->img->nstrings) return unknown_value;
+        { KrValue v = { .tag = KB_STR }; v.str = env->strval[k->str]; return v; }
+    case KB_DUR: case KB_TIME: case KB_WEEKDAY:
+        return mk_int(k->tag, k->i);
+    default:
+        return unknown_value;
+    }
+}
+
+/* ---- the interpreter ----------------------------------------------------- */
+
+/* An instruction popping in and pushing out values fits a stack of sp. */
+static inline bool stack_fits(uint32_t sp, uint32_t in, uint32_t out)
+{
+    return sp >= in && sp - in + out <= KB_MAX_STACK;
+}
+
+int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
+{
+    const KvEnv *env = c->env;
+    const KImage *img = env->img;
+    KrValue stack[KB_MAX_STACK];
+    uint32_t sp = 0;                  /* number of values on the stack */
+    int status = -1;
+    *out = unknown_value;
+    if (fn >= img->nfuncs) goto done;
+    const KbFunc *f = &img->funcs[fn];
+    if (f->start > img->ncode || f->len > img->ncode - f->start) goto done;
+    const uint32_t *code = img->code + f->start;
+    uint32_t pc = 0, end = f->len;
+
+/* operand i of the current instruction (checked against the function end) */
+#define OPND(i) (code[pc + 1 + (i)])
+#define NEED(in, outn) do { if (!stack_fits(sp, (in), (outn))) goto done; } while (0)
+#define PUSH(v) (stack[sp++] = (v))
+
+    while (pc < end) {
+        uint32_t op = code[pc];
+        if (op >= KB_OP__COUNT || pc + 1 + kb_opinfo[op].noperands > end) goto done;
+        uint32_t next = pc + 1 + kb_opinfo[op].noperands;
+        switch ((KbOp)op) {
+        /* CONST k: push constant k */
+        case KB_OP_CONST:
+            NEED(0, 1);
+            if (OPND(0) >= img->nconsts) goto done;
+            PUSH(constant(env, &img->consts[OPND(0)]));
+            break;
+        /* TRUE: push true */
+        case KB_OP_TRUE:
+            NEED(0, 1);
+            PUSH(mk_bool(true));
+            break;
+        /* FALSE: push false */
+        case KB_OP_FALSE:
+            NEED(0, 1);
+            PUSH(mk_bool(false));
+            break;
+        /* UNKNOWN: push unknown */
+        case KB_OP_UNKNOWN:
+            NEED(0, 1);
+            PUSH(unknown_value);
+            break;
+        /* ATTR a t: push attribute a of the current event (the counted event
+         * inside a where-function, else the trigger), coerced to tag t;
+         * unknown if absent or not coercible */
+        case KB_OP_ATTR:
+            NEED(0, 1);
+            PUSH(attr_of(env, &c->cur, OPND(0), (uint8_t)OPND(1)));
+            break;
+        /* TATTR a t: push attribute a of the trigger event, coerced to tag t */
+        case KB_OP_TATTR:
+            NEED(0, 1);
+            PUSH(attr_of(env, &c->trig, OPND(0), (uint8_t)OPND(1)));
+            break;
+        /* TRAIT a t: push the customer's profile trait a (from identify),
+         * coerced to tag t */
+        case KB_OP_TRAIT: {
+            NEED(0, 1);
+            KrValue v = unknown_value;
+            if (c->cust && c->cust->traits)
+                for (uint32_t i = 0; i < img->ntraits; i++)
+                    if (img->traits[i] == OPND(0)) {
+                        v = kv_coerce(env, c->cust->traits[i], (uint8_t)OPND(1));
+                        break;
+                    }
+            PUSH(v);
+            break;
+        }
+        /* NOW: push the send time (time) */
+        case KB_OP_NOW:
+            NEED(0, 1);
+            PUSH(mk_int(KB_TIME, c->now));
+            break;
+        /* HOUR: push the local hour 0-23 of the send time (number) */
+        case KB_OP_HOUR: {
+            NEED(0, 1);
+            KzLocal l;
+            kz_to_local(c->zone, c->now, &l);
+            PUSH(mk_num(l.hour));
+            break;
+        }
+        /* WEEKDAY: push the local weekday of the send time */
+        case KB_OP_WEEKDAY: {
+            NEED(0, 1);
+            KzLocal l;
+            kz_to_local(c->zone, c->now, &l);
+            PUSH(mk_int(KB_WEEKDAY, l.wday));
+            break;
+        }
+        /* COUNT e f w: push the number of the customer's events e in
+         * (now - w, now] (w: constant index of a duration, or NONE for all
+         * time) for which function f (NONE: always) returns true */
+        case KB_OP_COUNT: {
+            NEED(0, 1);
+            KrValue v;
+            if (OPND(0) >= img->nevents) goto done;
+            if (op_count(c, OPND(0), OPND(1), OPND(2), &v) != 0) goto done;
+            PUSH(v);
+            break;
+        }
+        /* SINCE e: push now minus the time of the customer's last event e at
+         * or before now (duration); unknown if none */
+        case KB_OP_SINCE: {
+            NEED(0, 1);
+            if (OPND(0) >= img->nevents) goto done;
+            const KrHist *h;
+            uint32_t r = last_record(c, OPND(0), &h);
+            PUSH(r == UINT32_MAX ? unknown_value
+                                 : mk_int(KB_DUR, c->now - record_time(img, OPND(0), h, r)));
+            break;
+        }
+        /* LAST e a t: push attribute a (coerced to t) of the customer's last
+         * event e at or before now; unknown if none or absent */
+        case KB_OP_LAST: {
+            NEED(0, 1);
+            if (OPND(0) >= img->nevents) goto done;
+            const KrHist *h;
+            uint32_t r = last_record(c, OPND(0), &h);
+            KrValue v = unknown_value;
+            if (r != UINT32_MAX) {
+                KvAttrs s = record_attrs(img, OPND(0), h, r);
+                v = attr_of(env, &s, OPND(1), (uint8_t)OPND(2));
+            }
+            PUSH(v);
+            break;
+        }
+        /* AGG k e a w: push sum(k=0) avg(1) min(2) max(3) of numeric
+         * attribute a over events e in (now - w, now] (w as for COUNT); sum
+         * of none is 0, avg/min/max of none are unknown */
+        case KB_OP_AGG: {
+            NEED(0, 1);
+            if (OPND(1) >= img->nevents || OPND(0) > 3) goto done;
+            KrValue v;
+            op_agg(c, OPND(0), OPND(1), OPND(2), OPND(3), &v);
+            PUSH(v);
+            break;
+        }
+        /* ASKED s w: push whether survey s was sent to the customer (a first
+         * attempt, by any rule) in (now - w, now] (w as for COUNT) */
+        case KB_OP_ASKED:
+            NEED(0, 1);
+            PUSH(mk_bool(op_asked(c, OPND(0), OPND(1))));
+            break;
+        /* RESPONDED s w: push whether a response event with survey == name
+         * of s arrived in (now - w, now] */
+        case KB_OP_RESPONDED:
+            NEED(0, 1);
+            PUSH(mk_bool(op_responded(c, OPND(0), OPND(1))));
+            break;
+        /* NEG: negate a number or duration */
+        case KB_OP_NEG: {
+            NEED(1, 1);
+            KrValue *a = &stack[sp - 1];
+            if (a->tag == KB_NUM) a->num = -a->num;
+            else if (a->tag == KB_DUR && a->i != INT64_MIN) a->i = -a->i;
+            else *a = unknown_value;
+            break;
+        }
+        /* ADD: a + b (number+number, duration+duration, time+duration) */
+        case KB_OP_ADD:
+        /* SUB: a - b (number, duration, time-duration -> time, time-time ->
+         * duration) */
+        case KB_OP_SUB:
+        /* MUL: a * b (number*number, duration*number, number*duration) */
+        case KB_OP_MUL:
+        /* DIV: a / b (number/number, duration/number -> duration,
+         * duration/duration -> number); division by zero is unknown */
+        case KB_OP_DIV:
+            NEED(2, 1);
+            stack[sp - 2] = arith((int)op, &stack[sp - 2], &stack[sp - 1]);
+            sp--;
+            break;
+        /* EQ: a == b; unknown if either is unknown */
+        case KB_OP_EQ:
+        /* NE: a != b */
+        case KB_OP_NE:
+        /* LT: a < b (numbers, durations, times, weekdays; strings byte-wise) */
+        case KB_OP_LT:
+        /* LE: a <= b */
+        case KB_OP_LE:
+        /* GT: a > b */
+        case KB_OP_GT:
+        /* GE: a >= b */
+        case KB_OP_GE:
+            NEED(2, 1);
+            stack[sp - 2] = relation(env, (int)op, &stack[sp - 2], &stack[sp - 1]);
+            sp--;
+            break;
+        /* NOT: Kleene not: true<->false, unknown stays unknown */
+        case KB_OP_NOT: {
+            NEED(1, 1);
+            int t = kv_truth(&stack[sp - 1]);
+            stack[sp - 1] = t < 0 ? unknown_value : mk_bool(!t);
+            break;
+        }
+        /* AND: Kleene and of a and b */
+        case KB_OP_AND:
+            NEED(2, 1);
+            stack[sp - 2] = kleene_and(&stack[sp - 2], &stack[sp - 1]);
+            sp--;
+            break;
+        /* OR: Kleene or of a and b */
+        case KB_OP_OR:
+            NEED(2, 1);
+            stack[sp - 2] = kleene_or(&stack[sp - 2], &stack[sp - 1]);
+            sp--;
+            break;
+        /* JFALSE off: if the top is false, jump by off keeping it; else pop
+         * it (short-circuit of AND) */
+        case KB_OP_JFALSE:
+        /* JTRUE off: if the top is true, jump by off keeping it; else pop it
+         * (short-circuit of OR) */
+        case KB_OP_JTRUE: {
+            NEED(1, 1);
+            int want = op == KB_OP_JTRUE ? 1 : 0;
+            if (kv_truth(&stack[sp - 1]) == want) {
+                int64_t to = (int64_t)next + (int32_t)OPND(0);
+                if (to < 0 || to > end) goto done;
+                next = (uint32_t)to;
+            } else {
+                sp--;
+            }
+            break;
+        }
+        /* JUMP off: jump by off */
+        case KB_OP_JUMP: {
+            int64_t to = (int64_t)next + (int32_t)OPND(0);
+            if (to < 0 || to > end) goto done;
+            next = (uint32_t)to;
+            break;
+        }
+        /* IN n: pop n items then a value x; push true if x equals an item,
+         * else unknown if x or an item is unknown, else false */
+        case KB_OP_IN: {
+            uint32_t n = OPND(0);
+            if (n >= KB_MAX_STACK) goto done;
+            NEED(n + 1, 1);
+            const KrValue *x = &stack[sp - n - 1];
+            bool found = false, unk = x->tag == KB_UNKNOWN;
+            for (uint32_t i = 0; i < n && !found; i++) {
+                KrValue r = relation(env, KB_OP_EQ, x, &stack[sp - n + i]);
+                if (r.tag == KB_UNKNOWN) unk = true;
+                else if (r.b) found = true;
+            }
+            sp -= n + 1;
+            PUSH(found ? mk_bool(true) : unk ? unknown_value : mk_bool(false));
+            break;
+        }
+        /* RET: return the top of the stack as the function's value */
+        case KB_OP_RET:
+            NEED(1, 0);
+            *out = stack[sp - 1];
+            status = 0;
+            goto done;
+        /* DUP: push a copy of the top (short-circuit AND/OR: a; DUP; JFALSE
+         * L; b; L: AND) */
+        case KB_OP_DUP:
+            NEED(1, 2);
+            stack[sp] = stack[sp - 1];
+            sp++;
+            break;
+        default:
+            goto done;
+        }
+        pc = next;
+    }
+done:
+#undef OPND
+#undef NEED
+#undef PUSH
+    return status;
+}

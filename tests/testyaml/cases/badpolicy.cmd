@@ -1,0 +1,1 @@
+malformed/badpolicy.test.yaml

@@ -1,0 +1,1 @@
+--format junit disc/b.test.yaml fail.test.yaml malformed/scalar.test.yaml

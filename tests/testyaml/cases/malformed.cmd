@@ -1,0 +1,1 @@
+malformed/alias.test.yaml malformed/twodocs.test.yaml malformed/empty.test.yaml malformed/scalar.test.yaml malformed/deep.test.yaml malformed/dupkey.test.yaml malformed/badcsv.test.yaml malformed/types.test.yaml no-such.test.yaml

@@ -1,0 +1,1 @@
+pass.test.yaml

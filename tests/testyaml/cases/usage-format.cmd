@@ -1,0 +1,1 @@
+--format xml pass.test.yaml

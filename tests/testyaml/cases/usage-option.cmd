@@ -1,0 +1,1 @@
+--bogus pass.test.yaml

@@ -1,0 +1,1 @@
+-o out.xml pass.test.yaml
