@@ -313,7 +313,10 @@ static void run_file(Run *r, const char *path)
         if (cr->ok) r->passed++;
         else r->failed++;
         if (r->text) {
-            printf("%s %s: %s\n", cr->ok ? "ok  " : "FAIL", path, f->tests[i].name);
+            printf("%s %s: ", cr->ok ? "ok  " : "FAIL", path);
+            for (const char *c = f->tests[i].name; *c; c++)   /* one line, whatever the name */
+                putchar((unsigned char)*c < 0x20 ? '?' : *c);
+            putchar('\n');
             for (size_t k = 0; k < cr->details.n; k++)
                 printf("    %s\n", cr->details.v[k]);
             if (cr->details.oom)
@@ -358,8 +361,10 @@ static char *junit_xml(const Run *r)
 {
     KqBuf b = {0};
     kq_buf_str(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    kq_buf_fmt(&b, "<testsuites name=\"kairos test\" tests=\"%zu\" failures=\"%zu\">\n",
-               r->passed + r->failed, r->failed);
+    size_t nerrors = 0;                 /* unusable files */
+    for (size_t i = 0; i < r->nfiles; i++) nerrors += r->files[i].unusable;
+    kq_buf_fmt(&b, "<testsuites name=\"kairos test\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n",
+               r->passed + r->failed, r->failed - nerrors, nerrors);
     for (size_t i = 0; i < r->nfiles; i++) {
         const FileResult *f = &r->files[i];
         size_t fails = 0;

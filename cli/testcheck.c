@@ -22,7 +22,7 @@ const char *const kq_columns[KQ_NCOLS] = {
 #define MAX_SHOWN_ROWS 20        /* rows printed under a failed assertion */
 #define MAX_DIFF_LINES 50        /* differing lines printed by a diff */
 #define DIFF_CONTEXT 3
-#define DIFF_MAX_CELLS (16u << 20)   /* LCS table limit, in cells */
+#define DIFF_MAX_CELLS (4u << 20)    /* LCS table limit, in cells (16 MiB) */
 
 /* ---- rows ---------------------------------------------------------------- */
 
@@ -250,9 +250,44 @@ int kq_rows_read_csv(const char *path, KqRows *out, KqMsgs *errs)
 
 typedef struct DiffOp { char op; size_t e, a; } DiffOp;   /* ' ', '-', '+' */
 
-/* Edit script from expected lines el[0..n) to actual lines al[0..m). */
-static DiffOp *diff_ops(char **el, size_t n, char **al, size_t m, size_t *nops)
+/* Whether line s occurs among lines v[from..n) whose row time is t. */
+static bool in_time_block(char **v, const KqRows *r, size_t from, size_t n, int64_t t, const char *s)
 {
+    for (size_t i = from; i < n && r->v[i].time == t; i++)
+        if (strcmp(v[i], s) == 0) return true;
+    return false;
+}
+
+/* The edit script for inputs too large for the LCS table: a merge by time
+ * (schedules are sorted by time), matching equal lines within a block of
+ * equal times.  Appends to ops from index k; returns the new k. */
+static size_t diff_merge(char **el, const KqRows *er, size_t i, size_t n,
+                         char **al, const KqRows *ar, size_t j, size_t m, DiffOp *ops, size_t k)
+{
+    while (i < n || j < m) {
+        if (i < n && j < m && strcmp(el[i], al[j]) == 0) {
+            ops[k++] = (DiffOp){ ' ', i, j }; i++; j++;
+        } else if (j == m || (i < n && er->v[i].time < ar->v[j].time)) {
+            ops[k++] = (DiffOp){ '-', i, j }; i++;
+        } else if (i == n || ar->v[j].time < er->v[i].time) {
+            ops[k++] = (DiffOp){ '+', i, j }; j++;
+        } else if (!in_time_block(al, ar, j, m, er->v[i].time, el[i])) {
+            ops[k++] = (DiffOp){ '-', i, j }; i++;           /* el[i] is not coming */
+        } else if (!in_time_block(el, er, i, n, ar->v[j].time, al[j])) {
+            ops[k++] = (DiffOp){ '+', i, j }; j++;           /* al[j] is not coming */
+        } else {
+            ops[k++] = (DiffOp){ '-', i, j }; i++;           /* reordered */
+        }
+    }
+    return k;
+}
+
+/* Edit script from expected lines el[0..n) to actual lines al[0..m):
+ * common prefix and suffix, then a longest common subsequence when the
+ * table is small enough, else a merge by time. */
+static DiffOp *diff_ops(char **el, const KqRows *er, char **al, const KqRows *ar, size_t *nops)
+{
+    size_t n = er->n, m = ar->n;
     DiffOp *ops = malloc((n + m + 1) * sizeof *ops);
     if (!ops) return NULL;
     size_t k = 0, p = 0, sfx = 0;
@@ -283,8 +318,7 @@ static DiffOp *diff_ops(char **el, size_t n, char **al, size_t m, size_t *nops)
         }
         free(t);
     } else {
-        for (size_t i = 0; i < a; i++) ops[k++] = (DiffOp){ '-', p + i, p };
-        for (size_t j = 0; j < b; j++) ops[k++] = (DiffOp){ '+', p + a, p + j };
+        k = diff_merge(el, er, p, p + a, al, ar, p, p + b, ops, k);
     }
     for (size_t i = 0; i < sfx; i++) ops[k++] = (DiffOp){ ' ', n - sfx + i, m - sfx + i };
     *nops = k;
@@ -315,7 +349,7 @@ bool kq_check_schedule(const KqRows *expected, const KqRows *actual, KqMsgs *out
 {
     char **el = row_lines(expected), **al = row_lines(actual);
     size_t nops = 0;
-    DiffOp *ops = el && al ? diff_ops(el, expected->n, al, actual->n, &nops) : NULL;
+    DiffOp *ops = el && al ? diff_ops(el, expected, al, actual, &nops) : NULL;
     if (!ops) {
         kq_msg(out, "out of memory while comparing schedules");
         free_lines(el, expected->n);

@@ -107,6 +107,8 @@ struct KExpr {
     KExpr *within;          /* KX_CALL: trailing `within D` of the last
                                argument, peeled off by the parser */
 
+    uint32_t depth;         /* parser: nesting depth (bounded, see SPEC) */
+
     /* checker: */
     KType type;
     KRes res;

@@ -97,7 +97,7 @@ uint32_t kc_event_use(KCheck *c, const KCtx *x, const char *name, KSpan span)
         c->p->events[id].first_use = span;
     }
     KEventInfo *e = &c->p->events[id];
-    if (!e->used && !e->declared) e->first_use = span;
+    if (!e->used) e->first_use = span;
     e->used = true;
     if (id < c->cap_events) c->event_uses[id]++;
     if (id < c->cap_events && c->event_policy_use[id].hi == 0) {
@@ -520,8 +520,6 @@ static void check_rule(KCheck *c, KRule *r)
     /* trigger */
     if (r->after_span.hi) {
         x.trigger = kc_event_use(c, &x, r->after_event.s, r->after_event.span);
-        if (r->has_delay && r->delay < 0)
-            kd_error(c->d, r->after_span, "K0510", "a trigger's delay cannot be negative");
         if (r->where) {
             x.in_where_of_trigger = true;
             kc_cond(c, &x, r->where, "where");
@@ -561,8 +559,6 @@ static void check_rule(KCheck *c, KRule *r)
                 break;
             }
         if (v->has_channel) check_channel(c, v->channel);
-        if (v->has_delay && v->delay < 0)
-            kd_error(c->d, v->span, "K0510", "a variant's delay cannot be negative");
         double before = sum;
         sum += v->pct;
         if (sum > 100 && before <= 100) {
@@ -584,8 +580,10 @@ static void check_rule(KCheck *c, KRule *r)
                 double rule_rate = (double)r->cap_n / (double)r->cap_window;
                 double top_rate = (double)t->cap.n / (double)t->cap.window;
                 if (rule_rate > top_rate) {
-                    kd_warning(c->d, r->cap_span, "K0602", "this cap is looser than the top-level `cap %u per ...`, which still applies",
-                               t->cap.n);
+                    const KSource *ts = &p->sources.v[t->span.src];
+                    int tl = (int)(t->span.hi - t->span.lo);
+                    kd_warning(c->d, r->cap_span, "K0602", "this cap is looser than the top-level `%.*s`, which still applies",
+                               tl > 60 ? 60 : tl, ts->text + t->span.lo);
                     kd_hint(c->d, "a rule's cap can only make the top-level cap stricter; remove it or tighten it");
                     kd_note(c->d, t->span, "the top-level cap is here");
                     break;

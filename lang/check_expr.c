@@ -158,9 +158,37 @@ static KType check_binary(KCheck *c, const KCtx *x, KExpr *e)
     }
     case KOP_ADD: case KOP_SUB: case KOP_MUL: case KOP_DIV: {
         KType a = ta, b = tb;
-        if (a == KT_UNTYPED && b == KT_UNTYPED) a = b = KT_NUMBER;
-        else if (a == KT_UNTYPED) a = (e->op == KOP_MUL || e->op == KOP_DIV) ? KT_NUMBER : b;
-        else if (b == KT_UNTYPED) b = (e->op == KOP_MUL || e->op == KOP_DIV) ? KT_NUMBER : a;
+        /* an untyped operand takes the type that makes the operation valid;
+         * where several would (untyped + duration: a duration or a time),
+         * the result stays untyped and adapts to its own context */
+        if (a == KT_UNTYPED && b == KT_UNTYPED) return set(e, KT_NUMBER);
+        if (a == KT_UNTYPED || b == KT_UNTYPED) {
+            KType o = a == KT_UNTYPED ? b : a;
+            bool left = a == KT_UNTYPED;
+            KType r = KT_ERROR;
+            switch (e->op) {
+            case KOP_ADD:
+                r = o == KT_NUMBER ? KT_NUMBER : o == KT_DURATION ? KT_UNTYPED : o == KT_TIME ? KT_TIME : KT_ERROR;
+                break;
+            case KOP_SUB:
+                if (o == KT_NUMBER) r = KT_NUMBER;
+                else if (o == KT_DURATION) r = left ? KT_UNTYPED : KT_DURATION;
+                else if (o == KT_TIME) r = left ? KT_DURATION : KT_UNTYPED;
+                break;
+            case KOP_MUL:
+                r = o == KT_NUMBER ? KT_NUMBER : o == KT_DURATION ? KT_DURATION : KT_ERROR;
+                break;
+            case KOP_DIV:
+                if (o == KT_NUMBER) r = left ? KT_NUMBER : KT_NUMBER;
+                else if (o == KT_DURATION) r = left ? KT_NUMBER : KT_DURATION;
+                break;
+            default: break;
+            }
+            if (r == KT_ERROR)
+                kd_error(c->d, at(c, x, e), "K0406", "cannot apply `%s` to %s %s and %s %s", op_text(e->op),
+                         article(ta), ka_type_name(ta), article(tb), ka_type_name(tb));
+            return set(e, r);
+        }
         KType r = KT_ERROR;
         switch (e->op) {
         case KOP_ADD:
@@ -237,6 +265,7 @@ static KType check_unary(KCheck *c, const KCtx *x, KExpr *e)
 /* A bare name outside event positions. */
 static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
 {
+    if (e->name[0] == '\0') return set(e, KT_ERROR);    /* the parser's placeholder (K0221) */
     uint32_t lid = kc_let_find(c, e->name);
     if (lid != KC_NONE) {
         e->res = KR_LET;

@@ -250,7 +250,8 @@ static uint32_t *sorted(const KDiags *d, uint32_t *n_out)
     *n_out = 0;
     if (d->n == 0) return NULL;
     uint32_t *v = malloc(d->n * sizeof *v), *tmp = malloc(d->n * sizeof *tmp);
-    if (!v || !tmp) { free(v); free(tmp); return NULL; }
+    bool *dropped = calloc(d->n, sizeof *dropped);
+    if (!v || !tmp || !dropped) { free(v); free(tmp); free(dropped); return NULL; }
     for (uint32_t i = 0; i < d->n; i++) v[i] = i;
     SortCtx ctx = { d };
     sort_idx(v, tmp, d->n, &ctx);
@@ -258,22 +259,33 @@ static uint32_t *sorted(const KDiags *d, uint32_t *n_out)
     uint32_t k = 0;
     for (uint32_t i = 0; i < d->n; i++) {
         bool dup = false;
-        for (uint32_t j = 0; j < k && !dup; j++)
-            if (d->v[v[i]].group == v[i] && same_diag(&d->v[v[j]], &d->v[v[i]]))
-                dup = true;
-        /* a note whose head was dropped goes too */
-        if (!dup && d->v[v[i]].group != v[i]) {
-            bool head = false;
-            for (uint32_t j = 0; j < k; j++) if (v[j] == d->v[v[i]].group) head = true;
-            dup = !head;
+        const KDiag *g = &d->v[v[i]];
+        if (g->group == v[i]) {
+            /* an identical head sorts next to it: look back over the kept ones at the same place */
+            for (uint32_t j = k; j-- > 0 && !dup;) {
+                const KDiag *h = &d->v[v[j]];
+                const KDiag *hh = &d->v[h->group];
+                if (hh->span.src != g->span.src || hh->span.lo != g->span.lo) break;
+                if (h->group == v[j] && same_diag(h, g)) dup = true;
+            }
+            dropped[v[i]] = dup;
+        } else {
+            dup = dropped[g->group];      /* a note goes with its head */
         }
         if (!dup) v[k++] = v[i];
     }
+    free(dropped);
     *n_out = k;
     return v;
 }
 
 /* ---- printing helpers --------------------------------------------------------- */
+
+/* Under --Werror a warning is reported as an error. */
+static KSeverity eff(const KDiags *d, const KDiag *g)
+{
+    return d->werror && g->sev == KD_WARNING ? KD_ERROR : g->sev;
+}
 
 static const char *sev_name(KSeverity s)
 {
@@ -305,11 +317,12 @@ static void print_text(const KDiags *d, const KDiag *g, FILE *out, bool color)
 {
     const KSource *s = source_of(d, g);
     const char *bold = color ? "\033[1m" : "", *reset = color ? "\033[0m" : "";
-    const char *sc = !color ? "" : g->sev == KD_ERROR ? "\033[1;31m"
-                               : g->sev == KD_WARNING ? "\033[1;35m" : "\033[1;36m";
+    KSeverity sev = eff(d, g);
+    const char *sc = !color ? "" : sev == KD_ERROR ? "\033[1;31m"
+                               : sev == KD_WARNING ? "\033[1;35m" : "\033[1;36m";
     const char *blue = color ? "\033[1;34m" : "", *green = color ? "\033[1;32m" : "";
     if (!s) {
-        fprintf(out, "%s%s:%s %s%s:%s %s%s%s\n", bold, file_of(d, g), reset, sc, sev_name(g->sev),
+        fprintf(out, "%s%s:%s %s%s:%s %s%s%s\n", bold, file_of(d, g), reset, sc, sev_name(sev),
                 reset, bold, g->msg, reset);
         if (g->hint) fprintf(out, "      %s=%s hint: %s\n", blue, reset, g->hint);
         return;
@@ -317,7 +330,7 @@ static void print_text(const KDiags *d, const KDiag *g, FILE *out, bool color)
     uint32_t line, col;
     kd_line_col(s, g->span.lo, &line, &col);
     fprintf(out, "%s%s:%u:%u:%s %s%s:%s %s%s%s\n", bold, s->name, line, col, reset, sc,
-            sev_name(g->sev), reset, bold, g->msg, reset);
+            sev_name(sev), reset, bold, g->msg, reset);
     /* the source line */
     uint32_t lo = g->span.lo > s->len ? (uint32_t)s->len : g->span.lo;
     uint32_t ls = lo;
@@ -381,7 +394,7 @@ static void print_json(const KDiags *d, const KDiag *g, FILE *out)
     fputs("{\"file\":", out);
     json_str(out, file_of(d, g));
     fprintf(out, ",\"line\":%u,\"column\":%u,\"endLine\":%u,\"endColumn\":%u,\"severity\":\"%s\",\"code\":",
-            p[0], p[1], p[2], p[3], sev_name(g->sev));
+            p[0], p[1], p[2], p[3], sev_name(eff(d, g)));
     json_str(out, g->code ? g->code : "");
     fputs(",\"message\":", out);
     json_str(out, g->msg);
@@ -409,7 +422,8 @@ static void print_github(const KDiags *d, const KDiag *g, FILE *out)
 {
     uint32_t p[4];
     positions(d, g, p);
-    fprintf(out, "::%s file=", g->sev == KD_ERROR ? "error" : g->sev == KD_WARNING ? "warning" : "notice");
+    KSeverity sev = eff(d, g);
+    fprintf(out, "::%s file=", sev == KD_ERROR ? "error" : sev == KD_WARNING ? "warning" : "notice");
     gh_escape(out, file_of(d, g), true);
     fprintf(out, ",line=%u,col=%u,endLine=%u,endColumn=%u,title=", p[0], p[1], p[2], p[3]);
     gh_escape(out, g->code ? g->code : "kairos", true);
@@ -438,7 +452,7 @@ static void print_sarif(const KDiags *d, const uint32_t *idx, uint32_t n, FILE *
         fputs("        { \"ruleId\": ", out);
         json_str(out, g->code ? g->code : "kairos");
         fprintf(out, ", \"level\": \"%s\", \"message\": { \"text\": ",
-                g->sev == KD_ERROR ? "error" : g->sev == KD_WARNING ? "warning" : "note");
+                eff(d, g) == KD_ERROR ? "error" : eff(d, g) == KD_WARNING ? "warning" : "note");
         if (g->hint) {
             size_t len = strlen(g->msg) + strlen(g->hint) + 16;
             char *t = malloc(len);

@@ -217,6 +217,7 @@ typedef struct OLine {
     uint32_t pin;          /* must be this line number (0: free) */
     bool flex;             /* the blank lines before it may change */
     bool unit;             /* first line of a declaration (with its comments) */
+    uint32_t unit_idx;     /* the declaration it belongs to (ndecls: the end) */
 } OLine;
 
 typedef struct F {
@@ -236,6 +237,8 @@ typedef struct F {
     bool pend_flex, pend_unit;
     int next_indent;          /* indentation of a line opened by a break */
     int64_t prev_ct;          /* last code token printed on the current line, or -1 */
+    uint32_t cur_unit;        /* the declaration being printed */
+    bool *keep;               /* per declaration: keeps its source lines */
     bool oom;
 } F;
 
@@ -309,11 +312,11 @@ static int spacing(const F *f, uint32_t a, uint32_t b)
     if (tok_is(f, ta, "(") || tok_is(f, ta, "[") || tok_is(f, ta, "."))
         return 0;
     if (tok_is(f, ta, "{") && tok_is(f, tb, "}")) return 0;
-    if (tok_is(f, tb, "("))
-        return f->toks.v[ta].kind == FT_NAME && !is_keyword(f, ta) ? 0 : 1;
     if (b == a + 1 && is_range_dash(f, b)) return 0;
     if (b == a + 1 && is_range_dash(f, a)) return 0;
     if (b == a + 1 && tok_is(f, ta, "-") && is_prefix_minus(f, a)) return 0;
+    if (tok_is(f, tb, "("))
+        return f->toks.v[ta].kind == FT_NAME && !is_keyword(f, ta) ? 0 : 1;
     return 1;
 }
 
@@ -329,7 +332,7 @@ static void line_push(F *f, char *text, char *cmt, uint32_t blank, bool flex, bo
         f->lines = nv;
         f->caplines = nc;
     }
-    f->lines[f->nlines++] = (OLine){ text, cmt, blank, pin, flex, unit };
+    f->lines[f->nlines++] = (OLine){ text, cmt, blank, pin, flex, unit, f->cur_unit };
 }
 
 static char *tok_text(F *f, uint32_t ti)
@@ -339,6 +342,21 @@ static char *tok_text(F *f, uint32_t ti)
     char *s = buf_take(&b);
     if (!s) f->oom = true;
     return s;
+}
+
+/* Drops every output line (before laying the file out again). */
+static void reset_lines(F *f)
+{
+    for (uint32_t i = 0; i < f->nlines; i++) { free(f->lines[i].text); free(f->lines[i].cmt); }
+    f->nlines = 0;
+    free(f->cur.s);
+    memset(&f->cur, 0, sizeof f->cur);
+    f->open = false;
+    f->cur_cmt = -1;
+    f->cur_pin = 0;
+    f->pend_blank = 0;
+    f->pend_flex = f->pend_unit = false;
+    f->prev_ct = -1;
 }
 
 /* Finishes the line being built, if any. */
@@ -561,11 +579,21 @@ static int render_rule(F *f, uint32_t a, uint32_t e)
     return 0;
 }
 
-/* ---- the canonical layout ------------------------------------------------------ */
+/* ---- the layout ------------------------------------------------------------------ */
 
 static bool starts_rule(const F *f, uint32_t ci)
 {
     return ct_is(f, ci, "rule") || ct_is(f, ci, "ask") || ct_is(f, ci, "task");
+}
+
+static uint32_t ct_line(const F *f, uint32_t ci) { return f->toks.v[f->ct[ci].t].line; }
+
+/* Does declaration u+1 start on the line where declaration u ends? */
+static bool shares_line(const F *f, uint32_t u)
+{
+    if (u + 1 >= f->ndecls) return false;
+    uint32_t a = f->decls[u + 1];
+    return a > 0 && f->ct[a].nlead == 0 && f->ct[a - 1].eol < 0 && ct_line(f, a) == ct_line(f, a - 1);
 }
 
 /* Own-line comments as the leading lines of a unit (a declaration or the
@@ -580,39 +608,90 @@ static void lead_lines(F *f, uint32_t lead, uint32_t nlead, uint32_t unit_blank)
     }
 }
 
-static int layout_canonical(F *f)
+/* Declaration u in the canonical layout. */
+static int render_canonical(F *f, uint32_t u)
 {
-    for (uint32_t d = 0; d < f->ndecls; d++) {
-        uint32_t a = f->decls[d], e = d + 1 < f->ndecls ? f->decls[d + 1] : f->nct;
-        bool rule = starts_rule(f, a), prev_rule = d > 0 && starts_rule(f, f->decls[d - 1]);
-        const CTok *c = &f->ct[a];
-        uint32_t first_tok = c->nlead ? c->lead : c->t;
-        uint32_t blank = d == 0 ? 0 : (rule || prev_rule) ? 1 : f->toks.v[first_tok].nl_before >= 2;
-        lead_lines(f, c->lead, c->nlead, blank);
-        f->pend_blank = c->nlead ? f->toks.v[c->t].nl_before >= 2 : blank;
-        f->pend_flex = true;
-        f->pend_unit = c->nlead == 0;
-        if (rule) {
-            int r = render_rule(f, a, e);
-            if (r < 0) return -1;
-            if (r > 0) put_run(f, a, e, 0, 2, RUN_NO_LEAD);
-        } else {
-            int flags = RUN_NO_LEAD;
-            /* an event or survey body written over several lines: one entry per line */
-            if (ct_is(f, a, "event") || ct_is(f, a, "survey")) {
-                for (uint32_t ci = a; ci < e; ci++)
-                    if (ct_is(f, ci, "{")) {
-                        uint32_t cj = ci;
-                        while (cj < e && !ct_is(f, cj, "}")) cj++;
-                        if (cj < e && f->toks.v[f->ct[cj].t].line != f->toks.v[f->ct[ci].t].line)
-                            flags |= RUN_BODY_ML;
-                        break;
-                    }
-            }
-            put_run(f, a, e, 0, 2, flags);
+    uint32_t a = f->decls[u], e = u + 1 < f->ndecls ? f->decls[u + 1] : f->nct;
+    bool rule = starts_rule(f, a), prev_rule = u > 0 && starts_rule(f, f->decls[u - 1]);
+    const CTok *c = &f->ct[a];
+    uint32_t first_tok = c->nlead ? c->lead : c->t;
+    uint32_t blank = u == 0 ? 0 : (rule || prev_rule) ? 1 : f->toks.v[first_tok].nl_before >= 2;
+    lead_lines(f, c->lead, c->nlead, blank);
+    f->pend_blank = c->nlead ? f->toks.v[c->t].nl_before >= 2 : blank;
+    f->pend_flex = true;
+    f->pend_unit = c->nlead == 0;
+    if (rule) {
+        int r = render_rule(f, a, e);
+        if (r < 0) return -1;
+        if (r > 0) put_run(f, a, e, 0, 2, RUN_NO_LEAD);
+    } else {
+        int flags = RUN_NO_LEAD;
+        /* an event or survey body written over several lines: one entry per line */
+        if (ct_is(f, a, "event") || ct_is(f, a, "survey")) {
+            for (uint32_t ci = a; ci < e; ci++)
+                if (ct_is(f, ci, "{")) {
+                    uint32_t cj = ci;
+                    while (cj < e && !ct_is(f, cj, "}")) cj++;
+                    if (cj < e && ct_line(f, cj) != ct_line(f, ci)) flags |= RUN_BODY_ML;
+                    break;
+                }
         }
-        close_line(f);
+        put_run(f, a, e, 0, 2, flags);
     }
+    close_line(f);
+    return 0;
+}
+
+/* Declaration u with every token on its source line (each line pinned to
+ * it); only the spacing inside lines is canonical.  A declaration that
+ * starts on the line where the previous one ends continues its line. */
+static void render_keep(F *f, uint32_t u)
+{
+    uint32_t a = f->decls[u], e = u + 1 < f->ndecls ? f->decls[u + 1] : f->nct;
+    uint32_t line = f->open && a > 0 ? ct_line(f, a - 1) : 0;
+    for (uint32_t ci = a; ci < e; ci++) {
+        const CTok *c = &f->ct[ci];
+        for (uint32_t k = 0; k < c->nlead; k++) {
+            const FTok *t = &f->toks.v[c->lead + k];
+            close_line(f);
+            f->pend_blank = t->nl_before ? t->nl_before - 1 : 0;
+            f->pend_flex = f->pend_unit = true;
+            open_line(f, ci == a ? 0 : 2);
+            put_canon(&f->cur, f->src, t);
+            f->cur_pin = t->line;
+            close_line(f);
+        }
+        const FTok *t = &f->toks.v[c->t];
+        if (!f->open || t->line != line) {
+            close_line(f);
+            f->pend_blank = t->nl_before ? t->nl_before - 1 : 0;
+            f->pend_flex = f->pend_unit = true;
+            open_line(f, ci == a || ct_is(f, ci, "}") ? 0 : 2);
+            f->cur_pin = t->line;
+            line = t->line;
+        } else if (f->prev_ct >= 0) {
+            buf_spaces(&f->cur, spacing(f, (uint32_t)f->prev_ct, ci));
+        }
+        put_canon(&f->cur, f->src, t);
+        f->prev_ct = ci;
+        if (c->eol >= 0) {
+            f->cur_cmt = c->eol;
+            close_line(f);
+        }
+    }
+    if (!shares_line(f, u)) close_line(f);
+}
+
+/* All declarations, each in its mode, then the comments at the end. */
+static int layout(F *f)
+{
+    for (uint32_t u = 0; u < f->ndecls; u++) {
+        f->cur_unit = u;
+        if (f->keep[u]) render_keep(f, u);
+        else if (render_canonical(f, u) < 0) return -1;
+    }
+    f->cur_unit = f->ndecls;
+    close_line(f);
     if (f->ntrail) {
         uint32_t blank = f->nct == 0 ? 0 : f->toks.v[f->trail].nl_before >= 2;
         if (f->ndecls && starts_rule(f, f->decls[f->ndecls - 1])) blank = 1;
@@ -622,71 +701,57 @@ static int layout_canonical(F *f)
 }
 
 /* Adjusts blank lines so that every pinned line lands on its line number.
- * false if that is impossible. */
-static bool resolve_pins(F *f)
+ * Returns the index of the first line that cannot, or UINT32_MAX. */
+static uint32_t resolve_pins(F *f)
 {
     uint32_t lineno = 0;          /* line number of the last line placed */
-    uint32_t last_pin = 0;        /* lines before this index are settled */
-    bool have_pin = false;
+    uint32_t low = 0;             /* lines before this index are settled */
     for (uint32_t i = 0; i < f->nlines; i++) {
         lineno += f->lines[i].blank + 1;
         uint32_t t = f->lines[i].pin;
         if (!t) continue;
         if (lineno < t) {
             uint32_t u = i;       /* pad before the declaration's first line */
-            while (u > (have_pin ? last_pin + 1 : 0) && !f->lines[u].unit) u--;
+            while (u > low && !f->lines[u].unit) u--;
             f->lines[u].blank += t - lineno;
             lineno = t;
         }
-        for (uint32_t j = i + 1; lineno > t && j-- > (have_pin ? last_pin + 1 : 0);) {
+        for (uint32_t j = i + 1; lineno > t && j-- > low;) {
             OLine *l = &f->lines[j];
             if (!l->flex) continue;
             uint32_t cut = l->blank < lineno - t ? l->blank : lineno - t;
             l->blank -= cut;
             lineno -= cut;
         }
-        if (lineno != t) return false;
-        last_pin = i;
-        have_pin = true;
+        if (lineno != t) return i;
+        low = i + 1;
     }
-    return true;
+    return UINT32_MAX;
 }
 
-/* ---- the fallback: every token keeps its line ------------------------------------ */
-
-static int layout_keep_lines(F *f)
+/* Lays the file out: canonically, except the declarations that must keep
+ * their lines so that every unnamed rule keeps its line: the one whose pin
+ * fails, or if it keeps its lines already, the nearest canonical one
+ * before it (with the declarations sharing a line with it).  -1 on out of
+ * memory. */
+static int layout_pinned(F *f)
 {
-    uint32_t line = 0;            /* source line of the line being built */
-    for (uint32_t ci = 0; ci <= f->nct; ci++) {
-        uint32_t nlead = ci < f->nct ? f->ct[ci].nlead : f->ntrail;
-        uint32_t lead = ci < f->nct ? f->ct[ci].lead : f->trail;
-        bool top = ci == f->nct || f->ct[ci].decl_start;
-        for (uint32_t k = 0; k < nlead; k++) {
-            const FTok *t = &f->toks.v[lead + k];
-            close_line(f);
-            f->pend_blank = line ? t->line - line - 1 : t->line - 1;
-            comment_line(f, lead + k, top ? 0 : 2);
-            line = t->line;
-        }
-        if (ci == f->nct) break;
-        const FTok *t = &f->toks.v[f->ct[ci].t];
-        if (!f->open || t->line != line) {
-            close_line(f);
-            f->pend_blank = line ? t->line - line - 1 : t->line - 1;
-            open_line(f, top ? 0 : 2);
-            line = t->line;
-        } else {
-            buf_spaces(&f->cur, spacing(f, (uint32_t)f->prev_ct, ci));
-        }
-        put_canon(&f->cur, f->src, t);
-        f->prev_ct = ci;
-        if (f->ct[ci].eol >= 0) {
-            f->cur_cmt = f->ct[ci].eol;
-            close_line(f);
-        }
+    for (;;) {
+        if (layout(f) < 0) return -1;
+        uint32_t bad = resolve_pins(f);
+        if (bad == UINT32_MAX) return 0;
+        uint32_t u = f->lines[bad].unit_idx;
+        if (u >= f->ndecls) return 0;                 /* cannot happen: no pins there */
+        while (f->keep[u] && u > 0) u--;
+        if (f->keep[u]) return 0;                      /* cannot happen: all keep lines */
+        f->keep[u] = true;
+        for (uint32_t v = u; v > 0 && shares_line(f, v - 1); v--) f->keep[v - 1] = true;
+        for (uint32_t v = u; shares_line(f, v); v++) f->keep[v + 1] = true;
+#ifdef KF_DEBUG
+        fprintf(stderr, "kf_format: declaration %u keeps its lines\n", u);
+#endif
+        reset_lines(f);
     }
-    close_line(f);
-    return f->oom ? -1 : 0;
 }
 
 /* ---- assembling the text ---------------------------------------------------------- */
@@ -731,24 +796,12 @@ static void f_free(F *f)
     free(f->toks.v);
     free(f->ct);
     free(f->decls);
+    free(f->keep);
     for (uint32_t i = 0; i < f->nlines; i++) { free(f->lines[i].text); free(f->lines[i].cmt); }
     free(f->lines);
     free(f->cur.s);
 }
 
-static void reset_lines(F *f)
-{
-    for (uint32_t i = 0; i < f->nlines; i++) { free(f->lines[i].text); free(f->lines[i].cmt); }
-    f->nlines = 0;
-    free(f->cur.s);
-    memset(&f->cur, 0, sizeof f->cur);
-    f->open = false;
-    f->cur_cmt = -1;
-    f->cur_pin = 0;
-    f->pend_blank = 0;
-    f->pend_flex = f->pend_unit = false;
-    f->prev_ct = -1;
-}
 
 /* Tokenizes and attaches comments to code tokens.  -1 on out of memory. */
 static int f_init(F *f, const char *src, size_t len)
@@ -920,27 +973,22 @@ static char *format_parsed(const char *text, size_t len, const KFile *file, size
     *bad = false;
     if (f_init(&f, text, len) < 0) goto done;
     if (!f_decls(&f, file)) { *bad = !f.oom; goto done; }
-    /* The canonical layout; if the pins cannot be kept (or, which would be
-     * a bug, the result fails its check), every token keeps its line. */
-    if (layout_canonical(&f) < 0) goto done;
-    bool pinned = resolve_pins(&f);
+    f.keep = calloc((size_t)f.ndecls + 1, sizeof *f.keep);
+    if (!f.keep) goto done;
+    /* The canonical layout, with the declarations that must keep their
+     * lines; if the result failed its check (a bug), every declaration
+     * keeps its lines. */
+    if (layout_pinned(&f) < 0 || !(out = assemble(&f, outlen))) goto done;
+    if (verify(&f, file, out, *outlen)) goto done;
 #ifdef KF_DEBUG
-    if (!pinned) fprintf(stderr, "kf_format: pins cannot be kept; keeping lines\n");
+    fprintf(stderr, "kf_format: canonical layout failed its check:\n%s", out);
 #endif
-    if (pinned) {
-        out = assemble(&f, outlen);
-        if (!out) goto done;
-        if (verify(&f, file, out, *outlen)) goto done;
-#ifdef KF_DEBUG
-        fprintf(stderr, "kf_format: canonical layout failed its check:\n%s", out);
-#endif
-        free(out);
-        out = NULL;
-    }
+    free(out);
+    out = NULL;
+    for (uint32_t u = 0; u < f.ndecls; u++) f.keep[u] = true;
     reset_lines(&f);
-    if (layout_keep_lines(&f) < 0) goto done;
-    out = assemble(&f, outlen);
-    if (out && !verify(&f, file, out, *outlen)) {
+    if (layout_pinned(&f) < 0 || !(out = assemble(&f, outlen))) goto done;
+    if (!verify(&f, file, out, *outlen)) {
         free(out);
         out = NULL;
         *bad = true;

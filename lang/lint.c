@@ -207,8 +207,8 @@ static void lint_never_fires(const KRule *r, KDiags *d)
         for (uint32_t i = 0; i < r->nvariants; i++) sum += r->variants[i].pct;
         if (sum == 0) {
             kd_warning(d, r->variants[0].span, "K0701",
-                       "rule `%s` can never fire: its variants take 0%% of the customers "
-                       "and the holdout gets nothing", rule_name(r));
+                       "rule `%s` can never fire: its variants take 0%% of the customers, "
+                       "so all of them are in the holdout", rule_name(r));
             kd_hint(d, "give a variant a share above 0%%, or remove the rule");
         }
     }

@@ -24,9 +24,14 @@ typedef struct KParse {
 
     int prev_tok, cur_tok;        /* the last two tokens handed to the parser */
     KLoc prev_loc, cur_loc;
+    KSpan cap_warn;               /* K0211 candidate of the rule just built */
+    bool too_deep;                /* K0221 reported */
     void *scanner;                /* the flex scanner (yyscan_t) */
     jmp_buf fatal;                /* out of memory (scanner or parser) jumps here */
 } KParse;
+
+/* Expressions nest at most this deep (checker and code generator recurse). */
+#define KP_MAX_DEPTH 200
 
 /* Allocation from the arena; on failure jumps to ps->fatal (kp_parse
  * reports "out of memory"), so it never returns NULL. */

@@ -62,6 +62,7 @@ static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps);
 
 static KExpr *mk(KParse *ps, KExprKind kind, KLoc loc);
 static KExpr *mk_bin(KParse *ps, KOp op, KExpr *a, KExpr *b, KLoc loc);
+static void deeper(KParse *ps, KExpr *e, KExpr **child);
 static KExpr *mk_un(KParse *ps, KOp op, KExpr *a, KLoc loc);
 static KExpr *mk_call(KParse *ps, char *name, KExprNode *args, KExpr *where, KLoc loc);
 static KDecl *mk_decl(KParse *ps, KDeclKind kind, KLoc loc);
@@ -200,7 +201,14 @@ decl:
             $$->span = kp_span(ps, @$);
             $$->rule.name = mk_name(ps, $2, @2);
         }
-  | rule_body               { $$ = $1; }
+  | rule_body
+        {
+            $$ = $1;
+            if (ps->cap_warn.hi) {
+                kd_warning(ps->diags, ps->cap_warn, "K0211", "this `cap` is read as a clause of the rule above");
+                kd_hint(ps->diags, "indent it to make that clear, or move top-level caps above the rules");
+            }
+        }
   ;
 
 rule_body:
@@ -426,6 +434,8 @@ expr:
             n = 0;
             for (KExprNode *i = $4; i; i = i->next) $$->args[n++] = i->e;
             $$->nargs = n;
+            deeper(ps, $$, &$$->a);
+            for (uint32_t i = 0; i < n; i++) deeper(ps, $$, &$$->args[i]);
         }
   | expr IN '[' ']'         { $$ = mk(ps, KX_IN, @$); $$->a = $1; $$->args = kp_alloc(ps, sizeof(KExpr *)); }
   ;
@@ -470,7 +480,7 @@ unary:
 
 postfix:
     primary                 { $$ = $1; }
-  | postfix WITHIN primary  { $$ = mk(ps, KX_WITHIN, @$); $$->a = $1; $$->b = $3; }
+  | postfix WITHIN primary  { $$ = mk(ps, KX_WITHIN, @$); $$->a = $1; $$->b = $3; deeper(ps, $$, &$$->a); deeper(ps, $$, &$$->b); }
   ;
 
 primary:
@@ -495,6 +505,7 @@ primary:
         {
             $$ = mk(ps, KX_FIELD, @$);
             $$->a = $1;
+            deeper(ps, $$, &$$->a);
             $$->field = $3;
             $$->name = $3;
             $$->field_span = kp_span(ps, @3);
@@ -545,12 +556,33 @@ static KExpr *mk(KParse *ps, KExprKind kind, KLoc loc)
     return e;
 }
 
+/* Sets e's depth from a child's; reports (once) a nesting beyond the limit
+ * and cuts the tree there. */
+static void deeper(KParse *ps, KExpr *e, KExpr **child)
+{
+    if (!*child) return;
+    if ((*child)->depth + 1 > e->depth) e->depth = (*child)->depth + 1;
+    if (e->depth > KP_MAX_DEPTH) {
+        if (!ps->too_deep)
+            kd_error(ps->diags, e->span, "K0221", "the expression is nested too deeply (more than %d levels)",
+                     KP_MAX_DEPTH);
+        ps->too_deep = true;
+        /* a placeholder the checker treats as already reported */
+        KExpr *z = mk(ps, KX_NAME, (KLoc){ (*child)->span.lo, (*child)->span.hi });
+        z->name = kp_strndup(ps, "", 0);
+        *child = z;
+        e->depth = 1;
+    }
+}
+
 static KExpr *mk_bin(KParse *ps, KOp op, KExpr *a, KExpr *b, KLoc loc)
 {
     KExpr *e = mk(ps, KX_BINARY, loc);
     e->op = op;
     e->a = a;
     e->b = b;
+    deeper(ps, e, &e->a);
+    deeper(ps, e, &e->b);
     return e;
 }
 
@@ -559,6 +591,7 @@ static KExpr *mk_un(KParse *ps, KOp op, KExpr *a, KLoc loc)
     KExpr *e = mk(ps, KX_UNARY, loc);
     e->op = op;
     e->a = a;
+    deeper(ps, e, &e->a);
     return e;
 }
 
@@ -592,6 +625,9 @@ static KExpr *mk_call(KParse *ps, char *name, KExprNode *args, KExpr *where, KLo
     e->where = where;
     if (where) e->within = peel_within(&e->where);
     else if (n > 0) e->within = peel_within(&e->args[n - 1]);
+    for (uint32_t i = 0; i < n; i++) deeper(ps, e, &e->args[i]);
+    deeper(ps, e, &e->where);
+    deeper(ps, e, &e->within);
     return e;
 }
 
@@ -644,7 +680,10 @@ static uint8_t day_bits(int tok_kind, int v)
 static bool int_in(KParse *ps, double v, KLoc loc, double lo, double hi, const char *what)
 {
     if (v == floor(v) && v >= lo && v <= hi) return true;
-    kd_error(ps->diags, kp_span(ps, loc), "K0209", "%s must be a whole number from %g to %g", what, lo, hi);
+    if (hi >= 1e9)
+        kd_error(ps->diags, kp_span(ps, loc), "K0209", "%s must be a whole number of at least %.0f", what, lo);
+    else
+        kd_error(ps->diags, kp_span(ps, loc), "K0209", "%s must be a whole number from %.0f to %.0f", what, lo, hi);
     return false;
 }
 
@@ -762,20 +801,33 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
     want_expr = want_expr && has_name;
 
     const char *phrases[MAXEXP];
+    bool is_readable[MAXEXP];
     int np = 0;
-    if (want_expr) phrases[np++] = "an expression";
+    if (want_expr) { is_readable[np] = true; phrases[np++] = "an expression"; }
     else {
         for (int i = 0; i < n; i++) {
             yysymbol_kind_t s = exp[i];
             if (prev == AFTER && s == YYSYMBOL_DURATION) continue;   /* `after 24h` only follows `then CH` */
             if (s == YYSYMBOL_SURVEY || s == YYSYMBOL_CHANNEL) continue;  /* also names */
             const char *p = expected_name(s, prev);
+            is_readable[np] = p != NULL;
             phrases[np++] = p ? p : yysymbol_name(s);
         }
     }
     bool operators_only = false;
     if (!want_expr && np > 6) operators_only = true;
-    if (np == 0 || operators_only) {
+    const char *closer = NULL;
+    for (int i = 0; i < n && operators_only; i++) {
+        const char *sn = yysymbol_name(exp[i]);
+        if (!strcmp(sn, "')'")) closer = "`)`";
+        else if (!strcmp(sn, "']'") && !closer) closer = "`]`";
+    }
+    if (closer) {
+        bput(&b, "expected %s or an operator after ", closer);
+        quote_tok(ps, &b, YYSYMBOL_YYUNDEF, ps->prev_loc);
+        bput(&b, ", found ");
+        quote_tok(ps, &b, la, loc);
+    } else if (np == 0 || operators_only) {
         bput(&b, "unexpected ");
         quote_tok(ps, &b, la, loc);
         if (prev && la != YYSYMBOL_YYEOF) {
@@ -788,9 +840,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
             if (i > 0) bput(&b, i == np - 1 ? " or " : ", ");
             /* bison's names of keyword tokens carry quotes: "after" */
             const char *p = phrases[i];
-            if (p[0] == '"') bput(&b, "`%.*s`", (int)strlen(p) - 2, p + 1);
-            else if (strlen(p) == 3 && p[0] == '\'') bput(&b, "`%c`", p[1]);
-            else bput(&b, "%s", p);
+            size_t pl = strlen(p);
+            if (pl >= 2 && (p[0] == '"' || p[0] == '\'') && p[pl - 1] == p[0]) bput(&b, "`%.*s`", (int)pl - 2, p + 1);
+            else if (is_readable[i]) bput(&b, "%s", p);
+            else bput(&b, "`%s`", p);
         }
         if (prev) {
             bput(&b, " after ");
@@ -806,6 +859,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
         kd_hint(ps->diags, "a trigger is `after EVENT + DURATION`, e.g. `after ticket_closed + 24h`");
     else if (cur == '=')
         kd_hint(ps->diags, "equality is written `==`");
+    else if (cur == '<' || cur == '>' || cur == LE || cur == GE || cur == EQ || cur == NE || cur == IN)
+        kd_hint(ps->diags, "comparisons do not chain: combine them with `and`, e.g. `1 < x and x < 10`");
     else if (la == YYSYMBOL_YYEOF && prev == ASK)
         kd_hint(ps->diags, "an ask names a survey: `ask NPS after EVENT`");
     return 0;
@@ -853,6 +908,7 @@ static uint32_t line_of(KParse *ps, uint32_t off)
 
 static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName target, KItem *items)
 {
+    ps->cap_warn = (KSpan){ 0, 0, 0 };
     KDecl *d = mk_decl(ps, KD_RULE, loc);
     KRule *r = &d->rule;
     r->is_task = task;
@@ -996,11 +1052,8 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             /* a `cap` at column 1 on its own line after an unnamed one-line rule */
             uint32_t lo = it->kw.lo;
             KSpan before = prev ? prev->span : r->kw_span;
-            if (!d->rule.name.s && (lo == 0 || ps->text[lo - 1] == '\n') &&
-                line_of(ps, before.hi) == line_of(ps, r->kw_span.lo)) {
-                kd_warning(ps->diags, it->kw, "K0211", "this `cap` is read as a clause of the rule above");
-                kd_hint(ps->diags, "indent it to make that clear, or move top-level caps above the rules");
-            }
+            if ((lo == 0 || ps->text[lo - 1] == '\n') && line_of(ps, before.hi) == line_of(ps, r->kw_span.lo))
+                ps->cap_warn = it->kw;      /* reported if the rule turns out unnamed */
             break;
         }
         case KI_PRIORITY:

@@ -1,9 +1,9 @@
-/* input_impl.h -- private to the event-log readers (input.c, csv.c,
+/* input_impl.h -- private to the event-log readers (input.c, rows.c, csv.c,
  * jsonl.c, timeparse.c).  The rest of the runtime uses the ki_ API of
  * internal.h only.
  *
  * Flow: ki_open opens every file; the first ki_next parses each file once
- * (csv.c / jsonl.c) into compact binary rows, held in memory and spilled to
+ * (csv.c / jsonl.c) into packed rows (rows.c), held in memory and spilled to
  * an unlinked temporary file past a threshold, while noting whether the
  * file's times are non-decreasing.  Then ki_next merges the files' rows:
  * sorted files stream back from their spill, an unsorted file is loaded and

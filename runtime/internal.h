@@ -266,5 +266,7 @@ int ko_row(KoWriter *w, const KrRow *row);
 int ko_close(KoWriter *w, bool ok);
 /* KrEmit adapter: ctx is a KoWriter. */
 int ko_emit(void *ctx, const KrRow *row);
+/* Whether a write error happened (ko_close(w, true) then prints it). */
+bool ko_failed(const KoWriter *w);
 
 #endif

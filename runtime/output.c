@@ -113,6 +113,42 @@ static void field(KoWriter *w, const char *key, const char *s, size_t n, bool fi
     }
 }
 
+/* Decimal digits of v into buf (no NUL); returns the length. */
+static size_t fmt_uint(uint64_t v, char *buf)
+{
+    char tmp[24];
+    size_t n = 0;
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* buf gets YYYY-MM-DDTHH:MM:SSZ (years outside 0-9999 are printed with
+ * snprintf); returns the length. */
+static size_t fmt_time(int64_t t, char *buf)
+{
+    int64_t days = t / 86400, sod = t % 86400;
+    if (sod < 0) { sod += 86400; days--; }
+    int y, mo, d;
+    kz_civil_from_days(days, &y, &mo, &d);
+    int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), se = (int)(sod % 60);
+    if (y < 0 || y > 9999)
+        return (size_t)snprintf(buf, 40, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d, h, mi, se);
+    const int parts[6] = { y / 100, y % 100, mo, d, h, mi };
+    static const char seps[6] = { 0, 0, '-', '-', 'T', ':' };
+    size_t n = 0;
+    for (int i = 0; i < 6; i++) {
+        if (seps[i]) buf[n++] = seps[i];
+        buf[n++] = (char)('0' + parts[i] / 10);
+        buf[n++] = (char)('0' + parts[i] % 10);
+    }
+    buf[n++] = ':';
+    buf[n++] = (char)('0' + se / 10);
+    buf[n++] = (char)('0' + se % 10);
+    buf[n++] = 'Z';
+    return n;
+}
+
 /* Image string si, or "" if out of range. */
 static const char *istr(const KImage *img, uint32_t si, size_t *n)
 {
@@ -211,15 +247,8 @@ int ko_row(KoWriter *w, const KrRow *r)
     static const char *const actions[] = { "ask", "remind", "task" };
     w->llen = 0;
 
-    /* time */
     char tbuf[40];
-    int64_t days = r->time / 86400, sod = r->time % 86400;
-    if (sod < 0) { sod += 86400; days--; }
-    int y, mo, d;
-    kz_civil_from_days(days, &y, &mo, &d);
-    int tn = snprintf(tbuf, sizeof tbuf, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d,
-                      (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
-    field(w, "time", tbuf, (size_t)tn, true);
+    field(w, "time", tbuf, fmt_time(r->time, tbuf), true);
 
     size_t n;
     const char *s = kr_pool_str(w->customers, r->customer, &n);
@@ -235,9 +264,9 @@ int ko_row(KoWriter *w, const KrRow *r)
     s = r->channel < img->nchannels ? istr(img, img->channels[r->channel], &n) : istr(img, KB_NONE, &n);
     field(w, "channel", s, n, false);
     char abuf[16];
-    int an = snprintf(abuf, sizeof abuf, "%u", r->attempt);
-    if (w->fmt == KR_OUT_CSV) { put(w, ",", 1); put(w, abuf, (size_t)an); }
-    else { puts0(w, ",\"attempt\":"); put(w, abuf, (size_t)an); }
+    size_t an = fmt_uint(r->attempt, abuf);
+    if (w->fmt == KR_OUT_CSV) { put(w, ",", 1); put(w, abuf, an); }
+    else { puts0(w, ",\"attempt\":"); put(w, abuf, an); }
     if (r->variant != KB_NONE && r->variant < rule->nvariants)
         s = istr(img, rule->variants[r->variant].name, &n);
     else { s = ""; n = 0; }
@@ -249,6 +278,8 @@ int ko_row(KoWriter *w, const KrRow *r)
 }
 
 int ko_emit(void *ctx, const KrRow *row) { return ko_row(ctx, row); }
+
+bool ko_failed(const KoWriter *w) { return w && w->error != 0; }
 
 /* Copies the held-back standard output out. */
 static void flush_stdout(KoWriter *w)

@@ -33,22 +33,30 @@ struct KrSlot {
     bool moved;                   /* the next attempt was moved by quiet hours */
     uint32_t attempt;             /* index of the next attempt */
     uint32_t variant;             /* variant index or KB_NONE */
-    uint64_t gen;                 /* generation of the pending chain */
+    uint32_t gen;                 /* generation of the pending chain */
+    uint32_t seq;                 /* last generation handed out (chains and boundaries) */
+    uint32_t every_gen;           /* generation of the pending boundary timer */
     int64_t due;                  /* due time of the next attempt */
     int64_t trig_time;
     KzZone *zone;                 /* the customer's zone at trigger time */
-    KrValue *tattrs;              /* trigger's kept attributes (retention order) */
-    uint64_t every_gen;           /* generation of the pending boundary timer */
+    KrValue *tattrs;              /* trigger's kept attributes (retention order; kept
+                                     allocated for the slot's next chains) */
     int64_t every_last;           /* last boundary fired, or INT64_MIN */
 };
 
+/* A timer: 24 bytes.  key = kind << 63 | rank << 32 | customer, rank being
+ * the rule's position in (priority descending, declaration order); two
+ * timers never tie on (due, key) unless one is stale. */
 typedef struct KrTimer {
     int64_t due;
-    uint64_t gen, seq;
-    uint32_t cust, rule, attempt;
-    int32_t prio;
-    uint8_t kind;                 /* TK_* */
+    uint64_t key;
+    uint32_t gen, attempt;
 } KrTimer;
+
+#define TIMER_KEY(kind, rank, cust) (((uint64_t)(kind) << 63) | ((uint64_t)(rank) << 32) | (cust))
+#define TIMER_KIND(t) ((int)((t)->key >> 63))
+#define TIMER_CUST(t) ((uint32_t)(t)->key)
+#define TIMER_RANK(t) ((uint32_t)((t)->key >> 32) & 0x7fffffffu)
 
 typedef struct RowKey {
     KrRow row;
@@ -68,14 +76,17 @@ struct KrEngine {
     uint64_t *vhash;              /* rule -> FNV-1a state after "POLICY/RULE/" */
     uint32_t *by_event, *by_event_off;   /* after-rules per event: [off[e], off[e+1]) */
     uint32_t *every, nevery;      /* every-rules */
+    uint32_t *rank, *rank_rule;   /* rule -> timer rank and back */
     int64_t sent_keep;            /* sends older than now - sent_keep can go */
+    uint64_t quiet_mask;          /* channels some quiet window covers */
     KzZone *policy_zone;
     uint32_t ev_identify, ev_response, ev_opt_out, ev_opt_in, ev_grant, ev_revoke;
     uint32_t a_tz, a_channel, a_survey;
 
-    KrCust *custs; uint32_t ncusts;
+    /* customers: ncusts records of cstride bytes, a KrCust followed by its
+     * nkept KrHist (kept together: one cache miss per event, not three) */
+    char *custs; uint32_t ncusts; size_t cstride;
     KrTimer *heap; size_t nheap, capheap;
-    uint64_t seq, gen;
     int64_t last_time;            /* latest event time so far */
 
     RowKey *rows; size_t nrows, caprows;
@@ -124,6 +135,17 @@ static void fmt_time(int64_t t, char *buf, size_t n)
              (int)(sod / 60 % 60), (int)(sod % 60));
 }
 
+/* "2026-03-02T10:00:00Z (11:00 Mon local)" for explain. */
+static void fmt_both(KzZone *z, int64_t t, char *buf, size_t n)
+{
+    static const char *const wd[7] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+    char u[40];
+    fmt_time(t, u, sizeof u);
+    KzLocal l;
+    kz_to_local(z, t, &l);
+    snprintf(buf, n, "%s (%02d:%02d %s local)", u, l.hour, l.minute, wd[l.wday]);
+}
+
 static const char *rule_name(const KrEngine *e, uint32_t r)
 {
     return r < e->img->nrules ? sname(e->img, e->img->rules[r].name) : "";
@@ -132,6 +154,11 @@ static const char *rule_name(const KrEngine *e, uint32_t r)
 static const char *chan_name(const KrEngine *e, uint32_t ch)
 {
     return ch < e->img->nchannels ? sname(e->img, e->img->channels[ch]) : "?";
+}
+
+static inline KrCust *cust_at(const KrEngine *e, uint32_t ci)
+{
+    return (KrCust *)(e->custs + (size_t)ci * e->cstride);
 }
 
 /* ---- explain ------------------------------------------------------------- */
@@ -178,14 +205,9 @@ static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *
 
 /* ---- timers -------------------------------------------------------------- */
 
-static bool timer_before(const KrTimer *a, const KrTimer *b)
+static inline bool timer_before(const KrTimer *a, const KrTimer *b)
 {
-    if (a->due != b->due) return a->due < b->due;
-    if (a->kind != b->kind) return a->kind < b->kind;
-    if (a->prio != b->prio) return a->prio > b->prio;
-    if (a->rule != b->rule) return a->rule < b->rule;
-    if (a->cust != b->cust) return a->cust < b->cust;
-    return a->seq < b->seq;
+    return a->due < b->due || (a->due == b->due && a->key < b->key);
 }
 
 static int heap_push(KrEngine *e, KrTimer t)
@@ -197,7 +219,6 @@ static int heap_push(KrEngine *e, KrTimer t)
         e->heap = nh;
         e->capheap = nc;
     }
-    t.seq = e->seq++;
     size_t i = e->nheap++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -259,15 +280,12 @@ static void end_chain(KrSlot *s)
 {
     s->pending = false;
     s->gen = 0;
-    free(s->tattrs);
-    s->tattrs = NULL;
 }
 
 static void cust_free(KrEngine *e, KrCust *c)
 {
     if (c->hist)
         for (uint32_t i = 0; i < e->nkept; i++) free(c->hist[i].cells);
-    free(c->hist);
     free(c->traits);
     free(c->sent);
     for (uint32_t i = 0; i < c->nslots; i++) free(c->slots[i].tattrs);
@@ -302,9 +320,10 @@ static int record_send(KrEngine *e, KrCust *c, int64_t t, uint32_t rule, uint32_
 static uint32_t count_sends(const KrCust *c, int64_t lo, int64_t hi, uint64_t mask, uint32_t rule)
 {
     uint32_t n = 0;
-    for (uint32_t i = c->sent_head; i < c->nsent; i++) {
+    for (uint32_t i = c->nsent; i-- > c->sent_head;) {     /* sends are in time order */
         const KrSent *s = &c->sent[i];
-        if (s->time <= lo || s->time > hi) continue;
+        if (s->time > hi) continue;
+        if (s->time <= lo) break;
         if (mask ? (chan_bit(s->channel) & mask) != 0 : s->rule == rule) n++;
     }
     return n;
@@ -325,27 +344,29 @@ static int record_event(KrEngine *e, KrCust *c, const KrEvent *ev)
 {
     uint32_t hi = e->hist_of[ev->event];
     if (hi == KB_NONE) return 0;
-    if (!c->hist) {
-        c->hist = calloc(e->nkept, sizeof *c->hist);
-        if (!c->hist) return -1;
-    }
     const KbRetention *ret = &e->img->retention[ev->event];
     KrHist *h = &c->hist[hi];
     h->total++;
     bool keep_last = (ret->flags & KB_RET_LAST) != 0;
     if (ret->window == 0 && !keep_last) return 0;
     uint32_t stride = 1 + ret->nattrs;
-    /* prune: records at or before now - window are out of every window */
-    int64_t lo = ret->window == 0 ? INT64_MAX : win_lo(ev->time, ret->window);
-    while (h->head < h->n && h->cells[(size_t)h->head * stride].i <= lo) h->head++;
-    if (h->head > 0 && (h->head * 2 >= h->n || h->n == h->cap)) {
-        memmove(h->cells, h->cells + (size_t)h->head * stride,
-                (size_t)(h->n - h->head) * stride * sizeof *h->cells);
-        h->n -= h->head;
-        h->head = 0;
+    if (ret->window == 0) {
+        h->head = h->n = 0;                 /* only the last one is read */
+    } else if (h->n == h->cap) {
+        /* full: first drop the records out of every window (at or before
+         * now - window), keeping the last one if it is read */
+        int64_t lo = win_lo(ev->time, ret->window);
+        uint32_t keep_from = keep_last && h->n ? h->n - 1 : h->n;
+        while (h->head < keep_from && h->cells[(size_t)h->head * stride].i <= lo) h->head++;
+        if (h->head > 0) {
+            memmove(h->cells, h->cells + (size_t)h->head * stride,
+                    (size_t)(h->n - h->head) * stride * sizeof *h->cells);
+            h->n -= h->head;
+            h->head = 0;
+        }
     }
     if (h->n == h->cap) {
-        uint32_t nc = h->cap ? h->cap * 2 : 2;
+        uint32_t nc = h->cap ? h->cap * 2 : 4;
         KrValue *ncells = realloc(h->cells, (size_t)nc * stride * sizeof *ncells);
         if (!ncells) return -1;
         h->cells = ncells;
@@ -388,7 +409,7 @@ static int64_t at_next_start(KzZone *z, const KbRule *r, const KzLocal *l, int64
 static int64_t best_time(const KrEngine *e, const KbRule *r, const KrCust *c, KzZone *z, int64_t t)
 {
     const KImage *img = e->img;
-    if (r->best_event >= img->nevents || !c->hist) return t;
+    if (r->best_event >= img->nevents || !c->hist) return t;   /* hist: NULL if nothing is kept */
     uint32_t hi = e->hist_of[r->best_event];
     if (hi == KB_NONE) return t;
     const KrHist *h = &c->hist[hi];
@@ -428,6 +449,8 @@ static int64_t place(const KrEngine *e, const KbRule *r, bool first, uint32_t ch
     if (t > KR_TIME_MAX) return KR_NEVER;
     if (first && r->at == KB_AT_BEST_TIME) t = best_time(e, r, c, z, t);
     uint64_t bit = chan_bit(ch);
+    bool at_window = first && r->at == KB_AT_WINDOW;
+    if (!at_window && (r->is_task || !(e->quiet_mask & bit))) return t;   /* nothing to move */
     for (int step = 0; step < PLACE_STEPS; step++) {
         if (t > KR_TIME_MAX) return KR_NEVER;
         KzLocal l;
@@ -581,8 +604,9 @@ static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEve
 {
     const KImage *img = e->img;
     const KbRule *r = &img->rules[ri];
-    KrCust *c = &e->custs[ci];
+    KrCust *c = cust_at(e, ci);
     uint64_t *st = e->stats.rule[ri];
+    if (r->nattempts == 0) return 0;        /* rejected by the verifier */
     st[KR_ST_TRIGGERED]++;
     uint32_t v = pick_variant(e, ri, ci);
     if (v == HOLDOUT) {
@@ -610,15 +634,16 @@ static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEve
     bool moved;
     int64_t fin = place(e, r, true, ch, z, c, nominal, &moved);
     if (tracing(e, ci, ri)) {
-        char nb[40], fb[40];
-        fmt_time(nominal, nb, sizeof nb);
-        if (fin == KR_NEVER) snprintf(fb, sizeof fb, "never");
-        else fmt_time(fin, fb, sizeof fb);
-        trace(e, ci, T, ri, "trigger", "%s%s%s; nominal %s, send at %s%s (zone %s)%s%s",
-              ev ? "event " : "boundary", ev ? sname(img, img->events[ev->event]) : "",
-              "", nb, fb, moved ? " (moved out of quiet hours)" :
-              fin != nominal && fin != KR_NEVER ? (r->at == KB_AT_BEST_TIME ? " (best time)" : " (at window)") : "",
-              kz_name(z), v != KB_NONE ? ", variant " : "",
+        char nb[80], fb[80];
+        fmt_both(z, nominal, nb, sizeof nb);
+        if (fin == KR_NEVER) snprintf(fb, sizeof fb, "never: no allowed time");
+        else fmt_both(z, fin, fb, sizeof fb);
+        const char *why = moved ? ", moved out of quiet hours"
+                        : fin == nominal || fin == KR_NEVER ? ""
+                        : r->at == KB_AT_BEST_TIME ? ", moved to the best time" : ", moved into the at window";
+        trace(e, ci, T, ri, "trigger", "%s%s; nominal %s; due %s%s; zone %s%s%s",
+              ev ? "by " : "boundary", ev ? sname(img, img->events[ev->event]) : "", nb, fb, why,
+              kz_name(z), v != KB_NONE ? "; variant " : "",
               v != KB_NONE ? sname(img, r->variants[v].name) : "");
     }
     if (fin == KR_NEVER) {
@@ -629,22 +654,22 @@ static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEve
     s->moved = moved;
     s->attempt = 0;
     s->variant = v;
-    s->gen = ++e->gen;
+    s->gen = ++s->seq;
     s->due = fin;
     s->trig_time = T;
     s->zone = z;
-    free(s->tattrs);
-    s->tattrs = NULL;
     if (ev && r->trigger == KB_TRIG_AFTER && r->event < img->nevents) {
         const KbRetention *ret = &img->retention[r->event];
         if (ret->nattrs) {
-            s->tattrs = malloc(ret->nattrs * sizeof *s->tattrs);
-            if (!s->tattrs) return -1;
+            if (!s->tattrs) {
+                s->tattrs = malloc(ret->nattrs * sizeof *s->tattrs);
+                if (!s->tattrs) return -1;
+            }
             for (uint32_t i = 0; i < ret->nattrs; i++) s->tattrs[i] = event_attr(ev, ret->attrs[i]);
         }
     }
-    KrTimer t = { .due = fin, .gen = s->gen, .cust = ci, .rule = ri, .attempt = 0,
-                  .prio = r->priority, .kind = TK_ATTEMPT };
+    KrTimer t = { .due = fin, .key = TIMER_KEY(TK_ATTEMPT, e->rank[ri], ci), .gen = s->gen,
+                  .attempt = 0 };
     return heap_push(e, t);
 }
 
@@ -713,7 +738,7 @@ static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
     if (k >= r->nattempts) { end_chain(s); return 0; }
     int64_t nominal = add_sat(now, r->attempts[k].after);
     bool moved;
-    int64_t fin = place(e, r, false, r->attempts[k].channel, s->zone, &e->custs[ci], nominal, &moved);
+    int64_t fin = place(e, r, false, r->attempts[k].channel, s->zone, cust_at(e, ci), nominal, &moved);
     if (fin == KR_NEVER) {
         trace(e, ci, now, s->rule, "remind", "attempt %u: no allowed send time", k + 1);
         end_chain(s);
@@ -728,20 +753,20 @@ static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
     s->attempt = k;
     s->due = fin;
     s->moved = moved;
-    KrTimer t = { .due = fin, .gen = s->gen, .cust = ci, .rule = s->rule, .attempt = k,
-                  .prio = r->priority, .kind = TK_ATTEMPT };
+    KrTimer t = { .due = fin, .key = TIMER_KEY(TK_ATTEMPT, e->rank[s->rule], ci), .gen = s->gen,
+                  .attempt = k };
     return heap_push(e, t);
 }
 
 static int fire_attempt(KrEngine *e, const KrTimer *t)
 {
     const KImage *img = e->img;
-    KrCust *c = &e->custs[t->cust];
-    KrSlot *s = find_slot(c, t->rule);
+    uint32_t ci = TIMER_CUST(t), ri = e->rank_rule[TIMER_RANK(t)], k = t->attempt;
+    KrCust *c = cust_at(e, ci);
+    KrSlot *s = find_slot(c, ri);
     if (!s || !s->pending || s->gen != t->gen || s->attempt != t->attempt) return 0;
-    const KbRule *r = &img->rules[t->rule];
-    uint64_t *st = e->stats.rule[t->rule];
-    uint32_t ci = t->cust, ri = t->rule, k = t->attempt;
+    const KbRule *r = &img->rules[ri];
+    uint64_t *st = e->stats.rule[ri];
     int64_t now = t->due;
     uint32_t ch = k == 0 ? first_channel(r, s->variant) : r->attempts[k].channel;
     KrRow row = { .time = now, .customer = ci, .rule = ri, .channel = ch, .attempt = k + 1,
@@ -757,9 +782,9 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
         if (r->if_fn != KB_NONE) {
             kv_eval(&ctx, r->if_fn, &v);
             int tv = kv_truth(&v);
+            trace(e, ci, now, ri, "if", "condition is %s%s", truth_name(tv), tv == 1 ? "" : ": not sent");
             if (tv != 1) {
                 st[KR_ST_COND]++;
-                trace(e, ci, now, ri, "if", "condition is %s: not sent", truth_name(tv));
                 end_chain(s);
                 return 0;
             }
@@ -767,9 +792,9 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
         if (r->unless_fn != KB_NONE) {
             kv_eval(&ctx, r->unless_fn, &v);
             int tv = kv_truth(&v);
+            trace(e, ci, now, ri, "unless", "condition is %s%s", truth_name(tv), tv == 0 ? "" : ": not sent");
             if (tv != 0) {
                 st[KR_ST_COND]++;
-                trace(e, ci, now, ri, "unless", "condition is %s: not sent", truth_name(tv));
                 end_chain(s);
                 return 0;
             }
@@ -831,27 +856,28 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
 
 static int schedule_boundary(KrEngine *e, uint32_t ci, uint32_t ri, int64_t tmin)
 {
-    KrCust *c = &e->custs[ci];
+    KrCust *c = cust_at(e, ci);
     const KbRule *r = &e->img->rules[ri];
     KrSlot *s = get_slot(c, ri);
     if (!s) return -1;
     if (s->every_last != INT64_MIN && tmin <= s->every_last) tmin = s->every_last + 1;
     if (tmin < c->first) tmin = c->first;
     int64_t b = next_boundary(r, c->zone, c->first, tmin);
-    s->every_gen = ++e->gen;
+    s->every_gen = ++s->seq;
     if (b == KR_NEVER) return 0;
-    KrTimer t = { .due = b, .gen = s->every_gen, .cust = ci, .rule = ri, .attempt = 0,
-                  .prio = r->priority, .kind = TK_BOUNDARY };
+    KrTimer t = { .due = b, .key = TIMER_KEY(TK_BOUNDARY, e->rank[ri], ci), .gen = s->every_gen,
+                  .attempt = 0 };
     return heap_push(e, t);
 }
 
 static int fire_boundary(KrEngine *e, const KrTimer *t)
 {
-    KrSlot *s = find_slot(&e->custs[t->cust], t->rule);
+    uint32_t ci = TIMER_CUST(t), ri = e->rank_rule[TIMER_RANK(t)];
+    KrSlot *s = find_slot(cust_at(e, ci), ri);
     if (!s || s->every_gen != t->gen) return 0;
     s->every_last = t->due;
-    if (trigger(e, t->cust, t->rule, t->due, NULL) != 0) return -1;
-    return schedule_boundary(e, t->cust, t->rule, t->due + 1);
+    if (trigger(e, ci, ri, t->due, NULL) != 0) return -1;
+    return schedule_boundary(e, ci, ri, t->due + 1);
 }
 
 /* Fires every timer due before limit (and not after --until). */
@@ -861,7 +887,7 @@ static int advance(KrEngine *e, int64_t limit)
         const KrTimer *top = &e->heap[0];
         if (top->due >= limit || (e->opt.has_until && top->due > e->opt.until)) break;
         KrTimer t = heap_pop(e);
-        int rc = t.kind == TK_BOUNDARY ? fire_boundary(e, &t) : fire_attempt(e, &t);
+        int rc = TIMER_KIND(&t) == TK_BOUNDARY ? fire_boundary(e, &t) : fire_attempt(e, &t);
         if (rc != 0) return -1;
     }
     return e->failed ? -1 : 0;
@@ -883,7 +909,7 @@ static uint32_t channel_of(const KrEngine *e, const KrEvent *ev, bool *present)
 static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zone_changed)
 {
     const KImage *img = e->img;
-    KrCust *c = &e->custs[ci];
+    KrCust *c = cust_at(e, ci);
     uint32_t en = ev->event;
     if (en == e->ev_identify) {
         for (uint32_t i = 0; i < ev->nattrs; i++) {
@@ -944,19 +970,23 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
 
 static int new_customer(KrEngine *e, uint32_t ci, int64_t t)
 {
+    if (ci >= (1u << 30)) return -1;        /* ids are dense pool ids: cannot happen */
     if (ci >= e->ncusts) {
-        uint32_t nc = e->ncusts ? e->ncusts : 1024;
+        uint32_t old = e->ncusts, nc = old ? old : 1024;
         while (nc <= ci) nc *= 2;
-        KrCust *n = realloc(e->custs, (size_t)nc * sizeof *n);
+        char *n = realloc(e->custs, (size_t)nc * e->cstride);
         if (!n) return -1;
-        for (uint32_t i = e->ncusts; i < nc; i++) {
-            memset(&n[i], 0, sizeof n[i]);
-            n[i].first = INT64_MIN;
-        }
+        memset(n + (size_t)old * e->cstride, 0, (size_t)(nc - old) * e->cstride);
         e->custs = n;
         e->ncusts = nc;
+        /* the records moved: their history headers with them */
+        for (uint32_t i = 0; i < nc; i++) {
+            KrCust *x = cust_at(e, i);
+            x->hist = e->nkept ? (KrHist *)(x + 1) : NULL;
+            if (i >= old) x->first = INT64_MIN;
+        }
     }
-    KrCust *c = &e->custs[ci];
+    KrCust *c = cust_at(e, ci);
     if (c->first != INT64_MIN) return 0;
     c->first = t;
     c->zone = e->policy_zone;
@@ -986,23 +1016,23 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
     if (en != KB_NONE && en < img->nevents) {
         KrEvent evt = *ev;
         evt.time = T;
-        if (tracing(e, ci, KB_NONE) && en != e->ev_identify)
+        if (tracing(e, ci, KB_NONE) && en != e->ev_opt_out && en != e->ev_opt_in &&
+            en != e->ev_grant && en != e->ev_revoke)
             trace(e, ci, T, KB_NONE, "event", "%s", sname(img, img->events[en]));
         if (apply_reserved(e, ci, &evt, &zone_changed) != 0) return -1;
-        if (record_event(e, &e->custs[ci], &evt) != 0) return -1;
+        if (record_event(e, cust_at(e, ci), &evt) != 0) return -1;
         for (uint32_t i = e->by_event_off[en]; i < e->by_event_off[en + 1]; i++) {
             uint32_t ri = e->by_event[i];
             const KbRule *r = &img->rules[ri];
             if (r->where_fn != KB_NONE) {
                 KvAttrs cur = { evt.nattrs, evt.attr_ids, evt.attr_vals };
-                KvCtx ctx = { .env = &e->env, .cust = &e->custs[ci], .now = T,
-                              .zone = e->custs[ci].zone, .cur = cur, .trig = cur };
+                KvCtx ctx = { .env = &e->env, .cust = cust_at(e, ci), .now = T,
+                              .zone = cust_at(e, ci)->zone, .cur = cur, .trig = cur };
                 KrValue v;
                 kv_eval(&ctx, r->where_fn, &v);
                 int tv = kv_truth(&v);
                 if (tv != 1) {
-                    trace(e, ci, T, ri, "where", "%s is %s: no trigger", sname(img, img->events[en]),
-                          truth_name(tv));
+                    trace(e, ci, T, ri, "where", "condition is %s: no trigger", truth_name(tv));
                     continue;
                 }
             }
@@ -1023,14 +1053,15 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
     /* what is left was due after the horizon */
     for (size_t i = 0; i < e->nheap; i++) {
         const KrTimer *t = &e->heap[i];
-        if (t->kind != TK_ATTEMPT || t->attempt != 0) continue;
-        KrSlot *s = find_slot(&e->custs[t->cust], t->rule);
+        if (TIMER_KIND(t) != TK_ATTEMPT || t->attempt != 0) continue;
+        uint32_t ci = TIMER_CUST(t), ri = e->rank_rule[TIMER_RANK(t)];
+        KrSlot *s = find_slot(cust_at(e, ci), ri);
         if (!s || !s->pending || s->gen != t->gen || s->attempt != 0) continue;
-        e->stats.rule[t->rule][KR_ST_HORIZON]++;
-        if (tracing(e, t->cust, t->rule)) {
+        e->stats.rule[ri][KR_ST_HORIZON]++;
+        if (tracing(e, ci, ri)) {
             char hb[40];
             fmt_time(horizon, hb, sizeof hb);
-            trace(e, t->cust, t->due, t->rule, "horizon", "due after the horizon %s: not sent", hb);
+            trace(e, ci, t->due, ri, "horizon", "due after the horizon %s: not sent", hb);
         }
     }
     e->nheap = 0;
@@ -1046,7 +1077,7 @@ void kr_engine_free(KrEngine *e)
 {
     if (!e) return;
     if (e->custs)
-        for (uint32_t i = 0; i < e->ncusts; i++) cust_free(e, &e->custs[i]);
+        for (uint32_t i = 0; i < e->ncusts; i++) cust_free(e, cust_at(e, i));
     free(e->custs);
     free(e->heap);
     free(e->rows);
@@ -1057,6 +1088,8 @@ void kr_engine_free(KrEngine *e)
     free(e->by_event);
     free(e->by_event_off);
     free(e->every);
+    free(e->rank);
+    free(e->rank_rule);
     free(e->stats.rule);
     free(e);
 }
@@ -1082,6 +1115,9 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->by_event = malloc((img->nrules + 1) * sizeof *e->by_event);
     e->every = malloc((img->nrules + 1) * sizeof *e->every);
     e->stats.rule = calloc(img->nrules + 1, sizeof *e->stats.rule);
+    e->rank = malloc((img->nrules + 1) * sizeof *e->rank);
+    e->rank_rule = malloc((img->nrules + 1) * sizeof *e->rank_rule);
+    if (img->nrules > 0x7fffffffu || !e->rank || !e->rank_rule) goto fail;
     if (!e->strval || !e->hist_of || !e->chan_val || !e->vhash || !e->by_event_off ||
         !e->by_event || !e->every || !e->stats.rule)
         goto fail;
@@ -1093,6 +1129,7 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
         const KbRetention *r = &img->retention[i];
         e->hist_of[i] = (r->flags || r->window || r->nattrs) ? e->nkept++ : KB_NONE;
     }
+    e->cstride = sizeof(KrCust) + (size_t)e->nkept * sizeof(KrHist);
     for (uint32_t i = 0; i < img->nchannels; i++) e->chan_val[i] = e->strval[img->channels[i]];
     e->ev_identify = kb_find_event(img, KB_EV_IDENTIFY);
     e->ev_response = kb_find_event(img, KB_EV_RESPONSE);
@@ -1116,6 +1153,17 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
         h = kb_fnv1a64(sname(img, r->name), r->name < img->nstrings ? img->string_lens[r->name] : 0, h);
         e->vhash[i] = kb_fnv1a64("/", 1, h);
     }
+    /* timer ranks: priority descending, then declaration order */
+    for (uint32_t i = 0; i < img->nrules; i++) e->rank_rule[i] = i;
+    for (uint32_t i = 1; i < img->nrules; i++) {         /* stable insertion sort */
+        uint32_t x = e->rank_rule[i], j = i;
+        while (j > 0 && img->rules[e->rank_rule[j - 1]].priority < img->rules[x].priority) {
+            e->rank_rule[j] = e->rank_rule[j - 1];
+            j--;
+        }
+        e->rank_rule[j] = x;
+    }
+    for (uint32_t i = 0; i < img->nrules; i++) e->rank[e->rank_rule[i]] = i;
     for (uint32_t i = 0; i < img->nevents; i++) e->by_event_off[i + 1] += e->by_event_off[i];
     {
         uint32_t *fill = calloc(img->nevents + 1, sizeof *fill);
@@ -1128,6 +1176,8 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
         free(fill);
     }
 
+    for (uint32_t i = 0; i < img->nquiets; i++)
+        if (img->quiets[i].start != img->quiets[i].end) e->quiet_mask |= img->quiets[i].channels;
     /* how long sends must be kept: every cap window and asked() window */
     e->sent_keep = img->sent_window;
     for (uint32_t i = 0; i < img->ncaps; i++)

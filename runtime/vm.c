@@ -150,9 +150,10 @@ static int op_count(const KvCtx *c, uint32_t e, uint32_t f, uint32_t w, KrValue 
     }
     if (f != KB_NONE && c->depth >= KV_MAX_DEPTH) return -1;
     uint64_t n = 0;
-    for (uint32_t r = h->head; r < h->n; r++) {
+    for (uint32_t r = h->n; r-- > h->head;) {        /* newest first: stop at the window */
         int64_t t = record_time(img, e, h, r);
-        if (t <= lo || t > c->now) continue;
+        if (t > c->now) continue;
+        if (t <= lo) break;
         if (f != KB_NONE) {
             KvCtx sub = *c;
             sub.cur = record_attrs(img, e, h, r);
@@ -187,9 +188,10 @@ static void op_agg(const KvCtx *c, uint32_t k, uint32_t e, uint32_t a, uint32_t 
     uint64_t n = 0;
     if (h) {
         int64_t lo = window_lo(img, c->now, w);
-        for (uint32_t r = h->head; r < h->n; r++) {
+        for (uint32_t r = h->n; r-- > h->head;) {
             int64_t t = record_time(img, e, h, r);
-            if (t <= lo || t > c->now) continue;
+            if (t > c->now) continue;
+            if (t <= lo) break;
             KvAttrs s = record_attrs(img, e, h, r);
             KrValue v = attr_of(c->env, &s, a, KB_NUM);
             if (v.tag != KB_NUM) continue;
@@ -213,9 +215,10 @@ static bool op_asked(const KvCtx *c, uint32_t s, uint32_t w)
     const KrCust *cu = c->cust;
     if (!cu) return false;
     int64_t lo = window_lo(img, c->now, w);
-    for (uint32_t i = cu->sent_head; i < cu->nsent; i++) {
+    for (uint32_t i = cu->nsent; i-- > cu->sent_head;) {
         const KrSent *x = &cu->sent[i];
-        if (x->time <= lo || x->time > c->now || x->rule >= img->nrules) continue;
+        if (x->time > c->now || x->rule >= img->nrules) continue;
+        if (x->time <= lo) break;
         const KbRule *r = &img->rules[x->rule];
         if (!r->is_task && r->target == s) return true;
     }
@@ -234,9 +237,10 @@ static bool op_responded(const KvCtx *c, uint32_t s, uint32_t w)
     uint32_t want = env->strval[img->surveys[s]];
     uint32_t stride = 1 + img->retention[env->ev_response].nattrs;
     int64_t lo = window_lo(img, c->now, w);
-    for (uint32_t r = h->head; r < h->n; r++) {
+    for (uint32_t r = h->n; r-- > h->head;) {
         const KrValue *rec = &h->cells[(size_t)r * stride];
-        if (rec[0].i <= lo || rec[0].i > c->now) continue;
+        if (rec[0].i > c->now) continue;
+        if (rec[0].i <= lo) break;
         const KrValue *v = &rec[1 + env->response_survey];
         if (v->tag == KB_STR && v->str == want) return true;
     }

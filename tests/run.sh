@@ -169,6 +169,12 @@ for cmd in "$ROOT"/tests/testyaml/cases/*.cmd; do
 done
 # --- end of kairos test cases ---------------------------------------------------
 
+# --- kairos fmt cases ---------------------------------------------------------
+# tests/fmt/cases.sh (owned with `kairos fmt`): formatter cases, lint cases, and
+# every example and golden policy formatted: idempotent, same bytecode, same schedule.
+. "$ROOT/tests/fmt/cases.sh"
+# --- end of kairos fmt cases ---
+
 # --- examples -----------------------------------------------------------------
 for dir in "$ROOT"/examples/*/; do
     [ -d "$dir" ] || continue

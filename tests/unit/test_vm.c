@@ -453,8 +453,8 @@ START_TEST(test_asked_responded)
     ASSERT_BOOL(run(FN(KB_OP_ASKED, 0, w1, KB_OP_RET)), false);
 
     ASSERT_BOOL(run(FN(KB_OP_RESPONDED, 0, KB_NONE, KB_OP_RET)), false);
+    response(now - 2 * 86400, "CSAT");     /* history is in time order */
     response(now - 3600, "NPS");
-    response(now - 2 * 86400, "CSAT");
     ASSERT_BOOL(run(FN(KB_OP_RESPONDED, 0, w1, KB_OP_RET)), true);
     ASSERT_BOOL(run(FN(KB_OP_RESPONDED, 1, w1, KB_OP_RET)), false);
     ASSERT_BOOL(run(FN(KB_OP_RESPONDED, 1, KB_NONE, KB_OP_RET)), true);

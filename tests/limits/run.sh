@@ -1,0 +1,262 @@
+#!/bin/sh
+# tests/limits/run.sh KAIROS [--large]
+#
+# Limit cases (doc/spec/90-limits.md): inputs at and beyond every size and
+# range limit.  Each case is generated here (POSIX sh, awk, head, tr: no
+# python), run once, and must either work (exit 0) or fail cleanly (exit 1
+# with a message naming the place), never crash, hang, or trip a sanitizer
+# (run `make asan` to get the sanitized binary through the same cases).
+#
+#   expect ok    exit 0
+#   expect err   exit 1 and the messages match a pattern
+#   expect any   exit 0 or 1 (either is documented as acceptable)
+#
+# The default set runs in a few seconds.  --large adds the big ones (a
+# million rules, two million customers, a 100 MB event file): run by hand.
+# Prints one line per failure, then "limits: N passed, N failed".
+set -u
+[ $# -ge 1 ] || { echo "usage: run.sh KAIROS [--large]" >&2; exit 2; }
+KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+LARGE=0
+[ "${2:-}" = --large ] && LARGE=1
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+TO=${LIMITS_TIMEOUT:-30}
+TIMEOUT=""
+command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout $TO"
+pass=0
+fail=0
+
+# ---- helpers -------------------------------------------------------------------
+
+# rep STR N -- STR repeated N times (no newline).
+rep() { awk -v s="$1" -v n="$2" 'BEGIN { ORS = ""; for (i = 0; i < n; i++) print s }'; }
+# bytes CHAR N -- N copies of one character.
+bytes() { head -c "$2" /dev/zero | tr '\0' "$1"; }
+
+# run_case NAME EXPECT PATTERN ARGS... -- runs `kairos ARGS...` in $W.
+run_case() {
+    name=$1 expect=$2 pat=$3
+    shift 3
+    st=0
+    # shellcheck disable=SC2086
+    (cd "$W" && $TIMEOUT "$KAIROS" "$@") >"$W/.out" 2>"$W/.err" </dev/null || st=$?
+    problem=""
+    if [ "$st" = 124 ] && [ -n "$TIMEOUT" ]; then problem="timed out after ${TO}s"
+    elif [ "$st" -gt 2 ]; then problem="crashed (exit status $st)"
+    elif grep -q -E 'Sanitizer|runtime error:|internal error|out of memory' "$W/.err"; then
+        problem="$(grep -m1 -E 'Sanitizer|runtime error:|internal error|out of memory' "$W/.err" | cut -c1-160)"
+    else
+        case $expect in
+        ok)  [ "$st" = 0 ] || problem="exit status $st, expected 0" ;;
+        err) if [ "$st" != 1 ]; then problem="exit status $st, expected 1"
+             elif ! grep -q -E "$pat" "$W/.err"; then problem="no message matching /$pat/"
+             fi ;;
+        any) [ "$st" -le 1 ] || problem="exit status $st" ;;
+        esac
+    fi
+    if [ -z "$problem" ]; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: limits $name: $problem"
+        grep -v '^ *[0-9]* |\|^ *|' "$W/.err" | head -3 | cut -c1-200 | sed 's/^/    /'
+    fi
+}
+
+# out_has NAME PATTERN -- the last case's standard output matches PATTERN.
+out_has() {
+    if grep -q -E "$2" "$W/.out"; then pass=$((pass + 1))
+    else fail=$((fail + 1)); echo "FAIL: limits $1: output lacks /$2/"; head -5 "$W/.out" | cut -c1-200 | sed 's/^/    /'
+    fi
+}
+
+cd "$W" || exit 1
+
+# ---- policies: nesting and length ------------------------------------------------------
+# Parentheses, `not` and unary minus nest on bison's stack: past YYMAXDEPTH
+# (10000) the parser stops with K0221.
+{ printf 'ask NPS after e where '; rep '(' 100000; printf 'a == 1'; rep ')' 100000; echo; } >paren.kai
+run_case "100000 nested parentheses" err 'nested too deeply' check --color=never paren.kai
+{ printf 'ask NPS after e where '; rep 'not ' 100000; echo 'a == 1'; } >nots.kai
+run_case "100000 nested not" err 'nested too deeply' check --color=never nots.kai
+{ printf 'ask NPS after e where a == '; rep '- ' 100000; echo 1; } >negs.kai
+run_case "100000 nested unary minus" err 'nested too deeply' check --color=never negs.kai
+{ printf 'ask NPS after e where '; rep '(' 5000; printf 'a == 1'; rep ')' 5000; echo; } >paren5k.kai
+run_case "5000 nested parentheses" any '' compile paren5k.kai -o paren5k.kbc
+
+# A left-associative chain keeps the parser's stack flat but builds a tree
+# as deep as it is long: every recursive pass must cope or say no.
+{ printf 'ask NPS after e where a == 1'; rep ' + a' 100000; echo; } >chain.kai
+run_case "100000-term + chain" any '' compile chain.kai -o chain.kbc
+{ printf 'ask NPS after e where a == 1'; rep ' and a == 1' 100000; echo; } >andchain.kai
+run_case "100000-term and chain" any '' compile andchain.kai -o andchain.kbc
+# Right-nested arithmetic needs one VM stack slot per level (KB_MAX_STACK 256).
+{ printf 'ask NPS after e where 1 == '; rep '(a + ' 300; printf a; rep ')' 300; echo; } >deepstack.kai
+run_case "expression deeper than the VM stack" err 'deep|complex|stack' compile deepstack.kai -o deepstack.kbc
+
+# One-megabyte lines.
+{ printf 'ask NPS after e where s == "'; bytes x 1048576; echo '"'; } >bigstr.kai
+run_case "1 MB string literal" ok '' compile bigstr.kai -o bigstr.kbc
+{ printf 'ask NPS after e'; bytes x 1048576; echo; } >bigname.kai
+run_case "1 MB event name" ok '' compile bigname.kai -o bigname.kbc
+{ printf 'ask NPS after e # '; bytes x 1048576; echo; } >bigcomment.kai
+run_case "1 MB comment" ok '' check bigcomment.kai
+{ printf 'ask NPS after e where s == "'; rep '\\n\\t\\"\\\\' 262144; echo '"'; } >bigesc.kai
+run_case "1 MB of escapes" ok '' compile bigesc.kai -o bigesc.kbc
+{ printf 'ask NPS after e where '; bytes '@' 1048576; echo; } >biggarbage.kai
+run_case "1 MB bad line" err 'biggarbage.kai:1:' check --color=never biggarbage.kai
+printf 'ask NPS after e where "unterminated\n' >unterminated.kai
+run_case "unterminated string" err 'unterminated.kai:1:' check --color=never unterminated.kai
+printf 'ask NPS after e\000 where a == 1\n' >nul.kai
+run_case "NUL byte in a policy" err 'nul.kai:1:' check --color=never nul.kai
+printf '' >empty.kai
+run_case "empty policy" ok '' compile empty.kai -o empty.kbc
+
+# ---- policies: many things --------------------------------------------------------------
+awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 20000; i++) printf "rule r%d: ask NPS after e%d\n", i, i % 1000 }' >rules20k.kai
+run_case "20000 rules" ok '' compile rules20k.kai -o rules20k.kbc
+awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 3; i++) print "rule same: ask NPS after e" }' >dupnames.kai
+run_case "duplicate rule names" err 'dupnames.kai:3:' check --color=never dupnames.kai
+awk 'BEGIN { for (i = 0; i < 65; i++) printf "channel c%d\n", i; printf "quiet 20:00-08:00 on c0"; for (i = 1; i < 65; i++) printf ", c%d", i; print ""; print "ask NPS via c64 after e cap 1 per 30d" }' >channels65.kai
+run_case "more channels than the 64-bit masks hold" any '' compile channels65.kai -o channels65.kbc
+awk 'BEGIN { printf "rule r: ask NPS after e cap 1 per 30d"; for (i = 0; i < 101; i++) printf " variant v%d 1%%", i; print "" }' >variants101.kai
+run_case "variants summing to 101%" err 'variants101.kai:1:' check --color=never variants101.kai
+awk 'BEGIN { printf "rule r: ask NPS after e cap 1 per 30d"; for (i = 0; i < 100; i++) printf " variant v%d 1%%", i; print "" }' >variants100.kai
+run_case "100 variants of 1%" ok '' compile variants100.kai -o variants100.kbc
+{ printf 'rule r: ask NPS via email'; rep ' then sms after 1h' 10000; echo ' after e cap 1 per 30d'; } >chain10k.kai
+run_case "10000-step reminder chain" any '' compile chain10k.kai -o chain10k.kbc
+
+# ---- policies: numbers and durations ------------------------------------------------------
+# INT64_MAX seconds is 15250284452471 weeks and 3 days and a bit.
+for d in 99999999999999999w 15250284452472w 9223372036854775808s 106751991167301d 15250284452471w4d; do
+    echo "ask NPS after e + $d cap 1 per 30d" >dur.kai
+    run_case "duration $d overflows" err 'dur.kai:1:' check --color=never dur.kai
+done
+echo 'ask NPS after e + 15250284452471w cap 1 per 30d' >durmax.kai
+run_case "duration just below INT64_MAX" any '' compile durmax.kai -o durmax.kbc
+printf 'time,customer,event\n2026-03-01T00:00:00Z,c1,e\n' >one.csv
+run_case "event time + huge delay (saturates)" ok '' simulate --no-progress durmax.kai one.csv --until 9999-12-31T23:59:59Z
+echo 'ask NPS after e cap 1 per 15250284452471w' >capmax.kai
+run_case "cap window just below INT64_MAX" ok '' simulate --no-progress capmax.kai one.csv
+for c in 'cap 99999999999 per 1d' 'cap 4294967296 per 1d' 'priority 99999999999' 'priority -99999999999' 'cap 1.5 per 1d' 'variant v 100.5%' 'cap 1 per 0s'; do
+    echo "rule r: ask NPS after e cap 1 per 30d" >num.kai
+    echo "rule q: ask CSAT after e $c" >>num.kai
+    run_case "clause '$c'" err 'num.kai:2:' check --color=never num.kai
+done
+for x in 1e999 -1e999 1e-999 0.000000000000000000000000000000000000000000000001 \
+         123456789012345678901234567890123456789012345678901234567890 -0; do
+    echo "ask NPS after e where a == $x cap 1 per 30d" >lit.kai
+    run_case "number literal $x" any '' compile lit.kai -o lit.kbc
+done
+echo 'ask NPS every 0d cap 1 per 30d' >every0.kai
+run_case "every 0d" err 'every0.kai:1:' check --color=never every0.kai
+for t in 24:00-08:00 08:00-24:01 25:00-08:00 08:60-09:00 -1:00-08:00; do
+    echo "quiet $t" >quiet.kai
+    run_case "quiet $t" err 'quiet.kai:1:' check --color=never quiet.kai
+done
+
+# ---- event logs: sizes ------------------------------------------------------------------------
+cat >attrs.kai <<'EOF'
+policy "limits"
+ask NPS after e + 1h where s != "" or a > 0 cap 1 per 1d
+EOF
+{ echo 'time,customer,event,s,a,other'; printf '2026-03-01T00:00:00Z,c1,e,'; bytes x 10485760; echo ',1,'; } >bigfield.csv
+run_case "10 MB CSV field" ok '' simulate --no-progress attrs.kai bigfield.csv --until 2026-03-02T00:00:00Z
+out_has "10 MB CSV field" '^2026-03-01T01:00:00Z,c1,'
+{ echo 'time,customer,event,s'; printf '2026-03-01T00:00:00Z,"'; bytes y 10485760; echo '",e,x'; } >bigcust.csv
+run_case "10 MB customer id" ok '' simulate --no-progress attrs.kai bigcust.csv --until 2026-03-02T00:00:00Z
+{ echo 'time,customer,event,s,other'; printf '2026-03-01T00:00:00Z,c1,e,x,"'; rep 'a""b,\n' 1048576; echo '"'; } >bigquoted.csv
+run_case "10 MB quoted field of escapes (unused column)" ok '' simulate --no-progress attrs.kai bigquoted.csv
+{ printf '{"time":"2026-03-01T00:00:00Z","customer":"c1","event":"e","s":"'; bytes x 10485760; echo '"}'; } >bigfield.jsonl
+run_case "10 MB JSON string" ok '' simulate --no-progress attrs.kai bigfield.jsonl --until 2026-03-02T00:00:00Z
+out_has "10 MB JSON string" '^2026-03-01T01:00:00Z,c1,'
+{ printf '{"time":"2026-03-01T00:00:00Z","customer":"c1","event":"e","s":"x","deep":'; rep '[' 100000; rep ']' 100000; echo '}'; } >deep.jsonl
+run_case "JSON nested 100000 deep" any '' simulate --no-progress attrs.kai deep.jsonl
+{ printf '{"time":"2026-03-01T00:00:00Z","customer":"c1","event":"e","s":"x","deep":'; rep '{"a":' 100000; printf 1; rep '}' 100000; echo '}'; } >deepobj.jsonl
+run_case "JSON objects nested 100000 deep" any '' simulate --no-progress attrs.kai deepobj.jsonl
+awk 'BEGIN { printf "time,customer,event"; for (i = 0; i < 100000; i++) printf ",c%d", i; print ""; printf "2026-03-01T00:00:00Z,c1,e"; for (i = 0; i < 100000; i++) printf ",%d", i; print "" }' >wide.csv
+run_case "100000 columns" ok '' simulate --no-progress attrs.kai wide.csv
+awk 'BEGIN { print "time,customer,event,s"; for (i = 0; i < 200000; i++) printf "%d,cust%d,e,x\n", 1772323200 + i, i }' >customers.csv
+run_case "200000 customers" ok '' simulate --no-progress attrs.kai customers.csv -o customers.out
+awk 'BEGIN { print "time,customer,event,s"; for (i = 0; i < 300000; i++) printf "%d,c1,e,x\n", 1772323200 + i * 60 }' >onecust.csv
+cat >counts.kai <<'EOF'
+policy "limits-counts"
+ask NPS after e where count(e) > 299990 and count(e within 7d) > 10000 cap 1 per 30d
+EOF
+run_case "300000 events of one customer" ok '' simulate --no-progress counts.kai onecust.csv
+out_has "300000 events of one customer" '^[0-9TZ:-]*,c1,NPS@2,ask'
+printf 'time,customer,event\n' >header.csv
+run_case "header only" ok '' simulate --no-progress attrs.kai header.csv
+: >empty.csv
+run_case "empty CSV file" err 'empty.csv' simulate --no-progress attrs.kai empty.csv
+: >empty.jsonl
+run_case "empty JSONL file" ok '' simulate --no-progress attrs.kai empty.jsonl
+printf '\357\273\277' >bom.csv
+run_case "CSV file holding only a BOM" err 'bom.csv' simulate --no-progress attrs.kai bom.csv
+printf 'time,customer,event,s\n2026-03-01T00:00:00Z,c1,e,x' >nonl.csv
+run_case "no newline at the end" ok '' simulate --no-progress attrs.kai nonl.csv --until 2026-03-02T00:00:00Z
+out_has "no newline at the end" '^2026-03-01T01:00:00Z,c1,'
+
+# ---- event logs: times ------------------------------------------------------------------------
+# Each time alone in a file: it works (a schedule) or is a clear error at line 2.
+for t in 1969-12-31T23:59:59Z 1900-01-01T00:00:00Z 0001-01-01T00:00:00Z 0000-01-01T00:00:00Z \
+         2100-03-01T00:00:00Z 9999-12-31T23:59:59Z 9999-12-31T23:59:59-23:59 0001-01-01T00:00:00+23:59 \
+         -1 -62135596800 -62167219200 253402300799 253402300800 999999999999999999 -999999999999999999; do
+    printf 'time,customer,event,s\n%s,c1,e,x\n' "$t" >time.csv
+    run_case "time $t" any 'time.csv:2' simulate --no-progress attrs.kai time.csv
+    if [ "$st" = 1 ] && ! grep -q 'time.csv:2' "$W/.err"; then
+        fail=$((fail + 1)); echo "FAIL: limits time $t: error without time.csv:2"
+    fi
+done
+for t in 2026-02-29T00:00:00Z 2026-13-01T00:00:00Z 2026-01-01T24:00:00Z 2026-01-01T00:00:00+24:00 \
+         10000-01-01T00:00:00Z 1e9 9223372036854775807 1772323200.5 '' ' 1772323200'; do
+    printf 'time,customer,event,s\n"%s",c1,e,x\n' "$t" >badtime.csv
+    run_case "bad time '$t'" err 'badtime.csv:2' simulate --no-progress attrs.kai badtime.csv
+done
+# Long spans: every boundary from year 1 to 9999 is computed.
+printf 'time,customer,event\n0001-01-01T00:00:00Z,c1,e\n9999-12-31T23:59:59Z,c1,e\n' >span.csv
+echo 'ask NPS every year cap 1 per 1d' >yearly.kai
+run_case "every year from 0001 to 9999" ok '' simulate --no-progress yearly.kai span.csv -o yearly.out
+echo 'ask NPS every 90d at 09:00 cap 1 per 1d' >every90.kai
+printf 'time,customer,event\n1900-01-01T00:00:00Z,c1,e\n2100-12-31T00:00:00Z,c1,e\n' >span2.csv
+run_case "every 90d over two centuries" ok '' simulate --no-progress every90.kai span2.csv -o every90.out
+printf 'timezone "Europe/Oslo"\nask NPS every day at 02:30 cap 1 per 1d\n' >daily.kai
+printf 'time,customer,event\n1850-01-01T00:00:00Z,c1,e\n1850-01-01T00:00:00Z,c2,identify\n2150-01-01T00:00:00Z,c1,e\n' >span3.csv
+run_case "every day at 02:30 Oslo, 1850 to 2150" ok '' simulate --no-progress daily.kai span3.csv -o daily.out
+for u in 999999999999999999 -999999999999999999 0001-01-01T00:00:00Z 9999-12-31T23:59:59Z; do
+    run_case "--until $u" any '' simulate --no-progress durmax.kai one.csv --until "$u"
+done
+printf 'time,customer,event,tz\n2026-03-01T00:00:00Z,c1,identify,Not/AZone\n2026-03-01T00:00:00Z,c1,e,\n' >badtz.csv
+run_case "unknown tz trait" ok '' simulate --no-progress attrs.kai badtz.csv --until 2026-03-02T00:00:00Z
+{ printf 'time,customer,event,tz\n2026-03-01T00:00:00Z,c1,identify,'; bytes Z 1048576; printf '\n2026-03-01T00:00:00Z,c1,e,\n'; } >bigtz.csv
+run_case "1 MB tz trait" ok '' simulate --no-progress attrs.kai bigtz.csv --until 2026-03-02T00:00:00Z
+
+# ---- bytecode and test files --------------------------------------------------------------------
+bytes '\177' 100 >junk.kbc
+run_case "junk .kbc" err 'junk.kbc' simulate --no-progress junk.kbc one.csv
+if [ -e bigstr.kbc ]; then
+    head -c 1000 bigstr.kbc >trunc.kbc
+    run_case "truncated .kbc" err 'trunc.kbc' disasm trunc.kbc
+fi
+{ echo 'policy: attrs.kai'; printf 'tests: '; rep '[' 100000; rep ']' 100000; echo; } >deep.test.yaml
+run_case "YAML nested 100000 deep" err 'deep.test.yaml' test deep.test.yaml
+{ echo 'policy: attrs.kai'; echo 'tests:'; echo '  - name: big'; printf '    events: "'; bytes x 1048576; echo '"'; } >bigyaml.test.yaml
+run_case "1 MB YAML scalar" err 'bigyaml.test.yaml' test bigyaml.test.yaml
+
+# ---- large (by hand) ------------------------------------------------------------------------------
+if [ "$LARGE" = 1 ]; then
+    TO=3600
+    [ -n "$TIMEOUT" ] && TIMEOUT="timeout $TO"
+    awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 1000000; i++) printf "rule r%d: ask NPS after e%d\n", i, i % 1000 }' >rules1m.kai
+    run_case "a million rules" ok '' compile rules1m.kai -o rules1m.kbc
+    awk 'BEGIN { print "time,customer,event,s"; for (i = 0; i < 2000000; i++) printf "%d,cust%d,e,x\n", 1772323200 + i, i }' >customers2m.csv
+    run_case "two million customers" ok '' simulate --no-progress attrs.kai customers2m.csv -o customers2m.out
+    { echo 'time,customer,event,s,a,other'; printf '2026-03-01T00:00:00Z,c1,e,'; bytes x 104857600; echo ',1,'; } >hugefield.csv
+    run_case "100 MB CSV field" ok '' simulate --no-progress attrs.kai hugefield.csv
+    { printf 'ask NPS after e where a == 1'; rep ' + a' 1000000; echo; } >chain1m.kai
+    run_case "a million-term chain" any '' check chain1m.kai
+fi
+
+echo "limits: $pass passed, $fail failed"
+[ "$fail" = 0 ]
