@@ -578,7 +578,7 @@ bool kq_check_assert(const KqAssert *a, size_t i, const KqRows *rows, KqMsgs *ou
             if (!ok) {
                 KqFilter same = {0};
                 const char *who = a->filter.has[KQ_CUSTOMER] ? a->filter.val[KQ_CUSTOMER] : NULL;
-                if (who) { same.has[KQ_CUSTOMER] = true; same.val[KQ_CUSTOMER] = (char *)who; }
+                if (who) { same.has[KQ_CUSTOMER] = true; same.val[KQ_CUSTOMER] = who; }
                 free(idx);
                 idx = matching(&same, rows, false, &n);
                 if (!idx) { kq_msg(out, "%s: out of memory", head); return false; }

@@ -432,7 +432,7 @@ static bool parse_filter(Ctx *c, const KqNode *m, const char *kind, const char *
             }
         }
         f->has[col] = true;
-        f->val[col] = (char *)s;
+        f->val[col] = s;
     }
     return ok;
 }
@@ -542,7 +542,7 @@ static bool parse_assert(Ctx *c, const KqNode *item, KqAssert *a)
         if (tz) {
             const char *s = text_of(c, tz, "tz", false);
             if (!s) { ok = false; break; }
-            a->tz = (char *)s;
+            a->tz = s;
         }
         GTimeZone *g = g_time_zone_new_identifier(a->tz);
         if (!g) {

@@ -103,7 +103,7 @@ char *kq_row_csv(const KqRow *r);
 
 typedef struct KqFilter {
     bool has[KQ_NCOLS];
-    char *val[KQ_NCOLS];          /* borrowed from the node tree */
+    const char *val[KQ_NCOLS];    /* borrowed from the node tree */
     int64_t time;
     long attempt;
 } KqFilter;
@@ -120,7 +120,7 @@ typedef struct KqAssert {
     int64_t per;                  /* at_most: window, seconds */
     bool asks_only;               /* at_most asks: (else rows:) */
     int from_sec, to_sec;         /* quiet: local seconds of the day */
-    char *tz;                     /* quiet: zone name (borrowed), "UTC" default */
+    const char *tz;               /* quiet: zone name (borrowed), "UTC" default */
     void *gtz;                    /* quiet: GTimeZone * (owned) */
 } KqAssert;
 

@@ -21,6 +21,7 @@ void kd_sources_free(KSources *s)
     for (uint32_t i = 0; i < s->n; i++) {
         free(s->v[i].name);
         free(s->v[i].text);
+        free(s->v[i].line_starts);
     }
     free(s->v);
     memset(s, 0, sizeof *s);
@@ -47,6 +48,8 @@ uint32_t kd_source_add(KSources *s, const char *name, const char *text, size_t l
     src->text[len] = '\0';
     src->len = len;
     src->builtin = builtin;
+    src->line_starts = NULL;
+    src->nlines = 0;
     return s->n++;
 }
 
@@ -85,15 +88,47 @@ uint32_t kd_source_read(KSources *s, const char *path)
 /* A UTF-8 continuation byte does not start a character. */
 static bool is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
 
+/* Builds the table of line starts of a source.  It is a cache of the
+ * (immutable) text, so it is filled in through a const pointer. */
+static bool line_table(const KSource *src)
+{
+    if (src->line_starts) return true;
+    uint32_t n = 1;
+    for (size_t i = 0; i < src->len; i++)
+        if (src->text[i] == '\n') n++;
+    uint32_t *v = malloc(n * sizeof *v);
+    if (!v) return false;
+    uint32_t k = 0;
+    v[k++] = 0;
+    for (size_t i = 0; i < src->len; i++)
+        if (src->text[i] == '\n') v[k++] = (uint32_t)i + 1;
+    KSource *w = (KSource *)src;
+    w->line_starts = v;
+    w->nlines = n;
+    return true;
+}
+
 void kd_line_col(const KSource *src, uint32_t off, uint32_t *line, uint32_t *col)
 {
-    uint32_t l = 1, c = 1;
     if (off > src->len) off = (uint32_t)src->len;
-    for (uint32_t i = 0; i < off; i++) {
-        unsigned char ch = (unsigned char)src->text[i];
-        if (ch == '\n') { l++; c = 1; }
-        else if (!is_cont(ch)) c++;
+    uint32_t l = 1, start = 0;
+    if (line_table(src)) {
+        /* the last line start <= off */
+        uint32_t lo = 0, hi = src->nlines;
+        while (hi - lo > 1) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (src->line_starts[mid] <= off) lo = mid;
+            else hi = mid;
+        }
+        l = lo + 1;
+        start = src->line_starts[lo];
+    } else {
+        for (uint32_t i = 0; i < off; i++)
+            if (src->text[i] == '\n') { l++; start = i + 1; }
     }
+    uint32_t c = 1;
+    for (uint32_t i = start; i < off; i++)
+        if (!is_cont((unsigned char)src->text[i])) c++;
     *line = l;
     *col = c;
 }

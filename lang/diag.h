@@ -27,6 +27,8 @@ typedef struct KSource {
     char *text;         /* NUL-terminated copy of the bytes */
     size_t len;
     bool builtin;       /* embedded stdlib text */
+    uint32_t *line_starts;  /* cache: byte offset of each line, built on first use */
+    uint32_t nlines;
 } KSource;
 
 typedef struct KSources {

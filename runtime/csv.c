@@ -317,7 +317,10 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     else if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
     else k = ki_customer(c, v, len, &r->customer);
     if (k < 0) return ki_error(s, line, 0, "out of memory");
-    if (k == 0) return 0;
+    if (k == 0) {
+        if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
+        return 0;
+    }
     uint32_t e = r->event == KB_NONE ? c->img->nevents : r->event;
     uint32_t n = 0;
     for (uint32_t i = st->keep_off[e]; i < st->keep_off[e + 1u] && n < KI_MAX_ATTRS; i++) {

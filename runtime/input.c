@@ -288,6 +288,7 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
     if (!in) { if (err) fprintf(err, "kairos: out of memory\n"); return NULL; }
     KrInputCtx *c = &in->ctx;
     c->img = img; c->opt = opt; c->customers = customers; c->values = values; c->err = err;
+    c->other_shards_latest = INT64_MIN;
     c->ev_slots = build_table(img, img->events, img->nevents, &c->ev_mask);
     c->at_slots = build_table(img, img->attrs, img->nattrs, &c->at_mask);
     in->srcs = calloc(opt->ninputs ? opt->ninputs : 1u, sizeof *in->srcs);
@@ -331,6 +332,7 @@ void ki_close(KrInput *in)
 
 uint64_t ki_rows_read(const KrInput *in) { return in->ctx.rows_read; }
 uint64_t ki_rows_skipped(const KrInput *in) { return in->ctx.rows_skipped; }
+int64_t ki_other_shards_latest(const KrInput *in) { return in->ctx.other_shards_latest; }
 uint64_t ki_bytes_read(const KrInput *in)
 {
     uint64_t b = 0;

@@ -98,6 +98,7 @@ struct KrInputCtx {
     KrPool *customers, *values;
     FILE *err;
     uint64_t rows_read, rows_skipped;
+    int64_t other_shards_latest;  /* latest time of rows dropped by --shard (INT64_MIN: none) */
 
     /* event name -> image event index (open addressing on name bytes) */
     uint32_t *ev_slots; uint32_t ev_mask;

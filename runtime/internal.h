@@ -83,6 +83,9 @@ int  ki_next(KrInput *in, KrEvent *ev);
  * ki_bytes_read: input bytes read (after gzip decompression). */
 uint64_t ki_rows_read(const KrInput *in);
 uint64_t ki_rows_skipped(const KrInput *in);
+/* The latest time of the rows dropped by --shard (INT64_MIN if none), so
+ * that the default horizon does not depend on the sharding. */
+int64_t ki_other_shards_latest(const KrInput *in);
 uint64_t ki_bytes_read(const KrInput *in);
 void ki_close(KrInput *in);
 
@@ -112,6 +115,24 @@ const char *kz_name(const KzZone *z);
 /* Civil calendar helpers (proleptic Gregorian, any year). */
 int64_t kz_days_from_civil(int64_t y, int m, int d);
 void    kz_civil_from_days(int64_t days, int *y, int *m, int *d);
+
+/* ---- send times (sendtime.c) ---------------------------------------------- */
+
+#define KR_NEVER    INT64_MAX             /* no allowed send time */
+#define KR_TIME_MAX 253402300799LL        /* 9999-12-31T23:59:59Z: later is never */
+
+typedef struct KrHist KrHist;
+/* The final send time of an attempt of rule r nominally due at t: moved
+ * forward into the rule's at window or to its best_time (first attempt
+ * only; best: the customer's kept best_time events, or NULL) and out of
+ * the quiet hours covering channel ch (asks only; quiet_mask: the channels
+ * any quiet window covers), in zone z.  KR_NEVER if no allowed instant is
+ * found.  *moved: quiet hours moved it. */
+int64_t kr_place(const KImage *img, uint64_t quiet_mask, const KbRule *r, bool first, uint32_t ch,
+                 KzZone *z, const KrHist *best, int64_t t, bool *moved);
+/* The first boundary of every-rule r at or after tmin, for a customer
+ * whose first event was at `first`, in zone z; KR_NEVER if none. */
+int64_t kr_next_boundary(const KbRule *r, KzZone *z, int64_t first, int64_t tmin);
 
 /* ---- schedule rows and the engine (replay.c) ------------------------------ */
 
@@ -194,11 +215,11 @@ void kr_engine_free(KrEngine *e);
  * retention table asks for).  Records of (1 + nattrs) cells: cell 0's .i is
  * the event time, then the values of retention[e].attrs in that order
  * (tag KB_UNKNOWN when absent).  Live records: [head, n). */
-typedef struct KrHist {
+struct KrHist {
     KrValue *cells;
     uint32_t head, n, cap;        /* in records */
     uint64_t total;               /* every event of the kind so far */
-} KrHist;
+};
 
 /* A first attempt that was sent (asks only). */
 typedef struct KrSent { int64_t time; uint32_t rule, channel; } KrSent;

@@ -265,7 +265,10 @@ static int finish(JState *j, uint64_t line)
     if (!j->has_cust || j->cust_len == 0) return ki_bad_row(s, line, 0, "missing customer");
     int k = ki_customer(c, j->scratch + j->cust_off, j->cust_len, &r->customer);
     if (k < 0) return ki_error(s, line, 0, "out of memory");
-    if (k == 0) return 0;
+    if (k == 0) {
+        if (j->time > c->other_shards_latest) c->other_shards_latest = j->time;
+        return 0;
+    }
     r->time = j->time;
     r->event = j->event;
     r->line = line;

@@ -9,9 +9,10 @@
  * Time: before an event at T is applied, every timer due before T fires;
  * timers due at T fire after all events at T (when time moves on, or at
  * kr_engine_finish).  Timers live in a binary min-heap keyed by (due, kind
- * (boundaries before asks), priority descending, rule order, customer,
- * sequence); a cancelled ask is dropped lazily: its generation no longer
- * matches its slot's.
+ * (boundaries before asks), priority descending, rule order, customer); a
+ * cancelled ask is dropped lazily: its generation no longer matches its
+ * slot's.  Send times (at windows, quiet hours, best_time, every boundaries)
+ * are computed by sendtime.c.
  *
  * Rows of one instant are buffered and sorted (customer bytes, priority
  * descending, rule order, attempt) before they go to the emitter.
@@ -21,9 +22,6 @@
 #include <string.h>
 #include "internal.h"
 
-#define KR_NEVER   INT64_MAX              /* no allowed send time */
-#define KR_TIME_MAX 253402300799LL        /* 9999-12-31T23:59:59Z */
-#define PLACE_STEPS 400                   /* moves tried before giving up on a send time */
 
 enum { TK_BOUNDARY = 0, TK_ATTEMPT = 1 };
 
@@ -380,153 +378,6 @@ static int record_event(KrEngine *e, KrCust *c, const KrEvent *ev)
     return 0;
 }
 
-/* ---- send times: at windows, quiet hours, best_time -------------------------- */
-
-static int sec_of_day(const KzLocal *l) { return l->hour * 3600 + l->minute * 60 + l->second; }
-
-/* First instant > t at local date l (+ day_off days), minute m of the day. */
-static int64_t local_at(KzZone *z, const KzLocal *l, int day_off, int minute, int64_t t)
-{
-    return kz_next_local(z, l->year, l->month, l->day + day_off, minute / 60, minute % 60, 0, t + 1);
-}
-
-/* The first start of the rule's at window after t (KZ_NONE if none). */
-static int64_t at_next_start(KzZone *z, const KbRule *r, const KzLocal *l, int64_t t)
-{
-    int sod = sec_of_day(l);
-    for (int k = 0; k <= 7; k++) {
-        if (!(r->at_days & (1u << ((l->wday + k) % 7)))) continue;
-        if (k == 0 && sod >= r->at_start * 60) continue;
-        int64_t u = local_at(z, l, k, r->at_start, t);
-        if (u != KZ_NONE) return u;
-    }
-    return KZ_NONE;
-}
-
-/* best_time (4.9): the first instant >= t, 30 minutes before the start of
- * the local hour-of-week holding most of the customer's E events (ties:
- * the earliest from Monday 00:00); t if fewer than 3 events. */
-static int64_t best_time(const KrEngine *e, const KbRule *r, const KrCust *c, KzZone *z, int64_t t)
-{
-    const KImage *img = e->img;
-    if (r->best_event >= img->nevents || !c->hist) return t;   /* hist: NULL if nothing is kept */
-    uint32_t hi = e->hist_of[r->best_event];
-    if (hi == KB_NONE) return t;
-    const KrHist *h = &c->hist[hi];
-    if (h->n - h->head < 3) return t;
-    uint32_t stride = 1 + img->retention[r->best_event].nattrs;
-    uint32_t bins[168] = { 0 };
-    for (uint32_t i = h->head; i < h->n; i++) {
-        KzLocal l;
-        kz_to_local(z, h->cells[(size_t)i * stride].i, &l);
-        bins[l.wday * 24 + l.hour]++;
-    }
-    int best = 0;
-    for (int i = 1; i < 168; i++)
-        if (bins[i] > bins[best]) best = i;
-    int mow = best * 60 - 30;
-    if (mow < 0) mow += 7 * 1440;
-    int wd = mow / 1440, mod = mow % 1440;
-    KzLocal l;
-    kz_to_local(z, t, &l);
-    for (int k = 0; k <= 8; k++) {
-        if ((l.wday + k) % 7 != wd) continue;
-        int64_t u = kz_next_local(z, l.year, l.month, l.day + k, mod / 60, mod % 60, 0, t);
-        if (u != KZ_NONE) return u;
-    }
-    return t;
-}
-
-/* The final send time of an attempt nominally due at t: moved forward to
- * the rule's at window / best_time (first attempt only) and out of the
- * channel's quiet hours (asks only), in zone z.  KR_NEVER if no allowed
- * instant is found.  *moved: quiet hours moved it. */
-static int64_t place(const KrEngine *e, const KbRule *r, bool first, uint32_t ch, KzZone *z,
-                     const KrCust *c, int64_t t, bool *moved)
-{
-    const KImage *img = e->img;
-    *moved = false;
-    if (t > KR_TIME_MAX) return KR_NEVER;
-    if (first && r->at == KB_AT_BEST_TIME) t = best_time(e, r, c, z, t);
-    uint64_t bit = chan_bit(ch);
-    bool at_window = first && r->at == KB_AT_WINDOW;
-    if (!at_window && (r->is_task || !(e->quiet_mask & bit))) return t;   /* nothing to move */
-    for (int step = 0; step < PLACE_STEPS; step++) {
-        if (t > KR_TIME_MAX) return KR_NEVER;
-        KzLocal l;
-        kz_to_local(z, t, &l);
-        int sod = sec_of_day(&l);
-        if (first && r->at == KB_AT_WINDOW) {
-            bool ok = (r->at_days & (1u << l.wday)) && sod >= r->at_start * 60 && sod < r->at_end * 60;
-            if (!ok) {
-                int64_t u = at_next_start(z, r, &l, t);
-                t = u == KZ_NONE || u <= t ? t + 60 : u;
-                continue;
-            }
-        }
-        bool again = false;
-        if (!r->is_task)
-            for (uint32_t q = 0; q < img->nquiets && !again; q++) {
-                const KbQuiet *qu = &img->quiets[q];
-                if (!(qu->channels & bit) || qu->start == qu->end) continue;
-                int qs = qu->start * 60, qe = qu->end * 60;
-                bool in = qs < qe ? (sod >= qs && sod < qe) : (sod >= qs || sod < qe);
-                if (!in) continue;
-                int day_off = (qs > qe && sod >= qs) ? 1 : 0;
-                int64_t u = local_at(z, &l, day_off, qu->end, t);
-                t = u == KZ_NONE || u <= t ? t + 60 : u;
-                *moved = again = true;
-            }
-        if (!again) return t;
-    }
-    return KR_NEVER;
-}
-
-/* The first boundary of an every-rule at or after tmin (customer's first
- * event at first), in zone z; KR_NEVER if none. */
-static int64_t next_boundary(const KbRule *r, KzZone *z, int64_t first, int64_t tmin)
-{
-    if (tmin > KR_TIME_MAX) return KR_NEVER;
-    int at = r->every_at >= 0 && r->every_at < 1440 ? r->every_at : 0;
-    if (r->period == KB_PER_DURATION) {
-        int64_t d = r->period_dur;
-        if (d <= 0) return KR_NEVER;
-        int64_t k = tmin <= first ? 1 : (tmin - first) / d;
-        if (k < 1) k = 1;
-        for (int i = 0; i < 4; i++, k++) {
-            int64_t off;
-            if (__builtin_mul_overflow(k, d, &off)) return KR_NEVER;
-            int64_t b = add_sat(first, off);
-            if (b > KR_TIME_MAX) return KR_NEVER;
-            if (r->every_at >= 0) {
-                KzLocal l;
-                kz_to_local(z, b, &l);
-                int64_t u = kz_next_local(z, l.year, l.month, l.day, at / 60, at % 60, 0, b);
-                if (u == KZ_NONE) u = kz_next_local(z, l.year, l.month, l.day + 1, at / 60, at % 60, 0, b);
-                b = u == KZ_NONE ? b : u;
-            }
-            if (b >= tmin) return b;
-        }
-        return KR_NEVER;
-    }
-    KzLocal l;
-    kz_to_local(z, tmin, &l);
-    for (int j = -1; j <= 4; j++) {
-        int y = l.year, m = l.month, d = l.day;
-        switch (r->period) {
-        case KB_PER_DAY:     d += j; break;
-        case KB_PER_WEEK:    d += 7 * j - l.wday; break;
-        case KB_PER_MONTH:   m += j; d = 1; break;
-        case KB_PER_QUARTER: m = (m - 1) / 3 * 3 + 1 + 3 * j; d = 1; break;
-        case KB_PER_YEAR:    y += j; m = 1; d = 1; break;
-        default: return KR_NEVER;
-        }
-        int64_t b = kz_from_local(z, y, m, d, at / 60, at % 60, 0);
-        if (b >= tmin) return b;
-    }
-    return KR_NEVER;
-}
-
 /* ---- rows ---------------------------------------------------------------- */
 
 static int row_cmp(const void *pa, const void *pb)
@@ -572,6 +423,14 @@ static void add_row(KrEngine *e, const KrRow *row)
 }
 
 /* ---- triggers ------------------------------------------------------------ */
+
+/* The customer's kept events of the rule's best_time event, or NULL. */
+static const KrHist *best_hist(const KrEngine *e, const KbRule *r, const KrCust *c)
+{
+    if (r->at != KB_AT_BEST_TIME || r->best_event >= e->img->nevents || !c->hist) return NULL;
+    uint32_t hi = e->hist_of[r->best_event];
+    return hi == KB_NONE ? NULL : &c->hist[hi];
+}
 
 static uint32_t first_channel(const KbRule *r, uint32_t variant)
 {
@@ -632,7 +491,7 @@ static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEve
     uint32_t ch = first_channel(r, v);
     KzZone *z = c->zone;
     bool moved;
-    int64_t fin = place(e, r, true, ch, z, c, nominal, &moved);
+    int64_t fin = kr_place(e->img, e->quiet_mask, r, true, ch, z, best_hist(e, r, c), nominal, &moved);
     if (tracing(e, ci, ri)) {
         char nb[80], fb[80];
         fmt_both(z, nominal, nb, sizeof nb);
@@ -738,7 +597,8 @@ static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
     if (k >= r->nattempts) { end_chain(s); return 0; }
     int64_t nominal = add_sat(now, r->attempts[k].after);
     bool moved;
-    int64_t fin = place(e, r, false, r->attempts[k].channel, s->zone, cust_at(e, ci), nominal, &moved);
+    int64_t fin = kr_place(e->img, e->quiet_mask, r, false, r->attempts[k].channel, s->zone, NULL,
+                           nominal, &moved);
     if (fin == KR_NEVER) {
         trace(e, ci, now, s->rule, "remind", "attempt %u: no allowed send time", k + 1);
         end_chain(s);
@@ -813,11 +673,9 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
     else if ((img->consent_channels & chan_bit(ch)) && !(c->consent & chan_bit(ch)))
         blocked = "no consent on";
     if (k == 0) {
-        if (blocked) {
-            st[*blocked == 'o' ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
-            trace(e, ci, now, ri, "blocked", "attempt 1 skipped: %s %s", blocked, chan_name(e, ch));
-            return next_attempt(e, ci, s, now);
-        }
+        /* Caps and yield come before opt-out and consent: a capped ask is
+         * dropped whole, reminders included, so a blocked first attempt can
+         * never let reminders through a full cap (SPEC 4.5). */
         char which[128];
         if (is_capped(e, c, ri, ch, now, which, sizeof which)) {
             st[KR_ST_CAP]++;
@@ -832,6 +690,11 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
                   "higher-priority ask %s", rule_name(e, to));
             end_chain(s);
             return 0;
+        }
+        if (blocked) {
+            st[*blocked == 'o' ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
+            trace(e, ci, now, ri, "blocked", "attempt 1 skipped: %s %s", blocked, chan_name(e, ch));
+            return next_attempt(e, ci, s, now);
         }
         if (record_send(e, c, now, ri, ch) != 0) return -1;
         st[KR_ST_SENT]++;
@@ -862,7 +725,7 @@ static int schedule_boundary(KrEngine *e, uint32_t ci, uint32_t ri, int64_t tmin
     if (!s) return -1;
     if (s->every_last != INT64_MIN && tmin <= s->every_last) tmin = s->every_last + 1;
     if (tmin < c->first) tmin = c->first;
-    int64_t b = next_boundary(r, c->zone, c->first, tmin);
+    int64_t b = kr_next_boundary(r, c->zone, c->first, tmin);
     s->every_gen = ++s->seq;
     if (b == KR_NEVER) return 0;
     KrTimer t = { .due = b, .key = TIMER_KEY(TK_BOUNDARY, e->rank[ri], ci), .gen = s->every_gen,

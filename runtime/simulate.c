@@ -81,28 +81,6 @@ static void print_stats(FILE *err, const KImage *img, const KrStats *st, uint64_
     if (img->nrules > 1) stats_block(err, "total", total, false);
 }
 
-/* The latest event time of the whole input, every shard included (the
- * default horizon must not depend on the sharding).  The reader drops other
- * shards' rows, so this reads the inputs once more, unsharded.  0, or -1
- * (message printed). */
-static int whole_input_latest(const KImage *img, const KrOptions *opt, FILE *err, int64_t *out)
-{
-    KrOptions o = *opt;
-    o.shard_n = o.shard_k = 0;
-    o.explain_customer = NULL;
-    KrPool *c = kr_pool_new(), *v = kr_pool_new();
-    KrInput *in = c && v ? ki_open(img, &o, c, v, err) : NULL;
-    int rc = in ? 0 : -1;
-    if (!c || !v) fprintf(err, "kairos: out of memory\n");
-    KrEvent ev;
-    while (in && (rc = ki_next(in, &ev)) == 1)
-        if (ev.time > *out) *out = ev.time;
-    if (in) ki_close(in);
-    kr_pool_free(c);
-    kr_pool_free(v);
-    return rc < 0 ? -1 : 0;
-}
-
 int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
 {
     int status = 1;
@@ -155,13 +133,12 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
         }
     }
     if (rc == 0) {
+        /* The default horizon is the latest event of the whole input, other
+         * shards' rows included, so it does not depend on the sharding. */
         int64_t horizon = opt->has_until ? opt->until : kr_engine_last_time(eng);
-        bool uses_stdin = false;
-        for (uint32_t i = 0; i < opt->ninputs; i++) uses_stdin |= strcmp(opt->inputs[i], "-") == 0;
-        if (!opt->has_until && opt->shard_n > 1 && !uses_stdin &&
-            whole_input_latest(img, opt, err, &horizon) != 0)
-            rc = -1;
-        else if (kr_engine_finish(eng, horizon) != 0)
+        if (!opt->has_until && ki_other_shards_latest(in) > horizon)
+            horizon = ki_other_shards_latest(in);
+        if (kr_engine_finish(eng, horizon) != 0)
             rc = -2;
     }
     if (shown) fputs("\r\033[K", err);
