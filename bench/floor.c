@@ -6,7 +6,8 @@
  *   kairos-bench read [--skip-bad-rows] FILE...
  *                                the event reader alone (ki_open/ki_next).
  *   kairos-bench gen [-c N] [-d DAYS] [-n EVENTS] [-s SEED] [-f csv|jsonl] [-o FILE]
- *   kairos-bench rss CMD ARG...  runs CMD, prints its wall time and peak RSS.
+ *   kairos-bench rss CMD ARG...  runs CMD, prints its wall time, peak RSS and
+ *                                CPU time (user + system) on stderr.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -76,7 +77,9 @@ static int rss_cmd(char **argv)
     struct rusage ru;
     if (wait4(pid, &status, 0, &ru) < 0) { perror("wait4"); return 1; }
     double dt = bench_now() - t0;
-    fprintf(stderr, "wall %.4f maxrss_kb %ld\n", dt, ru.ru_maxrss);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6
+               + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    fprintf(stderr, "wall %.4f maxrss_kb %ld cpu %.4f\n", dt, ru.ru_maxrss, cpu);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 

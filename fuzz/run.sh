@@ -126,7 +126,7 @@ build_libfuzzer() {
     b=$OUT/lf
     mkdir -p "$b"
     say "building with $CLANG (-fsanitize=fuzzer,$SAN)"
-    build_lib "$b" "$CLANG" "$CFLAGS_COMMON -fsanitize=fuzzer-no-link,$SAN"
+    build_lib "$b" "$CLANG" "$CFLAGS_COMMON -w -fsanitize=fuzzer-no-link,$SAN"
     failed=""
     for t in $TARGETS; do
         link_target "$b" "$CLANG" "fuzzer,$SAN" "$t" || failed="$failed $t"
@@ -252,8 +252,11 @@ afl() {
     fi
     b=$OUT/afl
     mkdir -p "$b" "$OUT/afl-out"
-    export AFL_USE_ASAN=1 AFL_USE_UBSAN=1
-    build_lib "$b" afl-clang-fast "$CFLAGS_COMMON"
+    export AFL_USE_ASAN=1 AFL_USE_UBSAN=1 AFL_QUIET=1 AFL_AUTORESUME=1
+    # afl-fuzz needs sanitizers to abort (it watches for the signal)
+    export ASAN_OPTIONS="abort_on_error=1:symbolize=0:detect_leaks=0:allocator_may_return_null=1"
+    export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:symbolize=0"
+    build_lib "$b" afl-clang-fast "$CFLAGS_COMMON -w"
     link_target "$b" afl-clang-fast "fuzzer" "$t" || exit 1
     in=$OUT/afl-in/$t
     rm -rf "$in"

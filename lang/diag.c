@@ -50,6 +50,7 @@ uint32_t kd_source_add(KSources *s, const char *name, const char *text, size_t l
     src->builtin = builtin;
     src->line_starts = NULL;
     src->nlines = 0;
+    src->col_off = src->col_val = 0;
     return s->n++;
 }
 
@@ -126,11 +127,35 @@ void kd_line_col(const KSource *src, uint32_t off, uint32_t *line, uint32_t *col
         for (uint32_t i = 0; i < off; i++)
             if (src->text[i] == '\n') { l++; start = i + 1; }
     }
-    uint32_t c = 1;
-    for (uint32_t i = start; i < off; i++)
+    uint32_t c = 1, from = start;
+    KSource *w = (KSource *)src;      /* the column cache, see line_table */
+    if (src->col_off >= start && src->col_off <= off && src->col_val > 0) {
+        from = src->col_off;
+        c = src->col_val;
+    }
+    for (uint32_t i = from; i < off; i++)
         if (!is_cont((unsigned char)src->text[i])) c++;
+    w->col_off = off;
+    w->col_val = c;
     *line = l;
     *col = c;
+}
+
+/* Byte range [*ls, *le) of the line holding off, without its newline. */
+static void line_bounds(const KSource *src, uint32_t off, uint32_t *ls, uint32_t *le)
+{
+    uint32_t line, col;
+    kd_line_col(src, off, &line, &col);
+    if (src->line_starts && line <= src->nlines) {
+        *ls = src->line_starts[line - 1];
+        *le = line < src->nlines ? src->line_starts[line] - 1 : (uint32_t)src->len;
+        return;
+    }
+    uint32_t a = off, b = off;
+    while (a > 0 && src->text[a - 1] != '\n') a--;
+    while (b < src->len && src->text[b] != '\n') b++;
+    *ls = a;
+    *le = b;
 }
 
 /* ---- collecting ----------------------------------------------------------- */
@@ -314,6 +339,9 @@ static uint32_t *sorted(const KDiags *d, uint32_t *n_out)
     return v;
 }
 
+/* Source lines longer than this many bytes are shown as a window. */
+#define KD_LINE_WINDOW 240
+
 /* ---- printing helpers --------------------------------------------------------- */
 
 /* Under --Werror a warning is reported as an error. */
@@ -368,24 +396,36 @@ static void print_text(const KDiags *d, const KDiag *g, FILE *out, bool color)
             sev_name(sev), reset, bold, g->msg, reset);
     /* the source line */
     uint32_t lo = g->span.lo > s->len ? (uint32_t)s->len : g->span.lo;
-    uint32_t ls = lo;
-    while (ls > 0 && s->text[ls - 1] != '\n') ls--;
-    uint32_t le = lo;
-    while (le < s->len && s->text[le] != '\n') le++;
+    uint32_t ls, le;
+    line_bounds(s, lo, &ls, &le);
     uint32_t shown_le = le;
     if (shown_le > ls && s->text[shown_le - 1] == '\r') shown_le--;
-    fprintf(out, "%s%5u |%s ", blue, line, reset);
-    for (uint32_t i = ls; i < shown_le; i++) {
+    /* a very long line is shown as a window around the column */
+    uint32_t ws = ls;
+    bool cut_left = false, cut_right = false;
+    if (lo - ls > KD_LINE_WINDOW / 2) {
+        ws = lo - KD_LINE_WINDOW / 4;
+        while (ws > ls && is_cont((unsigned char)s->text[ws])) ws--;
+        cut_left = true;
+    }
+    if (shown_le - ws > KD_LINE_WINDOW) {
+        shown_le = ws + KD_LINE_WINDOW;
+        while (shown_le > ws && is_cont((unsigned char)s->text[shown_le])) shown_le--;
+        cut_right = true;
+    }
+    fprintf(out, "%s%5u |%s %s", blue, line, reset, cut_left ? "..." : "");
+    for (uint32_t i = ws; i < shown_le; i++) {
         char c = s->text[i];
         fputc(c == '\t' || c == '\r' ? ' ' : c, out);
     }
-    fputc('\n', out);
-    fprintf(out, "%s      |%s ", blue, reset);
-    for (uint32_t i = ls; i < lo; i++)
+    fprintf(out, "%s\n", cut_right ? "..." : "");
+    fprintf(out, "%s      |%s %s", blue, reset, cut_left ? "   " : "");
+    for (uint32_t i = ws; i < lo; i++)
         if (!is_cont((unsigned char)s->text[i])) fputc(' ', out);
     fprintf(out, "%s^", green);
     uint32_t hi = g->span.hi;
     if (hi > le) hi = le;
+    if (hi > shown_le && shown_le >= lo) hi = shown_le;
     bool first = true;
     for (uint32_t i = lo; i < hi; i++) {
         if (is_cont((unsigned char)s->text[i])) continue;
@@ -514,14 +554,29 @@ void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color)
         free(idx);
         return;
     }
+    /* Standard error is unbuffered: render in memory, write in blocks. */
+    char *mbuf = NULL;
+    size_t mlen = 0;
+    FILE *mem = open_memstream(&mbuf, &mlen);
+    FILE *w = mem ? mem : out;
     for (uint32_t k = 0; k < n; k++) {
         const KDiag *g = &d->v[idx[k]];
         switch (fmt) {
-        case KD_FMT_TEXT: print_text(d, g, out, color); break;
-        case KD_FMT_JSON: print_json(d, g, out); break;
-        case KD_FMT_GITHUB: print_github(d, g, out); break;
+        case KD_FMT_TEXT: print_text(d, g, w, color); break;
+        case KD_FMT_JSON: print_json(d, g, w); break;
+        case KD_FMT_GITHUB: print_github(d, g, w); break;
         case KD_FMT_SARIF: break;
         }
+        if (mem && (k % 256 == 255 || k + 1 == n)) {
+            fflush(mem);
+            fwrite(mbuf, 1, mlen, out);
+            rewind(mem);
+            fflush(mem);
+        }
+    }
+    if (mem) {
+        fclose(mem);
+        free(mbuf);
     }
     free(idx);
     fflush(out);

@@ -29,6 +29,7 @@ typedef struct KSource {
     bool builtin;       /* embedded stdlib text */
     uint32_t *line_starts;  /* cache: byte offset of each line, built on first use */
     uint32_t nlines;
+    uint32_t col_off, col_val;  /* cache: the last column computed (for long lines) */
 } KSource;
 
 typedef struct KSources {

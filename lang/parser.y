@@ -900,10 +900,9 @@ static void dup_clause(KParse *ps, KItem *it, KSpan first, const char *what)
 
 static uint32_t line_of(KParse *ps, uint32_t off)
 {
-    uint32_t l = 1;
-    for (uint32_t i = 0; i < off && i < ps->len; i++)
-        if (ps->text[i] == '\n') l++;
-    return l;
+    uint32_t line, col;
+    kd_line_col(&ps->sources->v[ps->src], off, &line, &col);
+    return line;
 }
 
 static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName target, KItem *items)

@@ -1,8 +1,9 @@
 /* csv.c -- the CSV event-log parser (RFC 4180): header row with the
  * required columns time, customer, event in any order, other columns
  * attributes; LF or CRLF; quoted fields with commas, doubled quotes and line
- * breaks; a leading UTF-8 BOM ignored.  Parses a whole file into compact
- * rows (ki_row_commit), keeping only the columns the image can read.
+ * breaks; a leading UTF-8 BOM ignored.  Parses a file row by row
+ * (ki_csv_step) into compact rows (ki_row_commit), keeping only the columns
+ * the image can read.
  *
  * Speed: a record is cut with memchr (line end, then commas); a field is
  * only copied when it holds doubled quotes; cells of columns nobody reads
@@ -28,7 +29,10 @@ typedef struct CsvState {
     uint32_t *keep_col, *keep_attr, *keep_off;
     CsvField *f;                    /* ncols + 1 */
     char *scratch; size_t scap;     /* unescaped cells */
-    KiRow row;
+    KiTimeCache tcache;
+    KiRow rows[2];                  /* filled alternately: the last committed
+                                       row stays valid while the next is parsed */
+    uint32_t next;                  /* the one to fill */
 } CsvState;
 
 /* Result of cutting one record. */
@@ -289,7 +293,7 @@ static void free_state(CsvState *st)
 static int row(KiSrc *s, CsvState *st, const char *rec)
 {
     KrInputCtx *c = s->ctx;
-    KiRow *r = &st->row;
+    KiRow *r = &st->rows[st->next];
     uint64_t line = s->line;
     size_t len;
     const char *v;
@@ -303,7 +307,7 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     f = &st->f[st->c_time];
     if (f->len == 0) return ki_bad_row(s, line, field_col(rec, f), "missing time");
     if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
-    if (kr_parse_time(v, len, &r->time) != 0)
+    if (ki_parse_time_cached(&st->tcache, v, len, &r->time) != 0)
         return ki_bad_row(s, line, field_col(rec, f), "bad time \"%.*s\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)",
                           (int)(len > 40 ? 40 : len), v);
     f = &st->f[st->c_event];
@@ -332,18 +336,29 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     }
     r->nattrs = n;
     r->line = line;
+    st->next ^= 1u;
     return ki_row_commit(s, r);
 }
 
-int ki_csv_parse(KiSrc *s)
+static void free_priv(void *p) { free_state(p); }
+
+int ki_csv_begin(KiSrc *s)
 {
     CsvState *st = calloc(1, sizeof *st);
     if (!st) return ki_error(s, 0, 0, "out of memory");
-    int rc = header(s, st);
-    while (rc == 0) {
+    s->priv = st;
+    s->priv_free = free_priv;
+    return header(s, st);
+}
+
+int ki_csv_step(KiSrc *s)
+{
+    CsvState *st = s->priv;
+    uint64_t before = s->nrows;
+    for (;;) {
         if (s->pos == s->end) {
-            if (s->eof) break;
-            if (ki_fill(s) < 0) { rc = -1; break; }
+            if (s->eof) return 0;
+            if (ki_fill(s) < 0) return -1;
             continue;
         }
         const char *rec = s->buf + s->pos;
@@ -358,19 +373,17 @@ int ki_csv_parse(KiSrc *s)
         long r = cut_fast(st, rec, s->buf + s->end, s->eof, &ct);
         if (r == -2) r = cut(st, rec, s->buf + s->end, s->eof, &ct);
         if (r == 0) {
-            if (s->end - s->pos > MAX_RECORD) {
-                rc = ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
-                break;
-            }
-            if (ki_fill(s) < 0) rc = -1;
+            if (s->end - s->pos > MAX_RECORD)
+                return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
+            if (ki_fill(s) < 0) return -1;
             continue;
         }
         if (r < 0) {
             if (!s->eof && !memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad))) {
-                if (ki_fill(s) < 0) rc = -1;         /* see the whole bad line first */
+                if (ki_fill(s) < 0) return -1;       /* see the whole bad line first */
                 continue;
             }
-            rc = ki_bad_row(s, s->line, col_of(rec, ct.bad_field), "%s", ct.msg);
+            if (ki_bad_row(s, s->line, col_of(rec, ct.bad_field), "%s", ct.msg) != 0) return -1;
             /* skipping: go on after the line that holds the error */
             const char *nl = memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad));
             const char *resume = nl ? nl + 1 : s->buf + s->end;
@@ -378,6 +391,7 @@ int ki_csv_parse(KiSrc *s)
             s->pos = (size_t)(resume - s->buf);
             continue;
         }
+        int rc;
         if (ct.nf != st->ncols) {
             uint64_t col;
             if (ct.nf > st->ncols) col = field_col(rec, &st->f[st->ncols]);
@@ -390,9 +404,9 @@ int ki_csv_parse(KiSrc *s)
         } else {
             rc = row(s, st, rec);
         }
+        if (rc != 0) return -1;
         s->pos += (size_t)r;
         s->line += 1u + ct.nl;
+        if (s->nrows != before) return 1;
     }
-    free_state(st);
-    return rc;
 }

@@ -22,51 +22,66 @@ struct KrInput {
     KrInputCtx ctx;
     KiSrc *srcs; uint32_t nsrcs;
     bool prepared, failed;
+    bool stream;                        /* stream mode (ki_stream) */
+    uint32_t to_close;                  /* stream mode: file to close at the next
+                                           ki_next (index + 1; 0: none) */
+    uint32_t peek;                      /* customer of the next event, or KB_NONE */
     uint32_t *heap; uint32_t nheap;     /* merge heap of source indexes */
 };
 
 /* ---- name tables ----------------------------------------------------- */
 
+/* Slot of a key (length, first 16 bytes) in a table of mask + 1 slots. */
+static inline uint32_t key_slot(const uint64_t k[2], size_t len, uint32_t mask)
+{
+    uint64_t h = (k[0] * 0x9E3779B97F4A7C15ULL) ^ (k[1] * 0xC2B2AE3D27D4EB4FULL) ^ len;
+    h ^= h >> 31;
+    h *= 0xFF51AFD7ED558CCDULL;
+    return (uint32_t)(h >> 40) & mask;
+}
+
 /* build_table -- open-addressing table of n names (index i has the image
- * string names[i]), slots hold index + 1. */
-static uint32_t *build_table(const KImage *img, const uint32_t *names, uint32_t n, uint32_t *mask)
+ * string names[i]). */
+static KiName *build_table(const KImage *img, const uint32_t *names, uint32_t n, uint32_t *mask)
 {
     uint32_t size = 16;
     while (size < n * 2u + 2u) size *= 2u;
-    uint32_t *t = calloc(size, sizeof *t);
+    KiName *t = calloc(size, sizeof *t);
     if (!t) return NULL;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t si = names[i];
         if (si >= img->nstrings) continue;
-        uint32_t h = (uint32_t)(kr_hash_bytes(img->strings[si], img->string_lens[si]) >> 32) & (size - 1u);
-        while (t[h]) h = (h + 1u) & (size - 1u);
-        t[h] = i + 1u;
+        uint64_t k[2];
+        kr_prefix16(img->strings[si], img->string_lens[si], k);
+        uint32_t h = key_slot(k, img->string_lens[si], size - 1u);
+        while (t[h].idx1) h = (h + 1u) & (size - 1u);
+        t[h] = (KiName){ { k[0], k[1] }, img->string_lens[si], i + 1u, si };
     }
     *mask = size - 1u;
     return t;
 }
 
-static uint32_t table_find(const KImage *img, const uint32_t *t, uint32_t mask,
-                           const uint32_t *names, const char *s, size_t len)
+static uint32_t table_find(const KImage *img, const KiName *t, uint32_t mask, const char *s, size_t len)
 {
-    uint32_t h = (uint32_t)(kr_hash_bytes(s, len) >> 32) & mask;
-    for (;;) {
-        uint32_t e = t[h];
-        if (!e) return KB_NONE;
-        uint32_t si = names[e - 1u];
-        if (img->string_lens[si] == len && memcmp(img->strings[si], s, len) == 0) return e - 1u;
-        h = (h + 1u) & mask;
+    uint64_t k[2];
+    kr_prefix16(s, len, k);
+    for (uint32_t h = key_slot(k, len, mask);; h = (h + 1u) & mask) {
+        const KiName *e = &t[h];
+        if (!e->idx1) return KB_NONE;
+        if (e->len == len && e->k[0] == k[0] && e->k[1] == k[1]
+            && (len <= 16 || memcmp(img->strings[e->si] + 16, s + 16, len - 16) == 0))
+            return e->idx1 - 1u;
     }
 }
 
 uint32_t ki_event_index(const KrInputCtx *c, const char *s, size_t len)
 {
-    return table_find(c->img, c->ev_slots, c->ev_mask, c->img->events, s, len);
+    return table_find(c->img, c->ev_slots, c->ev_mask, s, len);
 }
 
 uint32_t ki_attr_index(const KrInputCtx *c, const char *s, size_t len)
 {
-    return table_find(c->img, c->at_slots, c->at_mask, c->img->attrs, s, len);
+    return table_find(c->img, c->at_slots, c->at_mask, s, len);
 }
 
 /* ---- attributes to keep per event kind ------------------------------- */
@@ -133,6 +148,19 @@ static void vreport(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, va_l
 {
     FILE *err = s->ctx->err;
     if (!err) return;
+    if (s->stream) {
+        /* stream mode: held until ki_next knows it is the one to print */
+        if (s->msg) return;
+        char head[64], body[1024];
+        if (col) snprintf(head, sizeof head, ":%llu:%llu: ", (unsigned long long)line, (unsigned long long)col);
+        else if (line) snprintf(head, sizeof head, ":%llu: ", (unsigned long long)line);
+        else snprintf(head, sizeof head, ": ");
+        vsnprintf(body, sizeof body, fmt, ap);
+        size_t n = strlen(s->name) + strlen(head) + strlen(body) + 2u;
+        s->msg = malloc(n);
+        if (s->msg) snprintf(s->msg, n, "%s%s%s\n", s->name, head, body);
+        return;
+    }
     if (col) fprintf(err, "%s:%llu:%llu: ", s->name, (unsigned long long)line, (unsigned long long)col);
     else if (line) fprintf(err, "%s:%llu: ", s->name, (unsigned long long)line);
     else fprintf(err, "%s: ", s->name);
@@ -224,17 +252,28 @@ int ki_customer(KrInputCtx *c, const char *s, size_t len, uint32_t *id)
 
 int ki_cell_value(KrInputCtx *c, const char *s, size_t len, KrValue *out)
 {
+    KiMemo *m = NULL;
+    if (len <= 16) {
+        uint64_t k[2];
+        kr_prefix16(s, len, k);
+        m = &c->memo[key_slot(k, len, KI_MEMO - 1u)];
+        if (m->len1 == len + 1u && m->k[0] == k[0] && m->k[1] == k[1]) { *out = m->v; return 0; }
+        m->len1 = 0;
+        m->k[0] = k[0];
+        m->k[1] = k[1];
+    }
     double d;
     if (ki_parse_num(s, len, &d)) {
         out->tag = KB_NUM;
         out->num = d;
-        return 0;
+    } else {
+        uint32_t id = kr_intern(c->values, s, len);
+        if (id == UINT32_MAX) return -1;
+        out->tag = KB_STR;
+        out->i = 0;
+        out->str = id;
     }
-    uint32_t id = kr_intern(c->values, s, len);
-    if (id == UINT32_MAX) return -1;
-    out->tag = KB_STR;
-    out->i = 0;
-    out->str = id;
+    if (m) { m->v = *out; m->len1 = (uint32_t)len + 1u; }
     return 0;
 }
 
@@ -311,7 +350,10 @@ static void close_raw(KiSrc *s)
     if (s->fd > 0) close(s->fd);            /* never close stdin */
     s->fd = -1;
     free(s->buf); s->buf = NULL;
-    free(s->priv); s->priv = NULL;
+    if (s->priv_free) s->priv_free(s->priv);
+    else free(s->priv);
+    s->priv = NULL;
+    s->priv_free = NULL;
 }
 
 void ki_close(KrInput *in)
@@ -321,6 +363,7 @@ void ki_close(KrInput *in)
         KiSrc *s = &in->srcs[i];
         close_raw(s);
         ki_rows_free(s);
+        free(s->msg);
     }
     free(in->srcs);
     free(in->heap);
@@ -344,7 +387,7 @@ uint64_t ki_bytes_read(const KrInput *in)
 
 static bool before(const KrInput *in, uint32_t a, uint32_t b)
 {
-    int64_t x = in->srcs[a].cur.time, y = in->srcs[b].cur.time;
+    int64_t x = in->srcs[a].row->time, y = in->srcs[b].row->time;
     return x < y || (x == y && a < b);
 }
 
@@ -360,13 +403,26 @@ static void sift_down(KrInput *in, uint32_t i)
     }
 }
 
+/* begin, step -- the file's parser (csv.c, jsonl.c). */
+static int begin(KiSrc *s)
+{
+    s->begun = true;
+    return s->fmt == KI_FMT_JSONL ? ki_jsonl_begin(s) : ki_csv_begin(s);
+}
+
+static int step(KiSrc *s)
+{
+    return s->fmt == KI_FMT_JSONL ? ki_jsonl_step(s) : ki_csv_step(s);
+}
+
 /* prepare -- parses every file, then positions each on its first row. */
 static int prepare(KrInput *in)
 {
     size_t mem_total = 0;
     for (uint32_t i = 0; i < in->nsrcs; i++) {
         KiSrc *s = &in->srcs[i];
-        int r = s->fmt == KI_FMT_JSONL ? ki_jsonl_parse(s) : ki_csv_parse(s);
+        int r = begin(s);
+        while (r == 0 && (r = step(s)) == 1) r = 0;
         close_raw(s);
         if (r != 0) return -1;
         ki_rows_park(s, &mem_total);
@@ -382,7 +438,7 @@ static int prepare(KrInput *in)
 
 static void fill_event(KiSrc *s, KrEvent *ev)
 {
-    const KiRow *r = &s->cur;
+    const KiRow *r = s->row;
     ev->time = r->time;
     ev->customer = r->customer;
     ev->event = r->event;
@@ -393,9 +449,117 @@ static void fill_event(KiSrc *s, KrEvent *ev)
     ev->line = r->line;
 }
 
+/* ---- stream mode ------------------------------------------------------------- */
+
+bool ki_stream(KrInput *in)
+{
+    if (in->prepared) return in->stream;
+    for (uint32_t i = 0; i < in->nsrcs; i++)
+        if (in->srcs[i].is_stdin) return false;
+    in->stream = true;
+    for (uint32_t i = 0; i < in->nsrcs; i++) in->srcs[i].stream = true;
+    return true;
+}
+
+/* stream_fail -- file j failed (its message is held).  Full mode would
+ * have reported the first error of the first file that has one: parse the
+ * rest of the files before j for errors, print the right message. */
+static int stream_fail(KrInput *in, uint32_t j)
+{
+    uint32_t first = j;
+    for (uint32_t i = 0; i < j && first == j; i++) {
+        KiSrc *s = &in->srcs[i];
+        if (s->done) continue;
+        int r = s->begun ? 0 : begin(s);
+        while (r == 0 && (r = step(s)) == 1) r = 0;
+        if (r != 0) first = i;
+    }
+    KiSrc *s = &in->srcs[first];
+    if (s->msg && in->ctx.err) fputs(s->msg, in->ctx.err);
+    in->failed = true;
+    return -1;
+}
+
+/* restart -- a file is not time-sorted: reopen every file in full mode.
+ * Returns 2 (start over) or -1. */
+static int restart(KrInput *in)
+{
+    KrInputCtx *c = &in->ctx;
+    for (uint32_t i = 0; i < in->nsrcs; i++) {
+        KiSrc *s = &in->srcs[i];
+        close_raw(s);
+        ki_rows_free(s);
+        free(s->msg);
+        memset(s, 0, sizeof *s);
+    }
+    in->stream = false;
+    in->prepared = false;
+    in->nheap = 0;
+    c->rows_read = c->rows_skipped = 0;
+    c->other_shards_latest = INT64_MIN;
+    for (uint32_t i = 0; i < in->nsrcs; i++)
+        if (open_src(in, &in->srcs[i], c->opt->inputs[i]) != 0) { in->failed = true; return -1; }
+    return 2;
+}
+
+/* stream_advance -- the next row of file i in s->row: 1, 0 at its end
+ * (the file is closed at the next ki_next: its parser holds the row just
+ * delivered), -1 failed, 2 restarted. */
+static int stream_advance(KrInput *in, uint32_t i)
+{
+    KiSrc *s = &in->srcs[i];
+    int r = step(s);
+    if (r < 0) return stream_fail(in, i);
+    if (r == 0) {
+        s->done = true;
+        in->to_close = i + 1u;
+        return 0;
+    }
+    if (!s->sorted) return restart(in);
+    return 1;
+}
+
+/* stream_next -- hands out the first file's row, then parses that file's
+ * next row at once (the parsers keep the row handed out intact), so that
+ * the customer of the event after this one is known (ki_peek_customer). */
+static int stream_next(KrInput *in, KrEvent *ev)
+{
+    if (in->to_close) {
+        close_raw(&in->srcs[in->to_close - 1u]);
+        in->to_close = 0;
+    }
+    if (!in->prepared) {
+        in->prepared = true;
+        for (uint32_t i = 0; i < in->nsrcs; i++) {
+            if (begin(&in->srcs[i]) != 0) return stream_fail(in, i);
+            int r = stream_advance(in, i);
+            if (r < 0 || r == 2) return r;
+            if (r == 1) in->heap[in->nheap++] = i;
+            if (in->to_close) { close_raw(&in->srcs[i]); in->to_close = 0; }
+        }
+        for (uint32_t i = in->nheap / 2u; i-- > 0;) sift_down(in, i);
+    }
+    in->peek = KB_NONE;
+    if (in->nheap == 0) return 0;
+    uint32_t i = in->heap[0];
+    fill_event(&in->srcs[i], ev);
+    int r = stream_advance(in, i);
+    if (r < 0 || r == 2) return r;
+    if (r == 0) in->heap[0] = in->heap[--in->nheap];
+    if (in->nheap > 1) sift_down(in, 0);
+    if (in->nheap > 0) in->peek = in->srcs[in->heap[0]].row->customer;
+    return 1;
+}
+
+uint32_t ki_peek_customer(const KrInput *in)
+{
+    return in->stream ? in->peek : KB_NONE;
+}
+
 int ki_next(KrInput *in, KrEvent *ev)
 {
     if (in->failed) return -1;
+    if (in->stream) return stream_next(in, ev);
     if (!in->prepared) {
         in->prepared = true;
         if (prepare(in) != 0) { in->failed = true; return -1; }

@@ -2,12 +2,19 @@
  * jsonl.c, timeparse.c).  The rest of the runtime uses the ki_ API of
  * internal.h only.
  *
- * Flow: ki_open opens every file; the first ki_next parses each file once
- * (csv.c / jsonl.c) into packed rows (rows.c), held in memory and spilled to
- * an unlinked temporary file past a threshold, while noting whether the
- * file's times are non-decreasing.  Then ki_next merges the files' rows:
- * sorted files stream back from their spill, an unsorted file is loaded and
- * stably sorted.
+ * Flow, full mode (the default): ki_open opens every file; the first
+ * ki_next parses each file once (csv.c / jsonl.c) into packed rows (rows.c),
+ * held in memory and spilled to an unlinked temporary file past a
+ * threshold, while noting whether the file's times are non-decreasing.
+ * Then ki_next merges the files' rows: sorted files stream back from their
+ * spill, an unsorted file is loaded and stably sorted.
+ *
+ * Stream mode (ki_stream): each file is parsed one row at a time as the
+ * merge needs it (no row store at all); the parsers hand over their own row
+ * (KiSrc.row).  When a file turns out not to be time-sorted, the reader
+ * reopens every file in full mode and ki_next returns 2 (the caller starts
+ * over).  Row messages are held per file and the first error in file order
+ * is printed, as full mode would.
  */
 #ifndef KAIROS_INPUT_IMPL_H
 #define KAIROS_INPUT_IMPL_H
@@ -18,6 +25,10 @@
 /* ---- cell parsers (timeparse.c) ---------------------------------------- */
 int64_t ki_days_from_civil(int64_t y, unsigned m, unsigned d);
 int     ki_parse_int64(const char *s, size_t len, int64_t *out);
+/* The last date a parser saw (YYYY-MM-DD bytes) and its day number. */
+typedef struct KiTimeCache { char date[10]; bool valid; int64_t days; } KiTimeCache;
+/* kr_parse_time with a cache of the date part (same results). */
+int     ki_parse_time_cached(KiTimeCache *c, const char *s, size_t len, int64_t *out);
 bool    ki_parse_num(const char *s, size_t len, double *out);
 
 /* ---- rows ----------------------------------------------------------------
@@ -52,6 +63,14 @@ enum { KI_FMT_CSV = 0, KI_FMT_JSONL = 1 };
 
 typedef struct KrInputCtx KrInputCtx;
 
+/* A name table slot: the name's length and first 16 bytes (kr_prefix16),
+ * its image string, and index + 1 (0: empty). */
+typedef struct KiName { uint64_t k[2]; uint32_t len, idx1, si; } KiName;
+
+/* A remembered cell value: len + 1 (0: empty), the bytes (kr_prefix16). */
+#define KI_MEMO 256
+typedef struct KiMemo { uint64_t k[2]; uint32_t len1; KrValue v; } KiMemo;
+
 /* One input file, its raw reader, its parsed rows. */
 typedef struct KiSrc {
     KrInputCtx *ctx;
@@ -78,8 +97,15 @@ typedef struct KiSrc {
     int64_t last_time; uint64_t last_line;   /* of the last row stored */
     bool sorted;                  /* times non-decreasing so far */
 
-    /* parser-private state */
+    /* parser-private state (freed by priv_free) */
     void *priv;
+    void (*priv_free)(void *);
+
+    /* stream mode (input.c) */
+    bool stream;                  /* rows go to the merge, not the row store */
+    bool begun, done;             /* header read; end of file reached */
+    char *msg;                    /* the held error message (stream mode) */
+    const KiRow *row;             /* the current row (&cur, or the parser's) */
 
     /* reading the rows back (rows.c) */
     char *mbuf; size_t mcap, mpos, mend;     /* read-back buffer */
@@ -100,10 +126,13 @@ struct KrInputCtx {
     uint64_t rows_read, rows_skipped;
     int64_t other_shards_latest;  /* latest time of rows dropped by --shard (INT64_MIN: none) */
 
-    /* event name -> image event index (open addressing on name bytes) */
-    uint32_t *ev_slots; uint32_t ev_mask;
-    /* attribute name -> image attribute index */
-    uint32_t *at_slots; uint32_t at_mask;
+    /* event name -> image event index, attribute name -> image attribute
+     * index (open addressing on the length and first 16 bytes) */
+    KiName *ev_slots; uint32_t ev_mask;
+    KiName *at_slots; uint32_t at_mask;
+    /* recent cell values of at most 16 bytes, by their bytes (a cell's
+     * value depends on its bytes only): most cells repeat a few values */
+    KiMemo memo[KI_MEMO];
     /* per event kind (nevents + 1: the last is "unknown event"): the image
      * attribute indexes to keep, want_off[e] .. want_off[e + 1] in want */
     uint32_t *want, *want_off;
@@ -157,8 +186,13 @@ int  ki_rows_next(KiSrc *s);
 /* rows.c: frees the row store. */
 void ki_rows_free(KiSrc *s);
 
-/* csv.c / jsonl.c: parse the whole file into rows; 0 or -1 (printed). */
-int  ki_csv_parse(KiSrc *s);
-int  ki_jsonl_parse(KiSrc *s);
+/* csv.c / jsonl.c: begin reads what comes before the first row (the CSV
+ * header) and sets up s->priv; 0 or -1 (reported).  step parses rows until
+ * one is committed (ki_row_commit): 1, or 0 at the end of the file, or -1
+ * (reported). */
+int  ki_csv_begin(KiSrc *s);
+int  ki_csv_step(KiSrc *s);
+int  ki_jsonl_begin(KiSrc *s);
+int  ki_jsonl_step(KiSrc *s);
 
 #endif

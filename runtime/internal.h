@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include "runtime.h"
 
 /* ---- values ---------------------------------------------------------- */
@@ -28,6 +29,32 @@ typedef struct KrPool KrPool;
 KrPool     *kr_pool_new(void);
 void        kr_pool_free(KrPool *p);
 uint32_t    kr_intern(KrPool *p, const char *s, size_t len);
+/* kr_prefix16 -- the first min(len, 16) bytes of s, zero-padded, as two
+ * words, with fixed-size loads only (overlapping, little endian): a cheap
+ * exact key for short strings (with the length). */
+static inline void kr_prefix16(const char *s, size_t len, uint64_t k[2])
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t a, b;
+    uint32_t x, y;
+    if (len >= 16) { memcpy(&a, s, 8); memcpy(&b, s + 8, 8); k[0] = a; k[1] = b; }
+    else if (len > 8) {
+        memcpy(&a, s, 8); memcpy(&b, s + len - 8, 8);
+        k[0] = a; k[1] = b >> (8u * (16u - len));
+    } else if (len == 8) { memcpy(&a, s, 8); k[0] = a; k[1] = 0; }
+    else if (len >= 4) {
+        memcpy(&x, s, 4); memcpy(&y, s + len - 4, 4);
+        k[0] = x | ((uint64_t)y << (8u * (len - 4u))); k[1] = 0;
+    } else {
+        k[0] = k[1] = 0;
+        for (size_t i = 0; i < len; i++) k[0] |= (uint64_t)(unsigned char)s[i] << (8u * i);
+    }
+#else
+    k[0] = k[1] = 0;
+    if (len) memcpy(k, s, len < 16 ? len : 16);
+#endif
+}
+
 /* Returns the id if already interned, else UINT32_MAX (no insertion). */
 uint32_t    kr_lookup(const KrPool *p, const char *s, size_t len);
 const char *kr_pool_str(const KrPool *p, uint32_t id, size_t *len);
@@ -78,9 +105,19 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
  * err; with opt->skip_bad_rows bad rows are counted and skipped instead). */
 int  ki_next(KrInput *in, KrEvent *ev);
 /* (input.c) The first ki_next parses every input completely (row errors
- * are reported then); later calls only merge.  ki_rows_read: rows parsed
+ * are reported then); later calls only merge.  After ki_stream, time-sorted
+ * files are instead parsed row by row as the merge needs them (memory does
+ * not grow with the input); ki_next may then return 2: an input is not
+ * sorted, the reader has started over in the default way, and the caller
+ * must discard everything it took so far and call ki_next again (from the
+ * first event).  ki_stream returns whether it is on (never with standard
+ * input among the inputs, which cannot be read twice).  ki_rows_read: rows parsed
  * and kept (rows of other shards and skipped bad rows not counted);
  * ki_bytes_read: input bytes read (after gzip decompression). */
+bool ki_stream(KrInput *in);
+/* Customer id of the event the next ki_next will deliver, when the reader
+ * knows it already (stream mode), else KB_NONE: a hint for prefetching. */
+uint32_t ki_peek_customer(const KrInput *in);
 uint64_t ki_rows_read(const KrInput *in);
 uint64_t ki_rows_skipped(const KrInput *in);
 /* The latest time of the rows dropped by --shard (INT64_MIN if none), so
@@ -205,6 +242,9 @@ int  kr_engine_event(KrEngine *e, const KrEvent *ev);
  * counts what is left as beyond the horizon.  0 or -1. */
 int  kr_engine_finish(KrEngine *e, int64_t horizon);
 const KrStats *kr_engine_stats(const KrEngine *e);
+/* Starts loading customer ci's state into the cache (a hint: the next
+ * event is probably about ci). */
+void kr_engine_prefetch(const KrEngine *e, uint32_t ci);
 /* Latest event time fed so far (INT64_MIN before the first). */
 int64_t kr_engine_last_time(const KrEngine *e);
 void kr_engine_free(KrEngine *e);

@@ -41,7 +41,9 @@ typedef struct JState {
     char msg[200];                  /* a row error found in a callback */
     Pending *pend; uint32_t npend, cappend;
     char *scratch; size_t slen, scap;
-    KiRow row;
+    KiTimeCache tcache;
+    KiRow rows[2];                  /* filled alternately (see csv.c) */
+    uint32_t next;
 } JState;
 
 static int fail(JState *j, const char *fmt, const char *a, size_t alen)
@@ -133,7 +135,7 @@ static int cb_number(void *ctx, const char *s, size_t len)
     switch (j->key) {
     case K_TIME:
         if (!dup_check(j, &j->has_time)) return 0;
-        if (ki_parse_int64(s, len, &j->time) != 0)
+        if (kr_parse_time(s, len, &j->time) != 0)
             return fail(j, "bad time %.*s (expected an RFC 3339 string or integer Unix seconds)", s, len);
         return 1;
     case K_CUST:
@@ -163,7 +165,7 @@ static int cb_string(void *ctx, const unsigned char *us, size_t len)
     case K_TIME:
         if (!dup_check(j, &j->has_time)) return 0;
         if (len == 0) { j->has_time = false; return 1; }   /* missing */
-        if (kr_parse_time(s, len, &j->time) != 0)
+        if (ki_parse_time_cached(&j->tcache, s, len, &j->time) != 0)
             return fail(j, "bad time \"%.*s\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)", s, len);
         return 1;
     case K_CUST:
@@ -259,7 +261,7 @@ static int finish(JState *j, uint64_t line)
 {
     KiSrc *s = j->s;
     KrInputCtx *c = s->ctx;
-    KiRow *r = &j->row;
+    KiRow *r = &j->rows[j->next];
     if (!j->has_time) return ki_bad_row(s, line, 0, "missing time");
     if (!j->has_event) return ki_bad_row(s, line, 0, "missing event");
     if (!j->has_cust || j->cust_len == 0) return ki_bad_row(s, line, 0, "missing customer");
@@ -299,6 +301,7 @@ static int finish(JState *j, uint64_t line)
         r->vals[at] = nv;
     }
     r->nattrs = n;
+    j->next ^= 1u;
     return ki_row_commit(s, r);
 }
 
@@ -342,35 +345,49 @@ static bool blank(const char *p, size_t len)
     return true;
 }
 
-int ki_jsonl_parse(KiSrc *s)
+static void free_priv(void *p)
+{
+    JState *j = p;
+    if (!j) return;
+    if (j->h) yajl_free(j->h);
+    free(j->pend);
+    free(j->scratch);
+    free(j);
+}
+
+int ki_jsonl_begin(KiSrc *s)
 {
     JState *j = calloc(1, sizeof *j);
     if (!j) return ki_error(s, 0, 0, "out of memory");
     j->s = s;
-    int rc = new_handle(j) == 0 ? 0 : ki_error(s, 0, 0, "out of memory");
-    while (rc == 0) {
+    s->priv = j;
+    s->priv_free = free_priv;
+    return new_handle(j) == 0 ? 0 : ki_error(s, 0, 0, "out of memory");
+}
+
+int ki_jsonl_step(KiSrc *s)
+{
+    JState *j = s->priv;
+    uint64_t before = s->nrows;
+    for (;;) {
         if (s->pos == s->end) {
-            if (s->eof) break;
-            if (ki_fill(s) < 0) { rc = -1; break; }
+            if (s->eof) return 0;
+            if (ki_fill(s) < 0) return -1;
             continue;
         }
         const char *p = s->buf + s->pos;
         size_t avail = s->end - s->pos;
         const char *nl = memchr(p, '\n', avail);
         if (!nl && !s->eof) {
-            if (avail > MAX_LINE) { rc = ki_error(s, s->line, 0, "line longer than 64 MiB"); break; }
-            if (ki_fill(s) < 0) rc = -1;
+            if (avail > MAX_LINE) return ki_error(s, s->line, 0, "line longer than 64 MiB");
+            if (ki_fill(s) < 0) return -1;
             continue;
         }
         size_t len = nl ? (size_t)(nl - p) : avail;
         if (s->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) { p += 3; len -= 3; }
-        if (!blank(p, len)) rc = parse_line(j, p, len, s->line);
+        if (!blank(p, len) && parse_line(j, p, len, s->line) != 0) return -1;
         s->pos += (nl ? (size_t)(nl - (s->buf + s->pos)) + 1u : avail);
         s->line++;
+        if (s->nrows != before) return 1;
     }
-    if (j->h) yajl_free(j->h);
-    free(j->pend);
-    free(j->scratch);
-    free(j);
-    return rc;
 }

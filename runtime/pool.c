@@ -34,25 +34,6 @@ struct KrPool {
 static inline uint64_t load8(const char *s) { uint64_t w; memcpy(&w, s, 8); return w; }
 static inline uint32_t load4(const char *s) { uint32_t w; memcpy(&w, s, 4); return w; }
 
-/* prefix16 -- the first min(len, 16) bytes of s, zero-padded, without a
- * variable-length memcpy (overlapping fixed-size loads, little endian). */
-static inline void prefix16(const char *s, size_t len, uint64_t k[2])
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (len >= 16) { k[0] = load8(s); k[1] = load8(s + 8); }
-    else if (len > 8) { k[0] = load8(s); k[1] = load8(s + len - 8) >> (8u * (16u - len)); }
-    else if (len == 8) { k[0] = load8(s); k[1] = 0; }
-    else if (len >= 4) { k[0] = load4(s) | ((uint64_t)load4(s + len - 4) << (8u * (len - 4u))); k[1] = 0; }
-    else {
-        k[0] = k[1] = 0;
-        for (size_t i = 0; i < len; i++) k[0] |= (uint64_t)(unsigned char)s[i] << (8u * i);
-    }
-#else
-    k[0] = k[1] = 0;
-    if (len) memcpy(k, s, len < 16 ? len : 16);
-#endif
-}
-
 #define MIX(h, w) do { (h) = ((h) ^ (w)) * 0xFF51AFD7ED558CCDULL; (h) ^= (h) >> 31; } while (0)
 
 /* kr_hash_bytes -- a fast 64-bit hash for short keys: 8 bytes at a time
@@ -106,7 +87,7 @@ static inline void make_key_h(Key *q, const char *s, size_t len, uint64_t h)
     q->s = s;
     q->len = len;
     q->hash = (uint32_t)(h >> 32);
-    prefix16(s, len, q->k);
+    kr_prefix16(s, len, q->k);
 }
 
 static inline void make_key(Key *q, const char *s, size_t len)

@@ -82,8 +82,10 @@ struct KrEngine {
     uint32_t a_tz, a_channel, a_survey;
 
     /* customers: ncusts records of cstride bytes, a KrCust followed by its
-     * nkept KrHist (kept together: one cache miss per event, not three) */
-    char *custs; uint32_t ncusts; size_t cstride;
+     * nkept KrHist (kept together: one cache miss per event, not three), in
+     * blocks of CUST_BLOCK records that never move (no copying, and at most
+     * one block of slack instead of half the array) */
+    char **blocks; uint32_t nblocks, capblocks, ncusts; size_t cstride;
     KrTimer *heap; size_t nheap, capheap;
     int64_t last_time;            /* latest event time so far */
 
@@ -154,9 +156,11 @@ static const char *chan_name(const KrEngine *e, uint32_t ch)
     return ch < e->img->nchannels ? sname(e->img, e->img->channels[ch]) : "?";
 }
 
+#define CUST_BLOCK 1024u
+
 static inline KrCust *cust_at(const KrEngine *e, uint32_t ci)
 {
-    return (KrCust *)(e->custs + (size_t)ci * e->cstride);
+    return (KrCust *)(e->blocks[ci / CUST_BLOCK] + (size_t)(ci % CUST_BLOCK) * e->cstride);
 }
 
 /* ---- explain ------------------------------------------------------------- */
@@ -364,7 +368,8 @@ static int record_event(KrEngine *e, KrCust *c, const KrEvent *ev)
         }
     }
     if (h->n == h->cap) {
-        uint32_t nc = h->cap ? h->cap * 2 : 4;
+        /* only the last record read: room for one is enough */
+        uint32_t nc = h->cap ? h->cap * 2 : ret->window == 0 ? 1 : 4;
         KrValue *ncells = realloc(h->cells, (size_t)nc * stride * sizeof *ncells);
         if (!ncells) return -1;
         h->cells = ncells;
@@ -558,8 +563,8 @@ static bool must_yield(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t
     return false;
 }
 
-/* Is a first attempt of rule ri on channel ch capped now?  *which: a
- * description for explain. */
+/* Is a first attempt of rule ri on channel ch capped now?  which (NULL
+ * when nobody reads it): a description for explain. */
 static bool is_capped(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t ch, int64_t now,
                       char *which, size_t wn)
 {
@@ -569,7 +574,7 @@ static bool is_capped(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t 
         if (!(cap->channels & chan_bit(ch))) continue;
         uint32_t n = count_sends(c, win_lo(now, cap->window), now, cap->channels, 0);
         if (n >= cap->n) {
-            snprintf(which, wn, "top-level cap %u per %llds (%u sent in the window)", cap->n,
+            if (which) snprintf(which, wn, "top-level cap %u per %llds (%u sent in the window)", cap->n,
                      (long long)cap->window, n);
             return true;
         }
@@ -578,7 +583,7 @@ static bool is_capped(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t 
     if (r->has_cap) {
         uint32_t n = count_sends(c, win_lo(now, r->cap_window), now, 0, ri);
         if (n >= r->cap_n) {
-            snprintf(which, wn, "rule cap %u per %llds (%u sent in the window)", r->cap_n,
+            if (which) snprintf(which, wn, "rule cap %u per %llds (%u sent in the window)", r->cap_n,
                      (long long)r->cap_window, n);
             return true;
         }
@@ -677,7 +682,7 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
          * dropped whole, reminders included, so a blocked first attempt can
          * never let reminders through a full cap (SPEC 4.5). */
         char which[128];
-        if (is_capped(e, c, ri, ch, now, which, sizeof which)) {
+        if (is_capped(e, c, ri, ch, now, tracing(e, ci, ri) ? which : NULL, sizeof which)) {
             st[KR_ST_CAP]++;
             trace(e, ci, now, ri, "capped", "%s: dropped", which);
             end_chain(s);
@@ -834,19 +839,23 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
 static int new_customer(KrEngine *e, uint32_t ci, int64_t t)
 {
     if (ci >= (1u << 30)) return -1;        /* ids are dense pool ids: cannot happen */
-    if (ci >= e->ncusts) {
-        uint32_t old = e->ncusts, nc = old ? old : 1024;
-        while (nc <= ci) nc *= 2;
-        char *n = realloc(e->custs, (size_t)nc * e->cstride);
-        if (!n) return -1;
-        memset(n + (size_t)old * e->cstride, 0, (size_t)(nc - old) * e->cstride);
-        e->custs = n;
-        e->ncusts = nc;
-        /* the records moved: their history headers with them */
-        for (uint32_t i = 0; i < nc; i++) {
+    while (ci >= e->ncusts) {
+        if (e->nblocks == e->capblocks) {
+            uint32_t nc = e->capblocks ? e->capblocks * 2 : 16;
+            char **nb = realloc(e->blocks, nc * sizeof *nb);
+            if (!nb) return -1;
+            e->blocks = nb;
+            e->capblocks = nc;
+        }
+        char *b = calloc(CUST_BLOCK, e->cstride);
+        if (!b) return -1;
+        e->blocks[e->nblocks++] = b;
+        uint32_t old = e->ncusts;
+        e->ncusts += CUST_BLOCK;
+        for (uint32_t i = old; i < e->ncusts; i++) {
             KrCust *x = cust_at(e, i);
             x->hist = e->nkept ? (KrHist *)(x + 1) : NULL;
-            if (i >= old) x->first = INT64_MIN;
+            x->first = INT64_MIN;
         }
     }
     KrCust *c = cust_at(e, ci);
@@ -932,6 +941,17 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
 }
 
 const KrStats *kr_engine_stats(const KrEngine *e) { return &e->stats; }
+
+void kr_engine_prefetch(const KrEngine *e, uint32_t ci)
+{
+#if defined(__GNUC__)
+    if (ci >= e->ncusts) return;
+    const char *p = (const char *)cust_at(e, ci);
+    for (size_t off = 0; off < e->cstride; off += 64) __builtin_prefetch(p + off);
+#else
+    (void)e; (void)ci;
+#endif
+}
 int64_t kr_engine_last_time(const KrEngine *e) { return e->last_time; }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -939,9 +959,9 @@ int64_t kr_engine_last_time(const KrEngine *e) { return e->last_time; }
 void kr_engine_free(KrEngine *e)
 {
     if (!e) return;
-    if (e->custs)
-        for (uint32_t i = 0; i < e->ncusts; i++) cust_free(e, cust_at(e, i));
-    free(e->custs);
+    for (uint32_t i = 0; i < e->ncusts; i++) cust_free(e, cust_at(e, i));
+    for (uint32_t i = 0; i < e->nblocks; i++) free(e->blocks[i]);
+    free(e->blocks);
     free(e->heap);
     free(e->rows);
     free(e->strval);

@@ -81,6 +81,16 @@ static void spill(KiSrc *s)
 
 int ki_row_commit(KiSrc *s, const KiRow *r)
 {
+    if (s->stream) {
+        /* stream mode: the row goes straight to the merge */
+        if (s->nrows && r->time < s->last_time) s->sorted = false;
+        s->last_time = r->time;
+        s->last_line = r->line;
+        s->nrows++;
+        s->ctx->rows_read++;
+        s->row = r;
+        return 0;
+    }
     if (s->rcap - s->rlen < KI_MAX_PACKED || s->rlen + KI_MAX_PACKED > SPILL_AT) {
         if (s->rlen + KI_MAX_PACKED > SPILL_AT && !s->nospill) spill(s);
         if (s->rcap - s->rlen < KI_MAX_PACKED) {
@@ -203,6 +213,7 @@ int ki_rows_start(KiSrc *s)
     s->dtime = 0;
     s->dline = 0;
     s->mpos = 0;
+    s->row = &s->cur;
     if (!s->sorted) {
         /* load, index in (time, file position) order: a stable sort */
         if (read_all(s) != 0) return -1;

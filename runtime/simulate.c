@@ -102,16 +102,21 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
     }
     in = ki_open(img, opt, customers, values, err);
     if (!in) goto done;
-    if (!explain) {
-        w = ko_open(opt->output, opt->format, img, customers, err);
-        if (!w) goto done;
-    }
+    /* Time-sorted files are streamed (see ki_stream); an unsorted one makes
+     * the reader start over, and the run with it.  Not with explain, whose
+     * story goes out as it is told. */
+    if (!explain) ki_stream(in);
     KrEngineOpts eo = {
         .has_until = opt->has_until, .until = opt->until,
         .emit = explain ? NULL : ko_emit, .emit_ctx = w,
         .explain_customer = opt->explain_customer, .explain_rule = opt->explain_rule,
         .explain_jsonl = opt->explain_jsonl, .explain_out = explain ? stdout : NULL,
     };
+start:
+    if (!explain) {
+        eo.emit_ctx = w = ko_open(opt->output, opt->format, img, customers, err);
+        if (!w) goto done;
+    }
     eng = kr_engine_new(img, customers, values, &eo);
     if (!eng) { fprintf(err, "kairos: out of memory\n"); goto done; }
 
@@ -122,6 +127,8 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
     KrEvent ev;
     int rc;
     while ((rc = ki_next(in, &ev)) == 1) {
+        uint32_t next = ki_peek_customer(in);
+        if (next != KB_NONE) kr_engine_prefetch(eng, next);
         if (kr_engine_event(eng, &ev) != 0) { rc = -2; break; }
         if (progress && ++n % PROGRESS_EVERY == 0) {
             double el = seconds() - start;
@@ -131,6 +138,15 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
                 shown = true;
             }
         }
+    }
+    if (rc == 2) {
+        /* an input is not sorted: the reader starts over, so does the run */
+        if (shown) fputs("\r\033[K", err);
+        kr_engine_free(eng);
+        eng = NULL;
+        if (w) ko_close(w, false);
+        w = NULL;
+        goto start;
     }
     if (rc == 0) {
         /* The default horizon is the latest event of the whole input, other

@@ -45,24 +45,29 @@ int ki_parse_int64(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
-/* kr_parse_time -- RFC 3339 (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM),
- * 'T' may be 't' or a space, 'Z' may be 'z'; the fraction is dropped, which
- * truncates toward the earlier second; second 60 is read as 59) or integer
- * Unix seconds.  Returns 0 and sets *out, or -1. */
-int kr_parse_time(const char *s, size_t len, int64_t *out)
+/* date_part -- days since the epoch of the YYYY-MM-DD that starts s (at
+ * least 10 bytes), or INT64_MIN if it is not a valid date. */
+static int64_t date_part(const char *p)
 {
-    if (len < 20 || s[4] != '-') return ki_parse_int64(s, len, out);
+    if (!(DIG(p[0]) && DIG(p[1]) && DIG(p[2]) && DIG(p[3]) && p[4] == '-' && DIG(p[5]) && DIG(p[6])
+          && p[7] == '-' && DIG(p[8]) && DIG(p[9])))
+        return INT64_MIN;
+    unsigned y = D2(p) * 100u + D2(p + 2), mo = D2(p + 5), d = D2(p + 8);
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return INT64_MIN;
+    return ki_days_from_civil(y, mo, d);
+}
+
+/* clock_part -- the rest of an RFC 3339 time after its date (s has at
+ * least 20 bytes): seconds to add to the date's midnight, or -1. */
+static int clock_part(const char *s, size_t len, int64_t *secs)
+{
     const char *p = s;
-    if (!(DIG(p[0]) && DIG(p[1]) && DIG(p[2]) && DIG(p[3]) && DIG(p[5]) && DIG(p[6])
-          && p[7] == '-' && DIG(p[8]) && DIG(p[9])
-          && (p[10] == 'T' || p[10] == 't' || p[10] == ' ')
+    if (!((p[10] == 'T' || p[10] == 't' || p[10] == ' ')
           && DIG(p[11]) && DIG(p[12]) && p[13] == ':' && DIG(p[14]) && DIG(p[15])
           && p[16] == ':' && DIG(p[17]) && DIG(p[18])))
         return -1;
-    unsigned y = D2(p) * 100u + D2(p + 2), mo = D2(p + 5), d = D2(p + 8);
     unsigned h = D2(p + 11), mi = D2(p + 14), se = D2(p + 17);
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60)
-        return -1;
+    if (h > 23 || mi > 59 || se > 60) return -1;
     if (se == 60) se = 59;
     size_t i = 19;
     if (s[i] == '.') {
@@ -88,7 +93,53 @@ int kr_parse_time(const char *s, size_t len, int64_t *out)
         return -1;
     }
     if (i != len) return -1;
-    *out = ki_days_from_civil(y, mo, d) * 86400 + (int64_t)(h * 3600u + mi * 60u + se) - off;
+    *secs = (int64_t)(h * 3600u + mi * 60u + se) - off;
+    return 0;
+}
+
+/* kr_parse_time -- RFC 3339 (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM),
+ * 'T' may be 't' or a space, 'Z' may be 'z'; the fraction is dropped, which
+ * truncates toward the earlier second; second 60 is read as 59) or integer
+ * Unix seconds.  Returns 0 and sets *out, or -1. */
+/* Unix seconds are accepted in the range RFC 3339 can write: years 0000 to
+ * 9999 (SPEC section 9); anything outside is a bad time, not a replay of
+ * billions of calendar periods. */
+#define KI_MIN_TIME (-62167219200LL)    /* 0000-01-01T00:00:00Z */
+#define KI_MAX_TIME 253402300799LL      /* 9999-12-31T23:59:59Z */
+
+static int parse_unix(const char *s, size_t len, int64_t *out)
+{
+    int64_t t;
+    if (ki_parse_int64(s, len, &t) != 0 || t < KI_MIN_TIME || t > KI_MAX_TIME) return -1;
+    *out = t;
+    return 0;
+}
+
+int kr_parse_time(const char *s, size_t len, int64_t *out)
+{
+    if (len < 20 || s[4] != '-') return parse_unix(s, len, out);
+    int64_t days = date_part(s), secs;
+    if (days == INT64_MIN || clock_part(s, len, &secs) != 0) return -1;
+    *out = days * 86400 + secs;
+    return 0;
+}
+
+/* ki_parse_time_cached -- kr_parse_time, remembering the last date seen in
+ * *c: a log's rows mostly share their date with the row before, so the
+ * date is then only compared, not parsed. */
+int ki_parse_time_cached(KiTimeCache *c, const char *s, size_t len, int64_t *out)
+{
+    if (len < 20 || s[4] != '-') return parse_unix(s, len, out);
+    if (!c->valid || memcmp(s, c->date, 10) != 0) {
+        int64_t days = date_part(s);
+        if (days == INT64_MIN) return -1;
+        memcpy(c->date, s, 10);
+        c->days = days;
+        c->valid = true;
+    }
+    int64_t secs;
+    if (clock_part(s, len, &secs) != 0) return -1;
+    *out = c->days * 86400 + secs;
     return 0;
 }
 

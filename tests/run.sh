@@ -175,6 +175,38 @@ done
 . "$ROOT/tests/fmt/cases.sh"
 # --- end of kairos fmt cases ---
 
+# --- differential tests ---------------------------------------------------------
+# tests/diff/run.sh: random event logs (seeded) replayed in ways that must give
+# identical schedules (.kai/.kbc, CSV/JSONL/gzip/stdin, shuffled rows, file
+# order, shards, fmt).  One line per failure; counted here as one case each.
+# A failing case's files are kept in build/diff-failures/.
+sh "$ROOT/tests/diff/run.sh" "$KAIROS" >"$TMP/diff.out" 2>&1
+diff_pass=$(sed -n 's/^diff: \([0-9]*\) passed.*/\1/p' "$TMP/diff.out")
+diff_fail=$(sed -n 's/^diff: [0-9]* passed, \([0-9]*\) failed/\1/p' "$TMP/diff.out")
+if [ -z "$diff_pass" ]; then
+    bad "diff: tests/diff/run.sh did not finish" "$TMP/diff.out"
+else
+    pass=$((pass + diff_pass))
+    fail=$((fail + diff_fail))
+    grep -v '^diff: [0-9]* passed' "$TMP/diff.out" | head -40
+fi
+# --- end of differential tests ---
+
+# --- limits -----------------------------------------------------------------------
+# tests/limits/run.sh: huge lines, deep nesting, many rules/customers/columns,
+# extreme times and durations: each works or fails cleanly (doc/spec/90-limits.md).
+sh "$ROOT/tests/limits/run.sh" "$KAIROS" >"$TMP/limits.out" 2>&1
+lim_pass=$(sed -n 's/^limits: \([0-9]*\) passed.*/\1/p' "$TMP/limits.out")
+lim_fail=$(sed -n 's/^limits: [0-9]* passed, \([0-9]*\) failed/\1/p' "$TMP/limits.out")
+if [ -z "$lim_pass" ]; then
+    bad "limits: tests/limits/run.sh did not finish" "$TMP/limits.out"
+else
+    pass=$((pass + lim_pass))
+    fail=$((fail + lim_fail))
+    grep -v '^limits: [0-9]* passed' "$TMP/limits.out" | head -40
+fi
+# --- end of limits ---
+
 # --- examples -----------------------------------------------------------------
 for dir in "$ROOT"/examples/*/; do
     [ -d "$dir" ] || continue

@@ -140,6 +140,15 @@ CASE_TO=5 run_case "20000-step reminder chain" any '' compile chain20k.kai -o ch
 { printf 'ask NPS after e where a in [0'; awk 'BEGIN { for (i = 1; i < 100000; i++) printf ",%d", i }'; echo '] cap 1 per 30d'; } >inlist.kai
 CASE_TO=5 run_case "in-list of 100000 items" any '' compile inlist.kai -o inlist.kbc
 
+awk 'BEGIN { print "cap 1 per 30d"; print "let l0 = a == 0"; for (i = 1; i < 150; i++) printf "let l%d = l%d or a == %d\n", i, i - 1, i; print "ask NPS after e where l149" }' >lets.kai
+run_case "150 lets each using the previous" any '' compile lets.kai -o lets.kbc
+[ -z "$problem" ] && [ "$st" = 1 ] && ! grep -q 'lets.kai:' "$W/.err" && { fail=$((fail + 1)); echo "FAIL: limits 150 nested lets: error without a position"; }
+# count(... where count(... where ...)) nested 9 deep: rejected, or it works.
+awk 'BEGIN { s = "k == 1"; for (i = 0; i < 9; i++) s = "count(x" i " where " s ") > 0"; print "cap 1 per 30d"; print "ask NPS after e if " s }' >nestcount.kai
+{ echo 'time,customer,event,k'; for i in 0 1 2 3 4 5 6 7 8; do echo "2026-03-01T00:00:00Z,c1,x$i,1"; done; echo '2026-03-01T00:00:00Z,c1,e,'; } >nestcount.csv
+run_case "count where nested 9 deep" any '' simulate --no-progress nestcount.kai nestcount.csv --until 2026-03-02T00:00:00Z
+[ -z "$problem" ] && [ "$st" = 0 ] && out_has "count where nested 9 deep (accepted, so it must be sent)" '^2026-03-01T00:00:00Z,c1,NPS@2,ask'
+
 # ---- policies: numbers and durations ------------------------------------------------------
 # INT64_MAX seconds is 15250284452471 weeks and 3 days and a bit.
 for d in 99999999999999999w 15250284452472w 9223372036854775808s 106751991167301d 15250284452471w4d; do
@@ -220,10 +229,10 @@ for t in 1969-12-31T23:59:59Z 1900-01-01T00:00:00Z 0001-01-01T00:00:00Z 0000-01-
          -1 -62135596800 -62167219200 -62167219201 253402300799 253402300800 999999999999999999 -999999999999999999; do
     printf 'time,customer,event,s\n%s,c1,e,x\n' "$t" >time.csv
     CASE_TO=10 run_case "time $t" any 'time.csv:2' simulate --no-progress times.kai time.csv --until 9999-12-31T23:59:59Z
-    if [ "$st" = 1 ] && ! grep -q 'time.csv:2' "$W/.err"; then
+    if [ -z "$problem" ] && [ "$st" = 1 ] && ! grep -q 'time.csv:2' "$W/.err"; then
         fail=$((fail + 1)); echo "FAIL: limits time $t: error without time.csv:2"
     fi
-    if [ "$st" = 0 ] && tail -n +2 "$W/.out" | grep -v -q -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z,'; then
+    if [ -z "$problem" ] && [ "$st" = 0 ] && tail -n +2 "$W/.out" | grep -v -q -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z,'; then
         fail=$((fail + 1)); echo "FAIL: limits time $t: schedule time not RFC 3339: $(tail -n +2 "$W/.out" | grep -v -m1 -E '^[0-9]{4}-' | cut -c1-80)"
     fi
 done
@@ -259,6 +268,10 @@ if [ -e bigstr.kbc ]; then
 fi
 { echo 'policy: attrs.kai'; printf 'tests: '; rep '[' 100000; rep ']' 100000; echo; } >deep.test.yaml
 run_case "YAML nested 100000 deep" err 'deep.test.yaml' test deep.test.yaml
+# fuzz/regress/yaml/open-map-key-alias.yaml: an error while a mapping key is
+# itself an open mapping (freed twice once; run under `make asan`).
+printf '{ {a: *x' >openkey.test.yaml
+run_case "YAML error inside an open mapping key" err 'openkey.test.yaml:1:' test openkey.test.yaml
 { echo 'policy: attrs.kai'; echo 'tests:'; echo '  - name: big'; printf '    events: "'; bytes x 1048576; echo '"'; } >bigyaml.test.yaml
 run_case "1 MB YAML scalar" err 'bigyaml.test.yaml' test bigyaml.test.yaml
 
