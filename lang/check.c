@@ -47,23 +47,67 @@ static uint32_t line_of(KCheck *c, KSpan s)
     return line;
 }
 
+/* ---- name index ---- */
+
+static uint32_t hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static uint32_t index_get(const KIndex *x, const char *key)
+{
+    if (!x->cap) return KC_NONE;
+    for (uint32_t i = hash_str(key) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+        if (!x->keys[i]) return KC_NONE;
+        if (strcmp(x->keys[i], key) == 0) return x->ids[i];
+    }
+}
+
+/* Adds key (which must outlive the index); false when out of memory. */
+static bool index_put(KIndex *x, const char *key, uint32_t id)
+{
+    if ((x->n + 1) * 2 > x->cap) {
+        uint32_t nc = x->cap ? x->cap * 2 : 64;
+        KIndex y = { calloc(nc, sizeof *y.keys), calloc(nc, sizeof *y.ids), nc, 0 };
+        if (!y.keys || !y.ids) { free(y.keys); free(y.ids); return false; }
+        for (uint32_t i = 0; i < x->cap; i++)
+            if (x->keys[i]) index_put(&y, x->keys[i], x->ids[i]);
+        free(x->keys);
+        free(x->ids);
+        *x = y;
+    }
+    uint32_t i = hash_str(key) & (x->cap - 1);
+    while (x->keys[i]) i = (i + 1) & (x->cap - 1);
+    x->keys[i] = key;
+    x->ids[i] = id;
+    x->n++;
+    return true;
+}
+
+static void index_free(KIndex *x)
+{
+    free(x->keys);
+    free(x->ids);
+    memset(x, 0, sizeof *x);
+}
+
 /* ---- names ---------------------------------------------------------------------- */
 
 uint32_t kc_attr_id(KCheck *c, const char *name)
 {
     KProgram *p = c->p;
-    for (uint32_t i = 0; i < p->nattrs; i++)
-        if (strcmp(p->attrs[i], name) == 0) return i;
+    uint32_t id = index_get(&c->attr_index, name);
+    if (id != KC_NONE) return id;
     PUSH(c, p->attrs, p->nattrs, astr(c, name));
+    if (!index_put(&c->attr_index, p->attrs[p->nattrs - 1], p->nattrs - 1)) oom(c);
     return p->nattrs - 1;
 }
 
 uint32_t kc_event_find(KCheck *c, const char *name)
 {
-    KProgram *p = c->p;
-    for (uint32_t i = 0; i < p->nevents; i++)
-        if (strcmp(p->events[i].name, name) == 0) return i;
-    return KC_NONE;
+    return index_get(&c->event_index, name);
 }
 
 static uint32_t event_add(KCheck *c, const char *name)
@@ -73,6 +117,7 @@ static uint32_t event_add(KCheck *c, const char *name)
     memset(&e, 0, sizeof e);
     e.name = astr(c, name);
     PUSH(c, p->events, p->nevents, e);
+    if (!index_put(&c->event_index, e.name, p->nevents - 1)) oom(c);
     if (p->nevents > c->cap_events) {
         KSpan *nv = realloc(c->event_policy_use, (size_t)p->nevents * 2 * sizeof *nv);
         if (nv) c->event_policy_use = nv;
@@ -243,6 +288,13 @@ KType kc_let_neutral(KCheck *c, uint32_t id, KSpan use)
         return KT_ERROR;
     }
     case LET_UNSEEN: break;
+    }
+    if (c->nlet_stack >= KC_MAX_LET_DEPTH) {
+        kd_error(c->d, use, "K0317", "lets are nested too deeply (more than %d levels)", KC_MAX_LET_DEPTH);
+        kd_hint(c->d, "write part of the condition out instead of using a let");
+        c->let_state[id] = LET_BAD;
+        for (uint32_t i = 0; i < c->nlet_stack; i++) c->let_state[c->let_stack[i]] = LET_BAD;
+        return KT_ERROR;
     }
     c->let_state[id] = LET_ACTIVE;
     c->let_stack[c->nlet_stack++] = id;
@@ -457,6 +509,11 @@ static void declare(KCheck *c, KDecl *d, bool policy_file)
     case KD_CHANNEL: {
         uint32_t id = channel_find(c, d->channel.name.s);
         if (id != KC_NONE) { dup_decl(c, d->channel.name, p->channels[id]->channel.name.span, "channel"); break; }
+        if (p->nchannels == KB_MAX_CHANNELS) {
+            kd_error(c->d, d->channel.name.span, "K0316", "too many channels: at most %d (the prelude's included)",
+                     KB_MAX_CHANNELS);
+            break;
+        }
         PUSH(c, p->channels, p->nchannels, d);
         break;
     }
@@ -501,14 +558,15 @@ static void check_rule(KCheck *c, KRule *r)
         snprintf(buf, sizeof buf, "%s@%u", r->target.s, line_of(c, r->kw_span));
         r->default_name = astr(c, buf);
     }
-    for (uint32_t i = 0; i < r->index; i++)
-        if (strcmp(p->rules[i]->default_name, r->default_name) == 0) {
-            KSpan at = r->name.s ? r->name.span : r->kw_span;
-            kd_error(c->d, at, "K0305", "two rules are named `%s`", r->default_name);
-            if (!r->name.s) kd_hint(c->d, "give the rules names: `rule NAME: ask ...`");
-            kd_note(c->d, p->rules[i]->name.s ? p->rules[i]->name.span : p->rules[i]->kw_span, "the other one is here");
-            break;
-        }
+    uint32_t other = index_get(&c->rule_index, r->default_name);
+    if (other == KC_NONE && !index_put(&c->rule_index, r->default_name, r->index)) oom(c);
+    if (other != KC_NONE) {
+        KRule *o = p->rules[other];
+        KSpan at = r->name.s ? r->name.span : r->kw_span;
+        kd_error(c->d, at, "K0305", "two rules are named `%s`", r->default_name);
+        if (!r->name.s) kd_hint(c->d, "give the rules names: `rule NAME: ask ...`");
+        kd_note(c->d, o->name.s ? o->name.span : o->kw_span, "the other one is here");
+    }
     /* target */
     if (!r->is_task && kc_survey_find(c, r->target.s) == KC_NONE) kc_unknown_survey(c, r->target);
 
@@ -698,12 +756,18 @@ static KProgram *load(KProgram *p, const char *name, const KlOptions *opt, KDiag
     }
     if (p->nfiles > 0) check_program(&c);
     if (!p->policy_name) p->policy_name = base_name(&c, name);
-    /* lint hook */
+    /* Lints (lang/lint.c) run on a program without errors; then every
+     * `# kairos:ignore K0xxx` comment silences its codes on the next line. */
+    if (diags->nerrors == 0) kl_lint(p, diags);
+    kl_apply_ignores(p, diags);
     free(c.let_state);
     free(c.let_type);
     free(c.let_stack);
     free(c.event_policy_use);
     free(c.event_uses);
+    index_free(&c.event_index);
+    index_free(&c.attr_index);
+    index_free(&c.rule_index);
     return p;
 }
 

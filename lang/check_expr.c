@@ -179,7 +179,7 @@ static KType check_binary(KCheck *c, const KCtx *x, KExpr *e)
                 r = o == KT_NUMBER ? KT_NUMBER : o == KT_DURATION ? KT_DURATION : KT_ERROR;
                 break;
             case KOP_DIV:
-                if (o == KT_NUMBER) r = left ? KT_NUMBER : KT_NUMBER;
+                if (o == KT_NUMBER) r = KT_NUMBER;
                 else if (o == KT_DURATION) r = left ? KT_NUMBER : KT_DURATION;
                 break;
             default: break;
@@ -274,7 +274,12 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
         KType t = kc_let_neutral(c, lid, e->span);
         if (t == KT_ERROR || !x->rule) return set(e, t);
         /* re-check the body in this rule's context */
-        if (c->depth > 64) return set(e, t);
+        if (c->depth >= KC_MAX_LET_DEPTH) {
+            kd_error(c->d, x->site.hi ? x->site : e->span, "K0317", "lets are nested too deeply (more than %d levels)",
+                     KC_MAX_LET_DEPTH);
+            kd_hint(c->d, "write part of the condition out instead of using a let");
+            return set(e, KT_ERROR);
+        }
         KCtx y = *x;
         y.counted = KC_NONE;              /* a let's bare names are trigger attributes */
         y.in_where_of_trigger = false;
@@ -386,8 +391,16 @@ static KType check_call(KCheck *c, const KCtx *x, KExpr *e)
         if (!one_arg(c, x, e, "count(EVENT [where COND] [within DURATION])")) return set(e, KT_ERROR);
         uint32_t ev = event_operand(c, x, e->args[0], "`count`");
         bool ok = ev != KC_NONE;
+        if (e->where && x->where_depth >= KC_MAX_WHERE_DEPTH) {
+            kd_error(c->d, at(c, x, e), "K0420", "`count(... where ...)` is nested too deeply (more than %d levels)",
+                     KC_MAX_WHERE_DEPTH);
+            kd_hint(c->d, "move the inner conditions into fewer `where` clauses");
+            if (x->site_let && x->site.hi) kd_note(c->d, x->site, "through let `%s`, used here", x->site_let);
+            return set(e, KT_ERROR);
+        }
         if (e->where) {
             KCtx y = *x;
+            y.where_depth++;
             y.counted = ev == KC_NONE ? KC_NONE : ev;
             if (ev == KC_NONE) { kc_expr(c, &y, e->where); ok = false; }
             else kc_cond(c, &y, e->where, "where");

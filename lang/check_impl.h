@@ -6,6 +6,11 @@
 #include "lang.h"
 
 #define KC_NONE UINT32_MAX
+/* Lets may use lets this many levels deep (the code generator inlines them). */
+#define KC_MAX_LET_DEPTH 100
+
+/* An open-addressing hash index from names to ids (malloc'd). */
+typedef struct KIndex { const char **keys; uint32_t *ids; uint32_t cap, n; } KIndex;
 
 typedef enum { LET_UNSEEN = 0, LET_ACTIVE, LET_DONE, LET_BAD } KLetState;
 
@@ -22,6 +27,7 @@ typedef struct KCheck {
     uint32_t *event_uses;         /* per event id: number of uses */
     uint32_t cap_events;
     unsigned depth;               /* let nesting while checking use sites */
+    KIndex event_index, attr_index, rule_index;   /* name -> id */
 } KCheck;
 
 /* Where an expression is checked. */
@@ -33,7 +39,12 @@ typedef struct KCtx {
     bool in_where_of_trigger;     /* the `after E where` clause */
     KSpan site;                   /* use site in the policy (hi == 0: none) */
     const char *site_let;         /* the let whose body is being checked at a use site */
+    unsigned where_depth;         /* count(... where ...) levels around this expression */
 } KCtx;
+
+/* count(... where ...) nests at most this deep: each level is a where-function,
+ * and the verifier allows KB_MAX_NEST functions, the rule's own included. */
+#define KC_MAX_WHERE_DEPTH (KB_MAX_NEST - 1)
 
 /* check.c */
 uint32_t kc_event_find(KCheck *c, const char *name);

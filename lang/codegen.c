@@ -43,6 +43,47 @@ static bool grow(void **v, uint32_t *cap, uint32_t n, size_t sz)
     return true;
 }
 
+/* An open-addressing hash index over the ids 0..n-1 of one table: a slot
+ * holds id + 1 (0 is empty); the table's owner hashes and compares, so that
+ * interning stays linear in the size of the policy. */
+typedef struct Index { uint32_t *slot; uint32_t cap, n; } Index;
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return mix64(h);
+}
+
+/* Makes room for one more id, rehashing ids 0..x->n-1 with hash(ctx, id)
+ * when the index grows; false when out of memory. */
+static bool index_reserve(Index *x, uint64_t (*hash)(const void *ctx, uint32_t id), const void *ctx)
+{
+    if ((uint64_t)(x->n + 1) * 2 <= x->cap) return true;
+    uint32_t nc = x->cap ? x->cap * 2 : 64;
+    if (nc <= x->cap) return false;
+    uint32_t *ns = calloc(nc, sizeof *ns);
+    if (!ns) return false;
+    for (uint32_t id = 0; id < x->n; id++) {
+        uint32_t i = (uint32_t)hash(ctx, id) & (nc - 1);
+        while (ns[i]) i = (i + 1) & (nc - 1);
+        ns[i] = id + 1;
+    }
+    free(x->slot);
+    x->slot = ns;
+    x->cap = nc;
+    return true;
+}
+
 /* ---- generator state ------------------------------------------------------- */
 
 typedef struct Gen {
@@ -62,6 +103,8 @@ typedef struct Gen {
     uint32_t policy_src;                      /* source id of the policy file */
     uint32_t *line_starts; uint32_t nline_starts;
     int let_depth;
+    Index str_ix, const_ix;                   /* over strs, consts */
+    Index event_ix, attr_ix, channel_ix, survey_ix, trait_ix;   /* over the name tables */
 } Gen;
 
 /* A function under construction (its own buffers: a count where-function
@@ -90,19 +133,45 @@ static void push(Gen *g, U32s *a, uint32_t v)
     a->v[a->n++] = v;
 }
 
-static void push_unique(Gen *g, U32s *a, uint32_t v)
+static uint64_t u32s_hash(const void *ctx, uint32_t id) { return mix64(((const U32s *)ctx)->v[id]); }
+
+/* Position of v in a (whose ids ix indexes), appending it when add; KB_NONE
+ * when absent and not added (or out of memory). */
+static uint32_t find_u32(Gen *g, U32s *a, Index *ix, uint32_t v, bool add)
 {
-    for (uint32_t i = 0; i < a->n; i++)
-        if (a->v[i] == v) return;
+    if (!index_reserve(ix, u32s_hash, a)) { fail(g, "out of memory"); return KB_NONE; }
+    uint32_t i = (uint32_t)mix64(v) & (ix->cap - 1);
+    for (; ix->slot[i]; i = (i + 1) & (ix->cap - 1))
+        if (a->v[ix->slot[i] - 1] == v) return ix->slot[i] - 1;
+    if (!add) return KB_NONE;
     push(g, a, v);
+    if (g->failed) return KB_NONE;
+    ix->slot[i] = a->n;
+    ix->n++;
+    return a->n - 1;
+}
+
+static void push_unique(Gen *g, U32s *a, Index *ix, uint32_t v)
+{
+    find_u32(g, a, ix, v, true);
 }
 
 /* ---- interning ----------------------------------------------------------- */
 
+static uint64_t str_hash(const void *ctx, uint32_t id)
+{
+    const Gen *g = ctx;
+    return hash_bytes(g->strs[id], g->str_lens[id]);
+}
+
 static uint32_t str_n(Gen *g, const char *s, size_t len)
 {
-    for (uint32_t i = 0; i < g->nstrs; i++)
+    if (!index_reserve(&g->str_ix, str_hash, g)) { fail(g, "out of memory"); return 0; }
+    uint32_t slot = (uint32_t)hash_bytes(s, len) & (g->str_ix.cap - 1);
+    for (; g->str_ix.slot[slot]; slot = (slot + 1) & (g->str_ix.cap - 1)) {
+        uint32_t i = g->str_ix.slot[slot] - 1;
         if (g->str_lens[i] == len && memcmp(g->strs[i], s, len) == 0) return i;
+    }
     if (len > UINT32_MAX ||
         !grow((void **)&g->strs, &g->cap_strs, g->nstrs, sizeof *g->strs) ||
         !grow((void **)&g->str_lens, &g->cap_lens, g->nstrs, sizeof *g->str_lens)) {
@@ -115,6 +184,8 @@ static uint32_t str_n(Gen *g, const char *s, size_t len)
     c[len] = '\0';
     g->strs[g->nstrs] = c;
     g->str_lens[g->nstrs] = (uint32_t)len;
+    g->str_ix.slot[slot] = g->nstrs + 1;
+    g->str_ix.n++;
     return g->nstrs++;
 }
 
@@ -127,11 +198,11 @@ static uint32_t str(Gen *g, const char *s)
 static uint32_t table_index(Gen *g, U32s *t, const char *s, bool add)
 {
     uint32_t si = str(g, s);
-    for (uint32_t i = 0; i < t->n; i++)
-        if (t->v[i] == si) return i;
-    if (!add) return KB_NONE;
-    push(g, t, si);
-    return t->n - 1;
+    Index *ix = t == &g->events ? &g->event_ix : t == &g->attrs ? &g->attr_ix :
+                t == &g->channels ? &g->channel_ix : &g->survey_ix;
+    if (g->failed) return add ? 0 : KB_NONE;
+    uint32_t i = find_u32(g, t, ix, si, add);
+    return i == KB_NONE && add ? 0 : i;
 }
 
 static uint32_t event_index(Gen *g, const char *name)
@@ -161,22 +232,40 @@ static uint32_t survey_index(Gen *g, const char *name)
     return s;
 }
 
+/* The bits that make a constant equal to another of its tag. */
+static uint64_t const_key(const KbConst *c)
+{
+    uint64_t k;
+    if (c->tag == KB_NUM) memcpy(&k, &c->num, sizeof k);
+    else if (c->tag == KB_STR) k = c->str;
+    else if (c->tag == KB_BOOL) k = c->b;
+    else k = (uint64_t)c->i;
+    return k;
+}
+
+static uint64_t const_hash(const void *ctx, uint32_t id)
+{
+    const KbConst *c = &((const Gen *)ctx)->consts[id];
+    return mix64(const_key(c) ^ ((uint64_t)c->tag << 56) ^ c->tag);
+}
+
 static uint32_t const_index(Gen *g, KbConst c)
 {
     if (c.tag == KB_NUM && c.num == 0) c.num = 0;          /* -0 is 0 */
-    for (uint32_t i = 0; i < g->nconsts; i++) {
-        const KbConst *k = &g->consts[i];
-        if (k->tag != c.tag) continue;
-        if (c.tag == KB_NUM ? memcmp(&k->num, &c.num, sizeof c.num) == 0 :
-            c.tag == KB_STR ? k->str == c.str :
-            c.tag == KB_BOOL ? k->b == c.b : k->i == c.i)
-            return i;
+    if (!index_reserve(&g->const_ix, const_hash, g)) { fail(g, "out of memory"); return 0; }
+    uint64_t key = const_key(&c);
+    uint32_t slot = (uint32_t)mix64(key ^ ((uint64_t)c.tag << 56) ^ c.tag) & (g->const_ix.cap - 1);
+    for (; g->const_ix.slot[slot]; slot = (slot + 1) & (g->const_ix.cap - 1)) {
+        const KbConst *k = &g->consts[g->const_ix.slot[slot] - 1];
+        if (k->tag == c.tag && const_key(k) == key) return g->const_ix.slot[slot] - 1;
     }
     if (!grow((void **)&g->consts, &g->cap_consts, g->nconsts, sizeof *g->consts)) {
         fail(g, "out of memory");
         return 0;
     }
     g->consts[g->nconsts] = c;
+    g->const_ix.slot[slot] = g->nconsts + 1;
+    g->const_ix.n++;
     return g->nconsts++;
 }
 
@@ -655,7 +744,7 @@ static void gen_attr(Gen *g, Fn *f, KRes res, const char *name, uint32_t t)
         }
         break;
     default:
-        push_unique(g, &g->traits, a);
+        push_unique(g, &g->traits, &g->trait_ix, a);
         emit(g, f, KB_OP_TRAIT, 2, a, t);
         break;
     }
@@ -1061,6 +1150,8 @@ static void gen_free(Gen *g)
     free(g->surveys.v);
     free(g->traits.v);
     free(g->line_starts);
+    Index *ix[] = { &g->str_ix, &g->const_ix, &g->event_ix, &g->attr_ix, &g->channel_ix, &g->survey_ix, &g->trait_ix };
+    for (size_t i = 0; i < sizeof ix / sizeof *ix; i++) free(ix[i]->slot);
 }
 
 KImage *kg_compile(const KProgram *p)

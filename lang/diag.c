@@ -207,6 +207,17 @@ static KDiag *push_diag(KDiags *d)
 static void vadd(KDiags *d, KSeverity sev, KSpan span, const char *code, bool attached,
                  const char *fmt, va_list ap)
 {
+    if (sev == KD_ERROR) d->nerrors++;
+    else if (sev == KD_WARNING) d->nwarnings++;
+    /* past the limit: count only (a note goes with its dropped head) */
+    if ((sev != KD_NOTE && d->n - d->nnotes >= KD_MAX_DIAGS) || (sev == KD_NOTE && d->last_dropped)) {
+        if (sev != KD_NOTE) {
+            d->dropped++;
+            d->last_dropped = true;
+        }
+        return;
+    }
+    if (sev != KD_NOTE) d->last_dropped = false;
     char *msg = vformat(fmt, ap);
     if (!msg) return;
     KDiag *g = push_diag(d);
@@ -216,8 +227,7 @@ static void vadd(KDiags *d, KSeverity sev, KSpan span, const char *code, bool at
     g->code = code;
     g->msg = msg;
     g->group = attached && d->n > 1 ? d->v[d->n - 2].group : d->n - 1;
-    if (sev == KD_ERROR) d->nerrors++;
-    else if (sev == KD_WARNING) d->nwarnings++;
+    if (sev == KD_NOTE) d->nnotes++;
 }
 
 void kd_add(KDiags *d, KSeverity sev, KSpan span, const char *code, const char *fmt, ...)
@@ -240,7 +250,7 @@ void kd_note(KDiags *d, KSpan span, const char *fmt, ...)
 
 void kd_hint(KDiags *d, const char *fmt, ...)
 {
-    if (d->n == 0) return;
+    if (d->n == 0 || d->last_dropped) return;
     va_list ap;
     va_start(ap, fmt);
     char *h = vformat(fmt, ap);
@@ -256,7 +266,7 @@ void kd_file_error(KDiags *d, const char *file, const char *code, const char *fm
     va_start(ap, fmt);
     vadd(d, KD_ERROR, (KSpan){ KD_NO_SOURCE, 0, 0 }, code, false, fmt, ap);
     va_end(ap);
-    if (d->n && d->v[d->n - 1].span.src == KD_NO_SOURCE && !d->v[d->n - 1].file)
+    if (!d->last_dropped && d->n && d->v[d->n - 1].span.src == KD_NO_SOURCE && !d->v[d->n - 1].file)
         d->v[d->n - 1].file = strdup(file);
 }
 
@@ -578,6 +588,14 @@ void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color)
         fclose(mem);
         free(mbuf);
     }
+    if (d->dropped && n > 0) {
+        const KDiag *last = &d->v[idx[n - 1]];
+        const char *file = file_of(d, last);
+        if (fmt == KD_FMT_TEXT)
+            fprintf(out, "%s: note: %u more diagnostics not shown\n", file, d->dropped);
+        else if (fmt == KD_FMT_GITHUB)
+            fprintf(out, "::notice title=kairos::%u more diagnostics not shown\n", d->dropped);
+    }
     free(idx);
     fflush(out);
 }
@@ -607,9 +625,9 @@ unsigned kd_edit_distance(const char *a, const char *b)
 
 bool kd_close_name(const char *typed, const char *cand)
 {
-    size_t lt = strlen(typed);
-    unsigned dist = kd_edit_distance(typed, cand);
-    if (dist == 0) return false;
+    size_t lt = strlen(typed), lc = strlen(cand);
     unsigned limit = lt <= 2 ? 0 : lt <= 4 ? 1 : lt <= 7 ? 2 : 3;
-    return dist <= limit;
+    if ((lt > lc ? lt - lc : lc - lt) > limit) return false;     /* cheap bound first */
+    unsigned dist = kd_edit_distance(typed, cand);
+    return dist > 0 && dist <= limit;
 }

@@ -59,6 +59,10 @@ typedef struct KDiag {
     uint32_t group;     /* index of the diagnostic a note belongs to (itself otherwise) */
 } KDiag;
 
+/* At most this many diagnostics (notes excluded) are kept and printed; the
+ * rest are counted and summed up in one line. */
+#define KD_MAX_DIAGS 200
+
 /* span.src of a diagnostic about a whole file that has no source text. */
 #define KD_NO_SOURCE UINT32_MAX
 
@@ -67,6 +71,9 @@ typedef struct KDiags {
     uint32_t n, cap;
     uint32_t nerrors, nwarnings;
     bool werror;        /* --Werror: warnings count as errors */
+    uint32_t dropped;   /* diagnostics not kept beyond KD_MAX_DIAGS (still counted) */
+    uint32_t nnotes;
+    bool last_dropped;
     const KSources *sources;
 } KDiags;
 

@@ -21,9 +21,9 @@
  *
  * An unnamed rule's name is SURVEY@LINE, LINE being the line of its ask
  * keyword, so that line must not move: blank lines between declarations
- * are added or removed to keep it.  When that is impossible the whole
- * file keeps its line structure (every token stays on its line; only the
- * spacing inside lines is made canonical).
+ * are added or removed to keep it.  When that is impossible, the
+ * declaration in the way keeps its source line structure (every token
+ * stays on its line; only the spacing inside lines is made canonical).
  *
  * Before returning, the result is checked: it must parse, hold the same
  * tokens and comments, and keep every unnamed rule's line.  If not, the
@@ -42,7 +42,7 @@ static void buf_put(Buf *b, const char *s, size_t n)
 {
     if (b->oom) return;
     if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 256;
+        size_t nc = b->cap ? b->cap * 2 : 64;
         while (nc < b->n + n + 1) nc *= 2;
         char *ns = realloc(b->s, nc);
         if (!ns) { b->oom = true; return; }
@@ -62,7 +62,12 @@ static void buf_spaces(Buf *b, int n) { while (n-- > 0) buf_c(b, ' '); }
 static char *buf_take(Buf *b)
 {
     if (b->oom) { free(b->s); memset(b, 0, sizeof *b); return NULL; }
-    char *s = b->s ? b->s : calloc(1, 1);
+    char *s;
+    if (!b->s) s = calloc(1, 1);
+    else {
+        s = realloc(b->s, b->n + 1);          /* give back the spare room */
+        if (!s) s = b->s;
+    }
     memset(b, 0, sizeof *b);
     return s;
 }
@@ -701,11 +706,13 @@ static int layout(F *f)
 }
 
 /* Adjusts blank lines so that every pinned line lands on its line number.
- * Returns the index of the first line that cannot, or UINT32_MAX. */
-static uint32_t resolve_pins(F *f)
+ * Returns the number of pinned lines that cannot; the declarations they
+ * belong to are marked in bad[] (the scan goes on as if each had landed). */
+static uint32_t resolve_pins(F *f, bool *bad)
 {
     uint32_t lineno = 0;          /* line number of the last line placed */
     uint32_t low = 0;             /* lines before this index are settled */
+    uint32_t nbad = 0;
     for (uint32_t i = 0; i < f->nlines; i++) {
         lineno += f->lines[i].blank + 1;
         uint32_t t = f->lines[i].pin;
@@ -723,35 +730,56 @@ static uint32_t resolve_pins(F *f)
             l->blank -= cut;
             lineno -= cut;
         }
-        if (lineno != t) return i;
+        if (lineno != t) {
+            if (f->lines[i].unit_idx < f->ndecls) bad[f->lines[i].unit_idx] = true;
+            nbad++;
+            lineno = t;
+        }
         low = i + 1;
     }
-    return UINT32_MAX;
+    return nbad;
+}
+
+/* Marks declaration u to keep its lines, with the declarations sharing a
+ * line with it. */
+static void mark_keep(F *f, uint32_t u)
+{
+    f->keep[u] = true;
+    for (uint32_t v = u; v > 0 && shares_line(f, v - 1); v--) f->keep[v - 1] = true;
+    for (uint32_t v = u; shares_line(f, v); v++) f->keep[v + 1] = true;
 }
 
 /* Lays the file out: canonically, except the declarations that must keep
- * their lines so that every unnamed rule keeps its line: the one whose pin
- * fails, or if it keeps its lines already, the nearest canonical one
- * before it (with the declarations sharing a line with it).  -1 on out of
- * memory. */
+ * their lines so that every unnamed rule keeps its line.  Each pass marks
+ * the declarations whose pins fail: the declaration itself, or if it keeps
+ * its lines already, the nearest canonical one before it.  Every pass
+ * marks at least one more declaration, and with all of them keeping their
+ * lines every pin holds.  -1 on out of memory. */
 static int layout_pinned(F *f)
 {
+    bool *bad = malloc(((size_t)f->ndecls + 1) * sizeof *bad);
+    if (!bad) return -1;
     for (;;) {
-        if (layout(f) < 0) return -1;
-        uint32_t bad = resolve_pins(f);
-        if (bad == UINT32_MAX) return 0;
-        uint32_t u = f->lines[bad].unit_idx;
-        if (u >= f->ndecls) return 0;                 /* cannot happen: no pins there */
-        while (f->keep[u] && u > 0) u--;
-        if (f->keep[u]) return 0;                      /* cannot happen: all keep lines */
-        f->keep[u] = true;
-        for (uint32_t v = u; v > 0 && shares_line(f, v - 1); v--) f->keep[v - 1] = true;
-        for (uint32_t v = u; shares_line(f, v); v++) f->keep[v + 1] = true;
+        if (layout(f) < 0) { free(bad); return -1; }
+        memset(bad, 0, ((size_t)f->ndecls + 1) * sizeof *bad);
+        if (resolve_pins(f, bad) == 0) break;
+        bool marked = false;
+        for (uint32_t u = 0; u < f->ndecls; u++) {
+            if (!bad[u]) continue;
+            uint32_t v = u;
+            while (f->keep[v] && v > 0) v--;
+            if (f->keep[v]) continue;
+            mark_keep(f, v);
+            marked = true;
 #ifdef KF_DEBUG
-        fprintf(stderr, "kf_format: declaration %u keeps its lines\n", u);
+            fprintf(stderr, "kf_format: declaration %u keeps its lines\n", v);
 #endif
+        }
+        if (!marked) break;                  /* cannot happen: all keep lines */
         reset_lines(f);
     }
+    free(bad);
+    return 0;
 }
 
 /* ---- assembling the text ---------------------------------------------------------- */
@@ -915,30 +943,19 @@ static bool same_texts(F *a, F *b, bool comments)
     return same;
 }
 
-/* 1-based line of a byte offset. */
-static uint32_t line_of(const char *s, size_t len, uint32_t off)
-{
-    uint32_t line = 1;
-    for (size_t i = 0; i < off && i < len; i++)
-        if (s[i] == '\n') line++;
-    return line;
-}
-
 /* The formatted text parses, holds the same tokens and comments, has the
  * same declarations, and every unnamed rule keeps its line. */
 static bool verify(F *f, const KFile *file, const char *out, size_t outlen)
 {
     F g;
     bool ok = f_init(&g, out, outlen) == 0 && same_texts(f, &g, false) && same_texts(f, &g, true);
-    f_free(&g);
-    if (!ok) return false;
     KSources srcs;
     kd_sources_init(&srcs);
     KDiags diags;
     kd_init(&diags, &srcs);
     KArena arena;
     ka_arena_init(&arena);
-    uint32_t id = kd_source_add(&srcs, "fmt", out, outlen, false);
+    uint32_t id = ok ? kd_source_add(&srcs, "fmt", out, outlen, false) : UINT32_MAX;
     if (id != UINT32_MAX) {
         KFile *pf = kp_parse(&arena, &srcs, id, &diags);
         ok = diags.nerrors == 0;
@@ -947,9 +964,10 @@ static bool verify(F *f, const KFile *file, const char *out, size_t outlen)
             ok = x->kind == y->kind;
             if (ok && x->kind == KD_RULE) {
                 ok = (x->rule.name.s == NULL) == (y->rule.name.s == NULL);
-                if (ok && !x->rule.name.s)
-                    ok = line_of(f->src, f->len, x->rule.kw_span.lo) ==
-                         line_of(out, outlen, y->rule.kw_span.lo);
+                if (ok && !x->rule.name.s) {
+                    uint32_t cx = ct_at(f, x->rule.kw_span.lo), cy = ct_at(&g, y->rule.kw_span.lo);
+                    ok = cx != UINT32_MAX && cy != UINT32_MAX && ct_line(f, cx) == ct_line(&g, cy);
+                }
             }
         }
         ok = ok && !x && !y;
@@ -959,6 +977,7 @@ static bool verify(F *f, const KFile *file, const char *out, size_t outlen)
     ka_arena_free(&arena);
     kd_free(&diags);
     kd_sources_free(&srcs);
+    f_free(&g);
     return ok;
 }
 

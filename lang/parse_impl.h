@@ -26,6 +26,8 @@ typedef struct KParse {
     KLoc prev_loc, cur_loc;
     KSpan cap_warn;               /* K0211 candidate of the rule just built */
     bool too_deep;                /* K0221 reported */
+    uint32_t err_base;            /* diags->nerrors when scanning began */
+    bool stopped;                 /* K0109 reported: the scanner returns end of file */
     void *scanner;                /* the flex scanner (yyscan_t) */
     jmp_buf fatal;                /* out of memory (scanner or parser) jumps here */
 } KParse;

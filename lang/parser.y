@@ -73,6 +73,8 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
 static uint8_t day_bits(int tok_kind, int v);
 static bool int_in(KParse *ps, double v, KLoc loc, double lo, double hi, const char *what);
 static void append_decl(KParse *ps, KDecl *d);
+static KExprNode *rev_exprs(KExprNode *l);
+static KAttrNode *rev_attrs(KAttrNode *l);
 static void yyerror(YYLTYPE *loc, yyscan_t scanner, KParse *ps, const char *msg);
 }
 
@@ -138,6 +140,7 @@ decl:
             $$ = mk_decl(ps, KD_EVENT, @$);
             $$->event.name = mk_name(ps, $2, @2);
             $$->event.has_body = true;
+            $4 = rev_attrs($4);
             uint32_t n = 0;
             for (KAttrNode *a = $4; a; a = a->next) n++;
             $$->event.attrs = kp_alloc(ps, (n ? n : 1) * sizeof(KAttrDecl));
@@ -258,10 +261,8 @@ attrs:
                 kd_hint(ps->diags, "an attribute is a number, string, bool or time");
                 n->attr.type = KT_UNTYPED;
             }
-            KAttrNode *t = $1;
-            while (t->next) t = t->next;
-            t->next = n;
-            $$ = $1;
+            n->next = $1;           /* built in reverse; see rev_attrs */
+            $$ = n;
         }
   ;
 
@@ -271,10 +272,8 @@ chanlist:
         {
             KNameNode *n = kp_alloc(ps, sizeof *n);
             n->name = mk_name(ps, $3, @3);
-            KNameNode *t = $1;
-            while (t->next) t = t->next;
-            t->next = n;
-            $$ = $1;
+            n->next = $1;           /* built in reverse; see name_list */
+            $$ = n;
         }
   ;
 
@@ -287,15 +286,7 @@ on_opt:
 
 items:
     %empty                  { $$ = NULL; }
-  | items item
-        {
-            if ($1) {
-                KItem *t = $1;
-                while (t->next) t = t->next;
-                t->next = $2;
-                $$ = $1;
-            } else $$ = $2;
-        }
+  | items item              { $2->next = $1; $$ = $2; }   /* in reverse; see build_rule */
   ;
 
 item:
@@ -348,7 +339,9 @@ item:
             v->name = mk_name(ps, $2, @2);
             v->pct = int_in(ps, $3, @3, 0, 100, "a variant's percentage") ? $3 : 0;
             v->span = kp_span(ps, @$);
-            for (KVPart *p = $5; p; p = p->next) {
+            KVPart *parts = NULL;
+            for (KVPart *p = $5, *nx; p; p = nx) { nx = p->next; p->next = parts; parts = p; }
+            for (KVPart *p = parts; p; p = p->next) {
                 if (p->is_delay) {
                     if (v->has_delay) {
                         kd_error(ps->diags, p->span, "K0216", "this variant already sets a delay");
@@ -398,7 +391,7 @@ vbody_opt:
 
 vparts:
     vpart                   { $$ = $1; }
-  | vparts vpart            { KVPart *t = $1; while (t->next) t = t->next; t->next = $2; $$ = $1; }
+  | vparts vpart            { $2->next = $1; $$ = $2; }   /* in reverse */
   ;
 
 vpart:
@@ -428,6 +421,7 @@ expr:
         {
             $$ = mk(ps, KX_IN, @$);
             $$->a = $1;
+            $4 = rev_exprs($4);
             uint32_t n = 0;
             for (KExprNode *i = $4; i; i = i->next) n++;
             $$->args = kp_alloc(ps, (n ? n : 1) * sizeof(KExpr *));
@@ -446,10 +440,8 @@ in_items:
         {
             KExprNode *n = kp_alloc(ps, sizeof *n);
             n->e = $3;
-            KExprNode *t = $1;
-            while (t->next) t = t->next;
-            t->next = n;
-            $$ = $1;
+            n->next = $1;           /* in reverse; see rev_exprs */
+            $$ = n;
         }
   ;
 
@@ -518,10 +510,8 @@ args:
         {
             KExprNode *n = kp_alloc(ps, sizeof *n);
             n->e = $3;
-            KExprNode *t = $1;
-            while (t->next) t = t->next;
-            t->next = n;
-            $$ = $1;
+            n->next = $1;           /* in reverse; see rev_exprs */
+            $$ = n;
         }
   ;
 
@@ -595,6 +585,22 @@ static KExpr *mk_un(KParse *ps, KOp op, KExpr *a, KLoc loc)
     return e;
 }
 
+/* Lists are built in reverse by the left-recursive rules (constant time
+ * per element); these put them back in source order. */
+static KExprNode *rev_exprs(KExprNode *l)
+{
+    KExprNode *r = NULL;
+    for (KExprNode *nx; l; l = nx) { nx = l->next; l->next = r; r = l; }
+    return r;
+}
+
+static KAttrNode *rev_attrs(KAttrNode *l)
+{
+    KAttrNode *r = NULL;
+    for (KAttrNode *nx; l; l = nx) { nx = l->next; l->next = r; r = l; }
+    return r;
+}
+
 /* Peels a trailing `within D` off the right spine of an unparenthesised
  * expression: `count(t where kind == "x" within 7d)` counts t in 7d. */
 static KExpr *peel_within(KExpr **pp)
@@ -615,6 +621,7 @@ static KExpr *peel_within(KExpr **pp)
 static KExpr *mk_call(KParse *ps, char *name, KExprNode *args, KExpr *where, KLoc loc)
 {
     KExpr *e = mk(ps, KX_CALL, loc);
+    args = rev_exprs(args);
     e->name = name;
     uint32_t n = 0;
     for (KExprNode *a = args; a; a = a->next) n++;
@@ -656,6 +663,9 @@ static KName mk_name(KParse *ps, char *s, KLoc loc)
 static KNameList name_list(KParse *ps, KNameNode *n)
 {
     KNameList l = { NULL, 0 };
+    KNameNode *r = NULL;
+    for (KNameNode *i = n, *nx; i; i = nx) { nx = i->next; i->next = r; r = i; }
+    n = r;
     for (KNameNode *i = n; i; i = i->next) l.n++;
     if (l.n == 0) return l;
     l.v = kp_alloc(ps, l.n * sizeof *l.v);
@@ -914,6 +924,9 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
     r->target = target;
     r->kw_span = kp_span(ps, head_kw);
     r->every_at = -1;
+    KItem *rev = NULL;                /* the grammar builds the list in reverse */
+    for (KItem *it = items, *nx; it; it = nx) { nx = it->next; it->next = rev; rev = it; }
+    items = rev;
 
     uint32_t natt = 0, nvar = 0;
     for (KItem *it = items; it; it = it->next) {

@@ -217,7 +217,11 @@ static int header(KiSrc *s, CsvState *st)
     st->ncols = ct.nf;
     st->c_time = st->c_cust = st->c_event = UINT32_MAX;
     uint32_t *colattr = malloc(st->ncols * sizeof *colattr);
-    if (!colattr) return ki_error(s, 1, 0, "out of memory");
+    /* the names seen so far: an open-addressing set of column index + 1 */
+    uint32_t smask = 63;
+    while (smask / 2u < st->ncols) smask = smask * 2u + 1u;
+    uint32_t *seen = calloc((size_t)smask + 1u, sizeof *seen);
+    if (!colattr || !seen) { free(colattr); free(seen); return ki_error(s, 1, 0, "out of memory"); }
     int rc = 0;
     for (uint32_t i = 0; i < st->ncols && rc == 0; i++) {
         size_t len;
@@ -232,9 +236,13 @@ static int header(KiSrc *s, CsvState *st)
         if (!role) {
             colattr[i] = ki_attr_index(c, name, len);
             /* (names with doubled quotes are not compared: rare, harmless) */
-            for (uint32_t j = 0; j < i && !dup; j++) {
-                const CsvField *g = &st->f[j];
-                dup = !g->esc && !st->f[i].esc && g->len == len && memcmp(g->p, name, len) == 0;
+            if (!st->f[i].esc) {
+                uint32_t h = (uint32_t)kr_hash_bytes(name, len) & smask;
+                for (; seen[h] && !dup; h = (h + 1u) & smask) {
+                    const CsvField *g = &st->f[seen[h] - 1u];
+                    dup = g->len == len && memcmp(g->p, name, len) == 0;
+                }
+                if (!dup) seen[h] = i + 1u;
             }
         }
         if (dup) { rc = ki_error(s, 1, field_col(rec, &st->f[i]), "duplicate column \"%.*s\"", (int)(len > 60 ? 60 : len), name); break; }
@@ -274,6 +282,7 @@ static int header(KiSrc *s, CsvState *st)
         if (rc == 0) st->keep_off[ne] = (uint32_t)total;
     }
     free(colattr);
+    free(seen);
     if (rc != 0) return -1;
     s->pos += (size_t)r;
     s->line += 1u + ct.nl;

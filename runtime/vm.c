@@ -14,7 +14,10 @@
 #include <string.h>
 #include "internal.h"
 
-#define KV_MAX_DEPTH 8            /* nested where-functions (COUNT inside COUNT) */
+/* Nested where-functions (COUNT inside COUNT): the verifier bounds the
+ * nesting by KB_MAX_NEST, so verified code never reaches this; each level
+ * costs one kv_eval frame (a KB_MAX_STACK array, 4 KiB) of C stack. */
+#define KV_MAX_DEPTH KB_MAX_NEST
 
 static const KrValue unknown_value = { .tag = KB_UNKNOWN };
 

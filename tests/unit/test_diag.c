@@ -169,7 +169,7 @@ START_TEST(caret_edge_cases)
     kd_error(&d, ((KSpan){ 0, 8, 15 }), "K0001", "utf8");                 /* "café" */
     kd_error(&d, ((KSpan){ 0, (uint32_t)strlen(t), (uint32_t)strlen(t) }), "K0001", "eof");
     char *out = render(&d, KD_FMT_TEXT);
-    ck_assert(strstr(out, "    1 | ab c\n      |    ^~\n") != NULL);
+    ck_assert(strstr(out, "    1 | ab c\n      |    ^\n") != NULL);    /* CR not underlined */
     ck_assert(strstr(out, "e.kai:2:3: error: utf8\n    2 | x \"caf\xc3\xa9\" y\n      |   ^~~~~~\n") != NULL);
     ck_assert(strstr(out, "e.kai:3:5: error: eof\n    3 | last\n      |     ^\n") != NULL);
     free(out);
@@ -192,6 +192,29 @@ START_TEST(edit_distance)
 }
 END_TEST
 
+START_TEST(limit)
+{
+    KSources s;
+    kd_sources_init(&s);
+    kd_source_add(&s, "l.kai", "x", 1, false);
+    KDiags d;
+    kd_init(&d, &s);
+    for (int i = 0; i < KD_MAX_DIAGS + 50; i++) {
+        kd_error(&d, ((KSpan){ 0, 0, 1 }), "K0101", "e%d", i);
+        kd_hint(&d, "h");
+        kd_note(&d, ((KSpan){ 0, 0, 1 }), "n");
+    }
+    ck_assert_uint_eq(d.nerrors, KD_MAX_DIAGS + 50);
+    ck_assert_uint_eq(d.dropped, 50);
+    ck_assert(kd_failed(&d));
+    char *out = render(&d, KD_FMT_TEXT);
+    ck_assert(strstr(out, "l.kai: note: 50 more diagnostics not shown\n") != NULL);
+    free(out);
+    kd_free(&d);
+    kd_sources_free(&s);
+}
+END_TEST
+
 Suite *diag_suite(void)
 {
     Suite *s = suite_create("diag");
@@ -203,6 +226,7 @@ Suite *diag_suite(void)
     tcase_add_test(tc, machine_formats);
     tcase_add_test(tc, caret_edge_cases);
     tcase_add_test(tc, edit_distance);
+    tcase_add_test(tc, limit);
     suite_add_tcase(s, tc);
     return s;
 }
