@@ -152,6 +152,9 @@ awk 'BEGIN { s = "k == 1"; for (i = 0; i < 9; i++) s = "count(x" i " where " s "
 run_case "count where nested 9 deep" any '' simulate --no-progress nestcount.kai nestcount.csv --until 2026-03-02T00:00:00Z
 [ -z "$problem" ] && [ "$st" = 0 ] && out_has "count where nested 9 deep (accepted, so it must be sent)" '^2026-03-01T00:00:00Z,c1,NPS@2,ask'
 
+awk 'BEGIN { s = "k == 1"; for (i = 0; i < 40; i++) s = "count(x" i " where " s ") > 0"; print "cap 1 per 30d"; print "ask NPS after e if " s }' >nestcount40.kai
+run_case "count where nested 40 deep" err 'nestcount40.kai:2:.*nested too deeply' check --color=never nestcount40.kai
+
 # ---- policies: numbers and durations ------------------------------------------------------
 # INT64_MAX seconds is 15250284452471 weeks and 3 days and a bit.
 for d in 99999999999999999w 15250284452472w 9223372036854775808s 106751991167301d 15250284452471w4d; do

@@ -41,11 +41,16 @@ static uint32_t count_code(C *c, const char *code)
     return n;
 }
 
+/* No diagnostic from the checker.  Lints (K07xx, lang/lint.c) are tested by
+ * the cases in tests/fmt/lint/ and are not counted here. */
 static void expect_clean(C *c)
 {
-    if (c->d.n) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->d.n; i++)
+        if (strncmp(c->d.v[i].code, "K07", 3) != 0) n++;
+    if (n) {
         kd_print(&c->d, stderr, KD_FMT_TEXT, false);
-        ck_abort_msg("expected no diagnostics, got %u", c->d.n);
+        ck_abort_msg("expected no diagnostics, got %u", n);
     }
 }
 
