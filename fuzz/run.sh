@@ -136,9 +136,17 @@ build_libfuzzer() {
 
 # ---- corpora -------------------------------------------------------------------
 
+# seeds_of T -- the seed corpus name of target T (replay reads policies).
+seeds_of() {
+    case $1 in
+    replay) echo policy ;;
+    *) echo "$1" ;;
+    esac
+}
+
 # seed_dirs T -- the read-only seed directories of target T that exist.
 seed_dirs() {
-    for d in fuzz/corpus/$1 fuzz/regress/$1 "$OUT/seeds/$1"; do
+    for d in "fuzz/corpus/$(seeds_of "$1")" "fuzz/regress/$1" "$OUT/seeds/$1"; do
         [ -d "$d" ] && echo "$d"
     done
     return 0
@@ -159,7 +167,7 @@ make_kbc_seeds() {
 
 dict_of() {
     case $1 in
-    policy) echo fuzz/kairos.dict ;;
+    policy|replay) echo fuzz/kairos.dict ;;
     csv) echo fuzz/csv.dict ;;
     jsonl) echo fuzz/json.dict ;;
     yaml) echo fuzz/yaml.dict ;;

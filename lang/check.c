@@ -714,12 +714,17 @@ static void check_program(KCheck *c)
 
     /* lets, in declaration order */
     for (uint32_t i = 0; i < p->nlets; i++) kc_let_neutral(c, i, p->lets[i]->let.name.span);
+    kc_let_sizes(c);
     /* top-level items */
     for (uint32_t i = 0; i < p->ncaps; i++) check_channels(c, p->caps[i]->cap.channels);
     for (uint32_t i = 0; i < p->nquiets; i++) check_channels(c, p->quiets[i]->quiet.channels);
     for (uint32_t i = 0; i < p->nconsents; i++) check_channels(c, p->consents[i]->consent.channels);
     /* rules */
-    for (uint32_t i = 0; i < p->nrules; i++) check_rule(c, p->rules[i]);
+    for (uint32_t i = 0; i < p->nrules; i++) {
+        uint32_t errors = c->d->nerrors;
+        check_rule(c, p->rules[i]);
+        if (c->d->nerrors == errors) kc_rule_budget(c, p->rules[i]);
+    }
     post_events(c);
 }
 

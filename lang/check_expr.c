@@ -280,6 +280,19 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
             kd_hint(c->d, "write part of the condition out instead of using a let");
             return set(e, KT_ERROR);
         }
+        if (c->let_size && c->depth == 0) {   /* the budget of written-out lets (K0318) */
+            uint64_t n = c->let_size[lid];
+            if (n > c->max_expanded - c->expanded) {
+                if (c->expansion_reported) return set(e, KT_ERROR);
+                c->expansion_reported = true;
+                kd_error(c->d, at(c, x, e), "K0318",
+                         "lets used inside one another write out too large an expression here (more than %llu nodes in all)",
+                         (unsigned long long)c->max_expanded);
+                kd_hint(c->d, "a let is expanded at every use: a let that uses another one twice doubles it");
+                return set(e, KT_ERROR);
+            }
+            c->expanded += n;
+        }
         KCtx y = *x;
         y.counted = KC_NONE;              /* a let's bare names are trigger attributes */
         y.in_where_of_trigger = false;
@@ -535,4 +548,122 @@ void kc_cond(KCheck *c, const KCtx *x, KExpr *e, const char *where)
     kd_error(c->d, at(c, x, e), "K0419", "`%s` needs a condition (a bool), found %s %s", where, article(t), ka_type_name(t));
     if (t == KT_NUMBER && e->kind == KX_CALL && !strcmp(e->name, "count"))
         kd_hint(c->d, "compare it: `count(...) > 0`");
+}
+
+/* ---- budgets: written-out lets, run-time stack ---------------------------- */
+
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+static uint64_t let_size_of(KCheck *c, uint32_t id);
+
+/* The nodes of e with its lets written out (saturating). */
+static uint64_t nodes(KCheck *c, const KExpr *e)
+{
+    if (!e) return 0;
+    if (e->kind == KX_NAME && e->res == KR_LET && e->res_let && e->res_id < c->p->nlets)
+        return sat_add(1, let_size_of(c, e->res_id));
+    uint64_t n = 1;
+    if (e->kind == KX_UNARY || e->kind == KX_BINARY || e->kind == KX_FIELD || e->kind == KX_WITHIN) {
+        n = sat_add(n, nodes(c, e->a));
+        n = sat_add(n, nodes(c, e->b));
+    }
+    if (e->kind == KX_CALL || e->kind == KX_IN) {
+        if (e->kind == KX_IN) n = sat_add(n, nodes(c, e->a));
+        for (uint32_t i = 0; i < e->nargs; i++) n = sat_add(n, nodes(c, e->args[i]));
+        n = sat_add(n, nodes(c, e->where));
+        n = sat_add(n, nodes(c, e->within));
+    }
+    return n;
+}
+
+/* Memoized; a let with errors (cycles and too deep nesting included)
+ * counts 1. */
+static uint64_t let_size_of(KCheck *c, uint32_t id)
+{
+    if (c->let_size[id]) return c->let_size[id];
+    c->let_size[id] = 1;
+    if (c->let_state[id] != LET_DONE) return 1;
+    uint64_t n = nodes(c, c->p->lets[id]->let.value);
+    c->let_size[id] = n ? n : 1;
+    return c->let_size[id];
+}
+
+void kc_let_sizes(KCheck *c)
+{
+    KProgram *p = c->p;
+    size_t text = p->nfiles && p->files[0] && p->files[0]->src < p->sources.n ? p->sources.v[p->files[0]->src].len : 0;
+    c->max_expanded = text > KC_MIN_EXPANSION ? text : KC_MIN_EXPANSION;
+    if (!p->nlets) return;
+    c->let_size = ka_alloc(&p->arena, p->nlets * sizeof *c->let_size);
+    c->let_need = ka_alloc(&p->arena, p->nlets * sizeof *c->let_need);
+    if (!c->let_size || !c->let_need) {
+        c->let_size = NULL;             /* no budgets (an allocation this small does not fail) */
+        c->let_need = NULL;
+        return;
+    }
+    for (uint32_t i = 0; i < p->nlets; i++) let_size_of(c, i);
+}
+
+static uint32_t max_u(uint32_t a, uint32_t b) { return a > b ? a : b; }
+
+static void fn_need(KCheck *c, const KExpr *e);
+
+/* The code generator's chunks of an `in` list (IN_CHUNK in codegen.c). */
+#define KC_IN_CHUNK 128
+
+/* An upper bound on the stack the code of e needs (codegen.c: a binary
+ * operator holds its left value while the right one is computed; and/or
+ * also DUP it; an `in` holds its operand and the items of a chunk); a
+ * count's where-function has a stack of its own (checked by fn_need). */
+static uint32_t need(KCheck *c, const KExpr *e)
+{
+    if (!e) return 0;
+    switch (e->kind) {
+    case KX_NAME:
+        if (e->res == KR_LET && e->res_let && e->res_id < c->p->nlets && c->let_need) {
+            uint32_t id = e->res_id;
+            if (!c->let_need[id]) {
+                c->let_need[id] = 2;                    /* a cycle guard (cycles are errors) */
+                if (c->let_state[id] == LET_DONE) c->let_need[id] = 1 + need(c, e->res_let->let.value);
+            }
+            return c->let_need[id] - 1;
+        }
+        return 2;                                       /* an event as a condition: COUNT, CONST, GT */
+    case KX_CALL:
+        if (e->where && e->name && !strcmp(e->name, "count")) fn_need(c, e->where);
+        return 1;
+    case KX_WITHIN: return 2;
+    case KX_UNARY: return max_u(need(c, e->a), 2);      /* `no E`: COUNT, CONST, EQ */
+    case KX_BINARY: return max_u(max_u(need(c, e->a), 2), need(c, e->b) + 1);
+    case KX_IN: {
+        uint32_t nx = need(c, e->a), n = max_u(nx, 2);
+        for (uint32_t lo = 0; lo < e->nargs; lo += KC_IN_CHUNK) {
+            uint32_t base = lo > 0 ? 1 : 0;             /* the chunks before, or-ed */
+            n = max_u(n, base + nx);
+            for (uint32_t k = lo; k < e->nargs && k < lo + KC_IN_CHUNK; k++)
+                n = max_u(n, base + 1 + (k - lo) + need(c, e->args[k]));
+        }
+        return n;
+    }
+    default:
+        return 1;
+    }
+}
+
+/* e is the body of a function of its own: reports when it needs more
+ * stack than the verifier allows. */
+static void fn_need(KCheck *c, const KExpr *e)
+{
+    if (need(c, e) <= KB_MAX_STACK) return;
+    kd_error(c->d, e->span, "K0421", "this condition needs more than %d values on the stack at run time",
+             KB_MAX_STACK);
+    kd_hint(c->d, "nest to the left: `(a and b) and c` needs less stack than `a and (b and c)`; "
+            "split long `in [...]` lists");
+}
+
+void kc_rule_budget(KCheck *c, KRule *r)
+{
+    if (r->where) fn_need(c, r->where);
+    if (r->if_expr) fn_need(c, r->if_expr);
+    if (r->unless_expr) fn_need(c, r->unless_expr);
 }

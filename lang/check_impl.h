@@ -28,7 +28,16 @@ typedef struct KCheck {
     uint32_t cap_events;
     unsigned depth;               /* let nesting while checking use sites */
     KIndex event_index, attr_index, rule_index;   /* name -> id */
+    uint64_t *let_size;           /* per let: its nodes with its lets written out (arena) */
+    uint32_t *let_need;           /* per let: stack its code needs + 1, 0 = not known (arena) */
+    uint64_t expanded, max_expanded;   /* let nodes written out at use sites so far; the budget */
+    bool expansion_reported;      /* K0318 reported */
 } KCheck;
+
+/* Lets are written out at every use (the checker re-checks them there, the
+ * code generator inlines them): all uses together may write out at most
+ * this many nodes, or one per byte of policy text when that is more. */
+#define KC_MIN_EXPANSION ((uint64_t)1 << 20)
 
 /* Where an expression is checked. */
 typedef struct KCtx {
@@ -60,5 +69,11 @@ void kc_unknown_survey(KCheck *c, KName n);
 KType kc_expr(KCheck *c, const KCtx *x, KExpr *e);
 /* Checks e and reports unless its type is bool (untyped is accepted). */
 void kc_cond(KCheck *c, const KCtx *x, KExpr *e, const char *where);
+/* After the lets' neutral checks: each let's size with its lets written out,
+ * and the expansion budget (K0318). */
+void kc_let_sizes(KCheck *c);
+/* For a rule checked without errors: the stack its code needs, at most
+ * KB_MAX_STACK per function (K0421). */
+void kc_rule_budget(KCheck *c, KRule *r);
 
 #endif
