@@ -95,6 +95,18 @@ sim() {
 
 body_sorted() { tail -n +2 "$1" | LC_ALL=C sort; }
 
+# Regression (found by the shard check): rows outside a shard still count for
+# the horizon, so the task of customer a (shard 0) is due before it.
+mkdir -p "$TMP/reg"
+printf 'time,customer,event,score\n2026-03-01T00:00:00Z,a,response,3\n2026-03-02T00:00:00Z,b,login,\n' >"$TMP/reg/events.csv"
+printf 'policy "diff-horizon"\ntask call_back via phone after response + 1h where score <= 6\n' >"$TMP/reg/p.kai"
+if sim "$TMP/reg" "$TMP/reg/ref.csv" p.kai events.csv && sim "$TMP/reg" "$TMP/o" p.kai events.csv --shard 0/2 \
+   && grep -q '^2026-03-01T01:00:00Z,a,' "$TMP/reg/ref.csv"; then
+    same "horizon with --shard 0/2" "$TMP/reg" "$TMP/o"
+else
+    fail_case "horizon with --shard 0/2: simulate failed or no task" "$TMP/reg" "$TMP/err"
+fi
+
 for seed in $SEEDS; do
     d=$TMP/seed$seed
     mkdir -p "$d"

@@ -63,7 +63,6 @@ run_case() {
              fi ;;
         any) [ "$st" -le 1 ] || problem="exit status $st" ;;
         usage) [ "$st" = 2 ] || problem="exit status $st, expected 2 (usage)" ;;
-        usage) [ "$st" = 2 ] || problem="exit status $st, expected 2 (bad usage)" ;;
         esac
     fi
     if [ -z "$problem" ]; then
