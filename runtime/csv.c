@@ -400,6 +400,9 @@ int ki_csv_step(KiSrc *s)
             s->pos = (size_t)(resume - s->buf);
             continue;
         }
+        /* the limit holds for a record that arrived whole in one read too */
+        if ((size_t)r > MAX_RECORD)
+            return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
         int rc;
         if (ct.nf != st->ncols) {
             uint64_t col;

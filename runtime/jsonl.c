@@ -384,6 +384,7 @@ int ki_jsonl_step(KiSrc *s)
             continue;
         }
         size_t len = nl ? (size_t)(nl - p) : avail;
+        if (len > MAX_LINE) return ki_error(s, s->line, 0, "line longer than 64 MiB");
         if (s->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) { p += 3; len -= 3; }
         if (!blank(p, len) && parse_line(j, p, len, s->line) != 0) return -1;
         s->pos += (nl ? (size_t)(nl - (s->buf + s->pos)) + 1u : avail);
