@@ -80,6 +80,7 @@ check: $(KAIROS) $(B)/unit-tests
 	CK_FORK=no $(B)/unit-tests
 	@echo "== diagnostics, golden cases, examples"
 	sh tests/run.sh $(KAIROS)
+	sh tests/cli/manpage.sh $(KAIROS) doc/kairos.1
 
 unit: $(B)/unit-tests
 	CK_FORK=no $(B)/unit-tests

@@ -7,7 +7,9 @@
  * once, sharded, to JSON Lines.  Invariants: the replay ends with status 0
  * (the events are valid, so nothing may fail), the whole and the union of
  * the shards hold the same number of rows, and the same replay again gives
- * the same bytes.  Its seeds are the policy seeds (fuzz/corpus/policy).
+ * the same bytes.  Then `explain` of one customer (text or JSON Lines)
+ * runs the traced VM and the bytecode decompiler behind its value lines.
+ * Its seeds are the policy seeds (fuzz/corpus/policy).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -125,6 +127,24 @@ static char *replay(const KImage *img, const char *out, KrOutFormat fmt, uint32_
     return b;
 }
 
+/* explain -- the story of customer c1 (who has every kind of event) into
+ * the sink. */
+static void explain(const KImage *img, bool jsonl)
+{
+    const char *inputs[1] = { events_path };
+    KrOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.inputs = inputs;
+    opt.ninputs = 1;
+    opt.has_until = true;
+    opt.until = 1775001600;
+    opt.explain_customer = "c1";
+    opt.explain_jsonl = jsonl;
+    opt.explain_out = fuzz_sink();
+    int st = kr_simulate(img, &opt, fuzz_sink());
+    FUZZ_ASSERT(st == 0, "explain failed (status %d) on a valid log", st);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_init_once();
@@ -160,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FUZZ_ASSERT(total + 1 == count_lines(a, alen), "shards hold %zu rows, the whole %zu",
                 total, count_lines(a, alen) - 1);
+    explain(img, size & 1);
     free(a);
     free(b);
     kb_free(img);

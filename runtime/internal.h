@@ -302,6 +302,10 @@ typedef struct KvCtx {
     KzZone *zone;
     KvAttrs cur, trig;
     int depth;                    /* nesting of where-functions (internal) */
+    /* explain (NULL otherwise): tvals[i]/tseen[i] get the value produced by
+     * the instruction at code word i of the top-level function (ke_begin) */
+    KrValue *tvals;
+    uint8_t *tseen;
 } KvCtx;
 
 /* Runs function fn; its value in *out.  0, or -1 if the code is malformed
@@ -311,6 +315,26 @@ int kv_eval(const KvCtx *ctx, uint32_t fn, KrValue *out);
 int kv_truth(const KrValue *v);
 /* Coerces a stored attribute value to an expected tag (KB_UNTYPED: as is). */
 KrValue kv_coerce(const KvEnv *env, KrValue v, uint8_t tag);
+
+/* ---- the values behind a condition (explain.c) ---------------------------- */
+
+/* For `kairos explain`: the text of each sub-expression of a condition,
+ * recovered from its bytecode, with the value it had in a traced run. */
+typedef struct KeTrace KeTrace;
+KeTrace *ke_new(const KImage *img, const KrPool *values);
+void     ke_free(KeTrace *t);
+/* Makes the next kv_eval(ctx, fn) record its values (t may be NULL: then
+ * ctx is left untraced).  Clear ctx->tvals/tseen afterwards. */
+void     ke_begin(KeTrace *t, KvCtx *ctx, uint32_t fn);
+/* Called per sub-expression, depth-first from the whole condition (depth
+ * 0): its text and its value as text and as a value, or value NULL when
+ * it was not evaluated (short-circuit).  expr NULL: more lines were left
+ * out.  Constants are not listed. */
+typedef void (*KeEmit)(void *arg, int depth, const char *expr, const char *value_text,
+                       const KrValue *value);
+/* Lists the values of function fn's last traced run; returns the number of
+ * lines (0 when the code does not decompile). */
+int      ke_walk(KeTrace *t, uint32_t fn, KeEmit emit, void *arg);
 
 /* ---- schedule output (output.c) ------------------------------------------- */
 

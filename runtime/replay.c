@@ -17,6 +17,7 @@
  * Rows of one instant are buffered and sorted (customer bytes, priority
  * descending, rule order, attempt) before they go to the emitter.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,7 @@ struct KrEngine {
     /* explain */
     uint32_t explain_id;          /* customer pool id once seen, else KB_NONE */
     uint32_t explain_rule;        /* KB_NONE: all */
+    KeTrace *ke;                  /* sub-expression values (explain only) */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -171,6 +173,31 @@ static bool tracing(const KrEngine *e, uint32_t ci, uint32_t ri)
            (e->explain_rule == KB_NONE || ri == KB_NONE || ri == e->explain_rule);
 }
 
+/* The len bytes at s as the inside of a JSON string. */
+static void put_json_bytes(FILE *o, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') { fputc('\\', o); fputc(c, o); }
+        else if (c < 0x20) fprintf(o, "\\u%04x", c);
+        else fputc(c, o);
+    }
+}
+
+static void put_json_chars(FILE *o, const char *s) { put_json_bytes(o, s, strlen(s)); }
+
+/* The keys every explain object starts with, without the closing brace. */
+static void trace_json_head(KrEngine *e, const char *ts, uint32_t ri, const char *step,
+                            const char *detail)
+{
+    FILE *o = e->opt.explain_out;
+    fprintf(o, "{\"time\":\"%s\",\"rule\":\"", ts);
+    put_json_chars(o, ri == KB_NONE ? "" : rule_name(e, ri));
+    fprintf(o, "\",\"step\":\"%s\",\"detail\":\"", step);
+    put_json_chars(o, detail);
+    fputc('"', o);
+}
+
 /* One line of the customer's story: time, rule (or none), step, message. */
 static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *step,
                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -186,23 +213,73 @@ static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *
     va_end(ap);
     FILE *o = e->opt.explain_out;
     if (e->opt.explain_jsonl) {
-        fprintf(o, "{\"time\":\"%s\",\"rule\":\"", ts);
-        const char *rn = ri == KB_NONE ? "" : rule_name(e, ri);
-        for (const char *p = rn; *p; p++) {
-            if (*p == '"' || *p == '\\') fputc('\\', o);
-            fputc(*p, o);
-        }
-        fprintf(o, "\",\"step\":\"%s\",\"detail\":\"", step);
-        for (const char *p = msg; *p; p++) {
-            unsigned char c = (unsigned char)*p;
-            if (c == '"' || c == '\\') { fputc('\\', o); fputc(c, o); }
-            else if (c < 0x20) fprintf(o, "\\u%04x", c);
-            else fputc(c, o);
-        }
-        fputs("\"}\n", o);
+        trace_json_head(e, ts, ri, step, msg);
+        fputs("}\n", o);
     } else {
         fprintf(o, "%s  %-16s %-10s %s\n", ts, ri == KB_NONE ? "-" : rule_name(e, ri), step, msg);
     }
+}
+
+/* The value lines of one condition (step "value"): each sub-expression
+ * with the value it had, indented by depth (text) or with keys expr,
+ * value (JSON: number, string, boolean or null for unknown) and depth. */
+typedef struct ValueLines {
+    KrEngine *e;
+    uint32_t ci, ri;
+    int64_t t;
+} ValueLines;
+
+static void value_line(void *arg, int depth, const char *expr, const char *vtext, const KrValue *v)
+{
+    ValueLines *vl = arg;
+    KrEngine *e = vl->e;
+    char detail[1024];
+    if (!expr) snprintf(detail, sizeof detail, "%*s(more values left out)", depth * 2, "");
+    else snprintf(detail, sizeof detail, "%*s%s -> %s", depth * 2, "", expr, vtext ? vtext : "not evaluated");
+    if (!e->opt.explain_jsonl) {
+        trace(e, vl->ci, vl->t, vl->ri, "value", "%s", detail);
+        return;
+    }
+    FILE *o = e->opt.explain_out;
+    char ts[40];
+    fmt_time(vl->t, ts, sizeof ts);
+    trace_json_head(e, ts, vl->ri, "value", detail + depth * 2);
+    fputs(",\"expr\":", o);
+    if (expr) { fputc('"', o); put_json_chars(o, expr); fputc('"', o); }
+    else fputs("null", o);
+    fputs(",\"value\":", o);
+    if (!v || v->tag == KB_UNKNOWN) fputs("null", o);
+    else if (v->tag == KB_BOOL) fputs(v->b ? "true" : "false", o);
+    else if (v->tag == KB_NUM && isfinite(v->num)) fputs(vtext, o);
+    else if (v->tag == KB_STR) {               /* the string itself, not its quoted text */
+        size_t len = 0;
+        const char *str = kr_pool_str(e->values, v->str, &len);
+        fputc('"', o);
+        if (str) put_json_bytes(o, str, len);
+        fputc('"', o);
+    } else { fputc('"', o); put_json_chars(o, vtext ? vtext : ""); fputc('"', o); }
+    fprintf(o, ",\"evaluated\":%s,\"depth\":%d}\n", v ? "true" : "false", depth);
+}
+
+/* Evaluates condition fn at ctx; when this customer and rule are being
+ * explained, records the values of its sub-expressions for
+ * explain_values.  1 true, 0 false, -1 unknown. */
+static int eval_cond(KrEngine *e, uint32_t ci, uint32_t ri, KvCtx *ctx, uint32_t fn)
+{
+    KrValue v;
+    if (e->ke && tracing(e, ci, ri)) ke_begin(e->ke, ctx, fn);
+    kv_eval(ctx, fn, &v);
+    ctx->tvals = NULL;
+    ctx->tseen = NULL;
+    return kv_truth(&v);
+}
+
+/* Prints the value lines of the condition fn evaluated last by eval_cond. */
+static void explain_values(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, uint32_t fn)
+{
+    if (!e->ke || !tracing(e, ci, ri)) return;
+    ValueLines vl = { e, ci, ri, t };
+    ke_walk(e->ke, fn, value_line, &vl);
 }
 
 /* ---- timers -------------------------------------------------------------- */
@@ -643,11 +720,10 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
         KvAttrs ta = { 0, NULL, NULL };
         if (ret && s->tattrs) { ta.n = ret->nattrs; ta.ids = ret->attrs; ta.vals = s->tattrs; }
         KvCtx ctx = { .env = &e->env, .cust = c, .now = now, .zone = s->zone, .cur = ta, .trig = ta };
-        KrValue v;
         if (r->if_fn != KB_NONE) {
-            kv_eval(&ctx, r->if_fn, &v);
-            int tv = kv_truth(&v);
+            int tv = eval_cond(e, ci, ri, &ctx, r->if_fn);
             trace(e, ci, now, ri, "if", "condition is %s%s", truth_name(tv), tv == 1 ? "" : ": not sent");
+            explain_values(e, ci, now, ri, r->if_fn);
             if (tv != 1) {
                 st[KR_ST_COND]++;
                 end_chain(s);
@@ -655,9 +731,9 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
             }
         }
         if (r->unless_fn != KB_NONE) {
-            kv_eval(&ctx, r->unless_fn, &v);
-            int tv = kv_truth(&v);
+            int tv = eval_cond(e, ci, ri, &ctx, r->unless_fn);
             trace(e, ci, now, ri, "unless", "condition is %s%s", truth_name(tv), tv == 0 ? "" : ": not sent");
+            explain_values(e, ci, now, ri, r->unless_fn);
             if (tv != 0) {
                 st[KR_ST_COND]++;
                 end_chain(s);
@@ -900,13 +976,10 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
                 KvAttrs cur = { evt.nattrs, evt.attr_ids, evt.attr_vals };
                 KvCtx ctx = { .env = &e->env, .cust = cust_at(e, ci), .now = T,
                               .zone = cust_at(e, ci)->zone, .cur = cur, .trig = cur };
-                KrValue v;
-                kv_eval(&ctx, r->where_fn, &v);
-                int tv = kv_truth(&v);
-                if (tv != 1) {
-                    trace(e, ci, T, ri, "where", "condition is %s: no trigger", truth_name(tv));
-                    continue;
-                }
+                int tv = eval_cond(e, ci, ri, &ctx, r->where_fn);
+                trace(e, ci, T, ri, "where", "condition is %s%s", truth_name(tv), tv == 1 ? "" : ": no trigger");
+                explain_values(e, ci, T, ri, r->where_fn);
+                if (tv != 1) continue;
             }
             if (trigger(e, ci, ri, T, &evt) != 0) return -1;
         }
@@ -973,6 +1046,7 @@ void kr_engine_free(KrEngine *e)
     free(e->every);
     free(e->rank);
     free(e->rank_rule);
+    ke_free(e->ke);
     free(e->stats.rule);
     free(e);
 }
@@ -1014,6 +1088,7 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     }
     e->cstride = sizeof(KrCust) + (size_t)e->nkept * sizeof(KrHist);
     for (uint32_t i = 0; i < img->nchannels; i++) e->chan_val[i] = e->strval[img->channels[i]];
+    if (opt->explain_out && !(e->ke = ke_new(img, values))) goto fail;
     e->ev_identify = kb_find_event(img, KB_EV_IDENTIFY);
     e->ev_response = kb_find_event(img, KB_EV_RESPONSE);
     e->ev_opt_out = kb_find_event(img, KB_EV_OPT_OUT);

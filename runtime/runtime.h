@@ -33,6 +33,7 @@ typedef struct KrOptions {
     const char *explain_customer;
     const char *explain_rule;     /* NULL: all rules */
     bool explain_jsonl;
+    FILE *explain_out;            /* where the story goes (NULL: standard output) */
 } KrOptions;
 
 /* Replays the inputs through the image and writes the schedule.  Errors

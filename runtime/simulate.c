@@ -110,7 +110,8 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
         .has_until = opt->has_until, .until = opt->until,
         .emit = explain ? NULL : ko_emit, .emit_ctx = w,
         .explain_customer = opt->explain_customer, .explain_rule = opt->explain_rule,
-        .explain_jsonl = opt->explain_jsonl, .explain_out = explain ? stdout : NULL,
+        .explain_jsonl = opt->explain_jsonl,
+        .explain_out = !explain ? NULL : opt->explain_out ? opt->explain_out : stdout,
     };
 start:
     if (!explain) {

@@ -161,6 +161,8 @@ static int op_count(const KvCtx *c, uint32_t e, uint32_t f, uint32_t w, KrValue 
             KvCtx sub = *c;
             sub.cur = record_attrs(img, e, h, r);
             sub.depth = c->depth + 1;
+            sub.tvals = NULL;                    /* explain traces the top level only */
+            sub.tseen = NULL;
             KrValue v;
             if (kv_eval(&sub, f, &v) != 0) return -1;
             if (kv_truth(&v) != 1) continue;
@@ -630,6 +632,11 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
             break;
         default:
             goto done;
+        }
+        if (c->tvals && kb_opinfo[op].stack_out && op != KB_OP_DUP && op != KB_OP_JFALSE &&
+            op != KB_OP_JTRUE) {                 /* explain: what this instruction produced */
+            c->tvals[f->start + pc] = stack[sp - 1];
+            c->tseen[f->start + pc] = 1;
         }
         pc = next;
     }

@@ -17,7 +17,10 @@
 #                                output file left behind).
 #   examples/NAME/               policy.kai, events.*, expected.csv: checked
 #                                with --Werror, simulated (.kai and .kbc),
-#                                and every *.test.yaml run by `kairos test`.
+#                                every *.test.yaml run by `kairos test`, and
+#                                `kairos explain` of every customer gives the
+#                                same story from .kai and from .kbc, with the
+#                                values of every condition it evaluated.
 #
 # Prints one line per failure, then "N passed, N failed".
 set -u
@@ -207,6 +210,31 @@ else
 fi
 # --- end of limits ---
 
+# explain_example DIR LABEL -- explains every customer of an example's log
+# from the .kai and from a compiled .kbc: both stories must be identical,
+# and every where/if/unless line must be followed by its value lines.
+explain_example() {
+    dir=$1 label=$2
+    events=$(ls "$dir" | grep '^events' | sort)
+    "$KAIROS" compile "$dir/policy.kai" -o "$TMP/x.kbc" 2>"$TMP/err" || { bad "$label: compile failed" "$TMP/err"; return; }
+    # shellcheck disable=SC2086
+    custs=$(cd "$dir" && "$KAIROS" simulate --no-progress policy.kai $events | sed 1d | cut -d, -f2 | sort -u)
+    for c in $custs; do
+        # shellcheck disable=SC2086
+        (cd "$dir" && "$KAIROS" explain policy.kai $events --customer "$c") >"$TMP/x1" 2>&1 || { bad "$label: explain $c failed" "$TMP/x1"; return; }
+        # shellcheck disable=SC2086
+        (cd "$dir" && "$KAIROS" explain "$TMP/x.kbc" $events --customer "$c") >"$TMP/x2" 2>&1
+        if ! cmp -s "$TMP/x1" "$TMP/x2"; then
+            diff -u "$TMP/x1" "$TMP/x2" >"$TMP/diff"
+            bad "$label: explain $c from .kbc differs from .kai" "$TMP/diff"; return
+        fi
+        if awk '$3 ~ /^(where|if|unless)$/ { want = 1; next } want && $3 != "value" { bad = 1 } { want = 0 } END { exit !bad }' "$TMP/x1"; then
+            bad "$label: explain $c: a condition without its values" "$TMP/x1"; return
+        fi
+    done
+    ok
+}
+
 # --- examples -----------------------------------------------------------------
 for dir in "$ROOT"/examples/*/; do
     [ -d "$dir" ] || continue
@@ -218,6 +246,7 @@ for dir in "$ROOT"/examples/*/; do
         else bad "examples/$name: kairos test $(basename "$t")" "$TMP/out"
         fi
     done
+    explain_example "${dir%/}" "examples/$name"
 done
 
 echo "$pass passed, $fail failed"

@@ -1,0 +1,1 @@
+explain explain/values.kai explain/values.csv --customer c1
