@@ -37,7 +37,7 @@ LIB_OBJ     := $(LANG_OBJ) $(RUNTIME_OBJ)
 
 KAIROS := $(B)/kairos
 
-.PHONY: all check unit demo bench asan install uninstall clean deps fuzz fuzz-smoke coverage
+.PHONY: all check unit demo bench asan valgrind install uninstall clean deps fuzz fuzz-smoke coverage
 .DELETE_ON_ERROR:
 
 all: $(KAIROS)
@@ -90,6 +90,11 @@ asan:
 	$(MAKE) B=build-asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
+
+# The whole suite with every kairos process under valgrind's memcheck (slow:
+# about an hour on two cores; run by hand, CI runs asan instead).
+valgrind: $(KAIROS) $(B)/unit-tests
+	sh tests/valgrind.sh $(KAIROS) $(B)/unit-tests
 
 # ---- demo, bench -------------------------------------------------------
 demo: deps

@@ -158,9 +158,10 @@ static const char *closest(const char *typed, const char *const *names, uint32_t
     const char *best = NULL;
     unsigned bd = ~0u;
     for (uint32_t i = 0; i < n; i++) {
-        if (!names[i] || !kd_close_name(typed, names[i])) continue;
-        unsigned dist = kd_edit_distance(typed, names[i]);
+        if (!names[i]) continue;
+        unsigned dist = kd_name_distance(typed, names[i]);
         if (dist < bd) { bd = dist; best = names[i]; }
+        if (bd == 1) break;                  /* no closer name exists (0 is not a correction) */
     }
     return best;
 }

@@ -4,6 +4,7 @@
  * did-you-mean hints. */
 #include <errno.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -623,11 +624,58 @@ unsigned kd_edit_distance(const char *a, const char *b)
     return d[la][lb];
 }
 
-bool kd_close_name(const char *typed, const char *cand)
+/* The largest edit distance a correction of a name of length n may have. */
+static unsigned close_limit(size_t n)
+{
+    return n <= 2 ? 0 : n <= 4 ? 1 : n <= 7 ? 2 : 3;
+}
+
+/* kd_edit_distance(a, b) when it is at most limit, else limit + 1: only
+ * the diagonal band |i - j| <= limit is computed, and the search stops at
+ * the first row whose every cell exceeds limit (a did-you-mean search over
+ * thousands of names costs a few cells per letter instead of a full table). */
+static unsigned distance_within(const char *a, size_t la, const char *b, size_t lb, unsigned limit)
+{
+    enum { W = 64, BIG = 1000 };
+    if (la > W || lb > W) {
+        unsigned d = kd_edit_distance(a, b);
+        return d <= limit ? d : limit + 1;
+    }
+    if ((la > lb ? la - lb : lb - la) > limit) return limit + 1;
+    /* three rolling rows: i - 2, i - 1, i; cells outside the band are BIG */
+    unsigned rows[3][W + 2];
+    unsigned *r2 = rows[0], *r1 = rows[1], *r0 = rows[2];
+    for (size_t j = 0; j <= lb + 1; j++) { r1[j] = j <= limit ? (unsigned)j : BIG; r2[j] = BIG; }
+    for (size_t i = 1; i <= la; i++) {
+        size_t lo = i > limit ? i - limit : 1, hi = i + limit < lb ? i + limit : lb;
+        r0[lo - 1] = lo == 1 && i <= limit ? (unsigned)i : BIG;
+        if (hi + 1 <= lb + 1) r0[hi + 1] = BIG;
+        unsigned row_min = r0[lo - 1];
+        for (size_t j = lo; j <= hi; j++) {
+            unsigned c = a[i - 1] == b[j - 1] ? 0 : 1;
+            unsigned v = r1[j] + 1;
+            if (r0[j - 1] + 1 < v) v = r0[j - 1] + 1;
+            if (r1[j - 1] + c < v) v = r1[j - 1] + c;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && r2[j - 2] + 1 < v)
+                v = r2[j - 2] + 1;
+            r0[j] = v;
+            if (v < row_min) row_min = v;
+        }
+        if (row_min > limit) return limit + 1;
+        unsigned *t = r2; r2 = r1; r1 = r0; r0 = t;
+    }
+    return r1[lb] <= limit ? r1[lb] : limit + 1;
+}
+
+unsigned kd_name_distance(const char *typed, const char *cand)
 {
     size_t lt = strlen(typed), lc = strlen(cand);
-    unsigned limit = lt <= 2 ? 0 : lt <= 4 ? 1 : lt <= 7 ? 2 : 3;
-    if ((lt > lc ? lt - lc : lc - lt) > limit) return false;     /* cheap bound first */
-    unsigned dist = kd_edit_distance(typed, cand);
-    return dist > 0 && dist <= limit;
+    unsigned limit = close_limit(lt);
+    unsigned dist = distance_within(typed, lt, cand, lc, limit);
+    return dist > 0 && dist <= limit ? dist : UINT_MAX;
+}
+
+bool kd_close_name(const char *typed, const char *cand)
+{
+    return kd_name_distance(typed, cand) != UINT_MAX;
 }

@@ -113,5 +113,8 @@ unsigned kd_edit_distance(const char *a, const char *b);
 /* True when cand is a plausible correction of typed (small edit distance,
  * scaled by length; never for equal names). */
 bool kd_close_name(const char *typed, const char *cand);
+/* The edit distance of cand from typed when cand is close (as for
+ * kd_close_name), else UINT_MAX. */
+unsigned kd_name_distance(const char *typed, const char *cand);
 
 #endif
