@@ -103,19 +103,27 @@ static size_t count_lines(const char *b, size_t n)
     return k;
 }
 
+/* Options reading the fixed log up to 2026-04-01 (inputs: one slot). */
+static KrOptions log_options(const char **inputs)
+{
+    KrOptions opt;
+    memset(&opt, 0, sizeof opt);
+    inputs[0] = events_path;
+    opt.inputs = inputs;
+    opt.ninputs = 1;
+    opt.has_until = true;
+    opt.until = 1775001600;                      /* 2026-04-01T00:00:00Z */
+    return opt;
+}
+
 /* replay -- kr_simulate over the fixed log; returns the output (malloc'd). */
 static char *replay(const KImage *img, const char *out, KrOutFormat fmt, uint32_t k, uint32_t n,
                     size_t *len)
 {
-    const char *inputs[1] = { events_path };
-    KrOptions opt;
-    memset(&opt, 0, sizeof opt);
-    opt.inputs = inputs;
-    opt.ninputs = 1;
+    const char *inputs[1];
+    KrOptions opt = log_options(inputs);
     opt.output = out;
     opt.format = fmt;
-    opt.has_until = true;
-    opt.until = 1775001600;                      /* 2026-04-01T00:00:00Z */
     opt.stats = true;
     opt.shard_k = k;
     opt.shard_n = n;
@@ -131,13 +139,8 @@ static char *replay(const KImage *img, const char *out, KrOutFormat fmt, uint32_
  * the sink. */
 static void explain(const KImage *img, bool jsonl)
 {
-    const char *inputs[1] = { events_path };
-    KrOptions opt;
-    memset(&opt, 0, sizeof opt);
-    opt.inputs = inputs;
-    opt.ninputs = 1;
-    opt.has_until = true;
-    opt.until = 1775001600;
+    const char *inputs[1];
+    KrOptions opt = log_options(inputs);
     opt.explain_customer = "c1";
     opt.explain_jsonl = jsonl;
     opt.explain_out = fuzz_sink();

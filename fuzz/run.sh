@@ -4,7 +4,7 @@
 #
 #   sh fuzz/run.sh smoke              build, replay the regression inputs, then
 #                                     fuzz each target for $FUZZ_SMOKE_SECONDS
-#                                     (default 20) -- what CI runs
+#                                     (default 60) -- what CI runs
 #   sh fuzz/run.sh build [SECONDS]    build, then fuzz each target for SECONDS
 #                                     (default 600); `make fuzz FUZZ_SECONDS=N`
 #   sh fuzz/run.sh compile            only build the targets
@@ -285,7 +285,7 @@ mode=${1:-smoke}
 case $mode in
 smoke)
     build_libfuzzer
-    run_all "${FUZZ_SMOKE_SECONDS:-20}" ;;
+    run_all "${FUZZ_SMOKE_SECONDS:-60}" ;;
 build)
     build_libfuzzer
     run_all "${1:-600}" ;;

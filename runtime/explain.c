@@ -290,20 +290,17 @@ static void put_const(const KeTrace *t, Buf *b, uint32_t k)
     const KImage *img = t->img;
     if (k >= img->nconsts) { puts_(b, "?"); return; }
     const KbConst *c = &img->consts[k];
-    switch (c->tag) {
-    case KB_NUM: put_num(b, c->num); break;
-    case KB_BOOL: puts_(b, c->b ? "true" : "false"); break;
-    case KB_DUR: put_dur(b, c->i); break;
-    case KB_TIME: put_time(b, c->i); break;
-    case KB_WEEKDAY: put_weekday(b, c->i); break;
-    case KB_STR:
-        if (c->str < img->nstrings && img->strings[c->str])
-            put_quoted(b, img->strings[c->str], img->string_lens ? img->string_lens[c->str]
-                                                                  : strlen(img->strings[c->str]));
-        else
-            puts_(b, "\"?\"");
-        break;
-    default: puts_(b, "unknown"); break;
+    if (c->tag != KB_STR) {                  /* the same text as the value it pushes */
+        KrValue v = { .tag = c->tag };
+        if (c->tag == KB_NUM) v.num = c->num;
+        else if (c->tag == KB_BOOL) v.b = c->b;
+        else v.i = c->i;
+        put_value(t, b, &v);
+    } else if (c->str < img->nstrings && img->strings[c->str]) {
+        put_quoted(b, img->strings[c->str], img->string_lens ? img->string_lens[c->str]
+                                                             : strlen(img->strings[c->str]));
+    } else {
+        puts_(b, "\"?\"");
     }
 }
 

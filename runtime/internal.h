@@ -256,9 +256,10 @@ void kr_engine_free(KrEngine *e);
  * the event time, then the values of retention[e].attrs in that order
  * (tag KB_UNKNOWN when absent).  Live records: [head, n). */
 struct KrHist {
-    KrValue *cells;
-    uint32_t head, n, cap;        /* in records */
+    KrValue *cells;               /* room for a power of two of records, at least
+                                     max(n, 4) (1 when only the last is kept) */
     uint64_t total;               /* every event of the kind so far */
+    uint32_t head, n;             /* in records */
 };
 
 /* A first attempt that was sent (asks only). */
@@ -266,16 +267,36 @@ typedef struct KrSent { int64_t time; uint32_t rule, channel; } KrSent;
 
 typedef struct KrSlot KrSlot;     /* per (customer, rule): replay.c */
 
-typedef struct KrCust {
+/* One customer.  The engine keeps the record and its KrHist array
+ * together (hist points right behind the record) in blocks (no malloc per
+ * customer).  slots: the rules with a pending chain (and every-rules), a
+ * list in creation order, in the engine's slab (replay.c). */
+typedef struct KrCust KrCust;
+
+/* A kind only counted over all time (count(E) with no window, no last
+ * event read) has no KrHist: hist_of[e] is KR_COUNTED | k, and the total
+ * is kr_cust_totals(c)[k], in the engine's customer record right after the
+ * KrCust (before its KrHist array). */
+#define KR_COUNTED 0x80000000u
+
+struct KrCust {
     int64_t first;                /* time of the customer's first event */
     uint64_t optout;              /* channels opted out of */
     uint64_t consent;             /* channels with consent granted */
     KzZone *zone;                 /* the customer's zone now */
     KrValue *traits;              /* [img->ntraits], or NULL (all unknown) */
     KrHist *hist;                 /* [engine's kept kinds], or NULL */
-    KrSent *sent; uint32_t sent_head, nsent, capsent;
-    KrSlot *slots; uint32_t nslots, capslots;
-} KrCust;
+    KrSent *sent;
+    KrSlot *slots;
+    uint32_t sent_head, nsent, capsent;
+    uint32_t gen;                 /* last generation handed out to a timer of this customer */
+};
+
+static inline uint64_t *kr_cust_totals(const KrCust *c)
+{
+    return (uint64_t *)(uintptr_t)(c + 1);
+}
+
 
 /* ---- the VM (vm.c) -------------------------------------------------------- */
 
@@ -287,10 +308,10 @@ typedef struct KvEnv {
     const KImage *img;
     const KrPool *values;
     const uint32_t *strval;       /* image string index -> value pool id */
-    const uint32_t *hist_of;      /* event index -> index in KrCust.hist, or KB_NONE */
+    const uint32_t *hist_of;      /* event index -> index in KrCust.hist, KB_NONE, or
+                                     KR_COUNTED | k (see kr_cust_totals) */
     uint32_t ev_response;         /* event index of `response` (KB_NONE if absent) */
-    uint32_t response_survey;     /* position of "survey" in retention[response].attrs, or KB_NONE */
-} KvEnv;
+    uint32_t response_survey;     /* position of "survey" in retention[response].attrs, or KB_NONE */} KvEnv;
 
 /* One evaluation: the customer, the send time (or trigger time), the zone,
  * the current event (trigger, or the counted event inside COUNT's where)

@@ -3,9 +3,11 @@
  * A pool gives each distinct byte string a dense id from 0.  The bytes live
  * in big chunks that are never moved (a pointer from kr_pool_str stays valid
  * until kr_pool_free), each string NUL-terminated.  Lookup is an open-
- * addressing table (linear probing, load <= 1/2) whose slots hold the hash,
- * the id, the length and the first 16 bytes of the string: finding a short
- * string reads one slot and nothing else.
+ * addressing table (linear probing, load <= 3/4) whose 24-byte slots hold
+ * a 27-bit fingerprint of the hash with the length (up to 30), the id and
+ * the first 16 bytes of the string: finding a short string reads one slot
+ * and nothing else.  The table index comes from the other half of the
+ * 64-bit hash (kept per string in PoolStr for growing the table).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +17,15 @@
 
 typedef struct PoolStr { const char *p; uint32_t len; uint32_t hash; } PoolStr;
 
-/* A table slot.  The first 16 bytes of the string sit in the slot, so a
- * lookup of a short string (most ids) touches one cache line. */
+/* A table slot (24 bytes).  The first 16 bytes of the string sit in the
+ * slot, so a lookup of a short string (most ids) touches one cache line. */
 typedef struct Slot {
-    uint32_t hash;
+    uint32_t tag;                       /* fingerprint (high 27 bits) | min(len, LEN_BIG) */
     uint32_t id1;                       /* id + 1; 0: empty */
-    uint32_t len, pad;
     uint64_t k[2];                      /* first 16 bytes, zero-padded */
 } Slot;
+
+#define LEN_BIG 31u                     /* tag length field: 31 = 31 bytes or more */
 
 struct KrPool {
     PoolStr *strs; uint32_t n, cap;     /* id -> string */
@@ -79,14 +82,16 @@ void kr_pool_free(KrPool *p)
     free(p);
 }
 
-/* A looked-up string: its bytes, hash and 16-byte prefix. */
-typedef struct Key { const char *s; size_t len; uint32_t hash; uint64_t k[2]; } Key;
+/* A looked-up string: its bytes, hash (table index bits), slot tag and
+ * 16-byte prefix. */
+typedef struct Key { const char *s; size_t len; uint32_t hash, tag; uint64_t k[2]; } Key;
 
 static inline void make_key_h(Key *q, const char *s, size_t len, uint64_t h)
 {
     q->s = s;
     q->len = len;
     q->hash = (uint32_t)(h >> 32);
+    q->tag = ((uint32_t)h & ~LEN_BIG) | (len < LEN_BIG ? (uint32_t)len : LEN_BIG);
     kr_prefix16(s, len, q->k);
 }
 
@@ -111,9 +116,11 @@ static uint32_t find(const KrPool *p, const Key *q)
     for (;;) {
         const Slot *e = &p->slots[i];
         if (e->id1 == 0) return i;
-        if (e->hash == q->hash && e->len == q->len && e->k[0] == q->k[0] && e->k[1] == q->k[1]
-            && (q->len <= 16 || memcmp(p->strs[e->id1 - 1u].p + 16, q->s + 16, q->len - 16) == 0))
-            return i;
+        if (e->tag == q->tag && e->k[0] == q->k[0] && e->k[1] == q->k[1]) {
+            if (q->len <= 16) return i;         /* the tag holds the exact length */
+            const PoolStr *ps = &p->strs[e->id1 - 1u];
+            if (ps->len == q->len && memcmp(ps->p + 16, q->s + 16, q->len - 16) == 0) return i;
+        }
         i = (i + 1u) & p->mask;
     }
 }
@@ -135,7 +142,7 @@ static int grow(KrPool *p)
     for (uint32_t j = 0; j <= p->mask; j++) {
         const Slot *e = &p->slots[j];
         if (!e->id1) continue;
-        uint32_t i = e->hash & nmask;
+        uint32_t i = p->strs[e->id1 - 1u].hash & nmask;
         while (ns[i].id1) i = (i + 1u) & nmask;
         ns[i] = *e;
     }
@@ -183,7 +190,7 @@ uint32_t kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h)
     uint32_t i = find(p, &q);
     if (p->slots[i].id1) return p->slots[i].id1 - 1u;
     if (len > UINT32_MAX - 1u || p->n >= UINT32_MAX - 2u) return UINT32_MAX;
-    if ((uint64_t)(p->n + 1u) * 2u > (uint64_t)p->mask + 1u) {
+    if ((uint64_t)(p->n + 1u) * 4u > ((uint64_t)p->mask + 1u) * 3u) {
         if (grow(p) != 0) return UINT32_MAX;
         i = find(p, &q);
     }
@@ -198,9 +205,8 @@ uint32_t kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h)
     uint32_t id = p->n++;
     p->strs[id] = (PoolStr){ d, (uint32_t)len, q.hash };
     Slot *e = &p->slots[i];
-    e->hash = q.hash;
+    e->tag = q.tag;
     e->id1 = id + 1u;
-    e->len = (uint32_t)len;
     e->k[0] = q.k[0];
     e->k[1] = q.k[1];
     return id;

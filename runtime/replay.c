@@ -25,22 +25,29 @@
 
 
 enum { TK_BOUNDARY = 0, TK_ATTEMPT = 1 };
+enum { ZONE_CACHE = 64 };
 
+/* A slot lives only while its rule has a pending chain for the customer
+ * (every-rules: for good; the explained customer: for good too, so that
+ * its story lists rules in first-trigger order).  Slots of rule r are
+ * slot_size(e, r) bytes in the engine's slab: the trigger's kept attributes
+ * follow the record.  Generations come from the customer's counter
+ * (KrCust.gen), so a slot made again for the same rule never takes the
+ * generation of a stale timer. */
 struct KrSlot {
+    KrSlot *next;                 /* the customer's next slot */
+    int64_t due;                  /* due time of the next attempt */
+    int64_t every_last;           /* last boundary fired, or INT64_MIN */
+    KzZone *zone;                 /* the customer's zone at trigger time */
     uint32_t rule;
-    bool pending;                 /* an ask/task chain is pending */
-    bool moved;                   /* the next attempt was moved by quiet hours */
     uint32_t attempt;             /* index of the next attempt */
     uint32_t variant;             /* variant index or KB_NONE */
     uint32_t gen;                 /* generation of the pending chain */
-    uint32_t seq;                 /* last generation handed out (chains and boundaries) */
     uint32_t every_gen;           /* generation of the pending boundary timer */
-    int64_t due;                  /* due time of the next attempt */
-    int64_t trig_time;
-    KzZone *zone;                 /* the customer's zone at trigger time */
-    KrValue *tattrs;              /* trigger's kept attributes (retention order; kept
-                                     allocated for the slot's next chains) */
-    int64_t every_last;           /* last boundary fired, or INT64_MIN */
+    bool pending;                 /* an ask/task chain is pending */
+    bool moved;                   /* the next attempt was moved by quiet hours */
+    KrValue tattrs[];             /* [tattr_n[rule]]: the trigger's kept attributes
+                                     (retention order) */
 };
 
 /* A timer: 24 bytes.  key = kind << 63 | rank << 32 | customer, rank being
@@ -69,21 +76,31 @@ struct KrEngine {
     KrEngineOpts opt;
     KvEnv env;
     uint32_t *strval;             /* image string -> value pool id */
-    uint32_t *hist_of;            /* event -> hist index or KB_NONE */
-    uint32_t nkept;
+    uint32_t *hist_of;            /* event -> hist index, KB_NONE or KR_COUNTED | total index */
+    uint32_t nkept, ncounted;     /* KrHist and totals per customer */
     uint32_t *chan_val;           /* channel -> value pool id of its name */
     uint64_t *vhash;              /* rule -> FNV-1a state after "POLICY/RULE/" */
     uint32_t *by_event, *by_event_off;   /* after-rules per event: [off[e], off[e+1]) */
     uint32_t *every, nevery;      /* every-rules */
     uint32_t *rank, *rank_rule;   /* rule -> timer rank and back */
+    uint32_t *tattr_n;            /* rule -> kept attributes of its trigger event */
+    /* slots: bump-allocated from chunks of SLAB_CHUNK bytes, released ones
+     * on a free list per rule (slots of one rule all have one size) */
+    char **slab; uint32_t nslab, capslab;
+    char *slab_cur; size_t slab_left;
+    KrSlot **free_slot;           /* [nrules] */
     int64_t sent_keep;            /* sends older than now - sent_keep can go */
     uint64_t quiet_mask;          /* channels some quiet window covers */
     KzZone *policy_zone;
     uint32_t ev_identify, ev_response, ev_opt_out, ev_opt_in, ev_grant, ev_revoke;
     uint32_t a_tz, a_channel, a_survey;
+    /* zone names seen in identify events: value id -> kz_zone (zone_of) */
+    uint32_t zc_id[ZONE_CACHE];
+    KzZone *zc_zone[ZONE_CACHE];
 
     /* customers: ncusts records of cstride bytes, a KrCust followed by its
-     * nkept KrHist (kept together: one cache miss per event, not three), in
+     * ncounted uint64_t totals and its nkept KrHist (kept together: one
+     * cache miss per event, not three), in
      * blocks of CUST_BLOCK records that never move (no copying, and at most
      * one block of slack instead of half the array) */
     char **blocks; uint32_t nblocks, capblocks, ncusts; size_t cstride;
@@ -289,6 +306,18 @@ static inline bool timer_before(const KrTimer *a, const KrTimer *b)
     return a->due < b->due || (a->due == b->due && a->key < b->key);
 }
 
+/* Puts t at hole i of the heap, moving earlier-due parents down. */
+static void sift_up(KrEngine *e, size_t i, KrTimer t)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!timer_before(&t, &e->heap[p])) break;
+        e->heap[i] = e->heap[p];
+        i = p;
+    }
+    e->heap[i] = t;
+}
+
 static int heap_push(KrEngine *e, KrTimer t)
 {
     if (e->nheap == e->capheap) {
@@ -298,67 +327,113 @@ static int heap_push(KrEngine *e, KrTimer t)
         e->heap = nh;
         e->capheap = nc;
     }
-    size_t i = e->nheap++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!timer_before(&t, &e->heap[p])) break;
-        e->heap[i] = e->heap[p];
-        i = p;
-    }
-    e->heap[i] = t;
+    sift_up(e, e->nheap++, t);
     return 0;
 }
 
+/* Removes the first timer.  Bottom-up: the hole at the root goes down
+ * along the earlier child to a leaf (one comparison per level), then the
+ * last timer moves up from there (it belongs near the bottom: few steps). */
 static KrTimer heap_pop(KrEngine *e)
 {
     KrTimer top = e->heap[0];
     KrTimer last = e->heap[--e->nheap];
     size_t i = 0, n = e->nheap;
+    if (n == 0) return top;
     for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        const KrTimer *mv = &last;
-        if (l < n && timer_before(&e->heap[l], mv)) { m = l; mv = &e->heap[l]; }
-        if (r < n && timer_before(&e->heap[r], mv)) { m = r; }
-        if (m == i) break;
-        e->heap[i] = e->heap[m];
-        i = m;
+        size_t l = 2 * i + 1;
+        if (l >= n) break;
+        if (l + 1 < n && timer_before(&e->heap[l + 1], &e->heap[l])) l++;
+        e->heap[i] = e->heap[l];
+        i = l;
     }
-    if (n > 0) e->heap[i] = last;
+    sift_up(e, i, last);
     return top;
 }
 
 /* ---- customers and slots ------------------------------------------------- */
 
+#define SLAB_CHUNK (64u * 1024u)
+
+static size_t slot_size(const KrEngine *e, uint32_t rule)
+{
+    return sizeof(KrSlot) + (size_t)e->tattr_n[rule] * sizeof(KrValue);
+}
+
 static KrSlot *find_slot(const KrCust *c, uint32_t rule)
 {
-    for (uint32_t i = 0; i < c->nslots; i++)
-        if (c->slots[i].rule == rule) return &c->slots[i];
+    for (KrSlot *s = c->slots; s; s = s->next)
+        if (s->rule == rule) return s;
     return NULL;
 }
 
-static KrSlot *get_slot(KrCust *c, uint32_t rule)
+/* A fresh slot of rule from the free list or the slab; NULL: no memory. */
+static KrSlot *slot_alloc(KrEngine *e, uint32_t rule)
 {
-    KrSlot *s = find_slot(c, rule);
-    if (s) return s;
-    if (c->nslots == c->capslots) {
-        uint32_t nc = c->capslots ? c->capslots * 2 : 2;
-        KrSlot *ns = realloc(c->slots, nc * sizeof *ns);
-        if (!ns) return NULL;
-        c->slots = ns;
-        c->capslots = nc;
+    KrSlot *s = e->free_slot[rule];
+    if (s) {
+        e->free_slot[rule] = s->next;
+        return s;
     }
-    s = &c->slots[c->nslots++];
+    size_t sz = slot_size(e, rule);
+    if (sz > e->slab_left) {
+        size_t csz = sz > SLAB_CHUNK ? sz : SLAB_CHUNK;
+        if (e->nslab == e->capslab) {
+            uint32_t nc = e->capslab ? e->capslab * 2 : 16;
+            char **ns = realloc(e->slab, nc * sizeof *ns);
+            if (!ns) return NULL;
+            e->slab = ns;
+            e->capslab = nc;
+        }
+        char *chunk = malloc(csz);
+        if (!chunk) return NULL;
+        e->slab[e->nslab++] = chunk;
+        e->slab_cur = chunk;
+        e->slab_left = csz;
+    }
+    s = (KrSlot *)(void *)e->slab_cur;
+    e->slab_cur += sz;                  /* sz is a multiple of 8: alignment kept */
+    e->slab_left -= sz;
+    return s;
+}
+
+/* The slot of (c, rule), made (at the end of c's list) if it has none. */
+static KrSlot *get_slot(KrEngine *e, KrCust *c, uint32_t rule)
+{
+    KrSlot **at = &c->slots;
+    for (; *at; at = &(*at)->next)
+        if ((*at)->rule == rule) return *at;
+    KrSlot *s = slot_alloc(e, rule);
+    if (!s) return NULL;
     memset(s, 0, sizeof *s);
     s->rule = rule;
     s->variant = KB_NONE;
     s->every_last = INT64_MIN;
+    *at = s;
     return s;
 }
 
 static void end_chain(KrSlot *s)
 {
     s->pending = false;
-    s->gen = 0;
+}
+
+/* Gives back the slots of customer ci that hold nothing any more: no
+ * pending chain and not an every-rule (kept for the explained customer).
+ * No slot pointer of ci may be in use across this call. */
+static void release_idle(KrEngine *e, KrCust *c, uint32_t ci)
+{
+    if (ci == e->explain_id) return;
+    for (KrSlot **at = &c->slots; *at;) {
+        KrSlot *s = *at;
+        if (s->pending || e->img->rules[s->rule].trigger == KB_TRIG_EVERY) {
+            at = &s->next;
+            continue;
+        }
+        *at = s->next;
+        s->next = e->free_slot[s->rule];
+        e->free_slot[s->rule] = s;
+    }
 }
 
 static void cust_free(KrEngine *e, KrCust *c)
@@ -367,8 +442,6 @@ static void cust_free(KrEngine *e, KrCust *c)
         for (uint32_t i = 0; i < e->nkept; i++) free(c->hist[i].cells);
     free(c->traits);
     free(c->sent);
-    for (uint32_t i = 0; i < c->nslots; i++) free(c->slots[i].tattrs);
-    free(c->slots);
 }
 
 /* ---- sends --------------------------------------------------------------- */
@@ -419,19 +492,35 @@ static KrValue event_attr(const KrEvent *ev, uint32_t a)
     return u;
 }
 
+/* The records h->cells has room for (it has at least this many; see
+ * KrHist): the least power of two >= max(n, least), 0 without cells. */
+static uint64_t hist_room(const KrHist *h, uint32_t least)
+{
+    if (!h->cells) return 0;
+    uint64_t r = least;
+    while (r < h->n) r *= 2;
+    return r;
+}
+
 static int record_event(KrEngine *e, KrCust *c, const KrEvent *ev)
 {
     uint32_t hi = e->hist_of[ev->event];
     if (hi == KB_NONE) return 0;
+    if (hi & KR_COUNTED) {
+        kr_cust_totals(c)[hi & ~KR_COUNTED]++;
+        return 0;
+    }
     const KbRetention *ret = &e->img->retention[ev->event];
     KrHist *h = &c->hist[hi];
     h->total++;
     bool keep_last = (ret->flags & KB_RET_LAST) != 0;
     if (ret->window == 0 && !keep_last) return 0;
     uint32_t stride = 1 + ret->nattrs;
+    uint32_t least = ret->window == 0 ? 1 : 4;   /* only the last record read: room for one */
+    uint64_t room = hist_room(h, least);
     if (ret->window == 0) {
-        h->head = h->n = 0;                 /* only the last one is read */
-    } else if (h->n == h->cap) {
+        h->head = h->n = 0;
+    } else if (h->n == room) {
         /* full: first drop the records out of every window (at or before
          * now - window), keeping the last one if it is read */
         int64_t lo = win_lo(ev->time, ret->window);
@@ -444,13 +533,12 @@ static int record_event(KrEngine *e, KrCust *c, const KrEvent *ev)
             h->head = 0;
         }
     }
-    if (h->n == h->cap) {
-        /* only the last record read: room for one is enough */
-        uint32_t nc = h->cap ? h->cap * 2 : ret->window == 0 ? 1 : 4;
+    if (h->n == room) {                 /* still full (or no cells yet): double */
+        uint64_t nc = room ? room * 2 : least;
+        if (nc > UINT32_MAX || nc * stride > SIZE_MAX / sizeof *h->cells) return -1;
         KrValue *ncells = realloc(h->cells, (size_t)nc * stride * sizeof *ncells);
         if (!ncells) return -1;
         h->cells = ncells;
-        h->cap = nc;
     }
     KrValue *rec = &h->cells[(size_t)h->n * stride];
     rec[0].tag = KB_TIME;
@@ -511,7 +599,7 @@ static const KrHist *best_hist(const KrEngine *e, const KbRule *r, const KrCust 
 {
     if (r->at != KB_AT_BEST_TIME || r->best_event >= e->img->nevents || !c->hist) return NULL;
     uint32_t hi = e->hist_of[r->best_event];
-    return hi == KB_NONE ? NULL : &c->hist[hi];
+    return hi == KB_NONE || (hi & KR_COUNTED) ? NULL : &c->hist[hi];
 }
 
 static uint32_t first_channel(const KbRule *r, uint32_t variant)
@@ -539,9 +627,10 @@ static uint32_t pick_variant(const KrEngine *e, uint32_t ri, uint32_t ci)
     return HOLDOUT;
 }
 
-/* A trigger of rule ri for customer ci at time T; tattrs: the trigger
- * event (NULL for every-boundaries). */
-static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEvent *ev)
+/* A trigger of rule ri for customer ci at time T; ev: the trigger
+ * event (NULL for every-boundaries).  Leaves an idle slot behind (see
+ * trigger). */
+static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEvent *ev)
 {
     const KImage *img = e->img;
     const KbRule *r = &img->rules[ri];
@@ -555,17 +644,19 @@ static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEve
         trace(e, ci, T, ri, "holdout", "customer is in the experiment's holdout: nothing is sent");
         return 0;
     }
-    KrSlot *s = get_slot(c, ri);
+    KrSlot *s = get_slot(e, c, ri);
     if (!s) return -1;
     if (s->pending) {
         if (r->retrigger == 1) {
             st[KR_ST_KEEP]++;
-            trace(e, ci, T, ri, "keep", "ignored: an ask is pending (on retrigger keep)");
+            if (tracing(e, ci, ri))
+                trace(e, ci, T, ri, "keep", "ignored: an ask is pending (on retrigger keep)");
             return 0;
         }
         if (s->attempt == 0) st[KR_ST_RESTART]++;
-        trace(e, ci, T, ri, "restart", "the pending %s (attempt %u) is cancelled",
-              r->is_task ? "task" : "ask", s->attempt + 1);
+        if (tracing(e, ci, ri))
+            trace(e, ci, T, ri, "restart", "the pending %s (attempt %u) is cancelled",
+                  r->is_task ? "task" : "ask", s->attempt + 1);
         end_chain(s);
     }
     int64_t delay = (v != KB_NONE && r->variants[v].has_delay) ? r->variants[v].delay : r->delay;
@@ -595,23 +686,24 @@ static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEve
     s->moved = moved;
     s->attempt = 0;
     s->variant = v;
-    s->gen = ++s->seq;
+    s->gen = ++c->gen;
     s->due = fin;
-    s->trig_time = T;
     s->zone = z;
-    if (ev && r->trigger == KB_TRIG_AFTER && r->event < img->nevents) {
+    if (ev && e->tattr_n[ri]) {
         const KbRetention *ret = &img->retention[r->event];
-        if (ret->nattrs) {
-            if (!s->tattrs) {
-                s->tattrs = malloc(ret->nattrs * sizeof *s->tattrs);
-                if (!s->tattrs) return -1;
-            }
-            for (uint32_t i = 0; i < ret->nattrs; i++) s->tattrs[i] = event_attr(ev, ret->attrs[i]);
-        }
+        for (uint32_t i = 0; i < e->tattr_n[ri]; i++) s->tattrs[i] = event_attr(ev, ret->attrs[i]);
     }
     KrTimer t = { .due = fin, .key = TIMER_KEY(TK_ATTEMPT, e->rank[ri], ci), .gen = s->gen,
                   .attempt = 0 };
     return heap_push(e, t);
+}
+
+/* trigger_chain, then gives back the customer's idle slots. */
+static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEvent *ev)
+{
+    int rc = trigger_chain(e, ci, ri, T, ev);
+    release_idle(e, cust_at(e, ci), ci);
+    return rc;
 }
 
 /* ---- firing -------------------------------------------------------------- */
@@ -623,8 +715,7 @@ static bool must_yield(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t
 {
     const KImage *img = e->img;
     const KbRule *r = &img->rules[ri];
-    for (uint32_t i = 0; i < c->nslots; i++) {
-        const KrSlot *s = &c->slots[i];
+    for (const KrSlot *s = c->slots; s; s = s->next) {
         if (!s->pending || s->attempt != 0 || s->rule == ri) continue;
         const KbRule *o = &img->rules[s->rule];
         if (o->is_task || o->priority <= r->priority) continue;
@@ -700,7 +791,9 @@ static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
     return heap_push(e, t);
 }
 
-static int fire_attempt(KrEngine *e, const KrTimer *t)
+/* Fires attempt timer t (stale ones are ignored); may leave the slot idle
+ * (see fire_attempt). */
+static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
 {
     const KImage *img = e->img;
     uint32_t ci = TIMER_CUST(t), ri = e->rank_rule[TIMER_RANK(t)], k = t->attempt;
@@ -718,11 +811,13 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
         const KbRetention *ret = r->trigger == KB_TRIG_AFTER && r->event < img->nevents
                                  ? &img->retention[r->event] : NULL;
         KvAttrs ta = { 0, NULL, NULL };
-        if (ret && s->tattrs) { ta.n = ret->nattrs; ta.ids = ret->attrs; ta.vals = s->tattrs; }
+        if (ret && e->tattr_n[ri]) { ta.n = ret->nattrs; ta.ids = ret->attrs; ta.vals = s->tattrs; }
         KvCtx ctx = { .env = &e->env, .cust = c, .now = now, .zone = s->zone, .cur = ta, .trig = ta };
         if (r->if_fn != KB_NONE) {
             int tv = eval_cond(e, ci, ri, &ctx, r->if_fn);
-            trace(e, ci, now, ri, "if", "condition is %s%s", truth_name(tv), tv == 1 ? "" : ": not sent");
+            if (tracing(e, ci, ri))
+                trace(e, ci, now, ri, "if", "condition is %s%s",
+                      truth_name(tv), tv == 1 ? "" : ": not sent");
             explain_values(e, ci, now, ri, r->if_fn);
             if (tv != 1) {
                 st[KR_ST_COND]++;
@@ -732,7 +827,9 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
         }
         if (r->unless_fn != KB_NONE) {
             int tv = eval_cond(e, ci, ri, &ctx, r->unless_fn);
-            trace(e, ci, now, ri, "unless", "condition is %s%s", truth_name(tv), tv == 0 ? "" : ": not sent");
+            if (tracing(e, ci, ri))
+                trace(e, ci, now, ri, "unless", "condition is %s%s",
+                      truth_name(tv), tv == 0 ? "" : ": not sent");
             explain_values(e, ci, now, ri, r->unless_fn);
             if (tv != 0) {
                 st[KR_ST_COND]++;
@@ -744,8 +841,9 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
     if (r->is_task) {
         row.action = KR_ACT_TASK;
         st[KR_ST_TASKS]++;
-        trace(e, ci, now, ri, "task", "task %s (attempt %u) via %s", sname(img, r->target), k + 1,
-              chan_name(e, ch));
+        if (tracing(e, ci, ri))
+            trace(e, ci, now, ri, "task", "task %s (attempt %u) via %s", sname(img, r->target), k + 1,
+                  chan_name(e, ch));
         add_row(e, &row);
         return next_attempt(e, ci, s, now);
     }
@@ -760,54 +858,67 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
         char which[128];
         if (is_capped(e, c, ri, ch, now, tracing(e, ci, ri) ? which : NULL, sizeof which)) {
             st[KR_ST_CAP]++;
-            trace(e, ci, now, ri, "capped", "%s: dropped", which);
+            if (tracing(e, ci, ri)) trace(e, ci, now, ri, "capped", "%s: dropped", which);
             end_chain(s);
             return 0;
         }
         uint32_t to;
         if (must_yield(e, c, ri, ch, now, &to)) {
             st[KR_ST_YIELD]++;
-            trace(e, ci, now, ri, "yield", "dropped: it would fill a cap before the pending "
-                  "higher-priority ask %s", rule_name(e, to));
+            if (tracing(e, ci, ri))
+                trace(e, ci, now, ri, "yield", "dropped: it would fill a cap before the pending "
+                      "higher-priority ask %s", rule_name(e, to));
             end_chain(s);
             return 0;
         }
         if (blocked) {
             st[*blocked == 'o' ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
-            trace(e, ci, now, ri, "blocked", "attempt 1 skipped: %s %s", blocked, chan_name(e, ch));
+            if (tracing(e, ci, ri))
+                trace(e, ci, now, ri, "blocked", "attempt 1 skipped: %s %s", blocked, chan_name(e, ch));
             return next_attempt(e, ci, s, now);
         }
         if (record_send(e, c, now, ri, ch) != 0) return -1;
         st[KR_ST_SENT]++;
         if (s->moved) st[KR_ST_MOVED]++;
-        trace(e, ci, now, ri, "ask", "sent %s via %s", sname(img, img->surveys[r->target]),
-              chan_name(e, ch));
+        if (tracing(e, ci, ri))
+            trace(e, ci, now, ri, "ask", "sent %s via %s", sname(img, img->surveys[r->target]),
+                  chan_name(e, ch));
     } else {
         if (blocked) {
             st[KR_ST_REM_BLOCKED]++;
-            trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s", k + 1, blocked,
-                  chan_name(e, ch));
+            if (tracing(e, ci, ri))
+                trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s", k + 1, blocked,
+                      chan_name(e, ch));
             return next_attempt(e, ci, s, now);
         }
         row.action = KR_ACT_REMIND;
         st[KR_ST_REMINDED]++;
         if (s->moved) st[KR_ST_MOVED]++;
-        trace(e, ci, now, ri, "remind", "attempt %u sent via %s", k + 1, chan_name(e, ch));
+        if (tracing(e, ci, ri))
+            trace(e, ci, now, ri, "remind", "attempt %u sent via %s", k + 1, chan_name(e, ch));
     }
     add_row(e, &row);
     return next_attempt(e, ci, s, now);
+}
+
+static int fire_attempt(KrEngine *e, const KrTimer *t)
+{
+    int rc = fire_attempt_slot(e, t);
+    uint32_t ci = TIMER_CUST(t);
+    release_idle(e, cust_at(e, ci), ci);
+    return rc;
 }
 
 static int schedule_boundary(KrEngine *e, uint32_t ci, uint32_t ri, int64_t tmin)
 {
     KrCust *c = cust_at(e, ci);
     const KbRule *r = &e->img->rules[ri];
-    KrSlot *s = get_slot(c, ri);
+    KrSlot *s = get_slot(e, c, ri);
     if (!s) return -1;
     if (s->every_last != INT64_MIN && tmin <= s->every_last) tmin = s->every_last + 1;
     if (tmin < c->first) tmin = c->first;
     int64_t b = kr_next_boundary(r, c->zone, c->first, tmin);
-    s->every_gen = ++s->seq;
+    s->every_gen = ++c->gen;
     if (b == KR_NEVER) return 0;
     KrTimer t = { .due = b, .key = TIMER_KEY(TK_BOUNDARY, e->rank[ri], ci), .gen = s->every_gen,
                   .attempt = 0 };
@@ -849,6 +960,18 @@ static uint32_t channel_of(const KrEngine *e, const KrEvent *ev, bool *present)
     return KB_NONE;
 }
 
+/* The zone named by value-pool string id, or NULL (kz_zone, remembered in
+ * a small direct-mapped cache: identify events repeat a few names). */
+static KzZone *zone_of(KrEngine *e, uint32_t id)
+{
+    uint32_t k = id % ZONE_CACHE;
+    if (e->zc_id[k] != id) {
+        e->zc_zone[k] = kz_zone(kr_pool_str(e->values, id, NULL));
+        e->zc_id[k] = id;
+    }
+    return e->zc_zone[k];
+}
+
 /* Reserved events: traits and zone, opt-out/in, consent, responses. */
 static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zone_changed)
 {
@@ -861,7 +984,7 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
             if (a == e->a_tz) {
                 KrValue v = ev->attr_vals[i];
                 KzZone *z = NULL;
-                if (v.tag == KB_STR) z = kz_zone(kr_pool_str(e->values, v.str, NULL));
+                if (v.tag == KB_STR) z = zone_of(e, v.str);
                 if (!z) z = e->policy_zone;
                 if (z != c->zone) {
                     *zone_changed = true;
@@ -889,25 +1012,27 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
         else if (en == e->ev_opt_in) c->optout &= ~mask;
         else if (en == e->ev_grant) c->consent |= mask;
         else c->consent &= ~mask;
-        trace(e, ci, ev->time, KB_NONE, sname(img, img->events[en]), "%s",
-              present ? (ch == KB_NONE ? "(a channel the policy does not know)" : chan_name(e, ch))
-                      : "all channels");
+        if (tracing(e, ci, KB_NONE))
+            trace(e, ci, ev->time, KB_NONE, sname(img, img->events[en]), "%s",
+                  present ? (ch == KB_NONE ? "(a channel the policy does not know)" : chan_name(e, ch))
+                          : "all channels");
         return 0;
     }
     if (en == e->ev_response && e->a_survey != KB_NONE) {
         KrValue v = event_attr(ev, e->a_survey);
         if (v.tag != KB_STR) return 0;
         /* a response after attempt 1 cancels the later attempts */
-        for (uint32_t i = 0; i < c->nslots; i++) {
-            KrSlot *s = &c->slots[i];
+        for (KrSlot *s = c->slots; s; s = s->next) {
             const KbRule *r = &img->rules[s->rule];
             if (!s->pending || s->attempt == 0 || r->is_task || r->target >= img->nsurveys) continue;
             if (e->strval[img->surveys[r->target]] != v.str) continue;
             e->stats.rule[s->rule][KR_ST_REM_ANSWERED]++;
-            trace(e, ci, ev->time, s->rule, "response", "answered: attempts from %u on are cancelled",
-                  s->attempt + 1);
+            if (tracing(e, ci, s->rule))
+                trace(e, ci, ev->time, s->rule, "response", "answered: attempts from %u on are cancelled",
+                      s->attempt + 1);
             end_chain(s);
         }
+        release_idle(e, c, ci);
     }
     return 0;
 }
@@ -930,7 +1055,7 @@ static int new_customer(KrEngine *e, uint32_t ci, int64_t t)
         e->ncusts += CUST_BLOCK;
         for (uint32_t i = old; i < e->ncusts; i++) {
             KrCust *x = cust_at(e, i);
-            x->hist = e->nkept ? (KrHist *)(x + 1) : NULL;
+            x->hist = e->nkept ? (KrHist *)(void *)(kr_cust_totals(x) + e->ncounted) : NULL;
             x->first = INT64_MIN;
         }
     }
@@ -968,16 +1093,19 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
             en != e->ev_grant && en != e->ev_revoke)
             trace(e, ci, T, KB_NONE, "event", "%s", sname(img, img->events[en]));
         if (apply_reserved(e, ci, &evt, &zone_changed) != 0) return -1;
-        if (record_event(e, cust_at(e, ci), &evt) != 0) return -1;
+        KrCust *c = cust_at(e, ci);         /* blocks never move */
+        if (record_event(e, c, &evt) != 0) return -1;
         for (uint32_t i = e->by_event_off[en]; i < e->by_event_off[en + 1]; i++) {
             uint32_t ri = e->by_event[i];
             const KbRule *r = &img->rules[ri];
             if (r->where_fn != KB_NONE) {
                 KvAttrs cur = { evt.nattrs, evt.attr_ids, evt.attr_vals };
-                KvCtx ctx = { .env = &e->env, .cust = cust_at(e, ci), .now = T,
-                              .zone = cust_at(e, ci)->zone, .cur = cur, .trig = cur };
+                KvCtx ctx = { .env = &e->env, .cust = c, .now = T,
+                              .zone = c->zone, .cur = cur, .trig = cur };
                 int tv = eval_cond(e, ci, ri, &ctx, r->where_fn);
-                trace(e, ci, T, ri, "where", "condition is %s%s", truth_name(tv), tv == 1 ? "" : ": no trigger");
+                if (tracing(e, ci, ri))
+                    trace(e, ci, T, ri, "where", "condition is %s%s",
+                          truth_name(tv), tv == 1 ? "" : ": no trigger");
                 explain_values(e, ci, T, ri, r->where_fn);
                 if (tv != 1) continue;
             }
@@ -1035,6 +1163,10 @@ void kr_engine_free(KrEngine *e)
     for (uint32_t i = 0; i < e->ncusts; i++) cust_free(e, cust_at(e, i));
     for (uint32_t i = 0; i < e->nblocks; i++) free(e->blocks[i]);
     free(e->blocks);
+    for (uint32_t i = 0; i < e->nslab; i++) free(e->slab[i]);
+    free(e->slab);
+    free(e->free_slot);
+    free(e->tattr_n);
     free(e->heap);
     free(e->rows);
     free(e->strval);
@@ -1063,6 +1195,7 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->last_time = INT64_MIN;
     e->explain_id = KB_NONE;
     e->explain_rule = KB_NONE;
+    for (uint32_t i = 0; i < ZONE_CACHE; i++) e->zc_id[i] = KB_NONE;
     e->stats.nrules = img->nrules;
     e->strval = malloc((img->nstrings + 1) * sizeof *e->strval);
     e->hist_of = malloc((img->nevents + 1) * sizeof *e->hist_of);
@@ -1074,7 +1207,10 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->stats.rule = calloc(img->nrules + 1, sizeof *e->stats.rule);
     e->rank = malloc((img->nrules + 1) * sizeof *e->rank);
     e->rank_rule = malloc((img->nrules + 1) * sizeof *e->rank_rule);
-    if (img->nrules > 0x7fffffffu || !e->rank || !e->rank_rule) goto fail;
+    e->tattr_n = calloc(img->nrules + 1, sizeof *e->tattr_n);
+    e->free_slot = calloc(img->nrules + 1, sizeof *e->free_slot);
+    if (img->nrules > 0x7fffffffu || !e->rank || !e->rank_rule || !e->tattr_n || !e->free_slot)
+        goto fail;
     if (!e->strval || !e->hist_of || !e->chan_val || !e->vhash || !e->by_event_off ||
         !e->by_event || !e->every || !e->stats.rule)
         goto fail;
@@ -1084,9 +1220,14 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     }
     for (uint32_t i = 0; i < img->nevents; i++) {
         const KbRetention *r = &img->retention[i];
-        e->hist_of[i] = (r->flags || r->window || r->nattrs) ? e->nkept++ : KB_NONE;
+        /* attributes alone are kept for triggers (KrSlot), not here */
+        if (r->window || (r->flags & KB_RET_LAST)) e->hist_of[i] = e->nkept++;
+        else if (r->flags & KB_RET_COUNT) e->hist_of[i] = KR_COUNTED | e->ncounted++;
+        else e->hist_of[i] = KB_NONE;
     }
-    e->cstride = sizeof(KrCust) + (size_t)e->nkept * sizeof(KrHist);
+    if (e->nkept >= KR_COUNTED || e->ncounted >= KR_COUNTED) goto fail;
+    e->cstride = sizeof(KrCust) + (size_t)e->ncounted * sizeof(uint64_t) +
+                 (size_t)e->nkept * sizeof(KrHist);
     for (uint32_t i = 0; i < img->nchannels; i++) e->chan_val[i] = e->strval[img->channels[i]];
     if (opt->explain_out && !(e->ke = ke_new(img, values))) goto fail;
     e->ev_identify = kb_find_event(img, KB_EV_IDENTIFY);
@@ -1102,7 +1243,10 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     /* rules: per trigger event, every-rules, variant hash prefixes */
     for (uint32_t i = 0; i < img->nrules; i++) {
         const KbRule *r = &img->rules[i];
-        if (r->trigger == KB_TRIG_AFTER && r->event < img->nevents) e->by_event_off[r->event + 1]++;
+        if (r->trigger == KB_TRIG_AFTER && r->event < img->nevents) {
+            e->by_event_off[r->event + 1]++;
+            e->tattr_n[i] = img->retention[r->event].nattrs;
+        }
         else if (r->trigger == KB_TRIG_EVERY) e->every[e->nevery++] = i;
         const char *pn = sname(img, img->policy_name);
         uint64_t h = kb_fnv1a64(pn, img->policy_name < img->nstrings ? img->string_lens[img->policy_name] : 0,

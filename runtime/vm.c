@@ -123,7 +123,7 @@ static const KrHist *hist_for(const KvCtx *c, uint32_t e)
     const KvEnv *env = c->env;
     if (!c->cust || !c->cust->hist || e >= env->img->nevents) return NULL;
     uint32_t h = env->hist_of[e];
-    return h == KB_NONE ? NULL : &c->cust->hist[h];
+    return h == KB_NONE || (h & KR_COUNTED) ? NULL : &c->cust->hist[h];
 }
 
 /* The kept attributes of record r of kind e, as an attribute set. */
@@ -139,18 +139,31 @@ static int64_t record_time(const KImage *img, uint32_t e, const KrHist *h, uint3
     return h->cells[(size_t)r * (1 + img->retention[e].nattrs)].i;
 }
 
+/* The customer's total of kind e when it is only counted (KR_COUNTED),
+ * or NULL. */
+static const uint64_t *count_for(const KvCtx *c, uint32_t e)
+{
+    const KvEnv *env = c->env;
+    if (!c->cust || e >= env->img->nevents) return NULL;
+    uint32_t h = env->hist_of[e];
+    if (h == KB_NONE || !(h & KR_COUNTED)) return NULL;
+    return &kr_cust_totals(c->cust)[h & ~KR_COUNTED];
+}
+
 /* COUNT e f w */
 static int op_count(const KvCtx *c, uint32_t e, uint32_t f, uint32_t w, KrValue *out)
 {
     const KImage *img = c->env->img;
     const KrHist *h = hist_for(c, e);
     *out = mk_num(0);
-    if (!h) return 0;
     int64_t lo = window_lo(img, c->now, w);
     if (f == KB_NONE && lo == INT64_MIN && (img->retention[e].flags & KB_RET_COUNT)) {
-        *out = mk_num((double)h->total);
+        const uint64_t *total = count_for(c, e);
+        if (total) *out = mk_num((double)*total);
+        else if (h) *out = mk_num((double)h->total);
         return 0;
     }
+    if (!h) return 0;
     if (f != KB_NONE && c->depth >= KV_MAX_DEPTH) return -1;
     uint64_t n = 0;
     for (uint32_t r = h->n; r-- > h->head;) {        /* newest first: stop at the window */
