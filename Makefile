@@ -92,7 +92,7 @@ asan:
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
 
 # The whole suite with every kairos process under valgrind's memcheck (slow:
-# about an hour on two cores; run by hand, CI runs asan instead).
+# about an hour on two shared cores: 1,725 processes; run by hand, CI runs asan instead).
 valgrind: $(KAIROS) $(B)/unit-tests
 	sh tests/valgrind.sh $(KAIROS) $(B)/unit-tests
 
