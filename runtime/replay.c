@@ -117,6 +117,7 @@ struct KrEngine {
     uint32_t explain_id;          /* customer pool id once seen, else KB_NONE */
     uint32_t explain_rule;        /* KB_NONE: all */
     KeTrace *ke;                  /* sub-expression values (explain only) */
+    int rule_width;               /* explain text: width of the rule column */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -233,7 +234,8 @@ static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *
         trace_json_head(e, ts, ri, step, msg);
         fputs("}\n", o);
     } else {
-        fprintf(o, "%s  %-16s %-10s %s\n", ts, ri == KB_NONE ? "-" : rule_name(e, ri), step, msg);
+        fprintf(o, "%s  %-*s %-10s %s\n", ts, e->rule_width, ri == KB_NONE ? "-" : rule_name(e, ri),
+                step, msg);
     }
 }
 
@@ -1230,6 +1232,11 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
                  (size_t)e->nkept * sizeof(KrHist);
     for (uint32_t i = 0; i < img->nchannels; i++) e->chan_val[i] = e->strval[img->channels[i]];
     if (opt->explain_out && !(e->ke = ke_new(img, values))) goto fail;
+    e->rule_width = 16;                          /* wider for longer names, up to 40 */
+    for (uint32_t i = 0; i < img->nrules; i++) {
+        size_t n = strlen(rule_name(e, i));
+        if (n > (size_t)e->rule_width) e->rule_width = n < 40 ? (int)n : 40;
+    }
     e->ev_identify = kb_find_event(img, KB_EV_IDENTIFY);
     e->ev_response = kb_find_event(img, KB_EV_RESPONSE);
     e->ev_opt_out = kb_find_event(img, KB_EV_OPT_OUT);
