@@ -793,6 +793,20 @@ static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
     return heap_push(e, t);
 }
 
+/* The first attempt's `if` (passes when true) or `unless` (passes when
+ * false) check, told with its values when explained; false when it stops
+ * the ask. */
+static bool send_check(KrEngine *e, uint32_t ci, uint32_t ri, KvCtx *ctx, uint32_t fn,
+                       const char *step, int pass)
+{
+    int tv = eval_cond(e, ci, ri, ctx, fn);
+    if (tracing(e, ci, ri)) {
+        trace(e, ci, ctx->now, ri, step, "condition is %s%s", truth_name(tv), tv == pass ? "" : ": not sent");
+        explain_values(e, ci, ctx->now, ri, fn);
+    }
+    return tv == pass;
+}
+
 /* Fires attempt timer t (stale ones are ignored); may leave the slot idle
  * (see fire_attempt). */
 static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
@@ -815,29 +829,11 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
         KvAttrs ta = { 0, NULL, NULL };
         if (ret && e->tattr_n[ri]) { ta.n = ret->nattrs; ta.ids = ret->attrs; ta.vals = s->tattrs; }
         KvCtx ctx = { .env = &e->env, .cust = c, .now = now, .zone = s->zone, .cur = ta, .trig = ta };
-        if (r->if_fn != KB_NONE) {
-            int tv = eval_cond(e, ci, ri, &ctx, r->if_fn);
-            if (tracing(e, ci, ri))
-                trace(e, ci, now, ri, "if", "condition is %s%s",
-                      truth_name(tv), tv == 1 ? "" : ": not sent");
-            explain_values(e, ci, now, ri, r->if_fn);
-            if (tv != 1) {
-                st[KR_ST_COND]++;
-                end_chain(s);
-                return 0;
-            }
-        }
-        if (r->unless_fn != KB_NONE) {
-            int tv = eval_cond(e, ci, ri, &ctx, r->unless_fn);
-            if (tracing(e, ci, ri))
-                trace(e, ci, now, ri, "unless", "condition is %s%s",
-                      truth_name(tv), tv == 0 ? "" : ": not sent");
-            explain_values(e, ci, now, ri, r->unless_fn);
-            if (tv != 0) {
-                st[KR_ST_COND]++;
-                end_chain(s);
-                return 0;
-            }
+        if ((r->if_fn != KB_NONE && !send_check(e, ci, ri, &ctx, r->if_fn, "if", 1)) ||
+            (r->unless_fn != KB_NONE && !send_check(e, ci, ri, &ctx, r->unless_fn, "unless", 0))) {
+            st[KR_ST_COND]++;
+            end_chain(s);
+            return 0;
         }
     }
     if (r->is_task) {
