@@ -23,7 +23,7 @@
 #define KE_MAX_TEXT   400         /* bytes of one expression's text */
 #define KE_MAX_DEPTH  48          /* nesting printed; deeper is "..." */
 #define KE_MAX_LINES  64          /* value lines per condition */
-#define KE_MAX_LIST   12          /* list depth in the value lines */
+#define KE_MAX_LIST   12          /* nesting listed in the value lines */
 
 typedef struct KeNode {
     uint32_t pc;                  /* absolute code index of its instruction */
@@ -349,6 +349,29 @@ static const char *infix_of(uint32_t op)
     }
 }
 
+/* The operands of the left-associative chain of node ni's operator
+ * (((a op b) op c) -> a, b, c), leftmost first; malloc'd, NULL when out of
+ * memory. */
+static uint32_t *chain_items(const KeTree *tr, uint32_t ni, uint32_t *len)
+{
+    uint32_t op = tr->nodes[ni].op, n = 1, cur = ni;
+    while (tr->nodes[cur].op == op && tr->nodes[cur].nkids == 2) {
+        n++;
+        cur = tr->kids[tr->nodes[cur].kid0];
+    }
+    uint32_t *items = malloc((size_t)n * sizeof *items);
+    if (!items) return NULL;
+    uint32_t k = n;
+    cur = ni;
+    while (tr->nodes[cur].op == op && tr->nodes[cur].nkids == 2) {
+        items[--k] = tr->kids[tr->nodes[cur].kid0 + 1];
+        cur = tr->kids[tr->nodes[cur].kid0];
+    }
+    items[0] = cur;
+    *len = n;
+    return items;
+}
+
 static void render(KeTrace *t, const KeTree *tr, uint32_t ni, Buf *b, int depth, bool in_where);
 
 /* The text of function fn (a where-function inside count). */
@@ -385,27 +408,24 @@ static void render(KeTrace *t, const KeTree *tr, uint32_t ni, Buf *b, int depth,
     int p = prec_of(n->op);
     const char *inf = infix_of(n->op);
     if (inf && n->nkids == 2) {
-        /* left-associative chains of one operator: iterate along the left
-         * spine instead of recursing (a 10,000-term `and` stays flat) */
-        uint32_t chain[KE_MAX_LIST * 4], nc = 0;
-        uint32_t cur = ni;
         bool assoc = n->op == KB_OP_AND || n->op == KB_OP_OR || n->op == KB_OP_ADD || n->op == KB_OP_MUL;
-        while (assoc && tr->nodes[cur].op == n->op && tr->nodes[cur].nkids == 2 && nc < sizeof chain / sizeof *chain - 1) {
-            chain[nc++] = kid(tr, &tr->nodes[cur], 1);
-            cur = kid(tr, &tr->nodes[cur], 0);
-        }
-        if (nc == 0) {
-            bool cmp = p == 4;
+        if (!assoc) {
+            bool cmp = p == 4;                   /* comparisons do not chain */
             render_kid(t, tr, kid(tr, n, 0), cmp ? p + 1 : p, b, depth, in_where);
             puts_(b, inf);
             render_kid(t, tr, kid(tr, n, 1), p + 1, b, depth, in_where);
             return;
         }
-        render_kid(t, tr, cur, p, b, depth, in_where);
-        while (nc-- > 0 && !b->full) {
-            puts_(b, inf);
-            render_kid(t, tr, chain[nc], p + 1, b, depth, in_where);
+        /* a chain of one operator (a and b and c) as one list, without
+         * recursing along it: a 20,000-term `and` stays flat */
+        uint32_t len;
+        uint32_t *items = chain_items(tr, ni, &len);
+        if (!items) { puts_(b, "..."); return; }
+        for (uint32_t i = 0; i < len && !b->full; i++) {
+            if (i) puts_(b, inf);
+            render_kid(t, tr, items[i], i ? p + 1 : p, b, depth, in_where);
         }
+        free(items);
         return;
     }
     switch ((KbOp)n->op) {
@@ -521,13 +541,11 @@ static void walk(Walk *w, uint32_t ni, int depth)
     if (!ran || depth >= KE_MAX_LIST) return;
     if (n->op == KB_OP_AND || n->op == KB_OP_OR) {
         /* a chain of one operator is one list: a and b and c */
-        uint32_t chain[64], nc = 0, cur = ni;
-        while (tr->nodes[cur].op == n->op && tr->nodes[cur].nkids == 2 && nc < 63) {
-            chain[nc++] = kid(tr, &tr->nodes[cur], 1);
-            cur = kid(tr, &tr->nodes[cur], 0);
-        }
-        chain[nc++] = cur;
-        while (nc-- > 0) walk(w, chain[nc], depth + 1);
+        uint32_t len;
+        uint32_t *items = chain_items(tr, ni, &len);
+        if (!items) return;
+        for (uint32_t i = 0; i < len && w->lines <= KE_MAX_LINES; i++) walk(w, items[i], depth + 1);
+        free(items);
         return;
     }
     for (uint32_t i = 0; i < n->nkids; i++) walk(w, kid(tr, n, i), depth + 1);

@@ -489,6 +489,111 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+/* ---- explain: traced values and the decompiled text (runtime/explain.c) -- */
+
+static char xlines[80][512];
+static int nx;
+
+static void collect(void *arg, int depth, const char *expr, const char *vtext, const KrValue *v)
+{
+    (void)arg; (void)v;
+    if (nx < 80)
+        snprintf(xlines[nx++], sizeof xlines[0], "%d|%s|%s", depth, expr ? expr : "(more)",
+                 vtext ? vtext : "not evaluated");
+}
+
+/* Traced run of f; the value lines in xlines; returns their number. */
+static int explain(uint32_t f)
+{
+    make_env();
+    KeTrace *t = ke_new(tb.img, tb.values);
+    ck_assert_ptr_nonnull(t);
+    KvCtx ctx = { .env = &tb.env, .cust = &tb.cust, .now = now, .zone = tb.cust.zone,
+                  .cur = cur, .trig = trig };
+    ke_begin(t, &ctx, f);
+    KrValue v;
+    kv_eval(&ctx, f, &v);
+    nx = 0;
+    int n = ke_walk(t, f, collect, NULL);
+    ke_free(t);
+    ck_assert_int_eq(n, nx);
+    return n;
+}
+
+START_TEST(test_explain_values)
+{
+    /* a > b and not true: the right side runs only when the left is true */
+    uint32_t k3 = knum(3), k2 = knum(2);
+    uint32_t f = FN(KB_OP_CONST, k3, KB_OP_CONST, k2, KB_OP_GT, KB_OP_DUP, KB_OP_JFALSE, 2,
+                    KB_OP_TRUE, KB_OP_NOT, KB_OP_AND, KB_OP_RET);
+    ck_assert_int_eq(explain(f), 3);
+    ck_assert_str_eq(xlines[0], "0|3 > 2 and not true|false");
+    ck_assert_str_eq(xlines[1], "1|3 > 2|true");
+    ck_assert_str_eq(xlines[2], "1|not true|false");
+    uint32_t g = FN(KB_OP_CONST, k2, KB_OP_CONST, k3, KB_OP_GT, KB_OP_DUP, KB_OP_JFALSE, 2,
+                    KB_OP_TRUE, KB_OP_NOT, KB_OP_AND, KB_OP_RET);
+    ck_assert_int_eq(explain(g), 3);
+    ck_assert_str_eq(xlines[1], "1|2 > 3|false");
+    ck_assert_str_eq(xlines[2], "1|not true|not evaluated");
+
+    /* history and attributes: names from the image, windows, values */
+    uint32_t w = kdur(7 * 86400), d2 = kdur(2 * 3600);
+    uint32_t c = FN(KB_OP_COUNT, E_PURCHASE, KB_NONE, w, KB_OP_CONST, knum(0), KB_OP_EQ, KB_OP_RET);
+    ck_assert_int_eq(explain(c), 2);
+    ck_assert_str_eq(xlines[0], "0|count(purchase within 7d) == 0|true");
+    ck_assert_str_eq(xlines[1], "1|count(purchase within 7d)|0");
+    uint32_t a = FN(KB_OP_TATTR, A_NAME, KB_STR, KB_OP_CONST, kstr("a\"b"), KB_OP_IN, 1,
+                    KB_OP_NOT, KB_OP_RET);
+    ck_assert_int_eq(explain(a), 3);
+    ck_assert_str_eq(xlines[0], "0|not (trigger.name in [\"a\\\"b\"])|unknown");
+    ck_assert_str_eq(xlines[2], "2|trigger.name|unknown");
+    uint32_t sn = FN(KB_OP_SINCE, E_PURCHASE, KB_OP_CONST, d2, KB_OP_CONST, knum(2), KB_OP_MUL,
+                     KB_OP_GT, KB_OP_RET);
+    explain(sn);
+    ck_assert_str_eq(xlines[0], "0|since(purchase) > 2h * 2|unknown");
+}
+END_TEST
+
+START_TEST(test_explain_malformed)
+{
+    /* code the compiler never produces gives no lines, never a crash */
+    ck_assert_int_eq(explain(FN(KB_OP_RET)), 0);
+    ck_assert_int_eq(explain(FN(KB_OP_TRUE, KB_OP_JUMP, 0, KB_OP_RET)), 0);
+    ck_assert_int_eq(explain(FN(KB_OP_TRUE, KB_OP_TRUE, KB_OP_RET)), 0);
+    ck_assert_int_eq(explain(FN(KB_OP_TRUE, KB_OP_IN, 5, KB_OP_RET)), 0);
+    ck_assert_int_eq(explain(FN(KB_OP_TRUE, KB_OP_ADD, KB_OP_RET)), 0);
+    ck_assert_int_eq(explain(FN(KB_OP_TRUE, 9999, KB_OP_RET)), 0);
+    ck_assert_int_eq(explain(FN(KB_OP_CONST)), 0);
+    ck_assert_int_eq(explain(FN(KB_OP_TRUE)), 0);
+    ck_assert_int_eq(explain(FN(KB_OP_COUNT, 99, 77, 55, KB_OP_RET)) >= 0, 1);
+}
+END_TEST
+
+START_TEST(test_explain_bounds)
+{
+    /* a 20,000-term `and` chain (now and now and ...: every term runs, as
+     * `now` is not a boolean): a flat, bounded text and a bounded list */
+    uint32_t n = 20000, len = 1 + 5 * (n - 1) + 1;
+    uint32_t *w = malloc(len * sizeof *w), k = 0;
+    w[k++] = KB_OP_NOW;
+    for (uint32_t i = 1; i < n; i++) {           /* JFALSE's offset 1 skips NOW, lands on AND */
+        w[k++] = KB_OP_DUP; w[k++] = KB_OP_JFALSE; w[k++] = 1;
+        w[k++] = KB_OP_NOW; w[k++] = KB_OP_AND;
+    }
+    w[k++] = KB_OP_RET;
+    ck_assert_uint_eq(k, len);
+    uint32_t f = fn(len, w);
+    free(w);
+    int lines = explain(f);
+    ck_assert_int_eq(lines, 65);                 /* 64 lines, then "more" */
+    ck_assert(strlen(xlines[0]) < 450);
+    ck_assert_msg(strncmp(xlines[0], "0|now and now and now and ", 26) == 0, "%s", xlines[0]);
+    ck_assert_msg(strstr(xlines[0], "...|unknown") != NULL, "%s", xlines[0]);
+    ck_assert_str_eq(xlines[1], "1|now|2026-03-29T01:00:00Z");
+    ck_assert_str_eq(xlines[lines - 1], "1|(more)|not evaluated");
+}
+END_TEST
+
 Suite *vm_suite(void)
 {
     Suite *s = suite_create("vm");
@@ -504,6 +609,9 @@ Suite *vm_suite(void)
     tcase_add_test(tc, test_history);
     tcase_add_test(tc, test_asked_responded);
     tcase_add_test(tc, test_malformed);
+    tcase_add_test(tc, test_explain_values);
+    tcase_add_test(tc, test_explain_malformed);
+    tcase_add_test(tc, test_explain_bounds);
     suite_add_tcase(s, tc);
     return s;
 }
