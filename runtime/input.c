@@ -16,7 +16,14 @@
 #include <unistd.h>
 #include "input_impl.h"
 
-#define RAW_BLOCK   (1u << 20)      /* raw read size */
+/* Raw read size.  Fuzz builds (fuzz/run.sh) read in 4 KiB blocks: ten
+ * times more inputs per second under AddressSanitizer, and records that
+ * straddle blocks even in small inputs. */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define RAW_BLOCK   (4u << 10)
+#else
+#define RAW_BLOCK   (1u << 20)
+#endif
 
 struct KrInput {
     KrInputCtx ctx;
