@@ -178,36 +178,33 @@ done
 . "$ROOT/tests/fmt/cases.sh"
 # --- end of kairos fmt cases ---
 
+# sub_suite NAME SCRIPT -- runs a script that ends with "NAME: N passed, M
+# failed", adds its counts, and shows its failure lines.
+sub_suite() {
+    sh "$2" "$KAIROS" >"$TMP/$1.out" 2>&1
+    sp=$(sed -n "s/^$1: \([0-9]*\) passed.*/\1/p" "$TMP/$1.out")
+    sf=$(sed -n "s/^$1: [0-9]* passed, \([0-9]*\) failed/\1/p" "$TMP/$1.out")
+    if [ -z "$sp" ]; then
+        bad "$1: $2 did not finish" "$TMP/$1.out"
+    else
+        pass=$((pass + sp))
+        fail=$((fail + sf))
+        grep -v "^$1: [0-9]* passed" "$TMP/$1.out" | head -40
+    fi
+}
+
 # --- differential tests ---------------------------------------------------------
 # tests/diff/run.sh: random event logs (seeded) replayed in ways that must give
 # identical schedules (.kai/.kbc, CSV/JSONL/gzip/stdin, shuffled rows, file
 # order, shards, fmt).  One line per failure; counted here as one case each.
 # A failing case's files are kept in build/diff-failures/.
-sh "$ROOT/tests/diff/run.sh" "$KAIROS" >"$TMP/diff.out" 2>&1
-diff_pass=$(sed -n 's/^diff: \([0-9]*\) passed.*/\1/p' "$TMP/diff.out")
-diff_fail=$(sed -n 's/^diff: [0-9]* passed, \([0-9]*\) failed/\1/p' "$TMP/diff.out")
-if [ -z "$diff_pass" ]; then
-    bad "diff: tests/diff/run.sh did not finish" "$TMP/diff.out"
-else
-    pass=$((pass + diff_pass))
-    fail=$((fail + diff_fail))
-    grep -v '^diff: [0-9]* passed' "$TMP/diff.out" | head -40
-fi
+sub_suite diff "$ROOT/tests/diff/run.sh"
 # --- end of differential tests ---
 
 # --- limits -----------------------------------------------------------------------
 # tests/limits/run.sh: huge lines, deep nesting, many rules/customers/columns,
 # extreme times and durations: each works or fails cleanly (doc/spec/90-limits.md).
-sh "$ROOT/tests/limits/run.sh" "$KAIROS" >"$TMP/limits.out" 2>&1
-lim_pass=$(sed -n 's/^limits: \([0-9]*\) passed.*/\1/p' "$TMP/limits.out")
-lim_fail=$(sed -n 's/^limits: [0-9]* passed, \([0-9]*\) failed/\1/p' "$TMP/limits.out")
-if [ -z "$lim_pass" ]; then
-    bad "limits: tests/limits/run.sh did not finish" "$TMP/limits.out"
-else
-    pass=$((pass + lim_pass))
-    fail=$((fail + lim_fail))
-    grep -v '^limits: [0-9]* passed' "$TMP/limits.out" | head -40
-fi
+sub_suite limits "$ROOT/tests/limits/run.sh"
 # --- end of limits ---
 
 # explain_example DIR LABEL -- explains every customer of an example's log
