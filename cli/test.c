@@ -1,5 +1,5 @@
 /* test.c -- `kairos test`: runs policy tests written in YAML
- * (doc/spec/60-test.md).
+ * (SPEC.md section 7).
  *
  * Finds the test files, loads each (cli/testfile.c) and its policy once,
  * replays every test through kr_simulate into a private temporary

@@ -3,7 +3,7 @@
  * Schedule rows come from simulate's CSV output (the actual schedule) and
  * from a test's expected schedule (a CSV file or inline rows).  Here: a
  * small RFC 4180 record splitter, the exact comparison with a unified-style
- * diff, and the assertions of doc/spec/60-test.md section 7.4.  Checks take
+ * diff, and the assertions of SPEC.md section 7 section 7.4.  Checks take
  * parsed rows only, so they do not depend on how the rows were produced.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* testfile.c -- `kairos test`: reads a test file and checks it against the
- * schema of doc/spec/60-test.md (sections 7.1-7.4), building a KqFile.
+ * schema of SPEC.md section 7 (sections 7.1-7.4), building a KqFile.
  *
  * The schema is strict: unknown or duplicate keys, values of the wrong kind
  * and missing required keys are errors.  Every error is collected (with the

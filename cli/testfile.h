@@ -2,7 +2,7 @@
  *
  *   testutil.c   messages, byte buffers, paths
  *   testyaml.c   YAML text -> a small node tree with positions (libyaml events)
- *   testfile.c   node tree -> KqFile (the schema of doc/spec/60-test.md)
+ *   testfile.c   node tree -> KqFile (the schema of SPEC.md section 7)
  *   testcheck.c  schedule rows: CSV reading, exact comparison with a diff,
  *                assertions
  *   test.c       the command: discovery, replay, report, JUnit

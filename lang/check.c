@@ -2,7 +2,7 @@
  * its imports, builds the program's name tables (events, attributes,
  * surveys, channels, lets, rules, caps, quiet hours, consent), checks every
  * declaration and rule (check_expr.c checks expressions), and emits the
- * program-level warnings.  See doc/spec/10-language.md. */
+ * program-level warnings.  See SPEC.md section 1. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

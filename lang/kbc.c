@@ -1,7 +1,7 @@
 /* kbc.c -- the .kbc file format: kb_write serializes an image, kb_read
  * loads one, bounds-checking every read, then hands it to kb_verify.
  *
- * The layout is documented byte by byte in doc/spec/30-bytecode.md:
+ * The layout is documented byte by byte in SPEC.md section 3.4:
  * a fixed 52-byte header, fourteen sections in a fixed order (each an id
  * byte, a u32 payload length and the payload), and an FNV-1a 64 checksum
  * of everything before it.  All integers little-endian, fixed width, no

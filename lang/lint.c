@@ -13,7 +13,7 @@
  *
  * Lints look only at the policy file (not at the prelude or imported
  * modules) of a program that checked without errors.  Each is documented
- * in SPEC.md (doc/spec/65-fmt-lint.md) with an example and a fix.
+ * in SPEC.md section 6.2 with an example and a fix.
  */
 #include <ctype.h>
 #include <inttypes.h>

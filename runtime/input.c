@@ -6,7 +6,7 @@
  *
  * Memory: a time-sorted file costs a fixed buffer whatever its length (its
  * rows wait in the temporary file); an unsorted file is loaded whole and
- * stably sorted.  See doc/spec/45-input.md.
+ * stably sorted.  See SPEC.md section 5.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -203,7 +203,7 @@ sub_suite diff "$ROOT/tests/diff/run.sh"
 
 # --- limits -----------------------------------------------------------------------
 # tests/limits/run.sh: huge lines, deep nesting, many rules/customers/columns,
-# extreme times and durations: each works or fails cleanly (doc/spec/90-limits.md).
+# extreme times and durations: each works or fails cleanly (SPEC.md section 9).
 sub_suite limits "$ROOT/tests/limits/run.sh"
 # --- end of limits ---
 

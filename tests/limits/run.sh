@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/limits/run.sh KAIROS [--large]
 #
-# Limit cases (doc/spec/90-limits.md): inputs at and beyond every size and
+# Limit cases (SPEC.md section 9): inputs at and beyond every size and
 # range limit.  Each case is generated here (POSIX sh, awk, head, tr: no
 # python), run once, and must either work (exit 0) or fail cleanly (exit 1
 # with a message naming the place), never crash, hang, or trip a sanitizer
