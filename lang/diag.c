@@ -208,6 +208,10 @@ static KDiag *push_diag(KDiags *d)
 static void vadd(KDiags *d, KSeverity sev, KSpan span, const char *code, bool attached,
                  const char *fmt, va_list ap)
 {
+    if (sev == KD_WARNING && d->mute_warnings) {
+        d->last_dropped = true;     /* its hint and notes go with it */
+        return;
+    }
     if (sev == KD_ERROR) d->nerrors++;
     else if (sev == KD_WARNING) d->nwarnings++;
     /* past the limit: count only (a note goes with its dropped head) */

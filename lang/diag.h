@@ -74,6 +74,7 @@ typedef struct KDiags {
     uint32_t dropped;   /* diagnostics not kept beyond KD_MAX_DIAGS (still counted) */
     uint32_t nnotes;
     bool last_dropped;
+    bool mute_warnings; /* warnings (with their hints and notes) are not recorded */
     const KSources *sources;
 } KDiags;
 
