@@ -13,6 +13,14 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color);
 /* Writes data to path through a temporary file and rename; -1 on error (printed). */
 int cli_write_atomic(const char *path, const void *data, size_t len);
 
+/* The policy operands of check and fmt (cli/paths.c): a directory stands
+ * for the *.kai files below it, sorted byte-wise; other operands are kept
+ * as they are.  *files (n in *nfiles) is malloc'd, free with
+ * cli_free_paths.  Returns the number of errors, printed ("DIR: error:
+ * cannot read directory: ...", "DIR: error: no *.kai file in this directory"). */
+int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***files, int *nfiles);
+void cli_free_paths(char **files, int n);
+
 /* kairos fmt (cli/fmt.c) and kairos test (cli/test.c): argv[0] is the command name. */
 int cli_fmt(int argc, char **argv);
 int cli_test(int argc, char **argv);
