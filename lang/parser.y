@@ -811,7 +811,10 @@ static void number_for_duration(KParse *ps, KLoc *loc, char *hint, size_t cap)
     const char *w = p;
     while (p < end && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) p++;
     const char *unit = p > w ? unit_of_word(w, (size_t)(p - w)) : NULL;
-    if (unit) {
+    if (memchr(num, '.', (size_t)nl)) {
+        if (unit) loc->hi = (uint32_t)(p - ps->text);
+        snprintf(hint, cap, "a duration is a whole number and a unit letter, e.g. `36h` or `1d12h`");
+    } else if (unit) {
         loc->hi = (uint32_t)(p - ps->text);
         snprintf(hint, cap, "a duration is a number and a unit letter, without a space: write `%.*s%s`", nl, num, unit);
     } else {
