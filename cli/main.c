@@ -291,7 +291,7 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
         KImage *img = kb_read(buf, len, err, sizeof err);
         free(buf);
         if (!img)
-            fprintf(stderr, "%s: %s\n", path, err);
+            fprintf(stderr, "%s: error: %s\n", path, err);
         return img;
     }
     free(buf);
