@@ -224,7 +224,7 @@ static int pressure(const Diff *d, Summary *sm, int k)
     n = 0;
     for (size_t i = 0; i < s->n; i++)
         if (s->rows[i].action == KR_ACT_ASK) v[n++] = (AskRef){ s->rows[i].cust, s->rows[i].time };
-    qsort(v, n, sizeof *v, askref_cmp);
+    if (n) qsort(v, n, sizeof *v, askref_cmp);
     uint64_t with = 0;
     for (size_t i = 0; i < n;) {
         size_t e = i;
@@ -266,7 +266,7 @@ static int moved(const Diff *d, Summary *sm)
     int64_t *shift = malloc((d->nd + 1) * sizeof *shift);
     if (!v || !shift) { free(v); free(shift); return -1; }
     for (size_t i = 0; i < d->nd; i++) v[i] = (MKey){ d->d[i].r, d->d[i].sign };
-    qsort(v, d->nd, sizeof *v, mkey_cmp);
+    if (d->nd) qsort(v, d->nd, sizeof *v, mkey_cmp);
     size_t ns = 0;
     for (size_t i = 0; i < d->nd;) {
         size_t e = i;

@@ -246,14 +246,14 @@ static int attribute(Readout *r, Result *res)
 {
     RSend *s = r->sends;
     size_t ns = r->n_sends;
-    qsort(r->traits, r->n_traits, sizeof *r->traits, trait_cmp);
+    if (r->n_traits) qsort(r->traits, r->n_traits, sizeof *r->traits, trait_cmp);
     /* chains: (customer, rule, trigger) */
     uint32_t *idx = malloc((ns + 1) * sizeof *idx);
     res->chains = calloc(ns + 1, sizeof *res->chains);
     if (!idx || !res->chains) { free(idx); return -1; }
     for (size_t i = 0; i < ns; i++) idx[i] = (uint32_t)i;
     g_sends = s;
-    qsort(idx, ns, sizeof *idx, chain_cmp);
+    if (ns) qsort(idx, ns, sizeof *idx, chain_cmp);
     for (size_t i = 0; i < ns;) {
         size_t e = i;
         const RSend *a = &s[idx[i]];
@@ -284,8 +284,8 @@ static int attribute(Readout *r, Result *res)
         c->arm = r->arm_base[c->rule] + (c->variant < rule->nvariants ? c->variant : 0);
     }
     /* responses -> the latest sent attempt of the survey at or before, in the window */
-    qsort(s, ns, sizeof *s, send_by_cust_time);
-    qsort(r->resps, r->n_resps, sizeof *r->resps, resp_cmp);
+    if (ns) qsort(s, ns, sizeof *s, send_by_cust_time);
+    if (r->n_resps) qsort(r->resps, r->n_resps, sizeof *r->resps, resp_cmp);
     res->responses = r->n_resps;
     size_t j = 0;
     for (size_t i = 0; i < r->n_resps; i++) {
