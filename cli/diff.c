@@ -123,7 +123,12 @@ int cli_report_write(const char *output, const char *buf, size_t len)
         }
         return 0;
     }
-    return cli_write_atomic(output, buf, len) == 0 ? 0 : 1;
+    FILE *f;
+    char *tmp;
+    if (cli_output_open(output, &f, &tmp) != 0) return 1;
+    bool ok = fwrite(buf, 1, len, f) == len;
+    if (!ok) fprintf(stderr, "%s: error: write error: %s\n", output, strerror(errno ? errno : EIO));
+    return cli_output_close(output, f, tmp, ok) == 0 && ok ? 0 : 1;
 }
 
 int cli_diff(int argc, char **argv)
