@@ -41,4 +41,22 @@ int cli_lsp(void);
 int cli_fmt(int argc, char **argv);
 int cli_test(int argc, char **argv);
 
+/* kairos diff (cli/diff.c) and kairos readout (cli/readout.c). */
+#include "runtime/runtime.h"
+typedef struct CliReport {
+    char **pos; int npos;             /* operands: policies, then event files */
+    const char *output, *format;
+    KrOptions ro;                     /* inputs, until, shard, stdin format, skip-bad-rows */
+    bool fail_if_changed;             /* diff */
+    int64_t window;                   /* readout (seconds) */
+    const char *by_trait;             /* readout --by customer.TRAIT: the TRAIT */
+} CliReport;
+/* Parses the options of diff/readout (cmd); 0, or the exit status 2 after
+ * a usage message (free r->pos in both cases). */
+int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv);
+/* Writes the rendered output to standard output or atomically to output; 0 or 1. */
+int cli_report_write(const char *output, const char *buf, size_t len);
+int cli_diff(int argc, char **argv);
+int cli_readout(int argc, char **argv);
+
 #endif

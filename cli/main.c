@@ -34,6 +34,8 @@ static int cmd_merge(int argc, char **argv);
 static int cmd_lsp(int argc, char **argv);
 static int cmd_test(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
+static int cmd_diff(int argc, char **argv) { return cli_diff(argc, argv); }
+static int cmd_readout(int argc, char **argv) { return cli_readout(argc, argv); }
 
 static const Command commands[] = {
     { "check", cmd_check,
@@ -86,6 +88,46 @@ static const Command commands[] = {
       "  --skip-bad-rows   skip malformed event rows instead of failing\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
       "  --no-progress     accepted as for simulate\n" },
+    { "diff", cmd_diff,
+      "kairos diff OLD NEW EVENTS... [--format text|markdown|json|csv] [-o OUT] [--until TIME]\n"
+      "                [--fail-if-changed] [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]",
+      "Replays two policies (.kai or .kbc) over the same event logs, read once, and shows what the\n"
+      "change does: asks, reminders and tasks per rule, survey and channel before -> after; the\n"
+      "customers who gain and lose asks; contact pressure (asks per customer in any 30 days: share\n"
+      "at 0, 1, 2, 3+, and the most); sends that only moved in time (same customer, rule, trigger\n"
+      "and attempt) with the median shift; rules present in only one policy.\n"
+      "  --format F         text (default), markdown (a pull-request comment), json (every number\n"
+      "                     of the summary), csv (the schedules' difference as a multiset:\n"
+      "                     change,time,customer,rule,action,survey,channel,attempt,variant with\n"
+      "                     change - (only in OLD) or + (only in NEW)); html is not available yet\n"
+      "  -o FILE            write to FILE (via a temporary file and rename)\n"
+      "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
+      "  --fail-if-changed  exit 3 when the schedules differ (after writing the output)\n"
+      "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
+      "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
+      "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      "Exit status: 0 (whether or not the schedules differ), 1 error, 2 bad usage, 3 the schedules\n"
+      "differ and --fail-if-changed was given.\n" },
+    { "readout", cmd_readout,
+      "kairos readout POLICY EVENTS... [--window DUR] [--format text|csv|json] [-o OUT]\n"
+      "                [--until TIME] [--by customer.TRAIT] [--shard K/N] [--skip-bad-rows]",
+      "What the asks achieved: replays the policy and attributes each `response` event (attribute\n"
+      "survey) to the latest sent attempt of that survey to that customer at or before it, within\n"
+      "the window; an ask is answered if any response is attributed to any of its sent attempts.\n"
+      "  --window DUR       attribution window (default 7d; units s m h d w, e.g. 48h, 1h30m)\n"
+      "  --format F         text (default), csv (rule,variant,asks,answered,rate,low,high with a\n"
+      "                     Wilson 95% interval), json\n"
+      "  --by customer.T    split every table by the customer's trait T (e.g. customer.segment)\n"
+      "  -o FILE            write to FILE (via a temporary file and rename)\n"
+      "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
+      "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
+      "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
+      "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      "Text and JSON add per variant the difference to the rule's first variant (Newcombe hybrid\n"
+      "score 95% interval), the scores (NPS = % promoters - % detractors; other surveys: mean),\n"
+      "rates by channel, attempt and local hour of the send, time to response (median, p90), the\n"
+      "benchmark band per channel, and warnings for experiments shorter than 28 days or arms with\n"
+      "fewer than 100 asks.\n" },
     { "merge", cmd_merge,
       "kairos merge POLICY SCHEDULE... [-o OUT]",
       "Merges the schedules of disjoint customer shards (as 'simulate --shard K/N' wrote them, all\n"
