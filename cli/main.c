@@ -134,7 +134,8 @@ static const Command commands[] = {
       "CSV or all JSON Lines; - for standard input) into exactly the schedule one 'simulate' over\n"
       "every customer writes, streaming. Fails, naming the file and line, when an input is not a\n"
       "schedule of POLICY (unknown rule, survey or variant), is out of order, or shares a customer\n"
-      "with another input.\n"
+      "with another input. Given readouts ('readout --format csv' of shards) instead, it adds their\n"
+      "counts and computes rate and interval again: the readout of every customer.\n"
       "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n" },
     { "lsp", cmd_lsp,
       "kairos lsp",
