@@ -55,7 +55,7 @@ typedef enum KbTag {
   X(SINCE,    1, 0, 1, "SINCE e: push now minus the time of the customer's last event e at or before now (duration); unknown if none") \
   X(LAST,     3, 0, 1, "LAST e a t: push attribute a (coerced to t) of the customer's last event e at or before now; unknown if none or absent") \
   X(AGG,      4, 0, 1, "AGG k e a w: push sum(k=0) avg(1) min(2) max(3) of numeric attribute a over events e in (now - w, now] (w as for COUNT); sum of none is 0, avg/min/max of none are unknown") \
-  X(ASKED,    2, 0, 1, "ASKED s w: push whether survey s was sent to the customer (a first attempt, by any rule) in (now - w, now] (w as for COUNT)") \
+  X(ASKED,    2, 0, 1, "ASKED s w: push whether survey s was sent to the customer (an ask's first sent attempt, by any rule) in (now - w, now] (w as for COUNT)") \
   X(RESPONDED,2, 0, 1, "RESPONDED s w: push whether a response event with survey == name of s arrived in (now - w, now]") \
   X(NEG,      0, 1, 1, "NEG: negate a number or duration") \
   X(ADD,      0, 2, 1, "ADD: a + b (number+number, duration+duration, time+duration)") \

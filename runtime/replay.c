@@ -25,6 +25,7 @@
 
 
 enum { TK_BOUNDARY = 0, TK_ATTEMPT = 1 };
+enum { BLK_OPTOUT = 1, BLK_CONSENT = 2 };    /* KrSlot.blocked */
 enum { ZONE_CACHE = 64 };
 
 /* A slot lives only while its rule has a pending chain for the customer
@@ -46,6 +47,10 @@ struct KrSlot {
     uint32_t every_gen;           /* generation of the pending boundary timer */
     bool pending;                 /* an ask/task chain is pending */
     bool moved;                   /* the next attempt was moved by quiet hours */
+    bool sent;                    /* an attempt of the pending chain was sent (asks:
+                                     its first sent attempt counted; tasks: a row) */
+    uint8_t blocked;              /* before any sent attempt: why the first skipped
+                                     attempt was skipped (BLK_*), else 0 */
     KrValue tattrs[];             /* [tattr_n[rule]]: the trigger's kept attributes
                                      (retention order) */
 };
@@ -611,6 +616,12 @@ static uint32_t first_channel(const KbRule *r, uint32_t variant)
     return r->attempts[0].channel;
 }
 
+/* The channel of attempt k (from 0) of rule r for a customer in variant. */
+static uint32_t attempt_channel(const KbRule *r, uint32_t variant, uint32_t k)
+{
+    return k == 0 ? first_channel(r, variant) : r->attempts[k].channel;
+}
+
 /* Variant of customer ci for rule ri: its index, KB_NONE without variants,
  * or KB_NONE - 1 for the holdout. */
 #define HOLDOUT (KB_NONE - 1)
@@ -655,7 +666,7 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
                 trace(e, ci, T, ri, "keep", "ignored: an ask is pending (on retrigger keep)");
             return 0;
         }
-        if (s->attempt == 0) st[KR_ST_RESTART]++;
+        if (!s->sent) st[KR_ST_RESTART]++;
         if (tracing(e, ci, ri))
             trace(e, ci, T, ri, "restart", "the pending %s (attempt %u) is cancelled",
                   r->is_task ? "task" : "ask", s->attempt + 1);
@@ -686,6 +697,8 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     }
     s->pending = true;
     s->moved = moved;
+    s->sent = false;
+    s->blocked = 0;
     s->attempt = 0;
     s->variant = v;
     s->gen = ++c->gen;
@@ -711,17 +724,19 @@ static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEve
 /* ---- firing -------------------------------------------------------------- */
 
 /* Would sending ask ri on channel ch now leave a top-level cap covering it
- * and a pending higher-priority ask's channel full at that ask's due time? */
+ * and a pending higher-priority ask's channel full at that ask's due time?
+ * Pending asks that have sent nothing yet are looked at, with the due time
+ * and channel of their next attempt. */
 static bool must_yield(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t ch, int64_t now,
                        uint32_t *to)
 {
     const KImage *img = e->img;
     const KbRule *r = &img->rules[ri];
     for (const KrSlot *s = c->slots; s; s = s->next) {
-        if (!s->pending || s->attempt != 0 || s->rule == ri) continue;
+        if (!s->pending || s->sent || s->rule == ri) continue;
         const KbRule *o = &img->rules[s->rule];
         if (o->is_task || o->priority <= r->priority) continue;
-        uint64_t both = chan_bit(ch) | chan_bit(first_channel(o, s->variant));
+        uint64_t both = chan_bit(ch) | chan_bit(attempt_channel(o, s->variant, s->attempt));
         for (uint32_t k = 0; k < img->ncaps; k++) {
             const KbCap *cap = &img->caps[k];
             if ((cap->channels & both) != both) continue;
@@ -765,18 +780,32 @@ static const char *truth_name(int t) { return t == 1 ? "true" : t == 0 ? "false"
 
 /* Schedules the next attempt of the chain of slot s after attempt k at now,
  * or ends the chain. */
+/* Ends the chain of slot s after its attempts ran out; an ask none of whose
+ * attempts was sent counts as spared by the first skip's reason. */
+static void chain_done(KrEngine *e, KrSlot *s)
+{
+    if (!s->sent && s->blocked)
+        e->stats.rule[s->rule][s->blocked == BLK_OPTOUT ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
+    end_chain(s);
+}
+
 static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
 {
     const KbRule *r = &e->img->rules[s->rule];
     uint32_t k = s->attempt + 1;
-    if (k >= r->nattempts) { end_chain(s); return 0; }
+    if (k >= r->nattempts) {
+        if (!s->sent && s->blocked && tracing(e, ci, s->rule))
+            trace(e, ci, now, s->rule, "blocked", "no attempt was sent: the ask counts nothing");
+        chain_done(e, s);
+        return 0;
+    }
     int64_t nominal = add_sat(now, r->attempts[k].after);
     bool moved;
     int64_t fin = kr_place(e->img, e->quiet_mask, r, false, r->attempts[k].channel, s->zone, NULL,
                            nominal, &moved);
     if (fin == KR_NEVER) {
         trace(e, ci, now, s->rule, "remind", "attempt %u: no allowed send time", k + 1);
-        end_chain(s);
+        chain_done(e, s);
         return 0;
     }
     if (tracing(e, ci, s->rule)) {
@@ -819,7 +848,7 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
     const KbRule *r = &img->rules[ri];
     uint64_t *st = e->stats.rule[ri];
     int64_t now = t->due;
-    uint32_t ch = k == 0 ? first_channel(r, s->variant) : r->attempts[k].channel;
+    uint32_t ch = attempt_channel(r, s->variant, k);
     KrRow row = { .time = now, .customer = ci, .rule = ri, .channel = ch, .attempt = k + 1,
                   .variant = s->variant, .action = KR_ACT_ASK };
 
@@ -839,21 +868,31 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
     if (r->is_task) {
         row.action = KR_ACT_TASK;
         st[KR_ST_TASKS]++;
+        s->sent = true;
         if (tracing(e, ci, ri))
             trace(e, ci, now, ri, "task", "task %s (attempt %u) via %s", sname(img, r->target), k + 1,
                   chan_name(e, ch));
         add_row(e, &row);
         return next_attempt(e, ci, s, now);
     }
+    /* Opt-out and consent first, at every attempt (SPEC 4.6). */
     const char *blocked = NULL;
     if (c->optout & chan_bit(ch)) blocked = "opted out of";
     else if ((img->consent_channels & chan_bit(ch)) && !(c->consent & chan_bit(ch)))
         blocked = "no consent on";
-    if (k == 0) {
-        /* Caps and yield come before opt-out and consent: a capped ask is
-         * dropped whole, reminders included, so a blocked first attempt can
-         * never let reminders through a full cap (SPEC 4.5). */
-        char which[128];
+    if (blocked) {
+        if (s->sent) st[KR_ST_REM_BLOCKED]++;
+        else if (!s->blocked) s->blocked = *blocked == 'o' ? BLK_OPTOUT : BLK_CONSENT;
+        if (tracing(e, ci, ri))
+            trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s%s", k + 1, blocked,
+                  chan_name(e, ch), s->sent ? "" : " (nothing sent yet: not counted)");
+        return next_attempt(e, ci, s, now);
+    }
+    if (!s->sent) {
+        /* The first attempt that consent and opt-out let through: caps and
+         * the yield decide here, and at no later attempt.  A capped or
+         * yielding ask is dropped with its remaining attempts. */
+        char which[512];
         if (is_capped(e, c, ri, ch, now, tracing(e, ci, ri) ? which : NULL, sizeof which)) {
             st[KR_ST_CAP]++;
             if (tracing(e, ci, ri)) trace(e, ci, now, ri, "capped", "%s: dropped", which);
@@ -869,26 +908,19 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
             end_chain(s);
             return 0;
         }
-        if (blocked) {
-            st[*blocked == 'o' ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
-            if (tracing(e, ci, ri))
-                trace(e, ci, now, ri, "blocked", "attempt 1 skipped: %s %s", blocked, chan_name(e, ch));
-            return next_attempt(e, ci, s, now);
-        }
         if (record_send(e, c, now, ri, ch) != 0) return -1;
+        s->sent = true;
         st[KR_ST_SENT]++;
         if (s->moved) st[KR_ST_MOVED]++;
-        if (tracing(e, ci, ri))
-            trace(e, ci, now, ri, "ask", "sent %s via %s", sname(img, img->surveys[r->target]),
-                  chan_name(e, ch));
-    } else {
-        if (blocked) {
-            st[KR_ST_REM_BLOCKED]++;
-            if (tracing(e, ci, ri))
-                trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s", k + 1, blocked,
+        if (tracing(e, ci, ri)) {
+            if (k == 0)
+                trace(e, ci, now, ri, "ask", "sent %s via %s", sname(img, img->surveys[r->target]),
                       chan_name(e, ch));
-            return next_attempt(e, ci, s, now);
+            else
+                trace(e, ci, now, ri, "ask", "sent %s via %s (attempt %u: the first sent, counted)",
+                      sname(img, img->surveys[r->target]), chan_name(e, ch), k + 1);
         }
+    } else {
         row.action = KR_ACT_REMIND;
         st[KR_ST_REMINDED]++;
         if (s->moved) st[KR_ST_MOVED]++;
@@ -1019,10 +1051,10 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
     if (en == e->ev_response && e->a_survey != KB_NONE) {
         KrValue v = event_attr(ev, e->a_survey);
         if (v.tag != KB_STR) return 0;
-        /* a response after attempt 1 cancels the later attempts */
+        /* a response after the ask's first sent attempt cancels the later attempts */
         for (KrSlot *s = c->slots; s; s = s->next) {
             const KbRule *r = &img->rules[s->rule];
-            if (!s->pending || s->attempt == 0 || r->is_task || r->target >= img->nsurveys) continue;
+            if (!s->pending || !s->sent || r->is_task || r->target >= img->nsurveys) continue;
             if (e->strval[img->surveys[r->target]] != v.str) continue;
             e->stats.rule[s->rule][KR_ST_REM_ANSWERED]++;
             if (tracing(e, ci, s->rule))
@@ -1124,10 +1156,11 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
     /* what is left was due after the horizon */
     for (size_t i = 0; i < e->nheap; i++) {
         const KrTimer *t = &e->heap[i];
-        if (TIMER_KIND(t) != TK_ATTEMPT || t->attempt != 0) continue;
+        if (TIMER_KIND(t) != TK_ATTEMPT) continue;
         uint32_t ci = TIMER_CUST(t), ri = e->rank_rule[TIMER_RANK(t)];
         KrSlot *s = find_slot(cust_at(e, ci), ri);
-        if (!s || !s->pending || s->gen != t->gen || s->attempt != 0) continue;
+        /* the live timer of a chain that has sent nothing yet */
+        if (!s || !s->pending || s->gen != t->gen || s->attempt != t->attempt || s->sent) continue;
         e->stats.rule[ri][KR_ST_HORIZON]++;
         if (tracing(e, ci, ri)) {
             char hb[40];
