@@ -177,6 +177,22 @@ typedef struct KbRetention {
     uint32_t nattrs;
 } KbRetention;
 
+/* Debug information: read only by messages and explain, never by the
+ * schedule.  An attribute read of a rule's trigger event (TATTR in its
+ * where/if/unless functions), once per (rule, attribute), at the first
+ * place the source names it; and the lets: the instruction at code word
+ * pc leaves the value of the let named name (the outermost let when
+ * several end there). */
+typedef struct KbAttrRead {
+    uint32_t rule, attr;          /* rule index, attribute index */
+    uint32_t file;                /* string index: the source file's name */
+    uint32_t line, col;           /* of the name, from 1 */
+} KbAttrRead;
+typedef struct KbLetName {
+    uint32_t pc;                  /* code word of an instruction start; ascending */
+    uint32_t name;                /* string index */
+} KbLetName;
+
 typedef struct KImage {
     /* strings: every name and string constant, each NUL-terminated (and
      * with an explicit length: string constants may hold NUL bytes). */
@@ -205,6 +221,8 @@ typedef struct KImage {
     uint64_t consent_channels;              /* require consent on these */
     int64_t sent_window;                    /* how long the send history must be kept
                                                (longest cap / asked window; KB_FOREVER) */
+    KbAttrRead *attr_reads; uint32_t nattr_reads;   /* debug: see KbAttrRead */
+    KbLetName *let_names; uint32_t nlet_names;
 } KImage;
 
 /* Reserved event names (LANGUAGE.md section 5). */

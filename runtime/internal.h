@@ -245,6 +245,10 @@ const KrStats *kr_engine_stats(const KrEngine *e);
 /* Starts loading customer ci's state into the cache (a hint: the next
  * event is probably about ci). */
 void kr_engine_prefetch(const KrEngine *e, uint32_t ci);
+/* Whether trigger attribute read i (img->attr_reads[i]) names an attribute
+ * that no replayed event of its rule's trigger kind carried, while at
+ * least one event of that kind was replayed. */
+bool kr_engine_attr_unseen(const KrEngine *e, uint32_t i);
 /* Latest event time fed so far (INT64_MIN before the first). */
 int64_t kr_engine_last_time(const KrEngine *e);
 void kr_engine_free(KrEngine *e);

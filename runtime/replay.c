@@ -118,6 +118,11 @@ struct KrEngine {
 
     KrStats stats;
 
+    /* trigger attributes read (img->attr_reads): which an input event carried */
+    uint8_t *ar_carried;          /* [nattr_reads] */
+    uint32_t *ar_open;            /* event -> reads of it not carried yet */
+    bool *ev_seen;                /* event -> an event of the kind was replayed */
+
     /* explain */
     uint32_t explain_id;          /* customer pool id once seen, else KB_NONE */
     uint32_t explain_rule;        /* KB_NONE: all */
@@ -1103,6 +1108,27 @@ static int new_customer(KrEngine *e, uint32_t ci, int64_t t)
     return 1;
 }
 
+/* Marks the trigger attributes read by the rules that ev carries. */
+static void note_carried(KrEngine *e, const KrEvent *ev)
+{
+    const KImage *img = e->img;
+    for (uint32_t i = 0; i < img->nattr_reads; i++) {
+        const KbAttrRead *a = &img->attr_reads[i];
+        if (e->ar_carried[i] || img->rules[a->rule].event != ev->event) continue;
+        if (event_attr(ev, a->attr).tag == KB_UNKNOWN) continue;
+        e->ar_carried[i] = 1;
+        e->ar_open[ev->event]--;
+    }
+}
+
+bool kr_engine_attr_unseen(const KrEngine *e, uint32_t i)
+{
+    const KImage *img = e->img;
+    if (i >= img->nattr_reads || e->ar_carried[i]) return false;
+    const KbRule *r = &img->rules[img->attr_reads[i].rule];
+    return r->trigger == KB_TRIG_AFTER && r->event < img->nevents && e->ev_seen[r->event];
+}
+
 int kr_engine_event(KrEngine *e, const KrEvent *ev)
 {
     if (e->failed) return -1;
@@ -1122,6 +1148,8 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
         if (tracing(e, ci, KB_NONE) && en != e->ev_opt_out && en != e->ev_opt_in &&
             en != e->ev_grant && en != e->ev_revoke)
             trace(e, ci, T, KB_NONE, "event", "%s", sname(img, img->events[en]));
+        e->ev_seen[en] = true;
+        if (e->ar_open[en]) note_carried(e, &evt);
         if (apply_reserved(e, ci, &evt, &zone_changed) != 0) return -1;
         KrCust *c = cust_at(e, ci);         /* blocks never move */
         if (record_event(e, c, &evt) != 0) return -1;
@@ -1209,6 +1237,9 @@ void kr_engine_free(KrEngine *e)
     free(e->every);
     free(e->rank);
     free(e->rank_rule);
+    free(e->ar_carried);
+    free(e->ar_open);
+    free(e->ev_seen);
     ke_free(e->ke);
     free(e->stats.rule);
     free(e);
@@ -1240,8 +1271,16 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->rank_rule = malloc((img->nrules + 1) * sizeof *e->rank_rule);
     e->tattr_n = calloc(img->nrules + 1, sizeof *e->tattr_n);
     e->free_slot = calloc(img->nrules + 1, sizeof *e->free_slot);
-    if (img->nrules > 0x7fffffffu || !e->rank || !e->rank_rule || !e->tattr_n || !e->free_slot)
+    e->ar_carried = calloc(img->nattr_reads + 1, 1);
+    e->ar_open = calloc(img->nevents + 1, sizeof *e->ar_open);
+    e->ev_seen = calloc(img->nevents + 1, sizeof *e->ev_seen);
+    if (img->nrules > 0x7fffffffu || !e->rank || !e->rank_rule || !e->tattr_n || !e->free_slot ||
+        !e->ar_carried || !e->ar_open || !e->ev_seen)
         goto fail;
+    for (uint32_t i = 0; i < img->nattr_reads; i++) {
+        const KbRule *r = &img->rules[img->attr_reads[i].rule];
+        if (r->trigger == KB_TRIG_AFTER && r->event < img->nevents) e->ar_open[r->event]++;
+    }
     if (!e->strval || !e->hist_of || !e->chan_val || !e->vhash || !e->by_event_off ||
         !e->by_event || !e->every || !e->stats.rule)
         goto fail;

@@ -61,6 +61,48 @@ static void stats_block(FILE *err, const char *label, const uint64_t *s, bool ta
                 (unsigned long long)s[KR_ST_REM_BLOCKED], (unsigned long long)s[KR_ST_REM_ANSWERED]);
 }
 
+static const char *istr(const KImage *img, uint32_t si)
+{
+    return si < img->nstrings ? img->strings[si] : "?";
+}
+
+/* Trigger attribute read i was reported already (same place, earlier
+ * read): the warning names the first rule only. */
+static bool same_place_before(const KImage *img, const KrEngine *eng, uint32_t i)
+{
+    const KbAttrRead *a = &img->attr_reads[i];
+    for (uint32_t j = 0; j < i; j++) {
+        const KbAttrRead *b = &img->attr_reads[j];
+        if (b->attr == a->attr && b->file == a->file && b->line == a->line && b->col == a->col &&
+            kr_engine_attr_unseen(eng, j))
+            return true;
+    }
+    return false;
+}
+
+/* The attributes rules read from their trigger event that no such event
+ * in the input carried: warnings (stats false) or the --stats lines. */
+static void unseen_attrs(FILE *err, const KImage *img, const KrEngine *eng, bool stats)
+{
+    bool head = false;
+    for (uint32_t i = 0; i < img->nattr_reads; i++) {
+        if (!kr_engine_attr_unseen(eng, i) || same_place_before(img, eng, i)) continue;
+        const KbAttrRead *a = &img->attr_reads[i];
+        const char *rule = istr(img, img->rules[a->rule].name);
+        const char *ev = istr(img, img->events[img->rules[a->rule].event]);
+        const char *attr = a->attr < img->nattrs ? istr(img, img->attrs[a->attr]) : "?";
+        if (!stats) {
+            fprintf(err, "%s:%u:%u: warning: rule %s reads attribute \"%s\" of %s, which no %s event "
+                    "in the input carried\n", istr(img, a->file), a->line, a->col, rule, attr, ev, ev);
+            continue;
+        }
+        if (!head) fputs("attributes no trigger event carried:\n", err);
+        head = true;
+        fprintf(err, "  rule %s reads \"%s\" of %s (%s:%u:%u)\n", rule, attr, ev, istr(img, a->file),
+                a->line, a->col);
+    }
+}
+
 static void print_stats(FILE *err, const KImage *img, const KrStats *st, uint64_t rows,
                         uint64_t skipped)
 {
@@ -176,8 +218,11 @@ start:
     }
     if (ki_rows_skipped(in) && !opt->stats)
         fprintf(err, "kairos: skipped %llu bad rows\n", (unsigned long long)ki_rows_skipped(in));
-    if (opt->stats)
+    if (!explain) unseen_attrs(err, img, eng, false);
+    if (opt->stats) {
         print_stats(err, img, kr_engine_stats(eng), ki_rows_read(in), ki_rows_skipped(in));
+        unseen_attrs(err, img, eng, true);
+    }
     status = 0;
 done:
     if (w) ko_close(w, false);
