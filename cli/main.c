@@ -67,8 +67,16 @@ static const Command commands[] = {
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
       "  --no-progress     no progress line on a terminal\n" },
     { "explain", cmd_explain,
-      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--until TIME]",
-      "Tells the story of one customer: every trigger, scheduled ask, check and decision.\n" },
+      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--from TIME] [--until TIME]",
+      "Tells the story of one customer: first one line per trigger saying what became of it and why,\n"
+      "then every trigger, scheduled ask, check and decision with the values it saw.\n"
+      "  --customer ID     the customer (an id absent from the logs is an error naming close ids)\n"
+      "  --rule NAME       only this rule's story (an unknown name is an error listing the rules)\n"
+      "  --format F        text (default) or jsonl\n"
+      "  --from TIME       leave out what happened before TIME (the replay still starts at the beginning)\n"
+      "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
+      "  --skip-bad-rows   skip malformed rows instead of failing\n"
+      "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n" },
     { "fmt", cmd_fmt,
       "kairos fmt [--check|--diff|-w] FILE...",
       "Formats policies in the canonical layout.\n" },
@@ -502,6 +510,14 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             if (!(ro.explain_customer = args_value(&a))) goto usage;
         } else if (strcmp(o, "--rule") == 0 && explain) {
             if (!(ro.explain_rule = args_value(&a))) goto usage;
+        } else if (strcmp(o, "--from") == 0 && explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (kr_parse_time(v, strlen(v), &ro.explain_from) != 0) {
+                cli_usage_error(cmd, "--from: '%s' is not an RFC 3339 time or Unix seconds", v);
+                goto usage;
+            }
+            ro.has_explain_from = true;
         } else {
             cli_usage_error(cmd, "unknown option %s", o);
             goto usage;

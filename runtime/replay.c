@@ -69,6 +69,16 @@ typedef struct KrTimer {
 #define TIMER_CUST(t) ((uint32_t)(t)->key)
 #define TIMER_RANK(t) ((uint32_t)((t)->key >> 32) & 0x7fffffffu)
 
+/* explain: what became of one trigger of the explained customer, in
+ * words, for the story's first lines. */
+typedef struct KrSum {
+    int64_t t;                    /* trigger time */
+    uint32_t rule;
+    bool open;                    /* nothing settled yet */
+    char text[640];               /* the outcome */
+    char skips[256];              /* attempts skipped before any was sent */
+} KrSum;
+
 typedef struct RowKey {
     KrRow row;
     const char *cs; size_t clen;  /* customer id bytes */
@@ -128,6 +138,8 @@ struct KrEngine {
     uint32_t explain_rule;        /* KB_NONE: all */
     KeTrace *ke;                  /* sub-expression values (explain only) */
     int rule_width;               /* explain text: width of the rule column */
+    KrSum *sums; uint32_t nsums, capsums;   /* one per trigger (explain_first) */
+    uint32_t *sum_cur;            /* [nrules]: the summary of the rule's current chain */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -201,6 +213,71 @@ static bool tracing(const KrEngine *e, uint32_t ci, uint32_t ri)
            (e->explain_rule == KB_NONE || ri == KB_NONE || ri == e->explain_rule);
 }
 
+/* "2026-03-04" */
+static void fmt_date(int64_t t, char *buf, size_t n)
+{
+    int64_t days = t / 86400;
+    if (t % 86400 < 0) days--;
+    int y, m, d;
+    kz_civil_from_days(days, &y, &m, &d);
+    snprintf(buf, n, "%04d-%02d-%02d", y, m, d);
+}
+
+/* The summary of rule ri's current chain for the explained customer, or
+ * NULL (not traced, none). */
+static KrSum *sum_of(KrEngine *e, uint32_t ci, uint32_t ri)
+{
+    if (!tracing(e, ci, ri) || !e->sum_cur || ri >= e->img->nrules || e->sum_cur[ri] == KB_NONE)
+        return NULL;
+    return &e->sums[e->sum_cur[ri]];
+}
+
+/* A new summary for a trigger of rule ri at t; NULL when not traced. */
+static KrSum *sum_new(KrEngine *e, uint32_t ci, uint32_t ri, int64_t t)
+{
+    if (!tracing(e, ci, ri) || !e->sum_cur || ri >= e->img->nrules) return NULL;
+    if (e->nsums == e->capsums) {
+        uint32_t nc = e->capsums ? e->capsums * 2 : 16;
+        KrSum *ns = realloc(e->sums, nc * sizeof *ns);
+        if (!ns) return NULL;
+        e->sums = ns;
+        e->capsums = nc;
+    }
+    KrSum *m = &e->sums[e->nsums];
+    m->t = t;
+    m->rule = ri;
+    m->open = true;
+    m->text[0] = m->skips[0] = '\0';
+    e->sum_cur[ri] = e->nsums++;
+    return m;
+}
+
+/* Sets (replace) or extends (!replace) the outcome of summary m. */
+static void sum_say(KrSum *m, bool replace, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void sum_say(KrSum *m, bool replace, const char *fmt, ...)
+{
+    if (!m) return;
+    size_t at = replace ? 0 : strlen(m->text);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->text + at, sizeof m->text - at, fmt, ap);
+    va_end(ap);
+    m->open = false;
+}
+
+/* Why condition fn of rule ri stopped a trigger or an ask: "`if X` was
+ * false (WHY)", into the summary. */
+static void sum_cond(KrEngine *e, KrSum *m, const char *what, const char *kw, uint32_t fn, int tv,
+                     int64_t t)
+{
+    if (!m) return;
+    char cond[420], why[900], day[16];
+    ke_describe(e->ke, fn, cond, sizeof cond, why, sizeof why);
+    fmt_date(t, day, sizeof day);
+    sum_say(m, true, "%s on %s \xe2\x80\x94 `%s %s` was %s%s%s%s", what, day, kw, cond,
+            tv == 1 ? "true" : tv == 0 ? "false" : "unknown", *why ? " (" : "", why, *why ? ")" : "");
+}
+
 /* The len bytes at s as the inside of a JSON string. */
 static void put_json_bytes(FILE *o, const char *s, size_t len)
 {
@@ -232,7 +309,7 @@ static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *
 static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *step,
                   const char *fmt, ...)
 {
-    if (!tracing(e, ci, ri)) return;
+    if (!tracing(e, ci, ri) || t < e->opt.explain_from) return;
     char ts[40], msg[1024];
     fmt_time(t, ts, sizeof ts);
     va_list ap;
@@ -262,6 +339,7 @@ static void value_line(void *arg, int depth, const char *expr, const char *vtext
 {
     ValueLines *vl = arg;
     KrEngine *e = vl->e;
+    if (vl->t < e->opt.explain_from) return;
     char detail[1024];
     if (!expr) snprintf(detail, sizeof detail, "%*s(more values left out)", depth * 2, "");
     else snprintf(detail, sizeof detail, "%*s%s -> %s", depth * 2, "", expr, vtext ? vtext : "not evaluated");
@@ -657,7 +735,12 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     if (r->nattempts == 0) return 0;        /* rejected by the verifier */
     st[KR_ST_TRIGGERED]++;
     uint32_t v = pick_variant(e, ri, ci);
+    KrSum *prev = sum_of(e, ci, ri);
     if (v == HOLDOUT) {
+        char day[16];
+        fmt_date(T, day, sizeof day);
+        sum_say(sum_new(e, ci, ri, T), true, "not sent on %s \xe2\x80\x94 the customer is in the "
+                "experiment's holdout", day);
         st[KR_ST_HOLDOUT]++;
         trace(e, ci, T, ri, "holdout", "customer is in the experiment's holdout: nothing is sent");
         return 0;
@@ -667,9 +750,22 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     if (s->pending) {
         if (r->retrigger == 1) {
             st[KR_ST_KEEP]++;
-            if (tracing(e, ci, ri))
+            if (tracing(e, ci, ri)) {
+                char day[16];
+                fmt_date(T, day, sizeof day);
                 trace(e, ci, T, ri, "keep", "ignored: an ask is pending (on retrigger keep)");
+                sum_say(sum_new(e, ci, ri, T), true, "trigger ignored on %s \xe2\x80\x94 an ask was "
+                        "pending (on retrigger keep)", day);
+                if (prev) e->sum_cur[ri] = (uint32_t)(prev - e->sums);
+            }
             return 0;
+        }
+        if (prev) {
+            char day[16];
+            fmt_date(T, day, sizeof day);
+            if (s->sent) sum_say(prev, false, "; later attempts cancelled on %s by a new trigger", day);
+            else sum_say(prev, true, "not sent \xe2\x80\x94 cancelled on %s by a new trigger (on "
+                         "retrigger restart)", day);
         }
         if (!s->sent) st[KR_ST_RESTART]++;
         if (tracing(e, ci, ri))
@@ -696,7 +792,9 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
               kz_name(z), v != KB_NONE ? "; variant " : "",
               v != KB_NONE ? sname(img, r->variants[v].name) : "");
     }
+    KrSum *m = sum_new(e, ci, ri, T);
     if (fin == KR_NEVER) {
+        sum_say(m, true, "not sent \xe2\x80\x94 its `at` window and quiet hours allow no send time");
         st[KR_ST_NOTIME]++;
         return 0;
     }
@@ -753,6 +851,37 @@ static bool must_yield(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t
     return false;
 }
 
+/* For explain: "top-level cap 1 per 30d on sms, email, full: sent
+ * 2026-03-01T10:00:00Z by csat" -- the cap as written and the sends in
+ * (lo, hi] that fill it (mask: on those channels; 0: of rule). */
+static void describe_cap(const KrEngine *e, const KrCust *c, const char *kind, uint32_t n, int64_t w,
+                         uint64_t mask, uint32_t rule, int64_t lo, int64_t hi, char *out, size_t on)
+{
+    char dur[40];
+    ke_dur(w, dur, sizeof dur);
+    int at = snprintf(out, on, "%s cap %u per %s", kind, n, dur);
+    if (mask && mask != UINT64_MAX) {
+        const char *sep = " on ";
+        for (uint32_t ch = 0; ch < e->img->nchannels && ch < 64 && at > 0 && (size_t)at < on; ch++)
+            if (mask & chan_bit(ch)) {
+                at += snprintf(out + at, on - (size_t)at, "%s%s", sep, chan_name(e, ch));
+                sep = ", ";
+            }
+    }
+    const char *sep = " is full: sent ";
+    uint32_t listed = 0;
+    for (uint32_t i = c->sent_head; i < c->nsent && at > 0 && (size_t)at < on; i++) {
+        const KrSent *x = &c->sent[i];
+        if (x->time <= lo || x->time > hi) continue;
+        if (mask ? (chan_bit(x->channel) & mask) == 0 : x->rule != rule) continue;
+        if (++listed > 5) { at += snprintf(out + at, on - (size_t)at, ", ..."); break; }
+        char tb[40];
+        fmt_time(x->time, tb, sizeof tb);
+        at += snprintf(out + at, on - (size_t)at, "%s%s by %s", sep, tb, rule_name(e, x->rule));
+        sep = ", ";
+    }
+}
+
 /* Is a first attempt of rule ri on channel ch capped now?  which (NULL
  * when nobody reads it): a description for explain. */
 static bool is_capped(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t ch, int64_t now,
@@ -762,19 +891,20 @@ static bool is_capped(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t 
     for (uint32_t k = 0; k < img->ncaps; k++) {
         const KbCap *cap = &img->caps[k];
         if (!(cap->channels & chan_bit(ch))) continue;
-        uint32_t n = count_sends(c, win_lo(now, cap->window), now, cap->channels, 0);
+        int64_t lo = win_lo(now, cap->window);
+        uint32_t n = count_sends(c, lo, now, cap->channels, 0);
         if (n >= cap->n) {
-            if (which) snprintf(which, wn, "top-level cap %u per %llds (%u sent in the window)", cap->n,
-                     (long long)cap->window, n);
+            if (which) describe_cap(e, c, "top-level", cap->n, cap->window, cap->channels, 0, lo, now,
+                                    which, wn);
             return true;
         }
     }
     const KbRule *r = &img->rules[ri];
     if (r->has_cap) {
-        uint32_t n = count_sends(c, win_lo(now, r->cap_window), now, 0, ri);
+        int64_t lo = win_lo(now, r->cap_window);
+        uint32_t n = count_sends(c, lo, now, 0, ri);
         if (n >= r->cap_n) {
-            if (which) snprintf(which, wn, "rule cap %u per %llds (%u sent in the window)", r->cap_n,
-                     (long long)r->cap_window, n);
+            if (which) describe_cap(e, c, "rule", r->cap_n, r->cap_window, 0, ri, lo, now, which, wn);
             return true;
         }
     }
@@ -799,8 +929,11 @@ static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
     const KbRule *r = &e->img->rules[s->rule];
     uint32_t k = s->attempt + 1;
     if (k >= r->nattempts) {
-        if (!s->sent && s->blocked && tracing(e, ci, s->rule))
+        if (!s->sent && s->blocked && tracing(e, ci, s->rule)) {
             trace(e, ci, now, s->rule, "blocked", "no attempt was sent: the ask counts nothing");
+            KrSum *m = sum_of(e, ci, s->rule);
+            if (m) sum_say(m, true, "not sent \xe2\x80\x94 every attempt was skipped (%s)", m->skips);
+        }
         chain_done(e, s);
         return 0;
     }
@@ -836,6 +969,7 @@ static bool send_check(KrEngine *e, uint32_t ci, uint32_t ri, KvCtx *ctx, uint32
     int tv = eval_cond(e, ci, ri, ctx, fn);
     if (tracing(e, ci, ri)) {
         trace(e, ci, ctx->now, ri, step, "condition is %s%s", truth_name(tv), tv == pass ? "" : ": not sent");
+        if (tv != pass) sum_cond(e, sum_of(e, ci, ri), "not sent", step, fn, tv, ctx->now);
         explain_values(e, ci, ctx->now, ri, fn);
     }
     return tv == pass;
@@ -874,9 +1008,14 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
         row.action = KR_ACT_TASK;
         st[KR_ST_TASKS]++;
         s->sent = true;
-        if (tracing(e, ci, ri))
+        if (tracing(e, ci, ri)) {
+            char day[16];
+            fmt_date(now, day, sizeof day);
             trace(e, ci, now, ri, "task", "task %s (attempt %u) via %s", sname(img, r->target), k + 1,
                   chan_name(e, ch));
+            sum_say(sum_of(e, ci, ri), k == 0, "%screated on %s via %s", k ? "; again " : "", day,
+                    chan_name(e, ch));
+        }
         add_row(e, &row);
         return next_attempt(e, ci, s, now);
     }
@@ -888,9 +1027,16 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
     if (blocked) {
         if (s->sent) st[KR_ST_REM_BLOCKED]++;
         else if (!s->blocked) s->blocked = *blocked == 'o' ? BLK_OPTOUT : BLK_CONSENT;
-        if (tracing(e, ci, ri))
+        if (tracing(e, ci, ri)) {
             trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s%s", k + 1, blocked,
                   chan_name(e, ch), s->sent ? "" : " (nothing sent yet: not counted)");
+            KrSum *m = sum_of(e, ci, ri);
+            if (m && !s->sent) {
+                size_t at = strlen(m->skips);
+                snprintf(m->skips + at, sizeof m->skips - at, "%sattempt %u: %s %s", at ? "; " : "",
+                         k + 1, blocked, chan_name(e, ch));
+            }
+        }
         return next_attempt(e, ci, s, now);
     }
     if (!s->sent) {
@@ -900,16 +1046,26 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
         char which[512];
         if (is_capped(e, c, ri, ch, now, tracing(e, ci, ri) ? which : NULL, sizeof which)) {
             st[KR_ST_CAP]++;
-            if (tracing(e, ci, ri)) trace(e, ci, now, ri, "capped", "%s: dropped", which);
+            if (tracing(e, ci, ri)) {
+                char day[16];
+                fmt_date(now, day, sizeof day);
+                trace(e, ci, now, ri, "capped", "%s: dropped", which);
+                sum_say(sum_of(e, ci, ri), true, "not sent on %s \xe2\x80\x94 capped: %s", day, which);
+            }
             end_chain(s);
             return 0;
         }
         uint32_t to;
         if (must_yield(e, c, ri, ch, now, &to)) {
             st[KR_ST_YIELD]++;
-            if (tracing(e, ci, ri))
+            if (tracing(e, ci, ri)) {
+                char day[16];
+                fmt_date(now, day, sizeof day);
                 trace(e, ci, now, ri, "yield", "dropped: it would fill a cap before the pending "
                       "higher-priority ask %s", rule_name(e, to));
+                sum_say(sum_of(e, ci, ri), true, "not sent on %s \xe2\x80\x94 yielded: it would fill a cap "
+                        "before the pending higher-priority ask %s", day, rule_name(e, to));
+            }
             end_chain(s);
             return 0;
         }
@@ -918,6 +1074,12 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
         st[KR_ST_SENT]++;
         if (s->moved) st[KR_ST_MOVED]++;
         if (tracing(e, ci, ri)) {
+            KrSum *m = sum_of(e, ci, ri);
+            char day[16];
+            fmt_date(now, day, sizeof day);
+            if (m && k == 0) sum_say(m, true, "sent on %s via %s", day, chan_name(e, ch));
+            else if (m) sum_say(m, true, "sent on %s via %s, attempt %u (%s)", day, chan_name(e, ch),
+                                k + 1, m->skips);
             if (k == 0)
                 trace(e, ci, now, ri, "ask", "sent %s via %s", sname(img, img->surveys[r->target]),
                       chan_name(e, ch));
@@ -929,8 +1091,12 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
         row.action = KR_ACT_REMIND;
         st[KR_ST_REMINDED]++;
         if (s->moved) st[KR_ST_MOVED]++;
-        if (tracing(e, ci, ri))
+        if (tracing(e, ci, ri)) {
+            char day[16];
+            fmt_date(now, day, sizeof day);
             trace(e, ci, now, ri, "remind", "attempt %u sent via %s", k + 1, chan_name(e, ch));
+            sum_say(sum_of(e, ci, ri), false, "; reminded on %s via %s", day, chan_name(e, ch));
+        }
     }
     add_row(e, &row);
     return next_attempt(e, ci, s, now);
@@ -1062,9 +1228,13 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
             if (!s->pending || !s->sent || r->is_task || r->target >= img->nsurveys) continue;
             if (e->strval[img->surveys[r->target]] != v.str) continue;
             e->stats.rule[s->rule][KR_ST_REM_ANSWERED]++;
-            if (tracing(e, ci, s->rule))
+            if (tracing(e, ci, s->rule)) {
+                char day[16];
+                fmt_date(ev->time, day, sizeof day);
                 trace(e, ci, ev->time, s->rule, "response", "answered: attempts from %u on are cancelled",
                       s->attempt + 1);
+                sum_say(sum_of(e, ci, s->rule), false, "; answered on %s, later attempts cancelled", day);
+            }
             end_chain(s);
         }
         release_idle(e, c, ci);
@@ -1161,9 +1331,15 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
                 KvCtx ctx = { .env = &e->env, .cust = c, .now = T,
                               .zone = c->zone, .cur = cur, .trig = cur };
                 int tv = eval_cond(e, ci, ri, &ctx, r->where_fn);
-                if (tracing(e, ci, ri))
+                if (tracing(e, ci, ri)) {
                     trace(e, ci, T, ri, "where", "condition is %s%s",
                           truth_name(tv), tv == 1 ? "" : ": no trigger");
+                    if (tv != 1) {          /* a summary of its own; a pending chain keeps its */
+                        uint32_t cur = e->sum_cur ? e->sum_cur[ri] : KB_NONE;
+                        sum_cond(e, sum_new(e, ci, ri, T), "not triggered", "where", r->where_fn, tv, T);
+                        if (e->sum_cur) e->sum_cur[ri] = cur;
+                    }
+                }
                 explain_values(e, ci, T, ri, r->where_fn);
                 if (tv != 1) continue;
             }
@@ -1191,9 +1367,11 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
         if (!s || !s->pending || s->gen != t->gen || s->attempt != t->attempt || s->sent) continue;
         e->stats.rule[ri][KR_ST_HORIZON]++;
         if (tracing(e, ci, ri)) {
-            char hb[40];
+            char hb[40], db[40];
             fmt_time(horizon, hb, sizeof hb);
+            fmt_time(t->due, db, sizeof db);
             trace(e, ci, t->due, ri, "horizon", "due after the horizon %s: not sent", hb);
+            sum_say(sum_of(e, ci, ri), true, "not sent \xe2\x80\x94 due %s, after the horizon %s", db, hb);
         }
     }
     e->nheap = 0;
@@ -1201,6 +1379,39 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
 }
 
 const KrStats *kr_engine_stats(const KrEngine *e) { return &e->stats; }
+
+bool kr_engine_explained(const KrEngine *e) { return e->explain_id != KB_NONE; }
+
+int kr_engine_summaries(const KrEngine *e, FILE *out)
+{
+    const KImage *img = e->img;
+    size_t idlen = 0;
+    const char *id = e->explain_id == KB_NONE ? NULL : kr_pool_str(e->customers, e->explain_id, &idlen);
+    int n = 0;
+    for (uint32_t i = 0; id && i < e->nsums; i++) {
+        const KrSum *m = &e->sums[i];
+        if (m->t < e->opt.explain_from) continue;
+        const KbRule *r = &img->rules[m->rule];
+        const char *what = r->is_task ? sname(img, r->target)
+                         : r->target < img->nsurveys ? sname(img, img->surveys[r->target]) : "?";
+        const char *text = m->open ? "still pending at the end of the replay" : m->text;
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s: %s%s %s", (int)idlen, id, r->is_task ? "task " : "", what, text);
+        if (e->opt.explain_jsonl) {
+            char ts[40];
+            fmt_time(m->t, ts, sizeof ts);
+            fprintf(out, "{\"time\":\"%s\",\"rule\":\"", ts);
+            put_json_chars(out, rule_name(e, m->rule));
+            fputs("\",\"step\":\"summary\",\"detail\":\"", out);
+            put_json_chars(out, line);
+            fputs("\"}\n", out);
+        } else {
+            fprintf(out, "%s\n", line);
+        }
+        n++;
+    }
+    return n;
+}
 
 void kr_engine_prefetch(const KrEngine *e, uint32_t ci)
 {
@@ -1241,6 +1452,8 @@ void kr_engine_free(KrEngine *e)
     free(e->ar_open);
     free(e->ev_seen);
     ke_free(e->ke);
+    free(e->sums);
+    free(e->sum_cur);
     free(e->stats.rule);
     free(e);
 }
@@ -1254,6 +1467,7 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->customers = customers;
     e->values = values;
     e->opt = *opt;
+    if (!opt->has_explain_from) e->opt.explain_from = INT64_MIN;
     e->last_time = INT64_MIN;
     e->explain_id = KB_NONE;
     e->explain_rule = KB_NONE;
@@ -1300,6 +1514,11 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
                  (size_t)e->nkept * sizeof(KrHist);
     for (uint32_t i = 0; i < img->nchannels; i++) e->chan_val[i] = e->strval[img->channels[i]];
     if (opt->explain_out && !(e->ke = ke_new(img, values))) goto fail;
+    if (opt->explain_out) {
+        e->sum_cur = malloc((img->nrules + 1) * sizeof *e->sum_cur);
+        if (!e->sum_cur) goto fail;
+        for (uint32_t i = 0; i <= img->nrules; i++) e->sum_cur[i] = KB_NONE;
+    }
     e->rule_width = 16;                          /* wider for longer names, up to 40 */
     for (uint32_t i = 0; i < img->nrules; i++) {
         size_t n = strlen(rule_name(e, i));
