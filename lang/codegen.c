@@ -743,8 +743,14 @@ static void note_attr_read(Gen *g, const Fn *f, uint32_t a)
     const KSources *s = &g->p->sources;
     KSpan sp = g->name_span;
     if (sp.src >= s->n) return;
-    uint32_t line = 0, col = 0;
-    kd_line_col(&s->v[sp.src], sp.lo, &line, &col);
+    /* line and column (characters from 1, as diagnostics count them),
+     * without touching the source's caches */
+    const KSource *src = &s->v[sp.src];
+    uint32_t line = span_line(g, sp), col = 1, lo = sp.lo < src->len ? sp.lo : (uint32_t)src->len;
+    uint32_t start = lo;
+    while (start > 0 && src->text[start - 1] != '\n') start--;
+    for (uint32_t i = start; i < lo; i++)
+        if (((unsigned char)src->text[i] & 0xC0) != 0x80) col++;
     uint32_t file = str(g, s->v[sp.src].name ? s->v[sp.src].name : "?");
     if (!grow((void **)&g->areads, &g->cap_areads, g->nareads, sizeof *g->areads)) {
         fail(g, "out of memory");
