@@ -2,8 +2,9 @@
  * loads one, bounds-checking every read, then hands it to kb_verify.
  *
  * The layout is documented byte by byte in SPEC.md section 3.4:
- * a fixed 52-byte header, fourteen sections in a fixed order (each an id
- * byte, a u32 payload length and the payload), and an FNV-1a 64 checksum
+ * a fixed 52-byte header, fifteen sections in a fixed order (each an id
+ * byte, a u32 payload length and the payload; the last, debug, since
+ * format version 2), and an FNV-1a 64 checksum
  * of everything before it.  All integers little-endian, fixed width, no
  * padding, no pointers, no timestamps: the same image always gives the
  * same bytes.
