@@ -65,6 +65,9 @@ static KExpr *mk_bin(KParse *ps, KOp op, KExpr *a, KExpr *b, KLoc loc);
 static void deeper(KParse *ps, KExpr *e, KExpr **child);
 static KExpr *mk_un(KParse *ps, KOp op, KExpr *a, KLoc loc);
 static KExpr *mk_call(KParse *ps, char *name, KExprNode *args, KExpr *where, KLoc loc);
+static KExpr *mk_in(KParse *ps, KExpr *x, KExprNode *items, KLoc loc);
+static KExpr *mk_within(KParse *ps, KExpr *x, KExpr *d, KLoc loc);
+static inline KLoc loc_to(KLoc a, KLoc b) { return (KLoc){ a.lo, b.hi }; }
 static KDecl *mk_decl(KParse *ps, KDeclKind kind, KLoc loc);
 static KItem *mk_item(KParse *ps, KItemKind kind, KLoc loc, KLoc kw);
 static KName mk_name(KParse *ps, char *s, KLoc loc);
@@ -417,21 +420,12 @@ expr:
   | expr '-' expr           { $$ = mk_bin(ps, KOP_SUB, $1, $3, @$); }
   | expr '*' expr           { $$ = mk_bin(ps, KOP_MUL, $1, $3, @$); }
   | expr '/' expr           { $$ = mk_bin(ps, KOP_DIV, $1, $3, @$); }
-  | expr IN '[' in_items ']'
-        {
-            $$ = mk(ps, KX_IN, @$);
-            $$->a = $1;
-            $4 = rev_exprs($4);
-            uint32_t n = 0;
-            for (KExprNode *i = $4; i; i = i->next) n++;
-            $$->args = kp_alloc(ps, (n ? n : 1) * sizeof(KExpr *));
-            n = 0;
-            for (KExprNode *i = $4; i; i = i->next) $$->args[n++] = i->e;
-            $$->nargs = n;
-            deeper(ps, $$, &$$->a);
-            for (uint32_t i = 0; i < n; i++) deeper(ps, $$, &$$->args[i]);
-        }
-  | expr IN '[' ']'         { $$ = mk(ps, KX_IN, @$); $$->a = $1; $$->args = kp_alloc(ps, sizeof(KExpr *)); }
+  | expr IN '[' in_items ']'                 { $$ = mk_in(ps, $1, $4, @$); }
+  | expr IN '[' ']'                          { $$ = mk_in(ps, $1, NULL, @$); }
+    /* `x in [..] within D`: only the window of a count (peel_within takes
+     * it off the end of a where); anywhere else `within` needs an event */
+  | expr IN '[' in_items ']' WITHIN primary  { $$ = mk_within(ps, mk_in(ps, $1, $4, loc_to(@1, @5)), $7, @$); }
+  | expr IN '[' ']' WITHIN primary           { $$ = mk_within(ps, mk_in(ps, $1, NULL, loc_to(@1, @4)), $6, @$); }
   ;
 
 in_items:
@@ -472,7 +466,7 @@ unary:
 
 postfix:
     primary                 { $$ = $1; }
-  | postfix WITHIN primary  { $$ = mk(ps, KX_WITHIN, @$); $$->a = $1; $$->b = $3; deeper(ps, $$, &$$->a); deeper(ps, $$, &$$->b); }
+  | postfix WITHIN primary  { $$ = mk_within(ps, $1, $3, @$); }
   ;
 
 primary:
@@ -599,6 +593,34 @@ static KAttrNode *rev_attrs(KAttrNode *l)
     KAttrNode *r = NULL;
     for (KAttrNode *nx; l; l = nx) { nx = l->next; l->next = r; r = l; }
     return r;
+}
+
+/* expr IN [items] (items in reverse, or NULL for an empty list). */
+static KExpr *mk_in(KParse *ps, KExpr *x, KExprNode *items, KLoc loc)
+{
+    KExpr *e = mk(ps, KX_IN, loc);
+    e->a = x;
+    items = rev_exprs(items);
+    uint32_t n = 0;
+    for (KExprNode *i = items; i; i = i->next) n++;
+    e->args = kp_alloc(ps, (n ? n : 1) * sizeof(KExpr *));
+    n = 0;
+    for (KExprNode *i = items; i; i = i->next) e->args[n++] = i->e;
+    e->nargs = n;
+    deeper(ps, e, &e->a);
+    for (uint32_t i = 0; i < n; i++) deeper(ps, e, &e->args[i]);
+    return e;
+}
+
+/* x within d */
+static KExpr *mk_within(KParse *ps, KExpr *x, KExpr *d, KLoc loc)
+{
+    KExpr *e = mk(ps, KX_WITHIN, loc);
+    e->a = x;
+    e->b = d;
+    deeper(ps, e, &e->a);
+    deeper(ps, e, &e->b);
+    return e;
 }
 
 /* Peels a trailing `within D` off the right spine of an unparenthesised

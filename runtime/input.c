@@ -273,6 +273,10 @@ int ki_cell_value(KrInputCtx *c, const char *s, size_t len, KrValue *out)
     if (ki_parse_num(s, len, &d)) {
         out->tag = KB_NUM;
         out->num = d;
+    } else if ((len == 4 && memcmp(s, "true", 4) == 0) || (len == 5 && memcmp(s, "false", 5) == 0)) {
+        out->tag = KB_BOOL;                 /* LANGUAGE.md 5: a cell true or false is a boolean */
+        out->i = 0;
+        out->b = len == 4;
     } else {
         uint32_t id = kr_intern(c->values, s, len);
         if (id == UINT32_MAX) return -1;

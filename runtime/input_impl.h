@@ -159,7 +159,9 @@ int  ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, ui
  * it is full, reads.  Returns bytes added (0 at end of input), -1 on error
  * (printed). */
 long ki_fill(KiSrc *s);
-/* Cell value: number, else string interned in the values pool.  0 or -1 (out of memory). */
+/* Cell value (a CSV cell after unquoting, or a JSON string): number; else
+ * boolean for exactly `true`/`false`; else string interned in the values
+ * pool.  0 or -1 (out of memory). */
 int  ki_cell_value(KrInputCtx *c, const char *s, size_t len, KrValue *out);
 /* Prints "NAME:LINE[:COL]: message" (col 0: none) and returns -1. */
 int  ki_error(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, ...)

@@ -4,8 +4,9 @@
  * line; only keys the image can read are kept.
  *
  * Values: a number, or a string typed like a CSV cell (a string that parses
- * as a number is a number, an empty string is missing); true/false are
- * booleans; null is missing; nested arrays and objects are ignored.
+ * as a number is a number, "true"/"false" are booleans, an empty string is
+ * missing); true/false are booleans; null is missing; nested arrays and
+ * objects are ignored.
  */
 #include <stdlib.h>
 #include <string.h>

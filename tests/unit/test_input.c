@@ -306,14 +306,22 @@ START_TEST(csv_values)
         "3,a,opt_out,1,2,sms,,,\n"
         "4,a,response, 5,1.5e-3,,,,\n"
         "5,a,response,-0,12abc,,,,\n"
-        "6,a,purchase,,,,,,\"\"\n");
+        "6,a,purchase,,,,,,\"\"\n"
+        "7,a,identify,,,,,true,\n"
+        "8,a,identify,,,,,\"false\",\n"
+        "9,a,identify,,,,,True,\n"
+        "10,a,identify,,,,,\"true \",\n");
     EXPECT_OUT(r,
         "1 a response survey='NPS' score=9 @2\n"
         "2 a identify tz='Europe/Oslo' segment='gold' @3\n"
         "3 a opt_out channel='sms' @4\n"
         "4 a response survey=0.0015 score=' 5' @5\n"
         "5 a response survey='12abc' score=-0 @6\n"
-        "6 a purchase @7\n");
+        "6 a purchase @7\n"
+        "7 a identify segment=true @8\n"           /* a cell true or false is a boolean, */
+        "8 a identify segment=false @9\n"          /* quoted or not; */
+        "9 a identify segment='True' @10\n"        /* only in lower case, exactly */
+        "10 a identify segment='true ' @11\n");
     done(&r);
 }
 END_TEST
@@ -505,13 +513,15 @@ START_TEST(jsonl_basic)
         "  {\"event\":\"response\",\"customer\":42,\"time\":1772357401,\"survey\":\"NPS\",\"score\":\"7\"}  \r\n"
         "{\"time\":1772357402,\"customer\":\"c\\\"3\",\"event\":\"identify\",\"segment\":true,\"tz\":null,\"x\":{\"a\":[1,2]}}\n"
         "{\"time\":1772357403,\"customer\":\"c4\",\"event\":\"ticket_closed\",\"kind\":[\"a\"],\"sentiment\":\"\",\"kind\":\"b\"}\n"
-        "{\"time\":1772357404,\"customer\":\"c5\",\"event\":\"nope\",\"kind\":\"b\"}");
+        "{\"time\":1772357404,\"customer\":\"c5\",\"event\":\"nope\",\"kind\":\"b\"}\n"
+        "{\"time\":1772357405,\"customer\":\"c6\",\"event\":\"identify\",\"segment\":\"false\"}");
     EXPECT_OUT(r,
         "1772357400 c1 ticket_closed kind='tech' sentiment=-0.5 @1\n"
         "1772357401 42 response survey='NPS' score=7 @3\n"
         "1772357402 c\"3 identify segment=true @4\n"
         "1772357403 c4 ticket_closed kind='b' @5\n"
-        "1772357404 c5 ? @6\n");
+        "1772357404 c5 ? @6\n"
+        "1772357405 c6 identify segment=false @7\n");   /* a string typed like a CSV cell */
     done(&r);
 }
 END_TEST
