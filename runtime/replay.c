@@ -260,9 +260,14 @@ static void sum_say(KrSum *m, bool replace, const char *fmt, ...)
     size_t at = replace ? 0 : strlen(m->text);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(m->text + at, sizeof m->text - at, fmt, ap);
+    int w = vsnprintf(m->text + at, sizeof m->text - at, fmt, ap);
     va_end(ap);
     m->open = false;
+    if (w >= 0 && (size_t)w < sizeof m->text - at) return;
+    /* cut: end on a whole character, then "..." */
+    size_t end = sizeof m->text - 4;
+    while (end > 0 && ((unsigned char)m->text[end] & 0xC0) == 0x80) end--;
+    memcpy(m->text + end, "...", 4);
 }
 
 /* Why condition fn of rule ri stopped a trigger or an ask: "`if X` was
