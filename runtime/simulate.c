@@ -66,40 +66,48 @@ static const char *istr(const KImage *img, uint32_t si)
     return si < img->nstrings ? img->strings[si] : "?";
 }
 
-/* Trigger attribute read i was reported already (same place, earlier
- * read): the warning names the first rule only. */
-static bool same_place_before(const KImage *img, const KrEngine *eng, uint32_t i)
+/* Whether trigger attribute reads i and j name the same attribute of the
+ * same trigger event. */
+static bool same_name(const KImage *img, uint32_t i, uint32_t j)
 {
-    const KbAttrRead *a = &img->attr_reads[i];
-    for (uint32_t j = 0; j < i; j++) {
-        const KbAttrRead *b = &img->attr_reads[j];
-        if (b->attr == a->attr && b->file == a->file && b->line == a->line && b->col == a->col &&
-            kr_engine_attr_unseen(eng, j))
-            return true;
-    }
-    return false;
+    const KbAttrRead *a = &img->attr_reads[i], *b = &img->attr_reads[j];
+    return a->attr == b->attr && img->rules[a->rule].event == img->rules[b->rule].event;
 }
 
 /* The attributes rules read from their trigger event that no such event
- * in the input carried: warnings (stats false) or the --stats lines. */
+ * in the input carried: one warning per name (the first rule that reads
+ * it, and the other rules after "also"), or with stats one line per rule. */
 static void unseen_attrs(FILE *err, const KImage *img, const KrEngine *eng, bool stats)
 {
     bool head = false;
     for (uint32_t i = 0; i < img->nattr_reads; i++) {
-        if (!kr_engine_attr_unseen(eng, i) || same_place_before(img, eng, i)) continue;
+        if (!kr_engine_attr_unseen(eng, i)) continue;
         const KbAttrRead *a = &img->attr_reads[i];
         const char *rule = istr(img, img->rules[a->rule].name);
         const char *ev = istr(img, img->events[img->rules[a->rule].event]);
         const char *attr = a->attr < img->nattrs ? istr(img, img->attrs[a->attr]) : "?";
-        if (!stats) {
-            fprintf(err, "%s:%u:%u: warning: rule %s reads attribute \"%s\" of %s, which no %s event "
-                    "in the input carried\n", istr(img, a->file), a->line, a->col, rule, attr, ev, ev);
+        if (stats) {
+            if (!head) fputs("attributes no trigger event carried:\n", err);
+            head = true;
+            fprintf(err, "  rule %s reads \"%s\" of %s (%s:%u:%u)\n", rule, attr, ev,
+                    istr(img, a->file), a->line, a->col);
             continue;
         }
-        if (!head) fputs("attributes no trigger event carried:\n", err);
-        head = true;
-        fprintf(err, "  rule %s reads \"%s\" of %s (%s:%u:%u)\n", rule, attr, ev, istr(img, a->file),
-                a->line, a->col);
+        bool before = false;
+        for (uint32_t j = 0; j < i && !before; j++)
+            before = kr_engine_attr_unseen(eng, j) && same_name(img, i, j);
+        if (before) continue;
+        fprintf(err, "%s:%u:%u: warning: rule %s reads attribute \"%s\" of %s, which no %s event "
+                "in the input carried", istr(img, a->file), a->line, a->col, rule, attr, ev, ev);
+        const char *sep = " (also read by ";
+        for (uint32_t j = i + 1; j < img->nattr_reads; j++) {
+            if (!kr_engine_attr_unseen(eng, j) || !same_name(img, i, j)) continue;
+            const KbAttrRead *b = &img->attr_reads[j];
+            fprintf(err, "%srule %s at %s:%u:%u", sep, istr(img, img->rules[b->rule].name),
+                    istr(img, b->file), b->line, b->col);
+            sep = ", ";
+        }
+        fputs(*sep == ',' ? ")\n" : "\n", err);
     }
 }
 
