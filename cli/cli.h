@@ -14,6 +14,13 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color);
 /* Writes data to path through a temporary file and rename; -1 on error (printed). */
 int cli_write_atomic(const char *path, const void *data, size_t len);
 
+/* The policy operands of check and fmt (cli/paths.c): a directory stands
+ * for the *.kai files below it, sorted byte-wise; other operands are kept
+ * as they are.  *files (n in *nfiles) is malloc'd, free with
+ * cli_free_paths.  Returns the number of errors, printed ("DIR: error:
+ * cannot read directory: ...", "DIR: error: no *.kai file in this directory"). */
+int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***files, int *nfiles);
+void cli_free_paths(char **files, int n);
 /* Opens path for streaming output (cli/outfile.c): a regular or new file
  * through a temporary file (*tmp, renamed by cli_output_close), a device or
  * FIFO directly; a directory is an error.  -1 on error (printed). */

@@ -520,10 +520,10 @@ KType kc_expr(KCheck *c, const KCtx *x, KExpr *e)
     if (!e) return KT_ERROR;
     e->res = KR_NONE;
     switch (e->kind) {
-    case KX_NUM: return set(e, KT_NUMBER);
+    case KX_NUM: return set(e, isnan(e->num) ? KT_ERROR : KT_NUMBER);   /* NAN: a bad number, reported */
     case KX_STR: return set(e, KT_STRING);
     case KX_BOOL: return set(e, KT_BOOL);
-    case KX_DUR: return set(e, KT_DURATION);
+    case KX_DUR: return set(e, e->dur < 0 ? KT_ERROR : KT_DURATION);  /* < 0: a bad duration, reported */
     case KX_WEEKDAY: return set(e, KT_WEEKDAY);
     case KX_NAME: return check_name(c, x, e);
     case KX_FIELD: return check_field(c, x, e);

@@ -1,5 +1,5 @@
 """kairos-dask simulate POLICY EVENTS... -o OUT [--shards N] [--scheduler ADDRESS | --local WORKERS]
-                     [--partitioned DIR] [--kairos PATH] [--until TIME] [--format csv|jsonl]"""
+                     [--partitioned DIR] [--work-dir DIR] [--kairos PATH] [--until TIME] [--format csv|jsonl]"""
 import argparse
 import os
 import sys
@@ -27,6 +27,9 @@ def main(argv=None):
                    help="start a LocalCluster of WORKERS processes (default: 2)")
     sp.add_argument("--partitioned", metavar="DIR",
                     help="input already partitioned by customer: one subdirectory per partition")
+    sp.add_argument("--work-dir", metavar="DIR",
+                    help="shared storage where workers write shard schedules (default: they "
+                         "travel to the client through Dask)")
     sp.add_argument("--kairos", help="the kairos binary (default: beside this program, else PATH)")
     sp.add_argument("--until", help="horizon, passed to kairos simulate")
     sp.add_argument("--format", choices=["csv", "jsonl"], help="schedule format")
@@ -67,7 +70,8 @@ def main(argv=None):
         try:
             simulate(client, args.policy, args.events, args.output,
                      shards=args.shards or 2 * workers, partitioned=args.partitioned,
-                     kairos=kairos, options=options)
+                     kairos=kairos, options=options,
+                     work_dir=args.work_dir)
         finally:
             client.close()
     except KairosError as e:

@@ -29,19 +29,23 @@ def find_kairos(explicit=None):
     return found
 
 
-def run_part(kairos, policy_name, policy_bytes, events, options, shard):
+def run_part(kairos, policy_name, policy_bytes, events, options, shard, out=None):
     """Runs on a worker: one `kairos simulate` over EVENTS for one shard
     (`shard` = (K, N), or None for a whole partition).  Returns a dict: the
     schedule's bytes, or the failed run's status and standard error.  A
     failed run is a value, not an exception, so Dask does not retry a run
-    that would fail again; a worker that dies is Dask's to reschedule."""
+    that would fail again; a worker that dies is Dask's to reschedule.
+    With OUT (a path on storage the client also sees), the schedule is
+    written there and only its path comes back, not its bytes."""
     with tempfile.TemporaryDirectory(prefix="kairos-dask-") as tmp:
         # The policy keeps its file name: a .kai policy's default name (used in
         # variant hashing) is its file name.
         policy = os.path.join(tmp, policy_name)
         with open(policy, "wb") as f:
             f.write(policy_bytes)
-        out = os.path.join(tmp, "schedule.out")
+        keep = out is not None
+        if not keep:
+            out = os.path.join(tmp, "schedule.out")
         cmd = [kairos, "simulate", policy, *events, *options, "--no-progress", "-o", out]
         if shard is not None:
             cmd += ["--shard", "%d/%d" % shard]
@@ -52,6 +56,8 @@ def run_part(kairos, policy_name, policy_bytes, events, options, shard):
                     "stderr": ("kairos-dask: cannot run %s on worker: %s\n" % (kairos, e.strerror)).encode()}
         if p.returncode != 0:
             return {"ok": False, "status": p.returncode, "stderr": p.stderr}
+        if keep:
+            return {"ok": True, "path": out, "stderr": p.stderr}
         with open(out, "rb") as f:
             return {"ok": True, "data": f.read(), "stderr": p.stderr}
 
@@ -74,10 +80,13 @@ def partitions_of(root):
 
 
 def simulate(client, policy, events, output, shards=None, partitioned=None, kairos=None,
-             options=()):
+             options=(), work_dir=None):
     """Replays EVENTS (a list of files, read whole by every shard) or the
     partitions under PARTITIONED through POLICY on the Dask CLIENT and writes
-    the schedule to OUTPUT (atomically, by `kairos merge -o`).  Raises
+    the schedule to OUTPUT (atomically, by `kairos merge -o`).  With
+    WORK_DIR (shared storage that workers and client both see), shard
+    schedules are written there by the workers instead of travelling
+    through the scheduler to the client.  Raises
     KairosError with kairos's own message when a run fails."""
     kairos = find_kairos(kairos)
     with open(policy, "rb") as f:
@@ -94,8 +103,14 @@ def simulate(client, policy, events, output, shards=None, partitioned=None, kair
         n = shards or 1
         files = [os.path.abspath(e) for e in events]
         jobs = [(files, (k, n)) for k in range(n)]
+    run_id = os.urandom(4).hex()
+    if work_dir is not None:
+        work_dir = os.path.abspath(work_dir)
+        os.makedirs(work_dir, exist_ok=True)
     futures = [client.submit(run_part, kairos, policy_name, policy_bytes, files, options, shard,
-                             pure=False, key="kairos-part-%d-%s" % (i, os.urandom(4).hex()))
+                             None if work_dir is None else
+                             os.path.join(work_dir, "kairos-%s-part-%05d" % (run_id, i)),
+                             pure=False, key="kairos-part-%d-%s" % (i, run_id))
                for i, (files, shard) in enumerate(jobs)]
     try:
         results = client.gather(futures)
@@ -114,11 +129,22 @@ def simulate(client, policy, events, output, shards=None, partitioned=None, kair
     with tempfile.TemporaryDirectory(prefix="kairos-dask-") as tmp:
         paths = []
         for i, r in enumerate(results):
+            if "path" in r:
+                paths.append(r["path"])
+                continue
             p = os.path.join(tmp, "part-%05d" % i)
             with open(p, "wb") as f:
                 f.write(r["data"])
             paths.append(p)
-        m = subprocess.run([kairos, "merge", os.path.abspath(policy), *paths, "-o", output],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            m = subprocess.run([kairos, "merge", os.path.abspath(policy), *paths, "-o", output],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        finally:
+            for r in results:
+                if "path" in r:
+                    try:
+                        os.unlink(r["path"])
+                    except OSError:
+                        pass
         if m.returncode != 0:
             raise KairosError(m.returncode, m.stderr)

@@ -68,6 +68,11 @@ def main():
                 out = os.path.join(tmp, "got-%d.csv" % n)
                 kairos_dask.simulate(client, POLICY, [log], out, shards=n, kairos=KAIROS)
                 check("shards-%d" % n, same(out, want), "(schedule differs from kairos simulate)")
+            wd = os.path.join(tmp, "work")
+            out = os.path.join(tmp, "got-wd.csv")
+            kairos_dask.simulate(client, POLICY, [log], out, shards=5, kairos=KAIROS, work_dir=wd)
+            check("work-dir", same(out, want) and os.listdir(wd) == [],
+                  "(schedule differs, or shard files left in the work dir)")
             out = os.path.join(tmp, "got.jsonl")
             kairos_dask.simulate(client, POLICY, [jlog], out, shards=4, kairos=KAIROS,
                                  options=["--format", "jsonl"])
