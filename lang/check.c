@@ -105,6 +105,11 @@ uint32_t kc_attr_id(KCheck *c, const char *name)
     return p->nattrs - 1;
 }
 
+uint32_t kc_attr_find(KCheck *c, const char *name)
+{
+    return index_get(&c->attr_index, name);
+}
+
 uint32_t kc_event_find(KCheck *c, const char *name)
 {
     return index_get(&c->event_index, name);
@@ -735,6 +740,7 @@ static KProgram *load(KProgram *p, const char *name, const KlOptions *opt, KDiag
     free(c.event_policy_use);
     free(c.event_uses);
     free(c.bare);
+    if (c.bare_at) g_hash_table_destroy(c.bare_at);
     free(c.attr_uses);
     index_free(&c.event_index);
     index_free(&c.attr_index);

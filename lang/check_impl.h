@@ -42,6 +42,7 @@ typedef struct KCheck {
     uint64_t expanded, max_expanded;   /* let nodes written out at use sites so far; the budget */
     bool expansion_reported;      /* K0318 reported */
     KBareUse *bare;               /* malloc'd */
+    void *bare_at;                /* GHashTable: span.lo + 1 -> index + 1 in bare */
     uint32_t nbare, capbare;
     uint32_t *attr_uses;          /* per attribute id: uses in the policy (malloc'd) */
     uint32_t cap_attr_uses;
@@ -72,6 +73,8 @@ typedef struct KCtx {
 uint32_t kc_event_find(KCheck *c, const char *name);
 uint32_t kc_event_use(KCheck *c, const KCtx *x, const char *name, KSpan span);
 uint32_t kc_attr_id(KCheck *c, const char *name);
+/* The id of an attribute name, KC_NONE if it was never seen. */
+uint32_t kc_attr_find(KCheck *c, const char *name);
 KType kc_event_attr(KCheck *c, const KCtx *x, uint32_t ev, const char *attr, KSpan span, uint32_t *attr_id);
 uint32_t kc_survey_find(KCheck *c, const char *name);
 uint32_t kc_let_find(KCheck *c, const char *name);

@@ -5,16 +5,24 @@
  * rule is checked, so that every use of every name is known. */
 #include <stdlib.h>
 #include <string.h>
+#include <glib.h>
 #include "check_impl.h"
 
 /* The largest edit distance of a did-you-mean between names (LANGUAGE.md
  * section 2); shorter names allow less (kd_name_distance). */
 #define KC_TYPO_DISTANCE 2
 
+/* The comparisons of names with names are quadratic: a search that would
+ * compare more than this many pairs is left out (SPEC 1.6; only generated
+ * policies with thousands of names get there). */
+#define KC_TWIN_PAIRS ((uint64_t)4 << 20)
+
 static bool is_policy(const KCheck *c, KSpan s) { return s.src == c->policy_src; }
 
 static unsigned distance(const char *typed, const char *cand)
 {
+    size_t lt = strlen(typed), lc = strlen(cand);
+    if (lt > lc + KC_TYPO_DISTANCE || lc > lt + KC_TYPO_DISTANCE) return UINT32_MAX;
     unsigned d = kd_name_distance(typed, cand);
     return d <= KC_TYPO_DISTANCE ? d : UINT32_MAX;
 }
@@ -26,13 +34,15 @@ static bool policy_used(const KCheck *c, uint32_t i)
     return i < c->cap_events && c->event_policy_use[i].hi != 0;
 }
 
-/* The closest declared event to event i (within KC_TYPO_DISTANCE), or KC_NONE. */
-static uint32_t closest_declared(const KCheck *c, uint32_t i)
+/* The closest declared event (of decl[0..ndecl)) to event i (within
+ * KC_TYPO_DISTANCE), or KC_NONE. */
+static uint32_t closest_declared(const KCheck *c, uint32_t i, const uint32_t *decl, uint32_t ndecl)
 {
     uint32_t best = KC_NONE;
     unsigned bd = UINT32_MAX;
-    for (uint32_t j = 0; j < c->p->nevents; j++) {
-        if (j == i || !c->p->events[j].declared) continue;
+    for (uint32_t k = 0; k < ndecl; k++) {
+        uint32_t j = decl[k];
+        if (j == i) continue;
         unsigned d = distance(c->p->events[i].name, c->p->events[j].name);
         if (d < bd) { bd = d; best = j; }
     }
@@ -76,12 +86,23 @@ void kc_post_events(KCheck *c)
     bool *suspect = calloc(n ? n : 1, sizeof *suspect);
     uint32_t *twin = calloc(n ? n : 1, sizeof *twin);
     if (!suspect || !twin) { free(suspect); free(twin); return; }
+    /* how many names are compared with how many */
+    uint64_t nu = 0;
+    uint32_t ndecl = 0;
+    uint32_t *decl = malloc((p->nevents ? p->nevents : 1) * sizeof *decl);
+    if (!decl) { free(suspect); free(twin); return; }
+    for (uint32_t i = 0; i < p->nevents; i++) {
+        if (p->events[i].declared) decl[ndecl++] = i;
+        else if (policy_used(c, i)) nu++;
+    }
+    bool with_declared = nu * ndecl <= KC_TWIN_PAIRS;
+    bool with_undeclared = nu * p->nevents <= KC_TWIN_PAIRS;
     for (uint32_t i = 0; i < n; i++) {
         twin[i] = KC_NONE;
         if (p->events[i].declared || !policy_used(c, i)) continue;
-        uint32_t d = closest_declared(c, i);
+        uint32_t d = with_declared ? closest_declared(c, i, decl, ndecl) : KC_NONE;
         if (d != KC_NONE) { twin[i] = d; suspect[i] = true; continue; }
-        uint32_t u = closest_undeclared(c, i);
+        uint32_t u = with_undeclared ? closest_undeclared(c, i) : KC_NONE;
         twin[i] = u;
         if (u != KC_NONE && (!policy_used(c, u) || c->event_uses[u] > c->event_uses[i])) suspect[i] = true;
     }
@@ -117,6 +138,7 @@ void kc_post_events(KCheck *c)
     }
     free(suspect);
     free(twin);
+    free(decl);
 }
 
 /* ---- bare names read as attributes -------------------------------------------- */
@@ -128,11 +150,14 @@ void kc_bare_use(KCheck *c, const KCtx *x, const KExpr *e, uint32_t ev)
 {
     if (!is_policy(c, e->span)) return;
     if (ev != KC_NONE && c->p->events[ev].declared) return;
-    for (uint32_t i = 0; i < c->nbare; i++)
-        if (c->bare[i].span.lo == e->span.lo) {
-            if (c->bare[i].event == KC_NONE) c->bare[i].event = ev;
-            return;
-        }
+    if (!c->bare_at) c->bare_at = g_hash_table_new(g_direct_hash, g_direct_equal);
+    gpointer key = GUINT_TO_POINTER(e->span.lo + 1u);
+    gpointer at = g_hash_table_lookup(c->bare_at, key);
+    if (at) {
+        KBareUse *u = &c->bare[GPOINTER_TO_UINT(at) - 1];
+        if (u->event == KC_NONE) u->event = ev;
+        return;
+    }
     if (c->nbare == c->capbare) {
         uint32_t nc = c->capbare ? c->capbare * 2 : 16;
         KBareUse *nv = realloc(c->bare, nc * sizeof *nv);
@@ -141,6 +166,7 @@ void kc_bare_use(KCheck *c, const KCtx *x, const KExpr *e, uint32_t ev)
         c->capbare = nc;
     }
     c->bare[c->nbare++] = (KBareUse){ e->name, e->span, ev, x->counted != KC_NONE };
+    g_hash_table_insert(c->bare_at, key, GUINT_TO_POINTER(c->nbare));
 }
 
 /* Counts a use of attribute id in the policy (for the did-you-mean direction). */
@@ -163,22 +189,17 @@ static uint32_t attr_uses(const KCheck *c, uint32_t id)
     return id < c->cap_attr_uses ? c->attr_uses[id] : 0;
 }
 
-/* Attribute id is declared by some declared event. */
-static bool attr_declared(const KCheck *c, uint32_t id)
+/* declared[id]: attribute id is declared by some event (malloc'd, or NULL). */
+static bool *declared_attrs(const KCheck *c)
 {
+    bool *v = calloc(c->p->nattrs ? c->p->nattrs : 1, sizeof *v);
+    if (!v) return NULL;
     for (uint32_t i = 0; i < c->p->nevents; i++) {
         const KEventInfo *e = &c->p->events[i];
         for (uint32_t k = 0; k < e->nattrs; k++)
-            if (e->attrs[k] == id) return true;
+            if (e->attrs[k] < c->p->nattrs) v[e->attrs[k]] = true;
     }
-    return false;
-}
-
-static uint32_t attr_find(const KCheck *c, const char *name)
-{
-    for (uint32_t i = 0; i < c->p->nattrs; i++)
-        if (!strcmp(c->p->attrs[i], name)) return i;
-    return KC_NONE;
+    return v;
 }
 
 static void consider(const char *typed, const char *cand, const char **best, unsigned *bd)
@@ -201,6 +222,10 @@ static void read_from(const KCheck *c, const KBareUse *u, char *buf, size_t n)
 void kc_bare_names(KCheck *c)
 {
     static const char *const builtins[] = { "now", "hour", "weekday", "trigger", "customer", NULL };
+    if (c->nbare == 0) return;
+    bool *declared = declared_attrs(c);
+    if (!declared) return;
+    bool compare = (uint64_t)c->nbare * (c->p->nlets + c->p->nattrs) <= KC_TWIN_PAIRS;
     for (uint32_t i = 0; i < c->nbare; i++) {
         const KBareUse *u = &c->bare[i];
         char from[160];
@@ -213,8 +238,9 @@ void kc_bare_names(KCheck *c)
                     "for the event write `%s within 7d`, `no %s` or `count(%s) > 0`", u->name, u->name, u->name);
             continue;
         }
-        uint32_t self = attr_find(c, u->name);
-        if (self != KC_NONE && attr_declared(c, self)) continue;
+        uint32_t self = kc_attr_find(c, u->name);
+        if (self != KC_NONE && declared[self]) continue;
+        if (!compare) continue;
         const char *best = NULL;
         unsigned bd = UINT32_MAX;
         for (uint32_t k = 0; k < c->p->nlets; k++) consider(u->name, c->p->lets[k]->let.name.s, &best, &bd);
@@ -222,11 +248,12 @@ void kc_bare_names(KCheck *c)
         uint32_t own = self != KC_NONE ? attr_uses(c, self) : 0;
         for (uint32_t k = 0; k < c->p->nattrs; k++) {
             if (k == self) continue;
-            if (attr_declared(c, k) || attr_uses(c, k) > own) consider(u->name, c->p->attrs[k], &best, &bd);
+            if (declared[k] || attr_uses(c, k) > own) consider(u->name, c->p->attrs[k], &best, &bd);
         }
         if (!best) continue;
         kd_warning(c->d, u->span, "K0605", "`%s` is not a let or a built-in, so it is read as an attribute of %s",
                    u->name, from);
         kd_hint(c->d, "did you mean `%s`?", best);
     }
+    free(declared);
 }
