@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "lang/lang.h"
 
 /* Prints "kairos CMD: message" and the command's usage line; returns 2. */
@@ -12,6 +13,23 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color);
 /* Writes data to path through a temporary file and rename; -1 on error (printed). */
 int cli_write_atomic(const char *path, const void *data, size_t len);
+
+/* The policy operands of check and fmt (cli/paths.c): a directory stands
+ * for the *.kai files below it, sorted byte-wise; other operands are kept
+ * as they are.  *files (n in *nfiles) is malloc'd, free with
+ * cli_free_paths.  Returns the number of errors, printed ("DIR: error:
+ * cannot read directory: ...", "DIR: error: no *.kai file in this directory"). */
+int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***files, int *nfiles);
+void cli_free_paths(char **files, int n);
+/* Opens path for streaming output (cli/outfile.c): a regular or new file
+ * through a temporary file (*tmp, renamed by cli_output_close), a device or
+ * FIFO directly; a directory is an error.  -1 on error (printed). */
+int cli_output_open(const char *path, FILE **f, char **tmp);
+/* Flushes and closes; renames the temporary file when ok, removes it
+ * otherwise.  -1 on a write error (printed) or when !ok. */
+int cli_output_close(const char *path, FILE *f, char *tmp, bool ok);
+/* kairos merge (cli/merge.c): schedules of disjoint shards into one. */
+int cli_merge(const KImage *img, char **paths, int n, const char *outpath);
 
 /* kairos fmt (cli/fmt.c) and kairos test (cli/test.c): argv[0] is the command name. */
 int cli_fmt(int argc, char **argv);
