@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include "lang/lang.h"
 
+#define KAIROS_VERSION "0.1.0"
+
 /* Prints "kairos CMD: message" and the command's usage line; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Compiles a .kai (diagnostics on stderr) or loads a .kbc; NULL on error. */
@@ -30,6 +32,10 @@ int cli_output_open(const char *path, FILE **f, char **tmp);
 int cli_output_close(const char *path, FILE *f, char *tmp, bool ok);
 /* kairos merge (cli/merge.c): schedules of disjoint shards into one. */
 int cli_merge(const KImage *img, char **paths, int n, const char *outpath);
+
+/* kairos lsp (cli/lsp.c): a language server on stdin/stdout; the exit
+ * status (0 after shutdown, 1 otherwise). */
+int cli_lsp(void);
 
 /* kairos fmt (cli/fmt.c) and kairos test (cli/test.c): argv[0] is the command name. */
 int cli_fmt(int argc, char **argv);

@@ -16,7 +16,6 @@
 #include "runtime/runtime.h"
 #include "cli.h"
 
-#define KAIROS_VERSION "0.1.0"
 
 typedef struct Command {
     const char *name;
@@ -32,6 +31,7 @@ static int cmd_simulate(int argc, char **argv);
 static int cmd_explain(int argc, char **argv);
 static int cmd_fmt(int argc, char **argv);
 static int cmd_merge(int argc, char **argv);
+static int cmd_lsp(int argc, char **argv);
 static int cmd_test(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
@@ -94,6 +94,11 @@ static const Command commands[] = {
       "schedule of POLICY (unknown rule, survey or variant), is out of order, or shares a customer\n"
       "with another input.\n"
       "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n" },
+    { "lsp", cmd_lsp,
+      "kairos lsp",
+      "Runs a Language Server Protocol server on standard input and output (for editors):\n"
+      "diagnostics as you type, formatting, hover, go to definition, completion and document\n"
+      "symbols. Exit 0 after a 'shutdown' request and 'exit', 1 if the input ends without them.\n" },
     { "fmt", cmd_fmt,
       "kairos fmt [--check|--diff|-w] [--color WHEN] FILE|DIR...",
       "Formats policies in the canonical layout (the meaning never changes) and prints them on\n"
@@ -495,6 +500,25 @@ static int cmd_disasm(int argc, char **argv)
     kb_free(img);
     if (fflush(stdout) != 0) { fprintf(stderr, "-: write error: %s\n", strerror(errno)); return 1; }
     return 0;
+}
+
+static int cmd_lsp(int argc, char **argv)
+{
+    Args a;
+    args_init(&a, "lsp", argc, argv);
+    const char *o;
+    while ((o = args_next(&a))) {
+        /* editors commonly pass --stdio; it is the only transport */
+        if (strcmp(o, "--stdio") != 0) {
+            cli_usage_error("lsp", "unknown option %s", o);
+            args_free(&a);
+            return 2;
+        }
+    }
+    int npos = a.npos;
+    args_free(&a);
+    if (npos) return cli_usage_error("lsp", "takes no operands");
+    return cli_lsp();
 }
 
 static int cmd_merge(int argc, char **argv)
