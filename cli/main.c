@@ -348,6 +348,7 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
     free(buf);
     KDiags d;
     kd_init(&d, NULL);
+    d.mute_notes = true;       /* lint notes are for `check`, not every run */
     d.werror = lopt->werror;
     KProgram *p = kc_load(path, lopt, &d);
     kd_print(&d, stderr, KD_FMT_TEXT, color);
