@@ -123,35 +123,68 @@ typedef struct KbVariant {
     uint32_t channel;             /* KB_NONE: keep the chain's first channel */
 } KbVariant;
 
+/* A rule's fields, in the order of the .kbc file: X(KIND, NAME, SHOW).
+ * From this one list come KbRule, the .kbc writer and reader (lang/kbc.c),
+ * KB_RULE_MIN_SIZE and the disassembler's rule summary (lang/disasm.c).
+ * KIND is the encoding (KB_FIELD_TYPE_* below): u8, u32, i32, i64 (little
+ * endian), flag (one byte, 0 or 1), attempts and variants (a u32 count,
+ * then the entries).  SHOW says how `kairos disasm` prints the field:
+ * `hand` -- written out by its rule summary; num, dur, clock, days -- a
+ * line "NAME VALUE" when the field is not 0, so that a new field is shown
+ * without touching the disassembler. */
+#define KB_RULE_FIELDS(X) \
+    X(u32,      name,       hand)   /* string index: the effective name */ \
+    X(u32,      line,       hand)   /* source line of the ask/task keyword */ \
+    X(flag,     is_task,    hand) \
+    X(u32,      target,     hand)   /* survey index (ask) / string index of the task name (task) */ \
+    X(u8,       trigger,    hand)   /* KbTrigger */ \
+    X(u32,      event,      hand)   /* after: event index */ \
+    X(i64,      delay,      hand)   /* after: + DUR (0 if none) */ \
+    X(u32,      where_fn,   hand)   /* after: function index, or KB_NONE */ \
+    X(u8,       period,     hand)   /* every: KbPeriod */ \
+    X(i64,      period_dur, hand)   /* every: KB_PER_DURATION length */ \
+    X(i32,      every_at,   hand)   /* every: minutes after local midnight, -1 none */ \
+    X(u32,      if_fn,      hand)   /* function index or KB_NONE */ \
+    X(u32,      unless_fn,  hand)   /* function index or KB_NONE */ \
+    X(attempts, attempts,   hand)   /* >= 1; nattempts */ \
+    X(flag,     has_cap,    hand) \
+    X(u32,      cap_n,      hand) \
+    X(i64,      cap_window, hand) \
+    X(i32,      priority,   hand) \
+    X(variants, variants,   hand)   /* nvariants */ \
+    X(u8,       retrigger,  hand)   /* 0 restart, 1 keep */ \
+    X(u8,       at,         hand)   /* KbAt */ \
+    X(u8,       at_days,    hand)   /* bit d: weekday d (0 = mon) allowed */ \
+    X(i32,      at_start,   hand)   /* minutes; end excluded; end may be 1440; start < end */ \
+    X(i32,      at_end,     hand) \
+    X(u32,      best_event, hand)   /* KB_AT_BEST_TIME: event index */
+
+/* The C declaration and the smallest encoding of each KIND. */
+#define KB_FIELD_DECL_u8(f)       uint8_t f;
+#define KB_FIELD_DECL_u32(f)      uint32_t f;
+#define KB_FIELD_DECL_i32(f)      int32_t f;
+#define KB_FIELD_DECL_i64(f)      int64_t f;
+#define KB_FIELD_DECL_flag(f)     bool f;
+#define KB_FIELD_DECL_attempts(f) KbAttempt *f; uint32_t n##f;
+#define KB_FIELD_DECL_variants(f) KbVariant *f; uint32_t n##f;
+#define KB_FIELD_SIZE_u8       1
+#define KB_FIELD_SIZE_u32      4
+#define KB_FIELD_SIZE_i32      4
+#define KB_FIELD_SIZE_i64      8
+#define KB_FIELD_SIZE_flag     1
+#define KB_FIELD_SIZE_attempts 4          /* the count; entries are 12 bytes */
+#define KB_FIELD_SIZE_variants 4          /* the count; entries are 21 bytes */
+
 typedef struct KbRule {
-    uint32_t name;                /* string index: the effective name */
-    uint32_t line;                /* source line of the ask/task keyword */
-    bool is_task;
-    uint32_t target;              /* survey index (ask) / string index of the task name (task) */
-
-    uint8_t trigger;              /* KbTrigger */
-    uint32_t event;               /* after: event index */
-    int64_t delay;                /* after: + DUR (0 if none) */
-    uint32_t where_fn;            /* after: function index, or KB_NONE */
-    uint8_t period;               /* every: KbPeriod */
-    int64_t period_dur;           /* every: KB_PER_DURATION length */
-    int32_t every_at;             /* every: minutes after local midnight, -1 none */
-
-    uint32_t if_fn, unless_fn;    /* function index or KB_NONE */
-
-    KbAttempt *attempts;          /* >= 1 */
-    uint32_t nattempts;
-
-    bool has_cap; uint32_t cap_n; int64_t cap_window;
-    int32_t priority;
-    KbVariant *variants; uint32_t nvariants;
-    uint8_t retrigger;            /* 0 restart, 1 keep */
-
-    uint8_t at;                   /* KbAt */
-    uint8_t at_days;              /* bit d: weekday d (0 = mon) allowed */
-    int32_t at_start, at_end;     /* minutes; end excluded; end may be 1440; start < end */
-    uint32_t best_event;          /* KB_AT_BEST_TIME: event index */
+#define KB_RULE_DECL_(kind, name, show) KB_FIELD_DECL_##kind(name)
+    KB_RULE_FIELDS(KB_RULE_DECL_)
+#undef KB_RULE_DECL_
 } KbRule;
+
+/* Encoded size of one rule with no attempts and no variants. */
+#define KB_RULE_SIZE_(kind, name, show) + KB_FIELD_SIZE_##kind
+enum { KB_RULE_MIN_SIZE = 0 KB_RULE_FIELDS(KB_RULE_SIZE_) };
+#undef KB_RULE_SIZE_
 
 typedef struct KbCap {            /* top-level cap N per WINDOW [on channels] */
     uint32_t n;

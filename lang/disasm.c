@@ -313,6 +313,15 @@ static void put_rule(const KImage *img, uint32_t i, bool *done, FILE *out)
         EVENT(r->best_event);
         fputc(')', out);
     }
+    /* Every field of KB_RULE_FIELDS not written out above: NAME VALUE. */
+#define SHOW_hand(f)
+#define SHOW_num(f)   if (r->f) fprintf(out, "\n  %-9s %lld", #f, (long long)r->f);
+#define SHOW_dur(f)   if (r->f) { fprintf(out, "\n  %-9s ", #f); put_dur(r->f, out); }
+#define SHOW_clock(f) if (r->f) { fprintf(out, "\n  %-9s ", #f); put_clock(r->f, out); }
+#define SHOW_days(f)  if (r->f) { fprintf(out, "\n  %-9s ", #f); put_days(r->f, out); }
+#define SHOW_FIELD(kind, name, show) SHOW_##show(name)
+    KB_RULE_FIELDS(SHOW_FIELD)
+#undef SHOW_FIELD
     fprintf(out, "\n  retrigger %s\n", r->retrigger ? "keep" : "restart");
     if (r->where_fn != KB_NONE) put_func(img, r->where_fn, "where (at trigger time)", done, out);
     if (r->if_fn != KB_NONE) put_func(img, r->if_fn, "if (at send time)", done, out);

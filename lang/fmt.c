@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lang.h"
+#include "clauses.h"
 
 /* ---- a growable string ------------------------------------------------- */
 
@@ -261,18 +262,17 @@ static bool ct_is(const F *f, uint32_t ci, const char *w) { return ci < f->nct &
 static FTKind ct_kind(const F *f, uint32_t ci) { return f->toks.v[f->ct[ci].t].kind; }
 
 /* Words after which `(` is not a call and `-` is a prefix minus. */
-static const char *const keywords[] = {
-    "policy", "import", "timezone", "event", "survey", "channel", "let", "cap", "per", "on",
-    "quiet", "require", "consent", "rule", "ask", "task", "via", "then", "after", "where",
-    "every", "at", "if", "unless", "priority", "variant", "retrigger", "and", "or", "not",
-    "no", "in", "within", NULL,
+static const struct { const char *word; bool fmt; } keywords[] = {
+#define KF_KEYWORD_(tok, word, fmt) { word, fmt },
+    KAIROS_KEYWORDS(KF_KEYWORD_)
+#undef KF_KEYWORD_
 };
 
 static bool is_keyword(const F *f, uint32_t ti)
 {
     if (f->toks.v[ti].kind != FT_NAME) return false;
-    for (size_t i = 0; keywords[i]; i++)
-        if (tok_is(f, ti, keywords[i])) return true;
+    for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
+        if (keywords[i].fmt && tok_is(f, ti, keywords[i].word)) return true;
     return false;
 }
 
@@ -462,24 +462,18 @@ static void put_run(F *f, uint32_t a, uint32_t b, int indent, int cont, int flag
 
 /* ---- rules --------------------------------------------------------------------- */
 
-typedef enum {
-    CL_VIA, CL_TRIGGER, CL_IF, CL_UNLESS, CL_AT, CL_CAP, CL_PRIORITY, CL_VARIANT, CL_ON,
-    CL_OTHER,
-} ClauseKind;
+/* Clause kinds (KClause, lang/clauses.h) are numbered in canonical order. */
+typedef struct Clause { KClause kind; uint32_t a, b; } Clause;
 
-typedef struct Clause { ClauseKind kind; uint32_t a, b; } Clause;
-
-/* The clause a token starts (at bracket depth 0), or CL_OTHER. */
-static ClauseKind clause_kw(const F *f, uint32_t ci)
+/* The clause a token starts (at bracket depth 0), or KCL_OTHER: a clause
+ * word of lang/clauses.h, followed by its next word when the row has one. */
+static KClause clause_kw(const F *f, uint32_t ci, uint32_t e)
 {
-    static const struct { const char *w; ClauseKind k; } kw[] = {
-        { "via", CL_VIA }, { "after", CL_TRIGGER }, { "every", CL_TRIGGER }, { "if", CL_IF },
-        { "unless", CL_UNLESS }, { "at", CL_AT }, { "cap", CL_CAP }, { "priority", CL_PRIORITY },
-        { "variant", CL_VARIANT }, { "on", CL_ON },
-    };
-    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
-        if (ct_is(f, ci, kw[i].w)) return kw[i].k;
-    return CL_OTHER;
+    for (size_t i = 0; i < sizeof kclause_words / sizeof kclause_words[0]; i++)
+        if (ct_is(f, ci, kclause_words[i].word) &&
+            (!kclause_words[i].next || (ci + 1 < e && ct_is(f, ci + 1, kclause_words[i].next))))
+            return kclause_words[i].clause;
+    return KCL_OTHER;
 }
 
 /* Splits the clauses of a rule, code tokens [a, e) after its target.
@@ -493,30 +487,28 @@ static int split_clauses(const F *f, uint32_t a, uint32_t e, Clause **out, bool 
     for (uint32_t ci = a; ci < e; ci++) {
         if (ct_is(f, ci, "(") || ct_is(f, ci, "[") || ct_is(f, ci, "{")) depth++;
         else if (ct_is(f, ci, ")") || ct_is(f, ci, "]") || ct_is(f, ci, "}")) depth--;
-        ClauseKind k = depth == 0 ? clause_kw(f, ci) : CL_OTHER;
-        ClauseKind cur = n ? v[n - 1].kind : CL_OTHER;
+        KClause k = depth == 0 ? clause_kw(f, ci, e) : KCL_OTHER;
+        KClause cur = n ? v[n - 1].kind : KCL_OTHER;
         bool is_every = n && ct_is(f, v[n - 1].a, "every");
-        if (k != CL_OTHER) {
+        if (k != KCL_OTHER) {
             /* `then CH after DUR` continues a via chain; `every day at 09:00`
-             * is one clause; `on` other than `on retrigger` continues. */
-            if (k == CL_TRIGGER && ct_is(f, ci, "after") && cur == CL_VIA && ci + 1 < e &&
+             * is one clause. */
+            if (k == KCL_TRIGGER && ct_is(f, ci, "after") && cur == KCL_VIA && ci + 1 < e &&
                 ct_kind(f, ci + 1) == FT_DUR)
-                k = CL_OTHER;
-            else if (k == CL_AT && is_every && ci + 1 < e && ct_kind(f, ci + 1) == FT_CLOCK &&
+                k = KCL_OTHER;
+            else if (k == KCL_AT && is_every && ci + 1 < e && ct_kind(f, ci + 1) == FT_CLOCK &&
                      !(ci + 2 < e && ct_is(f, ci + 2, "-")))
-                k = CL_OTHER;
-            else if (k == CL_ON && !(ci + 1 < e && ct_is(f, ci + 1, "retrigger")))
-                k = CL_OTHER;
+                k = KCL_OTHER;
         }
-        if (depth == 0 && (ct_is(f, ci, "then") && cur != CL_VIA))
+        if (depth == 0 && (ct_is(f, ci, "then") && cur != KCL_VIA))
             *odd = true;
-        if (depth == 0 && ct_is(f, ci, "where") && (cur != CL_TRIGGER || is_every))
+        if (depth == 0 && ct_is(f, ci, "where") && (cur != KCL_TRIGGER || is_every))
             *odd = true;
-        if (k != CL_OTHER) {
+        if (k != KCL_OTHER) {
             v[n++] = (Clause){ k, ci, ci + 1 };
         } else if (n == 0) {
             *odd = true;                 /* tokens before any clause */
-            v[n++] = (Clause){ CL_OTHER, ci, ci + 1 };
+            v[n++] = (Clause){ KCL_OTHER, ci, ci + 1 };
         } else {
             v[n - 1].b = ci + 1;
         }
@@ -574,7 +566,7 @@ static int render_rule(F *f, uint32_t a, uint32_t e)
         ind = 2;
     }
     int i = 0;
-    if (n > 0 && cl[0].kind == CL_VIA) {
+    if (n > 0 && cl[0].kind == KCL_VIA) {
         put_run(f, cl[0].a, cl[0].b, ind, ind + 2, RUN_CONTINUE);
         i = 1;
     }

@@ -128,45 +128,42 @@ static void w_const(Wr *w, const KbConst *c)
     }
 }
 
+static void w_flag(Wr *w, bool v) { w_u8(w, v ? 1 : 0); }
+
+static void w_attempts(Wr *w, const KbAttempt *a, uint32_t n)
+{
+    w_u32(w, n);
+    for (uint32_t i = 0; i < n; i++) {
+        w_u32(w, a[i].channel);
+        w_i64(w, a[i].after);
+    }
+}
+
+static void w_variants(Wr *w, const KbVariant *v, uint32_t n)
+{
+    w_u32(w, n);
+    for (uint32_t i = 0; i < n; i++) {
+        w_u32(w, v[i].name);
+        w_u32(w, v[i].pct);
+        w_u8(w, v[i].has_delay ? 1 : 0);
+        w_i64(w, v[i].delay);
+        w_u32(w, v[i].channel);
+    }
+}
+
+/* A rule: its fields in KB_RULE_FIELDS order. */
+#define W_FIELD_u8(f)       w_u8(w, r->f);
+#define W_FIELD_u32(f)      w_u32(w, r->f);
+#define W_FIELD_i32(f)      w_i32(w, r->f);
+#define W_FIELD_i64(f)      w_i64(w, r->f);
+#define W_FIELD_flag(f)     w_flag(w, r->f);
+#define W_FIELD_attempts(f) w_attempts(w, r->f, r->n##f);
+#define W_FIELD_variants(f) w_variants(w, r->f, r->n##f);
+#define W_FIELD(kind, name, show) W_FIELD_##kind(name)
+
 static void w_rule(Wr *w, const KbRule *r)
 {
-    w_u32(w, r->name);
-    w_u32(w, r->line);
-    w_u8(w, r->is_task ? 1 : 0);
-    w_u32(w, r->target);
-    w_u8(w, r->trigger);
-    w_u32(w, r->event);
-    w_i64(w, r->delay);
-    w_u32(w, r->where_fn);
-    w_u8(w, r->period);
-    w_i64(w, r->period_dur);
-    w_i32(w, r->every_at);
-    w_u32(w, r->if_fn);
-    w_u32(w, r->unless_fn);
-    w_u32(w, r->nattempts);
-    for (uint32_t i = 0; i < r->nattempts; i++) {
-        w_u32(w, r->attempts[i].channel);
-        w_i64(w, r->attempts[i].after);
-    }
-    w_u8(w, r->has_cap ? 1 : 0);
-    w_u32(w, r->cap_n);
-    w_i64(w, r->cap_window);
-    w_i32(w, r->priority);
-    w_u32(w, r->nvariants);
-    for (uint32_t i = 0; i < r->nvariants; i++) {
-        const KbVariant *v = &r->variants[i];
-        w_u32(w, v->name);
-        w_u32(w, v->pct);
-        w_u8(w, v->has_delay ? 1 : 0);
-        w_i64(w, v->delay);
-        w_u32(w, v->channel);
-    }
-    w_u8(w, r->retrigger);
-    w_u8(w, r->at);
-    w_u8(w, r->at_days);
-    w_i32(w, r->at_start);
-    w_i32(w, r->at_end);
-    w_u32(w, r->best_event);
+    KB_RULE_FIELDS(W_FIELD)
 }
 
 int kb_write(const KImage *img, uint8_t **out, size_t *outlen)
@@ -467,51 +464,45 @@ static void r_const(Rd *r, KbConst *c)
     }
 }
 
-static void r_rule(Rd *r, KbRule *u)
+static KbAttempt *r_attempts(Rd *r, uint32_t *n)
 {
-    u->name = r_u32(r);
-    u->line = r_u32(r);
-    u->is_task = r_bool(r);
-    u->target = r_u32(r);
-    u->trigger = r_u8(r);
-    u->event = r_u32(r);
-    u->delay = r_i64(r);
-    u->where_fn = r_u32(r);
-    u->period = r_u8(r);
-    u->period_dur = r_i64(r);
-    u->every_at = r_i32(r);
-    u->if_fn = r_u32(r);
-    u->unless_fn = r_u32(r);
-    u->nattempts = r_count(r, 12);
-    u->attempts = r_alloc(r, u->nattempts, sizeof *u->attempts);
-    for (uint32_t i = 0; u->attempts && i < u->nattempts; i++) {
-        u->attempts[i].channel = r_u32(r);
-        u->attempts[i].after = r_i64(r);
+    *n = r_count(r, 12);
+    KbAttempt *a = r_alloc(r, *n, sizeof *a);
+    for (uint32_t i = 0; a && i < *n; i++) {
+        a[i].channel = r_u32(r);
+        a[i].after = r_i64(r);
     }
-    u->has_cap = r_bool(r);
-    u->cap_n = r_u32(r);
-    u->cap_window = r_i64(r);
-    u->priority = r_i32(r);
-    u->nvariants = r_count(r, 21);
-    u->variants = r_alloc(r, u->nvariants, sizeof *u->variants);
-    for (uint32_t i = 0; u->variants && i < u->nvariants; i++) {
-        KbVariant *v = &u->variants[i];
-        v->name = r_u32(r);
-        v->pct = r_u32(r);
-        v->has_delay = r_bool(r);
-        v->delay = r_i64(r);
-        v->channel = r_u32(r);
-    }
-    u->retrigger = r_u8(r);
-    u->at = r_u8(r);
-    u->at_days = r_u8(r);
-    u->at_start = r_i32(r);
-    u->at_end = r_i32(r);
-    u->best_event = r_u32(r);
+    return a;
 }
 
-/* Minimum encoded size of one rule (no attempts, no variants). */
-#define RULE_MIN_SIZE 91u
+static KbVariant *r_variants(Rd *r, uint32_t *n)
+{
+    *n = r_count(r, 21);
+    KbVariant *v = r_alloc(r, *n, sizeof *v);
+    for (uint32_t i = 0; v && i < *n; i++) {
+        v[i].name = r_u32(r);
+        v[i].pct = r_u32(r);
+        v[i].has_delay = r_bool(r);
+        v[i].delay = r_i64(r);
+        v[i].channel = r_u32(r);
+    }
+    return v;
+}
+
+/* A rule: its fields in KB_RULE_FIELDS order. */
+#define R_FIELD_u8(f)       u->f = r_u8(r);
+#define R_FIELD_u32(f)      u->f = r_u32(r);
+#define R_FIELD_i32(f)      u->f = r_i32(r);
+#define R_FIELD_i64(f)      u->f = r_i64(r);
+#define R_FIELD_flag(f)     u->f = r_bool(r);
+#define R_FIELD_attempts(f) u->f = r_attempts(r, &u->n##f);
+#define R_FIELD_variants(f) u->f = r_variants(r, &u->n##f);
+#define R_FIELD(kind, name, show) R_FIELD_##kind(name)
+
+static void r_rule(Rd *r, KbRule *u)
+{
+    KB_RULE_FIELDS(R_FIELD)
+}
 
 /* Reads the sections into img (allocated, zeroed).  Stops at the first
  * failure, leaving r->bad set; img is then freed by the caller. */
@@ -582,7 +573,7 @@ static void r_sections(Rd *r, KImage *img, size_t file_end)
     if (r->bad) return;
 
     r_begin(r, SEC_RULES, file_end);
-    uint32_t nrules = r_count(r, RULE_MIN_SIZE);
+    uint32_t nrules = r_count(r, KB_RULE_MIN_SIZE);
     img->rules = r_alloc(r, nrules, sizeof *img->rules);
     if (r->bad) return;
     img->nrules = nrules;

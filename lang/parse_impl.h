@@ -5,6 +5,7 @@
 
 #include <setjmp.h>
 #include "lang.h"
+#include "clauses.h"
 
 /* Byte-offset location of a token or a production. */
 typedef struct KLoc { uint32_t lo, hi; } KLoc;
@@ -70,9 +71,9 @@ typedef struct KAttrNode { KAttrDecl attr; struct KAttrNode *next; } KAttrNode;
 
 /* One clause item of a rule, before the rule is assembled. */
 typedef enum KItemKind {
-    KI_VIA, KI_THEN, KI_AFTER_DUR, KI_AFTER, KI_EVERY, KI_EVERY_AT, KI_AT_WINDOW,
-    KI_AT_BEST, KI_IF, KI_UNLESS, KI_CAP, KI_PRIORITY, KI_VARIANT, KI_RETRIGGER,
-    KI_ON_CHANNELS,
+#define KI_ENUM_(item, clause, opens) KI_##item,
+    KAIROS_ITEMS(KI_ENUM_)
+#undef KI_ENUM_
 } KItemKind;
 
 typedef struct KItem {

@@ -1065,31 +1065,20 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
 
 /* ---- assembling a rule from its items ---------------------------------------- */
 
-static const char *item_word(KItemKind k)
-{
-    switch (k) {
-    case KI_VIA: return "via";
-    case KI_THEN: return "then";
-    case KI_AFTER_DUR: case KI_AFTER: return "after";
-    case KI_EVERY: return "every";
-    case KI_EVERY_AT: case KI_AT_WINDOW: case KI_AT_BEST: return "at";
-    case KI_IF: return "if";
-    case KI_UNLESS: return "unless";
-    case KI_CAP: return "cap";
-    case KI_PRIORITY: return "priority";
-    case KI_VARIANT: return "variant";
-    case KI_RETRIGGER: return "on retrigger";
-    case KI_ON_CHANNELS: return "on";
-    }
-    return "?";
-}
+/* The clause each item belongs to, and whether it starts it (lang/clauses.h). */
+static const struct { KClause clause; bool opens; } item_clause[] = {
+#define KP_ITEM_(item, clause, opens) [KI_##item] = { KCL_##clause, opens },
+    KAIROS_ITEMS(KP_ITEM_)
+#undef KP_ITEM_
+};
 
 /* Reports a clause given twice: error at the second, note at the first. */
-static void dup_clause(KParse *ps, KItem *it, KSpan first, const char *what)
+static void dup_clause(KParse *ps, KItem *it, KSpan first)
 {
-    kd_error(ps->diags, it->span, "K0204", "this rule already has %s", what);
-    if (it->kind == KI_IF || it->kind == KI_UNLESS)
-        kd_hint(ps->diags, "combine the conditions with `and` in one `%s` clause", item_word(it->kind));
+    KClause c = item_clause[it->kind].clause;
+    kd_error(ps->diags, it->span, "K0204", "this rule already has %s", kclause_info[c].what);
+    if (c == KCL_IF || c == KCL_UNLESS)
+        kd_hint(ps->diags, "combine the conditions with `and` in one `%s` clause", kclause_word(c));
     else
         kd_hint(ps->diags, "each clause appears at most once in a rule");
     kd_note(ps->diags, first, "the first one is here");
@@ -1119,6 +1108,12 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
     KItem *pending_then = NULL;   /* a `then CH` waiting for its `after DUR` */
     bool chain_open = false;      /* the previous item may be followed by `then` */
     KSpan trigger = { 0, 0, 0 };
+    /* Where the first of each clause is, for "this rule already has". */
+    KSpan *first[KCL_OTHER] = {
+        [KCL_VIA] = &r->via_span, [KCL_TRIGGER] = &trigger, [KCL_IF] = &r->if_span,
+        [KCL_UNLESS] = &r->unless_span, [KCL_AT] = &r->at_span, [KCL_CAP] = &r->cap_span,
+        [KCL_PRIORITY] = &r->priority_span, [KCL_RETRIGGER] = &r->retrigger_span,
+    };
     for (KItem *it = items; it; prev = it, it = it->next) {
         if (pending_then && it->kind != KI_AFTER_DUR) {
             kd_error(ps->diags, pending_then->span, "K0206", "`then %s` needs a delay", pending_then->name.s);
@@ -1127,9 +1122,15 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             pending_then = NULL;
         }
         bool opens_chain = false;
+        KClause cl = item_clause[it->kind].clause;
+        if (item_clause[it->kind].opens && !kclause_info[cl].repeatable && first[cl] && first[cl]->hi) {
+            dup_clause(ps, it, *first[cl]);
+            chain_open = false;
+            fix_in_lists(ps, it->expr);
+            continue;
+        }
         switch (it->kind) {
         case KI_VIA:
-            if (r->via_span.hi) { dup_clause(ps, it, r->via_span, "a `via` clause"); break; }
             r->via_span = it->span;
             r->attempts[r->nattempts++] = (KAttempt){ it->name, 0, it->span };
             opens_chain = true;
@@ -1159,7 +1160,6 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             }
             break;
         case KI_AFTER:
-            if (trigger.hi) { dup_clause(ps, it, trigger, "a trigger (a rule has exactly one `after` or `every`)"); break; }
             trigger = it->span;
             r->after_span = it->span;
             r->after_event = it->name;
@@ -1168,7 +1168,6 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             r->where = it->expr;
             break;
         case KI_EVERY:
-            if (trigger.hi) { dup_clause(ps, it, trigger, "a trigger (a rule has exactly one `after` or `every`)"); break; }
             trigger = it->span;
             r->every_span = it->span;
             if (it->has_delay) {
@@ -1204,7 +1203,6 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             break;
         case KI_AT_WINDOW:
         case KI_AT_BEST:
-            if (r->at_span.hi) { dup_clause(ps, it, r->at_span, "an `at` window"); break; }
             r->at_span = it->span;
             if (it->kind == KI_AT_BEST) {
                 r->at_kind = KAT_BEST_TIME;
@@ -1227,24 +1225,20 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             }
             break;
         case KI_IF:
-            if (r->if_span.hi) { dup_clause(ps, it, r->if_span, "an `if` clause"); break; }
             r->if_span = it->span;
             r->if_expr = it->expr;
             break;
         case KI_UNLESS:
-            if (r->unless_span.hi) { dup_clause(ps, it, r->unless_span, "an `unless` clause"); break; }
             r->unless_span = it->span;
             r->unless_expr = it->expr;
             break;
         case KI_CAP: {
-            if (r->cap_span.hi) { dup_clause(ps, it, r->cap_span, "a `cap` clause"); break; }
             r->cap_span = it->span;
             r->cap_n = (uint32_t)it->num;
             r->cap_window = it->dur;
             break;
         }
         case KI_PRIORITY:
-            if (r->priority_span.hi) { dup_clause(ps, it, r->priority_span, "a `priority` clause"); break; }
             r->priority_span = it->span;
             r->priority = (int32_t)it->num;
             break;
@@ -1252,7 +1246,6 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             r->variants[r->nvariants++] = *it->variant;
             break;
         case KI_RETRIGGER:
-            if (r->retrigger_span.hi) { dup_clause(ps, it, r->retrigger_span, "an `on retrigger` clause"); break; }
             r->retrigger_span = it->span;
             if (!strcmp(it->name.s, "restart")) r->retrigger = KRT_RESTART;
             else if (!strcmp(it->name.s, "keep")) r->retrigger = KRT_KEEP;

@@ -16,7 +16,8 @@
   X(input)    /* test_input.c    runtime CSV and JSON Lines readers, time parsing */ \
   X(tz)       /* test_tz.c       runtime time zones */ \
   X(stats)    /* test_stats.c    runtime/stats.c: Wilson and Newcombe intervals */ \
-  X(dstsweep) /* test_dstsweep.c runtime/sendtime.c across DST, against a brute-force scan */
+  X(dstsweep) /* test_dstsweep.c runtime/sendtime.c across DST, against a brute-force scan */ \
+  X(tables)   /* test_tables.c   lang/clauses.h, KB_RULE_FIELDS: the one-source tables */
 
 #define KAIROS_DECLARE_SUITE(name) Suite *name##_suite(void);
 KAIROS_SUITES(KAIROS_DECLARE_SUITE)
