@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lang.h"
+#include "value.h"
 
 /* ---- growable arrays ----------------------------------------------------- */
 
@@ -405,22 +406,56 @@ static KbTag tag_of(KType t)
 static bool is_kleene(const CV *c) { return c->tag == KB_BOOL || c->tag == KB_UNKNOWN; }
 
 static CV cv_bool(bool b) { return (CV){ .tag = KB_BOOL, .b = b }; }
-static CV cv_unknown(void) { return (CV){ .tag = KB_UNKNOWN }; }
 
-/* Kleene and/or/not on known-or-unknown booleans. */
-static CV k_and(CV a, CV b)
+/* ---- the bridge to lang/value.h: folding computes with the VM's functions */
+
+/* The KValue of c; a string gets the id `id` into the folded operands. */
+static KValue kv_of(const CV *c, uint32_t id)
 {
-    if ((a.tag == KB_BOOL && !a.b) || (b.tag == KB_BOOL && !b.b)) return cv_bool(false);
-    if (a.tag == KB_BOOL && b.tag == KB_BOOL) return cv_bool(true);
-    return cv_unknown();
+    KValue v = { .tag = c->tag };
+    switch (c->tag) {
+    case KB_NUM: v.num = c->num; break;
+    case KB_BOOL: v.b = c->b; break;
+    case KB_STR: v.str = id; break;
+    default: v.i = c->i; break;
+    }
+    return v;
 }
-static CV k_or(CV a, CV b)
+
+/* The CV of a computed value (never a string). */
+static CV cv_of(KValue v)
 {
-    if ((a.tag == KB_BOOL && a.b) || (b.tag == KB_BOOL && b.b)) return cv_bool(true);
-    if (a.tag == KB_BOOL && b.tag == KB_BOOL) return cv_bool(false);
-    return cv_unknown();
+    switch (v.tag) {
+    case KB_NUM: return (CV){ .tag = KB_NUM, .num = v.num };
+    case KB_BOOL: return cv_bool(v.b);
+    case KB_UNKNOWN: return (CV){ .tag = KB_UNKNOWN };
+    default: return (CV){ .tag = v.tag, .i = v.i };
+    }
 }
-static CV k_not(CV a) { return a.tag == KB_BOOL ? cv_bool(!a.b) : a; }
+
+/* String ids of folded operands index an array of CVs. */
+static const char *cv_str(const void *ctx, uint32_t id, size_t *len)
+{
+    const CV *v = ((const CV *const *)ctx)[id];
+    *len = v->slen;
+    return v->s ? v->s : "";
+}
+
+static KbOp vm_op(KOp op)
+{
+    switch (op) {
+    case KOP_ADD: return KB_OP_ADD;
+    case KOP_SUB: return KB_OP_SUB;
+    case KOP_MUL: return KB_OP_MUL;
+    case KOP_DIV: return KB_OP_DIV;
+    case KOP_EQ: return KB_OP_EQ;
+    case KOP_NE: return KB_OP_NE;
+    case KOP_LT: return KB_OP_LT;
+    case KOP_LE: return KB_OP_LE;
+    case KOP_GT: return KB_OP_GT;
+    default: return KB_OP_GE;
+    }
+}
 
 static const KExpr *let_value(const KExpr *e)
 {
@@ -435,76 +470,23 @@ static bool names_event(const KExpr *e)
     return e->kind == KX_WITHIN || (e->kind == KX_NAME && e->res == KR_EVENT);
 }
 
-/* Three-way comparison of two known values of the same tag; false when
- * they cannot be ordered here. */
-static bool compare(const CV *a, const CV *b, int *out)
-{
-    if (a->tag != b->tag) return false;
-    switch (a->tag) {
-    case KB_NUM:
-        if (isnan(a->num) || isnan(b->num)) return false;
-        *out = a->num < b->num ? -1 : a->num > b->num;
-        return true;
-    case KB_DUR: case KB_TIME: case KB_WEEKDAY:
-        *out = a->i < b->i ? -1 : a->i > b->i;
-        return true;
-    case KB_STR: {
-        size_t n = a->slen < b->slen ? a->slen : b->slen;
-        int c = n ? memcmp(a->s, b->s, n) : 0;
-        *out = c ? (c < 0 ? -1 : 1) : (a->slen < b->slen ? -1 : a->slen > b->slen);
-        return true;
-    }
-    case KB_BOOL:
-        *out = a->b == b->b ? 0 : (a->b ? 1 : -1);
-        return true;
-    default:
-        return false;
-    }
-}
-
 static bool fold(Gen *g, const KExpr *e, CV *out);
 
-/* Folds arithmetic on two known values; false when it is left to run time. */
+/* Folds arithmetic on two known values with kval_arith, the VM's own.
+ * duration * number, number * duration and duration / number are folded
+ * only when the result is a whole number of seconds (the VM truncates;
+ * leaving the rest to run time keeps the compiled code as it was). */
 static bool fold_arith(KOp op, const CV *a, const CV *b, CV *out)
 {
-    if (a->tag == KB_UNKNOWN || b->tag == KB_UNKNOWN) { *out = cv_unknown(); return true; }
-    if (a->tag == KB_NUM && b->tag == KB_NUM) {
-        double r;
-        switch (op) {
-        case KOP_ADD: r = a->num + b->num; break;
-        case KOP_SUB: r = a->num - b->num; break;
-        case KOP_MUL: r = a->num * b->num; break;
-        case KOP_DIV:
-            if (b->num == 0) { *out = cv_unknown(); return true; }
-            r = a->num / b->num;
-            break;
-        default: return false;
-        }
-        *out = (CV){ .tag = KB_NUM, .num = r };
-        return true;
-    }
-    if (a->tag == KB_DUR && b->tag == KB_DUR) {
-        int64_t r;
-        if (op == KOP_ADD && !__builtin_add_overflow(a->i, b->i, &r)) { *out = (CV){ .tag = KB_DUR, .i = r }; return true; }
-        if (op == KOP_SUB && !__builtin_sub_overflow(a->i, b->i, &r)) { *out = (CV){ .tag = KB_DUR, .i = r }; return true; }
-        if (op == KOP_DIV) {
-            if (b->i == 0) *out = cv_unknown();
-            else *out = (CV){ .tag = KB_NUM, .num = (double)a->i / (double)b->i };
-            return true;
-        }
-        return false;
-    }
-    /* duration * number, number * duration, duration / number: folded only
-     * when the result is a whole number of seconds */
     const CV *d = a->tag == KB_DUR ? a : b, *n = a->tag == KB_DUR ? b : a;
-    if (d->tag == KB_DUR && n->tag == KB_NUM && (op == KOP_MUL || (op == KOP_DIV && a == d))) {
-        if (op == KOP_DIV && n->num == 0) { *out = cv_unknown(); return true; }
+    if (d->tag == KB_DUR && n->tag == KB_NUM && (op == KOP_MUL || (op == KOP_DIV && a == d)) &&
+        !(op == KOP_DIV && n->num == 0)) {
         double r = op == KOP_MUL ? (double)d->i * n->num : (double)d->i / n->num;
         if (!isfinite(r) || r != floor(r) || fabs(r) >= 9.0e18) return false;
-        *out = (CV){ .tag = KB_DUR, .i = (int64_t)r };
-        return true;
     }
-    return false;
+    KValue x = kv_of(a, 0), y = kv_of(b, 1);
+    *out = cv_of(kval_arith(vm_op(op), &x, &y));
+    return true;
 }
 
 static bool fold_binary(Gen *g, const KExpr *e, CV *out)
@@ -514,11 +496,19 @@ static bool fold_binary(Gen *g, const KExpr *e, CV *out)
     switch (e->op) {
     case KOP_AND:
         if ((fa && a.tag == KB_BOOL && !a.b) || (fb && b.tag == KB_BOOL && !b.b)) { *out = cv_bool(false); return true; }
-        if (fa && fb && is_kleene(&a) && is_kleene(&b)) { *out = k_and(a, b); return true; }
+        if (fa && fb && is_kleene(&a) && is_kleene(&b)) {
+            KValue x = kv_of(&a, 0), y = kv_of(&b, 1);
+            *out = cv_of(kval_and(&x, &y));
+            return true;
+        }
         return false;
     case KOP_OR:
         if ((fa && a.tag == KB_BOOL && a.b) || (fb && b.tag == KB_BOOL && b.b)) { *out = cv_bool(true); return true; }
-        if (fa && fb && is_kleene(&a) && is_kleene(&b)) { *out = k_or(a, b); return true; }
+        if (fa && fb && is_kleene(&a) && is_kleene(&b)) {
+            KValue x = kv_of(&a, 0), y = kv_of(&b, 1);
+            *out = cv_of(kval_or(&x, &y));
+            return true;
+        }
         return false;
     default:
         break;
@@ -528,13 +518,10 @@ static bool fold_binary(Gen *g, const KExpr *e, CV *out)
     case KOP_ADD: case KOP_SUB: case KOP_MUL: case KOP_DIV:
         return fold_arith(e->op, &a, &b, out);
     case KOP_EQ: case KOP_NE: case KOP_LT: case KOP_LE: case KOP_GT: case KOP_GE: {
-        if (a.tag == KB_UNKNOWN || b.tag == KB_UNKNOWN) { *out = cv_unknown(); return true; }
-        int c;
-        if (!compare(&a, &b, &c)) return false;
-        if (a.tag == KB_BOOL && e->op != KOP_EQ && e->op != KOP_NE) return false;
-        bool r = e->op == KOP_EQ ? c == 0 : e->op == KOP_NE ? c != 0 : e->op == KOP_LT ? c < 0 :
-                 e->op == KOP_LE ? c <= 0 : e->op == KOP_GT ? c > 0 : c >= 0;
-        *out = cv_bool(r);
+        const CV *strs[2] = { &a, &b };
+        KValStrings ss = { cv_str, strs };
+        KValue x = kv_of(&a, 0), y = kv_of(&b, 1);
+        *out = cv_of(kval_relation(vm_op(e->op), &x, &y, &ss));
         return true;
     }
     default:
@@ -566,32 +553,32 @@ static bool fold(Gen *g, const KExpr *e, CV *out)
         CV a;
         if (e->op == KOP_NO && names_event(e->a)) return false;
         if (!fold(g, e->a, &a)) return false;
-        if (e->op == KOP_NOT || e->op == KOP_NO) {
-            if (!is_kleene(&a)) return false;
-            *out = k_not(a);
-            return true;
-        }
-        if (a.tag == KB_UNKNOWN) { *out = a; return true; }
-        if (a.tag == KB_NUM) { *out = (CV){ .tag = KB_NUM, .num = -a.num }; return true; }
-        if (a.tag == KB_DUR && a.i != INT64_MIN) { *out = (CV){ .tag = KB_DUR, .i = -a.i }; return true; }
-        return false;
+        if (!is_kleene(&a) && (e->op == KOP_NOT || e->op == KOP_NO)) return false;
+        KValue x = kv_of(&a, 0);
+        *out = cv_of(e->op == KOP_NEG ? kval_neg(&x) : kval_not(&x));
+        return true;
     }
     case KX_BINARY:
         return fold_binary(g, e, out);
     case KX_IN: {
-        CV x, it;
+        CV x;
         if (!fold(g, e->a, &x)) return false;
-        bool unknown = x.tag == KB_UNKNOWN, found = false;
-        for (uint32_t i = 0; i < e->nargs; i++) {
-            if (!fold(g, e->args[i], &it)) return false;
-            if (it.tag == KB_UNKNOWN) { unknown = true; continue; }
-            int c;
-            if (x.tag == KB_UNKNOWN) continue;
-            if (!compare(&x, &it, &c)) return false;
-            if (c == 0) found = true;
+        CV *cv = calloc((size_t)e->nargs + 1, sizeof *cv);
+        const CV **strs = calloc((size_t)e->nargs + 1, sizeof *strs);
+        KValue *kv = calloc((size_t)e->nargs + 1, sizeof *kv);
+        bool ok = cv && strs && kv;
+        if (!ok) fail(g, "out of memory");
+        for (uint32_t i = 0; ok && i < e->nargs; i++) ok = fold(g, e->args[i], &cv[i + 1]);
+        if (ok) {
+            cv[0] = x;
+            for (uint32_t i = 0; i <= e->nargs; i++) { strs[i] = &cv[i]; kv[i] = kv_of(&cv[i], i); }
+            KValStrings ss = { cv_str, strs };
+            *out = cv_of(kval_in(&kv[0], &kv[1], e->nargs, &ss));
         }
-        *out = found ? cv_bool(true) : unknown ? cv_unknown() : cv_bool(false);
-        return true;
+        free(cv);
+        free(strs);
+        free(kv);
+        return ok;
     }
     default:
         return false;

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lang.h"
+#include "value.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -81,36 +82,38 @@ static uint32_t ask_channels(const KRule *r, Chan *out, uint32_t max)
 
 /* ---- constant folding (K0701) ------------------------------------------------------ */
 
-typedef enum { CV_NONE, CV_BOOL, CV_NUM, CV_STR, CV_DUR } CKind;
-
+/* A constant: its value (lang/value.h, the VM's semantics) and, for a
+ * string, its bytes.  folded is false when e is not a constant. */
 typedef struct CVal {
-    CKind kind;
-    bool b;
-    double num;
+    bool folded;
+    KValue v;
     const char *s; size_t slen;
-    int64_t dur;
 } CVal;
 
-static CVal cv_none(void) { return (CVal){ .kind = CV_NONE }; }
-static CVal cv_bool(bool b) { return (CVal){ .kind = CV_BOOL, .b = b }; }
+static CVal cv_none(void) { return (CVal){ .folded = false }; }
+static CVal cv_val(KValue v) { return (CVal){ .folded = true, .v = v }; }
 
-/* -1, 0, 1 comparing two constants of one kind; 2 if not comparable. */
-static int cv_cmp(const CVal *a, const CVal *b)
+/* String ids of folded operands index an array of CVals. */
+static const char *cv_str(const void *ctx, uint32_t id, size_t *len)
 {
-    if (a->kind != b->kind) return 2;
-    switch (a->kind) {
-    case CV_NUM:
-        if (isnan(a->num) || isnan(b->num)) return 2;
-        return a->num < b->num ? -1 : a->num > b->num;
-    case CV_DUR: return a->dur < b->dur ? -1 : a->dur > b->dur;
-    case CV_BOOL: return a->b == b->b ? 0 : a->b ? 1 : -1;
-    case CV_STR: {
-        size_t n = a->slen < b->slen ? a->slen : b->slen;
-        int c = memcmp(a->s, b->s, n);
-        if (c) return c < 0 ? -1 : 1;
-        return a->slen < b->slen ? -1 : a->slen > b->slen;
-    }
-    default: return 2;
+    const CVal *c = ((const CVal *const *)ctx)[id];
+    *len = c->slen;
+    return c->s ? c->s : "";
+}
+
+static KbOp vm_op(KOp op)
+{
+    switch (op) {
+    case KOP_ADD: return KB_OP_ADD;
+    case KOP_SUB: return KB_OP_SUB;
+    case KOP_MUL: return KB_OP_MUL;
+    case KOP_DIV: return KB_OP_DIV;
+    case KOP_EQ: return KB_OP_EQ;
+    case KOP_NE: return KB_OP_NE;
+    case KOP_LT: return KB_OP_LT;
+    case KOP_LE: return KB_OP_LE;
+    case KOP_GT: return KB_OP_GT;
+    default: return KB_OP_GE;
     }
 }
 
@@ -119,68 +122,60 @@ static CVal cfold(const KExpr *e, int depth)
 {
     if (!e || depth > 64) return cv_none();
     switch (e->kind) {
-    case KX_NUM: return (CVal){ .kind = CV_NUM, .num = e->num };
-    case KX_STR: return (CVal){ .kind = CV_STR, .s = e->str, .slen = e->slen };
-    case KX_BOOL: return cv_bool(e->bval);
-    case KX_DUR: return (CVal){ .kind = CV_DUR, .dur = e->dur };
+    case KX_NUM: return cv_val(kval_num(e->num));
+    case KX_STR: {
+        CVal c = cv_val((KValue){ .tag = KB_STR });
+        c.s = e->str;
+        c.slen = e->slen;
+        return c;
+    }
+    case KX_BOOL: return cv_val(kval_bool(e->bval));
+    case KX_DUR: return cv_val(kval_int(KB_DUR, e->dur));
     case KX_NAME:
         if (e->res == KR_LET && e->res_let && e->res_let->kind == KD_LET)
             return cfold(e->res_let->let.value, depth + 1);
         return cv_none();
     case KX_UNARY: {
         CVal a = cfold(e->a, depth + 1);
-        if (e->op == KOP_NEG && a.kind == CV_NUM) { a.num = -a.num; return a; }
-        if (e->op == KOP_NEG && a.kind == CV_DUR && a.dur > INT64_MIN) { a.dur = -a.dur; return a; }
-        if ((e->op == KOP_NOT || e->op == KOP_NO) && a.kind == CV_BOOL) return cv_bool(!a.b);
-        return cv_none();
+        if (!a.folded) return cv_none();
+        return cv_val(e->op == KOP_NEG ? kval_neg(&a.v) : kval_not(&a.v));
     }
     case KX_BINARY: {
         CVal a = cfold(e->a, depth + 1), b = cfold(e->b, depth + 1);
         if (e->op == KOP_AND || e->op == KOP_OR) {
-            bool dominant = e->op == KOP_OR;      /* true for or, false for and */
-            if ((a.kind == CV_BOOL && a.b == dominant) || (b.kind == CV_BOOL && b.b == dominant))
-                return cv_bool(dominant);
-            if (a.kind == CV_BOOL && b.kind == CV_BOOL) return cv_bool(!dominant);
-            return cv_none();
+            int dominant = e->op == KOP_OR;      /* true for or, false for and */
+            if ((a.folded && kval_truth(&a.v) == dominant) || (b.folded && kval_truth(&b.v) == dominant))
+                return cv_val(kval_bool(dominant));
+            if (!a.folded || !b.folded) return cv_none();
+            return cv_val(e->op == KOP_AND ? kval_and(&a.v, &b.v) : kval_or(&a.v, &b.v));
         }
-        if (a.kind == CV_NONE || b.kind == CV_NONE) return cv_none();
-        if (a.kind == CV_NUM && b.kind == CV_NUM) {
-            switch (e->op) {
-            case KOP_ADD: a.num += b.num; return a;
-            case KOP_SUB: a.num -= b.num; return a;
-            case KOP_MUL: a.num *= b.num; return a;
-            case KOP_DIV: if (b.num == 0) return cv_none(); a.num /= b.num; return a;
-            default: break;
-            }
-        }
-        if (a.kind == CV_DUR && b.kind == CV_DUR && (e->op == KOP_ADD || e->op == KOP_SUB)) {
-            if (llabs(a.dur) > INT64_MAX / 4 || llabs(b.dur) > INT64_MAX / 4) return cv_none();
-            a.dur = e->op == KOP_ADD ? a.dur + b.dur : a.dur - b.dur;
-            return a;
-        }
-        int c = cv_cmp(&a, &b);
-        if (c == 2) return cv_none();
-        switch (e->op) {
-        case KOP_EQ: return cv_bool(c == 0);
-        case KOP_NE: return cv_bool(c != 0);
-        case KOP_LT: return cv_bool(c < 0);
-        case KOP_LE: return cv_bool(c <= 0);
-        case KOP_GT: return cv_bool(c > 0);
-        case KOP_GE: return cv_bool(c >= 0);
-        default: return cv_none();
-        }
+        if (!a.folded || !b.folded) return cv_none();
+        a.v.str = 0;
+        b.v.str = 1;
+        if (e->op == KOP_ADD || e->op == KOP_SUB || e->op == KOP_MUL || e->op == KOP_DIV)
+            return cv_val(kval_arith(vm_op(e->op), &a.v, &b.v));
+        const CVal *strs[2] = { &a, &b };
+        KValStrings ss = { cv_str, strs };
+        return cv_val(kval_relation(vm_op(e->op), &a.v, &b.v, &ss));
     }
     case KX_IN: {
         CVal a = cfold(e->a, depth + 1);
-        if (a.kind == CV_NONE) return cv_none();
-        bool found = false;
-        for (uint32_t i = 0; i < e->nargs; i++) {
+        if (!a.folded) return cv_none();
+        KValue unk = kval_unknown;
+        bool found = false, unknown = false;
+        for (uint32_t i = 0; i < e->nargs && !found; i++) {
             CVal x = cfold(e->args[i], depth + 1);
-            int c = cv_cmp(&a, &x);
-            if (c == 2) return cv_none();
-            if (c == 0) found = true;
+            if (!x.folded) return cv_none();
+            a.v.str = 0;
+            x.v.str = 1;
+            const CVal *strs[2] = { &a, &x };
+            KValStrings ss = { cv_str, strs };
+            /* x in [items] is kval_in: one item at a time */
+            KValue r = kval_in(&a.v, &x.v, 1, &ss);
+            if (r.tag == KB_BOOL && r.b) found = true;
+            else if (r.tag == KB_UNKNOWN) unknown = true;
         }
-        return cv_bool(found);
+        return cv_val(found ? kval_bool(true) : unknown ? unk : kval_bool(false));
     }
     default:
         return cv_none();
@@ -190,7 +185,7 @@ static CVal cfold(const KExpr *e, int depth)
 static bool always(const KExpr *e, bool value)
 {
     CVal v = cfold(e, 0);
-    return v.kind == CV_BOOL && v.b == value;
+    return v.folded && kval_truth(&v.v) == (int)value;
 }
 
 static void lint_never_fires(const KRule *r, KDiags *d)

@@ -12,15 +12,14 @@
 #include <stdio.h>
 #include <string.h>
 #include "runtime.h"
+#include "../lang/value.h"
 
 /* ---- values ---------------------------------------------------------- */
 
-/* A runtime value.  tag is a KbTag (bytecode.h).  Strings are ids in the
- * run's value pool (KrPool), so equality is integer equality. */
-typedef struct KrValue {
-    uint8_t tag;
-    union { double num; int64_t i; uint32_t str; bool b; };
-} KrValue;
+/* A runtime value: lang/value.h's KValue, whose operations the VM and the
+ * compiler's folding share.  Strings are ids in the run's value pool
+ * (KrPool), so equality is integer equality. */
+typedef KValue KrValue;
 
 /* ---- string pools (pool.c) -------------------------------------------- */
 

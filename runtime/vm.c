@@ -19,22 +19,14 @@
  * costs one kv_eval frame (a KB_MAX_STACK array, 4 KiB) of C stack. */
 #define KV_MAX_DEPTH KB_MAX_NEST
 
-static const KrValue unknown_value = { .tag = KB_UNKNOWN };
+/* Values and their operations are lang/value.h's, shared with the
+ * compiler's constant folding. */
+#define unknown_value kval_unknown
+#define mk_num kval_num
+#define mk_bool kval_bool
+#define mk_int kval_int
 
-static KrValue mk_num(double d)
-{
-    KrValue v = { .tag = KB_NUM };
-    if (isnan(d)) v.tag = KB_UNKNOWN; else v.num = d;
-    return v;
-}
-static KrValue mk_bool(bool b) { KrValue v = { .tag = KB_BOOL }; v.b = b; return v; }
-static KrValue mk_int(uint8_t tag, int64_t i) { KrValue v = { .tag = tag }; v.i = i; return v; }
-
-int kv_truth(const KrValue *v)
-{
-    if (v->tag != KB_BOOL) return -1;
-    return v->b ? 1 : 0;
-}
+int kv_truth(const KrValue *v) { return kval_truth(v); }
 
 /* ---- coercion ------------------------------------------------------------ */
 
@@ -68,33 +60,6 @@ static KrValue attr_of(const KvEnv *env, const KvAttrs *s, uint32_t a, uint8_t t
 }
 
 /* ---- comparisons --------------------------------------------------------- */
-
-/* Three-way comparison of two known values of the same tag: -1, 0, 1;
- * 2 if they cannot be compared (different tags).  Strings byte-wise. */
-static int compare(const KvEnv *env, const KrValue *a, const KrValue *b)
-{
-    if (a->tag != b->tag) return 2;
-    switch (a->tag) {
-    case KB_NUM:
-        return a->num < b->num ? -1 : a->num > b->num ? 1 : 0;
-    case KB_BOOL:
-        return (int)a->b - (int)b->b;
-    case KB_STR: {
-        if (a->str == b->str) return 0;
-        size_t la, lb;
-        const char *sa = kr_pool_str(env->values, a->str, &la);
-        const char *sb = kr_pool_str(env->values, b->str, &lb);
-        if (!sa || !sb) return 2;
-        int c = memcmp(sa, sb, la < lb ? la : lb);
-        if (c == 0) c = la < lb ? -1 : la > lb ? 1 : 0;
-        return c < 0 ? -1 : c > 0 ? 1 : 0;
-    }
-    case KB_DUR: case KB_TIME: case KB_WEEKDAY:
-        return a->i < b->i ? -1 : a->i > b->i ? 1 : 0;
-    default:
-        return 2;
-    }
-}
 
 /* ---- history ------------------------------------------------------------- */
 
@@ -257,95 +222,16 @@ static bool op_responded(const KvCtx *c, uint32_t s, uint32_t w)
     return false;
 }
 
-/* ---- arithmetic ---------------------------------------------------------- */
-
-static KrValue arith(int op, const KrValue *a, const KrValue *b)
+/* String ids of the VM are value-pool ids. */
+static const char *pool_get(const void *ctx, uint32_t id, size_t *len)
 {
-    if (a->tag == KB_UNKNOWN || b->tag == KB_UNKNOWN) return unknown_value;
-    int64_t r;
-    switch (op) {
-    case KB_OP_ADD:
-        if (a->tag == KB_NUM && b->tag == KB_NUM) return mk_num(a->num + b->num);
-        if ((a->tag == KB_DUR || a->tag == KB_TIME) && b->tag == KB_DUR) {
-            if (__builtin_add_overflow(a->i, b->i, &r)) return unknown_value;
-            return mk_int(a->tag, r);
-        }
-        if (a->tag == KB_DUR && b->tag == KB_TIME) {
-            if (__builtin_add_overflow(a->i, b->i, &r)) return unknown_value;
-            return mk_int(KB_TIME, r);
-        }
-        return unknown_value;
-    case KB_OP_SUB:
-        if (a->tag == KB_NUM && b->tag == KB_NUM) return mk_num(a->num - b->num);
-        if ((a->tag == KB_DUR || a->tag == KB_TIME) && b->tag == KB_DUR) {
-            if (__builtin_sub_overflow(a->i, b->i, &r)) return unknown_value;
-            return mk_int(a->tag, r);
-        }
-        if (a->tag == KB_TIME && b->tag == KB_TIME) {
-            if (__builtin_sub_overflow(a->i, b->i, &r)) return unknown_value;
-            return mk_int(KB_DUR, r);
-        }
-        return unknown_value;
-    case KB_OP_MUL: {
-        if (a->tag == KB_NUM && b->tag == KB_NUM) return mk_num(a->num * b->num);
-        const KrValue *d = a->tag == KB_DUR ? a : b, *n = a->tag == KB_DUR ? b : a;
-        if (d->tag != KB_DUR || n->tag != KB_NUM) return unknown_value;
-        double x = (double)d->i * n->num;
-        if (!(x > -9.2e18 && x < 9.2e18)) return unknown_value;
-        return mk_int(KB_DUR, (int64_t)x);
-    }
-    case KB_OP_DIV:
-        if (a->tag == KB_NUM && b->tag == KB_NUM) {
-            if (b->num == 0) return unknown_value;
-            return mk_num(a->num / b->num);
-        }
-        if (a->tag == KB_DUR && b->tag == KB_NUM) {
-            if (b->num == 0) return unknown_value;
-            double x = (double)a->i / b->num;
-            if (!(x > -9.2e18 && x < 9.2e18)) return unknown_value;
-            return mk_int(KB_DUR, (int64_t)x);
-        }
-        if (a->tag == KB_DUR && b->tag == KB_DUR) {
-            if (b->i == 0) return unknown_value;
-            return mk_num((double)a->i / (double)b->i);
-        }
-        return unknown_value;
-    default:
-        return unknown_value;
-    }
+    return kr_pool_str((const KrPool *)ctx, id, len);
 }
 
-/* Comparison opcodes: unknown if either side is unknown or they differ in type. */
 static KrValue relation(const KvEnv *env, int op, const KrValue *a, const KrValue *b)
 {
-    if (a->tag == KB_UNKNOWN || b->tag == KB_UNKNOWN) return unknown_value;
-    int c = compare(env, a, b);
-    if (c == 2) return unknown_value;
-    switch (op) {
-    case KB_OP_EQ: return mk_bool(c == 0);
-    case KB_OP_NE: return mk_bool(c != 0);
-    case KB_OP_LT: return mk_bool(c < 0);
-    case KB_OP_LE: return mk_bool(c <= 0);
-    case KB_OP_GT: return mk_bool(c > 0);
-    default:       return mk_bool(c >= 0);
-    }
-}
-
-/* Kleene logic on booleans; anything that is not a boolean is unknown. */
-static KrValue kleene_and(const KrValue *a, const KrValue *b)
-{
-    int x = kv_truth(a), y = kv_truth(b);
-    if (x == 0 || y == 0) return mk_bool(false);
-    if (x == 1 && y == 1) return mk_bool(true);
-    return unknown_value;
-}
-
-static KrValue kleene_or(const KrValue *a, const KrValue *b)
-{
-    int x = kv_truth(a), y = kv_truth(b);
-    if (x == 1 || y == 1) return mk_bool(true);
-    if (x == 0 && y == 0) return mk_bool(false);
-    return unknown_value;
+    KValStrings ss = { pool_get, env->values };
+    return kval_relation((KbOp)op, a, b, &ss);
 }
 
 static KrValue constant(const KvEnv *env, const KbConst *k)
@@ -526,10 +412,7 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
         /* NEG: negate a number or duration */
         case KB_OP_NEG: {
             NEED(1, 1);
-            KrValue *a = &stack[sp - 1];
-            if (a->tag == KB_NUM) a->num = -a->num;
-            else if (a->tag == KB_DUR && a->i != INT64_MIN) a->i = -a->i;
-            else *a = unknown_value;
+            stack[sp - 1] = kval_neg(&stack[sp - 1]);
             break;
         }
         /* ADD: a + b (number+number, duration+duration, time+duration) */
@@ -543,7 +426,7 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
          * duration/duration -> number); division by zero is unknown */
         case KB_OP_DIV:
             NEED(2, 1);
-            stack[sp - 2] = arith((int)op, &stack[sp - 2], &stack[sp - 1]);
+            stack[sp - 2] = kval_arith((KbOp)op, &stack[sp - 2], &stack[sp - 1]);
             sp--;
             break;
         /* EQ: a == b; unknown if either is unknown */
@@ -565,20 +448,19 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
         /* NOT: Kleene not: true<->false, unknown stays unknown */
         case KB_OP_NOT: {
             NEED(1, 1);
-            int t = kv_truth(&stack[sp - 1]);
-            stack[sp - 1] = t < 0 ? unknown_value : mk_bool(!t);
+            stack[sp - 1] = kval_not(&stack[sp - 1]);
             break;
         }
         /* AND: Kleene and of a and b */
         case KB_OP_AND:
             NEED(2, 1);
-            stack[sp - 2] = kleene_and(&stack[sp - 2], &stack[sp - 1]);
+            stack[sp - 2] = kval_and(&stack[sp - 2], &stack[sp - 1]);
             sp--;
             break;
         /* OR: Kleene or of a and b */
         case KB_OP_OR:
             NEED(2, 1);
-            stack[sp - 2] = kleene_or(&stack[sp - 2], &stack[sp - 1]);
+            stack[sp - 2] = kval_or(&stack[sp - 2], &stack[sp - 1]);
             sp--;
             break;
         /* JFALSE off: if the top is false, jump by off keeping it; else pop
@@ -611,15 +493,10 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
             uint32_t n = OPND(0);
             if (n >= KB_MAX_STACK) goto done;
             NEED(n + 1, 1);
-            const KrValue *x = &stack[sp - n - 1];
-            bool found = false, unk = x->tag == KB_UNKNOWN;
-            for (uint32_t i = 0; i < n && !found; i++) {
-                KrValue r = relation(env, KB_OP_EQ, x, &stack[sp - n + i]);
-                if (r.tag == KB_UNKNOWN) unk = true;
-                else if (r.b) found = true;
-            }
+            KValStrings ss = { pool_get, env->values };
+            KrValue r = kval_in(&stack[sp - n - 1], &stack[sp - n], n, &ss);
             sp -= n + 1;
-            PUSH(found ? mk_bool(true) : unk ? unknown_value : mk_bool(false));
+            PUSH(r);
             break;
         }
         /* RET: return the top of the stack as the function's value */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "units.h"
+#include "value_cases.h"
 #include "../../lang/lang.h"
 
 /* ---- a tiny allocator: everything a test builds is freed at once -------- */
@@ -346,6 +347,80 @@ START_TEST(test_folding)
     ck_assert_uint_eq(operand(img, img->rules[2].if_fn, 1, 0), operand(img, img->rules[2].if_fn, 1, 0));
     kb_free(img);
     tfree_all();
+}
+END_TEST
+
+/* ---- folding and execution agree (value_cases.h) ------------------------ */
+
+static KExpr *case_expr(const CaseVal *v)
+{
+    switch (v->tag) {
+    case KB_NUM: return num(v->num);
+    case KB_DUR: return dur(v->i);
+    case KB_WEEKDAY: { KExpr *e = ex(KX_WEEKDAY, KT_WEEKDAY); e->weekday = (int)v->i; return e; }
+    case KB_STR: return string(v->s);
+    default: return boolean(v->b);
+    }
+}
+
+static KOp ast_op(uint32_t op)
+{
+    switch (op) {
+    case KB_OP_ADD: return KOP_ADD;
+    case KB_OP_SUB: return KOP_SUB;
+    case KB_OP_MUL: return KOP_MUL;
+    case KB_OP_DIV: return KOP_DIV;
+    case KB_OP_EQ: return KOP_EQ;
+    case KB_OP_NE: return KOP_NE;
+    case KB_OP_LT: return KOP_LT;
+    case KB_OP_LE: return KOP_LE;
+    case KB_OP_GT: return KOP_GT;
+    case KB_OP_GE: return KOP_GE;
+    case KB_OP_AND: return KOP_AND;
+    case KB_OP_OR: return KOP_OR;
+    case KB_OP_NOT: return KOP_NOT;
+    default: return KOP_NEG;
+    }
+}
+
+/* Every case of value_cases.h folded by the code generator gives its
+ * `want` (test_vm.c's test_value_cases_executed runs the same cases):
+ * rule i is `if x == (CASE)`, whose code must be TATTR, one push of the
+ * folded value, EQ, RET. */
+START_TEST(test_value_cases_folded)
+{
+    /* one program per case */
+    for (size_t i = 0; i < NVALUE_CASES; i++) {
+        const ValueCase *c = &value_cases[i];
+        TP *tp = program();
+        KOp op = ast_op(c->op);
+        KExpr *e = (op == KOP_NOT || op == KOP_NEG)
+            ? un(op, case_expr(&c->a), KT_ERROR)
+            : bin(op, case_expr(&c->a), case_expr(&c->b), KT_ERROR);
+        add_rule(tp, "e")->if_expr = bin(KOP_EQ, tattr("x", KT_ERROR), e, KT_BOOL);
+        KImage *img = compile(tp);
+        uint32_t f = img->rules[0].if_fn;
+        const char *code = ops(img, f);
+        uint32_t first = img->funcs[f].start;
+        uint32_t pc = first + 1 + kb_opinfo[img->code[first]].noperands;    /* after TATTR */
+        uint32_t push = img->code[pc];
+        char want_code[64];
+        snprintf(want_code, sizeof want_code, "TATTR %s EQ RET", kb_opinfo[push].name);
+        ck_assert_msg(!strcmp(code, want_code) &&
+                      (push == KB_OP_CONST || push == KB_OP_TRUE || push == KB_OP_FALSE || push == KB_OP_UNKNOWN),
+                      "case %zu not folded: %s", i, code);
+        uint8_t tag = push == KB_OP_UNKNOWN ? KB_UNKNOWN : push == KB_OP_CONST ? img->consts[img->code[pc + 1]].tag : KB_BOOL;
+        ck_assert_msg(tag == c->want.tag, "case %zu: tag %u, want %u", i, tag, c->want.tag);
+        if (push == KB_OP_TRUE || push == KB_OP_FALSE)
+            ck_assert_msg((push == KB_OP_TRUE) == c->want.b, "case %zu: wrong boolean", i);
+        else if (push == KB_OP_CONST && tag == KB_NUM)
+            ck_assert_msg(img->consts[img->code[pc + 1]].num == c->want.num, "case %zu: %g, want %g", i,
+                          img->consts[img->code[pc + 1]].num, c->want.num);
+        else if (push == KB_OP_CONST)
+            ck_assert_msg(img->consts[img->code[pc + 1]].i == c->want.i, "case %zu: wrong value", i);
+        kb_free(img);
+        tfree_all();
+    }
 }
 END_TEST
 
@@ -772,6 +847,7 @@ Suite *codegen_suite(void)
     TCase *tc = tcase_create("codegen");
     tcase_add_test(tc, test_kleene);
     tcase_add_test(tc, test_folding);
+    tcase_add_test(tc, test_value_cases_folded);
     tcase_add_test(tc, test_counts_and_retention);
     tcase_add_test(tc, test_rule_tables);
     tcase_add_test(tc, test_untyped_and_in);

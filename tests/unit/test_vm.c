@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "units.h"
+#include "value_cases.h"
 #include "../../runtime/internal.h"
 
 /* ---- a hand-built image ----------------------------------------------------
@@ -165,6 +166,45 @@ static KrValue bin(uint32_t op, uint32_t ka, uint32_t kb)
 {
     return run(FN(KB_OP_CONST, ka, KB_OP_CONST, kb, op, KB_OP_RET));
 }
+
+/* ---- folding and execution agree (value_cases.h) ------------------------ */
+
+static uint32_t case_const(const CaseVal *v)
+{
+    switch (v->tag) {
+    case KB_NUM: return knum(v->num);
+    case KB_DUR: return kdur(v->i);
+    case KB_WEEKDAY: return kwday(v->i);
+    case KB_STR: return kstr(v->s);
+    default: { KbConst k = { .tag = KB_BOOL }; k.b = v->b; return konst(k); }
+    }
+}
+
+static void assert_case_value(size_t i, KrValue got, const CaseVal *want)
+{
+    ck_assert_msg(got.tag == want->tag, "case %zu: tag %u, want %u", i, got.tag, want->tag);
+    switch (want->tag) {
+    case KB_NUM: ck_assert_msg(got.num == want->num, "case %zu: %g, want %g", i, got.num, want->num); break;
+    case KB_BOOL: ck_assert_msg(got.b == want->b, "case %zu: %d, want %d", i, got.b, want->b); break;
+    case KB_UNKNOWN: break;
+    default: ck_assert_msg(got.i == want->i, "case %zu: %lld, want %lld", i, (long long)got.i, (long long)want->i);
+    }
+}
+
+/* Every case of value_cases.h executed by the VM gives its `want`;
+ * test_codegen.c's test_value_cases_folded folds the same cases. */
+START_TEST(test_value_cases_executed)
+{
+    for (size_t i = 0; i < NVALUE_CASES; i++) {
+        const ValueCase *c = &value_cases[i];
+        uint32_t ka = case_const(&c->a);
+        KrValue got;
+        if (c->op == KB_OP_NOT || c->op == KB_OP_NEG) got = run(FN(KB_OP_CONST, ka, c->op, KB_OP_RET));
+        else got = run(FN(KB_OP_CONST, ka, KB_OP_CONST, case_const(&c->b), c->op, KB_OP_RET));
+        assert_case_value(i, got, &c->want);
+    }
+}
+END_TEST
 
 START_TEST(test_literals)
 {
@@ -604,6 +644,7 @@ Suite *vm_suite(void)
     TCase *tc = tcase_create("vm");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_literals);
+    tcase_add_test(tc, test_value_cases_executed);
     tcase_add_test(tc, test_arithmetic);
     tcase_add_test(tc, test_comparisons);
     tcase_add_test(tc, test_kleene);
