@@ -14,7 +14,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-WARN    := -std=c11 -Wall -Wextra -Werror
+WARN    := -std=c11 -Wall -Wextra -Werror -Wmissing-prototypes
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
              -MMD -MP -I. -I$(B) $(PKG_CFLAGS) -DKAIROS_STDLIB_DIR='"$(PREFIX)/share/kairos"'
 LDFLAGS ?=
@@ -92,7 +92,7 @@ unit: $(B)/unit-tests
 # ---- sanitizers --------------------------------------------------------
 asan:
 	$(MAKE) B=build-asan OPT=-O1 \
-	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DKAIROS_DEBUG" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
 
 # The whole suite with every kairos process under valgrind's memcheck (slow:

@@ -34,6 +34,7 @@
 #include <string.h>
 #include "lang.h"
 #include "clauses.h"
+#include "util.h"
 
 /* ---- a growable string ------------------------------------------------- */
 
@@ -767,7 +768,7 @@ static int layout_pinned(F *f)
             fprintf(stderr, "kf_format: declaration %u keeps its lines\n", v);
 #endif
         }
-        if (!marked) break;                  /* cannot happen: all keep lines */
+        if (NEVER(!marked)) break;           /* every declaration keeps its lines */
         reset_lines(f);
     }
     free(bad);

@@ -62,6 +62,11 @@ void *kp_alloc(KParse *ps, size_t n);
 char *kp_strndup(KParse *ps, const char *s, size_t n);
 KSpan kp_span(const KParse *ps, KLoc l);
 
+/* The scanner (lexer.l): creates it over ps->text (in ps->scanner), 0 or
+ * -1; frees it (scanner is a yyscan_t). */
+int kx_scan_begin(KParse *ps);
+void kx_scan_end(void *scanner);
+
 
 /* ---- parser-only helper lists ----------------------------------------- */
 

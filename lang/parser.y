@@ -54,8 +54,6 @@ typedef void *yyscan_t;
 #include <string.h>
 
 int kx_yylex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner);
-int kx_scan_begin(KParse *ps);
-void kx_scan_end(yyscan_t scanner);
 
 static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps);
 #define yylex(lval, lloc, scanner) kp_lex(lval, lloc, scanner, ps)

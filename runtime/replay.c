@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "../lang/util.h"
 
 
 enum { TK_BOUNDARY = 0, TK_ATTEMPT = 1 };
@@ -738,7 +739,7 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     const KbRule *r = &img->rules[ri];
     KrCust *c = cust_at(e, ci);
     uint64_t *st = e->stats.rule[ri];
-    if (r->nattempts == 0) return 0;        /* rejected by the verifier */
+    if (NEVER(r->nattempts == 0)) return 0; /* rejected by the verifier */
     st[KR_ST_TRIGGERED]++;
     uint32_t v = pick_variant(e, ri, ci);
     KrSum *prev = sum_of(e, ci, ri);
@@ -1252,7 +1253,7 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
 
 static int new_customer(KrEngine *e, uint32_t ci, int64_t t)
 {
-    if (ci >= (1u << 30)) return -1;        /* ids are dense pool ids: cannot happen */
+    if (NEVER(ci >= (1u << 30))) return -1; /* ids are dense pool ids */
     while (ci >= e->ncusts) {
         if (e->nblocks == e->capblocks) {
             uint32_t nc = e->capblocks ? e->capblocks * 2 : 16;

@@ -17,7 +17,8 @@
   X(tz)       /* test_tz.c       runtime time zones */ \
   X(stats)    /* test_stats.c    runtime/stats.c: Wilson and Newcombe intervals */ \
   X(dstsweep) /* test_dstsweep.c runtime/sendtime.c across DST, against a brute-force scan */ \
-  X(tables)   /* test_tables.c   lang/clauses.h, KB_RULE_FIELDS: the one-source tables */
+  X(tables)   /* test_tables.c   lang/clauses.h, KB_RULE_FIELDS: the one-source tables */ \
+  X(util)     /* test_util.c     lang/util.c: ALWAYS/NEVER, files, durations, buffers */
 
 #define KAIROS_DECLARE_SUITE(name) Suite *name##_suite(void);
 KAIROS_SUITES(KAIROS_DECLARE_SUITE)
