@@ -8,31 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "runtime/runtime.h"
+#include "lang/util.h"
 #include "cli.h"
 
 #define FAIL_IF_CHANGED_STATUS 3
-
-/* Parses a duration: digits and units s, m, h, d, w, repeated (7d, 1h30m). */
-static int parse_dur(const char *s, int64_t *out)
-{
-    int64_t total = 0;
-    if (!*s) return -1;
-    while (*s) {
-        if (*s < '0' || *s > '9') return -1;
-        int64_t n = 0;
-        while (*s >= '0' && *s <= '9') {
-            if (n > 1000000000) return -1;
-            n = n * 10 + (*s++ - '0');
-        }
-        int64_t u = *s == 's' ? 1 : *s == 'm' ? 60 : *s == 'h' ? 3600 : *s == 'd' ? 86400 : *s == 'w' ? 604800 : 0;
-        if (!u) return -1;
-        s++;
-        total += n * u;
-        if (total > 100LL * 365 * 86400) return -1;
-    }
-    *out = total;
-    return 0;
-}
 
 static int parse_shard(const char *v, uint32_t *k, uint32_t *n)
 {
@@ -92,7 +71,7 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
                 return cli_usage_error(cmd, "--stdin-format takes csv or jsonl");
             r->ro.stdin_format = val;
         } else if (strcmp(name, "--window") == 0) {
-            if (parse_dur(val, &r->window) != 0 || r->window <= 0)
+            if (ku_parse_dur(val, 100LL * 365 * 86400, &r->window) != 0 || r->window <= 0)
                 return cli_usage_error(cmd, "--window: '%s' is not a duration such as 7d, 48h or 1h30m", val);
         } else if (strcmp(name, "--by") == 0) {
             if (strncmp(val, "customer.", 9) != 0 || !val[9])

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lang/util.h"
 #include "cli.h"
 
 typedef enum { MODE_STDOUT, MODE_WRITE, MODE_CHECK, MODE_DIFF } Mode;
@@ -191,20 +192,10 @@ done:
 /* Reads standard input into a new source; UINT32_MAX on error. */
 static uint32_t read_stdin(KSources *s)
 {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) return UINT32_MAX;
-    size_t r;
-    while ((r = fread(buf + n, 1, cap - n, stdin)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); errno = ENOMEM; return UINT32_MAX; }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    uint32_t id = ferror(stdin) ? UINT32_MAX : kd_source_add(s, "<stdin>", buf, n, false);
+    char *buf;
+    size_t n;
+    if (ku_read_file(NULL, 0, &buf, &n) != 0) return UINT32_MAX;
+    uint32_t id = kd_source_add(s, "<stdin>", buf, n, false);
     free(buf);
     return id;
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lang/util.h"
 #include "lang/lang.h"
 #include "runtime/runtime.h"
 #include "cli.h"
@@ -296,32 +297,6 @@ static bool use_color(const char *when)
     return isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL;
 }
 
-static int read_whole_file(const char *path, uint8_t **buf, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) return -1;
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *b = malloc(cap);
-    if (!b) { if (f != stdin) fclose(f); errno = ENOMEM; return -1; }
-    for (;;) {
-        if (n == cap) {
-            uint8_t *nb = realloc(b, cap * 2);
-            if (!nb) { free(b); if (f != stdin) fclose(f); errno = ENOMEM; return -1; }
-            b = nb;
-            cap *= 2;
-        }
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int err = ferror(f);
-    if (f != stdin) fclose(f);
-    if (err) { free(b); errno = EIO; return -1; }
-    *buf = b;
-    *len = n;
-    return 0;
-}
-
 static bool is_bytecode(const uint8_t *b, size_t n)
 {
     return n >= 4 && memcmp(b, "\x7f" "KBC", 4) == 0;
@@ -333,10 +308,12 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
 {
     uint8_t *buf;
     size_t len;
-    if (read_whole_file(path, &buf, &len) != 0) {
+    char *text;
+    if (ku_read_file(strcmp(path, "-") == 0 ? NULL : path, 0, &text, &len) != 0) {
         fprintf(stderr, "%s: error: cannot read file: %s\n", path, strerror(errno));
         return NULL;
     }
+    buf = (uint8_t *)text;
     if (is_bytecode(buf, len)) {
         char err[256];
         KImage *img = kb_read(buf, len, err, sizeof err);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <glib.h>
 
+#include "lang/util.h"
 #include "runtime/runtime.h"
 #include "testfile.h"
 
@@ -174,31 +175,11 @@ fail:
     return -1;
 }
 
-static int read_file(const char *path, char **buf, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return -1;
-    KqBuf b = {0};
-    char chunk[65536];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        kq_buf_add(&b, chunk, r);
-    int err = ferror(fp);
-    fclose(fp);
-    if (err) { free(b.s); errno = EIO; return -1; }
-    size_t n = b.n;
-    char *s = kq_buf_take(&b);
-    if (!s) { errno = ENOMEM; return -1; }
-    *buf = s;
-    *len = n;
-    return 0;
-}
-
 int kq_rows_read_csv(const char *path, KqRows *out, KqMsgs *errs)
 {
     char *s;
     size_t len;
-    if (read_file(path, &s, &len) != 0) {
+    if (ku_read_file(path, 0, &s, &len) != 0) {
         kq_msg(errs, "%s: error: cannot read: %s", path, strerror(errno));
         return -1;
     }
@@ -428,49 +409,11 @@ static void show_rows(KqMsgs *out, const KqRows *rows, const size_t *idx, size_t
         kq_msg(out, "  ... %zu more rows", n - MAX_SHOWN_ROWS);
 }
 
-/* Seconds as a Kairos duration: 30d, 1h30m, 45s. */
-static void format_duration(int64_t s, char out[64])
-{
-    static const struct { char unit; int64_t secs; } units[] = {
-        { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 }
-    };
-    size_t n = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < 4; i++)
-        if (s >= units[i].secs) {
-            n += (size_t)snprintf(out + n, 64 - n, "%lld%c", (long long)(s / units[i].secs),
-                                  units[i].unit);
-            s %= units[i].secs;
-        }
-    if (n == 0) snprintf(out, 64, "0s");
-}
-
 int kq_parse_duration(const char *s, int64_t *out)
 {
-    int64_t total = 0;
-    const char *p = s;
-    if (!*p) return -1;
-    while (*p) {
-        if (*p < '0' || *p > '9') return -1;
-        int64_t v = 0;
-        while (*p >= '0' && *p <= '9') {
-            if (v > 1000000000LL) return -1;
-            v = v * 10 + (*p++ - '0');
-        }
-        int64_t mul;
-        switch (*p++) {
-        case 's': mul = 1; break;
-        case 'm': mul = 60; break;
-        case 'h': mul = 3600; break;
-        case 'd': mul = 86400; break;
-        case 'w': mul = 7 * 86400; break;
-        default: return -1;
-        }
-        total += v * mul;
-        if (total > (int64_t)100000 * 366 * 86400) return -1;
-    }
-    if (total <= 0) return -1;
-    *out = total;
+    int64_t d;
+    if (ku_parse_dur(s, (int64_t)100000 * 366 * 86400, &d) != 0 || d <= 0) return -1;
+    *out = d;
     return 0;
 }
 
@@ -520,8 +463,8 @@ static bool check_at_most(const KqAssert *a, const char *head, const KqRows *row
         /* window (t - per, t] */
         while (rows->v[idx[lo]].time <= r->time - a->per) lo++;
         if ((long)(hi - lo + 1) > a->limit) {
-            char dur[64];
-            format_duration(a->per, dur);
+            char dur[KU_DUR_BUF];
+            ku_fmt_dur(a->per, false, dur);
             kq_msg(out, "%s: customer %s has %zu %s within %s (limit %ld):", head,
                    r->f[KQ_CUSTOMER], hi - lo + 1, a->asks_only ? "asks" : "rows", dur, a->limit);
             show_rows(out, rows, idx + lo, hi - lo + 1);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <glib.h>
 
+#include "lang/util.h"
 #include "runtime/runtime.h"
 #include "testfile.h"
 
@@ -631,36 +632,15 @@ void kq_file_free(KqFile *f)
     free(f);
 }
 
-static int read_all(const char *path, unsigned char **buf, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return -1;
-    KqBuf b = {0};
-    char chunk[65536];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        kq_buf_add(&b, chunk, r);
-        if (b.n > MAX_FILE_BYTES) { free(b.s); fclose(fp); errno = EFBIG; return -1; }
-    }
-    int e = ferror(fp);
-    fclose(fp);
-    if (e) { free(b.s); errno = EIO; return -1; }
-    size_t n = b.n;
-    char *s = kq_buf_take(&b);
-    if (!s) { errno = ENOMEM; return -1; }
-    *buf = (unsigned char *)s;
-    *len = n;
-    return 0;
-}
-
 KqFile *kq_file_load(const char *path, KqMsgs *errs)
 {
-    unsigned char *text;
+    char *raw;
     size_t len;
-    if (read_all(path, &text, &len) != 0) {
+    if (ku_read_file(path, MAX_FILE_BYTES, &raw, &len) != 0) {
         kq_msg(errs, "%s: error: %s", path, errno == EFBIG ? "file too large (over 64 MiB)" : strerror(errno));
         return NULL;
     }
+    unsigned char *text = (unsigned char *)raw;
     KqNode *root = kq_yaml_parse(path, text, len, errs);
     free(text);
     if (!root) return NULL;

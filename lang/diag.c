@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "diag.h"
+#include "util.h"
 
 /* ---- sources ------------------------------------------------------------ */
 
@@ -57,30 +58,9 @@ uint32_t kd_source_add(KSources *s, const char *name, const char *text, size_t l
 
 uint32_t kd_source_read(KSources *s, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return UINT32_MAX;
-    size_t cap = 1 << 14, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) { fclose(f); errno = ENOMEM; return UINT32_MAX; }
-    for (;;) {
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); fclose(f); errno = ENOMEM; return UINT32_MAX; }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    if (ferror(f)) {
-        int e = errno ? errno : EIO;
-        free(buf);
-        fclose(f);
-        errno = e;
-        return UINT32_MAX;
-    }
-    fclose(f);
+    char *buf;
+    size_t n;
+    if (ku_read_file(path, 0, &buf, &n) != 0) return UINT32_MAX;
     uint32_t id = kd_source_add(s, path, buf, n, false);
     free(buf);
     if (id == UINT32_MAX) errno = ENOMEM;

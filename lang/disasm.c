@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include "bytecode.h"
+#include "util.h"
 
 static const char *const weekday_names[7] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
 static const char *const period_names[] = { "day", "week", "month", "quarter", "year", "duration" };
@@ -60,18 +61,10 @@ static void put_indexed(const KImage *img, const uint32_t *table, uint32_t n, ui
 /* Durations print in d/h/m/s units: 90000 -> "1d1h". */
 static void put_dur(int64_t s, FILE *out)
 {
+    char b[KU_DUR_BUF];
     if (s == KB_FOREVER) { fputs("forever", out); return; }
-    if (s == 0) { fputs("0s", out); return; }
-    uint64_t u = s < 0 ? (uint64_t)0 - (uint64_t)s : (uint64_t)s;
-    if (s < 0) fputc('-', out);
-    static const struct { uint64_t len; char unit; } units[] = {
-        { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
-    };
-    for (size_t i = 0; i < 4; i++)
-        if (u >= units[i].len) {
-            fprintf(out, "%" PRIu64 "%c", u / units[i].len, units[i].unit);
-            u %= units[i].len;
-        }
+    ku_fmt_dur(s, false, b);
+    fputs(b, out);
 }
 
 static void put_clock(int32_t minutes, FILE *out)

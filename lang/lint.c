@@ -26,6 +26,7 @@
 #include <string.h>
 #include "lang.h"
 #include "value.h"
+#include "util.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -34,24 +35,6 @@ static const char *rule_name(const KRule *r)
     if (r->name.s) return r->name.s;
     if (r->default_name) return r->default_name;
     return r->target.s ? r->target.s : "?";
-}
-
-/* Writes a duration in d/h/m/s units ("1d1h", "0s"). */
-static void dur_text(int64_t s, char *buf, size_t n)
-{
-    static const struct { int64_t len; char unit; } units[] = {
-        { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
-    };
-    size_t k = 0;
-    buf[0] = '\0';
-    if (s <= 0) { snprintf(buf, n, "%" PRId64 "s", s); return; }
-    for (size_t i = 0; i < 4 && k < n; i++)
-        if (s >= units[i].len) {
-            int w = snprintf(buf + k, n - k, "%" PRId64 "%c", s / units[i].len, units[i].unit);
-            if (w < 0) return;
-            k += (size_t)w;
-            s %= units[i].len;
-        }
 }
 
 static bool list_has(const KNameList *l, const char *name)
@@ -238,9 +221,9 @@ static void lint_caps(const KProgram *p, const KRule *r, KDiags *d)
             if (first && cap_covers(p->caps[i], first) && p->caps[i]->cap.window > window)
                 window = p->caps[i]->cap.window;
         if (window > 0 && chain >= window) {
-            char a[64], b[64];
-            dur_text(chain, a, sizeof a);
-            dur_text(window, b, sizeof b);
+            char a[KU_DUR_BUF], b[KU_DUR_BUF];
+            ku_fmt_dur(chain, false, a);
+            ku_fmt_dur(window, false, b);
             kd_warning(d, r->via_span.hi ? r->via_span : r->kw_span, "K0702",
                        "the reminder chain of rule `%s` lasts %s, as long as or longer than "
                        "its cap window of %s: a new ask may be sent while reminders of the "

@@ -22,4 +22,47 @@
 #define NEVER(X)  (!!(X))
 #endif
 
+/* ---- files ------------------------------------------------------------ */
+
+/* Reads the whole file at path (NULL: standard input) into a new buffer
+ * (*buf, NUL-terminated, *len bytes without the NUL).  max > 0: a file
+ * longer than max bytes fails with EFBIG.  0, or -1 with errno set
+ * (fopen's, the read's, ENOMEM, EFBIG); *buf is then untouched. */
+int ku_read_file(const char *path, size_t max, char **buf, size_t *len);
+
+/* ---- durations as text ------------------------------------------------ */
+
+enum { KU_DUR_BUF = 48 };         /* room for any int64 duration */
+
+/* Writes seconds s as the language writes durations: "0s", "1d1h",
+ * "1h30m", "-5m"; with one_unit, in the largest unit that divides it
+ * exactly ("72h", "90m", "93784s"; days only from a week on: "14d"). */
+void ku_fmt_dur(int64_t s, bool one_unit, char buf[KU_DUR_BUF]);
+
+/* Parses digits and units s, m, h, d, w, repeated ("7d", "1h30m"; a group
+ * of digits stops being read past 10^9), into seconds; -1 when not a
+ * duration or past max. */
+int ku_parse_dur(const char *s, int64_t max, int64_t *out);
+
+/* ---- growable arrays and text ----------------------------------------- */
+
+/* Returns array v (items of elem bytes, capacity *cap) grown to hold at
+ * least need items: the capacity doubles, from `first`.  NULL when out of
+ * memory (v is then still valid, *cap unchanged). */
+void *ku_grow(void *v, size_t *cap, size_t need, size_t elem, size_t first);
+
+/* A growable NUL-terminated text.  An allocation failure sets oom and
+ * stops growing (callers check oom once at the end). */
+typedef struct KuBuf {
+    char *s;
+    size_t n, cap;
+    bool oom;
+} KuBuf;
+
+void ku_buf_add(KuBuf *b, const void *p, size_t n);
+void ku_buf_str(KuBuf *b, const char *s);
+void ku_buf_fmt(KuBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the text and resets b; NULL (text freed) if an allocation failed. */
+char *ku_buf_take(KuBuf *b);
+
 #endif /* KAIROS_UTIL_H */

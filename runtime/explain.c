@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include "internal.h"
+#include "../lang/util.h"
 
 #define KE_MAX_TEXT   400         /* bytes of one expression's text */
 #define KE_MAX_DEPTH  48          /* nesting printed; deeper is "..." */
@@ -248,24 +249,13 @@ static void put_num(Buf *b, double d)
     puts_(b, tmp);
 }
 
-/* A duration as the language writes it: one unit when exact ("24h",
- * "72h", "30d": days from a week on, as policies write them), else days,
- * hours, minutes and seconds ("1d2h30m"). */
+/* A duration as the language writes it, in one unit: the largest that
+ * divides it ("24h", "72h", "90m"; days from a week on: "30d"). */
 static void put_dur(Buf *b, int64_t s)
 {
-    static const struct { int64_t len; char unit; } units[] = {
-        { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
-    };
-    if (s == 0) { puts_(b, "0s"); return; }
-    if (s == INT64_MIN) { putf(b, "%" PRId64 "s", s); return; }
-    if (s < 0) { puts_(b, "-"); s = -s; }
-    for (size_t i = s >= 7 * 86400 ? 0 : 1; i < 4; i++)
-        if (s % units[i].len == 0) { putf(b, "%" PRId64 "%c", s / units[i].len, units[i].unit); return; }
-    for (size_t i = 0; i < 4; i++)
-        if (s >= units[i].len) {
-            putf(b, "%" PRId64 "%c", s / units[i].len, units[i].unit);
-            s %= units[i].len;
-        }
+    char t[KU_DUR_BUF];
+    ku_fmt_dur(s, true, t);
+    puts_(b, t);
 }
 
 static void put_time(Buf *b, int64_t t)

@@ -1,8 +1,11 @@
 /* test_util.c -- lang/util.c: ALWAYS/NEVER, whole-file reading, duration
  * text (format and parse), the growable buffer. */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "units.h"
 #include "../../lang/util.h"
 
@@ -22,11 +25,104 @@ START_TEST(test_always_never)
 }
 END_TEST
 
+/* The whole file, NUL-terminated; a missing file keeps fopen's errno; a
+ * limit gives EFBIG; the buffer grows past its first 64 KiB. */
+START_TEST(test_read_file)
+{
+    char path[] = "/tmp/kairos-util-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 200000; i++) fputc('a' + i % 26, f);
+    fclose(f);
+    char *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(ku_read_file(path, 0, &buf, &len), 0);
+    ck_assert_uint_eq(len, 200000);
+    ck_assert_int_eq(buf[199999], 'a' + 199999 % 26);
+    ck_assert_int_eq(buf[200000], '\0');
+    free(buf);
+    buf = NULL;
+    errno = 0;
+    ck_assert_int_eq(ku_read_file(path, 1000, &buf, &len), -1);
+    ck_assert_int_eq(errno, EFBIG);
+    ck_assert_ptr_null(buf);
+    ck_assert_int_eq(ku_read_file(path, 200000, &buf, &len), 0);    /* exactly the limit */
+    free(buf);
+    remove(path);
+    ck_assert_int_eq(ku_read_file(path, 0, &buf, &len), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(ku_read_file("/tmp", 0, &buf, &len), -1);       /* a directory */
+    ck_assert_int_eq(errno, EISDIR);
+}
+END_TEST
+
+START_TEST(test_durations)
+{
+    static const struct { int64_t s; bool one; const char *want; } f[] = {
+        { 0, false, "0s" }, { 90000, false, "1d1h" }, { 5400, false, "1h30m" }, { 45, false, "45s" },
+        { -300, false, "-5m" }, { 259200, false, "3d" }, { 259200, true, "72h" },
+        { 1209600, true, "14d" }, { 93784, true, "93784s" }, { 5400, true, "90m" }, { 86400, true, "24h" },
+        { INT64_MIN, false, "-9223372036854775808s" },
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        char b[KU_DUR_BUF];
+        ku_fmt_dur(f[i].s, f[i].one, b);
+        ck_assert_str_eq(b, f[i].want);
+    }
+    static const struct { const char *s; int64_t max, want; int rc; } p[] = {
+        { "7d", 1000000, 604800, 0 }, { "1h30m", 1000000, 5400, 0 }, { "2w", 10000000, 1209600, 0 },
+        { "0s", 10, 0, 0 }, { "", 10, 0, -1 }, { "5", 10, 0, -1 }, { "5x", 10, 0, -1 },
+        { "h", 10, 0, -1 }, { "11s", 10, 0, -1 }, { "10s", 10, 10, 0 }, { "99999999999s", INT64_MAX, 0, -1 },
+    };
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
+        int64_t d = -1;
+        ck_assert_int_eq(ku_parse_dur(p[i].s, p[i].max, &d), p[i].rc);
+        if (p[i].rc == 0) ck_assert_int_eq(d, p[i].want);
+    }
+}
+END_TEST
+
+START_TEST(test_grow_and_buf)
+{
+    size_t cap = 0;
+    int *v = ku_grow(NULL, &cap, 5, sizeof *v, 4);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_uint_eq(cap, 8);
+    int *same = ku_grow(v, &cap, 8, sizeof *v, 4);
+    ck_assert_ptr_eq(same, v);
+    v = ku_grow(v, &cap, 9, sizeof *v, 4);
+    ck_assert_uint_eq(cap, 16);
+    ck_assert_ptr_null(ku_grow(v, &cap, SIZE_MAX, sizeof *v, 4));
+    ck_assert_uint_eq(cap, 16);
+    free(v);
+
+    KuBuf b = {0};
+    ku_buf_str(&b, "a");
+    ku_buf_fmt(&b, "%d-%s", 42, "x");
+    for (int i = 0; i < 100; i++) ku_buf_add(&b, "0123456789", 10);
+    ck_assert_uint_eq(b.n, 1005);
+    char *s = ku_buf_take(&b);
+    ck_assert_ptr_nonnull(s);
+    ck_assert(strncmp(s, "a42-x0123", 9) == 0);
+    ck_assert_uint_eq(strlen(s), 1005);
+    ck_assert_ptr_null(b.s);
+    free(s);
+    s = ku_buf_take(&b);                      /* empty: "" */
+    ck_assert_str_eq(s, "");
+    free(s);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("util");
     tcase_add_test(tc, test_always_never);
+    tcase_add_test(tc, test_read_file);
+    tcase_add_test(tc, test_durations);
+    tcase_add_test(tc, test_grow_and_buf);
     suite_add_tcase(s, tc);
     return s;
 }

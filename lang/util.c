@@ -1,0 +1,151 @@
+/* util.c -- small helpers used by every layer (ku_); see util.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util.h"
+
+/* ---- files ------------------------------------------------------------ */
+
+int ku_read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+    bool is_stdin = path == NULL;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) return -1;
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    int err = 0;
+    if (!b) err = ENOMEM;
+    while (!err) {
+        if (cap - n < 2) {
+            char *nb = cap <= SIZE_MAX / 2 ? realloc(b, cap * 2) : NULL;
+            if (!nb) { err = ENOMEM; break; }
+            b = nb;
+            cap *= 2;
+        }
+        errno = 0;
+        size_t r = fread(b + n, 1, cap - n - 1, f);
+        n += r;
+        if (max && n > max) err = EFBIG;
+        else if (r == 0 && ferror(f)) err = errno ? errno : EIO;
+        else if (r == 0) break;
+    }
+    if (!is_stdin) fclose(f);
+    if (err) {
+        free(b);
+        errno = err;
+        return -1;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+/* ---- durations as text ------------------------------------------------ */
+
+static const struct { int64_t len; char unit; } dur_units[] = {
+    { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
+};
+
+void ku_fmt_dur(int64_t s, bool one_unit, char buf[KU_DUR_BUF])
+{
+    size_t k = 0;
+    if (s == 0 || s == INT64_MIN) { snprintf(buf, KU_DUR_BUF, "%" PRId64 "s", s); return; }
+    if (s < 0) { buf[k++] = '-'; s = -s; }
+    buf[k] = '\0';
+    if (one_unit) {               /* seconds always divide: one unit */
+        size_t i = s >= 7 * 86400 ? 0 : 1;
+        while (s % dur_units[i].len != 0) i++;
+        snprintf(buf + k, KU_DUR_BUF - k, "%" PRId64 "%c", s / dur_units[i].len, dur_units[i].unit);
+        return;
+    }
+    for (size_t i = 0; i < 4; i++)
+        if (s >= dur_units[i].len) {
+            int w = snprintf(buf + k, KU_DUR_BUF - k, "%" PRId64 "%c", s / dur_units[i].len, dur_units[i].unit);
+            k += (size_t)w;
+            s %= dur_units[i].len;
+        }
+}
+
+int ku_parse_dur(const char *s, int64_t max, int64_t *out)
+{
+    int64_t total = 0;
+    if (!*s) return -1;
+    while (*s) {
+        if (*s < '0' || *s > '9') return -1;
+        int64_t n = 0;
+        while (*s >= '0' && *s <= '9') {
+            if (n > 1000000000) return -1;
+            n = n * 10 + (*s++ - '0');
+        }
+        int64_t u = *s == 's' ? 1 : *s == 'm' ? 60 : *s == 'h' ? 3600 : *s == 'd' ? 86400 :
+                    *s == 'w' ? 7 * 86400 : 0;
+        if (!u) return -1;
+        s++;
+        total += n * u;
+        if (total > max) return -1;
+    }
+    *out = total;
+    return 0;
+}
+
+/* ---- growable arrays and text ----------------------------------------- */
+
+void *ku_grow(void *v, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap) return v;
+    size_t nc = *cap ? *cap : (first ? first : 1);
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2) return NULL;
+        nc *= 2;
+    }
+    if (elem && nc > SIZE_MAX / elem) return NULL;
+    void *nv = realloc(v, nc * elem);
+    if (!nv) return NULL;
+    *cap = nc;
+    return nv;
+}
+
+void ku_buf_add(KuBuf *b, const void *p, size_t n)
+{
+    if (b->oom) return;
+    if (b->cap - b->n <= n) {
+        char *s = ku_grow(b->s, &b->cap, b->n + n + 1, 1, 64);
+        if (!s) { b->oom = true; return; }
+        b->s = s;
+    }
+    if (n) memcpy(b->s + b->n, p, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+}
+
+void ku_buf_str(KuBuf *b, const char *s) { ku_buf_add(b, s, strlen(s)); }
+
+void ku_buf_fmt(KuBuf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) { b->oom = true; return; }
+    if ((size_t)n < sizeof small) { ku_buf_add(b, small, (size_t)n); return; }
+    char *big = malloc((size_t)n + 1);
+    if (!big) { b->oom = true; return; }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    ku_buf_add(b, big, (size_t)n);
+    free(big);
+}
+
+char *ku_buf_take(KuBuf *b)
+{
+    if (!b->oom && !b->s) ku_buf_add(b, "", 0);
+    char *s = b->oom ? NULL : b->s;
+    if (b->oom) free(b->s);
+    memset(b, 0, sizeof *b);
+    return s;
+}
