@@ -33,71 +33,35 @@
 
 #include "lang/lang.h"
 #include "cli.h"
+#include "lang/util.h"
 
 #define LSP_MAX_MESSAGE (64u << 20)
 
 /* ---- output buffer --------------------------------------------------------- */
 
-typedef struct Buf { char *p; size_t n, cap; bool oom; } Buf;
-
-static void b_put(Buf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 1024;
-        while (nc < b->n + n + 1) nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) { b->oom = true; return; }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void b_puts(Buf *b, const char *s) { b_put(b, s, strlen(s)); }
-
-static void b_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void b_printf(Buf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < sizeof tmp) { b_put(b, tmp, (size_t)n); return; }
-    char *big = malloc((size_t)n + 1);
-    if (!big) { b->oom = true; return; }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b_put(b, big, (size_t)n);
-    free(big);
-}
+typedef KuBuf Buf;                /* lang/util.h */
 
 /* A JSON string; invalid UTF-8 bytes become U+FFFD so the output stays JSON. */
 static void b_jstr(Buf *b, const char *s, size_t n)
 {
-    b_put(b, "\"", 1);
+    ku_buf_add(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') { b_put(b, "\\", 1); b_put(b, (const char *)&s[i], 1); }
-        else if (c == '\n') b_puts(b, "\\n");
-        else if (c == '\r') b_puts(b, "\\r");
-        else if (c == '\t') b_puts(b, "\\t");
-        else if (c < 0x20) b_printf(b, "\\u%04x", c);
-        else if (c < 0x80) b_put(b, (const char *)&s[i], 1);
+        if (c == '"' || c == '\\') { ku_buf_add(b, "\\", 1); ku_buf_add(b, (const char *)&s[i], 1); }
+        else if (c == '\n') ku_buf_str(b, "\\n");
+        else if (c == '\r') ku_buf_str(b, "\\r");
+        else if (c == '\t') ku_buf_str(b, "\\t");
+        else if (c < 0x20) ku_buf_fmt(b, "\\u%04x", c);
+        else if (c < 0x80) ku_buf_add(b, (const char *)&s[i], 1);
         else {
             size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
             bool ok = k > 0 && c < 0xf5 && i + k <= n;
             for (size_t j = 1; ok && j < k; j++) ok = ((unsigned char)s[i + j] & 0xc0) == 0x80;
-            if (ok) { b_put(b, s + i, k); i += k - 1; }
-            else b_puts(b, "\\ufffd");
+            if (ok) { ku_buf_add(b, s + i, k); i += k - 1; }
+            else ku_buf_str(b, "\\ufffd");
         }
     }
-    b_put(b, "\"", 1);
+    ku_buf_add(b, "\"", 1);
 }
 
 static void b_jcstr(Buf *b, const char *s) { b_jstr(b, s, strlen(s)); }
@@ -160,7 +124,7 @@ static void b_range(Buf *b, const char *t, size_t len, size_t lo, size_t hi)
     long l0, c0, l1, c1;
     off_to_pos(t, len, lo, &l0, &c0);
     off_to_pos(t, len, hi, &l1, &c1);
-    b_printf(b, "{\"start\":{\"line\":%ld,\"character\":%ld},\"end\":{\"line\":%ld,\"character\":%ld}}",
+    ku_buf_fmt(b, "{\"start\":{\"line\":%ld,\"character\":%ld},\"end\":{\"line\":%ld,\"character\":%ld}}",
              l0, c0, l1, c1);
 }
 
@@ -207,40 +171,40 @@ static void send(Buf *body)
 {
     if (body->oom) return;
     printf("Content-Length: %zu\r\n\r\n", body->n);
-    fwrite(body->p, 1, body->n, stdout);
+    fwrite(body->s, 1, body->n, stdout);
     fflush(stdout);
 }
 
 /* The JSON text of a request's id (number or string), to echo back. */
 static void b_id(Buf *b, yajl_val id)
 {
-    if (YAJL_IS_INTEGER(id)) b_printf(b, "%lld", (long long)YAJL_GET_INTEGER(id));
+    if (YAJL_IS_INTEGER(id)) ku_buf_fmt(b, "%lld", (long long)YAJL_GET_INTEGER(id));
     else if (YAJL_IS_STRING(id)) b_jcstr(b, YAJL_GET_STRING(id));
-    else b_puts(b, "null");
+    else ku_buf_str(b, "null");
 }
 
 static void reply(yajl_val id, const char *result_json)
 {
     Buf b = {0};
-    b_puts(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
+    ku_buf_str(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
     b_id(&b, id);
-    b_puts(&b, ",\"result\":");
-    b_puts(&b, result_json ? result_json : "null");
-    b_puts(&b, "}");
+    ku_buf_str(&b, ",\"result\":");
+    ku_buf_str(&b, result_json ? result_json : "null");
+    ku_buf_str(&b, "}");
     send(&b);
-    free(b.p);
+    free(b.s);
 }
 
 static void reply_error(yajl_val id, int code, const char *msg)
 {
     Buf b = {0};
-    b_puts(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
+    ku_buf_str(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
     b_id(&b, id);
-    b_printf(&b, ",\"error\":{\"code\":%d,\"message\":", code);
+    ku_buf_fmt(&b, ",\"error\":{\"code\":%d,\"message\":", code);
     b_jcstr(&b, msg);
-    b_puts(&b, "}}");
+    ku_buf_str(&b, "}}");
     send(&b);
-    free(b.p);
+    free(b.s);
 }
 
 /* ---- analysis ------------------------------------------------------------------------ */
@@ -276,54 +240,54 @@ static void publish_diagnostics(const Doc *d)
     Analysis a;
     if (!analyse(d, &a)) return;
     Buf b = {0};
-    b_puts(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/publishDiagnostics\",\"params\":{\"uri\":");
+    ku_buf_str(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/publishDiagnostics\",\"params\":{\"uri\":");
     b_jcstr(&b, d->uri);
-    b_puts(&b, ",\"diagnostics\":[");
+    ku_buf_str(&b, ",\"diagnostics\":[");
     bool first = true;
     for (uint32_t i = 0; i < a.diags.n; i++) {
         const KDiag *g = &a.diags.v[i];
         if (g->sev == KD_NOTE) continue;
         bool here = a.p && g->span.src == a.src;
-        if (!first) b_puts(&b, ",");
+        if (!first) ku_buf_str(&b, ",");
         first = false;
-        b_puts(&b, "{\"range\":");
+        ku_buf_str(&b, "{\"range\":");
         if (here) b_range(&b, d->text, d->len, g->span.lo, g->span.hi > g->span.lo ? g->span.hi : g->span.lo);
         else b_range(&b, d->text, d->len, 0, 0);
         bool err = g->sev == KD_ERROR || a.diags.werror;
-        b_printf(&b, ",\"severity\":%d,\"source\":\"kairos\"", err ? 1 : 2);
-        if (g->code) { b_puts(&b, ",\"code\":"); b_jcstr(&b, g->code); }
+        ku_buf_fmt(&b, ",\"severity\":%d,\"source\":\"kairos\"", err ? 1 : 2);
+        if (g->code) { ku_buf_str(&b, ",\"code\":"); b_jcstr(&b, g->code); }
         Buf m = {0};
         if (!here && g->span.src != KD_NO_SOURCE && a.p && g->span.src < a.p->sources.n) {
             uint32_t line, col;
             kd_line_col(&a.p->sources.v[g->span.src], g->span.lo, &line, &col);
-            b_printf(&m, "%s:%u:%u: ", a.p->sources.v[g->span.src].name, line, col);
+            ku_buf_fmt(&m, "%s:%u:%u: ", a.p->sources.v[g->span.src].name, line, col);
         }
-        b_puts(&m, g->msg ? g->msg : "");
-        if (g->hint) { b_puts(&m, "\nhint: "); b_puts(&m, g->hint); }
-        b_puts(&b, ",\"message\":");
-        b_jstr(&b, m.p ? m.p : "", m.n);
-        free(m.p);
+        ku_buf_str(&m, g->msg ? g->msg : "");
+        if (g->hint) { ku_buf_str(&m, "\nhint: "); ku_buf_str(&m, g->hint); }
+        ku_buf_str(&b, ",\"message\":");
+        b_jstr(&b, m.s ? m.s : "", m.n);
+        free(m.s);
         /* notes of this diagnostic, in the document, as related information */
         bool rel = false;
         for (uint32_t j = 0; j < a.diags.n; j++) {
             const KDiag *nt = &a.diags.v[j];
             if (nt->sev != KD_NOTE || nt->group != i || !a.p || nt->span.src != a.src) continue;
-            b_puts(&b, rel ? "," : ",\"relatedInformation\":[");
+            ku_buf_str(&b, rel ? "," : ",\"relatedInformation\":[");
             rel = true;
-            b_puts(&b, "{\"location\":{\"uri\":");
+            ku_buf_str(&b, "{\"location\":{\"uri\":");
             b_jcstr(&b, d->uri);
-            b_puts(&b, ",\"range\":");
+            ku_buf_str(&b, ",\"range\":");
             b_range(&b, d->text, d->len, nt->span.lo, nt->span.hi);
-            b_puts(&b, "},\"message\":");
+            ku_buf_str(&b, "},\"message\":");
             b_jcstr(&b, nt->msg ? nt->msg : "");
-            b_puts(&b, "}");
+            ku_buf_str(&b, "}");
         }
-        if (rel) b_puts(&b, "]");
-        b_puts(&b, "}");
+        if (rel) ku_buf_str(&b, "]");
+        ku_buf_str(&b, "}");
     }
-    b_puts(&b, "]}}");
+    ku_buf_str(&b, "]}}");
     send(&b);
-    free(b.p);
+    free(b.s);
     analysis_free(&a);
 }
 
@@ -470,38 +434,38 @@ static void on_hover(yajl_val id, yajl_val params)
         const KDecl *dc = a.p ? decl_named(a.p, w) : NULL;
         if (dc) {
             const KSource *s = &a.p->sources.v[dc->span.src];
-            b_puts(&md, "```kairos\n");
-            b_put(&md, s->text + dc->span.lo, dc->span.hi - dc->span.lo);
-            b_puts(&md, "\n```");
-            if (s->builtin) { b_puts(&md, "\nfrom `"); b_puts(&md, s->name); b_puts(&md, "`"); }
+            ku_buf_str(&md, "```kairos\n");
+            ku_buf_add(&md, s->text + dc->span.lo, dc->span.hi - dc->span.lo);
+            ku_buf_str(&md, "\n```");
+            if (s->builtin) { ku_buf_str(&md, "\nfrom `"); ku_buf_str(&md, s->name); ku_buf_str(&md, "`"); }
         } else if (a.p) {
             for (uint32_t e = 0; e < a.p->nevents; e++) {
                 const KEventInfo *ev = &a.p->events[e];
                 if (strcmp(ev->name, w) != 0) continue;
-                b_printf(&md, "event `%s`%s", w, ev->reserved ? " (reserved)" : ev->declared ? "" :
+                ku_buf_fmt(&md, "event `%s`%s", w, ev->reserved ? " (reserved)" : ev->declared ? "" :
                          " (undeclared: its attributes are untyped)");
                 for (uint32_t k = 0; k < ev->nattrs; k++)
-                    b_printf(&md, "%s`%s: %s`", k ? ", " : "\n\n", a.p->attrs[ev->attrs[k]],
+                    ku_buf_fmt(&md, "%s`%s: %s`", k ? ", " : "\n\n", a.p->attrs[ev->attrs[k]],
                              ka_type_name(ev->attr_types[k]));
                 break;
             }
         }
         if (md.n == 0) {
             const char *h = help_for(w);
-            if (h) b_puts(&md, h);
+            if (h) ku_buf_str(&md, h);
         }
         analysis_free(&a);
     }
-    if (md.n == 0) { reply(id, NULL); free(md.p); free(w); return; }
+    if (md.n == 0) { reply(id, NULL); free(md.s); free(w); return; }
     Buf r = {0};
-    b_puts(&r, "{\"contents\":{\"kind\":\"markdown\",\"value\":");
-    b_jstr(&r, md.p, md.n);
-    b_puts(&r, "},\"range\":");
+    ku_buf_str(&r, "{\"contents\":{\"kind\":\"markdown\",\"value\":");
+    b_jstr(&r, md.s, md.n);
+    ku_buf_str(&r, "},\"range\":");
     b_range(&r, d->text, d->len, lo, hi);
-    b_puts(&r, "}");
-    reply(id, r.oom ? NULL : r.p);
-    free(r.p);
-    free(md.p);
+    ku_buf_str(&r, "}");
+    reply(id, r.oom ? NULL : r.s);
+    free(r.s);
+    free(md.s);
     free(w);
 }
 
@@ -535,42 +499,42 @@ static void on_definition(yajl_val id, yajl_val params)
             KSpan sp = decl_name_span(dc);
             const KSource *s = &a.p->sources.v[sp.src];
             if (sp.src == a.src) {
-                b_puts(&r, "{\"uri\":");
+                ku_buf_str(&r, "{\"uri\":");
                 b_jcstr(&r, d->uri);
-                b_puts(&r, ",\"range\":");
+                ku_buf_str(&r, ",\"range\":");
                 b_range(&r, d->text, d->len, sp.lo, sp.hi);
-                b_puts(&r, "}");
+                ku_buf_str(&r, "}");
             } else if (s->builtin) {
                 char *file = stdlib_file(s->name);
                 if (file) {
-                    b_puts(&r, "{\"uri\":");
+                    ku_buf_str(&r, "{\"uri\":");
                     Buf u = {0};
-                    b_puts(&u, "file://");
-                    b_puts(&u, file);
-                    b_jstr(&r, u.p, u.n);
-                    free(u.p);
-                    b_puts(&r, ",\"range\":");
+                    ku_buf_str(&u, "file://");
+                    ku_buf_str(&u, file);
+                    b_jstr(&r, u.s, u.n);
+                    free(u.s);
+                    ku_buf_str(&r, ",\"range\":");
                     b_range(&r, s->text, s->len, sp.lo, sp.hi);
-                    b_puts(&r, "}");
+                    ku_buf_str(&r, "}");
                     free(file);
                 }
             }
         }
         analysis_free(&a);
     }
-    reply(id, r.n && !r.oom ? r.p : NULL);
-    free(r.p);
+    reply(id, r.n && !r.oom ? r.s : NULL);
+    free(r.s);
     free(w);
 }
 
 static void add_item(Buf *b, bool *first, const char *label, int kind, const char *detail)
 {
-    b_puts(b, *first ? "{\"label\":" : ",{\"label\":");
+    ku_buf_str(b, *first ? "{\"label\":" : ",{\"label\":");
     *first = false;
     b_jcstr(b, label);
-    b_printf(b, ",\"kind\":%d", kind);
-    if (detail) { b_puts(b, ",\"detail\":"); b_jcstr(b, detail); }
-    b_puts(b, "}");
+    ku_buf_fmt(b, ",\"kind\":%d", kind);
+    if (detail) { ku_buf_str(b, ",\"detail\":"); b_jcstr(b, detail); }
+    ku_buf_str(b, "}");
 }
 
 static void on_completion(yajl_val id, yajl_val params)
@@ -585,7 +549,7 @@ static void on_completion(yajl_val id, yajl_val params)
     Analysis a;
     Buf r = {0};
     bool first = true;
-    b_puts(&r, "{\"isIncomplete\":false,\"items\":[");
+    ku_buf_str(&r, "{\"isIncomplete\":false,\"items\":[");
     if (analyse(d, &a)) {
         const KProgram *p = a.p;
         if (after_dot) {
@@ -600,22 +564,22 @@ static void on_completion(yajl_val id, yajl_val params)
         }
         analysis_free(&a);
     }
-    b_puts(&r, "]}");
-    reply(id, r.oom ? "[]" : r.p);
-    free(r.p);
+    ku_buf_str(&r, "]}");
+    reply(id, r.oom ? "[]" : r.s);
+    free(r.s);
 }
 
 static void symbol(Buf *b, bool *first, const Doc *d, const char *name, int kind, KSpan whole, KSpan sel)
 {
     if (!name) return;
-    b_puts(b, *first ? "{\"name\":" : ",{\"name\":");
+    ku_buf_str(b, *first ? "{\"name\":" : ",{\"name\":");
     *first = false;
     b_jcstr(b, name);
-    b_printf(b, ",\"kind\":%d,\"range\":", kind);
+    ku_buf_fmt(b, ",\"kind\":%d,\"range\":", kind);
     b_range(b, d->text, d->len, whole.lo, whole.hi);
-    b_puts(b, ",\"selectionRange\":");
+    ku_buf_str(b, ",\"selectionRange\":");
     b_range(b, d->text, d->len, sel.lo, sel.hi);
-    b_puts(b, "}");
+    ku_buf_str(b, "}");
 }
 
 static void on_symbols(yajl_val id, yajl_val params)
@@ -625,7 +589,7 @@ static void on_symbols(yajl_val id, yajl_val params)
     Analysis a;
     Buf r = {0};
     bool first = true;
-    b_puts(&r, "[");
+    ku_buf_str(&r, "[");
     if (analyse(d, &a) && a.p && a.p->nfiles) {
         for (const KDecl *dc = a.p->files[0]->decls; dc; dc = dc->next) {
             switch (dc->kind) {
@@ -644,9 +608,9 @@ static void on_symbols(yajl_val id, yajl_val params)
         }
     }
     if (a.path) analysis_free(&a);
-    b_puts(&r, "]");
-    reply(id, r.oom ? "[]" : r.p);
-    free(r.p);
+    ku_buf_str(&r, "]");
+    reply(id, r.oom ? "[]" : r.s);
+    free(r.s);
 }
 
 static void on_formatting(yajl_val id, yajl_val params)
@@ -667,13 +631,13 @@ static void on_formatting(yajl_val id, yajl_val params)
         reply(id, "[]");
     } else {
         Buf r = {0};
-        b_puts(&r, "[{\"range\":");
+        ku_buf_str(&r, "[{\"range\":");
         b_range(&r, d->text, d->len, 0, d->len);
-        b_puts(&r, ",\"newText\":");
+        ku_buf_str(&r, ",\"newText\":");
         b_jstr(&r, out, len);
-        b_puts(&r, "}]");
-        reply(id, r.oom ? NULL : r.p);
-        free(r.p);
+        ku_buf_str(&r, "}]");
+        reply(id, r.oom ? NULL : r.s);
+        free(r.s);
     }
     free(out);
     kd_free(&diags);
@@ -748,11 +712,11 @@ static void on_did_close(yajl_val params)
     Doc *d = uri ? doc_find(uri) : NULL;
     if (!d) return;
     Buf b = {0};
-    b_puts(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/publishDiagnostics\",\"params\":{\"uri\":");
+    ku_buf_str(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/publishDiagnostics\",\"params\":{\"uri\":");
     b_jcstr(&b, uri);
-    b_puts(&b, ",\"diagnostics\":[]}}");
+    ku_buf_str(&b, ",\"diagnostics\":[]}}");
     send(&b);
-    free(b.p);
+    free(b.s);
     free(d->uri);
     free(d->text);
     *d = docs[--ndocs];

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "lang/util.h"
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -34,19 +35,15 @@ void kq_msgs_free(KqMsgs *m);
 
 /* A growable byte string; on allocation failure it sets oom and stops
  * growing (callers check oom once at the end). */
-typedef struct KqBuf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} KqBuf;
+typedef KuBuf KqBuf;              /* lang/util.h */
 
-void kq_buf_add(KqBuf *b, const void *p, size_t n);
-void kq_buf_str(KqBuf *b, const char *s);
-void kq_buf_fmt(KqBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void kq_buf_add(KqBuf *b, const void *p, size_t n) { ku_buf_add(b, p, n); }
+static inline void kq_buf_str(KqBuf *b, const char *s) { ku_buf_str(b, s); }
+#define kq_buf_fmt ku_buf_fmt
 /* Appends s as one CSV field (quoted when it holds , " CR or LF). */
 void kq_buf_csv_field(KqBuf *b, const char *s, size_t n);
 /* Returns the NUL-terminated text and resets b; NULL if an allocation failed. */
-char *kq_buf_take(KqBuf *b);
+static inline char *kq_buf_take(KqBuf *b) { return ku_buf_take(b); }
 
 /* ---- YAML node tree (testyaml.c) -------------------------------------- */
 

@@ -36,48 +36,6 @@ void kq_msgs_free(KqMsgs *m)
     memset(m, 0, sizeof *m);
 }
 
-void kq_buf_add(KqBuf *b, const void *p, size_t n)
-{
-    if (b->oom) return;
-    if (b->cap - b->n <= n) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->n <= n) {
-            if (cap > ((size_t)-1) / 2) { b->oom = true; return; }
-            cap *= 2;
-        }
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = true; return; }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, p, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-void kq_buf_str(KqBuf *b, const char *s)
-{
-    kq_buf_add(b, s, strlen(s));
-}
-
-void kq_buf_fmt(KqBuf *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) { b->oom = true; return; }
-    if ((size_t)n < sizeof small) { kq_buf_add(b, small, (size_t)n); return; }
-    char *big = malloc((size_t)n + 1);
-    if (!big) { b->oom = true; return; }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    kq_buf_add(b, big, (size_t)n);
-    free(big);
-}
-
 void kq_buf_csv_field(KqBuf *b, const char *s, size_t n)
 {
     bool quote = false;
@@ -94,16 +52,6 @@ void kq_buf_csv_field(KqBuf *b, const char *s, size_t n)
         }
     kq_buf_add(b, s + start, n - start);
     kq_buf_add(b, "\"", 1);
-}
-
-char *kq_buf_take(KqBuf *b)
-{
-    if (!b->oom && !b->s)
-        kq_buf_add(b, "", 0);
-    char *s = b->oom ? NULL : b->s;
-    if (b->oom) free(b->s);
-    memset(b, 0, sizeof *b);
-    return s;
 }
 
 char *kq_path_join(const char *base, const char *p)

@@ -441,7 +441,7 @@ static const char *cv_str(const void *ctx, uint32_t id, size_t *len)
     return v->s ? v->s : "";
 }
 
-static KbOp vm_op(KOp op)
+KbOp kg_vm_op(KOp op)
 {
     switch (op) {
     case KOP_ADD: return KB_OP_ADD;
@@ -485,7 +485,7 @@ static bool fold_arith(KOp op, const CV *a, const CV *b, CV *out)
         if (!isfinite(r) || r != floor(r) || fabs(r) >= 9.0e18) return false;
     }
     KValue x = kv_of(a, 0), y = kv_of(b, 1);
-    *out = cv_of(kval_arith(vm_op(op), &x, &y));
+    *out = cv_of(kval_arith(kg_vm_op(op), &x, &y));
     return true;
 }
 
@@ -521,7 +521,7 @@ static bool fold_binary(Gen *g, const KExpr *e, CV *out)
         const CV *strs[2] = { &a, &b };
         KValStrings ss = { cv_str, strs };
         KValue x = kv_of(&a, 0), y = kv_of(&b, 1);
-        *out = cv_of(kval_relation(vm_op(e->op), &x, &y, &ss));
+        *out = cv_of(kval_relation(kg_vm_op(e->op), &x, &y, &ss));
         return true;
     }
     default:
@@ -886,13 +886,8 @@ static void gen_binary(Gen *g, Fn *f, const KExpr *e, KbTag hint)
     if (arith && hb == KB_UNTYPED && hint != KB_BOOL) hb = hint;
     gen(g, f, e->a, ha);
     gen(g, f, e->b, hb);
-    static const KbOp ops[] = {
-        [KOP_ADD] = KB_OP_ADD, [KOP_SUB] = KB_OP_SUB, [KOP_MUL] = KB_OP_MUL, [KOP_DIV] = KB_OP_DIV,
-        [KOP_EQ] = KB_OP_EQ, [KOP_NE] = KB_OP_NE, [KOP_LT] = KB_OP_LT, [KOP_LE] = KB_OP_LE,
-        [KOP_GT] = KB_OP_GT, [KOP_GE] = KB_OP_GE,
-    };
-    if ((size_t)e->op >= sizeof ops / sizeof *ops || (e->op < KOP_ADD)) { fail(g, "bad binary operator"); return; }
-    emit(g, f, ops[e->op], 0);
+    if (e->op < KOP_ADD || e->op > KOP_GE) { fail(g, "bad binary operator"); return; }
+    emit(g, f, kg_vm_op(e->op), 0);
 }
 
 static void gen_unary(Gen *g, Fn *f, const KExpr *e, KbTag hint)

@@ -36,43 +36,12 @@
 #include "clauses.h"
 #include "util.h"
 
-/* ---- a growable string ------------------------------------------------- */
+/* ---- a growable string (lang/util.h) ------------------------------------- */
 
-typedef struct Buf { char *s; size_t n, cap; bool oom; } Buf;
+typedef KuBuf Buf;
 
-static void buf_put(Buf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 64;
-        while (nc < b->n + n + 1) nc *= 2;
-        char *ns = realloc(b->s, nc);
-        if (!ns) { b->oom = true; return; }
-        b->s = ns;
-        b->cap = nc;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-static void buf_str(Buf *b, const char *s) { buf_put(b, s, strlen(s)); }
-static void buf_c(Buf *b, char c) { buf_put(b, &c, 1); }
+static void buf_c(Buf *b, char c) { ku_buf_add(b, &c, 1); }
 static void buf_spaces(Buf *b, int n) { while (n-- > 0) buf_c(b, ' '); }
-
-/* Takes the buffer's text (an empty string rather than NULL). */
-static char *buf_take(Buf *b)
-{
-    if (b->oom) { free(b->s); memset(b, 0, sizeof *b); return NULL; }
-    char *s;
-    if (!b->s) s = calloc(1, 1);
-    else {
-        s = realloc(b->s, b->n + 1);          /* give back the spare room */
-        if (!s) s = b->s;
-    }
-    memset(b, 0, sizeof *b);
-    return s;
-}
 
 /* ---- tokens -------------------------------------------------------------- */
 
@@ -163,20 +132,20 @@ static void put_canon(Buf *b, const char *src, const FTok *t)
             if (s[k] == '.') { if (dot != n) break; dot = k; }
             else if (!is_digit((unsigned char)s[k])) break;
         }
-        if (k < n || dot == 0 || dot == n - 1) { buf_put(b, s, n); return; } /* not plain decimal */
+        if (k < n || dot == 0 || dot == n - 1) { ku_buf_add(b, s, n); return; } /* not plain decimal */
         size_t ib = 0;
         while (ib + 1 < dot && s[ib] == '0') ib++;
-        buf_put(b, s + ib, dot - ib);
+        ku_buf_add(b, s + ib, dot - ib);
         if (dot < n) {
             size_t end = n;
             while (end > dot + 1 && s[end - 1] == '0') end--;
-            if (end > dot + 1) buf_put(b, s + dot, end - dot);
+            if (end > dot + 1) ku_buf_add(b, s + dot, end - dot);
         }
         return;
     }
     case FT_CLOCK:
         if (n >= 2 && s[1] == ':') buf_c(b, '0');
-        buf_put(b, s, n);
+        ku_buf_add(b, s, n);
         return;
     case FT_STR:
         buf_c(b, '"');
@@ -185,22 +154,22 @@ static void put_canon(Buf *b, const char *src, const FTok *t)
             if (c == '"' && k == n - 1) break;        /* the closing quote */
             if (c == '\\' && k + 1 < n) {
                 char e = s[++k];
-                if (e == 'n') buf_str(b, "\\n");
-                else if (e == 't') buf_str(b, "\\t");
-                else if (e == '"') buf_str(b, "\\\"");
-                else if (e == '\\') buf_str(b, "\\\\");
+                if (e == 'n') ku_buf_str(b, "\\n");
+                else if (e == 't') ku_buf_str(b, "\\t");
+                else if (e == '"') ku_buf_str(b, "\\\"");
+                else if (e == '\\') ku_buf_str(b, "\\\\");
                 else { buf_c(b, '\\'); buf_c(b, e); }  /* not valid: kept */
-            } else if (c == '\t') buf_str(b, "\\t");
+            } else if (c == '\t') ku_buf_str(b, "\\t");
             else buf_c(b, c);
         }
         buf_c(b, '"');
         return;
     case FT_COMMENT:
         while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) n--;
-        buf_put(b, s, n);
+        ku_buf_add(b, s, n);
         return;
     default:
-        buf_put(b, s, n);
+        ku_buf_add(b, s, n);
         return;
     }
 }
@@ -345,7 +314,7 @@ static char *tok_text(F *f, uint32_t ti)
 {
     Buf b = { 0 };
     put_canon(&b, f->src, &f->toks.v[ti]);
-    char *s = buf_take(&b);
+    char *s = ku_buf_take(&b);
     if (!s) f->oom = true;
     return s;
 }
@@ -370,7 +339,7 @@ static void close_line(F *f)
 {
     if (!f->open) return;
     char *cmt = f->cur_cmt >= 0 ? tok_text(f, (uint32_t)f->cur_cmt) : NULL;
-    line_push(f, buf_take(&f->cur), cmt, f->pend_blank, f->pend_flex, f->pend_unit, f->cur_pin);
+    line_push(f, ku_buf_take(&f->cur), cmt, f->pend_blank, f->pend_flex, f->pend_unit, f->cur_pin);
     f->open = false;
     f->pend_blank = 0;
     f->pend_flex = f->pend_unit = false;
@@ -793,7 +762,7 @@ static char *assemble(F *f, size_t *len)
     for (uint32_t i = 0; i < f->nlines; i++) {
         OLine *l = &f->lines[i];
         for (uint32_t k = 0; k < l->blank; k++) buf_c(&b, '\n');
-        buf_str(&b, l->text);
+        ku_buf_str(&b, l->text);
         if (l->cmt) {
             uint32_t j = i;          /* the first line of this comment block */
             while (j > 0 && f->lines[j].blank == 0 && f->lines[j - 1].cmt) j--;
@@ -801,11 +770,11 @@ static char *assemble(F *f, size_t *len)
             for (uint32_t k = j; k < f->nlines && (k == j || f->lines[k].blank == 0) && f->lines[k].cmt; k++)
                 if (width(f->lines[k].text) > col) col = width(f->lines[k].text);
             buf_spaces(&b, (int)(col + 2 - width(l->text)));
-            buf_str(&b, l->cmt);
+            ku_buf_str(&b, l->cmt);
         }
         buf_c(&b, '\n');
     }
-    char *s = buf_take(&b);
+    char *s = ku_buf_take(&b);
     if (s) *len = strlen(s);
     return s;
 }

@@ -85,6 +85,10 @@ void kc_free(KProgram *p);
  * is self-contained (owns all its memory); free with kb_free. */
 KImage *kg_compile(const KProgram *p);
 
+/* The VM opcode of a binary operator (+ - * / == != < <= > >=), for code
+ * and for folding with lang/value.h. */
+KbOp kg_vm_op(KOp op);
+
 /* ---- formatting and lints (fmt.c, lint.c) --------------------------- */
 
 /* Formats source `src` of `sources` in the canonical layout (SPEC "kairos

@@ -84,22 +84,6 @@ static const char *cv_str(const void *ctx, uint32_t id, size_t *len)
     return c->s ? c->s : "";
 }
 
-static KbOp vm_op(KOp op)
-{
-    switch (op) {
-    case KOP_ADD: return KB_OP_ADD;
-    case KOP_SUB: return KB_OP_SUB;
-    case KOP_MUL: return KB_OP_MUL;
-    case KOP_DIV: return KB_OP_DIV;
-    case KOP_EQ: return KB_OP_EQ;
-    case KOP_NE: return KB_OP_NE;
-    case KOP_LT: return KB_OP_LT;
-    case KOP_LE: return KB_OP_LE;
-    case KOP_GT: return KB_OP_GT;
-    default: return KB_OP_GE;
-    }
-}
-
 /* The value of an expression if it is a constant (lets are followed). */
 static CVal cfold(const KExpr *e, int depth)
 {
@@ -136,10 +120,10 @@ static CVal cfold(const KExpr *e, int depth)
         a.v.str = 0;
         b.v.str = 1;
         if (e->op == KOP_ADD || e->op == KOP_SUB || e->op == KOP_MUL || e->op == KOP_DIV)
-            return cv_val(kval_arith(vm_op(e->op), &a.v, &b.v));
+            return cv_val(kval_arith(kg_vm_op(e->op), &a.v, &b.v));
         const CVal *strs[2] = { &a, &b };
         KValStrings ss = { cv_str, strs };
-        return cv_val(kval_relation(vm_op(e->op), &a.v, &b.v, &ss));
+        return cv_val(kval_relation(kg_vm_op(e->op), &a.v, &b.v, &ss));
     }
     case KX_IN: {
         CVal a = cfold(e->a, depth + 1);

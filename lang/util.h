@@ -39,9 +39,9 @@ enum { KU_DUR_BUF = 48 };         /* room for any int64 duration */
  * exactly ("72h", "90m", "93784s"; days only from a week on: "14d"). */
 void ku_fmt_dur(int64_t s, bool one_unit, char buf[KU_DUR_BUF]);
 
-/* Parses digits and units s, m, h, d, w, repeated ("7d", "1h30m"; a group
- * of digits stops being read past 10^9), into seconds; -1 when not a
- * duration or past max. */
+/* Parses digits and units s, m, h, d, w, repeated ("7d", "1h30m"), into
+ * seconds; -1 when not a duration, a number has more than ten digits, or
+ * the total passes max. */
 int ku_parse_dur(const char *s, int64_t max, int64_t *out);
 
 /* ---- growable arrays and text ----------------------------------------- */
