@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lang/lang.h"
+#include "lang/sarif.h"
 #include "runtime/runtime.h"
 #include "cli.h"
 
@@ -42,7 +43,8 @@ static const Command commands[] = {
       "any error.\n"
       "  --strict          every undeclared event is an error\n"
       "  --Werror          warnings are errors\n"
-      "  --format F        text (default), json, github (workflow commands), sarif (SARIF 2.1.0)\n"
+      "  --format F        text (default), json, github (workflow commands), sarif (one SARIF 2.1.0\n"
+      "                    log for all files)\n"
       "  --color WHEN      auto (default), always, never\n" },
     { "compile", cmd_compile,
       "kairos compile [--strict] FILE.kai [-o FILE.kbc]",
@@ -350,16 +352,42 @@ static int cmd_check(int argc, char **argv)
 
     int status = 0;
     KDiags all;
-    /* Each file is checked on its own; diagnostics of machine formats are
-     * printed per file (json/github are line oriented). */
+    /* Each file is checked on its own; json/github are line oriented and
+     * printed per file, SARIF is one log for all files (one run). */
+    KSarif *sarif = NULL;
+    char *cwd = NULL;
+    if (fmt == KD_FMT_SARIF) {
+        cwd = getcwd(NULL, 0);
+        if (!(sarif = kd_sarif_new(cwd, KAIROS_VERSION))) {
+            fprintf(stderr, "kairos check: out of memory\n");
+            free(cwd);
+            args_free(&a);
+            return 1;
+        }
+    }
     for (int i = 0; i < a.npos; i++) {
         kd_init(&all, NULL);
         all.werror = lopt.werror;
         KProgram *p = kc_load(a.pos[i], &lopt, &all);
-        kd_print(&all, fmt == KD_FMT_TEXT ? stderr : stdout, fmt, use_color(color));
+        if (sarif) {
+            if (!kd_sarif_add(sarif, &all)) {
+                fprintf(stderr, "%s: out of memory\n", a.pos[i]);
+                status = 1;
+            }
+        } else {
+            kd_print(&all, fmt == KD_FMT_TEXT ? stderr : stdout, fmt, use_color(color));
+        }
         if (kd_failed(&all)) status = 1;
         kd_free(&all);
         if (p) kc_free(p);
+    }
+    if (sarif) {
+        if (!kd_sarif_write(sarif, stdout)) {
+            fprintf(stderr, "-: write error: %s\n", strerror(errno));
+            status = 1;
+        }
+        kd_sarif_free(sarif);
+        free(cwd);
     }
     args_free(&a);
     return status;

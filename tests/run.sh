@@ -207,6 +207,12 @@ sub_suite diff "$ROOT/tests/diff/run.sh"
 sub_suite limits "$ROOT/tests/limits/run.sh"
 # --- end of limits ---
 
+# --- CI formats -------------------------------------------------------------------
+# tests/ci/run.sh: SARIF and JUnit output read by the real consumers (SARIF
+# multitool, junit2json, xmllint with a JUnit schema) from tools/node.
+sub_suite ci "$ROOT/tests/ci/run.sh"
+# --- end of CI formats ---
+
 # explain_example DIR LABEL -- explains every customer of an example's log
 # from the .kai and from a compiled .kbc: both stories must be identical,
 # and every where/if/unless line must be followed by its value lines.
