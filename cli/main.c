@@ -249,18 +249,26 @@ static bool is_bytecode(const uint8_t *b, size_t n)
  * (message printed). */
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
 {
+    return cli_load_image_also(path, lopt, color, NULL);
+}
+
+KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color, FILE *also)
+{
     uint8_t *buf;
     size_t len;
     if (read_whole_file(path, &buf, &len) != 0) {
         fprintf(stderr, "%s: error: cannot read file: %s\n", path, strerror(errno));
+        if (also) fprintf(also, "%s: error: cannot read file: %s\n", path, strerror(errno));
         return NULL;
     }
     if (is_bytecode(buf, len)) {
         char err[256];
         KImage *img = kb_read(buf, len, err, sizeof err);
         free(buf);
-        if (!img)
+        if (!img) {
             fprintf(stderr, "%s: %s\n", path, err);
+            if (also) fprintf(also, "%s: %s\n", path, err);
+        }
         return img;
     }
     free(buf);
@@ -269,6 +277,7 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
     d.werror = lopt->werror;
     KProgram *p = kc_load(path, lopt, &d);
     kd_print(&d, stderr, KD_FMT_TEXT, color);
+    if (also) kd_print(&d, also, KD_FMT_TEXT, false);
     KImage *img = NULL;
     if (p && !kd_failed(&d))
         img = kg_compile(p);

@@ -7,6 +7,10 @@
 #          current directory) is one log that Microsoft's SARIF multitool
 #          validates with no error and no warning; tests/ci/sarif_check.js
 #          checks rules, URIs, notes and fixes.
+#   JUnit  `kairos test --format junit` (passing, failing and unusable test
+#          files, an operand that gives none) validates with xmllint against
+#          tests/ci/junit.xsd and reads in junit2json with durations, start
+#          times and the causes of errors (tests/ci/junit_check.mjs).
 # Ends with "ci: N passed, M failed".
 set -u
 KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -61,6 +65,15 @@ if need sarif-multitool "$MULTITOOL" && need node "$(command -v node || echo nod
     else
         ok
     fi
+    # the rules are the codes the sources use (and SPEC.md's, checked above)
+    # (lang/codes.c, the catalogue itself, excluded)
+    ls "$ROOT"/lang/*.c "$ROOT"/lang/*.y "$ROOT"/lang/*.l "$ROOT"/cli/*.c "$ROOT"/runtime/*.c | grep -v '/lang/codes\.c$' |
+        while read -r f; do grep -ohE '"K[0-9]{4}"' "$f"; done | sort -u | tr -d '"' >"$TMP/src-codes"
+    grep -oE '"id": "K[0-9]{4}"' "$TMP/log.sarif" | sed 's/.*"\(K[0-9]*\)"/\1/' | sort -u >"$TMP/rule-codes"
+    if cmp -s "$TMP/src-codes" "$TMP/rule-codes"; then ok; else
+        diff "$TMP/src-codes" "$TMP/rule-codes" >"$TMP/out"
+        bad "sarif: rules differ from the codes used in lang/ cli/ runtime/ (< sources, > rules)" "$TMP/out"
+    fi
     # the same validator does see a bad URI (the check above is not vacuous)
     sed 's/"nps%20policy.kai"/"nps policy.kai"/' "$TMP/log.sarif" >"$TMP/bad.sarif"
     validate "$TMP/bad.sarif" "$TMP/out"
@@ -76,6 +89,29 @@ if need sarif-multitool "$MULTITOOL" && need node "$(command -v node || echo nod
     else
         ok
     fi
+fi
+
+# ---- JUnit ------------------------------------------------------------------
+JUNIT2JSON=$NODE_MODULES/junit2json/package.json
+if need junit2json "$JUNIT2JSON" && need xmllint "$(command -v xmllint || echo xmllint)"; then
+    deep=$TMP/deep/$(printf 'd/%.0s' $(seq 66))
+    mkdir -p "$deep"
+    t0=$(date +%s)
+    (cd "$ROOT/tests/testyaml" && TMPDIR=$TMP NO_COLOR=1 "$KAIROS" test --format junit -o "$TMP/report.xml" \
+        pass.test.yaml fail.test.yaml malformed/badpolicy.test.yaml malformed/scalar.test.yaml "$TMP/deep") \
+        >"$TMP/out" 2>&1
+    st=$?
+    t1=$(date +%s)
+    if [ "$st" != 1 ] || [ ! -s "$TMP/report.xml" ]; then bad "junit: exit status $st, expected 1 and a report" "$TMP/out"; else ok; fi
+    if xmllint --noout --schema "$ROOT/tests/ci/junit.xsd" "$TMP/report.xml" >"$TMP/out" 2>&1; then ok
+    else bad "junit: xmllint --schema tests/ci/junit.xsd" "$TMP/out"; fi
+    # the schema does require the durations (the check above is not vacuous)
+    sed 's/ time="[0-9.]*"//' "$TMP/report.xml" >"$TMP/notime.xml"
+    if xmllint --noout --schema "$ROOT/tests/ci/junit.xsd" "$TMP/notime.xml" >"$TMP/out" 2>&1; then
+        bad "junit: the schema accepts a report without time" "$TMP/out"
+    else ok; fi
+    if node "$ROOT/tests/ci/junit_check.mjs" "$NODE_MODULES" "$TMP/report.xml" "$t0" "$t1" >"$TMP/out" 2>&1; then ok
+    else bad "junit: junit2json" "$TMP/out"; fi
 fi
 
 echo "ci: $pass passed, $fail failed"
