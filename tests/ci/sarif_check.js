@@ -72,6 +72,14 @@ want(dup && dup.relatedLocations && dup.relatedLocations.length === 1 &&
      dup.relatedLocations[0].physicalLocation.region.startLine === 1,
      'K0305 has no relatedLocation for its note');
 
+// a note in the standard library: relative to KAIROS_STDLIB
+const redecl = run.results.find(r => r.ruleId === 'K0307');
+const rl = redecl && redecl.relatedLocations && redecl.relatedLocations[0].physicalLocation.artifactLocation;
+want(rl && rl.uri === 'prelude.kai' && rl.uriBaseId === 'KAIROS_STDLIB',
+     `K0307's note is not in KAIROS_STDLIB/prelude.kai: ${JSON.stringify(rl)}`);
+const stdBase = run.originalUriBaseIds && run.originalUriBaseIds.KAIROS_STDLIB;
+want(stdBase && /^file:\/\/\/.*\/$/.test(stdBase.uri), `KAIROS_STDLIB ${JSON.stringify(stdBase)}`);
+
 // the fix: applying it gives the corrected policy
 const undecl = run.results.find(r => r.ruleId === 'K0301');
 const fix = undecl && undecl.fixes && undecl.fixes[0];
