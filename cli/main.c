@@ -55,15 +55,17 @@ static const Command commands[] = {
       "Prints a readable listing of a policy's bytecode: tables, each rule with its code and source\n"
       "lines, and the retention table. A .kai file is compiled in memory first.\n" },
     { "simulate", cmd_simulate,
-      "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl] [--stats]\n"
-      "                [--skip-bad-rows] [--shard K/N] [--stdin-format csv|jsonl] [--no-progress]",
+      "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl|json] [--stats]\n"
+      "                [--stats-format text|json] [--skip-bad-rows] [--shard K/N]\n"
+      "                [--stdin-format csv|jsonl] [--no-progress]",
       "Replays event logs (CSV, JSON Lines, optionally .gz; - for standard input) through a policy\n"
       "(.kai, compiled in memory, or .kbc) and writes the send schedule as CSV\n"
       "(time,customer,rule,action,survey,channel,attempt,variant) or JSON Lines.\n"
       "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n"
       "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
-      "  --format F        csv (default) or jsonl\n"
+      "  --format F        csv (default) or jsonl; json: JSON Lines, and --stats as JSON\n"
       "  --stats           print a summary on standard error: asks per rule and asks spared, by reason\n"
+      "  --stats-format F  text (default) or json: the summary as one JSON document (implies --stats)\n"
       "  --skip-bad-rows   skip malformed rows (counted on standard error) instead of failing\n"
       "  --shard K/N       keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
@@ -509,9 +511,17 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             const char *v = args_value(&a);
             if (!v) goto usage;
             if (strcmp(v, "jsonl") == 0) { ro.format = KR_OUT_JSONL; ro.explain_jsonl = true; }
+            else if (strcmp(v, "json") == 0 && !explain) { ro.format = KR_OUT_JSONL; ro.stats_json = true; }
             else if (strcmp(v, explain ? "text" : "csv") == 0) ro.format = KR_OUT_CSV;
-            else { cli_usage_error(cmd, "unknown format '%s' (%s or jsonl)", v, explain ? "text" : "csv"); goto usage; }
+            else { cli_usage_error(cmd, "unknown format '%s' (%s)", v, explain ? "text or jsonl" : "csv, jsonl or json"); goto usage; }
         } else if (strcmp(o, "--stats") == 0 && !explain) {
+            ro.stats = true;
+        } else if (strcmp(o, "--stats-format") == 0 && !explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (strcmp(v, "json") == 0) ro.stats_json = true;
+            else if (strcmp(v, "text") == 0) ro.stats_json = false;
+            else { cli_usage_error(cmd, "--stats-format takes text or json"); goto usage; }
             ro.stats = true;
         } else if (strcmp(o, "--skip-bad-rows") == 0) {
             ro.skip_bad_rows = true;
