@@ -77,12 +77,14 @@ static const Command commands[] = {
       "kairos fmt [--check|--diff|-w] FILE...",
       "Formats policies in the canonical layout.\n" },
     { "test", cmd_test,
-      "kairos test [--format text|junit] [-o FILE] [--junit FILE] [FILE.yaml|DIR]...",
+      "kairos test [--update] [--format text|junit] [-o FILE] [--junit FILE] [FILE.yaml|DIR]...",
       "Runs policy tests written in YAML (default: every *.test.yaml under the current\n"
       "directory). Prints one line per test, a diff or the failed assertion for each failure, and\n"
       "a closing line 'N passed, M failed'. Exit 1 on any failure.\n"
       "  --format junit    write JUnit XML (to -o FILE, or standard output)\n"
-      "  --junit FILE      write JUnit XML to FILE and the text report to standard output\n" },
+      "  --junit FILE      write JUnit XML to FILE and the text report to standard output\n"
+      "  --update          rewrite the expected schedule of each test whose schedule differs (the\n"
+      "                    inline list or the schedule file) and say what changed\n" },
     { "help", cmd_help,
       "kairos help [COMMAND]",
       "Shows help for a command.\n" },

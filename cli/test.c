@@ -26,6 +26,8 @@ typedef struct CaseResult {
     bool ok;
     KqMsgs details;
     double secs;                  /* how long it ran */
+    KqRows *actual;               /* --update: the schedule, when it differed */
+    bool updated;                 /* --update: its expected schedule was rewritten */
 } CaseResult;
 
 typedef struct FileResult {
@@ -46,6 +48,8 @@ typedef struct Run {
     const char *tmpdir;
     bool color;
     double secs;                  /* the whole run */
+    bool update;                  /* --update */
+    size_t nupdated;
 } Run;
 
 /* Seconds on a monotonic clock. */
@@ -81,6 +85,10 @@ static void free_run(Run *r)
         for (size_t k = 0; k < f->ncases; k++) {
             free(f->cases[k].name);
             kq_msgs_free(&f->cases[k].details);
+            if (f->cases[k].actual) {
+                kq_rows_free(f->cases[k].actual);
+                free(f->cases[k].actual);
+            }
         }
         free(f->cases);
     }
@@ -269,11 +277,20 @@ static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
     }
     kq_msgs_free(&rerr);
     ok = true;
-    if (t->has_schedule && !kq_check_schedule(&t->schedule, &actual, out))
-        ok = false;
+    bool differs = t->has_schedule && !kq_check_schedule(&t->schedule, &actual, out);
     for (size_t i = 0; i < t->nasserts; i++)
         if (!kq_check_assert(&t->asserts[i], i, &actual, out))
             ok = false;
+    if (differs) {
+        /* --update keeps the new schedule to write; the diff stays as the
+         * report of what changes */
+        if (r->update && (cr->actual = malloc(sizeof *cr->actual))) {
+            *cr->actual = actual;
+            actual = (KqRows){0};
+        } else {
+            ok = false;
+        }
+    }
     kq_rows_free(&actual);
 done:
     if (events_path) unlink(events_path);
@@ -282,6 +299,23 @@ done:
     free(sched_path);
     if (out->oom) ok = false;
     return ok;
+}
+
+/* Counts a test and prints its report line and details. */
+static void report_case(Run *r, const char *path, const CaseResult *cr)
+{
+    if (cr->ok) r->passed++;
+    else r->failed++;
+    if (!r->text) return;
+    printf("%s %s: ", !cr->ok ? "FAIL" : cr->updated ? "upd " : "ok  ", path);
+    for (const char *c = cr->name ? cr->name : "?"; *c; c++)   /* one line, whatever the name */
+        putchar((unsigned char)*c < 0x20 ? '?' : *c);
+    putchar('\n');
+    for (size_t k = 0; k < cr->details.n; k++)
+        printf("    %s\n", cr->details.v[k]);
+    if (cr->details.oom)
+        printf("    (some details are missing: out of memory)\n");
+    fflush(stdout);
 }
 
 /* ---- one file ------------------------------------------------------------------- */
@@ -338,19 +372,36 @@ static void run_file(Run *r, const char *path)
         double t0 = now_secs();
         cr->ok = run_case(r, img, &f->tests[i], cr) && cr->name;
         cr->secs = now_secs() - t0;
-        if (cr->ok) r->passed++;
-        else r->failed++;
-        if (r->text) {
-            printf("%s %s: ", cr->ok ? "ok  " : "FAIL", path);
-            for (const char *c = f->tests[i].name; *c; c++)   /* one line, whatever the name */
-                putchar((unsigned char)*c < 0x20 ? '?' : *c);
-            putchar('\n');
-            for (size_t k = 0; k < cr->details.n; k++)
-                printf("    %s\n", cr->details.v[k]);
-            if (cr->details.oom)
-                printf("    (some details are missing: out of memory)\n");
-            fflush(stdout);
+        if (!r->update) report_case(r, path, cr);
+    }
+    if (r->update) {
+        /* rewrite the schedules that differed, then report */
+        KqRows **actual = calloc(f->ntests, sizeof *actual);
+        bool *failed = calloc(f->ntests, sizeof *failed);
+        KqMsgs done = {0}, errs = {0};
+        if (!actual || !failed) {
+            for (size_t i = 0; i < f->ntests; i++)
+                if (fr->cases[i].actual) fr->cases[i].ok = false;
+            fprintf(stderr, "%s: error: out of memory\n", path);
+        } else {
+            bool any = false;
+            for (size_t i = 0; i < f->ntests; i++) any |= (actual[i] = fr->cases[i].actual) != NULL;
+            if (any) kq_update_schedules(f, actual, failed, &done, &errs);
+            for (size_t i = 0; i < f->ntests; i++) {
+                if (!actual[i]) continue;
+                if (failed[i]) fr->cases[i].ok = false;
+                else { fr->cases[i].updated = true; r->nupdated++; }
+            }
         }
+        for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "%s\n", errs.v[i]);
+        for (size_t i = 0; i < f->ntests; i++) report_case(r, path, &fr->cases[i]);
+        if (r->text)
+            for (size_t i = 0; i < done.n; i++) printf("updated %s\n", done.v[i]);
+        fflush(stdout);
+        kq_msgs_free(&done);
+        kq_msgs_free(&errs);
+        free(actual);
+        free(failed);
     }
     kb_free(img);
     kq_file_free(f);
@@ -484,6 +535,7 @@ static void remove_tmpdir(const char *dir)
 int cli_test(int argc, char **argv)
 {
     const char *format = "text", *output = NULL;
+    bool update = false;
     PathList operands = {0};
     bool only_pos = false;
     int status = 2;
@@ -499,6 +551,11 @@ int cli_test(int argc, char **argv)
         const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
         if (eq) { nlen = (size_t)(eq - a); val = eq + 1; }
         #define OPT(s) (nlen == strlen(s) && strncmp(a, s, nlen) == 0)
+        if (OPT("--update")) {
+            if (val) { cli_usage_error("test", "--update takes no value"); goto out; }
+            update = true;
+            continue;
+        }
         bool takes = OPT("--format") || OPT("-o") || OPT("--output") || OPT("--junit");
         if (!takes) { cli_usage_error("test", "unknown option %.*s", (int)nlen, a); goto out; }
         if (!val) {
@@ -547,6 +604,7 @@ int cli_test(int argc, char **argv)
     Run run;
     memset(&run, 0, sizeof run);
     run.text = !junit || output;
+    run.update = update;
     run.color = isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL;
     for (size_t i = 0; i < operr.n; i++) {
         fprintf(stderr, "%s\n", operr.v[i]);
@@ -586,6 +644,8 @@ int cli_test(int argc, char **argv)
     free(tmpl);
 
     if (run.text) {
+        if (run.update)
+            printf("updated the expected schedule of %zu test%s\n", run.nupdated, run.nupdated == 1 ? "" : "s");
         printf("%zu passed, %zu failed\n", run.passed, run.failed);
         fflush(stdout);
     }

@@ -214,6 +214,8 @@ sub_suite limits "$ROOT/tests/limits/run.sh"
 # tests/ci/run.sh: SARIF and JUnit output read by the real consumers (SARIF
 # multitool, junit2json, xmllint with a JUnit schema) from tools/node.
 sub_suite ci "$ROOT/tests/ci/run.sh"
+# kairos test --update: tests/testyaml/update/run.sh (rewrites copies of its files)
+sub_suite update "$ROOT/tests/testyaml/update/run.sh"
 # --- end of CI formats ---
 
 # explain_example DIR LABEL -- explains every customer of an example's log
