@@ -15,6 +15,10 @@
 #          tests pass; its GitHub Actions workflow passes actionlint; the
 #          hooks of .pre-commit-hooks.yaml run through `pre-commit try-repo`
 #          (pass on it, fail on a misformatted policy and on an error).
+#   editors  the TextMate grammar (editors/vscode) passes vscode-tmgrammar-test
+#          on editors/vscode/tests/*.test.kai and gives no invalid.* token on
+#          the examples, golden policies and stdlib; the Vim syntax
+#          (editors/vim) gives the expected groups in a headless Vim.
 # Ends with "ci: N passed, M failed".
 set -u
 KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -159,6 +163,43 @@ if need pre-commit "$(command -v pre-commit || echo pre-commit)"; then
     try_hook kairos-fmt 1 '^ugly\.kai' support.kai ugly.kai
     try_hook kairos-check 0 'kairos check\.*Passed' support.kai
     try_hook kairos-check 1 'unknown survey `NPZ`' support.kai bad.kai
+fi
+
+# ---- editors --------------------------------------------------------------------
+TMTEST=$NODE_MODULES/vscode-tmgrammar-test/package.json
+if need vscode-tmgrammar-test "$TMTEST"; then
+    (cd "$ROOT/editors/vscode" && node "$NODE_MODULES/vscode-tmgrammar-test/dist/unit.js" 'tests/*.test.kai') \
+        >"$TMP/out" 2>&1
+    st=$?
+    if [ "$st" = 0 ] && grep -q 'run successfuly' "$TMP/out"; then ok
+    else bad "editors/vscode: vscode-tmgrammar-test (exit $st)" "$TMP/out"; fi
+    # the grammar test does fail on a wrong scope
+    sed 's/^#   ^^^^ variable.other.constant.let.kairos/#   ^^^^ keyword.control.kairos/' \
+        "$ROOT/editors/vscode/tests/policy.test.kai" >"$TMP/neg.test.kai"
+    (cd "$ROOT/editors/vscode" && node "$NODE_MODULES/vscode-tmgrammar-test/dist/unit.js" "$TMP/neg.test.kai") \
+        >"$TMP/out" 2>&1
+    if grep -q 'missing required scopes: keyword.control.kairos' "$TMP/out"; then ok
+    else bad "editors/vscode: a wrong scope went unnoticed" "$TMP/out"; fi
+    # shellcheck disable=SC2046
+    if node "$ROOT/tests/ci/tmgrammar_scan.cjs" "$NODE_MODULES" "$ROOT/editors/vscode/syntaxes/kairos.tmLanguage.json" \
+        $(ls "$ROOT"/examples/*/policy.kai "$ROOT"/examples/ci/policies/*.kai "$ROOT"/tests/golden/*/policy.kai \
+             "$ROOT"/stdlib/prelude.kai "$ROOT"/stdlib/std/*.kai 2>/dev/null) >"$TMP/out" 2>&1; then ok
+    else bad "editors/vscode: invalid tokens in valid policies" "$TMP/out"; fi
+fi
+if need vim "$(command -v vim || echo vim)"; then
+    (cd "$ROOT" && HOME=$TMP timeout 60 vim -N -u NONE -i NONE -n -es --cmd 'set rtp^=editors/vim' \
+        --cmd "let g:out='$TMP/vim.out'" -c 'filetype plugin on' -c 'syntax on' \
+        -c 'edit editors/vim/tests/sample.kai' -c 'source editors/vim/tests/check.vim') </dev/null >"$TMP/out" 2>&1
+    vp=$(sed -n 's/^vim: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/vim.out" 2>/dev/null)
+    vf=$(sed -n 's/^vim: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/vim.out" 2>/dev/null)
+    if [ -z "$vp" ]; then
+        cat "$TMP/vim.out" >>"$TMP/out" 2>/dev/null
+        bad "editors/vim: the check did not finish" "$TMP/out"
+    else
+        pass=$((pass + vp))
+        fail=$((fail + vf))
+        grep '^FAIL' "$TMP/vim.out"
+    fi
 fi
 
 echo "ci: $pass passed, $fail failed"
