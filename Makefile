@@ -140,6 +140,12 @@ fuzz:
 fuzz-smoke:
 	sh fuzz/run.sh smoke
 
+# ---- coverage (gcov): the whole test suite on an instrumented build -------
+coverage:
+	rm -f build-cov/*/*.gcda
+	$(MAKE) B=build-cov OPT=-O0 EXTRA_CFLAGS=--coverage EXTRA_LDFLAGS=--coverage check
+	sh tools/coverage.sh build-cov
+
 clean:
 	rm -rf build build-asan build-fuzz build-cov
 

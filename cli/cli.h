@@ -16,6 +16,16 @@ KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color,
 /* Writes data to path through a temporary file and rename; -1 on error (printed). */
 int cli_write_atomic(const char *path, const void *data, size_t len);
 
+/* Opens path for streaming output (cli/outfile.c): a regular or new file
+ * through a temporary file (*tmp, renamed by cli_output_close), a device or
+ * FIFO directly; a directory is an error.  -1 on error (printed). */
+int cli_output_open(const char *path, FILE **f, char **tmp);
+/* Flushes and closes; renames the temporary file when ok, removes it
+ * otherwise.  -1 on a write error (printed) or when !ok. */
+int cli_output_close(const char *path, FILE *f, char *tmp, bool ok);
+/* kairos merge (cli/merge.c): schedules of disjoint shards into one. */
+int cli_merge(const KImage *img, char **paths, int n, const char *outpath);
+
 /* kairos fmt (cli/fmt.c) and kairos test (cli/test.c): argv[0] is the command name. */
 int cli_fmt(int argc, char **argv);
 int cli_test(int argc, char **argv);

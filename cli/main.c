@@ -32,6 +32,7 @@ static int cmd_disasm(int argc, char **argv);
 static int cmd_simulate(int argc, char **argv);
 static int cmd_explain(int argc, char **argv);
 static int cmd_fmt(int argc, char **argv);
+static int cmd_merge(int argc, char **argv);
 static int cmd_test(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
@@ -73,6 +74,14 @@ static const Command commands[] = {
     { "explain", cmd_explain,
       "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--until TIME]",
       "Tells the story of one customer: every trigger, scheduled ask, check and decision.\n" },
+    { "merge", cmd_merge,
+      "kairos merge POLICY SCHEDULE... [-o OUT]",
+      "Merges the schedules of disjoint customer shards (as 'simulate --shard K/N' wrote them, all\n"
+      "CSV or all JSON Lines; - for standard input) into exactly the schedule one 'simulate' over\n"
+      "every customer writes, streaming. Fails, naming the file and line, when an input is not a\n"
+      "schedule of POLICY (unknown rule, survey or variant), is out of order, or shares a customer\n"
+      "with another input.\n"
+      "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n" },
     { "fmt", cmd_fmt,
       "kairos fmt [--check|--diff|-w] FILE...",
       "Formats policies in the canonical layout.\n" },
@@ -488,6 +497,34 @@ static int cmd_disasm(int argc, char **argv)
     kb_free(img);
     if (fflush(stdout) != 0) { fprintf(stderr, "-: write error: %s\n", strerror(errno)); return 1; }
     return 0;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+    Args a;
+    args_init(&a, "merge", argc, argv);
+    const char *o, *out = NULL;
+    while ((o = args_next(&a))) {
+        if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) {
+            if (!(out = args_value(&a))) { args_free(&a); return 2; }
+        } else {
+            cli_usage_error("merge", "unknown option %s", o);
+            args_free(&a);
+            return 2;
+        }
+    }
+    if (a.npos < 2) {
+        cli_usage_error("merge", a.npos ? "no schedule given" : "no policy given");
+        args_free(&a);
+        return 2;
+    }
+    KlOptions lopt = {0};
+    KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
+    if (!img) { args_free(&a); return 1; }
+    int rc = cli_merge(img, a.pos + 1, a.npos - 1, out);
+    kb_free(img);
+    args_free(&a);
+    return rc;
 }
 
 /* Shared by simulate and explain. */
