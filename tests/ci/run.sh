@@ -87,6 +87,13 @@ if need sarif-multitool "$MULTITOOL" && need node "$(command -v node || echo nod
     sed 's/"nps%20policy.kai"/"nps policy.kai"/' "$TMP/log.sarif" >"$TMP/bad.sarif"
     validate "$TMP/bad.sarif" "$TMP/out"
     if grep -q 'error SARIF1002' "$TMP/out"; then ok; else bad "sarif: multitool missed an unencoded URI" "$TMP/out"; fi
+    # over 200 diagnostics: 200 results and a notification, still valid
+    { echo 'event e'; i=0; while [ $i -lt 250 ]; do echo "ask NPZ$i after e cap 1 per 30d"; i=$((i + 1)); done; } >"$TMP/many.kai"
+    (cd "$TMP" && "$KAIROS" check --format sarif many.kai) >"$TMP/many.sarif" 2>&1
+    validate "$TMP/many.sarif" "$TMP/out"
+    if [ "$(grep -c '"ruleId"' "$TMP/many.sarif")" = 200 ] && grep -q '"text": "50 more diagnostics not shown."' "$TMP/many.sarif" &&
+       grep -q 'Done. 1 files scanned' "$TMP/out" && ! grep -Eq '(error|warning) [A-Z]+[0-9]+' "$TMP/out"; then ok
+    else bad "sarif: 250 diagnostics" "$TMP/out"; fi
     # a clean file: a valid log with no results
     (cd "$TMP" && "$KAIROS" check --format sarif outside.kai) >"$TMP/clean.sarif" 2>"$TMP/err"
     st=$?
