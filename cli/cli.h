@@ -26,8 +26,12 @@ int cli_output_close(const char *path, FILE *f, char *tmp, bool ok);
 /* kairos merge (cli/merge.c): schedules of disjoint shards into one. */
 int cli_merge(const KImage *img, char **paths, int n, const char *outpath);
 
-/* kairos fmt (cli/fmt.c) and kairos test (cli/test.c): argv[0] is the command name. */
+#define KAIROS_VERSION "0.1.0"
+
+/* kairos fmt (cli/fmt.c), kairos test (cli/test.c) and kairos lsp
+ * (cli/lsp.c): argv[0] is the command name. */
 int cli_fmt(int argc, char **argv);
 int cli_test(int argc, char **argv);
+int cli_lsp(int argc, char **argv);
 
 #endif

@@ -17,7 +17,6 @@
 #include "runtime/runtime.h"
 #include "cli.h"
 
-#define KAIROS_VERSION "0.1.0"
 
 typedef struct Command {
     const char *name;
@@ -34,6 +33,7 @@ static int cmd_explain(int argc, char **argv);
 static int cmd_fmt(int argc, char **argv);
 static int cmd_merge(int argc, char **argv);
 static int cmd_test(int argc, char **argv);
+static int cmd_lsp(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const Command commands[] = {
@@ -94,6 +94,11 @@ static const Command commands[] = {
       "  --junit FILE      write JUnit XML to FILE and the text report to standard output\n"
       "  --update          rewrite the expected schedule of each test whose schedule differs (the\n"
       "                    inline list or the schedule file) and say what changed\n" },
+    { "lsp", cmd_lsp,
+      "kairos lsp [--stdio]",
+      "Runs a Language Server Protocol server on standard input and output (for editors):\n"
+      "diagnostics of open policies as you type (those of check, with codes and related\n"
+      "locations), formatting (as fmt), document symbols and go to definition. See SPEC.md 6.3.\n" },
     { "help", cmd_help,
       "kairos help [COMMAND]",
       "Shows help for a command.\n" },
@@ -625,6 +630,11 @@ static int cmd_fmt(int argc, char **argv)
 static int cmd_test(int argc, char **argv)
 {
     return cli_test(argc, argv);
+}
+
+static int cmd_lsp(int argc, char **argv)
+{
+    return cli_lsp(argc, argv);
 }
 
 static int cmd_help(int argc, char **argv)

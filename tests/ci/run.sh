@@ -19,6 +19,7 @@
 #          on editors/vscode/tests/*.test.kai and gives no invalid.* token on
 #          the examples, golden policies and stdlib; the Vim syntax
 #          (editors/vim) gives the expected groups in a headless Vim.
+#   lsp    `kairos lsp` driven over stdio by tests/ci/lsp_check.cjs.
 # Ends with "ci: N passed, M failed".
 set -u
 KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -207,6 +208,15 @@ if need vim "$(command -v vim || echo vim)"; then
         fail=$((fail + vf))
         grep '^FAIL' "$TMP/vim.out"
     fi
+fi
+
+# ---- kairos lsp ---------------------------------------------------------------------
+if need node "$(command -v node || echo node)"; then
+    timeout 120 node "$ROOT/tests/ci/lsp_check.cjs" "$KAIROS" >"$TMP/lsp.out" 2>&1
+    lp=$(sed -n 's/^lsp: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/lsp.out")
+    lf=$(sed -n 's/^lsp: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/lsp.out")
+    if [ -z "$lp" ]; then bad "lsp: the protocol test did not finish" "$TMP/lsp.out"
+    else pass=$((pass + lp)); fail=$((fail + lf)); grep '^FAIL' "$TMP/lsp.out"; fi
 fi
 
 echo "ci: $pass passed, $fail failed"
