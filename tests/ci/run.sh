@@ -19,7 +19,8 @@
 #          on editors/vscode/tests/*.test.kai and gives no invalid.* token on
 #          the examples, golden policies and stdlib; the Vim syntax
 #          (editors/vim) gives the expected groups in a headless Vim.
-#   lsp    `kairos lsp` driven over stdio by tests/ci/lsp_check.cjs.
+#   lsp    `kairos lsp` driven over stdio by tests/ci/lsp_check.cjs, and by
+#          Neovim's LSP client headless (tests/ci/nvim_lsp.lua).
 # Ends with "ci: N passed, M failed".
 set -u
 KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -217,6 +218,16 @@ if need node "$(command -v node || echo node)"; then
     lf=$(sed -n 's/^lsp: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/lsp.out")
     if [ -z "$lp" ]; then bad "lsp: the protocol test did not finish" "$TMP/lsp.out"
     else pass=$((pass + lp)); fail=$((fail + lf)); grep '^FAIL' "$TMP/lsp.out"; fi
+fi
+if need nvim "$(command -v nvim || echo nvim)"; then
+    printf 'event ticket_closed\nlet recent = count(ticket_closed within 7d) > 0\nrule nps:\n  ask NPS after ticket_close + 24h\n  unless recent cap 1 per 30d\n' \
+        >"$TMP/nvim policy.kai"
+    (KAIROS=$KAIROS POLICY="$TMP/nvim policy.kai" OUT=$TMP/nvim.out HOME=$TMP XDG_STATE_HOME=$TMP \
+        timeout 60 nvim --headless -u NONE -i NONE -n -c "luafile $ROOT/tests/ci/nvim_lsp.lua") </dev/null >"$TMP/out" 2>&1
+    np=$(sed -n 's/^nvim: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/nvim.out" 2>/dev/null)
+    nf=$(sed -n 's/^nvim: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/nvim.out" 2>/dev/null)
+    if [ -z "$np" ]; then bad "lsp: the Neovim test did not finish" "$TMP/out"
+    else pass=$((pass + np)); fail=$((fail + nf)); grep '^FAIL' "$TMP/nvim.out"; fi
 fi
 
 echo "ci: $pass passed, $fail failed"
