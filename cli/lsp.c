@@ -303,7 +303,8 @@ static void on_initialize(yajl_val id)
     begin_result(&b, id);
     kq_buf_str(&b, "{\"capabilities\":{\"textDocumentSync\":{\"openClose\":true,\"change\":2},"
                "\"documentFormattingProvider\":true,\"documentSymbolProvider\":true,"
-               "\"definitionProvider\":true},"
+               "\"definitionProvider\":true,\"hoverProvider\":true,"
+               "\"completionProvider\":{\"triggerCharacters\":[\".\"]}},"
                "\"serverInfo\":{\"name\":\"kairos\",\"version\":\"" KAIROS_VERSION "\"}}}");
     send_msg(&b);
 }
@@ -479,6 +480,236 @@ static void on_definition(Server *s, yajl_val id, yajl_val params)
     if (p) kc_free(p);
 }
 
+/* ---- hover and completion ------------------------------------------------------------ */
+
+/* Keywords and built-ins with a one-line description (SPEC.md 1.1-1.5, 4.12). */
+static const struct { const char *word, *kind, *doc; } words[] = {
+    { "policy", "keyword", "`policy \"NAME\"`: the policy's name (default: the file's base name)." },
+    { "import", "keyword", "`import \"std/NAME\"`: a standard-library module (SPEC.md 8)." },
+    { "timezone", "keyword", "`timezone \"Area/City\"`: the zone of send windows and quiet hours (default UTC)." },
+    { "event", "keyword", "`event NAME { attr: type, ... }`: declares an event and its attributes." },
+    { "survey", "keyword", "`survey NAME { scale: LO-HI }`: declares a survey." },
+    { "channel", "keyword", "`channel NAME`: declares a channel (email, sms, ... come from the prelude)." },
+    { "let", "keyword", "`let NAME = EXPR`: a named condition or value, written out where used." },
+    { "cap", "keyword", "`cap N per DURATION [on CHANNELS]`: at most N asks per window." },
+    { "per", "keyword", "`cap N per DURATION`: the cap's window." },
+    { "on", "keyword", "`on CHANNELS`: the channels a cap or quiet hours apply to; `on retrigger`." },
+    { "quiet", "keyword", "`quiet HH:MM-HH:MM [on CHANNELS]`: no sends in this local time window." },
+    { "require", "keyword", "`require consent on CHANNELS`: send only after a consent_granted event." },
+    { "consent", "keyword", "`require consent on CHANNELS`." },
+    { "rule", "keyword", "`rule NAME:` names the ask or task that follows." },
+    { "ask", "keyword", "`ask SURVEY [via CH ...] after EVENT ...`: sends a survey." },
+    { "task", "keyword", "`task NAME via CH after EVENT ...`: a follow-up task, not a contact." },
+    { "via", "keyword", "`via CHANNEL [then CHANNEL after DURATION]...`: the channel and reminder chain." },
+    { "then", "keyword", "`then CHANNEL after DURATION`: a reminder." },
+    { "after", "keyword", "`after EVENT [+ DURATION] [where COND]`: the trigger; `then CH after D`: a delay." },
+    { "where", "keyword", "`where COND`: filters the triggering event (its attributes)." },
+    { "every", "keyword", "`every PERIOD [at HH:MM]`: a periodic trigger." },
+    { "at", "keyword", "`at [DAYS] HH:MM-HH:MM` or `at best_time(EVENT)`: the send window." },
+    { "if", "keyword", "`if COND`: checked when the ask is due; not sent unless true." },
+    { "unless", "keyword", "`unless COND`: checked when the ask is due; not sent if true." },
+    { "priority", "keyword", "`priority N`: a lower-priority pending ask yields to a higher one." },
+    { "variant", "keyword", "`variant NAME PCT% [{ + D via CH }]`: an experiment arm; the rest is the holdout." },
+    { "retrigger", "keyword", "`on retrigger restart|keep`: what a new trigger does to a pending ask." },
+    { "and", "operator", "logical and (Kleene logic: unknown and false is false)." },
+    { "or", "operator", "logical or (Kleene logic)." },
+    { "not", "operator", "logical negation." },
+    { "no", "operator", "`no EVENT [within D]`: no such event (in the window)." },
+    { "in", "operator", "`X in [A, B, ...]`: membership." },
+    { "within", "operator", "`EVENT within DURATION`: such an event in the last DURATION." },
+    { "true", "constant", "the bool true." },
+    { "false", "constant", "the bool false." },
+    { "best_time", "keyword", "`at best_time(EVENT)`: the hour of day the customer most often does EVENT." },
+    { "now", "built-in", "the current replay time." },
+    { "hour", "built-in", "the local hour of the day (0-23) at the check." },
+    { "weekday", "built-in", "the local weekday at the check." },
+    { "trigger", "built-in", "`trigger.ATTR`: an attribute of the event that triggered the rule." },
+    { "customer", "built-in", "`customer.ATTR`: a trait of the customer (from identify events)." },
+    { "count", "function", "`count(EVENT [where COND] [within D])`: how many such events." },
+    { "since", "function", "`since(EVENT)`: the time since the latest such event (unknown if none)." },
+    { "last", "function", "`last(EVENT).ATTR`: an attribute of the latest such event." },
+    { "sum", "function", "`sum(EVENT.ATTR [within D])`: the sum of a number attribute." },
+    { "avg", "function", "`avg(EVENT.ATTR [within D])`: the average of a number attribute." },
+    { "min", "function", "`min(EVENT.ATTR [within D])`: the smallest value." },
+    { "max", "function", "`max(EVENT.ATTR [within D])`: the largest value." },
+    { "asked", "function", "`asked(SURVEY [within D])`: whether the survey was sent." },
+    { "responded", "function", "`responded(SURVEY [within D])`: whether the customer answered it." },
+};
+#define NWORDS (sizeof words / sizeof words[0])
+
+/* The document with the line holding `at` blanked (a half-typed line does
+ * not stop the rest from loading).  Caller frees. */
+static char *blank_line(const Doc *d, size_t at)
+{
+    char *t = malloc(d->len + 1);
+    if (!t) return NULL;
+    memcpy(t, d->text, d->len + 1);
+    size_t a = at, b = at;
+    while (a > 0 && t[a - 1] != '\n') a--;
+    while (b < d->len && t[b] != '\n') b++;
+    memset(t + a, ' ', b - a);
+    return t;
+}
+
+static KProgram *load_text(const Doc *d, const char *text, KDiags *diags)
+{
+    char *name = uri_name(d->uri);
+    kd_init(diags, NULL);
+    KlOptions opt = {0};
+    KProgram *p = kc_load_text(name ? name : d->uri, text, d->len, &opt, diags);
+    free(name);
+    return p;
+}
+
+static const KDecl *find_decl(const KProgram *p, const char *w, size_t n)
+{
+    for (uint32_t f = 0; p && f < p->nfiles; f++)
+        for (const KDecl *x = p->files[f]->decls; x; x = x->next) {
+            const char *name;
+            KSpan sp;
+            int kind;
+            if (decl_name(x, &name, &sp, &kind) && strlen(name) == n && memcmp(name, w, n) == 0)
+                return x;
+        }
+    return NULL;
+}
+
+static void on_hover(Server *s, yajl_val id, yajl_val params)
+{
+    const char *uri = get_str(params, "textDocument", "uri");
+    Doc *d = uri ? find_doc(s, uri) : NULL;
+    long line, ch;
+    if (!d || !get_long(params, "position", "line", &line) || !get_long(params, "position", "character", &ch)) {
+        reply_error(id, -32602, "unknown document or position");
+        return;
+    }
+    size_t at = from_pos(d->text, d->len, line, ch), lo = at, hi = at;
+    while (lo > 0 && is_word(d->text[lo - 1])) lo--;
+    while (hi < d->len && is_word(d->text[hi])) hi++;
+    KqBuf md = {0};
+    for (size_t i = 0; i < NWORDS && hi > lo; i++)
+        if (strlen(words[i].word) == hi - lo && memcmp(words[i].word, d->text + lo, hi - lo) == 0) {
+            kq_buf_fmt(&md, "**%s** (%s): %s", words[i].word, words[i].kind, words[i].doc);
+            break;
+        }
+    KDiags diags;
+    kd_init(&diags, NULL);
+    KProgram *p = NULL;
+    if (md.n == 0 && hi > lo) {
+        p = load_text(d, d->text, &diags);
+        const KDecl *x = find_decl(p, d->text + lo, hi - lo);
+        if (x && x->span.src < p->sources.n) {
+            const KSource *src = &p->sources.v[x->span.src];
+            size_t n = x->span.hi - x->span.lo;
+            if (n > 600) n = 600;
+            kq_buf_str(&md, "```kairos\n");
+            kq_buf_add(&md, src->text + x->span.lo, n);
+            kq_buf_fmt(&md, "%s\n```\n", n < x->span.hi - x->span.lo ? " ..." : "");
+            if (x->span.src != 0) kq_buf_fmt(&md, "declared in %s", src->name);
+        }
+    }
+    KqBuf b = {0};
+    begin_result(&b, id);
+    if (md.n == 0) {
+        kq_buf_str(&b, "null");
+    } else {
+        kq_buf_str(&b, "{\"contents\":{\"kind\":\"markdown\",\"value\":");
+        jstr(&b, md.s, md.n);
+        kq_buf_str(&b, "},\"range\":");
+        put_range(&b, d->text, d->len, lo, hi);
+        kq_buf_str(&b, "}");
+    }
+    kq_buf_str(&b, "}");
+    send_msg(&b);
+    free(md.s);
+    kd_free(&diags);
+    if (p) kc_free(p);
+}
+
+static void item(KqBuf *b, bool *first, const char *label, int kind, const char *detail)
+{
+    kq_buf_str(b, *first ? "{\"label\":" : ",{\"label\":");
+    *first = false;
+    jcstr(b, label);
+    kq_buf_fmt(b, ",\"kind\":%d", kind);
+    if (detail) { kq_buf_str(b, ",\"detail\":"); jcstr(b, detail); }
+    kq_buf_str(b, "}");
+}
+
+/* The trigger event of the rule around `at`: the last `after NAME` on the
+ * lines from the rule's first line (one that starts at column 0) to `at`. */
+static bool trigger_event(const Doc *d, size_t at, char *out, size_t cap)
+{
+    size_t end = at;
+    for (;;) {
+        size_t ls = end;
+        while (ls > 0 && d->text[ls - 1] != '\n') ls--;
+        /* the last `after NAME` in [ls, end) */
+        for (size_t i = end; i-- > ls;) {
+            if (i + 5 >= end || memcmp(d->text + i, "after", 5) != 0 || (i > ls && is_word(d->text[i - 1])) ||
+                (d->text[i + 5] != ' ' && d->text[i + 5] != '\t'))
+                continue;
+            size_t a = i + 5;
+            while (a < end && (d->text[a] == ' ' || d->text[a] == '\t')) a++;
+            size_t b = a;
+            while (b < end && is_word(d->text[b])) b++;
+            if (b > a && b - a < cap) {
+                memcpy(out, d->text + a, b - a);
+                out[b - a] = '\0';
+                return true;
+            }
+        }
+        if (ls == 0 || is_word(d->text[ls])) return false;   /* the rule's first line */
+        end = ls - 1;
+    }
+}
+
+static void on_completion(Server *s, yajl_val id, yajl_val params)
+{
+    const char *uri = get_str(params, "textDocument", "uri");
+    Doc *d = uri ? find_doc(s, uri) : NULL;
+    long line, ch;
+    if (!d || !get_long(params, "position", "line", &line) || !get_long(params, "position", "character", &ch)) {
+        reply_error(id, -32602, "unknown document or position");
+        return;
+    }
+    size_t at = from_pos(d->text, d->len, line, ch), lo = at;
+    while (lo > 0 && is_word(d->text[lo - 1])) lo--;
+    bool after_trigger = lo >= 8 && d->text[lo - 1] == '.' && memcmp(d->text + lo - 8, "trigger", 7) == 0 &&
+                         (lo == 8 || !is_word(d->text[lo - 9]));
+    char *t = blank_line(d, at);
+    KDiags diags;
+    KProgram *p = t ? load_text(d, t, &diags) : (kd_init(&diags, NULL), NULL);
+    free(t);
+    KqBuf b = {0};
+    begin_result(&b, id);
+    kq_buf_str(&b, "{\"isIncomplete\":false,\"items\":[");
+    bool first = true;
+    if (after_trigger) {
+        char ev[256];
+        if (p && trigger_event(d, lo, ev, sizeof ev))
+            for (uint32_t e = 0; e < p->nevents; e++) {
+                if (strcmp(p->events[e].name, ev) != 0) continue;
+                for (uint32_t a = 0; a < p->events[e].nattrs; a++)
+                    item(&b, &first, p->attrs[p->events[e].attrs[a]], 5,
+                         ka_type_name(p->events[e].attr_types[a]));
+            }
+    } else {
+        for (size_t i = 0; i < NWORDS; i++)
+            item(&b, &first, words[i].word, !strcmp(words[i].kind, "function") ? 3 :
+                 !strcmp(words[i].kind, "built-in") ? 6 : 14, words[i].kind);
+        for (uint32_t e = 0; p && e < p->nevents; e++)
+            if (p->events[e].declared) item(&b, &first, p->events[e].name, 23, "event");
+        for (uint32_t i = 0; p && i < p->nsurveys; i++) item(&b, &first, p->surveys[i]->survey.name.s, 7, "survey");
+        for (uint32_t i = 0; p && i < p->nchannels; i++) item(&b, &first, p->channels[i]->channel.name.s, 20, "channel");
+        for (uint32_t i = 0; p && i < p->nlets; i++) item(&b, &first, p->lets[i]->let.name.s, 21, "let");
+    }
+    kq_buf_str(&b, "]}}");
+    send_msg(&b);
+    kd_free(&diags);
+    if (p) kc_free(p);
+}
+
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 /* Reads one message body (malloc'd, NUL-terminated); NULL at end of input
@@ -553,6 +784,10 @@ static void handle(Server *s, const char *body)
         on_symbols(s, id, params);
     } else if (strcmp(method, "textDocument/definition") == 0) {
         on_definition(s, id, params);
+    } else if (strcmp(method, "textDocument/hover") == 0) {
+        on_hover(s, id, params);
+    } else if (strcmp(method, "textDocument/completion") == 0) {
+        on_completion(s, id, params);
     } else if (id) {
         reply_error(id, -32601, "method not supported");
     }

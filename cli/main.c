@@ -98,7 +98,8 @@ static const Command commands[] = {
       "kairos lsp [--stdio]",
       "Runs a Language Server Protocol server on standard input and output (for editors):\n"
       "diagnostics of open policies as you type (those of check, with codes and related\n"
-      "locations), formatting (as fmt), document symbols and go to definition. See SPEC.md 6.3.\n" },
+      "locations), formatting (as fmt), document symbols, go to definition, hover and completion.\n"
+      "See SPEC.md 6.3.\n" },
     { "help", cmd_help,
       "kairos help [COMMAND]",
       "Shows help for a command.\n" },

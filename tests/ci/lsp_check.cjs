@@ -3,6 +3,7 @@
 // initialize, diagnostics on open and after incremental changes (codes,
 // related information), formatting (applied, it gives `kairos fmt`'s
 // text), document symbols, go to definition (a let, a prelude survey),
+// hover (keywords, declarations), completion (names; attributes after trigger.),
 // errors for bad input, 300 random edits without a crash, shutdown/exit.
 // Prints one line per problem and "lsp: N passed, M failed".
 'use strict';
@@ -63,7 +64,8 @@ const text = [
     const init = await request('initialize', { processId: null, rootUri: null, capabilities: {} });
     const caps = init && init.result && init.result.capabilities;
     check(caps && caps.textDocumentSync.change === 2 && caps.documentFormattingProvider &&
-          caps.documentSymbolProvider && caps.definitionProvider, `capabilities ${JSON.stringify(caps)}`);
+          caps.documentSymbolProvider && caps.definitionProvider && caps.hoverProvider && caps.completionProvider,
+          `capabilities ${JSON.stringify(caps)}`);
     send({ jsonrpc: '2.0', method: 'initialized', params: {} });
 
     send({ jsonrpc: '2.0', method: 'textDocument/didOpen',
@@ -123,6 +125,28 @@ const text = [
     const want = execFileSync(kairos, ['fmt', '-'], { input: ugly }).toString();
     check(fmt && Array.isArray(fmt.result) && fmt.result.length === 1 && fmt.result[0].newText === want &&
           fmt.result[0].range.start.line === 0 && fmt.result[0].range.end.line === 4, `formatting ${JSON.stringify(fmt && fmt.result)}`);
+
+    // hover and completion
+    const curi = 'file:///tmp/kairos-lsp/c.kai';
+    const ctext = 'event ticket_closed { kind: string, score: number }\nrule r:\n  ask NPS after ticket_closed\n  if trigger.\n';
+    send({ jsonrpc: '2.0', method: 'textDocument/didOpen',
+           params: { textDocument: { uri: curi, languageId: 'kairos', version: 1, text: ctext } } });
+    await diagnostics(curi);
+    let c = await request('textDocument/completion', { textDocument: { uri: curi }, position: { line: 3, character: 13 } });
+    let labels = c && c.result ? c.result.items.map(i => i.label) : [];
+    check(JSON.stringify(labels) === JSON.stringify(['kind', 'score']), `completion after trigger.: ${labels}`);
+    c = await request('textDocument/completion', { textDocument: { uri: curi }, position: { line: 3, character: 2 } });
+    labels = c && c.result ? c.result.items.map(i => i.label) : [];
+    check(['unless', 'ticket_closed', 'NPS', 'email', 'count'].every(l => labels.includes(l)) && !labels.includes('kind'),
+          `completion in a clause: ${labels.join(' ')}`);
+    let h = await request('textDocument/hover', { textDocument: { uri: curi }, position: { line: 2, character: 18 } });
+    check(h && h.result && h.result.contents.value.includes('event ticket_closed { kind: string, score: number }'),
+          `hover on an event: ${JSON.stringify(h && h.result)}`);
+    h = await request('textDocument/hover', { textDocument: { uri: curi }, position: { line: 3, character: 3 } });
+    check(h && h.result && h.result.contents.value.startsWith('**if** (keyword)'), `hover on if: ${JSON.stringify(h && h.result)}`);
+    h = await request('textDocument/hover', { textDocument: { uri: curi }, position: { line: 2, character: 7 } });
+    check(h && h.result && h.result.contents.value.includes('survey NPS') && h.result.contents.value.includes('declared in std/prelude'),
+          `hover on NPS: ${JSON.stringify(h && h.result)}`);
 
     // bad input
     const unknown = await request('textDocument/rename', { textDocument: { uri: furi } });

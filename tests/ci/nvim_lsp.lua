@@ -1,7 +1,7 @@
 -- nvim_lsp.lua -- run by tests/ci/run.sh in a headless Neovim (its built-in
 -- LSP client, 0.7 API): opens a policy with `kairos lsp` attached, waits
--- for the diagnostics, asks for a definition, the document symbols and
--- formatting, edits the buffer (incremental sync) and waits for the
+-- for the diagnostics, asks for a definition, the document symbols, a
+-- hover, a completion and formatting, edits the buffer (incremental sync) and waits for the
 -- diagnostics to clear.  Environment: KAIROS (the binary), POLICY (the
 -- file), OUT (where the report goes: FAIL lines and "nvim: N passed, M failed").
 local kairos, policy, out = os.getenv('KAIROS'), os.getenv('POLICY'), os.getenv('OUT')
@@ -44,6 +44,18 @@ local ok, err = pcall(function()
   local names = {}
   for _, s in ipairs((r and r[id] and r[id].result) or {}) do table.insert(names, s.name) end
   check(table.concat(names, ',') == 'ticket_closed,recent,nps', 'symbols: ' .. table.concat(names, ','))
+
+  -- hover on `recent`, completion at the start of a clause
+  r = vim.lsp.buf_request_sync(buf, 'textDocument/hover',
+    { textDocument = { uri = uri }, position = { line = 4, character = 10 } }, 5000)
+  local h = r and r[id] and r[id].result
+  check(h and h.contents and tostring(h.contents.value):find('let recent = count', 1, true) ~= nil,
+        'hover: ' .. vim.inspect(r))
+  r = vim.lsp.buf_request_sync(buf, 'textDocument/completion',
+    { textDocument = { uri = uri }, position = { line = 4, character = 2 } }, 5000)
+  local labels = {}
+  for _, it in ipairs((r and r[id] and r[id].result and r[id].result.items) or {}) do labels[it.label] = true end
+  check(labels.ticket_closed and labels.recent and labels.unless and labels.NPS, 'completion: ' .. vim.inspect(vim.tbl_keys(labels)))
 
   -- formatting: the buffer becomes kairos fmt's text
   local want = vim.fn.systemlist({ kairos, 'fmt', '-' }, vim.api.nvim_buf_get_lines(buf, 0, -1, false))
