@@ -19,6 +19,7 @@
 #          on editors/vscode/tests/*.test.kai and gives no invalid.* token on
 #          the examples, golden policies and stdlib; the Vim syntax
 #          (editors/vim) gives the expected groups in a headless Vim.
+#          The VS Code client's wiring (tests/ci/vscode_client.cjs).
 #   lsp    `kairos lsp` driven over stdio by tests/ci/lsp_check.cjs, and by
 #          Neovim's LSP client headless (tests/ci/nvim_lsp.lua).
 # Ends with "ci: N passed, M failed".
@@ -209,6 +210,15 @@ if need vim "$(command -v vim || echo vim)"; then
         fail=$((fail + vf))
         grep '^FAIL' "$TMP/vim.out"
     fi
+fi
+
+# the VS Code client's wiring (stand-ins for VS Code's modules)
+if need node "$(command -v node || echo node)"; then
+    node "$ROOT/tests/ci/vscode_client.cjs" "$ROOT/editors/vscode" >"$TMP/vsc.out" 2>&1
+    vp=$(sed -n 's/^vscode: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/vsc.out")
+    vf=$(sed -n 's/^vscode: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/vsc.out")
+    if [ -z "$vp" ]; then bad "editors/vscode: the client test did not finish" "$TMP/vsc.out"
+    else pass=$((pass + vp)); fail=$((fail + vf)); grep '^FAIL' "$TMP/vsc.out"; fi
 fi
 
 # ---- kairos lsp ---------------------------------------------------------------------
