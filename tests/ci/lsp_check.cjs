@@ -157,7 +157,7 @@ const text = [
 
     // 300 random edits, then the server still answers
     let seed = 42;
-    const rnd = n => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+    const rnd = n => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
     const bits = ['rule', ' ', '\n', 'ask', 'NPS', '(', ')', '"', 'é', '😀', 'after', '+', '24h', 'where', 'x', '#', ':', '{', '}'];
     for (let i = 0; i < 300; i++) {
         const l1 = rnd(12), c1 = rnd(40), l2 = l1 + rnd(2), c2 = rnd(40);
