@@ -452,11 +452,20 @@ static void on_definition(Server *s, yajl_val id, yajl_val params)
     while (lo > 0 && is_word(d->text[lo - 1])) lo--;
     while (hi < d->len && is_word(d->text[hi])) hi++;
     KDiags diags;
-    KProgram *p = hi > lo ? load_doc(d, &diags) : (kd_init(&diags, NULL), NULL);
+    KProgram *p = load_doc(d, &diags);
     KqBuf b = {0};
     begin_result(&b, id);
     bool found = false;
-    for (uint32_t f = 0; p && f < p->nfiles && !found; f++)
+    /* inside `import "std/NAME"`: the module's installed file */
+    for (const KDecl *x = p && p->nfiles ? p->files[0]->decls : NULL; x && !found; x = x->next)
+        if (x->kind == KD_IMPORT && x->span.src == 0 && x->import.str && at >= x->import.str_span.lo &&
+            at < x->import.str_span.hi && kl_stdlib_text(x->import.str, &(size_t){0})) {
+            kq_buf_str(&b, "{\"uri\":");
+            put_stdlib_uri(&b, x->import.str);
+            kq_buf_str(&b, ",\"range\":{\"start\":{\"line\":0,\"character\":0},\"end\":{\"line\":0,\"character\":0}}}");
+            found = true;
+        }
+    for (uint32_t f = 0; p && hi > lo && f < p->nfiles && !found; f++)
         for (const KDecl *x = p->files[f]->decls; x && !found; x = x->next) {
             const char *name;
             KSpan sp;

@@ -148,6 +148,18 @@ const text = [
     check(h && h.result && h.result.contents.value.includes('survey NPS') && h.result.contents.value.includes('declared in std/prelude'),
           `hover on NPS: ${JSON.stringify(h && h.result)}`);
 
+    // definition into an imported module: the import itself, and one of its lets
+    const iuri = 'file:///tmp/kairos-lsp/i.kai';
+    const itext = 'import "std/engagement"\nevent login\nask NPS after login if daily_user cap 1 per 30d\n';
+    send({ jsonrpc: '2.0', method: 'textDocument/didOpen',
+           params: { textDocument: { uri: iuri, languageId: 'kairos', version: 1, text: itext } } });
+    await diagnostics(iuri);
+    let di = await request('textDocument/definition', { textDocument: { uri: iuri }, position: { line: 0, character: 12 } });
+    check(di && di.result && /\/std\/engagement\.kai$/.test(di.result.uri), `definition of the import: ${JSON.stringify(di && di.result)}`);
+    di = await request('textDocument/definition', { textDocument: { uri: iuri }, position: { line: 2, character: 25 } });
+    check(di && di.result && /\/std\/engagement\.kai$/.test(di.result.uri) && di.result.range.start.line > 0,
+          `definition of a module's let: ${JSON.stringify(di && di.result)}`);
+
     // bad input
     const unknown = await request('textDocument/rename', { textDocument: { uri: furi } });
     check(unknown && unknown.error && unknown.error.code === -32601, 'unknown method: -32601');
