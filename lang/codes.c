@@ -7,6 +7,7 @@
 
 #define E KD_ERROR
 #define W KD_WARNING
+#define N KD_NOTE
 #define CODES "22-codes"
 
 static const KCodeInfo catalogue[] = {
@@ -31,7 +32,7 @@ static const KCodeInfo catalogue[] = {
     { "K0208", E, "24:00 that does not end a window", CODES },
     { "K0209", E, "count, priority or percentage out of range", CODES },
     { "K0210", E, "misplaced cap or channel list", CODES },
-    { "K0211", W, "cap read as a clause of the rule above", CODES },
+    { "K0211", W, "retired: cap read as a clause of the rule above", CODES },
     { "K0212", E, "unknown period", CODES },
     { "K0213", E, "unknown attribute type", CODES },
     { "K0214", E, "unknown survey field", CODES },
@@ -42,8 +43,10 @@ static const KCodeInfo catalogue[] = {
     { "K0219", E, "period of 0", CODES },
     { "K0220", E, "unknown retrigger mode", CODES },
     { "K0221", E, "expression nested too deeply", CODES },
+    { "K0222", E, "clause in column 1", CODES },
+    { "K0223", E, "indented declaration", CODES },
     { "K0301", W, "undeclared event", CODES },
-    { "K0302", E, "unknown event under strict checking", CODES },
+    { "K0302", E, "unknown event", CODES },
     { "K0303", E, "unknown channel", CODES },
     { "K0304", E, "unknown survey", CODES },
     { "K0305", E, "two rules with one name", CODES },
@@ -91,12 +94,16 @@ static const KCodeInfo catalogue[] = {
     { "K0602", W, "cap looser than the top-level cap", CODES },
     { "K0603", W, "event declared but never used", CODES },
     { "K0604", W, "channel listed twice", CODES },
+    { "K0605", W, "name read as a trigger attribute", CODES },
+    { "K0606", W, "event name read as an attribute", CODES },
     { "K0701", W, "rule that can never fire", "k0701-a-rule-that-can-never-fire" },
     { "K0702", W, "reminder chain as long as the cap window", "k0702-a-reminder-chain-at-least-as-long-as-the-cap-window" },
     { "K0703", W, "SMS without quiet hours", "k0703-sms-without-quiet-hours" },
     { "K0704", W, "SMS or WhatsApp without consent", "k0704-sms-or-whatsapp-without-consent" },
     { "K0705", W, "ask that no cap limits", "k0705-an-ask-that-no-cap-limits" },
     { "K0706", W, "unnamed rule among several", "k0706-an-unnamed-rule-among-several" },
+    { "K0707", N, "reminder chain past a consent gate", "k0707-a-note-a-reminder-chain-that-reaches-past-a-consent-gate" },
+    { "K0708", W, "policy without rules", "k0708-a-policy-without-rules" },
     { "K0799", E, "formatter refused a file", "k0799-the-formatter-refused-a-file" },
 };
 
