@@ -110,6 +110,7 @@ struct KrEngine {
     RowKey *rows; size_t nrows, caprows;
     int64_t rows_time;
     bool failed;
+    char errmsg[512];             /* why the run stopped (not out of memory), or "" */
 
     KrStats stats;
 
@@ -145,8 +146,16 @@ static int64_t win_lo(int64_t now, int64_t w)
     return r;
 }
 
+/* A time as YYYY-MM-DDTHH:MM:SSZ; one past 9999-12-31T23:59:59Z (a
+ * saturated `time + duration`) is never formatted as a date: it reads
+ * "after 9999-12-31T23:59:59Z" (no time before year 0000 reaches here:
+ * inputs are range-checked and durations are not negative). */
 static void fmt_time(int64_t t, char *buf, size_t n)
 {
+    if (t > KR_TIME_MAX || t < KR_TIME_MIN) {
+        snprintf(buf, n, "%s", t > KR_TIME_MAX ? "after 9999-12-31T23:59:59Z" : "before 0000-01-01T00:00:00Z");
+        return;
+    }
     int64_t days = t / 86400, sod = t % 86400;
     if (sod < 0) { sod += 86400; days--; }
     int y, m, d;
@@ -161,6 +170,7 @@ static void fmt_both(KzZone *z, int64_t t, char *buf, size_t n)
     static const char *const wd[7] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
     char u[40];
     fmt_time(t, u, sizeof u);
+    if (t > KR_TIME_MAX || t < KR_TIME_MIN) { snprintf(buf, n, "%s", u); return; }
     KzLocal l;
     kz_to_local(z, t, &l);
     snprintf(buf, n, "%s (%02d:%02d %s local)", u, l.hour, l.minute, wd[l.wday]);
@@ -907,10 +917,50 @@ static int fire_attempt(KrEngine *e, const KrTimer *t)
     return rc;
 }
 
+/* The shortest one period of every-rule r can be, in seconds: a calendar
+ * day may have 23 hours, a month 28 days, and so on (an `at` time moves
+ * every boundary by less than a day plus an hour, so boundaries up to time
+ * T number at most (T - first) / period_min + 2). */
+static int64_t period_min(const KbRule *r)
+{
+    switch (r->period) {
+    case KB_PER_DAY:     return 86400 - 3600;
+    case KB_PER_WEEK:    return 7 * 86400 - 3600;
+    case KB_PER_MONTH:   return 28 * 86400 - 3600;
+    case KB_PER_QUARTER: return 89 * 86400 - 3600;
+    case KB_PER_YEAR:    return 365 * 86400 - 3600;
+    default:             return r->period_dur > 0 ? r->period_dur : 1;
+    }
+}
+
+/* SPEC 9.3: one customer gets at most KR_MAX_BOUNDARIES boundaries of one
+ * every-rule.  Checked before boundary work up to `upto` (the --until
+ * horizon when there is one, else each boundary as it fires): past the
+ * bound the run stops with a message. */
+static int boundary_bound(KrEngine *e, uint32_t ci, uint32_t ri, int64_t upto)
+{
+    const KrCust *c = cust_at(e, ci);
+    const KbRule *r = &e->img->rules[ri];
+    if (upto <= c->first || (upto - c->first) / period_min(r) < KR_MAX_BOUNDARIES) return 0;
+    size_t len = 0;
+    const char *id = kr_pool_str(e->customers, ci, &len);
+    char fb[40], ub[40];
+    fmt_time(c->first, fb, sizeof fb);
+    fmt_time(upto, ub, sizeof ub);
+    snprintf(e->errmsg, sizeof e->errmsg,
+             "rule `%s`: its `every` period gives customer \"%.*s%s\" more than %d boundaries "
+             "between its first event (%s) and %s; use a longer period or an earlier --until",
+             rule_name(e, ri), (int)(len > 64 ? 64 : len), id ? id : "", len > 64 ? "..." : "",
+             KR_MAX_BOUNDARIES, fb, ub);
+    e->failed = true;
+    return -1;
+}
+
 static int schedule_boundary(KrEngine *e, uint32_t ci, uint32_t ri, int64_t tmin)
 {
     KrCust *c = cust_at(e, ci);
     const KbRule *r = &e->img->rules[ri];
+    if (e->opt.has_until && boundary_bound(e, ci, ri, e->opt.until) != 0) return -1;
     KrSlot *s = get_slot(e, c, ri);
     if (!s) return -1;
     if (s->every_last != INT64_MIN && tmin <= s->every_last) tmin = s->every_last + 1;
@@ -928,6 +978,7 @@ static int fire_boundary(KrEngine *e, const KrTimer *t)
     uint32_t ci = TIMER_CUST(t), ri = e->rank_rule[TIMER_RANK(t)];
     KrSlot *s = find_slot(cust_at(e, ci), ri);
     if (!s || s->every_gen != t->gen) return 0;
+    if (boundary_bound(e, ci, ri, t->due) != 0) return -1;
     s->every_last = t->due;
     if (trigger(e, ci, ri, t->due, NULL) != 0) return -1;
     return schedule_boundary(e, ci, ri, t->due + 1);
@@ -1140,6 +1191,7 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
 }
 
 const KrStats *kr_engine_stats(const KrEngine *e) { return &e->stats; }
+const char *kr_engine_error(const KrEngine *e) { return e->errmsg[0] ? e->errmsg : NULL; }
 
 void kr_engine_prefetch(const KrEngine *e, uint32_t ci)
 {

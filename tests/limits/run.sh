@@ -23,6 +23,8 @@ LARGE=0
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 TO=${LIMITS_TIMEOUT:-30}
+SANITIZED=0
+grep -q -a __asan_init "$KAIROS" && SANITIZED=1
 TIMEOUT=""
 command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout $TO"
 pass=0
@@ -37,7 +39,11 @@ bytes() { head -c "$2" /dev/zero | tr '\0' "$1"; }
 
 # run_case NAME EXPECT PATTERN ARGS... -- runs `kairos ARGS...` in $W, with a
 # time limit of $TO seconds, or $CASE_TO for this one case (a case that is
-# linear work on a few MB gets a few seconds: quadratic code fails it).
+# linear work on a few MB gets a few seconds: quadratic code fails it), and
+# with $CASE_MEM set a limit of that many MB of virtual memory (`ulimit -v`;
+# not for a sanitized build, whose shadow memory needs terabytes of address
+# space: there only the time limit holds).  A case whose memory would grow
+# with the input without its bound then fails with "out of memory".
 run_case() {
     name=$1 expect=$2 pat=$3
     shift 3
@@ -46,9 +52,12 @@ run_case() {
     to=${CASE_TO:-$TO}
     tmo=""
     [ -n "$TIMEOUT" ] && tmo="timeout $to"
+    mem=unlimited
+    [ -n "${CASE_MEM:-}" ] && [ "$SANITIZED" = 0 ] && mem=$((CASE_MEM * 1024))
     # shellcheck disable=SC2086
-    (cd "$W" && $tmo "$KAIROS" "$@") >"$W/.out" 2>"$W/.err" </dev/null || st=$?
+    (cd "$W" && ulimit -v "$mem" && $tmo "$KAIROS" "$@") >"$W/.out" 2>"$W/.err" </dev/null || st=$?
     CASE_TO=""
+    CASE_MEM=""
     [ -n "${LIMITS_VERBOSE:-}" ] && echo "limits: $name: exit $st, $(( $(date +%s) - t0 ))s: $(grep -v '^ *[0-9]* |\|^ *|\|hint:' "$W/.err" | head -1 | cut -c1-150)"
     problem=""
     if [ "$st" = 124 ] && [ -n "$tmo" ]; then problem="timed out after ${to}s"
@@ -246,6 +255,17 @@ for t in 2026-02-29T00:00:00Z 2026-13-01T00:00:00Z 2026-01-01T24:00:00Z 2026-01-
     printf 'time,customer,event,s\n"%s",c1,e,x\n' "$t" >badtime.csv
     run_case "bad time '$t'" err 'badtime.csv:2' simulate --no-progress attrs.kai badtime.csv
 done
+# Offsets that carry a time outside 0000-9999 UTC: bad times (CSV and JSON Lines).
+for t in 0000-01-01T00:00:00+01:00 9999-12-31T23:59:59-00:01 0000-01-01T00:00:00+23:59 9999-12-31T23:59:59-23:59; do
+    printf 'time,customer,event,s\n%s,c1,e,x\n' "$t" >offtime.csv
+    run_case "time $t (outside after its offset)" err 'offtime.csv:2:1: bad time' simulate --no-progress attrs.kai offtime.csv
+    printf '{"time":"%s","customer":"c1","event":"e"}\n' "$t" >offtime.jsonl
+    run_case "JSON time $t (outside after its offset)" err 'offtime.jsonl:1: bad time' simulate --no-progress attrs.kai offtime.jsonl
+done
+for t in 0000-01-01T00:00:00-01:00 9999-12-31T23:59:59+01:00; do
+    printf 'time,customer,event,s\n%s,c1,e,x\n' "$t" >offtime.csv
+    run_case "time $t (inside after its offset)" ok '' simulate --no-progress attrs.kai offtime.csv
+done
 # Long spans: every boundary from year 1 to 9999 is computed.
 printf 'time,customer,event\n0001-01-01T00:00:00Z,c1,e\n9999-12-31T23:59:59Z,c1,e\n' >span.csv
 echo 'ask NPS every year cap 1 per 1d' >yearly.kai
@@ -263,6 +283,18 @@ done
 for u in 999999999999999999 -999999999999999999 253402300800; do
     run_case "--until $u" usage '' simulate --no-progress durmax.kai one.csv --until "$u"
 done
+# `every` boundaries: at most 10,000,000 per customer and rule (SPEC 9.3),
+# checked before the work (with --until) or as they fire; without the bound
+# `every 1s` up to year 9999 runs for hours.
+echo 'ask NPS every 1s cap 1 per 30d' >every1s.kai
+CASE_TO=5 CASE_MEM=200 run_case "every 1s up to --until 9999" err 'every1s.kai|rule `NPS@1`: .*more than 10000000 boundaries.*9999-12-31T23:59:59Z' simulate --no-progress every1s.kai one.csv --until 9999-12-31T23:59:59Z
+printf 'time,customer,event\n2026-01-01T00:00:00Z,c1,e\n2027-01-01T00:00:00Z,c1,e\n' >year.csv
+CASE_TO=10 CASE_MEM=200 run_case "every 1s over a year's log" err 'rule `NPS@1`: .*more than 10000000 boundaries' simulate --no-progress every1s.kai year.csv -o every1s.out
+[ -e every1s.out ] && { fail=$((fail + 1)); echo "FAIL: limits every 1s over a year's log: output file left"; }
+echo 'ask NPS every day cap 1 per 1d' >daily1.kai
+CASE_TO=10 run_case "every day from 0001 to 9999 (3.65 million boundaries)" ok '' simulate --no-progress daily1.kai span.csv -o daily1.out
+echo 'ask NPS every 1m cap 1 per 30d' >every1m.kai
+CASE_TO=10 run_case "every 1m over a year's log (525,600 boundaries)" ok '' simulate --no-progress every1m.kai year.csv -o every1m.out
 printf 'time,customer,event,tz\n2026-03-01T00:00:00Z,c1,identify,Not/AZone\n2026-03-01T00:00:00Z,c1,e,\n' >badtz.csv
 run_case "unknown tz trait" ok '' simulate --no-progress attrs.kai badtz.csv --until 2026-03-02T00:00:00Z
 { printf 'time,customer,event,tz\n2026-03-01T00:00:00Z,c1,identify,'; bytes Z 1048576; printf '\n2026-03-01T00:00:00Z,c1,e,\n'; } >bigtz.csv
