@@ -328,6 +328,7 @@ typedef struct KvCtx {
     KzZone *zone;
     KvAttrs cur, trig;
     int depth;                    /* nesting of where-functions (internal) */
+    struct KvMemo *memo;          /* history values of one top-level evaluation (internal) */
     /* explain (NULL otherwise): tvals[i]/tseen[i] get the value produced by
      * the instruction at code word i of the top-level function (ke_begin) */
     KrValue *tvals;
