@@ -105,6 +105,7 @@ struct KrEngine {
      * one block of slack instead of half the array) */
     char **blocks; uint32_t nblocks, capblocks, ncusts; size_t cstride;
     KrTimer *heap; size_t nheap, capheap;
+    size_t heap_mark;             /* compact the heap when it reaches this size */
     int64_t last_time;            /* latest event time so far */
 
     RowKey *rows; size_t nrows, caprows;
@@ -330,8 +331,12 @@ static void sift_up(KrEngine *e, size_t i, KrTimer t)
     e->heap[i] = t;
 }
 
+static void heap_compact(KrEngine *e);
+#define HEAP_COMPACT_MIN 4096     /* no compaction below this many timers */
+
 static int heap_push(KrEngine *e, KrTimer t)
 {
+    if (e->nheap >= HEAP_COMPACT_MIN && e->nheap >= e->heap_mark) heap_compact(e);
     if (e->nheap == e->capheap) {
         size_t nc = e->capheap ? e->capheap * 2 : 1024;
         KrTimer *nh = realloc(e->heap, nc * sizeof *nh);
@@ -377,6 +382,55 @@ static KrSlot *find_slot(const KrCust *c, uint32_t rule)
     for (KrSlot *s = c->slots; s; s = s->next)
         if (s->rule == rule) return s;
     return NULL;
+}
+
+/* ---- cancelled timers ----------------------------------------------------
+ * A cancelled ask (a restart, a response, an ended chain) or a replaced
+ * boundary leaves its timer in the heap, recognised as stale by its
+ * generation when it comes due.  So that they cannot pile up (a retrigger
+ * every second with a 40-day delay kept every one of them: 75 MB for 3 M
+ * events; so did 3 M events at one instant), the heap is compacted
+ * whenever it has doubled since the last compaction: stale timers are
+ * dropped, the live ones re-heapified (O(n), so O(1) per push amortized),
+ * and spare capacity is given back.  The heap therefore holds at most
+ * twice the live timers, or HEAP_COMPACT_MIN (SPEC 9.2).  Live timers keep
+ * their order: no two live timers tie on (due, key). */
+static bool timer_live(const KrEngine *e, const KrTimer *t)
+{
+    const KrSlot *s = find_slot(cust_at(e, TIMER_CUST(t)), e->rank_rule[TIMER_RANK(t)]);
+    if (!s) return false;
+    if (TIMER_KIND(t) == TK_BOUNDARY) return s->every_gen == t->gen;
+    return s->pending && s->gen == t->gen && s->attempt == t->attempt;
+}
+
+static void sift_down(KrEngine *e, size_t i)
+{
+    KrTimer t = e->heap[i];
+    size_t n = e->nheap;
+    for (;;) {
+        size_t l = 2 * i + 1;
+        if (l >= n) break;
+        if (l + 1 < n && timer_before(&e->heap[l + 1], &e->heap[l])) l++;
+        if (!timer_before(&e->heap[l], &t)) break;
+        e->heap[i] = e->heap[l];
+        i = l;
+    }
+    e->heap[i] = t;
+}
+
+static void heap_compact(KrEngine *e)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->nheap; i++)
+        if (timer_live(e, &e->heap[i])) e->heap[n++] = e->heap[i];
+    e->nheap = n;
+    for (size_t i = n / 2; i-- > 0;) sift_down(e, i);
+    e->heap_mark = 2 * n;
+    size_t want = 2 * (n > 1024 ? n : 1024);
+    if (e->capheap > 2 * want) {
+        KrTimer *nh = realloc(e->heap, want * sizeof *nh);
+        if (nh) { e->heap = nh; e->capheap = want; }
+    }
 }
 
 /* A fresh slot of rule from the free list or the slab; NULL: no memory. */
