@@ -1261,6 +1261,17 @@ int64_t kr_engine_last_time(const KrEngine *e) { return e->last_time; }
 
 /* ---- setup --------------------------------------------------------------- */
 
+typedef struct RankKey { int32_t prio; uint32_t rule; } RankKey;
+
+/* Priority descending, then declaration order: a total order, so the
+ * result is what a stable sort by priority gives. */
+static int rank_cmp(const void *a, const void *b)
+{
+    const RankKey *x = a, *y = b;
+    if (x->prio != y->prio) return x->prio > y->prio ? -1 : 1;
+    return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
 void kr_engine_free(KrEngine *e)
 {
     if (!e) return;
@@ -1364,15 +1375,16 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
         h = kb_fnv1a64(sname(img, r->name), r->name < img->nstrings ? img->string_lens[r->name] : 0, h);
         e->vhash[i] = kb_fnv1a64("/", 1, h);
     }
-    /* timer ranks: priority descending, then declaration order */
-    for (uint32_t i = 0; i < img->nrules; i++) e->rank_rule[i] = i;
-    for (uint32_t i = 1; i < img->nrules; i++) {         /* stable insertion sort */
-        uint32_t x = e->rank_rule[i], j = i;
-        while (j > 0 && img->rules[e->rank_rule[j - 1]].priority < img->rules[x].priority) {
-            e->rank_rule[j] = e->rank_rule[j - 1];
-            j--;
-        }
-        e->rank_rule[j] = x;
+    /* timer ranks: priority descending, then declaration order (qsort on
+     * that total order: O(n log n) whatever order the priorities come in;
+     * the insertion sort it replaces took 9 s for 100 k ascending ones) */
+    if (img->nrules) {
+        RankKey *rk = malloc(img->nrules * sizeof *rk);
+        if (!rk) goto fail;
+        for (uint32_t i = 0; i < img->nrules; i++) rk[i] = (RankKey){ img->rules[i].priority, i };
+        qsort(rk, img->nrules, sizeof *rk, rank_cmp);
+        for (uint32_t i = 0; i < img->nrules; i++) e->rank_rule[i] = rk[i].rule;
+        free(rk);
     }
     for (uint32_t i = 0; i < img->nrules; i++) e->rank[e->rank_rule[i]] = i;
     for (uint32_t i = 0; i < img->nevents; i++) e->by_event_off[i + 1] += e->by_event_off[i];

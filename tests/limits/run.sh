@@ -138,6 +138,13 @@ run_case "empty policy" ok '' compile empty.kai -o empty.kbc
 # ---- policies: many things --------------------------------------------------------------
 awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 50000; i++) printf "rule r%d: ask NPS after e%d\n", i, i % 1000 }' >rules50k.kai
 CASE_TO=10 run_case "50000 rules" ok '' compile rules50k.kai -o rules50k.kbc
+# Timer ranks (priority descending, declaration order) are sorted in
+# O(n log n): 100000 rules with ascending priorities (the insertion sort
+# took 9 s for them, 1 s for descending ones).
+awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 100000; i++) printf "rule r%d: ask NPS after e priority %d\n", i, i }' >ascprio.kai
+CASE_TO=10 run_case "100000 rules, ascending priorities: compile" ok '' compile ascprio.kai -o ascprio.kbc
+printf 'time,customer,event\n2026-03-01T00:00:00Z,c1,x\n' >x.csv
+CASE_TO=3 run_case "100000 rules, ascending priorities: simulate" ok '' simulate --no-progress ascprio.kbc x.csv
 awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 3; i++) print "rule same: ask NPS after e" }' >dupnames.kai
 run_case "duplicate rule names" err 'dupnames.kai:3:' check --color=never dupnames.kai
 awk 'BEGIN { for (i = 0; i < 65; i++) printf "channel c%d\n", i; printf "quiet 20:00-08:00 on c0"; for (i = 1; i < 65; i++) printf ", c%d", i; print ""; print "ask NPS via c64 after e cap 1 per 30d" }' >channels65.kai
