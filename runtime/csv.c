@@ -210,6 +210,9 @@ static int header(KiSrc *s, CsvState *st)
             continue;
         }
         if (r < 0) return ki_error(s, 1, col_of(s->buf + s->pos, ct.bad_field), "%s", ct.msg);
+        /* a complete header can arrive longer than the limit in one read
+         * (the buffer doubles): the limit holds for it too */
+        if ((size_t)r > MAX_RECORD) return ki_error(s, 1, 1, "header row longer than 64 MiB");
         if (ct.nf <= st->ncols) break;
         st->ncols = ct.nf;
     }

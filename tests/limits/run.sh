@@ -262,6 +262,12 @@ CASE_TO=10 CASE_MEM=40 run_case "2 M events at one instant" ok "" simulate --no-
 [ "$(wc -l <instant.out)" = 1001 ] || { fail=$((fail + 1)); echo "FAIL: limits 2 M events at one instant: $(wc -l <instant.out) lines, expected 1001"; }
 rm -f retrigger.csv instant.csv retrigger.out instant.out
 
+# The 64 MiB record limit holds for the header too, even when the whole
+# header arrives in one read (a 100 MB header was accepted).
+{ printf 'time,customer,event,'; bytes x 100000000; printf '\n2026-03-01T00:00:00Z,c1,e,1\n'; } >bighdr.csv
+CASE_TO=10 CASE_MEM=800 run_case "100 MB CSV header" err 'bighdr.csv:1:1: header row longer than 64 MiB' simulate --no-progress attrs.kai bighdr.csv
+rm -f bighdr.csv
+
 printf 'time,customer,event\n' >header.csv
 run_case "header only" ok '' simulate --no-progress attrs.kai header.csv
 : >empty.csv
