@@ -329,9 +329,18 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     f = &st->f[st->c_cust];
     if (f->len == 0) return ki_bad_row(s, line, field_col(rec, f), "missing customer");
     int k;
-    if (!f->esc) k = ki_customer_hashed(c, f->p, f->len, ch, &r->customer);
-    else if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
-    else k = ki_customer(c, v, len, &r->customer);
+    const char *why;
+    if (!f->esc) {
+        if ((why = ki_bad_id(f->p, f->len)) != NULL)
+            return ki_bad_row(s, line, field_col(rec, f), "bad customer id: %s", why);
+        k = ki_customer_hashed(c, f->p, f->len, ch, &r->customer);
+    } else if (!(v = cell(st, f, &len))) {
+        return ki_error(s, line, 0, "out of memory");
+    } else if ((why = ki_bad_id(v, len)) != NULL) {
+        return ki_bad_row(s, line, field_col(rec, f), "bad customer id: %s", why);
+    } else {
+        k = ki_customer(c, v, len, &r->customer);
+    }
     if (k < 0) return ki_error(s, line, 0, "out of memory");
     if (k == 0) {
         if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;

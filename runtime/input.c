@@ -249,6 +249,30 @@ long ki_fill(KiSrc *s)
 
 /* ---- row helpers ------------------------------------------------------ */
 
+/* SPEC 5.4: a customer id is a byte string; it must be valid UTF-8 (no
+ * overlong forms, no encoded surrogates, at most U+10FFFF) and hold no NUL
+ * byte, so that every output format (CSV, JSON Lines, explain) can carry
+ * it exactly and two distinct ids never print alike.  Returns NULL, or
+ * what is wrong. */
+const char *ki_bad_id(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + len;
+    while (p < e) {
+        unsigned char b = *p;
+        if (b >= 0x01 && b < 0x80) { p++; continue; }
+        if (b == 0) return "it holds a NUL byte";
+        size_t n = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+        if (n == 0 || (size_t)(e - p) < n) return "it is not valid UTF-8";
+        for (size_t i = 1; i < n; i++)
+            if ((p[i] & 0xC0) != 0x80) return "it is not valid UTF-8";
+        if ((b == 0xE0 && p[1] < 0xA0) || (b == 0xED && p[1] >= 0xA0) ||
+            (b == 0xF0 && p[1] < 0x90) || (b == 0xF4 && p[1] >= 0x90))
+            return "it is not valid UTF-8";
+        p += n;
+    }
+    return NULL;
+}
+
 int ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, uint32_t *id)
 {
     const KrOptions *o = c->opt;

@@ -157,6 +157,8 @@ static inline bool ki_wants(const KrInputCtx *c, uint32_t ev, uint32_t attr)
     uint32_t e = ev == KB_NONE ? c->img->nevents : ev;
     return (c->want_bits[(size_t)e * c->want_words + attr / 64u] >> (attr % 64u)) & 1u;
 }
+/* Why the bytes s cannot be a customer id (not UTF-8, a NUL byte), or NULL. */
+const char *ki_bad_id(const char *s, size_t len);
 /* Customer id of a row: 1 = keep (*id set), 0 = outside the shard, -1 = out of memory. */
 int  ki_customer(KrInputCtx *c, const char *s, size_t len, uint32_t *id);
 /* The same with h = kr_hash_bytes(s, len) computed before (and the pool
