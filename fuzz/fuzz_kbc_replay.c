@@ -43,9 +43,9 @@ static const char csv_events[] =
 static const char far_events[] =
     "time,customer,event,tz,kind\n"
     "9999-12-31T00:00:00Z,f1,identify,Pacific/Kiritimati,\n"
-    "9999-12-31T09:00:00Z,f1,ticket_closed,technical\n"
-    "9999-12-31T23:00:00Z,f1,login,\n"
-    "9999-12-31T23:59:59Z,f1,purchase,\n";
+    "9999-12-31T09:00:00Z,f1,ticket_closed,,technical\n"
+    "9999-12-31T23:00:00Z,f1,login,,\n"
+    "9999-12-31T23:59:59Z,f1,purchase,,\n";
 
 static const char jsonl_events[] =
     "{\"time\":\"2026-03-27T08:00:00Z\",\"customer\":\"c1\",\"event\":\"identify\",\"tz\":\"Europe/Oslo\"}\n"
