@@ -4,7 +4,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "lang/lang.h"
+
+#define KAIROS_VERSION "0.1.0"
 
 /* Prints "kairos CMD: message" and the command's usage line; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -13,8 +16,47 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color);
 /* Writes data to path through a temporary file and rename; -1 on error (printed). */
 int cli_write_atomic(const char *path, const void *data, size_t len);
 
+/* The policy operands of check and fmt (cli/paths.c): a directory stands
+ * for the *.kai files below it, sorted byte-wise; other operands are kept
+ * as they are.  *files (n in *nfiles) is malloc'd, free with
+ * cli_free_paths.  Returns the number of errors, printed ("DIR: error:
+ * cannot read directory: ...", "DIR: error: no *.kai file in this directory"). */
+int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***files, int *nfiles);
+void cli_free_paths(char **files, int n);
+/* Opens path for streaming output (cli/outfile.c): a regular or new file
+ * through a temporary file (*tmp, renamed by cli_output_close), a device or
+ * FIFO directly; a directory is an error.  -1 on error (printed). */
+int cli_output_open(const char *path, FILE **f, char **tmp);
+/* Flushes and closes; renames the temporary file when ok, removes it
+ * otherwise.  -1 on a write error (printed) or when !ok. */
+int cli_output_close(const char *path, FILE *f, char *tmp, bool ok);
+/* kairos merge (cli/merge.c): schedules of disjoint shards into one. */
+int cli_merge(const KImage *img, char **paths, int n, const char *outpath);
+
+/* kairos lsp (cli/lsp.c): a language server on stdin/stdout; the exit
+ * status (0 after shutdown, 1 otherwise). */
+int cli_lsp(void);
+
 /* kairos fmt (cli/fmt.c) and kairos test (cli/test.c): argv[0] is the command name. */
 int cli_fmt(int argc, char **argv);
 int cli_test(int argc, char **argv);
+
+/* kairos diff (cli/diff.c) and kairos readout (cli/readout.c). */
+#include "runtime/runtime.h"
+typedef struct CliReport {
+    char **pos; int npos;             /* operands: policies, then event files */
+    const char *output, *format;
+    KrOptions ro;                     /* inputs, until, shard, stdin format, skip-bad-rows */
+    bool fail_if_changed;             /* diff */
+    int64_t window;                   /* readout (seconds) */
+    const char *by_trait;             /* readout --by customer.TRAIT: the TRAIT */
+} CliReport;
+/* Parses the options of diff/readout (cmd); 0, or the exit status 2 after
+ * a usage message (free r->pos in both cases). */
+int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv);
+/* Writes the rendered output to standard output or atomically to output; 0 or 1. */
+int cli_report_write(const char *output, const char *buf, size_t len);
+int cli_diff(int argc, char **argv);
+int cli_readout(int argc, char **argv);
 
 #endif

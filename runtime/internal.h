@@ -125,6 +125,10 @@ uint64_t ki_rows_skipped(const KrInput *in);
 int64_t ki_other_shards_latest(const KrInput *in);
 uint64_t ki_bytes_read(const KrInput *in);
 void ki_close(KrInput *in);
+/* (input.c) The attributes ki_open keeps for img, as a bitset: bit a of
+ * word bits[e * words + a / 64] for event e (words >= nattrs / 64 + 1;
+ * bits zeroed by the caller, nevents rows). */
+void ki_image_wants(const KImage *img, uint64_t *bits, uint32_t words);
 
 /* ---- time zones (tz.c) --------------------------------------------------- */
 
@@ -180,6 +184,9 @@ enum { KR_ACT_ASK = 0, KR_ACT_REMIND = 1, KR_ACT_TASK = 2 };
 /* One schedule row, as the engine produces it. */
 typedef struct KrRow {
     int64_t time;
+    int64_t trigger;              /* time of the chain's trigger (event or boundary):
+                                     with customer and rule it names the chain */
+    KzZone *zone;                 /* the customer's zone at the trigger */
     uint32_t customer;            /* customer pool id */
     uint32_t rule;                /* image rule index */
     uint32_t channel;             /* image channel index */
@@ -253,6 +260,45 @@ void kr_engine_prefetch(const KrEngine *e, uint32_t ci);
 /* Latest event time fed so far (INT64_MIN before the first). */
 int64_t kr_engine_last_time(const KrEngine *e);
 void kr_engine_free(KrEngine *e);
+
+/* ---- one read, several engines (multi.c) ---------------------------------- */
+
+/* The reader image of policies imgs[0..n): the union of their event and
+ * attribute names (imgs[0]'s first, same indexes), each event keeping what
+ * some policy keeps, plus extra_trait (may be NULL) as a trait.  Only the
+ * name tables, retention and traits are filled: for ki_open and lookups
+ * (kb_find_event/kb_find_attr), never for an engine.  NULL: out of memory. */
+KImage *kr_reader_image(const KImage *const *imgs, uint32_t n, const char *extra_trait);
+void    kr_reader_image_free(KImage *u);
+
+#define KR_MULTI_MAX 2
+typedef struct KrMulti {
+    const KImage *imgs[KR_MULTI_MAX]; uint32_t nimgs;
+    KrEmit emit[KR_MULTI_MAX]; void *emit_ctx[KR_MULTI_MAX];
+    /* every event, in the reader image's indexes, before the engines see
+     * it (may be NULL); nonzero stops the run (out of memory) */
+    int (*on_event)(void *ctx, const KrEvent *ev);
+    /* the reader started over (an unsorted input): forget every event and
+     * row taken so far (may be NULL) */
+    void (*on_restart)(void *ctx);
+    void *event_ctx;
+} KrMulti;
+/* Reads opt's inputs once through reader image u and replays them through
+ * one engine per image (horizon as kr_simulate).  0, or 1 after a message. */
+int kr_multi_run(const KrMulti *m, const KImage *u, const KrOptions *opt, KrPool *customers,
+                 KrPool *values, FILE *err);
+
+/* ---- text writers for diff and readout (textout.c) ------------------------ */
+
+/* YYYY-MM-DDTHH:MM:SSZ as the schedule writes it; returns the length. */
+size_t kt_time(int64_t t, char *buf, size_t n);
+void   kt_csv_field(FILE *f, const char *s, size_t n);   /* RFC 4180 quoting as needed */
+void   kt_json_str(FILE *f, const char *s, size_t n);
+void   kt_md_text(FILE *f, const char *s, size_t n);     /* Markdown-escaped */
+void   kt_duration(FILE *f, int64_t s, bool sign);       /* 1d2h, -30m, 0s (+1d2h with sign) */
+/* Nearest-rank quantile (sorts v); 0 when n == 0. */
+int64_t kt_quantile(int64_t *v, size_t n, double q);
+int64_t kt_median(int64_t *v, size_t n);
 
 /* ---- per-customer state (replay.c; read by the VM) ------------------------ */
 

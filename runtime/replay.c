@@ -38,6 +38,7 @@ struct KrSlot {
     KrSlot *next;                 /* the customer's next slot */
     int64_t due;                  /* due time of the next attempt */
     int64_t every_last;           /* last boundary fired, or INT64_MIN */
+    int64_t trig;                 /* time of the pending chain's trigger */
     KzZone *zone;                 /* the customer's zone at trigger time */
     uint32_t rule;
     uint32_t attempt;             /* index of the next attempt */
@@ -755,6 +756,7 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     s->gen = ++c->gen;
     s->due = fin;
     s->zone = z;
+    s->trig = T;
     if (ev && e->tattr_n[ri]) {
         const KbRetention *ret = &img->retention[r->event];
         for (uint32_t i = 0; i < e->tattr_n[ri]; i++) s->tattrs[i] = event_attr(ev, ret->attrs[i]);
@@ -885,7 +887,8 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
     int64_t now = t->due;
     uint32_t ch = k == 0 ? first_channel(r, s->variant) : r->attempts[k].channel;
     KrRow row = { .time = now, .customer = ci, .rule = ri, .channel = ch, .attempt = k + 1,
-                  .variant = s->variant, .action = KR_ACT_ASK };
+                  .variant = s->variant, .action = KR_ACT_ASK, .trigger = s->trig,
+                  .zone = s->zone };
 
     if (k == 0) {
         const KbRetention *ret = r->trigger == KB_TRIG_AFTER && r->event < img->nevents

@@ -3,10 +3,13 @@
  * statistics and explain trace, the schedule writer (temporary file and
  * rename, write errors, quoting, JSON Lines) and kr_simulate end to end. */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "units.h"
@@ -405,7 +408,7 @@ START_TEST(test_writer)
     KrRow row = { .time = T("2026-01-01T00:00:00Z"), .customer = kr_intern(cust, "a,\"b\"", 5),
                   .rule = 0, .channel = kb_find_channel(img, "sms"), .attempt = 1, .variant = 0,
                   .action = KR_ACT_ASK };
-    char path[300], err[512];
+    char path[300], err[1024];
     snprintf(path, sizeof path, "%s/out.csv", tmpdir);
     FILE *ef = fmemopen(err, sizeof err, "w");
     KoWriter *w = ko_open(path, KR_OUT_CSV, img, cust, ef);
@@ -433,15 +436,54 @@ START_TEST(test_writer)
     ck_assert_str_eq(slurp(path), "{\"time\":\"2026-01-01T00:00:00Z\",\"customer\":\"a,\\\"b\\\"\","
                      "\"rule\":\"x\",\"action\":\"remind\",\"survey\":\"NPS\",\"channel\":\"sms\","
                      "\"attempt\":2,\"variant\":\"\"}\n");
-    /* a full device */
-    w = ko_open("/dev/full", KR_OUT_CSV, img, cust, ef);
+    /* A write that fails when the rows are flushed at close, through the
+     * temporary file: a file size limit makes write() fail with EFBIG.
+     * (This used to write to /dev/full, a file the whole machine shares:
+     * where it is missing or not the device, as root the writer's
+     * temporary file and rename made /dev/full a regular file and the
+     * close succeeded.  A size limit on our own file is the same for
+     * every run.) */
+    struct rlimit old_lim, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    lim = old_lim;
+    lim.rlim_cur = 16;
+    void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    w = ko_open(path, KR_OUT_CSV, img, cust, ef);
     ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
     ko_row(w, &row);
-    ck_assert_int_eq(ko_close(w, true), -1);
+    int rc = ko_close(w, true);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    signal(SIGXFSZ, old_xfsz);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_int_eq(count_files(), 1);                  /* the temporary file is gone */
+    ck_assert_ptr_nonnull(strstr(slurp(path), "\"remind\""));   /* the old file is untouched */
+    /* A write error on a file that is not a regular file (a FIFO whose
+     * reader has gone): written directly, never replaced by a rename. */
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s/pipe", tmpdir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    ck_assert_int_ge(rd, 0);
+    void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+    w = ko_open(fifo, KR_OUT_CSV, img, cust, ef);
+    ck_assert_ptr_nonnull(w);
+    close(rd);
+    ko_row(w, &row);
+    rc = ko_close(w, true);
+    signal(SIGPIPE, old_pipe);
+    ck_assert_int_eq(rc, -1);
+    struct stat st;
+    ck_assert_int_eq(lstat(fifo, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode));
     /* a directory that does not exist */
     ck_assert_ptr_null(ko_open("/nonexistent-dir/x.csv", KR_OUT_CSV, img, cust, ef));
     fclose(ef);
-    ck_assert_ptr_nonnull(strstr(err, "/dev/full: write error: No space left on device"));
+    char want[400];
+    snprintf(want, sizeof want, "%s: write error: File too large", path);
+    ck_assert_ptr_nonnull(strstr(err, want));
+    snprintf(want, sizeof want, "%s: write error: Broken pipe", fifo);
+    ck_assert_ptr_nonnull(strstr(err, want));
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent-dir/x.csv: write error: "));
     kr_pool_free(cust);
     kb_free(img);
