@@ -77,13 +77,16 @@ static const Command commands[] = {
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
       "  --no-progress     no progress line on a terminal\n" },
     { "explain", cmd_explain,
-      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--until TIME]\n"
-      "               [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]",
-      "Replays like simulate and tells the story of one customer on standard output: every event,\n"
-      "trigger, scheduled ask, check (with the values it saw) and decision.\n"
-      "  --customer ID     the customer whose story is told (required)\n"
-      "  --rule NAME       only this rule's story (an unknown rule is an error)\n"
+      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--from TIME]\n"
+      "               [--until TIME] [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]",
+      "Replays like simulate and tells the story of one customer on standard output: first one line\n"
+      "per trigger saying what became of it and why, then every event, trigger, scheduled ask, check\n"
+      "(with the values it saw) and decision.\n"
+      "  --customer ID     the customer whose story is told (required; an id absent from the logs\n"
+      "                    is an error naming the closest ids)\n"
+      "  --rule NAME       only this rule's story (an unknown rule is an error listing the rules)\n"
       "  --format F        text (default: TIME  RULE  STEP  DETAIL lines) or jsonl (one object a line)\n"
+      "  --from TIME       leave out the story before TIME (the replay still starts at the beginning)\n"
       "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
       "  --skip-bad-rows   skip malformed event rows instead of failing\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
@@ -356,6 +359,7 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
     free(buf);
     KDiags d;
     kd_init(&d, NULL);
+    d.mute_notes = true;       /* lint notes are for `check`, not every run */
     d.werror = lopt->werror;
     KProgram *p = kc_load(path, lopt, &d);
     kd_print(&d, stderr, KD_FMT_TEXT, color);
@@ -656,6 +660,14 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             if (!(ro.explain_customer = args_value(&a))) goto usage;
         } else if (strcmp(o, "--rule") == 0 && explain) {
             if (!(ro.explain_rule = args_value(&a))) goto usage;
+        } else if (strcmp(o, "--from") == 0 && explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (kr_parse_time(v, strlen(v), &ro.explain_from) != 0) {
+                cli_usage_error(cmd, "--from: '%s' is not an RFC 3339 time or Unix seconds", v);
+                goto usage;
+            }
+            ro.has_explain_from = true;
         } else {
             cli_usage_error(cmd, "unknown option %s", o);
             goto usage;

@@ -34,6 +34,8 @@ typedef struct KrOptions {
     const char *explain_rule;     /* NULL: all rules */
     bool explain_jsonl;
     FILE *explain_out;            /* where the story goes (NULL: standard output) */
+    bool has_explain_from;
+    int64_t explain_from;         /* explain --from: story lines before it are left out */
 } KrOptions;
 
 /* Replays the inputs through the image and writes the schedule.  Errors
