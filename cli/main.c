@@ -306,20 +306,31 @@ static int read_whole_file(const char *path, uint8_t **buf, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) return -1;
+    /* a policy or .kbc holds at most KD_MAX_SOURCE bytes: checked before
+     * reading a regular file and while reading anything else (/dev/zero) */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > KD_MAX_SOURCE) {
+        if (f != stdin) fclose(f);
+        errno = EFBIG;
+        return -1;
+    }
     size_t cap = 1 << 16, n = 0;
     uint8_t *b = malloc(cap);
     if (!b) { if (f != stdin) fclose(f); errno = ENOMEM; return -1; }
     for (;;) {
         if (n == cap) {
-            uint8_t *nb = realloc(b, cap * 2);
+            if (n > KD_MAX_SOURCE) { free(b); if (f != stdin) fclose(f); errno = EFBIG; return -1; }
+            size_t nc = cap * 2 > KD_MAX_SOURCE + 1 ? KD_MAX_SOURCE + 1 : cap * 2;
+            uint8_t *nb = realloc(b, nc);
             if (!nb) { free(b); if (f != stdin) fclose(f); errno = ENOMEM; return -1; }
             b = nb;
-            cap *= 2;
+            cap = nc;
         }
         size_t r = fread(b + n, 1, cap - n, f);
         n += r;
         if (r == 0) break;
     }
+    if (n > KD_MAX_SOURCE) { free(b); if (f != stdin) fclose(f); errno = EFBIG; return -1; }
     int err = ferror(f);
     if (f != stdin) fclose(f);
     if (err) { free(b); errno = EIO; return -1; }

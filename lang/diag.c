@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "diag.h"
 #include "sarif.h"
@@ -61,20 +62,29 @@ uint32_t kd_source_read(KSources *s, const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return UINT32_MAX;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > KD_MAX_SOURCE) {
+        fclose(f);
+        errno = EFBIG;
+        return UINT32_MAX;
+    }
     size_t cap = 1 << 14, n = 0;
     char *buf = malloc(cap);
     if (!buf) { fclose(f); errno = ENOMEM; return UINT32_MAX; }
     for (;;) {
         if (n == cap) {
-            char *nb = realloc(buf, cap * 2);
+            if (n > KD_MAX_SOURCE) { free(buf); fclose(f); errno = EFBIG; return UINT32_MAX; }
+            size_t nc = cap * 2 > KD_MAX_SOURCE + 1 ? KD_MAX_SOURCE + 1 : cap * 2;
+            char *nb = realloc(buf, nc);
             if (!nb) { free(buf); fclose(f); errno = ENOMEM; return UINT32_MAX; }
             buf = nb;
-            cap *= 2;
+            cap = nc;
         }
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;
         if (r == 0) break;
     }
+    if (n > KD_MAX_SOURCE) { free(buf); fclose(f); errno = EFBIG; return UINT32_MAX; }
     if (ferror(f)) {
         int e = errno ? errno : EIO;
         free(buf);

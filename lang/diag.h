@@ -43,6 +43,10 @@ void     kd_sources_free(KSources *s);
 uint32_t kd_source_add(KSources *s, const char *name, const char *text, size_t len, bool builtin);
 /* Reads a file; returns its id, or UINT32_MAX with errno set. */
 uint32_t kd_source_read(KSources *s, const char *path);
+/* The largest policy file (SPEC 9.1): 2 GiB - 1 bytes, the scanner's int
+ * length.  Readers check it before reading (a regular file's size) and
+ * while reading (a device or pipe: /dev/zero), failing with EFBIG. */
+#define KD_MAX_SOURCE ((size_t)0x7fffffff)
 
 /* 1-based line and character column of a byte offset. */
 void kd_line_col(const KSource *src, uint32_t off, uint32_t *line, uint32_t *col);

@@ -366,6 +366,7 @@ start:
     if (rc == -2) {
         /* the emitter failed (ko_close prints why) or memory ran out */
         if (w && ko_failed(w)) { ko_close(w, true); w = NULL; }
+        else if (kr_engine_error(eng)) fprintf(err, "kairos: %s\n", kr_engine_error(eng));
         else fprintf(err, "kairos: out of memory\n");
         goto done;
     }
