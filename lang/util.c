@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "util.h"
 
 /* ---- files ------------------------------------------------------------ */
@@ -13,19 +14,28 @@ int ku_read_file(const char *path, size_t max, char **buf, size_t *len)
     bool is_stdin = path == NULL;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f) return -1;
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
     int err = 0;
-    if (!b) err = ENOMEM;
+    /* a regular file's size is known before reading; anything else
+     * (a pipe, /dev/zero) is stopped once it passes max */
+    struct stat st;
+    if (max && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+        err = EFBIG;
+    size_t cap = 1 << 16, n = 0;
+    char *b = err ? NULL : malloc(cap);
+    if (!err && !b) err = ENOMEM;
     while (!err) {
         if (cap - n < 2) {
-            char *nb = cap <= SIZE_MAX / 2 ? realloc(b, cap * 2) : NULL;
+            size_t nc = cap <= SIZE_MAX / 2 ? cap * 2 : 0;
+            if (max && nc > max + 2) nc = max + 2;      /* room for max + 1 bytes and the NUL */
+            char *nb = nc > cap ? realloc(b, nc) : NULL;
             if (!nb) { err = ENOMEM; break; }
             b = nb;
-            cap *= 2;
+            cap = nc;
         }
+        size_t want = cap - n - 1;
+        if (max && want > max + 1 - n) want = max + 1 - n;    /* one byte past max is enough */
         errno = 0;
-        size_t r = fread(b + n, 1, cap - n - 1, f);
+        size_t r = fread(b + n, 1, want, f);
         n += r;
         if (max && n > max) err = EFBIG;
         else if (r == 0 && ferror(f)) err = errno ? errno : EIO;
