@@ -55,6 +55,10 @@ START_TEST(test_read_file)
     ck_assert_int_eq(errno, ENOENT);
     ck_assert_int_eq(ku_read_file("/tmp", 0, &buf, &len), -1);       /* a directory */
     ck_assert_int_eq(errno, EISDIR);
+    buf = NULL;
+    ck_assert_int_eq(ku_read_file("/dev/zero", 300000, &buf, &len), -1);   /* endless: stopped at the limit */
+    ck_assert_int_eq(errno, EFBIG);
+    ck_assert_ptr_null(buf);
 }
 END_TEST
 
