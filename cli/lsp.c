@@ -384,11 +384,11 @@ static const KDecl *decl_named(const KProgram *p, const char *w)
         for (const KDecl *d = p->files[f]->decls; d; d = d->next) {
             const char *n = NULL;
             switch (d->kind) {
-            case KD_LET: n = d->let.name.s; break;
-            case KD_EVENT: n = d->event.name.s; break;
-            case KD_SURVEY: n = d->survey.name.s; break;
-            case KD_CHANNEL: n = d->channel.name.s; break;
-            case KD_RULE: n = d->rule.name.s; break;
+            case KDECL_LET: n = d->let.name.s; break;
+            case KDECL_EVENT: n = d->event.name.s; break;
+            case KDECL_SURVEY: n = d->survey.name.s; break;
+            case KDECL_CHANNEL: n = d->channel.name.s; break;
+            case KDECL_RULE: n = d->rule.name.s; break;
             default: break;
             }
             if (n && strcmp(n, w) == 0) return d;
@@ -399,11 +399,11 @@ static const KDecl *decl_named(const KProgram *p, const char *w)
 static KSpan decl_name_span(const KDecl *d)
 {
     switch (d->kind) {
-    case KD_LET: return d->let.name.span;
-    case KD_EVENT: return d->event.name.span;
-    case KD_SURVEY: return d->survey.name.span;
-    case KD_CHANNEL: return d->channel.name.span;
-    case KD_RULE: return d->rule.name.span;
+    case KDECL_LET: return d->let.name.span;
+    case KDECL_EVENT: return d->event.name.span;
+    case KDECL_SURVEY: return d->survey.name.span;
+    case KDECL_CHANNEL: return d->channel.name.span;
+    case KDECL_RULE: return d->rule.name.span;
     default: return d->span;
     }
 }
@@ -593,16 +593,16 @@ static void on_symbols(yajl_val id, yajl_val params)
     if (analyse(d, &a) && a.p && a.p->nfiles) {
         for (const KDecl *dc = a.p->files[0]->decls; dc; dc = dc->next) {
             switch (dc->kind) {
-            case KD_RULE: {
+            case KDECL_RULE: {
                 const KRule *ru = &dc->rule;
                 const char *n = ru->name.s ? ru->name.s : ru->default_name;
                 symbol(&r, &first, d, n, 12, dc->span, ru->name.s ? ru->name.span : ru->kw_span);
                 break;
             }
-            case KD_LET: symbol(&r, &first, d, dc->let.name.s, 13, dc->span, dc->let.name.span); break;
-            case KD_EVENT: symbol(&r, &first, d, dc->event.name.s, 24, dc->span, dc->event.name.span); break;
-            case KD_SURVEY: symbol(&r, &first, d, dc->survey.name.s, 23, dc->span, dc->survey.name.span); break;
-            case KD_CHANNEL: symbol(&r, &first, d, dc->channel.name.s, 22, dc->span, dc->channel.name.span); break;
+            case KDECL_LET: symbol(&r, &first, d, dc->let.name.s, 13, dc->span, dc->let.name.span); break;
+            case KDECL_EVENT: symbol(&r, &first, d, dc->event.name.s, 24, dc->span, dc->event.name.span); break;
+            case KDECL_SURVEY: symbol(&r, &first, d, dc->survey.name.s, 23, dc->span, dc->survey.name.span); break;
+            case KDECL_CHANNEL: symbol(&r, &first, d, dc->channel.name.s, 22, dc->span, dc->channel.name.span); break;
             default: break;
             }
         }

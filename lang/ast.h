@@ -44,21 +44,21 @@ const char *ka_type_name(KType t);   /* "number", "string", ... */
 /* ---- expressions ---------------------------------------------------- */
 
 typedef enum KExprKind {
-    KX_NUM,       /* num */
-    KX_STR,       /* str, slen (escapes decoded; may hold NUL) */
-    KX_BOOL,      /* bval */
-    KX_DUR,       /* dur (seconds) */
-    KX_WEEKDAY,   /* weekday (0..6) */
-    KX_NAME,      /* name: a let, now/hour/weekday, an event (operand of
+    KEX_NUM,       /* num */
+    KEX_STR,       /* str, slen (escapes decoded; may hold NUL) */
+    KEX_BOOL,      /* bval */
+    KEX_DUR,       /* dur (seconds) */
+    KEX_WEEKDAY,   /* weekday (0..6) */
+    KEX_NAME,      /* name: a let, now/hour/weekday, an event (operand of
                      within/no/count...), or an attribute */
-    KX_FIELD,     /* base.name: trigger.attr, customer.attr, last(E).attr,
+    KEX_FIELD,     /* base.name: trigger.attr, customer.attr, last(E).attr,
                      E.attr (inside sum/avg/min/max) */
-    KX_CALL,      /* name(args...) [where] [within]: count since last sum avg
+    KEX_CALL,      /* name(args...) [where] [within]: count since last sum avg
                      min max asked responded */
-    KX_UNARY,     /* op a */
-    KX_BINARY,    /* a op b */
-    KX_IN,        /* a in [items] */
-    KX_WITHIN,    /* a within dur_expr (a should name an event) */
+    KEX_UNARY,     /* op a */
+    KEX_BINARY,    /* a op b */
+    KEX_IN,        /* a in [items] */
+    KEX_WITHIN,    /* a within dur_expr (a should name an event) */
 } KExprKind;
 
 typedef enum KOp {
@@ -68,17 +68,17 @@ typedef enum KOp {
     KOP_AND, KOP_OR,
 } KOp;
 
-/* What a name (KX_NAME, or the name of a KX_FIELD) resolved to. */
+/* What a name (KEX_NAME, or the name of a KEX_FIELD) resolved to. */
 typedef enum KRes {
-    KR_NONE = 0,
-    KR_LET,           /* res_let */
-    KR_NOW, KR_HOUR, KR_WEEKDAY_NOW,
-    KR_EVENT,         /* res_id = event id */
-    KR_SURVEY,        /* res_id = survey id */
-    KR_TRIGGER_ATTR,  /* res_id = attribute id: attribute of the trigger event */
-    KR_EVENT_ATTR,    /* res_id = attribute id: attribute of the event being
+    KRES_NONE = 0,
+    KRES_LET,           /* res_let */
+    KRES_NOW, KRES_HOUR, KRES_WEEKDAY_NOW,
+    KRES_EVENT,         /* res_id = event id */
+    KRES_SURVEY,        /* res_id = survey id */
+    KRES_TRIGGER_ATTR,  /* res_id = attribute id: attribute of the trigger event */
+    KRES_EVENT_ATTR,    /* res_id = attribute id: attribute of the event being
                          counted/aggregated (inside count(... where ...)) */
-    KR_TRAIT,         /* res_id = attribute id: customer.attr */
+    KRES_TRAIT,         /* res_id = attribute id: customer.attr */
 } KRes;
 
 typedef struct KExpr KExpr;
@@ -91,20 +91,20 @@ struct KExpr {
     union {
         double num;
         struct { char *str; size_t slen; };
-        bool bval;           /* KX_BOOL */
+        bool bval;           /* KEX_BOOL */
         int64_t dur;
         int weekday;
-        char *name;         /* KX_NAME; KX_CALL function name */
+        char *name;         /* KEX_NAME; KEX_CALL function name */
     };
-    KOp op;                 /* KX_UNARY, KX_BINARY */
-    KExpr *a, *b;           /* operands; KX_FIELD: a = base, name = field;
-                               KX_WITHIN: a = operand, b = duration expr */
-    char *field;            /* KX_FIELD: the field name */
+    KOp op;                 /* KEX_UNARY, KEX_BINARY */
+    KExpr *a, *b;           /* operands; KEX_FIELD: a = base, name = field;
+                               KEX_WITHIN: a = operand, b = duration expr */
+    char *field;            /* KEX_FIELD: the field name */
     KSpan field_span;
-    KExpr **args;           /* KX_CALL args, KX_IN items */
+    KExpr **args;           /* KEX_CALL args, KEX_IN items */
     uint32_t nargs;
-    KExpr *where;           /* KX_CALL: count(E where X) */
-    KExpr *within;          /* KX_CALL: trailing `within D` of the last
+    KExpr *where;           /* KEX_CALL: count(E where X) */
+    KExpr *within;          /* KEX_CALL: trailing `within D` of the last
                                argument, peeled off by the parser */
 
     uint32_t depth;         /* parser: nesting depth (bounded, see SPEC) */
@@ -119,8 +119,8 @@ struct KExpr {
 /* ---- declarations --------------------------------------------------- */
 
 typedef enum KDeclKind {
-    KD_POLICY, KD_IMPORT, KD_TIMEZONE, KD_EVENT, KD_SURVEY, KD_CHANNEL,
-    KD_LET, KD_CAP, KD_QUIET, KD_CONSENT, KD_RULE,
+    KDECL_POLICY, KDECL_IMPORT, KDECL_TIMEZONE, KDECL_EVENT, KDECL_SURVEY, KDECL_CHANNEL,
+    KDECL_LET, KDECL_CAP, KDECL_QUIET, KDECL_CONSENT, KDECL_RULE,
 } KDeclKind;
 
 typedef struct KName {            /* a name with its location */

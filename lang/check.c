@@ -337,14 +337,14 @@ static bool module_loaded(KCheck *c, const char *name)
 static void load_imports(KCheck *c, KFile *f, unsigned depth)
 {
     for (KDecl *d = f->decls; d; d = d->next) {
-        if (d->kind != KD_IMPORT) continue;
+        if (d->kind != KDECL_IMPORT) continue;
         const char *name = d->import.str;
         if (strcmp(name, "std/prelude") == 0) continue;
         size_t len;
-        const char *text = kl_stdlib_text(name, &len);
+        const char *text = ks_stdlib_text(name, &len);
         if (!text) {
             kd_error(c->d, d->import.str_span, "K0308", "unknown module `%s`", name);
-            const char *const *names = kl_stdlib_names();
+            const char *const *names = ks_stdlib_names();
             uint32_t n = 0;
             while (names && names[n]) n++;
             const char *best = closest(name, names, n);
@@ -469,11 +469,11 @@ static void declare(KCheck *c, KDecl *d, bool policy_file)
 {
     KProgram *p = c->p;
     switch (d->kind) {
-    case KD_POLICY:
+    case KDECL_POLICY:
         if (!policy_file) break;
         if (p->policy_name && c->d) {
             for (KDecl *o = p->files[0]->decls; o && o != d; o = o->next)
-                if (o->kind == KD_POLICY) {
+                if (o->kind == KDECL_POLICY) {
                     kd_error(c->d, d->policy.str_span, "K0306", "the policy is named twice");
                     kd_note(c->d, o->policy.str_span, "the first name is here");
                     return;
@@ -486,9 +486,9 @@ static void declare(KCheck *c, KDecl *d, bool policy_file)
         }
         p->policy_name = d->policy.str;
         break;
-    case KD_IMPORT:
+    case KDECL_IMPORT:
         break;
-    case KD_TIMEZONE: {
+    case KDECL_TIMEZONE: {
         if (!policy_file) break;
         if (p->timezone) {
             kd_error(c->d, d->timezone.str_span, "K0306", "the time zone is given twice");
@@ -504,16 +504,16 @@ static void declare(KCheck *c, KDecl *d, bool policy_file)
         p->timezone = d->timezone.str;
         break;
     }
-    case KD_EVENT:
+    case KDECL_EVENT:
         declare_event(c, d);
         break;
-    case KD_SURVEY: {
+    case KDECL_SURVEY: {
         uint32_t id = kc_survey_find(c, d->survey.name.s);
         if (id != KC_NONE) { dup_decl(c, d->survey.name, p->surveys[id]->survey.name.span, "survey"); break; }
         PUSH(c, p->surveys, p->nsurveys, d);
         break;
     }
-    case KD_CHANNEL: {
+    case KDECL_CHANNEL: {
         uint32_t id = channel_find(c, d->channel.name.s);
         if (id != KC_NONE) { dup_decl(c, d->channel.name, p->channels[id]->channel.name.span, "channel"); break; }
         if (p->nchannels == KB_MAX_CHANNELS) {
@@ -524,7 +524,7 @@ static void declare(KCheck *c, KDecl *d, bool policy_file)
         PUSH(c, p->channels, p->nchannels, d);
         break;
     }
-    case KD_LET: {
+    case KDECL_LET: {
         const char *n = d->let.name.s;
         static const char *const builtins[] = { "now", "hour", "weekday", "trigger", "customer" };
         for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
@@ -537,16 +537,16 @@ static void declare(KCheck *c, KDecl *d, bool policy_file)
         PUSH(c, p->lets, p->nlets, d);
         break;
     }
-    case KD_CAP:
+    case KDECL_CAP:
         PUSH(c, p->caps, p->ncaps, d);
         break;
-    case KD_QUIET:
+    case KDECL_QUIET:
         PUSH(c, p->quiets, p->nquiets, d);
         break;
-    case KD_CONSENT:
+    case KDECL_CONSENT:
         PUSH(c, p->consents, p->nconsents, d);
         break;
-    case KD_RULE:
+    case KDECL_RULE:
         d->rule.index = p->nrules;
         PUSH(c, p->rules, p->nrules, &d->rule);
         break;
@@ -724,7 +724,7 @@ static KProgram *load(KProgram *p, const char *name, const KlOptions *opt, KDiag
     KFile *f = add_file(&c, 0);
     load_imports(&c, f, 0);
     size_t plen;
-    const char *ptext = kl_stdlib_text("std/prelude", &plen);
+    const char *ptext = ks_stdlib_text("std/prelude", &plen);
     if (ptext) {
         uint32_t ps = kd_source_add(&p->sources, "std/prelude", ptext, plen, true);
         if (ps == UINT32_MAX) oom(&c);

@@ -46,7 +46,7 @@ static const char *article(KType t)
  * KC_NONE after an error. */
 static uint32_t event_operand(KCheck *c, const KCtx *x, KExpr *e, const char *what)
 {
-    if (e->kind != KX_NAME || e->paren) {
+    if (e->kind != KEX_NAME || e->paren) {
         kd_error(c->d, at(c, x, e), "K0401", "%s needs an event name", what);
         kd_hint(c->d, "e.g. `login within 7d`, `count(ticket_opened)`, `since(purchase)`");
         set(e, KT_ERROR);
@@ -63,7 +63,7 @@ static uint32_t event_operand(KCheck *c, const KCtx *x, KExpr *e, const char *wh
         return KC_NONE;
     }
     uint32_t id = kc_event_use(c, x, e->name, e->span);
-    e->res = KR_EVENT;
+    e->res = KRES_EVENT;
     e->res_id = id;
     set(e, KT_UNTYPED);
     return id;
@@ -75,7 +75,7 @@ static void duration_operand(KCheck *c, const KCtx *x, KExpr *d)
     KType t = kc_expr(c, x, d);
     if (t == KT_ERROR || t == KT_DURATION) return;
     kd_error(c->d, at(c, x, d), "K0402", "`within` needs a duration, found %s %s", article(t), ka_type_name(t));
-    if (d->kind == KX_NUM) kd_hint(c->d, "durations have a unit: write `%gd` (or h, m, s, w)", d->num);
+    if (d->kind == KEX_NUM) kd_hint(c->d, "durations have a unit: write `%gd` (or h, m, s, w)", d->num);
 }
 
 /* Both operand types after an untyped one adopts the other's type. */
@@ -116,7 +116,7 @@ static void hint_duration(KCheck *c, KExpr *a, KType ta, KExpr *b, KType tb)
     if (ta == KT_DURATION && tb == KT_NUMBER) num = b;
     if (tb == KT_DURATION && ta == KT_NUMBER) num = a;
     if (!num) return;
-    if (num->kind == KX_NUM)
+    if (num->kind == KEX_NUM)
         kd_hint(c->d, "durations have a unit: write `%gd` (or h, m, s, w)", num->num);
     else
         kd_hint(c->d, "durations have a unit, e.g. `14d`; multiply a number by a duration: `n * 1d`");
@@ -230,11 +230,11 @@ static KType check_unary(KCheck *c, const KCtx *x, KExpr *e)
 {
     if (e->op == KOP_NO) {
         KExpr *a = e->a;
-        if (a->kind == KX_WITHIN && !a->paren) {
+        if (a->kind == KEX_WITHIN && !a->paren) {
             kc_expr(c, x, a);
             return set(e, a->type == KT_ERROR ? KT_ERROR : KT_BOOL);
         }
-        if (a->kind == KX_NAME && !a->paren && kc_let_find(c, a->name) == KC_NONE && !is_builtin_value(a->name)) {
+        if (a->kind == KEX_NAME && !a->paren && kc_let_find(c, a->name) == KC_NONE && !is_builtin_value(a->name)) {
             return set(e, event_operand(c, x, a, "`no`") == KC_NONE ? KT_ERROR : KT_BOOL);
         }
         KType t = kc_expr(c, x, a);
@@ -269,7 +269,7 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
     if (e->name[0] == '\0') return set(e, KT_ERROR);    /* the parser's placeholder (K0221) */
     uint32_t lid = kc_let_find(c, e->name);
     if (lid != KC_NONE) {
-        e->res = KR_LET;
+        e->res = KRES_LET;
         e->res_let = c->p->lets[lid];
         e->res_id = lid;
         KType t = kc_let_neutral(c, lid, e->span);
@@ -303,16 +303,16 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
         c->depth--;
         return set(e, t);
     }
-    if (!strcmp(e->name, "now")) { e->res = KR_NOW; return set(e, KT_TIME); }
-    if (!strcmp(e->name, "hour")) { e->res = KR_HOUR; return set(e, KT_NUMBER); }
-    if (!strcmp(e->name, "weekday")) { e->res = KR_WEEKDAY_NOW; return set(e, KT_WEEKDAY); }
+    if (!strcmp(e->name, "now")) { e->res = KRES_NOW; return set(e, KT_TIME); }
+    if (!strcmp(e->name, "hour")) { e->res = KRES_HOUR; return set(e, KT_NUMBER); }
+    if (!strcmp(e->name, "weekday")) { e->res = KRES_WEEKDAY_NOW; return set(e, KT_WEEKDAY); }
     if (!strcmp(e->name, "trigger") || !strcmp(e->name, "customer")) {
         kd_error(c->d, at(c, x, e), "K0408", "`%s` needs an attribute: `%s.ATTR`", e->name, e->name);
         return set(e, KT_ERROR);
     }
     /* an attribute */
     if (x->counted != KC_NONE) {
-        e->res = KR_EVENT_ATTR;
+        e->res = KRES_EVENT_ATTR;
         KType t = kc_event_attr(c, x, x->counted, e->name, e->span, &e->res_id);
         if (t != KT_ERROR) kc_bare_use(c, x, e, x->counted);
         return set(e, t);
@@ -324,7 +324,7 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
                 e->name);
         return set(e, KT_ERROR);
     }
-    e->res = KR_TRIGGER_ATTR;
+    e->res = KRES_TRIGGER_ATTR;
     KType t = kc_event_attr(c, x, x->trigger, e->name, e->span, &e->res_id);
     if (t != KT_ERROR) kc_bare_use(c, x, e, x->trigger);
     if (t == KT_ERROR) {
@@ -339,23 +339,23 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
 static KType check_field(KCheck *c, const KCtx *x, KExpr *e)
 {
     KExpr *b = e->a;
-    if (b->kind == KX_NAME && !b->paren && !strcmp(b->name, "trigger") && kc_let_find(c, "trigger") == KC_NONE) {
+    if (b->kind == KEX_NAME && !b->paren && !strcmp(b->name, "trigger") && kc_let_find(c, "trigger") == KC_NONE) {
         set(b, KT_UNTYPED);
         if (x->no_trigger) {
             kd_error(c->d, at(c, x, e), "K0409", "a rule with an `every` trigger has no trigger event");
             kd_hint(c->d, "use `customer.%s` for a profile trait", e->field);
             return set(e, KT_ERROR);
         }
-        e->res = KR_TRIGGER_ATTR;
+        e->res = KRES_TRIGGER_ATTR;
         return set(e, kc_event_attr(c, x, x->trigger, e->field, e->field_span, &e->res_id));
     }
-    if (b->kind == KX_NAME && !b->paren && !strcmp(b->name, "customer")) {
+    if (b->kind == KEX_NAME && !b->paren && !strcmp(b->name, "customer")) {
         set(b, KT_UNTYPED);
-        e->res = KR_TRAIT;
+        e->res = KRES_TRAIT;
         e->res_id = kc_attr_id(c, e->field);
         return set(e, KT_UNTYPED);
     }
-    if (b->kind == KX_CALL && !b->paren && !strcmp(b->name, "last")) {
+    if (b->kind == KEX_CALL && !b->paren && !strcmp(b->name, "last")) {
         set(b, KT_UNTYPED);
         if (b->where || b->within) {
             kd_error(c->d, at(c, x, b), "K0410", "`last(EVENT)` takes no `where` or `within`");
@@ -367,12 +367,12 @@ static KType check_field(KCheck *c, const KCtx *x, KExpr *e)
         }
         uint32_t ev = event_operand(c, x, b->args[0], "`last`");
         if (ev == KC_NONE) return set(e, KT_ERROR);
-        e->res = KR_EVENT_ATTR;
+        e->res = KRES_EVENT_ATTR;
         return set(e, kc_event_attr(c, x, ev, e->field, e->field_span, &e->res_id));
     }
     kd_error(c->d, at(c, x, e), "K0412", "`.%s`: only `trigger.ATTR`, `customer.ATTR` and `last(EVENT).ATTR` read attributes",
              e->field);
-    if (b->kind == KX_NAME)
+    if (b->kind == KEX_NAME)
         kd_hint(c->d, "an event's attribute is read through `last(%s).%s`, or aggregated: `sum(%s.%s within 30d)`",
                 b->name, e->field, b->name, e->field);
     kc_expr(c, x, b);
@@ -442,13 +442,13 @@ static KType check_call(KCheck *c, const KCtx *x, KExpr *e)
         bool ok = no_where(c, x, e) & one_arg(c, x, e, "sum(EVENT.ATTR [within DURATION])");
         if (!ok) return set(e, KT_ERROR);
         KExpr *a = e->args[0];
-        if (a->kind != KX_FIELD || a->paren || a->a->kind != KX_NAME || a->a->paren) {
+        if (a->kind != KEX_FIELD || a->paren || a->a->kind != KEX_NAME || a->a->paren) {
             kd_error(c->d, at(c, x, a), "K0414", "`%s` aggregates an event attribute: `%s(EVENT.ATTR)`", f, f);
             return set(e, KT_ERROR);
         }
         uint32_t ev = event_operand(c, x, a->a, "an aggregate");
         if (ev == KC_NONE) return set(e, KT_ERROR);
-        a->res = KR_EVENT_ATTR;
+        a->res = KRES_EVENT_ATTR;
         KType t = kc_event_attr(c, x, ev, a->field, a->field_span, &a->res_id);
         set(a, t);
         if (t == KT_ERROR) return set(e, KT_ERROR);
@@ -468,7 +468,7 @@ static KType check_call(KCheck *c, const KCtx *x, KExpr *e)
                                                                            : "responded(SURVEY [within DURATION])");
         if (!ok) return set(e, KT_ERROR);
         KExpr *a = e->args[0];
-        if (a->kind != KX_NAME || a->paren) {
+        if (a->kind != KEX_NAME || a->paren) {
             kd_error(c->d, at(c, x, a), "K0416", "`%s` needs a survey name", f);
             return set(e, KT_ERROR);
         }
@@ -478,7 +478,7 @@ static KType check_call(KCheck *c, const KCtx *x, KExpr *e)
             kc_unknown_survey(c, n);
             return set(e, KT_ERROR);
         }
-        a->res = KR_SURVEY;
+        a->res = KRES_SURVEY;
         a->res_id = s;
         set(a, KT_UNTYPED);
         if (e->within) {
@@ -521,20 +521,20 @@ static KType check_in(KCheck *c, const KCtx *x, KExpr *e)
 KType kc_expr(KCheck *c, const KCtx *x, KExpr *e)
 {
     if (!e) return KT_ERROR;
-    e->res = KR_NONE;
+    e->res = KRES_NONE;
     switch (e->kind) {
-    case KX_NUM: return set(e, isnan(e->num) ? KT_ERROR : KT_NUMBER);   /* NAN: a bad number, reported */
-    case KX_STR: return set(e, KT_STRING);
-    case KX_BOOL: return set(e, KT_BOOL);
-    case KX_DUR: return set(e, e->dur < 0 ? KT_ERROR : KT_DURATION);  /* < 0: a bad duration, reported */
-    case KX_WEEKDAY: return set(e, KT_WEEKDAY);
-    case KX_NAME: return check_name(c, x, e);
-    case KX_FIELD: return check_field(c, x, e);
-    case KX_CALL: return check_call(c, x, e);
-    case KX_UNARY: return check_unary(c, x, e);
-    case KX_BINARY: return check_binary(c, x, e);
-    case KX_IN: return check_in(c, x, e);
-    case KX_WITHIN: {
+    case KEX_NUM: return set(e, isnan(e->num) ? KT_ERROR : KT_NUMBER);   /* NAN: a bad number, reported */
+    case KEX_STR: return set(e, KT_STRING);
+    case KEX_BOOL: return set(e, KT_BOOL);
+    case KEX_DUR: return set(e, e->dur < 0 ? KT_ERROR : KT_DURATION);  /* < 0: a bad duration, reported */
+    case KEX_WEEKDAY: return set(e, KT_WEEKDAY);
+    case KEX_NAME: return check_name(c, x, e);
+    case KEX_FIELD: return check_field(c, x, e);
+    case KEX_CALL: return check_call(c, x, e);
+    case KEX_UNARY: return check_unary(c, x, e);
+    case KEX_BINARY: return check_binary(c, x, e);
+    case KEX_IN: return check_in(c, x, e);
+    case KEX_WITHIN: {
         uint32_t ev = event_operand(c, x, e->a, "`within`");
         duration_operand(c, x, e->b);
         if (ev == KC_NONE || e->b->type != KT_DURATION) return set(e, KT_ERROR);
@@ -549,7 +549,7 @@ void kc_cond(KCheck *c, const KCtx *x, KExpr *e, const char *where)
     KType t = kc_expr(c, x, e);
     if (t == KT_ERROR || t == KT_BOOL || t == KT_UNTYPED) return;
     kd_error(c->d, at(c, x, e), "K0419", "`%s` needs a condition (a bool), found %s %s", where, article(t), ka_type_name(t));
-    if (t == KT_NUMBER && e->kind == KX_CALL && !strcmp(e->name, "count"))
+    if (t == KT_NUMBER && e->kind == KEX_CALL && !strcmp(e->name, "count"))
         kd_hint(c->d, "compare it: `count(...) > 0`");
 }
 
@@ -563,15 +563,15 @@ static uint64_t let_size_of(KCheck *c, uint32_t id);
 static uint64_t nodes(KCheck *c, const KExpr *e)
 {
     if (!e) return 0;
-    if (e->kind == KX_NAME && e->res == KR_LET && e->res_let && e->res_id < c->p->nlets)
+    if (e->kind == KEX_NAME && e->res == KRES_LET && e->res_let && e->res_id < c->p->nlets)
         return sat_add(1, let_size_of(c, e->res_id));
     uint64_t n = 1;
-    if (e->kind == KX_UNARY || e->kind == KX_BINARY || e->kind == KX_FIELD || e->kind == KX_WITHIN) {
+    if (e->kind == KEX_UNARY || e->kind == KEX_BINARY || e->kind == KEX_FIELD || e->kind == KEX_WITHIN) {
         n = sat_add(n, nodes(c, e->a));
         n = sat_add(n, nodes(c, e->b));
     }
-    if (e->kind == KX_CALL || e->kind == KX_IN) {
-        if (e->kind == KX_IN) n = sat_add(n, nodes(c, e->a));
+    if (e->kind == KEX_CALL || e->kind == KEX_IN) {
+        if (e->kind == KEX_IN) n = sat_add(n, nodes(c, e->a));
         for (uint32_t i = 0; i < e->nargs; i++) n = sat_add(n, nodes(c, e->args[i]));
         n = sat_add(n, nodes(c, e->where));
         n = sat_add(n, nodes(c, e->within));
@@ -622,8 +622,8 @@ static uint32_t need(KCheck *c, const KExpr *e)
 {
     if (!e) return 0;
     switch (e->kind) {
-    case KX_NAME:
-        if (e->res == KR_LET && e->res_let && e->res_id < c->p->nlets && c->let_need) {
+    case KEX_NAME:
+        if (e->res == KRES_LET && e->res_let && e->res_id < c->p->nlets && c->let_need) {
             uint32_t id = e->res_id;
             if (!c->let_need[id]) {
                 c->let_need[id] = 2;                    /* a cycle guard (cycles are errors) */
@@ -632,13 +632,13 @@ static uint32_t need(KCheck *c, const KExpr *e)
             return c->let_need[id] - 1;
         }
         return 2;                                       /* an event as a condition: COUNT, CONST, GT */
-    case KX_CALL:
+    case KEX_CALL:
         if (e->where && e->name && !strcmp(e->name, "count")) fn_need(c, e->where);
         return 1;
-    case KX_WITHIN: return 2;
-    case KX_UNARY: return max_u(need(c, e->a), 2);      /* `no E`: COUNT, CONST, EQ */
-    case KX_BINARY: return max_u(max_u(need(c, e->a), 2), need(c, e->b) + 1);
-    case KX_IN: {
+    case KEX_WITHIN: return 2;
+    case KEX_UNARY: return max_u(need(c, e->a), 2);      /* `no E`: COUNT, CONST, EQ */
+    case KEX_BINARY: return max_u(max_u(need(c, e->a), 2), need(c, e->b) + 1);
+    case KEX_IN: {
         uint32_t nx = need(c, e->a), n = max_u(nx, 2);
         for (uint32_t lo = 0; lo < e->nargs; lo += KC_IN_CHUNK) {
             uint32_t base = lo > 0 ? 1 : 0;             /* the chunks before, or-ed */

@@ -459,7 +459,7 @@ KbOp kg_vm_op(KOp op)
 
 static const KExpr *let_value(const KExpr *e)
 {
-    if (e->res != KR_LET || !e->res_let || e->res_let->kind != KD_LET) return NULL;
+    if (e->res != KRES_LET || !e->res_let || e->res_let->kind != KDECL_LET) return NULL;
     return e->res_let->let.value;
 }
 
@@ -467,7 +467,7 @@ static const KExpr *let_value(const KExpr *e)
  * than a boolean (no X = not X). */
 static bool names_event(const KExpr *e)
 {
-    return e->kind == KX_WITHIN || (e->kind == KX_NAME && e->res == KR_EVENT);
+    return e->kind == KEX_WITHIN || (e->kind == KEX_NAME && e->res == KRES_EVENT);
 }
 
 static bool fold(Gen *g, const KExpr *e, CV *out);
@@ -535,12 +535,12 @@ static bool fold(Gen *g, const KExpr *e, CV *out)
 {
     if (!e || g->failed) return false;
     switch (e->kind) {
-    case KX_NUM: *out = (CV){ .tag = KB_NUM, .num = e->num }; return true;
-    case KX_STR: *out = (CV){ .tag = KB_STR, .s = e->str ? e->str : "", .slen = e->str ? e->slen : 0 }; return true;
-    case KX_BOOL: *out = cv_bool(e->bval); return true;
-    case KX_DUR: *out = (CV){ .tag = KB_DUR, .i = e->dur }; return true;
-    case KX_WEEKDAY: *out = (CV){ .tag = KB_WEEKDAY, .i = e->weekday }; return true;
-    case KX_NAME: {
+    case KEX_NUM: *out = (CV){ .tag = KB_NUM, .num = e->num }; return true;
+    case KEX_STR: *out = (CV){ .tag = KB_STR, .s = e->str ? e->str : "", .slen = e->str ? e->slen : 0 }; return true;
+    case KEX_BOOL: *out = cv_bool(e->bval); return true;
+    case KEX_DUR: *out = (CV){ .tag = KB_DUR, .i = e->dur }; return true;
+    case KEX_WEEKDAY: *out = (CV){ .tag = KB_WEEKDAY, .i = e->weekday }; return true;
+    case KEX_NAME: {
         const KExpr *v = let_value(e);
         if (!v) return false;
         if (g->let_depth > 100) { fail(g, "lets nested too deeply"); return false; }
@@ -549,7 +549,7 @@ static bool fold(Gen *g, const KExpr *e, CV *out)
         g->let_depth--;
         return ok;
     }
-    case KX_UNARY: {
+    case KEX_UNARY: {
         CV a;
         if (e->op == KOP_NO && names_event(e->a)) return false;
         if (!fold(g, e->a, &a)) return false;
@@ -558,9 +558,9 @@ static bool fold(Gen *g, const KExpr *e, CV *out)
         *out = cv_of(e->op == KOP_NEG ? kval_neg(&x) : kval_not(&x));
         return true;
     }
-    case KX_BINARY:
+    case KEX_BINARY:
         return fold_binary(g, e, out);
-    case KX_IN: {
+    case KEX_IN: {
         CV x;
         if (!fold(g, e->a, &x)) return false;
         CV *cv = calloc((size_t)e->nargs + 1, sizeof *cv);
@@ -632,7 +632,7 @@ static uint32_t window_of(Gen *g, const KExpr *d, int64_t *secs)
 /* The event named by e (an event name). */
 static uint32_t event_of(Gen *g, const KExpr *e)
 {
-    if (!e || e->kind != KX_NAME || !e->name) { fail(g, "expected an event name"); return 0; }
+    if (!e || e->kind != KEX_NAME || !e->name) { fail(g, "expected an event name"); return 0; }
     return event_index(g, e->name);
 }
 
@@ -669,7 +669,7 @@ static void split_event_arg(const KExpr *e, const KExpr **ev, const KExpr **with
 {
     *ev = e->nargs ? e->args[0] : NULL;
     *within = e->within;
-    if (*ev && (*ev)->kind == KX_WITHIN && !*within) {
+    if (*ev && (*ev)->kind == KEX_WITHIN && !*within) {
         *within = (*ev)->b;
         *ev = (*ev)->a;
     }
@@ -707,7 +707,7 @@ static void gen_call(Gen *g, Fn *f, const KExpr *e, KbTag hint)
         uint32_t k = 0;
         while (k < 4 && strcmp(name, aggs[k]) != 0) k++;
         if (k == 4) { fail(g, "unknown function %s()", name); return; }
-        if (arg->kind != KX_FIELD || !arg->a) { fail(g, "%s() expects E.attr", name); return; }
+        if (arg->kind != KEX_FIELD || !arg->a) { fail(g, "%s() expects E.attr", name); return; }
         uint32_t ev = event_of(g, arg->a);
         uint32_t a = attr_index(g, field_name(arg));
         uint32_t wi = window_of(g, within, &w);
@@ -753,12 +753,12 @@ static void gen_attr(Gen *g, Fn *f, KRes res, const char *name, uint32_t t)
     uint32_t a = attr_index(g, name);
     if (g->failed) return;
     switch (res) {
-    case KR_TRIGGER_ATTR:
+    case KRES_TRIGGER_ATTR:
         keep_attr(g, f->trigger_event, a);
         note_attr_read(g, f, a);
         emit(g, f, KB_OP_TATTR, 2, a, t);
         break;
-    case KR_EVENT_ATTR:
+    case KRES_EVENT_ATTR:
         if (f->counted_event == KB_NONE) {          /* outside a count: the trigger's */
             keep_attr(g, f->trigger_event, a);
             note_attr_read(g, f, a);
@@ -778,7 +778,7 @@ static void gen_attr(Gen *g, Fn *f, KRes res, const char *name, uint32_t t)
 static void gen_name(Gen *g, Fn *f, const KExpr *e, KbTag hint)
 {
     switch (e->res) {
-    case KR_LET: {
+    case KRES_LET: {
         const KExpr *v = let_value(e);
         if (!v) { fail(g, "let `%s` has no value", e->name ? e->name : "?"); return; }
         if (g->let_depth > 100) { fail(g, "lets nested too deeply"); return; }
@@ -799,20 +799,20 @@ static void gen_name(Gen *g, Fn *f, const KExpr *e, KbTag hint)
         f->lets[f->nlets++] = (KbLetName){ f->last_op, name };
         return;
     }
-    case KR_NOW: emit(g, f, KB_OP_NOW, 0); return;
-    case KR_HOUR: emit(g, f, KB_OP_HOUR, 0); return;
-    case KR_WEEKDAY_NOW: emit(g, f, KB_OP_WEEKDAY, 0); return;
-    case KR_TRIGGER_ATTR: case KR_EVENT_ATTR:
+    case KRES_NOW: emit(g, f, KB_OP_NOW, 0); return;
+    case KRES_HOUR: emit(g, f, KB_OP_HOUR, 0); return;
+    case KRES_WEEKDAY_NOW: emit(g, f, KB_OP_WEEKDAY, 0); return;
+    case KRES_TRIGGER_ATTR: case KRES_EVENT_ATTR:
         /* a bare attribute name: of the counted event inside a where-function,
          * else of the trigger (decided here, not by e->res: a let's body is
          * shared by all its uses, and each use is checked in its own context) */
         g->name_span = e->span;
-        gen_attr(g, f, KR_EVENT_ATTR, e->name, want_tag(e->type, hint));
+        gen_attr(g, f, KRES_EVENT_ATTR, e->name, want_tag(e->type, hint));
         return;
-    case KR_TRAIT:
+    case KRES_TRAIT:
         gen_attr(g, f, e->res, e->name, want_tag(e->type, hint));
         return;
-    case KR_EVENT: {                                 /* an event as a condition: it happened */
+    case KRES_EVENT: {                                 /* an event as a condition: it happened */
         gen_count(g, f, event_of(g, e), NULL, NULL, f->trigger_event);
         emit(g, f, KB_OP_CONST, 1, const_index(g, (KbConst){ .tag = KB_NUM, .num = 0 }));
         emit(g, f, KB_OP_GT, 0);
@@ -828,7 +828,7 @@ static void gen_field(Gen *g, Fn *f, const KExpr *e, KbTag hint)
     const KExpr *base = e->a;
     const char *fname = field_name(e);
     uint32_t t = want_tag(e->type, hint);
-    if (base && base->kind == KX_CALL && base->name && strcmp(base->name, "last") == 0) {
+    if (base && base->kind == KEX_CALL && base->name && strcmp(base->name, "last") == 0) {
         const KExpr *arg, *within;
         split_event_arg(base, &arg, &within);
         uint32_t ev = event_of(g, arg);
@@ -840,9 +840,9 @@ static void gen_field(Gen *g, Fn *f, const KExpr *e, KbTag hint)
         return;
     }
     KRes res = e->res;
-    if (res != KR_TRIGGER_ATTR && res != KR_TRAIT && res != KR_EVENT_ATTR && base && base->kind == KX_NAME && base->name)
-        res = strcmp(base->name, "customer") == 0 ? KR_TRAIT : KR_TRIGGER_ATTR;
-    if (res == KR_EVENT_ATTR) res = KR_TRIGGER_ATTR;   /* trigger.attr inside a count */
+    if (res != KRES_TRIGGER_ATTR && res != KRES_TRAIT && res != KRES_EVENT_ATTR && base && base->kind == KEX_NAME && base->name)
+        res = strcmp(base->name, "customer") == 0 ? KRES_TRAIT : KRES_TRIGGER_ATTR;
+    if (res == KRES_EVENT_ATTR) res = KRES_TRIGGER_ATTR;   /* trigger.attr inside a count */
     g->name_span = e->field_span.hi > 0 ? e->field_span : e->span;
     gen_attr(g, f, res, fname, t);
 }
@@ -899,8 +899,8 @@ static void gen_unary(Gen *g, Fn *f, const KExpr *e, KbTag hint)
         return;
     case KOP_NO: case KOP_NOT:
         if (e->op == KOP_NO && names_event(e->a)) {  /* no E [within D]: count == 0 */
-            const KExpr *ev = e->a->kind == KX_WITHIN ? e->a->a : e->a;
-            const KExpr *within = e->a->kind == KX_WITHIN ? e->a->b : NULL;
+            const KExpr *ev = e->a->kind == KEX_WITHIN ? e->a->a : e->a;
+            const KExpr *within = e->a->kind == KEX_WITHIN ? e->a->b : NULL;
             gen_count(g, f, event_of(g, ev), NULL, within, f->trigger_event);
             emit(g, f, KB_OP_CONST, 1, const_index(g, (KbConst){ .tag = KB_NUM, .num = 0 }));
             emit(g, f, KB_OP_EQ, 0);
@@ -958,13 +958,13 @@ static void gen(Gen *g, Fn *f, const KExpr *e, KbTag hint)
         emit_cv(g, f, &c);
     } else {
         switch (e->kind) {
-        case KX_NAME: gen_name(g, f, e, hint); break;
-        case KX_FIELD: gen_field(g, f, e, hint); break;
-        case KX_CALL: gen_call(g, f, e, hint); break;
-        case KX_UNARY: gen_unary(g, f, e, hint); break;
-        case KX_BINARY: gen_binary(g, f, e, hint); break;
-        case KX_IN: gen_in(g, f, e); break;
-        case KX_WITHIN: {
+        case KEX_NAME: gen_name(g, f, e, hint); break;
+        case KEX_FIELD: gen_field(g, f, e, hint); break;
+        case KEX_CALL: gen_call(g, f, e, hint); break;
+        case KEX_UNARY: gen_unary(g, f, e, hint); break;
+        case KEX_BINARY: gen_binary(g, f, e, hint); break;
+        case KEX_IN: gen_in(g, f, e); break;
+        case KEX_WITHIN: {
             const KExpr *ev = e->a;
             gen_count(g, f, event_of(g, ev), NULL, e->b, f->trigger_event);
             emit(g, f, KB_OP_CONST, 1, const_index(g, (KbConst){ .tag = KB_NUM, .num = 0 }));

@@ -849,7 +849,7 @@ static bool f_decls(F *f, const KFile *file)
     for (const KDecl *d = file->decls; d; d = d->next) {
         uint32_t ci = ct_at(f, d->span.lo);
         if (ci == UINT32_MAX || (f->ndecls && ci <= f->decls[f->ndecls - 1])) return false;
-        if (d->kind == KD_RULE) {
+        if (d->kind == KDECL_RULE) {
             if (d->rule.name.s == NULL) {
                 if (!(ct_is(f, ci, "ask") || ct_is(f, ci, "task"))) return false;
                 f->ct[ci].pin = f->toks.v[f->ct[ci].t].line;
@@ -924,7 +924,7 @@ static bool verify(F *f, const KFile *file, const char *out, size_t outlen)
         const KDecl *x = file->decls, *y = pf ? pf->decls : NULL;
         for (; ok && x && y; x = x->next, y = y->next) {
             ok = x->kind == y->kind;
-            if (ok && x->kind == KD_RULE) {
+            if (ok && x->kind == KDECL_RULE) {
                 ok = (x->rule.name.s == NULL) == (y->rule.name.s == NULL);
                 if (ok && !x->rule.name.s) {
                     uint32_t cx = ct_at(f, x->rule.kw_span.lo), cy = ct_at(&g, y->rule.kw_span.lo);

@@ -3,7 +3,12 @@
  * Layers (prefixes):  kx_ scanner (lexer.l), kp_ parser (parser.y),
  * kc_ checker (check.c), kg_ code generator (codegen.c), kb_ bytecode file
  * (bytecode.h), kf_ formatter (fmt.c), kd_ diagnostics (diag.h),
- * ka_ syntax tree (ast.h).
+ * ka_ syntax tree (ast.h), kl_ linter (lint.c), ks_ embedded standard
+ * library (generated), kval_ values (value.h, shared with the VM), ku_
+ * helpers (util.h).  Enum constants follow the same rooms: KEX_ expression
+ * kinds, KRES_ name resolutions, KDECL_ declaration kinds (ast.h), KPI_
+ * parser items, KCL_ rule clauses (clauses.h), KX_ scanner limits, KD_
+ * diagnostics, KB_ bytecode.
  *
  * lang/ knows nothing of the runtime.  Its product is a KImage (bytecode.h).
  */
@@ -18,9 +23,9 @@
 
 /* Text of an embedded stdlib module by import name ("std/prelude",
  * "std/support", ...), or NULL.  Generated from stdlib/ at build time. */
-const char *kl_stdlib_text(const char *name, size_t *len);
+const char *ks_stdlib_text(const char *name, size_t *len);
 /* NULL-terminated list of module names, for did-you-mean hints. */
-const char *const *kl_stdlib_names(void);
+const char *const *ks_stdlib_names(void);
 
 /* ---- parsing -------------------------------------------------------- */
 

@@ -89,25 +89,25 @@ static CVal cfold(const KExpr *e, int depth)
 {
     if (!e || depth > 64) return cv_none();
     switch (e->kind) {
-    case KX_NUM: return cv_val(kval_num(e->num));
-    case KX_STR: {
+    case KEX_NUM: return cv_val(kval_num(e->num));
+    case KEX_STR: {
         CVal c = cv_val((KValue){ .tag = KB_STR });
         c.s = e->str;
         c.slen = e->slen;
         return c;
     }
-    case KX_BOOL: return cv_val(kval_bool(e->bval));
-    case KX_DUR: return cv_val(kval_int(KB_DUR, e->dur));
-    case KX_NAME:
-        if (e->res == KR_LET && e->res_let && e->res_let->kind == KD_LET)
+    case KEX_BOOL: return cv_val(kval_bool(e->bval));
+    case KEX_DUR: return cv_val(kval_int(KB_DUR, e->dur));
+    case KEX_NAME:
+        if (e->res == KRES_LET && e->res_let && e->res_let->kind == KDECL_LET)
             return cfold(e->res_let->let.value, depth + 1);
         return cv_none();
-    case KX_UNARY: {
+    case KEX_UNARY: {
         CVal a = cfold(e->a, depth + 1);
         if (!a.folded) return cv_none();
         return cv_val(e->op == KOP_NEG ? kval_neg(&a.v) : kval_not(&a.v));
     }
-    case KX_BINARY: {
+    case KEX_BINARY: {
         CVal a = cfold(e->a, depth + 1), b = cfold(e->b, depth + 1);
         if (e->op == KOP_AND || e->op == KOP_OR) {
             int dominant = e->op == KOP_OR;      /* true for or, false for and */
@@ -125,7 +125,7 @@ static CVal cfold(const KExpr *e, int depth)
         KValStrings ss = { cv_str, strs };
         return cv_val(kval_relation(kg_vm_op(e->op), &a.v, &b.v, &ss));
     }
-    case KX_IN: {
+    case KEX_IN: {
         CVal a = cfold(e->a, depth + 1);
         if (!a.folded) return cv_none();
         KValue unk = kval_unknown;

@@ -76,9 +76,9 @@ typedef struct KAttrNode { KAttrDecl attr; struct KAttrNode *next; } KAttrNode;
 
 /* One clause item of a rule, before the rule is assembled. */
 typedef enum KItemKind {
-#define KI_ENUM_(item, clause, opens) KI_##item,
-    KAIROS_ITEMS(KI_ENUM_)
-#undef KI_ENUM_
+#define KPI_ENUM_(item, clause, opens) KPI_##item,
+    KAIROS_ITEMS(KPI_ENUM_)
+#undef KPI_ENUM_
 } KItemKind;
 
 typedef struct KItem {

@@ -139,13 +139,13 @@ decls:
   ;
 
 decl:
-    POLICY STRING           { $$ = mk_decl(ps, KD_POLICY, @$); $$->policy.str = $2.s; $$->policy.str_span = kp_span(ps, @2); }
-  | IMPORT STRING           { $$ = mk_decl(ps, KD_IMPORT, @$); $$->import.str = $2.s; $$->import.str_span = kp_span(ps, @2); }
-  | TIMEZONE STRING         { $$ = mk_decl(ps, KD_TIMEZONE, @$); $$->timezone.str = $2.s; $$->timezone.str_span = kp_span(ps, @2); }
-  | EVENT ident             { $$ = mk_decl(ps, KD_EVENT, @$); $$->event.name = mk_name(ps, $2, @2); }
+    POLICY STRING           { $$ = mk_decl(ps, KDECL_POLICY, @$); $$->policy.str = $2.s; $$->policy.str_span = kp_span(ps, @2); }
+  | IMPORT STRING           { $$ = mk_decl(ps, KDECL_IMPORT, @$); $$->import.str = $2.s; $$->import.str_span = kp_span(ps, @2); }
+  | TIMEZONE STRING         { $$ = mk_decl(ps, KDECL_TIMEZONE, @$); $$->timezone.str = $2.s; $$->timezone.str_span = kp_span(ps, @2); }
+  | EVENT ident             { $$ = mk_decl(ps, KDECL_EVENT, @$); $$->event.name = mk_name(ps, $2, @2); }
   | EVENT ident '{' attrs_opt '}'
         {
-            $$ = mk_decl(ps, KD_EVENT, @$);
+            $$ = mk_decl(ps, KDECL_EVENT, @$);
             $$->event.name = mk_name(ps, $2, @2);
             $$->event.has_body = true;
             $4 = rev_attrs($4);
@@ -156,11 +156,11 @@ decl:
             for (KAttrNode *a = $4; a; a = a->next) $$->event.attrs[n++] = a->attr;
             $$->event.nattrs = n;
         }
-  | SURVEY ident            { $$ = mk_decl(ps, KD_SURVEY, @$); $$->survey.name = mk_name(ps, $2, @2); }
-  | SURVEY ident '{' '}'    { $$ = mk_decl(ps, KD_SURVEY, @$); $$->survey.name = mk_name(ps, $2, @2); }
+  | SURVEY ident            { $$ = mk_decl(ps, KDECL_SURVEY, @$); $$->survey.name = mk_name(ps, $2, @2); }
+  | SURVEY ident '{' '}'    { $$ = mk_decl(ps, KDECL_SURVEY, @$); $$->survey.name = mk_name(ps, $2, @2); }
   | SURVEY ident '{' NAME ':' NUMBER '-' NUMBER '}'
         {
-            $$ = mk_decl(ps, KD_SURVEY, @$);
+            $$ = mk_decl(ps, KDECL_SURVEY, @$);
             $$->survey.name = mk_name(ps, $2, @2);
             if (strcmp($4, "scale") != 0) {
                 kd_error(ps->diags, kp_span(ps, @4), "K0214", "unknown survey field `%s`", $4);
@@ -173,11 +173,11 @@ decl:
                 $$->survey.scale_hi = $8;
             }
         }
-  | CHANNEL ident           { $$ = mk_decl(ps, KD_CHANNEL, @$); $$->channel.name = mk_name(ps, $2, @2); }
-  | LET ident '=' expr      { $$ = mk_decl(ps, KD_LET, @$); $$->let.name = mk_name(ps, $2, @2); $$->let.value = $4; }
+  | CHANNEL ident           { $$ = mk_decl(ps, KDECL_CHANNEL, @$); $$->channel.name = mk_name(ps, $2, @2); }
+  | LET ident '=' expr      { $$ = mk_decl(ps, KDECL_LET, @$); $$->let.name = mk_name(ps, $2, @2); $$->let.value = $4; }
   | CAP NUMBER PER DURATION on_opt
         {
-            $$ = mk_decl(ps, KD_CAP, @$);
+            $$ = mk_decl(ps, KDECL_CAP, @$);
             if (int_in(ps, $2, @2, 1, 1e9, "a cap's count")) $$->cap.n = (uint32_t)$2;
             else $$->cap.n = 1;
             if ($4 == 0)
@@ -188,7 +188,7 @@ decl:
         }
   | QUIET CLOCK '-' CLOCK on_opt
         {
-            $$ = mk_decl(ps, KD_QUIET, @$);
+            $$ = mk_decl(ps, KDECL_QUIET, @$);
             if ($2 == KX_BAD_CLOCK || $4 == KX_BAD_CLOCK) {
                 $2 = $4 = 0;            /* reported by the scanner */
             } else if ($2 == 1440) {
@@ -205,7 +205,7 @@ decl:
             $$->quiet.channels = name_list(ps, $5);
         }
   | REQUIRE CONSENT ON chanlist
-        { $$ = mk_decl(ps, KD_CONSENT, @$); $$->consent.channels = name_list(ps, $4); }
+        { $$ = mk_decl(ps, KDECL_CONSENT, @$); $$->consent.channels = name_list(ps, $4); }
   | RULE ident ':' rule_body
         {
             $$ = $4;
@@ -291,22 +291,22 @@ items:
   ;
 
 item:
-    VIA NAME                { $$ = mk_item(ps, KI_VIA, @$, @1); $$->name = mk_name(ps, $2, @2); }
-  | THEN NAME               { $$ = mk_item(ps, KI_THEN, @$, @1); $$->name = mk_name(ps, $2, @2); }
-  | AFTER DURATION          { $$ = mk_item(ps, KI_AFTER_DUR, @$, @1); $$->dur = $2; $$->num_span = kp_span(ps, @2); }
+    VIA NAME                { $$ = mk_item(ps, KPI_VIA, @$, @1); $$->name = mk_name(ps, $2, @2); }
+  | THEN NAME               { $$ = mk_item(ps, KPI_THEN, @$, @1); $$->name = mk_name(ps, $2, @2); }
+  | AFTER DURATION          { $$ = mk_item(ps, KPI_AFTER_DUR, @$, @1); $$->dur = $2; $$->num_span = kp_span(ps, @2); }
   | AFTER NAME plus_opt where_opt
         {
-            $$ = mk_item(ps, KI_AFTER, @$, @1);
+            $$ = mk_item(ps, KPI_AFTER, @$, @1);
             $$->name = mk_name(ps, $2, @2);
             $$->has_delay = @3.hi > @3.lo;
             $$->dur = $3;
             $$->expr = $4;
         }
-  | EVERY NAME              { $$ = mk_item(ps, KI_EVERY, @$, @1); $$->name = mk_name(ps, $2, @2); }
-  | EVERY DURATION          { $$ = mk_item(ps, KI_EVERY, @$, @1); $$->has_delay = true; $$->dur = $2; $$->num_span = kp_span(ps, @2); }
+  | EVERY NAME              { $$ = mk_item(ps, KPI_EVERY, @$, @1); $$->name = mk_name(ps, $2, @2); }
+  | EVERY DURATION          { $$ = mk_item(ps, KPI_EVERY, @$, @1); $$->has_delay = true; $$->dur = $2; $$->num_span = kp_span(ps, @2); }
   | AT CLOCK
         {
-            $$ = mk_item(ps, KI_EVERY_AT, @$, @1);
+            $$ = mk_item(ps, KPI_EVERY_AT, @$, @1);
             $$->start = $2;
             if ($2 == 1440) {
                 kd_error(ps->diags, kp_span(ps, @2), "K0208", "24:00 can only end a window");
@@ -314,27 +314,27 @@ item:
                 $$->start = 0;
             }
         }
-  | AT CLOCK '-' CLOCK      { $$ = mk_item(ps, KI_AT_WINDOW, @$, @1); $$->days = 0x7f; $$->start = $2; $$->end = $4; $$->num_span = kp_span(ps, @2); }
-  | AT days                 { $$ = mk_item(ps, KI_AT_WINDOW, @$, @1); $$->days = (uint8_t)$2; $$->start = 0; $$->end = 1440; $$->num_span = kp_span(ps, @2); }
-  | AT days CLOCK '-' CLOCK { $$ = mk_item(ps, KI_AT_WINDOW, @$, @1); $$->days = (uint8_t)$2; $$->start = $3; $$->end = $5; $$->num_span = kp_span(ps, @3); }
+  | AT CLOCK '-' CLOCK      { $$ = mk_item(ps, KPI_AT_WINDOW, @$, @1); $$->days = 0x7f; $$->start = $2; $$->end = $4; $$->num_span = kp_span(ps, @2); }
+  | AT days                 { $$ = mk_item(ps, KPI_AT_WINDOW, @$, @1); $$->days = (uint8_t)$2; $$->start = 0; $$->end = 1440; $$->num_span = kp_span(ps, @2); }
+  | AT days CLOCK '-' CLOCK { $$ = mk_item(ps, KPI_AT_WINDOW, @$, @1); $$->days = (uint8_t)$2; $$->start = $3; $$->end = $5; $$->num_span = kp_span(ps, @3); }
   | AT BEST_TIME '(' NAME ')'
-        { $$ = mk_item(ps, KI_AT_BEST, @$, @1); $$->name = mk_name(ps, $4, @4); }
-  | IF expr                 { $$ = mk_item(ps, KI_IF, @$, @1); $$->expr = $2; }
-  | UNLESS expr             { $$ = mk_item(ps, KI_UNLESS, @$, @1); $$->expr = $2; }
+        { $$ = mk_item(ps, KPI_AT_BEST, @$, @1); $$->name = mk_name(ps, $4, @4); }
+  | IF expr                 { $$ = mk_item(ps, KPI_IF, @$, @1); $$->expr = $2; }
+  | UNLESS expr             { $$ = mk_item(ps, KPI_UNLESS, @$, @1); $$->expr = $2; }
   | CAP NUMBER PER DURATION
         {
-            $$ = mk_item(ps, KI_CAP, @$, @1);
+            $$ = mk_item(ps, KPI_CAP, @$, @1);
             $$->num = int_in(ps, $2, @2, 1, 1e9, "a cap's count") ? $2 : 1;
             if ($4 == 0)
                 kd_error(ps->diags, kp_span(ps, @4), "K0217", "a cap's window must be longer than 0");
             if ($4 <= 0) $4 = 1;        /* (KX_BAD_DUR: reported by the scanner) */
             $$->dur = $4;
         }
-  | PRIORITY NUMBER         { $$ = mk_item(ps, KI_PRIORITY, @$, @1); $$->num = int_in(ps, $2, @2, -1e6, 1e6, "a priority") ? $2 : 0; }
-  | PRIORITY '-' NUMBER     { $$ = mk_item(ps, KI_PRIORITY, @$, @1); $$->num = int_in(ps, -$3, @$, -1e6, 1e6, "a priority") ? -$3 : 0; }
+  | PRIORITY NUMBER         { $$ = mk_item(ps, KPI_PRIORITY, @$, @1); $$->num = int_in(ps, $2, @2, -1e6, 1e6, "a priority") ? $2 : 0; }
+  | PRIORITY '-' NUMBER     { $$ = mk_item(ps, KPI_PRIORITY, @$, @1); $$->num = int_in(ps, -$3, @$, -1e6, 1e6, "a priority") ? -$3 : 0; }
   | VARIANT NAME NUMBER '%' vbody_opt
         {
-            $$ = mk_item(ps, KI_VARIANT, @$, @1);
+            $$ = mk_item(ps, KPI_VARIANT, @$, @1);
             KVariant *v = kp_alloc(ps, sizeof *v);
             v->name = mk_name(ps, $2, @2);
             v->pct = int_in(ps, $3, @3, 0, 100, "a variant's percentage") ? $3 : 0;
@@ -359,8 +359,8 @@ item:
             $$->variant = v;
             $$->num_span = kp_span(ps, @3);
         }
-  | ON RETRIGGER NAME       { $$ = mk_item(ps, KI_RETRIGGER, @$, @1); $$->name = mk_name(ps, $3, @3); }
-  | ON chanlist             { $$ = mk_item(ps, KI_ON_CHANNELS, @$, @1); }
+  | ON RETRIGGER NAME       { $$ = mk_item(ps, KPI_RETRIGGER, @$, @1); $$->name = mk_name(ps, $3, @3); }
+  | ON chanlist             { $$ = mk_item(ps, KPI_ON_CHANNELS, @$, @1); }
   ;
 
 plus_opt:
@@ -443,12 +443,12 @@ in_item:
         {
             /* expanded by the caller's loop below: a chain of weekday nodes */
             int from = $1 / 8, to = $1 % 8;
-            $$ = mk(ps, KX_WEEKDAY, @$);
+            $$ = mk(ps, KEX_WEEKDAY, @$);
             $$->weekday = from;
             KExpr *t = $$;
             for (int d = from; d != to; ) {
                 d = (d + 1) % 7;
-                KExpr *n = mk(ps, KX_WEEKDAY, @$);
+                KExpr *n = mk(ps, KEX_WEEKDAY, @$);
                 n->weekday = d;
                 t->b = n;          /* temporary chain through b, split in fixup */
                 t = n;
@@ -467,13 +467,13 @@ postfix:
   ;
 
 primary:
-    NUMBER                  { $$ = mk(ps, KX_NUM, @$); $$->num = $1; }
-  | STRING                  { $$ = mk(ps, KX_STR, @$); $$->str = $1.s; $$->slen = $1.n; }
-  | TRUE                    { $$ = mk(ps, KX_BOOL, @$); $$->bval = true; }
-  | FALSE                   { $$ = mk(ps, KX_BOOL, @$); $$->bval = false; }
-  | DURATION                { $$ = mk(ps, KX_DUR, @$); $$->dur = $1; }
-  | WEEKDAY                 { $$ = mk(ps, KX_WEEKDAY, @$); $$->weekday = $1; }
-  | ident                   { $$ = mk(ps, KX_NAME, @$); $$->name = $1; }
+    NUMBER                  { $$ = mk(ps, KEX_NUM, @$); $$->num = $1; }
+  | STRING                  { $$ = mk(ps, KEX_STR, @$); $$->str = $1.s; $$->slen = $1.n; }
+  | TRUE                    { $$ = mk(ps, KEX_BOOL, @$); $$->bval = true; }
+  | FALSE                   { $$ = mk(ps, KEX_BOOL, @$); $$->bval = false; }
+  | DURATION                { $$ = mk(ps, KEX_DUR, @$); $$->dur = $1; }
+  | WEEKDAY                 { $$ = mk(ps, KEX_WEEKDAY, @$); $$->weekday = $1; }
+  | ident                   { $$ = mk(ps, KEX_NAME, @$); $$->name = $1; }
   | ident '(' ')'           { $$ = mk_call(ps, $1, NULL, NULL, @$); }
   | ident '(' args ')'      { $$ = mk_call(ps, $1, $3, NULL, @$); }
   | ident '(' expr WHERE expr ')'
@@ -486,7 +486,7 @@ primary:
   | '(' expr ')'            { $$ = $2; $$->paren = true; }
   | primary '.' ident
         {
-            $$ = mk(ps, KX_FIELD, @$);
+            $$ = mk(ps, KEX_FIELD, @$);
             $$->a = $1;
             deeper(ps, $$, &$$->a);
             $$->field = $3;
@@ -549,7 +549,7 @@ static void deeper(KParse *ps, KExpr *e, KExpr **child)
                      KP_MAX_DEPTH);
         ps->too_deep = true;
         /* a placeholder the checker treats as already reported */
-        KExpr *z = mk(ps, KX_NAME, (KLoc){ (*child)->span.lo, (*child)->span.hi });
+        KExpr *z = mk(ps, KEX_NAME, (KLoc){ (*child)->span.lo, (*child)->span.hi });
         z->name = kp_strndup(ps, "", 0);
         *child = z;
         e->depth = 1;
@@ -558,7 +558,7 @@ static void deeper(KParse *ps, KExpr *e, KExpr **child)
 
 static KExpr *mk_bin(KParse *ps, KOp op, KExpr *a, KExpr *b, KLoc loc)
 {
-    KExpr *e = mk(ps, KX_BINARY, loc);
+    KExpr *e = mk(ps, KEX_BINARY, loc);
     e->op = op;
     e->a = a;
     e->b = b;
@@ -569,7 +569,7 @@ static KExpr *mk_bin(KParse *ps, KOp op, KExpr *a, KExpr *b, KLoc loc)
 
 static KExpr *mk_un(KParse *ps, KOp op, KExpr *a, KLoc loc)
 {
-    KExpr *e = mk(ps, KX_UNARY, loc);
+    KExpr *e = mk(ps, KEX_UNARY, loc);
     e->op = op;
     e->a = a;
     deeper(ps, e, &e->a);
@@ -595,7 +595,7 @@ static KAttrNode *rev_attrs(KAttrNode *l)
 /* expr IN [items] (items in reverse, or NULL for an empty list). */
 static KExpr *mk_in(KParse *ps, KExpr *x, KExprNode *items, KLoc loc)
 {
-    KExpr *e = mk(ps, KX_IN, loc);
+    KExpr *e = mk(ps, KEX_IN, loc);
     e->a = x;
     items = rev_exprs(items);
     uint32_t n = 0;
@@ -612,7 +612,7 @@ static KExpr *mk_in(KParse *ps, KExpr *x, KExprNode *items, KLoc loc)
 /* x within d */
 static KExpr *mk_within(KParse *ps, KExpr *x, KExpr *d, KLoc loc)
 {
-    KExpr *e = mk(ps, KX_WITHIN, loc);
+    KExpr *e = mk(ps, KEX_WITHIN, loc);
     e->a = x;
     e->b = d;
     deeper(ps, e, &e->a);
@@ -626,12 +626,12 @@ static KExpr *peel_within(KExpr **pp)
 {
     while (*pp && !(*pp)->paren) {
         KExpr *e = *pp;
-        if (e->kind == KX_WITHIN) {
+        if (e->kind == KEX_WITHIN) {
             *pp = e->a;
             return e->b;
         }
-        if (e->kind == KX_BINARY) pp = &e->b;
-        else if (e->kind == KX_UNARY) pp = &e->a;
+        if (e->kind == KEX_BINARY) pp = &e->b;
+        else if (e->kind == KEX_UNARY) pp = &e->a;
         else break;
     }
     return NULL;
@@ -639,7 +639,7 @@ static KExpr *peel_within(KExpr **pp)
 
 static KExpr *mk_call(KParse *ps, char *name, KExprNode *args, KExpr *where, KLoc loc)
 {
-    KExpr *e = mk(ps, KX_CALL, loc);
+    KExpr *e = mk(ps, KEX_CALL, loc);
     args = rev_exprs(args);
     e->name = name;
     uint32_t n = 0;
@@ -1065,7 +1065,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
 
 /* The clause each item belongs to, and whether it starts it (lang/clauses.h). */
 static const struct { KClause clause; bool opens; } item_clause[] = {
-#define KP_ITEM_(item, clause, opens) [KI_##item] = { KCL_##clause, opens },
+#define KP_ITEM_(item, clause, opens) [KPI_##item] = { KCL_##clause, opens },
     KAIROS_ITEMS(KP_ITEM_)
 #undef KP_ITEM_
 };
@@ -1084,7 +1084,7 @@ static void dup_clause(KParse *ps, KItem *it, KSpan first)
 
 static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName target, KItem *items)
 {
-    KDecl *d = mk_decl(ps, KD_RULE, loc);
+    KDecl *d = mk_decl(ps, KDECL_RULE, loc);
     KRule *r = &d->rule;
     r->is_task = task;
     r->target = target;
@@ -1096,8 +1096,8 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
 
     uint32_t natt = 0, nvar = 0;
     for (KItem *it = items; it; it = it->next) {
-        if (it->kind == KI_VIA || it->kind == KI_THEN) natt++;
-        if (it->kind == KI_VARIANT) nvar++;
+        if (it->kind == KPI_VIA || it->kind == KPI_THEN) natt++;
+        if (it->kind == KPI_VARIANT) nvar++;
     }
     r->attempts = kp_alloc(ps, (natt ? natt : 1) * sizeof *r->attempts);
     r->variants = kp_alloc(ps, (nvar ? nvar : 1) * sizeof *r->variants);
@@ -1113,7 +1113,7 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
         [KCL_PRIORITY] = &r->priority_span, [KCL_RETRIGGER] = &r->retrigger_span,
     };
     for (KItem *it = items; it; prev = it, it = it->next) {
-        if (pending_then && it->kind != KI_AFTER_DUR) {
+        if (pending_then && it->kind != KPI_AFTER_DUR) {
             kd_error(ps->diags, pending_then->span, "K0206", "`then %s` needs a delay", pending_then->name.s);
             kd_hint(ps->diags, "a reminder is `then CHANNEL after DURATION`, e.g. `then %s after 24h`",
                     pending_then->name.s);
@@ -1128,12 +1128,12 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             continue;
         }
         switch (it->kind) {
-        case KI_VIA:
+        case KPI_VIA:
             r->via_span = it->span;
             r->attempts[r->nattempts++] = (KAttempt){ it->name, 0, it->span };
             opens_chain = true;
             break;
-        case KI_THEN:
+        case KPI_THEN:
             if (!chain_open) {
                 kd_error(ps->diags, it->kw, "K0202", "`then` must follow `via CHANNEL` or another `then CHANNEL after DURATION`");
                 kd_hint(ps->diags, "a reminder chain is written `via sms then email after 24h`");
@@ -1143,7 +1143,7 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             r->via_span.hi = it->span.hi;
             pending_then = it;
             break;
-        case KI_AFTER_DUR:
+        case KPI_AFTER_DUR:
             if (pending_then && prev == pending_then) {
                 r->attempts[r->nattempts - 1].after = it->dur;
                 r->attempts[r->nattempts - 1].span.hi = it->span.hi;
@@ -1157,7 +1157,7 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
                 kd_hint(ps->diags, "a trigger is `after EVENT + DURATION`; a reminder is `then CHANNEL after DURATION`");
             }
             break;
-        case KI_AFTER:
+        case KPI_AFTER:
             trigger = it->span;
             r->after_span = it->span;
             r->after_event = it->name;
@@ -1165,7 +1165,7 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             r->delay = it->dur;
             r->where = it->expr;
             break;
-        case KI_EVERY:
+        case KPI_EVERY:
             trigger = it->span;
             r->every_span = it->span;
             if (it->has_delay) {
@@ -1188,9 +1188,9 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
                 }
             }
             break;
-        case KI_EVERY_AT:
+        case KPI_EVERY_AT:
             if (it->start == KX_BAD_CLOCK) break;          /* reported by the scanner */
-            if (!prev || prev->kind != KI_EVERY || !r->every_span.hi) {
+            if (!prev || prev->kind != KPI_EVERY || !r->every_span.hi) {
                 kd_error(ps->diags, it->span, "K0203", "`at %02d:%02d` needs `every` before it",
                          it->start / 60, it->start % 60);
                 kd_hint(ps->diags, "a periodic trigger is `every day at 09:00`; a send window is written `at 09:00-16:00`");
@@ -1199,10 +1199,10 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             r->every_at = it->start;
             r->every_span.hi = it->span.hi;
             break;
-        case KI_AT_WINDOW:
-        case KI_AT_BEST:
+        case KPI_AT_WINDOW:
+        case KPI_AT_BEST:
             r->at_span = it->span;
-            if (it->kind == KI_AT_BEST) {
+            if (it->kind == KPI_AT_BEST) {
                 r->at_kind = KAT_BEST_TIME;
                 r->best_event = it->name;
                 break;
@@ -1222,28 +1222,28 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
                 kd_hint(ps->diags, "an `at` window does not wrap midnight; to allow late evenings, end it at 24:00");
             }
             break;
-        case KI_IF:
+        case KPI_IF:
             r->if_span = it->span;
             r->if_expr = it->expr;
             break;
-        case KI_UNLESS:
+        case KPI_UNLESS:
             r->unless_span = it->span;
             r->unless_expr = it->expr;
             break;
-        case KI_CAP: {
+        case KPI_CAP: {
             r->cap_span = it->span;
             r->cap_n = (uint32_t)it->num;
             r->cap_window = it->dur;
             break;
         }
-        case KI_PRIORITY:
+        case KPI_PRIORITY:
             r->priority_span = it->span;
             r->priority = (int32_t)it->num;
             break;
-        case KI_VARIANT:
+        case KPI_VARIANT:
             r->variants[r->nvariants++] = *it->variant;
             break;
-        case KI_RETRIGGER:
+        case KPI_RETRIGGER:
             r->retrigger_span = it->span;
             if (!strcmp(it->name.s, "restart")) r->retrigger = KRT_RESTART;
             else if (!strcmp(it->name.s, "keep")) r->retrigger = KRT_KEEP;
@@ -1252,8 +1252,8 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
                 kd_hint(ps->diags, "write `on retrigger restart` or `on retrigger keep`");
             }
             break;
-        case KI_ON_CHANNELS:
-            if (prev && prev->kind == KI_CAP) {
+        case KPI_ON_CHANNELS:
+            if (prev && prev->kind == KPI_CAP) {
                 kd_error(ps->diags, it->span, "K0210", "a rule's `cap` has no `on CHANNELS`");
                 kd_hint(ps->diags, "this `cap` is indented, so it is a clause of the rule above; a top-level cap (`cap N per D on CHANNELS`) starts in column 1");
             } else {
@@ -1278,11 +1278,11 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
 static void fix_in_lists(KParse *ps, KExpr *e)
 {
     if (!e) return;
-    if (e->kind == KX_IN) {
+    if (e->kind == KEX_IN) {
         uint32_t n = 0;
         for (uint32_t i = 0; i < e->nargs; i++) {
             KExpr *x = e->args[i];
-            if (x->kind == KX_WEEKDAY) for (; x; x = x->b) n++;
+            if (x->kind == KEX_WEEKDAY) for (; x; x = x->b) n++;
             else n++;
         }
         if (n != e->nargs) {
@@ -1290,7 +1290,7 @@ static void fix_in_lists(KParse *ps, KExpr *e)
             uint32_t k = 0;
             for (uint32_t i = 0; i < e->nargs; i++) {
                 KExpr *x = e->args[i];
-                if (x->kind == KX_WEEKDAY) {
+                if (x->kind == KEX_WEEKDAY) {
                     while (x) { KExpr *nx = x->b; x->b = NULL; v[k++] = x; x = nx; }
                 } else v[k++] = x;
             }
@@ -1301,7 +1301,7 @@ static void fix_in_lists(KParse *ps, KExpr *e)
         for (uint32_t i = 0; i < e->nargs; i++) fix_in_lists(ps, e->args[i]);
         return;
     }
-    if (e->kind == KX_WEEKDAY) return;
+    if (e->kind == KEX_WEEKDAY) return;
     fix_in_lists(ps, e->a);
     fix_in_lists(ps, e->b);
     for (uint32_t i = 0; i < e->nargs; i++) fix_in_lists(ps, e->args[i]);
@@ -1338,7 +1338,7 @@ KFile *kp_parse(KArena *arena, KSources *sources, uint32_t src, KDiags *diags)
             yyparse(ps->scanner, ps);
             /* let bodies and other expressions outside rules */
             for (KDecl *d = ps->first; d; d = d->next)
-                if (d->kind == KD_LET) fix_in_lists(ps, d->let.value);
+                if (d->kind == KDECL_LET) fix_in_lists(ps, d->let.value);
             f->decls = ps->first;
             if (ps->ncomments) {
                 f->comments = kp_alloc(ps, ps->ncomments * sizeof *f->comments);

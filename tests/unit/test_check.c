@@ -138,41 +138,41 @@ START_TEST(resolution)
     KRule *r = c->p->rules[0];
     KExpr *w = r->where;
     ck_assert_int_eq(w->type, KT_BOOL);
-    ck_assert_int_eq(w->a->res, KR_TRIGGER_ATTR);
+    ck_assert_int_eq(w->a->res, KRES_TRIGGER_ATTR);
     ck_assert_str_eq(attr_name(c, w->a->res_id), "kind");
     ck_assert_int_eq(w->a->type, KT_STRING);
     /* walk the `and` chain of the if clause: left-assoc, so the first operand is deepest */
     KExpr *e = r->if_expr;
     KExpr *terms[16];
     int n = 0;
-    while (e->kind == KX_BINARY && e->op == KOP_AND) { terms[n++] = e->b; e = e->a; }
+    while (e->kind == KEX_BINARY && e->op == KOP_AND) { terms[n++] = e->b; e = e->a; }
     terms[n++] = e;
     ck_assert_int_eq(n, 9);
     KExpr *happy = terms[8];
-    ck_assert_int_eq(happy->res, KR_LET);
+    ck_assert_int_eq(happy->res, KRES_LET);
     ck_assert_ptr_nonnull(happy->res_let);
     ck_assert_int_eq(happy->type, KT_BOOL);
-    ck_assert_int_eq(happy->res_let->let.value->a->res, KR_TRIGGER_ATTR);
+    ck_assert_int_eq(happy->res_let->let.value->a->res, KRES_TRIGGER_ATTR);
     ck_assert_int_eq(happy->res_let->let.value->a->type, KT_NUMBER);   /* checked in this rule's context */
     KExpr *seg = terms[7]->a;
-    ck_assert_int_eq(seg->kind, KX_FIELD);
-    ck_assert_int_eq(seg->res, KR_TRAIT);
+    ck_assert_int_eq(seg->kind, KEX_FIELD);
+    ck_assert_int_eq(seg->res, KRES_TRAIT);
     ck_assert_int_eq(seg->type, KT_UNTYPED);
     KExpr *cnt = terms[6]->a;
     ck_assert_int_eq(cnt->type, KT_NUMBER);
-    ck_assert_int_eq(cnt->args[0]->res, KR_EVENT);
+    ck_assert_int_eq(cnt->args[0]->res, KRES_EVENT);
     ck_assert_uint_eq(cnt->args[0]->res_id, event_id(c, "ticket_closed"));
-    ck_assert_int_eq(cnt->where->a->res, KR_EVENT_ATTR);           /* kind of each counted event */
-    ck_assert_int_eq(cnt->where->b->res, KR_TRIGGER_ATTR);         /* trigger.kind */
+    ck_assert_int_eq(cnt->where->a->res, KRES_EVENT_ATTR);           /* kind of each counted event */
+    ck_assert_int_eq(cnt->where->b->res, KRES_TRIGGER_ATTR);         /* trigger.kind */
     ck_assert_int_eq(cnt->within->type, KT_DURATION);
-    ck_assert_int_eq(terms[5]->a->res, KR_HOUR);
-    ck_assert_int_eq(terms[4]->a->res, KR_WEEKDAY_NOW);
+    ck_assert_int_eq(terms[5]->a->res, KRES_HOUR);
+    ck_assert_int_eq(terms[4]->a->res, KRES_WEEKDAY_NOW);
     ck_assert_int_eq(terms[4]->b->type, KT_WEEKDAY);
     ck_assert_int_eq(terms[3]->a->type, KT_DURATION);
-    ck_assert_int_eq(terms[2]->a->res, KR_EVENT_ATTR);              /* last(login).device */
+    ck_assert_int_eq(terms[2]->a->res, KRES_EVENT_ATTR);              /* last(login).device */
     ck_assert_int_eq(terms[1]->type, KT_BOOL);
-    ck_assert_int_eq(terms[1]->args[0]->res, KR_SURVEY);
-    ck_assert_int_eq(terms[0]->a->res, KR_NOW);
+    ck_assert_int_eq(terms[1]->args[0]->res, KRES_SURVEY);
+    ck_assert_int_eq(terms[0]->a->res, KRES_NOW);
     ck_assert_int_eq(terms[0]->b->type, KT_TIME);
     cfree(c);
 }
@@ -184,9 +184,9 @@ START_TEST(no_forms)
     expect_clean(c);
     KExpr *e = c->p->rules[0]->if_expr;
     ck_assert_int_eq(e->b->op, KOP_NO);
-    ck_assert_int_eq(e->b->a->res, KR_EVENT);                      /* no refund: an event */
-    ck_assert_int_eq(e->a->b->a->kind, KX_WITHIN);
-    ck_assert_int_eq(e->a->a->a->res, KR_LET);                     /* no open_ticket: a let */
+    ck_assert_int_eq(e->b->a->res, KRES_EVENT);                      /* no refund: an event */
+    ck_assert_int_eq(e->a->b->a->kind, KEX_WITHIN);
+    ck_assert_int_eq(e->a->a->a->res, KRES_LET);                     /* no open_ticket: a let */
     cfree(c);
 }
 END_TEST

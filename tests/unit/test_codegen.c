@@ -40,28 +40,28 @@ static KExpr *ex(KExprKind k, KType t)
     e->span = (KSpan){ 0, 10, 11 };               /* line 2 of the test source */
     return e;
 }
-static KExpr *num(double v) { KExpr *e = ex(KX_NUM, KT_NUMBER); e->num = v; return e; }
-static KExpr *boolean(bool v) { KExpr *e = ex(KX_BOOL, KT_BOOL); e->bval = v; return e; }
-static KExpr *dur(int64_t s) { KExpr *e = ex(KX_DUR, KT_DURATION); e->dur = s; return e; }
+static KExpr *num(double v) { KExpr *e = ex(KEX_NUM, KT_NUMBER); e->num = v; return e; }
+static KExpr *boolean(bool v) { KExpr *e = ex(KEX_BOOL, KT_BOOL); e->bval = v; return e; }
+static KExpr *dur(int64_t s) { KExpr *e = ex(KEX_DUR, KT_DURATION); e->dur = s; return e; }
 static KExpr *string(const char *s)
 {
-    KExpr *e = ex(KX_STR, KT_STRING);
+    KExpr *e = ex(KEX_STR, KT_STRING);
     e->str = (char *)s;
     e->slen = strlen(s);
     return e;
 }
 static KExpr *name(const char *n, KRes res, KType t)
 {
-    KExpr *e = ex(KX_NAME, t);
+    KExpr *e = ex(KEX_NAME, t);
     e->name = (char *)n;
     e->res = res;
     return e;
 }
-static KExpr *event(const char *n) { return name(n, KR_EVENT, KT_ERROR); }
-static KExpr *tattr(const char *n, KType t) { return name(n, KR_TRIGGER_ATTR, t); }
+static KExpr *event(const char *n) { return name(n, KRES_EVENT, KT_ERROR); }
+static KExpr *tattr(const char *n, KType t) { return name(n, KRES_TRIGGER_ATTR, t); }
 static KExpr *bin(KOp op, KExpr *a, KExpr *b, KType t)
 {
-    KExpr *e = ex(KX_BINARY, t);
+    KExpr *e = ex(KEX_BINARY, t);
     e->op = op;
     e->a = a;
     e->b = b;
@@ -69,14 +69,14 @@ static KExpr *bin(KOp op, KExpr *a, KExpr *b, KType t)
 }
 static KExpr *un(KOp op, KExpr *a, KType t)
 {
-    KExpr *e = ex(KX_UNARY, t);
+    KExpr *e = ex(KEX_UNARY, t);
     e->op = op;
     e->a = a;
     return e;
 }
 static KExpr *call(const char *fn, KExpr *arg, KExpr *where, KExpr *within, KType t)
 {
-    KExpr *e = ex(KX_CALL, t);
+    KExpr *e = ex(KEX_CALL, t);
     e->name = (char *)fn;
     e->args = tnew(sizeof *e->args);
     e->args[0] = arg;
@@ -87,7 +87,7 @@ static KExpr *call(const char *fn, KExpr *arg, KExpr *where, KExpr *within, KTyp
 }
 static KExpr *field(KExpr *base, const char *f, KRes res, KType t)
 {
-    KExpr *e = ex(KX_FIELD, t);
+    KExpr *e = ex(KEX_FIELD, t);
     e->a = base;
     e->field = (char *)f;
     e->res = res;
@@ -95,14 +95,14 @@ static KExpr *field(KExpr *base, const char *f, KRes res, KType t)
 }
 static KExpr *within(KExpr *ev, KExpr *d)
 {
-    KExpr *e = ex(KX_WITHIN, KT_BOOL);
+    KExpr *e = ex(KEX_WITHIN, KT_BOOL);
     e->a = ev;
     e->b = d;
     return e;
 }
 static KExpr *in_list(KExpr *x, int n, ...)
 {
-    KExpr *e = ex(KX_IN, KT_BOOL);
+    KExpr *e = ex(KEX_IN, KT_BOOL);
     e->a = x;
     e->args = tnew(sizeof *e->args * (size_t)n);
     e->nargs = (uint32_t)n;
@@ -154,14 +154,14 @@ static TP *program(void)
     /* declared in the policy first, prelude's email after: email still gets index 0 */
     const char *chans[3] = { "pager", "email", "sms" };
     for (int i = 0; i < 3; i++) {
-        t->channels[i] = decl(KD_CHANNEL, i == 0 ? 0 : 1);
+        t->channels[i] = decl(KDECL_CHANNEL, i == 0 ? 0 : 1);
         t->channels[i]->channel.name.s = (char *)chans[i];
     }
     t->p.channels = t->channels;
     t->p.nchannels = 3;
     const char *surv[2] = { "NPS", "CSAT" };
     for (int i = 0; i < 2; i++) {
-        t->surveys[i] = decl(KD_SURVEY, 1);
+        t->surveys[i] = decl(KDECL_SURVEY, 1);
         t->surveys[i]->survey.name.s = (char *)surv[i];
     }
     t->p.surveys = t->surveys;
@@ -176,7 +176,7 @@ static TP *program(void)
 /* Adds `ask NPS after EVENT` (line 2) and returns it for more clauses. */
 static KRule *add_rule(TP *t, const char *ev)
 {
-    KDecl *d = decl(KD_RULE, 0);
+    KDecl *d = decl(KDECL_RULE, 0);
     KRule *r = &d->rule;
     r->target.s = "NPS";
     r->kw_span = (KSpan){ 0, 8, 11 };
@@ -193,7 +193,7 @@ static KRule *add_rule(TP *t, const char *ev)
 
 static KDecl *add_let(const char *n, KExpr *v)
 {
-    KDecl *d = decl(KD_LET, 1);
+    KDecl *d = decl(KDECL_LET, 1);
     d->let.name.s = (char *)n;
     d->let.value = v;
     return d;
@@ -201,7 +201,7 @@ static KDecl *add_let(const char *n, KExpr *v)
 
 static KExpr *use_let(KDecl *let, KType t)
 {
-    KExpr *e = name(let->let.name.s, KR_LET, t);
+    KExpr *e = name(let->let.name.s, KRES_LET, t);
     e->res_let = let;
     return e;
 }
@@ -284,7 +284,7 @@ static int k_not(int a) { return a == U ? U : !a; }
 START_TEST(test_kleene)
 {
     TP *t = program();
-    KExpr *x = name("x", KR_TRAIT, KT_BOOL), *y = name("y", KR_TRAIT, KT_BOOL), *z = name("z", KR_TRAIT, KT_BOOL);
+    KExpr *x = name("x", KRES_TRAIT, KT_BOOL), *y = name("y", KRES_TRAIT, KT_BOOL), *z = name("z", KRES_TRAIT, KT_BOOL);
     /* rule 0: x and y;  rule 1: x or y;  rule 2: (x and y) or not z;  rule 3: no x and (y or z) */
     add_rule(t, "e")->if_expr = AND(x, y);
     add_rule(t, "e")->if_expr = OR(x, y);
@@ -357,7 +357,7 @@ static KExpr *case_expr(const CaseVal *v)
     switch (v->tag) {
     case KB_NUM: return num(v->num);
     case KB_DUR: return dur(v->i);
-    case KB_WEEKDAY: { KExpr *e = ex(KX_WEEKDAY, KT_WEEKDAY); e->weekday = (int)v->i; return e; }
+    case KB_WEEKDAY: { KExpr *e = ex(KEX_WEEKDAY, KT_WEEKDAY); e->weekday = (int)v->i; return e; }
     case KB_STR: return string(v->s);
     default: return boolean(v->b);
     }
@@ -442,19 +442,19 @@ START_TEST(test_counts_and_retention)
      *         and last(login).device == "ios" and avg(order.amount within 30d) > 10
      *         and asked(NPS within 90d) and not responded(CSAT)  */
     KRule *r2 = add_rule(t, "ticket_closed");
-    KExpr *cw = AND(bin(KOP_EQ, name("kind", KR_EVENT_ATTR, KT_STRING), string("tech"), KT_BOOL),
-                    bin(KOP_EQ, field(name("trigger", KR_NONE, KT_ERROR), "kind", KR_TRIGGER_ATTR, KT_STRING),
-                        name("kind", KR_EVENT_ATTR, KT_STRING), KT_BOOL));
+    KExpr *cw = AND(bin(KOP_EQ, name("kind", KRES_EVENT_ATTR, KT_STRING), string("tech"), KT_BOOL),
+                    bin(KOP_EQ, field(name("trigger", KRES_NONE, KT_ERROR), "kind", KRES_TRIGGER_ATTR, KT_STRING),
+                        name("kind", KRES_EVENT_ATTR, KT_STRING), KT_BOOL));
     KExpr *c1 = bin(KOP_GT, call("count", event("ticket_opened"), cw, dur(7 * 86400), KT_NUMBER), num(2), KT_BOOL);
     KExpr *c2 = within(event("login"), dur(86400));
     KExpr *c3 = un(KOP_NO, within(event("logout"), dur(2 * 86400)), KT_BOOL);
     KExpr *c4 = bin(KOP_LT, call("since", event("login"), NULL, NULL, KT_DURATION), dur(3 * 86400), KT_BOOL);
-    KExpr *c5 = bin(KOP_EQ, field(call("last", event("login"), NULL, NULL, KT_ERROR), "device", KR_EVENT_ATTR, KT_UNTYPED),
+    KExpr *c5 = bin(KOP_EQ, field(call("last", event("login"), NULL, NULL, KT_ERROR), "device", KRES_EVENT_ATTR, KT_UNTYPED),
                     string("ios"), KT_BOOL);
-    KExpr *c6 = bin(KOP_GT, call("avg", field(event("order"), "amount", KR_EVENT_ATTR, KT_NUMBER), NULL, dur(30 * 86400), KT_NUMBER),
+    KExpr *c6 = bin(KOP_GT, call("avg", field(event("order"), "amount", KRES_EVENT_ATTR, KT_NUMBER), NULL, dur(30 * 86400), KT_NUMBER),
                     num(10), KT_BOOL);
-    KExpr *c7 = call("asked", name("NPS", KR_SURVEY, KT_ERROR), NULL, dur(90 * 86400), KT_BOOL);
-    KExpr *c8 = NOT(call("responded", name("CSAT", KR_SURVEY, KT_ERROR), NULL, NULL, KT_BOOL));
+    KExpr *c7 = call("asked", name("NPS", KRES_SURVEY, KT_ERROR), NULL, dur(90 * 86400), KT_BOOL);
+    KExpr *c8 = NOT(call("responded", name("CSAT", KRES_SURVEY, KT_ERROR), NULL, NULL, KT_BOOL));
     r2->if_expr = AND(AND(AND(AND(AND(AND(AND(c1, c2), c3), c4), c5), c6), c7), c8);
     r2->at_kind = KAT_BEST_TIME;
     r2->best_event.s = "email_open";
@@ -549,7 +549,7 @@ START_TEST(test_rule_tables)
     r->at_start = 540;
     r->at_end = 960;
     /* a task on a period */
-    KDecl *d = decl(KD_RULE, 0);
+    KDecl *d = decl(KDECL_RULE, 0);
     KRule *task = &d->rule;
     task->is_task = true;
     task->target.s = "call_back";
@@ -559,21 +559,21 @@ START_TEST(test_rule_tables)
     task->every_at = 540;
     t->rules[t->p.nrules++] = task;
     /* top level: cap 1 per 30d; cap 2 per 7d on sms, pager; quiet 20:00-08:00 on sms; consent on sms */
-    t->caps[0] = decl(KD_CAP, 0);
+    t->caps[0] = decl(KDECL_CAP, 0);
     t->caps[0]->cap.n = 1;
     t->caps[0]->cap.window = 30 * 86400;
-    t->caps[1] = decl(KD_CAP, 0);
+    t->caps[1] = decl(KDECL_CAP, 0);
     t->caps[1]->cap.n = 2;
     t->caps[1]->cap.window = 7 * 86400;
     KName two[2] = { { "sms", { 0, 0, 0 } }, { "pager", { 0, 0, 0 } } };
     t->caps[1]->cap.channels = (KNameList){ two, 2 };
     t->p.ncaps = 2;
-    t->quiets[0] = decl(KD_QUIET, 0);
+    t->quiets[0] = decl(KDECL_QUIET, 0);
     t->quiets[0]->quiet.start = 1200;
     t->quiets[0]->quiet.end = 480;
     t->quiets[0]->quiet.channels = (KNameList){ two, 1 };
     t->p.nquiets = 1;
-    t->consents[0] = decl(KD_CONSENT, 0);
+    t->consents[0] = decl(KDECL_CONSENT, 0);
     t->consents[0]->consent.channels = (KNameList){ two, 1 };
     t->p.nconsents = 1;
     t->p.timezone = "Europe/Oslo";
@@ -653,13 +653,13 @@ START_TEST(test_untyped_and_in)
 {
     TP *t = program();
     /* after purchase (undeclared) if amount > 10 and tier in ["gold", "silver"] and weekday in [sat, sun] */
-    KExpr *wk1 = ex(KX_WEEKDAY, KT_WEEKDAY), *wk2 = ex(KX_WEEKDAY, KT_WEEKDAY);
+    KExpr *wk1 = ex(KEX_WEEKDAY, KT_WEEKDAY), *wk2 = ex(KEX_WEEKDAY, KT_WEEKDAY);
     wk1->weekday = 5;
     wk2->weekday = 6;
     add_rule(t, "purchase")->if_expr =
         AND(AND(bin(KOP_GT, tattr("amount", KT_UNTYPED), num(10), KT_BOOL),
                 in_list(tattr("tier", KT_UNTYPED), 2, string("gold"), string("silver"))),
-            in_list(name("weekday", KR_WEEKDAY_NOW, KT_WEEKDAY), 2, wk1, wk2));
+            in_list(name("weekday", KRES_WEEKDAY_NOW, KT_WEEKDAY), 2, wk1, wk2));
     /* a bare untyped attribute as a condition reads as bool */
     add_rule(t, "purchase")->unless_expr = tattr("test_order", KT_UNTYPED);
     KImage *img = compile(t);
@@ -679,7 +679,7 @@ START_TEST(test_untyped_and_in)
 
     /* a long list is split into IN chunks joined like `or` (stack bound) */
     t = program();
-    KExpr *big = in_list(name("n", KR_TRAIT, KT_NUMBER), 0);
+    KExpr *big = in_list(name("n", KRES_TRAIT, KT_NUMBER), 0);
     big->nargs = 300;
     big->args = tnew(300 * sizeof *big->args);
     for (int i = 0; i < 300; i++) big->args[i] = num(i);

@@ -64,12 +64,12 @@ START_TEST(declarations)
                  "require consent on sms, whatsapp\n");
     ck_assert_uint_eq(p->d.n, 0);
     ck_assert_int_eq(ndecls(p), 15);
-    ck_assert_int_eq(nth(p, 0)->kind, KD_POLICY);
+    ck_assert_int_eq(nth(p, 0)->kind, KDECL_POLICY);
     ck_assert_str_eq(nth(p, 0)->policy.str, "acme");
     ck_assert_str_eq(nth(p, 1)->import.str, "std/x");
     ck_assert_str_eq(nth(p, 2)->timezone.str, "Europe/Oslo");
     KDecl *e = nth(p, 4);
-    ck_assert_int_eq(e->kind, KD_EVENT);
+    ck_assert_int_eq(e->kind, KDECL_EVENT);
     ck_assert_uint_eq(e->event.nattrs, 4);
     ck_assert(e->event.has_body);
     ck_assert_int_eq(e->event.attrs[0].type, KT_NUMBER);
@@ -81,7 +81,7 @@ START_TEST(declarations)
     ck_assert(nth(p, 6)->survey.has_scale);
     ck_assert(nth(p, 6)->survey.scale_lo == 1 && nth(p, 6)->survey.scale_hi == 5);
     ck_assert_str_eq(nth(p, 8)->channel.name.s, "fax");
-    ck_assert_int_eq(nth(p, 9)->let.value->kind, KX_NUM);
+    ck_assert_int_eq(nth(p, 9)->let.value->kind, KEX_NUM);
     ck_assert_uint_eq(nth(p, 10)->cap.n, 1);
     ck_assert_int_eq(nth(p, 10)->cap.window, 30 * 86400);
     ck_assert_uint_eq(nth(p, 10)->cap.channels.n, 0);
@@ -172,12 +172,12 @@ START_TEST(cap_after_rule)
     P *p = parse("ask NPS after purchase\ncap 1 per 30d\n");
     ck_assert_int_eq(ndecls(p), 2);
     ck_assert_uint_eq(nth(p, 0)->rule.cap_n, 0);
-    ck_assert_int_eq(nth(p, 1)->kind, KD_CAP);
+    ck_assert_int_eq(nth(p, 1)->kind, KDECL_CAP);
     ck_assert_uint_eq(p->d.n, 0);
     pfree(p);
     p = parse("rule a:\n  ask CSAT via email after purchase + 24h\n\n# global cap\ncap 1 per 30d\n");
     ck_assert_int_eq(ndecls(p), 2);
-    ck_assert_int_eq(nth(p, 1)->kind, KD_CAP);
+    ck_assert_int_eq(nth(p, 1)->kind, KDECL_CAP);
     ck_assert_uint_eq(p->d.n, 0);
     pfree(p);
     p = parse("ask NPS after purchase\n\n  # a comment at column 3\n# and one at column 1\n\n  cap 1 per 30d\n");
@@ -212,11 +212,11 @@ START_TEST(expression_precedence)
 {
     P *p = parse("let x = a or b and not c == 1 + 2 * -3");
     KExpr *e = expr_of(p);
-    ck_assert_int_eq(e->kind, KX_BINARY);
+    ck_assert_int_eq(e->kind, KEX_BINARY);
     ck_assert_int_eq(e->op, KOP_OR);
     KExpr *and = e->b;
     ck_assert_int_eq(and->op, KOP_AND);
-    ck_assert_int_eq(and->b->kind, KX_UNARY);
+    ck_assert_int_eq(and->b->kind, KEX_UNARY);
     ck_assert_int_eq(and->b->op, KOP_NOT);
     KExpr *eq = and->b->a;
     ck_assert_int_eq(eq->op, KOP_EQ);
@@ -229,7 +229,7 @@ START_TEST(expression_precedence)
     e = expr_of(p);
     ck_assert_int_eq(e->op, KOP_ADD);
     ck_assert_int_eq(e->a->op, KOP_NO);
-    ck_assert_int_eq(e->a->a->kind, KX_WITHIN);
+    ck_assert_int_eq(e->a->a->kind, KEX_WITHIN);
     pfree(p);
 
     p = parse("let x = (a - b) - c");
@@ -247,15 +247,15 @@ START_TEST(expression_atoms)
     pfree(p);
     p = parse("let x = weekday in [mon-wed, sat]");
     KExpr *e = expr_of(p);
-    ck_assert_int_eq(e->kind, KX_IN);
+    ck_assert_int_eq(e->kind, KEX_IN);
     ck_assert_uint_eq(e->nargs, 4);
     ck_assert_int_eq(e->args[2]->weekday, 2);
     ck_assert_int_eq(e->args[3]->weekday, 5);
     pfree(p);
     p = parse("let x = last(ticket_closed).kind == trigger.kind and customer.tz != \"\"");
     e = expr_of(p);
-    ck_assert_int_eq(e->a->a->kind, KX_FIELD);
-    ck_assert_int_eq(e->a->a->a->kind, KX_CALL);
+    ck_assert_int_eq(e->a->a->kind, KEX_FIELD);
+    ck_assert_int_eq(e->a->a->a->kind, KEX_CALL);
     ck_assert_str_eq(e->a->a->field, "kind");
     pfree(p);
     p = parse("let x = survey == \"NPS\" and channel == \"sms\"");
@@ -269,26 +269,26 @@ START_TEST(within_peeling)
 {
     P *p = parse("let x = count(t where kind == \"x\" within 7d)");
     KExpr *e = expr_of(p);
-    ck_assert_int_eq(e->kind, KX_CALL);
+    ck_assert_int_eq(e->kind, KEX_CALL);
     ck_assert_ptr_nonnull(e->where);
     ck_assert_ptr_nonnull(e->within);
     ck_assert_int_eq(e->within->dur, 7 * 86400);
-    ck_assert_int_eq(e->where->b->kind, KX_STR);
+    ck_assert_int_eq(e->where->b->kind, KEX_STR);
     pfree(p);
     p = parse("let x = count(login within 7d)");
     e = expr_of(p);
-    ck_assert_int_eq(e->args[0]->kind, KX_NAME);
+    ck_assert_int_eq(e->args[0]->kind, KEX_NAME);
     ck_assert_ptr_nonnull(e->within);
     pfree(p);
     p = parse("let x = count(t where (a within 7d))");   /* parenthesised: stays */
     e = expr_of(p);
     ck_assert_ptr_null(e->within);
-    ck_assert_int_eq(e->where->kind, KX_WITHIN);
+    ck_assert_int_eq(e->where->kind, KEX_WITHIN);
     pfree(p);
     p = parse("let x = sum(order.amount within 30d) > 0 and asked(NPS within 90d)");
     e = expr_of(p);
     ck_assert_ptr_nonnull(e->a->a->within);
-    ck_assert_int_eq(e->a->a->args[0]->kind, KX_FIELD);
+    ck_assert_int_eq(e->a->a->args[0]->kind, KEX_FIELD);
     ck_assert_ptr_nonnull(e->b->within);
     pfree(p);
 }
@@ -341,7 +341,7 @@ START_TEST(syntax_errors_and_recovery)
     ck_assert_str_eq(p->d.v[1].msg, "expected an event name after `event`, found `42`");
     /* the declarations around the errors survive */
     ck_assert_int_eq(ndecls(p), 2);
-    ck_assert_int_eq(nth(p, 0)->kind, KD_RULE);
+    ck_assert_int_eq(nth(p, 0)->kind, KDECL_RULE);
     ck_assert_str_eq(nth(p, 0)->rule.target.s, "CSAT");
     ck_assert_str_eq(nth(p, 1)->event.name.s, "ok");
     pfree(p);
