@@ -34,6 +34,7 @@
 #include "lang/lang.h"
 #include "cli.h"
 #include "lang/util.h"
+#include "lang/clauses.h"
 
 #define LSP_MAX_MESSAGE (64u << 20)
 
@@ -361,12 +362,14 @@ static const Help help[] = {
     { "per", "`cap N per DUR` -- the cap's window." },
 };
 
+/* Completion words: every reserved word (lang/clauses.h), then the
+ * built-in names that are not reserved. */
 static const char *const keywords[] = {
-    "policy", "import", "timezone", "event", "survey", "channel", "let", "cap", "quiet", "require",
-    "consent", "rule", "ask", "task", "via", "then", "after", "where", "every", "if", "unless", "at",
-    "priority", "variant", "on", "retrigger", "restart", "keep", "within", "no", "per", "and", "or",
-    "not", "in", "true", "false", "count", "since", "last", "sum", "avg", "min", "max", "asked",
-    "responded", "best_time", "trigger", "customer", "now", "hour", "weekday",
+#define LSP_KEYWORD_(tok, word, fmt) word,
+    KAIROS_KEYWORDS(LSP_KEYWORD_)
+#undef LSP_KEYWORD_
+    "restart", "keep", "count", "since", "last", "sum", "avg", "min", "max", "asked",
+    "responded", "trigger", "customer", "now", "hour", "weekday",
     "day", "week", "month", "quarter", "year", "number", "string", "bool", "time",
 };
 
