@@ -186,6 +186,13 @@ typedef struct KbRule {
 enum { KB_RULE_MIN_SIZE = 0 KB_RULE_FIELDS(KB_RULE_SIZE_) };
 #undef KB_RULE_SIZE_
 
+/* The .kbc format version (lang/kbc.c writes it, kb_read accepts only it).
+ * A change of KB_RULE_FIELDS changes the file: bump the version, and the
+ * rule size it is known by here. */
+#define KBC_VERSION 2u
+_Static_assert(KBC_VERSION != 2u || KB_RULE_MIN_SIZE == 91,
+               "KB_RULE_FIELDS changed the .kbc rule layout: bump KBC_VERSION");
+
 typedef struct KbCap {            /* top-level cap N per WINDOW [on channels] */
     uint32_t n;
     int64_t window;

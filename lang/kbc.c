@@ -15,7 +15,6 @@
 #include <string.h>
 #include "bytecode.h"
 
-#define KBC_VERSION     2u
 #define KBC_HEADER_SIZE 52u
 #define KBC_BYTE_ORDER  0x12345678u
 #define KBC_NUM_CHECK   370.5
