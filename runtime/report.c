@@ -202,9 +202,9 @@ static void table_close(FILE *f) { fputs("</table></details>\n", f); }
 static void swatch(FILE *f, const char *colour, bool hatched, const char *label)
 {
     if (hatched)
-        fprintf(f, "<li><span class=\"sw\" style=\"background:repeating-linear-gradient(45deg,%s 0 2px,#fff 2px 4px)\"></span>",
+        fprintf(f, "<li><span class=\"sw\" style=\"background:repeating-linear-gradient(45deg,%s 0 2px,#fff 2px 4px)\">&#160;</span>",
                 colour);
-    else fprintf(f, "<li><span class=\"sw\" style=\"background:%s\"></span>", colour);
+    else fprintf(f, "<li><span class=\"sw\" style=\"background:%s\">&#160;</span>", colour);
     kh_escz(f, label);
     fputs("</li>", f);
 }
@@ -261,7 +261,7 @@ static void sec_sends(const Rep *r, FILE *f)
             if (s > ymax) ymax = s;
         }
     }
-    double top, step = kh_nice_step((double)ymax, 5, &top);
+    double top, step = kh_nice_step((double)ymax, 5, 1, &top);
     cols_open(r, f);
     for (uint32_t k = 0; k < r->np; k++) {
         const Pol *p = &r->p[k];
@@ -313,7 +313,7 @@ static void sec_sends(const Rep *r, FILE *f)
             if (!used || !used[g]) continue;
             swatch(f, rule_colour((uint32_t)g), false, r->gnames[g]);
         }
-        fputs("<li><span class=\"sw\" style=\"background:repeating-linear-gradient(45deg,#555 0 2px,#fff 2px 4px)\"></span>"
+        fputs("<li><span class=\"sw\" style=\"background:repeating-linear-gradient(45deg,#555 0 2px,#fff 2px 4px)\">&#160;</span>"
               "hatched: reminders</li></ul>\n", f);
         table_open(f, "Table: sends per rule");
         fprintf(f, "<tr><th>%s (UTC)</th>", bd == 1 ? "day" : "from");
@@ -406,7 +406,7 @@ static void sec_pressure(const Rep *r, FILE *f)
             if (caps[k][i].n + 2 > nbins) nbins = caps[k][i].n + 2 < MAX_PRESSURE_BINS ? caps[k][i].n + 2 : MAX_PRESSURE_BINS;
         for (uint32_t b = 0; b < MAX_PRESSURE_BINS; b++) if (p->press[b] > ymax) ymax = p->press[b];
     }
-    double top, step = kh_nice_step((double)ymax, 5, &top);
+    double top, step = kh_nice_step((double)ymax, 5, 1, &top);
     cols_open(r, f);
     for (uint32_t k = 0; k < r->np; k++) {
         const Pol *p = &r->p[k];
@@ -492,7 +492,7 @@ static void sec_spared(const Rep *r, FILE *f)
             if (s > xmax) xmax = s;
         }
     }
-    double top, step = kh_nice_step((double)xmax, 5, &top);
+    double top, step = kh_nice_step((double)xmax, 5, 1, &top);
     cols_open(r, f);
     for (uint32_t k = 0; k < r->np; k++) {
         const Pol *p = &r->p[k];
@@ -626,7 +626,7 @@ static void sec_heat(const Rep *r, FILE *f)
         }
         kh_text(f, x0 + 12 * cw, y0 + 7 * ch + 30, "middle", "label", "local hour of the send (rows: weekday)");
         kh_svg_close(f);
-        fputs("<ul class=\"legend\"><li><span class=\"sw\" style=\"background:#fff\"></span>0</li>", f);
+        fputs("<ul class=\"legend\"><li><span class=\"sw\" style=\"background:#fff\">&#160;</span>0</li>", f);
         for (int l = 0; l < KH_NSEQ && max > 0; l++) {
             uint64_t lo = heat_floor(l, max), hi = l + 1 < KH_NSEQ ? heat_floor(l + 1, max) - 1 : max;
             if (hi < lo) continue;
@@ -637,7 +637,7 @@ static void sec_heat(const Rep *r, FILE *f)
         }
         if (p->img->nquiets) {
             fputs("<li><span class=\"sw\" style=\"background:repeating-linear-gradient(45deg,#888 0 1px,#fff 1px 4px)\">"
-                  "</span>quiet hours", f);
+                  "&#160;</span>quiet hours", f);
             for (uint32_t q = 0; q < p->img->nquiets; q++) {
                 const KbQuiet *qq = &p->img->quiets[q];
                 fprintf(f, "%s %02d:%02d-%02d:%02d", q ? "," : "", qq->start / 60, qq->start % 60, qq->end / 60, qq->end % 60);
@@ -686,8 +686,8 @@ static void sec_channels(const Rep *r, FILE *f)
             if (s && a > natt) natt = a;
         }
     }
-    double ctop, cstep = kh_nice_step((double)cmax, 4, &ctop);
-    double atop, astep = kh_nice_step((double)amax, 4, &atop);
+    double ctop, cstep = kh_nice_step((double)cmax, 4, 1, &ctop);
+    double atop, astep = kh_nice_step((double)amax, 4, 1, &atop);
     cols_open(r, f);
     for (uint32_t k = 0; k < r->np; k++) {
         const Pol *p = &r->p[k];
@@ -795,7 +795,7 @@ static void sec_readout(const Rep *r, FILE *f)
           "(<code>kairos readout</code>). Window: ", f);
     dur(f, r->rdo.window);
     fputs(".</p>\n", f);
-    double top, step = kh_nice_step(hmax, 5, &top);
+    double top, step = kh_nice_step(hmax, 5, 0, &top);
     cols_open(r, f);
     for (uint32_t k = 0; k < r->np; k++) {
         const Pol *p = &r->p[k];

@@ -45,7 +45,7 @@ void kh_count(FILE *f, uint64_t n)
     }
 }
 
-double kh_nice_step(double max, int ticks, double *top)
+double kh_nice_step(double max, int ticks, int integer, double *top)
 {
     if (!(max > 0)) max = 1;
     double raw = max / (ticks > 0 ? ticks : 1);
@@ -54,6 +54,7 @@ double kh_nice_step(double max, int ticks, double *top)
     if (raw > 5 * p) step = 10 * p;
     else if (raw > 2 * p) step = 5 * p;
     else if (raw > p) step = 2 * p;
+    if (integer && step < 1) step = 1;
     double t = ceil(max / step - 1e-9) * step;
     if (t < step) t = step;
     *top = t;
@@ -62,9 +63,10 @@ double kh_nice_step(double max, int ticks, double *top)
 
 void kh_svg_open(FILE *f, const char *id, int width, int height, const char *title)
 {
-    fprintf(f, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%d\" "
-               "height=\"%d\" role=\"img\" aria-labelledby=\"%s\"><title id=\"%s\">",
-            width, height, width, height, id, id);
+    fprintf(f, "<svg class=\"chart\" id=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+               "width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"", id, width, height, width, height);
+    kh_escz(f, title);
+    fputs("\"><title>", f);
     kh_escz(f, title);
     fputs("</title>\n", f);
 }

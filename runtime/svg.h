@@ -27,15 +27,15 @@ void kh_coord(FILE *f, double x);
 void kh_count(FILE *f, uint64_t n);
 
 /* A "nice" axis: a step of 1, 2 or 5 times a power of ten such that
- * max / step <= ticks; *top is the first multiple of the step >= max
- * (at least one step). */
-double kh_nice_step(double max, int ticks, double *top);
+ * max / step <= ticks (at least 1 when integer: counts); *top is the first
+ * multiple of the step >= max (at least one step). */
+double kh_nice_step(double max, int ticks, int integer, double *top);
 
 /* The plot area of a chart: pixels of the SVG. */
 typedef struct KhPlot { double x, y, w, h; } KhPlot;
 
-/* Opens a chart: <svg class="chart" viewBox=... role="img"> with a
- * <title>; id (unique in the page) names it for aria-labelledby. */
+/* Opens a chart: <svg class="chart" id=ID viewBox=... role="img"
+ * aria-label=TITLE> with a <title> (id unique in the page). */
 void kh_svg_open(FILE *f, const char *id, int width, int height, const char *title);
 void kh_svg_close(FILE *f);
 /* A left value axis over p from 0 to top (ticks every step, gridlines),
