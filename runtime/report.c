@@ -913,7 +913,8 @@ static void sec_facts(const Rep *r, FILE *f)
     fputs("</table>\n<h3>Warnings about the inputs</h3>\n<ul class=\"warnings\">\n", f);
     int nw = 0;
     if (r->skipped) {
-        fprintf(f, "<li>%llu bad rows skipped (--skip-bad-rows)</li>\n", (unsigned long long)r->skipped);
+        fprintf(f, "<li>%llu bad row%s skipped (--skip-bad-rows)</li>\n", (unsigned long long)r->skipped,
+                r->skipped == 1 ? "" : "s");
         nw++;
     }
     const KImage *u = r->u;

@@ -26,6 +26,10 @@
 #                             more with --stamp (which must add the time).
 #   examples/NAME/diff/       expected.html (optional): `kairos diff
 #                             policy.kai diff/new.kai EVENTS --format html`.
+#   tests/report-cases/NAME/  policy.kai, events* files, args (optional flags),
+#                             contains: lines that must each appear in the page
+#                             of `kairos report policy.kai EVENTS ARGS` (fixed
+#                             strings: warnings, buckets, caps, horizon).
 #   The browser test (tests/report/browser.sh) renders the pages.
 #
 # Prints one line per failure, then "report: N passed, N failed".
@@ -142,6 +146,28 @@ for dir in "$ROOT"/examples/*/; do
             # shellcheck disable=SC2086
             run "$ex/readout (text)" "$dir" readout policy.kai $ev && same "$ex/readout (text)" "$dir/readout/expected.txt"
         fi
+    fi
+done
+
+for dir in "$ROOT"/tests/report-cases/*/; do
+    [ -d "$dir" ] || continue
+    name=report-cases/$(basename "$dir")
+    ev=$(events_of "$dir")
+    args=""
+    [ -e "$dir/args" ] && args=$(cat "$dir/args")
+    if [ ! -s "$dir/contains" ]; then bad "$name: no contains file"; continue; fi
+    # shellcheck disable=SC2086
+    if run "$name" "$dir" report policy.kai $ev $args; then
+        missing=0
+        while IFS= read -r line; do
+            [ -n "$line" ] || continue
+            if ! grep -qF -- "$line" "$TMP/out"; then
+                missing=$((missing + 1))
+                echo "not in the page: $line" >>"$TMP/missing"
+            fi
+        done <"$dir/contains"
+        if [ "$missing" = 0 ]; then ok; else bad "$name: $missing lines missing" "$TMP/missing"; fi
+        rm -f "$TMP/missing"
     fi
 done
 
