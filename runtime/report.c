@@ -266,12 +266,12 @@ static void sec_sends(const Rep *r, FILE *f)
     for (uint32_t k = 0; k < r->np; k++) {
         const Pol *p = &r->p[k];
         fig_open(r, f, k);
-        char id[32];
+        char id[64];
         snprintf(id, sizeof id, "t-sends-%u", k);
         kh_svg_open(f, id, CHART_W, 270, "Sends per day, stacked by rule");
         fputs("<defs>", f);
         for (size_t g = 0; g < ng; g++) {
-            char hid[32];
+            char hid[64];
             snprintf(hid, sizeof hid, "h%u-%zu", k, g);
             hatch_def(f, hid, rule_colour((uint32_t)g));
         }
@@ -281,7 +281,7 @@ static void sec_sends(const Rep *r, FILE *f)
         double bw = pl.w / (double)nb, gap = bw > 4 ? bw * 0.15 : 0;
         for (int64_t b = 0; b < nb; b++) {
             double y = pl.y + pl.h;
-            char date[16];
+            char date[64];
             date_of(d0 + b * bd, date, sizeof date);
             for (size_t g = 0; g < ng; g++)
                 for (int a = 0; a < 2; a++) {
@@ -289,7 +289,7 @@ static void sec_sends(const Rep *r, FILE *f)
                     if (!c) continue;
                     double h = pl.h * (double)c / top;
                     y -= h;
-                    char tip[160], fill[40];
+                    char tip[320], fill[40];
                     snprintf(tip, sizeof tip, "%s %s: %llu %s", date, r->gnames[g], (unsigned long long)c,
                              a ? (c == 1 ? "reminder" : "reminders") : (c == 1 ? "ask" : "asks"));
                     if (a) snprintf(fill, sizeof fill, "url(#h%u-%zu)", k, g);
@@ -299,7 +299,7 @@ static void sec_sends(const Rep *r, FILE *f)
         }
         int64_t every = (nb + 6) / 7;
         for (int64_t b = 0; b < nb; b += every) {
-            char date[16];
+            char date[64];
             date_of(d0 + b * bd, date, sizeof date);
             kh_text(f, pl.x + (b + 0.5) * bw, pl.y + pl.h + 14, "middle", "tick", date);
         }
@@ -324,7 +324,7 @@ static void sec_sends(const Rep *r, FILE *f)
         }
         fputs("</tr>\n", f);
         for (int64_t b = 0; b < nb; b++) {
-            char date[16];
+            char date[64];
             date_of(d0 + b * bd, date, sizeof date);
             fprintf(f, "<tr><td>%s</td>", date);
             for (size_t g = 0; g < ng; g++) {
@@ -411,7 +411,7 @@ static void sec_pressure(const Rep *r, FILE *f)
     for (uint32_t k = 0; k < r->np; k++) {
         const Pol *p = &r->p[k];
         fig_open(r, f, k);
-        char id[32];
+        char id[64];
         snprintf(id, sizeof id, "t-pressure-%u", k);
         kh_svg_open(f, id, CHART_W, 270, "Customers by the most asks they got in any 30 days");
         KhPlot pl = { 56, 12, CHART_W - 70, 200 };
@@ -419,7 +419,7 @@ static void sec_pressure(const Rep *r, FILE *f)
         double bw = pl.w / nbins, gap = bw * 0.2;
         for (uint32_t b = 0; b < nbins; b++) {
             double h = pl.h * (double)p->press[b] / top;
-            char tip[96], lab[16];
+            char tip[320], lab[16];
             snprintf(tip, sizeof tip, "%s%u asks: %llu customers", b == MAX_PRESSURE_BINS - 1 ? ">= " : "", b,
                      (unsigned long long)p->press[b]);
             if (p->press[b]) kh_rect(f, pl.x + b * bw + gap / 2, pl.y + pl.h - h, bw - gap, h, kh_cat[0], tip);
@@ -499,7 +499,7 @@ static void sec_spared(const Rep *r, FILE *f)
         fig_open(r, f, k);
         uint32_t nr = 0;
         for (uint32_t ri = 0; ri < p->img->nrules; ri++) nr += !p->img->rules[ri].is_task;
-        char id[32];
+        char id[64];
         snprintf(id, sizeof id, "t-spared-%u", k);
         int h = 24 * (int)(nr ? nr : 1) + 58;
         kh_svg_open(f, id, CHART_W, h, "Asks spared per rule, by reason");
@@ -515,7 +515,7 @@ static void sec_spared(const Rep *r, FILE *f)
                 uint64_t c = p->stats[ri][reasons[i].st];
                 if (!c) continue;
                 double w = pl.w * (double)c / top;
-                char tip[160];
+                char tip[320];
                 snprintf(tip, sizeof tip, "%s, %s: %llu", rn, reasons[i].name, (unsigned long long)c);
                 kh_rect(f, x, y, w, 16, reasons[i].colour, tip);
                 x += w;
@@ -591,16 +591,16 @@ static void sec_heat(const Rep *r, FILE *f)
     for (uint32_t k = 0; k < r->np; k++) {
         const Pol *p = &r->p[k];
         fig_open(r, f, k);
-        char id[32];
+        char id[64];
         snprintf(id, sizeof id, "t-heat-%u", k);
         const double cw = 26, ch = 22, x0 = 40, y0 = 22;
         kh_svg_open(f, id, CHART_W, 22 + 7 * 22 + 40, "Sends by local hour and weekday");
-        char qid[16];
+        char qid[64];
         snprintf(qid, sizeof qid, "q%u", k);
         fprintf(f, "<defs><pattern id=\"%s\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
                    "patternTransform=\"rotate(45)\"><rect width=\"1.5\" height=\"6\" fill=\"#888\"/></pattern></defs>\n", qid);
         for (int h = 0; h < 24; h++) {
-            char lab[8];
+            char lab[64];
             snprintf(lab, sizeof lab, "%02d", h);
             kh_text(f, x0 + h * cw + cw / 2, y0 - 6, "middle", "tick", lab);
         }
@@ -610,7 +610,7 @@ static void sec_heat(const Rep *r, FILE *f)
             for (int h = 0; h < 24; h++) {
                 uint64_t c = p->heat[d][h];
                 int lvl = heat_level(c, max);
-                char tip[96];
+                char tip[320];
                 snprintf(tip, sizeof tip, "%s %02d:00-%02d:59: %llu sends", days[d], h, h, (unsigned long long)c);
                 kh_rect(f, x0 + h * cw + 1, y0 + d * ch + 1, cw - 2, ch - 2, lvl < 0 ? "#ffffff" : kh_seq[lvl], tip);
                 bool quiet = false;
@@ -694,12 +694,12 @@ static void sec_channels(const Rep *r, FILE *f)
         fig_open(r, f, k);
         uint32_t nch = 0;
         for (uint32_t c = 0; c < p->img->nchannels; c++) nch += p->chan[c][0] + p->chan[c][1] > 0;
-        char id[32];
+        char id[64];
         snprintf(id, sizeof id, "t-channels-%u", k);
         int h = 24 * (int)(nch ? nch : 1) + 58;
         kh_svg_open(f, id, CHART_W / 2, h, "Sent attempts per channel");
         fprintf(f, "<defs>");
-        char hid[16];
+        char hid[64];
         snprintf(hid, sizeof hid, "hc%u", k);
         hatch_def(f, hid, kh_cat[0]);
         fputs("</defs>\n", f);
@@ -715,7 +715,7 @@ static void sec_channels(const Rep *r, FILE *f)
             for (int a = 0; a < 2; a++) {
                 if (!v[a]) continue;
                 double w = pl.w * (double)v[a] / ctop;
-                char tip[128], fill[32];
+                char tip[320], fill[32];
                 snprintf(tip, sizeof tip, "%s: %llu %s", cn, (unsigned long long)v[a], a ? "reminders" : "asks");
                 snprintf(fill, sizeof fill, a ? "url(#%s)" : "%s", a ? hid : kh_cat[0]);
                 kh_rect(f, x, y, w, 16, fill, tip);
@@ -736,12 +736,12 @@ static void sec_channels(const Rep *r, FILE *f)
                 if (!c) continue;
                 double hh = pa.h * (double)c / atop;
                 y -= hh;
-                char tip[160];
+                char tip[320];
                 snprintf(tip, sizeof tip, "%s, attempt %s%u: %llu", istr(p->img, p->img->rules[ri].name),
                          a == MAX_ATTEMPT ? ">= " : "", a, (unsigned long long)c);
                 kh_rect(f, pa.x + (a - 1) * bw + gap / 2, y, bw - gap, hh, rule_colour(p->grule[ri]), tip);
             }
-            char lab[16];
+            char lab[64];
             snprintf(lab, sizeof lab, "%s%u", a == MAX_ATTEMPT ? "\xe2\x89\xa5" : "", a);
             kh_text(f, pa.x + (a - 0.5) * bw, pa.y + pa.h + 14, "middle", "tick", lab);
         }
@@ -802,7 +802,7 @@ static void sec_readout(const Rep *r, FILE *f)
         fig_open(r, f, k);
         fprintf(f, "<p class=\"kv\">%llu of %llu responses attributed.</p>\n", (unsigned long long)p->attributed,
                 (unsigned long long)p->responses);
-        char id[32];
+        char id[64];
         snprintf(id, sizeof id, "t-readout-%u", k);
         size_t n = p->narms ? p->narms : 1;
         kh_svg_open(f, id, CHART_W, 24 * (int)n + 58, "Response rate per rule and variant with 95% intervals");
