@@ -161,6 +161,8 @@ void    kz_civil_from_days(int64_t days, int *y, int *m, int *d);
 
 #define KR_NEVER    INT64_MAX             /* no allowed send time */
 #define KR_TIME_MAX 253402300799LL        /* 9999-12-31T23:59:59Z: later is never */
+#define KR_MAX_BOUNDARIES 10000000      /* every-rule boundaries per customer and rule (SPEC 9.3) */
+#define KR_TIME_MIN (-62167219200LL)      /* 0000-01-01T00:00:00Z: the earliest input time */
 
 typedef struct KrHist KrHist;
 /* The final send time of an attempt of rule r nominally due at t: moved
@@ -236,6 +238,8 @@ typedef struct KrEngineOpts {
     const char *explain_rule;     /* NULL: every rule */
     bool explain_jsonl;
     FILE *explain_out;
+    bool has_explain_from;
+    int64_t explain_from;         /* story lines before it are not shown */
 } KrEngineOpts;
 
 typedef struct KrEngine KrEngine;
@@ -249,9 +253,22 @@ int  kr_engine_event(KrEngine *e, const KrEvent *ev);
  * counts what is left as beyond the horizon.  0 or -1. */
 int  kr_engine_finish(KrEngine *e, int64_t horizon);
 const KrStats *kr_engine_stats(const KrEngine *e);
+/* Why kr_engine_event/finish failed when it was not memory or the emitter
+ * (a limit of SPEC 9: too many `every` boundaries), else NULL. */
+const char *kr_engine_error(const KrEngine *e);
+/* explain: whether the explained customer appeared in the input; the
+ * story's first lines (one per trigger, in words: what became of it and
+ * why) written to out as text or JSON Lines (step "summary"); returns how
+ * many. */
+bool kr_engine_explained(const KrEngine *e);
+int  kr_engine_summaries(const KrEngine *e, FILE *out);
 /* Starts loading customer ci's state into the cache (a hint: the next
  * event is probably about ci). */
 void kr_engine_prefetch(const KrEngine *e, uint32_t ci);
+/* Whether trigger attribute read i (img->attr_reads[i]) names an attribute
+ * that no replayed event of its rule's trigger kind carried, while at
+ * least one event of that kind was replayed. */
+bool kr_engine_attr_unseen(const KrEngine *e, uint32_t i);
 /* Latest event time fed so far (INT64_MIN before the first). */
 int64_t kr_engine_last_time(const KrEngine *e);
 void kr_engine_free(KrEngine *e);
@@ -401,6 +418,7 @@ typedef struct KvCtx {
     KzZone *zone;
     KvAttrs cur, trig;
     int depth;                    /* nesting of where-functions (internal) */
+    struct KvMemo *memo;          /* history values of one top-level evaluation (internal) */
     /* explain (NULL otherwise): tvals[i]/tseen[i] get the value produced by
      * the instruction at code word i of the top-level function (ke_begin) */
     KrValue *tvals;
@@ -434,6 +452,14 @@ typedef void (*KeEmit)(void *arg, int depth, const char *expr, const char *value
 /* Lists the values of function fn's last traced run; returns the number of
  * lines (0 when the code does not decompile). */
 int      ke_walk(KeTrace *t, uint32_t fn, KeEmit emit, void *arg);
+/* For explain's first line: the condition of function fn as the author
+ * wrote it (a let by its name) in cond, and why it had its value in why:
+ * "LET = EXPANSION = VALUES" for a let ("open_ticket = count(a) > count(b)
+ * = 1 > 0"), else the condition with its operands' values ("1 > 0"), or ""
+ * when that says nothing more.  From the last traced run of fn. */
+void     ke_describe(KeTrace *t, uint32_t fn, char *cond, size_t cn, char *why, size_t wn);
+/* A duration as policies write it ("30d", "24h", "1h30m"). */
+void     ke_dur(int64_t s, char *out, size_t n);
 
 /* ---- schedule output (output.c) ------------------------------------------- */
 
