@@ -36,6 +36,7 @@ typedef struct Pol {
     uint64_t (*stats)[KR_ST__COUNT];    /* [nrules], copied at the end of the run */
     uint32_t *grule;              /* rule -> page-wide rule index (colour) */
     uint64_t tot[3];
+    uint64_t (*rtot)[3];          /* [nrules][KR_ACT_*] rows per rule */
     KrReadoutRun *ro;
     KrReadoutArm *arms; size_t narms;
     uint64_t responses, attributed;
@@ -81,6 +82,7 @@ static int emit_row(void *ctx, const KrRow *row)
     if (p->ro && kr_readout_emit(p->ro, row) != 0) { p->failed = true; return -1; }
     uint8_t a = row->action <= KR_ACT_TASK ? row->action : KR_ACT_TASK;
     p->tot[a]++;
+    p->rtot[row->rule][a]++;
     if (row->channel < p->img->nchannels) p->chan[row->channel][a]++;
     if (a == KR_ACT_TASK) return 0;
     if (grow((void **)&p->rows, &p->caprows, p->nrows, sizeof *p->rows) != 0) { p->failed = true; return -1; }
@@ -126,6 +128,7 @@ static void on_restart(void *ctx)
         memset(p->chan, 0, p->img->nchannels * sizeof *p->chan);
         memset(p->att, 0, p->img->nrules * sizeof *p->att);
         memset(p->tot, 0, sizeof p->tot);
+        memset(p->rtot, 0, p->img->nrules * sizeof *p->rtot);
     }
 }
 
@@ -954,6 +957,50 @@ static void sec_facts(const Rep *r, FILE *f)
     fputs("</ul>\n</section>\n", f);
 }
 
+/* ---- diff: what changed ----------------------------------------------------------- */
+
+static void change_cell(FILE *f, uint64_t a, uint64_t b, bool present_a, bool present_b)
+{
+    fputs("<td>", f);
+    if (present_a) fprintf(f, "%llu", (unsigned long long)a); else fputs("&#8211;", f);
+    fputs("</td><td>", f);
+    if (present_b) fprintf(f, "%llu", (unsigned long long)b); else fputs("&#8211;", f);
+    fputs("</td><td>", f);
+    if (a == b) fputs("0", f);
+    else if (b > a) fprintf(f, "+%llu", (unsigned long long)(b - a));
+    else fprintf(f, "&#8722;%llu", (unsigned long long)(a - b));
+    fputs("</td>", f);
+}
+
+static void sec_changes(const Rep *r, FILE *f)
+{
+    fputs("<section id=\"changes\"><h2>What changes</h2>\n<p class=\"note\">Rows of the two schedules per rule "
+          "(by name; &#8211;: the rule is not in that policy). <code>kairos diff --format markdown</code> "
+          "adds who gains and loses asks and the sends that only moved.</p>\n<table>\n"
+          "<tr><th>rule</th><th>asks before</th><th>asks after</th><th>change</th><th>reminders before</th>"
+          "<th>reminders after</th><th>change</th><th>tasks before</th><th>tasks after</th><th>change</th></tr>\n", f);
+    for (uint32_t g = 0; g < r->ngrules; g++) {
+        uint64_t v[2][3] = { { 0 } };
+        bool in[2] = { false, false };
+        for (uint32_t k = 0; k < 2; k++)
+            for (uint32_t ri = 0; ri < r->p[k].img->nrules; ri++)
+                if (r->p[k].grule[ri] == g) {
+                    in[k] = true;
+                    for (int a = 0; a < 3; a++) v[k][a] += r->p[k].rtot[ri][a];
+                }
+        fputs("<tr><td>", f);
+        kh_escz(f, r->gnames[g]);
+        fputs("</td>", f);
+        for (int a = 0; a < 3; a++) change_cell(f, v[0][a], v[1][a], in[0], in[1]);
+        fputs("</tr>\n", f);
+    }
+    fputs("<tr><th>total</th>", f);
+    for (int a = 0; a < 3; a++) change_cell(f, r->p[0].tot[a], r->p[1].tot[a], true, true);
+    fputs("</tr>\n<tr><th>most asks to one customer in any 30 days</th>", f);
+    change_cell(f, r->p[0].pmax, r->p[1].pmax, true, true);
+    fputs("<td colspan=\"6\"></td></tr>\n</table>\n</section>\n", f);
+}
+
 /* ---- the page ---------------------------------------------------------------------- */
 
 static const char css[] =
@@ -1008,6 +1055,7 @@ static void page(const Rep *r, FILE *f)
     fputs("</h1>\n<p class=\"note\">All dates and times in UTC unless marked local. Every chart has its numbers in "
           "the table below it.</p>\n", f);
     sec_facts(r, f);
+    if (r->np > 1) sec_changes(r, f);
     sec_sends(r, f);
     sec_pressure(r, f);
     sec_spared(r, f);
@@ -1030,8 +1078,9 @@ static int pol_init(Rep *r, Pol *p, const KImage *img, const char *name)
     p->att = calloc(img->nrules + 1u, sizeof *p->att);
     p->stats = calloc(img->nrules + 1u, sizeof *p->stats);
     p->grule = calloc(img->nrules + 1u, sizeof *p->grule);
+    p->rtot = calloc(img->nrules + 1u, sizeof *p->rtot);
     p->ro = kr_readout_begin(img, r->u, &r->rdo, r->values);
-    if (!p->chan || !p->att || !p->stats || !p->grule || !p->ro) return -1;
+    if (!p->chan || !p->att || !p->stats || !p->grule || !p->rtot || !p->ro) return -1;
     for (uint32_t i = 0; i < img->nrules; i++) {
         const char *n = istr(img, img->rules[i].name);
         uint32_t g = 0;
@@ -1044,7 +1093,7 @@ static int pol_init(Rep *r, Pol *p, const KImage *img, const char *name)
 
 static void pol_free(Pol *p)
 {
-    free(p->rows); free(p->asks); free(p->chan); free(p->att); free(p->stats); free(p->grule);
+    free(p->rows); free(p->asks); free(p->chan); free(p->att); free(p->stats); free(p->grule); free(p->rtot);
     free(p->arms);
     kr_readout_free(p->ro);
 }

@@ -109,6 +109,13 @@ if (cd "$dir" && "$KAIROS" diff policy.kai diff/new.kai events.csv --format html
     while IFS= read -r a; do set -- "$@" "$a"; done <<EOF
 $(expect_common "$dir" policy.kai)
 EOF
+    # the totals row of "What changes", from kairos diff --format json
+    tot=$(cd "$dir" && "$KAIROS" diff policy.kai diff/new.kai events.csv --format json |
+          "$PY" -c 'import json,sys; t=json.load(sys.stdin)["totals"]
+def c(a, b): return "0" if a == b else ("+%d" % (b - a) if b > a else "\u2212%d" % (a - b))
+print("\t".join("%d\t%d\t%s" % (t[k]["before"], t[k]["after"], c(t[k]["before"], t[k]["after"])) for k in ("asks", "reminders", "tasks")))')
+    [ -n "$tot" ] || bad "sms-reminders: no totals from kairos diff --format json"
+    set -- "$@" --expect "total	$tot"
     check "sms-reminders diff" "$TMP/diff.html" "$SHOTS/diff-sms-reminders.png" --charts 14 "$@" \
         --expect "Before (OLD): policy.kai" --expect "After (NEW): diff/new.kai"
 else
