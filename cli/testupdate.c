@@ -105,22 +105,6 @@ static bool same_rows(const KqRows *a, const KqRows *b)
     return true;
 }
 
-static int read_all(const char *path, char **buf, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    KqBuf b = {0};
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) kq_buf_add(&b, tmp, n);
-    int bad = ferror(f);
-    fclose(f);
-    *len = b.n;
-    *buf = kq_buf_take(&b);
-    if (bad || !*buf) { free(*buf); errno = bad ? EIO : ENOMEM; return -1; }
-    return 0;
-}
-
 typedef struct Edit { size_t lo, hi; char *text; size_t test; } Edit;
 
 static int cmp_edit(const void *a, const void *b)
@@ -184,7 +168,7 @@ bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, K
     }
     if (nedits == 0) goto out;
 
-    if (read_all(f->path, &text, &len) != 0) {
+    if (ku_read_file(f->path, 0, &text, &len) != 0) {
         kq_msg(errs, "%s: error: cannot read it to update: %s", f->path, strerror(errno));
         goto fail_edits;
     }
