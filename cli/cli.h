@@ -4,14 +4,51 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "lang/lang.h"
 
 /* Prints "kairos CMD: message" and the command's usage line; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Compiles a .kai (diagnostics on stderr) or loads a .kbc; NULL on error. */
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color);
-/* Writes data to path through a temporary file and rename; -1 on error (printed). */
-int cli_write_atomic(const char *path, const void *data, size_t len);
+/* ---- output (cli/output_file.c; SPEC.md section 6, "Output files") ---- */
+
+/* An output being written: o.f is the stream to write to. */
+typedef struct CliOut {
+    FILE *f;
+    const char *name;             /* as given, for messages */
+    bool is_stdout;               /* "-", /dev/stdout, /dev/fd/1 */
+    int err;                      /* a write error the caller saw (errno), or 0 */
+    char *target;                 /* the file a rename replaces (links followed) */
+    char *tmp;                    /* NAME.tmp.XXXXXX, or NULL when written in place */
+} CliOut;
+
+/* Opens path for writing: standard output for "-" and /dev/stdout; a
+ * temporary file beside a regular (or new) file; a device or FIFO in place;
+ * a directory is an error.  0, or -1 after "PATH: cannot write: REASON". */
+int cli_out_open(CliOut *o, const char *path);
+/* commit: flushes, fsyncs and renames the temporary file over the target;
+ * else removes it.  0, or -1 (after "PATH: write error: REASON" when commit). */
+int cli_out_close(CliOut *o, bool commit);
+/* The two together for a buffer.  0, or -1 after a message. */
+int cli_write_file(const char *path, const void *data, size_t len);
+#define cli_write_atomic cli_write_file   /* the former name */
+
+/* Once, first thing in main: descriptors 0-2 open, signal handlers that
+ * remove the registered temporary files. */
+void cli_io_init(void);
+/* Registers a path (file or empty directory) the signal handler removes;
+ * path must stay valid until cli_cleanup_remove.  At most 8 at a time. */
+void cli_cleanup_add(char *path);
+void cli_cleanup_remove(const char *path);
+/* Prints "kairos: error writing standard output: REASON" (once per run). */
+void cli_stdout_error(int err);
+/* Flushes standard output; on an error prints the message above with its
+ * reason (a later flush would not know it) and returns -1. */
+int cli_flush_stdout(void);
+/* At exit: flushes and closes standard output; on any write error since the
+ * start prints the message above and returns 1 (if status was 0). */
+int cli_finish_stdout(int status);
 
 /* kairos fmt (cli/fmt.c) and kairos test (cli/test.c): argv[0] is the command name. */
 int cli_fmt(int argc, char **argv);

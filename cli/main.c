@@ -212,6 +212,8 @@ static bool use_color(const char *when)
     return isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL;
 }
 
+/* Reads a whole file (or standard input for "-") in one pass: a pipe or
+ * /dev/stdin is read once.  -1 with errno set (a directory: EISDIR). */
 static int read_whole_file(const char *path, uint8_t **buf, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -230,42 +232,48 @@ static int read_whole_file(const char *path, uint8_t **buf, size_t *len)
         n += r;
         if (r == 0) break;
     }
-    int err = ferror(f);
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
     if (f != stdin) fclose(f);
-    if (err) { free(b); errno = EIO; return -1; }
+    if (err) { free(b); errno = err; return -1; }
     *buf = b;
     *len = n;
     return 0;
 }
 
-static bool is_bytecode(const uint8_t *b, size_t n)
+/* Bytecode: a name ending in .kbc, or the magic 7F 4B 42 43 (a file that
+ * is a proper prefix of it, like "\x7fKB", is truncated bytecode). */
+static bool is_bytecode(const char *path, const uint8_t *b, size_t n)
 {
-    return n >= 4 && memcmp(b, "\x7f" "KBC", 4) == 0;
+    size_t pl = strlen(path);
+    if (pl >= 4 && strcmp(path + pl - 4, ".kbc") == 0) return true;
+    size_t m = n < 4 ? n : 4;
+    return m > 0 && memcmp(b, "\x7f" "KBC", m) == 0;
 }
 
-/* Compiles (with diagnostics on stderr) or loads a policy.  NULL on error
- * (message printed). */
+/* Compiles (with diagnostics on stderr) or loads a policy, reading the file
+ * once.  NULL on error (message printed). */
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
 {
     uint8_t *buf;
     size_t len;
+    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     if (read_whole_file(path, &buf, &len) != 0) {
-        fprintf(stderr, "%s: error: cannot read file: %s\n", path, strerror(errno));
+        fprintf(stderr, "%s: error: cannot read file: %s\n", name, strerror(errno));
         return NULL;
     }
-    if (is_bytecode(buf, len)) {
+    if (is_bytecode(path, buf, len)) {
         char err[256];
         KImage *img = kb_read(buf, len, err, sizeof err);
         free(buf);
         if (!img)
-            fprintf(stderr, "%s: %s\n", path, err);
+            fprintf(stderr, "%s: %s\n", name, err);
         return img;
     }
-    free(buf);
     KDiags d;
     kd_init(&d, NULL);
     d.werror = lopt->werror;
-    KProgram *p = kc_load(path, lopt, &d);
+    KProgram *p = kc_load_text(name, (const char *)buf, len, lopt, &d);
+    free(buf);
     kd_print(&d, stderr, KD_FMT_TEXT, color);
     KImage *img = NULL;
     if (p && !kd_failed(&d))
@@ -273,49 +281,6 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
     kd_free(&d);
     if (p) kc_free(p);
     return img;
-}
-
-/* Writes a buffer to path through a temporary file in the same directory
- * and a rename, so a failure leaves no partial file and an old file intact. */
-int cli_write_atomic(const char *path, const void *data, size_t len)
-{
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 32);
-    if (!tmp) return -1;
-    snprintf(tmp, n + 32, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "%s: cannot write: %s\n", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    int saved = errno;
-    if (left == 0) {
-        mode_t um = umask(0);
-        umask(um);
-        if (fchmod(fd, 0666 & ~um) != 0) { saved = errno; left = 1; }
-    }
-    if (left == 0 && fsync(fd) != 0 && errno != EINVAL) { saved = errno; left = 1; }
-    if (close(fd) != 0 && left == 0) { saved = errno; left = 1; }
-    if (left == 0) {
-        if (rename(tmp, path) == 0) { free(tmp); return 0; }
-        saved = errno;
-    }
-    unlink(tmp);
-    fprintf(stderr, "%s: write error: %s\n", path, strerror(saved));
-    free(tmp);
-    return -1;
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -356,7 +321,20 @@ static int cmd_check(int argc, char **argv)
         kd_init(&all, NULL);
         all.werror = lopt.werror;
         KProgram *p = kc_load(a.pos[i], &lopt, &all);
-        kd_print(&all, fmt == KD_FMT_TEXT ? stderr : stdout, fmt, use_color(color));
+        if (fmt == KD_FMT_TEXT) {
+            kd_print(&all, stderr, fmt, use_color(color));
+        } else {
+            /* through a buffer: a write error on standard output keeps its
+             * reason (kd_print's own flush would lose it) */
+            char *mbuf = NULL;
+            size_t mlen = 0;
+            FILE *mem = open_memstream(&mbuf, &mlen);
+            kd_print(&all, mem ? mem : stdout, fmt, use_color(color));
+            if (mem && fclose(mem) == 0 && mlen && fwrite(mbuf, 1, mlen, stdout) != mlen)
+                cli_stdout_error(errno);
+            free(mbuf);
+            cli_flush_stdout();
+        }
         if (kd_failed(&all)) status = 1;
         kd_free(&all);
         if (p) kc_free(p);
@@ -405,14 +383,9 @@ static int cmd_compile(int argc, char **argv)
     if (kb_write(img, &bytes, &len) != 0) {
         fprintf(stderr, "%s: out of memory while writing bytecode\n", in);
     } else {
-        char *def = out ? NULL : default_kbc_name(in);
-        const char *path = out ? out : def;
-        if (path && strcmp(path, "-") == 0) {
-            status = fwrite(bytes, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : 1;
-            if (status) fprintf(stderr, "-: write error: %s\n", strerror(errno));
-        } else if (path) {
-            status = cli_write_atomic(path, bytes, len) == 0 ? 0 : 1;
-        }
+        char *def = out || strcmp(in, "-") == 0 ? NULL : default_kbc_name(in);
+        const char *path = out ? out : def ? def : "-";
+        status = cli_write_file(path, bytes, len) == 0 ? 0 : 1;
         free(def);
         free(bytes);
     }
@@ -443,9 +416,8 @@ static int cmd_disasm(int argc, char **argv)
     KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
     args_free(&a);
     if (!img) return 1;
-    kb_disasm(img, stdout);
+    kb_disasm(img, stdout);         /* write errors: cli_finish_stdout */
     kb_free(img);
-    if (fflush(stdout) != 0) { fprintf(stderr, "-: write error: %s\n", strerror(errno)); return 1; }
     return 0;
 }
 
@@ -456,10 +428,11 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
     args_init(&a, cmd, argc, argv);
     KrOptions ro = {0};
     ro.progress = true;
+    const char *output = NULL;
     const char *o;
     while ((o = args_next(&a))) {
         if ((strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) && !explain) {
-            if (!(ro.output = args_value(&a))) goto usage;
+            if (!(output = args_value(&a))) goto usage;
         } else if (strcmp(o, "--until") == 0) {
             const char *v = args_value(&a);
             if (!v) goto usage;
@@ -511,15 +484,25 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
     if (a.npos < 2) { cli_usage_error(cmd, "no event file given"); goto usage; }
     if (explain && !ro.explain_customer) { cli_usage_error(cmd, "--customer ID is required"); goto usage; }
     int nstdin = 0;
-    for (int i = 1; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
-    if (nstdin > 1 || strcmp(a.pos[0], "-") == 0) { cli_usage_error(cmd, "standard input can be read once, as an event file"); goto usage; }
+    for (int i = 0; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
+    if (nstdin > 1) { cli_usage_error(cmd, "standard input can be read once: '-' given %d times", nstdin); goto usage; }
 
     KlOptions lopt = {0};
     KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
     if (!img) { args_free(&a); return 1; }
     ro.inputs = (const char **)(a.pos + 1);
     ro.ninputs = (uint32_t)(a.npos - 1);
+    CliOut out = {0};
+    if (output) {
+        if (cli_out_open(&out, output) != 0) { kb_free(img); args_free(&a); return 1; }
+        ro.out_name = output;
+        if (!out.is_stdout) {
+            ro.out = out.f;
+            ro.out_fresh = out.tmp != NULL;      /* a device or FIFO: held back */
+        }
+    }
     int status = kr_simulate(img, &ro, stderr);
+    if (out.f && cli_out_close(&out, status == 0) != 0) status = 1;
     kb_free(img);
     args_free(&a);
     return status;
@@ -554,7 +537,7 @@ static int cmd_help(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
     if (argc < 2) {
         print_overview(stderr);
@@ -577,10 +560,11 @@ int main(int argc, char **argv)
             char *hargv[] = { "help", (char *)c->name, NULL };
             return cmd_help(2, hargv);
         }
-    int status = c->run(argc - 1, argv + 1);
-    if (fflush(stdout) != 0 && status == 0) {
-        fprintf(stderr, "kairos: write error on standard output: %s\n", strerror(errno));
-        status = 1;
-    }
-    return status;
+    return c->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    cli_io_init();
+    return cli_finish_stdout(run_command(argc, argv));
 }

@@ -84,7 +84,7 @@ static void file_failed(Run *r, FileResult *f)
         fprintf(stderr, "%s: error: out of memory\n", f->path);
     if (r->text)
         printf("FAIL %s\n", f->path);
-    fflush(stdout);
+    cli_flush_stdout();
     r->failed++;
 }
 
@@ -224,7 +224,8 @@ static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
         ro.inputs = (const char **)t->event_files;
         ro.ninputs = (uint32_t)t->nevent_files;
     }
-    ro.output = sched_path;
+    ro.out_name = sched_path;
+    ro.out_fresh = true;
     ro.format = KR_OUT_CSV;
     ro.has_until = t->has_until;
     ro.until = t->until;
@@ -234,8 +235,17 @@ static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
     size_t msglen = 0;
     FILE *err = open_memstream(&msgs, &msglen);
     if (!err) { kq_msg(out, "out of memory"); goto done; }
-    unlink(sched_path);
+    if (!(ro.out = fopen(sched_path, "w"))) {
+        kq_msg(out, "%s: cannot write: %s", sched_path, strerror(errno));
+        fclose(err);
+        free(msgs);
+        goto done;
+    }
     int status = kr_simulate(img, &ro, err);
+    if (fclose(ro.out) != 0 && status == 0) {
+        fprintf(err, "%s: write error: %s\n", sched_path, strerror(errno));
+        status = 1;
+    }
     fclose(err);
     if (status != 0) {
         kq_msg(out, "the replay failed (exit status %d):", status);
@@ -283,7 +293,7 @@ static void run_file(Run *r, const char *path)
     }
     KqFile *f = kq_file_load(path, &fr->errors);
     if (!f) { file_failed(r, fr); return; }
-    fflush(stdout);
+    cli_flush_stdout();
     KlOptions lopt = {0};
     KImage *img = cli_load_image(f->policy, &lopt, r->color);
     if (!img) {
@@ -292,7 +302,7 @@ static void run_file(Run *r, const char *path)
         fr->unusable = true;
         fprintf(stderr, "%s\n", fr->errors.n ? fr->errors.v[fr->errors.n - 1] : path);
         if (r->text) printf("FAIL %s\n", path);
-        fflush(stdout);
+        cli_flush_stdout();
         r->failed++;
         kq_file_free(f);
         return;
@@ -321,7 +331,7 @@ static void run_file(Run *r, const char *path)
                 printf("    %s\n", cr->details.v[k]);
             if (cr->details.oom)
                 printf("    (some details are missing: out of memory)\n");
-            fflush(stdout);
+            cli_flush_stdout();
         }
     }
     kb_free(img);
@@ -508,14 +518,20 @@ int cli_test(int argc, char **argv)
         goto out2;
     }
     run.tmpdir = tmpl;
+    /* a signal removes the directory and the two files a test writes there */
+    char *tmpfiles[2] = { join_dir(tmpl, "events.csv"), join_dir(tmpl, "schedule.csv") };
+    cli_cleanup_add(tmpl);
+    for (int k = 0; k < 2; k++) if (tmpfiles[k]) cli_cleanup_add(tmpfiles[k]);
     for (size_t i = 0; i < files.n; i++)
         run_file(&run, files.v[i]);
+    for (int k = 0; k < 2; k++) { cli_cleanup_remove(tmpfiles[k]); free(tmpfiles[k]); }
+    cli_cleanup_remove(tmpl);
     remove_tmpdir(tmpl);
     free(tmpl);
 
     if (run.text) {
         printf("%zu passed, %zu failed\n", run.passed, run.failed);
-        fflush(stdout);
+        cli_flush_stdout();
     }
     status = run.failed ? 1 : 0;
     if (junit) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "input_impl.h"
 
 /* Raw read size.  Fuzz builds (fuzz/run.sh) read in 4 KiB blocks: ten
@@ -223,12 +224,9 @@ long ki_fill(KiSrc *s)
     size_t want = s->cap - s->end;
     long got;
     if (s->gz) {
-        int n = gzread(s->gz, s->buf + s->end, (unsigned)(want > (1u << 30) ? (1u << 30) : want));
-        if (n < 0) {
-            int zerr;
-            const char *m = gzerror(s->gz, &zerr);
-            return ki_error(s, 0, 0, "read error: %s", zerr == Z_ERRNO ? strerror(errno) : m);
-        }
+        const char *m;
+        long n = ki_gz_read(s->gz, s->buf + s->end, want, &m);
+        if (n < 0) return ki_error(s, 0, 0, "%s", m);
         got = n;
     } else {
         ssize_t n;
@@ -317,10 +315,11 @@ static int open_src(KrInput *in, KiSrc *s, const char *path)
     int fd;
     do fd = open(path, O_RDONLY); while (fd < 0 && errno == EINTR);
     if (fd < 0) return ki_error(s, 0, 0, "cannot open: %s", strerror(errno));
+    struct stat st;
+    s->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     if (gz) {
-        s->gz = gzdopen(fd, "rb");
+        s->gz = ki_gz_open(fd);
         if (!s->gz) { close(fd); return ki_error(s, 0, 0, "cannot open: out of memory"); }
-        gzbuffer(s->gz, 1u << 17);
     } else {
         s->fd = fd;
     }
@@ -353,7 +352,7 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
 
 static void close_raw(KiSrc *s)
 {
-    if (s->gz) { gzclose(s->gz); s->gz = NULL; }
+    if (s->gz) { ki_gz_close(s->gz); s->gz = NULL; }
     if (s->fd > 0) close(s->fd);            /* never close stdin */
     s->fd = -1;
     free(s->buf); s->buf = NULL;
@@ -461,8 +460,10 @@ static void fill_event(KiSrc *s, KrEvent *ev)
 bool ki_stream(KrInput *in)
 {
     if (in->prepared) return in->stream;
+    /* only files that can be read again if one turns out unsorted (not
+     * standard input, a pipe or a FIFO: each input is read once) */
     for (uint32_t i = 0; i < in->nsrcs; i++)
-        if (in->srcs[i].is_stdin) return false;
+        if (in->srcs[i].is_stdin || !in->srcs[i].regular) return false;
     in->stream = true;
     for (uint32_t i = 0; i < in->nsrcs; i++) in->srcs[i].stream = true;
     return true;

@@ -115,7 +115,8 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
     };
 start:
     if (!explain) {
-        eo.emit_ctx = w = ko_open(opt->output, opt->format, img, customers, err);
+        eo.emit_ctx = w = ko_open(opt->out, opt->out_fresh, opt->out_name, opt->format, img,
+                                    customers, err);
         if (!w) goto done;
     }
     eng = kr_engine_new(img, customers, values, &eo);
@@ -170,9 +171,16 @@ start:
         int wc = ko_close(w, true);
         w = NULL;
         if (wc != 0) goto done;
-    } else if (explain && (fflush(stdout) != 0 || ferror(stdout))) {
-        fprintf(err, "-: write error: %s\n", strerror(errno ? errno : EIO));
-        goto done;
+    } else if (explain) {
+        FILE *eout = opt->explain_out ? opt->explain_out : stdout;
+        if (fflush(eout) != 0 || ferror(eout)) {
+            int e = errno ? errno : EIO;
+            if (eout == stdout) {
+                fprintf(err, "kairos: error writing standard output: %s\n", strerror(e));
+                clearerr(stdout);
+            }
+            goto done;
+        }
     }
     if (ki_rows_skipped(in) && !opt->stats)
         fprintf(err, "kairos: skipped %llu bad rows\n", (unsigned long long)ki_rows_skipped(in));
