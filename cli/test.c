@@ -540,7 +540,7 @@ int cli_test(int argc, char **argv)
             fprintf(stderr, "kairos test: out of memory while writing the JUnit report\n");
             status = 1;
         } else if (output) {
-            if (cli_write_atomic(output, xml, strlen(xml)) != 0) status = 1;
+            if (cli_write_file(output, xml, strlen(xml)) != 0) status = 1;
         } else {
             fputs(xml, stdout);
         }
