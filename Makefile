@@ -75,12 +75,14 @@ $(B):
 $(B)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
 
-check: $(KAIROS) $(B)/unit-tests
+check: $(KAIROS) $(B)/unit-tests $(B)/kairos-bench
 	@echo "== unit tests"
 	CK_FORK=no $(B)/unit-tests
 	@echo "== diagnostics, golden cases, examples"
 	sh tests/run.sh $(KAIROS)
 	sh tests/cli/manpage.sh $(KAIROS) doc/kairos.1
+	@echo "== scale-out on a Dask LocalCluster"
+	sh tests/dask/run.sh $(KAIROS) $(B)/kairos-bench
 
 unit: $(B)/unit-tests
 	CK_FORK=no $(B)/unit-tests
@@ -112,7 +114,7 @@ bench: $(KAIROS) $(B)/kairos-bench
 # kairos-bench: the floor, the reader alone, the log generator, an RSS meter.
 $(B)/kairos-bench: $(B)/bench/floor.o $(B)/bench/gen.o $(B)/bench/readbench.o \
                    $(B)/runtime/pool.o $(B)/runtime/timeparse.o $(B)/runtime/input.o \
-                   $(B)/runtime/rows.o $(B)/runtime/csv.o $(B)/runtime/jsonl.o \
+                   $(B)/runtime/rows.o $(B)/runtime/csv.o $(B)/runtime/jsonl.o $(B)/runtime/gunzip.o \
                    $(B)/lang/bytecode.o | $(B)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
@@ -123,10 +125,14 @@ install: $(KAIROS)
 	install -m 755 $(KAIROS) $(DESTDIR)$(PREFIX)/bin/kairos
 	install -m 644 doc/kairos.1 $(DESTDIR)$(PREFIX)/share/man/man1/kairos.1
 	install -m 644 stdlib/prelude.kai $(DESTDIR)$(PREFIX)/share/kairos/prelude.kai
+	install -d $(DESTDIR)$(PREFIX)/share/kairos/python/kairos_dask
+	install -m 644 python/kairos_dask/*.py $(DESTDIR)$(PREFIX)/share/kairos/python/kairos_dask/
+	sed 's#@PYDIR@#$(PREFIX)/share/kairos/python#' tools/kairos-dask.in > $(DESTDIR)$(PREFIX)/bin/kairos-dask
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/kairos-dask
 	for f in stdlib/std/*.kai; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/kairos/std/ || true; done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/kairos $(DESTDIR)$(PREFIX)/share/man/man1/kairos.1
+	rm -f $(DESTDIR)$(PREFIX)/bin/kairos $(DESTDIR)$(PREFIX)/bin/kairos-dask $(DESTDIR)$(PREFIX)/share/man/man1/kairos.1
 	rm -rf $(DESTDIR)$(PREFIX)/share/kairos
 
 # ---- fuzzing (clang libFuzzer; AFL++ with afl-clang-fast) -----------------
@@ -136,6 +142,12 @@ fuzz:
 
 fuzz-smoke:
 	sh fuzz/run.sh smoke
+
+# ---- coverage (gcov): the whole test suite on an instrumented build -------
+coverage:
+	rm -f build-cov/*/*.gcda
+	$(MAKE) B=build-cov OPT=-O0 EXTRA_CFLAGS=--coverage EXTRA_LDFLAGS=--coverage check
+	sh tools/coverage.sh build-cov
 
 clean:
 	rm -rf build build-asan build-fuzz build-cov

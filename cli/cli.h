@@ -25,10 +25,10 @@ typedef struct CliOut {
 
 /* Opens path for writing: standard output for "-" and /dev/stdout; a
  * temporary file beside a regular (or new) file; a device or FIFO in place;
- * a directory is an error.  0, or -1 after "PATH: cannot write: REASON". */
+ * a directory is an error.  0, or -1 after "PATH: error: cannot write: REASON". */
 int cli_out_open(CliOut *o, const char *path);
 /* commit: flushes, fsyncs and renames the temporary file over the target;
- * else removes it.  0, or -1 (after "PATH: write error: REASON" when commit). */
+ * else removes it.  0, or -1 (after "PATH: error: write error: REASON" when commit). */
 int cli_out_close(CliOut *o, bool commit);
 /* The two together for a buffer.  0, or -1 after a message. */
 int cli_write_file(const char *path, const void *data, size_t len);
@@ -49,6 +49,16 @@ int cli_flush_stdout(void);
 /* At exit: flushes and closes standard output; on any write error since the
  * start prints the message above and returns 1 (if status was 0). */
 int cli_finish_stdout(int status);
+
+/* The policy operands of check and fmt (cli/paths.c): a directory stands
+ * for the *.kai files below it, sorted byte-wise; other operands are kept
+ * as they are.  *files (n in *nfiles) is malloc'd, free with
+ * cli_free_paths.  Returns the number of errors, printed ("DIR: error:
+ * cannot read directory: ...", "DIR: error: no *.kai file in this directory"). */
+int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***files, int *nfiles);
+void cli_free_paths(char **files, int n);
+/* kairos merge (cli/merge.c): schedules of disjoint shards into one. */
+int cli_merge(const KImage *img, char **paths, int n, const char *outpath);
 
 /* kairos fmt (cli/fmt.c) and kairos test (cli/test.c): argv[0] is the command name. */
 int cli_fmt(int argc, char **argv);

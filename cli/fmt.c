@@ -299,10 +299,13 @@ int cli_fmt(int argc, char **argv)
         }
     bool use_color = strcmp(color, "always") == 0 ||
         (strcmp(color, "auto") == 0 && isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL);
-    int status = 0;
-    for (int i = 0; i < nfiles; i++)
-        if (fmt_file(files[i], mode, use_color) != 0) status = 1;
+    char **paths;
+    int npaths;
+    int status = cli_expand_policies("fmt", files, nfiles, &paths, &npaths) ? 1 : 0;
+    for (int i = 0; i < npaths; i++)
+        if (fmt_file(paths[i], mode, use_color) != 0) status = 1;
     if (cli_flush_stdout() != 0) status = 1;
+    cli_free_paths(paths, npaths);
     free(files);
     return status;
 }

@@ -31,23 +31,31 @@ static int cmd_disasm(int argc, char **argv);
 static int cmd_simulate(int argc, char **argv);
 static int cmd_explain(int argc, char **argv);
 static int cmd_fmt(int argc, char **argv);
+static int cmd_merge(int argc, char **argv);
 static int cmd_test(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const Command commands[] = {
     { "check", cmd_check,
-      "kairos check [--strict] [--Werror] [--format text|json|github|sarif] FILE...",
+      "kairos check [--strict] [--Werror] [--format text|json|github|sarif] [--summary|--no-summary]\n"
+      "             FILE|DIR...",
       "Parses and checks policies. Prints every diagnostic as FILE:LINE:COL: error|warning: MESSAGE\n"
-      "with the source line and a caret. Exit 0 when there is no error (warnings allowed), 1 on\n"
-      "any error.\n"
+      "with the source line and a caret. A directory stands for every *.kai file below it (sorted,\n"
+      "hidden directories skipped). Exit 0 when there is no error (warnings allowed), 1 on any error.\n"
       "  --strict          every undeclared event is an error\n"
       "  --Werror          warnings are errors\n"
       "  --format F        text (default), json, github (workflow commands), sarif (SARIF 2.1.0)\n"
-      "  --color WHEN      auto (default), always, never\n" },
+      "  --color WHEN      auto (default), always, never\n"
+      "  --summary         end with a line 'N errors, M warnings in K files' on standard error\n"
+      "                    (the default when standard error is a terminal)\n"
+      "  --no-summary      no closing line, even on a terminal\n" },
     { "compile", cmd_compile,
-      "kairos compile [--strict] FILE.kai [-o FILE.kbc]",
+      "kairos compile [--strict] [--Werror] FILE.kai [-o FILE.kbc]",
       "Checks a policy and compiles it to a bytecode file (default: the input's name with .kbc).\n"
-      "The output is written to a temporary file and renamed: a failed run leaves no partial file.\n" },
+      "The output is written to a temporary file and renamed: a failed run leaves no partial file.\n"
+      "  -o FILE           the bytecode file to write (- for standard output)\n"
+      "  --strict          every undeclared event is an error\n"
+      "  --Werror          warnings are errors: a policy with warnings is not compiled\n" },
     { "disasm", cmd_disasm,
       "kairos disasm FILE.kbc|FILE.kai",
       "Prints a readable listing of a policy's bytecode: tables, each rule with its code and source\n"
@@ -67,11 +75,36 @@ static const Command commands[] = {
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
       "  --no-progress     no progress line on a terminal\n" },
     { "explain", cmd_explain,
-      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--until TIME]",
-      "Tells the story of one customer: every trigger, scheduled ask, check and decision.\n" },
+      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--until TIME]\n"
+      "               [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]",
+      "Replays like simulate and tells the story of one customer on standard output: every event,\n"
+      "trigger, scheduled ask, check (with the values it saw) and decision.\n"
+      "  --customer ID     the customer whose story is told (required)\n"
+      "  --rule NAME       only this rule's story (an unknown rule is an error)\n"
+      "  --format F        text (default: TIME  RULE  STEP  DETAIL lines) or jsonl (one object a line)\n"
+      "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
+      "  --skip-bad-rows   skip malformed event rows instead of failing\n"
+      "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
+      "  --no-progress     accepted as for simulate\n" },
+    { "merge", cmd_merge,
+      "kairos merge POLICY SCHEDULE... [-o OUT]",
+      "Merges the schedules of disjoint customer shards (as 'simulate --shard K/N' wrote them, all\n"
+      "CSV or all JSON Lines; - for standard input) into exactly the schedule one 'simulate' over\n"
+      "every customer writes, streaming. Fails, naming the file and line, when an input is not a\n"
+      "schedule of POLICY (unknown rule, survey or variant), is out of order, or shares a customer\n"
+      "with another input.\n"
+      "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n" },
     { "fmt", cmd_fmt,
-      "kairos fmt [--check|--diff|-w] FILE...",
-      "Formats policies in the canonical layout.\n" },
+      "kairos fmt [--check|--diff|-w] [--color WHEN] FILE|DIR...",
+      "Formats policies in the canonical layout (the meaning never changes) and prints them on\n"
+      "standard output. A directory stands for every *.kai file below it (sorted, hidden\n"
+      "directories skipped); FILE - is standard input. A file with a syntax error is reported and\n"
+      "left as it is. Exit 1 if a file cannot be read or parsed (or would change, with --check or\n"
+      "--diff).\n"
+      "  --check           list the files that would change, one a line; change nothing\n"
+      "  --diff, -d        print a unified diff for each file that would change\n"
+      "  -w, --write       rewrite each file that changes, in place\n"
+      "  --color WHEN      colour the diagnostics: auto (default), always, never\n" },
     { "test", cmd_test,
       "kairos test [--format text|junit] [-o FILE] [--junit FILE] [FILE.yaml|DIR]...",
       "Runs policy tests written in YAML (default: every *.test.yaml under the current\n"
@@ -266,7 +299,7 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
         KImage *img = kb_read(buf, len, err, sizeof err);
         free(buf);
         if (!img)
-            fprintf(stderr, "%s: %s\n", name, err);
+            fprintf(stderr, "%s: error: %s\n", name, err);
         return img;
     }
     KDiags d;
@@ -292,9 +325,12 @@ static int cmd_check(int argc, char **argv)
     KlOptions lopt = {0};
     KDiagFormat fmt = KD_FMT_TEXT;
     const char *color = "auto";
+    int summary = -1;                 /* -1: when standard error is a terminal */
     const char *o;
     while ((o = args_next(&a))) {
         if (strcmp(o, "--strict") == 0) { if (!args_flag_only(&a)) goto usage; lopt.strict = true; }
+        else if (strcmp(o, "--summary") == 0) { if (!args_flag_only(&a)) goto usage; summary = 1; }
+        else if (strcmp(o, "--no-summary") == 0) { if (!args_flag_only(&a)) goto usage; summary = 0; }
         else if (strcmp(o, "--Werror") == 0) { if (!args_flag_only(&a)) goto usage; lopt.werror = true; }
         else if (strcmp(o, "--format") == 0) {
             const char *v = args_value(&a);
@@ -313,14 +349,17 @@ static int cmd_check(int argc, char **argv)
     }
     if (a.npos == 0) { cli_usage_error("check", "no policy file given"); goto usage; }
 
-    int status = 0;
+    char **files;
+    int nfiles;
+    uint32_t nerr = (uint32_t)cli_expand_policies("check", a.pos, a.npos, &files, &nfiles), nwarn = 0;
+    int status = nerr ? 1 : 0;
     KDiags all;
     /* Each file is checked on its own; diagnostics of machine formats are
      * printed per file (json/github are line oriented). */
-    for (int i = 0; i < a.npos; i++) {
+    for (int i = 0; i < nfiles; i++) {
         kd_init(&all, NULL);
         all.werror = lopt.werror;
-        KProgram *p = kc_load(a.pos[i], &lopt, &all);
+        KProgram *p = kc_load(files[i], &lopt, &all);
         if (fmt == KD_FMT_TEXT) {
             kd_print(&all, stderr, fmt, use_color(color));
         } else {
@@ -336,9 +375,18 @@ static int cmd_check(int argc, char **argv)
             cli_flush_stdout();
         }
         if (kd_failed(&all)) status = 1;
+        uint32_t e, w;
+        kd_counts(&all, &e, &w);
+        nerr += e;
+        nwarn += w;
         kd_free(&all);
         if (p) kc_free(p);
     }
+    /* the closing line: by default on a terminal */
+    if (summary == 1 || (summary == -1 && isatty(STDERR_FILENO)))
+        fprintf(stderr, "%u error%s, %u warning%s in %d file%s\n", nerr, nerr == 1 ? "" : "s",
+                nwarn, nwarn == 1 ? "" : "s", nfiles, nfiles == 1 ? "" : "s");
+    cli_free_paths(files, nfiles);
     args_free(&a);
     return status;
 usage:
@@ -419,6 +467,34 @@ static int cmd_disasm(int argc, char **argv)
     kb_disasm(img, stdout);         /* write errors: cli_finish_stdout */
     kb_free(img);
     return 0;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+    Args a;
+    args_init(&a, "merge", argc, argv);
+    const char *o, *out = NULL;
+    while ((o = args_next(&a))) {
+        if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) {
+            if (!(out = args_value(&a))) { args_free(&a); return 2; }
+        } else {
+            cli_usage_error("merge", "unknown option %s", o);
+            args_free(&a);
+            return 2;
+        }
+    }
+    if (a.npos < 2) {
+        cli_usage_error("merge", a.npos ? "no schedule given" : "no policy given");
+        args_free(&a);
+        return 2;
+    }
+    KlOptions lopt = {0};
+    KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
+    if (!img) { args_free(&a); return 1; }
+    int rc = cli_merge(img, a.pos + 1, a.npos - 1, out);
+    kb_free(img);
+    args_free(&a);
+    return rc;
 }
 
 /* Shared by simulate and explain. */

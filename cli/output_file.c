@@ -181,7 +181,7 @@ static char *resolve(const char *path)
 
 static int open_failed(CliOut *o, int err)
 {
-    fprintf(stderr, "%s: cannot write: %s\n", o->name, strerror(err));
+    fprintf(stderr, "%s: error: cannot write: %s\n", o->name, strerror(err));
     free(o->target);
     free(o->tmp);
     o->target = o->tmp = NULL;
@@ -274,7 +274,7 @@ int cli_out_close(CliOut *o, bool commit)
         if (!commit || err) unlink(o->tmp);
         cli_cleanup_remove(o->tmp);
     }
-    if (commit && err) fprintf(stderr, "%s: write error: %s\n", o->name, strerror(err));
+    if (commit && err) fprintf(stderr, "%s: error: write error: %s\n", o->name, strerror(err));
     free(o->tmp);
     free(o->target);
     o->tmp = o->target = NULL;

@@ -243,7 +243,7 @@ static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
     }
     int status = kr_simulate(img, &ro, err);
     if (fclose(ro.out) != 0 && status == 0) {
-        fprintf(err, "%s: write error: %s\n", sched_path, strerror(errno));
+        fprintf(err, "%s: error: write error: %s\n", sched_path, strerror(errno));
         status = 1;
     }
     fclose(err);

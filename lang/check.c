@@ -751,6 +751,8 @@ static KProgram *load(KProgram *p, const char *name, const KlOptions *opt, KDiag
     c.policy_src = 0;
     KSource *src = &p->sources.v[0];
     p->source_hash = kb_fnv1a64(src->text, src->len, KB_FNV_OFFSET);
+    uint32_t errors_before = diags->nerrors;
+    bool muted = diags->mute_warnings;
     KFile *f = add_file(&c, 0);
     load_imports(&c, f, 0);
     size_t plen;
@@ -760,7 +762,13 @@ static KProgram *load(KProgram *p, const char *name, const KlOptions *opt, KDiag
         if (ps == UINT32_MAX) oom(&c);
         else add_file(&c, ps);
     }
+    /* A file with a syntax error was not read completely (a declaration
+     * was skipped, a string swallowed the rest of its line): warnings
+     * about what the program lacks would be guesses, so only errors are
+     * reported (SPEC 2.1, "One mistake, one error"). */
+    if (diags->nerrors > errors_before) diags->mute_warnings = true;
     if (p->nfiles > 0) check_program(&c);
+    diags->mute_warnings = muted;
     if (!p->policy_name) p->policy_name = base_name(&c, name);
     /* Lints (lang/lint.c) run on a program without errors; then every
      * `# kairos:ignore K0xxx` comment silences its codes on the next line. */

@@ -7,7 +7,8 @@
  * best_time) an event; else an attribute: of the counted event inside
  * count(E where ...), otherwise of the trigger event.  A let's body is
  * checked once on its own (neutral context, for its type and cycles) and
- * again at each use inside a rule, in that rule's context. */
+ * again at each use inside a rule, in the context of that use (so inside
+ * count(E where ...) its bare names are attributes of E). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -293,9 +294,8 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
             }
             c->expanded += n;
         }
-        KCtx y = *x;
-        y.counted = KC_NONE;              /* a let's bare names are trigger attributes */
-        y.in_where_of_trigger = false;
+        KCtx y = *x;                      /* a let's bare names mean what they would mean
+                                             here: inside count(E where ...), attributes of E */
         if (!y.site.hi && e->span.src == c->policy_src) y.site = e->span;
         y.site_let = e->name;
         c->depth++;
@@ -520,10 +520,10 @@ KType kc_expr(KCheck *c, const KCtx *x, KExpr *e)
     if (!e) return KT_ERROR;
     e->res = KR_NONE;
     switch (e->kind) {
-    case KX_NUM: return set(e, KT_NUMBER);
+    case KX_NUM: return set(e, isnan(e->num) ? KT_ERROR : KT_NUMBER);   /* NAN: a bad number, reported */
     case KX_STR: return set(e, KT_STRING);
     case KX_BOOL: return set(e, KT_BOOL);
-    case KX_DUR: return set(e, KT_DURATION);
+    case KX_DUR: return set(e, e->dur < 0 ? KT_ERROR : KT_DURATION);  /* < 0: a bad duration, reported */
     case KX_WEEKDAY: return set(e, KT_WEEKDAY);
     case KX_NAME: return check_name(c, x, e);
     case KX_FIELD: return check_field(c, x, e);

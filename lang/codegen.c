@@ -765,7 +765,13 @@ static void gen_name(Gen *g, Fn *f, const KExpr *e, KbTag hint)
     case KR_NOW: emit(g, f, KB_OP_NOW, 0); return;
     case KR_HOUR: emit(g, f, KB_OP_HOUR, 0); return;
     case KR_WEEKDAY_NOW: emit(g, f, KB_OP_WEEKDAY, 0); return;
-    case KR_TRIGGER_ATTR: case KR_EVENT_ATTR: case KR_TRAIT:
+    case KR_TRIGGER_ATTR: case KR_EVENT_ATTR:
+        /* a bare attribute name: of the counted event inside a where-function,
+         * else of the trigger (decided here, not by e->res: a let's body is
+         * shared by all its uses, and each use is checked in its own context) */
+        gen_attr(g, f, KR_EVENT_ATTR, e->name, want_tag(e->type, hint));
+        return;
+    case KR_TRAIT:
         gen_attr(g, f, e->res, e->name, want_tag(e->type, hint));
         return;
     case KR_EVENT: {                                 /* an event as a condition: it happened */

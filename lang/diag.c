@@ -208,12 +208,17 @@ static KDiag *push_diag(KDiags *d)
 static void vadd(KDiags *d, KSeverity sev, KSpan span, const char *code, bool attached,
                  const char *fmt, va_list ap)
 {
+    if (sev == KD_WARNING && d->mute_warnings) {
+        d->last_dropped = true;     /* its hint and notes go with it */
+        return;
+    }
     if (sev == KD_ERROR) d->nerrors++;
     else if (sev == KD_WARNING) d->nwarnings++;
     /* past the limit: count only (a note goes with its dropped head) */
     if ((sev != KD_NOTE && d->n - d->nnotes >= KD_MAX_DIAGS) || (sev == KD_NOTE && d->last_dropped)) {
         if (sev != KD_NOTE) {
             d->dropped++;
+            if (sev == KD_WARNING) d->dropped_warnings++;
             d->last_dropped = true;
         }
         return;
@@ -599,6 +604,25 @@ void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color)
     }
     free(idx);
     fflush(out);
+}
+
+void kd_counts(const KDiags *d, uint32_t *errors, uint32_t *warnings)
+{
+    uint32_t n, e = 0, w = 0;
+    uint32_t *idx = sorted(d, &n);
+    if (!idx && d->n) { e = d->nerrors; w = d->nwarnings; n = 0; }     /* out of memory: raw counts */
+    for (uint32_t k = 0; k < n; k++) {
+        const KDiag *g = &d->v[idx[k]];
+        if (g->group != idx[k]) continue;
+        KSeverity s = eff(d, g);
+        if (s == KD_ERROR) e++;
+        else if (s == KD_WARNING) w++;
+    }
+    free(idx);
+    uint32_t dw = d->dropped_warnings, de = d->dropped - dw;
+    if (d->werror) { de += dw; dw = 0; }
+    *errors = e + de;
+    *warnings = w + dw;
 }
 
 /* ---- edit distance ------------------------------------------------------------ */

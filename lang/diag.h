@@ -72,8 +72,10 @@ typedef struct KDiags {
     uint32_t nerrors, nwarnings;
     bool werror;        /* --Werror: warnings count as errors */
     uint32_t dropped;   /* diagnostics not kept beyond KD_MAX_DIAGS (still counted) */
+    uint32_t dropped_warnings;  /* of which warnings */
     uint32_t nnotes;
     bool last_dropped;
+    bool mute_warnings; /* warnings (with their hints and notes) are not recorded */
     const KSources *sources;
 } KDiags;
 
@@ -93,6 +95,11 @@ void kd_file_error(KDiags *d, const char *file, const char *code, const char *fm
 
 #define kd_error(d, span, code, ...)   kd_add((d), KD_ERROR, (span), (code), __VA_ARGS__)
 #define kd_warning(d, span, code, ...) kd_add((d), KD_WARNING, (span), (code), __VA_ARGS__)
+
+/* The errors and warnings as kd_print shows them: an exact duplicate once,
+ * warnings as errors under werror, those beyond KD_MAX_DIAGS included;
+ * notes are not counted. */
+void kd_counts(const KDiags *d, uint32_t *errors, uint32_t *warnings);
 
 /* True when there is an error (or a warning under werror). */
 bool kd_failed(const KDiags *d);

@@ -28,9 +28,18 @@ typedef struct KParse {
     bool too_deep;                /* K0221 reported */
     uint32_t err_base;            /* diags->nerrors when scanning began */
     bool stopped;                 /* K0109 reported: the scanner returns end of file */
+    uint32_t tok_lo;              /* start of the token being scanned */
+    uint32_t bad_tok;             /* start + 1 of the last token the scanner reported (0: none) */
+    uint32_t mute_until;          /* scanner errors before this offset are part of one already reported */
     void *scanner;                /* the flex scanner (yyscan_t) */
     jmp_buf fatal;                /* out of memory (scanner or parser) jumps here */
 } KParse;
+
+/* Values of tokens the scanner has already reported as bad: whatever uses
+ * them reports nothing more (one mistake, one error). */
+#define KX_BAD_CLOCK (-1)         /* CLOCK */
+#define KX_BAD_DUR   (-1)         /* DURATION (valid ones are >= 0) */
+/* NUMBER: NAN */
 
 /* Expressions nest at most this deep (checker and code generator recurse). */
 #define KP_MAX_DEPTH 200

@@ -65,6 +65,9 @@ static KExpr *mk_bin(KParse *ps, KOp op, KExpr *a, KExpr *b, KLoc loc);
 static void deeper(KParse *ps, KExpr *e, KExpr **child);
 static KExpr *mk_un(KParse *ps, KOp op, KExpr *a, KLoc loc);
 static KExpr *mk_call(KParse *ps, char *name, KExprNode *args, KExpr *where, KLoc loc);
+static KExpr *mk_in(KParse *ps, KExpr *x, KExprNode *items, KLoc loc);
+static KExpr *mk_within(KParse *ps, KExpr *x, KExpr *d, KLoc loc);
+static inline KLoc loc_to(KLoc a, KLoc b) { return (KLoc){ a.lo, b.hi }; }
 static KDecl *mk_decl(KParse *ps, KDeclKind kind, KLoc loc);
 static KItem *mk_item(KParse *ps, KItemKind kind, KLoc loc, KLoc kw);
 static KName mk_name(KParse *ps, char *s, KLoc loc);
@@ -172,22 +175,22 @@ decl:
             $$ = mk_decl(ps, KD_CAP, @$);
             if (int_in(ps, $2, @2, 1, 1e9, "a cap's count")) $$->cap.n = (uint32_t)$2;
             else $$->cap.n = 1;
-            if ($4 <= 0) {
+            if ($4 == 0)
                 kd_error(ps->diags, kp_span(ps, @4), "K0217", "a cap's window must be longer than 0");
-                $4 = 1;
-            }
+            if ($4 <= 0) $4 = 1;        /* (KX_BAD_DUR: reported by the scanner) */
             $$->cap.window = $4;
             $$->cap.channels = name_list(ps, $5);
         }
   | QUIET CLOCK '-' CLOCK on_opt
         {
             $$ = mk_decl(ps, KD_QUIET, @$);
-            if ($2 == 1440) {
+            if ($2 == KX_BAD_CLOCK || $4 == KX_BAD_CLOCK) {
+                $2 = $4 = 0;            /* reported by the scanner */
+            } else if ($2 == 1440) {
                 kd_error(ps->diags, kp_span(ps, @2), "K0208", "24:00 can only end a window");
                 kd_hint(ps->diags, "write 00:00");
                 $2 = 0;
-            }
-            if ($2 == $4 || ($2 == 0 && $4 == 1440)) {
+            } else if ($2 == $4 || ($2 == 0 && $4 == 1440)) {
                 kd_error(ps->diags, kp_span(ps, @2), "K0207", "quiet hours %02d:%02d-%02d:%02d cover no time or the whole day",
                          $2 / 60, $2 % 60, $4 / 60, $4 % 60);
                 kd_hint(ps->diags, "quiet hours are a window such as 20:00-08:00 (it may wrap midnight)");
@@ -324,10 +327,9 @@ item:
         {
             $$ = mk_item(ps, KI_CAP, @$, @1);
             $$->num = int_in(ps, $2, @2, 1, 1e9, "a cap's count") ? $2 : 1;
-            if ($4 <= 0) {
+            if ($4 == 0)
                 kd_error(ps->diags, kp_span(ps, @4), "K0217", "a cap's window must be longer than 0");
-                $4 = 1;
-            }
+            if ($4 <= 0) $4 = 1;        /* (KX_BAD_DUR: reported by the scanner) */
             $$->dur = $4;
         }
   | PRIORITY NUMBER         { $$ = mk_item(ps, KI_PRIORITY, @$, @1); $$->num = int_in(ps, $2, @2, -1e6, 1e6, "a priority") ? $2 : 0; }
@@ -417,21 +419,12 @@ expr:
   | expr '-' expr           { $$ = mk_bin(ps, KOP_SUB, $1, $3, @$); }
   | expr '*' expr           { $$ = mk_bin(ps, KOP_MUL, $1, $3, @$); }
   | expr '/' expr           { $$ = mk_bin(ps, KOP_DIV, $1, $3, @$); }
-  | expr IN '[' in_items ']'
-        {
-            $$ = mk(ps, KX_IN, @$);
-            $$->a = $1;
-            $4 = rev_exprs($4);
-            uint32_t n = 0;
-            for (KExprNode *i = $4; i; i = i->next) n++;
-            $$->args = kp_alloc(ps, (n ? n : 1) * sizeof(KExpr *));
-            n = 0;
-            for (KExprNode *i = $4; i; i = i->next) $$->args[n++] = i->e;
-            $$->nargs = n;
-            deeper(ps, $$, &$$->a);
-            for (uint32_t i = 0; i < n; i++) deeper(ps, $$, &$$->args[i]);
-        }
-  | expr IN '[' ']'         { $$ = mk(ps, KX_IN, @$); $$->a = $1; $$->args = kp_alloc(ps, sizeof(KExpr *)); }
+  | expr IN '[' in_items ']'                 { $$ = mk_in(ps, $1, $4, @$); }
+  | expr IN '[' ']'                          { $$ = mk_in(ps, $1, NULL, @$); }
+    /* `x in [..] within D`: only the window of a count (peel_within takes
+     * it off the end of a where); anywhere else `within` needs an event */
+  | expr IN '[' in_items ']' WITHIN primary  { $$ = mk_within(ps, mk_in(ps, $1, $4, loc_to(@1, @5)), $7, @$); }
+  | expr IN '[' ']' WITHIN primary           { $$ = mk_within(ps, mk_in(ps, $1, NULL, loc_to(@1, @4)), $6, @$); }
   ;
 
 in_items:
@@ -472,7 +465,7 @@ unary:
 
 postfix:
     primary                 { $$ = $1; }
-  | postfix WITHIN primary  { $$ = mk(ps, KX_WITHIN, @$); $$->a = $1; $$->b = $3; deeper(ps, $$, &$$->a); deeper(ps, $$, &$$->b); }
+  | postfix WITHIN primary  { $$ = mk_within(ps, $1, $3, @$); }
   ;
 
 primary:
@@ -601,6 +594,34 @@ static KAttrNode *rev_attrs(KAttrNode *l)
     return r;
 }
 
+/* expr IN [items] (items in reverse, or NULL for an empty list). */
+static KExpr *mk_in(KParse *ps, KExpr *x, KExprNode *items, KLoc loc)
+{
+    KExpr *e = mk(ps, KX_IN, loc);
+    e->a = x;
+    items = rev_exprs(items);
+    uint32_t n = 0;
+    for (KExprNode *i = items; i; i = i->next) n++;
+    e->args = kp_alloc(ps, (n ? n : 1) * sizeof(KExpr *));
+    n = 0;
+    for (KExprNode *i = items; i; i = i->next) e->args[n++] = i->e;
+    e->nargs = n;
+    deeper(ps, e, &e->a);
+    for (uint32_t i = 0; i < n; i++) deeper(ps, e, &e->args[i]);
+    return e;
+}
+
+/* x within d */
+static KExpr *mk_within(KParse *ps, KExpr *x, KExpr *d, KLoc loc)
+{
+    KExpr *e = mk(ps, KX_WITHIN, loc);
+    e->a = x;
+    e->b = d;
+    deeper(ps, e, &e->a);
+    deeper(ps, e, &e->b);
+    return e;
+}
+
 /* Peels a trailing `within D` off the right spine of an unparenthesised
  * expression: `count(t where kind == "x" within 7d)` counts t in 7d. */
 static KExpr *peel_within(KExpr **pp)
@@ -689,6 +710,7 @@ static uint8_t day_bits(int tok_kind, int v)
 /* True when v is an integer in [lo, hi]; reports otherwise. */
 static bool int_in(KParse *ps, double v, KLoc loc, double lo, double hi, const char *what)
 {
+    if (isnan(v)) return false;       /* a bad number, reported by the scanner */
     if (v == floor(v) && v >= lo && v <= hi) return true;
     if (hi >= 1e9)
         kd_error(ps->diags, kp_span(ps, loc), "K0209", "%s must be a whole number of at least %.0f", what, lo);
@@ -784,6 +806,44 @@ static const char *expected_name(yysymbol_kind_t sym, int prev)
     }
 }
 
+/* The one-letter unit of a unit word (`days`, `hrs`), or NULL. */
+static const char *unit_of_word(const char *w, size_t n)
+{
+    static const struct { const char *word; const char *unit; } units[] = {
+        { "s", "s" }, { "sec", "s" }, { "secs", "s" }, { "second", "s" }, { "seconds", "s" },
+        { "m", "m" }, { "min", "m" }, { "mins", "m" }, { "minute", "m" }, { "minutes", "m" },
+        { "h", "h" }, { "hr", "h" }, { "hrs", "h" }, { "hour", "h" }, { "hours", "h" },
+        { "d", "d" }, { "day", "d" }, { "days", "d" },
+        { "w", "w" }, { "wk", "w" }, { "wks", "w" }, { "week", "w" }, { "weeks", "w" },
+    };
+    for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
+        if (strlen(units[k].word) == n && strncmp(units[k].word, w, n) == 0) return units[k].unit;
+    return NULL;
+}
+
+/* A number where a duration was expected (`cap 1 per 30`, `+ 2 days`):
+ * the error covers the number and a unit word after it, and the hint
+ * writes the duration. */
+static void number_for_duration(KParse *ps, KLoc *loc, char *hint, size_t cap)
+{
+    const char *num = ps->text + loc->lo;
+    int nl = (int)(loc->hi - loc->lo);
+    const char *p = ps->text + loc->hi, *end = ps->text + ps->len;
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    const char *w = p;
+    while (p < end && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) p++;
+    const char *unit = p > w ? unit_of_word(w, (size_t)(p - w)) : NULL;
+    if (memchr(num, '.', (size_t)nl)) {
+        if (unit) loc->hi = (uint32_t)(p - ps->text);
+        snprintf(hint, cap, "a duration is a whole number and a unit letter, e.g. `36h` or `1d12h`");
+    } else if (unit) {
+        loc->hi = (uint32_t)(p - ps->text);
+        snprintf(hint, cap, "a duration is a number and a unit letter, without a space: write `%.*s%s`", nl, num, unit);
+    } else {
+        snprintf(hint, cap, "durations have a unit: write `%.*sd` (or h, m, s, w)", nl, num);
+    }
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KParse *ps)
 {
     (void)scanner;
@@ -793,6 +853,16 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
     if (n < 0) n = 0;
     yysymbol_kind_t la = yypcontext_token(ctx);
     KLoc loc = *yypcontext_location(ctx);
+    /* a token the scanner reported already (`2dayz`, `9am`): one error */
+    if (la != YYSYMBOL_YYEOF && ps->bad_tok == loc.lo + 1) return 0;
+    /* `=<` and `=>`: a swapped operator */
+    if (ps->cur_tok == '=' && loc.hi < ps->len && (ps->text[loc.hi] == '<' || ps->text[loc.hi] == '>')) {
+        char op = ps->text[loc.hi];
+        loc.hi++;
+        kd_error(ps->diags, kp_span(ps, loc), "K0201", "`=%c` is not an operator", op);
+        kd_hint(ps->diags, "write `%c=`", op);
+        return 0;
+    }
     int prev = ps->prev_tok;
     if (la == YYSYMBOL_YYEOF) {
         /* at the end of the file: point just after the last token */
@@ -862,10 +932,17 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
         bput(&b, ", found ");
         quote_tok(ps, &b, la, loc);
     }
+    /* a number where a duration goes */
+    bool want_dur = false;
+    for (int i = 0; i < n; i++) want_dur = want_dur || exp[i] == YYSYMBOL_DURATION;
+    char dhint[160] = "";
+    if (want_dur && !want_expr && la == YYSYMBOL_NUMBER) number_for_duration(ps, &loc, dhint, sizeof dhint);
     kd_error(ps->diags, kp_span(ps, loc), "K0201", "%s", b.s);
     /* hints for common slips */
     int cur = ps->cur_tok;
-    if (prev == AFTER && (cur == '+' || cur == DURATION))
+    if (dhint[0])
+        kd_hint(ps->diags, "%s", dhint);
+    else if (prev == AFTER && (cur == '+' || cur == DURATION))
         kd_hint(ps->diags, "a trigger is `after EVENT + DURATION`, e.g. `after ticket_closed + 24h`");
     else if (cur == '=')
         kd_hint(ps->diags, "equality is written `==`");
@@ -972,9 +1049,8 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
                 r->via_span.hi = it->span.hi;
                 pending_then = NULL;
                 opens_chain = true;
-                if (it->dur <= 0) {
+                if (it->dur == 0)
                     kd_error(ps->diags, it->num_span, "K0218", "a reminder's delay must be longer than 0");
-                }
             } else {
                 kd_error(ps->diags, it->span, "K0205", "`after` with a duration but no event");
                 kd_hint(ps->diags, "a trigger is `after EVENT + DURATION`; a reminder is `then CHANNEL after DURATION`");
@@ -996,10 +1072,9 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             if (it->has_delay) {
                 r->period = KPER_DURATION;
                 r->period_dur = it->dur;
-                if (it->dur <= 0) {
+                if (it->dur == 0)
                     kd_error(ps->diags, it->num_span, "K0219", "a period must be longer than 0");
-                    r->period_dur = 86400;
-                }
+                if (it->dur <= 0) r->period_dur = 86400;
             } else {
                 const char *p = it->name.s;
                 if (!strcmp(p, "day")) r->period = KPER_DAY;
@@ -1015,6 +1090,7 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             }
             break;
         case KI_EVERY_AT:
+            if (it->start == KX_BAD_CLOCK) break;          /* reported by the scanner */
             if (!prev || prev->kind != KI_EVERY || !r->every_span.hi) {
                 kd_error(ps->diags, it->span, "K0203", "`at %02d:%02d` needs `every` before it",
                          it->start / 60, it->start % 60);
@@ -1037,7 +1113,9 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             r->at_days = it->days;
             r->at_start = it->start;
             r->at_end = it->end;
-            if (it->start == 1440) {
+            if (it->start == KX_BAD_CLOCK || it->end == KX_BAD_CLOCK) {
+                /* reported by the scanner */
+            } else if (it->start == 1440) {
                 kd_error(ps->diags, it->num_span, "K0208", "24:00 can only end a window");
                 kd_hint(ps->diags, "write 00:00");
             } else if (it->start >= it->end) {

@@ -174,18 +174,10 @@ static const char *cell(CsvState *st, const CsvField *f, size_t *len)
     return st->scratch;
 }
 
-/* col_of -- character column of a field start (its opening quote if
- * quoted) on its own line; rec is the record start. */
-static uint64_t col_of(const char *rec, const char *at)
+/* field_at -- where a field starts (its opening quote if quoted). */
+static const char *field_at(const CsvField *f)
 {
-    const char *ls = rec;
-    for (const char *x = rec; x < at; x++) if (*x == '\n') ls = x + 1;
-    return ki_column(ls, at);
-}
-
-static uint64_t field_col(const char *rec, const CsvField *f)
-{
-    return col_of(rec, f->p - f->quoted);
+    return f->p - f->quoted;
 }
 
 /* header -- reads the header row and builds the column plan. */
@@ -209,7 +201,7 @@ static int header(KiSrc *s, CsvState *st)
             if (ki_fill(s) < 0) return -1;
             continue;
         }
-        if (r < 0) return ki_error(s, 1, col_of(s->buf + s->pos, ct.bad_field), "%s", ct.msg);
+        if (r < 0) return ki_row_error(s, false, 1, s->buf + s->pos, ct.bad_field, NULL, "%s", ct.msg);
         if (ct.nf <= st->ncols) break;
         st->ncols = ct.nf;
     }
@@ -245,13 +237,17 @@ static int header(KiSrc *s, CsvState *st)
                 if (!dup) seen[h] = i + 1u;
             }
         }
-        if (dup) { rc = ki_error(s, 1, field_col(rec, &st->f[i]), "duplicate column \"%.*s\"", (int)(len > 60 ? 60 : len), name); break; }
+        if (dup) {
+            rc = ki_row_error(s, false, 1, rec, field_at(&st->f[i]), NULL, "duplicate column \"%.*s\"",
+                              (int)(len > 60 ? 60 : len), name);
+            break;
+        }
         if (role) *role = i;
     }
     const char *missing = st->c_time == UINT32_MAX ? "time" : st->c_cust == UINT32_MAX ? "customer"
                         : st->c_event == UINT32_MAX ? "event" : NULL;
     if (rc == 0 && missing)
-        rc = ki_error(s, 1, 1, "missing required column \"%s\" in the header row", missing);
+        rc = ki_row_error(s, false, 1, rec, rec, NULL, "missing required column \"%s\" in the header row", missing);
     /* the plan: per event kind, the (column, attribute) pairs it keeps */
     uint32_t ne = c->img->nevents + 1u;
     if (rc == 0) {
@@ -314,17 +310,19 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
         kr_pool_prefetch(c->customers, ch);
     }
     f = &st->f[st->c_time];
-    if (f->len == 0) return ki_bad_row(s, line, field_col(rec, f), "missing time");
+    if (f->len == 0) return ki_row_error(s, true, line, rec, field_at(f), NULL, "missing time");
     if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
-    if (ki_parse_time_cached(&st->tcache, v, len, &r->time) != 0)
-        return ki_bad_row(s, line, field_col(rec, f), "bad time \"%.*s\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)",
-                          (int)(len > 40 ? 40 : len), v);
+    if (ki_parse_time_cached(&st->tcache, v, len, &r->time) != 0) {
+        char msg[256], hint[200];
+        ki_bad_time_text(v, len, false, msg, sizeof msg, hint, sizeof hint);
+        return ki_row_error(s, true, line, rec, field_at(f), hint[0] ? hint : NULL, "%s", msg);
+    }
     f = &st->f[st->c_event];
-    if (f->len == 0) return ki_bad_row(s, line, field_col(rec, f), "missing event");
+    if (f->len == 0) return ki_row_error(s, true, line, rec, field_at(f), NULL, "missing event");
     if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
     r->event = ki_event_index(c, v, len);
     f = &st->f[st->c_cust];
-    if (f->len == 0) return ki_bad_row(s, line, field_col(rec, f), "missing customer");
+    if (f->len == 0) return ki_row_error(s, true, line, rec, field_at(f), NULL, "missing customer");
     int k;
     if (!f->esc) k = ki_customer_hashed(c, f->p, f->len, ch, &r->customer);
     else if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
@@ -392,7 +390,7 @@ int ki_csv_step(KiSrc *s)
                 if (ki_fill(s) < 0) return -1;       /* see the whole bad line first */
                 continue;
             }
-            if (ki_bad_row(s, s->line, col_of(rec, ct.bad_field), "%s", ct.msg) != 0) return -1;
+            if (ki_row_error(s, true, s->line, rec, ct.bad_field, NULL, "%s", ct.msg) != 0) return -1;
             /* skipping: go on after the line that holds the error */
             const char *nl = memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad));
             const char *resume = nl ? nl + 1 : s->buf + s->end;
@@ -405,14 +403,14 @@ int ki_csv_step(KiSrc *s)
             return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
         int rc;
         if (ct.nf != st->ncols) {
-            uint64_t col;
-            if (ct.nf > st->ncols) col = field_col(rec, &st->f[st->ncols]);
+            const char *at;
+            if (ct.nf > st->ncols) at = field_at(&st->f[st->ncols]);
             else {
                 const CsvField *lf = &st->f[ct.nf - 1u];
-                col = col_of(rec, lf->p + lf->len + lf->quoted);
+                at = lf->p + lf->len + lf->quoted;
             }
-            rc = ki_bad_row(s, s->line, col, "wrong number of fields: %u, the header has %u",
-                            ct.nf, st->ncols);
+            rc = ki_row_error(s, true, s->line, rec, at, NULL, "wrong number of fields: %u, the header has %u",
+                              ct.nf, st->ncols);
         } else {
             rc = row(s, st, rec);
         }

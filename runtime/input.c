@@ -150,37 +150,96 @@ static int build_wants(KrInputCtx *c)
     return 0;
 }
 
-/* ---- messages ---------------------------------------------------------- */
+/* ---- messages ----------------------------------------------------------
+ * One format with the policy diagnostics (SPEC 5.6):
+ *     FILE:LINE[:COL]: error: MESSAGE
+ *     the line, with a caret under COL (when the parser had the line at hand)
+ *           = hint: TEXT                                  (when there is one) */
 
-static void vreport(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, va_list ap)
+/* Longest stretch of an input line shown under a message (bytes). */
+#define KI_SHOW_WINDOW 160
+
+/* Prints the physical line holding `at` (a record starting at rec, on line
+ * `line`), with a caret under `at` when caret is set. */
+static void show_line(FILE *f, const KiSrc *s, uint64_t line, const char *rec, const char *at, bool caret)
+{
+    const char *bend = s->buf + s->end;
+    if (at < rec || at > bend) return;
+    const char *ls = rec;
+    for (const char *x = rec; x < at; x++)
+        if (*x == '\n') { ls = x + 1; line++; }
+    const char *le = memchr(at, '\n', (size_t)(bend - at));
+    if (!le) le = bend;
+    if (le > ls && le[-1] == '\r') le--;
+    if (at > le) at = le;
+    /* a long line: a window around the caret */
+    const char *ws = ls, *we = le;
+    if (we - ws > KI_SHOW_WINDOW) {
+        if (at - ws > KI_SHOW_WINDOW / 2) ws = at - KI_SHOW_WINDOW / 4;
+        while (ws > ls && ((unsigned char)*ws & 0xC0) == 0x80) ws--;
+        if (we - ws > KI_SHOW_WINDOW) we = ws + KI_SHOW_WINDOW;
+        while (we > ws && we < le && ((unsigned char)*we & 0xC0) == 0x80) we--;
+    }
+    fprintf(f, "%5llu | %s", (unsigned long long)line, ws > ls ? "..." : "");
+    for (const char *x = ws; x < we; x++) {
+        unsigned char c = (unsigned char)*x;
+        fputc(c < 0x20 || c == 0x7F ? ' ' : c, f);
+    }
+    fputs(we < le ? "...\n" : "\n", f);
+    if (!caret) return;
+    fprintf(f, "      | %s", ws > ls ? "   " : "");
+    for (const char *x = ws; x < at && x < we; x++)
+        if (((unsigned char)*x & 0xC0) != 0x80) fputc(' ', f);
+    fputs("^\n", f);
+}
+
+/* The message: printed at once, or in stream mode held until ki_next knows
+ * it is the one to print.  rec/at (may be NULL): the record and the place
+ * in it to show; col 0 with at set shows the line without a caret. */
+static void vreport(KiSrc *s, uint64_t line, uint64_t col, const char *rec, const char *at,
+                    const char *hint, const char *fmt, va_list ap)
 {
     FILE *err = s->ctx->err;
     if (!err) return;
-    if (s->stream) {
-        /* stream mode: held until ki_next knows it is the one to print */
-        if (s->msg) return;
-        char head[64], body[1024];
-        if (col) snprintf(head, sizeof head, ":%llu:%llu: ", (unsigned long long)line, (unsigned long long)col);
-        else if (line) snprintf(head, sizeof head, ":%llu: ", (unsigned long long)line);
-        else snprintf(head, sizeof head, ": ");
-        vsnprintf(body, sizeof body, fmt, ap);
-        size_t n = strlen(s->name) + strlen(head) + strlen(body) + 2u;
-        s->msg = malloc(n);
-        if (s->msg) snprintf(s->msg, n, "%s%s%s\n", s->name, head, body);
+    if (s->stream && s->msg) return;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        fprintf(err, "%s: error: out of memory\n", s->name);
         return;
     }
-    if (col) fprintf(err, "%s:%llu:%llu: ", s->name, (unsigned long long)line, (unsigned long long)col);
-    else if (line) fprintf(err, "%s:%llu: ", s->name, (unsigned long long)line);
-    else fprintf(err, "%s: ", s->name);
-    vfprintf(err, fmt, ap);
-    fputc('\n', err);
+    if (rec && at && col == 0 && at >= rec) {
+        const char *ls = rec;         /* the column counts on at's own physical line */
+        for (const char *x = rec; x < at; x++) if (*x == '\n') ls = x + 1;
+        col = ki_column(ls, at);
+    }
+    if (col) fprintf(f, "%s:%llu:%llu: error: ", s->name, (unsigned long long)line, (unsigned long long)col);
+    else if (line) fprintf(f, "%s:%llu: error: ", s->name, (unsigned long long)line);
+    else fprintf(f, "%s: error: ", s->name);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    if (rec && at) show_line(f, s, line, rec, at, true);
+    else if (rec) show_line(f, s, line, rec, rec, false);
+    if (hint) fprintf(f, "      = hint: %s\n", hint);
+    if (fclose(f) != 0 || !text) {
+        free(text);
+        fprintf(err, "%s: error: out of memory\n", s->name);
+        return;
+    }
+    if (s->stream) {
+        s->msg = text;
+        return;
+    }
+    fwrite(text, 1, len, err);
+    free(text);
 }
 
 int ki_error(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vreport(s, line, col, fmt, ap);
+    vreport(s, line, col, NULL, NULL, NULL, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -190,7 +249,18 @@ int ki_bad_row(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, ...)
     if (s->ctx->opt->skip_bad_rows) { s->ctx->rows_skipped++; return 0; }
     va_list ap;
     va_start(ap, fmt);
-    vreport(s, line, col, fmt, ap);
+    vreport(s, line, col, NULL, NULL, NULL, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int ki_row_error(KiSrc *s, bool row, uint64_t line, const char *rec, const char *at, const char *hint,
+                 const char *fmt, ...)
+{
+    if (row && s->ctx->opt->skip_bad_rows) { s->ctx->rows_skipped++; return 0; }
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(s, line, 0, rec, at, hint, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -271,6 +341,10 @@ int ki_cell_value(KrInputCtx *c, const char *s, size_t len, KrValue *out)
     if (ki_parse_num(s, len, &d)) {
         out->tag = KB_NUM;
         out->num = d;
+    } else if ((len == 4 && memcmp(s, "true", 4) == 0) || (len == 5 && memcmp(s, "false", 5) == 0)) {
+        out->tag = KB_BOOL;                 /* LANGUAGE.md 5: a cell true or false is a boolean */
+        out->i = 0;
+        out->b = len == 4;
     } else {
         uint32_t id = kr_intern(c->values, s, len);
         if (id == UINT32_MAX) return -1;

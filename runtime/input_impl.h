@@ -171,7 +171,9 @@ int  ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, ui
  * it is full, reads.  Returns bytes added (0 at end of input), -1 on error
  * (printed). */
 long ki_fill(KiSrc *s);
-/* Cell value: number, else string interned in the values pool.  0 or -1 (out of memory). */
+/* Cell value (a CSV cell after unquoting, or a JSON string): number; else
+ * boolean for exactly `true`/`false`; else string interned in the values
+ * pool.  0 or -1 (out of memory). */
 int  ki_cell_value(KrInputCtx *c, const char *s, size_t len, KrValue *out);
 /* Prints "NAME:LINE[:COL]: message" (col 0: none) and returns -1. */
 int  ki_error(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, ...)
@@ -180,6 +182,16 @@ int  ki_error(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, ...)
  * else prints as ki_error and returns -1. */
 int  ki_bad_row(KiSrc *s, uint64_t line, uint64_t col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* An error shown with its input line (SPEC 5.6): rec is the start of the
+ * record (on line `line`, inside s->buf), at the offending byte in it
+ * (its column is computed, a caret goes under it) or NULL (the line is
+ * shown without a caret); hint may be NULL.  A row error (row true) with
+ * opt->skip_bad_rows is counted and returns 0; otherwise returns -1. */
+int  ki_row_error(KiSrc *s, bool row, uint64_t line, const char *rec, const char *at, const char *hint,
+                  const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* A bad time cell s[0..len): the message (after "FILE:LINE:COL: error: ")
+ * and the hint ("" if none) for it.  json: the value is a JSON number. */
+void ki_bad_time_text(const char *s, size_t len, bool json, char *msg, size_t mcap, char *hint, size_t hcap);
 /* 1-based character (UTF-8) column of p on the line that starts at linestart. */
 uint64_t ki_column(const char *linestart, const char *p);
 

@@ -369,7 +369,7 @@ KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const 
 /* Writes one row.  0, or -1 on a write error (message printed by ko_close). */
 int ko_row(KoWriter *w, const KrRow *row);
 /* ok: writes what was held back and flushes; else drops it.  Returns 0, or
- * -1 after printing "NAME: write error: REASON" ("kairos: error writing
+ * -1 after printing "NAME: error: write error: REASON" ("kairos: error writing
  * standard output: REASON", and the stream's error flag cleared, for
  * standard output).  Never closes f. */
 int ko_close(KoWriter *w, bool ok);

@@ -4,8 +4,9 @@
  * line; only keys the image can read are kept.
  *
  * Values: a number, or a string typed like a CSV cell (a string that parses
- * as a number is a number, an empty string is missing); true/false are
- * booleans; null is missing; nested arrays and objects are ignored.
+ * as a number is a number, "true"/"false" are booleans, an empty string is
+ * missing); true/false are booleans; null is missing; nested arrays and
+ * objects are ignored.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +40,25 @@ typedef struct JState {
     uint32_t event;
     size_t cust_off, cust_len;      /* in scratch */
     char msg[200];                  /* a row error found in a callback */
+    char hint[200];                 /* its hint ("" if none) */
+    const char *lp; size_t ll;      /* the line being parsed */
+    const char *err_at;             /* where in it the error is, or NULL */
     Pending *pend; uint32_t npend, cappend;
     char *scratch; size_t slen, scap;
     KiTimeCache tcache;
     KiRow rows[2];                  /* filled alternately (see csv.c) */
     uint32_t next;
 } JState;
+
+/* A bad time value s[0..len) (a JSON number if json): message, hint and
+ * position (when s points into the line: yajl hands over numbers and
+ * strings without escapes in place). */
+static int bad_time(JState *j, const char *s, size_t len, bool json)
+{
+    ki_bad_time_text(s, len, json, j->msg, sizeof j->msg, j->hint, sizeof j->hint);
+    if (s >= j->lp && s + len <= j->lp + j->ll) j->err_at = json ? s : s - 1;
+    return 0;                       /* cancels the parse */
+}
 
 static int fail(JState *j, const char *fmt, const char *a, size_t alen)
 {
@@ -135,8 +149,7 @@ static int cb_number(void *ctx, const char *s, size_t len)
     switch (j->key) {
     case K_TIME:
         if (!dup_check(j, &j->has_time)) return 0;
-        if (kr_parse_time(s, len, &j->time) != 0)
-            return fail(j, "bad time %.*s (expected an RFC 3339 string or integer Unix seconds)", s, len);
+        if (kr_parse_time(s, len, &j->time) != 0) return bad_time(j, s, len, true);
         return 1;
     case K_CUST:
         if (!dup_check(j, &j->has_cust)) return 0;
@@ -165,8 +178,7 @@ static int cb_string(void *ctx, const unsigned char *us, size_t len)
     case K_TIME:
         if (!dup_check(j, &j->has_time)) return 0;
         if (len == 0) { j->has_time = false; return 1; }   /* missing */
-        if (ki_parse_time_cached(&j->tcache, s, len, &j->time) != 0)
-            return fail(j, "bad time \"%.*s\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)", s, len);
+        if (ki_parse_time_cached(&j->tcache, s, len, &j->time) != 0) return bad_time(j, s, len, false);
         return 1;
     case K_CUST:
         if (!dup_check(j, &j->has_cust)) return 0;
@@ -262,9 +274,9 @@ static int finish(JState *j, uint64_t line)
     KiSrc *s = j->s;
     KrInputCtx *c = s->ctx;
     KiRow *r = &j->rows[j->next];
-    if (!j->has_time) return ki_bad_row(s, line, 0, "missing time");
-    if (!j->has_event) return ki_bad_row(s, line, 0, "missing event");
-    if (!j->has_cust || j->cust_len == 0) return ki_bad_row(s, line, 0, "missing customer");
+    if (!j->has_time) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing time");
+    if (!j->has_event) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing event");
+    if (!j->has_cust || j->cust_len == 0) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing customer");
     int k = ki_customer(c, j->scratch + j->cust_off, j->cust_len, &r->customer);
     if (k < 0) return ki_error(s, line, 0, "out of memory");
     if (k == 0) {
@@ -311,12 +323,13 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
     j->depth = 0; j->done = false; j->key = K_SKIP;
     j->has_time = j->has_cust = j->has_event = false;
     j->event = KB_NONE;
-    j->npend = 0; j->slen = 0; j->msg[0] = 0;
+    j->npend = 0; j->slen = 0; j->msg[0] = 0; j->hint[0] = 0;
+    j->lp = p; j->ll = len; j->err_at = NULL;
     yajl_status st = yajl_parse(j->h, (const unsigned char *)p, len);
     if (st == yajl_status_ok && j->done && j->depth == 0) return finish(j, line);
     int rc;
     if (st == yajl_status_client_canceled || j->msg[0]) {
-        rc = ki_bad_row(j->s, line, 0, "%s", j->msg);
+        rc = ki_row_error(j->s, true, line, p, j->err_at, j->hint[0] ? j->hint : NULL, "%s", j->msg);
     } else if (st == yajl_status_error) {
         unsigned char *e = yajl_get_error(j->h, 0, (const unsigned char *)p, len);
         char m[160] = "invalid JSON";
@@ -329,10 +342,10 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
             snprintf(m, sizeof m, "invalid JSON: %.*s", (int)(tl > 120 ? 120 : tl), t);
             yajl_free_error(j->h, e);
         }
-        rc = ki_bad_row(j->s, line, 0, "%s", m);
+        rc = ki_row_error(j->s, true, line, p, NULL, NULL, "%s", m);
     } else {
-        rc = ki_bad_row(j->s, line, 0, j->depth > 0 ? "incomplete JSON object (expected one object per line)"
-                                                    : "expected a JSON object");
+        rc = ki_row_error(j->s, true, line, p, NULL, NULL, "%s",
+                          j->depth > 0 ? "incomplete JSON object (expected one object per line)" : "expected a JSON object");
     }
     if (new_handle(j) != 0) return ki_error(j->s, line, 0, "out of memory");
     return rc;

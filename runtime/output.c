@@ -7,7 +7,7 @@
  * temporary file) as rows come, anything else (standard output, a device,
  * a FIFO) held back -- in memory, spilling to an unlinked temporary file
  * past MEM_LIMIT -- and copied out by ko_close(w, true) only, so a failed
- * run writes nothing there.  A write error gives "NAME: write error:
+ * run writes nothing there.  A write error gives "NAME: error: write error:
  * REASON", on standard output "kairos: error writing standard output: REASON".
  */
 #include <errno.h>
@@ -206,7 +206,7 @@ KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const 
     if (w->fresh) {
         /* a run that starts over starts the file over */
         if (fflush(w->f) != 0 || fseeko(w->f, 0, SEEK_SET) != 0 || ftruncate(fileno(w->f), 0) != 0) {
-            fprintf(err, "%s: write error: %s\n", name ? name : "-", strerror(errno));
+            fprintf(err, "%s: error: write error: %s\n", name ? name : "-", strerror(errno));
             free(w);
             return NULL;
         }
@@ -281,7 +281,7 @@ int ko_close(KoWriter *w, bool ok)
         if (!w->fresh) flush_held(w);
         if (!w->error && (fflush(w->f) != 0 || ferror(w->f))) w->error = errno ? errno : EIO;
         if (w->error && w->path) {
-            fprintf(w->err, "%s: write error: %s\n", w->path, strerror(w->error));
+            fprintf(w->err, "%s: error: write error: %s\n", w->path, strerror(w->error));
             status = -1;
         } else if (w->error) {
             /* the message the command-line tool gives at exit, given here

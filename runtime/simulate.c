@@ -33,16 +33,19 @@ static const struct { int st; const char *name; } spared[] = {
 };
 #define NSPARED (sizeof spared / sizeof spared[0])
 
+/* "s" unless n is 1: "1 customer", "2 customers". */
+static const char *plural(uint64_t n) { return n == 1 ? "" : "s"; }
+
 /* One rule's (or the total's) lines of the --stats summary. */
 static void stats_block(FILE *err, const char *label, const uint64_t *s, bool task)
 {
     fprintf(err, "%s: %llu triggered", label, (unsigned long long)s[KR_ST_TRIGGERED]);
     if (task) {
-        fprintf(err, ", %llu tasks", (unsigned long long)s[KR_ST_TASKS]);
+        fprintf(err, ", %llu task%s", (unsigned long long)s[KR_ST_TASKS], plural(s[KR_ST_TASKS]));
     } else {
-        fprintf(err, ", %llu asks sent, %llu reminders sent", (unsigned long long)s[KR_ST_SENT],
-                (unsigned long long)s[KR_ST_REMINDED]);
-        if (s[KR_ST_TASKS]) fprintf(err, ", %llu tasks", (unsigned long long)s[KR_ST_TASKS]);
+        fprintf(err, ", %llu ask%s sent, %llu reminder%s sent", (unsigned long long)s[KR_ST_SENT],
+                plural(s[KR_ST_SENT]), (unsigned long long)s[KR_ST_REMINDED], plural(s[KR_ST_REMINDED]));
+        if (s[KR_ST_TASKS]) fprintf(err, ", %llu task%s", (unsigned long long)s[KR_ST_TASKS], plural(s[KR_ST_TASKS]));
         fprintf(err, ", %llu moved by quiet hours", (unsigned long long)s[KR_ST_MOVED]);
     }
     fputc('\n', err);
@@ -64,10 +67,10 @@ static void stats_block(FILE *err, const char *label, const uint64_t *s, bool ta
 static void print_stats(FILE *err, const KImage *img, const KrStats *st, uint64_t rows,
                         uint64_t skipped)
 {
-    fprintf(err, "kairos simulate: %llu events, %llu customers, %llu rows read",
-            (unsigned long long)st->events, (unsigned long long)st->customers,
-            (unsigned long long)rows);
-    if (skipped) fprintf(err, ", %llu bad rows skipped", (unsigned long long)skipped);
+    fprintf(err, "kairos simulate: %llu event%s, %llu customer%s, %llu row%s read",
+            (unsigned long long)st->events, plural(st->events), (unsigned long long)st->customers,
+            plural(st->customers), (unsigned long long)rows, plural(rows));
+    if (skipped) fprintf(err, ", %llu bad row%s skipped", (unsigned long long)skipped, plural(skipped));
     fputc('\n', err);
     uint64_t total[KR_ST__COUNT] = { 0 };
     for (uint32_t r = 0; r < img->nrules; r++) {
@@ -183,7 +186,8 @@ start:
         }
     }
     if (ki_rows_skipped(in) && !opt->stats)
-        fprintf(err, "kairos: skipped %llu bad rows\n", (unsigned long long)ki_rows_skipped(in));
+        fprintf(err, "kairos: skipped %llu bad row%s\n", (unsigned long long)ki_rows_skipped(in),
+                plural(ki_rows_skipped(in)));
     if (opt->stats)
         print_stats(err, img, kr_engine_stats(eng), ki_rows_read(in), ki_rows_skipped(in));
     status = 0;

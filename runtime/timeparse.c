@@ -202,3 +202,75 @@ bool ki_parse_num(const char *s, size_t len, double *out)
     if (c != buf) free(c);
     return true;
 }
+
+/* ---- messages about bad times (SPEC 5.6) --------------------------------- */
+
+/* YYYY-MM-DDTHH:MM:SSZ of Unix seconds t (years 0000 to 9999). */
+static void format_utc(int64_t t, char *out, size_t cap)
+{
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), secs = t - days * 86400;
+    /* civil from days (H. Hinnant) */
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
+    int64_t y = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365u * yoe + yoe / 4u - yoe / 100u), mp = (5u * doy + 2u) / 153u;
+    unsigned d = doy - (153u * mp + 2u) / 5u + 1u, m = mp < 10u ? mp + 3u : mp - 9u;
+    if (m <= 2) y++;
+    snprintf(out, cap, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m, d, (unsigned)(secs / 3600),
+             (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
+}
+
+/* At most 40 bytes of a cell for a message, control characters escaped
+ * (a quoted cell may hold a line break). */
+static void shown_text(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < 40 && o + 5 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n') { out[o++] = '\\'; out[o++] = 'n'; }
+        else if (c == '\r') { out[o++] = '\\'; out[o++] = 'r'; }
+        else if (c == '\t') { out[o++] = '\\'; out[o++] = 't'; }
+        else if (c < 0x20 || c == 0x7F) o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
+        else out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
+void ki_bad_time_text(const char *s, size_t len, bool json, char *msg, size_t mcap, char *hint, size_t hcap)
+{
+    hint[0] = '\0';
+    char cell[200];
+    shown_text(s, len, cell, sizeof cell);
+    int shown = (int)strlen(cell);
+    /* an integer: out of range (the only way an integer is a bad time) */
+    size_t i = len && s[0] == '-' ? 1 : 0, digits = 0;
+    while (i + digits < len && DIG(s[i + digits])) digits++;
+    s = cell;
+    if (digits > 0 && i + digits == len) {
+        snprintf(msg, mcap, "time %.*s is out of range for Unix seconds (years 0000 to 9999)", shown, s);
+        if (digits > 19) return;
+        uint64_t v = 0;
+        for (size_t k = 0; k < digits; k++) v = v * 10u + (uint64_t)(s[i + k] - '0');
+        static const struct { uint64_t div; const char *unit; } units[] = {
+            { 1000u, "milliseconds" }, { 1000000u, "microseconds" }, { 1000000000u, "nanoseconds" },
+        };
+        for (size_t k = 0; k < 3; k++) {
+            uint64_t secs = v / units[k].div;
+            if (secs > (uint64_t)KI_MAX_TIME) continue;
+            /* plausible only for a recent time: from the year 2000 on */
+            if (i == 1 || secs < 946684800u) return;
+            char when[32];
+            format_utc((int64_t)secs, when, sizeof when);
+            snprintf(hint, hcap, "it looks like %s: %.*s is %s; write Unix seconds (%llu) or RFC 3339",
+                     units[k].unit, shown, s, when, (unsigned long long)secs);
+            return;
+        }
+        return;
+    }
+    if (json)
+        snprintf(msg, mcap, "bad time %.*s (expected an RFC 3339 string or integer Unix seconds)", shown, s);
+    else
+        snprintf(msg, mcap, "bad time \"%.*s\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)",
+                 shown, s);
+}

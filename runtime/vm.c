@@ -54,15 +54,7 @@ KrValue kv_coerce(const KvEnv *env, KrValue v, uint8_t tag)
             if (s && kr_parse_time(s, len, &t) == 0) return mk_int(KB_TIME, t);
         }
         return unknown_value;
-    case KB_BOOL:
-        if (v.tag == KB_STR) {
-            size_t len;
-            const char *s = kr_pool_str(env->values, v.str, &len);
-            if (s && len == 4 && memcmp(s, "true", 4) == 0) return mk_bool(true);
-            if (s && len == 5 && memcmp(s, "false", 5) == 0) return mk_bool(false);
-        }
-        return unknown_value;
-    default:
+    default:                      /* a boolean only from a boolean (cells `true`/`false` are booleans) */
         return unknown_value;
     }
 }

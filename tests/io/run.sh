@@ -67,7 +67,7 @@ check out-fifo-simulate-rows 'cmp -s got.csv expected.csv'
 # a failed replay writes nothing to a FIFO (held back, like standard output)
 printf 'time,customer,event\nnot-a-time,a,purchase\n' >"$W/badrow.csv"
 (cd "$W" && cat fifo >got2.csv) &
-run out-fifo-failed 1 'badrow.csv:2:1: bad time' 'K simulate --no-progress p.kai badrow.csv -o fifo'
+run out-fifo-failed 1 'badrow.csv:2:1: error: bad time' 'K simulate --no-progress p.kai badrow.csv -o fifo'
 wait
 check out-fifo-failed-empty '[ ! -s got2.csv ]'
 (cd "$W" && cat fifo >got.xml) &
@@ -76,19 +76,28 @@ wait
 check out-fifo-junit-still-fifo '[ -p fifo ]'
 check out-fifo-junit-xml 'grep -q "<testsuites" got.xml'
 
+(cd "$W" && K simulate --no-progress --shard 0/2 p.kai ev.csv -o s0.csv && K simulate --no-progress --shard 1/2 p.kai ev.csv -o s1.csv) || bad "setup: shards"
+(cd "$W" && cat fifo >got-merge.csv) &
+run out-fifo-merge 0 "" 'K merge p.kai s0.csv s1.csv -o fifo'
+wait
+check out-fifo-merge-still-fifo '[ -p fifo ]'
+check out-fifo-merge-rows 'cmp -s got-merge.csv expected.csv'
+
 # A device: written in place, never replaced.
 run out-devnull-compile 0 "" 'K compile p.kai -o /dev/null'
 check out-devnull-still-device '[ -c /dev/null ]'
-run out-devfull-compile 1 '^/dev/full: write error: No space left on device$' 'K compile p.kai -o /dev/full'
-run out-devfull-simulate 1 '^/dev/full: write error: No space left on device$' 'K simulate --no-progress p.kai ev.csv -o /dev/full'
-run out-devfull-junit 1 '^/dev/full: write error: No space left on device$' 'K test --format junit -o /dev/full t.test.yaml'
+run out-devfull-compile 1 '^/dev/full: error: write error: No space left on device$' 'K compile p.kai -o /dev/full'
+run out-devfull-simulate 1 '^/dev/full: error: write error: No space left on device$' 'K simulate --no-progress p.kai ev.csv -o /dev/full'
+run out-devfull-junit 1 '^/dev/full: error: write error: No space left on device$' 'K test --format junit -o /dev/full t.test.yaml'
+run out-devfull-merge 1 '^/dev/full: error: write error: No space left on device$' 'K merge p.kai s0.csv s1.csv -o /dev/full'
 check out-devfull-still-device '[ -c /dev/full ]'
 
 # A directory is an error, and nothing is created in it.
 mkdir "$W/dir"
-run out-dir-compile 1 '^dir: cannot write: Is a directory$' 'K compile p.kai -o dir'
-run out-dir-simulate 1 '^dir: cannot write: Is a directory$' 'K simulate --no-progress p.kai ev.csv -o dir'
-run out-dir-junit 1 '^dir/: cannot write: Is a directory$' 'K test --format junit -o dir/ t.test.yaml'
+run out-dir-compile 1 '^dir: error: cannot write: Is a directory$' 'K compile p.kai -o dir'
+run out-dir-simulate 1 '^dir: error: cannot write: Is a directory$' 'K simulate --no-progress p.kai ev.csv -o dir'
+run out-dir-junit 1 '^dir/: error: cannot write: Is a directory$' 'K test --format junit -o dir/ t.test.yaml'
+run out-dir-merge 1 '^dir: error: cannot write: Is a directory$' 'K merge p.kai s0.csv s1.csv -o dir'
 check out-dir-empty '[ -z "$(ls -A dir)" ]'
 
 # A symbolic link to a regular file: the target is replaced, the link kept.
@@ -106,6 +115,9 @@ run out-symlink-chain 0 "" 'K simulate --no-progress p.kai ev.csv -o l1.csv'
 check out-symlink-chain-target '[ -L l1.csv ] && [ -L sub/l2.csv ] && cmp -s sub/t2.csv expected.csv'
 # a dangling link: its target is created
 ln -s new-target.kbc "$W/dangling.kbc"
+rm -f "$W/t3.csv"; ln -s t3.csv "$W/l3.csv"
+run out-symlink-merge 0 "" 'K merge p.kai s0.csv s1.csv -o l3.csv'
+check out-symlink-merge-target '[ -L l3.csv ] && cmp -s t3.csv expected.csv'
 run out-symlink-dangling 0 "" 'K compile p.kai -o dangling.kbc'
 check out-symlink-dangling-created '[ -L dangling.kbc ] && cmp -s new-target.kbc ref.kbc'
 # fmt -w through a link
@@ -166,33 +178,33 @@ check gz-multi-member-rows 'cmp -s big-multi.csv big-ref.csv'
 # cut at a row boundary: the first member whole, the second cut in its header
 n1=$(wc -c <"$W/half1.gz")
 head -c $((n1 + 5)) "$W/multi.csv.gz" >"$W/cut-row.csv.gz"
-run gz-cut-row-boundary 1 '^cut-row.csv.gz: truncated gzip file' 'K simulate --no-progress p.kai cut-row.csv.gz'
+run gz-cut-row-boundary 1 '^cut-row.csv.gz: error: truncated gzip file' 'K simulate --no-progress p.kai cut-row.csv.gz'
 n=$(wc -c <"$W/big.csv.gz")
 head -c $((n / 2)) "$W/big.csv.gz" >"$W/cut-mid.csv.gz"
-run gz-cut-middle 1 '^cut-mid.csv.gz: truncated gzip file' 'K simulate --no-progress p.kai cut-mid.csv.gz'
+run gz-cut-middle 1 '^cut-mid.csv.gz: error: truncated gzip file' 'K simulate --no-progress p.kai cut-mid.csv.gz'
 head -c $((n - 8)) "$W/big.csv.gz" >"$W/no-trailer.csv.gz"
-run gz-no-trailer 1 '^no-trailer.csv.gz: truncated gzip file' 'K simulate --no-progress p.kai no-trailer.csv.gz'
+run gz-no-trailer 1 '^no-trailer.csv.gz: error: truncated gzip file' 'K simulate --no-progress p.kai no-trailer.csv.gz'
 head -c $((n - 3)) "$W/big.csv.gz" >"$W/part-trailer.csv.gz"
-run gz-part-trailer 1 '^part-trailer.csv.gz: truncated gzip file' 'K simulate --no-progress p.kai part-trailer.csv.gz'
+run gz-part-trailer 1 '^part-trailer.csv.gz: error: truncated gzip file' 'K simulate --no-progress p.kai part-trailer.csv.gz'
 { cat "$W/big.csv.gz"; printf 'garbage'; } >"$W/garbage.csv.gz"
-run gz-garbage-after 1 "^garbage.csv.gz: unexpected bytes after the end of the gzip data at byte $n\$" 'K simulate --no-progress p.kai garbage.csv.gz'
+run gz-garbage-after 1 "^garbage.csv.gz: error: unexpected bytes after the end of the gzip data at byte $n\$" 'K simulate --no-progress p.kai garbage.csv.gz'
 { cat "$W/big.csv.gz"; printf '\037'; } >"$W/garbage1.csv.gz"
-run gz-one-byte-after 1 "^garbage1.csv.gz: unexpected bytes after the end" 'K simulate --no-progress p.kai garbage1.csv.gz'
+run gz-one-byte-after 1 "^garbage1.csv.gz: error: unexpected bytes after the end" 'K simulate --no-progress p.kai garbage1.csv.gz'
 cp "$W/big.csv" "$W/plain.csv.gz"
-run gz-not-gzip 1 '^plain.csv.gz: not a gzip file$' 'K simulate --no-progress p.kai plain.csv.gz'
+run gz-not-gzip 1 '^plain.csv.gz: error: not a gzip file$' 'K simulate --no-progress p.kai plain.csv.gz'
 : >"$W/empty.csv.gz"
-run gz-empty 1 '^empty.csv.gz: not a gzip file$' 'K simulate --no-progress p.kai empty.csv.gz'
+run gz-empty 1 '^empty.csv.gz: error: not a gzip file$' 'K simulate --no-progress p.kai empty.csv.gz'
 # a damaged CRC-32 (the trailer's first 4 bytes)
 cp "$W/big.csv.gz" "$W/crc.csv.gz"
 printf '\000\000\000\000' | dd of="$W/crc.csv.gz" bs=1 seek=$((n - 8)) conv=notrunc 2>/dev/null
-run gz-bad-checksum 1 '^crc.csv.gz: bad gzip data: incorrect data check$' 'K simulate --no-progress p.kai crc.csv.gz'
+run gz-bad-checksum 1 '^crc.csv.gz: error: bad gzip data: incorrect data check$' 'K simulate --no-progress p.kai crc.csv.gz'
 # a damaged block
 cp "$W/big.csv.gz" "$W/block.csv.gz"
 printf '\377\377\377\377\377\377' | dd of="$W/block.csv.gz" bs=1 seek=20 conv=notrunc 2>/dev/null
-run gz-bad-block 1 '^block.csv.gz: (bad gzip data|[^:]*:[0-9]+)' 'K simulate --no-progress p.kai block.csv.gz'
+run gz-bad-block 1 '^block.csv.gz(: error: bad gzip data|:[0-9]+)' 'K simulate --no-progress p.kai block.csv.gz'
 # a JSON Lines log, gzip'ed and truncated
 printf '{"time":1,"customer":"a","event":"purchase"}\n' | gzip -c | head -c 20 >"$W/cut.jsonl.gz"
-run gz-jsonl-cut 1 '^cut.jsonl.gz: truncated gzip file' 'K simulate --no-progress p.kai cut.jsonl.gz'
+run gz-jsonl-cut 1 '^cut.jsonl.gz: error: truncated gzip file' 'K simulate --no-progress p.kai cut.jsonl.gz'
 
 # ---- 4. write errors on standard output --------------------------------------------
 FULL='^kairos: error writing standard output: No space left on device$'
@@ -220,6 +232,8 @@ run wr-fmt-diff-full 1 "$FULL" 'K fmt --diff unformatted.kai >/dev/full'
 run wr-test-full 1 "$FULL" 'K test t.test.yaml >/dev/full'
 run wr-test-closed 1 "$CLOSED" 'K test t.test.yaml >&-'
 run wr-test-junit-full 1 "$FULL" 'K test --format junit t.test.yaml >/dev/full'
+run wr-merge-full 1 "$FULL" 'K merge p.kai s0.csv s1.csv >/dev/full'
+run wr-merge-closed 1 "$CLOSED" 'K merge p.kai s0.csv s1.csv >&-'
 # one message, not two
 run wr-simulate-once 1 "" 'K simulate --no-progress p.kai ev.csv >/dev/full'
 check wr-simulate-once-count '[ "$(grep -c "error writing" .err)" = 1 ]'
@@ -293,14 +307,14 @@ check sig-kill-next-output 'cmp -s sig-out.csv expected.csv && [ -e "$stale" ]'
 
 # ---- 9. a .kbc file holds bytecode -----------------------------------------------------
 : >"$W/empty.kbc"
-run kbc-empty-simulate 1 '^empty.kbc: not a kairos bytecode file$' 'K simulate --no-progress empty.kbc ev.csv'
-run kbc-empty-disasm 1 '^empty.kbc: not a kairos bytecode file$' 'K disasm empty.kbc'
+run kbc-empty-simulate 1 '^empty.kbc: error: not a kairos bytecode file$' 'K simulate --no-progress empty.kbc ev.csv'
+run kbc-empty-disasm 1 '^empty.kbc: error: not a kairos bytecode file$' 'K disasm empty.kbc'
 printf '\177KB' >"$W/short.kbc"
-run kbc-3-bytes 1 '^short.kbc: bad kairos bytecode: truncated at byte 3$' 'K disasm short.kbc'
+run kbc-3-bytes 1 '^short.kbc: error: bad kairos bytecode: truncated at byte 3$' 'K disasm short.kbc'
 printf '\177KB' >"$W/short.kai"
-run kbc-3-bytes-any-name 1 '^short.kai: bad kairos bytecode: truncated at byte 3$' 'K simulate --no-progress short.kai ev.csv'
+run kbc-3-bytes-any-name 1 '^short.kai: error: bad kairos bytecode: truncated at byte 3$' 'K simulate --no-progress short.kai ev.csv'
 cp "$W/p.kai" "$W/text.kbc"
-run kbc-text 1 '^text.kbc: not a kairos bytecode file$' 'K simulate --no-progress text.kbc ev.csv'
+run kbc-text 1 '^text.kbc: error: not a kairos bytecode file$' 'K simulate --no-progress text.kbc ev.csv'
 
 # ---- messages ------------------------------------------------------------------------------
 run msg-simulate-dir 1 '^dir: error: cannot read file: Is a directory$' 'K simulate --no-progress dir ev.csv'

@@ -156,7 +156,20 @@ static Run run1(const char *name, const char *text)
 static void done(Run *r) { free(r->out); free(r->err); }
 
 #define EXPECT_OUT(r, s) do { ck_assert_int_eq((r).rc, 0); ck_assert_str_eq((r).err, ""); ck_assert_str_eq((r).out, s); } while (0)
-#define EXPECT_ERR(r, s) do { ck_assert_int_eq((r).rc, -1); ck_assert_str_eq((r).err, s); } while (0)
+/* The first line of a message ("FILE:LINE[:COL]: error: MESSAGE\n"); the
+ * shown input line and hint that follow are checked by EXPECT_ERR_ALL. */
+static const char *first_line(const char *s)
+{
+    static char buf[1024];
+    size_t n = strcspn(s, "\n");
+    if (s[n] == '\n') n++;
+    if (n >= sizeof buf) n = sizeof buf - 1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return buf;
+}
+#define EXPECT_ERR(r, s) do { ck_assert_int_eq((r).rc, -1); ck_assert_str_eq(first_line((r).err), s); } while (0)
+#define EXPECT_ERR_ALL(r, s) do { ck_assert_int_eq((r).rc, -1); ck_assert_str_eq((r).err, s); } while (0)
 
 /* ---- time parsing ---------------------------------------------------------- */
 
@@ -306,14 +319,22 @@ START_TEST(csv_values)
         "3,a,opt_out,1,2,sms,,,\n"
         "4,a,response, 5,1.5e-3,,,,\n"
         "5,a,response,-0,12abc,,,,\n"
-        "6,a,purchase,,,,,,\"\"\n");
+        "6,a,purchase,,,,,,\"\"\n"
+        "7,a,identify,,,,,true,\n"
+        "8,a,identify,,,,,\"false\",\n"
+        "9,a,identify,,,,,True,\n"
+        "10,a,identify,,,,,\"true \",\n");
     EXPECT_OUT(r,
         "1 a response survey='NPS' score=9 @2\n"
         "2 a identify tz='Europe/Oslo' segment='gold' @3\n"
         "3 a opt_out channel='sms' @4\n"
         "4 a response survey=0.0015 score=' 5' @5\n"
         "5 a response survey='12abc' score=-0 @6\n"
-        "6 a purchase @7\n");
+        "6 a purchase @7\n"
+        "7 a identify segment=true @8\n"           /* a cell true or false is a boolean, */
+        "8 a identify segment=false @9\n"          /* quoted or not; */
+        "9 a identify segment='True' @10\n"        /* only in lower case, exactly */
+        "10 a identify segment='true ' @11\n");
     done(&r);
 }
 END_TEST
@@ -322,37 +343,50 @@ START_TEST(csv_errors)
 {
     Run r;
     r = run1("e1.csv", "time,customer,event\n1,a,login\n2,b\n");
-    EXPECT_ERR(r, "e1.csv:3:4: wrong number of fields: 2, the header has 3\n"); done(&r);
+    EXPECT_ERR_ALL(r, "e1.csv:3:4: error: wrong number of fields: 2, the header has 3\n"
+                      "    3 | 2,b\n"
+                      "      |    ^\n"); done(&r);
     r = run1("e2.csv", "time,customer,event\n1,a,login,extra\n");
-    EXPECT_ERR(r, "e2.csv:2:11: wrong number of fields: 4, the header has 3\n"); done(&r);
+    EXPECT_ERR(r, "e2.csv:2:11: error: wrong number of fields: 4, the header has 3\n"); done(&r);
     r = run1("e3.csv", "time,customer,event\n1,,login\n");
-    EXPECT_ERR(r, "e3.csv:2:3: missing customer\n"); done(&r);
+    EXPECT_ERR(r, "e3.csv:2:3: error: missing customer\n"); done(&r);
     r = run1("e4.csv", "time,customer,event\n\"x\ny\",a,login\n2026-13-01T00:00:00Z,a,login\n");
-    EXPECT_ERR(r, "e4.csv:2:1: bad time \"x\ny\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)\n"); done(&r);
+    /* a line break in the cell is escaped in the message; the shown line is the row's first */
+    EXPECT_ERR_ALL(r, "e4.csv:2:1: error: bad time \"x\\ny\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)\n"
+                      "    2 | \"x\n"
+                      "      | ^\n"); done(&r);
+    r = run1("em.csv", "time,customer,event\n1,a,login\n1772366580000,a,login\n");
+    EXPECT_ERR_ALL(r, "em.csv:3:1: error: time 1772366580000 is out of range for Unix seconds (years 0000 to 9999)\n"
+                      "    3 | 1772366580000,a,login\n"
+                      "      | ^\n"
+                      "      = hint: it looks like milliseconds: 1772366580000 is 2026-03-01T12:03:00Z; "
+                      "write Unix seconds (1772366580) or RFC 3339\n"); done(&r);
     r = run1("e5.csv", "time,customer,event\n,a,login\n");
-    EXPECT_ERR(r, "e5.csv:2:1: missing time\n"); done(&r);
+    EXPECT_ERR(r, "e5.csv:2:1: error: missing time\n"); done(&r);
     r = run1("e6.csv", "time,customer,event\n1,a,login\n2,\"b,login\n3,c,login\n");
-    EXPECT_ERR(r, "e6.csv:3:3: unterminated quoted field\n"); done(&r);
+    EXPECT_ERR(r, "e6.csv:3:3: error: unterminated quoted field\n"); done(&r);
     r = run1("e7.csv", "time,event,x\n1,login,2\n");
-    EXPECT_ERR(r, "e7.csv:1:1: missing required column \"customer\" in the header row\n"); done(&r);
+    EXPECT_ERR(r, "e7.csv:1:1: error: missing required column \"customer\" in the header row\n"); done(&r);
     r = run1("e8.csv", "time,customer,event\n1,\"a\"b,login\n");
-    EXPECT_ERR(r, "e8.csv:2:3: unexpected character after a closing quote\n"); done(&r);
+    EXPECT_ERR(r, "e8.csv:2:3: error: unexpected character after a closing quote\n"); done(&r);
     r = run1("e9.csv", "");
-    EXPECT_ERR(r, "e9.csv:1:1: empty file: expected a header row with the columns time, customer, event\n"); done(&r);
+    EXPECT_ERR(r, "e9.csv:1:1: error: empty file: expected a header row with the columns time, customer, event\n"); done(&r);
     r = run1("e10.csv", "time,customer,event,kind,kind\n");
-    EXPECT_ERR(r, "e10.csv:1:26: duplicate column \"kind\"\n"); done(&r);
+    EXPECT_ERR(r, "e10.csv:1:26: error: duplicate column \"kind\"\n"); done(&r);
     r = run1("e11.csv", "time,customer,event\n1,a,\n");
-    EXPECT_ERR(r, "e11.csv:2:5: missing event\n"); done(&r);
+    EXPECT_ERR(r, "e11.csv:2:5: error: missing event\n"); done(&r);
     /* the column counts characters, not bytes; the line is where the row starts */
     r = run1("e12.csv", "time,customer,event,note\n1,\"é\nü\",login,x,y\n");
-    EXPECT_ERR(r, "e12.csv:2:12: wrong number of fields: 5, the header has 4\n"); done(&r);
+    EXPECT_ERR_ALL(r, "e12.csv:2:12: error: wrong number of fields: 5, the header has 4\n"
+                      "    3 | ü\",login,x,y\n"
+                      "      |            ^\n"); done(&r);
     r = run1("e13.csv", "time,customer,event\n1,é,login\n1,é,lögin,1\n");
-    EXPECT_ERR(r, "e13.csv:3:11: wrong number of fields: 4, the header has 3\n"); done(&r);
+    EXPECT_ERR(r, "e13.csv:3:11: error: wrong number of fields: 4, the header has 3\n"); done(&r);
     const char *missing = "/nonexistent/x.csv";
     r = run_files(&missing, 1, false);
-    EXPECT_ERR(r, "/nonexistent/x.csv: cannot open: No such file or directory\n"); done(&r);
+    EXPECT_ERR(r, "/nonexistent/x.csv: error: cannot open: No such file or directory\n"); done(&r);
     r = run1("bad.txt", "x");
-    EXPECT_ERR(r, "bad.txt: unknown event file format (expected .csv, .jsonl or .ndjson, optionally .gz)\n"); done(&r);
+    EXPECT_ERR(r, "bad.txt: error: unknown event file format (expected .csv, .jsonl or .ndjson, optionally .gz)\n"); done(&r);
 }
 END_TEST
 
@@ -505,13 +539,15 @@ START_TEST(jsonl_basic)
         "  {\"event\":\"response\",\"customer\":42,\"time\":1772357401,\"survey\":\"NPS\",\"score\":\"7\"}  \r\n"
         "{\"time\":1772357402,\"customer\":\"c\\\"3\",\"event\":\"identify\",\"segment\":true,\"tz\":null,\"x\":{\"a\":[1,2]}}\n"
         "{\"time\":1772357403,\"customer\":\"c4\",\"event\":\"ticket_closed\",\"kind\":[\"a\"],\"sentiment\":\"\",\"kind\":\"b\"}\n"
-        "{\"time\":1772357404,\"customer\":\"c5\",\"event\":\"nope\",\"kind\":\"b\"}");
+        "{\"time\":1772357404,\"customer\":\"c5\",\"event\":\"nope\",\"kind\":\"b\"}\n"
+        "{\"time\":1772357405,\"customer\":\"c6\",\"event\":\"identify\",\"segment\":\"false\"}");
     EXPECT_OUT(r,
         "1772357400 c1 ticket_closed kind='tech' sentiment=-0.5 @1\n"
         "1772357401 42 response survey='NPS' score=7 @3\n"
         "1772357402 c\"3 identify segment=true @4\n"
         "1772357403 c4 ticket_closed kind='b' @5\n"
-        "1772357404 c5 ? @6\n");
+        "1772357404 c5 ? @6\n"
+        "1772357405 c6 identify segment=false @7\n");   /* a string typed like a CSV cell */
     done(&r);
 }
 END_TEST
@@ -520,33 +556,52 @@ START_TEST(jsonl_errors)
 {
     Run r;
     r = run1("j1.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\"}\n{\"time\":2,\"customer\":\"a\"}\n");
-    EXPECT_ERR(r, "j1.jsonl:2: missing event\n"); done(&r);
+    EXPECT_ERR_ALL(r, "j1.jsonl:2: error: missing event\n"
+                      "    2 | {\"time\":2,\"customer\":\"a\"}\n"); done(&r);
+    /* an integer time out of range that looks like milliseconds (or micro-, nanoseconds) */
+    r = run1("jm.jsonl", "{\"time\":1772366580000,\"customer\":\"a\",\"event\":\"login\"}\n");
+    EXPECT_ERR_ALL(r, "jm.jsonl:1:9: error: time 1772366580000 is out of range for Unix seconds (years 0000 to 9999)\n"
+                      "    1 | {\"time\":1772366580000,\"customer\":\"a\",\"event\":\"login\"}\n"
+                      "      |         ^\n"
+                      "      = hint: it looks like milliseconds: 1772366580000 is 2026-03-01T12:03:00Z; "
+                      "write Unix seconds (1772366580) or RFC 3339\n"); done(&r);
+    r = run1("ju.jsonl", "{\"customer\":\"a\",\"event\":\"login\",\"time\":\"1772366580000000\"}\n");
+    EXPECT_ERR_ALL(r, "ju.jsonl:1:40: error: time 1772366580000000 is out of range for Unix seconds (years 0000 to 9999)\n"
+                      "    1 | {\"customer\":\"a\",\"event\":\"login\",\"time\":\"1772366580000000\"}\n"
+                      "      |                                        ^\n"
+                      "      = hint: it looks like microseconds: 1772366580000000 is 2026-03-01T12:03:00Z; "
+                      "write Unix seconds (1772366580) or RFC 3339\n"); done(&r);
+    /* out of range, but not a plausible recent time in any unit: no hint */
+    r = run1("jn.jsonl", "{\"time\":-99999999999999,\"customer\":\"a\",\"event\":\"login\"}\n");
+    EXPECT_ERR_ALL(r, "jn.jsonl:1:9: error: time -99999999999999 is out of range for Unix seconds (years 0000 to 9999)\n"
+                      "    1 | {\"time\":-99999999999999,\"customer\":\"a\",\"event\":\"login\"}\n"
+                      "      |         ^\n"); done(&r);
     r = run1("j2.jsonl", "{\"time\":\"yesterday\",\"customer\":\"a\",\"event\":\"login\"}\n");
-    EXPECT_ERR(r, "j2.jsonl:1: bad time \"yesterday\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)\n"); done(&r);
+    EXPECT_ERR(r, "j2.jsonl:1:9: error: bad time \"yesterday\" (expected RFC 3339 like 2026-03-01T09:30:00Z, or integer Unix seconds)\n"); done(&r);
     r = run1("j3.jsonl", "\n\n{\"time\":1,\"customer\":\"a\",\"event\":\"login\"\n");
-    EXPECT_ERR(r, "j3.jsonl:3: incomplete JSON object (expected one object per line)\n"); done(&r);
+    EXPECT_ERR(r, "j3.jsonl:3: error: incomplete JSON object (expected one object per line)\n"); done(&r);
     r = run1("j4.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\",}\n");
-    EXPECT_ERR(r, "j4.jsonl:1: invalid JSON: invalid object key (must be a string)\n"); done(&r);
+    EXPECT_ERR(r, "j4.jsonl:1: error: invalid JSON: invalid object key (must be a string)\n"); done(&r);
     r = run1("j5.jsonl", "[1,2]\n");
-    EXPECT_ERR(r, "j5.jsonl:1: expected a JSON object, not an array\n"); done(&r);
+    EXPECT_ERR(r, "j5.jsonl:1: error: expected a JSON object, not an array\n"); done(&r);
     r = run1("j6.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\"} {\"time\":1}\n");
-    EXPECT_ERR(r, "j6.jsonl:1: more than one JSON value on the line\n"); done(&r);
+    EXPECT_ERR(r, "j6.jsonl:1: error: more than one JSON value on the line\n"); done(&r);
     r = run1("j7.jsonl", "{\"time\":1.5,\"customer\":\"a\",\"event\":\"login\"}\n");
-    EXPECT_ERR(r, "j7.jsonl:1: bad time 1.5 (expected an RFC 3339 string or integer Unix seconds)\n"); done(&r);
+    EXPECT_ERR(r, "j7.jsonl:1:9: error: bad time 1.5 (expected an RFC 3339 string or integer Unix seconds)\n"); done(&r);
     r = run1("j8.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\",\"time\":2}\n");
-    EXPECT_ERR(r, "j8.jsonl:1: duplicate key \"time\"\n"); done(&r);
+    EXPECT_ERR(r, "j8.jsonl:1: error: duplicate key \"time\"\n"); done(&r);
     r = run1("j9.jsonl", "{\"time\":1,\"customer\":true,\"event\":\"login\"}\n");
-    EXPECT_ERR(r, "j9.jsonl:1: bad customer: true (expected a string or a number)\n"); done(&r);
+    EXPECT_ERR(r, "j9.jsonl:1: error: bad customer: true (expected a string or a number)\n"); done(&r);
     r = run1("j10.jsonl", "{\"time\":1,\"customer\":\"\",\"event\":\"login\"}\n");
-    EXPECT_ERR(r, "j10.jsonl:1: missing customer\n"); done(&r);
+    EXPECT_ERR(r, "j10.jsonl:1: error: missing customer\n"); done(&r);
     r = run1("j11.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":5}\n");
-    EXPECT_ERR(r, "j11.jsonl:1: bad event 5 (expected a string)\n"); done(&r);
+    EXPECT_ERR(r, "j11.jsonl:1: error: bad event 5 (expected a string)\n"); done(&r);
     r = run1("j12.jsonl", "17\n");
-    EXPECT_ERR(r, "j12.jsonl:1: expected a JSON object\n"); done(&r);
+    EXPECT_ERR(r, "j12.jsonl:1: error: expected a JSON object\n"); done(&r);
     r = run1("j13.jsonl", "{\"time\":null,\"customer\":\"a\",\"event\":\"login\"}\n");
-    EXPECT_ERR(r, "j13.jsonl:1: missing time\n"); done(&r);
+    EXPECT_ERR(r, "j13.jsonl:1: error: missing time\n"); done(&r);
     r = run1("j14.jsonl", "{\"time\":1,\"customer\":{\"id\":1},\"event\":\"login\"}\n");
-    EXPECT_ERR(r, "j14.jsonl:1: bad customer: an object\n"); done(&r);
+    EXPECT_ERR(r, "j14.jsonl:1: error: bad customer: an object\n"); done(&r);
 }
 END_TEST
 

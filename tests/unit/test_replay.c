@@ -3,10 +3,13 @@
  * statistics and explain trace, the schedule writer (temporary file and
  * rename, write errors, quoting, JSON Lines) and kr_simulate end to end. */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "units.h"
@@ -405,7 +408,7 @@ START_TEST(test_writer)
     KrRow row = { .time = T("2026-01-01T00:00:00Z"), .customer = kr_intern(cust, "a,\"b\"", 5),
                   .rule = 0, .channel = kb_find_channel(img, "sms"), .attempt = 1, .variant = 0,
                   .action = KR_ACT_ASK };
-    char path[300], err[512];
+    char path[300], err[1024];
     snprintf(path, sizeof path, "%s/out.csv", tmpdir);
     FILE *ef = fmemopen(err, sizeof err, "w");
     /* a fresh file is written as rows come */
@@ -444,16 +447,50 @@ START_TEST(test_writer)
                      "\"rule\":\"x\",\"action\":\"remind\",\"survey\":\"NPS\",\"channel\":\"sms\","
                      "\"attempt\":2,\"variant\":\"\"}\n");
     ck_assert_int_eq(count_files(), 1);
-    /* a full device: the error is reported by ko_close, naming the output */
-    f = fopen("/dev/full", "w");
-    ck_assert_ptr_nonnull(f);
-    w = ko_open(f, false, "/dev/full", KR_OUT_CSV, img, cust, ef);
+    /* A write that fails when the rows are flushed at close: a file size
+     * limit makes write() fail with EFBIG (our own file, the same for every
+     * run; never a device the whole machine shares). */
+    struct rlimit old_lim, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    lim = old_lim;
+    lim.rlim_cur = 16;
+    void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    f = fopen(path, "w");
+    w = ko_open(f, true, path, KR_OUT_CSV, img, cust, ef);
     ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
     ko_row(w, &row);
-    ck_assert_int_eq(ko_close(w, true), -1);
+    int rc = ko_close(w, true);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+    signal(SIGXFSZ, old_xfsz);
     fclose(f);
+    ck_assert_int_eq(rc, -1);
+    /* A held-back schedule written to a FIFO whose reader has gone */
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s/pipe", tmpdir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    ck_assert_int_ge(rd, 0);
+    void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+    f = fopen(fifo, "w");
+    ck_assert_ptr_nonnull(f);
+    w = ko_open(f, false, fifo, KR_OUT_CSV, img, cust, ef);
+    ck_assert_ptr_nonnull(w);
+    close(rd);
+    ko_row(w, &row);
+    rc = ko_close(w, true);
+    fclose(f);
+    signal(SIGPIPE, old_pipe);
+    ck_assert_int_eq(rc, -1);
+    struct stat st;
+    ck_assert_int_eq(lstat(fifo, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode));
     fclose(ef);
-    ck_assert_ptr_nonnull(strstr(err, "/dev/full: write error: No space left on device"));
+    char want[400];
+    snprintf(want, sizeof want, "%s: error: write error: File too large", path);
+    ck_assert_ptr_nonnull(strstr(err, want));
+    snprintf(want, sizeof want, "%s: error: write error: Broken pipe", fifo);
+    ck_assert_ptr_nonnull(strstr(err, want));
     kr_pool_free(cust);
     kb_free(img);
     rm_tmpdir();

@@ -14,7 +14,8 @@
   X(vm)       /* test_vm.c       runtime/vm.c: every opcode */ \
   X(replay)   /* test_replay.c   runtime/replay.c */ \
   X(input)    /* test_input.c    runtime CSV and JSON Lines readers, time parsing */ \
-  X(tz)       /* test_tz.c       runtime time zones */
+  X(tz)       /* test_tz.c       runtime time zones */ \
+  X(dstsweep) /* test_dstsweep.c runtime/sendtime.c across DST, against a brute-force scan */
 
 #define KAIROS_DECLARE_SUITE(name) Suite *name##_suite(void);
 KAIROS_SUITES(KAIROS_DECLARE_SUITE)

@@ -1,0 +1,542 @@
+/* merge.c -- `kairos merge POLICY SCHEDULE...`: the schedules of disjoint
+ * customer shards (as `kairos simulate --shard K/N` wrote them, CSV or JSON
+ * Lines) merged into exactly the bytes one `simulate` over every customer
+ * writes.
+ *
+ * Why a k-way merge on (time, customer) is enough: the schedule's order is
+ * time, then customer (byte-wise), then priority descending, then rule
+ * declaration order.  Customers are disjoint between shards, so rows that tie
+ * on (time, customer) all come from one input, which already holds them in
+ * the right order; the merge only interleaves whole (time, customer) groups.
+ *
+ * What is checked, each a clear error naming the file and the line:
+ *   - every input has the schedule's form (CSV header, 8 fields; or JSON Lines
+ *     objects with the schedule's keys in order), all inputs the same format;
+ *   - every row names a rule of POLICY, with that rule's survey (or task
+ *     name), an action it can have, and a declared variant of it: a schedule
+ *     of another policy fails here;
+ *   - each input is in the schedule's order (its own rows sorted);
+ *   - no customer appears in two inputs (the inputs are disjoint shards).
+ * Memory: one row per input, plus the set of customer ids seen (to prove
+ * disjointness).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lang/lang.h"
+#include "cli.h"
+
+#define SCHED_HEADER "time,customer,rule,action,survey,channel,attempt,variant"
+#define NFIELDS 8
+
+typedef enum { FMT_UNKNOWN, FMT_CSV, FMT_JSONL } SchedFormat;
+
+typedef struct Field { char *p; size_t n; } Field;
+
+typedef struct Input {
+    const char *path;
+    FILE *f;
+    unsigned long line;          /* line where the current record starts */
+    unsigned long next_line;     /* line after it */
+    char *rec; size_t reclen, reccap;   /* the raw record, with its line end */
+    char *buf; size_t bufcap;    /* decoded fields */
+    Field fld[NFIELDS];
+    uint32_t rule;               /* rule index of the current row */
+    bool done;
+    /* the previous row, for the order check */
+    char prev_time[32]; char *prev_cust; size_t prev_custlen, prev_custcap;
+    uint32_t prev_rule; bool has_prev;
+} Input;
+
+/* ---- the set of customer ids: open addressing on FNV-1a ----------------- */
+
+typedef struct CustSet {
+    struct Slot { uint64_t h; char *id; size_t n; uint32_t input; unsigned long line; } *slot;
+    size_t cap, len;
+} CustSet;
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+
+static int cs_grow(CustSet *s)
+{
+    size_t nc = s->cap ? s->cap * 2 : 1024;
+    struct Slot *ns = calloc(nc, sizeof *ns);
+    if (!ns) return -1;
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->slot[i].id) continue;
+        size_t j = s->slot[i].h & (nc - 1);
+        while (ns[j].id) j = (j + 1) & (nc - 1);
+        ns[j] = s->slot[i];
+    }
+    free(s->slot);
+    s->slot = ns;
+    s->cap = nc;
+    return 0;
+}
+
+/* Finds or adds id; *found gets the entry (new or old).  -1 on no memory. */
+static int cs_add(CustSet *s, const char *id, size_t n, uint32_t input, unsigned long line,
+                  struct Slot **found)
+{
+    if ((s->len + 1) * 4 > s->cap * 3 && cs_grow(s) != 0) return -1;
+    uint64_t h = fnv1a(id, n);
+    size_t j = h & (s->cap - 1);
+    while (s->slot[j].id) {
+        if (s->slot[j].h == h && s->slot[j].n == n && memcmp(s->slot[j].id, id, n) == 0) {
+            *found = &s->slot[j];
+            return 0;
+        }
+        j = (j + 1) & (s->cap - 1);
+    }
+    char *copy = malloc(n + 1);
+    if (!copy) return -1;
+    memcpy(copy, id, n);
+    copy[n] = '\0';
+    s->slot[j] = (struct Slot){ h, copy, n, input, line };
+    s->len++;
+    *found = &s->slot[j];
+    return 0;
+}
+
+static void cs_free(CustSet *s)
+{
+    for (size_t i = 0; i < s->cap; i++) free(s->slot[i].id);
+    free(s->slot);
+}
+
+/* ---- reading records ------------------------------------------------------ */
+
+static int fail(const Input *in, const char *fmt, const char *a)
+{
+    fprintf(stderr, "%s:%lu: error: ", in->path, in->line);
+    fprintf(stderr, fmt, a);
+    fputc('\n', stderr);
+    return -1;
+}
+
+/* Appends one physical line to in->rec; 0 at end of file, 1 read, -1 error. */
+static int read_line(Input *in)
+{
+    int c;
+    size_t start = in->reclen;
+    while ((c = getc(in->f)) != EOF) {
+        if (in->reclen + 2 > in->reccap) {
+            size_t nc = in->reccap ? in->reccap * 2 : 256;
+            char *nr = realloc(in->rec, nc);
+            if (!nr) { errno = ENOMEM; return -1; }
+            in->rec = nr;
+            in->reccap = nc;
+        }
+        in->rec[in->reclen++] = (char)c;
+        if (c == '\n') break;
+    }
+    if (ferror(in->f)) return -1;
+    if (in->reclen == start) return 0;
+    in->next_line++;
+    return 1;
+}
+
+/* Ensures the decode buffer holds n bytes. */
+static int buf_need(Input *in, size_t n)
+{
+    if (n <= in->bufcap) return 0;
+    char *nb = realloc(in->buf, n);
+    if (!nb) return -1;
+    in->buf = nb;
+    in->bufcap = n;
+    return 0;
+}
+
+/* Splits a CSV record (RFC 4180, as the schedule writer quotes it). */
+static int split_csv(Input *in)
+{
+    if (buf_need(in, in->reclen + 1) != 0) return fail(in, "%s", strerror(ENOMEM));
+    size_t end = in->reclen;
+    if (end == 0 || in->rec[end - 1] != '\n') return fail(in, "%s", "the last row has no line end (a truncated schedule?)");
+    end--;
+    char *out = in->buf;
+    size_t i = 0, k = 0;
+    for (;;) {
+        if (k == NFIELDS) return fail(in, "%s", "a schedule row has 8 fields; this one has more");
+        in->fld[k].p = out;
+        if (i < end && in->rec[i] == '"') {
+            i++;
+            for (;;) {
+                if (i >= end) return fail(in, "%s", "unterminated quoted field");
+                if (in->rec[i] == '"') {
+                    if (i + 1 < end && in->rec[i + 1] == '"') { *out++ = '"'; i += 2; continue; }
+                    i++;
+                    break;
+                }
+                *out++ = in->rec[i++];
+            }
+            if (i < end && in->rec[i] != ',') return fail(in, "%s", "a quoted field must end at a comma");
+        } else {
+            while (i < end && in->rec[i] != ',') {
+                if (in->rec[i] == '"') return fail(in, "%s", "a quote inside an unquoted field");
+                *out++ = in->rec[i++];
+            }
+        }
+        in->fld[k].n = (size_t)(out - in->fld[k].p);
+        k++;
+        if (i >= end) break;
+        i++; /* the comma */
+    }
+    if (k != NFIELDS) return fail(in, "%s", "a schedule row has 8 fields; this one has fewer");
+    return 0;
+}
+
+/* Decodes a JSON string at s (after its opening quote) into out; returns the
+ * position after the closing quote, or NULL. */
+static const char *json_str(const char *s, const char *end, char **out)
+{
+    char *o = *out;
+    while (s < end && *s != '"') {
+        if (*s != '\\') { *o++ = *s++; continue; }
+        if (++s >= end) return NULL;
+        switch (*s) {
+        case '"': case '\\': case '/': *o++ = *s++; break;
+        case 'n': *o++ = '\n'; s++; break;
+        case 'r': *o++ = '\r'; s++; break;
+        case 't': *o++ = '\t'; s++; break;
+        case 'b': *o++ = '\b'; s++; break;
+        case 'f': *o++ = '\f'; s++; break;
+        case 'u': {
+            if (end - s < 5) return NULL;
+            unsigned v = 0;
+            for (int i = 1; i <= 4; i++) {
+                char c = s[i];
+                v <<= 4;
+                if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+                else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+                else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+                else return NULL;
+            }
+            /* The schedule writer escapes only control characters this way;
+             * a value here is one byte. */
+            if (v > 0xff) return NULL;
+            *o++ = (char)v;
+            s += 5;
+            break;
+        }
+        default: return NULL;
+        }
+    }
+    if (s >= end) return NULL;
+    *out = o;
+    return s + 1;
+}
+
+/* Splits a JSON Lines schedule row: {"time":"..","customer":"..",...} with
+ * the schedule's keys in its order (attempt is a number). */
+static int split_jsonl(Input *in)
+{
+    static const char *const keys[NFIELDS] = {
+        "time", "customer", "rule", "action", "survey", "channel", "attempt", "variant" };
+    if (buf_need(in, in->reclen + 1) != 0) return fail(in, "%s", strerror(ENOMEM));
+    const char *s = in->rec, *end = in->rec + in->reclen;
+    if (end == s || end[-1] != '\n') return fail(in, "%s", "the last row has no line end (a truncated schedule?)");
+    end--;
+    char *out = in->buf;
+    if (s >= end || *s++ != '{') return fail(in, "%s", "not a schedule row: expected '{'");
+    for (int k = 0; k < NFIELDS; k++) {
+        size_t kl = strlen(keys[k]);
+        if (k > 0 && (s >= end || *s++ != ','))
+            return fail(in, "not a schedule row: expected key \"%s\"", keys[k]);
+        if (end - s < (ptrdiff_t)(kl + 3) || s[0] != '"' || memcmp(s + 1, keys[k], kl) != 0 ||
+            s[kl + 1] != '"' || s[kl + 2] != ':')
+            return fail(in, "not a schedule row: expected key \"%s\"", keys[k]);
+        s += kl + 3;
+        in->fld[k].p = out;
+        if (s < end && *s == '"') {
+            s = json_str(s + 1, end, &out);
+            if (!s) return fail(in, "bad string value of \"%s\"", keys[k]);
+        } else {
+            while (s < end && *s >= '0' && *s <= '9') *out++ = *s++;
+            if (out == in->fld[k].p) return fail(in, "bad value of \"%s\"", keys[k]);
+        }
+        in->fld[k].n = (size_t)(out - in->fld[k].p);
+    }
+    if (s >= end || *s++ != '}' || s != end) return fail(in, "%s", "not a schedule row: expected '}' at the end");
+    return 0;
+}
+
+static bool field_is(const Field *f, const char *s)
+{
+    size_t n = strlen(s);
+    return f->n == n && memcmp(f->p, s, n) == 0;
+}
+
+static bool is_time(const Field *f)
+{
+    static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+    if (f->n != sizeof pat - 1) return false;
+    for (size_t i = 0; i < f->n; i++) {
+        char c = f->p[i];
+        if (pat[i] == 'd' ? (c < '0' || c > '9') : c != pat[i]) return false;
+    }
+    return true;
+}
+
+/* Checks a row against the policy; sets in->rule. */
+static int check_row(Input *in, const KImage *img)
+{
+    const Field *f = in->fld;
+    if (!is_time(&f[0])) return fail(in, "%s", "bad time (expected YYYY-MM-DDTHH:MM:SSZ)");
+    if (f[1].n == 0) return fail(in, "%s", "empty customer id");
+    uint32_t r;
+    for (r = 0; r < img->nrules; r++)
+        if (field_is(&f[2], img->strings[img->rules[r].name])) break;
+    if (r == img->nrules) {
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(f[2].n > 100 ? 100 : f[2].n), f[2].p);
+        return fail(in, "rule \"%s\" is not a rule of the policy (a schedule of another policy?)", name);
+    }
+    const KbRule *rule = &img->rules[r];
+    const char *target = rule->is_task ? img->strings[rule->target]
+                                       : img->strings[img->surveys[rule->target]];
+    const char *rname = img->strings[rule->name];
+    if (!field_is(&f[4], target))
+        return fail(in, "the survey (or task) does not match rule \"%s\" of the policy", rname);
+    if (rule->is_task ? !field_is(&f[3], "task")
+                      : !(field_is(&f[3], "ask") || field_is(&f[3], "remind")))
+        return fail(in, "an action rule \"%s\" of the policy cannot have", rname);
+    if (f[5].n == 0) return fail(in, "%s", "empty channel");
+    if (f[6].n == 0 || f[6].n > 9 || f[6].p[0] == '0')
+        return fail(in, "%s", "bad attempt number");
+    for (size_t i = 0; i < f[6].n; i++)
+        if (f[6].p[i] < '0' || f[6].p[i] > '9') return fail(in, "%s", "bad attempt number");
+    if (f[7].n > 0) {
+        uint32_t v;
+        for (v = 0; v < rule->nvariants; v++)
+            if (field_is(&f[7], img->strings[rule->variants[v].name])) break;
+        if (v == rule->nvariants)
+            return fail(in, "a variant that rule \"%s\" of the policy does not declare", rname);
+    }
+    in->rule = r;
+    return 0;
+}
+
+/* Compares (time, customer) of two rows. */
+static int key_cmp(const Field *at, const Field *ac, const Field *bt, const Field *bc)
+{
+    int c = memcmp(at->p, bt->p, at->n < bt->n ? at->n : bt->n);
+    if (c || at->n != bt->n) return c ? c : (at->n < bt->n ? -1 : 1);
+    size_t n = ac->n < bc->n ? ac->n : bc->n;
+    c = memcmp(ac->p, bc->p, n);
+    if (c) return c;
+    return ac->n == bc->n ? 0 : (ac->n < bc->n ? -1 : 1);
+}
+
+/* Rule r1 may follow rule r0 at one (time, customer): priority descending,
+ * then declaration order. */
+static bool rule_order_ok(const KImage *img, uint32_t r0, uint32_t r1)
+{
+    int32_t p0 = img->rules[r0].priority, p1 = img->rules[r1].priority;
+    return p0 > p1 || (p0 == p1 && r0 <= r1);
+}
+
+/* Reads the next row of in; 0 ok (in->done at the end), -1 error. */
+static int next_row(Input *in, SchedFormat fmt, const KImage *img)
+{
+    in->reclen = 0;
+    in->line = in->next_line;
+    int r = read_line(in);
+    if (r < 0) { fprintf(stderr, "%s: error: read error: %s\n", in->path, strerror(errno)); return -1; }
+    if (r == 0) { in->done = true; return 0; }
+    if (fmt == FMT_CSV) {
+        /* a quoted field may hold line breaks: read on while quotes are open */
+        for (;;) {
+            size_t q = 0;
+            for (size_t i = 0; i < in->reclen; i++) q += in->rec[i] == '"';
+            if (q % 2 == 0) break;
+            r = read_line(in);
+            if (r < 0) { fprintf(stderr, "%s: error: read error: %s\n", in->path, strerror(errno)); return -1; }
+            if (r == 0) return fail(in, "%s", "unterminated quoted field at the end of the file");
+        }
+        if (split_csv(in) != 0) return -1;
+    } else if (split_jsonl(in) != 0) {
+        return -1;
+    }
+    if (check_row(in, img) != 0) return -1;
+    if (in->has_prev) {
+        Field pt = { in->prev_time, strlen(in->prev_time) }, pc = { in->prev_cust, in->prev_custlen };
+        int c = key_cmp(&pt, &pc, &in->fld[0], &in->fld[1]);
+        if (c > 0 || (c == 0 && !rule_order_ok(img, in->prev_rule, in->rule)))
+            return fail(in, "%s", "rows out of the schedule's order (not a schedule as simulate writes it)");
+    }
+    memcpy(in->prev_time, in->fld[0].p, in->fld[0].n);
+    in->prev_time[in->fld[0].n] = '\0';
+    if (in->fld[1].n > in->prev_custcap) {
+        char *nc = realloc(in->prev_cust, in->fld[1].n);
+        if (!nc) return fail(in, "%s", strerror(ENOMEM));
+        in->prev_cust = nc;
+        in->prev_custcap = in->fld[1].n;
+    }
+    memcpy(in->prev_cust, in->fld[1].p, in->fld[1].n);
+    in->prev_custlen = in->fld[1].n;
+    in->prev_rule = in->rule;
+    in->has_prev = true;
+    return 0;
+}
+
+/* The format of an input, from its first bytes; reads the CSV header. */
+static SchedFormat open_input(Input *in, SchedFormat want)
+{
+    in->line = in->next_line = 1;
+    int c = getc(in->f);
+    if (c == EOF) {
+        if (ferror(in->f)) { fprintf(stderr, "%s: error: read error: %s\n", in->path, strerror(errno)); return FMT_UNKNOWN; }
+        /* an empty file: a JSON Lines schedule without rows */
+        if (want == FMT_CSV) { fail(in, "%s", "empty file: a CSV schedule starts with its header"); return FMT_UNKNOWN; }
+        in->done = true;
+        return FMT_JSONL;
+    }
+    ungetc(c, in->f);
+    SchedFormat fmt = c == '{' ? FMT_JSONL : FMT_CSV;
+    if (want != FMT_UNKNOWN && fmt != want) {
+        fail(in, "%s", "all schedules must have one format (CSV or JSON Lines)");
+        return FMT_UNKNOWN;
+    }
+    if (fmt == FMT_CSV) {
+        int r = read_line(in);
+        if (r < 0) { fprintf(stderr, "%s: error: read error: %s\n", in->path, strerror(errno)); return FMT_UNKNOWN; }
+        if (in->reclen != sizeof SCHED_HEADER || memcmp(in->rec, SCHED_HEADER "\n", in->reclen) != 0) {
+            fail(in, "%s", "not a schedule: the first line must be the header " SCHED_HEADER);
+            return FMT_UNKNOWN;
+        }
+    }
+    return fmt;
+}
+
+/* ---- the heap of inputs ordered by their current row -------------------- */
+
+static bool less(const Input *a, const Input *b)
+{
+    return key_cmp(&a->fld[0], &a->fld[1], &b->fld[0], &b->fld[1]) < 0;
+}
+
+static void sift_down(Input **h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && less(h[l], h[m])) m = l;
+        if (l + 1 < n && less(h[l + 1], h[m])) m = l + 1;
+        if (m == i) return;
+        Input *t = h[i]; h[i] = h[m]; h[m] = t;
+        i = m;
+    }
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+/* The output function of every command (cli/output_file.c). */
+typedef CliOut Out;
+
+static int out_open(Out *o, const char *path)
+{
+    return cli_out_open(o, path ? path : "-");
+}
+
+static int out_close(Out *o, bool ok)
+{
+    return cli_out_close(o, ok);
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+int cli_merge(const KImage *img, char **paths, int n, const char *outpath)
+{
+    Input *in = calloc((size_t)n, sizeof *in);
+    Input **heap = calloc((size_t)n, sizeof *heap);
+    CustSet seen = {0};
+    Out out;
+    bool out_opened = false;
+    int rc = 1;
+    if (!in || !heap) { fprintf(stderr, "kairos merge: %s\n", strerror(ENOMEM)); goto done; }
+
+    SchedFormat fmt = FMT_UNKNOWN;
+    for (int i = 0; i < n; i++) {
+        in[i].path = paths[i];
+        in[i].f = strcmp(paths[i], "-") == 0 ? stdin : fopen(paths[i], "rb");
+        if (!in[i].f) {
+            fprintf(stderr, "%s: error: cannot read file: %s\n", paths[i], strerror(errno));
+            goto done;
+        }
+    }
+    /* The format comes from the first input that has a row or a header. */
+    for (int i = 0; i < n; i++) {
+        SchedFormat f = open_input(&in[i], fmt == FMT_UNKNOWN && !in[i].done ? FMT_UNKNOWN : fmt);
+        if (f == FMT_UNKNOWN) goto done;
+        if (!in[i].done || f == FMT_CSV) {
+            if (fmt == FMT_UNKNOWN) fmt = f;
+        }
+    }
+    if (fmt == FMT_UNKNOWN) fmt = FMT_JSONL;   /* every input empty */
+    /* An empty file counts as JSON Lines; with CSV inputs it is an error. */
+    for (int i = 0; i < n && fmt == FMT_CSV; i++) {
+        if (in[i].done && in[i].line == 1 && in[i].reclen == 0) {
+            fail(&in[i], "%s", "empty file: a CSV schedule starts with its header");
+            goto done;
+        }
+    }
+
+    if (out_open(&out, outpath) != 0) goto done;
+    out_opened = true;
+    if (fmt == FMT_CSV && fputs(SCHED_HEADER "\n", out.f) == EOF) goto write_error;
+
+    size_t hn = 0;
+    for (int i = 0; i < n; i++) {
+        if (in[i].done) continue;
+        if (next_row(&in[i], fmt, img) != 0) goto done;
+        if (!in[i].done) heap[hn++] = &in[i];
+    }
+    for (size_t i = hn; i-- > 0;) sift_down(heap, hn, i);
+
+    while (hn > 0) {
+        Input *top = heap[0];
+        /* Disjointness: the first row of each customer group registers it. */
+        struct Slot *s;
+        if (cs_add(&seen, top->fld[1].p, top->fld[1].n, (uint32_t)(top - in), top->line, &s) != 0) {
+            fprintf(stderr, "kairos merge: %s\n", strerror(ENOMEM));
+            goto done;
+        }
+        if (s->input != (uint32_t)(top - in)) {
+            fprintf(stderr, "%s:%lu: error: customer \"%s\" is also in %s (line %lu): "
+                    "the inputs are not disjoint shards\n", top->path, top->line, s->id,
+                    in[s->input].path, s->line);
+            goto done;
+        }
+        if (fwrite(top->rec, 1, top->reclen, out.f) != top->reclen) goto write_error;
+        if (next_row(top, fmt, img) != 0) goto done;
+        if (top->done) heap[0] = heap[--hn];
+        sift_down(heap, hn, 0);
+    }
+    rc = 0;
+    goto done;
+
+write_error:
+    fprintf(stderr, "%s: error: write error: %s\n", outpath ? outpath : "standard output",
+            strerror(errno ? errno : EIO));
+done:
+    if (out_opened && out_close(&out, rc == 0) != 0) rc = 1;
+    for (int i = 0; in && i < n; i++) {
+        if (in[i].f && in[i].f != stdin) fclose(in[i].f);
+        free(in[i].rec);
+        free(in[i].buf);
+        free(in[i].prev_cust);
+    }
+    free(in);
+    free(heap);
+    cs_free(&seen);
+    return rc;
+}

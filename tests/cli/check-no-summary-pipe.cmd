@@ -1,0 +1,1 @@
+check --color=never tree/a/good.kai

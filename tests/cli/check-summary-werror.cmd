@@ -1,0 +1,1 @@
+check --color=never --summary --Werror tree/a/good.kai tree/b

@@ -1,0 +1,1 @@
+fmt tree/a

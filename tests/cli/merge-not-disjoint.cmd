@@ -1,0 +1,1 @@
+merge ../../examples/support-table/policy.kai merge/s0.csv merge/dup.csv

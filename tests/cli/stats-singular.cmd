@@ -1,0 +1,1 @@
+simulate --no-progress --stats --skip-bad-rows stats/one.kai stats/one.csv
