@@ -18,7 +18,11 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 pass=0
 fail=0
-K() { "$KAIROS" "$@"; }
+# every run has a time limit: a regression that waits forever (a FIFO read
+# twice, a lost signal) fails instead of hanging
+TMO=""
+command -v timeout >/dev/null 2>&1 && TMO="timeout 60"
+K() { $TMO "$KAIROS" "$@"; }
 
 ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: io $1"; [ -n "${2:-}" ] && [ -e "$2" ] && head -5 "$2" | sed 's/^/    /'; }
