@@ -348,6 +348,9 @@ static int cmd_check(int argc, char **argv)
         } else { cli_usage_error("check", "unknown option %s", o); goto usage; }
     }
     if (a.npos == 0) { cli_usage_error("check", "no policy file given"); goto usage; }
+    int nstdin = 0;
+    for (int i = 0; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
+    if (nstdin > 1) { cli_usage_error("check", "standard input can be read once: '-' given %d times", nstdin); goto usage; }
 
     char **files;
     int nfiles;
@@ -359,7 +362,20 @@ static int cmd_check(int argc, char **argv)
     for (int i = 0; i < nfiles; i++) {
         kd_init(&all, NULL);
         all.werror = lopt.werror;
-        KProgram *p = kc_load(files[i], &lopt, &all);
+        KProgram *p;
+        if (strcmp(files[i], "-") == 0) {           /* standard input, read once */
+            uint8_t *buf;
+            size_t len;
+            if (read_whole_file("-", &buf, &len) != 0) {
+                kd_file_error(&all, "<stdin>", "K0001", "cannot read file: %s", strerror(errno));
+                p = NULL;
+            } else {
+                p = kc_load_text("<stdin>", (const char *)buf, len, &lopt, &all);
+                free(buf);
+            }
+        } else {
+            p = kc_load(files[i], &lopt, &all);
+        }
         if (fmt == KD_FMT_TEXT) {
             kd_print(&all, stderr, fmt, use_color(color));
         } else {
@@ -485,6 +501,13 @@ static int cmd_merge(int argc, char **argv)
     }
     if (a.npos < 2) {
         cli_usage_error("merge", a.npos ? "no schedule given" : "no policy given");
+        args_free(&a);
+        return 2;
+    }
+    int nstdin = 0;
+    for (int i = 0; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
+    if (nstdin > 1) {
+        cli_usage_error("merge", "standard input can be read once: '-' given %d times", nstdin);
         args_free(&a);
         return 2;
     }

@@ -160,6 +160,12 @@ run in-policy-dash-kbc 0 "" 'K simulate --no-progress - ev.csv <ref.kbc >sim-das
 check in-policy-dash-kbc-rows 'cmp -s sim-dash-kbc.csv expected.csv'
 run in-policy-stdin-name 1 '^<stdin>:2:' 'printf "policy \"x\"\nask NPS after\n" | K compile - -o x.kbc'
 run in-stdin-twice 2 "standard input can be read once" 'K simulate - - <p.kai'
+run in-check-dash 1 '^<stdin>:2:14: error: expected an event name' 'printf "policy \"x\"\nask NPS after\n" | K check --color=never -'
+run in-check-dash-clean 0 "" 'K check - <p.kai'
+run in-merge-dash 0 "" 'K merge - s0.csv s1.csv <p.kai >merged-dash.csv'
+check in-merge-dash-rows 'cmp -s merged-dash.csv expected.csv'
+run in-merge-dash-twice 2 "standard input can be read once" 'K merge - - s1.csv <p.kai'
+run in-check-dash-twice 2 "standard input can be read once" 'K check - - <p.kai'
 # an unsorted event log from a FIFO: read once (no second pass over it)
 mkfifo "$W/ev-fifo.csv"
 (cd "$W" && cat unsorted.csv >ev-fifo.csv) &
