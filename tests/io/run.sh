@@ -144,6 +144,12 @@ run out-dev-stdout 0 "" '{ echo first; K compile p.kai -o /dev/stdout; } >>appen
 check out-dev-stdout-appended '[ "$(head -1 appended)" = first ] && tail -c +7 appended | cmp -s - ref.kbc'
 run out-dev-stdout-simulate 0 "" 'K simulate --no-progress p.kai ev.csv -o /dev/stdout >sim-stdout.csv'
 check out-dev-stdout-simulate-rows 'cmp -s sim-stdout.csv expected.csv'
+# A log found unsorted at its last row makes the replay start over after
+# rows were written: the temporary file starts over too.
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 4000; i++) printf "%d,c%d,purchase\n", 1772323200 + i * 60, i % 97; print "1772323200,late,purchase" }' >"$W/late.csv"
+run out-restart 0 "" 'K simulate --no-progress p.kai late.csv -o restart.csv'
+run out-restart-stdout 0 "" 'K simulate --no-progress p.kai late.csv >restart-stdout.csv'
+check out-restart-rows 'cmp -s restart.csv restart-stdout.csv && grep -q ",late," restart.csv'
 check out-no-temporary-left '! ls -a . sub | grep -q "\.tmp\."'
 
 # ---- 2. every input read once ------------------------------------------------------
