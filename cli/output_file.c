@@ -237,7 +237,7 @@ int cli_out_open(CliOut *o, const char *path)
     /* the mode: an existing file's, else 0666 less the umask */
     mode_t mode;
     if (exists) {
-        mode = st.st_mode & 07777;
+        mode = st.st_mode & 0777;        /* not set-user-ID and the like */
     } else {
         mode_t um = umask(0);
         umask(um);
