@@ -7,10 +7,14 @@
 #include <stdio.h>
 #include "lang/lang.h"
 
+#define KAIROS_VERSION "0.1.0"
+
 /* Prints "kairos CMD: message" and the command's usage line; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Compiles a .kai (diagnostics on stderr) or loads a .kbc; NULL on error. */
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color);
+/* The same, and the messages also go, without colour, to `also` (if not NULL). */
+KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color, FILE *also);
 /* ---- output (cli/output_file.c; SPEC.md section 6, "Output files") ---- */
 
 /* An output being written: o.f is the stream to write to. */
@@ -60,8 +64,30 @@ void cli_free_paths(char **files, int n);
 /* kairos merge (cli/merge.c): schedules of disjoint shards into one. */
 int cli_merge(const KImage *img, char **paths, int n, const char *outpath);
 
+/* kairos lsp (cli/lsp.c): a language server on stdin/stdout; the exit
+ * status (0 after shutdown, 1 otherwise). */
+int cli_lsp(void);
+
 /* kairos fmt (cli/fmt.c) and kairos test (cli/test.c): argv[0] is the command name. */
 int cli_fmt(int argc, char **argv);
 int cli_test(int argc, char **argv);
+
+/* kairos diff (cli/diff.c) and kairos readout (cli/readout.c). */
+#include "runtime/runtime.h"
+typedef struct CliReport {
+    char **pos; int npos;             /* operands: policies, then event files */
+    const char *output, *format;
+    KrOptions ro;                     /* inputs, until, shard, stdin format, skip-bad-rows */
+    bool fail_if_changed;             /* diff */
+    int64_t window;                   /* readout (seconds) */
+    const char *by_trait;             /* readout --by customer.TRAIT: the TRAIT */
+} CliReport;
+/* Parses the options of diff/readout (cmd); 0, or the exit status 2 after
+ * a usage message (free r->pos in both cases). */
+int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv);
+/* Writes the rendered output to standard output or atomically to output; 0 or 1. */
+int cli_report_write(const char *output, const char *buf, size_t len);
+int cli_diff(int argc, char **argv);
+int cli_readout(int argc, char **argv);
 
 #endif

@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include "lang/lang.h"
+#include "lang/sarif.h"
 #include "runtime/runtime.h"
 #include "cli.h"
 
-#define KAIROS_VERSION "0.1.0"
 
 typedef struct Command {
     const char *name;
@@ -32,8 +32,11 @@ static int cmd_simulate(int argc, char **argv);
 static int cmd_explain(int argc, char **argv);
 static int cmd_fmt(int argc, char **argv);
 static int cmd_merge(int argc, char **argv);
+static int cmd_lsp(int argc, char **argv);
 static int cmd_test(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
+static int cmd_diff(int argc, char **argv) { return cli_diff(argc, argv); }
+static int cmd_readout(int argc, char **argv) { return cli_readout(argc, argv); }
 
 static const Command commands[] = {
     { "check", cmd_check,
@@ -44,7 +47,8 @@ static const Command commands[] = {
       "hidden directories skipped). Exit 0 when there is no error (warnings allowed), 1 on any error.\n"
       "  --strict          every undeclared event is an error\n"
       "  --Werror          warnings are errors\n"
-      "  --format F        text (default), json, github (workflow commands), sarif (SARIF 2.1.0)\n"
+      "  --format F        text (default), json, github (workflow commands), sarif (one SARIF 2.1.0\n"
+      "                    log for all files)\n"
       "  --color WHEN      auto (default), always, never\n"
       "  --summary         end with a line 'N errors, M warnings in K files' on standard error\n"
       "                    (the default when standard error is a terminal)\n"
@@ -61,39 +65,90 @@ static const Command commands[] = {
       "Prints a readable listing of a policy's bytecode: tables, each rule with its code and source\n"
       "lines, and the retention table. A .kai file is compiled in memory first.\n" },
     { "simulate", cmd_simulate,
-      "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl] [--stats]\n"
-      "                [--skip-bad-rows] [--shard K/N] [--stdin-format csv|jsonl] [--no-progress]",
+      "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl|json] [--stats]\n"
+      "                [--stats-format text|json] [--skip-bad-rows] [--shard K/N]\n"
+      "                [--stdin-format csv|jsonl] [--no-progress]",
       "Replays event logs (CSV, JSON Lines, optionally .gz; - for standard input) through a policy\n"
       "(.kai, compiled in memory, or .kbc) and writes the send schedule as CSV\n"
       "(time,customer,rule,action,survey,channel,attempt,variant) or JSON Lines.\n"
       "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n"
       "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
-      "  --format F        csv (default) or jsonl\n"
+      "  --format F        csv (default) or jsonl; json: JSON Lines, and --stats as JSON\n"
       "  --stats           print a summary on standard error: asks per rule and asks spared, by reason\n"
+      "  --stats-format F  text (default) or json: the summary as one JSON document (implies --stats)\n"
       "  --skip-bad-rows   skip malformed rows (counted on standard error) instead of failing\n"
       "  --shard K/N       keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
       "  --no-progress     no progress line on a terminal\n" },
     { "explain", cmd_explain,
-      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--until TIME]\n"
-      "               [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]",
-      "Replays like simulate and tells the story of one customer on standard output: every event,\n"
-      "trigger, scheduled ask, check (with the values it saw) and decision.\n"
-      "  --customer ID     the customer whose story is told (required)\n"
-      "  --rule NAME       only this rule's story (an unknown rule is an error)\n"
+      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--from TIME]\n"
+      "               [--until TIME] [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]",
+      "Replays like simulate and tells the story of one customer on standard output: first one line\n"
+      "per trigger saying what became of it and why, then every event, trigger, scheduled ask, check\n"
+      "(with the values it saw) and decision.\n"
+      "  --customer ID     the customer whose story is told (required; an id absent from the logs\n"
+      "                    is an error naming the closest ids)\n"
+      "  --rule NAME       only this rule's story (an unknown rule is an error listing the rules)\n"
       "  --format F        text (default: TIME  RULE  STEP  DETAIL lines) or jsonl (one object a line)\n"
+      "  --from TIME       leave out the story before TIME (the replay still starts at the beginning)\n"
       "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
       "  --skip-bad-rows   skip malformed event rows instead of failing\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
       "  --no-progress     accepted as for simulate\n" },
+    { "diff", cmd_diff,
+      "kairos diff OLD NEW EVENTS... [--format text|markdown|json|csv] [-o OUT] [--until TIME]\n"
+      "                [--fail-if-changed] [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]",
+      "Replays two policies (.kai or .kbc) over the same event logs, read once, and shows what the\n"
+      "change does: asks, reminders and tasks per rule, survey and channel before -> after; the\n"
+      "customers who gain and lose asks; contact pressure (asks per customer in any 30 days: share\n"
+      "at 0, 1, 2, 3+, and the most); sends that only moved in time (same customer, rule, trigger\n"
+      "and attempt) with the median shift; rules present in only one policy.\n"
+      "  --format F         text (default), markdown (a pull-request comment), json (every number\n"
+      "                     of the summary), csv (the schedules' difference as a multiset:\n"
+      "                     change,time,customer,rule,action,survey,channel,attempt,variant with\n"
+      "                     change - (only in OLD) or + (only in NEW)); html is not available yet\n"
+      "  -o FILE            write to FILE (via a temporary file and rename)\n"
+      "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
+      "  --fail-if-changed  exit 3 when the schedules differ (after writing the output)\n"
+      "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
+      "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
+      "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      "Exit status: 0 (whether or not the schedules differ), 1 error, 2 bad usage, 3 the schedules\n"
+      "differ and --fail-if-changed was given.\n" },
+    { "readout", cmd_readout,
+      "kairos readout POLICY EVENTS... [--window DUR] [--format text|csv|json] [-o OUT]\n"
+      "                [--until TIME] [--by customer.TRAIT] [--shard K/N] [--skip-bad-rows]",
+      "What the asks achieved: replays the policy and attributes each `response` event (attribute\n"
+      "survey) to the latest sent attempt of that survey to that customer at or before it, within\n"
+      "the window; an ask is answered if any response is attributed to any of its sent attempts.\n"
+      "  --window DUR       attribution window (default 7d; units s m h d w, e.g. 48h, 1h30m)\n"
+      "  --format F         text (default), csv (rule,variant,asks,answered,rate,low,high with a\n"
+      "                     Wilson 95% interval), json\n"
+      "  --by customer.T    split every table by the customer's trait T (e.g. customer.segment)\n"
+      "  -o FILE            write to FILE (via a temporary file and rename)\n"
+      "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
+      "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
+      "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
+      "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      "Text and JSON add per variant the difference to the rule's first variant (Newcombe hybrid\n"
+      "score 95% interval), the scores (NPS = % promoters - % detractors; other surveys: mean),\n"
+      "rates by channel, attempt and local hour of the send, time to response (median, p90), the\n"
+      "benchmark band per channel, and warnings for experiments shorter than 28 days or arms with\n"
+      "fewer than 100 asks.\n" },
     { "merge", cmd_merge,
       "kairos merge POLICY SCHEDULE... [-o OUT]",
       "Merges the schedules of disjoint customer shards (as 'simulate --shard K/N' wrote them, all\n"
       "CSV or all JSON Lines; - for standard input) into exactly the schedule one 'simulate' over\n"
       "every customer writes, streaming. Fails, naming the file and line, when an input is not a\n"
       "schedule of POLICY (unknown rule, survey or variant), is out of order, or shares a customer\n"
-      "with another input.\n"
+      "with another input. Given readouts ('readout --format csv' of shards) instead, it adds their\n"
+      "counts and computes rate and interval again: the readout of every customer.\n"
       "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n" },
+    { "lsp", cmd_lsp,
+      "kairos lsp",
+      "Runs a Language Server Protocol server on standard input and output (for editors):\n"
+      "diagnostics as you type, formatting, hover, go to definition, completion and document\n"
+      "symbols. Exit 0 after a 'shutdown' request and 'exit', 1 if the input ends without them.\n" },
     { "fmt", cmd_fmt,
       "kairos fmt [--check|--diff|-w] [--color WHEN] FILE|DIR...",
       "Formats policies in the canonical layout (the meaning never changes) and prints them on\n"
@@ -106,12 +161,14 @@ static const Command commands[] = {
       "  -w, --write       rewrite each file that changes, in place\n"
       "  --color WHEN      colour the diagnostics: auto (default), always, never\n" },
     { "test", cmd_test,
-      "kairos test [--format text|junit] [-o FILE] [--junit FILE] [FILE.yaml|DIR]...",
+      "kairos test [--update] [--format text|junit] [-o FILE] [--junit FILE] [FILE.yaml|DIR]...",
       "Runs policy tests written in YAML (default: every *.test.yaml under the current\n"
       "directory). Prints one line per test, a diff or the failed assertion for each failure, and\n"
       "a closing line 'N passed, M failed'. Exit 1 on any failure.\n"
       "  --format junit    write JUnit XML (to -o FILE, or standard output)\n"
-      "  --junit FILE      write JUnit XML to FILE and the text report to standard output\n" },
+      "  --junit FILE      write JUnit XML to FILE and the text report to standard output\n"
+      "  --update          rewrite the expected schedule of each test whose schedule differs (the\n"
+      "                    inline list or the schedule file) and say what changed\n" },
     { "help", cmd_help,
       "kairos help [COMMAND]",
       "Shows help for a command.\n" },
@@ -251,20 +308,31 @@ static int read_whole_file(const char *path, uint8_t **buf, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) return -1;
+    /* a policy or .kbc holds at most KD_MAX_SOURCE bytes: checked before
+     * reading a regular file and while reading anything else (/dev/zero) */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > KD_MAX_SOURCE) {
+        if (f != stdin) fclose(f);
+        errno = EFBIG;
+        return -1;
+    }
     size_t cap = 1 << 16, n = 0;
     uint8_t *b = malloc(cap);
     if (!b) { if (f != stdin) fclose(f); errno = ENOMEM; return -1; }
     for (;;) {
         if (n == cap) {
-            uint8_t *nb = realloc(b, cap * 2);
+            if (n > KD_MAX_SOURCE) { free(b); if (f != stdin) fclose(f); errno = EFBIG; return -1; }
+            size_t nc = cap * 2 > KD_MAX_SOURCE + 1 ? KD_MAX_SOURCE + 1 : cap * 2;
+            uint8_t *nb = realloc(b, nc);
             if (!nb) { free(b); if (f != stdin) fclose(f); errno = ENOMEM; return -1; }
             b = nb;
-            cap *= 2;
+            cap = nc;
         }
         size_t r = fread(b + n, 1, cap - n, f);
         n += r;
         if (r == 0) break;
     }
+    if (n > KD_MAX_SOURCE) { free(b); if (f != stdin) fclose(f); errno = EFBIG; return -1; }
     int err = ferror(f) ? (errno ? errno : EIO) : 0;
     if (f != stdin) fclose(f);
     if (err) { free(b); errno = err; return -1; }
@@ -287,27 +355,38 @@ static bool is_bytecode(const char *path, const uint8_t *b, size_t n)
  * once.  NULL on error (message printed). */
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
 {
+    return cli_load_image_also(path, lopt, color, NULL);
+}
+
+KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color, FILE *also)
+{
     uint8_t *buf;
     size_t len;
     const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     if (read_whole_file(path, &buf, &len) != 0) {
-        fprintf(stderr, "%s: error: cannot read file: %s\n", name, strerror(errno));
+        int e = errno;
+        fprintf(stderr, "%s: error: cannot read file: %s\n", name, strerror(e));
+        if (also) fprintf(also, "%s: error: cannot read file: %s\n", name, strerror(e));
         return NULL;
     }
     if (is_bytecode(path, buf, len)) {
         char err[256];
         KImage *img = kb_read(buf, len, err, sizeof err);
         free(buf);
-        if (!img)
+        if (!img) {
             fprintf(stderr, "%s: error: %s\n", name, err);
+            if (also) fprintf(also, "%s: error: %s\n", name, err);
+        }
         return img;
     }
     KDiags d;
     kd_init(&d, NULL);
+    d.mute_notes = true;       /* lint notes are for `check`, not every run */
     d.werror = lopt->werror;
     KProgram *p = kc_load_text(name, (const char *)buf, len, lopt, &d);
     free(buf);
     kd_print(&d, stderr, KD_FMT_TEXT, color);
+    if (also) kd_print(&d, also, KD_FMT_TEXT, false);
     KImage *img = NULL;
     if (p && !kd_failed(&d))
         img = kg_compile(p);
@@ -357,8 +436,20 @@ static int cmd_check(int argc, char **argv)
     uint32_t nerr = (uint32_t)cli_expand_policies("check", a.pos, a.npos, &files, &nfiles), nwarn = 0;
     int status = nerr ? 1 : 0;
     KDiags all;
-    /* Each file is checked on its own; diagnostics of machine formats are
-     * printed per file (json/github are line oriented). */
+    /* Each file is checked on its own; json/github are line oriented and
+     * printed per file, SARIF is one log for all files (one run). */
+    KSarif *sarif = NULL;
+    char *cwd = NULL;
+    if (fmt == KD_FMT_SARIF) {
+        cwd = getcwd(NULL, 0);
+        if (!(sarif = kd_sarif_new(cwd, KAIROS_VERSION))) {
+            fprintf(stderr, "kairos check: out of memory\n");
+            free(cwd);
+            cli_free_paths(files, nfiles);
+            args_free(&a);
+            return 1;
+        }
+    }
     for (int i = 0; i < nfiles; i++) {
         kd_init(&all, NULL);
         all.werror = lopt.werror;
@@ -376,7 +467,12 @@ static int cmd_check(int argc, char **argv)
         } else {
             p = kc_load(files[i], &lopt, &all);
         }
-        if (fmt == KD_FMT_TEXT) {
+        if (sarif) {
+            if (!kd_sarif_add(sarif, &all)) {
+                fprintf(stderr, "%s: out of memory\n", files[i]);
+                status = 1;
+            }
+        } else if (fmt == KD_FMT_TEXT) {
             kd_print(&all, stderr, fmt, use_color(color));
         } else {
             /* through a buffer: a write error on standard output keeps its
@@ -397,6 +493,14 @@ static int cmd_check(int argc, char **argv)
         nwarn += w;
         kd_free(&all);
         if (p) kc_free(p);
+    }
+    if (sarif) {
+        if (!kd_sarif_write(sarif, stdout)) {
+            cli_stdout_error(errno);
+            status = 1;
+        }
+        kd_sarif_free(sarif);
+        free(cwd);
     }
     /* the closing line: by default on a terminal */
     if (summary == 1 || (summary == -1 && isatty(STDERR_FILENO)))
@@ -485,6 +589,25 @@ static int cmd_disasm(int argc, char **argv)
     return 0;
 }
 
+static int cmd_lsp(int argc, char **argv)
+{
+    Args a;
+    args_init(&a, "lsp", argc, argv);
+    const char *o;
+    while ((o = args_next(&a))) {
+        /* editors commonly pass --stdio; it is the only transport */
+        if (strcmp(o, "--stdio") != 0) {
+            cli_usage_error("lsp", "unknown option %s", o);
+            args_free(&a);
+            return 2;
+        }
+    }
+    int npos = a.npos;
+    args_free(&a);
+    if (npos) return cli_usage_error("lsp", "takes no operands");
+    return cli_lsp();
+}
+
 static int cmd_merge(int argc, char **argv)
 {
     Args a;
@@ -544,9 +667,17 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             const char *v = args_value(&a);
             if (!v) goto usage;
             if (strcmp(v, "jsonl") == 0) { ro.format = KR_OUT_JSONL; ro.explain_jsonl = true; }
+            else if (strcmp(v, "json") == 0 && !explain) { ro.format = KR_OUT_JSONL; ro.stats_json = true; }
             else if (strcmp(v, explain ? "text" : "csv") == 0) ro.format = KR_OUT_CSV;
-            else { cli_usage_error(cmd, "unknown format '%s' (%s or jsonl)", v, explain ? "text" : "csv"); goto usage; }
+            else { cli_usage_error(cmd, "unknown format '%s' (%s)", v, explain ? "text or jsonl" : "csv, jsonl or json"); goto usage; }
         } else if (strcmp(o, "--stats") == 0 && !explain) {
+            ro.stats = true;
+        } else if (strcmp(o, "--stats-format") == 0 && !explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (strcmp(v, "json") == 0) ro.stats_json = true;
+            else if (strcmp(v, "text") == 0) ro.stats_json = false;
+            else { cli_usage_error(cmd, "--stats-format takes text or json"); goto usage; }
             ro.stats = true;
         } else if (strcmp(o, "--skip-bad-rows") == 0) {
             ro.skip_bad_rows = true;
@@ -574,6 +705,14 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             if (!(ro.explain_customer = args_value(&a))) goto usage;
         } else if (strcmp(o, "--rule") == 0 && explain) {
             if (!(ro.explain_rule = args_value(&a))) goto usage;
+        } else if (strcmp(o, "--from") == 0 && explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (kr_parse_time(v, strlen(v), &ro.explain_from) != 0) {
+                cli_usage_error(cmd, "--from: '%s' is not an RFC 3339 time or Unix seconds", v);
+                goto usage;
+            }
+            ro.has_explain_from = true;
         } else {
             cli_usage_error(cmd, "unknown option %s", o);
             goto usage;

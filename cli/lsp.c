@@ -1,0 +1,851 @@
+/* lsp.c -- `kairos lsp`: a Language Server Protocol server on standard
+ * input/output (JSON-RPC 2.0 with Content-Length framing).
+ *
+ * Every answer comes from the front end itself (lang/lang.h): the document's
+ * current text is parsed and checked on each change (a policy is small: a
+ * check takes well under a millisecond per hundred lines), so diagnostics,
+ * symbols, hover, definitions and completion always agree with `kairos
+ * check` and formatting with `kairos fmt`.
+ *
+ * Capabilities: incremental text sync; publishDiagnostics (the checker's and
+ * the lints', with codes, hints and notes as related information);
+ * formatting; hover (keywords and built-ins with their meaning; lets with
+ * their definition; events with their attributes; surveys, channels);
+ * definition (lets, events, surveys, channels, rules in the document, and
+ * the installed standard library for its names); completion (keywords,
+ * built-ins, events, surveys, channels, lets, attributes after `.`);
+ * document symbols (rules, lets, events, surveys, channels).
+ *
+ * Positions are UTF-16 code units as LSP requires.  Bad input never stops
+ * the server: a malformed message gets a JSON-RPC error (or is dropped when
+ * it cannot be answered); a message over 64 MiB ends the session.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yajl/yajl_tree.h>
+
+#include "lang/lang.h"
+#include "cli.h"
+
+#define LSP_MAX_MESSAGE (64u << 20)
+
+/* ---- output buffer --------------------------------------------------------- */
+
+typedef struct Buf { char *p; size_t n, cap; bool oom; } Buf;
+
+static void b_put(Buf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 1024;
+        while (nc < b->n + n + 1) nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) { b->oom = true; return; }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void b_puts(Buf *b, const char *s) { b_put(b, s, strlen(s)); }
+
+static void b_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void b_printf(Buf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof tmp) { b_put(b, tmp, (size_t)n); return; }
+    char *big = malloc((size_t)n + 1);
+    if (!big) { b->oom = true; return; }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b_put(b, big, (size_t)n);
+    free(big);
+}
+
+/* A JSON string; invalid UTF-8 bytes become U+FFFD so the output stays JSON. */
+static void b_jstr(Buf *b, const char *s, size_t n)
+{
+    b_put(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') { b_put(b, "\\", 1); b_put(b, (const char *)&s[i], 1); }
+        else if (c == '\n') b_puts(b, "\\n");
+        else if (c == '\r') b_puts(b, "\\r");
+        else if (c == '\t') b_puts(b, "\\t");
+        else if (c < 0x20) b_printf(b, "\\u%04x", c);
+        else if (c < 0x80) b_put(b, (const char *)&s[i], 1);
+        else {
+            size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+            bool ok = k > 0 && c < 0xf5 && i + k <= n;
+            for (size_t j = 1; ok && j < k; j++) ok = ((unsigned char)s[i + j] & 0xc0) == 0x80;
+            if (ok) { b_put(b, s + i, k); i += k - 1; }
+            else b_puts(b, "\\ufffd");
+        }
+    }
+    b_put(b, "\"", 1);
+}
+
+static void b_jcstr(Buf *b, const char *s) { b_jstr(b, s, strlen(s)); }
+
+/* ---- documents ------------------------------------------------------------- */
+
+typedef struct Doc { char *uri; char *text; size_t len; } Doc;
+
+static Doc *docs;
+static size_t ndocs;
+
+static Doc *doc_find(const char *uri)
+{
+    for (size_t i = 0; i < ndocs; i++)
+        if (strcmp(docs[i].uri, uri) == 0) return &docs[i];
+    return NULL;
+}
+
+/* The open document a request names, or NULL. */
+static Doc *doc_of(yajl_val params);
+
+/* Byte offset of an LSP position (UTF-16 units), clamped to the text. */
+static size_t pos_to_off(const char *t, size_t len, long line, long ch)
+{
+    size_t i = 0;
+    for (long l = 0; l < line && i < len; i++)
+        if (t[i] == '\n') l++;
+    if (line > 0 && i >= len) return len;
+    long u = 0;
+    while (i < len && t[i] != '\n' && u < ch) {
+        unsigned char c = (unsigned char)t[i];
+        size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (i + k > len) k = len - i;
+        u += k == 4 ? 2 : 1;
+        i += k;
+    }
+    return i;
+}
+
+static void off_to_pos(const char *t, size_t len, size_t off, long *line, long *ch)
+{
+    if (off > len) off = len;
+    long l = 0;
+    size_t start = 0;
+    for (size_t i = 0; i < off; i++)
+        if (t[i] == '\n') { l++; start = i + 1; }
+    long u = 0;
+    for (size_t i = start; i < off;) {
+        unsigned char c = (unsigned char)t[i];
+        size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        u += k == 4 ? 2 : 1;
+        i += k;
+    }
+    *line = l;
+    *ch = u;
+}
+
+static void b_range(Buf *b, const char *t, size_t len, size_t lo, size_t hi)
+{
+    long l0, c0, l1, c1;
+    off_to_pos(t, len, lo, &l0, &c0);
+    off_to_pos(t, len, hi, &l1, &c1);
+    b_printf(b, "{\"start\":{\"line\":%ld,\"character\":%ld},\"end\":{\"line\":%ld,\"character\":%ld}}",
+             l0, c0, l1, c1);
+}
+
+/* The file path of a file:// URI (percent-decoded), for messages and the
+ * policy's default name; other URIs are used as they are. */
+static char *uri_path(const char *uri)
+{
+    const char *s = strncmp(uri, "file://", 7) == 0 ? uri + 7 : uri;
+    char *out = malloc(strlen(s) + 1), *o = out;
+    if (!out) return NULL;
+    for (; *s; s++) {
+        if (*s == '%' && s[1] && s[2]) {
+            char hex[3] = { s[1], s[2], 0 };
+            char *end;
+            long v = strtol(hex, &end, 16);
+            if (*end == '\0') { *o++ = (char)v; s += 2; continue; }
+        }
+        *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* ---- JSON access --------------------------------------------------------------- */
+
+static yajl_val jget(yajl_val v, const char *a, const char *b, const char *c)
+{
+    const char *path[4] = { a, b, c, NULL };
+    return v ? yajl_tree_get(v, path, yajl_t_any) : NULL;
+}
+
+static const char *jstr(yajl_val v) { return YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL; }
+static long jint(yajl_val v, long dflt) { return YAJL_IS_INTEGER(v) ? (long)YAJL_GET_INTEGER(v) : dflt; }
+
+static Doc *doc_of(yajl_val params)
+{
+    const char *uri = jstr(jget(params, "textDocument", "uri", NULL));
+    return uri ? doc_find(uri) : NULL;
+}
+
+/* ---- sending ----------------------------------------------------------------------- */
+
+static void send(Buf *body)
+{
+    if (body->oom) return;
+    printf("Content-Length: %zu\r\n\r\n", body->n);
+    fwrite(body->p, 1, body->n, stdout);
+    fflush(stdout);
+}
+
+/* The JSON text of a request's id (number or string), to echo back. */
+static void b_id(Buf *b, yajl_val id)
+{
+    if (YAJL_IS_INTEGER(id)) b_printf(b, "%lld", (long long)YAJL_GET_INTEGER(id));
+    else if (YAJL_IS_STRING(id)) b_jcstr(b, YAJL_GET_STRING(id));
+    else b_puts(b, "null");
+}
+
+static void reply(yajl_val id, const char *result_json)
+{
+    Buf b = {0};
+    b_puts(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
+    b_id(&b, id);
+    b_puts(&b, ",\"result\":");
+    b_puts(&b, result_json ? result_json : "null");
+    b_puts(&b, "}");
+    send(&b);
+    free(b.p);
+}
+
+static void reply_error(yajl_val id, int code, const char *msg)
+{
+    Buf b = {0};
+    b_puts(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
+    b_id(&b, id);
+    b_printf(&b, ",\"error\":{\"code\":%d,\"message\":", code);
+    b_jcstr(&b, msg);
+    b_puts(&b, "}}");
+    send(&b);
+    free(b.p);
+}
+
+/* ---- analysis ------------------------------------------------------------------------ */
+
+typedef struct Analysis {
+    KDiags diags;
+    KProgram *p;          /* NULL if the text could not be read at all */
+    uint32_t src;         /* the document's source id in p */
+    char *path;
+} Analysis;
+
+static bool analyse(const Doc *d, Analysis *a)
+{
+    memset(a, 0, sizeof *a);
+    a->path = uri_path(d->uri);
+    if (!a->path) return false;
+    kd_init(&a->diags, NULL);
+    KlOptions opt = {0};
+    a->p = kc_load_text(a->path, d->text, d->len, &opt, &a->diags);
+    a->src = a->p && a->p->nfiles ? a->p->files[0]->src : 0;
+    return true;
+}
+
+static void analysis_free(Analysis *a)
+{
+    if (a->p) kc_free(a->p);
+    kd_free(&a->diags);
+    free(a->path);
+}
+
+static void publish_diagnostics(const Doc *d)
+{
+    Analysis a;
+    if (!analyse(d, &a)) return;
+    Buf b = {0};
+    b_puts(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/publishDiagnostics\",\"params\":{\"uri\":");
+    b_jcstr(&b, d->uri);
+    b_puts(&b, ",\"diagnostics\":[");
+    bool first = true;
+    for (uint32_t i = 0; i < a.diags.n; i++) {
+        const KDiag *g = &a.diags.v[i];
+        if (g->sev == KD_NOTE) continue;
+        bool here = a.p && g->span.src == a.src;
+        if (!first) b_puts(&b, ",");
+        first = false;
+        b_puts(&b, "{\"range\":");
+        if (here) b_range(&b, d->text, d->len, g->span.lo, g->span.hi > g->span.lo ? g->span.hi : g->span.lo);
+        else b_range(&b, d->text, d->len, 0, 0);
+        bool err = g->sev == KD_ERROR || a.diags.werror;
+        b_printf(&b, ",\"severity\":%d,\"source\":\"kairos\"", err ? 1 : 2);
+        if (g->code) { b_puts(&b, ",\"code\":"); b_jcstr(&b, g->code); }
+        Buf m = {0};
+        if (!here && g->span.src != KD_NO_SOURCE && a.p && g->span.src < a.p->sources.n) {
+            uint32_t line, col;
+            kd_line_col(&a.p->sources.v[g->span.src], g->span.lo, &line, &col);
+            b_printf(&m, "%s:%u:%u: ", a.p->sources.v[g->span.src].name, line, col);
+        }
+        b_puts(&m, g->msg ? g->msg : "");
+        if (g->hint) { b_puts(&m, "\nhint: "); b_puts(&m, g->hint); }
+        b_puts(&b, ",\"message\":");
+        b_jstr(&b, m.p ? m.p : "", m.n);
+        free(m.p);
+        /* notes of this diagnostic, in the document, as related information */
+        bool rel = false;
+        for (uint32_t j = 0; j < a.diags.n; j++) {
+            const KDiag *nt = &a.diags.v[j];
+            if (nt->sev != KD_NOTE || nt->group != i || !a.p || nt->span.src != a.src) continue;
+            b_puts(&b, rel ? "," : ",\"relatedInformation\":[");
+            rel = true;
+            b_puts(&b, "{\"location\":{\"uri\":");
+            b_jcstr(&b, d->uri);
+            b_puts(&b, ",\"range\":");
+            b_range(&b, d->text, d->len, nt->span.lo, nt->span.hi);
+            b_puts(&b, "},\"message\":");
+            b_jcstr(&b, nt->msg ? nt->msg : "");
+            b_puts(&b, "}");
+        }
+        if (rel) b_puts(&b, "]");
+        b_puts(&b, "}");
+    }
+    b_puts(&b, "]}}");
+    send(&b);
+    free(b.p);
+    analysis_free(&a);
+}
+
+/* ---- words and names ------------------------------------------------------------------ */
+
+static bool is_word(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
+
+/* The identifier around offset off: [*lo, *hi). */
+static bool word_at(const char *t, size_t len, size_t off, size_t *lo, size_t *hi)
+{
+    size_t l = off, h = off;
+    while (l > 0 && is_word(t[l - 1])) l--;
+    while (h < len && is_word(t[h])) h++;
+    if (l == h) return false;
+    *lo = l;
+    *hi = h;
+    return true;
+}
+
+typedef struct Help { const char *word, *text; } Help;
+
+/* Keywords and built-ins: what they mean (SPEC.md sections 1 and 4). */
+static const Help help[] = {
+    { "policy", "`policy \"NAME\"` -- the policy's name (default: the file's name); used in variant hashing." },
+    { "import", "`import \"std/NAME\"` -- brings in a standard library module; `std/prelude` is always imported." },
+    { "timezone", "`timezone \"Area/City\"` -- the IANA zone of customers whose profile has no `tz` trait (default UTC)." },
+    { "event", "`event NAME [{ attr: type, ... }]` -- declares an event and closes its attribute list." },
+    { "survey", "`survey NAME [{ ... }]` -- declares a survey (the prelude declares NPS, CSAT, CES)." },
+    { "channel", "`channel NAME` -- declares a channel (the prelude declares email, sms, whatsapp, in_app, push, phone)." },
+    { "let", "`let NAME = EXPR` -- a named condition or value, evaluated where it is used." },
+    { "cap", "`cap N per DUR [on CHANNELS]` -- at most N asks per customer in any window of DUR (top level: all rules; in a rule: that rule). An ask counts at its first sent attempt." },
+    { "quiet", "`quiet HH:MM-HH:MM [on CHANNELS]` -- no sends in that local-time window; a send due inside it moves to the window's end." },
+    { "require", "`require consent on CHANNELS` -- sends on these channels need a granted consent." },
+    { "consent", "`require consent on CHANNELS` -- sends on these channels need a `consent_granted` not followed by `consent_revoked`." },
+    { "rule", "`rule NAME:` -- names the ask or task that follows; clauses go on indented lines." },
+    { "ask", "`ask SURVEY CLAUSES` -- asks a customer for feedback; exactly one trigger (`after` or `every`)." },
+    { "task", "`task NAME CLAUSES` -- an internal follow-up for staff: no caps, quiet hours or consent." },
+    { "via", "`via CH [then CH after DUR]...` -- the channel and the reminder chain (default email)." },
+    { "then", "`then CH after DUR` -- a reminder: the next attempt, DUR after the previous one." },
+    { "after", "`after EVENT [+ DUR] [where EXPR]` -- the trigger: each matching event schedules the ask at event time + DUR." },
+    { "where", "`where EXPR` -- checked at trigger time; an unknown value does not match. Inside `count(E where ...)`, bare names are attributes of each counted E." },
+    { "every", "`every PERIOD [at HH:MM]` -- a periodic trigger: day, week, month, quarter, year, or a duration counted from the customer's first event." },
+    { "if", "`if EXPR` -- checked at send time; the ask is sent only if it is true." },
+    { "unless", "`unless EXPR` -- checked at send time; the ask is sent only if it is false." },
+    { "at", "`at [DAYS] HH:MM-HH:MM` or `at best_time(EVENT)` -- the allowed send window in local time; a send outside it moves to the next window start." },
+    { "priority", "`priority N` -- higher first (default 0); a lower-priority ask yields when a shared cap would leave no room for a pending higher one." },
+    { "variant", "`variant NAME P% [{ [+ DUR] [via CH] }]` -- an experiment arm; the rest of 100% is a holdout." },
+    { "on", "`on retrigger restart|keep` -- what a new trigger does while an ask is pending (default restart); `on CHANNELS` in cap, quiet and consent." },
+    { "retrigger", "`on retrigger restart|keep` -- restart cancels the pending ask and schedules anew; keep ignores new triggers while one is pending." },
+    { "within", "`E within DUR` -- `count(E within DUR) > 0`; in `count(...)`, the window (now - DUR, now]." },
+    { "no", "`no E [within DUR]` -- `count(E [within DUR]) == 0`; on a boolean: `not`." },
+    { "count", "`count(E [where EXPR] [within DUR])` -- the number of this customer's events E (in the window)." },
+    { "since", "`since(E)` -- the duration since the customer's last E; unknown if never." },
+    { "last", "`last(E).attr` -- an attribute of the customer's last E; unknown if never or absent." },
+    { "sum", "`sum(E.attr [within DUR])` -- the sum over the window (0 over no values)." },
+    { "avg", "`avg(E.attr [within DUR])` -- the mean over the window (unknown over no values)." },
+    { "min", "`min(E.attr [within DUR])` -- the least value over the window (unknown over no values)." },
+    { "max", "`max(E.attr [within DUR])` -- the greatest value over the window (unknown over no values)." },
+    { "asked", "`asked(SURVEY [within DUR])` -- this customer was sent SURVEY (an ask's first sent attempt) by any rule." },
+    { "responded", "`responded(SURVEY [within DUR])` -- a `response` event with that survey." },
+    { "best_time", "`at best_time(E)` -- with at least 3 of the customer's E events, 30 minutes before the start of the local hour of the week that holds most of them." },
+    { "trigger", "`trigger.attr` -- an attribute of the event that triggered this ask." },
+    { "customer", "`customer.attr` -- a profile trait, set by `identify` events." },
+    { "now", "`now` -- the send time." },
+    { "hour", "`hour` -- the local hour of the send time, 0-23." },
+    { "weekday", "`weekday` -- the local weekday of the send time, mon..sun." },
+    { "and", "Kleene `and`: false if either side is false, unknown if either is unknown, else true." },
+    { "or", "Kleene `or`: true if either side is true, unknown if either is unknown, else false." },
+    { "not", "Kleene `not`: unknown stays unknown." },
+    { "in", "`X in [A, B, ...]` -- X equals one of the items." },
+    { "per", "`cap N per DUR` -- the cap's window." },
+};
+
+static const char *const keywords[] = {
+    "policy", "import", "timezone", "event", "survey", "channel", "let", "cap", "quiet", "require",
+    "consent", "rule", "ask", "task", "via", "then", "after", "where", "every", "if", "unless", "at",
+    "priority", "variant", "on", "retrigger", "restart", "keep", "within", "no", "per", "and", "or",
+    "not", "in", "true", "false", "count", "since", "last", "sum", "avg", "min", "max", "asked",
+    "responded", "best_time", "trigger", "customer", "now", "hour", "weekday",
+    "day", "week", "month", "quarter", "year", "number", "string", "bool", "time",
+};
+
+static const char *help_for(const char *w)
+{
+    for (size_t i = 0; i < sizeof help / sizeof help[0]; i++)
+        if (strcmp(help[i].word, w) == 0) return help[i].text;
+    return NULL;
+}
+
+/* A declaration of the program named w (let, event, survey, channel, rule). */
+static const KDecl *decl_named(const KProgram *p, const char *w)
+{
+    for (uint32_t f = 0; f < p->nfiles; f++)
+        for (const KDecl *d = p->files[f]->decls; d; d = d->next) {
+            const char *n = NULL;
+            switch (d->kind) {
+            case KD_LET: n = d->let.name.s; break;
+            case KD_EVENT: n = d->event.name.s; break;
+            case KD_SURVEY: n = d->survey.name.s; break;
+            case KD_CHANNEL: n = d->channel.name.s; break;
+            case KD_RULE: n = d->rule.name.s; break;
+            default: break;
+            }
+            if (n && strcmp(n, w) == 0) return d;
+        }
+    return NULL;
+}
+
+static KSpan decl_name_span(const KDecl *d)
+{
+    switch (d->kind) {
+    case KD_LET: return d->let.name.span;
+    case KD_EVENT: return d->event.name.span;
+    case KD_SURVEY: return d->survey.name.span;
+    case KD_CHANNEL: return d->channel.name.span;
+    case KD_RULE: return d->rule.name.span;
+    default: return d->span;
+    }
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+/* The open document and the identifier at the position a request names
+ * (malloc'd; *lo, *hi its bytes), or NULL. */
+static char *word_request(yajl_val params, Doc **dp, size_t *lo, size_t *hi)
+{
+    Doc *d = *dp = doc_of(params);
+    if (!d) return NULL;
+    size_t off = pos_to_off(d->text, d->len, jint(jget(params, "position", "line", NULL), 0),
+                            jint(jget(params, "position", "character", NULL), 0));
+    if (!word_at(d->text, d->len, off, lo, hi)) return NULL;
+    return strndup(d->text + *lo, *hi - *lo);
+}
+
+static void on_hover(yajl_val id, yajl_val params)
+{
+    size_t lo, hi;
+    Doc *d;
+    char *w = word_request(params, &d, &lo, &hi);
+    if (!w) { reply(id, NULL); return; }
+    Analysis a;
+    Buf md = {0};
+    if (w && analyse(d, &a)) {
+        const KDecl *dc = a.p ? decl_named(a.p, w) : NULL;
+        if (dc) {
+            const KSource *s = &a.p->sources.v[dc->span.src];
+            b_puts(&md, "```kairos\n");
+            b_put(&md, s->text + dc->span.lo, dc->span.hi - dc->span.lo);
+            b_puts(&md, "\n```");
+            if (s->builtin) { b_puts(&md, "\nfrom `"); b_puts(&md, s->name); b_puts(&md, "`"); }
+        } else if (a.p) {
+            for (uint32_t e = 0; e < a.p->nevents; e++) {
+                const KEventInfo *ev = &a.p->events[e];
+                if (strcmp(ev->name, w) != 0) continue;
+                b_printf(&md, "event `%s`%s", w, ev->reserved ? " (reserved)" : ev->declared ? "" :
+                         " (undeclared: its attributes are untyped)");
+                for (uint32_t k = 0; k < ev->nattrs; k++)
+                    b_printf(&md, "%s`%s: %s`", k ? ", " : "\n\n", a.p->attrs[ev->attrs[k]],
+                             ka_type_name(ev->attr_types[k]));
+                break;
+            }
+        }
+        if (md.n == 0) {
+            const char *h = help_for(w);
+            if (h) b_puts(&md, h);
+        }
+        analysis_free(&a);
+    }
+    if (md.n == 0) { reply(id, NULL); free(md.p); free(w); return; }
+    Buf r = {0};
+    b_puts(&r, "{\"contents\":{\"kind\":\"markdown\",\"value\":");
+    b_jstr(&r, md.p, md.n);
+    b_puts(&r, "},\"range\":");
+    b_range(&r, d->text, d->len, lo, hi);
+    b_puts(&r, "}");
+    reply(id, r.oom ? NULL : r.p);
+    free(r.p);
+    free(md.p);
+    free(w);
+}
+
+/* The installed standard library file of a builtin source ("std/prelude" ->
+ * DIR/prelude.kai, "std/NAME" -> DIR/std/NAME.kai), if it exists. */
+static char *stdlib_file(const char *name)
+{
+    char path[1024];
+#ifdef KAIROS_STDLIB_DIR
+    const char *dir = getenv("KAIROS_STDLIB") ? getenv("KAIROS_STDLIB") : KAIROS_STDLIB_DIR;
+#else
+    const char *dir = getenv("KAIROS_STDLIB") ? getenv("KAIROS_STDLIB") : "/usr/local/share/kairos";
+#endif
+    if (strcmp(name, "std/prelude") == 0) snprintf(path, sizeof path, "%s/prelude.kai", dir);
+    else snprintf(path, sizeof path, "%s/%s.kai", dir, name);
+    if (access(path, R_OK) != 0) return NULL;
+    return strdup(path);
+}
+
+static void on_definition(yajl_val id, yajl_val params)
+{
+    size_t lo, hi;
+    Doc *d;
+    char *w = word_request(params, &d, &lo, &hi);
+    if (!w) { reply(id, NULL); return; }
+    Analysis a;
+    Buf r = {0};
+    if (w && analyse(d, &a)) {
+        const KDecl *dc = a.p ? decl_named(a.p, w) : NULL;
+        if (dc) {
+            KSpan sp = decl_name_span(dc);
+            const KSource *s = &a.p->sources.v[sp.src];
+            if (sp.src == a.src) {
+                b_puts(&r, "{\"uri\":");
+                b_jcstr(&r, d->uri);
+                b_puts(&r, ",\"range\":");
+                b_range(&r, d->text, d->len, sp.lo, sp.hi);
+                b_puts(&r, "}");
+            } else if (s->builtin) {
+                char *file = stdlib_file(s->name);
+                if (file) {
+                    b_puts(&r, "{\"uri\":");
+                    Buf u = {0};
+                    b_puts(&u, "file://");
+                    b_puts(&u, file);
+                    b_jstr(&r, u.p, u.n);
+                    free(u.p);
+                    b_puts(&r, ",\"range\":");
+                    b_range(&r, s->text, s->len, sp.lo, sp.hi);
+                    b_puts(&r, "}");
+                    free(file);
+                }
+            }
+        }
+        analysis_free(&a);
+    }
+    reply(id, r.n && !r.oom ? r.p : NULL);
+    free(r.p);
+    free(w);
+}
+
+static void add_item(Buf *b, bool *first, const char *label, int kind, const char *detail)
+{
+    b_puts(b, *first ? "{\"label\":" : ",{\"label\":");
+    *first = false;
+    b_jcstr(b, label);
+    b_printf(b, ",\"kind\":%d", kind);
+    if (detail) { b_puts(b, ",\"detail\":"); b_jcstr(b, detail); }
+    b_puts(b, "}");
+}
+
+static void on_completion(yajl_val id, yajl_val params)
+{
+    Doc *d = doc_of(params);
+    if (!d) { reply(id, "[]"); return; }
+    size_t off = pos_to_off(d->text, d->len, jint(jget(params, "position", "line", NULL), 0),
+                            jint(jget(params, "position", "character", NULL), 0));
+    size_t lo = off;
+    while (lo > 0 && is_word(d->text[lo - 1])) lo--;
+    bool after_dot = lo > 0 && d->text[lo - 1] == '.';
+    Analysis a;
+    Buf r = {0};
+    bool first = true;
+    b_puts(&r, "{\"isIncomplete\":false,\"items\":[");
+    if (analyse(d, &a)) {
+        const KProgram *p = a.p;
+        if (after_dot) {
+            for (uint32_t i = 0; p && i < p->nattrs; i++) add_item(&r, &first, p->attrs[i], 5, "attribute");
+        } else {
+            for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
+                add_item(&r, &first, keywords[i], 14, help_for(keywords[i]) ? "keyword" : NULL);
+            for (uint32_t i = 0; p && i < p->nevents; i++) add_item(&r, &first, p->events[i].name, 23, "event");
+            for (uint32_t i = 0; p && i < p->nsurveys; i++) add_item(&r, &first, p->surveys[i]->survey.name.s, 22, "survey");
+            for (uint32_t i = 0; p && i < p->nchannels; i++) add_item(&r, &first, p->channels[i]->channel.name.s, 20, "channel");
+            for (uint32_t i = 0; p && i < p->nlets; i++) add_item(&r, &first, p->lets[i]->let.name.s, 6, "let");
+        }
+        analysis_free(&a);
+    }
+    b_puts(&r, "]}");
+    reply(id, r.oom ? "[]" : r.p);
+    free(r.p);
+}
+
+static void symbol(Buf *b, bool *first, const Doc *d, const char *name, int kind, KSpan whole, KSpan sel)
+{
+    if (!name) return;
+    b_puts(b, *first ? "{\"name\":" : ",{\"name\":");
+    *first = false;
+    b_jcstr(b, name);
+    b_printf(b, ",\"kind\":%d,\"range\":", kind);
+    b_range(b, d->text, d->len, whole.lo, whole.hi);
+    b_puts(b, ",\"selectionRange\":");
+    b_range(b, d->text, d->len, sel.lo, sel.hi);
+    b_puts(b, "}");
+}
+
+static void on_symbols(yajl_val id, yajl_val params)
+{
+    Doc *d = doc_of(params);
+    if (!d) { reply(id, "[]"); return; }
+    Analysis a;
+    Buf r = {0};
+    bool first = true;
+    b_puts(&r, "[");
+    if (analyse(d, &a) && a.p && a.p->nfiles) {
+        for (const KDecl *dc = a.p->files[0]->decls; dc; dc = dc->next) {
+            switch (dc->kind) {
+            case KD_RULE: {
+                const KRule *ru = &dc->rule;
+                const char *n = ru->name.s ? ru->name.s : ru->default_name;
+                symbol(&r, &first, d, n, 12, dc->span, ru->name.s ? ru->name.span : ru->kw_span);
+                break;
+            }
+            case KD_LET: symbol(&r, &first, d, dc->let.name.s, 13, dc->span, dc->let.name.span); break;
+            case KD_EVENT: symbol(&r, &first, d, dc->event.name.s, 24, dc->span, dc->event.name.span); break;
+            case KD_SURVEY: symbol(&r, &first, d, dc->survey.name.s, 23, dc->span, dc->survey.name.span); break;
+            case KD_CHANNEL: symbol(&r, &first, d, dc->channel.name.s, 22, dc->span, dc->channel.name.span); break;
+            default: break;
+            }
+        }
+    }
+    if (a.path) analysis_free(&a);
+    b_puts(&r, "]");
+    reply(id, r.oom ? "[]" : r.p);
+    free(r.p);
+}
+
+static void on_formatting(yajl_val id, yajl_val params)
+{
+    Doc *d = doc_of(params);
+    if (!d) { reply(id, NULL); return; }
+    KSources srcs;
+    kd_sources_init(&srcs);
+    uint32_t s = kd_source_add(&srcs, "policy", d->text, d->len, false);
+    KDiags diags;
+    kd_init(&diags, &srcs);
+    size_t len = 0;
+    char *out = kf_format(&srcs, s, &diags, &len);
+    if (!out) {
+        /* a syntax error: formatting changes nothing (the diagnostics say why) */
+        reply(id, "[]");
+    } else if (len == d->len && memcmp(out, d->text, len) == 0) {
+        reply(id, "[]");
+    } else {
+        Buf r = {0};
+        b_puts(&r, "[{\"range\":");
+        b_range(&r, d->text, d->len, 0, d->len);
+        b_puts(&r, ",\"newText\":");
+        b_jstr(&r, out, len);
+        b_puts(&r, "}]");
+        reply(id, r.oom ? NULL : r.p);
+        free(r.p);
+    }
+    free(out);
+    kd_free(&diags);
+    kd_sources_free(&srcs);
+}
+
+/* ---- notifications ----------------------------------------------------------------------- */
+
+static void on_did_open(yajl_val params)
+{
+    const char *uri = jstr(jget(params, "textDocument", "uri", NULL));
+    const char *text = jstr(jget(params, "textDocument", "text", NULL));
+    if (!uri || !text) return;
+    Doc *d = doc_find(uri);
+    if (!d) {
+        Doc *nd = realloc(docs, (ndocs + 1) * sizeof *docs);
+        if (!nd) return;
+        docs = nd;
+        d = &docs[ndocs];
+        d->uri = strdup(uri);
+        d->text = NULL;
+        if (!d->uri) return;
+        ndocs++;
+    }
+    free(d->text);
+    d->text = strdup(text);
+    d->len = d->text ? strlen(d->text) : 0;
+    if (!d->text) { d->text = strdup(""); d->len = 0; }
+    publish_diagnostics(d);
+}
+
+static void on_did_change(yajl_val params)
+{
+    Doc *d = doc_of(params);
+    yajl_val changes = jget(params, "contentChanges", NULL, NULL);
+    if (!d || !YAJL_IS_ARRAY(changes)) return;
+    for (size_t i = 0; i < changes->u.array.len; i++) {
+        yajl_val c = changes->u.array.values[i];
+        const char *text = jstr(jget(c, "text", NULL, NULL));
+        if (!text) continue;
+        yajl_val range = jget(c, "range", NULL, NULL);
+        size_t tl = strlen(text);
+        if (!range) {
+            char *nt = strdup(text);
+            if (!nt) continue;
+            free(d->text);
+            d->text = nt;
+            d->len = tl;
+            continue;
+        }
+        size_t lo = pos_to_off(d->text, d->len, jint(jget(range, "start", "line", NULL), 0),
+                               jint(jget(range, "start", "character", NULL), 0));
+        size_t hi = pos_to_off(d->text, d->len, jint(jget(range, "end", "line", NULL), 0),
+                               jint(jget(range, "end", "character", NULL), 0));
+        if (hi < lo) { size_t t = lo; lo = hi; hi = t; }
+        char *nt = malloc(d->len - (hi - lo) + tl + 1);
+        if (!nt) continue;
+        memcpy(nt, d->text, lo);
+        memcpy(nt + lo, text, tl);
+        memcpy(nt + lo + tl, d->text + hi, d->len - hi);
+        d->len = d->len - (hi - lo) + tl;
+        nt[d->len] = '\0';
+        free(d->text);
+        d->text = nt;
+    }
+    publish_diagnostics(d);
+}
+
+static void on_did_close(yajl_val params)
+{
+    const char *uri = jstr(jget(params, "textDocument", "uri", NULL));
+    Doc *d = uri ? doc_find(uri) : NULL;
+    if (!d) return;
+    Buf b = {0};
+    b_puts(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/publishDiagnostics\",\"params\":{\"uri\":");
+    b_jcstr(&b, uri);
+    b_puts(&b, ",\"diagnostics\":[]}}");
+    send(&b);
+    free(b.p);
+    free(d->uri);
+    free(d->text);
+    *d = docs[--ndocs];
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+/* Reads one message body (malloc'd, NUL-terminated); NULL at the end of
+ * input or on a framing error that ends the session. */
+static char *read_message(size_t *len)
+{
+    char line[1024];
+    long n = -1;
+    for (;;) {
+        if (!fgets(line, sizeof line, stdin)) return NULL;
+        if (strcmp(line, "\r\n") == 0 || strcmp(line, "\n") == 0) break;
+        if (strncasecmp(line, "Content-Length:", 15) == 0) {
+            char *end;
+            errno = 0;
+            n = strtol(line + 15, &end, 10);
+            if (errno || n < 0) n = -2;
+        }
+    }
+    if (n < 0 || (unsigned long)n > LSP_MAX_MESSAGE) {
+        fprintf(stderr, "kairos lsp: bad or missing Content-Length (limit %u bytes)\n", LSP_MAX_MESSAGE);
+        return NULL;
+    }
+    char *b = malloc((size_t)n + 1);
+    if (!b) return NULL;
+    if (fread(b, 1, (size_t)n, stdin) != (size_t)n) { free(b); return NULL; }
+    b[n] = '\0';
+    *len = (size_t)n;
+    return b;
+}
+
+int cli_lsp(void)
+{
+    bool shutdown = false;
+    size_t len;
+    char *msg;
+    while ((msg = read_message(&len))) {
+        char err[256];
+        yajl_val v = strlen(msg) == len ? yajl_tree_parse(msg, err, sizeof err) : NULL;
+        free(msg);
+        if (!v || !YAJL_IS_OBJECT(v)) {
+            reply_error(NULL, -32700, "parse error: not a JSON object");
+            yajl_tree_free(v);
+            continue;
+        }
+        const char *method = jstr(jget(v, "method", NULL, NULL));
+        yajl_val id = jget(v, "id", NULL, NULL);
+        yajl_val params = jget(v, "params", NULL, NULL);
+        if (!method) {
+            if (id) reply_error(id, -32600, "invalid request: no method");
+        } else if (strcmp(method, "initialize") == 0) {
+            reply(id, "{\"capabilities\":{"
+                      "\"textDocumentSync\":{\"openClose\":true,\"change\":2},"
+                      "\"documentFormattingProvider\":true,"
+                      "\"hoverProvider\":true,"
+                      "\"definitionProvider\":true,"
+                      "\"documentSymbolProvider\":true,"
+                      "\"completionProvider\":{\"triggerCharacters\":[\".\"]}},"
+                      "\"serverInfo\":{\"name\":\"kairos\",\"version\":\"" KAIROS_VERSION "\"}}");
+        } else if (strcmp(method, "shutdown") == 0) {
+            shutdown = true;
+            reply(id, NULL);
+        } else if (strcmp(method, "exit") == 0) {
+            yajl_tree_free(v);
+            break;
+        } else if (strcmp(method, "textDocument/didOpen") == 0) {
+            on_did_open(params);
+        } else if (strcmp(method, "textDocument/didChange") == 0) {
+            on_did_change(params);
+        } else if (strcmp(method, "textDocument/didClose") == 0) {
+            on_did_close(params);
+        } else if (strcmp(method, "textDocument/hover") == 0) {
+            on_hover(id, params);
+        } else if (strcmp(method, "textDocument/definition") == 0) {
+            on_definition(id, params);
+        } else if (strcmp(method, "textDocument/completion") == 0) {
+            on_completion(id, params);
+        } else if (strcmp(method, "textDocument/documentSymbol") == 0) {
+            on_symbols(id, params);
+        } else if (strcmp(method, "textDocument/formatting") == 0) {
+            on_formatting(id, params);
+        } else if (id) {
+            reply_error(id, -32601, "method not supported by kairos lsp");
+        }
+        yajl_tree_free(v);
+    }
+    for (size_t i = 0; i < ndocs; i++) { free(docs[i].uri); free(docs[i].text); }
+    free(docs);
+    docs = NULL;
+    ndocs = 0;
+    return shutdown ? 0 : 1;
+}

@@ -1,0 +1,167 @@
+"""Protocol-level tests of `kairos lsp` (run by tests/lsp/run.sh)."""
+import json
+import random
+import subprocess
+import sys
+
+KAIROS = sys.argv[1]
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL: lsp/%s %s" % (name, detail))
+
+
+class Server:
+    def __init__(self):
+        self.p = subprocess.Popen([KAIROS, "lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.next_id = 1
+
+    def send(self, obj):
+        body = json.dumps(obj).encode()
+        self.p.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.p.stdin.flush()
+
+    def send_raw(self, data):
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def read(self):
+        n = None
+        while True:
+            line = self.p.stdout.readline()
+            if not line:
+                return None
+            if line == b"\r\n":
+                break
+            if line.lower().startswith(b"content-length:"):
+                n = int(line.split(b":")[1])
+        return json.loads(self.p.stdout.read(n))
+
+    def request(self, method, params):
+        i = self.next_id
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": i, "method": method, "params": params})
+        while True:
+            m = self.read()
+            if m is None or m.get("id") == i:
+                return m
+
+    def notify(self, method, params):
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def diagnostics(self):
+        while True:
+            m = self.read()
+            if m is None or m.get("method") == "textDocument/publishDiagnostics":
+                return m
+
+
+URI = "file:///tmp/nps%20policy.kai"
+TEXT = ("policy \"t\"\n"
+        "let calm = no open_ticket\n"
+        "rule nps:\n"
+        "  ask NPS via emial after ticket_closed + 24h\n"
+        "  if calm\n")
+
+
+def main():
+    s = Server()
+    init = s.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+    caps = init["result"]["capabilities"]
+    check("initialize", caps["textDocumentSync"]["change"] == 2 and caps["hoverProvider"]
+          and caps["definitionProvider"] and caps["documentFormattingProvider"]
+          and init["result"]["serverInfo"]["name"] == "kairos", json.dumps(init))
+    s.notify("initialized", {})
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": URI, "languageId": "kairos", "version": 1, "text": TEXT}})
+    d = s.diagnostics()
+    diags = d["params"]["diagnostics"]
+    errs = [x for x in diags if x["severity"] == 1]
+    check("diagnostics-open", d["params"]["uri"] == URI and len(errs) == 1
+          and errs[0]["range"]["start"] == {"line": 3, "character": 14}
+          and "emial" in errs[0]["message"] and errs[0]["code"].startswith("K"), json.dumps(diags))
+    # incremental change: emial -> email
+    s.notify("textDocument/didChange", {"textDocument": {"uri": URI, "version": 2}, "contentChanges": [
+        {"range": {"start": {"line": 3, "character": 14}, "end": {"line": 3, "character": 19}}, "text": "email"}]})
+    d = s.diagnostics()
+    check("diagnostics-fixed", not [x for x in d["params"]["diagnostics"] if x["severity"] == 1],
+          json.dumps(d["params"]["diagnostics"]))
+    h = s.request("textDocument/hover", {"textDocument": {"uri": URI}, "position": {"line": 4, "character": 6}})
+    check("hover-let", h["result"] and "let calm = no open_ticket" in h["result"]["contents"]["value"], json.dumps(h))
+    h = s.request("textDocument/hover", {"textDocument": {"uri": URI}, "position": {"line": 1, "character": 16}})
+    check("hover-prelude-let", h["result"] and "open_ticket" in h["result"]["contents"]["value"]
+          and "prelude" in h["result"]["contents"]["value"], json.dumps(h))
+    h = s.request("textDocument/hover", {"textDocument": {"uri": URI}, "position": {"line": 3, "character": 2}})
+    check("hover-keyword", h["result"] and "ask SURVEY" in h["result"]["contents"]["value"], json.dumps(h))
+    df = s.request("textDocument/definition", {"textDocument": {"uri": URI}, "position": {"line": 4, "character": 5}})
+    check("definition-let", df["result"] and df["result"]["uri"] == URI
+          and df["result"]["range"]["start"] == {"line": 1, "character": 4}, json.dumps(df))
+    c = s.request("textDocument/completion", {"textDocument": {"uri": URI}, "position": {"line": 4, "character": 0}})
+    labels = {i["label"] for i in c["result"]["items"]}
+    check("completion", {"ask", "calm", "NPS", "email", "ticket_closed", "open_ticket"} <= labels, sorted(labels)[:20])
+    sy = s.request("textDocument/documentSymbol", {"textDocument": {"uri": URI}})
+    names = [(x["name"], x["kind"]) for x in sy["result"]]
+    check("symbols", names == [("calm", 13), ("nps", 12)], names)
+    s.notify("textDocument/didChange", {"textDocument": {"uri": URI, "version": 3}, "contentChanges": [
+        {"text": "rule   nps :\n  ask NPS after ticket_closed+24h\n"}]})
+    s.diagnostics()
+    f = s.request("textDocument/formatting", {"textDocument": {"uri": URI}, "options": {"tabSize": 2, "insertSpaces": True}})
+    want = subprocess.run([KAIROS, "fmt", "-"], input=b"rule   nps :\n  ask NPS after ticket_closed+24h\n",
+                          stdout=subprocess.PIPE).stdout.decode()
+    check("formatting", f["result"] and f["result"][0]["newText"] == want and want, json.dumps(f))
+    e = s.request("workspace/symbol", {"query": "x"})
+    check("unknown-method", e.get("error", {}).get("code") == -32601, json.dumps(e))
+    s.send_raw(b"Content-Length: 5\r\n\r\n{bad}")
+    m = s.read()
+    check("malformed-json", m and m.get("error", {}).get("code") == -32700, json.dumps(m))
+    # Random edits: the server must answer every request and never die.
+    rnd = random.Random(7)
+    text = TEXT
+    pieces = ["ask", " ", "\n", "(", ")", "count(", "within 3d", "\"", "#", "rule x:", "  ", "é", "😀",
+              "if ", "+ 24h", "where", ".", "cap 1 per 30d", "==", "{", "}", "%", "variant a 50%"]
+    alive = True
+    for step in range(400):
+        lines = text.split("\n")
+        l0 = rnd.randrange(len(lines) + 1)
+        c0 = rnd.randrange(40)
+        l1, c1 = l0 + rnd.randrange(2), rnd.randrange(40)
+        new = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(4)))
+        s.notify("textDocument/didChange", {"textDocument": {"uri": URI, "version": 4 + step}, "contentChanges": [
+            {"range": {"start": {"line": l0, "character": c0}, "end": {"line": l1, "character": c1}}, "text": new}]})
+        if s.diagnostics() is None:
+            alive = False
+            break
+        # keep a model of the text only loosely: ask for it back via formatting is not possible,
+        # so requests use random positions
+        req = rnd.choice(["textDocument/hover", "textDocument/definition", "textDocument/completion",
+                          "textDocument/documentSymbol", "textDocument/formatting"])
+        r = s.request(req, {"textDocument": {"uri": URI}, "position": {"line": rnd.randrange(10), "character": rnd.randrange(50)},
+                            "options": {"tabSize": 2, "insertSpaces": True}})
+        if r is None or "error" in r:
+            alive = False
+            break
+    check("random-edits", alive)
+    s.notify("textDocument/didClose", {"textDocument": {"uri": URI}})
+    d = s.diagnostics()
+    check("close-clears", d and d["params"]["diagnostics"] == [], json.dumps(d))
+    r = s.request("shutdown", None)
+    s.notify("exit", None)
+    rc = s.p.wait(timeout=10)
+    check("shutdown-exit", r and "result" in r and rc == 0, "rc=%s" % rc)
+    # Input ending without shutdown: exit 1.
+    p = subprocess.run([KAIROS, "lsp"], input=b"", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check("eof-without-shutdown", p.returncode == 1)
+    p = subprocess.run([KAIROS, "lsp"], input=b"Content-Length: 999999999999\r\n\r\n", stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    check("huge-message", p.returncode == 1 and b"Content-Length" in p.stderr, p.stderr)
+    print("lsp: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
