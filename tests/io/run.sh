@@ -87,6 +87,12 @@ wait
 check out-fifo-merge-still-fifo '[ -p fifo ]'
 check out-fifo-merge-rows 'cmp -s got-merge.csv expected.csv'
 
+(cd "$W" && K readout --format csv p.kai ev.csv >readout-ref.csv) || bad "setup: readout"
+(cd "$W" && cat fifo >got-readout.csv) &
+run out-fifo-readout 0 "" 'K readout --format csv p.kai ev.csv -o fifo'
+wait
+check out-fifo-readout-still-fifo '[ -p fifo ] && cmp -s got-readout.csv readout-ref.csv'
+
 # A device: written in place, never replaced.
 run out-devnull-compile 0 "" 'K compile p.kai -o /dev/null'
 check out-devnull-still-device '[ -c /dev/null ]'
@@ -101,6 +107,8 @@ mkdir "$W/dir"
 run out-dir-compile 1 '^dir: error: cannot write: Is a directory$' 'K compile p.kai -o dir'
 run out-dir-simulate 1 '^dir: error: cannot write: Is a directory$' 'K simulate --no-progress p.kai ev.csv -o dir'
 run out-dir-junit 1 '^dir/: error: cannot write: Is a directory$' 'K test --format junit -o dir/ t.test.yaml'
+run out-dir-diff 1 '^dir: error: cannot write: Is a directory$' 'K diff p.kai p.kai ev.csv -o dir'
+run out-dir-readout 1 '^dir: error: cannot write: Is a directory$' 'K readout p.kai ev.csv -o dir'
 run out-dir-merge 1 '^dir: error: cannot write: Is a directory$' 'K merge p.kai s0.csv s1.csv -o dir'
 check out-dir-empty '[ -z "$(ls -A dir)" ]'
 
@@ -250,6 +258,10 @@ run wr-test-closed 1 "$CLOSED" 'K test t.test.yaml >&-'
 run wr-test-junit-full 1 "$FULL" 'K test --format junit t.test.yaml >/dev/full'
 run wr-merge-full 1 "$FULL" 'K merge p.kai s0.csv s1.csv >/dev/full'
 run wr-merge-closed 1 "$CLOSED" 'K merge p.kai s0.csv s1.csv >&-'
+run wr-diff-full 1 "$FULL" 'K diff p.kai p.kai ev.csv >/dev/full'
+run wr-diff-closed 1 "$CLOSED" 'K diff p.kai p.kai ev.csv >&-'
+run wr-readout-full 1 "$FULL" 'K readout p.kai ev.csv >/dev/full'
+run wr-readout-closed 1 "$CLOSED" 'K readout p.kai ev.csv >&-'
 # one message, not two
 run wr-simulate-once 1 "" 'K simulate --no-progress p.kai ev.csv >/dev/full'
 check wr-simulate-once-count '[ "$(grep -c "error writing" .err)" = 1 ]'
