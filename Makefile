@@ -124,7 +124,7 @@ bench: $(KAIROS) $(B)/kairos-bench
 # kairos-bench: the floor, the reader alone, the log generator, an RSS meter.
 $(B)/kairos-bench: $(B)/bench/floor.o $(B)/bench/gen.o $(B)/bench/readbench.o \
                    $(B)/runtime/pool.o $(B)/runtime/timeparse.o $(B)/runtime/input.o \
-                   $(B)/runtime/rows.o $(B)/runtime/csv.o $(B)/runtime/jsonl.o \
+                   $(B)/runtime/rows.o $(B)/runtime/csv.o $(B)/runtime/jsonl.o $(B)/runtime/gunzip.o \
                    $(B)/lang/bytecode.o | $(B)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 

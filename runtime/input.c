@@ -305,12 +305,9 @@ long ki_fill(KiSrc *s)
     size_t want = s->cap - s->end;
     long got;
     if (s->gz) {
-        int n = gzread(s->gz, s->buf + s->end, (unsigned)(want > (1u << 30) ? (1u << 30) : want));
-        if (n < 0) {
-            int zerr;
-            const char *m = gzerror(s->gz, &zerr);
-            return ki_error(s, 0, 0, "read error: %s", zerr == Z_ERRNO ? strerror(errno) : m);
-        }
+        const char *m;
+        long n = ki_gz_read(s->gz, s->buf + s->end, want, &m);
+        if (n < 0) return ki_error(s, 0, 0, "%s", m);
         got = n;
     } else {
         ssize_t n;
@@ -436,6 +433,7 @@ static int open_src(KrInput *in, KiSrc *s, const char *path)
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         close(fd);
         s->lazy = true;
+        s->regular = true;
         return 0;
     }
     return attach(s, fd);
@@ -446,9 +444,8 @@ static int open_src(KrInput *in, KiSrc *s, const char *path)
 static int attach(KiSrc *s, int fd)
 {
     if (s->gzip) {
-        s->gz = gzdopen(fd, "rb");
+        s->gz = ki_gz_open(fd);
         if (!s->gz) { close(fd); return ki_error(s, 0, 0, "cannot open: out of memory"); }
-        gzbuffer(s->gz, 1u << 17);
     } else {
         s->fd = fd;
     }
@@ -493,7 +490,7 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
 
 static void close_raw(KiSrc *s)
 {
-    if (s->gz) { gzclose(s->gz); s->gz = NULL; }
+    if (s->gz) { ki_gz_close(s->gz); s->gz = NULL; }
     if (s->fd > 0) close(s->fd);            /* never close stdin */
     s->fd = -1;
     free(s->buf); s->buf = NULL;
@@ -605,8 +602,10 @@ bool ki_stream(KrInput *in)
     if (in->prepared) return in->stream;
     /* every file is open during a streamed merge: only for a few files */
     if (in->nsrcs > KI_STREAM_FILES) return false;
+    /* only files that can be read again if one turns out unsorted (not
+     * standard input, a pipe or a FIFO: each input is read once) */
     for (uint32_t i = 0; i < in->nsrcs; i++)
-        if (in->srcs[i].is_stdin) return false;
+        if (in->srcs[i].is_stdin || !in->srcs[i].regular) return false;
     in->stream = true;
     for (uint32_t i = 0; i < in->nsrcs; i++) in->srcs[i].stream = true;
     return true;

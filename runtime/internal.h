@@ -463,15 +463,18 @@ void     ke_dur(int64_t s, char *out, size_t n);
 /* ---- schedule output (output.c) ------------------------------------------- */
 
 typedef struct KoWriter KoWriter;
-/* Opens the schedule output: path NULL or "-" is standard output (rows are
- * buffered and written by ko_close, so a failed run prints nothing), else a
- * temporary file beside path.  NULL after printing "PATH: write error: ..." */
-KoWriter *ko_open(const char *path, KrOutFormat fmt, const KImage *img,
+/* Opens the schedule writer on f (NULL: standard output).  fresh: f is a
+ * new file of the caller's, emptied here and written as rows come; else the
+ * rows are held back and written to f by ko_close(w, true) only, so a failed
+ * run writes nothing.  name names f in messages.  NULL after a message. */
+KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const KImage *img,
                   const KrPool *customers, FILE *err);
 /* Writes one row.  0, or -1 on a write error (message printed by ko_close). */
 int ko_row(KoWriter *w, const KrRow *row);
-/* ok: completes the output (flush, fsync, rename); else removes it.
- * Returns 0, or -1 after printing "PATH: write error: REASON". */
+/* ok: writes what was held back and flushes; else drops it.  Returns 0, or
+ * -1 after printing "NAME: error: write error: REASON" ("kairos: error writing
+ * standard output: REASON", and the stream's error flag cleared, for
+ * standard output).  Never closes f. */
 int ko_close(KoWriter *w, bool ok);
 /* KrEmit adapter: ctx is a KoWriter. */
 int ko_emit(void *ctx, const KrRow *row);

@@ -19,8 +19,13 @@ typedef struct KrOptions {
     const char **inputs;          /* event files; "-" is standard input (CSV
                                      unless input_format says otherwise) */
     uint32_t ninputs;
-    const char *output;           /* NULL or "-": standard output; else written
-                                     to a temporary file and renamed */
+    FILE *out;                    /* where the schedule goes; NULL: standard output */
+    bool out_fresh;               /* out is a new file of the caller's (e.g. its
+                                     temporary file): written as the replay goes
+                                     (emptied if it starts over).  Otherwise the
+                                     schedule is held back and written to out
+                                     only when the replay succeeded. */
+    const char *out_name;         /* out's name in messages */
     KrOutFormat format;
     bool has_until;
     int64_t until;                /* horizon, Unix seconds */
@@ -41,8 +46,10 @@ typedef struct KrOptions {
 
 /* Replays the inputs through the image and writes the schedule.  Errors
  * (unreadable file, bad row, write failure) are printed to err as
- * "FILE:LINE[:COL]: message" and give exit status 1; no partial output
- * file is left.  Returns the process exit status (0 or 1). */
+ * "FILE:LINE[:COL]: message" and give exit status 1 (a write error on
+ * standard output: "kairos: error writing standard output: REASON").  The
+ * caller removes a fresh output file after a failure.  Returns the process
+ * exit status (0 or 1). */
 int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err);
 
 /* ---- diff and readout (LANGUAGE.md section 7; SPEC.md section 8) ---- */

@@ -319,7 +319,8 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
     };
 start:
     if (!explain) {
-        eo.emit_ctx = w = ko_open(opt->output, opt->format, img, customers, err);
+        eo.emit_ctx = w = ko_open(opt->out, opt->out_fresh, opt->out_name, opt->format, img,
+                                    customers, err);
         if (!w) goto done;
     }
     eng = kr_engine_new(img, customers, values, &eo);
@@ -384,7 +385,13 @@ start:
         if (kr_engine_summaries(eng, story_out) > 0 && !opt->explain_jsonl) fputc('\n', story_out);
         fwrite(story_buf, 1, story_len, story_out);
         if (fflush(story_out) != 0 || ferror(story_out)) {
-            fprintf(err, "-: write error: %s\n", strerror(errno ? errno : EIO));
+            int e = errno ? errno : EIO;
+            if (story_out == stdout) {
+                fprintf(err, "kairos: error writing standard output: %s\n", strerror(e));
+                clearerr(stdout);
+            } else {
+                fprintf(err, "kairos: error writing the explanation: %s\n", strerror(e));
+            }
             goto done;
         }
     }
