@@ -82,6 +82,7 @@ check: $(KAIROS) $(B)/unit-tests $(B)/kairos-bench
 	@echo "== diagnostics, golden cases, examples"
 	sh tests/run.sh $(KAIROS)
 	sh tests/cli/manpage.sh $(KAIROS) doc/kairos.1
+	sh tests/spec/run.sh $(KAIROS)
 	@echo "== kairos report in headless Chromium (tidy, no network, charts drawn, numbers shown)"
 	sh tests/report/browser.sh $(KAIROS) $(B)/report-shots
 	@echo "== language server (protocol tests, Neovim's client)"
