@@ -298,6 +298,8 @@ int64_t kp_last_time(const KpRun *r);
 /* Bytes of records written to the temporary file so far, and the bucket count. */
 uint64_t kp_spilled(const KpRun *r);
 uint32_t kp_buckets(const KpRun *r);
+/* After kp_replay: schedule rows that waited for the merge in the file. */
+uint64_t kp_rows_spilled(const KpRun *r);
 /* Pass 2: replays every bucket up to horizon and hands the rows to emit in
  * the schedule's order (time, customer bytes, priority descending, rule
  * order, attempt).  0; -1 out of memory; -2 emit failed. */

@@ -36,6 +36,7 @@
 #define NB_INPUT    (2u << 20)       /* input bytes per bucket aimed at */
 #define MEMORY_DEFAULT (512ull << 20)
 #define JOBS_MAX    64u
+#define BUFFER_MAX  (8ull << 20)     /* records buffered, at most (and schedule rows kept: a quarter) */
 
 /* A record: this header, then nattrs attribute indexes (uint32_t, padded
  * to 8 bytes), then nattrs values. */
@@ -59,8 +60,13 @@ typedef struct Bucket {
     char *buf; size_t len, cap;   /* records not spilled */
     Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
     KrRow *rows; size_t nrows, caprows;           /* replay's rows, in order */
-    size_t rpos;                  /* merge position */
+    /* rows moved to the temporary file (rows_spilled of them at rows_off);
+     * the merge then reads them back through rows[0, caprows) */
+    uint64_t rows_off, rows_spilled, rows_read;
+    size_t rpos;                  /* merge position in rows[0, nrows) */
 } Bucket;
+
+#define ROWS_BACK 32u             /* rows read back at a time per spilled bucket */
 
 /* A record's place in the replay order. */
 typedef struct Ord { uint64_t key; size_t off; } Ord;
@@ -82,6 +88,9 @@ struct KpRun {
     Bucket *b; uint32_t nb;
     size_t buffered, budget;
     int spill_fd; uint64_t spill_off; bool nospill;
+    atomic_uint_fast64_t spill_end;  /* pass 2: end of the temporary file */
+    atomic_size_t rows_mem;          /* pass 2: bytes of rows kept in memory */
+    pthread_mutex_t spill_lock;      /* creating the temporary file in pass 2 */
     int64_t last_time;
     const char **files; uint32_t nfiles;
     /* the progress line (opt->progress on a terminal) */
@@ -108,6 +117,7 @@ KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool
 {
     KpRun *r = calloc(1, sizeof *r);
     if (!r) return NULL;
+    pthread_mutex_init(&r->spill_lock, NULL);
     r->img = img;
     r->opt = opt;
     r->customers = customers;
@@ -125,8 +135,8 @@ KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool
     r->nb = NB_MIN;
     while (r->nb < NB_MAX && (uint64_t)r->nb * NB_INPUT < bytes) r->nb *= 2u;
     uint64_t mem = opt->memory ? opt->memory : MEMORY_DEFAULT;
-    r->budget = (size_t)(mem / 8u);
-    if (r->budget < (1u << 20)) r->budget = 1u << 20;
+    r->budget = (size_t)(mem / 8u < BUFFER_MAX ? mem / 8u : BUFFER_MAX);
+    if (r->budget < (64u << 10)) r->budget = 64u << 10;
     r->b = calloc(r->nb, sizeof *r->b);
     r->files = calloc(opt->ninputs + 1u, sizeof *r->files);
     if (!r->b || !r->files) { kp_free(r); return NULL; }
@@ -136,21 +146,39 @@ KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool
 /* spill_all -- appends every bucket's buffered records to the temporary
  * file (created on first use in $TMPDIR or /tmp, unlinked at once).  If
  * that fails the records stay in memory from then on. */
+static int spill_open(KpRun *r)
+{
+    if (r->spill_fd >= 0) return 0;
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    size_t n = strlen(dir) + 32u;
+    char *path = malloc(n);
+    if (!path) return -1;
+    snprintf(path, n, "%s/kairos-part-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd >= 0) unlink(path);
+    free(path);
+    if (fd < 0) return -1;
+    r->spill_fd = fd;
+    return 0;
+}
+
+/* Writes len bytes at off of the temporary file; 0 or -1. */
+static int write_at(int fd, const void *p, size_t len, uint64_t at)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = pwrite(fd, (const char *)p + off, len - off, (off_t)(at + off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
 static void spill_all(KpRun *r)
 {
-    if (r->spill_fd < 0) {
-        const char *dir = getenv("TMPDIR");
-        if (!dir || !*dir) dir = "/tmp";
-        size_t n = strlen(dir) + 32u;
-        char *path = malloc(n);
-        if (!path) { r->nospill = true; return; }
-        snprintf(path, n, "%s/kairos-part-XXXXXX", dir);
-        int fd = mkstemp(path);
-        if (fd >= 0) unlink(path);
-        free(path);
-        if (fd < 0) { r->nospill = true; return; }
-        r->spill_fd = fd;
-    }
+    if (spill_open(r) != 0) { r->nospill = true; return; }
     for (uint32_t i = 0; i < r->nb; i++) {
         Bucket *k = &r->b[i];
         if (!k->len) continue;
@@ -161,17 +189,22 @@ static void spill_all(KpRun *r)
             k->chunks = c;
             k->capchunks = nc;
         }
-        size_t off = 0;
-        while (off < k->len) {
-            ssize_t w = pwrite(r->spill_fd, k->buf + off, k->len - off, (off_t)(r->spill_off + off));
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) { r->nospill = true; return; }   /* disk full: the partial chunk is ignored */
-            off += (size_t)w;
+        if (write_at(r->spill_fd, k->buf, k->len, r->spill_off) != 0) {
+            r->nospill = true;    /* disk full: the partial chunk is ignored */
+            return;
         }
         k->chunks[k->nchunks++] = (Chunk){ r->spill_off, k->len };
         r->spill_off += k->len;
         r->buffered -= k->len;
         k->len = 0;
+        /* a buffer that grew past its share of the budget starts small
+         * again (grouped input fills few buckets at a time, and their
+         * capacity would otherwise add up to many times the budget) */
+        if (k->cap > 2u * (r->budget / r->nb) && k->cap > 4096u) {
+            free(k->buf);
+            k->buf = NULL;
+            k->cap = 0;
+        }
     }
 }
 
@@ -226,6 +259,12 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
 
 int64_t kp_last_time(const KpRun *r) { return r->last_time; }
 uint64_t kp_spilled(const KpRun *r) { return r->spill_off; }
+uint64_t kp_rows_spilled(const KpRun *r)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < r->nb; i++) n += r->b[i].rows_spilled;
+    return n;
+}
 uint32_t kp_buckets(const KpRun *r) { return r->nb; }
 
 /* ---- pass 2 --------------------------------------------------------------- */
@@ -293,6 +332,49 @@ static char *load_bucket(KpRun *r, Bucket *k, size_t *total, bool *owned)
     *total = n;
     *owned = true;
     return d;
+}
+
+/* keep_rows -- past a quarter of the budget, a replayed bucket's rows go to the
+ * temporary file (appended at an atomically reserved offset) until the
+ * merge; if they cannot, they stay in memory. */
+static void keep_rows(KpRun *r, Bucket *k)
+{
+    size_t bytes = k->nrows * sizeof *k->rows;
+    if (atomic_fetch_add(&r->rows_mem, bytes) + bytes <= r->budget / 4u || k->nrows <= ROWS_BACK) return;
+    pthread_mutex_lock(&r->spill_lock);
+    int ok = spill_open(r);
+    pthread_mutex_unlock(&r->spill_lock);
+    if (ok != 0) return;
+    uint64_t at = atomic_fetch_add(&r->spill_end, bytes);
+    if (write_at(r->spill_fd, k->rows, bytes, at) != 0) return;
+    atomic_fetch_sub(&r->rows_mem, bytes);
+    k->rows_off = at;
+    k->rows_spilled = k->nrows;
+    k->rows_read = 0;
+    KrRow *small = realloc(k->rows, ROWS_BACK * sizeof *small);
+    if (small) k->rows = small;
+    k->caprows = ROWS_BACK;
+    k->nrows = k->rpos = 0;
+}
+
+/* next_rows -- refills a spilled bucket's rows from the temporary file;
+ * 0, or -1 on a read error. */
+static int next_rows(KpRun *r, Bucket *k)
+{
+    uint64_t left = k->rows_spilled - k->rows_read;
+    size_t n = left < k->caprows ? (size_t)left : k->caprows;
+    size_t want = n * sizeof *k->rows, got = 0;
+    while (got < want) {
+        ssize_t g = pread(r->spill_fd, (char *)k->rows + got, want - got,
+                          (off_t)(k->rows_off + k->rows_read * sizeof *k->rows + got));
+        if (g < 0 && errno == EINTR) continue;
+        if (g <= 0) return -1;
+        got += (size_t)g;
+    }
+    k->rows_read += n;
+    k->nrows = n;
+    k->rpos = 0;
+    return 0;
 }
 
 /* replay_bucket -- one bucket through an engine of its own.  0, -1 memory,
@@ -368,6 +450,7 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
     for (uint32_t j = 0; j < r->img->nattr_reads; j++) a->carried[j] |= kr_engine_attr_carried(eng, j);
     for (uint32_t j = 0; j < r->img->nevents; j++) a->seen[j] |= kr_engine_event_seen(eng, j);
     rc = 0;
+    keep_rows(r, k);
     goto done;
 engine_failed:
     /* the emitter fails only when out of memory */
@@ -461,13 +544,18 @@ static int merge_rows(KpRun *r, KrEmit emit, void *ctx)
 {
     uint32_t *h = malloc(r->nb * sizeof *h), n = 0;
     if (!h) return -1;
-    for (uint32_t i = 0; i < r->nb; i++)
-        if (r->b[i].nrows) h[n++] = i;
+    for (uint32_t i = 0; i < r->nb; i++) {
+        Bucket *k = &r->b[i];
+        if (k->rows_spilled && next_rows(r, k) != 0) { free(h); return -1; }
+        if (k->nrows) h[n++] = i;
+    }
     for (uint32_t i = n / 2u; i-- > 0;) heap_down(r, h, n, i);
     while (n) {
         Bucket *k = &r->b[h[0]];
         if (emit && emit(ctx, &k->rows[k->rpos]) != 0) { free(h); return -2; }
-        if (++k->rpos == k->nrows) {
+        if (++k->rpos == k->nrows && k->rows_read < k->rows_spilled) {
+            if (next_rows(r, k) != 0) { free(h); return -1; }
+        } else if (k->rpos == k->nrows) {
             free(k->rows);
             k->rows = NULL;
             h[0] = h[--n];
@@ -481,6 +569,8 @@ static int merge_rows(KpRun *r, KrEmit emit, void *ctx)
 int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
 {
     r->horizon = horizon;
+    atomic_store(&r->spill_end, r->spill_off);
+    atomic_store(&r->rows_mem, 0);
     const KImage *img = r->img;
     r->stats.nrules = img->nrules;
     r->stats.rule = calloc(img->nrules + 1u, sizeof *r->stats.rule);
@@ -557,6 +647,7 @@ void kp_free(KpRun *r)
     free(r->b);
     free(r->files);
     if (r->spill_fd >= 0) close(r->spill_fd);
+    pthread_mutex_destroy(&r->spill_lock);
     free(r->stats.rule);
     free(r->carried);
     free(r->seen);
