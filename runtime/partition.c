@@ -38,15 +38,15 @@
 #define JOBS_MAX    64u
 #define BUFFER_MAX  (8ull << 20)     /* records buffered, at most (and schedule rows kept: a quarter) */
 
-/* A record: this header, then nattrs attribute indexes (uint32_t, padded
- * to 8 bytes), then nattrs values. */
+/* A record: this header (24 bytes), then nattrs attribute indexes
+ * (uint32_t, padded to 8 bytes), then nattrs values.  No file or line: the
+ * engine prints no row messages (bad rows are reported in pass 1). */
 typedef struct PRec {
     int64_t time;
-    uint64_t line;
     uint32_t cust;                /* global customer pool id */
     uint32_t event;
-    uint32_t file;
     uint32_t nattrs;
+    uint32_t pad;
 } PRec;
 
 static inline size_t rec_size(uint32_t n)
@@ -92,7 +92,6 @@ struct KpRun {
     atomic_size_t rows_mem;          /* pass 2: bytes of rows kept in memory */
     pthread_mutex_t spill_lock;      /* creating the temporary file in pass 2 */
     int64_t last_time;
-    const char **files; uint32_t nfiles;
     /* the progress line (opt->progress on a terminal) */
     KrInput *in; FILE *err; bool progress, shown;
     uint64_t nrows; double start;
@@ -138,8 +137,7 @@ KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool
     r->budget = (size_t)(mem / 8u < BUFFER_MAX ? mem / 8u : BUFFER_MAX);
     if (r->budget < (64u << 10)) r->budget = 64u << 10;
     r->b = calloc(r->nb, sizeof *r->b);
-    r->files = calloc(opt->ninputs + 1u, sizeof *r->files);
-    if (!r->b || !r->files) { kp_free(r); return NULL; }
+    if (!r->b) { kp_free(r); return NULL; }
     return r;
 }
 
@@ -222,7 +220,7 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
         k->cap = nc;
     }
     char *d = k->buf + k->len;
-    PRec h = { ev->time, ev->line, ev->customer, ev->event, file, ev->nattrs };
+    PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
     memcpy(d, &h, sizeof h);
     d += sizeof h;
     if (ev->nattrs) {
@@ -233,7 +231,7 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     k->len += need;
     r->buffered += need;
     if (ev->time > r->last_time) r->last_time = ev->time;
-    if (file < r->opt->ninputs) r->files[file] = ev->file;
+    (void)file;
     if (r->buffered > r->budget && !r->nospill) spill_all(r);
     if (r->progress && ++r->nrows % 65536u == 0) {
         double el = seconds() - r->start;
@@ -438,7 +436,7 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
         p += sizeof h;
         KrEvent ev = { h.time, h.cust / r->nb, h.event, h.nattrs, (const uint32_t *)(const void *)p,
                        (const KrValue *)(const void *)(p + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
-                       h.file < r->opt->ninputs ? r->files[h.file] : "", h.line };
+                       "", 0 };
         if (kr_engine_event(eng, &ev) != 0) goto engine_failed;
     }
     if (kr_engine_finish(eng, r->horizon) != 0) goto engine_failed;
@@ -645,7 +643,6 @@ void kp_free(KpRun *r)
         free(r->b[i].rows);
     }
     free(r->b);
-    free(r->files);
     if (r->spill_fd >= 0) close(r->spill_fd);
     pthread_mutex_destroy(&r->spill_lock);
     free(r->stats.rule);
