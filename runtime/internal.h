@@ -170,6 +170,8 @@ void    kz_civil_from_days(int64_t days, int *y, int *m, int *d);
 
 #define KR_NEVER    INT64_MAX             /* no allowed send time */
 #define KR_TIME_MAX 253402300799LL        /* 9999-12-31T23:59:59Z: later is never */
+#define KR_MAX_BOUNDARIES 10000000      /* every-rule boundaries per customer and rule (SPEC 9.3) */
+#define KR_TIME_MIN (-62167219200LL)      /* 0000-01-01T00:00:00Z: the earliest input time */
 
 typedef struct KrHist KrHist;
 /* The final send time of an attempt of rule r nominally due at t: moved
@@ -260,6 +262,9 @@ int  kr_engine_event(KrEngine *e, const KrEvent *ev);
  * counts what is left as beyond the horizon.  0 or -1. */
 int  kr_engine_finish(KrEngine *e, int64_t horizon);
 const KrStats *kr_engine_stats(const KrEngine *e);
+/* Why kr_engine_event/finish failed when it was not memory or the emitter
+ * (a limit of SPEC 9: too many `every` boundaries), else NULL. */
+const char *kr_engine_error(const KrEngine *e);
 /* explain: whether the explained customer appeared in the input; the
  * story's first lines (one per trigger, in words: what became of it and
  * why) written to out as text or JSON Lines (step "summary"); returns how
@@ -302,11 +307,15 @@ uint32_t kp_buckets(const KpRun *r);
 uint64_t kp_rows_spilled(const KpRun *r);
 /* Pass 2: replays every bucket up to horizon and hands the rows to emit in
  * the schedule's order (time, customer bytes, priority descending, rule
- * order, attempt).  0; -1 out of memory; -2 emit failed. */
+ * order, attempt).  0; -1 out of memory or an engine limit (kp_error);
+ * -2 emit failed. */
 int  kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx);
 /* After kp_replay: the statistics summed over the buckets, and
  * kr_engine_attr_unseen's answer for the whole input. */
 const KrStats *kp_stats(const KpRun *r);
+/* After kp_replay returned -1: the message of an engine limit (SPEC 9: the
+ * customer of the lowest bucket that hit one), or NULL (out of memory). */
+const char *kp_error(const KpRun *r);
 bool kp_attr_unseen(const KpRun *r, uint32_t i);
 void kp_free(KpRun *r);
 
@@ -423,6 +432,7 @@ typedef struct KvCtx {
     KzZone *zone;
     KvAttrs cur, trig;
     int depth;                    /* nesting of where-functions (internal) */
+    struct KvMemo *memo;          /* history values of one top-level evaluation (internal) */
     /* explain (NULL otherwise): tvals[i]/tseen[i] get the value produced by
      * the instruction at code word i of the top-level function (ke_begin) */
     KrValue *tvals;

@@ -64,6 +64,8 @@ typedef struct Bucket {
      * the merge then reads them back through rows[0, caprows) */
     uint64_t rows_off, rows_spilled, rows_read;
     size_t rpos;                  /* merge position in rows[0, nrows) */
+    int64_t last;                 /* time of the last record */
+    bool any, unsorted;           /* records came; not in time order */
 } Bucket;
 
 #define ROWS_BACK 32u             /* rows read back at a time per spilled bucket */
@@ -79,6 +81,10 @@ typedef struct Acc {
     uint8_t *carried, *seen;
     int fail;                     /* 0, -1 memory, -2 emit */
     Ord *ord, *tmp; size_t capord;   /* scratch, kept from bucket to bucket */
+    char *chunk; size_t capchunk;    /* a spilled chunk read back */
+    bool oom;                        /* out of memory (stops every worker) */
+    uint32_t fail_bucket;            /* the lowest bucket that hit a limit */
+    char errmsg[512], firstmsg[512]; /* the engine's message: this bucket's, the lowest's */
 } Acc;
 
 struct KpRun {
@@ -101,6 +107,7 @@ struct KpRun {
     atomic_int failed;
     KrStats stats;
     uint8_t *carried, *seen;
+    char errmsg[512];                /* an engine limit's message, or "" */
 };
 
 static double seconds(void)
@@ -219,6 +226,9 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
         k->buf = nb;
         k->cap = nc;
     }
+    if (k->any && ev->time < k->last) k->unsorted = true;
+    k->any = true;
+    k->last = ev->time;
     char *d = k->buf + k->len;
     PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
     memcpy(d, &h, sizeof h);
@@ -375,48 +385,57 @@ static int next_rows(KpRun *r, Bucket *k)
     return 0;
 }
 
-/* replay_bucket -- one bucket through an engine of its own.  0, -1 memory,
- * -2 emit. */
+/* feed -- the records p[0, len) to the engine in the order given by ord
+ * (ord NULL: as they lie).  0 or -1 (the engine failed). */
+static int feed(const KpRun *r, KrEngine *eng, const char *p, size_t len, const Ord *ord, size_t n)
+{
+    size_t off = 0;
+    for (size_t i = 0; ord ? i < n : off < len; i++) {
+        const char *q = p + (ord ? ord[i].off : off);
+        PRec h;
+        memcpy(&h, q, sizeof h);
+        off += rec_size(h.nattrs);
+        q += sizeof h;
+        KrEvent ev = { h.time, h.cust / r->nb, h.event, h.nattrs, (const uint32_t *)(const void *)q,
+                       (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
+                       "", 0 };
+        if (kr_engine_event(eng, &ev) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Reads spilled chunk c into the worker's buffer; NULL on failure. */
+static char *read_chunk(KpRun *r, Acc *a, const Chunk *c)
+{
+    if (a->capchunk < c->len) {
+        char *nb = realloc(a->chunk, c->len);
+        if (!nb) return NULL;
+        a->chunk = nb;
+        a->capchunk = c->len;
+    }
+    size_t got = 0;
+    while (got < c->len) {
+        ssize_t g = pread(r->spill_fd, a->chunk + got, c->len - got, (off_t)(c->off + got));
+        if (g < 0 && errno == EINTR) continue;
+        if (g <= 0) return NULL;
+        got += (size_t)g;
+    }
+    return a->chunk;
+}
+
+/* replay_bucket -- one bucket through an engine of its own.  A bucket
+ * whose records came in time order (bk->unsorted false) streams through,
+ * a spilled chunk at a time; another is loaded whole and radix-sorted.
+ * 0, -1 memory or an engine limit (a->errmsg set). */
 static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
 {
     Bucket *k = &r->b[bi];
     if (k->len == 0 && k->nchunks == 0) return 0;
-    size_t total = 0;
-    bool owned = false;
-    char *data = load_bucket(r, k, &total, &owned);
-    if (!data) return -1;
     int rc = -1;
     KrPool *pool = NULL;
     KrEngine *eng = NULL;
-    /* the records' order */
-    size_t n = 0;
-    int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-    bool sorted = true;
-    for (size_t off = 0; off < total; n++) {
-        PRec h;
-        memcpy(&h, data + off, sizeof h);
-        if (n == a->capord) {
-            size_t nc = a->capord ? a->capord * 2u : 4096u;
-            Ord *o = realloc(a->ord, nc * sizeof *o);
-            if (!o) goto done;
-            a->ord = o;
-            if (!(o = realloc(a->tmp, nc * sizeof *o))) goto done;
-            a->tmp = o;
-            a->capord = nc;
-        }
-        if (h.time < tmax) sorted = false;
-        if (h.time < tmin) tmin = h.time;
-        if (h.time > tmax) tmax = h.time;
-        a->ord[n].key = (uint64_t)h.time;
-        a->ord[n].off = off;
-        off += rec_size(h.nattrs);
-    }
-    Ord *ord = a->ord;
-    size_t i;
-    if (!sorted) {
-        for (i = 0; i < n; i++) ord[i].key -= (uint64_t)tmin;
-        radix_sort(ord, a->tmp, n, (uint64_t)tmax - (uint64_t)tmin);
-    }
+    char *data = NULL;
+    bool owned = false;
     /* the bucket's customers, local id = global id / nb */
     if (!(pool = kr_pool_new())) goto done;
     uint32_t ncust = kr_pool_count(r->customers);
@@ -429,15 +448,39 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
     KrEngineOpts eo = { .has_until = r->opt->has_until, .until = r->opt->until,
                         .emit = bucket_emit, .emit_ctx = &ec };
     if (!(eng = kr_engine_new(r->img, pool, r->values, &eo))) goto done;
-    for (i = 0; i < n; i++) {
-        const char *p = data + ord[i].off;
-        PRec h;
-        memcpy(&h, p, sizeof h);
-        p += sizeof h;
-        KrEvent ev = { h.time, h.cust / r->nb, h.event, h.nattrs, (const uint32_t *)(const void *)p,
-                       (const KrValue *)(const void *)(p + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
-                       "", 0 };
-        if (kr_engine_event(eng, &ev) != 0) goto engine_failed;
+    if (!k->unsorted) {
+        for (uint32_t c = 0; c < k->nchunks; c++) {
+            const char *p = read_chunk(r, a, &k->chunks[c]);
+            if (!p) goto done;
+            if (feed(r, eng, p, k->chunks[c].len, NULL, 0) != 0) goto engine_failed;
+        }
+        if (feed(r, eng, k->buf, k->len, NULL, 0) != 0) goto engine_failed;
+    } else {
+        size_t total = 0;
+        if (!(data = load_bucket(r, k, &total, &owned))) goto done;
+        size_t n = 0;
+        int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+        for (size_t off = 0; off < total; n++) {
+            PRec h;
+            memcpy(&h, data + off, sizeof h);
+            if (n == a->capord) {
+                size_t nc = a->capord ? a->capord * 2u : 4096u;
+                Ord *o = realloc(a->ord, nc * sizeof *o);
+                if (!o) goto done;
+                a->ord = o;
+                if (!(o = realloc(a->tmp, nc * sizeof *o))) goto done;
+                a->tmp = o;
+                a->capord = nc;
+            }
+            if (h.time < tmin) tmin = h.time;
+            if (h.time > tmax) tmax = h.time;
+            a->ord[n].key = (uint64_t)h.time;
+            a->ord[n].off = off;
+            off += rec_size(h.nattrs);
+        }
+        for (size_t i = 0; i < n; i++) a->ord[i].key -= (uint64_t)tmin;
+        radix_sort(a->ord, a->tmp, n, (uint64_t)tmax - (uint64_t)tmin);
+        if (feed(r, eng, data, total, a->ord, n) != 0) goto engine_failed;
     }
     if (kr_engine_finish(eng, r->horizon) != 0) goto engine_failed;
     const KrStats *st = kr_engine_stats(eng);
@@ -451,7 +494,9 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
     keep_rows(r, k);
     goto done;
 engine_failed:
-    /* the emitter fails only when out of memory */
+    /* a limit of SPEC 9 (its message), else out of memory (the emitter
+     * fails only then) */
+    if (kr_engine_error(eng)) snprintf(a->errmsg, sizeof a->errmsg, "%s", kr_engine_error(eng));
     rc = -1;
 done:
     kr_engine_free(eng);
@@ -471,9 +516,20 @@ static void *worker(void *arg)
         if (atomic_load(&r->failed)) break;
         unsigned bi = atomic_fetch_add(&r->next, 1u);
         if (bi >= r->nb) break;
+        a->errmsg[0] = '\0';
         int rc = replay_bucket(r, bi, a);
         if (rc != 0) {
+            /* the message of the lowest failing bucket wins (the same for
+             * any --jobs): remember it, let the others finish */
+            if (a->errmsg[0] && (!a->fail || bi < a->fail_bucket)) {
+                memcpy(a->firstmsg, a->errmsg, sizeof a->firstmsg);
+                a->fail_bucket = bi;
+                a->fail = rc;
+                continue;
+            }
+            if (a->errmsg[0]) continue;
             a->fail = rc;
+            a->oom = true;
             atomic_store(&r->failed, 1);
             break;
         }
@@ -497,6 +553,7 @@ static void acc_free(Acc *a)
     free(a->seen);
     free(a->ord);
     free(a->tmp);
+    free(a->chunk);
 }
 
 /* The schedule's order of two rows (the engine's, replay.c, with time first). */
@@ -609,8 +666,13 @@ int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
     worker(&acc[0]);               /* this thread is a worker too */
     for (uint32_t j = 1; j < jobs; j++)
         if (started[j]) pthread_join(th[j], NULL);
+    uint32_t lowest = UINT32_MAX;
     for (uint32_t j = 0; j < jobs; j++) {
-        if (acc[j].fail) rc = acc[j].fail;
+        if (acc[j].oom) rc = -1;
+        if (acc[j].fail && !acc[j].oom && acc[j].fail_bucket < lowest) {
+            lowest = acc[j].fail_bucket;
+            memcpy(r->errmsg, acc[j].firstmsg, sizeof r->errmsg);
+        }
         r->stats.events += acc[j].events;
         r->stats.customers += acc[j].customers;
         for (uint32_t ri = 0; ri < img->nrules; ri++)
@@ -618,6 +680,8 @@ int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
         for (uint32_t i = 0; i < img->nattr_reads; i++) r->carried[i] |= acc[j].carried[i];
         for (uint32_t i = 0; i < img->nevents; i++) r->seen[i] |= acc[j].seen[i];
     }
+    if (rc == 0 && lowest != UINT32_MAX) rc = -1;
+    else if (rc != 0) r->errmsg[0] = '\0';       /* out of memory: no limit message */
     if (rc == 0) rc = merge_rows(r, emit, emit_ctx);
 out:
     for (uint32_t j = 0; j < jobs; j++) acc_free(&acc[j]);
@@ -625,6 +689,7 @@ out:
 }
 
 const KrStats *kp_stats(const KpRun *r) { return &r->stats; }
+const char *kp_error(const KpRun *r) { return r->errmsg[0] ? r->errmsg : NULL; }
 
 bool kp_attr_unseen(const KpRun *r, uint32_t i)
 {
