@@ -313,8 +313,9 @@ int  kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx);
 /* After kp_replay: the statistics summed over the buckets, and
  * kr_engine_attr_unseen's answer for the whole input. */
 const KrStats *kp_stats(const KpRun *r);
-/* After kp_replay returned -1: the message of an engine limit (SPEC 9: the
- * customer of the lowest bucket that hit one), or NULL (out of memory). */
+/* After kp_replay returned -1: the message of an engine limit (SPEC 9: of
+ * the earliest failure: time of the event being replayed, or the horizon,
+ * then the lowest bucket), or NULL (out of memory). */
 const char *kp_error(const KpRun *r);
 bool kp_attr_unseen(const KpRun *r, uint32_t i);
 void kp_free(KpRun *r);

@@ -83,7 +83,8 @@ typedef struct Acc {
     Ord *ord, *tmp; size_t capord;   /* scratch, kept from bucket to bucket */
     char *chunk; size_t capchunk;    /* a spilled chunk read back */
     bool oom;                        /* out of memory (stops every worker) */
-    uint32_t fail_bucket;            /* the lowest bucket that hit a limit */
+    uint32_t fail_bucket;            /* the earliest bucket that hit a limit */
+    int64_t fail_time, errtime;      /* its failure time; this bucket's */
     char errmsg[512], firstmsg[512]; /* the engine's message: this bucket's, the lowest's */
 } Acc;
 
@@ -387,7 +388,8 @@ static int next_rows(KpRun *r, Bucket *k)
 
 /* feed -- the records p[0, len) to the engine in the order given by ord
  * (ord NULL: as they lie).  0 or -1 (the engine failed). */
-static int feed(const KpRun *r, KrEngine *eng, const char *p, size_t len, const Ord *ord, size_t n)
+static int feed(const KpRun *r, KrEngine *eng, const char *p, size_t len, const Ord *ord, size_t n,
+                int64_t *at)
 {
     size_t off = 0;
     for (size_t i = 0; ord ? i < n : off < len; i++) {
@@ -399,7 +401,7 @@ static int feed(const KpRun *r, KrEngine *eng, const char *p, size_t len, const 
         KrEvent ev = { h.time, h.cust / r->nb, h.event, h.nattrs, (const uint32_t *)(const void *)q,
                        (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
                        "", 0 };
-        if (kr_engine_event(eng, &ev) != 0) return -1;
+        if (kr_engine_event(eng, &ev) != 0) { *at = h.time; return -1; }
     }
     return 0;
 }
@@ -452,9 +454,9 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
         for (uint32_t c = 0; c < k->nchunks; c++) {
             const char *p = read_chunk(r, a, &k->chunks[c]);
             if (!p) goto done;
-            if (feed(r, eng, p, k->chunks[c].len, NULL, 0) != 0) goto engine_failed;
+            if (feed(r, eng, p, k->chunks[c].len, NULL, 0, &a->errtime) != 0) goto engine_failed;
         }
-        if (feed(r, eng, k->buf, k->len, NULL, 0) != 0) goto engine_failed;
+        if (feed(r, eng, k->buf, k->len, NULL, 0, &a->errtime) != 0) goto engine_failed;
     } else {
         size_t total = 0;
         if (!(data = load_bucket(r, k, &total, &owned))) goto done;
@@ -480,8 +482,9 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
         }
         for (size_t i = 0; i < n; i++) a->ord[i].key -= (uint64_t)tmin;
         radix_sort(a->ord, a->tmp, n, (uint64_t)tmax - (uint64_t)tmin);
-        if (feed(r, eng, data, total, a->ord, n) != 0) goto engine_failed;
+        if (feed(r, eng, data, total, a->ord, n, &a->errtime) != 0) goto engine_failed;
     }
+    a->errtime = r->horizon;
     if (kr_engine_finish(eng, r->horizon) != 0) goto engine_failed;
     const KrStats *st = kr_engine_stats(eng);
     a->events += st->events;
@@ -519,11 +522,14 @@ static void *worker(void *arg)
         a->errmsg[0] = '\0';
         int rc = replay_bucket(r, bi, a);
         if (rc != 0) {
-            /* the message of the lowest failing bucket wins (the same for
-             * any --jobs): remember it, let the others finish */
-            if (a->errmsg[0] && (!a->fail || bi < a->fail_bucket)) {
+            /* the earliest failure (time of the event being replayed, or
+             * the horizon; then the lowest bucket) wins, the same for any
+             * --jobs: remember it, let the others finish */
+            if (a->errmsg[0] && (!a->fail || a->errtime < a->fail_time ||
+                                 (a->errtime == a->fail_time && bi < a->fail_bucket))) {
                 memcpy(a->firstmsg, a->errmsg, sizeof a->firstmsg);
                 a->fail_bucket = bi;
+                a->fail_time = a->errtime;
                 a->fail = rc;
                 continue;
             }
@@ -667,10 +673,13 @@ int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
     for (uint32_t j = 1; j < jobs; j++)
         if (started[j]) pthread_join(th[j], NULL);
     uint32_t lowest = UINT32_MAX;
+    int64_t ltime = INT64_MAX;
     for (uint32_t j = 0; j < jobs; j++) {
         if (acc[j].oom) rc = -1;
-        if (acc[j].fail && !acc[j].oom && acc[j].fail_bucket < lowest) {
+        if (acc[j].fail && !acc[j].oom &&
+            (acc[j].fail_time < ltime || (acc[j].fail_time == ltime && acc[j].fail_bucket < lowest))) {
             lowest = acc[j].fail_bucket;
+            ltime = acc[j].fail_time;
             memcpy(r->errmsg, acc[j].firstmsg, sizeof r->errmsg);
         }
         r->stats.events += acc[j].events;
