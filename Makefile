@@ -38,7 +38,7 @@ LIB_OBJ     := $(LANG_OBJ) $(RUNTIME_OBJ)
 
 KAIROS := $(B)/kairos
 
-.PHONY: all check unit demo bench asan valgrind install uninstall clean deps fuzz fuzz-smoke coverage
+.PHONY: all check unit demo bench asan valgrind install uninstall clean deps fuzz fuzz-smoke coverage screenshots
 .DELETE_ON_ERROR:
 
 all: $(KAIROS)
@@ -82,6 +82,8 @@ check: $(KAIROS) $(B)/unit-tests $(B)/kairos-bench
 	@echo "== diagnostics, golden cases, examples"
 	sh tests/run.sh $(KAIROS)
 	sh tests/cli/manpage.sh $(KAIROS) doc/kairos.1
+	@echo "== kairos report in headless Chromium (tidy, no network, charts drawn, numbers shown)"
+	sh tests/report/browser.sh $(KAIROS) $(B)/report-shots
 	@echo "== language server (protocol tests, Neovim's client)"
 	sh tests/lsp/run.sh $(KAIROS)
 	@echo "== scale-out on a Dask LocalCluster"
@@ -110,6 +112,11 @@ demo: deps
 
 deps:
 	@sh tools/deps.sh
+
+# The screenshots of the report pages shown in README.md (doc/*.png), taken
+# by the browser test.
+screenshots: $(KAIROS)
+	sh tests/report/browser.sh $(KAIROS) doc
 
 bench: $(KAIROS) $(B)/kairos-bench
 	sh bench/run.sh $(KAIROS) $(B)/kairos-bench

@@ -14,6 +14,9 @@
 #             bench policy with its cap widened to 45 days and SMS quiet hours
 #             to 09:00 (CSV only): one read feeds two replays, so its cost is
 #             printed as a ratio to simulate's (target: at most 1.3x),
+#   report    kairos report bench/policy.kai FILE -o report.html (CSV only):
+#             the HTML page of the same replay, its cost as a ratio to
+#             simulate's (target: at most 1.5x) and its size (under 2 MB),
 # and prints seconds, events/s, peak RSS, the ratio of wall time to wc -l's,
 # then the targets of issue 16 as ratios measured in this run: events/s of
 # wall time (target >= 15 M), x wc -l (<= 6), grouped / sorted and shuffled /
@@ -157,6 +160,18 @@ if [ -n "${sim_secs:-}" ]; then
         awk -v d="$secs" -v s="$sim_secs" -v w="$wall" -v sw="$sim_wall" -v r="$rss" -v rows="$(($(wc -l <"$DIR/diff.csv") - 1))" 'BEGIN {
             printf "diff: %.3f s cpu, %.3f s wall, %.1fMB peak RSS, %d rows; diff / simulate = %.2fx cpu, %.2fx wall (target <= 1.3x)\n",
                 d, w, r / 1024, rows, (s > 0 ? d / s : 0), (sw > 0 ? w / sw : 0)
+        }'
+    fi
+fi
+# report / simulate: the HTML page of the same replay (SPEC.md 6.4), on the CSV log.
+if [ -n "${sim_secs:-}" ]; then
+    measure "$KAIROS" report "$POLICY" "$base.csv" -o "$DIR/report.html"
+    if [ "$secs" = fail ]; then
+        echo "report: failed: $(tail -n 2 "$DIR/stderr.txt" | head -n 1)"
+    else
+        awk -v d="$secs" -v s="$sim_secs" -v w="$wall" -v sw="$sim_wall" -v r="$rss" -v b="$(wc -c <"$DIR/report.html" | tr -d ' ')" 'BEGIN {
+            printf "report: %.3f s cpu, %.3f s wall, %.1fMB peak RSS, %.0f kB page (target < 2048 kB); report / simulate = %.2fx cpu, %.2fx wall (target <= 1.5x)\n",
+                d, w, r / 1024, b / 1024, (s > 0 ? d / s : 0), (sw > 0 ? w / sw : 0)
         }'
     fi
 fi

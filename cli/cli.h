@@ -52,6 +52,7 @@ typedef struct CliReport {
     bool fail_if_changed;             /* diff */
     int64_t window;                   /* readout (seconds) */
     const char *by_trait;             /* readout --by customer.TRAIT: the TRAIT */
+    bool stamp;                       /* report, diff --format html: show the generation time */
 } CliReport;
 /* Parses the options of diff/readout (cmd); 0, or the exit status 2 after
  * a usage message (free r->pos in both cases). */
@@ -60,5 +61,8 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv);
 int cli_report_write(const char *output, const char *buf, size_t len);
 int cli_diff(int argc, char **argv);
 int cli_readout(int argc, char **argv);
+/* kairos report (cli/report.c); cli_report_html also serves diff --format html. */
+int cli_report(int argc, char **argv);
+int cli_report_html(const CliReport *r, KImage *const *imgs, int n);
 
 #endif
