@@ -83,7 +83,7 @@ static const Command commands[] = {
       "  --no-progress     no progress line on a terminal\n"
       "  --jobs N          replay on N threads (default: one per CPU); the output is the same for any N\n"
       "  --memory SIZE     memory ceiling (K, M or G suffix; default 512M): rows waiting for the\n"
-      "                    replay spill to a temporary file past an eighth of it\n" },
+      "                    replay spill to a temporary file past an eighth of it (8M at most)\n" },
     { "explain", cmd_explain,
       "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--from TIME]\n"
       "               [--until TIME] [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]",

@@ -32,7 +32,7 @@ typedef struct KrOptions {
     uint32_t jobs;                /* replay threads (0: one per online CPU) */
     uint64_t memory;              /* memory ceiling in bytes (0: the default, 512 MiB);
                                      rows waiting to be replayed spill to a temporary
-                                     file past an eighth of it */
+                                     file past an eighth of it, 8 MiB at most */
     const char *stdin_format;     /* "csv" or "jsonl" for "-" (default csv) */
     /* explain (may be NULL): customer id whose decisions are traced */
     const char *explain_customer;
