@@ -290,7 +290,7 @@ static int simulate_partitioned(const KImage *img, const KrOptions *opt, FILE *e
     if (!in) goto done;
     run = kp_new(img, opt, customers, values);
     if (!run) { fprintf(err, "kairos: out of memory\n"); goto done; }
-    w = ko_open(opt->output, opt->format, img, customers, err);
+    w = ko_open(opt->out, opt->out_fresh, opt->out_name, opt->format, img, customers, err);
     if (!w) goto done;
     if (kp_read(run, in, err) != 0) goto done;          /* the reader printed the message */
     /* The default horizon is the latest event of the whole input, other
