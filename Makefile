@@ -9,7 +9,7 @@ B       ?= build
 CC      ?= cc
 PKGS    := glib-2.0 yaml-0.1 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyajl -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyajl -lm -pthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 OPT     ?= -O2
@@ -82,6 +82,7 @@ check: $(KAIROS) $(B)/unit-tests $(B)/kairos-bench
 	@echo "== diagnostics, golden cases, examples"
 	sh tests/run.sh $(KAIROS)
 	sh tests/cli/manpage.sh $(KAIROS) doc/kairos.1
+	sh tests/spec/run.sh $(KAIROS)
 	@echo "== kairos report in headless Chromium (tidy, no network, charts drawn, numbers shown)"
 	sh tests/report/browser.sh $(KAIROS) $(B)/report-shots
 	@echo "== language server (protocol tests, Neovim's client)"

@@ -69,7 +69,7 @@ static const Command commands[] = {
     { "simulate", cmd_simulate,
       "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl|json] [--stats]\n"
       "                [--stats-format text|json] [--skip-bad-rows] [--shard K/N]\n"
-      "                [--stdin-format csv|jsonl] [--no-progress]",
+      "                [--stdin-format csv|jsonl] [--no-progress] [--jobs N] [--memory SIZE]",
       "Replays event logs (CSV, JSON Lines, optionally .gz; - for standard input) through a policy\n"
       "(.kai, compiled in memory, or .kbc) and writes the send schedule as CSV\n"
       "(time,customer,rule,action,survey,channel,attempt,variant) or JSON Lines.\n"
@@ -81,7 +81,10 @@ static const Command commands[] = {
       "  --skip-bad-rows   skip malformed rows (counted on standard error) instead of failing\n"
       "  --shard K/N       keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
-      "  --no-progress     no progress line on a terminal\n" },
+      "  --no-progress     no progress line on a terminal\n"
+      "  --jobs N          replay on N threads (default: one per CPU); the output is the same for any N\n"
+      "  --memory SIZE     memory ceiling (K, M or G suffix; default 512M): rows waiting for the\n"
+      "                    replay spill to a temporary file past an eighth of it (8M at most)\n" },
     { "explain", cmd_explain,
       "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--from TIME]\n"
       "               [--until TIME] [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]",
@@ -688,6 +691,31 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             }
             ro.shard_k = (uint32_t)k;
             ro.shard_n = (uint32_t)n;
+        } else if (strcmp(o, "--jobs") == 0 && !explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            char *end;
+            unsigned long j = strtoul(v, &end, 10);
+            if (end == v || *end || v[0] == '-' || j < 1 || j > 64) {
+                cli_usage_error(cmd, "--jobs takes a number of threads from 1 to 64");
+                goto usage;
+            }
+            ro.jobs = (uint32_t)j;
+        } else if (strcmp(o, "--memory") == 0 && !explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            char *end;
+            unsigned long long m = strtoull(v, &end, 10);
+            unsigned long long unit = 1;
+            if (*end == 'K' || *end == 'k') { unit = 1ull << 10; end++; }
+            else if (*end == 'M' || *end == 'm') { unit = 1ull << 20; end++; }
+            else if (*end == 'G' || *end == 'g') { unit = 1ull << 30; end++; }
+            if (end == v || *end || v[0] == '-' || m == 0 || m > (1ull << 50) / unit ||
+                m * unit < (16ull << 20)) {
+                cli_usage_error(cmd, "--memory takes a size of at least 16M, e.g. 512M or 2G");
+                goto usage;
+            }
+            ro.memory = m * unit;
         } else if (strcmp(o, "--customer") == 0 && explain) {
             if (!(ro.explain_customer = args_value(&a))) goto usage;
         } else if (strcmp(o, "--rule") == 0 && explain) {

@@ -595,6 +595,28 @@ static void fill_event(KiSrc *s, KrEvent *ev)
     ev->line = r->line;
 }
 
+/* ---- drain (partitioned replay) ---------------------------------------------- */
+
+int ki_drain(KrInput *in, KiSink sink, void *arg)
+{
+    if (in->failed || in->prepared || in->stream) return -1;
+    in->prepared = true;
+    KrInputCtx *c = &in->ctx;
+    c->sink = sink;
+    c->sink_arg = arg;
+    int r = 0;
+    for (uint32_t i = 0; i < in->nsrcs && r == 0; i++) {
+        KiSrc *s = &in->srcs[i];
+        c->sink_file = i;
+        r = begin(s);
+        while (r == 0 && (r = step(s)) == 1) r = 0;
+        close_raw(s);
+    }
+    c->sink = NULL;
+    if (r != 0) in->failed = true;
+    return r == 0 ? 0 : -1;
+}
+
 /* ---- stream mode ------------------------------------------------------------- */
 
 bool ki_stream(KrInput *in)

@@ -159,6 +159,8 @@ struct KrInputCtx {
     uint64_t *want_bits; uint32_t want_words;
     /* attributes some event keeps (union of the sets above) */
     uint64_t *any_bits;
+    /* ki_drain: where the rows go instead of the row store */
+    KiSink sink; void *sink_arg; uint32_t sink_file;
 };
 
 /* input.c helpers for the parsers */

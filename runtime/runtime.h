@@ -34,6 +34,10 @@ typedef struct KrOptions {
     bool skip_bad_rows;           /* skip bad rows, count them on stderr */
     uint32_t shard_k, shard_n;    /* shard_n == 0: no sharding */
     bool progress;                /* progress line on stderr if a terminal */
+    uint32_t jobs;                /* replay threads (0: one per online CPU) */
+    uint64_t memory;              /* memory ceiling in bytes (0: the default, 512 MiB);
+                                     rows waiting to be replayed spill to a temporary
+                                     file past an eighth of it, 8 MiB at most */
     const char *stdin_format;     /* "csv" or "jsonl" for "-" (default csv) */
     /* explain (may be NULL): customer id whose decisions are traced */
     const char *explain_customer;
