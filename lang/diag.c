@@ -445,7 +445,7 @@ static void print_text(const KDiags *d, const KDiag *g, FILE *out, bool color)
     if (g->hint) fprintf(out, "      %s=%s hint: %s\n", blue, reset, g->hint);
 }
 
-static void json_str(FILE *out, const char *s)
+void kd_json_str(FILE *out, const char *s)
 {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -476,15 +476,15 @@ static void print_json(const KDiags *d, const KDiag *g, FILE *out)
     uint32_t p[4];
     positions(d, g, p);
     fputs("{\"file\":", out);
-    json_str(out, file_of(d, g));
+    kd_json_str(out, file_of(d, g));
     fprintf(out, ",\"line\":%u,\"column\":%u,\"endLine\":%u,\"endColumn\":%u,\"severity\":\"%s\",\"code\":",
             p[0], p[1], p[2], p[3], sev_name(eff(d, g)));
-    json_str(out, g->code ? g->code : "");
+    kd_json_str(out, g->code ? g->code : "");
     fputs(",\"message\":", out);
-    json_str(out, g->msg);
+    kd_json_str(out, g->msg);
     if (g->hint) {
         fputs(",\"hint\":", out);
-        json_str(out, g->hint);
+        kd_json_str(out, g->hint);
     }
     fputs("}\n", out);
 }

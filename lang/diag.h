@@ -139,6 +139,10 @@ const KCodeInfo *kd_codes(size_t *n);
 /* Index of code in the catalogue, or -1. */
 int kd_code_index(const char *code);
 
+/* Writes s as a JSON string (quotes, backslashes and control characters
+ * escaped; other bytes as they are). */
+void kd_json_str(FILE *out, const char *s);
+
 /* Edit distance for did-you-mean hints. */
 unsigned kd_edit_distance(const char *a, const char *b);
 /* True when cand is a plausible correction of typed (small edit distance,

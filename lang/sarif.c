@@ -24,24 +24,6 @@ struct KSarif {
 
 /* ---- strings and URIs -------------------------------------------------------- */
 
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-            else fputc(*p, out);
-        }
-    }
-    fputc('"', out);
-}
-
 /* A path as a URI path: RFC 3986 unreserved characters and `/` kept, every
  * other byte (UTF-8 included) percent-encoded. */
 static void put_uri_path(FILE *out, const char *p)
@@ -191,17 +173,17 @@ static void put_result(KSarif *s, FILE *out, const KDiags *d, const uint32_t *id
     int ri = kd_code_index(g->code);
     fputs(s->nresults++ ? ",\n" : "\n", out);
     fputs("        { \"ruleId\": ", out);
-    json_str(out, g->code ? g->code : "kairos");
+    kd_json_str(out, g->code ? g->code : "kairos");
     if (ri >= 0) fprintf(out, ", \"ruleIndex\": %d", ri);
     fprintf(out, ", \"level\": \"%s\",\n          \"message\": { \"text\": ", level_name(kd_effective(d, g)));
     if (g->hint) {
         size_t len = strlen(g->msg) + strlen(g->hint) + 16;
         char *t = malloc(len);
         if (t) snprintf(t, len, "%s (hint: %s)", g->msg, g->hint);
-        json_str(out, t ? t : g->msg);
+        kd_json_str(out, t ? t : g->msg);
         free(t);
     } else {
-        json_str(out, g->msg);
+        kd_json_str(out, g->msg);
     }
     fputs(" },\n          \"locations\": [ { ", out);
     put_location(s, out, d, g);
@@ -214,7 +196,7 @@ static void put_result(KSarif *s, FILE *out, const KDiags *d, const uint32_t *id
         fprintf(out, "{ \"id\": %u, ", ++nn);
         put_location(s, out, d, note);
         fputs(", \"message\": { \"text\": ", out);
-        json_str(out, note->msg);
+        kd_json_str(out, note->msg);
         fputs(" } }", out);
     }
     if (nn) fputs(" ]", out);
@@ -225,7 +207,7 @@ static void put_result(KSarif *s, FILE *out, const KDiags *d, const uint32_t *id
         size_t len = strlen(fix) + 24;
         char *t = malloc(len);
         if (t) snprintf(t, len, "Replace with `%s`.", fix);
-        json_str(out, t ? t : fix);
+        kd_json_str(out, t ? t : fix);
         free(t);
         fputs(" }, \"artifactChanges\": [ { ", out);
         put_artifact(s, out, src->name, src->builtin);
@@ -236,7 +218,7 @@ static void put_result(KSarif *s, FILE *out, const KDiags *d, const uint32_t *id
         kd_line_col(src, g->span.hi, &l2, &c2);
         fprintf(out, "\"startLine\": %u, \"startColumn\": %u, \"endLine\": %u, \"endColumn\": %u }, "
                 "\"insertedContent\": { \"text\": ", l1, c1, l2, c2);
-        json_str(out, fix);
+        kd_json_str(out, fix);
         fputs(" } } ] } ] } ]", out);
         free(fix);
     }
@@ -319,9 +301,9 @@ bool kd_sarif_write(KSarif *s, FILE *out)
           "  \"version\": \"2.1.0\",\n  \"runs\": [\n    {\n"
           "      \"tool\": {\n        \"driver\": {\n          \"name\": \"kairos\",\n"
           "          \"version\": ", out);
-    json_str(out, s->version);
+    kd_json_str(out, s->version);
     fputs(",\n          \"semanticVersion\": ", out);
-    json_str(out, s->version);
+    kd_json_str(out, s->version);
     fputs(",\n          \"informationUri\": ", out);
     put_doc_uri(out, NULL);
     fputs(",\n          \"rules\": [", out);
@@ -336,7 +318,7 @@ bool kd_sarif_write(KSarif *s, FILE *out)
         char buf[160];
         snprintf(buf, sizeof buf, "%s.", codes[i].summary);
         if (buf[0] >= 'a' && buf[0] <= 'z') buf[0] = (char)(buf[0] - 'a' + 'A');
-        json_str(out, buf);
+        kd_json_str(out, buf);
         fprintf(out, " }, \"defaultConfiguration\": { \"level\": \"%s\" }, \"helpUri\": ",
                 level_name(codes[i].level));
         put_doc_uri(out, codes[i].anchor);
