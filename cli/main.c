@@ -62,7 +62,8 @@ static const Command commands[] = {
       "lines, and the retention table. A .kai file is compiled in memory first.\n" },
     { "simulate", cmd_simulate,
       "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl] [--stats]\n"
-      "                [--skip-bad-rows] [--shard K/N] [--stdin-format csv|jsonl] [--no-progress]",
+      "                [--skip-bad-rows] [--shard K/N] [--stdin-format csv|jsonl] [--no-progress]\n"
+      "                " CLI_SOURCE_SYNOPSIS,
       "Replays event logs (CSV, JSON Lines, optionally .gz; - for standard input) through a policy\n"
       "(.kai, compiled in memory, or .kbc) and writes the send schedule as CSV\n"
       "(time,customer,rule,action,survey,channel,attempt,variant) or JSON Lines.\n"
@@ -73,10 +74,13 @@ static const Command commands[] = {
       "  --skip-bad-rows   skip malformed rows (counted on standard error) instead of failing\n"
       "  --shard K/N       keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
-      "  --no-progress     no progress line on a terminal\n" },
+      "  --no-progress     no progress line on a terminal\n"
+      CLI_SOURCE_HELP
+      "  -o may also name a table: postgresql://...?table=T or sqlite:PATH?table=T (one transaction)\n" },
     { "explain", cmd_explain,
       "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--until TIME]\n"
-      "               [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]",
+      "               [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]\n"
+      "               " CLI_SOURCE_SYNOPSIS,
       "Replays like simulate and tells the story of one customer on standard output: every event,\n"
       "trigger, scheduled ask, check (with the values it saw) and decision.\n"
       "  --customer ID     the customer whose story is told (required)\n"
@@ -85,7 +89,8 @@ static const Command commands[] = {
       "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
       "  --skip-bad-rows   skip malformed event rows instead of failing\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
-      "  --no-progress     accepted as for simulate\n" },
+      "  --no-progress     accepted as for simulate\n"
+      CLI_SOURCE_HELP },
     { "merge", cmd_merge,
       "kairos merge POLICY SCHEDULE... [-o OUT]",
       "Merges the schedules of disjoint customer shards (as 'simulate --shard K/N' wrote them, all\n"
@@ -549,15 +554,21 @@ static int cmd_merge(int argc, char **argv)
     return rc;
 }
 
+static const char *args_value_cb(void *a) { return args_value(a); }
+
 /* Shared by simulate and explain. */
 static int run_replay(const char *cmd, int argc, char **argv, bool explain)
 {
     Args a;
     args_init(&a, cmd, argc, argv);
     KrOptions ro = {0};
+    CliSources cs = {0};
     ro.progress = true;
     const char *o;
     while ((o = args_next(&a))) {
+        int so = cli_source_option(&cs, cmd, o, args_value_cb, &a);   /* --map, --schema, --input */
+        if (so < 0) goto usage;
+        if (so > 0) continue;
         if ((strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) && !explain) {
             if (!(ro.output = args_value(&a))) goto usage;
         } else if (strcmp(o, "--until") == 0) {
@@ -616,15 +627,18 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
 
     KlOptions lopt = {0};
     KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
-    if (!img) { args_free(&a); return 1; }
+    if (!img) { args_free(&a); cli_sources_free(&cs); return 1; }
     ro.inputs = (const char **)(a.pos + 1);
     ro.ninputs = (uint32_t)(a.npos - 1);
-    int status = kr_simulate(img, &ro, stderr);
+    int status = cli_sources_apply(&cs, &ro);
+    if (status == 0) status = kr_simulate(img, &ro, stderr);
     kb_free(img);
     args_free(&a);
+    cli_sources_free(&cs);
     return status;
 usage:
     args_free(&a);
+    cli_sources_free(&cs);
     return 2;
 }
 
@@ -666,7 +680,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("kairos %s (bytecode format %d)\n", KAIROS_VERSION, 1);
+        printf("kairos %s (bytecode format %d)\nevent sources: %s\n", KAIROS_VERSION, 1, kr_sources());
         return 0;
     }
     const Command *c = find_command(cmd);

@@ -58,7 +58,7 @@ enum { KI_P_NUM = 1, KI_P_INT, KI_P_STR, KI_P_TRUE, KI_P_FALSE };
 /* An unsorted file's row, for the stable sort. */
 typedef struct KiKey { int64_t time; uint64_t line; size_t off; } KiKey;
 
-enum { KI_FMT_CSV = 0, KI_FMT_JSONL = 1 };
+enum { KI_FMT_CSV = 0, KI_FMT_JSONL = 1, KI_FMT_SEGMENT = 2 };
 #define KI_BUF_PAD 64
 
 typedef struct KrInputCtx KrInputCtx;
@@ -79,6 +79,7 @@ typedef struct KiSrc {
     int fd;                       /* plain file or stdin, else -1 */
     gzFile gz;                    /* .gz file, else NULL */
     bool is_stdin;
+    struct KsRaw *raw;            /* a database source (source.h), else NULL */
 
     /* raw input buffer: bytes [pos, end) are unread; eof once read() says so;
      * KI_BUF_PAD bytes after cap may be read (never used) by vector loads */
@@ -140,6 +141,10 @@ struct KrInputCtx {
     uint64_t *want_bits; uint32_t want_words;
     /* attributes some event keeps (union of the sets above) */
     uint64_t *any_bits;
+    /* the log's schema (source.h; NULL: none) and per image attribute its
+     * declared type (KS_T_*; NULL: no types declared) */
+    const struct KrSchema *schema;
+    uint8_t *attr_type;
 };
 
 /* input.c helpers for the parsers */
@@ -206,5 +211,7 @@ int  ki_csv_begin(KiSrc *s);
 int  ki_csv_step(KiSrc *s);
 int  ki_jsonl_begin(KiSrc *s);
 int  ki_jsonl_step(KiSrc *s);
+int  ki_segment_begin(KiSrc *s);
+int  ki_segment_step(KiSrc *s);
 
 #endif

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "internal.h"
+#include "source.h"
 
 #define MEM_LIMIT (64u << 20)     /* standard output held in memory up to this */
 #define LINE_MAX_GUESS 512
@@ -31,6 +32,7 @@ struct KoWriter {
     char *mem; size_t len, cap;   /* held-back standard output */
     FILE *spill;                  /* ... past MEM_LIMIT */
     int error;                    /* errno of the first write error, or 0 */
+    KsSink *db;                   /* a database table (source.h), else NULL */
     char *line; size_t lcap;      /* the row being formatted */
     size_t llen;
 };
@@ -162,6 +164,10 @@ static const char *istr(const KImage *img, uint32_t si, size_t *n)
 static void sink(KoWriter *w, const char *p, size_t n)
 {
     if (w->error) return;
+    if (w->db) {                  /* one CSV line into the table (source.h) */
+        if (ks_sink_write(w->db, p, n) != 0) w->error = -1;
+        return;
+    }
     if (!w->to_stdout) {
         if (fwrite(p, 1, n, w->f) != n) w->error = errno ? errno : EIO;
         return;
@@ -204,7 +210,14 @@ KoWriter *ko_open(const char *path, KrOutFormat fmt, const KImage *img,
     w->to_stdout = !path || strcmp(path, "-") == 0;
     w->path = w->to_stdout ? "-" : path;
     struct stat st;
-    if (!w->to_stdout && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (!w->to_stdout && ks_is_db(path)) {          /* a database table (source.h) */
+        if (fmt != KR_OUT_CSV) {
+            fprintf(err, "%s: error: a schedule goes into a table as rows: --format jsonl does not apply\n", path);
+            free(w);
+            return NULL;
+        }
+        if (!(w->db = ks_sink_open(path, err))) { free(w); return NULL; }
+    } else if (!w->to_stdout && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         w->direct = true;
         w->f = fopen(path, "w");
         if (!w->f) {
@@ -303,6 +316,12 @@ int ko_close(KoWriter *w, bool ok)
 {
     if (!w) return ok ? 0 : -1;
     int status = 0;
+    if (w->db) {                  /* errors were printed by the sink */
+        status = ks_sink_close(w->db, ok && !w->error);
+        free(w->line);
+        free(w);
+        return ok ? status : -1;
+    }
     if (w->to_stdout) {
         if (ok) flush_stdout(w);
         if (w->spill) fclose(w->spill);

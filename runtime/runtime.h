@@ -34,7 +34,24 @@ typedef struct KrOptions {
     const char *explain_rule;     /* NULL: all rules */
     bool explain_jsonl;
     FILE *explain_out;            /* where the story goes (NULL: standard output) */
+    /* the log's schema (--map, --schema; NULL: Kairos's own names) and
+     * whether the logs are Segment-spec JSON Lines (--input segment) */
+    const struct KrSchema *schema;
+    bool segment;
 } KrOptions;
+
+/* ---- mapping a log's schema (schema.c, SPEC.md 5.10) ---------------------- */
+typedef struct KrSchema KrSchema;
+KrSchema *kr_schema_new(void);
+/* Adds "--map KAIROS=SOURCE,..."; 0, or -1 with msg set (bad usage). */
+int  kr_schema_map(KrSchema *sc, const char *spec, char *msg, size_t cap);
+/* Reads a schema file (YAML); 0, or -1 after printing FILE:LINE:COL: error. */
+int  kr_schema_load(KrSchema *sc, const char *path, FILE *err);
+/* Whether the schema file said `input: segment`. */
+bool kr_schema_segment(const KrSchema *sc);
+void kr_schema_free(KrSchema *sc);
+/* The event sources built in, e.g. "csv jsonl segment postgresql sqlite". */
+const char *kr_sources(void);
 
 /* Replays the inputs through the image and writes the schedule.  Errors
  * (unreadable file, bad row, write failure) are printed to err as
