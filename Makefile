@@ -81,6 +81,8 @@ check: $(KAIROS) $(B)/unit-tests $(B)/kairos-bench
 	@echo "== diagnostics, golden cases, examples"
 	sh tests/run.sh $(KAIROS)
 	sh tests/cli/manpage.sh $(KAIROS) doc/kairos.1
+	@echo "== event sources in PostgreSQL (a server started here) and SQLite"
+	sh tests/db/run.sh $(KAIROS)
 	@echo "== language server (protocol tests, Neovim's client)"
 	sh tests/lsp/run.sh $(KAIROS)
 	@echo "== scale-out on a Dask LocalCluster"

@@ -131,11 +131,11 @@ static void skip_type(SState *st, const char *type)
     }
 }
 
-/* call -- one line (NUL-terminated in st->line). 0 done, -1 error. */
-static int call(KiSrc *s, SState *st, size_t len, uint64_t line)
+/* call -- one line (NUL-terminated in st->line; lp: the same line in the
+ * input buffer, for messages). 0 done, -1 error. */
+static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
 {
     KrInputCtx *c = s->ctx;
-    const char *lp = st->line;
     char err[256] = "", msg[300] = "";
     yajl_val root = yajl_tree_parse(st->line, err, sizeof err);
     if (!root) {
@@ -146,7 +146,6 @@ static int call(KiSrc *s, SState *st, size_t len, uint64_t line)
         while (n > 0 && (e[n - 1] == ' ' || e[n - 1] == '.')) n--;
         return ki_row_error(s, true, line, lp, NULL, NULL, "invalid JSON: %.*s", (int)(n > 120 ? 120 : n), e);
     }
-    (void)len;
     int rc = 0;
     KiRow *r = &st->rows[st->next];
     size_t tlen = 0, clen = 0, elen = 0;
@@ -272,7 +271,7 @@ int ki_segment_step(KiSrc *s)
             }
             memcpy(st->line, p, len);
             st->line[len] = 0;
-            if (call(s, st, len, s->line) != 0) return -1;
+            if (call(s, st, p, s->line) != 0) return -1;
         }
         s->pos += (nl ? (size_t)(nl - (s->buf + s->pos)) + 1u : avail);
         s->line++;

@@ -3,7 +3,7 @@
 # they are missing: with apt-get when run as root, otherwise it prints the
 # exact command to run.
 set -eu
-PKGS="gcc make flex bison pkg-config libyaml-dev check libglib2.0-dev libyajl-dev zlib1g-dev tzdata python3 python3-distributed neovim"
+PKGS="gcc make flex bison pkg-config libyaml-dev check libglib2.0-dev libyajl-dev zlib1g-dev libpq-dev libsqlite3-dev postgresql sqlite3 tzdata python3 python3-distributed neovim"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
