@@ -5,6 +5,10 @@
 #             (kairos-bench floor: the least any reader must do),
 #   reader    the event reader alone (ki_open/ki_next, kairos-bench read),
 #   simulate  kairos simulate bench/policy.kai FILE, end to end,
+#   diff      kairos diff bench/policy.kai NEW FILE --format csv, NEW being the
+#             bench policy with its cap widened to 45 days and SMS quiet hours
+#             to 09:00 (CSV only): one read feeds two replays, so its cost is
+#             printed as a ratio to simulate's (target: at most 1.3x),
 # and prints seconds, events/s, MB/s, peak RSS and the ratio of time to the
 # floor, for CPU time (user + system: what counts on a loaded machine, where
 # wall time mostly measures waiting for a core) and for wall time.
@@ -69,6 +73,7 @@ for fmt in csv jsonl; do
             reader)   measure "$BENCH" read "$f" ;;
             simulate) measure "$KAIROS" simulate "$POLICY" "$f" -o "$DIR/schedule-$fmt.csv" ;;
         esac
+        [ "$step" = simulate ] && [ "$fmt" = csv ] && [ "$secs" != fail ] && sim_secs=$secs && sim_wall=$wall
         if [ "$secs" = fail ]; then
             printf '%-6s %-9s %9s   (failed: %s)\n' "$fmt" "$step" - "$(tail -n 2 "$DIR/stderr.txt" | head -n 1)"
             continue
@@ -88,5 +93,19 @@ if [ -s "$DIR/schedule-csv.csv" ]; then
     echo "schedule: $(($(wc -l <"$DIR/schedule-csv.csv") - 1)) rows ($DIR/schedule-csv.csv)"
     if [ -s "$DIR/schedule-jsonl.csv" ] && ! cmp -s "$DIR/schedule-csv.csv" "$DIR/schedule-jsonl.csv"; then
         echo "WARNING: the CSV and JSON Lines schedules differ"
+    fi
+fi
+# diff / simulate: two replays over one read (SPEC.md 6.3), on the CSV log.
+if [ -n "${sim_secs:-}" ]; then
+    sed -e 's/^cap 1 per 30d/cap 1 per 45d/' -e 's/^quiet 20:00-08:00 on sms/quiet 20:00-09:00 on sms/' \
+        "$POLICY" >"$DIR/policy-new.kai"
+    measure "$KAIROS" diff "$POLICY" "$DIR/policy-new.kai" "$base.csv" --format csv -o "$DIR/diff.csv"
+    if [ "$secs" = fail ]; then
+        echo "diff: failed: $(tail -n 2 "$DIR/stderr.txt" | head -n 1)"
+    else
+        awk -v d="$secs" -v s="$sim_secs" -v w="$wall" -v sw="$sim_wall" -v r="$rss" -v rows="$(($(wc -l <"$DIR/diff.csv") - 1))" 'BEGIN {
+            printf "diff: %.3f s cpu, %.3f s wall, %.1fMB peak RSS, %d rows; diff / simulate = %.2fx cpu, %.2fx wall (target <= 1.3x)\n",
+                d, w, r / 1024, rows, (s > 0 ? d / s : 0), (sw > 0 ? w / sw : 0)
+        }'
     fi
 fi

@@ -41,8 +41,8 @@ int cli_lsp(void);
 int cli_fmt(int argc, char **argv);
 int cli_test(int argc, char **argv);
 
-#endif
-
+/* kairos diff (cli/diff.c) and kairos readout (cli/readout.c). */
+#include "runtime/runtime.h"
 /* ---- event sources (cli/sources.c): --map, --schema, --input, shared by
  * every command that reads event logs ---------------------------------- */
 struct KrOptions;
@@ -67,3 +67,24 @@ void cli_sources_free(CliSources *cs);
     "  --input segment   the logs are Segment-spec JSON Lines (track, identify, page, screen)\n" \
     "  EVENTS may also be postgresql://...?table=T (or &query=SQL), sqlite:PATH?table=T (or ?query=SQL)\n"
 #define CLI_SOURCE_SYNOPSIS "[--map K=SRC,...] [--schema FILE] [--input segment]"
+
+typedef struct CliReport {
+    char **pos; int npos;             /* operands: policies, then event files */
+    const char *output, *format;
+    KrOptions ro;                     /* inputs, until, shard, stdin format, skip-bad-rows */
+    bool fail_if_changed;             /* diff */
+    int64_t window;                   /* readout (seconds) */
+    const char *by_trait;             /* readout --by customer.TRAIT: the TRAIT */
+    CliSources sources;               /* --map, --schema, --input (cli/sources.c) */
+} CliReport;
+/* Parses the options of diff/readout (cmd); 0, or the exit status 2 after
+ * a usage message, or 1 after an error in the --schema file (free r->pos
+ * and cli_sources_free(&r->sources) in every case). */
+int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv);
+/* Writes the rendered output to standard output or atomically to output; 0 or 1. */
+int cli_report_write(const char *output, const char *buf, size_t len);
+int cli_diff(int argc, char **argv);
+int cli_readout(int argc, char **argv);
+
+#endif
+

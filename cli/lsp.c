@@ -446,15 +446,24 @@ static KSpan decl_name_span(const KDecl *d)
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
-static void on_hover(yajl_val id, yajl_val params)
+/* The open document and the identifier at the position a request names
+ * (malloc'd; *lo, *hi its bytes), or NULL. */
+static char *word_request(yajl_val params, Doc **dp, size_t *lo, size_t *hi)
 {
-    Doc *d = doc_of(params);
-    if (!d) { reply(id, NULL); return; }
+    Doc *d = *dp = doc_of(params);
+    if (!d) return NULL;
     size_t off = pos_to_off(d->text, d->len, jint(jget(params, "position", "line", NULL), 0),
                             jint(jget(params, "position", "character", NULL), 0));
+    if (!word_at(d->text, d->len, off, lo, hi)) return NULL;
+    return strndup(d->text + *lo, *hi - *lo);
+}
+
+static void on_hover(yajl_val id, yajl_val params)
+{
     size_t lo, hi;
-    if (!word_at(d->text, d->len, off, &lo, &hi)) { reply(id, NULL); return; }
-    char *w = strndup(d->text + lo, hi - lo);
+    Doc *d;
+    char *w = word_request(params, &d, &lo, &hi);
+    if (!w) { reply(id, NULL); return; }
     Analysis a;
     Buf md = {0};
     if (w && analyse(d, &a)) {
@@ -514,13 +523,10 @@ static char *stdlib_file(const char *name)
 
 static void on_definition(yajl_val id, yajl_val params)
 {
-    Doc *d = doc_of(params);
-    if (!d) { reply(id, NULL); return; }
-    size_t off = pos_to_off(d->text, d->len, jint(jget(params, "position", "line", NULL), 0),
-                            jint(jget(params, "position", "character", NULL), 0));
     size_t lo, hi;
-    if (!word_at(d->text, d->len, off, &lo, &hi)) { reply(id, NULL); return; }
-    char *w = strndup(d->text + lo, hi - lo);
+    Doc *d;
+    char *w = word_request(params, &d, &lo, &hi);
+    if (!w) { reply(id, NULL); return; }
     Analysis a;
     Buf r = {0};
     if (w && analyse(d, &a)) {

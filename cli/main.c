@@ -34,6 +34,8 @@ static int cmd_merge(int argc, char **argv);
 static int cmd_lsp(int argc, char **argv);
 static int cmd_test(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
+static int cmd_diff(int argc, char **argv) { return cli_diff(argc, argv); }
+static int cmd_readout(int argc, char **argv) { return cli_readout(argc, argv); }
 
 static const Command commands[] = {
     { "check", cmd_check,
@@ -78,26 +80,74 @@ static const Command commands[] = {
       CLI_SOURCE_HELP
       "  -o may also name a table: postgresql://...?table=T or sqlite:PATH?table=T (one transaction)\n" },
     { "explain", cmd_explain,
-      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--until TIME]\n"
-      "               [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]\n"
+      "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--from TIME]\n"
+      "               [--until TIME] [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]\n"
       "               " CLI_SOURCE_SYNOPSIS,
-      "Replays like simulate and tells the story of one customer on standard output: every event,\n"
-      "trigger, scheduled ask, check (with the values it saw) and decision.\n"
-      "  --customer ID     the customer whose story is told (required)\n"
-      "  --rule NAME       only this rule's story (an unknown rule is an error)\n"
+      "Replays like simulate and tells the story of one customer on standard output: first one line\n"
+      "per trigger saying what became of it and why, then every event, trigger, scheduled ask, check\n"
+      "(with the values it saw) and decision.\n"
+      "  --customer ID     the customer whose story is told (required; an id absent from the logs\n"
+      "                    is an error naming the closest ids)\n"
+      "  --rule NAME       only this rule's story (an unknown rule is an error listing the rules)\n"
       "  --format F        text (default: TIME  RULE  STEP  DETAIL lines) or jsonl (one object a line)\n"
+      "  --from TIME       leave out the story before TIME (the replay still starts at the beginning)\n"
       "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
       "  --skip-bad-rows   skip malformed event rows instead of failing\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
       "  --no-progress     accepted as for simulate\n"
       CLI_SOURCE_HELP },
+    { "diff", cmd_diff,
+      "kairos diff OLD NEW EVENTS... [--format text|markdown|json|csv] [-o OUT] [--until TIME]\n"
+      "                [--fail-if-changed] [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]\n"
+      "                " CLI_SOURCE_SYNOPSIS,
+      "Replays two policies (.kai or .kbc) over the same event logs, read once, and shows what the\n"
+      "change does: asks, reminders and tasks per rule, survey and channel before -> after; the\n"
+      "customers who gain and lose asks; contact pressure (asks per customer in any 30 days: share\n"
+      "at 0, 1, 2, 3+, and the most); sends that only moved in time (same customer, rule, trigger\n"
+      "and attempt) with the median shift; rules present in only one policy.\n"
+      "  --format F         text (default), markdown (a pull-request comment), json (every number\n"
+      "                     of the summary), csv (the schedules' difference as a multiset:\n"
+      "                     change,time,customer,rule,action,survey,channel,attempt,variant with\n"
+      "                     change - (only in OLD) or + (only in NEW)); html is not available yet\n"
+      "  -o FILE            write to FILE (via a temporary file and rename)\n"
+      "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
+      "  --fail-if-changed  exit 3 when the schedules differ (after writing the output)\n"
+      "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
+      "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
+      "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      CLI_SOURCE_HELP
+      "Exit status: 0 (whether or not the schedules differ), 1 error, 2 bad usage, 3 the schedules\n"
+      "differ and --fail-if-changed was given.\n" },
+    { "readout", cmd_readout,
+      "kairos readout POLICY EVENTS... [--window DUR] [--format text|csv|json] [-o OUT]\n"
+      "                [--until TIME] [--by customer.TRAIT] [--shard K/N] [--skip-bad-rows]\n"
+      "                " CLI_SOURCE_SYNOPSIS,
+      "What the asks achieved: replays the policy and attributes each `response` event (attribute\n"
+      "survey) to the latest sent attempt of that survey to that customer at or before it, within\n"
+      "the window; an ask is answered if any response is attributed to any of its sent attempts.\n"
+      "  --window DUR       attribution window (default 7d; units s m h d w, e.g. 48h, 1h30m)\n"
+      "  --format F         text (default), csv (rule,variant,asks,answered,rate,low,high with a\n"
+      "                     Wilson 95% interval), json\n"
+      "  --by customer.T    split every table by the customer's trait T (e.g. customer.segment)\n"
+      "  -o FILE            write to FILE (via a temporary file and rename)\n"
+      "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
+      "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
+      "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
+      "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      CLI_SOURCE_HELP
+      "Text and JSON add per variant the difference to the rule's first variant (Newcombe hybrid\n"
+      "score 95% interval), the scores (NPS = % promoters - % detractors; other surveys: mean),\n"
+      "rates by channel, attempt and local hour of the send, time to response (median, p90), the\n"
+      "benchmark band per channel, and warnings for experiments shorter than 28 days or arms with\n"
+      "fewer than 100 asks.\n" },
     { "merge", cmd_merge,
       "kairos merge POLICY SCHEDULE... [-o OUT]",
       "Merges the schedules of disjoint customer shards (as 'simulate --shard K/N' wrote them, all\n"
       "CSV or all JSON Lines; - for standard input) into exactly the schedule one 'simulate' over\n"
       "every customer writes, streaming. Fails, naming the file and line, when an input is not a\n"
       "schedule of POLICY (unknown rule, survey or variant), is out of order, or shares a customer\n"
-      "with another input.\n"
+      "with another input. Given readouts ('readout --format csv' of shards) instead, it adds their\n"
+      "counts and computes rate and interval again: the readout of every customer.\n"
       "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n" },
     { "lsp", cmd_lsp,
       "kairos lsp",
@@ -307,6 +357,7 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
     free(buf);
     KDiags d;
     kd_init(&d, NULL);
+    d.mute_notes = true;       /* lint notes are for `check`, not every run */
     d.werror = lopt->werror;
     KProgram *p = kc_load(path, lopt, &d);
     kd_print(&d, stderr, KD_FMT_TEXT, color);
@@ -613,6 +664,14 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             if (!(ro.explain_customer = args_value(&a))) goto usage;
         } else if (strcmp(o, "--rule") == 0 && explain) {
             if (!(ro.explain_rule = args_value(&a))) goto usage;
+        } else if (strcmp(o, "--from") == 0 && explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (kr_parse_time(v, strlen(v), &ro.explain_from) != 0) {
+                cli_usage_error(cmd, "--from: '%s' is not an RFC 3339 time or Unix seconds", v);
+                goto usage;
+            }
+            ro.has_explain_from = true;
         } else {
             cli_usage_error(cmd, "unknown option %s", o);
             goto usage;

@@ -28,12 +28,16 @@
 #include <string.h>
 
 #include "lang/lang.h"
+#include "runtime/runtime.h"
 #include "cli.h"
 
 #define SCHED_HEADER "time,customer,rule,action,survey,channel,attempt,variant"
 #define NFIELDS 8
 
-typedef enum { FMT_UNKNOWN, FMT_CSV, FMT_JSONL } SchedFormat;
+#define READOUT_HEADER "rule,variant,asks,answered,rate,low,high"
+#define READOUT_FIELDS 7
+
+typedef enum { FMT_UNKNOWN, FMT_CSV, FMT_JSONL, FMT_READOUT } SchedFormat;
 
 typedef struct Field { char *p; size_t n; } Field;
 
@@ -156,8 +160,9 @@ static int buf_need(Input *in, size_t n)
     return 0;
 }
 
-/* Splits a CSV record (RFC 4180, as the schedule writer quotes it). */
-static int split_csv(Input *in)
+/* Splits a CSV record (RFC 4180, as the schedule writer quotes it) into
+ * nfields fields. */
+static int split_csv(Input *in, size_t nfields)
 {
     if (buf_need(in, in->reclen + 1) != 0) return fail(in, "%s", strerror(ENOMEM));
     size_t end = in->reclen;
@@ -166,7 +171,7 @@ static int split_csv(Input *in)
     char *out = in->buf;
     size_t i = 0, k = 0;
     for (;;) {
-        if (k == NFIELDS) return fail(in, "%s", "a schedule row has 8 fields; this one has more");
+        if (k == nfields) return fail(in, "%s", "this row has more fields than the header");
         in->fld[k].p = out;
         if (i < end && in->rec[i] == '"') {
             i++;
@@ -191,7 +196,7 @@ static int split_csv(Input *in)
         if (i >= end) break;
         i++; /* the comma */
     }
-    if (k != NFIELDS) return fail(in, "%s", "a schedule row has 8 fields; this one has fewer");
+    if (k != nfields) return fail(in, "%s", "this row has fewer fields than the header");
     return 0;
 }
 
@@ -363,7 +368,7 @@ static int next_row(Input *in, SchedFormat fmt, const KImage *img)
             if (r < 0) { fprintf(stderr, "%s: error: read error: %s\n", in->path, strerror(errno)); return -1; }
             if (r == 0) return fail(in, "%s", "unterminated quoted field at the end of the file");
         }
-        if (split_csv(in) != 0) return -1;
+        if (split_csv(in, NFIELDS) != 0) return -1;
     } else if (split_jsonl(in) != 0) {
         return -1;
     }
@@ -403,15 +408,22 @@ static SchedFormat open_input(Input *in, SchedFormat want)
     }
     ungetc(c, in->f);
     SchedFormat fmt = c == '{' ? FMT_JSONL : FMT_CSV;
-    if (want != FMT_UNKNOWN && fmt != want) {
+    if (want != FMT_UNKNOWN && (fmt == FMT_JSONL) != (want == FMT_JSONL)) {
         fail(in, "%s", "all schedules must have one format (CSV or JSON Lines)");
         return FMT_UNKNOWN;
     }
     if (fmt == FMT_CSV) {
         int r = read_line(in);
         if (r < 0) { fprintf(stderr, "%s: error: read error: %s\n", in->path, strerror(errno)); return FMT_UNKNOWN; }
-        if (in->reclen != sizeof SCHED_HEADER || memcmp(in->rec, SCHED_HEADER "\n", in->reclen) != 0) {
-            fail(in, "%s", "not a schedule: the first line must be the header " SCHED_HEADER);
+        if (in->reclen == sizeof READOUT_HEADER && memcmp(in->rec, READOUT_HEADER "\n", in->reclen) == 0)
+            fmt = FMT_READOUT;
+        else if (in->reclen != sizeof SCHED_HEADER || memcmp(in->rec, SCHED_HEADER "\n", in->reclen) != 0) {
+            fail(in, "%s", "not a schedule or a readout: the first line must be the header "
+                 SCHED_HEADER " or " READOUT_HEADER);
+            return FMT_UNKNOWN;
+        }
+        if (want != FMT_UNKNOWN && fmt != want) {
+            fail(in, "%s", "all inputs must be of one kind (schedules or readouts)");
             return FMT_UNKNOWN;
         }
     }
@@ -454,6 +466,89 @@ static int out_close(Out *o, bool ok)
     return cli_output_close(o->path ? o->path : "-", o->f, o->tmp, ok);
 }
 
+/* ---- readouts: counts add up ------------------------------------------------- */
+
+static bool parse_count(const Field *f, uint64_t *v)
+{
+    if (f->n == 0 || f->n > 19) return false;
+    *v = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->p[i] < '0' || f->p[i] > '9') return false;
+        *v = *v * 10 + (uint64_t)(f->p[i] - '0');
+    }
+    return true;
+}
+
+/* `readout --format csv` of disjoint shards: asks and answered are sums over
+ * customers, so they add; rate and interval are computed again from the sums,
+ * exactly as readout computes them. */
+static int merge_readouts(Input *in, int n, const KImage *img, FILE *out)
+{
+    uint32_t *base = calloc(img->nrules + 1, sizeof *base);
+    if (!base) { fprintf(stderr, "kairos merge: %s\n", strerror(ENOMEM)); return -1; }
+    for (uint32_t r = 0; r < img->nrules; r++)
+        base[r + 1] = base[r] + (img->rules[r].nvariants ? img->rules[r].nvariants : 1);
+    uint64_t (*cnt)[2] = calloc(base[img->nrules] + 1, sizeof *cnt);
+    if (!cnt) { free(base); fprintf(stderr, "kairos merge: %s\n", strerror(ENOMEM)); return -1; }
+    int rc = -1;
+    for (int i = 0; i < n; i++) {
+        Input *p = &in[i];
+        for (;;) {
+            p->reclen = 0;
+            p->line = p->next_line;
+            int r = read_line(p);
+            if (r < 0) { fprintf(stderr, "%s: error: read error: %s\n", p->path, strerror(errno)); goto done; }
+            if (r == 0) break;
+            if (split_csv(p, READOUT_FIELDS) != 0) goto done;
+            const Field *f = p->fld;
+            uint32_t ri;
+            for (ri = 0; ri < img->nrules; ri++)
+                if (!img->rules[ri].is_task && field_is(&f[0], img->strings[img->rules[ri].name])) break;
+            if (ri == img->nrules) { fail(p, "%s", "a rule that is not an ask rule of the policy"); goto done; }
+            const KbRule *rule = &img->rules[ri];
+            uint32_t v = 0;
+            if (rule->nvariants) {
+                for (v = 0; v < rule->nvariants; v++)
+                    if (field_is(&f[1], img->strings[rule->variants[v].name])) break;
+                if (v == rule->nvariants) { fail(p, "%s", "a variant the rule does not declare"); goto done; }
+            } else if (f[1].n) {
+                fail(p, "%s", "a variant for a rule without variants");
+                goto done;
+            }
+            uint64_t asks, answered;
+            if (!parse_count(&f[2], &asks) || !parse_count(&f[3], &answered) || answered > asks) {
+                fail(p, "%s", "asks and answered must be counts, answered at most asks");
+                goto done;
+            }
+            cnt[base[ri] + v][0] += asks;
+            cnt[base[ri] + v][1] += answered;
+        }
+    }
+    if (fputs(READOUT_HEADER "\n", out) == EOF) goto write_error;
+    for (uint32_t ri = 0; ri < img->nrules; ri++) {
+        const KbRule *rule = &img->rules[ri];
+        if (rule->is_task) continue;
+        for (uint32_t v = 0; v < base[ri + 1] - base[ri]; v++) {
+            uint64_t asks = cnt[base[ri] + v][0], hit = cnt[base[ri] + v][1];
+            if (!asks) continue;
+            double lo, hi;
+            kr_wilson(hit, asks, KR_Z95, &lo, &hi);
+            if (fprintf(out, "%s,%s,%llu,%llu,%.4f,%.4f,%.4f\n", img->strings[rule->name],
+                        rule->nvariants ? img->strings[rule->variants[v].name] : "",
+                        (unsigned long long)asks, (unsigned long long)hit,
+                        (double)hit / (double)asks, lo, hi) < 0) goto write_error;
+        }
+    }
+    rc = 0;
+    goto done;
+write_error:
+    fprintf(stderr, "kairos merge: write error: %s\n", strerror(errno ? errno : EIO));
+done:
+    free(base);
+    free(cnt);
+    return rc;
+}
+
 /* ---- the command ------------------------------------------------------------ */
 
 int cli_merge(const KImage *img, char **paths, int n, const char *outpath)
@@ -485,7 +580,7 @@ int cli_merge(const KImage *img, char **paths, int n, const char *outpath)
     }
     if (fmt == FMT_UNKNOWN) fmt = FMT_JSONL;   /* every input empty */
     /* An empty file counts as JSON Lines; with CSV inputs it is an error. */
-    for (int i = 0; i < n && fmt == FMT_CSV; i++) {
+    for (int i = 0; i < n && (fmt == FMT_CSV || fmt == FMT_READOUT); i++) {
         if (in[i].done && in[i].line == 1 && in[i].reclen == 0) {
             fail(&in[i], "%s", "empty file: a CSV schedule starts with its header");
             goto done;
@@ -494,6 +589,10 @@ int cli_merge(const KImage *img, char **paths, int n, const char *outpath)
 
     if (out_open(&out, outpath) != 0) goto done;
     out_opened = true;
+    if (fmt == FMT_READOUT) {
+        rc = merge_readouts(in, n, img, out.f) == 0 ? 0 : 1;
+        goto done;
+    }
     if (fmt == FMT_CSV && fputs(SCHED_HEADER "\n", out.f) == EOF) goto write_error;
 
     size_t hn = 0;

@@ -17,11 +17,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* meaning_bytes -- the .kbc bytes of img without what formatting may
- * change (line numbers, source hash); malloc'd, NULL when out of memory. */
+ * change (line numbers, source hash, positions of attribute reads);
+ * malloc'd, NULL when out of memory. */
 static uint8_t *meaning_bytes(KImage *img, size_t *len)
 {
     for (uint32_t i = 0; i < img->ncode; i++)
         img->lines[i] = 0;
+    for (uint32_t i = 0; i < img->nattr_reads; i++)
+        img->attr_reads[i].line = img->attr_reads[i].col = 0;
     for (uint32_t i = 0; i < img->nrules; i++)
         img->rules[i].line = 0;
     img->source_hash = 0;

@@ -33,6 +33,8 @@ void kb_free(KImage *img)
     free(img->lines);
     free(img->funcs);
     free(img->events);
+    free(img->attr_reads);
+    free(img->let_names);
     if (img->retention)
         for (uint32_t i = 0; i < img->nevents; i++) free(img->retention[i].attrs);
     free(img->retention);

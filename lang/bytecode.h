@@ -55,7 +55,7 @@ typedef enum KbTag {
   X(SINCE,    1, 0, 1, "SINCE e: push now minus the time of the customer's last event e at or before now (duration); unknown if none") \
   X(LAST,     3, 0, 1, "LAST e a t: push attribute a (coerced to t) of the customer's last event e at or before now; unknown if none or absent") \
   X(AGG,      4, 0, 1, "AGG k e a w: push sum(k=0) avg(1) min(2) max(3) of numeric attribute a over events e in (now - w, now] (w as for COUNT); sum of none is 0, avg/min/max of none are unknown") \
-  X(ASKED,    2, 0, 1, "ASKED s w: push whether survey s was sent to the customer (a first attempt, by any rule) in (now - w, now] (w as for COUNT)") \
+  X(ASKED,    2, 0, 1, "ASKED s w: push whether survey s was sent to the customer (an ask's first sent attempt, by any rule) in (now - w, now] (w as for COUNT)") \
   X(RESPONDED,2, 0, 1, "RESPONDED s w: push whether a response event with survey == name of s arrived in (now - w, now]") \
   X(NEG,      0, 1, 1, "NEG: negate a number or duration") \
   X(ADD,      0, 2, 1, "ADD: a + b (number+number, duration+duration, time+duration)") \
@@ -177,6 +177,22 @@ typedef struct KbRetention {
     uint32_t nattrs;
 } KbRetention;
 
+/* Debug information: read only by messages and explain, never by the
+ * schedule.  An attribute read of a rule's trigger event (TATTR in its
+ * where/if/unless functions), once per (rule, attribute), at the first
+ * place the source names it; and the lets: the instruction at code word
+ * pc leaves the value of the let named name (the outermost let when
+ * several end there). */
+typedef struct KbAttrRead {
+    uint32_t rule, attr;          /* rule index, attribute index */
+    uint32_t file;                /* string index: the source file's name */
+    uint32_t line, col;           /* of the name, from 1 */
+} KbAttrRead;
+typedef struct KbLetName {
+    uint32_t pc;                  /* code word of an instruction start; ascending */
+    uint32_t name;                /* string index */
+} KbLetName;
+
 typedef struct KImage {
     /* strings: every name and string constant, each NUL-terminated (and
      * with an explicit length: string constants may hold NUL bytes). */
@@ -205,6 +221,8 @@ typedef struct KImage {
     uint64_t consent_channels;              /* require consent on these */
     int64_t sent_window;                    /* how long the send history must be kept
                                                (longest cap / asked window; KB_FOREVER) */
+    KbAttrRead *attr_reads; uint32_t nattr_reads;   /* debug: see KbAttrRead */
+    KbLetName *let_names; uint32_t nlet_names;
 } KImage;
 
 /* Reserved event names (LANGUAGE.md section 5). */

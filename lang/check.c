@@ -105,6 +105,11 @@ uint32_t kc_attr_id(KCheck *c, const char *name)
     return p->nattrs - 1;
 }
 
+uint32_t kc_attr_find(KCheck *c, const char *name)
+{
+    return index_get(&c->attr_index, name);
+}
+
 uint32_t kc_event_find(KCheck *c, const char *name)
 {
     return index_get(&c->event_index, name);
@@ -184,6 +189,7 @@ static const char *attr_type_list_hint(KCheck *c, const KEventInfo *e, char *buf
 KType kc_event_attr(KCheck *c, const KCtx *x, uint32_t ev, const char *attr, KSpan span, uint32_t *attr_id)
 {
     *attr_id = kc_attr_id(c, attr);
+    kc_attr_used(c, *attr_id, span);
     if (ev == KC_NONE) return KT_UNTYPED;
     KEventInfo *e = &c->p->events[ev];
     for (uint32_t i = 0; i < e->nattrs; i++)
@@ -654,45 +660,6 @@ static void check_rule(KCheck *c, KRule *r)
 
 /* ---- the whole program ------------------------------------------------------------------------ */
 
-static void post_events(KCheck *c)
-{
-    KProgram *p = c->p;
-    for (uint32_t i = 0; i < p->nevents; i++) {
-        KEventInfo *e = &p->events[i];
-        if (e->declared) {
-            if (!e->used && !e->reserved && e->decl && is_policy(c, e->decl->span)) {
-                kd_warning(c->d, e->decl->event.name.span, "K0603", "event `%s` is declared but never used", e->name);
-                kd_hint(c->d, "remove the declaration, or use the event in a rule");
-            }
-            continue;
-        }
-        KSpan use = i < c->cap_events ? c->event_policy_use[i] : (KSpan){ 0, 0, 0 };
-        if (use.hi == 0) continue;       /* only used by the standard library */
-        /* candidates: declared events, and undeclared ones used more often
-         * (or as often and earlier): of two rare spellings the later one is
-         * the suspect */
-        const char *names[512];
-        uint32_t n = 0;
-        for (uint32_t j = 0; j < p->nevents && n < 512; j++) {
-            if (j == i) continue;
-            const KEventInfo *o = &p->events[j];
-            if (o->declared) { names[n++] = o->name; continue; }
-            if (!o->used || j >= c->cap_events) continue;
-            uint32_t ui = c->event_uses[i], uj = c->event_uses[j];
-            if (uj > ui || (uj == ui && j < i)) names[n++] = o->name;
-        }
-        const char *best = closest(e->name, names, n);
-        if (c->opt.strict) {
-            kd_error(c->d, use, "K0302", "unknown event `%s`", e->name);
-            if (best) kd_hint(c->d, "did you mean `%s`?", best);
-            else kd_hint(c->d, "with --strict every event must be declared: `event %s`", e->name);
-        } else if (best) {
-            kd_warning(c->d, use, "K0301", "event `%s` is not declared", e->name);
-            kd_hint(c->d, "did you mean `%s`?", best);
-        }
-    }
-}
-
 static void check_program(KCheck *c)
 {
     KProgram *p = c->p;
@@ -726,7 +693,8 @@ static void check_program(KCheck *c)
         check_rule(c, p->rules[i]);
         if (c->d->nerrors == errors) kc_rule_budget(c, p->rules[i]);
     }
-    post_events(c);
+    kc_post_events(c);
+    kc_bare_names(c);
 }
 
 static char *base_name(KCheck *c, const char *path)
@@ -779,6 +747,9 @@ static KProgram *load(KProgram *p, const char *name, const KlOptions *opt, KDiag
     free(c.let_stack);
     free(c.event_policy_use);
     free(c.event_uses);
+    free(c.bare);
+    if (c.bare_at) g_hash_table_destroy(c.bare_at);
+    free(c.attr_uses);
     index_free(&c.event_index);
     index_free(&c.attr_index);
     index_free(&c.rule_index);

@@ -313,7 +313,9 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
     /* an attribute */
     if (x->counted != KC_NONE) {
         e->res = KR_EVENT_ATTR;
-        return set(e, kc_event_attr(c, x, x->counted, e->name, e->span, &e->res_id));
+        KType t = kc_event_attr(c, x, x->counted, e->name, e->span, &e->res_id);
+        if (t != KT_ERROR) kc_bare_use(c, x, e, x->counted);
+        return set(e, t);
     }
     if (x->no_trigger) {
         kd_error(c->d, at(c, x, e), "K0409", "`%s` is not a let or a built-in, and this rule has no trigger event to read it from",
@@ -324,6 +326,7 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
     }
     e->res = KR_TRIGGER_ATTR;
     KType t = kc_event_attr(c, x, x->trigger, e->name, e->span, &e->res_id);
+    if (t != KT_ERROR) kc_bare_use(c, x, e, x->trigger);
     if (t == KT_ERROR) {
         uint32_t ev = kc_event_find(c, e->name);
         if (ev != KC_NONE && (c->p->events[ev].declared || c->p->events[ev].used))

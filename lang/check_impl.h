@@ -12,6 +12,15 @@
 /* An open-addressing hash index from names to ids (malloc'd). */
 typedef struct KIndex { const char **keys; uint32_t *ids; uint32_t cap, n; } KIndex;
 
+/* A bare name of the policy read as an attribute of an event whose
+ * attributes are not declared (check_names.c). */
+typedef struct KBareUse {
+    const char *name;
+    KSpan span;
+    uint32_t event;               /* KC_NONE: the trigger, not known */
+    bool counted;                 /* the event counted by count(E where ...) */
+} KBareUse;
+
 typedef enum { LET_UNSEEN = 0, LET_ACTIVE, LET_DONE, LET_BAD } KLetState;
 
 typedef struct KCheck {
@@ -32,6 +41,11 @@ typedef struct KCheck {
     uint32_t *let_need;           /* per let: stack its code needs + 1, 0 = not known (arena) */
     uint64_t expanded, max_expanded;   /* let nodes written out at use sites so far; the budget */
     bool expansion_reported;      /* K0318 reported */
+    KBareUse *bare;               /* malloc'd */
+    void *bare_at;                /* GHashTable: span.lo + 1 -> index + 1 in bare */
+    uint32_t nbare, capbare;
+    uint32_t *attr_uses;          /* per attribute id: uses in the policy (malloc'd) */
+    uint32_t cap_attr_uses;
 } KCheck;
 
 /* Lets are written out at every use (the checker re-checks them there, the
@@ -59,11 +73,19 @@ typedef struct KCtx {
 uint32_t kc_event_find(KCheck *c, const char *name);
 uint32_t kc_event_use(KCheck *c, const KCtx *x, const char *name, KSpan span);
 uint32_t kc_attr_id(KCheck *c, const char *name);
+/* The id of an attribute name, KC_NONE if it was never seen. */
+uint32_t kc_attr_find(KCheck *c, const char *name);
 KType kc_event_attr(KCheck *c, const KCtx *x, uint32_t ev, const char *attr, KSpan span, uint32_t *attr_id);
 uint32_t kc_survey_find(KCheck *c, const char *name);
 uint32_t kc_let_find(KCheck *c, const char *name);
 KType kc_let_neutral(KCheck *c, uint32_t let_id, KSpan use);
 void kc_unknown_survey(KCheck *c, KName n);
+
+/* check_names.c */
+void kc_post_events(KCheck *c);
+void kc_bare_use(KCheck *c, const KCtx *x, const KExpr *e, uint32_t ev);
+void kc_attr_used(KCheck *c, uint32_t id, KSpan span);
+void kc_bare_names(KCheck *c);
 
 /* check_expr.c */
 KType kc_expr(KCheck *c, const KCtx *x, KExpr *e);

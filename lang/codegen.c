@@ -105,6 +105,12 @@ typedef struct Gen {
     int let_depth;
     Index str_ix, const_ix;                   /* over strs, consts */
     Index event_ix, attr_ix, channel_ix, survey_ix, trait_ix;   /* over the name tables */
+
+    /* debug information (KbAttrRead, KbLetName) */
+    KbAttrRead *areads; uint32_t nareads, cap_areads;
+    KbLetName *lnames; uint32_t nlnames, cap_lnames;
+    uint32_t cur_rule;                        /* rule being compiled */
+    KSpan name_span;                          /* the name gen_attr is reading */
 } Gen;
 
 /* A function under construction (its own buffers: a count where-function
@@ -114,6 +120,8 @@ typedef struct Fn {
     uint32_t line;                            /* source line of the node being emitted */
     uint32_t trigger_event;                   /* image index of the rule's trigger, or KB_NONE */
     uint32_t counted_event;                   /* inside a count where-function, else KB_NONE */
+    uint32_t last_op;                         /* code word of the last instruction emitted */
+    KbLetName *lets; uint32_t nlets, caplets; /* pc relative to the function */
 } Fn;
 
 static void fail(Gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -344,6 +352,7 @@ static uint32_t span_line(const Gen *g, KSpan sp)
 
 static void emit(Gen *g, Fn *f, KbOp op, int nops, ...)
 {
+    f->last_op = f->code.n;
     push(g, &f->code, (uint32_t)op);
     push(g, &f->lines, f->line);
     va_list ap;
@@ -723,6 +732,33 @@ static void gen_call(Gen *g, Fn *f, const KExpr *e, KbTag hint)
     (void)hint;
 }
 
+/* Debug information: rule g->cur_rule reads attribute a of its trigger
+ * event, named at g->name_span (the first such place per rule and
+ * attribute is kept). */
+static void note_attr_read(Gen *g, const Fn *f, uint32_t a)
+{
+    if (f->trigger_event == KB_NONE || g->cur_rule == KB_NONE) return;
+    for (uint32_t i = g->nareads; i-- > 0 && g->areads[i].rule == g->cur_rule;)
+        if (g->areads[i].attr == a) return;
+    const KSources *s = &g->p->sources;
+    KSpan sp = g->name_span;
+    if (sp.src >= s->n) return;
+    /* line and column (characters from 1, as diagnostics count them),
+     * without touching the source's caches */
+    const KSource *src = &s->v[sp.src];
+    uint32_t line = span_line(g, sp), col = 1, lo = sp.lo < src->len ? sp.lo : (uint32_t)src->len;
+    uint32_t start = lo;
+    while (start > 0 && src->text[start - 1] != '\n') start--;
+    for (uint32_t i = start; i < lo; i++)
+        if (((unsigned char)src->text[i] & 0xC0) != 0x80) col++;
+    uint32_t file = str(g, s->v[sp.src].name ? s->v[sp.src].name : "?");
+    if (!grow((void **)&g->areads, &g->cap_areads, g->nareads, sizeof *g->areads)) {
+        fail(g, "out of memory");
+        return;
+    }
+    g->areads[g->nareads++] = (KbAttrRead){ g->cur_rule, a, file, line, col };
+}
+
 /* Reads an attribute: of the trigger (TATTR), of the counted event (ATTR)
  * or a profile trait (TRAIT). */
 static void gen_attr(Gen *g, Fn *f, KRes res, const char *name, uint32_t t)
@@ -732,11 +768,13 @@ static void gen_attr(Gen *g, Fn *f, KRes res, const char *name, uint32_t t)
     switch (res) {
     case KR_TRIGGER_ATTR:
         keep_attr(g, f->trigger_event, a);
+        note_attr_read(g, f, a);
         emit(g, f, KB_OP_TATTR, 2, a, t);
         break;
     case KR_EVENT_ATTR:
         if (f->counted_event == KB_NONE) {          /* outside a count: the trigger's */
             keep_attr(g, f->trigger_event, a);
+            note_attr_read(g, f, a);
             emit(g, f, KB_OP_TATTR, 2, a, t);
         } else {
             keep_attr(g, f->counted_event, a);
@@ -758,8 +796,20 @@ static void gen_name(Gen *g, Fn *f, const KExpr *e, KbTag hint)
         if (!v) { fail(g, "let `%s` has no value", e->name ? e->name : "?"); return; }
         if (g->let_depth > 100) { fail(g, "lets nested too deeply"); return; }
         g->let_depth++;
+        uint32_t before = f->code.n;
         gen(g, f, v, hint);
         g->let_depth--;
+        if (g->failed || f->code.n == before || !e->name) return;
+        uint32_t name = str(g, e->name);
+        if (f->nlets && f->lets[f->nlets - 1].pc == f->last_op) {
+            f->lets[f->nlets - 1].name = name;      /* let a = b: the outer name */
+            return;
+        }
+        if (!grow((void **)&f->lets, &f->caplets, f->nlets, sizeof *f->lets)) {
+            fail(g, "out of memory");
+            return;
+        }
+        f->lets[f->nlets++] = (KbLetName){ f->last_op, name };
         return;
     }
     case KR_NOW: emit(g, f, KB_OP_NOW, 0); return;
@@ -769,6 +819,7 @@ static void gen_name(Gen *g, Fn *f, const KExpr *e, KbTag hint)
         /* a bare attribute name: of the counted event inside a where-function,
          * else of the trigger (decided here, not by e->res: a let's body is
          * shared by all its uses, and each use is checked in its own context) */
+        g->name_span = e->span;
         gen_attr(g, f, KR_EVENT_ATTR, e->name, want_tag(e->type, hint));
         return;
     case KR_TRAIT:
@@ -805,6 +856,7 @@ static void gen_field(Gen *g, Fn *f, const KExpr *e, KbTag hint)
     if (res != KR_TRIGGER_ATTR && res != KR_TRAIT && res != KR_EVENT_ATTR && base && base->kind == KX_NAME && base->name)
         res = strcmp(base->name, "customer") == 0 ? KR_TRAIT : KR_TRIGGER_ATTR;
     if (res == KR_EVENT_ATTR) res = KR_TRIGGER_ATTR;   /* trigger.attr inside a count */
+    g->name_span = e->field_span.hi > 0 ? e->field_span : e->span;
     gen_attr(g, f, res, fname, t);
 }
 
@@ -955,16 +1007,25 @@ static uint32_t compile_fn(Gen *g, const KExpr *e, uint32_t trigger_event, uint3
     uint32_t idx = KB_NONE;
     if (!g->failed && grow((void **)&g->funcs, &g->cap_funcs, g->nfuncs, sizeof *g->funcs)) {
         g->funcs[g->nfuncs] = (KbFunc){ .start = g->code.n, .len = f.code.n };
+        uint32_t start = g->code.n;
         for (uint32_t i = 0; i < f.code.n; i++) {
             push(g, &g->code, f.code.v[i]);
             push(g, &g->lines, f.lines.v[i]);
         }
         idx = g->nfuncs++;
+        for (uint32_t i = 0; i < f.nlets && !g->failed; i++) {
+            if (!grow((void **)&g->lnames, &g->cap_lnames, g->nlnames, sizeof *g->lnames)) {
+                fail(g, "out of memory");
+                break;
+            }
+            g->lnames[g->nlnames++] = (KbLetName){ start + f.lets[i].pc, f.lets[i].name };
+        }
     } else {
         fail(g, "out of memory");
     }
     free(f.code.v);
     free(f.lines.v);
+    free(f.lets);
     return idx;
 }
 
@@ -1137,6 +1198,8 @@ static void hand_over(Gen *g, KImage *img)
     img->surveys = g->surveys.v; img->nsurveys = g->surveys.n; g->surveys.v = NULL;
     img->traits = g->traits.v; img->ntraits = g->traits.n; g->traits.v = NULL;
     img->sent_window = g->sent_window;
+    img->attr_reads = g->areads; img->nattr_reads = g->nareads; g->areads = NULL;
+    img->let_names = g->lnames; img->nlet_names = g->nlnames; g->lnames = NULL;
 }
 
 static void gen_free(Gen *g)
@@ -1156,13 +1219,15 @@ static void gen_free(Gen *g)
     free(g->surveys.v);
     free(g->traits.v);
     free(g->line_starts);
+    free(g->areads);
+    free(g->lnames);
     Index *ix[] = { &g->str_ix, &g->const_ix, &g->event_ix, &g->attr_ix, &g->channel_ix, &g->survey_ix, &g->trait_ix };
     for (size_t i = 0; i < sizeof ix / sizeof *ix; i++) free(ix[i]->slot);
 }
 
 KImage *kg_compile(const KProgram *p)
 {
-    Gen g = { .p = p };
+    Gen g = { .p = p, .cur_rule = KB_NONE };
     g.policy_src = p->nfiles && p->files[0] ? p->files[0]->src : 0;
     KImage *img = calloc(1, sizeof *img);
     if (!img) return NULL;
@@ -1179,8 +1244,10 @@ KImage *kg_compile(const KProgram *p)
         if (!img->rules) fail(&g, "out of memory");
         else img->nrules = p->nrules;
     }
-    for (uint32_t i = 0; i < p->nrules && !g.failed; i++)
+    for (uint32_t i = 0; i < p->nrules && !g.failed; i++) {
+        g.cur_rule = i;
         compile_rule(&g, p->rules[i], &img->rules[i]);
+    }
 
     if (!g.failed) hand_over(&g, img);
     gen_free(&g);

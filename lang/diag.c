@@ -208,7 +208,7 @@ static KDiag *push_diag(KDiags *d)
 static void vadd(KDiags *d, KSeverity sev, KSpan span, const char *code, bool attached,
                  const char *fmt, va_list ap)
 {
-    if (sev == KD_WARNING && d->mute_warnings) {
+    if ((sev == KD_WARNING && d->mute_warnings) || (sev == KD_NOTE && !attached && d->mute_notes)) {
         d->last_dropped = true;     /* its hint and notes go with it */
         return;
     }

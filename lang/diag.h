@@ -76,6 +76,8 @@ typedef struct KDiags {
     uint32_t nnotes;
     bool last_dropped;
     bool mute_warnings; /* warnings (with their hints and notes) are not recorded */
+    bool mute_notes;    /* notes that stand alone (lints such as K0707) are not recorded;
+                           notes attached to an error or warning still are */
     const KSources *sources;
 } KDiags;
 

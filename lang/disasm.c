@@ -213,7 +213,16 @@ static void put_code(const KImage *img, uint32_t f, FILE *out)
         }
         uint32_t line = img->lines ? img->lines[pc] : 0;
         int w = fprintf(out, "    %04u  %-9s %s", pc, kb_opinfo[op].name, text ? text : "");
-        if (line) fprintf(out, "%*s; line %u", w < 52 ? 52 - w : 1, "", line);
+        uint32_t let = KB_NONE;
+        for (uint32_t i = 0; img->let_names && i < img->nlet_names; i++)
+            if (img->let_names[i].pc == pc) let = img->let_names[i].name;
+        if (line || let != KB_NONE) fprintf(out, "%*s", w < 52 ? 52 - w : 1, "");
+        if (let != KB_NONE) {                   /* the instruction leaves the let's value */
+            fputs("; let ", out);
+            put_name(img, let, out);
+            if (line) fputc(' ', out);
+        }
+        if (line) fprintf(out, "; line %u", line);
         fputc('\n', out);
         free(text);
         pc += 1 + nops;
@@ -396,4 +405,17 @@ void kb_disasm(const KImage *img, FILE *out)
         }
     free(done);
     put_retention(img, out);
+    fputs("\ntrigger attributes read", out);
+    if (!img->nattr_reads) fputs(" (none)", out);
+    for (uint32_t i = 0; img->attr_reads && i < img->nattr_reads; i++) {
+        const KbAttrRead *a = &img->attr_reads[i];
+        fputs("\n  ", out);
+        if (img->rules && a->rule < img->nrules) put_name(img, img->rules[a->rule].name, out);
+        fputs("  ", out);
+        ATTRN(a->attr);
+        fputs("  at ", out);
+        put_name(img, a->file, out);
+        fprintf(out, ":%u:%u", a->line, a->col);
+    }
+    fputc('\n', out);
 }

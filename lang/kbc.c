@@ -2,8 +2,9 @@
  * loads one, bounds-checking every read, then hands it to kb_verify.
  *
  * The layout is documented byte by byte in SPEC.md section 3.4:
- * a fixed 52-byte header, fourteen sections in a fixed order (each an id
- * byte, a u32 payload length and the payload), and an FNV-1a 64 checksum
+ * a fixed 52-byte header, fifteen sections in a fixed order (each an id
+ * byte, a u32 payload length and the payload; the last, debug, since
+ * format version 2), and an FNV-1a 64 checksum
  * of everything before it.  All integers little-endian, fixed width, no
  * padding, no pointers, no timestamps: the same image always gives the
  * same bytes.
@@ -14,7 +15,7 @@
 #include <string.h>
 #include "bytecode.h"
 
-#define KBC_VERSION     1u
+#define KBC_VERSION     2u
 #define KBC_HEADER_SIZE 52u
 #define KBC_BYTE_ORDER  0x12345678u
 #define KBC_NUM_CHECK   370.5
@@ -25,12 +26,12 @@ static const uint8_t kbc_sentinel[4] = { '\r', '\n', 0x1a, '\n' };
 enum {
     SEC_STRINGS = 1, SEC_CONSTS, SEC_CODE, SEC_FUNCS, SEC_EVENTS, SEC_ATTRS,
     SEC_CHANNELS, SEC_SURVEYS, SEC_TRAITS, SEC_RULES, SEC_CAPS, SEC_QUIETS,
-    SEC_CONSENT, SEC_SENT_WINDOW, SEC__COUNT
+    SEC_CONSENT, SEC_SENT_WINDOW, SEC_DEBUG, SEC__COUNT
 };
 static const char *const sec_names[SEC__COUNT] = {
     "?", "strings", "constants", "code", "functions", "events", "attributes",
     "channels", "surveys", "traits", "rules", "caps", "quiets", "consent",
-    "sent_window",
+    "sent_window", "debug",
 };
 
 /* ---- writing ----------------------------------------------------------- */
@@ -263,6 +264,23 @@ int kb_write(const KImage *img, uint8_t **out, size_t *outlen)
 
     s = w_begin_section(&w, SEC_SENT_WINDOW);
     w_i64(&w, img->sent_window);
+    w_end_section(&w, s);
+
+    s = w_begin_section(&w, SEC_DEBUG);
+    w_u32(&w, img->nattr_reads);
+    for (uint32_t i = 0; i < img->nattr_reads; i++) {
+        const KbAttrRead *a = &img->attr_reads[i];
+        w_u32(&w, a->rule);
+        w_u32(&w, a->attr);
+        w_u32(&w, a->file);
+        w_u32(&w, a->line);
+        w_u32(&w, a->col);
+    }
+    w_u32(&w, img->nlet_names);
+    for (uint32_t i = 0; i < img->nlet_names; i++) {
+        w_u32(&w, img->let_names[i].pc);
+        w_u32(&w, img->let_names[i].name);
+    }
     w_end_section(&w, s);
 
     /* file length (including the checksum), then the checksum */
@@ -597,6 +615,30 @@ static void r_sections(Rd *r, KImage *img, size_t file_end)
 
     r_begin(r, SEC_SENT_WINDOW, file_end);
     img->sent_window = r_i64(r);
+    r_finish(r);
+    if (r->bad) return;
+
+    r_begin(r, SEC_DEBUG, file_end);
+    uint32_t nar = r_count(r, 20);
+    img->attr_reads = r_alloc(r, nar, sizeof *img->attr_reads);
+    if (r->bad) return;
+    img->nattr_reads = nar;
+    for (uint32_t i = 0; !r->bad && i < nar; i++) {
+        KbAttrRead *a = &img->attr_reads[i];
+        a->rule = r_u32(r);
+        a->attr = r_u32(r);
+        a->file = r_u32(r);
+        a->line = r_u32(r);
+        a->col = r_u32(r);
+    }
+    uint32_t nln = r->bad ? 0 : r_count(r, 8);
+    img->let_names = r_alloc(r, nln, sizeof *img->let_names);
+    if (r->bad) return;
+    img->nlet_names = nln;
+    for (uint32_t i = 0; !r->bad && i < nln; i++) {
+        img->let_names[i].pc = r_u32(r);
+        img->let_names[i].name = r_u32(r);
+    }
     r_finish(r);
 
     r->sect = NULL;

@@ -10,6 +10,9 @@
  *          are all on other channels; the checker reports the case of no
  *          cap at all)
  *   K0706  an unnamed rule in a policy with several rules
+ *   K0707  (a note) a reminder chain whose later attempts can reach a
+ *          customer on a channel its first attempt cannot: how caps count it
+ *   K0708  a policy file without rules
  *
  * Lints look only at the policy file (not at the prelude or imported
  * modules) of a program that checked without errors.  Each is documented
@@ -305,6 +308,36 @@ static void lint_sms_quiet(const KProgram *p, const KRule *r, KDiags *d)
         }
 }
 
+/* ---- reminder chains past a consent gate (K0707) ------------------------------------ */
+
+/* A note (not a warning: nothing is wrong) for an ask whose first attempt
+ * may be blocked by consent while a later attempt, on another channel, may
+ * be sent: that later attempt is then the ask's first sent attempt, which
+ * is what caps count (LANGUAGE.md section 4, rule 5). */
+static void lint_chain_consent(const KProgram *p, const KRule *r, KDiags *d)
+{
+    if (r->nattempts < 2) return;
+    const char *firsts[65];
+    uint32_t nf = 0;
+    firsts[nf++] = r->attempts[0].channel.s;
+    for (uint32_t i = 0; i < r->nvariants && nf < 65; i++)
+        if (r->variants[i].has_channel) firsts[nf++] = r->variants[i].channel.s;
+    for (uint32_t f = 0; f < nf; f++) {
+        const char *first = firsts[f];
+        if (!first || !consent_covers(p, first)) continue;
+        for (uint32_t i = 1; i < r->nattempts; i++) {
+            const char *ch = r->attempts[i].channel.s;
+            if (!ch || strcmp(ch, first) == 0) continue;
+            kd_add(d, KD_NOTE, r->attempts[i].channel.span, "K0707",
+                   "rule `%s` can reach a customer on %s at attempt %u although its first attempt, on %s, "
+                   "needs consent: caps count this ask at its first sent attempt", rule_name(r), ch, i + 1, first);
+            kd_hint(d, "a customer without %s consent gets attempt %u as the ask (action `ask`, counted by caps "
+                    "and checked against them there); the attempts before it are skipped", first, i + 1);
+            return;
+        }
+    }
+}
+
 /* ---- the lints of one program ----------------------------------------------------- */
 
 void kl_lint(const KProgram *p, KDiags *d)
@@ -314,6 +347,10 @@ void kl_lint(const KProgram *p, KDiags *d)
     uint32_t nrules = 0;
     for (uint32_t i = 0; i < p->nrules; i++)
         if (p->rules[i]->kw_span.src == src) nrules++;
+    if (nrules == 0) {
+        kd_warning(d, ((KSpan){ src, 0, 0 }), "K0708", "the policy has no rules: it never sends anything");
+        kd_hint(d, "add a rule, e.g. `ask NPS after ticket_closed + 24h`");
+    }
     bool warned_consent[2] = { false, false };
     static const char *const consent_channels[2] = { "sms", "whatsapp" };
 
@@ -324,6 +361,7 @@ void kl_lint(const KProgram *p, KDiags *d)
         if (!r->is_task) {
             lint_caps(p, r, d);
             lint_sms_quiet(p, r, d);
+            lint_chain_consent(p, r, d);
             Chan ch[64];
             uint32_t n = ask_channels(r, ch, 64);
             for (uint32_t k = 0; k < n; k++)
@@ -414,7 +452,7 @@ void kl_apply_ignores(const KProgram *p, KDiags *d)
     bool *drop = calloc(d->n, sizeof *drop);
     if (!map || !drop) { free(map); free(drop); return; }
     for (uint32_t i = 0; i < d->n; i++)
-        if (d->v[i].sev == KD_WARNING && d->v[i].group == i && silenced(p, d->v[i].span, d->v[i].code))
+        if (d->v[i].sev != KD_ERROR && d->v[i].group == i && silenced(p, d->v[i].span, d->v[i].code))
             drop[i] = true;
     for (uint32_t i = 0; i < d->n; i++)                  /* notes go with their diagnostic */
         if (d->v[i].group < d->n && drop[d->v[i].group]) drop[i] = true;
@@ -422,6 +460,7 @@ void kl_apply_ignores(const KProgram *p, KDiags *d)
     for (uint32_t i = 0; i < d->n; i++) {
         if (drop[i]) {
             if (d->v[i].sev == KD_WARNING && d->nwarnings) d->nwarnings--;
+            if (d->v[i].sev == KD_NOTE && d->nnotes) d->nnotes--;
             free(d->v[i].msg);
             free(d->v[i].hint);
             free(d->v[i].file);

@@ -24,7 +24,18 @@ typedef struct KParse {
 
     int prev_tok, cur_tok;        /* the last two tokens handed to the parser */
     KLoc prev_loc, cur_loc;
-    KSpan cap_warn;               /* K0211 candidate of the rule just built */
+    /* the layout rule (SPEC 1.3): kp_lex puts DECL_START before a token in
+     * column 1 and holds that token back for the next call */
+    bool held;                    /* a token is held back */
+    int held_tok;
+    KLoc held_loc;
+    _Alignas(16) unsigned char held_val[32];   /* its YYSTYPE (parser.y asserts the size) */
+    uint32_t decl_starts;         /* DECL_STARTs handed out so far */
+    uint32_t decl_line;           /* the line of the last one */
+    uint32_t prev_decl_line;      /* the line of the one before */
+    bool recovering;              /* a syntax error, and no DECL_START since */
+    bool col1_reported;           /* K0222 reported at col1_lo */
+    uint32_t col1_lo;
     bool too_deep;                /* K0221 reported */
     uint32_t err_base;            /* diags->nerrors when scanning began */
     bool stopped;                 /* K0109 reported: the scanner returns end of file */

@@ -76,6 +76,7 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
 static uint8_t day_bits(int tok_kind, int v);
 static bool int_in(KParse *ps, double v, KLoc loc, double lo, double hi, const char *what);
 static void append_decl(KParse *ps, KDecl *d);
+static void indented_decl(KParse *ps, KLoc loc);
 static KExprNode *rev_exprs(KExprNode *l);
 static KAttrNode *rev_attrs(KAttrNode *l);
 static void yyerror(YYLTYPE *loc, yyscan_t scanner, KParse *ps, const char *msg);
@@ -93,6 +94,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, KParse *ps, const char *msg)
 %token PRIORITY "priority" VARIANT "variant" RETRIGGER "retrigger" AND "and" OR "or"
 %token NOT "not" NO "no" IN "in" WITHIN "within" TRUE "true" FALSE "false"
 %token BEST_TIME "best_time" EQ "==" NE "!=" LE "<=" GE ">="
+%token DECL_START "a declaration in column 1"
 
 %type <e> expr unary postfix primary in_item
 %type <el> args in_items
@@ -106,8 +108,8 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, KParse *ps, const char *msg)
 %type <dur> plus_opt
 %type <e> where_opt
 
-/* A rule's clauses run until a token that cannot continue it; `cap` after a
- * rule continues the rule (see SPEC: a top-level cap goes above the rules). */
+/* A rule's clauses run until a token that cannot continue it: a `cap`
+ * after a rule's items, but not in column 1, is the rule's clause. */
 %precedence RULE_END
 %precedence CAP
 
@@ -127,10 +129,15 @@ file:
     decls
   ;
 
+/* kp_lex puts DECL_START before a token in column 1 (the layout rule, SPEC
+ * 1.3): a rule's items run until the next one, the end of the file, or a
+ * token that cannot continue the rule (`ask` on the same line); a `cap`
+ * that is not in column 1 goes on with the rule. */
 decls:
     %empty
-  | decls decl              { append_decl(ps, $2); }
-  | decls error
+  | decls DECL_START decl   { append_decl(ps, $3); ps->recovering = false; }
+  | decls decl              { indented_decl(ps, @2); append_decl(ps, $2); }
+  | decls error             { ps->recovering = true; }
   ;
 
 decl:
@@ -207,14 +214,7 @@ decl:
             $$->span = kp_span(ps, @$);
             $$->rule.name = mk_name(ps, $2, @2);
         }
-  | rule_body
-        {
-            $$ = $1;
-            if (ps->cap_warn.hi) {
-                kd_warning(ps->diags, ps->cap_warn, "K0211", "this `cap` is read as a clause of the rule above");
-                kd_hint(ps->diags, "indent it to make that clear, or move top-level caps above the rules");
-            }
-        }
+  | rule_body               { $$ = $1; }
   ;
 
 rule_body:
@@ -732,9 +732,108 @@ static void append_decl(KParse *ps, KDecl *d)
 
 /* ---- the token stream ------------------------------------------------------- */
 
+_Static_assert(sizeof(YYSTYPE) <= sizeof(((KParse *)0)->held_val), "KParse.held_val too small");
+
+/* True when the token at loc is the first of its line and in column 1. */
+static bool in_column1(const KParse *ps, KLoc loc)
+{
+    return loc.lo == 0 || ps->text[loc.lo - 1] == '\n';
+}
+
+/* Closing brackets in column 1 go on with the declaration (`}` ending an
+ * event's attribute list): they cannot start one. */
+static bool is_closer(int tok)
+{
+    return tok == '}' || tok == ')' || tok == ']';
+}
+
+/* True when only blanks precede the token at loc on its line. */
+static bool first_on_line(const KParse *ps, KLoc loc)
+{
+    for (uint32_t i = loc.lo; i > 0; i--) {
+        char c = ps->text[i - 1];
+        if (c == '\n') return true;
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\f' && c != '\v') return false;
+    }
+    return true;
+}
+
+/* A declaration that begins an indented line (K0223): an indented line goes
+ * on with the declaration above, which this one cannot do.  (One after
+ * another on the same line is allowed; after a syntax error the parser is
+ * resynchronising and says nothing.) */
+static void indented_decl(KParse *ps, KLoc loc)
+{
+    if (ps->recovering || !first_on_line(ps, loc) || in_column1(ps, loc)) return;
+    const char *t = ps->text + loc.lo;
+    int n = 0;
+    while (t[n] >= 'a' && t[n] <= 'z') n++;
+    kd_error(ps->diags, kp_span(ps, (KLoc){ loc.lo, loc.lo + (uint32_t)n }), "K0223",
+             "this `%.*s` is indented, but a declaration starts in column 1", n, t);
+    if (ps->first || ps->decl_starts > 0)
+        kd_hint(ps->diags, "an indented line goes on with the declaration above, and `%.*s` cannot: "
+                "remove the indentation", n, t);
+    else
+        kd_hint(ps->diags, "remove the indentation");
+}
+
+/* Words that go on with a declaration and cannot start one: in column 1
+ * they are reported (K0222) and read as if indented. */
+static bool is_clause_word(int tok)
+{
+    switch (tok) {
+    case VIA: case THEN: case AFTER: case WHERE: case EVERY: case AT: case IF: case UNLESS:
+    case PRIORITY: case VARIANT: case ON: case AND: case OR: case PER: case WITHIN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const char *tok_text(const KParse *ps, KLoc loc, int *len)
+{
+    *len = (int)(loc.hi - loc.lo > 40 ? 40 : loc.hi - loc.lo);
+    return ps->text + loc.lo;
+}
+
+/* The token stream, with the layout rule (SPEC 1.3): a token in column 1
+ * is preceded by DECL_START, except a closing bracket and a clause word
+ * after a declaration (K0222: that line should have been indented). */
 static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps)
 {
-    int tok = kx_yylex(lval, lloc, scanner);
+    int tok;
+    if (ps->held) {
+        ps->held = false;
+        tok = ps->held_tok;
+        *lloc = ps->held_loc;
+        memcpy(lval, ps->held_val, sizeof *lval);
+        ps->cur_tok = tok;            /* the token before DECL_START stays prev */
+        ps->cur_loc = *lloc;
+        return tok;
+    }
+    tok = kx_yylex(lval, lloc, scanner);
+    if (tok != 0 && in_column1(ps, *lloc) && !is_closer(tok)) {
+        if (is_clause_word(tok) && ps->decl_starts > 0) {
+            int n;
+            const char *t = tok_text(ps, *lloc, &n);
+            kd_error(ps->diags, kp_span(ps, *lloc), "K0222", "`%.*s` is in column 1, where a declaration starts, "
+                     "but no declaration starts with `%.*s`", n, t, n, t);
+            kd_hint(ps->diags, "a declaration goes on over indented lines only: indent this line to continue the "
+                    "declaration of line %u", ps->decl_line);
+            ps->col1_reported = true;
+            ps->col1_lo = lloc->lo;
+        } else {
+            ps->held = true;
+            ps->held_tok = tok;
+            ps->held_loc = *lloc;
+            memcpy(ps->held_val, lval, sizeof *lval);
+            ps->decl_starts++;
+            ps->prev_decl_line = ps->decl_line;
+            uint32_t col;
+            kd_line_col(&ps->sources->v[ps->src], lloc->lo, &ps->decl_line, &col);
+            tok = DECL_START;
+        }
+    }
     ps->prev_tok = ps->cur_tok;
     ps->prev_loc = ps->cur_loc;
     ps->cur_tok = tok;
@@ -802,6 +901,7 @@ static const char *expected_name(yysymbol_kind_t sym, int prev)
     case YYSYMBOL_WEEKDAY: return "a weekday";
     case YYSYMBOL_DAYRANGE: return "a weekday range";
     case YYSYMBOL_YYEOF: return "the end of the file";
+    case YYSYMBOL_DECL_START: return "a new declaration (in column 1)";
     default: return NULL;
     }
 }
@@ -864,6 +964,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
         return 0;
     }
     int prev = ps->prev_tok;
+    if (ps->col1_reported && loc.lo == ps->col1_lo)
+        return 0;                     /* K0222 already said it: the line is not indented */
     if (la == YYSYMBOL_YYEOF) {
         /* at the end of the file: point just after the last token */
         prev = ps->cur_tok == 0 ? ps->prev_tok : ps->cur_tok;
@@ -950,6 +1052,14 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
         kd_hint(ps->diags, "comparisons do not chain: combine them with `and`, e.g. `1 < x and x < 10`");
     else if (la == YYSYMBOL_YYEOF && prev == ASK)
         kd_hint(ps->diags, "an ask names a survey: `ask NPS after EVENT`");
+    else if (la == YYSYMBOL_DECL_START && ps->held && ps->decl_starts > 1) {
+        /* the token in column 1 would have gone on with the declaration */
+        bool fits = false;
+        for (int i = 0; i < n; i++) fits = fits || exp[i] == YYTRANSLATE(ps->held_tok);
+        if (fits)
+            kd_hint(ps->diags, "a line whose first token is in column 1 starts a new declaration: "
+                    "indent this line to continue the declaration of line %u", ps->prev_decl_line);
+    }
     return 0;
 }
 
@@ -985,16 +1095,8 @@ static void dup_clause(KParse *ps, KItem *it, KSpan first, const char *what)
     kd_note(ps->diags, first, "the first one is here");
 }
 
-static uint32_t line_of(KParse *ps, uint32_t off)
-{
-    uint32_t line, col;
-    kd_line_col(&ps->sources->v[ps->src], off, &line, &col);
-    return line;
-}
-
 static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName target, KItem *items)
 {
-    ps->cap_warn = (KSpan){ 0, 0, 0 };
     KDecl *d = mk_decl(ps, KD_RULE, loc);
     KRule *r = &d->rule;
     r->is_task = task;
@@ -1139,11 +1241,6 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
             r->cap_span = it->span;
             r->cap_n = (uint32_t)it->num;
             r->cap_window = it->dur;
-            /* a `cap` at column 1 on its own line after an unnamed one-line rule */
-            uint32_t lo = it->kw.lo;
-            KSpan before = prev ? prev->span : r->kw_span;
-            if ((lo == 0 || ps->text[lo - 1] == '\n') && line_of(ps, before.hi) == line_of(ps, r->kw_span.lo))
-                ps->cap_warn = it->kw;      /* reported if the rule turns out unnamed */
             break;
         }
         case KI_PRIORITY:
@@ -1167,7 +1264,7 @@ static KDecl *build_rule(KParse *ps, KLoc loc, KLoc head_kw, bool task, KName ta
         case KI_ON_CHANNELS:
             if (prev && prev->kind == KI_CAP) {
                 kd_error(ps->diags, it->span, "K0210", "a rule's `cap` has no `on CHANNELS`");
-                kd_hint(ps->diags, "this `cap` belongs to the rule above; write top-level caps (`cap N per D on CHANNELS`) above the rules");
+                kd_hint(ps->diags, "this `cap` is indented, so it is a clause of the rule above; a top-level cap (`cap N per D on CHANNELS`) starts in column 1");
             } else {
                 kd_error(ps->diags, it->span, "K0210", "`on CHANNELS` is not a rule clause");
                 kd_hint(ps->diags, "a rule takes `on retrigger restart|keep`; `on CHANNELS` follows a top-level `cap`, `quiet` or `require consent`");

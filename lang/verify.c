@@ -404,6 +404,42 @@ static int check_rule(Vf *v, uint32_t i)
     return 0;
 }
 
+/* Debug information: every index in range, positions from 1, let names
+ * at instruction starts in ascending order. */
+static int check_debug(Vf *v)
+{
+    const KImage *img = v->img;
+    if ((img->nattr_reads && !img->attr_reads) || (img->nlet_names && !img->let_names))
+        return vfail(v, "debug table missing");
+    for (uint32_t i = 0; i < img->nattr_reads; i++) {
+        const KbAttrRead *a = &img->attr_reads[i];
+        if (a->rule >= img->nrules || a->attr >= img->nattrs || a->file >= img->nstrings)
+            return vfail(v, "debug: attribute read %u: index out of range", i);
+        if (a->line == 0 || a->col == 0)
+            return vfail(v, "debug: attribute read %u: position %u:%u (lines and columns count from 1)",
+                         i, a->line, a->col);
+    }
+    for (uint32_t i = 0; i < img->nlet_names; i++) {
+        const KbLetName *l = &img->let_names[i];
+        if (l->name >= img->nstrings)
+            return vfail(v, "debug: let %u: string index %u out of range", i, l->name);
+        if (i > 0 && l->pc <= img->let_names[i - 1].pc)
+            return vfail(v, "debug: let %u: code word %u not after the previous let's", i, l->pc);
+        bool start = false;
+        for (uint32_t f = 0; f < img->nfuncs && !start; f++) {
+            const KbFunc *fn = &img->funcs[f];
+            if (l->pc < fn->start || l->pc - fn->start >= fn->len) continue;
+            for (uint32_t pc = fn->start; pc <= l->pc && pc < fn->start + fn->len;) {
+                if (pc == l->pc) { start = true; break; }
+                pc += 1u + kb_opinfo[img->code[pc]].noperands;
+            }
+        }
+        if (!start)
+            return vfail(v, "debug: let %u: code word %u is not an instruction start", i, l->pc);
+    }
+    return 0;
+}
+
 int kb_verify(KImage *img, char *err, size_t errlen)
 {
     Vf v = { .img = img, .err = err, .errlen = errlen };
@@ -441,5 +477,5 @@ int kb_verify(KImage *img, char *err, size_t errlen)
         return vfail(&v, "consent: channel mask names unknown channels");
     if (img->sent_window < 0)
         return vfail(&v, "negative send-history window");
-    return 0;
+    return check_debug(&v);
 }

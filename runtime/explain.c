@@ -10,7 +10,9 @@
  * instruction that produced it, and a node whose instruction did not run
  * (the right side of a short-circuited `and`/`or`) was not evaluated.
  *
- * Lets are inlined by the compiler, so they appear expanded.  Code that
+ * Lets are inlined by the compiler; the image's debug table names the
+ * instruction that leaves each let's value, so a let shows by its name
+ * (its expansion beneath it in the value lines).  Code that
  * does not decompile (a hand-made .kbc with unusual jumps) gives no tree:
  * explain then shows only the condition's result.
  */
@@ -44,7 +46,27 @@ struct KeTrace {
     KrValue *vals;                /* [ncode] value produced at each instruction */
     uint8_t *seen;                /* [ncode] 1 if that instruction ran */
     KeTree **trees;               /* [nfuncs] built on first use */
+    /* rendering modes: let_top -- a let-valued node is shown by its name
+     * even as the whole expression; subst -- evaluated operands are shown
+     * by their values ("1 > 0") */
+    bool let_top, subst;
 };
+
+/* The name of the let whose value the instruction at code word pc leaves,
+ * or NULL (img->let_names is ascending). */
+static const char *let_name(const KeTrace *t, uint32_t pc)
+{
+    const KImage *img = t->img;
+    uint32_t lo = 0, hi = img->nlet_names;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (img->let_names[mid].pc < pc) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < img->nlet_names && img->let_names[lo].pc == pc && img->let_names[lo].name < img->nstrings)
+        return img->strings[img->let_names[lo].name];
+    return NULL;
+}
 
 KeTrace *ke_new(const KImage *img, const KrPool *values)
 {
@@ -352,10 +374,13 @@ static const char *infix_of(uint32_t op)
 /* The operands of the left-associative chain of node ni's operator
  * (((a op b) op c) -> a, b, c), leftmost first; malloc'd, NULL when out of
  * memory. */
-static uint32_t *chain_items(const KeTree *tr, uint32_t ni, uint32_t *len)
+static uint32_t *chain_items(const KeTrace *t, const KeTree *tr, uint32_t ni, uint32_t *len)
 {
+    /* a let inside the chain is one item (shown by its name) */
+#define CHAINS(c) (tr->nodes[c].op == op && tr->nodes[c].nkids == 2 && \
+                   ((c) == ni || t->subst || !let_name(t, tr->nodes[c].pc)))
     uint32_t op = tr->nodes[ni].op, n = 1, cur = ni;
-    while (tr->nodes[cur].op == op && tr->nodes[cur].nkids == 2) {
+    while (CHAINS(cur)) {
         n++;
         cur = tr->kids[tr->nodes[cur].kid0];
     }
@@ -363,16 +388,22 @@ static uint32_t *chain_items(const KeTree *tr, uint32_t ni, uint32_t *len)
     if (!items) return NULL;
     uint32_t k = n;
     cur = ni;
-    while (tr->nodes[cur].op == op && tr->nodes[cur].nkids == 2) {
+    while (CHAINS(cur)) {
         items[--k] = tr->kids[tr->nodes[cur].kid0 + 1];
         cur = tr->kids[tr->nodes[cur].kid0];
     }
     items[0] = cur;
     *len = n;
     return items;
+#undef CHAINS
 }
 
 static void render(KeTrace *t, const KeTree *tr, uint32_t ni, Buf *b, int depth, bool in_where);
+
+static bool is_constant(uint32_t op)
+{
+    return op == KB_OP_CONST || op == KB_OP_TRUE || op == KB_OP_FALSE || op == KB_OP_UNKNOWN;
+}
 
 /* The text of function fn (a where-function inside count). */
 static void render_fn(KeTrace *t, uint32_t fn, Buf *b, int depth)
@@ -407,6 +438,13 @@ static void render(KeTrace *t, const KeTree *tr, uint32_t ni, Buf *b, int depth,
     const uint32_t *o = img->code + n->pc + 1;       /* operands */
     int p = prec_of(n->op);
     const char *inf = infix_of(n->op);
+    const char *let = t->subst || (depth == 0 && !t->let_top) ? NULL : let_name(t, n->pc);
+    if (let) { puts_(b, let); return; }
+    bool op = inf || n->op == KB_OP_NOT || n->op == KB_OP_NEG || n->op == KB_OP_IN;
+    if (t->subst && !op && !is_constant(n->op) && !in_where && t->seen[n->pc]) {
+        put_value(t, b, &t->vals[n->pc]);
+        return;
+    }
     if (inf && n->nkids == 2) {
         bool assoc = n->op == KB_OP_AND || n->op == KB_OP_OR || n->op == KB_OP_ADD || n->op == KB_OP_MUL;
         if (!assoc) {
@@ -419,7 +457,7 @@ static void render(KeTrace *t, const KeTree *tr, uint32_t ni, Buf *b, int depth,
         /* a chain of one operator (a and b and c) as one list, without
          * recursing along it: a 20,000-term `and` stays flat */
         uint32_t len;
-        uint32_t *items = chain_items(tr, ni, &len);
+        uint32_t *items = chain_items(t, tr, ni, &len);
         if (!items) { puts_(b, "..."); return; }
         for (uint32_t i = 0; i < len && !b->full; i++) {
             if (i) puts_(b, inf);
@@ -516,10 +554,6 @@ typedef struct Walk {
     unsigned lines;
 } Walk;
 
-static bool is_constant(uint32_t op)
-{
-    return op == KB_OP_CONST || op == KB_OP_TRUE || op == KB_OP_FALSE || op == KB_OP_UNKNOWN;
-}
 
 static void walk(Walk *w, uint32_t ni, int depth)
 {
@@ -533,22 +567,97 @@ static void walk(Walk *w, uint32_t ni, int depth)
         return;
     }
     Buf text = { .n = 0 }, val = { .n = 0 };
-    render(w->t, tr, ni, &text, 0, false);
     bool ran = w->t->seen[n->pc];
     if (ran) put_value(w->t, &val, &w->t->vals[n->pc]);
+    const char *let = let_name(w->t, n->pc);
+    if (let) {                          /* the let by its name, its expansion beneath */
+        w->lines++;
+        w->emit(w->arg, depth, let, ran ? val.s : NULL, ran ? &w->t->vals[n->pc] : NULL);
+        if (!ran || depth >= KE_MAX_LIST || w->lines >= KE_MAX_LINES) return;
+        depth++;
+    }
+    render(w->t, tr, ni, &text, 0, false);
     w->lines++;
     w->emit(w->arg, depth, text.s, ran ? val.s : NULL, ran ? &w->t->vals[n->pc] : NULL);
     if (!ran || depth >= KE_MAX_LIST) return;
     if (n->op == KB_OP_AND || n->op == KB_OP_OR) {
         /* a chain of one operator is one list: a and b and c */
         uint32_t len;
-        uint32_t *items = chain_items(tr, ni, &len);
+        uint32_t *items = chain_items(w->t, tr, ni, &len);
         if (!items) return;
         for (uint32_t i = 0; i < len && w->lines <= KE_MAX_LINES; i++) walk(w, items[i], depth + 1);
         free(items);
         return;
     }
     for (uint32_t i = 0; i < n->nkids; i++) walk(w, kid(tr, n, i), depth + 1);
+}
+
+/* The part of node ni that decided its value: down an `and` that was
+ * false to its first false operand, an `or` that was true to its first
+ * true one (not through lets, which are explained by their expansion). */
+static uint32_t decider(KeTrace *t, const KeTree *tr, uint32_t ni)
+{
+    for (int guard = 0; guard < KE_MAX_DEPTH; guard++) {
+        const KeNode *n = &tr->nodes[ni];
+        if (!t->seen[n->pc] || (n->op != KB_OP_AND && n->op != KB_OP_OR)) return ni;
+        /* false and: the first false operand; true or: the first true one;
+         * unknown either: the first unknown one */
+        const KrValue *v = &t->vals[n->pc];
+        bool unknown = v->tag != KB_BOOL;
+        if (!unknown && v->b != (n->op == KB_OP_OR)) return ni;
+        uint32_t len, next = ni;
+        uint32_t *items = chain_items(t, tr, ni, &len);
+        if (!items) return ni;
+        for (uint32_t i = 0; i < len; i++) {
+            const KeNode *k = &tr->nodes[items[i]];
+            if (!t->seen[k->pc]) continue;
+            const KrValue *kv = &t->vals[k->pc];
+            if (unknown ? kv->tag != KB_BOOL : kv->tag == KB_BOOL && kv->b == v->b) {
+                next = items[i];
+                break;
+            }
+        }
+        free(items);
+        if (next == ni || let_name(t, tr->nodes[next].pc)) return next;
+        ni = next;
+    }
+    return ni;
+}
+
+void ke_describe(KeTrace *t, uint32_t fn, char *cond, size_t cn, char *why, size_t wn)
+{
+    const KeTree *tr = t ? tree_of(t, fn) : NULL;
+    if (cn) cond[0] = '\0';
+    if (wn) why[0] = '\0';
+    if (!tr) return;
+    Buf c = { .n = 0 };
+    t->let_top = true;
+    render(t, tr, tr->root, &c, 0, false);
+    snprintf(cond, cn, "%s", c.s);
+    uint32_t d = decider(t, tr, tr->root);
+    Buf dn = { .n = 0 }, x = { .n = 0 }, v = { .n = 0 }, val = { .n = 0 };
+    render(t, tr, d, &dn, 0, false);                /* the decider as written */
+    t->let_top = false;
+    render(t, tr, d, &x, 0, false);                 /* expanded if a let */
+    t->subst = true;
+    render(t, tr, d, &v, 0, false);                 /* with its operands' values */
+    t->subst = false;
+    const KeNode *n = &tr->nodes[d];
+    if (t->seen[n->pc]) put_value(t, &val, &t->vals[n->pc]);
+    const char *let = let_name(t, n->pc);
+    int at = 0;
+    if (d != tr->root) at = snprintf(why, wn, "`%s` was %s%s", dn.s, val.s, let || strcmp(dn.s, v.s) ? ": " : "");
+    if (at < 0 || (size_t)at >= wn) return;
+    if (let && strcmp(x.s, v.s) != 0) snprintf(why + at, wn - at, "%s = %s = %s", let, x.s, v.s);
+    else if (let) snprintf(why + at, wn - at, "%s = %s", let, x.s);
+    else if (strcmp(dn.s, v.s) != 0) snprintf(why + at, wn - at, "%s", v.s);
+}
+
+void ke_dur(int64_t s, char *out, size_t n)
+{
+    Buf b = { .n = 0 };
+    put_dur(&b, s);
+    snprintf(out, n, "%s", b.s);
 }
 
 int ke_walk(KeTrace *t, uint32_t fn, KeEmit emit, void *arg)

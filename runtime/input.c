@@ -94,17 +94,37 @@ uint32_t ki_attr_index(const KrInputCtx *c, const char *s, size_t len)
 
 /* ---- attributes to keep per event kind ------------------------------- */
 
-static void want_add(KrInputCtx *c, uint32_t e, uint32_t a)
+static void want_add(const KImage *img, uint64_t *bits, uint32_t words, uint32_t e, uint32_t a)
 {
-    if (a == KB_NONE || a >= c->img->nattrs) return;
-    c->want_bits[(size_t)e * c->want_words + a / 64u] |= 1ULL << (a % 64u);
-    c->any_bits[a / 64u] |= 1ULL << (a % 64u);
+    if (a == KB_NONE || a >= img->nattrs) return;
+    bits[(size_t)e * words + a / 64u] |= 1ULL << (a % 64u);
 }
 
 static bool ev_is(const KImage *img, uint32_t e, const char *name)
 {
     uint32_t si = img->events[e];
     return si < img->nstrings && strcmp(img->strings[si], name) == 0;
+}
+
+void ki_image_wants(const KImage *img, uint64_t *bits, uint32_t words)
+{
+    uint32_t a_tz = kb_find_attr(img, "tz"), a_survey = kb_find_attr(img, "survey");
+    uint32_t a_score = kb_find_attr(img, "score"), a_channel = kb_find_attr(img, "channel");
+    for (uint32_t e = 0; e < img->nevents; e++) {
+        if (img->retention)
+            for (uint32_t i = 0; i < img->retention[e].nattrs; i++)
+                want_add(img, bits, words, e, img->retention[e].attrs[i]);
+        if (ev_is(img, e, KB_EV_IDENTIFY)) {
+            for (uint32_t i = 0; i < img->ntraits; i++) want_add(img, bits, words, e, img->traits[i]);
+            want_add(img, bits, words, e, a_tz);
+        } else if (ev_is(img, e, KB_EV_RESPONSE)) {
+            want_add(img, bits, words, e, a_survey);
+            want_add(img, bits, words, e, a_score);
+        } else if (ev_is(img, e, KB_EV_OPT_OUT) || ev_is(img, e, KB_EV_OPT_IN)
+                   || ev_is(img, e, KB_EV_CONSENT_GRANTED) || ev_is(img, e, KB_EV_CONSENT_REVOKED)) {
+            want_add(img, bits, words, e, a_channel);
+        }
+    }
 }
 
 /* build_wants -- the attribute sets of ki_open's contract, as bitsets and
@@ -118,22 +138,9 @@ static int build_wants(KrInputCtx *c)
     c->any_bits = calloc(c->want_words, sizeof(uint64_t));
     c->want_off = calloc(ne + 1u, sizeof(uint32_t));
     if (!c->want_bits || !c->any_bits || !c->want_off) return -1;
-    uint32_t a_tz = kb_find_attr(img, "tz"), a_survey = kb_find_attr(img, "survey");
-    uint32_t a_score = kb_find_attr(img, "score"), a_channel = kb_find_attr(img, "channel");
-    for (uint32_t e = 0; e < img->nevents; e++) {
-        if (img->retention)
-            for (uint32_t i = 0; i < img->retention[e].nattrs; i++) want_add(c, e, img->retention[e].attrs[i]);
-        if (ev_is(img, e, KB_EV_IDENTIFY)) {
-            for (uint32_t i = 0; i < img->ntraits; i++) want_add(c, e, img->traits[i]);
-            want_add(c, e, a_tz);
-        } else if (ev_is(img, e, KB_EV_RESPONSE)) {
-            want_add(c, e, a_survey);
-            want_add(c, e, a_score);
-        } else if (ev_is(img, e, KB_EV_OPT_OUT) || ev_is(img, e, KB_EV_OPT_IN)
-                   || ev_is(img, e, KB_EV_CONSENT_GRANTED) || ev_is(img, e, KB_EV_CONSENT_REVOKED)) {
-            want_add(c, e, a_channel);
-        }
-    }
+    ki_image_wants(img, c->want_bits, c->want_words);
+    for (size_t i = 0; i < (size_t)ne * c->want_words; i++)
+        c->any_bits[i % c->want_words] |= c->want_bits[i];
     size_t total = 0;
     for (uint32_t e = 0; e < ne; e++)
         for (uint32_t a = 0; a < img->nattrs; a++)

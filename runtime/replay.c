@@ -25,6 +25,7 @@
 
 
 enum { TK_BOUNDARY = 0, TK_ATTEMPT = 1 };
+enum { BLK_OPTOUT = 1, BLK_CONSENT = 2 };    /* KrSlot.blocked */
 enum { ZONE_CACHE = 64 };
 
 /* A slot lives only while its rule has a pending chain for the customer
@@ -38,6 +39,7 @@ struct KrSlot {
     KrSlot *next;                 /* the customer's next slot */
     int64_t due;                  /* due time of the next attempt */
     int64_t every_last;           /* last boundary fired, or INT64_MIN */
+    int64_t trig;                 /* time of the pending chain's trigger */
     KzZone *zone;                 /* the customer's zone at trigger time */
     uint32_t rule;
     uint32_t attempt;             /* index of the next attempt */
@@ -46,6 +48,10 @@ struct KrSlot {
     uint32_t every_gen;           /* generation of the pending boundary timer */
     bool pending;                 /* an ask/task chain is pending */
     bool moved;                   /* the next attempt was moved by quiet hours */
+    bool sent;                    /* an attempt of the pending chain was sent (asks:
+                                     its first sent attempt counted; tasks: a row) */
+    uint8_t blocked;              /* before any sent attempt: why the first skipped
+                                     attempt was skipped (BLK_*), else 0 */
     KrValue tattrs[];             /* [tattr_n[rule]]: the trigger's kept attributes
                                      (retention order) */
 };
@@ -63,6 +69,16 @@ typedef struct KrTimer {
 #define TIMER_KIND(t) ((int)((t)->key >> 63))
 #define TIMER_CUST(t) ((uint32_t)(t)->key)
 #define TIMER_RANK(t) ((uint32_t)((t)->key >> 32) & 0x7fffffffu)
+
+/* explain: what became of one trigger of the explained customer, in
+ * words, for the story's first lines. */
+typedef struct KrSum {
+    int64_t t;                    /* trigger time */
+    uint32_t rule;
+    bool open;                    /* nothing settled yet */
+    char text[640];               /* the outcome */
+    char skips[256];              /* attempts skipped before any was sent */
+} KrSum;
 
 typedef struct RowKey {
     KrRow row;
@@ -113,11 +129,18 @@ struct KrEngine {
 
     KrStats stats;
 
+    /* trigger attributes read (img->attr_reads): which an input event carried */
+    uint8_t *ar_carried;          /* [nattr_reads] */
+    uint32_t *ar_open;            /* event -> reads of it not carried yet */
+    bool *ev_seen;                /* event -> an event of the kind was replayed */
+
     /* explain */
     uint32_t explain_id;          /* customer pool id once seen, else KB_NONE */
     uint32_t explain_rule;        /* KB_NONE: all */
     KeTrace *ke;                  /* sub-expression values (explain only) */
     int rule_width;               /* explain text: width of the rule column */
+    KrSum *sums; uint32_t nsums, capsums;   /* one per trigger (explain_first) */
+    uint32_t *sum_cur;            /* [nrules]: the summary of the rule's current chain */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -191,6 +214,76 @@ static bool tracing(const KrEngine *e, uint32_t ci, uint32_t ri)
            (e->explain_rule == KB_NONE || ri == KB_NONE || ri == e->explain_rule);
 }
 
+/* "2026-03-04" */
+static void fmt_date(int64_t t, char *buf, size_t n)
+{
+    int64_t days = t / 86400;
+    if (t % 86400 < 0) days--;
+    int y, m, d;
+    kz_civil_from_days(days, &y, &m, &d);
+    snprintf(buf, n, "%04d-%02d-%02d", y, m, d);
+}
+
+/* The summary of rule ri's current chain for the explained customer, or
+ * NULL (not traced, none). */
+static KrSum *sum_of(KrEngine *e, uint32_t ci, uint32_t ri)
+{
+    if (!tracing(e, ci, ri) || !e->sum_cur || ri >= e->img->nrules || e->sum_cur[ri] == KB_NONE)
+        return NULL;
+    return &e->sums[e->sum_cur[ri]];
+}
+
+/* A new summary for a trigger of rule ri at t; NULL when not traced. */
+static KrSum *sum_new(KrEngine *e, uint32_t ci, uint32_t ri, int64_t t)
+{
+    if (!tracing(e, ci, ri) || !e->sum_cur || ri >= e->img->nrules) return NULL;
+    if (e->nsums == e->capsums) {
+        uint32_t nc = e->capsums ? e->capsums * 2 : 16;
+        KrSum *ns = realloc(e->sums, nc * sizeof *ns);
+        if (!ns) return NULL;
+        e->sums = ns;
+        e->capsums = nc;
+    }
+    KrSum *m = &e->sums[e->nsums];
+    m->t = t;
+    m->rule = ri;
+    m->open = true;
+    m->text[0] = m->skips[0] = '\0';
+    e->sum_cur[ri] = e->nsums++;
+    return m;
+}
+
+/* Sets (replace) or extends (!replace) the outcome of summary m. */
+static void sum_say(KrSum *m, bool replace, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void sum_say(KrSum *m, bool replace, const char *fmt, ...)
+{
+    if (!m) return;
+    size_t at = replace ? 0 : strlen(m->text);
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(m->text + at, sizeof m->text - at, fmt, ap);
+    va_end(ap);
+    m->open = false;
+    if (w >= 0 && (size_t)w < sizeof m->text - at) return;
+    /* cut: end on a whole character, then "..." */
+    size_t end = sizeof m->text - 4;
+    while (end > 0 && ((unsigned char)m->text[end] & 0xC0) == 0x80) end--;
+    memcpy(m->text + end, "...", 4);
+}
+
+/* Why condition fn of rule ri stopped a trigger or an ask: "`if X` was
+ * false (WHY)", into the summary. */
+static void sum_cond(KrEngine *e, KrSum *m, const char *what, const char *kw, uint32_t fn, int tv,
+                     int64_t t)
+{
+    if (!m) return;
+    char cond[420], why[900], day[16];
+    ke_describe(e->ke, fn, cond, sizeof cond, why, sizeof why);
+    fmt_date(t, day, sizeof day);
+    sum_say(m, true, "%s on %s \xe2\x80\x94 `%s %s` was %s%s%s%s", what, day, kw, cond,
+            tv == 1 ? "true" : tv == 0 ? "false" : "unknown", *why ? " (" : "", why, *why ? ")" : "");
+}
+
 /* The len bytes at s as the inside of a JSON string. */
 static void put_json_bytes(FILE *o, const char *s, size_t len)
 {
@@ -222,7 +315,7 @@ static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *
 static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *step,
                   const char *fmt, ...)
 {
-    if (!tracing(e, ci, ri)) return;
+    if (!tracing(e, ci, ri) || t < e->opt.explain_from) return;
     char ts[40], msg[1024];
     fmt_time(t, ts, sizeof ts);
     va_list ap;
@@ -252,6 +345,7 @@ static void value_line(void *arg, int depth, const char *expr, const char *vtext
 {
     ValueLines *vl = arg;
     KrEngine *e = vl->e;
+    if (vl->t < e->opt.explain_from) return;
     char detail[1024];
     if (!expr) snprintf(detail, sizeof detail, "%*s(more values left out)", depth * 2, "");
     else snprintf(detail, sizeof detail, "%*s%s -> %s", depth * 2, "", expr, vtext ? vtext : "not evaluated");
@@ -611,6 +705,12 @@ static uint32_t first_channel(const KbRule *r, uint32_t variant)
     return r->attempts[0].channel;
 }
 
+/* The channel of attempt k (from 0) of rule r for a customer in variant. */
+static uint32_t attempt_channel(const KbRule *r, uint32_t variant, uint32_t k)
+{
+    return k == 0 ? first_channel(r, variant) : r->attempts[k].channel;
+}
+
 /* Variant of customer ci for rule ri: its index, KB_NONE without variants,
  * or KB_NONE - 1 for the holdout. */
 #define HOLDOUT (KB_NONE - 1)
@@ -641,7 +741,12 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     if (r->nattempts == 0) return 0;        /* rejected by the verifier */
     st[KR_ST_TRIGGERED]++;
     uint32_t v = pick_variant(e, ri, ci);
+    KrSum *prev = sum_of(e, ci, ri);
     if (v == HOLDOUT) {
+        char day[16];
+        fmt_date(T, day, sizeof day);
+        sum_say(sum_new(e, ci, ri, T), true, "not sent on %s \xe2\x80\x94 the customer is in the "
+                "experiment's holdout", day);
         st[KR_ST_HOLDOUT]++;
         trace(e, ci, T, ri, "holdout", "customer is in the experiment's holdout: nothing is sent");
         return 0;
@@ -651,11 +756,24 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     if (s->pending) {
         if (r->retrigger == 1) {
             st[KR_ST_KEEP]++;
-            if (tracing(e, ci, ri))
+            if (tracing(e, ci, ri)) {
+                char day[16];
+                fmt_date(T, day, sizeof day);
                 trace(e, ci, T, ri, "keep", "ignored: an ask is pending (on retrigger keep)");
+                sum_say(sum_new(e, ci, ri, T), true, "trigger ignored on %s \xe2\x80\x94 an ask was "
+                        "pending (on retrigger keep)", day);
+                if (prev) e->sum_cur[ri] = (uint32_t)(prev - e->sums);
+            }
             return 0;
         }
-        if (s->attempt == 0) st[KR_ST_RESTART]++;
+        if (prev) {
+            char day[16];
+            fmt_date(T, day, sizeof day);
+            if (s->sent) sum_say(prev, false, "; later attempts cancelled on %s by a new trigger", day);
+            else sum_say(prev, true, "not sent \xe2\x80\x94 cancelled on %s by a new trigger (on "
+                         "retrigger restart)", day);
+        }
+        if (!s->sent) st[KR_ST_RESTART]++;
         if (tracing(e, ci, ri))
             trace(e, ci, T, ri, "restart", "the pending %s (attempt %u) is cancelled",
                   r->is_task ? "task" : "ask", s->attempt + 1);
@@ -680,17 +798,22 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
               kz_name(z), v != KB_NONE ? "; variant " : "",
               v != KB_NONE ? sname(img, r->variants[v].name) : "");
     }
+    KrSum *m = sum_new(e, ci, ri, T);
     if (fin == KR_NEVER) {
+        sum_say(m, true, "not sent \xe2\x80\x94 its `at` window and quiet hours allow no send time");
         st[KR_ST_NOTIME]++;
         return 0;
     }
     s->pending = true;
     s->moved = moved;
+    s->sent = false;
+    s->blocked = 0;
     s->attempt = 0;
     s->variant = v;
     s->gen = ++c->gen;
     s->due = fin;
     s->zone = z;
+    s->trig = T;
     if (ev && e->tattr_n[ri]) {
         const KbRetention *ret = &img->retention[r->event];
         for (uint32_t i = 0; i < e->tattr_n[ri]; i++) s->tattrs[i] = event_attr(ev, ret->attrs[i]);
@@ -711,17 +834,19 @@ static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEve
 /* ---- firing -------------------------------------------------------------- */
 
 /* Would sending ask ri on channel ch now leave a top-level cap covering it
- * and a pending higher-priority ask's channel full at that ask's due time? */
+ * and a pending higher-priority ask's channel full at that ask's due time?
+ * Pending asks that have sent nothing yet are looked at, with the due time
+ * and channel of their next attempt. */
 static bool must_yield(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t ch, int64_t now,
                        uint32_t *to)
 {
     const KImage *img = e->img;
     const KbRule *r = &img->rules[ri];
     for (const KrSlot *s = c->slots; s; s = s->next) {
-        if (!s->pending || s->attempt != 0 || s->rule == ri) continue;
+        if (!s->pending || s->sent || s->rule == ri) continue;
         const KbRule *o = &img->rules[s->rule];
         if (o->is_task || o->priority <= r->priority) continue;
-        uint64_t both = chan_bit(ch) | chan_bit(first_channel(o, s->variant));
+        uint64_t both = chan_bit(ch) | chan_bit(attempt_channel(o, s->variant, s->attempt));
         for (uint32_t k = 0; k < img->ncaps; k++) {
             const KbCap *cap = &img->caps[k];
             if ((cap->channels & both) != both) continue;
@@ -733,6 +858,37 @@ static bool must_yield(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t
     return false;
 }
 
+/* For explain: "top-level cap 1 per 30d on sms, email, full: sent
+ * 2026-03-01T10:00:00Z by csat" -- the cap as written and the sends in
+ * (lo, hi] that fill it (mask: on those channels; 0: of rule). */
+static void describe_cap(const KrEngine *e, const KrCust *c, const char *kind, uint32_t n, int64_t w,
+                         uint64_t mask, uint32_t rule, int64_t lo, int64_t hi, char *out, size_t on)
+{
+    char dur[40];
+    ke_dur(w, dur, sizeof dur);
+    int at = snprintf(out, on, "%s cap %u per %s", kind, n, dur);
+    if (mask && mask != UINT64_MAX) {
+        const char *sep = " on ";
+        for (uint32_t ch = 0; ch < e->img->nchannels && ch < 64 && at > 0 && (size_t)at < on; ch++)
+            if (mask & chan_bit(ch)) {
+                at += snprintf(out + at, on - (size_t)at, "%s%s", sep, chan_name(e, ch));
+                sep = ", ";
+            }
+    }
+    const char *sep = " is full: sent ";
+    uint32_t listed = 0;
+    for (uint32_t i = c->sent_head; i < c->nsent && at > 0 && (size_t)at < on; i++) {
+        const KrSent *x = &c->sent[i];
+        if (x->time <= lo || x->time > hi) continue;
+        if (mask ? (chan_bit(x->channel) & mask) == 0 : x->rule != rule) continue;
+        if (++listed > 5) { at += snprintf(out + at, on - (size_t)at, ", ..."); break; }
+        char tb[40];
+        fmt_time(x->time, tb, sizeof tb);
+        at += snprintf(out + at, on - (size_t)at, "%s%s by %s", sep, tb, rule_name(e, x->rule));
+        sep = ", ";
+    }
+}
+
 /* Is a first attempt of rule ri on channel ch capped now?  which (NULL
  * when nobody reads it): a description for explain. */
 static bool is_capped(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t ch, int64_t now,
@@ -742,19 +898,20 @@ static bool is_capped(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t 
     for (uint32_t k = 0; k < img->ncaps; k++) {
         const KbCap *cap = &img->caps[k];
         if (!(cap->channels & chan_bit(ch))) continue;
-        uint32_t n = count_sends(c, win_lo(now, cap->window), now, cap->channels, 0);
+        int64_t lo = win_lo(now, cap->window);
+        uint32_t n = count_sends(c, lo, now, cap->channels, 0);
         if (n >= cap->n) {
-            if (which) snprintf(which, wn, "top-level cap %u per %llds (%u sent in the window)", cap->n,
-                     (long long)cap->window, n);
+            if (which) describe_cap(e, c, "top-level", cap->n, cap->window, cap->channels, 0, lo, now,
+                                    which, wn);
             return true;
         }
     }
     const KbRule *r = &img->rules[ri];
     if (r->has_cap) {
-        uint32_t n = count_sends(c, win_lo(now, r->cap_window), now, 0, ri);
+        int64_t lo = win_lo(now, r->cap_window);
+        uint32_t n = count_sends(c, lo, now, 0, ri);
         if (n >= r->cap_n) {
-            if (which) snprintf(which, wn, "rule cap %u per %llds (%u sent in the window)", r->cap_n,
-                     (long long)r->cap_window, n);
+            if (which) describe_cap(e, c, "rule", r->cap_n, r->cap_window, 0, ri, lo, now, which, wn);
             return true;
         }
     }
@@ -765,18 +922,35 @@ static const char *truth_name(int t) { return t == 1 ? "true" : t == 0 ? "false"
 
 /* Schedules the next attempt of the chain of slot s after attempt k at now,
  * or ends the chain. */
+/* Ends the chain of slot s after its attempts ran out; an ask none of whose
+ * attempts was sent counts as spared by the first skip's reason. */
+static void chain_done(KrEngine *e, KrSlot *s)
+{
+    if (!s->sent && s->blocked)
+        e->stats.rule[s->rule][s->blocked == BLK_OPTOUT ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
+    end_chain(s);
+}
+
 static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
 {
     const KbRule *r = &e->img->rules[s->rule];
     uint32_t k = s->attempt + 1;
-    if (k >= r->nattempts) { end_chain(s); return 0; }
+    if (k >= r->nattempts) {
+        if (!s->sent && s->blocked && tracing(e, ci, s->rule)) {
+            trace(e, ci, now, s->rule, "blocked", "no attempt was sent: the ask counts nothing");
+            KrSum *m = sum_of(e, ci, s->rule);
+            if (m) sum_say(m, true, "not sent \xe2\x80\x94 every attempt was skipped (%s)", m->skips);
+        }
+        chain_done(e, s);
+        return 0;
+    }
     int64_t nominal = add_sat(now, r->attempts[k].after);
     bool moved;
     int64_t fin = kr_place(e->img, e->quiet_mask, r, false, r->attempts[k].channel, s->zone, NULL,
                            nominal, &moved);
     if (fin == KR_NEVER) {
         trace(e, ci, now, s->rule, "remind", "attempt %u: no allowed send time", k + 1);
-        end_chain(s);
+        chain_done(e, s);
         return 0;
     }
     if (tracing(e, ci, s->rule)) {
@@ -802,6 +976,7 @@ static bool send_check(KrEngine *e, uint32_t ci, uint32_t ri, KvCtx *ctx, uint32
     int tv = eval_cond(e, ci, ri, ctx, fn);
     if (tracing(e, ci, ri)) {
         trace(e, ci, ctx->now, ri, step, "condition is %s%s", truth_name(tv), tv == pass ? "" : ": not sent");
+        if (tv != pass) sum_cond(e, sum_of(e, ci, ri), "not sent", step, fn, tv, ctx->now);
         explain_values(e, ci, ctx->now, ri, fn);
     }
     return tv == pass;
@@ -819,9 +994,10 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
     const KbRule *r = &img->rules[ri];
     uint64_t *st = e->stats.rule[ri];
     int64_t now = t->due;
-    uint32_t ch = k == 0 ? first_channel(r, s->variant) : r->attempts[k].channel;
+    uint32_t ch = attempt_channel(r, s->variant, k);
     KrRow row = { .time = now, .customer = ci, .rule = ri, .channel = ch, .attempt = k + 1,
-                  .variant = s->variant, .action = KR_ACT_ASK };
+                  .variant = s->variant, .action = KR_ACT_ASK, .trigger = s->trig,
+                  .zone = s->zone };
 
     if (k == 0) {
         const KbRetention *ret = r->trigger == KB_TRIG_AFTER && r->event < img->nevents
@@ -839,61 +1015,96 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
     if (r->is_task) {
         row.action = KR_ACT_TASK;
         st[KR_ST_TASKS]++;
-        if (tracing(e, ci, ri))
+        s->sent = true;
+        if (tracing(e, ci, ri)) {
+            char day[16];
+            fmt_date(now, day, sizeof day);
             trace(e, ci, now, ri, "task", "task %s (attempt %u) via %s", sname(img, r->target), k + 1,
                   chan_name(e, ch));
+            sum_say(sum_of(e, ci, ri), k == 0, "%screated on %s via %s", k ? "; again " : "", day,
+                    chan_name(e, ch));
+        }
         add_row(e, &row);
         return next_attempt(e, ci, s, now);
     }
+    /* Opt-out and consent first, at every attempt (SPEC 4.6). */
     const char *blocked = NULL;
     if (c->optout & chan_bit(ch)) blocked = "opted out of";
     else if ((img->consent_channels & chan_bit(ch)) && !(c->consent & chan_bit(ch)))
         blocked = "no consent on";
-    if (k == 0) {
-        /* Caps and yield come before opt-out and consent: a capped ask is
-         * dropped whole, reminders included, so a blocked first attempt can
-         * never let reminders through a full cap (SPEC 4.5). */
-        char which[128];
+    if (blocked) {
+        if (s->sent) st[KR_ST_REM_BLOCKED]++;
+        else if (!s->blocked) s->blocked = *blocked == 'o' ? BLK_OPTOUT : BLK_CONSENT;
+        if (tracing(e, ci, ri)) {
+            trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s%s", k + 1, blocked,
+                  chan_name(e, ch), s->sent ? "" : " (nothing sent yet: not counted)");
+            KrSum *m = sum_of(e, ci, ri);
+            if (m && !s->sent) {
+                size_t at = strlen(m->skips);
+                snprintf(m->skips + at, sizeof m->skips - at, "%sattempt %u: %s %s", at ? "; " : "",
+                         k + 1, blocked, chan_name(e, ch));
+            }
+        }
+        return next_attempt(e, ci, s, now);
+    }
+    if (!s->sent) {
+        /* The first attempt that consent and opt-out let through: caps and
+         * the yield decide here, and at no later attempt.  A capped or
+         * yielding ask is dropped with its remaining attempts. */
+        char which[512];
         if (is_capped(e, c, ri, ch, now, tracing(e, ci, ri) ? which : NULL, sizeof which)) {
             st[KR_ST_CAP]++;
-            if (tracing(e, ci, ri)) trace(e, ci, now, ri, "capped", "%s: dropped", which);
+            if (tracing(e, ci, ri)) {
+                char day[16];
+                fmt_date(now, day, sizeof day);
+                trace(e, ci, now, ri, "capped", "%s: dropped", which);
+                sum_say(sum_of(e, ci, ri), true, "not sent on %s \xe2\x80\x94 capped: %s", day, which);
+            }
             end_chain(s);
             return 0;
         }
         uint32_t to;
         if (must_yield(e, c, ri, ch, now, &to)) {
             st[KR_ST_YIELD]++;
-            if (tracing(e, ci, ri))
+            if (tracing(e, ci, ri)) {
+                char day[16];
+                fmt_date(now, day, sizeof day);
                 trace(e, ci, now, ri, "yield", "dropped: it would fill a cap before the pending "
                       "higher-priority ask %s", rule_name(e, to));
+                sum_say(sum_of(e, ci, ri), true, "not sent on %s \xe2\x80\x94 yielded: it would fill a cap "
+                        "before the pending higher-priority ask %s", day, rule_name(e, to));
+            }
             end_chain(s);
             return 0;
         }
-        if (blocked) {
-            st[*blocked == 'o' ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
-            if (tracing(e, ci, ri))
-                trace(e, ci, now, ri, "blocked", "attempt 1 skipped: %s %s", blocked, chan_name(e, ch));
-            return next_attempt(e, ci, s, now);
-        }
         if (record_send(e, c, now, ri, ch) != 0) return -1;
+        s->sent = true;
         st[KR_ST_SENT]++;
         if (s->moved) st[KR_ST_MOVED]++;
-        if (tracing(e, ci, ri))
-            trace(e, ci, now, ri, "ask", "sent %s via %s", sname(img, img->surveys[r->target]),
-                  chan_name(e, ch));
-    } else {
-        if (blocked) {
-            st[KR_ST_REM_BLOCKED]++;
-            if (tracing(e, ci, ri))
-                trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s", k + 1, blocked,
+        if (tracing(e, ci, ri)) {
+            KrSum *m = sum_of(e, ci, ri);
+            char day[16];
+            fmt_date(now, day, sizeof day);
+            if (m && k == 0) sum_say(m, true, "sent on %s via %s", day, chan_name(e, ch));
+            else if (m) sum_say(m, true, "sent on %s via %s, attempt %u (%s)", day, chan_name(e, ch),
+                                k + 1, m->skips);
+            if (k == 0)
+                trace(e, ci, now, ri, "ask", "sent %s via %s", sname(img, img->surveys[r->target]),
                       chan_name(e, ch));
-            return next_attempt(e, ci, s, now);
+            else
+                trace(e, ci, now, ri, "ask", "sent %s via %s (attempt %u: the first sent, counted)",
+                      sname(img, img->surveys[r->target]), chan_name(e, ch), k + 1);
         }
+    } else {
         row.action = KR_ACT_REMIND;
         st[KR_ST_REMINDED]++;
         if (s->moved) st[KR_ST_MOVED]++;
-        if (tracing(e, ci, ri))
+        if (tracing(e, ci, ri)) {
+            char day[16];
+            fmt_date(now, day, sizeof day);
             trace(e, ci, now, ri, "remind", "attempt %u sent via %s", k + 1, chan_name(e, ch));
+            sum_say(sum_of(e, ci, ri), false, "; reminded on %s via %s", day, chan_name(e, ch));
+        }
     }
     add_row(e, &row);
     return next_attempt(e, ci, s, now);
@@ -1019,15 +1230,19 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
     if (en == e->ev_response && e->a_survey != KB_NONE) {
         KrValue v = event_attr(ev, e->a_survey);
         if (v.tag != KB_STR) return 0;
-        /* a response after attempt 1 cancels the later attempts */
+        /* a response after the ask's first sent attempt cancels the later attempts */
         for (KrSlot *s = c->slots; s; s = s->next) {
             const KbRule *r = &img->rules[s->rule];
-            if (!s->pending || s->attempt == 0 || r->is_task || r->target >= img->nsurveys) continue;
+            if (!s->pending || !s->sent || r->is_task || r->target >= img->nsurveys) continue;
             if (e->strval[img->surveys[r->target]] != v.str) continue;
             e->stats.rule[s->rule][KR_ST_REM_ANSWERED]++;
-            if (tracing(e, ci, s->rule))
+            if (tracing(e, ci, s->rule)) {
+                char day[16];
+                fmt_date(ev->time, day, sizeof day);
                 trace(e, ci, ev->time, s->rule, "response", "answered: attempts from %u on are cancelled",
                       s->attempt + 1);
+                sum_say(sum_of(e, ci, s->rule), false, "; answered on %s, later attempts cancelled", day);
+            }
             end_chain(s);
         }
         release_idle(e, c, ci);
@@ -1071,6 +1286,27 @@ static int new_customer(KrEngine *e, uint32_t ci, int64_t t)
     return 1;
 }
 
+/* Marks the trigger attributes read by the rules that ev carries. */
+static void note_carried(KrEngine *e, const KrEvent *ev)
+{
+    const KImage *img = e->img;
+    for (uint32_t i = 0; i < img->nattr_reads; i++) {
+        const KbAttrRead *a = &img->attr_reads[i];
+        if (e->ar_carried[i] || img->rules[a->rule].event != ev->event) continue;
+        if (event_attr(ev, a->attr).tag == KB_UNKNOWN) continue;
+        e->ar_carried[i] = 1;
+        e->ar_open[ev->event]--;
+    }
+}
+
+bool kr_engine_attr_unseen(const KrEngine *e, uint32_t i)
+{
+    const KImage *img = e->img;
+    if (i >= img->nattr_reads || e->ar_carried[i]) return false;
+    const KbRule *r = &img->rules[img->attr_reads[i].rule];
+    return r->trigger == KB_TRIG_AFTER && r->event < img->nevents && e->ev_seen[r->event];
+}
+
 int kr_engine_event(KrEngine *e, const KrEvent *ev)
 {
     if (e->failed) return -1;
@@ -1090,6 +1326,8 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
         if (tracing(e, ci, KB_NONE) && en != e->ev_opt_out && en != e->ev_opt_in &&
             en != e->ev_grant && en != e->ev_revoke)
             trace(e, ci, T, KB_NONE, "event", "%s", sname(img, img->events[en]));
+        e->ev_seen[en] = true;
+        if (e->ar_open[en]) note_carried(e, &evt);
         if (apply_reserved(e, ci, &evt, &zone_changed) != 0) return -1;
         KrCust *c = cust_at(e, ci);         /* blocks never move */
         if (record_event(e, c, &evt) != 0) return -1;
@@ -1101,9 +1339,15 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
                 KvCtx ctx = { .env = &e->env, .cust = c, .now = T,
                               .zone = c->zone, .cur = cur, .trig = cur };
                 int tv = eval_cond(e, ci, ri, &ctx, r->where_fn);
-                if (tracing(e, ci, ri))
+                if (tracing(e, ci, ri)) {
                     trace(e, ci, T, ri, "where", "condition is %s%s",
                           truth_name(tv), tv == 1 ? "" : ": no trigger");
+                    if (tv != 1) {          /* a summary of its own; a pending chain keeps its */
+                        uint32_t cur = e->sum_cur ? e->sum_cur[ri] : KB_NONE;
+                        sum_cond(e, sum_new(e, ci, ri, T), "not triggered", "where", r->where_fn, tv, T);
+                        if (e->sum_cur) e->sum_cur[ri] = cur;
+                    }
+                }
                 explain_values(e, ci, T, ri, r->where_fn);
                 if (tv != 1) continue;
             }
@@ -1124,15 +1368,18 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
     /* what is left was due after the horizon */
     for (size_t i = 0; i < e->nheap; i++) {
         const KrTimer *t = &e->heap[i];
-        if (TIMER_KIND(t) != TK_ATTEMPT || t->attempt != 0) continue;
+        if (TIMER_KIND(t) != TK_ATTEMPT) continue;
         uint32_t ci = TIMER_CUST(t), ri = e->rank_rule[TIMER_RANK(t)];
         KrSlot *s = find_slot(cust_at(e, ci), ri);
-        if (!s || !s->pending || s->gen != t->gen || s->attempt != 0) continue;
+        /* the live timer of a chain that has sent nothing yet */
+        if (!s || !s->pending || s->gen != t->gen || s->attempt != t->attempt || s->sent) continue;
         e->stats.rule[ri][KR_ST_HORIZON]++;
         if (tracing(e, ci, ri)) {
-            char hb[40];
+            char hb[40], db[40];
             fmt_time(horizon, hb, sizeof hb);
+            fmt_time(t->due, db, sizeof db);
             trace(e, ci, t->due, ri, "horizon", "due after the horizon %s: not sent", hb);
+            sum_say(sum_of(e, ci, ri), true, "not sent \xe2\x80\x94 due %s, after the horizon %s", db, hb);
         }
     }
     e->nheap = 0;
@@ -1140,6 +1387,39 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
 }
 
 const KrStats *kr_engine_stats(const KrEngine *e) { return &e->stats; }
+
+bool kr_engine_explained(const KrEngine *e) { return e->explain_id != KB_NONE; }
+
+int kr_engine_summaries(const KrEngine *e, FILE *out)
+{
+    const KImage *img = e->img;
+    size_t idlen = 0;
+    const char *id = e->explain_id == KB_NONE ? NULL : kr_pool_str(e->customers, e->explain_id, &idlen);
+    int n = 0;
+    for (uint32_t i = 0; id && i < e->nsums; i++) {
+        const KrSum *m = &e->sums[i];
+        if (m->t < e->opt.explain_from) continue;
+        const KbRule *r = &img->rules[m->rule];
+        const char *what = r->is_task ? sname(img, r->target)
+                         : r->target < img->nsurveys ? sname(img, img->surveys[r->target]) : "?";
+        const char *text = m->open ? "still pending at the end of the replay" : m->text;
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s: %s%s %s", (int)idlen, id, r->is_task ? "task " : "", what, text);
+        if (e->opt.explain_jsonl) {
+            char ts[40];
+            fmt_time(m->t, ts, sizeof ts);
+            fprintf(out, "{\"time\":\"%s\",\"rule\":\"", ts);
+            put_json_chars(out, rule_name(e, m->rule));
+            fputs("\",\"step\":\"summary\",\"detail\":\"", out);
+            put_json_chars(out, line);
+            fputs("\"}\n", out);
+        } else {
+            fprintf(out, "%s\n", line);
+        }
+        n++;
+    }
+    return n;
+}
 
 void kr_engine_prefetch(const KrEngine *e, uint32_t ci)
 {
@@ -1176,7 +1456,12 @@ void kr_engine_free(KrEngine *e)
     free(e->every);
     free(e->rank);
     free(e->rank_rule);
+    free(e->ar_carried);
+    free(e->ar_open);
+    free(e->ev_seen);
     ke_free(e->ke);
+    free(e->sums);
+    free(e->sum_cur);
     free(e->stats.rule);
     free(e);
 }
@@ -1190,6 +1475,7 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->customers = customers;
     e->values = values;
     e->opt = *opt;
+    if (!opt->has_explain_from) e->opt.explain_from = INT64_MIN;
     e->last_time = INT64_MIN;
     e->explain_id = KB_NONE;
     e->explain_rule = KB_NONE;
@@ -1207,8 +1493,16 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->rank_rule = malloc((img->nrules + 1) * sizeof *e->rank_rule);
     e->tattr_n = calloc(img->nrules + 1, sizeof *e->tattr_n);
     e->free_slot = calloc(img->nrules + 1, sizeof *e->free_slot);
-    if (img->nrules > 0x7fffffffu || !e->rank || !e->rank_rule || !e->tattr_n || !e->free_slot)
+    e->ar_carried = calloc(img->nattr_reads + 1, 1);
+    e->ar_open = calloc(img->nevents + 1, sizeof *e->ar_open);
+    e->ev_seen = calloc(img->nevents + 1, sizeof *e->ev_seen);
+    if (img->nrules > 0x7fffffffu || !e->rank || !e->rank_rule || !e->tattr_n || !e->free_slot ||
+        !e->ar_carried || !e->ar_open || !e->ev_seen)
         goto fail;
+    for (uint32_t i = 0; i < img->nattr_reads; i++) {
+        const KbRule *r = &img->rules[img->attr_reads[i].rule];
+        if (r->trigger == KB_TRIG_AFTER && r->event < img->nevents) e->ar_open[r->event]++;
+    }
     if (!e->strval || !e->hist_of || !e->chan_val || !e->vhash || !e->by_event_off ||
         !e->by_event || !e->every || !e->stats.rule)
         goto fail;
@@ -1228,6 +1522,11 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
                  (size_t)e->nkept * sizeof(KrHist);
     for (uint32_t i = 0; i < img->nchannels; i++) e->chan_val[i] = e->strval[img->channels[i]];
     if (opt->explain_out && !(e->ke = ke_new(img, values))) goto fail;
+    if (opt->explain_out) {
+        e->sum_cur = malloc((img->nrules + 1) * sizeof *e->sum_cur);
+        if (!e->sum_cur) goto fail;
+        for (uint32_t i = 0; i <= img->nrules; i++) e->sum_cur[i] = KB_NONE;
+    }
     e->rule_width = 16;                          /* wider for longer names, up to 40 */
     for (uint32_t i = 0; i < img->nrules; i++) {
         size_t n = strlen(rule_name(e, i));

@@ -38,6 +38,8 @@ typedef struct KrOptions {
      * whether the logs are Segment-spec JSON Lines (--input segment) */
     const struct KrSchema *schema;
     bool segment;
+    bool has_explain_from;
+    int64_t explain_from;         /* explain --from: story lines before it are left out */
 } KrOptions;
 
 /* ---- mapping a log's schema (schema.c, SPEC.md 5.10) ---------------------- */
@@ -58,6 +60,39 @@ const char *kr_sources(void);
  * "FILE:LINE[:COL]: message" and give exit status 1; no partial output
  * file is left.  Returns the process exit status (0 or 1). */
 int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err);
+
+/* ---- diff and readout (LANGUAGE.md section 7; SPEC.md section 8) ---- */
+
+typedef enum { KR_DIFF_TEXT = 0, KR_DIFF_MARKDOWN, KR_DIFF_JSON, KR_DIFF_CSV } KrDiffFormat;
+typedef struct KrDiffOptions {
+    KrDiffFormat format;
+    const char *old_name, *new_name;  /* shown in the summaries */
+} KrDiffOptions;
+/* Replays OLD and NEW over opt's inputs (read once; opt->output, format,
+ * stats and explain are not used) and renders the difference into *out
+ * (malloc'ed, *outlen bytes).  *changed: the schedules differ.  Returns 0,
+ * or 1 after a message on err (then *out is NULL). */
+int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, const KrOptions *opt,
+            char **out, size_t *outlen, bool *changed, FILE *err);
+
+typedef enum { KR_READ_TEXT = 0, KR_READ_CSV, KR_READ_JSON } KrReadFormat;
+typedef struct KrReadoutOptions {
+    KrReadFormat format;
+    int64_t window;                   /* seconds (default 7 days) */
+    const char *by_trait;             /* split by customer.TRAIT, or NULL */
+    const char *policy_name;          /* shown in the text and JSON forms */
+} KrReadoutOptions;
+/* Replays the policy, attributes the `response` events of the same inputs
+ * to the sends and renders the readout into *out (as kr_diff). */
+int kr_readout(const KImage *img, const KrReadoutOptions *ropt, const KrOptions *opt,
+               char **out, size_t *outlen, FILE *err);
+
+/* Statistics (stats.c), 95 % intervals with z = KR_Z95. */
+#define KR_Z95 1.959964
+/* Wilson score interval of x successes in n trials (n > 0). */
+void kr_wilson(uint64_t x, uint64_t n, double z, double *low, double *high);
+/* Newcombe's hybrid score interval (his method 10) for p1 - p2. */
+void kr_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z, double *low, double *high);
 
 /* Parses an RFC 3339 time or integer Unix seconds; 0 on success. */
 int kr_parse_time(const char *s, size_t len, int64_t *out);

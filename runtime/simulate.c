@@ -64,6 +64,56 @@ static void stats_block(FILE *err, const char *label, const uint64_t *s, bool ta
                 (unsigned long long)s[KR_ST_REM_BLOCKED], (unsigned long long)s[KR_ST_REM_ANSWERED]);
 }
 
+static const char *istr(const KImage *img, uint32_t si)
+{
+    return si < img->nstrings ? img->strings[si] : "?";
+}
+
+/* Whether trigger attribute reads i and j name the same attribute of the
+ * same trigger event. */
+static bool same_name(const KImage *img, uint32_t i, uint32_t j)
+{
+    const KbAttrRead *a = &img->attr_reads[i], *b = &img->attr_reads[j];
+    return a->attr == b->attr && img->rules[a->rule].event == img->rules[b->rule].event;
+}
+
+/* The attributes rules read from their trigger event that no such event
+ * in the input carried: one warning per name (the first rule that reads
+ * it, and the other rules after "also"), or with stats one line per rule. */
+static void unseen_attrs(FILE *err, const KImage *img, const KrEngine *eng, bool stats)
+{
+    bool head = false;
+    for (uint32_t i = 0; i < img->nattr_reads; i++) {
+        if (!kr_engine_attr_unseen(eng, i)) continue;
+        const KbAttrRead *a = &img->attr_reads[i];
+        const char *rule = istr(img, img->rules[a->rule].name);
+        const char *ev = istr(img, img->events[img->rules[a->rule].event]);
+        const char *attr = a->attr < img->nattrs ? istr(img, img->attrs[a->attr]) : "?";
+        if (stats) {
+            if (!head) fputs("attributes no trigger event carried:\n", err);
+            head = true;
+            fprintf(err, "  rule %s reads \"%s\" of %s (%s:%u:%u)\n", rule, attr, ev,
+                    istr(img, a->file), a->line, a->col);
+            continue;
+        }
+        bool before = false;
+        for (uint32_t j = 0; j < i && !before; j++)
+            before = kr_engine_attr_unseen(eng, j) && same_name(img, i, j);
+        if (before) continue;
+        fprintf(err, "%s:%u:%u: warning: rule %s reads attribute \"%s\" of %s, which no %s event "
+                "in the input carried", istr(img, a->file), a->line, a->col, rule, attr, ev, ev);
+        const char *sep = " (also read by ";
+        for (uint32_t j = i + 1; j < img->nattr_reads; j++) {
+            if (!kr_engine_attr_unseen(eng, j) || !same_name(img, i, j)) continue;
+            const KbAttrRead *b = &img->attr_reads[j];
+            fprintf(err, "%srule %s at %s:%u:%u", sep, istr(img, img->rules[b->rule].name),
+                    istr(img, b->file), b->line, b->col);
+            sep = ", ";
+        }
+        fputs(*sep == ',' ? ")\n" : "\n", err);
+    }
+}
+
 static void print_stats(FILE *err, const KImage *img, const KrStats *st, uint64_t rows,
                         uint64_t skipped)
 {
@@ -84,6 +134,76 @@ static void print_stats(FILE *err, const KImage *img, const KrStats *st, uint64_
     if (img->nrules > 1) stats_block(err, "total", total, false);
 }
 
+/* Edit distance of a and b (Levenshtein), capped: more than cap gives cap + 1. */
+static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb, size_t cap)
+{
+    if ((na > nb ? na - nb : nb - na) > cap || nb > 256) return cap + 1;
+    size_t row[257];
+    for (size_t j = 0; j <= nb; j++) row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0], best;
+        row[0] = best = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j];
+            size_t v = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < v) v = up + 1;
+            if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+            row[j] = v;
+            diag = up;
+            if (v < best) best = v;
+        }
+        if (best > cap) return cap + 1;
+    }
+    return row[nb];
+}
+
+/* explain --customer ID with an ID absent from the logs: the error, with
+ * the closest ids (edit distance at most 2, or a third of the id's
+ * length), else a few ids of the logs. */
+static void no_such_customer(FILE *err, const char *want, const KrPool *customers)
+{
+    enum { SHOW = 3 };
+    size_t nw = strlen(want), cap = nw / 3 > 2 ? nw / 3 : 2;
+    uint32_t best[SHOW];
+    size_t bd[SHOW], nbest = 0;
+    uint32_t n = kr_pool_count(customers);
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len;
+        const char *id = kr_pool_str(customers, i, &len);
+        if (!id) continue;
+        size_t d = edit_distance(want, nw, id, len, cap);
+        if (d > cap) continue;
+        /* keep the SHOW closest, ties by id bytes */
+        size_t at = nbest;
+        while (at > 0) {
+            const char *o = kr_pool_str(customers, best[at - 1], NULL);
+            if (bd[at - 1] < d || (bd[at - 1] == d && strcmp(o, id) <= 0)) break;
+            at--;
+        }
+        if (at >= SHOW) continue;
+        size_t last = nbest < SHOW ? nbest : SHOW - 1;
+        for (size_t k = last; k > at; k--) { best[k] = best[k - 1]; bd[k] = bd[k - 1]; }
+        best[at] = i;
+        bd[at] = d;
+        if (nbest < SHOW) nbest++;
+    }
+    fprintf(err, "kairos: customer '%s' does not appear in the event logs", want);
+    if (nbest) {
+        fputs("; did you mean ", err);
+        for (size_t k = 0; k < nbest; k++)
+            fprintf(err, "%s'%s'", k == 0 ? "" : k + 1 == nbest ? " or " : ", ",
+                    kr_pool_str(customers, best[k], NULL));
+        fputs("?\n", err);
+    } else if (n) {
+        fprintf(err, " (%u customers, e.g. ", n);
+        for (uint32_t k = 0; k < n && k < SHOW; k++)
+            fprintf(err, "%s'%s'", k ? ", " : "", kr_pool_str(customers, k, NULL));
+        fputs(")\n", err);
+    } else {
+        fputs(" (they have no events)\n", err);
+    }
+}
+
 int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
 {
     int status = 1;
@@ -92,6 +212,9 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
     KrInput *in = NULL;
     KoWriter *w = NULL;
     KrEngine *eng = NULL;
+    FILE *story = NULL;
+    char *story_buf = NULL;
+    size_t story_len = 0;
     if (!customers || !values) { fprintf(err, "kairos: out of memory\n"); goto done; }
     if (explain && opt->explain_rule) {
         bool found = false;
@@ -99,9 +222,19 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
             found = img->rules[i].name < img->nstrings &&
                     strcmp(img->strings[img->rules[i].name], opt->explain_rule) == 0;
         if (!found) {
-            fprintf(err, "kairos: the policy has no rule named '%s'\n", opt->explain_rule);
+            fprintf(err, "kairos: the policy has no rule named '%s'; its rules: ", opt->explain_rule);
+            for (uint32_t i = 0; i < img->nrules; i++)
+                fprintf(err, "%s%s", i ? ", " : "", istr(img, img->rules[i].name));
+            fputs(img->nrules ? "\n" : "(none)\n", err);
             goto done;
         }
+    }
+    /* explain: the story is held back, so that its first lines (the
+     * summaries) can come before it and a missing customer prints nothing */
+    FILE *story_out = opt->explain_out ? opt->explain_out : stdout;
+    if (explain && !(story = open_memstream(&story_buf, &story_len))) {
+        fprintf(err, "kairos: out of memory\n");
+        goto done;
     }
     in = ki_open(img, opt, customers, values, err);
     if (!in) goto done;
@@ -114,7 +247,8 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
         .emit = explain ? NULL : ko_emit, .emit_ctx = w,
         .explain_customer = opt->explain_customer, .explain_rule = opt->explain_rule,
         .explain_jsonl = opt->explain_jsonl,
-        .explain_out = !explain ? NULL : opt->explain_out ? opt->explain_out : stdout,
+        .explain_out = story,
+        .has_explain_from = opt->has_explain_from, .explain_from = opt->explain_from,
     };
 start:
     if (!explain) {
@@ -173,17 +307,31 @@ start:
         int wc = ko_close(w, true);
         w = NULL;
         if (wc != 0) goto done;
-    } else if (explain && (fflush(stdout) != 0 || ferror(stdout))) {
-        fprintf(err, "-: write error: %s\n", strerror(errno ? errno : EIO));
-        goto done;
+    } else if (explain) {
+        if (!kr_engine_explained(eng)) {
+            no_such_customer(err, opt->explain_customer, customers);
+            goto done;
+        }
+        if (fflush(story) != 0) { fprintf(err, "kairos: out of memory\n"); goto done; }
+        if (kr_engine_summaries(eng, story_out) > 0 && !opt->explain_jsonl) fputc('\n', story_out);
+        fwrite(story_buf, 1, story_len, story_out);
+        if (fflush(story_out) != 0 || ferror(story_out)) {
+            fprintf(err, "-: write error: %s\n", strerror(errno ? errno : EIO));
+            goto done;
+        }
     }
     if (ki_rows_skipped(in) && !opt->stats)
         fprintf(err, "kairos: skipped %llu bad row%s\n", (unsigned long long)ki_rows_skipped(in),
                 plural(ki_rows_skipped(in)));
-    if (opt->stats)
+    if (!explain) unseen_attrs(err, img, eng, false);
+    if (opt->stats) {
         print_stats(err, img, kr_engine_stats(eng), ki_rows_read(in), ki_rows_skipped(in));
+        unseen_attrs(err, img, eng, true);
+    }
     status = 0;
 done:
+    if (story) fclose(story);
+    free(story_buf);
     if (w) ko_close(w, false);
     kr_engine_free(eng);
     if (in) ki_close(in);

@@ -218,7 +218,7 @@ static void op_agg(const KvCtx *c, uint32_t k, uint32_t e, uint32_t a, uint32_t 
     else *out = mk_num(acc);
 }
 
-/* ASKED s w: a first attempt of an ask of survey s was sent in the window. */
+/* ASKED s w: an ask of survey s had its first sent attempt in the window. */
 static bool op_asked(const KvCtx *c, uint32_t s, uint32_t w)
 {
     const KImage *img = c->env->img;
@@ -511,8 +511,8 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
             PUSH(v);
             break;
         }
-        /* ASKED s w: push whether survey s was sent to the customer (a first
-         * attempt, by any rule) in (now - w, now] (w as for COUNT) */
+        /* ASKED s w: push whether survey s was sent to the customer (an ask's
+         * first sent attempt, by any rule) in (now - w, now] (w as for COUNT) */
         case KB_OP_ASKED:
             NEED(0, 1);
             PUSH(mk_bool(op_asked(c, OPND(0), OPND(1))));

@@ -207,6 +207,12 @@ sub_suite diff "$ROOT/tests/diff/run.sh"
 sub_suite limits "$ROOT/tests/limits/run.sh"
 # --- end of limits ---
 
+# --- diff and readout ---------------------------------------------------------------
+# tests/report/run.sh: golden cases of `kairos diff` (tests/diff-golden/) and
+# `kairos readout` (tests/readout/), and the examples' diff and readout walkthroughs.
+sub_suite report "$ROOT/tests/report/run.sh"
+# --- end of diff and readout ---
+
 # explain_example DIR LABEL -- explains every customer of an example's log
 # from the .kai and from a compiled .kbc: both stories must be identical,
 # and every where/if/unless line must be followed by its value lines.

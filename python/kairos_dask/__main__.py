@@ -65,7 +65,7 @@ def main(argv=None):
         else:
             workers = args.local or 2
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address=":0")
             client = Client(cluster)
         try:
             simulate(client, args.policy, args.events, args.output,

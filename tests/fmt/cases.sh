@@ -20,9 +20,11 @@
 # (with events and expected.csv) simulates to the same schedule.
 
 # The disassembly of a policy without what may differ after formatting:
-# source line numbers and the source file's hash.
+# source line numbers, the source file's hash and the source positions of
+# the trigger attributes read.
 fmt_disasm() {
     "$KAIROS" disasm "$1" 2>/dev/null | sed -e 's/ *; line [0-9][0-9]*$//' \
+        -e 's/  at [^ ]*:[0-9][0-9]*:[0-9][0-9]*$//' \
         -e 's/ *(line [0-9][0-9]*)$//' -e '/^source  *fnv1a64/d'
 }
 

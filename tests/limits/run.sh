@@ -129,6 +129,11 @@ run_case "empty policy" ok '' compile empty.kai -o empty.kbc
 # ---- policies: many things --------------------------------------------------------------
 awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 50000; i++) printf "rule r%d: ask NPS after e%d\n", i, i % 1000 }' >rules50k.kai
 CASE_TO=10 run_case "50000 rules" ok '' compile rules50k.kai -o rules50k.kbc
+# the near-twin searches (SPEC 1.6) compare names with names: bounded, not quadratic
+awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 50000; i++) printf "rule r%d: ask NPS after e%d where a%d > 1\n", i, i, i }' >twins50k.kai
+CASE_TO=10 run_case "50000 distinct events and bare names" ok '' check --color=never twins50k.kai
+awk 'BEGIN { print "cap 1 per 30d"; print "event ticket_closed"; for (i = 0; i < 2000; i++) { n = i + 1; w = ""; for (k = 0; k < 8; k++) { n = (n * 75 + 74 + i) % 65537; w = w substr("abcdefghijklmnopqrstuvwxyz", n % 26 + 1, 1) }; printf "rule r%d: ask NPS after %s\n", i, w }; print "rule t: ask CSAT after ticket_close" }' >twins2k.kai
+CASE_TO=10 run_case "a typo among 2000 events" err 'twins2k.kai:2003:.*unknown event `ticket_close`' check --color=never twins2k.kai
 awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 3; i++) print "rule same: ask NPS after e" }' >dupnames.kai
 run_case "duplicate rule names" err 'dupnames.kai:3:' check --color=never dupnames.kai
 awk 'BEGIN { for (i = 0; i < 65; i++) printf "channel c%d\n", i; printf "quiet 20:00-08:00 on c0"; for (i = 1; i < 65; i++) printf ", c%d", i; print ""; print "ask NPS via c64 after e cap 1 per 30d" }' >channels65.kai

@@ -121,7 +121,16 @@ static const KbFunc sample_funcs[] = { { 0, 7, 0 }, { 7, 18, 0 } };
 
 static KImage *sample(void)
 {
-    return image_with(sample_code, sizeof sample_code / sizeof *sample_code, sample_funcs, 2);
+    KImage *img = image_with(sample_code, sizeof sample_code / sizeof *sample_code, sample_funcs, 2);
+    /* debug: rule 0 reads score of its trigger at t:3:5; the GT at word 13
+     * leaves the value of let `a` */
+    KbAttrRead ar = { 0, 2, 0, 3, 5 };
+    img->attr_reads = dup_mem(&ar, sizeof ar);
+    img->nattr_reads = 1;
+    KbLetName ln = { 13, 19 };
+    img->let_names = dup_mem(&ln, sizeof ln);
+    img->nlet_names = 1;
+    return img;
 }
 
 static void write_ok(const KImage *img, uint8_t **buf, size_t *len)
@@ -206,8 +215,14 @@ START_TEST(test_round_trip)
     ck_assert_uint_eq(back->funcs[1].max_stack, 3);
     ck_assert_int_eq(back->retention[6].window, KB_FOREVER);
     ck_assert_uint_eq(back->quiets[0].channels, 2);
+    ck_assert_uint_eq(back->nattr_reads, 1);
+    ck_assert_uint_eq(back->attr_reads[0].attr, 2);
+    ck_assert_uint_eq(back->attr_reads[0].col, 5);
+    ck_assert_uint_eq(back->nlet_names, 1);
+    ck_assert_uint_eq(back->let_names[0].pc, 13);
+    ck_assert_uint_eq(back->let_names[0].name, 19);
     /* the header as documented */
-    ck_assert(memcmp(a, "\x7f" "KBC\x01\0\0\0\r\n\x1a\n\x78\x56\x34\x12", 16) == 0);
+    ck_assert(memcmp(a, "\x7f" "KBC\x02\0\0\0\r\n\x1a\n\x78\x56\x34\x12", 16) == 0);
     ck_assert_uint_eq(a[28] | a[29] << 8, alen);
     kb_free(back);
     free(a);
@@ -256,7 +271,7 @@ START_TEST(test_read_messages)
     uint8_t *c = dup_mem(a, alen);
     c[4] = 3;
     ck_assert_ptr_null(kb_read(c, alen, err, sizeof err));
-    ck_assert_str_eq(err, "built by format version 3, this kairos reads 1");
+    ck_assert_str_eq(err, "built by format version 3, this kairos reads 2");
     memcpy(c, a, alen);
     c[100] ^= 0x20;
     ck_assert_ptr_null(kb_read(c, alen, err, sizeof err));
@@ -492,6 +507,18 @@ START_TEST(test_verify_tables)
     ck_assert_int_eq(kb_verify(img, err, sizeof err), -1);
     ck_assert_str_eq(err, "constant 0: string index 99 out of range");
     img->consts[0].str = 16;
+    img->let_names[0].pc = 12;          /* an operand word */
+    ck_assert_int_eq(kb_verify(img, err, sizeof err), -1);
+    ck_assert_str_eq(err, "debug: let 0: code word 12 is not an instruction start");
+    img->let_names[0].pc = 13;
+    img->attr_reads[0].rule = 1;
+    ck_assert_int_eq(kb_verify(img, err, sizeof err), -1);
+    ck_assert_str_eq(err, "debug: attribute read 0: index out of range");
+    img->attr_reads[0].rule = 0;
+    img->attr_reads[0].line = 0;
+    ck_assert_int_eq(kb_verify(img, err, sizeof err), -1);
+    ck_assert_str_eq(err, "debug: attribute read 0: position 0:5 (lines and columns count from 1)");
+    img->attr_reads[0].line = 3;
     ck_assert_int_eq(kb_verify(img, err, sizeof err), 0);
     kb_free(img);
 }

@@ -265,8 +265,16 @@ END_TEST
 
 START_TEST(undeclared_events)
 {
+    /* an undeclared near-twin of a declared event is an error */
     C *c = load("event ticket_closed\ncap 1 per 30d\nask NPS after ticket_close\nask CES after purchase\n");
-    ck_assert_uint_eq(count_code(c, "K0301"), 1);     /* a warning with a hint */
+    ck_assert_uint_eq(count_code(c, "K0302"), 1);
+    ck_assert_uint_eq(count_code(c, "K0301"), 0);
+    ck_assert_uint_eq(c->d.nerrors, 1);
+    cfree(c);
+    /* of two undeclared spellings, the more used one is suggested */
+    c = load("cap 1 per 30d\nask NPS after ticket_reopened if count(ticket_reopened) > 1\n"
+             "ask CES after purchase if ticket_reopend within 7d\n");
+    ck_assert_uint_eq(count_code(c, "K0301"), 1);
     ck_assert_uint_eq(c->d.nerrors, 0);
     cfree(c);
     c = load_opt("event ticket_closed\ncap 1 per 30d\nask NPS after ticket_close\nask CES after purchase\n", true);

@@ -166,16 +166,36 @@ END_TEST
 
 START_TEST(cap_after_rule)
 {
-    /* a cap after a rule is that rule's clause; a warning at column 1 */
+    /* the layout rule: a cap in column 1 after a rule is top-level; an
+     * indented one is the rule's clause; comments and blank lines between
+     * change nothing */
     P *p = parse("ask NPS after purchase\ncap 1 per 30d\n");
-    ck_assert_int_eq(ndecls(p), 1);
-    ck_assert_uint_eq(nth(p, 0)->rule.cap_n, 1);
-    ck_assert(has_code(p, "K0211"));
-    pfree(p);
-    p = parse("ask NPS after purchase\n  cap 1 per 30d\n");
+    ck_assert_int_eq(ndecls(p), 2);
+    ck_assert_uint_eq(nth(p, 0)->rule.cap_n, 0);
+    ck_assert_int_eq(nth(p, 1)->kind, KD_CAP);
     ck_assert_uint_eq(p->d.n, 0);
     pfree(p);
-    p = parse("rule r: ask NPS after purchase\ncap 1 per 30d\n");
+    p = parse("rule a:\n  ask CSAT via email after purchase + 24h\n\n# global cap\ncap 1 per 30d\n");
+    ck_assert_int_eq(ndecls(p), 2);
+    ck_assert_int_eq(nth(p, 1)->kind, KD_CAP);
+    ck_assert_uint_eq(p->d.n, 0);
+    pfree(p);
+    p = parse("ask NPS after purchase\n\n  # a comment at column 3\n# and one at column 1\n\n  cap 1 per 30d\n");
+    ck_assert_int_eq(ndecls(p), 1);
+    ck_assert_uint_eq(nth(p, 0)->rule.cap_n, 1);
+    ck_assert_uint_eq(p->d.n, 0);
+    pfree(p);
+    /* a clause word in column 1 is K0222 and read as if indented */
+    p = parse("rule r:\n  ask NPS\nafter purchase\n  priority 2\n");
+    ck_assert_int_eq(ndecls(p), 1);
+    ck_assert_str_eq(nth(p, 0)->rule.after_event.s, "purchase");
+    ck_assert_int_eq(nth(p, 0)->rule.priority, 2);
+    ck_assert(has_code(p, "K0222"));
+    ck_assert_uint_eq(p->d.n, 1);
+    pfree(p);
+    /* a closing brace in column 1 goes on with the declaration */
+    p = parse("event e {\n  a: number\n}\nask NPS after e\n");
+    ck_assert_int_eq(ndecls(p), 2);
     ck_assert_uint_eq(p->d.n, 0);
     pfree(p);
 }

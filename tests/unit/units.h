@@ -15,6 +15,7 @@
   X(replay)   /* test_replay.c   runtime/replay.c */ \
   X(input)    /* test_input.c    runtime CSV and JSON Lines readers, time parsing */ \
   X(tz)       /* test_tz.c       runtime time zones */ \
+  X(stats)    /* test_stats.c    runtime/stats.c: Wilson and Newcombe intervals */ \
   X(dstsweep) /* test_dstsweep.c runtime/sendtime.c across DST, against a brute-force scan */
 
 #define KAIROS_DECLARE_SUITE(name) Suite *name##_suite(void);

@@ -1,0 +1,185 @@
+/* diff.c -- `kairos diff OLD NEW EVENTS...` and the option parsing it
+ * shares with `kairos readout` (cli_report_args).  The work is kr_diff
+ * (runtime/diff.c); the output goes to standard output or, with -o, to a
+ * temporary file renamed over OUT (no partial file on failure).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "runtime/runtime.h"
+#include "cli.h"
+
+#define FAIL_IF_CHANGED_STATUS 3
+
+/* Parses a duration: digits and units s, m, h, d, w, repeated (7d, 1h30m). */
+static int parse_dur(const char *s, int64_t *out)
+{
+    int64_t total = 0;
+    if (!*s) return -1;
+    while (*s) {
+        if (*s < '0' || *s > '9') return -1;
+        int64_t n = 0;
+        while (*s >= '0' && *s <= '9') {
+            if (n > 1000000000) return -1;
+            n = n * 10 + (*s++ - '0');
+        }
+        int64_t u = *s == 's' ? 1 : *s == 'm' ? 60 : *s == 'h' ? 3600 : *s == 'd' ? 86400 : *s == 'w' ? 604800 : 0;
+        if (!u) return -1;
+        s++;
+        total += n * u;
+        if (total > 100LL * 365 * 86400) return -1;
+    }
+    *out = total;
+    return 0;
+}
+
+static int parse_shard(const char *v, uint32_t *k, uint32_t *n)
+{
+    char *e1, *e2;
+    unsigned long kk = strtoul(v, &e1, 10), nn;
+    if (e1 == v || *e1 != '/' || v[0] == '-' || e1[1] == '-') return -1;
+    nn = strtoul(e1 + 1, &e2, 10);
+    if (e2 == e1 + 1 || *e2 || nn == 0 || kk >= nn || nn > 1000000) return -1;
+    *k = (uint32_t)kk;
+    *n = (uint32_t)nn;
+    return 0;
+}
+
+/* The value of a source option (cli_source_option), inline or the next argument. */
+typedef struct SrcVal { const char *val; int *i; int argc; char **argv; const char *cmd, *name; } SrcVal;
+static const char *src_value(void *ctx)
+{
+    SrcVal *v = ctx;
+    if (v->val) return v->val;
+    if (*v->i + 1 >= v->argc) { cli_usage_error(v->cmd, "option %s needs a value", v->name); return NULL; }
+    return v->argv[++*v->i];
+}
+
+int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
+{
+    memset(r, 0, sizeof *r);
+    r->pos = calloc((size_t)argc + 1, sizeof *r->pos);
+    if (!r->pos) { fprintf(stderr, "kairos: out of memory\n"); return 1; }
+    r->window = 7 * 86400;
+    bool only_pos = false;
+    for (int i = 1; i < argc; i++) {
+        char *s = argv[i];
+        if (!only_pos && strcmp(s, "--") == 0) { only_pos = true; continue; }
+        if (only_pos || s[0] != '-' || strcmp(s, "-") == 0) { r->pos[r->npos++] = s; continue; }
+        char name[64];
+        const char *val = NULL;
+        const char *eq = s[1] == '-' ? strchr(s, '=') : NULL;
+        size_t nlen = eq ? (size_t)(eq - s) : strlen(s);
+        if (nlen >= sizeof name) nlen = sizeof name - 1;
+        memcpy(name, s, nlen);
+        name[nlen] = '\0';
+        if (eq) val = eq + 1;
+        SrcVal sv = { eq ? eq + 1 : NULL, &i, argc, argv, cmd, name };
+        int so = cli_source_option(&r->sources, cmd, name, src_value, &sv);   /* --map, --schema, --input */
+        if (so < 0) return 2;
+        if (so > 0) continue;
+        bool is_diff = strcmp(cmd, "diff") == 0;
+        bool takes = strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0 || strcmp(name, "--format") == 0 ||
+                     strcmp(name, "--until") == 0 || strcmp(name, "--shard") == 0 ||
+                     strcmp(name, "--stdin-format") == 0 ||
+                     (!is_diff && (strcmp(name, "--window") == 0 || strcmp(name, "--by") == 0));
+        bool flag = strcmp(name, "--skip-bad-rows") == 0 ||
+                    (is_diff && strcmp(name, "--fail-if-changed") == 0);
+        if (!takes && !flag) return cli_usage_error(cmd, "unknown option %s", name);
+        if (flag && val) return cli_usage_error(cmd, "option %s takes no value", name);
+        if (takes && !val) {
+            if (i + 1 >= argc) return cli_usage_error(cmd, "option %s needs a value", name);
+            val = argv[++i];
+        }
+        if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) r->output = val;
+        else if (strcmp(name, "--format") == 0) r->format = val;
+        else if (strcmp(name, "--until") == 0) {
+            if (kr_parse_time(val, strlen(val), &r->ro.until) != 0)
+                return cli_usage_error(cmd, "--until: '%s' is not an RFC 3339 time or Unix seconds", val);
+            r->ro.has_until = true;
+        } else if (strcmp(name, "--shard") == 0) {
+            if (parse_shard(val, &r->ro.shard_k, &r->ro.shard_n) != 0)
+                return cli_usage_error(cmd, "--shard takes K/N with 0 <= K < N, e.g. --shard 0/4");
+        } else if (strcmp(name, "--stdin-format") == 0) {
+            if (strcmp(val, "csv") && strcmp(val, "jsonl"))
+                return cli_usage_error(cmd, "--stdin-format takes csv or jsonl");
+            r->ro.stdin_format = val;
+        } else if (strcmp(name, "--window") == 0) {
+            if (parse_dur(val, &r->window) != 0 || r->window <= 0)
+                return cli_usage_error(cmd, "--window: '%s' is not a duration such as 7d, 48h or 1h30m", val);
+        } else if (strcmp(name, "--by") == 0) {
+            if (strncmp(val, "customer.", 9) != 0 || !val[9])
+                return cli_usage_error(cmd, "--by takes customer.TRAIT, e.g. --by customer.segment");
+            r->by_trait = val + 9;
+        } else if (strcmp(name, "--skip-bad-rows") == 0) r->ro.skip_bad_rows = true;
+        else if (strcmp(name, "--fail-if-changed") == 0) r->fail_if_changed = true;
+    }
+    int npol = strcmp(cmd, "diff") == 0 ? 2 : 1;
+    if (r->npos < npol) return cli_usage_error(cmd, npol == 2 && r->npos == 1 ? "no NEW policy given" : "no policy file given");
+    if (r->npos < npol + 1) return cli_usage_error(cmd, "no event file given");
+    int nstdin = 0;
+    for (int i = npol; i < r->npos; i++) nstdin += strcmp(r->pos[i], "-") == 0;
+    for (int i = 0; i < npol; i++)
+        if (strcmp(r->pos[i], "-") == 0) nstdin = 2;
+    if (nstdin > 1) return cli_usage_error(cmd, "standard input can be read once, as an event file");
+    r->ro.inputs = (const char **)(r->pos + npol);
+    r->ro.ninputs = (uint32_t)(r->npos - npol);
+    return cli_sources_apply(&r->sources, &r->ro);
+}
+
+int cli_report_write(const char *output, const char *buf, size_t len)
+{
+    if (!output || strcmp(output, "-") == 0) {
+        if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+            fprintf(stderr, "-: write error: %s\n", strerror(errno ? errno : EIO));
+            return 1;
+        }
+        return 0;
+    }
+    FILE *f;
+    char *tmp;
+    if (cli_output_open(output, &f, &tmp) != 0) return 1;
+    bool ok = fwrite(buf, 1, len, f) == len;
+    if (!ok) fprintf(stderr, "%s: error: write error: %s\n", output, strerror(errno ? errno : EIO));
+    return cli_output_close(output, f, tmp, ok) == 0 && ok ? 0 : 1;
+}
+
+int cli_diff(int argc, char **argv)
+{
+    CliReport r;
+    int st = cli_report_args(&r, "diff", argc, argv);
+    if (st != 0) { free(r.pos); cli_sources_free(&r.sources); return st; }
+    KrDiffOptions dopt = { .format = KR_DIFF_TEXT, .old_name = r.pos[0], .new_name = r.pos[1] };
+    if (r.format) {
+        if (strcmp(r.format, "text") == 0) dopt.format = KR_DIFF_TEXT;
+        else if (strcmp(r.format, "markdown") == 0) dopt.format = KR_DIFF_MARKDOWN;
+        else if (strcmp(r.format, "json") == 0) dopt.format = KR_DIFF_JSON;
+        else if (strcmp(r.format, "csv") == 0) dopt.format = KR_DIFF_CSV;
+        else if (strcmp(r.format, "html") == 0) {
+            free(r.pos); cli_sources_free(&r.sources);
+            return cli_usage_error("diff", "--format html is not available yet (it comes with `kairos report`); "
+                                   "use text, markdown, json or csv");
+        } else {
+            free(r.pos); cli_sources_free(&r.sources);
+            return cli_usage_error("diff", "unknown format '%s' (text, markdown, json or csv)", r.format);
+        }
+    }
+    KlOptions lopt = {0};
+    KImage *old = cli_load_image(r.pos[0], &lopt, false);
+    KImage *new_ = old ? cli_load_image(r.pos[1], &lopt, false) : NULL;
+    int status = 1;
+    if (old && new_) {
+        char *buf = NULL;
+        size_t len = 0;
+        bool changed = false;
+        status = kr_diff(old, new_, &dopt, &r.ro, &buf, &len, &changed, stderr);
+        if (status == 0) status = cli_report_write(r.output, buf, len);
+        if (status == 0 && changed && r.fail_if_changed) status = FAIL_IF_CHANGED_STATUS;
+        free(buf);
+    }
+    if (old) kb_free(old);
+    if (new_) kb_free(new_);
+    free(r.pos); cli_sources_free(&r.sources);
+    return status;
+}

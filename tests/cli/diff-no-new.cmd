@@ -1,0 +1,1 @@
+diff report/old.kai report/events.csv

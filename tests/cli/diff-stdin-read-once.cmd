@@ -1,0 +1,1 @@
+diff report/old.kai report/new.kai - --format csv < report/events.csv

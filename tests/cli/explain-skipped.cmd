@@ -1,0 +1,1 @@
+explain explain/skipped.kai explain/skipped.csv --customer c1

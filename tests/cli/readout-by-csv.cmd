@@ -1,0 +1,1 @@
+readout report/seg.kai report/seg.csv --by customer.segment --format csv

@@ -1,0 +1,170 @@
+#!/bin/sh
+# tests/report/run.sh KAIROS -- golden cases of `kairos diff` and `kairos
+# readout` (run by tests/run.sh through sub_suite).  Adding a case is adding
+# files:
+#
+#   tests/diff-golden/NAME/   old.kai, new.kai, events* files (in name order),
+#                             args (optional extra flags), expected.csv: the
+#                             output of `kairos diff old.kai new.kai EVENTS
+#                             --format csv ARGS`, byte for byte, exit 0; the
+#                             same again with both policies compiled to .kbc.
+#                             expected.md / expected.txt / expected.json
+#                             (optional): the markdown / text / json forms.
+#   tests/readout/NAME/       policy.kai, events*, args (optional),
+#                             expected.csv: `kairos readout policy.kai EVENTS
+#                             --format csv ARGS`; expected.txt / expected.json
+#                             (optional): the text / json forms.
+#   examples/NAME/diff/       new.kai and expected.md: `kairos diff policy.kai
+#                             diff/new.kai EVENTS --format markdown`, run in the
+#                             example's folder (the walkthrough of a change).
+#   examples/NAME/readout/    expected.csv (and optional expected.txt):
+#                             `kairos readout policy.kai EVENTS` in the
+#                             example's folder.
+#
+# Prints one line per failure, then "report: N passed, N failed".
+set -u
+[ $# -ge 1 ] || { echo "usage: run.sh KAIROS" >&2; exit 2; }
+KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -40; }
+
+# same LABEL EXPECTED -- compares $TMP/out with EXPECTED.
+same() {
+    if cmp -s "$TMP/out" "$2"; then ok
+    else
+        diff -u "$2" "$TMP/out" >"$TMP/diff"
+        bad "$1: output differs" "$TMP/diff"
+    fi
+}
+
+# run LABEL DIR CMD... -- runs kairos in DIR; output in $TMP/out; 0 if exit 0.
+run() {
+    label=$1 dir=$2
+    shift 2
+    (cd "$dir" && "$KAIROS" "$@") >"$TMP/out" 2>"$TMP/err"
+    st=$?
+    if [ $st != 0 ]; then bad "$label: exit status $st" "$TMP/err"; return 1; fi
+    return 0
+}
+
+events_of() { ls "$1" | grep '^events' | sort | tr '\n' ' '; }
+
+for dir in "$ROOT"/tests/diff-golden/*/; do
+    [ -d "$dir" ] || continue
+    name=diff-golden/$(basename "$dir")
+    ev=$(events_of "$dir")
+    args=""
+    [ -e "$dir/args" ] && args=$(cat "$dir/args")
+    if [ ! -e "$dir/expected.csv" ]; then bad "$name: no expected.csv"; continue; fi
+    # shellcheck disable=SC2086
+    run "$name" "$dir" diff old.kai new.kai $ev --format csv $args && same "$name" "$dir/expected.csv"
+    if "$KAIROS" compile "$dir/old.kai" -o "$TMP/old.kbc" 2>"$TMP/err" &&
+       "$KAIROS" compile "$dir/new.kai" -o "$TMP/new.kbc" 2>>"$TMP/err"; then
+        # shellcheck disable=SC2086
+        run "$name (.kbc)" "$dir" diff "$TMP/old.kbc" "$TMP/new.kbc" $ev --format csv $args &&
+            same "$name (.kbc)" "$dir/expected.csv"
+    else bad "$name: compile failed" "$TMP/err"
+    fi
+    for f in md:markdown txt:text json:json; do
+        ext=${f%%:*} fmt=${f#*:}
+        [ -e "$dir/expected.$ext" ] || continue
+        # shellcheck disable=SC2086
+        run "$name ($fmt)" "$dir" diff old.kai new.kai $ev --format "$fmt" $args && same "$name ($fmt)" "$dir/expected.$ext"
+    done
+done
+
+for dir in "$ROOT"/tests/readout/*/; do
+    [ -d "$dir" ] || continue
+    name=readout/$(basename "$dir")
+    ev=$(events_of "$dir")
+    args=""
+    [ -e "$dir/args" ] && args=$(cat "$dir/args")
+    if [ ! -e "$dir/expected.csv" ]; then bad "$name: no expected.csv"; continue; fi
+    # shellcheck disable=SC2086
+    run "$name" "$dir" readout policy.kai $ev --format csv $args && same "$name" "$dir/expected.csv"
+    for f in txt:text json:json; do
+        ext=${f%%:*} fmt=${f#*:}
+        [ -e "$dir/expected.$ext" ] || continue
+        # shellcheck disable=SC2086
+        run "$name ($fmt)" "$dir" readout policy.kai $ev --format "$fmt" $args && same "$name ($fmt)" "$dir/expected.$ext"
+    done
+done
+
+for dir in "$ROOT"/examples/*/; do
+    ex=examples/$(basename "$dir")
+    ev=$(events_of "$dir")
+    if [ -d "$dir/diff" ]; then
+        if [ ! -e "$dir/diff/new.kai" ] || [ ! -e "$dir/diff/expected.md" ]; then
+            bad "$ex/diff: needs new.kai and expected.md"
+        else
+            # shellcheck disable=SC2086
+            run "$ex/diff" "$dir" diff policy.kai diff/new.kai $ev --format markdown && same "$ex/diff" "$dir/diff/expected.md"
+            if ! "$KAIROS" check --Werror "$dir/diff/new.kai" >"$TMP/out" 2>&1; then
+                bad "$ex/diff: new.kai: kairos check --Werror failed" "$TMP/out"
+            fi
+        fi
+    fi
+    if [ -d "$dir/readout" ]; then
+        # shellcheck disable=SC2086
+        run "$ex/readout" "$dir" readout policy.kai $ev --format csv && same "$ex/readout" "$dir/readout/expected.csv"
+        if [ -e "$dir/readout/expected.txt" ]; then
+            # shellcheck disable=SC2086
+            run "$ex/readout (text)" "$dir" readout policy.kai $ev && same "$ex/readout (text)" "$dir/readout/expected.txt"
+        fi
+    fi
+done
+
+# Differential: on random logs (tests/diff/gen.c) and pairs of the policies of
+# tests/diff/policies, the '-' rows of `diff --format csv` are exactly the
+# multiset OLD minus NEW of the two `simulate` schedules, the '+' rows NEW
+# minus OLD (the one-read replay gives each policy the schedule simulate gives
+# it), and the rows are in time order.
+if ${CC:-cc} -std=c11 -O1 -o "$TMP/gen" "$ROOT/tests/diff/gen.c" 2>"$TMP/err"; then
+    pols=$(cd "$ROOT/tests/diff/policies" && ls *.kai)
+    nrows=0
+    for seed in 11 12 13; do
+        d=$TMP/seed$seed
+        mkdir -p "$d"
+        "$TMP/gen" -s "$seed" -o "$d" >/dev/null || { bad "report differential: gen failed"; continue; }
+        prev=""
+        for p in $pols $(echo "$pols" | head -n 1); do
+            if [ -n "$prev" ] && [ "$prev" != "$p" ]; then
+                label="differential seed $seed $prev -> $p"
+                P1=$ROOT/tests/diff/policies/$prev P2=$ROOT/tests/diff/policies/$p
+                if "$KAIROS" simulate --no-progress "$P1" "$d/events.csv" 2>/dev/null | tail -n +2 | LC_ALL=C sort >"$d/a" &&
+                   "$KAIROS" simulate --no-progress "$P2" "$d/events.csv" 2>/dev/null | tail -n +2 | LC_ALL=C sort >"$d/b" &&
+                   "$KAIROS" diff "$P1" "$P2" "$d/events.csv" --format csv >"$d/diff.csv" 2>/dev/null; then
+                    LC_ALL=C comm -23 "$d/a" "$d/b" >"$d/minus"
+                    LC_ALL=C comm -13 "$d/a" "$d/b" >"$d/plus"
+                    grep '^-,' "$d/diff.csv" | cut -c3- | LC_ALL=C sort >"$d/gm"
+                    grep '^+,' "$d/diff.csv" | cut -c3- | LC_ALL=C sort >"$d/gp"
+                    tail -n +2 "$d/diff.csv" | cut -d, -f2 >"$d/times"
+                    if ! cmp -s "$d/minus" "$d/gm" || ! cmp -s "$d/plus" "$d/gp"; then
+                        diff "$d/minus" "$d/gm" >"$TMP/diff"; diff "$d/plus" "$d/gp" >>"$TMP/diff"
+                        bad "$label: diff rows are not the schedules' difference" "$TMP/diff"
+                    elif ! LC_ALL=C sort -c "$d/times" 2>/dev/null; then
+                        bad "$label: rows not in time order"
+                    else
+                        ok
+                        nrows=$((nrows + $(wc -l <"$d/minus") + $(wc -l <"$d/plus")))
+                    fi
+                else
+                    bad "$label: a command failed"
+                fi
+            fi
+            prev=$p
+        done
+    done
+    # not vacuous: the pairs must differ somewhere
+    if [ "$nrows" -gt 100 ]; then ok; else bad "report differential: only $nrows differing rows"; fi
+else
+    bad "report differential: cannot compile tests/diff/gen.c" "$TMP/err"
+fi
+
+echo "report: $pass passed, $fail failed"
+[ "$fail" = 0 ]
