@@ -1,1 +1,1 @@
-../golden/map-columns/policy.kai ../golden/map-columns/events.csv --map customer
+simulate ../golden/map-columns/policy.kai ../golden/map-columns/events.csv --map customer

@@ -1,1 +1,1 @@
-../golden/map-columns/policy.kai ../golden/map-columns/events.csv --map customer=a,customer=b
+simulate ../golden/map-columns/policy.kai ../golden/map-columns/events.csv --map customer=a,customer=b
