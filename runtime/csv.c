@@ -334,11 +334,11 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     if (f->len == 0) return ki_row_error(s, true, line, rec, field_at(f), NULL, "missing time");
     if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
     if (ks_custom_time(c->schema)) {      /* a unit or format (source.h) */
-        char msg[256], hint[200];
+        char msg[256], hint[320];
         if (ks_time(c->schema, v, len, false, &r->time, msg, sizeof msg, hint, sizeof hint) != 0)
             return ki_row_error(s, true, line, rec, field_at(f), hint[0] ? hint : NULL, "%s", msg);
     } else if (ki_parse_time_cached(&st->tcache, v, len, &r->time) != 0) {
-        char msg[256], hint[200];
+        char msg[256], hint[320];
         ki_bad_time_text(v, len, false, msg, sizeof msg, hint, sizeof hint);
         return ki_row_error(s, true, line, rec, field_at(f), hint[0] ? hint : NULL, "%s", msg);
     }

@@ -41,7 +41,7 @@ typedef struct JState {
     uint32_t event;
     size_t cust_off, cust_len;      /* in scratch */
     char msg[200];                  /* a row error found in a callback */
-    char hint[200];                 /* its hint ("" if none) */
+    char hint[320];                 /* its hint ("" if none) */
     const char *lp; size_t ll;      /* the line being parsed */
     const char *err_at;             /* where in it the error is, or NULL */
     Pending *pend; uint32_t npend, cappend;
