@@ -16,7 +16,8 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -std=c11 -Wall -Wextra -Werror
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-             -MMD -MP -I. -I$(B) $(PKG_CFLAGS) -DKAIROS_STDLIB_DIR='"$(PREFIX)/share/kairos"'
+             -MMD -MP -I. -I$(B) $(PKG_CFLAGS) -DKAIROS_STDLIB_DIR='"$(PREFIX)/share/kairos"' \
+             -DKAIROS_DOC_DIR='"$(PREFIX)/share/doc/kairos"' $(if $(DOC_URL),-DKAIROS_DOC_URL='"$(DOC_URL)"')
 LDFLAGS ?=
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
@@ -130,6 +131,8 @@ install: $(KAIROS)
 	           $(DESTDIR)$(PREFIX)/share/kairos/std
 	install -m 755 $(KAIROS) $(DESTDIR)$(PREFIX)/bin/kairos
 	install -m 644 doc/kairos.1 $(DESTDIR)$(PREFIX)/share/man/man1/kairos.1
+	install -d $(DESTDIR)$(PREFIX)/share/doc/kairos
+	install -m 644 SPEC.md README.md $(DESTDIR)$(PREFIX)/share/doc/kairos/
 	install -m 644 stdlib/prelude.kai $(DESTDIR)$(PREFIX)/share/kairos/prelude.kai
 	install -d $(DESTDIR)$(PREFIX)/share/kairos/python/kairos_dask
 	install -m 644 python/kairos_dask/*.py $(DESTDIR)$(PREFIX)/share/kairos/python/kairos_dask/

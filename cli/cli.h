@@ -13,6 +13,8 @@
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Compiles a .kai (diagnostics on stderr) or loads a .kbc; NULL on error. */
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color);
+/* The same, and the messages also go, without colour, to `also` (if not NULL). */
+KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color, FILE *also);
 /* Writes data to path through a temporary file and rename; -1 on error (printed). */
 int cli_write_atomic(const char *path, const void *data, size_t len);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lang/lang.h"
+#include "lang/sarif.h"
 #include "runtime/runtime.h"
 #include "cli.h"
 
@@ -46,7 +47,8 @@ static const Command commands[] = {
       "hidden directories skipped). Exit 0 when there is no error (warnings allowed), 1 on any error.\n"
       "  --strict          every undeclared event is an error\n"
       "  --Werror          warnings are errors\n"
-      "  --format F        text (default), json, github (workflow commands), sarif (SARIF 2.1.0)\n"
+      "  --format F        text (default), json, github (workflow commands), sarif (one SARIF 2.1.0\n"
+      "                    log for all files)\n"
       "  --color WHEN      auto (default), always, never\n"
       "  --summary         end with a line 'N errors, M warnings in K files' on standard error\n"
       "                    (the default when standard error is a terminal)\n"
@@ -63,16 +65,18 @@ static const Command commands[] = {
       "Prints a readable listing of a policy's bytecode: tables, each rule with its code and source\n"
       "lines, and the retention table. A .kai file is compiled in memory first.\n" },
     { "simulate", cmd_simulate,
-      "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl] [--stats]\n"
-      "                [--skip-bad-rows] [--shard K/N] [--stdin-format csv|jsonl] [--no-progress]\n"
+      "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl|json] [--stats]\n"
+      "                [--stats-format text|json] [--skip-bad-rows] [--shard K/N]\n"
+      "                [--stdin-format csv|jsonl] [--no-progress]\n"
       "                " CLI_SOURCE_SYNOPSIS,
       "Replays event logs (CSV, JSON Lines, optionally .gz; - for standard input) through a policy\n"
       "(.kai, compiled in memory, or .kbc) and writes the send schedule as CSV\n"
       "(time,customer,rule,action,survey,channel,attempt,variant) or JSON Lines.\n"
       "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n"
       "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
-      "  --format F        csv (default) or jsonl\n"
+      "  --format F        csv (default) or jsonl; json: JSON Lines, and --stats as JSON\n"
       "  --stats           print a summary on standard error: asks per rule and asks spared, by reason\n"
+      "  --stats-format F  text (default) or json: the summary as one JSON document (implies --stats)\n"
       "  --skip-bad-rows   skip malformed rows (counted on standard error) instead of failing\n"
       "  --shard K/N       keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
@@ -166,12 +170,14 @@ static const Command commands[] = {
       "  -w, --write       rewrite each file that changes, in place\n"
       "  --color WHEN      colour the diagnostics: auto (default), always, never\n" },
     { "test", cmd_test,
-      "kairos test [--format text|junit] [-o FILE] [--junit FILE] [FILE.yaml|DIR]...",
+      "kairos test [--update] [--format text|junit] [-o FILE] [--junit FILE] [FILE.yaml|DIR]...",
       "Runs policy tests written in YAML (default: every *.test.yaml under the current\n"
       "directory). Prints one line per test, a diff or the failed assertion for each failure, and\n"
       "a closing line 'N passed, M failed'. Exit 1 on any failure.\n"
       "  --format junit    write JUnit XML (to -o FILE, or standard output)\n"
-      "  --junit FILE      write JUnit XML to FILE and the text report to standard output\n" },
+      "  --junit FILE      write JUnit XML to FILE and the text report to standard output\n"
+      "  --update          rewrite the expected schedule of each test whose schedule differs (the\n"
+      "                    inline list or the schedule file) and say what changed\n" },
     { "help", cmd_help,
       "kairos help [COMMAND]",
       "Shows help for a command.\n" },
@@ -309,20 +315,31 @@ static int read_whole_file(const char *path, uint8_t **buf, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) return -1;
+    /* a policy or .kbc holds at most KD_MAX_SOURCE bytes: checked before
+     * reading a regular file and while reading anything else (/dev/zero) */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > KD_MAX_SOURCE) {
+        if (f != stdin) fclose(f);
+        errno = EFBIG;
+        return -1;
+    }
     size_t cap = 1 << 16, n = 0;
     uint8_t *b = malloc(cap);
     if (!b) { if (f != stdin) fclose(f); errno = ENOMEM; return -1; }
     for (;;) {
         if (n == cap) {
-            uint8_t *nb = realloc(b, cap * 2);
+            if (n > KD_MAX_SOURCE) { free(b); if (f != stdin) fclose(f); errno = EFBIG; return -1; }
+            size_t nc = cap * 2 > KD_MAX_SOURCE + 1 ? KD_MAX_SOURCE + 1 : cap * 2;
+            uint8_t *nb = realloc(b, nc);
             if (!nb) { free(b); if (f != stdin) fclose(f); errno = ENOMEM; return -1; }
             b = nb;
-            cap *= 2;
+            cap = nc;
         }
         size_t r = fread(b + n, 1, cap - n, f);
         n += r;
         if (r == 0) break;
     }
+    if (n > KD_MAX_SOURCE) { free(b); if (f != stdin) fclose(f); errno = EFBIG; return -1; }
     int err = ferror(f);
     if (f != stdin) fclose(f);
     if (err) { free(b); errno = EIO; return -1; }
@@ -340,18 +357,26 @@ static bool is_bytecode(const uint8_t *b, size_t n)
  * (message printed). */
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
 {
+    return cli_load_image_also(path, lopt, color, NULL);
+}
+
+KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color, FILE *also)
+{
     uint8_t *buf;
     size_t len;
     if (read_whole_file(path, &buf, &len) != 0) {
         fprintf(stderr, "%s: error: cannot read file: %s\n", path, strerror(errno));
+        if (also) fprintf(also, "%s: error: cannot read file: %s\n", path, strerror(errno));
         return NULL;
     }
     if (is_bytecode(buf, len)) {
         char err[256];
         KImage *img = kb_read(buf, len, err, sizeof err);
         free(buf);
-        if (!img)
+        if (!img) {
             fprintf(stderr, "%s: error: %s\n", path, err);
+            if (also) fprintf(also, "%s: error: %s\n", path, err);
+        }
         return img;
     }
     free(buf);
@@ -361,6 +386,7 @@ KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
     d.werror = lopt->werror;
     KProgram *p = kc_load(path, lopt, &d);
     kd_print(&d, stderr, KD_FMT_TEXT, color);
+    if (also) kd_print(&d, also, KD_FMT_TEXT, false);
     KImage *img = NULL;
     if (p && !kd_failed(&d))
         img = kg_compile(p);
@@ -450,13 +476,32 @@ static int cmd_check(int argc, char **argv)
     uint32_t nerr = (uint32_t)cli_expand_policies("check", a.pos, a.npos, &files, &nfiles), nwarn = 0;
     int status = nerr ? 1 : 0;
     KDiags all;
-    /* Each file is checked on its own; diagnostics of machine formats are
-     * printed per file (json/github are line oriented). */
+    /* Each file is checked on its own; json/github are line oriented and
+     * printed per file, SARIF is one log for all files (one run). */
+    KSarif *sarif = NULL;
+    char *cwd = NULL;
+    if (fmt == KD_FMT_SARIF) {
+        cwd = getcwd(NULL, 0);
+        if (!(sarif = kd_sarif_new(cwd, KAIROS_VERSION))) {
+            fprintf(stderr, "kairos check: out of memory\n");
+            free(cwd);
+            cli_free_paths(files, nfiles);
+            args_free(&a);
+            return 1;
+        }
+    }
     for (int i = 0; i < nfiles; i++) {
         kd_init(&all, NULL);
         all.werror = lopt.werror;
         KProgram *p = kc_load(files[i], &lopt, &all);
-        kd_print(&all, fmt == KD_FMT_TEXT ? stderr : stdout, fmt, use_color(color));
+        if (sarif) {
+            if (!kd_sarif_add(sarif, &all)) {
+                fprintf(stderr, "%s: out of memory\n", files[i]);
+                status = 1;
+            }
+        } else {
+            kd_print(&all, fmt == KD_FMT_TEXT ? stderr : stdout, fmt, use_color(color));
+        }
         if (kd_failed(&all)) status = 1;
         uint32_t e, w;
         kd_counts(&all, &e, &w);
@@ -464,6 +509,14 @@ static int cmd_check(int argc, char **argv)
         nwarn += w;
         kd_free(&all);
         if (p) kc_free(p);
+    }
+    if (sarif) {
+        if (!kd_sarif_write(sarif, stdout)) {
+            fprintf(stderr, "-: write error: %s\n", strerror(errno));
+            status = 1;
+        }
+        kd_sarif_free(sarif);
+        free(cwd);
     }
     /* the closing line: by default on a terminal */
     if (summary == 1 || (summary == -1 && isatty(STDERR_FILENO)))
@@ -634,9 +687,17 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             const char *v = args_value(&a);
             if (!v) goto usage;
             if (strcmp(v, "jsonl") == 0) { ro.format = KR_OUT_JSONL; ro.explain_jsonl = true; }
+            else if (strcmp(v, "json") == 0 && !explain) { ro.format = KR_OUT_JSONL; ro.stats_json = true; }
             else if (strcmp(v, explain ? "text" : "csv") == 0) ro.format = KR_OUT_CSV;
-            else { cli_usage_error(cmd, "unknown format '%s' (%s or jsonl)", v, explain ? "text" : "csv"); goto usage; }
+            else { cli_usage_error(cmd, "unknown format '%s' (%s)", v, explain ? "text or jsonl" : "csv, jsonl or json"); goto usage; }
         } else if (strcmp(o, "--stats") == 0 && !explain) {
+            ro.stats = true;
+        } else if (strcmp(o, "--stats-format") == 0 && !explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            if (strcmp(v, "json") == 0) ro.stats_json = true;
+            else if (strcmp(v, "text") == 0) ro.stats_json = false;
+            else { cli_usage_error(cmd, "--stats-format takes text or json"); goto usage; }
             ro.stats = true;
         } else if (strcmp(o, "--skip-bad-rows") == 0) {
             ro.skip_bad_rows = true;
@@ -739,7 +800,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("kairos %s (bytecode format %d)\nevent sources: %s\n", KAIROS_VERSION, 1, kr_sources());
+        printf("kairos %s (bytecode format %d; event sources: %s)\n", KAIROS_VERSION, 1, kr_sources());
         return 0;
     }
     const Command *c = find_command(cmd);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/runtime.h"
@@ -24,6 +25,9 @@ typedef struct CaseResult {
     char *name;
     bool ok;
     KqMsgs details;
+    double secs;                  /* how long it ran */
+    KqRows *actual;               /* --update: the schedule, when it differed */
+    bool updated;                 /* --update: its expected schedule was rewritten */
 } CaseResult;
 
 typedef struct FileResult {
@@ -32,6 +36,8 @@ typedef struct FileResult {
     KqMsgs errors;                /* for an unusable file */
     CaseResult *cases;
     size_t ncases;
+    double secs;                  /* loading the file and its policy, and every test */
+    time_t started;
 } FileResult;
 
 typedef struct Run {
@@ -41,7 +47,18 @@ typedef struct Run {
     bool text;                    /* text report on stdout */
     const char *tmpdir;
     bool color;
+    double secs;                  /* the whole run */
+    bool update;                  /* --update */
+    size_t nupdated;
 } Run;
+
+/* Seconds on a monotonic clock. */
+static double now_secs(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static FileResult *add_file(Run *r, const char *path)
 {
@@ -68,6 +85,10 @@ static void free_run(Run *r)
         for (size_t k = 0; k < f->ncases; k++) {
             free(f->cases[k].name);
             kq_msgs_free(&f->cases[k].details);
+            if (f->cases[k].actual) {
+                kq_rows_free(f->cases[k].actual);
+                free(f->cases[k].actual);
+            }
         }
         free(f->cases);
     }
@@ -256,11 +277,20 @@ static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
     }
     kq_msgs_free(&rerr);
     ok = true;
-    if (t->has_schedule && !kq_check_schedule(&t->schedule, &actual, out))
-        ok = false;
+    bool differs = t->has_schedule && !kq_check_schedule(&t->schedule, &actual, out);
     for (size_t i = 0; i < t->nasserts; i++)
         if (!kq_check_assert(&t->asserts[i], i, &actual, out))
             ok = false;
+    if (differs) {
+        /* --update keeps the new schedule to write; the diff stays as the
+         * report of what changes */
+        if (r->update && (cr->actual = malloc(sizeof *cr->actual))) {
+            *cr->actual = actual;
+            actual = (KqRows){0};
+        } else {
+            ok = false;
+        }
+    }
     kq_rows_free(&actual);
 done:
     if (events_path) unlink(events_path);
@@ -269,6 +299,23 @@ done:
     free(sched_path);
     if (out->oom) ok = false;
     return ok;
+}
+
+/* Counts a test and prints its report line and details. */
+static void report_case(Run *r, const char *path, const CaseResult *cr)
+{
+    if (cr->ok) r->passed++;
+    else r->failed++;
+    if (!r->text) return;
+    printf("%s %s: ", !cr->ok ? "FAIL" : cr->updated ? "upd " : "ok  ", path);
+    for (const char *c = cr->name ? cr->name : "?"; *c; c++)   /* one line, whatever the name */
+        putchar((unsigned char)*c < 0x20 ? '?' : *c);
+    putchar('\n');
+    for (size_t k = 0; k < cr->details.n; k++)
+        printf("    %s\n", cr->details.v[k]);
+    if (cr->details.oom)
+        printf("    (some details are missing: out of memory)\n");
+    fflush(stdout);
 }
 
 /* ---- one file ------------------------------------------------------------------- */
@@ -285,18 +332,31 @@ static void run_file(Run *r, const char *path)
     if (!f) { file_failed(r, fr); return; }
     fflush(stdout);
     KlOptions lopt = {0};
-    KImage *img = cli_load_image(f->policy, &lopt, r->color);
+    /* the loader prints the policy's diagnostics on stderr; a copy is kept
+     * as the cause of the file's error in the JUnit report */
+    char *cause = NULL;
+    size_t cause_len = 0;
+    FILE *mem = open_memstream(&cause, &cause_len);
+    KImage *img = cli_load_image_also(f->policy, &lopt, r->color, mem);
+    if (mem) fclose(mem);
     if (!img) {
         kq_msg(&fr->errors, "%s: error: the policy %s cannot be used", path, f->policy);
         /* the loader printed its diagnostics; print only the summary */
         fr->unusable = true;
         fprintf(stderr, "%s\n", fr->errors.n ? fr->errors.v[fr->errors.n - 1] : path);
+        for (char *line = cause, *nl; line && *line; line = nl + 1) {
+            if (!(nl = strchr(line, '\n'))) nl = line + strlen(line) - 1;
+            else *nl = '\0';
+            kq_msg(&fr->errors, "%s", line);
+        }
+        free(cause);
         if (r->text) printf("FAIL %s\n", path);
         fflush(stdout);
         r->failed++;
         kq_file_free(f);
         return;
     }
+    free(cause);
     fr->cases = calloc(f->ntests, sizeof *fr->cases);
     if (!fr->cases) {
         kq_msg(&fr->errors, "%s: error: out of memory", path);
@@ -309,20 +369,39 @@ static void run_file(Run *r, const char *path)
         CaseResult *cr = &fr->cases[i];
         fr->ncases++;
         cr->name = strdup(f->tests[i].name);
+        double t0 = now_secs();
         cr->ok = run_case(r, img, &f->tests[i], cr) && cr->name;
-        if (cr->ok) r->passed++;
-        else r->failed++;
-        if (r->text) {
-            printf("%s %s: ", cr->ok ? "ok  " : "FAIL", path);
-            for (const char *c = f->tests[i].name; *c; c++)   /* one line, whatever the name */
-                putchar((unsigned char)*c < 0x20 ? '?' : *c);
-            putchar('\n');
-            for (size_t k = 0; k < cr->details.n; k++)
-                printf("    %s\n", cr->details.v[k]);
-            if (cr->details.oom)
-                printf("    (some details are missing: out of memory)\n");
-            fflush(stdout);
+        cr->secs = now_secs() - t0;
+        if (!r->update) report_case(r, path, cr);
+    }
+    if (r->update) {
+        /* rewrite the schedules that differed, then report */
+        KqRows **actual = calloc(f->ntests, sizeof *actual);
+        bool *failed = calloc(f->ntests, sizeof *failed);
+        KqMsgs done = {0}, errs = {0};
+        if (!actual || !failed) {
+            for (size_t i = 0; i < f->ntests; i++)
+                if (fr->cases[i].actual) fr->cases[i].ok = false;
+            fprintf(stderr, "%s: error: out of memory\n", path);
+        } else {
+            bool any = false;
+            for (size_t i = 0; i < f->ntests; i++) any |= (actual[i] = fr->cases[i].actual) != NULL;
+            if (any) kq_update_schedules(f, actual, failed, &done, &errs);
+            for (size_t i = 0; i < f->ntests; i++) {
+                if (!actual[i]) continue;
+                if (failed[i]) fr->cases[i].ok = false;
+                else { fr->cases[i].updated = true; r->nupdated++; }
+            }
         }
+        for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "%s\n", errs.v[i]);
+        for (size_t i = 0; i < f->ntests; i++) report_case(r, path, &fr->cases[i]);
+        if (r->text)
+            for (size_t i = 0; i < done.n; i++) printf("updated %s\n", done.v[i]);
+        fflush(stdout);
+        kq_msgs_free(&done);
+        kq_msgs_free(&errs);
+        free(actual);
+        free(failed);
     }
     kb_free(img);
     kq_file_free(f);
@@ -357,14 +436,41 @@ static void xml_lines(KqBuf *b, const KqMsgs *m)
     }
 }
 
-static char *junit_xml(const Run *r)
+/* A start time as JUnit's timestamp: ISO 8601 in UTC, without a zone
+ * (the form Ant's junit task writes and the common JUnit schemas expect). */
+static void xml_timestamp(KqBuf *b, time_t t)
+{
+    struct tm tm;
+    char buf[32];
+    if (!gmtime_r(&t, &tm) || strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        snprintf(buf, sizeof buf, "1970-01-01T00:00:00");
+    kq_buf_str(b, buf);
+}
+
+static char *junit_xml(const Run *r, const KqMsgs *operr, time_t started)
 {
     KqBuf b = {0};
     kq_buf_str(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    size_t nerrors = 0;                 /* unusable files */
+    size_t nerrors = operr->n;          /* unusable files and operands */
     for (size_t i = 0; i < r->nfiles; i++) nerrors += r->files[i].unusable;
-    kq_buf_fmt(&b, "<testsuites name=\"kairos test\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n",
-               r->passed + r->failed, r->failed - nerrors, nerrors);
+    kq_buf_fmt(&b, "<testsuites name=\"kairos test\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
+               r->passed + r->failed, r->failed - nerrors, nerrors, r->secs);
+    if (operr->n) {
+        /* operands that gave no test file (an unreadable directory) */
+        kq_buf_fmt(&b, "  <testsuite name=\"(operands)\" tests=\"%zu\" failures=\"0\" errors=\"%zu\" "
+                   "time=\"0.000\" timestamp=\"", operr->n, operr->n);
+        xml_timestamp(&b, started);
+        kq_buf_str(&b, "\">\n");
+        for (size_t i = 0; i < operr->n; i++) {
+            kq_buf_fmt(&b, "    <testcase classname=\"(operands)\" name=\"operand %zu\" time=\"0.000\">\n"
+                       "      <error message=\"", i + 1);
+            xml_text(&b, operr->v[i]);
+            kq_buf_str(&b, "\">");
+            xml_text(&b, operr->v[i]);
+            kq_buf_str(&b, "\n</error>\n    </testcase>\n");
+        }
+        kq_buf_str(&b, "  </testsuite>\n");
+    }
     for (size_t i = 0; i < r->nfiles; i++) {
         const FileResult *f = &r->files[i];
         size_t fails = 0;
@@ -372,24 +478,30 @@ static char *junit_xml(const Run *r)
         kq_buf_str(&b, "  <testsuite name=\"");
         xml_text(&b, f->path);
         if (f->unusable) {
-            kq_buf_str(&b, "\" tests=\"1\" failures=\"0\" errors=\"1\">\n    <testcase classname=\"");
+            kq_buf_fmt(&b, "\" tests=\"1\" failures=\"0\" errors=\"1\" time=\"%.3f\" timestamp=\"", f->secs);
+            xml_timestamp(&b, f->started);
+            kq_buf_str(&b, "\">\n    <testcase classname=\"");
             xml_text(&b, f->path);
-            kq_buf_str(&b, "\" name=\"(file)\">\n      <error message=\"");
+            kq_buf_fmt(&b, "\" name=\"(file)\" time=\"%.3f\">\n      <error message=\"", f->secs);
             xml_text(&b, f->errors.n ? f->errors.v[0] : "the test file cannot be used");
             kq_buf_str(&b, "\">");
             xml_lines(&b, &f->errors);
             kq_buf_str(&b, "</error>\n    </testcase>\n  </testsuite>\n");
             continue;
         }
-        kq_buf_fmt(&b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\">\n", f->ncases, fails);
+        kq_buf_fmt(&b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\" timestamp=\"",
+                   f->ncases, fails, f->secs);
+        xml_timestamp(&b, f->started);
+        kq_buf_str(&b, "\">\n");
         for (size_t k = 0; k < f->ncases; k++) {
             const CaseResult *c = &f->cases[k];
             kq_buf_str(&b, "    <testcase classname=\"");
             xml_text(&b, f->path);
             kq_buf_str(&b, "\" name=\"");
             xml_text(&b, c->name ? c->name : "?");
-            if (c->ok) { kq_buf_str(&b, "\"/>\n"); continue; }
-            kq_buf_str(&b, "\">\n      <failure message=\"");
+            kq_buf_fmt(&b, "\" time=\"%.3f\"", c->secs);
+            if (c->ok) { kq_buf_str(&b, "/>\n"); continue; }
+            kq_buf_str(&b, ">\n      <failure message=\"");
             xml_text(&b, c->details.n ? c->details.v[0] : "failed");
             kq_buf_str(&b, "\">");
             xml_lines(&b, &c->details);
@@ -423,6 +535,7 @@ static void remove_tmpdir(const char *dir)
 int cli_test(int argc, char **argv)
 {
     const char *format = "text", *output = NULL;
+    bool update = false;
     PathList operands = {0};
     bool only_pos = false;
     int status = 2;
@@ -438,6 +551,11 @@ int cli_test(int argc, char **argv)
         const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
         if (eq) { nlen = (size_t)(eq - a); val = eq + 1; }
         #define OPT(s) (nlen == strlen(s) && strncmp(a, s, nlen) == 0)
+        if (OPT("--update")) {
+            if (val) { cli_usage_error("test", "--update takes no value"); goto out; }
+            update = true;
+            continue;
+        }
         bool takes = OPT("--format") || OPT("-o") || OPT("--output") || OPT("--junit");
         if (!takes) { cli_usage_error("test", "unknown option %.*s", (int)nlen, a); goto out; }
         if (!val) {
@@ -486,6 +604,7 @@ int cli_test(int argc, char **argv)
     Run run;
     memset(&run, 0, sizeof run);
     run.text = !junit || output;
+    run.update = update;
     run.color = isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL;
     for (size_t i = 0; i < operr.n; i++) {
         fprintf(stderr, "%s\n", operr.v[i]);
@@ -508,18 +627,31 @@ int cli_test(int argc, char **argv)
         goto out2;
     }
     run.tmpdir = tmpl;
-    for (size_t i = 0; i < files.n; i++)
+    time_t started = time(NULL);
+    double run_t0 = now_secs();
+    for (size_t i = 0; i < files.n; i++) {
+        size_t before = run.nfiles;
+        time_t file_started = time(NULL);
+        double t0 = now_secs();
         run_file(&run, files.v[i]);
+        if (run.nfiles > before) {
+            run.files[before].secs = now_secs() - t0;
+            run.files[before].started = file_started;
+        }
+    }
+    run.secs = now_secs() - run_t0;
     remove_tmpdir(tmpl);
     free(tmpl);
 
     if (run.text) {
+        if (run.update)
+            printf("updated the expected schedule of %zu test%s\n", run.nupdated, run.nupdated == 1 ? "" : "s");
         printf("%zu passed, %zu failed\n", run.passed, run.failed);
         fflush(stdout);
     }
     status = run.failed ? 1 : 0;
     if (junit) {
-        char *xml = junit_xml(&run);
+        char *xml = junit_xml(&run, &operr, started);
         if (!xml) {
             fprintf(stderr, "kairos test: out of memory while writing the JUnit report\n");
             status = 1;

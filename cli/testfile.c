@@ -318,6 +318,7 @@ static bool parse_events(Ctx *c, const KqNode *n, KqTest *t)
 static bool parse_schedule(Ctx *c, const KqNode *n, KqTest *t)
 {
     t->has_schedule = true;
+    t->schedule_node = n;
     if (n->kind == KQ_SCALAR) {
         const char *s = text_of(c, n, "schedule", false);
         if (!s) return false;
@@ -325,7 +326,7 @@ static bool parse_schedule(Ctx *c, const KqNode *n, KqTest *t)
         if (!p) { err(c, n, "out of memory"); return false; }
         int r = kq_rows_read_csv(p, &t->schedule, c->errs);
         if (r != 0) c->nerr++;          /* the reader printed FILE:LINE: ... */
-        free(p);
+        t->schedule_file = p;
         return r == 0;
     }
     if (n->kind != KQ_SEQ) {
@@ -612,6 +613,7 @@ static void test_free(KqTest *t)
     free(t->event_files);
     free(t->inline_csv);
     kq_rows_free(&t->schedule);
+    free(t->schedule_file);
     for (size_t i = 0; i < t->nasserts; i++) {
         free(t->asserts[i].text);
         if (t->asserts[i].gtz) g_time_zone_unref(t->asserts[i].gtz);

@@ -59,6 +59,10 @@ typedef struct KqNode {
     size_t len;                   /* scalar: length (may hold NULs) */
     bool is_null;                 /* a plain scalar ~, null, Null, NULL or empty */
     bool plain;                   /* scalar written without quotes */
+    bool flow;                    /* seq or map written in flow style ([...] or {...}) */
+    size_t lo, hi;                /* the node's text: characters (not bytes) [lo, hi)
+                                     from the start (libyaml marks); for a block
+                                     collection hi is its last child's end */
     struct KqNode **items;        /* seq: n items; map: n pairs (key, value, ...) */
     size_t n;
     size_t nitems, cap;           /* items held and allocated (a map cut short
@@ -135,6 +139,8 @@ typedef struct KqTest {
     int64_t until;
     bool has_schedule;
     KqRows schedule;
+    const KqNode *schedule_node;  /* the value of `schedule` (borrowed) */
+    char *schedule_file;          /* its resolved path when it names a file (owned) */
     KqAssert *asserts;
     size_t nasserts;
 } KqTest;
@@ -151,6 +157,9 @@ typedef struct KqFile {
  * errs, as "PATH:LINE:COL: error: message") if it cannot be used. */
 KqFile *kq_file_load(const char *path, KqMsgs *errs);
 void kq_file_free(KqFile *f);
+/* Byte offset of character index ci in text (UTF-8; for KqNode.lo/hi). */
+size_t kq_char_to_byte(const char *text, size_t len, size_t ci);
+
 /* Joins a path relative to the directory of base ("" dir: p itself). */
 char *kq_path_join(const char *base, const char *p);
 
@@ -162,6 +171,13 @@ bool kq_check_schedule(const KqRows *expected, const KqRows *actual, KqMsgs *out
 /* Checks one assertion (index i for messages); adds details to out and
  * returns false when it fails. */
 bool kq_check_assert(const KqAssert *a, size_t i, const KqRows *actual, KqMsgs *out);
+/* kairos test --update (testupdate.c): rewrites the expected schedule of
+ * each test i of f with actual[i] != NULL (an inline list in the test file,
+ * or the schedule file it names).  One line per rewrite goes to done,
+ * errors to errs; failed[i] is set for a test that could not be updated.
+ * Returns false if any could not. */
+bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, KqMsgs *done,
+                         KqMsgs *errs);
 /* Parses a Kairos duration (30s, 15m, 24h, 7d, 2w, 1h30m); 0 on success. */
 int kq_parse_duration(const char *s, int64_t *out);
 

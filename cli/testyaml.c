@@ -96,6 +96,7 @@ KqNode *kq_yaml_parse(const char *path, const unsigned char *text, size_t len, K
         }
         const yaml_mark_t *m = &ev.start_mark;
         KqNode *node = NULL;
+        KqNode *closed = NULL;
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = true;
@@ -115,6 +116,8 @@ KqNode *kq_yaml_parse(const char *path, const unsigned char *text, size_t len, K
         case YAML_SCALAR_EVENT:
             node = node_new(KQ_SCALAR, m);
             if (node) {
+                node->lo = ev.start_mark.index;
+                node->hi = ev.end_mark.index;
                 size_t n = ev.data.scalar.length;
                 node->text = malloc(n + 1);
                 if (node->text) {
@@ -132,6 +135,12 @@ KqNode *kq_yaml_parse(const char *path, const unsigned char *text, size_t len, K
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
             node = node_new(ev.type == YAML_SEQUENCE_START_EVENT ? KQ_SEQ : KQ_MAP, m);
+            if (node) {
+                node->lo = node->hi = ev.start_mark.index;
+                node->flow = ev.type == YAML_SEQUENCE_START_EVENT
+                    ? ev.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE
+                    : ev.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE;
+            }
         add:
             if (!node) {
                 kq_msg(errs, "%s: error: out of memory while reading YAML", path);
@@ -162,8 +171,11 @@ KqNode *kq_yaml_parse(const char *path, const unsigned char *text, size_t len, K
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
-            if (depth > 0)
-                depth--;
+            if (depth > 0) {
+                closed = stack[--depth];
+                if (closed->flow) closed->hi = ev.end_mark.index;
+                else if (closed->nitems) closed->hi = closed->items[closed->nitems - 1]->hi;
+            }
             break;
         default:
             break;
@@ -182,6 +194,16 @@ KqNode *kq_yaml_parse(const char *path, const unsigned char *text, size_t len, K
         return NULL;
     }
     return root;
+}
+
+size_t kq_char_to_byte(const char *text, size_t len, size_t ci)
+{
+    size_t b = 0;
+    for (size_t c = 0; b < len && c < ci; c++) {
+        b++;
+        while (b < len && ((unsigned char)text[b] & 0xC0) == 0x80) b++;
+    }
+    return b;
 }
 
 /* ---- rendering ----------------------------------------------------------- */

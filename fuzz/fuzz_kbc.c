@@ -18,29 +18,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* fixed_up -- a copy of data with a consistent length and checksum, or NULL
- * when it is too short to hold a header and a checksum. */
-static uint8_t *fixed_up(const uint8_t *data, size_t size)
-{
-    if (size < 60)
-        return NULL;
-    uint8_t *b = malloc(size);
-    FUZZ_ASSERT(b != NULL, "out of memory");
-    memcpy(b, data, size);
-    for (int i = 0; i < 8; i++)
-        b[28 + i] = (uint8_t)((uint64_t)size >> (8 * i));
-    uint64_t sum = kb_fnv1a64(b, size - 8, KB_FNV_OFFSET);
-    for (int i = 0; i < 8; i++)
-        b[size - 8 + (size_t)i] = (uint8_t)(sum >> (8 * i));
-    return b;
-}
-
 static void one_file(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     one_file(data, size);
-    uint8_t *b = fixed_up(data, size);
+    uint8_t *b = fuzz_kbc_fixed_up(data, size);
     if (b) {
         one_file(b, size);
         free(b);

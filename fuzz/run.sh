@@ -136,17 +136,19 @@ build_libfuzzer() {
 
 # ---- corpora -------------------------------------------------------------------
 
-# seeds_of T -- the seed corpus name of target T (replay reads policies).
+# seeds_of T -- the seed corpus name of target T (replay reads policies,
+# kbc_replay bytecode).
 seeds_of() {
     case $1 in
     replay) echo policy ;;
+    kbc_replay) echo kbc ;;
     *) echo "$1" ;;
     esac
 }
 
 # seed_dirs T -- the read-only seed directories of target T that exist.
 seed_dirs() {
-    for d in "fuzz/corpus/$(seeds_of "$1")" "fuzz/regress/$1" "$OUT/seeds/$1"; do
+    for d in "fuzz/corpus/$(seeds_of "$1")" "fuzz/regress/$1" "$OUT/seeds/$(seeds_of "$1")"; do
         [ -d "$d" ] && echo "$d"
     done
     return 0
@@ -177,7 +179,7 @@ dict_of() {
 
 maxlen_of() {
     case $1 in
-    kbc) echo 32768 ;;
+    kbc|kbc_replay) echo 32768 ;;
     *) echo 8192 ;;
     esac
 }

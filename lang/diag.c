@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "diag.h"
+#include "sarif.h"
 
 /* ---- sources ------------------------------------------------------------ */
 
@@ -59,20 +62,29 @@ uint32_t kd_source_read(KSources *s, const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return UINT32_MAX;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > KD_MAX_SOURCE) {
+        fclose(f);
+        errno = EFBIG;
+        return UINT32_MAX;
+    }
     size_t cap = 1 << 14, n = 0;
     char *buf = malloc(cap);
     if (!buf) { fclose(f); errno = ENOMEM; return UINT32_MAX; }
     for (;;) {
         if (n == cap) {
-            char *nb = realloc(buf, cap * 2);
+            if (n > KD_MAX_SOURCE) { free(buf); fclose(f); errno = EFBIG; return UINT32_MAX; }
+            size_t nc = cap * 2 > KD_MAX_SOURCE + 1 ? KD_MAX_SOURCE + 1 : cap * 2;
+            char *nb = realloc(buf, nc);
             if (!nb) { free(buf); fclose(f); errno = ENOMEM; return UINT32_MAX; }
             buf = nb;
-            cap *= 2;
+            cap = nc;
         }
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;
         if (r == 0) break;
     }
+    if (n > KD_MAX_SOURCE) { free(buf); fclose(f); errno = EFBIG; return UINT32_MAX; }
     if (ferror(f)) {
         int e = errno ? errno : EIO;
         free(buf);
@@ -355,6 +367,11 @@ static uint32_t *sorted(const KDiags *d, uint32_t *n_out)
     return v;
 }
 
+uint32_t *kd_sorted(const KDiags *d, uint32_t *n)
+{
+    return sorted(d, n);
+}
+
 /* Source lines longer than this many bytes are shown as a window. */
 #define KD_LINE_WINDOW 240
 
@@ -364,6 +381,11 @@ static uint32_t *sorted(const KDiags *d, uint32_t *n_out)
 static KSeverity eff(const KDiags *d, const KDiag *g)
 {
     return d->werror && g->sev == KD_WARNING ? KD_ERROR : g->sev;
+}
+
+KSeverity kd_effective(const KDiags *d, const KDiag *g)
+{
+    return eff(d, g);
 }
 
 static const char *sev_name(KSeverity s)
@@ -528,46 +550,18 @@ static void print_github(const KDiags *d, const KDiag *g, FILE *out)
     fputc('\n', out);
 }
 
-static void print_sarif(const KDiags *d, const uint32_t *idx, uint32_t n, FILE *out)
-{
-    fputs("{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n"
-          "  \"version\": \"2.1.0\",\n  \"runs\": [\n    {\n"
-          "      \"tool\": { \"driver\": { \"name\": \"kairos\", \"informationUri\": "
-          "\"https://example.invalid/kairos\", \"rules\": [] } },\n"
-          "      \"results\": [", out);
-    for (uint32_t k = 0; k < n; k++) {
-        const KDiag *g = &d->v[idx[k]];
-        uint32_t p[4];
-        positions(d, g, p);
-        fputs(k ? ",\n" : "\n", out);
-        fputs("        { \"ruleId\": ", out);
-        json_str(out, g->code ? g->code : "kairos");
-        fprintf(out, ", \"level\": \"%s\", \"message\": { \"text\": ",
-                eff(d, g) == KD_ERROR ? "error" : eff(d, g) == KD_WARNING ? "warning" : "note");
-        if (g->hint) {
-            size_t len = strlen(g->msg) + strlen(g->hint) + 16;
-            char *t = malloc(len);
-            if (t) {
-                snprintf(t, len, "%s (hint: %s)", g->msg, g->hint);
-                json_str(out, t);
-                free(t);
-            } else json_str(out, g->msg);
-        } else json_str(out, g->msg);
-        fputs(" },\n          \"locations\": [ { \"physicalLocation\": { \"artifactLocation\": { \"uri\": ", out);
-        json_str(out, file_of(d, g));
-        fprintf(out, " }, \"region\": { \"startLine\": %u, \"startColumn\": %u, \"endLine\": %u, "
-                "\"endColumn\": %u } } } ] }", p[0], p[1], p[2], p[3] + 1);
-    }
-    fputs(n ? "\n      ]\n    }\n  ]\n}\n" : "]\n    }\n  ]\n}\n", out);
-}
-
 void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color)
 {
     uint32_t n;
     uint32_t *idx = sorted(d, &n);
     if (fmt == KD_FMT_SARIF) {
-        print_sarif(d, idx, n, out);
+        /* one file's log, URIs relative to the current directory */
         free(idx);
+        char *cwd = getcwd(NULL, 0);
+        KSarif *s = kd_sarif_new(cwd, NULL);
+        if (s && kd_sarif_add(s, d)) kd_sarif_write(s, out);
+        kd_sarif_free(s);
+        free(cwd);
         return;
     }
     /* Standard error is unbuffered: render in memory, write in blocks. */

@@ -43,6 +43,10 @@ void     kd_sources_free(KSources *s);
 uint32_t kd_source_add(KSources *s, const char *name, const char *text, size_t len, bool builtin);
 /* Reads a file; returns its id, or UINT32_MAX with errno set. */
 uint32_t kd_source_read(KSources *s, const char *path);
+/* The largest policy file (SPEC 9.1): 2 GiB - 1 bytes, the scanner's int
+ * length.  Readers check it before reading (a regular file's size) and
+ * while reading (a device or pipe: /dev/zero), failing with EFBIG. */
+#define KD_MAX_SOURCE ((size_t)0x7fffffff)
 
 /* 1-based line and character column of a byte offset. */
 void kd_line_col(const KSource *src, uint32_t off, uint32_t *line, uint32_t *col);
@@ -116,6 +120,24 @@ typedef enum { KD_FMT_TEXT, KD_FMT_JSON, KD_FMT_GITHUB, KD_FMT_SARIF } KDiagForm
  * Notes follow the diagnostic they belong to; exact duplicates are
  * printed once.                                                          */
 void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color);
+
+/* The print order of the diagnostics (sorted, exact duplicates removed, a
+ * note right after the diagnostic it belongs to): indexes into d->v, *n of
+ * them.  Caller frees; NULL when there are none. */
+uint32_t *kd_sorted(const KDiags *d, uint32_t *n);
+/* The severity a diagnostic is reported with (a warning under werror is an error). */
+KSeverity kd_effective(const KDiags *d, const KDiag *g);
+
+/* The catalogue of stable codes (lang/codes.c, SPEC.md 2.2 and 6.2). */
+typedef struct KCodeInfo {
+    const char *code;       /* "K0101" */
+    KSeverity level;        /* default severity */
+    const char *summary;    /* a short description */
+    const char *anchor;     /* the SPEC.md section, as a GitHub heading anchor */
+} KCodeInfo;
+const KCodeInfo *kd_codes(size_t *n);
+/* Index of code in the catalogue, or -1. */
+int kd_code_index(const char *code);
 
 /* Edit distance for did-you-mean hints. */
 unsigned kd_edit_distance(const char *a, const char *b);

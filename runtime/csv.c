@@ -203,6 +203,9 @@ static int header(KiSrc *s, CsvState *st)
             continue;
         }
         if (r < 0) return ki_row_error(s, false, 1, s->buf + s->pos, ct.bad_field, NULL, "%s", ct.msg);
+        /* a complete header can arrive longer than the limit in one read
+         * (the buffer doubles): the limit holds for it too */
+        if ((size_t)r > MAX_RECORD) return ki_error(s, 1, 1, "header row longer than 64 MiB");
         if (ct.nf <= st->ncols) break;
         st->ncols = ct.nf;
     }
@@ -349,9 +352,18 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     f = &st->f[st->c_cust];
     if (f->len == 0) return ki_row_error(s, true, line, rec, field_at(f), NULL, "missing customer");
     int k;
-    if (!f->esc) k = ki_customer_hashed(c, f->p, f->len, ch, &r->customer);
-    else if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
-    else k = ki_customer(c, v, len, &r->customer);
+    const char *why;
+    if (!f->esc) {
+        if ((why = ki_bad_id(f->p, f->len)) != NULL)
+            return ki_row_error(s, true, line, rec, field_at(f), NULL, "bad customer id: %s", why);
+        k = ki_customer_hashed(c, f->p, f->len, ch, &r->customer);
+    } else if (!(v = cell(st, f, &len))) {
+        return ki_error(s, line, 0, "out of memory");
+    } else if ((why = ki_bad_id(v, len)) != NULL) {
+        return ki_row_error(s, true, line, rec, field_at(f), NULL, "bad customer id: %s", why);
+    } else {
+        k = ki_customer(c, v, len, &r->customer);
+    }
     if (k < 0) return ki_error(s, line, 0, "out of memory");
     if (k == 0) {
         if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "input_impl.h"
 #include "source.h"
@@ -25,6 +26,10 @@
 #else
 #define RAW_BLOCK   (1u << 20)
 #endif
+
+/* Stream mode (ki_stream) keeps every input open during the merge, so it
+ * is used for at most this many files; more are parsed one at a time. */
+#define KI_STREAM_FILES 64
 
 struct KrInput {
     KrInputCtx ctx;
@@ -325,6 +330,30 @@ long ki_fill(KiSrc *s)
 
 /* ---- row helpers ------------------------------------------------------ */
 
+/* SPEC 5.4: a customer id is a byte string; it must be valid UTF-8 (no
+ * overlong forms, no encoded surrogates, at most U+10FFFF) and hold no NUL
+ * byte, so that every output format (CSV, JSON Lines, explain) can carry
+ * it exactly and two distinct ids never print alike.  Returns NULL, or
+ * what is wrong. */
+const char *ki_bad_id(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + len;
+    while (p < e) {
+        unsigned char b = *p;
+        if (b >= 0x01 && b < 0x80) { p++; continue; }
+        if (b == 0) return "it holds a NUL byte";
+        size_t n = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+        if (n == 0 || (size_t)(e - p) < n) return "it is not valid UTF-8";
+        for (size_t i = 1; i < n; i++)
+            if ((p[i] & 0xC0) != 0x80) return "it is not valid UTF-8";
+        if ((b == 0xE0 && p[1] < 0xA0) || (b == 0xED && p[1] >= 0xA0) ||
+            (b == 0xF0 && p[1] < 0x90) || (b == 0xF4 && p[1] >= 0x90))
+            return "it is not valid UTF-8";
+        p += n;
+    }
+    return NULL;
+}
+
 int ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, uint32_t *id)
 {
     const KrOptions *o = c->opt;
@@ -377,11 +406,12 @@ static bool has_suffix(const char *s, size_t n, const char *suf)
     return n >= k && memcmp(s + n - k, suf, k) == 0;
 }
 
+static int attach(KiSrc *s, int fd);
+
 static int open_src(KrInput *in, KiSrc *s, const char *path)
 {
     s->ctx = &in->ctx;
     s->fd = -1;
-    s->spill_fd = -1;
     s->line = 1;
     s->sorted = true;
     if (strcmp(path, "-") == 0) {
@@ -406,10 +436,27 @@ static int open_src(KrInput *in, KiSrc *s, const char *path)
         s->fmt = ks_segment_input(in->ctx.opt) ? KI_FMT_SEGMENT : KI_FMT_JSONL;
     else if (has_suffix(path, n, ".csv")) s->fmt = KI_FMT_CSV;
     else return ki_error(s, 0, 0, "unknown event file format (expected .csv, .jsonl or .ndjson, optionally .gz)");
+    s->gzip = gz;
     int fd;
     do fd = open(path, O_RDONLY); while (fd < 0 && errno == EINTR);
     if (fd < 0) return ki_error(s, 0, 0, "cannot open: %s", strerror(errno));
-    if (gz) {
+    /* A regular file is only checked here and opened again when its parsing
+     * begins, so that 1,500 files need no more descriptors than one (SPEC
+     * 9.2); a pipe or device stays open (it cannot be opened twice). */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        close(fd);
+        s->lazy = true;
+        return 0;
+    }
+    return attach(s, fd);
+}
+
+/* attach -- reads the file through descriptor fd (gzip-decompressed for a
+ * .gz name). */
+static int attach(KiSrc *s, int fd)
+{
+    if (s->gzip) {
         s->gz = gzdopen(fd, "rb");
         if (!s->gz) { close(fd); return ki_error(s, 0, 0, "cannot open: out of memory"); }
         gzbuffer(s->gz, 1u << 17);
@@ -417,6 +464,17 @@ static int open_src(KrInput *in, KiSrc *s, const char *path)
         s->fd = fd;
     }
     return 0;
+}
+
+/* raw_open -- opens a lazy file (open_src) when its parsing begins. */
+static int raw_open(KiSrc *s)
+{
+    if (!s->lazy) return 0;
+    s->lazy = false;
+    int fd;
+    do fd = open(s->name, O_RDONLY); while (fd < 0 && errno == EINTR);
+    if (fd < 0) return ki_error(s, 0, 0, "cannot open: %s", strerror(errno));
+    return attach(s, fd);
 }
 
 KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
@@ -427,6 +485,7 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
     KrInputCtx *c = &in->ctx;
     c->img = img; c->opt = opt; c->customers = customers; c->values = values; c->err = err;
     c->other_shards_latest = INT64_MIN;
+    c->spill_fd = -1;
     c->ev_slots = build_table(img, img->events, img->nevents, &c->ev_mask);
     c->at_slots = build_table(img, img->attrs, img->nattrs, &c->at_mask);
     in->srcs = calloc(opt->ninputs ? opt->ninputs : 1u, sizeof *in->srcs);
@@ -470,6 +529,7 @@ void ki_close(KrInput *in)
     free(in->srcs);
     free(in->heap);
     KrInputCtx *c = &in->ctx;
+    if (c->spill_fd >= 0) close(c->spill_fd);
     free(c->ev_slots); free(c->at_slots);
     free(c->want); free(c->want_off); free(c->want_bits); free(c->any_bits);
     free(c->attr_type);
@@ -510,6 +570,7 @@ static void sift_down(KrInput *in, uint32_t i)
 static int begin(KiSrc *s)
 {
     s->begun = true;
+    if (raw_open(s) != 0) return -1;
     if (s->fmt == KI_FMT_SEGMENT) return ki_segment_begin(s);
     return s->fmt == KI_FMT_JSONL ? ki_jsonl_begin(s) : ki_csv_begin(s);
 }
@@ -559,6 +620,8 @@ static void fill_event(KiSrc *s, KrEvent *ev)
 bool ki_stream(KrInput *in)
 {
     if (in->prepared) return in->stream;
+    /* every file is open during a streamed merge: only for a few files */
+    if (in->nsrcs > KI_STREAM_FILES) return false;
     for (uint32_t i = 0; i < in->nsrcs; i++)
         if (in->srcs[i].is_stdin) return false;
     in->stream = true;
@@ -601,6 +664,7 @@ static int restart(KrInput *in)
     in->prepared = false;
     in->nheap = 0;
     c->rows_read = c->rows_skipped = 0;
+    if (c->spill_fd >= 0) { close(c->spill_fd); c->spill_fd = -1; }
     c->other_shards_latest = INT64_MIN;
     for (uint32_t i = 0; i < in->nsrcs; i++)
         if (open_src(in, &in->srcs[i], c->opt->inputs[i]) != 0) { in->failed = true; return -1; }

@@ -80,6 +80,10 @@ typedef struct KiSrc {
     gzFile gz;                    /* .gz file, else NULL */
     bool is_stdin;
     struct KsRaw *raw;            /* a database source (source.h), else NULL */
+    bool lazy;                    /* a regular file, opened when its parsing begins
+                                     (ki_raw_open): never more open files than the
+                                     parsing needs at once */
+    bool gzip;                    /* the name ends in .gz */
 
     /* raw input buffer: bytes [pos, end) are unread; eof once read() says so;
      * KI_BUF_PAD bytes after cap may be read (never used) by vector loads */
@@ -88,10 +92,11 @@ typedef struct KiSrc {
     uint64_t line;                /* line number of the byte at pos (1-based) */
     uint64_t bytes;               /* raw bytes read */
 
-    /* row store (rows.c): rows [0, spilled) in the temporary file spill_fd,
-     * then [0, rlen) of rbuf */
+    /* row store (rows.c): rows [0, spilled) at spill_base in the run's
+     * temporary file (ctx->spill_fd, shared by every file: one descriptor
+     * however many files), then [0, rlen) of rbuf */
     char *rbuf; size_t rlen, rcap;
-    int spill_fd;                 /* -1 until the first spill */
+    uint64_t spill_base;          /* offset of this file's rows in the temporary file */
     bool nospill;                 /* spilling failed: keep rows in memory */
     uint64_t spilled;             /* bytes in the spill file */
     uint64_t nrows;
@@ -126,6 +131,8 @@ struct KrInputCtx {
     FILE *err;
     uint64_t rows_read, rows_skipped;
     int64_t other_shards_latest;  /* latest time of rows dropped by --shard (INT64_MIN: none) */
+    int spill_fd;                 /* the run's temporary file (rows.c), -1 until the first spill */
+    uint64_t spill_end;           /* bytes written to it */
 
     /* event name -> image event index, attribute name -> image attribute
      * index (open addressing on the length and first 16 bytes) */
@@ -155,6 +162,8 @@ static inline bool ki_wants(const KrInputCtx *c, uint32_t ev, uint32_t attr)
     uint32_t e = ev == KB_NONE ? c->img->nevents : ev;
     return (c->want_bits[(size_t)e * c->want_words + attr / 64u] >> (attr % 64u)) & 1u;
 }
+/* Why the bytes s cannot be a customer id (not UTF-8, a NUL byte), or NULL. */
+const char *ki_bad_id(const char *s, size_t len);
 /* Customer id of a row: 1 = keep (*id set), 0 = outside the shard, -1 = out of memory. */
 int  ki_customer(KrInputCtx *c, const char *s, size_t len, uint32_t *id);
 /* The same with h = kr_hash_bytes(s, len) computed before (and the pool

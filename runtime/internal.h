@@ -161,6 +161,8 @@ void    kz_civil_from_days(int64_t days, int *y, int *m, int *d);
 
 #define KR_NEVER    INT64_MAX             /* no allowed send time */
 #define KR_TIME_MAX 253402300799LL        /* 9999-12-31T23:59:59Z: later is never */
+#define KR_MAX_BOUNDARIES 10000000      /* every-rule boundaries per customer and rule (SPEC 9.3) */
+#define KR_TIME_MIN (-62167219200LL)      /* 0000-01-01T00:00:00Z: the earliest input time */
 
 typedef struct KrHist KrHist;
 /* The final send time of an attempt of rule r nominally due at t: moved
@@ -251,6 +253,9 @@ int  kr_engine_event(KrEngine *e, const KrEvent *ev);
  * counts what is left as beyond the horizon.  0 or -1. */
 int  kr_engine_finish(KrEngine *e, int64_t horizon);
 const KrStats *kr_engine_stats(const KrEngine *e);
+/* Why kr_engine_event/finish failed when it was not memory or the emitter
+ * (a limit of SPEC 9: too many `every` boundaries), else NULL. */
+const char *kr_engine_error(const KrEngine *e);
 /* explain: whether the explained customer appeared in the input; the
  * story's first lines (one per trigger, in words: what became of it and
  * why) written to out as text or JSON Lines (step "summary"); returns how
@@ -381,6 +386,7 @@ typedef struct KvCtx {
     KzZone *zone;
     KvAttrs cur, trig;
     int depth;                    /* nesting of where-functions (internal) */
+    struct KvMemo *memo;          /* history values of one top-level evaluation (internal) */
     /* explain (NULL otherwise): tvals[i]/tseen[i] get the value produced by
      * the instruction at code word i of the top-level function (ke_begin) */
     KrValue *tvals;

@@ -305,6 +305,8 @@ static int finish(JState *j, uint64_t line)
     if (!j->has_time) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing time");
     if (!j->has_event) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing event");
     if (!j->has_cust || j->cust_len == 0) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing customer");
+    const char *why = ki_bad_id(j->scratch + j->cust_off, j->cust_len);
+    if (why) return ki_row_error(s, true, line, j->lp, NULL, NULL, "bad customer id: %s", why);
     int k = ki_customer(c, j->scratch + j->cust_off, j->cust_len, &r->customer);
     if (k < 0) return ki_error(s, line, 0, "out of memory");
     if (k == 0) {
@@ -352,6 +354,46 @@ static int finish(JState *j, uint64_t line)
 }
 
 /* parse_line -- one non-blank line. 0 = done (row made or skipped), -1 = error. */
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* The first `\uXXXX` escape of a surrogate that is not half of a pair
+ * (`\ud800` alone), or -1.  yajl decodes such an escape to `?`, so that
+ * "c\ud800x" and "c?x" would become one string: an error instead (the
+ * line parsed, so escapes are well formed). */
+static int lone_surrogate(const char *p, size_t len, size_t *at)
+{
+    if (!memchr(p, '\\', len)) return -1;
+    bool in = false;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '"') { in = !in; continue; }
+        if (!in || p[i] != '\\' || i + 1 >= len) continue;
+        if (p[i + 1] != 'u' || i + 6 > len) { i++; continue; }
+        int u = hex4(p + i + 2);
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            int lo = i + 12 <= len && p[i + 6] == '\\' && p[i + 7] == 'u' ? hex4(p + i + 8) : -1;
+            if (lo < 0xDC00 || lo > 0xDFFF) { *at = i; return u; }
+            i += 11;
+        } else if (u >= 0xDC00 && u <= 0xDFFF) {
+            *at = i;
+            return u;
+        } else {
+            i += 5;
+        }
+    }
+    return -1;
+}
+
 static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
 {
     j->depth = 0; j->done = false; j->key = K_SKIP;
@@ -360,7 +402,14 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
     j->npend = 0; j->slen = 0; j->msg[0] = 0; j->hint[0] = 0;
     j->lp = p; j->ll = len; j->err_at = NULL;
     yajl_status st = yajl_parse(j->h, (const unsigned char *)p, len);
-    if (st == yajl_status_ok && j->done && j->depth == 0) return finish(j, line);
+    if (st == yajl_status_ok && j->done && j->depth == 0) {
+        size_t at = 0;
+        int u = lone_surrogate(p, len, &at);
+        if (u >= 0)
+            return ki_row_error(j->s, true, line, p, p + at, NULL,
+                                "invalid JSON: lone surrogate \\u%04x in a string (not Unicode)", u);
+        return finish(j, line);
+    }
     int rc;
     if (st == yajl_status_client_canceled || j->msg[0]) {
         rc = ki_row_error(j->s, true, line, p, j->err_at, j->hint[0] ? j->hint : NULL, "%s", j->msg);

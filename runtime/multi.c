@@ -218,7 +218,13 @@ start:
         for (uint32_t k = 0; k < nl && rc == 0; k++)
             if (kr_engine_finish(lanes[k].eng, horizon) != 0) rc = -2;
     }
-    if (rc == -2) { fprintf(err, "kairos: out of memory\n"); goto done; }
+    if (rc == -2) {
+        const char *why = NULL;            /* a limit (SPEC 9.3), else memory */
+        for (uint32_t k = 0; k < nl && !why; k++)
+            if (lanes[k].eng) why = kr_engine_error(lanes[k].eng);
+        fprintf(err, "kairos: %s\n", why ? why : "out of memory");
+        goto done;
+    }
     if (rc < 0) goto done;
     if (ki_rows_skipped(in))
         fprintf(err, "kairos: skipped %llu bad rows\n", (unsigned long long)ki_rows_skipped(in));

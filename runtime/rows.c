@@ -50,12 +50,16 @@ static inline const char *get_z(const char *p, int64_t *v)
 
 /* ---- writing ------------------------------------------------------------- */
 
-/* spill -- writes the memory rows to the file's temporary file (created on
- * first use in $TMPDIR or /tmp, unlinked at once).  If that fails the rows
- * simply stay in memory from then on. */
+/* spill -- appends the memory rows to the file's region of the run's
+ * temporary file (created on first use in $TMPDIR or /tmp, unlinked at
+ * once, one for all files).  Files are parsed one after the other, so each
+ * file's region is contiguous; should another file have written since this
+ * one's last spill, or should a write fail, the rows simply stay in memory
+ * from then on. */
 static void spill(KiSrc *s)
 {
-    if (s->spill_fd < 0) {
+    KrInputCtx *c = s->ctx;
+    if (c->spill_fd < 0) {
         const char *dir = getenv("TMPDIR");
         if (!dir || !*dir) dir = "/tmp";
         size_t n = strlen(dir) + 32u;
@@ -66,16 +70,21 @@ static void spill(KiSrc *s)
         if (fd >= 0) unlink(path);
         free(path);
         if (fd < 0) { s->nospill = true; return; }
-        s->spill_fd = fd;
+        c->spill_fd = fd;
+        c->spill_end = 0;
     }
+    if (s->spilled == 0) s->spill_base = c->spill_end;
+    else if (s->spill_base + s->spilled != c->spill_end) { s->nospill = true; return; }
     size_t off = 0;
     while (off < s->rlen) {
-        ssize_t w = pwrite(s->spill_fd, s->rbuf + off, s->rlen - off, (off_t)(s->spilled + off));
+        ssize_t w = pwrite(c->spill_fd, s->rbuf + off, s->rlen - off,
+                           (off_t)(s->spill_base + s->spilled + off));
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) { s->nospill = true; return; }   /* disk full: the partial write is ignored */
         off += (size_t)w;
     }
     s->spilled += s->rlen;
+    c->spill_end = s->spill_base + s->spilled;
     s->rlen = 0;
 }
 
@@ -174,7 +183,7 @@ static int read_all(KiSrc *s)
     if (!nb) return ki_error(s, 0, 0, "out of memory (loading an unsorted file)");
     size_t off = 0;
     while (off < s->spilled) {
-        ssize_t n = pread(s->spill_fd, nb + off, (size_t)s->spilled - off, (off_t)off);
+        ssize_t n = pread(s->ctx->spill_fd, nb + off, (size_t)s->spilled - off, (off_t)(s->spill_base + off));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) { free(nb); return ki_error(s, 0, 0, "temporary file read error"); }
         off += (size_t)n;
@@ -183,8 +192,6 @@ static int read_all(KiSrc *s)
     free(s->rbuf);
     s->rbuf = nb;
     s->rlen = s->rcap = total;
-    close(s->spill_fd);
-    s->spill_fd = -1;
     s->spilled = 0;
     return 0;
 }
@@ -269,7 +276,8 @@ int ki_rows_next(KiSrc *s)
             while (s->mend < s->mcap && s->mread < s->spilled) {
                 size_t want = s->mcap - s->mend;
                 if (want > s->spilled - s->mread) want = (size_t)(s->spilled - s->mread);
-                ssize_t n = pread(s->spill_fd, s->mbuf + s->mend, want, (off_t)s->mread);
+                ssize_t n = pread(s->ctx->spill_fd, s->mbuf + s->mend, want,
+                                  (off_t)(s->spill_base + s->mread));
                 if (n < 0 && errno == EINTR) continue;
                 if (n <= 0) return ki_error(s, 0, 0, "temporary file read error: %s", n < 0 ? strerror(errno) : "short read");
                 s->mend += (size_t)n;
@@ -297,8 +305,6 @@ int ki_rows_next(KiSrc *s)
 
 void ki_rows_free(KiSrc *s)
 {
-    if (s->spill_fd >= 0) close(s->spill_fd);
-    s->spill_fd = -1;
     free(s->rbuf); s->rbuf = NULL;
     free(s->mbuf); s->mbuf = NULL;
     free(s->order); s->order = NULL;

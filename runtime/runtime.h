@@ -25,6 +25,7 @@ typedef struct KrOptions {
     bool has_until;
     int64_t until;                /* horizon, Unix seconds */
     bool stats;                   /* summary on stderr */
+    bool stats_json;              /* ... as one JSON document (SPEC.md 4.14) */
     bool skip_bad_rows;           /* skip bad rows, count them on stderr */
     uint32_t shard_k, shard_n;    /* shard_n == 0: no sharding */
     bool progress;                /* progress line on stderr if a terminal */

@@ -19,17 +19,17 @@ static double seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const struct { int st; const char *name; } spared[] = {
-    { KR_ST_COND,    "if/unless false" },
-    { KR_ST_CAP,     "cap" },
-    { KR_ST_YIELD,   "yielded" },
-    { KR_ST_OPTOUT,  "opt-out" },
-    { KR_ST_CONSENT, "consent" },
-    { KR_ST_HOLDOUT, "holdout" },
-    { KR_ST_HORIZON, "horizon" },
-    { KR_ST_KEEP,    "keep-ignored" },
-    { KR_ST_RESTART, "restart-cancelled" },
-    { KR_ST_NOTIME,  "no allowed time" },
+static const struct { int st; const char *name, *key; } spared[] = {
+    { KR_ST_COND,    "if/unless false",   "if_unless_false" },
+    { KR_ST_CAP,     "cap",               "cap" },
+    { KR_ST_YIELD,   "yielded",           "yielded" },
+    { KR_ST_OPTOUT,  "opt-out",           "opt_out" },
+    { KR_ST_CONSENT, "consent",           "consent" },
+    { KR_ST_HOLDOUT, "holdout",           "holdout" },
+    { KR_ST_HORIZON, "horizon",           "horizon" },
+    { KR_ST_KEEP,    "keep-ignored",      "keep_ignored" },
+    { KR_ST_RESTART, "restart-cancelled", "restart_cancelled" },
+    { KR_ST_NOTIME,  "no allowed time",   "no_allowed_time" },
 };
 #define NSPARED (sizeof spared / sizeof spared[0])
 
@@ -132,6 +132,73 @@ static void print_stats(FILE *err, const KImage *img, const KrStats *st, uint64_
         for (int k = 0; k < KR_ST__COUNT; k++) total[k] += st->rule[r][k];
     }
     if (img->nrules > 1) stats_block(err, "total", total, false);
+}
+
+/* ---- --stats as JSON (SPEC.md 4.14): one document, every key always present */
+
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
+        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+        else fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void stats_json_counts(FILE *out, const uint64_t *s)
+{
+#define U(k) (unsigned long long)s[k]
+    fprintf(out, "\"triggered\":%llu,\"asks_sent\":%llu,\"reminders_sent\":%llu,\"tasks\":%llu,"
+            "\"moved_by_quiet_hours\":%llu,\"spared\":{", U(KR_ST_TRIGGERED), U(KR_ST_SENT),
+            U(KR_ST_REMINDED), U(KR_ST_TASKS), U(KR_ST_MOVED));
+    uint64_t total = 0;
+    for (size_t i = 0; i < NSPARED; i++) total += s[spared[i].st];
+    fprintf(out, "\"total\":%llu", (unsigned long long)total);
+    for (size_t i = 0; i < NSPARED; i++)
+        fprintf(out, ",\"%s\":%llu", spared[i].key, U(spared[i].st));
+    fprintf(out, "},\"reminders_not_sent\":{\"blocked\":%llu,\"answered\":%llu}",
+            U(KR_ST_REM_BLOCKED), U(KR_ST_REM_ANSWERED));
+#undef U
+}
+
+static void print_stats_json(FILE *err, const KImage *img, const KrEngine *eng, uint64_t rows,
+                             uint64_t skipped)
+{
+    const KrStats *st = kr_engine_stats(eng);
+    fprintf(err, "{\"events\":%llu,\"customers\":%llu,\"rows_read\":%llu,\"rows_skipped\":%llu,"
+            "\"rules\":[", (unsigned long long)st->events, (unsigned long long)st->customers,
+            (unsigned long long)rows, (unsigned long long)skipped);
+    uint64_t total[KR_ST__COUNT] = { 0 };
+    for (uint32_t r = 0; r < img->nrules; r++) {
+        const KbRule *rule = &img->rules[r];
+        fputs(r ? ",{\"name\":" : "{\"name\":", err);
+        json_string(err, rule->name < img->nstrings ? img->strings[rule->name] : "?");
+        fprintf(err, ",\"kind\":\"%s\",", rule->is_task ? "task" : "ask");
+        stats_json_counts(err, st->rule[r]);
+        fputc('}', err);
+        for (int k = 0; k < KR_ST__COUNT; k++) total[k] += st->rule[r][k];
+    }
+    fputs("],\"total\":{", err);
+    stats_json_counts(err, total);
+    fputs("},\"unseen_attributes\":[", err);
+    bool first = true;
+    for (uint32_t i = 0; i < img->nattr_reads; i++) {
+        if (!kr_engine_attr_unseen(eng, i)) continue;
+        const KbAttrRead *a = &img->attr_reads[i];
+        fputs(first ? "{\"rule\":" : ",{\"rule\":", err);
+        first = false;
+        json_string(err, istr(img, img->rules[a->rule].name));
+        fputs(",\"attribute\":", err);
+        json_string(err, a->attr < img->nattrs ? istr(img, img->attrs[a->attr]) : "?");
+        fputs(",\"event\":", err);
+        json_string(err, istr(img, img->events[img->rules[a->rule].event]));
+        fputs(",\"file\":", err);
+        json_string(err, istr(img, a->file));
+        fprintf(err, ",\"line\":%u,\"column\":%u}", a->line, a->col);
+    }
+    fputs("]}\n", err);
 }
 
 /* Edit distance of a and b (Levenshtein), capped: more than cap gives cap + 1. */
@@ -299,6 +366,7 @@ start:
     if (rc == -2) {
         /* the emitter failed (ko_close prints why) or memory ran out */
         if (w && ko_failed(w)) { ko_close(w, true); w = NULL; }
+        else if (kr_engine_error(eng)) fprintf(err, "kairos: %s\n", kr_engine_error(eng));
         else fprintf(err, "kairos: out of memory\n");
         goto done;
     }
@@ -324,7 +392,9 @@ start:
         fprintf(err, "kairos: skipped %llu bad row%s\n", (unsigned long long)ki_rows_skipped(in),
                 plural(ki_rows_skipped(in)));
     if (!explain) unseen_attrs(err, img, eng, false);
-    if (opt->stats) {
+    if (opt->stats && opt->stats_json) {
+        print_stats_json(err, img, eng, ki_rows_read(in), ki_rows_skipped(in));
+    } else if (opt->stats) {
         print_stats(err, img, kr_engine_stats(eng), ki_rows_read(in), ki_rows_skipped(in));
         unseen_attrs(err, img, eng, true);
     }

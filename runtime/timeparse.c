@@ -115,13 +115,22 @@ static int parse_unix(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
+/* An RFC 3339 time whose offset carries it outside years 0000-9999 UTC
+ * (`0000-01-01T00:00:00+01:00`) is a bad time too: every time in a
+ * schedule has four digits. */
+static int in_range(int64_t t, int64_t *out)
+{
+    if (t < KI_MIN_TIME || t > KI_MAX_TIME) return -1;
+    *out = t;
+    return 0;
+}
+
 int kr_parse_time(const char *s, size_t len, int64_t *out)
 {
     if (len < 20 || s[4] != '-') return parse_unix(s, len, out);
     int64_t days = date_part(s), secs;
     if (days == INT64_MIN || clock_part(s, len, &secs) != 0) return -1;
-    *out = days * 86400 + secs;
-    return 0;
+    return in_range(days * 86400 + secs, out);
 }
 
 /* ki_parse_time_cached -- kr_parse_time, remembering the last date seen in
@@ -139,8 +148,7 @@ int ki_parse_time_cached(KiTimeCache *c, const char *s, size_t len, int64_t *out
     }
     int64_t secs;
     if (clock_part(s, len, &secs) != 0) return -1;
-    *out = c->days * 86400 + secs;
-    return 0;
+    return in_range(c->days * 86400 + secs, out);
 }
 
 /* Exact powers of ten for the fast path (all exactly representable). */

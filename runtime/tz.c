@@ -160,9 +160,16 @@ static int32_t glib_offset(const KzZone *z, int64_t t)
     return g_time_zone_get_offset(z->tz, iv);
 }
 
+/* Instants far outside years 0000-9999 (a saturated `time + duration` from
+ * hostile bytecode) are clamped so that the day arithmetic below cannot
+ * overflow; the replay never sends or formats such a time. */
+#define KZ_T_LIMIT (INT64_C(1) << 52)
+static int64_t clamp_t(int64_t t) { return t > KZ_T_LIMIT ? KZ_T_LIMIT : t < -KZ_T_LIMIT ? -KZ_T_LIMIT : t; }
+
 int32_t kz_offset(KzZone *z, int64_t t)
 {
     if (!z) return 0;
+    t = clamp_t(t);
     int64_t day = floor_div(t, 86400);
     KzDay *c = &z->days[(uint64_t)day % DAY_CACHE];
     if (c->day != day) {
@@ -186,6 +193,7 @@ int32_t kz_offset(KzZone *z, int64_t t)
 
 void kz_to_local(KzZone *z, int64_t t, KzLocal *out)
 {
+    t = clamp_t(t);
     int64_t l = t + kz_offset(z, t);
     int64_t days = floor_div(l, 86400);
     int64_t sod = l - days * 86400;

@@ -8,9 +8,11 @@
  * value-pool ids: equality is id equality, order is byte-wise.
  *
  * History opcodes read the customer state kept by the replay (KrCust):
- * windows are half-open, (now - w, now].
+ * windows are half-open, (now - w, now]; inside where-functions their values
+ * are remembered for the rest of the top-level evaluation (KvMemo).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -20,6 +22,65 @@
 #define KV_MAX_DEPTH KB_MAX_NEST
 
 static const KrValue unknown_value = { .tag = KB_UNKNOWN };
+
+/* ---- memo of history values inside where-functions -----------------------
+ * COUNT, AGG, ASKED and RESPONDED read the customer, `now` and the trigger,
+ * never the current (counted) event.  Within one top-level evaluation those
+ * are fixed, so an instruction of a where-function (depth > 0) gives the
+ * same value for every counted event of the enclosing count: it is computed
+ * once and remembered here, keyed by its code word index.  Without it,
+ * count(x where count(y where count(z ...) > 0) > 0) costs n^depth; with it
+ * every level's history is read once per top-level evaluation (SPEC 9.1).
+ * An open-addressing table, allocated at the first nested history value;
+ * if memory runs out values are just computed again. */
+struct KvMemo {
+    uint32_t *keys;               /* code word index + 1; 0: empty */
+    KrValue *vals;
+    uint32_t cap, n;
+};
+
+static uint32_t memo_slot(const struct KvMemo *m, uint32_t key)
+{
+    uint32_t i = (key * 2654435761u) & (m->cap - 1);
+    while (m->keys[i] && m->keys[i] != key + 1) i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static bool memo_get(const KvCtx *c, uint32_t key, KrValue *v)
+{
+    const struct KvMemo *m = c->memo;
+    if (c->depth == 0 || !m || !m->cap) return false;
+    uint32_t i = memo_slot(m, key);
+    if (!m->keys[i]) return false;
+    *v = m->vals[i];
+    return true;
+}
+
+static void memo_put(const KvCtx *c, uint32_t key, KrValue v)
+{
+    struct KvMemo *m = c->memo;
+    if (c->depth == 0 || !m) return;
+    if (2 * (m->n + 1) > m->cap) {
+        uint32_t nc = m->cap ? m->cap * 2 : 16;
+        if (nc > (1u << 30)) return;
+        uint32_t *nk = calloc(nc, sizeof *nk);
+        KrValue *nv = malloc(nc * sizeof *nv);
+        if (!nk || !nv) { free(nk); free(nv); return; }
+        struct KvMemo g = { nk, nv, nc, m->n };
+        for (uint32_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                uint32_t j = memo_slot(&g, m->keys[i] - 1);
+                nk[j] = m->keys[i];
+                nv[j] = m->vals[i];
+            }
+        free(m->keys);
+        free(m->vals);
+        *m = g;
+    }
+    uint32_t i = memo_slot(m, key);
+    if (!m->keys[i]) { m->keys[i] = key + 1; m->n++; }
+    m->vals[i] = v;
+}
 
 static KrValue mk_num(double d)
 {
@@ -373,6 +434,13 @@ static inline bool stack_fits(uint32_t sp, uint32_t in, uint32_t out)
 
 int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
 {
+    struct KvMemo memo = { 0 };
+    KvCtx top;
+    if (c->depth == 0 && !c->memo) {          /* a top-level evaluation: a fresh memo */
+        top = *c;
+        top.memo = &memo;
+        c = &top;
+    }
     const KvEnv *env = c->env;
     const KImage *img = env->img;
     KrValue stack[KB_MAX_STACK];
@@ -470,7 +538,10 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
             NEED(0, 1);
             KrValue v;
             if (OPND(0) >= img->nevents) goto done;
-            if (op_count(c, OPND(0), OPND(1), OPND(2), &v) != 0) goto done;
+            if (!memo_get(c, f->start + pc, &v)) {
+                if (op_count(c, OPND(0), OPND(1), OPND(2), &v) != 0) goto done;
+                memo_put(c, f->start + pc, v);
+            }
             PUSH(v);
             break;
         }
@@ -507,22 +578,37 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
             NEED(0, 1);
             if (OPND(1) >= img->nevents || OPND(0) > 3) goto done;
             KrValue v;
-            op_agg(c, OPND(0), OPND(1), OPND(2), OPND(3), &v);
+            if (!memo_get(c, f->start + pc, &v)) {
+                op_agg(c, OPND(0), OPND(1), OPND(2), OPND(3), &v);
+                memo_put(c, f->start + pc, v);
+            }
             PUSH(v);
             break;
         }
         /* ASKED s w: push whether survey s was sent to the customer (an ask's
          * first sent attempt, by any rule) in (now - w, now] (w as for COUNT) */
-        case KB_OP_ASKED:
+        case KB_OP_ASKED: {
             NEED(0, 1);
-            PUSH(mk_bool(op_asked(c, OPND(0), OPND(1))));
+            KrValue v;
+            if (!memo_get(c, f->start + pc, &v)) {
+                v = mk_bool(op_asked(c, OPND(0), OPND(1)));
+                memo_put(c, f->start + pc, v);
+            }
+            PUSH(v);
             break;
+        }
         /* RESPONDED s w: push whether a response event with survey == name
          * of s arrived in (now - w, now] */
-        case KB_OP_RESPONDED:
+        case KB_OP_RESPONDED: {
             NEED(0, 1);
-            PUSH(mk_bool(op_responded(c, OPND(0), OPND(1))));
+            KrValue v;
+            if (!memo_get(c, f->start + pc, &v)) {
+                v = mk_bool(op_responded(c, OPND(0), OPND(1)));
+                memo_put(c, f->start + pc, v);
+            }
+            PUSH(v);
             break;
+        }
         /* NEG: negate a number or duration */
         case KB_OP_NEG: {
             NEED(1, 1);
@@ -649,5 +735,7 @@ done:
 #undef OPND
 #undef NEED
 #undef PUSH
+    free(memo.keys);
+    free(memo.vals);
     return status;
 }

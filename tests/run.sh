@@ -149,13 +149,16 @@ done
 #   (run in tests/testyaml, sh word splitting); NAME.expected: standard output
 #   and standard error together; NAME.status: the exit status (default 0).
 #   The test files, policy and event logs they use live in tests/testyaml/.
+#   JUnit durations and start times vary: time="..." is compared as
+#   time="T" and timestamp="..." as timestamp="TS" (tests/ci checks them).
 for cmd in "$ROOT"/tests/testyaml/cases/*.cmd; do
     [ -e "$cmd" ] || continue
     name=$(basename "$cmd" .cmd)
     want=0
     [ -e "$ROOT/tests/testyaml/cases/$name.status" ] && want=$(cat "$ROOT/tests/testyaml/cases/$name.status")
-    (cd "$ROOT/tests/testyaml" && export TMPDIR="$TMP" NO_COLOR=1 && eval "\"\$KAIROS\" test $(cat "$cmd")") >"$TMP/out" 2>&1 </dev/null
+    (cd "$ROOT/tests/testyaml" && export TMPDIR="$TMP" NO_COLOR=1 && eval "\"\$KAIROS\" test $(cat "$cmd")") >"$TMP/out.raw" 2>&1 </dev/null
     status=$?
+    sed 's/ time="[0-9]*\.[0-9]*"/ time="T"/g; s/ timestamp="[0-9T:-]*"/ timestamp="TS"/g' "$TMP/out.raw" >"$TMP/out"
     if [ "$status" != "$want" ]; then
         bad "testyaml/$name: exit status $status, expected $want" "$TMP/out"
     elif [ ! -e "$ROOT/tests/testyaml/cases/$name.expected" ]; then
@@ -207,6 +210,14 @@ sub_suite diff "$ROOT/tests/diff/run.sh"
 sub_suite limits "$ROOT/tests/limits/run.sh"
 # --- end of limits ---
 
+# --- CI formats -------------------------------------------------------------------
+# tests/ci/run.sh: SARIF and JUnit output read by the real consumers (SARIF
+# multitool, junit2json, xmllint with a JUnit schema) from tools/node.
+sub_suite ci "$ROOT/tests/ci/run.sh"
+# kairos test --update: tests/testyaml/update/run.sh (rewrites copies of its files)
+sub_suite update "$ROOT/tests/testyaml/update/run.sh"
+# --- end of CI formats ---
+
 # --- diff and readout ---------------------------------------------------------------
 # tests/report/run.sh: golden cases of `kairos diff` (tests/diff-golden/) and
 # `kairos readout` (tests/readout/), and the examples' diff and readout walkthroughs.
@@ -243,6 +254,9 @@ explain_example() {
 for dir in "$ROOT"/examples/*/; do
     [ -d "$dir" ] || continue
     name=$(basename "$dir")
+    # examples/ci is a policy repository's layout (policies/, events/, a
+    # workflow), tested by tests/ci/run.sh
+    [ "$name" = ci ] && continue
     replay_case "${dir%/}" "examples/$name" check
     for t in "${dir%/}"/*.test.yaml; do
         [ -e "$t" ] || continue

@@ -23,6 +23,8 @@ LARGE=0
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 TO=${LIMITS_TIMEOUT:-30}
+SANITIZED=0
+grep -q -a __asan_init "$KAIROS" && SANITIZED=1
 TIMEOUT=""
 command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout $TO"
 pass=0
@@ -37,7 +39,12 @@ bytes() { head -c "$2" /dev/zero | tr '\0' "$1"; }
 
 # run_case NAME EXPECT PATTERN ARGS... -- runs `kairos ARGS...` in $W, with a
 # time limit of $TO seconds, or $CASE_TO for this one case (a case that is
-# linear work on a few MB gets a few seconds: quadratic code fails it).
+# linear work on a few MB gets a few seconds: quadratic code fails it),
+# with $CASE_NOFILE a limit on open files (`ulimit -n`), and
+# with $CASE_MEM set a limit of that many MB of virtual memory (`ulimit -v`;
+# not for a sanitized build, whose shadow memory needs terabytes of address
+# space: there only the time limit holds).  A case whose memory would grow
+# with the input without its bound then fails with "out of memory".
 run_case() {
     name=$1 expect=$2 pat=$3
     shift 3
@@ -46,9 +53,15 @@ run_case() {
     to=${CASE_TO:-$TO}
     tmo=""
     [ -n "$TIMEOUT" ] && tmo="timeout $to"
+    mem=unlimited
+    [ -n "${CASE_MEM:-}" ] && [ "$SANITIZED" = 0 ] && mem=$((CASE_MEM * 1024))
+    nofile=$(ulimit -n)
+    [ -n "${CASE_NOFILE:-}" ] && nofile=$CASE_NOFILE
     # shellcheck disable=SC2086
-    (cd "$W" && $tmo "$KAIROS" "$@") >"$W/.out" 2>"$W/.err" </dev/null || st=$?
+    (cd "$W" && ulimit -v "$mem" && ulimit -n "$nofile" && $tmo "$KAIROS" "$@") >"$W/.out" 2>"$W/.err" </dev/null || st=$?
     CASE_TO=""
+    CASE_MEM=""
+    CASE_NOFILE=""
     [ -n "${LIMITS_VERBOSE:-}" ] && echo "limits: $name: exit $st, $(( $(date +%s) - t0 ))s: $(grep -v '^ *[0-9]* |\|^ *|\|hint:' "$W/.err" | head -1 | cut -c1-150)"
     problem=""
     if [ "$st" = 124 ] && [ -n "$tmo" ]; then problem="timed out after ${to}s"
@@ -125,10 +138,26 @@ printf 'ask NPS after e\000 where a == 1\n' >nul.kai
 run_case "NUL byte in a policy" err 'nul.kai:1:' check --color=never nul.kai
 printf '' >empty.kai
 run_case "empty policy" ok '' compile empty.kai -o empty.kbc
+# A policy (or .kbc) over 2 GiB - 1 bytes is refused before it is read (a
+# regular file's size); the old readers read all of it first (3 GB here).
+# /dev/zero, which has no size, is checked while reading: --large below.
+printf 'time,customer,event\n2026-03-01T00:00:00Z,c1,e\n' >one.csv
+if truncate -s 3G huge.kai 2>/dev/null; then
+    CASE_TO=5 CASE_MEM=100 run_case "3 GB policy file" err 'huge.kai: error: cannot read file: File too large' check --color=never huge.kai
+    CASE_TO=5 CASE_MEM=100 run_case "3 GB policy file (simulate)" err 'huge.kai: error: cannot read file: File too large' simulate --no-progress huge.kai one.csv
+    rm -f huge.kai
+fi
 
 # ---- policies: many things --------------------------------------------------------------
 awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 50000; i++) printf "rule r%d: ask NPS after e%d\n", i, i % 1000 }' >rules50k.kai
 CASE_TO=10 run_case "50000 rules" ok '' compile rules50k.kai -o rules50k.kbc
+# Timer ranks (priority descending, declaration order) are sorted in
+# O(n log n): 100000 rules with ascending priorities (the insertion sort
+# took 9 s for them, 1 s for descending ones).
+awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 100000; i++) printf "rule r%d: ask NPS after e priority %d\n", i, i }' >ascprio.kai
+CASE_TO=10 run_case "100000 rules, ascending priorities: compile" ok '' compile ascprio.kai -o ascprio.kbc
+printf 'time,customer,event\n2026-03-01T00:00:00Z,c1,x\n' >x.csv
+CASE_TO=3 run_case "100000 rules, ascending priorities: simulate" ok '' simulate --no-progress ascprio.kbc x.csv
 # the near-twin searches (SPEC 1.6) compare names with names: bounded, not quadratic
 awk 'BEGIN { print "cap 1 per 30d"; for (i = 0; i < 50000; i++) printf "rule r%d: ask NPS after e%d where a%d > 1\n", i, i, i }' >twins50k.kai
 CASE_TO=10 run_case "50000 distinct events and bare names" ok '' check --color=never twins50k.kai
@@ -155,6 +184,17 @@ awk 'BEGIN { s = "k == 1"; for (i = 0; i < 9; i++) s = "count(x" i " where " s "
 { echo 'time,customer,event,k'; for i in 0 1 2 3 4 5 6 7 8; do echo "2026-03-01T00:00:00Z,c1,x$i,1"; done; echo '2026-03-01T00:00:00Z,c1,e,'; } >nestcount.csv
 run_case "count where nested 9 deep" any '' simulate --no-progress nestcount.kai nestcount.csv --until 2026-03-02T00:00:00Z
 [ -z "$problem" ] && [ "$st" = 0 ] && out_has "count where nested 9 deep (accepted, so it must be sent)" '^2026-03-01T00:00:00Z,c1,NPS@2,ask'
+
+# Nested counts cost linear work (each nested history value is computed once
+# per top-level evaluation): 200 purchases of one customer, each checking a
+# `where` nested 4 and 31 deep.  Without the memo depth 3 took 15 s and
+# depth 4 more than two minutes.
+awk 'BEGIN { print "time,customer,event,k"; for (i = 0; i < 200; i++) printf "%d,c1,purchase,1\n", 1772323200 + i * 60 }' >nest200.csv
+for d in 4 31; do
+    awk -v D=$d 'BEGIN { s = "k == 1"; for (i = 0; i < D; i++) s = "count(purchase where " s ") > 0"; print "cap 1 per 30d"; print "ask NPS after purchase where " s }' >nestw$d.kai
+    CASE_TO=5 CASE_MEM=200 run_case "count(purchase where ...) nested $d deep, 200 events" ok '' simulate --no-progress nestw$d.kai nest200.csv
+    out_has "count where nested $d deep, 200 events (sent)" '^2026-03-01T00:00:00Z,c1,NPS@2,ask'
+done
 
 awk 'BEGIN { s = "k == 1"; for (i = 0; i < 40; i++) s = "count(x" i " where " s ") > 0"; print "cap 1 per 30d"; print "ask NPS after e if " s }' >nestcount40.kai
 run_case "count where nested 40 deep" err 'nestcount40.kai:2:.*nested too deeply' check --color=never nestcount40.kai
@@ -218,6 +258,58 @@ ask NPS after e where count(e) > 299990 and count(e within 7d) > 10000 cap 1 per
 EOF
 run_case "300000 events of one customer" ok '' simulate --no-progress counts.kai onecust.csv
 out_has "300000 events of one customer" '^[0-9TZ:-]*,c1,NPS@2,ask'
+# Cancelled timers are released (the heap is compacted when it doubles):
+# 2 M retriggers of 1,000 customers with a 40-day delay, spread out or all
+# at one instant, run in 40 MB of address space (they needed 60+ MB while
+# every cancelled timer stayed until due; 3 M events took 75 MB of RSS).
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 2000000; i++) printf "%d,c%d,purchase\n", 1772323200 + i, i % 1000 }' >retrigger.csv
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 2000000; i++) printf "1772323200,c%d,purchase\n", i % 1000 }' >instant.csv
+echo 'ask NPS after purchase + 40d cap 1 per 30d' >after40d.kai
+echo 'ask NPS after purchase + 1m cap 1 per 30d' >after1m.kai
+CASE_TO=10 CASE_MEM=40 run_case "2 M retriggers, + 40d (cancelled timers released)" ok '' simulate --no-progress after40d.kai retrigger.csv -o retrigger.out
+CASE_TO=10 CASE_MEM=40 run_case "2 M events at one instant" ok "" simulate --no-progress after1m.kai instant.csv -o instant.out --until 2026-03-01T01:00:00Z
+[ "$(wc -l <instant.out)" = 1001 ] || { fail=$((fail + 1)); echo "FAIL: limits 2 M events at one instant: $(wc -l <instant.out) lines, expected 1001"; }
+rm -f retrigger.csv instant.csv retrigger.out instant.out
+# A .gz of identical rows (a 30 MB one reached 7.45 GB): 10 M rows of one
+# customer at one instant, 2 MB compressed.  Each row retriggered the ask
+# and left a cancelled timer; now memory stays flat (the old engine needed
+# 240 MB).  (Rows a policy keeps inside a window, `within 7d`, still cost
+# 16 bytes each while they are in it: SPEC 4.17.)
+if command -v gzip >/dev/null 2>&1; then
+    { echo 'time,customer,event'; yes '2026-03-01T00:00:00Z,c1,purchase' | head -n 10000000; } | gzip -1 >same.csv.gz
+    CASE_TO=20 CASE_MEM=60 run_case "10 M identical rows in a .gz" ok '' simulate --no-progress after1m.kai same.csv.gz --until 2026-03-02T00:00:00Z
+    out_has "10 M identical rows in a .gz" '^2026-03-01T00:01:00Z,c1,NPS@1,ask'
+    rm -f same.csv.gz
+fi
+
+# The 64 MiB record limit holds for the header too, even when the whole
+# header arrives in one read (a 100 MB header was accepted).
+{ printf 'time,customer,event,'; bytes x 100000000; printf '\n2026-03-01T00:00:00Z,c1,e,1\n'; } >bighdr.csv
+CASE_TO=10 CASE_MEM=800 run_case "100 MB CSV header" err 'bighdr.csv:1:1: error: header row longer than 64 MiB' simulate --no-progress attrs.kai bighdr.csv
+rm -f bighdr.csv
+
+# Files per run: no limit (SPEC 9.2).  A regular file is opened when its
+# parsing begins, more than 64 files are parsed one at a time (no streamed
+# merge), and rows spilled to disk share one temporary file: 1,500 files
+# under `ulimit -n 32` ("Too many open files" before), and 120 files of
+# 10,000 rows (they spill) under `ulimit -n 32` give the schedule of the
+# same rows in one file.
+mkdir -p many
+awk 'BEGIN { for (f = 0; f < 1500; f++) { fn = sprintf("many/e%04d.csv", f); print "time,customer,event" >fn; for (i = 0; i < 10; i++) printf "%d,c%d,purchase\n", 1772323200 + i * 3600 + f, f % 50 >fn; close(fn) } }'
+CASE_TO=10 CASE_NOFILE=32 run_case "1500 input files, ulimit -n 32" ok '' simulate --no-progress after1m.kai many/*.csv -o many.out
+[ -e many.out ] && [ "$(wc -l <many.out)" = 51 ] || { fail=$((fail + 1)); echo "FAIL: limits 1500 input files: $(cat many.out 2>/dev/null | wc -l) lines, expected 51"; }
+rm -rf many many.out
+mkdir -p spill
+awk 'BEGIN { for (f = 0; f < 120; f++) { fn = sprintf("spill/e%03d.csv", f); print "time,customer,event,k" >fn; for (i = 0; i < 10000; i++) printf "%d,c%d,purchase,%d\n", 1772323200 + i * 120 + f, (f * 7 + i) % 3000, i % 5 >fn; close(fn) } }'
+{ echo 'time,customer,event,k'; for f in spill/*.csv; do tail -n +2 "$f"; done | sort -n; } >spill-all.csv
+echo 'ask NPS after purchase + 1h where k > 2 cap 1 per 1d' >spill.kai
+"$KAIROS" simulate --no-progress spill.kai spill-all.csv -o spill-one.out 2>/dev/null
+CASE_TO=20 CASE_NOFILE=32 run_case "120 files that spill, ulimit -n 32" ok '' simulate --no-progress spill.kai spill/*.csv -o spill-many.out
+if [ -z "$problem" ] && ! cmp -s spill-one.out spill-many.out; then
+    fail=$((fail + 1)); echo "FAIL: limits 120 files that spill: schedule differs from the same rows in one file"
+fi
+rm -rf spill spill-all.csv spill-one.out spill-many.out
+
 printf 'time,customer,event\n' >header.csv
 run_case "header only" ok '' simulate --no-progress attrs.kai header.csv
 : >empty.csv
@@ -251,6 +343,17 @@ for t in 2026-02-29T00:00:00Z 2026-13-01T00:00:00Z 2026-01-01T24:00:00Z 2026-01-
     printf 'time,customer,event,s\n"%s",c1,e,x\n' "$t" >badtime.csv
     run_case "bad time '$t'" err 'badtime.csv:2' simulate --no-progress attrs.kai badtime.csv
 done
+# Offsets that carry a time outside 0000-9999 UTC: bad times (CSV and JSON Lines).
+for t in 0000-01-01T00:00:00+01:00 9999-12-31T23:59:59-00:01 0000-01-01T00:00:00+23:59 9999-12-31T23:59:59-23:59; do
+    printf 'time,customer,event,s\n%s,c1,e,x\n' "$t" >offtime.csv
+    run_case "time $t (outside after its offset)" err 'offtime.csv:2:1: error: bad time' simulate --no-progress attrs.kai offtime.csv
+    printf '{"time":"%s","customer":"c1","event":"e"}\n' "$t" >offtime.jsonl
+    run_case "JSON time $t (outside after its offset)" err 'offtime.jsonl:1:[0-9]+: error: bad time' simulate --no-progress attrs.kai offtime.jsonl
+done
+for t in 0000-01-01T00:00:00-01:00 9999-12-31T23:59:59+01:00; do
+    printf 'time,customer,event,s\n%s,c1,e,x\n' "$t" >offtime.csv
+    run_case "time $t (inside after its offset)" ok '' simulate --no-progress attrs.kai offtime.csv
+done
 # Long spans: every boundary from year 1 to 9999 is computed.
 printf 'time,customer,event\n0001-01-01T00:00:00Z,c1,e\n9999-12-31T23:59:59Z,c1,e\n' >span.csv
 echo 'ask NPS every year cap 1 per 1d' >yearly.kai
@@ -268,6 +371,19 @@ done
 for u in 999999999999999999 -999999999999999999 253402300800; do
     run_case "--until $u" usage '' simulate --no-progress durmax.kai one.csv --until "$u"
 done
+# `every` boundaries: at most 10,000,000 per customer and rule (SPEC 9.3),
+# checked before the work (with --until) or as they fire; without the bound
+# `every 1s` up to year 9999 runs for hours.
+echo 'ask NPS every 1s cap 1 per 30d' >every1s.kai
+CASE_TO=5 CASE_MEM=200 run_case "every 1s up to --until 9999" err 'every1s.kai|rule `NPS@1`: .*more than 10000000 boundaries.*9999-12-31T23:59:59Z' simulate --no-progress every1s.kai one.csv --until 9999-12-31T23:59:59Z
+printf 'time,customer,event\n2026-01-01T00:00:00Z,c1,e\n2027-01-01T00:00:00Z,c1,e\n' >year.csv
+CASE_TO=10 CASE_MEM=200 run_case "every 1s over a year's log" err 'rule `NPS@1`: .*more than 10000000 boundaries' simulate --no-progress every1s.kai year.csv -o every1s.out
+[ -e every1s.out ] && { fail=$((fail + 1)); echo "FAIL: limits every 1s over a year's log: output file left"; }
+CASE_TO=5 CASE_MEM=200 run_case "diff: every 1s up to --until 9999" err 'rule `NPS@1`: .*more than 10000000 boundaries' diff every1s.kai every1s.kai one.csv --until 9999-12-31T23:59:59Z
+echo 'ask NPS every day cap 1 per 1d' >daily1.kai
+CASE_TO=10 run_case "every day from 0001 to 9999 (3.65 million boundaries)" ok '' simulate --no-progress daily1.kai span.csv -o daily1.out
+echo 'ask NPS every 1m cap 1 per 30d' >every1m.kai
+CASE_TO=10 run_case "every 1m over a year's log (525,600 boundaries)" ok '' simulate --no-progress every1m.kai year.csv -o every1m.out
 printf 'time,customer,event,tz\n2026-03-01T00:00:00Z,c1,identify,Not/AZone\n2026-03-01T00:00:00Z,c1,e,\n' >badtz.csv
 run_case "unknown tz trait" ok '' simulate --no-progress attrs.kai badtz.csv --until 2026-03-02T00:00:00Z
 { printf 'time,customer,event,tz\n2026-03-01T00:00:00Z,c1,identify,'; bytes Z 1048576; printf '\n2026-03-01T00:00:00Z,c1,e,\n'; } >bigtz.csv
@@ -301,6 +417,10 @@ if [ "$LARGE" = 1 ]; then
     run_case "100 MB CSV field" err 'hugefield.csv:2:.*64 MiB' simulate --no-progress attrs.kai hugefield.csv
     { echo 'time,customer,event,s,a,other'; printf '2026-03-01T00:00:00Z,c1,e,'; bytes x 60000000; echo ',1,'; } >bigfield60.csv
     run_case "60 MB CSV field" ok '' simulate --no-progress attrs.kai bigfield60.csv
+    # /dev/zero as a policy: read up to the 2 GiB - 1 limit, then refused
+    # (it grew without end before: 7.6 GB).
+    CASE_TO=120 CASE_MEM=3500 run_case "check /dev/zero" err '/dev/zero: error: cannot read file: File too large' check --color=never /dev/zero
+    CASE_TO=120 CASE_MEM=3500 run_case "simulate /dev/zero" err '/dev/zero: error: cannot read file: File too large' simulate --no-progress /dev/zero one.csv
     { printf 'ask NPS after e where a == 1'; rep ' + a' 1000000; echo; } >chain1m.kai
     run_case "a million-term chain" any '' check chain1m.kai
 fi

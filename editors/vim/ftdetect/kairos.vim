@@ -1,0 +1,2 @@
+" Kairos policies: *.kai
+autocmd BufRead,BufNewFile *.kai setfiletype kairos

@@ -1,0 +1,179 @@
+/* fuzz_kbc_replay.c -- libFuzzer target: arbitrary bytes as a .kbc file,
+ * and every image that kb_read accepts (so: verified) is run.
+ *
+ * fuzz_kbc stops at the reader; here an accepted image is listed
+ * (kb_disasm), then replayed over a small fixed log -- a CSV file to a CSV
+ * schedule, the same events as JSON Lines sharded 0/2 and 1/2 to JSON
+ * Lines schedules -- and `explain` tells customer c1's story (text or JSON
+ * Lines).  Then a second log, one customer's last day of 9999-12-31, is
+ * replayed and explained: saturated `time + duration` sums, reminders and
+ * quiet hours past the last representable instant.  Invariants: a replay
+ * of valid events through a verified image ends with status 0, and the
+ * shards' rows add up to the whole.
+ *
+ * Like fuzz_kbc, each input runs twice: as is, and with the header's file
+ * length and checksum repaired (fuzz_kbc_fixed_up).  Seeds: the .kbc seeds
+ * (fuzz/corpus/kbc and those run.sh compiles from the policy seeds).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "lang/bytecode.h"
+#include "runtime/runtime.h"
+#include "fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char csv_events[] =
+    "time,customer,event,tz,kind,sentiment,survey,score,channel,amount\n"
+    "2026-03-27T08:00:00Z,c1,identify,Europe/Oslo,,,,,,\n"
+    "2026-03-27T08:00:00Z,\"c,2\",identify,America/New_York,,,,,,\n"
+    "2026-03-27T09:00:00Z,c1,consent_granted,,,,,,sms,\n"
+    "2026-03-27T09:30:00Z,c1,ticket_opened,,,,,,,\n"
+    "2026-03-27T12:00:00Z,c1,ticket_closed,,technical,0.5,,,,\n"
+    "2026-03-27T12:00:00Z,\"c,2\",purchase,,,,,,,42.5\n"
+    "2026-03-28T18:00:00Z,c3,response,,,,NPS,3,,\n"
+    "2026-03-29T01:30:00Z,c1,login,,,,,,,\n"
+    "2026-03-29T06:00:00Z,\"c,2\",opt_out,,,,,,email,\n"
+    "2026-03-30T07:00:00Z,c1,ticket_closed,,standard,-0.2,,,,\n";
+
+/* One customer at the end of the representable range (UTC+14 locally). */
+static const char far_events[] =
+    "time,customer,event,tz,kind\n"
+    "9999-12-31T00:00:00Z,f1,identify,Pacific/Kiritimati,\n"
+    "9999-12-31T09:00:00Z,f1,ticket_closed,,technical\n"
+    "9999-12-31T23:00:00Z,f1,login,,\n"
+    "9999-12-31T23:59:59Z,f1,purchase,,\n";
+
+static const char jsonl_events[] =
+    "{\"time\":\"2026-03-27T08:00:00Z\",\"customer\":\"c1\",\"event\":\"identify\",\"tz\":\"Europe/Oslo\"}\n"
+    "{\"time\":\"2026-03-27T08:00:00Z\",\"customer\":\"c,2\",\"event\":\"identify\",\"tz\":\"America/New_York\"}\n"
+    "{\"time\":\"2026-03-27T09:00:00Z\",\"customer\":\"c1\",\"event\":\"consent_granted\",\"channel\":\"sms\"}\n"
+    "{\"time\":\"2026-03-27T09:30:00Z\",\"customer\":\"c1\",\"event\":\"ticket_opened\"}\n"
+    "{\"time\":\"2026-03-27T12:00:00Z\",\"customer\":\"c1\",\"event\":\"ticket_closed\",\"kind\":\"technical\",\"sentiment\":0.5}\n"
+    "{\"time\":\"2026-03-27T12:00:00Z\",\"customer\":\"c,2\",\"event\":\"purchase\",\"amount\":42.5}\n"
+    "{\"time\":\"2026-03-28T18:00:00Z\",\"customer\":\"c3\",\"event\":\"response\",\"survey\":\"NPS\",\"score\":3}\n"
+    "{\"time\":\"2026-03-29T01:30:00Z\",\"customer\":\"c1\",\"event\":\"login\"}\n"
+    "{\"time\":\"2026-03-29T06:00:00Z\",\"customer\":\"c,2\",\"event\":\"opt_out\",\"channel\":\"email\"}\n"
+    "{\"time\":\"2026-03-30T07:00:00Z\",\"customer\":\"c1\",\"event\":\"ticket_closed\",\"kind\":\"standard\",\"sentiment\":-0.2}\n";
+
+/* Process-wide paths, made once (a cache: their content never changes). */
+static char fuzz_dir[64];
+static char csv_path[128], jsonl_path[128], far_path[128], out_path[128];
+
+static void fuzz_cleanup(void)
+{
+    if (csv_path[0]) unlink(csv_path);
+    if (jsonl_path[0]) unlink(jsonl_path);
+    if (far_path[0]) unlink(far_path);
+    if (out_path[0]) unlink(out_path);
+    if (fuzz_dir[0]) rmdir(fuzz_dir);
+}
+
+static void write_file(const char *path, const char *text, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    FUZZ_ASSERT(f != NULL, "cannot write %s", path);
+    FUZZ_ASSERT(fwrite(text, 1, n, f) == n && fclose(f) == 0, "write %s", path);
+}
+
+static void fuzz_init_once(void)
+{
+    if (fuzz_dir[0])
+        return;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(fuzz_dir, sizeof fuzz_dir, "%s/kairos-fuzz-XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+    FUZZ_ASSERT(mkdtemp(fuzz_dir) != NULL, "mkdtemp %s", fuzz_dir);
+    snprintf(csv_path, sizeof csv_path, "%s/events.csv", fuzz_dir);
+    snprintf(jsonl_path, sizeof jsonl_path, "%s/events.jsonl", fuzz_dir);
+    snprintf(far_path, sizeof far_path, "%s/far.csv", fuzz_dir);
+    snprintf(out_path, sizeof out_path, "%s/out", fuzz_dir);
+    atexit(fuzz_cleanup);
+    write_file(csv_path, csv_events, sizeof csv_events - 1);
+    write_file(jsonl_path, jsonl_events, sizeof jsonl_events - 1);
+    write_file(far_path, far_events, sizeof far_events - 1);
+}
+
+/* The number of lines of the file at path (0 if absent). */
+static size_t file_lines(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t k = 0;
+    int c;
+    while ((c = getc(f)) != EOF)
+        k += c == '\n';
+    fclose(f);
+    return k;
+}
+
+/* replay -- kr_simulate over one log (horizon: the log's last event);
+ * returns the number of lines written. */
+static size_t replay(const KImage *img, const char *events, KrOutFormat fmt, uint32_t k, uint32_t n)
+{
+    const char *inputs[1] = { events };
+    KrOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.inputs = inputs;
+    opt.ninputs = 1;
+    opt.output = out_path;
+    opt.format = fmt;
+    opt.stats = true;
+    opt.shard_k = k;
+    opt.shard_n = n;
+    unlink(out_path);
+    int st = kr_simulate(img, &opt, fuzz_sink());
+    FUZZ_ASSERT(st == 0, "kr_simulate failed (status %d) on a valid log", st);
+    return file_lines(out_path);
+}
+
+static void explain(const KImage *img, const char *events, const char *customer, bool jsonl)
+{
+    const char *inputs[1] = { events };
+    KrOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.inputs = inputs;
+    opt.ninputs = 1;
+    opt.explain_customer = customer;
+    opt.explain_jsonl = jsonl;
+    opt.explain_out = fuzz_sink();
+    int st = kr_simulate(img, &opt, fuzz_sink());
+    FUZZ_ASSERT(st == 0, "explain failed (status %d) on a valid log", st);
+}
+
+static void one_file(const uint8_t *data, size_t size, bool jsonl_story)
+{
+    char err[512];
+    err[0] = '\0';
+    KImage *img = kb_read(data, size, err, sizeof err);
+    if (!img) {
+        FUZZ_ASSERT(err[0] != '\0', "kb_read failed without a message");
+        return;
+    }
+    kb_disasm(img, fuzz_sink());
+    size_t whole = replay(img, csv_path, KR_OUT_CSV, 0, 0);
+    size_t shards = 0;
+    for (uint32_t k = 0; k < 2; k++)
+        shards += replay(img, jsonl_path, KR_OUT_JSONL, k, 2);
+    FUZZ_ASSERT(whole == shards + 1, "shards hold %zu rows, the whole %zu", shards,
+                whole ? whole - 1 : 0);
+    explain(img, csv_path, "c1", jsonl_story);
+    replay(img, far_path, KR_OUT_CSV, 0, 0);
+    explain(img, far_path, "f1", !jsonl_story);
+    kb_free(img);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_init_once();
+    one_file(data, size, size & 1);
+    uint8_t *b = fuzz_kbc_fixed_up(data, size);
+    if (b) {
+        one_file(b, size, !(size & 1));
+        free(b);
+    }
+    return 0;
+}

@@ -1,0 +1,1 @@
+explain explain/far.kai explain/far.csv --customer c1

@@ -1,0 +1,1 @@
+simulate explain/far.kai explain/far.csv --stats --no-progress

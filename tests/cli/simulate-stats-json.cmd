@@ -1,0 +1,1 @@
+simulate ../../examples/support-table/policy.kai ../../examples/support-table/events.csv --stats-format json >/dev/null

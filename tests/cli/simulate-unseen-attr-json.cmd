@@ -1,0 +1,1 @@
+simulate simulate/unseen.kai simulate/unseen.csv --stats-format json --no-progress

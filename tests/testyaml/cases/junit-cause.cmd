@@ -1,0 +1,1 @@
+--format junit disc/b.test.yaml malformed/badpolicy.test.yaml

@@ -1,0 +1,56 @@
+#!/bin/sh
+# tests/testyaml/update/run.sh KAIROS -- `kairos test --update` (SPEC.md
+# 7.5) on copies of upd.test.yaml and upd-expected.csv: the report
+# (update.out), the rewritten files (*.updated: block and flow lists kept in
+# their style, comments kept, awkward values quoted, a schedule file
+# rewritten), a second run that passes; a schedule file that another,
+# passing test also expects is left alone; --update takes no value.
+# Ends with "update: N passed, M failed".
+set -u
+KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+HERE=$(cd "$(dirname "$0")" && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: update/$1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -30; }
+same() {    # same LABEL EXPECTED ACTUAL
+    if cmp -s "$2" "$3"; then ok; else diff -u "$2" "$3" >"$TMP/diff"; bad "$1" "$TMP/diff"; fi
+}
+export NO_COLOR=1 TMPDIR="$TMP"
+mkdir -p "$TMP/t/update"
+cp "$HERE/../policy.kai" "$HERE/../events.csv" "$HERE/../expected.csv" "$HERE/../fail.test.yaml" "$TMP/t/"
+cp "$HERE/upd.test.yaml" "$HERE/upd-expected.csv" "$TMP/t/update/"
+cd "$TMP/t/update" || exit 1
+
+"$KAIROS" test upd.test.yaml >"$TMP/out" 2>/dev/null
+st=$?
+if [ "$st" = 1 ] && grep -q '^1 passed, 4 failed$' "$TMP/out"; then ok; else bad "before: exit $st" "$TMP/out"; fi
+"$KAIROS" test --update upd.test.yaml >"$TMP/out" 2>"$TMP/err"
+st=$?
+if [ "$st" = 0 ]; then ok; else bad "--update: exit $st, expected 0" "$TMP/err"; fi
+same "report" "$HERE/update.out" "$TMP/out"
+same "upd.test.yaml rewritten" "$HERE/upd.test.yaml.updated" upd.test.yaml
+same "upd-expected.csv rewritten" "$HERE/upd-expected.csv.updated" upd-expected.csv
+"$KAIROS" test upd.test.yaml >"$TMP/out" 2>/dev/null
+st=$?
+if [ "$st" = 0 ] && grep -q '^5 passed, 0 failed$' "$TMP/out"; then ok; else bad "after: exit $st" "$TMP/out"; fi
+
+# fail.test.yaml: "the schedule differs" and "this one passes" share expected.csv
+cd "$TMP/t" || exit 1
+cp expected.csv "$TMP/expected.before"
+cp fail.test.yaml "$TMP/fail.before"
+"$KAIROS" test --update fail.test.yaml >"$TMP/out" 2>"$TMP/err"
+st=$?
+if [ "$st" = 1 ] && grep -q "error: test 'the schedule differs': expected.csv not updated: test 'this one passes' expects the present schedule there" "$TMP/err" &&
+   grep -q '^FAIL fail.test.yaml: the schedule differs$' "$TMP/out" && grep -q '^updated the expected schedule of 0 tests$' "$TMP/out"
+then ok; else cat "$TMP/err" >>"$TMP/out"; bad "shared schedule file: exit $st" "$TMP/out"; fi
+same "shared schedule file left alone" "$TMP/expected.before" expected.csv
+same "fail.test.yaml left alone" "$TMP/fail.before" fail.test.yaml
+
+"$KAIROS" test --update=yes fail.test.yaml >"$TMP/out" 2>&1
+st=$?
+if [ "$st" = 2 ] && grep -q 'update takes no value' "$TMP/out"; then ok; else bad "--update=yes: exit $st" "$TMP/out"; fi
+
+echo "update: $pass passed, $fail failed"
