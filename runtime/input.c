@@ -426,7 +426,8 @@ static int open_src(KrInput *in, KiSrc *s, const char *path)
     s->name = path;
     if (ks_is_db(path)) {               /* a database: its rows as CSV (source.h) */
         s->fmt = KI_FMT_CSV;
-        s->raw = ks_raw_open(path, in->ctx.err);
+        if ((s->shown = ks_display_name(path)) != NULL) s->name = s->shown;
+        s->raw = ks_raw_open(path, s->name, in->ctx.err);
         return s->raw ? 0 : -1;
     }
     size_t n = strlen(path);
@@ -525,6 +526,7 @@ void ki_close(KrInput *in)
         close_raw(s);
         ki_rows_free(s);
         free(s->msg);
+        free(s->shown);
     }
     free(in->srcs);
     free(in->heap);
@@ -658,6 +660,7 @@ static int restart(KrInput *in)
         close_raw(s);
         ki_rows_free(s);
         free(s->msg);
+        free(s->shown);
         memset(s, 0, sizeof *s);
     }
     in->stream = false;

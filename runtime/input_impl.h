@@ -80,6 +80,7 @@ typedef struct KiSrc {
     gzFile gz;                    /* .gz file, else NULL */
     bool is_stdin;
     struct KsRaw *raw;            /* a database source (source.h), else NULL */
+    char *shown;                  /* its name with the password hidden (name), or NULL */
     bool lazy;                    /* a regular file, opened when its parsing begins
                                      (ki_raw_open): never more open files than the
                                      parsing needs at once */

@@ -212,7 +212,10 @@ KoWriter *ko_open(const char *path, KrOutFormat fmt, const KImage *img,
     struct stat st;
     if (!w->to_stdout && ks_is_db(path)) {          /* a database table (source.h) */
         if (fmt != KR_OUT_CSV) {
-            fprintf(err, "%s: error: a schedule goes into a table as rows: --format jsonl does not apply\n", path);
+            char *shown = ks_display_name(path);
+            fprintf(err, "%s: error: a schedule goes into a table as rows: only --format csv applies\n",
+                    shown ? shown : path);
+            free(shown);
             free(w);
             return NULL;
         }

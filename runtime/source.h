@@ -71,8 +71,12 @@ struct KsRaw {
 };
 /* Whether a name is a database source (postgresql://, postgres://, sqlite:). */
 bool    ks_is_db(const char *name);
-/* Opens a database source; NULL after printing "NAME: error: ...". */
-KsRaw  *ks_raw_open(const char *name, FILE *err);
+/* Opens a database source (name: the uri as messages show it, kept by
+ * the source); NULL after printing "NAME: error: ...". */
+KsRaw  *ks_raw_open(const char *uri, const char *name, FILE *err);
+/* The uri as messages show it when it holds a password (user:***@host,
+ * password=***; malloc'd), else NULL: show the uri itself. */
+char   *ks_display_name(const char *uri);
 /* Up to cap bytes of CSV; 0 at the end, -1 after printing an error. */
 long    ks_raw_read(KsRaw *r, char *buf, size_t cap);
 void    ks_raw_close(KsRaw *r);
@@ -91,7 +95,7 @@ int     ks_sink_close(KsSink *k, bool ok);                         /* 0 or -1 (p
 /* per-backend entry points (NULL names: the backend is not built in) */
 KsRaw  *ks_pg_open(const char *name, const char *uri, FILE *err);
 KsRaw  *ks_sqlite_open(const char *name, const char *uri, FILE *err);
-KsSink *ks_pg_sink(const char *name, const char *uri, FILE *err);
+KsSink *ks_pg_sink(const char *uri, FILE *err);
 KsSink *ks_sqlite_sink(const char *name, const char *uri, FILE *err);
 
 /* URI helpers (srcuri.c): splits "BASE?k=v&..." taking out table= and

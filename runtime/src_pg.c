@@ -216,7 +216,8 @@ fail:
 
 typedef struct PgSink {
     KsSink base;
-    const char *name;
+    const char *name;               /* the uri, or shown (a password hidden) */
+    char *shown;
     FILE *err;
     PGconn *conn;
     bool failed;
@@ -270,29 +271,33 @@ static int pg_sink_close(KsSink *s, bool ok)
     if (ok) { if (exec_ok(k, "COMMIT") != 0) rc = -1; }
     else { res = PQexec(k->conn, "ROLLBACK"); PQclear(res); if (!rc) rc = -1; }
     PQfinish(k->conn);
+    free(k->shown);
     free(k);
     return rc;
 }
 
-KsSink *ks_pg_sink(const char *name, const char *uri, FILE *err)
+KsSink *ks_pg_sink(const char *uri, FILE *err)
 {
     KsUri u;
     char msg[200];
+    char *shown = ks_display_name(uri);
+    const char *name = shown ? shown : uri;
     if (ks_uri_split(uri, &u, msg, sizeof msg) != 0) {
         if (err) fprintf(err, "%s: error: %s\n", name, msg);
+        free(shown);
         return NULL;
     }
+    PgSink *k = NULL;
+    char *t = NULL, *sql = NULL;
     if (!u.table) {
         if (err) fprintf(err, "%s: error: the schedule goes to a table: give table=NAME, not query=\n", name);
-        ks_uri_free(&u);
-        return NULL;
+        goto fail;
     }
-    PgSink *k = calloc(1, sizeof *k);
-    char *t = NULL, *sql = NULL;
-    if (!k) goto oom;
+    if (!(k = calloc(1, sizeof *k))) goto oom;
     k->base.write = pg_sink_write;
     k->base.close = pg_sink_close;
     k->name = name;
+    k->shown = shown;
     k->err = err;
     if (!(k->conn = connect_to(name, u.base, err))) goto fail;
     if (!(t = table_sql(k->conn, u.table))) goto oom;
@@ -324,6 +329,7 @@ oom:
 fail:
     if (k && k->conn) PQfinish(k->conn);
     free(k);
+    free(shown);
     free(t);
     free(sql);
     ks_uri_free(&u);

@@ -21,17 +21,52 @@ static bool is_sqlite(const char *s) { return starts(s, "sqlite:"); }
 
 bool ks_is_db(const char *name) { return is_pg(name) || is_sqlite(name); }
 
-KsRaw *ks_raw_open(const char *name, FILE *err)
+KsRaw *ks_raw_open(const char *uri, const char *name, FILE *err)
 {
-    return is_pg(name) ? ks_pg_open(name, name, err) : ks_sqlite_open(name, name + 7, err);
+    return is_pg(uri) ? ks_pg_open(name, uri, err) : ks_sqlite_open(name, uri + 7, err);
+}
+
+char *ks_display_name(const char *uri)
+{
+    if (!is_pg(uri)) return NULL;
+    size_t n = strlen(uri);
+    char *o = malloc(n + 1u);
+    if (!o) return NULL;
+    bool hid = false;
+    size_t k = 0, i = 0;
+    const char *auth = strstr(uri, "://") + 3;
+    size_t aend = (size_t)(auth - uri) + strcspn(auth, "/?");
+    const char *at = memchr(auth, '@', aend - (size_t)(auth - uri));
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    while (i < n) {
+        if (colon && uri + i == colon + 1) {             /* user:PASSWORD@host */
+            memcpy(o + k, "***", 3); k += 3;
+            i = (size_t)(at - uri);
+            hid = true;
+            continue;
+        }
+        if (i > aend && (uri[i - 1] == '?' || uri[i - 1] == '&')) {
+            if (strncmp(uri + i, "query=", 6) == 0) { memcpy(o + k, uri + i, n - i); k += n - i; break; }
+            if (strncmp(uri + i, "password=", 9) == 0) {
+                memcpy(o + k, "password=***", 12); k += 12;
+                i += strcspn(uri + i, "&");
+                hid = true;
+                continue;
+            }
+        }
+        o[k++] = uri[i++];
+    }
+    o[k] = 0;
+    if (!hid) { free(o); return NULL; }
+    return o;
 }
 
 long ks_raw_read(KsRaw *r, char *buf, size_t cap) { return r->read(r, buf, cap); }
 void ks_raw_close(KsRaw *r) { if (r) r->close(r); }
 
-KsSink *ks_sink_open(const char *name, FILE *err)
+KsSink *ks_sink_open(const char *uri, FILE *err)
 {
-    return is_pg(name) ? ks_pg_sink(name, name, err) : ks_sqlite_sink(name, name + 7, err);
+    return is_pg(uri) ? ks_pg_sink(uri, err) : ks_sqlite_sink(uri, uri + 7, err);
 }
 
 int ks_sink_write(KsSink *k, const char *line, size_t len) { return k->write(k, line, len); }
