@@ -38,7 +38,7 @@ LIB_OBJ     := $(LANG_OBJ) $(RUNTIME_OBJ)
 
 KAIROS := $(B)/kairos
 
-.PHONY: all check unit demo bench asan valgrind install uninstall clean deps fuzz fuzz-smoke coverage
+.PHONY: all check unit demo bench asan valgrind install uninstall clean deps fuzz fuzz-smoke coverage screenshots
 .DELETE_ON_ERROR:
 
 all: $(KAIROS)
@@ -84,6 +84,8 @@ check: $(KAIROS) $(B)/unit-tests $(B)/kairos-bench
 	sh tests/cli/manpage.sh $(KAIROS) doc/kairos.1
 	@echo "== event sources in PostgreSQL (a server started here) and SQLite"
 	sh tests/db/run.sh $(KAIROS)
+	@echo "== kairos report in headless Chromium (tidy, no network, charts drawn, numbers shown)"
+	sh tests/report/browser.sh $(KAIROS) $(B)/report-shots
 	@echo "== language server (protocol tests, Neovim's client)"
 	sh tests/lsp/run.sh $(KAIROS)
 	@echo "== scale-out on a Dask LocalCluster"
@@ -112,6 +114,11 @@ demo: deps
 
 deps:
 	@sh tools/deps.sh
+
+# The screenshots of the report pages shown in README.md (doc/*.png), taken
+# by the browser test.
+screenshots: $(KAIROS)
+	sh tests/report/browser.sh $(KAIROS) doc
 
 bench: $(KAIROS) $(B)/kairos-bench
 	sh bench/run.sh $(KAIROS) $(B)/kairos-bench

@@ -15,6 +15,9 @@
 #             and the ratio to the CSV file's simulate, by wall time (the
 #             server's CPU is not in kairos's CPU time); BENCH_PG=0 skips it,
 #             a missing server is reported and skipped,
+#   report    kairos report bench/policy.kai FILE -o report.html (CSV only):
+#             the HTML page of the same replay, its cost as a ratio to
+#             simulate's (target: at most 1.5x) and its size (under 2 MB),
 # and prints seconds, events/s, MB/s, peak RSS and the ratio of time to the
 # floor, for CPU time (user + system: what counts on a loaded machine, where
 # wall time mostly measures waiting for a core) and for wall time.
@@ -157,3 +160,15 @@ SQL
     }'
 }
 if [ "${BENCH_PG:-1}" != 0 ] && [ -n "${sim_secs:-}" ]; then pg_bench; fi
+# report / simulate: the HTML page of the same replay (SPEC.md 6.4), on the CSV log.
+if [ -n "${sim_secs:-}" ]; then
+    measure "$KAIROS" report "$POLICY" "$base.csv" -o "$DIR/report.html"
+    if [ "$secs" = fail ]; then
+        echo "report: failed: $(tail -n 2 "$DIR/stderr.txt" | head -n 1)"
+    else
+        awk -v d="$secs" -v s="$sim_secs" -v w="$wall" -v sw="$sim_wall" -v r="$rss" -v b="$(wc -c <"$DIR/report.html" | tr -d ' ')" 'BEGIN {
+            printf "report: %.3f s cpu, %.3f s wall, %.1fMB peak RSS, %.0f kB page (target < 2048 kB); report / simulate = %.2fx cpu, %.2fx wall (target <= 1.5x)\n",
+                d, w, r / 1024, b / 1024, (s > 0 ? d / s : 0), (sw > 0 ? w / sw : 0)
+        }'
+    fi
+fi

@@ -78,6 +78,7 @@ typedef struct CliReport {
     int64_t window;                   /* readout (seconds) */
     const char *by_trait;             /* readout --by customer.TRAIT: the TRAIT */
     CliSources sources;               /* --map, --schema, --input (cli/sources.c) */
+    bool stamp;                       /* report, diff --format html: show the generation time */
 } CliReport;
 /* Parses the options of diff/readout (cmd); 0, or the exit status 2 after
  * a usage message, or 1 after an error in the --schema file (free r->pos
@@ -87,6 +88,9 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv);
 int cli_report_write(const char *output, const char *buf, size_t len);
 int cli_diff(int argc, char **argv);
 int cli_readout(int argc, char **argv);
+/* kairos report (cli/report.c); cli_report_html also serves diff --format html. */
+int cli_report(int argc, char **argv);
+int cli_report_html(const CliReport *r, KImage *const *imgs, int n);
 
 #endif
 

@@ -84,8 +84,10 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
                      strcmp(name, "--until") == 0 || strcmp(name, "--shard") == 0 ||
                      strcmp(name, "--stdin-format") == 0 ||
                      (!is_diff && (strcmp(name, "--window") == 0 || strcmp(name, "--by") == 0));
+        bool is_report = strcmp(cmd, "report") == 0;
         bool flag = strcmp(name, "--skip-bad-rows") == 0 ||
-                    (is_diff && strcmp(name, "--fail-if-changed") == 0);
+                    (is_diff && strcmp(name, "--fail-if-changed") == 0) ||
+                    ((is_diff || is_report) && strcmp(name, "--stamp") == 0);
         if (!takes && !flag) return cli_usage_error(cmd, "unknown option %s", name);
         if (flag && val) return cli_usage_error(cmd, "option %s takes no value", name);
         if (takes && !val) {
@@ -114,6 +116,7 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
             r->by_trait = val + 9;
         } else if (strcmp(name, "--skip-bad-rows") == 0) r->ro.skip_bad_rows = true;
         else if (strcmp(name, "--fail-if-changed") == 0) r->fail_if_changed = true;
+        else if (strcmp(name, "--stamp") == 0) r->stamp = true;
     }
     int npol = strcmp(cmd, "diff") == 0 ? 2 : 1;
     if (r->npos < npol) return cli_usage_error(cmd, npol == 2 && r->npos == 1 ? "no NEW policy given" : "no policy file given");
@@ -151,19 +154,21 @@ int cli_diff(int argc, char **argv)
     int st = cli_report_args(&r, "diff", argc, argv);
     if (st != 0) { free(r.pos); cli_sources_free(&r.sources); return st; }
     KrDiffOptions dopt = { .format = KR_DIFF_TEXT, .old_name = r.pos[0], .new_name = r.pos[1] };
+    bool html = false;
     if (r.format) {
         if (strcmp(r.format, "text") == 0) dopt.format = KR_DIFF_TEXT;
         else if (strcmp(r.format, "markdown") == 0) dopt.format = KR_DIFF_MARKDOWN;
         else if (strcmp(r.format, "json") == 0) dopt.format = KR_DIFF_JSON;
         else if (strcmp(r.format, "csv") == 0) dopt.format = KR_DIFF_CSV;
-        else if (strcmp(r.format, "html") == 0) {
+        else if (strcmp(r.format, "html") == 0) html = true;
+        else {
             free(r.pos); cli_sources_free(&r.sources);
-            return cli_usage_error("diff", "--format html is not available yet (it comes with `kairos report`); "
-                                   "use text, markdown, json or csv");
-        } else {
-            free(r.pos); cli_sources_free(&r.sources);
-            return cli_usage_error("diff", "unknown format '%s' (text, markdown, json or csv)", r.format);
+            return cli_usage_error("diff", "unknown format '%s' (text, markdown, json, csv or html)", r.format);
         }
+    }
+    if (r.stamp && !html) {
+        free(r.pos); cli_sources_free(&r.sources);
+        return cli_usage_error("diff", "--stamp applies to --format html");
     }
     KlOptions lopt = {0};
     KImage *old = cli_load_image(r.pos[0], &lopt, false);
@@ -173,8 +178,19 @@ int cli_diff(int argc, char **argv)
         char *buf = NULL;
         size_t len = 0;
         bool changed = false;
-        status = kr_diff(old, new_, &dopt, &r.ro, &buf, &len, &changed, stderr);
-        if (status == 0) status = cli_report_write(r.output, buf, len);
+        if (html) {
+            KImage *imgs[2] = { old, new_ };
+            status = cli_report_html(&r, imgs, 2);
+            /* --fail-if-changed with html: the csv difference decides */
+            if (status == 0 && r.fail_if_changed) {
+                KrDiffOptions copt = dopt;
+                copt.format = KR_DIFF_CSV;
+                status = kr_diff(old, new_, &copt, &r.ro, &buf, &len, &changed, stderr);
+            }
+        } else {
+            status = kr_diff(old, new_, &dopt, &r.ro, &buf, &len, &changed, stderr);
+            if (status == 0) status = cli_report_write(r.output, buf, len);
+        }
         if (status == 0 && changed && r.fail_if_changed) status = FAIL_IF_CHANGED_STATUS;
         free(buf);
     }

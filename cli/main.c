@@ -37,6 +37,7 @@ static int cmd_test(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_diff(int argc, char **argv) { return cli_diff(argc, argv); }
 static int cmd_readout(int argc, char **argv) { return cli_readout(argc, argv); }
+static int cmd_report(int argc, char **argv) { return cli_report(argc, argv); }
 
 static const Command commands[] = {
     { "check", cmd_check,
@@ -101,8 +102,8 @@ static const Command commands[] = {
       "  --no-progress     accepted as for simulate\n"
       CLI_SOURCE_HELP },
     { "diff", cmd_diff,
-      "kairos diff OLD NEW EVENTS... [--format text|markdown|json|csv] [-o OUT] [--until TIME]\n"
-      "                [--fail-if-changed] [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]\n"
+      "kairos diff OLD NEW EVENTS... [--format text|markdown|json|csv|html] [-o OUT] [--until TIME]\n"
+      "                [--fail-if-changed] [--stamp] [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]\n"
       "                " CLI_SOURCE_SYNOPSIS,
       "Replays two policies (.kai or .kbc) over the same event logs, read once, and shows what the\n"
       "change does: asks, reminders and tasks per rule, survey and channel before -> after; the\n"
@@ -112,8 +113,11 @@ static const Command commands[] = {
       "  --format F         text (default), markdown (a pull-request comment), json (every number\n"
       "                     of the summary), csv (the schedules' difference as a multiset:\n"
       "                     change,time,customer,rule,action,survey,channel,attempt,variant with\n"
-      "                     change - (only in OLD) or + (only in NEW)); html is not available yet\n"
+      "                     change - (only in OLD) or + (only in NEW)), html (the page of\n"
+      "                     'kairos report' for both policies side by side)\n"
       "  -o FILE            write to FILE (via a temporary file and rename)\n"
+      "  --stamp            html: show the generation time (otherwise the page is byte-identical\n"
+      "                     for the same inputs)\n"
       "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
       "  --fail-if-changed  exit 3 when the schedules differ (after writing the output)\n"
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
@@ -144,6 +148,27 @@ static const Command commands[] = {
       "rates by channel, attempt and local hour of the send, time to response (median, p90), the\n"
       "benchmark band per channel, and warnings for experiments shorter than 28 days or arms with\n"
       "fewer than 100 asks.\n" },
+    { "report", cmd_report,
+      "kairos report POLICY EVENTS... -o report.html [--window DUR] [--until TIME] [--stamp]\n"
+      "                [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]\n"
+      "                " CLI_SOURCE_SYNOPSIS,
+      "Replays the policy over the event logs and writes one self-contained HTML page (inline SVG\n"
+      "and CSS: no script, no network request) that shows what the policy does to customers: sends\n"
+      "per day by rule (reminders hatched), asks per customer in any 30 days against the caps, why\n"
+      "asks were spared (per rule and reason), sends by local hour and weekday (quiet hours\n"
+      "marked), channel mix and reminder chains, the readout (response rate per rule and variant\n"
+      "with 95% intervals) when the logs have responses, the run's facts and the inputs' warnings.\n"
+      "Every chart has its table. The same inputs give a byte-identical page.\n"
+      "  -o FILE            write to FILE (via a temporary file and rename); default standard output\n"
+      "  --window DUR       the readout's attribution window (default 7d)\n"
+      "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
+      "  --stamp            show the generation time on the page\n"
+      "  --format html      the only format (accepted for symmetry with diff)\n"
+      "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
+      "  --skip-bad-rows    skip malformed rows (counted on the page) instead of failing\n"
+      "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      CLI_SOURCE_HELP
+      "Exit status: 0, 1 error in the policy or the input (no output file), 2 bad usage.\n" },
     { "merge", cmd_merge,
       "kairos merge POLICY SCHEDULE... [-o OUT]",
       "Merges the schedules of disjoint customer shards (as 'simulate --shard K/N' wrote them, all\n"

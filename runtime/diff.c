@@ -206,12 +206,14 @@ typedef struct Summary {
     bool *in_rules[2];                    /* [name id]: rule name in image k */
 } Summary;
 
-typedef struct AskRef { uint32_t cust; int64_t time; } AskRef;
-static int askref_cmp(const void *pa, const void *pb)
+typedef struct PressureAcc { Summary *sm; int k; uint64_t with; } PressureAcc;
+static void pressure_one(void *arg, uint32_t cust, uint32_t best)
 {
-    const AskRef *a = pa, *b = pb;
-    if (a->cust != b->cust) return a->cust < b->cust ? -1 : 1;
-    return a->time < b->time ? -1 : a->time > b->time;
+    PressureAcc *a = arg;
+    (void)cust;
+    a->sm->pressure[a->k][best >= 3 ? 3 : best]++;
+    if (best > a->sm->pmax[a->k]) a->sm->pmax[a->k] = best;
+    a->with++;
 }
 
 static int pressure(const Diff *d, Summary *sm, int k)
@@ -219,29 +221,14 @@ static int pressure(const Diff *d, Summary *sm, int k)
     const Sched *s = &d->s[k];
     size_t n = 0;
     for (size_t i = 0; i < s->n; i++) n += s->rows[i].action == KR_ACT_ASK;
-    AskRef *v = malloc((n + 1) * sizeof *v);
+    KrAskRef *v = malloc((n + 1) * sizeof *v);
     if (!v) return -1;
     n = 0;
     for (size_t i = 0; i < s->n; i++)
-        if (s->rows[i].action == KR_ACT_ASK) v[n++] = (AskRef){ s->rows[i].cust, s->rows[i].time };
-    if (n) qsort(v, n, sizeof *v, askref_cmp);
-    uint64_t with = 0;
-    for (size_t i = 0; i < n;) {
-        size_t e = i;
-        while (e < n && v[e].cust == v[i].cust) e++;
-        uint32_t best = 0;
-        size_t lo = i;
-        for (size_t x = i; x < e; x++) {
-            while (v[lo].time <= v[x].time - D30) lo++;     /* window (t - 30d, t] */
-            uint32_t c = (uint32_t)(x - lo + 1);
-            if (c > best) best = c;
-        }
-        sm->pressure[k][best >= 3 ? 3 : best]++;
-        if (best > sm->pmax[k]) sm->pmax[k] = best;
-        with++;
-        i = e;
-    }
-    sm->pressure[k][0] = sm->ncust > with ? sm->ncust - with : 0;
+        if (s->rows[i].action == KR_ACT_ASK) v[n++] = (KrAskRef){ s->rows[i].cust, s->rows[i].time };
+    PressureAcc acc = { sm, k, 0 };
+    kr_busiest_windows(v, n, D30, pressure_one, &acc);
+    sm->pressure[k][0] = sm->ncust > acc.with ? sm->ncust - acc.with : 0;
     free(v);
     return 0;
 }

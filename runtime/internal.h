@@ -294,11 +294,43 @@ typedef struct KrMulti {
      * row taken so far (may be NULL) */
     void (*on_restart)(void *ctx);
     void *event_ctx;
+    /* after a successful run, before the engines are freed (may be NULL):
+     * engine k's statistics, the horizon, the rows skipped (report) */
+    void (*on_finish)(void *ctx, uint32_t k, const KrStats *st, int64_t horizon, uint64_t skipped);
 } KrMulti;
 /* Reads opt's inputs once through reader image u and replays them through
  * one engine per image (horizon as kr_simulate).  0, or 1 after a message. */
 int kr_multi_run(const KrMulti *m, const KImage *u, const KrOptions *opt, KrPool *customers,
                  KrPool *values, FILE *err);
+
+/* ---- the readout as a collector (readout.c; used by report.c) -------------- */
+
+/* One row of the readout's csv form: a (rule, variant) with asks. */
+typedef struct KrReadoutArm {
+    uint32_t rule, variant;       /* image indexes; variant KB_NONE without variants */
+    uint64_t asks, answered;
+    double low, high;             /* Wilson 95 % interval of answered / asks */
+} KrReadoutArm;
+typedef struct KrReadoutRun KrReadoutRun;
+/* A readout of img fed by a kr_multi_run over reader image u with value
+ * pool values: pass kr_readout_emit as img's emitter (ctx: the run),
+ * kr_readout_event/kr_readout_restart as the multi's event hooks.  NULL:
+ * out of memory. */
+KrReadoutRun *kr_readout_begin(const KImage *img, const KImage *u, const KrReadoutOptions *ropt, KrPool *values);
+int  kr_readout_emit(void *ctx, const KrRow *row);
+int  kr_readout_event(void *ctx, const KrEvent *ev);
+void kr_readout_restart(void *ctx);
+/* After the run: attributes the responses; *arms (malloc'd, *narms) in the
+ * csv form's order.  0, or -1 out of memory. */
+int  kr_readout_end(KrReadoutRun *r, KrReadoutArm **arms, size_t *narms, uint64_t *responses, uint64_t *attributed);
+void kr_readout_free(KrReadoutRun *r);
+
+/* Contact pressure (stats.c): v holds one (customer, time) per ask; sorts v
+ * by customer then time and calls fn once per customer with asks, with the
+ * most asks that customer got in any window (t - w, t]. */
+typedef struct KrAskRef { uint32_t cust; int64_t time; } KrAskRef;
+void kr_busiest_windows(KrAskRef *v, size_t n, int64_t w, void (*fn)(void *arg, uint32_t cust, uint32_t most),
+                        void *arg);
 
 /* ---- text writers for diff and readout (textout.c) ------------------------ */
 

@@ -228,6 +228,12 @@ start:
     if (rc < 0) goto done;
     if (ki_rows_skipped(in))
         fprintf(err, "kairos: skipped %llu bad rows\n", (unsigned long long)ki_rows_skipped(in));
+    if (m->on_finish) {
+        int64_t horizon = opt->has_until ? opt->until : last;
+        if (!opt->has_until && ki_other_shards_latest(in) > horizon) horizon = ki_other_shards_latest(in);
+        for (uint32_t k = 0; k < nl; k++)
+            m->on_finish(m->event_ctx, k, kr_engine_stats(lanes[k].eng), horizon, ki_rows_skipped(in));
+    }
     status = 0;
 done:
     for (uint32_t k = 0; k < nl; k++) { kr_engine_free(lanes[k].eng); lane_free(&lanes[k]); }

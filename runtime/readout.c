@@ -678,6 +678,104 @@ static void json_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
 
 /* ---- the command ---------------------------------------------------------------- */
 
+/* ---- the collector (also used by report.c) --------------------------------------- */
+
+static void readout_free(Readout *r)
+{
+    free(r->sends); free(r->resps); free(r->traits);
+    free(r->survey_val); free(r->arm_base);
+    kr_pool_free(r->labels);
+}
+
+/* Prepares r for a run over reader image u whose value pool is values. */
+static int readout_init(Readout *r, const KImage *img, const KImage *u, const KrReadoutOptions *ropt,
+                        KrPool *values)
+{
+    memset(r, 0, sizeof *r);
+    r->img = img;
+    r->ro = ropt;
+    r->u = u;
+    r->values = values;
+    r->labels = kr_pool_new();
+    r->survey_val = calloc(img->nrules + 1u, sizeof(uint32_t));
+    r->arm_base = calloc(img->nrules + 1u, sizeof(uint32_t));
+    if (!r->labels || !r->survey_val || !r->arm_base) return -1;
+    r->ev_response = kb_find_event(u, KB_EV_RESPONSE);
+    r->ev_identify = kb_find_event(u, KB_EV_IDENTIFY);
+    r->a_survey = kb_find_attr(u, "survey");
+    r->a_score = kb_find_attr(u, "score");
+    r->a_trait = ropt->by_trait ? kb_find_attr(u, ropt->by_trait) : KB_NONE;
+    for (uint32_t i = 0; i < img->nrules; i++) {
+        const KbRule *rule = &img->rules[i];
+        r->arm_base[i] = r->narms;
+        r->narms += rule->nvariants ? rule->nvariants : 1;
+        r->survey_val[i] = KB_NONE;
+        if (!rule->is_task && rule->target < img->nsurveys) {
+            uint32_t si = img->surveys[rule->target];
+            r->survey_val[i] = kr_intern(r->values, istr(img, si), si < img->nstrings ? img->string_lens[si] : 0);
+            if (r->survey_val[i] == UINT32_MAX) return -1;
+        }
+    }
+    return 0;
+}
+
+struct KrReadoutRun { Readout r; };
+
+KrReadoutRun *kr_readout_begin(const KImage *img, const KImage *u, const KrReadoutOptions *ropt, KrPool *values)
+{
+    KrReadoutRun *x = malloc(sizeof *x);
+    if (!x) return NULL;
+    if (readout_init(&x->r, img, u, ropt, values) != 0) { readout_free(&x->r); free(x); return NULL; }
+    return x;
+}
+int kr_readout_emit(void *ctx, const KrRow *row) { return emit_row(&((KrReadoutRun *)ctx)->r, row); }
+int kr_readout_event(void *ctx, const KrEvent *ev) { return on_event(&((KrReadoutRun *)ctx)->r, ev); }
+void kr_readout_restart(void *ctx) { on_restart(&((KrReadoutRun *)ctx)->r); }
+
+int kr_readout_end(KrReadoutRun *x, KrReadoutArm **arms, size_t *narms, uint64_t *responses, uint64_t *attributed)
+{
+    Readout *r = &x->r;
+    Result res;
+    memset(&res, 0, sizeof res);
+    *arms = NULL;
+    *narms = 0;
+    if (r->failed || attribute(r, &res) != 0) { result_free(&res); return -1; }
+    KrReadoutArm *v = calloc(r->narms + 1u, sizeof *v);
+    if (!v) { result_free(&res); return -1; }
+    size_t n = 0;
+    const Group *g = &res.g[0];
+    for (uint32_t ri = 0; ri < r->img->nrules; ri++) {     /* the csv form's rows, in its order */
+        const KbRule *rule = &r->img->rules[ri];
+        if (rule->is_task) continue;
+        uint32_t nv = rule->nvariants ? rule->nvariants : 1;
+        for (uint32_t vi = 0; vi < nv; vi++) {
+            const Counts *c = &g->arm[r->arm_base[ri] + vi];
+            if (!c->n) continue;
+            KrReadoutArm *a = &v[n++];
+            a->rule = ri;
+            a->variant = rule->nvariants ? vi : KB_NONE;
+            a->asks = c->n;
+            a->answered = c->hit;
+            kr_wilson(c->hit, c->n, KR_Z95, &a->low, &a->high);
+        }
+    }
+    *arms = v;
+    *narms = n;
+    *responses = res.responses;
+    *attributed = res.attributed;
+    result_free(&res);
+    return 0;
+}
+
+void kr_readout_free(KrReadoutRun *x)
+{
+    if (!x) return;
+    readout_free(&x->r);
+    free(x);
+}
+
+/* ---- the command ---------------------------------------------------------------- */
+
 int kr_readout(const KImage *img, const KrReadoutOptions *ropt, const KrOptions *opt,
                char **out, size_t *outlen, FILE *err)
 {
@@ -689,38 +787,16 @@ int kr_readout(const KImage *img, const KrReadoutOptions *ropt, const KrOptions 
     int64_t *buf = NULL;
     *out = NULL;
     *outlen = 0;
-    r.img = img;
-    r.ro = ropt;
-    r.customers = kr_pool_new();
-    r.values = kr_pool_new();
-    r.labels = kr_pool_new();
+    KrPool *customers = kr_pool_new(), *values = kr_pool_new();
     KImage *u = NULL;
-    if (!r.customers || !r.values || !r.labels) goto oom;
+    if (!customers || !values) goto oom;
     const KImage *imgs[1] = { img };
     u = kr_reader_image(imgs, 1, ropt->by_trait);
-    r.survey_val = calloc(img->nrules + 1u, sizeof(uint32_t));
-    r.arm_base = calloc(img->nrules + 1u, sizeof(uint32_t));
-    if (!u || !r.survey_val || !r.arm_base) goto oom;
-    r.u = u;
-    r.ev_response = kb_find_event(u, KB_EV_RESPONSE);
-    r.ev_identify = kb_find_event(u, KB_EV_IDENTIFY);
-    r.a_survey = kb_find_attr(u, "survey");
-    r.a_score = kb_find_attr(u, "score");
-    r.a_trait = ropt->by_trait ? kb_find_attr(u, ropt->by_trait) : KB_NONE;
-    for (uint32_t i = 0; i < img->nrules; i++) {
-        const KbRule *rule = &img->rules[i];
-        r.arm_base[i] = r.narms;
-        r.narms += rule->nvariants ? rule->nvariants : 1;
-        r.survey_val[i] = KB_NONE;
-        if (!rule->is_task && rule->target < img->nsurveys) {
-            uint32_t si = img->surveys[rule->target];
-            r.survey_val[i] = kr_intern(r.values, istr(img, si), si < img->nstrings ? img->string_lens[si] : 0);
-            if (r.survey_val[i] == UINT32_MAX) goto oom;
-        }
-    }
+    if (!u || readout_init(&r, img, u, ropt, values) != 0) goto oom;
+    r.customers = customers;
     KrMulti m = { .imgs = { img }, .nimgs = 1, .emit = { emit_row }, .emit_ctx = { &r },
                   .on_event = on_event, .on_restart = on_restart, .event_ctx = &r };
-    if (kr_multi_run(&m, u, opt, r.customers, r.values, err) != 0) goto done;
+    if (kr_multi_run(&m, u, opt, customers, values, err) != 0) goto done;
     if (r.failed || attribute(&r, &res) != 0) goto oom;
     buf = malloc((r.n_sends + 1) * sizeof *buf);
     if (!buf) goto oom;
@@ -742,8 +818,7 @@ done:
     free(buf);
     result_free(&res);
     kr_reader_image_free(u);
-    free(r.sends); free(r.resps); free(r.traits);
-    free(r.survey_val); free(r.arm_base);
-    kr_pool_free(r.customers); kr_pool_free(r.values); kr_pool_free(r.labels);
+    readout_free(&r);
+    kr_pool_free(customers); kr_pool_free(values);
     return status;
 }

@@ -88,6 +88,19 @@ typedef struct KrReadoutOptions {
 int kr_readout(const KImage *img, const KrReadoutOptions *ropt, const KrOptions *opt,
                char **out, size_t *outlen, FILE *err);
 
+/* ---- report (runtime/report.c; SPEC.md section 6.4) ---- */
+typedef struct KrReportOptions {
+    const KImage *imgs[2];            /* one policy, or OLD and NEW (diff --format html) */
+    const char *names[2];             /* their file names as given */
+    uint32_t npolicies;
+    int64_t window;                   /* the readout's attribution window (seconds) */
+    const char *version;              /* Kairos version shown in the facts */
+    bool stamp; int64_t stamp_time;   /* --stamp: the generation time shown */
+} KrReportOptions;
+/* Replays the policies over opt's inputs (read once) and renders the
+ * self-contained HTML page into *out (as kr_diff). */
+int kr_report(const KrReportOptions *rp, const KrOptions *opt, char **out, size_t *outlen, FILE *err);
+
 /* Statistics (stats.c), 95 % intervals with z = KR_Z95. */
 #define KR_Z95 1.959964
 /* Wilson score interval of x successes in n trials (n > 0). */

@@ -51,6 +51,9 @@ run_case() {
     st=0
     t0=$(date +%s)
     to=${CASE_TO:-$TO}
+    # a sanitized build runs 2-4 times slower, and CI machines are shared:
+    # the limits still catch work that would take minutes or hours
+    [ "$SANITIZED" = 1 ] && [ -n "${CASE_TO:-}" ] && to=$((to * 4))
     tmo=""
     [ -n "$TIMEOUT" ] && tmo="timeout $to"
     mem=unlimited

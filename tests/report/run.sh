@@ -20,6 +20,17 @@
 #   examples/NAME/readout/    expected.csv (and optional expected.txt):
 #                             `kairos readout policy.kai EVENTS` in the
 #                             example's folder.
+#   examples/NAME/report/     expected.html: `kairos report policy.kai EVENTS`
+#                             in the example's folder, byte for byte (the
+#                             page is deterministic); run twice, and once
+#                             more with --stamp (which must add the time).
+#   examples/NAME/diff/       expected.html (optional): `kairos diff
+#                             policy.kai diff/new.kai EVENTS --format html`.
+#   tests/report-cases/NAME/  policy.kai, events* files, args (optional flags),
+#                             contains: lines that must each appear in the page
+#                             of `kairos report policy.kai EVENTS ARGS` (fixed
+#                             strings: warnings, buckets, caps, horizon).
+#   The browser test (tests/report/browser.sh) renders the pages.
 #
 # Prints one line per failure, then "report: N passed, N failed".
 set -u
@@ -109,6 +120,25 @@ for dir in "$ROOT"/examples/*/; do
             fi
         fi
     fi
+    if [ -e "$dir/diff/expected.html" ]; then
+        # shellcheck disable=SC2086
+        run "$ex/diff (html)" "$dir" diff policy.kai diff/new.kai $ev --format html &&
+            same "$ex/diff (html)" "$dir/diff/expected.html"
+    fi
+    if [ -d "$dir/report" ]; then
+        # shellcheck disable=SC2086
+        run "$ex/report" "$dir" report policy.kai $ev && same "$ex/report" "$dir/report/expected.html"
+        # shellcheck disable=SC2086
+        run "$ex/report (again, -o)" "$dir" report policy.kai $ev -o "$TMP/again.html" &&
+            cp "$TMP/again.html" "$TMP/out" && same "$ex/report (again, -o)" "$dir/report/expected.html"
+        # shellcheck disable=SC2086
+        if run "$ex/report --stamp" "$dir" report policy.kai $ev --stamp; then
+            if grep -q '<tr><th>generated</th><td>20[0-9][0-9]-' "$TMP/out" &&
+               ! grep -q '<th>generated</th>' "$dir/report/expected.html"; then ok
+            else bad "$ex/report --stamp: no generation time, or one without --stamp"
+            fi
+        fi
+    fi
     if [ -d "$dir/readout" ]; then
         # shellcheck disable=SC2086
         run "$ex/readout" "$dir" readout policy.kai $ev --format csv && same "$ex/readout" "$dir/readout/expected.csv"
@@ -118,6 +148,35 @@ for dir in "$ROOT"/examples/*/; do
         fi
     fi
 done
+
+for dir in "$ROOT"/tests/report-cases/*/; do
+    [ -d "$dir" ] || continue
+    name=report-cases/$(basename "$dir")
+    ev=$(events_of "$dir")
+    args=""
+    [ -e "$dir/args" ] && args=$(cat "$dir/args")
+    if [ ! -s "$dir/contains" ]; then bad "$name: no contains file"; continue; fi
+    # shellcheck disable=SC2086
+    if run "$name" "$dir" report policy.kai $ev $args; then
+        missing=0
+        while IFS= read -r line; do
+            [ -n "$line" ] || continue
+            if ! grep -qF -- "$line" "$TMP/out"; then
+                missing=$((missing + 1))
+                echo "not in the page: $line" >>"$TMP/missing"
+            fi
+        done <"$dir/contains"
+        if [ "$missing" = 0 ]; then ok; else bad "$name: $missing lines missing" "$TMP/missing"; fi
+        rm -f "$TMP/missing"
+    fi
+done
+
+# report: a bad row fails the run (exit 1) and leaves no output file.
+if "$KAIROS" report "$ROOT/tests/cli/report/old.kai" "$ROOT/tests/cli/report/bad.csv" -o "$TMP/bad.html" 2>"$TMP/err"; then
+    bad "report with a bad row: exit 0"
+elif [ -e "$TMP/bad.html" ]; then bad "report with a bad row: left $TMP/bad.html"
+else ok
+fi
 
 # Differential: on random logs (tests/diff/gen.c) and pairs of the policies of
 # tests/diff/policies, the '-' rows of `diff --format csv` are exactly the

@@ -12,6 +12,7 @@
 #include <math.h>
 #include "units.h"
 #include "runtime/runtime.h"
+#include "runtime/internal.h"
 
 static const struct { unsigned x, n; double lo, hi; } wilson_book[] = {
     { 81, 263, 0.2553, 0.3662 },
@@ -114,6 +115,56 @@ START_TEST(wilson_edges_exact)
 }
 END_TEST
 
+/* kr_busiest_windows: the most asks per customer in any window (t - w, t],
+ * against a brute force over every window end, on a fixed pseudo-random
+ * set (customers in any order, equal times, asks exactly w apart). */
+typedef struct Most { uint32_t got[64]; int calls; } Most;
+static void most_cb(void *arg, uint32_t cust, uint32_t most)
+{
+    Most *m = arg;
+    ck_assert_uint_lt(cust, 64);
+    ck_assert_uint_eq(m->got[cust], 0);      /* once per customer */
+    m->got[cust] = most;
+    m->calls++;
+}
+
+START_TEST(busiest_windows)
+{
+    enum { N = 600, W = 30 };
+    KrAskRef v[N], copy[N];
+    uint64_t x = 12345;
+    for (int i = 0; i < N; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        v[i].cust = (uint32_t)((x >> 33) % 40);
+        v[i].time = (int64_t)((x >> 13) % 200);
+    }
+    v[0] = (KrAskRef){ 41, 100 }; v[1] = (KrAskRef){ 41, 100 + W }; v[2] = (KrAskRef){ 41, 100 + W };
+    memcpy(copy, v, sizeof v);
+    Most m;
+    memset(&m, 0, sizeof m);
+    kr_busiest_windows(v, N, W, most_cb, &m);
+    int custs = 0;
+    for (uint32_t c = 0; c < 64; c++) {
+        uint32_t best = 0;
+        bool any = false;
+        for (int i = 0; i < N; i++) {
+            if (copy[i].cust != c) continue;
+            any = true;
+            uint32_t k = 0;
+            for (int j = 0; j < N; j++)
+                k += copy[j].cust == c && copy[j].time > copy[i].time - W && copy[j].time <= copy[i].time;
+            if (k > best) best = k;
+        }
+        custs += any;
+        ck_assert_uint_eq(m.got[c], best);
+    }
+    ck_assert_int_eq(m.calls, custs);
+    ck_assert_uint_eq(m.got[41], 2);      /* 100 is outside (130 - 30, 130] */
+    kr_busiest_windows(v, 0, W, most_cb, &m);  /* nothing: no call */
+    ck_assert_int_eq(m.calls, custs);
+}
+END_TEST
+
 Suite *stats_suite(void)
 {
     Suite *s = suite_create("stats");
@@ -123,6 +174,7 @@ Suite *stats_suite(void)
     tcase_add_test(tc, wilson_table);
     tcase_add_test(tc, newcombe_table);
     tcase_add_test(tc, wilson_edges_exact);
+    tcase_add_test(tc, busiest_windows);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,1 +1,0 @@
-diff report/old.kai report/new.kai report/events.csv --format html

@@ -1,0 +1,1 @@
+report report/old.kai report/events.csv --format csv
