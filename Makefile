@@ -9,7 +9,7 @@ B       ?= build
 CC      ?= cc
 PKGS    := glib-2.0 yaml-0.1 zlib libpq sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyajl -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyajl -lm -pthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 OPT     ?= -O2
@@ -84,6 +84,7 @@ check: $(KAIROS) $(B)/unit-tests $(B)/kairos-bench
 	sh tests/cli/manpage.sh $(KAIROS) doc/kairos.1
 	@echo "== event sources in PostgreSQL (a server started here) and SQLite"
 	sh tests/db/run.sh $(KAIROS)
+	sh tests/spec/run.sh $(KAIROS)
 	@echo "== kairos report in headless Chromium (tidy, no network, charts drawn, numbers shown)"
 	sh tests/report/browser.sh $(KAIROS) $(B)/report-shots
 	@echo "== language server (protocol tests, Neovim's client)"
@@ -126,7 +127,7 @@ bench: $(KAIROS) $(B)/kairos-bench
 # kairos-bench: the floor, the reader alone, the log generator, an RSS meter.
 $(B)/kairos-bench: $(B)/bench/floor.o $(B)/bench/gen.o $(B)/bench/readbench.o \
                    $(B)/runtime/pool.o $(B)/runtime/timeparse.o $(B)/runtime/input.o \
-                   $(B)/runtime/rows.o $(B)/runtime/csv.o $(B)/runtime/jsonl.o \
+                   $(B)/runtime/rows.o $(B)/runtime/csv.o $(B)/runtime/jsonl.o $(B)/runtime/gunzip.o \
                    $(B)/runtime/schema.o $(B)/runtime/segment.o $(B)/runtime/srcuri.o \
                    $(B)/runtime/src_pg.o $(B)/runtime/src_sqlite.o $(B)/runtime/tz.o \
                    $(B)/lang/bytecode.o | $(B)

@@ -1,10 +1,15 @@
 #!/bin/sh
 # bench/run.sh -- the benchmark (make bench): generates an event log (CSV and
-# JSON Lines), then measures on each
+# JSON Lines; the generator writes it time-sorted), derives the same log
+# grouped by customer (how most exports come: a stable sort by customer id)
+# and shuffled (CSV), then measures
+#   wc        wc -l FILE: the yardstick (reading the bytes and nothing else),
 #   floor     reading the file in 1 MiB blocks and splitting lines and fields
 #             (kairos-bench floor: the least any reader must do),
 #   reader    the event reader alone (ki_open/ki_next, kairos-bench read),
-#   simulate  kairos simulate bench/policy.kai FILE, end to end,
+#   simulate  kairos simulate bench/policy.kai FILE, end to end (--jobs: one
+#             thread per CPU),
+#   jobs=1    the same on one thread,
 #   diff      kairos diff bench/policy.kai NEW FILE --format csv, NEW being the
 #             bench policy with its cap widened to 45 days and SMS quiet hours
 #             to 09:00 (CSV only): one read feeds two replays, so its cost is
@@ -18,15 +23,17 @@
 #   report    kairos report bench/policy.kai FILE -o report.html (CSV only):
 #             the HTML page of the same replay, its cost as a ratio to
 #             simulate's (target: at most 1.5x) and its size (under 2 MB),
-# and prints seconds, events/s, MB/s, peak RSS and the ratio of time to the
-# floor, for CPU time (user + system: what counts on a loaded machine, where
-# wall time mostly measures waiting for a core) and for wall time.
-# Each measurement is the best of $BENCH_RUNS runs (default 3), by CPU time.
+# and prints seconds, events/s, peak RSS, the ratio of wall time to wc -l's,
+# then the targets of issue 16 as ratios measured in this run: events/s of
+# wall time (target >= 15 M), x wc -l (<= 6), grouped / sorted and shuffled /
+# sorted (about 1), JSON Lines / CSV (<= 1.5), jobs=1 / jobs=N (the cores'
+# speed-up).  CPU time is user + system; each figure is the run with the
+# least wall time of $BENCH_RUNS runs (default 3).
 #
 # usage: sh bench/run.sh build/kairos build/kairos-bench
 # env:   BENCH_EVENTS (1000000) BENCH_CUSTOMERS (8000) BENCH_DAYS (90)
 #        BENCH_SEED (1) BENCH_RUNS (3) BENCH_DIR (build/bench) BENCH_PG (1)
-# Needs only a POSIX shell and awk.
+# Needs only a POSIX shell, awk, sort and cut.
 set -u
 KAIROS=${1:-build/kairos}
 BENCH=${2:-build/kairos-bench}
@@ -37,6 +44,8 @@ SEED=${BENCH_SEED:-1}
 RUNS=${BENCH_RUNS:-3}
 DIR=${BENCH_DIR:-build/bench}
 POLICY=$(dirname "$0")/policy.kai
+LC_ALL=C
+export LC_ALL
 
 mkdir -p "$DIR" || exit 1
 base="$DIR/events-$N-$C-$D-$SEED"
@@ -45,9 +54,21 @@ for fmt in csv jsonl; do
         "$BENCH" gen -n "$N" -c "$C" -d "$D" -s "$SEED" -f "$fmt" -o "$base.$fmt" || exit 1
     fi
 done
+# grouped by customer (stable: each customer's rows keep their order), shuffled
+if [ ! -s "$base-grouped.csv" ]; then
+    { head -n 1 "$base.csv"; tail -n +2 "$base.csv" | sort -s -t, -k2,2; } >"$base-grouped.csv" || exit 1
+fi
+if [ ! -s "$base-shuffled.csv" ]; then
+    { head -n 1 "$base.csv"; tail -n +2 "$base.csv" | awk -v s="$SEED" 'BEGIN { srand(s) } { printf "%.9f\t%s\n", rand(), $0 }' |
+      sort -t "$(printf '\t')" -k1,1 | cut -f2-; } >"$base-shuffled.csv" || exit 1
+fi
+if [ ! -s "$base-grouped.jsonl" ]; then
+    awk '{ match($0, /"customer":"[^"]*"/); printf "%s\t%s\n", substr($0, RSTART, RLENGTH), $0 }' "$base.jsonl" |
+        sort -s -t "$(printf '\t')" -k1,1 | cut -f2- >"$base-grouped.jsonl" || exit 1
+fi
 
-# measure CMD...: the run with the least CPU time over $RUNS runs; sets
-# $secs (CPU), $wall and $rss (kB), or secs=fail.
+# measure CMD...: the best of $RUNS runs (least wall time); sets $secs
+# (CPU), $wall and $rss (kB), or secs=fail.
 measure() {
     best=""
     i=0
@@ -58,52 +79,82 @@ measure() {
             return
         fi
         line=$(tail -n 1 "$DIR/stderr.txt")
-        t=$(echo "$line" | awk '{print $6}')
-        if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-            best=$t
-            wall=$(echo "$line" | awk '{print $2}')
+        w=$(echo "$line" | awk '{print $2}')
+        if [ -z "$best" ] || awk -v a="$w" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+            best=$w
+            secs=$(echo "$line" | awk '{print $6}')
             rss=$(echo "$line" | awk '{print $4}')
         fi
     done
-    secs=$best
+    wall=$best
 }
 
-echo "== kairos bench: $N events, $C customers, $D days, seed $SEED (best of $RUNS)"
-echo "cpu: user + system seconds; wall: elapsed seconds (x floor: the same ratio by wall time)"
-printf '%-6s %-9s %8s %11s %7s %7s %9s %8s %8s\n' format step cpu events/s MB/s "x floor" wall "x floor" "peak RSS"
+echo "== kairos bench: $N events, $C customers, $D days, seed $SEED (best of $RUNS by wall time)"
+echo "cpu: user + system seconds; wall: elapsed seconds; x wc: wall time / wc -l's wall time"
+printf '%-6s %-9s %-9s %8s %8s %9s %7s %9s\n' format order step cpu wall events/s "x wc" "peak RSS"
+RES="$DIR/results.txt"
+: >"$RES"
 for fmt in csv jsonl; do
-    f="$base.$fmt"
-    bytes=$(wc -c <"$f" | tr -d ' ')
-    floor=""
-    wfloor=""
-    for step in floor reader simulate; do
-        case $step in
-            floor)    measure "$BENCH" floor "$f" ;;
-            reader)   measure "$BENCH" read "$f" ;;
-            simulate) measure "$KAIROS" simulate "$POLICY" "$f" -o "$DIR/schedule-$fmt.csv" ;;
-        esac
-        [ "$step" = simulate ] && [ "$fmt" = csv ] && [ "$secs" != fail ] && sim_secs=$secs && sim_wall=$wall
-        if [ "$secs" = fail ]; then
-            printf '%-6s %-9s %9s   (failed: %s)\n' "$fmt" "$step" - "$(tail -n 2 "$DIR/stderr.txt" | head -n 1)"
-            continue
-        fi
-        [ "$step" = floor ] && floor=$secs && wfloor=$wall
-        awk -v fmt="$fmt" -v step="$step" -v s="$secs" -v w="$wall" -v n="$N" -v b="$bytes" -v r="$rss" \
-            -v fl="$floor" -v wfl="$wfloor" 'BEGIN {
-            if (s <= 0) s = 0.0001
-            if (w <= 0) w = 0.0001
-            ratio = (fl > 0) ? sprintf("%.2f", s / fl) : "-"
-            wratio = (wfl > 0) ? sprintf("%.2f", w / wfl) : "-"
-            printf "%-6s %-9s %8.3f %10.2fM %7.0f %7s %9.3f %8s %6.1fMB\n", fmt, step, s, n / s / 1e6, b / s / 1e6, ratio, w, wratio, r / 1024
-        }'
+    orders="sorted grouped"
+    [ "$fmt" = csv ] && orders="sorted grouped shuffled"
+    for order in $orders; do
+        f="$base.$fmt"
+        [ "$order" = sorted ] || f="$base-$order.$fmt"
+        steps="wc simulate"
+        [ "$order" = sorted ] && steps="wc floor reader simulate jobs=1"
+        [ "$order" = grouped ] && [ "$fmt" = csv ] && steps="wc simulate jobs=1"
+        for step in $steps; do
+            case $step in
+                wc)       measure wc -l "$f" ;;
+                floor)    measure "$BENCH" floor "$f" ;;
+                reader)   measure "$BENCH" read "$f" ;;
+                simulate) measure "$KAIROS" simulate "$POLICY" "$f" --no-progress -o "$DIR/schedule-$fmt-$order.csv" ;;
+                jobs=1)   measure "$KAIROS" simulate "$POLICY" "$f" --no-progress --jobs 1 -o "$DIR/schedule-$fmt-$order-1.csv" ;;
+            esac
+            if [ "$secs" = fail ]; then
+                printf '%-6s %-9s %-9s   (failed: %s)\n' "$fmt" "$order" "$step" "$(tail -n 2 "$DIR/stderr.txt" | head -n 1)"
+                continue
+            fi
+            [ "$step" = wc ] && wcw=$wall
+            echo "$fmt $order $step $secs $wall $rss" >>"$RES"
+            awk -v fmt="$fmt" -v o="$order" -v step="$step" -v s="$secs" -v w="$wall" -v n="$N" -v r="$rss" -v wc="$wcw" 'BEGIN {
+                if (w <= 0) w = 0.0001
+                printf "%-6s %-9s %-9s %8.3f %8.3f %8.2fM %7.2f %7.1fMB\n", fmt, o, step, s, w, n / w / 1e6, (wc > 0 ? w / wc : 0), r / 1024
+            }'
+        done
     done
 done
-if [ -s "$DIR/schedule-csv.csv" ]; then
-    echo "schedule: $(($(wc -l <"$DIR/schedule-csv.csv") - 1)) rows ($DIR/schedule-csv.csv)"
-    if [ -s "$DIR/schedule-jsonl.csv" ] && ! cmp -s "$DIR/schedule-csv.csv" "$DIR/schedule-jsonl.csv"; then
-        echo "WARNING: the CSV and JSON Lines schedules differ"
-    fi
-fi
+# the targets, as ratios of this run's figures
+awk -v n="$N" '
+    { cpu[$1 " " $2 " " $3] = $4; wall[$1 " " $2 " " $3] = $5 }
+    function ratio(a, b) { return (b > 0) ? a / b : 0 }
+    END {
+        print "targets (issue 16), from the runs above:"
+        nk = split("csv sorted,csv grouped,csv shuffled,jsonl sorted,jsonl grouped", keys, ",")
+        for (i = 1; i <= nk; i++) {
+            k = keys[i] " simulate"
+            if (!(k in wall)) continue
+            split(k, p, " ")
+            printf "  %-5s %-8s simulate: %6.2f M events/s of wall time (target >= 15; %5.2f M per CPU second), %5.2f x wc -l (target <= 6)\n",
+                p[1], p[2], n / wall[k] / 1e6, n / cpu[k] / 1e6, ratio(wall[k], wall[p[1] " " p[2] " wc"])
+        }
+        printf "  grouped / sorted (CSV):    %5.2f wall, %5.2f CPU;  shuffled / sorted: %5.2f wall, %5.2f CPU  (target: about 1)\n",
+            ratio(wall["csv grouped simulate"], wall["csv sorted simulate"]), ratio(cpu["csv grouped simulate"], cpu["csv sorted simulate"]),
+            ratio(wall["csv shuffled simulate"], wall["csv sorted simulate"]), ratio(cpu["csv shuffled simulate"], cpu["csv sorted simulate"])
+        printf "  JSON Lines / CSV (sorted): %5.2f wall, %5.2f CPU;  grouped: %5.2f wall, %5.2f CPU  (target <= 1.5)\n",
+            ratio(wall["jsonl sorted simulate"], wall["csv sorted simulate"]), ratio(cpu["jsonl sorted simulate"], cpu["csv sorted simulate"]),
+            ratio(wall["jsonl grouped simulate"], wall["csv grouped simulate"]), ratio(cpu["jsonl grouped simulate"], cpu["csv grouped simulate"])
+        printf "  jobs=1 / default jobs (wall):    %5.2f sorted, %5.2f grouped   (CPU: %5.2f, %5.2f)\n",
+            ratio(wall["csv sorted jobs=1"], wall["csv sorted simulate"]), ratio(wall["csv grouped jobs=1"], wall["csv grouped simulate"]),
+            ratio(cpu["csv sorted jobs=1"], cpu["csv sorted simulate"]), ratio(cpu["csv grouped jobs=1"], cpu["csv grouped simulate"])
+    }' "$RES"
+bad=0
+for f in "$DIR"/schedule-*.csv; do
+    cmp -s "$f" "$DIR/schedule-csv-sorted.csv" || { echo "WARNING: $f differs from schedule-csv-sorted.csv"; bad=1; }
+done
+[ "$bad" = 0 ] && echo "schedule: $(($(wc -l <"$DIR/schedule-csv-sorted.csv") - 1)) rows, the same for every format, order and --jobs"
+sim_secs=$(awk '$1 == "csv" && $2 == "sorted" && $3 == "simulate" { print $4 }' "$RES")
+sim_wall=$(awk '$1 == "csv" && $2 == "sorted" && $3 == "simulate" { print $5 }' "$RES")
 # diff / simulate: two replays over one read (SPEC.md 6.3), on the CSV log.
 if [ -n "${sim_secs:-}" ]; then
     sed -e 's/^cap 1 per 30d/cap 1 per 45d/' -e 's/^quiet 20:00-08:00 on sms/quiet 20:00-09:00 on sms/' \
@@ -119,7 +170,7 @@ if [ -n "${sim_secs:-}" ]; then
     fi
 fi
 
-# postgresql / csv: the same log read from a table (SPEC.md 5.12).
+# postgresql / csv: the same log read from a table (SPEC.md 5.13).
 pg_bench() {
     PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
     if [ -z "$PGBIN" ] || ! command -v psql >/dev/null 2>&1; then

@@ -15,8 +15,44 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color);
 /* The same, and the messages also go, without colour, to `also` (if not NULL). */
 KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color, FILE *also);
-/* Writes data to path through a temporary file and rename; -1 on error (printed). */
-int cli_write_atomic(const char *path, const void *data, size_t len);
+/* ---- output (cli/output_file.c; SPEC.md section 6, "Output files") ---- */
+
+/* An output being written: o.f is the stream to write to. */
+typedef struct CliOut {
+    FILE *f;
+    const char *name;             /* as given, for messages */
+    bool is_stdout;               /* "-", /dev/stdout, /dev/fd/1 */
+    int err;                      /* a write error the caller saw (errno), or 0 */
+    char *target;                 /* the file a rename replaces (links followed) */
+    char *tmp;                    /* NAME.tmp.XXXXXX, or NULL when written in place */
+} CliOut;
+
+/* Opens path for writing: standard output for "-" and /dev/stdout; a
+ * temporary file beside a regular (or new) file; a device or FIFO in place;
+ * a directory is an error.  0, or -1 after "PATH: error: cannot write: REASON". */
+int cli_out_open(CliOut *o, const char *path);
+/* commit: flushes, fsyncs and renames the temporary file over the target;
+ * else removes it.  0, or -1 (after "PATH: error: write error: REASON" when commit). */
+int cli_out_close(CliOut *o, bool commit);
+/* The two together for a buffer.  0, or -1 after a message. */
+int cli_write_file(const char *path, const void *data, size_t len);
+#define cli_write_atomic cli_write_file   /* the former name */
+
+/* Once, first thing in main: descriptors 0-2 open, signal handlers that
+ * remove the registered temporary files. */
+void cli_io_init(void);
+/* Registers a path (file or empty directory) the signal handler removes;
+ * path must stay valid until cli_cleanup_remove.  At most 8 at a time. */
+void cli_cleanup_add(char *path);
+void cli_cleanup_remove(const char *path);
+/* Prints "kairos: error writing standard output: REASON" (once per run). */
+void cli_stdout_error(int err);
+/* Flushes standard output; on an error prints the message above with its
+ * reason (a later flush would not know it) and returns -1. */
+int cli_flush_stdout(void);
+/* At exit: flushes and closes standard output; on any write error since the
+ * start prints the message above and returns 1 (if status was 0). */
+int cli_finish_stdout(int status);
 
 /* The policy operands of check and fmt (cli/paths.c): a directory stands
  * for the *.kai files below it, sorted byte-wise; other operands are kept
@@ -25,13 +61,6 @@ int cli_write_atomic(const char *path, const void *data, size_t len);
  * cannot read directory: ...", "DIR: error: no *.kai file in this directory"). */
 int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***files, int *nfiles);
 void cli_free_paths(char **files, int n);
-/* Opens path for streaming output (cli/outfile.c): a regular or new file
- * through a temporary file (*tmp, renamed by cli_output_close), a device or
- * FIFO directly; a directory is an error.  -1 on error (printed). */
-int cli_output_open(const char *path, FILE **f, char **tmp);
-/* Flushes and closes; renames the temporary file when ok, removes it
- * otherwise.  -1 on a write error (printed) or when !ok. */
-int cli_output_close(const char *path, FILE *f, char *tmp, bool ok);
 /* kairos merge (cli/merge.c): schedules of disjoint shards into one. */
 int cli_merge(const KImage *img, char **paths, int n, const char *outpath);
 

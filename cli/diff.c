@@ -133,19 +133,9 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
 
 int cli_report_write(const char *output, const char *buf, size_t len)
 {
-    if (!output || strcmp(output, "-") == 0) {
-        if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
-            fprintf(stderr, "-: write error: %s\n", strerror(errno ? errno : EIO));
-            return 1;
-        }
-        return 0;
-    }
-    FILE *f;
-    char *tmp;
-    if (cli_output_open(output, &f, &tmp) != 0) return 1;
-    bool ok = fwrite(buf, 1, len, f) == len;
-    if (!ok) fprintf(stderr, "%s: error: write error: %s\n", output, strerror(errno ? errno : EIO));
-    return cli_output_close(output, f, tmp, ok) == 0 && ok ? 0 : 1;
+    /* the one output function (cli/output_file.c): standard output, a
+     * file through a temporary file and rename, a device or FIFO in place */
+    return cli_write_file(output ? output : "-", buf, len) == 0 ? 0 : 1;
 }
 
 int cli_diff(int argc, char **argv)

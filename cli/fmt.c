@@ -210,19 +210,10 @@ static uint32_t read_stdin(KSources *s)
 }
 
 /* Writes text over path, keeping the file's permissions and writing
- * through a symbolic link to its target. */
+ * through a symbolic link to its target (cli_write_file does both). */
 static int write_back(const char *path, const char *text, size_t len)
 {
-    char real[PATH_MAX];
-    const char *target = realpath(path, real) ? real : path;
-    struct stat st;
-    bool have_mode = stat(target, &st) == 0;
-    if (cli_write_atomic(target, text, len) < 0) return -1;
-    if (have_mode && chmod(target, st.st_mode & 07777) != 0) {
-        fprintf(stderr, "%s: cannot keep permissions: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return cli_write_file(path, text, len);
 }
 
 /* Formats one file; returns 0 (nothing to report), 1 (changed, under
@@ -250,7 +241,7 @@ static int fmt_file(const char *path, Mode mode, bool color)
     bool changed = len != s->len || memcmp(out, s->text, len) != 0;
     switch (mode) {
     case MODE_STDOUT:
-        if (fwrite(out, 1, len, stdout) != len) status = 1;
+        if (fwrite(out, 1, len, stdout) != len) { cli_stdout_error(errno); status = 1; }
         break;
     case MODE_WRITE:
         if (changed && write_back(path, out, len) < 0) status = 1;
@@ -313,7 +304,7 @@ int cli_fmt(int argc, char **argv)
     int status = cli_expand_policies("fmt", files, nfiles, &paths, &npaths) ? 1 : 0;
     for (int i = 0; i < npaths; i++)
         if (fmt_file(paths[i], mode, use_color) != 0) status = 1;
-    if (fflush(stdout) != 0) status = 1;
+    if (cli_flush_stdout() != 0) status = 1;
     cli_free_paths(paths, npaths);
     free(files);
     return status;

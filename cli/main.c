@@ -68,7 +68,7 @@ static const Command commands[] = {
     { "simulate", cmd_simulate,
       "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl|json] [--stats]\n"
       "                [--stats-format text|json] [--skip-bad-rows] [--shard K/N]\n"
-      "                [--stdin-format csv|jsonl] [--no-progress]\n"
+      "                [--stdin-format csv|jsonl] [--no-progress] [--jobs N] [--memory SIZE]\n"
       "                " CLI_SOURCE_SYNOPSIS,
       "Replays event logs (CSV, JSON Lines, optionally .gz; - for standard input) through a policy\n"
       "(.kai, compiled in memory, or .kbc) and writes the send schedule as CSV\n"
@@ -82,6 +82,9 @@ static const Command commands[] = {
       "  --shard K/N       keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
       "  --no-progress     no progress line on a terminal\n"
+      "  --jobs N          replay on N threads (default: one per CPU); the output is the same for any N\n"
+      "  --memory SIZE     memory ceiling (K, M or G suffix; default 512M): rows waiting for the\n"
+      "                    replay spill to a temporary file past an eighth of it (8M at most)\n"
       CLI_SOURCE_HELP
       "  -o may also name a table: postgresql://...?table=T or sqlite:PATH?table=T (one transaction)\n" },
     { "explain", cmd_explain,
@@ -336,6 +339,8 @@ static bool use_color(const char *when)
     return isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL;
 }
 
+/* Reads a whole file (or standard input for "-") in one pass: a pipe or
+ * /dev/stdin is read once.  -1 with errno set (a directory: EISDIR). */
 static int read_whole_file(const char *path, uint8_t **buf, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -365,21 +370,26 @@ static int read_whole_file(const char *path, uint8_t **buf, size_t *len)
         if (r == 0) break;
     }
     if (n > KD_MAX_SOURCE) { free(b); if (f != stdin) fclose(f); errno = EFBIG; return -1; }
-    int err = ferror(f);
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
     if (f != stdin) fclose(f);
-    if (err) { free(b); errno = EIO; return -1; }
+    if (err) { free(b); errno = err; return -1; }
     *buf = b;
     *len = n;
     return 0;
 }
 
-static bool is_bytecode(const uint8_t *b, size_t n)
+/* Bytecode: a name ending in .kbc, or the magic 7F 4B 42 43 (a file that
+ * is a proper prefix of it, like "\x7fKB", is truncated bytecode). */
+static bool is_bytecode(const char *path, const uint8_t *b, size_t n)
 {
-    return n >= 4 && memcmp(b, "\x7f" "KBC", 4) == 0;
+    size_t pl = strlen(path);
+    if (pl >= 4 && strcmp(path + pl - 4, ".kbc") == 0) return true;
+    size_t m = n < 4 ? n : 4;
+    return m > 0 && memcmp(b, "\x7f" "KBC", m) == 0;
 }
 
-/* Compiles (with diagnostics on stderr) or loads a policy.  NULL on error
- * (message printed). */
+/* Compiles (with diagnostics on stderr) or loads a policy, reading the file
+ * once.  NULL on error (message printed). */
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
 {
     return cli_load_image_also(path, lopt, color, NULL);
@@ -389,27 +399,29 @@ KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color,
 {
     uint8_t *buf;
     size_t len;
+    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     if (read_whole_file(path, &buf, &len) != 0) {
-        fprintf(stderr, "%s: error: cannot read file: %s\n", path, strerror(errno));
-        if (also) fprintf(also, "%s: error: cannot read file: %s\n", path, strerror(errno));
+        int e = errno;
+        fprintf(stderr, "%s: error: cannot read file: %s\n", name, strerror(e));
+        if (also) fprintf(also, "%s: error: cannot read file: %s\n", name, strerror(e));
         return NULL;
     }
-    if (is_bytecode(buf, len)) {
+    if (is_bytecode(path, buf, len)) {
         char err[256];
         KImage *img = kb_read(buf, len, err, sizeof err);
         free(buf);
         if (!img) {
-            fprintf(stderr, "%s: error: %s\n", path, err);
-            if (also) fprintf(also, "%s: error: %s\n", path, err);
+            fprintf(stderr, "%s: error: %s\n", name, err);
+            if (also) fprintf(also, "%s: error: %s\n", name, err);
         }
         return img;
     }
-    free(buf);
     KDiags d;
     kd_init(&d, NULL);
     d.mute_notes = true;       /* lint notes are for `check`, not every run */
     d.werror = lopt->werror;
-    KProgram *p = kc_load(path, lopt, &d);
+    KProgram *p = kc_load_text(name, (const char *)buf, len, lopt, &d);
+    free(buf);
     kd_print(&d, stderr, KD_FMT_TEXT, color);
     if (also) kd_print(&d, also, KD_FMT_TEXT, false);
     KImage *img = NULL;
@@ -418,49 +430,6 @@ KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color,
     kd_free(&d);
     if (p) kc_free(p);
     return img;
-}
-
-/* Writes a buffer to path through a temporary file in the same directory
- * and a rename, so a failure leaves no partial file and an old file intact. */
-int cli_write_atomic(const char *path, const void *data, size_t len)
-{
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 32);
-    if (!tmp) return -1;
-    snprintf(tmp, n + 32, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "%s: cannot write: %s\n", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    int saved = errno;
-    if (left == 0) {
-        mode_t um = umask(0);
-        umask(um);
-        if (fchmod(fd, 0666 & ~um) != 0) { saved = errno; left = 1; }
-    }
-    if (left == 0 && fsync(fd) != 0 && errno != EINVAL) { saved = errno; left = 1; }
-    if (close(fd) != 0 && left == 0) { saved = errno; left = 1; }
-    if (left == 0) {
-        if (rename(tmp, path) == 0) { free(tmp); return 0; }
-        saved = errno;
-    }
-    unlink(tmp);
-    fprintf(stderr, "%s: write error: %s\n", path, strerror(saved));
-    free(tmp);
-    return -1;
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -495,6 +464,9 @@ static int cmd_check(int argc, char **argv)
         } else { cli_usage_error("check", "unknown option %s", o); goto usage; }
     }
     if (a.npos == 0) { cli_usage_error("check", "no policy file given"); goto usage; }
+    int nstdin = 0;
+    for (int i = 0; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
+    if (nstdin > 1) { cli_usage_error("check", "standard input can be read once: '-' given %d times", nstdin); goto usage; }
 
     char **files;
     int nfiles;
@@ -518,14 +490,38 @@ static int cmd_check(int argc, char **argv)
     for (int i = 0; i < nfiles; i++) {
         kd_init(&all, NULL);
         all.werror = lopt.werror;
-        KProgram *p = kc_load(files[i], &lopt, &all);
+        KProgram *p;
+        if (strcmp(files[i], "-") == 0) {           /* standard input, read once */
+            uint8_t *buf;
+            size_t len;
+            if (read_whole_file("-", &buf, &len) != 0) {
+                kd_file_error(&all, "<stdin>", "K0001", "cannot read file: %s", strerror(errno));
+                p = NULL;
+            } else {
+                p = kc_load_text("<stdin>", (const char *)buf, len, &lopt, &all);
+                free(buf);
+            }
+        } else {
+            p = kc_load(files[i], &lopt, &all);
+        }
         if (sarif) {
             if (!kd_sarif_add(sarif, &all)) {
                 fprintf(stderr, "%s: out of memory\n", files[i]);
                 status = 1;
             }
+        } else if (fmt == KD_FMT_TEXT) {
+            kd_print(&all, stderr, fmt, use_color(color));
         } else {
-            kd_print(&all, fmt == KD_FMT_TEXT ? stderr : stdout, fmt, use_color(color));
+            /* through a buffer: a write error on standard output keeps its
+             * reason (kd_print's own flush would lose it) */
+            char *mbuf = NULL;
+            size_t mlen = 0;
+            FILE *mem = open_memstream(&mbuf, &mlen);
+            kd_print(&all, mem ? mem : stdout, fmt, use_color(color));
+            if (mem && fclose(mem) == 0 && mlen && fwrite(mbuf, 1, mlen, stdout) != mlen)
+                cli_stdout_error(errno);
+            free(mbuf);
+            cli_flush_stdout();
         }
         if (kd_failed(&all)) status = 1;
         uint32_t e, w;
@@ -537,7 +533,7 @@ static int cmd_check(int argc, char **argv)
     }
     if (sarif) {
         if (!kd_sarif_write(sarif, stdout)) {
-            fprintf(stderr, "-: write error: %s\n", strerror(errno));
+            cli_stdout_error(errno);
             status = 1;
         }
         kd_sarif_free(sarif);
@@ -592,14 +588,9 @@ static int cmd_compile(int argc, char **argv)
     if (kb_write(img, &bytes, &len) != 0) {
         fprintf(stderr, "%s: out of memory while writing bytecode\n", in);
     } else {
-        char *def = out ? NULL : default_kbc_name(in);
-        const char *path = out ? out : def;
-        if (path && strcmp(path, "-") == 0) {
-            status = fwrite(bytes, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : 1;
-            if (status) fprintf(stderr, "-: write error: %s\n", strerror(errno));
-        } else if (path) {
-            status = cli_write_atomic(path, bytes, len) == 0 ? 0 : 1;
-        }
+        char *def = out || strcmp(in, "-") == 0 ? NULL : default_kbc_name(in);
+        const char *path = out ? out : def ? def : "-";
+        status = cli_write_file(path, bytes, len) == 0 ? 0 : 1;
         free(def);
         free(bytes);
     }
@@ -630,9 +621,8 @@ static int cmd_disasm(int argc, char **argv)
     KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
     args_free(&a);
     if (!img) return 1;
-    kb_disasm(img, stdout);
+    kb_disasm(img, stdout);         /* write errors: cli_finish_stdout */
     kb_free(img);
-    if (fflush(stdout) != 0) { fprintf(stderr, "-: write error: %s\n", strerror(errno)); return 1; }
     return 0;
 }
 
@@ -674,6 +664,13 @@ static int cmd_merge(int argc, char **argv)
         args_free(&a);
         return 2;
     }
+    int nstdin = 0;
+    for (int i = 0; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
+    if (nstdin > 1) {
+        cli_usage_error("merge", "standard input can be read once: '-' given %d times", nstdin);
+        args_free(&a);
+        return 2;
+    }
     KlOptions lopt = {0};
     KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
     if (!img) { args_free(&a); return 1; }
@@ -693,13 +690,14 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
     KrOptions ro = {0};
     CliSources cs = {0};
     ro.progress = true;
+    const char *output = NULL;
     const char *o;
     while ((o = args_next(&a))) {
         int so = cli_source_option(&cs, cmd, o, args_value_cb, &a);   /* --map, --schema, --input */
         if (so < 0) goto usage;
         if (so > 0) continue;
         if ((strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) && !explain) {
-            if (!(ro.output = args_value(&a))) goto usage;
+            if (!(output = args_value(&a))) goto usage;
         } else if (strcmp(o, "--until") == 0) {
             const char *v = args_value(&a);
             if (!v) goto usage;
@@ -746,6 +744,31 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             }
             ro.shard_k = (uint32_t)k;
             ro.shard_n = (uint32_t)n;
+        } else if (strcmp(o, "--jobs") == 0 && !explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            char *end;
+            unsigned long j = strtoul(v, &end, 10);
+            if (end == v || *end || v[0] == '-' || j < 1 || j > 64) {
+                cli_usage_error(cmd, "--jobs takes a number of threads from 1 to 64");
+                goto usage;
+            }
+            ro.jobs = (uint32_t)j;
+        } else if (strcmp(o, "--memory") == 0 && !explain) {
+            const char *v = args_value(&a);
+            if (!v) goto usage;
+            char *end;
+            unsigned long long m = strtoull(v, &end, 10);
+            unsigned long long unit = 1;
+            if (*end == 'K' || *end == 'k') { unit = 1ull << 10; end++; }
+            else if (*end == 'M' || *end == 'm') { unit = 1ull << 20; end++; }
+            else if (*end == 'G' || *end == 'g') { unit = 1ull << 30; end++; }
+            if (end == v || *end || v[0] == '-' || m == 0 || m > (1ull << 50) / unit ||
+                m * unit < (16ull << 20)) {
+                cli_usage_error(cmd, "--memory takes a size of at least 16M, e.g. 512M or 2G");
+                goto usage;
+            }
+            ro.memory = m * unit;
         } else if (strcmp(o, "--customer") == 0 && explain) {
             if (!(ro.explain_customer = args_value(&a))) goto usage;
         } else if (strcmp(o, "--rule") == 0 && explain) {
@@ -767,16 +790,29 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
     if (a.npos < 2) { cli_usage_error(cmd, "no event file given"); goto usage; }
     if (explain && !ro.explain_customer) { cli_usage_error(cmd, "--customer ID is required"); goto usage; }
     int nstdin = 0;
-    for (int i = 1; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
-    if (nstdin > 1 || strcmp(a.pos[0], "-") == 0) { cli_usage_error(cmd, "standard input can be read once, as an event file"); goto usage; }
+    for (int i = 0; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
+    if (nstdin > 1) { cli_usage_error(cmd, "standard input can be read once: '-' given %d times", nstdin); goto usage; }
 
     KlOptions lopt = {0};
     KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
     if (!img) { args_free(&a); cli_sources_free(&cs); return 1; }
     ro.inputs = (const char **)(a.pos + 1);
     ro.ninputs = (uint32_t)(a.npos - 1);
+    CliOut out = {0};
     int status = cli_sources_apply(&cs, &ro);
-    if (status == 0) status = kr_simulate(img, &ro, stderr);
+    if (status != 0) { kb_free(img); args_free(&a); cli_sources_free(&cs); return status; }
+    if (output && kr_output_is_table(output)) {
+        ro.out_name = output;               /* a database table: the runtime writes it (SPEC 5.13) */
+    } else if (output) {
+        if (cli_out_open(&out, output) != 0) { kb_free(img); args_free(&a); cli_sources_free(&cs); return 1; }
+        ro.out_name = output;
+        if (!out.is_stdout) {
+            ro.out = out.f;
+            ro.out_fresh = out.tmp != NULL;      /* a device or FIFO: held back */
+        }
+    }
+    status = kr_simulate(img, &ro, stderr);
+    if (out.f && cli_out_close(&out, status == 0) != 0) status = 1;
     kb_free(img);
     args_free(&a);
     cli_sources_free(&cs);
@@ -813,7 +849,7 @@ static int cmd_help(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
     if (argc < 2) {
         print_overview(stderr);
@@ -836,10 +872,11 @@ int main(int argc, char **argv)
             char *hargv[] = { "help", (char *)c->name, NULL };
             return cmd_help(2, hargv);
         }
-    int status = c->run(argc - 1, argv + 1);
-    if (fflush(stdout) != 0 && status == 0) {
-        fprintf(stderr, "kairos: write error on standard output: %s\n", strerror(errno));
-        status = 1;
-    }
-    return status;
+    return c->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    cli_io_init();
+    return cli_finish_stdout(run_command(argc, argv));
 }

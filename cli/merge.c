@@ -451,19 +451,17 @@ static void sift_down(Input **h, size_t n, size_t i)
 
 /* ---- output --------------------------------------------------------------- */
 
-typedef struct Out { const char *path; char *tmp; FILE *f; } Out;
+/* The output function of every command (cli/output_file.c). */
+typedef CliOut Out;
 
 static int out_open(Out *o, const char *path)
 {
-    memset(o, 0, sizeof *o);
-    o->path = path;
-    if (!path || strcmp(path, "-") == 0) { o->f = stdout; return 0; }
-    return cli_output_open(path, &o->f, &o->tmp);
+    return cli_out_open(o, path ? path : "-");
 }
 
 static int out_close(Out *o, bool ok)
 {
-    return cli_output_close(o->path ? o->path : "-", o->f, o->tmp, ok);
+    return cli_out_close(o, ok);
 }
 
 /* ---- readouts: counts add up ------------------------------------------------- */
@@ -542,7 +540,8 @@ static int merge_readouts(Input *in, int n, const KImage *img, FILE *out)
     rc = 0;
     goto done;
 write_error:
-    fprintf(stderr, "kairos merge: write error: %s\n", strerror(errno ? errno : EIO));
+    if (out == stdout) cli_stdout_error(errno ? errno : EIO);
+    else fprintf(stderr, "kairos merge: write error: %s\n", strerror(errno ? errno : EIO));
 done:
     free(base);
     free(cnt);
@@ -626,8 +625,8 @@ int cli_merge(const KImage *img, char **paths, int n, const char *outpath)
     goto done;
 
 write_error:
-    fprintf(stderr, "%s: error: write error: %s\n", outpath ? outpath : "standard output",
-            strerror(errno ? errno : EIO));
+    if (out.is_stdout) cli_stdout_error(errno ? errno : EIO);
+    else fprintf(stderr, "%s: error: write error: %s\n", outpath, strerror(errno ? errno : EIO));
 done:
     if (out_opened && out_close(&out, rc == 0) != 0) rc = 1;
     for (int i = 0; in && i < n; i++) {

@@ -1,5 +1,5 @@
-/* sources.c -- the options that say how to read event logs (SPEC.md 5.10,
- * 5.11): --map, --schema, --input; one parser for every command that
+/* sources.c -- the options that say how to read event logs (SPEC.md 5.11,
+ * 5.12): --map, --schema, --input; one parser for every command that
  * reads events (simulate, explain, and the commands built on them). */
 #include <stdlib.h>
 #include <string.h>

@@ -105,7 +105,7 @@ static void file_failed(Run *r, FileResult *f)
         fprintf(stderr, "%s: error: out of memory\n", f->path);
     if (r->text)
         printf("FAIL %s\n", f->path);
-    fflush(stdout);
+    cli_flush_stdout();
     r->failed++;
 }
 
@@ -245,7 +245,8 @@ static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
         ro.inputs = (const char **)t->event_files;
         ro.ninputs = (uint32_t)t->nevent_files;
     }
-    ro.output = sched_path;
+    ro.out_name = sched_path;
+    ro.out_fresh = true;
     ro.format = KR_OUT_CSV;
     ro.has_until = t->has_until;
     ro.until = t->until;
@@ -255,8 +256,17 @@ static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
     size_t msglen = 0;
     FILE *err = open_memstream(&msgs, &msglen);
     if (!err) { kq_msg(out, "out of memory"); goto done; }
-    unlink(sched_path);
+    if (!(ro.out = fopen(sched_path, "w"))) {
+        kq_msg(out, "%s: cannot write: %s", sched_path, strerror(errno));
+        fclose(err);
+        free(msgs);
+        goto done;
+    }
     int status = kr_simulate(img, &ro, err);
+    if (fclose(ro.out) != 0 && status == 0) {
+        fprintf(err, "%s: error: write error: %s\n", sched_path, strerror(errno));
+        status = 1;
+    }
     fclose(err);
     if (status != 0) {
         kq_msg(out, "the replay failed (exit status %d):", status);
@@ -315,7 +325,7 @@ static void report_case(Run *r, const char *path, const CaseResult *cr)
         printf("    %s\n", cr->details.v[k]);
     if (cr->details.oom)
         printf("    (some details are missing: out of memory)\n");
-    fflush(stdout);
+    cli_flush_stdout();
 }
 
 /* ---- one file ------------------------------------------------------------------- */
@@ -330,7 +340,7 @@ static void run_file(Run *r, const char *path)
     }
     KqFile *f = kq_file_load(path, &fr->errors);
     if (!f) { file_failed(r, fr); return; }
-    fflush(stdout);
+    cli_flush_stdout();
     KlOptions lopt = {0};
     /* the loader prints the policy's diagnostics on stderr; a copy is kept
      * as the cause of the file's error in the JUnit report */
@@ -351,7 +361,7 @@ static void run_file(Run *r, const char *path)
         }
         free(cause);
         if (r->text) printf("FAIL %s\n", path);
-        fflush(stdout);
+        cli_flush_stdout();
         r->failed++;
         kq_file_free(f);
         return;
@@ -397,7 +407,7 @@ static void run_file(Run *r, const char *path)
         for (size_t i = 0; i < f->ntests; i++) report_case(r, path, &fr->cases[i]);
         if (r->text)
             for (size_t i = 0; i < done.n; i++) printf("updated %s\n", done.v[i]);
-        fflush(stdout);
+        cli_flush_stdout();
         kq_msgs_free(&done);
         kq_msgs_free(&errs);
         free(actual);
@@ -627,6 +637,10 @@ int cli_test(int argc, char **argv)
         goto out2;
     }
     run.tmpdir = tmpl;
+    /* a signal removes the directory and the two files a test writes there */
+    char *tmpfiles[2] = { join_dir(tmpl, "events.csv"), join_dir(tmpl, "schedule.csv") };
+    cli_cleanup_add(tmpl);
+    for (int k = 0; k < 2; k++) if (tmpfiles[k]) cli_cleanup_add(tmpfiles[k]);
     time_t started = time(NULL);
     double run_t0 = now_secs();
     for (size_t i = 0; i < files.n; i++) {
@@ -640,6 +654,8 @@ int cli_test(int argc, char **argv)
         }
     }
     run.secs = now_secs() - run_t0;
+    for (int k = 0; k < 2; k++) { cli_cleanup_remove(tmpfiles[k]); free(tmpfiles[k]); }
+    cli_cleanup_remove(tmpl);
     remove_tmpdir(tmpl);
     free(tmpl);
 
@@ -647,7 +663,7 @@ int cli_test(int argc, char **argv)
         if (run.update)
             printf("updated the expected schedule of %zu test%s\n", run.nupdated, run.nupdated == 1 ? "" : "s");
         printf("%zu passed, %zu failed\n", run.passed, run.failed);
-        fflush(stdout);
+        cli_flush_stdout();
     }
     status = run.failed ? 1 : 0;
     if (junit) {
@@ -656,7 +672,7 @@ int cli_test(int argc, char **argv)
             fprintf(stderr, "kairos test: out of memory while writing the JUnit report\n");
             status = 1;
         } else if (output) {
-            if (cli_write_atomic(output, xml, strlen(xml)) != 0) status = 1;
+            if (cli_write_file(output, xml, strlen(xml)) != 0) status = 1;
         } else {
             fputs(xml, stdout);
         }

@@ -57,12 +57,24 @@ static bool is_null_text(const char *s, size_t n)
            (n == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
 }
 
-static void yaml_error(const char *path, const yaml_parser_t *p, KqMsgs *errs)
+static void yaml_error(const char *path, const yaml_parser_t *p, const unsigned char *text,
+                       size_t len, KqMsgs *errs)
 {
     const yaml_mark_t *m = &p->problem_mark;
     const char *what = p->problem ? p->problem : "malformed YAML";
     if (p->error == YAML_MEMORY_ERROR) {
         kq_msg(errs, "%s: error: out of memory while reading YAML", path);
+        return;
+    }
+    if (p->error == YAML_READER_ERROR) {
+        /* the reader (a NUL, bad UTF-8) gives a byte offset, not a mark:
+         * its line, and its column in characters */
+        size_t off = p->problem_offset < len ? p->problem_offset : len, line = 1, col = 1;
+        for (size_t i = 0; i < off; i++) {
+            if (text[i] == '\n') { line++; col = 1; }
+            else if ((text[i] & 0xC0) != 0x80) col++;
+        }
+        kq_msg(errs, "%s:%zu:%zu: error: YAML syntax: %s", path, line, col, what);
         return;
     }
     if (p->context)
@@ -90,7 +102,7 @@ KqNode *kq_yaml_parse(const char *path, const unsigned char *text, size_t len, K
     while (!done && !failed) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
-            yaml_error(path, &parser, errs);
+            yaml_error(path, &parser, text, len, errs);
             failed = true;
             break;
         }

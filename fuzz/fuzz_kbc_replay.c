@@ -119,13 +119,16 @@ static size_t replay(const KImage *img, const char *events, KrOutFormat fmt, uin
     memset(&opt, 0, sizeof opt);
     opt.inputs = inputs;
     opt.ninputs = 1;
-    opt.output = out_path;
+    opt.out_name = out_path;
     opt.format = fmt;
     opt.stats = true;
     opt.shard_k = k;
     opt.shard_n = n;
-    unlink(out_path);
+    opt.out = fopen(out_path, "w");
+    opt.out_fresh = true;
+    FUZZ_ASSERT(opt.out != NULL, "cannot create %s", out_path);
     int st = kr_simulate(img, &opt, fuzz_sink());
+    FUZZ_ASSERT(fclose(opt.out) == 0, "cannot write %s", out_path);
     FUZZ_ASSERT(st == 0, "kr_simulate failed (status %d) on a valid log", st);
     return file_lines(out_path);
 }

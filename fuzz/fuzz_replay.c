@@ -122,13 +122,16 @@ static char *replay(const KImage *img, const char *out, KrOutFormat fmt, uint32_
 {
     const char *inputs[1];
     KrOptions opt = log_options(inputs);
-    opt.output = out;
+    opt.out_name = out;
     opt.format = fmt;
     opt.stats = true;
     opt.shard_k = k;
     opt.shard_n = n;
-    unlink(out);
+    opt.out = fopen(out, "w");
+    opt.out_fresh = true;
+    FUZZ_ASSERT(opt.out != NULL, "cannot create the output file");
     int st = kr_simulate(img, &opt, fuzz_sink());
+    FUZZ_ASSERT(fclose(opt.out) == 0, "cannot write the output file");
     FUZZ_ASSERT(st == 0, "kr_simulate failed (status %d) on a valid log", st);
     char *b = slurp(out, len);
     FUZZ_ASSERT(b != NULL, "no output file after a successful replay");

@@ -170,7 +170,7 @@ make_kbc_seeds() {
 dict_of() {
     case $1 in
     policy|replay) echo fuzz/kairos.dict ;;
-    csv) echo fuzz/csv.dict ;;
+    csv|gz) echo fuzz/csv.dict ;;
     jsonl) echo fuzz/json.dict ;;
     yaml) echo fuzz/yaml.dict ;;
     *) echo "" ;;

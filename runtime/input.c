@@ -309,12 +309,9 @@ long ki_fill(KiSrc *s)
         got = ks_raw_read(s->raw, s->buf + s->end, want);
         if (got < 0) return -1;
     } else if (s->gz) {
-        int n = gzread(s->gz, s->buf + s->end, (unsigned)(want > (1u << 30) ? (1u << 30) : want));
-        if (n < 0) {
-            int zerr;
-            const char *m = gzerror(s->gz, &zerr);
-            return ki_error(s, 0, 0, "read error: %s", zerr == Z_ERRNO ? strerror(errno) : m);
-        }
+        const char *m;
+        long n = ki_gz_read(s->gz, s->buf + s->end, want, &m);
+        if (n < 0) return ki_error(s, 0, 0, "%s", m);
         got = n;
     } else {
         ssize_t n;
@@ -448,6 +445,7 @@ static int open_src(KrInput *in, KiSrc *s, const char *path)
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         close(fd);
         s->lazy = true;
+        s->regular = true;
         return 0;
     }
     return attach(s, fd);
@@ -458,9 +456,8 @@ static int open_src(KrInput *in, KiSrc *s, const char *path)
 static int attach(KiSrc *s, int fd)
 {
     if (s->gzip) {
-        s->gz = gzdopen(fd, "rb");
+        s->gz = ki_gz_open(fd);
         if (!s->gz) { close(fd); return ki_error(s, 0, 0, "cannot open: out of memory"); }
-        gzbuffer(s->gz, 1u << 17);
     } else {
         s->fd = fd;
     }
@@ -508,7 +505,7 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
 static void close_raw(KiSrc *s)
 {
     if (s->raw) { ks_raw_close(s->raw); s->raw = NULL; }
-    if (s->gz) { gzclose(s->gz); s->gz = NULL; }
+    if (s->gz) { ki_gz_close(s->gz); s->gz = NULL; }
     if (s->fd > 0) close(s->fd);            /* never close stdin */
     s->fd = -1;
     free(s->buf); s->buf = NULL;
@@ -617,6 +614,28 @@ static void fill_event(KiSrc *s, KrEvent *ev)
     ev->line = r->line;
 }
 
+/* ---- drain (partitioned replay) ---------------------------------------------- */
+
+int ki_drain(KrInput *in, KiSink sink, void *arg)
+{
+    if (in->failed || in->prepared || in->stream) return -1;
+    in->prepared = true;
+    KrInputCtx *c = &in->ctx;
+    c->sink = sink;
+    c->sink_arg = arg;
+    int r = 0;
+    for (uint32_t i = 0; i < in->nsrcs && r == 0; i++) {
+        KiSrc *s = &in->srcs[i];
+        c->sink_file = i;
+        r = begin(s);
+        while (r == 0 && (r = step(s)) == 1) r = 0;
+        close_raw(s);
+    }
+    c->sink = NULL;
+    if (r != 0) in->failed = true;
+    return r == 0 ? 0 : -1;
+}
+
 /* ---- stream mode ------------------------------------------------------------- */
 
 bool ki_stream(KrInput *in)
@@ -624,8 +643,10 @@ bool ki_stream(KrInput *in)
     if (in->prepared) return in->stream;
     /* every file is open during a streamed merge: only for a few files */
     if (in->nsrcs > KI_STREAM_FILES) return false;
+    /* only files that can be read again if one turns out unsorted (not
+     * standard input, a pipe or a FIFO: each input is read once) */
     for (uint32_t i = 0; i < in->nsrcs; i++)
-        if (in->srcs[i].is_stdin) return false;
+        if (in->srcs[i].is_stdin || !in->srcs[i].regular) return false;
     in->stream = true;
     for (uint32_t i = 0; i < in->nsrcs; i++) in->srcs[i].stream = true;
     return true;

@@ -63,6 +63,17 @@ enum { KI_FMT_CSV = 0, KI_FMT_JSONL = 1, KI_FMT_SEGMENT = 2 };
 
 typedef struct KrInputCtx KrInputCtx;
 
+/* ---- .gz files (gunzip.c) -------------------------------------------------
+ * Strict gzip: not gzip, truncated, corrupt, or followed by other bytes is
+ * an error; concatenated members are one file.  ki_gz_open takes the
+ * descriptor (NULL: out of memory); ki_gz_read returns bytes read, 0 at the
+ * end, -1 with *msg set ("not a gzip file", "truncated gzip file ...",
+ * "bad gzip data: incorrect data check", ...). */
+typedef struct KiGz KiGz;
+KiGz *ki_gz_open(int fd);
+long  ki_gz_read(KiGz *g, void *buf, size_t n, const char **msg);
+void  ki_gz_close(KiGz *g);
+
 /* A name table slot: the name's length and first 16 bytes (kr_prefix16),
  * its image string, and index + 1 (0: empty). */
 typedef struct KiName { uint64_t k[2]; uint32_t len, idx1, si; } KiName;
@@ -77,10 +88,11 @@ typedef struct KiSrc {
     const char *name;             /* as given ("-" shown as "<stdin>") */
     int fmt;
     int fd;                       /* plain file or stdin, else -1 */
-    gzFile gz;                    /* .gz file, else NULL */
+    KiGz *gz;                     /* .gz file, else NULL (gunzip.c) */
     bool is_stdin;
     struct KsRaw *raw;            /* a database source (source.h), else NULL */
     char *shown;                  /* its name with the password hidden (name), or NULL */
+    bool regular;                 /* a regular file: can be opened and read again */
     bool lazy;                    /* a regular file, opened when its parsing begins
                                      (ki_raw_open): never more open files than the
                                      parsing needs at once */
@@ -153,6 +165,8 @@ struct KrInputCtx {
      * declared type (KS_T_*; NULL: no types declared) */
     const struct KrSchema *schema;
     uint8_t *attr_type;
+    /* ki_drain: where the rows go instead of the row store */
+    KiSink sink; void *sink_arg; uint32_t sink_file;
 };
 
 /* input.c helpers for the parsers */

@@ -125,6 +125,15 @@ uint64_t ki_rows_skipped(const KrInput *in);
 int64_t ki_other_shards_latest(const KrInput *in);
 uint64_t ki_bytes_read(const KrInput *in);
 void ki_close(KrInput *in);
+/* (input.c) The other way to read: parses every input once, in command-line
+ * order, rows in file order, handing each kept row to sink (file: the
+ * input's index in opt->inputs; ev valid during the call) instead of
+ * sorting anything.  A nonzero sink return stops the read with
+ * "FILE:LINE: error: out of memory or temporary space".  0, or -1 after a
+ * message (a bad row: the same message ki_next would print).  Not with
+ * ki_stream or ki_next on the same input. */
+typedef int (*KiSink)(void *arg, uint32_t file, const KrEvent *ev);
+int ki_drain(KrInput *in, KiSink sink, void *arg);
 /* (input.c) The attributes ki_open keeps for img, as a bitset: bit a of
  * word bits[e * words + a / 64] for event e (words >= nattrs / 64 + 1;
  * bits zeroed by the caller, nevents rows). */
@@ -271,7 +280,45 @@ void kr_engine_prefetch(const KrEngine *e, uint32_t ci);
 bool kr_engine_attr_unseen(const KrEngine *e, uint32_t i);
 /* Latest event time fed so far (INT64_MIN before the first). */
 int64_t kr_engine_last_time(const KrEngine *e);
+/* For summing kr_engine_attr_unseen over several engines (partition.c):
+ * whether an event carried trigger attribute read i, and whether an event
+ * of kind ev was replayed. */
+bool kr_engine_attr_carried(const KrEngine *e, uint32_t i);
+bool kr_engine_event_seen(const KrEngine *e, uint32_t ev);
 void kr_engine_free(KrEngine *e);
+
+/* ---- partitioned replay (partition.c) ---------------------------------------
+
+ * One pass routes the rows to customer buckets (customer pool id modulo the
+ * bucket count), spilled to a temporary file past the memory budget; then
+ * the buckets are replayed independently, each by its own engine, on
+ * opt->jobs threads, and their rows merged into the schedule's order. */
+typedef struct KpRun KpRun;
+KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool *values);
+/* Pass 1: reads every input (ki_drain), with opt->progress a progress line
+ * on err if a terminal.  0, or -1 after a message. */
+int  kp_read(KpRun *r, KrInput *in, FILE *err);
+/* Latest time of the rows kept (INT64_MIN: none). */
+int64_t kp_last_time(const KpRun *r);
+/* Bytes of records written to the temporary file so far, and the bucket count. */
+uint64_t kp_spilled(const KpRun *r);
+uint32_t kp_buckets(const KpRun *r);
+/* After kp_replay: schedule rows that waited for the merge in the file. */
+uint64_t kp_rows_spilled(const KpRun *r);
+/* Pass 2: replays every bucket up to horizon and hands the rows to emit in
+ * the schedule's order (time, customer bytes, priority descending, rule
+ * order, attempt).  0; -1 out of memory or an engine limit (kp_error);
+ * -2 emit failed. */
+int  kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx);
+/* After kp_replay: the statistics summed over the buckets, and
+ * kr_engine_attr_unseen's answer for the whole input. */
+const KrStats *kp_stats(const KpRun *r);
+/* After kp_replay returned -1: the message of an engine limit (SPEC 9: of
+ * the earliest failure: time of the event being replayed, or the horizon,
+ * then the lowest bucket), or NULL (out of memory). */
+const char *kp_error(const KpRun *r);
+bool kp_attr_unseen(const KpRun *r, uint32_t i);
+void kp_free(KpRun *r);
 
 /* ---- one read, several engines (multi.c) ---------------------------------- */
 
@@ -464,15 +511,18 @@ void     ke_dur(int64_t s, char *out, size_t n);
 /* ---- schedule output (output.c) ------------------------------------------- */
 
 typedef struct KoWriter KoWriter;
-/* Opens the schedule output: path NULL or "-" is standard output (rows are
- * buffered and written by ko_close, so a failed run prints nothing), else a
- * temporary file beside path.  NULL after printing "PATH: write error: ..." */
-KoWriter *ko_open(const char *path, KrOutFormat fmt, const KImage *img,
+/* Opens the schedule writer on f (NULL: standard output).  fresh: f is a
+ * new file of the caller's, emptied here and written as rows come; else the
+ * rows are held back and written to f by ko_close(w, true) only, so a failed
+ * run writes nothing.  name names f in messages.  NULL after a message. */
+KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const KImage *img,
                   const KrPool *customers, FILE *err);
 /* Writes one row.  0, or -1 on a write error (message printed by ko_close). */
 int ko_row(KoWriter *w, const KrRow *row);
-/* ok: completes the output (flush, fsync, rename); else removes it.
- * Returns 0, or -1 after printing "PATH: write error: REASON". */
+/* ok: writes what was held back and flushes; else drops it.  Returns 0, or
+ * -1 after printing "NAME: error: write error: REASON" ("kairos: error writing
+ * standard output: REASON", and the stream's error flag cleared, for
+ * standard output).  Never closes f. */
 int ko_close(KoWriter *w, bool ok);
 /* KrEmit adapter: ctx is a KoWriter. */
 int ko_emit(void *ctx, const KrRow *row);

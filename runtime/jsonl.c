@@ -1,7 +1,11 @@
 /* jsonl.c -- the JSON Lines event-log parser (.jsonl, .ndjson): one object
  * per line with the keys time, customer, event, other keys attributes.
  * Parsed with yajl's streaming (callback) API, one yajl_parse call per
- * line; only keys the image can read are kept.
+ * line; only keys the image can read are kept.  The common line (one flat
+ * object, strings without escapes) is tokenized by fast_line instead, which
+ * makes the very callbacks yajl would make, with the same arguments; any
+ * other line, or one a callback refuses, is parsed again by yajl from the
+ * start, so every message comes from one place.
  *
  * Values: a number, or a string typed like a CSV cell (a string that parses
  * as a number is a number, "true"/"false" are booleans, an empty string is
@@ -353,7 +357,6 @@ static int finish(JState *j, uint64_t line)
     return ki_row_commit(s, r);
 }
 
-/* parse_line -- one non-blank line. 0 = done (row made or skipped), -1 = error. */
 static int hex4(const char *p)
 {
     int v = 0;
@@ -394,13 +397,119 @@ static int lone_surrogate(const char *p, size_t len, size_t *at)
     return -1;
 }
 
-static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
+
+/* The end of a string that starts at q (after its opening quote), at its
+ * closing quote; NULL if it has an escape or a control byte (yajl's
+ * business) or does not end on the line. */
+static const char *scan_string(const char *q, const char *e)
+{
+    for (; q < e; q++) {
+        unsigned char c = (unsigned char)*q;
+        if (c == '"') return q;
+        if (c == '\\' || c < 0x20) return NULL;
+    }
+    return NULL;
+}
+
+static bool digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The end of a JSON number at q (RFC 8259 grammar), or NULL. */
+static const char *scan_number(const char *q, const char *e)
+{
+    if (q < e && *q == '-') q++;
+    if (q == e) return NULL;
+    if (*q == '0') q++;
+    else if (digit(*q)) while (q < e && digit(*q)) q++;
+    else return NULL;
+    if (q < e && *q == '.') {
+        q++;
+        if (q == e || !digit(*q)) return NULL;
+        while (q < e && digit(*q)) q++;
+    }
+    if (q < e && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < e && (*q == '+' || *q == '-')) q++;
+        if (q == e || !digit(*q)) return NULL;
+        while (q < e && digit(*q)) q++;
+    }
+    return q;
+}
+
+/* fast_line -- the line as one flat object: the callbacks yajl would make,
+ * in its order, with the same arguments (strings and numbers in place).
+ * 1: the object was read to its end and nothing but blanks follows;
+ * 0: anything else (nesting, an escape, invalid JSON, a callback refusing
+ * a value): the caller starts over with yajl. */
+static int fast_line(JState *j, const char *p, size_t len)
+{
+    const char *q = p, *e = p + len;
+#define FAST_WS() while (q < e && (*q == ' ' || *q == '\t' || *q == '\r')) q++
+    FAST_WS();
+    if (q == e || *q != '{' || !cb_start_map(j)) return 0;
+    q++;
+    FAST_WS();
+    if (q < e && *q == '}') q++;
+    else for (;;) {
+        FAST_WS();
+        if (q == e || *q != '"') return 0;
+        const char *ks = ++q;
+        if (!(q = scan_string(q, e)) || !cb_map_key(j, (const unsigned char *)ks, (size_t)(q - ks))) return 0;
+        q++;
+        FAST_WS();
+        if (q == e || *q != ':') return 0;
+        q++;
+        FAST_WS();
+        if (q == e) return 0;
+        int ok;
+        if (*q == '"') {
+            const char *vs = ++q;
+            if (!(q = scan_string(q, e))) return 0;
+            ok = cb_string(j, (const unsigned char *)vs, (size_t)(q - vs));
+            q++;
+        } else if (*q == 't' && e - q >= 4 && memcmp(q, "true", 4) == 0) {
+            q += 4;
+            ok = cb_bool(j, 1);
+        } else if (*q == 'f' && e - q >= 5 && memcmp(q, "false", 5) == 0) {
+            q += 5;
+            ok = cb_bool(j, 0);
+        } else if (*q == 'n' && e - q >= 4 && memcmp(q, "null", 4) == 0) {
+            q += 4;
+            ok = cb_null(j);
+        } else if (*q == '-' || digit(*q)) {
+            const char *ns = q;
+            if (!(q = scan_number(q, e))) return 0;
+            ok = cb_number(j, ns, (size_t)(q - ns));
+        } else {
+            return 0;                   /* an object, an array, or not JSON */
+        }
+        if (!ok) return 0;
+        FAST_WS();
+        if (q == e) return 0;
+        if (*q == '}') { q++; break; }
+        if (*q != ',') return 0;
+        q++;
+    }
+#undef FAST_WS
+    if (!cb_end_map(j)) return 0;
+    while (q < e && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
+    return q == e;
+}
+
+static void reset_line(JState *j, const char *p, size_t len)
 {
     j->depth = 0; j->done = false; j->key = K_SKIP;
     j->has_time = j->has_cust = j->has_event = false;
     j->event = KB_NONE;
     j->npend = 0; j->slen = 0; j->msg[0] = 0; j->hint[0] = 0;
     j->lp = p; j->ll = len; j->err_at = NULL;
+}
+
+/* parse_line -- one non-blank line. 0 = done (row made or skipped), -1 = error. */
+static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
+{
+    reset_line(j, p, len);
+    if (fast_line(j, p, len) && j->done && j->depth == 0) return finish(j, line);
+    reset_line(j, p, len);
     yajl_status st = yajl_parse(j->h, (const unsigned char *)p, len);
     if (st == yajl_status_ok && j->done && j->depth == 0) {
         size_t at = 0;

@@ -2,16 +2,17 @@
  * (time,customer,rule,action,survey,channel,attempt,variant) or JSON Lines
  * with the same keys.
  *
- * No partial output: a file is written to a temporary file beside it
- * (NAME.tmp.XXXXXX), fsync'ed and renamed only by ko_close(w, true); standard
- * output is held back (in memory, spilling to an unlinked temporary file
- * past MEM_LIMIT) and copied out by ko_close(w, true) only.  Any write
- * error gives "PATH: write error: REASON" ("-" for standard output).
+ * The writer never opens files (the command-line tool does: cli/output_file.c).
+ * It writes to a stream it is given: a fresh file of the caller's (its
+ * temporary file) as rows come, anything else (standard output, a device,
+ * a FIFO) held back -- in memory, spilling to an unlinked temporary file
+ * past MEM_LIMIT -- and copied out by ko_close(w, true) only, so a failed
+ * run writes nothing there.  A write error gives "NAME: error: write error:
+ * REASON", on standard output "kairos: error writing standard output: REASON".
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "internal.h"
 #include "source.h"
@@ -24,12 +25,10 @@ struct KoWriter {
     const KImage *img;
     const KrPool *customers;
     FILE *err;
-    const char *path;             /* as given; "-" for standard output */
-    char *tmp;                    /* temporary file (file output) */
-    FILE *f;                      /* temporary file (file output) */
-    bool to_stdout;
-    bool direct;                  /* not a regular file (/dev/null, a pipe): written in place */
-    char *mem; size_t len, cap;   /* held-back standard output */
+    const char *path;             /* the output's name; NULL: standard output */
+    FILE *f;                      /* where the schedule goes */
+    bool fresh;                   /* f is the caller's new file: written as rows come */
+    char *mem; size_t len, cap;   /* else held back ... */
     FILE *spill;                  /* ... past MEM_LIMIT */
     int error;                    /* errno of the first write error, or 0 */
     KsSink *db;                   /* a database table (source.h), else NULL */
@@ -168,7 +167,7 @@ static void sink(KoWriter *w, const char *p, size_t n)
         if (ks_sink_write(w->db, p, n) != 0) w->error = -1;
         return;
     }
-    if (!w->to_stdout) {
+    if (w->fresh) {
         if (fwrite(p, 1, n, w->f) != n) w->error = errno ? errno : EIO;
         return;
     }
@@ -198,58 +197,38 @@ static void sink(KoWriter *w, const char *p, size_t n)
 
 static const char header[] = "time,customer,rule,action,survey,channel,attempt,variant\n";
 
-KoWriter *ko_open(const char *path, KrOutFormat fmt, const KImage *img,
+KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const KImage *img,
                   const KrPool *customers, FILE *err)
 {
     KoWriter *w = calloc(1, sizeof *w);
-    if (!w) { fprintf(err, "%s: write error: %s\n", path ? path : "-", strerror(ENOMEM)); return NULL; }
+    if (!w) { fprintf(err, "kairos: out of memory\n"); return NULL; }
     w->fmt = fmt;
     w->img = img;
     w->customers = customers;
     w->err = err;
-    w->to_stdout = !path || strcmp(path, "-") == 0;
-    w->path = w->to_stdout ? "-" : path;
-    struct stat st;
-    if (!w->to_stdout && ks_is_db(path)) {          /* a database table (source.h) */
+    if (!f && name && ks_is_db(name)) {            /* a database table (source.h, SPEC 5.13) */
         if (fmt != KR_OUT_CSV) {
-            char *shown = ks_display_name(path);
+            char *shown = ks_display_name(name);
             fprintf(err, "%s: error: a schedule goes into a table as rows: only --format csv applies\n",
-                    shown ? shown : path);
+                    shown ? shown : name);
             free(shown);
             free(w);
             return NULL;
         }
-        if (!(w->db = ks_sink_open(path, err))) { free(w); return NULL; }
-    } else if (!w->to_stdout && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        w->direct = true;
-        w->f = fopen(path, "w");
-        if (!w->f) {
-            fprintf(err, "%s: write error: %s\n", path, strerror(errno));
+        if (!(w->db = ks_sink_open(name, err))) { free(w); return NULL; }
+        sink(w, header, sizeof header - 1);
+        return w;
+    }
+    w->f = f ? f : stdout;
+    w->fresh = f && fresh;
+    w->path = name && f && f != stdout ? name : NULL;
+    if (w->fresh) {
+        /* a run that starts over starts the file over */
+        if (fflush(w->f) != 0 || fseeko(w->f, 0, SEEK_SET) != 0 || ftruncate(fileno(w->f), 0) != 0) {
+            fprintf(err, "%s: error: write error: %s\n", name ? name : "-", strerror(errno));
             free(w);
             return NULL;
         }
-    } else if (!w->to_stdout) {
-        size_t n = strlen(path);
-        w->tmp = malloc(n + 16);
-        if (!w->tmp) { fprintf(err, "%s: write error: %s\n", path, strerror(ENOMEM)); free(w); return NULL; }
-        snprintf(w->tmp, n + 16, "%s.tmp.XXXXXX", path);
-        int fd = mkstemp(w->tmp);
-        if (fd < 0) {
-            fprintf(err, "%s: write error: %s\n", path, strerror(errno));
-            free(w->tmp);
-            free(w);
-            return NULL;
-        }
-        w->f = fdopen(fd, "w");
-        if (!w->f) {
-            fprintf(err, "%s: write error: %s\n", path, strerror(errno));
-            close(fd);
-            unlink(w->tmp);
-            free(w->tmp);
-            free(w);
-            return NULL;
-        }
-        setvbuf(w->f, NULL, _IOFBF, 1u << 16);
     }
     if (fmt == KR_OUT_CSV) sink(w, header, sizeof header - 1);
     return w;
@@ -297,8 +276,8 @@ int ko_emit(void *ctx, const KrRow *row) { return ko_row(ctx, row); }
 
 bool ko_failed(const KoWriter *w) { return w && w->error != 0; }
 
-/* Copies the held-back standard output out. */
-static void flush_stdout(KoWriter *w)
+/* Copies the held-back schedule out. */
+static void flush_held(KoWriter *w)
 {
     if (w->error) return;
     if (w->spill) {
@@ -306,51 +285,38 @@ static void flush_stdout(KoWriter *w)
         char buf[1 << 16];
         size_t n;
         while ((n = fread(buf, 1, sizeof buf, w->spill)) > 0)
-            if (fwrite(buf, 1, n, stdout) != n) { w->error = errno ? errno : EIO; return; }
+            if (fwrite(buf, 1, n, w->f) != n) { w->error = errno ? errno : EIO; return; }
         if (ferror(w->spill)) { w->error = EIO; return; }
-    } else if (w->len && fwrite(w->mem, 1, w->len, stdout) != w->len) {
+    } else if (w->len && fwrite(w->mem, 1, w->len, w->f) != w->len) {
         w->error = errno ? errno : EIO;
-        return;
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) w->error = errno ? errno : EIO;
 }
 
 int ko_close(KoWriter *w, bool ok)
 {
     if (!w) return ok ? 0 : -1;
-    int status = 0;
-    if (w->db) {                  /* errors were printed by the sink */
-        status = ks_sink_close(w->db, ok && !w->error);
+    int status = ok ? 0 : -1;
+    if (w->db) {                  /* commit or roll back; errors printed by the sink */
+        int st = ks_sink_close(w->db, ok && !w->error);
         free(w->line);
         free(w);
-        return ok ? status : -1;
+        return ok ? st : -1;
     }
-    if (w->to_stdout) {
-        if (ok) flush_stdout(w);
-        if (w->spill) fclose(w->spill);
-    } else {
-        if (ok && !w->error) {
-            if (fflush(w->f) != 0 || ferror(w->f)) w->error = errno ? errno : EIO;
-            if (!w->error && !w->direct) {
-                mode_t um = umask(0);
-                umask(um);
-                if (fchmod(fileno(w->f), 0666 & ~um) != 0) w->error = errno;
-            }
-            if (!w->error && !w->direct && fsync(fileno(w->f)) != 0 && errno != EINVAL && errno != EROFS)
-                w->error = errno;
-        }
-        if (fclose(w->f) != 0 && ok && !w->error) w->error = errno ? errno : EIO;
-        if (!w->direct) {
-            if (ok && !w->error && rename(w->tmp, w->path) != 0) w->error = errno;
-            if (!ok || w->error) unlink(w->tmp);
+    if (ok) {
+        if (!w->fresh) flush_held(w);
+        if (!w->error && (fflush(w->f) != 0 || ferror(w->f))) w->error = errno ? errno : EIO;
+        if (w->error && w->path) {
+            fprintf(w->err, "%s: error: write error: %s\n", w->path, strerror(w->error));
+            status = -1;
+        } else if (w->error) {
+            /* the message the command-line tool gives at exit, given here
+             * with its reason; the error is then cleared, as reported */
+            fprintf(w->err, "kairos: error writing standard output: %s\n", strerror(w->error));
+            if (w->f == stdout) clearerr(stdout);
+            status = -1;
         }
     }
-    if (ok && w->error) {
-        fprintf(w->err, "%s: write error: %s\n", w->path, strerror(w->error));
-        status = -1;
-    }
-    if (!ok) status = -1;
-    free(w->tmp);
+    if (w->spill) fclose(w->spill);
     free(w->mem);
     free(w->line);
     free(w);

@@ -1546,6 +1546,14 @@ void kr_engine_prefetch(const KrEngine *e, uint32_t ci)
 #endif
 }
 int64_t kr_engine_last_time(const KrEngine *e) { return e->last_time; }
+bool kr_engine_attr_carried(const KrEngine *e, uint32_t i)
+{
+    return i < e->img->nattr_reads && e->ar_carried[i];
+}
+bool kr_engine_event_seen(const KrEngine *e, uint32_t ev)
+{
+    return ev < e->img->nevents && e->ev_seen[ev];
+}
 
 /* ---- setup --------------------------------------------------------------- */
 

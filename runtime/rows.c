@@ -90,6 +90,16 @@ static void spill(KiSrc *s)
 
 int ki_row_commit(KiSrc *s, const KiRow *r)
 {
+    KrInputCtx *c = s->ctx;
+    if (c->sink) {
+        /* ki_drain: the row goes to the sink */
+        KrEvent ev = { r->time, r->customer, r->event, r->nattrs, r->ids, r->vals, s->name, r->line };
+        s->nrows++;
+        c->rows_read++;
+        if (c->sink(c->sink_arg, c->sink_file, &ev) != 0)
+            return ki_error(s, r->line, 0, "out of memory or temporary space");
+        return 0;
+    }
     if (s->stream) {
         /* stream mode: the row goes straight to the merge */
         if (s->nrows && r->time < s->last_time) s->sorted = false;

@@ -19,8 +19,13 @@ typedef struct KrOptions {
     const char **inputs;          /* event files; "-" is standard input (CSV
                                      unless input_format says otherwise) */
     uint32_t ninputs;
-    const char *output;           /* NULL or "-": standard output; else written
-                                     to a temporary file and renamed */
+    FILE *out;                    /* where the schedule goes; NULL: standard output */
+    bool out_fresh;               /* out is a new file of the caller's (e.g. its
+                                     temporary file): written as the replay goes
+                                     (emptied if it starts over).  Otherwise the
+                                     schedule is held back and written to out
+                                     only when the replay succeeded. */
+    const char *out_name;         /* out's name in messages */
     KrOutFormat format;
     bool has_until;
     int64_t until;                /* horizon, Unix seconds */
@@ -29,6 +34,10 @@ typedef struct KrOptions {
     bool skip_bad_rows;           /* skip bad rows, count them on stderr */
     uint32_t shard_k, shard_n;    /* shard_n == 0: no sharding */
     bool progress;                /* progress line on stderr if a terminal */
+    uint32_t jobs;                /* replay threads (0: one per online CPU) */
+    uint64_t memory;              /* memory ceiling in bytes (0: the default, 512 MiB);
+                                     rows waiting to be replayed spill to a temporary
+                                     file past an eighth of it, 8 MiB at most */
     const char *stdin_format;     /* "csv" or "jsonl" for "-" (default csv) */
     /* explain (may be NULL): customer id whose decisions are traced */
     const char *explain_customer;
@@ -43,7 +52,7 @@ typedef struct KrOptions {
     int64_t explain_from;         /* explain --from: story lines before it are left out */
 } KrOptions;
 
-/* ---- mapping a log's schema (schema.c, SPEC.md 5.10) ---------------------- */
+/* ---- mapping a log's schema (schema.c, SPEC.md 5.11) ---------------------- */
 typedef struct KrSchema KrSchema;
 KrSchema *kr_schema_new(void);
 /* Adds "--map KAIROS=SOURCE,..."; 0, or -1 with msg set (bad usage). */
@@ -53,13 +62,18 @@ int  kr_schema_load(KrSchema *sc, const char *path, FILE *err);
 /* Whether the schema file said `input: segment`. */
 bool kr_schema_segment(const KrSchema *sc);
 void kr_schema_free(KrSchema *sc);
+/* Whether -o names a database table (postgresql://, postgres://, sqlite:):
+ * then out is NULL and out_name the table's URI; the runtime writes it. */
+bool kr_output_is_table(const char *name);
 /* The event sources built in, e.g. "csv jsonl segment postgresql sqlite". */
 const char *kr_sources(void);
 
 /* Replays the inputs through the image and writes the schedule.  Errors
  * (unreadable file, bad row, write failure) are printed to err as
- * "FILE:LINE[:COL]: message" and give exit status 1; no partial output
- * file is left.  Returns the process exit status (0 or 1). */
+ * "FILE:LINE[:COL]: message" and give exit status 1 (a write error on
+ * standard output: "kairos: error writing standard output: REASON").  The
+ * caller removes a fresh output file after a failure.  Returns the process
+ * exit status (0 or 1). */
 int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err);
 
 /* ---- diff and readout (LANGUAGE.md section 7; SPEC.md section 8) ---- */

@@ -1,4 +1,4 @@
-/* schema.c -- mapping a log's own schema onto Kairos's (SPEC.md 5.10):
+/* schema.c -- mapping a log's own schema onto Kairos's (SPEC.md 5.11):
  * `--map KAIROS=SOURCE,...` and `--schema FILE.yaml` (read with libyaml):
  * source names of the required fields, attributes renamed or dropped,
  * attribute types, the unit of numeric times, a format and zone for text

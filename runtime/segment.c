@@ -1,5 +1,5 @@
 /* segment.c -- Segment-spec JSON Lines (--input segment, or `input:
- * segment` in a schema file; SPEC.md 5.11): one call a line, as written by
+ * segment` in a schema file; SPEC.md 5.12): one call a line, as written by
  * Segment, RudderStack and other customer-data tools.
  *
  *   track             the event named by "event", "properties" as attributes

@@ -33,6 +33,12 @@ static const struct { int st; const char *name, *key; } spared[] = {
 };
 #define NSPARED (sizeof spared / sizeof spared[0])
 
+/* Whether trigger attribute read i went unseen: of one engine, or of a
+ * partitioned run (all its buckets). */
+typedef bool (*UnseenFn)(const void *src, uint32_t i);
+static bool engine_unseen(const void *src, uint32_t i) { return kr_engine_attr_unseen(src, i); }
+static bool run_unseen(const void *src, uint32_t i) { return kp_attr_unseen(src, i); }
+
 /* "s" unless n is 1: "1 customer", "2 customers". */
 static const char *plural(uint64_t n) { return n == 1 ? "" : "s"; }
 
@@ -80,11 +86,11 @@ static bool same_name(const KImage *img, uint32_t i, uint32_t j)
 /* The attributes rules read from their trigger event that no such event
  * in the input carried: one warning per name (the first rule that reads
  * it, and the other rules after "also"), or with stats one line per rule. */
-static void unseen_attrs(FILE *err, const KImage *img, const KrEngine *eng, bool stats)
+static void unseen_attrs(FILE *err, const KImage *img, UnseenFn unseen, const void *eng, bool stats)
 {
     bool head = false;
     for (uint32_t i = 0; i < img->nattr_reads; i++) {
-        if (!kr_engine_attr_unseen(eng, i)) continue;
+        if (!unseen(eng, i)) continue;
         const KbAttrRead *a = &img->attr_reads[i];
         const char *rule = istr(img, img->rules[a->rule].name);
         const char *ev = istr(img, img->events[img->rules[a->rule].event]);
@@ -98,13 +104,13 @@ static void unseen_attrs(FILE *err, const KImage *img, const KrEngine *eng, bool
         }
         bool before = false;
         for (uint32_t j = 0; j < i && !before; j++)
-            before = kr_engine_attr_unseen(eng, j) && same_name(img, i, j);
+            before = unseen(eng, j) && same_name(img, i, j);
         if (before) continue;
         fprintf(err, "%s:%u:%u: warning: rule %s reads attribute \"%s\" of %s, which no %s event "
                 "in the input carried", istr(img, a->file), a->line, a->col, rule, attr, ev, ev);
         const char *sep = " (also read by ";
         for (uint32_t j = i + 1; j < img->nattr_reads; j++) {
-            if (!kr_engine_attr_unseen(eng, j) || !same_name(img, i, j)) continue;
+            if (!unseen(eng, j) || !same_name(img, i, j)) continue;
             const KbAttrRead *b = &img->attr_reads[j];
             fprintf(err, "%srule %s at %s:%u:%u", sep, istr(img, img->rules[b->rule].name),
                     istr(img, b->file), b->line, b->col);
@@ -163,10 +169,9 @@ static void stats_json_counts(FILE *out, const uint64_t *s)
 #undef U
 }
 
-static void print_stats_json(FILE *err, const KImage *img, const KrEngine *eng, uint64_t rows,
-                             uint64_t skipped)
+static void print_stats_json(FILE *err, const KImage *img, const KrStats *st, UnseenFn unseen,
+                             const void *eng, uint64_t rows, uint64_t skipped)
 {
-    const KrStats *st = kr_engine_stats(eng);
     fprintf(err, "{\"events\":%llu,\"customers\":%llu,\"rows_read\":%llu,\"rows_skipped\":%llu,"
             "\"rules\":[", (unsigned long long)st->events, (unsigned long long)st->customers,
             (unsigned long long)rows, (unsigned long long)skipped);
@@ -185,7 +190,7 @@ static void print_stats_json(FILE *err, const KImage *img, const KrEngine *eng, 
     fputs("},\"unseen_attributes\":[", err);
     bool first = true;
     for (uint32_t i = 0; i < img->nattr_reads; i++) {
-        if (!kr_engine_attr_unseen(eng, i)) continue;
+        if (!unseen(eng, i)) continue;
         const KbAttrRead *a = &img->attr_reads[i];
         fputs(first ? "{\"rule\":" : ",{\"rule\":", err);
         first = false;
@@ -271,10 +276,66 @@ static void no_such_customer(FILE *err, const char *want, const KrPool *customer
     }
 }
 
+/* simulate_partitioned -- kr_simulate without explain: the partitioned
+ * replay (partition.c). */
+static int simulate_partitioned(const KImage *img, const KrOptions *opt, FILE *err)
+{
+    int status = 1;
+    KrPool *customers = kr_pool_new(), *values = kr_pool_new();
+    KrInput *in = NULL;
+    KpRun *run = NULL;
+    KoWriter *w = NULL;
+    if (!customers || !values) { fprintf(err, "kairos: out of memory\n"); goto done; }
+    in = ki_open(img, opt, customers, values, err);
+    if (!in) goto done;
+    run = kp_new(img, opt, customers, values);
+    if (!run) { fprintf(err, "kairos: out of memory\n"); goto done; }
+    w = ko_open(opt->out, opt->out_fresh, opt->out_name, opt->format, img, customers, err);
+    if (!w) goto done;
+    if (kp_read(run, in, err) != 0) goto done;          /* the reader printed the message */
+    /* The default horizon is the latest event of the whole input, other
+     * shards' rows included, so it does not depend on the sharding. */
+    int64_t horizon = opt->has_until ? opt->until : kp_last_time(run);
+    if (!opt->has_until && ki_other_shards_latest(in) > horizon) horizon = ki_other_shards_latest(in);
+    int rc = kp_replay(run, horizon, ko_emit, w);
+    if (rc == -2 || (rc == 0 && ko_failed(w))) {
+        ko_close(w, true);                          /* prints the write error */
+        w = NULL;
+        goto done;
+    }
+    if (rc != 0) {
+        if (kp_error(run)) fprintf(err, "kairos: %s\n", kp_error(run));
+        else fprintf(err, "kairos: out of memory\n");
+        goto done;
+    }
+    int wc = ko_close(w, true);
+    w = NULL;
+    if (wc != 0) goto done;
+    if (ki_rows_skipped(in) && !opt->stats)
+        fprintf(err, "kairos: skipped %llu bad row%s\n", (unsigned long long)ki_rows_skipped(in),
+                plural(ki_rows_skipped(in)));
+    unseen_attrs(err, img, run_unseen, run, false);
+    if (opt->stats && opt->stats_json) {
+        print_stats_json(err, img, kp_stats(run), run_unseen, run, ki_rows_read(in), ki_rows_skipped(in));
+    } else if (opt->stats) {
+        print_stats(err, img, kp_stats(run), ki_rows_read(in), ki_rows_skipped(in));
+        unseen_attrs(err, img, run_unseen, run, true);
+    }
+    status = 0;
+done:
+    if (w) ko_close(w, false);
+    kp_free(run);
+    if (in) ki_close(in);
+    kr_pool_free(customers);
+    kr_pool_free(values);
+    return status;
+}
+
 int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
 {
     int status = 1;
     bool explain = opt->explain_customer != NULL;
+    if (!explain) return simulate_partitioned(img, opt, err);
     KrPool *customers = kr_pool_new(), *values = kr_pool_new();
     KrInput *in = NULL;
     KoWriter *w = NULL;
@@ -319,7 +380,8 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
     };
 start:
     if (!explain) {
-        eo.emit_ctx = w = ko_open(opt->output, opt->format, img, customers, err);
+        eo.emit_ctx = w = ko_open(opt->out, opt->out_fresh, opt->out_name, opt->format, img,
+                                    customers, err);
         if (!w) goto done;
     }
     eng = kr_engine_new(img, customers, values, &eo);
@@ -384,19 +446,26 @@ start:
         if (kr_engine_summaries(eng, story_out) > 0 && !opt->explain_jsonl) fputc('\n', story_out);
         fwrite(story_buf, 1, story_len, story_out);
         if (fflush(story_out) != 0 || ferror(story_out)) {
-            fprintf(err, "-: write error: %s\n", strerror(errno ? errno : EIO));
+            int e = errno ? errno : EIO;
+            if (story_out == stdout) {
+                fprintf(err, "kairos: error writing standard output: %s\n", strerror(e));
+                clearerr(stdout);
+            } else {
+                fprintf(err, "kairos: error writing the explanation: %s\n", strerror(e));
+            }
             goto done;
         }
     }
     if (ki_rows_skipped(in) && !opt->stats)
         fprintf(err, "kairos: skipped %llu bad row%s\n", (unsigned long long)ki_rows_skipped(in),
                 plural(ki_rows_skipped(in)));
-    if (!explain) unseen_attrs(err, img, eng, false);
+    if (!explain) unseen_attrs(err, img, engine_unseen, eng, false);
     if (opt->stats && opt->stats_json) {
-        print_stats_json(err, img, eng, ki_rows_read(in), ki_rows_skipped(in));
+        print_stats_json(err, img, kr_engine_stats(eng), engine_unseen, eng, ki_rows_read(in),
+                         ki_rows_skipped(in));
     } else if (opt->stats) {
         print_stats(err, img, kr_engine_stats(eng), ki_rows_read(in), ki_rows_skipped(in));
-        unseen_attrs(err, img, eng, true);
+        unseen_attrs(err, img, engine_unseen, eng, true);
     }
     status = 0;
 done:

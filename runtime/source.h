@@ -1,7 +1,7 @@
 /* source.h -- private to the event-log readers: the schema mapping
  * (schema.c: --map, --schema), the Segment-spec reader (segment.c) and the
  * database sources (src_pg.c, src_sqlite.c) and schedule sinks.  See
- * SPEC.md sections 5.10 to 5.13.
+ * SPEC.md sections 5.11 to 5.13.
  */
 #ifndef KAIROS_SOURCE_H
 #define KAIROS_SOURCE_H

@@ -1,5 +1,5 @@
 /* src_pg.c -- PostgreSQL (libpq) as an event source and a schedule sink
- * (SPEC.md 5.12).
+ * (SPEC.md 5.13).
  *
  * Source: the query (table=NAME: SELECT * FROM NAME) is prepared to learn
  * its columns (errors shown with their position), then streamed with

@@ -1,5 +1,5 @@
 /* src_sqlite.c -- SQLite (libsqlite3) as an event source and a schedule
- * sink (SPEC.md 5.12).
+ * sink (SPEC.md 5.13).
  *
  * Source: the query (table=NAME: SELECT * FROM "NAME") is stepped row by
  * row; each row is written out as one CSV record (header first: the

@@ -1,4 +1,4 @@
-/* srcuri.c -- database source names (SPEC.md 5.12): recognizing them,
+/* srcuri.c -- database source names (SPEC.md 5.13): recognizing them,
  * taking the Kairos parameters table= and query= out of them, dispatching
  * to the PostgreSQL (src_pg.c) and SQLite (src_sqlite.c) backends, and
  * showing SQL errors with the query's position.
@@ -20,6 +20,8 @@ static bool is_pg(const char *s) { return starts(s, "postgresql://") || starts(s
 static bool is_sqlite(const char *s) { return starts(s, "sqlite:"); }
 
 bool ks_is_db(const char *name) { return is_pg(name) || is_sqlite(name); }
+
+bool kr_output_is_table(const char *name) { return name && ks_is_db(name); }
 
 KsRaw *ks_raw_open(const char *uri, const char *name, FILE *err)
 {

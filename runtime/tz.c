@@ -4,30 +4,32 @@
  * nonexistent wall time maps to the end of the gap, an ambiguous one to its
  * first occurrence).  Never touches TZ or localtime.
  *
- * Cache (the one global of this file): zones are loaded once per name and
- * kept for the life of the process in a small hash table; each zone also
- * memoizes the offsets of the UTC days it was asked about, so the hot path
- * (kz_offset) is an array lookup.  Not thread-safe (the replay is single
- * threaded).
+ * Cache: zones are loaded once per name and kept for the life of the
+ * process in a small table (behind a mutex: the partitioned replay runs on
+ * several threads); the offsets of the UTC days a thread asked about are
+ * memoized per thread (a direct-mapped thread-local table keyed by zone and
+ * day), so the hot path (kz_offset) is an array lookup without a lock.
+ * GLib's GTimeZone is immutable once loaded, safe to read from any thread.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib.h>
 #include "internal.h"
 
-#define DAY_CACHE 512           /* memoized UTC days per zone (direct mapped) */
+#define DAY_CACHE 1024          /* memoized (zone, UTC day)s per thread (direct mapped) */
 #define MAX_OFFSET 93600        /* no UTC offset is 26 hours or more */
 
 /* One memoized UTC day: the offset at its start (off0) and at its end
  * (off1); if they differ, trans is the first second with off1.  A day has
  * at most one transition (true of every zone of the database). */
-typedef struct KzDay { int64_t day; int64_t trans; int32_t off0, off1; } KzDay;
+typedef struct KzDay { const KzZone *z; int64_t day; int64_t trans; int32_t off0, off1; } KzDay;
 
 struct KzZone {
     GTimeZone *tz;
     char *name;
-    KzDay days[DAY_CACHE];
+    uint64_t serial;              /* spreads zones over the day table */
 };
 
 /* Process-wide cache of loaded zones, by name (see the file comment). */
@@ -35,7 +37,10 @@ static struct {
     KzZone **zones;
     uint32_t n, cap;
     KzZone *utc;
+    uint64_t serial;
 } cache;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local KzDay day_cache[DAY_CACHE];
 
 /* ---- calendar ------------------------------------------------------------ */
 
@@ -86,11 +91,11 @@ static KzZone *zone_new(GTimeZone *tz, const char *name)
     z->name = strdup(name);
     if (!z->name) { free(z); return NULL; }
     z->tz = tz;
-    for (int i = 0; i < DAY_CACHE; i++) z->days[i].day = INT64_MIN;
+    z->serial = ++cache.serial;
     return z;
 }
 
-KzZone *kz_utc(void)
+static KzZone *utc_locked(void)
 {
     if (!cache.utc) {
         GTimeZone *tz = g_time_zone_new_utc();
@@ -99,6 +104,14 @@ KzZone *kz_utc(void)
         if (!cache.utc) g_time_zone_unref(tz);
     }
     return cache.utc;
+}
+
+KzZone *kz_utc(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    KzZone *z = utc_locked();
+    pthread_mutex_unlock(&cache_lock);
+    return z;
 }
 
 /* A zone name must look like an IANA identifier: GLib also accepts POSIX
@@ -125,12 +138,11 @@ static bool plausible_name(const char *name)
     return access(path, R_OK) == 0;
 }
 
-KzZone *kz_zone(const char *name)
+static KzZone *zone_locked(const char *name)
 {
-    if (!name) return NULL;
     for (uint32_t i = 0; i < cache.n; i++)
         if (strcmp(cache.zones[i]->name, name) == 0) return cache.zones[i];
-    if (strcmp(name, "UTC") == 0) return kz_utc();
+    if (strcmp(name, "UTC") == 0) return utc_locked();
     if (!plausible_name(name)) return NULL;
     GTimeZone *tz = g_time_zone_new_identifier(name);
     if (!tz) return NULL;
@@ -144,6 +156,15 @@ KzZone *kz_zone(const char *name)
     KzZone *z = zone_new(tz, name);
     if (!z) { g_time_zone_unref(tz); return NULL; }
     cache.zones[cache.n++] = z;
+    return z;
+}
+
+KzZone *kz_zone(const char *name)
+{
+    if (!name) return NULL;
+    pthread_mutex_lock(&cache_lock);
+    KzZone *z = zone_locked(name);
+    pthread_mutex_unlock(&cache_lock);
     return z;
 }
 
@@ -171,9 +192,10 @@ int32_t kz_offset(KzZone *z, int64_t t)
     if (!z) return 0;
     t = clamp_t(t);
     int64_t day = floor_div(t, 86400);
-    KzDay *c = &z->days[(uint64_t)day % DAY_CACHE];
-    if (c->day != day) {
+    KzDay *c = &day_cache[((uint64_t)day + z->serial * 0x9E37u) % DAY_CACHE];
+    if (c->day != day || c->z != z) {
         int64_t start = day * 86400;
+        c->z = z;
         c->day = day;
         c->off0 = glib_offset(z, start);
         c->off1 = glib_offset(z, start + 86399);

@@ -210,6 +210,13 @@ sub_suite diff "$ROOT/tests/diff/run.sh"
 sub_suite limits "$ROOT/tests/limits/run.sh"
 # --- end of limits ---
 
+# --- files, streams, signals --------------------------------------------------------
+# tests/io/run.sh: output files (atomic, devices and FIFOs in place, links,
+# directories), inputs read once, strict .gz, write errors on standard output
+# for every command, temporary files and signals (SPEC.md sections 5.1, 6).
+sub_suite io "$ROOT/tests/io/run.sh"
+# --- end of files, streams, signals ---
+
 # --- CI formats -------------------------------------------------------------------
 # tests/ci/run.sh: SARIF and JUnit output read by the real consumers (SARIF
 # multitool, junit2json, xmllint with a JUnit schema) from tools/node.

@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh KAIROS -- event sources and schedule sinks in real databases
-# (SPEC.md 5.12): a PostgreSQL server started here (initdb into a
+# (SPEC.md 5.13): a PostgreSQL server started here (initdb into a
 # temporary directory, a Unix socket in it, no TCP; stopped at the end
 # even on failure) and SQLite files.  A golden log is loaded into a table;
 # the schedule read from the table must equal the one read from the CSV

@@ -16,7 +16,8 @@
   X(input)    /* test_input.c    runtime CSV and JSON Lines readers, time parsing */ \
   X(tz)       /* test_tz.c       runtime time zones */ \
   X(stats)    /* test_stats.c    runtime/stats.c: Wilson and Newcombe intervals */ \
-  X(dstsweep) /* test_dstsweep.c runtime/sendtime.c across DST, against a brute-force scan */
+  X(dstsweep) /* test_dstsweep.c runtime/sendtime.c across DST, against a brute-force scan */ \
+  X(partition) /* test_partition.c runtime/partition.c: same as one engine, any --jobs, spilling */
 
 #define KAIROS_DECLARE_SUITE(name) Suite *name##_suite(void);
 KAIROS_SUITES(KAIROS_DECLARE_SUITE)

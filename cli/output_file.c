@@ -1,0 +1,290 @@
+/* output_file.c -- every file the command-line tool writes, and standard
+ * output (SPEC.md section 6, "Output files").
+ *
+ * cli_out_open decides how a path is written:
+ *   "-", /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N
+ *                      the open descriptor itself (dup'ed), written in place;
+ *   a regular file, or a name that does not exist yet (after following
+ *   symbolic links to their final target)
+ *                      a temporary file NAME.tmp.XXXXXX beside the target,
+ *                      renamed over it by cli_out_close(o, true) only;
+ *   anything else that exists (a device, a FIFO, a socket)
+ *                      opened and written in place: never renamed over;
+ *   a directory        an error.
+ * Temporary files are registered with cli_cleanup_add, so SIGINT, SIGTERM,
+ * SIGHUP and SIGPIPE remove them (cli_io_init installs the handler).
+ *
+ * Standard output: cli_io_init makes sure descriptors 0, 1 and 2 are open
+ * (a closed one gets /dev/null opened read-only, so a write to a closed
+ * standard output fails with EBADF instead of landing in a file the program
+ * opened later); cli_finish_stdout checks every write at exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* ---- cleanup on signals ---------------------------------------------------- */
+
+#define MAX_CLEANUP 8
+/* Paths removed by the signal handler, newest last.  A slot is written only
+ * with the signals blocked, so the handler sees whole pointers. */
+static char *volatile cleanup[MAX_CLEANUP];
+static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+#define NCAUGHT (sizeof caught / sizeof caught[0])
+
+/* Async-signal-safe: unlink, rmdir, sigaction, raise only. */
+static void on_signal(int sig)
+{
+    int saved = errno;
+    for (int i = MAX_CLEANUP - 1; i >= 0; i--) {
+        char *p = cleanup[i];
+        if (p && unlink(p) != 0) rmdir(p);          /* a directory (emptied first) */
+    }
+    /* the handler was installed with SA_RESETHAND: the default action now */
+    errno = saved;
+    raise(sig);
+}
+
+static void block_signals(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < NCAUGHT; i++) sigaddset(&set, caught[i]);
+    sigprocmask(SIG_BLOCK, &set, old);
+}
+
+void cli_cleanup_add(char *path)
+{
+    sigset_t old;
+    block_signals(&old);
+    for (int i = 0; i < MAX_CLEANUP; i++)
+        if (!cleanup[i]) { cleanup[i] = path; break; }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+void cli_cleanup_remove(const char *path)
+{
+    sigset_t old;
+    block_signals(&old);
+    for (int i = 0; i < MAX_CLEANUP; i++)
+        if (cleanup[i] == path) cleanup[i] = NULL;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ---- standard output ----------------------------------------------------- */
+
+static bool stdout_reported;
+
+void cli_io_init(void)
+{
+    /* descriptors 0-2 open: a closed one gets /dev/null, read-only (writes
+     * to it fail with EBADF, as they would on the closed descriptor) */
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+        int n = open("/dev/null", O_RDONLY);
+        if (n >= 0 && n != fd) { dup2(n, fd); close(n); }
+    }
+    for (size_t i = 0; i < NCAUGHT; i++) {
+        struct sigaction sa, old;
+        if (sigaction(caught[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN) continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+        sigaction(caught[i], &sa, NULL);
+    }
+}
+
+void cli_stdout_error(int err)
+{
+    if (stdout_reported) return;
+    stdout_reported = true;
+    if (err) fprintf(stderr, "kairos: error writing standard output: %s\n", strerror(err));
+    else fprintf(stderr, "kairos: error writing standard output\n");
+}
+
+int cli_flush_stdout(void)
+{
+    if (fflush(stdout) == 0) return ferror(stdout) ? -1 : 0;
+    cli_stdout_error(errno);
+    return -1;
+}
+
+int cli_finish_stdout(int status)
+{
+    bool failed = ferror(stdout) != 0;
+    int err = 0;
+    if (fflush(stdout) != 0) { failed = true; err = errno; }
+    if (fclose(stdout) != 0 && !failed) { failed = true; err = errno; }
+    if (!failed) return status;
+    cli_stdout_error(err);
+    return status == 0 ? 1 : status;
+}
+
+/* ---- output files ------------------------------------------------------------ */
+
+/* The descriptor a name stands for (/dev/stdout, /dev/fd/3, ...), or -1. */
+static int named_fd(const char *path)
+{
+    if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0) return 1;
+    if (strcmp(path, "/dev/stderr") == 0) return 2;
+    const char *digits = NULL;
+    if (strncmp(path, "/dev/fd/", 8) == 0) digits = path + 8;
+    else if (strncmp(path, "/proc/self/fd/", 14) == 0) digits = path + 14;
+    if (!digits || !*digits) return -1;
+    long fd = 0;
+    for (const char *p = digits; *p; p++) {
+        if (*p < '0' || *p > '9' || fd > 65535) return -1;
+        fd = fd * 10 + (*p - '0');
+    }
+    return (int)fd;
+}
+
+/* path with its symbolic links followed to the final name (which need not
+ * exist); malloc'd, NULL with errno set (ELOOP after 40 links). */
+static char *resolve(const char *path)
+{
+    char *cur = strdup(path);
+    if (!cur) return NULL;
+    for (int hops = 0; hops <= 40; hops++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;
+        char link[PATH_MAX];
+        ssize_t n = readlink(cur, link, sizeof link - 1);
+        if (n < 0) { int e = errno; free(cur); errno = e; return NULL; }
+        link[n] = '\0';
+        char *next;
+        const char *slash = strrchr(cur, '/');
+        if (link[0] == '/' || !slash) {
+            next = strdup(link);
+        } else {
+            size_t d = (size_t)(slash - cur) + 1;
+            next = malloc(d + (size_t)n + 1);
+            if (next) { memcpy(next, cur, d); memcpy(next + d, link, (size_t)n + 1); }
+        }
+        free(cur);
+        if (!next) { errno = ENOMEM; return NULL; }
+        cur = next;
+    }
+    free(cur);
+    errno = ELOOP;
+    return NULL;
+}
+
+static int open_failed(CliOut *o, int err)
+{
+    fprintf(stderr, "%s: error: cannot write: %s\n", o->name, strerror(err));
+    free(o->target);
+    free(o->tmp);
+    o->target = o->tmp = NULL;
+    o->f = NULL;
+    return -1;
+}
+
+int cli_out_open(CliOut *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    o->name = path;
+    int fd = named_fd(path);
+    if (fd >= 0) {
+        o->is_stdout = fd == 1;
+        if (o->is_stdout) { o->f = stdout; return 0; }
+        int d = dup(fd);
+        if (d < 0 || !(o->f = fdopen(d, "w"))) {
+            int e = errno;
+            if (d >= 0) close(d);
+            return open_failed(o, e);
+        }
+        return 0;
+    }
+    if (!(o->target = resolve(path))) return open_failed(o, errno);
+    struct stat st;
+    bool exists = stat(o->target, &st) == 0;
+    if (!exists && errno != ENOENT) return open_failed(o, errno);
+    if (exists && S_ISDIR(st.st_mode)) return open_failed(o, EISDIR);
+    if (exists && !S_ISREG(st.st_mode)) {
+        /* a device, a FIFO: written in place, never replaced */
+        int d;
+        do d = open(o->target, O_WRONLY | O_NOCTTY); while (d < 0 && errno == EINTR);
+        if (d < 0 || !(o->f = fdopen(d, "w"))) {
+            int e = errno;
+            if (d >= 0) close(d);
+            return open_failed(o, e);
+        }
+        return 0;
+    }
+    size_t n = strlen(o->target);
+    if (!(o->tmp = malloc(n + 16))) return open_failed(o, ENOMEM);
+    snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", o->target);
+    sigset_t old;
+    block_signals(&old);           /* no window where the file exists unregistered */
+    int d = mkstemp(o->tmp);
+    int e = errno;
+    if (d >= 0) {
+        for (int i = 0; i < MAX_CLEANUP; i++)
+            if (!cleanup[i]) { cleanup[i] = o->tmp; break; }
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (d < 0) return open_failed(o, e);
+    /* the mode: an existing file's, else 0666 less the umask */
+    mode_t mode;
+    if (exists) {
+        mode = st.st_mode & 0777;        /* not set-user-ID and the like */
+    } else {
+        mode_t um = umask(0);
+        umask(um);
+        mode = 0666 & ~um;
+    }
+    if (fchmod(d, mode) != 0 || !(o->f = fdopen(d, "w"))) {
+        e = errno;
+        close(d);
+        cli_cleanup_remove(o->tmp);
+        unlink(o->tmp);
+        return open_failed(o, e);
+    }
+    setvbuf(o->f, NULL, _IOFBF, 1u << 16);
+    return 0;
+}
+
+int cli_out_close(CliOut *o, bool commit)
+{
+    int err = 0;
+    if (!o->f) return -1;
+    if (commit && o->err) err = o->err;
+    if (commit && !err && (fflush(o->f) != 0 || ferror(o->f))) err = errno ? errno : EIO;
+    if (o->is_stdout) {
+        if (commit && err) cli_stdout_error(err);
+        o->f = NULL;
+        return commit && !err ? 0 : -1;
+    }
+    if (commit && !err && o->tmp && fsync(fileno(o->f)) != 0 && errno != EINVAL && errno != EROFS)
+        err = errno;
+    if (fclose(o->f) != 0 && commit && !err) err = errno ? errno : EIO;
+    o->f = NULL;
+    if (o->tmp) {
+        if (commit && !err && rename(o->tmp, o->target) != 0) err = errno;
+        if (!commit || err) unlink(o->tmp);
+        cli_cleanup_remove(o->tmp);
+    }
+    if (commit && err) fprintf(stderr, "%s: error: write error: %s\n", o->name, strerror(err));
+    free(o->tmp);
+    free(o->target);
+    o->tmp = o->target = NULL;
+    return commit && !err ? 0 : -1;
+}
+
+int cli_write_file(const char *path, const void *data, size_t len)
+{
+    CliOut o;
+    if (cli_out_open(&o, path) != 0) return -1;
+    if (len && fwrite(data, 1, len, o.f) != len) o.err = errno ? errno : EIO;
+    return cli_out_close(&o, true);
+}

@@ -1,0 +1,726 @@
+/* partition.c -- the partitioned replay (kp_ of internal.h), used by
+ * `kairos simulate` (SPEC.md section 5.7).
+ *
+ * Customers are independent (LANGUAGE.md section 4), so the replay does
+ * not need the whole log in one time order, only each customer's events in
+ * theirs.  Pass 1 (kp_read) reads the inputs once, in command-line order,
+ * and appends each kept row as a fixed-layout record to the bucket of its
+ * customer: customer pool id modulo the bucket count, a power of two chosen
+ * from the input size so that a bucket holds a few MiB of records.  Past
+ * the memory budget (an eighth of --memory), every bucket's records are
+ * written to one unlinked temporary file, as a chunk per bucket, and the
+ * buffers start again.
+ *
+ * Pass 2 (kp_replay) replays each bucket with an engine of its own (its
+ * customers interned in a pool of their own, in id order): the bucket's
+ * records are put in time order by a stable radix sort (ties stay in input
+ * order: files in command-line order, rows in file order, the same rule as
+ * the reader's merge), fed to the engine, which then finishes at the
+ * common horizon.  Buckets go to worker threads (--jobs); each collects its
+ * schedule rows, already in the schedule's order, and the rows of all
+ * buckets are merged at the end.  Statistics are sums, so they do not
+ * depend on the number of threads or the order the buckets were replayed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+
+#define NB_MIN      64u              /* buckets, at least */
+#define NB_MAX      65536u           /* ... at most */
+#define NB_INPUT    (2u << 20)       /* input bytes per bucket aimed at */
+#define MEMORY_DEFAULT (512ull << 20)
+#define JOBS_MAX    64u
+#define BUFFER_MAX  (8ull << 20)     /* records buffered, at most (and schedule rows kept: a quarter) */
+
+/* A record: this header (24 bytes), then nattrs attribute indexes
+ * (uint32_t, padded to 8 bytes), then nattrs values.  No file or line: the
+ * engine prints no row messages (bad rows are reported in pass 1). */
+typedef struct PRec {
+    int64_t time;
+    uint32_t cust;                /* global customer pool id */
+    uint32_t event;
+    uint32_t nattrs;
+    uint32_t pad;
+} PRec;
+
+static inline size_t rec_size(uint32_t n)
+{
+    return sizeof(PRec) + (((size_t)n * 4u + 7u) & ~(size_t)7u) + (size_t)n * sizeof(KrValue);
+}
+
+typedef struct Chunk { uint64_t off; size_t len; } Chunk;
+
+typedef struct Bucket {
+    char *buf; size_t len, cap;   /* records not spilled */
+    Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
+    KrRow *rows; size_t nrows, caprows;           /* replay's rows, in order */
+    /* rows moved to the temporary file (rows_spilled of them at rows_off);
+     * the merge then reads them back through rows[0, caprows) */
+    uint64_t rows_off, rows_spilled, rows_read;
+    size_t rpos;                  /* merge position in rows[0, nrows) */
+    int64_t last;                 /* time of the last record */
+    bool any, unsorted;           /* records came; not in time order */
+} Bucket;
+
+#define ROWS_BACK 32u             /* rows read back at a time per spilled bucket */
+
+/* A record's place in the replay order. */
+typedef struct Ord { uint64_t key; size_t off; } Ord;
+
+/* What a worker sums over the buckets it replayed. */
+typedef struct Acc {
+    KpRun *run;
+    uint64_t events, customers;
+    uint64_t (*st)[KR_ST__COUNT];
+    uint8_t *carried, *seen;
+    int fail;                     /* 0, -1 memory, -2 emit */
+    Ord *ord, *tmp; size_t capord;   /* scratch, kept from bucket to bucket */
+    char *chunk; size_t capchunk;    /* a spilled chunk read back */
+    bool oom;                        /* out of memory (stops every worker) */
+    uint32_t fail_bucket;            /* the earliest bucket that hit a limit */
+    int64_t fail_time, errtime;      /* its failure time; this bucket's */
+    char errmsg[512], firstmsg[512]; /* the engine's message: this bucket's, the lowest's */
+} Acc;
+
+struct KpRun {
+    const KImage *img;
+    const KrOptions *opt;
+    KrPool *customers, *values;
+    Bucket *b; uint32_t nb;
+    size_t buffered, budget;
+    int spill_fd; uint64_t spill_off; bool nospill;
+    atomic_uint_fast64_t spill_end;  /* pass 2: end of the temporary file */
+    atomic_size_t rows_mem;          /* pass 2: bytes of rows kept in memory */
+    pthread_mutex_t spill_lock;      /* creating the temporary file in pass 2 */
+    int64_t last_time;
+    /* the progress line (opt->progress on a terminal) */
+    KrInput *in; FILE *err; bool progress, shown;
+    uint64_t nrows; double start;
+    /* pass 2 */
+    int64_t horizon;
+    atomic_uint next;
+    atomic_int failed;
+    KrStats stats;
+    uint8_t *carried, *seen;
+    char errmsg[512];                /* an engine limit's message, or "" */
+};
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- pass 1 --------------------------------------------------------------- */
+
+KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool *values)
+{
+    KpRun *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    pthread_mutex_init(&r->spill_lock, NULL);
+    r->img = img;
+    r->opt = opt;
+    r->customers = customers;
+    r->values = values;
+    r->spill_fd = -1;
+    r->last_time = INT64_MIN;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < opt->ninputs; i++) {
+        struct stat st;
+        const char *p = opt->inputs[i];
+        size_t n = strlen(p);
+        if (strcmp(p, "-") == 0 || stat(p, &st) != 0) continue;
+        bytes += (uint64_t)st.st_size * (n > 3 && strcmp(p + n - 3, ".gz") == 0 ? 6u : 1u);
+    }
+    r->nb = NB_MIN;
+    while (r->nb < NB_MAX && (uint64_t)r->nb * NB_INPUT < bytes) r->nb *= 2u;
+    uint64_t mem = opt->memory ? opt->memory : MEMORY_DEFAULT;
+    r->budget = (size_t)(mem / 8u < BUFFER_MAX ? mem / 8u : BUFFER_MAX);
+    if (r->budget < (64u << 10)) r->budget = 64u << 10;
+    r->b = calloc(r->nb, sizeof *r->b);
+    if (!r->b) { kp_free(r); return NULL; }
+    return r;
+}
+
+/* spill_all -- appends every bucket's buffered records to the temporary
+ * file (created on first use in $TMPDIR or /tmp, unlinked at once).  If
+ * that fails the records stay in memory from then on. */
+static int spill_open(KpRun *r)
+{
+    if (r->spill_fd >= 0) return 0;
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    size_t n = strlen(dir) + 32u;
+    char *path = malloc(n);
+    if (!path) return -1;
+    snprintf(path, n, "%s/kairos-part-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd >= 0) unlink(path);
+    free(path);
+    if (fd < 0) return -1;
+    r->spill_fd = fd;
+    return 0;
+}
+
+/* Writes len bytes at off of the temporary file; 0 or -1. */
+static int write_at(int fd, const void *p, size_t len, uint64_t at)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = pwrite(fd, (const char *)p + off, len - off, (off_t)(at + off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static void spill_all(KpRun *r)
+{
+    if (spill_open(r) != 0) { r->nospill = true; return; }
+    for (uint32_t i = 0; i < r->nb; i++) {
+        Bucket *k = &r->b[i];
+        if (!k->len) continue;
+        if (k->nchunks == k->capchunks) {
+            uint32_t nc = k->capchunks ? k->capchunks * 2u : 4u;
+            Chunk *c = realloc(k->chunks, nc * sizeof *c);
+            if (!c) { r->nospill = true; return; }
+            k->chunks = c;
+            k->capchunks = nc;
+        }
+        if (write_at(r->spill_fd, k->buf, k->len, r->spill_off) != 0) {
+            r->nospill = true;    /* disk full: the partial chunk is ignored */
+            return;
+        }
+        k->chunks[k->nchunks++] = (Chunk){ r->spill_off, k->len };
+        r->spill_off += k->len;
+        r->buffered -= k->len;
+        k->len = 0;
+        /* a buffer that grew past its share of the budget starts small
+         * again (grouped input fills few buckets at a time, and their
+         * capacity would otherwise add up to many times the budget) */
+        if (k->cap > 2u * (r->budget / r->nb) && k->cap > 4096u) {
+            free(k->buf);
+            k->buf = NULL;
+            k->cap = 0;
+        }
+    }
+}
+
+static int sink(void *arg, uint32_t file, const KrEvent *ev)
+{
+    KpRun *r = arg;
+    Bucket *k = &r->b[ev->customer & (r->nb - 1u)];
+    size_t need = rec_size(ev->nattrs);
+    if (k->cap - k->len < need) {
+        size_t nc = k->cap ? k->cap * 2u : 4096u;
+        while (nc - k->len < need) nc *= 2u;
+        char *nb = realloc(k->buf, nc);
+        if (!nb) return -1;
+        k->buf = nb;
+        k->cap = nc;
+    }
+    if (k->any && ev->time < k->last) k->unsorted = true;
+    k->any = true;
+    k->last = ev->time;
+    char *d = k->buf + k->len;
+    PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
+    memcpy(d, &h, sizeof h);
+    d += sizeof h;
+    if (ev->nattrs) {
+        memcpy(d, ev->attr_ids, (size_t)ev->nattrs * 4u);
+        d += ((size_t)ev->nattrs * 4u + 7u) & ~(size_t)7u;
+        memcpy(d, ev->attr_vals, (size_t)ev->nattrs * sizeof(KrValue));
+    }
+    k->len += need;
+    r->buffered += need;
+    if (ev->time > r->last_time) r->last_time = ev->time;
+    (void)file;
+    if (r->buffered > r->budget && !r->nospill) spill_all(r);
+    if (r->progress && ++r->nrows % 65536u == 0) {
+        double el = seconds() - r->start;
+        if (el > 1.0) {
+            fprintf(r->err, "\rkairos: %llu events, %.1f MB read, %.1f s", (unsigned long long)r->nrows,
+                    (double)ki_bytes_read(r->in) / 1e6, el);
+            r->shown = true;
+        }
+    }
+    return 0;
+}
+
+int kp_read(KpRun *r, KrInput *in, FILE *err)
+{
+    r->in = in;
+    r->err = err;
+    r->progress = err && r->opt->progress && isatty(fileno(err));
+    r->start = r->progress ? seconds() : 0;
+    int rc = ki_drain(in, sink, r);
+    if (r->shown) fputs("\r\033[K", err);
+    return rc;
+}
+
+int64_t kp_last_time(const KpRun *r) { return r->last_time; }
+uint64_t kp_spilled(const KpRun *r) { return r->spill_off; }
+uint64_t kp_rows_spilled(const KpRun *r)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < r->nb; i++) n += r->b[i].rows_spilled;
+    return n;
+}
+uint32_t kp_buckets(const KpRun *r) { return r->nb; }
+
+/* ---- pass 2 --------------------------------------------------------------- */
+
+
+/* Stable LSD radix sort of o[0..n) by key (11 bits a pass, as many passes
+ * as the keys' range needs); tmp has room for n. */
+static void radix_sort(Ord *o, Ord *tmp, size_t n, uint64_t maxkey)
+{
+    enum { BITS = 11, RADIX = 1 << BITS };
+    size_t count[RADIX];
+    Ord *src = o, *dst = tmp;
+    for (unsigned sh = 0; sh < 64 && (maxkey >> sh) != 0; sh += BITS) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++) count[(src[i].key >> sh) & (RADIX - 1)]++;
+        size_t sum = 0;
+        for (size_t i = 0; i < RADIX; i++) { size_t c = count[i]; count[i] = sum; sum += c; }
+        for (size_t i = 0; i < n; i++) dst[count[(src[i].key >> sh) & (RADIX - 1)]++] = src[i];
+        Ord *t = src; src = dst; dst = t;
+    }
+    if (src != o) memcpy(o, src, n * sizeof *o);
+}
+
+typedef struct EmitCtx { Bucket *k; uint32_t b, nb; } EmitCtx;
+
+static int bucket_emit(void *ctx, const KrRow *row)
+{
+    EmitCtx *x = ctx;
+    Bucket *k = x->k;
+    if (k->nrows == k->caprows) {
+        size_t nc = k->caprows ? k->caprows * 2u : 64u;
+        KrRow *nr = realloc(k->rows, nc * sizeof *nr);
+        if (!nr) return -1;
+        k->rows = nr;
+        k->caprows = nc;
+    }
+    KrRow *d = &k->rows[k->nrows++];
+    *d = *row;
+    d->customer = row->customer * x->nb + x->b;      /* local id back to the global one */
+    return 0;
+}
+
+/* The bucket's records in one buffer (the spilled chunks read back, then
+ * the buffered tail); *owned: the buffer must be freed by the caller. */
+static char *load_bucket(KpRun *r, Bucket *k, size_t *total, bool *owned)
+{
+    if (k->nchunks == 0) { *total = k->len; *owned = false; return k->buf; }
+    size_t n = k->len;
+    for (uint32_t i = 0; i < k->nchunks; i++) n += k->chunks[i].len;
+    char *d = malloc(n ? n : 1u);
+    if (!d) return NULL;
+    size_t at = 0;
+    for (uint32_t i = 0; i < k->nchunks; i++) {
+        size_t got = 0;
+        while (got < k->chunks[i].len) {
+            ssize_t g = pread(r->spill_fd, d + at + got, k->chunks[i].len - got,
+                              (off_t)(k->chunks[i].off + got));
+            if (g < 0 && errno == EINTR) continue;
+            if (g <= 0) { free(d); return NULL; }
+            got += (size_t)g;
+        }
+        at += got;
+    }
+    memcpy(d + at, k->buf, k->len);
+    *total = n;
+    *owned = true;
+    return d;
+}
+
+/* keep_rows -- past a quarter of the budget, a replayed bucket's rows go to the
+ * temporary file (appended at an atomically reserved offset) until the
+ * merge; if they cannot, they stay in memory. */
+static void keep_rows(KpRun *r, Bucket *k)
+{
+    size_t bytes = k->nrows * sizeof *k->rows;
+    if (atomic_fetch_add(&r->rows_mem, bytes) + bytes <= r->budget / 4u || k->nrows <= ROWS_BACK) return;
+    pthread_mutex_lock(&r->spill_lock);
+    int ok = spill_open(r);
+    pthread_mutex_unlock(&r->spill_lock);
+    if (ok != 0) return;
+    uint64_t at = atomic_fetch_add(&r->spill_end, bytes);
+    if (write_at(r->spill_fd, k->rows, bytes, at) != 0) return;
+    atomic_fetch_sub(&r->rows_mem, bytes);
+    k->rows_off = at;
+    k->rows_spilled = k->nrows;
+    k->rows_read = 0;
+    KrRow *small = realloc(k->rows, ROWS_BACK * sizeof *small);
+    if (small) k->rows = small;
+    k->caprows = ROWS_BACK;
+    k->nrows = k->rpos = 0;
+}
+
+/* next_rows -- refills a spilled bucket's rows from the temporary file;
+ * 0, or -1 on a read error. */
+static int next_rows(KpRun *r, Bucket *k)
+{
+    uint64_t left = k->rows_spilled - k->rows_read;
+    size_t n = left < k->caprows ? (size_t)left : k->caprows;
+    size_t want = n * sizeof *k->rows, got = 0;
+    while (got < want) {
+        ssize_t g = pread(r->spill_fd, (char *)k->rows + got, want - got,
+                          (off_t)(k->rows_off + k->rows_read * sizeof *k->rows + got));
+        if (g < 0 && errno == EINTR) continue;
+        if (g <= 0) return -1;
+        got += (size_t)g;
+    }
+    k->rows_read += n;
+    k->nrows = n;
+    k->rpos = 0;
+    return 0;
+}
+
+/* feed -- the records p[0, len) to the engine in the order given by ord
+ * (ord NULL: as they lie).  0 or -1 (the engine failed). */
+static int feed(const KpRun *r, KrEngine *eng, const char *p, size_t len, const Ord *ord, size_t n,
+                int64_t *at)
+{
+    size_t off = 0;
+    for (size_t i = 0; ord ? i < n : off < len; i++) {
+        const char *q = p + (ord ? ord[i].off : off);
+        PRec h;
+        memcpy(&h, q, sizeof h);
+        off += rec_size(h.nattrs);
+        q += sizeof h;
+        KrEvent ev = { h.time, h.cust / r->nb, h.event, h.nattrs, (const uint32_t *)(const void *)q,
+                       (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
+                       "", 0 };
+        if (kr_engine_event(eng, &ev) != 0) { *at = h.time; return -1; }
+    }
+    return 0;
+}
+
+/* Reads spilled chunk c into the worker's buffer; NULL on failure. */
+static char *read_chunk(KpRun *r, Acc *a, const Chunk *c)
+{
+    if (a->capchunk < c->len) {
+        char *nb = realloc(a->chunk, c->len);
+        if (!nb) return NULL;
+        a->chunk = nb;
+        a->capchunk = c->len;
+    }
+    size_t got = 0;
+    while (got < c->len) {
+        ssize_t g = pread(r->spill_fd, a->chunk + got, c->len - got, (off_t)(c->off + got));
+        if (g < 0 && errno == EINTR) continue;
+        if (g <= 0) return NULL;
+        got += (size_t)g;
+    }
+    return a->chunk;
+}
+
+/* replay_bucket -- one bucket through an engine of its own.  A bucket
+ * whose records came in time order (bk->unsorted false) streams through,
+ * a spilled chunk at a time; another is loaded whole and radix-sorted.
+ * 0, -1 memory or an engine limit (a->errmsg set). */
+static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
+{
+    Bucket *k = &r->b[bi];
+    if (k->len == 0 && k->nchunks == 0) return 0;
+    int rc = -1;
+    KrPool *pool = NULL;
+    KrEngine *eng = NULL;
+    char *data = NULL;
+    bool owned = false;
+    /* the bucket's customers, local id = global id / nb */
+    if (!(pool = kr_pool_new())) goto done;
+    uint32_t ncust = kr_pool_count(r->customers);
+    for (uint32_t g = bi; g < ncust; g += r->nb) {
+        size_t len;
+        const char *s = kr_pool_str(r->customers, g, &len);
+        if (kr_intern(pool, s, len) != g / r->nb) goto done;
+    }
+    EmitCtx ec = { k, bi, r->nb };
+    KrEngineOpts eo = { .has_until = r->opt->has_until, .until = r->opt->until,
+                        .emit = bucket_emit, .emit_ctx = &ec };
+    if (!(eng = kr_engine_new(r->img, pool, r->values, &eo))) goto done;
+    if (!k->unsorted) {
+        for (uint32_t c = 0; c < k->nchunks; c++) {
+            const char *p = read_chunk(r, a, &k->chunks[c]);
+            if (!p) goto done;
+            if (feed(r, eng, p, k->chunks[c].len, NULL, 0, &a->errtime) != 0) goto engine_failed;
+        }
+        if (feed(r, eng, k->buf, k->len, NULL, 0, &a->errtime) != 0) goto engine_failed;
+    } else {
+        size_t total = 0;
+        if (!(data = load_bucket(r, k, &total, &owned))) goto done;
+        size_t n = 0;
+        int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+        for (size_t off = 0; off < total; n++) {
+            PRec h;
+            memcpy(&h, data + off, sizeof h);
+            if (n == a->capord) {
+                size_t nc = a->capord ? a->capord * 2u : 4096u;
+                Ord *o = realloc(a->ord, nc * sizeof *o);
+                if (!o) goto done;
+                a->ord = o;
+                if (!(o = realloc(a->tmp, nc * sizeof *o))) goto done;
+                a->tmp = o;
+                a->capord = nc;
+            }
+            if (h.time < tmin) tmin = h.time;
+            if (h.time > tmax) tmax = h.time;
+            a->ord[n].key = (uint64_t)h.time;
+            a->ord[n].off = off;
+            off += rec_size(h.nattrs);
+        }
+        for (size_t i = 0; i < n; i++) a->ord[i].key -= (uint64_t)tmin;
+        radix_sort(a->ord, a->tmp, n, (uint64_t)tmax - (uint64_t)tmin);
+        if (feed(r, eng, data, total, a->ord, n, &a->errtime) != 0) goto engine_failed;
+    }
+    a->errtime = r->horizon;
+    if (kr_engine_finish(eng, r->horizon) != 0) goto engine_failed;
+    const KrStats *st = kr_engine_stats(eng);
+    a->events += st->events;
+    a->customers += st->customers;
+    for (uint32_t ri = 0; ri < r->img->nrules; ri++)
+        for (int s = 0; s < KR_ST__COUNT; s++) a->st[ri][s] += st->rule[ri][s];
+    for (uint32_t j = 0; j < r->img->nattr_reads; j++) a->carried[j] |= kr_engine_attr_carried(eng, j);
+    for (uint32_t j = 0; j < r->img->nevents; j++) a->seen[j] |= kr_engine_event_seen(eng, j);
+    rc = 0;
+    keep_rows(r, k);
+    goto done;
+engine_failed:
+    /* a limit of SPEC 9 (its message), else out of memory (the emitter
+     * fails only then) */
+    if (kr_engine_error(eng)) snprintf(a->errmsg, sizeof a->errmsg, "%s", kr_engine_error(eng));
+    rc = -1;
+done:
+    kr_engine_free(eng);
+    kr_pool_free(pool);
+    if (owned) free(data);
+    free(k->buf);                 /* the records are done with */
+    k->buf = NULL;
+    k->len = k->cap = 0;
+    return rc;
+}
+
+static void *worker(void *arg)
+{
+    Acc *a = arg;
+    KpRun *r = a->run;
+    for (;;) {
+        if (atomic_load(&r->failed)) break;
+        unsigned bi = atomic_fetch_add(&r->next, 1u);
+        if (bi >= r->nb) break;
+        a->errmsg[0] = '\0';
+        int rc = replay_bucket(r, bi, a);
+        if (rc != 0) {
+            /* the earliest failure (time of the event being replayed, or
+             * the horizon; then the lowest bucket) wins, the same for any
+             * --jobs: remember it, let the others finish */
+            if (a->errmsg[0] && (!a->fail || a->errtime < a->fail_time ||
+                                 (a->errtime == a->fail_time && bi < a->fail_bucket))) {
+                memcpy(a->firstmsg, a->errmsg, sizeof a->firstmsg);
+                a->fail_bucket = bi;
+                a->fail_time = a->errtime;
+                a->fail = rc;
+                continue;
+            }
+            if (a->errmsg[0]) continue;
+            a->fail = rc;
+            a->oom = true;
+            atomic_store(&r->failed, 1);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int acc_init(Acc *a, KpRun *r)
+{
+    a->run = r;
+    a->st = calloc(r->img->nrules + 1u, sizeof *a->st);
+    a->carried = calloc(r->img->nattr_reads + 1u, 1);
+    a->seen = calloc(r->img->nevents + 1u, 1);
+    return a->st && a->carried && a->seen ? 0 : -1;
+}
+
+static void acc_free(Acc *a)
+{
+    free(a->st);
+    free(a->carried);
+    free(a->seen);
+    free(a->ord);
+    free(a->tmp);
+    free(a->chunk);
+}
+
+/* The schedule's order of two rows (the engine's, replay.c, with time first). */
+static int row_before(const KpRun *r, const KrRow *a, const KrRow *b)
+{
+    if (a->time != b->time) return a->time < b->time;
+    if (a->customer != b->customer) {
+        size_t la, lb;
+        const char *sa = kr_pool_str(r->customers, a->customer, &la);
+        const char *sb = kr_pool_str(r->customers, b->customer, &lb);
+        int c = memcmp(sa, sb, la < lb ? la : lb);
+        if (c) return c < 0;
+        if (la != lb) return la < lb;
+    }
+    int32_t pa = r->img->rules[a->rule].priority, pb = r->img->rules[b->rule].priority;
+    if (pa != pb) return pa > pb;
+    if (a->rule != b->rule) return a->rule < b->rule;
+    return a->attempt < b->attempt;
+}
+
+static bool heap_less(const KpRun *r, uint32_t x, uint32_t y)
+{
+    const Bucket *a = &r->b[x], *b = &r->b[y];
+    const KrRow *ra = &a->rows[a->rpos], *rb = &b->rows[b->rpos];
+    if (row_before(r, ra, rb)) return true;
+    if (row_before(r, rb, ra)) return false;
+    return x < y;
+}
+
+static void heap_down(const KpRun *r, uint32_t *h, uint32_t n, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2u * i + 1u, m = i;
+        if (l < n && heap_less(r, h[l], h[m])) m = l;
+        if (l + 1u < n && heap_less(r, h[l + 1u], h[m])) m = l + 1u;
+        if (m == i) return;
+        uint32_t t = h[i]; h[i] = h[m]; h[m] = t;
+        i = m;
+    }
+}
+
+static int merge_rows(KpRun *r, KrEmit emit, void *ctx)
+{
+    uint32_t *h = malloc(r->nb * sizeof *h), n = 0;
+    if (!h) return -1;
+    for (uint32_t i = 0; i < r->nb; i++) {
+        Bucket *k = &r->b[i];
+        if (k->rows_spilled && next_rows(r, k) != 0) { free(h); return -1; }
+        if (k->nrows) h[n++] = i;
+    }
+    for (uint32_t i = n / 2u; i-- > 0;) heap_down(r, h, n, i);
+    while (n) {
+        Bucket *k = &r->b[h[0]];
+        if (emit && emit(ctx, &k->rows[k->rpos]) != 0) { free(h); return -2; }
+        if (++k->rpos == k->nrows && k->rows_read < k->rows_spilled) {
+            if (next_rows(r, k) != 0) { free(h); return -1; }
+        } else if (k->rpos == k->nrows) {
+            free(k->rows);
+            k->rows = NULL;
+            h[0] = h[--n];
+        }
+        if (n > 1) heap_down(r, h, n, 0);
+    }
+    free(h);
+    return 0;
+}
+
+int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
+{
+    r->horizon = horizon;
+    atomic_store(&r->spill_end, r->spill_off);
+    atomic_store(&r->rows_mem, 0);
+    const KImage *img = r->img;
+    r->stats.nrules = img->nrules;
+    r->stats.rule = calloc(img->nrules + 1u, sizeof *r->stats.rule);
+    r->carried = calloc(img->nattr_reads + 1u, 1);
+    r->seen = calloc(img->nevents + 1u, 1);
+    if (!r->stats.rule || !r->carried || !r->seen) return -1;
+    /* The engines intern the image's strings into the shared value pool:
+     * once here, so that the workers only find them (no writes). */
+    {
+        KrPool *p = kr_pool_new();
+        if (!p) return -1;
+        KrEngineOpts eo = { .has_until = false };
+        KrEngine *e = kr_engine_new(img, p, r->values, &eo);
+        kr_pool_free(p);
+        if (!e) return -1;
+        kr_engine_free(e);
+    }
+    uint32_t jobs = r->opt->jobs;
+    if (jobs == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = c > 0 ? (uint32_t)c : 1u;
+    }
+    if (jobs > JOBS_MAX) jobs = JOBS_MAX;
+    uint32_t busy = 0;
+    for (uint32_t i = 0; i < r->nb; i++) busy += r->b[i].len || r->b[i].nchunks;
+    if (jobs > busy) jobs = busy ? busy : 1u;
+    Acc acc[JOBS_MAX];
+    memset(acc, 0, sizeof acc);
+    pthread_t th[JOBS_MAX];
+    bool started[JOBS_MAX] = { false };
+    int rc = 0;
+    atomic_store(&r->next, 0u);
+    atomic_store(&r->failed, 0);
+    for (uint32_t j = 0; j < jobs; j++)
+        if (acc_init(&acc[j], r) != 0) { rc = -1; goto out; }
+    for (uint32_t j = 1; j < jobs; j++)
+        started[j] = pthread_create(&th[j], NULL, worker, &acc[j]) == 0;
+    worker(&acc[0]);               /* this thread is a worker too */
+    for (uint32_t j = 1; j < jobs; j++)
+        if (started[j]) pthread_join(th[j], NULL);
+    uint32_t lowest = UINT32_MAX;
+    int64_t ltime = INT64_MAX;
+    for (uint32_t j = 0; j < jobs; j++) {
+        if (acc[j].oom) rc = -1;
+        if (acc[j].fail && !acc[j].oom &&
+            (acc[j].fail_time < ltime || (acc[j].fail_time == ltime && acc[j].fail_bucket < lowest))) {
+            lowest = acc[j].fail_bucket;
+            ltime = acc[j].fail_time;
+            memcpy(r->errmsg, acc[j].firstmsg, sizeof r->errmsg);
+        }
+        r->stats.events += acc[j].events;
+        r->stats.customers += acc[j].customers;
+        for (uint32_t ri = 0; ri < img->nrules; ri++)
+            for (int s = 0; s < KR_ST__COUNT; s++) r->stats.rule[ri][s] += acc[j].st[ri][s];
+        for (uint32_t i = 0; i < img->nattr_reads; i++) r->carried[i] |= acc[j].carried[i];
+        for (uint32_t i = 0; i < img->nevents; i++) r->seen[i] |= acc[j].seen[i];
+    }
+    if (rc == 0 && lowest != UINT32_MAX) rc = -1;
+    else if (rc != 0) r->errmsg[0] = '\0';       /* out of memory: no limit message */
+    if (rc == 0) rc = merge_rows(r, emit, emit_ctx);
+out:
+    for (uint32_t j = 0; j < jobs; j++) acc_free(&acc[j]);
+    return rc;
+}
+
+const KrStats *kp_stats(const KpRun *r) { return &r->stats; }
+const char *kp_error(const KpRun *r) { return r->errmsg[0] ? r->errmsg : NULL; }
+
+bool kp_attr_unseen(const KpRun *r, uint32_t i)
+{
+    const KImage *img = r->img;
+    if (i >= img->nattr_reads || !r->carried || r->carried[i]) return false;
+    const KbRule *rule = &img->rules[img->attr_reads[i].rule];
+    return rule->trigger == KB_TRIG_AFTER && rule->event < img->nevents && r->seen[rule->event];
+}
+
+void kp_free(KpRun *r)
+{
+    if (!r) return;
+    for (uint32_t i = 0; r->b && i < r->nb; i++) {
+        free(r->b[i].buf);
+        free(r->b[i].chunks);
+        free(r->b[i].rows);
+    }
+    free(r->b);
+    if (r->spill_fd >= 0) close(r->spill_fd);
+    pthread_mutex_destroy(&r->spill_lock);
+    free(r->stats.rule);
+    free(r->carried);
+    free(r->seen);
+    free(r);
+}

@@ -1,0 +1,357 @@
+#!/bin/sh
+# tests/io/run.sh KAIROS -- files, streams and signals (SPEC.md section 6,
+# "Output files" and "Inputs"; section 5.1 for .gz):
+#   - output: regular files replaced atomically, devices and FIFOs written in
+#     place (never renamed over), symbolic links followed, directories refused;
+#   - every input read once: a policy from a pipe or standard input;
+#   - strict .gz: truncated, not gzip, garbage after, bad checksum;
+#   - write errors on standard output for every command;
+#   - temporary files removed on SIGINT, SIGTERM, SIGHUP; a stale one left by
+#     SIGKILL is harmless;
+#   - a .kbc file holds bytecode; messages name the file and the place.
+# Prints one line per failure, then "io: N passed, M failed".
+set -u
+[ $# -ge 1 ] || { echo "usage: run.sh KAIROS" >&2; exit 2; }
+KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+pass=0
+fail=0
+# every run has a time limit: a regression that waits forever (a FIFO read
+# twice, a lost signal) fails instead of hanging
+TMO=""
+command -v timeout >/dev/null 2>&1 && TMO="timeout 60"
+K() { $TMO "$KAIROS" "$@"; }
+
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: io $1"; [ -n "${2:-}" ] && [ -e "$2" ] && head -5 "$2" | sed 's/^/    /'; }
+
+# run NAME STATUS PATTERN CMD... -- CMD (a shell command, run in $W) exits
+# with STATUS and its standard error matches PATTERN (grep -E; "" for any).
+run() {
+    name=$1 want=$2 pat=$3
+    shift 3
+    (cd "$W" && eval "$*") >"$W/.out" 2>"$W/.err" </dev/null
+    st=$?
+    if [ "$st" != "$want" ]; then bad "$name: exit status $st, expected $want" "$W/.err"
+    elif [ -n "$pat" ] && ! grep -q -E -- "$pat" "$W/.err"; then bad "$name: no message /$pat/" "$W/.err"
+    else ok
+    fi
+}
+# check NAME CONDITION -- a shell test, run in $W.
+check() {
+    if (cd "$W" && eval "$2"); then ok; else bad "$1: not ($2)"; fi
+}
+
+EX="$ROOT/examples/ab-timing"
+cp "$EX/policy.kai" "$W/p.kai"
+cp "$EX/policy.kai" "$W/policy.kai"
+cp "$EX/events.csv" "$W/events.csv"
+cp "$EX/events.csv" "$W/ev.csv"
+cp "$EX/expected.csv" "$W/expected.csv"
+cp "$EX/ab-timing.test.yaml" "$W/t.test.yaml"
+(cd "$W" && K compile p.kai -o ref.kbc) || bad "setup: compile"
+{ head -1 "$W/ev.csv"; tail -n +2 "$W/ev.csv" | sort -r; } >"$W/unsorted.csv"
+
+# ---- 1. output files ----------------------------------------------------------
+
+# A FIFO is written in place and stays a FIFO (a rename would replace it).
+mkfifo "$W/fifo"
+(cd "$W" && cat fifo >got.kbc) &
+run out-fifo-compile 0 "" 'K compile p.kai -o fifo'
+wait
+check out-fifo-compile-still-fifo '[ -p fifo ]'
+check out-fifo-compile-bytes 'cmp -s got.kbc ref.kbc'
+(cd "$W" && cat fifo >got.csv) &
+run out-fifo-simulate 0 "" 'K simulate --no-progress p.kai ev.csv -o fifo'
+wait
+check out-fifo-simulate-still-fifo '[ -p fifo ]'
+check out-fifo-simulate-rows 'cmp -s got.csv expected.csv'
+# a failed replay writes nothing to a FIFO (held back, like standard output)
+printf 'time,customer,event\nnot-a-time,a,purchase\n' >"$W/badrow.csv"
+(cd "$W" && cat fifo >got2.csv) &
+run out-fifo-failed 1 'badrow.csv:2:1: error: bad time' 'K simulate --no-progress p.kai badrow.csv -o fifo'
+wait
+check out-fifo-failed-empty '[ ! -s got2.csv ]'
+(cd "$W" && cat fifo >got.xml) &
+run out-fifo-junit 0 "" 'K test --format junit -o fifo t.test.yaml'
+wait
+check out-fifo-junit-still-fifo '[ -p fifo ]'
+check out-fifo-junit-xml 'grep -q "<testsuites" got.xml'
+
+(cd "$W" && K simulate --no-progress --shard 0/2 p.kai ev.csv -o s0.csv && K simulate --no-progress --shard 1/2 p.kai ev.csv -o s1.csv) || bad "setup: shards"
+(cd "$W" && cat fifo >got-merge.csv) &
+run out-fifo-merge 0 "" 'K merge p.kai s0.csv s1.csv -o fifo'
+wait
+check out-fifo-merge-still-fifo '[ -p fifo ]'
+check out-fifo-merge-rows 'cmp -s got-merge.csv expected.csv'
+
+(cd "$W" && K readout --format csv p.kai ev.csv >readout-ref.csv) || bad "setup: readout"
+(cd "$W" && cat fifo >got-readout.csv) &
+run out-fifo-readout 0 "" 'K readout --format csv p.kai ev.csv -o fifo'
+wait
+check out-fifo-readout-still-fifo '[ -p fifo ] && cmp -s got-readout.csv readout-ref.csv'
+
+# A device: written in place, never replaced.
+run out-devnull-compile 0 "" 'K compile p.kai -o /dev/null'
+check out-devnull-still-device '[ -c /dev/null ]'
+run out-devfull-compile 1 '^/dev/full: error: write error: No space left on device$' 'K compile p.kai -o /dev/full'
+run out-devfull-simulate 1 '^/dev/full: error: write error: No space left on device$' 'K simulate --no-progress p.kai ev.csv -o /dev/full'
+run out-devfull-junit 1 '^/dev/full: error: write error: No space left on device$' 'K test --format junit -o /dev/full t.test.yaml'
+run out-devfull-merge 1 '^/dev/full: error: write error: No space left on device$' 'K merge p.kai s0.csv s1.csv -o /dev/full'
+check out-devfull-still-device '[ -c /dev/full ]'
+
+# A directory is an error, and nothing is created in it.
+mkdir "$W/dir"
+run out-dir-compile 1 '^dir: error: cannot write: Is a directory$' 'K compile p.kai -o dir'
+run out-dir-simulate 1 '^dir: error: cannot write: Is a directory$' 'K simulate --no-progress p.kai ev.csv -o dir'
+run out-dir-junit 1 '^dir/: error: cannot write: Is a directory$' 'K test --format junit -o dir/ t.test.yaml'
+run out-dir-diff 1 '^dir: error: cannot write: Is a directory$' 'K diff p.kai p.kai ev.csv -o dir'
+run out-dir-readout 1 '^dir: error: cannot write: Is a directory$' 'K readout p.kai ev.csv -o dir'
+run out-dir-merge 1 '^dir: error: cannot write: Is a directory$' 'K merge p.kai s0.csv s1.csv -o dir'
+check out-dir-empty '[ -z "$(ls -A dir)" ]'
+
+# A symbolic link to a regular file: the target is replaced, the link kept.
+printf 'old\n' >"$W/target.kbc"
+ln -s target.kbc "$W/link.kbc"
+run out-symlink 0 "" 'K compile p.kai -o link.kbc'
+check out-symlink-kept '[ -L link.kbc ]'
+check out-symlink-target 'cmp -s target.kbc ref.kbc'
+# ... through two links, one of them relative to its directory
+mkdir "$W/sub"
+printf 'old\n' >"$W/sub/t2.csv"
+ln -s t2.csv "$W/sub/l2.csv"
+ln -s sub/l2.csv "$W/l1.csv"
+run out-symlink-chain 0 "" 'K simulate --no-progress p.kai ev.csv -o l1.csv'
+check out-symlink-chain-target '[ -L l1.csv ] && [ -L sub/l2.csv ] && cmp -s sub/t2.csv expected.csv'
+# a dangling link: its target is created
+ln -s new-target.kbc "$W/dangling.kbc"
+rm -f "$W/t3.csv"; ln -s t3.csv "$W/l3.csv"
+run out-symlink-merge 0 "" 'K merge p.kai s0.csv s1.csv -o l3.csv'
+check out-symlink-merge-target '[ -L l3.csv ] && cmp -s t3.csv expected.csv'
+run out-symlink-dangling 0 "" 'K compile p.kai -o dangling.kbc'
+check out-symlink-dangling-created '[ -L dangling.kbc ] && cmp -s new-target.kbc ref.kbc'
+# fmt -w through a link
+printf 'policy "x"\nask NPS   after purchase\n' >"$W/fmt-target.kai"
+ln -s fmt-target.kai "$W/fmt-link.kai"
+run out-fmt-w-symlink 0 "" 'K fmt -w fmt-link.kai'
+check out-fmt-w-symlink-kept '[ -L fmt-link.kai ] && grep -q "^ask NPS after purchase" fmt-target.kai'
+
+# An existing file's permissions are kept; a new file gets 0666 less the umask.
+cp "$W/ref.kbc" "$W/mode.kbc"
+chmod 640 "$W/mode.kbc"
+run out-mode-kept 0 "" 'K compile p.kai -o mode.kbc'
+check out-mode-kept-640 '[ "$(stat -c %a mode.kbc)" = 640 ]'
+run out-mode-new 0 "" 'umask 027; K compile p.kai -o fresh.kbc'
+check out-mode-new-640 '[ "$(stat -c %a fresh.kbc)" = 640 ]'
+
+# /dev/stdout is the open standard output, in append mode too: not renamed
+# over, not truncated.
+run out-dev-stdout 0 "" '{ echo first; K compile p.kai -o /dev/stdout; } >>appended'
+check out-dev-stdout-appended '[ "$(head -1 appended)" = first ] && tail -c +7 appended | cmp -s - ref.kbc'
+run out-dev-stdout-simulate 0 "" 'K simulate --no-progress p.kai ev.csv -o /dev/stdout >sim-stdout.csv'
+check out-dev-stdout-simulate-rows 'cmp -s sim-stdout.csv expected.csv'
+# A log found unsorted at its last row makes the replay start over after
+# rows were written: the temporary file starts over too.
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 4000; i++) printf "%d,c%d,purchase\n", 1772323200 + i * 60, i % 97; print "1772323200,late,purchase" }' >"$W/late.csv"
+run out-restart 0 "" 'K simulate --no-progress p.kai late.csv -o restart.csv'
+run out-restart-stdout 0 "" 'K simulate --no-progress p.kai late.csv >restart-stdout.csv'
+check out-restart-rows 'cmp -s restart.csv restart-stdout.csv && grep -q ",late," restart.csv'
+check out-no-temporary-left '! ls -a . sub | grep -q "\.tmp\."'
+
+# ---- 2. every input read once ------------------------------------------------------
+
+run in-policy-pipe 0 "" 'K compile "$(echo /dev/stdin)" -o piped.kbc <p.kai'
+check in-policy-pipe-same 'cmp -s piped.kbc ref.kbc'
+run in-policy-procsub 0 "" 'cat p.kai | K simulate --no-progress /dev/stdin ev.csv >sim-pipe.csv'
+check in-policy-procsub-rows 'cmp -s sim-pipe.csv expected.csv'
+run in-policy-dash 0 "" 'K simulate --no-progress - ev.csv <p.kai >sim-dash.csv'
+check in-policy-dash-rows 'cmp -s sim-dash.csv expected.csv'
+run in-policy-dash-compile 0 "" 'K compile - <p.kai >dash.kbc'
+check in-policy-dash-compile-same 'cmp -s dash.kbc ref.kbc'
+run in-policy-dash-kbc 0 "" 'K simulate --no-progress - ev.csv <ref.kbc >sim-dash-kbc.csv'
+check in-policy-dash-kbc-rows 'cmp -s sim-dash-kbc.csv expected.csv'
+run in-policy-stdin-name 1 '^<stdin>:2:' 'printf "policy \"x\"\nask NPS after\n" | K compile - -o x.kbc'
+run in-stdin-twice 2 "standard input can be read once" 'K simulate - - <p.kai'
+run in-check-dash 1 '^<stdin>:2:14: error: expected an event name' 'printf "policy \"x\"\nask NPS after\n" | K check --color=never -'
+run in-check-dash-clean 0 "" 'K check - <p.kai'
+run in-merge-dash 0 "" 'K merge - s0.csv s1.csv <p.kai >merged-dash.csv'
+check in-merge-dash-rows 'cmp -s merged-dash.csv expected.csv'
+run in-merge-dash-twice 2 "standard input can be read once" 'K merge - - s1.csv <p.kai'
+run in-check-dash-twice 2 "standard input can be read once" 'K check - - <p.kai'
+# an unsorted event log from a FIFO: read once (no second pass over it)
+mkfifo "$W/ev-fifo.csv"
+(cd "$W" && cat unsorted.csv >ev-fifo.csv) &
+run in-events-fifo-unsorted 0 "" 'K simulate --no-progress p.kai ev-fifo.csv >sim-fifo.csv'
+wait
+check in-events-fifo-unsorted-rows 'cmp -s sim-fifo.csv expected.csv'
+
+# ---- 3. .gz logs ----------------------------------------------------------------
+# a log of 4000 rows; its halves as two gzip members
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 4000; i++) printf "%d,c%d,purchase\n", 1772323200 + i * 60, i % 97 }' >"$W/big.csv"
+head -2001 "$W/big.csv" | gzip -c >"$W/half1.gz"
+tail -n +2002 "$W/big.csv" | gzip -c >"$W/half2.gz"
+cat "$W/half1.gz" "$W/half2.gz" >"$W/multi.csv.gz"
+gzip -c "$W/big.csv" >"$W/big.csv.gz"
+(cd "$W" && K simulate --no-progress p.kai big.csv >big-ref.csv)
+run gz-single 0 "" 'K simulate --no-progress p.kai big.csv.gz >big-gz.csv'
+check gz-single-rows 'cmp -s big-gz.csv big-ref.csv'
+run gz-multi-member 0 "" 'K simulate --no-progress p.kai multi.csv.gz >big-multi.csv'
+check gz-multi-member-rows 'cmp -s big-multi.csv big-ref.csv'
+# cut at a row boundary: the first member whole, the second cut in its header
+n1=$(wc -c <"$W/half1.gz")
+head -c $((n1 + 5)) "$W/multi.csv.gz" >"$W/cut-row.csv.gz"
+run gz-cut-row-boundary 1 '^cut-row.csv.gz: error: truncated gzip file' 'K simulate --no-progress p.kai cut-row.csv.gz'
+n=$(wc -c <"$W/big.csv.gz")
+head -c $((n / 2)) "$W/big.csv.gz" >"$W/cut-mid.csv.gz"
+run gz-cut-middle 1 '^cut-mid.csv.gz: error: truncated gzip file' 'K simulate --no-progress p.kai cut-mid.csv.gz'
+head -c $((n - 8)) "$W/big.csv.gz" >"$W/no-trailer.csv.gz"
+run gz-no-trailer 1 '^no-trailer.csv.gz: error: truncated gzip file' 'K simulate --no-progress p.kai no-trailer.csv.gz'
+head -c $((n - 3)) "$W/big.csv.gz" >"$W/part-trailer.csv.gz"
+run gz-part-trailer 1 '^part-trailer.csv.gz: error: truncated gzip file' 'K simulate --no-progress p.kai part-trailer.csv.gz'
+{ cat "$W/big.csv.gz"; printf 'garbage'; } >"$W/garbage.csv.gz"
+run gz-garbage-after 1 "^garbage.csv.gz: error: unexpected bytes after the end of the gzip data at byte $n\$" 'K simulate --no-progress p.kai garbage.csv.gz'
+{ cat "$W/big.csv.gz"; printf '\037'; } >"$W/garbage1.csv.gz"
+run gz-one-byte-after 1 "^garbage1.csv.gz: error: unexpected bytes after the end" 'K simulate --no-progress p.kai garbage1.csv.gz'
+cp "$W/big.csv" "$W/plain.csv.gz"
+run gz-not-gzip 1 '^plain.csv.gz: error: not a gzip file$' 'K simulate --no-progress p.kai plain.csv.gz'
+: >"$W/empty.csv.gz"
+run gz-empty 1 '^empty.csv.gz: error: not a gzip file$' 'K simulate --no-progress p.kai empty.csv.gz'
+# a damaged CRC-32 (the trailer's first 4 bytes)
+cp "$W/big.csv.gz" "$W/crc.csv.gz"
+printf '\000\000\000\000' | dd of="$W/crc.csv.gz" bs=1 seek=$((n - 8)) conv=notrunc 2>/dev/null
+run gz-bad-checksum 1 '^crc.csv.gz: error: bad gzip data: incorrect data check$' 'K simulate --no-progress p.kai crc.csv.gz'
+# a damaged block
+cp "$W/big.csv.gz" "$W/block.csv.gz"
+printf '\377\377\377\377\377\377' | dd of="$W/block.csv.gz" bs=1 seek=20 conv=notrunc 2>/dev/null
+run gz-bad-block 1 '^block.csv.gz(: error: bad gzip data|:[0-9]+)' 'K simulate --no-progress p.kai block.csv.gz'
+# a JSON Lines log, gzip'ed and truncated
+printf '{"time":1,"customer":"a","event":"purchase"}\n' | gzip -c | head -c 20 >"$W/cut.jsonl.gz"
+run gz-jsonl-cut 1 '^cut.jsonl.gz: error: truncated gzip file' 'K simulate --no-progress p.kai cut.jsonl.gz'
+
+# ---- 4. write errors on standard output --------------------------------------------
+FULL='^kairos: error writing standard output: No space left on device$'
+CLOSED='^kairos: error writing standard output: Bad file descriptor$'
+printf 'policy "x"\nask NPS   after purchase\n' >"$W/unformatted.kai"
+run wr-version-full 1 "$FULL" 'K --version >/dev/full'
+run wr-version-closed 1 "$CLOSED" 'K --version >&-'
+run wr-help-full 1 "$FULL" 'K help >/dev/full'
+run wr-help-cmd-full 1 "$FULL" 'K help simulate >/dev/full'
+run wr-check-json-full 1 "$FULL" 'K check --format json unformatted.kai >/dev/full'
+run wr-check-text-closed 0 "" 'K check p.kai >&-'
+run wr-compile-full 1 "$FULL" 'K compile p.kai -o - >/dev/full'
+run wr-compile-closed 1 "$CLOSED" 'K compile p.kai -o - >&-'
+run wr-disasm-full 1 "$FULL" 'K disasm p.kai >/dev/full'
+run wr-disasm-closed 1 "$CLOSED" 'K disasm ref.kbc >&-'
+run wr-simulate-full 1 "$FULL" 'K simulate --no-progress p.kai ev.csv >/dev/full'
+run wr-simulate-closed 1 "$CLOSED" 'K simulate --no-progress p.kai ev.csv >&-'
+run wr-simulate-jsonl-full 1 "$FULL" 'K simulate --no-progress --format jsonl p.kai big.csv >/dev/full'
+run wr-explain-full 1 "$FULL" 'K explain p.kai ev.csv --customer a23 >/dev/full'
+run wr-explain-closed 1 "$CLOSED" 'K explain p.kai ev.csv --customer a23 >&-'
+run wr-fmt-full 1 "$FULL" 'K fmt p.kai >/dev/full'
+run wr-fmt-closed 1 "$CLOSED" 'K fmt p.kai >&-'
+run wr-fmt-check-full 1 "$FULL" 'K fmt --check unformatted.kai >/dev/full'
+run wr-fmt-diff-full 1 "$FULL" 'K fmt --diff unformatted.kai >/dev/full'
+run wr-test-full 1 "$FULL" 'K test t.test.yaml >/dev/full'
+run wr-test-closed 1 "$CLOSED" 'K test t.test.yaml >&-'
+run wr-test-junit-full 1 "$FULL" 'K test --format junit t.test.yaml >/dev/full'
+run wr-merge-full 1 "$FULL" 'K merge p.kai s0.csv s1.csv >/dev/full'
+run wr-merge-closed 1 "$CLOSED" 'K merge p.kai s0.csv s1.csv >&-'
+run wr-diff-full 1 "$FULL" 'K diff p.kai p.kai ev.csv >/dev/full'
+run wr-diff-closed 1 "$CLOSED" 'K diff p.kai p.kai ev.csv >&-'
+run wr-readout-full 1 "$FULL" 'K readout p.kai ev.csv >/dev/full'
+run wr-readout-closed 1 "$CLOSED" 'K readout p.kai ev.csv >&-'
+# one message, not two
+run wr-simulate-once 1 "" 'K simulate --no-progress p.kai ev.csv >/dev/full'
+check wr-simulate-once-count '[ "$(grep -c "error writing" .err)" = 1 ]'
+# and standard output works again when it is fine
+run wr-test-ok 0 "" 'K test t.test.yaml >/dev/null'
+
+# ---- 5. signals -----------------------------------------------------------------------
+# signal_case NAME SIG STATUS -- a replay whose input is a FIFO kept open
+# and never written waits; `timeout -s SIG` stops it.  Its temporary output
+# file must exist while it waits (a watcher notes it), and be gone after the
+# signal; the process dies of the signal (status 128 + N).
+signal_case() {
+    name=$1 sig=$2 want=$3
+    rm -f "$W/sig-fifo.csv" "$W"/sig-out.csv* "$W/seen"
+    mkfifo "$W/sig-fifo.csv"
+    (sleep 8 >"$W/sig-fifo.csv") &
+    holder=$!
+    (i=0; while [ $i -lt 40 ]; do
+        if ls "$W" | grep -q '^sig-out\.csv\.tmp\.'; then : >"$W/seen"; break; fi
+        sleep 0.05; i=$((i + 1)); done) &
+    watcher=$!
+    (cd "$W" && timeout --preserve-status -s "$sig" 1 "$KAIROS" simulate --no-progress p.kai sig-fifo.csv -o sig-out.csv) 2>"$W/.err"
+    st=$?
+    kill "$holder" 2>/dev/null
+    wait "$holder" "$watcher" 2>/dev/null
+    if [ ! -e "$W/seen" ]; then bad "$name: no temporary file while the replay ran"
+    elif ls "$W" | grep -q '^sig-out\.csv'; then bad "$name: a temporary file is left after SIG$sig"
+    elif [ "$st" != "$want" ]; then bad "$name: exit status $st, expected $want (death by SIG$sig)" "$W/.err"
+    else ok
+    fi
+}
+signal_case sig-int INT 130
+signal_case sig-term TERM 143
+signal_case sig-hup HUP 129
+
+# timeout -s INT on kairos test, whose test reads a FIFO: its private
+# directory (TMPDIR/kairos-test.*) is removed.
+mkdir "$W/tt" "$W/ttmp"
+cp "$W/p.kai" "$W/tt/p.kai"
+mkfifo "$W/tt/ev.csv"
+printf 'policy: p.kai\ntests:\n  - name: waits\n    events: ev.csv\n    expect:\n      - count: {equals: 0}\n' >"$W/tt/w.test.yaml"
+(sleep 8 >"$W/tt/ev.csv") &
+holder=$!
+(cd "$W/tt" && TMPDIR="$W/ttmp" timeout -s INT 2 "$KAIROS" test w.test.yaml) >"$W/.out" 2>&1
+st=$?
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+if [ "$st" != 124 ]; then bad "sig-test: exit status $st, expected 124 (timed out)" "$W/.out"
+elif [ -n "$(ls -A "$W/ttmp")" ]; then bad "sig-test: left $(ls -A "$W/ttmp")"
+else ok
+fi
+
+# SIGKILL cannot be caught: the temporary file stays, and the next run
+# neither trips over it nor touches it.
+rm -f "$W/sig-fifo.csv" "$W"/sig-out.csv*
+mkfifo "$W/sig-fifo.csv"
+(sleep 8 >"$W/sig-fifo.csv") &
+holder=$!
+(cd "$W" && exec "$KAIROS" simulate --no-progress p.kai sig-fifo.csv -o sig-out.csv) 2>/dev/null &
+pid=$!
+i=0
+while [ $i -lt 50 ] && ! ls "$W" | grep -q '^sig-out\.csv\.tmp\.'; do sleep 0.1; i=$((i + 1)); done
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+stale=$(ls "$W" | grep '^sig-out\.csv\.tmp\.')
+check sig-kill-stale-left '[ -n "$stale" ]'
+run sig-kill-next-run 0 "" 'K simulate --no-progress p.kai ev.csv -o sig-out.csv'
+check sig-kill-next-output 'cmp -s sig-out.csv expected.csv && [ -e "$stale" ]'
+
+# ---- 9. a .kbc file holds bytecode -----------------------------------------------------
+: >"$W/empty.kbc"
+run kbc-empty-simulate 1 '^empty.kbc: error: not a kairos bytecode file$' 'K simulate --no-progress empty.kbc ev.csv'
+run kbc-empty-disasm 1 '^empty.kbc: error: not a kairos bytecode file$' 'K disasm empty.kbc'
+printf '\177KB' >"$W/short.kbc"
+run kbc-3-bytes 1 '^short.kbc: error: bad kairos bytecode: truncated at byte 3$' 'K disasm short.kbc'
+printf '\177KB' >"$W/short.kai"
+run kbc-3-bytes-any-name 1 '^short.kai: error: bad kairos bytecode: truncated at byte 3$' 'K simulate --no-progress short.kai ev.csv'
+cp "$W/p.kai" "$W/text.kbc"
+run kbc-text 1 '^text.kbc: error: not a kairos bytecode file$' 'K simulate --no-progress text.kbc ev.csv'
+
+# ---- messages ------------------------------------------------------------------------------
+run msg-simulate-dir 1 '^dir: error: cannot read file: Is a directory$' 'K simulate --no-progress dir ev.csv'
+run msg-disasm-dir 1 '^dir: error: cannot read file: Is a directory$' 'K disasm dir'
+run msg-compile-dir 1 '^dir: error: cannot read file: Is a directory$' 'K compile dir -o x.kbc'
+printf 'policy: p.kai\ntests:\n  - name: a\000b\n' >"$W/nul.test.yaml"
+run msg-yaml-nul 1 '^nul.test.yaml:3:12: error: YAML syntax: control characters are not allowed$' 'K test nul.test.yaml'
+printf 'policy: p.kai\ntests:\n  - name: \303\251\377\n' >"$W/utf8.test.yaml"
+run msg-yaml-utf8 1 '^utf8.test.yaml:3:12: error: YAML syntax: invalid leading UTF-8 octet$' 'K test utf8.test.yaml'
+
+echo "io: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,29 @@
+#!/bin/sh
+# run.sh KAIROS -- the policies quoted in SPEC.md are checked (make check):
+# every code block fenced as ```kairos must pass `kairos check` (exit 0;
+# warnings allowed), so the reference cannot drift from the binary.  Blocks
+# that show an error on purpose, or a fragment, are fenced without a tag.
+set -u
+KAIROS=$1
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+awk -v dir="$TMP" '
+    /^```kairos$/ { n++; f = sprintf("%s/spec-%03d-line-%d.kai", dir, n, NR); inb = 1; next }
+    /^```/ && inb { inb = 0; close(f); next }
+    inb { print > f }
+' "$ROOT/SPEC.md"
+pass=0 fail=0
+for f in "$TMP"/spec-*.kai; do
+    [ -e "$f" ] || continue
+    if "$KAIROS" check --color=never "$f" >"$TMP/out" 2>&1; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: spec: the policy at SPEC.md line $(basename "$f" .kai | sed 's/.*-line-//') does not check:"
+        sed 's/^/    /' "$TMP/out" | head -20
+    fi
+done
+[ "$pass" -eq 0 ] && { echo "FAIL: spec: no \`\`\`kairos block found in SPEC.md"; fail=$((fail + 1)); }
+echo "spec: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

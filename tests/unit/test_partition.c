@@ -1,0 +1,217 @@
+/* test_partition.c -- runtime/partition.c: the partitioned replay gives the
+ * schedule and the statistics of one engine fed the whole log in replay
+ * order (ki_next), for any --jobs, with spilling, for grouped, shuffled and
+ * several input files whose rows share timestamps. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "units.h"
+#include "../../lang/lang.h"
+#include "../../runtime/internal.h"
+
+static char dir[64];
+
+static KImage *compile(const char *src)
+{
+    KDiags d;
+    kd_init(&d, NULL);
+    KlOptions o = { 0 };
+    KProgram *p = kc_load_text("t.kai", src, strlen(src), &o, &d);
+    ck_assert_ptr_nonnull(p);
+    ck_assert(!kd_failed(&d));
+    KImage *img = kg_compile(p);
+    ck_assert_ptr_nonnull(img);
+    kc_free(p);
+    kd_free(&d);
+    return img;
+}
+
+/* A policy reading most of the state the engine keeps: zones (identify
+ * tz), windows, counts, opt-out, caps, quiet hours, reminders, a task. */
+static const char *POLICY =
+    "policy \"p\"\ntimezone \"Europe/Oslo\"\n"
+    "event ticket_closed { kind: string }\nsurvey REVIEW\n"
+    "cap 1 per 3d\nquiet 20:00-08:00 on sms\n"
+    "rule a:\n  ask CSAT via email\n  after ticket_closed + 2h where kind == \"x\"\n"
+    "  if count(login within 1d) >= 1\n  priority 5\n"
+    "rule b:\n  ask REVIEW via sms then email after 3h\n  after purchase + 1h\n"
+    "rule c:\n  task call via phone after response + 30m where score <= 6\n";
+
+static const char *EVENTS[] = { "login", "login", "login", "purchase", "ticket_closed",
+                                "response", "identify", "opt_out", "other" };
+static const char *ZONES[] = { "UTC", "Asia/Tokyo", "America/New_York", "Europe/Oslo" };
+
+static uint64_t rng = 88172645463325252ULL;
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+/* Writes nfiles CSV files of n rows each over ncust customers; times on a
+ * coarse grid (many ties within and across files); order: 0 time-sorted,
+ * 1 grouped by customer, 2 shuffled. */
+static void gen(int nfiles, int n, int ncust, int order)
+{
+    for (int f = 0; f < nfiles; f++) {
+        typedef struct { long t; int c, e, x; } Row;
+        Row *rows = malloc((size_t)n * sizeof *rows);
+        ck_assert_ptr_nonnull(rows);
+        for (int i = 0; i < n; i++)
+            rows[i] = (Row){ 1767225600L + 3600L * rnd(500), (int)rnd((uint32_t)ncust), (int)rnd(9), (int)rnd(10) };
+        if (order == 0 || order == 1)
+            for (int i = 1; i < n; i++) {             /* stable insertion sort */
+                Row x = rows[i];
+                int j = i;
+                while (j > 0 && (order == 0 ? rows[j - 1].t > x.t
+                                 : rows[j - 1].c > x.c || (rows[j - 1].c == x.c && rows[j - 1].t > x.t))) {
+                    rows[j] = rows[j - 1];
+                    j--;
+                }
+                rows[j] = x;
+            }
+        char path[128];
+        snprintf(path, sizeof path, "%s/e%d.csv", dir, f);
+        FILE *o = fopen(path, "w");
+        ck_assert_ptr_nonnull(o);
+        fputs("time,customer,event,kind,score,tz,channel\n", o);
+        for (int i = 0; i < n; i++) {
+            const Row *r = &rows[i];
+            fprintf(o, "%ld,c%d,%s,%s,%d,%s,%s\n", r->t, r->c, EVENTS[r->e], r->x < 5 ? "x" : "y", r->x,
+                    r->e == 6 ? ZONES[r->x % 4] : "", r->e == 7 ? (r->x < 5 ? "sms" : "email") : "");
+        }
+        fclose(o);
+        free(rows);
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char b[65536];
+    size_t k;
+    while ((k = fread(b, 1, sizeof b, f)) > 0) fwrite(b, 1, k, m);
+    fclose(m);
+    fclose(f);
+    return buf;
+}
+
+/* The reference: one engine over ki_next's globally sorted stream. */
+static char *reference(const KImage *img, const KrOptions *opt, uint64_t *events, uint64_t *sent)
+{
+    KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
+    KrInput *in = ki_open(img, opt, cust, vals, stderr);
+    ck_assert_ptr_nonnull(in);
+    char out[128];
+    snprintf(out, sizeof out, "%s/ref.csv", dir);
+    FILE *of = fopen(out, "w");
+    ck_assert_ptr_nonnull(of);
+    KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
+    ck_assert_ptr_nonnull(w);
+    KrEngineOpts eo = { .emit = ko_emit, .emit_ctx = w };
+    KrEngine *e = kr_engine_new(img, cust, vals, &eo);
+    KrEvent ev;
+    int rc;
+    while ((rc = ki_next(in, &ev)) == 1) ck_assert_int_eq(kr_engine_event(e, &ev), 0);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(kr_engine_finish(e, kr_engine_last_time(e)), 0);
+    ck_assert_int_eq(ko_close(w, true), 0);
+    fclose(of);
+    *events = kr_engine_stats(e)->events;
+    *sent = 0;
+    for (uint32_t r = 0; r < img->nrules; r++)
+        for (int k = 0; k < KR_ST__COUNT; k++) *sent += kr_engine_stats(e)->rule[r][k] * (uint64_t)(k + 1);
+    kr_engine_free(e);
+    ki_close(in);
+    kr_pool_free(cust);
+    kr_pool_free(vals);
+    return slurp(out);
+}
+
+static void check_case(int nfiles, int n, int ncust, int order)
+{
+    snprintf(dir, sizeof dir, "/tmp/kairos-part-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    gen(nfiles, n, ncust, order);
+    KImage *img = compile(POLICY);
+    char paths[4][128], out[128];
+    const char *inputs[4];
+    for (int f = 0; f < nfiles; f++) {
+        snprintf(paths[f], sizeof paths[f], "%s/e%d.csv", dir, f);
+        inputs[f] = paths[f];
+    }
+    snprintf(out, sizeof out, "%s/out.csv", dir);
+    KrOptions opt = { .inputs = inputs, .ninputs = (uint32_t)nfiles };
+    uint64_t ref_events, ref_sum;
+    char *want = reference(img, &opt, &ref_events, &ref_sum);
+    ck_assert(strlen(want) > 1000);                 /* not vacuous: many rows */
+    for (uint32_t jobs = 1; jobs <= 4; jobs++) {
+        for (int spill = 0; spill < 2; spill++) {
+            KrOptions o = opt;
+            o.jobs = jobs;
+            o.memory = spill ? (512u << 10) : 0;    /* 64 KiB of records and rows */
+            KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
+            KrInput *in = ki_open(img, &o, cust, vals, stderr);
+            KpRun *run = kp_new(img, &o, cust, vals);
+            ck_assert_ptr_nonnull(run);
+            ck_assert_int_eq(kp_read(run, in, stderr), 0);
+            if (spill) ck_assert_uint_gt(kp_spilled(run), 0);
+            else ck_assert_uint_eq(kp_spilled(run), 0);
+            FILE *of = fopen(out, "w");
+            ck_assert_ptr_nonnull(of);
+            KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
+            ck_assert_int_eq(kp_replay(run, kp_last_time(run), ko_emit, w), 0);
+            ck_assert_int_eq(ko_close(w, true), 0);
+            fclose(of);
+            /* rows go to the file past the budget (a bucket of more than 32) */
+            if (!spill || ncust < 2000) ck_assert(spill || kp_rows_spilled(run) == 0);
+            else ck_assert_uint_gt(kp_rows_spilled(run), 0);
+            char *got = slurp(out);
+            ck_assert_str_eq(got, want);
+            free(got);
+            const KrStats *st = kp_stats(run);
+            uint64_t sum = 0;
+            for (uint32_t r = 0; r < img->nrules; r++)
+                for (int k = 0; k < KR_ST__COUNT; k++) sum += st->rule[r][k] * (uint64_t)(k + 1);
+            ck_assert_uint_eq(st->events, ref_events);
+            ck_assert_uint_eq(sum, ref_sum);
+            kp_free(run);
+            ki_close(in);
+            kr_pool_free(cust);
+            kr_pool_free(vals);
+        }
+    }
+    free(want);
+    kb_free(img);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_sorted_one_file) { check_case(1, 60000, 3000, 0); }
+END_TEST
+START_TEST(test_grouped_one_file) { check_case(1, 60000, 3000, 1); }
+END_TEST
+START_TEST(test_shuffled_three_files) { check_case(3, 20000, 2000, 2); }
+END_TEST
+START_TEST(test_sorted_three_files) { check_case(3, 20000, 500, 0); }
+END_TEST
+
+Suite *partition_suite(void)
+{
+    Suite *s = suite_create("partition");
+    TCase *tc = tcase_create("same-as-one-engine");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_sorted_one_file);
+    tcase_add_test(tc, test_grouped_one_file);
+    tcase_add_test(tc, test_shuffled_three_files);
+    tcase_add_test(tc, test_sorted_three_files);
+    suite_add_tcase(s, tc);
+    return s;
+}
