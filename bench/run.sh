@@ -203,7 +203,9 @@ SQL
         return
     fi
     same="same schedule as from the CSV file"
-    cmp -s "$DIR/schedule-pg.csv" "$DIR/schedule-csv.csv" || same="WARNING: the schedule differs from the CSV one"
+    ref="$DIR/schedule-csv-sorted.csv"
+    [ -s "$ref" ] || ref="$DIR/schedule-csv.csv"
+    cmp -s "$DIR/schedule-pg.csv" "$ref" || same="WARNING: the schedule differs from the CSV one ($ref)"
     awk -v s="$secs" -v w="$wall" -v n="$N" -v r="$rss" -v sw="$sim_wall" -v sc="$sim_secs" -v same="$same" 'BEGIN {
         if (w <= 0) w = 0.0001
         printf "postgresql: %.3f s wall, %.2fM events/s, %.3f s kairos cpu, %.1fMB peak RSS; postgresql / csv = %.2fx wall (%.2fx cpu); %s\n",
