@@ -8,7 +8,7 @@
  * each input is tried twice: as is, and with the header's file length
  * (bytes 28..35) and the trailing FNV-1a 64 checksum recomputed, which lets
  * the fuzzer reach the section readers and the verifier
- * (SPEC.md section 3 gives the layout).
+ * (doc/internals/bytecode.md gives the layout).
  */
 #include <stdint.h>
 #include <stdlib.h>

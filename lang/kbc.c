@@ -1,7 +1,7 @@
 /* kbc.c -- the .kbc file format: kb_write serializes an image, kb_read
  * loads one, bounds-checking every read, then hands it to kb_verify.
  *
- * The layout is documented byte by byte in SPEC.md section 3.4:
+ * The layout is documented byte by byte in doc/internals/bytecode.md, section 4:
  * a fixed 52-byte header, fifteen sections in a fixed order (each an id
  * byte, a u32 payload length and the payload; the last, debug, since
  * format version 2), and an FNV-1a 64 checksum

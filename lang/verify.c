@@ -7,7 +7,7 @@
  * bounded on every path, every function ending in RET with one value, no
  * cycle of COUNT where-functions, and the rule / cap / quiet tables sane.
  * It also computes each function's max_stack.  The rules and messages are
- * listed in SPEC.md section 3.
+ * listed in doc/internals/bytecode.md.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
 #!/bin/sh
-# run.sh KAIROS -- the policies quoted in SPEC.md are checked (make check):
+# run.sh KAIROS -- the policies quoted in SPEC.md are checked (make check),
+# and so is the opcode table of doc/internals/bytecode.md:
 # every code block fenced as ```kairos must pass `kairos check` (exit 0;
 # warnings allowed), so the reference cannot drift from the binary.  Blocks
 # that show an error on purpose, or a fragment, are fenced without a tag.
@@ -24,6 +25,16 @@ for f in "$TMP"/spec-*.kai; do
         sed 's/^/    /' "$TMP/out" | head -20
     fi
 done
+# The instruction set in doc/internals/bytecode.md is generated from KB_OPCODES.
+sh "$ROOT/tools/opcodes.sh" "$ROOT/lang/bytecode.h" >"$TMP/gen.md"
+sed -n '/opcodes:begin/,/opcodes:end/p' "$ROOT/doc/internals/bytecode.md" | sed '1d;$d' >"$TMP/doc.md"
+if cmp -s "$TMP/gen.md" "$TMP/doc.md"; then
+    pass=$((pass + 1))
+else
+    fail=$((fail + 1))
+    echo "FAIL: spec: doc/internals/bytecode.md's opcode table differs from KB_OPCODES (run sh tools/opcodes.sh and paste it):"
+    diff "$TMP/doc.md" "$TMP/gen.md" | head -20 | sed 's/^/    /'
+fi
 [ "$pass" -eq 0 ] && { echo "FAIL: spec: no \`\`\`kairos block found in SPEC.md"; fail=$((fail + 1)); }
 echo "spec: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
