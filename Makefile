@@ -7,7 +7,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 B       ?= build
 CC      ?= cc
-PKGS    := glib-2.0 yaml-0.1 zlib
+PKGS    := glib-2.0 yaml-0.1 zlib libpq sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyajl -lm -pthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -82,6 +82,8 @@ check: $(KAIROS) $(B)/unit-tests $(B)/kairos-bench
 	@echo "== diagnostics, golden cases, examples"
 	sh tests/run.sh $(KAIROS)
 	sh tests/cli/manpage.sh $(KAIROS) doc/kairos.1
+	@echo "== event sources in PostgreSQL (a server started here) and SQLite"
+	sh tests/db/run.sh $(KAIROS)
 	sh tests/spec/run.sh $(KAIROS)
 	@echo "== kairos report in headless Chromium (tidy, no network, charts drawn, numbers shown)"
 	sh tests/report/browser.sh $(KAIROS) $(B)/report-shots
@@ -126,6 +128,8 @@ bench: $(KAIROS) $(B)/kairos-bench
 $(B)/kairos-bench: $(B)/bench/floor.o $(B)/bench/gen.o $(B)/bench/readbench.o \
                    $(B)/runtime/pool.o $(B)/runtime/timeparse.o $(B)/runtime/input.o \
                    $(B)/runtime/rows.o $(B)/runtime/csv.o $(B)/runtime/jsonl.o $(B)/runtime/gunzip.o \
+                   $(B)/runtime/schema.o $(B)/runtime/segment.o $(B)/runtime/srcuri.o \
+                   $(B)/runtime/src_pg.o $(B)/runtime/src_sqlite.o $(B)/runtime/tz.o \
                    $(B)/lang/bytecode.o | $(B)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 

@@ -14,6 +14,12 @@
 #             bench policy with its cap widened to 45 days and SMS quiet hours
 #             to 09:00 (CSV only): one read feeds two replays, so its cost is
 #             printed as a ratio to simulate's (target: at most 1.3x),
+#   postgresql  the same CSV log loaded into a table of a PostgreSQL server
+#             started for the bench (as tests/db/run.sh does), replayed with
+#             kairos simulate POLICY 'postgresql://...?table=events': events/s
+#             and the ratio to the CSV file's simulate, by wall time (the
+#             server's CPU is not in kairos's CPU time); BENCH_PG=0 skips it,
+#             a missing server is reported and skipped,
 #   report    kairos report bench/policy.kai FILE -o report.html (CSV only):
 #             the HTML page of the same replay, its cost as a ratio to
 #             simulate's (target: at most 1.5x) and its size (under 2 MB),
@@ -26,7 +32,7 @@
 #
 # usage: sh bench/run.sh build/kairos build/kairos-bench
 # env:   BENCH_EVENTS (1000000) BENCH_CUSTOMERS (8000) BENCH_DAYS (90)
-#        BENCH_SEED (1) BENCH_RUNS (3) BENCH_DIR (build/bench)
+#        BENCH_SEED (1) BENCH_RUNS (3) BENCH_DIR (build/bench) BENCH_PG (1)
 # Needs only a POSIX shell, awk, sort and cut.
 set -u
 KAIROS=${1:-build/kairos}
@@ -163,6 +169,50 @@ if [ -n "${sim_secs:-}" ]; then
         }'
     fi
 fi
+
+# postgresql / csv: the same log read from a table (SPEC.md 5.13).
+pg_bench() {
+    PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    if [ -z "$PGBIN" ] || ! command -v psql >/dev/null 2>&1; then
+        echo "postgresql: skipped (no PostgreSQL server installed; tools/deps.sh installs it)"
+        return
+    fi
+    PGT=$(mktemp -d)
+    chmod 755 "$PGT"
+    RUN=""
+    [ "$(id -u)" = 0 ] && RUN="runuser -u postgres --" && chown postgres "$PGT"
+    trap '$RUN "$PGBIN/pg_ctl" -D "$PGT/data" -m immediate -w stop >/dev/null 2>&1; rm -rf "$PGT"' EXIT
+    if ! $RUN "$PGBIN/initdb" -D "$PGT/data" -A trust -U kairos --no-sync -E UTF8 --locale=C >"$DIR/pg.log" 2>&1 ||
+       ! $RUN "$PGBIN/pg_ctl" -D "$PGT/data" -l "$PGT/server.log" -w -t 60 \
+             -o "-k $PGT -c listen_addresses='' -F" start >>"$DIR/pg.log" 2>&1; then
+        echo "postgresql: failed: the server did not start ($DIR/pg.log)"
+        return
+    fi
+    cols=$(head -n 1 "$base.csv" | tr -d '\r' | sed 's/,/ text, /g; s/$/ text/')
+    if ! psql -X -q -v ON_ERROR_STOP=1 -h "$PGT" -U kairos -d postgres >>"$DIR/pg.log" 2>&1 <<SQL
+CREATE TABLE events ($cols);
+\\copy events FROM '$base.csv' (FORMAT csv, HEADER)
+SQL
+    then
+        echo "postgresql: failed: loading the log ($DIR/pg.log)"
+        return
+    fi
+    measure "$KAIROS" simulate "$POLICY" "postgresql:///postgres?host=$PGT&user=kairos&table=events" -o "$DIR/schedule-pg.csv"
+    if [ "$secs" = fail ]; then
+        echo "postgresql: failed: $(tail -n 2 "$DIR/stderr.txt" | head -n 1)"
+        return
+    fi
+    same="same schedule as from the CSV file"
+    ref="$DIR/schedule-csv-sorted.csv"
+    [ -s "$ref" ] || ref="$DIR/schedule-csv.csv"
+    cmp -s "$DIR/schedule-pg.csv" "$ref" || same="WARNING: the schedule differs from the CSV one ($ref)"
+    awk -v s="$secs" -v w="$wall" -v n="$N" -v r="$rss" -v sw="$sim_wall" -v sc="$sim_secs" -v same="$same" 'BEGIN {
+        if (w <= 0) w = 0.0001
+        printf "postgresql: %.3f s wall, %.2fM events/s, %.3f s kairos cpu, %.1fMB peak RSS; postgresql / csv = %.2fx wall (%.2fx cpu); %s\n",
+            w, n / w / 1e6, s, r / 1024, (sw > 0 ? w / sw : 0), (sc > 0 ? s / sc : 0), same
+    }'
+}
+if [ "${BENCH_PG:-1}" != 0 ] && [ -n "${sim_secs:-}" ]; then pg_bench; fi
 # report / simulate: the HTML page of the same replay (SPEC.md 6.4), on the CSV log.
 if [ -n "${sim_secs:-}" ]; then
     measure "$KAIROS" report "$POLICY" "$base.csv" -o "$DIR/report.html"

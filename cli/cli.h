@@ -74,6 +74,31 @@ int cli_test(int argc, char **argv);
 
 /* kairos diff (cli/diff.c) and kairos readout (cli/readout.c). */
 #include "runtime/runtime.h"
+/* ---- event sources (cli/sources.c): --map, --schema, --input, shared by
+ * every command that reads event logs ---------------------------------- */
+struct KrOptions;
+typedef struct CliSources {
+    struct KrSchema *schema;      /* NULL until --map or --schema */
+    const char *schema_file;
+    bool segment;
+} CliSources;
+/* Whether o is a source option; if so takes its value with value(ctx)
+ * (NULL: a usage message was printed) and returns 1, or -1 on bad usage
+ * (printed); 0 if o is not a source option. */
+int  cli_source_option(CliSources *cs, const char *cmd, const char *o,
+                       const char *(*value)(void *ctx), void *ctx);
+/* Loads the schema file (if any) and sets ro->schema, ro->segment; 0, or 1
+ * after printing an error in the schema file. */
+int  cli_sources_apply(CliSources *cs, struct KrOptions *ro);
+void cli_sources_free(CliSources *cs);
+/* The option lines of `kairos help` for these options. */
+#define CLI_SOURCE_HELP \
+    "  --map K=SRC,...   the log's own names: customer=user_id,time=ts,event=type (any attribute too)\n" \
+    "  --schema FILE     a schema file (YAML): names, time unit or format and zone, drops, types\n" \
+    "  --input segment   the logs are Segment-spec JSON Lines (track, identify, page, screen)\n" \
+    "  EVENTS may also be postgresql://...?table=T (or &query=SQL), sqlite:PATH?table=T (or ?query=SQL)\n"
+#define CLI_SOURCE_SYNOPSIS "[--map K=SRC,...] [--schema FILE] [--input segment]"
+
 typedef struct CliReport {
     char **pos; int npos;             /* operands: policies, then event files */
     const char *output, *format;
@@ -81,10 +106,12 @@ typedef struct CliReport {
     bool fail_if_changed;             /* diff */
     int64_t window;                   /* readout (seconds) */
     const char *by_trait;             /* readout --by customer.TRAIT: the TRAIT */
+    CliSources sources;               /* --map, --schema, --input (cli/sources.c) */
     bool stamp;                       /* report, diff --format html: show the generation time */
 } CliReport;
 /* Parses the options of diff/readout (cmd); 0, or the exit status 2 after
- * a usage message (free r->pos in both cases). */
+ * a usage message, or 1 after an error in the --schema file (free r->pos
+ * and cli_sources_free(&r->sources) in every case). */
 int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv);
 /* Writes the rendered output to standard output or atomically to output; 0 or 1. */
 int cli_report_write(const char *output, const char *buf, size_t len);
@@ -95,3 +122,4 @@ int cli_report(int argc, char **argv);
 int cli_report_html(const CliReport *r, KImage *const *imgs, int n);
 
 #endif
+

@@ -25,6 +25,16 @@ static int parse_shard(const char *v, uint32_t *k, uint32_t *n)
     return 0;
 }
 
+/* The value of a source option (cli_source_option), inline or the next argument. */
+typedef struct SrcVal { const char *val; int *i; int argc; char **argv; const char *cmd, *name; } SrcVal;
+static const char *src_value(void *ctx)
+{
+    SrcVal *v = ctx;
+    if (v->val) return v->val;
+    if (*v->i + 1 >= v->argc) { cli_usage_error(v->cmd, "option %s needs a value", v->name); return NULL; }
+    return v->argv[++*v->i];
+}
+
 int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
 {
     memset(r, 0, sizeof *r);
@@ -44,6 +54,10 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
         memcpy(name, s, nlen);
         name[nlen] = '\0';
         if (eq) val = eq + 1;
+        SrcVal sv = { eq ? eq + 1 : NULL, &i, argc, argv, cmd, name };
+        int so = cli_source_option(&r->sources, cmd, name, src_value, &sv);   /* --map, --schema, --input */
+        if (so < 0) return 2;
+        if (so > 0) continue;
         bool is_diff = strcmp(cmd, "diff") == 0;
         bool takes = strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0 || strcmp(name, "--format") == 0 ||
                      strcmp(name, "--until") == 0 || strcmp(name, "--shard") == 0 ||
@@ -93,7 +107,7 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
     if (nstdin > 1) return cli_usage_error(cmd, "standard input can be read once, as an event file");
     r->ro.inputs = (const char **)(r->pos + npol);
     r->ro.ninputs = (uint32_t)(r->npos - npol);
-    return 0;
+    return cli_sources_apply(&r->sources, &r->ro);
 }
 
 int cli_report_write(const char *output, const char *buf, size_t len)
@@ -107,7 +121,7 @@ int cli_diff(int argc, char **argv)
 {
     CliReport r;
     int st = cli_report_args(&r, "diff", argc, argv);
-    if (st != 0) { free(r.pos); return st; }
+    if (st != 0) { free(r.pos); cli_sources_free(&r.sources); return st; }
     KrDiffOptions dopt = { .format = KR_DIFF_TEXT, .old_name = r.pos[0], .new_name = r.pos[1] };
     bool html = false;
     if (r.format) {
@@ -117,12 +131,12 @@ int cli_diff(int argc, char **argv)
         else if (strcmp(r.format, "csv") == 0) dopt.format = KR_DIFF_CSV;
         else if (strcmp(r.format, "html") == 0) html = true;
         else {
-            free(r.pos);
+            free(r.pos); cli_sources_free(&r.sources);
             return cli_usage_error("diff", "unknown format '%s' (text, markdown, json, csv or html)", r.format);
         }
     }
     if (r.stamp && !html) {
-        free(r.pos);
+        free(r.pos); cli_sources_free(&r.sources);
         return cli_usage_error("diff", "--stamp applies to --format html");
     }
     KlOptions lopt = {0};
@@ -151,6 +165,6 @@ int cli_diff(int argc, char **argv)
     }
     if (old) kb_free(old);
     if (new_) kb_free(new_);
-    free(r.pos);
+    free(r.pos); cli_sources_free(&r.sources);
     return status;
 }

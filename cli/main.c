@@ -69,7 +69,8 @@ static const Command commands[] = {
     { "simulate", cmd_simulate,
       "kairos simulate POLICY EVENTS... [-o OUT] [--until TIME] [--format csv|jsonl|json] [--stats]\n"
       "                [--stats-format text|json] [--skip-bad-rows] [--shard K/N]\n"
-      "                [--stdin-format csv|jsonl] [--no-progress] [--jobs N] [--memory SIZE]",
+      "                [--stdin-format csv|jsonl] [--no-progress] [--jobs N] [--memory SIZE]\n"
+      "                " CLI_SOURCE_SYNOPSIS,
       "Replays event logs (CSV, JSON Lines, optionally .gz; - for standard input) through a policy\n"
       "(.kai, compiled in memory, or .kbc) and writes the send schedule as CSV\n"
       "(time,customer,rule,action,survey,channel,attempt,variant) or JSON Lines.\n"
@@ -84,10 +85,13 @@ static const Command commands[] = {
       "  --no-progress     no progress line on a terminal\n"
       "  --jobs N          replay on N threads (default: one per CPU); the output is the same for any N\n"
       "  --memory SIZE     memory ceiling (K, M or G suffix; default 512M): rows waiting for the\n"
-      "                    replay spill to a temporary file past an eighth of it (8M at most)\n" },
+      "                    replay spill to a temporary file past an eighth of it (8M at most)\n"
+      CLI_SOURCE_HELP
+      "  -o may also name a table: postgresql://...?table=T or sqlite:PATH?table=T (one transaction)\n" },
     { "explain", cmd_explain,
       "kairos explain POLICY EVENTS... --customer ID [--rule NAME] [--format text|jsonl] [--from TIME]\n"
-      "               [--until TIME] [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]",
+      "               [--until TIME] [--skip-bad-rows] [--stdin-format csv|jsonl] [--no-progress]\n"
+      "               " CLI_SOURCE_SYNOPSIS,
       "Replays like simulate and tells the story of one customer on standard output: first one line\n"
       "per trigger saying what became of it and why, then every event, trigger, scheduled ask, check\n"
       "(with the values it saw) and decision.\n"
@@ -99,10 +103,12 @@ static const Command commands[] = {
       "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
       "  --skip-bad-rows   skip malformed event rows instead of failing\n"
       "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
-      "  --no-progress     accepted as for simulate\n" },
+      "  --no-progress     accepted as for simulate\n"
+      CLI_SOURCE_HELP },
     { "diff", cmd_diff,
       "kairos diff OLD NEW EVENTS... [--format text|markdown|json|csv|html] [-o OUT] [--until TIME]\n"
-      "                [--fail-if-changed] [--stamp] [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]",
+      "                [--fail-if-changed] [--stamp] [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]\n"
+      "                " CLI_SOURCE_SYNOPSIS,
       "Replays two policies (.kai or .kbc) over the same event logs, read once, and shows what the\n"
       "change does: asks, reminders and tasks per rule, survey and channel before -> after; the\n"
       "customers who gain and lose asks; contact pressure (asks per customer in any 30 days: share\n"
@@ -121,11 +127,13 @@ static const Command commands[] = {
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
       "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      CLI_SOURCE_HELP
       "Exit status: 0 (whether or not the schedules differ), 1 error, 2 bad usage, 3 the schedules\n"
       "differ and --fail-if-changed was given.\n" },
     { "readout", cmd_readout,
       "kairos readout POLICY EVENTS... [--window DUR] [--format text|csv|json] [-o OUT]\n"
-      "                [--until TIME] [--by customer.TRAIT] [--shard K/N] [--skip-bad-rows]",
+      "                [--until TIME] [--by customer.TRAIT] [--shard K/N] [--skip-bad-rows]\n"
+      "                " CLI_SOURCE_SYNOPSIS,
       "What the asks achieved: replays the policy and attributes each `response` event (attribute\n"
       "survey) to the latest sent attempt of that survey to that customer at or before it, within\n"
       "the window; an ask is answered if any response is attributed to any of its sent attempts.\n"
@@ -138,6 +146,7 @@ static const Command commands[] = {
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
       "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      CLI_SOURCE_HELP
       "Text and JSON add per variant the difference to the rule's first variant (Newcombe hybrid\n"
       "score 95% interval), the scores (NPS = % promoters - % detractors; other surveys: mean),\n"
       "rates by channel, attempt and local hour of the send, time to response (median, p90), the\n"
@@ -145,7 +154,8 @@ static const Command commands[] = {
       "fewer than 100 asks.\n" },
     { "report", cmd_report,
       "kairos report POLICY EVENTS... -o report.html [--window DUR] [--until TIME] [--stamp]\n"
-      "                [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]",
+      "                [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]\n"
+      "                " CLI_SOURCE_SYNOPSIS,
       "Replays the policy over the event logs and writes one self-contained HTML page (inline SVG\n"
       "and CSS: no script, no network request) that shows what the policy does to customers: sends\n"
       "per day by rule (reminders hatched), asks per customer in any 30 days against the caps, why\n"
@@ -161,6 +171,7 @@ static const Command commands[] = {
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --skip-bad-rows    skip malformed rows (counted on the page) instead of failing\n"
       "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      CLI_SOURCE_HELP
       "Exit status: 0, 1 error in the policy or the input (no output file), 2 bad usage.\n" },
     { "merge", cmd_merge,
       "kairos merge POLICY SCHEDULE... [-o OUT]",
@@ -633,16 +644,22 @@ static int cmd_merge(int argc, char **argv)
     return rc;
 }
 
+static const char *args_value_cb(void *a) { return args_value(a); }
+
 /* Shared by simulate and explain. */
 static int run_replay(const char *cmd, int argc, char **argv, bool explain)
 {
     Args a;
     args_init(&a, cmd, argc, argv);
     KrOptions ro = {0};
+    CliSources cs = {0};
     ro.progress = true;
     const char *output = NULL;
     const char *o;
     while ((o = args_next(&a))) {
+        int so = cli_source_option(&cs, cmd, o, args_value_cb, &a);   /* --map, --schema, --input */
+        if (so < 0) goto usage;
+        if (so > 0) continue;
         if ((strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) && !explain) {
             if (!(output = args_value(&a))) goto usage;
         } else if (strcmp(o, "--until") == 0) {
@@ -742,25 +759,31 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
 
     KlOptions lopt = {0};
     KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));
-    if (!img) { args_free(&a); return 1; }
+    if (!img) { args_free(&a); cli_sources_free(&cs); return 1; }
     ro.inputs = (const char **)(a.pos + 1);
     ro.ninputs = (uint32_t)(a.npos - 1);
     CliOut out = {0};
-    if (output) {
-        if (cli_out_open(&out, output) != 0) { kb_free(img); args_free(&a); return 1; }
+    int status = cli_sources_apply(&cs, &ro);
+    if (status != 0) { kb_free(img); args_free(&a); cli_sources_free(&cs); return status; }
+    if (output && kr_output_is_table(output)) {
+        ro.out_name = output;               /* a database table: the runtime writes it (SPEC 5.13) */
+    } else if (output) {
+        if (cli_out_open(&out, output) != 0) { kb_free(img); args_free(&a); cli_sources_free(&cs); return 1; }
         ro.out_name = output;
         if (!out.is_stdout) {
             ro.out = out.f;
             ro.out_fresh = out.tmp != NULL;      /* a device or FIFO: held back */
         }
     }
-    int status = kr_simulate(img, &ro, stderr);
+    status = kr_simulate(img, &ro, stderr);
     if (out.f && cli_out_close(&out, status == 0) != 0) status = 1;
     kb_free(img);
     args_free(&a);
+    cli_sources_free(&cs);
     return status;
 usage:
     args_free(&a);
+    cli_sources_free(&cs);
     return 2;
 }
 
@@ -802,7 +825,7 @@ static int run_command(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("kairos %s (bytecode format %d)\n", KAIROS_VERSION, 1);
+        printf("kairos %s (bytecode format %d; event sources: %s)\n", KAIROS_VERSION, 1, kr_sources());
         return 0;
     }
     const Command *c = find_command(cmd);

@@ -9,7 +9,7 @@ int cli_readout(int argc, char **argv)
 {
     CliReport r;
     int st = cli_report_args(&r, "readout", argc, argv);
-    if (st != 0) { free(r.pos); return st; }
+    if (st != 0) { free(r.pos); cli_sources_free(&r.sources); return st; }
     KrReadoutOptions ropt = { .format = KR_READ_TEXT, .window = r.window, .by_trait = r.by_trait,
                               .policy_name = r.pos[0] };
     if (r.format) {
@@ -17,12 +17,12 @@ int cli_readout(int argc, char **argv)
         else if (strcmp(r.format, "csv") == 0) ropt.format = KR_READ_CSV;
         else if (strcmp(r.format, "json") == 0) ropt.format = KR_READ_JSON;
         else {
-            free(r.pos);
+            free(r.pos); cli_sources_free(&r.sources);
             return cli_usage_error("readout", "unknown format '%s' (text, csv or json)", r.format);
         }
     }
     if (ropt.format == KR_READ_CSV && ropt.by_trait) {
-        free(r.pos);
+        free(r.pos); cli_sources_free(&r.sources);
         return cli_usage_error("readout", "--by applies to the text and json formats (the csv form is fixed)");
     }
     KlOptions lopt = {0};
@@ -36,6 +36,6 @@ int cli_readout(int argc, char **argv)
         free(buf);
         kb_free(img);
     }
-    free(r.pos);
+    free(r.pos); cli_sources_free(&r.sources);
     return status;
 }

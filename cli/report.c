@@ -29,13 +29,13 @@ int cli_report(int argc, char **argv)
 {
     CliReport r;
     int st = cli_report_args(&r, "report", argc, argv);
-    if (st != 0) { free(r.pos); return st; }
+    if (st != 0) { free(r.pos); cli_sources_free(&r.sources); return st; }
     if (r.format && strcmp(r.format, "html") != 0) {
-        free(r.pos);
+        free(r.pos); cli_sources_free(&r.sources);
         return cli_usage_error("report", "unknown format '%s' (report writes html)", r.format);
     }
     if (r.by_trait) {
-        free(r.pos);
+        free(r.pos); cli_sources_free(&r.sources);
         return cli_usage_error("report", "--by applies to kairos readout");
     }
     KlOptions lopt = {0};
@@ -45,6 +45,6 @@ int cli_report(int argc, char **argv)
         status = cli_report_html(&r, &img, 1);
         kb_free(img);
     }
-    free(r.pos);
+    free(r.pos); cli_sources_free(&r.sources);
     return status;
 }

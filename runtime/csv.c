@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "input_impl.h"
+#include "source.h"
 
 #define MAX_RECORD (64u << 20)      /* a record longer than this is an error */
 
@@ -223,13 +224,14 @@ static int header(KiSrc *s, CsvState *st)
         const char *name = cell(st, &st->f[i], &len);
         if (!name) { rc = ki_error(s, 1, 0, "out of memory"); break; }
         colattr[i] = KB_NONE;
-        uint32_t *role = NULL;
-        if (len == 4 && memcmp(name, "time", 4) == 0) role = &st->c_time;
-        else if (len == 8 && memcmp(name, "customer", 8) == 0) role = &st->c_cust;
-        else if (len == 5 && memcmp(name, "event", 5) == 0) role = &st->c_event;
+        const char *an;                 /* the Kairos name (--map, --schema: source.h) */
+        size_t alen;
+        int kind = ks_column(c->schema, name, len, &an, &alen);
+        uint32_t *role = kind == KS_TIME ? &st->c_time : kind == KS_CUST ? &st->c_cust
+                       : kind == KS_EVENT ? &st->c_event : NULL;
         bool dup = role && *role != UINT32_MAX;
         if (!role) {
-            colattr[i] = ki_attr_index(c, name, len);
+            colattr[i] = kind == KS_DROP ? KB_NONE : ki_attr_index(c, an, alen);
             /* (names with doubled quotes are not compared: rare, harmless) */
             if (!st->f[i].esc) {
                 uint32_t h = (uint32_t)kr_hash_bytes(name, len) & smask;
@@ -249,8 +251,27 @@ static int header(KiSrc *s, CsvState *st)
     }
     const char *missing = st->c_time == UINT32_MAX ? "time" : st->c_cust == UINT32_MAX ? "customer"
                         : st->c_event == UINT32_MAX ? "event" : NULL;
-    if (rc == 0 && missing)
-        rc = ki_row_error(s, false, 1, rec, rec, NULL, "missing required column \"%s\" in the header row", missing);
+    if (rc == 0 && missing) {
+        /* a hint naming the closest columns (schema.c) */
+        int role = missing[0] == 't' ? KS_TIME : missing[0] == 'c' ? KS_CUST : KS_EVENT;
+        const char *want = ks_role_name(c->schema, role);
+        const char **names = malloc(st->ncols * sizeof *names);
+        size_t *lens = malloc(st->ncols * sizeof *lens);
+        char hint[400] = "";
+        if (names && lens) {
+            for (uint32_t i = 0; i < st->ncols; i++) { names[i] = st->f[i].p; lens[i] = st->f[i].len; }
+            ks_hint(want, names, lens, st->ncols, hint, sizeof hint);
+        }
+        free(names);
+        free(lens);
+        if (strcmp(want, missing) == 0)
+            rc = ki_row_error(s, false, 1, rec, rec, hint[0] ? hint : NULL,
+                              "missing required column \"%s\" in the header row", missing);
+        else
+            rc = ki_row_error(s, false, 1, rec, rec, hint[0] ? hint : NULL,
+                              "missing column \"%.60s\" (the %s, by %s) in the header row", want, missing,
+                              c->schema->role_origin[role]);
+    }
     /* the plan: per event kind, the (column, attribute) pairs it keeps */
     uint32_t ne = c->img->nevents + 1u;
     if (rc == 0) {
@@ -315,8 +336,12 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     f = &st->f[st->c_time];
     if (f->len == 0) return ki_row_error(s, true, line, rec, field_at(f), NULL, "missing time");
     if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
-    if (ki_parse_time_cached(&st->tcache, v, len, &r->time) != 0) {
-        char msg[256], hint[200];
+    if (ks_custom_time(c->schema)) {      /* a unit or format (source.h) */
+        char msg[256], hint[320];
+        if (ks_time(c->schema, v, len, false, &r->time, msg, sizeof msg, hint, sizeof hint) != 0)
+            return ki_row_error(s, true, line, rec, field_at(f), hint[0] ? hint : NULL, "%s", msg);
+    } else if (ki_parse_time_cached(&st->tcache, v, len, &r->time) != 0) {
+        char msg[256], hint[320];
         ki_bad_time_text(v, len, false, msg, sizeof msg, hint, sizeof hint);
         return ki_row_error(s, true, line, rec, field_at(f), hint[0] ? hint : NULL, "%s", msg);
     }
@@ -350,7 +375,13 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
         f = &st->f[st->keep_col[i]];
         if (f->len == 0) continue;
         if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
-        if (ki_cell_value(c, v, len, &r->vals[n]) != 0) return ki_error(s, line, 0, "out of memory");
+        if (c->attr_type && c->attr_type[st->keep_attr[i]]) {       /* a declared type (source.h) */
+            char msg[256];
+            int t = ks_typed(c, c->attr_type[st->keep_attr[i]], v, len, &r->vals[n], msg, sizeof msg);
+            if (t == -2) return ki_error(s, line, 0, "out of memory");
+            if (t == -1) return ki_row_error(s, true, line, rec, field_at(f), NULL, "%s: %s",
+                                             ks_attr_name(c->img, st->keep_attr[i]), msg);
+        } else if (ki_cell_value(c, v, len, &r->vals[n]) != 0) return ki_error(s, line, 0, "out of memory");
         r->ids[n++] = st->keep_attr[i];
     }
     r->nattrs = n;

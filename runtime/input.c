@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "input_impl.h"
+#include "source.h"
 
 /* Raw read size.  Fuzz builds (fuzz/run.sh) read in 4 KiB blocks: ten
  * times more inputs per second under AddressSanitizer, and records that
@@ -304,7 +305,10 @@ long ki_fill(KiSrc *s)
     }
     size_t want = s->cap - s->end;
     long got;
-    if (s->gz) {
+    if (s->raw) {                       /* a database source (source.h) */
+        got = ks_raw_read(s->raw, s->buf + s->end, want);
+        if (got < 0) return -1;
+    } else if (s->gz) {
         const char *m;
         long n = ki_gz_read(s->gz, s->buf + s->end, want, &m);
         if (n < 0) return ki_error(s, 0, 0, "%s", m);
@@ -413,13 +417,21 @@ static int open_src(KrInput *in, KiSrc *s, const char *path)
         s->fd = 0;
         const char *f = in->ctx.opt->stdin_format;
         s->fmt = f && strcmp(f, "jsonl") == 0 ? KI_FMT_JSONL : KI_FMT_CSV;
+        if (ks_segment_input(in->ctx.opt)) s->fmt = KI_FMT_SEGMENT;
         return 0;
     }
     s->name = path;
+    if (ks_is_db(path)) {               /* a database: its rows as CSV (source.h) */
+        s->fmt = KI_FMT_CSV;
+        if ((s->shown = ks_display_name(path)) != NULL) s->name = s->shown;
+        s->raw = ks_raw_open(path, s->name, in->ctx.err);
+        return s->raw ? 0 : -1;
+    }
     size_t n = strlen(path);
     bool gz = has_suffix(path, n, ".gz");
     if (gz) n -= 3;
-    if (has_suffix(path, n, ".jsonl") || has_suffix(path, n, ".ndjson")) s->fmt = KI_FMT_JSONL;
+    if (has_suffix(path, n, ".jsonl") || has_suffix(path, n, ".ndjson"))
+        s->fmt = ks_segment_input(in->ctx.opt) ? KI_FMT_SEGMENT : KI_FMT_JSONL;
     else if (has_suffix(path, n, ".csv")) s->fmt = KI_FMT_CSV;
     else return ki_error(s, 0, 0, "unknown event file format (expected .csv, .jsonl or .ndjson, optionally .gz)");
     s->gzip = gz;
@@ -476,7 +488,9 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
     c->at_slots = build_table(img, img->attrs, img->nattrs, &c->at_mask);
     in->srcs = calloc(opt->ninputs ? opt->ninputs : 1u, sizeof *in->srcs);
     in->heap = calloc(opt->ninputs ? opt->ninputs : 1u, sizeof *in->heap);
-    if (!c->ev_slots || !c->at_slots || !in->srcs || !in->heap || build_wants(c) != 0) {
+    c->schema = opt->schema;
+    if (!c->ev_slots || !c->at_slots || !in->srcs || !in->heap || build_wants(c) != 0
+        || ks_attr_types(c) != 0) {
         if (err) fprintf(err, "kairos: out of memory\n");
         ki_close(in);
         return NULL;
@@ -490,6 +504,7 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
 
 static void close_raw(KiSrc *s)
 {
+    if (s->raw) { ks_raw_close(s->raw); s->raw = NULL; }
     if (s->gz) { ki_gz_close(s->gz); s->gz = NULL; }
     if (s->fd > 0) close(s->fd);            /* never close stdin */
     s->fd = -1;
@@ -508,6 +523,7 @@ void ki_close(KrInput *in)
         close_raw(s);
         ki_rows_free(s);
         free(s->msg);
+        free(s->shown);
     }
     free(in->srcs);
     free(in->heap);
@@ -515,6 +531,7 @@ void ki_close(KrInput *in)
     if (c->spill_fd >= 0) close(c->spill_fd);
     free(c->ev_slots); free(c->at_slots);
     free(c->want); free(c->want_off); free(c->want_bits); free(c->any_bits);
+    free(c->attr_type);
     free(in);
 }
 
@@ -553,11 +570,13 @@ static int begin(KiSrc *s)
 {
     s->begun = true;
     if (raw_open(s) != 0) return -1;
+    if (s->fmt == KI_FMT_SEGMENT) return ki_segment_begin(s);
     return s->fmt == KI_FMT_JSONL ? ki_jsonl_begin(s) : ki_csv_begin(s);
 }
 
 static int step(KiSrc *s)
 {
+    if (s->fmt == KI_FMT_SEGMENT) return ki_segment_step(s);
     return s->fmt == KI_FMT_JSONL ? ki_jsonl_step(s) : ki_csv_step(s);
 }
 
@@ -662,6 +681,7 @@ static int restart(KrInput *in)
         close_raw(s);
         ki_rows_free(s);
         free(s->msg);
+        free(s->shown);
         memset(s, 0, sizeof *s);
     }
     in->stream = false;

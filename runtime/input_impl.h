@@ -58,7 +58,7 @@ enum { KI_P_NUM = 1, KI_P_INT, KI_P_STR, KI_P_TRUE, KI_P_FALSE };
 /* An unsorted file's row, for the stable sort. */
 typedef struct KiKey { int64_t time; uint64_t line; size_t off; } KiKey;
 
-enum { KI_FMT_CSV = 0, KI_FMT_JSONL = 1 };
+enum { KI_FMT_CSV = 0, KI_FMT_JSONL = 1, KI_FMT_SEGMENT = 2 };
 #define KI_BUF_PAD 64
 
 typedef struct KrInputCtx KrInputCtx;
@@ -90,6 +90,8 @@ typedef struct KiSrc {
     int fd;                       /* plain file or stdin, else -1 */
     KiGz *gz;                     /* .gz file, else NULL (gunzip.c) */
     bool is_stdin;
+    struct KsRaw *raw;            /* a database source (source.h), else NULL */
+    char *shown;                  /* its name with the password hidden (name), or NULL */
     bool regular;                 /* a regular file: can be opened and read again */
     bool lazy;                    /* a regular file, opened when its parsing begins
                                      (ki_raw_open): never more open files than the
@@ -159,6 +161,10 @@ struct KrInputCtx {
     uint64_t *want_bits; uint32_t want_words;
     /* attributes some event keeps (union of the sets above) */
     uint64_t *any_bits;
+    /* the log's schema (source.h; NULL: none) and per image attribute its
+     * declared type (KS_T_*; NULL: no types declared) */
+    const struct KrSchema *schema;
+    uint8_t *attr_type;
     /* ki_drain: where the rows go instead of the row store */
     KiSink sink; void *sink_arg; uint32_t sink_file;
 };
@@ -229,5 +235,7 @@ int  ki_csv_begin(KiSrc *s);
 int  ki_csv_step(KiSrc *s);
 int  ki_jsonl_begin(KiSrc *s);
 int  ki_jsonl_step(KiSrc *s);
+int  ki_segment_begin(KiSrc *s);
+int  ki_segment_step(KiSrc *s);
 
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 #include "input_impl.h"
+#include "source.h"
 
 #define MAX_LINE (64u << 20)
 
@@ -44,7 +45,7 @@ typedef struct JState {
     uint32_t event;
     size_t cust_off, cust_len;      /* in scratch */
     char msg[200];                  /* a row error found in a callback */
-    char hint[200];                 /* its hint ("" if none) */
+    char hint[320];                 /* its hint ("" if none) */
     const char *lp; size_t ll;      /* the line being parsed */
     const char *err_at;             /* where in it the error is, or NULL */
     Pending *pend; uint32_t npend, cappend;
@@ -125,6 +126,25 @@ static int cb_null(void *ctx)
     return k >= 0;                  /* null: missing, for every key */
 }
 
+static int cb_string(void *ctx, const unsigned char *us, size_t len);
+
+/* typed -- the current attribute has a declared type (--schema): its
+ * value is kept as text and typed by ks_typed (source.h). */
+static bool typed(const JState *j)
+{
+    const KrInputCtx *c = j->s->ctx;
+    return c->attr_type && c->attr_type[j->key_attr];
+}
+
+/* custom_time -- a time under the schema's unit or format (source.h). */
+static int custom_time(JState *j, const char *s, size_t len, bool json)
+{
+    if (ks_time(j->s->ctx->schema, s, len, json, &j->time, j->msg, sizeof j->msg, j->hint, sizeof j->hint) == 0)
+        return 1;
+    if (s >= j->lp && s + len <= j->lp + j->ll) j->err_at = json ? s : s - 1;
+    return 0;
+}
+
 static int cb_bool(void *ctx, int b)
 {
     JState *j = ctx;
@@ -135,6 +155,7 @@ static int cb_bool(void *ctx, int b)
     case K_CUST: return fail(j, "bad customer: %.*s (expected a string or a number)", b ? "true" : "false", b ? 4 : 5);
     case K_EVENT: return fail(j, "bad event: %.*s (expected a string)", b ? "true" : "false", b ? 4 : 5);
     case K_ATTR: {
+        if (typed(j)) return cb_string(ctx, (const unsigned char *)(b ? "true" : "false"), b ? 4 : 5);
         Pending *p = pend(j);
         if (!p) return fail(j, "out of memory%.*s", "", 0);
         p->tag = KB_BOOL;
@@ -153,6 +174,7 @@ static int cb_number(void *ctx, const char *s, size_t len)
     switch (j->key) {
     case K_TIME:
         if (!dup_check(j, &j->has_time)) return 0;
+        if (ks_custom_time(j->s->ctx->schema)) return custom_time(j, s, len, true);
         if (kr_parse_time(s, len, &j->time) != 0) return bad_time(j, s, len, true);
         return 1;
     case K_CUST:
@@ -162,6 +184,7 @@ static int cb_number(void *ctx, const char *s, size_t len)
         return 1;
     case K_EVENT: return fail(j, "bad event %.*s (expected a string)", s, len);
     case K_ATTR: {
+        if (typed(j)) return cb_string(ctx, (const unsigned char *)s, len);
         Pending *p = pend(j);
         if (!p) return fail(j, "out of memory%.*s", "", 0);
         p->tag = KB_NUM;
@@ -182,6 +205,7 @@ static int cb_string(void *ctx, const unsigned char *us, size_t len)
     case K_TIME:
         if (!dup_check(j, &j->has_time)) return 0;
         if (len == 0) { j->has_time = false; return 1; }   /* missing */
+        if (ks_custom_time(j->s->ctx->schema)) return custom_time(j, s, len, false);
         if (ki_parse_time_cached(&j->tcache, s, len, &j->time) != 0) return bad_time(j, s, len, false);
         return 1;
     case K_CUST:
@@ -245,12 +269,16 @@ static int cb_map_key(void *ctx, const unsigned char *uk, size_t len)
     JState *j = ctx;
     if (j->depth != 1) return 1;
     const char *k = (const char *)uk;
-    if (len == 4 && memcmp(k, "time", 4) == 0) { j->key = K_TIME; j->key_name = "time"; }
-    else if (len == 8 && memcmp(k, "customer", 8) == 0) { j->key = K_CUST; j->key_name = "customer"; }
-    else if (len == 5 && memcmp(k, "event", 5) == 0) { j->key = K_EVENT; j->key_name = "event"; }
+    KrInputCtx *c = j->s->ctx;
+    const char *an;                     /* the Kairos name (--map, --schema: source.h) */
+    size_t alen;
+    int kind = ks_column(c->schema, k, len, &an, &alen);
+    if (kind == KS_TIME) { j->key = K_TIME; j->key_name = "time"; }
+    else if (kind == KS_CUST) { j->key = K_CUST; j->key_name = "customer"; }
+    else if (kind == KS_EVENT) { j->key = K_EVENT; j->key_name = "event"; }
+    else if (kind == KS_DROP) j->key = K_SKIP;
     else {
-        KrInputCtx *c = j->s->ctx;
-        uint32_t a = ki_attr_index(c, k, len);
+        uint32_t a = ki_attr_index(c, an, alen);
         if (a != KB_NONE && ((c->any_bits[a / 64u] >> (a % 64u)) & 1u)) { j->key = K_ATTR; j->key_attr = a; }
         else j->key = K_SKIP;
     }
@@ -300,7 +328,13 @@ static int finish(JState *j, uint64_t line)
         for (uint32_t m = 0; m < n && !seen; m++) seen = r->ids[m] == p->attr;
         if (seen) continue;
         KrValue *v = &r->vals[n];
-        if (p->tag == KB_STR) {
+        if (p->tag == KB_STR && c->attr_type && c->attr_type[p->attr]) {     /* declared type (source.h) */
+            char msg[256];
+            int t = ks_typed(c, c->attr_type[p->attr], j->scratch + p->soff, p->slen, v, msg, sizeof msg);
+            if (t == -2) return ki_error(s, line, 0, "out of memory");
+            if (t == -1) return ki_row_error(s, true, line, j->lp, NULL, NULL, "%s: %s",
+                                             ks_attr_name(c->img, p->attr), msg);
+        } else if (p->tag == KB_STR) {
             if (ki_cell_value(c, j->scratch + p->soff, p->slen, v) != 0) return ki_error(s, line, 0, "out of memory");
         } else if (p->tag == KB_NUM) {
             v->tag = KB_NUM; v->num = p->num;

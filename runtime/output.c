@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "internal.h"
+#include "source.h"
 
 #define MEM_LIMIT (64u << 20)     /* standard output held in memory up to this */
 #define LINE_MAX_GUESS 512
@@ -30,6 +31,7 @@ struct KoWriter {
     char *mem; size_t len, cap;   /* else held back ... */
     FILE *spill;                  /* ... past MEM_LIMIT */
     int error;                    /* errno of the first write error, or 0 */
+    KsSink *db;                   /* a database table (source.h), else NULL */
     char *line; size_t lcap;      /* the row being formatted */
     size_t llen;
 };
@@ -161,6 +163,10 @@ static const char *istr(const KImage *img, uint32_t si, size_t *n)
 static void sink(KoWriter *w, const char *p, size_t n)
 {
     if (w->error) return;
+    if (w->db) {                  /* one CSV line into the table (source.h) */
+        if (ks_sink_write(w->db, p, n) != 0) w->error = -1;
+        return;
+    }
     if (w->fresh) {
         if (fwrite(p, 1, n, w->f) != n) w->error = errno ? errno : EIO;
         return;
@@ -200,6 +206,19 @@ KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const 
     w->img = img;
     w->customers = customers;
     w->err = err;
+    if (!f && name && ks_is_db(name)) {            /* a database table (source.h, SPEC 5.13) */
+        if (fmt != KR_OUT_CSV) {
+            char *shown = ks_display_name(name);
+            fprintf(err, "%s: error: a schedule goes into a table as rows: only --format csv applies\n",
+                    shown ? shown : name);
+            free(shown);
+            free(w);
+            return NULL;
+        }
+        if (!(w->db = ks_sink_open(name, err))) { free(w); return NULL; }
+        sink(w, header, sizeof header - 1);
+        return w;
+    }
     w->f = f ? f : stdout;
     w->fresh = f && fresh;
     w->path = name && f && f != stdout ? name : NULL;
@@ -277,6 +296,12 @@ int ko_close(KoWriter *w, bool ok)
 {
     if (!w) return ok ? 0 : -1;
     int status = ok ? 0 : -1;
+    if (w->db) {                  /* commit or roll back; errors printed by the sink */
+        int st = ks_sink_close(w->db, ok && !w->error);
+        free(w->line);
+        free(w);
+        return ok ? st : -1;
+    }
     if (ok) {
         if (!w->fresh) flush_held(w);
         if (!w->error && (fflush(w->f) != 0 || ferror(w->f))) w->error = errno ? errno : EIO;

@@ -44,9 +44,29 @@ typedef struct KrOptions {
     const char *explain_rule;     /* NULL: all rules */
     bool explain_jsonl;
     FILE *explain_out;            /* where the story goes (NULL: standard output) */
+    /* the log's schema (--map, --schema; NULL: Kairos's own names) and
+     * whether the logs are Segment-spec JSON Lines (--input segment) */
+    const struct KrSchema *schema;
+    bool segment;
     bool has_explain_from;
     int64_t explain_from;         /* explain --from: story lines before it are left out */
 } KrOptions;
+
+/* ---- mapping a log's schema (schema.c, SPEC.md 5.11) ---------------------- */
+typedef struct KrSchema KrSchema;
+KrSchema *kr_schema_new(void);
+/* Adds "--map KAIROS=SOURCE,..."; 0, or -1 with msg set (bad usage). */
+int  kr_schema_map(KrSchema *sc, const char *spec, char *msg, size_t cap);
+/* Reads a schema file (YAML); 0, or -1 after printing FILE:LINE:COL: error. */
+int  kr_schema_load(KrSchema *sc, const char *path, FILE *err);
+/* Whether the schema file said `input: segment`. */
+bool kr_schema_segment(const KrSchema *sc);
+void kr_schema_free(KrSchema *sc);
+/* Whether -o names a database table (postgresql://, postgres://, sqlite:):
+ * then out is NULL and out_name the table's URI; the runtime writes it. */
+bool kr_output_is_table(const char *name);
+/* The event sources built in, e.g. "csv jsonl segment postgresql sqlite". */
+const char *kr_sources(void);
 
 /* Replays the inputs through the image and writes the schedule.  Errors
  * (unreadable file, bad row, write failure) are printed to err as

@@ -260,8 +260,8 @@ void ki_bad_time_text(const char *s, size_t len, bool json, char *msg, size_t mc
         if (digits > 19) return;
         uint64_t v = 0;
         for (size_t k = 0; k < digits; k++) v = v * 10u + (uint64_t)(s[i + k] - '0');
-        static const struct { uint64_t div; const char *unit; } units[] = {
-            { 1000u, "milliseconds" }, { 1000000u, "microseconds" }, { 1000000000u, "nanoseconds" },
+        static const struct { uint64_t div; const char *unit, *schema; } units[] = {
+            { 1000u, "milliseconds", "ms" }, { 1000000u, "microseconds", "us" }, { 1000000000u, "nanoseconds", NULL },
         };
         for (size_t k = 0; k < 3; k++) {
             uint64_t secs = v / units[k].div;
@@ -270,8 +270,12 @@ void ki_bad_time_text(const char *s, size_t len, bool json, char *msg, size_t mc
             if (i == 1 || secs < 946684800u) return;
             char when[32];
             format_utc((int64_t)secs, when, sizeof when);
-            snprintf(hint, hcap, "it looks like %s: %.*s is %s; write Unix seconds (%llu) or RFC 3339",
-                     units[k].unit, shown, s, when, (unsigned long long)secs);
+            /* and how to read the log as it is (a schema file's time unit, SPEC 5.10) */
+            char how[80] = "";
+            if (units[k].schema)
+                snprintf(how, sizeof how, ", or read it as it is: --schema with time: {unit: %s}", units[k].schema);
+            snprintf(hint, hcap, "it looks like %s: %.*s is %s; write Unix seconds (%llu) or RFC 3339%s",
+                     units[k].unit, shown, s, when, (unsigned long long)secs, how);
             return;
         }
         return;

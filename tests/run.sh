@@ -237,9 +237,10 @@ sub_suite report "$ROOT/tests/report/run.sh"
 explain_example() {
     dir=$1 label=$2
     events=$(ls "$dir" | grep '^events' | sort)
+    [ -e "$dir/args" ] && events="$events $(cat "$dir/args")"     # --schema, --map: how to read them
     "$KAIROS" compile "$dir/policy.kai" -o "$TMP/x.kbc" 2>"$TMP/err" || { bad "$label: compile failed" "$TMP/err"; return; }
     # shellcheck disable=SC2086
-    custs=$(cd "$dir" && "$KAIROS" simulate --no-progress policy.kai $events | sed 1d | cut -d, -f2 | sort -u)
+    custs=$(cd "$dir" && "$KAIROS" simulate --no-progress policy.kai $events 2>/dev/null | sed 1d | cut -d, -f2 | sort -u)
     for c in $custs; do
         # shellcheck disable=SC2086
         (cd "$dir" && "$KAIROS" explain policy.kai $events --customer "$c") >"$TMP/x1" 2>&1 || { bad "$label: explain $c failed" "$TMP/x1"; return; }

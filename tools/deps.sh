@@ -10,7 +10,7 @@
 # network; set npm_config_offline=true to forbid the network altogether.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PKGS="gcc make flex bison pkg-config libyaml-dev check libglib2.0-dev libyajl-dev zlib1g-dev tzdata python3 python3-distributed libxml2-utils pre-commit vim neovim chromium tidy"
+PKGS="gcc make flex bison pkg-config libyaml-dev check libglib2.0-dev libyajl-dev zlib1g-dev libpq-dev libsqlite3-dev postgresql sqlite3 tzdata python3 python3-distributed libxml2-utils pre-commit vim neovim chromium tidy"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

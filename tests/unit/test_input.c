@@ -360,7 +360,7 @@ START_TEST(csv_errors)
                       "    3 | 1772366580000,a,login\n"
                       "      | ^\n"
                       "      = hint: it looks like milliseconds: 1772366580000 is 2026-03-01T12:03:00Z; "
-                      "write Unix seconds (1772366580) or RFC 3339\n"); done(&r);
+                      "write Unix seconds (1772366580) or RFC 3339, or read it as it is: --schema with time: {unit: ms}\n"); done(&r);
     r = run1("e5.csv", "time,customer,event\n,a,login\n");
     EXPECT_ERR(r, "e5.csv:2:1: error: missing time\n"); done(&r);
     r = run1("e6.csv", "time,customer,event\n1,a,login\n2,\"b,login\n3,c,login\n");
@@ -564,13 +564,13 @@ START_TEST(jsonl_errors)
                       "    1 | {\"time\":1772366580000,\"customer\":\"a\",\"event\":\"login\"}\n"
                       "      |         ^\n"
                       "      = hint: it looks like milliseconds: 1772366580000 is 2026-03-01T12:03:00Z; "
-                      "write Unix seconds (1772366580) or RFC 3339\n"); done(&r);
+                      "write Unix seconds (1772366580) or RFC 3339, or read it as it is: --schema with time: {unit: ms}\n"); done(&r);
     r = run1("ju.jsonl", "{\"customer\":\"a\",\"event\":\"login\",\"time\":\"1772366580000000\"}\n");
     EXPECT_ERR_ALL(r, "ju.jsonl:1:40: error: time 1772366580000000 is out of range for Unix seconds (years 0000 to 9999)\n"
                       "    1 | {\"customer\":\"a\",\"event\":\"login\",\"time\":\"1772366580000000\"}\n"
                       "      |                                        ^\n"
                       "      = hint: it looks like microseconds: 1772366580000000 is 2026-03-01T12:03:00Z; "
-                      "write Unix seconds (1772366580) or RFC 3339\n"); done(&r);
+                      "write Unix seconds (1772366580) or RFC 3339, or read it as it is: --schema with time: {unit: us}\n"); done(&r);
     /* out of range, but not a plausible recent time in any unit: no hint */
     r = run1("jn.jsonl", "{\"time\":-99999999999999,\"customer\":\"a\",\"event\":\"login\"}\n");
     EXPECT_ERR_ALL(r, "jn.jsonl:1:9: error: time -99999999999999 is out of range for Unix seconds (years 0000 to 9999)\n"

@@ -1,0 +1,280 @@
+/* segment.c -- Segment-spec JSON Lines (--input segment, or `input:
+ * segment` in a schema file; SPEC.md 5.12): one call a line, as written by
+ * Segment, RudderStack and other customer-data tools.
+ *
+ *   track             the event named by "event", "properties" as attributes
+ *   identify          Kairos's identify: "traits" as traits, context.timezone as tz
+ *   page, screen      the events page and screen: "name" and "properties"
+ *   anything else     (alias, group, unknown) skipped, counted, reported
+ *
+ * Nested objects are flattened with '.' ({"plan":{"tier":"pro"}} is the
+ * attribute plan.tier); arrays are ignored.  customer = userId, or
+ * anonymousId where there is none; time = timestamp (RFC 3339).  A line is
+ * parsed with yajl's tree API.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+#include "input_impl.h"
+#include "source.h"
+
+#define MAX_LINE (64u << 20)
+#define MAX_KEY 512
+
+typedef struct Skipped { char name[32]; uint64_t n; } Skipped;
+
+typedef struct SState {
+    char *line; size_t lcap;        /* the line, NUL-terminated */
+    KiRow rows[2];
+    uint32_t next;
+    Skipped skipped[8]; uint32_t nskipped;
+    uint64_t nskip_total;
+    uint32_t ev_identify, ev_page, ev_screen;
+    uint32_t a_tz, a_name;
+} SState;
+
+static const char *str_of(yajl_val v, size_t *len)
+{
+    if (YAJL_IS_STRING(v)) { *len = strlen(v->u.string); return v->u.string; }
+    if (YAJL_IS_NUMBER(v)) { *len = strlen(v->u.number.r); return v->u.number.r; }
+    return NULL;
+}
+
+static yajl_val get(yajl_val obj, const char *key)
+{
+    if (!YAJL_IS_OBJECT(obj)) return NULL;
+    for (size_t i = 0; i < obj->u.object.len; i++)
+        if (strcmp(obj->u.object.keys[i], key) == 0) return obj->u.object.values[i];
+    return NULL;
+}
+
+/* add -- one attribute value into the row (the last of equal names wins;
+ * the row's attributes stay in increasing index order).  0, 1 (a type
+ * error: msg set), -1 out of memory. */
+static int add(KiSrc *s, KiRow *r, uint32_t a, yajl_val v, char *msg, size_t mcap)
+{
+    KrInputCtx *c = s->ctx;
+    if (a == KB_NONE || !ki_wants(c, r->event, a)) return 0;
+    KrValue val;
+    size_t len = 0;
+    const char *t = str_of(v, &len);
+    if (c->attr_type && c->attr_type[a]) {
+        if (YAJL_IS_TRUE(v)) { t = "true"; len = 4; }
+        else if (YAJL_IS_FALSE(v)) { t = "false"; len = 5; }
+        if (!t) return 0;
+        char m[256];
+        int k = ks_typed(c, c->attr_type[a], t, len, &val, m, sizeof m);
+        if (k == -2) return -1;
+        if (k == 1) return 0;
+        if (k == -1) { snprintf(msg, mcap, "%s: %s", ks_attr_name(c->img, a), m); return 1; }
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        val.tag = KB_BOOL; val.i = 0; val.b = YAJL_IS_TRUE(v);
+    } else if (YAJL_IS_NUMBER(v)) {
+        val.tag = KB_NUM;
+        if (!ki_parse_num(t, len, &val.num)) val.num = YAJL_IS_DOUBLE(v) ? v->u.number.d : 0;
+    } else if (YAJL_IS_STRING(v)) {
+        if (len == 0) return 0;                       /* missing */
+        if (ki_cell_value(c, t, len, &val) != 0) return -1;
+    } else {
+        return 0;                                     /* null, arrays: missing */
+    }
+    uint32_t at = 0;
+    while (at < r->nattrs && r->ids[at] < a) at++;
+    if (at < r->nattrs && r->ids[at] == a) { r->vals[at] = val; return 0; }
+    if (r->nattrs >= KI_MAX_ATTRS) return 0;
+    memmove(&r->ids[at + 1], &r->ids[at], (r->nattrs - at) * sizeof r->ids[0]);
+    memmove(&r->vals[at + 1], &r->vals[at], (r->nattrs - at) * sizeof r->vals[0]);
+    r->ids[at] = a;
+    r->vals[at] = val;
+    r->nattrs++;
+    return 0;
+}
+
+/* flatten -- the leaves of obj as attributes named prefix.key... */
+static int flatten(KiSrc *s, KiRow *r, yajl_val obj, char *key, size_t klen, char *msg, size_t mcap)
+{
+    if (!YAJL_IS_OBJECT(obj)) return 0;
+    for (size_t i = 0; i < obj->u.object.len; i++) {
+        const char *k = obj->u.object.keys[i];
+        size_t n = strlen(k), nl = klen + (klen ? 1u : 0u) + n;
+        if (nl >= MAX_KEY) continue;
+        if (klen) key[klen] = '.';
+        memcpy(key + klen + (klen ? 1u : 0u), k, n);
+        key[nl] = 0;
+        yajl_val v = obj->u.object.values[i];
+        int rc;
+        if (YAJL_IS_OBJECT(v)) {
+            rc = flatten(s, r, v, key, nl, msg, mcap);
+        } else {
+            const char *an;
+            size_t alen;
+            int kind = ks_column(s->ctx->schema, key, nl, &an, &alen);
+            if (kind == KS_DROP) rc = 0;
+            else {
+                if (kind != KS_ATTR) { an = key; alen = nl; }
+                rc = add(s, r, ki_attr_index(s->ctx, an, alen), v, msg, mcap);
+            }
+        }
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+static void skip_type(SState *st, const char *type)
+{
+    st->nskip_total++;
+    for (uint32_t i = 0; i < st->nskipped; i++)
+        if (strcmp(st->skipped[i].name, type) == 0) { st->skipped[i].n++; return; }
+    if (st->nskipped < 8) {
+        snprintf(st->skipped[st->nskipped].name, sizeof st->skipped[0].name, "%s", type);
+        st->skipped[st->nskipped++].n = 1;
+    }
+}
+
+/* call -- one line (NUL-terminated in st->line; lp: the same line in the
+ * input buffer, for messages). 0 done, -1 error. */
+static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
+{
+    KrInputCtx *c = s->ctx;
+    char err[256] = "", msg[300] = "";
+    yajl_val root = yajl_tree_parse(st->line, err, sizeof err);
+    if (!root) {
+        size_t n = strcspn(err, "\n");
+        const char *e = err;
+        if (strncmp(e, "parse error: ", 13) == 0) { e += 13; n -= 13; }
+        else if (strncmp(e, "lexical error: ", 15) == 0) { e += 15; n -= 15; }
+        while (n > 0 && (e[n - 1] == ' ' || e[n - 1] == '.')) n--;
+        return ki_row_error(s, true, line, lp, NULL, NULL, "invalid JSON: %.*s", (int)(n > 120 ? 120 : n), e);
+    }
+    int rc = 0;
+    KiRow *r = &st->rows[st->next];
+    size_t tlen = 0, clen = 0, elen = 0;
+    const char *type, *cust, *ts, *ev = NULL;
+    if (!YAJL_IS_OBJECT(root)) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "expected a JSON object"); goto done; }
+    type = str_of(get(root, "type"), &tlen);
+    if (!type || !YAJL_IS_STRING(get(root, "type")) || tlen == 0) {
+        rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing type (track, identify, page, screen)");
+        goto done;
+    }
+    if (strcmp(type, "track") == 0) {
+        ev = str_of(get(root, "event"), &elen);
+        if (!ev || elen == 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing event (the name of the tracked event)"); goto done; }
+        r->event = ki_event_index(c, ev, elen);
+    } else if (strcmp(type, "identify") == 0) r->event = st->ev_identify;
+    else if (strcmp(type, "page") == 0) r->event = st->ev_page;
+    else if (strcmp(type, "screen") == 0) r->event = st->ev_screen;
+    else { skip_type(st, type); goto done; }
+    yajl_val ts_v = get(root, "timestamp");
+    ts = YAJL_IS_STRING(ts_v) ? ts_v->u.string : NULL;
+    if (!ts || !ts[0]) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing timestamp"); goto done; }
+    if (kr_parse_time(ts, strlen(ts), &r->time) != 0 || strlen(ts) < 20) {
+        rc = ki_row_error(s, true, line, lp, NULL, NULL, "bad timestamp \"%.40s\" (expected RFC 3339 like 2026-03-01T09:30:00.000Z)", ts);
+        goto done;
+    }
+    cust = str_of(get(root, "userId"), &clen);
+    if (!cust || clen == 0) cust = str_of(get(root, "anonymousId"), &clen);
+    if (!cust || clen == 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing customer (neither userId nor anonymousId)"); goto done; }
+    int k = ki_customer(c, cust, clen, &r->customer);
+    if (k < 0) { rc = ki_error(s, line, 0, "out of memory"); goto done; }
+    if (k == 0) {
+        if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
+        goto done;
+    }
+    r->nattrs = 0;
+    r->line = line;
+    char key[MAX_KEY];
+    int f = 0;
+    if (strcmp(type, "identify") == 0) {
+        f = flatten(s, r, get(root, "traits"), key, 0, msg, sizeof msg);
+        yajl_val tz = get(get(root, "context"), "timezone");
+        if (f == 0 && tz && YAJL_IS_STRING(tz)) f = add(s, r, st->a_tz, tz, msg, sizeof msg);
+    } else {
+        if (strcmp(type, "track") != 0) {
+            yajl_val name = get(root, "name");
+            if (name) f = add(s, r, st->a_name, name, msg, sizeof msg);
+        }
+        if (f == 0) f = flatten(s, r, get(root, "properties"), key, 0, msg, sizeof msg);
+    }
+    if (f < 0) { rc = ki_error(s, line, 0, "out of memory"); goto done; }
+    if (f > 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "%s", msg); goto done; }
+    st->next ^= 1u;
+    rc = ki_row_commit(s, r);
+done:
+    yajl_tree_free(root);
+    return rc;
+}
+
+static void free_priv(void *p)
+{
+    SState *st = p;
+    if (!st) return;
+    free(st->line);
+    free(st);
+}
+
+int ki_segment_begin(KiSrc *s)
+{
+    SState *st = calloc(1, sizeof *st);
+    if (!st) return ki_error(s, 0, 0, "out of memory");
+    s->priv = st;
+    s->priv_free = free_priv;
+    KrInputCtx *c = s->ctx;
+    st->ev_identify = ki_event_index(c, "identify", 8);
+    st->ev_page = ki_event_index(c, "page", 4);
+    st->ev_screen = ki_event_index(c, "screen", 6);
+    st->a_tz = ki_attr_index(c, "tz", 2);
+    st->a_name = ki_attr_index(c, "name", 4);
+    return 0;
+}
+
+static void report_skipped(KiSrc *s, SState *st)
+{
+    FILE *err = s->ctx->err;
+    if (!st->nskip_total || !err) return;
+    fprintf(err, "%s: note: skipped %llu call%s of a type Kairos does not read (", s->name,
+            (unsigned long long)st->nskip_total, st->nskip_total == 1 ? "" : "s");
+    for (uint32_t i = 0; i < st->nskipped; i++)
+        fprintf(err, "%s%s: %llu", i ? ", " : "", st->skipped[i].name, (unsigned long long)st->skipped[i].n);
+    fprintf(err, "%s)\n", st->nskip_total > 0 && st->nskipped == 8 ? ", ..." : "");
+    st->nskip_total = 0;
+}
+
+int ki_segment_step(KiSrc *s)
+{
+    SState *st = s->priv;
+    uint64_t before = s->nrows;
+    for (;;) {
+        if (s->pos == s->end) {
+            if (s->eof) { report_skipped(s, st); return 0; }
+            if (ki_fill(s) < 0) return -1;
+            continue;
+        }
+        const char *p = s->buf + s->pos;
+        size_t avail = s->end - s->pos;
+        const char *nl = memchr(p, '\n', avail);
+        if (!nl && !s->eof) {
+            if (avail > MAX_LINE) return ki_error(s, s->line, 0, "line longer than 64 MiB");
+            if (ki_fill(s) < 0) return -1;
+            continue;
+        }
+        size_t len = nl ? (size_t)(nl - p) : avail;
+        if (len > MAX_LINE) return ki_error(s, s->line, 0, "line longer than 64 MiB");
+        if (s->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) { p += 3; len -= 3; }
+        bool blank = true;
+        for (size_t i = 0; i < len && blank; i++) blank = p[i] == ' ' || p[i] == '\t' || p[i] == '\r';
+        if (!blank) {
+            if (len + 1u > st->lcap) {
+                char *nb = realloc(st->line, len + 1u);
+                if (!nb) return ki_error(s, s->line, 0, "out of memory");
+                st->line = nb;
+                st->lcap = len + 1u;
+            }
+            memcpy(st->line, p, len);
+            st->line[len] = 0;
+            if (call(s, st, p, s->line) != 0) return -1;
+        }
+        s->pos += (nl ? (size_t)(nl - (s->buf + s->pos)) + 1u : avail);
+        s->line++;
+        if (s->nrows != before) return 1;
+    }
+}

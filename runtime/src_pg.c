@@ -1,0 +1,337 @@
+/* src_pg.c -- PostgreSQL (libpq) as an event source and a schedule sink
+ * (SPEC.md 5.13).
+ *
+ * Source: the query (table=NAME: SELECT * FROM NAME) is prepared to learn
+ * its columns (errors shown with their position), then streamed with
+ * COPY (...) TO STDOUT (FORMAT csv, HEADER): the CSV reader (csv.c) does
+ * the parsing, memory stays flat.  timestamp with time zone columns are
+ * rendered as RFC 3339 (to_json) so that they read as times.
+ *
+ * Sink: one transaction: CREATE TABLE IF NOT EXISTS, DELETE FROM, COPY
+ * FROM STDIN (FORMAT csv, HEADER), COMMIT only when the run succeeded.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <libpq-fe.h>
+#include "source.h"
+
+#define OID_TIMESTAMPTZ 1184
+
+typedef struct PgRaw {
+    KsRaw base;
+    const char *name;
+    FILE *err;
+    PGconn *conn;
+    char *sql;                      /* the query, for messages */
+    char *chunk; size_t clen, cpos; /* the row being handed over */
+    bool done;
+} PgRaw;
+
+/* first line of a libpq message, without the "ERROR:  " prefix */
+static void pg_message(const char *m, char *out, size_t cap)
+{
+    if (!m) m = "unknown error";
+    if (strncmp(m, "ERROR:  ", 8) == 0) m += 8;
+    size_t n = strcspn(m, "\n");
+    snprintf(out, cap, "%.*s", (int)(n > 300 ? 300 : n), m);
+}
+
+static void result_error(PgRaw *p, PGresult *res, const char *what, long shift)
+{
+    char m[400];
+    const char *prim = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    pg_message(prim ? prim : res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn), m, sizeof m);
+    const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+    long at = pos ? strtol(pos, NULL, 10) - shift : 0;
+    if (at < 0) at = 0;
+    ks_sql_error(p->err, p->name, p->sql, at, "%s: %s", what, m);
+}
+
+static long pg_read(KsRaw *r, char *buf, size_t cap)
+{
+    PgRaw *p = (PgRaw *)r;
+    size_t o = 0;
+    while (o < cap) {
+        if (p->cpos < p->clen) {
+            size_t n = p->clen - p->cpos;
+            if (n > cap - o) n = cap - o;
+            memcpy(buf + o, p->chunk + p->cpos, n);
+            p->cpos += n;
+            o += n;
+            continue;
+        }
+        if (p->chunk) { PQfreemem(p->chunk); p->chunk = NULL; }
+        if (p->done) break;
+        char *row = NULL;
+        int n = PQgetCopyData(p->conn, &row, 0);
+        if (n > 0) {
+            p->chunk = row;
+            p->clen = (size_t)n;
+            p->cpos = 0;
+            continue;
+        }
+        if (row) PQfreemem(row);
+        p->done = true;
+        PGresult *res = PQgetResult(p->conn);
+        bool ok = n == -1 && res && PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok) {
+            result_error(p, res, "query failed", 0);
+            PQclear(res);
+            return -1;
+        }
+        PQclear(res);
+        while ((res = PQgetResult(p->conn)) != NULL) PQclear(res);
+    }
+    return (long)o;
+}
+
+static void pg_close(KsRaw *r)
+{
+    PgRaw *p = (PgRaw *)r;
+    if (p->chunk) PQfreemem(p->chunk);
+    if (p->conn) PQfinish(p->conn);
+    free(p->sql);
+    free(p);
+}
+
+static PGconn *connect_to(const char *name, const char *base, FILE *err)
+{
+    PGconn *c = PQconnectdb(base);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        char m[400];
+        pg_message(c ? PQerrorMessage(c) : "out of memory", m, sizeof m);
+        if (err) fprintf(err, "%s: error: cannot connect: %s\n", name, m);
+        if (c) PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* A table name as SQL: a plain (possibly schema-qualified) name as it is,
+ * anything else quoted as one identifier. */
+static char *table_sql(PGconn *c, const char *t)
+{
+    bool plain = (t[0] < '0' || t[0] > '9');
+    for (const char *x = t; *x && plain; x++)
+        plain = (*x >= 'a' && *x <= 'z') || (*x >= 'A' && *x <= 'Z') || (*x >= '0' && *x <= '9') || *x == '_' || *x == '.';
+    if (plain) return strdup(t);
+    char *q = PQescapeIdentifier(c, t, strlen(t));
+    char *r = q ? strdup(q) : NULL;
+    if (q) PQfreemem(q);
+    return r;
+}
+
+static char *sprintf_alloc(const char *fmt, const char *a, const char *b)
+{
+    size_t n = strlen(fmt) + strlen(a) + (b ? strlen(b) : 0) + 1u;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, fmt, a, b ? b : "");
+    return s;
+}
+
+KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
+{
+    KsUri u;
+    char msg[200];
+    if (ks_uri_split(uri, &u, msg, sizeof msg) != 0) {
+        if (err) fprintf(err, "%s: error: %s\n", name, msg);
+        return NULL;
+    }
+    PgRaw *p = calloc(1, sizeof *p);
+    if (!p) { ks_uri_free(&u); if (err) fprintf(err, "%s: error: out of memory\n", name); return NULL; }
+    p->base.read = pg_read;
+    p->base.close = pg_close;
+    p->name = name;
+    p->err = err;
+    char *copy = NULL, *cols = NULL;
+    PGresult *res = NULL;
+    if (!(p->conn = connect_to(name, u.base, err))) goto fail;
+    if (u.table) {
+        char *t = table_sql(p->conn, u.table);
+        p->sql = t ? sprintf_alloc("SELECT * FROM %s", t, NULL) : NULL;
+        free(t);
+    } else {
+        /* without a trailing semicolon: the query goes inside COPY (...) */
+        size_t n = strlen(u.query);
+        while (n > 0 && (u.query[n - 1] == ';' || u.query[n - 1] == ' ' || u.query[n - 1] == '\n')) n--;
+        p->sql = strndup(u.query, n);
+    }
+    if (!p->sql) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }
+    res = PQprepare(p->conn, "", p->sql, 0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) { result_error(p, res, "query error", 0); goto fail; }
+    PQclear(res);
+    res = PQdescribePrepared(p->conn, "");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) { result_error(p, res, "query error", 0); goto fail; }
+    int nf = PQnfields(res);
+    bool wrap = false;
+    for (int i = 0; i < nf; i++) wrap |= PQftype(res, i) == OID_TIMESTAMPTZ;
+    if (wrap) {
+        /* SELECT "a", to_json("t")#>>'{}' AS "t", ... FROM (query) AS kairos_q */
+        size_t cap = 64, len = 0;
+        cols = malloc(cap);
+        for (int i = 0; i < nf && cols; i++) {
+            char *id = PQescapeIdentifier(p->conn, PQfname(res, i), strlen(PQfname(res, i)));
+            if (!id) { free(cols); cols = NULL; break; }
+            size_t need = len + 3u * strlen(id) + 40u;
+            if (need > cap) {
+                while (cap < need) cap *= 2;
+                char *nc = realloc(cols, cap);
+                if (!nc) { PQfreemem(id); free(cols); cols = NULL; break; }
+                cols = nc;
+            }
+            if (PQftype(res, i) == OID_TIMESTAMPTZ)
+                len += (size_t)snprintf(cols + len, cap - len, "%sto_json(%s)#>>'{}' AS %s", i ? ", " : "", id, id);
+            else
+                len += (size_t)snprintf(cols + len, cap - len, "%s%s", i ? ", " : "", id);
+            PQfreemem(id);
+        }
+        if (cols) copy = malloc(strlen(cols) + strlen(p->sql) + 100u);
+        if (copy) sprintf(copy, "COPY (SELECT %s FROM (%s) AS kairos_q) TO STDOUT (FORMAT csv, HEADER)", cols, p->sql);
+    } else {
+        copy = sprintf_alloc("COPY (%s) TO STDOUT (FORMAT csv, HEADER)", p->sql, NULL);
+    }
+    PQclear(res);
+    res = NULL;
+    if (!copy) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }
+    /* times of timestamptz columns in UTC, whatever the server's default */
+    res = PQexec(p->conn, "SET TimeZone = 'UTC'");
+    PQclear(res);
+    res = PQexec(p->conn, copy);
+    if (PQresultStatus(res) != PGRES_COPY_OUT) { result_error(p, res, "query error", 0); goto fail; }
+    PQclear(res);
+    free(copy);
+    free(cols);
+    ks_uri_free(&u);
+    return &p->base;
+fail:
+    PQclear(res);
+    free(copy);
+    free(cols);
+    ks_uri_free(&u);
+    pg_close(&p->base);
+    return NULL;
+}
+
+/* ---- the schedule sink ------------------------------------------------------ */
+
+typedef struct PgSink {
+    KsSink base;
+    const char *name;               /* the uri, or shown (a password hidden) */
+    char *shown;
+    FILE *err;
+    PGconn *conn;
+    bool failed;
+} PgSink;
+
+static int exec_ok(PgSink *k, const char *sql)
+{
+    PGresult *res = PQexec(k->conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        char m[400];
+        pg_message(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), m, sizeof m);
+        if (k->err) fprintf(k->err, "%s: error: %s\n", k->name, m);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int pg_sink_write(KsSink *s, const char *line, size_t len)
+{
+    PgSink *k = (PgSink *)s;
+    if (k->failed) return -1;
+    if (PQputCopyData(k->conn, line, (int)len) != 1) {
+        char m[400];
+        pg_message(PQerrorMessage(k->conn), m, sizeof m);
+        if (k->err) fprintf(k->err, "%s: error: write error: %s\n", k->name, m);
+        k->failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int pg_sink_close(KsSink *s, bool ok)
+{
+    PgSink *k = (PgSink *)s;
+    int rc = 0;
+    ok = ok && !k->failed;
+    if (PQputCopyEnd(k->conn, ok ? NULL : "kairos: the run failed") != 1) ok = false;
+    PGresult *res;
+    while ((res = PQgetResult(k->conn)) != NULL) {
+        if (ok && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            char m[400];
+            pg_message(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), m, sizeof m);
+            if (k->err) fprintf(k->err, "%s: error: %s\n", k->name, m);
+            ok = false;
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    if (ok) { if (exec_ok(k, "COMMIT") != 0) rc = -1; }
+    else { res = PQexec(k->conn, "ROLLBACK"); PQclear(res); if (!rc) rc = -1; }
+    PQfinish(k->conn);
+    free(k->shown);
+    free(k);
+    return rc;
+}
+
+KsSink *ks_pg_sink(const char *uri, FILE *err)
+{
+    KsUri u;
+    char msg[200];
+    char *shown = ks_display_name(uri);
+    const char *name = shown ? shown : uri;
+    if (ks_uri_split(uri, &u, msg, sizeof msg) != 0) {
+        if (err) fprintf(err, "%s: error: %s\n", name, msg);
+        free(shown);
+        return NULL;
+    }
+    PgSink *k = NULL;
+    char *t = NULL, *sql = NULL;
+    if (!u.table) {
+        if (err) fprintf(err, "%s: error: the schedule goes to a table: give table=NAME, not query=\n", name);
+        goto fail;
+    }
+    if (!(k = calloc(1, sizeof *k))) goto oom;
+    k->base.write = pg_sink_write;
+    k->base.close = pg_sink_close;
+    k->name = name;
+    k->shown = shown;
+    k->err = err;
+    if (!(k->conn = connect_to(name, u.base, err))) goto fail;
+    if (!(t = table_sql(k->conn, u.table))) goto oom;
+    sql = malloc(3u * strlen(t) + 400u);
+    if (!sql) goto oom;
+    if (exec_ok(k, "BEGIN") != 0) goto fail;
+    sprintf(sql, "CREATE TABLE IF NOT EXISTS %s (time timestamptz, customer text, rule text, action text, "
+                 "survey text, channel text, attempt integer, variant text)", t);
+    if (exec_ok(k, sql) != 0) goto fail;
+    sprintf(sql, "DELETE FROM %s", t);
+    if (exec_ok(k, sql) != 0) goto fail;
+    sprintf(sql, "COPY %s (time, customer, rule, action, survey, channel, attempt, variant) "
+                 "FROM STDIN (FORMAT csv, HEADER)", t);
+    PGresult *res = PQexec(k->conn, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        char m[400];
+        pg_message(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), m, sizeof m);
+        if (err) fprintf(err, "%s: error: %s\n", name, m);
+        PQclear(res);
+        goto fail;
+    }
+    PQclear(res);
+    free(t);
+    free(sql);
+    ks_uri_free(&u);
+    return &k->base;
+oom:
+    if (err) fprintf(err, "%s: error: out of memory\n", name);
+fail:
+    if (k && k->conn) PQfinish(k->conn);
+    free(k);
+    free(shown);
+    free(t);
+    free(sql);
+    ks_uri_free(&u);
+    return NULL;
+}

@@ -1,0 +1,320 @@
+/* src_sqlite.c -- SQLite (libsqlite3) as an event source and a schedule
+ * sink (SPEC.md 5.13).
+ *
+ * Source: the query (table=NAME: SELECT * FROM "NAME") is stepped row by
+ * row; each row is written out as one CSV record (header first: the
+ * column names) for the CSV reader (csv.c), so a row reads exactly as the
+ * same row exported to a CSV file would.  NULL is an empty cell, an
+ * integer its decimal digits, a real the shortest text that reads back
+ * as the same double (%.17g at most), text and blobs their bytes.
+ *
+ * Sink: BEGIN IMMEDIATE, CREATE TABLE IF NOT EXISTS, DELETE FROM, one
+ * INSERT per schedule row, COMMIT only when the run succeeded.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include "source.h"
+
+typedef struct SqRaw {
+    KsRaw base;
+    const char *name;
+    FILE *err;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char *sql;
+    char *line; size_t llen, lcap, lpos;   /* the record being handed over */
+    bool header_done, done;
+} SqRaw;
+
+static int put(SqRaw *q, const char *s, size_t n)
+{
+    if (q->llen + n > q->lcap) {
+        size_t nc = q->lcap ? q->lcap : 256;
+        while (nc < q->llen + n) nc *= 2;
+        char *nb = realloc(q->line, nc);
+        if (!nb) return -1;
+        q->line = nb;
+        q->lcap = nc;
+    }
+    memcpy(q->line + q->llen, s, n);
+    q->llen += n;
+    return 0;
+}
+
+static int put_field(SqRaw *q, const char *s, size_t n)
+{
+    bool quote = false;
+    for (size_t i = 0; i < n && !quote; i++) quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!quote) return put(q, s, n);
+    if (put(q, "\"", 1)) return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] == '"' && put(q, "\"", 1)) || put(q, s + i, 1)) return -1;
+    return put(q, "\"", 1);
+}
+
+static void shortest(double d, char *buf, size_t cap)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d) return;
+    }
+}
+
+/* record -- the next CSV record into q->line: 1, 0 at the end, -1 error. */
+static int record(SqRaw *q)
+{
+    q->llen = q->lpos = 0;
+    int n = sqlite3_column_count(q->st);
+    if (!q->header_done) {
+        q->header_done = true;
+        for (int i = 0; i < n; i++) {
+            const char *c = sqlite3_column_name(q->st, i);
+            if ((i && put(q, ",", 1)) || put_field(q, c ? c : "", c ? strlen(c) : 0)) return -2;
+        }
+        return put(q, "\n", 1) ? -2 : 1;
+    }
+    int rc = sqlite3_step(q->st);
+    if (rc == SQLITE_DONE) return 0;
+    if (rc != SQLITE_ROW) {
+        ks_sql_error(q->err, q->name, q->sql, 0, "query failed: %s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (i && put(q, ",", 1)) return -2;
+        char num[40];
+        switch (sqlite3_column_type(q->st, i)) {
+        case SQLITE_NULL: break;
+        case SQLITE_INTEGER:
+            snprintf(num, sizeof num, "%lld", (long long)sqlite3_column_int64(q->st, i));
+            if (put(q, num, strlen(num))) return -2;
+            break;
+        case SQLITE_FLOAT:
+            shortest(sqlite3_column_double(q->st, i), num, sizeof num);
+            if (put(q, num, strlen(num))) return -2;
+            break;
+        default: {
+            const char *t = (const char *)sqlite3_column_text(q->st, i);
+            int len = sqlite3_column_bytes(q->st, i);
+            if (put_field(q, t ? t : "", t ? (size_t)len : 0)) return -2;
+        }
+        }
+    }
+    return put(q, "\n", 1) ? -2 : 1;
+}
+
+static long sq_read(KsRaw *r, char *buf, size_t cap)
+{
+    SqRaw *q = (SqRaw *)r;
+    size_t o = 0;
+    while (o < cap) {
+        if (q->lpos < q->llen) {
+            size_t n = q->llen - q->lpos;
+            if (n > cap - o) n = cap - o;
+            memcpy(buf + o, q->line + q->lpos, n);
+            q->lpos += n;
+            o += n;
+            continue;
+        }
+        if (q->done) break;
+        int k = record(q);
+        if (k == -2) { if (q->err) fprintf(q->err, "%s: error: out of memory\n", q->name); return -1; }
+        if (k < 0) return -1;
+        if (k == 0) q->done = true;
+    }
+    return (long)o;
+}
+
+static void sq_close(KsRaw *r)
+{
+    SqRaw *q = (SqRaw *)r;
+    if (q->st) sqlite3_finalize(q->st);
+    if (q->db) sqlite3_close(q->db);
+    free(q->sql);
+    free(q->line);
+    free(q);
+}
+
+static char *quote_ident(const char *t)
+{
+    size_t n = strlen(t), k = 0;
+    char *o = malloc(2u * n + 3u);
+    if (!o) return NULL;
+    o[k++] = '"';
+    for (size_t i = 0; i < n; i++) { if (t[i] == '"') o[k++] = '"'; o[k++] = t[i]; }
+    o[k++] = '"';
+    o[k] = 0;
+    return o;
+}
+
+static sqlite3 *open_db(const char *name, const char *path, int flags, FILE *err)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        if (err) fprintf(err, "%s: error: cannot open: %s\n", name, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+KsRaw *ks_sqlite_open(const char *name, const char *uri, FILE *err)
+{
+    KsUri u;
+    char msg[200];
+    if (ks_uri_split(uri, &u, msg, sizeof msg) != 0) {
+        if (err) fprintf(err, "%s: error: %s\n", name, msg);
+        return NULL;
+    }
+    SqRaw *q = calloc(1, sizeof *q);
+    if (!q) { ks_uri_free(&u); if (err) fprintf(err, "%s: error: out of memory\n", name); return NULL; }
+    q->base.read = sq_read;
+    q->base.close = sq_close;
+    q->name = name;
+    q->err = err;
+    if (!(q->db = open_db(name, u.base, SQLITE_OPEN_READONLY, err))) goto fail;
+    if (u.table) {
+        char *t = quote_ident(u.table);
+        q->sql = t ? malloc(strlen(t) + 20u) : NULL;
+        if (q->sql) sprintf(q->sql, "SELECT * FROM %s", t);
+        free(t);
+    } else {
+        q->sql = strdup(u.query);
+    }
+    if (!q->sql) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }
+    if (sqlite3_prepare_v2(q->db, q->sql, -1, &q->st, NULL) != SQLITE_OK) {
+        int off = sqlite3_error_offset(q->db);
+        long pos = 0;
+        if (off >= 0) {             /* byte offset -> character position */
+            pos = 1;
+            for (int i = 0; i < off && q->sql[i]; i++) if (((unsigned char)q->sql[i] & 0xC0u) != 0x80u) pos++;
+        }
+        ks_sql_error(err, name, q->sql, pos, "query error: %s", sqlite3_errmsg(q->db));
+        goto fail;
+    }
+    ks_uri_free(&u);
+    return &q->base;
+fail:
+    ks_uri_free(&u);
+    sq_close(&q->base);
+    return NULL;
+}
+
+/* ---- the schedule sink ------------------------------------------------------ */
+
+typedef struct SqSink {
+    KsSink base;
+    const char *name;
+    FILE *err;
+    sqlite3 *db;
+    sqlite3_stmt *ins;
+    bool header_seen, failed;
+} SqSink;
+
+static int sq_exec(SqSink *k, const char *sql)
+{
+    char *e = NULL;
+    if (sqlite3_exec(k->db, sql, NULL, NULL, &e) != SQLITE_OK) {
+        if (k->err) fprintf(k->err, "%s: error: %s\n", k->name, e ? e : sqlite3_errmsg(k->db));
+        sqlite3_free(e);
+        return -1;
+    }
+    return 0;
+}
+
+/* sq_sink_write -- one CSV line of the schedule (as output.c formats it:
+ * fields quoted when they hold a comma, quote or line break). */
+static int sq_sink_write(KsSink *s, const char *line, size_t len)
+{
+    SqSink *k = (SqSink *)s;
+    if (k->failed) return -1;
+    if (!k->header_seen) { k->header_seen = true; return 0; }
+    sqlite3_reset(k->ins);
+    sqlite3_clear_bindings(k->ins);
+    char *buf = malloc(len + 1u);
+    if (!buf) { k->failed = true; return -1; }
+    size_t i = 0;
+    int col = 1;
+    while (i <= len && col <= 8) {
+        size_t o = 0;
+        if (i < len && line[i] == '"') {
+            for (i++; i < len; i++) {
+                if (line[i] == '"') { if (i + 1 < len && line[i + 1] == '"') { buf[o++] = '"'; i++; continue; } i++; break; }
+                buf[o++] = line[i];
+            }
+        } else {
+            while (i < len && line[i] != ',' && line[i] != '\n') buf[o++] = line[i++];
+        }
+        if (o == 0) sqlite3_bind_null(k->ins, col);
+        else if (col == 7) { buf[o] = 0; sqlite3_bind_int64(k->ins, col, strtoll(buf, NULL, 10)); }
+        else sqlite3_bind_text(k->ins, col, buf, (int)o, SQLITE_TRANSIENT);
+        col++;
+        i++;                                  /* the comma or the line end */
+    }
+    free(buf);
+    if (sqlite3_step(k->ins) != SQLITE_DONE) {
+        if (k->err) fprintf(k->err, "%s: error: %s\n", k->name, sqlite3_errmsg(k->db));
+        k->failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int sq_sink_close(KsSink *s, bool ok)
+{
+    SqSink *k = (SqSink *)s;
+    int rc = 0;
+    sqlite3_finalize(k->ins);
+    if (ok && !k->failed) rc = sq_exec(k, "COMMIT");
+    else { sqlite3_exec(k->db, "ROLLBACK", NULL, NULL, NULL); rc = -1; }
+    sqlite3_close(k->db);
+    free(k);
+    return rc;
+}
+
+KsSink *ks_sqlite_sink(const char *name, const char *uri, FILE *err)
+{
+    KsUri u;
+    char msg[200];
+    if (ks_uri_split(uri, &u, msg, sizeof msg) != 0) {
+        if (err) fprintf(err, "%s: error: %s\n", name, msg);
+        return NULL;
+    }
+    if (!u.table) {
+        if (err) fprintf(err, "%s: error: the schedule goes to a table: give table=NAME, not query=\n", name);
+        ks_uri_free(&u);
+        return NULL;
+    }
+    SqSink *k = calloc(1, sizeof *k);
+    char *t = quote_ident(u.table), *sql = t ? malloc(strlen(t) + 300u) : NULL;
+    if (!k || !sql) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }
+    k->base.write = sq_sink_write;
+    k->base.close = sq_sink_close;
+    k->name = name;
+    k->err = err;
+    if (!(k->db = open_db(name, u.base, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err))) goto fail;
+    if (sq_exec(k, "BEGIN IMMEDIATE") != 0) goto fail;
+    sprintf(sql, "CREATE TABLE IF NOT EXISTS %s (time TEXT, customer TEXT, rule TEXT, action TEXT, "
+                 "survey TEXT, channel TEXT, attempt INTEGER, variant TEXT)", t);
+    if (sq_exec(k, sql) != 0) goto fail;
+    sprintf(sql, "DELETE FROM %s", t);
+    if (sq_exec(k, sql) != 0) goto fail;
+    sprintf(sql, "INSERT INTO %s (time, customer, rule, action, survey, channel, attempt, variant) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", t);
+    if (sqlite3_prepare_v2(k->db, sql, -1, &k->ins, NULL) != SQLITE_OK) {
+        if (err) fprintf(err, "%s: error: %s\n", name, sqlite3_errmsg(k->db));
+        goto fail;
+    }
+    free(t);
+    free(sql);
+    ks_uri_free(&u);
+    return &k->base;
+fail:
+    if (k && k->db) { sqlite3_exec(k->db, "ROLLBACK", NULL, NULL, NULL); sqlite3_close(k->db); }
+    free(k);
+    free(t);
+    free(sql);
+    ks_uri_free(&u);
+    return NULL;
+}

@@ -1,0 +1,175 @@
+/* srcuri.c -- database source names (SPEC.md 5.13): recognizing them,
+ * taking the Kairos parameters table= and query= out of them, dispatching
+ * to the PostgreSQL (src_pg.c) and SQLite (src_sqlite.c) backends, and
+ * showing SQL errors with the query's position.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "source.h"
+
+const char *kr_sources(void)
+{
+    return "csv jsonl segment postgresql sqlite";
+}
+
+static bool starts(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+static bool is_pg(const char *s) { return starts(s, "postgresql://") || starts(s, "postgres://"); }
+static bool is_sqlite(const char *s) { return starts(s, "sqlite:"); }
+
+bool ks_is_db(const char *name) { return is_pg(name) || is_sqlite(name); }
+
+bool kr_output_is_table(const char *name) { return name && ks_is_db(name); }
+
+KsRaw *ks_raw_open(const char *uri, const char *name, FILE *err)
+{
+    return is_pg(uri) ? ks_pg_open(name, uri, err) : ks_sqlite_open(name, uri + 7, err);
+}
+
+char *ks_display_name(const char *uri)
+{
+    if (!is_pg(uri)) return NULL;
+    size_t n = strlen(uri);
+    char *o = malloc(n + 1u);
+    if (!o) return NULL;
+    bool hid = false;
+    size_t k = 0, i = 0;
+    const char *auth = strstr(uri, "://") + 3;
+    size_t aend = (size_t)(auth - uri) + strcspn(auth, "/?");
+    const char *at = memchr(auth, '@', aend - (size_t)(auth - uri));
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    while (i < n) {
+        if (colon && uri + i == colon + 1) {             /* user:PASSWORD@host */
+            memcpy(o + k, "***", 3); k += 3;
+            i = (size_t)(at - uri);
+            hid = true;
+            continue;
+        }
+        if (i > aend && (uri[i - 1] == '?' || uri[i - 1] == '&')) {
+            if (strncmp(uri + i, "query=", 6) == 0) { memcpy(o + k, uri + i, n - i); k += n - i; break; }
+            if (strncmp(uri + i, "password=", 9) == 0) {
+                memcpy(o + k, "password=***", 12); k += 12;
+                i += strcspn(uri + i, "&");
+                hid = true;
+                continue;
+            }
+        }
+        o[k++] = uri[i++];
+    }
+    o[k] = 0;
+    if (!hid) { free(o); return NULL; }
+    return o;
+}
+
+long ks_raw_read(KsRaw *r, char *buf, size_t cap) { return r->read(r, buf, cap); }
+void ks_raw_close(KsRaw *r) { if (r) r->close(r); }
+
+KsSink *ks_sink_open(const char *uri, FILE *err)
+{
+    return is_pg(uri) ? ks_pg_sink(uri, err) : ks_sqlite_sink(uri, uri + 7, err);
+}
+
+int ks_sink_write(KsSink *k, const char *line, size_t len) { return k->write(k, line, len); }
+int ks_sink_close(KsSink *k, bool ok) { return k->close(k, ok); }
+
+static char *decode(const char *s, size_t n)
+{
+    char *o = malloc(n + 1u);
+    if (!o) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+            char h[3] = { s[i + 1], s[i + 2], 0 };
+            o[k++] = (char)strtol(h, NULL, 16);
+            i += 2;
+        } else {
+            o[k++] = s[i];
+        }
+    }
+    o[k] = 0;
+    return o;
+}
+
+int ks_uri_split(const char *uri, KsUri *u, char *msg, size_t cap)
+{
+    memset(u, 0, sizeof *u);
+    const char *q = strchr(uri, '?');
+    size_t blen = q ? (size_t)(q - uri) : strlen(uri);
+    size_t bcap = strlen(uri) + 1u;
+    u->base = malloc(bcap);
+    if (!u->base) { snprintf(msg, cap, "out of memory"); return -1; }
+    memcpy(u->base, uri, blen);
+    u->base[blen] = 0;
+    bool first = true;
+    for (const char *p = q ? q + 1 : NULL; p && *p;) {
+        if (starts(p, "query=")) {                  /* to the end of the name */
+            u->query = decode(p + 6, strlen(p + 6));
+            break;
+        }
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        if (starts(p, "table=")) {
+            free(u->table);
+            u->table = decode(p + 6, n - 6);
+        } else if (n > 0) {
+            size_t bl = strlen(u->base);
+            u->base[bl] = first ? '?' : '&';
+            memcpy(u->base + bl + 1, p, n);
+            u->base[bl + 1 + n] = 0;
+            first = false;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    if ((u->table && !u->table[0]) || (u->query && !u->query[0])) {
+        snprintf(msg, cap, "empty %s= parameter", u->table && !u->table[0] ? "table" : "query");
+        ks_uri_free(u);
+        return -1;
+    }
+    if (!u->table == !u->query) {
+        snprintf(msg, cap, "%s", u->table ? "give table=NAME or query=SQL, not both"
+                                          : "no table=NAME or query=SQL parameter (e.g. ?table=events)");
+        ks_uri_free(u);
+        return -1;
+    }
+    return 0;
+}
+
+void ks_uri_free(KsUri *u)
+{
+    free(u->base); free(u->table); free(u->query);
+    memset(u, 0, sizeof *u);
+}
+
+void ks_sql_error(FILE *err, const char *name, const char *sql, long pos, const char *fmt, ...)
+{
+    if (!err) return;
+    va_list ap;
+    fprintf(err, "%s: error: ", name);
+    va_start(ap, fmt);
+    vfprintf(err, fmt, ap);
+    va_end(ap);
+    fputc('\n', err);
+    if (!sql) return;
+    /* the line of the SQL holding position pos (characters, 1-based) */
+    const char *ls = sql, *p = sql;
+    long ch = 1;
+    while (*p && (pos <= 0 || ch < pos)) {
+        if (*p == '\n') ls = p + 1;
+        p++;
+        while (((unsigned char)*p & 0xC0u) == 0x80u) p++;
+        ch++;
+    }
+    if (pos <= 0) p = ls;
+    const char *le = strchr(ls, '\n');
+    size_t n = le ? (size_t)(le - ls) : strlen(ls);
+    fprintf(err, "      | ");
+    for (size_t i = 0; i < n && i < 160; i++) fputc((unsigned char)ls[i] < 0x20 ? ' ' : ls[i], err);
+    fputc('\n', err);
+    if (pos > 0) {
+        fprintf(err, "      | ");
+        for (const char *x = ls; x < p; x++) if (((unsigned char)*x & 0xC0u) != 0x80u) fputc(' ', err);
+        fprintf(err, "^\n");
+    }
+}

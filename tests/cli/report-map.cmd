@@ -1,0 +1,1 @@
+report ../golden/map-columns/policy.kai ../golden/map-columns/events.csv --map customer=user_id,time=ts,event=type,kind=ticket_kind -o /dev/null

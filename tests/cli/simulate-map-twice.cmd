@@ -1,0 +1,1 @@
+simulate ../golden/map-columns/policy.kai ../golden/map-columns/events.csv --map customer=a,customer=b

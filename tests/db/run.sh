@@ -1,0 +1,189 @@
+#!/bin/sh
+# run.sh KAIROS -- event sources and schedule sinks in real databases
+# (SPEC.md 5.13): a PostgreSQL server started here (initdb into a
+# temporary directory, a Unix socket in it, no TCP; stopped at the end
+# even on failure) and SQLite files.  A golden log is loaded into a table;
+# the schedule read from the table must equal the one read from the CSV
+# file, byte for byte; the schedule written into a table must read back
+# the same; bad input gives one clear message and changes no table.
+#
+# If the server cannot be started the suite FAILS (it never skips).
+# Prints one line per failure, then "db: N passed, M failed".
+set -u
+KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TMP=$(mktemp -d)
+chmod 755 "$TMP"
+PGDIR="$TMP/pg"
+pass=0
+fail=0
+started=""
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+RUN=""
+if [ "$(id -u)" = 0 ]; then RUN="runuser -u postgres --"; fi
+
+cleanup() {
+    if [ -n "$started" ]; then $RUN "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate -w stop >/dev/null 2>&1; fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -30; }
+finish() { echo "db: $pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
+
+# ---- the server ---------------------------------------------------------------
+if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
+    bad "PostgreSQL server not installed (/usr/lib/postgresql/*/bin/initdb; tools/deps.sh installs it)"
+    finish
+fi
+mkdir -p "$PGDIR"
+[ -n "$RUN" ] && chown postgres "$PGDIR"
+if ! $RUN "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U kairos --no-sync -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1; then
+    bad "initdb failed" "$TMP/initdb.log"
+    finish
+fi
+if ! $RUN "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 \
+        -o "-k $PGDIR -c listen_addresses='' -F" start >"$TMP/start.log" 2>&1; then
+    cat "$PGDIR/server.log" >>"$TMP/start.log" 2>/dev/null
+    bad "the PostgreSQL server did not start" "$TMP/start.log"
+    finish
+fi
+started=1
+URI="postgresql:///postgres?host=$PGDIR&user=kairos"
+psql_do() { psql -X -q -v ON_ERROR_STOP=1 -h "$PGDIR" -U kairos -d postgres "$@"; }
+
+# check LABEL EXPECTED_FILE ACTUAL_FILE -- byte for byte
+check() {
+    if cmp -s "$2" "$3"; then ok; else diff -u "$2" "$3" >"$TMP/diff" 2>&1; bad "$1" "$TMP/diff"; fi
+}
+# check_err LABEL WANT_STATUS EXPECTED_ERR -- runs the rest, compares stderr
+# (with the socket directory shown as PGDIR) and the status
+check_err() {
+    label=$1 want=$2 exp=$3
+    shift 3
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    st=$?
+    sed "s#$PGDIR#PGDIR#g" "$TMP/err" >"$TMP/err2"
+    if [ "$st" != "$want" ]; then bad "$label: exit status $st, expected $want" "$TMP/err2"
+    elif ! printf '%s\n' "$exp" | cmp -s - "$TMP/err2"; then
+        printf '%s\n' "$exp" >"$TMP/exp"; diff -u "$TMP/exp" "$TMP/err2" >"$TMP/diff"; bad "$label: messages differ" "$TMP/diff"
+    else ok
+    fi
+}
+
+EX="$ROOT/examples/support-table"
+POLICY="$EX/policy.kai"
+cd "$TMP" || exit 1
+
+# ---- PostgreSQL: the golden log from a table ------------------------------------
+psql_do >"$TMP/psql.log" 2>&1 <<SQL || { bad "loading the log into PostgreSQL" "$TMP/psql.log"; finish; }
+CREATE TABLE events (time timestamptz, customer text, event text, tz text, segment text,
+                     kind text, sentiment double precision, channel text);
+\copy events FROM '$EX/events.csv' (FORMAT csv, HEADER)
+CREATE TABLE events_ms AS
+  SELECT (extract(epoch FROM time) * 1000)::bigint AS ts, customer AS user_id, event AS type,
+         tz, segment, kind AS ticket_kind, sentiment, channel FROM events;
+CREATE TABLE events_nocust AS SELECT time, customer AS client, event FROM events;
+CREATE TABLE events_badms (ts text, customer text, event text);
+INSERT INTO events_badms VALUES ('1772366400000', 'c1', 'purchase'), ('12x4', 'c2', 'purchase');
+SQL
+
+"$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events" >"$TMP/s1.csv" 2>"$TMP/err" || bad "pg table: simulate failed" "$TMP/err"
+check "pg table=events: schedule differs from the CSV one" "$EX/expected.csv" "$TMP/s1.csv"
+
+"$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT * FROM events_ms ORDER BY ts" \
+    --map customer=user_id,time=ts,event=type,kind=ticket_kind --schema /dev/stdin >"$TMP/s2.csv" 2>"$TMP/err" <<'YAML' || bad "pg query + --map + ms: simulate failed" "$TMP/err"
+time: {unit: ms}
+YAML
+check "pg query=, --map, time unit ms: schedule differs" "$EX/expected.csv" "$TMP/s2.csv"
+
+"$KAIROS" explain "$POLICY" "$URI&table=events" --customer c05 >"$TMP/x1" 2>&1
+"$KAIROS" explain "$POLICY" "$EX/events.csv" --customer c05 >"$TMP/x2" 2>&1
+check "pg: explain differs from the CSV one" "$TMP/x2" "$TMP/x1"
+
+# ---- PostgreSQL: the schedule into a table (one transaction) ---------------------
+readback() {
+    psql_do -c "\\copy (SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS time, customer, rule, action, survey, channel, attempt, variant FROM $1) TO STDOUT (FORMAT csv, HEADER)"
+}
+if "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "$URI&table=schedule" 2>"$TMP/err"; then
+    readback schedule >"$TMP/s3.csv" 2>"$TMP/err"
+    check "pg -o table=schedule: read back differs" "$EX/expected.csv" "$TMP/s3.csv"
+else bad "pg -o table=schedule failed" "$TMP/err"
+fi
+# a failed run leaves the table as it was
+printf 'time,customer,event\n2026-03-01T00:00:00Z,c1,purchase\nnot-a-time,c2,purchase\n' >"$TMP/bad.csv"
+"$KAIROS" simulate --no-progress "$POLICY" "$TMP/bad.csv" -o "$URI&table=schedule" >/dev/null 2>&1
+readback schedule >"$TMP/s4.csv" 2>"$TMP/err"
+check "pg -o after a failed run: the table changed" "$EX/expected.csv" "$TMP/s4.csv"
+
+# ---- PostgreSQL: bad input -------------------------------------------------------
+check_err "pg: query error" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=SELECT tme, customer FROM events: error: query error: column \"tme\" does not exist
+      | SELECT tme, customer FROM events
+      |        ^" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT tme, customer FROM events"
+check_err "pg: missing table" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=nosuch: error: query error: relation \"nosuch\" does not exist
+      | SELECT * FROM nosuch
+      |               ^" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=nosuch"
+check_err "pg: a column missing in the database" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=events_nocust:1:1: error: missing required column \"customer\" in the header row
+    1 | time,client,event
+      | ^
+      = hint: the closest column: \"client\"; use --map customer=client" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events_nocust"
+check_err "pg: wrong mapping" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=events_ms:1:1: error: missing column \"userid\" (the customer, by --map) in the header row
+    1 | ts,user_id,type,tz,segment,ticket_kind,sentiment,channel
+      | ^
+      = hint: the closest column: \"user_id\"" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events_ms" --map customer=userid,time=ts,event=type
+printf 'time:\n  unit: ms\n' >"$TMP/ms.yaml"
+check_err "pg: a non-numeric millisecond cell" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=events_badms:3:1: error: bad time \"12x4\" (expected integer Unix milliseconds, or RFC 3339 like 2026-03-01T09:30:00Z)
+    3 | 12x4,c2,purchase
+      | ^" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events_badms" --schema "$TMP/ms.yaml" --map time=ts
+check_err "pg: no table or query" 1 "postgresql:///postgres?host=PGDIR&user=kairos: error: no table=NAME or query=SQL parameter (e.g. ?table=events)" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI"
+mkdir -p "$TMP/nosrv"
+"$KAIROS" simulate --no-progress "$POLICY" "postgresql:///postgres?host=$TMP/nosrv&table=events" >"$TMP/out" 2>"$TMP/err"
+st=$?
+if [ "$st" = 1 ] && grep -q "^postgresql:///postgres?host=$TMP/nosrv&table=events: error: cannot connect: .*No such file or directory" "$TMP/err" \
+   && [ "$(wc -l <"$TMP/err")" = 1 ] && [ ! -s "$TMP/out" ]; then ok
+else bad "pg: connection refused: status $st" "$TMP/err"
+fi
+
+# a password never appears in a message (user:***@, password=***)
+mkdir -p "$PGDIR/nosrv"
+check_err "pg: the password hidden" 1 "postgresql://bob:***@/postgres?host=PGDIR/nosrv&password=***&table=events: error: cannot connect: connection to server on socket \"PGDIR/nosrv/.s.PGSQL.5432\" failed: No such file or directory" \
+    "$KAIROS" simulate --no-progress "$POLICY" "postgresql://bob:secret@/postgres?host=$PGDIR/nosrv&password=zzz&table=events"
+check_err "pg: -o with --format jsonl" 1 "postgresql://bob:***@/postgres?host=PGDIR&table=s: error: a schedule goes into a table as rows: only --format csv applies" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" --format jsonl -o "postgresql://bob:secret@/postgres?host=$PGDIR&table=s"
+check_err "pg: -o with query=" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=SELECT 1: error: the schedule goes to a table: give table=NAME, not query=" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "$URI&query=SELECT 1"
+check_err "pg: table= and query=" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=events&query=SELECT 1: error: give table=NAME or query=SQL, not both" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events&query=SELECT 1"
+
+# ---- SQLite ------------------------------------------------------------------------
+DB="$TMP/events.db"
+sqlite3 "$DB" ".import --csv '$EX/events.csv' events" 2>"$TMP/err" || bad "sqlite3 .import" "$TMP/err"
+"$KAIROS" simulate --no-progress "$POLICY" "sqlite:$DB?table=events" >"$TMP/q1.csv" 2>"$TMP/err" || bad "sqlite table: simulate failed" "$TMP/err"
+check "sqlite table=events: schedule differs from the CSV one" "$EX/expected.csv" "$TMP/q1.csv"
+"$KAIROS" simulate --no-progress "$POLICY" "sqlite:$DB?query=SELECT customer AS uid, time, event, tz, segment, kind, sentiment, channel FROM events WHERE 1 = 1" \
+    --map customer=uid >"$TMP/q2.csv" 2>"$TMP/err" || bad "sqlite query: simulate failed" "$TMP/err"
+check "sqlite query= with --map: schedule differs" "$EX/expected.csv" "$TMP/q2.csv"
+if "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "sqlite:$TMP/out.db?table=schedule" 2>"$TMP/err"; then
+    sqlite3 -csv -header "$TMP/out.db" "SELECT * FROM schedule" | tr -d '\r' >"$TMP/q3.csv"
+    check "sqlite -o table=schedule: read back differs" "$EX/expected.csv" "$TMP/q3.csv"
+else bad "sqlite -o failed" "$TMP/err"
+fi
+"$KAIROS" simulate --no-progress "$POLICY" "$TMP/bad.csv" -o "sqlite:$TMP/out.db?table=schedule" >/dev/null 2>&1
+sqlite3 -csv -header "$TMP/out.db" "SELECT * FROM schedule" | tr -d '\r' >"$TMP/q4.csv"
+check "sqlite -o after a failed run: the table changed" "$EX/expected.csv" "$TMP/q4.csv"
+check_err "sqlite: query error" 1 "sqlite:events.db?query=SELECT time, customer FROM events WHER event = 1: error: query error: near \"event\": syntax error
+      | SELECT time, customer FROM events WHER event = 1
+      |                                        ^" \
+    "$KAIROS" simulate --no-progress "$POLICY" "sqlite:events.db?query=SELECT time, customer FROM events WHER event = 1"
+check_err "sqlite: no such file" 1 "sqlite:nosuch.db?table=events: error: cannot open: unable to open database file" \
+    "$KAIROS" simulate --no-progress "$POLICY" "sqlite:nosuch.db?table=events"
+
+finish
