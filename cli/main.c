@@ -825,7 +825,7 @@ static int run_command(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("kairos %s (bytecode format %d; event sources: %s)\n", KAIROS_VERSION, 1, kr_sources());
+        printf("kairos %s (bytecode format %u; event sources: %s)\n", KAIROS_VERSION, KBC_VERSION, kr_sources());
         return 0;
     }
     const Command *c = find_command(cmd);
