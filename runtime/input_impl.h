@@ -188,6 +188,12 @@ int  ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, ui
  * it is full, reads.  Returns bytes added (0 at end of input), -1 on error
  * (printed). */
 long ki_fill(KiSrc *s);
+/* The next line of a line-oriented source (JSON Lines, Segment), filling
+ * the buffer as needed: *p and *len the line without its line end (a UTF-8
+ * BOM at the start of line 1 removed), *adv the bytes to step s->pos over
+ * once it is used.  1 a line, 0 at the end, -1 after an error (printed);
+ * a line over 64 MiB is an error. (jsonl.c) */
+int ki_line_next(KiSrc *s, const char **p, size_t *len, size_t *adv);
 /* Cell value (a CSV cell after unquoting, or a JSON string): number; else
  * boolean for exactly `true`/`false`; else string interned in the values
  * pool.  0 or -1 (out of memory). */

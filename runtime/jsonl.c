@@ -575,6 +575,20 @@ int ki_jsonl_step(KiSrc *s)
     JState *j = s->priv;
     uint64_t before = s->nrows;
     for (;;) {
+        const char *p;
+        size_t len, adv;
+        int r = ki_line_next(s, &p, &len, &adv);
+        if (r <= 0) return r;
+        if (!blank(p, len) && parse_line(j, p, len, s->line) != 0) return -1;
+        s->pos += adv;
+        s->line++;
+        if (s->nrows != before) return 1;
+    }
+}
+
+int ki_line_next(KiSrc *s, const char **pp, size_t *lenp, size_t *adv)
+{
+    for (;;) {
         if (s->pos == s->end) {
             if (s->eof) return 0;
             if (ki_fill(s) < 0) return -1;
@@ -590,10 +604,10 @@ int ki_jsonl_step(KiSrc *s)
         }
         size_t len = nl ? (size_t)(nl - p) : avail;
         if (len > MAX_LINE) return ki_error(s, s->line, 0, "line longer than 64 MiB");
+        *adv = nl ? len + 1u : avail;
         if (s->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) { p += 3; len -= 3; }
-        if (!blank(p, len) && parse_line(j, p, len, s->line) != 0) return -1;
-        s->pos += (nl ? (size_t)(nl - (s->buf + s->pos)) + 1u : avail);
-        s->line++;
-        if (s->nrows != before) return 1;
+        *pp = p;
+        *lenp = len;
+        return 1;
     }
 }

@@ -18,7 +18,6 @@
 #include "input_impl.h"
 #include "source.h"
 
-#define MAX_LINE (64u << 20)
 #define MAX_KEY 512
 
 typedef struct Skipped { char name[32]; uint64_t n; } Skipped;
@@ -244,22 +243,11 @@ int ki_segment_step(KiSrc *s)
     SState *st = s->priv;
     uint64_t before = s->nrows;
     for (;;) {
-        if (s->pos == s->end) {
-            if (s->eof) { report_skipped(s, st); return 0; }
-            if (ki_fill(s) < 0) return -1;
-            continue;
-        }
-        const char *p = s->buf + s->pos;
-        size_t avail = s->end - s->pos;
-        const char *nl = memchr(p, '\n', avail);
-        if (!nl && !s->eof) {
-            if (avail > MAX_LINE) return ki_error(s, s->line, 0, "line longer than 64 MiB");
-            if (ki_fill(s) < 0) return -1;
-            continue;
-        }
-        size_t len = nl ? (size_t)(nl - p) : avail;
-        if (len > MAX_LINE) return ki_error(s, s->line, 0, "line longer than 64 MiB");
-        if (s->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) { p += 3; len -= 3; }
+        const char *p;
+        size_t len, adv;
+        int r = ki_line_next(s, &p, &len, &adv);
+        if (r < 0) return -1;
+        if (r == 0) { report_skipped(s, st); return 0; }
         bool blank = true;
         for (size_t i = 0; i < len && blank; i++) blank = p[i] == ' ' || p[i] == '\t' || p[i] == '\r';
         if (!blank) {
@@ -273,7 +261,7 @@ int ki_segment_step(KiSrc *s)
             st->line[len] = 0;
             if (call(s, st, p, s->line) != 0) return -1;
         }
-        s->pos += (nl ? (size_t)(nl - (s->buf + s->pos)) + 1u : avail);
+        s->pos += adv;
         s->line++;
         if (s->nrows != before) return 1;
     }
