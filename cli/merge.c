@@ -63,13 +63,6 @@ typedef struct CustSet {
     size_t cap, len;
 } CustSet;
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 0x100000001b3ull; }
-    return h;
-}
-
 static int cs_grow(CustSet *s)
 {
     size_t nc = s->cap ? s->cap * 2 : 1024;
@@ -92,7 +85,7 @@ static int cs_add(CustSet *s, const char *id, size_t n, uint32_t input, unsigned
                   struct Slot **found)
 {
     if ((s->len + 1) * 4 > s->cap * 3 && cs_grow(s) != 0) return -1;
-    uint64_t h = fnv1a(id, n);
+    uint64_t h = kb_fnv1a64(id, n, KB_FNV_OFFSET);
     size_t j = h & (s->cap - 1);
     while (s->slot[j].id) {
         if (s->slot[j].h == h && s->slot[j].n == n && memcmp(s->slot[j].id, id, n) == 0) {
