@@ -261,7 +261,12 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
     r->err = err;
     r->progress = err && r->opt->progress && isatty(fileno(err));
     r->start = r->progress ? seconds() : 0;
-    int rc = ki_drain(in, sink, r);
+    uint32_t jobs = r->opt->jobs;
+    if (jobs == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = c > 0 ? (uint32_t)c : 1u;
+    }
+    int rc = ki_drain_jobs(in, sink, r, jobs);   /* large CSV files on `jobs` threads (input_par.c) */
     if (r->shown) fputs("\r\033[K", err);
     return rc;
 }
