@@ -59,11 +59,26 @@ static inline size_t rrec_size(uint32_t n)
 
 enum { RS_WAIT, RS_TAKEN, RS_OK, RS_FAILED };
 
+/* A string a thread's pool got while parsing a range (the bytes stay put
+ * until the pool is freed). */
+typedef struct NewStr { const char *p; size_t len; } NewStr;
+
+/* A parsing thread: its reader context with pools of its own (kept from
+ * range to range), and, used by the main thread only, the shared pools'
+ * ids of the first `n` ids of each of its pools. */
+typedef struct Worker {
+    KrInputCtx *ctx;
+    uint32_t *cmap, *vmap; uint32_t nc, nv, capc, capv;
+} Worker;
+
 typedef struct Range {
     uint64_t start, stop;           /* file offsets; stop 0: to the end of the file */
-    KrInputCtx *ctx;                /* its reader context (own pools), while parsed */
+    Worker *w;                      /* the thread that parsed it */
     char *rec; size_t len, cap;     /* its records */
+    NewStr *news; uint32_t newc, newv;   /* the customers, then the values, new to w's pools */
     uint64_t lines;                 /* line feeds consumed */
+    uint64_t end;                   /* file offset reached */
+    uint64_t rows_read, rows_skipped; int64_t other_latest;
     int state;
 } Range;
 
@@ -76,6 +91,7 @@ typedef struct Par {
     bool stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    Worker *w;                      /* per thread (0: the main thread) */
 } Par;
 
 static int range_sink(void *arg, uint32_t file, const KrEvent *ev)
@@ -104,35 +120,47 @@ static int range_sink(void *arg, uint32_t file, const KrEvent *ev)
     return 0;
 }
 
-static void ctx_free(KrInputCtx *c)
+/* worker_init -- a context of its own for a parsing thread; 0 or -1. */
+static int worker_init(Worker *w, const KrInputCtx *shared)
 {
-    if (!c) return;
-    kr_pool_free(c->customers);
-    kr_pool_free(c->values);
-    free(c);
-}
-
-/* parse -- range i with a context of its own; RS_OK or RS_FAILED. */
-static int parse(Par *p, uint32_t i)
-{
-    Range *g = &p->r[i];
-    const KiSrc *src = p->src;
     KrInputCtx *c = malloc(sizeof *c);
-    if (!c) return RS_FAILED;
-    *c = *src->ctx;                 /* the shared read-only tables */
+    if (!c) return -1;
+    *c = *shared;                   /* the shared read-only tables */
     memset(c->memo, 0, sizeof c->memo);
     c->customers = kr_pool_new();
     c->values = kr_pool_new();
     c->err = NULL;                  /* a message is printed by the sequential read */
-    c->rows_read = c->rows_skipped = 0;
-    c->other_shards_latest = INT64_MIN;
     c->spill_fd = -1;
     c->spill_end = 0;
     c->sink = range_sink;
-    c->sink_arg = g;
     c->sink_file = 0;
-    g->ctx = c;
-    if (!c->customers || !c->values) return RS_FAILED;
+    w->ctx = c;
+    return c->customers && c->values ? 0 : -1;
+}
+
+static void worker_free(Worker *w)
+{
+    if (w->ctx) {
+        kr_pool_free(w->ctx->customers);
+        kr_pool_free(w->ctx->values);
+        free(w->ctx);
+    }
+    free(w->cmap);
+    free(w->vmap);
+}
+
+/* parse -- range i with w's context; RS_OK or RS_FAILED. */
+static int parse(Par *p, Worker *w, uint32_t i)
+{
+    Range *g = &p->r[i];
+    const KiSrc *src = p->src;
+    KrInputCtx *c = w->ctx;
+    g->w = w;
+    if (!c || !c->customers || !c->values) return RS_FAILED;
+    c->rows_read = c->rows_skipped = 0;
+    c->other_shards_latest = INT64_MIN;
+    c->sink_arg = g;
+    uint32_t c0 = kr_pool_count(c->customers), v0 = kr_pool_count(c->values);
     KiSrc *s = calloc(1, sizeof *s);
     if (!s) return RS_FAILED;
     s->ctx = c;
@@ -150,9 +178,25 @@ static int parse(Par *p, uint32_t i)
         if (r == 0 && !s->suspect) st = RS_OK;
     }
     g->lines = s->line;
+    g->end = s->bytes;
+    g->rows_read = c->rows_read;
+    g->rows_skipped = c->rows_skipped;
+    g->other_latest = c->other_shards_latest;
     ki_src_close(s);
     free(s->msg);
     free(s);
+    /* the strings new to the pools, for the main thread (which must not
+     * read a pool another thread is growing) */
+    uint32_t c1 = kr_pool_count(c->customers), v1 = kr_pool_count(c->values);
+    g->newc = c1 - c0;
+    g->newv = v1 - v0;
+    if (c1 - c0 + v1 - v0 > 0) {
+        g->news = malloc(((size_t)(c1 - c0) + (v1 - v0)) * sizeof *g->news);
+        if (!g->news) return RS_FAILED;
+        for (uint32_t k = c0; k < c1; k++) g->news[k - c0].p = kr_pool_str(c->customers, k, &g->news[k - c0].len);
+        for (uint32_t k = v0; k < v1; k++)
+            g->news[g->newc + k - v0].p = kr_pool_str(c->values, k, &g->news[g->newc + k - v0].len);
+    }
     return st;
 }
 
@@ -165,48 +209,61 @@ static uint32_t take(Par *p)
     return i;
 }
 
-static void parse_locked(Par *p, uint32_t i)
+static void parse_locked(Par *p, Worker *w, uint32_t i)
 {
     pthread_mutex_unlock(&p->mu);
-    int st = parse(p, i);
+    int st = parse(p, w, i);
     pthread_mutex_lock(&p->mu);
     p->r[i].state = st;
     pthread_cond_broadcast(&p->cv);
 }
 
+typedef struct ThreadArg { Par *p; Worker *w; } ThreadArg;
+
 static void *worker(void *arg)
 {
-    Par *p = arg;
+    ThreadArg *a = arg;
+    Par *p = a->p;
     pthread_mutex_lock(&p->mu);
     while (!p->stop && p->next < p->nr) {
         uint32_t i = take(p);
         if (i == UINT32_MAX) { pthread_cond_wait(&p->cv, &p->mu); continue; }
-        parse_locked(p, i);
+        parse_locked(p, a->w, i);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
+/* map_news -- the shared pools' ids of n new strings of a worker's pool,
+ * appended to its map; 0 or -1 (out of memory). */
+static int map_news(KrPool *pool, const NewStr *ns, uint32_t n, uint32_t **map, uint32_t *len, uint32_t *cap)
+{
+    if (*len + n > *cap) {
+        uint32_t nc = *cap ? *cap : 1024u;
+        while (nc < *len + n) nc *= 2u;
+        uint32_t *m = realloc(*map, (size_t)nc * sizeof *m);
+        if (!m) return -1;
+        *map = m;
+        *cap = nc;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (((*map)[(*len)++] = kr_intern(pool, ns[i].p, ns[i].len)) == UINT32_MAX) return -1;
+    return 0;
+}
+
 /* hand -- range g's rows to the sink with the shared pools' ids (line:
- * the file's line number at the range's start); 0 or -1 (printed). */
+ * the file's line number at the range's start); 0 or -1 (printed).  A
+ * thread parses its ranges in file order and they are handed in file
+ * order, so its strings are interned in the shared pools in first-seen
+ * order. */
 static int hand(KiSrc *s, Range *g, uint64_t line)
 {
-    KrInputCtx *c = s->ctx, *l = g->ctx;
-    uint32_t nc = kr_pool_count(l->customers), nv = kr_pool_count(l->values);
-    uint32_t *cmap = malloc(((size_t)nc + 1u) * sizeof *cmap);
-    uint32_t *vmap = malloc(((size_t)nv + 1u) * sizeof *vmap);
-    int rc = -1;
-    if (!cmap || !vmap) goto oom;
-    for (uint32_t i = 0; i < nc; i++) {
-        size_t len;
-        const char *str = kr_pool_str(l->customers, i, &len);
-        if ((cmap[i] = kr_intern(c->customers, str, len)) == UINT32_MAX) goto oom;
-    }
-    for (uint32_t i = 0; i < nv; i++) {
-        size_t len;
-        const char *str = kr_pool_str(l->values, i, &len);
-        if ((vmap[i] = kr_intern(c->values, str, len)) == UINT32_MAX) goto oom;
-    }
+    KrInputCtx *c = s->ctx;
+    Worker *w = g->w;
+    if (map_news(c->customers, g->news, g->newc, &w->cmap, &w->nc, &w->capc) != 0
+        || map_news(c->values, g->news + g->newc, g->newv, &w->vmap, &w->nv, &w->capv) != 0)
+        return ki_error(s, 0, 0, "out of memory");
+    const uint32_t *cmap = w->cmap, *vmap = w->vmap;
     KrValue vals[KI_MAX_ATTRS];
     for (size_t off = 0; off < g->len;) {
         const char *q = g->rec + off;
@@ -220,23 +277,14 @@ static int hand(KiSrc *s, Range *g, uint64_t line)
             if (vals[a].tag == KB_STR) vals[a].str = vmap[vals[a].str];
         KrEvent ev = { h.time, cmap[h.cust], h.event, h.nattrs, ids, vals, s->name, line + h.line };
         s->nrows++;
-        if (c->sink(c->sink_arg, c->sink_file, &ev) != 0) {
-            ki_error(s, line + h.line, 0, "out of memory or temporary space");
-            goto out;
-        }
+        if (c->sink(c->sink_arg, c->sink_file, &ev) != 0)
+            return ki_error(s, line + h.line, 0, "out of memory or temporary space");
     }
-    c->rows_read += l->rows_read;
-    c->rows_skipped += l->rows_skipped;
-    if (l->other_shards_latest > c->other_shards_latest) c->other_shards_latest = l->other_shards_latest;
-    s->bytes = g->stop;
-    rc = 0;
-    goto out;
-oom:
-    ki_error(s, 0, 0, "out of memory");
-out:
-    free(cmap);
-    free(vmap);
-    return rc;
+    c->rows_read += g->rows_read;
+    c->rows_skipped += g->rows_skipped;
+    if (g->other_latest > c->other_shards_latest) c->other_shards_latest = g->other_latest;
+    s->bytes = g->end;
+    return 0;
 }
 
 /* ki_par_cuts -- the range boundaries after offset h of a file of size size:
@@ -299,12 +347,27 @@ int ki_par_file(KiSrc *s, uint32_t jobs)
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     pthread_t th[JOBS_MAX];
+    ThreadArg ta[JOBS_MAX];
     uint32_t nth = 0;
+    p.w = calloc(jobs, sizeof *p.w);
+    bool wok = p.w != NULL;
+    for (uint32_t j = 0; wok && j < jobs; j++) wok = worker_init(&p.w[j], s->ctx) == 0;
+    if (!wok) {                      /* out of memory: read on sequentially */
+        for (uint32_t j = 0; p.w && j < jobs; j++) worker_free(&p.w[j]);
+        free(p.w);
+        free(p.r);
+        pthread_mutex_destroy(&p.mu);
+        pthread_cond_destroy(&p.cv);
+        if (ki_src_window(s, h, 0) != 0) return -1;
+        return 1;
+    }
     pthread_attr_t attr;             /* parsing needs little stack */
     bool attr_ok = pthread_attr_init(&attr) == 0;
     if (attr_ok) pthread_attr_setstacksize(&attr, THREAD_STACK);
-    for (uint32_t j = 1; j < jobs && j < p.nr; j++)
-        if (pthread_create(&th[nth], attr_ok ? &attr : NULL, worker, &p) == 0) nth++;
+    for (uint32_t j = 1; j < jobs && j < p.nr; j++) {
+        ta[nth] = (ThreadArg){ &p, &p.w[j] };
+        if (pthread_create(&th[nth], attr_ok ? &attr : NULL, worker, &ta[nth]) == 0) nth++;
+    }
     if (attr_ok) pthread_attr_destroy(&attr);
     int rc = 0;
     uint64_t line = s->line;        /* of the first row of range i */
@@ -314,7 +377,7 @@ int ki_par_file(KiSrc *s, uint32_t jobs)
         while (p.r[i].state != RS_OK && p.r[i].state != RS_FAILED) {
             uint32_t j = take(&p);
             if (j == UINT32_MAX) pthread_cond_wait(&p.cv, &p.mu);
-            else parse_locked(&p, j);
+            else parse_locked(&p, &p.w[0], j);
         }
         int st = p.r[i].state;
         pthread_mutex_unlock(&p.mu);
@@ -324,8 +387,8 @@ int ki_par_file(KiSrc *s, uint32_t jobs)
         line += p.r[i].lines;
         free(p.r[i].rec);
         p.r[i].rec = NULL;
-        ctx_free(p.r[i].ctx);
-        p.r[i].ctx = NULL;
+        free(p.r[i].news);
+        p.r[i].news = NULL;
         pthread_mutex_lock(&p.mu);
         p.handed = i + 1u;
         if (rc != 0) p.stop = true;
@@ -347,8 +410,10 @@ int ki_par_file(KiSrc *s, uint32_t jobs)
     }
     for (uint32_t k = 0; k < p.nr; k++) {
         free(p.r[k].rec);
-        ctx_free(p.r[k].ctx);
+        free(p.r[k].news);
     }
+    for (uint32_t j = 0; j < jobs; j++) worker_free(&p.w[j]);
+    free(p.w);
     free(p.r);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);

@@ -65,7 +65,8 @@ static char *drain(const KImage *img, const KrOptions *opt, uint32_t jobs, int *
     KrInput *in = ki_open(img, opt, s.cust, s.vals, e);
     ck_assert_ptr_nonnull(in);
     *rc = ki_drain_jobs(in, render, &s, jobs);
-    fprintf(s.m, "rc=%d read=%llu skipped=%llu other=%lld customers=%u values=%u\n", *rc,
+    fprintf(s.m, "rc=%d bytes=%llu read=%llu skipped=%llu other=%lld customers=%u values=%u\n", *rc,
+            (unsigned long long)ki_bytes_read(in),
             (unsigned long long)ki_rows_read(in), (unsigned long long)ki_rows_skipped(in),
             (long long)ki_other_shards_latest(in), kr_pool_count(s.cust), kr_pool_count(s.vals));
     ki_close(in);
