@@ -68,6 +68,7 @@ typedef struct NewStr { const char *p; size_t len; } NewStr;
  * ids of the first `n` ids of each of its pools. */
 typedef struct Worker {
     KrInputCtx *ctx;
+    char *buf; size_t cap;          /* the input buffer, kept from range to range */
     uint32_t *cmap, *vmap; uint32_t nc, nv, capc, capv;
 } Worker;
 
@@ -92,6 +93,9 @@ typedef struct Par {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     Worker *w;                      /* per thread (0: the main thread) */
+    /* record buffers of handed ranges, for the next ranges (fresh pages
+     * would cost a page fault and a clearing each) */
+    char *spare[JOBS_MAX + 1u]; size_t spare_cap[JOBS_MAX + 1u]; uint32_t nspare;
 } Par;
 
 static int range_sink(void *arg, uint32_t file, const KrEvent *ev)
@@ -147,6 +151,7 @@ static void worker_free(Worker *w)
     }
     free(w->cmap);
     free(w->vmap);
+    free(w->buf);
 }
 
 /* parse -- range i with w's context; RS_OK or RS_FAILED. */
@@ -170,6 +175,16 @@ static int parse(Par *p, Worker *w, uint32_t i)
     s->sorted = true;
     s->begun = true;
     s->line = 0;
+    s->buf = w->buf;
+    s->cap = w->cap;
+    w->buf = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (p->nspare && !g->rec) {
+        p->nspare--;
+        g->rec = p->spare[p->nspare];
+        g->cap = p->spare_cap[p->nspare];
+    }
+    pthread_mutex_unlock(&p->mu);
     int st = RS_FAILED;
     do s->fd = open(src->name, O_RDONLY); while (s->fd < 0 && errno == EINTR);
     if (s->fd >= 0 && ki_csv_clone(s, src) == 0 && ki_src_window(s, g->start, g->stop) == 0) {
@@ -182,6 +197,9 @@ static int parse(Par *p, Worker *w, uint32_t i)
     g->rows_read = c->rows_read;
     g->rows_skipped = c->rows_skipped;
     g->other_latest = c->other_shards_latest;
+    w->buf = s->buf;                /* kept for the next range */
+    w->cap = s->cap;
+    s->buf = NULL;
     ki_src_close(s);
     free(s->msg);
     free(s);
@@ -385,11 +403,16 @@ int ki_par_file(KiSrc *s, uint32_t jobs)
         rc = hand(s, &p.r[i], line);
         handed_total++;
         line += p.r[i].lines;
-        free(p.r[i].rec);
-        p.r[i].rec = NULL;
         free(p.r[i].news);
         p.r[i].news = NULL;
         pthread_mutex_lock(&p.mu);
+        if (p.nspare < JOBS_MAX + 1u) {
+            p.spare[p.nspare] = p.r[i].rec;
+            p.spare_cap[p.nspare++] = p.r[i].cap;
+        } else {
+            free(p.r[i].rec);
+        }
+        p.r[i].rec = NULL;
         p.handed = i + 1u;
         if (rc != 0) p.stop = true;
         pthread_cond_broadcast(&p.cv);
@@ -413,6 +436,7 @@ int ki_par_file(KiSrc *s, uint32_t jobs)
         free(p.r[k].news);
     }
     for (uint32_t j = 0; j < jobs; j++) worker_free(&p.w[j]);
+    for (uint32_t k = 0; k < p.nspare; k++) free(p.spare[k]);
     free(p.w);
     free(p.r);
     pthread_mutex_destroy(&p.mu);
