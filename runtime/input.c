@@ -295,7 +295,8 @@ long ki_fill(KiSrc *s)
         s->end -= s->pos;
         s->pos = 0;
     }
-    if (s->cap - s->end < RAW_BLOCK / 2) {
+    /* (a window that fits in the buffer needs no more) */
+    if (s->cap - s->end < RAW_BLOCK / 2 && !(s->stop && s->stop >= s->bytes && s->cap - s->end >= s->stop - s->bytes)) {
         size_t ncap = s->cap ? s->cap * 2u : RAW_BLOCK;
         if (ncap < s->end + RAW_BLOCK) ncap = s->end + RAW_BLOCK;
         char *nb = realloc(s->buf, ncap + KI_BUF_PAD);  /* readable slack for 16-byte loads */

@@ -267,7 +267,7 @@ int  ki_src_window(KiSrc *s, uint64_t start, uint64_t stop);
  * `jobs` threads and handed to ctx->sink in file order.  0, -1 after an
  * error (printed), or 1: the file does not qualify (parse it on). */
 int  ki_par_file(KiSrc *s, uint32_t jobs);
-/* input_par.c, for tests: the range size (default 512 KiB; 16 KiB in fuzz
+/* input_par.c, for tests: the range size (default 256 KiB; 16 KiB in fuzz
  * builds); the range starts ki_par_file uses for the rows at offsets
  * [h, size) of the file fd (at[0] = h; each other start just after a line
  * feed), at most max of them: their count, 0 on a read error. */
