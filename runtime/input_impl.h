@@ -263,8 +263,9 @@ void ki_src_close(KiSrc *s);
  * left of it (the buffer is emptied; s->line is left as it is).  0 or -1
  * (printed). */
 int  ki_src_window(KiSrc *s, uint64_t start, uint64_t stop);
-/* input_par.c: the rest of a CSV file whose header s has read, parsed on
- * `jobs` threads and handed to ctx->sink in file order.  0, -1 after an
+/* input_par.c: the rest of a CSV file whose header s has read (or a JSON
+ * Lines file s has begun), parsed on `jobs` threads and handed to
+ * ctx->sink in file order.  0, -1 after an
  * error (printed), or 1: the file does not qualify (parse it on). */
 int  ki_par_file(KiSrc *s, uint32_t jobs);
 /* input_par.c, for tests: the range size (default 256 KiB; 16 KiB in fuzz

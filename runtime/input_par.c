@@ -1,16 +1,17 @@
 /* input_par.c -- the parallel first pass of the partitioned replay
  * (ki_par_file, used by ki_drain_jobs; SPEC.md section 5.10).
  *
- * A regular, uncompressed CSV file whose header has been read is cut into
- * ranges of about RANGE_BYTES, each starting just after a line feed.
- * Threads take the ranges in file order and parse each with a reader
- * context of its own (its own customer and value pools, nothing printed),
- * keeping the range's rows as records with range-local pool ids.  The
- * calling thread hands the ranges' rows to the sink in file order, after
- * interning each range's new customers and values in the shared pools in
- * the range's first-seen order: the pool ids, hence everything after, are
- * those a sequential read gives.  While the next range is not parsed yet,
- * it parses one itself; at most `jobs` ranges are parsed or waiting at a
+ * A regular, uncompressed CSV file whose header has been read, or a JSON
+ * Lines file, is cut into ranges of about RANGE_BYTES, each starting just
+ * after a line feed.  Threads take the ranges in file order and parse
+ * each with a reader context of their own (customer and value pools of
+ * their own, kept from range to range; nothing printed), keeping the
+ * range's rows as records with thread-local pool ids.  The calling thread
+ * hands the ranges' rows to the sink in file order, after interning the
+ * strings new to the parsing thread's pools in the shared pools in their
+ * first-seen order: the pool ids, hence everything after, are those a
+ * sequential read gives.  While the next range is not parsed yet, it
+ * parses one itself; at most `jobs` ranges are parsed or waiting at a
  * time, counting from the one to hand over next (bounded memory: about
  * 0.6 MiB a range, and a 320 KiB input buffer per thread).
  *
@@ -77,6 +78,9 @@ typedef struct Range {
     Worker *w;                      /* the thread that parsed it */
     char *rec; size_t len, cap;     /* its records */
     NewStr *news; uint32_t newc, newv;   /* the customers, then the values, new to w's pools */
+    uint64_t base;                  /* the line number its parse starts from (not 1
+                                       but for a file's first byte: a BOM is only
+                                       allowed on line 1) */
     uint64_t lines;                 /* line feeds consumed */
     uint64_t end;                   /* file offset reached */
     uint64_t rows_read, rows_skipped; int64_t other_latest;
@@ -111,7 +115,7 @@ static int range_sink(void *arg, uint32_t file, const KrEvent *ev)
         g->cap = nc;
     }
     char *d = g->rec + g->len;
-    RRec h = { ev->time, ev->customer, ev->event, ev->nattrs, (uint32_t)ev->line };
+    RRec h = { ev->time, ev->customer, ev->event, ev->nattrs, (uint32_t)(ev->line - g->base) };
     memcpy(d, &h, sizeof h);
     d += sizeof h;
     if (ev->nattrs) {
@@ -174,7 +178,8 @@ static int parse(Par *p, Worker *w, uint32_t i)
     s->regular = true;
     s->sorted = true;
     s->begun = true;
-    s->line = 0;
+    g->base = g->start == 0 ? 1u : 2u;
+    s->line = g->base;
     if (!w->buf) {                  /* a range's bytes fit (ki_fill reads no more) */
         w->cap = (size_t)RANGE_BYTES + (64u << 10);
         if (!(w->buf = malloc(w->cap + KI_BUF_PAD))) w->cap = 0;
@@ -191,12 +196,13 @@ static int parse(Par *p, Worker *w, uint32_t i)
     pthread_mutex_unlock(&p->mu);
     int st = RS_FAILED;
     do s->fd = open(src->name, O_RDONLY); while (s->fd < 0 && errno == EINTR);
-    if (s->fd >= 0 && ki_csv_clone(s, src) == 0 && ki_src_window(s, g->start, g->stop) == 0) {
+    if (s->fd >= 0 && (src->fmt == KI_FMT_CSV ? ki_csv_clone(s, src) : ki_src_begin(s)) == 0
+        && ki_src_window(s, g->start, g->stop) == 0) {
         int r;
         while ((r = ki_src_step(s)) == 1) {}
         if (r == 0 && !s->suspect) st = RS_OK;
     }
-    g->lines = s->line;
+    g->lines = s->line - g->base;
     g->end = s->bytes;
     g->rows_read = c->rows_read;
     g->rows_skipped = c->rows_skipped;
@@ -339,7 +345,8 @@ uint32_t ki_par_cuts(int fd, uint64_t h, uint64_t size, uint64_t *at, uint32_t m
 
 int ki_par_file(KiSrc *s, uint32_t jobs)
 {
-    if (s->fmt != KI_FMT_CSV || s->fd < 0 || s->gz || s->raw || s->is_stdin || !s->regular || !s->priv)
+    if ((s->fmt != KI_FMT_CSV && s->fmt != KI_FMT_JSONL) || s->fd < 0 || s->gz || s->raw || s->is_stdin
+        || !s->regular || !s->priv)
         return 1;
     struct stat sb;
     if (fstat(s->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) return 1;

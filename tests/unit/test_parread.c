@@ -3,7 +3,8 @@
  * numbers), in the same order, with the same messages and counts, as the
  * sequential read, whatever the range size and the number of threads:
  * cut points, quoted fields with line breaks across cuts, CRLF, a BOM,
- * blank lines, an error in a later range, skipped bad rows, shards. */
+ * blank lines, an error in a later range, skipped bad rows, shards, JSON
+ * Lines. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,24 @@ static void write_log(const char *path, int n, int flags, int bad)
         else if (rnd(4) == 0) fprintf(o, "\"v%u\"", rnd(50));
         else fprintf(o, "%s", rnd(2) ? "x" : "y");
         fprintf(o, ",%u%s", rnd(5), nl);
+    }
+    fclose(o);
+}
+
+/* Writes n JSON Lines rows to path; with F_BAD, row bad has a bad time. */
+static void write_jsonl(const char *path, int n, int flags, int bad)
+{
+    FILE *o = fopen(path, "wb");
+    ck_assert_ptr_nonnull(o);
+    const char *nl = flags & F_CRLF ? "\r\n" : "\n";
+    if (flags & F_BOM) fputs("\xEF\xBB\xBF", o);
+    for (int i = 0; i < n; i++) {
+        if ((flags & F_BLANK) && rnd(7) == 0) fputs(nl, o);
+        char t[40];
+        if ((flags & F_BAD) && i == bad) snprintf(t, sizeof t, "\"2026-13-01T00:00:00Z\"");
+        else snprintf(t, sizeof t, "%ld", 1767225600L + 60L * rnd(5000));
+        fprintf(o, "{\"time\": %s, \"customer\": \"c%u\", \"event\": \"%s\", \"kind\": \"%s%u\", \"n\": %u}%s", t,
+                rnd(300), rnd(3) == 0 ? "login" : "ticket_closed", rnd(2) ? "x" : "k\\n", rnd(9), rnd(5), nl);
     }
     fclose(o);
 }
@@ -297,6 +316,30 @@ START_TEST(test_skipped_rows_and_shard)
 }
 END_TEST
 
+/* JSON Lines files are read in parallel too: a BOM on line 1, CRLF,
+ * blank lines, a bad time far into the file. */
+START_TEST(test_jsonl)
+{
+    static const int kinds[] = { F_PLAIN, F_BOM | F_CRLF | F_BLANK, F_BAD, F_BAD | F_BOM | F_BLANK };
+    for (size_t k = 0; k < 4; k++) {
+        char *path = tmp_path("log.jsonl");
+        write_jsonl(path, 3000, kinds[k], 2000);
+        KrOptions o = { 0 };
+        int rc;
+        uint64_t handed, fallbacks;
+        char *want = same_as_sequential(path, &o, &rc, &handed, &fallbacks);
+        ck_assert_int_eq(rc, kinds[k] & F_BAD ? -1 : 0);
+        ck_assert_uint_gt(handed, 100u);
+        ck_assert_uint_eq(fallbacks, kinds[k] & F_BAD ? 12u : 0u);   /* 4 range sizes x 3 thread counts */
+        if (kinds[k] == F_BAD) ck_assert_ptr_nonnull(strstr(want, "log.jsonl:2001:"));
+        if (!(kinds[k] & F_BAD)) ck_assert_ptr_nonnull(strstr(want, "rc=0 bytes="));
+        free(want);
+        unlink(path);
+        free(path);
+    }
+}
+END_TEST
+
 Suite *parread_suite(void)
 {
     Suite *s = suite_create("parread");
@@ -307,6 +350,7 @@ Suite *parread_suite(void)
     tcase_add_test(tc, test_quoted_newlines);
     tcase_add_test(tc, test_error_in_later_range);
     tcase_add_test(tc, test_skipped_rows_and_shard);
+    tcase_add_test(tc, test_jsonl);
     suite_add_tcase(s, tc);
     return s;
 }
