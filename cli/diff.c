@@ -61,7 +61,8 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
         bool is_diff = strcmp(cmd, "diff") == 0;
         bool takes = strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0 || strcmp(name, "--format") == 0 ||
                      strcmp(name, "--until") == 0 || strcmp(name, "--shard") == 0 ||
-                     strcmp(name, "--stdin-format") == 0 ||
+                     strcmp(name, "--stdin-format") == 0 || strcmp(name, "--jobs") == 0 ||
+                     strcmp(name, "--memory") == 0 ||
                      (!is_diff && (strcmp(name, "--window") == 0 || strcmp(name, "--by") == 0));
         bool is_report = strcmp(cmd, "report") == 0;
         bool flag = strcmp(name, "--skip-bad-rows") == 0 ||
@@ -86,6 +87,10 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
             if (strcmp(val, "csv") && strcmp(val, "jsonl"))
                 return cli_usage_error(cmd, "--stdin-format takes csv or jsonl");
             r->ro.stdin_format = val;
+        } else if (strcmp(name, "--jobs") == 0) {
+            if (cli_parse_jobs(cmd, val, &r->ro.jobs) != 0) return 2;
+        } else if (strcmp(name, "--memory") == 0) {
+            if (cli_parse_memory(cmd, val, &r->ro.memory) != 0) return 2;
         } else if (strcmp(name, "--window") == 0) {
             if (ku_parse_dur(val, 100LL * 365 * 86400, &r->window) != 0 || r->window <= 0)
                 return cli_usage_error(cmd, "--window: '%s' is not a duration such as 7d, 48h or 1h30m", val);
