@@ -107,8 +107,8 @@ static const Command commands[] = {
       CLI_SOURCE_HELP },
     { "diff", cmd_diff,
       "kairos diff OLD NEW EVENTS... [--format text|markdown|json|csv|html] [-o OUT] [--until TIME]\n"
-      "                [--fail-if-changed] [--stamp] [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]\n"
-      "                " CLI_REPLAY_SYNOPSIS " " CLI_SOURCE_SYNOPSIS,
+      "                [--fail-if-changed] [--fail-if EXPR] [--stamp] [--shard K/N] [--skip-bad-rows]\n"
+      "                [--stdin-format csv|jsonl] " CLI_REPLAY_SYNOPSIS " " CLI_SOURCE_SYNOPSIS,
       "Replays two policies (.kai or .kbc) over the same event logs, read once, and shows what the\n"
       "change does: asks, reminders and tasks per rule, survey and channel before -> after; the\n"
       "customers who gain and lose asks; contact pressure (asks per customer in any 30 days: share\n"
@@ -124,13 +124,18 @@ static const Command commands[] = {
       "                     for the same inputs)\n"
       "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
       "  --fail-if-changed  exit 3 when the schedules differ (after writing the output)\n"
+      "  --fail-if EXPR     exit 3 when FIELD OP NUMBER holds on the json summary's fields (OP one of\n"
+      "                     < <= > >= == !=; a field with before and after may leave them out to mean\n"
+      "                     after: 'pressure.max > 2', 'totals.asks > 1000'); repeatable (any that\n"
+      "                     holds is enough)\n"
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
       "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
       CLI_REPLAY_HELP
       CLI_SOURCE_HELP
-      "Exit status: 0 (whether or not the schedules differ), 1 error, 2 bad usage, 3 the schedules\n"
-      "differ and --fail-if-changed was given.\n" },
+      "Exit status: 0 (whether or not the schedules differ), 1 error, 2 bad usage (also a --fail-if\n"
+      "field the summary lacks: nothing is written), 3 the schedules differ and --fail-if-changed was\n"
+      "given, or a --fail-if condition holds (each one that holds is named on standard error).\n" },
     { "readout", cmd_readout,
       "kairos readout POLICY EVENTS... [--window DUR] [--format text|csv|json] [-o OUT]\n"
       "                [--until TIME] [--by customer.TRAIT] [--shard K/N] [--skip-bad-rows]\n"

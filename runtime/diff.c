@@ -692,6 +692,17 @@ int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, co
     }
     if (fclose(f) != 0) { f = NULL; free(buf); goto oom; }
     f = NULL;
+    if (dopt->json) {
+        char *jb = NULL;
+        size_t jl = 0;
+        if (dopt->format == KR_DIFF_CSV && summarize(&d, &sm) != 0) { free(buf); goto oom; }
+        FILE *j = open_memstream(&jb, &jl);
+        if (!j) { free(buf); goto oom; }
+        json_out(&d, &sm, dopt->old_name, dopt->new_name, j);
+        if (fclose(j) != 0) { free(jb); free(buf); goto oom; }
+        *dopt->json = jb;
+        *dopt->json_len = jl;
+    }
     *out = buf;
     *outlen = len;
     status = 0;
