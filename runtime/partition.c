@@ -358,7 +358,7 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         jobs = c > 0 ? (uint32_t)c : 1u;
     }
-    int rc = ki_drain_jobs(in, sink, r, jobs);   /* large CSV files on `jobs` threads (input_par.c) */
+    int rc = ki_drain_jobs(in, sink, r, jobs);   /* large CSV and JSON Lines files on `jobs` threads (input_par.c) */
     if (r->shown) fputs("\r\033[K", err);
     return rc;
 }
