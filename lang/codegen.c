@@ -1125,7 +1125,7 @@ static void compile_rule(Gen *g, const KRule *r, KbRule *o)
             ov->channel = v->has_channel ? channel_index(g, v->channel.s) : KB_NONE;
         }
     }
-    o->retrigger = r->retrigger == KRT_KEEP ? 1 : 0;
+    o->retrigger = r->retrigger == KRT_KEEP ? KB_RETRIGGER_KEEP : KB_RETRIGGER_RESTART;
     o->at = (uint8_t)r->at_kind;
     if (r->at_kind == KAT_WINDOW) {
         o->at_days = r->at_days & 0x7f ? r->at_days & 0x7f : 0x7f;
