@@ -110,6 +110,8 @@ typedef enum KbPeriod {
     KB_PER_DURATION,
 } KbPeriod;
 typedef enum KbAt { KB_AT_NONE = 0, KB_AT_WINDOW, KB_AT_BEST_TIME } KbAt;
+/* AGG's first operand: which aggregate. */
+typedef enum KbAgg { KB_AGG_SUM = 0, KB_AGG_AVG = 1, KB_AGG_MIN = 2, KB_AGG_MAX = 3 } KbAgg;
 /* KbRule.retrigger: what a trigger does while the rule has a pending chain. */
 typedef enum KbRetrigger { KB_RETRIGGER_RESTART = 0, KB_RETRIGGER_KEEP = 1 } KbRetrigger;
 

@@ -30,6 +30,9 @@ enum { TK_BOUNDARY = 0, TK_ATTEMPT = 1 };
  * as one of these, and reported by record() alone (see "decisions"). */
 typedef enum KrDecision {
     KR_D_PASS = 0,                /* a check that lets the attempt through */
+    /* an event of a rule's trigger kind (SPEC 4.4) */
+    KR_D_WHERE_HELD,              /* `where` was true: a trigger */
+    KR_D_WHERE_FAILED,            /* `where` false or unknown: no trigger */
     /* a trigger (SPEC 4.4) */
     KR_D_HOLDOUT,                 /* the customer is in the holdout: nothing pending */
     KR_D_KEEP,                    /* ignored: a chain is pending (on retrigger keep) */
@@ -965,6 +968,17 @@ static void record(KrEngine *e, const Decided *x, KrDecision d)
         st[KR_ST_NOTIME]++;
         sum_say(tell_trigger(e, x), true, "not sent \xe2\x80\x94 its `at` window and quiet hours allow no send time");
         break;
+    case KR_D_WHERE_HELD: case KR_D_WHERE_FAILED:
+        if (!traced) break;
+        trace(e, ci, now, ri, "where", "condition is %s%s", truth_name(x->tv),
+              d == KR_D_WHERE_HELD ? "" : ": no trigger");
+        if (d == KR_D_WHERE_FAILED) {         /* a summary of its own; a pending chain keeps its */
+            uint32_t cur = e->sum_cur ? e->sum_cur[ri] : KB_NONE;
+            sum_cond(e, sum_new(e, ci, ri, now), "not triggered", "where", x->fn, x->tv, now);
+            if (e->sum_cur) e->sum_cur[ri] = cur;
+        }
+        explain_values(e, ci, now, ri, x->fn);
+        break;
     case KR_D_IF_HELD: case KR_D_IF_FAILED: case KR_D_UNLESS_HELD: case KR_D_UNLESS_FAILED: {
         bool failed = d == KR_D_IF_FAILED || d == KR_D_UNLESS_FAILED;
         const char *step = d == KR_D_IF_HELD || d == KR_D_IF_FAILED ? "if" : "unless";
@@ -1633,18 +1647,11 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
                 KvAttrs cur = { evt.nattrs, evt.attr_ids, evt.attr_vals };
                 KvCtx ctx = { .env = &e->env, .cust = c, .now = T,
                               .zone = c->zone, .cur = cur, .trig = cur };
-                int tv = eval_cond(e, ci, ri, &ctx, r->where_fn);
-                if (tracing(e, ci, ri)) {
-                    trace(e, ci, T, ri, "where", "condition is %s%s",
-                          truth_name(tv), tv == 1 ? "" : ": no trigger");
-                    if (tv != 1) {          /* a summary of its own; a pending chain keeps its */
-                        uint32_t cur = e->sum_cur ? e->sum_cur[ri] : KB_NONE;
-                        sum_cond(e, sum_new(e, ci, ri, T), "not triggered", "where", r->where_fn, tv, T);
-                        if (e->sum_cur) e->sum_cur[ri] = cur;
-                    }
-                }
-                explain_values(e, ci, T, ri, r->where_fn);
-                if (tv != 1) continue;
+                Decided x = { .ci = ci, .ri = ri, .c = c, .r = r, .t = T, .fn = r->where_fn,
+                              .prev = KB_NONE };
+                x.tv = eval_cond(e, ci, ri, &ctx, r->where_fn);
+                record(e, &x, x.tv == 1 ? KR_D_WHERE_HELD : KR_D_WHERE_FAILED);
+                if (x.tv != 1) continue;
             }
             if (trigger(e, ci, ri, T, &evt) != 0) return -1;
         }

@@ -191,7 +191,7 @@ static uint32_t last_record(const KvCtx *c, uint32_t e, KrHistSpan *h)
 }
 
 /* AGG k e a w */
-static void op_agg(const KvCtx *c, uint32_t k, uint32_t e, uint32_t a, uint32_t w, KrValue *out)
+static void op_agg(const KvCtx *c, KbAgg k, uint32_t e, uint32_t a, uint32_t w, KrValue *out)
 {
     const KImage *img = c->env->img;
     KrHistSpan h;
@@ -206,16 +206,16 @@ static void op_agg(const KvCtx *c, uint32_t k, uint32_t e, uint32_t a, uint32_t 
             KvAttrs s = record_attrs(img, e, &h, r);
             KrValue v = attr_of(c->env, &s, a, KB_NUM);
             if (v.tag != KB_NUM) continue;
-            if (n == 0 && k >= 2) acc = v.num;
-            else if (k == 2) acc = v.num < acc ? v.num : acc;
-            else if (k == 3) acc = v.num > acc ? v.num : acc;
+            if (n == 0 && (k == KB_AGG_MIN || k == KB_AGG_MAX)) acc = v.num;
+            else if (k == KB_AGG_MIN) acc = v.num < acc ? v.num : acc;
+            else if (k == KB_AGG_MAX) acc = v.num > acc ? v.num : acc;
             else acc += v.num;
             n++;
         }
     }
-    if (k == 0) *out = mk_num(acc);
+    if (k == KB_AGG_SUM) *out = mk_num(acc);
     else if (n == 0) *out = unknown_value;
-    else if (k == 1) *out = mk_num(acc / (double)n);
+    else if (k == KB_AGG_AVG) *out = mk_num(acc / (double)n);
     else *out = mk_num(acc);
 }
 
@@ -434,10 +434,10 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
          * of none is 0, avg/min/max of none are unknown */
         case KB_OP_AGG: {
             NEED(0, 1);
-            if (OPND(1) >= img->nevents || OPND(0) > 3) goto done;
+            if (OPND(1) >= img->nevents || OPND(0) > KB_AGG_MAX) goto done;
             KrValue v;
             if (!memo_get(c, f->start + pc, &v)) {
-                op_agg(c, OPND(0), OPND(1), OPND(2), OPND(3), &v);
+                op_agg(c, (KbAgg)OPND(0), OPND(1), OPND(2), OPND(3), &v);
                 memo_put(c, f->start + pc, v);
             }
             PUSH(v);
