@@ -833,6 +833,7 @@ static uint32_t pick_variant(const KrEngine *e, uint32_t ri, uint32_t ci)
  * (explain) when the customer is traced.  No decision is reported anywhere
  * else, and none is told apart by the text of a message. */
 typedef struct Decided {
+    /* set by decided() */
     uint32_t ci, ri;              /* customer and rule */
     KrCust *c;
     const KbRule *r;
@@ -840,18 +841,35 @@ typedef struct Decided {
     int64_t t;                    /* when */
     uint32_t k, ch;               /* the attempt (from 0) and its channel */
     KvCtx *ctx;                   /* the conditions' context (first attempt) */
-    /* details, each read by the decisions named */
     const KrEvent *ev;            /* PENDING, PAST_TIME_MAX, NO_TIME: the trigger event (NULL: a boundary) */
+    uint32_t prev;                /* KEEP, RESTART: summary index of the pending chain, or KB_NONE */
+    /* details, each set by the code that makes a decision that reads it
+     * (not zeroed: a Decided is made for every trigger and attempt) */
     int64_t nominal, due;         /* those three, NEXT: nominal and final time; HORIZON: due */
     bool moved;                   /* those three, NEXT: moved by quiet hours */
     uint32_t variant;             /* those three */
-    uint32_t prev;                /* KEEP, RESTART: summary index of the pending chain, or KB_NONE */
-    uint32_t fn;                  /* IF_*, UNLESS_*: the condition */
+    uint32_t fn;                  /* WHERE_*, IF_*, UNLESS_*: the condition */
     int tv;                       /* and its truth */
     uint32_t cap;                 /* CAPPED: index of the full top-level cap, or ncaps: the rule's */
     uint32_t to;                  /* YIELDED: the pending higher-priority rule */
     int64_t horizon;              /* HORIZON */
 } Decided;
+
+/* *x about customer ci's rule ri (slot s, or NULL) at t: the fields above
+ * the details. */
+static inline void decided(Decided *x, KrEngine *e, uint32_t ci, uint32_t ri, KrSlot *s, int64_t t)
+{
+    x->ci = ci;
+    x->ri = ri;
+    x->c = cust_at(e, ci);
+    x->r = &e->img->rules[ri];
+    x->s = s;
+    x->t = t;
+    x->k = x->ch = 0;
+    x->ctx = NULL;
+    x->ev = NULL;
+    x->prev = KB_NONE;
+}
 
 static const char *truth_name(int t) { return t == 1 ? "true" : t == 0 ? "false" : "unknown"; }
 
@@ -913,40 +931,34 @@ static KrSum *tell_trigger(KrEngine *e, const Decided *x)
     return sum_new(e, x->ci, x->ri, x->t);
 }
 
-/* Records decision d: counts it, and tells it when x's customer and rule
- * are traced. */
-static void record(KrEngine *e, const Decided *x, KrDecision d)
+/* The story's part of record(): tells decision d when x's customer and
+ * rule are traced (explain's trace lines and the trigger's summary). */
+static void tell(KrEngine *e, const Decided *x, KrDecision d) __attribute__((noinline, cold));
+static void tell(KrEngine *e, const Decided *x, KrDecision d)
 {
     const KImage *img = e->img;
     const KbRule *r = x->r;
     const KrSlot *s = x->s;
-    uint64_t *st = e->stats.rule[x->ri];
     uint32_t ci = x->ci, ri = x->ri, k = x->k;
     int64_t now = x->t;
-    bool traced = tracing(e, ci, ri);
+    if (!tracing(e, ci, ri)) return;
     char day[16];
-    if (traced) fmt_date(now, day, sizeof day);
+    fmt_date(now, day, sizeof day);
     switch (d) {
     case KR_D_PASS:
         break;
     case KR_D_HOLDOUT:
-        st[KR_ST_HOLDOUT]++;
-        if (!traced) break;
         sum_say(sum_new(e, ci, ri, now), true, "not sent on %s \xe2\x80\x94 the customer is in the "
                 "experiment's holdout", day);
         trace(e, ci, now, ri, "holdout", "customer is in the experiment's holdout: nothing is sent");
         break;
     case KR_D_KEEP:
-        st[KR_ST_KEEP]++;
-        if (!traced) break;
         trace(e, ci, now, ri, "keep", "ignored: an ask is pending (on retrigger keep)");
         sum_say(sum_new(e, ci, ri, now), true, "trigger ignored on %s \xe2\x80\x94 an ask was "
                 "pending (on retrigger keep)", day);
         if (x->prev != KB_NONE) e->sum_cur[ri] = x->prev;    /* the pending chain's stays current */
         break;
     case KR_D_RESTART:
-        if (!s->sent) st[KR_ST_RESTART]++;
-        if (!traced) break;
         if (x->prev != KB_NONE) {
             KrSum *prev = &e->sums[x->prev];
             if (s->sent) sum_say(prev, false, "; later attempts cancelled on %s by a new trigger", day);
@@ -961,15 +973,12 @@ static void record(KrEngine *e, const Decided *x, KrDecision d)
         break;
     case KR_D_PAST_TIME_MAX:
         /* SPEC 9.3: due after the last time Kairos computes: beyond any horizon */
-        st[KR_ST_HORIZON]++;
         sum_say(tell_trigger(e, x), true, "not sent \xe2\x80\x94 due after 9999-12-31T23:59:59Z, beyond any horizon");
         break;
     case KR_D_NO_TIME:
-        st[KR_ST_NOTIME]++;
         sum_say(tell_trigger(e, x), true, "not sent \xe2\x80\x94 its `at` window and quiet hours allow no send time");
         break;
     case KR_D_WHERE_HELD: case KR_D_WHERE_FAILED:
-        if (!traced) break;
         trace(e, ci, now, ri, "where", "condition is %s%s", truth_name(x->tv),
               d == KR_D_WHERE_HELD ? "" : ": no trigger");
         if (d == KR_D_WHERE_FAILED) {         /* a summary of its own; a pending chain keeps its */
@@ -982,16 +991,12 @@ static void record(KrEngine *e, const Decided *x, KrDecision d)
     case KR_D_IF_HELD: case KR_D_IF_FAILED: case KR_D_UNLESS_HELD: case KR_D_UNLESS_FAILED: {
         bool failed = d == KR_D_IF_FAILED || d == KR_D_UNLESS_FAILED;
         const char *step = d == KR_D_IF_HELD || d == KR_D_IF_FAILED ? "if" : "unless";
-        if (failed) st[KR_ST_COND]++;
-        if (!traced) break;
         trace(e, ci, now, ri, step, "condition is %s%s", truth_name(x->tv), failed ? ": not sent" : "");
         if (failed) sum_cond(e, sum_of(e, ci, ri), "not sent", step, x->fn, x->tv, now);
         explain_values(e, ci, now, ri, x->fn);
         break;
     }
     case KR_D_TASK:
-        st[KR_ST_TASKS]++;
-        if (!traced) break;
         trace(e, ci, now, ri, "task", "task %s (attempt %u) via %s", sname(img, r->target), k + 1,
               chan_name(e, x->ch));
         sum_say(sum_of(e, ci, ri), k == 0, "%screated on %s via %s", k ? "; again " : "", day,
@@ -999,8 +1004,6 @@ static void record(KrEngine *e, const Decided *x, KrDecision d)
         break;
     case KR_D_SKIP_OPTOUT: case KR_D_SKIP_CONSENT: {
         const char *why = d == KR_D_SKIP_OPTOUT ? "opted out of" : "no consent on";
-        if (s->sent) st[KR_ST_REM_BLOCKED]++;     /* else counted if the chain sends nothing */
-        if (!traced) break;
         trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s%s", k + 1, why, chan_name(e, x->ch),
               s->sent ? "" : " (nothing sent yet: not counted)");
         KrSum *m = sum_of(e, ci, ri);
@@ -1012,15 +1015,10 @@ static void record(KrEngine *e, const Decided *x, KrDecision d)
         break;
     }
     case KR_D_REMIND:
-        st[KR_ST_REMINDED]++;
-        if (s->moved) st[KR_ST_MOVED]++;
-        if (!traced) break;
         trace(e, ci, now, ri, "remind", "attempt %u sent via %s", k + 1, chan_name(e, x->ch));
         sum_say(sum_of(e, ci, ri), false, "; reminded on %s via %s", day, chan_name(e, x->ch));
         break;
     case KR_D_CAPPED: {
-        st[KR_ST_CAP]++;
-        if (!traced) break;
         char which[512];
         if (x->cap < img->ncaps) {
             const KbCap *cap = &img->caps[x->cap];
@@ -1035,17 +1033,12 @@ static void record(KrEngine *e, const Decided *x, KrDecision d)
         break;
     }
     case KR_D_YIELDED:
-        st[KR_ST_YIELD]++;
-        if (!traced) break;
         trace(e, ci, now, ri, "yield", "dropped: it would fill a cap before the pending "
               "higher-priority ask %s", rule_name(e, x->to));
         sum_say(sum_of(e, ci, ri), true, "not sent on %s \xe2\x80\x94 yielded: it would fill a cap "
                 "before the pending higher-priority ask %s", day, rule_name(e, x->to));
         break;
     case KR_D_SENT: {
-        st[KR_ST_SENT]++;
-        if (s->moved) st[KR_ST_MOVED]++;
-        if (!traced) break;
         KrSum *m = sum_of(e, ci, ri);
         if (m && k == 0) sum_say(m, true, "sent on %s via %s", day, chan_name(e, x->ch));
         else if (m) sum_say(m, true, "sent on %s via %s, attempt %u (%s)", day, chan_name(e, x->ch),
@@ -1058,47 +1051,74 @@ static void record(KrEngine *e, const Decided *x, KrDecision d)
                   sname(img, img->surveys[r->target]), chan_name(e, x->ch), k + 1);
         break;
     }
-    case KR_D_NEXT:
-        if (!traced) break;
-        {
-            char fb[40];
-            fmt_time(x->due, fb, sizeof fb);
-            trace(e, ci, now, ri, "next", "attempt %u via %s due %s%s", k + 1, chan_name(e, x->ch), fb,
-                  x->moved ? " (moved out of quiet hours)" : "");
-        }
+    case KR_D_NEXT: {
+        char fb[40];
+        fmt_time(x->due, fb, sizeof fb);
+        trace(e, ci, now, ri, "next", "attempt %u via %s due %s%s", k + 1, chan_name(e, x->ch), fb,
+              x->moved ? " (moved out of quiet hours)" : "");
         break;
+    }
     case KR_D_NEXT_NO_TIME:
-        /* the chain ends: spared as KR_D_ALL_SKIPPED if nothing was sent */
-        if (!s->sent && s->blocked)
-            st[s->blocked == KR_D_SKIP_OPTOUT ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
-        if (traced) trace(e, ci, now, ri, "remind", "attempt %u: no allowed send time", k + 1);
+        trace(e, ci, now, ri, "remind", "attempt %u: no allowed send time", k + 1);
         break;
     case KR_D_ALL_SKIPPED: {
-        st[s->blocked == KR_D_SKIP_OPTOUT ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
-        if (!traced) break;
         trace(e, ci, now, ri, "blocked", "no attempt was sent: the ask counts nothing");
         KrSum *m = sum_of(e, ci, ri);
         if (m) sum_say(m, true, "not sent \xe2\x80\x94 every attempt was skipped (%s)", m->skips);
         break;
     }
     case KR_D_ANSWERED:
-        st[KR_ST_REM_ANSWERED]++;
-        if (!traced) break;
         trace(e, ci, now, ri, "response", "answered: attempts from %u on are cancelled", s->attempt + 1);
         sum_say(sum_of(e, ci, ri), false, "; answered on %s, later attempts cancelled", day);
         break;
-    case KR_D_HORIZON:
-        st[KR_ST_HORIZON]++;
-        if (!traced) break;
-        {
-            char hb[40], db[40];
-            fmt_time(x->horizon, hb, sizeof hb);
-            fmt_time(x->due, db, sizeof db);
-            trace(e, ci, now, ri, "horizon", "due after the horizon %s: not sent", hb);
-            sum_say(sum_of(e, ci, ri), true, "not sent \xe2\x80\x94 due %s, after the horizon %s", db, hb);
-        }
+    case KR_D_HORIZON: {
+        char hb[40], db[40];
+        fmt_time(x->horizon, hb, sizeof hb);
+        fmt_time(x->due, db, sizeof db);
+        trace(e, ci, now, ri, "horizon", "due after the horizon %s: not sent", hb);
+        sum_say(sum_of(e, ci, ri), true, "not sent \xe2\x80\x94 due %s, after the horizon %s", db, hb);
         break;
     }
+    }
+}
+
+/* Records decision d: counts it in the --stats counters, and has tell()
+ * tell it when the customer is the one explained.  The one place a
+ * decision is reported.  Inlined: d is a constant at most calls, so the
+ * counting folds to one increment. */
+static inline void record(KrEngine *e, const Decided *x, KrDecision d) __attribute__((always_inline));
+static inline void record(KrEngine *e, const Decided *x, KrDecision d)
+{
+    uint64_t *st = e->stats.rule[x->ri];
+    const KrSlot *s = x->s;
+    switch (d) {
+    case KR_D_HOLDOUT:       st[KR_ST_HOLDOUT]++; break;
+    case KR_D_KEEP:          st[KR_ST_KEEP]++; break;
+    case KR_D_RESTART:       if (!s->sent) st[KR_ST_RESTART]++; break;
+    case KR_D_PAST_TIME_MAX: st[KR_ST_HORIZON]++; break;       /* SPEC 9.3: beyond any horizon */
+    case KR_D_NO_TIME:       st[KR_ST_NOTIME]++; break;
+    case KR_D_IF_FAILED: case KR_D_UNLESS_FAILED: st[KR_ST_COND]++; break;
+    case KR_D_TASK:          st[KR_ST_TASKS]++; break;
+    case KR_D_SKIP_OPTOUT: case KR_D_SKIP_CONSENT:
+        if (s->sent) st[KR_ST_REM_BLOCKED]++;    /* else counted if the chain sends nothing */
+        break;
+    case KR_D_REMIND:        st[KR_ST_REMINDED]++; st[KR_ST_MOVED] += s->moved; break;
+    case KR_D_CAPPED:        st[KR_ST_CAP]++; break;
+    case KR_D_YIELDED:       st[KR_ST_YIELD]++; break;
+    case KR_D_SENT:          st[KR_ST_SENT]++; st[KR_ST_MOVED] += s->moved; break;
+    case KR_D_NEXT_NO_TIME:                      /* the chain ends: spared if nothing was sent */
+        if (s->sent || !s->blocked) break;
+        /* fall through */
+    case KR_D_ALL_SKIPPED:
+        st[s->blocked == KR_D_SKIP_OPTOUT ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
+        break;
+    case KR_D_ANSWERED:      st[KR_ST_REM_ANSWERED]++; break;
+    case KR_D_HORIZON:       st[KR_ST_HORIZON]++; break;
+    case KR_D_PASS: case KR_D_WHERE_HELD: case KR_D_WHERE_FAILED: case KR_D_PENDING:
+    case KR_D_IF_HELD: case KR_D_UNLESS_HELD: case KR_D_NEXT:
+        break;                                   /* told only */
+    }
+    if (e->opt.explain_out && x->ci == e->explain_id) tell(e, x, d);
 }
 
 /* ---- triggering ------------------------------------------------------------ */
@@ -1113,7 +1133,9 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     KrCust *c = cust_at(e, ci);
     if (NEVER(r->nattempts == 0)) return 0; /* rejected by the verifier */
     e->stats.rule[ri][KR_ST_TRIGGERED]++;
-    Decided x = { .ci = ci, .ri = ri, .c = c, .r = r, .t = T, .ev = ev, .prev = KB_NONE };
+    Decided x;
+    decided(&x, e, ci, ri, NULL, T);
+    x.ev = ev;
     uint32_t v = pick_variant(e, ri, ci);
     if (v == HOLDOUT) {
         record(e, &x, KR_D_HOLDOUT);
@@ -1224,8 +1246,9 @@ static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
 {
     const KbRule *r = &e->img->rules[s->rule];
     uint32_t k = s->attempt + 1;
-    Decided x = { .ci = ci, .ri = s->rule, .c = cust_at(e, ci), .r = r, .s = s, .t = now, .k = k,
-                  .prev = KB_NONE };
+    Decided x;
+    decided(&x, e, ci, s->rule, s, now);
+    x.k = k;
     if (k >= r->nattempts) {
         if (!s->sent && s->blocked) record(e, &x, KR_D_ALL_SKIPPED);
         end_chain(s);
@@ -1326,6 +1349,9 @@ static const SendCheckRow send_checks[] = {
  * KR_D_SENT.  Decisions that let the walk go on are recorded on the way. */
 static KrDecision decide_attempt(KrEngine *e, Decided *x)
 {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 16                           /* then every call is direct, and inlined */
+#endif
     for (size_t i = 0; i < sizeof send_checks / sizeof *send_checks; i++) {
         KrDecision d = send_checks[i].check(e, x);
         if (d == KR_D_PASS) continue;
@@ -1353,8 +1379,11 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
                                  ? &img->retention[r->event] : NULL;
         if (ret && e->tattr_n[ri]) ctx.cur = ctx.trig = (KvAttrs){ ret->nattrs, ret->attrs, s->tattrs };
     }
-    Decided x = { .ci = ci, .ri = ri, .c = c, .r = r, .s = s, .t = now, .k = k, .ch = ch, .ctx = &ctx,
-                  .prev = KB_NONE };
+    Decided x;
+    decided(&x, e, ci, ri, s, now);
+    x.k = k;
+    x.ch = ch;
+    x.ctx = &ctx;
     KrDecision d = decide_attempt(e, &x);
     record(e, &x, d);
     KrRow row = { .time = now, .customer = ci, .rule = ri, .channel = ch, .attempt = k + 1,
@@ -1549,8 +1578,8 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
             const KbRule *r = &img->rules[s->rule];
             if (!s->pending || !s->sent || r->is_task || r->target >= img->nsurveys) continue;
             if (e->strval[img->surveys[r->target]] != v.str) continue;
-            Decided x = { .ci = ci, .ri = s->rule, .c = c, .r = r, .s = s, .t = ev->time,
-                          .prev = KB_NONE };
+            Decided x;
+            decided(&x, e, ci, s->rule, s, ev->time);
             record(e, &x, KR_D_ANSWERED);
             end_chain(s);
         }
@@ -1647,8 +1676,9 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
                 KvAttrs cur = { evt.nattrs, evt.attr_ids, evt.attr_vals };
                 KvCtx ctx = { .env = &e->env, .cust = c, .now = T,
                               .zone = c->zone, .cur = cur, .trig = cur };
-                Decided x = { .ci = ci, .ri = ri, .c = c, .r = r, .t = T, .fn = r->where_fn,
-                              .prev = KB_NONE };
+                Decided x;
+                decided(&x, e, ci, ri, NULL, T);
+                x.fn = r->where_fn;
                 x.tv = eval_cond(e, ci, ri, &ctx, r->where_fn);
                 record(e, &x, x.tv == 1 ? KR_D_WHERE_HELD : KR_D_WHERE_FAILED);
                 if (x.tv != 1) continue;
@@ -1675,8 +1705,10 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
         KrSlot *s = find_slot(cust_at(e, ci), ri);
         /* the live timer of a chain that has sent nothing yet */
         if (!s || !s->pending || s->gen != t->gen || s->attempt != t->attempt || s->sent) continue;
-        Decided x = { .ci = ci, .ri = ri, .c = cust_at(e, ci), .r = &e->img->rules[ri], .s = s,
-                      .t = t->due, .due = t->due, .horizon = horizon, .prev = KB_NONE };
+        Decided x;
+        decided(&x, e, ci, ri, s, t->due);
+        x.due = t->due;
+        x.horizon = horizon;
         record(e, &x, KR_D_HORIZON);
     }
     e->nheap = 0;
