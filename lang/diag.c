@@ -34,13 +34,7 @@ void kd_sources_free(KSources *s)
 
 uint32_t kd_source_add(KSources *s, const char *name, const char *text, size_t len, bool builtin)
 {
-    if (s->n == s->cap) {
-        uint32_t nc = s->cap ? s->cap * 2 : 4;
-        KSource *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv) return UINT32_MAX;
-        s->v = nv;
-        s->cap = nc;
-    }
+    if (KU_RESERVE(s->v, s->n, s->cap, 4) != 0) return UINT32_MAX;
     KSource *src = &s->v[s->n];
     src->name = strdup(name);
     src->text = malloc(len + 1);

@@ -118,6 +118,25 @@ void *ku_grow(void *v, size_t *cap, size_t need, size_t elem, size_t first)
     return nv;
 }
 
+int ku_reserve(void **v, size_t n, void *cap, size_t capsize, size_t elem, size_t first)
+{
+    uint32_t c32 = 0;
+    size_t c;
+    if (capsize == sizeof c32) { memcpy(&c32, cap, sizeof c32); c = c32; }
+    else memcpy(&c, cap, sizeof c);
+    if (n < c) return 0;
+    if (n == SIZE_MAX) return -1;
+    void *nv = ku_grow(*v, &c, n + 1, elem, first);
+    if (!nv) return -1;
+    if (capsize == sizeof c32) {
+        if (c > UINT32_MAX) c = UINT32_MAX;
+        c32 = (uint32_t)c;
+        memcpy(cap, &c32, sizeof c32);
+    } else memcpy(cap, &c, sizeof c);
+    *v = nv;
+    return 0;
+}
+
 void ku_buf_add(KuBuf *b, const void *p, size_t n)
 {
     if (b->oom) return;

@@ -51,6 +51,13 @@ int ku_parse_dur(const char *s, int64_t max, int64_t *out);
  * memory (v is then still valid, *cap unchanged). */
 void *ku_grow(void *v, size_t *cap, size_t need, size_t elem, size_t first);
 
+/* KU_RESERVE(v, n, cap, first): makes room in array v (n items held,
+ * capacity cap, cap a uint32_t or a size_t) for item n, growing it as
+ * ku_grow does.  0, or -1 when out of memory (v and cap then unchanged). */
+#define KU_RESERVE(v, n, cap, first) \
+    ku_reserve((void **)&(v), (n), &(cap), sizeof (cap), sizeof *(v), (first))
+int ku_reserve(void **v, size_t n, void *cap, size_t capsize, size_t elem, size_t first);
+
 /* A growable NUL-terminated text.  An allocation failure sets oom and
  * stops growing (callers check oom once at the end). */
 typedef struct KuBuf {

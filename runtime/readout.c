@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "../lang/util.h"
 
 #define MIN_DAYS 28
 #define MIN_ASKS 100
@@ -53,17 +54,7 @@ typedef struct Readout {
     uint32_t maxattempt;
 } Readout;
 
-static int grow(void **p, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 1024;
-    void *np = realloc(*p, nc * size);
-    if (!np) return -1;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-#define PUSH(r, name) (grow((void **)&(r)->name, &(r)->cap_##name, (r)->n_##name, sizeof *(r)->name) \
+#define PUSH(r, name) (KU_RESERVE((r)->name, (r)->n_##name, (r)->cap_##name, 1024) \
                        ? NULL : &(r)->name[(r)->n_##name++])
 
 static int emit_row(void *ctx, const KrRow *row)

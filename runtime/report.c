@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "../lang/util.h"
 #include "svg.h"
 
 #define D30 (30 * 86400LL)
@@ -61,17 +62,6 @@ typedef struct Rep {
 
 static const char *istr(const KImage *img, uint32_t si) { return si < img->nstrings ? img->strings[si] : ""; }
 
-static int grow(void **p, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 4096;
-    void *np = realloc(*p, nc * size);
-    if (!np) return -1;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
 static int64_t floordiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
 
 /* ---- collecting ---------------------------------------------------------------- */
@@ -85,10 +75,10 @@ static int emit_row(void *ctx, const KrRow *row)
     p->rtot[row->rule][a]++;
     if (row->channel < p->img->nchannels) p->chan[row->channel][a]++;
     if (a == KR_ACT_TASK) return 0;
-    if (grow((void **)&p->rows, &p->caprows, p->nrows, sizeof *p->rows) != 0) { p->failed = true; return -1; }
+    if (KU_RESERVE(p->rows, p->nrows, p->caprows, 4096) != 0) { p->failed = true; return -1; }
     p->rows[p->nrows++] = (RRow){ (int32_t)floordiv(row->time, 86400), row->rule, a };
     if (a == KR_ACT_ASK) {
-        if (grow((void **)&p->asks, &p->capasks, p->nasks, sizeof *p->asks) != 0) { p->failed = true; return -1; }
+        if (KU_RESERVE(p->asks, p->nasks, p->capasks, 4096) != 0) { p->failed = true; return -1; }
         p->asks[p->nasks++] = (KrAskRef){ row->customer, row->time };
     }
     p->att[row->rule][row->attempt < MAX_ATTEMPT ? row->attempt : MAX_ATTEMPT]++;

@@ -119,6 +119,36 @@ START_TEST(test_grow_and_buf)
 }
 END_TEST
 
+/* KU_RESERVE: room for item n in an array with a uint32_t or a size_t
+ * capacity, doubling from `first`; the capacity is written back in its own
+ * type, and a full array grows only when n reaches it. */
+START_TEST(test_reserve)
+{
+    struct { long *v; uint32_t n, cap; } a = { 0 };
+    for (uint32_t i = 0; i < 9; i++) {
+        ck_assert_int_eq(KU_RESERVE(a.v, a.n, a.cap, 4), 0);
+        a.v[a.n++] = (long)i * 3;
+    }
+    ck_assert_uint_eq(a.cap, 16);
+    for (uint32_t i = 0; i < 9; i++) ck_assert_int_eq(a.v[i], (long)i * 3);
+    long *before = a.v;
+    ck_assert_int_eq(KU_RESERVE(a.v, 9, a.cap, 4), 0);
+    ck_assert_ptr_eq(a.v, before);
+    ck_assert_uint_eq(a.cap, 16);
+    free(a.v);
+
+    struct { char *v; size_t n, cap; } b = { 0 };
+    ck_assert_int_eq(KU_RESERVE(b.v, b.n, b.cap, 3), 0);
+    ck_assert_uint_eq(b.cap, 3);
+    b.n = 3;
+    ck_assert_int_eq(KU_RESERVE(b.v, b.n, b.cap, 3), 0);
+    ck_assert_uint_eq(b.cap, 6);
+    ck_assert_int_eq(KU_RESERVE(b.v, SIZE_MAX, b.cap, 3), -1);
+    ck_assert_uint_eq(b.cap, 6);
+    free(b.v);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -127,6 +157,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, test_read_file);
     tcase_add_test(tc, test_durations);
     tcase_add_test(tc, test_grow_and_buf);
+    tcase_add_test(tc, test_reserve);
     suite_add_tcase(s, tc);
     return s;
 }
