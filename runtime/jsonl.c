@@ -230,14 +230,21 @@ static int cb_string(void *ctx, const unsigned char *us, size_t len)
     }
 }
 
+/* An object or array opens: it cannot be the value of time, customer or
+ * event (bad: the message then, "bad %.*s: an object" or "... an array"). */
+static int open_nested(JState *j, const char *bad)
+{
+    if (j->depth == 1 && (j->key == K_TIME || j->key == K_CUST || j->key == K_EVENT))
+        return fail(j, bad, j->key_name, strlen(j->key_name));
+    j->depth++;
+    return 1;
+}
+
 static int cb_start_map(void *ctx)
 {
     JState *j = ctx;
     if (j->depth == 0 && j->done) return fail(j, "more than one JSON value on the line%.*s", "", 0);
-    if (j->depth == 1 && (j->key == K_TIME || j->key == K_CUST || j->key == K_EVENT))
-        return fail(j, "bad %.*s: an object", j->key_name, strlen(j->key_name));
-    j->depth++;
-    return 1;
+    return open_nested(j, "bad %.*s: an object");
 }
 
 static int cb_end_map(void *ctx)
@@ -251,10 +258,7 @@ static int cb_start_array(void *ctx)
 {
     JState *j = ctx;
     if (j->depth == 0) return fail(j, "expected a JSON object, not an array%.*s", "", 0);
-    if (j->depth == 1 && (j->key == K_TIME || j->key == K_CUST || j->key == K_EVENT))
-        return fail(j, "bad %.*s: an array", j->key_name, strlen(j->key_name));
-    j->depth++;
-    return 1;
+    return open_nested(j, "bad %.*s: an array");
 }
 
 static int cb_end_array(void *ctx)
