@@ -117,11 +117,24 @@ int cli_report_write(const char *output, const char *buf, size_t len)
     return cli_write_file(output ? output : "-", buf, len) == 0 ? 0 : 1;
 }
 
+int cli_report_done(CliReport *r, int status)
+{
+    free(r->pos);
+    cli_sources_free(&r->sources);
+    return status;
+}
+
+KImage *cli_report_image(const CliReport *r, int i)
+{
+    KlOptions lopt = {0};
+    return cli_load_image(r->pos[i], &lopt, false);
+}
+
 int cli_diff(int argc, char **argv)
 {
     CliReport r;
     int st = cli_report_args(&r, "diff", argc, argv);
-    if (st != 0) { free(r.pos); cli_sources_free(&r.sources); return st; }
+    if (st != 0) return cli_report_done(&r, st);
     KrDiffOptions dopt = { .format = KR_DIFF_TEXT, .old_name = r.pos[0], .new_name = r.pos[1] };
     bool html = false;
     if (r.format) {
@@ -131,17 +144,15 @@ int cli_diff(int argc, char **argv)
         else if (strcmp(r.format, "csv") == 0) dopt.format = KR_DIFF_CSV;
         else if (strcmp(r.format, "html") == 0) html = true;
         else {
-            free(r.pos); cli_sources_free(&r.sources);
-            return cli_usage_error("diff", "unknown format '%s' (text, markdown, json, csv or html)", r.format);
+            return cli_report_done(&r, cli_usage_error(
+                "diff", "unknown format '%s' (text, markdown, json, csv or html)", r.format));
         }
     }
     if (r.stamp && !html) {
-        free(r.pos); cli_sources_free(&r.sources);
-        return cli_usage_error("diff", "--stamp applies to --format html");
+        return cli_report_done(&r, cli_usage_error("diff", "--stamp applies to --format html"));
     }
-    KlOptions lopt = {0};
-    KImage *old = cli_load_image(r.pos[0], &lopt, false);
-    KImage *new_ = old ? cli_load_image(r.pos[1], &lopt, false) : NULL;
+    KImage *old = cli_report_image(&r, 0);
+    KImage *new_ = old ? cli_report_image(&r, 1) : NULL;
     int status = 1;
     if (old && new_) {
         char *buf = NULL;
@@ -165,6 +176,5 @@ int cli_diff(int argc, char **argv)
     }
     if (old) kb_free(old);
     if (new_) kb_free(new_);
-    free(r.pos); cli_sources_free(&r.sources);
-    return status;
+    return cli_report_done(&r, status);
 }

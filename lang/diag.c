@@ -439,23 +439,7 @@ static void print_text(const KDiags *d, const KDiag *g, FILE *out, bool color)
     if (g->hint) fprintf(out, "      %s=%s hint: %s\n", blue, reset, g->hint);
 }
 
-void kd_json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-            else fputc(*p, out);
-        }
-    }
-    fputc('"', out);
-}
+void kd_json_str(FILE *out, const char *s) { ku_json_str(s, strlen(s), ku_put_file, out); }
 
 static void positions(const KDiags *d, const KDiag *g, uint32_t pos[4])
 {

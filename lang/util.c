@@ -178,3 +178,47 @@ char *ku_buf_take(KuBuf *b)
     memset(b, 0, sizeof *b);
     return s;
 }
+
+/* ---- quoting: CSV fields and JSON strings ----------------------------- */
+
+void ku_put_file(void *file, const char *p, size_t n) { fwrite(p, 1, n, file); }
+void ku_put_buf(void *kubuf, const char *p, size_t n) { ku_buf_add(kubuf, p, n); }
+
+void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx)
+{
+    bool q = false;
+    for (size_t i = 0; i < n && !q; i++)
+        q = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!q) { put(ctx, s, n); return; }
+    put(ctx, "\"", 1);
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '"') { put(ctx, s + from, i - from + 1); put(ctx, "\"", 1); from = i + 1; }
+    put(ctx, s + from, n - from);
+    put(ctx, "\"", 1);
+}
+
+void ku_json_str(const char *s, size_t n, KuPut put, void *ctx)
+{
+    put(ctx, "\"", 1);
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        put(ctx, s + from, i - from);
+        char esc[8];
+        switch (c) {
+        case '"':  put(ctx, "\\\"", 2); break;
+        case '\\': put(ctx, "\\\\", 2); break;
+        case '\n': put(ctx, "\\n", 2); break;
+        case '\r': put(ctx, "\\r", 2); break;
+        case '\t': put(ctx, "\\t", 2); break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            put(ctx, esc, 6);
+        }
+        from = i + 1;
+    }
+    put(ctx, s + from, n - from);
+    put(ctx, "\"", 1);
+}
