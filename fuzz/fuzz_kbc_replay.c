@@ -105,14 +105,7 @@ static size_t replay(const KImage *img, const char *events, KrOutFormat fmt, uin
 {
     const char *inputs[1] = { events };
     KrOptions opt = one_log(inputs);
-    opt.out_name = out_path;
-    opt.format = fmt;
-    opt.stats = true;
-    opt.shard_k = k;
-    opt.shard_n = n;
-    opt.out = fopen(out_path, "w");
-    opt.out_fresh = true;
-    FUZZ_ASSERT(opt.out != NULL, "cannot create %s", out_path);
+    fuzz_replay_to(&opt, out_path, fmt, k, n);
     int st = kr_simulate(img, &opt, fuzz_sink());
     FUZZ_ASSERT(fclose(opt.out) == 0, "cannot write %s", out_path);
     FUZZ_ASSERT(st == 0, "kr_simulate failed (status %d) on a valid log", st);

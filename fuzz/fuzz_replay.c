@@ -106,14 +106,7 @@ static char *replay(const KImage *img, const char *out, KrOutFormat fmt, uint32_
 {
     const char *inputs[1];
     KrOptions opt = log_options(inputs);
-    opt.out_name = out;
-    opt.format = fmt;
-    opt.stats = true;
-    opt.shard_k = k;
-    opt.shard_n = n;
-    opt.out = fopen(out, "w");
-    opt.out_fresh = true;
-    FUZZ_ASSERT(opt.out != NULL, "cannot create the output file");
+    fuzz_replay_to(&opt, out, fmt, k, n);
     int st = kr_simulate(img, &opt, fuzz_sink());
     FUZZ_ASSERT(fclose(opt.out) == 0, "cannot write the output file");
     FUZZ_ASSERT(st == 0, "kr_simulate failed (status %d) on a valid log", st);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "lang/bytecode.h"
+#include "runtime/runtime.h"
 
 /* A FILE that discards what is written to it (opened once per process and
  * kept: a cache, not state -- every run writes to it and never reads it). */
@@ -115,6 +116,21 @@ static inline void fuzz_kbc_round_trip(const KImage *img)
     }
     free(a);
     free(b);
+}
+
+/* fuzz_replay_to -- opt set for a replay with --stats writing format fmt
+ * (shard k of n; n 0: unsharded) to the fresh file out, opened here;
+ * the caller closes opt->out. */
+static inline void fuzz_replay_to(KrOptions *opt, const char *out, KrOutFormat fmt, uint32_t k, uint32_t n)
+{
+    opt->out_name = out;
+    opt->format = fmt;
+    opt->stats = true;
+    opt->shard_k = k;
+    opt->shard_n = n;
+    opt->out = fopen(out, "w");
+    opt->out_fresh = true;
+    FUZZ_ASSERT(opt->out != NULL, "cannot create %s", out);
 }
 
 #endif

@@ -170,13 +170,7 @@ static char *vformat(const char *fmt, va_list ap)
 
 static KDiag *push_diag(KDiags *d)
 {
-    if (d->n == d->cap) {
-        uint32_t nc = d->cap ? d->cap * 2 : 16;
-        KDiag *nv = realloc(d->v, nc * sizeof *nv);
-        if (!nv) return NULL;
-        d->v = nv;
-        d->cap = nc;
-    }
+    if (KU_RESERVE(d->v, d->n, d->cap, 16) != 0) return NULL;
     KDiag *g = &d->v[d->n++];
     memset(g, 0, sizeof *g);
     return g;

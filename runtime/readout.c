@@ -573,6 +573,19 @@ static void json_counts(FILE *f, const Counts *c)
     json_num(f, c->n ? (double)c->hit / (double)c->n : 0.0);
 }
 
+/* The objects {"KEY":K,counts} of c[lo..hi] with asks, comma-separated. */
+static void json_counts_list(FILE *f, const char *key, const Counts *c, uint32_t lo, uint32_t hi)
+{
+    bool first = true;
+    for (uint32_t k = lo; k <= hi; k++) {
+        if (!c[k].n) continue;
+        fprintf(f, "%s{\"%s\":%u,", first ? "" : ",", key, k);
+        first = false;
+        json_counts(f, &c[k]);
+        fputc('}', f);
+    }
+}
+
 static void json_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
 {
     const KImage *img = r->img;
@@ -653,23 +666,9 @@ static void json_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
             else fputs(",\"benchmark\":null}", f);
         }
         fputs("],\"attempts\":[", f);
-        first = true;
-        for (uint32_t k = 1; k <= r->maxattempt; k++) {
-            if (!g->att[k].n) continue;
-            fprintf(f, "%s{\"attempt\":%u,", first ? "" : ",", k);
-            first = false;
-            json_counts(f, &g->att[k]);
-            fputc('}', f);
-        }
+        json_counts_list(f, "attempt", g->att, 1, r->maxattempt);
         fputs("],\"hours\":[", f);
-        first = true;
-        for (int h = 0; h < 24; h++) {
-            if (!g->hour[h].n) continue;
-            fprintf(f, "%s{\"hour\":%d,", first ? "" : ",", h);
-            first = false;
-            json_counts(f, &g->hour[h]);
-            fputc('}', f);
-        }
+        json_counts_list(f, "hour", g->hour, 0, 23);
         fputs("],\"warnings\":[", f);
         JWarn w = { f, true };
         warnings(r, res, gi, json_warn, &w);
