@@ -85,6 +85,8 @@ check: $(KAIROS) $(B)/unit-tests $(B)/kairos-bench
 	@echo "== event sources in PostgreSQL (a server started here) and SQLite"
 	sh tests/db/run.sh $(KAIROS)
 	sh tests/spec/run.sh $(KAIROS)
+	sh tests/spec/editors.sh
+	sh tests/spec/grammar.sh
 	@echo "== kairos report in headless Chromium (tidy, no network, charts drawn, numbers shown)"
 	sh tests/report/browser.sh $(KAIROS) $(B)/report-shots
 	@echo "== language server (protocol tests, Neovim's client)"
