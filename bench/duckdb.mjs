@@ -22,10 +22,11 @@
 //             earlier -- a greedy walk in time order, a recursive CTE (each
 //             step finds the next ask at least 30 d after the last sent one).
 // One corner is not stated: an opt_out and an opt_in (for email) of one
-// customer with the same timestamp are ordered by Kairos in input order; DuckDB's CSV reader
-// gives no row number, so here the opt_in wins.  kairos-bench gen writes no
-// opt_in at all, so the corner cannot arise in the bench's logs (bench/run.sh
-// checks that and says so when it finds an opt_in).
+// customer with the same timestamp are ordered by Kairos in input order;
+// DuckDB's CSV reader gives no row number, so here the opt_in wins.
+// kairos-bench gen writes no opt_in at all, so the corner cannot arise in the
+// bench's logs (bench/run.sh says so when a log has an opt_in).  Times must
+// be RFC 3339, as the generator writes them (not integer Unix seconds).
 //
 // Prints on standard error one line: "duckdb: S s in the engine, version V,
 // threads N" (S: from connecting to the written schedule).

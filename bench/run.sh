@@ -313,9 +313,9 @@ peer_bench() {
                     n, c, o, kw, ks, kr / 1024, dw, ds, dr / 1024, (kw > 0 ? dw / kw : 0), (ks > 0 ? ds / ks : 0), rows
             }'
             if ! cmp -s "$DIR/peer-kairos.sorted" "$DIR/peer-duckdb.sorted"; then
-                peer_fail "$pn events, $pc customers, $order: the schedules differ ($DIR/peer-kairos.csv, $DIR/peer-duckdb.csv)"
                 cp "$DIR/peer-kairos.csv" "$DIR/peer-kairos-$pn-$pc-$order.csv"
                 cp "$DIR/peer-duckdb.csv" "$DIR/peer-duckdb-$pn-$pc-$order.csv"
+                peer_fail "$pn events, $pc customers, $order: the schedules differ ($DIR/peer-kairos-$pn-$pc-$order.csv, $DIR/peer-duckdb-$pn-$pc-$order.csv)"
             elif grep -q '^[^,]*,[^,]*,opt_in,' "$log"; then
                 echo "    (the log has opt_in rows: the schedules still match, see bench/duckdb.mjs on opt_out/opt_in ties)"
             fi

@@ -11,7 +11,7 @@
 #   gen log   the same schedule (sorted rows) from both on a generated log;
 #   run.sh    a tiny bench exits 0 and says the schedules are the same; with
 #             a node that fails it prints "peer: FAILED: DuckDB cannot start"
-#             and exits 1;
+#             and exits 1, and so it does when the peer's schedule differs;
 #   scale.sh  a tiny scaling table: one row per size, the RSS and per-customer
 #             lines, exit 0.
 # Ends with "peer: N passed, M failed".
@@ -66,6 +66,18 @@ st=$?
 if [ "$st" = 1 ] && grep -q '^peer: FAILED: DuckDB cannot start: false ' "$TMP/out" &&
    ! grep -q '^peer: every schedule' "$TMP/out"; then ok
 else echo "exit status $st" >>"$TMP/out"; bad "run.sh: DuckDB that cannot start" "$TMP/out"
+fi
+
+# a peer that writes another schedule: a failure line naming both files, exit 1
+{ echo '#!/bin/sh'
+  echo '[ "$2" = --probe ] && { echo "a fake DuckDB, 1 threads" >&2; exit 0; }'
+  echo 'echo time,customer,rule,action,survey,channel,attempt,variant >"$3"'; } >"$TMP/fakenode"
+chmod +x "$TMP/fakenode"
+tiny env BENCH_NODE="$TMP/fakenode"
+st=$?
+if [ "$st" = 1 ] && grep -q '^peer: FAILED: 20000 events, 300 customers, grouped: the schedules differ (.*peer-kairos-20000-300-grouped.csv, .*peer-duckdb-20000-300-grouped.csv)$' "$TMP/out" &&
+   ! grep -q '^peer: every schedule' "$TMP/out"; then ok
+else echo "exit status $st" >>"$TMP/out"; bad "run.sh: a peer with another schedule" "$TMP/out"
 fi
 
 # bench/scale.sh, tiny
