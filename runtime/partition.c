@@ -41,9 +41,12 @@
 #define PAGE_MIN    (1u << 10)       /* record pages: budget / (2 * buckets), within these */
 #define PAGE_MAX    (64u << 10)
 
-/* A record: this header (24 bytes), then nattrs attribute indexes
- * (uint32_t, padded to 8 bytes), then nattrs values.  No file or line: the
- * engine prints no row messages (bad rows are reported in pass 1). */
+/* A record: a header, then nattrs attribute indexes (uint32_t, padded to
+ * 8 bytes), then nattrs values.  No file or line: the engine prints no row
+ * messages (bad rows are reported in pass 1).  The header is 16 bytes
+ * (PRec16: event and attribute count in 16 bits each, event 0xffff for
+ * KB_NONE) when the image has fewer than 65,535 events and at most 65,535
+ * attributes, else 24 (PRec, KpRun.wide); PRec is what both decode to. */
 typedef struct PRec {
     int64_t time;
     uint32_t cust;                /* global customer pool id */
@@ -52,9 +55,29 @@ typedef struct PRec {
     uint32_t pad;
 } PRec;
 
-static inline size_t rec_size(uint32_t n)
+typedef struct PRec16 {
+    int64_t time;
+    uint32_t cust;
+    uint16_t event, nattrs;
+} PRec16;
+
+static inline size_t rec_head(bool wide) { return wide ? sizeof(PRec) : sizeof(PRec16); }
+
+static inline size_t rec_size(bool wide, uint32_t n)
 {
-    return sizeof(PRec) + (((size_t)n * 4u + 7u) & ~(size_t)7u) + (size_t)n * sizeof(KrValue);
+    return rec_head(wide) + (((size_t)n * 4u + 7u) & ~(size_t)7u) + (size_t)n * sizeof(KrValue);
+}
+
+/* The header at q; returns the size of the record. */
+static inline size_t rec_get(bool wide, const char *q, PRec *h)
+{
+    if (wide) memcpy(h, q, sizeof *h);
+    else {
+        PRec16 c;
+        memcpy(&c, q, sizeof c);
+        *h = (PRec){ c.time, c.cust, c.event == 0xffffu ? KB_NONE : c.event, c.nattrs, 0 };
+    }
+    return rec_size(wide, h->nattrs);
 }
 
 typedef struct Chunk { uint64_t off; size_t len; } Chunk;
@@ -106,6 +129,7 @@ struct KpRun {
     const KrOptions *opt;
     KrPool *customers, *values;
     Bucket *b; uint32_t nb;
+    bool wide;                       /* 24-byte record headers (see PRec) */
     size_t buffered, budget;         /* bytes of pages allocated; the most before spilling */
     size_t peak;                     /* the most of buffered */
     Page *free_pages; size_t psize;  /* pages spilled, for reuse; the page size */
@@ -147,6 +171,7 @@ KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool
     r->values = values;
     r->spill_fd = -1;
     r->last_time = INT64_MIN;
+    r->wide = img->nevents >= 0xffffu || img->nattrs > 0xffffu;
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < opt->ninputs; i++) {
         struct stat st;
@@ -307,7 +332,7 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
 {
     KpRun *r = arg;
     Bucket *k = &r->b[ev->customer & (r->nb - 1u)];
-    size_t need = rec_size(ev->nattrs);
+    size_t need = rec_size(r->wide, ev->nattrs);
     Page *pg = k->tail;
     if (!pg || pg->cap - pg->len < need) {
         if (!(pg = page_get(r, need))) return -1;     /* may spill: k emptied */
@@ -319,9 +344,16 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     k->any = true;
     k->last = ev->time;
     char *d = pg->data + pg->len;
-    PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
-    memcpy(d, &h, sizeof h);
-    d += sizeof h;
+    if (r->wide) {
+        PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
+        memcpy(d, &h, sizeof h);
+        d += sizeof h;
+    } else {
+        PRec16 h = { ev->time, ev->customer, ev->event == KB_NONE ? 0xffffu : (uint16_t)ev->event,
+                     (uint16_t)ev->nattrs };
+        memcpy(d, &h, sizeof h);
+        d += sizeof h;
+    }
     if (ev->nattrs) {
         memcpy(d, ev->attr_ids, (size_t)ev->nattrs * 4u);
         d += ((size_t)ev->nattrs * 4u + 7u) & ~(size_t)7u;
@@ -472,16 +504,18 @@ static int next_rows(KpRun *r, Bucket *k)
     return 0;
 }
 
-static inline int feed_one(const KpRun *r, KrEngine *eng, const char *q, int64_t *at)
+/* One record at q to the engine: its size, or 0 (the engine failed; *at:
+ * the record's time). */
+static inline size_t feed_one(const KpRun *r, KrEngine *eng, const char *q, int64_t *at)
 {
     PRec h;
-    memcpy(&h, q, sizeof h);
-    q += sizeof h;
+    size_t size = rec_get(r->wide, q, &h);
+    q += rec_head(r->wide);
     KrEvent ev = { h.time, h.cust / r->nb, h.event, h.nattrs, (const uint32_t *)(const void *)q,
                    (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
                    "", 0 };
-    if (kr_engine_event(eng, &ev) != 0) { *at = h.time; return -1; }
-    return 0;
+    if (kr_engine_event(eng, &ev) != 0) { *at = h.time; return 0; }
+    return size;
 }
 
 /* feed -- the records p[0, len) to the engine as they lie.  0 or -1 (the
@@ -489,10 +523,9 @@ static inline int feed_one(const KpRun *r, KrEngine *eng, const char *q, int64_t
 static int feed(const KpRun *r, KrEngine *eng, const char *p, size_t len, int64_t *at)
 {
     for (size_t off = 0; off < len;) {
-        uint32_t n;
-        memcpy(&n, p + off + offsetof(PRec, nattrs), sizeof n);
-        if (feed_one(r, eng, p + off, at) != 0) return -1;
-        off += rec_size(n);
+        size_t size = feed_one(r, eng, p + off, at);
+        if (size == 0) return -1;
+        off += size;
     }
     return 0;
 }
@@ -501,17 +534,18 @@ static int feed(const KpRun *r, KrEngine *eng, const char *p, size_t len, int64_
 static int feed_ord(const KpRun *r, KrEngine *eng, const Ord *ord, size_t n, int64_t *at)
 {
     for (size_t i = 0; i < n; i++)
-        if (feed_one(r, eng, ord[i].rec, at) != 0) return -1;
+        if (feed_one(r, eng, ord[i].rec, at) == 0) return -1;
     return 0;
 }
 
 /* Appends the records p[0, len) to a->ord (key: the time); tmin, tmax
  * widened.  0, or -1 out of memory. */
-static int index_records(Acc *a, size_t *n, const char *p, size_t len, int64_t *tmin, int64_t *tmax)
+static int index_records(const KpRun *r, Acc *a, size_t *n, const char *p, size_t len, int64_t *tmin,
+                         int64_t *tmax)
 {
     for (size_t off = 0; off < len; (*n)++) {
         PRec h;
-        memcpy(&h, p + off, sizeof h);
+        size_t size = rec_get(r->wide, p + off, &h);
         if (*n == a->capord) {
             size_t nc = a->capord ? a->capord * 2u : 4096u;
             Ord *o = realloc(a->ord, nc * sizeof *o);
@@ -525,7 +559,7 @@ static int index_records(Acc *a, size_t *n, const char *p, size_t len, int64_t *
         if (h.time > *tmax) *tmax = h.time;
         a->ord[*n].key = (uint64_t)h.time;
         a->ord[*n].rec = p + off;
-        off += rec_size(h.nattrs);
+        off += size;
     }
     return 0;
 }
@@ -586,9 +620,9 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
         size_t total = 0, n = 0;
         if (k->nchunks && !(data = load_chunks(r, k, &total))) goto done;
         int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-        if (index_records(a, &n, data, total, &tmin, &tmax) != 0) goto done;
+        if (index_records(r, a, &n, data, total, &tmin, &tmax) != 0) goto done;
         for (const Page *pg = k->head; pg; pg = pg->next)
-            if (index_records(a, &n, pg->data, pg->len, &tmin, &tmax) != 0) goto done;
+            if (index_records(r, a, &n, pg->data, pg->len, &tmin, &tmax) != 0) goto done;
         for (size_t i = 0; i < n; i++) a->ord[i].key -= (uint64_t)tmin;
         radix_sort(a->ord, a->tmp, n, (uint64_t)tmax - (uint64_t)tmin);
         if (feed_ord(r, eng, a->ord, n, &a->errtime) != 0) goto engine_failed;

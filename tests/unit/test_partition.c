@@ -274,6 +274,80 @@ START_TEST(test_wide_records)
 }
 END_TEST
 
+/* An image of more than 65,534 events: records keep 24-byte headers (the
+ * 16-byte ones hold event indexes in 16 bits); the same schedule as one
+ * engine, for event indexes above 65,535 and events the image does not
+ * know. */
+START_TEST(test_many_event_kinds)
+{
+    snprintf(dir, sizeof dir, "/tmp/kairos-part-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    enum { NEV = 65540, NROWS = 6000, NCUST = 200 };
+    char *src = NULL;
+    size_t srclen = 0;
+    FILE *m = open_memstream(&src, &srclen);
+    fputs("policy \"k\"\n", m);
+    for (int i = 0; i < NEV; i++) fprintf(m, "event e%d { v: number }\n", i);
+    /* an event is in the image if a rule reads it: sums of 190 counts (the
+     * nesting limit is 200) */
+    for (int j = 0; j < NEV; j += 190) {
+        fprintf(m, "rule r%d: task t after e%d + 1h where v >= 5 unless count(e%d)", j, NEV - 1, j);
+        for (int i = j + 1; i < NEV && i < j + 190; i++) fprintf(m, " + count(e%d)", i);
+        fputs(" > 1000000\n", m);
+    }
+    fputs("rule q: task u after e1 + 2h\n", m);
+    fclose(m);
+    KImage *img = compile(src);
+    free(src);
+    ck_assert_uint_ge(img->nevents, 0xffffu);
+    char path[128], out[128];
+    snprintf(path, sizeof path, "%s/e0.csv", dir);
+    FILE *o = fopen(path, "w");
+    ck_assert_ptr_nonnull(o);
+    fputs("time,customer,event,v\n", o);
+    static const char *KINDS[] = { "e65539", "e1", "login", "e65535", "nosuch" };
+    for (int i = 0; i < NROWS; i++)                  /* shuffled */
+        fprintf(o, "%ld,c%u,%s,%u\n", 1767225600L + 3600L * (long)rnd(500), rnd(NCUST), KINDS[rnd(5)], rnd(10));
+    fclose(o);
+    const char *inputs[1] = { path };
+    snprintf(out, sizeof out, "%s/out.csv", dir);
+    KrOptions opt = { .inputs = inputs, .ninputs = 1 };
+    uint64_t ref_events, ref_sum;
+    char *want = reference(img, &opt, &ref_events, &ref_sum);
+    ck_assert(strlen(want) > 1000);
+    for (uint32_t jobs = 1; jobs <= 2; jobs++) {
+        KrOptions op = opt;
+        op.jobs = jobs;
+        op.memory = 512u << 10;
+        KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
+        KrInput *in = ki_open(img, &op, cust, vals, stderr);
+        KpRun *run = kp_new(img, &op, cust, vals);
+        ck_assert_ptr_nonnull(run);
+        ck_assert_int_eq(kp_read(run, in, stderr), 0);
+        ck_assert_uint_gt(kp_spilled(run), 0);
+        FILE *of = fopen(out, "w");
+        ck_assert_ptr_nonnull(of);
+        KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
+        ck_assert_int_eq(kp_replay(run, kp_last_time(run), ko_emit, w), 0);
+        ck_assert_int_eq(ko_close(w, true), 0);
+        fclose(of);
+        char *got = slurp(out);
+        ck_assert_str_eq(got, want);
+        free(got);
+        ck_assert_uint_eq(kp_stats(run)->events, ref_events);
+        kp_free(run);
+        ki_close(in);
+        kr_pool_free(cust);
+        kr_pool_free(vals);
+    }
+    free(want);
+    kb_free(img);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_sorted_one_file) { check_case(1, 60000, 3000, 0); }
 END_TEST
 START_TEST(test_grouped_one_file) { check_case(1, 60000, 3000, 1); }
@@ -293,6 +367,7 @@ Suite *partition_suite(void)
     tcase_add_test(tc, test_shuffled_three_files);
     tcase_add_test(tc, test_sorted_three_files);
     tcase_add_test(tc, test_wide_records);
+    tcase_add_test(tc, test_many_event_kinds);
     suite_add_tcase(s, tc);
     return s;
 }
