@@ -400,19 +400,25 @@ size_t kp_budget(const KpRun *r) { return r->budget; }
 /* ---- pass 2 --------------------------------------------------------------- */
 
 
-/* Stable LSD radix sort of o[0..n) by key (11 bits a pass, as many passes
- * as the keys' range needs); tmp has room for n. */
+/* Stable LSD radix sort of o[0..n) by key: as few passes of at most 12
+ * bits as the keys' range needs (two for up to 24 bits: 194 days of
+ * seconds), the bits split evenly between them; tmp has room for n. */
 static void radix_sort(Ord *o, Ord *tmp, size_t n, uint64_t maxkey)
 {
-    enum { BITS = 11, RADIX = 1 << BITS };
-    size_t count[RADIX];
+    enum { MAXBITS = 12 };
+    static _Thread_local size_t count[1u << MAXBITS];
+    unsigned bits = 0;
+    while (bits < 64 && (maxkey >> bits) != 0) bits++;
+    if (bits == 0) return;
+    unsigned passes = (bits + MAXBITS - 1) / MAXBITS, width = (bits + passes - 1) / passes;
+    size_t radix = (size_t)1 << width, mask = radix - 1;
     Ord *src = o, *dst = tmp;
-    for (unsigned sh = 0; sh < 64 && (maxkey >> sh) != 0; sh += BITS) {
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++) count[(src[i].key >> sh) & (RADIX - 1)]++;
+    for (unsigned sh = 0; sh < bits; sh += width) {
+        memset(count, 0, radix * sizeof *count);
+        for (size_t i = 0; i < n; i++) count[(src[i].key >> sh) & mask]++;
         size_t sum = 0;
-        for (size_t i = 0; i < RADIX; i++) { size_t c = count[i]; count[i] = sum; sum += c; }
-        for (size_t i = 0; i < n; i++) dst[count[(src[i].key >> sh) & (RADIX - 1)]++] = src[i];
+        for (size_t i = 0; i < radix; i++) { size_t c = count[i]; count[i] = sum; sum += c; }
+        for (size_t i = 0; i < n; i++) dst[count[(src[i].key >> sh) & mask]++] = src[i];
         Ord *t = src; src = dst; dst = t;
     }
     if (src != o) memcpy(o, src, n * sizeof *o);
