@@ -99,11 +99,37 @@ void cli_sources_free(CliSources *cs);
     "  EVENTS may also be postgresql://...?table=T (or &query=SQL), sqlite:PATH?table=T (or ?query=SQL)\n"
 #define CLI_SOURCE_SYNOPSIS "[--map K=SRC,...] [--schema FILE] [--input segment]"
 
+/* --jobs N and --memory SIZE of the partitioned replay (runopts.c; simulate,
+ * diff, readout, report): 0, or -1 after the usage message. */
+int cli_parse_jobs(const char *cmd, const char *v, uint32_t *jobs);
+int cli_parse_memory(const char *cmd, const char *v, uint64_t *bytes);
+#define CLI_REPLAY_SYNOPSIS "[--jobs N] [--memory SIZE]"
+#define CLI_REPLAY_HELP \
+    "  --jobs N           replay on N threads (default: one per CPU); the output is the same for any N\n" \
+    "  --memory SIZE      memory ceiling (K, M or G suffix; default 512M): rows waiting for the\n" \
+    "                     replay spill to a temporary file past an eighth of it (8M at most)\n"
+
+/* diff --fail-if EXPR (failif.c): FIELD OP NUMBER over the JSON summary. */
+typedef struct CliFailIf {
+    const char *text;                 /* as given */
+    char field[128];
+    int op;
+    double number;
+} CliFailIf;
+/* 0, or -1 after the usage message. */
+int cli_fail_if_parse(const char *expr, CliFailIf *f);
+/* Evaluates f[0..n) on the JSON summary: 0 none holds, 3 some holds (one
+ * line on err per condition that holds), 2 a field the summary lacks
+ * (message on err), 1 error. */
+int cli_fail_if_eval(const CliFailIf *f, int n, const char *json, FILE *err);
+
 typedef struct CliReport {
     char **pos; int npos;             /* operands: policies, then event files */
     const char *output, *format;
-    KrOptions ro;                     /* inputs, until, shard, stdin format, skip-bad-rows */
+    KrOptions ro;                     /* inputs, until, shard, stdin format, skip-bad-rows,
+                                         jobs, memory */
     bool fail_if_changed;             /* diff */
+    CliFailIf *fail_if; int nfail_if; /* diff --fail-if, in order */
     int64_t window;                   /* readout (seconds) */
     const char *by_trait;             /* readout --by customer.TRAIT: the TRAIT */
     CliSources sources;               /* --map, --schema, --input (cli/sources.c) */

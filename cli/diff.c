@@ -61,7 +61,8 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
         bool is_diff = strcmp(cmd, "diff") == 0;
         bool takes = strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0 || strcmp(name, "--format") == 0 ||
                      strcmp(name, "--until") == 0 || strcmp(name, "--shard") == 0 ||
-                     strcmp(name, "--stdin-format") == 0 ||
+                     strcmp(name, "--stdin-format") == 0 || strcmp(name, "--jobs") == 0 ||
+                     strcmp(name, "--memory") == 0 || (is_diff && strcmp(name, "--fail-if") == 0) ||
                      (!is_diff && (strcmp(name, "--window") == 0 || strcmp(name, "--by") == 0));
         bool is_report = strcmp(cmd, "report") == 0;
         bool flag = strcmp(name, "--skip-bad-rows") == 0 ||
@@ -86,6 +87,16 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
             if (strcmp(val, "csv") && strcmp(val, "jsonl"))
                 return cli_usage_error(cmd, "--stdin-format takes csv or jsonl");
             r->ro.stdin_format = val;
+        } else if (strcmp(name, "--fail-if") == 0) {     /* diff only: cli_diff frees them */
+            if (!r->fail_if && !(r->fail_if = calloc((size_t)argc + 1, sizeof *r->fail_if))) {
+                fprintf(stderr, "kairos: out of memory\n");
+                return 1;
+            }
+            if (cli_fail_if_parse(val, &r->fail_if[r->nfail_if++]) != 0) return 2;
+        } else if (strcmp(name, "--jobs") == 0) {
+            if (cli_parse_jobs(cmd, val, &r->ro.jobs) != 0) return 2;
+        } else if (strcmp(name, "--memory") == 0) {
+            if (cli_parse_memory(cmd, val, &r->ro.memory) != 0) return 2;
         } else if (strcmp(name, "--window") == 0) {
             if (ku_parse_dur(val, 100LL * 365 * 86400, &r->window) != 0 || r->window <= 0)
                 return cli_usage_error(cmd, "--window: '%s' is not a duration such as 7d, 48h or 1h30m", val);
@@ -120,8 +131,10 @@ int cli_report_write(const char *output, const char *buf, size_t len)
 int cli_diff(int argc, char **argv)
 {
     CliReport r;
-    int st = cli_report_args(&r, "diff", argc, argv);
-    if (st != 0) { free(r.pos); cli_sources_free(&r.sources); return st; }
+    int status = cli_report_args(&r, "diff", argc, argv);
+    KImage *old = NULL, *new_ = NULL;
+    char *buf = NULL, *json = NULL;
+    if (status != 0) goto done;
     KrDiffOptions dopt = { .format = KR_DIFF_TEXT, .old_name = r.pos[0], .new_name = r.pos[1] };
     bool html = false;
     if (r.format) {
@@ -131,40 +144,50 @@ int cli_diff(int argc, char **argv)
         else if (strcmp(r.format, "csv") == 0) dopt.format = KR_DIFF_CSV;
         else if (strcmp(r.format, "html") == 0) html = true;
         else {
-            free(r.pos); cli_sources_free(&r.sources);
-            return cli_usage_error("diff", "unknown format '%s' (text, markdown, json, csv or html)", r.format);
+            status = cli_usage_error("diff", "unknown format '%s' (text, markdown, json, csv or html)", r.format);
+            goto done;
         }
     }
     if (r.stamp && !html) {
-        free(r.pos); cli_sources_free(&r.sources);
-        return cli_usage_error("diff", "--stamp applies to --format html");
+        status = cli_usage_error("diff", "--stamp applies to --format html");
+        goto done;
     }
+    size_t len = 0, json_len = 0;
+    if (r.nfail_if) { dopt.json = &json; dopt.json_len = &json_len; }
     KlOptions lopt = {0};
-    KImage *old = cli_load_image(r.pos[0], &lopt, false);
-    KImage *new_ = old ? cli_load_image(r.pos[1], &lopt, false) : NULL;
-    int status = 1;
-    if (old && new_) {
-        char *buf = NULL;
-        size_t len = 0;
-        bool changed = false;
-        if (html) {
-            KImage *imgs[2] = { old, new_ };
-            status = cli_report_html(&r, imgs, 2);
-            /* --fail-if-changed with html: the csv difference decides */
-            if (status == 0 && r.fail_if_changed) {
-                KrDiffOptions copt = dopt;
-                copt.format = KR_DIFF_CSV;
-                status = kr_diff(old, new_, &copt, &r.ro, &buf, &len, &changed, stderr);
-            }
-        } else {
-            status = kr_diff(old, new_, &dopt, &r.ro, &buf, &len, &changed, stderr);
-            if (status == 0) status = cli_report_write(r.output, buf, len);
+    status = 1;
+    old = cli_load_image(r.pos[0], &lopt, false);
+    new_ = old ? cli_load_image(r.pos[1], &lopt, false) : NULL;
+    if (!old || !new_) goto done;
+    bool changed = false;
+    if (html) {
+        KImage *imgs[2] = { old, new_ };
+        status = cli_report_html(&r, imgs, 2);
+        /* --fail-if-changed or --fail-if with html: the difference decides */
+        if (status == 0 && (r.fail_if_changed || r.nfail_if)) {
+            KrDiffOptions copt = dopt;
+            copt.format = KR_DIFF_CSV;
+            status = kr_diff(old, new_, &copt, &r.ro, &buf, &len, &changed, stderr);
         }
-        if (status == 0 && changed && r.fail_if_changed) status = FAIL_IF_CHANGED_STATUS;
-        free(buf);
+        if (status == 0 && r.nfail_if) status = cli_fail_if_eval(r.fail_if, r.nfail_if, json, stderr);
+    } else {
+        status = kr_diff(old, new_, &dopt, &r.ro, &buf, &len, &changed, stderr);
+        /* the gates are evaluated first (a field the summary lacks is bad
+         * usage: nothing is written), the output written whatever they say */
+        int gate = status == 0 && r.nfail_if ? cli_fail_if_eval(r.fail_if, r.nfail_if, json, stderr) : 0;
+        if (status == 0 && (gate == 0 || gate == 3)) status = cli_report_write(r.output, buf, len);
+        if (status == 0) status = gate;
     }
+    /* any --fail-if condition that holds exits 3, as the schedules
+     * differing does with --fail-if-changed */
+    if (status == 0 && changed && r.fail_if_changed) status = FAIL_IF_CHANGED_STATUS;
+done:
+    free(buf);
+    free(json);
     if (old) kb_free(old);
     if (new_) kb_free(new_);
-    free(r.pos); cli_sources_free(&r.sources);
+    free(r.pos);
+    free(r.fail_if);
+    cli_sources_free(&r.sources);
     return status;
 }

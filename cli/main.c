@@ -107,8 +107,8 @@ static const Command commands[] = {
       CLI_SOURCE_HELP },
     { "diff", cmd_diff,
       "kairos diff OLD NEW EVENTS... [--format text|markdown|json|csv|html] [-o OUT] [--until TIME]\n"
-      "                [--fail-if-changed] [--stamp] [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]\n"
-      "                " CLI_SOURCE_SYNOPSIS,
+      "                [--fail-if-changed] [--fail-if EXPR] [--stamp] [--shard K/N] [--skip-bad-rows]\n"
+      "                [--stdin-format csv|jsonl] " CLI_REPLAY_SYNOPSIS " " CLI_SOURCE_SYNOPSIS,
       "Replays two policies (.kai or .kbc) over the same event logs, read once, and shows what the\n"
       "change does: asks, reminders and tasks per rule, survey and channel before -> after; the\n"
       "customers who gain and lose asks; contact pressure (asks per customer in any 30 days: share\n"
@@ -124,16 +124,22 @@ static const Command commands[] = {
       "                     for the same inputs)\n"
       "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
       "  --fail-if-changed  exit 3 when the schedules differ (after writing the output)\n"
+      "  --fail-if EXPR     exit 3 when FIELD OP NUMBER holds on the json summary's fields (OP one of\n"
+      "                     < <= > >= == !=; a field with before and after may leave them out to mean\n"
+      "                     after: 'pressure.max > 2', 'totals.asks > 1000'); repeatable (any that\n"
+      "                     holds is enough)\n"
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
       "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      CLI_REPLAY_HELP
       CLI_SOURCE_HELP
-      "Exit status: 0 (whether or not the schedules differ), 1 error, 2 bad usage, 3 the schedules\n"
-      "differ and --fail-if-changed was given.\n" },
+      "Exit status: 0 (whether or not the schedules differ), 1 error, 2 bad usage (also a --fail-if\n"
+      "field the summary lacks: nothing is written), 3 the schedules differ and --fail-if-changed was\n"
+      "given, or a --fail-if condition holds (each one that holds is named on standard error).\n" },
     { "readout", cmd_readout,
       "kairos readout POLICY EVENTS... [--window DUR] [--format text|csv|json] [-o OUT]\n"
       "                [--until TIME] [--by customer.TRAIT] [--shard K/N] [--skip-bad-rows]\n"
-      "                " CLI_SOURCE_SYNOPSIS,
+      "                " CLI_REPLAY_SYNOPSIS " " CLI_SOURCE_SYNOPSIS,
       "What the asks achieved: replays the policy and attributes each `response` event (attribute\n"
       "survey) to the latest sent attempt of that survey to that customer at or before it, within\n"
       "the window; an ask is answered if any response is attributed to any of its sent attempts.\n"
@@ -146,6 +152,7 @@ static const Command commands[] = {
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
       "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      CLI_REPLAY_HELP
       CLI_SOURCE_HELP
       "Text and JSON add per variant the difference to the rule's first variant (Newcombe hybrid\n"
       "score 95% interval), the scores (NPS = % promoters - % detractors; other surveys: mean),\n"
@@ -155,7 +162,7 @@ static const Command commands[] = {
     { "report", cmd_report,
       "kairos report POLICY EVENTS... -o report.html [--window DUR] [--until TIME] [--stamp]\n"
       "                [--shard K/N] [--skip-bad-rows] [--stdin-format csv|jsonl]\n"
-      "                " CLI_SOURCE_SYNOPSIS,
+      "                " CLI_REPLAY_SYNOPSIS " " CLI_SOURCE_SYNOPSIS,
       "Replays the policy over the event logs and writes one self-contained HTML page (inline SVG\n"
       "and CSS: no script, no network request) that shows what the policy does to customers: sends\n"
       "per day by rule (reminders hatched), asks per customer in any 30 days against the caps, why\n"
@@ -171,6 +178,7 @@ static const Command commands[] = {
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --skip-bad-rows    skip malformed rows (counted on the page) instead of failing\n"
       "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      CLI_REPLAY_HELP
       CLI_SOURCE_HELP
       "Exit status: 0, 1 error in the policy or the input (no output file), 2 bad usage.\n" },
     { "merge", cmd_merge,
@@ -710,29 +718,10 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             ro.shard_n = (uint32_t)n;
         } else if (strcmp(o, "--jobs") == 0 && !explain) {
             const char *v = args_value(&a);
-            if (!v) goto usage;
-            char *end;
-            unsigned long j = strtoul(v, &end, 10);
-            if (end == v || *end || v[0] == '-' || j < 1 || j > 64) {
-                cli_usage_error(cmd, "--jobs takes a number of threads from 1 to 64");
-                goto usage;
-            }
-            ro.jobs = (uint32_t)j;
+            if (!v || cli_parse_jobs(cmd, v, &ro.jobs) != 0) goto usage;
         } else if (strcmp(o, "--memory") == 0 && !explain) {
             const char *v = args_value(&a);
-            if (!v) goto usage;
-            char *end;
-            unsigned long long m = strtoull(v, &end, 10);
-            unsigned long long unit = 1;
-            if (*end == 'K' || *end == 'k') { unit = 1ull << 10; end++; }
-            else if (*end == 'M' || *end == 'm') { unit = 1ull << 20; end++; }
-            else if (*end == 'G' || *end == 'g') { unit = 1ull << 30; end++; }
-            if (end == v || *end || v[0] == '-' || m == 0 || m > (1ull << 50) / unit ||
-                m * unit < (16ull << 20)) {
-                cli_usage_error(cmd, "--memory takes a size of at least 16M, e.g. 512M or 2G");
-                goto usage;
-            }
-            ro.memory = m * unit;
+            if (!v || cli_parse_memory(cmd, v, &ro.memory) != 0) goto usage;
         } else if (strcmp(o, "--customer") == 0 && explain) {
             if (!(ro.explain_customer = args_value(&a))) goto usage;
         } else if (strcmp(o, "--rule") == 0 && explain) {

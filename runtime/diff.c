@@ -64,12 +64,6 @@ static int emit_row(void *ctx, const KrRow *row)
     return 0;
 }
 
-static void on_restart(void *ctx)
-{
-    Diff *d = ctx;
-    d->s[0].n = d->s[1].n = 0;
-}
-
 static uint32_t name_id(Diff *d, const KImage *img, uint32_t si)
 {
     if (si >= img->nstrings) return 0;
@@ -680,7 +674,7 @@ int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, co
     u = kr_reader_image(imgs, 2, NULL);
     if (!u) goto oom;
     KrMulti m = { .imgs = { old, new_ }, .nimgs = 2, .emit = { emit_row, emit_row },
-                  .emit_ctx = { &d.s[0], &d.s[1] }, .on_restart = on_restart, .event_ctx = &d };
+                  .emit_ctx = { &d.s[0], &d.s[1] } };
     if (kr_multi_run(&m, u, opt, d.customers, d.values, err) != 0) goto done;
     if (d.s[0].failed || d.s[1].failed) goto oom;
     if (compute_diff(&d) != 0) goto oom;
@@ -698,6 +692,17 @@ int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, co
     }
     if (fclose(f) != 0) { f = NULL; free(buf); goto oom; }
     f = NULL;
+    if (dopt->json) {
+        char *jb = NULL;
+        size_t jl = 0;
+        if (dopt->format == KR_DIFF_CSV && summarize(&d, &sm) != 0) { free(buf); goto oom; }
+        FILE *j = open_memstream(&jb, &jl);
+        if (!j) { free(buf); goto oom; }
+        json_out(&d, &sm, dopt->old_name, dopt->new_name, j);
+        if (fclose(j) != 0) { free(jb); free(buf); goto oom; }
+        *dopt->json = jb;
+        *dopt->json_len = jl;
+    }
     *out = buf;
     *outlen = len;
     status = 0;

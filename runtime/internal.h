@@ -294,6 +294,17 @@ void kr_engine_free(KrEngine *e);
  * opt->jobs threads, and their rows merged into the schedule's order. */
 typedef struct KpRun KpRun;
 KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool *values);
+/* With lanes (diff, readout, report: multi.c): pass 1 reads through reader
+ * image u (kr_reader_image), pass 2 replays each bucket with one engine per
+ * image imgs[0..n) (n <= KP_LANES), each record translated to that image's
+ * indexes and kept attributes.  kp_new(img) is kp_new_lanes(img, &img, 1). */
+#define KP_LANES 2
+KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, const KrOptions *opt,
+                    KrPool *customers, KrPool *values);
+/* Before kp_read: fn sees every kept row in pass 1 (u's indexes, in input
+ * order: files in command-line order, rows in file order; one thread); a
+ * nonzero return stops the read as out of memory. */
+void kp_on_row(KpRun *r, int (*fn)(void *ctx, const KrEvent *ev), void *ctx);
 /* Pass 1: reads every input (ki_drain), with opt->progress a progress line
  * on err if a terminal.  0, or -1 after a message. */
 int  kp_read(KpRun *r, KrInput *in, FILE *err);
@@ -314,9 +325,12 @@ uint64_t kp_rows_spilled(const KpRun *r);
  * order, attempt).  0; -1 out of memory or an engine limit (kp_error);
  * -2 emit failed. */
 int  kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx);
+/* The same with lanes: lane k's rows go to emit[k], lane 0's first. */
+int  kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *emit_ctx);
 /* After kp_replay: the statistics summed over the buckets, and
  * kr_engine_attr_unseen's answer for the whole input. */
 const KrStats *kp_stats(const KpRun *r);
+const KrStats *kp_lane_stats(const KpRun *r, uint32_t lane);   /* kp_stats is lane 0's */
 /* After kp_replay returned -1: the message of an engine limit (SPEC 9: of
  * the earliest failure: time of the event being replayed, or the horizon,
  * then the lowest bucket), or NULL (out of memory). */
@@ -334,23 +348,24 @@ void kp_free(KpRun *r);
 KImage *kr_reader_image(const KImage *const *imgs, uint32_t n, const char *extra_trait);
 void    kr_reader_image_free(KImage *u);
 
-#define KR_MULTI_MAX 2
+#define KR_MULTI_MAX KP_LANES
 typedef struct KrMulti {
     const KImage *imgs[KR_MULTI_MAX]; uint32_t nimgs;
     KrEmit emit[KR_MULTI_MAX]; void *emit_ctx[KR_MULTI_MAX];
-    /* every event, in the reader image's indexes, before the engines see
-     * it (may be NULL); nonzero stops the run (out of memory) */
+    /* every event, in the reader image's indexes, as pass 1 reads it (in
+     * input order, not time order; before any row is emitted) (may be
+     * NULL); nonzero stops the run (out of memory) */
     int (*on_event)(void *ctx, const KrEvent *ev);
-    /* the reader started over (an unsorted input): forget every event and
-     * row taken so far (may be NULL) */
-    void (*on_restart)(void *ctx);
     void *event_ctx;
     /* after a successful run, before the engines are freed (may be NULL):
      * engine k's statistics, the horizon, the rows skipped (report) */
     void (*on_finish)(void *ctx, uint32_t k, const KrStats *st, int64_t horizon, uint64_t skipped);
 } KrMulti;
 /* Reads opt's inputs once through reader image u and replays them through
- * one engine per image (horizon as kr_simulate).  0, or 1 after a message. */
+ * one engine per image, partitioned (kp_new_lanes: opt->jobs threads,
+ * opt->memory): each image's rows reach its emitter in the schedule's
+ * order, image 0's first (horizon as kr_simulate).  0, or 1 after a
+ * message. */
 int kr_multi_run(const KrMulti *m, const KImage *u, const KrOptions *opt, KrPool *customers,
                  KrPool *values, FILE *err);
 
@@ -365,12 +380,10 @@ typedef struct KrReadoutArm {
 typedef struct KrReadoutRun KrReadoutRun;
 /* A readout of img fed by a kr_multi_run over reader image u with value
  * pool values: pass kr_readout_emit as img's emitter (ctx: the run),
- * kr_readout_event/kr_readout_restart as the multi's event hooks.  NULL:
- * out of memory. */
+ * kr_readout_event as the multi's event hook.  NULL: out of memory. */
 KrReadoutRun *kr_readout_begin(const KImage *img, const KImage *u, const KrReadoutOptions *ropt, KrPool *values);
 int  kr_readout_emit(void *ctx, const KrRow *row);
 int  kr_readout_event(void *ctx, const KrEvent *ev);
-void kr_readout_restart(void *ctx);
 /* After the run: attributes the responses; *arms (malloc'd, *narms) in the
  * csv form's order.  0, or -1 out of memory. */
 int  kr_readout_end(KrReadoutRun *r, KrReadoutArm **arms, size_t *narms, uint64_t *responses, uint64_t *attributed);

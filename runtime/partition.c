@@ -1,5 +1,6 @@
 /* partition.c -- the partitioned replay (kp_ of internal.h), used by
- * `kairos simulate` (SPEC.md section 5.7).
+ * `kairos simulate` (SPEC.md section 5.7) and, with one engine per policy
+ * (lanes), by diff, readout and report (multi.c).
  *
  * Customers are independent (LANGUAGE.md section 4), so the replay does
  * not need the whole log in one time order, only each customer's events in
@@ -20,6 +21,14 @@
  * schedule rows, already in the schedule's order, and the rows of all
  * buckets are merged at the end.  Statistics are sums, so they do not
  * depend on the number of threads or the order the buckets were replayed.
+ *
+ * Lanes: the records are in the indexes of the reader image given to
+ * kp_new_lanes (for diff: the union of two policies' names, multi.c); each
+ * bucket is replayed by one engine per lane image, every record translated
+ * to that image's event and attribute indexes (and attributes), and each
+ * lane's rows are merged on their own.  A lane whose image reads the
+ * records as they are (the reader image itself, or one with the same
+ * names and kept attributes) skips the translation.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -92,14 +101,19 @@ typedef struct Page {
     char data[];                  /* records (the header is 24 bytes: 8-aligned) */
 } Page;
 
-typedef struct Bucket {
-    Page *head, *tail; size_t len;   /* records not spilled (len: their bytes) */
-    Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
+/* One lane's schedule rows of one bucket. */
+typedef struct Rows {
     KrRow *rows; size_t nrows, caprows;           /* replay's rows, in order */
     /* rows moved to the temporary file (rows_spilled of them at rows_off);
      * the merge then reads them back through rows[0, caprows) */
     uint64_t rows_off, rows_spilled, rows_read;
     size_t rpos;                  /* merge position in rows[0, nrows) */
+} Rows;
+
+typedef struct Bucket {
+    Page *head, *tail; size_t len;   /* records not spilled (len: their bytes) */
+    Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
+    Rows out[KP_LANES];           /* per lane */
     int64_t last;                 /* time of the last record */
     bool any, unsorted;           /* records came; not in time order */
 } Bucket;
@@ -109,12 +123,18 @@ typedef struct Bucket {
 /* A record's place in the replay order. */
 typedef struct Ord { uint64_t key; const char *rec; } Ord;
 
-/* What a worker sums over the buckets it replayed. */
-typedef struct Acc {
-    KpRun *run;
+/* What a worker sums over the buckets it replayed, per lane; and the
+ * lane's translated attributes of the record being fed. */
+typedef struct AccLane {
     uint64_t events, customers;
     uint64_t (*st)[KR_ST__COUNT];
     uint8_t *carried, *seen;
+    uint32_t *ids; KrValue *vals;
+} AccLane;
+
+typedef struct Acc {
+    KpRun *run;
+    AccLane l[KP_LANES];
     int fail;                     /* 0, -1 memory, -2 emit */
     Ord *ord, *tmp; size_t capord;   /* scratch, kept from bucket to bucket */
     char *chunk; size_t capchunk;    /* a spilled chunk read back */
@@ -124,8 +144,21 @@ typedef struct Acc {
     char errmsg[512], firstmsg[512]; /* the engine's message: this bucket's, the lowest's */
 } Acc;
 
-struct KpRun {
+/* An engine's view of the records (pass 2). */
+typedef struct Lane {
     const KImage *img;
+    bool ident;                   /* the records are already in img's terms */
+    uint32_t *evmap;              /* reader event -> img event or KB_NONE */
+    uint32_t *atmap;              /* reader attribute -> img attribute or KB_NONE */
+    uint64_t *bits; uint32_t words;   /* ki_image_wants of img */
+    KrStats stats;                /* summed over the buckets */
+    uint8_t *carried, *seen;
+} Lane;
+
+struct KpRun {
+    const KImage *img;               /* the reader image: the records' indexes */
+    Lane lane[KP_LANES]; uint32_t nlanes;
+    int (*on_row)(void *ctx, const KrEvent *ev); void *on_row_ctx;
     const KrOptions *opt;
     KrPool *customers, *values;
     Bucket *b; uint32_t nb;
@@ -146,8 +179,6 @@ struct KpRun {
     int64_t horizon;
     atomic_uint next;
     atomic_int failed;
-    KrStats stats;
-    uint8_t *carried, *seen;
     char errmsg[512];                /* an engine limit's message, or "" */
 };
 
@@ -158,20 +189,80 @@ static double seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* lane_init -- lane l reads the records of reader image u through img:
+ * the maps of names, img's kept attributes, and whether the records can go
+ * to img's engine as they are (same names at the same indexes, the same
+ * attributes kept per event).  0, or -1 out of memory. */
+static int lane_init(Lane *l, const KImage *u, const KImage *img)
+{
+    l->img = img;
+    l->evmap = calloc(u->nevents + 1u, sizeof *l->evmap);
+    l->atmap = calloc(u->nattrs + 1u, sizeof *l->atmap);
+    l->words = img->nattrs / 64u + 1u;
+    l->bits = calloc((size_t)(img->nevents + 1u) * l->words, sizeof *l->bits);
+    l->stats.nrules = img->nrules;
+    l->stats.rule = calloc(img->nrules + 1u, sizeof *l->stats.rule);
+    l->carried = calloc(img->nattr_reads + 1u, 1);
+    l->seen = calloc(img->nevents + 1u, 1);
+    if (!l->evmap || !l->atmap || !l->bits || !l->stats.rule || !l->carried || !l->seen) return -1;
+    ki_image_wants(img, l->bits, l->words);
+    if (img == u) { l->ident = true; return 0; }
+    bool same = u->nevents == img->nevents && u->nattrs == img->nattrs;
+    for (uint32_t e = 0; e < u->nevents; e++) {
+        l->evmap[e] = kb_find_event(img, u->strings[u->events[e]]);
+        same = same && l->evmap[e] == e;
+    }
+    for (uint32_t a = 0; a < u->nattrs; a++) {
+        l->atmap[a] = kb_find_attr(img, u->strings[u->attrs[a]]);
+        same = same && l->atmap[a] == a;
+    }
+    if (same) {
+        uint64_t *ub = calloc((size_t)(u->nevents + 1u) * l->words, sizeof *ub);
+        if (!ub) return -1;
+        ki_image_wants(u, ub, l->words);
+        same = memcmp(ub, l->bits, (size_t)u->nevents * l->words * sizeof *ub) == 0;
+        free(ub);
+    }
+    l->ident = same;
+    return 0;
+}
+
+static void lane_free(Lane *l)
+{
+    free(l->evmap); free(l->atmap); free(l->bits);
+    free(l->stats.rule); free(l->carried); free(l->seen);
+}
+
 /* ---- pass 1 --------------------------------------------------------------- */
 
 KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool *values)
 {
+    return kp_new_lanes(img, &img, 1, opt, customers, values);
+}
+
+void kp_on_row(KpRun *r, int (*fn)(void *ctx, const KrEvent *ev), void *ctx)
+{
+    r->on_row = fn;
+    r->on_row_ctx = ctx;
+}
+
+KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, const KrOptions *opt,
+                    KrPool *customers, KrPool *values)
+{
     KpRun *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     pthread_mutex_init(&r->spill_lock, NULL);
-    r->img = img;
+    r->spill_fd = -1;
+    r->img = u;
+    r->nlanes = n < KP_LANES ? n : KP_LANES;
+    for (uint32_t k = 0; k < r->nlanes; k++)
+        if (lane_init(&r->lane[k], u, imgs[k]) != 0) { kp_free(r); return NULL; }
     r->opt = opt;
     r->customers = customers;
     r->values = values;
     r->spill_fd = -1;
     r->last_time = INT64_MIN;
-    r->wide = img->nevents >= 0xffffu || img->nattrs > 0xffffu;
+    r->wide = u->nevents >= 0xffffu || u->nattrs > 0xffffu;
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < opt->ninputs; i++) {
         struct stat st;
@@ -331,6 +422,7 @@ static Page *page_get(KpRun *r, size_t need)
 static int sink(void *arg, uint32_t file, const KrEvent *ev)
 {
     KpRun *r = arg;
+    if (r->on_row && r->on_row(r->on_row_ctx, ev) != 0) return -1;
     Bucket *k = &r->b[ev->customer & (r->nb - 1u)];
     size_t need = rec_size(r->wide, ev->nattrs);
     Page *pg = k->tail;
@@ -390,7 +482,8 @@ uint64_t kp_spilled(const KpRun *r) { return r->spill_off; }
 uint64_t kp_rows_spilled(const KpRun *r)
 {
     uint64_t n = 0;
-    for (uint32_t i = 0; i < r->nb; i++) n += r->b[i].rows_spilled;
+    for (uint32_t i = 0; i < r->nb; i++)
+        for (uint32_t k = 0; k < r->nlanes; k++) n += r->b[i].out[k].rows_spilled;
     return n;
 }
 uint32_t kp_buckets(const KpRun *r) { return r->nb; }
@@ -424,12 +517,12 @@ static void radix_sort(Ord *o, Ord *tmp, size_t n, uint64_t maxkey)
     if (src != o) memcpy(o, src, n * sizeof *o);
 }
 
-typedef struct EmitCtx { Bucket *k; uint32_t b, nb; } EmitCtx;
+typedef struct EmitCtx { Rows *k; uint32_t b, nb; } EmitCtx;
 
 static int bucket_emit(void *ctx, const KrRow *row)
 {
     EmitCtx *x = ctx;
-    Bucket *k = x->k;
+    Rows *k = x->k;
     if (k->nrows == k->caprows) {
         size_t nc = k->caprows ? k->caprows * 2u : 64u;
         KrRow *nr = realloc(k->rows, nc * sizeof *nr);
@@ -470,7 +563,7 @@ static char *load_chunks(KpRun *r, Bucket *k, size_t *total)
 /* keep_rows -- past a quarter of the budget, a replayed bucket's rows go to the
  * temporary file (appended at an atomically reserved offset) until the
  * merge; if they cannot, they stay in memory. */
-static void keep_rows(KpRun *r, Bucket *k)
+static void keep_rows(KpRun *r, Rows *k)
 {
     size_t bytes = k->nrows * sizeof *k->rows;
     if (atomic_fetch_add(&r->rows_mem, bytes) + bytes <= r->budget / 4u || k->nrows <= r->rows_back) return;
@@ -492,7 +585,7 @@ static void keep_rows(KpRun *r, Bucket *k)
 
 /* next_rows -- refills a spilled bucket's rows from the temporary file;
  * 0, or -1 on a read error. */
-static int next_rows(KpRun *r, Bucket *k)
+static int next_rows(KpRun *r, Rows *k)
 {
     uint64_t left = k->rows_spilled - k->rows_read;
     size_t n = left < k->caprows ? (size_t)left : k->caprows;
@@ -510,9 +603,32 @@ static int next_rows(KpRun *r, Bucket *k)
     return 0;
 }
 
-/* One record at q to the engine: its size, or 0 (the engine failed; *at:
- * the record's time). */
-static inline size_t feed_one(const KpRun *r, KrEngine *eng, const char *q, int64_t *at)
+/* translate -- record ev in lane l's terms: its event, and the attributes
+ * l's image keeps, in that image's index order (into ids/vals). */
+static void translate(const Lane *l, const KrEvent *ev, KrEvent *out, uint32_t *ids, KrValue *vals)
+{
+    *out = *ev;
+    uint32_t e = ev->event == KB_NONE ? KB_NONE : l->evmap[ev->event];
+    out->event = e;
+    out->nattrs = 0;
+    out->attr_ids = ids;
+    out->attr_vals = vals;
+    if (e == KB_NONE) return;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ev->nattrs; i++) {
+        uint32_t a = l->atmap[ev->attr_ids[i]];
+        if (a == KB_NONE || !((l->bits[(size_t)e * l->words + a / 64u] >> (a % 64u)) & 1u)) continue;
+        uint32_t j = n++;
+        while (j > 0 && ids[j - 1] > a) { ids[j] = ids[j - 1]; vals[j] = vals[j - 1]; j--; }
+        ids[j] = a;
+        vals[j] = ev->attr_vals[i];
+    }
+    out->nattrs = n;
+}
+
+/* One record at q to the lanes' engines (each in turn): its size, or 0
+ * (an engine failed; *at: the record's time). */
+static inline size_t feed_one(const KpRun *r, Acc *a, KrEngine *const *eng, const char *q, int64_t *at)
 {
     PRec h;
     size_t size = rec_get(r->wide, q, &h);
@@ -520,27 +636,32 @@ static inline size_t feed_one(const KpRun *r, KrEngine *eng, const char *q, int6
     KrEvent ev = { h.time, h.cust / r->nb, h.event, h.nattrs, (const uint32_t *)(const void *)q,
                    (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
                    "", 0 };
-    if (kr_engine_event(eng, &ev) != 0) { *at = h.time; return 0; }
+    for (uint32_t k = 0; k < r->nlanes; k++) {
+        const Lane *l = &r->lane[k];
+        KrEvent tev;
+        if (!l->ident) translate(l, &ev, &tev, a->l[k].ids, a->l[k].vals);
+        if (kr_engine_event(eng[k], l->ident ? &ev : &tev) != 0) { *at = h.time; return 0; }
+    }
     return size;
 }
 
-/* feed -- the records p[0, len) to the engine as they lie.  0 or -1 (the
+/* feed -- the records p[0, len) to the engines as they lie.  0 or -1 (an
  * engine failed; *at: the time of the record). */
-static int feed(const KpRun *r, KrEngine *eng, const char *p, size_t len, int64_t *at)
+static int feed(const KpRun *r, Acc *a, KrEngine *const *eng, const char *p, size_t len, int64_t *at)
 {
     for (size_t off = 0; off < len;) {
-        size_t size = feed_one(r, eng, p + off, at);
+        size_t size = feed_one(r, a, eng, p + off, at);
         if (size == 0) return -1;
         off += size;
     }
     return 0;
 }
 
-/* The records of ord[0, n) to the engine in that order. */
-static int feed_ord(const KpRun *r, KrEngine *eng, const Ord *ord, size_t n, int64_t *at)
+/* The records of ord[0, n) to the engines in that order. */
+static int feed_ord(const KpRun *r, Acc *a, KrEngine *const *eng, const Ord *ord, size_t n, int64_t *at)
 {
     for (size_t i = 0; i < n; i++)
-        if (feed_one(r, eng, ord[i].rec, at) == 0) return -1;
+        if (feed_one(r, a, eng, ord[i].rec, at) == 0) return -1;
     return 0;
 }
 
@@ -589,7 +710,7 @@ static char *read_chunk(KpRun *r, Acc *a, const Chunk *c)
     return a->chunk;
 }
 
-/* replay_bucket -- one bucket through an engine of its own.  A bucket
+/* replay_bucket -- one bucket through an engine of its own per lane.  A bucket
  * whose records came in time order (bk->unsorted false) streams through,
  * a spilled chunk at a time; another is loaded whole and radix-sorted.
  * 0, -1 memory or an engine limit (a->errmsg set). */
@@ -599,7 +720,8 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
     if (k->len == 0 && k->nchunks == 0) return 0;
     int rc = -1;
     KrPool *pool = NULL;
-    KrEngine *eng = NULL;
+    KrEngine *eng[KP_LANES] = { NULL };
+    KrEngine *failed = NULL;
     char *data = NULL;
     /* the bucket's customers, local id = global id / nb */
     if (!(pool = kr_pool_new())) goto done;
@@ -609,18 +731,21 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
         const char *s = kr_pool_str(r->customers, g, &len);
         if (kr_intern(pool, s, len) != g / r->nb) goto done;
     }
-    EmitCtx ec = { k, bi, r->nb };
-    KrEngineOpts eo = { .has_until = r->opt->has_until, .until = r->opt->until,
-                        .emit = bucket_emit, .emit_ctx = &ec };
-    if (!(eng = kr_engine_new(r->img, pool, r->values, &eo))) goto done;
+    EmitCtx ec[KP_LANES];
+    for (uint32_t l = 0; l < r->nlanes; l++) {
+        ec[l] = (EmitCtx){ &k->out[l], bi, r->nb };
+        KrEngineOpts eo = { .has_until = r->opt->has_until, .until = r->opt->until,
+                            .emit = bucket_emit, .emit_ctx = &ec[l] };
+        if (!(eng[l] = kr_engine_new(r->lane[l].img, pool, r->values, &eo))) goto done;
+    }
     if (!k->unsorted) {
         for (uint32_t c = 0; c < k->nchunks; c++) {
             const char *p = read_chunk(r, a, &k->chunks[c]);
             if (!p) goto done;
-            if (feed(r, eng, p, k->chunks[c].len, &a->errtime) != 0) goto engine_failed;
+            if (feed(r, a, eng, p, k->chunks[c].len, &a->errtime) != 0) goto engine_failed;
         }
         for (const Page *pg = k->head; pg; pg = pg->next)
-            if (feed(r, eng, pg->data, pg->len, &a->errtime) != 0) goto engine_failed;
+            if (feed(r, a, eng, pg->data, pg->len, &a->errtime) != 0) goto engine_failed;
     } else {
         /* the spilled records, then those in pages: input order */
         size_t total = 0, n = 0;
@@ -631,27 +756,34 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
             if (index_records(r, a, &n, pg->data, pg->len, &tmin, &tmax) != 0) goto done;
         for (size_t i = 0; i < n; i++) a->ord[i].key -= (uint64_t)tmin;
         radix_sort(a->ord, a->tmp, n, (uint64_t)tmax - (uint64_t)tmin);
-        if (feed_ord(r, eng, a->ord, n, &a->errtime) != 0) goto engine_failed;
+        if (feed_ord(r, a, eng, a->ord, n, &a->errtime) != 0) goto engine_failed;
     }
     a->errtime = r->horizon;
-    if (kr_engine_finish(eng, r->horizon) != 0) goto engine_failed;
-    const KrStats *st = kr_engine_stats(eng);
-    a->events += st->events;
-    a->customers += st->customers;
-    for (uint32_t ri = 0; ri < r->img->nrules; ri++)
-        for (int s = 0; s < KR_ST__COUNT; s++) a->st[ri][s] += st->rule[ri][s];
-    for (uint32_t j = 0; j < r->img->nattr_reads; j++) a->carried[j] |= kr_engine_attr_carried(eng, j);
-    for (uint32_t j = 0; j < r->img->nevents; j++) a->seen[j] |= kr_engine_event_seen(eng, j);
+    for (uint32_t l = 0; l < r->nlanes; l++)
+        if (kr_engine_finish(eng[l], r->horizon) != 0) goto engine_failed;
+    for (uint32_t l = 0; l < r->nlanes; l++) {
+        const KImage *img = r->lane[l].img;
+        AccLane *al = &a->l[l];
+        const KrStats *st = kr_engine_stats(eng[l]);
+        al->events += st->events;
+        al->customers += st->customers;
+        for (uint32_t ri = 0; ri < img->nrules; ri++)
+            for (int s = 0; s < KR_ST__COUNT; s++) al->st[ri][s] += st->rule[ri][s];
+        for (uint32_t j = 0; j < img->nattr_reads; j++) al->carried[j] |= kr_engine_attr_carried(eng[l], j);
+        for (uint32_t j = 0; j < img->nevents; j++) al->seen[j] |= kr_engine_event_seen(eng[l], j);
+        keep_rows(r, &k->out[l]);
+    }
     rc = 0;
-    keep_rows(r, k);
     goto done;
 engine_failed:
-    /* a limit of SPEC 9 (its message), else out of memory (the emitter
-     * fails only then) */
-    if (kr_engine_error(eng)) snprintf(a->errmsg, sizeof a->errmsg, "%s", kr_engine_error(eng));
+    /* a limit of SPEC 9 (its message: of the first lane that has one),
+     * else out of memory (the emitter fails only then) */
+    for (uint32_t l = 0; l < r->nlanes && !failed; l++)
+        if (eng[l] && kr_engine_error(eng[l])) failed = eng[l];
+    if (failed) snprintf(a->errmsg, sizeof a->errmsg, "%s", kr_engine_error(failed));
     rc = -1;
 done:
-    kr_engine_free(eng);
+    for (uint32_t l = 0; l < r->nlanes; l++) kr_engine_free(eng[l]);
     kr_pool_free(pool);
     free(data);
     for (Page *pg = k->head, *nx; pg; pg = nx) {    /* the records are done with */
@@ -698,24 +830,33 @@ static void *worker(void *arg)
 static int acc_init(Acc *a, KpRun *r)
 {
     a->run = r;
-    a->st = calloc(r->img->nrules + 1u, sizeof *a->st);
-    a->carried = calloc(r->img->nattr_reads + 1u, 1);
-    a->seen = calloc(r->img->nevents + 1u, 1);
-    return a->st && a->carried && a->seen ? 0 : -1;
+    for (uint32_t l = 0; l < r->nlanes; l++) {
+        const KImage *img = r->lane[l].img;
+        AccLane *al = &a->l[l];
+        al->st = calloc(img->nrules + 1u, sizeof *al->st);
+        al->carried = calloc(img->nattr_reads + 1u, 1);
+        al->seen = calloc(img->nevents + 1u, 1);
+        al->ids = calloc(r->img->nattrs + 1u, sizeof *al->ids);
+        al->vals = calloc(r->img->nattrs + 1u, sizeof *al->vals);
+        if (!al->st || !al->carried || !al->seen || !al->ids || !al->vals) return -1;
+    }
+    return 0;
 }
 
 static void acc_free(Acc *a)
 {
-    free(a->st);
-    free(a->carried);
-    free(a->seen);
+    for (uint32_t l = 0; l < KP_LANES; l++) {
+        AccLane *al = &a->l[l];
+        free(al->st); free(al->carried); free(al->seen); free(al->ids); free(al->vals);
+    }
     free(a->ord);
     free(a->tmp);
     free(a->chunk);
 }
 
-/* The schedule's order of two rows (the engine's, replay.c, with time first). */
-static int row_before(const KpRun *r, const KrRow *a, const KrRow *b)
+/* The schedule's order of two rows of image img (the engine's, replay.c,
+ * with time first). */
+static int row_before(const KpRun *r, const KImage *img, const KrRow *a, const KrRow *b)
 {
     if (a->time != b->time) return a->time < b->time;
     if (a->customer != b->customer) {
@@ -726,45 +867,46 @@ static int row_before(const KpRun *r, const KrRow *a, const KrRow *b)
         if (c) return c < 0;
         if (la != lb) return la < lb;
     }
-    int32_t pa = r->img->rules[a->rule].priority, pb = r->img->rules[b->rule].priority;
+    int32_t pa = img->rules[a->rule].priority, pb = img->rules[b->rule].priority;
     if (pa != pb) return pa > pb;
     if (a->rule != b->rule) return a->rule < b->rule;
     return a->attempt < b->attempt;
 }
 
-static bool heap_less(const KpRun *r, uint32_t x, uint32_t y)
+static bool heap_less(const KpRun *r, uint32_t lane, uint32_t x, uint32_t y)
 {
-    const Bucket *a = &r->b[x], *b = &r->b[y];
+    const Rows *a = &r->b[x].out[lane], *b = &r->b[y].out[lane];
     const KrRow *ra = &a->rows[a->rpos], *rb = &b->rows[b->rpos];
-    if (row_before(r, ra, rb)) return true;
-    if (row_before(r, rb, ra)) return false;
+    const KImage *img = r->lane[lane].img;
+    if (row_before(r, img, ra, rb)) return true;
+    if (row_before(r, img, rb, ra)) return false;
     return x < y;
 }
 
-static void heap_down(const KpRun *r, uint32_t *h, uint32_t n, uint32_t i)
+static void heap_down(const KpRun *r, uint32_t lane, uint32_t *h, uint32_t n, uint32_t i)
 {
     for (;;) {
         uint32_t l = 2u * i + 1u, m = i;
-        if (l < n && heap_less(r, h[l], h[m])) m = l;
-        if (l + 1u < n && heap_less(r, h[l + 1u], h[m])) m = l + 1u;
+        if (l < n && heap_less(r, lane, h[l], h[m])) m = l;
+        if (l + 1u < n && heap_less(r, lane, h[l + 1u], h[m])) m = l + 1u;
         if (m == i) return;
         uint32_t t = h[i]; h[i] = h[m]; h[m] = t;
         i = m;
     }
 }
 
-static int merge_rows(KpRun *r, KrEmit emit, void *ctx)
+static int merge_rows(KpRun *r, uint32_t lane, KrEmit emit, void *ctx)
 {
     uint32_t *h = malloc(r->nb * sizeof *h), n = 0;
     if (!h) return -1;
     for (uint32_t i = 0; i < r->nb; i++) {
-        Bucket *k = &r->b[i];
+        Rows *k = &r->b[i].out[lane];
         if (k->rows_spilled && next_rows(r, k) != 0) { free(h); return -1; }
         if (k->nrows) h[n++] = i;
     }
-    for (uint32_t i = n / 2u; i-- > 0;) heap_down(r, h, n, i);
+    for (uint32_t i = n / 2u; i-- > 0;) heap_down(r, lane, h, n, i);
     while (n) {
-        Bucket *k = &r->b[h[0]];
+        Rows *k = &r->b[h[0]].out[lane];
         if (emit && emit(ctx, &k->rows[k->rpos]) != 0) { free(h); return -2; }
         if (++k->rpos == k->nrows && k->rows_read < k->rows_spilled) {
             if (next_rows(r, k) != 0) { free(h); return -1; }
@@ -773,7 +915,7 @@ static int merge_rows(KpRun *r, KrEmit emit, void *ctx)
             k->rows = NULL;
             h[0] = h[--n];
         }
-        if (n > 1) heap_down(r, h, n, 0);
+        if (n > 1) heap_down(r, lane, h, n, 0);
     }
     free(h);
     return 0;
@@ -781,31 +923,30 @@ static int merge_rows(KpRun *r, KrEmit emit, void *ctx)
 
 int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
 {
+    return kp_replay_lanes(r, horizon, &emit, &emit_ctx);
+}
+
+int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *emit_ctx)
+{
     r->horizon = horizon;
     for (Page *p = r->free_pages, *n; p; p = n) {   /* pass 1 is over */
         n = p->next;
         free(p);
     }
     r->free_pages = NULL;
-    /* the merge reads back up to rows_back rows per bucket: an eighth of
-     * the budget in all */
-    size_t back = r->budget / 8u / ((size_t)r->nb * sizeof(KrRow));
+    /* the merge reads back up to rows_back rows per bucket and lane: an
+     * eighth of the budget in all */
+    size_t back = r->budget / 8u / ((size_t)r->nb * r->nlanes * sizeof(KrRow));
     r->rows_back = back < 4u ? 4u : back > ROWS_BACK ? ROWS_BACK : (uint32_t)back;
     atomic_store(&r->spill_end, r->spill_off);
     atomic_store(&r->rows_mem, 0);
-    const KImage *img = r->img;
-    r->stats.nrules = img->nrules;
-    r->stats.rule = calloc(img->nrules + 1u, sizeof *r->stats.rule);
-    r->carried = calloc(img->nattr_reads + 1u, 1);
-    r->seen = calloc(img->nevents + 1u, 1);
-    if (!r->stats.rule || !r->carried || !r->seen) return -1;
-    /* The engines intern the image's strings into the shared value pool:
+    /* The engines intern the images' strings into the shared value pool:
      * once here, so that the workers only find them (no writes). */
-    {
+    for (uint32_t l = 0; l < r->nlanes; l++) {
         KrPool *p = kr_pool_new();
         if (!p) return -1;
         KrEngineOpts eo = { .has_until = false };
-        KrEngine *e = kr_engine_new(img, p, r->values, &eo);
+        KrEngine *e = kr_engine_new(r->lane[l].img, p, r->values, &eo);
         kr_pool_free(p);
         if (!e) return -1;
         kr_engine_free(e);
@@ -843,30 +984,37 @@ int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
             ltime = acc[j].fail_time;
             memcpy(r->errmsg, acc[j].firstmsg, sizeof r->errmsg);
         }
-        r->stats.events += acc[j].events;
-        r->stats.customers += acc[j].customers;
-        for (uint32_t ri = 0; ri < img->nrules; ri++)
-            for (int s = 0; s < KR_ST__COUNT; s++) r->stats.rule[ri][s] += acc[j].st[ri][s];
-        for (uint32_t i = 0; i < img->nattr_reads; i++) r->carried[i] |= acc[j].carried[i];
-        for (uint32_t i = 0; i < img->nevents; i++) r->seen[i] |= acc[j].seen[i];
+        for (uint32_t l = 0; l < r->nlanes; l++) {
+            Lane *ln = &r->lane[l];
+            const KImage *img = ln->img;
+            const AccLane *al = &acc[j].l[l];
+            ln->stats.events += al->events;
+            ln->stats.customers += al->customers;
+            for (uint32_t ri = 0; ri < img->nrules; ri++)
+                for (int s = 0; s < KR_ST__COUNT; s++) ln->stats.rule[ri][s] += al->st[ri][s];
+            for (uint32_t i = 0; i < img->nattr_reads; i++) ln->carried[i] |= al->carried[i];
+            for (uint32_t i = 0; i < img->nevents; i++) ln->seen[i] |= al->seen[i];
+        }
     }
     if (rc == 0 && lowest != UINT32_MAX) rc = -1;
     else if (rc != 0) r->errmsg[0] = '\0';       /* out of memory: no limit message */
-    if (rc == 0) rc = merge_rows(r, emit, emit_ctx);
+    for (uint32_t l = 0; l < r->nlanes && rc == 0; l++) rc = merge_rows(r, l, emit[l], emit_ctx[l]);
 out:
     for (uint32_t j = 0; j < jobs; j++) acc_free(&acc[j]);
     return rc;
 }
 
-const KrStats *kp_stats(const KpRun *r) { return &r->stats; }
+const KrStats *kp_stats(const KpRun *r) { return &r->lane[0].stats; }
+const KrStats *kp_lane_stats(const KpRun *r, uint32_t lane) { return &r->lane[lane].stats; }
 const char *kp_error(const KpRun *r) { return r->errmsg[0] ? r->errmsg : NULL; }
 
 bool kp_attr_unseen(const KpRun *r, uint32_t i)
 {
-    const KImage *img = r->img;
-    if (i >= img->nattr_reads || !r->carried || r->carried[i]) return false;
+    const Lane *l = &r->lane[0];
+    const KImage *img = l->img;
+    if (i >= img->nattr_reads || !l->carried || l->carried[i]) return false;
     const KbRule *rule = &img->rules[img->attr_reads[i].rule];
-    return rule->trigger == KB_TRIG_AFTER && rule->event < img->nevents && r->seen[rule->event];
+    return rule->trigger == KB_TRIG_AFTER && rule->event < img->nevents && l->seen[rule->event];
 }
 
 void kp_free(KpRun *r)
@@ -882,13 +1030,11 @@ void kp_free(KpRun *r)
             free(p);
         }
         free(r->b[i].chunks);
-        free(r->b[i].rows);
+        for (uint32_t l = 0; l < KP_LANES; l++) free(r->b[i].out[l].rows);
     }
     free(r->b);
     if (r->spill_fd >= 0) close(r->spill_fd);
     pthread_mutex_destroy(&r->spill_lock);
-    free(r->stats.rule);
-    free(r->carried);
-    free(r->seen);
+    for (uint32_t l = 0; l < KP_LANES; l++) lane_free(&r->lane[l]);
     free(r);
 }

@@ -122,12 +122,6 @@ static int on_event(void *ctx, const KrEvent *ev)
     return 0;
 }
 
-static void on_restart(void *ctx)
-{
-    Readout *r = ctx;
-    r->n_sends = r->n_resps = r->n_traits = 0;
-}
-
 /* ---- attribution --------------------------------------------------------------- */
 
 static int send_by_cust_time(const void *pa, const void *pb)
@@ -730,7 +724,6 @@ KrReadoutRun *kr_readout_begin(const KImage *img, const KImage *u, const KrReado
 }
 int kr_readout_emit(void *ctx, const KrRow *row) { return emit_row(&((KrReadoutRun *)ctx)->r, row); }
 int kr_readout_event(void *ctx, const KrEvent *ev) { return on_event(&((KrReadoutRun *)ctx)->r, ev); }
-void kr_readout_restart(void *ctx) { on_restart(&((KrReadoutRun *)ctx)->r); }
 
 int kr_readout_end(KrReadoutRun *x, KrReadoutArm **arms, size_t *narms, uint64_t *responses, uint64_t *attributed)
 {
@@ -795,7 +788,7 @@ int kr_readout(const KImage *img, const KrReadoutOptions *ropt, const KrOptions 
     if (!u || readout_init(&r, img, u, ropt, values) != 0) goto oom;
     r.customers = customers;
     KrMulti m = { .imgs = { img }, .nimgs = 1, .emit = { emit_row }, .emit_ctx = { &r },
-                  .on_event = on_event, .on_restart = on_restart, .event_ctx = &r };
+                  .on_event = on_event, .event_ctx = &r };
     if (kr_multi_run(&m, u, opt, customers, values, err) != 0) goto done;
     if (r.failed || attribute(&r, &res) != 0) goto oom;
     buf = malloc((r.n_sends + 1) * sizeof *buf);

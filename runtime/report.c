@@ -114,24 +114,6 @@ static int on_event(void *ctx, const KrEvent *ev)
     return 0;
 }
 
-static void on_restart(void *ctx)
-{
-    Rep *r = ctx;
-    r->events = 0;
-    memset(r->evseen, 0, r->u->nevents * sizeof *r->evseen);
-    memset(r->attrseen, 0, (size_t)r->u->nevents * r->u->nattrs);
-    for (uint32_t k = 0; k < r->np; k++) {
-        Pol *p = &r->p[k];
-        kr_readout_restart(p->ro);
-        p->nrows = p->nasks = 0;
-        memset(p->heat, 0, sizeof p->heat);
-        memset(p->chan, 0, p->img->nchannels * sizeof *p->chan);
-        memset(p->att, 0, p->img->nrules * sizeof *p->att);
-        memset(p->tot, 0, sizeof p->tot);
-        memset(p->rtot, 0, p->img->nrules * sizeof *p->rtot);
-    }
-}
-
 static void on_finish(void *ctx, uint32_t k, const KrStats *st, int64_t horizon, uint64_t skipped)
 {
     Rep *r = ctx;
@@ -1122,7 +1104,7 @@ int kr_report(const KrReportOptions *rp, const KrOptions *opt, char **out, size_
     if (!r.evseen || !r.attrseen || !r.gnames) goto oom;
     for (uint32_t k = 0; k < r.np; k++)
         if (pol_init(&r, &r.p[k], rp->imgs[k], rp->names[k] ? rp->names[k] : "") != 0) goto oom;
-    KrMulti m = { .nimgs = r.np, .on_event = on_event, .on_restart = on_restart, .on_finish = on_finish,
+    KrMulti m = { .nimgs = r.np, .on_event = on_event, .on_finish = on_finish,
                   .event_ctx = &r };
     for (uint32_t k = 0; k < r.np; k++) {
         m.imgs[k] = rp->imgs[k];

@@ -82,6 +82,9 @@ typedef enum { KR_DIFF_TEXT = 0, KR_DIFF_MARKDOWN, KR_DIFF_JSON, KR_DIFF_CSV } K
 typedef struct KrDiffOptions {
     KrDiffFormat format;
     const char *old_name, *new_name;  /* shown in the summaries */
+    char **json;                      /* if not NULL: also the json form, malloc'ed, in
+                                         *json (*json_len bytes), whatever format is (--fail-if) */
+    size_t *json_len;
 } KrDiffOptions;
 /* Replays OLD and NEW over opt's inputs (read once; opt->output, format,
  * stats and explain are not used) and renders the difference into *out

@@ -30,6 +30,8 @@
 #                             contains: lines that must each appear in the page
 #                             of `kairos report policy.kai EVENTS ARGS` (fixed
 #                             strings: warnings, buckets, caps, horizon).
+#   The csv forms of diff and readout and the example pages are also run with
+#   --jobs 1 and --jobs 3 (the partitioned replay): the same bytes.
 #   The browser test (tests/report/browser.sh) renders the pages.
 #
 # Prints one line per failure, then "report: N passed, N failed".
@@ -74,6 +76,12 @@ for dir in "$ROOT"/tests/diff-golden/*/; do
     if [ ! -e "$dir/expected.csv" ]; then bad "$name: no expected.csv"; continue; fi
     # shellcheck disable=SC2086
     run "$name" "$dir" diff old.kai new.kai $ev --format csv $args && same "$name" "$dir/expected.csv"
+    # the partitioned replay: the same bytes on any number of threads
+    for jobs in 1 3; do
+        # shellcheck disable=SC2086
+        run "$name (--jobs $jobs)" "$dir" diff old.kai new.kai $ev --format csv $args --jobs $jobs --memory 16M &&
+            same "$name (--jobs $jobs)" "$dir/expected.csv"
+    done
     if "$KAIROS" compile "$dir/old.kai" -o "$TMP/old.kbc" 2>"$TMP/err" &&
        "$KAIROS" compile "$dir/new.kai" -o "$TMP/new.kbc" 2>>"$TMP/err"; then
         # shellcheck disable=SC2086
@@ -98,6 +106,11 @@ for dir in "$ROOT"/tests/readout/*/; do
     if [ ! -e "$dir/expected.csv" ]; then bad "$name: no expected.csv"; continue; fi
     # shellcheck disable=SC2086
     run "$name" "$dir" readout policy.kai $ev --format csv $args && same "$name" "$dir/expected.csv"
+    for jobs in 1 3; do
+        # shellcheck disable=SC2086
+        run "$name (--jobs $jobs)" "$dir" readout policy.kai $ev --format csv $args --jobs $jobs &&
+            same "$name (--jobs $jobs)" "$dir/expected.csv"
+    done
     for f in txt:text json:json; do
         ext=${f%%:*} fmt=${f#*:}
         [ -e "$dir/expected.$ext" ] || continue
@@ -128,6 +141,11 @@ for dir in "$ROOT"/examples/*/; do
     if [ -d "$dir/report" ]; then
         # shellcheck disable=SC2086
         run "$ex/report" "$dir" report policy.kai $ev && same "$ex/report" "$dir/report/expected.html"
+        for jobs in 1 3; do
+            # shellcheck disable=SC2086
+            run "$ex/report (--jobs $jobs)" "$dir" report policy.kai $ev --jobs $jobs --memory 16M &&
+                same "$ex/report (--jobs $jobs)" "$dir/report/expected.html"
+        done
         # shellcheck disable=SC2086
         run "$ex/report (again, -o)" "$dir" report policy.kai $ev -o "$TMP/again.html" &&
             cp "$TMP/again.html" "$TMP/out" && same "$ex/report (again, -o)" "$dir/report/expected.html"
@@ -197,13 +215,17 @@ if ${CC:-cc} -std=c11 -O1 -o "$TMP/gen" "$ROOT/tests/diff/gen.c" 2>"$TMP/err"; t
                 P1=$ROOT/tests/diff/policies/$prev P2=$ROOT/tests/diff/policies/$p
                 if "$KAIROS" simulate --no-progress "$P1" "$d/events.csv" 2>/dev/null | tail -n +2 | LC_ALL=C sort >"$d/a" &&
                    "$KAIROS" simulate --no-progress "$P2" "$d/events.csv" 2>/dev/null | tail -n +2 | LC_ALL=C sort >"$d/b" &&
-                   "$KAIROS" diff "$P1" "$P2" "$d/events.csv" --format csv >"$d/diff.csv" 2>/dev/null; then
+                   "$KAIROS" diff "$P1" "$P2" "$d/events.csv" --format csv >"$d/diff.csv" 2>/dev/null &&
+                   "$KAIROS" diff "$P1" "$P2" "$d/events.csv" --format csv --jobs 1 >"$d/diff1.csv" 2>/dev/null &&
+                   "$KAIROS" diff "$P1" "$P2" "$d/events.csv" --format csv --jobs 3 >"$d/diff3.csv" 2>/dev/null; then
                     LC_ALL=C comm -23 "$d/a" "$d/b" >"$d/minus"
                     LC_ALL=C comm -13 "$d/a" "$d/b" >"$d/plus"
                     grep '^-,' "$d/diff.csv" | cut -c3- | LC_ALL=C sort >"$d/gm"
                     grep '^+,' "$d/diff.csv" | cut -c3- | LC_ALL=C sort >"$d/gp"
                     tail -n +2 "$d/diff.csv" | cut -d, -f2 >"$d/times"
-                    if ! cmp -s "$d/minus" "$d/gm" || ! cmp -s "$d/plus" "$d/gp"; then
+                    if ! cmp -s "$d/diff.csv" "$d/diff1.csv" || ! cmp -s "$d/diff.csv" "$d/diff3.csv"; then
+                        bad "$label: the output depends on --jobs"
+                    elif ! cmp -s "$d/minus" "$d/gm" || ! cmp -s "$d/plus" "$d/gp"; then
                         diff "$d/minus" "$d/gm" >"$TMP/diff"; diff "$d/plus" "$d/gp" >>"$TMP/diff"
                         bad "$label: diff rows are not the schedules' difference" "$TMP/diff"
                     elif ! LC_ALL=C sort -c "$d/times" 2>/dev/null; then

@@ -1,7 +1,8 @@
 /* test_partition.c -- runtime/partition.c: the partitioned replay gives the
  * schedule and the statistics of one engine fed the whole log in replay
  * order (ki_next), for any --jobs, with spilling, for grouped, shuffled and
- * several input files whose rows share timestamps. */
+ * several input files whose rows share timestamps; and so does each lane
+ * of a run with two policies (diff, readout, report). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +198,100 @@ static void check_case(int nfiles, int n, int ncust, int order)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* A second policy that names the events and attributes in another order
+ * and keeps other attributes (purchase.kind, no ticket_closed.kind): its
+ * lane is translated from the reader image of both (multi.c). */
+static const char *POLICY2 =
+    "policy \"q\"\n"
+    "event purchase { kind: string }\nsurvey REVIEW\n"
+    "cap 2 per 1d\n"
+    "rule z:\n  ask REVIEW via email then sms after 1h\n  after purchase + 30m where kind == \"y\"\n"
+    "  if count(login within 2d) >= 1\n"
+    "rule a:\n  ask CSAT via sms\n  after ticket_closed + 1h\n  unless count(opt_out within 30d) >= 1\n";
+
+static int count_row(void *ctx, const KrEvent *ev)
+{
+    (void)ev;
+    ++*(uint64_t *)ctx;
+    return 0;
+}
+
+/* Two policies replayed as lanes of one partitioned run: each lane's rows
+ * and statistics are those of its policy replayed alone by one engine. */
+static void check_lanes(const char *src0, const char *src1, int nfiles, int n, int ncust, int order)
+{
+    snprintf(dir, sizeof dir, "/tmp/kairos-part-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    gen(nfiles, n, ncust, order);
+    const KImage *imgs[2] = { compile(src0), compile(src1) };
+    KImage *u = kr_reader_image(imgs, 2, NULL);
+    ck_assert_ptr_nonnull(u);
+    char paths[4][128], out[2][128];
+    const char *inputs[4];
+    for (int f = 0; f < nfiles; f++) {
+        snprintf(paths[f], sizeof paths[f], "%s/e%d.csv", dir, f);
+        inputs[f] = paths[f];
+    }
+    KrOptions opt = { .inputs = inputs, .ninputs = (uint32_t)nfiles };
+    char *want[2];
+    uint64_t ref_events[2], ref_sum[2];
+    for (int k = 0; k < 2; k++) {
+        want[k] = reference(imgs[k], &opt, &ref_events[k], &ref_sum[k]);
+        ck_assert(strlen(want[k]) > 1000);          /* not vacuous: many rows */
+        snprintf(out[k], sizeof out[k], "%s/out%d.csv", dir, k);
+    }
+    if (src0 != src1) ck_assert_str_ne(want[0], want[1]);
+    for (uint32_t jobs = 1; jobs <= 3; jobs++) {
+        for (int spill = 0; spill < 2; spill++) {
+            KrOptions o = opt;
+            o.jobs = jobs;
+            o.memory = spill ? (512u << 10) : 0;
+            KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
+            KrInput *in = ki_open(u, &o, cust, vals, stderr);
+            ck_assert_ptr_nonnull(in);
+            KpRun *run = kp_new_lanes(u, imgs, 2, &o, cust, vals);
+            ck_assert_ptr_nonnull(run);
+            uint64_t rows = 0;
+            kp_on_row(run, count_row, &rows);
+            ck_assert_int_eq(kp_read(run, in, stderr), 0);
+            if (spill) ck_assert_uint_gt(kp_spilled(run), 0);
+            FILE *of[2];
+            KoWriter *w[2];
+            for (int k = 0; k < 2; k++) {
+                of[k] = fopen(out[k], "w");
+                ck_assert_ptr_nonnull(of[k]);
+                w[k] = ko_open(of[k], true, out[k], KR_OUT_CSV, imgs[k], cust, stderr);
+            }
+            KrEmit emit[2] = { ko_emit, ko_emit };
+            void *ctx[2] = { w[0], w[1] };
+            ck_assert_int_eq(kp_replay_lanes(run, kp_last_time(run), emit, ctx), 0);
+            for (int k = 0; k < 2; k++) {
+                ck_assert_int_eq(ko_close(w[k], true), 0);
+                fclose(of[k]);
+                char *got = slurp(out[k]);
+                ck_assert_str_eq(got, want[k]);
+                free(got);
+                const KrStats *st = kp_lane_stats(run, (uint32_t)k);
+                uint64_t sum = 0;
+                for (uint32_t r = 0; r < imgs[k]->nrules; r++)
+                    for (int x = 0; x < KR_ST__COUNT; x++) sum += st->rule[r][x] * (uint64_t)(x + 1);
+                ck_assert_uint_eq(st->events, ref_events[k]);
+                ck_assert_uint_eq(sum, ref_sum[k]);
+            }
+            ck_assert_uint_eq(rows, ref_events[0]);  /* every kept row, once */
+            kp_free(run);
+            ki_close(in);
+            kr_pool_free(cust);
+            kr_pool_free(vals);
+        }
+    }
+    for (int k = 0; k < 2; k++) { free(want[k]); kb_free((KImage *)imgs[k]); }
+    kr_reader_image_free(u);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 /* Records larger than a record page (1 KiB at this budget): 80 kept
  * attributes of 20 bytes.  Grouped input, spilled, any --jobs: the same
  * schedule as one engine; the pages above the budget are at most one
@@ -357,6 +452,11 @@ END_TEST
 START_TEST(test_sorted_three_files) { check_case(3, 20000, 500, 0); }
 END_TEST
 
+START_TEST(test_lanes_translated) { check_lanes(POLICY, POLICY2, 2, 20000, 1500, 2); }
+END_TEST
+START_TEST(test_lanes_same_names) { check_lanes(POLICY2, POLICY2, 1, 30000, 2000, 1); }
+END_TEST
+
 Suite *partition_suite(void)
 {
     Suite *s = suite_create("partition");
@@ -366,6 +466,8 @@ Suite *partition_suite(void)
     tcase_add_test(tc, test_grouped_one_file);
     tcase_add_test(tc, test_shuffled_three_files);
     tcase_add_test(tc, test_sorted_three_files);
+    tcase_add_test(tc, test_lanes_translated);
+    tcase_add_test(tc, test_lanes_same_names);
     tcase_add_test(tc, test_wide_records);
     tcase_add_test(tc, test_many_event_kinds);
     suite_add_tcase(s, tc);

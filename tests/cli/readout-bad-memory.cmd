@@ -1,0 +1,1 @@
+readout report/old.kai report/events.csv --memory 8M

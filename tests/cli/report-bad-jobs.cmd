@@ -1,0 +1,1 @@
+report report/old.kai report/events.csv --jobs 65
