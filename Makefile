@@ -1,4 +1,4 @@
-# Kairos -- plain make.  Targets: all (default), check, demo, bench, asan,
+# Kairos -- plain make.  Targets: all (default), check, demo, bench, bench-scale, asan,
 # install, uninstall, clean, deps, fuzz, coverage.
 #
 # Everything is built under $(B) (build/ by default; build-asan/ for asan).
@@ -38,7 +38,7 @@ LIB_OBJ     := $(LANG_OBJ) $(RUNTIME_OBJ)
 
 KAIROS := $(B)/kairos
 
-.PHONY: all check unit demo bench asan valgrind install uninstall clean deps fuzz fuzz-smoke coverage screenshots
+.PHONY: all check unit demo bench bench-scale asan valgrind install uninstall clean deps fuzz fuzz-smoke coverage screenshots
 .DELETE_ON_ERROR:
 
 all: $(KAIROS)
@@ -85,6 +85,8 @@ check: $(KAIROS) $(B)/unit-tests $(B)/kairos-bench
 	@echo "== event sources in PostgreSQL (a server started here) and SQLite"
 	sh tests/db/run.sh $(KAIROS)
 	sh tests/spec/run.sh $(KAIROS)
+	sh tests/spec/editors.sh
+	sh tests/spec/grammar.sh
 	@echo "== kairos report in headless Chromium (tidy, no network, charts drawn, numbers shown)"
 	sh tests/report/browser.sh $(KAIROS) $(B)/report-shots
 	@echo "== language server (protocol tests, Neovim's client)"
@@ -123,6 +125,11 @@ screenshots: $(KAIROS)
 
 bench: $(KAIROS) $(B)/kairos-bench
 	sh bench/run.sh $(KAIROS) $(B)/kairos-bench
+
+# The scaling table: 1M to 50M events, 8,000 to 1,000,000 customers
+# (bench/scale.sh; BENCH_SCALE_* shrink it).
+bench-scale: $(KAIROS) $(B)/kairos-bench
+	sh bench/scale.sh $(KAIROS) $(B)/kairos-bench
 
 # kairos-bench: the floor, the reader alone, the log generator, an RSS meter.
 $(B)/kairos-bench: $(B)/bench/floor.o $(B)/bench/gen.o $(B)/bench/readbench.o \

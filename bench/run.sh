@@ -30,10 +30,28 @@
 # speed-up).  CPU time is user + system; each figure is the run with the
 # least wall time of $BENCH_RUNS runs (default 3).
 #
+# Last the peer (issue 16): bench/single.kai (ask NPS 24 h after
+# ticket_closed, restart, opt-out, cap 1 per 30 d) replayed by kairos simulate
+# and computed by DuckDB from the same file (node bench/duckdb.mjs: the rule
+# in SQL, DuckDB from the npm package @duckdb/node-api that tools/deps.sh
+# installs into tools/node/node_modules), on each log of $BENCH_PEER_SIZES,
+# time-sorted and grouped by customer (bench/logs.sh makes them; a 10M-event
+# log is about 530 MB): wall and CPU seconds and peak RSS of both, DuckDB's
+# over kairos's (target: >= 5x by wall time on 10M events / 100k customers),
+# and the two schedules compared as sorted rows.
+#
+# Exit status: 0, or 1 when the peer failed: DuckDB could not start (node or
+# the npm package missing, or it does not load), a run failed, or the two
+# schedules differ.  Each such failure is one line "peer: FAILED: ..." and the
+# bench goes on with the next log; it does not skip silently.  An empty
+# BENCH_PEER_SIZES leaves the peer out, saying so.
+#
 # usage: sh bench/run.sh build/kairos build/kairos-bench
 # env:   BENCH_EVENTS (1000000) BENCH_CUSTOMERS (8000) BENCH_DAYS (90)
 #        BENCH_SEED (1) BENCH_RUNS (3) BENCH_DIR (build/bench) BENCH_PG (1)
-# Needs only a POSIX shell, awk, sort and cut.
+#        BENCH_PEER_SIZES ("10000000:100000 12000000:1000000": EVENTS:CUSTOMERS
+#        of each peer log) BENCH_PEER_ORDERS ("sorted grouped") BENCH_NODE (node)
+# Needs only a POSIX shell, awk, sort and cut (and node for the peer).
 set -u
 KAIROS=${1:-build/kairos}
 BENCH=${2:-build/kairos-bench}
@@ -225,3 +243,95 @@ if [ -n "${sim_secs:-}" ]; then
         }'
     fi
 fi
+
+# peer: the single-rule case (bench/single.kai: ask NPS 24 h after
+# ticket_closed, restart, opt-out, cap 1 per 30 d) replayed by kairos simulate
+# and computed by DuckDB (node bench/duckdb.mjs, the same rule in SQL), on
+# each log of $BENCH_PEER_SIZES, time-sorted and grouped by customer.
+. "$(dirname "$0")/logs.sh"
+peer_fail() {
+    echo "peer: FAILED: $*"
+    failed=1
+}
+measure1() {    # one run of measure
+    _runs=$RUNS
+    RUNS=1
+    measure "$@"
+    RUNS=$_runs
+}
+peer_bench() {
+    echo "== peer: $SINGLE replayed by kairos simulate and by DuckDB (node bench/duckdb.mjs), in turn, best of $RUNS by wall time each"
+    if ! command -v "$NODE" >/dev/null 2>&1; then
+        peer_fail "DuckDB cannot start: $NODE is not installed (tools/deps.sh installs node)"
+        return
+    fi
+    "$NODE" "$(dirname "$0")/duckdb.mjs" --probe >"$DIR/stderr.txt" 2>&1
+    st=$?
+    if [ "$st" != 0 ]; then
+        peer_fail "DuckDB cannot start: $NODE $(dirname "$0")/duckdb.mjs --probe exited with status $st: $(head -n 1 "$DIR/stderr.txt")"
+        return
+    fi
+    echo "DuckDB $(cat "$DIR/stderr.txt"); target: kairos >= 5x faster (duckdb / kairos wall) on 10M events / 100k customers"
+    printf '%9s %9s %-8s %8s %8s %9s %8s %8s %9s %7s %7s %7s\n' events customers order "k wall" "k cpu" "k RSS" "d wall" "d cpu" "d RSS" "d/k wall" "d/k cpu" rows
+    for size in $PEER_SIZES; do
+        pn=${size%%:*}
+        pc=${size#*:}
+        for order in $PEER_ORDERS; do
+            if ! bench_log "$pn" "$pc" "$order" 2>"$DIR/stderr.txt"; then
+                peer_fail "$pn events, $pc customers, $order: $(tail -n 1 "$DIR/stderr.txt")"
+                continue
+            fi
+            # kairos and DuckDB in turn, $RUNS times: the best run of each
+            # by wall time (a machine's load changes from minute to minute)
+            kw="" dw="" pf=""
+            j=0
+            while [ "$j" -lt "$RUNS" ] && [ -z "$pf" ]; do
+                j=$((j + 1))
+                measure1 "$KAIROS" simulate "$SINGLE" "$log" --no-progress -o "$DIR/peer-kairos.csv"
+                if [ "$secs" = fail ]; then
+                    pf="kairos: $(tail -n 2 "$DIR/stderr.txt" | head -n 1)"
+                    break
+                fi
+                if [ -z "$kw" ] || awk -v a="$wall" -v b="$kw" 'BEGIN { exit !(a < b) }'; then ks=$secs kw=$wall kr=$rss; fi
+                measure1 "$NODE" "$(dirname "$0")/duckdb.mjs" "$log" "$DIR/peer-duckdb.csv"
+                if [ "$secs" = fail ]; then
+                    pf="DuckDB: $(tail -n 2 "$DIR/stderr.txt" | head -n 1)"
+                    break
+                fi
+                if [ -z "$dw" ] || awk -v a="$wall" -v b="$dw" 'BEGIN { exit !(a < b) }'; then ds=$secs dw=$wall dr=$rss; fi
+            done
+            if [ -n "$pf" ]; then
+                peer_fail "$pn events, $pc customers, $order: $pf"
+                continue
+            fi
+            # the two schedules, compared as sorted rows (header included)
+            sort "$DIR/peer-kairos.csv" >"$DIR/peer-kairos.sorted"
+            sort "$DIR/peer-duckdb.csv" >"$DIR/peer-duckdb.sorted"
+            rows=$(($(wc -l <"$DIR/peer-kairos.csv") - 1))
+            awk -v n="$pn" -v c="$pc" -v o="$order" -v ks="$ks" -v kw="$kw" -v kr="$kr" -v ds="$ds" -v dw="$dw" -v dr="$dr" -v rows="$rows" 'BEGIN {
+                printf "%9d %9d %-8s %8.3f %8.3f %7.1fMB %8.3f %8.3f %7.1fMB %7.2fx %7.2fx %7d\n",
+                    n, c, o, kw, ks, kr / 1024, dw, ds, dr / 1024, (kw > 0 ? dw / kw : 0), (ks > 0 ? ds / ks : 0), rows
+            }'
+            if ! cmp -s "$DIR/peer-kairos.sorted" "$DIR/peer-duckdb.sorted"; then
+                cp "$DIR/peer-kairos.csv" "$DIR/peer-kairos-$pn-$pc-$order.csv"
+                cp "$DIR/peer-duckdb.csv" "$DIR/peer-duckdb-$pn-$pc-$order.csv"
+                peer_fail "$pn events, $pc customers, $order: the schedules differ ($DIR/peer-kairos-$pn-$pc-$order.csv, $DIR/peer-duckdb-$pn-$pc-$order.csv)"
+            elif grep -q '^[^,]*,[^,]*,opt_in,' "$log"; then
+                echo "    (the log has opt_in rows: the schedules still match, see bench/duckdb.mjs on opt_out/opt_in ties)"
+            fi
+        done
+    done
+    [ "$failed" = 0 ] && echo "peer: every schedule above is the same in kairos and DuckDB (sorted rows compared)"
+}
+failed=0
+NODE=${BENCH_NODE:-node}
+SINGLE=$(dirname "$0")/single.kai
+PEER_SIZES=${BENCH_PEER_SIZES-10000000:100000 12000000:1000000}
+PEER_ORDERS=${BENCH_PEER_ORDERS:-sorted grouped}
+if [ -n "$PEER_SIZES" ]; then
+    peer_bench
+else
+    echo "peer: skipped (BENCH_PEER_SIZES is empty)"
+fi
+rm -f "$DIR"/peer-*.sorted
+exit "$failed"

@@ -136,9 +136,13 @@ typedef struct CliReport {
     bool stamp;                       /* report, diff --format html: show the generation time */
 } CliReport;
 /* Parses the options of diff/readout (cmd); 0, or the exit status 2 after
- * a usage message, or 1 after an error in the --schema file (free r->pos
- * and cli_sources_free(&r->sources) in every case). */
+ * a usage message, or 1 after an error in the --schema file (cli_report_done
+ * frees r in every case). */
 int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv);
+/* Frees what cli_report_args allocated in r; returns status. */
+int cli_report_done(CliReport *r, int status);
+/* Loads policy i of r (r->pos[i]); NULL after its diagnostics. */
+KImage *cli_report_image(const CliReport *r, int i);
 /* Writes the rendered output to standard output or atomically to output; 0 or 1. */
 int cli_report_write(const char *output, const char *buf, size_t len);
 int cli_diff(int argc, char **argv);

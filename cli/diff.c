@@ -128,6 +128,20 @@ int cli_report_write(const char *output, const char *buf, size_t len)
     return cli_write_file(output ? output : "-", buf, len) == 0 ? 0 : 1;
 }
 
+int cli_report_done(CliReport *r, int status)
+{
+    free(r->pos);
+    free(r->fail_if);
+    cli_sources_free(&r->sources);
+    return status;
+}
+
+KImage *cli_report_image(const CliReport *r, int i)
+{
+    KlOptions lopt = {0};
+    return cli_load_image(r->pos[i], &lopt, false);
+}
+
 int cli_diff(int argc, char **argv)
 {
     CliReport r;
@@ -154,10 +168,9 @@ int cli_diff(int argc, char **argv)
     }
     size_t len = 0, json_len = 0;
     if (r.nfail_if) { dopt.json = &json; dopt.json_len = &json_len; }
-    KlOptions lopt = {0};
     status = 1;
-    old = cli_load_image(r.pos[0], &lopt, false);
-    new_ = old ? cli_load_image(r.pos[1], &lopt, false) : NULL;
+    old = cli_report_image(&r, 0);
+    new_ = old ? cli_report_image(&r, 1) : NULL;
     if (!old || !new_) goto done;
     bool changed = false;
     if (html) {
@@ -186,8 +199,5 @@ done:
     free(json);
     if (old) kb_free(old);
     if (new_) kb_free(new_);
-    free(r.pos);
-    free(r.fail_if);
-    cli_sources_free(&r.sources);
-    return status;
+    return cli_report_done(&r, status);
 }

@@ -359,6 +359,8 @@ static const Help help[] = {
     { "or", "Kleene `or`: true if either side is true, unknown if either is unknown, else false." },
     { "not", "Kleene `not`: unknown stays unknown." },
     { "in", "`X in [A, B, ...]` -- X equals one of the items." },
+    { "true", "`true` -- a boolean; with `false` and unknown, the three values of Kleene logic." },
+    { "false", "`false` -- a boolean; with `true` and unknown, the three values of Kleene logic." },
     { "per", "`cap N per DUR` -- the cap's window." },
 };
 

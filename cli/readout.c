@@ -9,7 +9,7 @@ int cli_readout(int argc, char **argv)
 {
     CliReport r;
     int st = cli_report_args(&r, "readout", argc, argv);
-    if (st != 0) { free(r.pos); cli_sources_free(&r.sources); return st; }
+    if (st != 0) return cli_report_done(&r, st);
     KrReadoutOptions ropt = { .format = KR_READ_TEXT, .window = r.window, .by_trait = r.by_trait,
                               .policy_name = r.pos[0] };
     if (r.format) {
@@ -17,16 +17,15 @@ int cli_readout(int argc, char **argv)
         else if (strcmp(r.format, "csv") == 0) ropt.format = KR_READ_CSV;
         else if (strcmp(r.format, "json") == 0) ropt.format = KR_READ_JSON;
         else {
-            free(r.pos); cli_sources_free(&r.sources);
-            return cli_usage_error("readout", "unknown format '%s' (text, csv or json)", r.format);
+            return cli_report_done(&r, cli_usage_error(
+                "readout", "unknown format '%s' (text, csv or json)", r.format));
         }
     }
     if (ropt.format == KR_READ_CSV && ropt.by_trait) {
-        free(r.pos); cli_sources_free(&r.sources);
-        return cli_usage_error("readout", "--by applies to the text and json formats (the csv form is fixed)");
+        return cli_report_done(&r, cli_usage_error(
+            "readout", "--by applies to the text and json formats (the csv form is fixed)"));
     }
-    KlOptions lopt = {0};
-    KImage *img = cli_load_image(r.pos[0], &lopt, false);
+    KImage *img = cli_report_image(&r, 0);
     int status = 1;
     if (img) {
         char *buf = NULL;
@@ -36,6 +35,5 @@ int cli_readout(int argc, char **argv)
         free(buf);
         kb_free(img);
     }
-    free(r.pos); cli_sources_free(&r.sources);
-    return status;
+    return cli_report_done(&r, status);
 }

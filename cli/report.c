@@ -29,22 +29,19 @@ int cli_report(int argc, char **argv)
 {
     CliReport r;
     int st = cli_report_args(&r, "report", argc, argv);
-    if (st != 0) { free(r.pos); cli_sources_free(&r.sources); return st; }
+    if (st != 0) return cli_report_done(&r, st);
     if (r.format && strcmp(r.format, "html") != 0) {
-        free(r.pos); cli_sources_free(&r.sources);
-        return cli_usage_error("report", "unknown format '%s' (report writes html)", r.format);
+        return cli_report_done(&r, cli_usage_error(
+            "report", "unknown format '%s' (report writes html)", r.format));
     }
     if (r.by_trait) {
-        free(r.pos); cli_sources_free(&r.sources);
-        return cli_usage_error("report", "--by applies to kairos readout");
+        return cli_report_done(&r, cli_usage_error("report", "--by applies to kairos readout"));
     }
-    KlOptions lopt = {0};
-    KImage *img = cli_load_image(r.pos[0], &lopt, false);
+    KImage *img = cli_report_image(&r, 0);
     int status = 1;
     if (img) {
         status = cli_report_html(&r, &img, 1);
         kb_free(img);
     }
-    free(r.pos); cli_sources_free(&r.sources);
-    return status;
+    return cli_report_done(&r, status);
 }

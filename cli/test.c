@@ -62,13 +62,7 @@ static double now_secs(void)
 
 static FileResult *add_file(Run *r, const char *path)
 {
-    if (r->nfiles == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 8;
-        FileResult *v = realloc(r->files, cap * sizeof *v);
-        if (!v) return NULL;
-        r->files = v;
-        r->cap = cap;
-    }
+    if (KU_RESERVE(r->files, r->nfiles, r->cap, 8) != 0) return NULL;
     FileResult *f = &r->files[r->nfiles];
     memset(f, 0, sizeof *f);
     if (!(f->path = strdup(path))) return NULL;

@@ -36,23 +36,7 @@ void kq_msgs_free(KqMsgs *m)
     memset(m, 0, sizeof *m);
 }
 
-void kq_buf_csv_field(KqBuf *b, const char *s, size_t n)
-{
-    bool quote = false;
-    for (size_t i = 0; i < n && !quote; i++)
-        quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
-    if (!quote) { kq_buf_add(b, s, n); return; }
-    kq_buf_add(b, "\"", 1);
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '"') {
-            kq_buf_add(b, s + start, i + 1 - start);   /* up to and with the quote */
-            kq_buf_add(b, "\"", 1);
-            start = i + 1;
-        }
-    kq_buf_add(b, s + start, n - start);
-    kq_buf_add(b, "\"", 1);
-}
+void kq_buf_csv_field(KqBuf *b, const char *s, size_t n) { ku_csv_field(s, n, ku_put_buf, b); }
 
 char *kq_path_join(const char *base, const char *p)
 {

@@ -39,13 +39,7 @@ static KqNode *node_new(KqNodeKind kind, const yaml_mark_t *m)
 /* Appends child to a sequence or mapping under construction. */
 static int node_push(KqNode *parent, KqNode *child)
 {
-    if (parent->nitems == parent->cap) {
-        size_t cap = parent->cap ? parent->cap * 2 : 4;
-        KqNode **v = realloc(parent->items, cap * sizeof *v);
-        if (!v) return -1;
-        parent->items = v;
-        parent->cap = cap;
-    }
+    if (KU_RESERVE(parent->items, parent->nitems, parent->cap, 4) != 0) return -1;
     parent->items[parent->nitems++] = child;
     parent->n = parent->kind == KQ_MAP ? parent->nitems / 2 : parent->nitems;
     return 0;

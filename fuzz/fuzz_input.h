@@ -40,14 +40,7 @@ static const char fuzz_policy_text[] =
 /* Process-wide state, built once: the compiled image and the temporary
  * directory (a cache for speed: nothing in it changes between inputs). */
 static KImage *fuzz_img;
-static char fuzz_dir[64];
-static char fuzz_path[128];
-
-static void fuzz_cleanup(void)
-{
-    if (fuzz_path[0]) unlink(fuzz_path);
-    if (fuzz_dir[0]) rmdir(fuzz_dir);
-}
+static const char *fuzz_path;
 
 static void fuzz_init_once(void)
 {
@@ -66,11 +59,7 @@ static void fuzz_init_once(void)
     kd_free(&d);
     kc_free(p);
 
-    const char *tmp = getenv("TMPDIR");
-    snprintf(fuzz_dir, sizeof fuzz_dir, "%s/kairos-fuzz-XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
-    FUZZ_ASSERT(mkdtemp(fuzz_dir) != NULL, "mkdtemp %s", fuzz_dir);
-    snprintf(fuzz_path, sizeof fuzz_path, "%s/in%s", fuzz_dir, FUZZ_INPUT_EXT);
-    atexit(fuzz_cleanup);
+    fuzz_path = fuzz_tmp_file("in" FUZZ_INPUT_EXT);
 }
 
 /* read_all -- one pass over the inputs; checks every event's invariants.
@@ -127,9 +116,7 @@ static int read_all(const char *const *inputs, uint32_t ninputs, bool skip, uint
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_init_once();
-    FILE *f = fopen(fuzz_path, "wb");
-    FUZZ_ASSERT(f != NULL, "cannot write %s", fuzz_path);
-    FUZZ_ASSERT(fwrite(data, 1, size, f) == size && fclose(f) == 0, "write %s", fuzz_path);
+    fuzz_write_file(fuzz_path, data, size);
 
     const char *one[1] = { fuzz_path };
     const char *two[2] = { fuzz_path, fuzz_path };

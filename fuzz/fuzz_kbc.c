@@ -45,17 +45,6 @@ static void one_file(const uint8_t *data, size_t size)
 
     /* An accepted image writes back to a file that reads again and writes
      * the same bytes (the format is canonical for a given image). */
-    uint8_t *a = NULL, *b = NULL;
-    size_t alen = 0, blen = 0;
-    if (kb_write(img, &a, &alen) == 0) {
-        KImage *again = kb_read(a, alen, err, sizeof err);
-        FUZZ_ASSERT(again != NULL, "re-reading a written image failed: %s", err);
-        FUZZ_ASSERT(kb_write(again, &b, &blen) == 0, "second kb_write failed");
-        FUZZ_ASSERT(alen == blen && memcmp(a, b, alen) == 0,
-                    "write(read(write(img))) differs from write(img) (%zu vs %zu bytes)", alen, blen);
-        kb_free(again);
-    }
-    free(a);
-    free(b);
+    fuzz_kbc_round_trip(img);
     kb_free(img);
 }

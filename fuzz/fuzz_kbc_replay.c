@@ -60,40 +60,19 @@ static const char jsonl_events[] =
     "{\"time\":\"2026-03-30T07:00:00Z\",\"customer\":\"c1\",\"event\":\"ticket_closed\",\"kind\":\"standard\",\"sentiment\":-0.2}\n";
 
 /* Process-wide paths, made once (a cache: their content never changes). */
-static char fuzz_dir[64];
-static char csv_path[128], jsonl_path[128], far_path[128], out_path[128];
-
-static void fuzz_cleanup(void)
-{
-    if (csv_path[0]) unlink(csv_path);
-    if (jsonl_path[0]) unlink(jsonl_path);
-    if (far_path[0]) unlink(far_path);
-    if (out_path[0]) unlink(out_path);
-    if (fuzz_dir[0]) rmdir(fuzz_dir);
-}
-
-static void write_file(const char *path, const char *text, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    FUZZ_ASSERT(f != NULL, "cannot write %s", path);
-    FUZZ_ASSERT(fwrite(text, 1, n, f) == n && fclose(f) == 0, "write %s", path);
-}
+static const char *csv_path, *jsonl_path, *far_path, *out_path;
 
 static void fuzz_init_once(void)
 {
-    if (fuzz_dir[0])
+    if (csv_path)
         return;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(fuzz_dir, sizeof fuzz_dir, "%s/kairos-fuzz-XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
-    FUZZ_ASSERT(mkdtemp(fuzz_dir) != NULL, "mkdtemp %s", fuzz_dir);
-    snprintf(csv_path, sizeof csv_path, "%s/events.csv", fuzz_dir);
-    snprintf(jsonl_path, sizeof jsonl_path, "%s/events.jsonl", fuzz_dir);
-    snprintf(far_path, sizeof far_path, "%s/far.csv", fuzz_dir);
-    snprintf(out_path, sizeof out_path, "%s/out", fuzz_dir);
-    atexit(fuzz_cleanup);
-    write_file(csv_path, csv_events, sizeof csv_events - 1);
-    write_file(jsonl_path, jsonl_events, sizeof jsonl_events - 1);
-    write_file(far_path, far_events, sizeof far_events - 1);
+    csv_path = fuzz_tmp_file("events.csv");
+    jsonl_path = fuzz_tmp_file("events.jsonl");
+    far_path = fuzz_tmp_file("far.csv");
+    out_path = fuzz_tmp_file("out");
+    fuzz_write_file(csv_path, csv_events, sizeof csv_events - 1);
+    fuzz_write_file(jsonl_path, jsonl_events, sizeof jsonl_events - 1);
+    fuzz_write_file(far_path, far_events, sizeof far_events - 1);
 }
 
 /* The number of records of the file at path (0 if absent): lines, except
@@ -117,23 +96,23 @@ static size_t file_records(const char *path, bool csv)
     return k;
 }
 
+/* The options of a run over the one log inputs[0]. */
+static KrOptions one_log(const char **inputs)
+{
+    KrOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.inputs = inputs;
+    opt.ninputs = 1;
+    return opt;
+}
+
 /* replay -- kr_simulate over one log (horizon: the log's last event);
  * returns the number of records written (the header is one). */
 static size_t replay(const KImage *img, const char *events, KrOutFormat fmt, uint32_t k, uint32_t n)
 {
     const char *inputs[1] = { events };
-    KrOptions opt;
-    memset(&opt, 0, sizeof opt);
-    opt.inputs = inputs;
-    opt.ninputs = 1;
-    opt.out_name = out_path;
-    opt.format = fmt;
-    opt.stats = true;
-    opt.shard_k = k;
-    opt.shard_n = n;
-    opt.out = fopen(out_path, "w");
-    opt.out_fresh = true;
-    FUZZ_ASSERT(opt.out != NULL, "cannot create %s", out_path);
+    KrOptions opt = one_log(inputs);
+    fuzz_replay_to(&opt, out_path, fmt, k, n);
     int st = kr_simulate(img, &opt, fuzz_sink());
     FUZZ_ASSERT(fclose(opt.out) == 0, "cannot write %s", out_path);
     FUZZ_ASSERT(st == 0, "kr_simulate failed (status %d) on a valid log", st);
@@ -143,10 +122,7 @@ static size_t replay(const KImage *img, const char *events, KrOutFormat fmt, uin
 static void explain(const KImage *img, const char *events, const char *customer, bool jsonl)
 {
     const char *inputs[1] = { events };
-    KrOptions opt;
-    memset(&opt, 0, sizeof opt);
-    opt.inputs = inputs;
-    opt.ninputs = 1;
+    KrOptions opt = one_log(inputs);
     opt.explain_customer = customer;
     opt.explain_jsonl = jsonl;
     opt.explain_out = fuzz_sink();

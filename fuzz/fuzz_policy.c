@@ -92,19 +92,7 @@ static void compile_and_round_trip(KProgram *p)
         return;                                  /* out of memory only */
     char err[512];
     FUZZ_ASSERT(kb_verify(img, err, sizeof err) == 0, "compiled image fails verification: %s", err);
-    uint8_t *a = NULL, *b = NULL;
-    size_t alen = 0, blen = 0;
-    if (kb_write(img, &a, &alen) == 0) {
-        KImage *back = kb_read(a, alen, err, sizeof err);
-        FUZZ_ASSERT(back != NULL, "kb_read rejects kb_write's output: %s", err);
-        kb_disasm(back, fuzz_sink());
-        FUZZ_ASSERT(kb_write(back, &b, &blen) == 0, "second kb_write failed");
-        FUZZ_ASSERT(alen == blen && memcmp(a, b, alen) == 0,
-                    ".kbc round trip changed the bytes (%zu vs %zu)", alen, blen);
-        kb_free(back);
-    }
-    free(a);
-    free(b);
+    fuzz_kbc_round_trip(img);
     check_fmt(p, img);
     kb_free(img);
 }

@@ -45,32 +45,16 @@ static const char fuzz_events[] =
     "2026-03-30T07:00:00Z,c4,consent_revoked,,,,,,,sms,,,\n";
 
 /* Process-wide paths, made once (a cache: their content never changes). */
-static char fuzz_dir[64];
-static char events_path[128], out_path[128], shard_path[128];
-
-static void fuzz_cleanup(void)
-{
-    if (events_path[0]) unlink(events_path);
-    if (out_path[0]) unlink(out_path);
-    if (shard_path[0]) unlink(shard_path);
-    if (fuzz_dir[0]) rmdir(fuzz_dir);
-}
+static const char *events_path, *out_path, *shard_path;
 
 static void fuzz_init_once(void)
 {
-    if (fuzz_dir[0])
+    if (events_path)
         return;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(fuzz_dir, sizeof fuzz_dir, "%s/kairos-fuzz-XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
-    FUZZ_ASSERT(mkdtemp(fuzz_dir) != NULL, "mkdtemp %s", fuzz_dir);
-    snprintf(events_path, sizeof events_path, "%s/events.csv", fuzz_dir);
-    snprintf(out_path, sizeof out_path, "%s/out.csv", fuzz_dir);
-    snprintf(shard_path, sizeof shard_path, "%s/shard.jsonl", fuzz_dir);
-    atexit(fuzz_cleanup);
-    FILE *f = fopen(events_path, "wb");
-    FUZZ_ASSERT(f != NULL, "cannot write %s", events_path);
-    FUZZ_ASSERT(fwrite(fuzz_events, 1, sizeof fuzz_events - 1, f) == sizeof fuzz_events - 1
-                && fclose(f) == 0, "write %s", events_path);
+    events_path = fuzz_tmp_file("events.csv");
+    out_path = fuzz_tmp_file("out.csv");
+    shard_path = fuzz_tmp_file("shard.jsonl");
+    fuzz_write_file(events_path, fuzz_events, sizeof fuzz_events - 1);
 }
 
 /* slurp -- the content of path (malloc'd) and its length; NULL if absent. */
@@ -122,14 +106,7 @@ static char *replay(const KImage *img, const char *out, KrOutFormat fmt, uint32_
 {
     const char *inputs[1];
     KrOptions opt = log_options(inputs);
-    opt.out_name = out;
-    opt.format = fmt;
-    opt.stats = true;
-    opt.shard_k = k;
-    opt.shard_n = n;
-    opt.out = fopen(out, "w");
-    opt.out_fresh = true;
-    FUZZ_ASSERT(opt.out != NULL, "cannot create the output file");
+    fuzz_replay_to(&opt, out, fmt, k, n);
     int st = kr_simulate(img, &opt, fuzz_sink());
     FUZZ_ASSERT(fclose(opt.out) == 0, "cannot write the output file");
     FUZZ_ASSERT(st == 0, "kr_simulate failed (status %d) on a valid log", st);

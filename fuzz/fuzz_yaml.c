@@ -16,25 +16,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The temporary directory, made once (a cache: nothing else changes). */
-static char fuzz_dir[64];
-static char fuzz_path[128];
-
-static void fuzz_cleanup(void)
-{
-    if (fuzz_path[0]) unlink(fuzz_path);
-    if (fuzz_dir[0]) rmdir(fuzz_dir);
-}
+/* The input's file in the temporary directory, made once (a cache). */
+static const char *fuzz_path;
 
 static void fuzz_init_once(void)
 {
-    if (fuzz_path[0])
-        return;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(fuzz_dir, sizeof fuzz_dir, "%s/kairos-fuzz-XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
-    FUZZ_ASSERT(mkdtemp(fuzz_dir) != NULL, "mkdtemp %s", fuzz_dir);
-    snprintf(fuzz_path, sizeof fuzz_path, "%s/t.test.yaml", fuzz_dir);
-    atexit(fuzz_cleanup);
+    if (!fuzz_path)
+        fuzz_path = fuzz_tmp_file("t.test.yaml");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -51,9 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     kq_msgs_free(&errs);
 
-    FILE *f = fopen(fuzz_path, "wb");
-    FUZZ_ASSERT(f != NULL, "cannot write %s", fuzz_path);
-    FUZZ_ASSERT(fwrite(data, 1, size, f) == size && fclose(f) == 0, "write %s", fuzz_path);
+    fuzz_write_file(fuzz_path, data, size);
 
     KqMsgs ferrs = { 0 };
     KqFile *tf = kq_file_load(fuzz_path, &ferrs);

@@ -110,6 +110,10 @@ typedef enum KbPeriod {
     KB_PER_DURATION,
 } KbPeriod;
 typedef enum KbAt { KB_AT_NONE = 0, KB_AT_WINDOW, KB_AT_BEST_TIME } KbAt;
+/* AGG's first operand: which aggregate. */
+typedef enum KbAgg { KB_AGG_SUM = 0, KB_AGG_AVG = 1, KB_AGG_MIN = 2, KB_AGG_MAX = 3 } KbAgg;
+/* KbRule.retrigger: what a trigger does while the rule has a pending chain. */
+typedef enum KbRetrigger { KB_RETRIGGER_RESTART = 0, KB_RETRIGGER_KEEP = 1 } KbRetrigger;
 
 typedef struct KbAttempt {
     uint32_t channel;             /* channel index */
@@ -152,7 +156,7 @@ typedef struct KbVariant {
     X(i64,      cap_window, hand) \
     X(i32,      priority,   hand) \
     X(variants, variants,   hand)   /* nvariants */ \
-    X(u8,       retrigger,  hand)   /* 0 restart, 1 keep */ \
+    X(u8,       retrigger,  hand)   /* KbRetrigger */ \
     X(u8,       at,         hand)   /* KbAt */ \
     X(u8,       at_days,    hand)   /* bit d: weekday d (0 = mon) allowed */ \
     X(i32,      at_start,   hand)   /* minutes; end excluded; end may be 1440; start < end */ \

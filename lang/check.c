@@ -218,15 +218,25 @@ uint32_t kc_survey_find(KCheck *c, const char *name)
     return KC_NONE;
 }
 
-void kc_unknown_survey(KCheck *c, KName n)
+/* The error for an unknown survey or channel n (what: "survey" or
+ * "channel"; decls: the declared ones), with the closest declared name as
+ * a hint, or else how to declare it. */
+static void unknown_declared(KCheck *c, KName n, const char *code, const char *what,
+                             KDecl *const *decls, uint32_t ndecls)
 {
-    kd_error(c->d, n.span, "K0304", "unknown survey `%s`", n.s);
+    kd_error(c->d, n.span, code, "unknown %s `%s`", what, n.s);
     const char *names[256];
     uint32_t k = 0;
-    for (uint32_t i = 0; i < c->p->nsurveys && k < 256; i++) names[k++] = c->p->surveys[i]->survey.name.s;
+    for (uint32_t i = 0; i < ndecls && k < 256; i++)
+        names[k++] = decls[i]->kind == KDECL_SURVEY ? decls[i]->survey.name.s : decls[i]->channel.name.s;
     const char *best = closest(n.s, names, k);
     if (best) kd_hint(c->d, "did you mean `%s`?", best);
-    else kd_hint(c->d, "declare it: `survey %s`", n.s);
+    else kd_hint(c->d, "declare it: `%s %s`", what, n.s);
+}
+
+void kc_unknown_survey(KCheck *c, KName n)
+{
+    unknown_declared(c, n, "K0304", "survey", c->p->surveys, c->p->nsurveys);
 }
 
 static uint32_t channel_find(KCheck *c, const char *name)
@@ -239,13 +249,7 @@ static uint32_t channel_find(KCheck *c, const char *name)
 static void check_channel(KCheck *c, KName n)
 {
     if (!n.s || channel_find(c, n.s) != KC_NONE) return;
-    kd_error(c->d, n.span, "K0303", "unknown channel `%s`", n.s);
-    const char *names[256];
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < c->p->nchannels && k < 256; i++) names[k++] = c->p->channels[i]->channel.name.s;
-    const char *best = closest(n.s, names, k);
-    if (best) kd_hint(c->d, "did you mean `%s`?", best);
-    else kd_hint(c->d, "declare it: `channel %s`", n.s);
+    unknown_declared(c, n, "K0303", "channel", c->p->channels, c->p->nchannels);
 }
 
 static void check_channels(KCheck *c, KNameList l)

@@ -703,7 +703,8 @@ static void gen_call(Gen *g, Fn *f, const KExpr *e, KbTag hint)
         }
         emit(g, f, asked ? KB_OP_ASKED : KB_OP_RESPONDED, 2, s, wi);
     } else {
-        static const char *const aggs[4] = { "sum", "avg", "min", "max" };
+        static const char *const aggs[4] = { [KB_AGG_SUM] = "sum", [KB_AGG_AVG] = "avg", [KB_AGG_MIN] = "min",
+                                              [KB_AGG_MAX] = "max" };
         uint32_t k = 0;
         while (k < 4 && strcmp(name, aggs[k]) != 0) k++;
         if (k == 4) { fail(g, "unknown function %s()", name); return; }
@@ -1125,7 +1126,7 @@ static void compile_rule(Gen *g, const KRule *r, KbRule *o)
             ov->channel = v->has_channel ? channel_index(g, v->channel.s) : KB_NONE;
         }
     }
-    o->retrigger = r->retrigger == KRT_KEEP ? 1 : 0;
+    o->retrigger = r->retrigger == KRT_KEEP ? KB_RETRIGGER_KEEP : KB_RETRIGGER_RESTART;
     o->at = (uint8_t)r->at_kind;
     if (r->at_kind == KAT_WINDOW) {
         o->at_days = r->at_days & 0x7f ? r->at_days & 0x7f : 0x7f;

@@ -34,13 +34,7 @@ void kd_sources_free(KSources *s)
 
 uint32_t kd_source_add(KSources *s, const char *name, const char *text, size_t len, bool builtin)
 {
-    if (s->n == s->cap) {
-        uint32_t nc = s->cap ? s->cap * 2 : 4;
-        KSource *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv) return UINT32_MAX;
-        s->v = nv;
-        s->cap = nc;
-    }
+    if (KU_RESERVE(s->v, s->n, s->cap, 4) != 0) return UINT32_MAX;
     KSource *src = &s->v[s->n];
     src->name = strdup(name);
     src->text = malloc(len + 1);
@@ -176,13 +170,7 @@ static char *vformat(const char *fmt, va_list ap)
 
 static KDiag *push_diag(KDiags *d)
 {
-    if (d->n == d->cap) {
-        uint32_t nc = d->cap ? d->cap * 2 : 16;
-        KDiag *nv = realloc(d->v, nc * sizeof *nv);
-        if (!nv) return NULL;
-        d->v = nv;
-        d->cap = nc;
-    }
+    if (KU_RESERVE(d->v, d->n, d->cap, 16) != 0) return NULL;
     KDiag *g = &d->v[d->n++];
     memset(g, 0, sizeof *g);
     return g;
@@ -445,23 +433,7 @@ static void print_text(const KDiags *d, const KDiag *g, FILE *out, bool color)
     if (g->hint) fprintf(out, "      %s=%s hint: %s\n", blue, reset, g->hint);
 }
 
-void kd_json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-            else fputc(*p, out);
-        }
-    }
-    fputc('"', out);
-}
+void kd_json_str(FILE *out, const char *s) { ku_json_str(s, strlen(s), ku_put_file, out); }
 
 static void positions(const KDiags *d, const KDiag *g, uint32_t pos[4])
 {

@@ -102,13 +102,7 @@ static int lex(const char *s, size_t len, FToks *out)
             if (i < len && s[i] == '=' && (c == '=' || c == '!' || c == '<' || c == '>')) i++;
             kind = FT_PUNCT;
         }
-        if (out->n == out->cap) {
-            uint32_t nc = out->cap ? out->cap * 2 : 256;
-            FTok *nv = realloc(out->v, nc * sizeof *nv);
-            if (!nv) return -1;
-            out->v = nv;
-            out->cap = nc;
-        }
+        if (KU_RESERVE(out->v, out->n, out->cap, 256) != 0) return -1;
         out->v[out->n++] = (FTok){ kind, (uint32_t)lo, (uint32_t)i, line, nl };
         nl = 0;
     }

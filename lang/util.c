@@ -118,6 +118,25 @@ void *ku_grow(void *v, size_t *cap, size_t need, size_t elem, size_t first)
     return nv;
 }
 
+int ku_reserve(void **v, size_t n, void *cap, size_t capsize, size_t elem, size_t first)
+{
+    uint32_t c32 = 0;
+    size_t c;
+    if (capsize == sizeof c32) { memcpy(&c32, cap, sizeof c32); c = c32; }
+    else memcpy(&c, cap, sizeof c);
+    if (n < c) return 0;
+    if (n == SIZE_MAX) return -1;
+    void *nv = ku_grow(*v, &c, n + 1, elem, first);
+    if (!nv) return -1;
+    if (capsize == sizeof c32) {
+        if (c > UINT32_MAX) c = UINT32_MAX;
+        c32 = (uint32_t)c;
+        memcpy(cap, &c32, sizeof c32);
+    } else memcpy(cap, &c, sizeof c);
+    *v = nv;
+    return 0;
+}
+
 void ku_buf_add(KuBuf *b, const void *p, size_t n)
 {
     if (b->oom) return;
@@ -158,4 +177,48 @@ char *ku_buf_take(KuBuf *b)
     if (b->oom) free(b->s);
     memset(b, 0, sizeof *b);
     return s;
+}
+
+/* ---- quoting: CSV fields and JSON strings ----------------------------- */
+
+void ku_put_file(void *file, const char *p, size_t n) { fwrite(p, 1, n, file); }
+void ku_put_buf(void *kubuf, const char *p, size_t n) { ku_buf_add(kubuf, p, n); }
+
+void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx)
+{
+    bool q = false;
+    for (size_t i = 0; i < n && !q; i++)
+        q = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!q) { put(ctx, s, n); return; }
+    put(ctx, "\"", 1);
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '"') { put(ctx, s + from, i - from + 1); put(ctx, "\"", 1); from = i + 1; }
+    put(ctx, s + from, n - from);
+    put(ctx, "\"", 1);
+}
+
+void ku_json_str(const char *s, size_t n, KuPut put, void *ctx)
+{
+    put(ctx, "\"", 1);
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        put(ctx, s + from, i - from);
+        char esc[8];
+        switch (c) {
+        case '"':  put(ctx, "\\\"", 2); break;
+        case '\\': put(ctx, "\\\\", 2); break;
+        case '\n': put(ctx, "\\n", 2); break;
+        case '\r': put(ctx, "\\r", 2); break;
+        case '\t': put(ctx, "\\t", 2); break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            put(ctx, esc, 6);
+        }
+        from = i + 1;
+    }
+    put(ctx, s + from, n - from);
+    put(ctx, "\"", 1);
 }

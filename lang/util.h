@@ -51,6 +51,29 @@ int ku_parse_dur(const char *s, int64_t max, int64_t *out);
  * memory (v is then still valid, *cap unchanged). */
 void *ku_grow(void *v, size_t *cap, size_t need, size_t elem, size_t first);
 
+/* KU_RESERVE(v, n, cap, first): makes room in array v (n items held,
+ * capacity cap, cap a uint32_t or a size_t) for item n, growing it as
+ * ku_grow does.  0, or -1 when out of memory (v and cap then unchanged). */
+#define KU_RESERVE(v, n, cap, first) \
+    ku_reserve((void **)&(v), (n), &(cap), sizeof (cap), sizeof *(v), (first))
+int ku_reserve(void **v, size_t n, void *cap, size_t capsize, size_t elem, size_t first);
+
+/* ---- quoting: CSV fields and JSON strings ----------------------------- */
+
+/* Where quoted text goes: put(ctx, bytes, n) -- a FILE (ku_put_file), a
+ * KuBuf (ku_put_buf) or the caller's own writer. */
+typedef void (*KuPut)(void *ctx, const char *p, size_t n);
+void ku_put_file(void *file, const char *p, size_t n);
+void ku_put_buf(void *kubuf, const char *p, size_t n);
+
+/* The n bytes at s as a CSV field, quoted (RFC 4180) only when they hold
+ * a comma, a quote or a line break. */
+void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx);
+
+/* The n bytes at s as a JSON string with its quotes: `"` `\` \n \r \t
+ * escaped, other control characters as \u00XX, other bytes as they are. */
+void ku_json_str(const char *s, size_t n, KuPut put, void *ctx);
+
 /* A growable NUL-terminated text.  An allocation failure sets oom and
  * stops growing (callers check oom once at the end). */
 typedef struct KuBuf {

@@ -406,15 +406,22 @@ static void pressure_line(FILE *f, const Summary *sm, int k, bool md)
     fprintf(f, md ? " %u |\n" : " %5u\n", sm->pmax[k]);
 }
 
+/* The name of the i-th rule when only side k (0 OLD, 1 NEW) has it, else NULL. */
+static const char *only_rule(const Diff *d, const Summary *sm, int k, uint32_t i, size_t *n)
+{
+    uint32_t id = d->rules[i];
+    if (!sm->in_rules[k][id] || sm->in_rules[!k][id]) return NULL;
+    return nstr(d, id, n);
+}
+
 static void only_lists(const Diff *d, const Summary *sm, FILE *f, bool md)
 {
     for (int k = 0; k < 2; k++) {
         bool any = false;
         for (uint32_t i = 0; i < d->nrules; i++) {
-            uint32_t id = d->rules[i];
-            if (!sm->in_rules[k][id] || sm->in_rules[!k][id]) continue;
             size_t n;
-            const char *s = nstr(d, id, &n);
+            const char *s = only_rule(d, sm, k, i, &n);
+            if (!s) continue;
             if (!any) fprintf(f, md ? "\n**Rules only in %s:** " : "rules only in %s:", k ? "NEW" : "OLD");
             if (md) { fputs(any ? ", `" : "`", f); fwrite(s, 1, n, f); fputc('`', f); }
             else { fputc(' ', f); fwrite(s, 1, n, f); }
@@ -611,10 +618,9 @@ static void json_out(const Diff *d, const Summary *sm, const char *on, const cha
         fprintf(f, ",\"only_%s\":[", k ? "new" : "old");
         bool any = false;
         for (uint32_t i = 0; i < d->nrules; i++) {
-            uint32_t id = d->rules[i];
-            if (!sm->in_rules[k][id] || sm->in_rules[!k][id]) continue;
             size_t n;
-            const char *s = nstr(d, id, &n);
+            const char *s = only_rule(d, sm, k, i, &n);
+            if (!s) continue;
             if (any) fputc(',', f);
             kt_json_str(f, s, n);
             any = true;

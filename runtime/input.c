@@ -515,16 +515,19 @@ static void close_raw(KiSrc *s)
     s->priv_free = NULL;
 }
 
+/* Closes source s and frees what it holds (not s itself). */
+static void free_src(KiSrc *s)
+{
+    close_raw(s);
+    ki_rows_free(s);
+    free(s->msg);
+    free(s->shown);
+}
+
 void ki_close(KrInput *in)
 {
     if (!in) return;
-    for (uint32_t i = 0; i < in->nsrcs; i++) {
-        KiSrc *s = &in->srcs[i];
-        close_raw(s);
-        ki_rows_free(s);
-        free(s->msg);
-        free(s->shown);
-    }
+    for (uint32_t i = 0; i < in->nsrcs; i++) free_src(&in->srcs[i]);
     free(in->srcs);
     free(in->heap);
     KrInputCtx *c = &in->ctx;
@@ -677,12 +680,8 @@ static int restart(KrInput *in)
 {
     KrInputCtx *c = &in->ctx;
     for (uint32_t i = 0; i < in->nsrcs; i++) {
-        KiSrc *s = &in->srcs[i];
-        close_raw(s);
-        ki_rows_free(s);
-        free(s->msg);
-        free(s->shown);
-        memset(s, 0, sizeof *s);
+        free_src(&in->srcs[i]);
+        memset(&in->srcs[i], 0, sizeof in->srcs[i]);
     }
     in->stream = false;
     in->prepared = false;

@@ -408,7 +408,7 @@ void   kt_duration(FILE *f, int64_t s, bool sign);       /* 1d2h, -30m, 0s (+1d2
 int64_t kt_quantile(int64_t *v, size_t n, double q);
 int64_t kt_median(int64_t *v, size_t n);
 
-/* ---- per-customer state (replay.c; read by the VM) ------------------------ */
+/* ---- per-customer state (replay.c; the VM reads it only through hist.h) ---- */
 
 /* Kept events of one kind for one customer (only what the image's
  * retention table asks for).  Records of (1 + nattrs) cells: cell 0's .i is
@@ -468,7 +468,8 @@ typedef struct KvEnv {
     const KrPool *values;
     const uint32_t *strval;       /* image string index -> value pool id */
     const uint32_t *hist_of;      /* event index -> index in KrCust.hist, KB_NONE, or
-                                     KR_COUNTED | k (see kr_cust_totals) */
+                                     KR_COUNTED | k (see kr_cust_totals): read by
+                                     hist.h's kr_hist_*, not by the VM itself */
     uint32_t ev_response;         /* event index of `response` (KB_NONE if absent) */
     uint32_t response_survey;     /* position of "survey" in retention[response].attrs, or KB_NONE */} KvEnv;
 

@@ -166,6 +166,15 @@ static int cb_bool(void *ctx, int b)
     }
 }
 
+/* The customer id: a string, or a number's text as written. */
+static int set_customer(JState *j, const char *s, size_t len)
+{
+    if (!dup_check(j, &j->has_cust)) return 0;
+    if (!keep(j, s, len, &j->cust_off)) return fail(j, "out of memory%.*s", "", 0);
+    j->cust_len = len;
+    return 1;
+}
+
 static int cb_number(void *ctx, const char *s, size_t len)
 {
     JState *j = ctx;
@@ -177,11 +186,7 @@ static int cb_number(void *ctx, const char *s, size_t len)
         if (ks_custom_time(j->s->ctx->schema)) return custom_time(j, s, len, true);
         if (kr_parse_time(s, len, &j->time) != 0) return bad_time(j, s, len, true);
         return 1;
-    case K_CUST:
-        if (!dup_check(j, &j->has_cust)) return 0;
-        if (!keep(j, s, len, &j->cust_off)) return fail(j, "out of memory%.*s", "", 0);
-        j->cust_len = len;
-        return 1;
+    case K_CUST: return set_customer(j, s, len);
     case K_EVENT: return fail(j, "bad event %.*s (expected a string)", s, len);
     case K_ATTR: {
         if (typed(j)) return cb_string(ctx, (const unsigned char *)s, len);
@@ -208,11 +213,7 @@ static int cb_string(void *ctx, const unsigned char *us, size_t len)
         if (ks_custom_time(j->s->ctx->schema)) return custom_time(j, s, len, false);
         if (ki_parse_time_cached(&j->tcache, s, len, &j->time) != 0) return bad_time(j, s, len, false);
         return 1;
-    case K_CUST:
-        if (!dup_check(j, &j->has_cust)) return 0;
-        if (!keep(j, s, len, &j->cust_off)) return fail(j, "out of memory%.*s", "", 0);
-        j->cust_len = len;
-        return 1;
+    case K_CUST: return set_customer(j, s, len);
     case K_EVENT:
         if (!dup_check(j, &j->has_event)) return 0;
         if (len == 0) { j->has_event = false; return 1; }
@@ -230,14 +231,21 @@ static int cb_string(void *ctx, const unsigned char *us, size_t len)
     }
 }
 
+/* An object or array opens: it cannot be the value of time, customer or
+ * event (bad: the message then, "bad %.*s: an object" or "... an array"). */
+static int open_nested(JState *j, const char *bad)
+{
+    if (j->depth == 1 && (j->key == K_TIME || j->key == K_CUST || j->key == K_EVENT))
+        return fail(j, bad, j->key_name, strlen(j->key_name));
+    j->depth++;
+    return 1;
+}
+
 static int cb_start_map(void *ctx)
 {
     JState *j = ctx;
     if (j->depth == 0 && j->done) return fail(j, "more than one JSON value on the line%.*s", "", 0);
-    if (j->depth == 1 && (j->key == K_TIME || j->key == K_CUST || j->key == K_EVENT))
-        return fail(j, "bad %.*s: an object", j->key_name, strlen(j->key_name));
-    j->depth++;
-    return 1;
+    return open_nested(j, "bad %.*s: an object");
 }
 
 static int cb_end_map(void *ctx)
@@ -251,10 +259,7 @@ static int cb_start_array(void *ctx)
 {
     JState *j = ctx;
     if (j->depth == 0) return fail(j, "expected a JSON object, not an array%.*s", "", 0);
-    if (j->depth == 1 && (j->key == K_TIME || j->key == K_CUST || j->key == K_EVENT))
-        return fail(j, "bad %.*s: an array", j->key_name, strlen(j->key_name));
-    j->depth++;
-    return 1;
+    return open_nested(j, "bad %.*s: an array");
 }
 
 static int cb_end_array(void *ctx)

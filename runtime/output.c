@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "internal.h"
+#include "../lang/util.h"
 #include "source.h"
 
 #define MEM_LIMIT (64u << 20)     /* standard output held in memory up to this */
@@ -59,47 +60,11 @@ static void put(KoWriter *w, const char *s, size_t n)
 
 static void puts0(KoWriter *w, const char *s) { put(w, s, strlen(s)); }
 
-/* A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line
- * break. */
-static void csv_field(KoWriter *w, const char *s, size_t n)
-{
-    bool q = false;
-    for (size_t i = 0; i < n && !q; i++)
-        q = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    if (!q) { put(w, s, n); return; }
-    put(w, "\"", 1);
-    size_t from = 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '"') { put(w, s + from, i - from + 1); put(w, "\"", 1); from = i + 1; }
-    put(w, s + from, n - from);
-    put(w, "\"", 1);
-}
-
-/* A JSON string (control characters escaped; other bytes as they are). */
-static void json_string(KoWriter *w, const char *s, size_t n)
-{
-    put(w, "\"", 1);
-    size_t from = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        put(w, s + from, i - from);
-        char esc[8];
-        switch (c) {
-        case '"':  puts0(w, "\\\""); break;
-        case '\\': puts0(w, "\\\\"); break;
-        case '\n': puts0(w, "\\n"); break;
-        case '\r': puts0(w, "\\r"); break;
-        case '\t': puts0(w, "\\t"); break;
-        default:
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            puts0(w, esc);
-        }
-        from = i + 1;
-    }
-    put(w, s + from, n - from);
-    put(w, "\"", 1);
-}
+/* put() for the quoting of lang/util.h: CSV fields (RFC 4180 quoting as
+ * needed) and JSON strings. */
+static void put_cb(void *w, const char *s, size_t n) { put(w, s, n); }
+static void csv_field(KoWriter *w, const char *s, size_t n) { ku_csv_field(s, n, put_cb, w); }
+static void json_string(KoWriter *w, const char *s, size_t n) { ku_json_str(s, n, put_cb, w); }
 
 static void field(KoWriter *w, const char *key, const char *s, size_t n, bool first)
 {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "../lang/util.h"
 
 #define MIN_DAYS 28
 #define MIN_ASKS 100
@@ -53,17 +54,7 @@ typedef struct Readout {
     uint32_t maxattempt;
 } Readout;
 
-static int grow(void **p, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 1024;
-    void *np = realloc(*p, nc * size);
-    if (!np) return -1;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-#define PUSH(r, name) (grow((void **)&(r)->name, &(r)->cap_##name, (r)->n_##name, sizeof *(r)->name) \
+#define PUSH(r, name) (KU_RESERVE((r)->name, (r)->n_##name, (r)->cap_##name, 1024) \
                        ? NULL : &(r)->name[(r)->n_##name++])
 
 static int emit_row(void *ctx, const KrRow *row)
@@ -377,26 +368,57 @@ static size_t delays(const Result *res, uint32_t gi, uint32_t a, int64_t *out)
     return n;
 }
 
+/* One row of the readout: an arm (rule, variant) of group g with asks,
+ * in rule and variant order (tasks have none), with the Wilson interval
+ * of its rate and, for a variant after a first one with asks, the
+ * difference from the first and its Newcombe interval.  Walk them with
+ * `for (Arm it = {0}; next_arm(r, g, &it);)`. */
+typedef struct Arm {
+    uint32_t ri, v, a;            /* rule, variant (0 without variants), arm */
+    bool started;                 /* v is the variant last returned */
+    const KbRule *rule;
+    const Counts *c;
+    double lo, hi;
+    bool vs_first;
+    double d, dl, dh;
+} Arm;
+
+static bool next_arm(const Readout *r, const Group *g, Arm *it)
+{
+    const KImage *img = r->img;
+    while (it->ri < img->nrules) {
+        const KbRule *rule = &img->rules[it->ri];
+        uint32_t nv = rule->nvariants ? rule->nvariants : 1;
+        it->v = it->started ? it->v + 1 : 0;
+        it->started = true;
+        if (rule->is_task || it->v >= nv) { it->ri++; it->started = false; continue; }
+        it->a = r->arm_base[it->ri] + it->v;
+        const Counts *c = &g->arm[it->a], *c0 = &g->arm[r->arm_base[it->ri]];
+        if (!c->n) continue;
+        it->rule = rule;
+        it->c = c;
+        kr_wilson(c->hit, c->n, KR_Z95, &it->lo, &it->hi);
+        it->vs_first = it->v > 0 && c0->n;
+        if (it->vs_first) {
+            it->d = (double)c->hit / (double)c->n - (double)c0->hit / (double)c0->n;
+            kr_newcombe(c->hit, c->n, c0->hit, c0->n, KR_Z95, &it->dl, &it->dh);
+        }
+        return true;
+    }
+    return false;
+}
+
 static void csv_out(const Readout *r, const Result *res, FILE *f)
 {
     fputs("rule,variant,asks,answered,rate,low,high\n", f);
-    const Group *g = &res->g[0];
-    for (uint32_t ri = 0; ri < r->img->nrules; ri++) {
-        const KbRule *rule = &r->img->rules[ri];
-        if (rule->is_task) continue;
-        uint32_t nv = rule->nvariants ? rule->nvariants : 1;
-        for (uint32_t v = 0; v < nv; v++) {
-            const Counts *c = &g->arm[r->arm_base[ri] + v];
-            if (!c->n) continue;
-            double lo, hi;
-            kr_wilson(c->hit, c->n, KR_Z95, &lo, &hi);
-            const char *rn = istr(r->img, rule->name), *vn = variant_name(rule, r->img, v);
-            kt_csv_field(f, rn, strlen(rn));
-            fputc(',', f);
-            kt_csv_field(f, vn, strlen(vn));
-            fprintf(f, ",%llu,%llu,%.4f,%.4f,%.4f\n", (unsigned long long)c->n, (unsigned long long)c->hit,
-                    (double)c->hit / (double)c->n, lo, hi);
-        }
+    for (Arm it = { 0 }; next_arm(r, &res->g[0], &it);) {
+        const Counts *c = it.c;
+        const char *rn = istr(r->img, it.rule->name), *vn = variant_name(it.rule, r->img, it.v);
+        kt_csv_field(f, rn, strlen(rn));
+        fputc(',', f);
+        kt_csv_field(f, vn, strlen(vn));
+        fprintf(f, ",%llu,%llu,%.4f,%.4f,%.4f\n", (unsigned long long)c->n, (unsigned long long)c->hit,
+                (double)c->hit / (double)c->n, it.lo, it.hi);
     }
 }
 
@@ -407,42 +429,32 @@ static void text_group(const Readout *r, const Result *res, uint32_t gi, FILE *f
     const Group *g = &res->g[gi];
     fprintf(f, "%-20s %-12s %6s %8s %7s %-17s %-26s %-12s %s\n", "rule", "variant", "asks", "answered",
             "rate", "95% interval", "vs first variant (95%)", "score", "time to response (median, p90)");
-    for (uint32_t ri = 0; ri < img->nrules; ri++) {
-        const KbRule *rule = &img->rules[ri];
-        if (rule->is_task) continue;
-        uint32_t nv = rule->nvariants ? rule->nvariants : 1;
-        const Counts *c0 = &g->arm[r->arm_base[ri]];
-        for (uint32_t v = 0; v < nv; v++) {
-            uint32_t a = r->arm_base[ri] + v;
-            const Counts *c = &g->arm[a];
-            if (!c->n) continue;
-            double lo, hi;
-            kr_wilson(c->hit, c->n, KR_Z95, &lo, &hi);
-            char b1[64], b2[64], b3[64], b4[96];
-            snprintf(b1, sizeof b1, "[%.1f%%, %.1f%%]", 100 * lo, 100 * hi);
-            if (v > 0 && c0->n) {
-                double dl, dh, d = (double)c->hit / (double)c->n - (double)c0->hit / (double)c0->n;
-                kr_newcombe(c->hit, c->n, c0->hit, c0->n, KR_Z95, &dl, &dh);
-                snprintf(b2, sizeof b2, "%+.1f pts [%+.1f, %+.1f]", 100 * d, 100 * dl, 100 * dh);
-            } else snprintf(b2, sizeof b2, "%s", v > 0 ? "n/a" : "-");
-            if (!g->nscore[a]) snprintf(b3, sizeof b3, "-");
-            else if (is_nps(img, rule))
-                snprintf(b3, sizeof b3, "NPS %+.1f", 100.0 * ((double)g->prom[a] - (double)g->detr[a]) / (double)g->nscore[a]);
-            else snprintf(b3, sizeof b3, "mean %.2f", g->sum[a] / (double)g->nscore[a]);
-            size_t nd = delays(res, gi, a, buf);
-            if (nd) {
-                FILE *m = fmemopen(b4, sizeof b4, "w");
-                if (m) {
-                    int64_t p90 = kt_quantile(buf, nd, 0.9), med = kt_median(buf, nd);
-                    kt_duration(m, med, false); fputs(", ", m); kt_duration(m, p90, false);
-                    fputc('\0', m);
-                    fclose(m);
-                } else b4[0] = '\0';
-            } else snprintf(b4, sizeof b4, "-");
-            fprintf(f, "%-20s %-12s %6llu %8llu %7.1f%% %-17s %-26s %-12s %s\n", v == 0 ? istr(img, rule->name) : "",
-                    variant_name(rule, img, v), (unsigned long long)c->n, (unsigned long long)c->hit,
-                    100.0 * (double)c->hit / (double)c->n, b1, b2, b3, b4);
-        }
+    for (Arm it = { 0 }; next_arm(r, g, &it);) {
+        const KbRule *rule = it.rule;
+        const Counts *c = it.c;
+        uint32_t v = it.v, a = it.a;
+        char b1[64], b2[64], b3[64], b4[96];
+        snprintf(b1, sizeof b1, "[%.1f%%, %.1f%%]", 100 * it.lo, 100 * it.hi);
+        if (it.vs_first)
+            snprintf(b2, sizeof b2, "%+.1f pts [%+.1f, %+.1f]", 100 * it.d, 100 * it.dl, 100 * it.dh);
+        else snprintf(b2, sizeof b2, "%s", v > 0 ? "n/a" : "-");
+        if (!g->nscore[a]) snprintf(b3, sizeof b3, "-");
+        else if (is_nps(img, rule))
+            snprintf(b3, sizeof b3, "NPS %+.1f", 100.0 * ((double)g->prom[a] - (double)g->detr[a]) / (double)g->nscore[a]);
+        else snprintf(b3, sizeof b3, "mean %.2f", g->sum[a] / (double)g->nscore[a]);
+        size_t nd = delays(res, gi, a, buf);
+        if (nd) {
+            FILE *m = fmemopen(b4, sizeof b4, "w");
+            if (m) {
+                int64_t p90 = kt_quantile(buf, nd, 0.9), med = kt_median(buf, nd);
+                kt_duration(m, med, false); fputs(", ", m); kt_duration(m, p90, false);
+                fputc('\0', m);
+                fclose(m);
+            } else b4[0] = '\0';
+        } else snprintf(b4, sizeof b4, "-");
+        fprintf(f, "%-20s %-12s %6llu %8llu %7.1f%% %-17s %-26s %-12s %s\n", v == 0 ? istr(img, rule->name) : "",
+                variant_name(rule, img, v), (unsigned long long)c->n, (unsigned long long)c->hit,
+                100.0 * (double)c->hit / (double)c->n, b1, b2, b3, b4);
     }
     fprintf(f, "\nsent attempts by channel:\n  %-10s %6s %8s %7s  %s\n", "channel", "sent", "answered", "rate", "benchmark");
     for (uint32_t ch = 0; ch < img->nchannels; ch++) {
@@ -555,6 +567,19 @@ static void json_counts(FILE *f, const Counts *c)
     json_num(f, c->n ? (double)c->hit / (double)c->n : 0.0);
 }
 
+/* The objects {"KEY":K,counts} of c[lo..hi] with asks, comma-separated. */
+static void json_counts_list(FILE *f, const char *key, const Counts *c, uint32_t lo, uint32_t hi)
+{
+    bool first = true;
+    for (uint32_t k = lo; k <= hi; k++) {
+        if (!c[k].n) continue;
+        fprintf(f, "%s{\"%s\":%u,", first ? "" : ",", key, k);
+        first = false;
+        json_counts(f, &c[k]);
+        fputc('}', f);
+    }
+}
+
 static void json_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
 {
     const KImage *img = r->img;
@@ -579,56 +604,46 @@ static void json_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
         if (ls) kt_json_str(f, ls, ln); else fputs("null", f);
         fputs(",\"arms\":[", f);
         bool firsta = true;
-        for (uint32_t ri = 0; ri < img->nrules; ri++) {
-            const KbRule *rule = &img->rules[ri];
-            if (rule->is_task) continue;
-            uint32_t nv = rule->nvariants ? rule->nvariants : 1;
-            const Counts *c0 = &g->arm[r->arm_base[ri]];
-            for (uint32_t v = 0; v < nv; v++) {
-                uint32_t a = r->arm_base[ri] + v;
-                const Counts *c = &g->arm[a];
-                if (!c->n) continue;
-                double lo, hi;
-                kr_wilson(c->hit, c->n, KR_Z95, &lo, &hi);
-                fputs(firsta ? "{\"rule\":" : ",{\"rule\":", f);
-                firsta = false;
-                const char *rn = istr(img, rule->name), *vn = variant_name(rule, img, v);
-                kt_json_str(f, rn, strlen(rn));
-                fputs(",\"variant\":", f);
-                kt_json_str(f, vn, strlen(vn));
-                fprintf(f, ",\"asks\":%llu,\"answered\":%llu,\"rate\":", (unsigned long long)c->n,
-                        (unsigned long long)c->hit);
-                json_num(f, (double)c->hit / (double)c->n);
-                fputs(",\"low\":", f); json_num(f, lo);
-                fputs(",\"high\":", f); json_num(f, hi);
-                fputs(",\"vs_first\":", f);
-                if (v > 0 && c0->n) {
-                    double dl, dh, d = (double)c->hit / (double)c->n - (double)c0->hit / (double)c0->n;
-                    kr_newcombe(c->hit, c->n, c0->hit, c0->n, KR_Z95, &dl, &dh);
-                    fputs("{\"difference\":", f); json_num(f, d);
-                    fputs(",\"low\":", f); json_num(f, dl);
-                    fputs(",\"high\":", f); json_num(f, dh);
-                    fputc('}', f);
-                } else fputs("null", f);
-                fputs(",\"score\":", f);
-                if (!g->nscore[a]) fputs("null", f);
-                else if (is_nps(img, rule))
-                    fprintf(f, "{\"kind\":\"nps\",\"responses\":%llu,\"promoters\":%llu,\"detractors\":%llu,\"value\":%.4f}",
-                            (unsigned long long)g->nscore[a], (unsigned long long)g->prom[a],
-                            (unsigned long long)g->detr[a],
-                            100.0 * ((double)g->prom[a] - (double)g->detr[a]) / (double)g->nscore[a]);
-                else
-                    fprintf(f, "{\"kind\":\"mean\",\"responses\":%llu,\"value\":%.4f}",
-                            (unsigned long long)g->nscore[a], g->sum[a] / (double)g->nscore[a]);
-                size_t nd = delays(res, gi, a, buf);
-                fputs(",\"time_to_response\":", f);
-                if (nd) {
-                    int64_t med = kt_median(buf, nd);
-                    int64_t p90 = kt_quantile(buf, nd, 0.9);
-                    fprintf(f, "{\"median_seconds\":%lld,\"p90_seconds\":%lld}", (long long)med, (long long)p90);
-                } else fputs("null", f);
+        for (Arm it = { 0 }; next_arm(r, g, &it);) {
+            const KbRule *rule = it.rule;
+            const Counts *c = it.c;
+            uint32_t v = it.v, a = it.a;
+            fputs(firsta ? "{\"rule\":" : ",{\"rule\":", f);
+            firsta = false;
+            const char *rn = istr(img, rule->name), *vn = variant_name(rule, img, v);
+            kt_json_str(f, rn, strlen(rn));
+            fputs(",\"variant\":", f);
+            kt_json_str(f, vn, strlen(vn));
+            fprintf(f, ",\"asks\":%llu,\"answered\":%llu,\"rate\":", (unsigned long long)c->n,
+                    (unsigned long long)c->hit);
+            json_num(f, (double)c->hit / (double)c->n);
+            fputs(",\"low\":", f); json_num(f, it.lo);
+            fputs(",\"high\":", f); json_num(f, it.hi);
+            fputs(",\"vs_first\":", f);
+            if (it.vs_first) {
+                fputs("{\"difference\":", f); json_num(f, it.d);
+                fputs(",\"low\":", f); json_num(f, it.dl);
+                fputs(",\"high\":", f); json_num(f, it.dh);
                 fputc('}', f);
-            }
+            } else fputs("null", f);
+            fputs(",\"score\":", f);
+            if (!g->nscore[a]) fputs("null", f);
+            else if (is_nps(img, rule))
+                fprintf(f, "{\"kind\":\"nps\",\"responses\":%llu,\"promoters\":%llu,\"detractors\":%llu,\"value\":%.4f}",
+                        (unsigned long long)g->nscore[a], (unsigned long long)g->prom[a],
+                        (unsigned long long)g->detr[a],
+                        100.0 * ((double)g->prom[a] - (double)g->detr[a]) / (double)g->nscore[a]);
+            else
+                fprintf(f, "{\"kind\":\"mean\",\"responses\":%llu,\"value\":%.4f}",
+                        (unsigned long long)g->nscore[a], g->sum[a] / (double)g->nscore[a]);
+            size_t nd = delays(res, gi, a, buf);
+            fputs(",\"time_to_response\":", f);
+            if (nd) {
+                int64_t med = kt_median(buf, nd);
+                int64_t p90 = kt_quantile(buf, nd, 0.9);
+                fprintf(f, "{\"median_seconds\":%lld,\"p90_seconds\":%lld}", (long long)med, (long long)p90);
+            } else fputs("null", f);
+            fputc('}', f);
         }
         fputs("],\"channels\":[", f);
         bool first = true;
@@ -645,23 +660,9 @@ static void json_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
             else fputs(",\"benchmark\":null}", f);
         }
         fputs("],\"attempts\":[", f);
-        first = true;
-        for (uint32_t k = 1; k <= r->maxattempt; k++) {
-            if (!g->att[k].n) continue;
-            fprintf(f, "%s{\"attempt\":%u,", first ? "" : ",", k);
-            first = false;
-            json_counts(f, &g->att[k]);
-            fputc('}', f);
-        }
+        json_counts_list(f, "attempt", g->att, 1, r->maxattempt);
         fputs("],\"hours\":[", f);
-        first = true;
-        for (int h = 0; h < 24; h++) {
-            if (!g->hour[h].n) continue;
-            fprintf(f, "%s{\"hour\":%d,", first ? "" : ",", h);
-            first = false;
-            json_counts(f, &g->hour[h]);
-            fputc('}', f);
-        }
+        json_counts_list(f, "hour", g->hour, 0, 23);
         fputs("],\"warnings\":[", f);
         JWarn w = { f, true };
         warnings(r, res, gi, json_warn, &w);
@@ -736,21 +737,14 @@ int kr_readout_end(KrReadoutRun *x, KrReadoutArm **arms, size_t *narms, uint64_t
     KrReadoutArm *v = calloc(r->narms + 1u, sizeof *v);
     if (!v) { result_free(&res); return -1; }
     size_t n = 0;
-    const Group *g = &res.g[0];
-    for (uint32_t ri = 0; ri < r->img->nrules; ri++) {     /* the csv form's rows, in its order */
-        const KbRule *rule = &r->img->rules[ri];
-        if (rule->is_task) continue;
-        uint32_t nv = rule->nvariants ? rule->nvariants : 1;
-        for (uint32_t vi = 0; vi < nv; vi++) {
-            const Counts *c = &g->arm[r->arm_base[ri] + vi];
-            if (!c->n) continue;
-            KrReadoutArm *a = &v[n++];
-            a->rule = ri;
-            a->variant = rule->nvariants ? vi : KB_NONE;
-            a->asks = c->n;
-            a->answered = c->hit;
-            kr_wilson(c->hit, c->n, KR_Z95, &a->low, &a->high);
-        }
+    for (Arm it = { 0 }; next_arm(r, &res.g[0], &it);) {   /* the csv form's rows, in its order */
+        KrReadoutArm *a = &v[n++];
+        a->rule = it.ri;
+        a->variant = it.rule->nvariants ? it.v : KB_NONE;
+        a->asks = it.c->n;
+        a->answered = it.c->hit;
+        a->low = it.lo;
+        a->high = it.hi;
     }
     *arms = v;
     *narms = n;

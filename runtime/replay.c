@@ -26,7 +26,39 @@
 
 
 enum { TK_BOUNDARY = 0, TK_ATTEMPT = 1 };
-enum { BLK_OPTOUT = 1, BLK_CONSENT = 2 };    /* KrSlot.blocked */
+/* What becomes of a trigger, an attempt or a chain: each is decided once,
+ * as one of these, and reported by record() alone (see "decisions"). */
+typedef enum KrDecision {
+    KR_D_PASS = 0,                /* a check that lets the attempt through */
+    /* an event of a rule's trigger kind (SPEC 4.4) */
+    KR_D_WHERE_HELD,              /* `where` was true: a trigger */
+    KR_D_WHERE_FAILED,            /* `where` false or unknown: no trigger */
+    /* a trigger (SPEC 4.4) */
+    KR_D_HOLDOUT,                 /* the customer is in the holdout: nothing pending */
+    KR_D_KEEP,                    /* ignored: a chain is pending (on retrigger keep) */
+    KR_D_RESTART,                 /* the pending chain is cancelled (on retrigger restart) */
+    KR_D_PENDING,                 /* the chain is pending, its first attempt due */
+    KR_D_PAST_TIME_MAX,           /* due after 9999-12-31T23:59:59Z: beyond any horizon */
+    KR_D_NO_TIME,                 /* `at` and quiet hours allow no send time */
+    /* an attempt that is due (SPEC 4.6; the order is send_checks') */
+    KR_D_IF_HELD,                 /* `if` was true: the checks go on */
+    KR_D_IF_FAILED,               /* `if` false or unknown: dropped with its attempts */
+    KR_D_UNLESS_HELD,             /* `unless` was false: the checks go on */
+    KR_D_UNLESS_FAILED,           /* `unless` true or unknown: dropped with its attempts */
+    KR_D_TASK,                    /* a task row */
+    KR_D_SKIP_OPTOUT,             /* the attempt is skipped: opted out of its channel */
+    KR_D_SKIP_CONSENT,            /* the attempt is skipped: no consent on its channel */
+    KR_D_REMIND,                  /* a later sent attempt (remind row) */
+    KR_D_CAPPED,                  /* dropped with its attempts: a cap is full */
+    KR_D_YIELDED,                 /* dropped with its attempts: a higher-priority ask is pending */
+    KR_D_SENT,                    /* the ask's first sent attempt (ask row) */
+    /* the chain after an attempt (SPEC 4.7), a response, the horizon (4.10) */
+    KR_D_NEXT,                    /* the next attempt is due */
+    KR_D_NEXT_NO_TIME,            /* the next attempt has no allowed send time: the chain ends */
+    KR_D_ALL_SKIPPED,             /* the attempts ran out and none was sent */
+    KR_D_ANSWERED,                /* a response cancelled the later attempts */
+    KR_D_HORIZON,                 /* due after the horizon, nothing sent yet */
+} KrDecision;
 enum { ZONE_CACHE = 64 };
 
 /* A slot lives only while its rule has a pending chain for the customer
@@ -52,7 +84,7 @@ struct KrSlot {
     bool sent;                    /* an attempt of the pending chain was sent (asks:
                                      its first sent attempt counted; tasks: a row) */
     uint8_t blocked;              /* before any sent attempt: why the first skipped
-                                     attempt was skipped (BLK_*), else 0 */
+                                     attempt was skipped (KR_D_SKIP_*), else KR_D_PASS */
     KrValue tattrs[];             /* [tattr_n[rule]]: the trigger's kept attributes
                                      (retention order) */
 };
@@ -854,6 +886,303 @@ static uint32_t pick_variant(const KrEngine *e, uint32_t ri, uint32_t ci)
     return HOLDOUT;
 }
 
+/* ---- decisions, and the one place that reports them ----------------------
+ * The code that decides what becomes of a trigger, an attempt or a chain
+ * returns a KrDecision (top of the file) with its details in a Decided;
+ * record() alone reports it: the statistics (--stats) always, the story
+ * (explain) when the customer is traced.  No decision is reported anywhere
+ * else, and none is told apart by the text of a message. */
+typedef struct Decided {
+    /* set by decided() */
+    uint32_t ci, ri;              /* customer and rule */
+    KrCust *c;
+    const KbRule *r;
+    KrSlot *s;                    /* the rule's slot (NULL: holdout) */
+    int64_t t;                    /* when */
+    uint32_t k, ch;               /* the attempt (from 0) and its channel */
+    KvCtx *ctx;                   /* the conditions' context (first attempt) */
+    const KrEvent *ev;            /* PENDING, PAST_TIME_MAX, NO_TIME: the trigger event (NULL: a boundary) */
+    uint32_t prev;                /* KEEP, RESTART: summary index of the pending chain, or KB_NONE */
+    /* details, each set by the code that makes a decision that reads it
+     * (not zeroed: a Decided is made for every trigger and attempt) */
+    int64_t nominal, due;         /* those three, NEXT: nominal and final time; HORIZON: due */
+    bool moved;                   /* those three, NEXT: moved by quiet hours */
+    uint32_t variant;             /* those three */
+    uint32_t fn;                  /* WHERE_*, IF_*, UNLESS_*: the condition */
+    int tv;                       /* and its truth */
+    uint32_t cap;                 /* CAPPED: index of the full top-level cap, or ncaps: the rule's */
+    uint32_t to;                  /* YIELDED: the pending higher-priority rule */
+    int64_t horizon;              /* HORIZON */
+} Decided;
+
+/* *x about customer ci's rule ri (slot s, or NULL) at t: the fields above
+ * the details. */
+static inline void decided(Decided *x, KrEngine *e, uint32_t ci, uint32_t ri, KrSlot *s, int64_t t)
+{
+    x->ci = ci;
+    x->ri = ri;
+    x->c = cust_at(e, ci);
+    x->r = &e->img->rules[ri];
+    x->s = s;
+    x->t = t;
+    x->k = x->ch = 0;
+    x->ctx = NULL;
+    x->ev = NULL;
+    x->prev = KB_NONE;
+}
+
+static const char *truth_name(int t) { return t == 1 ? "true" : t == 0 ? "false" : "unknown"; }
+
+/* For explain: "top-level cap 1 per 30d on sms, email, full: sent
+ * 2026-03-01T10:00:00Z by csat" -- the cap as written and the sends in
+ * (lo, hi] that fill it (mask: on those channels; 0: of rule). */
+static void describe_cap(const KrEngine *e, const KrCust *c, const char *kind, uint32_t n, int64_t w,
+                         uint64_t mask, uint32_t rule, int64_t lo, int64_t hi, char *out, size_t on)
+{
+    char dur[40];
+    ke_dur(w, dur, sizeof dur);
+    int at = snprintf(out, on, "%s cap %u per %s", kind, n, dur);
+    if (mask && mask != UINT64_MAX) {
+        const char *sep = " on ";
+        for (uint32_t ch = 0; ch < e->img->nchannels && ch < 64 && at > 0 && (size_t)at < on; ch++)
+            if (mask & chan_bit(ch)) {
+                at += snprintf(out + at, on - (size_t)at, "%s%s", sep, chan_name(e, ch));
+                sep = ", ";
+            }
+    }
+    const char *sep = " is full: sent ";
+    uint32_t listed = 0;
+    for (uint32_t i = c->sent_head; i < c->nsent && at > 0 && (size_t)at < on; i++) {
+        const KrSent *x = &c->sent[i];
+        if (x->time <= lo || x->time > hi) continue;
+        if (mask ? (chan_bit(x->channel) & mask) == 0 : x->rule != rule) continue;
+        if (++listed > 5) { at += snprintf(out + at, on - (size_t)at, ", ..."); break; }
+        char tb[40];
+        fmt_time(x->time, tb, sizeof tb);
+        at += snprintf(out + at, on - (size_t)at, "%s%s by %s", sep, tb, rule_name(e, x->rule));
+        sep = ", ";
+    }
+}
+
+/* The trigger line of the story and the trigger's summary (PENDING,
+ * PAST_TIME_MAX, NO_TIME). */
+static KrSum *tell_trigger(KrEngine *e, const Decided *x)
+{
+    const KImage *img = e->img;
+    const KbRule *r = x->r;
+    KzZone *z = x->c->zone;
+    int64_t nominal = x->nominal, fin = x->due;
+    uint32_t v = x->variant;
+    if (tracing(e, x->ci, x->ri)) {
+        char nb[80], fb[80];
+        fmt_both(z, nominal, nb, sizeof nb);
+        if (fin == KR_NEVER && nominal > KR_TIME_MAX)
+            snprintf(fb, sizeof fb, "never: past the last time, 9999-12-31T23:59:59Z");
+        else if (fin == KR_NEVER) snprintf(fb, sizeof fb, "never: no allowed time");
+        else fmt_both(z, fin, fb, sizeof fb);
+        const char *why = x->moved ? ", moved out of quiet hours"
+                        : fin == nominal || fin == KR_NEVER ? ""
+                        : r->at == KB_AT_BEST_TIME ? ", moved to the best time" : ", moved into the at window";
+        trace(e, x->ci, x->t, x->ri, "trigger", "%s%s; nominal %s; due %s%s; zone %s%s%s",
+              x->ev ? "by " : "boundary", x->ev ? sname(img, img->events[x->ev->event]) : "", nb, fb,
+              why, kz_name(z), v != KB_NONE ? "; variant " : "",
+              v != KB_NONE ? sname(img, r->variants[v].name) : "");
+    }
+    return sum_new(e, x->ci, x->ri, x->t);
+}
+
+/* The story's part of record(): tells decision d when x's customer and
+ * rule are traced (explain's trace lines and the trigger's summary). */
+static void tell(KrEngine *e, const Decided *x, KrDecision d) __attribute__((noinline, cold));
+static void tell(KrEngine *e, const Decided *x, KrDecision d)
+{
+    const KImage *img = e->img;
+    const KbRule *r = x->r;
+    const KrSlot *s = x->s;
+    uint32_t ci = x->ci, ri = x->ri, k = x->k;
+    int64_t now = x->t;
+    if (!tracing(e, ci, ri)) return;
+    char day[16];
+    fmt_date(now, day, sizeof day);
+    switch (d) {
+    case KR_D_PASS:
+        break;
+    case KR_D_HOLDOUT:
+        sum_say(sum_new(e, ci, ri, now), true, "not sent on %s \xe2\x80\x94 the customer is in the "
+                "experiment's holdout", day);
+        trace(e, ci, now, ri, "holdout", "customer is in the experiment's holdout: nothing is sent");
+        break;
+    case KR_D_KEEP:
+        trace(e, ci, now, ri, "keep", "ignored: an ask is pending (on retrigger keep)");
+        sum_say(sum_new(e, ci, ri, now), true, "trigger ignored on %s \xe2\x80\x94 an ask was "
+                "pending (on retrigger keep)", day);
+        if (x->prev != KB_NONE) e->sum_cur[ri] = x->prev;    /* the pending chain's stays current */
+        break;
+    case KR_D_RESTART:
+        if (x->prev != KB_NONE) {
+            KrSum *prev = &e->sums[x->prev];
+            if (s->sent) sum_say(prev, false, "; later attempts cancelled on %s by a new trigger", day);
+            else sum_say(prev, true, "not sent \xe2\x80\x94 cancelled on %s by a new trigger (on "
+                         "retrigger restart)", day);
+        }
+        trace(e, ci, now, ri, "restart", "the pending %s (attempt %u) is cancelled",
+              r->is_task ? "task" : "ask", s->attempt + 1);
+        break;
+    case KR_D_PENDING:
+        tell_trigger(e, x);
+        break;
+    case KR_D_PAST_TIME_MAX:
+        /* SPEC 9.3: due after the last time Kairos computes: beyond any horizon */
+        sum_say(tell_trigger(e, x), true, "not sent \xe2\x80\x94 due after 9999-12-31T23:59:59Z, beyond any horizon");
+        break;
+    case KR_D_NO_TIME:
+        sum_say(tell_trigger(e, x), true, "not sent \xe2\x80\x94 its `at` window and quiet hours allow no send time");
+        break;
+    case KR_D_WHERE_HELD: case KR_D_WHERE_FAILED:
+        trace(e, ci, now, ri, "where", "condition is %s%s", truth_name(x->tv),
+              d == KR_D_WHERE_HELD ? "" : ": no trigger");
+        if (d == KR_D_WHERE_FAILED) {         /* a summary of its own; a pending chain keeps its */
+            uint32_t cur = e->sum_cur ? e->sum_cur[ri] : KB_NONE;
+            sum_cond(e, sum_new(e, ci, ri, now), "not triggered", "where", x->fn, x->tv, now);
+            if (e->sum_cur) e->sum_cur[ri] = cur;
+        }
+        explain_values(e, ci, now, ri, x->fn);
+        break;
+    case KR_D_IF_HELD: case KR_D_IF_FAILED: case KR_D_UNLESS_HELD: case KR_D_UNLESS_FAILED: {
+        bool failed = d == KR_D_IF_FAILED || d == KR_D_UNLESS_FAILED;
+        const char *step = d == KR_D_IF_HELD || d == KR_D_IF_FAILED ? "if" : "unless";
+        trace(e, ci, now, ri, step, "condition is %s%s", truth_name(x->tv), failed ? ": not sent" : "");
+        if (failed) sum_cond(e, sum_of(e, ci, ri), "not sent", step, x->fn, x->tv, now);
+        explain_values(e, ci, now, ri, x->fn);
+        break;
+    }
+    case KR_D_TASK:
+        trace(e, ci, now, ri, "task", "task %s (attempt %u) via %s", sname(img, r->target), k + 1,
+              chan_name(e, x->ch));
+        sum_say(sum_of(e, ci, ri), k == 0, "%screated on %s via %s", k ? "; again " : "", day,
+                chan_name(e, x->ch));
+        break;
+    case KR_D_SKIP_OPTOUT: case KR_D_SKIP_CONSENT: {
+        const char *why = d == KR_D_SKIP_OPTOUT ? "opted out of" : "no consent on";
+        trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s%s", k + 1, why, chan_name(e, x->ch),
+              s->sent ? "" : " (nothing sent yet: not counted)");
+        KrSum *m = sum_of(e, ci, ri);
+        if (m && !s->sent) {
+            size_t at = strlen(m->skips);
+            snprintf(m->skips + at, sizeof m->skips - at, "%sattempt %u: %s %s", at ? "; " : "",
+                     k + 1, why, chan_name(e, x->ch));
+        }
+        break;
+    }
+    case KR_D_REMIND:
+        trace(e, ci, now, ri, "remind", "attempt %u sent via %s", k + 1, chan_name(e, x->ch));
+        sum_say(sum_of(e, ci, ri), false, "; reminded on %s via %s", day, chan_name(e, x->ch));
+        break;
+    case KR_D_CAPPED: {
+        char which[512];
+        if (x->cap < img->ncaps) {
+            const KbCap *cap = &img->caps[x->cap];
+            describe_cap(e, x->c, "top-level", cap->n, cap->window, cap->channels, 0,
+                         win_lo(now, cap->window), now, which, sizeof which);
+        } else {
+            describe_cap(e, x->c, "rule", r->cap_n, r->cap_window, 0, ri, win_lo(now, r->cap_window),
+                         now, which, sizeof which);
+        }
+        trace(e, ci, now, ri, "capped", "%s: dropped", which);
+        sum_say(sum_of(e, ci, ri), true, "not sent on %s \xe2\x80\x94 capped: %s", day, which);
+        break;
+    }
+    case KR_D_YIELDED:
+        trace(e, ci, now, ri, "yield", "dropped: it would fill a cap before the pending "
+              "higher-priority ask %s", rule_name(e, x->to));
+        sum_say(sum_of(e, ci, ri), true, "not sent on %s \xe2\x80\x94 yielded: it would fill a cap "
+                "before the pending higher-priority ask %s", day, rule_name(e, x->to));
+        break;
+    case KR_D_SENT: {
+        KrSum *m = sum_of(e, ci, ri);
+        if (m && k == 0) sum_say(m, true, "sent on %s via %s", day, chan_name(e, x->ch));
+        else if (m) sum_say(m, true, "sent on %s via %s, attempt %u (%s)", day, chan_name(e, x->ch),
+                            k + 1, m->skips);
+        if (k == 0)
+            trace(e, ci, now, ri, "ask", "sent %s via %s", sname(img, img->surveys[r->target]),
+                  chan_name(e, x->ch));
+        else
+            trace(e, ci, now, ri, "ask", "sent %s via %s (attempt %u: the first sent, counted)",
+                  sname(img, img->surveys[r->target]), chan_name(e, x->ch), k + 1);
+        break;
+    }
+    case KR_D_NEXT: {
+        char fb[40];
+        fmt_time(x->due, fb, sizeof fb);
+        trace(e, ci, now, ri, "next", "attempt %u via %s due %s%s", k + 1, chan_name(e, x->ch), fb,
+              x->moved ? " (moved out of quiet hours)" : "");
+        break;
+    }
+    case KR_D_NEXT_NO_TIME:
+        trace(e, ci, now, ri, "remind", "attempt %u: no allowed send time", k + 1);
+        break;
+    case KR_D_ALL_SKIPPED: {
+        trace(e, ci, now, ri, "blocked", "no attempt was sent: the ask counts nothing");
+        KrSum *m = sum_of(e, ci, ri);
+        if (m) sum_say(m, true, "not sent \xe2\x80\x94 every attempt was skipped (%s)", m->skips);
+        break;
+    }
+    case KR_D_ANSWERED:
+        trace(e, ci, now, ri, "response", "answered: attempts from %u on are cancelled", s->attempt + 1);
+        sum_say(sum_of(e, ci, ri), false, "; answered on %s, later attempts cancelled", day);
+        break;
+    case KR_D_HORIZON: {
+        char hb[40], db[40];
+        fmt_time(x->horizon, hb, sizeof hb);
+        fmt_time(x->due, db, sizeof db);
+        trace(e, ci, now, ri, "horizon", "due after the horizon %s: not sent", hb);
+        sum_say(sum_of(e, ci, ri), true, "not sent \xe2\x80\x94 due %s, after the horizon %s", db, hb);
+        break;
+    }
+    }
+}
+
+/* Records decision d: counts it in the --stats counters, and has tell()
+ * tell it when the customer is the one explained.  The one place a
+ * decision is reported.  Inlined: d is a constant at most calls, so the
+ * counting folds to one increment. */
+static inline void record(KrEngine *e, const Decided *x, KrDecision d) __attribute__((always_inline));
+static inline void record(KrEngine *e, const Decided *x, KrDecision d)
+{
+    uint64_t *st = e->stats.rule[x->ri];
+    const KrSlot *s = x->s;
+    switch (d) {
+    case KR_D_HOLDOUT:       st[KR_ST_HOLDOUT]++; break;
+    case KR_D_KEEP:          st[KR_ST_KEEP]++; break;
+    case KR_D_RESTART:       if (!s->sent) st[KR_ST_RESTART]++; break;
+    case KR_D_PAST_TIME_MAX: st[KR_ST_HORIZON]++; break;       /* SPEC 9.3: beyond any horizon */
+    case KR_D_NO_TIME:       st[KR_ST_NOTIME]++; break;
+    case KR_D_IF_FAILED: case KR_D_UNLESS_FAILED: st[KR_ST_COND]++; break;
+    case KR_D_TASK:          st[KR_ST_TASKS]++; break;
+    case KR_D_SKIP_OPTOUT: case KR_D_SKIP_CONSENT:
+        if (s->sent) st[KR_ST_REM_BLOCKED]++;    /* else counted if the chain sends nothing */
+        break;
+    case KR_D_REMIND:        st[KR_ST_REMINDED]++; st[KR_ST_MOVED] += s->moved; break;
+    case KR_D_CAPPED:        st[KR_ST_CAP]++; break;
+    case KR_D_YIELDED:       st[KR_ST_YIELD]++; break;
+    case KR_D_SENT:          st[KR_ST_SENT]++; st[KR_ST_MOVED] += s->moved; break;
+    case KR_D_NEXT_NO_TIME:                      /* the chain ends: spared if nothing was sent */
+        if (s->sent || !s->blocked) break;
+        /* fall through */
+    case KR_D_ALL_SKIPPED:
+        st[s->blocked == KR_D_SKIP_OPTOUT ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
+        break;
+    case KR_D_ANSWERED:      st[KR_ST_REM_ANSWERED]++; break;
+    case KR_D_HORIZON:       st[KR_ST_HORIZON]++; break;
+    case KR_D_PASS: case KR_D_WHERE_HELD: case KR_D_WHERE_FAILED: case KR_D_PENDING:
+    case KR_D_IF_HELD: case KR_D_UNLESS_HELD: case KR_D_NEXT:
+        break;                                   /* told only */
+    }
+    if (e->opt.explain_out && x->ci == e->explain_id) tell(e, x, d);
+}
+
+/* ---- triggering ------------------------------------------------------------ */
+
 /* A trigger of rule ri for customer ci at time T; ev: the trigger
  * event (NULL for every-boundaries).  Leaves an idle slot behind (see
  * trigger). */
@@ -862,96 +1191,53 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     const KImage *img = e->img;
     const KbRule *r = &img->rules[ri];
     KrCust *c = cust_at(e, ci);
-    uint64_t *st = e->stats.rule[ri];
     if (NEVER(r->nattempts == 0)) return 0; /* rejected by the verifier */
-    st[KR_ST_TRIGGERED]++;
+    e->stats.rule[ri][KR_ST_TRIGGERED]++;
+    Decided x;
+    decided(&x, e, ci, ri, NULL, T);
+    x.ev = ev;
     uint32_t v = pick_variant(e, ri, ci);
-    KrSum *prev = sum_of(e, ci, ri);
     if (v == HOLDOUT) {
-        char day[16];
-        fmt_date(T, day, sizeof day);
-        sum_say(sum_new(e, ci, ri, T), true, "not sent on %s \xe2\x80\x94 the customer is in the "
-                "experiment's holdout", day);
-        st[KR_ST_HOLDOUT]++;
-        trace(e, ci, T, ri, "holdout", "customer is in the experiment's holdout: nothing is sent");
+        record(e, &x, KR_D_HOLDOUT);
         return 0;
     }
-    KrSlot *s = get_slot(e, c, ri);
+    KrSlot *s = x.s = get_slot(e, c, ri);
     if (!s) return -1;
     if (s->pending) {
-        if (r->retrigger == 1) {
-            st[KR_ST_KEEP]++;
-            if (tracing(e, ci, ri)) {
-                char day[16];
-                fmt_date(T, day, sizeof day);
-                trace(e, ci, T, ri, "keep", "ignored: an ask is pending (on retrigger keep)");
-                sum_say(sum_new(e, ci, ri, T), true, "trigger ignored on %s \xe2\x80\x94 an ask was "
-                        "pending (on retrigger keep)", day);
-                if (prev) e->sum_cur[ri] = (uint32_t)(prev - e->sums);
-            }
+        const KrSum *prev = sum_of(e, ci, ri);
+        if (prev) x.prev = (uint32_t)(prev - e->sums);
+        if (r->retrigger == KB_RETRIGGER_KEEP) {
+            record(e, &x, KR_D_KEEP);
             return 0;
         }
-        if (prev) {
-            char day[16];
-            fmt_date(T, day, sizeof day);
-            if (s->sent) sum_say(prev, false, "; later attempts cancelled on %s by a new trigger", day);
-            else sum_say(prev, true, "not sent \xe2\x80\x94 cancelled on %s by a new trigger (on "
-                         "retrigger restart)", day);
-        }
-        if (!s->sent) st[KR_ST_RESTART]++;
-        if (tracing(e, ci, ri))
-            trace(e, ci, T, ri, "restart", "the pending %s (attempt %u) is cancelled",
-                  r->is_task ? "task" : "ask", s->attempt + 1);
+        record(e, &x, KR_D_RESTART);
         end_chain(s);
     }
     int64_t delay = (v != KB_NONE && r->variants[v].has_delay) ? r->variants[v].delay : r->delay;
-    int64_t nominal = add_sat(T, delay);
-    uint32_t ch = first_channel(r, v);
-    KzZone *z = c->zone;
-    bool moved;
-    int64_t fin = kr_place(e->img, e->quiet_mask, r, true, ch, z, best_hist(e, r, c), nominal, &moved);
-    if (tracing(e, ci, ri)) {
-        char nb[80], fb[80];
-        fmt_both(z, nominal, nb, sizeof nb);
-        if (fin == KR_NEVER && nominal > KR_TIME_MAX)
-            snprintf(fb, sizeof fb, "never: past the last time, 9999-12-31T23:59:59Z");
-        else if (fin == KR_NEVER) snprintf(fb, sizeof fb, "never: no allowed time");
-        else fmt_both(z, fin, fb, sizeof fb);
-        const char *why = moved ? ", moved out of quiet hours"
-                        : fin == nominal || fin == KR_NEVER ? ""
-                        : r->at == KB_AT_BEST_TIME ? ", moved to the best time" : ", moved into the at window";
-        trace(e, ci, T, ri, "trigger", "%s%s; nominal %s; due %s%s; zone %s%s%s",
-              ev ? "by " : "boundary", ev ? sname(img, img->events[ev->event]) : "", nb, fb, why,
-              kz_name(z), v != KB_NONE ? "; variant " : "",
-              v != KB_NONE ? sname(img, r->variants[v].name) : "");
-    }
-    KrSum *m = sum_new(e, ci, ri, T);
-    if (fin == KR_NEVER && nominal > KR_TIME_MAX) {
-        /* SPEC 9.3: due after the last time Kairos computes: beyond any horizon */
-        sum_say(m, true, "not sent \xe2\x80\x94 due after 9999-12-31T23:59:59Z, beyond any horizon");
-        st[KR_ST_HORIZON]++;
+    x.nominal = add_sat(T, delay);
+    x.variant = v;
+    x.due = kr_place(e->img, e->quiet_mask, r, true, first_channel(r, v), c->zone, best_hist(e, r, c),
+                     x.nominal, &x.moved);
+    if (x.due == KR_NEVER) {
+        record(e, &x, x.nominal > KR_TIME_MAX ? KR_D_PAST_TIME_MAX : KR_D_NO_TIME);
         return 0;
     }
-    if (fin == KR_NEVER) {
-        sum_say(m, true, "not sent \xe2\x80\x94 its `at` window and quiet hours allow no send time");
-        st[KR_ST_NOTIME]++;
-        return 0;
-    }
+    record(e, &x, KR_D_PENDING);
     s->pending = true;
-    s->moved = moved;
+    s->moved = x.moved;
     s->sent = false;
-    s->blocked = 0;
+    s->blocked = KR_D_PASS;
     s->attempt = 0;
     s->variant = v;
     s->gen = ++c->gen;
-    s->due = fin;
-    s->zone = z;
+    s->due = x.due;
+    s->zone = c->zone;
     s->trig = T;
     if (ev && e->tattr_n[ri]) {
         const KbRetention *ret = &img->retention[r->event];
         for (uint32_t i = 0; i < e->tattr_n[ri]; i++) s->tattrs[i] = event_attr(ev, ret->attrs[i]);
     }
-    KrTimer t = { .due = fin, .key = TIMER_KEY(TK_ATTEMPT, e->rank[ri], ci), .gen = s->gen,
+    KrTimer t = { .due = x.due, .key = TIMER_KEY(TK_ATTEMPT, e->rank[ri], ci), .gen = s->gen,
                   .attempt = 0 };
     return heap_push(e, t);
 }
@@ -991,41 +1277,10 @@ static bool must_yield(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t
     return false;
 }
 
-/* For explain: "top-level cap 1 per 30d on sms, email, full: sent
- * 2026-03-01T10:00:00Z by csat" -- the cap as written and the sends in
- * (lo, hi] that fill it (mask: on those channels; 0: of rule). */
-static void describe_cap(const KrEngine *e, const KrCust *c, const char *kind, uint32_t n, int64_t w,
-                         uint64_t mask, uint32_t rule, int64_t lo, int64_t hi, char *out, size_t on)
-{
-    char dur[40];
-    ke_dur(w, dur, sizeof dur);
-    int at = snprintf(out, on, "%s cap %u per %s", kind, n, dur);
-    if (mask && mask != UINT64_MAX) {
-        const char *sep = " on ";
-        for (uint32_t ch = 0; ch < e->img->nchannels && ch < 64 && at > 0 && (size_t)at < on; ch++)
-            if (mask & chan_bit(ch)) {
-                at += snprintf(out + at, on - (size_t)at, "%s%s", sep, chan_name(e, ch));
-                sep = ", ";
-            }
-    }
-    const char *sep = " is full: sent ";
-    uint32_t listed = 0;
-    for (uint32_t i = c->sent_head; i < c->nsent && at > 0 && (size_t)at < on; i++) {
-        const KrSent *x = &c->sent[i];
-        if (x->time <= lo || x->time > hi) continue;
-        if (mask ? (chan_bit(x->channel) & mask) == 0 : x->rule != rule) continue;
-        if (++listed > 5) { at += snprintf(out + at, on - (size_t)at, ", ..."); break; }
-        char tb[40];
-        fmt_time(x->time, tb, sizeof tb);
-        at += snprintf(out + at, on - (size_t)at, "%s%s by %s", sep, tb, rule_name(e, x->rule));
-        sep = ", ";
-    }
-}
-
-/* Is a first attempt of rule ri on channel ch capped now?  which (NULL
- * when nobody reads it): a description for explain. */
+/* Is a first attempt of rule ri on channel ch capped now?  *which: the
+ * index of the full top-level cap, or img->ncaps for the rule's own. */
 static bool is_capped(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t ch, int64_t now,
-                      char *which, size_t wn)
+                      uint32_t *which)
 {
     const KImage *img = e->img;
     for (uint32_t k = 0; k < img->ncaps; k++) {
@@ -1033,90 +1288,141 @@ static bool is_capped(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t 
         if (!(cap->channels & chan_bit(ch))) continue;
         int64_t lo = win_lo(now, cap->window);
         uint32_t n = count_sends(c, lo, now, cap->channels, 0);
-        if (n >= cap->n) {
-            if (which) describe_cap(e, c, "top-level", cap->n, cap->window, cap->channels, 0, lo, now,
-                                    which, wn);
-            return true;
-        }
+        if (n >= cap->n) { *which = k; return true; }
     }
     const KbRule *r = &img->rules[ri];
     if (r->has_cap) {
         int64_t lo = win_lo(now, r->cap_window);
         uint32_t n = count_sends(c, lo, now, 0, ri);
-        if (n >= r->cap_n) {
-            if (which) describe_cap(e, c, "rule", r->cap_n, r->cap_window, 0, ri, lo, now, which, wn);
-            return true;
-        }
+        if (n >= r->cap_n) { *which = img->ncaps; return true; }
     }
     return false;
 }
 
-static const char *truth_name(int t) { return t == 1 ? "true" : t == 0 ? "false" : "unknown"; }
-
 /* Schedules the next attempt of the chain of slot s after attempt k at now,
- * or ends the chain. */
-/* Ends the chain of slot s after its attempts ran out; an ask none of whose
- * attempts was sent counts as spared by the first skip's reason. */
-static void chain_done(KrEngine *e, KrSlot *s)
-{
-    if (!s->sent && s->blocked)
-        e->stats.rule[s->rule][s->blocked == BLK_OPTOUT ? KR_ST_OPTOUT : KR_ST_CONSENT]++;
-    end_chain(s);
-}
-
+ * or ends the chain (an ask none of whose attempts was sent is spared by
+ * the first skip's reason). */
 static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
 {
     const KbRule *r = &e->img->rules[s->rule];
     uint32_t k = s->attempt + 1;
+    Decided x;
+    decided(&x, e, ci, s->rule, s, now);
+    x.k = k;
     if (k >= r->nattempts) {
-        if (!s->sent && s->blocked && tracing(e, ci, s->rule)) {
-            trace(e, ci, now, s->rule, "blocked", "no attempt was sent: the ask counts nothing");
-            KrSum *m = sum_of(e, ci, s->rule);
-            if (m) sum_say(m, true, "not sent \xe2\x80\x94 every attempt was skipped (%s)", m->skips);
-        }
-        chain_done(e, s);
+        if (!s->sent && s->blocked) record(e, &x, KR_D_ALL_SKIPPED);
+        end_chain(s);
         return 0;
     }
-    int64_t nominal = add_sat(now, r->attempts[k].after);
-    bool moved;
-    int64_t fin = kr_place(e->img, e->quiet_mask, r, false, r->attempts[k].channel, s->zone, NULL,
-                           nominal, &moved);
-    if (fin == KR_NEVER) {
-        trace(e, ci, now, s->rule, "remind", "attempt %u: no allowed send time", k + 1);
-        chain_done(e, s);
+    x.ch = r->attempts[k].channel;
+    x.due = kr_place(e->img, e->quiet_mask, r, false, x.ch, s->zone, NULL,
+                     add_sat(now, r->attempts[k].after), &x.moved);
+    if (x.due == KR_NEVER) {
+        record(e, &x, KR_D_NEXT_NO_TIME);
+        end_chain(s);
         return 0;
     }
-    if (tracing(e, ci, s->rule)) {
-        char fb[40];
-        fmt_time(fin, fb, sizeof fb);
-        trace(e, ci, now, s->rule, "next", "attempt %u via %s due %s%s", k + 1,
-              chan_name(e, r->attempts[k].channel), fb, moved ? " (moved out of quiet hours)" : "");
-    }
+    record(e, &x, KR_D_NEXT);
     s->attempt = k;
-    s->due = fin;
-    s->moved = moved;
-    KrTimer t = { .due = fin, .key = TIMER_KEY(TK_ATTEMPT, e->rank[s->rule], ci), .gen = s->gen,
+    s->due = x.due;
+    s->moved = x.moved;
+    KrTimer t = { .due = x.due, .key = TIMER_KEY(TK_ATTEMPT, e->rank[s->rule], ci), .gen = s->gen,
                   .attempt = k };
     return heap_push(e, t);
 }
 
-/* The first attempt's `if` (passes when true) or `unless` (passes when
- * false) check, told with its values when explained; false when it stops
- * the ask. */
-static bool send_check(KrEngine *e, uint32_t ci, uint32_t ri, KvCtx *ctx, uint32_t fn,
-                       const char *step, int pass)
+/* ---- the checks when an attempt is due (SPEC 4.6) --------------------------
+ * Each check returns KR_D_PASS (it does not apply, or lets the attempt
+ * through), its row's decision (which ends the walk), or another decision
+ * that is told and lets the walk go on (a condition that held). */
+typedef KrDecision (*SendCheck)(KrEngine *e, Decided *x);
+
+static KrDecision check_if(KrEngine *e, Decided *x)
 {
-    int tv = eval_cond(e, ci, ri, ctx, fn);
-    if (tracing(e, ci, ri)) {
-        trace(e, ci, ctx->now, ri, step, "condition is %s%s", truth_name(tv), tv == pass ? "" : ": not sent");
-        if (tv != pass) sum_cond(e, sum_of(e, ci, ri), "not sent", step, fn, tv, ctx->now);
-        explain_values(e, ci, ctx->now, ri, fn);
-    }
-    return tv == pass;
+    if (x->k != 0 || x->r->if_fn == KB_NONE) return KR_D_PASS;
+    x->fn = x->r->if_fn;
+    x->tv = eval_cond(e, x->ci, x->ri, x->ctx, x->fn);
+    return x->tv == 1 ? KR_D_IF_HELD : KR_D_IF_FAILED;
 }
 
-/* Fires attempt timer t (stale ones are ignored); may leave the slot idle
- * (see fire_attempt). */
+static KrDecision check_unless(KrEngine *e, Decided *x)
+{
+    if (x->k != 0 || x->r->unless_fn == KB_NONE) return KR_D_PASS;
+    x->fn = x->r->unless_fn;
+    x->tv = eval_cond(e, x->ci, x->ri, x->ctx, x->fn);
+    return x->tv == 0 ? KR_D_UNLESS_HELD : KR_D_UNLESS_FAILED;
+}
+
+static KrDecision check_task(KrEngine *e, Decided *x)
+{
+    (void)e;
+    return x->r->is_task ? KR_D_TASK : KR_D_PASS;
+}
+
+static KrDecision check_optout(KrEngine *e, Decided *x)
+{
+    (void)e;
+    return x->c->optout & chan_bit(x->ch) ? KR_D_SKIP_OPTOUT : KR_D_PASS;
+}
+
+static KrDecision check_consent(KrEngine *e, Decided *x)
+{
+    uint64_t bit = chan_bit(x->ch);
+    return (e->img->consent_channels & bit) && !(x->c->consent & bit) ? KR_D_SKIP_CONSENT : KR_D_PASS;
+}
+
+static KrDecision check_reminder(KrEngine *e, Decided *x)
+{
+    (void)e;
+    return x->s->sent ? KR_D_REMIND : KR_D_PASS;
+}
+
+static KrDecision check_cap(KrEngine *e, Decided *x)
+{
+    return is_capped(e, x->c, x->ri, x->ch, x->t, &x->cap) ? KR_D_CAPPED : KR_D_PASS;
+}
+
+static KrDecision check_yield(KrEngine *e, Decided *x)
+{
+    return must_yield(e, x->c, x->ri, x->ch, x->t, &x->to) ? KR_D_YIELDED : KR_D_PASS;
+}
+
+/* The order of the checks: SPEC 4.6 quotes this table (tools/sendchecks.sh
+ * prints it from here; tests/spec/run.sh compares).  Each row: the
+ * decision that ends the walk, the check, its name in SPEC 4.6.  When no
+ * row decides, the ask is sent (KR_D_SENT). */
+typedef struct SendCheckRow { KrDecision decides; SendCheck check; const char *spec; } SendCheckRow;
+static const SendCheckRow send_checks[] = {
+    /* send-checks:begin */
+    { KR_D_IF_FAILED,     check_if,       "if (first attempt)" },
+    { KR_D_UNLESS_FAILED, check_unless,   "unless (first attempt)" },
+    { KR_D_TASK,          check_task,     "task (a task row, no further check)" },
+    { KR_D_SKIP_OPTOUT,   check_optout,   "opt-out" },
+    { KR_D_SKIP_CONSENT,  check_consent,  "consent" },
+    { KR_D_REMIND,        check_reminder, "reminder (an earlier attempt was sent)" },
+    { KR_D_CAPPED,        check_cap,      "cap" },
+    { KR_D_YIELDED,       check_yield,    "priority yield" },
+    /* send-checks:end */
+};
+
+/* Walks send_checks: the decision of the first row that decides, else
+ * KR_D_SENT.  Decisions that let the walk go on are recorded on the way. */
+static KrDecision decide_attempt(KrEngine *e, Decided *x)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 16                           /* then every call is direct, and inlined */
+#endif
+    for (size_t i = 0; i < sizeof send_checks / sizeof *send_checks; i++) {
+        KrDecision d = send_checks[i].check(e, x);
+        if (d == KR_D_PASS) continue;
+        if (d == send_checks[i].decides) return d;
+        record(e, x, d);
+    }
+    return KR_D_SENT;
+}
+
+/* Fires attempt timer t (stale ones are ignored): decides, records the
+ * decision, acts on it.  May leave the slot idle (see fire_attempt). */
 static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
 {
     const KImage *img = e->img;
@@ -1125,119 +1431,42 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
     KrSlot *s = find_slot(c, ri);
     if (!s || !s->pending || s->gen != t->gen || s->attempt != t->attempt) return 0;
     const KbRule *r = &img->rules[ri];
-    uint64_t *st = e->stats.rule[ri];
     int64_t now = t->due;
     uint32_t ch = attempt_channel(r, s->variant, k);
-    KrRow row = { .time = now, .customer = ci, .rule = ri, .channel = ch, .attempt = k + 1,
-                  .variant = s->variant, .action = KR_ACT_ASK, .trigger = s->trig,
-                  .zone = s->zone };
-
+    KvCtx ctx = { .env = &e->env, .cust = c, .now = now, .zone = s->zone };
     if (k == 0) {
         const KbRetention *ret = r->trigger == KB_TRIG_AFTER && r->event < img->nevents
                                  ? &img->retention[r->event] : NULL;
-        KvAttrs ta = { 0, NULL, NULL };
-        if (ret && e->tattr_n[ri]) { ta.n = ret->nattrs; ta.ids = ret->attrs; ta.vals = s->tattrs; }
-        KvCtx ctx = { .env = &e->env, .cust = c, .now = now, .zone = s->zone, .cur = ta, .trig = ta };
-        if ((r->if_fn != KB_NONE && !send_check(e, ci, ri, &ctx, r->if_fn, "if", 1)) ||
-            (r->unless_fn != KB_NONE && !send_check(e, ci, ri, &ctx, r->unless_fn, "unless", 0))) {
-            st[KR_ST_COND]++;
-            end_chain(s);
-            return 0;
-        }
+        if (ret && e->tattr_n[ri]) ctx.cur = ctx.trig = (KvAttrs){ ret->nattrs, ret->attrs, s->tattrs };
     }
-    if (r->is_task) {
+    Decided x;
+    decided(&x, e, ci, ri, s, now);
+    x.k = k;
+    x.ch = ch;
+    x.ctx = &ctx;
+    KrDecision d = decide_attempt(e, &x);
+    record(e, &x, d);
+    KrRow row = { .time = now, .customer = ci, .rule = ri, .channel = ch, .attempt = k + 1,
+                  .variant = s->variant, .action = KR_ACT_ASK, .trigger = s->trig,
+                  .zone = s->zone };
+    switch (d) {
+    case KR_D_SKIP_OPTOUT: case KR_D_SKIP_CONSENT:
+        if (!s->sent && !s->blocked) s->blocked = (uint8_t)d;
+        return next_attempt(e, ci, s, now);
+    case KR_D_TASK:
         row.action = KR_ACT_TASK;
-        st[KR_ST_TASKS]++;
         s->sent = true;
-        if (tracing(e, ci, ri)) {
-            char day[16];
-            fmt_date(now, day, sizeof day);
-            trace(e, ci, now, ri, "task", "task %s (attempt %u) via %s", sname(img, r->target), k + 1,
-                  chan_name(e, ch));
-            sum_say(sum_of(e, ci, ri), k == 0, "%screated on %s via %s", k ? "; again " : "", day,
-                    chan_name(e, ch));
-        }
-        add_row(e, &row);
-        return next_attempt(e, ci, s, now);
-    }
-    /* Opt-out and consent first, at every attempt (SPEC 4.6). */
-    const char *blocked = NULL;
-    if (c->optout & chan_bit(ch)) blocked = "opted out of";
-    else if ((img->consent_channels & chan_bit(ch)) && !(c->consent & chan_bit(ch)))
-        blocked = "no consent on";
-    if (blocked) {
-        if (s->sent) st[KR_ST_REM_BLOCKED]++;
-        else if (!s->blocked) s->blocked = *blocked == 'o' ? BLK_OPTOUT : BLK_CONSENT;
-        if (tracing(e, ci, ri)) {
-            trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s%s", k + 1, blocked,
-                  chan_name(e, ch), s->sent ? "" : " (nothing sent yet: not counted)");
-            KrSum *m = sum_of(e, ci, ri);
-            if (m && !s->sent) {
-                size_t at = strlen(m->skips);
-                snprintf(m->skips + at, sizeof m->skips - at, "%sattempt %u: %s %s", at ? "; " : "",
-                         k + 1, blocked, chan_name(e, ch));
-            }
-        }
-        return next_attempt(e, ci, s, now);
-    }
-    if (!s->sent) {
-        /* The first attempt that consent and opt-out let through: caps and
-         * the yield decide here, and at no later attempt.  A capped or
-         * yielding ask is dropped with its remaining attempts. */
-        char which[512];
-        if (is_capped(e, c, ri, ch, now, tracing(e, ci, ri) ? which : NULL, sizeof which)) {
-            st[KR_ST_CAP]++;
-            if (tracing(e, ci, ri)) {
-                char day[16];
-                fmt_date(now, day, sizeof day);
-                trace(e, ci, now, ri, "capped", "%s: dropped", which);
-                sum_say(sum_of(e, ci, ri), true, "not sent on %s \xe2\x80\x94 capped: %s", day, which);
-            }
-            end_chain(s);
-            return 0;
-        }
-        uint32_t to;
-        if (must_yield(e, c, ri, ch, now, &to)) {
-            st[KR_ST_YIELD]++;
-            if (tracing(e, ci, ri)) {
-                char day[16];
-                fmt_date(now, day, sizeof day);
-                trace(e, ci, now, ri, "yield", "dropped: it would fill a cap before the pending "
-                      "higher-priority ask %s", rule_name(e, to));
-                sum_say(sum_of(e, ci, ri), true, "not sent on %s \xe2\x80\x94 yielded: it would fill a cap "
-                        "before the pending higher-priority ask %s", day, rule_name(e, to));
-            }
-            end_chain(s);
-            return 0;
-        }
+        break;
+    case KR_D_REMIND:
+        row.action = KR_ACT_REMIND;
+        break;
+    case KR_D_SENT:
         if (record_send(e, c, now, ri, ch) != 0) return -1;
         s->sent = true;
-        st[KR_ST_SENT]++;
-        if (s->moved) st[KR_ST_MOVED]++;
-        if (tracing(e, ci, ri)) {
-            KrSum *m = sum_of(e, ci, ri);
-            char day[16];
-            fmt_date(now, day, sizeof day);
-            if (m && k == 0) sum_say(m, true, "sent on %s via %s", day, chan_name(e, ch));
-            else if (m) sum_say(m, true, "sent on %s via %s, attempt %u (%s)", day, chan_name(e, ch),
-                                k + 1, m->skips);
-            if (k == 0)
-                trace(e, ci, now, ri, "ask", "sent %s via %s", sname(img, img->surveys[r->target]),
-                      chan_name(e, ch));
-            else
-                trace(e, ci, now, ri, "ask", "sent %s via %s (attempt %u: the first sent, counted)",
-                      sname(img, img->surveys[r->target]), chan_name(e, ch), k + 1);
-        }
-    } else {
-        row.action = KR_ACT_REMIND;
-        st[KR_ST_REMINDED]++;
-        if (s->moved) st[KR_ST_MOVED]++;
-        if (tracing(e, ci, ri)) {
-            char day[16];
-            fmt_date(now, day, sizeof day);
-            trace(e, ci, now, ri, "remind", "attempt %u sent via %s", k + 1, chan_name(e, ch));
-            sum_say(sum_of(e, ci, ri), false, "; reminded on %s via %s", day, chan_name(e, ch));
-        }
+        break;
+    default:                            /* if/unless, cap, yield: dropped with its attempts */
+        end_chain(s);
+        return 0;
     }
     add_row(e, &row);
     return next_attempt(e, ci, s, now);
@@ -1409,14 +1638,9 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
             const KbRule *r = &img->rules[s->rule];
             if (!s->pending || !s->sent || r->is_task || r->target >= img->nsurveys) continue;
             if (e->strval[img->surveys[r->target]] != v.str) continue;
-            e->stats.rule[s->rule][KR_ST_REM_ANSWERED]++;
-            if (tracing(e, ci, s->rule)) {
-                char day[16];
-                fmt_date(ev->time, day, sizeof day);
-                trace(e, ci, ev->time, s->rule, "response", "answered: attempts from %u on are cancelled",
-                      s->attempt + 1);
-                sum_say(sum_of(e, ci, s->rule), false, "; answered on %s, later attempts cancelled", day);
-            }
+            Decided x;
+            decided(&x, e, ci, s->rule, s, ev->time);
+            record(e, &x, KR_D_ANSWERED);
             end_chain(s);
         }
         release_idle(e, c, ci);
@@ -1514,18 +1738,12 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
                 KvAttrs cur = { evt.nattrs, evt.attr_ids, evt.attr_vals };
                 KvCtx ctx = { .env = &e->env, .cust = c, .now = T,
                               .zone = c->zone, .cur = cur, .trig = cur };
-                int tv = eval_cond(e, ci, ri, &ctx, r->where_fn);
-                if (tracing(e, ci, ri)) {
-                    trace(e, ci, T, ri, "where", "condition is %s%s",
-                          truth_name(tv), tv == 1 ? "" : ": no trigger");
-                    if (tv != 1) {          /* a summary of its own; a pending chain keeps its */
-                        uint32_t cur = e->sum_cur ? e->sum_cur[ri] : KB_NONE;
-                        sum_cond(e, sum_new(e, ci, ri, T), "not triggered", "where", r->where_fn, tv, T);
-                        if (e->sum_cur) e->sum_cur[ri] = cur;
-                    }
-                }
-                explain_values(e, ci, T, ri, r->where_fn);
-                if (tv != 1) continue;
+                Decided x;
+                decided(&x, e, ci, ri, NULL, T);
+                x.fn = r->where_fn;
+                x.tv = eval_cond(e, ci, ri, &ctx, r->where_fn);
+                record(e, &x, x.tv == 1 ? KR_D_WHERE_HELD : KR_D_WHERE_FAILED);
+                if (x.tv != 1) continue;
             }
             if (trigger(e, ci, ri, T, &evt) != 0) return -1;
         }
@@ -1549,14 +1767,11 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
         KrSlot *s = find_slot(cust_at(e, ci), ri);
         /* the live timer of a chain that has sent nothing yet */
         if (!s || !s->pending || s->gen != t->gen || s->attempt != t->attempt || s->sent) continue;
-        e->stats.rule[ri][KR_ST_HORIZON]++;
-        if (tracing(e, ci, ri)) {
-            char hb[40], db[40];
-            fmt_time(horizon, hb, sizeof hb);
-            fmt_time(t->due, db, sizeof db);
-            trace(e, ci, t->due, ri, "horizon", "due after the horizon %s: not sent", hb);
-            sum_say(sum_of(e, ci, ri), true, "not sent \xe2\x80\x94 due %s, after the horizon %s", db, hb);
-        }
+        Decided x;
+        decided(&x, e, ci, ri, s, t->due);
+        x.due = t->due;
+        x.horizon = horizon;
+        record(e, &x, KR_D_HORIZON);
     }
     e->nheap = 0;
     return e->failed ? -1 : 0;

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "../lang/util.h"
+#include "spared.h"
 #include "svg.h"
 
 #define D30 (30 * 86400LL)
@@ -61,17 +63,6 @@ typedef struct Rep {
 
 static const char *istr(const KImage *img, uint32_t si) { return si < img->nstrings ? img->strings[si] : ""; }
 
-static int grow(void **p, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 4096;
-    void *np = realloc(*p, nc * size);
-    if (!np) return -1;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
 static int64_t floordiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
 
 /* ---- collecting ---------------------------------------------------------------- */
@@ -85,10 +76,10 @@ static int emit_row(void *ctx, const KrRow *row)
     p->rtot[row->rule][a]++;
     if (row->channel < p->img->nchannels) p->chan[row->channel][a]++;
     if (a == KR_ACT_TASK) return 0;
-    if (grow((void **)&p->rows, &p->caprows, p->nrows, sizeof *p->rows) != 0) { p->failed = true; return -1; }
+    if (KU_RESERVE(p->rows, p->nrows, p->caprows, 4096) != 0) { p->failed = true; return -1; }
     p->rows[p->nrows++] = (RRow){ (int32_t)floordiv(row->time, 86400), row->rule, a };
     if (a == KR_ACT_ASK) {
-        if (grow((void **)&p->asks, &p->capasks, p->nasks, sizeof *p->asks) != 0) { p->failed = true; return -1; }
+        if (KU_RESERVE(p->asks, p->nasks, p->capasks, 4096) != 0) { p->failed = true; return -1; }
         p->asks[p->nasks++] = (KrAskRef){ row->customer, row->time };
     }
     p->att[row->rule][row->attempt < MAX_ATTEMPT ? row->attempt : MAX_ATTEMPT]++;
@@ -443,36 +434,21 @@ static void sec_pressure(const Rep *r, FILE *f)
 
 /* ---- 3. why asks were spared -------------------------------------------------------- */
 
-/* The reasons of --stats (simulate.c), in its order and words. */
-static const struct { int st; const char *name; const char *colour; } reasons[] = {
-    { KR_ST_COND,    "if/unless false",   "#0072B2" },
-    { KR_ST_CAP,     "cap",               "#D55E00" },
-    { KR_ST_YIELD,   "yielded",           "#E69F00" },
-    { KR_ST_OPTOUT,  "opt-out",           "#CC79A7" },
-    { KR_ST_CONSENT, "consent",           "#009E73" },
-    { KR_ST_HOLDOUT, "holdout",           "#56B4E9" },
-    { KR_ST_HORIZON, "horizon",           "#F0E442" },
-    { KR_ST_KEEP,    "keep-ignored",      "#999999" },
-    { KR_ST_RESTART, "restart-cancelled", "#000000" },
-    { KR_ST_NOTIME,  "no allowed time",   "#5F4B3A" },
-};
-#define NREASONS (sizeof reasons / sizeof reasons[0])
-
 static void sec_spared(const Rep *r, FILE *f)
 {
     fputs("<section id=\"spared\"><h2>3. Why asks were spared</h2>\n"
           "<p class=\"note\">Per rule, the triggers that did not become an ask, by reason (the reasons of "
           "<code>simulate --stats</code>).</p>\n", f);
     uint64_t xmax = 0;
-    bool any[NREASONS] = { false };
+    bool any[KR_NSPARED] = { false };
     for (uint32_t k = 0; k < r->np; k++) {
         const Pol *p = &r->p[k];
         for (uint32_t ri = 0; ri < p->img->nrules; ri++) {
             if (p->img->rules[ri].is_task) continue;
             uint64_t s = 0;
-            for (size_t i = 0; i < NREASONS; i++) {
-                s += p->stats[ri][reasons[i].st];
-                if (p->stats[ri][reasons[i].st]) any[i] = true;
+            for (size_t i = 0; i < KR_NSPARED; i++) {
+                s += p->stats[ri][kr_spared[i].st];
+                if (p->stats[ri][kr_spared[i].st]) any[i] = true;
             }
             if (s > xmax) xmax = s;
         }
@@ -496,25 +472,25 @@ static void sec_spared(const Rep *r, FILE *f)
             double y = pl.y + row * 24 + 4, x = pl.x;
             const char *rn = istr(p->img, p->img->rules[ri].name);
             kh_text(f, pl.x - 6, y + 12, "end", "tick", rn);
-            for (size_t i = 0; i < NREASONS; i++) {
-                uint64_t c = p->stats[ri][reasons[i].st];
+            for (size_t i = 0; i < KR_NSPARED; i++) {
+                uint64_t c = p->stats[ri][kr_spared[i].st];
                 if (!c) continue;
                 double w = pl.w * (double)c / top;
                 char tip[320];
-                snprintf(tip, sizeof tip, "%s, %s: %llu", rn, reasons[i].name, (unsigned long long)c);
-                kh_rect(f, x, y, w, 16, reasons[i].colour, tip);
+                snprintf(tip, sizeof tip, "%s, %s: %llu", rn, kr_spared[i].name, (unsigned long long)c);
+                kh_rect(f, x, y, w, 16, kr_spared[i].colour, tip);
                 x += w;
             }
             row++;
         }
         kh_svg_close(f);
         fputs("<ul class=\"legend\">", f);
-        for (size_t i = 0; i < NREASONS; i++)
-            if (any[i]) swatch(f, reasons[i].colour, false, reasons[i].name);
+        for (size_t i = 0; i < KR_NSPARED; i++)
+            if (any[i]) swatch(f, kr_spared[i].colour, false, kr_spared[i].name);
         fputs("</ul>\n", f);
         table_open(f, "Table: triggers, asks sent and spared per rule");
         fputs("<tr><th>rule</th><th>triggered</th><th>asks sent</th>", f);
-        for (size_t i = 0; i < NREASONS; i++) fprintf(f, "<th>%s</th>", reasons[i].name);
+        for (size_t i = 0; i < KR_NSPARED; i++) fprintf(f, "<th>%s</th>", kr_spared[i].name);
         fputs("</tr>\n", f);
         for (uint32_t ri = 0; ri < p->img->nrules; ri++) {
             if (p->img->rules[ri].is_task) continue;
@@ -522,8 +498,8 @@ static void sec_spared(const Rep *r, FILE *f)
             kh_escz(f, istr(p->img, p->img->rules[ri].name));
             fprintf(f, "</td><td>%llu</td><td>%llu</td>", (unsigned long long)p->stats[ri][KR_ST_TRIGGERED],
                     (unsigned long long)p->stats[ri][KR_ST_SENT]);
-            for (size_t i = 0; i < NREASONS; i++)
-                fprintf(f, "<td>%llu</td>", (unsigned long long)p->stats[ri][reasons[i].st]);
+            for (size_t i = 0; i < KR_NSPARED; i++)
+                fprintf(f, "<td>%llu</td>", (unsigned long long)p->stats[ri][kr_spared[i].st]);
             fputs("</tr>\n", f);
         }
         table_close(f);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
+#include "spared.h"
 
 #define PROGRESS_EVERY 65536u     /* events between clock checks */
 
@@ -19,19 +20,6 @@ static double seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const struct { int st; const char *name, *key; } spared[] = {
-    { KR_ST_COND,    "if/unless false",   "if_unless_false" },
-    { KR_ST_CAP,     "cap",               "cap" },
-    { KR_ST_YIELD,   "yielded",           "yielded" },
-    { KR_ST_OPTOUT,  "opt-out",           "opt_out" },
-    { KR_ST_CONSENT, "consent",           "consent" },
-    { KR_ST_HOLDOUT, "holdout",           "holdout" },
-    { KR_ST_HORIZON, "horizon",           "horizon" },
-    { KR_ST_KEEP,    "keep-ignored",      "keep_ignored" },
-    { KR_ST_RESTART, "restart-cancelled", "restart_cancelled" },
-    { KR_ST_NOTIME,  "no allowed time",   "no_allowed_time" },
-};
-#define NSPARED (sizeof spared / sizeof spared[0])
 
 /* Whether trigger attribute read i went unseen: of one engine, or of a
  * partitioned run (all its buckets). */
@@ -56,12 +44,12 @@ static void stats_block(FILE *err, const char *label, const uint64_t *s, bool ta
     }
     fputc('\n', err);
     uint64_t total = 0;
-    for (size_t i = 0; i < NSPARED; i++) total += s[spared[i].st];
+    for (size_t i = 0; i < KR_NSPARED; i++) total += s[kr_spared[i].st];
     fprintf(err, "  spared: %llu", (unsigned long long)total);
     const char *sep = " (";
-    for (size_t i = 0; i < NSPARED; i++) {
-        if (!s[spared[i].st]) continue;
-        fprintf(err, "%s%s %llu", sep, spared[i].name, (unsigned long long)s[spared[i].st]);
+    for (size_t i = 0; i < KR_NSPARED; i++) {
+        if (!s[kr_spared[i].st]) continue;
+        fprintf(err, "%s%s %llu", sep, kr_spared[i].name, (unsigned long long)s[kr_spared[i].st]);
         sep = ", ";
     }
     fputs(*sep == ',' ? ")\n" : "\n", err);
@@ -160,10 +148,10 @@ static void stats_json_counts(FILE *out, const uint64_t *s)
             "\"moved_by_quiet_hours\":%llu,\"spared\":{", U(KR_ST_TRIGGERED), U(KR_ST_SENT),
             U(KR_ST_REMINDED), U(KR_ST_TASKS), U(KR_ST_MOVED));
     uint64_t total = 0;
-    for (size_t i = 0; i < NSPARED; i++) total += s[spared[i].st];
+    for (size_t i = 0; i < KR_NSPARED; i++) total += s[kr_spared[i].st];
     fprintf(out, "\"total\":%llu", (unsigned long long)total);
-    for (size_t i = 0; i < NSPARED; i++)
-        fprintf(out, ",\"%s\":%llu", spared[i].key, U(spared[i].st));
+    for (size_t i = 0; i < KR_NSPARED; i++)
+        fprintf(out, ",\"%s\":%llu", kr_spared[i].key, U(kr_spared[i].st));
     fprintf(out, "},\"reminders_not_sent\":{\"blocked\":%llu,\"answered\":%llu}",
             U(KR_ST_REM_BLOCKED), U(KR_ST_REM_ANSWERED));
 #undef U

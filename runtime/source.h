@@ -101,9 +101,10 @@ KsSink *ks_sqlite_sink(const char *name, const char *uri, FILE *err);
 /* URI helpers (srcuri.c): splits "BASE?k=v&..." taking out table= and
  * query= (query= runs to the end of the name, so SQL may hold & and ?);
  * the rest of the parameters stay on the base.  Percent escapes in the
- * table and query are decoded.  0, or -1 with msg set. */
+ * table and query are decoded.  A sink's URI (sink) must name a table.
+ * 0, or -1 with "NAME: error: MESSAGE" printed on err (when not NULL). */
 typedef struct KsUri { char *base, *table, *query; } KsUri;
-int  ks_uri_split(const char *uri, KsUri *u, char *msg, size_t cap);
+int  ks_uri_split(const char *name, const char *uri, bool sink, KsUri *u, FILE *err);
 void ks_uri_free(KsUri *u);
 /* "NAME: error: MESSAGE" then the SQL with a caret under the 1-based
  * character position pos (0: none). */

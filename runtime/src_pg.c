@@ -132,11 +132,7 @@ static char *sprintf_alloc(const char *fmt, const char *a, const char *b)
 KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
 {
     KsUri u;
-    char msg[200];
-    if (ks_uri_split(uri, &u, msg, sizeof msg) != 0) {
-        if (err) fprintf(err, "%s: error: %s\n", name, msg);
-        return NULL;
-    }
+    if (ks_uri_split(name, uri, false, &u, err) != 0) return NULL;
     PgRaw *p = calloc(1, sizeof *p);
     if (!p) { ks_uri_free(&u); if (err) fprintf(err, "%s: error: out of memory\n", name); return NULL; }
     p->base.read = pg_read;
@@ -279,20 +275,14 @@ static int pg_sink_close(KsSink *s, bool ok)
 KsSink *ks_pg_sink(const char *uri, FILE *err)
 {
     KsUri u;
-    char msg[200];
     char *shown = ks_display_name(uri);
     const char *name = shown ? shown : uri;
-    if (ks_uri_split(uri, &u, msg, sizeof msg) != 0) {
-        if (err) fprintf(err, "%s: error: %s\n", name, msg);
+    if (ks_uri_split(name, uri, true, &u, err) != 0) {
         free(shown);
         return NULL;
     }
     PgSink *k = NULL;
     char *t = NULL, *sql = NULL;
-    if (!u.table) {
-        if (err) fprintf(err, "%s: error: the schedule goes to a table: give table=NAME, not query=\n", name);
-        goto fail;
-    }
     if (!(k = calloc(1, sizeof *k))) goto oom;
     k->base.write = pg_sink_write;
     k->base.close = pg_sink_close;

@@ -162,11 +162,7 @@ static sqlite3 *open_db(const char *name, const char *path, int flags, FILE *err
 KsRaw *ks_sqlite_open(const char *name, const char *uri, FILE *err)
 {
     KsUri u;
-    char msg[200];
-    if (ks_uri_split(uri, &u, msg, sizeof msg) != 0) {
-        if (err) fprintf(err, "%s: error: %s\n", name, msg);
-        return NULL;
-    }
+    if (ks_uri_split(name, uri, false, &u, err) != 0) return NULL;
     SqRaw *q = calloc(1, sizeof *q);
     if (!q) { ks_uri_free(&u); if (err) fprintf(err, "%s: error: out of memory\n", name); return NULL; }
     q->base.read = sq_read;
@@ -276,16 +272,7 @@ static int sq_sink_close(KsSink *s, bool ok)
 KsSink *ks_sqlite_sink(const char *name, const char *uri, FILE *err)
 {
     KsUri u;
-    char msg[200];
-    if (ks_uri_split(uri, &u, msg, sizeof msg) != 0) {
-        if (err) fprintf(err, "%s: error: %s\n", name, msg);
-        return NULL;
-    }
-    if (!u.table) {
-        if (err) fprintf(err, "%s: error: the schedule goes to a table: give table=NAME, not query=\n", name);
-        ks_uri_free(&u);
-        return NULL;
-    }
+    if (ks_uri_split(name, uri, true, &u, err) != 0) return NULL;
     SqSink *k = calloc(1, sizeof *k);
     char *t = quote_ident(u.table), *sql = t ? malloc(strlen(t) + 300u) : NULL;
     if (!k || !sql) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }

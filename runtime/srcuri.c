@@ -92,7 +92,7 @@ static char *decode(const char *s, size_t n)
     return o;
 }
 
-int ks_uri_split(const char *uri, KsUri *u, char *msg, size_t cap)
+static int uri_split(const char *uri, KsUri *u, char *msg, size_t cap)
 {
     memset(u, 0, sizeof *u);
     const char *q = strchr(uri, '?');
@@ -130,6 +130,21 @@ int ks_uri_split(const char *uri, KsUri *u, char *msg, size_t cap)
     if (!u->table == !u->query) {
         snprintf(msg, cap, "%s", u->table ? "give table=NAME or query=SQL, not both"
                                           : "no table=NAME or query=SQL parameter (e.g. ?table=events)");
+        ks_uri_free(u);
+        return -1;
+    }
+    return 0;
+}
+
+int ks_uri_split(const char *name, const char *uri, bool sink, KsUri *u, FILE *err)
+{
+    char msg[200];
+    if (uri_split(uri, u, msg, sizeof msg) != 0) {
+        if (err) fprintf(err, "%s: error: %s\n", name, msg);
+        return -1;
+    }
+    if (sink && !u->table) {
+        if (err) fprintf(err, "%s: error: the schedule goes to a table: give table=NAME, not query=\n", name);
         ks_uri_free(u);
         return -1;
     }

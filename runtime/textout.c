@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "../lang/util.h"
 
 size_t kt_time(int64_t t, char *buf, size_t n)
 {
@@ -17,35 +18,9 @@ size_t kt_time(int64_t t, char *buf, size_t n)
     return len < 0 ? 0 : (size_t)len;
 }
 
-void kt_csv_field(FILE *f, const char *s, size_t n)
-{
-    bool q = false;
-    for (size_t i = 0; i < n && !q; i++)
-        q = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    if (!q) { fwrite(s, 1, n, f); return; }
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"') fputc('"', f);
-        fputc(s[i], f);
-    }
-    fputc('"', f);
-}
+void kt_csv_field(FILE *f, const char *s, size_t n) { ku_csv_field(s, n, ku_put_file, f); }
 
-void kt_json_str(FILE *f, const char *s, size_t n)
-{
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"') fputs("\\\"", f);
-        else if (c == '\\') fputs("\\\\", f);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c == '\r') fputs("\\r", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
+void kt_json_str(FILE *f, const char *s, size_t n) { ku_json_str(s, n, ku_put_file, f); }
 
 void kt_md_text(FILE *f, const char *s, size_t n)
 {

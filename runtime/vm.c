@@ -7,14 +7,15 @@
  * unknown gives unknown, except AND/OR/NOT (Kleene logic).  Strings are
  * value-pool ids: equality is id equality, order is byte-wise.
  *
- * History opcodes read the customer state kept by the replay (KrCust):
- * windows are half-open, (now - w, now]; inside where-functions their values
+ * History opcodes read the customer state kept by the replay through
+ * kr_hist_* (hist.h) alone, never the engine's layout: windows are half-open, (now - w, now]; inside where-functions their values
  * are remembered for the rest of the top-level evaluation (KvMemo).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "hist.h"
 
 /* Nested where-functions (COUNT inside COUNT): the verifier bounds the
  * nesting by KB_MAX_NEST, so verified code never reaches this; each level
@@ -136,61 +137,36 @@ static int64_t window_lo(const KImage *img, int64_t now, uint32_t wconst)
     return lo;
 }
 
-static const KrHist *hist_for(const KvCtx *c, uint32_t e)
-{
-    const KvEnv *env = c->env;
-    if (!c->cust || !c->cust->hist || e >= env->img->nevents) return NULL;
-    uint32_t h = env->hist_of[e];
-    return h == KB_NONE || (h & KR_COUNTED) ? NULL : &c->cust->hist[h];
-}
-
 /* The kept attributes of record r of kind e, as an attribute set. */
-static KvAttrs record_attrs(const KImage *img, uint32_t e, const KrHist *h, uint32_t r)
+static KvAttrs record_attrs(const KImage *img, uint32_t e, const KrHistSpan *h, uint32_t r)
 {
     const KbRetention *ret = &img->retention[e];
-    KvAttrs s = { ret->nattrs, ret->attrs, &h->cells[(size_t)r * (1 + ret->nattrs) + 1] };
+    KvAttrs s = { ret->nattrs, ret->attrs, kr_hist_attrs(h, r) };
     return s;
-}
-
-static int64_t record_time(const KImage *img, uint32_t e, const KrHist *h, uint32_t r)
-{
-    return h->cells[(size_t)r * (1 + img->retention[e].nattrs)].i;
-}
-
-/* The customer's total of kind e when it is only counted (KR_COUNTED),
- * or NULL. */
-static const uint64_t *count_for(const KvCtx *c, uint32_t e)
-{
-    const KvEnv *env = c->env;
-    if (!c->cust || e >= env->img->nevents) return NULL;
-    uint32_t h = env->hist_of[e];
-    if (h == KB_NONE || !(h & KR_COUNTED)) return NULL;
-    return &kr_cust_totals(c->cust)[h & ~KR_COUNTED];
 }
 
 /* COUNT e f w */
 static int op_count(const KvCtx *c, uint32_t e, uint32_t f, uint32_t w, KrValue *out)
 {
     const KImage *img = c->env->img;
-    const KrHist *h = hist_for(c, e);
     *out = mk_num(0);
     int64_t lo = window_lo(img, c->now, w);
     if (f == KB_NONE && lo == INT64_MIN && (img->retention[e].flags & KB_RET_COUNT)) {
-        const uint64_t *total = count_for(c, e);
-        if (total) *out = mk_num((double)*total);
-        else if (h) *out = mk_num((double)h->total);
+        uint64_t total;
+        if (kr_hist_total(c->env, c->cust, e, &total)) *out = mk_num((double)total);
         return 0;
     }
-    if (!h) return 0;
+    KrHistSpan h;
+    if (!kr_hist_span(c->env, c->cust, e, &h)) return 0;
     if (f != KB_NONE && c->depth >= KV_MAX_DEPTH) return -1;
     uint64_t n = 0;
-    for (uint32_t r = h->n; r-- > h->head;) {        /* newest first: stop at the window */
-        int64_t t = record_time(img, e, h, r);
+    for (uint32_t r = h.hi; r-- > h.lo;) {           /* newest first: stop at the window */
+        int64_t t = kr_hist_time(&h, r);
         if (t > c->now) continue;
         if (t <= lo) break;
         if (f != KB_NONE) {
             KvCtx sub = *c;
-            sub.cur = record_attrs(img, e, h, r);
+            sub.cur = record_attrs(img, e, &h, r);
             sub.depth = c->depth + 1;
             sub.tvals = NULL;                    /* explain traces the top level only */
             sub.tseen = NULL;
@@ -204,43 +180,42 @@ static int op_count(const KvCtx *c, uint32_t e, uint32_t f, uint32_t w, KrValue 
     return 0;
 }
 
-/* Index of the last record of kind e at or before now, or UINT32_MAX. */
-static uint32_t last_record(const KvCtx *c, uint32_t e, const KrHist **hp)
+/* Index of the last record of kind e at or before now (its span in *h),
+ * or UINT32_MAX. */
+static uint32_t last_record(const KvCtx *c, uint32_t e, KrHistSpan *h)
 {
-    const KrHist *h = hist_for(c, e);
-    *hp = h;
-    if (!h) return UINT32_MAX;
-    for (uint32_t r = h->n; r > h->head; r--)
-        if (record_time(c->env->img, e, h, r - 1) <= c->now) return r - 1;
+    if (!kr_hist_span(c->env, c->cust, e, h)) return UINT32_MAX;
+    for (uint32_t r = h->hi; r > h->lo; r--)
+        if (kr_hist_time(h, r - 1) <= c->now) return r - 1;
     return UINT32_MAX;
 }
 
 /* AGG k e a w */
-static void op_agg(const KvCtx *c, uint32_t k, uint32_t e, uint32_t a, uint32_t w, KrValue *out)
+static void op_agg(const KvCtx *c, KbAgg k, uint32_t e, uint32_t a, uint32_t w, KrValue *out)
 {
     const KImage *img = c->env->img;
-    const KrHist *h = hist_for(c, e);
+    KrHistSpan h;
     double acc = 0;
     uint64_t n = 0;
-    if (h) {
+    if (kr_hist_span(c->env, c->cust, e, &h)) {
         int64_t lo = window_lo(img, c->now, w);
-        for (uint32_t r = h->n; r-- > h->head;) {
-            int64_t t = record_time(img, e, h, r);
+        for (uint32_t r = h.hi; r-- > h.lo;) {
+            int64_t t = kr_hist_time(&h, r);
             if (t > c->now) continue;
             if (t <= lo) break;
-            KvAttrs s = record_attrs(img, e, h, r);
+            KvAttrs s = record_attrs(img, e, &h, r);
             KrValue v = attr_of(c->env, &s, a, KB_NUM);
             if (v.tag != KB_NUM) continue;
-            if (n == 0 && k >= 2) acc = v.num;
-            else if (k == 2) acc = v.num < acc ? v.num : acc;
-            else if (k == 3) acc = v.num > acc ? v.num : acc;
+            if (n == 0 && (k == KB_AGG_MIN || k == KB_AGG_MAX)) acc = v.num;
+            else if (k == KB_AGG_MIN) acc = v.num < acc ? v.num : acc;
+            else if (k == KB_AGG_MAX) acc = v.num > acc ? v.num : acc;
             else acc += v.num;
             n++;
         }
     }
-    if (k == 0) *out = mk_num(acc);
+    if (k == KB_AGG_SUM) *out = mk_num(acc);
     else if (n == 0) *out = unknown_value;
-    else if (k == 1) *out = mk_num(acc / (double)n);
+    else if (k == KB_AGG_AVG) *out = mk_num(acc / (double)n);
     else *out = mk_num(acc);
 }
 
@@ -248,11 +223,11 @@ static void op_agg(const KvCtx *c, uint32_t k, uint32_t e, uint32_t a, uint32_t 
 static bool op_asked(const KvCtx *c, uint32_t s, uint32_t w)
 {
     const KImage *img = c->env->img;
-    const KrCust *cu = c->cust;
-    if (!cu) return false;
+    uint32_t n;
+    const KrSent *sent = kr_hist_sends(c->cust, &n);
     int64_t lo = window_lo(img, c->now, w);
-    for (uint32_t i = cu->nsent; i-- > cu->sent_head;) {
-        const KrSent *x = &cu->sent[i];
+    for (uint32_t i = n; i-- > 0;) {
+        const KrSent *x = &sent[i];
         if (x->time > c->now || x->rule >= img->nrules) continue;
         if (x->time <= lo) break;
         const KbRule *r = &img->rules[x->rule];
@@ -268,16 +243,15 @@ static bool op_responded(const KvCtx *c, uint32_t s, uint32_t w)
     const KImage *img = env->img;
     if (env->ev_response == KB_NONE || env->response_survey == KB_NONE || s >= img->nsurveys)
         return false;
-    const KrHist *h = hist_for(c, env->ev_response);
-    if (!h) return false;
+    KrHistSpan h;
+    if (!kr_hist_span(env, c->cust, env->ev_response, &h)) return false;
     uint32_t want = env->strval[img->surveys[s]];
-    uint32_t stride = 1 + img->retention[env->ev_response].nattrs;
     int64_t lo = window_lo(img, c->now, w);
-    for (uint32_t r = h->n; r-- > h->head;) {
-        const KrValue *rec = &h->cells[(size_t)r * stride];
-        if (rec[0].i > c->now) continue;
-        if (rec[0].i <= lo) break;
-        const KrValue *v = &rec[1 + env->response_survey];
+    for (uint32_t r = h.hi; r-- > h.lo;) {
+        int64_t t = kr_hist_time(&h, r);
+        if (t > c->now) continue;
+        if (t <= lo) break;
+        const KrValue *v = &kr_hist_attrs(&h, r)[env->response_survey];
         if (v->tag == KB_STR && v->str == want) return true;
     }
     return false;
@@ -387,12 +361,11 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
         case KB_OP_TRAIT: {
             NEED(0, 1);
             KrValue v = unknown_value;
-            if (c->cust && c->cust->traits)
-                for (uint32_t i = 0; i < img->ntraits; i++)
-                    if (img->traits[i] == OPND(0)) {
-                        v = kv_coerce(env, c->cust->traits[i], (uint8_t)OPND(1));
-                        break;
-                    }
+            for (uint32_t i = 0; i < img->ntraits; i++)
+                if (img->traits[i] == OPND(0)) {
+                    v = kv_coerce(env, kr_hist_trait(c->cust, i), (uint8_t)OPND(1));
+                    break;
+                }
             PUSH(v);
             break;
         }
@@ -436,10 +409,9 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
         case KB_OP_SINCE: {
             NEED(0, 1);
             if (OPND(0) >= img->nevents) goto done;
-            const KrHist *h;
+            KrHistSpan h;
             uint32_t r = last_record(c, OPND(0), &h);
-            PUSH(r == UINT32_MAX ? unknown_value
-                                 : mk_int(KB_DUR, c->now - record_time(img, OPND(0), h, r)));
+            PUSH(r == UINT32_MAX ? unknown_value : mk_int(KB_DUR, c->now - kr_hist_time(&h, r)));
             break;
         }
         /* LAST e a t: push attribute a (coerced to t) of the customer's last
@@ -447,11 +419,11 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
         case KB_OP_LAST: {
             NEED(0, 1);
             if (OPND(0) >= img->nevents) goto done;
-            const KrHist *h;
+            KrHistSpan h;
             uint32_t r = last_record(c, OPND(0), &h);
             KrValue v = unknown_value;
             if (r != UINT32_MAX) {
-                KvAttrs s = record_attrs(img, OPND(0), h, r);
+                KvAttrs s = record_attrs(img, OPND(0), &h, r);
                 v = attr_of(env, &s, OPND(1), (uint8_t)OPND(2));
             }
             PUSH(v);
@@ -462,10 +434,10 @@ int kv_eval(const KvCtx *c, uint32_t fn, KrValue *out)
          * of none is 0, avg/min/max of none are unknown */
         case KB_OP_AGG: {
             NEED(0, 1);
-            if (OPND(1) >= img->nevents || OPND(0) > 3) goto done;
+            if (OPND(1) >= img->nevents || OPND(0) > KB_AGG_MAX) goto done;
             KrValue v;
             if (!memo_get(c, f->start + pc, &v)) {
-                op_agg(c, OPND(0), OPND(1), OPND(2), OPND(3), &v);
+                op_agg(c, (KbAgg)OPND(0), OPND(1), OPND(2), OPND(3), &v);
                 memo_put(c, f->start + pc, v);
             }
             PUSH(v);

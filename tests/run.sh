@@ -225,6 +225,12 @@ sub_suite ci "$ROOT/tests/ci/run.sh"
 sub_suite update "$ROOT/tests/testyaml/update/run.sh"
 # --- end of CI formats ---
 
+# --- the bench's peer -----------------------------------------------------------
+# tests/peer/run.sh: bench/single.kai and its SQL for DuckDB (bench/duckdb.mjs)
+# give the same schedules; bench/run.sh and bench/scale.sh in miniature.
+sub_suite peer "$ROOT/tests/peer/run.sh"
+# --- end of the bench's peer ---
+
 # --- diff and readout ---------------------------------------------------------------
 # tests/report/run.sh: golden cases of `kairos diff` (tests/diff-golden/) and
 # `kairos readout` (tests/readout/), and the examples' diff and readout walkthroughs.

@@ -2,7 +2,8 @@
 # deps.sh -- installs Kairos's build and test dependencies when they are
 # missing: Debian packages with apt-get when run as root (otherwise it prints
 # the exact command to run), then the npm packages that the CI-format tests
-# (tests/ci) run the output through, pinned by tools/node/package-lock.json,
+# (tests/ci) run the output through and DuckDB, the peer of make bench
+# (bench/duckdb.mjs, tests/peer), pinned by tools/node/package-lock.json,
 # into tools/node/node_modules (project-local, nothing global).
 #
 # npm: `npm ci --prefer-offline` uses the npm cache (~/.npm) first, so a

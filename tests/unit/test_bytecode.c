@@ -557,6 +557,85 @@ START_TEST(test_disasm)
 }
 END_TEST
 
+/* The listing of img (malloc'd). */
+static char *listing(const KImage *img)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(m);
+    kb_disasm(img, m);
+    fclose(m);
+    return text;
+}
+
+/* The sample with rule 0 (an `after` rule with an `at` window) or, with
+ * every_best, turned into `every 36h at 07:30` with `at best_time(E)`: the
+ * fields shown only for the other trigger or `at` kind are shown there. */
+static KImage *rule_base(bool every_best)
+{
+    KImage *img = sample();
+    ck_assert_uint_ge(img->nrules, 1);
+    KbRule *r = &img->rules[0];
+    if (every_best) {
+        r->trigger = KB_TRIG_EVERY;
+        r->period = KB_PER_DURATION;
+        r->period_dur = 36 * 3600;
+        r->every_at = 450;
+        r->at = KB_AT_BEST_TIME;
+        r->best_event = 6;
+    }
+    return img;
+}
+
+/* A change of one field, by its kind: an index or count goes between 0 and
+ * 1 (KB_NONE becomes 0), a number moves by one, a duration by an hour, a
+ * flag flips, a list loses its last entry. */
+#define PERTURB_u8(r, f)       (r)->f = (uint8_t)((r)->f + 1u)
+#define PERTURB_u32(r, f)      (r)->f = (r)->f == 0 ? 1u : 0u
+#define PERTURB_i32(r, f)      (r)->f += 1
+#define PERTURB_i64(r, f)      (r)->f += 3600
+#define PERTURB_flag(r, f)     (r)->f = !(r)->f
+#define PERTURB_attempts(r, f) (r)->n##f -= 1
+#define PERTURB_variants(r, f) (r)->n##f -= 1
+
+/* No field of KB_RULE_FIELDS is invisible to `kairos disasm`: changing any
+ * one of them changes the listing of the `after` or of the `every` rule
+ * (the summary writes the fields marked `hand` itself, any other by its
+ * SHOW kind, so a new field cannot be left out silently). */
+START_TEST(test_disasm_shows_every_rule_field)
+{
+    char *base[2] = { NULL, NULL };
+    for (int b = 0; b < 2; b++) {
+        KImage *img = rule_base(b == 1);
+        ck_assert(img->rules[0].nattempts >= 1 && img->rules[0].nvariants >= 1);
+        base[b] = listing(img);
+        kb_free(img);
+    }
+    ck_assert_str_ne(base[0], base[1]);
+    int checked = 0;
+#define SHOWN_(kind, name, show) \
+    { \
+        bool differs = false; \
+        for (int b = 0; b < 2 && !differs; b++) { \
+            KImage *img = rule_base(b == 1); \
+            PERTURB_##kind(&img->rules[0], name); \
+            char *t = listing(img); \
+            differs = strcmp(t, base[b]) != 0; \
+            free(t); \
+            kb_free(img); \
+        } \
+        ck_assert_msg(differs, "kairos disasm does not show the rule field " #name); \
+        checked++; \
+    }
+    KB_RULE_FIELDS(SHOWN_)
+#undef SHOWN_
+    ck_assert_int_ge(checked, 25);
+    free(base[0]);
+    free(base[1]);
+}
+END_TEST
+
 Suite *bytecode_suite(void)
 {
     Suite *s = suite_create("bytecode");
@@ -575,6 +654,7 @@ Suite *bytecode_suite(void)
     tcase_add_test(tc, test_verify_stack_bound);
     tcase_add_test(tc, test_verify_tables);
     tcase_add_test(tc, test_disasm);
+    tcase_add_test(tc, test_disasm_shows_every_rule_field);
     suite_add_tcase(s, tc);
     return s;
 }

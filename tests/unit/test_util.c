@@ -119,6 +119,72 @@ START_TEST(test_grow_and_buf)
 }
 END_TEST
 
+/* KU_RESERVE: room for item n in an array with a uint32_t or a size_t
+ * capacity, doubling from `first`; the capacity is written back in its own
+ * type, and a full array grows only when n reaches it. */
+START_TEST(test_reserve)
+{
+    struct { long *v; uint32_t n, cap; } a = { 0 };
+    for (uint32_t i = 0; i < 9; i++) {
+        ck_assert_int_eq(KU_RESERVE(a.v, a.n, a.cap, 4), 0);
+        a.v[a.n++] = (long)i * 3;
+    }
+    ck_assert_uint_eq(a.cap, 16);
+    for (uint32_t i = 0; i < 9; i++) ck_assert_int_eq(a.v[i], (long)i * 3);
+    long *before = a.v;
+    ck_assert_int_eq(KU_RESERVE(a.v, 9, a.cap, 4), 0);
+    ck_assert_ptr_eq(a.v, before);
+    ck_assert_uint_eq(a.cap, 16);
+    free(a.v);
+
+    struct { char *v; size_t n, cap; } b = { 0 };
+    ck_assert_int_eq(KU_RESERVE(b.v, b.n, b.cap, 3), 0);
+    ck_assert_uint_eq(b.cap, 3);
+    b.n = 3;
+    ck_assert_int_eq(KU_RESERVE(b.v, b.n, b.cap, 3), 0);
+    ck_assert_uint_eq(b.cap, 6);
+    ck_assert_int_eq(KU_RESERVE(b.v, SIZE_MAX, b.cap, 3), -1);
+    ck_assert_uint_eq(b.cap, 6);
+    free(b.v);
+}
+END_TEST
+
+/* ku_csv_field quotes only when needed and doubles quotes; ku_json_str
+ * escapes quote, backslash, \n \r \t by name and other control bytes as
+ * \u00XX; the FILE and KuBuf sinks receive the same bytes. */
+START_TEST(test_quoting)
+{
+    static const struct { const char *in; size_t n; const char *csv, *json; } cases[] = {
+        { "plain", 5, "plain", "\"plain\"" },
+        { "a,b", 3, "\"a,b\"", "\"a,b\"" },
+        { "say \"hi\"", 8, "\"say \"\"hi\"\"\"", "\"say \\\"hi\\\"\"" },
+        { "l1\nl2\r\t\\", 8, "\"l1\nl2\r\t\\\"", "\"l1\\nl2\\r\\t\\\\\"" },
+        { "\x01z\x00", 3, "\x01z\x00", "\"\\u0001z\\u0000\"" },
+        { "", 0, "", "\"\"" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        KuBuf b = { 0 };
+        ku_csv_field(cases[k].in, cases[k].n, ku_put_buf, &b);
+        size_t want = strlen(cases[k].csv) + (k == 4);          /* case 4 ends in a NUL byte */
+        ck_assert_uint_eq(b.n, want);
+        ck_assert_mem_eq(b.s, cases[k].csv, want);
+        free(ku_buf_take(&b));
+        ku_json_str(cases[k].in, cases[k].n, ku_put_buf, &b);
+        char *j = ku_buf_take(&b);
+        ck_assert_str_eq(j, cases[k].json);
+        char *m = NULL;
+        size_t mlen = 0;
+        FILE *f = open_memstream(&m, &mlen);
+        ck_assert_ptr_nonnull(f);
+        ku_json_str(cases[k].in, cases[k].n, ku_put_file, f);
+        fclose(f);
+        ck_assert_str_eq(m, j);
+        free(m);
+        free(j);
+    }
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -127,6 +193,8 @@ Suite *util_suite(void)
     tcase_add_test(tc, test_read_file);
     tcase_add_test(tc, test_durations);
     tcase_add_test(tc, test_grow_and_buf);
+    tcase_add_test(tc, test_reserve);
+    tcase_add_test(tc, test_quoting);
     suite_add_tcase(s, tc);
     return s;
 }

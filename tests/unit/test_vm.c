@@ -8,6 +8,7 @@
 #include "units.h"
 #include "value_cases.h"
 #include "../../runtime/internal.h"
+#include "../../runtime/hist.h"
 
 /* ---- a hand-built image ----------------------------------------------------
  * events: 0 purchase {amount, name}, 1 response {survey}
@@ -638,6 +639,58 @@ START_TEST(test_explain_bounds)
 }
 END_TEST
 
+/* runtime/hist.h: the VM's only way into the engine's customer record
+ * (kept records, totals of counted kinds, sends, traits). */
+START_TEST(test_hist_interface)
+{
+    make_env();
+    KrHistSpan sp;
+    uint64_t n = 99;
+    ck_assert(!kr_hist_span(&tb.env, NULL, E_PURCHASE, &sp));          /* no customer */
+    ck_assert(!kr_hist_total(&tb.env, NULL, E_PURCHASE, &n));
+    ck_assert(kr_hist_span(&tb.env, &tb.cust, E_PURCHASE, &sp));
+    ck_assert_uint_eq(sp.hi - sp.lo, 0);
+    purchase(100, vnum(5), "a");
+    purchase(200, vnum(7), "b");
+    tb.hist[E_PURCHASE].head = 1;                                        /* the first dropped */
+    ck_assert(kr_hist_span(&tb.env, &tb.cust, E_PURCHASE, &sp));
+    ck_assert_uint_eq(sp.lo, 1);
+    ck_assert_uint_eq(sp.hi, 2);
+    ck_assert_int_eq(kr_hist_time(&sp, 1), 200);
+    ck_assert(kr_hist_attrs(&sp, 1)[0].num == 7);
+    ck_assert_uint_eq(kr_hist_attrs(&sp, 1)[1].str, pool_id("b"));
+    ck_assert(kr_hist_total(&tb.env, &tb.cust, E_PURCHASE, &n));
+    ck_assert_uint_eq(n, 2);                                             /* every one, kept or not */
+    ck_assert(!kr_hist_span(&tb.env, &tb.cust, 2, &sp));                /* not an event kind */
+    /* a kind only counted: no records, its total right after the record */
+    struct { KrCust c; uint64_t totals[1]; } rec = { .c = tb.cust, .totals = { 41 } };
+    tb.hist_of[E_PURCHASE] = KR_COUNTED | 0;
+    ck_assert(!kr_hist_span(&tb.env, &rec.c, E_PURCHASE, &sp));
+    ck_assert(kr_hist_total(&tb.env, &rec.c, E_PURCHASE, &n));
+    ck_assert_uint_eq(n, 41);
+    tb.hist_of[E_PURCHASE] = KB_NONE;                                   /* not read at all */
+    ck_assert(!kr_hist_total(&tb.env, &rec.c, E_PURCHASE, &n));
+    tb.hist_of[E_PURCHASE] = 0;
+    /* sends still kept, and traits */
+    uint32_t ns = 9;
+    ck_assert_ptr_null(kr_hist_sends(&tb.cust, &ns));
+    ck_assert_uint_eq(ns, 0);
+    tb.cust.sent = calloc(3, sizeof *tb.cust.sent);
+    for (uint32_t i = 0; i < 3; i++) tb.cust.sent[i] = (KrSent){ 10 * (i + 1), i, 0 };
+    tb.cust.nsent = tb.cust.capsent = 3;
+    tb.cust.sent_head = 1;
+    const KrSent *x = kr_hist_sends(&tb.cust, &ns);
+    ck_assert_uint_eq(ns, 2);
+    ck_assert_int_eq(x[0].time, 20);
+    ck_assert_uint_eq(x[1].rule, 2);
+    ASSERT_UNK(kr_hist_trait(&tb.cust, 0));
+    tb.cust.traits = calloc(1, sizeof *tb.cust.traits);
+    tb.cust.traits[0] = vbool(true);
+    ASSERT_BOOL(kr_hist_trait(&tb.cust, 0), true);
+    ASSERT_UNK(kr_hist_trait(NULL, 0));
+}
+END_TEST
+
 Suite *vm_suite(void)
 {
     Suite *s = suite_create("vm");
@@ -653,6 +706,7 @@ Suite *vm_suite(void)
     tcase_add_test(tc, test_now_hour_weekday);
     tcase_add_test(tc, test_history);
     tcase_add_test(tc, test_asked_responded);
+    tcase_add_test(tc, test_hist_interface);
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_explain_values);
     tcase_add_test(tc, test_explain_malformed);

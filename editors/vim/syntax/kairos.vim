@@ -1,6 +1,6 @@
 " Vim syntax file
 " Language:   Kairos (feedback timing policies, *.kai)
-" Reference:  SPEC.md 1.1 (lexical structure) and 1.2 (grammar)
+" Reference:  SPEC.md 1.1 (lexical structure) and Appendix B (grammar)
 
 if exists("b:current_syntax")
   finish

@@ -1,0 +1,36 @@
+# bench/logs.sh -- sourced by bench/run.sh and bench/scale.sh: the event logs
+# they measure on, made by kairos-bench gen and kept in $DIR for the next run.
+#
+# bench_log N C ORDER: sets $log to the CSV log of about N events of C
+# customers over $D days (seed $SEED), time-sorted (ORDER sorted: the
+# generator's own order) or grouped by customer (ORDER grouped: a stable sort
+# by customer id, each customer's rows keeping their time order, as most
+# exports come), generating it when it is not there.  A grouped log is sorted
+# from the time-sorted one when that exists, else straight from the
+# generator (no time-sorted copy on disk: 50M events are 2.7 GB a copy).
+# Returns non-zero, with a message on standard error, when it cannot.
+# Needs $BENCH (kairos-bench), $DIR, $D, $SEED.
+bench_log() {
+    _sorted="$DIR/events-$1-$2-$D-$SEED.csv"
+    case $3 in
+        sorted) log=$_sorted ;;
+        grouped) log="$DIR/events-$1-$2-$D-$SEED-grouped.csv" ;;
+        *) echo "bench_log: unknown order $3" >&2; return 1 ;;
+    esac
+    [ -s "$log" ] && return 0
+    if [ "$3" = sorted ]; then
+        "$BENCH" gen -n "$1" -c "$2" -d "$D" -s "$SEED" -f csv -o "$log.tmp" && mv "$log.tmp" "$log" && return 0
+    else
+        # sort's buffer: a quarter of the memory, so that a 50M-event log
+        # needs no temporary files of the size of the log beside it.
+        if [ -s "$_sorted" ]; then
+            { head -n 1 "$_sorted" && tail -n +2 "$_sorted" | sort -s -t, -k2,2 -S 25% -T "$DIR"; } >"$log.tmp"
+        else
+            "$BENCH" gen -n "$1" -c "$2" -d "$D" -s "$SEED" -f csv | {
+                IFS= read -r header && printf '%s\n' "$header" && sort -s -t, -k2,2 -S 25% -T "$DIR"; } >"$log.tmp"
+        fi && [ -s "$log.tmp" ] && mv "$log.tmp" "$log" && return 0
+    fi
+    rm -f "$log.tmp"
+    echo "cannot generate $log" >&2
+    return 1
+}

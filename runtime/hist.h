@@ -1,0 +1,81 @@
+/* hist.h -- a customer's history as the VM reads it (kr_hist_*): the one
+ * interface between the engine's customer record (KrCust and KrHist in
+ * internal.h, laid out by replay.c) and the VM (vm.c).  vm.c reads no field
+ * of KrCust or KrHist, so a change of the engine's memory layout edits
+ * internal.h, replay.c and this file, never the VM.  The functions are
+ * inline: history opcodes run in the engine's innermost loop.
+ *
+ * Every function takes the run's KvEnv (image and the engine's map from
+ * event kinds to kept histories) and the customer, which may be NULL (no
+ * customer: nothing kept). */
+#ifndef KAIROS_RUNTIME_HIST_H
+#define KAIROS_RUNTIME_HIST_H
+
+#include "internal.h"
+
+/* The kept events of one kind, oldest first: records lo .. hi-1, each its
+ * time and the values of the image's retention[e].attrs in that order
+ * (unknown when the event lacked one). */
+typedef struct KrHistSpan {
+    const KrValue *cells;
+    uint32_t lo, hi;              /* live records [lo, hi) */
+    uint32_t stride;              /* cells per record */
+} KrHistSpan;
+
+/* The customer's kept events of kind e; false (and an empty span) when the
+ * engine keeps none of that kind (only counted, or not read at all). */
+static inline bool kr_hist_span(const KvEnv *env, const KrCust *c, uint32_t e, KrHistSpan *sp)
+{
+    *sp = (KrHistSpan){ NULL, 0, 0, 1 };
+    if (!c || !c->hist || e >= env->img->nevents) return false;
+    uint32_t h = env->hist_of[e];
+    if (h == KB_NONE || (h & KR_COUNTED)) return false;
+    const KrHist *k = &c->hist[h];
+    *sp = (KrHistSpan){ k->cells, k->head, k->n, 1 + env->img->retention[e].nattrs };
+    return true;
+}
+
+/* Time of record r of a span. */
+static inline int64_t kr_hist_time(const KrHistSpan *sp, uint32_t r)
+{
+    return sp->cells[(size_t)r * sp->stride].i;
+}
+
+/* The kept attribute values of record r (retention[e].attrs order). */
+static inline const KrValue *kr_hist_attrs(const KrHistSpan *sp, uint32_t r)
+{
+    return &sp->cells[(size_t)r * sp->stride + 1];
+}
+
+/* Every event of kind e the customer had so far (not only the kept ones),
+ * when the engine counts that kind (retention flag KB_RET_COUNT, or any
+ * kept kind); false when it does not. */
+static inline bool kr_hist_total(const KvEnv *env, const KrCust *c, uint32_t e, uint64_t *n)
+{
+    if (!c || e >= env->img->nevents) return false;
+    uint32_t h = env->hist_of[e];
+    if (h == KB_NONE) return false;
+    if (h & KR_COUNTED) { *n = kr_cust_totals(c)[h & ~KR_COUNTED]; return true; }
+    if (!c->hist) return false;
+    *n = c->hist[h].total;
+    return true;
+}
+
+/* The asks' first sent attempts the engine still keeps for the customer
+ * (those a cap or asked() can see), in time order: *n of them. */
+static inline const KrSent *kr_hist_sends(const KrCust *c, uint32_t *n)
+{
+    if (!c || c->nsent <= c->sent_head) { *n = 0; return NULL; }
+    *n = c->nsent - c->sent_head;
+    return c->sent + c->sent_head;
+}
+
+/* Profile trait t (index into img->traits) as the last identify gave it,
+ * or unknown. */
+static inline KrValue kr_hist_trait(const KrCust *c, uint32_t t)
+{
+    if (!c || !c->traits) return (KrValue){ .tag = KB_UNKNOWN };
+    return c->traits[t];
+}
+
+#endif

@@ -1,0 +1,1 @@
+explain explain/keepmany.kai explain/keepmany.csv --customer c1
