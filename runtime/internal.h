@@ -317,6 +317,11 @@ int64_t kp_last_time(const KpRun *r);
 /* Bytes of records written to the temporary file so far, and the bucket count. */
 uint64_t kp_spilled(const KpRun *r);
 uint32_t kp_buckets(const KpRun *r);
+/* The most bytes of record pages pass 1 held at once (at most the budget,
+ * an eighth of opt->memory, plus the largest record; more only if the
+ * temporary file could not be written), and the budget. */
+size_t kp_buffered_peak(const KpRun *r);
+size_t kp_budget(const KpRun *r);
 /* After kp_replay: schedule rows that waited for the merge in the file. */
 uint64_t kp_rows_spilled(const KpRun *r);
 /* Pass 2: replays every bucket up to horizon and hands the rows to emit in

@@ -36,20 +36,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
 
 #define NB_MIN      64u              /* buckets, at least */
 #define NB_MAX      65536u           /* ... at most */
-#define NB_INPUT    (2u << 20)       /* input bytes per bucket aimed at */
+#define NB_INPUT    (512u << 10)     /* input bytes per bucket aimed at */
 #define MEMORY_DEFAULT (512ull << 20)
 #define JOBS_MAX    64u
 #define BUFFER_MAX  (8ull << 20)     /* records buffered, at most (and schedule rows kept: a quarter) */
+#define PAGE_MIN    (1u << 10)       /* record pages: budget / (2 * buckets), within these */
+#define PAGE_MAX    (64u << 10)
 
-/* A record: this header (24 bytes), then nattrs attribute indexes
- * (uint32_t, padded to 8 bytes), then nattrs values.  No file or line: the
- * engine prints no row messages (bad rows are reported in pass 1). */
+/* A record: a header, then nattrs attribute indexes (uint32_t, padded to
+ * 8 bytes), then nattrs values.  No file or line: the engine prints no row
+ * messages (bad rows are reported in pass 1).  The header is 16 bytes
+ * (PRec16: event and attribute count in 16 bits each, event 0xffff for
+ * KB_NONE) when the image has fewer than 65,535 events and at most 65,535
+ * attributes, else 24 (PRec, KpRun.wide); PRec is what both decode to. */
 typedef struct PRec {
     int64_t time;
     uint32_t cust;                /* global customer pool id */
@@ -58,12 +64,42 @@ typedef struct PRec {
     uint32_t pad;
 } PRec;
 
-static inline size_t rec_size(uint32_t n)
+typedef struct PRec16 {
+    int64_t time;
+    uint32_t cust;
+    uint16_t event, nattrs;
+} PRec16;
+
+static inline size_t rec_head(bool wide) { return wide ? sizeof(PRec) : sizeof(PRec16); }
+
+static inline size_t rec_size(bool wide, uint32_t n)
 {
-    return sizeof(PRec) + (((size_t)n * 4u + 7u) & ~(size_t)7u) + (size_t)n * sizeof(KrValue);
+    return rec_head(wide) + (((size_t)n * 4u + 7u) & ~(size_t)7u) + (size_t)n * sizeof(KrValue);
+}
+
+/* The header at q; returns the size of the record. */
+static inline size_t rec_get(bool wide, const char *q, PRec *h)
+{
+    if (wide) memcpy(h, q, sizeof *h);
+    else {
+        PRec16 c;
+        memcpy(&c, q, sizeof c);
+        *h = (PRec){ c.time, c.cust, c.event == 0xffffu ? KB_NONE : c.event, c.nattrs, 0 };
+    }
+    return rec_size(wide, h->nattrs);
 }
 
 typedef struct Chunk { uint64_t off; size_t len; } Chunk;
+
+/* Records not spilled yet lie in pages of KpRun.psize bytes (a record never
+ * straddles two; a record larger than a page gets a page of its own size),
+ * taken from one free list: pass 1 allocates at most its budget, whatever
+ * the log's length and order, and never copies a record to grow a buffer. */
+typedef struct Page {
+    struct Page *next;
+    size_t len, cap;              /* bytes used, bytes of data[] */
+    char data[];                  /* records (the header is 24 bytes: 8-aligned) */
+} Page;
 
 /* One lane's schedule rows of one bucket. */
 typedef struct Rows {
@@ -75,17 +111,17 @@ typedef struct Rows {
 } Rows;
 
 typedef struct Bucket {
-    char *buf; size_t len, cap;   /* records not spilled */
+    Page *head, *tail; size_t len;   /* records not spilled (len: their bytes) */
     Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
     Rows out[KP_LANES];           /* per lane */
     int64_t last;                 /* time of the last record */
     bool any, unsorted;           /* records came; not in time order */
 } Bucket;
 
-#define ROWS_BACK 32u             /* rows read back at a time per spilled bucket */
+#define ROWS_BACK 32u             /* rows read back at a time per spilled bucket, at most */
 
 /* A record's place in the replay order. */
-typedef struct Ord { uint64_t key; size_t off; } Ord;
+typedef struct Ord { uint64_t key; const char *rec; } Ord;
 
 /* What a worker sums over the buckets it replayed, per lane; and the
  * lane's translated attributes of the record being fed. */
@@ -126,7 +162,11 @@ struct KpRun {
     const KrOptions *opt;
     KrPool *customers, *values;
     Bucket *b; uint32_t nb;
-    size_t buffered, budget;
+    bool wide;                       /* 24-byte record headers (see PRec) */
+    size_t buffered, budget;         /* bytes of pages allocated; the most before spilling */
+    size_t peak;                     /* the most of buffered */
+    Page *free_pages; size_t psize;  /* pages spilled, for reuse; the page size */
+    uint32_t rows_back;              /* rows a spilled bucket reads back at a time */
     int spill_fd; uint64_t spill_off; bool nospill;
     atomic_uint_fast64_t spill_end;  /* pass 2: end of the temporary file */
     atomic_size_t rows_mem;          /* pass 2: bytes of rows kept in memory */
@@ -222,6 +262,7 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
     r->values = values;
     r->spill_fd = -1;
     r->last_time = INT64_MIN;
+    r->wide = u->nevents >= 0xffffu || u->nattrs > 0xffffu;
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < opt->ninputs; i++) {
         struct stat st;
@@ -235,6 +276,9 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
     uint64_t mem = opt->memory ? opt->memory : MEMORY_DEFAULT;
     r->budget = (size_t)(mem / 8u < BUFFER_MAX ? mem / 8u : BUFFER_MAX);
     if (r->budget < (64u << 10)) r->budget = 64u << 10;
+    r->psize = r->budget / (2u * r->nb);
+    if (r->psize < PAGE_MIN) r->psize = PAGE_MIN;
+    if (r->psize > PAGE_MAX) r->psize = PAGE_MAX;
     r->b = calloc(r->nb, sizeof *r->b);
     if (!r->b) { kp_free(r); return NULL; }
     return r;
@@ -273,36 +317,106 @@ static int write_at(int fd, const void *p, size_t len, uint64_t at)
     return 0;
 }
 
+/* Writes the iovecs v[0, n) at `at` of the temporary file (v is used up);
+ * 0 or -1. */
+static int writev_at(int fd, struct iovec *v, size_t n, uint64_t at)
+{
+    while (n > 0) {
+        ssize_t w = pwritev(fd, v, n > 1024 ? 1024 : (int)n, (off_t)at);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        at += (uint64_t)w;
+        size_t got = (size_t)w;
+        while (n > 0 && got >= v->iov_len) { got -= v->iov_len; v++; n--; }
+        if (n > 0) {                  /* written in part */
+            v->iov_base = (char *)v->iov_base + got;
+            v->iov_len -= got;
+        }
+    }
+    return 0;
+}
+
+static void page_release(KpRun *r, Page *p)
+{
+    if (p->cap > r->psize) {          /* a record's own page */
+        r->buffered -= p->cap;
+        free(p);
+        return;
+    }
+    p->next = r->free_pages;
+    r->free_pages = p;
+}
+
+/* spill_all -- appends every bucket's records to the temporary file (one
+ * contiguous region: a chunk per bucket, in bucket order) and puts their
+ * pages on the free list.  If that fails the records stay in memory from
+ * then on. */
 static void spill_all(KpRun *r)
 {
     if (spill_open(r) != 0) { r->nospill = true; return; }
+    size_t nv = 0, capv = 0;
+    for (uint32_t i = 0; i < r->nb; i++)
+        for (Page *p = r->b[i].head; p; p = p->next) capv++;
+    struct iovec *v = malloc((capv ? capv : 1u) * sizeof *v);
+    if (!v) { r->nospill = true; return; }
     for (uint32_t i = 0; i < r->nb; i++) {
         Bucket *k = &r->b[i];
         if (!k->len) continue;
         if (k->nchunks == k->capchunks) {
             uint32_t nc = k->capchunks ? k->capchunks * 2u : 4u;
             Chunk *c = realloc(k->chunks, nc * sizeof *c);
-            if (!c) { r->nospill = true; return; }
+            if (!c) { free(v); r->nospill = true; return; }
             k->chunks = c;
             k->capchunks = nc;
         }
-        if (write_at(r->spill_fd, k->buf, k->len, r->spill_off) != 0) {
-            r->nospill = true;    /* disk full: the partial chunk is ignored */
-            return;
-        }
-        k->chunks[k->nchunks++] = (Chunk){ r->spill_off, k->len };
-        r->spill_off += k->len;
-        r->buffered -= k->len;
-        k->len = 0;
-        /* a buffer that grew past its share of the budget starts small
-         * again (grouped input fills few buckets at a time, and their
-         * capacity would otherwise add up to many times the budget) */
-        if (k->cap > 2u * (r->budget / r->nb) && k->cap > 4096u) {
-            free(k->buf);
-            k->buf = NULL;
-            k->cap = 0;
-        }
+        for (Page *p = k->head; p; p = p->next)
+            if (p->len) v[nv++] = (struct iovec){ p->data, p->len };
     }
+    if (writev_at(r->spill_fd, v, nv, r->spill_off) != 0) {
+        free(v);
+        r->nospill = true;        /* disk full: the partial region is ignored */
+        return;
+    }
+    free(v);
+    for (uint32_t i = 0; i < r->nb; i++) {
+        Bucket *k = &r->b[i];
+        if (k->len) {
+            k->chunks[k->nchunks++] = (Chunk){ r->spill_off, k->len };
+            r->spill_off += k->len;
+        }
+        for (Page *p = k->head, *n; p; p = n) {
+            n = p->next;
+            page_release(r, p);
+        }
+        k->head = k->tail = NULL;
+        k->len = 0;
+    }
+}
+
+/* A page with room for need bytes (spilling first when the budget is
+ * reached); NULL when out of memory. */
+static Page *page_get(KpRun *r, size_t need)
+{
+    if (need <= r->psize && r->free_pages) {
+        Page *p = r->free_pages;
+        r->free_pages = p->next;
+        p->next = NULL;
+        p->len = 0;
+        return p;
+    }
+    size_t cap = need > r->psize ? need : r->psize;
+    if (r->buffered + cap > r->budget && !r->nospill) {
+        spill_all(r);
+        if (need <= r->psize && r->free_pages) return page_get(r, need);
+    }
+    Page *p = malloc(sizeof *p + cap);
+    if (!p) return NULL;
+    p->next = NULL;
+    p->len = 0;
+    p->cap = cap;
+    r->buffered += cap;
+    if (r->buffered > r->peak) r->peak = r->buffered;
+    return p;
 }
 
 static int sink(void *arg, uint32_t file, const KrEvent *ev)
@@ -310,32 +424,37 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     KpRun *r = arg;
     if (r->on_row && r->on_row(r->on_row_ctx, ev) != 0) return -1;
     Bucket *k = &r->b[ev->customer & (r->nb - 1u)];
-    size_t need = rec_size(ev->nattrs);
-    if (k->cap - k->len < need) {
-        size_t nc = k->cap ? k->cap * 2u : 4096u;
-        while (nc - k->len < need) nc *= 2u;
-        char *nb = realloc(k->buf, nc);
-        if (!nb) return -1;
-        k->buf = nb;
-        k->cap = nc;
+    size_t need = rec_size(r->wide, ev->nattrs);
+    Page *pg = k->tail;
+    if (!pg || pg->cap - pg->len < need) {
+        if (!(pg = page_get(r, need))) return -1;     /* may spill: k emptied */
+        if (k->tail) k->tail->next = pg;
+        else k->head = pg;
+        k->tail = pg;
     }
     if (k->any && ev->time < k->last) k->unsorted = true;
     k->any = true;
     k->last = ev->time;
-    char *d = k->buf + k->len;
-    PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
-    memcpy(d, &h, sizeof h);
-    d += sizeof h;
+    char *d = pg->data + pg->len;
+    if (r->wide) {
+        PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
+        memcpy(d, &h, sizeof h);
+        d += sizeof h;
+    } else {
+        PRec16 h = { ev->time, ev->customer, ev->event == KB_NONE ? 0xffffu : (uint16_t)ev->event,
+                     (uint16_t)ev->nattrs };
+        memcpy(d, &h, sizeof h);
+        d += sizeof h;
+    }
     if (ev->nattrs) {
         memcpy(d, ev->attr_ids, (size_t)ev->nattrs * 4u);
         d += ((size_t)ev->nattrs * 4u + 7u) & ~(size_t)7u;
         memcpy(d, ev->attr_vals, (size_t)ev->nattrs * sizeof(KrValue));
     }
+    pg->len += need;
     k->len += need;
-    r->buffered += need;
     if (ev->time > r->last_time) r->last_time = ev->time;
     (void)file;
-    if (r->buffered > r->budget && !r->nospill) spill_all(r);
     if (r->progress && ++r->nrows % 65536u == 0) {
         double el = seconds() - r->start;
         if (el > 1.0) {
@@ -373,23 +492,31 @@ uint64_t kp_rows_spilled(const KpRun *r)
     return n;
 }
 uint32_t kp_buckets(const KpRun *r) { return r->nb; }
+size_t kp_buffered_peak(const KpRun *r) { return r->peak; }
+size_t kp_budget(const KpRun *r) { return r->budget; }
 
 /* ---- pass 2 --------------------------------------------------------------- */
 
 
-/* Stable LSD radix sort of o[0..n) by key (11 bits a pass, as many passes
- * as the keys' range needs); tmp has room for n. */
+/* Stable LSD radix sort of o[0..n) by key: as few passes of at most 12
+ * bits as the keys' range needs (two for up to 24 bits: 194 days of
+ * seconds), the bits split evenly between them; tmp has room for n. */
 static void radix_sort(Ord *o, Ord *tmp, size_t n, uint64_t maxkey)
 {
-    enum { BITS = 11, RADIX = 1 << BITS };
-    size_t count[RADIX];
+    enum { MAXBITS = 12 };
+    static _Thread_local size_t count[1u << MAXBITS];
+    unsigned bits = 0;
+    while (bits < 64 && (maxkey >> bits) != 0) bits++;
+    if (bits == 0) return;
+    unsigned passes = (bits + MAXBITS - 1) / MAXBITS, width = (bits + passes - 1) / passes;
+    size_t radix = (size_t)1 << width, mask = radix - 1;
     Ord *src = o, *dst = tmp;
-    for (unsigned sh = 0; sh < 64 && (maxkey >> sh) != 0; sh += BITS) {
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++) count[(src[i].key >> sh) & (RADIX - 1)]++;
+    for (unsigned sh = 0; sh < bits; sh += width) {
+        memset(count, 0, radix * sizeof *count);
+        for (size_t i = 0; i < n; i++) count[(src[i].key >> sh) & mask]++;
         size_t sum = 0;
-        for (size_t i = 0; i < RADIX; i++) { size_t c = count[i]; count[i] = sum; sum += c; }
-        for (size_t i = 0; i < n; i++) dst[count[(src[i].key >> sh) & (RADIX - 1)]++] = src[i];
+        for (size_t i = 0; i < radix; i++) { size_t c = count[i]; count[i] = sum; sum += c; }
+        for (size_t i = 0; i < n; i++) dst[count[(src[i].key >> sh) & mask]++] = src[i];
         Ord *t = src; src = dst; dst = t;
     }
     if (src != o) memcpy(o, src, n * sizeof *o);
@@ -414,12 +541,11 @@ static int bucket_emit(void *ctx, const KrRow *row)
     return 0;
 }
 
-/* The bucket's records in one buffer (the spilled chunks read back, then
- * the buffered tail); *owned: the buffer must be freed by the caller. */
-static char *load_bucket(KpRun *r, Bucket *k, size_t *total, bool *owned)
+/* The bucket's spilled records in one buffer (the chunks read back, in
+ * order; *total bytes), to be freed by the caller; NULL on failure. */
+static char *load_chunks(KpRun *r, Bucket *k, size_t *total)
 {
-    if (k->nchunks == 0) { *total = k->len; *owned = false; return k->buf; }
-    size_t n = k->len;
+    size_t n = 0;
     for (uint32_t i = 0; i < k->nchunks; i++) n += k->chunks[i].len;
     char *d = malloc(n ? n : 1u);
     if (!d) return NULL;
@@ -435,9 +561,7 @@ static char *load_bucket(KpRun *r, Bucket *k, size_t *total, bool *owned)
         }
         at += got;
     }
-    memcpy(d + at, k->buf, k->len);
     *total = n;
-    *owned = true;
     return d;
 }
 
@@ -447,7 +571,7 @@ static char *load_bucket(KpRun *r, Bucket *k, size_t *total, bool *owned)
 static void keep_rows(KpRun *r, Rows *k)
 {
     size_t bytes = k->nrows * sizeof *k->rows;
-    if (atomic_fetch_add(&r->rows_mem, bytes) + bytes <= r->budget / 4u || k->nrows <= ROWS_BACK) return;
+    if (atomic_fetch_add(&r->rows_mem, bytes) + bytes <= r->budget / 4u || k->nrows <= r->rows_back) return;
     pthread_mutex_lock(&r->spill_lock);
     int ok = spill_open(r);
     pthread_mutex_unlock(&r->spill_lock);
@@ -458,9 +582,9 @@ static void keep_rows(KpRun *r, Rows *k)
     k->rows_off = at;
     k->rows_spilled = k->nrows;
     k->rows_read = 0;
-    KrRow *small = realloc(k->rows, ROWS_BACK * sizeof *small);
+    KrRow *small = realloc(k->rows, r->rows_back * sizeof *small);
     if (small) k->rows = small;
-    k->caprows = ROWS_BACK;
+    k->caprows = r->rows_back;
     k->nrows = k->rpos = 0;
 }
 
@@ -507,28 +631,67 @@ static void translate(const Lane *l, const KrEvent *ev, KrEvent *out, uint32_t *
     out->nattrs = n;
 }
 
-/* feed -- the records p[0, len) to the lanes' engines (each record to
- * every lane in turn) in the order given by ord (ord NULL: as they lie).
- * 0 or -1 (an engine failed). */
-static int feed(const KpRun *r, Acc *a, KrEngine *const *eng, const char *p, size_t len, const Ord *ord,
-                size_t n, int64_t *at)
+/* One record at q to the lanes' engines (each in turn): its size, or 0
+ * (an engine failed; *at: the record's time). */
+static inline size_t feed_one(const KpRun *r, Acc *a, KrEngine *const *eng, const char *q, int64_t *at)
 {
-    size_t off = 0;
-    for (size_t i = 0; ord ? i < n : off < len; i++) {
-        const char *q = p + (ord ? ord[i].off : off);
+    PRec h;
+    size_t size = rec_get(r->wide, q, &h);
+    q += rec_head(r->wide);
+    KrEvent ev = { h.time, h.cust / r->nb, h.event, h.nattrs, (const uint32_t *)(const void *)q,
+                   (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
+                   "", 0 };
+    for (uint32_t k = 0; k < r->nlanes; k++) {
+        const Lane *l = &r->lane[k];
+        KrEvent tev;
+        if (!l->ident) translate(l, &ev, &tev, a->l[k].ids, a->l[k].vals);
+        if (kr_engine_event(eng[k], l->ident ? &ev : &tev) != 0) { *at = h.time; return 0; }
+    }
+    return size;
+}
+
+/* feed -- the records p[0, len) to the engines as they lie.  0 or -1 (an
+ * engine failed; *at: the time of the record). */
+static int feed(const KpRun *r, Acc *a, KrEngine *const *eng, const char *p, size_t len, int64_t *at)
+{
+    for (size_t off = 0; off < len;) {
+        size_t size = feed_one(r, a, eng, p + off, at);
+        if (size == 0) return -1;
+        off += size;
+    }
+    return 0;
+}
+
+/* The records of ord[0, n) to the engines in that order. */
+static int feed_ord(const KpRun *r, Acc *a, KrEngine *const *eng, const Ord *ord, size_t n, int64_t *at)
+{
+    for (size_t i = 0; i < n; i++)
+        if (feed_one(r, a, eng, ord[i].rec, at) == 0) return -1;
+    return 0;
+}
+
+/* Appends the records p[0, len) to a->ord (key: the time); tmin, tmax
+ * widened.  0, or -1 out of memory. */
+static int index_records(const KpRun *r, Acc *a, size_t *n, const char *p, size_t len, int64_t *tmin,
+                         int64_t *tmax)
+{
+    for (size_t off = 0; off < len; (*n)++) {
         PRec h;
-        memcpy(&h, q, sizeof h);
-        off += rec_size(h.nattrs);
-        q += sizeof h;
-        KrEvent ev = { h.time, h.cust / r->nb, h.event, h.nattrs, (const uint32_t *)(const void *)q,
-                       (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
-                       "", 0 };
-        for (uint32_t k = 0; k < r->nlanes; k++) {
-            const Lane *l = &r->lane[k];
-            KrEvent tev;
-            if (!l->ident) translate(l, &ev, &tev, a->l[k].ids, a->l[k].vals);
-            if (kr_engine_event(eng[k], l->ident ? &ev : &tev) != 0) { *at = h.time; return -1; }
+        size_t size = rec_get(r->wide, p + off, &h);
+        if (*n == a->capord) {
+            size_t nc = a->capord ? a->capord * 2u : 4096u;
+            Ord *o = realloc(a->ord, nc * sizeof *o);
+            if (!o) return -1;
+            a->ord = o;
+            if (!(o = realloc(a->tmp, nc * sizeof *o))) return -1;
+            a->tmp = o;
+            a->capord = nc;
         }
+        if (h.time < *tmin) *tmin = h.time;
+        if (h.time > *tmax) *tmax = h.time;
+        a->ord[*n].key = (uint64_t)h.time;
+        a->ord[*n].rec = p + off;
+        off += size;
     }
     return 0;
 }
@@ -565,7 +728,6 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
     KrEngine *eng[KP_LANES] = { NULL };
     KrEngine *failed = NULL;
     char *data = NULL;
-    bool owned = false;
     /* the bucket's customers, local id = global id / nb */
     if (!(pool = kr_pool_new())) goto done;
     uint32_t ncust = kr_pool_count(r->customers);
@@ -585,35 +747,21 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
         for (uint32_t c = 0; c < k->nchunks; c++) {
             const char *p = read_chunk(r, a, &k->chunks[c]);
             if (!p) goto done;
-            if (feed(r, a, eng, p, k->chunks[c].len, NULL, 0, &a->errtime) != 0) goto engine_failed;
+            if (feed(r, a, eng, p, k->chunks[c].len, &a->errtime) != 0) goto engine_failed;
         }
-        if (feed(r, a, eng, k->buf, k->len, NULL, 0, &a->errtime) != 0) goto engine_failed;
+        for (const Page *pg = k->head; pg; pg = pg->next)
+            if (feed(r, a, eng, pg->data, pg->len, &a->errtime) != 0) goto engine_failed;
     } else {
-        size_t total = 0;
-        if (!(data = load_bucket(r, k, &total, &owned))) goto done;
-        size_t n = 0;
+        /* the spilled records, then those in pages: input order */
+        size_t total = 0, n = 0;
+        if (k->nchunks && !(data = load_chunks(r, k, &total))) goto done;
         int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-        for (size_t off = 0; off < total; n++) {
-            PRec h;
-            memcpy(&h, data + off, sizeof h);
-            if (n == a->capord) {
-                size_t nc = a->capord ? a->capord * 2u : 4096u;
-                Ord *o = realloc(a->ord, nc * sizeof *o);
-                if (!o) goto done;
-                a->ord = o;
-                if (!(o = realloc(a->tmp, nc * sizeof *o))) goto done;
-                a->tmp = o;
-                a->capord = nc;
-            }
-            if (h.time < tmin) tmin = h.time;
-            if (h.time > tmax) tmax = h.time;
-            a->ord[n].key = (uint64_t)h.time;
-            a->ord[n].off = off;
-            off += rec_size(h.nattrs);
-        }
+        if (index_records(r, a, &n, data, total, &tmin, &tmax) != 0) goto done;
+        for (const Page *pg = k->head; pg; pg = pg->next)
+            if (index_records(r, a, &n, pg->data, pg->len, &tmin, &tmax) != 0) goto done;
         for (size_t i = 0; i < n; i++) a->ord[i].key -= (uint64_t)tmin;
         radix_sort(a->ord, a->tmp, n, (uint64_t)tmax - (uint64_t)tmin);
-        if (feed(r, a, eng, data, total, a->ord, n, &a->errtime) != 0) goto engine_failed;
+        if (feed_ord(r, a, eng, a->ord, n, &a->errtime) != 0) goto engine_failed;
     }
     a->errtime = r->horizon;
     for (uint32_t l = 0; l < r->nlanes; l++)
@@ -642,10 +790,13 @@ engine_failed:
 done:
     for (uint32_t l = 0; l < r->nlanes; l++) kr_engine_free(eng[l]);
     kr_pool_free(pool);
-    if (owned) free(data);
-    free(k->buf);                 /* the records are done with */
-    k->buf = NULL;
-    k->len = k->cap = 0;
+    free(data);
+    for (Page *pg = k->head, *nx; pg; pg = nx) {    /* the records are done with */
+        nx = pg->next;
+        free(pg);
+    }
+    k->head = k->tail = NULL;
+    k->len = 0;
     return rc;
 }
 
@@ -783,6 +934,15 @@ int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
 int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *emit_ctx)
 {
     r->horizon = horizon;
+    for (Page *p = r->free_pages, *n; p; p = n) {   /* pass 1 is over */
+        n = p->next;
+        free(p);
+    }
+    r->free_pages = NULL;
+    /* the merge reads back up to rows_back rows per bucket and lane: an
+     * eighth of the budget in all */
+    size_t back = r->budget / 8u / ((size_t)r->nb * r->nlanes * sizeof(KrRow));
+    r->rows_back = back < 4u ? 4u : back > ROWS_BACK ? ROWS_BACK : (uint32_t)back;
     atomic_store(&r->spill_end, r->spill_off);
     atomic_store(&r->rows_mem, 0);
     /* The engines intern the images' strings into the shared value pool:
@@ -865,8 +1025,15 @@ bool kp_attr_unseen(const KpRun *r, uint32_t i)
 void kp_free(KpRun *r)
 {
     if (!r) return;
+    for (Page *p = r->free_pages, *n; p; p = n) {
+        n = p->next;
+        free(p);
+    }
     for (uint32_t i = 0; r->b && i < r->nb; i++) {
-        free(r->b[i].buf);
+        for (Page *p = r->b[i].head, *n; p; p = n) {
+            n = p->next;
+            free(p);
+        }
         free(r->b[i].chunks);
         for (uint32_t l = 0; l < KP_LANES; l++) free(r->b[i].out[l].rows);
     }

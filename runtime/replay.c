@@ -113,6 +113,16 @@ typedef struct KrSum {
     char skips[256];              /* attempts skipped before any was sent */
 } KrSum;
 
+/* A `where` of the form ATTRIBUTE RELATION CONSTANT (TATTR or ATTR a t;
+ * CONST k; EQ..GE; RET), recognised when the engine is made: evaluated
+ * without the VM, with the VM's own coercion and kval_relation, so the
+ * result is the same (op 0: not of this form). */
+typedef struct WhereFast {
+    uint32_t op, attr;
+    uint8_t tag;
+    KrValue k;
+} WhereFast;
+
 typedef struct RowKey {
     KrRow row;
     const char *cs; size_t clen;  /* customer id bytes */
@@ -133,6 +143,7 @@ struct KrEngine {
     uint32_t *every, nevery;      /* every-rules */
     uint32_t *rank, *rank_rule;   /* rule -> timer rank and back */
     uint32_t *tattr_n;            /* rule -> kept attributes of its trigger event */
+    WhereFast *wfast;             /* rule -> its where's fast form, if it has one */
     /* slots: bump-allocated from chunks of SLAB_CHUNK bytes, released ones
      * on a free list per rule (slots of one rule all have one size) */
     char **slab; uint32_t nslab, capslab;
@@ -429,6 +440,55 @@ static int eval_cond(KrEngine *e, uint32_t ci, uint32_t ri, KvCtx *ctx, uint32_t
     ctx->tvals = NULL;
     ctx->tseen = NULL;
     return kv_truth(&v);
+}
+
+static const char *value_str(const void *ctx, uint32_t id, size_t *len)
+{
+    return kr_pool_str(ctx, id, len);
+}
+
+/* The where w of a trigger event at ev: 1 true, 0 false, -1 unknown, as
+ * kv_eval would find (kv_coerce: a value keeps its tag or, of another tag,
+ * is unknown; tag KB_TIME never takes this path). */
+static int where_fast(const KrEngine *e, const WhereFast *w, const KrEvent *ev)
+{
+    KrValue a = { .tag = KB_UNKNOWN };
+    for (uint32_t i = 0; i < ev->nattrs; i++)
+        if (ev->attr_ids[i] == w->attr) {
+            a = ev->attr_vals[i];
+            if (w->tag != KB_UNTYPED && a.tag != w->tag) a.tag = KB_UNKNOWN;
+            break;
+        }
+    if (a.tag == KB_UNKNOWN) return -1;
+    if (a.tag == KB_STR && w->k.tag == KB_STR && (w->op == KB_OP_EQ || w->op == KB_OP_NE))
+        return (a.str == w->k.str) == (w->op == KB_OP_EQ);   /* interned: equal ids, equal bytes */
+    KValStrings ss = { value_str, e->values };
+    KrValue r = kval_relation((KbOp)w->op, &a, &w->k, &ss);
+    return kval_truth(&r);
+}
+
+/* Recognises rule ri's where as a WhereFast (see there), or leaves op 0. */
+static void where_fast_init(KrEngine *e, uint32_t ri)
+{
+    const KImage *img = e->img;
+    const KbRule *r = &img->rules[ri];
+    WhereFast *w = &e->wfast[ri];
+    if (r->where_fn == KB_NONE || r->where_fn >= img->nfuncs) return;
+    const KbFunc *f = &img->funcs[r->where_fn];
+    if (f->len != 7 || f->start > img->ncode || img->ncode - f->start < 7) return;
+    const uint32_t *c = img->code + f->start;
+    if ((c[0] != KB_OP_TATTR && c[0] != KB_OP_ATTR) || c[3] != KB_OP_CONST || c[6] != KB_OP_RET) return;
+    if (c[5] < KB_OP_EQ || c[5] > KB_OP_GE || c[4] >= img->nconsts) return;
+    uint8_t tag = (uint8_t)c[2];
+    if (tag != KB_UNTYPED && tag != KB_NUM && tag != KB_STR && tag != KB_BOOL) return;
+    const KbConst *k = &img->consts[c[4]];
+    if (k->tag == KB_NUM) w->k = kval_num(k->num);
+    else if (k->tag == KB_BOOL) w->k = kval_bool(k->b);
+    else if (k->tag == KB_STR && k->str < img->nstrings) w->k = (KrValue){ .tag = KB_STR, .str = e->strval[k->str] };
+    else return;
+    w->attr = c[1];
+    w->tag = tag;
+    w->op = c[5];
 }
 
 /* Prints the value lines of the condition fn evaluated last by eval_cond. */
@@ -1672,7 +1732,9 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
         for (uint32_t i = e->by_event_off[en]; i < e->by_event_off[en + 1]; i++) {
             uint32_t ri = e->by_event[i];
             const KbRule *r = &img->rules[ri];
-            if (r->where_fn != KB_NONE) {
+            if (r->where_fn != KB_NONE && e->wfast[ri].op && !e->ke) {
+                if (where_fast(e, &e->wfast[ri], &evt) != 1) continue;
+            } else if (r->where_fn != KB_NONE) {
                 KvAttrs cur = { evt.nattrs, evt.attr_ids, evt.attr_vals };
                 KvCtx ctx = { .env = &e->env, .cust = c, .now = T,
                               .zone = c->zone, .cur = cur, .trig = cur };
@@ -1794,6 +1856,7 @@ void kr_engine_free(KrEngine *e)
     free(e->slab);
     free(e->free_slot);
     free(e->tattr_n);
+    free(e->wfast);
     free(e->heap);
     free(e->rows);
     free(e->strval);
@@ -1841,11 +1904,12 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->rank = malloc((img->nrules + 1) * sizeof *e->rank);
     e->rank_rule = malloc((img->nrules + 1) * sizeof *e->rank_rule);
     e->tattr_n = calloc(img->nrules + 1, sizeof *e->tattr_n);
+    e->wfast = calloc(img->nrules + 1, sizeof *e->wfast);
     e->free_slot = calloc(img->nrules + 1, sizeof *e->free_slot);
     e->ar_carried = calloc(img->nattr_reads + 1, 1);
     e->ar_open = calloc(img->nevents + 1, sizeof *e->ar_open);
     e->ev_seen = calloc(img->nevents + 1, sizeof *e->ev_seen);
-    if (img->nrules > 0x7fffffffu || !e->rank || !e->rank_rule || !e->tattr_n || !e->free_slot ||
+    if (img->nrules > 0x7fffffffu || !e->rank || !e->rank_rule || !e->tattr_n || !e->wfast || !e->free_slot ||
         !e->ar_carried || !e->ar_open || !e->ev_seen)
         goto fail;
     for (uint32_t i = 0; i < img->nattr_reads; i++) {
@@ -1870,6 +1934,7 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->cstride = sizeof(KrCust) + (size_t)e->ncounted * sizeof(uint64_t) +
                  (size_t)e->nkept * sizeof(KrHist);
     for (uint32_t i = 0; i < img->nchannels; i++) e->chan_val[i] = e->strval[img->channels[i]];
+    for (uint32_t i = 0; i < img->nrules; i++) where_fast_init(e, i);
     if (opt->explain_out && !(e->ke = ke_new(img, values))) goto fail;
     if (opt->explain_out) {
         e->sum_cur = malloc((img->nrules + 1) * sizeof *e->sum_cur);

@@ -164,6 +164,9 @@ static void check_case(int nfiles, int n, int ncust, int order)
             ck_assert_int_eq(kp_read(run, in, stderr), 0);
             if (spill) ck_assert_uint_gt(kp_spilled(run), 0);
             else ck_assert_uint_eq(kp_spilled(run), 0);
+            /* pass 1 holds at most its budget of records (pages included) */
+            ck_assert_uint_le(kp_buffered_peak(run), kp_budget(run));
+            if (spill) ck_assert_uint_eq(kp_budget(run), 64u << 10);
             FILE *of = fopen(out, "w");
             ck_assert_ptr_nonnull(of);
             KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
@@ -289,6 +292,157 @@ static void check_lanes(const char *src0, const char *src1, int nfiles, int n, i
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* Records larger than a record page (1 KiB at this budget): 80 kept
+ * attributes of 20 bytes.  Grouped input, spilled, any --jobs: the same
+ * schedule as one engine; the pages above the budget are at most one
+ * record. */
+START_TEST(test_wide_records)
+{
+    snprintf(dir, sizeof dir, "/tmp/kairos-part-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    enum { NA = 80, NROWS = 4000, NCUST = 300 };
+    char *src = NULL;
+    size_t srclen = 0;
+    FILE *m = open_memstream(&src, &srclen);
+    fputs("policy \"w\"\nevent wide {", m);
+    for (int a = 0; a < NA; a++) fprintf(m, "%s a%d: number", a ? "," : "", a);
+    fputs(" }\nrule r: task t after wide + 1h where a0 >= 0", m);
+    for (int a = 1; a < NA; a++) fprintf(m, " and a%d >= 0", a);
+    fputs("\n", m);
+    fclose(m);
+    KImage *img = compile(src);
+    free(src);
+    char path[128], out[128];
+    snprintf(path, sizeof path, "%s/e0.csv", dir);
+    FILE *o = fopen(path, "w");
+    ck_assert_ptr_nonnull(o);
+    fputs("time,customer,event", o);
+    for (int a = 0; a < NA; a++) fprintf(o, ",a%d", a);
+    fputs("\n", o);
+    for (int c = 0; c < NCUST; c++)                  /* grouped by customer */
+        for (int i = 0; i < NROWS / NCUST; i++) {
+            fprintf(o, "%ld,c%d,%s", 1767225600L + 3600L * (long)rnd(500), c, rnd(4) ? "wide" : "login");
+            int neg = (int)rnd(NA * 4);               /* a quarter of the rows fail the where */
+            for (int a = 0; a < NA; a++) fprintf(o, ",%d", a == neg ? -1 : (int)rnd(100));
+            fputs("\n", o);
+        }
+    fclose(o);
+    const char *inputs[1] = { path };
+    snprintf(out, sizeof out, "%s/out.csv", dir);
+    KrOptions opt = { .inputs = inputs, .ninputs = 1 };
+    uint64_t ref_events, ref_sum;
+    char *want = reference(img, &opt, &ref_events, &ref_sum);
+    ck_assert(strlen(want) > 1000);
+    for (uint32_t jobs = 1; jobs <= 2; jobs++) {
+        KrOptions op = opt;
+        op.jobs = jobs;
+        op.memory = 512u << 10;
+        KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
+        KrInput *in = ki_open(img, &op, cust, vals, stderr);
+        KpRun *run = kp_new(img, &op, cust, vals);
+        ck_assert_ptr_nonnull(run);
+        ck_assert_int_eq(kp_read(run, in, stderr), 0);
+        ck_assert_uint_gt(kp_spilled(run), 0);
+        /* every wide record is larger than a page (the budget / 128, at least 1 KiB) */
+        ck_assert_uint_gt(24u + NA * 20u, kp_budget(run) / 128u > 1024u ? kp_budget(run) / 128u : 1024u);
+        ck_assert_uint_le(kp_buffered_peak(run), kp_budget(run) + 24u + NA * 20u);
+        FILE *of = fopen(out, "w");
+        ck_assert_ptr_nonnull(of);
+        KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
+        ck_assert_int_eq(kp_replay(run, kp_last_time(run), ko_emit, w), 0);
+        ck_assert_int_eq(ko_close(w, true), 0);
+        fclose(of);
+        char *got = slurp(out);
+        ck_assert_str_eq(got, want);
+        free(got);
+        ck_assert_uint_eq(kp_stats(run)->events, ref_events);
+        kp_free(run);
+        ki_close(in);
+        kr_pool_free(cust);
+        kr_pool_free(vals);
+    }
+    free(want);
+    kb_free(img);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* An image of more than 65,534 events: records keep 24-byte headers (the
+ * 16-byte ones hold event indexes in 16 bits); the same schedule as one
+ * engine, for event indexes above 65,535 and events the image does not
+ * know. */
+START_TEST(test_many_event_kinds)
+{
+    snprintf(dir, sizeof dir, "/tmp/kairos-part-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    enum { NEV = 65540, NROWS = 6000, NCUST = 200 };
+    char *src = NULL;
+    size_t srclen = 0;
+    FILE *m = open_memstream(&src, &srclen);
+    fputs("policy \"k\"\n", m);
+    for (int i = 0; i < NEV; i++) fprintf(m, "event e%d { v: number }\n", i);
+    /* an event is in the image if a rule reads it: sums of 190 counts (the
+     * nesting limit is 200) */
+    for (int j = 0; j < NEV; j += 190) {
+        fprintf(m, "rule r%d: task t after e%d + 1h where v >= 5 unless count(e%d)", j, NEV - 1, j);
+        for (int i = j + 1; i < NEV && i < j + 190; i++) fprintf(m, " + count(e%d)", i);
+        fputs(" > 1000000\n", m);
+    }
+    fputs("rule q: task u after e1 + 2h\n", m);
+    fclose(m);
+    KImage *img = compile(src);
+    free(src);
+    ck_assert_uint_ge(img->nevents, 0xffffu);
+    char path[128], out[128];
+    snprintf(path, sizeof path, "%s/e0.csv", dir);
+    FILE *o = fopen(path, "w");
+    ck_assert_ptr_nonnull(o);
+    fputs("time,customer,event,v\n", o);
+    static const char *KINDS[] = { "e65539", "e1", "login", "e65535", "nosuch" };
+    for (int i = 0; i < NROWS; i++)                  /* shuffled */
+        fprintf(o, "%ld,c%u,%s,%u\n", 1767225600L + 3600L * (long)rnd(500), rnd(NCUST), KINDS[rnd(5)], rnd(10));
+    fclose(o);
+    const char *inputs[1] = { path };
+    snprintf(out, sizeof out, "%s/out.csv", dir);
+    KrOptions opt = { .inputs = inputs, .ninputs = 1 };
+    uint64_t ref_events, ref_sum;
+    char *want = reference(img, &opt, &ref_events, &ref_sum);
+    ck_assert(strlen(want) > 1000);
+    for (uint32_t jobs = 1; jobs <= 2; jobs++) {
+        KrOptions op = opt;
+        op.jobs = jobs;
+        op.memory = 512u << 10;
+        KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
+        KrInput *in = ki_open(img, &op, cust, vals, stderr);
+        KpRun *run = kp_new(img, &op, cust, vals);
+        ck_assert_ptr_nonnull(run);
+        ck_assert_int_eq(kp_read(run, in, stderr), 0);
+        ck_assert_uint_gt(kp_spilled(run), 0);
+        FILE *of = fopen(out, "w");
+        ck_assert_ptr_nonnull(of);
+        KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
+        ck_assert_int_eq(kp_replay(run, kp_last_time(run), ko_emit, w), 0);
+        ck_assert_int_eq(ko_close(w, true), 0);
+        fclose(of);
+        char *got = slurp(out);
+        ck_assert_str_eq(got, want);
+        free(got);
+        ck_assert_uint_eq(kp_stats(run)->events, ref_events);
+        kp_free(run);
+        ki_close(in);
+        kr_pool_free(cust);
+        kr_pool_free(vals);
+    }
+    free(want);
+    kb_free(img);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_sorted_one_file) { check_case(1, 60000, 3000, 0); }
 END_TEST
 START_TEST(test_grouped_one_file) { check_case(1, 60000, 3000, 1); }
@@ -314,6 +468,8 @@ Suite *partition_suite(void)
     tcase_add_test(tc, test_sorted_three_files);
     tcase_add_test(tc, test_lanes_translated);
     tcase_add_test(tc, test_lanes_same_names);
+    tcase_add_test(tc, test_wide_records);
+    tcase_add_test(tc, test_many_event_kinds);
     suite_add_tcase(s, tc);
     return s;
 }
