@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "input_impl.h"
@@ -48,6 +49,7 @@ void ki_par_counts(uint64_t *handed, uint64_t *fallbacks)
 }
 #define JOBS_MAX    64u
 #define THREAD_STACK (256u << 10)
+#define AS_MIN      (256ull << 20)   /* address space below which the read is sequential */
 
 /* A record as a range keeps it: this header, nattrs attribute indexes
  * (padded to 8 bytes), nattrs values. */
@@ -348,6 +350,11 @@ int ki_par_file(KiSrc *s, uint32_t jobs)
     if ((s->fmt != KI_FMT_CSV && s->fmt != KI_FMT_JSONL) || s->fd < 0 || s->gz || s->raw || s->is_stdin
         || !s->regular || !s->priv)
         return 1;
+    /* under a tight address-space limit (ulimit -v below AS_MIN) the few
+     * MiB the threads need, and the fragmentation they leave, are not
+     * worth risking: read sequentially */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < AS_MIN) return 1;
     struct stat sb;
     if (fstat(s->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) return 1;
     uint64_t size = (uint64_t)sb.st_size;
