@@ -45,6 +45,9 @@ void cli_io_init(void);
  * path must stay valid until cli_cleanup_remove.  At most 8 at a time. */
 void cli_cleanup_add(char *path);
 void cli_cleanup_remove(const char *path);
+/* mkdtemp(tmpl) with tmpl registered as by cli_cleanup_add, signals
+ * blocked in between; NULL (errno set) on failure. */
+char *cli_mkdtemp(char *tmpl);
 /* Prints "kairos: error writing standard output: REASON" (once per run). */
 void cli_stdout_error(int err);
 /* Flushes standard output; on an error prints the message above with its

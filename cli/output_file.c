@@ -70,6 +70,22 @@ void cli_cleanup_add(char *path)
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* mkdtemp and the registration in one step with the signals blocked: no
+ * moment where the directory exists and a signal would leave it behind. */
+char *cli_mkdtemp(char *tmpl)
+{
+    sigset_t old;
+    block_signals(&old);
+    char *r = mkdtemp(tmpl);
+    int e = errno;
+    if (r)
+        for (int i = 0; i < MAX_CLEANUP; i++)
+            if (!cleanup[i]) { cleanup[i] = tmpl; break; }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return r;
+}
+
 void cli_cleanup_remove(const char *path)
 {
     sigset_t old;

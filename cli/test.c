@@ -623,7 +623,7 @@ int cli_test(int argc, char **argv)
     const char *base = getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
     char *tmpl = join_dir(base, "kairos-test.XXXXXX");
-    if (!tmpl || !mkdtemp(tmpl)) {
+    if (!tmpl || !cli_mkdtemp(tmpl)) {
         fprintf(stderr, "kairos test: cannot create a temporary directory in %s: %s\n", base,
                 tmpl ? strerror(errno) : "out of memory");
         free(tmpl);
@@ -633,7 +633,6 @@ int cli_test(int argc, char **argv)
     run.tmpdir = tmpl;
     /* a signal removes the directory and the two files a test writes there */
     char *tmpfiles[2] = { join_dir(tmpl, "events.csv"), join_dir(tmpl, "schedule.csv") };
-    cli_cleanup_add(tmpl);
     for (int k = 0; k < 2; k++) if (tmpfiles[k]) cli_cleanup_add(tmpfiles[k]);
     time_t started = time(NULL);
     double run_t0 = now_secs();
@@ -648,9 +647,11 @@ int cli_test(int argc, char **argv)
         }
     }
     run.secs = now_secs() - run_t0;
+    /* removed first, unregistered after: a signal in between finds nothing
+     * to remove, never a directory left behind */
+    remove_tmpdir(tmpl);
     for (int k = 0; k < 2; k++) { cli_cleanup_remove(tmpfiles[k]); free(tmpfiles[k]); }
     cli_cleanup_remove(tmpl);
-    remove_tmpdir(tmpl);
     free(tmpl);
 
     if (run.text) {
