@@ -2,9 +2,7 @@
  * ki_ API, with a hand-made image that keeps what bench/policy.kai reads
  * (ticket_closed kind/sentiment, purchase product_type, response
  * survey/score, identify segment/tz, channel of consent/opt-out), in
- * stream mode as kairos simulate's sorting reader uses it; with --jobs N,
- * as simulate's first pass reads (ki_drain_jobs: rows in file order, large
- * CSV files parsed on N threads).
+ * stream mode as kairos simulate uses it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +16,6 @@ static char *S[] = {
     "kind", "sentiment", "survey", "score", "channel", "tz", "segment", "product_type",
 };
 enum { NS = sizeof S / sizeof S[0] };
-
-static int count(void *arg, uint32_t file, const KrEvent *ev)
-{
-    unsigned long long *c = arg;
-    c[0]++;
-    c[1] += ev->customer + ev->nattrs;
-    (void)file;
-    return 0;
-}
 
 int bench_read(int argc, char **argv)
 {
@@ -43,8 +32,6 @@ int bench_read(int argc, char **argv)
     img.events = events; img.nevents = 10; img.retention = ret;
     img.attrs = attrs; img.nattrs = 8; img.traits = traits; img.ntraits = 1;
     KrOptions opt = { 0 };
-    uint32_t jobs = 0;
-    if (argc > 1 && strcmp(argv[0], "--jobs") == 0) { jobs = (uint32_t)atoi(argv[1]); argc -= 2; argv += 2; }
     if (argc > 0 && strcmp(argv[0], "--skip-bad-rows") == 0) { opt.skip_bad_rows = true; argc--; argv++; }
     opt.inputs = (const char **)argv;
     opt.ninputs = (uint32_t)argc;
@@ -53,18 +40,11 @@ int bench_read(int argc, char **argv)
     double t0 = bench_now();
     KrInput *in = ki_open(&img, &opt, cus, val, stderr);
     if (!in) return 1;
+    ki_stream(in);                  /* as kairos simulate reads */
     KrEvent ev;
-    int k = 0;
+    int k;
     unsigned long long n = 0, sum = 0;
-    unsigned long long cnt[2] = { 0, 0 };
-    if (jobs) {
-        k = ki_drain_jobs(in, count, cnt, jobs);
-        n = cnt[0];
-        sum = cnt[1];
-    } else {
-        ki_stream(in);              /* as kairos simulate's sorting reader reads */
-    }
-    while (!jobs && (k = ki_next(in, &ev)) >= 1) {
+    while ((k = ki_next(in, &ev)) >= 1) {
         if (k == 2) { n = sum = 0; continue; }      /* not sorted: started over */
         n++;
         sum += ev.customer + ev.nattrs;

@@ -133,10 +133,6 @@ void ki_close(KrInput *in);
  * ki_stream or ki_next on the same input. */
 typedef int (*KiSink)(void *arg, uint32_t file, const KrEvent *ev);
 int ki_drain(KrInput *in, KiSink sink, void *arg);
-/* ki_drain with large regular CSV and JSON Lines files parsed on `jobs` threads
- * (input_par.c); the sink sees the same rows in the same order, the same
- * messages are printed. */
-int ki_drain_jobs(KrInput *in, KiSink sink, void *arg, uint32_t jobs);
 /* (input.c) The attributes ki_open keeps for img, as a bitset: bit a of
  * word bits[e * words + a / 64] for event e (words >= nattrs / 64 + 1;
  * bits zeroed by the caller, nevents rows). */

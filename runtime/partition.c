@@ -472,12 +472,7 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
     r->err = err;
     r->progress = err && r->opt->progress && isatty(fileno(err));
     r->start = r->progress ? seconds() : 0;
-    uint32_t jobs = r->opt->jobs;
-    if (jobs == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        jobs = c > 0 ? (uint32_t)c : 1u;
-    }
-    int rc = ki_drain_jobs(in, sink, r, jobs);   /* large CSV and JSON Lines files on `jobs` threads (input_par.c) */
+    int rc = ki_drain(in, sink, r);
     if (r->shown) fputs("\r\033[K", err);
     return rc;
 }

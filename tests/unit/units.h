@@ -19,8 +19,7 @@
   X(dstsweep) /* test_dstsweep.c runtime/sendtime.c across DST, against a brute-force scan */ \
   X(tables)   /* test_tables.c   lang/clauses.h, KB_RULE_FIELDS: the one-source tables */ \
   X(util)     /* test_util.c     lang/util.c: ALWAYS/NEVER, files, durations, buffers */ \
-  X(partition) /* test_partition.c runtime/partition.c: same as one engine, any --jobs, spilling */ \
-  X(parread)  /* test_parread.c  runtime/input_par.c: the parallel first pass reads as the sequential one */
+  X(partition) /* test_partition.c runtime/partition.c: same as one engine, any --jobs, spilling */
 
 #define KAIROS_DECLARE_SUITE(name) Suite *name##_suite(void);
 KAIROS_SUITES(KAIROS_DECLARE_SUITE)
