@@ -61,12 +61,18 @@ static void block_signals(sigset_t *old)
     sigprocmask(SIG_BLOCK, &set, old);
 }
 
+/* Puts path in the first free slot; the caller has the signals blocked. */
+static void slot_add(char *path)
+{
+    for (int i = 0; i < MAX_CLEANUP; i++)
+        if (!cleanup[i]) { cleanup[i] = path; break; }
+}
+
 void cli_cleanup_add(char *path)
 {
     sigset_t old;
     block_signals(&old);
-    for (int i = 0; i < MAX_CLEANUP; i++)
-        if (!cleanup[i]) { cleanup[i] = path; break; }
+    slot_add(path);
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -78,9 +84,7 @@ char *cli_mkdtemp(char *tmpl)
     block_signals(&old);
     char *r = mkdtemp(tmpl);
     int e = errno;
-    if (r)
-        for (int i = 0; i < MAX_CLEANUP; i++)
-            if (!cleanup[i]) { cleanup[i] = tmpl; break; }
+    if (r) slot_add(tmpl);
     sigprocmask(SIG_SETMASK, &old, NULL);
     errno = e;
     return r;
@@ -244,10 +248,7 @@ int cli_out_open(CliOut *o, const char *path)
     block_signals(&old);           /* no window where the file exists unregistered */
     int d = mkstemp(o->tmp);
     int e = errno;
-    if (d >= 0) {
-        for (int i = 0; i < MAX_CLEANUP; i++)
-            if (!cleanup[i]) { cleanup[i] = o->tmp; break; }
-    }
+    if (d >= 0) slot_add(o->tmp);
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (d < 0) return open_failed(o, e);
     /* the mode: an existing file's, else 0666 less the umask */
