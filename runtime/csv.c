@@ -392,6 +392,29 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
 
 static void free_priv(void *p) { free_state(p); }
 
+int ki_csv_clone(KiSrc *dst, const KiSrc *src)
+{
+    const CsvState *a = src->priv;
+    CsvState *st = calloc(1, sizeof *st);
+    if (!st) return -1;
+    dst->priv = st;
+    dst->priv_free = free_priv;
+    uint32_t ne = src->ctx->img->nevents + 1u, total = a->keep_off[ne];
+    st->ncols = a->ncols;
+    st->c_time = a->c_time;
+    st->c_cust = a->c_cust;
+    st->c_event = a->c_event;
+    st->keep_off = malloc((ne + 1u) * sizeof(uint32_t));
+    st->keep_col = malloc((total + 1u) * sizeof(uint32_t));
+    st->keep_attr = malloc((total + 1u) * sizeof(uint32_t));
+    st->f = malloc((st->ncols + 1u) * sizeof *st->f);
+    if (!st->keep_off || !st->keep_col || !st->keep_attr || !st->f) return -1;
+    memcpy(st->keep_off, a->keep_off, (ne + 1u) * sizeof(uint32_t));
+    memcpy(st->keep_col, a->keep_col, total * sizeof(uint32_t));
+    memcpy(st->keep_attr, a->keep_attr, total * sizeof(uint32_t));
+    return 0;
+}
+
 int ki_csv_begin(KiSrc *s)
 {
     CsvState *st = calloc(1, sizeof *st);
@@ -433,6 +456,7 @@ int ki_csv_step(KiSrc *s)
                 if (ki_fill(s) < 0) return -1;       /* see the whole bad line first */
                 continue;
             }
+            s->suspect = true;
             if (ki_row_error(s, true, s->line, rec, ct.bad_field, NULL, "%s", ct.msg) != 0) return -1;
             /* skipping: go on after the line that holds the error */
             const char *nl = memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad));

@@ -295,7 +295,8 @@ long ki_fill(KiSrc *s)
         s->end -= s->pos;
         s->pos = 0;
     }
-    if (s->cap - s->end < RAW_BLOCK / 2) {
+    /* (a window that fits in the buffer needs no more) */
+    if (s->cap - s->end < RAW_BLOCK / 2 && !(s->stop && s->stop >= s->bytes && s->cap - s->end >= s->stop - s->bytes)) {
         size_t ncap = s->cap ? s->cap * 2u : RAW_BLOCK;
         if (ncap < s->end + RAW_BLOCK) ncap = s->end + RAW_BLOCK;
         char *nb = realloc(s->buf, ncap + KI_BUF_PAD);  /* readable slack for 16-byte loads */
@@ -314,8 +315,13 @@ long ki_fill(KiSrc *s)
         if (n < 0) return ki_error(s, 0, 0, "%s", m);
         got = n;
     } else {
-        ssize_t n;
-        do n = read(s->fd, s->buf + s->end, want); while (n < 0 && errno == EINTR);
+        if (s->stop) {                  /* a window (ki_src_window) */
+            uint64_t left = s->stop > s->bytes ? s->stop - s->bytes : 0;
+            if (want > left) want = (size_t)left;
+        }
+        ssize_t n = 0;
+        if (want > 0)
+            do n = read(s->fd, s->buf + s->end, want); while (n < 0 && errno == EINTR);
         if (n < 0) return ki_error(s, 0, 0, "read error: %s", strerror(errno));
         got = (long)n;
     }
@@ -619,7 +625,24 @@ static void fill_event(KiSrc *s, KrEvent *ev)
 
 /* ---- drain (partitioned replay) ---------------------------------------------- */
 
-int ki_drain(KrInput *in, KiSink sink, void *arg)
+int ki_src_begin(KiSrc *s) { return begin(s); }
+int ki_src_step(KiSrc *s) { return step(s); }
+void ki_src_close(KiSrc *s) { close_raw(s); }
+
+int ki_src_window(KiSrc *s, uint64_t start, uint64_t stop)
+{
+    if (s->fd < 0 || s->gz || s->raw) return ki_error(s, 0, 0, "cannot read part of this input");
+    if (lseek(s->fd, (off_t)start, SEEK_SET) < 0) return ki_error(s, 0, 0, "seek error: %s", strerror(errno));
+    s->pos = s->end = 0;
+    s->eof = false;
+    s->bytes = start;
+    s->stop = stop;
+    return 0;
+}
+
+/* drain -- every file to the sink (kp: the only file in parts, when it
+ * qualifies; input_par.c). */
+static int drain(KrInput *in, KiSink sink, void *arg, const KiParts *kp)
 {
     if (in->failed || in->prepared || in->stream) return -1;
     in->prepared = true;
@@ -631,12 +654,21 @@ int ki_drain(KrInput *in, KiSink sink, void *arg)
         KiSrc *s = &in->srcs[i];
         c->sink_file = i;
         r = begin(s);
-        while (r == 0 && (r = step(s)) == 1) r = 0;
+        int p = r == 0 && kp && in->nsrcs == 1 ? ki_par_file(s, kp) : 1;
+        if (p != 1) r = p;
+        else while (r == 0 && (r = step(s)) == 1) r = 0;
         close_raw(s);
     }
     c->sink = NULL;
     if (r != 0) in->failed = true;
     return r == 0 ? 0 : -1;
+}
+
+int ki_drain(KrInput *in, KiSink sink, void *arg) { return drain(in, sink, arg, NULL); }
+
+int ki_drain_parts(KrInput *in, const KiParts *kp)
+{
+    return drain(in, kp->sink, kp->arg[0], kp->n > 1u ? kp : NULL);
 }
 
 /* ---- stream mode ------------------------------------------------------------- */

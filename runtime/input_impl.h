@@ -104,6 +104,10 @@ typedef struct KiSrc {
     bool eof;
     uint64_t line;                /* line number of the byte at pos (1-based) */
     uint64_t bytes;               /* raw bytes read */
+    uint64_t stop;                /* a window of a regular file (ki_src_window): read
+                                     up to this file offset only (0: to the end) */
+    bool suspect;                 /* a record could not be cut (CSV structural
+                                     error), even if skipped: input_par.c falls back */
 
     /* row store (rows.c): rows [0, spilled) at spill_base in the run's
      * temporary file (ctx->spill_fd, shared by every file: one descriptor
@@ -242,6 +246,31 @@ int  ki_csv_step(KiSrc *s);
 int  ki_jsonl_begin(KiSrc *s);
 int  ki_jsonl_step(KiSrc *s);
 int  ki_segment_begin(KiSrc *s);
+/* csv.c: gives dst (a fresh source of the same file, same ctx tables) the
+ * column plan src's header produced, so that dst can parse rows of a window
+ * of the file without the header; 0 or -1 (out of memory). */
+int  ki_csv_clone(KiSrc *dst, const KiSrc *src);
 int  ki_segment_step(KiSrc *s);
+
+/* input.c: the file's parser begins (opening a lazy file), takes a step
+ * (as ki_csv_step), and its raw input is closed (buffer and parser state
+ * freed). */
+int  ki_src_begin(KiSrc *s);
+int  ki_src_step(KiSrc *s);
+void ki_src_close(KiSrc *s);
+/* input.c: makes a regular, uncompressed file read the bytes from file
+ * offset start to stop (0: to the end) next, as if they were all that is
+ * left of it (the buffer is emptied; s->line is left as it is).  0 or -1
+ * (printed). */
+int  ki_src_window(KiSrc *s, uint64_t start, uint64_t stop);
+/* input_par.c: the rest of the only input, a CSV file whose header s has
+ * read or a JSON Lines file s has begun, in kp->n parts parsed at once
+ * (see KiParts).  0, -1 after an error (printed), or 1: the file does not
+ * qualify (parse it on, into part 0). */
+int  ki_par_file(KiSrc *s, const KiParts *kp);
+/* input_par.c: the part starts ki_par_file uses for the rows at offsets
+ * [h, size) of the file fd (at[0] = h; each other start just after a line
+ * feed), n at most: their count, 0 on a read error. */
+uint32_t ki_par_cuts(int fd, uint64_t h, uint64_t size, uint64_t *at, uint32_t n);
 
 #endif

@@ -133,6 +133,35 @@ void ki_close(KrInput *in);
  * ki_stream or ki_next on the same input. */
 typedef int (*KiSink)(void *arg, uint32_t file, const KrEvent *ev);
 int ki_drain(KrInput *in, KiSink sink, void *arg);
+/* ki_drain with the only input, when it is a large regular CSV or JSON
+ * Lines file, cut into n parts (at most KI_PARTS_MAX) parsed at once on a
+ * thread each (input_par.c).  Part p's rows go to sink(arg[p], ...), in file
+ * order within the part, from part p's thread; begin(arg[p], customers) comes
+ * first, from that thread: the customer ids of the part's rows are those of
+ * that pool (part 0: the shared pool; another part: a pool of its own, valid
+ * until remap).  When all parts are read, for each part p > 0 that is kept,
+ * in order, remap(arg[p], cmap, nc, vmap, nv) gives the shared pools' ids
+ * of its customer and value ids (the arrays are the callee's to free);
+ * parts that failed are dropped (drop(arg[p]): forget their rows), and the
+ * first of them is read again sequentially into its own sink with begin
+ * called again (the shared pools).  A file that does not qualify goes to
+ * part 0 only, without begin.  Rows, order within a customer, messages and
+ * pool ids are those of ki_drain. */
+#define KI_PARTS_MAX 16u
+typedef struct KiParts {
+    uint32_t n;
+    KiSink sink;
+    void *arg[KI_PARTS_MAX];
+    int  (*begin)(void *arg, const KrPool *customers);
+    void (*drop)(void *arg);
+    int  (*remap)(void *arg, uint32_t *cmap, uint32_t nc, uint32_t *vmap, uint32_t nv);
+} KiParts;
+int ki_drain_parts(KrInput *in, const KiParts *kp);
+/* input_par.c, for tests: the least bytes a part holds (default 1 MiB;
+ * 16 KiB in fuzz builds); files read in parts so far, and how many of
+ * them were read on sequentially from a part that failed. */
+void ki_par_min_part(uint64_t n);
+void ki_par_counts(uint64_t *parallel, uint64_t *fallbacks);
 /* (input.c) The attributes ki_open keeps for img, as a bitset: bit a of
  * word bits[e * words + a / 64] for event e (words >= nattrs / 64 + 1;
  * bits zeroed by the caller, nevents rows). */

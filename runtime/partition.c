@@ -6,14 +6,19 @@
  * not need the whole log in one time order, only each customer's events in
  * theirs.  Pass 1 (kp_read) reads the inputs once, in command-line order,
  * and appends each kept row as a fixed-layout record to the bucket of its
- * customer: customer pool id modulo the bucket count, a power of two chosen
- * from the input size so that a bucket holds a few MiB of records.  Past
- * the memory budget (an eighth of --memory), every bucket's records are
- * written to one unlinked temporary file, as a chunk per bucket, and the
- * buffers start again.
+ * customer: a hash of the customer id's bytes modulo the bucket count, a
+ * power of two chosen from the input size so that a bucket holds a few MiB
+ * of records.  Past the memory budget (an eighth of --memory), every
+ * bucket's records are written to one unlinked temporary file, as a chunk
+ * per bucket, and the buffers start again.  A single large file is read in
+ * parts at once (ki_drain_parts, input_par.c): each part (Part) keeps its
+ * records per bucket apart (Seg), with its own pages, its share of the
+ * budget and customer ids of its own pool until the parts are read; a
+ * bucket's records are its segments in part order, which is file order.
  *
  * Pass 2 (kp_replay) replays each bucket with an engine of its own (its
- * customers interned in a pool of their own, in id order): the bucket's
+ * customers interned in a pool of their own, in the order of their first
+ * record; a part's records are put in the shared pools' ids first): the bucket's
  * records are put in time order by a stable radix sort (ties stay in input
  * order: files in command-line order, rows in file order, the same rule as
  * the reader's merge), fed to the engine, which then finishes at the
@@ -33,6 +38,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -110,13 +116,35 @@ typedef struct Rows {
     size_t rpos;                  /* merge position in rows[0, nrows) */
 } Rows;
 
-typedef struct Bucket {
+/* A bucket's records from one part of the input (KiParts; one part when
+ * the input is read on one thread). */
+typedef struct Seg {
     Page *head, *tail; size_t len;   /* records not spilled (len: their bytes) */
     Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
-    Rows out[KP_LANES];           /* per lane */
-    int64_t last;                 /* time of the last record */
+    uint32_t *cust; uint32_t ncust, capcust;      /* its customers (the part's ids), first seen first */
+    int64_t first, last;          /* time of the first and the last record */
     bool any, unsorted;           /* records came; not in time order */
+} Seg;
+
+typedef struct Bucket {
+    Rows out[KP_LANES];           /* per lane */
 } Bucket;
+
+/* One part of pass 1, read on a thread of its own: its pages, and the
+ * pool its records' customer ids are of, with the maps to the shared pools
+ * once it is read (cmap, vmap; NULL: the ids are the shared pools'). */
+typedef struct Part {
+    struct KpRun *r; uint32_t idx;
+    const KrPool *cust;
+    uint32_t *where; size_t capwhere;   /* per customer id: its bucket + 1 (0: not seen yet) */
+    uint32_t *cmap, *vmap; uint32_t nc, nv;
+    Page *free_pages;             /* pages spilled, for reuse */
+    size_t buffered, budget, peak, psize;   /* bytes of pages allocated, the most before
+                                               spilling, the most of buffered, the page size */
+    bool nospill;
+    int64_t last_time;
+    uint64_t nrows;
+} Part;
 
 #define ROWS_BACK 32u             /* rows read back at a time per spilled bucket, at most */
 
@@ -138,6 +166,7 @@ typedef struct Acc {
     int fail;                     /* 0, -1 memory, -2 emit */
     Ord *ord, *tmp; size_t capord;   /* scratch, kept from bucket to bucket */
     char *chunk; size_t capchunk;    /* a spilled chunk read back */
+    uint32_t *l2g; uint32_t capl2g;  /* the bucket's customer ids -> the shared pool's */
     bool oom;                        /* out of memory (stops every worker) */
     uint32_t fail_bucket;            /* the earliest bucket that hit a limit */
     int64_t fail_time, errtime;      /* its failure time; this bucket's */
@@ -162,19 +191,21 @@ struct KpRun {
     const KrOptions *opt;
     KrPool *customers, *values;
     Bucket *b; uint32_t nb;
+    Seg *seg;                        /* part p's records of bucket i: seg[p * nb + i] */
+    Part part[KI_PARTS_MAX]; uint32_t nparts;
+    uint32_t *loc;                   /* pass 2: per shared customer id, its id in its bucket + 1 */
     bool wide;                       /* 24-byte record headers (see PRec) */
-    size_t buffered, budget;         /* bytes of pages allocated; the most before spilling */
-    size_t peak;                     /* the most of buffered */
-    Page *free_pages; size_t psize;  /* pages spilled, for reuse; the page size */
+    size_t budget;                   /* bytes of pages, at most, all parts together */
     uint32_t rows_back;              /* rows a spilled bucket reads back at a time */
-    int spill_fd; uint64_t spill_off; bool nospill;
-    atomic_uint_fast64_t spill_end;  /* pass 2: end of the temporary file */
+    int spill_fd;
+    atomic_uint_fast64_t spill_end;  /* end of the temporary file */
+    atomic_uint_fast64_t spilled;    /* bytes of records written to it */
     atomic_size_t rows_mem;          /* pass 2: bytes of rows kept in memory */
     pthread_mutex_t spill_lock;      /* creating the temporary file in pass 2 */
     int64_t last_time;
     /* the progress line (opt->progress on a terminal) */
     KrInput *in; FILE *err; bool progress, shown;
-    uint64_t nrows; double start;
+    double start;
     /* pass 2 */
     int64_t horizon;
     atomic_uint next;
@@ -235,6 +266,8 @@ static void lane_free(Lane *l)
 
 /* ---- pass 1 --------------------------------------------------------------- */
 
+static void part_budget(Part *w, size_t budget);
+
 KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool *values)
 {
     return kp_new_lanes(img, &img, 1, opt, customers, values);
@@ -260,7 +293,6 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
     r->opt = opt;
     r->customers = customers;
     r->values = values;
-    r->spill_fd = -1;
     r->last_time = INT64_MIN;
     r->wide = u->nevents >= 0xffffu || u->nattrs > 0xffffu;
     uint64_t bytes = 0;
@@ -276,32 +308,58 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
     uint64_t mem = opt->memory ? opt->memory : MEMORY_DEFAULT;
     r->budget = (size_t)(mem / 8u < BUFFER_MAX ? mem / 8u : BUFFER_MAX);
     if (r->budget < (64u << 10)) r->budget = 64u << 10;
-    r->psize = r->budget / (2u * r->nb);
-    if (r->psize < PAGE_MIN) r->psize = PAGE_MIN;
-    if (r->psize > PAGE_MAX) r->psize = PAGE_MAX;
+    /* parts: one per thread, for a single input read in parts (input_par.c) */
+    uint32_t jobs = opt->jobs;
+    if (jobs == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = c > 0 ? (uint32_t)c : 1u;
+    }
+    r->nparts = opt->ninputs == 1 ? (jobs < KI_PARTS_MAX ? jobs : KI_PARTS_MAX) : 1u;
     r->b = calloc(r->nb, sizeof *r->b);
-    if (!r->b) { kp_free(r); return NULL; }
+    r->seg = calloc((size_t)r->nparts * r->nb, sizeof *r->seg);
+    if (!r->b || !r->seg) { kp_free(r); return NULL; }
+    for (uint32_t p = 0; p < r->nparts; p++) {
+        r->part[p] = (Part){ .r = r, .idx = p, .last_time = INT64_MIN };
+        part_budget(&r->part[p], r->budget);
+    }
+    r->part[0].cust = customers;
     return r;
 }
 
-/* spill_all -- appends every bucket's buffered records to the temporary
- * file (created on first use in $TMPDIR or /tmp, unlinked at once).  If
- * that fails the records stay in memory from then on. */
+/* part_budget -- part w may buffer `budget` bytes of records: its page size
+ * (half the budget spread over the buckets, within PAGE_MIN..PAGE_MAX). */
+static void part_budget(Part *w, size_t budget)
+{
+    KpRun *r = w->r;
+    w->budget = budget;
+    w->psize = budget / (2u * r->nb);
+    if (w->psize < PAGE_MIN) w->psize = PAGE_MIN;
+    if (w->psize > PAGE_MAX) w->psize = PAGE_MAX;
+}
+
+/* spill_open -- the temporary file (created on first use in $TMPDIR or
+ * /tmp, unlinked at once; under spill_lock: parts and workers share it). */
 static int spill_open(KpRun *r)
 {
-    if (r->spill_fd >= 0) return 0;
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir) dir = "/tmp";
-    size_t n = strlen(dir) + 32u;
-    char *path = malloc(n);
-    if (!path) return -1;
-    snprintf(path, n, "%s/kairos-part-XXXXXX", dir);
-    int fd = mkstemp(path);
-    if (fd >= 0) unlink(path);
-    free(path);
-    if (fd < 0) return -1;
-    r->spill_fd = fd;
-    return 0;
+    pthread_mutex_lock(&r->spill_lock);
+    int rc = 0;
+    if (r->spill_fd < 0) {
+        const char *dir = getenv("TMPDIR");
+        if (!dir || !*dir) dir = "/tmp";
+        size_t n = strlen(dir) + 32u;
+        char *path = malloc(n);
+        int fd = -1;
+        if (path) {
+            snprintf(path, n, "%s/kairos-part-XXXXXX", dir);
+            fd = mkstemp(path);
+            if (fd >= 0) unlink(path);
+            free(path);
+        }
+        if (fd < 0) rc = -1;
+        else r->spill_fd = fd;
+    }
+    pthread_mutex_unlock(&r->spill_lock);
+    return rc;
 }
 
 /* Writes len bytes at off of the temporary file; 0 or -1. */
@@ -336,57 +394,66 @@ static int writev_at(int fd, struct iovec *v, size_t n, uint64_t at)
     return 0;
 }
 
-static void page_release(KpRun *r, Page *p)
+static void page_release(Part *w, Page *p)
 {
-    if (p->cap > r->psize) {          /* a record's own page */
-        r->buffered -= p->cap;
+    if (p->cap > w->psize) {          /* a record's own page */
+        w->buffered -= p->cap;
         free(p);
         return;
     }
-    p->next = r->free_pages;
-    r->free_pages = p;
+    p->next = w->free_pages;
+    w->free_pages = p;
 }
 
-/* spill_all -- appends every bucket's records to the temporary file (one
- * contiguous region: a chunk per bucket, in bucket order) and puts their
- * pages on the free list.  If that fails the records stay in memory from
- * then on. */
-static void spill_all(KpRun *r)
+static inline Seg *seg_of(const KpRun *r, uint32_t part, uint32_t bucket)
 {
-    if (spill_open(r) != 0) { r->nospill = true; return; }
-    size_t nv = 0, capv = 0;
+    return &r->seg[(size_t)part * r->nb + bucket];
+}
+
+/* spill_all -- appends every bucket's records of part w to the temporary
+ * file (one contiguous region: a chunk per bucket, in bucket order) and
+ * puts their pages on the free list.  If that fails the records stay in
+ * memory from then on. */
+static void spill_all(Part *w)
+{
+    KpRun *r = w->r;
+    if (spill_open(r) != 0) { w->nospill = true; return; }
+    size_t nv = 0, capv = 0, total = 0;
     for (uint32_t i = 0; i < r->nb; i++)
-        for (Page *p = r->b[i].head; p; p = p->next) capv++;
+        for (Page *p = seg_of(r, w->idx, i)->head; p; p = p->next) capv++;
     struct iovec *v = malloc((capv ? capv : 1u) * sizeof *v);
-    if (!v) { r->nospill = true; return; }
+    if (!v) { w->nospill = true; return; }
     for (uint32_t i = 0; i < r->nb; i++) {
-        Bucket *k = &r->b[i];
+        Seg *k = seg_of(r, w->idx, i);
         if (!k->len) continue;
         if (k->nchunks == k->capchunks) {
             uint32_t nc = k->capchunks ? k->capchunks * 2u : 4u;
             Chunk *c = realloc(k->chunks, nc * sizeof *c);
-            if (!c) { free(v); r->nospill = true; return; }
+            if (!c) { free(v); w->nospill = true; return; }
             k->chunks = c;
             k->capchunks = nc;
         }
         for (Page *p = k->head; p; p = p->next)
             if (p->len) v[nv++] = (struct iovec){ p->data, p->len };
+        total += k->len;
     }
-    if (writev_at(r->spill_fd, v, nv, r->spill_off) != 0) {
+    uint64_t off = atomic_fetch_add(&r->spill_end, total);
+    if (writev_at(r->spill_fd, v, nv, off) != 0) {
         free(v);
-        r->nospill = true;        /* disk full: the partial region is ignored */
+        w->nospill = true;        /* disk full: the partial region is ignored */
         return;
     }
     free(v);
+    atomic_fetch_add(&r->spilled, total);
     for (uint32_t i = 0; i < r->nb; i++) {
-        Bucket *k = &r->b[i];
+        Seg *k = seg_of(r, w->idx, i);
         if (k->len) {
-            k->chunks[k->nchunks++] = (Chunk){ r->spill_off, k->len };
-            r->spill_off += k->len;
+            k->chunks[k->nchunks++] = (Chunk){ off, k->len };
+            off += k->len;
         }
         for (Page *p = k->head, *n; p; p = n) {
             n = p->next;
-            page_release(r, p);
+            page_release(w, p);
         }
         k->head = k->tail = NULL;
         k->len = 0;
@@ -395,53 +462,89 @@ static void spill_all(KpRun *r)
 
 /* A page with room for need bytes (spilling first when the budget is
  * reached); NULL when out of memory. */
-static Page *page_get(KpRun *r, size_t need)
+static Page *page_get(Part *w, size_t need)
 {
-    if (need <= r->psize && r->free_pages) {
-        Page *p = r->free_pages;
-        r->free_pages = p->next;
+    if (need <= w->psize && w->free_pages) {
+        Page *p = w->free_pages;
+        w->free_pages = p->next;
         p->next = NULL;
         p->len = 0;
         return p;
     }
-    size_t cap = need > r->psize ? need : r->psize;
-    if (r->buffered + cap > r->budget && !r->nospill) {
-        spill_all(r);
-        if (need <= r->psize && r->free_pages) return page_get(r, need);
+    size_t cap = need > w->psize ? need : w->psize;
+    if (w->buffered + cap > w->budget && !w->nospill) {
+        spill_all(w);
+        if (need <= w->psize && w->free_pages) return page_get(w, need);
     }
     Page *p = malloc(sizeof *p + cap);
     if (!p) return NULL;
     p->next = NULL;
     p->len = 0;
     p->cap = cap;
-    r->buffered += cap;
-    if (r->buffered > r->peak) r->peak = r->buffered;
+    w->buffered += cap;
+    if (w->buffered > w->peak) w->peak = w->buffered;
     return p;
+}
+
+/* The bucket of a customer: from its bytes, so that every part sends a
+ * customer to the same bucket whatever its ids. */
+static inline uint32_t route(const KpRun *r, const char *s, size_t len)
+{
+    return (uint32_t)(kr_hash_bytes(s, len) >> 40) & (r->nb - 1u);
 }
 
 static int sink(void *arg, uint32_t file, const KrEvent *ev)
 {
-    KpRun *r = arg;
+    Part *w = arg;
+    KpRun *r = w->r;
     if (r->on_row && r->on_row(r->on_row_ctx, ev) != 0) return -1;
-    Bucket *k = &r->b[ev->customer & (r->nb - 1u)];
+    uint32_t c = ev->customer;
+    if (c >= w->capwhere) {
+        size_t nc = w->capwhere ? w->capwhere * 2u : 4096u;
+        while (nc <= c) nc *= 2u;
+        uint32_t *m = realloc(w->where, nc * sizeof *m);
+        if (!m) return -1;
+        memset(m + w->capwhere, 0, (nc - w->capwhere) * sizeof *m);
+        w->where = m;
+        w->capwhere = nc;
+    }
+    Seg *k;
+    if (w->where[c]) {
+        k = seg_of(r, w->idx, w->where[c] - 1u);
+    } else {                          /* the customer's first record in this part */
+        size_t len;
+        const char *s = kr_pool_str(w->cust, c, &len);
+        uint32_t b = route(r, s, len);
+        k = seg_of(r, w->idx, b);
+        if (k->ncust == k->capcust) {
+            uint32_t nc = k->capcust ? k->capcust * 2u : 16u;
+            uint32_t *m = realloc(k->cust, nc * sizeof *m);
+            if (!m) return -1;
+            k->cust = m;
+            k->capcust = nc;
+        }
+        k->cust[k->ncust++] = c;
+        w->where[c] = b + 1u;
+    }
     size_t need = rec_size(r->wide, ev->nattrs);
     Page *pg = k->tail;
     if (!pg || pg->cap - pg->len < need) {
-        if (!(pg = page_get(r, need))) return -1;     /* may spill: k emptied */
+        if (!(pg = page_get(w, need))) return -1;     /* may spill: k emptied */
         if (k->tail) k->tail->next = pg;
         else k->head = pg;
         k->tail = pg;
     }
-    if (k->any && ev->time < k->last) k->unsorted = true;
+    if (!k->any) k->first = ev->time;
+    else if (ev->time < k->last) k->unsorted = true;
     k->any = true;
     k->last = ev->time;
     char *d = pg->data + pg->len;
     if (r->wide) {
-        PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
+        PRec h = { ev->time, c, ev->event, ev->nattrs, 0 };
         memcpy(d, &h, sizeof h);
         d += sizeof h;
     } else {
-        PRec16 h = { ev->time, ev->customer, ev->event == KB_NONE ? 0xffffu : (uint16_t)ev->event,
+        PRec16 h = { ev->time, c, ev->event == KB_NONE ? 0xffffu : (uint16_t)ev->event,
                      (uint16_t)ev->nattrs };
         memcpy(d, &h, sizeof h);
         d += sizeof h;
@@ -453,16 +556,55 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     }
     pg->len += need;
     k->len += need;
-    if (ev->time > r->last_time) r->last_time = ev->time;
+    if (ev->time > w->last_time) w->last_time = ev->time;
     (void)file;
-    if (r->progress && ++r->nrows % 65536u == 0) {
+    if (w->idx == 0 && r->progress && ++w->nrows % 65536u == 0) {
         double el = seconds() - r->start;
         if (el > 1.0) {
-            fprintf(r->err, "\rkairos: %llu events, %.1f MB read, %.1f s", (unsigned long long)r->nrows,
+            fprintf(r->err, "\rkairos: %llu events, %.1f MB read, %.1f s", (unsigned long long)w->nrows,
                     (double)ki_bytes_read(r->in) / 1e6, el);
             r->shown = true;
         }
     }
+    return 0;
+}
+
+/* KiParts' callbacks (internal.h): part w begins with ids of pool cust (its
+ * share of the budget); forgets its records; takes its maps. */
+static int part_begin(void *arg, const KrPool *cust)
+{
+    Part *w = arg;
+    w->cust = cust;
+    part_budget(w, w->r->budget / w->r->nparts);
+    return 0;
+}
+
+static void part_drop(void *arg)
+{
+    Part *w = arg;
+    KpRun *r = w->r;
+    for (uint32_t i = 0; i < r->nb; i++) {
+        Seg *k = seg_of(r, w->idx, i);
+        for (Page *p = k->head, *n; p; p = n) {
+            n = p->next;
+            page_release(w, p);
+        }
+        free(k->chunks);
+        free(k->cust);
+        *k = (Seg){ 0 };
+    }
+    if (w->where) memset(w->where, 0, w->capwhere * sizeof *w->where);
+    w->last_time = INT64_MIN;
+}
+
+static int part_remap(void *arg, uint32_t *cmap, uint32_t nc, uint32_t *vmap, uint32_t nv)
+{
+    Part *w = arg;
+    w->cmap = cmap;
+    w->nc = nc;
+    w->vmap = vmap;
+    w->nv = nv;
+    w->cust = NULL;                   /* freed by the reader */
     return 0;
 }
 
@@ -472,13 +614,28 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
     r->err = err;
     r->progress = err && r->opt->progress && isatty(fileno(err));
     r->start = r->progress ? seconds() : 0;
-    int rc = ki_drain(in, sink, r);
+    KiParts kp = { .n = r->on_row ? 1u : r->nparts, .sink = sink,
+                   .begin = part_begin, .drop = part_drop, .remap = part_remap };
+    for (uint32_t p = 0; p < r->nparts; p++) kp.arg[p] = &r->part[p];
+    int rc = ki_drain_parts(in, &kp);
+    for (uint32_t p = 0; p < r->nparts; p++) {
+        Part *w = &r->part[p];
+        if (w->last_time > r->last_time) r->last_time = w->last_time;
+        for (Page *pg = w->free_pages, *n; pg; pg = n) {   /* pass 1 is over */
+            n = pg->next;
+            free(pg);
+        }
+        w->free_pages = NULL;
+        free(w->where);
+        w->where = NULL;
+        w->capwhere = 0;
+    }
     if (r->shown) fputs("\r\033[K", err);
     return rc;
 }
 
 int64_t kp_last_time(const KpRun *r) { return r->last_time; }
-uint64_t kp_spilled(const KpRun *r) { return r->spill_off; }
+uint64_t kp_spilled(const KpRun *r) { return atomic_load(&r->spilled); }
 uint64_t kp_rows_spilled(const KpRun *r)
 {
     uint64_t n = 0;
@@ -487,7 +644,12 @@ uint64_t kp_rows_spilled(const KpRun *r)
     return n;
 }
 uint32_t kp_buckets(const KpRun *r) { return r->nb; }
-size_t kp_buffered_peak(const KpRun *r) { return r->peak; }
+size_t kp_buffered_peak(const KpRun *r)
+{
+    size_t n = 0;
+    for (uint32_t p = 0; p < r->nparts; p++) n += r->part[p].peak;
+    return n;
+}
 size_t kp_budget(const KpRun *r) { return r->budget; }
 
 /* ---- pass 2 --------------------------------------------------------------- */
@@ -517,7 +679,7 @@ static void radix_sort(Ord *o, Ord *tmp, size_t n, uint64_t maxkey)
     if (src != o) memcpy(o, src, n * sizeof *o);
 }
 
-typedef struct EmitCtx { Rows *k; uint32_t b, nb; } EmitCtx;
+typedef struct EmitCtx { Rows *k; const uint32_t *l2g; } EmitCtx;
 
 static int bucket_emit(void *ctx, const KrRow *row)
 {
@@ -532,13 +694,13 @@ static int bucket_emit(void *ctx, const KrRow *row)
     }
     KrRow *d = &k->rows[k->nrows++];
     *d = *row;
-    d->customer = row->customer * x->nb + x->b;      /* local id back to the global one */
+    d->customer = x->l2g[row->customer];      /* the bucket's id back to the shared one */
     return 0;
 }
 
 /* The bucket's spilled records in one buffer (the chunks read back, in
  * order; *total bytes), to be freed by the caller; NULL on failure. */
-static char *load_chunks(KpRun *r, Bucket *k, size_t *total)
+static char *load_chunks(KpRun *r, const Seg *k, size_t *total)
 {
     size_t n = 0;
     for (uint32_t i = 0; i < k->nchunks; i++) n += k->chunks[i].len;
@@ -567,10 +729,7 @@ static void keep_rows(KpRun *r, Rows *k)
 {
     size_t bytes = k->nrows * sizeof *k->rows;
     if (atomic_fetch_add(&r->rows_mem, bytes) + bytes <= r->budget / 4u || k->nrows <= r->rows_back) return;
-    pthread_mutex_lock(&r->spill_lock);
-    int ok = spill_open(r);
-    pthread_mutex_unlock(&r->spill_lock);
-    if (ok != 0) return;
+    if (spill_open(r) != 0) return;
     uint64_t at = atomic_fetch_add(&r->spill_end, bytes);
     if (write_at(r->spill_fd, k->rows, bytes, at) != 0) return;
     atomic_fetch_sub(&r->rows_mem, bytes);
@@ -633,7 +792,7 @@ static inline size_t feed_one(const KpRun *r, Acc *a, KrEngine *const *eng, cons
     PRec h;
     size_t size = rec_get(r->wide, q, &h);
     q += rec_head(r->wide);
-    KrEvent ev = { h.time, h.cust / r->nb, h.event, h.nattrs, (const uint32_t *)(const void *)q,
+    KrEvent ev = { h.time, r->loc[h.cust] - 1u, h.event, h.nattrs, (const uint32_t *)(const void *)q,
                    (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
                    "", 0 };
     for (uint32_t k = 0; k < r->nlanes; k++) {
@@ -710,50 +869,113 @@ static char *read_chunk(KpRun *r, Acc *a, const Chunk *c)
     return a->chunk;
 }
 
-/* replay_bucket -- one bucket through an engine of its own per lane.  A bucket
- * whose records came in time order (bk->unsorted false) streams through,
- * a spilled chunk at a time; another is loaded whole and radix-sorted.
- * 0, -1 memory or an engine limit (a->errmsg set). */
+/* normalize -- the records p[0, len) of part w in the shared pools' ids
+ * (customer, string values), in place. */
+static void normalize(const KpRun *r, const Part *w, char *p, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        PRec h;
+        char *q = p + off;
+        off += rec_get(r->wide, q, &h);
+        uint32_t c = w->cmap[h.cust];
+        memcpy(q + offsetof(PRec, cust), &c, sizeof c);      /* at the same offset in PRec16 */
+        KrValue *v = (KrValue *)(void *)(q + rec_head(r->wide) + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u));
+        for (uint32_t i = 0; i < h.nattrs; i++)
+            if (v[i].tag == KB_STR) v[i].str = w->vmap[v[i].str];
+    }
+}
+
+/* bucket_customers -- the bucket's customers in a pool of their own, in
+ * the order of their first record (part after part): r->loc and a->l2g
+ * map between its ids and the shared pool's.  0, or -1 out of memory. */
+static int bucket_customers(KpRun *r, uint32_t bi, Acc *a, KrPool *pool)
+{
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < r->nparts; p++) {
+        const Seg *k = seg_of(r, p, bi);
+        const Part *w = &r->part[p];
+        for (uint32_t i = 0; i < k->ncust; i++) {
+            uint32_t g = w->cmap ? w->cmap[k->cust[i]] : k->cust[i];
+            if (r->loc[g]) continue;
+            if (n == a->capl2g) {
+                uint32_t nc = a->capl2g ? a->capl2g * 2u : 1024u;
+                uint32_t *m = realloc(a->l2g, nc * sizeof *m);
+                if (!m) return -1;
+                a->l2g = m;
+                a->capl2g = nc;
+            }
+            size_t len;
+            const char *s = kr_pool_str(r->customers, g, &len);
+            if (kr_intern(pool, s, len) != n) return -1;
+            a->l2g[n++] = g;
+            r->loc[g] = n;
+        }
+    }
+    return 0;
+}
+
+/* replay_bucket -- one bucket through an engine of its own per lane.  A
+ * bucket whose records came in time order (part after part) streams
+ * through, a spilled chunk at a time; another is loaded whole and
+ * radix-sorted.  0, -1 memory or an engine limit (a->errmsg set). */
 static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
 {
-    Bucket *k = &r->b[bi];
-    if (k->len == 0 && k->nchunks == 0) return 0;
+    bool any = false, unsorted = false;
+    int64_t last = INT64_MIN;
+    for (uint32_t p = 0; p < r->nparts; p++) {
+        const Seg *k = seg_of(r, p, bi);
+        if (!k->any) continue;
+        if (k->unsorted || (any && k->first < last)) unsorted = true;
+        any = true;
+        last = k->last;
+    }
+    if (!any) return 0;
     int rc = -1;
     KrPool *pool = NULL;
     KrEngine *eng[KP_LANES] = { NULL };
     KrEngine *failed = NULL;
-    char *data = NULL;
-    /* the bucket's customers, local id = global id / nb */
-    if (!(pool = kr_pool_new())) goto done;
-    uint32_t ncust = kr_pool_count(r->customers);
-    for (uint32_t g = bi; g < ncust; g += r->nb) {
-        size_t len;
-        const char *s = kr_pool_str(r->customers, g, &len);
-        if (kr_intern(pool, s, len) != g / r->nb) goto done;
-    }
+    char *data[KI_PARTS_MAX] = { NULL };
+    if (!(pool = kr_pool_new()) || bucket_customers(r, bi, a, pool) != 0) goto done;
     EmitCtx ec[KP_LANES];
     for (uint32_t l = 0; l < r->nlanes; l++) {
-        ec[l] = (EmitCtx){ &k->out[l], bi, r->nb };
+        ec[l] = (EmitCtx){ &r->b[bi].out[l], a->l2g };
         KrEngineOpts eo = { .has_until = r->opt->has_until, .until = r->opt->until,
                             .emit = bucket_emit, .emit_ctx = &ec[l] };
         if (!(eng[l] = kr_engine_new(r->lane[l].img, pool, r->values, &eo))) goto done;
     }
-    if (!k->unsorted) {
-        for (uint32_t c = 0; c < k->nchunks; c++) {
-            const char *p = read_chunk(r, a, &k->chunks[c]);
-            if (!p) goto done;
-            if (feed(r, a, eng, p, k->chunks[c].len, &a->errtime) != 0) goto engine_failed;
+    if (!unsorted) {
+        for (uint32_t p = 0; p < r->nparts; p++) {
+            Seg *k = seg_of(r, p, bi);
+            const Part *w = &r->part[p];
+            for (uint32_t c = 0; c < k->nchunks; c++) {
+                char *q = read_chunk(r, a, &k->chunks[c]);
+                if (!q) goto done;
+                if (w->cmap) normalize(r, w, q, k->chunks[c].len);
+                if (feed(r, a, eng, q, k->chunks[c].len, &a->errtime) != 0) goto engine_failed;
+            }
+            for (Page *pg = k->head; pg; pg = pg->next) {
+                if (w->cmap) normalize(r, w, pg->data, pg->len);
+                if (feed(r, a, eng, pg->data, pg->len, &a->errtime) != 0) goto engine_failed;
+            }
         }
-        for (const Page *pg = k->head; pg; pg = pg->next)
-            if (feed(r, a, eng, pg->data, pg->len, &a->errtime) != 0) goto engine_failed;
     } else {
-        /* the spilled records, then those in pages: input order */
-        size_t total = 0, n = 0;
-        if (k->nchunks && !(data = load_chunks(r, k, &total))) goto done;
+        /* each part's spilled records, then those in its pages: input order */
+        size_t n = 0;
         int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-        if (index_records(r, a, &n, data, total, &tmin, &tmax) != 0) goto done;
-        for (const Page *pg = k->head; pg; pg = pg->next)
-            if (index_records(r, a, &n, pg->data, pg->len, &tmin, &tmax) != 0) goto done;
+        for (uint32_t p = 0; p < r->nparts; p++) {
+            Seg *k = seg_of(r, p, bi);
+            const Part *w = &r->part[p];
+            size_t total = 0;
+            if (k->nchunks) {
+                if (!(data[p] = load_chunks(r, k, &total))) goto done;
+                if (w->cmap) normalize(r, w, data[p], total);
+                if (index_records(r, a, &n, data[p], total, &tmin, &tmax) != 0) goto done;
+            }
+            for (Page *pg = k->head; pg; pg = pg->next) {
+                if (w->cmap) normalize(r, w, pg->data, pg->len);
+                if (index_records(r, a, &n, pg->data, pg->len, &tmin, &tmax) != 0) goto done;
+            }
+        }
         for (size_t i = 0; i < n; i++) a->ord[i].key -= (uint64_t)tmin;
         radix_sort(a->ord, a->tmp, n, (uint64_t)tmax - (uint64_t)tmin);
         if (feed_ord(r, a, eng, a->ord, n, &a->errtime) != 0) goto engine_failed;
@@ -771,7 +993,7 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
             for (int s = 0; s < KR_ST__COUNT; s++) al->st[ri][s] += st->rule[ri][s];
         for (uint32_t j = 0; j < img->nattr_reads; j++) al->carried[j] |= kr_engine_attr_carried(eng[l], j);
         for (uint32_t j = 0; j < img->nevents; j++) al->seen[j] |= kr_engine_event_seen(eng[l], j);
-        keep_rows(r, &k->out[l]);
+        keep_rows(r, &r->b[bi].out[l]);
     }
     rc = 0;
     goto done;
@@ -785,13 +1007,16 @@ engine_failed:
 done:
     for (uint32_t l = 0; l < r->nlanes; l++) kr_engine_free(eng[l]);
     kr_pool_free(pool);
-    free(data);
-    for (Page *pg = k->head, *nx; pg; pg = nx) {    /* the records are done with */
-        nx = pg->next;
-        free(pg);
+    for (uint32_t p = 0; p < r->nparts; p++) {
+        free(data[p]);
+        Seg *k = seg_of(r, p, bi);
+        for (Page *pg = k->head, *nx; pg; pg = nx) {    /* the records are done with */
+            nx = pg->next;
+            free(pg);
+        }
+        k->head = k->tail = NULL;
+        k->len = 0;
     }
-    k->head = k->tail = NULL;
-    k->len = 0;
     return rc;
 }
 
@@ -852,6 +1077,7 @@ static void acc_free(Acc *a)
     free(a->ord);
     free(a->tmp);
     free(a->chunk);
+    free(a->l2g);
 }
 
 /* The schedule's order of two rows of image img (the engine's, replay.c,
@@ -929,16 +1155,12 @@ int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
 int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *emit_ctx)
 {
     r->horizon = horizon;
-    for (Page *p = r->free_pages, *n; p; p = n) {   /* pass 1 is over */
-        n = p->next;
-        free(p);
-    }
-    r->free_pages = NULL;
+    free(r->loc);
+    if (!(r->loc = calloc((size_t)kr_pool_count(r->customers) + 1u, sizeof *r->loc))) return -1;
     /* the merge reads back up to rows_back rows per bucket and lane: an
      * eighth of the budget in all */
     size_t back = r->budget / 8u / ((size_t)r->nb * r->nlanes * sizeof(KrRow));
     r->rows_back = back < 4u ? 4u : back > ROWS_BACK ? ROWS_BACK : (uint32_t)back;
-    atomic_store(&r->spill_end, r->spill_off);
     atomic_store(&r->rows_mem, 0);
     /* The engines intern the images' strings into the shared value pool:
      * once here, so that the workers only find them (no writes). */
@@ -958,7 +1180,11 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
     }
     if (jobs > JOBS_MAX) jobs = JOBS_MAX;
     uint32_t busy = 0;
-    for (uint32_t i = 0; i < r->nb; i++) busy += r->b[i].len || r->b[i].nchunks;
+    for (uint32_t i = 0; i < r->nb; i++)
+        for (uint32_t p = 0; p < r->nparts; p++) {
+            const Seg *k = seg_of(r, p, i);
+            if (k->len || k->nchunks) { busy++; break; }
+        }
     if (jobs > busy) jobs = busy ? busy : 1u;
     Acc acc[JOBS_MAX];
     memset(acc, 0, sizeof acc);
@@ -1020,19 +1246,29 @@ bool kp_attr_unseen(const KpRun *r, uint32_t i)
 void kp_free(KpRun *r)
 {
     if (!r) return;
-    for (Page *p = r->free_pages, *n; p; p = n) {
-        n = p->next;
-        free(p);
+    for (uint32_t p = 0; p < r->nparts; p++) {
+        Part *w = &r->part[p];
+        for (Page *pg = w->free_pages, *n; pg; pg = n) {
+            n = pg->next;
+            free(pg);
+        }
+        free(w->where);
+        free(w->cmap);
+        free(w->vmap);
     }
-    for (uint32_t i = 0; r->b && i < r->nb; i++) {
-        for (Page *p = r->b[i].head, *n; p; p = n) {
+    for (size_t i = 0; r->seg && i < (size_t)r->nparts * r->nb; i++) {
+        for (Page *p = r->seg[i].head, *n; p; p = n) {
             n = p->next;
             free(p);
         }
-        free(r->b[i].chunks);
-        for (uint32_t l = 0; l < KP_LANES; l++) free(r->b[i].out[l].rows);
+        free(r->seg[i].chunks);
+        free(r->seg[i].cust);
     }
+    for (uint32_t i = 0; r->b && i < r->nb; i++)
+        for (uint32_t l = 0; l < KP_LANES; l++) free(r->b[i].out[l].rows);
     free(r->b);
+    free(r->seg);
+    free(r->loc);
     if (r->spill_fd >= 0) close(r->spill_fd);
     pthread_mutex_destroy(&r->spill_lock);
     for (uint32_t l = 0; l < KP_LANES; l++) lane_free(&r->lane[l]);

@@ -344,6 +344,66 @@ run kbc-3-bytes-any-name 1 '^short.kai: error: bad kairos bytecode: truncated at
 cp "$W/p.kai" "$W/text.kbc"
 run kbc-text 1 '^text.kbc: error: not a kairos bytecode file$' 'K simulate --no-progress text.kbc ev.csv'
 
+# ---- 10. a large file read in parts (SPEC.md 5.10) -------------------------------------
+# A 2.7 MB log: --jobs 2 and 4 read it in two parts of at least 1 MiB at once.
+# Every output, message and exit status is that of one thread: the schedule
+# and --stats, JSON Lines, diff; a bad row past the middle (the sequential
+# message, exit 1, no output file); a quoted field with line feeds across the
+# cut (with and without --skip-bad-rows); rows skipped in both halves.
+cat >"$W/big.kai" <<'KAI'
+policy "big"
+event ticket_closed { kind: string, sentiment: number }
+rule a:
+  ask CSAT via email
+  after ticket_closed + 24h where kind == "technical" and sentiment >= 0
+  cap 1 per 7d
+KAI
+sed 's/cap 1 per 7d/cap 1 per 3d/' "$W/big.kai" >"$W/big2.kai"
+# bigrows MODE: 75,000 rows over 3,000 customers; MODE bad: a bad time at
+# 80 %; skip: bad times at 30 % and 80 %; quoted: a 300 KB quoted kind from
+# 45 %
+bigrows() {
+    awk -v mode="$1" 'BEGIN {
+        print "time,customer,event,kind,sentiment"
+        for (i = 0; i < 75000; i++) {
+            t = 1767225600 + 60 * i; c = (i * 7919) % 3000
+            if ((mode == "bad" || mode == "skip") && i == 60000) { printf "not-a-time,c%d,login,,\n", c; continue }
+            if (mode == "skip" && i == 22500) { printf "1767225600x,c%d,login,,\n", c; continue }
+            if (mode == "quoted" && i == 33750) {
+                printf "%d,c%d,ticket_closed,\"", t, c
+                for (k = 0; k < 20000; k++) printf "line \"\"%d\"\"\n", k
+                printf "\",1\n"; continue
+            }
+            printf "%d,c%d,%s,%s,%d\n", t, c, (i % 3 == 0 ? "ticket_closed" : "login"), (i % 2 ? "technical" : "complex"), i % 5 - 1
+        }
+    }'
+}
+for m in plain bad skip quoted; do bigrows "$m" >"$W/big-$m.csv"; done
+awk -F, 'NR > 1 { printf "{\"time\":%s,\"customer\":\"%s\",\"event\":\"%s\",\"kind\":\"%s\",\"sentiment\":%s}\n", $1, $2, $3, $4, ($5 == "" ? "null" : $5) }' \
+    "$W/big-plain.csv" >"$W/big-plain.jsonl"
+check big-size '[ "$(wc -c <big-plain.csv)" -gt 2500000 ]'
+for j in 1 2 4; do
+    run "big-simulate-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-plain.csv --jobs $j -o big-$j.csv 2>big-$j.err"
+    run "big-jsonl-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-plain.jsonl --jobs $j -o bigj-$j.csv 2>bigj-$j.err"
+    run "big-diff-jobs$j" 0 "" "K diff big.kai big2.kai big-plain.csv --jobs $j --format csv -o bigd-$j.csv"
+    run "big-bad-jobs$j" 1 "^big-bad.csv:60002:1: error: " "K simulate --no-progress big.kai big-bad.csv --jobs $j -o bigb-$j.csv"
+    cp "$W/.err" "$W/bigb-$j.err"
+    run "big-skip-jobs$j" 0 "" "K simulate --no-progress --stats --skip-bad-rows big.kai big-skip.csv --jobs $j -o bigs-$j.csv 2>bigs-$j.err"
+    run "big-quoted-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-quoted.csv --jobs $j -o bigq-$j.csv 2>bigq-$j.err"
+    run "big-quoted-skip-jobs$j" 0 "" "K simulate --no-progress --stats --skip-bad-rows big.kai big-quoted.csv --jobs $j -o bigqs-$j.csv 2>bigqs-$j.err"
+done
+check big-not-vacuous '[ "$(wc -l <big-1.csv)" -gt 1000 ] && [ "$(wc -l <bigd-1.csv)" -gt 10 ] && grep -q "skipped" bigs-1.err'
+check big-bad-no-output '[ ! -e bigb-1.csv ] && [ ! -e bigb-2.csv ] && [ ! -e bigb-4.csv ]'
+for j in 2 4; do
+    check "big-same-jobs$j" "cmp -s big-1.csv big-$j.csv && cmp -s big-1.err big-$j.err"
+    check "big-jsonl-same-jobs$j" "cmp -s big-1.csv bigj-$j.csv && cmp -s bigj-1.err bigj-$j.err"
+    check "big-diff-same-jobs$j" "cmp -s bigd-1.csv bigd-$j.csv"
+    check "big-bad-same-jobs$j" "cmp -s bigb-1.err bigb-$j.err"
+    check "big-skip-same-jobs$j" "cmp -s bigs-1.csv bigs-$j.csv && cmp -s bigs-1.err bigs-$j.err"
+    check "big-quoted-same-jobs$j" "cmp -s bigq-1.csv bigq-$j.csv && cmp -s bigq-1.err bigq-$j.err"
+    check "big-quoted-skip-same-jobs$j" "cmp -s bigqs-1.csv bigqs-$j.csv && cmp -s bigqs-1.err bigqs-$j.err"
+done
+
 # ---- messages ------------------------------------------------------------------------------
 run msg-simulate-dir 1 '^dir: error: cannot read file: Is a directory$' 'K simulate --no-progress dir ev.csv'
 run msg-disasm-dir 1 '^dir: error: cannot read file: Is a directory$' 'K disasm dir'

@@ -152,8 +152,11 @@ static void check_case(int nfiles, int n, int ncust, int order)
     uint64_t ref_events, ref_sum;
     char *want = reference(img, &opt, &ref_events, &ref_sum);
     ck_assert(strlen(want) > 1000);                 /* not vacuous: many rows */
+    ki_par_min_part(64u << 10);                     /* a one-file log: up to 4 parts */
     for (uint32_t jobs = 1; jobs <= 4; jobs++) {
         for (int spill = 0; spill < 2; spill++) {
+            uint64_t par0, fb0, par1, fb1;
+            ki_par_counts(&par0, &fb0);
             KrOptions o = opt;
             o.jobs = jobs;
             o.memory = spill ? (512u << 10) : 0;    /* 64 KiB of records and rows */
@@ -162,6 +165,10 @@ static void check_case(int nfiles, int n, int ncust, int order)
             KpRun *run = kp_new(img, &o, cust, vals);
             ck_assert_ptr_nonnull(run);
             ck_assert_int_eq(kp_read(run, in, stderr), 0);
+            /* one file and more than one job: read in parts, none failed */
+            ki_par_counts(&par1, &fb1);
+            ck_assert_uint_eq(par1 - par0, nfiles == 1 && jobs > 1 ? 1u : 0u);
+            ck_assert_uint_eq(fb1, fb0);
             if (spill) ck_assert_uint_gt(kp_spilled(run), 0);
             else ck_assert_uint_eq(kp_spilled(run), 0);
             /* pass 1 holds at most its budget of records (pages included) */
@@ -191,6 +198,7 @@ static void check_case(int nfiles, int n, int ncust, int order)
             kr_pool_free(vals);
         }
     }
+    ki_par_min_part(0);
     free(want);
     kb_free(img);
     char cmd[128];
@@ -452,6 +460,109 @@ END_TEST
 START_TEST(test_sorted_three_files) { check_case(3, 20000, 500, 0); }
 END_TEST
 
+
+/* A one-file log read in parts, where a part cannot be read alone: a
+ * quoted field with line feeds across a cut, a bad row past the first
+ * part (the message and the exit of a sequential read), bad rows skipped
+ * in several parts.  mode 0: quoted field, 1: bad row, 2: skipped rows. */
+static void check_fallback(int mode)
+{
+    snprintf(dir, sizeof dir, "/tmp/kairos-part-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[128], out[128];
+    snprintf(path, sizeof path, "%s/e.csv", dir);
+    snprintf(out, sizeof out, "%s/out.csv", dir);
+    FILE *o = fopen(path, "w");
+    ck_assert_ptr_nonnull(o);
+    fputs("time,customer,event,kind,score,tz,channel\n", o);
+    const int n = 20000;
+    for (int i = 0; i < n; i++) {
+        long t = 1767225600L + 60L * i;
+        int c = (int)rnd(700), e = (int)rnd(9), x = (int)rnd(10);
+        if (mode == 0 && i == n * 2 / 5) {            /* about a fifth of the file, in quotes */
+            fprintf(o, "%ld,c%d,ticket_closed,\"", t, c);
+            for (int k = 0; k < 40000; k++) fputs("a line, \"\"quoted\"\"\n", o);
+            fputs("\",1,,\n", o);
+            continue;
+        }
+        if (mode >= 1 && (i == n * 4 / 5 || (mode == 2 && i == n / 3))) {
+            fprintf(o, "not-a-time,c%d,login,,,,\n", c);
+            continue;
+        }
+        fprintf(o, "%ld,c%d,%s,%s,%d,%s,%s\n", t, c, EVENTS[e], x < 5 ? "x" : "y", x,
+                e == 6 ? ZONES[x % 4] : "", e == 7 ? (x < 5 ? "sms" : "email") : "");
+    }
+    fclose(o);
+    KImage *img = compile(POLICY);
+    const char *inputs[1] = { path };
+    KrOptions opt = { .inputs = inputs, .ninputs = 1, .skip_bad_rows = mode == 2 };
+    ki_par_min_part(16u << 10);
+    char *want = NULL, *wantmsg = NULL;
+    uint64_t wantskip = 0;
+    for (uint32_t jobs = 1; jobs <= 4; jobs += 3) {
+        uint64_t par0, fb0, par1, fb1;
+        ki_par_counts(&par0, &fb0);
+        KrOptions op = opt;
+        op.jobs = jobs;
+        char *msg = NULL;
+        size_t msglen = 0;
+        FILE *err = open_memstream(&msg, &msglen);
+        KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
+        KrInput *in = ki_open(img, &op, cust, vals, err);
+        KpRun *run = kp_new(img, &op, cust, vals);
+        ck_assert_ptr_nonnull(run);
+        int rc = kp_read(run, in, err);
+        ki_par_counts(&par1, &fb1);
+        ck_assert_uint_eq(par1 - par0, jobs > 1 ? 1u : 0u);
+        ck_assert_uint_eq(fb1 - fb0, jobs > 1 && mode != 2 ? 1u : 0u);
+        ck_assert_int_eq(rc, mode == 1 ? -1 : 0);
+        if (rc == 0) {
+            FILE *of = fopen(out, "w");
+            ck_assert_ptr_nonnull(of);
+            KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
+            ck_assert_int_eq(kp_replay(run, kp_last_time(run), ko_emit, w), 0);
+            ck_assert_int_eq(ko_close(w, true), 0);
+            fclose(of);
+        }
+        fclose(err);
+        char *got = rc == 0 ? slurp(out) : strdup("");
+        if (jobs == 1) {
+            want = got;
+            wantmsg = msg;
+            wantskip = ki_rows_skipped(in);
+            if (mode == 1) ck_assert_ptr_nonnull(strstr(msg, ":16002:"));   /* the bad row's line */
+            else ck_assert(strlen(want) > 1000);
+            if (mode == 2) ck_assert_uint_eq(wantskip, 2);
+        } else {
+            ck_assert_str_eq(got, want);
+            ck_assert_str_eq(msg, wantmsg);
+            ck_assert_uint_eq(ki_rows_skipped(in), wantskip);
+            free(got);
+            free(msg);
+        }
+        kp_free(run);
+        ki_close(in);
+        kr_pool_free(cust);
+        kr_pool_free(vals);
+    }
+    ki_par_min_part(0);
+    free(want);
+    free(wantmsg);
+    kb_free(img);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_parts_quoted_line_feeds) { check_fallback(0); }
+END_TEST
+START_TEST(test_parts_bad_row) { check_fallback(1); }
+END_TEST
+START_TEST(test_parts_skipped_rows) { check_fallback(2); }
+END_TEST
+START_TEST(test_shuffled_one_file) { check_case(1, 60000, 3000, 2); }
+END_TEST
+
 START_TEST(test_lanes_translated) { check_lanes(POLICY, POLICY2, 2, 20000, 1500, 2); }
 END_TEST
 START_TEST(test_lanes_same_names) { check_lanes(POLICY2, POLICY2, 1, 30000, 2000, 1); }
@@ -470,6 +581,10 @@ Suite *partition_suite(void)
     tcase_add_test(tc, test_lanes_same_names);
     tcase_add_test(tc, test_wide_records);
     tcase_add_test(tc, test_many_event_kinds);
+    tcase_add_test(tc, test_shuffled_one_file);
+    tcase_add_test(tc, test_parts_quoted_line_feeds);
+    tcase_add_test(tc, test_parts_bad_row);
+    tcase_add_test(tc, test_parts_skipped_rows);
     suite_add_tcase(s, tc);
     return s;
 }
