@@ -356,13 +356,13 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     if (!f->esc) {
         if ((why = ki_bad_id(f->p, f->len)) != NULL)
             return ki_row_error(s, true, line, rec, field_at(f), NULL, "bad customer id: %s", why);
-        k = ki_customer_hashed(c, f->p, f->len, ch, &r->customer);
+        k = ki_customer_hashed(c, f->p, f->len, ch, r);
     } else if (!(v = cell(st, f, &len))) {
         return ki_error(s, line, 0, "out of memory");
     } else if ((why = ki_bad_id(v, len)) != NULL) {
         return ki_row_error(s, true, line, rec, field_at(f), NULL, "bad customer id: %s", why);
     } else {
-        k = ki_customer(c, v, len, &r->customer);
+        k = ki_customer(c, v, len, r);
     }
     if (k < 0) return ki_error(s, line, 0, "out of memory");
     if (k == 0) {

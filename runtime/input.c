@@ -357,17 +357,18 @@ const char *ki_bad_id(const char *s, size_t len)
     return NULL;
 }
 
-int ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, uint32_t *id)
+int ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, KiRow *r)
 {
     const KrOptions *o = c->opt;
     if (o->shard_n > 0 && kb_fnv1a64(s, len, KB_FNV_OFFSET) % o->shard_n != o->shard_k) return 0;
-    *id = kr_intern_hashed(c->customers, s, len, h);
-    return *id == UINT32_MAX ? -1 : 1;
+    r->customer = kr_intern_hashed(c->customers, s, len, h);
+    r->route = (uint32_t)(h >> 32);
+    return r->customer == UINT32_MAX ? -1 : 1;
 }
 
-int ki_customer(KrInputCtx *c, const char *s, size_t len, uint32_t *id)
+int ki_customer(KrInputCtx *c, const char *s, size_t len, KiRow *r)
 {
-    return ki_customer_hashed(c, s, len, kr_hash_bytes(s, len), id);
+    return ki_customer_hashed(c, s, len, kr_hash_bytes(s, len), r);
 }
 
 int ki_cell_value(KrInputCtx *c, const char *s, size_t len, KrValue *out)
@@ -615,6 +616,7 @@ static void fill_event(KiSrc *s, KrEvent *ev)
     const KiRow *r = s->row;
     ev->time = r->time;
     ev->customer = r->customer;
+    ev->route = r->route;
     ev->event = r->event;
     ev->nattrs = r->nattrs;
     ev->attr_ids = r->ids;

@@ -41,6 +41,7 @@ typedef struct KiRow {
     int64_t time;
     uint64_t line;
     uint32_t customer, event, nattrs;
+    uint32_t route;               /* the high half of kr_hash_bytes of the customer id */
     uint32_t ids[KI_MAX_ATTRS];
     KrValue vals[KI_MAX_ATTRS];
 } KiRow;
@@ -183,11 +184,12 @@ static inline bool ki_wants(const KrInputCtx *c, uint32_t ev, uint32_t attr)
 }
 /* Why the bytes s cannot be a customer id (not UTF-8, a NUL byte), or NULL. */
 const char *ki_bad_id(const char *s, size_t len);
-/* Customer id of a row: 1 = keep (*id set), 0 = outside the shard, -1 = out of memory. */
-int  ki_customer(KrInputCtx *c, const char *s, size_t len, uint32_t *id);
+/* Customer id of a row: 1 = keep (r->customer and r->route set), 0 =
+ * outside the shard, -1 = out of memory. */
+int  ki_customer(KrInputCtx *c, const char *s, size_t len, KiRow *r);
 /* The same with h = kr_hash_bytes(s, len) computed before (and the pool
  * slot prefetched with kr_pool_prefetch). */
-int  ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, uint32_t *id);
+int  ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, KiRow *r);
 /* Reads more raw input: moves [pos, end) to the front, grows the buffer if
  * it is full, reads.  Returns bytes added (0 at end of input), -1 on error
  * (printed). */

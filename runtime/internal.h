@@ -68,6 +68,9 @@ uint64_t    kr_hash_bytes(const char *s, size_t len);
  * miss). */
 uint32_t    kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h);
 void        kr_pool_prefetch(const KrPool *p, uint64_t h);
+/* (pool.c) calloc with every page written once: no zero-page mapping whose
+ * first write costs a TLB flush on every core of a threaded process. */
+void       *kr_zalloc(size_t bytes);
 
 /* ---- events from the input readers (input.c, csv.c, jsonl.c) ------------ */
 
@@ -86,6 +89,8 @@ typedef struct KrEvent {
     const KrValue *attr_vals;     /* KB_NUM, KB_STR (value pool) or KB_BOOL */
     const char *file;             /* for messages */
     uint64_t line;
+    uint32_t route;               /* from the readers: the high half of kr_hash_bytes
+                                     of the customer id (the same in every pool) */
 } KrEvent;
 
 typedef struct KrInput KrInput;

@@ -316,7 +316,7 @@ static int finish(JState *j, uint64_t line)
     if (!j->has_cust || j->cust_len == 0) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing customer");
     const char *why = ki_bad_id(j->scratch + j->cust_off, j->cust_len);
     if (why) return ki_row_error(s, true, line, j->lp, NULL, NULL, "bad customer id: %s", why);
-    int k = ki_customer(c, j->scratch + j->cust_off, j->cust_len, &r->customer);
+    int k = ki_customer(c, j->scratch + j->cust_off, j->cust_len, r);
     if (k < 0) return ki_error(s, line, 0, "out of memory");
     if (k == 0) {
         if (j->time > c->other_shards_latest) c->other_shards_latest = j->time;

@@ -121,7 +121,6 @@ typedef struct Rows {
 typedef struct Seg {
     Page *head, *tail; size_t len;   /* records not spilled (len: their bytes) */
     Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
-    uint32_t *cust; uint32_t ncust, capcust;      /* its customers (the part's ids), first seen first */
     int64_t first, last;          /* time of the first and the last record */
     bool any, unsorted;           /* records came; not in time order */
 } Seg;
@@ -134,9 +133,9 @@ typedef struct Bucket {
  * pool its records' customer ids are of, with the maps to the shared pools
  * once it is read (cmap, vmap; NULL: the ids are the shared pools'). */
 typedef struct Part {
-    struct KpRun *r; uint32_t idx;
-    const KrPool *cust;
-    uint32_t *where; size_t capwhere;   /* per customer id: its bucket + 1 (0: not seen yet) */
+    _Alignas(128) struct KpRun *r;   /* (a part's thread writes its Part per row: no
+                                         cache line shared with another part's) */
+    uint32_t idx;
     uint32_t *cmap, *vmap; uint32_t nc, nv;
     Page *free_pages;             /* pages spilled, for reuse */
     size_t buffered, budget, peak, psize;   /* bytes of pages allocated, the most before
@@ -166,7 +165,8 @@ typedef struct Acc {
     int fail;                     /* 0, -1 memory, -2 emit */
     Ord *ord, *tmp; size_t capord;   /* scratch, kept from bucket to bucket */
     char *chunk; size_t capchunk;    /* a spilled chunk read back */
-    uint32_t *l2g; uint32_t capl2g;  /* the bucket's customer ids -> the shared pool's */
+    KrPool *pool; uint32_t ncust;    /* the bucket's customers, in the order of their first record */
+    uint32_t *l2g; uint32_t capl2g;  /* ... their ids in the shared pool */
     bool oom;                        /* out of memory (stops every worker) */
     uint32_t fail_bucket;            /* the earliest bucket that hit a limit */
     int64_t fail_time, errtime;      /* its failure time; this bucket's */
@@ -192,7 +192,7 @@ struct KpRun {
     KrPool *customers, *values;
     Bucket *b; uint32_t nb;
     Seg *seg;                        /* part p's records of bucket i: seg[p * nb + i] */
-    Part part[KI_PARTS_MAX]; uint32_t nparts;
+    Part *part; uint32_t nparts;     /* (aligned_alloc: see Part) */
     uint32_t *loc;                   /* pass 2: per shared customer id, its id in its bucket + 1 */
     bool wide;                       /* 24-byte record headers (see PRec) */
     size_t budget;                   /* bytes of pages, at most, all parts together */
@@ -317,12 +317,12 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
     r->nparts = opt->ninputs == 1 ? (jobs < KI_PARTS_MAX ? jobs : KI_PARTS_MAX) : 1u;
     r->b = calloc(r->nb, sizeof *r->b);
     r->seg = calloc((size_t)r->nparts * r->nb, sizeof *r->seg);
-    if (!r->b || !r->seg) { kp_free(r); return NULL; }
+    r->part = aligned_alloc(_Alignof(Part), r->nparts * sizeof *r->part);
+    if (!r->b || !r->seg || !r->part) { kp_free(r); return NULL; }
     for (uint32_t p = 0; p < r->nparts; p++) {
         r->part[p] = (Part){ .r = r, .idx = p, .last_time = INT64_MIN };
         part_budget(&r->part[p], r->budget);
     }
-    r->part[0].cust = customers;
     return r;
 }
 
@@ -486,46 +486,15 @@ static Page *page_get(Part *w, size_t need)
     return p;
 }
 
-/* The bucket of a customer: from its bytes, so that every part sends a
- * customer to the same bucket whatever its ids. */
-static inline uint32_t route(const KpRun *r, const char *s, size_t len)
-{
-    return (uint32_t)(kr_hash_bytes(s, len) >> 40) & (r->nb - 1u);
-}
-
 static int sink(void *arg, uint32_t file, const KrEvent *ev)
 {
     Part *w = arg;
     KpRun *r = w->r;
     if (r->on_row && r->on_row(r->on_row_ctx, ev) != 0) return -1;
     uint32_t c = ev->customer;
-    if (c >= w->capwhere) {
-        size_t nc = w->capwhere ? w->capwhere * 2u : 4096u;
-        while (nc <= c) nc *= 2u;
-        uint32_t *m = realloc(w->where, nc * sizeof *m);
-        if (!m) return -1;
-        memset(m + w->capwhere, 0, (nc - w->capwhere) * sizeof *m);
-        w->where = m;
-        w->capwhere = nc;
-    }
-    Seg *k;
-    if (w->where[c]) {
-        k = seg_of(r, w->idx, w->where[c] - 1u);
-    } else {                          /* the customer's first record in this part */
-        size_t len;
-        const char *s = kr_pool_str(w->cust, c, &len);
-        uint32_t b = route(r, s, len);
-        k = seg_of(r, w->idx, b);
-        if (k->ncust == k->capcust) {
-            uint32_t nc = k->capcust ? k->capcust * 2u : 16u;
-            uint32_t *m = realloc(k->cust, nc * sizeof *m);
-            if (!m) return -1;
-            k->cust = m;
-            k->capcust = nc;
-        }
-        k->cust[k->ncust++] = c;
-        w->where[c] = b + 1u;
-    }
+    /* the bucket: from the customer id's bytes (ev->route), the same in
+     * every part whatever the part's pool ids */
+    Seg *k = seg_of(r, w->idx, ev->route & (r->nb - 1u));
     size_t need = rec_size(r->wide, ev->nattrs);
     Page *pg = k->tail;
     if (!pg || pg->cap - pg->len < need) {
@@ -569,12 +538,12 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     return 0;
 }
 
-/* KiParts' callbacks (internal.h): part w begins with ids of pool cust (its
- * share of the budget); forgets its records; takes its maps. */
+/* KiParts' callbacks (internal.h): part w begins (with its share of the
+ * budget); forgets its records; takes its maps. */
 static int part_begin(void *arg, const KrPool *cust)
 {
     Part *w = arg;
-    w->cust = cust;
+    (void)cust;
     part_budget(w, w->r->budget / w->r->nparts);
     return 0;
 }
@@ -590,10 +559,8 @@ static void part_drop(void *arg)
             page_release(w, p);
         }
         free(k->chunks);
-        free(k->cust);
         *k = (Seg){ 0 };
     }
-    if (w->where) memset(w->where, 0, w->capwhere * sizeof *w->where);
     w->last_time = INT64_MIN;
 }
 
@@ -604,7 +571,6 @@ static int part_remap(void *arg, uint32_t *cmap, uint32_t nc, uint32_t *vmap, ui
     w->nc = nc;
     w->vmap = vmap;
     w->nv = nv;
-    w->cust = NULL;                   /* freed by the reader */
     return 0;
 }
 
@@ -626,9 +592,6 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
             free(pg);
         }
         w->free_pages = NULL;
-        free(w->where);
-        w->where = NULL;
-        w->capwhere = 0;
     }
     if (r->shown) fputs("\r\033[K", err);
     return rc;
@@ -679,7 +642,7 @@ static void radix_sort(Ord *o, Ord *tmp, size_t n, uint64_t maxkey)
     if (src != o) memcpy(o, src, n * sizeof *o);
 }
 
-typedef struct EmitCtx { Rows *k; const uint32_t *l2g; } EmitCtx;
+typedef struct EmitCtx { Rows *k; uint32_t *const *l2g; } EmitCtx;   /* l2g: grows while the bucket is fed */
 
 static int bucket_emit(void *ctx, const KrRow *row)
 {
@@ -694,7 +657,7 @@ static int bucket_emit(void *ctx, const KrRow *row)
     }
     KrRow *d = &k->rows[k->nrows++];
     *d = *row;
-    d->customer = x->l2g[row->customer];      /* the bucket's id back to the shared one */
+    d->customer = (*x->l2g)[row->customer];      /* the bucket's id back to the shared one */
     return 0;
 }
 
@@ -792,9 +755,24 @@ static inline size_t feed_one(const KpRun *r, Acc *a, KrEngine *const *eng, cons
     PRec h;
     size_t size = rec_get(r->wide, q, &h);
     q += rec_head(r->wide);
-    KrEvent ev = { h.time, r->loc[h.cust] - 1u, h.event, h.nattrs, (const uint32_t *)(const void *)q,
+    uint32_t c = r->loc[h.cust];
+    if (c == 0) {                     /* the customer's first record: into the bucket's pool */
+        if (a->ncust == a->capl2g) {
+            uint32_t nc = a->capl2g ? a->capl2g * 2u : 1024u;
+            uint32_t *m = realloc(a->l2g, nc * sizeof *m);
+            if (!m) return 0;
+            a->l2g = m;
+            a->capl2g = nc;
+        }
+        size_t len;
+        const char *s = kr_pool_str(r->customers, h.cust, &len);
+        if (kr_intern(a->pool, s, len) != a->ncust) return 0;
+        a->l2g[a->ncust++] = h.cust;
+        c = r->loc[h.cust] = a->ncust;    /* (a customer is in one bucket: no other thread writes it) */
+    }
+    KrEvent ev = { h.time, c - 1u, h.event, h.nattrs, (const uint32_t *)(const void *)q,
                    (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
-                   "", 0 };
+                   "", 0, 0 };
     for (uint32_t k = 0; k < r->nlanes; k++) {
         const Lane *l = &r->lane[k];
         KrEvent tev;
@@ -885,35 +863,6 @@ static void normalize(const KpRun *r, const Part *w, char *p, size_t len)
     }
 }
 
-/* bucket_customers -- the bucket's customers in a pool of their own, in
- * the order of their first record (part after part): r->loc and a->l2g
- * map between its ids and the shared pool's.  0, or -1 out of memory. */
-static int bucket_customers(KpRun *r, uint32_t bi, Acc *a, KrPool *pool)
-{
-    uint32_t n = 0;
-    for (uint32_t p = 0; p < r->nparts; p++) {
-        const Seg *k = seg_of(r, p, bi);
-        const Part *w = &r->part[p];
-        for (uint32_t i = 0; i < k->ncust; i++) {
-            uint32_t g = w->cmap ? w->cmap[k->cust[i]] : k->cust[i];
-            if (r->loc[g]) continue;
-            if (n == a->capl2g) {
-                uint32_t nc = a->capl2g ? a->capl2g * 2u : 1024u;
-                uint32_t *m = realloc(a->l2g, nc * sizeof *m);
-                if (!m) return -1;
-                a->l2g = m;
-                a->capl2g = nc;
-            }
-            size_t len;
-            const char *s = kr_pool_str(r->customers, g, &len);
-            if (kr_intern(pool, s, len) != n) return -1;
-            a->l2g[n++] = g;
-            r->loc[g] = n;
-        }
-    }
-    return 0;
-}
-
 /* replay_bucket -- one bucket through an engine of its own per lane.  A
  * bucket whose records came in time order (part after part) streams
  * through, a spilled chunk at a time; another is loaded whole and
@@ -935,10 +884,12 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
     KrEngine *eng[KP_LANES] = { NULL };
     KrEngine *failed = NULL;
     char *data[KI_PARTS_MAX] = { NULL };
-    if (!(pool = kr_pool_new()) || bucket_customers(r, bi, a, pool) != 0) goto done;
+    if (!(pool = kr_pool_new())) goto done;
+    a->pool = pool;
+    a->ncust = 0;
     EmitCtx ec[KP_LANES];
     for (uint32_t l = 0; l < r->nlanes; l++) {
-        ec[l] = (EmitCtx){ &r->b[bi].out[l], a->l2g };
+        ec[l] = (EmitCtx){ &r->b[bi].out[l], &a->l2g };
         KrEngineOpts eo = { .has_until = r->opt->has_until, .until = r->opt->until,
                             .emit = bucket_emit, .emit_ctx = &ec[l] };
         if (!(eng[l] = kr_engine_new(r->lane[l].img, pool, r->values, &eo))) goto done;
@@ -1156,7 +1107,7 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
 {
     r->horizon = horizon;
     free(r->loc);
-    if (!(r->loc = calloc((size_t)kr_pool_count(r->customers) + 1u, sizeof *r->loc))) return -1;
+    if (!(r->loc = kr_zalloc(((size_t)kr_pool_count(r->customers) + 1u) * sizeof *r->loc))) return -1;
     /* the merge reads back up to rows_back rows per bucket and lane: an
      * eighth of the budget in all */
     size_t back = r->budget / 8u / ((size_t)r->nb * r->nlanes * sizeof(KrRow));
@@ -1246,23 +1197,22 @@ bool kp_attr_unseen(const KpRun *r, uint32_t i)
 void kp_free(KpRun *r)
 {
     if (!r) return;
-    for (uint32_t p = 0; p < r->nparts; p++) {
+    for (uint32_t p = 0; r->part && p < r->nparts; p++) {
         Part *w = &r->part[p];
         for (Page *pg = w->free_pages, *n; pg; pg = n) {
             n = pg->next;
             free(pg);
         }
-        free(w->where);
         free(w->cmap);
         free(w->vmap);
     }
+    free(r->part);
     for (size_t i = 0; r->seg && i < (size_t)r->nparts * r->nb; i++) {
         for (Page *p = r->seg[i].head, *n; p; p = n) {
             n = p->next;
             free(p);
         }
         free(r->seg[i].chunks);
-        free(r->seg[i].cust);
     }
     for (uint32_t i = 0; r->b && i < r->nb; i++)
         for (uint32_t l = 0; l < KP_LANES; l++) free(r->b[i].out[l].rows);

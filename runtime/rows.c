@@ -93,7 +93,7 @@ int ki_row_commit(KiSrc *s, const KiRow *r)
     KrInputCtx *c = s->ctx;
     if (c->sink) {
         /* ki_drain: the row goes to the sink */
-        KrEvent ev = { r->time, r->customer, r->event, r->nattrs, r->ids, r->vals, s->name, r->line };
+        KrEvent ev = { r->time, r->customer, r->event, r->nattrs, r->ids, r->vals, s->name, r->line, r->route };
         s->nrows++;
         c->rows_read++;
         if (c->sink(c->sink_arg, c->sink_file, &ev) != 0)

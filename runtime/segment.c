@@ -173,7 +173,7 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     cust = str_of(get(root, "userId"), &clen);
     if (!cust || clen == 0) cust = str_of(get(root, "anonymousId"), &clen);
     if (!cust || clen == 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing customer (neither userId nor anonymousId)"); goto done; }
-    int k = ki_customer(c, cust, clen, &r->customer);
+    int k = ki_customer(c, cust, clen, r);
     if (k < 0) { rc = ki_error(s, line, 0, "out of memory"); goto done; }
     if (k == 0) {
         if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
