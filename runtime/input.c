@@ -40,6 +40,7 @@ struct KrInput {
                                            ki_next (index + 1; 0: none) */
     uint32_t peek;                      /* customer of the next event, or KB_NONE */
     uint32_t *heap; uint32_t nheap;     /* merge heap of source indexes */
+    atomic_uint_fast64_t par_bytes;     /* ctx.par_bytes */
 };
 
 /* ---- name tables ----------------------------------------------------- */
@@ -328,6 +329,7 @@ long ki_fill(KiSrc *s)
     if (got == 0) s->eof = true;
     s->end += (size_t)got;
     s->bytes += (uint64_t)got;
+    if (s->shared_bytes) atomic_fetch_add_explicit(s->shared_bytes, (uint64_t)got, memory_order_relaxed);
     return got;
 }
 
@@ -491,6 +493,8 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
     c->img = img; c->opt = opt; c->customers = customers; c->values = values; c->err = err;
     c->other_shards_latest = INT64_MIN;
     c->spill_fd = -1;
+    atomic_init(&in->par_bytes, 0);
+    c->par_bytes = &in->par_bytes;
     c->ev_slots = build_table(img, img->events, img->nevents, &c->ev_mask);
     c->at_slots = build_table(img, img->attrs, img->nattrs, &c->at_mask);
     in->srcs = calloc(opt->ninputs ? opt->ninputs : 1u, sizeof *in->srcs);
@@ -550,7 +554,7 @@ uint64_t ki_rows_skipped(const KrInput *in) { return in->ctx.rows_skipped; }
 int64_t ki_other_shards_latest(const KrInput *in) { return in->ctx.other_shards_latest; }
 uint64_t ki_bytes_read(const KrInput *in)
 {
-    uint64_t b = 0;
+    uint64_t b = atomic_load_explicit(&in->par_bytes, memory_order_relaxed);
     for (uint32_t i = 0; i < in->nsrcs; i++) b += in->srcs[i].bytes;
     return b;
 }

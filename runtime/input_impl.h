@@ -19,6 +19,7 @@
 #ifndef KAIROS_INPUT_IMPL_H
 #define KAIROS_INPUT_IMPL_H
 
+#include <stdatomic.h>
 #include <zlib.h>
 #include "internal.h"
 
@@ -105,6 +106,8 @@ typedef struct KiSrc {
     bool eof;
     uint64_t line;                /* line number of the byte at pos (1-based) */
     uint64_t bytes;               /* raw bytes read */
+    atomic_uint_fast64_t *shared_bytes;   /* a part of a file (input_par.c): bytes read are
+                                     added there too, for the progress line */
     uint64_t stop;                /* a window of a regular file (ki_src_window): read
                                      up to this file offset only (0: to the end) */
     bool suspect;                 /* a record could not be cut (CSV structural
@@ -170,6 +173,9 @@ struct KrInputCtx {
      * declared type (KS_T_*; NULL: no types declared) */
     const struct KrSchema *schema;
     uint8_t *attr_type;
+    /* bytes the parts of a file read in parts have read so far (input_par.c;
+     * ki_bytes_read adds them while the parts are read) */
+    atomic_uint_fast64_t *par_bytes;
     /* ki_drain: where the rows go instead of the row store */
     KiSink sink; void *sink_arg; uint32_t sink_file;
 };

@@ -107,6 +107,7 @@ static void *parse(void *arg)
     s->begun = true;
     s->fd = -1;
     s->line = g->base;
+    s->shared_bytes = c->par_bytes;
     do s->fd = open(g->file->name, O_RDONLY); while (s->fd < 0 && errno == EINTR);
     if (s->fd < 0) return NULL;
     if ((s->fmt == KI_FMT_CSV ? ki_csv_clone(s, g->file) : ki_src_begin(s)) != 0) return NULL;
@@ -228,6 +229,7 @@ int ki_par_file(KiSrc *s, const KiParts *kp)
         line += g[i].src.line - g[i].base;
         s->bytes = g[i].src.bytes;
     }
+    atomic_store(c->par_bytes, 0);      /* s->bytes has them now */
     for (uint32_t i = f; i < n; i++) kp->drop(kp->arg[i]);
     if (rc == 0 && f < n) {
         /* read on sequentially from part f's start, into part f (the shared

@@ -206,6 +206,7 @@ struct KpRun {
     /* the progress line (opt->progress on a terminal) */
     KrInput *in; FILE *err; bool progress, shown;
     double start;
+    atomic_uint_fast64_t nrows;      /* rows routed, counted by every part in steps of 65,536 */
     /* pass 2 */
     int64_t horizon;
     atomic_uint next;
@@ -527,10 +528,12 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     k->len += need;
     if (ev->time > w->last_time) w->last_time = ev->time;
     (void)file;
-    if (w->idx == 0 && r->progress && ++w->nrows % 65536u == 0) {
-        double el = seconds() - r->start;
+    if (r->progress && ++w->nrows % 65536u == 0) {
+        /* every part counts; the first one prints */
+        uint64_t all = atomic_fetch_add_explicit(&r->nrows, 65536u, memory_order_relaxed) + 65536u;
+        double el = w->idx == 0 ? seconds() - r->start : 0;
         if (el > 1.0) {
-            fprintf(r->err, "\rkairos: %llu events, %.1f MB read, %.1f s", (unsigned long long)w->nrows,
+            fprintf(r->err, "\rkairos: %llu events, %.1f MB read, %.1f s", (unsigned long long)all,
                     (double)ki_bytes_read(r->in) / 1e6, el);
             r->shown = true;
         }
