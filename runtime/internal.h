@@ -152,7 +152,9 @@ int ki_drain(KrInput *in, KiSink sink, void *arg);
  * called again (the shared pools).  A file that does not qualify goes to
  * part 0 only, without begin.  Rows, order within a customer, messages and
  * pool ids are those of ki_drain. */
-#define KI_PARTS_MAX 16u
+/* (each part past the first keeps its own copy of the customer ids it saw
+ * until the parts are read: more parts, more memory with many customers) */
+#define KI_PARTS_MAX 4u
 typedef struct KiParts {
     uint32_t n;
     KiSink sink;
