@@ -123,6 +123,7 @@ typedef struct Seg {
     Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
     int64_t first, last;          /* time of the first and the last record */
     bool any, unsorted;           /* records came; not in time order */
+    bool pages_shared;            /* its pages' records have the shared pools' ids (walk_rows) */
 } Seg;
 
 typedef struct Bucket {
@@ -141,6 +142,7 @@ typedef struct Part {
     size_t buffered, budget, peak, psize;   /* bytes of pages allocated, the most before
                                                spilling, the most of buffered, the page size */
     bool nospill;
+    bool began;                   /* read in parts (KiParts.begin): on_row waits for walk_rows */
     int64_t last_time;
     uint64_t nrows;
 } Part;
@@ -268,6 +270,7 @@ static void lane_free(Lane *l)
 /* ---- pass 1 --------------------------------------------------------------- */
 
 static void part_budget(Part *w, size_t budget);
+static int walk_rows(KpRun *r);
 
 KpRun *kp_new(const KImage *img, const KrOptions *opt, KrPool *customers, KrPool *values)
 {
@@ -491,7 +494,7 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
 {
     Part *w = arg;
     KpRun *r = w->r;
-    if (r->on_row && r->on_row(r->on_row_ctx, ev) != 0) return -1;
+    if (r->on_row && !w->began && r->on_row(r->on_row_ctx, ev) != 0) return -1;
     uint32_t c = ev->customer;
     /* the bucket: from the customer id's bytes (ev->route), the same in
      * every part whatever the part's pool ids */
@@ -548,6 +551,7 @@ static int part_begin(void *arg, const KrPool *cust)
     Part *w = arg;
     (void)cust;
     part_budget(w, w->r->budget / w->r->nparts);
+    w->began = true;
     return 0;
 }
 
@@ -583,10 +587,14 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
     r->err = err;
     r->progress = err && r->opt->progress && isatty(fileno(err));
     r->start = r->progress ? seconds() : 0;
-    KiParts kp = { .n = r->on_row ? 1u : r->nparts, .sink = sink,
+    KiParts kp = { .n = r->nparts, .sink = sink,
                    .begin = part_begin, .drop = part_drop, .remap = part_remap };
     for (uint32_t p = 0; p < r->nparts; p++) kp.arg[p] = &r->part[p];
     int rc = ki_drain_parts(in, &kp);
+    if (rc == 0 && r->on_row && r->part[0].began && walk_rows(r) != 0) {
+        if (err) fprintf(err, "kairos: out of memory\n");
+        rc = -1;
+    }
     for (uint32_t p = 0; p < r->nparts; p++) {
         Part *w = &r->part[p];
         if (w->last_time > r->last_time) r->last_time = w->last_time;
@@ -852,6 +860,8 @@ static char *read_chunk(KpRun *r, Acc *a, const Chunk *c)
 
 /* normalize -- the records p[0, len) of part w in the shared pools' ids
  * (customer, string values), in place. */
+static int walk(KpRun *r, const char *p, size_t len);
+
 static void normalize(const KpRun *r, const Part *w, char *p, size_t len)
 {
     for (size_t off = 0; off < len;) {
@@ -864,6 +874,65 @@ static void normalize(const KpRun *r, const Part *w, char *p, size_t len)
         for (uint32_t i = 0; i < h.nattrs; i++)
             if (v[i].tag == KB_STR) v[i].str = w->vmap[v[i].str];
     }
+}
+
+/* walk_rows -- on_row for every record of a file read in parts, part after
+ * part, bucket after bucket (a customer's records in file order: what
+ * on_row's users need, SPEC.md 5.10), with the shared pools' ids; a part's
+ * pages are left in those ids (Seg.pages_shared).  0, or -1 (out of
+ * memory, a read error, or on_row failed). */
+static int walk_rows(KpRun *r)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (uint32_t p = 0; p < r->nparts && rc == 0; p++) {
+        const Part *w = &r->part[p];
+        for (uint32_t bi = 0; bi < r->nb && rc == 0; bi++) {
+            Seg *k = seg_of(r, p, bi);
+            for (uint32_t c = 0; c < k->nchunks && rc == 0; c++) {
+                const Chunk *ch = &k->chunks[c];
+                if (cap < ch->len) {
+                    char *nb = realloc(buf, ch->len);
+                    if (!nb) { rc = -1; break; }
+                    buf = nb;
+                    cap = ch->len;
+                }
+                size_t got = 0;
+                while (got < ch->len && rc == 0) {
+                    ssize_t g = pread(r->spill_fd, buf + got, ch->len - got, (off_t)(ch->off + got));
+                    if (g < 0 && errno == EINTR) continue;
+                    if (g <= 0) rc = -1;
+                    else got += (size_t)g;
+                }
+                if (rc == 0 && w->cmap) normalize(r, w, buf, ch->len);
+                if (rc == 0) rc = walk(r, buf, ch->len);
+            }
+            for (Page *pg = k->head; pg && rc == 0; pg = pg->next) {
+                if (w->cmap) normalize(r, w, pg->data, pg->len);
+                rc = walk(r, pg->data, pg->len);
+            }
+            k->pages_shared = true;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* walk -- on_row for the records p[0, len) (shared ids). */
+static int walk(KpRun *r, const char *p, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        PRec h;
+        const char *q = p + off;
+        off += rec_get(r->wide, q, &h);
+        q += rec_head(r->wide);
+        KrEvent ev = { h.time, h.cust, h.event, h.nattrs, (const uint32_t *)(const void *)q,
+                       (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
+                       "", 0, 0 };
+        if (r->on_row(r->on_row_ctx, &ev) != 0) return -1;
+    }
+    return 0;
 }
 
 /* replay_bucket -- one bucket through an engine of its own per lane.  A
@@ -908,7 +977,7 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
                 if (feed(r, a, eng, q, k->chunks[c].len, &a->errtime) != 0) goto engine_failed;
             }
             for (Page *pg = k->head; pg; pg = pg->next) {
-                if (w->cmap) normalize(r, w, pg->data, pg->len);
+                if (w->cmap && !k->pages_shared) normalize(r, w, pg->data, pg->len);
                 if (feed(r, a, eng, pg->data, pg->len, &a->errtime) != 0) goto engine_failed;
             }
         }
@@ -926,7 +995,7 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
                 if (index_records(r, a, &n, data[p], total, &tmin, &tmax) != 0) goto done;
             }
             for (Page *pg = k->head; pg; pg = pg->next) {
-                if (w->cmap) normalize(r, w, pg->data, pg->len);
+                if (w->cmap && !k->pages_shared) normalize(r, w, pg->data, pg->len);
                 if (index_records(r, a, &n, pg->data, pg->len, &tmin, &tmax) != 0) goto done;
             }
         }

@@ -347,7 +347,7 @@ run kbc-text 1 '^text.kbc: error: not a kairos bytecode file$' 'K simulate --no-
 # ---- 10. a large file read in parts (SPEC.md 5.10) -------------------------------------
 # A 2.7 MB log: --jobs 2 and 4 read it in two parts of at least 1 MiB at once.
 # Every output, message and exit status is that of one thread: the schedule
-# and --stats, JSON Lines, diff; a bad row past the middle (the sequential
+# and --stats, JSON Lines, diff, readout (--by a trait), report; a bad row past the middle (the sequential
 # message, exit 1, no output file); a quoted field with line feeds across the
 # cut (with and without --skip-bad-rows); rows skipped in both halves.
 cat >"$W/big.kai" <<'KAI'
@@ -364,40 +364,48 @@ sed 's/cap 1 per 7d/cap 1 per 3d/' "$W/big.kai" >"$W/big2.kai"
 # 45 %
 bigrows() {
     awk -v mode="$1" 'BEGIN {
-        print "time,customer,event,kind,sentiment"
+        print "time,customer,event,kind,sentiment,survey,score,plan"
         for (i = 0; i < 75000; i++) {
             t = 1767225600 + 60 * i; c = (i * 7919) % 3000
-            if ((mode == "bad" || mode == "skip") && i == 60000) { printf "not-a-time,c%d,login,,\n", c; continue }
-            if (mode == "skip" && i == 22500) { printf "1767225600x,c%d,login,,\n", c; continue }
+            if ((mode == "bad" || mode == "skip") && i == 60000) { printf "not-a-time,c%d,login,,,,,\n", c; continue }
+            if (mode == "skip" && i == 22500) { printf "1767225600x,c%d,login,,,,,\n", c; continue }
             if (mode == "quoted" && i == 33750) {
                 printf "%d,c%d,ticket_closed,\"", t, c
                 for (k = 0; k < 20000; k++) printf "line \"\"%d\"\"\n", k
-                printf "\",1\n"; continue
+                printf "\",1,,,\n"; continue
             }
-            printf "%d,c%d,%s,%s,%d\n", t, c, (i % 3 == 0 ? "ticket_closed" : "login"), (i % 2 ? "technical" : "complex"), i % 5 - 1
+            if (i % 7 == 1) { printf "%d,c%d,response,,,CSAT,%d,\n", t, c, i % 6; continue }
+            if (i % 13 == 2) { printf "%d,c%d,identify,,,,,%s\n", t, c, (c % 4 < 2 ? "gold" : "silver"); continue }
+            printf "%d,c%d,%s,%s,%d,,,\n", t, c, (i % 3 == 0 ? "ticket_closed" : "login"), (i % 2 ? "technical" : "complex"), i % 5 - 1
         }
     }'
 }
 for m in plain bad skip quoted; do bigrows "$m" >"$W/big-$m.csv"; done
-awk -F, 'NR > 1 { printf "{\"time\":%s,\"customer\":\"%s\",\"event\":\"%s\",\"kind\":\"%s\",\"sentiment\":%s}\n", $1, $2, $3, $4, ($5 == "" ? "null" : $5) }' \
+awk -F, 'NR > 1 { printf "{\"time\":%s,\"customer\":\"%s\",\"event\":\"%s\",\"kind\":\"%s\",\"sentiment\":%s,\"survey\":\"%s\",\"score\":%s,\"plan\":\"%s\"}\n",
+                    $1, $2, $3, $4, ($5 == "" ? "null" : $5), $6, ($7 == "" ? "null" : $7), $8 }' \
     "$W/big-plain.csv" >"$W/big-plain.jsonl"
 check big-size '[ "$(wc -c <big-plain.csv)" -gt 2500000 ]'
 for j in 1 2 4; do
     run "big-simulate-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-plain.csv --jobs $j -o big-$j.csv 2>big-$j.err"
     run "big-jsonl-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-plain.jsonl --jobs $j -o bigj-$j.csv 2>bigj-$j.err"
     run "big-diff-jobs$j" 0 "" "K diff big.kai big2.kai big-plain.csv --jobs $j --format csv -o bigd-$j.csv"
+    run "big-readout-jobs$j" 0 "" "K readout big.kai big-plain.csv --by customer.plan --jobs $j --format json -o bigr-$j.json"
+    run "big-readout-jsonl-jobs$j" 0 "" "K readout big.kai big-plain.jsonl --by customer.plan --jobs $j --format json -o bigrj-$j.json"
+    run "big-report-jobs$j" 0 "" "K report big.kai big-plain.csv --jobs $j -o bigh-$j.html"
     run "big-bad-jobs$j" 1 "^big-bad.csv:60002:1: error: " "K simulate --no-progress big.kai big-bad.csv --jobs $j -o bigb-$j.csv"
     cp "$W/.err" "$W/bigb-$j.err"
     run "big-skip-jobs$j" 0 "" "K simulate --no-progress --stats --skip-bad-rows big.kai big-skip.csv --jobs $j -o bigs-$j.csv 2>bigs-$j.err"
     run "big-quoted-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-quoted.csv --jobs $j -o bigq-$j.csv 2>bigq-$j.err"
     run "big-quoted-skip-jobs$j" 0 "" "K simulate --no-progress --stats --skip-bad-rows big.kai big-quoted.csv --jobs $j -o bigqs-$j.csv 2>bigqs-$j.err"
 done
-check big-not-vacuous '[ "$(wc -l <big-1.csv)" -gt 1000 ] && [ "$(wc -l <bigd-1.csv)" -gt 10 ] && grep -q "skipped" bigs-1.err'
+check big-not-vacuous '[ "$(wc -l <big-1.csv)" -gt 1000 ] && [ "$(wc -l <bigd-1.csv)" -gt 10 ] && grep -q "skipped" bigs-1.err && grep -q "\"gold\"" bigr-1.json && grep -q "\"silver\"" bigr-1.json'
 check big-bad-no-output '[ ! -e bigb-1.csv ] && [ ! -e bigb-2.csv ] && [ ! -e bigb-4.csv ]'
 for j in 2 4; do
     check "big-same-jobs$j" "cmp -s big-1.csv big-$j.csv && cmp -s big-1.err big-$j.err"
     check "big-jsonl-same-jobs$j" "cmp -s big-1.csv bigj-$j.csv && cmp -s bigj-1.err bigj-$j.err"
     check "big-diff-same-jobs$j" "cmp -s bigd-1.csv bigd-$j.csv"
+    check "big-readout-same-jobs$j" "cmp -s bigr-1.json bigr-$j.json && cmp -s bigr-1.json bigrj-$j.json"
+    check "big-report-same-jobs$j" "cmp -s bigh-1.html bigh-$j.html"
     check "big-bad-same-jobs$j" "cmp -s bigb-1.err bigb-$j.err"
     check "big-skip-same-jobs$j" "cmp -s bigs-1.csv bigs-$j.csv && cmp -s bigs-1.err bigs-$j.err"
     check "big-quoted-same-jobs$j" "cmp -s bigq-1.csv bigq-$j.csv && cmp -s bigq-1.err bigq-$j.err"
