@@ -103,6 +103,20 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* replay_csv -- kp_replay of run into the CSV file out; its bytes (the
+ * caller frees them). */
+static char *replay_csv(KpRun *run, const KImage *img, KrPool *cust, const char *out)
+{
+    FILE *of = fopen(out, "w");
+    ck_assert_ptr_nonnull(of);
+    KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(kp_replay(run, kp_last_time(run), ko_emit, w), 0);
+    ck_assert_int_eq(ko_close(w, true), 0);
+    fclose(of);
+    return slurp(out);
+}
+
 /* The reference: one engine over ki_next's globally sorted stream. */
 static char *reference(const KImage *img, const KrOptions *opt, uint64_t *events, uint64_t *sent)
 {
@@ -174,16 +188,10 @@ static void check_case(int nfiles, int n, int ncust, int order)
             /* pass 1 holds at most its budget of records (pages included) */
             ck_assert_uint_le(kp_buffered_peak(run), kp_budget(run));
             if (spill) ck_assert_uint_eq(kp_budget(run), 64u << 10);
-            FILE *of = fopen(out, "w");
-            ck_assert_ptr_nonnull(of);
-            KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
-            ck_assert_int_eq(kp_replay(run, kp_last_time(run), ko_emit, w), 0);
-            ck_assert_int_eq(ko_close(w, true), 0);
-            fclose(of);
+            char *got = replay_csv(run, img, cust, out);
             /* rows go to the file past the budget (a bucket of more than 32) */
             if (!spill || ncust < 2000) ck_assert(spill || kp_rows_spilled(run) == 0);
             else ck_assert_uint_gt(kp_rows_spilled(run), 0);
-            char *got = slurp(out);
             ck_assert_str_eq(got, want);
             free(got);
             const KrStats *st = kp_stats(run);
@@ -354,13 +362,7 @@ START_TEST(test_wide_records)
         /* every wide record is larger than a page (the budget / 128, at least 1 KiB) */
         ck_assert_uint_gt(24u + NA * 20u, kp_budget(run) / 128u > 1024u ? kp_budget(run) / 128u : 1024u);
         ck_assert_uint_le(kp_buffered_peak(run), kp_budget(run) + 24u + NA * 20u);
-        FILE *of = fopen(out, "w");
-        ck_assert_ptr_nonnull(of);
-        KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
-        ck_assert_int_eq(kp_replay(run, kp_last_time(run), ko_emit, w), 0);
-        ck_assert_int_eq(ko_close(w, true), 0);
-        fclose(of);
-        char *got = slurp(out);
+        char *got = replay_csv(run, img, cust, out);
         ck_assert_str_eq(got, want);
         free(got);
         ck_assert_uint_eq(kp_stats(run)->events, ref_events);
@@ -428,13 +430,7 @@ START_TEST(test_many_event_kinds)
         ck_assert_ptr_nonnull(run);
         ck_assert_int_eq(kp_read(run, in, stderr), 0);
         ck_assert_uint_gt(kp_spilled(run), 0);
-        FILE *of = fopen(out, "w");
-        ck_assert_ptr_nonnull(of);
-        KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
-        ck_assert_int_eq(kp_replay(run, kp_last_time(run), ko_emit, w), 0);
-        ck_assert_int_eq(ko_close(w, true), 0);
-        fclose(of);
-        char *got = slurp(out);
+        char *got = replay_csv(run, img, cust, out);
         ck_assert_str_eq(got, want);
         free(got);
         ck_assert_uint_eq(kp_stats(run)->events, ref_events);
@@ -516,16 +512,8 @@ static void check_fallback(int mode)
         ck_assert_uint_eq(par1 - par0, jobs > 1 ? 1u : 0u);
         ck_assert_uint_eq(fb1 - fb0, jobs > 1 && mode != 2 ? 1u : 0u);
         ck_assert_int_eq(rc, mode == 1 ? -1 : 0);
-        if (rc == 0) {
-            FILE *of = fopen(out, "w");
-            ck_assert_ptr_nonnull(of);
-            KoWriter *w = ko_open(of, true, out, KR_OUT_CSV, img, cust, stderr);
-            ck_assert_int_eq(kp_replay(run, kp_last_time(run), ko_emit, w), 0);
-            ck_assert_int_eq(ko_close(w, true), 0);
-            fclose(of);
-        }
         fclose(err);
-        char *got = rc == 0 ? slurp(out) : strdup("");
+        char *got = rc == 0 ? replay_csv(run, img, cust, out) : strdup("");
         if (jobs == 1) {
             want = got;
             wantmsg = msg;
