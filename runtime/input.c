@@ -646,8 +646,23 @@ int ki_src_window(KiSrc *s, uint64_t start, uint64_t stop)
     return 0;
 }
 
-/* drain -- every file to the sink (kp: the only file in parts, when it
- * qualifies; input_par.c). */
+/* seq_from -- file s to the sink, sequentially: all of it (start 0), or
+ * from offset start (a row's start past its header) with `line` the line
+ * number there.  0 or -1 (printed). */
+static int seq_from(KiSrc *s, uint64_t start, uint64_t line)
+{
+    int r = begin(s);
+    if (r == 0 && start) {
+        r = ki_src_window(s, start, 0);
+        s->line = line;
+    }
+    while (r == 0 && (r = step(s)) == 1) r = 0;
+    close_raw(s);
+    return r;
+}
+
+/* drain -- every file to the sink (kp: in parts, when the files qualify;
+ * input_par.c). */
 static int drain(KrInput *in, KiSink sink, void *arg, const KiParts *kp)
 {
     if (in->failed || in->prepared || in->stream) return -1;
@@ -655,15 +670,11 @@ static int drain(KrInput *in, KiSink sink, void *arg, const KiParts *kp)
     KrInputCtx *c = &in->ctx;
     c->sink = sink;
     c->sink_arg = arg;
-    int r = 0;
-    for (uint32_t i = 0; i < in->nsrcs && r == 0; i++) {
-        KiSrc *s = &in->srcs[i];
+    int p = kp ? ki_par_files(in->srcs, in->nsrcs, c, kp, seq_from) : 1;
+    int r = p == 1 ? 0 : p;
+    for (uint32_t i = 0; p == 1 && i < in->nsrcs && r == 0; i++) {
         c->sink_file = i;
-        r = begin(s);
-        int p = r == 0 && kp && in->nsrcs == 1 ? ki_par_file(s, kp) : 1;
-        if (p != 1) r = p;
-        else while (r == 0 && (r = step(s)) == 1) r = 0;
-        close_raw(s);
+        r = seq_from(&in->srcs[i], 0, 0);
     }
     c->sink = NULL;
     if (r != 0) in->failed = true;

@@ -271,11 +271,13 @@ void ki_src_close(KiSrc *s);
  * left of it (the buffer is emptied; s->line is left as it is).  0 or -1
  * (printed). */
 int  ki_src_window(KiSrc *s, uint64_t start, uint64_t stop);
-/* input_par.c: the rest of the only input, a CSV file whose header s has
- * read or a JSON Lines file s has begun, in kp->n parts parsed at once
- * (see KiParts).  0, -1 after an error (printed), or 1: the file does not
- * qualify (parse it on, into part 0). */
-int  ki_par_file(KiSrc *s, const KiParts *kp);
+/* input_par.c: the files srcs[0, n) (none begun), in kp->n parts parsed at
+ * once (see KiParts), c the shared context; after a part that failed, the
+ * rest is read with seq (a file from offset start with line number line,
+ * or whole with start 0).  0, -1 after an error (printed), or 1: the files
+ * do not qualify (nothing read: read them sequentially, into part 0). */
+int  ki_par_files(KiSrc *srcs, uint32_t n, KrInputCtx *c, const KiParts *kp,
+                  int (*seq)(KiSrc *s, uint64_t start, uint64_t line));
 /* input_par.c: the part starts ki_par_file uses for the rows at offsets
  * [h, size) of the file fd (at[0] = h; each other start just after a line
  * feed), n at most: their count, 0 on a read error. */

@@ -138,8 +138,8 @@ void ki_close(KrInput *in);
  * ki_stream or ki_next on the same input. */
 typedef int (*KiSink)(void *arg, uint32_t file, const KrEvent *ev);
 int ki_drain(KrInput *in, KiSink sink, void *arg);
-/* ki_drain with the only input, when it is a large regular CSV or JSON
- * Lines file, cut into n parts (at most KI_PARTS_MAX) parsed at once on a
+/* ki_drain with the inputs, when they are regular uncompressed CSV or JSON
+ * Lines files with enough rows, cut into n parts (at most KI_PARTS_MAX) parsed at once on a
  * thread each (input_par.c).  Part p's rows go to sink(arg[p], ...), in file
  * order within the part, from part p's thread; begin(arg[p], customers) comes
  * first, from that thread: the customer ids of the part's rows are those of
@@ -149,7 +149,7 @@ int ki_drain(KrInput *in, KiSink sink, void *arg);
  * of its customer and value ids (the arrays are the callee's to free);
  * parts that failed are dropped (drop(arg[p]): forget their rows), and the
  * first of them is read again sequentially into its own sink with begin
- * called again (the shared pools).  A file that does not qualify goes to
+ * called again (the shared pools).  Inputs that do not qualify go to
  * part 0 only, without begin.  Rows, order within a customer, messages and
  * pool ids are those of ki_drain. */
 /* (each part past the first keeps its own copy of the customer ids it saw

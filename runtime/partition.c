@@ -10,11 +10,11 @@
  * power of two chosen from the input size so that a bucket holds a few MiB
  * of records.  Past the memory budget (an eighth of --memory), every
  * bucket's records are written to one unlinked temporary file, as a chunk
- * per bucket, and the buffers start again.  A single large file is read in
+ * per bucket, and the buffers start again.  Large files are read in
  * parts at once (ki_drain_parts, input_par.c): each part (Part) keeps its
  * records per bucket apart (Seg), with its own pages, its share of the
  * budget and customer ids of its own pool until the parts are read; a
- * bucket's records are its segments in part order, which is file order.
+ * bucket's records are its segments in part order, which is input order.
  *
  * Pass 2 (kp_replay) replays each bucket with an engine of its own (its
  * customers interned in a pool of their own, in the order of their first
@@ -318,7 +318,7 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         jobs = c > 0 ? (uint32_t)c : 1u;
     }
-    r->nparts = opt->ninputs == 1 ? (jobs < KI_PARTS_MAX ? jobs : KI_PARTS_MAX) : 1u;
+    r->nparts = jobs < KI_PARTS_MAX ? jobs : KI_PARTS_MAX;
     r->b = calloc(r->nb, sizeof *r->b);
     r->seg = calloc((size_t)r->nparts * r->nb, sizeof *r->seg);
     r->part = aligned_alloc(_Alignof(Part), r->nparts * sizeof *r->part);

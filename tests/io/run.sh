@@ -349,7 +349,8 @@ run kbc-text 1 '^text.kbc: error: not a kairos bytecode file$' 'K simulate --no-
 # Every output, message and exit status is that of one thread: the schedule
 # and --stats, JSON Lines, diff, readout (--by a trait), report; a bad row past the middle (the sequential
 # message, exit 1, no output file); a quoted field with line feeds across the
-# cut (with and without --skip-bad-rows); rows skipped in both halves.
+# cut (with and without --skip-bad-rows); rows skipped in both halves; the
+# log in three files (a part spans files), and a bad row in the third.
 cat >"$W/big.kai" <<'KAI'
 policy "big"
 event ticket_closed { kind: string, sentiment: number }
@@ -385,6 +386,10 @@ awk -F, 'NR > 1 { printf "{\"time\":%s,\"customer\":\"%s\",\"event\":\"%s\",\"ki
                     $1, $2, $3, $4, ($5 == "" ? "null" : $5), $6, ($7 == "" ? "null" : $7), $8 }' \
     "$W/big-plain.csv" >"$W/big-plain.jsonl"
 check big-size '[ "$(wc -c <big-plain.csv)" -gt 2500000 ]'
+# the same rows in three files, each with the header (the parts span files)
+for m in plain bad; do
+    awk -v p="$W/bigm$m-" 'NR == 1 { h = $0; next } { f = p int((NR - 2) / 25000) ".csv"; if (!(f in seen)) { print h > f; seen[f] = 1 } print > f }' "$W/big-$m.csv"
+done
 for j in 1 2 4; do
     run "big-simulate-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-plain.csv --jobs $j -o big-$j.csv 2>big-$j.err"
     run "big-jsonl-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-plain.jsonl --jobs $j -o bigj-$j.csv 2>bigj-$j.err"
@@ -396,6 +401,9 @@ for j in 1 2 4; do
     cp "$W/.err" "$W/bigb-$j.err"
     run "big-skip-jobs$j" 0 "" "K simulate --no-progress --stats --skip-bad-rows big.kai big-skip.csv --jobs $j -o bigs-$j.csv 2>bigs-$j.err"
     run "big-quoted-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-quoted.csv --jobs $j -o bigq-$j.csv 2>bigq-$j.err"
+    run "big-files-jobs$j" 0 "" "K simulate --no-progress --stats big.kai bigmplain-0.csv bigmplain-1.csv bigmplain-2.csv --jobs $j -o bigm-$j.csv 2>bigm-$j.err"
+    run "big-files-bad-jobs$j" 1 "^bigmbad-2.csv:10002:1: error: " "K simulate --no-progress big.kai bigmbad-0.csv bigmbad-1.csv bigmbad-2.csv --jobs $j -o bigmb-$j.csv"
+    cp "$W/.err" "$W/bigmb-$j.err"
     run "big-quoted-skip-jobs$j" 0 "" "K simulate --no-progress --stats --skip-bad-rows big.kai big-quoted.csv --jobs $j -o bigqs-$j.csv 2>bigqs-$j.err"
 done
 check big-not-vacuous '[ "$(wc -l <big-1.csv)" -gt 1000 ] && [ "$(wc -l <bigd-1.csv)" -gt 10 ] && grep -q "skipped" bigs-1.err && grep -q "\"gold\"" bigr-1.json && grep -q "\"silver\"" bigr-1.json'
@@ -409,6 +417,7 @@ for j in 2 4; do
     check "big-bad-same-jobs$j" "cmp -s bigb-1.err bigb-$j.err"
     check "big-skip-same-jobs$j" "cmp -s bigs-1.csv bigs-$j.csv && cmp -s bigs-1.err bigs-$j.err"
     check "big-quoted-same-jobs$j" "cmp -s bigq-1.csv bigq-$j.csv && cmp -s bigq-1.err bigq-$j.err"
+    check "big-files-same-jobs$j" "cmp -s big-1.csv bigm-$j.csv && cmp -s bigm-1.err bigm-$j.err && cmp -s bigmb-1.err bigmb-$j.err"
     check "big-quoted-skip-same-jobs$j" "cmp -s bigqs-1.csv bigqs-$j.csv && cmp -s bigqs-1.err bigqs-$j.err"
 done
 

@@ -179,9 +179,9 @@ static void check_case(int nfiles, int n, int ncust, int order)
             KpRun *run = kp_new(img, &o, cust, vals);
             ck_assert_ptr_nonnull(run);
             ck_assert_int_eq(kp_read(run, in, stderr), 0);
-            /* one file and more than one job: read in parts, none failed */
+            /* more than one job: read in parts, none failed */
             ki_par_counts(&par1, &fb1);
-            ck_assert_uint_eq(par1 - par0, nfiles == 1 && jobs > 1 ? 1u : 0u);
+            ck_assert_uint_eq(par1 - par0, jobs > 1 ? 1u : 0u);
             ck_assert_uint_eq(fb1, fb0);
             if (spill) ck_assert_uint_gt(kp_spilled(run), 0);
             else ck_assert_uint_eq(kp_spilled(run), 0);
@@ -457,22 +457,30 @@ START_TEST(test_sorted_three_files) { check_case(3, 20000, 500, 0); }
 END_TEST
 
 
-/* A one-file log read in parts, where a part cannot be read alone: a
- * quoted field with line feeds across a cut, a bad row past the first
- * part (the message and the exit of a sequential read), bad rows skipped
- * in several parts.  mode 0: quoted field, 1: bad row, 2: skipped rows. */
-static void check_fallback(int mode)
+/* A log read in parts, where a part cannot be read alone: a quoted field
+ * with line feeds across a cut, a bad row past the first part (the message
+ * and the exit of a sequential read), bad rows skipped in several parts.
+ * mode 0: quoted field, 1: bad row, 2: skipped rows.  The rows are in
+ * nfiles files (a new one every n / nfiles rows, each with its header). */
+static void check_fallback(int mode, int nfiles)
 {
     snprintf(dir, sizeof dir, "/tmp/kairos-part-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    char path[128], out[128];
-    snprintf(path, sizeof path, "%s/e.csv", dir);
+    char paths[3][128], out[128];
+    const char *inputs[3];
     snprintf(out, sizeof out, "%s/out.csv", dir);
-    FILE *o = fopen(path, "w");
-    ck_assert_ptr_nonnull(o);
-    fputs("time,customer,event,kind,score,tz,channel\n", o);
+    FILE *o = NULL;
     const int n = 20000;
     for (int i = 0; i < n; i++) {
+        if (i % (n / nfiles) == 0 && i / (n / nfiles) < nfiles) {
+            int fi = i / (n / nfiles);
+            if (o) fclose(o);
+            snprintf(paths[fi], sizeof paths[fi], "%s/e%d.csv", dir, fi);
+            inputs[fi] = paths[fi];
+            o = fopen(paths[fi], "w");
+            ck_assert_ptr_nonnull(o);
+            fputs("time,customer,event,kind,score,tz,channel\n", o);
+        }
         long t = 1767225600L + 60L * i;
         int c = (int)rnd(700), e = (int)rnd(9), x = (int)rnd(10);
         if (mode == 0 && i == n * 2 / 5) {            /* about a fifth of the file, in quotes */
@@ -490,8 +498,7 @@ static void check_fallback(int mode)
     }
     fclose(o);
     KImage *img = compile(POLICY);
-    const char *inputs[1] = { path };
-    KrOptions opt = { .inputs = inputs, .ninputs = 1, .skip_bad_rows = mode == 2 };
+    KrOptions opt = { .inputs = inputs, .ninputs = (uint32_t)nfiles, .skip_bad_rows = mode == 2 };
     ki_par_min_part(16u << 10);
     char *want = NULL, *wantmsg = NULL;
     uint64_t wantskip = 0;
@@ -518,7 +525,8 @@ static void check_fallback(int mode)
             want = got;
             wantmsg = msg;
             wantskip = ki_rows_skipped(in);
-            if (mode == 1) ck_assert_ptr_nonnull(strstr(msg, ":16002:"));   /* the bad row's line */
+            /* the bad row's line: 16,002 of one file; 2 + 16000 - 13332 of the third */
+            if (mode == 1) ck_assert_ptr_nonnull(strstr(msg, nfiles == 1 ? "e0.csv:16002:" : "e2.csv:2670:"));
             else ck_assert(strlen(want) > 1000);
             if (mode == 2) ck_assert_uint_eq(wantskip, 2);
         } else {
@@ -542,11 +550,11 @@ static void check_fallback(int mode)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-START_TEST(test_parts_quoted_line_feeds) { check_fallback(0); }
+START_TEST(test_parts_quoted_line_feeds) { check_fallback(0, 1); check_fallback(0, 3); }
 END_TEST
-START_TEST(test_parts_bad_row) { check_fallback(1); }
+START_TEST(test_parts_bad_row) { check_fallback(1, 1); check_fallback(1, 3); }
 END_TEST
-START_TEST(test_parts_skipped_rows) { check_fallback(2); }
+START_TEST(test_parts_skipped_rows) { check_fallback(2, 1); check_fallback(2, 3); }
 END_TEST
 START_TEST(test_shuffled_one_file) { check_case(1, 60000, 3000, 2); }
 END_TEST
