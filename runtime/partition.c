@@ -169,6 +169,7 @@ typedef struct Acc {
     char *chunk; size_t capchunk;    /* a spilled chunk read back */
     KrPool *pool; uint32_t ncust;    /* the bucket's customers, in the order of their first record */
     uint32_t *l2g; uint32_t capl2g;  /* ... their ids in the shared pool */
+    uint64_t *lt; uint32_t ltmask;   /* ... and back (local_id) */
     bool oom;                        /* out of memory (stops every worker) */
     uint32_t fail_bucket;            /* the earliest bucket that hit a limit */
     int64_t fail_time, errtime;      /* its failure time; this bucket's */
@@ -195,7 +196,6 @@ struct KpRun {
     Bucket *b; uint32_t nb;
     Seg *seg;                        /* part p's records of bucket i: seg[p * nb + i] */
     Part *part; uint32_t nparts;     /* (aligned_alloc: see Part) */
-    uint32_t *loc;                   /* pass 2: per shared customer id, its id in its bucket + 1 */
     bool wide;                       /* 24-byte record headers (see PRec) */
     size_t budget;                   /* bytes of pages, at most, all parts together */
     uint32_t rows_back;              /* rows a spilled bucket reads back at a time */
@@ -309,23 +309,25 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
     }
     r->nb = NB_MIN;
     while (r->nb < NB_MAX && (uint64_t)r->nb * NB_INPUT < bytes) r->nb *= 2u;
-    uint64_t mem = opt->memory ? opt->memory : MEMORY_DEFAULT;
-    r->budget = (size_t)(mem / 8u < BUFFER_MAX ? mem / 8u : BUFFER_MAX);
-    if (r->budget < (64u << 10)) r->budget = 64u << 10;
-    /* parts: one per thread, for a single input read in parts (input_par.c) */
+    /* parts: one per thread, for inputs read in parts (input_par.c) */
     uint32_t jobs = opt->jobs;
     if (jobs == 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         jobs = c > 0 ? (uint32_t)c : 1u;
     }
     r->nparts = jobs < KI_PARTS_MAX ? jobs : KI_PARTS_MAX;
+    /* the budget: an eighth of --memory, at most BUFFER_MAX per part (a part's
+     * share is what its chunks' size, so the number of reads in pass 2, comes from) */
+    uint64_t mem = opt->memory ? opt->memory : MEMORY_DEFAULT;
+    r->budget = (size_t)(mem / 8u < BUFFER_MAX * r->nparts ? mem / 8u : BUFFER_MAX * r->nparts);
+    if (r->budget < (64u << 10)) r->budget = 64u << 10;
     r->b = calloc(r->nb, sizeof *r->b);
     r->seg = calloc((size_t)r->nparts * r->nb, sizeof *r->seg);
     r->part = aligned_alloc(_Alignof(Part), r->nparts * sizeof *r->part);
     if (!r->b || !r->seg || !r->part) { kp_free(r); return NULL; }
     for (uint32_t p = 0; p < r->nparts; p++) {
         r->part[p] = (Part){ .r = r, .idx = p, .last_time = INT64_MIN };
-        part_budget(&r->part[p], r->budget);
+        part_budget(&r->part[p], r->budget < BUFFER_MAX ? r->budget : BUFFER_MAX);   /* read on one thread */
     }
     return r;
 }
@@ -497,8 +499,11 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     if (r->on_row && !w->began && r->on_row(r->on_row_ctx, ev) != 0) return -1;
     uint32_t c = ev->customer;
     /* the bucket: from the customer id's bytes (ev->route), the same in
-     * every part whatever the part's pool ids */
-    Seg *k = seg_of(r, w->idx, ev->route & (r->nb - 1u));
+     * every part whatever the part's pool ids; from the top 16 bits of
+     * the hash, not from the low bits of its high half: those are a pool's
+     * table index, and a bucket's customers all sharing them would pile up
+     * in one run of its pool's table (nb <= 65,536) */
+    Seg *k = seg_of(r, w->idx, (ev->route >> 16) & (r->nb - 1u));
     size_t need = rec_size(r->wide, ev->nattrs);
     Page *pg = k->tail;
     if (!pg || pg->cap - pg->len < need) {
@@ -759,6 +764,49 @@ static void translate(const Lane *l, const KrEvent *ev, KrEvent *out, uint32_t *
     out->nattrs = n;
 }
 
+/* local_id -- the id of shared customer g in the bucket's pool: from the
+ * bucket's table (a->lt: g + 1 in the high half, the id in the low; a few
+ * KiB, in cache, where an array over every customer would cost a cache
+ * miss per record), else, at the customer's first record, interned in the
+ * bucket's pool.  UINT32_MAX: out of memory. */
+static uint32_t local_id(const KpRun *r, Acc *a, uint32_t g)
+{
+    uint64_t key = (uint64_t)(g + 1u) << 32;
+    uint32_t i = (uint32_t)((g * 0x9E3779B97F4A7C15ULL) >> 40) & a->ltmask;
+    for (;; i = (i + 1u) & a->ltmask) {
+        uint64_t e = a->lt[i];
+        if ((e & 0xFFFFFFFF00000000ULL) == key) return (uint32_t)e;
+        if (e == 0) break;
+    }
+    if (a->ncust == a->capl2g) {
+        uint32_t nc = a->capl2g ? a->capl2g * 2u : 1024u;
+        uint32_t *m = realloc(a->l2g, nc * sizeof *m);
+        if (!m) return UINT32_MAX;
+        a->l2g = m;
+        a->capl2g = nc;
+    }
+    size_t len;
+    const char *s = kr_pool_str(r->customers, g, &len);
+    if (kr_intern(a->pool, s, len) != a->ncust) return UINT32_MAX;
+    uint32_t id = a->ncust++;
+    a->l2g[id] = g;
+    a->lt[i] = key | id;
+    if ((uint64_t)a->ncust * 2u > a->ltmask) {      /* load 1/2 at most: grow */
+        uint32_t nmask = a->ltmask * 2u + 1u;
+        uint64_t *nt = calloc((size_t)nmask + 1u, sizeof *nt);
+        if (!nt) return UINT32_MAX;
+        for (uint32_t j = 0; j < a->ncust; j++) {
+            uint32_t k = (uint32_t)((a->l2g[j] * 0x9E3779B97F4A7C15ULL) >> 40) & nmask;
+            while (nt[k]) k = (k + 1u) & nmask;
+            nt[k] = ((uint64_t)(a->l2g[j] + 1u) << 32) | j;
+        }
+        free(a->lt);
+        a->lt = nt;
+        a->ltmask = nmask;
+    }
+    return id;
+}
+
 /* One record at q to the lanes' engines (each in turn): its size, or 0
  * (an engine failed; *at: the record's time). */
 static inline size_t feed_one(const KpRun *r, Acc *a, KrEngine *const *eng, const char *q, int64_t *at)
@@ -766,22 +814,9 @@ static inline size_t feed_one(const KpRun *r, Acc *a, KrEngine *const *eng, cons
     PRec h;
     size_t size = rec_get(r->wide, q, &h);
     q += rec_head(r->wide);
-    uint32_t c = r->loc[h.cust];
-    if (c == 0) {                     /* the customer's first record: into the bucket's pool */
-        if (a->ncust == a->capl2g) {
-            uint32_t nc = a->capl2g ? a->capl2g * 2u : 1024u;
-            uint32_t *m = realloc(a->l2g, nc * sizeof *m);
-            if (!m) return 0;
-            a->l2g = m;
-            a->capl2g = nc;
-        }
-        size_t len;
-        const char *s = kr_pool_str(r->customers, h.cust, &len);
-        if (kr_intern(a->pool, s, len) != a->ncust) return 0;
-        a->l2g[a->ncust++] = h.cust;
-        c = r->loc[h.cust] = a->ncust;    /* (a customer is in one bucket: no other thread writes it) */
-    }
-    KrEvent ev = { h.time, c - 1u, h.event, h.nattrs, (const uint32_t *)(const void *)q,
+    uint32_t c = local_id(r, a, h.cust);
+    if (c == UINT32_MAX) return 0;
+    KrEvent ev = { h.time, c, h.event, h.nattrs, (const uint32_t *)(const void *)q,
                    (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
                    "", 0, 0 };
     for (uint32_t k = 0; k < r->nlanes; k++) {
@@ -959,6 +994,12 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
     if (!(pool = kr_pool_new())) goto done;
     a->pool = pool;
     a->ncust = 0;
+    if (!a->lt || a->ltmask > 1023u) {            /* a table of 1,024 to start with */
+        free(a->lt);
+        a->ltmask = 1023u;
+        if (!(a->lt = malloc((a->ltmask + 1u) * sizeof *a->lt))) goto done;
+    }
+    memset(a->lt, 0, (a->ltmask + 1u) * sizeof *a->lt);
     EmitCtx ec[KP_LANES];
     for (uint32_t l = 0; l < r->nlanes; l++) {
         ec[l] = (EmitCtx){ &r->b[bi].out[l], &a->l2g };
@@ -1101,6 +1142,7 @@ static void acc_free(Acc *a)
     free(a->tmp);
     free(a->chunk);
     free(a->l2g);
+    free(a->lt);
 }
 
 /* The schedule's order of two rows of image img (the engine's, replay.c,
@@ -1178,8 +1220,6 @@ int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
 int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *emit_ctx)
 {
     r->horizon = horizon;
-    free(r->loc);
-    if (!(r->loc = kr_zalloc(((size_t)kr_pool_count(r->customers) + 1u) * sizeof *r->loc))) return -1;
     /* the merge reads back up to rows_back rows per bucket and lane: an
      * eighth of the budget in all */
     size_t back = r->budget / 8u / ((size_t)r->nb * r->nlanes * sizeof(KrRow));
@@ -1290,7 +1330,7 @@ void kp_free(KpRun *r)
         for (uint32_t l = 0; l < KP_LANES; l++) free(r->b[i].out[l].rows);
     free(r->b);
     free(r->seg);
-    free(r->loc);
+
     if (r->spill_fd >= 0) close(r->spill_fd);
     pthread_mutex_destroy(&r->spill_lock);
     for (uint32_t l = 0; l < KP_LANES; l++) lane_free(&r->lane[l]);
