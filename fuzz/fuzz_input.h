@@ -8,7 +8,11 @@
  * / ki_next read every event (a) strictly, (b) with --skip-bad-rows and the
  * file given twice (the merge of two files), (c) sharded 1/2.  Invariants
  * checked on every event: time order, valid event / attribute / customer
- * ids, attribute ids increasing, values of a delivered type.
+ * ids, attribute ids increasing, values of a delivered type.  Then (d) the
+ * partitioned replay (kp_read, kp_replay) of the file, strictly and with
+ * --skip-bad-rows given twice, on one thread and in up to 4 parts of at
+ * least 64 bytes (input_par.c): the same status, messages, counts of rows
+ * read, skipped and replayed, and schedule.
  */
 #ifndef FUZZ_INPUT_EXT
 #error "define FUZZ_INPUT_EXT before including fuzz_input.h"
@@ -113,6 +117,66 @@ static int read_all(const char *const *inputs, uint32_t ninputs, bool skip, uint
     return r;
 }
 
+/* replay_parts -- the partitioned replay of the inputs with `jobs` threads
+ * (parts of at least 64 bytes with more than one); *msg its messages,
+ * *out its schedule (CSV), both malloc'd; returns kp_read's status, or
+ * 10 + kp_replay's when the read succeeded and the replay did not. */
+static int replay_parts(const char *const *inputs, uint32_t ninputs, bool skip, uint32_t jobs, char **msg,
+                        char **out)
+{
+    KrOptions opt;
+    memset(&opt, 0, sizeof opt);
+    opt.inputs = (const char **)inputs;
+    opt.ninputs = ninputs;
+    opt.skip_bad_rows = skip;
+    opt.jobs = jobs;
+    opt.memory = 16u << 20;
+    ki_par_min_part(jobs > 1 ? 64u : 0);
+    size_t mlen = 0, olen = 0;
+    FILE *err = open_memstream(msg, &mlen), *o = open_memstream(out, &olen);
+    FUZZ_ASSERT(err && o, "open_memstream");
+    KrPool *customers = kr_pool_new(), *values = kr_pool_new();
+    FUZZ_ASSERT(customers && values, "kr_pool_new");
+    KrInput *in = ki_open(fuzz_img, &opt, customers, values, err);
+    FUZZ_ASSERT(in != NULL, "ki_open failed on a readable file");
+    KpRun *run = kp_new(fuzz_img, &opt, customers, values);
+    FUZZ_ASSERT(run != NULL, "kp_new");
+    int rc = kp_read(run, in, err);
+    if (rc == 0) {
+        KoWriter *w = ko_open(o, false, "out.csv", KR_OUT_CSV, fuzz_img, customers, err);
+        FUZZ_ASSERT(w != NULL, "ko_open");
+        int r2 = kp_replay(run, kp_last_time(run), ko_emit, w);
+        if (ko_close(w, r2 == 0) != 0 && r2 == 0) r2 = -3;
+        if (r2 != 0) rc = 10 + r2;
+        /* the counts too (a skipped row leaves no message) */
+        fprintf(err, "rows read %llu, skipped %llu, events %llu\n", (unsigned long long)ki_rows_read(in),
+                (unsigned long long)ki_rows_skipped(in), (unsigned long long)kp_stats(run)->events);
+    }
+    kp_free(run);
+    ki_close(in);
+    kr_pool_free(customers);
+    kr_pool_free(values);
+    ki_par_min_part(0);
+    fclose(err);
+    fclose(o);
+    return rc;
+}
+
+/* parts_same -- replay_parts on one thread and in parts agree. */
+static void parts_same(const char *const *inputs, uint32_t ninputs, bool skip)
+{
+    char *msg[2], *out[2];
+    int rc[2];
+    for (int k = 0; k < 2; k++) rc[k] = replay_parts(inputs, ninputs, skip, k ? 4u : 1u, &msg[k], &out[k]);
+    FUZZ_ASSERT(rc[0] == rc[1], "in parts: status %d, on one thread %d", rc[1], rc[0]);
+    FUZZ_ASSERT(strcmp(msg[0], msg[1]) == 0, "in parts, other messages:\n%s\non one thread:\n%s", msg[1], msg[0]);
+    FUZZ_ASSERT(strcmp(out[0], out[1]) == 0, "in parts, another schedule");
+    for (int k = 0; k < 2; k++) {
+        free(msg[k]);
+        free(out[k]);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_init_once();
@@ -125,5 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int skipping = read_all(two, 2, true, 0);
     FUZZ_ASSERT(strict != 0 || skipping == 0, "a file read cleanly fails with --skip-bad-rows");
     read_all(one, 1, true, 2);
+    parts_same(one, 1, false);
+    parts_same(two, 2, true);
     return 0;
 }

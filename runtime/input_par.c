@@ -260,10 +260,9 @@ int ki_par_files(KiSrc *srcs, uint32_t nsrcs, KrInputCtx *c, const KiParts *kp,
         g[i].w = wp;
         for (uint32_t j = at[i].file; j < nsrcs && j <= at[i + 1u].file; j++) {
             uint64_t start = j == at[i].file ? at[i].off : f[j].rows;
-            uint64_t stop = j == at[i + 1u].file ? at[i + 1u].off : 0;
-            if (stop != 0 && stop <= start) continue;
-            if (stop == 0 && start >= f[j].size) continue;
-            *wp++ = (Win){ j, start, stop, 0 };
+            uint64_t stop = j == at[i + 1u].file ? at[i + 1u].off : f[j].size;
+            if (stop <= start) continue;
+            *wp++ = (Win){ j, start, stop == f[j].size ? 0 : stop, 0 };   /* 0: to the end */
         }
         g[i].nw = (uint32_t)(wp - g[i].w);
         g[i].ctx = *c;                /* the shared read-only tables */

@@ -385,6 +385,10 @@ for m in plain bad skip quoted; do bigrows "$m" >"$W/big-$m.csv"; done
 awk -F, 'NR > 1 { printf "{\"time\":%s,\"customer\":\"%s\",\"event\":\"%s\",\"kind\":\"%s\",\"sentiment\":%s,\"survey\":\"%s\",\"score\":%s,\"plan\":\"%s\"}\n",
                     $1, $2, $3, $4, ($5 == "" ? "null" : $5), $6, ($7 == "" ? "null" : $7), $8 }' \
     "$W/big-plain.csv" >"$W/big-plain.jsonl"
+# the JSON Lines log in two halves (a file's rows start at its first byte: a
+# cut there once read the second file twice)
+head -n 37500 "$W/big-plain.jsonl" >"$W/bigjh-0.jsonl"
+tail -n +37501 "$W/big-plain.jsonl" >"$W/bigjh-1.jsonl"
 check big-size '[ "$(wc -c <big-plain.csv)" -gt 2500000 ]'
 # the same rows in three files, each with the header (the parts span files)
 for m in plain bad; do
@@ -393,6 +397,7 @@ done
 for j in 1 2 4; do
     run "big-simulate-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-plain.csv --jobs $j -o big-$j.csv 2>big-$j.err"
     run "big-jsonl-jobs$j" 0 "" "K simulate --no-progress --stats big.kai big-plain.jsonl --jobs $j -o bigj-$j.csv 2>bigj-$j.err"
+    run "big-jsonl-files-jobs$j" 0 "" "K simulate --no-progress --stats big.kai bigjh-0.jsonl bigjh-1.jsonl --jobs $j -o bigjh-$j.csv 2>bigjh-$j.err"
     run "big-diff-jobs$j" 0 "" "K diff big.kai big2.kai big-plain.csv --jobs $j --format csv -o bigd-$j.csv"
     run "big-readout-jobs$j" 0 "" "K readout big.kai big-plain.csv --by customer.plan --jobs $j --format json -o bigr-$j.json"
     run "big-readout-jsonl-jobs$j" 0 "" "K readout big.kai big-plain.jsonl --by customer.plan --jobs $j --format json -o bigrj-$j.json"
@@ -411,6 +416,7 @@ check big-bad-no-output '[ ! -e bigb-1.csv ] && [ ! -e bigb-2.csv ] && [ ! -e bi
 for j in 2 4; do
     check "big-same-jobs$j" "cmp -s big-1.csv big-$j.csv && cmp -s big-1.err big-$j.err"
     check "big-jsonl-same-jobs$j" "cmp -s big-1.csv bigj-$j.csv && cmp -s bigj-1.err bigj-$j.err"
+    check "big-jsonl-files-same-jobs$j" "cmp -s big-1.csv bigjh-$j.csv && cmp -s bigjh-1.err bigjh-$j.err"
     check "big-diff-same-jobs$j" "cmp -s bigd-1.csv bigd-$j.csv"
     check "big-readout-same-jobs$j" "cmp -s bigr-1.json bigr-$j.json && cmp -s bigr-1.json bigrj-$j.json"
     check "big-report-same-jobs$j" "cmp -s bigh-1.html bigh-$j.html"
