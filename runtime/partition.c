@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
+#include "../lang/util.h"
 
 #define NB_MIN      64u              /* buckets, at least */
 #define NB_MAX      65536u           /* ... at most */
@@ -779,13 +780,7 @@ static uint32_t local_id(const KpRun *r, Acc *a, uint32_t g)
         if ((e & 0xFFFFFFFF00000000ULL) == key) return (uint32_t)e;
         if (e == 0) break;
     }
-    if (a->ncust == a->capl2g) {
-        uint32_t nc = a->capl2g ? a->capl2g * 2u : 1024u;
-        uint32_t *m = realloc(a->l2g, nc * sizeof *m);
-        if (!m) return UINT32_MAX;
-        a->l2g = m;
-        a->capl2g = nc;
-    }
+    if (KU_RESERVE(a->l2g, a->ncust, a->capl2g, 1024) != 0) return UINT32_MAX;
     size_t len;
     const char *s = kr_pool_str(r->customers, g, &len);
     if (kr_intern(a->pool, s, len) != a->ncust) return UINT32_MAX;
