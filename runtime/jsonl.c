@@ -516,6 +516,13 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
     if (fast_line(j, p, len) && j->done && j->depth == 0) return finish(j, line);
     reset_line(j, p, len);
     yajl_status st = yajl_parse(j->h, (const unsigned char *)p, len);
+    /* the end of the line ends the value: a token begun after the object
+     * ("{...}t") is an error here, not the start of the next line's text */
+    bool trailing = false;
+    if (st == yajl_status_ok && j->done && j->depth == 0) {
+        st = yajl_complete_parse(j->h);
+        trailing = st != yajl_status_ok;
+    }
     if (st == yajl_status_ok && j->done && j->depth == 0) {
         size_t at = 0;
         int u = lone_surrogate(p, len, &at);
@@ -525,7 +532,10 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
         return finish(j, line);
     }
     int rc;
-    if (st == yajl_status_client_canceled || j->msg[0]) {
+    if (trailing) {
+        rc = ki_row_error(j->s, true, line, p, NULL, NULL, "%s",
+                          "invalid JSON: something follows the object (expected one object per line)");
+    } else if (st == yajl_status_client_canceled || j->msg[0]) {
         rc = ki_row_error(j->s, true, line, p, j->err_at, j->hint[0] ? j->hint : NULL, "%s", j->msg);
     } else if (st == yajl_status_error) {
         unsigned char *e = yajl_get_error(j->h, 0, (const unsigned char *)p, len);
