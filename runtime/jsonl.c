@@ -51,6 +51,8 @@ typedef struct JState {
     Pending *pend; uint32_t npend, cappend;
     char *scratch; size_t slen, scap;
     KiTimeCache tcache;
+    bool in_yajl;                   /* yajl is parsing the line (not fast_line) */
+    size_t obj_end;                 /* then: the bytes up to the end of the object */
     KiRow rows[2];                  /* filled alternately (see csv.c) */
     uint32_t next;
 } JState;
@@ -251,7 +253,10 @@ static int cb_start_map(void *ctx)
 static int cb_end_map(void *ctx)
 {
     JState *j = ctx;
-    if (--j->depth == 0) j->done = true;
+    if (--j->depth == 0) {
+        j->done = true;
+        if (j->in_yajl) j->obj_end = yajl_get_bytes_consumed(j->h);   /* just past the '}' */
+    }
     return 1;
 }
 
@@ -515,13 +520,18 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
     reset_line(j, p, len);
     if (fast_line(j, p, len) && j->done && j->depth == 0) return finish(j, line);
     reset_line(j, p, len);
+    j->in_yajl = true;
+    j->obj_end = 0;
     yajl_status st = yajl_parse(j->h, (const unsigned char *)p, len);
-    /* the end of the line ends the value: a token begun after the object
-     * ("{...}t") is an error here, not the start of the next line's text */
-    bool trailing = false;
+    j->in_yajl = false;
+    /* only blanks may follow the object on its line: a token begun after it
+     * ("{...}t", "{...}\"") would be the start of the next line's text to
+     * yajl (an open string swallowed the next line) */
+    const char *trailing = NULL;
     if (st == yajl_status_ok && j->done && j->depth == 0) {
-        st = yajl_complete_parse(j->h);
-        trailing = st != yajl_status_ok;
+        for (size_t i = j->obj_end; i < len && !trailing; i++)
+            if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') trailing = p + i;
+        if (trailing) st = yajl_status_error;
     }
     if (st == yajl_status_ok && j->done && j->depth == 0) {
         size_t at = 0;
@@ -533,7 +543,7 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
     }
     int rc;
     if (trailing) {
-        rc = ki_row_error(j->s, true, line, p, NULL, NULL, "%s",
+        rc = ki_row_error(j->s, true, line, p, trailing, NULL, "%s",
                           "invalid JSON: something follows the object (expected one object per line)");
     } else if (st == yajl_status_client_canceled || j->msg[0]) {
         rc = ki_row_error(j->s, true, line, p, j->err_at, j->hint[0] ? j->hint : NULL, "%s", j->msg);
