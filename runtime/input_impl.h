@@ -278,9 +278,5 @@ int  ki_src_window(KiSrc *s, uint64_t start, uint64_t stop);
  * do not qualify (nothing read: read them sequentially, into part 0). */
 int  ki_par_files(KiSrc *srcs, uint32_t n, KrInputCtx *c, const KiParts *kp,
                   int (*seq)(KiSrc *s, uint64_t start, uint64_t line));
-/* input_par.c: the part starts ki_par_file uses for the rows at offsets
- * [h, size) of the file fd (at[0] = h; each other start just after a line
- * feed), n at most: their count, 0 on a read error. */
-uint32_t ki_par_cuts(int fd, uint64_t h, uint64_t size, uint64_t *at, uint32_t n);
 
 #endif

@@ -136,7 +136,7 @@ static void *parse(void *arg)
     KrInputCtx *c = &g->ctx;
     g->ok = 0;
     if (!c->customers || !c->values) return NULL;
-    if (g->parts->begin(g->parts->arg[g->idx], c->customers) != 0) return NULL;
+    if (g->parts->begin(g->parts->arg[g->idx]) != 0) return NULL;
     for (uint32_t i = 0; i < g->nw; i++) {
         Win *w = &g->w[i];
         const File *f = &g->files[w->file];
@@ -330,7 +330,7 @@ int ki_par_files(KiSrc *srcs, uint32_t nsrcs, KrInputCtx *c, const KiParts *kp,
                 if (g[i].w[k].file == j) line += g[i].w[k].lines;
         c->sink = kp->sink;
         c->sink_arg = kp->arg[fp];
-        if (kp->begin(kp->arg[fp], c->customers) != 0) rc = ki_error(&srcs[j], 0, 0, "out of memory");
+        if (kp->begin(kp->arg[fp]) != 0) rc = ki_error(&srcs[j], 0, 0, "out of memory");
         for (; rc == 0 && j < nsrcs; j++) {
             c->sink_file = j;
             bool mid = j == at[fp].file && at[fp].off > f[j].rows;

@@ -68,9 +68,6 @@ uint64_t    kr_hash_bytes(const char *s, size_t len);
  * miss). */
 uint32_t    kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h);
 void        kr_pool_prefetch(const KrPool *p, uint64_t h);
-/* (pool.c) calloc with every page written once: no zero-page mapping whose
- * first write costs a TLB flush on every core of a threaded process. */
-void       *kr_zalloc(size_t bytes);
 
 /* ---- events from the input readers (input.c, csv.c, jsonl.c) ------------ */
 
@@ -141,15 +138,16 @@ int ki_drain(KrInput *in, KiSink sink, void *arg);
 /* ki_drain with the inputs, when they are regular uncompressed CSV or JSON
  * Lines files with enough rows, cut into n parts (at most KI_PARTS_MAX) parsed at once on a
  * thread each (input_par.c).  Part p's rows go to sink(arg[p], ...), in file
- * order within the part, from part p's thread; begin(arg[p], customers) comes
- * first, from that thread: the customer ids of the part's rows are those of
- * that pool (part 0: the shared pool; another part: a pool of its own, valid
- * until remap).  When all parts are read, for each part p > 0 that is kept,
- * in order, remap(arg[p], cmap, nc, vmap, nv) gives the shared pools' ids
- * of its customer and value ids (the arrays are the callee's to free);
- * parts that failed are dropped (drop(arg[p]): forget their rows), and the
- * first of them is read again sequentially into its own sink with begin
- * called again (the shared pools).  Inputs that do not qualify go to
+ * order within the part, from part p's thread; begin(arg[p]) comes first,
+ * from that thread.  The customer ids of the part's rows are those of the
+ * shared pool in part 0, of a pool of the part's own in another (so the
+ * sink routes by KrEvent.route, the same in every pool).  When all parts
+ * are read, for each part p > 0 that is kept, in order, remap(arg[p], cmap,
+ * nc, vmap, nv) gives the shared pools' ids of its customer and value ids
+ * (the arrays are the callee's to free); parts that failed are dropped
+ * (drop(arg[p]): forget their rows), and the first of them is read again
+ * sequentially into its own sink, begin called again (the shared pools'
+ * ids then).  Inputs that do not qualify go to
  * part 0 only, without begin.  Rows, order within a customer, messages and
  * pool ids are those of ki_drain. */
 /* (each part past the first keeps its own copy of the customer ids it saw
@@ -159,7 +157,7 @@ typedef struct KiParts {
     uint32_t n;
     KiSink sink;
     void *arg[KI_PARTS_MAX];
-    int  (*begin)(void *arg, const KrPool *customers);
+    int  (*begin)(void *arg);
     void (*drop)(void *arg);
     int  (*remap)(void *arg, uint32_t *cmap, uint32_t nc, uint32_t *vmap, uint32_t nv);
 } KiParts;

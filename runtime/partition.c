@@ -79,10 +79,9 @@ typedef struct PRec16 {
 
 static inline size_t rec_head(bool wide) { return wide ? sizeof(PRec) : sizeof(PRec16); }
 
-static inline size_t rec_size(bool wide, uint32_t n)
-{
-    return rec_head(wide) + (((size_t)n * 4u + 7u) & ~(size_t)7u) + (size_t)n * sizeof(KrValue);
-}
+/* Where a record of n attributes has its values; its size. */
+static inline size_t rec_vals(bool wide, uint32_t n) { return rec_head(wide) + (((size_t)n * 4u + 7u) & ~(size_t)7u); }
+static inline size_t rec_size(bool wide, uint32_t n) { return rec_vals(wide, n) + (size_t)n * sizeof(KrValue); }
 
 /* The header at q; returns the size of the record. */
 static inline size_t rec_get(bool wide, const char *q, PRec *h)
@@ -94,6 +93,17 @@ static inline size_t rec_get(bool wide, const char *q, PRec *h)
         *h = (PRec){ c.time, c.cust, c.event == 0xffffu ? KB_NONE : c.event, c.nattrs, 0 };
     }
     return rec_size(wide, h->nattrs);
+}
+
+/* rec_event -- the record at q as an event (its customer id as stored);
+ * returns the record's size. */
+static inline size_t rec_event(bool wide, const char *q, KrEvent *ev)
+{
+    PRec h;
+    size_t size = rec_get(wide, q, &h);
+    *ev = (KrEvent){ h.time, h.cust, h.event, h.nattrs, (const uint32_t *)(const void *)(q + rec_head(wide)),
+                     (const KrValue *)(const void *)(q + rec_vals(wide, h.nattrs)), "", 0, 0 };
+    return size;
 }
 
 typedef struct Chunk { uint64_t off; size_t len; } Chunk;
@@ -131,9 +141,9 @@ typedef struct Bucket {
     Rows out[KP_LANES];           /* per lane */
 } Bucket;
 
-/* One part of pass 1, read on a thread of its own: its pages, and the
- * pool its records' customer ids are of, with the maps to the shared pools
- * once it is read (cmap, vmap; NULL: the ids are the shared pools'). */
+/* One part of pass 1, read on a thread of its own: its pages and budget,
+ * and once it is read the maps from its records' customer and value ids to
+ * the shared pools' (cmap, vmap; NULL: the ids are the shared pools'). */
 typedef struct Part {
     _Alignas(128) struct KpRun *r;   /* (a part's thread writes its Part per row: no
                                          cache line shared with another part's) */
@@ -204,7 +214,7 @@ struct KpRun {
     atomic_uint_fast64_t spill_end;  /* end of the temporary file */
     atomic_uint_fast64_t spilled;    /* bytes of records written to it */
     atomic_size_t rows_mem;          /* pass 2: bytes of rows kept in memory */
-    pthread_mutex_t spill_lock;      /* creating the temporary file in pass 2 */
+    pthread_mutex_t spill_lock;      /* creating the temporary file (parts, workers) */
     int64_t last_time;
     /* the progress line (opt->progress on a terminal) */
     KrInput *in; FILE *err; bool progress, shown;
@@ -383,6 +393,20 @@ static int write_at(int fd, const void *p, size_t len, uint64_t at)
     return 0;
 }
 
+/* Reads len bytes at `at` of the temporary file into p; 0 or -1 (a read
+ * error, or the file ends first). */
+static int read_at(int fd, void *p, size_t len, uint64_t at)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t g = pread(fd, (char *)p + got, len - got, (off_t)(at + got));
+        if (g < 0 && errno == EINTR) continue;
+        if (g <= 0) return -1;
+        got += (size_t)g;
+    }
+    return 0;
+}
+
 /* Writes the iovecs v[0, n) at `at` of the temporary file (v is used up);
  * 0 or -1. */
 static int writev_at(int fd, struct iovec *v, size_t n, uint64_t at)
@@ -499,7 +523,6 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     Part *w = arg;
     KpRun *r = w->r;
     if (r->on_row && !w->began && r->on_row(r->on_row_ctx, ev) != 0) return -1;
-    uint32_t c = ev->customer;
     /* the bucket: from the customer id's bytes (ev->route), the same in
      * every part whatever the part's pool ids; from the top 16 bits of
      * the hash, not from the low bits of its high half: those are a pool's
@@ -520,11 +543,11 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     k->last = ev->time;
     char *d = pg->data + pg->len;
     if (r->wide) {
-        PRec h = { ev->time, c, ev->event, ev->nattrs, 0 };
+        PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
         memcpy(d, &h, sizeof h);
         d += sizeof h;
     } else {
-        PRec16 h = { ev->time, c, ev->event == KB_NONE ? 0xffffu : (uint16_t)ev->event,
+        PRec16 h = { ev->time, ev->customer, ev->event == KB_NONE ? 0xffffu : (uint16_t)ev->event,
                      (uint16_t)ev->nattrs };
         memcpy(d, &h, sizeof h);
         d += sizeof h;
@@ -553,10 +576,9 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
 
 /* KiParts' callbacks (internal.h): part w begins (with its share of the
  * budget); forgets its records; takes its maps. */
-static int part_begin(void *arg, const KrPool *cust)
+static int part_begin(void *arg)
 {
     Part *w = arg;
-    (void)cust;
     part_budget(w, w->r->budget / w->r->nparts);
     w->began = true;
     return 0;
@@ -689,15 +711,8 @@ static char *load_chunks(KpRun *r, const Seg *k, size_t *total)
     if (!d) return NULL;
     size_t at = 0;
     for (uint32_t i = 0; i < k->nchunks; i++) {
-        size_t got = 0;
-        while (got < k->chunks[i].len) {
-            ssize_t g = pread(r->spill_fd, d + at + got, k->chunks[i].len - got,
-                              (off_t)(k->chunks[i].off + got));
-            if (g < 0 && errno == EINTR) continue;
-            if (g <= 0) { free(d); return NULL; }
-            got += (size_t)g;
-        }
-        at += got;
+        if (read_at(r->spill_fd, d + at, k->chunks[i].len, k->chunks[i].off) != 0) { free(d); return NULL; }
+        at += k->chunks[i].len;
     }
     *total = n;
     return d;
@@ -729,14 +744,8 @@ static int next_rows(KpRun *r, Rows *k)
 {
     uint64_t left = k->rows_spilled - k->rows_read;
     size_t n = left < k->caprows ? (size_t)left : k->caprows;
-    size_t want = n * sizeof *k->rows, got = 0;
-    while (got < want) {
-        ssize_t g = pread(r->spill_fd, (char *)k->rows + got, want - got,
-                          (off_t)(k->rows_off + k->rows_read * sizeof *k->rows + got));
-        if (g < 0 && errno == EINTR) continue;
-        if (g <= 0) return -1;
-        got += (size_t)g;
-    }
+    if (read_at(r->spill_fd, k->rows, n * sizeof *k->rows, k->rows_off + k->rows_read * sizeof *k->rows) != 0)
+        return -1;
     k->rows_read += n;
     k->nrows = n;
     k->rpos = 0;
@@ -771,10 +780,12 @@ static void translate(const Lane *l, const KrEvent *ev, KrEvent *out, uint32_t *
  * KiB, in cache, where an array over every customer would cost a cache
  * miss per record), else, at the customer's first record, interned in the
  * bucket's pool.  UINT32_MAX: out of memory. */
+static inline uint32_t lt_slot(uint32_t g, uint32_t mask) { return (uint32_t)((g * 0x9E3779B97F4A7C15ULL) >> 40) & mask; }
+
 static uint32_t local_id(const KpRun *r, Acc *a, uint32_t g)
 {
     uint64_t key = (uint64_t)(g + 1u) << 32;
-    uint32_t i = (uint32_t)((g * 0x9E3779B97F4A7C15ULL) >> 40) & a->ltmask;
+    uint32_t i = lt_slot(g, a->ltmask);
     for (;; i = (i + 1u) & a->ltmask) {
         uint64_t e = a->lt[i];
         if ((e & 0xFFFFFFFF00000000ULL) == key) return (uint32_t)e;
@@ -792,7 +803,7 @@ static uint32_t local_id(const KpRun *r, Acc *a, uint32_t g)
         uint64_t *nt = calloc((size_t)nmask + 1u, sizeof *nt);
         if (!nt) return UINT32_MAX;
         for (uint32_t j = 0; j < a->ncust; j++) {
-            uint32_t k = (uint32_t)((a->l2g[j] * 0x9E3779B97F4A7C15ULL) >> 40) & nmask;
+            uint32_t k = lt_slot(a->l2g[j], nmask);
             while (nt[k]) k = (k + 1u) & nmask;
             nt[k] = ((uint64_t)(a->l2g[j] + 1u) << 32) | j;
         }
@@ -807,19 +818,14 @@ static uint32_t local_id(const KpRun *r, Acc *a, uint32_t g)
  * (an engine failed; *at: the record's time). */
 static inline size_t feed_one(const KpRun *r, Acc *a, KrEngine *const *eng, const char *q, int64_t *at)
 {
-    PRec h;
-    size_t size = rec_get(r->wide, q, &h);
-    q += rec_head(r->wide);
-    uint32_t c = local_id(r, a, h.cust);
-    if (c == UINT32_MAX) return 0;
-    KrEvent ev = { h.time, c, h.event, h.nattrs, (const uint32_t *)(const void *)q,
-                   (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
-                   "", 0, 0 };
+    KrEvent ev;
+    size_t size = rec_event(r->wide, q, &ev);
+    if ((ev.customer = local_id(r, a, ev.customer)) == UINT32_MAX) return 0;
     for (uint32_t k = 0; k < r->nlanes; k++) {
         const Lane *l = &r->lane[k];
         KrEvent tev;
         if (!l->ident) translate(l, &ev, &tev, a->l[k].ids, a->l[k].vals);
-        if (kr_engine_event(eng[k], l->ident ? &ev : &tev) != 0) { *at = h.time; return 0; }
+        if (kr_engine_event(eng[k], l->ident ? &ev : &tev) != 0) { *at = ev.time; return 0; }
     }
     return size;
 }
@@ -870,23 +876,17 @@ static int index_records(const KpRun *r, Acc *a, size_t *n, const char *p, size_
     return 0;
 }
 
-/* Reads spilled chunk c into the worker's buffer; NULL on failure. */
-static char *read_chunk(KpRun *r, Acc *a, const Chunk *c)
+/* Reads spilled chunk c into *buf (grown to *cap bytes as needed); *buf, or
+ * NULL on failure. */
+static char *read_chunk(const KpRun *r, char **buf, size_t *cap, const Chunk *c)
 {
-    if (a->capchunk < c->len) {
-        char *nb = realloc(a->chunk, c->len);
+    if (*cap < c->len) {
+        char *nb = realloc(*buf, c->len);
         if (!nb) return NULL;
-        a->chunk = nb;
-        a->capchunk = c->len;
+        *buf = nb;
+        *cap = c->len;
     }
-    size_t got = 0;
-    while (got < c->len) {
-        ssize_t g = pread(r->spill_fd, a->chunk + got, c->len - got, (off_t)(c->off + got));
-        if (g < 0 && errno == EINTR) continue;
-        if (g <= 0) return NULL;
-        got += (size_t)g;
-    }
-    return a->chunk;
+    return read_at(r->spill_fd, *buf, c->len, c->off) == 0 ? *buf : NULL;
 }
 
 /* normalize -- the records p[0, len) of part w in the shared pools' ids
@@ -901,7 +901,7 @@ static void normalize(const KpRun *r, const Part *w, char *p, size_t len)
         off += rec_get(r->wide, q, &h);
         uint32_t c = w->cmap[h.cust];
         memcpy(q + offsetof(PRec, cust), &c, sizeof c);      /* at the same offset in PRec16 */
-        KrValue *v = (KrValue *)(void *)(q + rec_head(r->wide) + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u));
+        KrValue *v = (KrValue *)(void *)(q + rec_vals(r->wide, h.nattrs));
         for (uint32_t i = 0; i < h.nattrs; i++)
             if (v[i].tag == KB_STR) v[i].str = w->vmap[v[i].str];
     }
@@ -922,22 +922,10 @@ static int walk_rows(KpRun *r)
         for (uint32_t bi = 0; bi < r->nb && rc == 0; bi++) {
             Seg *k = seg_of(r, p, bi);
             for (uint32_t c = 0; c < k->nchunks && rc == 0; c++) {
-                const Chunk *ch = &k->chunks[c];
-                if (cap < ch->len) {
-                    char *nb = realloc(buf, ch->len);
-                    if (!nb) { rc = -1; break; }
-                    buf = nb;
-                    cap = ch->len;
-                }
-                size_t got = 0;
-                while (got < ch->len && rc == 0) {
-                    ssize_t g = pread(r->spill_fd, buf + got, ch->len - got, (off_t)(ch->off + got));
-                    if (g < 0 && errno == EINTR) continue;
-                    if (g <= 0) rc = -1;
-                    else got += (size_t)g;
-                }
-                if (rc == 0 && w->cmap) normalize(r, w, buf, ch->len);
-                if (rc == 0) rc = walk(r, buf, ch->len);
+                char *q = read_chunk(r, &buf, &cap, &k->chunks[c]);
+                if (!q) { rc = -1; break; }
+                if (w->cmap) normalize(r, w, q, k->chunks[c].len);
+                rc = walk(r, q, k->chunks[c].len);
             }
             for (Page *pg = k->head; pg && rc == 0; pg = pg->next) {
                 if (w->cmap) normalize(r, w, pg->data, pg->len);
@@ -954,13 +942,8 @@ static int walk_rows(KpRun *r)
 static int walk(KpRun *r, const char *p, size_t len)
 {
     for (size_t off = 0; off < len;) {
-        PRec h;
-        const char *q = p + off;
-        off += rec_get(r->wide, q, &h);
-        q += rec_head(r->wide);
-        KrEvent ev = { h.time, h.cust, h.event, h.nattrs, (const uint32_t *)(const void *)q,
-                       (const KrValue *)(const void *)(q + (((size_t)h.nattrs * 4u + 7u) & ~(size_t)7u)),
-                       "", 0, 0 };
+        KrEvent ev;
+        off += rec_event(r->wide, p + off, &ev);
         if (r->on_row(r->on_row_ctx, &ev) != 0) return -1;
     }
     return 0;
@@ -1008,7 +991,7 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
             Seg *k = seg_of(r, p, bi);
             const Part *w = &r->part[p];
             for (uint32_t c = 0; c < k->nchunks; c++) {
-                char *q = read_chunk(r, a, &k->chunks[c]);
+                char *q = read_chunk(r, &a->chunk, &a->capchunk, &k->chunks[c]);
                 if (!q) goto done;
                 if (w->cmap) normalize(r, w, q, k->chunks[c].len);
                 if (feed(r, a, eng, q, k->chunks[c].len, &a->errtime) != 0) goto engine_failed;

@@ -139,7 +139,7 @@ uint32_t kr_lookup(const KrPool *p, const char *s, size_t len)
  * other threads of the process running, interrupts every core (with two
  * threads and a pool of 1M customers, a fifth of the CPU time).  (A
  * memset after malloc would not do: compilers turn the pair into calloc.) */
-void *kr_zalloc(size_t bytes)
+static void *kr_zalloc(size_t bytes)
 {
     char *p = calloc(bytes ? bytes : 1u, 1);
     if (p)
