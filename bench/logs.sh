@@ -1,5 +1,31 @@
 # bench/logs.sh -- sourced by bench/run.sh and bench/scale.sh: the event logs
-# they measure on, made by kairos-bench gen and kept in $DIR for the next run.
+# they measure on, made by kairos-bench gen and kept in $DIR for the next run,
+# and how they time a command.
+#
+# bench_best OUT ERR CMD...: runs `$BENCH rss CMD...` $RUNS times (standard
+# output to OUT, standard error to ERR) and keeps the run with the least wall
+# time: sets $wall (seconds), $cpu (user + system seconds) and $rss (kB), or
+# wall=fail when a run fails (ERR says why).
+bench_best() {
+    _out=$1 _err=$2
+    shift 2
+    wall=""
+    _i=0
+    while [ "$_i" -lt "$RUNS" ]; do
+        _i=$((_i + 1))
+        if ! "$BENCH" rss "$@" >"$_out" 2>"$_err"; then
+            wall=fail
+            return
+        fi
+        _line=$(tail -n 1 "$_err")
+        _w=$(echo "$_line" | awk '{print $2}')
+        if [ -z "$wall" ] || awk -v a="$_w" -v b="$wall" 'BEGIN { exit !(a < b) }'; then
+            wall=$_w
+            cpu=$(echo "$_line" | awk '{print $6}')
+            rss=$(echo "$_line" | awk '{print $4}')
+        fi
+    done
+}
 #
 # bench_log N C ORDER: sets $log to the CSV log of about N events of C
 # customers over $D days (seed $SEED), time-sorted (ORDER sorted: the

@@ -85,26 +85,13 @@ if [ ! -s "$base-grouped.jsonl" ]; then
         sort -s -t "$(printf '\t')" -k1,1 | cut -f2- >"$base-grouped.jsonl" || exit 1
 fi
 
-# measure CMD...: the best of $RUNS runs (least wall time); sets $secs
-# (CPU), $wall and $rss (kB), or secs=fail.
+# measure CMD...: the best of $RUNS runs (least wall time, bench_best);
+# sets $secs (CPU), $wall and $rss (kB), or secs=fail.
+. "$(dirname "$0")/logs.sh"
 measure() {
-    best=""
-    i=0
-    while [ "$i" -lt "$RUNS" ]; do
-        i=$((i + 1))
-        if ! "$BENCH" rss "$@" >"$DIR/stdout.txt" 2>"$DIR/stderr.txt"; then
-            secs=fail
-            return
-        fi
-        line=$(tail -n 1 "$DIR/stderr.txt")
-        w=$(echo "$line" | awk '{print $2}')
-        if [ -z "$best" ] || awk -v a="$w" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-            best=$w
-            secs=$(echo "$line" | awk '{print $6}')
-            rss=$(echo "$line" | awk '{print $4}')
-        fi
-    done
-    wall=$best
+    bench_best "$DIR/stdout.txt" "$DIR/stderr.txt" "$@"
+    secs=$cpu
+    [ "$wall" = fail ] && secs=fail
 }
 
 echo "== kairos bench: $N events, $C customers, $D days, seed $SEED (best of $RUNS by wall time)"
@@ -248,7 +235,6 @@ fi
 # ticket_closed, restart, opt-out, cap 1 per 30 d) replayed by kairos simulate
 # and computed by DuckDB (node bench/duckdb.mjs, the same rule in SQL), on
 # each log of $BENCH_PEER_SIZES, time-sorted and grouped by customer.
-. "$(dirname "$0")/logs.sh"
 peer_fail() {
     echo "peer: FAILED: $*"
     failed=1

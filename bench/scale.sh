@@ -44,24 +44,7 @@ mkdir -p "$DIR" || exit 1
 
 # run CMD...: the best of $RUNS runs (least wall time): $wall, $cpu, $rss
 # (kB), or wall=fail with the reason in $DIR/scale-stderr.txt.
-run() {
-    wall=""
-    i=0
-    while [ "$i" -lt "$RUNS" ]; do
-        i=$((i + 1))
-        if ! "$BENCH" rss "$@" >/dev/null 2>"$DIR/scale-stderr.txt"; then
-            wall=fail
-            return
-        fi
-        line=$(tail -n 1 "$DIR/scale-stderr.txt")
-        w=$(echo "$line" | awk '{print $2}')
-        if [ -z "$wall" ] || awk -v a="$w" -v b="$wall" 'BEGIN { exit !(a < b) }'; then
-            wall=$w
-            cpu=$(echo "$line" | awk '{print $6}')
-            rss=$(echo "$line" | awk '{print $4}')
-        fi
-    done
-}
+run() { bench_best /dev/null "$DIR/scale-stderr.txt" "$@"; }
 
 RES="$DIR/scale.txt"
 : >"$RES"
