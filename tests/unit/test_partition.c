@@ -117,6 +117,41 @@ static char *replay_csv(KpRun *run, const KImage *img, KrPool *cust, const char 
     return slurp(out);
 }
 
+/* A partitioned run over the inputs of op: its pools, its input and the
+ * run of the reader image u with n lane images (kp_new_lanes; run_one:
+ * one image, kp_new). */
+typedef struct Run { KrPool *cust, *vals; KrInput *in; KpRun *run; } Run;
+
+static Run run_open(const KImage *u, const KImage *const *imgs, uint32_t n, const KrOptions *op, FILE *err)
+{
+    Run x = { kr_pool_new(), kr_pool_new(), NULL, NULL };
+    ck_assert(x.cust && x.vals);
+    x.in = ki_open(u, op, x.cust, x.vals, err);
+    ck_assert_ptr_nonnull(x.in);
+    x.run = kp_new_lanes(u, imgs, n, op, x.cust, x.vals);
+    ck_assert_ptr_nonnull(x.run);
+    return x;
+}
+
+static Run run_one(const KImage *img, const KrOptions *op, FILE *err) { return run_open(img, &img, 1, op, err); }
+
+static void run_free(Run *x)
+{
+    kp_free(x->run);
+    ki_close(x->in);
+    kr_pool_free(x->cust);
+    kr_pool_free(x->vals);
+}
+
+/* The statistics as one number: every rule's counts, weighted by kind. */
+static uint64_t stats_sum(const KrStats *st, uint32_t nrules)
+{
+    uint64_t sum = 0;
+    for (uint32_t r = 0; r < nrules; r++)
+        for (int k = 0; k < KR_ST__COUNT; k++) sum += st->rule[r][k] * (uint64_t)(k + 1);
+    return sum;
+}
+
 /* The reference: one engine over ki_next's globally sorted stream. */
 static char *reference(const KImage *img, const KrOptions *opt, uint64_t *events, uint64_t *sent)
 {
@@ -139,9 +174,7 @@ static char *reference(const KImage *img, const KrOptions *opt, uint64_t *events
     ck_assert_int_eq(ko_close(w, true), 0);
     fclose(of);
     *events = kr_engine_stats(e)->events;
-    *sent = 0;
-    for (uint32_t r = 0; r < img->nrules; r++)
-        for (int k = 0; k < KR_ST__COUNT; k++) *sent += kr_engine_stats(e)->rule[r][k] * (uint64_t)(k + 1);
+    *sent = stats_sum(kr_engine_stats(e), img->nrules);
     kr_engine_free(e);
     ki_close(in);
     kr_pool_free(cust);
@@ -174,11 +207,9 @@ static void check_case(int nfiles, int n, int ncust, int order)
             KrOptions o = opt;
             o.jobs = jobs;
             o.memory = spill ? (512u << 10) : 0;    /* 64 KiB of records and rows */
-            KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
-            KrInput *in = ki_open(img, &o, cust, vals, stderr);
-            KpRun *run = kp_new(img, &o, cust, vals);
-            ck_assert_ptr_nonnull(run);
-            ck_assert_int_eq(kp_read(run, in, stderr), 0);
+            Run x = run_one(img, &o, stderr);
+            KpRun *run = x.run;
+            ck_assert_int_eq(kp_read(run, x.in, stderr), 0);
             /* more than one job: read in parts, none failed */
             ki_par_counts(&par1, &fb1);
             ck_assert_uint_eq(par1 - par0, jobs > 1 ? 1u : 0u);
@@ -188,22 +219,15 @@ static void check_case(int nfiles, int n, int ncust, int order)
             /* pass 1 holds at most its budget of records (pages included) */
             ck_assert_uint_le(kp_buffered_peak(run), kp_budget(run));
             if (spill) ck_assert_uint_eq(kp_budget(run), 64u << 10);
-            char *got = replay_csv(run, img, cust, out);
+            char *got = replay_csv(run, img, x.cust, out);
             /* rows go to the file past the budget (a bucket of more than 32) */
             if (!spill || ncust < 2000) ck_assert(spill || kp_rows_spilled(run) == 0);
             else ck_assert_uint_gt(kp_rows_spilled(run), 0);
             ck_assert_str_eq(got, want);
             free(got);
-            const KrStats *st = kp_stats(run);
-            uint64_t sum = 0;
-            for (uint32_t r = 0; r < img->nrules; r++)
-                for (int k = 0; k < KR_ST__COUNT; k++) sum += st->rule[r][k] * (uint64_t)(k + 1);
-            ck_assert_uint_eq(st->events, ref_events);
-            ck_assert_uint_eq(sum, ref_sum);
-            kp_free(run);
-            ki_close(in);
-            kr_pool_free(cust);
-            kr_pool_free(vals);
+            ck_assert_uint_eq(kp_stats(run)->events, ref_events);
+            ck_assert_uint_eq(stats_sum(kp_stats(run), img->nrules), ref_sum);
+            run_free(&x);
         }
     }
     ki_par_min_part(0);
@@ -262,21 +286,18 @@ static void check_lanes(const char *src0, const char *src1, int nfiles, int n, i
             KrOptions o = opt;
             o.jobs = jobs;
             o.memory = spill ? (512u << 10) : 0;
-            KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
-            KrInput *in = ki_open(u, &o, cust, vals, stderr);
-            ck_assert_ptr_nonnull(in);
-            KpRun *run = kp_new_lanes(u, imgs, 2, &o, cust, vals);
-            ck_assert_ptr_nonnull(run);
+            Run x = run_open(u, imgs, 2, &o, stderr);
+            KpRun *run = x.run;
             uint64_t rows = 0;
             kp_on_row(run, count_row, &rows);
-            ck_assert_int_eq(kp_read(run, in, stderr), 0);
+            ck_assert_int_eq(kp_read(run, x.in, stderr), 0);
             if (spill) ck_assert_uint_gt(kp_spilled(run), 0);
             FILE *of[2];
             KoWriter *w[2];
             for (int k = 0; k < 2; k++) {
                 of[k] = fopen(out[k], "w");
                 ck_assert_ptr_nonnull(of[k]);
-                w[k] = ko_open(of[k], true, out[k], KR_OUT_CSV, imgs[k], cust, stderr);
+                w[k] = ko_open(of[k], true, out[k], KR_OUT_CSV, imgs[k], x.cust, stderr);
             }
             KrEmit emit[2] = { ko_emit, ko_emit };
             void *ctx[2] = { w[0], w[1] };
@@ -288,17 +309,11 @@ static void check_lanes(const char *src0, const char *src1, int nfiles, int n, i
                 ck_assert_str_eq(got, want[k]);
                 free(got);
                 const KrStats *st = kp_lane_stats(run, (uint32_t)k);
-                uint64_t sum = 0;
-                for (uint32_t r = 0; r < imgs[k]->nrules; r++)
-                    for (int x = 0; x < KR_ST__COUNT; x++) sum += st->rule[r][x] * (uint64_t)(x + 1);
                 ck_assert_uint_eq(st->events, ref_events[k]);
-                ck_assert_uint_eq(sum, ref_sum[k]);
+                ck_assert_uint_eq(stats_sum(st, imgs[k]->nrules), ref_sum[k]);
             }
             ck_assert_uint_eq(rows, ref_events[0]);  /* every kept row, once */
-            kp_free(run);
-            ki_close(in);
-            kr_pool_free(cust);
-            kr_pool_free(vals);
+            run_free(&x);
         }
     }
     for (int k = 0; k < 2; k++) { free(want[k]); kb_free((KImage *)imgs[k]); }
@@ -353,23 +368,18 @@ START_TEST(test_wide_records)
         KrOptions op = opt;
         op.jobs = jobs;
         op.memory = 512u << 10;
-        KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
-        KrInput *in = ki_open(img, &op, cust, vals, stderr);
-        KpRun *run = kp_new(img, &op, cust, vals);
-        ck_assert_ptr_nonnull(run);
-        ck_assert_int_eq(kp_read(run, in, stderr), 0);
+        Run x = run_one(img, &op, stderr);
+        KpRun *run = x.run;
+        ck_assert_int_eq(kp_read(run, x.in, stderr), 0);
         ck_assert_uint_gt(kp_spilled(run), 0);
         /* every wide record is larger than a page (the budget / 128, at least 1 KiB) */
         ck_assert_uint_gt(24u + NA * 20u, kp_budget(run) / 128u > 1024u ? kp_budget(run) / 128u : 1024u);
         ck_assert_uint_le(kp_buffered_peak(run), kp_budget(run) + 24u + NA * 20u);
-        char *got = replay_csv(run, img, cust, out);
+        char *got = replay_csv(run, img, x.cust, out);
         ck_assert_str_eq(got, want);
         free(got);
         ck_assert_uint_eq(kp_stats(run)->events, ref_events);
-        kp_free(run);
-        ki_close(in);
-        kr_pool_free(cust);
-        kr_pool_free(vals);
+        run_free(&x);
     }
     free(want);
     kb_free(img);
@@ -424,20 +434,15 @@ START_TEST(test_many_event_kinds)
         KrOptions op = opt;
         op.jobs = jobs;
         op.memory = 512u << 10;
-        KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
-        KrInput *in = ki_open(img, &op, cust, vals, stderr);
-        KpRun *run = kp_new(img, &op, cust, vals);
-        ck_assert_ptr_nonnull(run);
-        ck_assert_int_eq(kp_read(run, in, stderr), 0);
+        Run x = run_one(img, &op, stderr);
+        KpRun *run = x.run;
+        ck_assert_int_eq(kp_read(run, x.in, stderr), 0);
         ck_assert_uint_gt(kp_spilled(run), 0);
-        char *got = replay_csv(run, img, cust, out);
+        char *got = replay_csv(run, img, x.cust, out);
         ck_assert_str_eq(got, want);
         free(got);
         ck_assert_uint_eq(kp_stats(run)->events, ref_events);
-        kp_free(run);
-        ki_close(in);
-        kr_pool_free(cust);
-        kr_pool_free(vals);
+        run_free(&x);
     }
     free(want);
     kb_free(img);
@@ -510,21 +515,18 @@ static void check_fallback(int mode, int nfiles)
         char *msg = NULL;
         size_t msglen = 0;
         FILE *err = open_memstream(&msg, &msglen);
-        KrPool *cust = kr_pool_new(), *vals = kr_pool_new();
-        KrInput *in = ki_open(img, &op, cust, vals, err);
-        KpRun *run = kp_new(img, &op, cust, vals);
-        ck_assert_ptr_nonnull(run);
-        int rc = kp_read(run, in, err);
+        Run x = run_one(img, &op, err);
+        int rc = kp_read(x.run, x.in, err);
         ki_par_counts(&par1, &fb1);
         ck_assert_uint_eq(par1 - par0, jobs > 1 ? 1u : 0u);
         ck_assert_uint_eq(fb1 - fb0, jobs > 1 && mode != 2 ? 1u : 0u);
         ck_assert_int_eq(rc, mode == 1 ? -1 : 0);
         fclose(err);
-        char *got = rc == 0 ? replay_csv(run, img, cust, out) : strdup("");
+        char *got = rc == 0 ? replay_csv(x.run, img, x.cust, out) : strdup("");
         if (jobs == 1) {
             want = got;
             wantmsg = msg;
-            wantskip = ki_rows_skipped(in);
+            wantskip = ki_rows_skipped(x.in);
             /* the bad row's line: 16,002 of one file; 2 + 16000 - 13332 of the third */
             if (mode == 1) ck_assert_ptr_nonnull(strstr(msg, nfiles == 1 ? "e0.csv:16002:" : "e2.csv:2670:"));
             else ck_assert(strlen(want) > 1000);
@@ -532,14 +534,11 @@ static void check_fallback(int mode, int nfiles)
         } else {
             ck_assert_str_eq(got, want);
             ck_assert_str_eq(msg, wantmsg);
-            ck_assert_uint_eq(ki_rows_skipped(in), wantskip);
+            ck_assert_uint_eq(ki_rows_skipped(x.in), wantskip);
             free(got);
             free(msg);
         }
-        kp_free(run);
-        ki_close(in);
-        kr_pool_free(cust);
-        kr_pool_free(vals);
+        run_free(&x);
     }
     ki_par_min_part(0);
     free(want);
