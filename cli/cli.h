@@ -25,6 +25,7 @@ typedef struct CliOut {
     int err;                      /* a write error the caller saw (errno), or 0 */
     char *target;                 /* the file a rename replaces (links followed) */
     char *tmp;                    /* NAME.tmp.XXXXXX, or NULL when written in place */
+    char *buf;                    /* f's buffer (OUT_BUF bytes), or NULL: stdio's own */
 } CliOut;
 
 /* Opens path for writing: standard output for "-" and /dev/stdout; a

@@ -209,6 +209,18 @@ static int open_failed(CliOut *o, int err)
     return -1;
 }
 
+/* big_buffer -- gives o->f a buffer of OUT_BUF bytes (glibc's setvbuf
+ * ignores the size when it is given no buffer: its own is a block, 4 KiB,
+ * a write system call per 4 KiB of schedule); stdio's own if out of memory. */
+#define OUT_BUF (1u << 16)
+static void big_buffer(CliOut *o)
+{
+    if ((o->buf = malloc(OUT_BUF)) != NULL && setvbuf(o->f, o->buf, _IOFBF, OUT_BUF) != 0) {
+        free(o->buf);
+        o->buf = NULL;
+    }
+}
+
 int cli_out_open(CliOut *o, const char *path)
 {
     memset(o, 0, sizeof *o);
@@ -223,6 +235,7 @@ int cli_out_open(CliOut *o, const char *path)
             if (d >= 0) close(d);
             return open_failed(o, e);
         }
+        big_buffer(o);
         return 0;
     }
     if (!(o->target = resolve(path))) return open_failed(o, errno);
@@ -239,6 +252,7 @@ int cli_out_open(CliOut *o, const char *path)
             if (d >= 0) close(d);
             return open_failed(o, e);
         }
+        big_buffer(o);
         return 0;
     }
     size_t n = strlen(o->target);
@@ -267,7 +281,7 @@ int cli_out_open(CliOut *o, const char *path)
         unlink(o->tmp);
         return open_failed(o, e);
     }
-    setvbuf(o->f, NULL, _IOFBF, 1u << 16);
+    big_buffer(o);
     return 0;
 }
 
@@ -286,6 +300,8 @@ int cli_out_close(CliOut *o, bool commit)
         err = errno;
     if (fclose(o->f) != 0 && commit && !err) err = errno ? errno : EIO;
     o->f = NULL;
+    free(o->buf);
+    o->buf = NULL;
     if (o->tmp) {
         if (commit && !err && rename(o->tmp, o->target) != 0) err = errno;
         if (!commit || err) unlink(o->tmp);
