@@ -130,11 +130,16 @@ typedef struct Rows {
 /* A bucket's records from one part of the input (KiParts; one part when
  * the input is read on one thread). */
 typedef struct Seg {
-    Page *head, *tail; size_t len;   /* records not spilled (len: their bytes) */
-    Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
+    /* what routing a record touches, first (one cache line): the tail
+     * page's free room, so that the page's own header is not read per
+     * record (tail->len is brought up to date by seg_close) */
+    char *cur, *lim;              /* the tail page's free room, or NULL, NULL */
+    size_t len;                   /* bytes of the records not spilled */
     int64_t first, last;          /* time of the first and the last record */
     bool any, unsorted;           /* records came; not in time order */
     bool pages_shared;            /* its pages' records have the shared pools' ids (walk_rows) */
+    Page *head, *tail;            /* the records not spilled */
+    Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
 } Seg;
 
 typedef struct Bucket {
@@ -442,6 +447,13 @@ static inline Seg *seg_of(const KpRun *r, uint32_t part, uint32_t bucket)
     return &r->seg[(size_t)part * r->nb + bucket];
 }
 
+/* seg_close -- the tail page's len from the bucket's write position (sink
+ * keeps only that): before its pages are read or spilled. */
+static void seg_close(Seg *k)
+{
+    if (k->tail) k->tail->len = (size_t)(k->cur - k->tail->data);
+}
+
 /* spill_all -- appends every bucket's records of part w to the temporary
  * file (one contiguous region: a chunk per bucket, in bucket order) and
  * puts their pages on the free list.  If that fails the records stay in
@@ -451,8 +463,11 @@ static void spill_all(Part *w)
     KpRun *r = w->r;
     if (spill_open(r) != 0) { w->nospill = true; return; }
     size_t nv = 0, capv = 0, total = 0;
-    for (uint32_t i = 0; i < r->nb; i++)
-        for (Page *p = seg_of(r, w->idx, i)->head; p; p = p->next) capv++;
+    for (uint32_t i = 0; i < r->nb; i++) {
+        Seg *k = seg_of(r, w->idx, i);
+        seg_close(k);
+        for (Page *p = k->head; p; p = p->next) capv++;
+    }
     struct iovec *v = malloc((capv ? capv : 1u) * sizeof *v);
     if (!v) { w->nospill = true; return; }
     for (uint32_t i = 0; i < r->nb; i++) {
@@ -488,6 +503,7 @@ static void spill_all(Part *w)
             page_release(w, p);
         }
         k->head = k->tail = NULL;
+        k->cur = k->lim = NULL;
         k->len = 0;
     }
 }
@@ -530,18 +546,22 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
      * in one run of its pool's table (nb <= 65,536) */
     Seg *k = seg_of(r, w->idx, (ev->route >> 16) & (r->nb - 1u));
     size_t need = rec_size(r->wide, ev->nattrs);
-    Page *pg = k->tail;
-    if (!pg || pg->cap - pg->len < need) {
-        if (!(pg = page_get(w, need))) return -1;     /* may spill: k emptied */
+    char *d = k->cur;
+    if (!d || (size_t)(k->lim - d) < need) {
+        seg_close(k);
+        Page *pg = page_get(w, need);                 /* may spill: k emptied */
+        if (!pg) return -1;
         if (k->tail) k->tail->next = pg;
         else k->head = pg;
         k->tail = pg;
+        d = pg->data;
+        k->lim = pg->data + pg->cap;
     }
+    k->cur = d + need;
     if (!k->any) k->first = ev->time;
     else if (ev->time < k->last) k->unsorted = true;
     k->any = true;
     k->last = ev->time;
-    char *d = pg->data + pg->len;
     if (r->wide) {
         PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
         memcpy(d, &h, sizeof h);
@@ -557,7 +577,6 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
         d += ((size_t)ev->nattrs * 4u + 7u) & ~(size_t)7u;
         memcpy(d, ev->attr_vals, (size_t)ev->nattrs * sizeof(KrValue));
     }
-    pg->len += need;
     k->len += need;
     if (ev->time > w->last_time) w->last_time = ev->time;
     (void)file;
@@ -620,6 +639,7 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
                    .begin = part_begin, .drop = part_drop, .remap = part_remap };
     for (uint32_t p = 0; p < r->nparts; p++) kp.arg[p] = &r->part[p];
     int rc = ki_drain_parts(in, &kp);
+    for (size_t i = 0; i < (size_t)r->nparts * r->nb; i++) seg_close(&r->seg[i]);
     if (rc == 0 && r->on_row && r->part[0].began && walk_rows(r) != 0) {
         if (err) fprintf(err, "kairos: out of memory\n");
         rc = -1;
