@@ -7,8 +7,14 @@
  * bytes after the last member that are not another member.  Members
  * concatenated one after the other (`cat a.gz b.gz`) are one valid file,
  * read as their contents concatenated, as gzip -d reads them.
+ *
+ * Read ahead: for a regular file (ki_gz_open's ahead), a thread of its own
+ * inflates the next blocks while the caller parses the last one, a ring of
+ * AHEAD_BLOCKS blocks between them; the caller sees the same bytes, the
+ * same end and the same message at the same place as without it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +22,23 @@
 #include "input_impl.h"
 
 #define IN_BLOCK (128u << 10)
+#define AHEAD_BLOCKS 4u               /* inflated blocks between the thread and the caller */
+#define AHEAD_SIZE (256u << 10)
+#define AHEAD_STACK (256u << 10)
+
+/* The ring of a read-ahead: the thread fills block tail % AHEAD_BLOCKS,
+ * the caller reads block head % AHEAD_BLOCKS from off; a block's len is
+ * its bytes, 0 at the end, -1 for an error (msg). */
+typedef struct Ahead {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t filled, emptied;
+    char *blk[AHEAD_BLOCKS];
+    long len[AHEAD_BLOCKS];
+    unsigned head, tail;          /* blocks taken, blocks filled (tail - head <= AHEAD_BLOCKS) */
+    size_t off;
+    bool stop;                    /* ki_gz_close: the thread ends */
+} Ahead;
 
 struct KiGz {
     int fd;
@@ -27,10 +50,44 @@ struct KiGz {
     bool in_member;               /* inside a member (header seen) */
     uint32_t members;             /* members completed */
     bool done;
-    char msg[160];
+    char msg[160];                /* the error (written by the thread, if any, before its block) */
+    Ahead *ahead;                 /* the read-ahead, or NULL */
 };
 
-KiGz *ki_gz_open(int fd)
+static void *ahead_main(void *arg);
+
+/* ahead_start -- starts g's read-ahead thread; false (g reads on the
+ * caller's thread) when it cannot. */
+static bool ahead_start(KiGz *g)
+{
+    Ahead *a = calloc(1, sizeof *a);
+    if (!a) return false;
+    bool ok = true;
+    for (unsigned i = 0; i < AHEAD_BLOCKS && ok; i++) ok = (a->blk[i] = malloc(AHEAD_SIZE)) != NULL;
+    pthread_attr_t attr;
+    bool attr_ok = ok && pthread_attr_init(&attr) == 0;
+    if (attr_ok) pthread_attr_setstacksize(&attr, AHEAD_STACK);
+    if (ok) {
+        pthread_mutex_init(&a->mu, NULL);
+        pthread_cond_init(&a->filled, NULL);
+        pthread_cond_init(&a->emptied, NULL);
+        g->ahead = a;
+        ok = pthread_create(&a->th, attr_ok ? &attr : NULL, ahead_main, g) == 0;
+        if (!ok) {
+            g->ahead = NULL;
+            pthread_mutex_destroy(&a->mu);
+            pthread_cond_destroy(&a->filled);
+            pthread_cond_destroy(&a->emptied);
+        }
+    }
+    if (attr_ok) pthread_attr_destroy(&attr);
+    if (ok) return true;
+    for (unsigned i = 0; i < AHEAD_BLOCKS; i++) free(a->blk[i]);
+    free(a);
+    return false;
+}
+
+KiGz *ki_gz_open(int fd, bool ahead)
 {
     KiGz *g = calloc(1, sizeof *g);
     if (!g) return NULL;
@@ -43,12 +100,28 @@ KiGz *ki_gz_open(int fd)
         return NULL;
     }
     g->z_ready = true;
+    if (ahead) ahead_start(g);
     return g;
 }
+
+bool ki_gz_ahead(const KiGz *g) { return g->ahead != NULL; }
 
 void ki_gz_close(KiGz *g)
 {
     if (!g) return;
+    Ahead *a = g->ahead;
+    if (a) {
+        pthread_mutex_lock(&a->mu);
+        a->stop = true;
+        pthread_cond_signal(&a->emptied);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->th, NULL);
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->filled);
+        pthread_cond_destroy(&a->emptied);
+        for (unsigned i = 0; i < AHEAD_BLOCKS; i++) free(a->blk[i]);
+        free(a);
+    }
     if (g->z_ready) inflateEnd(&g->z);
     if (g->fd >= 0) close(g->fd);
     free(g->in);
@@ -77,7 +150,9 @@ static int more_input(KiGz *g, const char **msg)
     return 0;
 }
 
-long ki_gz_read(KiGz *g, void *buf, size_t n, const char **msg)
+/* inflate_some -- up to n bytes of the decompressed stream into buf: bytes
+ * read, 0 at its end, -1 with *msg (g->msg). */
+static long inflate_some(KiGz *g, void *buf, size_t n, const char **msg)
 {
     if (g->done || n == 0) return 0;
     if (n > (1u << 30)) n = 1u << 30;
@@ -115,4 +190,55 @@ long ki_gz_read(KiGz *g, void *buf, size_t n, const char **msg)
         /* Z_OK or Z_BUF_ERROR: progress made or more input needed */
     }
     return (long)(n - g->z.avail_out);
+}
+
+/* The read-ahead thread: fills the ring's blocks in turn until the end of
+ * the stream, an error, or ki_gz_close. */
+static void *ahead_main(void *arg)
+{
+    KiGz *g = arg;
+    Ahead *a = g->ahead;
+    for (;;) {
+        pthread_mutex_lock(&a->mu);
+        while (a->tail - a->head == AHEAD_BLOCKS && !a->stop) pthread_cond_wait(&a->emptied, &a->mu);
+        bool stop = a->stop;
+        pthread_mutex_unlock(&a->mu);
+        if (stop) break;
+        unsigned slot = a->tail % AHEAD_BLOCKS;
+        const char *m;
+        long n = inflate_some(g, a->blk[slot], AHEAD_SIZE, &m);
+        pthread_mutex_lock(&a->mu);
+        a->len[slot] = n;
+        a->tail++;
+        pthread_cond_signal(&a->filled);
+        pthread_mutex_unlock(&a->mu);
+        if (n <= 0) break;
+    }
+    return NULL;
+}
+
+long ki_gz_read(KiGz *g, void *buf, size_t n, const char **msg)
+{
+    Ahead *a = g->ahead;
+    if (!a) return inflate_some(g, buf, n, msg);
+    if (n == 0) return 0;
+    pthread_mutex_lock(&a->mu);
+    while (a->tail == a->head) pthread_cond_wait(&a->filled, &a->mu);
+    unsigned slot = a->head % AHEAD_BLOCKS;
+    long len = a->len[slot];
+    pthread_mutex_unlock(&a->mu);
+    if (len < 0) { *msg = g->msg; return -1; }   /* the end and an error stay */
+    if (len == 0) return 0;
+    size_t k = (size_t)len - a->off;
+    if (k > n) k = n;
+    memcpy(buf, a->blk[slot] + a->off, k);
+    a->off += k;
+    if (a->off == (size_t)len) {
+        a->off = 0;
+        pthread_mutex_lock(&a->mu);
+        a->head++;
+        pthread_cond_signal(&a->emptied);
+        pthread_mutex_unlock(&a->mu);
+    }
+    return (long)k;
 }

@@ -70,11 +70,14 @@ typedef struct KrInputCtx KrInputCtx;
  * an error; concatenated members are one file.  ki_gz_open takes the
  * descriptor (NULL: out of memory); ki_gz_read returns bytes read, 0 at the
  * end, -1 with *msg set ("not a gzip file", "truncated gzip file ...",
- * "bad gzip data: incorrect data check", ...). */
+ * "bad gzip data: incorrect data check", ...).  With ahead, a thread of
+ * its own inflates ahead of the reads (for a regular file: a read never
+ * blocks for long), unless it cannot be started. */
 typedef struct KiGz KiGz;
-KiGz *ki_gz_open(int fd);
+KiGz *ki_gz_open(int fd, bool ahead);
 long  ki_gz_read(KiGz *g, void *buf, size_t n, const char **msg);
 void  ki_gz_close(KiGz *g);
+bool  ki_gz_ahead(const KiGz *g);     /* its read-ahead runs (for tests) */
 
 /* A name table slot: the name's length and first 16 bytes (kr_prefix16),
  * its image string, and index + 1 (0: empty). */
@@ -278,5 +281,8 @@ int  ki_src_window(KiSrc *s, uint64_t start, uint64_t stop);
  * do not qualify (nothing read: read them sequentially, into part 0). */
 int  ki_par_files(KiSrc *srcs, uint32_t n, KrInputCtx *c, const KiParts *kp,
                   int (*seq)(KiSrc *s, uint64_t start, uint64_t line));
+/* input_par.c: an address-space limit (ulimit -v) below 256 MiB: the
+ * inputs are read on one thread (no parts, no .gz read-ahead). */
+bool ki_tight_memory(void);
 
 #endif

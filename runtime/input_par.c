@@ -232,15 +232,19 @@ static void files_free(File *f, uint32_t n)
     free(f);
 }
 
+bool ki_tight_memory(void)
+{
+    /* under a tight address-space limit (ulimit -v below AS_MIN) the few
+     * MiB threads need are not worth risking: read on one thread */
+    struct rlimit rl;
+    return getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < AS_MIN;
+}
+
 int ki_par_files(KiSrc *srcs, uint32_t nsrcs, KrInputCtx *c, const KiParts *kp,
                  int (*seq)(KiSrc *s, uint64_t start, uint64_t line))
 {
     uint32_t n = kp->n < KI_PARTS_MAX ? kp->n : KI_PARTS_MAX;
-    if (n < 2u || nsrcs == 0) return 1;
-    /* under a tight address-space limit (ulimit -v below AS_MIN) the few
-     * MiB the threads need are not worth risking: read sequentially */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < AS_MIN) return 1;
+    if (n < 2u || nsrcs == 0 || ki_tight_memory()) return 1;
     KrInputCtx quiet = *c;
     quiet.err = NULL;
     File *f = calloc(nsrcs, sizeof *f);

@@ -226,6 +226,32 @@ run gz-bad-checksum 1 '^crc.csv.gz: error: bad gzip data: incorrect data check$'
 cp "$W/big.csv.gz" "$W/block.csv.gz"
 printf '\377\377\377\377\377\377' | dd of="$W/block.csv.gz" bs=1 seek=20 conv=notrunc 2>/dev/null
 run gz-bad-block 1 '^block.csv.gz(: error: bad gzip data|:[0-9]+)' 'K simulate --no-progress p.kai block.csv.gz'
+# the read-ahead (a thread inflating ahead of the parser, SPEC 5.1): a log of
+# many of its blocks, whole, with a bad row near the end, with rows skipped,
+# cut short, and from a FIFO (no read-ahead): output and messages the same
+# as on one thread (--jobs 1) and as from the plain file
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 150000; i++) printf "%d,c%d,purchase\n", 1772323200 + i * 60, (i * 7919) % 997 }' >"$W/ahead.csv"
+gzip -c "$W/ahead.csv" >"$W/ahead.csv.gz"
+(cd "$W" && K simulate --no-progress p.kai ahead.csv >ahead-ref.csv) || bad "setup: ahead.csv"
+run gz-ahead 0 "" 'K simulate --no-progress p.kai ahead.csv.gz >ahead-gz.csv'
+check gz-ahead-rows 'cmp -s ahead-gz.csv ahead-ref.csv && [ -s ahead-ref.csv ]'
+{ head -149000 "$W/ahead.csv"; echo '1772323200,,purchase'; tail -n +149001 "$W/ahead.csv"; } | gzip -c >"$W/ahead-bad.csv.gz"
+for j in 1 2; do
+    run gz-ahead-bad-row-j$j 1 '^ahead-bad.csv.gz:149001:12: error: missing customer' \
+        "K simulate --no-progress --jobs $j p.kai ahead-bad.csv.gz >/dev/null 2>ahead-bad-$j.err; st=\$?; cat ahead-bad-$j.err >&2; exit \$st"
+    run gz-ahead-skip-j$j 0 'skipped 1 bad row' \
+        "K simulate --no-progress --skip-bad-rows --jobs $j p.kai ahead-bad.csv.gz >ahead-skip-$j.csv 2>ahead-skip-$j.err; cat ahead-skip-$j.err >&2"
+    run gz-ahead-cut-j$j 1 '^ahead-cut.csv.gz: error: truncated gzip file' \
+        "head -c 200000 ahead.csv.gz >ahead-cut.csv.gz; K simulate --no-progress --jobs $j p.kai ahead-cut.csv.gz 2>ahead-cut-$j.err; st=\$?; cat ahead-cut-$j.err >&2; exit \$st"
+done
+check gz-ahead-bad-row-same 'cmp -s ahead-bad-1.err ahead-bad-2.err'
+check gz-ahead-skip-same 'cmp -s ahead-skip-1.csv ahead-skip-2.csv && cmp -s ahead-skip-1.err ahead-skip-2.err && [ -s ahead-skip-1.csv ]'
+check gz-ahead-cut-same 'cmp -s ahead-cut-1.err ahead-cut-2.err'
+mkfifo "$W/ahead-fifo.csv.gz"
+(cd "$W" && cat ahead.csv.gz >ahead-fifo.csv.gz) &
+run gz-ahead-fifo 0 "" 'K simulate --no-progress p.kai ahead-fifo.csv.gz >ahead-fifo.csv'
+wait
+check gz-ahead-fifo-rows 'cmp -s ahead-fifo.csv ahead-ref.csv'
 # a JSON Lines log, gzip'ed and truncated
 printf '{"time":1,"customer":"a","event":"purchase"}\n' | gzip -c | head -c 20 >"$W/cut.jsonl.gz"
 run gz-jsonl-cut 1 '^cut.jsonl.gz: error: truncated gzip file' 'K simulate --no-progress p.kai cut.jsonl.gz'

@@ -9,6 +9,8 @@
 #include <zlib.h>
 #include "units.h"
 #include "runtime/internal.h"
+#include "runtime/input_impl.h"
+#include <fcntl.h>
 
 /* ---- a hand-made image -------------------------------------------------- */
 
@@ -408,6 +410,119 @@ START_TEST(csv_skip_bad_rows)
 }
 END_TEST
 
+/* ---- .gz read-ahead ----------------------------------------------------------
+ * The same bytes, end and message at the same place with the read-ahead
+ * thread as without it, whatever the sizes asked for. */
+
+/* gz_all -- reads path through ki_gz_read (ahead or not) in reads of the
+ * sizes of sizes[] in turn; the bytes into *out, the result of the last
+ * read (0 or -1) returned, its message into msg. */
+static long gz_all(const char *path, bool ahead, char **out, size_t *n, char *msg, size_t msgcap)
+{
+    static const size_t sizes[] = { 1, 4093, 300000, 65536, 17, 262144, 262145, 1u << 20 };
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    KiGz *g = ki_gz_open(fd, ahead);
+    ck_assert_ptr_nonnull(g);
+    ck_assert(ki_gz_ahead(g) == ahead);
+    size_t cap = 1u << 20, len = 0;
+    char *buf = malloc(cap);
+    long got;
+    msg[0] = '\0';
+    for (size_t i = 0;; i++) {
+        size_t want = sizes[i % (sizeof sizes / sizeof sizes[0])];
+        while (cap - len < want) buf = realloc(buf, cap *= 2);
+        const char *m = NULL;
+        got = ki_gz_read(g, buf + len, want, &m);
+        if (got < 0) { snprintf(msg, msgcap, "%s", m); break; }
+        if (got == 0) break;
+        ck_assert_uint_le((size_t)got, want);
+        len += (size_t)got;
+    }
+    ki_gz_close(g);
+    *out = buf;
+    *n = len;
+    return got;
+}
+
+/* gz_write -- text as `members` gzip members, the file cut to keep bytes
+ * (0: whole) */
+static void gz_write(const char *path, const char *text, size_t len, int members, size_t keep)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int m = 0; m < members; m++) {
+        size_t a = len * (size_t)m / (size_t)members, b = len * (size_t)(m + 1) / (size_t)members;
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        ck_assert_int_eq(deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        uLong bound = deflateBound(&z, (uLong)(b - a));
+        unsigned char *o = malloc(bound);
+        z.next_in = (unsigned char *)(uintptr_t)(text + a);
+        z.avail_in = (uInt)(b - a);
+        z.next_out = o;
+        z.avail_out = (uInt)bound;
+        ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+        fwrite(o, 1, z.total_out, f);
+        deflateEnd(&z);
+        free(o);
+    }
+    fclose(f);
+    if (keep) ck_assert_int_eq(truncate(path, (off_t)keep), 0);
+}
+
+START_TEST(gz_read_ahead)
+{
+    /* 3 MB of rows: a dozen of the read-ahead's blocks */
+    size_t cap = 4u << 20, len = 0;
+    char *text = malloc(cap);
+    len += (size_t)snprintf(text, cap, "time,customer,event\n");
+    for (uint32_t i = 0; len < (3u << 20); i++)
+        len += (size_t)snprintf(text + len, cap - len, "%u,c%u,login\n", 1772323200u + i * 7u, (i * 2654435761u) % 9973u);
+    char path[300];
+    snprintf(path, sizeof path, "%s/ahead.csv.gz", tdir);
+    for (int members = 1; members <= 3; members += 2) {
+        gz_write(path, text, len, members, 0);
+        char *a, *b, ma[160], mb[160];
+        size_t na, nb;
+        ck_assert_int_eq(gz_all(path, false, &a, &na, ma, sizeof ma), 0);
+        ck_assert_int_eq(gz_all(path, true, &b, &nb, mb, sizeof mb), 0);
+        ck_assert_uint_eq(na, len);
+        ck_assert_uint_eq(nb, len);
+        ck_assert(memcmp(a, text, len) == 0 && memcmp(b, text, len) == 0);
+        free(a); free(b);
+    }
+    /* cut in the middle: the same bytes, then the same message */
+    gz_write(path, text, len, 1, 0);
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    long whole = ftell(f);
+    fclose(f);
+    gz_write(path, text, len, 1, (size_t)whole / 2);
+    char *a, *b, ma[160], mb[160];
+    size_t na, nb;
+    ck_assert_int_eq(gz_all(path, false, &a, &na, ma, sizeof ma), -1);
+    ck_assert_int_eq(gz_all(path, true, &b, &nb, mb, sizeof mb), -1);
+    ck_assert_uint_eq(na, nb);
+    ck_assert(na > 0 && memcmp(a, b, na) == 0 && memcmp(a, text, na) == 0);
+    ck_assert_str_eq(ma, mb);
+    ck_assert(strstr(ma, "truncated gzip file") != NULL);
+    free(a); free(b);
+    /* closed after one byte, the thread waiting on a full ring: it ends */
+    gz_write(path, text, len, 1, 0);
+    int fd = open(path, O_RDONLY);
+    KiGz *g = ki_gz_open(fd, true);
+    ck_assert(ki_gz_ahead(g));
+    const char *m;
+    char one;
+    ck_assert_int_eq(ki_gz_read(g, &one, 1, &m), 1);
+    ck_assert_int_eq(one, 't');
+    usleep(20000);
+    ki_gz_close(g);
+    free(text);
+}
+END_TEST
+
 START_TEST(csv_gz)
 {
     Run r = run1("z.csv.gz", "time,customer,event\n2,a,login\n1,b,login\n");
@@ -652,6 +767,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, csv_errors);
     tcase_add_test(tc, csv_skip_bad_rows);
     tcase_add_test(tc, csv_gz);
+    tcase_add_test(tc, gz_read_ahead);
     tcase_add_test(tc, order_unsorted_and_ties);
     tcase_add_test(tc, order_big);
     tcase_add_test(tc, shards);
