@@ -34,6 +34,10 @@ typedef struct CsvState {
     KiRow rows[2];                  /* filled alternately: the last committed
                                        row stays valid while the next is parsed */
     uint32_t next;                  /* the one to fill */
+    /* the next row's customer id, hashed (and its pool slot prefetched)
+     * before this row is turned into a row: hash_ahead; NULL when the
+     * buffer may have moved since */
+    const char *ahead_p; uint32_t ahead_len; uint64_t ahead_h;
 } CsvState;
 
 /* Result of cutting one record. */
@@ -317,6 +321,37 @@ static void free_state(CsvState *st)
     free(st);
 }
 
+/* hash_ahead -- the customer id of the row at p (the next one), found by
+ * counting commas: hashed, and its slot in the customer pool prefetched,
+ * so that the lookup of that row does not wait for memory (with a million
+ * customers the pool's table is far larger than the caches).  Only a hint:
+ * a quoted field or a short row makes it miss, and row() hashes as before. */
+static void hash_ahead(KiSrc *s, CsvState *st, const char *p, const char *end)
+{
+    st->ahead_p = NULL;
+    const char *q = p;
+    for (uint32_t i = 0; i < st->c_cust; i++) {
+        size_t n = (size_t)(end - q) < 512u ? (size_t)(end - q) : 512u;
+        const char *cm = memchr(q, ',', n);
+        if (!cm) return;
+        q = cm + 1;
+    }
+    const char *e = q;
+    while (e < end && *e != ',' && *e != '\n' && *e != '\r' && *e != '"') e++;
+    if (e == end || *e == '"' || e == q) return;
+    st->ahead_h = kr_hash_bytes(q, (size_t)(e - q));
+    kr_pool_prefetch(s->ctx->customers, st->ahead_h);
+    st->ahead_p = q;
+    st->ahead_len = (uint32_t)(e - q);
+}
+
+/* fill -- ki_fill, which may move the buffer: the hint goes */
+static long fill(KiSrc *s, CsvState *st)
+{
+    st->ahead_p = NULL;
+    return ki_fill(s);
+}
+
 /* row -- turns a cut record into a compact row.  0 = done (kept, dropped by
  * the shard, or skipped), -1 = error (printed). */
 static int row(KiSrc *s, CsvState *st, const char *rec)
@@ -329,7 +364,9 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     /* start loading the customer's pool slot; the time and event first */
     const CsvField *f = &st->f[st->c_cust];
     uint64_t ch = 0;
-    if (!f->esc) {
+    if (!f->esc && f->p == st->ahead_p && f->len == st->ahead_len) {
+        ch = st->ahead_h;                 /* hash_ahead did it */
+    } else if (!f->esc) {
         ch = kr_hash_bytes(f->p, f->len);
         kr_pool_prefetch(c->customers, ch);
     }
@@ -431,7 +468,7 @@ int ki_csv_step(KiSrc *s)
     for (;;) {
         if (s->pos == s->end) {
             if (s->eof) return 0;
-            if (ki_fill(s) < 0) return -1;
+            if (fill(s, st) < 0) return -1;
             continue;
         }
         const char *rec = s->buf + s->pos;
@@ -448,12 +485,12 @@ int ki_csv_step(KiSrc *s)
         if (r == 0) {
             if (s->end - s->pos > MAX_RECORD)
                 return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
-            if (ki_fill(s) < 0) return -1;
+            if (fill(s, st) < 0) return -1;
             continue;
         }
         if (r < 0) {
             if (!s->eof && !memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad))) {
-                if (ki_fill(s) < 0) return -1;       /* see the whole bad line first */
+                if (fill(s, st) < 0) return -1;       /* see the whole bad line first */
                 continue;
             }
             s->suspect = true;
@@ -469,6 +506,7 @@ int ki_csv_step(KiSrc *s)
         if ((size_t)r > MAX_RECORD)
             return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
         int rc;
+        if (s->pos + (size_t)r < s->end) hash_ahead(s, st, rec + r, s->buf + s->end);
         if (ct.nf != st->ncols) {
             const char *at;
             if (ct.nf > st->ncols) at = field_at(&st->f[st->ncols]);
