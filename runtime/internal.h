@@ -68,6 +68,9 @@ uint64_t    kr_hash_bytes(const char *s, size_t len);
  * miss). */
 uint32_t    kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h);
 void        kr_pool_prefetch(const KrPool *p, uint64_t h);
+/* kr_pool_prefetch_str starts loading string id's entry (bytes false), or
+ * its bytes (bytes true: load the entry first, or that read waits). */
+void        kr_pool_prefetch_str(const KrPool *p, uint32_t id, bool bytes);
 
 /* ---- events from the input readers (input.c, csv.c, jsonl.c) ------------ */
 
@@ -235,6 +238,8 @@ typedef struct KrRow {
     uint32_t attempt;             /* from 1 */
     uint32_t variant;             /* variant index, or KB_NONE */
     uint8_t action;               /* KR_ACT_* */
+    uint64_t idkey[2];            /* the merge's (partition.c): the customer id's first
+                                     16 bytes, big-endian, zero-padded; 0 elsewhere */
 } KrRow;
 
 /* Receives the rows, sorted (time, customer bytes, priority desc, rule

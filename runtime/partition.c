@@ -125,6 +125,11 @@ typedef struct Rows {
      * the merge then reads them back through rows[0, caprows) */
     uint64_t rows_off, rows_spilled, rows_read;
     size_t rpos;                  /* merge position in rows[0, nrows) */
+    /* the merge's key of rows[rpos] (head_key): its time and the first 16
+     * bytes of its customer id, big-endian and zero-padded, so that most
+     * comparisons read neither the row nor the id (rows due at the same
+     * instant are common: 08:00 after a quiet night) */
+    int64_t key_time; uint64_t key_id[2];
 } Rows;
 
 /* A bucket's records from one part of the input (KiParts; one part when
@@ -163,7 +168,7 @@ typedef struct Part {
     uint64_t nrows;
 } Part;
 
-#define ROWS_BACK 32u             /* rows read back at a time per spilled bucket, at most */
+#define ROWS_BACK 256u            /* rows read back at a time per spilled bucket, at most */
 
 /* A record's place in the replay order. */
 typedef struct Ord { uint64_t key; const char *rec; } Ord;
@@ -702,7 +707,19 @@ static void radix_sort(Ord *o, Ord *tmp, size_t n, uint64_t maxkey)
     if (src != o) memcpy(o, src, n * sizeof *o);
 }
 
-typedef struct EmitCtx { Rows *k; uint32_t *const *l2g; } EmitCtx;   /* l2g: grows while the bucket is fed */
+typedef struct EmitCtx { Rows *k; uint32_t *const *l2g; const KrPool *pool; } EmitCtx;   /* l2g: grows while the bucket is fed */
+
+/* id_key -- KrRow.idkey of the customer id s (len bytes). */
+static void id_key(const char *s, size_t len, uint64_t key[2])
+{
+    unsigned char b[16] = { 0 };
+    memcpy(b, s, len < 16u ? len : 16u);
+    for (int w = 0; w < 2; w++) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++) v = v << 8 | b[w * 8 + i];
+        key[w] = v;
+    }
+}
 
 static int bucket_emit(void *ctx, const KrRow *row)
 {
@@ -718,6 +735,9 @@ static int bucket_emit(void *ctx, const KrRow *row)
     KrRow *d = &k->rows[k->nrows++];
     *d = *row;
     d->customer = (*x->l2g)[row->customer];      /* the bucket's id back to the shared one */
+    size_t len;                                  /* the merge's key, from the bucket's pool (in cache) */
+    const char *id = kr_pool_str(x->pool, row->customer, &len);
+    id_key(id, len, d->idkey);
     return 0;
 }
 
@@ -1001,7 +1021,7 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
     memset(a->lt, 0, (a->ltmask + 1u) * sizeof *a->lt);
     EmitCtx ec[KP_LANES];
     for (uint32_t l = 0; l < r->nlanes; l++) {
-        ec[l] = (EmitCtx){ &r->b[bi].out[l], &a->l2g };
+        ec[l] = (EmitCtx){ &r->b[bi].out[l], &a->l2g, a->pool };
         KrEngineOpts eo = { .has_until = r->opt->has_until, .until = r->opt->until,
                             .emit = bucket_emit, .emit_ctx = &ec[l] };
         if (!(eng[l] = kr_engine_new(r->lane[l].img, pool, r->values, &eo))) goto done;
@@ -1163,9 +1183,29 @@ static int row_before(const KpRun *r, const KImage *img, const KrRow *a, const K
     return a->attempt < b->attempt;
 }
 
+/* head_key -- k's key for its row at rpos (see Rows); and the customer
+ * ids that row and the next will print start loading (the shared pool is
+ * far larger than the caches with many customers, and the row waits in
+ * the heap a while before it is written). */
+static void head_key(const KpRun *r, Rows *k)
+{
+    const KrRow *row = &k->rows[k->rpos];
+    kr_pool_prefetch_str(r->customers, row->customer, true);
+    if (k->rpos + 1u < k->nrows) kr_pool_prefetch_str(r->customers, row[1].customer, false);
+    k->key_time = row->time;
+    k->key_id[0] = row->idkey[0];
+    k->key_id[1] = row->idkey[1];
+}
+
+/* heap_less -- bucket x's next row comes before bucket y's: by the keys,
+ * then (the same instant and the same first 16 bytes of the id: a prefix
+ * order that agrees with row_before's) by the rows. */
 static bool heap_less(const KpRun *r, uint32_t lane, uint32_t x, uint32_t y)
 {
     const Rows *a = &r->b[x].out[lane], *b = &r->b[y].out[lane];
+    if (a->key_time != b->key_time) return a->key_time < b->key_time;
+    if (a->key_id[0] != b->key_id[0]) return a->key_id[0] < b->key_id[0];
+    if (a->key_id[1] != b->key_id[1]) return a->key_id[1] < b->key_id[1];
     const KrRow *ra = &a->rows[a->rpos], *rb = &b->rows[b->rpos];
     const KImage *img = r->lane[lane].img;
     if (row_before(r, img, ra, rb)) return true;
@@ -1192,7 +1232,10 @@ static int merge_rows(KpRun *r, uint32_t lane, KrEmit emit, void *ctx)
     for (uint32_t i = 0; i < r->nb; i++) {
         Rows *k = &r->b[i].out[lane];
         if (k->rows_spilled && next_rows(r, k) != 0) { free(h); return -1; }
-        if (k->nrows) h[n++] = i;
+        if (k->nrows) {
+            head_key(r, k);
+            h[n++] = i;
+        }
     }
     for (uint32_t i = n / 2u; i-- > 0;) heap_down(r, lane, h, n, i);
     while (n) {
@@ -1200,10 +1243,13 @@ static int merge_rows(KpRun *r, uint32_t lane, KrEmit emit, void *ctx)
         if (emit && emit(ctx, &k->rows[k->rpos]) != 0) { free(h); return -2; }
         if (++k->rpos == k->nrows && k->rows_read < k->rows_spilled) {
             if (next_rows(r, k) != 0) { free(h); return -1; }
+            head_key(r, k);
         } else if (k->rpos == k->nrows) {
             free(k->rows);
             k->rows = NULL;
             h[0] = h[--n];
+        } else {
+            head_key(r, k);
         }
         if (n > 1) heap_down(r, lane, h, n, 0);
     }
@@ -1219,9 +1265,9 @@ int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
 int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *emit_ctx)
 {
     r->horizon = horizon;
-    /* the merge reads back up to rows_back rows per bucket and lane: an
-     * eighth of the budget in all */
-    size_t back = r->budget / 8u / ((size_t)r->nb * r->nlanes * sizeof(KrRow));
+    /* the merge reads back up to rows_back rows per bucket and lane: half
+     * the budget in all (pass 1's pages are gone by then) */
+    size_t back = r->budget / 2u / ((size_t)r->nb * r->nlanes * sizeof(KrRow));
     r->rows_back = back < 4u ? 4u : back > ROWS_BACK ? ROWS_BACK : (uint32_t)back;
     atomic_store(&r->rows_mem, 0);
     /* The engines intern the images' strings into the shared value pool:

@@ -109,6 +109,17 @@ void kr_pool_prefetch(const KrPool *p, uint64_t h)
 #endif
 }
 
+void kr_pool_prefetch_str(const KrPool *p, uint32_t id, bool bytes)
+{
+#if defined(__GNUC__)
+    if (id >= p->n) return;
+    if (bytes) __builtin_prefetch(p->strs[id].p);
+    else __builtin_prefetch(&p->strs[id]);
+#else
+    (void)p; (void)id; (void)bytes;
+#endif
+}
+
 /* find -- slot index holding the key, or the empty slot where it would go. */
 static uint32_t find(const KrPool *p, const Key *q)
 {

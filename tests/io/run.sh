@@ -481,6 +481,33 @@ done
 check ahead-ids-same 'cmp -s ahead-ids-1.csv ahead-idsj-1.csv && cmp -s ahead-ids-1.csv ahead-ids-2.csv && cmp -s ahead-ids-1.csv ahead-idsj-2.csv'
 check ahead-ids-not-vacuous '[ "$(wc -l <ahead-ids-1.csv)" -gt 1000 ] && grep -q "\"c\"\"" ahead-ids-1.csv && [ "$(cut -d, -f2 ahead-ids-1.csv | sort -u | wc -l)" -gt 5000 ]'
 
+# ---- 12. the merge's order (runtime/partition.c heap_less) ---------------------------------
+# Rows carry their customer id's first 16 bytes for the merge. Ids of 26
+# bytes whose first 16 are the same, ids that are a prefix of others, and
+# quiet hours that put many rows at the same 08:00: the schedule is in
+# (time, id bytes) order (sort -c) and the same on one thread and on two.
+cat >"$W/merge-order.kai" <<'KAI'
+policy "order"
+timezone "UTC"
+quiet 20:00-08:00 on email
+rule a:
+  ask CSAT via email
+  after purchase + 1h
+KAI
+awk 'BEGIN {
+    print "time,customer,event"
+    for (i = 0; i < 30000; i++) {
+        c = (i * 7919) % 5000
+        id = i % 500 == 0 ? "enterprise-custo" : c % 2 == 0 ? sprintf("enterprise-customer-%06d", c) : sprintf("enterprise-custo%d", c)
+        printf "%d,%s,purchase\n", 1767225600 + 13 * i, id
+    }
+}' >"$W/merge-order.csv"
+for j in 1 2; do
+    run "merge-order-j$j" 0 "" "K simulate --no-progress --jobs $j merge-order.kai merge-order.csv >merge-order-$j.csv"
+done
+check merge-order-sorted 'tail -n +2 merge-order-2.csv | LC_ALL=C sort -t, -k1,1 -k2,2 -c && cmp -s merge-order-1.csv merge-order-2.csv'
+check merge-order-not-vacuous '[ "$(grep -c "T08:00:00Z,enterprise-custo," merge-order-2.csv)" -ge 1 ] && [ "$(grep -c "T08:00:00Z" merge-order-2.csv)" -gt 1000 ]'
+
 # ---- messages ------------------------------------------------------------------------------
 run msg-simulate-dir 1 '^dir: error: cannot read file: Is a directory$' 'K simulate --no-progress dir ev.csv'
 run msg-disasm-dir 1 '^dir: error: cannot read file: Is a directory$' 'K disasm dir'
