@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "internal.h"
 
 #define POOL_CHUNK (256u * 1024u)       /* bytes per storage chunk */
@@ -144,6 +145,9 @@ uint32_t kr_lookup(const KrPool *p, const char *s, size_t len)
     return e->id1 ? e->id1 - 1u : UINT32_MAX;
 }
 
+#define HUGE_PAGE (2u << 20)
+#define HUGE_MIN  (4u << 20)     /* tables this large go in huge pages (kr_zalloc) */
+
 /* kr_zalloc -- calloc whose every page is written once at once.  A fresh
  * page that is read before it is written maps the shared zero page, and
  * the write that follows costs a second fault and a TLB flush that, with
@@ -152,6 +156,20 @@ uint32_t kr_lookup(const KrPool *p, const char *s, size_t len)
  * memset after malloc would not do: compilers turn the pair into calloc.) */
 static void *kr_zalloc(size_t bytes)
 {
+#if defined(MADV_HUGEPAGE)
+    /* A large table in 2 MiB pages where the system allows it (transparent
+     * huge pages, "madvise" or "always"): probed at random, a table of
+     * tens of MiB in 4 KiB pages costs a TLB miss on nearly every probe. */
+    if (bytes >= HUGE_MIN) {
+        size_t n = (bytes + HUGE_PAGE - 1u) & ~(size_t)(HUGE_PAGE - 1u);
+        char *h = aligned_alloc(HUGE_PAGE, n);
+        if (h) {
+            madvise(h, n, MADV_HUGEPAGE);   /* a hint: refused, the pages stay small */
+            memset(h, 0, n);
+            return h;
+        }
+    }
+#endif
     char *p = calloc(bytes ? bytes : 1u, 1);
     if (p)
         for (size_t i = 0; i < bytes; i += 4096u) ((volatile char *)p)[i] = 0;
