@@ -281,6 +281,9 @@ int  ki_src_window(KiSrc *s, uint64_t start, uint64_t stop);
  * do not qualify (nothing read: read them sequentially, into part 0). */
 int  ki_par_files(KiSrc *srcs, uint32_t n, KrInputCtx *c, const KiParts *kp,
                   int (*seq)(KiSrc *s, uint64_t start, uint64_t line));
+/* csv.c, for tests: hash the next row's customer ahead from pool customers
+ * on (UINT32_MAX: the default); *used: rows that took the hint so far. */
+void ki_csv_ahead(uint32_t pool, uint64_t *used);
 /* input_par.c: an address-space limit (ulimit -v) below 256 MiB: the
  * inputs are read on one thread (no parts, no .gz read-ahead). */
 bool ki_tight_memory(void);

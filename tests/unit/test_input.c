@@ -92,6 +92,7 @@ typedef struct Run {
     char *err; size_t errlen;       /* messages, with the directory stripped */
     int rc;                         /* 0 ok, -1 error */
     uint64_t read, skipped;
+    uint32_t ncust;                 /* customers interned */
 } Run;
 
 static void fmt_event(FILE *o, const KImage *img, KrPool *cus, KrPool *val, const KrEvent *ev)
@@ -134,6 +135,7 @@ static Run run_opt(KrOptions *opt)
     size_t dl = strlen(tdir) + 1;
     char *p;
     while ((p = strstr(r.err, tdir)) != NULL) memmove(p, p + dl, strlen(p + dl) + 1);
+    r.ncust = kr_pool_count(cus);
     kr_pool_free(cus);
     kr_pool_free(val);
     free(t);
@@ -523,6 +525,47 @@ START_TEST(gz_read_ahead)
 }
 END_TEST
 
+/* ---- the customer hashed a row ahead (csv.c hash_ahead) --------------------
+ * Forced on (from the first customer), the events are those read without
+ * it: the customer in the third column after a quoted field holding a
+ * comma, quoted ids, ids with doubled quotes, 1.7 MB (buffer refills). */
+START_TEST(csv_hash_ahead)
+{
+    size_t cap = 4u << 20, len = 0;
+    char *text = malloc(cap);
+    len += (size_t)snprintf(text, cap, "kind,time,customer,event,sentiment\n");
+    for (uint32_t i = 0; i < 40000; i++) {
+        uint32_t c = (i * 7919u) % 1500u;
+        const char *kind = i % 11 == 0 ? "\"tech,nical\"" : i % 5 == 0 ? "technical" : "billing";
+        char id[32];
+        if (c % 97 == 0) snprintf(id, sizeof id, "\"c\"\"%u\"", c);
+        else if (i % 13 == 0) snprintf(id, sizeof id, "\"c%u\"", c);
+        else snprintf(id, sizeof id, "c%u", c);
+        len += (size_t)snprintf(text + len, cap - len, "%s,%u,%s,ticket_closed,%d\n",
+                                kind, 1772323200u + i * 7u, id, (int)(i % 3) - 1);
+    }
+    uint64_t before, after;
+    ki_csv_ahead(UINT32_MAX, &before);
+    Run plain = run1("ahead.csv", text);
+    ki_csv_ahead(0, NULL);
+    Run ahead = run1("ahead.csv", text);
+    ki_csv_ahead(UINT32_MAX, &after);
+    ck_assert_int_eq(plain.rc, 0);
+    ck_assert_int_eq(ahead.rc, 0);
+    ck_assert_uint_eq(plain.read, 40000);
+    ck_assert_str_eq(plain.err, ahead.err);
+    ck_assert(plain.outlen == ahead.outlen && memcmp(plain.out, ahead.out, plain.outlen) == 0);
+    ck_assert(strstr(plain.out, " c\"97 ") != NULL);
+    ck_assert_uint_eq(plain.ncust, 1500);
+    ck_assert_uint_eq(ahead.ncust, 1500);
+    /* the hint was taken by most rows (not by those after a quoted kind) */
+    ck_assert_uint_gt(after - before, 30000);
+    done(&plain);
+    done(&ahead);
+    free(text);
+}
+END_TEST
+
 START_TEST(csv_gz)
 {
     Run r = run1("z.csv.gz", "time,customer,event\n2,a,login\n1,b,login\n");
@@ -768,6 +811,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, csv_skip_bad_rows);
     tcase_add_test(tc, csv_gz);
     tcase_add_test(tc, gz_read_ahead);
+    tcase_add_test(tc, csv_hash_ahead);
     tcase_add_test(tc, order_unsorted_and_ties);
     tcase_add_test(tc, order_big);
     tcase_add_test(tc, shards);
