@@ -9,7 +9,8 @@ B       ?= build
 CC      ?= cc
 PKGS    := glib-2.0 yaml-0.1 zlib libpq sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyajl -lm -pthread
+# libpq: headers only; runtime/src_pg.c loads it when a postgresql: source is used
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libpq,$(PKGS)) 2>/dev/null) -lyajl -lm -pthread -ldl
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 OPT     ?= -O2

@@ -35,7 +35,7 @@ TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 JOBS=${FUZZ_JOBS:-1}
 SAN="address,undefined"
 CFLAGS_COMMON="-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Wno-error -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION"
-PKG_LIBS="$(pkg-config --libs glib-2.0 yaml-0.1 zlib libpq sqlite3 2>/dev/null || echo '-lglib-2.0 -lyaml -lz -lpq -lsqlite3') -lyajl -lm"
+PKG_LIBS="$(pkg-config --libs glib-2.0 yaml-0.1 zlib sqlite3 2>/dev/null || echo '-lglib-2.0 -lyaml -lz -lsqlite3') -lyajl -lm -ldl"   # libpq: loaded when used (runtime/src_pg.c)
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"

@@ -119,6 +119,19 @@ readback schedule >"$TMP/s4.csv" 2>"$TMP/err"
 check "pg -o after a failed run: the table changed" "$EX/expected.csv" "$TMP/s4.csv"
 
 # ---- PostgreSQL: bad input -------------------------------------------------------
+# libpq is loaded when first used (runtime/src_pg.c): a libpq.so.5 without
+# its functions (found first through LD_LIBRARY_PATH) is one clear message,
+# for a source and for a table written to; no file left
+mkdir -p "$TMP/fakelib"
+printf 'int kairos_not_libpq;\n' >"$TMP/fakelib/x.c"
+if cc -shared -fPIC -o "$TMP/fakelib/libpq.so.5" "$TMP/fakelib/x.c" 2>"$TMP/cc.err"; then
+    check_err "pg: libpq without its functions (source)" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=events: error: cannot load the PostgreSQL client library (libpq.so.5, Debian package libpq5): libpq.so.5 has no PQclear" \
+        env LD_LIBRARY_PATH="$TMP/fakelib" "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events"
+    check_err "pg: libpq without its functions (sink)" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=out_fake: error: cannot load the PostgreSQL client library (libpq.so.5, Debian package libpq5): libpq.so.5 has no PQclear" \
+        env LD_LIBRARY_PATH="$TMP/fakelib" "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "$URI&table=out_fake"
+else
+    bad "pg: cannot build a fake libpq.so.5" "$TMP/cc.err"
+fi
 check_err "pg: query error" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=SELECT tme, customer FROM events: error: query error: column \"tme\" does not exist
       | SELECT tme, customer FROM events
       |        ^" \
