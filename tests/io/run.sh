@@ -58,37 +58,37 @@ cp "$EX/ab-timing.test.yaml" "$W/t.test.yaml"
 
 # A FIFO is written in place and stays a FIFO (a rename would replace it).
 mkfifo "$W/fifo"
-(cd "$W" && cat fifo >got.kbc) &
+(cd "$W" && $TMO cat fifo >got.kbc) &
 run out-fifo-compile 0 "" 'K compile p.kai -o fifo'
 wait
 check out-fifo-compile-still-fifo '[ -p fifo ]'
 check out-fifo-compile-bytes 'cmp -s got.kbc ref.kbc'
-(cd "$W" && cat fifo >got.csv) &
+(cd "$W" && $TMO cat fifo >got.csv) &
 run out-fifo-simulate 0 "" 'K simulate --no-progress p.kai ev.csv -o fifo'
 wait
 check out-fifo-simulate-still-fifo '[ -p fifo ]'
 check out-fifo-simulate-rows 'cmp -s got.csv expected.csv'
 # a failed replay writes nothing to a FIFO (held back, like standard output)
 printf 'time,customer,event\nnot-a-time,a,purchase\n' >"$W/badrow.csv"
-(cd "$W" && cat fifo >got2.csv) &
+(cd "$W" && $TMO cat fifo >got2.csv) &
 run out-fifo-failed 1 'badrow.csv:2:1: error: bad time' 'K simulate --no-progress p.kai badrow.csv -o fifo'
 wait
 check out-fifo-failed-empty '[ ! -s got2.csv ]'
-(cd "$W" && cat fifo >got.xml) &
+(cd "$W" && $TMO cat fifo >got.xml) &
 run out-fifo-junit 0 "" 'K test --format junit -o fifo t.test.yaml'
 wait
 check out-fifo-junit-still-fifo '[ -p fifo ]'
 check out-fifo-junit-xml 'grep -q "<testsuites" got.xml'
 
 (cd "$W" && K simulate --no-progress --shard 0/2 p.kai ev.csv -o s0.csv && K simulate --no-progress --shard 1/2 p.kai ev.csv -o s1.csv) || bad "setup: shards"
-(cd "$W" && cat fifo >got-merge.csv) &
+(cd "$W" && $TMO cat fifo >got-merge.csv) &
 run out-fifo-merge 0 "" 'K merge p.kai s0.csv s1.csv -o fifo'
 wait
 check out-fifo-merge-still-fifo '[ -p fifo ]'
 check out-fifo-merge-rows 'cmp -s got-merge.csv expected.csv'
 
 (cd "$W" && K readout --format csv p.kai ev.csv >readout-ref.csv) || bad "setup: readout"
-(cd "$W" && cat fifo >got-readout.csv) &
+(cd "$W" && $TMO cat fifo >got-readout.csv) &
 run out-fifo-readout 0 "" 'K readout --format csv p.kai ev.csv -o fifo'
 wait
 check out-fifo-readout-still-fifo '[ -p fifo ] && cmp -s got-readout.csv readout-ref.csv'
@@ -182,7 +182,7 @@ run in-merge-dash-twice 2 "standard input can be read once" 'K merge - - s1.csv 
 run in-check-dash-twice 2 "standard input can be read once" 'K check - - <p.kai'
 # an unsorted event log from a FIFO: read once (no second pass over it)
 mkfifo "$W/ev-fifo.csv"
-(cd "$W" && cat unsorted.csv >ev-fifo.csv) &
+(cd "$W" && $TMO sh -c "cat unsorted.csv >ev-fifo.csv") &
 run in-events-fifo-unsorted 0 "" 'K simulate --no-progress p.kai ev-fifo.csv >sim-fifo.csv'
 wait
 check in-events-fifo-unsorted-rows 'cmp -s sim-fifo.csv expected.csv'
@@ -248,7 +248,7 @@ check gz-ahead-bad-row-same 'cmp -s ahead-bad-1.err ahead-bad-2.err'
 check gz-ahead-skip-same 'cmp -s ahead-skip-1.csv ahead-skip-2.csv && cmp -s ahead-skip-1.err ahead-skip-2.err && [ -s ahead-skip-1.csv ]'
 check gz-ahead-cut-same 'cmp -s ahead-cut-1.err ahead-cut-2.err'
 mkfifo "$W/ahead-fifo.csv.gz"
-(cd "$W" && cat ahead.csv.gz >ahead-fifo.csv.gz) &
+(cd "$W" && $TMO sh -c "cat ahead.csv.gz >ahead-fifo.csv.gz") &
 run gz-ahead-fifo 0 "" 'K simulate --no-progress p.kai ahead-fifo.csv.gz >ahead-fifo.csv'
 wait
 check gz-ahead-fifo-rows 'cmp -s ahead-fifo.csv ahead-ref.csv'
