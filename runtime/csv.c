@@ -22,6 +22,9 @@ typedef struct CsvField {
     uint8_t quoted, esc;            /* esc: holds doubled quotes */
 } CsvField;
 
+/* A customer id found ahead: where it lies in the buffer, its length, its hash. */
+typedef struct CustHint { const char *p; uint32_t len; uint64_t h; } CustHint;
+
 typedef struct CsvState {
     uint32_t ncols;
     uint32_t c_time, c_cust, c_event;
@@ -35,10 +38,9 @@ typedef struct CsvState {
                                        row stays valid while the next is parsed */
     uint32_t next;                  /* the one to fill */
     /* the next row's customer id, hashed (and its pool slot prefetched)
-     * before this row is turned into a row: hash_ahead; NULL when the
-     * buffer may have moved since */
-    const char *ahead_p; uint32_t ahead_len; uint64_t ahead_h;
-    const char *hint_p; uint32_t hint_len; uint64_t hint_h;   /* this row's, from the row before */
+     * before this row is turned into a row: hash_ahead (p NULL: none, or
+     * the buffer may have moved since); hint: this row's, from the row before */
+    CustHint ahead, hint;
     /* ... only worth it when the pool outgrows the caches and the rows do
      * not come grouped by customer: runs of one customer (saturating
      * count, up with a row of the same customer as the last, down with
@@ -339,7 +341,7 @@ static void free_state(CsvState *st)
  * a quoted field or a short row makes it miss, and row() hashes as before. */
 static void hash_ahead(KiSrc *s, CsvState *st, const char *p, const char *end)
 {
-    st->ahead_p = NULL;
+    st->ahead.p = NULL;
     const char *q = p;
     for (uint32_t i = 0; i < st->c_cust; i++) {
         size_t n = (size_t)(end - q) < 512u ? (size_t)(end - q) : 512u;
@@ -350,10 +352,8 @@ static void hash_ahead(KiSrc *s, CsvState *st, const char *p, const char *end)
     const char *e = q;
     while (e < end && *e != ',' && *e != '\n' && *e != '\r' && *e != '"') e++;
     if (e == end || *e == '"' || e == q) return;
-    st->ahead_h = kr_hash_bytes(q, (size_t)(e - q));
-    kr_pool_prefetch(s->ctx->customers, st->ahead_h);
-    st->ahead_p = q;
-    st->ahead_len = (uint32_t)(e - q);
+    st->ahead = (CustHint){ q, (uint32_t)(e - q), kr_hash_bytes(q, (size_t)(e - q)) };
+    kr_pool_prefetch(s->ctx->customers, st->ahead.h);
 }
 
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
@@ -369,11 +369,17 @@ void ki_csv_ahead(uint32_t pool, uint64_t *used)
     if (used) *used = ahead_used;
 }
 
+/* pool_is_big -- whether s's customer pool is large enough for hash_ahead */
+static bool pool_is_big(const KiSrc *s)
+{
+    return kr_pool_count(s->ctx->customers) >= AHEAD_POOL;
+}
+
 /* fill -- ki_fill, which may move the buffer: the hint goes */
 static long fill(KiSrc *s, CsvState *st)
 {
-    st->ahead_p = NULL;
-    st->big_pool = kr_pool_count(s->ctx->customers) >= AHEAD_POOL;
+    st->ahead.p = NULL;
+    st->big_pool = pool_is_big(s);
     return ki_fill(s);
 }
 
@@ -389,8 +395,8 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     /* start loading the customer's pool slot; the time and event first */
     const CsvField *f = &st->f[st->c_cust];
     uint64_t ch = 0;
-    if (!f->esc && f->p == st->hint_p && f->len == st->hint_len) {
-        ch = st->hint_h;                  /* hash_ahead did it */
+    if (!f->esc && f->p == st->hint.p && f->len == st->hint.len) {
+        ch = st->hint.h;                  /* hash_ahead did it */
         st->ahead_used++;
     } else if (!f->esc) {
         ch = kr_hash_bytes(f->p, f->len);
@@ -428,7 +434,7 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
         k = ki_customer(c, v, len, r);
     }
     if (k < 0) return ki_error(s, line, 0, "out of memory");
-    if (k > 0) {                          /* grouped by customer? (want_ahead) */
+    if (k > 0) {                          /* grouped by customer? (CsvState.same_run) */
         if (r->customer == st->last_cust) { if (st->same_run < 15u) st->same_run++; }
         else if (st->same_run > 0) st->same_run--;
         st->last_cust = r->customer;
@@ -467,7 +473,7 @@ int ki_csv_clone(KiSrc *dst, const KiSrc *src)
     if (!st) return -1;
     dst->priv = st;
     dst->priv_free = free_priv;
-    st->big_pool = kr_pool_count(dst->ctx->customers) >= AHEAD_POOL;
+    st->big_pool = pool_is_big(dst);
     uint32_t ne = src->ctx->img->nevents + 1u, total = a->keep_off[ne];
     st->ncols = a->ncols;
     st->c_time = a->c_time;
@@ -490,7 +496,7 @@ int ki_csv_begin(KiSrc *s)
     if (!st) return ki_error(s, 0, 0, "out of memory");
     s->priv = st;
     s->priv_free = free_priv;
-    st->big_pool = kr_pool_count(s->ctx->customers) >= AHEAD_POOL;
+    st->big_pool = pool_is_big(s);
     return header(s, st);
 }
 
@@ -539,12 +545,10 @@ int ki_csv_step(KiSrc *s)
         if ((size_t)r > MAX_RECORD)
             return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
         int rc;
-        st->hint_p = st->ahead_p;         /* this row's hint; then the next row's */
-        st->hint_len = st->ahead_len;
-        st->hint_h = st->ahead_h;
+        st->hint = st->ahead;             /* this row's hint; then the next row's */
         if (st->big_pool && st->same_run < 8u && s->pos + (size_t)r < s->end)
             hash_ahead(s, st, rec + r, s->buf + s->end);
-        else st->ahead_p = NULL;
+        else st->ahead.p = NULL;
         if (ct.nf != st->ncols) {
             const char *at;
             if (ct.nf > st->ncols) at = field_at(&st->f[st->ncols]);
