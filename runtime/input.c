@@ -467,12 +467,7 @@ static int attach(KiSrc *s, int fd)
     if (s->gzip) {
         /* read ahead on a thread of its own: a regular file, when more
          * than one thread may run (--jobs) */
-        uint32_t jobs = s->ctx->opt->jobs;
-        if (jobs == 0) {
-            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-            jobs = cpus > 0 ? (uint32_t)cpus : 1u;
-        }
-        s->gz = ki_gz_open(fd, s->regular && jobs > 1u && !ki_tight_memory());
+        s->gz = ki_gz_open(fd, s->regular && ki_jobs(s->ctx->opt) > 1u && !ki_tight_memory());
         if (!s->gz) { close(fd); return ki_error(s, 0, 0, "cannot open: out of memory"); }
     } else {
         s->fd = fd;

@@ -232,6 +232,13 @@ static void files_free(File *f, uint32_t n)
     free(f);
 }
 
+uint32_t ki_jobs(const KrOptions *opt)
+{
+    if (opt->jobs) return opt->jobs;
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c > 0 ? (uint32_t)c : 1u;
+}
+
 bool ki_tight_memory(void)
 {
     /* under a tight address-space limit (ulimit -v below AS_MIN) the few

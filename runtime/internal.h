@@ -156,6 +156,9 @@ int ki_drain(KrInput *in, KiSink sink, void *arg);
 /* (each part past the first keeps its own copy of the customer ids it saw
  * until the parts are read: more parts, more memory with many customers) */
 #define KI_PARTS_MAX 4u
+/* input_par.c: the threads --jobs asks for (opt->jobs; 0: one per online
+ * processor), at least 1 */
+uint32_t ki_jobs(const KrOptions *opt);
 typedef struct KiParts {
     uint32_t n;
     KiSink sink;

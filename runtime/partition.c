@@ -331,11 +331,7 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
     r->nb = NB_MIN;
     while (r->nb < NB_MAX && (uint64_t)r->nb * NB_INPUT < bytes) r->nb *= 2u;
     /* parts: one per thread, for inputs read in parts (input_par.c) */
-    uint32_t jobs = opt->jobs;
-    if (jobs == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        jobs = c > 0 ? (uint32_t)c : 1u;
-    }
+    uint32_t jobs = ki_jobs(opt);
     r->nparts = jobs < KI_PARTS_MAX ? jobs : KI_PARTS_MAX;
     /* the budget: an eighth of --memory, at most BUFFER_MAX, shared by the
      * parts (8 MiB per part measured 20 % slower on 10M events of 100,000
@@ -1282,11 +1278,7 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
         if (!e) return -1;
         kr_engine_free(e);
     }
-    uint32_t jobs = r->opt->jobs;
-    if (jobs == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        jobs = c > 0 ? (uint32_t)c : 1u;
-    }
+    uint32_t jobs = ki_jobs(r->opt);
     if (jobs > JOBS_MAX) jobs = JOBS_MAX;
     uint32_t busy = 0;
     for (uint32_t i = 0; i < r->nb; i++)
