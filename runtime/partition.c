@@ -125,10 +125,9 @@ typedef struct Rows {
      * the merge then reads them back through rows[0, caprows) */
     uint64_t rows_off, rows_spilled, rows_read;
     size_t rpos;                  /* merge position in rows[0, nrows) */
-    /* the merge's key of rows[rpos] (head_key): its time and the first 16
-     * bytes of its customer id, big-endian and zero-padded, so that most
-     * comparisons read neither the row nor the id (rows due at the same
-     * instant are common: 08:00 after a quiet night) */
+    /* rows[rpos]'s time and idkey, copied beside the heap by head_key so
+     * that a comparison does not follow k->rows (reading them from the rows
+     * measured 2 % slower on 12M events of 1M customers) */
     int64_t key_time; uint64_t key_id[2];
 } Rows;
 
@@ -432,6 +431,15 @@ static int writev_at(int fd, struct iovec *v, size_t n, uint64_t at)
     return 0;
 }
 
+/* pages_free -- frees the list of pages from p. */
+static void pages_free(Page *p)
+{
+    for (Page *n; p; p = n) {
+        n = p->next;
+        free(p);
+    }
+}
+
 static void page_release(Part *w, Page *p)
 {
     if (p->cap > w->psize) {          /* a record's own page */
@@ -648,10 +656,7 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
     for (uint32_t p = 0; p < r->nparts; p++) {
         Part *w = &r->part[p];
         if (w->last_time > r->last_time) r->last_time = w->last_time;
-        for (Page *pg = w->free_pages, *n; pg; pg = n) {   /* pass 1 is over */
-            n = pg->next;
-            free(pg);
-        }
+        pages_free(w->free_pages);                    /* pass 1 is over */
         w->free_pages = NULL;
     }
     if (r->shown) fputs("\r\033[K", err);
@@ -705,16 +710,15 @@ static void radix_sort(Ord *o, Ord *tmp, size_t n, uint64_t maxkey)
 
 typedef struct EmitCtx { Rows *k; uint32_t *const *l2g; const KrPool *pool; } EmitCtx;   /* l2g: grows while the bucket is fed */
 
-/* id_key -- KrRow.idkey of the customer id s (len bytes). */
+/* id_key -- KrRow.idkey of the customer id s (len bytes): kr_prefix16's
+ * words, in memcmp order. */
 static void id_key(const char *s, size_t len, uint64_t key[2])
 {
-    unsigned char b[16] = { 0 };
-    memcpy(b, s, len < 16u ? len : 16u);
-    for (int w = 0; w < 2; w++) {
-        uint64_t v = 0;
-        for (int i = 0; i < 8; i++) v = v << 8 | b[w * 8 + i];
-        key[w] = v;
-    }
+    kr_prefix16(s, len, key);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    key[0] = __builtin_bswap64(key[0]);
+    key[1] = __builtin_bswap64(key[1]);
+#endif
 }
 
 static int bucket_emit(void *ctx, const KrRow *row)
@@ -1089,10 +1093,7 @@ done:
     for (uint32_t p = 0; p < r->nparts; p++) {
         free(data[p]);
         Seg *k = seg_of(r, p, bi);
-        for (Page *pg = k->head, *nx; pg; pg = nx) {    /* the records are done with */
-            nx = pg->next;
-            free(pg);
-        }
+        pages_free(k->head);                          /* the records are done with */
         k->head = k->tail = NULL;
         k->len = 0;
     }
@@ -1193,9 +1194,11 @@ static void head_key(const KpRun *r, Rows *k)
     k->key_id[1] = row->idkey[1];
 }
 
-/* heap_less -- bucket x's next row comes before bucket y's: by the keys,
- * then (the same instant and the same first 16 bytes of the id: a prefix
- * order that agrees with row_before's) by the rows. */
+/* heap_less -- bucket x's next row comes before bucket y's: by time and
+ * the first 16 bytes of the id (KrRow.idkey: rows due at the same instant
+ * are common, 08:00 after a quiet night, and the ids lie far apart in the
+ * shared pool), then (a prefix order that agrees with row_before's) by the
+ * rows. */
 static bool heap_less(const KpRun *r, uint32_t lane, uint32_t x, uint32_t y)
 {
     const Rows *a = &r->b[x].out[lane], *b = &r->b[y].out[lane];
@@ -1349,19 +1352,13 @@ void kp_free(KpRun *r)
     if (!r) return;
     for (uint32_t p = 0; r->part && p < r->nparts; p++) {
         Part *w = &r->part[p];
-        for (Page *pg = w->free_pages, *n; pg; pg = n) {
-            n = pg->next;
-            free(pg);
-        }
+        pages_free(w->free_pages);
         free(w->cmap);
         free(w->vmap);
     }
     free(r->part);
     for (size_t i = 0; r->seg && i < (size_t)r->nparts * r->nb; i++) {
-        for (Page *p = r->seg[i].head, *n; p; p = n) {
-            n = p->next;
-            free(p);
-        }
+        pages_free(r->seg[i].head);
         free(r->seg[i].chunks);
     }
     for (uint32_t i = 0; r->b && i < r->nb; i++)
