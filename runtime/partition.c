@@ -710,15 +710,18 @@ static void radix_sort(Ord *o, Ord *tmp, size_t n, uint64_t maxkey)
 
 typedef struct EmitCtx { Rows *k; uint32_t *const *l2g; const KrPool *pool; } EmitCtx;   /* l2g: grows while the bucket is fed */
 
-/* id_key -- KrRow.idkey of the customer id s (len bytes): kr_prefix16's
- * words, in memcmp order. */
+/* id_key -- KrRow.idkey of the customer id s (len bytes).  (kr_prefix16
+ * turned to memcmp order does the same: the 1M bench log measured 5 % slower
+ * with it, paired, 12M / 1M and 10M / 8k the same; kept as it was.) */
 static void id_key(const char *s, size_t len, uint64_t key[2])
 {
-    kr_prefix16(s, len, key);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    key[0] = __builtin_bswap64(key[0]);
-    key[1] = __builtin_bswap64(key[1]);
-#endif
+    unsigned char b[16] = { 0 };
+    memcpy(b, s, len < 16u ? len : 16u);
+    for (int w = 0; w < 2; w++) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++) v = v << 8 | b[w * 8 + i];
+        key[w] = v;
+    }
 }
 
 static int bucket_emit(void *ctx, const KrRow *row)
