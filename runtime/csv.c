@@ -46,6 +46,7 @@ typedef struct CsvState {
      * count, up with a row of the same customer as the last, down with
      * another) turn it off */
     uint32_t last_cust; uint8_t same_run;
+    KiCustMemo memo;                /* the last customer (input_impl.h) */
     bool big_pool;                  /* the pool holds AHEAD_POOL customers (looked at per fill) */
     uint64_t ahead_used;            /* rows that took the hint (summed into ahead_used at the end) */
 } CsvState;
@@ -392,10 +393,15 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     uint64_t line = s->line;
     size_t len;
     const char *v;
-    /* start loading the customer's pool slot; the time and event first */
+    /* start loading the customer's pool slot; the time and event first
+     * (not for the last row's customer: memo) */
     const CsvField *f = &st->f[st->c_cust];
     uint64_t ch = 0;
-    if (!f->esc && f->p == st->hint.p && f->len == st->hint.len) {
+    int k = 0;
+    bool same = !f->esc && ki_memo_take(&st->memo, c, f->p, f->len, r, &k);
+    if (same) {
+        /* r->customer and r->route set */
+    } else if (!f->esc && f->p == st->hint.p && f->len == st->hint.len) {
         ch = st->hint.h;                  /* hash_ahead did it */
         st->ahead_used++;
     } else if (!f->esc) {
@@ -420,12 +426,14 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
     r->event = ki_event_index(c, v, len);
     f = &st->f[st->c_cust];
     if (f->len == 0) return ki_row_error(s, true, line, rec, field_at(f), NULL, "missing customer");
-    int k;
     const char *why;
-    if (!f->esc) {
+    if (same) {
+        /* its bytes were a good id before */
+    } else if (!f->esc) {
         if ((why = ki_bad_id(f->p, f->len)) != NULL)
             return ki_row_error(s, true, line, rec, field_at(f), NULL, "bad customer id: %s", why);
         k = ki_customer_hashed(c, f->p, f->len, ch, r);
+        ki_memo_keep(&st->memo, c, f->p, f->len, r, k);
     } else if (!(v = cell(st, f, &len))) {
         return ki_error(s, line, 0, "out of memory");
     } else if ((why = ki_bad_id(v, len)) != NULL) {

@@ -199,6 +199,39 @@ int  ki_customer(KrInputCtx *c, const char *s, size_t len, KiRow *r);
 /* The same with h = kr_hash_bytes(s, len) computed before (and the pool
  * slot prefetched with kr_pool_prefetch). */
 int  ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, KiRow *r);
+/* The last customer id a parser turned into an id (when at most 32 bytes):
+ * its bytes, the pool the id is of, and what ki_customer gave.  A row of
+ * the same customer takes them without hashing or looking up (ki_memo_take):
+ * a log grouped by customer, as most exports come, is runs of one customer.
+ * The mapping from bytes to id and shard is a function, so an older entry is
+ * as right as the last one. */
+typedef struct KiCustMemo {
+    char id[32]; uint32_t len;
+    const KrPool *pool; uint32_t cust, route; int k;
+} KiCustMemo;
+/* Whether s is m's customer: then r's customer and route are set and *k is
+ * ki_customer's result. */
+static inline bool ki_memo_take(const KiCustMemo *m, const KrInputCtx *c, const char *s, size_t len,
+                                KiRow *r, int *k)
+{
+    if (len != m->len || len == 0 || m->pool != c->customers || memcmp(s, m->id, len) != 0) return false;
+    r->customer = m->cust;
+    r->route = m->route;
+    *k = m->k;
+    return true;
+}
+/* Remembers ki_customer's result k (0 or 1) for s, as r has it. */
+static inline void ki_memo_keep(KiCustMemo *m, const KrInputCtx *c, const char *s, size_t len,
+                                const KiRow *r, int k)
+{
+    if (k < 0 || len > sizeof m->id) { m->len = 0; return; }
+    memcpy(m->id, s, len);
+    m->len = (uint32_t)len;
+    m->pool = c->customers;
+    m->cust = r->customer;
+    m->route = r->route;
+    m->k = k;
+}
 /* Reads more raw input: moves [pos, end) to the front, grows the buffer if
  * it is full, reads.  Returns bytes added (0 at end of input), -1 on error
  * (printed). */

@@ -55,6 +55,7 @@ typedef struct JState {
     size_t obj_end;                 /* then: the bytes up to the end of the object */
     KiRow rows[2];                  /* filled alternately (see csv.c) */
     uint32_t next;
+    KiCustMemo memo;                /* the last customer (input_impl.h) */
 } JState;
 
 /* A bad time value s[0..len) (a JSON number if json): message, hint and
@@ -319,9 +320,14 @@ static int finish(JState *j, uint64_t line)
     if (!j->has_time) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing time");
     if (!j->has_event) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing event");
     if (!j->has_cust || j->cust_len == 0) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing customer");
-    const char *why = ki_bad_id(j->scratch + j->cust_off, j->cust_len);
-    if (why) return ki_row_error(s, true, line, j->lp, NULL, NULL, "bad customer id: %s", why);
-    int k = ki_customer(c, j->scratch + j->cust_off, j->cust_len, r);
+    const char *id = j->scratch + j->cust_off;
+    int k;
+    if (!ki_memo_take(&j->memo, c, id, j->cust_len, r, &k)) {
+        const char *why = ki_bad_id(id, j->cust_len);
+        if (why) return ki_row_error(s, true, line, j->lp, NULL, NULL, "bad customer id: %s", why);
+        k = ki_customer(c, id, j->cust_len, r);
+        ki_memo_keep(&j->memo, c, id, j->cust_len, r, k);
+    }
     if (k < 0) return ki_error(s, line, 0, "out of memory");
     if (k == 0) {
         if (j->time > c->other_shards_latest) c->other_shards_latest = j->time;

@@ -165,6 +165,11 @@ typedef struct Part {
     bool began;                   /* read in parts (KiParts.begin): on_row waits for walk_rows */
     int64_t last_time;
     uint64_t nrows;
+    /* rows of an event the image does not name (none_row): the earliest
+     * time recorded per customer (this part's ids; INT64_MAX none), and the
+     * rows counted instead of recorded */
+    int64_t *none_first; uint32_t none_cap;
+    uint64_t none_counted;
 } Part;
 
 #define ROWS_BACK 256u            /* rows read back at a time per spilled bucket, at most */
@@ -544,11 +549,44 @@ static Page *page_get(Part *w, size_t need)
     return p;
 }
 
+/* none_row -- whether a row of an event the image does not name is only
+ * counted: the engine reads nothing of it but its time, which matters only
+ * when it is the customer's first event (new_customer: the customer count,
+ * `every` boundaries) and otherwise only advances the clock, which the next
+ * record or the finish does as well (timers fire in due order whatever the
+ * steps).  So such a row is recorded when no earlier or equal one of its
+ * customer is recorded in this part, and counted otherwise: the earliest is
+ * always among those recorded, in every part.  Not when the rows are looked
+ * at (on_row: from the records, for inputs read in parts), nor when the
+ * table cannot grow (recorded then). */
+static bool none_row(Part *w, const KrEvent *ev)
+{
+    uint32_t ci = ev->customer;
+    if (ci >= w->none_cap) {
+        uint32_t nc = w->none_cap ? w->none_cap : 1024u;
+        while (nc <= ci && nc < (1u << 31)) nc *= 2u;
+        if (nc <= ci) return false;
+        int64_t *t = realloc(w->none_first, (size_t)nc * sizeof *t);
+        if (!t) return false;
+        for (uint32_t i = w->none_cap; i < nc; i++) t[i] = INT64_MAX;
+        w->none_first = t;
+        w->none_cap = nc;
+    }
+    if (w->none_first[ci] <= ev->time) {
+        w->none_counted++;
+        return true;
+    }
+    w->none_first[ci] = ev->time;
+    return false;
+}
+
 static int sink(void *arg, uint32_t file, const KrEvent *ev)
 {
     Part *w = arg;
     KpRun *r = w->r;
     if (r->on_row && !w->began && r->on_row(r->on_row_ctx, ev) != 0) return -1;
+    if (ev->time > w->last_time) w->last_time = ev->time;
+    if (ev->event == KB_NONE && !r->on_row && none_row(w, ev)) goto counted;
     /* the bucket: from the customer id's bytes (ev->route), the same in
      * every part whatever the part's pool ids; from the top 16 bits of
      * the hash, not from the low bits of its high half: those are a pool's
@@ -588,7 +626,7 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
         memcpy(d, ev->attr_vals, (size_t)ev->nattrs * sizeof(KrValue));
     }
     k->len += need;
-    if (ev->time > w->last_time) w->last_time = ev->time;
+counted:
     (void)file;
     if (r->progress && ++w->nrows % 65536u == 0) {
         /* every part counts; the first one prints */
@@ -627,6 +665,10 @@ static void part_drop(void *arg)
         *k = (Seg){ 0 };
     }
     w->last_time = INT64_MIN;
+    free(w->none_first);
+    w->none_first = NULL;
+    w->none_cap = 0;
+    w->none_counted = 0;
 }
 
 static int part_remap(void *arg, uint32_t *cmap, uint32_t nc, uint32_t *vmap, uint32_t nv)
@@ -659,6 +701,9 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
         if (w->last_time > r->last_time) r->last_time = w->last_time;
         pages_free(w->free_pages);                    /* pass 1 is over */
         w->free_pages = NULL;
+        free(w->none_first);
+        w->none_first = NULL;
+        w->none_cap = 0;
     }
     if (r->shown) fputs("\r\033[K", err);
     return rc;
@@ -1344,6 +1389,9 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
             for (uint32_t i = 0; i < img->nevents; i++) ln->seen[i] |= al->seen[i];
         }
     }
+    /* the rows counted in pass 1 (none_row) are events of every lane */
+    for (uint32_t p = 0; p < r->nparts; p++)
+        for (uint32_t l = 0; l < r->nlanes; l++) r->lane[l].stats.events += r->part[p].none_counted;
     if (rc == 0 && lowest != UINT32_MAX) rc = -1;
     else if (rc != 0) r->errmsg[0] = '\0';       /* out of memory: no limit message */
     for (uint32_t l = 0; l < r->nlanes && rc == 0; l++) rc = merge_rows(r, l, emit[l], emit_ctx[l]);
@@ -1373,6 +1421,7 @@ void kp_free(KpRun *r)
         pages_free(w->free_pages);
         free(w->cmap);
         free(w->vmap);
+        free(w->none_first);
     }
     free(r->part);
     for (size_t i = 0; r->seg && i < (size_t)r->nparts * r->nb; i++) {

@@ -10,6 +10,7 @@
 #   gzip        the CSV gzip-compressed
 #   stdin       the CSV on standard input ("-")
 #   shuffled    rows reordered (rows with equal timestamps keep their order)
+#   grouped     rows grouped by customer, CSV and JSON Lines (and its shards)
 #   files       the log split into three files (CSV and JSONL, no timestamp
 #               shared by two files) given in several orders
 #   shards      the union of --shard K/N for K = 0..N-1, sorted, equals the
@@ -127,6 +128,8 @@ for seed in $SEEDS; do
 
         sim "$d" "$TMP/o" "$p.kbc" events.csv; same "$label kbc" "$d" "$TMP/o"
         sim "$d" "$TMP/o" "$p.kai" shuffled.csv; same "$label shuffled" "$d" "$TMP/o"
+        sim "$d" "$TMP/o" "$p.kai" grouped.csv; same "$label grouped" "$d" "$TMP/o"
+        sim "$d" "$TMP/o" "$p.kbc" grouped.jsonl; same "$label grouped jsonl" "$d" "$TMP/o"
         sim "$d" "$TMP/o" "$p.kai" part3.csv part2.jsonl part1.csv; same "$label files 3,2,1" "$d" "$TMP/o"
         if [ "$LARGE" = 0 ]; then
             sim "$d" "$TMP/o" "$p.kai" events.jsonl; same "$label jsonl" "$d" "$TMP/o"
@@ -142,15 +145,16 @@ for seed in $SEEDS; do
         ns=$((seed % 4 + 1))
         [ "$LARGE" = 1 ] && ns=3
         for n in $ns; do
+          for log in events.csv grouped.csv; do
             : >"$TMP/union"
             k=0
             ok=1
             while [ $k -lt "$n" ]; do
-                if ! sim "$d" "$TMP/o" "$p.kbc" events.csv --shard "$k/$n"; then
-                    fail_case "$label: --shard $k/$n failed" "$d" "$TMP/err"; ok=0; break
+                if ! sim "$d" "$TMP/o" "$p.kbc" "$log" --shard "$k/$n"; then
+                    fail_case "$label: $log --shard $k/$n failed" "$d" "$TMP/err"; ok=0; break
                 fi
                 if [ "$(head -1 "$TMP/o")" != "$(head -1 "$d/ref.csv")" ]; then
-                    fail_case "$label: --shard $k/$n header differs" "$d" "$TMP/o"; ok=0; break
+                    fail_case "$label: $log --shard $k/$n header differs" "$d" "$TMP/o"; ok=0; break
                 fi
                 tail -n +2 "$TMP/o" >>"$TMP/union"
                 k=$((k + 1))
@@ -161,8 +165,9 @@ for seed in $SEEDS; do
                 pass=$((pass + 1))
             else
                 diff "$TMP/ref-sorted" "$TMP/union-sorted" | head -12 >"$TMP/d"
-                fail_case "$label shards N=$n: union differs from the whole" "$d" "$TMP/d"
+                fail_case "$label $log shards N=$n: union differs from the whole" "$d" "$TMP/d"
             fi
+          done
         done
 
         if [ "$HAVE_FMT" = 1 ] && [ "$LARGE" = 0 ]; then
