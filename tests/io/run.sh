@@ -507,6 +507,11 @@ for j in 1 2; do
 done
 check merge-order-sorted 'tail -n +2 merge-order-2.csv | LC_ALL=C sort -t, -k1,1 -k2,2 -c && cmp -s merge-order-1.csv merge-order-2.csv'
 check merge-order-not-vacuous '[ "$(grep -c "T08:00:00Z,enterprise-custo," merge-order-2.csv)" -ge 1 ] && [ "$(grep -c "T08:00:00Z" merge-order-2.csv)" -gt 1000 ]'
+# with --jobs 2 the rows are written on a thread of their own (partition.c
+# Writer): the same bytes as --jobs 1 (above), and its write error stops
+# the merge with the one message
+run merge-order-writer-full 1 '^/dev/full: error: write error: No space left on device$' 'K simulate --no-progress --jobs 2 merge-order.kai merge-order.csv -o /dev/full'
+run merge-order-writer-stdout-full 1 "$FULL" 'K simulate --no-progress --jobs 2 merge-order.kai merge-order.csv >/dev/full'
 
 # ---- messages ------------------------------------------------------------------------------
 run msg-simulate-dir 1 '^dir: error: cannot read file: Is a directory$' 'K simulate --no-progress dir ev.csv'
