@@ -71,6 +71,13 @@ void        kr_pool_prefetch(const KrPool *p, uint64_t h);
 /* kr_pool_prefetch_str starts loading string id's entry (bytes false), or
  * its bytes (bytes true: load the entry first, or that read waits). */
 void        kr_pool_prefetch_str(const KrPool *p, uint32_t id, bool bytes);
+/* kr_pool_add_ref appends s (len bytes, NUL-terminated, kept by another
+ * pool that outlives p) as p's next id, neither copied nor hashed: a pool
+ * of such strings answers kr_pool_str and kr_pool_count only, and refuses
+ * kr_intern (UINT32_MAX), which could no longer tell a string it holds; it
+ * is for strings already distinct (a bucket's customers, partition.c).
+ * UINT32_MAX also when out of memory or when p holds interned strings. */
+uint32_t    kr_pool_add_ref(KrPool *p, const char *s, size_t len);
 
 /* ---- events from the input readers (input.c, csv.c, jsonl.c) ------------ */
 
@@ -362,6 +369,9 @@ size_t kp_buffered_peak(const KpRun *r);
 size_t kp_budget(const KpRun *r);
 /* After kp_replay: schedule rows that waited for the merge in the file. */
 uint64_t kp_rows_spilled(const KpRun *r);
+/* For tests: the shared customer pool's size from which pass 2 prefetches
+ * the customers of the records ahead (UINT32_MAX: the default, 131,072). */
+void kp_ahead_customers(uint32_t n);
 /* Pass 2: replays every bucket up to horizon and hands the rows to emit in
  * the schedule's order (time, customer bytes, priority descending, rule
  * order, attempt).  0; -1 out of memory or an engine limit (kp_error);

@@ -30,6 +30,7 @@ typedef struct Slot {
 
 struct KrPool {
     PoolStr *strs; uint32_t n, cap;     /* id -> string */
+    bool refs;                          /* holds kr_pool_add_ref strings (no table entries) */
     Slot *slots; uint32_t mask;         /* hash table, size mask + 1 */
     char **chunks; uint32_t nchunks, capchunks;
     char *cur; size_t curfree;          /* free tail of the newest chunk */
@@ -226,8 +227,30 @@ uint32_t kr_intern(KrPool *p, const char *s, size_t len)
     return kr_intern_hashed(p, s, len, kr_hash_bytes(s, len));
 }
 
+/* strs_room -- room in p->strs for one more; -1 out of memory. */
+static int strs_room(KrPool *p)
+{
+    if (p->n < p->cap) return 0;
+    uint32_t nc = p->cap ? p->cap * 2u : 64u;
+    PoolStr *ns = realloc(p->strs, (size_t)nc * sizeof *ns);
+    if (!ns) return -1;
+    p->strs = ns;
+    p->cap = nc;
+    return 0;
+}
+
+uint32_t kr_pool_add_ref(KrPool *p, const char *s, size_t len)
+{
+    if ((p->n > 0 && !p->refs) || len > UINT32_MAX - 1u || p->n >= UINT32_MAX - 2u || strs_room(p) != 0)
+        return UINT32_MAX;
+    p->refs = true;
+    p->strs[p->n] = (PoolStr){ s, (uint32_t)len, 0 };
+    return p->n++;
+}
+
 uint32_t kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h)
 {
+    if (p->refs) return UINT32_MAX;
     Key q;
     make_key_h(&q, s, len, h);
     uint32_t i = find(p, &q);
@@ -237,12 +260,7 @@ uint32_t kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h)
         if (grow(p) != 0) return UINT32_MAX;
         i = find(p, &q);
     }
-    if (p->n == p->cap) {
-        uint32_t nc = p->cap ? p->cap * 2u : 64u;
-        PoolStr *ns = realloc(p->strs, (size_t)nc * sizeof *ns);
-        if (!ns) return UINT32_MAX;
-        p->strs = ns; p->cap = nc;
-    }
+    if (strs_room(p) != 0) return UINT32_MAX;
     const char *d = store(p, s, len);
     if (!d) return UINT32_MAX;
     uint32_t id = p->n++;

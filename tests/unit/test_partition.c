@@ -558,6 +558,17 @@ END_TEST
 START_TEST(test_shuffled_one_file) { check_case(1, 60000, 3000, 2); }
 END_TEST
 
+/* pass 2 prefetching the customers ahead (from 131,072 customers by
+ * default), on a streamed (sorted) and a radix-sorted (grouped) bucket */
+START_TEST(test_prefetch_ahead)
+{
+    kp_ahead_customers(0);
+    check_case(1, 20000, 1500, 0);
+    check_case(1, 20000, 1500, 1);
+    kp_ahead_customers(UINT32_MAX);
+}
+END_TEST
+
 START_TEST(test_lanes_translated) { check_lanes(POLICY, POLICY2, 2, 20000, 1500, 2); }
 END_TEST
 START_TEST(test_lanes_same_names) { check_lanes(POLICY2, POLICY2, 1, 30000, 2000, 1); }
@@ -569,6 +580,7 @@ Suite *partition_suite(void)
     TCase *tc = tcase_create("same-as-one-engine");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_sorted_one_file);
+    tcase_add_test(tc, test_prefetch_ahead);
     tcase_add_test(tc, test_grouped_one_file);
     tcase_add_test(tc, test_shuffled_three_files);
     tcase_add_test(tc, test_sorted_three_files);
