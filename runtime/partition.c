@@ -237,7 +237,6 @@ struct KpRun {
     atomic_uint_fast64_t nrows;      /* rows routed, counted by every part in steps of 65,536 */
     /* pass 2 */
     int64_t horizon;
-    bool write_ahead;                /* kp_replay: rows emitted on a thread of their own (Writer) */
     atomic_uint next;
     atomic_int failed;
     char errmsg[512];                /* an engine limit's message, or "" */
@@ -1341,11 +1340,13 @@ static void heap_down(const KpRun *r, uint32_t lane, uint32_t *h, uint32_t n, ui
     }
 }
 
-/* Writer -- the merged rows emitted on a thread of their own (kp_replay
- * with more than one job): the merge copies rows into one batch while the
- * writer emits the other, so formatting the schedule (about 60 % of the
- * merge) no longer waits for the heap, nor the heap for formatting.  The
- * rows are emitted in the same order by one thread: the same bytes. */
+/* Writer -- the merged rows emitted on a thread of their own (more than
+ * one job): the merge copies rows into one batch while the writer emits the
+ * other, so formatting the schedule (about 60 % of the merge) no longer
+ * waits for the heap, nor the heap for formatting.  The rows are emitted in
+ * the same order by one thread: the same bytes.  Each lane's merge has one
+ * (diff, readout, report: their emitters run on it, one at a time, while
+ * the merge only reads the rows and the shared customer pool). */
 #define WRITE_BATCH 1024u
 typedef struct Writer {
     pthread_mutex_t mu; pthread_cond_t cv;
@@ -1392,7 +1393,7 @@ static int hand(Writer *w, uint32_t b, uint32_t n)
  * one job); false: the merge emits itself. */
 static bool writer_start(KpRun *r, uint32_t lane, KrEmit emit, void *ctx, Writer *w, pthread_t *th)
 {
-    if (!emit || !r->write_ahead || ki_jobs(r->opt) < 2u) return false;
+    if (!emit || ki_jobs(r->opt) < 2u) return false;
     uint64_t rows = 0;
     for (uint32_t i = 0; i < r->nb; i++) rows += r->b[i].out[lane].nrows + r->b[i].out[lane].rows_spilled;
     if (rows < 4u * WRITE_BATCH) return false;
@@ -1477,7 +1478,6 @@ out:
 
 int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
 {
-    r->write_ahead = true;           /* simulate's writer (ko_emit) on a thread of its own */
     return kp_replay_lanes(r, horizon, &emit, &emit_ctx);
 }
 

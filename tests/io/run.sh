@@ -512,6 +512,14 @@ check merge-order-not-vacuous '[ "$(grep -c "T08:00:00Z,enterprise-custo," merge
 # the merge with the one message
 run merge-order-writer-full 1 '^/dev/full: error: write error: No space left on device$' 'K simulate --no-progress --jobs 2 merge-order.kai merge-order.csv -o /dev/full'
 run merge-order-writer-stdout-full 1 "$FULL" 'K simulate --no-progress --jobs 2 merge-order.kai merge-order.csv >/dev/full'
+# diff and readout merge each policy's rows with a writer too
+sed 's/after purchase + 1h/after purchase + 3h/' "$W/merge-order.kai" >"$W/merge-order-b.kai"
+for j in 1 2; do
+    run "merge-order-diff-j$j" 0 "" "K diff --jobs $j --format csv merge-order.kai merge-order-b.kai merge-order.csv >merge-diff-$j.csv"
+    run "merge-order-readout-j$j" 0 "" "K readout --jobs $j --format csv merge-order.kai merge-order.csv >merge-readout-$j.csv"
+done
+check merge-order-diff-same 'cmp -s merge-diff-1.csv merge-diff-2.csv && [ "$(wc -l <merge-diff-2.csv)" -gt 8192 ]'
+check merge-order-readout-same 'cmp -s merge-readout-1.csv merge-readout-2.csv'
 
 # ---- messages ------------------------------------------------------------------------------
 run msg-simulate-dir 1 '^dir: error: cannot read file: Is a directory$' 'K simulate --no-progress dir ev.csv'
