@@ -166,9 +166,10 @@ typedef struct Part {
     int64_t last_time;
     uint64_t nrows;
     /* rows of an event the image does not name (none_row): per customer
-     * (this part's ids) whether one is recorded (a bit) and the earliest
-     * time recorded; the rows counted instead of recorded */
-    uint64_t *none_bits; int64_t *none_first; uint32_t none_cap;
+     * (this part's ids) whether one is recorded (a bit); the customer and
+     * time of the last one recorded; the rows counted instead of recorded */
+    uint64_t *none_bits; uint32_t none_cap;
+    uint32_t none_last; int64_t none_last_time;
     uint64_t none_counted;
 } Part;
 
@@ -554,14 +555,17 @@ static Page *page_get(Part *w, size_t need)
  * when it is the customer's first event (new_customer: the customer count,
  * `every` boundaries) and otherwise only advances the clock, which the next
  * record or the finish does as well (timers fire in due order whatever the
- * steps).  So such a row is recorded when no earlier or equal one of its
- * customer is recorded in this part, and counted otherwise: the earliest is
- * always among those recorded, in every part.  Not when the rows are looked
- * at (on_row: from the records, for inputs read in parts), nor when the
- * tables cannot grow (recorded then).  at_max: no row before this one in
- * the part has a later time, so neither has a recorded one: the bit is
- * enough, and the times (8 bytes per customer, a cache miss per row in a
- * time-sorted log of many customers) are not read. */
+ * steps).  So such a row is counted only when a row of its customer with
+ * an earlier or equal time is known to be recorded in this part, and
+ * recorded otherwise: the earliest is always among those recorded, in
+ * every part.  Known: a bit per customer says one is recorded, and either
+ * no row before this one in the part has a later time (at_max: a log in
+ * time order), or the last row recorded is of the same customer and not
+ * later (a log grouped by customer).  In a shuffled log most such rows are
+ * recorded (as all were before).  One bit per customer, no times: a time
+ * per customer cost 8 bytes each and a cache miss per row with many.  Not
+ * when the rows are looked at (on_row: from the records, for inputs read
+ * in parts), nor when the bits cannot grow (recorded then). */
 static bool none_row(Part *w, const KrEvent *ev, bool at_max)
 {
     uint32_t ci = ev->customer;
@@ -569,9 +573,6 @@ static bool none_row(Part *w, const KrEvent *ev, bool at_max)
         uint32_t nc = w->none_cap ? w->none_cap : 1024u;
         while (nc <= ci && nc < (1u << 31)) nc *= 2u;
         if (nc <= ci) return false;
-        int64_t *t = realloc(w->none_first, (size_t)nc * sizeof *t);
-        if (!t) return false;
-        w->none_first = t;
         uint64_t *b = realloc(w->none_bits, (size_t)nc / 64u * sizeof *b);
         if (!b) return false;
         memset(b + w->none_cap / 64u, 0, (size_t)(nc - w->none_cap) / 64u * sizeof *b);
@@ -579,12 +580,13 @@ static bool none_row(Part *w, const KrEvent *ev, bool at_max)
         w->none_cap = nc;
     }
     uint64_t *word = &w->none_bits[ci / 64u], bit = 1ull << (ci % 64u);
-    if ((*word & bit) && (at_max || w->none_first[ci] <= ev->time)) {
+    if ((*word & bit) && (at_max || (ci == w->none_last && w->none_last_time <= ev->time))) {
         w->none_counted++;
         return true;
     }
     *word |= bit;
-    w->none_first[ci] = ev->time;             /* the first, or earlier than the earliest */
+    w->none_last = ci;
+    w->none_last_time = ev->time;
     return false;
 }
 
@@ -674,9 +676,7 @@ static void part_drop(void *arg)
         *k = (Seg){ 0 };
     }
     w->last_time = INT64_MIN;
-    free(w->none_first);
     free(w->none_bits);
-    w->none_first = NULL;
     w->none_bits = NULL;
     w->none_cap = 0;
     w->none_counted = 0;
@@ -712,9 +712,7 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
         if (w->last_time > r->last_time) r->last_time = w->last_time;
         pages_free(w->free_pages);                    /* pass 1 is over */
         w->free_pages = NULL;
-        free(w->none_first);
         free(w->none_bits);
-        w->none_first = NULL;
         w->none_bits = NULL;
         w->none_cap = 0;
     }
@@ -1578,7 +1576,6 @@ void kp_free(KpRun *r)
         pages_free(w->free_pages);
         free(w->cmap);
         free(w->vmap);
-        free(w->none_first);
         free(w->none_bits);
     }
     free(r->part);
