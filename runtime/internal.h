@@ -79,6 +79,11 @@ void        kr_pool_prefetch_str(const KrPool *p, uint32_t id, bool bytes);
  * UINT32_MAX also when out of memory or when p holds interned strings. */
 uint32_t    kr_pool_add_ref(KrPool *p, const char *s, size_t len);
 
+/* kr_temp_fd -- a temporary file for spilling, in $TMPDIR (or /tmp) as
+ * NAME-XXXXXX, unlinked at once (nothing is left behind, even after a
+ * crash); its descriptor, or -1 with errno set.  (rows.c) */
+int kr_temp_fd(const char *name);
+
 /* ---- events from the input readers (input.c, csv.c, jsonl.c) ------------ */
 
 /* One event, as delivered to the replay in replay order (time, then input

@@ -374,17 +374,7 @@ static int spill_open(KpRun *r)
     pthread_mutex_lock(&r->spill_lock);
     int rc = 0;
     if (r->spill_fd < 0) {
-        const char *dir = getenv("TMPDIR");
-        if (!dir || !*dir) dir = "/tmp";
-        size_t n = strlen(dir) + 32u;
-        char *path = malloc(n);
-        int fd = -1;
-        if (path) {
-            snprintf(path, n, "%s/kairos-part-XXXXXX", dir);
-            fd = mkstemp(path);
-            if (fd >= 0) unlink(path);
-            free(path);
-        }
+        int fd = kr_temp_fd("kairos-part");
         if (fd < 0) rc = -1;
         else r->spill_fd = fd;
     }

@@ -56,19 +56,25 @@ static inline const char *get_z(const char *p, int64_t *v)
  * file's region is contiguous; should another file have written since this
  * one's last spill, or should a write fail, the rows simply stay in memory
  * from then on. */
+int kr_temp_fd(const char *name)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    size_t n = strlen(dir) + strlen(name) + 16u;
+    char *path = malloc(n);
+    if (!path) { errno = ENOMEM; return -1; }
+    snprintf(path, n, "%s/%s-XXXXXX", dir, name);
+    int fd = mkstemp(path);
+    if (fd >= 0) unlink(path);
+    free(path);
+    return fd;
+}
+
 static void spill(KiSrc *s)
 {
     KrInputCtx *c = s->ctx;
     if (c->spill_fd < 0) {
-        const char *dir = getenv("TMPDIR");
-        if (!dir || !*dir) dir = "/tmp";
-        size_t n = strlen(dir) + 32u;
-        char *path = malloc(n);
-        if (!path) { s->nospill = true; return; }
-        snprintf(path, n, "%s/kairos-rows-XXXXXX", dir);
-        int fd = mkstemp(path);
-        if (fd >= 0) unlink(path);
-        free(path);
+        int fd = kr_temp_fd("kairos-rows");
         if (fd < 0) { s->nospill = true; return; }
         c->spill_fd = fd;
         c->spill_end = 0;

@@ -512,6 +512,15 @@ check merge-order-not-vacuous '[ "$(grep -c "T08:00:00Z,enterprise-custo," merge
 # the merge with the one message
 run merge-order-writer-full 1 '^/dev/full: error: write error: No space left on device$' 'K simulate --no-progress --jobs 2 merge-order.kai merge-order.csv -o /dev/full'
 run merge-order-writer-stdout-full 1 "$FULL" 'K simulate --no-progress --jobs 2 merge-order.kai merge-order.csv >/dev/full'
+# standard output held back past 1 MiB in a temporary file in $TMPDIR
+# (unlinked: nothing left there), in memory when none can be made; the
+# same bytes as -o FILE (merge-order-1.csv: 2 MB)
+mkdir -p "$W/tmpd"
+run held-tmpdir 0 "" 'TMPDIR=$PWD/tmpd K simulate --no-progress merge-order.kai merge-order.csv >held-1.csv'
+run held-no-tmpdir 0 "" 'TMPDIR=$PWD/no-such-dir K simulate --no-progress merge-order.kai merge-order.csv >held-2.csv'
+run held-file 0 "" 'K simulate --no-progress merge-order.kai merge-order.csv -o held-3.csv'
+check held-same '[ "$(wc -c <held-3.csv)" -gt 1048576 ] && cmp -s held-1.csv held-3.csv && cmp -s held-2.csv held-3.csv'
+check held-tmpdir-empty '[ -z "$(ls -A tmpd)" ]'
 # diff and readout merge each policy's rows with a writer too
 sed 's/after purchase + 1h/after purchase + 3h/' "$W/merge-order.kai" >"$W/merge-order-b.kai"
 for j in 1 2; do
