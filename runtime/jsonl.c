@@ -32,6 +32,8 @@ typedef struct Pending {
     size_t soff, slen;
 } Pending;
 
+#define KEY_MEMO 32u                /* keys remembered (a power of two) */
+
 typedef struct JState {
     KiSrc *s;
     yajl_handle h;
@@ -56,6 +58,10 @@ typedef struct JState {
     KiRow rows[2];                  /* filled alternately (see csv.c) */
     uint32_t next;
     KiCustMemo memo;                /* the last customer (input_impl.h) */
+    /* what cb_map_key made of a key (ks_column, ki_attr_index: the same
+     * for every row of a reader), by its bytes: a line's keys are the
+     * last line's, most of the time */
+    struct KeyMemo { char k[24]; uint32_t len; int key; uint32_t attr; const char *name; } keys[KEY_MEMO];
 } JState;
 
 /* A bad time value s[0..len) (a JSON number if json): message, hint and
@@ -280,6 +286,16 @@ static int cb_map_key(void *ctx, const unsigned char *uk, size_t len)
     JState *j = ctx;
     if (j->depth != 1) return 1;
     const char *k = (const char *)uk;
+    struct KeyMemo *m = NULL;
+    if (len > 0 && len <= sizeof m->k) {
+        m = &j->keys[(len * 7u + (unsigned char)k[0] + (unsigned char)k[len - 1u] * 3u) & (KEY_MEMO - 1u)];
+        if (m->len == len && memcmp(m->k, k, len) == 0) {
+            j->key = m->key;
+            if (m->key == K_ATTR) j->key_attr = m->attr;
+            else if (m->key != K_SKIP) j->key_name = m->name;
+            return 1;
+        }
+    }
     KrInputCtx *c = j->s->ctx;
     const char *an;                     /* the Kairos name (--map, --schema: source.h) */
     size_t alen;
@@ -292,6 +308,13 @@ static int cb_map_key(void *ctx, const unsigned char *uk, size_t len)
         uint32_t a = ki_attr_index(c, an, alen);
         if (a != KB_NONE && ((c->any_bits[a / 64u] >> (a % 64u)) & 1u)) { j->key = K_ATTR; j->key_attr = a; }
         else j->key = K_SKIP;
+    }
+    if (m) {
+        memcpy(m->k, k, len);
+        m->len = (uint32_t)len;
+        m->key = j->key;
+        m->attr = j->key_attr;
+        m->name = j->key_name;
     }
     return 1;
 }
