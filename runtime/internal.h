@@ -73,8 +73,8 @@ void        kr_pool_prefetch(const KrPool *p, uint64_t h);
 void        kr_pool_prefetch_str(const KrPool *p, uint32_t id, bool bytes);
 /* kr_pool_add_ref appends s (len bytes, NUL-terminated, kept by another
  * pool that outlives p) as p's next id, neither copied nor hashed: a pool
- * of such strings answers kr_pool_str and kr_pool_count only, and refuses
- * kr_intern (UINT32_MAX), which could no longer tell a string it holds; it
+ * of such strings answers kr_pool_str and kr_pool_count only; kr_intern
+ * refuses (UINT32_MAX), and kr_lookup finds nothing, as it has no table; it
  * is for strings already distinct (a bucket's customers, partition.c).
  * UINT32_MAX also when out of memory or when p holds interned strings. */
 uint32_t    kr_pool_add_ref(KrPool *p, const char *s, size_t len);

@@ -140,6 +140,7 @@ static uint32_t find(const KrPool *p, const Key *q)
 
 uint32_t kr_lookup(const KrPool *p, const char *s, size_t len)
 {
+    if (p->refs) return UINT32_MAX;     /* no table (kr_pool_add_ref) */
     Key q;
     make_key(&q, s, len);
     const Slot *e = &p->slots[find(p, &q)];

@@ -268,6 +268,20 @@ START_TEST(pool_basics)
     memset(big, 'x', sizeof big);
     uint32_t id = kr_intern(p, big, sizeof big);
     ck_assert_uint_eq(kr_lookup(p, big, sizeof big), id);
+    /* a pool of references (kr_pool_add_ref): the other pool's bytes, in
+     * order; no interning into it, and none into p's own strings either */
+    KrPool *refs = kr_pool_new();
+    ck_assert_uint_eq(kr_pool_add_ref(p, "x", 1), UINT32_MAX);       /* p holds interned strings */
+    ck_assert_uint_eq(kr_pool_add_ref(refs, kr_pool_str(p, 5, NULL), 10), 0);
+    ck_assert_uint_eq(kr_pool_add_ref(refs, kr_pool_str(p, 4, NULL), 10), 1);
+    size_t l;
+    ck_assert_ptr_eq(kr_pool_str(refs, 0, &l), kr_pool_str(p, 5, NULL));
+    ck_assert_uint_eq(l, 10);
+    ck_assert_str_eq(kr_pool_str(refs, 1, NULL), "customer-0");
+    ck_assert_uint_eq(kr_pool_count(refs), 2);
+    ck_assert_uint_eq(kr_intern(refs, "customer-0", 10), UINT32_MAX);
+    ck_assert_uint_eq(kr_lookup(refs, "customer-0", 10), UINT32_MAX);
+    kr_pool_free(refs);
     kr_pool_free(p);
 }
 END_TEST
