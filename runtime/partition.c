@@ -580,6 +580,15 @@ static bool none_row(Part *w, const KrEvent *ev, bool at_max)
     return false;
 }
 
+/* none_forget -- part w's none_row bits go (pass 1 is over, or the part
+ * is dropped and its ids with it). */
+static void none_forget(Part *w)
+{
+    free(w->none_bits);
+    w->none_bits = NULL;
+    w->none_cap = 0;
+}
+
 static int sink(void *arg, uint32_t file, const KrEvent *ev)
 {
     Part *w = arg;
@@ -666,9 +675,7 @@ static void part_drop(void *arg)
         *k = (Seg){ 0 };
     }
     w->last_time = INT64_MIN;
-    free(w->none_bits);
-    w->none_bits = NULL;
-    w->none_cap = 0;
+    none_forget(w);
     w->none_counted = 0;
 }
 
@@ -702,9 +709,7 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
         if (w->last_time > r->last_time) r->last_time = w->last_time;
         pages_free(w->free_pages);                    /* pass 1 is over */
         w->free_pages = NULL;
-        free(w->none_bits);
-        w->none_bits = NULL;
-        w->none_cap = 0;
+        none_forget(w);
     }
     if (r->shown) fputs("\r\033[K", err);
     return rc;
@@ -948,7 +953,24 @@ static uint32_t AHEAD_CUSTOMERS = AHEAD_CUSTOMERS_DEFAULT;
 
 void kp_ahead_customers(uint32_t n) { AHEAD_CUSTOMERS = n == UINT32_MAX ? AHEAD_CUSTOMERS_DEFAULT : n; }
 
-static inline uint32_t rec_cust(const char *q) { uint32_t c; memcpy(&c, q + offsetof(PRec, cust), sizeof c); return c; }
+/* prefetch_cust -- starts loading the shared pool entry (bytes false) or
+ * the id's bytes (true) of the customer of the record at q. */
+static inline void prefetch_cust(const KpRun *r, const char *q, bool bytes)
+{
+    uint32_t c;
+    memcpy(&c, q + offsetof(PRec, cust), sizeof c);
+    kr_pool_prefetch_str(r->customers, c, bytes);
+}
+
+/* prefetch_next -- prefetch_cust of the record at p + *off when it is
+ * before len, and *off past it. */
+static inline void prefetch_next(const KpRun *r, const char *p, size_t len, size_t *off, bool bytes)
+{
+    if (*off >= len) return;
+    PRec h;
+    prefetch_cust(r, p + *off, bytes);
+    *off += rec_get(r->wide, p + *off, &h);
+}
 
 /* feed -- the records p[0, len) to the engines as they lie.  0 or -1 (an
  * engine failed; *at: the time of the record). */
@@ -956,22 +978,14 @@ static int feed(const KpRun *r, Acc *a, KrEngine *const *eng, const char *p, siz
 {
     size_t ahead1 = 0, ahead2 = 0;       /* the records AHEAD_ENTRY and AHEAD_BYTES ahead */
     bool pre = kr_pool_count(r->customers) >= AHEAD_CUSTOMERS;
-    PRec h;
-    for (uint32_t i = 0; pre && i < AHEAD_ENTRY && ahead1 < len; i++) {
-        kr_pool_prefetch_str(r->customers, rec_cust(p + ahead1), false);
-        ahead1 += rec_get(r->wide, p + ahead1, &h);
+    for (uint32_t i = 0; pre && i < AHEAD_ENTRY; i++) {
+        prefetch_next(r, p, len, &ahead1, false);
         if (i < AHEAD_BYTES) ahead2 = ahead1;
     }
     for (size_t off = 0; off < len;) {
         if (pre) {
-            if (ahead1 < len) {
-                kr_pool_prefetch_str(r->customers, rec_cust(p + ahead1), false);
-                ahead1 += rec_get(r->wide, p + ahead1, &h);
-            }
-            if (ahead2 < len) {
-                kr_pool_prefetch_str(r->customers, rec_cust(p + ahead2), true);
-                ahead2 += rec_get(r->wide, p + ahead2, &h);
-            }
+            prefetch_next(r, p, len, &ahead1, false);
+            prefetch_next(r, p, len, &ahead2, true);
         }
         size_t size = feed_one(r, a, eng, p + off, at);
         if (size == 0) return -1;
@@ -985,8 +999,8 @@ static int feed_ord(const KpRun *r, Acc *a, KrEngine *const *eng, const Ord *ord
 {
     bool pre = kr_pool_count(r->customers) >= AHEAD_CUSTOMERS;
     for (size_t i = 0; i < n; i++) {
-        if (pre && i + AHEAD_ENTRY < n) kr_pool_prefetch_str(r->customers, rec_cust(ord[i + AHEAD_ENTRY].rec), false);
-        if (pre && i + AHEAD_BYTES < n) kr_pool_prefetch_str(r->customers, rec_cust(ord[i + AHEAD_BYTES].rec), true);
+        if (pre && i + AHEAD_ENTRY < n) prefetch_cust(r, ord[i + AHEAD_ENTRY].rec, false);
+        if (pre && i + AHEAD_BYTES < n) prefetch_cust(r, ord[i + AHEAD_BYTES].rec, true);
         if (feed_one(r, a, eng, ord[i].rec, at) == 0) return -1;
     }
     return 0;

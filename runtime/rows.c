@@ -50,12 +50,8 @@ static inline const char *get_z(const char *p, int64_t *v)
 
 /* ---- writing ------------------------------------------------------------- */
 
-/* spill -- appends the memory rows to the file's region of the run's
- * temporary file (created on first use in $TMPDIR or /tmp, unlinked at
- * once, one for all files).  Files are parsed one after the other, so each
- * file's region is contiguous; should another file have written since this
- * one's last spill, or should a write fail, the rows simply stay in memory
- * from then on. */
+/* kr_temp_fd (internal.h): the temporary files of every spill, this one's,
+ * the partition's and the held-back schedule's. */
 int kr_temp_fd(const char *name)
 {
     const char *dir = getenv("TMPDIR");
@@ -70,6 +66,12 @@ int kr_temp_fd(const char *name)
     return fd;
 }
 
+/* spill -- appends the memory rows to the file's region of the run's
+ * temporary file (created on first use in $TMPDIR or /tmp, unlinked at
+ * once, one for all files).  Files are parsed one after the other, so each
+ * file's region is contiguous; should another file have written since this
+ * one's last spill, or should a write fail, the rows simply stay in memory
+ * from then on. */
 static void spill(KiSrc *s)
 {
     KrInputCtx *c = s->ctx;
