@@ -22,8 +22,15 @@ typedef struct CsvField {
     uint8_t quoted, esc;            /* esc: holds doubled quotes */
 } CsvField;
 
-/* A customer id found ahead: where it lies in the buffer, its length, its hash. */
-typedef struct CustHint { const char *p; uint32_t len; uint64_t h; } CustHint;
+/* A cut record waiting in the batch (ki_csv_step): its length with the
+ * line end, line breaks inside quoted fields, fields seen (its fields are
+ * CsvState.fb[i * stride ...]); a blank line (skipped) is len bytes with
+ * blank set; hashed: h is kr_hash_bytes of its customer id, whose pool
+ * slot is on its way to the cache. */
+typedef struct CsvRec { uint32_t len, nl, nf; bool blank, hashed; uint64_t h; } CsvRec;
+
+#define BATCH 32u                   /* records cut ahead, at most */
+#define BATCH_FIELDS (4u << 10)     /* ... and fields held for them, at most */
 
 typedef struct CsvState {
     uint32_t ncols;
@@ -31,24 +38,17 @@ typedef struct CsvState {
     /* per event kind e (nevents + 1 kinds): columns to keep, as pairs
      * keep_col[i], keep_attr[i] for i in keep_off[e] .. keep_off[e + 1] */
     uint32_t *keep_col, *keep_attr, *keep_off;
-    CsvField *f;                    /* ncols + 1 */
+    CsvField *f;                    /* the fields cut() and cut_fast() fill: ncols + 1,
+                                       inside fb once the header is read */
+    CsvField *fb;                   /* the batch's fields, stride (ncols + 1) per record */
+    CsvRec b[BATCH]; uint32_t bn, bi, bcap;  /* the batch: records bi .. bn wait; bcap at most */
     char *scratch; size_t scap;     /* unescaped cells */
     KiTimeCache tcache;
     KiRow rows[2];                  /* filled alternately: the last committed
                                        row stays valid while the next is parsed */
     uint32_t next;                  /* the one to fill */
-    /* the next row's customer id, hashed (and its pool slot prefetched)
-     * before this row is turned into a row: hash_ahead (p NULL: none, or
-     * the buffer may have moved since); hint: this row's, from the row before */
-    CustHint ahead, hint;
-    /* ... only worth it when the pool outgrows the caches and the rows do
-     * not come grouped by customer: runs of one customer (saturating
-     * count, up with a row of the same customer as the last, down with
-     * another) turn it off */
-    uint32_t last_cust; uint8_t same_run;
     KiCustMemo memo;                /* the last customer (input_impl.h) */
-    bool big_pool;                  /* the pool holds AHEAD_POOL customers (looked at per fill) */
-    uint64_t ahead_used;            /* rows that took the hint (summed into ahead_used at the end) */
+    uint64_t hashed;                /* rows hashed in the batch (summed into batch_hashed at the end) */
 } CsvState;
 
 /* Result of cutting one record. */
@@ -324,86 +324,71 @@ static int header(KiSrc *s, CsvState *st)
     return 0;
 }
 
-static _Atomic uint64_t ahead_used;     /* rows that took the hint, over the states freed (for tests) */
+static _Atomic uint64_t batch_hashed;   /* rows hashed in a batch, over the states freed (for tests) */
 
 static void free_state(CsvState *st)
 {
     if (!st) return;
-    ahead_used += st->ahead_used;
+    batch_hashed += st->hashed;
     free(st->keep_col); free(st->keep_attr); free(st->keep_off);
-    free(st->f); free(st->scratch);
+    if (!st->fb) free(st->f);       /* the header's, else inside fb */
+    free(st->fb); free(st->scratch);
     free(st);
 }
 
-/* hash_ahead -- the customer id of the row at p (the next one), found by
- * counting commas: hashed, and its slot in the customer pool prefetched,
- * so that the lookup of that row does not wait for memory (with a million
- * customers the pool's table is far larger than the caches).  Only a hint:
- * a quoted field or a short row makes it miss, and row() hashes as before. */
-static void hash_ahead(KiSrc *s, CsvState *st, const char *p, const char *end)
-{
-    st->ahead.p = NULL;
-    const char *q = p;
-    for (uint32_t i = 0; i < st->c_cust; i++) {
-        size_t n = (size_t)(end - q) < 512u ? (size_t)(end - q) : 512u;
-        const char *cm = memchr(q, ',', n);
-        if (!cm) return;
-        q = cm + 1;
-    }
-    const char *e = q;
-    while (e < end && *e != ',' && *e != '\n' && *e != '\r' && *e != '"') e++;
-    if (e == end || *e == '"' || e == q) return;
-    st->ahead = (CustHint){ q, (uint32_t)(e - q), kr_hash_bytes(q, (size_t)(e - q)) };
-    kr_pool_prefetch(s->ctx->customers, st->ahead.h);
-}
-
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-#define AHEAD_POOL_DEFAULT 0u
+#define BATCH_DEFAULT 3u
+#define BATCH_POOL_DEFAULT 0u
 #else
-#define AHEAD_POOL_DEFAULT (1u << 18)   /* customers from which hashing ahead pays (measured: 100,000 no, 1M yes) */
+#define BATCH_DEFAULT BATCH
+#define BATCH_POOL_DEFAULT (1u << 16)   /* measured: 8,000 customers a little slower
+                                           in batches, 100,000 faster */
 #endif
-static uint32_t AHEAD_POOL = AHEAD_POOL_DEFAULT;
+static uint32_t BATCH_MAX = BATCH_DEFAULT, BATCH_POOL = BATCH_POOL_DEFAULT;
 
-void ki_csv_ahead(uint32_t pool, uint64_t *used)
+void ki_csv_batch(uint32_t n, uint64_t *hashed)
 {
-    AHEAD_POOL = pool == UINT32_MAX ? AHEAD_POOL_DEFAULT : pool;
-    if (used) *used = ahead_used;
+    BATCH_MAX = n == 0 || n > BATCH ? BATCH_DEFAULT : n;
+    BATCH_POOL = n == 0 ? BATCH_POOL_DEFAULT : 0;
+    if (hashed) *hashed = batch_hashed;
 }
 
-/* pool_is_big -- whether s's customer pool is large enough for hash_ahead */
-static bool pool_is_big(const KiSrc *s)
+/* batch_fields -- after the header: the batch's fields (as many records
+ * as BATCH_FIELDS fields allow, at least one), st->f the first record's.
+ * 0 or -1 (out of memory). */
+static int batch_fields(CsvState *st)
 {
-    return kr_pool_count(s->ctx->customers) >= AHEAD_POOL;
-}
-
-/* fill -- ki_fill, which may move the buffer: the hint goes */
-static long fill(KiSrc *s, CsvState *st)
-{
-    st->ahead.p = NULL;
-    st->big_pool = pool_is_big(s);
-    return ki_fill(s);
+    uint32_t stride = st->ncols + 1u;
+    st->bcap = BATCH_FIELDS / stride;
+    if (st->bcap > BATCH_MAX) st->bcap = BATCH_MAX;
+    if (st->bcap == 0) st->bcap = 1;
+    st->fb = malloc((size_t)st->bcap * stride * sizeof *st->fb);
+    if (!st->fb) return -1;
+    free(st->f);
+    st->f = st->fb;
+    return 0;
 }
 
 /* row -- turns a cut record into a compact row.  0 = done (kept, dropped by
  * the shard, or skipped), -1 = error (printed). */
-static int row(KiSrc *s, CsvState *st, const char *rec)
+static int row(KiSrc *s, CsvState *st, const char *rec, const CsvRec *b)
 {
     KrInputCtx *c = s->ctx;
     KiRow *r = &st->rows[st->next];
     uint64_t line = s->line;
     size_t len;
     const char *v;
-    /* start loading the customer's pool slot; the time and event first
+    /* the customer's pool slot: on its way since the batch was cut (the
+     * id is not the row before's then, so not the memo's), or started now
      * (not for the last row's customer: memo) */
     const CsvField *f = &st->f[st->c_cust];
     uint64_t ch = 0;
     int k = 0;
-    bool same = !f->esc && ki_memo_take(&st->memo, c, f->p, f->len, r, &k);
+    bool same = !b->hashed && !f->esc && ki_memo_take(&st->memo, c, f->p, f->len, r, &k);
     if (same) {
         /* r->customer and r->route set */
-    } else if (!f->esc && f->p == st->hint.p && f->len == st->hint.len) {
-        ch = st->hint.h;                  /* hash_ahead did it */
-        st->ahead_used++;
+    } else if (b->hashed) {
+        ch = b->h;
     } else if (!f->esc) {
         ch = kr_hash_bytes(f->p, f->len);
         kr_pool_prefetch(c->customers, ch);
@@ -442,11 +427,6 @@ static int row(KiSrc *s, CsvState *st, const char *rec)
         k = ki_customer(c, v, len, r);
     }
     if (k < 0) return ki_error(s, line, 0, "out of memory");
-    if (k > 0) {                          /* grouped by customer? (CsvState.same_run) */
-        if (r->customer == st->last_cust) { if (st->same_run < 15u) st->same_run++; }
-        else if (st->same_run > 0) st->same_run--;
-        st->last_cust = r->customer;
-    }
     if (k == 0) {
         if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
         return 0;
@@ -481,7 +461,6 @@ int ki_csv_clone(KiSrc *dst, const KiSrc *src)
     if (!st) return -1;
     dst->priv = st;
     dst->priv_free = free_priv;
-    st->big_pool = pool_is_big(dst);
     uint32_t ne = src->ctx->img->nevents + 1u, total = a->keep_off[ne];
     st->ncols = a->ncols;
     st->c_time = a->c_time;
@@ -490,8 +469,7 @@ int ki_csv_clone(KiSrc *dst, const KiSrc *src)
     st->keep_off = malloc((ne + 1u) * sizeof(uint32_t));
     st->keep_col = malloc((total + 1u) * sizeof(uint32_t));
     st->keep_attr = malloc((total + 1u) * sizeof(uint32_t));
-    st->f = malloc((st->ncols + 1u) * sizeof *st->f);
-    if (!st->keep_off || !st->keep_col || !st->keep_attr || !st->f) return -1;
+    if (!st->keep_off || !st->keep_col || !st->keep_attr || batch_fields(st) != 0) return -1;
     memcpy(st->keep_off, a->keep_off, (ne + 1u) * sizeof(uint32_t));
     memcpy(st->keep_col, a->keep_col, total * sizeof(uint32_t));
     memcpy(st->keep_attr, a->keep_attr, total * sizeof(uint32_t));
@@ -504,74 +482,138 @@ int ki_csv_begin(KiSrc *s)
     if (!st) return ki_error(s, 0, 0, "out of memory");
     s->priv = st;
     s->priv_free = free_priv;
-    st->big_pool = pool_is_big(s);
-    return header(s, st);
+    if (header(s, st) != 0) return -1;
+    if (batch_fields(st) != 0) return ki_error(s, s->line, 0, "out of memory");
+    return 0;
+}
+
+/* blank -- the length of the blank line at p (a line feed, CR LF, or a
+ * CR that ends the input), or 0. */
+static size_t blank(const char *p, const char *end, bool eof)
+{
+    if (*p == '\n') return 1;
+    if (*p != '\r') return 0;
+    if (end - p >= 2 && p[1] == '\n') return 2;
+    return end - p == 1 && eof ? 1 : 0;
+}
+
+/* cut_batch -- cuts the records from s->pos on, as far as the buffer holds
+ * whole ones that cut without error (at most bcap), into the batch, without
+ * moving s->pos: the buffer stays as it is until the batch is done.  Each
+ * record of the right width has its customer id hashed and the pool slot
+ * of that hash prefetched, so that the lookups of the batch overlap
+ * instead of each waiting for memory (with 100,000 customers and more
+ * the pool's table is far larger than the caches); not the rows of the
+ * same customer as the row before, which the memo takes.  One record at a
+ * time while the pool holds fewer than BATCH_POOL customers (its table is
+ * in the caches then, and batches only cost). */
+static void cut_batch(KiSrc *s, CsvState *st)
+{
+    const char *p = s->buf + s->pos, *end = s->buf + s->end;
+    uint32_t stride = st->ncols + 1u;
+    const CsvField *prev = st->memo.len ? &(CsvField){ st->memo.id, st->memo.len, 0, 0 } : NULL;
+    st->bn = st->bi = 0;
+    uint32_t cap = kr_pool_count(s->ctx->customers) >= BATCH_POOL ? st->bcap : 1u;
+    while (st->bn < cap && p < end) {
+        CsvRec *b = &st->b[st->bn];
+        size_t n = blank(p, end, s->eof);
+        if (n) {
+            *b = (CsvRec){ .len = (uint32_t)n, .blank = true };
+            st->bn++;
+            p += n;
+            continue;
+        }
+        CsvCut ct;
+        st->f = st->fb + (size_t)st->bn * stride;
+        long r = cut_fast(st, p, end, s->eof, &ct);
+        if (r == -2) r = cut(st, p, end, s->eof, &ct);
+        if (r <= 0 || (size_t)r > MAX_RECORD) break;      /* ki_csv_step sees to it */
+        *b = (CsvRec){ .len = (uint32_t)r, .nl = ct.nl, .nf = ct.nf };
+        const CsvField *f = &st->f[st->c_cust];
+        if (ct.nf == st->ncols && !f->esc) {
+            if (!prev || prev->len != f->len || !ki_same_bytes(prev->p, f->p, f->len)) {
+                b->h = kr_hash_bytes(f->p, f->len);
+                b->hashed = true;
+                kr_pool_prefetch(s->ctx->customers, b->h);
+                st->hashed++;
+            }
+            prev = f;
+        } else {
+            prev = NULL;
+        }
+        st->bn++;
+        p += r;
+    }
 }
 
 int ki_csv_step(KiSrc *s)
 {
     CsvState *st = s->priv;
     uint64_t before = s->nrows;
+    uint32_t stride = st->ncols + 1u;
     for (;;) {
+        if (st->bi < st->bn) {
+            uint32_t i = st->bi++;
+            const CsvRec *b = &st->b[i];
+            if (b->blank) {
+                s->pos += b->len;
+                s->line++;
+                continue;
+            }
+            const char *rec = s->buf + s->pos;
+            st->f = st->fb + (size_t)i * stride;
+            int rc;
+            if (b->nf != st->ncols) {
+                const char *at;
+                if (b->nf > st->ncols) at = field_at(&st->f[st->ncols]);
+                else {
+                    const CsvField *lf = &st->f[b->nf - 1u];
+                    at = lf->p + lf->len + lf->quoted;
+                }
+                rc = ki_row_error(s, true, s->line, rec, at, NULL, "wrong number of fields: %u, the header has %u",
+                                  b->nf, st->ncols);
+            } else {
+                rc = row(s, st, rec, b);
+            }
+            if (rc != 0) { st->bi = st->bn = 0; return -1; }
+            s->pos += b->len;
+            s->line += 1u + b->nl;
+            if (s->nrows != before) return 1;
+            continue;
+        }
         if (s->pos == s->end) {
             if (s->eof) return 0;
-            if (fill(s, st) < 0) return -1;
+            if (ki_fill(s) < 0) return -1;
             continue;
         }
+        cut_batch(s, st);
+        if (st->bn > 0) continue;
+        /* the record at s->pos is not whole in the buffer, or too long, or
+         * cannot be cut */
         const char *rec = s->buf + s->pos;
-        /* blank line: skipped */
-        if (*rec == '\n' || (*rec == '\r' && s->end - s->pos >= 2 && rec[1] == '\n')
-            || (*rec == '\r' && s->end - s->pos == 1 && s->eof)) {
-            s->pos += *rec == '\n' ? 1u : s->end - s->pos >= 2 ? 2u : 1u;
-            s->line++;
-            continue;
-        }
         CsvCut ct;
+        st->f = st->fb;
         long r = cut_fast(st, rec, s->buf + s->end, s->eof, &ct);
         if (r == -2) r = cut(st, rec, s->buf + s->end, s->eof, &ct);
         if (r == 0) {
             if (s->end - s->pos > MAX_RECORD)
                 return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
-            if (fill(s, st) < 0) return -1;
+            if (ki_fill(s) < 0) return -1;
             continue;
         }
-        if (r < 0) {
-            if (!s->eof && !memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad))) {
-                if (fill(s, st) < 0) return -1;       /* see the whole bad line first */
-                continue;
-            }
-            s->suspect = true;
-            if (ki_row_error(s, true, s->line, rec, ct.bad_field, NULL, "%s", ct.msg) != 0) return -1;
-            /* skipping: go on after the line that holds the error */
-            const char *nl = memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad));
-            const char *resume = nl ? nl + 1 : s->buf + s->end;
-            for (const char *x = rec; (x = memchr(x, '\n', (size_t)(resume - x))) != NULL; x++) s->line++;
-            s->pos = (size_t)(resume - s->buf);
+        /* the limit holds for a record that arrived whole in one read too
+         * (cut_batch takes any other whole record) */
+        if (r > 0) return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
+        if (!s->eof && !memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad))) {
+            if (ki_fill(s) < 0) return -1;       /* see the whole bad line first */
             continue;
         }
-        /* the limit holds for a record that arrived whole in one read too */
-        if ((size_t)r > MAX_RECORD)
-            return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
-        int rc;
-        st->hint = st->ahead;             /* this row's hint; then the next row's */
-        if (st->big_pool && st->same_run < 8u && s->pos + (size_t)r < s->end)
-            hash_ahead(s, st, rec + r, s->buf + s->end);
-        else st->ahead.p = NULL;
-        if (ct.nf != st->ncols) {
-            const char *at;
-            if (ct.nf > st->ncols) at = field_at(&st->f[st->ncols]);
-            else {
-                const CsvField *lf = &st->f[ct.nf - 1u];
-                at = lf->p + lf->len + lf->quoted;
-            }
-            rc = ki_row_error(s, true, s->line, rec, at, NULL, "wrong number of fields: %u, the header has %u",
-                              ct.nf, st->ncols);
-        } else {
-            rc = row(s, st, rec);
-        }
-        if (rc != 0) return -1;
-        s->pos += (size_t)r;
-        s->line += 1u + ct.nl;
-        if (s->nrows != before) return 1;
+        s->suspect = true;
+        if (ki_row_error(s, true, s->line, rec, ct.bad_field, NULL, "%s", ct.msg) != 0) return -1;
+        /* skipping: go on after the line that holds the error */
+        const char *nl = memchr(ct.bad, '\n', (size_t)(s->buf + s->end - ct.bad));
+        const char *resume = nl ? nl + 1 : s->buf + s->end;
+        for (const char *x = rec; (x = memchr(x, '\n', (size_t)(resume - x))) != NULL; x++) s->line++;
+        s->pos = (size_t)(resume - s->buf);
     }
 }

@@ -209,12 +209,22 @@ typedef struct KiCustMemo {
     char id[32]; uint32_t len;
     const KrPool *pool; uint32_t cust, route; int k;
 } KiCustMemo;
+/* Whether a[0, n) and b[0, n) are the same bytes (short ones by two
+ * fixed-size loads each, kr_prefix16, not a call). */
+static inline bool ki_same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n > 16) return memcmp(a, b, n) == 0;
+    uint64_t x[2], y[2];
+    kr_prefix16(a, n, x);
+    kr_prefix16(b, n, y);
+    return x[0] == y[0] && x[1] == y[1];
+}
 /* Whether s is m's customer: then r's customer and route are set and *k is
  * ki_customer's result. */
 static inline bool ki_memo_take(const KiCustMemo *m, const KrInputCtx *c, const char *s, size_t len,
                                 KiRow *r, int *k)
 {
-    if (len != m->len || len == 0 || m->pool != c->customers || memcmp(s, m->id, len) != 0) return false;
+    if (len != m->len || len == 0 || m->pool != c->customers || !ki_same_bytes(s, m->id, len)) return false;
     r->customer = m->cust;
     r->route = m->route;
     *k = m->k;
@@ -314,9 +324,10 @@ int  ki_src_window(KiSrc *s, uint64_t start, uint64_t stop);
  * do not qualify (nothing read: read them sequentially, into part 0). */
 int  ki_par_files(KiSrc *srcs, uint32_t n, KrInputCtx *c, const KiParts *kp,
                   int (*seq)(KiSrc *s, uint64_t start, uint64_t line));
-/* csv.c, for tests: hash the next row's customer ahead from pool customers
- * on (UINT32_MAX: the default); *used: rows that took the hint so far. */
-void ki_csv_ahead(uint32_t pool, uint64_t *used);
+/* csv.c, for tests: records cut ahead in a batch, at most n, however few
+ * customers (0: the defaults); *hashed: rows whose customer id the batches
+ * hashed so far. */
+void ki_csv_batch(uint32_t n, uint64_t *hashed);
 /* input_par.c: an address-space limit (ulimit -v) below 256 MiB: the
  * inputs are read on one thread (no parts, no .gz read-ahead). */
 bool ki_tight_memory(void);

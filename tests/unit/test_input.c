@@ -539,43 +539,51 @@ START_TEST(gz_read_ahead)
 }
 END_TEST
 
-/* ---- the customer hashed a row ahead (csv.c hash_ahead) --------------------
- * Forced on (from the first customer), the events are those read without
- * it: the customer in the third column after a quoted field holding a
- * comma, quoted ids, ids with doubled quotes, 1.7 MB (buffer refills). */
-START_TEST(csv_hash_ahead)
+/* ---- records cut in batches, their customers hashed ahead (csv.c cut_batch)
+ * One record at a time and batches of 32 and of 5 (forced, however few
+ * customers) give the same events: the customer in the third column after a quoted field holding a
+ * comma, quoted ids, ids with doubled quotes, blank lines, runs of one
+ * customer, 1.7 MB (buffer refills cut batches short). */
+START_TEST(csv_batch)
 {
     size_t cap = 4u << 20, len = 0;
     char *text = malloc(cap);
     len += (size_t)snprintf(text, cap, "kind,time,customer,event,sentiment\n");
     for (uint32_t i = 0; i < 40000; i++) {
-        uint32_t c = (i * 7919u) % 1500u;
+        uint32_t c = i % 7 < 3 ? (i / 7 * 7919u) % 1500u : (i * 7919u) % 1500u;
         const char *kind = i % 11 == 0 ? "\"tech,nical\"" : i % 5 == 0 ? "technical" : "billing";
         char id[32];
         if (c % 97 == 0) snprintf(id, sizeof id, "\"c\"\"%u\"", c);
         else if (i % 13 == 0) snprintf(id, sizeof id, "\"c%u\"", c);
         else snprintf(id, sizeof id, "c%u", c);
-        len += (size_t)snprintf(text + len, cap - len, "%s,%u,%s,ticket_closed,%d\n",
-                                kind, 1772323200u + i * 7u, id, (int)(i % 3) - 1);
+        len += (size_t)snprintf(text + len, cap - len, "%s,%u,%s,ticket_closed,%d\n%s",
+                                kind, 1772323200u + i * 7u, id, (int)(i % 3) - 1, i % 101 == 0 ? "\r\n" : "");
     }
-    uint64_t before, after;
-    ki_csv_ahead(UINT32_MAX, &before);
-    Run plain = run1("ahead.csv", text);
-    ki_csv_ahead(0, NULL);
-    Run ahead = run1("ahead.csv", text);
-    ki_csv_ahead(UINT32_MAX, &after);
-    ck_assert_int_eq(plain.rc, 0);
-    ck_assert_int_eq(ahead.rc, 0);
-    ck_assert_uint_eq(plain.read, 40000);
-    ck_assert_str_eq(plain.err, ahead.err);
-    ck_assert(plain.outlen == ahead.outlen && memcmp(plain.out, ahead.out, plain.outlen) == 0);
-    ck_assert(strstr(plain.out, " c\"97 ") != NULL);
-    ck_assert_uint_eq(plain.ncust, 1500);
-    ck_assert_uint_eq(ahead.ncust, 1500);
-    /* the hint was taken by most rows (not by those after a quoted kind) */
-    ck_assert_uint_gt(after - before, 30000);
-    done(&plain);
-    done(&ahead);
+    uint64_t before, mid, after;
+    ki_csv_batch(1, &before);
+    Run one = run1("batch.csv", text);
+    ki_csv_batch(32, &mid);
+    Run batch = run1("batch.csv", text);
+    ki_csv_batch(5, &after);
+    Run five = run1("batch.csv", text);
+    ki_csv_batch(0, NULL);
+    ck_assert_int_eq(five.rc, 0);
+    ck_assert(one.outlen == five.outlen && memcmp(one.out, five.out, one.outlen) == 0);
+    done(&five);
+    ck_assert_int_eq(one.rc, 0);
+    ck_assert_int_eq(batch.rc, 0);
+    ck_assert_uint_eq(one.read, 40000);
+    ck_assert_str_eq(one.err, batch.err);
+    ck_assert(one.outlen == batch.outlen && memcmp(one.out, batch.out, one.outlen) == 0);
+    ck_assert(strstr(one.out, " c\"97 ") != NULL);
+    ck_assert_uint_eq(one.ncust, 1500);
+    ck_assert_uint_eq(batch.ncust, 1500);
+    /* hashed in the batch: every row but those with doubled quotes in the
+     * id and those of the same customer as the row before */
+    ck_assert_uint_gt(after - mid, 20000);
+    ck_assert_uint_lt(after - mid, 36000);
+    done(&one);
+    done(&batch);
     free(text);
 }
 END_TEST
@@ -825,7 +833,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, csv_skip_bad_rows);
     tcase_add_test(tc, csv_gz);
     tcase_add_test(tc, gz_read_ahead);
-    tcase_add_test(tc, csv_hash_ahead);
+    tcase_add_test(tc, csv_batch);
     tcase_add_test(tc, order_unsorted_and_ties);
     tcase_add_test(tc, order_big);
     tcase_add_test(tc, shards);
