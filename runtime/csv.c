@@ -535,6 +535,7 @@ static void cut_batch(KiSrc *s, CsvState *st)
                 b->h = kr_hash_bytes(f->p, f->len);
                 b->hashed = true;
                 kr_pool_prefetch(s->ctx->customers, b->h);
+                if (s->ctx->sink_ahead) s->ctx->sink_ahead(s->ctx->sink_arg, (uint32_t)(b->h >> 32));
                 st->hashed++;
             }
             prev = f;

@@ -665,13 +665,14 @@ static int seq_from(KiSrc *s, uint64_t start, uint64_t line)
 
 /* drain -- every file to the sink (kp: in parts, when the files qualify;
  * input_par.c). */
-static int drain(KrInput *in, KiSink sink, void *arg, const KiParts *kp)
+static int drain(KrInput *in, KiSink sink, void *arg, void (*ahead)(void *, uint32_t), const KiParts *kp)
 {
     if (in->failed || in->prepared || in->stream) return -1;
     in->prepared = true;
     KrInputCtx *c = &in->ctx;
     c->sink = sink;
     c->sink_arg = arg;
+    c->sink_ahead = ahead;
     int p = kp ? ki_par_files(in->srcs, in->nsrcs, c, kp, seq_from) : 1;
     int r = p == 1 ? 0 : p;
     for (uint32_t i = 0; p == 1 && i < in->nsrcs && r == 0; i++) {
@@ -679,15 +680,16 @@ static int drain(KrInput *in, KiSink sink, void *arg, const KiParts *kp)
         r = seq_from(&in->srcs[i], 0, 0);
     }
     c->sink = NULL;
+    c->sink_ahead = NULL;
     if (r != 0) in->failed = true;
     return r == 0 ? 0 : -1;
 }
 
-int ki_drain(KrInput *in, KiSink sink, void *arg) { return drain(in, sink, arg, NULL); }
+int ki_drain(KrInput *in, KiSink sink, void *arg) { return drain(in, sink, arg, NULL, NULL); }
 
 int ki_drain_parts(KrInput *in, const KiParts *kp)
 {
-    return drain(in, kp->sink, kp->arg[0], kp->n > 1u ? kp : NULL);
+    return drain(in, kp->sink, kp->arg[0], kp->ahead, kp->n > 1u ? kp : NULL);
 }
 
 /* ---- stream mode ------------------------------------------------------------- */

@@ -181,6 +181,7 @@ struct KrInputCtx {
     atomic_uint_fast64_t *par_bytes;
     /* ki_drain: where the rows go instead of the row store */
     KiSink sink; void *sink_arg; uint32_t sink_file;
+    void (*sink_ahead)(void *arg, uint32_t route);   /* KiParts.ahead, or NULL */
 };
 
 /* input.c helpers for the parsers */

@@ -178,6 +178,9 @@ typedef struct KiParts {
     int  (*begin)(void *arg);
     void (*drop)(void *arg);
     int  (*remap)(void *arg, uint32_t *cmap, uint32_t nc, uint32_t *vmap, uint32_t nv);
+    /* (may be NULL) a row whose customer id hashes to route (KrEvent.route)
+     * will come to the sink soon: a hint, for prefetching where it goes */
+    void (*ahead)(void *arg, uint32_t route);
 } KiParts;
 int ki_drain_parts(KrInput *in, const KiParts *kp);
 /* input_par.c, for tests: the least bytes a part holds (default 1 MiB;

@@ -651,6 +651,20 @@ counted:
     return 0;
 }
 
+/* sink_ahead -- KiParts.ahead: the segment a row of that route will be
+ * appended to starts loading (with many buckets their segments are far
+ * apart, and the reader knows a batch of routes before the rows come). */
+static void sink_ahead(void *arg, uint32_t route)
+{
+    const Part *w = arg;
+    const KpRun *r = w->r;
+#if defined(__GNUC__)
+    __builtin_prefetch(seg_of(r, w->idx, (route >> 16) & (r->nb - 1u)), 1);
+#else
+    (void)r;
+#endif
+}
+
 /* KiParts' callbacks (internal.h): part w begins (with its share of the
  * budget); forgets its records; takes its maps. */
 static int part_begin(void *arg)
@@ -696,7 +710,7 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
     r->progress = err && r->opt->progress && isatty(fileno(err));
     r->start = r->progress ? seconds() : 0;
     KiParts kp = { .n = r->nparts, .sink = sink,
-                   .begin = part_begin, .drop = part_drop, .remap = part_remap };
+                   .begin = part_begin, .drop = part_drop, .remap = part_remap, .ahead = sink_ahead };
     for (uint32_t p = 0; p < r->nparts; p++) kp.arg[p] = &r->part[p];
     int rc = ki_drain_parts(in, &kp);
     for (size_t i = 0; i < (size_t)r->nparts * r->nb; i++) seg_close(&r->seg[i]);
