@@ -1312,15 +1312,18 @@ static int row_before(const KpRun *r, const KImage *img, const KrRow *a, const K
     return a->attempt < b->attempt;
 }
 
-/* head_key -- k's key for its row at rpos (see Rows); and the customer
- * ids that row and the next will print start loading (the shared pool is
- * far larger than the caches with many customers, and the row waits in
- * the heap a while before it is written). */
-static void head_key(const KpRun *r, Rows *k)
+/* head_key -- k's key for its row at rpos (see Rows); and, when this
+ * thread writes the rows (pre), the customer ids that row and the next
+ * will print start loading (the shared pool is far larger than the caches
+ * with many customers, and the row waits in the heap a while before it is
+ * written; a writer thread loads them itself: Writer). */
+static void head_key(const KpRun *r, Rows *k, bool pre)
 {
     const KrRow *row = &k->rows[k->rpos];
-    kr_pool_prefetch_str(r->customers, row->customer, true);
-    if (k->rpos + 1u < k->nrows) kr_pool_prefetch_str(r->customers, row[1].customer, false);
+    if (pre) {
+        kr_pool_prefetch_str(r->customers, row->customer, true);
+        if (k->rpos + 1u < k->nrows) kr_pool_prefetch_str(r->customers, row[1].customer, false);
+    }
     k->key_time = row->time;
     k->key_id[0] = row->idkey[0];
     k->key_id[1] = row->idkey[1];
@@ -1356,6 +1359,28 @@ static void heap_down(const KpRun *r, uint32_t lane, uint32_t *h, uint32_t n, ui
     }
 }
 
+/* heap_top -- h[0]'s key changed (or h[0] is new): the heap is mended
+ * bottom-up (Floyd): the hole at the top goes down to a leaf along the
+ * smaller children (one comparison a level), then h[0]'s bucket rises
+ * from there (a step or two: its next row is most often late).  About
+ * half the comparisons of heap_down's two a level with many buckets;
+ * heap_less is a strict total order, so the rows come out the same. */
+static void heap_top(const KpRun *r, uint32_t lane, uint32_t *h, uint32_t n)
+{
+    uint32_t x = h[0], i = 0;
+    for (uint32_t c; (c = 2u * i + 1u) < n; i = c) {
+        if (c + 1u < n && heap_less(r, lane, h[c + 1u], h[c])) c++;
+        h[i] = h[c];
+    }
+    while (i > 0) {
+        uint32_t p = (i - 1u) / 2u;
+        if (!heap_less(r, lane, x, h[p])) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = x;
+}
+
 /* Writer -- the merged rows emitted on a thread of their own (more than
  * one job): the merge copies rows into one batch while the writer emits the
  * other, so formatting the schedule (about 60 % of the merge) no longer
@@ -1364,8 +1389,12 @@ static void heap_down(const KpRun *r, uint32_t lane, uint32_t *h, uint32_t n, ui
  * (diff, readout, report: their emitters run on it, one at a time, while
  * the merge only reads the rows and the shared customer pool). */
 #define WRITE_BATCH 1024u
+#define WRITE_AHEAD 16u                  /* the customer ids of the rows this far ahead start
+                                            loading (entry), half as far (bytes): with many
+                                            customers the pool is far larger than the caches */
 typedef struct Writer {
     pthread_mutex_t mu; pthread_cond_t cv;
+    const KrPool *customers;             /* the rows' customer ids (prefetched ahead) */
     KrRow *batch[2]; uint32_t len[2];   /* rows of a batch handed over; 0: free */
     bool done;                           /* no batch will follow */
     int rc;                              /* emit failed: the merge stops */
@@ -1382,7 +1411,13 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         if (!n) return NULL;             /* done, nothing left */
         int rc = 0;
-        for (uint32_t i = 0; i < n && rc == 0; i++) rc = w->emit(w->ctx, &w->batch[b][i]);
+        const KrRow *rows = w->batch[b];
+        for (uint32_t i = 0; i < n && i < WRITE_AHEAD; i++) kr_pool_prefetch_str(w->customers, rows[i].customer, false);
+        for (uint32_t i = 0; i < n && rc == 0; i++) {
+            if (i + WRITE_AHEAD < n) kr_pool_prefetch_str(w->customers, rows[i + WRITE_AHEAD].customer, false);
+            if (i + WRITE_AHEAD / 2u < n) kr_pool_prefetch_str(w->customers, rows[i + WRITE_AHEAD / 2u].customer, true);
+            rc = w->emit(w->ctx, &rows[i]);
+        }
         pthread_mutex_lock(&w->mu);
         w->len[b] = 0;
         if (rc) w->rc = rc;
@@ -1413,7 +1448,7 @@ static bool writer_start(KpRun *r, uint32_t lane, KrEmit emit, void *ctx, Writer
     uint64_t rows = 0;
     for (uint32_t i = 0; i < r->nb; i++) rows += r->b[i].out[lane].nrows + r->b[i].out[lane].rows_spilled;
     if (rows < 4u * WRITE_BATCH) return false;
-    *w = (Writer){ .emit = emit, .ctx = ctx };
+    *w = (Writer){ .emit = emit, .ctx = ctx, .customers = r->customers };
     if (!(w->batch[0] = malloc(2u * WRITE_BATCH * sizeof(KrRow)))) return false;
     w->batch[1] = w->batch[0] + WRITE_BATCH;
     pthread_mutex_init(&w->mu, NULL);
@@ -1456,7 +1491,7 @@ static int merge_rows(KpRun *r, uint32_t lane, KrEmit emit, void *ctx)
         Rows *k = &r->b[i].out[lane];
         if (k->rows_spilled && next_rows(r, k) != 0) { rc = -1; goto out; }
         if (k->nrows) {
-            head_key(r, k);
+            head_key(r, k, !ahead);
             h[n++] = i;
         }
     }
@@ -1476,15 +1511,15 @@ static int merge_rows(KpRun *r, uint32_t lane, KrEmit emit, void *ctx)
         }
         if (++k->rpos == k->nrows && k->rows_read < k->rows_spilled) {
             if (next_rows(r, k) != 0) { rc = -1; goto out; }
-            head_key(r, k);
+            head_key(r, k, !ahead);
         } else if (k->rpos == k->nrows) {
             free(k->rows);
             k->rows = NULL;
             h[0] = h[--n];
         } else {
-            head_key(r, k);
+            head_key(r, k, !ahead);
         }
-        if (n > 1) heap_down(r, lane, h, n, 0);
+        if (n > 1) heap_top(r, lane, h, n);
     }
 out:
     if (ahead && writer_end(&wr, wth, cur, rc == 0 ? fill : 0) != 0 && rc == 0) rc = -2;
