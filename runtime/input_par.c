@@ -172,16 +172,31 @@ static void *parse(void *arg)
 }
 
 /* map_pool -- the shared pool's ids of every string of pool from, in id
- * order (interning them); NULL (out of memory) or the map (*n entries). */
+ * order (interning them); NULL (out of memory) or the map (*n entries).
+ * The strings MAP_AHEAD ahead are hashed and their slots in `to` start
+ * loading: a part of a log of a million customers holds nearly all of
+ * them, and one slot after another would each wait for memory (this runs
+ * on one thread, between the parts and the replay). */
+#define MAP_AHEAD 16u
 static uint32_t *map_pool(KrPool *to, const KrPool *from, uint32_t *n)
 {
     *n = kr_pool_count(from);
     uint32_t *m = malloc(((size_t)*n + 1u) * sizeof *m);
     if (!m) return NULL;
-    for (uint32_t i = 0; i < *n; i++) {
+    uint64_t h[MAP_AHEAD];
+    for (uint32_t i = 0; i < *n + MAP_AHEAD; i++) {
         size_t len;
-        const char *p = kr_pool_str(from, i, &len);
-        if ((m[i] = kr_intern(to, p, len)) == UINT32_MAX) { free(m); return NULL; }
+        const char *p;
+        if (i >= MAP_AHEAD) {              /* string i - MAP_AHEAD, whose hash is h[i % MAP_AHEAD] */
+            uint32_t j = i - MAP_AHEAD;
+            p = kr_pool_str(from, j, &len);
+            if ((m[j] = kr_intern_hashed(to, p, len, h[i % MAP_AHEAD])) == UINT32_MAX) { free(m); return NULL; }
+        }
+        if (i < *n) {
+            p = kr_pool_str(from, i, &len);
+            h[i % MAP_AHEAD] = kr_hash_bytes(p, len);
+            kr_pool_prefetch(to, h[i % MAP_AHEAD]);
+        }
     }
     return m;
 }
