@@ -122,42 +122,46 @@ static long cut(CsvState *st, const char *p, const char *end, bool eof, CsvCut *
 #include <emmintrin.h>
 
 /* cut_fast -- cut() for the usual record without any quote, 16 bytes at a
- * time: a bitmask of the commas, line feeds and quotes of each block, then
- * one step per set bit.  Returns as cut() does, or -2 when the record holds
- * a quote (then cut() does the work).  Reads up to 15 bytes past end (the
- * buffer has KI_BUF_PAD bytes of slack there); those bytes are masked off. */
+ * time: bitmasks of the commas and of the line feeds and quotes of each
+ * block; the commas before the block's first line feed or quote are the
+ * record's field ends (no byte is looked at again).  Returns as cut()
+ * does, or -2 when the record holds a quote (then cut() does the work).
+ * Reads up to 15 bytes past end (the buffer has KI_BUF_PAD bytes of slack
+ * there); those bytes are masked off. */
 static long cut_fast(CsvState *st, const char *p, const char *end, bool eof, CsvCut *c)
 {
     const __m128i comma = _mm_set1_epi8(','), lf = _mm_set1_epi8('\n'), quote = _mm_set1_epi8('"');
     uint32_t n = 0, maxf = st->ncols + 1u;
+    CsvField *f = st->f;
     const char *fs = p;
     for (const char *blk = p; blk < end; blk += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)blk);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
-                                   _mm_cmpeq_epi8(v, quote));
-        uint32_t m = (uint32_t)_mm_movemask_epi8(hit);
-        if (end - blk < 16) m &= (1u << (end - blk)) - 1u;
-        while (m) {
-            const char *x = blk + __builtin_ctz(m);
-            m &= m - 1u;
-            if (*x == ',') {
-                if (n < maxf) { CsvField *f = &st->f[n]; f->p = fs; f->len = (uint32_t)(x - fs); f->quoted = 0; f->esc = 0; }
-                n++;
-                fs = x + 1;
-            } else if (*x == '\n') {
-                const char *fe = x > fs && x[-1] == '\r' ? x - 1 : x;
-                if (n < maxf) { CsvField *f = &st->f[n]; f->p = fs; f->len = (uint32_t)(fe - fs); f->quoted = 0; f->esc = 0; }
-                c->nf = n + 1u;
-                c->nl = 0;
-                return (long)(x + 1 - p);
-            } else {
-                return -2;
-            }
+        uint32_t cm = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma));
+        uint32_t sm = (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, quote)));
+        if (end - blk < 16) {
+            uint32_t in = (1u << (end - blk)) - 1u;
+            cm &= in;
+            sm &= in;
         }
+        if (sm) cm &= (sm & -sm) - 1u;   /* the commas before the first stop */
+        for (; cm; cm &= cm - 1u) {
+            const char *x = blk + __builtin_ctz(cm);
+            if (n < maxf) { f[n].p = fs; f[n].len = (uint32_t)(x - fs); f[n].quoted = 0; f[n].esc = 0; }
+            n++;
+            fs = x + 1;
+        }
+        if (!sm) continue;
+        const char *x = blk + __builtin_ctz(sm);
+        if (*x == '"') return -2;
+        const char *fe = x > fs && x[-1] == '\r' ? x - 1 : x;
+        if (n < maxf) { f[n].p = fs; f[n].len = (uint32_t)(fe - fs); f[n].quoted = 0; f[n].esc = 0; }
+        c->nf = n + 1u;
+        c->nl = 0;
+        return (long)(x + 1 - p);
     }
     if (!eof) return 0;
     const char *fe = end > fs && end[-1] == '\r' ? end - 1 : end;
-    if (n < maxf) { CsvField *f = &st->f[n]; f->p = fs; f->len = (uint32_t)(fe - fs); f->quoted = 0; f->esc = 0; }
+    if (n < maxf) { f[n].p = fs; f[n].len = (uint32_t)(fe - fs); f[n].quoted = 0; f[n].esc = 0; }
     c->nf = n + 1u;
     c->nl = 0;
     return (long)(end - p);
