@@ -83,14 +83,54 @@ static int check_consts(Vf *v)
     return 0;
 }
 
-/* Checks a name table: every entry a string index. */
+/* Whether string si is a name as the compiler writes one: an identifier
+ * ([A-Za-z_][A-Za-z0-9_]*) for events, attributes, channels, surveys and
+ * tasks; for rules and variants (label true) printable ASCII without
+ * spaces, quotes, commas or backslashes (a rule without a name is named
+ * after its survey or task and line, NPS@2).  A .kbc made by hand could
+ * hold any bytes there, and they would go to the schedule and the
+ * terminal as they are (control characters, line breaks). */
+static bool is_name(const KImage *img, uint32_t si, bool label)
+{
+    const char *s = img->strings[si];
+    uint32_t n = img->string_lens[si];
+    if (n == 0) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (i > 0 && c >= '0' && c <= '9');
+        if (!ok && label) ok = c > ' ' && c < 0x7f && c != '"' && c != ',' && c != '\\';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+/* name_fail -- the message for string si (an index in range) that should
+ * be a name: its first bytes, control characters and the like escaped. */
+static int name_fail(Vf *v, const char *what, uint32_t i, uint32_t si)
+{
+    const char *s = v->img->strings[si];
+    uint32_t n = v->img->string_lens[si];
+    char shown[80];
+    size_t o = 0;
+    for (uint32_t k = 0; k < n && o + 5 < sizeof shown; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') shown[o++] = (char)c;
+        else o += (size_t)snprintf(shown + o, sizeof shown - o, "\\x%02x", c);
+    }
+    shown[o] = '\0';
+    return vfail(v, "%s %u: \"%s\"%s is not a name", what, i, shown, o + 5 >= sizeof shown ? "..." : "");
+}
+
+/* Checks a name table: every entry a string index, and a name. */
 static int check_names(Vf *v, const char *what, const uint32_t *t, uint32_t n)
 {
     if (n && !t)
         return vfail(v, "%s table missing", what);
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         if (t[i] >= v->img->nstrings)
             return vfail(v, "%s %u: string index %u out of range", what, i, t[i]);
+        if (!is_name(v->img, t[i], false)) return name_fail(v, what, i, t[i]);
+    }
     return 0;
 }
 
@@ -336,6 +376,8 @@ static int check_rule(Vf *v, uint32_t i)
         return vfail(v, "rule %u: name index %u out of range", i, r->name);
     if (r->is_task ? r->target >= img->nstrings : r->target >= img->nsurveys)
         return vfail(v, "rule %u: %s index %u out of range", i, r->is_task ? "task name" : "survey", r->target);
+    if (!is_name(img, r->name, true)) return name_fail(v, "rule", i, r->name);
+    if (r->is_task && !is_name(img, r->target, false)) return name_fail(v, "rule task", i, r->target);
     if (r->trigger == KB_TRIG_AFTER) {
         if (r->event >= img->nevents)
             return vfail(v, "rule %u: trigger event %u out of range", i, r->event);
@@ -373,6 +415,11 @@ static int check_rule(Vf *v, uint32_t i)
         const KbVariant *va = &r->variants[k];
         if (va->name >= img->nstrings)
             return vfail(v, "rule %u: variant %u: name index out of range", i, k);
+        if (!is_name(img, va->name, true)) {
+            char what[40];
+            snprintf(what, sizeof what, "rule %u: variant", i);
+            return name_fail(v, what, k, va->name);
+        }
         if (va->pct > 100)
             return vfail(v, "rule %u: variant %u: %u%% is over 100", i, k, va->pct);
         pct += va->pct;

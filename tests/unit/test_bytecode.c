@@ -522,6 +522,15 @@ START_TEST(test_verify_tables)
     ck_assert_str_eq(err, "debug: attribute read 0: position 0:5 (lines and columns count from 1)");
     img->attr_reads[0].line = 3;
     ck_assert_int_eq(kb_verify(img, err, sizeof err), 0);
+    /* names: what the compiler writes, nothing else (a .kbc made by hand) */
+    uint32_t zone = img->timezone, ev0 = img->events[0], rule0 = img->rules[0].name;
+    img->events[0] = zone;              /* "Europe/Oslo" */
+    ck_assert_int_eq(kb_verify(img, err, sizeof err), -1);
+    ck_assert_str_eq(err, "event 0: \"Europe/Oslo\" is not a name");
+    img->events[0] = ev0;
+    ((char *)img->strings[rule0])[0] = '\x1b';
+    ck_assert_int_eq(kb_verify(img, err, sizeof err), -1);
+    ck_assert_str_eq(err, "rule 0: \"\\x1b1\" is not a name");
     kb_free(img);
 }
 END_TEST
