@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "../lang/util.h"
 
 #define D30 (30 * 86400LL)
 #define TOP_CUSTOMERS 10
@@ -329,27 +330,50 @@ static const char *cstr(const Diff *d, uint32_t id, size_t *n)
     return s;
 }
 
+/* Out -- text on its way to f through a buffer of its own (put: a KuPut):
+ * a row of diff --format csv is made there, not by a stdio call per field. */
+typedef struct Out { FILE *f; size_t n; char b[1024]; } Out;
+
+static void out_put(void *ctx, const char *p, size_t n)
+{
+    Out *o = ctx;
+    if (o->n + n > sizeof o->b) {
+        fwrite(o->b, 1, o->n, o->f);
+        o->n = 0;
+        if (n > sizeof o->b) { fwrite(p, 1, n, o->f); return; }
+    }
+    memcpy(o->b + o->n, p, n);
+    o->n += n;
+}
+
 static void csv_out(const Diff *d, FILE *f)
 {
     static const char *const actions[] = { "ask", "remind", "task" };
+    Out o = { .f = f };
     fputs("change,time,customer,rule,action,survey,channel,attempt,variant\n", f);
     for (size_t i = 0; i < d->nd; i++) {
         const DRow *r = d->d[i].r;
         char tb[48];
         size_t n;
         const char *s;
-        fputs(d->d[i].sign < 0 ? "-," : "+,", f);
-        fwrite(tb, 1, kt_time(r->time, tb, sizeof tb), f);
-        fputc(',', f);
-        s = cstr(d, r->cust, &n); kt_csv_field(f, s, n); fputc(',', f);
-        s = nstr(d, r->rule, &n); kt_csv_field(f, s, n); fputc(',', f);
-        fputs(actions[r->action < 3 ? r->action : 0], f); fputc(',', f);
-        s = nstr(d, r->survey, &n); kt_csv_field(f, s, n); fputc(',', f);
-        s = nstr(d, r->chan, &n); kt_csv_field(f, s, n);
-        fprintf(f, ",%u,", r->attempt);
-        s = nstr(d, r->variant, &n); kt_csv_field(f, s, n);
-        fputc('\n', f);
+        out_put(&o, d->d[i].sign < 0 ? "-," : "+,", 2);
+        out_put(&o, tb, kt_time(r->time, tb, sizeof tb));
+        out_put(&o, ",", 1);
+        s = cstr(d, r->cust, &n); ku_csv_field(s, n, out_put, &o); out_put(&o, ",", 1);
+        s = nstr(d, r->rule, &n); ku_csv_field(s, n, out_put, &o); out_put(&o, ",", 1);
+        s = actions[r->action < 3 ? r->action : 0]; out_put(&o, s, strlen(s)); out_put(&o, ",", 1);
+        s = nstr(d, r->survey, &n); ku_csv_field(s, n, out_put, &o); out_put(&o, ",", 1);
+        s = nstr(d, r->chan, &n); ku_csv_field(s, n, out_put, &o);
+        char num[16], *e = num + sizeof num, *p = e;
+        *--p = ',';
+        uint32_t a = r->attempt;
+        do *--p = (char)('0' + a % 10u); while ((a /= 10u) != 0);
+        *--p = ',';
+        out_put(&o, p, (size_t)(e - p));
+        s = nstr(d, r->variant, &n); ku_csv_field(s, n, out_put, &o);
+        out_put(&o, "\n", 1);
     }
+    fwrite(o.b, 1, o.n, f);
 }
 
 static void signed_num(FILE *f, uint64_t before, uint64_t after)
@@ -680,7 +704,7 @@ int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, co
     u = kr_reader_image(imgs, 2, NULL);
     if (!u) goto oom;
     KrMulti m = { .imgs = { old, new_ }, .nimgs = 2, .emit = { emit_row, emit_row },
-                  .emit_ctx = { &d.s[0], &d.s[1] } };
+                  .emit_ctx = { &d.s[0], &d.s[1] }, .apart = true };
     if (kr_multi_run(&m, u, opt, d.customers, d.values, err) != 0) goto done;
     if (d.s[0].failed || d.s[1].failed) goto oom;
     if (compute_diff(&d) != 0) goto oom;

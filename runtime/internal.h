@@ -362,6 +362,10 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
  * order: files in command-line order, rows in file order; one thread); a
  * nonzero return stops the read as out of memory. */
 void kp_on_row(KpRun *r, int (*fn)(void *ctx, const KrEvent *ev), void *ctx);
+/* Before kp_replay_lanes: the lanes' emitters touch nothing but their own
+ * ctx, so with more than one job the lanes' rows are merged at once, a
+ * thread each (each lane's rows still in the schedule's order). */
+void kp_lanes_apart(KpRun *r);
 /* Pass 1: reads every input (ki_drain), with opt->progress a progress line
  * on err if a terminal.  0, or -1 after a message. */
 int  kp_read(KpRun *r, KrInput *in, FILE *err);
@@ -420,11 +424,14 @@ typedef struct KrMulti {
     /* after a successful run, before the engines are freed (may be NULL):
      * engine k's statistics, the horizon, the rows skipped (report) */
     void (*on_finish)(void *ctx, uint32_t k, const KrStats *st, int64_t horizon, uint64_t skipped);
+    /* the emitters touch nothing but their own emit_ctx: the images' rows
+     * may be merged at once (kp_lanes_apart), image 0's no longer first */
+    bool apart;
 } KrMulti;
 /* Reads opt's inputs once through reader image u and replays them through
  * one engine per image, partitioned (kp_new_lanes: opt->jobs threads,
  * opt->memory): each image's rows reach its emitter in the schedule's
- * order, image 0's first (horizon as kr_simulate).  0, or 1 after a
+ * order, image 0's first unless m->apart (horizon as kr_simulate).  0, or 1 after a
  * message. */
 int kr_multi_run(const KrMulti *m, const KImage *u, const KrOptions *opt, KrPool *customers,
                  KrPool *values, FILE *err);

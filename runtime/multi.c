@@ -137,6 +137,7 @@ int kr_multi_run(const KrMulti *m, const KImage *u, const KrOptions *opt, KrPool
     run = kp_new_lanes(u, m->imgs, nl, opt, customers, values);
     if (!run) { fprintf(err, "kairos: out of memory\n"); goto done; }
     if (m->on_event) kp_on_row(run, m->on_event, m->event_ctx);
+    if (m->apart) kp_lanes_apart(run);
     if (kp_read(run, in, err) != 0) goto done;          /* the reader printed the message */
     /* the horizon as kr_simulate's: other shards' rows included */
     int64_t horizon = opt->has_until ? opt->until : kp_last_time(run);

@@ -218,6 +218,8 @@ struct KpRun {
     const KImage *img;               /* the reader image: the records' indexes */
     Lane lane[KP_LANES]; uint32_t nlanes;
     int (*on_row)(void *ctx, const KrEvent *ev); void *on_row_ctx;
+    bool apart;                      /* kp_lanes_apart */
+    bool lanes_at_once;              /* the lanes' merges run at once (no writer threads then) */
     const KrOptions *opt;
     KrPool *customers, *values;
     Bucket *b; uint32_t nb;
@@ -309,6 +311,8 @@ void kp_on_row(KpRun *r, int (*fn)(void *ctx, const KrEvent *ev), void *ctx)
     r->on_row = fn;
     r->on_row_ctx = ctx;
 }
+
+void kp_lanes_apart(KpRun *r) { r->apart = true; }
 
 KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, const KrOptions *opt,
                     KrPool *customers, KrPool *values)
@@ -1444,7 +1448,7 @@ static int hand(Writer *w, uint32_t b, uint32_t n)
  * one job); false: the merge emits itself. */
 static bool writer_start(KpRun *r, uint32_t lane, KrEmit emit, void *ctx, Writer *w, pthread_t *th)
 {
-    if (!emit || ki_jobs(r->opt) < 2u) return false;
+    if (!emit || ki_jobs(r->opt) < 2u || r->lanes_at_once) return false;
     uint64_t rows = 0;
     for (uint32_t i = 0; i < r->nb; i++) rows += r->b[i].out[lane].nrows + r->b[i].out[lane].rows_spilled;
     if (rows < 4u * WRITE_BATCH) return false;
@@ -1527,6 +1531,39 @@ out:
     return rc;
 }
 
+/* merge_lanes -- each lane's rows to its emitter: lane after lane, or,
+ * with lanes apart (kp_lanes_apart) and more than one job, every lane at
+ * once on a thread of its own (lane 0 on this one; each merge then emits
+ * itself: the writer threads would only add threads to the cores).  The
+ * result of the lowest lane that failed. */
+typedef struct LaneMerge { KpRun *r; uint32_t lane; KrEmit emit; void *ctx; int rc; } LaneMerge;
+
+static void *lane_main(void *arg)
+{
+    LaneMerge *m = arg;
+    m->rc = merge_rows(m->r, m->lane, m->emit, m->ctx);
+    return NULL;
+}
+
+static int merge_lanes(KpRun *r, const KrEmit *emit, void *const *emit_ctx)
+{
+    LaneMerge m[KP_LANES];
+    pthread_t th[KP_LANES];
+    bool started[KP_LANES] = { false };
+    r->lanes_at_once = r->apart && r->nlanes > 1 && ki_jobs(r->opt) >= 2u;
+    for (uint32_t l = 0; l < r->nlanes; l++) {
+        m[l] = (LaneMerge){ r, l, emit[l], emit_ctx[l], 0 };
+        if (l > 0 && r->lanes_at_once) started[l] = pthread_create(&th[l], NULL, lane_main, &m[l]) == 0;
+    }
+    int rc = 0;
+    for (uint32_t l = 0; l < r->nlanes; l++) {
+        if (started[l]) pthread_join(th[l], NULL);
+        else if (rc == 0 || r->lanes_at_once) lane_main(&m[l]);
+        if (rc == 0) rc = m[l].rc;
+    }
+    return rc;
+}
+
 int kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx)
 {
     return kp_replay_lanes(r, horizon, &emit, &emit_ctx);
@@ -1602,7 +1639,7 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
         for (uint32_t l = 0; l < r->nlanes; l++) r->lane[l].stats.events += r->part[p].none_counted;
     if (rc == 0 && lowest != UINT32_MAX) rc = -1;
     else if (rc != 0) r->errmsg[0] = '\0';       /* out of memory: no limit message */
-    for (uint32_t l = 0; l < r->nlanes && rc == 0; l++) rc = merge_rows(r, l, emit[l], emit_ctx[l]);
+    if (rc == 0) rc = merge_lanes(r, emit, emit_ctx);
 out:
     for (uint32_t j = 0; j < jobs; j++) acc_free(&acc[j]);
     return rc;
