@@ -48,6 +48,9 @@ typedef struct CsvState {
                                        row stays valid while the next is parsed */
     uint32_t next;                  /* the one to fill */
     KiCustMemo memo;                /* the last customer (input_impl.h) */
+    uint8_t same_run;               /* rows of the memo's customer lately: a saturating count,
+                                       up with such a row, down with another (a log grouped
+                                       by customer: no batches, the memo takes the rows) */
     uint64_t hashed;                /* rows hashed in the batch (summed into batch_hashed at the end) */
 } CsvState;
 
@@ -389,6 +392,8 @@ static int row(KiSrc *s, CsvState *st, const char *rec, const CsvRec *b)
     uint64_t ch = 0;
     int k = 0;
     bool same = !b->hashed && !f->esc && ki_memo_take(&st->memo, c, f->p, f->len, r, &k);
+    if (same) { if (st->same_run < 15u) st->same_run++; }
+    else if (st->same_run > 0) st->same_run--;
     if (same) {
         /* r->customer and r->route set */
     } else if (b->hashed) {
@@ -510,14 +515,16 @@ static size_t blank(const char *p, const char *end, bool eof)
  * the pool's table is far larger than the caches); not the rows of the
  * same customer as the row before, which the memo takes.  One record at a
  * time while the pool holds fewer than BATCH_POOL customers (its table is
- * in the caches then, and batches only cost). */
+ * in the caches then, and batches only cost), or while the rows come in
+ * runs of one customer (same_run: the memo takes most). */
 static void cut_batch(KiSrc *s, CsvState *st)
 {
     const char *p = s->buf + s->pos, *end = s->buf + s->end;
     uint32_t stride = st->ncols + 1u;
     const CsvField *prev = st->memo.len ? &(CsvField){ st->memo.id, st->memo.len, 0, 0 } : NULL;
     st->bn = st->bi = 0;
-    uint32_t cap = kr_pool_count(s->ctx->customers) >= BATCH_POOL ? st->bcap : 1u;
+    bool ahead = kr_pool_count(s->ctx->customers) >= BATCH_POOL && st->same_run < 8u;
+    uint32_t cap = ahead ? st->bcap : 1u;
     while (st->bn < cap && p < end) {
         CsvRec *b = &st->b[st->bn];
         size_t n = blank(p, end, s->eof);
@@ -534,7 +541,9 @@ static void cut_batch(KiSrc *s, CsvState *st)
         if (r <= 0 || (size_t)r > MAX_RECORD) break;      /* ki_csv_step sees to it */
         *b = (CsvRec){ .len = (uint32_t)r, .nl = ct.nl, .nf = ct.nf };
         const CsvField *f = &st->f[st->c_cust];
-        if (ct.nf == st->ncols && !f->esc) {
+        if (!ahead) {
+            /* one record at a time: row() hashes (or takes the memo) */
+        } else if (ct.nf == st->ncols && !f->esc) {
             if (!prev || prev->len != f->len || !ki_same_bytes(prev->p, f->p, f->len)) {
                 b->h = kr_hash_bytes(f->p, f->len);
                 b->hashed = true;
