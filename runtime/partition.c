@@ -1390,8 +1390,9 @@ static void heap_top(const KpRun *r, uint32_t lane, uint32_t *h, uint32_t n)
  * other, so formatting the schedule (about 60 % of the merge) no longer
  * waits for the heap, nor the heap for formatting.  The rows are emitted in
  * the same order by one thread: the same bytes.  Each lane's merge has one
- * (diff, readout, report: their emitters run on it, one at a time, while
- * the merge only reads the rows and the shared customer pool). */
+ * (readout, report: their emitters run on it, one at a time, while the
+ * merge only reads the rows and the shared customer pool), unless the
+ * lanes' merges run at once (diff: merge_lanes), which then emit themselves. */
 #define WRITE_BATCH 1024u
 #define WRITE_AHEAD 16u                  /* the customer ids of the rows this far ahead start
                                             loading (entry), half as far (bytes): with many
