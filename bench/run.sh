@@ -23,6 +23,10 @@
 #   report    kairos report bench/policy.kai FILE -o report.html (CSV only):
 #             the HTML page of the same replay, its cost as a ratio to
 #             simulate's (target: at most 1.5x) and its size (under 2 MB),
+#   paired    the ratio targets again (grouped and shuffled / sorted, JSON
+#             Lines / CSV, diff and report / simulate), each from $BENCH_RUNS
+#             pairs of runs made back to back, the median of the pairs' wall
+#             ratios (the figures above are taken minutes apart),
 # and prints seconds, events/s, peak RSS, the ratio of wall time to wc -l's,
 # then the targets of issue 16 as ratios measured in this run: events/s of
 # wall time (target >= 15 M), x wc -l (<= 6), grouped / sorted and shuffled /
@@ -229,6 +233,35 @@ if [ -n "${sim_secs:-}" ]; then
                 d, w, r / 1024, b / 1024, (s > 0 ? d / s : 0), (sw > 0 ? w / sw : 0)
         }'
     fi
+fi
+
+# paired: the ratios of the targets again, each from pairs of runs made
+# one right after the other (A B A B ..., $RUNS pairs), as the median of
+# the pairs' wall-time ratios: the best-of-runs figures above are taken
+# minutes apart, and this VM's speed changes from minute to minute.
+# pair_ratio "A ARGS" "B ARGS": sets $ratio (or "failed"); the ARGS are
+# shell words (eval), run under kairos-bench rss, output thrown away.
+pair_ratio() {
+    _rs="" _i=0 ratio=failed
+    while [ "$_i" -lt "$RUNS" ]; do
+        _i=$((_i + 1))
+        eval "\"\$BENCH\" rss $1" >/dev/null 2>"$DIR/pair-a.txt" || return
+        eval "\"\$BENCH\" rss $2" >/dev/null 2>"$DIR/pair-b.txt" || return
+        _rs="$_rs $(awk -v a="$(tail -n 1 "$DIR/pair-a.txt" | awk '{print $2}')" \
+                        -v b="$(tail -n 1 "$DIR/pair-b.txt" | awk '{print $2}')" 'BEGIN { printf "%.4f", (b > 0 ? a / b : 0) }')"
+    done
+    ratio=$(printf '%s\n' $_rs | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+}
+if [ -n "${sim_secs:-}" ]; then
+    Q="--no-progress -o \"$DIR/pair.csv\""
+    S="\"$KAIROS\" simulate \"$POLICY\""
+    pair_ratio "$S \"$base-grouped.csv\" $Q" "$S \"$base.csv\" $Q"; pg=$ratio
+    pair_ratio "$S \"$base-shuffled.csv\" $Q" "$S \"$base.csv\" $Q"; ps=$ratio
+    pair_ratio "$S \"$base.jsonl\" $Q" "$S \"$base.csv\" $Q"; pj=$ratio
+    pair_ratio "\"$KAIROS\" diff \"$POLICY\" \"$DIR/policy-new.kai\" \"$base.csv\" --format csv -o \"$DIR/pair.csv\"" \
+        "$S \"$base.csv\" $Q"; pd=$ratio
+    pair_ratio "\"$KAIROS\" report \"$POLICY\" \"$base.csv\" -o \"$DIR/pair.html\"" "$S \"$base.csv\" $Q"; pr=$ratio
+    echo "paired (wall ratios of runs back to back, median of $RUNS): grouped / sorted $pg, shuffled / sorted $ps (about 1); JSON Lines / CSV $pj (<= 1.5); diff / simulate $pd (<= 1.3); report / simulate $pr (<= 1.5)"
 fi
 
 # peer: the single-rule case (bench/single.kai: ask NPS 24 h after

@@ -58,7 +58,8 @@ tiny() {
 tiny env
 st=$?
 if [ "$st" = 0 ] && grep -q '^peer: every schedule above is the same in kairos and DuckDB' "$TMP/out" &&
-   grep -q '^    20000       300 grouped ' "$TMP/out"; then ok
+   grep -q '^    20000       300 grouped ' "$TMP/out" &&
+   grep -q '^paired (wall ratios of runs back to back, median of 1): grouped / sorted [0-9]*\.[0-9][0-9], shuffled / sorted [0-9]*\.[0-9][0-9] (about 1); JSON Lines / CSV [0-9]*\.[0-9][0-9] (<= 1.5); diff / simulate [0-9]*\.[0-9][0-9] (<= 1.3); report / simulate [0-9]*\.[0-9][0-9] (<= 1.5)$' "$TMP/out"; then ok
 else echo "exit status $st" >>"$TMP/out"; bad "run.sh: tiny bench" "$TMP/out"
 fi
 tiny env BENCH_NODE=false
