@@ -177,6 +177,13 @@ static long cut_fast(CsvState *st, const char *p, const char *end, bool eof, Csv
 }
 #endif
 
+/* cut_record -- cut_fast, and cut() when the record holds a quote. */
+static long cut_record(CsvState *st, const char *p, const char *end, bool eof, CsvCut *c)
+{
+    long r = cut_fast(st, p, end, eof, c);
+    return r == -2 ? cut(st, p, end, eof, c) : r;
+}
+
 /* cell -- the bytes of a field, unescaped into the scratch buffer if it
  * holds doubled quotes.  NULL when out of memory. */
 static const char *cell(CsvState *st, const CsvField *f, size_t *len)
@@ -536,8 +543,7 @@ static void cut_batch(KiSrc *s, CsvState *st)
         }
         CsvCut ct;
         st->f = st->fb + (size_t)st->bn * stride;
-        long r = cut_fast(st, p, end, s->eof, &ct);
-        if (r == -2) r = cut(st, p, end, s->eof, &ct);
+        long r = cut_record(st, p, end, s->eof, &ct);
         if (r <= 0 || (size_t)r > MAX_RECORD) break;      /* ki_csv_step sees to it */
         *b = (CsvRec){ .len = (uint32_t)r, .nl = ct.nl, .nf = ct.nf };
         const CsvField *f = &st->f[st->c_cust];
@@ -607,8 +613,7 @@ int ki_csv_step(KiSrc *s)
         const char *rec = s->buf + s->pos;
         CsvCut ct;
         st->f = st->fb;
-        long r = cut_fast(st, rec, s->buf + s->end, s->eof, &ct);
-        if (r == -2) r = cut(st, rec, s->buf + s->end, s->eof, &ct);
+        long r = cut_record(st, rec, s->buf + s->end, s->eof, &ct);
         if (r == 0) {
             if (s->end - s->pos > MAX_RECORD)
                 return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");

@@ -219,7 +219,6 @@ struct KpRun {
     Lane lane[KP_LANES]; uint32_t nlanes;
     int (*on_row)(void *ctx, const KrEvent *ev); void *on_row_ctx;
     bool apart;                      /* kp_lanes_apart */
-    bool lanes_at_once;              /* the lanes' merges run at once (no writer threads then) */
     const KrOptions *opt;
     KrPool *customers, *values;
     Bucket *b; uint32_t nb;
@@ -1446,10 +1445,11 @@ static int hand(Writer *w, uint32_t b, uint32_t n)
 }
 
 /* writer_start -- a Writer for emit when it pays (rows enough, more than
- * one job); false: the merge emits itself. */
-static bool writer_start(KpRun *r, uint32_t lane, KrEmit emit, void *ctx, Writer *w, pthread_t *th)
+ * one job, and no other lane merged at once: solo); false: the merge
+ * emits itself. */
+static bool writer_start(KpRun *r, uint32_t lane, KrEmit emit, void *ctx, bool solo, Writer *w, pthread_t *th)
 {
-    if (!emit || ki_jobs(r->opt) < 2u || r->lanes_at_once) return false;
+    if (!emit || ki_jobs(r->opt) < 2u || !solo) return false;
     uint64_t rows = 0;
     for (uint32_t i = 0; i < r->nb; i++) rows += r->b[i].out[lane].nrows + r->b[i].out[lane].rows_spilled;
     if (rows < 4u * WRITE_BATCH) return false;
@@ -1483,13 +1483,16 @@ static int writer_end(Writer *w, pthread_t th, uint32_t b, uint32_t n)
     return w->rc;
 }
 
-static int merge_rows(KpRun *r, uint32_t lane, KrEmit emit, void *ctx)
+/* merge_rows -- lane's rows of every bucket to emit in the schedule's
+ * order; solo: no other lane's merge runs at the same time (a writer
+ * thread may then help: writer_start). */
+static int merge_rows(KpRun *r, uint32_t lane, KrEmit emit, void *ctx, bool solo)
 {
     uint32_t *h = malloc(r->nb * sizeof *h), n = 0;
     if (!h) return -1;
     Writer wr;
     pthread_t wth;
-    bool ahead = writer_start(r, lane, emit, ctx, &wr, &wth);
+    bool ahead = writer_start(r, lane, emit, ctx, solo, &wr, &wth);
     uint32_t cur = 0, fill = 0;          /* ahead: the batch being filled */
     int rc = 0;
     for (uint32_t i = 0; i < r->nb; i++) {
@@ -1537,12 +1540,12 @@ out:
  * once on a thread of its own (lane 0 on this one; each merge then emits
  * itself: the writer threads would only add threads to the cores).  The
  * result of the lowest lane that failed. */
-typedef struct LaneMerge { KpRun *r; uint32_t lane; KrEmit emit; void *ctx; int rc; } LaneMerge;
+typedef struct LaneMerge { KpRun *r; uint32_t lane; KrEmit emit; void *ctx; bool solo; int rc; } LaneMerge;
 
 static void *lane_main(void *arg)
 {
     LaneMerge *m = arg;
-    m->rc = merge_rows(m->r, m->lane, m->emit, m->ctx);
+    m->rc = merge_rows(m->r, m->lane, m->emit, m->ctx, m->solo);
     return NULL;
 }
 
@@ -1551,15 +1554,15 @@ static int merge_lanes(KpRun *r, const KrEmit *emit, void *const *emit_ctx)
     LaneMerge m[KP_LANES];
     pthread_t th[KP_LANES];
     bool started[KP_LANES] = { false };
-    r->lanes_at_once = r->apart && r->nlanes > 1 && ki_jobs(r->opt) >= 2u;
+    bool at_once = r->apart && r->nlanes > 1 && ki_jobs(r->opt) >= 2u;
     for (uint32_t l = 0; l < r->nlanes; l++) {
-        m[l] = (LaneMerge){ r, l, emit[l], emit_ctx[l], 0 };
-        if (l > 0 && r->lanes_at_once) started[l] = pthread_create(&th[l], NULL, lane_main, &m[l]) == 0;
+        m[l] = (LaneMerge){ r, l, emit[l], emit_ctx[l], !at_once, 0 };
+        if (l > 0 && at_once) started[l] = pthread_create(&th[l], NULL, lane_main, &m[l]) == 0;
     }
     int rc = 0;
     for (uint32_t l = 0; l < r->nlanes; l++) {
         if (started[l]) pthread_join(th[l], NULL);
-        else if (rc == 0 || r->lanes_at_once) lane_main(&m[l]);
+        else if (rc == 0 || at_once) lane_main(&m[l]);
         if (rc == 0) rc = m[l].rc;
     }
     return rc;
