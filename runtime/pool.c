@@ -105,7 +105,11 @@ static inline void make_key(Key *q, const char *s, size_t len)
 void kr_pool_prefetch(const KrPool *p, uint64_t h)
 {
 #if defined(__GNUC__)
-    __builtin_prefetch(&p->slots[(uint32_t)(h >> 32) & p->mask]);
+    /* the home slot and the next (a probe goes on to it about a third of
+     * the time): 48 bytes, two cache lines when they straddle one */
+    const char *s = (const char *)&p->slots[(uint32_t)(h >> 32) & p->mask];
+    __builtin_prefetch(s);
+    __builtin_prefetch(s + 2u * sizeof(Slot) - 1u);
 #else
     (void)p; (void)h;
 #endif
