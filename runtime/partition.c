@@ -50,7 +50,7 @@
 
 #define NB_MIN      64u              /* buckets, at least */
 #define NB_MAX      65536u           /* ... at most */
-#define NB_INPUT    (2048u << 10)     /* input bytes per bucket aimed at */
+#define NB_INPUT    (512u << 10)      /* input bytes per bucket aimed at */
 #define MEMORY_DEFAULT (512ull << 20)
 #define JOBS_MAX    64u
 #define BUFFER_MAX  (8ull << 20)     /* records buffered, at most (and schedule rows kept: a quarter) */
