@@ -184,6 +184,15 @@ char *ku_buf_take(KuBuf *b)
 void ku_put_file(void *file, const char *p, size_t n) { fwrite(p, 1, n, file); }
 void ku_put_buf(void *kubuf, const char *p, size_t n) { ku_buf_add(kubuf, p, n); }
 
+size_t ku_fmt_uint(uint64_t v, char *buf)
+{
+    char tmp[20];
+    size_t n = 0;
+    do { tmp[n++] = (char)('0' + v % 10u); v /= 10u; } while (v);
+    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1u - i];
+    return n;
+}
+
 void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx)
 {
     bool q = false;

@@ -66,6 +66,10 @@ typedef void (*KuPut)(void *ctx, const char *p, size_t n);
 void ku_put_file(void *file, const char *p, size_t n);
 void ku_put_buf(void *kubuf, const char *p, size_t n);
 
+/* The decimal digits of v into buf (at least 20 bytes; no NUL); returns
+ * their count. */
+size_t ku_fmt_uint(uint64_t v, char *buf);
+
 /* The n bytes at s as a CSV field, quoted (RFC 4180) only when they hold
  * a comma, a quote or a line break. */
 void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx);

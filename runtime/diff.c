@@ -364,12 +364,10 @@ static void csv_out(const Diff *d, FILE *f)
         s = actions[r->action < 3 ? r->action : 0]; out_put(&o, s, strlen(s)); out_put(&o, ",", 1);
         s = nstr(d, r->survey, &n); ku_csv_field(s, n, out_put, &o); out_put(&o, ",", 1);
         s = nstr(d, r->chan, &n); ku_csv_field(s, n, out_put, &o);
-        char num[16], *e = num + sizeof num, *p = e;
-        *--p = ',';
-        uint32_t a = r->attempt;
-        do *--p = (char)('0' + a % 10u); while ((a /= 10u) != 0);
-        *--p = ',';
-        out_put(&o, p, (size_t)(e - p));
+        char num[20];
+        out_put(&o, ",", 1);
+        out_put(&o, num, ku_fmt_uint(r->attempt, num));
+        out_put(&o, ",", 1);
         s = nstr(d, r->variant, &n); ku_csv_field(s, n, out_put, &o);
         out_put(&o, "\n", 1);
     }

@@ -183,19 +183,17 @@ static uint32_t *map_pool(KrPool *to, const KrPool *from, uint32_t *n)
     *n = kr_pool_count(from);
     uint32_t *m = malloc(((size_t)*n + 1u) * sizeof *m);
     if (!m) return NULL;
-    uint64_t h[MAP_AHEAD];
+    struct { const char *p; size_t len; uint64_t h; } q[MAP_AHEAD];   /* string i at q[i % MAP_AHEAD] */
     for (uint32_t i = 0; i < *n + MAP_AHEAD; i++) {
-        size_t len;
-        const char *p;
-        if (i >= MAP_AHEAD) {              /* string i - MAP_AHEAD, whose hash is h[i % MAP_AHEAD] */
+        uint32_t k = i % MAP_AHEAD;
+        if (i >= MAP_AHEAD) {              /* string i - MAP_AHEAD, hashed MAP_AHEAD steps ago */
             uint32_t j = i - MAP_AHEAD;
-            p = kr_pool_str(from, j, &len);
-            if ((m[j] = kr_intern_hashed(to, p, len, h[i % MAP_AHEAD])) == UINT32_MAX) { free(m); return NULL; }
+            if ((m[j] = kr_intern_hashed(to, q[k].p, q[k].len, q[k].h)) == UINT32_MAX) { free(m); return NULL; }
         }
         if (i < *n) {
-            p = kr_pool_str(from, i, &len);
-            h[i % MAP_AHEAD] = kr_hash_bytes(p, len);
-            kr_pool_prefetch(to, h[i % MAP_AHEAD]);
+            q[k].p = kr_pool_str(from, i, &q[k].len);
+            q[k].h = kr_hash_bytes(q[k].p, q[k].len);
+            kr_pool_prefetch(to, q[k].h);
         }
     }
     return m;

@@ -84,16 +84,6 @@ static void field(KoWriter *w, const char *key, const char *s, size_t n, bool fi
     }
 }
 
-/* Decimal digits of v into buf (no NUL); returns the length. */
-static size_t fmt_uint(uint64_t v, char *buf)
-{
-    char tmp[24];
-    size_t n = 0;
-    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* buf gets YYYY-MM-DDTHH:MM:SSZ (years outside 0-9999 are printed with
  * snprintf); returns the length. */
 static size_t fmt_time(int64_t t, char *buf)
@@ -233,8 +223,8 @@ int ko_row(KoWriter *w, const KrRow *r)
     field(w, "survey", s, n, false);
     s = r->channel < img->nchannels ? istr(img, img->channels[r->channel], &n) : istr(img, KB_NONE, &n);
     field(w, "channel", s, n, false);
-    char abuf[16];
-    size_t an = fmt_uint(r->attempt, abuf);
+    char abuf[20];
+    size_t an = ku_fmt_uint(r->attempt, abuf);
     if (w->fmt == KR_OUT_CSV) { put(w, ",", 1); put(w, abuf, an); }
     else { puts0(w, ",\"attempt\":"); put(w, abuf, an); }
     if (r->variant != KB_NONE && r->variant < rule->nvariants)

@@ -50,7 +50,7 @@
 
 #define NB_MIN      64u              /* buckets, at least */
 #define NB_MAX      65536u           /* ... at most */
-#define NB_INPUT    (512u << 10)      /* input bytes per bucket aimed at */
+#define NB_INPUT    (512u << 10)     /* input bytes per bucket aimed at */
 #define MEMORY_DEFAULT (512ull << 20)
 #define JOBS_MAX    64u
 #define BUFFER_MAX  (8ull << 20)     /* records buffered, at most (and schedule rows kept: a quarter) */
@@ -451,6 +451,17 @@ static void page_release(Part *w, Page *p)
     w->free_pages = p;
 }
 
+/* bucket_of -- the bucket of a row whose customer id hashes to route
+ * (KrEvent.route): from the id's bytes, the same in every part whatever
+ * the part's pool ids; from the top 16 bits of the hash, not from the low
+ * bits of its high half: those are a pool's table index, and a bucket's
+ * customers all sharing them would pile up in one run of its pool's
+ * table (nb <= 65,536). */
+static inline uint32_t bucket_of(const KpRun *r, uint32_t route)
+{
+    return (route >> 16) & (r->nb - 1u);
+}
+
 static inline Seg *seg_of(const KpRun *r, uint32_t part, uint32_t bucket)
 {
     return &r->seg[(size_t)part * r->nb + bucket];
@@ -600,12 +611,7 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     bool at_max = ev->time >= w->last_time;
     if (at_max) w->last_time = ev->time;
     if (ev->event == KB_NONE && !r->on_row && none_row(w, ev, at_max)) goto counted;
-    /* the bucket: from the customer id's bytes (ev->route), the same in
-     * every part whatever the part's pool ids; from the top 16 bits of
-     * the hash, not from the low bits of its high half: those are a pool's
-     * table index, and a bucket's customers all sharing them would pile up
-     * in one run of its pool's table (nb <= 65,536) */
-    Seg *k = seg_of(r, w->idx, (ev->route >> 16) & (r->nb - 1u));
+    Seg *k = seg_of(r, w->idx, bucket_of(r, ev->route));
     size_t need = rec_size(r->wide, ev->nattrs);
     char *d = k->cur;
     if (!d || (size_t)(k->lim - d) < need) {
@@ -662,7 +668,7 @@ static void sink_ahead(void *arg, uint32_t route)
     const Part *w = arg;
     const KpRun *r = w->r;
 #if defined(__GNUC__)
-    __builtin_prefetch(seg_of(r, w->idx, (route >> 16) & (r->nb - 1u)), 1);
+    __builtin_prefetch(seg_of(r, w->idx, bucket_of(r, route)), 1);
 #else
     (void)r;
 #endif

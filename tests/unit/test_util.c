@@ -185,6 +185,25 @@ START_TEST(test_quoting)
 }
 END_TEST
 
+/* ku_fmt_uint: the decimal digits, no NUL, no leading zeros; 0 is "0";
+ * the largest value fills the 20 bytes the header asks for. */
+START_TEST(test_fmt_uint)
+{
+    static const struct { uint64_t v; const char *s; } cases[] = {
+        { 0, "0" }, { 7, "7" }, { 10, "10" }, { 4294967295u, "4294967295" },
+        { UINT64_MAX, "18446744073709551615" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char buf[21];
+        memset(buf, 'x', sizeof buf);
+        size_t n = ku_fmt_uint(cases[k].v, buf);
+        ck_assert_uint_eq(n, strlen(cases[k].s));
+        ck_assert_mem_eq(buf, cases[k].s, n);
+        ck_assert_int_eq(buf[n], 'x');
+    }
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -195,6 +214,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, test_grow_and_buf);
     tcase_add_test(tc, test_reserve);
     tcase_add_test(tc, test_quoting);
+    tcase_add_test(tc, test_fmt_uint);
     suite_add_tcase(s, tc);
     return s;
 }
