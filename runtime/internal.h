@@ -317,6 +317,13 @@ int  kr_engine_event(KrEngine *e, const KrEvent *ev);
 /* Fires every timer due at or before the horizon, flushes the last rows,
  * counts what is left as beyond the horizon.  0 or -1. */
 int  kr_engine_finish(KrEngine *e, int64_t horizon);
+/* kr_engine_finish for the customers fed so far, after which events of
+ * customers not fed yet may follow, from any time (the clock starts
+ * again): customers are independent (LANGUAGE.md section 4), so a replay
+ * customer by customer, each from its first event to the horizon, sends
+ * each the same as one in time order over all of them.  Rows then come
+ * customer after customer.  0 or -1. */
+int  kr_engine_finish_customers(KrEngine *e, int64_t horizon);
 const KrStats *kr_engine_stats(const KrEngine *e);
 /* Why kr_engine_event/finish failed when it was not memory or the emitter
  * (a limit of SPEC 9: too many `every` boundaries), else NULL. */
@@ -381,6 +388,10 @@ size_t kp_buffered_peak(const KpRun *r);
 size_t kp_budget(const KpRun *r);
 /* After kp_replay: schedule rows that waited for the merge in the file. */
 uint64_t kp_rows_spilled(const KpRun *r);
+/* After kp_replay: buckets replayed customer by customer (their records
+ * grouped by customer), and buckets that looked so but were not and were
+ * replayed sorted. */
+void kp_bucket_modes(const KpRun *r, uint32_t *grouped, uint32_t *regrouped);
 /* For tests: the shared customer pool's size from which pass 2 prefetches
  * the customers of the records ahead (UINT32_MAX: the default, 131,072). */
 void kp_ahead_customers(uint32_t n);

@@ -19,11 +19,14 @@
  * Pass 2 (kp_replay) replays each bucket with an engine of its own (its
  * customers interned in a pool of their own, in the order of their first
  * record; a part's records are put in the shared pools' ids first): the bucket's
- * records are put in time order by a stable radix sort (ties stay in input
- * order: files in command-line order, rows in file order, the same rule as
- * the reader's merge), fed to the engine, which then finishes at the
- * common horizon.  Buckets go to worker threads (--jobs); each collects its
- * schedule rows, already in the schedule's order, and the rows of all
+ * records are fed to the engine in time order as they lie, or customer by
+ * customer when they are grouped so (each customer finished at the horizon
+ * before the next: customers are independent), or else after a stable
+ * radix sort by time (ties stay in input order: files in command-line
+ * order, rows in file order, the same rule as the reader's merge); the
+ * engine finishes at the common horizon (replay_bucket).  Buckets go to
+ * worker threads (--jobs); each collects its schedule rows, put in the
+ * schedule's order, and the rows of all
  * buckets are merged at the end.  Statistics are sums, so they do not
  * depend on the number of threads or the order the buckets were replayed.
  *
@@ -50,7 +53,7 @@
 
 #define NB_MIN      64u              /* buckets, at least */
 #define NB_MAX      65536u           /* ... at most */
-#define NB_INPUT    (512u << 10)     /* input bytes per bucket aimed at */
+#define NB_INPUT    (2u << 20)       /* input bytes per bucket aimed at */
 #define MEMORY_DEFAULT (512ull << 20)
 #define JOBS_MAX    64u
 #define BUFFER_MAX  (8ull << 20)     /* records buffered, at most (and schedule rows kept: a quarter) */
@@ -141,7 +144,12 @@ typedef struct Seg {
     size_t len;                   /* bytes of the records not spilled */
     int64_t first, last;          /* time of the first and the last record */
     bool any, unsorted;           /* records came; not in time order */
-    bool pages_shared;            /* its pages' records have the shared pools' ids (walk_rows) */
+    bool pages_shared;            /* its pages' records have the shared pools' ids (walk_rows,
+                                     replay_grouped) */
+    uint32_t last_cust, runs;     /* customer of the last record; runs of one customer's
+                                     records (a hint for replay_bucket: a log grouped by
+                                     customer has far fewer runs than records) */
+    uint64_t nrec;                /* records */
     Page *head, *tail;            /* the records not spilled */
     Chunk *chunks; uint32_t nchunks, capchunks;   /* spilled, in order */
 } Seg;
@@ -193,6 +201,7 @@ typedef struct Acc {
     AccLane l[KP_LANES];
     int fail;                     /* 0, -1 memory, -2 emit */
     Ord *ord, *tmp; size_t capord;   /* scratch, kept from bucket to bucket */
+    KrRow *rtmp; size_t caprtmp;     /* ... and sort_rows' */
     char *chunk; size_t capchunk;    /* a spilled chunk read back */
     KrPool *pool; uint32_t ncust;    /* the bucket's customers, in the order of their first record */
     uint32_t *l2g; uint32_t capl2g;  /* ... their ids in the shared pool */
@@ -241,6 +250,8 @@ struct KpRun {
     int64_t horizon;
     atomic_uint next;
     atomic_int failed;
+    atomic_uint grouped, regrouped;  /* buckets replayed customer by customer; tried so and
+                                        replayed sorted (kp_bucket_modes) */
     char errmsg[512];                /* an engine limit's message, or "" */
 };
 
@@ -629,6 +640,9 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     else if (ev->time < k->last) k->unsorted = true;
     k->any = true;
     k->last = ev->time;
+    k->runs += k->nrec == 0 || ev->customer != k->last_cust;
+    k->last_cust = ev->customer;
+    k->nrec++;
     if (r->wide) {
         PRec h = { ev->time, ev->customer, ev->event, ev->nattrs, 0 };
         memcpy(d, &h, sizeof h);
@@ -748,6 +762,11 @@ uint64_t kp_rows_spilled(const KpRun *r)
     return n;
 }
 uint32_t kp_buckets(const KpRun *r) { return r->nb; }
+void kp_bucket_modes(const KpRun *r, uint32_t *grouped, uint32_t *regrouped)
+{
+    *grouped = atomic_load(&r->grouped);
+    *regrouped = atomic_load(&r->regrouped);
+}
 size_t kp_buffered_peak(const KpRun *r)
 {
     size_t n = 0;
@@ -1128,27 +1147,117 @@ static int walk(KpRun *r, const char *p, size_t len)
     return 0;
 }
 
+/* The ways a bucket is replayed (replay_bucket). */
+typedef enum Mode {
+    M_STREAM,                     /* records in time order: as they lie */
+    M_GROUPED,                    /* in runs of one customer, each in time order and the
+                                     customer's only one: customer by customer */
+    M_SORTED                      /* else: loaded whole, in time order by a radix sort */
+} Mode;
+
+/* feed_grouped -- the records p[0, len) to the engines customer by
+ * customer (kr_engine_finish_customers when the customer changes; *cur:
+ * the customer of the last record fed, UINT32_MAX before the first).  0;
+ * 1 when the records are not grouped after all (a customer's records
+ * come back after another's, or go back in time) or an engine failed:
+ * replay_bucket then replays the bucket sorted, which also reports a
+ * failure as a replay in time order does. */
+static int feed_grouped(const KpRun *r, Acc *a, KrEngine *const *eng, const char *p, size_t len,
+                        uint32_t *cur, int64_t *cur_time)
+{
+    for (size_t off = 0; off < len;) {
+        PRec h;
+        rec_get(r->wide, p + off, &h);
+        bool next = h.cust != *cur;
+        if (!next && h.time < *cur_time) return 1;
+        if (next && *cur != UINT32_MAX)
+            for (uint32_t l = 0; l < r->nlanes; l++)
+                if (kr_engine_finish_customers(eng[l], r->horizon) != 0) return 1;
+        uint32_t known = a->ncust;
+        size_t size = feed_one(r, a, eng, p + off, &a->errtime);
+        if (size == 0 || (next && a->ncust == known)) return 1;    /* failed; seen before */
+        *cur = h.cust;
+        *cur_time = h.time;
+        off += size;
+    }
+    return 0;
+}
+
+static int row_before(const KpRun *r, const KImage *img, const KrRow *a, const KrRow *b);
+
+/* row_less -- the schedule's order of two rows of a bucket (KrRow.idkey
+ * set by bucket_emit), as the merge's heap_less. */
+static bool row_less(const KpRun *r, const KImage *img, const KrRow *a, const KrRow *b)
+{
+    if (a->time != b->time) return a->time < b->time;
+    if (a->idkey[0] != b->idkey[0]) return a->idkey[0] < b->idkey[0];
+    if (a->idkey[1] != b->idkey[1]) return a->idkey[1] < b->idkey[1];
+    return row_before(r, img, a, b);
+}
+
+/* sort_rows -- a bucket's rows, emitted customer after customer (each
+ * customer's in the schedule's order), into the schedule's order: a stable
+ * merge of the runs in which they came, so that rows equal in that order
+ * (one customer's) keep the engine's order, as a replay in time order
+ * leaves them.  0, or -1 out of memory. */
+static int sort_rows(const KpRun *r, const KImage *img, Acc *a, KrRow *rows, size_t n)
+{
+    if (n < 2) return 0;
+    if (n > a->caprtmp) {
+        KrRow *t = realloc(a->rtmp, n * sizeof *t);
+        if (!t) return -1;
+        a->rtmp = t;
+        a->caprtmp = n;
+    }
+    KrRow *src = rows, *dst = a->rtmp;
+    for (size_t w = 1; w < n; w *= 2u) {
+        for (size_t lo = 0; lo < n; lo += 2u * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2u * w < n ? lo + 2u * w : n;
+            size_t i = lo, j = mid, o = lo;
+            if (mid == hi || !row_less(r, img, &src[mid], &src[mid - 1u])) {
+                memcpy(&dst[lo], &src[lo], (hi - lo) * sizeof *src);    /* in order already */
+                continue;
+            }
+            while (i < mid && j < hi) dst[o++] = row_less(r, img, &src[j], &src[i]) ? src[j++] : src[i++];
+            while (i < mid) dst[o++] = src[i++];
+            while (j < hi) dst[o++] = src[j++];
+        }
+        KrRow *t = src; src = dst; dst = t;
+    }
+    if (src != rows) memcpy(rows, src, n * sizeof *rows);
+    return 0;
+}
+
 /* replay_bucket -- one bucket through an engine of its own per lane.  A
  * bucket whose records came in time order (part after part) streams
- * through, a spilled chunk at a time; another is loaded whole and
- * radix-sorted.  0, -1 memory or an engine limit (a->errmsg set). */
+ * through, a spilled chunk at a time (M_STREAM); one of far fewer runs of
+ * a customer's records than records (a log grouped by customer) streams
+ * through customer by customer (M_GROUPED: memory and work do not grow
+ * with the bucket; if it turns out not to be grouped, it is replayed as
+ * the next); another is loaded whole and radix-sorted (M_SORTED).  0, -1
+ * memory or an engine limit (a->errmsg set). */
 static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
 {
     bool any = false, unsorted = false;
     int64_t last = INT64_MIN;
+    uint64_t runs = 0, nrec = 0;
     for (uint32_t p = 0; p < r->nparts; p++) {
         const Seg *k = seg_of(r, p, bi);
         if (!k->any) continue;
         if (k->unsorted || (any && k->first < last)) unsorted = true;
         any = true;
         last = k->last;
+        runs += k->runs;
+        nrec += k->nrec;
     }
     if (!any) return 0;
+    Mode mode = !unsorted ? M_STREAM : runs * 4u <= nrec ? M_GROUPED : M_SORTED;
     int rc = -1;
     KrPool *pool = NULL;
     KrEngine *eng[KP_LANES] = { NULL };
     KrEngine *failed = NULL;
     char *data[KI_PARTS_MAX] = { NULL };
+again:
     if (!(pool = kr_pool_new())) goto done;
     a->pool = pool;
     a->ncust = 0;
@@ -1166,7 +1275,40 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
                             .emit = bucket_emit, .emit_ctx = &ec[l] };
         if (!(eng[l] = kr_engine_new(r->lane[l].img, pool, r->values, &eo))) goto done;
     }
-    if (!unsorted) {
+    if (mode == M_GROUPED) {
+        /* the pages in the shared pools' ids first, once: a replay sorted
+         * after this one finds them so (Seg.pages_shared) */
+        for (uint32_t p = 0; p < r->nparts; p++) {
+            Seg *k = seg_of(r, p, bi);
+            const Part *w = &r->part[p];
+            if (!w->cmap || k->pages_shared) continue;
+            for (Page *pg = k->head; pg; pg = pg->next) normalize(r, w, pg->data, pg->len);
+            k->pages_shared = true;
+        }
+        uint32_t cur = UINT32_MAX;
+        int64_t cur_time = INT64_MIN;
+        int g = 0;
+        for (uint32_t p = 0; p < r->nparts && g == 0; p++) {
+            Seg *k = seg_of(r, p, bi);
+            const Part *w = &r->part[p];
+            for (uint32_t c = 0; c < k->nchunks && g == 0; c++) {
+                char *q = read_chunk(r, &a->chunk, &a->capchunk, &k->chunks[c]);
+                if (!q) goto done;
+                if (w->cmap) normalize(r, w, q, k->chunks[c].len);
+                g = feed_grouped(r, a, eng, q, k->chunks[c].len, &cur, &cur_time);
+            }
+            for (Page *pg = k->head; pg && g == 0; pg = pg->next)
+                g = feed_grouped(r, a, eng, pg->data, pg->len, &cur, &cur_time);
+        }
+        if (g != 0) {                             /* not grouped: again, sorted */
+            atomic_fetch_add(&r->regrouped, 1u);
+            for (uint32_t l = 0; l < r->nlanes; l++) { kr_engine_free(eng[l]); eng[l] = NULL; }
+            kr_pool_free(pool);
+            pool = NULL;
+            mode = M_SORTED;
+            goto again;
+        }
+    } else if (mode == M_STREAM) {
         for (uint32_t p = 0; p < r->nparts; p++) {
             Seg *k = seg_of(r, p, bi);
             const Part *w = &r->part[p];
@@ -1217,8 +1359,11 @@ static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
         for (uint32_t j = 0; j < img->nattr_reads; j++) al->carried[j] |= kr_engine_attr_carried(eng[l], j);
         for (uint32_t j = 0; j < img->nevents; j++) al->seen[j] |= kr_engine_event_seen(eng[l], j);
     }
-    for (uint32_t l = 0; l < r->nlanes; l++)
+    if (mode == M_GROUPED) atomic_fetch_add(&r->grouped, 1u);
+    for (uint32_t l = 0; l < r->nlanes; l++) {
+        if (mode == M_GROUPED && sort_rows(r, r->lane[l].img, a, a->l[l].rows, a->l[l].nrows) != 0) goto done;
         if (keep_rows(r, &r->b[bi].out[l], a->l[l].rows, a->l[l].nrows) != 0) goto done;
+    }
     rc = 0;
     goto done;
 engine_failed:
@@ -1297,6 +1442,7 @@ static void acc_free(Acc *a)
     }
     free(a->ord);
     free(a->tmp);
+    free(a->rtmp);
     free(a->chunk);
     free(a->l2g);
     free(a->lt);

@@ -1777,6 +1777,13 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
     return e->failed ? -1 : 0;
 }
 
+int kr_engine_finish_customers(KrEngine *e, int64_t horizon)
+{
+    int rc = kr_engine_finish(e, horizon);
+    e->last_time = INT64_MIN;       /* the next customers start from their first event */
+    return rc;
+}
+
 const KrStats *kr_engine_stats(const KrEngine *e) { return &e->stats; }
 const char *kr_engine_error(const KrEngine *e) { return e->errmsg[0] ? e->errmsg : NULL; }
 

@@ -53,7 +53,8 @@ static uint32_t rnd(uint32_t n)
 
 /* Writes nfiles CSV files of n rows each over ncust customers; times on a
  * coarse grid (many ties within and across files); order: 0 time-sorted,
- * 1 grouped by customer, 2 shuffled. */
+ * 1 grouped by customer, 2 shuffled, 3 grouped by customer with each
+ * customer's rows out of time order. */
 static void gen(int nfiles, int n, int ncust, int order)
 {
     for (int f = 0; f < nfiles; f++) {
@@ -62,11 +63,12 @@ static void gen(int nfiles, int n, int ncust, int order)
         ck_assert_ptr_nonnull(rows);
         for (int i = 0; i < n; i++)
             rows[i] = (Row){ 1767225600L + 3600L * rnd(500), (int)rnd((uint32_t)ncust), (int)rnd(9), (int)rnd(10) };
-        if (order == 0 || order == 1)
+        if (order == 0 || order == 1 || order == 3)
             for (int i = 1; i < n; i++) {             /* stable insertion sort */
                 Row x = rows[i];
                 int j = i;
                 while (j > 0 && (order == 0 ? rows[j - 1].t > x.t
+                                 : order == 3 ? rows[j - 1].c > x.c
                                  : rows[j - 1].c > x.c || (rows[j - 1].c == x.c && rows[j - 1].t > x.t))) {
                     rows[j] = rows[j - 1];
                     j--;
@@ -220,6 +222,13 @@ static void check_case(int nfiles, int n, int ncust, int order)
             ck_assert_uint_le(kp_buffered_peak(run), kp_budget(run));
             if (spill) ck_assert_uint_eq(kp_budget(run), 64u << 10);
             char *got = replay_csv(run, img, x.cust, out);
+            /* grouped: buckets replayed customer by customer; a customer
+             * back in a later file, or out of time order: replayed sorted */
+            uint32_t grouped, regrouped;
+            kp_bucket_modes(run, &grouped, &regrouped);
+            if (order == 1 && nfiles == 1) ck_assert(grouped > 0 && regrouped == 0);
+            else if (order == 1 || order == 3) ck_assert(grouped == 0 && regrouped > 0);
+            else ck_assert(grouped == 0 && regrouped == 0);
             /* rows go to the file past the budget (a bucket of more than 32) */
             if (!spill || ncust < 2000) ck_assert(spill || kp_rows_spilled(run) == 0);
             else ck_assert_uint_gt(kp_rows_spilled(run), 0);
@@ -458,6 +467,10 @@ START_TEST(test_grouped_one_file) { check_case(1, 60000, 3000, 1); }
 END_TEST
 START_TEST(test_shuffled_three_files) { check_case(3, 20000, 2000, 2); }
 END_TEST
+START_TEST(test_grouped_three_files) { check_case(3, 20000, 500, 1); }
+END_TEST
+START_TEST(test_grouped_out_of_order) { check_case(1, 60000, 3000, 3); }
+END_TEST
 START_TEST(test_sorted_three_files) { check_case(3, 20000, 500, 0); }
 END_TEST
 
@@ -583,6 +596,8 @@ Suite *partition_suite(void)
     tcase_add_test(tc, test_prefetch_ahead);
     tcase_add_test(tc, test_grouped_one_file);
     tcase_add_test(tc, test_shuffled_three_files);
+    tcase_add_test(tc, test_grouped_three_files);
+    tcase_add_test(tc, test_grouped_out_of_order);
     tcase_add_test(tc, test_sorted_three_files);
     tcase_add_test(tc, test_lanes_translated);
     tcase_add_test(tc, test_lanes_same_names);
