@@ -1147,39 +1147,176 @@ static int walk(KpRun *r, const char *p, size_t len)
     return 0;
 }
 
-/* The ways a bucket is replayed (replay_bucket). */
+/* The ways a bucket is replayed (replay_bucket): customers are independent
+ * (LANGUAGE.md section 4), so each customer's records in time order (ties
+ * in input order) give each customer the sends of a replay of the whole
+ * log in time order, whether the bucket's customers go one after another
+ * or interleaved. */
 typedef enum Mode {
-    M_STREAM,                     /* records in time order: as they lie */
+    M_STREAM,                     /* the records came in time order: as they lie */
     M_GROUPED,                    /* in runs of one customer, each in time order and the
-                                     customer's only one: customer by customer */
-    M_SORTED                      /* else: loaded whole, in time order by a radix sort */
+                                     customer's only one: as they lie, customer by customer */
+    M_BYCUST,                     /* else: loaded whole, sorted by customer (in the order of
+                                     their first record) and time, customer by customer */
+    M_SORTED                      /* after an engine limit in M_BYCUST: loaded whole, sorted
+                                     by time, in time order (the limit's message is then that
+                                     of the earliest failure, as for any --jobs) */
 } Mode;
 
-/* feed_grouped -- the records p[0, len) to the engines customer by
- * customer (kr_engine_finish_customers when the customer changes; *cur:
- * the customer of the last record fed, UINT32_MAX before the first).  0;
- * 1 when the records are not grouped after all (a customer's records
- * come back after another's, or go back in time) or an engine failed:
- * replay_bucket then replays the bucket sorted, which also reports a
- * failure as a replay in time order does. */
-static int feed_grouped(const KpRun *r, Acc *a, KrEngine *const *eng, const char *p, size_t len,
-                        uint32_t *cur, int64_t *cur_time)
+/* feed_grouped -- the records p[0, len), grouped by customer
+ * (grouped_bucket), to the engines customer by customer
+ * (kr_engine_finish_customers when the customer changes; *cur: the
+ * customer of the last record fed, UINT32_MAX before the first).  0, or 1
+ * an engine failed (replay_bucket then replays the bucket M_SORTED). */
+static int feed_grouped(const KpRun *r, Acc *a, KrEngine *const *eng, const char *p, size_t len, uint32_t *cur)
 {
     for (size_t off = 0; off < len;) {
-        PRec h;
-        rec_get(r->wide, p + off, &h);
-        bool next = h.cust != *cur;
-        if (!next && h.time < *cur_time) return 1;
-        if (next && *cur != UINT32_MAX)
+        uint32_t c;
+        memcpy(&c, p + off + offsetof(PRec, cust), sizeof c);
+        if (c != *cur && *cur != UINT32_MAX)
             for (uint32_t l = 0; l < r->nlanes; l++)
                 if (kr_engine_finish_customers(eng[l], r->horizon) != 0) return 1;
-        uint32_t known = a->ncust;
+        *cur = c;
         size_t size = feed_one(r, a, eng, p + off, &a->errtime);
-        if (size == 0 || (next && a->ncust == known)) return 1;    /* failed; seen before */
-        *cur = h.cust;
-        *cur_time = h.time;
+        if (size == 0) return 1;
         off += size;
     }
+    return 0;
+}
+
+/* each_span -- bucket bi's records in input order, a span at a time, to
+ * fn(ctx, p, len) until it returns nonzero: part after part, its spilled
+ * chunks (read back into a->chunk, in the shared pools' ids), then its
+ * pages (in those ids already: replay_bucket).  What fn returned, 0, or -1
+ * when a chunk cannot be read. */
+static int each_span(const KpRun *r, Acc *a, uint32_t bi, int (*fn)(void *ctx, const char *p, size_t len),
+                     void *ctx)
+{
+    int g = 0;
+    for (uint32_t p = 0; p < r->nparts && g == 0; p++) {
+        const Seg *k = seg_of(r, p, bi);
+        const Part *w = &r->part[p];
+        for (uint32_t c = 0; c < k->nchunks && g == 0; c++) {
+            char *q = read_chunk(r, &a->chunk, &a->capchunk, &k->chunks[c]);
+            if (!q) return -1;
+            if (w->cmap) normalize(r, w, q, k->chunks[c].len);
+            g = fn(ctx, q, k->chunks[c].len);
+        }
+        for (const Page *pg = k->head; pg && g == 0; pg = pg->next) g = fn(ctx, pg->data, pg->len);
+    }
+    return g;
+}
+
+/* A walk of a bucket's records (each_span): the run, the worker, the
+ * engines and the mode (stream_bucket), the customer of the last record
+ * and its time. */
+typedef struct Walk { const KpRun *r; Acc *a; KrEngine *const *eng; Mode mode; uint32_t cur; int64_t t; } Walk;
+
+/* grouped_run -- grouped_bucket over the records p[0, len): 0 so far so
+ * good, 1 not grouped, -1 out of memory. */
+static int grouped_run(void *ctx, const char *p, size_t len)
+{
+    Walk *x = ctx;
+    for (size_t off = 0; off < len;) {
+        PRec h;
+        off += rec_get(x->r->wide, p + off, &h);
+        if (h.cust == x->cur) {
+            if (h.time < x->t) return 1;
+        } else {
+            uint32_t known = x->a->ncust;
+            if (local_id(x->r, x->a, h.cust) == UINT32_MAX) return -1;
+            if (x->a->ncust == known) return 1;
+            x->cur = h.cust;
+        }
+        x->t = h.time;
+    }
+    return 0;
+}
+
+/* grouped_bucket -- whether bucket bi's records, in input order, are runs
+ * of one customer's records, each in time order and its customer's only
+ * run (looked at before any is fed, so that a bucket that is not is not
+ * replayed twice; its customers get their ids on the way, in the order of
+ * their first record, as feeding them would).  0 yes, 1 no, -1 a read
+ * failed or out of memory. */
+static int grouped_bucket(const KpRun *r, Acc *a, uint32_t bi)
+{
+    Walk x = { .r = r, .a = a, .cur = UINT32_MAX, .t = INT64_MIN };
+    return each_span(r, a, bi, grouped_run, &x);
+}
+
+/* feed_bycust -- the records of ord[0, n) (sorted by customer, then
+ * time) to the engines customer by customer.  0, or -1 an engine failed. */
+static int feed_bycust(const KpRun *r, Acc *a, KrEngine *const *eng, const Ord *ord, size_t n, int64_t *at)
+{
+    uint32_t cur = UINT32_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c;
+        memcpy(&c, ord[i].rec + offsetof(PRec, cust), sizeof c);
+        if (c != cur && cur != UINT32_MAX)
+            for (uint32_t l = 0; l < r->nlanes; l++)
+                if (kr_engine_finish_customers(eng[l], r->horizon) != 0) return -1;
+        cur = c;
+        if (feed_one(r, a, eng, ord[i].rec, at) == 0) return -1;
+    }
+    return 0;
+}
+
+/* feed_as -- the records p[0, len) to the engines as x->mode streams
+ * them (stream_bucket). */
+static int feed_as(void *ctx, const char *p, size_t len)
+{
+    Walk *x = ctx;
+    if (x->mode == M_GROUPED) return feed_grouped(x->r, x->a, x->eng, p, len, &x->cur);
+    return feed(x->r, x->a, x->eng, p, len, &x->a->errtime) != 0 ? -2 : 0;
+}
+
+/* stream_bucket -- bucket bi's records to the engines as they lie
+ * (M_STREAM) or customer by customer (M_GROUPED).  0; -1 a read failed;
+ * -2 an engine failed (M_STREAM); 1 an engine failed (M_GROUPED). */
+static int stream_bucket(const KpRun *r, Acc *a, KrEngine *const *eng, uint32_t bi, Mode mode)
+{
+    Walk x = { .r = r, .a = a, .eng = eng, .mode = mode, .cur = UINT32_MAX };
+    return each_span(r, a, bi, feed_as, &x);
+}
+
+/* sort_bucket -- bucket bi's records loaded (spilled chunks read back into
+ * data[part], in the shared pools' ids; pages where they lie) into a->ord
+ * (*n of them) in time order (M_SORTED) or by customer, in the order of
+ * their first record, then time (M_BYCUST), by a stable radix sort: ties
+ * stay in input order.  0; -1 out of memory or a read failed; 1 the keys
+ * would not fit in 64 bits (M_BYCUST: replay M_SORTED). */
+static int sort_bucket(const KpRun *r, Acc *a, uint32_t bi, Mode mode, char **data, size_t *n)
+{
+    int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+    *n = 0;
+    for (uint32_t p = 0; p < r->nparts; p++) {
+        const Seg *k = seg_of(r, p, bi);
+        const Part *w = &r->part[p];
+        size_t total = 0;
+        if (k->nchunks) {
+            if (!(data[p] = load_chunks((KpRun *)r, k, &total))) return -1;
+            if (w->cmap) normalize(r, w, data[p], total);
+            if (index_records(r, a, n, data[p], total, &tmin, &tmax) != 0) return -1;
+        }
+        for (const Page *pg = k->head; pg; pg = pg->next)
+            if (index_records(r, a, n, pg->data, pg->len, &tmin, &tmax) != 0) return -1;
+    }
+    uint64_t range = (uint64_t)tmax - (uint64_t)tmin, maxkey = range;
+    for (size_t i = 0; i < *n; i++) a->ord[i].key -= (uint64_t)tmin;
+    if (mode == M_BYCUST) {
+        unsigned tbits = 0;
+        while (tbits < 64 && (range >> tbits) != 0) tbits++;
+        for (size_t i = 0; i < *n; i++) {            /* the bucket's ids: in first-record order */
+            uint32_t c;
+            memcpy(&c, a->ord[i].rec + offsetof(PRec, cust), sizeof c);
+            if ((c = local_id(r, a, c)) == UINT32_MAX) return -1;
+            if (tbits == 64u || (tbits > 32u && (uint64_t)c >> (64u - tbits))) return 1;
+            a->ord[i].key |= (uint64_t)c << tbits;
+        }
+        maxkey = a->ncust ? ((uint64_t)(a->ncust - 1u) << tbits) | range : range;
+    }
+    radix_sort(a->ord, a->tmp, *n, maxkey);
     return 0;
 }
 
@@ -1228,30 +1365,47 @@ static int sort_rows(const KpRun *r, const KImage *img, Acc *a, KrRow *rows, siz
     return 0;
 }
 
-/* replay_bucket -- one bucket through an engine of its own per lane.  A
- * bucket whose records came in time order (part after part) streams
- * through, a spilled chunk at a time (M_STREAM); one of far fewer runs of
- * a customer's records than records (a log grouped by customer) streams
- * through customer by customer (M_GROUPED: memory and work do not grow
- * with the bucket; if it turns out not to be grouped, it is replayed as
- * the next); another is loaded whole and radix-sorted (M_SORTED).  0, -1
- * memory or an engine limit (a->errmsg set). */
+/* drop_engines -- a try at a bucket undone: its engines, its pool of
+ * customers and the records it loaded freed (replay_bucket tries again). */
+static void drop_engines(const KpRun *r, KrEngine **eng, KrPool **pool, char **data)
+{
+    for (uint32_t l = 0; l < r->nlanes; l++) { kr_engine_free(eng[l]); eng[l] = NULL; }
+    kr_pool_free(*pool);
+    *pool = NULL;
+    for (uint32_t p = 0; p < r->nparts; p++) { free(data[p]); data[p] = NULL; }
+}
+
+/* replay_bucket -- one bucket through an engine of its own per lane, in
+ * the first Mode that applies: records that came in time order stream
+ * through (M_STREAM); records in far fewer runs of one customer than
+ * records (a log grouped by customer) stream through customer by customer
+ * (M_GROUPED), else, or if they turn out not to be grouped, they are
+ * loaded whole and sorted by customer (M_BYCUST); after an engine limit
+ * the bucket is replayed in time order (M_SORTED), so that the limit's
+ * message is the earliest failure's.  Rows that came customer by customer
+ * are put in the schedule's order (sort_rows).  0, -1 memory or an engine
+ * limit (a->errmsg set). */
 static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
 {
     bool any = false, unsorted = false;
     int64_t last = INT64_MIN;
     uint64_t runs = 0, nrec = 0;
     for (uint32_t p = 0; p < r->nparts; p++) {
-        const Seg *k = seg_of(r, p, bi);
+        Seg *k = seg_of(r, p, bi);
         if (!k->any) continue;
         if (k->unsorted || (any && k->first < last)) unsorted = true;
         any = true;
         last = k->last;
         runs += k->runs;
         nrec += k->nrec;
+        /* pages in the shared pools' ids, once (a mode may be tried again) */
+        const Part *w = &r->part[p];
+        if (w->cmap && !k->pages_shared)
+            for (Page *pg = k->head; pg; pg = pg->next) normalize(r, w, pg->data, pg->len);
+        k->pages_shared = true;
     }
     if (!any) return 0;
-    Mode mode = !unsorted ? M_STREAM : runs * 4u <= nrec ? M_GROUPED : M_SORTED;
+    Mode mode = !unsorted ? M_STREAM : runs * 4u <= nrec ? M_GROUPED : M_BYCUST;
     int rc = -1;
     KrPool *pool = NULL;
     KrEngine *eng[KP_LANES] = { NULL };
@@ -1275,79 +1429,39 @@ again:
                             .emit = bucket_emit, .emit_ctx = &ec[l] };
         if (!(eng[l] = kr_engine_new(r->lane[l].img, pool, r->values, &eo))) goto done;
     }
-    if (mode == M_GROUPED) {
-        /* the pages in the shared pools' ids first, once: a replay sorted
-         * after this one finds them so (Seg.pages_shared) */
-        for (uint32_t p = 0; p < r->nparts; p++) {
-            Seg *k = seg_of(r, p, bi);
-            const Part *w = &r->part[p];
-            if (!w->cmap || k->pages_shared) continue;
-            for (Page *pg = k->head; pg; pg = pg->next) normalize(r, w, pg->data, pg->len);
-            k->pages_shared = true;
-        }
-        uint32_t cur = UINT32_MAX;
-        int64_t cur_time = INT64_MIN;
-        int g = 0;
-        for (uint32_t p = 0; p < r->nparts && g == 0; p++) {
-            Seg *k = seg_of(r, p, bi);
-            const Part *w = &r->part[p];
-            for (uint32_t c = 0; c < k->nchunks && g == 0; c++) {
-                char *q = read_chunk(r, &a->chunk, &a->capchunk, &k->chunks[c]);
-                if (!q) goto done;
-                if (w->cmap) normalize(r, w, q, k->chunks[c].len);
-                g = feed_grouped(r, a, eng, q, k->chunks[c].len, &cur, &cur_time);
-            }
-            for (Page *pg = k->head; pg && g == 0; pg = pg->next)
-                g = feed_grouped(r, a, eng, pg->data, pg->len, &cur, &cur_time);
-        }
-        if (g != 0) {                             /* not grouped: again, sorted */
-            atomic_fetch_add(&r->regrouped, 1u);
-            for (uint32_t l = 0; l < r->nlanes; l++) { kr_engine_free(eng[l]); eng[l] = NULL; }
-            kr_pool_free(pool);
-            pool = NULL;
-            mode = M_SORTED;
-            goto again;
-        }
-    } else if (mode == M_STREAM) {
-        for (uint32_t p = 0; p < r->nparts; p++) {
-            Seg *k = seg_of(r, p, bi);
-            const Part *w = &r->part[p];
-            for (uint32_t c = 0; c < k->nchunks; c++) {
-                char *q = read_chunk(r, &a->chunk, &a->capchunk, &k->chunks[c]);
-                if (!q) goto done;
-                if (w->cmap) normalize(r, w, q, k->chunks[c].len);
-                if (feed(r, a, eng, q, k->chunks[c].len, &a->errtime) != 0) goto engine_failed;
-            }
-            for (Page *pg = k->head; pg; pg = pg->next) {
-                if (w->cmap && !k->pages_shared) normalize(r, w, pg->data, pg->len);
-                if (feed(r, a, eng, pg->data, pg->len, &a->errtime) != 0) goto engine_failed;
-            }
-        }
+    int g;
+    if (mode == M_GROUPED && (g = grouped_bucket(r, a, bi)) != 0) {
+        if (g < 0) goto done;
+        atomic_fetch_add(&r->regrouped, 1u);      /* not grouped: again, by customer */
+        drop_engines(r, eng, &pool, data);
+        mode = M_BYCUST;
+        goto again;
+    }
+    if (mode == M_STREAM || mode == M_GROUPED) {
+        g = stream_bucket(r, a, eng, bi, mode);
+        if (g == -1) goto done;
+        if (g == -2) goto engine_failed;
     } else {
-        /* each part's spilled records, then those in its pages: input order */
-        size_t n = 0;
-        int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-        for (uint32_t p = 0; p < r->nparts; p++) {
-            Seg *k = seg_of(r, p, bi);
-            const Part *w = &r->part[p];
-            size_t total = 0;
-            if (k->nchunks) {
-                if (!(data[p] = load_chunks(r, k, &total))) goto done;
-                if (w->cmap) normalize(r, w, data[p], total);
-                if (index_records(r, a, &n, data[p], total, &tmin, &tmax) != 0) goto done;
-            }
-            for (Page *pg = k->head; pg; pg = pg->next) {
-                if (w->cmap && !k->pages_shared) normalize(r, w, pg->data, pg->len);
-                if (index_records(r, a, &n, pg->data, pg->len, &tmin, &tmax) != 0) goto done;
-            }
+        size_t n;
+        g = sort_bucket(r, a, bi, mode, data, &n);
+        if (g < 0) goto done;
+        if (g == 0) {
+            if (mode == M_SORTED && feed_ord(r, a, eng, a->ord, n, &a->errtime) != 0) goto engine_failed;
+            if (mode == M_BYCUST) g = feed_bycust(r, a, eng, a->ord, n, &a->errtime) != 0;
         }
-        for (size_t i = 0; i < n; i++) a->ord[i].key -= (uint64_t)tmin;
-        radix_sort(a->ord, a->tmp, n, (uint64_t)tmax - (uint64_t)tmin);
-        if (feed_ord(r, a, eng, a->ord, n, &a->errtime) != 0) goto engine_failed;
     }
     a->errtime = r->horizon;
-    for (uint32_t l = 0; l < r->nlanes; l++)
-        if (kr_engine_finish(eng[l], r->horizon) != 0) goto engine_failed;
+    for (uint32_t l = 0; l < r->nlanes && g == 0; l++)
+        if (kr_engine_finish(eng[l], r->horizon) != 0) {
+            if (mode == M_STREAM || mode == M_SORTED) goto engine_failed;
+            g = 1;
+        }
+    if (g != 0) {                                 /* an engine limit customer by customer, or
+                                                     keys too wide: again, in time order */
+        drop_engines(r, eng, &pool, data);
+        mode = M_SORTED;
+        goto again;
+    }
     for (uint32_t l = 0; l < r->nlanes; l++) {
         const KImage *img = r->lane[l].img;
         AccLane *al = &a->l[l];
@@ -1361,7 +1475,8 @@ again:
     }
     if (mode == M_GROUPED) atomic_fetch_add(&r->grouped, 1u);
     for (uint32_t l = 0; l < r->nlanes; l++) {
-        if (mode == M_GROUPED && sort_rows(r, r->lane[l].img, a, a->l[l].rows, a->l[l].nrows) != 0) goto done;
+        if ((mode == M_GROUPED || mode == M_BYCUST) && sort_rows(r, r->lane[l].img, a, a->l[l].rows, a->l[l].nrows) != 0)
+            goto done;
         if (keep_rows(r, &r->b[bi].out[l], a->l[l].rows, a->l[l].nrows) != 0) goto done;
     }
     rc = 0;

@@ -392,6 +392,11 @@ CASE_TO=5 CASE_MEM=200 run_case "every 1s up to --until 9999" err 'every1s.kai|r
 awk 'BEGIN { print "time,customer,event"; for (c = 0; c < 300; c++) for (k = 0; k < 5; k++)
              printf "%d,c%03d,identify\n", 1767225600 + 3600 * (300 - c) + 60 * k, c }' >grouped.csv
 CASE_TO=10 CASE_MEM=200 run_case "every 1s up to --until 9999, grouped log" err 'customer "c299" more than 10000000 boundaries' simulate --no-progress every1s.kai grouped.csv --until 9999-12-31T23:59:59Z
+# ... and so in a log whose customers' rows are interleaved (a bucket
+# sorted by customer, then replayed customer by customer).
+awk 'BEGIN { print "time,customer,event"; for (k = 0; k < 5; k++) for (c = 0; c < 300; c++)
+             printf "%d,c%03d,identify\n", 1767225600 + 3600 * (300 - c) + 60 * k, c }' >interleaved.csv
+CASE_TO=10 CASE_MEM=200 run_case "every 1s up to --until 9999, interleaved log" err 'customer "c299" more than 10000000 boundaries' simulate --no-progress every1s.kai interleaved.csv --until 9999-12-31T23:59:59Z
 printf 'time,customer,event\n2026-01-01T00:00:00Z,c1,e\n2027-01-01T00:00:00Z,c1,e\n' >year.csv
 CASE_TO=10 CASE_MEM=200 run_case "every 1s over a year's log" err 'rule `NPS@1`: .*more than 10000000 boundaries' simulate --no-progress every1s.kai year.csv -o every1s.out
 [ -e every1s.out ] && { fail=$((fail + 1)); echo "FAIL: limits every 1s over a year's log: output file left"; }

@@ -1,8 +1,9 @@
 /* test_partition.c -- runtime/partition.c: the partitioned replay gives the
  * schedule and the statistics of one engine fed the whole log in replay
  * order (ki_next), for any --jobs, with spilling, for grouped, shuffled and
- * several input files whose rows share timestamps; and so does each lane
- * of a run with two policies (diff, readout, report). */
+ * several input files whose rows share timestamps (buckets replayed in time
+ * order, customer by customer as they lie, or sorted by customer); and so
+ * does each lane of a run with two policies (diff, readout, report). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
