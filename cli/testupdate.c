@@ -32,16 +32,7 @@ static void yaml_scalar(KqBuf *b, const char *s)
             plain = false;
     }
     if (plain) { kq_buf_str(b, s); return; }
-    kq_buf_str(b, "\"");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') kq_buf_fmt(b, "\\%c", c);
-        else if (c == '\n') kq_buf_str(b, "\\n");
-        else if (c == '\t') kq_buf_str(b, "\\t");
-        else if (c < 0x20 || c == 0x7f) kq_buf_fmt(b, "\\x%02x", c);
-        else kq_buf_add(b, &s[i], 1);
-    }
-    kq_buf_str(b, "\"");
+    ku_lang_str(s, n, ku_put_buf, b);      /* YAML's double-quoted escapes are these too */
 }
 
 static void yaml_row(KqBuf *b, const KqRow *r)

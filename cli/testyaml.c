@@ -237,16 +237,9 @@ static void render(KqBuf *b, const KqNode *n)
     case KQ_SCALAR:
         if (n->is_null) { kq_buf_str(b, "~"); break; }
         if (!needs_quotes(n)) { kq_buf_add(b, n->text, n->len); break; }
-        kq_buf_add(b, "\"", 1);
-        for (size_t i = 0; i < n->len && b->n <= RENDER_MAX; i++) {
-            unsigned char c = (unsigned char)n->text[i];
-            if (c == '"' || c == '\\') kq_buf_fmt(b, "\\%c", c);
-            else if (c == '\n') kq_buf_str(b, "\\n");
-            else if (c == '\t') kq_buf_str(b, "\\t");
-            else if (c < 0x20 || c == 0x7f) kq_buf_fmt(b, "\\x%02x", c);
-            else kq_buf_add(b, &n->text[i], 1);
-        }
-        kq_buf_add(b, "\"", 1);
+        /* YAML's double-quoted escapes are the language's; a long scalar
+         * is cut (the rendering is cut at RENDER_MAX anyway) */
+        ku_lang_str(n->text, n->len > RENDER_MAX ? RENDER_MAX + 1u : n->len, ku_put_buf, b);
         break;
     case KQ_SEQ:
         kq_buf_add(b, "[", 1);

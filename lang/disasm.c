@@ -27,17 +27,7 @@ static void put_quoted(const KImage *img, uint32_t si, FILE *out)
         fprintf(out, "?%u", si);
         return;
     }
-    const unsigned char *s = (const unsigned char *)img->strings[si];
-    fputc('"', out);
-    for (uint32_t i = 0; i < img->string_lens[si]; i++) {
-        unsigned char c = s[i];
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c == '\n') fputs("\\n", out);
-        else if (c == '\t') fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f) fprintf(out, "\\x%02x", c);
-        else fputc(c, out);
-    }
-    fputc('"', out);
+    ku_lang_str(img->strings[si], img->string_lens[si], ku_put_file, out);
 }
 
 /* Prints a name (an identifier string) bare; "?N" if out of range. */

@@ -207,27 +207,33 @@ void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx)
     put(ctx, "\"", 1);
 }
 
-void ku_json_str(const char *s, size_t n, KuPut put, void *ctx)
+/* quoted -- ku_lang_str (json false) and ku_json_str (json true): the
+ * same quotes and short escapes; they differ in CR (JSON's \r) and in
+ * how another control byte is written (JSON's \u00XX; DEL too for the
+ * language). */
+static void quoted(const char *s, size_t n, bool json, KuPut put, void *ctx)
 {
     put(ctx, "\"", 1);
     size_t from = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (c >= 0x20 && c != '"' && c != '\\' && (json || c != 0x7f)) continue;
         put(ctx, s + from, i - from);
         char esc[8];
         switch (c) {
         case '"':  put(ctx, "\\\"", 2); break;
         case '\\': put(ctx, "\\\\", 2); break;
         case '\n': put(ctx, "\\n", 2); break;
-        case '\r': put(ctx, "\\r", 2); break;
         case '\t': put(ctx, "\\t", 2); break;
         default:
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            put(ctx, esc, 6);
+            if (json && c == '\r') put(ctx, "\\r", 2);
+            else put(ctx, esc, (size_t)snprintf(esc, sizeof esc, json ? "\\u%04x" : "\\x%02x", c));
         }
         from = i + 1;
     }
     put(ctx, s + from, n - from);
     put(ctx, "\"", 1);
 }
+
+void ku_lang_str(const char *s, size_t n, KuPut put, void *ctx) { quoted(s, n, false, put, ctx); }
+void ku_json_str(const char *s, size_t n, KuPut put, void *ctx) { quoted(s, n, true, put, ctx); }

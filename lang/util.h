@@ -78,6 +78,12 @@ void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx);
  * escaped, other control characters as \u00XX, other bytes as they are. */
 void ku_json_str(const char *s, size_t n, KuPut put, void *ctx);
 
+/* The n bytes at s as a string of the language with its quotes: `"` `\`
+ * and line feed and tab escaped as in a policy (SPEC.md 2), other control
+ * bytes and DEL as \xHH (which no policy can hold: they come from an
+ * image, a log or a test file), other bytes as they are. */
+void ku_lang_str(const char *s, size_t n, KuPut put, void *ctx);
+
 /* A growable NUL-terminated text.  An allocation failure sets oom and
  * stops growing (callers check oom once at the end). */
 typedef struct KuBuf {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bytecode.h"
+#include "util.h"
 
 typedef struct Vf {
     KImage *img;
@@ -108,17 +109,12 @@ static bool is_name(const KImage *img, uint32_t si, bool label)
  * be a name: its first bytes, control characters and the like escaped. */
 static int name_fail(Vf *v, const char *what, uint32_t i, uint32_t si)
 {
-    const char *s = v->img->strings[si];
     uint32_t n = v->img->string_lens[si];
-    char shown[80];
-    size_t o = 0;
-    for (uint32_t k = 0; k < n && o + 5 < sizeof shown; k++) {
-        unsigned char c = (unsigned char)s[k];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') shown[o++] = (char)c;
-        else o += (size_t)snprintf(shown + o, sizeof shown - o, "\\x%02x", c);
-    }
-    shown[o] = '\0';
-    return vfail(v, "%s %u: \"%s\"%s is not a name", what, i, shown, o + 5 >= sizeof shown ? "..." : "");
+    KuBuf q = { 0 };
+    ku_lang_str(v->img->strings[si], n > 64u ? 64u : n, ku_put_buf, &q);
+    int rc = vfail(v, "%s %u: %s%s is not a name", what, i, q.s && !q.oom ? q.s : "(a string)", n > 64u ? "..." : "");
+    free(q.s);
+    return rc;
 }
 
 /* Checks a name table: every entry a string index, and a name. */

@@ -226,19 +226,12 @@ static const char *str_of(const KImage *img, uint32_t si)
     return si < img->nstrings && img->strings[si] ? img->strings[si] : "?";
 }
 
-/* A string in the language's quotes; other control bytes as \xHH. */
+static void put_any(void *b, const char *s, size_t len) { put(b, s, len); }
+
+/* A string in the language's quotes (ku_lang_str). */
 static void put_quoted(Buf *b, const char *s, size_t len)
 {
-    puts_(b, "\"");
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') { char e[2] = { '\\', (char)c }; put(b, e, 2); }
-        else if (c == '\n') puts_(b, "\\n");
-        else if (c == '\t') puts_(b, "\\t");
-        else if (c < 0x20 || c == 0x7f) putf(b, "\\x%02x", c);
-        else put(b, (const char *)&c, 1);
-    }
-    puts_(b, "\"");
+    ku_lang_str(s, len, put_any, b);
 }
 
 static void put_num(Buf *b, double d)

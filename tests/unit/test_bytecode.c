@@ -531,6 +531,9 @@ START_TEST(test_verify_tables)
     ((char *)img->strings[rule0])[0] = '\x1b';
     ck_assert_int_eq(kb_verify(img, err, sizeof err), -1);
     ck_assert_str_eq(err, "rule 0: \"\\x1b1\" is not a name");
+    ((char *)img->strings[rule0])[0] = '"';    /* shown as the language writes it */
+    ck_assert_int_eq(kb_verify(img, err, sizeof err), -1);
+    ck_assert_str_eq(err, "rule 0: \"\\\"1\" is not a name");
     kb_free(img);
 }
 END_TEST

@@ -187,6 +187,29 @@ END_TEST
 
 /* ku_fmt_uint: the decimal digits, no NUL, no leading zeros; 0 is "0";
  * the largest value fills the 20 bytes the header asks for. */
+/* ku_lang_str: the language's escapes, \xHH for other control bytes and
+ * DEL, other bytes (UTF-8 too) as they are; the quotes around. */
+START_TEST(test_lang_str)
+{
+    static const struct { const char *in; size_t n; const char *out; } cases[] = {
+        { "", 0, "\"\"" },
+        { "plain text", 10, "\"plain text\"" },
+        { "a\"b\\c", 5, "\"a\\\"b\\\\c\"" },
+        { "l1\nl2\tx", 7, "\"l1\\nl2\\tx\"" },
+        { "\x1b[0m\r\x7f", 6, "\"\\x1b[0m\\x0d\\x7f\"" },
+        { "a\0b", 3, "\"a\\x00b\"" },
+        { "\xc3\xa6\xc3\xb8", 4, "\"\xc3\xa6\xc3\xb8\"" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        KuBuf b = { 0 };
+        ku_lang_str(cases[k].in, cases[k].n, ku_put_buf, &b);
+        ck_assert(!b.oom);
+        ck_assert_str_eq(b.s, cases[k].out);
+        free(b.s);
+    }
+}
+END_TEST
+
 START_TEST(test_fmt_uint)
 {
     static const struct { uint64_t v; const char *s; } cases[] = {
@@ -215,6 +238,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, test_reserve);
     tcase_add_test(tc, test_quoting);
     tcase_add_test(tc, test_fmt_uint);
+    tcase_add_test(tc, test_lang_str);
     suite_add_tcase(s, tc);
     return s;
 }
