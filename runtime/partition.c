@@ -840,7 +840,7 @@ static int bucket_emit(void *ctx, const KrRow *row)
 
 /* The bucket's spilled records in one buffer (the chunks read back, in
  * order; *total bytes), to be freed by the caller; NULL on failure. */
-static char *load_chunks(KpRun *r, const Seg *k, size_t *total)
+static char *load_chunks(const KpRun *r, const Seg *k, size_t *total)
 {
     size_t n = 0;
     for (uint32_t i = 0; i < k->nchunks; i++) n += k->chunks[i].len;
@@ -1158,9 +1158,10 @@ typedef enum Mode {
                                      customer's only one: as they lie, customer by customer */
     M_BYCUST,                     /* else: loaded whole, sorted by customer (in the order of
                                      their first record) and time, customer by customer */
-    M_SORTED                      /* after an engine limit in M_BYCUST: loaded whole, sorted
-                                     by time, in time order (the limit's message is then that
-                                     of the earliest failure, as for any --jobs) */
+    M_SORTED                      /* after an engine limit customer by customer (or keys too
+                                     wide for M_BYCUST): loaded whole, sorted by time, in time
+                                     order (a limit's message is then that of the earliest
+                                     failure, as for any --jobs) */
 } Mode;
 
 /* feed_grouped -- the records p[0, len), grouped by customer
@@ -1295,7 +1296,7 @@ static int sort_bucket(const KpRun *r, Acc *a, uint32_t bi, Mode mode, char **da
         const Part *w = &r->part[p];
         size_t total = 0;
         if (k->nchunks) {
-            if (!(data[p] = load_chunks((KpRun *)r, k, &total))) return -1;
+            if (!(data[p] = load_chunks(r, k, &total))) return -1;
             if (w->cmap) normalize(r, w, data[p], total);
             if (index_records(r, a, n, data[p], total, &tmin, &tmax) != 0) return -1;
         }
