@@ -221,6 +221,20 @@ static void big_buffer(CliOut *o)
     }
 }
 
+/* in_place -- o written through descriptor d as it is (a named or a
+ * standard descriptor, a device, a FIFO: never replaced), with a big
+ * buffer; 0, or -1 after the message (d < 0: errno says why). */
+static int in_place(CliOut *o, int d)
+{
+    if (d < 0 || !(o->f = fdopen(d, "w"))) {
+        int e = errno;
+        if (d >= 0) close(d);
+        return open_failed(o, e);
+    }
+    big_buffer(o);
+    return 0;
+}
+
 int cli_out_open(CliOut *o, const char *path)
 {
     memset(o, 0, sizeof *o);
@@ -229,14 +243,7 @@ int cli_out_open(CliOut *o, const char *path)
     if (fd >= 0) {
         o->is_stdout = fd == 1;
         if (o->is_stdout) { o->f = stdout; return 0; }
-        int d = dup(fd);
-        if (d < 0 || !(o->f = fdopen(d, "w"))) {
-            int e = errno;
-            if (d >= 0) close(d);
-            return open_failed(o, e);
-        }
-        big_buffer(o);
-        return 0;
+        return in_place(o, dup(fd));
     }
     if (!(o->target = resolve(path))) return open_failed(o, errno);
     struct stat st;
@@ -247,13 +254,7 @@ int cli_out_open(CliOut *o, const char *path)
         /* a device, a FIFO: written in place, never replaced */
         int d;
         do d = open(o->target, O_WRONLY | O_NOCTTY); while (d < 0 && errno == EINTR);
-        if (d < 0 || !(o->f = fdopen(d, "w"))) {
-            int e = errno;
-            if (d >= 0) close(d);
-            return open_failed(o, e);
-        }
-        big_buffer(o);
-        return 0;
+        return in_place(o, d);
     }
     size_t n = strlen(o->target);
     if (!(o->tmp = malloc(n + 16))) return open_failed(o, ENOMEM);
