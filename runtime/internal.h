@@ -388,9 +388,9 @@ size_t kp_buffered_peak(const KpRun *r);
 size_t kp_budget(const KpRun *r);
 /* After kp_replay: schedule rows that waited for the merge in the file. */
 uint64_t kp_rows_spilled(const KpRun *r);
-/* After kp_replay: buckets replayed customer by customer (their records
- * grouped by customer), and buckets that looked so but were not and were
- * replayed sorted. */
+/* After kp_replay: buckets replayed customer by customer as their records
+ * lay (grouped by customer), and buckets that looked so but were not and
+ * were sorted by customer first. */
 void kp_bucket_modes(const KpRun *r, uint32_t *grouped, uint32_t *regrouped);
 /* For tests: the shared customer pool's size from which pass 2 prefetches
  * the customers of the records ahead (UINT32_MAX: the default, 131,072). */

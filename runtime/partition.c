@@ -145,7 +145,7 @@ typedef struct Seg {
     int64_t first, last;          /* time of the first and the last record */
     bool any, unsorted;           /* records came; not in time order */
     bool pages_shared;            /* its pages' records have the shared pools' ids (walk_rows,
-                                     replay_grouped) */
+                                     replay_bucket) */
     uint32_t last_cust, runs;     /* customer of the last record; runs of one customer's
                                      records (a hint for replay_bucket: a log grouped by
                                      customer has far fewer runs than records) */
@@ -250,8 +250,9 @@ struct KpRun {
     int64_t horizon;
     atomic_uint next;
     atomic_int failed;
-    atomic_uint grouped, regrouped;  /* buckets replayed customer by customer; tried so and
-                                        replayed sorted (kp_bucket_modes) */
+    atomic_uint grouped, regrouped;  /* buckets replayed customer by customer as they lay;
+                                        taken for such and not, then sorted by customer
+                                        (kp_bucket_modes) */
     char errmsg[512];                /* an engine limit's message, or "" */
 };
 
@@ -1164,20 +1165,29 @@ typedef enum Mode {
                                      failure, as for any --jobs) */
 } Mode;
 
+/* next_customer -- the record about to be fed is customer c's (*cur: the
+ * customer of the last record fed, UINT32_MAX before the first): when c
+ * is another, the engines finish the customers fed so far
+ * (kr_engine_finish_customers).  0, or -1 an engine failed. */
+static int next_customer(const KpRun *r, KrEngine *const *eng, uint32_t c, uint32_t *cur)
+{
+    if (c != *cur && *cur != UINT32_MAX)
+        for (uint32_t l = 0; l < r->nlanes; l++)
+            if (kr_engine_finish_customers(eng[l], r->horizon) != 0) return -1;
+    *cur = c;
+    return 0;
+}
+
 /* feed_grouped -- the records p[0, len), grouped by customer
- * (grouped_bucket), to the engines customer by customer
- * (kr_engine_finish_customers when the customer changes; *cur: the
- * customer of the last record fed, UINT32_MAX before the first).  0, or 1
- * an engine failed (replay_bucket then replays the bucket M_SORTED). */
+ * (grouped_bucket), to the engines customer by customer (next_customer).
+ * 0, or 1 an engine failed (replay_bucket then replays the bucket
+ * M_SORTED). */
 static int feed_grouped(const KpRun *r, Acc *a, KrEngine *const *eng, const char *p, size_t len, uint32_t *cur)
 {
     for (size_t off = 0; off < len;) {
         uint32_t c;
         memcpy(&c, p + off + offsetof(PRec, cust), sizeof c);
-        if (c != *cur && *cur != UINT32_MAX)
-            for (uint32_t l = 0; l < r->nlanes; l++)
-                if (kr_engine_finish_customers(eng[l], r->horizon) != 0) return 1;
-        *cur = c;
+        if (next_customer(r, eng, c, cur) != 0) return 1;
         size_t size = feed_one(r, a, eng, p + off, &a->errtime);
         if (size == 0) return 1;
         off += size;
@@ -1254,10 +1264,7 @@ static int feed_bycust(const KpRun *r, Acc *a, KrEngine *const *eng, const Ord *
     for (size_t i = 0; i < n; i++) {
         uint32_t c;
         memcpy(&c, ord[i].rec + offsetof(PRec, cust), sizeof c);
-        if (c != cur && cur != UINT32_MAX)
-            for (uint32_t l = 0; l < r->nlanes; l++)
-                if (kr_engine_finish_customers(eng[l], r->horizon) != 0) return -1;
-        cur = c;
+        if (next_customer(r, eng, c, &cur) != 0) return -1;
         if (feed_one(r, a, eng, ord[i].rec, at) == 0) return -1;
     }
     return 0;
