@@ -5,7 +5,7 @@
  *                                nothing else.  Prints lines, fields, seconds.
  *   kairos-bench read [--skip-bad-rows] FILE...
  *                                the event reader alone (ki_open/ki_next).
- *   kairos-bench gen [-c N] [-d DAYS] [-n EVENTS] [-s SEED] [-f csv|jsonl] [-o FILE]
+ *   kairos-bench gen [-c N] [-d DAYS] [-n EVENTS] [-s SEED] [-f csv|jsonl] [-i cust|uuid] [-o FILE]
  *   kairos-bench rss CMD ARG...  runs CMD, prints its wall time, peak RSS and
  *                                CPU time (user + system) on stderr.
  */

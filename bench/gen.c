@@ -2,7 +2,9 @@
  * gen): about N events for C customers over D days, time-ordered, in CSV or
  * JSON Lines, with the event mix of a support desk: logins, purchases,
  * tickets opened and closed (kind, sentiment), survey responses (survey,
- * score), identify (tz, segment), consent and opt-out.
+ * score), identify (tz, segment), consent and opt-out.  Customer ids are
+ * "cust" and six digits, or with -i uuid 36-byte UUIDs (version 4 in
+ * form, drawn from the customer number: the same customers either way).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +40,21 @@ static void civil(int64_t t, char *out)
     sprintf(out, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d, (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
 }
 
+/* uuid -- customer c's id in the form of a random (version 4) UUID */
+static void uuid(uint32_t c, char *out, size_t n)
+{
+    uint64_t w[2];
+    for (int i = 0; i < 2; i++) {              /* splitmix64 of the number */
+        uint64_t z = (uint64_t)c * 2u + (uint64_t)i + 0x9E3779B97F4A7C15ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        w[i] = z ^ (z >> 31);
+    }
+    snprintf(out, n, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(w[0] >> 32), (unsigned)(w[0] >> 16) & 0xffffu,
+             (unsigned)w[0] & 0xfffu, 0x8000u | ((unsigned)(w[1] >> 48) & 0x3fffu),
+             (unsigned long long)(w[1] & 0xffffffffffffULL));
+}
+
 static const char *KINDS[] = { "standard", "technical", "complex", "escalated" };
 static const char *PRODUCTS[] = { "physical", "consumable", "software", "b2b" };
 static const char *TZS[] = { "Europe/Oslo", "America/New_York", "Asia/Tokyo", "Europe/London", "UTC" };
@@ -48,7 +65,7 @@ int bench_gen(int argc, char **argv)
 {
     long customers = 8000, days = 90, events = 1000000;
     unsigned long long seed = 1;
-    const char *fmt = "csv", *out = NULL;
+    const char *fmt = "csv", *out = NULL, *ids = "cust";
     for (int i = 0; i + 1 < argc; i += 2) {
         const char *o = argv[i], *v = argv[i + 1];
         if (!strcmp(o, "-c")) customers = atol(v);
@@ -57,9 +74,12 @@ int bench_gen(int argc, char **argv)
         else if (!strcmp(o, "-s")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(o, "-f")) fmt = v;
         else if (!strcmp(o, "-o")) out = v;
+        else if (!strcmp(o, "-i")) ids = v;
         else { fprintf(stderr, "gen: unknown option %s\n", o); return 2; }
     }
     if (customers < 1 || days < 1 || events < 1) { fprintf(stderr, "gen: bad sizes\n"); return 2; }
+    if (strcmp(ids, "cust") != 0 && strcmp(ids, "uuid") != 0) { fprintf(stderr, "gen: -i takes cust or uuid\n"); return 2; }
+    bool uuids = strcmp(ids, "uuid") == 0;
     bool jsonl = strcmp(fmt, "jsonl") == 0;
     FILE *f = out ? fopen(out, "w") : stdout;
     if (!f) { perror(out); return 1; }
@@ -69,13 +89,14 @@ int bench_gen(int argc, char **argv)
     const int64_t start = 1767225600;          /* 2026-01-01T00:00:00Z */
     const int64_t span = (int64_t)days * 86400;
     if (!jsonl) fputs("time,customer,event,kind,sentiment,product_type,survey,score,tz,segment,channel\n", f);
-    char ts[32], cust[32];
+    char ts[32], cust[40];
     for (long i = 0; i < events; i++) {
         int64_t t = start + (int64_t)((double)i * (double)span / (double)events);
         /* a skewed pick: some customers are much busier than others */
         uint32_t a = below((uint32_t)customers), b = below((uint32_t)customers);
         uint32_t c = a < b ? a : b;
-        snprintf(cust, sizeof cust, "cust%06u", c);
+        if (uuids) uuid(c, cust, sizeof cust);
+        else snprintf(cust, sizeof cust, "cust%06u", c);
         civil(t, ts);
         uint32_t r = below(1000);
         const char *ev;

@@ -31,7 +31,9 @@ bench_best() {
 # customers over $D days (seed $SEED), time-sorted (ORDER sorted: the
 # generator's own order) or grouped by customer (ORDER grouped: a stable sort
 # by customer id, each customer's rows keeping their time order, as most
-# exports come), generating it when it is not there.  A grouped log is sorted
+# exports come), or time-sorted with 36-byte UUIDs for customer ids (ORDER
+# uuid: gen -i uuid, the same customers and events), generating it when it
+# is not there.  A grouped log is sorted
 # from the time-sorted one when that exists, else straight from the
 # generator (no time-sorted copy on disk: 50M events are 2.7 GB a copy).
 # Returns non-zero, with a message on standard error, when it cannot.
@@ -41,11 +43,14 @@ bench_log() {
     case $3 in
         sorted) log=$_sorted ;;
         grouped) log="$DIR/events-$1-$2-$D-$SEED-grouped.csv" ;;
+        uuid) log="$DIR/events-$1-$2-$D-$SEED-uuid.csv" ;;
         *) echo "bench_log: unknown order $3" >&2; return 1 ;;
     esac
     [ -s "$log" ] && return 0
-    if [ "$3" = sorted ]; then
-        "$BENCH" gen -n "$1" -c "$2" -d "$D" -s "$SEED" -f csv -o "$log.tmp" && mv "$log.tmp" "$log" && return 0
+    if [ "$3" != grouped ]; then
+        _ids=cust
+        [ "$3" = uuid ] && _ids=uuid
+        "$BENCH" gen -n "$1" -c "$2" -d "$D" -s "$SEED" -f csv -i "$_ids" -o "$log.tmp" && mv "$log.tmp" "$log" && return 0
     else
         # sort's buffer: a quarter of the memory, so that a 50M-event log
         # needs no temporary files of the size of the log beside it.

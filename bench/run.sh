@@ -39,8 +39,9 @@
 # and computed by DuckDB from the same file (node bench/duckdb.mjs: the rule
 # in SQL, DuckDB from the npm package @duckdb/node-api that tools/deps.sh
 # installs into tools/node/node_modules), on each log of $BENCH_PEER_SIZES,
-# time-sorted and grouped by customer (bench/logs.sh makes them; a 10M-event
-# log is about 530 MB): wall and CPU seconds and peak RSS of both, DuckDB's
+# time-sorted, grouped by customer, and time-sorted with UUIDs for customer
+# ids (most systems' ids: 36 bytes against the generator's 10; bench/logs.sh
+# makes them; a 10M-event log is about 530 MB, 790 MB with UUIDs): wall and CPU seconds and peak RSS of both, DuckDB's
 # over kairos's (target: >= 5x by wall time on 10M events / 100k customers),
 # and the two schedules compared as sorted rows.
 #
@@ -54,7 +55,7 @@
 # env:   BENCH_EVENTS (1000000) BENCH_CUSTOMERS (8000) BENCH_DAYS (90)
 #        BENCH_SEED (1) BENCH_RUNS (3) BENCH_PAIRS (7) BENCH_DIR (build/bench) BENCH_PG (1)
 #        BENCH_PEER_SIZES ("10000000:100000 12000000:1000000": EVENTS:CUSTOMERS
-#        of each peer log) BENCH_PEER_ORDERS ("sorted grouped") BENCH_NODE (node)
+#        of each peer log) BENCH_PEER_ORDERS ("sorted grouped uuid") BENCH_NODE (node)
 # Needs only a POSIX shell, awk, sort and cut (and node for the peer).
 set -u
 KAIROS=${1:-build/kairos}
@@ -350,7 +351,7 @@ failed=0
 NODE=${BENCH_NODE:-node}
 SINGLE=$(dirname "$0")/single.kai
 PEER_SIZES=${BENCH_PEER_SIZES-10000000:100000 12000000:1000000}
-PEER_ORDERS=${BENCH_PEER_ORDERS:-sorted grouped}
+PEER_ORDERS=${BENCH_PEER_ORDERS:-sorted grouped uuid}
 if [ -n "$PEER_SIZES" ]; then
     peer_bench
 else

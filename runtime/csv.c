@@ -31,6 +31,8 @@ typedef struct CsvRec { uint32_t len, nl, nf; bool blank, hashed; uint64_t h; } 
 
 #define BATCH 32u                   /* records cut ahead, at most */
 #define BATCH_FIELDS (4u << 10)     /* ... and fields held for them, at most */
+#define KEY_AHEAD 4u                /* a row's long id's stored bytes start loading
+                                       this many rows before it (kr_pool_prefetch_key) */
 
 typedef struct CsvState {
     uint32_t ncols;
@@ -581,6 +583,11 @@ int ki_csv_step(KiSrc *s)
                 continue;
             }
             const char *rec = s->buf + s->pos;
+            if (i + KEY_AHEAD < st->bn && st->b[i + KEY_AHEAD].hashed) {
+                /* a long id's stored bytes, its slot on its way since the cut */
+                const CsvField *g = &st->fb[(size_t)(i + KEY_AHEAD) * stride + st->c_cust];
+                kr_pool_prefetch_key(s->ctx->customers, st->b[i + KEY_AHEAD].h, g->p, g->len);
+            }
             st->f = st->fb + (size_t)i * stride;
             int rc;
             if (b->nf != st->ncols) {

@@ -174,7 +174,7 @@ static void *parse(void *arg)
 /* map_pool -- the shared pool's ids of every string of pool from, in id
  * order (interning them); NULL (out of memory) or the map (*n entries).
  * The strings MAP_AHEAD ahead are hashed and their slots in `to` start
- * loading: a part of a log of a million customers holds nearly all of
+ * loading (and halfway, the stored bytes a long one will be compared to): a part of a log of a million customers holds nearly all of
  * them, and one slot after another would each wait for memory (this runs
  * on one thread, between the parts and the replay). */
 #define MAP_AHEAD 16u
@@ -186,6 +186,10 @@ static uint32_t *map_pool(KrPool *to, const KrPool *from, uint32_t *n)
     struct { const char *p; size_t len; uint64_t h; } q[MAP_AHEAD];   /* string i at q[i % MAP_AHEAD] */
     for (uint32_t i = 0; i < *n + MAP_AHEAD; i++) {
         uint32_t k = i % MAP_AHEAD;
+        if (i >= MAP_AHEAD / 2u && i - MAP_AHEAD / 2u < *n) {   /* halfway: a long string's bytes */
+            uint32_t h = (i - MAP_AHEAD / 2u) % MAP_AHEAD;
+            kr_pool_prefetch_key(to, q[h].h, q[h].p, q[h].len);
+        }
         if (i >= MAP_AHEAD) {              /* string i - MAP_AHEAD, hashed MAP_AHEAD steps ago */
             uint32_t j = i - MAP_AHEAD;
             if ((m[j] = kr_intern_hashed(to, q[k].p, q[k].len, q[k].h)) == UINT32_MAX) { free(m); return NULL; }

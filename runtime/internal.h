@@ -68,6 +68,11 @@ uint64_t    kr_hash_bytes(const char *s, size_t len);
  * miss). */
 uint32_t    kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h);
 void        kr_pool_prefetch(const KrPool *p, uint64_t h);
+/* kr_pool_prefetch_key, later (once h's slot has had time to arrive),
+ * starts loading the stored bytes that interning s (len bytes, hash h)
+ * will compare: only a string longer than 16 bytes has any (shorter ones
+ * are found in the slot), so it does nothing for others. */
+void        kr_pool_prefetch_key(const KrPool *p, uint64_t h, const char *s, size_t len);
 /* kr_pool_prefetch_str starts loading string id's entry (bytes false), or
  * its bytes (bytes true: load the entry first, or that read waits). */
 void        kr_pool_prefetch_str(const KrPool *p, uint32_t id, bool bytes);

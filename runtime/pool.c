@@ -5,9 +5,14 @@
  * until kr_pool_free), each string NUL-terminated.  Lookup is an open-
  * addressing table (linear probing, load <= 3/4) whose 24-byte slots hold
  * a 27-bit fingerprint of the hash with the length (up to 30), the id and
- * the first 16 bytes of the string: finding a short string reads one slot
- * and nothing else.  The table index comes from the other half of the
- * 64-bit hash (kept per string in PoolStr for growing the table).
+ * the first 16 bytes of a string of at most 16 bytes: finding such a
+ * string reads one slot and nothing else.  A longer string's slot holds
+ * its first 8 bytes and where its bytes are stored (preceded there by its
+ * length), so that finding it reads one slot and the bytes: not the id's
+ * PoolStr first (with a million UUIDs, two dependent cache misses per
+ * lookup were half of a replay's time).  The table index comes from the
+ * other half of the 64-bit hash (kept per string in PoolStr for growing
+ * the table).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +23,25 @@
 
 typedef struct PoolStr { const char *p; uint32_t len; uint32_t hash; } PoolStr;
 
-/* A table slot (24 bytes).  The first 16 bytes of the string sit in the
- * slot, so a lookup of a short string (most ids) touches one cache line. */
+/* A table slot (24 bytes).  A string of up to 16 bytes sits in the slot
+ * whole, so a lookup of a short string touches one cache line; of a longer
+ * one, its first 8 bytes and its stored copy's address (slot_bytes). */
 typedef struct Slot {
     uint32_t tag;                       /* fingerprint (high 27 bits) | min(len, LEN_BIG) */
     uint32_t id1;                       /* id + 1; 0: empty */
-    uint64_t k[2];                      /* first 16 bytes, zero-padded */
+    uint64_t k[2];                      /* first 16 bytes, zero-padded; longer than 16:
+                                           k[0] the first 8, k[1] the stored bytes' address */
 } Slot;
 
 #define LEN_BIG 31u                     /* tag length field: 31 = 31 bytes or more */
+#define LEN_SLOT 16u                    /* longer strings: their address in the slot */
+
+/* slot_bytes -- a long string's stored bytes (its length is the 4 bytes
+ * before them: store). */
+static inline const char *slot_bytes(const Slot *e)
+{
+    return (const char *)(uintptr_t)e->k[1];
+}
 
 struct KrPool {
     PoolStr *strs; uint32_t n, cap;     /* id -> string */
@@ -95,6 +110,7 @@ static inline void make_key_h(Key *q, const char *s, size_t len, uint64_t h)
     q->hash = (uint32_t)(h >> 32);
     q->tag = ((uint32_t)h & ~LEN_BIG) | (len < LEN_BIG ? (uint32_t)len : LEN_BIG);
     kr_prefix16(s, len, q->k);
+    if (len > LEN_SLOT) q->k[1] = 0;    /* (the slot holds an address there) */
 }
 
 static inline void make_key(Key *q, const char *s, size_t len)
@@ -112,6 +128,25 @@ void kr_pool_prefetch(const KrPool *p, uint64_t h)
     __builtin_prefetch(s + 2u * sizeof(Slot) - 1u);
 #else
     (void)p; (void)h;
+#endif
+}
+
+void kr_pool_prefetch_key(const KrPool *p, uint64_t h, const char *s, size_t len)
+{
+#if defined(__GNUC__)
+    if (len <= LEN_SLOT || p->refs) return;
+    Key q;
+    make_key_h(&q, s, len, h);
+    for (uint32_t i = q.hash & p->mask;; i = (i + 1u) & p->mask) {
+        const Slot *e = &p->slots[i];
+        if (e->id1 == 0) return;
+        if (e->tag == q.tag && e->k[0] == q.k[0]) {
+            __builtin_prefetch(slot_bytes(e) - 4);
+            return;
+        }
+    }
+#else
+    (void)p; (void)h; (void)s; (void)len;
 #endif
 }
 
@@ -133,10 +168,15 @@ static uint32_t find(const KrPool *p, const Key *q)
     for (;;) {
         const Slot *e = &p->slots[i];
         if (e->id1 == 0) return i;
-        if (e->tag == q->tag && e->k[0] == q->k[0] && e->k[1] == q->k[1]) {
-            if (q->len <= 16) return i;         /* the tag holds the exact length */
-            const PoolStr *ps = &p->strs[e->id1 - 1u];
-            if (ps->len == q->len && memcmp(ps->p + 16, q->s + 16, q->len - 16) == 0) return i;
+        if (e->tag == q->tag && e->k[0] == q->k[0]) {
+            /* the tag holds the exact length up to 30 */
+            if (q->len <= LEN_SLOT) {
+                if (e->k[1] == q->k[1]) return i;
+            } else {
+                const char *b = slot_bytes(e);
+                if ((q->len < LEN_BIG || load4(b - 4) == q->len) && memcmp(b + 8, q->s + 8, q->len - 8) == 0)
+                    return i;
+            }
         }
         i = (i + 1u) & p->mask;
     }
@@ -200,11 +240,11 @@ static int grow(KrPool *p)
     p->mask = nmask;
     return 0;
 }
-/* store -- copies s (NUL-terminated) into chunk storage. */
-static const char *store(KrPool *p, const char *s, size_t len)
+/* room -- n bytes of chunk storage; NULL when out of memory. */
+static char *room(KrPool *p, size_t n)
 {
-    if (len + 1 > p->curfree) {
-        size_t sz = len + 1 > POOL_CHUNK / 4 ? len + 1 : POOL_CHUNK;
+    if (n > p->curfree) {
+        size_t sz = n > POOL_CHUNK / 4 ? n : POOL_CHUNK;
         if (p->nchunks == p->capchunks) {
             uint32_t nc = p->capchunks ? p->capchunks * 2u : 16u;
             char **c = realloc(p->chunks, nc * sizeof *c);
@@ -214,14 +254,30 @@ static const char *store(KrPool *p, const char *s, size_t len)
         char *c = malloc(sz);
         if (!c) return NULL;
         p->chunks[p->nchunks++] = c;
-        if (sz == POOL_CHUNK) { p->cur = c; p->curfree = sz; }
-        else { memcpy(c, s, len); c[len] = 0; return c; }   /* big string: own chunk */
+        if (sz != POOL_CHUNK) return c;        /* a big string: a chunk of its own */
+        p->cur = c;
+        p->curfree = sz;
     }
     char *d = p->cur;
+    p->cur += n;
+    p->curfree -= n;
+    return d;
+}
+
+/* store -- copies s (NUL-terminated) into chunk storage, a string longer
+ * than LEN_SLOT preceded by its length (4 bytes: slot_bytes). */
+static const char *store(KrPool *p, const char *s, size_t len)
+{
+    size_t pre = len > LEN_SLOT ? sizeof(uint32_t) : 0;
+    char *d = room(p, pre + len + 1u);
+    if (!d) return NULL;
+    if (pre) {
+        uint32_t n = (uint32_t)len;
+        memcpy(d, &n, sizeof n);
+        d += pre;
+    }
     memcpy(d, s, len);
     d[len] = 0;
-    p->cur += len + 1;
-    p->curfree -= len + 1;
     return d;
 }
 
@@ -274,7 +330,7 @@ uint32_t kr_intern_hashed(KrPool *p, const char *s, size_t len, uint64_t h)
     e->tag = q.tag;
     e->id1 = id + 1u;
     e->k[0] = q.k[0];
-    e->k[1] = q.k[1];
+    e->k[1] = len > LEN_SLOT ? (uint64_t)(uintptr_t)d : q.k[1];
     return id;
 }
 

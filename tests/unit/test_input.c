@@ -286,6 +286,68 @@ START_TEST(pool_basics)
 }
 END_TEST
 
+/* Strings longer than 16 bytes keep their first 8 in the table slot and
+ * the rest where they are stored, behind their length: ids that share a
+ * long prefix (UUIDs of one system, emails of one domain), lengths on both
+ * sides of 16 and 31, NUL bytes inside, a table that grows under them. */
+START_TEST(pool_long_strings)
+{
+    KrPool *p = kr_pool_new();
+    char buf[64], big[200];
+    memset(big, 'x', sizeof big);
+    uint32_t lens[] = { 8, 15, 16, 17, 24, 30, 31, 32, 33, 64, 199, 200 };
+    uint32_t ids[12];
+    for (int i = 0; i < 12; i++) ids[i] = kr_intern(p, big, lens[i]);
+    for (int i = 0; i < 12; i++) {
+        ck_assert_uint_eq(kr_lookup(p, big, lens[i]), ids[i]);
+        for (int j = 0; j < i; j++) ck_assert_uint_ne(ids[i], ids[j]);
+        size_t l;
+        const char *s = kr_pool_str(p, ids[i], &l);
+        ck_assert_uint_eq(l, lens[i]);
+        ck_assert_int_eq(memcmp(s, big, l), 0);
+        ck_assert_int_eq(s[l], 0);
+    }
+    ck_assert_uint_eq(kr_lookup(p, big, 34), UINT32_MAX);
+    ck_assert_uint_eq(kr_lookup(p, big, 18), UINT32_MAX);
+    /* the same prefix and length, one byte apart: the last, the ninth, a NUL */
+    char a[40], b[40];
+    memset(a, 'u', sizeof a);
+    memcpy(b, a, sizeof b);
+    b[39] = 'v';
+    uint32_t ia = kr_intern(p, a, 40), ib = kr_intern(p, b, 40);
+    ck_assert_uint_ne(ia, ib);
+    b[39] = 'u';
+    b[8] = '\0';
+    uint32_t ic = kr_intern(p, b, 40);
+    ck_assert_uint_ne(ic, ia);
+    ck_assert_uint_ne(ic, ib);
+    ck_assert_uint_eq(kr_intern(p, a, 40), ia);
+    ck_assert_uint_eq(kr_lookup(p, b, 40), ic);
+    /* 200,000 UUID-like ids of one prefix: the table grows under them */
+    uint32_t base = kr_pool_count(p);
+    for (uint32_t i = 0; i < 200000; i++) {
+        int n = snprintf(buf, sizeof buf, "6f1c2a9e-0000-4000-8000-%012u", i * 7919u);
+        uint64_t h = kr_hash_bytes(buf, (size_t)n);
+        kr_pool_prefetch(p, h);
+        kr_pool_prefetch_key(p, h, buf, (size_t)n);   /* absent: a hint, nothing more */
+        ck_assert_uint_eq(kr_intern_hashed(p, buf, (size_t)n, h), base + i);
+    }
+    const char *first = kr_pool_str(p, base, NULL);
+    for (uint32_t i = 0; i < 200000; i += 331) {
+        int n = snprintf(buf, sizeof buf, "6f1c2a9e-0000-4000-8000-%012u", i * 7919u);
+        kr_pool_prefetch_key(p, kr_hash_bytes(buf, (size_t)n), buf, (size_t)n);
+        ck_assert_uint_eq(kr_lookup(p, buf, (size_t)n), base + i);
+        size_t l;
+        ck_assert_str_eq(kr_pool_str(p, base + i, &l), buf);
+        ck_assert_uint_eq(l, (size_t)n);
+        buf[n - 1] ^= 1;                            /* one bit off: not there */
+        ck_assert_uint_eq(kr_lookup(p, buf, (size_t)n), UINT32_MAX);
+    }
+    ck_assert_str_eq(first, "6f1c2a9e-0000-4000-8000-000000000000");   /* pointers stay valid */
+    kr_pool_free(p);
+}
+END_TEST
+
 /* ---- CSV -------------------------------------------------------------------- */
 
 START_TEST(csv_basic)
@@ -825,6 +887,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, time_formats);
     tcase_add_test(tc, time_bad);
     tcase_add_test(tc, pool_basics);
+    tcase_add_test(tc, pool_long_strings);
     suite_add_tcase(s, tc);
     tc = tcase_create("readers");
     tcase_set_timeout(tc, 60);
