@@ -343,6 +343,15 @@ long ki_fill(KiSrc *s)
 const char *ki_bad_id(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
+    /* ASCII without NUL, 8 bytes at a time (most ids are all such): no
+     * byte with its high bit set, none zero */
+    const uint64_t hi = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
+    for (; e - p >= 8; p += 8) {
+        uint64_t w;
+        memcpy(&w, p, sizeof w);
+        /* (each byte | 0x80) - 1 keeps the high bit unless the byte is 0 */
+        if ((w & hi) != 0 || (((w | hi) - ones) & hi) != hi) break;
+    }
     while (p < e) {
         unsigned char b = *p;
         if (b >= 0x01 && b < 0x80) { p++; continue; }

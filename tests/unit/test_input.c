@@ -348,6 +348,34 @@ START_TEST(pool_long_strings)
 }
 END_TEST
 
+/* ki_bad_id (SPEC 5.4) takes ASCII 8 bytes at a time: a NUL byte or a
+ * non-ASCII byte at any place, within a word or in the tail, is still
+ * looked at, and valid UTF-8 across a word's edge still passes. */
+START_TEST(bad_id_every_place)
+{
+    char s[48];
+    for (size_t len = 0; len <= 40; len++) {
+        memset(s, 'k', len);
+        ck_assert_ptr_null(ki_bad_id(s, len));
+        for (size_t i = 0; i < len; i++) {
+            memset(s, 'k', len);
+            s[i] = 0;
+            ck_assert_str_eq(ki_bad_id(s, len), "it holds a NUL byte");
+            s[i] = (char)0xff;
+            ck_assert_str_eq(ki_bad_id(s, len), "it is not valid UTF-8");
+            s[i] = (char)0xc3;                      /* a lead byte, its follower missing or 'k' */
+            ck_assert_str_eq(ki_bad_id(s, len), "it is not valid UTF-8");
+            if (i + 3u <= len) {                    /* the euro sign, wherever it falls */
+                memcpy(s + i, "\xe2\x82\xac", 3);
+                ck_assert_ptr_null(ki_bad_id(s, len));
+                s[i + 2u] = 0;
+                ck_assert_str_eq(ki_bad_id(s, len), "it is not valid UTF-8");
+            }
+        }
+    }
+}
+END_TEST
+
 /* ---- CSV -------------------------------------------------------------------- */
 
 START_TEST(csv_basic)
@@ -888,6 +916,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, time_bad);
     tcase_add_test(tc, pool_basics);
     tcase_add_test(tc, pool_long_strings);
+    tcase_add_test(tc, bad_id_every_place);
     suite_add_tcase(s, tc);
     tc = tcase_create("readers");
     tcase_set_timeout(tc, 60);
