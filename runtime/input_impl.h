@@ -200,14 +200,15 @@ int  ki_customer(KrInputCtx *c, const char *s, size_t len, KiRow *r);
 /* The same with h = kr_hash_bytes(s, len) computed before (and the pool
  * slot prefetched with kr_pool_prefetch). */
 int  ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, KiRow *r);
-/* The last customer id a parser turned into an id (when at most 32 bytes):
- * its bytes, the pool the id is of, and what ki_customer gave.  A row of
+/* The last customer id a parser turned into an id (when at most 64 bytes:
+ * a UUID, most emails): its bytes, the pool the id is of, and what
+ * ki_customer gave.  A row of
  * the same customer takes them without hashing or looking up (ki_memo_take):
  * a log grouped by customer, as most exports come, is runs of one customer.
  * The mapping from bytes to id and shard is a function, so an older entry is
  * as right as the last one. */
 typedef struct KiCustMemo {
-    char id[32]; uint32_t len;
+    char id[64]; uint32_t len;
     const KrPool *pool; uint32_t cust, route; int k;
 } KiCustMemo;
 /* Whether a[0, n) and b[0, n) are the same bytes (short ones by two
@@ -329,6 +330,10 @@ int  ki_par_files(KiSrc *srcs, uint32_t n, KrInputCtx *c, const KiParts *kp,
  * customers (0: the defaults); *hashed: rows whose customer id the batches
  * hashed so far. */
 void ki_csv_batch(uint32_t n, uint64_t *hashed);
+/* Tests: JSON Lines glances ahead at customer ids however few customers the
+ * pool holds (always), or as it does by itself (false); *glanced (unless
+ * NULL): ids glanced at so far, by every reader (jsonl.c jsonl_ahead). */
+void ki_jsonl_peek(bool always, uint64_t *glanced);
 /* input_par.c: an address-space limit (ulimit -v) below 256 MiB: the
  * inputs are read on one thread (no parts, no .gz read-ahead). */
 bool ki_tight_memory(void);

@@ -11,6 +11,13 @@
  * as a number is a number, "true"/"false" are booleans, an empty string is
  * missing); true/false are booleans; null is missing; nested arrays and
  * objects are ignored.
+ *
+ * With many customers, the lines PEEK ahead are glanced at for their
+ * customer id (the customer's key as the lines spell it, then a string
+ * without escapes), whose pool slot, and for a long id its stored bytes,
+ * start loading (jsonl_ahead): one line's lookup at a time would each wait
+ * for memory, as the CSV reader's batches do not.  A glance is only a
+ * hint: a wrong one loads a slot for nothing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +40,21 @@ typedef struct Pending {
 } Pending;
 
 #define KEY_MEMO 32u                /* keys remembered (a power of two) */
+#define PEEK 8u                     /* lines glanced at ahead (a power of two) */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define PEEK_POOL_DEFAULT 0u
+#else
+#define PEEK_POOL_DEFAULT (1u << 16)   /* ... once the pool holds this many customers
+                                          (csv.c's BATCH_POOL) */
+#endif
+static uint32_t PEEK_POOL = PEEK_POOL_DEFAULT;
+static _Atomic uint64_t glanced_total;   /* over the states freed (for tests) */
+
+void ki_jsonl_peek(bool always, uint64_t *glanced)
+{
+    PEEK_POOL = always ? 0 : PEEK_POOL_DEFAULT;
+    if (glanced) *glanced = glanced_total;
+}
 
 typedef struct JState {
     KiSrc *s;
@@ -62,6 +84,18 @@ typedef struct JState {
      * for every row of a reader), by its bytes: a line's keys are the
      * last line's, most of the time */
     struct KeyMemo { char k[24]; uint32_t len; int key; uint32_t attr; const char *name; } keys[KEY_MEMO];
+    /* jsonl_ahead: the customer's key as the lines write it (learned by
+     * cb_map_key; 0: not yet, or not one to glance for); the lines from
+     * s->pos glanced at (peek_n of them, from peek_head in the ring: the
+     * id and its hash, or len 0), while s->bytes is peek_gen (a read moves
+     * the buffer); where the next one starts; rows of the memo's customer
+     * lately (a saturating count, as csv.c's same_run) */
+    char ckey[24]; uint32_t ckey_len;
+    struct Peek { const char *p; uint32_t len; uint64_t h; } peek[PEEK];
+    uint32_t peek_n, peek_head;
+    uint64_t peek_gen; const char *peek_buf; size_t peek_at;
+    uint8_t same_run;
+    uint64_t glanced;               /* ids glanced at (summed into glanced_total when freed) */
 } JState;
 
 /* A bad time value s[0..len) (a JSON number if json): message, hint and
@@ -301,7 +335,14 @@ static int cb_map_key(void *ctx, const unsigned char *uk, size_t len)
     size_t alen;
     int kind = ks_column(c->schema, k, len, &an, &alen);
     if (kind == KS_TIME) { j->key = K_TIME; j->key_name = "time"; }
-    else if (kind == KS_CUST) { j->key = K_CUST; j->key_name = "customer"; }
+    else if (kind == KS_CUST) {
+        j->key = K_CUST;
+        j->key_name = "customer";
+        if (len <= sizeof j->ckey && !memchr(k, '\\', len)) {
+            memcpy(j->ckey, k, len);
+            j->ckey_len = (uint32_t)len;
+        }
+    }
     else if (kind == KS_EVENT) { j->key = K_EVENT; j->key_name = "event"; }
     else if (kind == KS_DROP) j->key = K_SKIP;
     else {
@@ -345,7 +386,10 @@ static int finish(JState *j, uint64_t line)
     if (!j->has_cust || j->cust_len == 0) return ki_row_error(s, true, line, j->lp, NULL, NULL, "missing customer");
     const char *id = j->scratch + j->cust_off;
     int k;
-    if (!ki_memo_take(&j->memo, c, id, j->cust_len, r, &k)) {
+    bool same = ki_memo_take(&j->memo, c, id, j->cust_len, r, &k);
+    if (same) { if (j->same_run < 15u) j->same_run++; }
+    else if (j->same_run > 0) j->same_run--;
+    if (!same) {
         const char *why = ki_bad_id(id, j->cust_len);
         if (why) return ki_row_error(s, true, line, j->lp, NULL, NULL, "bad customer id: %s", why);
         k = ki_customer(c, id, j->cust_len, r);
@@ -608,6 +652,7 @@ static void free_priv(void *p)
 {
     JState *j = p;
     if (!j) return;
+    glanced_total += j->glanced;
     if (j->h) yajl_free(j->h);
     free(j->pend);
     free(j->scratch);
@@ -624,6 +669,69 @@ int ki_jsonl_begin(KiSrc *s)
     return new_handle(j) == 0 ? 0 : ki_error(s, 0, 0, "out of memory");
 }
 
+/* glance -- the customer id of the line p[0, len), if it is written
+ * plainly (j->ckey, a colon, a string without escapes): *id and its
+ * length, else 0. */
+static uint32_t glance(const JState *j, const char *p, size_t len, const char **id)
+{
+    const char *e = p + len, *q = p;
+    for (;;) {
+        q = memchr(q, '"', (size_t)(e - q));
+        if (!q || (size_t)(e - q) < j->ckey_len + 2u) return 0;
+        if (memcmp(q + 1, j->ckey, j->ckey_len) == 0 && q[j->ckey_len + 1u] == '"') break;
+        q++;
+    }
+    q += j->ckey_len + 2u;
+    while (q < e && (*q == ' ' || *q == '\t')) q++;
+    if (q == e || *q++ != ':') return 0;
+    while (q < e && (*q == ' ' || *q == '\t')) q++;
+    if (q == e || *q++ != '"') return 0;
+    const char *end = memchr(q, '"', (size_t)(e - q));
+    if (!end || memchr(q, '\\', (size_t)(end - q))) return 0;
+    *id = q;
+    return (uint32_t)(end - q);
+}
+
+/* jsonl_ahead -- before the line at s->pos is parsed: the lines up to PEEK
+ * ahead of it that are whole in the buffer are glanced at, their ids'
+ * pool slots start loading, and the stored bytes of the id halfway there
+ * (its slot has had time to arrive). */
+static void jsonl_ahead(JState *j, KiSrc *s)
+{
+    const KrInputCtx *c = s->ctx;
+    if (!j->ckey_len || j->same_run >= 8u || kr_pool_count(c->customers) < PEEK_POOL) {
+        j->peek_n = 0;
+        j->peek_gen = UINT64_MAX;
+        return;
+    }
+    if (j->peek_gen != s->bytes || j->peek_buf != s->buf) {   /* the first, or the buffer was read into */
+        j->peek_n = 0;
+        j->peek_gen = s->bytes;
+        j->peek_buf = s->buf;
+    }
+    if (j->peek_n == 0) {                 /* (a read may have moved the unread bytes to the start) */
+        j->peek_head = 0;
+        j->peek_at = s->pos;
+    }
+    while (j->peek_n < PEEK && j->peek_at < s->end) {
+        const char *p = s->buf + j->peek_at, *nl = memchr(p, '\n', s->end - j->peek_at);
+        if (!nl) break;
+        struct Peek *k = &j->peek[(j->peek_head + j->peek_n) & (PEEK - 1u)];
+        k->len = glance(j, p, (size_t)(nl - p), &k->p);
+        if (k->len) {
+            j->glanced++;
+            k->h = kr_hash_bytes(k->p, k->len);
+            kr_pool_prefetch(c->customers, k->h);
+        }
+        j->peek_n++;
+        j->peek_at = (size_t)(nl + 1 - s->buf);
+    }
+    if (j->peek_n > PEEK / 2u) {
+        const struct Peek *k = &j->peek[(j->peek_head + PEEK / 2u) & (PEEK - 1u)];
+        if (k->len) kr_pool_prefetch_key(c->customers, k->h, k->p, k->len);
+    }
+}
+
 int ki_jsonl_step(KiSrc *s)
 {
     JState *j = s->priv;
@@ -633,9 +741,14 @@ int ki_jsonl_step(KiSrc *s)
         size_t len, adv;
         int r = ki_line_next(s, &p, &len, &adv);
         if (r <= 0) return r;
+        jsonl_ahead(j, s);
         if (!blank(p, len) && parse_line(j, p, len, s->line) != 0) return -1;
         s->pos += adv;
         s->line++;
+        if (j->peek_n > 0) {               /* the line glanced at first is done */
+            j->peek_head = (j->peek_head + 1u) & (PEEK - 1u);
+            j->peek_n--;
+        }
         if (s->nrows != before) return 1;
     }
 }

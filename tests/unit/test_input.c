@@ -681,6 +681,59 @@ START_TEST(csv_batch)
 }
 END_TEST
 
+/* ---- JSON Lines: customer ids glanced at ahead (jsonl.c jsonl_ahead)
+ * Glancing is a hint only: forced on (however few customers) and left to
+ * itself the same events come, on lines that lead a glance astray (the
+ * customer's key inside a string, spaces around the colon, an escaped id,
+ * a number, nested objects, blank and CRLF lines, a last line without a
+ * line feed), ids short and long (36 bytes, 40 with a shared prefix), and
+ * 1.4 MB (buffer refills in the middle of the look-ahead). */
+START_TEST(jsonl_peek)
+{
+    size_t cap = 4u << 20, len = 0;
+    char *text = malloc(cap);
+    for (uint32_t i = 0; i < 12000; i++) {
+        uint32_t c = (i * 7919u) % 2500u;
+        char id[64];
+        if (c % 3 == 0) snprintf(id, sizeof id, "c%u", c);
+        else if (c % 3 == 1) snprintf(id, sizeof id, "%08x-1234-4abc-8def-%012u", c * 2654435761u, c);
+        else snprintf(id, sizeof id, "shared-prefix-of-forty-bytes-%011u", c);
+        const char *t = "";
+        switch (i % 17) {
+        case 0: t = "{\"note\":\"\\\"customer\\\":\\\"decoy\\\"\",\"time\":%u,\"customer\":\"%s\",\"event\":\"login\"}\n"; break;
+        case 1: t = "{\"time\":%u, \"customer\" :  \"%s\", \"event\":\"login\"}\r\n"; break;
+        case 2: t = "{\"x\":{\"customer\":\"nested\"},\"time\":%u,\"customer\":\"%s\",\"event\":\"ticket_closed\",\"sentiment\":-0.5}\n\n"; break;
+        case 3: t = "{\"time\":%u,\"customer\":\"\\u0041%s\",\"event\":\"login\"}\n"; break;
+        case 4: t = "{\"customer\":\"%2$s\",\"time\":%1$u,\"event\":\"login\",\"kind\":\"customer\"}\n"; break;
+        default: t = "{\"time\":%u,\"customer\":\"%s\",\"event\":\"login\"}\n"; break;
+        }
+        len += (size_t)snprintf(text + len, cap - len, t, 1772323200u + i * 7u, id);
+    }
+    len += (size_t)snprintf(text + len, cap - len, "{\"time\":1772323200,\"customer\":12345,\"event\":\"login\"}\n");
+    len += (size_t)snprintf(text + len, cap - len, "{\"time\":1772323201,\"customer\":\"%s\",\"event\":\"login\"}",
+                            "0000abcd-1234-4abc-8def-000000000001");
+    uint64_t before, mid, after;
+    ki_jsonl_peek(false, &before);
+    Run own = run1("peek.jsonl", text);
+    ki_jsonl_peek(true, &mid);
+    Run forced = run1("peek.jsonl", text);
+    ki_jsonl_peek(false, &after);
+    ck_assert_int_eq(own.rc, 0);
+    ck_assert_int_eq(forced.rc, 0);
+    ck_assert_uint_eq(own.read, 12002);
+    ck_assert_str_eq(own.err, forced.err);
+    ck_assert(own.outlen == forced.outlen && memcmp(own.out, forced.out, own.outlen) == 0);
+    ck_assert(strstr(own.out, " Ac1257 login") != NULL);       /* line 4: the escaped id */
+    ck_assert(strstr(own.out, "1772323200 12345 login") != NULL);   /* the number */
+    ck_assert(strstr(own.out, " nested ") == NULL);
+    ck_assert_uint_eq(mid - before, 0);          /* 2,500 customers: no glances by itself */
+    ck_assert_uint_gt(after - mid, 9000);        /* forced: most lines (not the escaped ids) */
+    done(&own);
+    done(&forced);
+    free(text);
+}
+END_TEST
+
 START_TEST(csv_gz)
 {
     Run r = run1("z.csv.gz", "time,customer,event\n2,a,login\n1,b,login\n");
@@ -929,6 +982,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, csv_gz);
     tcase_add_test(tc, gz_read_ahead);
     tcase_add_test(tc, csv_batch);
+    tcase_add_test(tc, jsonl_peek);
     tcase_add_test(tc, order_unsorted_and_ties);
     tcase_add_test(tc, order_big);
     tcase_add_test(tc, shards);
