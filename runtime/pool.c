@@ -14,6 +14,8 @@
  * other half of the 64-bit hash (kept per string in PoolStr for growing
  * the table).
  */
+#define _GNU_SOURCE                     /* mremap (Linux): a large table grows where it lies */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -47,6 +49,7 @@ struct KrPool {
     PoolStr *strs; uint32_t n, cap;     /* id -> string */
     bool refs;                          /* holds kr_pool_add_ref strings (no table entries) */
     Slot *slots; uint32_t mask;         /* hash table, size mask + 1 */
+    size_t mapped;                      /* slots' bytes when mapped by table_map, else 0 (calloc) */
     char **chunks; uint32_t nchunks, capchunks;
     char *cur; size_t curfree;          /* free tail of the newest chunk */
 };
@@ -79,6 +82,8 @@ uint64_t kr_hash_bytes(const char *s, size_t len)
     return h ^ (h >> 33);
 }
 
+static void table_free(KrPool *p);
+
 KrPool *kr_pool_new(void)
 {
     KrPool *p = calloc(1, sizeof *p);
@@ -95,7 +100,7 @@ void kr_pool_free(KrPool *p)
     for (uint32_t i = 0; i < p->nchunks; i++) free(p->chunks[i]);
     free(p->chunks);
     free(p->strs);
-    free(p->slots);
+    table_free(p);
     free(p);
 }
 
@@ -192,54 +197,152 @@ uint32_t kr_lookup(const KrPool *p, const char *s, size_t len)
 }
 
 #define HUGE_PAGE (2u << 20)
-#define HUGE_MIN  (4u << 20)     /* tables this large go in huge pages (kr_zalloc) */
+#define HUGE_MIN  (4u << 20)     /* tables this large are mapped (table_map) */
+#define WRAP_STACK 64u           /* grow_in_place: wrapped slots held without malloc */
 
-/* kr_zalloc -- calloc whose every page is written once at once.  A fresh
- * page that is read before it is written maps the shared zero page, and
- * the write that follows costs a second fault and a TLB flush that, with
- * other threads of the process running, interrupts every core (with two
- * threads and a pool of 1M customers, a fifth of the CPU time).  (A
- * memset after malloc would not do: compilers turn the pair into calloc.) */
-static void *kr_zalloc(size_t bytes)
+/* prefault -- every page of p[0, bytes) written once now.  A fresh page
+ * that is read before it is written maps the shared zero page, and the
+ * write that follows costs a second fault and a TLB flush that, with other
+ * threads of the process running, interrupts every core (with two threads
+ * and a pool of 1M customers, a fifth of the CPU time). */
+static void prefault(char *p, size_t bytes)
 {
+    for (size_t i = 0; i < bytes; i += 4096u) ((volatile char *)p)[i] = 0;
+}
+
+/* table_map -- bytes (a multiple of HUGE_PAGE) of zeroed memory of its own
+ * mapping at a HUGE_PAGE boundary, in 2 MiB pages where the system allows
+ * it (transparent huge pages, "madvise" or "always": probed at random, a
+ * table of tens of MiB in 4 KiB pages costs a TLB miss on nearly every
+ * probe), not yet written; NULL if it cannot be mapped. */
+static char *table_map(size_t bytes)
+{
+    size_t span = bytes + HUGE_PAGE;
+    char *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    char *h = (char *)(((uintptr_t)m + HUGE_PAGE - 1u) & ~(uintptr_t)(HUGE_PAGE - 1u));
+    if (h > m) munmap(m, (size_t)(h - m));
+    if (m + span > h + bytes) munmap(h + bytes, (size_t)(m + span - (h + bytes)));
 #if defined(MADV_HUGEPAGE)
-    /* A large table in 2 MiB pages where the system allows it (transparent
-     * huge pages, "madvise" or "always"): probed at random, a table of
-     * tens of MiB in 4 KiB pages costs a TLB miss on nearly every probe. */
-    if (bytes >= HUGE_MIN) {
-        size_t n = (bytes + HUGE_PAGE - 1u) & ~(size_t)(HUGE_PAGE - 1u);
-        char *h = aligned_alloc(HUGE_PAGE, n);
+    madvise(h, bytes, MADV_HUGEPAGE);   /* a hint: refused, the pages stay small */
+#endif
+    return h;
+}
+
+/* table_alloc -- a zeroed table of n slots, every page written (prefault):
+ * mapped from HUGE_MIN bytes on (*mapped its bytes), else from calloc
+ * (*mapped 0); NULL when out of memory. */
+static Slot *table_alloc(size_t n, size_t *mapped)
+{
+    size_t bytes = n * sizeof(Slot);
+    *mapped = 0;
+    if (bytes >= HUGE_MIN && bytes % HUGE_PAGE == 0) {
+        char *h = table_map(bytes);
         if (h) {
-            madvise(h, n, MADV_HUGEPAGE);   /* a hint: refused, the pages stay small */
-            memset(h, 0, n);
-            return h;
+            prefault(h, bytes);
+            *mapped = bytes;
+            return (Slot *)(void *)h;
         }
     }
-#endif
-    char *p = calloc(bytes ? bytes : 1u, 1);
-    if (p)
-        for (size_t i = 0; i < bytes; i += 4096u) ((volatile char *)p)[i] = 0;
-    return p;
+    Slot *t = calloc(n, sizeof(Slot));
+    if (t) prefault((char *)t, bytes);
+    return t;
 }
 
-/* grow -- doubles the table and moves every slot. */
+static void table_free(KrPool *p)
+{
+    if (p->mapped) munmap(p->slots, p->mapped);
+    else free(p->slots);
+}
+
+/* place -- slot e into the table at the first empty slot from its home. */
+static inline void place(KrPool *p, const Slot *e)
+{
+    uint32_t i = p->strs[e->id1 - 1u].hash & p->mask;
+    while (p->slots[i].id1) i = (i + 1u) & p->mask;
+    p->slots[i] = *e;
+}
+
+/* grow_in_place -- a mapped table doubled where it lies (Linux): its pages
+ * moved, not copied, to the start of a mapping twice their size (mremap),
+ * and its slots moved within it; so growing writes only the fresh half
+ * (each growth of a 1M-customer table wrote the whole new table, with the
+ * old one beside it).  The slots are taken in order: first those of the
+ * run that wraps from the old end to slot 0 (each before its home), put
+ * aside; then slot 0 to the old end, each taken out and put at the first
+ * empty slot from its new home, which is at most its old place, or in the
+ * new half (or past the end, at the start: again before its old place,
+ * which was just emptied): so no slot not yet moved ever lies on the probe
+ * path of one moved, and emptying it later breaks none; last the slots
+ * put aside.  0, or -1 with the table as it was (then grow copies). */
+static int grow_in_place(KrPool *p)
+{
+#if defined(MREMAP_FIXED) && defined(MREMAP_MAYMOVE)
+    uint32_t n = p->mask + 1u;
+    size_t bytes = p->mapped;
+    if (!bytes || bytes != (size_t)n * sizeof(Slot)) return -1;
+    /* the run from slot 0 (its wrapped slots, and those at or after their
+     * home between them) */
+    uint32_t run = 0, wrapped = 0;
+    while (run < n && p->slots[run].id1) {
+        if ((p->strs[p->slots[run].id1 - 1u].hash & p->mask) > run) wrapped++;
+        run++;
+    }
+    Slot stack[WRAP_STACK], *aside = wrapped <= WRAP_STACK ? stack : malloc(wrapped * sizeof *aside);
+    if (!aside) return -1;
+    char *q = table_map(2u * bytes);
+    if (!q || mremap(p->slots, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, q) == MAP_FAILED) {
+        if (q) munmap(q, 2u * bytes);
+        if (aside != stack) free(aside);
+        return -1;
+    }
+    prefault(q + bytes, bytes);
+    Slot *s = (Slot *)(void *)q;
+    uint32_t na = 0;
+    for (uint32_t i = 0; i < run; i++)
+        if ((p->strs[s[i].id1 - 1u].hash & p->mask) > i) {
+            aside[na++] = s[i];
+            s[i].id1 = 0;
+        }
+    p->slots = s;
+    p->mapped = 2u * bytes;
+    p->mask = 2u * n - 1u;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!s[i].id1) continue;
+        Slot e = s[i];
+        s[i].id1 = 0;
+        place(p, &e);
+    }
+    for (uint32_t k = 0; k < na; k++) place(p, &aside[k]);
+    if (aside != stack) free(aside);
+    return 0;
+#else
+    (void)p;
+    return -1;
+#endif
+}
+
+/* grow -- doubles the table and moves every slot: where it lies when it
+ * is mapped (grow_in_place), else into a new table. */
 static int grow(KrPool *p)
 {
+    if (grow_in_place(p) == 0) return 0;
     uint32_t nmask = p->mask * 2u + 1u;
-    Slot *ns = kr_zalloc(((size_t)nmask + 1u) * sizeof *ns);
+    size_t mapped;
+    Slot *ns = table_alloc((size_t)nmask + 1u, &mapped);
     if (!ns) return -1;
-    for (uint32_t j = 0; j <= p->mask; j++) {
-        const Slot *e = &p->slots[j];
-        if (!e->id1) continue;
-        uint32_t i = p->strs[e->id1 - 1u].hash & nmask;
-        while (ns[i].id1) i = (i + 1u) & nmask;
-        ns[i] = *e;
-    }
-    free(p->slots);
+    KrPool np = *p;
+    np.slots = ns;
+    np.mask = nmask;
+    for (uint32_t j = 0; j <= p->mask; j++)
+        if (p->slots[j].id1) place(&np, &p->slots[j]);
+    table_free(p);
     p->slots = ns;
     p->mask = nmask;
+    p->mapped = mapped;
     return 0;
 }
+
 /* room -- n bytes of chunk storage; NULL when out of memory. */
 static char *room(KrPool *p, size_t n)
 {

@@ -348,6 +348,30 @@ START_TEST(pool_long_strings)
 }
 END_TEST
 
+/* A large pool's table grows where it lies (pool.c grow_in_place): after
+ * each doubling from 256K slots to 2M every id is still found, with its
+ * own bytes, and no other. */
+START_TEST(pool_grows_in_place)
+{
+    KrPool *p = kr_pool_new();
+    char buf[32];
+    const uint32_t n = 800000;
+    for (uint32_t i = 0; i < n; i++) {
+        int len = snprintf(buf, sizeof buf, "id%u", i * 2654435761u);
+        ck_assert_uint_eq(kr_intern(p, buf, (size_t)len), i);
+        if (i == 200000 || i == 400000 || i == n - 1) {   /* past each doubling */
+            for (uint32_t j = 0; j <= i; j++) {
+                int l = snprintf(buf, sizeof buf, "id%u", j * 2654435761u);
+                if (kr_lookup(p, buf, (size_t)l) != j) ck_abort_msg("id %u lost after %u", j, i);
+            }
+        }
+    }
+    ck_assert_uint_eq(kr_lookup(p, "id1", 3), UINT32_MAX);
+    ck_assert_str_eq(kr_pool_str(p, 12345, NULL), "id2703968361");     /* 12345 * 2654435761 mod 2^32 */
+    kr_pool_free(p);
+}
+END_TEST
+
 /* ki_bad_id (SPEC 5.4) takes ASCII 8 bytes at a time: a NUL byte or a
  * non-ASCII byte at any place, within a word or in the tail, is still
  * looked at, and valid UTF-8 across a word's edge still passes. */
@@ -969,6 +993,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, time_bad);
     tcase_add_test(tc, pool_basics);
     tcase_add_test(tc, pool_long_strings);
+    tcase_add_test(tc, pool_grows_in_place);
     tcase_add_test(tc, bad_id_every_place);
     suite_add_tcase(s, tc);
     tc = tcase_create("readers");
