@@ -967,20 +967,27 @@ static uint32_t local_id(const KpRun *r, Acc *a, uint32_t g)
     return id;
 }
 
-/* One record at q to the lanes' engines (each in turn): its size, or 0
- * (an engine failed; *at: the record's time). */
+/* feed_event -- one event, its customer the bucket's id, to the lanes'
+ * engines (each in turn): 0, or -1 (an engine failed; *at: its time).
+ * feed_one -- the record at q so (its customer looked up: local_id): its
+ * size, or 0 (out of memory, or an engine failed). */
+static inline int feed_event(const KpRun *r, Acc *a, KrEngine *const *eng, const KrEvent *ev, int64_t *at)
+{
+    for (uint32_t k = 0; k < r->nlanes; k++) {
+        const Lane *l = &r->lane[k];
+        KrEvent tev;
+        if (!l->ident) translate(l, ev, &tev, a->l[k].ids, a->l[k].vals);
+        if (kr_engine_event(eng[k], l->ident ? ev : &tev) != 0) { *at = ev->time; return -1; }
+    }
+    return 0;
+}
+
 static inline size_t feed_one(const KpRun *r, Acc *a, KrEngine *const *eng, const char *q, int64_t *at)
 {
     KrEvent ev;
     size_t size = rec_event(r->wide, q, &ev);
     if ((ev.customer = local_id(r, a, ev.customer)) == UINT32_MAX) return 0;
-    for (uint32_t k = 0; k < r->nlanes; k++) {
-        const Lane *l = &r->lane[k];
-        KrEvent tev;
-        if (!l->ident) translate(l, &ev, &tev, a->l[k].ids, a->l[k].vals);
-        if (kr_engine_event(eng[k], l->ident ? &ev : &tev) != 0) { *at = ev.time; return 0; }
-    }
-    return size;
+    return feed_event(r, a, eng, &ev, at) == 0 ? size : 0;
 }
 
 /* Prefetching the customers ahead (pass 2): a customer's first record in
@@ -1258,14 +1265,17 @@ static int grouped_bucket(const KpRun *r, Acc *a, uint32_t bi)
 
 /* feed_bycust -- the records of ord[0, n) (sorted by customer, then
  * time) to the engines customer by customer.  0, or -1 an engine failed. */
-static int feed_bycust(const KpRun *r, Acc *a, KrEngine *const *eng, const Ord *ord, size_t n, int64_t *at)
+static int feed_bycust(const KpRun *r, Acc *a, KrEngine *const *eng, const Ord *ord, size_t n, unsigned tbits,
+                       int64_t *at)
 {
     uint32_t cur = UINT32_MAX;
     for (size_t i = 0; i < n; i++) {
-        uint32_t c;
-        memcpy(&c, ord[i].rec + offsetof(PRec, cust), sizeof c);
+        uint32_t c = (uint32_t)(ord[i].key >> tbits);      /* the bucket's id, in the key */
         if (next_customer(r, eng, c, &cur) != 0) return -1;
-        if (feed_one(r, a, eng, ord[i].rec, at) == 0) return -1;
+        KrEvent ev;
+        rec_event(r->wide, ord[i].rec, &ev);
+        ev.customer = c;
+        if (feed_event(r, a, eng, &ev, at) != 0) return -1;
     }
     return 0;
 }
@@ -1291,10 +1301,12 @@ static int stream_bucket(const KpRun *r, Acc *a, KrEngine *const *eng, uint32_t 
 /* sort_bucket -- bucket bi's records loaded (spilled chunks read back into
  * data[part], in the shared pools' ids; pages where they lie) into a->ord
  * (*n of them) in time order (M_SORTED) or by customer, in the order of
- * their first record, then time (M_BYCUST), by a stable radix sort: ties
- * stay in input order.  0; -1 out of memory or a read failed; 1 the keys
- * would not fit in 64 bits (M_BYCUST: replay M_SORTED). */
-static int sort_bucket(const KpRun *r, Acc *a, uint32_t bi, Mode mode, char **data, size_t *n)
+ * their first record, then time (M_BYCUST: the key is the bucket's id of
+ * the customer above *tbits_out bits of time, which feed_bycust takes
+ * instead of looking it up again), by a stable radix sort: ties stay in
+ * input order.  0; -1 out of memory or a read failed; 1 the keys would
+ * not fit in 64 bits (M_BYCUST: replay M_SORTED). */
+static int sort_bucket(const KpRun *r, Acc *a, uint32_t bi, Mode mode, char **data, size_t *n, unsigned *tbits_out)
 {
     int64_t tmin = INT64_MAX, tmax = INT64_MIN;
     *n = 0;
@@ -1315,6 +1327,7 @@ static int sort_bucket(const KpRun *r, Acc *a, uint32_t bi, Mode mode, char **da
     if (mode == M_BYCUST) {
         unsigned tbits = 0;
         while (tbits < 64 && (range >> tbits) != 0) tbits++;
+        *tbits_out = tbits;
         for (size_t i = 0; i < *n; i++) {            /* the bucket's ids: in first-record order */
             uint32_t c;
             memcpy(&c, a->ord[i].rec + offsetof(PRec, cust), sizeof c);
@@ -1451,11 +1464,12 @@ again:
         if (g == -2) goto engine_failed;
     } else {
         size_t n;
-        g = sort_bucket(r, a, bi, mode, data, &n);
+        unsigned tbits = 0;
+        g = sort_bucket(r, a, bi, mode, data, &n, &tbits);
         if (g < 0) goto done;
         if (g == 0) {
             if (mode == M_SORTED && feed_ord(r, a, eng, a->ord, n, &a->errtime) != 0) goto engine_failed;
-            if (mode == M_BYCUST) g = feed_bycust(r, a, eng, a->ord, n, &a->errtime) != 0;
+            if (mode == M_BYCUST) g = feed_bycust(r, a, eng, a->ord, n, tbits, &a->errtime) != 0;
         }
     }
     a->errtime = r->horizon;
