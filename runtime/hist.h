@@ -1,9 +1,10 @@
-/* hist.h -- a customer's history as the VM reads it (kr_hist_*): the one
- * interface between the engine's customer record (KrCust and KrHist in
- * internal.h, laid out by replay.c) and the VM (vm.c).  vm.c reads no field
- * of KrCust or KrHist, so a change of the engine's memory layout edits
- * internal.h, replay.c and this file, never the VM.  The functions are
- * inline: history opcodes run in the engine's innermost loop.
+/* hist.h -- a customer's history as the VM and the send-time placing read
+ * it (kr_hist_*): the one interface between the engine's customer record
+ * (KrCust and KrHist in internal.h, laid out by replay.c) and its readers,
+ * the VM (vm.c) and best_time (sendtime.c, given a span by replay.c).
+ * Neither reads a field of KrCust or KrHist, so a change of the engine's
+ * memory layout edits internal.h, replay.c and this file, never them.  The
+ * functions are inline: history opcodes run in the engine's innermost loop.
  *
  * Every function takes the run's KvEnv (image and the engine's map from
  * event kinds to kept histories) and the customer, which may be NULL (no
@@ -16,11 +17,11 @@
 /* The kept events of one kind, oldest first: records lo .. hi-1, each its
  * time and the values of the image's retention[e].attrs in that order
  * (unknown when the event lacked one). */
-typedef struct KrHistSpan {
+struct KrHistSpan {               /* (typedef in internal.h) */
     const KrValue *cells;
     uint32_t lo, hi;              /* live records [lo, hi) */
     uint32_t stride;              /* cells per record */
-} KrHistSpan;
+};
 
 /* The customer's kept events of kind e; false (and an empty span) when the
  * engine keeps none of that kind (only counted, or not read at all). */

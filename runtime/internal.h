@@ -233,14 +233,16 @@ void    kz_civil_from_days(int64_t days, int *y, int *m, int *d);
 #define KR_TIME_MIN (-62167219200LL)      /* 0000-01-01T00:00:00Z: the earliest input time */
 
 typedef struct KrHist KrHist;
+typedef struct KrHistSpan KrHistSpan;   /* hist.h */
 /* The final send time of an attempt of rule r nominally due at t: moved
  * forward into the rule's at window or to its best_time (first attempt
- * only; best: the customer's kept best_time events, or NULL) and out of
+ * only; best: the customer's kept best_time events, read through hist.h,
+ * or NULL) and out of
  * the quiet hours covering channel ch (asks only; quiet_mask: the channels
  * any quiet window covers), in zone z.  KR_NEVER if no allowed instant is
  * found.  *moved: quiet hours moved it. */
 int64_t kr_place(const KImage *img, uint64_t quiet_mask, const KbRule *r, bool first, uint32_t ch,
-                 KzZone *z, const KrHist *best, int64_t t, bool *moved);
+                 KzZone *z, const KrHistSpan *best, int64_t t, bool *moved);
 /* The first boundary of every-rule r at or after tmin, for a customer
  * whose first event was at `first`, in zone z; KR_NEVER if none. */
 int64_t kr_next_boundary(const KbRule *r, KzZone *z, int64_t first, int64_t tmin);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "hist.h"
 #include "../lang/util.h"
 
 
@@ -847,12 +848,12 @@ static void add_row(KrEngine *e, const KrRow *row)
 
 /* ---- triggers ------------------------------------------------------------ */
 
-/* The customer's kept events of the rule's best_time event, or NULL. */
-static const KrHist *best_hist(const KrEngine *e, const KbRule *r, const KrCust *c)
+/* The customer's kept events of the rule's best_time event in *sp (hist.h),
+ * or NULL. */
+static const KrHistSpan *best_span(const KrEngine *e, const KbRule *r, const KrCust *c, KrHistSpan *sp)
 {
-    if (r->at != KB_AT_BEST_TIME || r->best_event >= e->img->nevents || !c->hist) return NULL;
-    uint32_t hi = e->hist_of[r->best_event];
-    return hi == KB_NONE || (hi & KR_COUNTED) ? NULL : &c->hist[hi];
+    if (r->at != KB_AT_BEST_TIME) return NULL;
+    return kr_hist_span(&e->env, c, r->best_event, sp) ? sp : NULL;
 }
 
 static uint32_t first_channel(const KbRule *r, uint32_t variant)
@@ -1216,7 +1217,8 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     int64_t delay = (v != KB_NONE && r->variants[v].has_delay) ? r->variants[v].delay : r->delay;
     x.nominal = add_sat(T, delay);
     x.variant = v;
-    x.due = kr_place(e->img, e->quiet_mask, r, true, first_channel(r, v), c->zone, best_hist(e, r, c),
+    KrHistSpan best;
+    x.due = kr_place(e->img, e->quiet_mask, r, true, first_channel(r, v), c->zone, best_span(e, r, c, &best),
                      x.nominal, &x.moved);
     if (x.due == KR_NEVER) {
         record(e, &x, x.nominal > KR_TIME_MAX ? KR_D_PAST_TIME_MAX : KR_D_NO_TIME);

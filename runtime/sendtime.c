@@ -8,6 +8,7 @@
  * ambiguous one -> its first occurrence at or after the time at hand).
  */
 #include "internal.h"
+#include "hist.h"
 
 #define PLACE_STEPS 400           /* offset changes crossed before giving up on a send time */
 
@@ -25,14 +26,13 @@ static int64_t add_sat(int64_t a, int64_t b)
  * h starts (ties: the earliest from Monday 00:00); t if fewer than 3
  * events.  The hour starts at each occurrence of its local HH:00 (both, on
  * a day that repeats it), or at the end of the gap that skips it. */
-static int64_t best_time(const KImage *img, const KbRule *r, const KrHist *h, KzZone *z, int64_t t)
+static int64_t best_time(const KImage *img, const KbRule *r, const KrHistSpan *h, KzZone *z, int64_t t)
 {
-    if (!h || r->best_event >= img->nevents || h->n - h->head < 3) return t;
-    uint32_t stride = 1 + img->retention[r->best_event].nattrs;
+    if (!h || r->best_event >= img->nevents || h->hi - h->lo < 3) return t;
     uint32_t bins[168] = { 0 };
-    for (uint32_t i = h->head; i < h->n; i++) {
+    for (uint32_t i = h->lo; i < h->hi; i++) {
         KzLocal l;
-        kz_to_local(z, h->cells[(size_t)i * stride].i, &l);
+        kz_to_local(z, kr_hist_time(h, i), &l);
         bins[l.wday * 24 + l.hour]++;
     }
     int best = 0;
@@ -145,7 +145,7 @@ static bool offset_holds(KzZone *z, int32_t off, int64_t a, int64_t b, int64_t *
 }
 
 int64_t kr_place(const KImage *img, uint64_t quiet_mask, const KbRule *r, bool first, uint32_t ch,
-                 KzZone *z, const KrHist *best, int64_t t, bool *moved)
+                 KzZone *z, const KrHistSpan *best, int64_t t, bool *moved)
 {
     *moved = false;
     if (t > KR_TIME_MAX) return KR_NEVER;

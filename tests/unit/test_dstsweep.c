@@ -26,6 +26,7 @@
 #include <glib.h>
 #include "units.h"
 #include "../../runtime/internal.h"
+#include "../../runtime/hist.h"
 
 static const char *const ZONES[] = {
     "America/New_York", "Europe/Oslo", "Australia/Sydney", "Pacific/Chatham", "America/St_Johns",
@@ -358,7 +359,7 @@ static void sweep_best_time(const char *zone, GTimeZone *tz, int64_t trans)
             if (sp->wday[i] == W && sp->mod[i] / 60 == H) found = i;
         ck_assert_int_ge(found, 0);
         for (int k = 0; k < 3; k++) cells[k].i = sp->t0 + 60LL * found + 60 * k;
-        KrHist h = { cells, 3, 0, 3 };
+        KrHistSpan h = { cells, 0, 3, 1 };   /* three kept events, no attributes */
         for (int j = base - DUE_BEFORE; j <= base + DUE_AFTER; j += 15)
             for (int v = 0; v < 2; v++) {
                 int64_t due = sp->t0 + 60LL * j - v;
