@@ -50,9 +50,8 @@ typedef struct CsvState {
                                        row stays valid while the next is parsed */
     uint32_t next;                  /* the one to fill */
     KiCustMemo memo;                /* the last customer (input_impl.h) */
-    uint8_t same_run;               /* rows of the memo's customer lately: a saturating count,
-                                       up with such a row, down with another (a log grouped
-                                       by customer: no batches, the memo takes the rows) */
+    uint8_t same_run;               /* rows of the memo's customer lately (ki_run_note: a log
+                                       grouped by customer: no batches, the memo takes the rows) */
     uint64_t hashed;                /* rows hashed in the batch (summed into batch_hashed at the end) */
 } CsvState;
 
@@ -354,18 +353,15 @@ static void free_state(CsvState *st)
 
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 #define BATCH_DEFAULT 3u
-#define BATCH_POOL_DEFAULT 0u
 #else
 #define BATCH_DEFAULT BATCH
-#define BATCH_POOL_DEFAULT (1u << 16)   /* measured: 8,000 customers a little slower
-                                           in batches, 100,000 faster */
 #endif
-static uint32_t BATCH_MAX = BATCH_DEFAULT, BATCH_POOL = BATCH_POOL_DEFAULT;
+static uint32_t BATCH_MAX = BATCH_DEFAULT, BATCH_POOL = KI_AHEAD_POOL;
 
 void ki_csv_batch(uint32_t n, uint64_t *hashed)
 {
     BATCH_MAX = n == 0 || n > BATCH ? BATCH_DEFAULT : n;
-    BATCH_POOL = n == 0 ? BATCH_POOL_DEFAULT : 0;
+    BATCH_POOL = n == 0 ? KI_AHEAD_POOL : 0;
     if (hashed) *hashed = batch_hashed;
 }
 
@@ -401,8 +397,7 @@ static int row(KiSrc *s, CsvState *st, const char *rec, const CsvRec *b)
     uint64_t ch = 0;
     int k = 0;
     bool same = !b->hashed && !f->esc && ki_memo_take(&st->memo, c, f->p, f->len, r, &k);
-    if (same) { if (st->same_run < 15u) st->same_run++; }
-    else if (st->same_run > 0) st->same_run--;
+    ki_run_note(&st->same_run, same);
     if (same) {
         /* r->customer and r->route set */
     } else if (b->hashed) {
@@ -532,7 +527,7 @@ static void cut_batch(KiSrc *s, CsvState *st)
     uint32_t stride = st->ncols + 1u;
     const CsvField *prev = st->memo.len ? &(CsvField){ st->memo.id, st->memo.len, 0, 0 } : NULL;
     st->bn = st->bi = 0;
-    bool ahead = kr_pool_count(s->ctx->customers) >= BATCH_POOL && st->same_run < 8u;
+    bool ahead = kr_pool_count(s->ctx->customers) >= BATCH_POOL && st->same_run < KI_RUNS;
     uint32_t cap = ahead ? st->bcap : 1u;
     while (st->bn < cap && p < end) {
         CsvRec *b = &st->b[st->bn];

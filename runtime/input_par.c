@@ -174,9 +174,10 @@ static void *parse(void *arg)
 /* map_pool -- the shared pool's ids of every string of pool from, in id
  * order (interning them); NULL (out of memory) or the map (*n entries).
  * The strings MAP_AHEAD ahead are hashed and their slots in `to` start
- * loading (and halfway, the stored bytes a long one will be compared to): a part of a log of a million customers holds nearly all of
- * them, and one slot after another would each wait for memory (this runs
- * on one thread, between the parts and the replay). */
+ * loading (and halfway, the stored bytes a long one will be compared to):
+ * a part of a log of a million customers holds nearly all of them, and
+ * one slot after another would each wait for memory (this runs on one
+ * thread, between the parts and the replay). */
 #define MAP_AHEAD 16u
 static uint32_t *map_pool(KrPool *to, const KrPool *from, uint32_t *n)
 {
@@ -187,8 +188,8 @@ static uint32_t *map_pool(KrPool *to, const KrPool *from, uint32_t *n)
     for (uint32_t i = 0; i < *n + MAP_AHEAD; i++) {
         uint32_t k = i % MAP_AHEAD;
         if (i >= MAP_AHEAD / 2u && i - MAP_AHEAD / 2u < *n) {   /* halfway: a long string's bytes */
-            uint32_t h = (i - MAP_AHEAD / 2u) % MAP_AHEAD;
-            kr_pool_prefetch_key(to, q[h].h, q[h].p, q[h].len);
+            uint32_t b = (i - MAP_AHEAD / 2u) % MAP_AHEAD;
+            kr_pool_prefetch_key(to, q[b].h, q[b].p, q[b].len);
         }
         if (i >= MAP_AHEAD) {              /* string i - MAP_AHEAD, hashed MAP_AHEAD steps ago */
             uint32_t j = i - MAP_AHEAD;

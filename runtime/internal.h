@@ -237,10 +237,9 @@ typedef struct KrHistSpan KrHistSpan;   /* hist.h */
 /* The final send time of an attempt of rule r nominally due at t: moved
  * forward into the rule's at window or to its best_time (first attempt
  * only; best: the customer's kept best_time events, read through hist.h,
- * or NULL) and out of
- * the quiet hours covering channel ch (asks only; quiet_mask: the channels
- * any quiet window covers), in zone z.  KR_NEVER if no allowed instant is
- * found.  *moved: quiet hours moved it. */
+ * or NULL) and out of the quiet hours covering channel ch (asks only;
+ * quiet_mask: the channels any quiet window covers), in zone z.  KR_NEVER
+ * if no allowed instant is found.  *moved: quiet hours moved it. */
 int64_t kr_place(const KImage *img, uint64_t quiet_mask, const KbRule *r, bool first, uint32_t ch,
                  KzZone *z, const KrHistSpan *best, int64_t t, bool *moved);
 /* The first boundary of every-rule r at or after tmin, for a customer

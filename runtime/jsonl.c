@@ -41,18 +41,12 @@ typedef struct Pending {
 
 #define KEY_MEMO 32u                /* keys remembered (a power of two) */
 #define PEEK 8u                     /* lines glanced at ahead (a power of two) */
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-#define PEEK_POOL_DEFAULT 0u
-#else
-#define PEEK_POOL_DEFAULT (1u << 16)   /* ... once the pool holds this many customers
-                                          (csv.c's BATCH_POOL) */
-#endif
-static uint32_t PEEK_POOL = PEEK_POOL_DEFAULT;
+static uint32_t PEEK_POOL = KI_AHEAD_POOL;   /* ... once the pool holds this many customers */
 static _Atomic uint64_t glanced_total;   /* over the states freed (for tests) */
 
 void ki_jsonl_peek(bool always, uint64_t *glanced)
 {
-    PEEK_POOL = always ? 0 : PEEK_POOL_DEFAULT;
+    PEEK_POOL = always ? 0 : KI_AHEAD_POOL;
     if (glanced) *glanced = glanced_total;
 }
 
@@ -89,7 +83,7 @@ typedef struct JState {
      * s->pos glanced at (peek_n of them, from peek_head in the ring: the
      * id and its hash, or len 0), while s->bytes is peek_gen (a read moves
      * the buffer); where the next one starts; rows of the memo's customer
-     * lately (a saturating count, as csv.c's same_run) */
+     * lately (ki_run_note) */
     char ckey[24]; uint32_t ckey_len;
     struct Peek { const char *p; uint32_t len; uint64_t h; } peek[PEEK];
     uint32_t peek_n, peek_head;
@@ -387,8 +381,7 @@ static int finish(JState *j, uint64_t line)
     const char *id = j->scratch + j->cust_off;
     int k;
     bool same = ki_memo_take(&j->memo, c, id, j->cust_len, r, &k);
-    if (same) { if (j->same_run < 15u) j->same_run++; }
-    else if (j->same_run > 0) j->same_run--;
+    ki_run_note(&j->same_run, same);
     if (!same) {
         const char *why = ki_bad_id(id, j->cust_len);
         if (why) return ki_row_error(s, true, line, j->lp, NULL, NULL, "bad customer id: %s", why);
@@ -699,7 +692,7 @@ static uint32_t glance(const JState *j, const char *p, size_t len, const char **
 static void jsonl_ahead(JState *j, KiSrc *s)
 {
     const KrInputCtx *c = s->ctx;
-    if (!j->ckey_len || j->same_run >= 8u || kr_pool_count(c->customers) < PEEK_POOL) {
+    if (!j->ckey_len || j->same_run >= KI_RUNS || kr_pool_count(c->customers) < PEEK_POOL) {
         j->peek_n = 0;
         j->peek_gen = UINT64_MAX;
         return;

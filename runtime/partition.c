@@ -1355,9 +1355,10 @@ static bool row_less(const KpRun *r, const KImage *img, const KrRow *a, const Kr
 
 /* sort_rows -- a bucket's rows, emitted customer after customer (each
  * customer's in the schedule's order), into the schedule's order: a stable
- * merge of the runs in which they came, so that rows equal in that order
- * (one customer's) keep the engine's order, as a replay in time order
- * leaves them.  0, or -1 out of memory. */
+ * bottom-up merge sort (two neighbouring runs already in order are copied
+ * as they are), so that rows equal in that order (one customer's) keep the
+ * engine's order, as a replay in time order leaves them.  0, or -1 out of
+ * memory. */
 static int sort_rows(const KpRun *r, const KImage *img, Acc *a, KrRow *rows, size_t n)
 {
     if (n < 2) return 0;

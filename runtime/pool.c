@@ -255,12 +255,20 @@ static void table_free(KrPool *p)
     else free(p->slots);
 }
 
-/* place -- slot e into the table at the first empty slot from its home. */
-static inline void place(KrPool *p, const Slot *e)
+/* place -- slot e of pool p into table t (mask + 1 slots) at the first
+ * empty slot from its home. */
+static inline void place(const KrPool *p, Slot *t, uint32_t mask, const Slot *e)
 {
-    uint32_t i = p->strs[e->id1 - 1u].hash & p->mask;
-    while (p->slots[i].id1) i = (i + 1u) & p->mask;
-    p->slots[i] = *e;
+    uint32_t i = p->strs[e->id1 - 1u].hash & mask;
+    while (t[i].id1) i = (i + 1u) & mask;
+    t[i] = *e;
+}
+
+/* wrapped -- the occupied slot i lies before its home: its probe wrapped
+ * from the table's end (grow_in_place). */
+static inline bool wrapped(const KrPool *p, uint32_t i)
+{
+    return (p->strs[p->slots[i].id1 - 1u].hash & p->mask) > i;
 }
 
 /* grow_in_place -- a mapped table doubled where it lies (Linux): its pages
@@ -283,12 +291,9 @@ static int grow_in_place(KrPool *p)
     if (!bytes || bytes != (size_t)n * sizeof(Slot)) return -1;
     /* the run from slot 0 (its wrapped slots, and those at or after their
      * home between them) */
-    uint32_t run = 0, wrapped = 0;
-    while (run < n && p->slots[run].id1) {
-        if ((p->strs[p->slots[run].id1 - 1u].hash & p->mask) > run) wrapped++;
-        run++;
-    }
-    Slot stack[WRAP_STACK], *aside = wrapped <= WRAP_STACK ? stack : malloc(wrapped * sizeof *aside);
+    uint32_t run = 0, nwrap = 0;
+    for (; run < n && p->slots[run].id1; run++) nwrap += wrapped(p, run);
+    Slot stack[WRAP_STACK], *aside = nwrap <= WRAP_STACK ? stack : malloc(nwrap * sizeof *aside);
     if (!aside) return -1;
     char *q = table_map(2u * bytes);
     if (!q || mremap(p->slots, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, q) == MAP_FAILED) {
@@ -298,22 +303,22 @@ static int grow_in_place(KrPool *p)
     }
     prefault(q + bytes, bytes);
     Slot *s = (Slot *)(void *)q;
+    p->slots = s;
     uint32_t na = 0;
     for (uint32_t i = 0; i < run; i++)
-        if ((p->strs[s[i].id1 - 1u].hash & p->mask) > i) {
+        if (wrapped(p, i)) {
             aside[na++] = s[i];
             s[i].id1 = 0;
         }
-    p->slots = s;
     p->mapped = 2u * bytes;
     p->mask = 2u * n - 1u;
     for (uint32_t i = 0; i < n; i++) {
         if (!s[i].id1) continue;
         Slot e = s[i];
         s[i].id1 = 0;
-        place(p, &e);
+        place(p, s, p->mask, &e);
     }
-    for (uint32_t k = 0; k < na; k++) place(p, &aside[k]);
+    for (uint32_t k = 0; k < na; k++) place(p, s, p->mask, &aside[k]);
     if (aside != stack) free(aside);
     return 0;
 #else
@@ -331,11 +336,8 @@ static int grow(KrPool *p)
     size_t mapped;
     Slot *ns = table_alloc((size_t)nmask + 1u, &mapped);
     if (!ns) return -1;
-    KrPool np = *p;
-    np.slots = ns;
-    np.mask = nmask;
     for (uint32_t j = 0; j <= p->mask; j++)
-        if (p->slots[j].id1) place(&np, &p->slots[j]);
+        if (p->slots[j].id1) place(p, ns, nmask, &p->slots[j]);
     table_free(p);
     p->slots = ns;
     p->mask = nmask;
