@@ -675,15 +675,24 @@ counted:
     return 0;
 }
 
-/* sink_ahead -- KiParts.ahead: the segment a row of that route will be
- * appended to starts loading (with many buckets their segments are far
- * apart, and the reader knows a batch of routes before the rows come). */
+/* sink_ahead -- KiParts.ahead: where a row of that route will be appended
+ * starts loading, for writing (the reader knows a batch of routes before
+ * the rows come).  With hundreds of buckets written in turn, the record's
+ * line is most often not in the caches, and a store that misses, with
+ * others queued behind it, stalls the row's parsing: 0.95x on 12M events
+ * of 1M customers against loading only the segment.  The segment itself
+ * is read here; loading it a batch ahead and its record's line a few rows
+ * ahead measured no better. */
 static void sink_ahead(void *arg, uint32_t route)
 {
     const Part *w = arg;
     const KpRun *r = w->r;
 #if defined(__GNUC__)
-    __builtin_prefetch(seg_of(r, w->idx, bucket_of(r, route)), 1);
+    const Seg *k = seg_of(r, w->idx, bucket_of(r, route));
+    if (k->cur) {                  /* the record may reach into the next line */
+        __builtin_prefetch(k->cur, 1);
+        __builtin_prefetch(k->cur + 63, 1);
+    }
 #else
     (void)r;
 #endif
