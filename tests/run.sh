@@ -24,15 +24,10 @@
 #
 # Prints one line per failure, then "N passed, N failed".
 set -u
-KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-
-ok()   { pass=$((pass + 1)); }
-bad()  { fail=$((fail + 1)); echo "FAIL: $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -40; }
+. "$ROOT/tests/lib.sh"
+KT_LINES=40
+kt_begin "" "$1"
 
 # --- diagnostics -------------------------------------------------------------
 for kai in "$ROOT"/tests/errors/*.kai; do
@@ -280,5 +275,4 @@ for dir in "$ROOT"/examples/*/; do
     explain_example "${dir%/}" "examples/$name"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+kt_end

@@ -24,15 +24,10 @@
 #          random by a request (tests/ci/lsp_fuzz.cjs; tests/lsp/ tests the rest).
 # Ends with "ci: N passed, M failed".
 set -u
-KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
+kt_begin ci "$1"
 NODE_MODULES=$ROOT/tools/node/node_modules
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: ci/$1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -30; }
 
 need() {    # need NAME PATH: the tool must be there
     if [ ! -e "$2" ]; then
@@ -251,4 +246,4 @@ if need node "$(command -v node || echo node)"; then
     else pass=$((pass + zp)); fail=$((fail + zf)); grep '^FAIL' "$TMP/fz.out"; fi
 fi
 
-echo "ci: $pass passed, $fail failed"
+kt_end

@@ -19,19 +19,16 @@
 # any failure.
 set -u
 [ $# -ge 1 ] || { echo "usage: manpage.sh KAIROS [MANPAGE]" >&2; exit 2; }
-KAIROS=$1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
+KT_FAIL="manpage: "
+kt_begin manpage "$1"
+W=$TMP
 PAGE=${2:-$ROOT/doc/kairos.1}
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: manpage: $1"; }
 
 if [ ! -r "$PAGE" ]; then
     bad "cannot read $PAGE"
-    echo "manpage: $pass passed, $fail failed"
+    kt_end
     exit 1
 fi
 
@@ -90,5 +87,4 @@ if command -v groff >/dev/null 2>&1; then
     fi
 fi
 
-echo "manpage: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+kt_end

@@ -10,13 +10,12 @@
 # If the server cannot be started the suite FAILS (it never skips).
 # Prints one line per failure, then "db: N passed, M failed".
 set -u
-KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d)
+. "$ROOT/tests/lib.sh"
+KT_FAIL=
+kt_begin db "$1"
 chmod 755 "$TMP"
 PGDIR="$TMP/pg"
-pass=0
-fail=0
 started=""
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 RUN=""
@@ -29,9 +28,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -30; }
-finish() { echo "db: $pass passed, $fail failed"; [ "$fail" = 0 ]; exit $?; }
+finish() { kt_end; exit $?; }
 
 # ---- the server ---------------------------------------------------------------
 if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then

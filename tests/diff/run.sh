@@ -29,10 +29,11 @@
 # for reproduction.  Prints one line per failure, then "diff: N passed, N failed".
 set -u
 [ $# -ge 1 ] || { echo "usage: run.sh KAIROS [--large] [--seeds \"S...\"] [--policies \"P...\"] [--keep DIR]" >&2; exit 2; }
-KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-shift
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/lib.sh"
+kt_begin diff "$1"
+shift
 SEEDS="1 2 3 4 5 6 7 8"
 GENARGS=""
 LARGE=0
@@ -49,11 +50,6 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -n "$POLICIES" ] || POLICIES=$(cd "$HERE/policies" && ls *.kai | sed 's/\.kai$//')
-
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
 
 ${CC:-cc} -std=c11 -O1 -o "$TMP/gen" "$HERE/gen.c" || { echo "diff: cannot compile gen.c"; exit 1; }
 
@@ -181,5 +177,4 @@ for seed in $SEEDS; do
     rm -rf "$d"
 done
 
-echo "diff: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+kt_end

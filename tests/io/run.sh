@@ -12,20 +12,17 @@
 # Prints one line per failure, then "io: N passed, M failed".
 set -u
 [ $# -ge 1 ] || { echo "usage: run.sh KAIROS" >&2; exit 2; }
-KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
+. "$ROOT/tests/lib.sh"
+KT_FAIL="io " KT_LINES=5
+kt_begin io "$1"
+W=$TMP
 # every run has a time limit: a regression that waits forever (a FIFO read
 # twice, a lost signal) fails instead of hanging
 TMO=""
 command -v timeout >/dev/null 2>&1 && TMO="timeout 60"
 K() { $TMO "$KAIROS" "$@"; }
 
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: io $1"; [ -n "${2:-}" ] && [ -e "$2" ] && head -5 "$2" | sed 's/^/    /'; }
 
 # run NAME STATUS PATTERN CMD... -- CMD (a shell command, run in $W) exits
 # with STATUS and its standard error matches PATTERN (grep -E; "" for any).
@@ -539,5 +536,4 @@ run msg-yaml-nul 1 '^nul.test.yaml:3:12: error: YAML syntax: control characters 
 printf 'policy: p.kai\ntests:\n  - name: \303\251\377\n' >"$W/utf8.test.yaml"
 run msg-yaml-utf8 1 '^utf8.test.yaml:3:12: error: YAML syntax: invalid leading UTF-8 octet$' 'K test utf8.test.yaml'
 
-echo "io: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+kt_end

@@ -17,18 +17,17 @@
 # Prints one line per failure, then "limits: N passed, N failed".
 set -u
 [ $# -ge 1 ] || { echo "usage: run.sh KAIROS [--large]" >&2; exit 2; }
-KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
+kt_begin limits "$1"
+W=$TMP
 LARGE=0
 [ "${2:-}" = --large ] && LARGE=1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
 TO=${LIMITS_TIMEOUT:-30}
 SANITIZED=0
 grep -q -a __asan_init "$KAIROS" && SANITIZED=1
 TIMEOUT=""
 command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout $TO"
-pass=0
-fail=0
 
 # ---- helpers -------------------------------------------------------------------
 
@@ -442,5 +441,4 @@ if [ "$LARGE" = 1 ]; then
     run_case "a million-term chain" any '' check chain1m.kai
 fi
 
-echo "limits: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+kt_end

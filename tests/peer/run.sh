@@ -16,15 +16,10 @@
 #             lines, exit 0.
 # Ends with "peer: N passed, M failed".
 set -u
-KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-BENCHBIN=$(dirname "$KAIROS")/kairos-bench
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: peer/$1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -30; }
+. "$ROOT/tests/lib.sh"
+kt_begin peer "$1"
+BENCHBIN=$(dirname "$KAIROS")/kairos-bench
 LC_ALL=C
 export LC_ALL
 cd "$ROOT" || exit 1
@@ -95,5 +90,4 @@ if [ "$st" = 0 ] && [ "$(grep -c '^| [0-9]* | [0-9]* | [0-9]* | [a-z]* | [0-9.]*
 else echo "exit status $st" >>"$TMP/out"; ls "$TMP/scale" >>"$TMP/out"; bad "scale.sh: tiny table" "$TMP/out"
 fi
 
-echo "peer: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+kt_end

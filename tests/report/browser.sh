@@ -19,18 +19,14 @@
 # the test FAILS, it is not skipped.  Prints "browser: N passed, N failed".
 set -u
 [ $# -ge 1 ] || { echo "usage: browser.sh KAIROS [SHOTDIR]" >&2; exit 2; }
-KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
+KT_FAIL="browser: "
+kt_begin browser "$1"
 SHOTS=${2:-$ROOT/build/report-shots}
 CHROMIUM=${CHROMIUM:-chromium}
 PY=/usr/bin/python3
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$SHOTS"
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: browser: $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -30; }
 
 if ! command -v "$CHROMIUM" >/dev/null 2>&1; then
     bad "chromium is not installed (sh tools/deps.sh)"
@@ -122,5 +118,4 @@ else
     bad "sms-reminders: kairos diff --format html failed" "$TMP/err"
 fi
 
-echo "browser: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+kt_end

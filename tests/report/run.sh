@@ -37,14 +37,10 @@
 # Prints one line per failure, then "report: N passed, N failed".
 set -u
 [ $# -ge 1 ] || { echo "usage: run.sh KAIROS" >&2; exit 2; }
-KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -40; }
+. "$ROOT/tests/lib.sh"
+KT_FAIL= KT_LINES=40
+kt_begin report "$1"
 
 # same LABEL EXPECTED -- compares $TMP/out with EXPECTED.
 same() {
@@ -247,5 +243,4 @@ else
     bad "report differential: cannot compile tests/diff/gen.c" "$TMP/err"
 fi
 
-echo "report: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+kt_end

@@ -6,16 +6,14 @@
 # warnings allowed), so the reference cannot drift from the binary.  Blocks
 # that show an error on purpose, or a fragment, are fenced without a tag.
 set -u
-KAIROS=$1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+. "$ROOT/tests/lib.sh"
+kt_begin spec "$1"
 awk -v dir="$TMP" '
     /^```kairos$/ { n++; f = sprintf("%s/spec-%03d-line-%d.kai", dir, n, NR); inb = 1; next }
     /^```/ && inb { inb = 0; close(f); next }
     inb { print > f }
 ' "$ROOT/SPEC.md"
-pass=0 fail=0
 for f in "$TMP"/spec-*.kai; do
     [ -e "$f" ] || continue
     if "$KAIROS" check --color=never "$f" >"$TMP/out" 2>&1; then
@@ -61,5 +59,4 @@ else
     pass=$((pass + 1))
 fi
 [ "$pass" -eq 0 ] && { echo "FAIL: spec: no \`\`\`kairos block found in SPEC.md"; fail=$((fail + 1)); }
-echo "spec: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+kt_end

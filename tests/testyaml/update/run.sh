@@ -7,14 +7,9 @@
 # passing test also expects is left alone; --update takes no value.
 # Ends with "update: N passed, M failed".
 set -u
-KAIROS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: update/$1"; [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -30; }
+. "$HERE/../../lib.sh"
+kt_begin update "$1"
 same() {    # same LABEL EXPECTED ACTUAL
     if cmp -s "$2" "$3"; then ok; else diff -u "$2" "$3" >"$TMP/diff"; bad "$1" "$TMP/diff"; fi
 }
@@ -53,4 +48,4 @@ same "fail.test.yaml left alone" "$TMP/fail.before" fail.test.yaml
 st=$?
 if [ "$st" = 2 ] && grep -q 'update takes no value' "$TMP/out"; then ok; else bad "--update=yes: exit $st" "$TMP/out"; fi
 
-echo "update: $pass passed, $fail failed"
+kt_end
