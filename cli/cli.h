@@ -32,6 +32,11 @@ typedef struct CliOut {
  * temporary file beside a regular (or new) file; a device or FIFO in place;
  * a directory is an error.  0, or -1 after "PATH: error: cannot write: REASON". */
 int cli_out_open(CliOut *o, const char *path);
+/* For a command whose -o writes a file: 2 after a usage error when path
+ * names a database table (postgresql://, postgres://, sqlite:), which only
+ * simulate and merge write (SPEC 6: a file of such a name is ./NAME);
+ * else 0.  cli_out_open refuses such a path too. */
+int cli_out_file_only(const char *cmd, const char *path);
 /* commit: flushes, fsyncs and renames the temporary file over the target;
  * else removes it.  0, or -1 (after "PATH: error: write error: REASON" when commit). */
 int cli_out_close(CliOut *o, bool commit);

@@ -74,7 +74,10 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
             if (i + 1 >= argc) return cli_usage_error(cmd, "option %s needs a value", name);
             val = argv[++i];
         }
-        if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) r->output = val;
+        if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) {
+            if (cli_out_file_only(cmd, val)) return 2;
+            r->output = val;
+        }
         else if (strcmp(name, "--format") == 0) r->format = val;
         else if (strcmp(name, "--until") == 0) {
             if (kr_parse_time(val, strlen(val), &r->ro.until) != 0)

@@ -189,7 +189,8 @@ static const Command commands[] = {
       "schedule of POLICY (unknown rule, survey or variant), is out of order, or shares a customer\n"
       "with another input. Given readouts ('readout --format csv' of shards) instead, it adds their\n"
       "counts and computes rate and interval again: the readout of every customer.\n"
-      "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output\n" },
+      "  -o FILE           write to FILE (via a temporary file and rename) instead of standard output;\n"
+      "                    a table (postgresql://...?table=T, sqlite:PATH?table=T) takes CSV schedules\n" },
     { "lsp", cmd_lsp,
       "kairos lsp",
       "Runs a Language Server Protocol server on standard input and output (for editors):\n"
@@ -545,8 +546,9 @@ static int cmd_compile(int argc, char **argv)
     const char *out = NULL;
     const char *o;
     while ((o = args_next(&a))) {
-        if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) { if (!(out = args_value(&a))) goto usage; }
-        else if (strcmp(o, "--strict") == 0) lopt.strict = true;
+        if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) {
+            if (!(out = args_value(&a)) || cli_out_file_only("compile", out)) goto usage;
+        } else if (strcmp(o, "--strict") == 0) lopt.strict = true;
         else if (strcmp(o, "--Werror") == 0) lopt.werror = true;
         else { cli_usage_error("compile", "unknown option %s", o); goto usage; }
     }

@@ -235,10 +235,23 @@ static int in_place(CliOut *o, int d)
     return 0;
 }
 
+#define TABLE_ONLY "-o names a database table, which only simulate and merge write (for a file of that name, write ./ before it)"
+
+int cli_out_file_only(const char *cmd, const char *path)
+{
+    if (!kr_output_is_table(path)) return 0;
+    cli_usage_error(cmd, TABLE_ONLY);
+    return 2;
+}
+
 int cli_out_open(CliOut *o, const char *path)
 {
     memset(o, 0, sizeof *o);
     o->name = path;
+    if (kr_output_is_table(path)) {          /* (the commands check first: cli_out_file_only) */
+        fprintf(stderr, "kairos: error: " TABLE_ONLY "\n");
+        return -1;
+    }
     int fd = named_fd(path);
     if (fd >= 0) {
         o->is_stdout = fd == 1;

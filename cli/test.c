@@ -578,6 +578,7 @@ int cli_test(int argc, char **argv)
         } else {
             output = val;
         }
+        if (output == val && cli_out_file_only("test", val)) goto out;
         #undef OPT
     }
     bool junit = strcmp(format, "junit") == 0;

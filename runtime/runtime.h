@@ -65,6 +65,15 @@ void kr_schema_free(KrSchema *sc);
 /* Whether -o names a database table (postgresql://, postgres://, sqlite:):
  * then out is NULL and out_name the table's URI; the runtime writes it. */
 bool kr_output_is_table(const char *name);
+/* A schedule written into such a table by another command (merge): CSV
+ * lines, the header first, in one transaction committed by
+ * kr_table_close(ok = true) only (SPEC 5.13).  open: NULL after printing
+ * "NAME: error: ..." (a password shown as ***); write, close: 0 or -1
+ * (printed). */
+typedef struct KsSink KrTableOut;
+KrTableOut *kr_table_open(const char *name, FILE *err);
+int  kr_table_write(KrTableOut *t, const char *line, size_t len);
+int  kr_table_close(KrTableOut *t, bool ok);
 /* The event sources built in, e.g. "csv jsonl segment postgresql sqlite". */
 const char *kr_sources(void);
 

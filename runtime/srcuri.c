@@ -23,6 +23,10 @@ bool ks_is_db(const char *name) { return is_pg(name) || is_sqlite(name); }
 
 bool kr_output_is_table(const char *name) { return name && ks_is_db(name); }
 
+KrTableOut *kr_table_open(const char *name, FILE *err) { return ks_sink_open(name, err); }
+int kr_table_write(KrTableOut *t, const char *line, size_t len) { return ks_sink_write(t, line, len); }
+int kr_table_close(KrTableOut *t, bool ok) { return ks_sink_close(t, ok); }
+
 KsRaw *ks_raw_open(const char *uri, const char *name, FILE *err)
 {
     return is_pg(uri) ? ks_pg_open(name, uri, err) : ks_sqlite_open(name, uri + 7, err);

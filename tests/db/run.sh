@@ -114,6 +114,22 @@ printf 'time,customer,event\n2026-03-01T00:00:00Z,c1,purchase\nnot-a-time,c2,pur
 "$KAIROS" simulate --no-progress "$POLICY" "$TMP/bad.csv" -o "$URI&table=schedule" >/dev/null 2>&1
 readback schedule >"$TMP/s4.csv" 2>"$TMP/err"
 check "pg -o after a failed run: the table changed" "$EX/expected.csv" "$TMP/s4.csv"
+# merge -o: the shards' schedules merged into a table, as simulate -o writes it;
+# a merge that fails (the same shard twice: not disjoint) leaves it as it was
+"$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" --shard 0/2 -o "$TMP/sh0.csv" 2>"$TMP/err" &&
+    "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" --shard 1/2 -o "$TMP/sh1.csv" 2>>"$TMP/err" ||
+    bad "simulate --shard for merge" "$TMP/err"
+if "$KAIROS" merge "$POLICY" "$TMP/sh0.csv" "$TMP/sh1.csv" -o "$URI&table=merged" 2>"$TMP/err"; then
+    readback merged >"$TMP/s5.csv" 2>"$TMP/err"
+    check "pg merge -o table=merged: read back differs" "$EX/expected.csv" "$TMP/s5.csv"
+else bad "pg merge -o table=merged failed" "$TMP/err"
+fi
+if "$KAIROS" merge "$POLICY" "$TMP/sh0.csv" "$TMP/sh0.csv" -o "$URI&table=merged" >/dev/null 2>"$TMP/err"; then
+    bad "pg merge -o of shards that are not disjoint: exit 0"
+else
+    readback merged >"$TMP/s6.csv" 2>"$TMP/err"
+    check "pg merge -o after a failed merge: the table changed" "$EX/expected.csv" "$TMP/s6.csv"
+fi
 
 # ---- PostgreSQL: bad input -------------------------------------------------------
 # libpq is loaded when first used (runtime/src_pg.c): a libpq.so.5 without
@@ -189,6 +205,17 @@ fi
 "$KAIROS" simulate --no-progress "$POLICY" "$TMP/bad.csv" -o "sqlite:$TMP/out.db?table=schedule" >/dev/null 2>&1
 sqlite3 -csv -header "$TMP/out.db" "SELECT * FROM schedule" | tr -d '\r' >"$TMP/q4.csv"
 check "sqlite -o after a failed run: the table changed" "$EX/expected.csv" "$TMP/q4.csv"
+if "$KAIROS" merge "$POLICY" "$TMP/sh1.csv" "$TMP/sh0.csv" -o "sqlite:$TMP/out.db?table=merged" 2>"$TMP/err"; then
+    sqlite3 -csv -header "$TMP/out.db" "SELECT * FROM merged" | tr -d '\r' >"$TMP/q5.csv"
+    check "sqlite merge -o table=merged: read back differs" "$EX/expected.csv" "$TMP/q5.csv"
+else bad "sqlite merge -o failed" "$TMP/err"
+fi
+# other commands refuse a table (bad usage) and create nothing
+( cd "$TMP" && "$KAIROS" compile "$POLICY" -o "sqlite:c.db?table=t" ) >"$TMP/out" 2>&1
+st=$?
+if [ "$st" = 2 ] && [ ! -e "$TMP/c.db" ] && [ ! -e "$TMP/sqlite:c.db?table=t" ]; then ok
+else bad "compile -o sqlite:...: exit status $st, expected 2 and no file" "$TMP/out"
+fi
 check_err "sqlite: query error" 1 "sqlite:events.db?query=SELECT time, customer FROM events WHER event = 1: error: query error: near \"event\": syntax error
       | SELECT time, customer FROM events WHER event = 1
       |                                        ^" \

@@ -1,0 +1,1 @@
+compile ../../examples/support-table/policy.kai -o 'sqlite:x.db?table=t'

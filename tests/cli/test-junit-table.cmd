@@ -1,0 +1,1 @@
+test --junit 'sqlite:x.db?table=t'
