@@ -37,6 +37,11 @@ int cli_out_open(CliOut *o, const char *path);
  * simulate and merge write (SPEC 6: a file of such a name is ./NAME);
  * else 0.  cli_out_open refuses such a path too. */
 int cli_out_file_only(const char *cmd, const char *path);
+/* 2 after a usage error when the output path is the same regular file as
+ * one of the n inputs (links followed): writing it would replace an input
+ * the command reads, e.g. 'simulate p.kai log.csv -o log.csv'; else 0.
+ * Inputs "-" and database names are skipped; NULL out is no output. */
+int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n);
 /* commit: flushes, fsyncs and renames the temporary file over the target;
  * else removes it.  0, or -1 (after "PATH: error: write error: REASON" when commit). */
 int cli_out_close(CliOut *o, bool commit);

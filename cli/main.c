@@ -564,7 +564,8 @@ static int cmd_compile(int argc, char **argv)
     } else {
         char *def = out || strcmp(in, "-") == 0 ? NULL : default_kbc_name(in);
         const char *path = out ? out : def ? def : "-";
-        status = cli_write_file(path, bytes, len) == 0 ? 0 : 1;
+        if (cli_out_not_input("compile", path, &in, 1)) status = 2;
+        else status = cli_write_file(path, bytes, len) == 0 ? 0 : 1;
         free(def);
         free(bytes);
     }
@@ -642,6 +643,10 @@ static int cmd_merge(int argc, char **argv)
     for (int i = 0; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
     if (nstdin > 1) {
         cli_usage_error("merge", "standard input can be read once: '-' given %d times", nstdin);
+        args_free(&a);
+        return 2;
+    }
+    if (cli_out_not_input("merge", out, (const char *const *)a.pos, a.npos)) {
         args_free(&a);
         return 2;
     }
@@ -747,6 +752,9 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
     int nstdin = 0;
     for (int i = 0; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
     if (nstdin > 1) { cli_usage_error(cmd, "standard input can be read once: '-' given %d times", nstdin); goto usage; }
+    if (cli_out_not_input(cmd, output, (const char *const *)a.pos, a.npos) ||
+        cli_out_not_input(cmd, output, &cs.schema_file, 1))
+        goto usage;
 
     KlOptions lopt = {0};
     KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));

@@ -244,6 +244,26 @@ int cli_out_file_only(const char *cmd, const char *path)
     return 2;
 }
 
+int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n)
+{
+    struct stat so, si;
+    if (!out || strcmp(out, "-") == 0 || kr_output_is_table(out) || stat(out, &so) != 0 || !S_ISREG(so.st_mode))
+        return 0;
+    for (int i = 0; i < n; i++) {
+        const char *in = inputs[i];
+        if (!in || strcmp(in, "-") == 0 || kr_output_is_table(in)) continue;
+        if (stat(in, &si) == 0 && S_ISREG(si.st_mode) && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+            if (strcmp(in, out) == 0)
+                cli_usage_error(cmd, "-o %s is also an input: writing it would replace what is read", out);
+            else
+                cli_usage_error(cmd, "-o %s is also an input (%s, the same file): writing it would replace "
+                                "what is read", out, in);
+            return 2;
+        }
+    }
+    return 0;
+}
+
 int cli_out_open(CliOut *o, const char *path)
 {
     memset(o, 0, sizeof *o);

@@ -584,6 +584,7 @@ int cli_test(int argc, char **argv)
     bool junit = strcmp(format, "junit") == 0;
     if (output && !junit) { cli_usage_error("test", "-o needs --format junit"); goto out; }
     if (output && (!*output || strcmp(output, "-") == 0)) output = NULL;
+    if (cli_out_not_input("test", output, (const char *const *)operands.v, (int)operands.n)) goto out;
 
     /* the test files, in order */
     PathList files = {0};

@@ -157,6 +157,31 @@ run out-restart-stdout 0 "" 'K simulate --no-progress p.kai late.csv >restart-st
 check out-restart-rows 'cmp -s restart.csv restart-stdout.csv && grep -q ",late," restart.csv'
 check out-no-temporary-left '! ls -a . sub | grep -q "\.tmp\."'
 
+# An output that is also an input is refused before anything is written (bad
+# usage): the schedule would replace the log it is made from.  The same file
+# by its name, through a symbolic link, and for every command with -o.
+cp "$W/ev.csv" "$W/keep.csv"
+cp "$W/p.kai" "$W/keep.kai"
+ln -s ev.csv "$W/ev-link.csv"
+(cd "$W" && K simulate p.kai ev.csv --shard 0/2 -o sh0.csv && K simulate p.kai ev.csv --shard 1/2 -o sh1.csv) ||
+    bad "setup: shards"
+cp "$W/sh1.csv" "$W/keep-sh1.csv"
+run out-is-input-simulate 2 '^kairos simulate: -o ev.csv is also an input: writing it would replace what is read$' \
+    'K simulate p.kai ev.csv -o ev.csv'
+run out-is-input-link 2 'is also an input \(ev.csv, the same file\)' 'K simulate p.kai ev.csv -o ev-link.csv'
+run out-is-input-policy 2 'is also an input' 'K simulate p.kai ev.csv -o p.kai'
+printf 'map: {}\n' >"$W/schema.yaml"
+cp "$W/schema.yaml" "$W/keep-schema.yaml"
+run out-is-input-schema 2 'is also an input' 'K simulate p.kai ev.csv --schema schema.yaml -o schema.yaml'
+run out-is-input-compile 2 'is also an input' 'K compile p.kai -o p.kai'
+run out-is-input-merge 2 'is also an input' 'K merge p.kai sh0.csv sh1.csv -o sh1.csv'
+run out-is-input-diff 2 'is also an input' 'K diff p.kai p.kai ev.csv -o ev.csv'
+run out-is-input-readout 2 'is also an input' 'K readout p.kai ev.csv -o p.kai'
+run out-is-input-report 2 'is also an input' 'K report p.kai ev.csv -o ev.csv'
+run out-is-input-test 2 'is also an input' 'K test --junit t.test.yaml t.test.yaml'
+check out-is-input-intact 'cmp -s ev.csv keep.csv && cmp -s p.kai keep.kai && cmp -s sh1.csv keep-sh1.csv && cmp -s schema.yaml keep-schema.yaml && [ -L ev-link.csv ]'
+run out-not-input 0 '' 'K simulate p.kai ev.csv -o fresh.csv && K simulate p.kai ev.csv -o fresh.csv'
+
 # ---- 2. every input read once ------------------------------------------------------
 
 run in-policy-pipe 0 "" 'K compile "$(echo /dev/stdin)" -o piped.kbc <p.kai'
