@@ -42,6 +42,10 @@ int cli_out_file_only(const char *cmd, const char *path);
  * the command reads, e.g. 'simulate p.kai log.csv -o log.csv'; else 0.
  * Inputs "-" and database names are skipped; NULL out is no output. */
 int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n);
+/* 2 after a usage error when two of the n event logs are the same regular
+ * file (by name, link or hard link): its events would be replayed twice;
+ * else 0.  "-" and database names are skipped. */
+int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n);
 /* commit: flushes, fsyncs and renames the temporary file over the target;
  * else removes it.  0, or -1 (after "PATH: error: write error: REASON" when commit). */
 int cli_out_close(CliOut *o, bool commit);

@@ -264,6 +264,33 @@ int cli_out_not_input(const char *cmd, const char *out, const char *const *input
     return 0;
 }
 
+int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n)
+{
+    struct { dev_t dev; ino_t ino; int i; } *seen = malloc((size_t)(n > 0 ? n : 1) * sizeof *seen);
+    if (!seen) return 0;                  /* (only a check) */
+    int k = 0, rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct stat st;
+        const char *in = inputs[i];
+        if (strcmp(in, "-") == 0 || kr_output_is_table(in) || stat(in, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        for (int j = 0; j < k; j++)
+            if (seen[j].dev == st.st_dev && seen[j].ino == st.st_ino) {
+                const char *first = inputs[seen[j].i];
+                if (strcmp(first, in) == 0)
+                    cli_usage_error(cmd, "%s is given twice: its events would be replayed twice", in);
+                else
+                    cli_usage_error(cmd, "%s and %s are the same file: its events would be replayed twice", first, in);
+                rc = 2;
+                break;
+            }
+        seen[k].dev = st.st_dev;
+        seen[k].ino = st.st_ino;
+        seen[k++].i = i;
+    }
+    free(seen);
+    return rc;
+}
+
 int cli_out_open(CliOut *o, const char *path)
 {
     memset(o, 0, sizeof *o);

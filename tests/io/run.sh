@@ -181,6 +181,13 @@ run out-is-input-report 2 'is also an input' 'K report p.kai ev.csv -o ev.csv'
 run out-is-input-test 2 'is also an input' 'K test --junit t.test.yaml t.test.yaml'
 check out-is-input-intact 'cmp -s ev.csv keep.csv && cmp -s p.kai keep.kai && cmp -s sh1.csv keep-sh1.csv && cmp -s schema.yaml keep-schema.yaml && [ -L ev-link.csv ]'
 run out-not-input 0 '' 'K simulate p.kai ev.csv -o fresh.csv && K simulate p.kai ev.csv -o fresh.csv'
+# An event log given twice would replay every event twice: bad usage, by name,
+# ./NAME or a link; the same rows in two different files are still two logs.
+run log-twice 2 '^kairos simulate: ev.csv is given twice: its events would be replayed twice$' 'K simulate p.kai ev.csv ev.csv'
+run log-twice-dot 2 '^kairos readout: ev.csv and ./ev.csv are the same file' 'K readout p.kai ev.csv ./ev.csv'
+run log-twice-link 2 'ev.csv and ev-link.csv are the same file' 'K diff p.kai p.kai ev.csv ev-link.csv'
+run log-twice-explain 2 'is given twice' 'K explain p.kai ev.csv ev.csv --customer c01'
+run log-copies 0 '' 'K simulate p.kai ev.csv keep.csv -o /dev/null'
 
 # ---- 2. every input read once ------------------------------------------------------
 
