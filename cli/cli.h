@@ -46,6 +46,11 @@ int cli_out_not_input(const char *cmd, const char *out, const char *const *input
  * file (by name, link or hard link): its events would be replayed twice;
  * else 0.  "-" and database names are skipped. */
 int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n);
+/* 2 after a usage error when the output's name ends in an extension that
+ * names another format than the one written (written, or also_ok: NULL for
+ * none), e.g. 'simulate ... -o s.jsonl' without --format jsonl, or 'compile
+ * -o p.kai'; else 0 (no output, "-", a table, an extension not known). */
+int cli_out_format(const char *cmd, const char *out, const char *written, const char *also_ok);
 /* commit: flushes, fsyncs and renames the temporary file over the target;
  * else removes it.  0, or -1 (after "PATH: error: write error: REASON" when commit). */
 int cli_out_close(CliOut *o, bool commit);

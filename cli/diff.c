@@ -173,6 +173,7 @@ int cli_diff(int argc, char **argv)
         status = cli_usage_error("diff", "--stamp applies to --format html");
         goto done;
     }
+    if ((status = cli_out_format("diff", r.output, r.format ? r.format : "text", NULL)) != 0) goto done;
     size_t len = 0, json_len = 0;
     if (r.nfail_if) { dopt.json = &json; dopt.json_len = &json_len; }
     status = 1;

@@ -564,7 +564,7 @@ static int cmd_compile(int argc, char **argv)
     } else {
         char *def = out || strcmp(in, "-") == 0 ? NULL : default_kbc_name(in);
         const char *path = out ? out : def ? def : "-";
-        if (cli_out_not_input("compile", path, &in, 1)) status = 2;
+        if (cli_out_not_input("compile", path, &in, 1) || cli_out_format("compile", path, "kbc", NULL)) status = 2;
         else status = cli_write_file(path, bytes, len) == 0 ? 0 : 1;
         free(def);
         free(bytes);
@@ -754,7 +754,9 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
     if (nstdin > 1) { cli_usage_error(cmd, "standard input can be read once: '-' given %d times", nstdin); goto usage; }
     if (cli_out_not_input(cmd, output, (const char *const *)a.pos, a.npos) ||
         cli_out_not_input(cmd, output, &cs.schema_file, 1) ||
-        cli_inputs_distinct(cmd, (const char *const *)a.pos + 1, a.npos - 1))
+        cli_inputs_distinct(cmd, (const char *const *)a.pos + 1, a.npos - 1) ||
+        cli_out_format(cmd, output, ro.format == KR_OUT_JSONL ? "jsonl" : "csv",
+                       ro.format == KR_OUT_JSONL ? "json" : NULL))
         goto usage;
 
     KlOptions lopt = {0};

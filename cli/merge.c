@@ -580,6 +580,10 @@ int cli_merge(const KImage *img, char **paths, int n, const char *outpath)
         }
     }
 
+    if (cli_out_format("merge", outpath, fmt == FMT_JSONL ? "jsonl" : "csv", fmt == FMT_JSONL ? "json" : NULL)) {
+        rc = 2;
+        goto done;
+    }
     if (kr_output_is_table(outpath)) {
         /* a database table (SPEC 5.13): the rows as simulate -o writes them */
         if (fmt != FMT_CSV) {

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -289,6 +290,30 @@ int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n)
     }
     free(seen);
     return rc;
+}
+
+/* The formats that output file extensions name. */
+static const struct { const char *ext, *fmt; } ext_formats[] = {
+    { ".csv", "csv" }, { ".jsonl", "jsonl" }, { ".ndjson", "jsonl" }, { ".json", "json" },
+    { ".html", "html" }, { ".htm", "html" }, { ".md", "markdown" }, { ".markdown", "markdown" },
+    { ".txt", "text" }, { ".kbc", "kbc" }, { ".kai", "kai" }, { ".xml", "xml" },
+};
+
+int cli_out_format(const char *cmd, const char *out, const char *written, const char *also_ok)
+{
+    if (!out || strcmp(out, "-") == 0 || kr_output_is_table(out)) return 0;
+    size_t n = strlen(out);
+    for (size_t i = 0; i < sizeof ext_formats / sizeof *ext_formats; i++) {
+        size_t e = strlen(ext_formats[i].ext);
+        if (n <= e || strcasecmp(out + n - e, ext_formats[i].ext) != 0) continue;
+        const char *f = ext_formats[i].fmt;
+        if (strcmp(f, written) == 0 || (also_ok && strcmp(f, also_ok) == 0)) return 0;
+        const char *how = strcmp(written, "kbc") == 0 ? "name it .kbc"
+                          : strcmp(cmd, "report") == 0 ? "name it .html" : "--format chooses it, or another name";
+        cli_usage_error(cmd, "-o %s names a %s file, but the output is %s (%s)", out, f, written, how);
+        return 2;
+    }
+    return 0;
 }
 
 int cli_out_open(CliOut *o, const char *path)

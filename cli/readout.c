@@ -21,6 +21,7 @@ int cli_readout(int argc, char **argv)
                 "readout", "unknown format '%s' (text, csv or json)", r.format));
         }
     }
+    if (cli_out_format("readout", r.output, r.format ? r.format : "text", NULL)) return cli_report_done(&r, 2);
     if (ropt.format == KR_READ_CSV && ropt.by_trait) {
         return cli_report_done(&r, cli_usage_error(
             "readout", "--by applies to the text and json formats (the csv form is fixed)"));

@@ -37,6 +37,7 @@ int cli_report(int argc, char **argv)
     if (r.by_trait) {
         return cli_report_done(&r, cli_usage_error("report", "--by applies to kairos readout"));
     }
+    if (cli_out_format("report", r.output, "html", NULL)) return cli_report_done(&r, 2);
     KImage *img = cli_report_image(&r, 0);
     int status = 1;
     if (img) {

@@ -1,1 +1,1 @@
-diff report/old.kai report/new.kai report/bad.csv -o report/out.csv; echo "exit $?"; ls report | grep -c '^out' || true
+diff report/old.kai report/new.kai report/bad.csv -o report/out.txt; echo "exit $?"; ls report | grep -c '^out' || true

@@ -188,6 +188,17 @@ run log-twice-dot 2 '^kairos readout: ev.csv and ./ev.csv are the same file' 'K 
 run log-twice-link 2 'ev.csv and ev-link.csv are the same file' 'K diff p.kai p.kai ev.csv ev-link.csv'
 run log-twice-explain 2 'is given twice' 'K explain p.kai ev.csv ev.csv --customer c01'
 run log-copies 0 '' 'K simulate p.kai ev.csv keep.csv -o /dev/null'
+# An output named for another format than the one written is bad usage, and
+# nothing is created; an extension that names no format is any format's.
+run ext-simulate 2 '^kairos simulate: -o s.jsonl names a jsonl file, but the output is csv \(--format chooses it, or another name\)$' 'K simulate p.kai ev.csv -o s.jsonl'
+run ext-simulate-jsonl 2 'names a csv file, but the output is jsonl' 'K simulate p.kai ev.csv --format jsonl -o s.csv'
+run ext-compile 2 'names a kai file, but the output is kbc \(name it .kbc\)' 'K compile p.kai -o other.kai'
+run ext-diff 2 'names a csv file, but the output is text' 'K diff p.kai p.kai ev.csv -o d.csv'
+run ext-readout 2 'names a json file, but the output is csv' 'K readout p.kai ev.csv --format csv -o r.json'
+run ext-report 2 'names a csv file, but the output is html \(name it .html\)' 'K report p.kai ev.csv -o r.csv'
+run ext-merge 2 'names a jsonl file, but the output is csv' 'K merge p.kai sh0.csv sh1.csv -o m.jsonl'
+check ext-nothing-created '[ ! -e m.jsonl ] && [ ! -e s.jsonl ] && [ ! -e s.csv ] && [ ! -e other.kai ] && [ ! -e d.csv ] && [ ! -e r.json ] && [ ! -e r.csv ]'
+run ext-fine 0 '' 'K simulate p.kai ev.csv --format jsonl -o s.json && K simulate p.kai ev.csv -o S.CSV && K simulate p.kai ev.csv -o s.out && K diff p.kai p.kai ev.csv --format markdown -o d.md'
 
 # ---- 2. every input read once ------------------------------------------------------
 
