@@ -296,7 +296,7 @@ int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n)
 static const struct { const char *ext, *fmt; } ext_formats[] = {
     { ".csv", "csv" }, { ".jsonl", "jsonl" }, { ".ndjson", "jsonl" }, { ".json", "json" },
     { ".html", "html" }, { ".htm", "html" }, { ".md", "markdown" }, { ".markdown", "markdown" },
-    { ".txt", "text" }, { ".kbc", "kbc" }, { ".kai", "kai" }, { ".xml", "xml" },
+    { ".kbc", "kbc" }, { ".kai", "kai" },
 };
 
 int cli_out_format(const char *cmd, const char *out, const char *written, const char *also_ok)
