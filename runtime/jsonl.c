@@ -663,8 +663,8 @@ int ki_jsonl_begin(KiSrc *s)
 }
 
 /* glance -- the customer id of the line p[0, len), if it is written
- * plainly (j->ckey, a colon, a string without escapes): *id and its
- * length, else 0. */
+ * plainly (j->ckey, a colon, a string without escapes or a number, whose
+ * text is the id: SPEC 5.6): *id and its length, else 0. */
 static uint32_t glance(const JState *j, const char *p, size_t len, const char **id)
 {
     const char *e = p + len, *q = p;
@@ -678,6 +678,12 @@ static uint32_t glance(const JState *j, const char *p, size_t len, const char **
     while (q < e && (*q == ' ' || *q == '\t')) q++;
     if (q == e || *q++ != ':') return 0;
     while (q < e && (*q == ' ' || *q == '\t')) q++;
+    if (q < e && (*q == '-' || (*q >= '0' && *q <= '9'))) {
+        const char *n = q;
+        while (n < e && ((*n >= '0' && *n <= '9') || *n == '-' || *n == '+' || *n == '.' || *n == 'e' || *n == 'E')) n++;
+        *id = q;
+        return (uint32_t)(n - q);
+    }
     if (q == e || *q++ != '"') return 0;
     const char *end = memchr(q, '"', (size_t)(e - q));
     if (!end || memchr(q, '\\', (size_t)(end - q))) return 0;

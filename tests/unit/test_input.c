@@ -709,7 +709,7 @@ END_TEST
  * Glancing is a hint only: forced on (however few customers) and left to
  * itself the same events come, on lines that lead a glance astray (the
  * customer's key inside a string, spaces around the colon, an escaped id,
- * a number, nested objects, blank and CRLF lines, a last line without a
+ * numbers (glanced at too), nested objects, blank and CRLF lines, a last line without a
  * line feed), ids short and long (36 bytes, 40 with a shared prefix), and
  * 1.4 MB (buffer refills in the middle of the look-ahead). */
 START_TEST(jsonl_peek)
@@ -729,6 +729,7 @@ START_TEST(jsonl_peek)
         case 2: t = "{\"x\":{\"customer\":\"nested\"},\"time\":%u,\"customer\":\"%s\",\"event\":\"ticket_closed\",\"sentiment\":-0.5}\n\n"; break;
         case 3: t = "{\"time\":%u,\"customer\":\"\\u0041%s\",\"event\":\"login\"}\n"; break;
         case 4: t = "{\"customer\":\"%2$s\",\"time\":%1$u,\"event\":\"login\",\"kind\":\"customer\"}\n"; break;
+        case 5: t = "{\"time\":%u,\"customer\":-%.5s,\"event\":\"login\"}\n"; snprintf(id, sizeof id, "%u", 10000u + c); break;
         default: t = "{\"time\":%u,\"customer\":\"%s\",\"event\":\"login\"}\n"; break;
         }
         len += (size_t)snprintf(text + len, cap - len, t, 1772323200u + i * 7u, id);
@@ -749,6 +750,7 @@ START_TEST(jsonl_peek)
     ck_assert(own.outlen == forced.outlen && memcmp(own.out, forced.out, own.outlen) == 0);
     ck_assert(strstr(own.out, " Ac1257 login") != NULL);       /* line 4: the escaped id */
     ck_assert(strstr(own.out, "1772323200 12345 login") != NULL);   /* the number */
+    ck_assert(strstr(own.out, " -12095 login") != NULL);           /* line 6: a number (c = 2095) */
     ck_assert(strstr(own.out, " nested ") == NULL);
     ck_assert_uint_eq(mid - before, 0);          /* 2,500 customers: no glances by itself */
     ck_assert_uint_gt(after - mid, 9000);        /* forced: most lines (not the escaped ids) */
