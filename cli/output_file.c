@@ -296,7 +296,7 @@ int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n)
 static const struct { const char *ext, *fmt; } ext_formats[] = {
     { ".csv", "csv" }, { ".jsonl", "jsonl" }, { ".ndjson", "jsonl" }, { ".json", "json" },
     { ".html", "html" }, { ".htm", "html" }, { ".md", "markdown" }, { ".markdown", "markdown" },
-    { ".kbc", "kbc" }, { ".kai", "kai" },
+    { ".kbc", "kbc" }, { ".kai", "kai" }, { ".gz", "gzip" },   /* (no command writes gzip) */
 };
 
 int cli_out_format(const char *cmd, const char *out, const char *written, const char *also_ok)
@@ -308,7 +308,8 @@ int cli_out_format(const char *cmd, const char *out, const char *written, const 
         if (n <= e || strcasecmp(out + n - e, ext_formats[i].ext) != 0) continue;
         const char *f = ext_formats[i].fmt;
         if (strcmp(f, written) == 0 || (also_ok && strcmp(f, also_ok) == 0)) return 0;
-        const char *how = strcmp(written, "kbc") == 0 ? "name it .kbc"
+        const char *how = strcmp(f, "gzip") == 0 ? "kairos writes no gzip: pipe its standard output to gzip"
+                          : strcmp(written, "kbc") == 0 ? "name it .kbc"
                           : strcmp(cmd, "report") == 0 ? "name it .html" : "--format chooses it, or another name";
         cli_usage_error(cmd, "-o %s names a %s file, but the output is %s (%s)", out, f, written, how);
         return 2;

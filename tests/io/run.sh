@@ -197,7 +197,8 @@ run ext-diff 2 'names a csv file, but the output is text' 'K diff p.kai p.kai ev
 run ext-readout 2 'names a json file, but the output is csv' 'K readout p.kai ev.csv --format csv -o r.json'
 run ext-report 2 'names a csv file, but the output is html \(name it .html\)' 'K report p.kai ev.csv -o r.csv'
 run ext-merge 2 'names a jsonl file, but the output is csv' 'K merge p.kai sh0.csv sh1.csv -o m.jsonl'
-check ext-nothing-created '[ ! -e m.jsonl ] && [ ! -e s.jsonl ] && [ ! -e s.csv ] && [ ! -e other.kai ] && [ ! -e d.csv ] && [ ! -e r.json ] && [ ! -e r.csv ]'
+run ext-gzip 2 'names a gzip file, but the output is csv' 'K simulate p.kai ev.csv -o s.csv.gz'
+check ext-nothing-created '[ ! -e s.csv.gz ] && [ ! -e m.jsonl ] && [ ! -e s.jsonl ] && [ ! -e s.csv ] && [ ! -e other.kai ] && [ ! -e d.csv ] && [ ! -e r.json ] && [ ! -e r.csv ]'
 run ext-fine 0 '' 'K simulate p.kai ev.csv --format jsonl -o s.json && K simulate p.kai ev.csv -o S.CSV && K simulate p.kai ev.csv -o s.out && K diff p.kai p.kai ev.csv --format markdown -o d.md'
 
 # ---- 2. every input read once ------------------------------------------------------
