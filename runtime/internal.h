@@ -354,6 +354,19 @@ int64_t kr_engine_last_time(const KrEngine *e);
  * of kind ev was replayed. */
 bool kr_engine_attr_carried(const KrEngine *e, uint32_t i);
 bool kr_engine_event_seen(const KrEngine *e, uint32_t ev);
+/* The tz values of identify events that name no time zone (SPEC 4.11: the
+ * customer keeps the policy's zone), as a KrBadZones. */
+enum { KR_BAD_ZONES = 8 };
+typedef struct KrBadZones {
+    uint64_t events;              /* identify events whose tz names no zone */
+    uint32_t ids[KR_BAD_ZONES], n;   /* the smallest value pool ids among their names,
+                                        ascending (the same whatever the order they come in) */
+    bool more;                    /* more names than ids holds */
+} KrBadZones;
+const KrBadZones *kr_engine_bad_zones(const KrEngine *e);
+/* Adds name id (and its events) to b; kr_bad_zones_merge adds all of from. */
+void kr_bad_zone_add(KrBadZones *b, uint32_t id, uint64_t events);
+void kr_bad_zones_merge(KrBadZones *b, const KrBadZones *from);
 void kr_engine_free(KrEngine *e);
 
 /* ---- partitioned replay (partition.c) ---------------------------------------
@@ -417,6 +430,7 @@ const KrStats *kp_lane_stats(const KpRun *r, uint32_t lane);   /* kp_stats is la
  * then the lowest bucket), or NULL (out of memory). */
 const char *kp_error(const KpRun *r);
 bool kp_attr_unseen(const KpRun *r, uint32_t i);
+const KrBadZones *kp_bad_zones(const KpRun *r);   /* lane 0's, summed over the buckets */
 void kp_free(KpRun *r);
 
 /* ---- one read, several engines (multi.c) ---------------------------------- */

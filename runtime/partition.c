@@ -192,6 +192,7 @@ typedef struct AccLane {
     uint64_t events, customers;
     uint64_t (*st)[KR_ST__COUNT];
     uint8_t *carried, *seen;
+    KrBadZones badz;
     uint32_t *ids; KrValue *vals;
     KrRow *rows; size_t nrows, caprows;   /* the bucket's rows as emitted (kept from bucket to bucket) */
 } AccLane;
@@ -221,6 +222,7 @@ typedef struct Lane {
     uint64_t *bits; uint32_t words;   /* ki_image_wants of img */
     KrStats stats;                /* summed over the buckets */
     uint8_t *carried, *seen;
+    KrBadZones badz;
 } Lane;
 
 struct KpRun {
@@ -1504,6 +1506,7 @@ again:
             for (int s = 0; s < KR_ST__COUNT; s++) al->st[ri][s] += st->rule[ri][s];
         for (uint32_t j = 0; j < img->nattr_reads; j++) al->carried[j] |= kr_engine_attr_carried(eng[l], j);
         for (uint32_t j = 0; j < img->nevents; j++) al->seen[j] |= kr_engine_event_seen(eng[l], j);
+        kr_bad_zones_merge(&al->badz, kr_engine_bad_zones(eng[l]));
     }
     if (mode == M_GROUPED) atomic_fetch_add(&r->grouped, 1u);
     for (uint32_t l = 0; l < r->nlanes; l++) {
@@ -1935,6 +1938,7 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
                 for (int s = 0; s < KR_ST__COUNT; s++) ln->stats.rule[ri][s] += al->st[ri][s];
             for (uint32_t i = 0; i < img->nattr_reads; i++) ln->carried[i] |= al->carried[i];
             for (uint32_t i = 0; i < img->nevents; i++) ln->seen[i] |= al->seen[i];
+            kr_bad_zones_merge(&ln->badz, &al->badz);
         }
     }
     /* the rows counted in pass 1 (none_row) are events of every lane */
@@ -1951,6 +1955,8 @@ out:
 const KrStats *kp_stats(const KpRun *r) { return &r->lane[0].stats; }
 const KrStats *kp_lane_stats(const KpRun *r, uint32_t lane) { return &r->lane[lane].stats; }
 const char *kp_error(const KpRun *r) { return r->errmsg[0] ? r->errmsg : NULL; }
+
+const KrBadZones *kp_bad_zones(const KpRun *r) { return &r->lane[0].badz; }
 
 bool kp_attr_unseen(const KpRun *r, uint32_t i)
 {

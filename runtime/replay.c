@@ -158,6 +158,7 @@ struct KrEngine {
     /* zone names seen in identify events: value id -> kz_zone (zone_of) */
     uint32_t zc_id[ZONE_CACHE];
     KzZone *zc_zone[ZONE_CACHE];
+    KrBadZones badz;              /* tz values that name no zone */
 
     /* customers: ncusts records of cstride bytes, a KrCust followed by its
      * ncounted uint64_t totals and its nkept KrHist (kept together: one
@@ -1598,7 +1599,7 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
             if (a == e->a_tz) {
                 KrValue v = ev->attr_vals[i];
                 KzZone *z = NULL;
-                if (v.tag == KB_STR) z = zone_of(e, v.str);
+                if (v.tag == KB_STR && !(z = zone_of(e, v.str))) kr_bad_zone_add(&e->badz, v.str, 1);
                 if (!z) z = e->policy_zone;
                 if (z != c->zone) {
                     *zone_changed = true;
@@ -1841,6 +1842,29 @@ bool kr_engine_event_seen(const KrEngine *e, uint32_t ev)
 {
     return ev < e->img->nevents && e->ev_seen[ev];
 }
+
+void kr_bad_zone_add(KrBadZones *b, uint32_t id, uint64_t events)
+{
+    b->events += events;
+    uint32_t i = 0;
+    while (i < b->n && b->ids[i] < id) i++;
+    if (i < b->n && b->ids[i] == id) return;
+    if (i == KR_BAD_ZONES) { b->more = true; return; }
+    if (b->n == KR_BAD_ZONES) b->more = true;            /* the largest goes */
+    uint32_t keep = b->n < KR_BAD_ZONES ? b->n : KR_BAD_ZONES - 1u;
+    memmove(&b->ids[i + 1u], &b->ids[i], (keep - i) * sizeof *b->ids);
+    b->ids[i] = id;
+    if (b->n < KR_BAD_ZONES) b->n++;
+}
+
+void kr_bad_zones_merge(KrBadZones *b, const KrBadZones *from)
+{
+    b->events += from->events;
+    b->more |= from->more;
+    for (uint32_t i = 0; i < from->n; i++) kr_bad_zone_add(b, from->ids[i], 0);
+}
+
+const KrBadZones *kr_engine_bad_zones(const KrEngine *e) { return &e->badz; }
 
 /* ---- setup --------------------------------------------------------------- */
 

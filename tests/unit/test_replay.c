@@ -564,6 +564,35 @@ START_TEST(test_simulate)
 }
 END_TEST
 
+/* kr_bad_zone_add: the names kept are the smallest ids, ascending, in
+ * whatever order they come and however the lists are merged (the buckets
+ * are replayed on threads), with the events summed and "more" set once a
+ * name is left out. */
+START_TEST(test_bad_zones)
+{
+    KrBadZones a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+    for (uint32_t i = 0; i < 12; i++) kr_bad_zone_add(&a, 100u + i, 1);
+    for (uint32_t i = 12; i-- > 0;) kr_bad_zone_add(&b, 100u + i, 1);
+    for (uint32_t i = 0; i < 12; i += 2) kr_bad_zone_add(&c, 100u + i, 1);
+    for (uint32_t i = 1; i < 12; i += 2) kr_bad_zone_add(&d, 100u + i, 1);
+    kr_bad_zone_add(&d, 101u, 3);                    /* a name again: counted, not kept twice */
+    kr_bad_zones_merge(&d, &c);
+    ck_assert_uint_eq(a.n, KR_BAD_ZONES);
+    ck_assert(a.more && b.more && d.more && !c.more);
+    ck_assert_uint_eq(a.events, 12);
+    ck_assert_uint_eq(d.events, 15);
+    for (uint32_t i = 0; i < KR_BAD_ZONES; i++) {
+        ck_assert_uint_eq(a.ids[i], 100u + i);
+        ck_assert_uint_eq(b.ids[i], 100u + i);
+        ck_assert_uint_eq(d.ids[i], 100u + i);
+    }
+    KrBadZones e = { 0 };
+    kr_bad_zone_add(&e, 7, 1);
+    kr_bad_zone_add(&e, 7, 1);
+    ck_assert(e.n == 1 && !e.more && e.events == 2);
+}
+END_TEST
+
 Suite *replay_suite(void)
 {
     Suite *s = suite_create("replay");
@@ -579,6 +608,7 @@ Suite *replay_suite(void)
     tcase_add_test(tc, test_until_stops_timers);
     tcase_add_test(tc, test_emitter_failure);
     tcase_add_test(tc, test_no_allowed_time);
+    tcase_add_test(tc, test_bad_zones);
     suite_add_tcase(s, tc);
     TCase *to = tcase_create("output");
     tcase_add_test(to, test_writer);
