@@ -431,6 +431,10 @@ const KrStats *kp_lane_stats(const KpRun *r, uint32_t lane);   /* kp_stats is la
 const char *kp_error(const KpRun *r);
 bool kp_attr_unseen(const KpRun *r, uint32_t i);
 const KrBadZones *kp_bad_zones(const KpRun *r);   /* lane 0's, summed over the buckets */
+/* (simulate.c) The warning about them on err, after a run (nothing when
+ * there were none); img: the policy whose zone they keep, or NULL (several
+ * policies). */
+void kr_bad_zones_warn(FILE *err, const KImage *img, const KrBadZones *b, const KrPool *values);
 void kp_free(KpRun *r);
 
 /* ---- one read, several engines (multi.c) ---------------------------------- */

@@ -108,10 +108,11 @@ static void unseen_attrs(FILE *err, const KImage *img, UnseenFn unseen, const vo
     }
 }
 
-/* bad_zones -- the warning for identify events whose tz names no time zone
- * (SPEC 4.11: their customers keep the policy's zone), naming up to
- * KR_BAD_ZONES of the names (printable ASCII, at most 64 bytes each). */
-static void bad_zones(FILE *err, const KImage *img, const KrBadZones *b, const KrPool *values)
+/* kr_bad_zones_warn (internal.h) -- the warning for identify events whose
+ * tz names no time zone (SPEC 4.11: their customers keep the policy's
+ * zone, img's when given), naming up to KR_BAD_ZONES of the names
+ * (printable ASCII, at most 64 bytes each). */
+void kr_bad_zones_warn(FILE *err, const KImage *img, const KrBadZones *b, const KrPool *values)
 {
     if (!b->events) return;
     fprintf(err, "kairos: warning: %llu identify event%s set tz to a name that is not a time zone (",
@@ -123,9 +124,9 @@ static void bad_zones(FILE *err, const KImage *img, const KrBadZones *b, const K
         for (size_t k = 0; s && k < n && k < 64; k++) fputc(s[k] >= 0x20 && s[k] < 0x7f ? s[k] : '?', err);
         fputs(n > 64 ? "...\"" : "\"", err);
     }
-    fprintf(err, "%s): %s the policy's zone, %s\n", b->more ? ", and others" : "",
-            b->events == 1 ? "its customer keeps" : "those customers keep",
-            img->timezone < img->nstrings ? img->strings[img->timezone] : "UTC");
+    fprintf(err, "%s): %s the policy's zone%s%s\n", b->more ? ", and others" : "",
+            b->events == 1 ? "its customer keeps" : "those customers keep", img ? ", " : "",
+            !img ? "" : img->timezone < img->nstrings ? img->strings[img->timezone] : "UTC");
 }
 
 static void print_stats(FILE *err, const KImage *img, const KrStats *st, uint64_t rows,
@@ -323,7 +324,7 @@ static int simulate_partitioned(const KImage *img, const KrOptions *opt, FILE *e
         fprintf(err, "kairos: skipped %llu bad row%s\n", (unsigned long long)ki_rows_skipped(in),
                 plural(ki_rows_skipped(in)));
     unseen_attrs(err, img, run_unseen, run, false);
-    bad_zones(err, img, kp_bad_zones(run), values);
+    kr_bad_zones_warn(err, img, kp_bad_zones(run), values);
     if (opt->stats && opt->stats_json) {
         print_stats_json(err, img, kp_stats(run), run_unseen, run, ki_rows_read(in), ki_rows_skipped(in));
     } else if (opt->stats) {
@@ -470,7 +471,7 @@ start:
                 plural(ki_rows_skipped(in)));
     if (!explain) {
         unseen_attrs(err, img, engine_unseen, eng, false);
-        bad_zones(err, img, kr_engine_bad_zones(eng), values);
+        kr_bad_zones_warn(err, img, kr_engine_bad_zones(eng), values);
     }
     if (opt->stats && opt->stats_json) {
         print_stats_json(err, img, kr_engine_stats(eng), engine_unseen, eng, ki_rows_read(in),
