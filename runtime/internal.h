@@ -457,8 +457,10 @@ typedef struct KrMulti {
     int (*on_event)(void *ctx, const KrEvent *ev);
     void *event_ctx;
     /* after a successful run, before the engines are freed (may be NULL):
-     * engine k's statistics, the horizon, the rows skipped (report) */
-    void (*on_finish)(void *ctx, uint32_t k, const KrStats *st, int64_t horizon, uint64_t skipped);
+     * engine k's statistics, the horizon, the rows skipped, the tz names
+     * that are no time zone (report) */
+    void (*on_finish)(void *ctx, uint32_t k, const KrStats *st, int64_t horizon, uint64_t skipped,
+                      const KrBadZones *badz);
     /* the emitters touch nothing but their own emit_ctx: the images' rows
      * may be merged at once (kp_lanes_apart), image 0's no longer first */
     bool apart;

@@ -153,7 +153,7 @@ int kr_multi_run(const KrMulti *m, const KImage *u, const KrOptions *opt, KrPool
     kr_bad_zones_warn(err, m->nimgs == 1 ? m->imgs[0] : NULL, kp_bad_zones(run), values);
     if (m->on_finish)
         for (uint32_t k = 0; k < nl; k++)
-            m->on_finish(m->event_ctx, k, kp_lane_stats(run, k), horizon, ki_rows_skipped(in));
+            m->on_finish(m->event_ctx, k, kp_lane_stats(run, k), horizon, ki_rows_skipped(in), kp_bad_zones(run));
     status = 0;
 done:
     kp_free(run);

@@ -54,6 +54,7 @@ typedef struct Rep {
     KImage *u;
     KrPool *customers, *values;
     uint64_t events, skipped;
+    KrBadZones badz;              /* tz names that are no time zone (SPEC 4.11) */
     int64_t tmin, tmax, horizon;
     uint64_t *evseen;             /* [u->nevents] */
     uint8_t *attrseen;            /* [u->nevents * u->nattrs] */
@@ -105,11 +106,13 @@ static int on_event(void *ctx, const KrEvent *ev)
     return 0;
 }
 
-static void on_finish(void *ctx, uint32_t k, const KrStats *st, int64_t horizon, uint64_t skipped)
+static void on_finish(void *ctx, uint32_t k, const KrStats *st, int64_t horizon, uint64_t skipped,
+                      const KrBadZones *badz)
 {
     Rep *r = ctx;
     r->horizon = horizon;
     r->skipped = skipped;
+    r->badz = *badz;
     if (k < r->np && st->rule)
         memcpy(r->p[k].stats, st->rule, r->p[k].img->nrules * sizeof *r->p[k].stats);
 }
@@ -876,6 +879,19 @@ static void sec_facts(const Rep *r, FILE *f)
     if (r->skipped) {
         fprintf(f, "<li>%llu bad row%s skipped (--skip-bad-rows)</li>\n", (unsigned long long)r->skipped,
                 r->skipped == 1 ? "" : "s");
+        nw++;
+    }
+    if (r->badz.events) {
+        fprintf(f, "<li>%llu identify event%s set <code>tz</code> to a name that is not a time zone (",
+                (unsigned long long)r->badz.events, r->badz.events == 1 ? "" : "s");
+        for (uint32_t i = 0; i < r->badz.n; i++) {
+            if (i) fputs(", ", f);
+            fputs("<code>", f);
+            kh_escz(f, kr_pool_str(r->values, r->badz.ids[i], NULL));
+            fputs("</code>", f);
+        }
+        fprintf(f, "%s): %s the policy's zone</li>\n", r->badz.more ? ", and others" : "",
+                r->badz.events == 1 ? "its customer keeps" : "those customers keep");
         nw++;
     }
     const KImage *u = r->u;

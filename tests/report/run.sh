@@ -192,6 +192,16 @@ elif [ -e "$TMP/bad.html" ]; then bad "report with a bad row: left $TMP/bad.html
 else ok
 fi
 
+# A tz that names no time zone (SPEC 4.11) is among the warnings about the
+# inputs, with the names, escaped, as on standard error.
+TZW=$ROOT/tests/golden/tz-unknown-warning
+if run "report: unknown tz" "$TZW" report policy.kai events.csv; then
+    if grep -q '<li>12 identify events set <code>tz</code> to a name that is not a time zone (<code>Bad/Zone01</code>, .*<code>Bad/Zone08</code>, and others): those customers keep the policy.s zone</li>' "$TMP/out" &&
+       grep -q 'is not a time zone' "$TMP/err"; then ok
+    else bad "report: unknown tz: no warning in the page or on standard error" "$TMP/err"
+    fi
+fi
+
 # Differential: on random logs (tests/diff/gen.c) and pairs of the policies of
 # tests/diff/policies, the '-' rows of `diff --format csv` are exactly the
 # multiset OLD minus NEW of the two `simulate` schedules, the '+' rows NEW
