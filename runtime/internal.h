@@ -362,6 +362,7 @@ typedef struct KrBadZones {
     uint32_t ids[KR_BAD_ZONES], n;   /* the smallest value pool ids among their names,
                                         ascending (the same whatever the order they come in) */
     bool more;                    /* more names than ids holds */
+    uint64_t others;              /* identify events whose tz is a number or a boolean */
 } KrBadZones;
 const KrBadZones *kr_engine_bad_zones(const KrEngine *e);
 /* Adds name id (and its events) to b; kr_bad_zones_merge adds all of from. */

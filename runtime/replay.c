@@ -1600,6 +1600,7 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
                 KrValue v = ev->attr_vals[i];
                 KzZone *z = NULL;
                 if (v.tag == KB_STR && !(z = zone_of(e, v.str))) kr_bad_zone_add(&e->badz, v.str, 1);
+                else if (v.tag == KB_NUM || v.tag == KB_BOOL) e->badz.others++;
                 if (!z) z = e->policy_zone;
                 if (z != c->zone) {
                     *zone_changed = true;
@@ -1860,6 +1861,7 @@ void kr_bad_zone_add(KrBadZones *b, uint32_t id, uint64_t events)
 void kr_bad_zones_merge(KrBadZones *b, const KrBadZones *from)
 {
     b->events += from->events;
+    b->others += from->others;
     b->more |= from->more;
     for (uint32_t i = 0; i < from->n; i++) kr_bad_zone_add(b, from->ids[i], 0);
 }

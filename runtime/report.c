@@ -881,6 +881,12 @@ static void sec_facts(const Rep *r, FILE *f)
                 r->skipped == 1 ? "" : "s");
         nw++;
     }
+    if (r->badz.others) {
+        fprintf(f, "<li>%llu identify event%s set <code>tz</code> to a number or a boolean, not a time zone's "
+                "name: %s the policy's zone</li>\n", (unsigned long long)r->badz.others,
+                r->badz.others == 1 ? "" : "s", r->badz.others == 1 ? "its customer keeps" : "those customers keep");
+        nw++;
+    }
     if (r->badz.events) {
         fprintf(f, "<li>%llu identify event%s set <code>tz</code> to a name that is not a time zone (",
                 (unsigned long long)r->badz.events, r->badz.events == 1 ? "" : "s");

@@ -114,6 +114,11 @@ static void unseen_attrs(FILE *err, const KImage *img, UnseenFn unseen, const vo
  * (printable ASCII, at most 64 bytes each). */
 void kr_bad_zones_warn(FILE *err, const KImage *img, const KrBadZones *b, const KrPool *values)
 {
+    if (b->others)
+        fprintf(err, "kairos: warning: %llu identify event%s set tz to a number or a boolean, not a time zone's "
+                "name: %s the policy's zone%s%s\n", (unsigned long long)b->others, plural(b->others),
+                b->others == 1 ? "its customer keeps" : "those customers keep", img ? ", " : "",
+                !img ? "" : img->timezone < img->nstrings ? img->strings[img->timezone] : "UTC");
     if (!b->events) return;
     fprintf(err, "kairos: warning: %llu identify event%s set tz to a name that is not a time zone (",
             (unsigned long long)b->events, plural(b->events));

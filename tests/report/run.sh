@@ -197,6 +197,7 @@ fi
 TZW=$ROOT/tests/golden/tz-unknown-warning
 if run "report: unknown tz" "$TZW" report policy.kai events.csv; then
     if grep -q '<li>12 identify events set <code>tz</code> to a name that is not a time zone (<code>Bad/Zone01</code>, .*<code>Bad/Zone08</code>, and others): those customers keep the policy.s zone</li>' "$TMP/out" &&
+       grep -q '<li>2 identify events set <code>tz</code> to a number or a boolean, not a time zone.s name: those customers keep the policy.s zone</li>' "$TMP/out" &&
        grep -q 'is not a time zone' "$TMP/err"; then ok
     else bad "report: unknown tz: no warning in the page or on standard error" "$TMP/err"
     fi

@@ -576,7 +576,10 @@ START_TEST(test_bad_zones)
     for (uint32_t i = 0; i < 12; i += 2) kr_bad_zone_add(&c, 100u + i, 1);
     for (uint32_t i = 1; i < 12; i += 2) kr_bad_zone_add(&d, 100u + i, 1);
     kr_bad_zone_add(&d, 101u, 3);                    /* a name again: counted, not kept twice */
+    c.others = 2;
+    d.others = 1;
     kr_bad_zones_merge(&d, &c);
+    ck_assert_uint_eq(d.others, 3);                  /* numbers and booleans: summed */
     ck_assert_uint_eq(a.n, KR_BAD_ZONES);
     ck_assert(a.more && b.more && d.more && !c.more);
     ck_assert_uint_eq(a.events, 12);
