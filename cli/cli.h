@@ -46,6 +46,10 @@ int cli_out_not_input(const char *cmd, const char *out, const char *const *input
  * file (by name, link or hard link): its events would be replayed twice;
  * else 0.  "-" and database names are skipped. */
 int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n);
+/* Both, for a command that reads pos[0, npos) (npol policies, then event
+ * logs) and a --schema file (or NULL): the output is none of them, and no
+ * event log is given twice.  2 after a usage error, else 0. */
+int cli_check_io(const char *cmd, const char *out, const char *const *pos, int npos, int npol, const char *schema);
 /* 2 after a usage error when the output's name ends in an extension that
  * names another format than the one written (written, or also_ok: NULL for
  * none), e.g. 'simulate ... -o s.jsonl' without --format jsonl, or 'compile

@@ -119,10 +119,7 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
     for (int i = 0; i < npol; i++)
         if (strcmp(r->pos[i], "-") == 0) nstdin = 2;
     if (nstdin > 1) return cli_usage_error(cmd, "standard input can be read once, as an event file");
-    if (cli_out_not_input(cmd, r->output, (const char *const *)r->pos, r->npos) ||
-        cli_out_not_input(cmd, r->output, &r->sources.schema_file, 1) ||
-        cli_inputs_distinct(cmd, (const char *const *)r->pos + npol, r->npos - npol))
-        return 2;
+    if (cli_check_io(cmd, r->output, (const char *const *)r->pos, r->npos, npol, r->sources.schema_file)) return 2;
     r->ro.inputs = (const char **)(r->pos + npol);
     r->ro.ninputs = (uint32_t)(r->npos - npol);
     return cli_sources_apply(&r->sources, &r->ro);

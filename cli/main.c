@@ -752,9 +752,7 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
     int nstdin = 0;
     for (int i = 0; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
     if (nstdin > 1) { cli_usage_error(cmd, "standard input can be read once: '-' given %d times", nstdin); goto usage; }
-    if (cli_out_not_input(cmd, output, (const char *const *)a.pos, a.npos) ||
-        cli_out_not_input(cmd, output, &cs.schema_file, 1) ||
-        cli_inputs_distinct(cmd, (const char *const *)a.pos + 1, a.npos - 1) ||
+    if (cli_check_io(cmd, output, (const char *const *)a.pos, a.npos, 1, cs.schema_file) ||
         cli_out_format(cmd, output, ro.format == KR_OUT_JSONL ? "jsonl" : "csv",
                        ro.format == KR_OUT_JSONL ? "json" : NULL))
         goto usage;

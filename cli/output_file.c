@@ -245,15 +245,20 @@ int cli_out_file_only(const char *cmd, const char *path)
     return 2;
 }
 
+/* regular_file -- whether path names a regular file (links followed; not
+ * "-", not a database table), its stat in *st. */
+static bool regular_file(const char *path, struct stat *st)
+{
+    return path && strcmp(path, "-") != 0 && !kr_output_is_table(path) && stat(path, st) == 0 && S_ISREG(st->st_mode);
+}
+
 int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n)
 {
     struct stat so, si;
-    if (!out || strcmp(out, "-") == 0 || kr_output_is_table(out) || stat(out, &so) != 0 || !S_ISREG(so.st_mode))
-        return 0;
+    if (!regular_file(out, &so)) return 0;
     for (int i = 0; i < n; i++) {
         const char *in = inputs[i];
-        if (!in || strcmp(in, "-") == 0 || kr_output_is_table(in)) continue;
-        if (stat(in, &si) == 0 && S_ISREG(si.st_mode) && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+        if (regular_file(in, &si) && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
             if (strcmp(in, out) == 0)
                 cli_usage_error(cmd, "-o %s is also an input: writing it would replace what is read", out);
             else
@@ -273,7 +278,7 @@ int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n)
     for (int i = 0; i < n && rc == 0; i++) {
         struct stat st;
         const char *in = inputs[i];
-        if (strcmp(in, "-") == 0 || kr_output_is_table(in) || stat(in, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (!regular_file(in, &st)) continue;
         for (int j = 0; j < k; j++)
             if (seen[j].dev == st.st_dev && seen[j].ino == st.st_ino) {
                 const char *first = inputs[seen[j].i];
@@ -290,6 +295,14 @@ int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n)
     }
     free(seen);
     return rc;
+}
+
+int cli_check_io(const char *cmd, const char *out, const char *const *pos, int npos, int npol, const char *schema)
+{
+    if (cli_out_not_input(cmd, out, pos, npos) || cli_out_not_input(cmd, out, &schema, 1) ||
+        cli_inputs_distinct(cmd, pos + npol, npos - npol))
+        return 2;
+    return 0;
 }
 
 /* The formats that output file extensions name. */

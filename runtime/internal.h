@@ -368,6 +368,11 @@ const KrBadZones *kr_engine_bad_zones(const KrEngine *e);
 /* Adds name id (and its events) to b; kr_bad_zones_merge adds all of from. */
 void kr_bad_zone_add(KrBadZones *b, uint32_t id, uint64_t events);
 void kr_bad_zones_merge(KrBadZones *b, const KrBadZones *from);
+/* The warnings' verb phrase for n such events (simulate.c, report.c). */
+static inline const char *kr_bad_zones_keep(uint64_t n)
+{
+    return n == 1 ? "its customer keeps" : "those customers keep";
+}
 void kr_engine_free(KrEngine *e);
 
 /* ---- partitioned replay (partition.c) ---------------------------------------

@@ -884,7 +884,7 @@ static void sec_facts(const Rep *r, FILE *f)
     if (r->badz.others) {
         fprintf(f, "<li>%llu identify event%s set <code>tz</code> to a number or a boolean, not a time zone's "
                 "name: %s the policy's zone</li>\n", (unsigned long long)r->badz.others,
-                r->badz.others == 1 ? "" : "s", r->badz.others == 1 ? "its customer keeps" : "those customers keep");
+                r->badz.others == 1 ? "" : "s", kr_bad_zones_keep(r->badz.others));
         nw++;
     }
     if (r->badz.events) {
@@ -897,7 +897,7 @@ static void sec_facts(const Rep *r, FILE *f)
             fputs("</code>", f);
         }
         fprintf(f, "%s): %s the policy's zone</li>\n", r->badz.more ? ", and others" : "",
-                r->badz.events == 1 ? "its customer keeps" : "those customers keep");
+                kr_bad_zones_keep(r->badz.events));
         nw++;
     }
     const KImage *u = r->u;

@@ -114,11 +114,12 @@ static void unseen_attrs(FILE *err, const KImage *img, UnseenFn unseen, const vo
  * (printable ASCII, at most 64 bytes each). */
 void kr_bad_zones_warn(FILE *err, const KImage *img, const KrBadZones *b, const KrPool *values)
 {
+    const char *sep = img ? ", " : "";
+    const char *zone = !img ? "" : img->timezone < img->nstrings ? img->strings[img->timezone] : "UTC";
     if (b->others)
         fprintf(err, "kairos: warning: %llu identify event%s set tz to a number or a boolean, not a time zone's "
                 "name: %s the policy's zone%s%s\n", (unsigned long long)b->others, plural(b->others),
-                b->others == 1 ? "its customer keeps" : "those customers keep", img ? ", " : "",
-                !img ? "" : img->timezone < img->nstrings ? img->strings[img->timezone] : "UTC");
+                kr_bad_zones_keep(b->others), sep, zone);
     if (!b->events) return;
     fprintf(err, "kairos: warning: %llu identify event%s set tz to a name that is not a time zone (",
             (unsigned long long)b->events, plural(b->events));
@@ -129,9 +130,8 @@ void kr_bad_zones_warn(FILE *err, const KImage *img, const KrBadZones *b, const 
         for (size_t k = 0; s && k < n && k < 64; k++) fputc(s[k] >= 0x20 && s[k] < 0x7f ? s[k] : '?', err);
         fputs(n > 64 ? "...\"" : "\"", err);
     }
-    fprintf(err, "%s): %s the policy's zone%s%s\n", b->more ? ", and others" : "",
-            b->events == 1 ? "its customer keeps" : "those customers keep", img ? ", " : "",
-            !img ? "" : img->timezone < img->nstrings ? img->strings[img->timezone] : "UTC");
+    fprintf(err, "%s): %s the policy's zone%s%s\n", b->more ? ", and others" : "", kr_bad_zones_keep(b->events),
+            sep, zone);
 }
 
 static void print_stats(FILE *err, const KImage *img, const KrStats *st, uint64_t rows,
