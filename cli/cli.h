@@ -128,6 +128,16 @@ void cli_sources_free(CliSources *cs);
 
 /* --jobs N and --memory SIZE of the partitioned replay (runopts.c; simulate,
  * diff, readout, report): 0, or -1 after the usage message. */
+/* The options a command line gave a value so far (cli_once). */
+#define CLI_SEEN_MAX 32
+typedef struct CliSeen { char name[CLI_SEEN_MAX][24]; int n; } CliSeen;
+/* Before an option's value is taken: -1 after a usage error when the option
+ * was given before (a second value would silently replace the first; -o
+ * and --output are one option; --map and --fail-if add up), or when -o or
+ * --junit is given an empty name; else 0. */
+int cli_once(CliSeen *seen, const char *cmd, const char *name, const char *val);
+/* --shard K/N (digits only, 0 <= K < N <= 1,000,000); -1 after a usage error. */
+int cli_parse_shard(const char *cmd, const char *v, uint32_t *k, uint32_t *n);
 int cli_parse_jobs(const char *cmd, const char *v, uint32_t *jobs);
 int cli_parse_memory(const char *cmd, const char *v, uint64_t *bytes);
 #define CLI_REPLAY_SYNOPSIS "[--jobs N] [--memory SIZE]"

@@ -13,26 +13,17 @@
 
 #define FAIL_IF_CHANGED_STATUS 3
 
-static int parse_shard(const char *v, uint32_t *k, uint32_t *n)
-{
-    char *e1, *e2;
-    unsigned long kk = strtoul(v, &e1, 10), nn;
-    if (e1 == v || *e1 != '/' || v[0] == '-' || e1[1] == '-') return -1;
-    nn = strtoul(e1 + 1, &e2, 10);
-    if (e2 == e1 + 1 || *e2 || nn == 0 || kk >= nn || nn > 1000000) return -1;
-    *k = (uint32_t)kk;
-    *n = (uint32_t)nn;
-    return 0;
-}
-
 /* The value of a source option (cli_source_option), inline or the next argument. */
-typedef struct SrcVal { const char *val; int *i; int argc; char **argv; const char *cmd, *name; } SrcVal;
+typedef struct SrcVal { const char *val; int *i; int argc; char **argv; const char *cmd, *name; CliSeen *seen; } SrcVal;
 static const char *src_value(void *ctx)
 {
     SrcVal *v = ctx;
-    if (v->val) return v->val;
-    if (*v->i + 1 >= v->argc) { cli_usage_error(v->cmd, "option %s needs a value", v->name); return NULL; }
-    return v->argv[++*v->i];
+    const char *val = v->val;
+    if (!val) {
+        if (*v->i + 1 >= v->argc) { cli_usage_error(v->cmd, "option %s needs a value", v->name); return NULL; }
+        val = v->argv[++*v->i];
+    }
+    return cli_once(v->seen, v->cmd, v->name, val) == 0 ? val : NULL;
 }
 
 int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
@@ -42,6 +33,7 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
     if (!r->pos) { fprintf(stderr, "kairos: out of memory\n"); return 1; }
     r->window = 7 * 86400;
     bool only_pos = false;
+    CliSeen seen = {0};
     for (int i = 1; i < argc; i++) {
         char *s = argv[i];
         if (!only_pos && strcmp(s, "--") == 0) { only_pos = true; continue; }
@@ -54,7 +46,7 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
         memcpy(name, s, nlen);
         name[nlen] = '\0';
         if (eq) val = eq + 1;
-        SrcVal sv = { eq ? eq + 1 : NULL, &i, argc, argv, cmd, name };
+        SrcVal sv = { eq ? eq + 1 : NULL, &i, argc, argv, cmd, name, &seen };
         int so = cli_source_option(&r->sources, cmd, name, src_value, &sv);   /* --map, --schema, --input */
         if (so < 0) return 2;
         if (so > 0) continue;
@@ -74,6 +66,7 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
             if (i + 1 >= argc) return cli_usage_error(cmd, "option %s needs a value", name);
             val = argv[++i];
         }
+        if (takes && cli_once(&seen, cmd, name, val) != 0) return 2;
         if (strcmp(name, "-o") == 0 || strcmp(name, "--output") == 0) {
             if (cli_out_file_only(cmd, val)) return 2;
             r->output = val;
@@ -84,8 +77,7 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
                 return cli_usage_error(cmd, "--until: '%s' is not an RFC 3339 time or Unix seconds", val);
             r->ro.has_until = true;
         } else if (strcmp(name, "--shard") == 0) {
-            if (parse_shard(val, &r->ro.shard_k, &r->ro.shard_n) != 0)
-                return cli_usage_error(cmd, "--shard takes K/N with 0 <= K < N, e.g. --shard 0/4");
+            if (cli_parse_shard(cmd, val, &r->ro.shard_k, &r->ro.shard_n) != 0) return 2;
         } else if (strcmp(name, "--stdin-format") == 0) {
             if (strcmp(val, "csv") && strcmp(val, "jsonl"))
                 return cli_usage_error(cmd, "--stdin-format takes csv or jsonl");
@@ -101,8 +93,10 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
         } else if (strcmp(name, "--memory") == 0) {
             if (cli_parse_memory(cmd, val, &r->ro.memory) != 0) return 2;
         } else if (strcmp(name, "--window") == 0) {
-            if (ku_parse_dur(val, 100LL * 365 * 86400, &r->window) != 0 || r->window <= 0)
-                return cli_usage_error(cmd, "--window: '%s' is not a duration such as 7d, 48h or 1h30m", val);
+            int rc = ku_parse_dur(val, strlen(val), 100LL * 365 * 86400, &r->window);
+            if (rc != KU_DUR_OK || r->window <= 0)
+                return cli_usage_error(cmd, "--window: '%s' is not a duration such as 7d, 48h or 1h30m%s", val,
+                                       rc == KU_DUR_ORDER ? " (units from largest to smallest, each once)" : "");
         } else if (strcmp(name, "--by") == 0) {
             if (strncmp(val, "customer.", 9) != 0 || !val[9])
                 return cli_usage_error(cmd, "--by takes customer.TRAIT, e.g. --by customer.segment");

@@ -266,15 +266,23 @@ int cli_fmt(int argc, char **argv)
     if (!files) { fprintf(stderr, "kairos fmt: out of memory\n"); return 1; }
     int nfiles = 0;
     bool only_files = false;
+    CliSeen seen = {0};
+    int nstdin = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (only_files || a[0] != '-' || strcmp(a, "-") == 0) { files[nfiles++] = argv[i]; continue; }
+        if (only_files || a[0] != '-' || strcmp(a, "-") == 0) {
+            nstdin += strcmp(a, "-") == 0;
+            files[nfiles++] = argv[i];
+            continue;
+        }
         if (strcmp(a, "--") == 0) only_files = true;
         else if (strcmp(a, "--check") == 0) { mode = MODE_CHECK; nmodes++; }
         else if (strcmp(a, "--diff") == 0 || strcmp(a, "-d") == 0) { mode = MODE_DIFF; nmodes++; }
         else if (strcmp(a, "-w") == 0 || strcmp(a, "--write") == 0) { mode = MODE_WRITE; nmodes++; }
-        else if (strncmp(a, "--color=", 8) == 0) color = a + 8;
-        else if (strcmp(a, "--color") == 0 && i + 1 < argc) color = argv[++i];
+        else if (strncmp(a, "--color=", 8) == 0 || (strcmp(a, "--color") == 0 && i + 1 < argc)) {
+            color = a[7] == '=' ? a + 8 : argv[++i];
+            if (cli_once(&seen, "fmt", "--color", color) != 0) { free(files); return 2; }
+        } else if (strcmp(a, "--color") == 0) { free(files); return cli_usage_error("fmt", "option --color needs a value"); }
         else { free(files); return cli_usage_error("fmt", "unknown option %s", a); }
     }
     if (strcmp(color, "auto") != 0 && strcmp(color, "always") != 0 && strcmp(color, "never") != 0) {
@@ -283,6 +291,10 @@ int cli_fmt(int argc, char **argv)
     }
     if (nmodes > 1) { free(files); return cli_usage_error("fmt", "--check, --diff and -w exclude each other"); }
     if (nfiles == 0) { free(files); return cli_usage_error("fmt", "no file given"); }
+    if (nstdin > 1) {
+        free(files);
+        return cli_usage_error("fmt", "standard input can be read once: '-' given %d times", nstdin);
+    }
     for (int i = 0; i < nfiles; i++)
         if (mode == MODE_WRITE && strcmp(files[i], "-") == 0) {
             free(files);

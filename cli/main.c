@@ -272,8 +272,10 @@ typedef struct Args {
     char **pos;              /* operands, in order */
     int npos;
     const char *opt;         /* the current option, for messages */
+    const char *name;        /* ... its name (without "=value") */
     const char *inline_val;  /* value after '=' */
     int only_pos;
+    CliSeen seen;            /* options given a value so far */
 } Args;
 
 static void args_init(Args *a, const char *cmd, int argc, char **argv)
@@ -310,29 +312,32 @@ static const char *args_next(Args *a)
             memcpy(name, s, n);
             name[n] = '\0';
             a->inline_val = eq + 1;
-            return name;
+            return a->name = name;
         }
-        return s;
+        return a->name = s;
     }
     return NULL;
 }
 
-/* The value of the current option, or NULL (after a usage message). */
+/* The value of the current option, or NULL (after a usage message: no
+ * value, or the option given twice: cli_once). */
 static const char *args_value(Args *a)
 {
-    if (a->inline_val)
-        return a->inline_val;
-    if (a->i >= a->argc) {
-        cli_usage_error(a->cmd, "option %s needs a value", a->opt);
-        return NULL;
+    const char *v = a->inline_val;
+    if (!v) {
+        if (a->i >= a->argc) {
+            cli_usage_error(a->cmd, "option %s needs a value", a->opt);
+            return NULL;
+        }
+        v = a->argv[a->i++];
     }
-    return a->argv[a->i++];
+    return cli_once(&a->seen, a->cmd, a->name, v) == 0 ? v : NULL;
 }
 
 static int args_flag_only(Args *a)
 {
     if (a->inline_val) {
-        cli_usage_error(a->cmd, "option %s takes no value", a->opt);
+        cli_usage_error(a->cmd, "option %s takes no value", a->name);
         return 0;
     }
     return 1;
@@ -548,8 +553,8 @@ static int cmd_compile(int argc, char **argv)
     while ((o = args_next(&a))) {
         if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) {
             if (!(out = args_value(&a)) || cli_out_file_only("compile", out)) goto usage;
-        } else if (strcmp(o, "--strict") == 0) lopt.strict = true;
-        else if (strcmp(o, "--Werror") == 0) lopt.werror = true;
+        } else if (strcmp(o, "--strict") == 0) { if (!args_flag_only(&a)) goto usage; lopt.strict = true; }
+        else if (strcmp(o, "--Werror") == 0) { if (!args_flag_only(&a)) goto usage; lopt.werror = true; }
         else { cli_usage_error("compile", "unknown option %s", o); goto usage; }
     }
     if (a.npos != 1) { cli_usage_error("compile", a.npos ? "one policy file at a time" : "no policy file given"); goto usage; }
@@ -608,8 +613,9 @@ static int cmd_lsp(int argc, char **argv)
     const char *o;
     while ((o = args_next(&a))) {
         /* editors commonly pass --stdio; it is the only transport */
-        if (strcmp(o, "--stdio") != 0) {
-            cli_usage_error("lsp", "unknown option %s", o);
+        bool ok = strcmp(o, "--stdio") == 0;
+        if (!ok) cli_usage_error("lsp", "unknown option %s", o);
+        if (!ok || !args_flag_only(&a)) {
             args_free(&a);
             return 2;
         }
@@ -693,6 +699,7 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             else if (strcmp(v, explain ? "text" : "csv") == 0) ro.format = KR_OUT_CSV;
             else { cli_usage_error(cmd, "unknown format '%s' (%s)", v, explain ? "text or jsonl" : "csv, jsonl or json"); goto usage; }
         } else if (strcmp(o, "--stats") == 0 && !explain) {
+            if (!args_flag_only(&a)) goto usage;
             ro.stats = true;
         } else if (strcmp(o, "--stats-format") == 0 && !explain) {
             const char *v = args_value(&a);
@@ -702,8 +709,10 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             else { cli_usage_error(cmd, "--stats-format takes text or json"); goto usage; }
             ro.stats = true;
         } else if (strcmp(o, "--skip-bad-rows") == 0) {
+            if (!args_flag_only(&a)) goto usage;
             ro.skip_bad_rows = true;
         } else if (strcmp(o, "--no-progress") == 0) {
+            if (!args_flag_only(&a)) goto usage;
             ro.progress = false;
         } else if (strcmp(o, "--stdin-format") == 0) {
             const char *v = args_value(&a);
@@ -712,17 +721,7 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             ro.stdin_format = v;
         } else if (strcmp(o, "--shard") == 0 && !explain) {
             const char *v = args_value(&a);
-            if (!v) goto usage;
-            unsigned long k, n;
-            char *e1, *e2;
-            k = strtoul(v, &e1, 10);
-            if (e1 == v || *e1 != '/' || (n = strtoul(e1 + 1, &e2, 10), e2 == e1 + 1) || *e2 ||
-                n == 0 || k >= n || n > 1000000 || v[0] == '-' || e1[1] == '-') {
-                cli_usage_error(cmd, "--shard takes K/N with 0 <= K < N, e.g. --shard 0/4");
-                goto usage;
-            }
-            ro.shard_k = (uint32_t)k;
-            ro.shard_n = (uint32_t)n;
+            if (!v || cli_parse_shard(cmd, v, &ro.shard_k, &ro.shard_n) != 0) goto usage;
         } else if (strcmp(o, "--jobs") == 0 && !explain) {
             const char *v = args_value(&a);
             if (!v || cli_parse_jobs(cmd, v, &ro.jobs) != 0) goto usage;
@@ -749,6 +748,10 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
     if (a.npos < 1) { cli_usage_error(cmd, "no policy file given"); goto usage; }
     if (a.npos < 2) { cli_usage_error(cmd, "no event file given"); goto usage; }
     if (explain && !ro.explain_customer) { cli_usage_error(cmd, "--customer ID is required"); goto usage; }
+    if (ro.has_explain_from && ro.has_until && ro.explain_from > ro.until) {
+        cli_usage_error(cmd, "--from is after --until: the story would be empty");
+        goto usage;
+    }
     int nstdin = 0;
     for (int i = 0; i < a.npos; i++) nstdin += strcmp(a.pos[i], "-") == 0;
     if (nstdin > 1) { cli_usage_error(cmd, "standard input can be read once: '-' given %d times", nstdin); goto usage; }

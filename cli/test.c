@@ -543,6 +543,7 @@ int cli_test(int argc, char **argv)
     PathList operands = {0};
     bool only_pos = false;
     int status = 2;
+    CliSeen seen = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (only_pos || a[0] != '-' || strcmp(a, "-") == 0) {
@@ -566,6 +567,10 @@ int cli_test(int argc, char **argv)
             if (i + 1 >= argc) { cli_usage_error("test", "option %s needs a value", a); goto out; }
             val = argv[++i];
         }
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)nlen, a);
+        if (cli_once(&seen, "test", name, val) != 0) goto out;
+        if (output && !OPT("--format")) { cli_usage_error("test", "-o and --junit both name the report: give one"); goto out; }
         if (OPT("--format")) {
             if (strcmp(val, "text") && strcmp(val, "junit")) {
                 cli_usage_error("test", "unknown format '%s' (text or junit)", val);

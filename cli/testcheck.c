@@ -412,7 +412,7 @@ static void show_rows(KqMsgs *out, const KqRows *rows, const size_t *idx, size_t
 int kq_parse_duration(const char *s, int64_t *out)
 {
     int64_t d;
-    if (ku_parse_dur(s, (int64_t)100000 * 366 * 86400, &d) != 0 || d <= 0) return -1;
+    if (ku_parse_dur(s, strlen(s), (int64_t)100000 * 366 * 86400, &d) != 0 || d <= 0) return -1;
     *out = d;
     return 0;
 }

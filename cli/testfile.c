@@ -195,7 +195,8 @@ static long parse_int_node(Ctx *c, const KqNode *n, const char *what, bool allow
         v = v * 10 + (*p - '0');
     }
     if (v == 0 && !allow_zero) {
-        err(c, n, "%s must be a positive integer", what);
+        char buf[64];
+        err(c, n, "%s must be a positive integer, not '%s'", what, clip(s, buf));
         return -1;
     }
     return v;
@@ -507,6 +508,12 @@ static bool parse_assert(Ctx *c, const KqNode *item, KqAssert *a)
         if ((x = get(v, "max")))    { a->has_max = true; ok = (a->max = parse_int_node(c, x, "max", true)) >= 0 && ok; }
         if (!a->has_eq && !a->has_min && !a->has_max) {
             err(c, v, "count needs equals, min or max");
+            ok = false;
+        } else if (ok && a->has_min && a->has_max && a->min > a->max) {
+            err(c, get(v, "max"), "count's max (%ld) is below its min (%ld): no count passes", (long)a->max, (long)a->min);
+            ok = false;
+        } else if (ok && a->has_eq && ((a->has_min && a->eq < a->min) || (a->has_max && a->eq > a->max))) {
+            err(c, get(v, "equals"), "count's equals (%ld) is outside its min and max: no count passes", (long)a->eq);
             ok = false;
         }
         break;

@@ -79,26 +79,34 @@ void ku_fmt_dur(int64_t s, bool one_unit, char buf[KU_DUR_BUF])
         }
 }
 
-int ku_parse_dur(const char *s, int64_t max, int64_t *out)
+int ku_parse_dur(const char *s, size_t n, int64_t max, int64_t *out)
 {
+    static const char units[] = "wdhms";
+    static const int64_t secs[] = { 7 * 86400, 86400, 3600, 60, 1 };
     int64_t total = 0;
-    if (!*s) return -1;
-    while (*s) {
-        if (*s < '0' || *s > '9') return -1;
-        int64_t n = 0;
-        while (*s >= '0' && *s <= '9') {
-            if (n > 1000000000) return -1;
-            n = n * 10 + (*s++ - '0');
+    int last = -1;
+    bool big = false;
+    if (n == 0) return KU_DUR_BAD;
+    for (size_t p = 0; p < n;) {
+        size_t q = p;
+        int64_t num = 0;
+        for (; q < n && s[q] >= '0' && s[q] <= '9'; q++) {
+            if (num > (INT64_MAX - 9) / 10) big = true;
+            else num = num * 10 + (s[q] - '0');
         }
-        int64_t u = *s == 's' ? 1 : *s == 'm' ? 60 : *s == 'h' ? 3600 : *s == 'd' ? 86400 :
-                    *s == 'w' ? 7 * 86400 : 0;
-        if (!u) return -1;
-        s++;
-        total += n * u;
-        if (total > max) return -1;
+        if (q == p || q == n || s[q] == '\0') return KU_DUR_BAD;
+        const char *u = strchr(units, s[q]);
+        if (!u) return KU_DUR_BAD;
+        int ui = (int)(u - units);
+        if (ui <= last) return KU_DUR_ORDER;
+        last = ui;
+        if (num > (max - total) / secs[ui]) big = true;
+        else total += num * secs[ui];
+        p = q + 1;
     }
+    if (big) return KU_DUR_BIG;
     *out = total;
-    return 0;
+    return KU_DUR_OK;
 }
 
 /* ---- growable arrays and text ----------------------------------------- */

@@ -39,10 +39,15 @@ enum { KU_DUR_BUF = 48 };         /* room for any int64 duration */
  * exactly ("72h", "90m", "93784s"; days only from a week on: "14d"). */
 void ku_fmt_dur(int64_t s, bool one_unit, char buf[KU_DUR_BUF]);
 
-/* Parses digits and units s, m, h, d, w, repeated ("7d", "1h30m"), into
- * seconds; -1 when not a duration, a number has more than ten digits, or
- * the total passes max. */
-int ku_parse_dur(const char *s, int64_t max, int64_t *out);
+/* Parses the n bytes at s as a duration of the language (SPEC 2: digits
+ * and a unit w, d, h, m or s, repeated with units from largest to
+ * smallest, each once: "7d", "1h30m") into seconds.  KU_DUR_OK, or
+ * KU_DUR_BAD (not a duration), KU_DUR_ORDER (units out of order or
+ * repeated), KU_DUR_BIG (more than max seconds); *out is set only on
+ * KU_DUR_OK.  The lexer and the command line's durations (--window, a
+ * test file's per:) both read durations with it. */
+enum { KU_DUR_OK = 0, KU_DUR_BAD = -1, KU_DUR_ORDER = -2, KU_DUR_BIG = -3 };
+int ku_parse_dur(const char *s, size_t n, int64_t max, int64_t *out);
 
 /* ---- growable arrays and text ----------------------------------------- */
 

@@ -78,11 +78,15 @@ START_TEST(test_durations)
     static const struct { const char *s; int64_t max, want; int rc; } p[] = {
         { "7d", 1000000, 604800, 0 }, { "1h30m", 1000000, 5400, 0 }, { "2w", 10000000, 1209600, 0 },
         { "0s", 10, 0, 0 }, { "", 10, 0, -1 }, { "5", 10, 0, -1 }, { "5x", 10, 0, -1 },
-        { "h", 10, 0, -1 }, { "11s", 10, 0, -1 }, { "10s", 10, 10, 0 }, { "99999999999s", INT64_MAX, 0, -1 },
+        { "h", 10, 0, -1 }, { "11s", 10, 0, -3 }, { "10s", 10, 10, 0 }, { "99999999999s", INT64_MAX, 99999999999, 0 },
+        { "99999999999999999999s", INT64_MAX, 0, -3 }, { "1w7d", 10000000, 1209600, 0 },
+        /* the language's order: largest to smallest, each once (SPEC 2) */
+        { "1d1d", 1000000, 0, -2 }, { "1h1d", 1000000, 0, -2 }, { "1s1s1s", 1000000, 0, -2 },
+        { "1d2x", 1000000, 0, -1 }, { "1d ", 1000000, 0, -1 }, { " 1d", 1000000, 0, -1 }, { "1.5h", 1000000, 0, -1 },
     };
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
         int64_t d = -1;
-        ck_assert_int_eq(ku_parse_dur(p[i].s, p[i].max, &d), p[i].rc);
+        ck_assert_int_eq(ku_parse_dur(p[i].s, strlen(p[i].s), p[i].max, &d), p[i].rc);
         if (p[i].rc == 0) ck_assert_int_eq(d, p[i].want);
     }
 }

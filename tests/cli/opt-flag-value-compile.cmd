@@ -1,0 +1,1 @@
+compile simulate/every1s.kai --strict=no

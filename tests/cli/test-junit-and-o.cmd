@@ -1,0 +1,1 @@
+test -o a.xml --junit b.xml
