@@ -12,9 +12,10 @@
  * What is checked, each a clear error naming the file and the line:
  *   - every input has the schedule's form (CSV header, 8 fields; or JSON Lines
  *     objects with the schedule's keys in order), all inputs the same format;
- *   - every row names a rule of POLICY, with that rule's survey (or task
- *     name), an action it can have, and a declared variant of it: a schedule
- *     of another policy fails here;
+ *   - every row holds a real time, names a rule of POLICY, with that rule's
+ *     survey (or task name), an action it can have, a channel of the policy,
+ *     and a declared variant of it (none only for a rule without variants):
+ *     a schedule of another policy fails here;
  *   - each input is in the schedule's order (its own rows sorted);
  *   - no customer appears in two inputs (the inputs are disjoint shards).
  * Memory: one row per input, plus the set of customer ids seen (to prove
@@ -255,12 +256,15 @@ static int split_jsonl(Input *in)
             return fail(in, "not a schedule row: expected key \"%s\"", keys[k]);
         s += kl + 3;
         in->fld[k].p = out;
-        if (s < end && *s == '"') {
+        bool number = k == 6;               /* attempt; every other value is a string */
+        if (!number && s < end && *s == '"') {
             s = json_str(s + 1, end, &out);
             if (!s) return fail(in, "bad string value of \"%s\"", keys[k]);
-        } else {
+        } else if (number) {
             while (s < end && *s >= '0' && *s <= '9') *out++ = *s++;
-            if (out == in->fld[k].p) return fail(in, "bad value of \"%s\"", keys[k]);
+            if (out == in->fld[k].p) return fail(in, "bad value of \"%s\" (a number)", keys[k]);
+        } else {
+            return fail(in, "bad value of \"%s\" (a string)", keys[k]);
         }
         in->fld[k].n = (size_t)(out - in->fld[k].p);
     }
@@ -274,6 +278,8 @@ static bool field_is(const Field *f, const char *s)
     return f->n == n && memcmp(f->p, s, n) == 0;
 }
 
+/* A time as simulate writes it: YYYY-MM-DDTHH:MM:SSZ, and a real one (no
+ * February 30th, no hour 24). */
 static bool is_time(const Field *f)
 {
     static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
@@ -282,7 +288,8 @@ static bool is_time(const Field *f)
         char c = f->p[i];
         if (pat[i] == 'd' ? (c < '0' || c > '9') : c != pat[i]) return false;
     }
-    return true;
+    int64_t t;
+    return kr_parse_time(f->p, f->n, &t) == 0;
 }
 
 /* Checks a row against the policy; sets in->rule. */
@@ -291,6 +298,8 @@ static int check_row(Input *in, const KImage *img)
     const Field *f = in->fld;
     if (!is_time(&f[0])) return fail(in, "%s", "bad time (expected YYYY-MM-DDTHH:MM:SSZ)");
     if (f[1].n == 0) return fail(in, "%s", "empty customer id");
+    const char *why = kr_bad_customer_id(f[1].p, f[1].n);
+    if (why) return fail(in, "not a customer id simulate writes: %s (SPEC 5.4)", why);
     uint32_t r;
     for (r = 0; r < img->nrules; r++)
         if (field_is(&f[2], img->strings[img->rules[r].name])) break;
@@ -309,10 +318,16 @@ static int check_row(Input *in, const KImage *img)
                       : !(field_is(&f[3], "ask") || field_is(&f[3], "remind")))
         return fail(in, "an action rule \"%s\" of the policy cannot have", rname);
     if (f[5].n == 0) return fail(in, "%s", "empty channel");
+    uint32_t ch;
+    for (ch = 0; ch < img->nchannels; ch++)
+        if (field_is(&f[5], img->strings[img->channels[ch]])) break;
+    if (ch == img->nchannels) return fail(in, "%s", "a channel the policy does not name (a schedule of another policy?)");
     if (f[6].n == 0 || f[6].n > 9 || f[6].p[0] == '0')
         return fail(in, "%s", "bad attempt number");
     for (size_t i = 0; i < f[6].n; i++)
         if (f[6].p[i] < '0' || f[6].p[i] > '9') return fail(in, "%s", "bad attempt number");
+    if (f[7].n == 0 && rule->nvariants > 0)
+        return fail(in, "no variant, but rule \"%s\" of the policy declares variants", rname);
     if (f[7].n > 0) {
         uint32_t v;
         for (v = 0; v < rule->nvariants; v++)
@@ -445,16 +460,47 @@ static void sift_down(Input **h, size_t n, size_t i)
 /* ---- output --------------------------------------------------------------- */
 
 /* The output function of every command (cli/output_file.c). */
-typedef CliOut Out;
+/* The output.  Standard output, a device or a FIFO (written in place)
+ * gets the rows only once the merge has succeeded, as simulate's does: a
+ * bad row found late must not leave a partial schedule behind.  They wait
+ * in a temporary file (held) until then. */
+typedef struct Out { CliOut c; FILE *f; FILE *held; } Out;
 
 static int out_open(Out *o, const char *path)
 {
-    return cli_out_open(o, path ? path : "-");
+    o->held = NULL;
+    if (cli_out_open(&o->c, path ? path : "-") != 0) return -1;
+    o->f = o->c.f;
+    if (!o->c.tmp) {
+        if (!(o->held = tmpfile())) {
+            fprintf(stderr, "kairos merge: cannot create a temporary file: %s\n", strerror(errno));
+            cli_out_close(&o->c, false);
+            return -1;
+        }
+        o->f = o->held;
+    }
+    return 0;
 }
 
 static int out_close(Out *o, bool ok)
 {
-    return cli_out_close(o, ok);
+    if (o->held) {
+        char buf[1 << 16];
+        size_t k;
+        if (ok && (fflush(o->held) != 0 || fseek(o->held, 0, SEEK_SET) != 0)) {
+            fprintf(stderr, "kairos merge: temporary file: %s\n", strerror(errno));
+            ok = false;
+        }
+        while (ok && !o->c.err && (k = fread(buf, 1, sizeof buf, o->held)) > 0)
+            if (fwrite(buf, 1, k, o->c.f) != k) o->c.err = errno ? errno : EIO;
+        if (ok && ferror(o->held)) {
+            fprintf(stderr, "kairos merge: temporary file: %s\n", strerror(errno ? errno : EIO));
+            ok = false;
+        }
+        fclose(o->held);
+        o->held = NULL;
+    }
+    return cli_out_close(&o->c, ok);
 }
 
 /* ---- readouts: counts add up ------------------------------------------------- */
@@ -638,7 +684,8 @@ int cli_merge(const KImage *img, char **paths, int n, const char *outpath)
     goto done;
 
 write_error:
-    if (out.is_stdout) cli_stdout_error(errno ? errno : EIO);
+    if (out.held) fprintf(stderr, "kairos merge: temporary file: write error: %s\n", strerror(errno ? errno : EIO));
+    else if (out.c.is_stdout) cli_stdout_error(errno ? errno : EIO);
     else fprintf(stderr, "%s: error: write error: %s\n", outpath, strerror(errno ? errno : EIO));
 done:
     if (out_opened && out_close(&out, rc == 0) != 0) rc = 1;

@@ -368,6 +368,8 @@ const char *ki_bad_id(const char *s, size_t len)
     return NULL;
 }
 
+const char *kr_bad_customer_id(const char *s, size_t len) { return ki_bad_id(s, len); }
+
 int ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, KiRow *r)
 {
     const KrOptions *o = c->opt;

@@ -136,5 +136,8 @@ void kr_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z, d
 
 /* Parses an RFC 3339 time or integer Unix seconds; 0 on success. */
 int kr_parse_time(const char *s, size_t len, int64_t *out);
+/* SPEC 5.4's rule for a customer id (valid UTF-8, no NUL byte): NULL, or
+ * what is wrong ("it is not valid UTF-8"), as the readers say it. */
+const char *kr_bad_customer_id(const char *s, size_t len);
 
 #endif
