@@ -42,28 +42,9 @@
 
 typedef KuBuf Buf;                /* lang/util.h */
 
-/* A JSON string; invalid UTF-8 bytes become U+FFFD so the output stays JSON. */
-static void b_jstr(Buf *b, const char *s, size_t n)
-{
-    ku_buf_add(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') { ku_buf_add(b, "\\", 1); ku_buf_add(b, (const char *)&s[i], 1); }
-        else if (c == '\n') ku_buf_str(b, "\\n");
-        else if (c == '\r') ku_buf_str(b, "\\r");
-        else if (c == '\t') ku_buf_str(b, "\\t");
-        else if (c < 0x20) ku_buf_fmt(b, "\\u%04x", c);
-        else if (c < 0x80) ku_buf_add(b, (const char *)&s[i], 1);
-        else {
-            size_t k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-            bool ok = k > 0 && c < 0xf5 && i + k <= n;
-            for (size_t j = 1; ok && j < k; j++) ok = ((unsigned char)s[i + j] & 0xc0) == 0x80;
-            if (ok) { ku_buf_add(b, s + i, k); i += k - 1; }
-            else ku_buf_str(b, "\\ufffd");
-        }
-    }
-    ku_buf_add(b, "\"", 1);
-}
+/* A JSON string (ku_json_str: bytes that are not UTF-8 become \ufffd, so
+ * the output stays JSON). */
+static void b_jstr(Buf *b, const char *s, size_t n) { ku_json_str(s, n, ku_put_buf, b); }
 
 static void b_jcstr(Buf *b, const char *s) { b_jstr(b, s, strlen(s)); }
 

@@ -215,16 +215,45 @@ void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx)
     put(ctx, "\"", 1);
 }
 
+size_t ku_utf8_char(const char *s, size_t n, size_t *bad)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (n == 0) { if (bad) *bad = 0; return 0; }
+    unsigned char b = p[0];
+    if (b < 0x80) return 1;
+    /* the length the lead byte announces and the range of the second byte
+     * (the others are 80..BF): E0 and F0 exclude overlong forms, ED the
+     * surrogates, F4 what lies above U+10FFFF */
+    size_t len = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+    unsigned char lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+    size_t k = 1;
+    while (len && k < len && k < n && p[k] >= (k == 1 ? lo : 0x80) && p[k] <= (k == 1 ? hi : 0xBF)) k++;
+    if (len && k == len) return len;
+    if (bad) *bad = k;
+    return 0;
+}
+
 /* quoted -- ku_lang_str (json false) and ku_json_str (json true): the
- * same quotes and short escapes; they differ in CR (JSON's \r) and in
- * how another control byte is written (JSON's \u00XX; DEL too for the
- * language). */
+ * same quotes and short escapes; they differ in CR (JSON's \r), in how
+ * another control byte is written (JSON's \u00XX; DEL too for the
+ * language) and in bytes that are not UTF-8 (JSON's \ufffd; as they are
+ * for the language). */
 static void quoted(const char *s, size_t n, bool json, KuPut put, void *ctx)
 {
     put(ctx, "\"", 1);
     size_t from = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80 && json) {
+            size_t bad = 0, k = ku_utf8_char(s + i, n - i, &bad);
+            if (k) { i += k - 1; continue; }
+            put(ctx, s + from, i - from);
+            put(ctx, "\\ufffd", 6);
+            i += bad - 1;
+            from = i + 1;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\' && (json || c != 0x7f)) continue;
         put(ctx, s + from, i - from);
         char esc[8];

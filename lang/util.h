@@ -79,8 +79,20 @@ size_t ku_fmt_uint(uint64_t v, char *buf);
  * a comma, a quote or a line break. */
 void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx);
 
+/* The length (1 to 4) of the well-formed UTF-8 character the n bytes at
+ * s start with (no overlong form, no encoded surrogate, nothing above
+ * U+10FFFF; ASCII, NUL too, is 1), or 0 when they start with none (or n
+ * is 0): then *bad (when not NULL) is the length (1 to 3) of the maximal
+ * ill-formed subpart there -- the bytes that start a character but stop
+ * short of one, or the one byte that cannot start any (Unicode 3.9, "U+FFFD
+ * substitution of maximal subparts", as WHATWG and Python decode). */
+size_t ku_utf8_char(const char *s, size_t n, size_t *bad);
+
 /* The n bytes at s as a JSON string with its quotes: `"` `\` \n \r \t
- * escaped, other control characters as \u00XX, other bytes as they are. */
+ * escaped, other control characters as \u00XX, well-formed UTF-8 (and DEL)
+ * as it is, each maximal ill-formed subpart (ku_utf8_char) as \ufffd: the
+ * one JSON string writer, so every JSON output is UTF-8 (SPEC.md 6, "JSON
+ * strings"). */
 void ku_json_str(const char *s, size_t n, KuPut put, void *ctx);
 
 /* The n bytes at s as a string of the language with its quotes: `"` `\`

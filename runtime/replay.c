@@ -341,29 +341,19 @@ static void sum_cond(KrEngine *e, KrSum *m, const char *what, const char *kw, ui
             tv == 1 ? "true" : tv == 0 ? "false" : "unknown", *why ? " (" : "", why, *why ? ")" : "");
 }
 
-/* The len bytes at s as the inside of a JSON string. */
-static void put_json_bytes(FILE *o, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') { fputc('\\', o); fputc(c, o); }
-        else if (c < 0x20) fprintf(o, "\\u%04x", c);
-        else fputc(c, o);
-    }
-}
-
-static void put_json_chars(FILE *o, const char *s) { put_json_bytes(o, s, strlen(s)); }
+/* s as a JSON string, with its quotes (kt_json_str: the one JSON string
+ * writer). */
+static void put_json_chars(FILE *o, const char *s) { kt_json_str(o, s, strlen(s)); }
 
 /* The keys every explain object starts with, without the closing brace. */
 static void trace_json_head(KrEngine *e, const char *ts, uint32_t ri, const char *step,
                             const char *detail)
 {
     FILE *o = e->opt.explain_out;
-    fprintf(o, "{\"time\":\"%s\",\"rule\":\"", ts);
+    fprintf(o, "{\"time\":\"%s\",\"rule\":", ts);
     put_json_chars(o, ri == KB_NONE ? "" : rule_name(e, ri));
-    fprintf(o, "\",\"step\":\"%s\",\"detail\":\"", step);
+    fprintf(o, ",\"step\":\"%s\",\"detail\":", step);
     put_json_chars(o, detail);
-    fputc('"', o);
 }
 
 /* One line of the customer's story: time, rule (or none), step, message. */
@@ -415,7 +405,7 @@ static void value_line(void *arg, int depth, const char *expr, const char *vtext
     fmt_time(vl->t, ts, sizeof ts);
     trace_json_head(e, ts, vl->ri, "value", detail + depth * 2);
     fputs(",\"expr\":", o);
-    if (expr) { fputc('"', o); put_json_chars(o, expr); fputc('"', o); }
+    if (expr) put_json_chars(o, expr);
     else fputs("null", o);
     fputs(",\"value\":", o);
     if (!v || v->tag == KB_UNKNOWN) fputs("null", o);
@@ -424,10 +414,8 @@ static void value_line(void *arg, int depth, const char *expr, const char *vtext
     else if (v->tag == KB_STR) {               /* the string itself, not its quoted text */
         size_t len = 0;
         const char *str = kr_pool_str(e->values, v->str, &len);
-        fputc('"', o);
-        if (str) put_json_bytes(o, str, len);
-        fputc('"', o);
-    } else { fputc('"', o); put_json_chars(o, vtext ? vtext : ""); fputc('"', o); }
+        kt_json_str(o, str ? str : "", str ? len : 0);
+    } else put_json_chars(o, vtext ? vtext : "");
     fprintf(o, ",\"evaluated\":%s,\"depth\":%d}\n", v ? "true" : "false", depth);
 }
 
@@ -1811,11 +1799,11 @@ int kr_engine_summaries(const KrEngine *e, FILE *out)
         if (e->opt.explain_jsonl) {
             char ts[40];
             fmt_time(m->t, ts, sizeof ts);
-            fprintf(out, "{\"time\":\"%s\",\"rule\":\"", ts);
+            fprintf(out, "{\"time\":\"%s\",\"rule\":", ts);
             put_json_chars(out, rule_name(e, m->rule));
-            fputs("\",\"step\":\"summary\",\"detail\":\"", out);
+            fputs(",\"step\":\"summary\",\"detail\":", out);
             put_json_chars(out, line);
-            fputs("\"}\n", out);
+            fputs("}\n", out);
         } else {
             fprintf(out, "%s\n", line);
         }

@@ -156,16 +156,7 @@ static void print_stats(FILE *err, const KImage *img, const KrStats *st, uint64_
 
 /* ---- --stats as JSON (SPEC.md 4.14): one document, every key always present */
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
-        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-        else fputc(*p, out);
-    }
-    fputc('"', out);
-}
+static void json_string(FILE *out, const char *s) { kt_json_str(out, s, strlen(s)); }
 
 static void stats_json_counts(FILE *out, const uint64_t *s)
 {

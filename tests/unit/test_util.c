@@ -189,6 +189,77 @@ START_TEST(test_quoting)
 }
 END_TEST
 
+/* ku_utf8_char: the length of a well-formed character, or 0 and the
+ * maximal ill-formed subpart (Unicode 3.9); ku_json_str writes each such
+ * subpart as one \ufffd (what Python's decode(errors="replace") gives)
+ * and well-formed UTF-8 byte for byte, so its output is always UTF-8. */
+START_TEST(test_utf8_json)
+{
+    static const struct { const char *in; size_t len, bad; } ch[] = {
+        { "a", 1, 0 }, { "", 1, 0 } /* NUL */, { "\x7f", 1, 0 }, { "\xc3\xa9", 2, 0 },
+        { "\xe2\x82\xac", 3, 0 }, { "\xef\xbf\xbd", 3, 0 }, { "\xf0\x9f\x98\x80", 4, 0 },
+        { "\xf4\x8f\xbf\xbf", 4, 0 }, { "\xed\x9f\xbf", 3, 0 }, { "\xe0\xa0\x80", 3, 0 },
+        { "\xff", 0, 1 }, { "\x80", 0, 1 }, { "\xc0\xaf", 0, 1 }, { "\xc1\xbf", 0, 1 }, { "\xf5\x80", 0, 1 },
+        { "\xe0\x80\x80", 0, 1 }, { "\xed\xa0\x80", 0, 1 }, { "\xf4\x90\x80\x80", 0, 1 },
+        { "\xf0\x8f\xbf\xbf", 0, 1 }, { "\xc3", 0, 1 }, { "\xc3x", 0, 1 },
+        { "\xe2\x82", 0, 2 }, { "\xe2\x82x", 0, 2 }, { "\xf0\x9f\x98", 0, 3 }, { "\xf1\x80\x80\xff", 0, 3 },
+    };
+    for (size_t k = 0; k < sizeof ch / sizeof ch[0]; k++) {
+        size_t n = ch[k].in[0] ? strlen(ch[k].in) : 1, bad = 99;
+        ck_assert_uint_eq(ku_utf8_char(ch[k].in, n, &bad), ch[k].len);
+        if (!ch[k].len) ck_assert_uint_eq(bad, ch[k].bad);
+        else ck_assert_uint_eq(bad, 99);
+        ck_assert_uint_eq(ku_utf8_char(ch[k].in, n, NULL), ch[k].len);
+    }
+    ck_assert_uint_eq(ku_utf8_char("\xc3\xa9", 1, NULL), 0);   /* cut short by n */
+    ck_assert_uint_eq(ku_utf8_char("x", 0, NULL), 0);
+
+    static const struct { const char *in, *json; } js[] = {
+        { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbd \x7f", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbd \x7f\"" },
+        { "\xff", "\"\\ufffd\"" },
+        { "s\xff\"\n", "\"s\\ufffd\\\"\\n\"" },
+        { "a\xffz", "\"a\\ufffdz\"" },
+        { "\xe2\x82", "\"\\ufffd\"" },
+        { "\xe2\x82x", "\"\\ufffdx\"" },
+        { "\xf0\x9f\x98", "\"\\ufffd\"" },
+        { "\xc0\xaf", "\"\\ufffd\\ufffd\"" },
+        { "\xe0\x80\x80", "\"\\ufffd\\ufffd\\ufffd\"" },
+        { "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },
+        { "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" },
+        { "\xf1\x80\x80\xff", "\"\\ufffd\\ufffd\"" },
+        { "\xe1\x80\xe2\xf0\x91\x92\xf1\xbf\x41", "\"\\ufffd\\ufffd\\ufffd\\ufffdA\"" },
+        { "\x01\xfe\\", "\"\\u0001\\ufffd\\\\\"" },
+    };
+    for (size_t k = 0; k < sizeof js / sizeof js[0]; k++) {
+        KuBuf b = { 0 };
+        ku_json_str(js[k].in, strlen(js[k].in), ku_put_buf, &b);
+        char *j = ku_buf_take(&b);
+        ck_assert_str_eq(j, js[k].json);
+        free(j);
+    }
+    /* every two-byte string: the output is UTF-8 throughout */
+    for (unsigned x = 0; x < 65536; x++) {
+        char in[2] = { (char)(x >> 8), (char)(x & 0xff) };
+        KuBuf b = { 0 };
+        ku_json_str(in, 2, ku_put_buf, &b);
+        char *j = ku_buf_take(&b);
+        size_t n = strlen(j);
+        for (size_t i = 0; i < n;) {
+            size_t c = ku_utf8_char(j + i, n - i, NULL);
+            ck_assert_uint_ne(c, 0);
+            i += c;
+        }
+        free(j);
+    }
+    /* the language's quoting keeps such bytes as they are */
+    KuBuf b = { 0 };
+    ku_lang_str("\xff", 1, ku_put_buf, &b);
+    char *l = ku_buf_take(&b);
+    ck_assert_str_eq(l, "\"\xff\"");
+    free(l);
+}
+END_TEST
+
 /* ku_fmt_uint: the decimal digits, no NUL, no leading zeros; 0 is "0";
  * the largest value fills the 20 bytes the header asks for. */
 /* ku_lang_str: the language's escapes, \xHH for other control bytes and
@@ -243,6 +314,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, test_quoting);
     tcase_add_test(tc, test_fmt_uint);
     tcase_add_test(tc, test_lang_str);
+    tcase_add_test(tc, test_utf8_json);
     suite_add_tcase(s, tc);
     return s;
 }

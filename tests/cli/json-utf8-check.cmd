@@ -1,0 +1,1 @@
+check --format json utf8/check.kai | python3 utf8/isjson.py lines
