@@ -138,7 +138,7 @@ $(B)/kairos-bench: $(B)/bench/floor.o $(B)/bench/gen.o $(B)/bench/readbench.o \
                    $(B)/runtime/rows.o $(B)/runtime/input_par.o $(B)/runtime/csv.o $(B)/runtime/jsonl.o $(B)/runtime/gunzip.o \
                    $(B)/runtime/schema.o $(B)/runtime/segment.o $(B)/runtime/srcuri.o \
                    $(B)/runtime/src_pg.o $(B)/runtime/src_sqlite.o $(B)/runtime/tz.o \
-                   $(B)/lang/bytecode.o | $(B)
+                   $(B)/lang/bytecode.o $(B)/lang/util.o | $(B)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 # ---- install -----------------------------------------------------------

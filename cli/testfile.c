@@ -553,7 +553,8 @@ static bool parse_assert(Ctx *c, const KqNode *item, KqAssert *a)
             if (!s) { ok = false; break; }
             a->tz = s;
         }
-        GTimeZone *g = g_time_zone_new_identifier(a->tz);
+        /* the zone-name rule of the language (ku_zone_name) before GLib */
+        GTimeZone *g = ku_zone_name(a->tz) ? g_time_zone_new_identifier(a->tz) : NULL;
         if (!g) {
             char buf[64];
             err(c, tz ? tz : v, "unknown time zone '%s'", clip(a->tz, buf));

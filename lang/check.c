@@ -10,6 +10,7 @@
 #include <string.h>
 #include <glib.h>
 #include "check_impl.h"
+#include "util.h"
 
 /* ---- growable tables (malloc'd; freed by kc_free) ----------------------------- */
 
@@ -498,7 +499,9 @@ static void declare(KCheck *c, KDecl *d, bool policy_file)
             kd_error(c->d, d->timezone.str_span, "K0306", "the time zone is given twice");
             break;
         }
-        GTimeZone *tz = d->timezone.str[0] ? g_time_zone_new_identifier(d->timezone.str) : NULL;
+        /* the name rule first (ku_zone_name, shared with the runtime's kz_zone):
+         * GLib also takes paths, TZ strings and non-zone files */
+        GTimeZone *tz = ku_zone_name(d->timezone.str) ? g_time_zone_new_identifier(d->timezone.str) : NULL;
         if (!tz) {
             kd_error(c->d, d->timezone.str_span, "K0314", "unknown time zone `%s`", d->timezone.str);
             kd_hint(c->d, "use an IANA zone name such as \"Europe/Oslo\", \"America/New_York\" or \"UTC\"");

@@ -8,8 +8,8 @@
 #include <glib.h>
 #include "check_impl.h"
 
-/* The largest edit distance of a did-you-mean between names (LANGUAGE.md
- * section 2); shorter names allow less (kd_name_distance). */
+/* Two names are close when their edit distance is 1 or 2, whatever their
+ * lengths (LANGUAGE.md section 2, fixed; SPEC 1.6). */
 #define KC_TYPO_DISTANCE 2
 
 /* The comparisons of names with names are quadratic: a search that would
@@ -17,14 +17,61 @@
  * policies with thousands of names get there). */
 #define KC_TWIN_PAIRS ((uint64_t)4 << 20)
 
+/* A did-you-mean names at most this many names (the first by name). */
+#define KC_NEAR_SHOWN 3
+
 static bool is_policy(const KCheck *c, KSpan s) { return s.src == c->policy_src; }
 
+/* The edit distance of two names when they are close (1 or 2), else UINT32_MAX. */
 static unsigned distance(const char *typed, const char *cand)
 {
-    size_t lt = strlen(typed), lc = strlen(cand);
-    if (lt > lc + KC_TYPO_DISTANCE || lc > lt + KC_TYPO_DISTANCE) return UINT32_MAX;
-    unsigned d = kd_name_distance(typed, cand);
-    return d <= KC_TYPO_DISTANCE ? d : UINT32_MAX;
+    unsigned d = kd_distance_at_most(typed, cand, KC_TYPO_DISTANCE);
+    return d >= 1 && d <= KC_TYPO_DISTANCE ? d : UINT32_MAX;
+}
+
+/* The names closest to a name: those at the smallest distance, the first
+ * KC_NEAR_SHOWN of them by name (byte order), and how many there are. */
+typedef struct Near {
+    unsigned d;                   /* UINT32_MAX: none */
+    uint32_t n;
+    const char *shown[KC_NEAR_SHOWN];
+} Near;
+
+static void near_init(Near *m) { m->d = UINT32_MAX; m->n = 0; }
+
+static void near_add(Near *m, const char *typed, const char *cand)
+{
+    unsigned d = distance(typed, cand);
+    if (d == UINT32_MAX || d > m->d) return;
+    if (d < m->d) { m->d = d; m->n = 0; }
+    uint32_t shown = m->n < KC_NEAR_SHOWN ? m->n : KC_NEAR_SHOWN;
+    for (uint32_t k = 0; k < shown; k++)
+        if (strcmp(m->shown[k], cand) == 0) return;      /* a let and an attribute of one name */
+    m->n++;
+    uint32_t k = shown;
+    while (k > 0 && strcmp(m->shown[k - 1], cand) > 0) {
+        if (k < KC_NEAR_SHOWN) m->shown[k] = m->shown[k - 1];
+        k--;
+    }
+    if (k < KC_NEAR_SHOWN) m->shown[k] = cand;
+}
+
+/* The did-you-mean hint: "did you mean `a`?", "`a` or `b`?", "`a`, `b` or
+ * `c`?", and for more "`a`, `b`, `c` (or N others as close)?". */
+static void near_hint(KCheck *c, const Near *m)
+{
+    char buf[512];
+    size_t k = 0;
+    uint32_t shown = m->n < KC_NEAR_SHOWN ? m->n : KC_NEAR_SHOWN;
+    for (uint32_t i = 0; i < shown && k < sizeof buf; i++) {
+        const char *sep = i == 0 ? "" : (i + 1 == shown && m->n == shown) ? " or " : ", ";
+        int w = snprintf(buf + k, sizeof buf - k, "%s`%s`", sep, m->shown[i]);
+        if (w < 0) break;
+        k += (size_t)w;
+    }
+    if (m->n > shown && k < sizeof buf)
+        snprintf(buf + k, sizeof buf - k, " (or %u other%s as close)", m->n - shown, m->n - shown == 1 ? "" : "s");
+    kd_hint(c->d, "did you mean %s?", buf);
 }
 
 /* ---- undeclared events ---------------------------------------------------------- */
@@ -34,78 +81,27 @@ static bool policy_used(const KCheck *c, uint32_t i)
     return i < c->cap_events && c->event_policy_use[i].hi != 0;
 }
 
-/* The closest declared event (of decl[0..ndecl)) to event i (within
- * KC_TYPO_DISTANCE), or KC_NONE. */
-static uint32_t closest_declared(const KCheck *c, uint32_t i, const uint32_t *decl, uint32_t ndecl)
-{
-    uint32_t best = KC_NONE;
-    unsigned bd = UINT32_MAX;
-    for (uint32_t k = 0; k < ndecl; k++) {
-        uint32_t j = decl[k];
-        if (j == i) continue;
-        unsigned d = distance(c->p->events[i].name, c->p->events[j].name);
-        if (d < bd) { bd = d; best = j; }
-    }
-    return best;
-}
-
-/* The closest other undeclared, used event to event i (within
- * KC_TYPO_DISTANCE): of those as close, one used only by the standard
- * library (its names are right by construction), then the most used. */
-static uint32_t closest_undeclared(const KCheck *c, uint32_t i)
-{
-    uint32_t best = KC_NONE;
-    unsigned bd = UINT32_MAX;
-    for (uint32_t j = 0; j < c->p->nevents && j < c->cap_events; j++) {
-        const KEventInfo *o = &c->p->events[j];
-        if (j == i || o->declared || !o->used) continue;
-        unsigned d = distance(c->p->events[i].name, o->name);
-        if (d == UINT32_MAX || d > bd) continue;
-        if (d == bd) {
-            bool lib_j = !policy_used(c, j), lib_b = !policy_used(c, best);
-            if (lib_b && !lib_j) continue;
-            if (lib_j == lib_b && c->event_uses[j] <= c->event_uses[best]) continue;
-        }
-        bd = d;
-        best = j;
-    }
-    return best;
-}
-
-/* Undeclared events used by the policy (LANGUAGE.md section 2; SPEC 1.6):
- * close to a declared event: error K0302 with a did-you-mean; else close to
- * an event used only by the standard library, or to a more used spelling
- * that is not itself suspect: warning K0301 with a did-you-mean; close to a
- * spelling used as often: warning K0301 at the later one, naming both and
- * suggesting neither.  With --strict every undeclared event is K0302. */
+/* Undeclared events used by the policy (LANGUAGE.md section 2, fixed;
+ * SPEC 1.6): close to a declared event (reserved ones included): error
+ * K0302 with a did-you-mean naming the closest declared ones; else close to
+ * another used event (by the policy or its libraries): warning K0301 with
+ * a did-you-mean naming the closest ones.  With --strict every undeclared
+ * event is K0302. */
 void kc_post_events(KCheck *c)
 {
     KProgram *p = c->p;
     uint32_t n = p->nevents < c->cap_events ? p->nevents : c->cap_events;
-    /* suspect[i]: i has a twin that would be suggested for it */
-    bool *suspect = calloc(n ? n : 1, sizeof *suspect);
-    uint32_t *twin = calloc(n ? n : 1, sizeof *twin);
-    if (!suspect || !twin) { free(suspect); free(twin); return; }
     /* how many names are compared with how many */
     uint64_t nu = 0;
     uint32_t ndecl = 0;
     uint32_t *decl = malloc((p->nevents ? p->nevents : 1) * sizeof *decl);
-    if (!decl) { free(suspect); free(twin); return; }
+    if (!decl) return;
     for (uint32_t i = 0; i < p->nevents; i++) {
         if (p->events[i].declared) decl[ndecl++] = i;
         else if (policy_used(c, i)) nu++;
     }
     bool with_declared = nu * ndecl <= KC_TWIN_PAIRS;
     bool with_undeclared = nu * p->nevents <= KC_TWIN_PAIRS;
-    for (uint32_t i = 0; i < n; i++) {
-        twin[i] = KC_NONE;
-        if (p->events[i].declared || !policy_used(c, i)) continue;
-        uint32_t d = with_declared ? closest_declared(c, i, decl, ndecl) : KC_NONE;
-        if (d != KC_NONE) { twin[i] = d; suspect[i] = true; continue; }
-        uint32_t u = with_undeclared ? closest_undeclared(c, i) : KC_NONE;
-        twin[i] = u;
-        if (u != KC_NONE && (!policy_used(c, u) || c->event_uses[u] > c->event_uses[i])) suspect[i] = true;
-    }
     for (uint32_t i = 0; i < n; i++) {
         KEventInfo *e = &p->events[i];
         if (e->declared) {
@@ -117,27 +113,26 @@ void kc_post_events(KCheck *c)
         }
         if (!policy_used(c, i)) continue;     /* only used by the standard library */
         KSpan use = c->event_policy_use[i];
-        uint32_t t = twin[i];
-        bool declared = t != KC_NONE && p->events[t].declared;
-        /* a suggestion: a declared or library event, or a more used spelling that is no typo itself */
-        uint32_t best = KC_NONE;
-        if (t != KC_NONE && (declared || !policy_used(c, t) || (suspect[i] && !suspect[t]))) best = t;
-        if (c->opt.strict || declared) {
+        Near dm, um;
+        near_init(&dm);
+        near_init(&um);
+        if (with_declared)
+            for (uint32_t k = 0; k < ndecl; k++) near_add(&dm, e->name, p->events[decl[k]].name);
+        if (dm.n == 0 && with_undeclared)
+            for (uint32_t j = 0; j < p->nevents; j++) {
+                const KEventInfo *o = &p->events[j];
+                if (j != i && !o->declared && o->used) near_add(&um, e->name, o->name);
+            }
+        if (c->opt.strict || dm.n) {
             kd_error(c->d, use, "K0302", "unknown event `%s`", e->name);
-            if (best != KC_NONE) kd_hint(c->d, "did you mean `%s`?", p->events[best].name);
+            if (dm.n) near_hint(c, &dm);
+            else if (um.n) near_hint(c, &um);
             else kd_hint(c->d, "with --strict every event must be declared: `event %s`", e->name);
-        } else if (best != KC_NONE) {
+        } else if (um.n) {
             kd_warning(c->d, use, "K0301", "event `%s` is not declared", e->name);
-            kd_hint(c->d, "did you mean `%s`?", p->events[best].name);
-        } else if (t != KC_NONE && c->event_uses[t] == c->event_uses[i] && c->event_policy_use[t].lo < use.lo) {
-            kd_warning(c->d, use, "K0301", "event `%s` is not declared, and neither is `%s`, used as often",
-                       e->name, p->events[t].name);
-            kd_hint(c->d, "if they are one event, one spelling is a typo: fix it, and declare the event");
-            kd_note(c->d, c->event_policy_use[t], "`%s` is used here", p->events[t].name);
+            near_hint(c, &um);
         }
     }
-    free(suspect);
-    free(twin);
     free(decl);
 }
 
@@ -202,12 +197,6 @@ static bool *declared_attrs(const KCheck *c)
     return v;
 }
 
-static void consider(const char *typed, const char *cand, const char **best, unsigned *bd)
-{
-    unsigned d = distance(typed, cand);
-    if (d < *bd) { *bd = d; *best = cand; }
-}
-
 /* Where the attribute of a bare use is read from, for messages. */
 static void read_from(const KCheck *c, const KBareUse *u, char *buf, size_t n)
 {
@@ -216,9 +205,10 @@ static void read_from(const KCheck *c, const KBareUse *u, char *buf, size_t n)
     else snprintf(buf, n, "the trigger event `%s`", c->p->events[u->event].name);
 }
 
-/* The bare names read as attributes of undeclared events: K0606 when the
- * name is an event's, K0605 when it is close to a let, a built-in, or an
- * attribute declared or used more often elsewhere. */
+/* The bare names read as attributes of undeclared events (LANGUAGE.md
+ * section 2, fixed; SPEC 1.6): K0606 when the name is an event's, K0605
+ * when it is close to a let, a built-in, or an attribute declared by some
+ * event or used elsewhere in the policy. */
 void kc_bare_names(KCheck *c)
 {
     static const char *const builtins[] = { "now", "hour", "weekday", "trigger", "customer", NULL };
@@ -238,22 +228,21 @@ void kc_bare_names(KCheck *c)
                     "for the event write `%s within 7d`, `no %s` or `count(%s) > 0`", u->name, u->name, u->name);
             continue;
         }
+        /* a name that is itself an attribute declared by some event is a
+         * known name, not a misspelling (the exact match) */
         uint32_t self = kc_attr_find(c, u->name);
         if (self != KC_NONE && declared[self]) continue;
         if (!compare) continue;
-        const char *best = NULL;
-        unsigned bd = UINT32_MAX;
-        for (uint32_t k = 0; k < c->p->nlets; k++) consider(u->name, c->p->lets[k]->let.name.s, &best, &bd);
-        for (int k = 0; builtins[k]; k++) consider(u->name, builtins[k], &best, &bd);
-        uint32_t own = self != KC_NONE ? attr_uses(c, self) : 0;
-        for (uint32_t k = 0; k < c->p->nattrs; k++) {
-            if (k == self) continue;
-            if (declared[k] || attr_uses(c, k) > own) consider(u->name, c->p->attrs[k], &best, &bd);
-        }
-        if (!best) continue;
+        Near m;
+        near_init(&m);
+        for (uint32_t k = 0; k < c->p->nlets; k++) near_add(&m, u->name, c->p->lets[k]->let.name.s);
+        for (int k = 0; builtins[k]; k++) near_add(&m, u->name, builtins[k]);
+        for (uint32_t k = 0; k < c->p->nattrs; k++)
+            if (k != self && (declared[k] || attr_uses(c, k) > 0)) near_add(&m, u->name, c->p->attrs[k]);
+        if (m.n == 0) continue;
         kd_warning(c->d, u->span, "K0605", "`%s` is not a let or a built-in, so it is read as an attribute of %s",
                    u->name, from);
-        kd_hint(c->d, "did you mean `%s`?", best);
+        near_hint(c, &m);
     }
     free(declared);
 }

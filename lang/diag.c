@@ -636,6 +636,12 @@ unsigned kd_name_distance(const char *typed, const char *cand)
     return dist > 0 && dist <= limit ? dist : UINT_MAX;
 }
 
+unsigned kd_distance_at_most(const char *a, const char *b, unsigned limit)
+{
+    unsigned dist = distance_within(a, strlen(a), b, strlen(b), limit);
+    return dist <= limit ? dist : UINT_MAX;
+}
+
 bool kd_close_name(const char *typed, const char *cand)
 {
     return kd_name_distance(typed, cand) != UINT_MAX;

@@ -151,5 +151,8 @@ bool kd_close_name(const char *typed, const char *cand);
 /* The edit distance of cand from typed when cand is close (as for
  * kd_close_name), else UINT_MAX. */
 unsigned kd_name_distance(const char *typed, const char *cand);
+/* The edit distance of a and b (as kd_edit_distance) when it is at most
+ * limit, whatever their lengths (0 for equal names), else UINT_MAX. */
+unsigned kd_distance_at_most(const char *a, const char *b, unsigned limit);
 
 #endif

@@ -2,7 +2,8 @@
  * probably not what their author meant, and the `# kairos:ignore` filter.
  *
  *   K0701  a rule that can never fire (constant-false `where`/`if`,
- *          constant-true `unless`, variants that leave 0% to every arm)
+ *          constant-true `unless`, any of them constant-unknown, variants
+ *          that leave 0% to every arm)
  *   K0702  a reminder chain at least as long as the cap window
  *   K0703  an ask on sms without quiet hours for sms
  *   K0704  an ask on sms or whatsapp without `require consent` for it
@@ -76,6 +77,17 @@ typedef struct CVal {
 static CVal cv_none(void) { return (CVal){ .folded = false }; }
 static CVal cv_val(KValue v) { return (CVal){ .folded = true, .v = v }; }
 
+/* The KValue of folded operand c for kval_relation/kval_in/kval_arith: a
+ * string gets the id `id` (its index into the folded operands); any other
+ * value is left as it is (the id shares the value's storage, so setting
+ * it on a number, a boolean or a duration would change the value). */
+static KValue cv_kv(const CVal *c, uint32_t id)
+{
+    KValue v = c->v;
+    if (v.tag == KB_STR) v.str = id;
+    return v;
+}
+
 /* String ids of folded operands index an array of CVals. */
 static const char *cv_str(const void *ctx, uint32_t id, size_t *len)
 {
@@ -117,13 +129,12 @@ static CVal cfold(const KExpr *e, int depth)
             return cv_val(e->op == KOP_AND ? kval_and(&a.v, &b.v) : kval_or(&a.v, &b.v));
         }
         if (!a.folded || !b.folded) return cv_none();
-        a.v.str = 0;
-        b.v.str = 1;
+        KValue x = cv_kv(&a, 0), y = cv_kv(&b, 1);
         if (e->op == KOP_ADD || e->op == KOP_SUB || e->op == KOP_MUL || e->op == KOP_DIV)
-            return cv_val(kval_arith(kg_vm_op(e->op), &a.v, &b.v));
+            return cv_val(kval_arith(kg_vm_op(e->op), &x, &y));
         const CVal *strs[2] = { &a, &b };
         KValStrings ss = { cv_str, strs };
-        return cv_val(kval_relation(kg_vm_op(e->op), &a.v, &b.v, &ss));
+        return cv_val(kval_relation(kg_vm_op(e->op), &x, &y, &ss));
     }
     case KEX_IN: {
         CVal a = cfold(e->a, depth + 1);
@@ -133,12 +144,11 @@ static CVal cfold(const KExpr *e, int depth)
         for (uint32_t i = 0; i < e->nargs && !found; i++) {
             CVal x = cfold(e->args[i], depth + 1);
             if (!x.folded) return cv_none();
-            a.v.str = 0;
-            x.v.str = 1;
+            KValue av = cv_kv(&a, 0), xv = cv_kv(&x, 1);
             const CVal *strs[2] = { &a, &x };
             KValStrings ss = { cv_str, strs };
             /* x in [items] is kval_in: one item at a time */
-            KValue r = kval_in(&a.v, &x.v, 1, &ss);
+            KValue r = kval_in(&av, &xv, 1, &ss);
             if (r.tag == KB_BOOL && r.b) found = true;
             else if (r.tag == KB_UNKNOWN) unknown = true;
         }
@@ -149,19 +159,38 @@ static CVal cfold(const KExpr *e, int depth)
     }
 }
 
-static bool always(const KExpr *e, bool value)
+/* The constant truth of condition e (kval_truth: 1, 0, or -1 for unknown),
+ * or -2 when e is not a constant. */
+static int const_truth(const KExpr *e)
 {
     CVal v = cfold(e, 0);
-    return v.folded && kval_truth(&v.v) == (int)value;
+    return v.folded ? kval_truth(&v.v) : -2;
 }
 
+/* A rule fires only when its `where` and `if` are true and its `unless`
+ * is false: a constant unknown stops it as surely as the wrong boolean
+ * (SPEC 4.4: an unknown `where` does not match; 4.6: unknown sends nothing). */
 static void lint_never_fires(const KRule *r, KDiags *d)
 {
+    static const char *const msg[3][2] = {
+        { "its `where` condition is always false",
+          "its `where` condition is always unknown, and an unknown `where` does not match" },
+        { "its `if` condition is always false",
+          "its `if` condition is always unknown, and unknown sends nothing" },
+        { "its `unless` condition is always true",
+          "its `unless` condition is always unknown, and unknown sends nothing" },
+    };
+    const KExpr *conds[3] = { r->where, r->if_expr, r->unless_expr };
     const char *what = NULL;
     const KExpr *e = NULL;
-    if (r->where && always(r->where, false)) { what = "its `where` condition is always false"; e = r->where; }
-    else if (r->if_expr && always(r->if_expr, false)) { what = "its `if` condition is always false"; e = r->if_expr; }
-    else if (r->unless_expr && always(r->unless_expr, true)) { what = "its `unless` condition is always true"; e = r->unless_expr; }
+    for (int i = 0; i < 3 && !e; i++) {
+        if (!conds[i]) continue;
+        int t = const_truth(conds[i]);
+        if (t == (i == 2 ? 1 : 0)) what = msg[i][0];
+        else if (t == -1) what = msg[i][1];
+        else continue;
+        e = conds[i];
+    }
     if (e) {
         kd_warning(d, e->span, "K0701", "rule `%s` can never fire: %s", rule_name(r), what);
         kd_hint(d, "fix the condition, or remove the rule");

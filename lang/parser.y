@@ -738,8 +738,8 @@ static bool in_column1(const KParse *ps, KLoc loc)
     return loc.lo == 0 || ps->text[loc.lo - 1] == '\n';
 }
 
-/* Closing brackets in column 1 go on with the declaration (`}` ending an
- * event's attribute list): they cannot start one. */
+/* Closing brackets cannot start a declaration: in column 1 after a
+ * declaration they are reported (K0222) and read as if indented. */
 static bool is_closer(int tok)
 {
     return tok == '}' || tok == ')' || tok == ']';
@@ -795,7 +795,7 @@ static const char *tok_text(const KParse *ps, KLoc loc, int *len)
 }
 
 /* The token stream, with the layout rule (SPEC 1.3): a token in column 1
- * is preceded by DECL_START, except a closing bracket and a clause word
+ * is preceded by DECL_START, except a closing bracket or a clause word
  * after a declaration (K0222: that line should have been indented). */
 static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps)
 {
@@ -810,14 +810,18 @@ static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps)
         return tok;
     }
     tok = kx_yylex(lval, lloc, scanner);
-    if (tok != 0 && in_column1(ps, *lloc) && !is_closer(tok)) {
-        if (is_clause_word(tok) && ps->decl_starts > 0) {
+    if (tok != 0 && in_column1(ps, *lloc)) {
+        if ((is_clause_word(tok) || is_closer(tok)) && ps->decl_starts > 0) {
             int n;
             const char *t = tok_text(ps, *lloc, &n);
             kd_error(ps->diags, kp_span(ps, *lloc), "K0222", "`%.*s` is in column 1, where a declaration starts, "
                      "but no declaration starts with `%.*s`", n, t, n, t);
-            kd_hint(ps->diags, "a declaration goes on over indented lines only: indent this line to continue the "
-                    "declaration of line %u", ps->decl_line);
+            if (is_closer(tok))
+                kd_hint(ps->diags, "a declaration goes on over indented lines only: indent the closing bracket to "
+                        "continue the declaration of line %u", ps->decl_line);
+            else
+                kd_hint(ps->diags, "a declaration goes on over indented lines only: indent this line to continue the "
+                        "declaration of line %u", ps->decl_line);
             ps->col1_reported = true;
             ps->col1_lo = lloc->lo;
         } else {

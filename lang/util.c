@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "util.h"
 
 /* ---- files ------------------------------------------------------------ */
@@ -51,6 +53,56 @@ int ku_read_file(const char *path, size_t max, char **buf, size_t *len)
     *buf = b;
     *len = n;
     return 0;
+}
+
+/* ---- time zone names -------------------------------------------------- */
+
+static bool ascii_letter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+bool ku_zone_name_form(const char *name)
+{
+    if (!name) return false;
+    size_t n = strlen(name);
+    if (n == 0 || n > 255) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool starts = i == 0 || name[i - 1] == '/';
+        if (starts && !ascii_letter(c)) return false;      /* also: no empty component */
+        if (!(ascii_letter(c) || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '+' || c == '/'))
+            return false;
+    }
+    if (name[n - 1] == '/') return false;
+    if (strcmp(name, "localtime") == 0 || strcmp(name, "posixrules") == 0) return false;
+    if (strncmp(name, "right/", 6) == 0 || strncmp(name, "posix/", 6) == 0) return false;
+    return true;
+}
+
+bool ku_zone_name(const char *name)
+{
+    if (name && strcmp(name, "UTC") == 0) return true;
+    if (!ku_zone_name_form(name)) return false;
+    const char *dir = getenv("TZDIR");
+    if (!dir || !*dir) dir = "/usr/share/zoneinfo";
+    char path[4096];
+    int len = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= sizeof path) return false;
+    /* O_NONBLOCK: a FIFO there must not hang the open */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st;
+    /* 44 bytes: the TZif header GLib asserts on (struct tzhead) */
+    unsigned char head[44];
+    size_t got = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        while (got < sizeof head) {
+            ssize_t r = read(fd, head + got, sizeof head - got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+    }
+    close(fd);
+    return got == sizeof head && memcmp(head, "TZif", 4) == 0;
 }
 
 /* ---- durations as text ------------------------------------------------ */

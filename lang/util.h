@@ -30,6 +30,28 @@
  * (fopen's, the read's, ENOMEM, EFBIG); *buf is then untouched. */
 int ku_read_file(const char *path, size_t max, char **buf, size_t *len);
 
+/* ---- time zone names -------------------------------------------------- */
+
+/* The one rule for what names a time zone (SPEC 2, `timezone`): the
+ * policy's `timezone` (lang/check.c), an identify event's tz and an input
+ * schema's zone (runtime/tz.c kz_zone), a test file's quiet tz
+ * (cli/testfile.c).  Only a name it accepts may be handed to GLib's
+ * g_time_zone_new_identifier, which also takes paths, POSIX TZ strings
+ * and offsets, and reports a file of another format with a GLib-CRITICAL.
+ *
+ * ku_zone_name_form: the form of an IANA zone name: components separated
+ * by '/' (none empty, so no leading or trailing '/'), each starting with
+ * an ASCII letter and made of letters, digits, '_', '-' and '+' (so no
+ * '.' or '..'), at most 255 bytes; not "localtime" or "posixrules" (links
+ * to other zones), nor under "right/" (clocks counting leap seconds) or
+ * "posix/" (copies).
+ *
+ * ku_zone_name: "UTC", or a name of that form whose file in the zone
+ * directory ($TZDIR, else /usr/share/zoneinfo, as GLib) is a regular
+ * file beginning with a TZif header. */
+bool ku_zone_name_form(const char *name);
+bool ku_zone_name(const char *name);
+
 /* ---- durations as text ------------------------------------------------ */
 
 enum { KU_DUR_BUF = 48 };         /* room for any int64 duration */

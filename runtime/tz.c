@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <glib.h>
 #include "internal.h"
+#include "../lang/util.h"
 
 #define DAY_CACHE 1024          /* memoized (zone, UTC day)s per thread (direct mapped) */
 #define MAX_OFFSET 93600        /* no UTC offset is 26 hours or more */
@@ -114,36 +115,14 @@ KzZone *kz_utc(void)
     return z;
 }
 
-/* A zone name must look like an IANA identifier: GLib also accepts POSIX
- * TZ strings and offsets ("+02:00", "CET-1"), which are not zones of the
- * database. */
-static bool plausible_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > 64 || name[0] == '/' || name[0] == '.') return false;
-    bool letter = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')) letter = true;
-        else if (!((c >= '0' && c <= '9') || c == '/' || c == '_' || c == '-' || c == '+'))
-            return false;
-    }
-    if (strstr(name, "..") || strstr(name, "//") || !letter || name[0] == '+' || name[0] == '-')
-        return false;
-    /* only files of the database, not POSIX TZ strings GLib would parse */
-    const char *dir = getenv("TZDIR");
-    if (!dir || !*dir) dir = "/usr/share/zoneinfo";
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return access(path, R_OK) == 0;
-}
-
 static KzZone *zone_locked(const char *name)
 {
     for (uint32_t i = 0; i < cache.n; i++)
         if (strcmp(cache.zones[i]->name, name) == 0) return cache.zones[i];
     if (strcmp(name, "UTC") == 0) return utc_locked();
-    if (!plausible_name(name)) return NULL;
+    /* the one rule for zone names (lang/util.h), shared with check: GLib
+     * also takes paths, POSIX TZ strings, offsets and non-zone files */
+    if (!ku_zone_name(name)) return NULL;
     GTimeZone *tz = g_time_zone_new_identifier(name);
     if (!tz) return NULL;
     if (cache.n == cache.cap) {

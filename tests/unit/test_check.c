@@ -210,7 +210,8 @@ START_TEST(types)
                 "and 2 * 3d == 6d and x == 1 and y == \"s\" and z and weekday in [mon-fri] and -n < 0 and -1d < 0s\n");
     ck_assert_uint_eq(c->d.nerrors, 3);          /* x, y, z: e is declared and closed */
     cfree(c);
-    c = load("cap 1 per 30d\nask NPS after e if t + 1d < now and now - t > 2h and n * 1d > 3d and x == 1 and y == \"s\" and z\n");
+    c = load("cap 1 per 30d\nask NPS after e if opened_at + 1d < now and now - opened_at > 2h and quantity * 1d > 3d "
+             "and region_code == 1 and segment_name == \"s\" and is_vip\n");
     expect_clean(c);                             /* e undeclared: untyped attributes adapt */
     cfree(c);
 }
@@ -271,11 +272,22 @@ START_TEST(undeclared_events)
     ck_assert_uint_eq(count_code(c, "K0301"), 0);
     ck_assert_uint_eq(c->d.nerrors, 1);
     cfree(c);
-    /* of two undeclared spellings, the more used one is suggested */
+    /* two close undeclared spellings: each is warned, suggesting the other
+     * (LANGUAGE.md section 2: distance <= 2, whatever the length) */
     c = load("cap 1 per 30d\nask NPS after ticket_reopened if count(ticket_reopened) > 1\n"
              "ask CES after purchase if ticket_reopend within 7d\n");
-    ck_assert_uint_eq(count_code(c, "K0301"), 1);
+    ck_assert_uint_eq(count_code(c, "K0301"), 2);
     ck_assert_uint_eq(c->d.nerrors, 0);
+    cfree(c);
+    /* short names too: 2 edits from a declared event is an error, from a used one a warning */
+    c = load("event login\ncap 1 per 30d\nrule a: ask NPS after login\nrule b: ask CES after lgn\n"
+             "rule c: task tc after view\nrule d: task td after vue\n");
+    ck_assert_uint_eq(count_code(c, "K0302"), 1);
+    ck_assert_uint_eq(count_code(c, "K0301"), 2);
+    cfree(c);
+    /* three edits apart: not close */
+    c = load("cap 1 per 30d\nrule a: ask NPS after abc\nrule b: ask CES after xyz\n");
+    ck_assert_uint_eq(count_code(c, "K0301"), 0);
     cfree(c);
     c = load_opt("event ticket_closed\ncap 1 per 30d\nask NPS after ticket_close\nask CES after purchase\n", true);
     ck_assert_uint_eq(count_code(c, "K0302"), 2);

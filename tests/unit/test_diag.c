@@ -190,6 +190,14 @@ START_TEST(edit_distance)
     ck_assert(!kd_close_name("x", "y"));
     ck_assert(!kd_close_name("email", "email"));
     ck_assert(!kd_close_name("login", "purchase"));
+    /* with an explicit limit, whatever the lengths (check_names.c) */
+    ck_assert_uint_eq(kd_distance_at_most("lgn", "login", 2), 2);
+    ck_assert_uint_eq(kd_distance_at_most("vue", "view", 2), 2);
+    ck_assert_uint_eq(kd_distance_at_most("ki", "kind", 2), 2);
+    ck_assert_uint_eq(kd_distance_at_most("x", "y", 2), 1);
+    ck_assert_uint_eq(kd_distance_at_most("same", "same", 2), 0);
+    ck_assert_uint_eq(kd_distance_at_most("abc", "xyz", 2), UINT_MAX);
+    ck_assert_uint_eq(kd_distance_at_most("kitten", "sitting", 2), UINT_MAX);
 }
 END_TEST
 

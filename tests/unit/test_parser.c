@@ -193,8 +193,20 @@ START_TEST(cap_after_rule)
     ck_assert(has_code(p, "K0222"));
     ck_assert_uint_eq(p->d.n, 1);
     pfree(p);
-    /* a closing brace in column 1 goes on with the declaration */
+    /* a closing bracket in column 1 would start a declaration: K0222, and
+     * read as if indented (no follow-on error) */
     p = parse("event e {\n  a: number\n}\nask NPS after e\n");
+    ck_assert_int_eq(ndecls(p), 2);
+    ck_assert(has_code(p, "K0222"));
+    ck_assert_uint_eq(p->d.n, 1);
+    pfree(p);
+    p = parse("ask NPS after e if (a == 1\n)\n");
+    ck_assert_int_eq(ndecls(p), 1);
+    ck_assert(has_code(p, "K0222"));
+    ck_assert_uint_eq(p->d.n, 1);
+    pfree(p);
+    /* indented, it goes on with the declaration */
+    p = parse("event e {\n  a: number\n  }\nask NPS after e if (a == 1\n  )\n");
     ck_assert_int_eq(ndecls(p), 2);
     ck_assert_uint_eq(p->d.n, 0);
     pfree(p);

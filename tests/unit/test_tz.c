@@ -1,10 +1,16 @@
 /* test_tz.c -- runtime/tz.c: zone loading and cache, offsets around DST
  * transitions, local wall time of an instant, and the instant of a wall
  * time (nonexistent -> end of the gap, ambiguous -> first occurrence) in
- * Europe/Oslo and America/New_York; the civil calendar helpers. */
+ * Europe/Oslo and America/New_York; the civil calendar helpers; the
+ * zone-name rule (lang/util.c ku_zone_name) that check and kz_zone share. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "units.h"
 #include "../../runtime/internal.h"
+#include "../../lang/util.h"
 
 /* 2026-03-29T01:00:00Z: Oslo springs forward 02:00 CET -> 03:00 CEST. */
 #define OSLO_SPRING 1774746000LL
@@ -31,6 +37,85 @@ START_TEST(test_load_and_cache)
     ck_assert_ptr_nonnull(kz_utc());
     ck_assert_ptr_eq(kz_zone("UTC"), kz_utc());
     ck_assert_int_eq(kz_offset(kz_utc(), 1700000000), 0);
+}
+END_TEST
+
+/* The one zone-name rule (lang/util.h ku_zone_name), which check and
+ * kz_zone share: the form, then a TZif file in the zone directory. */
+START_TEST(test_zone_names)
+{
+    static const struct { const char *name; bool form; } forms[] = {
+        { "Europe/Oslo", true }, { "America/Argentina/Buenos_Aires", true }, { "Etc/GMT+5", true },
+        { "Etc/GMT-14", true }, { "EST5EDT", true }, { "UTC", true }, { "Port-au-Prince", true },
+        { "", false }, { "/usr/share/zoneinfo/Asia/Tokyo", false }, { "Etc/../Asia/Tokyo", false },
+        { "./UTC", false }, { "Asia/./Tokyo", false }, { "Asia//Tokyo", false }, { "Asia/", false },
+        { "zone.tab", false }, { "localtime", false }, { "posixrules", false },
+        { "right/Asia/Tokyo", false }, { "posix/Asia/Tokyo", false }, { "+02:00", false },
+        { "+05", false }, { "-05", false }, { "Asia/+Tokyo", false }, { "CET-1CEST,M3.5.0,M10.5.0/3", false },
+        { ":Europe/Oslo", false }, { "Europe/Oslo ", false }, { "Europe\\Oslo", false },
+        { "Europe/Osl\xc3\xb8", false }, { "rightish/Zone", true }, { "Right/Zone", true },
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+        ck_assert_msg(ku_zone_name_form(forms[i].name) == forms[i].form, "form of \"%s\"", forms[i].name);
+    ck_assert(!ku_zone_name_form(NULL));
+    ck_assert(!ku_zone_name(NULL));
+    char longname[300];
+    memset(longname, 'A', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    ck_assert(!ku_zone_name_form(longname));
+
+    /* the system's database: the runtime's kz_zone gives the same answer */
+    static const struct { const char *name; bool zone; } sys[] = {
+        { "Europe/Oslo", true }, { "Asia/Tokyo", true }, { "Etc/GMT+5", true }, { "UTC", true },
+        { "Etc/UTC", true }, { "Mars/Olympus", false }, { "Asia", false }, { "zone.tab", false },
+        { "iso3166.tab", false }, { "tzdata.zi", false }, { "leap-seconds.list", false },
+        { "leapseconds", false }, { "localtime", false }, { "posixrules", false },
+        { "right/Asia/Tokyo", false }, { "posix/Asia/Tokyo", false },
+        { "/usr/share/zoneinfo/Asia/Tokyo", false }, { "Etc/../Asia/Tokyo", false },
+    };
+    for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++) {
+        ck_assert_msg(ku_zone_name(sys[i].name) == sys[i].zone, "zone \"%s\"", sys[i].name);
+        ck_assert_msg((kz_zone(sys[i].name) != NULL) == sys[i].zone, "kz_zone \"%s\"", sys[i].name);
+    }
+
+    /* a zone directory of our own ($TZDIR): only a regular file with a
+     * whole TZif header is a zone; GLib is not asked about any of them */
+    char dir[] = "/tmp/kairos-tzdir-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    static const struct { const char *name; const char *bytes; size_t n; } files[] = {
+        { "Good", "TZif2", 44 }, { "Short", "TZif", 4 }, { "Text", "# tzdb leap seconds", 19 },
+        { "Nearly", "TZiF", 44 },
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char buf[64] = { 0 };
+        memcpy(buf, files[i].bytes, strlen(files[i].bytes));
+        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(buf, 1, files[i].n, f), files[i].n);
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/Dir", dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    const char *old = getenv("TZDIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TZDIR", dir, 1);
+    ck_assert(ku_zone_name("Good"));
+    ck_assert(!ku_zone_name("Short"));
+    ck_assert(!ku_zone_name("Text"));
+    ck_assert(!ku_zone_name("Nearly"));
+    ck_assert(!ku_zone_name("Dir"));
+    ck_assert(!ku_zone_name("Missing"));
+    ck_assert(ku_zone_name("UTC"));                /* with or without a database */
+    if (saved) setenv("TZDIR", saved, 1); else unsetenv("TZDIR");
+    free(saved);
+    static const char *const names[] = { "Good", "Short", "Text", "Nearly", "Dir" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        ck_assert_int_eq(i == 4 ? rmdir(path) : unlink(path), 0);
+    }
+    ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
 
@@ -149,6 +234,7 @@ Suite *tz_suite(void)
     Suite *s = suite_create("tz");
     TCase *tc = tcase_create("tz");
     tcase_add_test(tc, test_load_and_cache);
+    tcase_add_test(tc, test_zone_names);
     tcase_add_test(tc, test_offsets_at_transitions);
     tcase_add_test(tc, test_to_local);
     tcase_add_test(tc, test_from_local_gap_and_overlap);
