@@ -211,6 +211,39 @@ static const char *field_at(const CsvField *f)
     return f->p - f->quoted;
 }
 
+/* mapped_sources -- every source column an attribute is mapped from
+ * (--map, --schema) must be in the header: a misspelled one would leave
+ * the attribute missing without a word.  SPEC.md 5.11. */
+static int mapped_sources(KiSrc *s, CsvState *st, const char *rec)
+{
+    const KrSchema *sc = s->ctx->schema;
+    for (size_t k = 0; sc && k < sc->nren; k++) {
+        const char *want = sc->ren[k].a, *an = sc->ren[k].b;
+        size_t wl = strlen(want);
+        bool found = false;
+        for (uint32_t i = 0; i < st->ncols && !found; i++) {
+            size_t len;
+            const char *name = cell(st, &st->f[i], &len);
+            if (!name) return ki_error(s, 1, 0, "out of memory");
+            found = len == wl && memcmp(name, want, wl) == 0;
+        }
+        if (found) continue;
+        const char **names = malloc(st->ncols * sizeof *names);
+        size_t *lens = malloc(st->ncols * sizeof *lens);
+        char hint[400] = "";
+        if (names && lens) {
+            for (uint32_t i = 0; i < st->ncols; i++) { names[i] = st->f[i].p; lens[i] = st->f[i].len; }
+            ks_hint(want, names, lens, st->ncols, hint, sizeof hint);
+        }
+        free(names);
+        free(lens);
+        return ki_row_error(s, false, 1, rec, rec, hint[0] ? hint : NULL,
+                            "missing column \"%.60s\" (the %.60s, by %s) in the header row", want, an,
+                            sc->ren[k].origin ? sc->ren[k].origin : "--map");
+    }
+    return 0;
+}
+
 /* header -- reads the header row and builds the column plan. */
 static int header(KiSrc *s, CsvState *st)
 {
@@ -302,6 +335,7 @@ static int header(KiSrc *s, CsvState *st)
                               "missing column \"%.60s\" (the %s, by %s) in the header row", want, missing,
                               c->schema->role_origin[role]);
     }
+    if (rc == 0) rc = mapped_sources(s, st, rec);
     /* the plan: per event kind, the (column, attribute) pairs it keeps */
     uint32_t ne = c->img->nevents + 1u;
     if (rc == 0) {

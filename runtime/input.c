@@ -497,9 +497,27 @@ static int raw_open(KiSrc *s)
     return attach(s, fd);
 }
 
+/* map_conflict -- an attribute mapped from the column or key that holds a
+ * required field by its own name (--map plan=customer, the customer not
+ * mapped elsewhere): one source holds one name (SPEC.md 5.11).  Known only
+ * once every --map and --schema is read, hence here. */
+static int map_conflict(const KrSchema *sc, FILE *err)
+{
+    for (size_t i = 0; sc && i < sc->nren; i++)
+        for (int r = 0; r < 3; r++)
+            if (!sc->role_from[r] && strcmp(sc->ren[i].a, ks_role_name(sc, r)) == 0) {
+                if (err)
+                    fprintf(err, "kairos: error: %s is mapped twice: to %s (by its own name: the %s is not mapped to another source) and to %s\n",
+                            sc->ren[i].a, sc->ren[i].a, sc->ren[i].a, sc->ren[i].b);
+                return -1;
+            }
+    return 0;
+}
+
 KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
                  KrPool *values, FILE *err)
 {
+    if (map_conflict(opt->schema, err) != 0) return NULL;
     KrInput *in = calloc(1, sizeof *in);
     if (!in) { if (err) fprintf(err, "kairos: out of memory\n"); return NULL; }
     KrInputCtx *c = &in->ctx;

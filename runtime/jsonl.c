@@ -10,7 +10,9 @@
  * Values: a number, or a string typed like a CSV cell (a string that parses
  * as a number is a number, "true"/"false" are booleans, an empty string is
  * missing); true/false are booleans; null is missing; nested arrays and
- * objects are ignored.
+ * objects are ignored (missing).  An attribute key given twice: the last
+ * value wins, whatever it is (a missing one makes the attribute missing);
+ * time, customer or event given twice: an error, whatever the values.
  *
  * With many customers, the lines PEEK ahead are glanced at for their
  * customer id (the customer's key as the lines spell it, then a string
@@ -33,7 +35,8 @@ enum { K_SKIP = 0, K_TIME, K_CUST, K_EVENT, K_ATTR };
  * buffer until the event (and so whether it is kept) is known. */
 typedef struct Pending {
     uint32_t attr;
-    uint8_t tag;                    /* KB_NUM, KB_STR (soff/slen), KB_BOOL */
+    uint8_t tag;                    /* KB_NUM, KB_STR (soff/slen), KB_BOOL; KB_UNKNOWN: missing
+                                     * (null, "", a nested value: it hides an earlier value) */
     bool b;
     double num;
     size_t soff, slen;
@@ -58,7 +61,9 @@ typedef struct JState {
     int key;                        /* K_*: what the next value at depth 1 is */
     uint32_t key_attr;
     const char *key_name;           /* for messages: "time", "customer", "event" */
-    bool has_time, has_cust, has_event;
+    bool has_time, has_cust, has_event;   /* a value (not null or "") was given */
+    uint8_t seen_req;               /* the keys of time, customer, event met (bits 1 << (K_* - K_TIME)) */
+    const char *val_at;             /* fast_line: where the value being handed over starts */
     int64_t time;
     uint32_t event;
     size_t cust_off, cust_len;      /* in scratch */
@@ -149,10 +154,15 @@ static int scalar(JState *j)
     return j->depth == 1 ? 1 : 0;
 }
 
-static int dup_check(JState *j, bool *has)
+/* missing -- the current attribute's value is null, "" or nested: the
+ * attribute is missing, and an earlier value of the same key is dropped
+ * (the last value wins). */
+static int missing(JState *j)
 {
-    if (*has) return fail(j, "duplicate key \"%.*s\"", j->key_name, strlen(j->key_name));
-    *has = true;
+    if (j->key != K_ATTR) return 1;
+    Pending *p = pend(j);
+    if (!p) return fail(j, "out of memory%.*s", "", 0);
+    p->tag = KB_UNKNOWN;
     return 1;
 }
 
@@ -160,7 +170,8 @@ static int cb_null(void *ctx)
 {
     JState *j = ctx;
     int k = scalar(j);
-    return k >= 0;                  /* null: missing, for every key */
+    if (k <= 0) return k == 0;
+    return missing(j);              /* null: missing, for every key */
 }
 
 static int cb_string(void *ctx, const unsigned char *us, size_t len);
@@ -188,7 +199,17 @@ static int cb_bool(void *ctx, int b)
     int k = scalar(j);
     if (k <= 0) return k == 0;
     switch (j->key) {
-    case K_TIME: return fail(j, "bad time: %.*s (expected an RFC 3339 string or integer Unix seconds)", b ? "true" : "false", b ? 4 : 5);
+    case K_TIME: {                  /* the message and column of "time":1.5 (bad_time) */
+        size_t len = b ? 4u : 5u;
+        const char *at = j->val_at;         /* fast_line; yajl: just past the literal */
+        if (j->in_yajl) {
+            size_t end = yajl_get_bytes_consumed(j->h);
+            at = end >= len && end <= j->ll ? j->lp + (end - len) : NULL;
+        }
+        if (at && at >= j->lp && (size_t)(at - j->lp) + len <= j->ll && memcmp(at, b ? "true" : "false", len) == 0)
+            j->err_at = at;
+        return fail(j, "bad time %.*s (expected an RFC 3339 string or integer Unix seconds)", b ? "true" : "false", len);
+    }
     case K_CUST: return fail(j, "bad customer: %.*s (expected a string or a number)", b ? "true" : "false", b ? 4 : 5);
     case K_EVENT: return fail(j, "bad event: %.*s (expected a string)", b ? "true" : "false", b ? 4 : 5);
     case K_ATTR: {
@@ -206,7 +227,7 @@ static int cb_bool(void *ctx, int b)
 /* The customer id: a string, or a number's text as written. */
 static int set_customer(JState *j, const char *s, size_t len)
 {
-    if (!dup_check(j, &j->has_cust)) return 0;
+    j->has_cust = true;
     if (!keep(j, s, len, &j->cust_off)) return fail(j, "out of memory%.*s", "", 0);
     j->cust_len = len;
     return 1;
@@ -219,7 +240,7 @@ static int cb_number(void *ctx, const char *s, size_t len)
     if (k <= 0) return k == 0;
     switch (j->key) {
     case K_TIME:
-        if (!dup_check(j, &j->has_time)) return 0;
+        j->has_time = true;
         if (ks_custom_time(j->s->ctx->schema)) return custom_time(j, s, len, true);
         if (kr_parse_time(s, len, &j->time) != 0) return bad_time(j, s, len, true);
         return 1;
@@ -245,19 +266,19 @@ static int cb_string(void *ctx, const unsigned char *us, size_t len)
     if (k <= 0) return k == 0;
     switch (j->key) {
     case K_TIME:
-        if (!dup_check(j, &j->has_time)) return 0;
-        if (len == 0) { j->has_time = false; return 1; }   /* missing */
+        if (len == 0) return 1;                          /* missing */
+        j->has_time = true;
         if (ks_custom_time(j->s->ctx->schema)) return custom_time(j, s, len, false);
         if (ki_parse_time_cached(&j->tcache, s, len, &j->time) != 0) return bad_time(j, s, len, false);
         return 1;
     case K_CUST: return set_customer(j, s, len);
     case K_EVENT:
-        if (!dup_check(j, &j->has_event)) return 0;
-        if (len == 0) { j->has_event = false; return 1; }
+        if (len == 0) return 1;                          /* missing */
+        j->has_event = true;
         j->event = ki_event_index(j->s->ctx, s, len);
         return 1;
     case K_ATTR: {
-        if (len == 0) return 1;                          /* missing */
+        if (len == 0) return missing(j);
         Pending *p = pend(j);
         if (!p || !keep(j, s, len, &p->soff)) return fail(j, "out of memory%.*s", "", 0);
         p->tag = KB_STR;
@@ -269,11 +290,13 @@ static int cb_string(void *ctx, const unsigned char *us, size_t len)
 }
 
 /* An object or array opens: it cannot be the value of time, customer or
- * event (bad: the message then, "bad %.*s: an object" or "... an array"). */
+ * event (bad: the message then, "bad %.*s: an object" or "... an array");
+ * as an attribute's value it is ignored: the attribute is missing. */
 static int open_nested(JState *j, const char *bad)
 {
     if (j->depth == 1 && (j->key == K_TIME || j->key == K_CUST || j->key == K_EVENT))
         return fail(j, bad, j->key_name, strlen(j->key_name));
+    if (j->depth == 1 && !missing(j)) return 0;
     j->depth++;
     return 1;
 }
@@ -309,6 +332,22 @@ static int cb_end_array(void *ctx)
     return 1;
 }
 
+/* required -- the key just read is time, customer or event (after --map
+ * and --schema): a second one in the object is an error, whatever either
+ * value is (null, "", anything).  The message names the key as the log
+ * writes it (the source name of the mapping). */
+static int required(JState *j)
+{
+    if (j->key != K_TIME && j->key != K_CUST && j->key != K_EVENT) return 1;
+    uint8_t bit = (uint8_t)(1u << (j->key - K_TIME));
+    if (j->seen_req & bit) {
+        const char *name = ks_role_name(j->s->ctx->schema, j->key - K_TIME);
+        return fail(j, "duplicate key \"%.*s\"", name, strlen(name));
+    }
+    j->seen_req |= bit;
+    return 1;
+}
+
 static int cb_map_key(void *ctx, const unsigned char *uk, size_t len)
 {
     JState *j = ctx;
@@ -321,7 +360,7 @@ static int cb_map_key(void *ctx, const unsigned char *uk, size_t len)
             j->key = m->key;
             if (m->key == K_ATTR) j->key_attr = m->attr;
             else if (m->key != K_SKIP) j->key_name = m->name;
-            return 1;
+            return required(j);
         }
     }
     KrInputCtx *c = j->s->ctx;
@@ -351,7 +390,7 @@ static int cb_map_key(void *ctx, const unsigned char *uk, size_t len)
         m->attr = j->key_attr;
         m->name = j->key_name;
     }
-    return 1;
+    return required(j);
 }
 
 static const yajl_callbacks callbacks = {
@@ -396,13 +435,24 @@ static int finish(JState *j, uint64_t line)
     r->time = j->time;
     r->event = j->event;
     r->line = line;
-    uint32_t n = 0;
-    for (uint32_t i = j->npend; i-- > 0 && n < KI_MAX_ATTRS;) {    /* the last of duplicate keys wins */
+    /* the last of duplicate keys wins, a missing value (KB_UNKNOWN: null,
+     * "", nested) too: the attributes decided missing are remembered in
+     * gone (past its size, the later pendings are searched) */
+    uint32_t n = 0, ng = 0;
+    uint32_t gone[KI_MAX_ATTRS];
+    for (uint32_t i = j->npend; i-- > 0 && n < KI_MAX_ATTRS;) {
         const Pending *p = &j->pend[i];
         if (!ki_wants(c, j->event, p->attr)) continue;
         bool seen = false;
         for (uint32_t m = 0; m < n && !seen; m++) seen = r->ids[m] == p->attr;
+        for (uint32_t m = 0; m < ng && !seen; m++) seen = gone[m] == p->attr;
+        if (!seen && ng == KI_MAX_ATTRS)
+            for (uint32_t m = i + 1u; m < j->npend && !seen; m++) seen = j->pend[m].attr == p->attr;
         if (seen) continue;
+        if (p->tag == KB_UNKNOWN) {
+            if (ng < KI_MAX_ATTRS) gone[ng++] = p->attr;
+            continue;
+        }
         KrValue *v = &r->vals[n];
         if (p->tag == KB_STR && c->attr_type && c->attr_type[p->attr]) {     /* declared type (source.h) */
             char msg[256];
@@ -537,6 +587,7 @@ static int fast_line(JState *j, const char *p, size_t len)
         FAST_WS();
         if (q == e) return 0;
         int ok;
+        j->val_at = q;
         if (*q == '"') {
             const char *vs = ++q;
             if (!(q = scan_string(q, e))) return 0;
@@ -575,6 +626,7 @@ static void reset_line(JState *j, const char *p, size_t len)
 {
     j->depth = 0; j->done = false; j->key = K_SKIP;
     j->has_time = j->has_cust = j->has_event = false;
+    j->seen_req = 0; j->val_at = NULL;
     j->event = KB_NONE;
     j->npend = 0; j->slen = 0; j->msg[0] = 0; j->hint[0] = 0;
     j->lp = p; j->ll = len; j->err_at = NULL;
@@ -590,13 +642,18 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
     j->obj_end = 0;
     yajl_status st = yajl_parse(j->h, (const unsigned char *)p, len);
     j->in_yajl = false;
-    /* only blanks may follow the object on its line: a token begun after it
-     * ("{...}t", "{...}\"") would be the start of the next line's text to
-     * yajl (an open string swallowed the next line) */
+    /* only blanks (space, tab, CR) may follow the object on its line: a
+     * token begun after it ("{...}t", "{...}\"") would be the start of the
+     * next line's text to yajl (an open string swallowed the next line).
+     * Whatever follows -- a byte yajl takes for a blank (\v, \f), one its
+     * lexer refuses (a non-breaking space), a token ("null", "]") -- is
+     * the one message, at that byte; but a second object, "{...} {",
+     * is "more than one JSON value on the line" (cb_start_map). */
     const char *trailing = NULL;
-    if (st == yajl_status_ok && j->done && j->depth == 0) {
+    if (j->done && j->depth == 0) {
         for (size_t i = j->obj_end; i < len && !trailing; i++)
             if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') trailing = p + i;
+        if (trailing && *trailing == '{' && st != yajl_status_ok) trailing = NULL;
         if (trailing) st = yajl_status_error;
     }
     if (st == yajl_status_ok && j->done && j->depth == 0) {

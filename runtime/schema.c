@@ -25,7 +25,7 @@ void kr_schema_free(KrSchema *sc)
 {
     if (!sc) return;
     for (int i = 0; i < 3; i++) { free(sc->role_from[i]); free(sc->role_origin[i]); }
-    for (size_t i = 0; i < sc->nren; i++) { free(sc->ren[i].a); free(sc->ren[i].b); }
+    for (size_t i = 0; i < sc->nren; i++) { free(sc->ren[i].a); free(sc->ren[i].b); free(sc->ren[i].origin); }
     for (size_t i = 0; i < sc->ntypes; i++) { free(sc->types[i].a); free(sc->types[i].b); }
     for (size_t i = 0; i < sc->ndrop; i++) free(sc->drop[i]);
     free(sc->ren); free(sc->types); free(sc->drop);
@@ -41,16 +41,36 @@ static int role_of(const char *name)
     return -1;
 }
 
-static int push_pair(KsPair **v, size_t *n, const char *a, size_t alen, const char *b, size_t blen)
+/* push_pair -- appends (a, b), and for a renamed attribute where the
+ * mapping was given ("--map" or the schema file), which the readers name in
+ * "missing column ... (the plan, by --map)" (csv.c). */
+static int push_pair(KsPair **v, size_t *n, const char *a, size_t alen, const char *b, size_t blen,
+                     const char *origin)
 {
     KsPair *nv = realloc(*v, (*n + 1u) * sizeof *nv);
     if (!nv) return -1;
     *v = nv;
     nv[*n].a = strndup(a, alen);
     nv[*n].b = strndup(b, blen);
-    if (!nv[*n].a || !nv[*n].b) { free(nv[*n].a); free(nv[*n].b); return -1; }
+    nv[*n].origin = origin ? strdup(origin) : NULL;
+    if (!nv[*n].a || !nv[*n].b || (origin && !nv[*n].origin)) {
+        free(nv[*n].a); free(nv[*n].b); free(nv[*n].origin);
+        return -1;
+    }
     (*n)++;
     return 0;
+}
+
+/* source_use -- the Kairos name that source name v already feeds (by an
+ * earlier mapping), or NULL: one source column or key holds one name. */
+static const char *source_use(const KrSchema *sc, const char *v, size_t vlen)
+{
+    for (int r = 0; r < 3; r++)
+        if (sc->role_from[r] && strlen(sc->role_from[r]) == vlen && memcmp(sc->role_from[r], v, vlen) == 0)
+            return role_names[r];
+    for (size_t i = 0; i < sc->nren; i++)
+        if (strlen(sc->ren[i].a) == vlen && memcmp(sc->ren[i].a, v, vlen) == 0) return sc->ren[i].b;
+    return NULL;
 }
 
 /* add_map -- Kairos name k comes from source name v. */
@@ -65,6 +85,11 @@ static int add_map(KrSchema *sc, const char *k, size_t klen, const char *v, size
     memcpy(kn, k, klen);
     kn[klen] = 0;
     int r = role_of(kn);
+    const char *used = source_use(sc, v, vlen);
+    if (used && strcmp(used, kn) != 0) {         /* (the same pair twice: "mapped twice" below) */
+        snprintf(msg, cap, "%.*s is mapped twice: to %s and to %s", (int)vlen, v, used, kn);
+        return -1;
+    }
     if (r >= 0) {
         if (sc->role_from[r]) {
             snprintf(msg, cap, "%s is mapped twice (%s and %.*s)", kn, sc->role_from[r], (int)vlen, v);
@@ -79,7 +104,7 @@ static int add_map(KrSchema *sc, const char *k, size_t klen, const char *v, size
                 snprintf(msg, cap, "%s is mapped twice (%s and %.*s)", kn, sc->ren[i].a, (int)vlen, v);
                 return -1;
             }
-        if (push_pair(&sc->ren, &sc->nren, v, vlen, k, klen) != 0) { snprintf(msg, cap, "out of memory"); return -1; }
+        if (push_pair(&sc->ren, &sc->nren, v, vlen, k, klen, origin) != 0) { snprintf(msg, cap, "out of memory"); return -1; }
     }
     sc->mapped = true;
     return 0;
@@ -133,13 +158,52 @@ static const char *scalar(Yl *y, yaml_node_t *n, const char *what)
 
 static int check_format(const char *f, bool *has_zone, char *msg, size_t cap);
 
+/* dup_key -- the key of pair p of mapping m appeared before it in m: an
+ * error (as the test files' reader says it: cli/testfile.c).  0 if not. */
+static int dup_key(Yl *y, yaml_node_t *m, yaml_node_pair_t *p, const char *where)
+{
+    yaml_node_t *k = yaml_document_get_node(y->doc, p->key);
+    if (!k || k->type != YAML_SCALAR_NODE) return 0;
+    for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
+        yaml_node_t *e = yaml_document_get_node(y->doc, q->key);
+        if (e && e->type == YAML_SCALAR_NODE && e->data.scalar.length == k->data.scalar.length
+            && memcmp(e->data.scalar.value, k->data.scalar.value, k->data.scalar.length) == 0)
+            return yerr(y, k, "duplicate key \"%s\" in %s (first at line %lu)", (const char *)k->data.scalar.value,
+                        where, (unsigned long)e->start_mark.line + 1u);
+    }
+    return 0;
+}
+
+/* check_drop -- the names under drop (node v) once every mapping is known:
+ * a required field's column, or a mapped attribute's, cannot be dropped. */
+static int check_drop(Yl *y, const KrSchema *sc, yaml_node_t *v)
+{
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *n = yaml_document_get_node(y->doc, *it);
+        const char *d = (const char *)n->data.scalar.value;
+        for (int r = 0; r < 3; r++)
+            if (strcmp(d, ks_role_name(sc, r)) == 0) {
+                if (!sc->role_from[r])
+                    return yerr(y, n, "cannot drop \"%s\": it is the required field %s", d, role_names[r]);
+                return yerr(y, n, "cannot drop \"%s\": it holds the required field %s (by %s)", d, role_names[r],
+                            sc->role_origin[r]);
+            }
+        for (size_t i = 0; i < sc->nren; i++)
+            if (strcmp(d, sc->ren[i].a) == 0) {
+                return yerr(y, n, "cannot drop \"%s\": it holds the attribute %s (by %s)", d, sc->ren[i].b,
+                            sc->ren[i].origin ? sc->ren[i].origin : "--map");
+            }
+    }
+    return 0;
+}
+
 static int load_time(Yl *y, KrSchema *sc, yaml_node_t *m)
 {
     if (m->type != YAML_MAPPING_NODE) return yerr(y, m, "time: expected a mapping (unit, format, zone)");
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(y->doc, p->key), *v = yaml_document_get_node(y->doc, p->value);
         const char *key = scalar(y, k, "time key");
-        if (!key) return -1;
+        if (!key || dup_key(y, m, p, "time") != 0) return -1;
         const char *val = scalar(y, v, key);
         if (!val) return -1;
         if (strcmp(key, "unit") == 0) {
@@ -200,7 +264,7 @@ int kr_schema_load(KrSchema *sc, const char *path, FILE *err)
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top && rc == 0; p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key), *v = yaml_document_get_node(&doc, p->value);
         const char *key = scalar(&y, k, "key");
-        if (!key) { rc = -1; break; }
+        if (!key || dup_key(&y, root, p, "the schema") != 0) { rc = -1; break; }
         if (strcmp(key, "input") == 0) {
             const char *val = scalar(&y, v, key);
             if (!val) rc = -1;
@@ -212,7 +276,7 @@ int kr_schema_load(KrSchema *sc, const char *path, FILE *err)
                 yaml_node_t *ck = yaml_document_get_node(&doc, q->key), *cv = yaml_document_get_node(&doc, q->value);
                 const char *a = scalar(&y, ck, "columns"), *b = a ? scalar(&y, cv, a) : NULL;
                 char msg[200];
-                if (!a || !b) rc = -1;
+                if (!a || !b || dup_key(&y, v, q, "columns") != 0) rc = -1;
                 else if (add_map(sc, a, strlen(a), b, strlen(b), path, msg, sizeof msg) != 0) rc = yerr(&y, ck, "%s", msg);
             }
         } else if (strcmp(key, "time") == 0) {
@@ -233,18 +297,24 @@ int kr_schema_load(KrSchema *sc, const char *path, FILE *err)
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top && rc == 0; q++) {
                 yaml_node_t *tk = yaml_document_get_node(&doc, q->key), *tv = yaml_document_get_node(&doc, q->value);
                 const char *a = scalar(&y, tk, "types"), *b = a ? scalar(&y, tv, a) : NULL;
-                if (!a || !b) rc = -1;
+                if (!a || !b || dup_key(&y, v, q, "types") != 0) rc = -1;
                 else if (strcmp(b, "string") && strcmp(b, "number") && strcmp(b, "bool"))
                     rc = yerr(&y, tv, "unknown type \"%s\" for %s (expected string, number or bool)", b, a);
                 else if (role_of(a) >= 0)
                     rc = yerr(&y, tk, "%s is not an attribute: its type is fixed", a);
-                else if (push_pair(&sc->types, &sc->ntypes, a, strlen(a), b, strlen(b)) != 0)
+                else if (push_pair(&sc->types, &sc->ntypes, a, strlen(a), b, strlen(b), NULL) != 0)
                     rc = yerr(&y, tk, "out of memory");
             }
             sc->mapped = true;
         } else {
             rc = yerr(&y, k, "unknown key \"%s\" (expected input, columns, time, drop, types)", key);
         }
+    }
+    /* drop, checked once every mapping (--map, columns) is known */
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top && rc == 0; p++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+        if (strcmp((const char *)k->data.scalar.value, "drop") == 0)
+            rc = check_drop(&y, sc, yaml_document_get_node(&doc, p->value));
     }
 done:
     yaml_document_delete(&doc);
@@ -270,6 +340,10 @@ int ks_column(const KrSchema *sc, const char *name, size_t len, const char **an,
             *alen = strlen(sc->ren[i].b);
             return KS_ATTR;
         }
+    /* a column with the Kairos name of an attribute mapped from another
+     * source is not that attribute (nor any other): not read */
+    for (size_t i = 0; i < sc->nren; i++)
+        if (strlen(sc->ren[i].b) == len && memcmp(sc->ren[i].b, name, len) == 0) return KS_DROP;
     return KS_ATTR;
 }
 

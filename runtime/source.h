@@ -17,12 +17,13 @@ typedef struct KrInputCtx KrInputCtx;
 enum { KS_TIME = 0, KS_CUST = 1, KS_EVENT = 2, KS_ATTR = 3, KS_DROP = 4 };
 enum { KS_T_AUTO = 0, KS_T_STRING, KS_T_NUMBER, KS_T_BOOL };
 
-typedef struct KsPair { char *a, *b; } KsPair;
+typedef struct KsPair { char *a, *b; char *origin; } KsPair;   /* origin: ren only (below) */
 
 struct KrSchema {
     char *role_from[3];           /* source names of time, customer, event (NULL: the default) */
     char *role_origin[3];         /* where each was given ("--map", a file) */
-    KsPair *ren; size_t nren;     /* attribute: a = source name, b = Kairos name */
+    KsPair *ren; size_t nren;     /* attribute: a = source name, b = Kairos name, origin = where
+                                     the mapping was given ("--map" or the schema file) */
     char **drop; size_t ndrop;    /* source names not read */
     KsPair *types; size_t ntypes; /* a = Kairos attribute name, b = "string" | "number" | "bool" */
     int64_t unit;                 /* numeric times: 1 (s), 1000 (ms), 1000000 (us); 0: not given */

@@ -957,6 +957,79 @@ START_TEST(jsonl_errors)
 }
 END_TEST
 
+/* A required key (time, customer, event) given twice is an error whatever
+ * the values, null and "" too; bytes after the object are one message, at
+ * the first of them; a boolean time is a bad time at its column.  Each on
+ * the flat-object path and through yajl (a key with an escape). */
+START_TEST(jsonl_duplicates_and_trailing)
+{
+    static const char *const dup[][2] = {
+        { "{\"time\":1,\"time\":null,\"customer\":\"a\",\"event\":\"login\"}", "time" },
+        { "{\"time\":\"\",\"time\":1,\"customer\":\"a\",\"event\":\"login\"}", "time" },
+        { "{\"t\\u0069me\":1,\"time\":null,\"customer\":\"a\",\"event\":\"login\"}", "time" },
+        { "{\"time\":1,\"customer\":null,\"customer\":\"a\",\"event\":\"login\"}", "customer" },
+        { "{\"time\":1,\"customer\":\"a\",\"customer\":\"\",\"event\":\"login\"}", "customer" },
+        { "{\"time\":1,\"customer\":\"a\",\"event\":\"login\",\"event\":null}", "event" },
+        { "{\"time\":1,\"customer\":\"a\",\"event\":\"login\",\"event\":{}}", "event" },
+        { "{\"time\":1,\"customer\":\"\\u0061\",\"event\":null,\"event\":\"login\"}", "event" },
+    };
+    for (size_t i = 0; i < sizeof dup / sizeof dup[0]; i++) {
+        char text[256], want[128];
+        snprintf(text, sizeof text, "%s\n", dup[i][0]);
+        snprintf(want, sizeof want, "d.jsonl:1: error: duplicate key \"%s\"\n", dup[i][1]);
+        Run r = run1("d.jsonl", text);
+        EXPECT_ERR(r, want); done(&r);
+    }
+    Run r = run1("b.jsonl", "{\"time\":true,\"customer\":\"a\",\"event\":\"login\"}\n");
+    EXPECT_ERR_ALL(r, "b.jsonl:1:9: error: bad time true (expected an RFC 3339 string or integer Unix seconds)\n"
+                      "    1 | {\"time\":true,\"customer\":\"a\",\"event\":\"login\"}\n"
+                      "      |         ^\n"); done(&r);
+    r = run1("b.jsonl", "{\"x\":\"\\u0041\", \"time\" : false,\"customer\":\"a\",\"event\":\"login\"}\n");
+    EXPECT_ERR(r, "b.jsonl:1:25: error: bad time false (expected an RFC 3339 string or integer Unix seconds)\n"); done(&r);
+    /* after the object (41 bytes): \v, \f, a non-breaking space, a token */
+    static const char *const after[] = { "\v", "\f", "\xc2\xa0", " null", "]", "}", " [1]", " 5", "\t\"x\"", "t" };
+    for (size_t i = 0; i < sizeof after / sizeof after[0]; i++)
+        for (int esc = 0; esc < 2; esc++) {
+            char text[128], want[160];
+            snprintf(text, sizeof text, "{\"time\":1,\"customer\":\"%s\",\"event\":\"login\"}%s\n", esc ? "\\u0061" : "a", after[i]);
+            size_t col = (esc ? 47u : 42u) + (after[i][0] == ' ' || after[i][0] == '\t');
+            snprintf(want, sizeof want, "t.jsonl:1:%zu: error: invalid JSON: something follows the object (expected one object per line)\n", col);
+            r = run1("t.jsonl", text);
+            EXPECT_ERR(r, want); done(&r);
+        }
+    r = run1("t.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\"} {\"time\":2}\n");
+    EXPECT_ERR(r, "t.jsonl:1: error: more than one JSON value on the line\n"); done(&r);
+}
+END_TEST
+
+/* An attribute key given twice: the last value wins, whatever it is; a
+ * null, "" or nested last value makes the attribute missing. */
+START_TEST(jsonl_last_value_wins)
+{
+    Run r = run1("l.jsonl",
+        "{\"time\":1,\"customer\":\"a\",\"event\":\"ticket_closed\",\"kind\":\"x\",\"kind\":null}\n"
+        "{\"time\":2,\"customer\":\"b\",\"event\":\"ticket_closed\",\"kind\":\"x\",\"kind\":\"\"}\n"
+        "{\"time\":3,\"customer\":\"c\",\"event\":\"ticket_closed\",\"kind\":\"x\",\"kind\":{\"y\":1}}\n"
+        "{\"time\":4,\"customer\":\"d\",\"event\":\"ticket_closed\",\"kind\":\"x\",\"kind\":[1]}\n"
+        "{\"time\":5,\"customer\":\"e\",\"event\":\"ticket_closed\",\"kind\":null,\"kind\":\"y\"}\n"
+        "{\"time\":6,\"customer\":\"f\",\"event\":\"ticket_closed\",\"kind\":[],\"kind\":\"y\",\"sentiment\":1,\"sentiment\":null,\"sentiment\":2}\n"
+        "{\"time\":7,\"customer\":\"\\u0067\",\"event\":\"ticket_closed\",\"kind\":\"x\",\"kind\":null}\n"
+        "{\"time\":8,\"customer\":\"h\",\"event\":\"ticket_closed\",\"sentiment\":true,\"sentiment\":false}\n"
+        "{\"time\":9,\"customer\":\"i\",\"event\":\"ticket_closed\",\"sentiment\":-1,\"kind\":\"z\",\"sentiment\":null}\n");
+    EXPECT_OUT(r,
+        "1 a ticket_closed @1\n"
+        "2 b ticket_closed @2\n"
+        "3 c ticket_closed @3\n"
+        "4 d ticket_closed @4\n"
+        "5 e ticket_closed kind='y' @5\n"
+        "6 f ticket_closed kind='y' sentiment=2 @6\n"
+        "7 g ticket_closed @7\n"
+        "8 h ticket_closed sentiment=false @8\n"
+        "9 i ticket_closed kind='z' @9\n");
+    done(&r);
+}
+END_TEST
+
 START_TEST(jsonl_skip_bad_rows)
 {
     const char *p = wfile("s.ndjson",
@@ -1015,6 +1088,8 @@ Suite *input_suite(void)
     tcase_add_test(tc, shards);
     tcase_add_test(tc, jsonl_basic);
     tcase_add_test(tc, jsonl_errors);
+    tcase_add_test(tc, jsonl_duplicates_and_trailing);
+    tcase_add_test(tc, jsonl_last_value_wins);
     tcase_add_test(tc, jsonl_skip_bad_rows);
     tcase_add_test(tc, stdin_input);
     suite_add_tcase(s, tc);
