@@ -426,8 +426,16 @@ static SchedFormat open_input(Input *in, SchedFormat want)
         if (in->reclen == sizeof READOUT_HEADER && memcmp(in->rec, READOUT_HEADER "\n", in->reclen) == 0)
             fmt = FMT_READOUT;
         else if (in->reclen != sizeof SCHED_HEADER || memcmp(in->rec, SCHED_HEADER "\n", in->reclen) != 0) {
-            fail(in, "%s", "not a schedule or a readout: the first line must be the header "
-                 SCHED_HEADER " or " READOUT_HEADER);
+            /* the usual reasons a file that was a schedule is not one now: an
+             * editor's or a converter's byte order mark and CR LF line ends
+             * (simulate writes neither; merge compares bytes) */
+            bool bom = in->reclen >= 3 && memcmp(in->rec, "\xEF\xBB\xBF", 3) == 0;
+            bool crlf = in->reclen >= 2 && in->rec[in->reclen - 2] == '\r';
+            fail(in, "not a schedule or a readout: the first line must be the header "
+                 SCHED_HEADER " or " READOUT_HEADER "%s",
+                 bom && crlf ? " (this one starts with a byte order mark and ends with CR LF, which simulate never writes)"
+                 : bom ? " (this one starts with a byte order mark, which simulate never writes)"
+                 : crlf ? " (this one ends with CR LF; simulate writes LF line ends)" : "");
             return FMT_UNKNOWN;
         }
         if (want != FMT_UNKNOWN && fmt != want) {

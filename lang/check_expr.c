@@ -375,7 +375,8 @@ static KType check_field(KCheck *c, const KCtx *x, KExpr *e)
     if (b->kind == KEX_NAME)
         kd_hint(c->d, "an event's attribute is read through `last(%s).%s`, or aggregated: `sum(%s.%s within 30d)`",
                 b->name, e->field, b->name, e->field);
-    kc_expr(c, x, b);
+    if (b->kind == KEX_NAME) set(b, KT_UNTYPED);   /* said above: not also a bare name (an event's, say) */
+    else kc_expr(c, x, b);
     return set(e, KT_ERROR);
 }
 

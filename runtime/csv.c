@@ -274,6 +274,15 @@ static int header(KiSrc *s, CsvState *st)
     }
     const char *rec = s->buf + s->pos;
     st->ncols = ct.nf;
+    /* a column name never holds a carriage return: one in the header means
+     * lines ended by a lone CR, which would make the whole file one header
+     * row and no events (SPEC 5.2) */
+    for (uint32_t i = 0; i < st->ncols; i++) {
+        const char *cr = st->f[i].quoted ? NULL : memchr(st->f[i].p, '\r', st->f[i].len);
+        if (cr)
+            return ki_row_error(s, false, 1, rec, cr, "Kairos reads lines ended by LF or CR LF; convert the file, e.g. tr '\\r' '\\n'",
+                                "%s", "a carriage return inside the header row: are its lines ended by a lone CR?");
+    }
     st->c_time = st->c_cust = st->c_event = UINT32_MAX;
     uint32_t *colattr = malloc(st->ncols * sizeof *colattr);
     /* the names seen so far: an open-addressing set of column index + 1 */

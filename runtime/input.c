@@ -453,7 +453,17 @@ static int open_src(KrInput *in, KiSrc *s, const char *path)
     if (has_suffix(path, n, ".jsonl") || has_suffix(path, n, ".ndjson"))
         s->fmt = ks_segment_input(in->ctx.opt) ? KI_FMT_SEGMENT : KI_FMT_JSONL;
     else if (has_suffix(path, n, ".csv")) s->fmt = KI_FMT_CSV;
-    else return ki_error(s, 0, 0, "unknown event file format (expected .csv, .jsonl or .ndjson, optionally .gz)");
+    else {
+        /* a stream with no name to tell its format (bash's <(...) is
+         * /dev/fd/63, a FIFO, a terminal): as standard input, CSV unless
+         * --stdin-format jsonl (SPEC 5.1) */
+        struct stat st;
+        if (gz || stat(path, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode)))
+            return ki_error(s, 0, 0, "unknown event file format (expected .csv, .jsonl or .ndjson, optionally .gz)");
+        const char *f = in->ctx.opt->stdin_format;
+        s->fmt = f && strcmp(f, "jsonl") == 0 ? KI_FMT_JSONL : KI_FMT_CSV;
+        if (ks_segment_input(in->ctx.opt)) s->fmt = KI_FMT_SEGMENT;
+    }
     s->gzip = gz;
     int fd;
     do fd = open(path, O_RDONLY); while (fd < 0 && errno == EINTR);

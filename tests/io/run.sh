@@ -580,4 +580,17 @@ run msg-yaml-nul 1 '^nul.test.yaml:3:12: error: YAML syntax: control characters 
 printf 'policy: p.kai\ntests:\n  - name: \303\251\377\n' >"$W/utf8.test.yaml"
 run msg-yaml-utf8 1 '^utf8.test.yaml:3:12: error: YAML syntax: invalid leading UTF-8 octet$' 'K test utf8.test.yaml'
 
+# ---- events from a stream whose name tells no format (SPEC 5.1) -------------------
+# bash's <(...) is /dev/fd/63, a pipe: read as standard input is, CSV unless
+# --stdin-format jsonl; a regular file without .csv or .jsonl is still refused.
+mkfifo "$W/evfifo"
+(cd "$W" && $TMO cat ev.csv >evfifo) &
+run in-fifo-noext 0 "" 'K simulate p.kai evfifo -o fifo-out.csv'
+wait
+check in-fifo-noext-same 'cmp -s fifo-out.csv expected.csv'
+(cd "$W" && $TMO cat ev.csv >evfifo 2>/dev/null) &
+run in-fifo-noext-jsonl 1 "^evfifo:1" 'K simulate p.kai evfifo --stdin-format jsonl'
+wait
+run in-regular-noext 1 "unknown event file format" 'cp ev.csv ev.txt && K simulate p.kai ev.txt'
+
 kt_end
