@@ -388,6 +388,15 @@ KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color,
         char err[256];
         KImage *img = kb_read(buf, len, err, sizeof err);
         free(buf);
+        if (img && img->timezone != KB_NONE && !ku_zone_name(img->strings[img->timezone])) {
+            /* compiled elsewhere (another tz database) or made by hand: the
+             * source's check (K0314) never ran here, and a replay must not
+             * fall back to UTC without a word */
+            snprintf(err, sizeof err, "the bytecode's time zone '%.100s' is not a zone of this system's database",
+                     img->strings[img->timezone]);
+            kb_free(img);
+            img = NULL;
+        }
         if (!img) {
             fprintf(stderr, "%s: error: %s\n", name, err);
             if (also) fprintf(also, "%s: error: %s\n", name, err);
