@@ -211,6 +211,21 @@ static const char *field_at(const CsvField *f)
     return f->p - f->quoted;
 }
 
+/* column_hint -- "the closest column: ..." for a column name the header
+ * lacks (schema.c ks_hint), or "". */
+static void column_hint(const CsvState *st, const char *want, char *hint, size_t cap)
+{
+    const char **names = malloc(st->ncols * sizeof *names);
+    size_t *lens = malloc(st->ncols * sizeof *lens);
+    hint[0] = '\0';
+    if (names && lens) {
+        for (uint32_t i = 0; i < st->ncols; i++) { names[i] = st->f[i].p; lens[i] = st->f[i].len; }
+        ks_hint(want, names, lens, st->ncols, hint, cap);
+    }
+    free(names);
+    free(lens);
+}
+
 /* mapped_sources -- every source column an attribute is mapped from
  * (--map, --schema) must be in the header: a misspelled one would leave
  * the attribute missing without a word.  SPEC.md 5.11. */
@@ -228,15 +243,8 @@ static int mapped_sources(KiSrc *s, CsvState *st, const char *rec)
             found = len == wl && memcmp(name, want, wl) == 0;
         }
         if (found) continue;
-        const char **names = malloc(st->ncols * sizeof *names);
-        size_t *lens = malloc(st->ncols * sizeof *lens);
-        char hint[400] = "";
-        if (names && lens) {
-            for (uint32_t i = 0; i < st->ncols; i++) { names[i] = st->f[i].p; lens[i] = st->f[i].len; }
-            ks_hint(want, names, lens, st->ncols, hint, sizeof hint);
-        }
-        free(names);
-        free(lens);
+        char hint[400];
+        column_hint(st, want, hint, sizeof hint);
         return ki_row_error(s, false, 1, rec, rec, hint[0] ? hint : NULL,
                             "missing column \"%.60s\" (the %.60s, by %s) in the header row", want, an,
                             sc->ren[k].origin ? sc->ren[k].origin : "--map");
@@ -327,15 +335,8 @@ static int header(KiSrc *s, CsvState *st)
         /* a hint naming the closest columns (schema.c) */
         int role = missing[0] == 't' ? KS_TIME : missing[0] == 'c' ? KS_CUST : KS_EVENT;
         const char *want = ks_role_name(c->schema, role);
-        const char **names = malloc(st->ncols * sizeof *names);
-        size_t *lens = malloc(st->ncols * sizeof *lens);
-        char hint[400] = "";
-        if (names && lens) {
-            for (uint32_t i = 0; i < st->ncols; i++) { names[i] = st->f[i].p; lens[i] = st->f[i].len; }
-            ks_hint(want, names, lens, st->ncols, hint, sizeof hint);
-        }
-        free(names);
-        free(lens);
+        char hint[400];
+        column_hint(st, want, hint, sizeof hint);
         if (strcmp(want, missing) == 0)
             rc = ki_row_error(s, false, 1, rec, rec, hint[0] ? hint : NULL,
                               "missing required column \"%s\" in the header row", missing);

@@ -10,7 +10,14 @@
  * Nested objects are flattened with '.' ({"plan":{"tier":"pro"}} is the
  * attribute plan.tier); arrays are ignored.  customer = userId, or
  * anonymousId where there is none; time = timestamp (RFC 3339).  A line is
- * parsed with yajl's tree API.
+ * parsed with yajl's tree API (which keeps every duplicate key).
+ *
+ * Duplicate keys (as jsonl.c): one of the call's own keys -- type, event,
+ * timestamp, userId, anonymousId -- given twice is an error, whatever the
+ * values; any other key given twice in one object (the call, properties,
+ * traits, context, a nested object) is read from its last value only, the
+ * earlier ones not at all; and of two keys that flatten to one attribute
+ * name the later wins, a missing value (null, "", an array) too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +46,93 @@ static const char *str_of(yajl_val v, size_t *len)
     return NULL;
 }
 
+/* get -- the value of key in obj: its last one, if the key is given more
+ * than once (the last value wins, whatever it is). */
 static yajl_val get(yajl_val obj, const char *key)
 {
     if (!YAJL_IS_OBJECT(obj)) return NULL;
-    for (size_t i = 0; i < obj->u.object.len; i++)
+    for (size_t i = obj->u.object.len; i-- > 0;)
         if (strcmp(obj->u.object.keys[i], key) == 0) return obj->u.object.values[i];
     return NULL;
 }
 
-/* add -- one attribute value into the row (the last of equal names wins;
+/* The call's own keys: given twice, an error whatever the values (the
+ * required keys of JSON Lines, 5.3; SPEC.md 5.12). */
+static const char *const call_keys[] = { "type", "event", "timestamp", "userId", "anonymousId" };
+enum { NCALL_KEYS = sizeof call_keys / sizeof call_keys[0] };
+
+/* dup_call_key -- the first of the call's own keys met a second time in
+ * root (in the line's order), or NULL. */
+static const char *dup_call_key(yajl_val root)
+{
+    unsigned seen = 0;
+    for (size_t i = 0; i < root->u.object.len; i++)
+        for (unsigned k = 0; k < NCALL_KEYS; k++)
+            if (strcmp(root->u.object.keys[i], call_keys[k]) == 0) {
+                if (seen & (1u << k)) return call_keys[k];
+                seen |= 1u << k;
+                break;
+            }
+    return NULL;
+}
+
+typedef struct KeyAt { const char *k; size_t i; } KeyAt;
+
+static int key_at_cmp(const void *a, const void *b)
+{
+    const KeyAt *x = a, *y = b;
+    int c = strcmp(x->k, y->k);
+    return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* shadowed -- for an object with a key given more than once: a calloc'd
+ * array, true at the index of every value a later equal key overrides
+ * (NULL: no duplicates, or *oom set). */
+static bool *shadowed(yajl_val obj, bool *oom)
+{
+    size_t n = obj->u.object.len;
+    const char **keys = obj->u.object.keys;
+    bool *sh = NULL;
+    *oom = false;
+    if (n < 2) return NULL;
+    if (n <= 16) {
+        for (size_t i = 0; i + 1 < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                if (strcmp(keys[i], keys[j]) == 0) {
+                    if (!sh && !(sh = calloc(n, sizeof *sh))) { *oom = true; return NULL; }
+                    sh[i] = true;
+                    break;
+                }
+        return sh;
+    }
+    KeyAt *ka = malloc(n * sizeof *ka);
+    if (!ka) { *oom = true; return NULL; }
+    for (size_t i = 0; i < n; i++) { ka[i].k = keys[i]; ka[i].i = i; }
+    qsort(ka, n, sizeof *ka, key_at_cmp);
+    for (size_t i = 0; i + 1 < n; i++)
+        if (strcmp(ka[i].k, ka[i + 1].k) == 0) {
+            if (!sh && !(sh = calloc(n, sizeof *sh))) { *oom = true; break; }
+            sh[ka[i].i] = true;
+        }
+    free(ka);
+    return sh;
+}
+
+/* drop -- attribute a is missing from the row (a later null, "" or array
+ * hides an earlier value of the same name). */
+static void drop(KiRow *r, uint32_t a)
+{
+    for (uint32_t at = 0; at < r->nattrs; at++)
+        if (r->ids[at] == a) {
+            memmove(&r->ids[at], &r->ids[at + 1], (r->nattrs - at - 1u) * sizeof r->ids[0]);
+            memmove(&r->vals[at], &r->vals[at + 1], (r->nattrs - at - 1u) * sizeof r->vals[0]);
+            r->nattrs--;
+            return;
+        }
+}
+
+/* add -- one attribute value into the row (the last of equal names wins,
+ * a missing value -- null, "", an array -- too: it drops an earlier one;
  * the row's attributes stay in increasing index order).  0, 1 (a type
  * error: msg set), -1 out of memory. */
 static int add(KiSrc *s, KiRow *r, uint32_t a, yajl_val v, char *msg, size_t mcap)
@@ -60,11 +145,11 @@ static int add(KiSrc *s, KiRow *r, uint32_t a, yajl_val v, char *msg, size_t mca
     if (c->attr_type && c->attr_type[a]) {
         if (YAJL_IS_TRUE(v)) { t = "true"; len = 4; }
         else if (YAJL_IS_FALSE(v)) { t = "false"; len = 5; }
-        if (!t) return 0;
+        if (!t) { drop(r, a); return 0; }             /* null, arrays: missing */
         char m[256];
         int k = ks_typed(c, c->attr_type[a], t, len, &val, m, sizeof m);
         if (k == -2) return -1;
-        if (k == 1) return 0;
+        if (k == 1) { drop(r, a); return 0; }         /* "": missing */
         if (k == -1) { snprintf(msg, mcap, "%s: %s", ks_attr_name(c->img, a), m); return 1; }
     } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
         val.tag = KB_BOOL; val.i = 0; val.b = YAJL_IS_TRUE(v);
@@ -72,10 +157,11 @@ static int add(KiSrc *s, KiRow *r, uint32_t a, yajl_val v, char *msg, size_t mca
         val.tag = KB_NUM;
         if (!ki_parse_num(t, len, &val.num)) val.num = YAJL_IS_DOUBLE(v) ? v->u.number.d : 0;
     } else if (YAJL_IS_STRING(v)) {
-        if (len == 0) return 0;                       /* missing */
+        if (len == 0) { drop(r, a); return 0; }       /* missing */
         if (ki_cell_value(c, t, len, &val) != 0) return -1;
     } else {
-        return 0;                                     /* null, arrays: missing */
+        drop(r, a);                                   /* null, arrays: missing */
+        return 0;
     }
     uint32_t at = 0;
     while (at < r->nattrs && r->ids[at] < a) at++;
@@ -89,11 +175,17 @@ static int add(KiSrc *s, KiRow *r, uint32_t a, yajl_val v, char *msg, size_t mca
     return 0;
 }
 
-/* flatten -- the leaves of obj as attributes named prefix.key... */
+/* flatten -- the leaves of obj as attributes named prefix.key... (of a
+ * key given twice in obj, only the last value is read) */
 static int flatten(KiSrc *s, KiRow *r, yajl_val obj, char *key, size_t klen, char *msg, size_t mcap)
 {
     if (!YAJL_IS_OBJECT(obj)) return 0;
-    for (size_t i = 0; i < obj->u.object.len; i++) {
+    bool oom;
+    bool *sh = shadowed(obj, &oom);
+    if (oom) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < obj->u.object.len && rc == 0; i++) {
+        if (sh && sh[i]) continue;
         const char *k = obj->u.object.keys[i];
         size_t n = strlen(k), nl = klen + (klen ? 1u : 0u) + n;
         if (nl >= MAX_KEY) continue;
@@ -101,7 +193,6 @@ static int flatten(KiSrc *s, KiRow *r, yajl_val obj, char *key, size_t klen, cha
         memcpy(key + klen + (klen ? 1u : 0u), k, n);
         key[nl] = 0;
         yajl_val v = obj->u.object.values[i];
-        int rc;
         if (YAJL_IS_OBJECT(v)) {
             rc = flatten(s, r, v, key, nl, msg, mcap);
         } else {
@@ -114,9 +205,9 @@ static int flatten(KiSrc *s, KiRow *r, yajl_val obj, char *key, size_t klen, cha
                 rc = add(s, r, ki_attr_index(s->ctx, an, alen), v, msg, mcap);
             }
         }
-        if (rc != 0) return rc;
     }
-    return 0;
+    free(sh);
+    return rc;
 }
 
 static void skip_type(SState *st, const char *type)
@@ -150,6 +241,8 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     size_t tlen = 0, clen = 0, elen = 0;
     const char *type, *cust, *ts, *ev = NULL;
     if (!YAJL_IS_OBJECT(root)) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "expected a JSON object"); goto done; }
+    const char *dup = dup_call_key(root);
+    if (dup) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "duplicate key \"%s\"", dup); goto done; }
     type = str_of(get(root, "type"), &tlen);
     if (!type || !YAJL_IS_STRING(get(root, "type")) || tlen == 0) {
         rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing type (track, identify, page, screen)");
@@ -186,7 +279,7 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     if (strcmp(type, "identify") == 0) {
         f = flatten(s, r, get(root, "traits"), key, 0, msg, sizeof msg);
         yajl_val tz = get(get(root, "context"), "timezone");
-        if (f == 0 && tz && YAJL_IS_STRING(tz)) f = add(s, r, st->a_tz, tz, msg, sizeof msg);
+        if (f == 0 && tz && YAJL_IS_STRING(tz) && tz->u.string[0]) f = add(s, r, st->a_tz, tz, msg, sizeof msg);
     } else {
         if (strcmp(type, "track") != 0) {
             yajl_val name = get(root, "name");
