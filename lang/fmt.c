@@ -406,10 +406,10 @@ static void put_run(F *f, uint32_t a, uint32_t b, int indent, int cont, int flag
         CTok saved = f->ct[ci];
         if (ci == a) f->ct[ci].nlead = 0;     /* printed above (or none) */
         if ((flags & RUN_BODY_ML) && ct_is(f, ci, "}") && depth == 1) {
-            /* on a line of its own, indented as the entries: a `}` in
-             * column 1 would start a declaration (the layout rule, SPEC 1.3) */
+            /* on a line of its own, in column 1: it closes an event's or a
+             * survey's body, which may (SPEC 1.3) */
             close_line(f);
-            f->next_indent = indent + 2;
+            f->next_indent = indent;
         }
         put_tok(f, ci);
         f->ct[ci] = saved;
@@ -629,7 +629,9 @@ static void render_keep(F *f, uint32_t u)
             close_line(f);
             f->pend_blank = t->nl_before ? t->nl_before - 1 : 0;
             f->pend_flex = f->pend_unit = true;
-            open_line(f, ci == a ? 0 : 2);
+            /* a body's closing brace in column 1 only in an event or survey
+             * (in a rule it would start a declaration: SPEC 1.3) */
+            open_line(f, ci == a || (ct_is(f, ci, "}") && (ct_is(f, a, "event") || ct_is(f, a, "survey"))) ? 0 : 2);
             f->cur_pin = t->line;
             line = t->line;
         } else if (f->prev_ct >= 0) {

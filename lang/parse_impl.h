@@ -33,6 +33,7 @@ typedef struct KParse {
     _Alignas(16) unsigned char held_val[32];   /* its YYSTYPE (parser.y asserts the size) */
     uint32_t decl_starts;         /* DECL_STARTs handed out so far */
     uint32_t decl_line;           /* the line of the last one */
+    int decl_tok;                 /* ... and its first token (EVENT, RULE, ASK, ...) */
     uint32_t prev_decl_line;      /* the line of the one before */
     bool recovering;              /* a syntax error, and no DECL_START since */
     bool col1_reported;           /* K0222 reported at col1_lo */

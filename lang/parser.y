@@ -738,11 +738,17 @@ static bool in_column1(const KParse *ps, KLoc loc)
     return loc.lo == 0 || ps->text[loc.lo - 1] == '\n';
 }
 
-/* Closing brackets cannot start a declaration: in column 1 after a
- * declaration they are reported (K0222) and read as if indented. */
+/* Closing brackets cannot start a declaration.  In column 1 the `}` that
+ * ends an event's or a survey's attribute list goes on with it (the layout
+ * rule speaks of rules: SPEC 1.3); any other is reported (K0222) and read
+ * as if indented. */
 static bool is_closer(int tok)
 {
     return tok == '}' || tok == ')' || tok == ']';
+}
+static bool body_closer(const KParse *ps, int tok)
+{
+    return tok == '}' && (ps->decl_tok == EVENT || ps->decl_tok == SURVEY);
 }
 
 /* True when only blanks precede the token at loc on its line. */
@@ -810,7 +816,7 @@ static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps)
         return tok;
     }
     tok = kx_yylex(lval, lloc, scanner);
-    if (tok != 0 && in_column1(ps, *lloc)) {
+    if (tok != 0 && in_column1(ps, *lloc) && !body_closer(ps, tok)) {
         if ((is_clause_word(tok) || is_closer(tok)) && ps->decl_starts > 0) {
             int n;
             const char *t = tok_text(ps, *lloc, &n);
@@ -830,6 +836,7 @@ static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps)
             ps->held_loc = *lloc;
             memcpy(ps->held_val, lval, sizeof *lval);
             ps->decl_starts++;
+            ps->decl_tok = tok;
             ps->prev_decl_line = ps->decl_line;
             uint32_t col;
             kd_line_col(&ps->sources->v[ps->src], lloc->lo, &ps->decl_line, &col);

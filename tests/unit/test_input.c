@@ -1030,6 +1030,63 @@ START_TEST(jsonl_last_value_wins)
 }
 END_TEST
 
+/* Segment input (SPEC.md 5.12): the call's own keys given twice are an
+ * error whatever the values; any other key's last value wins, a missing
+ * one (null, "", an array) too, at every depth. */
+START_TEST(segment_duplicates_and_last_wins)
+{
+#define SEG_TS "\"timestamp\":\"2026-03-01T09:30:00.000Z\""
+    static const char *const dup[][2] = {
+        { "{\"type\":\"track\",\"userId\":\"a\",\"userId\":null,\"event\":\"login\"," SEG_TS "}", "userId" },
+        { "{\"type\":\"track\",\"userId\":\"\",\"userId\":\"a\",\"event\":\"login\"," SEG_TS "}", "userId" },
+        { "{\"type\":\"track\",\"userId\":\"a\",\"event\":\"login\",\"event\":\"\"," SEG_TS "}", "event" },
+        { "{\"type\":\"track\",\"userId\":\"a\",\"event\":\"login\",\"ev\\u0065nt\":{}," SEG_TS "}", "event" },
+        { "{\"type\":\"track\",\"userId\":\"a\",\"event\":\"login\"," SEG_TS ",\"timestamp\":null}", "timestamp" },
+        { "{\"type\":\"track\",\"anonymousId\":\"a\",\"anonymousId\":\"a\",\"event\":\"login\"," SEG_TS "}", "anonymousId" },
+        { "{\"type\":\"track\",\"type\":\"track\",\"userId\":\"a\",\"event\":\"login\"," SEG_TS "}", "type" },
+        { "{\"type\":\"identify\",\"userId\":\"a\",\"event\":1,\"event\":2," SEG_TS "}", "event" },
+        { "{\"type\":\"alias\",\"userId\":\"a\",\"userId\":\"b\"," SEG_TS "}", "userId" },
+    };
+    for (size_t i = 0; i < sizeof dup / sizeof dup[0]; i++) {
+        char text[256], want[128];
+        snprintf(text, sizeof text, "%s\n", dup[i][0]);
+        snprintf(want, sizeof want, "d.jsonl:1: error: duplicate key \"%s\"\n", dup[i][1]);
+        const char *p = wfile("d.jsonl", text);
+        KrOptions opt = { 0 };
+        opt.inputs = &p; opt.ninputs = 1; opt.segment = true;
+        Run r = run_opt(&opt);
+        EXPECT_ERR(r, want); done(&r);
+    }
+#define SEG_TC "{\"type\":\"track\",\"event\":\"ticket_closed\"," SEG_TS
+    const char *p = wfile("l.jsonl",
+        SEG_TC ",\"userId\":\"a\",\"properties\":{\"kind\":\"x\",\"kind\":null}}\n"
+        SEG_TC ",\"userId\":\"b\",\"properties\":{\"kind\":\"x\",\"kind\":\"\"}}\n"
+        SEG_TC ",\"userId\":\"c\",\"properties\":{\"kind\":\"x\",\"kind\":[1]}}\n"
+        SEG_TC ",\"userId\":\"d\",\"properties\":{\"kind\":\"x\",\"kind\":{\"y\":1}}}\n"
+        SEG_TC ",\"userId\":\"e\",\"properties\":{\"kind\":null,\"kind\":\"y\",\"sentiment\":1,\"sentiment\":null,\"sentiment\":2}}\n"
+        SEG_TC ",\"userId\":\"f\",\"properties\":{\"kind\":\"x\"},\"properties\":{\"sentiment\":true}}\n"
+        SEG_TC ",\"userId\":\"g\",\"properties\":{\"kind\":\"x\",\"k\\u0069nd\":null,\"sentiment\":-1}}\n"
+        "{\"type\":\"identify\",\"userId\":\"h\"," SEG_TS ",\"traits\":{\"segment\":\"gold\",\"segment\":null}}\n"
+        "{\"type\":\"identify\",\"userId\":\"i\"," SEG_TS ",\"traits\":{\"segment\":null,\"segment\":\"gold\"}}\n");
+    KrOptions opt = { 0 };
+    opt.inputs = &p; opt.ninputs = 1; opt.segment = true;
+    Run r = run_opt(&opt);
+    EXPECT_OUT(r,
+        "1772357400 a ticket_closed @1\n"
+        "1772357400 b ticket_closed @2\n"
+        "1772357400 c ticket_closed @3\n"
+        "1772357400 d ticket_closed @4\n"
+        "1772357400 e ticket_closed kind='y' sentiment=2 @5\n"
+        "1772357400 f ticket_closed sentiment=true @6\n"
+        "1772357400 g ticket_closed sentiment=-1 @7\n"
+        "1772357400 h identify @8\n"
+        "1772357400 i identify segment='gold' @9\n");
+    done(&r);
+#undef SEG_TC
+#undef SEG_TS
+}
+END_TEST
+
 START_TEST(jsonl_skip_bad_rows)
 {
     const char *p = wfile("s.ndjson",
@@ -1091,6 +1148,7 @@ Suite *input_suite(void)
     tcase_add_test(tc, jsonl_duplicates_and_trailing);
     tcase_add_test(tc, jsonl_last_value_wins);
     tcase_add_test(tc, jsonl_skip_bad_rows);
+    tcase_add_test(tc, segment_duplicates_and_last_wins);
     tcase_add_test(tc, stdin_input);
     suite_add_tcase(s, tc);
     return s;

@@ -193,10 +193,15 @@ START_TEST(cap_after_rule)
     ck_assert(has_code(p, "K0222"));
     ck_assert_uint_eq(p->d.n, 1);
     pfree(p);
-    /* a closing bracket in column 1 would start a declaration: K0222, and
-     * read as if indented (no follow-on error) */
-    p = parse("event e {\n  a: number\n}\nask NPS after e\n");
-    ck_assert_int_eq(ndecls(p), 2);
+    /* the `}` ending an event's or a survey's list may stand in column 1 */
+    p = parse("event e {\n  a: number\n}\nsurvey S {\n  scale: 1-5\n}\nask NPS after e\n");
+    ck_assert_int_eq(ndecls(p), 3);
+    ck_assert_uint_eq(p->d.n, 0);
+    pfree(p);
+    /* any other closing bracket in column 1 would start a declaration:
+     * K0222, and read as if indented (no follow-on error) */
+    p = parse("ask NPS after e\n  variant v 50% {\n    + 1h\n}\n");
+    ck_assert_int_eq(ndecls(p), 1);
     ck_assert(has_code(p, "K0222"));
     ck_assert_uint_eq(p->d.n, 1);
     pfree(p);
