@@ -3,7 +3,7 @@
  * dotted path of the summary's fields (pressure.after.max, rows.added,
  * gaining.customers...), where a field that has a before and an after
  * value may leave them out to mean after (pressure.max, totals.asks); OP
- * one of < <= > >= == !=; NUMBER a decimal. */
+ * one of < <= > >= == !=; NUMBER a decimal, -?DIGITS(.DIGITS)?. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +37,19 @@ int cli_fail_if_parse(const char *expr, CliFailIf *f)
     if (f->op < 0) goto bad;
     p += strlen(OPS[f->op]);
     while (isspace((unsigned char)*p)) p++;
-    char *end;
-    if (!(isdigit((unsigned char)*p) || *p == '-' || *p == '.')) goto bad;
-    f->number = strtod(p, &end);
-    if (end == p) goto bad;
+    /* a decimal as the language writes numbers: -?DIGITS(.DIGITS)? (no
+     * exponent, no hexadecimal, no inf or nan, which strtod would take) */
+    const char *q = p + (*p == '-');
+    const char *int_end = q;
+    while (isdigit((unsigned char)*int_end)) int_end++;
+    if (int_end == q) goto bad;
+    const char *end = int_end;
+    if (*end == '.') {
+        const char *frac = ++end;
+        while (isdigit((unsigned char)*end)) end++;
+        if (end == frac) goto bad;
+    }
+    f->number = strtod(p, NULL);
     p = end;
     while (isspace((unsigned char)*p)) p++;
     if (*p) goto bad;

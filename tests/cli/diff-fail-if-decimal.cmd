@@ -1,0 +1,1 @@
+diff report/old.kai report/new.kai report/events.csv --fail-if 'rows.added >= -0.5'
