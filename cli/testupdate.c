@@ -168,11 +168,17 @@ bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, K
         edits[k].hi = kq_char_to_byte(text, len, edits[k].hi);
     }
     qsort(edits, nedits, sizeof *edits, cmp_edit);
+    /* the new lines end as the file's first line does (CR LF or LF) */
+    const char *lf = memchr(text, '\n', len);
+    bool crlf = lf && lf > text && lf[-1] == '\r';
     KqBuf nb = {0};
     size_t at = 0;
     for (size_t k = 0; k < nedits; k++) {
         kq_buf_add(&nb, text + at, edits[k].lo - at);
-        kq_buf_str(&nb, edits[k].text);
+        for (const char *e = edits[k].text; *e; e++) {
+            if (*e == '\n' && crlf) kq_buf_add(&nb, "\r", 1);
+            kq_buf_add(&nb, e, 1);
+        }
         at = edits[k].hi;
     }
     kq_buf_add(&nb, text + at, len - at);

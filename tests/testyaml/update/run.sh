@@ -4,7 +4,8 @@
 # (update.out), the rewritten files (*.updated: block and flow lists kept in
 # their style, comments kept, awkward values quoted, a schedule file
 # rewritten), a second run that passes; a schedule file that another,
-# passing test also expects is left alone; --update takes no value.
+# passing test also expects is left alone; a CR LF file keeps CR LF in its
+# new lines; --update takes no value.
 # Ends with "update: N passed, M failed".
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +44,14 @@ if [ "$st" = 1 ] && grep -q "error: test 'the schedule differs': expected.csv no
 then ok; else cat "$TMP/err" >>"$TMP/out"; bad "shared schedule file: exit $st" "$TMP/out"; fi
 same "shared schedule file left alone" "$TMP/expected.before" expected.csv
 same "fail.test.yaml left alone" "$TMP/fail.before" fail.test.yaml
+
+# a file with CR LF line ends gets its new schedule lines with CR LF too
+mkdir -p "$TMP/t/crlf"
+sed 's/$/\r/' "$HERE/upd.test.yaml" >"$TMP/t/crlf/upd.test.yaml"
+cp "$HERE/upd-expected.csv" "$TMP/t/crlf/"
+(cd "$TMP/t/crlf" && "$KAIROS" test --update upd.test.yaml >/dev/null 2>&1)
+sed 's/$/\r/' "$HERE/upd.test.yaml.updated" >"$TMP/crlf.want"
+same "CR LF file rewritten with CR LF" "$TMP/crlf.want" "$TMP/t/crlf/upd.test.yaml"
 
 "$KAIROS" test --update=yes fail.test.yaml >"$TMP/out" 2>&1
 st=$?
