@@ -16,6 +16,9 @@
  * built-ins, events, surveys, channels, lets, attributes after `.`);
  * document symbols (rules, lets, events, surveys, channels).
  *
+ * A document is its bytes and their length: a "\u0000" sent by the client
+ * is a NUL byte of the text, as in a file, not its end (json_parse).
+ *
  * Positions are UTF-16 code units as LSP requires.  Bad input never stops
  * the server: a malformed message gets a JSON-RPC error (or is dropped when
  * it cannot be answered); a message over 64 MiB ends the session.
@@ -29,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 #include "lang/lang.h"
@@ -138,7 +142,107 @@ static yajl_val jget(yajl_val v, const char *a, const char *b, const char *c)
     return v ? yajl_tree_get(v, path, yajl_t_any) : NULL;
 }
 
-static const char *jstr(yajl_val v) { return YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL; }
+/* yajl's tree keeps each string as a C string, and a "\u0000" in the JSON
+ * is one NUL byte in it: a document's text would end at its first NUL,
+ * so the server would not see the bytes `kairos check` sees.  When a
+ * message holds "\u0000", json_parse runs yajl's event parser over it as
+ * well (the same parser and options yajl_tree_parse uses, so the same
+ * strings in the same order: each key, then its value) and notes the
+ * byte length of every string, keys included; the strings that hold a
+ * NUL are listed here (for the current message, sorted by address). */
+typedef struct JLen { const char *s; size_t n; } JLen;
+static JLen *jlens;
+static size_t njlens, capjlens;
+
+typedef struct JSeq { size_t *v, n, cap, next; bool oom; } JSeq;
+
+static int jseq_add(void *ctx, const unsigned char *s, size_t n)
+{
+    (void)s;
+    JSeq *q = ctx;
+    if (KU_RESERVE(q->v, q->n, q->cap, 64) != 0) { q->oom = true; return 0; }
+    q->v[q->n++] = n;
+    return 1;
+}
+
+static int jlen_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const JLen *)a)->s, y = (uintptr_t)((const JLen *)b)->s;
+    return x < y ? -1 : x > y;
+}
+
+static bool jlen_note(const char *s, size_t n)
+{
+    if (KU_RESERVE(jlens, njlens, capjlens, 16) != 0) return false;
+    jlens[njlens++] = (JLen){ s, n };
+    return true;
+}
+
+/* Walks v in document order beside q's lengths.  A string value holding
+ * a NUL is noted in jlens; a key holding one is emptied, so that no
+ * lookup (all by names without NUL) takes it for its first part. */
+static bool jlen_walk(yajl_val v, JSeq *q)
+{
+    if (YAJL_IS_STRING(v)) {
+        if (q->next >= q->n) return false;
+        size_t n = q->v[q->next++];
+        return n == strlen(v->u.string) || jlen_note(v->u.string, n);
+    }
+    if (YAJL_IS_OBJECT(v)) {
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            if (q->next >= q->n) return false;
+            if (q->v[q->next++] != strlen(v->u.object.keys[i])) ((char *)v->u.object.keys[i])[0] = '\0';
+            if (!jlen_walk(v->u.object.values[i], q)) return false;
+        }
+    } else if (YAJL_IS_ARRAY(v)) {
+        for (size_t i = 0; i < v->u.array.len; i++)
+            if (!jlen_walk(v->u.array.values[i], q)) return false;
+    }
+    return true;
+}
+
+/* Parses a message body (len bytes, no NUL byte in them); NULL if it is
+ * not JSON (or on out of memory). */
+static yajl_val json_parse(const char *msg, size_t len)
+{
+    njlens = 0;
+    char err[256];
+    yajl_val v = yajl_tree_parse(msg, err, sizeof err);
+    if (!v || !strstr(msg, "\\u0000")) return v;
+    static const yajl_callbacks cb = { .yajl_string = jseq_add, .yajl_map_key = jseq_add };
+    JSeq q = {0};
+    yajl_handle h = yajl_alloc(&cb, NULL, &q);
+    bool ok = h != NULL;
+    if (ok) {
+        yajl_config(h, yajl_allow_comments, 1);
+        ok = yajl_parse(h, (const unsigned char *)msg, len) == yajl_status_ok &&
+             yajl_complete_parse(h) == yajl_status_ok && !q.oom;
+        yajl_free(h);
+    }
+    ok = ok && jlen_walk(v, &q) && q.next == q.n;
+    free(q.v);
+    if (!ok) { yajl_tree_free(v); njlens = 0; return NULL; }
+    qsort(jlens, njlens, sizeof *jlens, jlen_cmp);
+    return v;
+}
+
+/* A string's bytes and length (a NUL in it included), or NULL. */
+static const char *jstrn(yajl_val v, size_t *n)
+{
+    if (!YAJL_IS_STRING(v)) return NULL;
+    JLen key = { v->u.string, 0 };
+    const JLen *l = njlens ? bsearch(&key, jlens, njlens, sizeof *jlens, jlen_cmp) : NULL;
+    *n = l ? l->n : strlen(v->u.string);
+    return v->u.string;
+}
+
+/* A string without a NUL in it (a URI, a method name), or NULL. */
+static const char *jstr(yajl_val v)
+{
+    size_t n;
+    const char *s = jstrn(v, &n);
+    return s && strlen(s) == n ? s : NULL;
+}
 static long jint(yajl_val v, long dflt) { return YAJL_IS_INTEGER(v) ? (long)YAJL_GET_INTEGER(v) : dflt; }
 
 static Doc *doc_of(yajl_val params)
@@ -161,7 +265,7 @@ static void send(Buf *body)
 static void b_id(Buf *b, yajl_val id)
 {
     if (YAJL_IS_INTEGER(id)) ku_buf_fmt(b, "%lld", (long long)YAJL_GET_INTEGER(id));
-    else if (YAJL_IS_STRING(id)) b_jcstr(b, YAJL_GET_STRING(id));
+    else if (YAJL_IS_STRING(id)) { size_t n; const char *s = jstrn(id, &n); b_jstr(b, s, n); }
     else ku_buf_str(b, "null");
 }
 
@@ -635,7 +739,8 @@ static void on_formatting(yajl_val id, yajl_val params)
 static void on_did_open(yajl_val params)
 {
     const char *uri = jstr(jget(params, "textDocument", "uri", NULL));
-    const char *text = jstr(jget(params, "textDocument", "text", NULL));
+    size_t tl;
+    const char *text = jstrn(jget(params, "textDocument", "text", NULL), &tl);
     if (!uri || !text) return;
     Doc *d = doc_find(uri);
     if (!d) {
@@ -649,9 +754,10 @@ static void on_did_open(yajl_val params)
         ndocs++;
     }
     free(d->text);
-    d->text = strdup(text);
-    d->len = d->text ? strlen(d->text) : 0;
-    if (!d->text) { d->text = strdup(""); d->len = 0; }
+    d->text = malloc(tl + 1);
+    d->len = d->text ? tl : 0;
+    if (!d->text) d->text = strdup("");
+    else { memcpy(d->text, text, tl); d->text[tl] = '\0'; }
     publish_diagnostics(d);
 }
 
@@ -662,13 +768,15 @@ static void on_did_change(yajl_val params)
     if (!d || !YAJL_IS_ARRAY(changes)) return;
     for (size_t i = 0; i < changes->u.array.len; i++) {
         yajl_val c = changes->u.array.values[i];
-        const char *text = jstr(jget(c, "text", NULL, NULL));
+        size_t tl;
+        const char *text = jstrn(jget(c, "text", NULL, NULL), &tl);
         if (!text) continue;
         yajl_val range = jget(c, "range", NULL, NULL);
-        size_t tl = strlen(text);
         if (!range) {
-            char *nt = strdup(text);
+            char *nt = malloc(tl + 1);
             if (!nt) continue;
+            memcpy(nt, text, tl);
+            nt[tl] = '\0';
             free(d->text);
             d->text = nt;
             d->len = tl;
@@ -744,15 +852,16 @@ int cli_lsp(void)
     size_t len;
     char *msg;
     while ((msg = read_message(&len))) {
-        char err[256];
-        yajl_val v = strlen(msg) == len ? yajl_tree_parse(msg, err, sizeof err) : NULL;
+        yajl_val v = strlen(msg) == len ? json_parse(msg, len) : NULL;
         free(msg);
         if (!v || !YAJL_IS_OBJECT(v)) {
             reply_error(NULL, -32700, "parse error: not a JSON object");
             yajl_tree_free(v);
             continue;
         }
-        const char *method = jstr(jget(v, "method", NULL, NULL));
+        yajl_val mv = jget(v, "method", NULL, NULL);
+        const char *method = jstr(mv);
+        if (!method && YAJL_IS_STRING(mv)) method = "";   /* a name with a NUL: not supported */
         yajl_val id = jget(v, "id", NULL, NULL);
         yajl_val params = jget(v, "params", NULL, NULL);
         if (!method) {
@@ -797,5 +906,8 @@ int cli_lsp(void)
     free(docs);
     docs = NULL;
     ndocs = 0;
+    free(jlens);
+    jlens = NULL;
+    njlens = capjlens = 0;
     return shutdown ? 0 : 1;
 }

@@ -412,8 +412,8 @@ static void print_text(const KDiags *d, const KDiag *g, FILE *out, bool color)
     }
     fprintf(out, "%s%5u |%s %s", blue, line, reset, cut_left ? "..." : "");
     for (uint32_t i = ws; i < shown_le; i++) {
-        char c = s->text[i];
-        fputc(c == '\t' || c == '\r' ? ' ' : c, out);
+        unsigned char c = (unsigned char)s->text[i];
+        fputc(c < 0x20 || c == 0x7F ? ' ' : c, out);     /* tabs, CRs, stray control bytes */
     }
     fprintf(out, "%s\n", cut_right ? "..." : "");
     fprintf(out, "%s      |%s %s", blue, reset, cut_left ? "   " : "");

@@ -70,6 +70,93 @@ TEXT = ("policy \"t\"\n"
         "  if calm\n")
 
 
+def check_json(text):
+    """`kairos check`'s diagnostics on text: sorted (line, character, code, severity, message), 0-based."""
+    out = subprocess.run([KAIROS, "check", "--format", "json", "-"], input=text.encode(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout.decode()
+    got = []
+    for line in out.splitlines():
+        j = json.loads(line)
+        msg = j["message"] + ("\nhint: " + j["hint"] if j.get("hint") else "")
+        got.append((j["line"] - 1, j["column"] - 1, j["code"], 1 if j["severity"] == "error" else 2, msg))
+    return sorted(got)
+
+
+def lsp_diags(d):
+    return sorted((x["range"]["start"]["line"], x["range"]["start"]["character"], x.get("code"), x["severity"],
+                   x["message"]) for x in d["params"]["diagnostics"])
+
+
+def nul_tests(s):
+    """U+0000 in a document: the server sees every byte `check` and `fmt` see (it used to cut the
+    text at the NUL: only the first line's diagnostics, and a formatting edit ending at the NUL)."""
+    uri = "file:///tmp/nul.kai"
+    text = "ask NPS after x\u0000 @@ \nask CSAT after y @\n"
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "kairos", "version": 1, "text": text}})
+    d = s.diagnostics()
+    want = check_json(text)
+    check("nul-diagnostics", lsp_diags(d) == want and want and want[0][:3] == (0, 15, "K0101"),
+          "%s != %s" % (lsp_diags(d), want))
+    sy = s.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    check("nul-symbols", [x["name"] for x in sy["result"]] == ["NPS@1", "CSAT@2"], json.dumps(sy))
+    f = s.request("textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": True}})
+    check("nul-no-format-on-error", f["result"] == [], json.dumps(f))
+    h = s.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 1}})
+    check("nul-hover-after", h["result"] and "ask SURVEY" in h["result"]["contents"]["value"]
+          and h["result"]["range"]["start"] == {"line": 1, "character": 0}, json.dumps(h))
+    for m in ("textDocument/hover", "textDocument/definition", "textDocument/completion"):
+        r = s.request(m, {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 15}})
+        check("nul-at-nul-" + m.split("/")[1], r is not None and "error" not in r, json.dumps(r))
+    # A NUL in a comment: diagnostics and formatting as `check` and `fmt -` on the same bytes.
+    text = ("cap 1 per 30d\nask NPS  after x # note\u0000 rest of the comment\n\n"
+            "rule second:\n  ask CSAT\n  after y\n")
+    s.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": text}]})
+    d = s.diagnostics()
+    want = check_json(text)
+    check("nul-comment-diagnostics", lsp_diags(d) == want and any(x[0] == 5 for x in want),
+          "%s != %s" % (lsp_diags(d), want))
+    f = s.request("textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": True}})
+    p = subprocess.run([KAIROS, "fmt", "-"], input=text.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0 or p.stdout == text.encode():
+        ok = f["result"] == []
+    else:
+        ok = (len(f["result"]) == 1 and f["result"][0]["newText"] == p.stdout.decode()
+              and f["result"][0]["range"] == {"start": {"line": 0, "character": 0}, "end": {"line": 6, "character": 0}})
+    check("nul-comment-formatting", ok, json.dumps(f))
+    # The NUL's line, with the names before and after it: hover, definition, completion.
+    text = "let calm = no open_ticket # a\u0000b\nrule r:\n  ask NPS after x\n  if calm\n"
+    s.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": text}]})
+    d = s.diagnostics()
+    check("nul-let-diagnostics", lsp_diags(d) == check_json(text), json.dumps(d))
+    h = s.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 3, "character": 6}})
+    check("nul-hover-let", h["result"] and "let calm = no open_ticket" in h["result"]["contents"]["value"], json.dumps(h))
+    df = s.request("textDocument/definition", {"textDocument": {"uri": uri}, "position": {"line": 3, "character": 6}})
+    check("nul-definition", df["result"] and df["result"]["range"]["start"] == {"line": 0, "character": 4}, json.dumps(df))
+    c = s.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": {"line": 3, "character": 5}})
+    check("nul-completion", "calm" in {i["label"] for i in c["result"]["items"]}, json.dumps(c)[:300])
+    # An incremental change that inserts a NUL, then one that removes it.
+    s.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 4}, "contentChanges": [
+        {"range": {"start": {"line": 2, "character": 4}, "end": {"line": 2, "character": 4}}, "text": "\u0000"}]})
+    d = s.diagnostics()
+    text = "let calm = no open_ticket # a\u0000b\nrule r:\n  as\u0000k NPS after x\n  if calm\n"
+    check("nul-incremental", lsp_diags(d) == check_json(text) and (2, 4, "K0101") in [x[:3] for x in lsp_diags(d)],
+          json.dumps(d))
+    s.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 5}, "contentChanges": [
+        {"range": {"start": {"line": 2, "character": 4}, "end": {"line": 2, "character": 5}}, "text": ""}]})
+    d = s.diagnostics()
+    check("nul-incremental-removed", not [x for x in d["params"]["diagnostics"] if x["severity"] == 1], json.dumps(d))
+    s.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    s.diagnostics()
+    # A NUL in a key, a URI, a method or an id: no name is taken for its part before the NUL.
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "version": 1, "text\u0000x": "ask NPS after x\n"}})
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": uri + "\u0000x", "version": 1, "text": "ask NPS after x\n"}})
+    sy = s.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    check("nul-key-uri", sy and sy["result"] == [], json.dumps(sy))
+    s.send({"jsonrpc": "2.0", "id": "a\u0000b", "method": "shutdown\u0000x", "params": None})
+    m = s.read()
+    check("nul-method-id", m and m.get("id") == "a\u0000b" and m.get("error", {}).get("code") == -32601, json.dumps(m))
+
+
 def main():
     s = Server()
     init = s.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
@@ -114,6 +201,7 @@ def main():
     want = subprocess.run([KAIROS, "fmt", "-"], input=b"rule   nps :\n  ask NPS after ticket_closed+24h\n",
                           stdout=subprocess.PIPE).stdout.decode()
     check("formatting", f["result"] and f["result"][0]["newText"] == want and want, json.dumps(f))
+    nul_tests(s)
     e = s.request("workspace/symbol", {"query": "x"})
     check("unknown-method", e.get("error", {}).get("code") == -32601, json.dumps(e))
     s.send_raw(b"Content-Length: 5\r\n\r\n{bad}")
