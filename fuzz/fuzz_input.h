@@ -72,6 +72,9 @@ static int read_all(const char *const *inputs, uint32_t ninputs, bool skip, uint
 {
     KrOptions opt;
     memset(&opt, 0, sizeof opt);
+#ifdef FUZZ_SEGMENT
+    opt.segment = true;             /* Segment-spec calls (SPEC 5.12) */
+#endif
     opt.inputs = (const char **)inputs;
     opt.ninputs = ninputs;
     opt.skip_bad_rows = skip;
@@ -126,6 +129,9 @@ static int replay_parts(const char *const *inputs, uint32_t ninputs, bool skip, 
 {
     KrOptions opt;
     memset(&opt, 0, sizeof opt);
+#ifdef FUZZ_SEGMENT
+    opt.segment = true;             /* Segment-spec calls (SPEC 5.12) */
+#endif
     opt.inputs = (const char **)inputs;
     opt.ninputs = ninputs;
     opt.skip_bad_rows = skip;

@@ -171,7 +171,7 @@ dict_of() {
     case $1 in
     policy|replay) echo fuzz/kairos.dict ;;
     csv|gz) echo fuzz/csv.dict ;;
-    jsonl) echo fuzz/json.dict ;;
+    jsonl|segment) echo fuzz/json.dict ;;
     yaml) echo fuzz/yaml.dict ;;
     *) echo "" ;;
     esac
