@@ -209,6 +209,7 @@ typedef struct F {
     int64_t prev_ct;          /* last code token printed on the current line, or -1 */
     uint32_t cur_unit;        /* the declaration being printed */
     bool *keep;               /* per declaration: keeps its source lines */
+    uint32_t *tok_oline;      /* per token: the output line it was printed on */
     bool oom;
 } F;
 
@@ -349,10 +350,17 @@ static void open_line(F *f, int indent)
     buf_spaces(&f->cur, indent);
 }
 
+/* Notes that token ti goes on the line being built (the next line pushed). */
+static void mark_tok(F *f, uint32_t ti)
+{
+    if (f->tok_oline) f->tok_oline[ti] = f->nlines;
+}
+
 /* An own-line comment as a line of its own. */
 static void comment_line(F *f, uint32_t ti, int indent)
 {
     open_line(f, indent);
+    mark_tok(f, ti);
     put_canon(&f->cur, f->src, &f->toks.v[ti]);
     close_line(f);
 }
@@ -370,6 +378,7 @@ static void put_tok(F *f, uint32_t ci)
     if (!f->open) open_line(f, f->next_indent);
     else if (f->prev_ct >= 0) buf_spaces(&f->cur, spacing(f, (uint32_t)f->prev_ct, ci));
     put_canon(&f->cur, f->src, &f->toks.v[c->t]);
+    mark_tok(f, c->t);
     if (c->pin) f->cur_pin = c->pin;
     f->prev_ct = ci;
     if (c->eol >= 0) {
@@ -621,6 +630,7 @@ static void render_keep(F *f, uint32_t u)
             f->pend_flex = f->pend_unit = true;
             open_line(f, ci == a ? 0 : 2);
             put_canon(&f->cur, f->src, t);
+            mark_tok(f, c->lead + k);
             f->cur_pin = t->line;
             close_line(f);
         }
@@ -638,6 +648,7 @@ static void render_keep(F *f, uint32_t u)
             buf_spaces(&f->cur, spacing(f, (uint32_t)f->prev_ct, ci));
         }
         put_canon(&f->cur, f->src, t);
+        mark_tok(f, c->t);
         f->prev_ct = ci;
         if (c->eol >= 0) {
             f->cur_cmt = c->eol;
@@ -700,6 +711,66 @@ static uint32_t resolve_pins(F *f, bool *bad)
     return nbad;
 }
 
+/* ---- # kairos:ignore comments ---------------------------------------------------- */
+
+/* A `# kairos:ignore CODE...` comment alone on its line silences those
+ * codes on the next line (SPEC 6.2, lang/lint.c), so the layout must keep
+ * the code tokens of that line exactly: the same tokens on the line right
+ * after the comment, no other token joining them, and no line becoming
+ * the next line (a blank or comment line stays one).  The test is on any
+ * comment that starts like an ignore comment, whatever its codes. */
+static bool is_ignore(const F *f, uint32_t ti)
+{
+    const FTok *t = &f->toks.v[ti];
+    if (t->kind != FT_COMMENT || (ti > 0 && t->nl_before == 0)) return false;   /* end of line */
+    const char *s = f->src + t->lo + 1, *end = f->src + t->hi;
+    while (s < end && (*s == ' ' || *s == '\t')) s++;
+    static const char kw[] = "kairos:ignore";
+    return (size_t)(end - s) >= sizeof kw - 1 && memcmp(s, kw, sizeof kw - 1) == 0;
+}
+
+/* The code tokens on the line after comment ti: toks[ti+1 .. ti+1+n). */
+static uint32_t next_line_codes(const F *f, uint32_t ti)
+{
+    uint32_t j = ti + 1, n = 0;
+    if (j >= f->toks.n || f->toks.v[j].nl_before != 1) return 0;     /* a blank line or the end */
+    for (; j + n < f->toks.n && f->toks.v[j + n].line == f->toks.v[j].line; n++)
+        if (f->toks.v[j + n].kind == FT_COMMENT) break;               /* own line, or end of line */
+    return n;
+}
+
+/* After the pins hold: marks in bad[] the declaration of every ignore
+ * comment whose next line the layout changed.  Returns how many, or
+ * UINT32_MAX on out of memory. */
+static uint32_t check_ignores(F *f, bool *bad)
+{
+    uint32_t *codes = calloc((size_t)f->nlines + 1, sizeof *codes);   /* code tokens per output line */
+    if (!codes) return UINT32_MAX;
+    for (uint32_t ci = 0; ci < f->nct; ci++) {
+        uint32_t o = f->tok_oline[f->ct[ci].t];
+        if (o < f->nlines) codes[o]++;
+    }
+    uint32_t nbad = 0;
+    for (uint32_t ti = 0; ti < f->toks.n; ti++) {
+        if (!is_ignore(f, ti)) continue;
+        uint32_t o = f->tok_oline[ti], n = next_line_codes(f, ti);
+        if (o >= f->nlines) continue;
+        bool next = o + 1 < f->nlines && f->lines[o + 1].blank == 0;  /* a line right after it */
+        bool same;
+        if (n == 0) {
+            same = !next || codes[o + 1] == 0;
+        } else {
+            same = next && codes[o + 1] == n;
+            for (uint32_t k = 0; same && k < n; k++) same = f->tok_oline[ti + 1 + k] == o + 1;
+        }
+        if (same) continue;
+        nbad++;
+        if (f->lines[o].unit_idx < f->ndecls) bad[f->lines[o].unit_idx] = true;
+    }
+    free(codes);
+    return nbad;
+}
+
 /* Marks declaration u to keep its lines, with the declarations sharing a
  * line with it. */
 static void mark_keep(F *f, uint32_t u)
@@ -710,7 +781,8 @@ static void mark_keep(F *f, uint32_t u)
 }
 
 /* Lays the file out: canonically, except the declarations that must keep
- * their lines so that every unnamed rule keeps its line.  Each pass marks
+ * their lines so that every unnamed rule keeps its line and every ignore
+ * comment keeps its next line (check_ignores).  Each pass marks
  * the declarations whose pins fail: the declaration itself, or if it keeps
  * its lines already, the nearest canonical one before it.  Every pass
  * marks at least one more declaration, and with all of them keeping their
@@ -722,7 +794,10 @@ static int layout_pinned(F *f)
     for (;;) {
         if (layout(f) < 0) { free(bad); return -1; }
         memset(bad, 0, ((size_t)f->ndecls + 1) * sizeof *bad);
-        if (resolve_pins(f, bad) == 0) break;
+        uint32_t nbad = resolve_pins(f, bad);
+        if (nbad == 0) nbad = check_ignores(f, bad);
+        if (nbad == UINT32_MAX) { free(bad); return -1; }
+        if (nbad == 0) break;
         bool marked = false;
         for (uint32_t u = 0; u < f->ndecls; u++) {
             if (!bad[u]) continue;
@@ -785,6 +860,7 @@ static void f_free(F *f)
     free(f->ct);
     free(f->decls);
     free(f->keep);
+    free(f->tok_oline);
     for (uint32_t i = 0; i < f->nlines; i++) { free(f->lines[i].text); free(f->lines[i].cmt); }
     free(f->lines);
     free(f->cur.s);
@@ -903,12 +979,62 @@ static bool same_texts(F *a, F *b, bool comments)
     return same;
 }
 
+/* Sorted keys of the ignore comments: the comment's text, then the sorted
+ * texts of the code tokens on its next line.  NULL on out of memory. */
+static char **ignore_keys(F *f, uint32_t *n)
+{
+    char **v = calloc((size_t)f->toks.n + 1, sizeof *v);
+    char **w = calloc((size_t)f->toks.n + 1, sizeof *w);
+    bool ok = v && w;
+    *n = 0;
+    for (uint32_t ti = 0; ok && ti < f->toks.n; ti++) {
+        if (!is_ignore(f, ti)) continue;
+        uint32_t m = next_line_codes(f, ti);
+        for (uint32_t k = 0; k < m; k++) w[k] = NULL;
+        for (uint32_t k = 0; ok && k < m; k++) ok = (w[k] = tok_text(f, ti + 1 + k)) != NULL;
+        Buf b = { 0 };
+        put_canon(&b, f->src, &f->toks.v[ti]);
+        if (ok) {
+            qsort(w, m, sizeof *w, cmp_str);
+            for (uint32_t k = 0; k < m; k++) { buf_c(&b, '\n'); ku_buf_str(&b, w[k]); }
+        }
+        for (uint32_t k = 0; k < m; k++) free(w[k]);
+        ok = ok && (v[*n] = ku_buf_take(&b)) != NULL;
+        if (!ok) free(b.s);
+        else (*n)++;
+    }
+    free(w);
+    if (!ok) {
+        for (uint32_t k = 0; v && k < *n; k++) free(v[k]);
+        free(v);
+        return NULL;
+    }
+    qsort(v, *n, sizeof *v, cmp_str);
+    return v;
+}
+
+/* Every ignore comment has the same tokens on its next line (SPEC 6.2). */
+static bool same_ignores(F *a, F *b)
+{
+    uint32_t na = 0, nb = 0;
+    char **va = ignore_keys(a, &na), **vb = ignore_keys(b, &nb);
+    bool same = va && vb && na == nb;
+    for (uint32_t i = 0; same && i < na; i++) same = strcmp(va[i], vb[i]) == 0;
+    for (uint32_t i = 0; va && i < na; i++) free(va[i]);
+    for (uint32_t i = 0; vb && i < nb; i++) free(vb[i]);
+    free(va);
+    free(vb);
+    return same;
+}
+
 /* The formatted text parses, holds the same tokens and comments, has the
- * same declarations, and every unnamed rule keeps its line. */
+ * same declarations, every unnamed rule keeps its line, and every ignore
+ * comment the same next line. */
 static bool verify(F *f, const KFile *file, const char *out, size_t outlen)
 {
     F g;
-    bool ok = f_init(&g, out, outlen) == 0 && same_texts(f, &g, false) && same_texts(f, &g, true);
+    bool ok = f_init(&g, out, outlen) == 0 && same_texts(f, &g, false) && same_texts(f, &g, true) &&
+              same_ignores(f, &g);
     KSources srcs;
     kd_sources_init(&srcs);
     KDiags diags;
@@ -953,7 +1079,9 @@ static char *format_parsed(const char *text, size_t len, const KFile *file, size
     if (f_init(&f, text, len) < 0) goto done;
     if (!f_decls(&f, file)) { *bad = !f.oom; goto done; }
     f.keep = calloc((size_t)f.ndecls + 1, sizeof *f.keep);
-    if (!f.keep) goto done;
+    f.tok_oline = malloc(((size_t)f.toks.n + 1) * sizeof *f.tok_oline);
+    if (!f.keep || !f.tok_oline) goto done;
+    for (uint32_t i = 0; i < f.toks.n; i++) f.tok_oline[i] = UINT32_MAX;
     /* The canonical layout, with the declarations that must keep their
      * lines; if the result failed its check (a bug), every declaration
      * keeps its lines. */

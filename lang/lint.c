@@ -386,25 +386,29 @@ void kl_lint(const KProgram *p, KDiags *d)
 
 /* ---- # kairos:ignore ------------------------------------------------------------ */
 
+/* A blank inside a line for the scanner (lang/lexer.l): a CRLF line's `\r`
+ * and a form feed are blanks here too, as for `kairos fmt`, which drops them. */
+static bool blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
 /* Does the comment at [lo, hi) of text, alone on its line, silence code?
  * Form: `# kairos:ignore K0701 K0706` (commas allowed; anything after
  * the codes, e.g. `-- reason`, is a remark). */
 static bool ignores(const char *text, uint32_t lo, uint32_t hi, const char *code)
 {
     for (uint32_t i = lo; i > 0 && text[i - 1] != '\n'; i--)
-        if (text[i - 1] != ' ' && text[i - 1] != '\t') return false;   /* not alone */
+        if (!blank(text[i - 1])) return false;           /* not alone */
     const char *s = text + lo, *end = text + hi;
     s++;                                                 /* '#' */
     while (s < end && (*s == ' ' || *s == '\t')) s++;
     static const char kw[] = "kairos:ignore";
     if ((size_t)(end - s) < sizeof kw - 1 || memcmp(s, kw, sizeof kw - 1) != 0) return false;
     s += sizeof kw - 1;
-    if (s < end && *s != ' ' && *s != '\t') return false;
+    if (s < end && !blank(*s)) return false;
     size_t clen = strlen(code);
     for (;;) {
-        while (s < end && (*s == ' ' || *s == '\t' || *s == ',')) s++;
+        while (s < end && (blank(*s) || *s == ',')) s++;
         const char *w = s;
-        while (s < end && *s != ' ' && *s != '\t' && *s != ',') s++;
+        while (s < end && !blank(*s) && *s != ',') s++;
         size_t n = (size_t)(s - w);
         if (n != 5 || w[0] != 'K' || !isdigit((unsigned char)w[1]) || !isdigit((unsigned char)w[2]) ||
             !isdigit((unsigned char)w[3]) || !isdigit((unsigned char)w[4]))

@@ -166,3 +166,23 @@ for fmt_dir in "$ROOT"/examples/*/ "$ROOT"/tests/golden/*/; do
         bad "$fmt_name: the formatted policy's schedule differs" "$TMP/fmt-diff"
     fi
 done
+
+# --- # kairos:ignore comments keep what they silence ---------------------------------
+# tests/fmt/ignores.py: every .kai of the repository and seeded mutants of it
+# (layout shaken, ignore comments put before random lines): the same
+# diagnostics before and after fmt, a fixed point, the same bytecode.  One
+# case per file.
+if command -v python3 >/dev/null 2>&1; then
+    python3 "$ROOT/tests/fmt/ignores.py" "$KAIROS" "$ROOT" >"$TMP/fmt-ign" 2>&1
+    fmt_p=$(sed -n 's/^ignores: \([0-9]*\) passed.*/\1/p' "$TMP/fmt-ign")
+    fmt_f=$(sed -n 's/^ignores: [0-9]* passed, \([0-9]*\) failed/\1/p' "$TMP/fmt-ign")
+    if [ -z "$fmt_p" ] || [ -z "$fmt_f" ]; then
+        bad "fmt/ignores: tests/fmt/ignores.py did not finish" "$TMP/fmt-ign"
+    else
+        pass=$((pass + fmt_p))
+        fail=$((fail + fmt_f))
+        grep '^FAIL: ' "$TMP/fmt-ign" | head -40
+    fi
+else
+    bad "fmt/ignores: no python3 (tools/deps.sh installs it)"
+fi
