@@ -81,7 +81,7 @@ static const Command commands[] = {
       "  --stats-format F  text (default) or json: the summary as one JSON document (implies --stats)\n"
       "  --skip-bad-rows   skip malformed rows (counted on standard error) instead of failing\n"
       "  --shard K/N       keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
-      "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
+      "  --stdin-format F  format of standard input and unnamed streams (csv or jsonl; default csv)\n"
       "  --no-progress     no progress line on a terminal\n"
       "  --jobs N          replay on N threads (default: one per CPU); the output is the same for any N\n"
       "  --memory SIZE     memory ceiling (K, M or G suffix; default 512M): rows waiting for the\n"
@@ -102,7 +102,7 @@ static const Command commands[] = {
       "  --from TIME       leave out the story before TIME (the replay still starts at the beginning)\n"
       "  --until TIME      horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
       "  --skip-bad-rows   skip malformed event rows instead of failing\n"
-      "  --stdin-format F  format of standard input (csv or jsonl; default csv)\n"
+      "  --stdin-format F  format of standard input and unnamed streams (csv or jsonl; default csv)\n"
       "  --no-progress     accepted as for simulate\n"
       CLI_SOURCE_HELP },
     { "diff", cmd_diff,
@@ -130,7 +130,7 @@ static const Command commands[] = {
       "                     holds is enough)\n"
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
-      "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      "  --stdin-format F   format of standard input and unnamed streams (csv or jsonl; default csv)\n"
       CLI_REPLAY_HELP
       CLI_SOURCE_HELP
       "Exit status: 0 (whether or not the schedules differ), 1 error, 2 bad usage (also a --fail-if\n"
@@ -151,7 +151,7 @@ static const Command commands[] = {
       "  --until TIME       horizon (RFC 3339 or Unix seconds); default: the latest event's time\n"
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --skip-bad-rows    skip malformed rows (counted on standard error) instead of failing\n"
-      "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      "  --stdin-format F   format of standard input and unnamed streams (csv or jsonl; default csv)\n"
       CLI_REPLAY_HELP
       CLI_SOURCE_HELP
       "Text and JSON add per variant the difference to the rule's first variant (Newcombe hybrid\n"
@@ -177,7 +177,7 @@ static const Command commands[] = {
       "  --format html      the only format (accepted for symmetry with diff)\n"
       "  --shard K/N        keep only customers whose FNV-1a 64 hash of the id is K modulo N\n"
       "  --skip-bad-rows    skip malformed rows (counted on the page) instead of failing\n"
-      "  --stdin-format F   format of standard input (csv or jsonl; default csv)\n"
+      "  --stdin-format F   format of standard input and unnamed streams (csv or jsonl; default csv)\n"
       CLI_REPLAY_HELP
       CLI_SOURCE_HELP
       "Exit status: 0, 1 error in the policy or the input (no output file), 2 bad usage.\n" },
