@@ -34,8 +34,9 @@ struct KoWriter {
     FILE *f;                      /* where the schedule goes */
     bool fresh;                   /* f is the caller's new file: written as rows come */
     char *mem; size_t len, cap;   /* else held back ... */
-    FILE *spill;                  /* ... past MEM_LIMIT */
-    bool nospill;                 /* the temporary file could not be made: in memory */
+    int spill;                    /* ... past MEM_LIMIT in a temporary file (-1: none), */
+    uint64_t spilled;             /* holding this many bytes before mem's */
+    bool nospill;                 /* no temporary file (none could be made or written): in memory */
     int error;                    /* errno of the first write error, or 0 */
     KsSink *db;                   /* a database table (source.h), else NULL */
     char *line; size_t lcap;      /* the row being formatted */
@@ -118,6 +119,49 @@ static const char *istr(const KImage *img, uint32_t si, size_t *n)
     return img->strings[si];
 }
 
+
+/* spill_out -- moves memory's bytes to the end of the temporary file
+ * (made at the first call, in $TMPDIR).  When none can be made or written
+ * (a small or full $TMPDIR), the file's bytes come back into memory and
+ * the rest of the schedule is held there: the schedule does not fail for
+ * want of a temporary file (SPEC 4.13). */
+static void spill_out(KoWriter *w)
+{
+    if (w->spill < 0 && (w->spill = kr_temp_fd("kairos-out")) < 0) { w->nospill = true; return; }
+    size_t done = 0;
+    while (done < w->len) {
+        ssize_t r = write(w->spill, w->mem + done, w->len - done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        done += (size_t)r;
+    }
+    if (done == w->len) {
+        w->spilled += w->len;
+        w->len = 0;
+        return;
+    }
+    /* the file's bytes, and those of this write that reached it, stay
+     * where they are in order: read the file back in front of memory */
+    uint64_t keep = w->spilled + done;
+    char *nm = keep + (w->len - done) <= SIZE_MAX ? malloc((size_t)keep + (w->len - done) + 1u) : NULL;
+    if (!nm) { w->error = ENOMEM; return; }
+    for (uint64_t at = 0; at < keep;) {
+        ssize_t r = pread(w->spill, nm + at, (size_t)(keep - at), (off_t)at);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { free(nm); w->error = r < 0 ? errno : EIO; return; }
+        at += (uint64_t)r;
+    }
+    memcpy(nm + keep, w->mem + done, w->len - done);
+    free(w->mem);
+    w->mem = nm;
+    w->len = w->cap = (size_t)keep + (w->len - done);
+    w->cap++;
+    close(w->spill);
+    w->spill = -1;
+    w->spilled = 0;
+    w->nospill = true;
+}
+
 /* ---- the sink ------------------------------------------------------------ */
 
 static void sink(KoWriter *w, const char *p, size_t n)
@@ -131,33 +175,17 @@ static void sink(KoWriter *w, const char *p, size_t n)
         if (fwrite(p, 1, n, w->f) != n) w->error = errno ? errno : EIO;
         return;
     }
-    if (!w->spill && (w->len + n <= MEM_LIMIT || w->nospill)) {
-        if (w->len + n > w->cap) {
-            size_t nc = w->cap ? w->cap : 1u << 16;
-            while (nc < w->len + n) nc *= 2;
-            char *nm = realloc(w->mem, nc);
-            if (!nm) { w->error = ENOMEM; return; }
-            w->mem = nm;
-            w->cap = nc;
-        }
-        memcpy(w->mem + w->len, p, n);
-        w->len += n;
-        return;
+    if (w->len + n > w->cap) {
+        size_t nc = w->cap ? w->cap : 1u << 16;
+        while (nc < w->len + n) nc *= 2;
+        char *nm = realloc(w->mem, nc);
+        if (!nm) { w->error = ENOMEM; return; }
+        w->mem = nm;
+        w->cap = nc;
     }
-    if (!w->spill) {
-        int fd = kr_temp_fd("kairos-out");         /* in $TMPDIR (tmpfile() ignores it) */
-        if (fd < 0 || !(w->spill = fdopen(fd, "w+"))) {
-            if (fd >= 0) close(fd);
-            w->nospill = true;                      /* no temporary file: held in memory */
-            sink(w, p, n);
-            return;
-        }
-        if (fwrite(w->mem, 1, w->len, w->spill) != w->len) { w->error = errno ? errno : EIO; return; }
-        free(w->mem);
-        w->mem = NULL;
-        w->len = w->cap = 0;
-    }
-    if (fwrite(p, 1, n, w->spill) != n) w->error = errno ? errno : EIO;
+    memcpy(w->mem + w->len, p, n);
+    w->len += n;
+    if (w->len > MEM_LIMIT && !w->nospill) spill_out(w);
 }
 
 static const char header[] = "time,customer,rule,action,survey,channel,attempt,variant\n";
@@ -167,6 +195,7 @@ KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const 
 {
     KoWriter *w = calloc(1, sizeof *w);
     if (!w) { fprintf(err, "kairos: out of memory\n"); return NULL; }
+    w->spill = -1;
     w->fmt = fmt;
     w->img = img;
     w->customers = customers;
@@ -241,20 +270,21 @@ int ko_emit(void *ctx, const KrRow *row) { return ko_row(ctx, row); }
 
 bool ko_failed(const KoWriter *w) { return w && w->error != 0; }
 
-/* Copies the held-back schedule out. */
+/* Copies the held-back schedule out: the temporary file's bytes, then
+ * memory's. */
 static void flush_held(KoWriter *w)
 {
     if (w->error) return;
-    if (w->spill) {
-        if (fflush(w->spill) != 0 || fseek(w->spill, 0, SEEK_SET) != 0) { w->error = errno ? errno : EIO; return; }
-        char buf[1 << 16];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, w->spill)) > 0)
-            if (fwrite(buf, 1, n, w->f) != n) { w->error = errno ? errno : EIO; return; }
-        if (ferror(w->spill)) { w->error = EIO; return; }
-    } else if (w->len && fwrite(w->mem, 1, w->len, w->f) != w->len) {
-        w->error = errno ? errno : EIO;
+    char buf[1 << 16];
+    for (uint64_t at = 0; w->spill >= 0 && at < w->spilled;) {
+        size_t want = w->spilled - at < sizeof buf ? (size_t)(w->spilled - at) : sizeof buf;
+        ssize_t r = pread(w->spill, buf, want, (off_t)at);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { w->error = r < 0 ? errno : EIO; return; }
+        if (fwrite(buf, 1, (size_t)r, w->f) != (size_t)r) { w->error = errno ? errno : EIO; return; }
+        at += (uint64_t)r;
     }
+    if (w->len && fwrite(w->mem, 1, w->len, w->f) != w->len) w->error = errno ? errno : EIO;
 }
 
 int ko_close(KoWriter *w, bool ok)
@@ -281,7 +311,7 @@ int ko_close(KoWriter *w, bool ok)
             status = -1;
         }
     }
-    if (w->spill) fclose(w->spill);
+    if (w->spill >= 0) close(w->spill);
     free(w->mem);
     free(w->line);
     free(w);

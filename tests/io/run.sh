@@ -593,4 +593,21 @@ run in-fifo-noext-jsonl 1 "^evfifo:1" 'K simulate p.kai evfifo --stdin-format js
 wait
 run in-regular-noext 1 "unknown event file format" 'cp ev.csv ev.txt && K simulate p.kai ev.txt'
 
+# ---- standard output held back without room for its temporary file (SPEC 4.13) -----
+# A schedule past 1 MiB waits in a temporary file; when that file cannot grow
+# (a small or full $TMPDIR; here a file-size limit) the rows come back into
+# memory and the run still succeeds, the same bytes as with room.
+/usr/bin/python3 - "$W/many.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("time,customer,event\n")
+    for i in range(40000):
+        f.write("2026-01-01T%02d:%02d:%02dZ,customer-%06d,ticket_closed\n" % (i // 3600 % 24, i // 60 % 60, i % 60, i))
+    f.write("2026-03-01T00:00:00Z,zz,login\n")      # the horizon: every ask is due before it
+PY
+cp "$ROOT/bench/single.kai" "$W/single.kai"
+run out-held-room 0 "" 'K simulate single.kai many.csv --no-progress >held-room.csv'
+run out-held-no-room 0 "" "(trap '' XFSZ; ulimit -f 1024; $TMO \"\$KAIROS\" simulate single.kai many.csv --no-progress) | cat >held-limited.csv"
+check out-held-same 'cmp -s held-room.csv held-limited.csv && [ $(wc -c <held-room.csv) -gt 1500000 ]'
+
 kt_end
