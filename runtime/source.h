@@ -107,6 +107,10 @@ KsSink *ks_sqlite_sink(const char *name, const char *uri, FILE *err);
 typedef struct KsUri { char *base, *table, *query; } KsUri;
 int  ks_uri_split(const char *name, const char *uri, bool sink, KsUri *u, FILE *err);
 void ks_uri_free(KsUri *u);
+/* Whether a table= name is used as it is in SQL (letters, digits, `_`
+ * and `.`, not starting with a digit: `schema.table` works); any other is
+ * quoted as one identifier (SPEC 5.13). */
+bool ks_plain_table(const char *t);
 /* "NAME: error: MESSAGE" then the SQL with a caret under the 1-based
  * character position pos (0: none). */
 void ks_sql_error(FILE *err, const char *name, const char *sql, long pos, const char *fmt, ...)

@@ -11,6 +11,7 @@
  * FROM STDIN (FORMAT csv, HEADER), COMMIT only when the run succeeded.
  */
 #include <dlfcn.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <libpq-fe.h>
@@ -25,7 +26,7 @@
     X(PQescapeIdentifier) X(PQexec) X(PQfinish) X(PQfname) X(PQfreemem) X(PQftype)   \
     X(PQgetCopyData) X(PQgetResult) X(PQnfields) X(PQprepare) X(PQputCopyData)        \
     X(PQputCopyEnd) X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus)   \
-    X(PQstatus)
+    X(PQstatus) X(PQsetNoticeProcessor)
 #define PQ_LIB "libpq.so.5"
 
 static struct {
@@ -57,6 +58,7 @@ static int pq_load(const char *name, FILE *err)
 }
 
 #define PQclear pq.f_PQclear
+#define PQsetNoticeProcessor pq.f_PQsetNoticeProcessor
 #define PQconnectdb pq.f_PQconnectdb
 #define PQdescribePrepared pq.f_PQdescribePrepared
 #define PQerrorMessage pq.f_PQerrorMessage
@@ -156,6 +158,8 @@ static void pg_close(KsRaw *r)
     free(p);
 }
 
+static void quiet_notice(void *arg, const char *msg) { (void)arg; (void)msg; }
+
 static PGconn *connect_to(const char *name, const char *base, FILE *err)
 {
     if (pq_load(name, err) != 0) return NULL;
@@ -167,6 +171,9 @@ static PGconn *connect_to(const char *name, const char *base, FILE *err)
         if (c) PQfinish(c);
         return NULL;
     }
+    /* the server's notices ("relation ... already exists, skipping") and
+     * warnings are not Kairos's messages: a failure says its own */
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
     return c;
 }
 
@@ -174,10 +181,7 @@ static PGconn *connect_to(const char *name, const char *base, FILE *err)
  * anything else quoted as one identifier. */
 static char *table_sql(PGconn *c, const char *t)
 {
-    bool plain = (t[0] < '0' || t[0] > '9');
-    for (const char *x = t; *x && plain; x++)
-        plain = (*x >= 'a' && *x <= 'z') || (*x >= 'A' && *x <= 'Z') || (*x >= '0' && *x <= '9') || *x == '_' || *x == '.';
-    if (plain) return strdup(t);
+    if (ks_plain_table(t)) return strdup(t);
     char *q = PQescapeIdentifier(c, t, strlen(t));
     char *r = q ? strdup(q) : NULL;
     if (q) PQfreemem(q);
@@ -212,7 +216,11 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
     } else {
         /* without a trailing semicolon: the query goes inside COPY (...) */
         size_t n = strlen(u.query);
-        while (n > 0 && (u.query[n - 1] == ';' || u.query[n - 1] == ' ' || u.query[n - 1] == '\n')) n--;
+        while (n > 0 && (u.query[n - 1] == ';' || isspace((unsigned char)u.query[n - 1]))) n--;
+        if (n == 0) {
+            if (err) fprintf(err, "%s: error: query= holds no statement\n", name);
+            goto fail;
+        }
         p->sql = strndup(u.query, n);
     }
     if (!p->sql) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }
@@ -245,9 +253,9 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
             PQfreemem(id);
         }
         if (cols) copy = malloc(strlen(cols) + strlen(p->sql) + 100u);
-        if (copy) sprintf(copy, "COPY (SELECT %s FROM (%s) AS kairos_q) TO STDOUT (FORMAT csv, HEADER)", cols, p->sql);
+        if (copy) sprintf(copy, "COPY (SELECT %s FROM (%s\n) AS kairos_q) TO STDOUT (FORMAT csv, HEADER)", cols, p->sql);
     } else {
-        copy = sprintf_alloc("COPY (%s) TO STDOUT (FORMAT csv, HEADER)", p->sql, NULL);
+        copy = sprintf_alloc("COPY (%s\n) TO STDOUT (FORMAT csv, HEADER)", p->sql, NULL);   /* \n: a last line's -- comment ends */
     }
     PQclear(res);
     res = NULL;

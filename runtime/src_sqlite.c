@@ -137,6 +137,7 @@ static void sq_close(KsRaw *r)
 
 static char *quote_ident(const char *t)
 {
+    if (ks_plain_table(t)) return strdup(t);      /* main.events: a schema and a table */
     size_t n = strlen(t), k = 0;
     char *o = malloc(2u * n + 3u);
     if (!o) return NULL;
@@ -150,6 +151,12 @@ static char *quote_ident(const char *t)
 static sqlite3 *open_db(const char *name, const char *path, int flags, FILE *err)
 {
     sqlite3 *db = NULL;
+    const char *other = strchr(path, '?');
+    if (other) {                    /* a parameter SQLite's file name would swallow */
+        if (err) fprintf(err, "%s: error: unknown parameter '%.*s' (a SQLite source takes table= or query=)\n",
+                         name, (int)strcspn(other + 1, "&"), other + 1);
+        return NULL;
+    }
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
         if (err) fprintf(err, "%s: error: cannot open: %s\n", name, db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
@@ -179,7 +186,8 @@ KsRaw *ks_sqlite_open(const char *name, const char *uri, FILE *err)
         q->sql = strdup(u.query);
     }
     if (!q->sql) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }
-    if (sqlite3_prepare_v2(q->db, q->sql, -1, &q->st, NULL) != SQLITE_OK) {
+    const char *tail = NULL;
+    if (sqlite3_prepare_v2(q->db, q->sql, -1, &q->st, &tail) != SQLITE_OK) {
         int off = sqlite3_error_offset(q->db);
         long pos = 0;
         if (off >= 0) {             /* byte offset -> character position */
@@ -187,6 +195,19 @@ KsRaw *ks_sqlite_open(const char *name, const char *uri, FILE *err)
             for (int i = 0; i < off && q->sql[i]; i++) if (((unsigned char)q->sql[i] & 0xC0u) != 0x80u) pos++;
         }
         ks_sql_error(err, name, q->sql, pos, "query error: %s", sqlite3_errmsg(q->db));
+        goto fail;
+    }
+    if (!q->st) {                   /* only blanks, comments, semicolons */
+        if (err) fprintf(err, "%s: error: query= holds no statement\n", name);
+        goto fail;
+    }
+    /* one statement: SQLite would run the first and drop the rest without a
+     * word (PostgreSQL refuses them) */
+    sqlite3_stmt *more = NULL;
+    int rc = tail ? sqlite3_prepare_v2(q->db, tail, -1, &more, NULL) : SQLITE_OK;
+    sqlite3_finalize(more);
+    if (rc != SQLITE_OK || more) {
+        if (err) fprintf(err, "%s: error: query= holds more than one statement: give one SELECT\n", name);
         goto fail;
     }
     ks_uri_free(&u);

@@ -78,7 +78,17 @@ KsSink *ks_sink_open(const char *uri, FILE *err)
 int ks_sink_write(KsSink *k, const char *line, size_t len) { return k->write(k, line, len); }
 int ks_sink_close(KsSink *k, bool ok) { return k->close(k, ok); }
 
-static char *decode(const char *s, size_t n)
+bool ks_plain_table(const char *t)
+{
+    bool plain = t[0] && (t[0] < '0' || t[0] > '9');
+    for (const char *x = t; *x && plain; x++)
+        plain = (*x >= 'a' && *x <= 'z') || (*x >= 'A' && *x <= 'Z') || (*x >= '0' && *x <= '9') || *x == '_' || *x == '.';
+    return plain;
+}
+
+/* decode -- the n bytes at s with %XX decoded; *nul set when one decodes
+ * to a NUL byte (which no name or query may hold: it would end it). */
+static char *decode(const char *s, size_t n, bool *nul)
 {
     char *o = malloc(n + 1u);
     if (!o) return NULL;
@@ -87,6 +97,7 @@ static char *decode(const char *s, size_t n)
         if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
             char h[3] = { s[i + 1], s[i + 2], 0 };
             o[k++] = (char)strtol(h, NULL, 16);
+            if (!o[k - 1]) *nul = true;
             i += 2;
         } else {
             o[k++] = s[i];
@@ -106,17 +117,17 @@ static int uri_split(const char *uri, KsUri *u, char *msg, size_t cap)
     if (!u->base) { snprintf(msg, cap, "out of memory"); return -1; }
     memcpy(u->base, uri, blen);
     u->base[blen] = 0;
-    bool first = true;
+    bool first = true, nul = false;
     for (const char *p = q ? q + 1 : NULL; p && *p;) {
         if (starts(p, "query=")) {                  /* to the end of the name */
-            u->query = decode(p + 6, strlen(p + 6));
+            u->query = decode(p + 6, strlen(p + 6), &nul);
             break;
         }
         const char *amp = strchr(p, '&');
         size_t n = amp ? (size_t)(amp - p) : strlen(p);
         if (starts(p, "table=")) {
             free(u->table);
-            u->table = decode(p + 6, n - 6);
+            u->table = decode(p + 6, n - 6, &nul);
         } else if (n > 0) {
             size_t bl = strlen(u->base);
             u->base[bl] = first ? '?' : '&';
@@ -125,6 +136,11 @@ static int uri_split(const char *uri, KsUri *u, char *msg, size_t cap)
             first = false;
         }
         p = amp ? amp + 1 : NULL;
+    }
+    if (nul) {
+        snprintf(msg, cap, "%%00 (a NUL byte) in table= or query=: it would end the name there");
+        ks_uri_free(u);
+        return -1;
     }
     if ((u->table && !u->table[0]) || (u->query && !u->query[0])) {
         snprintf(msg, cap, "empty %s= parameter", u->table && !u->table[0] ? "table" : "query");

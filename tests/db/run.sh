@@ -109,6 +109,18 @@ if "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "$URI&table=sc
     check "pg -o table=schedule: read back differs" "$EX/expected.csv" "$TMP/s3.csv"
 else bad "pg -o table=schedule failed" "$TMP/err"
 fi
+# the second time the table exists: the server's notice about it is not
+# printed (standard error stays empty)
+if "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "$URI&table=schedule" 2>"$TMP/err" && [ ! -s "$TMP/err" ]; then ok
+else bad "pg -o into an existing table: a message on standard error" "$TMP/err"
+fi
+# a query whose last line ends in a -- comment (the COPY around it goes on
+# on a line of its own)
+"$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT * FROM events -- every row" >"$TMP/s7.csv" 2>"$TMP/err" ||
+    bad "pg query= ending in a -- comment failed" "$TMP/err"
+check "pg query= ending in a -- comment: schedule differs" "$EX/expected.csv" "$TMP/s7.csv"
+check_err "pg: no statement" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=;: error: query= holds no statement" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=;"
 # a failed run leaves the table as it was
 printf 'time,customer,event\n2026-03-01T00:00:00Z,c1,purchase\nnot-a-time,c2,purchase\n' >"$TMP/bad.csv"
 "$KAIROS" simulate --no-progress "$POLICY" "$TMP/bad.csv" -o "$URI&table=schedule" >/dev/null 2>&1
@@ -222,5 +234,19 @@ check_err "sqlite: query error" 1 "sqlite:events.db?query=SELECT time, customer 
     "$KAIROS" simulate --no-progress "$POLICY" "sqlite:events.db?query=SELECT time, customer FROM events WHER event = 1"
 check_err "sqlite: no such file" 1 "sqlite:nosuch.db?table=events: error: cannot open: unable to open database file" \
     "$KAIROS" simulate --no-progress "$POLICY" "sqlite:nosuch.db?table=events"
+# table=schema.table is a schema and a table, as for PostgreSQL (SPEC 5.13)
+"$KAIROS" simulate --no-progress "$POLICY" "sqlite:$DB?table=main.events" >"$TMP/q6.csv" 2>"$TMP/err" || bad "sqlite table=main.events failed" "$TMP/err"
+check "sqlite table=main.events: schedule differs" "$EX/expected.csv" "$TMP/q6.csv"
+# what SQLite would have run otherwise without a word: the first statement
+# only, a NUL-cut name, an unknown parameter taken into the file name
+check_err "sqlite: two statements" 1 "sqlite:events.db?query=SELECT * FROM events; DELETE FROM events: error: query= holds more than one statement: give one SELECT" \
+    "$KAIROS" simulate --no-progress "$POLICY" "sqlite:events.db?query=SELECT * FROM events; DELETE FROM events"
+check_err "sqlite: no statement" 1 "sqlite:events.db?query=-- nothing: error: query= holds no statement" \
+    "$KAIROS" simulate --no-progress "$POLICY" "sqlite:events.db?query=-- nothing"
+check_err "sqlite: %00 in table=" 1 "sqlite:events.db?table=events%00_old: error: %00 (a NUL byte) in table= or query=: it would end the name there" \
+    "$KAIROS" simulate --no-progress "$POLICY" "sqlite:events.db?table=events%00_old"
+check_err "sqlite: unknown parameter" 1 "sqlite:new.db?mode=rwc&table=t: error: unknown parameter 'mode=rwc' (a SQLite source takes table= or query=)" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "sqlite:new.db?mode=rwc&table=t"
+if [ -e "$TMP/new.db?mode=rwc" ] || [ -e "$TMP/new.db" ]; then bad "sqlite: unknown parameter: a file was made"; else ok; fi
 
 finish
