@@ -258,6 +258,7 @@ static int header(KiSrc *s, CsvState *st)
     KrInputCtx *c = s->ctx;
     while (s->end - s->pos < 3 && !s->eof) if (ki_fill(s) < 0) return -1;
     if (s->end - s->pos >= 3 && memcmp(s->buf + s->pos, "\xEF\xBB\xBF", 3) == 0) s->pos += 3;
+    if (ki_gzip_data(s, s->buf + s->pos, s->end - s->pos)) return -1;
     if (s->pos == s->end) return ki_error(s, 1, 1, "empty file: expected a header row with the columns time, customer, event");
     /* cut the header with room for any number of columns */
     CsvCut ct;

@@ -370,6 +370,16 @@ const char *ki_bad_id(const char *s, size_t len)
 
 const char *kr_bad_customer_id(const char *s, size_t len) { return ki_bad_id(s, len); }
 
+bool ki_gzip_data(KiSrc *s, const char *p, size_t n)
+{
+    if (s->gzip || n < 3 || memcmp(p, "\x1F\x8B\x08", 3) != 0) return false;
+    ki_error(s, 1, 0, "%s", s->is_stdin || s->fd >= 0
+             ? "this is gzip data, and only files named .gz are decompressed: pipe it through gunzip "
+               "(or zcat), or name the file .gz"
+             : "this is gzip data, which a database column cannot hold as an event log");
+    return true;
+}
+
 int ki_customer_hashed(KrInputCtx *c, const char *s, size_t len, uint64_t h, KiRow *r)
 {
     const KrOptions *o = c->opt;

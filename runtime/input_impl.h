@@ -194,6 +194,10 @@ static inline bool ki_wants(const KrInputCtx *c, uint32_t ev, uint32_t attr)
 }
 /* Why the bytes s cannot be a customer id (not UTF-8, a NUL byte), or NULL. */
 const char *ki_bad_id(const char *s, size_t len);
+/* Whether the first bytes p[0, n) of a stream not named .gz are gzip data
+ * (1F 8B 08): then an error says so (standard input and unnamed streams are
+ * not decompressed, SPEC 5.1), and true. */
+bool ki_gzip_data(KiSrc *s, const char *p, size_t n);
 /* Customer id of a row: 1 = keep (r->customer and r->route set), 0 =
  * outside the shard, -1 = out of memory. */
 int  ki_customer(KrInputCtx *c, const char *s, size_t len, KiRow *r);

@@ -829,6 +829,7 @@ int ki_line_next(KiSrc *s, const char **pp, size_t *lenp, size_t *adv)
         if (len > MAX_LINE) return ki_error(s, s->line, 0, "line longer than 64 MiB");
         *adv = nl ? len + 1u : avail;
         if (s->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) { p += 3; len -= 3; }
+        if (s->line == 1 && ki_gzip_data(s, p, avail)) return -1;
         *pp = p;
         *lenp = len;
         return 1;

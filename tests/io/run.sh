@@ -610,4 +610,10 @@ run out-held-room 0 "" 'K simulate single.kai many.csv --no-progress >held-room.
 run out-held-no-room 0 "" "(trap '' XFSZ; ulimit -f 1024; $TMO \"\$KAIROS\" simulate single.kai many.csv --no-progress) | cat >held-limited.csv"
 check out-held-same 'cmp -s held-room.csv held-limited.csv && [ $(wc -c <held-room.csv) -gt 1500000 ]'
 
+# ---- gzip data where no .gz name says so (SPEC 5.1: only .gz files are decompressed) ----
+gzip -c "$W/ev.csv" >"$W/ev-stdin.gz"
+run in-gzip-stdin 1 "^<stdin>:1: error: this is gzip data, and only files named .gz are decompressed" 'K simulate p.kai - <ev-stdin.gz'
+run in-gzip-stdin-jsonl 1 "^<stdin>:1: error: this is gzip data" 'K simulate p.kai - --stdin-format jsonl <ev-stdin.gz'
+run in-gzip-misnamed 1 "^ev-gz.csv:1: error: this is gzip data" 'cp ev-stdin.gz ev-gz.csv && K simulate p.kai ev-gz.csv'
+
 kt_end
