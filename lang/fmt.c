@@ -966,10 +966,10 @@ static char **tok_texts(F *f, bool comments, uint32_t *n)
     return v;
 }
 
-static bool same_texts(F *a, F *b, bool comments)
+/* same_lists -- whether two sorted lists of texts are equal (false when
+ * either is NULL: out of memory); frees both. */
+static bool same_lists(char **va, uint32_t na, char **vb, uint32_t nb)
 {
-    uint32_t na = 0, nb = 0;
-    char **va = tok_texts(a, comments, &na), **vb = tok_texts(b, comments, &nb);
     bool same = va && vb && na == nb;
     for (uint32_t i = 0; same && i < na; i++) same = strcmp(va[i], vb[i]) == 0;
     for (uint32_t i = 0; va && i < na; i++) free(va[i]);
@@ -977,6 +977,13 @@ static bool same_texts(F *a, F *b, bool comments)
     free(va);
     free(vb);
     return same;
+}
+
+static bool same_texts(F *a, F *b, bool comments)
+{
+    uint32_t na = 0, nb = 0;
+    char **va = tok_texts(a, comments, &na), **vb = tok_texts(b, comments, &nb);
+    return same_lists(va, na, vb, nb);
 }
 
 /* Sorted keys of the ignore comments: the comment's text, then the sorted
@@ -1018,13 +1025,7 @@ static bool same_ignores(F *a, F *b)
 {
     uint32_t na = 0, nb = 0;
     char **va = ignore_keys(a, &na), **vb = ignore_keys(b, &nb);
-    bool same = va && vb && na == nb;
-    for (uint32_t i = 0; same && i < na; i++) same = strcmp(va[i], vb[i]) == 0;
-    for (uint32_t i = 0; va && i < na; i++) free(va[i]);
-    for (uint32_t i = 0; vb && i < nb; i++) free(vb[i]);
-    free(va);
-    free(vb);
-    return same;
+    return same_lists(va, na, vb, nb);
 }
 
 /* The formatted text parses, holds the same tokens and comments, has the
