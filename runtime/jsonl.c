@@ -436,23 +436,14 @@ static int finish(JState *j, uint64_t line)
     r->event = j->event;
     r->line = line;
     /* the last of duplicate keys wins, a missing value (KB_UNKNOWN: null,
-     * "", nested) too: the attributes decided missing are remembered in
-     * gone (past its size, the later pendings are searched) */
-    uint32_t n = 0, ng = 0;
-    uint32_t gone[KI_MAX_ATTRS];
+     * "", nested) too: a pending with a later one of its key is skipped */
+    uint32_t n = 0;
     for (uint32_t i = j->npend; i-- > 0 && n < KI_MAX_ATTRS;) {
         const Pending *p = &j->pend[i];
-        if (!ki_wants(c, j->event, p->attr)) continue;
-        bool seen = false;
-        for (uint32_t m = 0; m < n && !seen; m++) seen = r->ids[m] == p->attr;
-        for (uint32_t m = 0; m < ng && !seen; m++) seen = gone[m] == p->attr;
-        if (!seen && ng == KI_MAX_ATTRS)
-            for (uint32_t m = i + 1u; m < j->npend && !seen; m++) seen = j->pend[m].attr == p->attr;
-        if (seen) continue;
-        if (p->tag == KB_UNKNOWN) {
-            if (ng < KI_MAX_ATTRS) gone[ng++] = p->attr;
-            continue;
-        }
+        if (p->tag == KB_UNKNOWN || !ki_wants(c, j->event, p->attr)) continue;
+        bool later = false;
+        for (uint32_t m = i + 1u; m < j->npend && !later; m++) later = j->pend[m].attr == p->attr;
+        if (later) continue;
         KrValue *v = &r->vals[n];
         if (p->tag == KB_STR && c->attr_type && c->attr_type[p->attr]) {     /* declared type (source.h) */
             char msg[256];
