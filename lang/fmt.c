@@ -723,10 +723,7 @@ static bool is_ignore(const F *f, uint32_t ti)
 {
     const FTok *t = &f->toks.v[ti];
     if (t->kind != FT_COMMENT || (ti > 0 && t->nl_before == 0)) return false;   /* end of line */
-    const char *s = f->src + t->lo + 1, *end = f->src + t->hi;
-    while (s < end && (*s == ' ' || *s == '\t')) s++;
-    static const char kw[] = "kairos:ignore";
-    return (size_t)(end - s) >= sizeof kw - 1 && memcmp(s, kw, sizeof kw - 1) == 0;
+    return kl_ignore_start(f->src + t->lo, f->src + t->hi) != NULL;
 }
 
 /* The code tokens on the line after comment ti: toks[ti+1 .. ti+1+n). */

@@ -109,5 +109,9 @@ void kl_lint(const KProgram *p, KDiags *diags);
 /* Removes the warnings silenced by a `# kairos:ignore CODE...` comment on
  * the line above them (with their notes).  Errors are never removed. */
 void kl_apply_ignores(const KProgram *p, KDiags *diags);
+/* The comment [s, end) (from its '#') starts `# kairos:ignore`: where its
+ * codes begin (just past the keyword), else NULL.  The one test for such a
+ * comment (kl_apply_ignores; kairos fmt keeps its next line). */
+const char *kl_ignore_start(const char *s, const char *end);
 
 #endif

@@ -390,6 +390,15 @@ void kl_lint(const KProgram *p, KDiags *d)
  * and a form feed are blanks here too, as for `kairos fmt`, which drops them. */
 static bool blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
+const char *kl_ignore_start(const char *s, const char *end)
+{
+    s++;                                                 /* '#' */
+    while (s < end && (*s == ' ' || *s == '\t')) s++;
+    static const char kw[] = "kairos:ignore";
+    if ((size_t)(end - s) < sizeof kw - 1 || memcmp(s, kw, sizeof kw - 1) != 0) return NULL;
+    return s + sizeof kw - 1;
+}
+
 /* Does the comment at [lo, hi) of text, alone on its line, silence code?
  * Form: `# kairos:ignore K0701 K0706` (commas allowed; anything after
  * the codes, e.g. `-- reason`, is a remark). */
@@ -397,13 +406,8 @@ static bool ignores(const char *text, uint32_t lo, uint32_t hi, const char *code
 {
     for (uint32_t i = lo; i > 0 && text[i - 1] != '\n'; i--)
         if (!blank(text[i - 1])) return false;           /* not alone */
-    const char *s = text + lo, *end = text + hi;
-    s++;                                                 /* '#' */
-    while (s < end && (*s == ' ' || *s == '\t')) s++;
-    static const char kw[] = "kairos:ignore";
-    if ((size_t)(end - s) < sizeof kw - 1 || memcmp(s, kw, sizeof kw - 1) != 0) return false;
-    s += sizeof kw - 1;
-    if (s < end && !blank(*s)) return false;
+    const char *s = kl_ignore_start(text + lo, text + hi), *end = text + hi;
+    if (!s || (s < end && !blank(*s))) return false;
     size_t clen = strlen(code);
     for (;;) {
         while (s < end && (blank(*s) || *s == ',')) s++;
