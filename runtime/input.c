@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../lang/util.h"
 #include "input_impl.h"
 #include "source.h"
 
@@ -353,16 +354,9 @@ const char *ki_bad_id(const char *s, size_t len)
         if ((w & hi) != 0 || (((w | hi) - ones) & hi) != hi) break;
     }
     while (p < e) {
-        unsigned char b = *p;
-        if (b >= 0x01 && b < 0x80) { p++; continue; }
-        if (b == 0) return "it holds a NUL byte";
-        size_t n = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
-        if (n == 0 || (size_t)(e - p) < n) return "it is not valid UTF-8";
-        for (size_t i = 1; i < n; i++)
-            if ((p[i] & 0xC0) != 0x80) return "it is not valid UTF-8";
-        if ((b == 0xE0 && p[1] < 0xA0) || (b == 0xED && p[1] >= 0xA0) ||
-            (b == 0xF0 && p[1] < 0x90) || (b == 0xF4 && p[1] >= 0x90))
-            return "it is not valid UTF-8";
+        if (*p == 0) return "it holds a NUL byte";
+        size_t n = ku_utf8_char((const char *)p, (size_t)(e - p), NULL);
+        if (n == 0) return "it is not valid UTF-8";
         p += n;
     }
     return NULL;
