@@ -354,6 +354,7 @@ const char *ki_bad_id(const char *s, size_t len)
         if ((w & hi) != 0 || (((w | hi) - ones) & hi) != hi) break;
     }
     while (p < e) {
+        if (*p >= 0x01 && *p < 0x80) { p++; continue; }    /* the ASCII tail: no call */
         if (*p == 0) return "it holds a NUL byte";
         size_t n = ku_utf8_char((const char *)p, (size_t)(e - p), NULL);
         if (n == 0) return "it is not valid UTF-8";
