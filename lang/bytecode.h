@@ -193,8 +193,8 @@ enum { KB_RULE_MIN_SIZE = 0 KB_RULE_FIELDS(KB_RULE_SIZE_) };
 /* The .kbc format version (lang/kbc.c writes it, kb_read accepts only it).
  * A change of KB_RULE_FIELDS changes the file: bump the version, and the
  * rule size it is known by here. */
-#define KBC_VERSION 2u
-_Static_assert(KBC_VERSION != 2u || KB_RULE_MIN_SIZE == 91,
+#define KBC_VERSION 3u
+_Static_assert(KBC_VERSION != 3u || KB_RULE_MIN_SIZE == 91,
                "KB_RULE_FIELDS changed the .kbc rule layout: bump KBC_VERSION");
 
 typedef struct KbCap {            /* top-level cap N per WINDOW [on channels] */
@@ -231,6 +231,8 @@ typedef struct KbAttrRead {
     uint32_t rule, attr;          /* rule index, attribute index */
     uint32_t file;                /* string index: the source file's name */
     uint32_t line, col;           /* of the name, from 1 */
+    uint32_t tag;                 /* the type tag every TATTR of this rule and attribute
+                                     reads it as; KB_UNTYPED when they differ (version 3) */
 } KbAttrRead;
 typedef struct KbLetName {
     uint32_t pc;                  /* code word of an instruction start; ascending */

@@ -721,13 +721,16 @@ static void gen_call(Gen *g, Fn *f, const KExpr *e, KbTag hint)
 }
 
 /* Debug information: rule g->cur_rule reads attribute a of its trigger
- * event, named at g->name_span (the first such place per rule and
- * attribute is kept). */
-static void note_attr_read(Gen *g, const Fn *f, uint32_t a)
+ * event as type t, named at g->name_span (the first such place per rule
+ * and attribute is kept; reads as two types keep KB_UNTYPED). */
+static void note_attr_read(Gen *g, const Fn *f, uint32_t a, uint32_t t)
 {
     if (f->trigger_event == KB_NONE || g->cur_rule == KB_NONE) return;
     for (uint32_t i = g->nareads; i-- > 0 && g->areads[i].rule == g->cur_rule;)
-        if (g->areads[i].attr == a) return;
+        if (g->areads[i].attr == a) {
+            if (g->areads[i].tag != t) g->areads[i].tag = KB_UNTYPED;
+            return;
+        }
     const KSources *s = &g->p->sources;
     KSpan sp = g->name_span;
     if (sp.src >= s->n) return;
@@ -744,7 +747,7 @@ static void note_attr_read(Gen *g, const Fn *f, uint32_t a)
         fail(g, "out of memory");
         return;
     }
-    g->areads[g->nareads++] = (KbAttrRead){ g->cur_rule, a, file, line, col };
+    g->areads[g->nareads++] = (KbAttrRead){ g->cur_rule, a, file, line, col, t };
 }
 
 /* Reads an attribute: of the trigger (TATTR), of the counted event (ATTR)
@@ -756,13 +759,13 @@ static void gen_attr(Gen *g, Fn *f, KRes res, const char *name, uint32_t t)
     switch (res) {
     case KRES_TRIGGER_ATTR:
         keep_attr(g, f->trigger_event, a);
-        note_attr_read(g, f, a);
+        note_attr_read(g, f, a, t);
         emit(g, f, KB_OP_TATTR, 2, a, t);
         break;
     case KRES_EVENT_ATTR:
         if (f->counted_event == KB_NONE) {          /* outside a count: the trigger's */
             keep_attr(g, f->trigger_event, a);
-            note_attr_read(g, f, a);
+            note_attr_read(g, f, a, t);
             emit(g, f, KB_OP_TATTR, 2, a, t);
         } else {
             keep_attr(g, f->counted_event, a);

@@ -405,6 +405,8 @@ void kb_disasm(const KImage *img, FILE *out)
         if (img->rules && a->rule < img->nrules) put_name(img, img->rules[a->rule].name, out);
         fputs("  ", out);
         ATTRN(a->attr);
+        fputs(" as ", out);
+        put_tag(a->tag, out);
         fputs("  at ", out);
         put_name(img, a->file, out);
         fprintf(out, ":%u:%u", a->line, a->col);

@@ -271,6 +271,7 @@ int kb_write(const KImage *img, uint8_t **out, size_t *outlen)
         w_u32(&w, a->file);
         w_u32(&w, a->line);
         w_u32(&w, a->col);
+        w_u32(&w, a->tag);
     }
     w_u32(&w, img->nlet_names);
     for (uint32_t i = 0; i < img->nlet_names; i++) {
@@ -609,7 +610,7 @@ static void r_sections(Rd *r, KImage *img, size_t file_end)
     if (r->bad) return;
 
     r_begin(r, SEC_DEBUG, file_end);
-    uint32_t nar = r_count(r, 20);
+    uint32_t nar = r_count(r, 24);
     img->attr_reads = r_alloc(r, nar, sizeof *img->attr_reads);
     if (r->bad) return;
     img->nattr_reads = nar;
@@ -620,6 +621,7 @@ static void r_sections(Rd *r, KImage *img, size_t file_end)
         a->file = r_u32(r);
         a->line = r_u32(r);
         a->col = r_u32(r);
+        a->tag = r_u32(r);
     }
     uint32_t nln = r->bad ? 0 : r_count(r, 8);
     img->let_names = r_alloc(r, nln, sizeof *img->let_names);

@@ -461,6 +461,7 @@ static int check_debug(Vf *v)
         if (a->line == 0 || a->col == 0)
             return vfail(v, "debug: attribute read %u: position %u:%u (lines and columns count from 1)",
                          i, a->line, a->col);
+        if (!tag_ok(a->tag)) return vfail(v, "debug: attribute read %u: bad type tag %u", i, a->tag);
     }
     for (uint32_t i = 0; i < img->nlet_names; i++) {
         const KbLetName *l = &img->let_names[i];

@@ -354,6 +354,27 @@ int64_t kr_engine_last_time(const KrEngine *e);
  * of kind ev was replayed. */
 bool kr_engine_attr_carried(const KrEngine *e, uint32_t i);
 bool kr_engine_event_seen(const KrEngine *e, uint32_t ev);
+/* Trigger attribute read i as its type (img->attr_reads[i].tag, not
+ * KB_UNTYPED): the events of the rule's trigger kind that carried the
+ * attribute, how many of them held a value of another type (which the
+ * rule reads as unknown: SPEC 4.14), and the earliest such value as text
+ * (ties: the byte-wise smallest text; the same whatever the order or the
+ * buckets the events come in). */
+enum { KR_TALLY_TEXT = 40 };
+typedef struct KrTypeTally {
+    uint64_t carried, other;
+    int64_t first_time;           /* of the earliest value of another type; INT64_MAX: none */
+    uint8_t first_tag;            /* its type (KB_NUM, KB_STR, KB_BOOL) */
+    uint8_t first_len;            /* bytes of first */
+    bool first_cut;               /* the value was longer than KR_TALLY_TEXT bytes */
+    char first[KR_TALLY_TEXT];
+} KrTypeTally;
+/* kr_engine_type_tally: read i's tally (NULL for a read that takes any type). */
+const KrTypeTally *kr_engine_type_tally(const KrEngine *e, uint32_t i);
+/* A time as YYYY-MM-DDTHH:MM:SSZ (one past the last formattable second as
+ * "after 9999-12-31T23:59:59Z"). */
+void kr_fmt_time(int64_t t, char *buf, size_t n);
+void kr_type_tally_merge(KrTypeTally *to, const KrTypeTally *from);
 /* The tz values of identify events that name no time zone (SPEC 4.11: the
  * customer keeps the policy's zone), as a KrBadZones. */
 enum { KR_BAD_ZONES = 8 };
@@ -436,6 +457,7 @@ const KrStats *kp_lane_stats(const KpRun *r, uint32_t lane);   /* kp_stats is la
  * then the lowest bucket), or NULL (out of memory). */
 const char *kp_error(const KpRun *r);
 bool kp_attr_unseen(const KpRun *r, uint32_t i);
+const KrTypeTally *kp_type_tally(const KpRun *r, uint32_t i);   /* kr_engine_type_tally's, summed */
 const KrBadZones *kp_bad_zones(const KpRun *r);   /* lane 0's, summed over the buckets */
 /* (simulate.c) The warning about them on err, after a run (nothing when
  * there were none); img: the policy whose zone they keep, or NULL (several

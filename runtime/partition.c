@@ -192,6 +192,7 @@ typedef struct AccLane {
     uint64_t events, customers;
     uint64_t (*st)[KR_ST__COUNT];
     uint8_t *carried, *seen;
+    KrTypeTally *types;
     KrBadZones badz;
     uint32_t *ids; KrValue *vals;
     KrRow *rows; size_t nrows, caprows;   /* the bucket's rows as emitted (kept from bucket to bucket) */
@@ -213,6 +214,14 @@ typedef struct Acc {
     char errmsg[512], firstmsg[512]; /* the engine's message: this bucket's, the lowest's */
 } Acc;
 
+/* One KrTypeTally per trigger attribute read of img, none counted yet. */
+static KrTypeTally *tallies_new(const KImage *img)
+{
+    KrTypeTally *t = calloc(img->nattr_reads + 1u, sizeof *t);
+    for (uint32_t i = 0; t && i <= img->nattr_reads; i++) t[i].first_time = INT64_MAX;
+    return t;
+}
+
 /* An engine's view of the records (pass 2). */
 typedef struct Lane {
     const KImage *img;
@@ -222,6 +231,7 @@ typedef struct Lane {
     uint64_t *bits; uint32_t words;   /* ki_image_wants of img */
     KrStats stats;                /* summed over the buckets */
     uint8_t *carried, *seen;
+    KrTypeTally *types;
     KrBadZones badz;
 } Lane;
 
@@ -280,7 +290,8 @@ static int lane_init(Lane *l, const KImage *u, const KImage *img)
     l->stats.rule = calloc(img->nrules + 1u, sizeof *l->stats.rule);
     l->carried = calloc(img->nattr_reads + 1u, 1);
     l->seen = calloc(img->nevents + 1u, 1);
-    if (!l->evmap || !l->atmap || !l->bits || !l->stats.rule || !l->carried || !l->seen) return -1;
+    l->types = tallies_new(img);
+    if (!l->evmap || !l->atmap || !l->bits || !l->stats.rule || !l->carried || !l->seen || !l->types) return -1;
     ki_image_wants(img, l->bits, l->words);
     if (img == u) { l->ident = true; return 0; }
     bool same = u->nevents == img->nevents && u->nattrs == img->nattrs;
@@ -306,7 +317,7 @@ static int lane_init(Lane *l, const KImage *u, const KImage *img)
 static void lane_free(Lane *l)
 {
     free(l->evmap); free(l->atmap); free(l->bits);
-    free(l->stats.rule); free(l->carried); free(l->seen);
+    free(l->stats.rule); free(l->carried); free(l->seen); free(l->types);
 }
 
 /* ---- pass 1 --------------------------------------------------------------- */
@@ -1504,7 +1515,11 @@ again:
         al->customers += st->customers;
         for (uint32_t ri = 0; ri < img->nrules; ri++)
             for (int s = 0; s < KR_ST__COUNT; s++) al->st[ri][s] += st->rule[ri][s];
-        for (uint32_t j = 0; j < img->nattr_reads; j++) al->carried[j] |= kr_engine_attr_carried(eng[l], j);
+        for (uint32_t j = 0; j < img->nattr_reads; j++) {
+            al->carried[j] |= kr_engine_attr_carried(eng[l], j);
+            const KrTypeTally *t = kr_engine_type_tally(eng[l], j);
+            if (t) kr_type_tally_merge(&al->types[j], t);
+        }
         for (uint32_t j = 0; j < img->nevents; j++) al->seen[j] |= kr_engine_event_seen(eng[l], j);
         kr_bad_zones_merge(&al->badz, kr_engine_bad_zones(eng[l]));
     }
@@ -1577,9 +1592,10 @@ static int acc_init(Acc *a, KpRun *r)
         al->st = calloc(img->nrules + 1u, sizeof *al->st);
         al->carried = calloc(img->nattr_reads + 1u, 1);
         al->seen = calloc(img->nevents + 1u, 1);
+        al->types = tallies_new(img);
         al->ids = calloc(r->img->nattrs + 1u, sizeof *al->ids);
         al->vals = calloc(r->img->nattrs + 1u, sizeof *al->vals);
-        if (!al->st || !al->carried || !al->seen || !al->ids || !al->vals) return -1;
+        if (!al->st || !al->carried || !al->seen || !al->types || !al->ids || !al->vals) return -1;
     }
     return 0;
 }
@@ -1588,7 +1604,8 @@ static void acc_free(Acc *a)
 {
     for (uint32_t l = 0; l < KP_LANES; l++) {
         AccLane *al = &a->l[l];
-        free(al->st); free(al->carried); free(al->seen); free(al->ids); free(al->vals); free(al->rows);
+        free(al->st); free(al->carried); free(al->seen); free(al->types); free(al->ids); free(al->vals);
+        free(al->rows);
     }
     free(a->ord);
     free(a->tmp);
@@ -1936,7 +1953,10 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
             ln->stats.customers += al->customers;
             for (uint32_t ri = 0; ri < img->nrules; ri++)
                 for (int s = 0; s < KR_ST__COUNT; s++) ln->stats.rule[ri][s] += al->st[ri][s];
-            for (uint32_t i = 0; i < img->nattr_reads; i++) ln->carried[i] |= al->carried[i];
+            for (uint32_t i = 0; i < img->nattr_reads; i++) {
+                ln->carried[i] |= al->carried[i];
+                kr_type_tally_merge(&ln->types[i], &al->types[i]);
+            }
             for (uint32_t i = 0; i < img->nevents; i++) ln->seen[i] |= al->seen[i];
             kr_bad_zones_merge(&ln->badz, &al->badz);
         }
@@ -1957,6 +1977,13 @@ const KrStats *kp_lane_stats(const KpRun *r, uint32_t lane) { return &r->lane[la
 const char *kp_error(const KpRun *r) { return r->errmsg[0] ? r->errmsg : NULL; }
 
 const KrBadZones *kp_bad_zones(const KpRun *r) { return &r->lane[0].badz; }
+
+const KrTypeTally *kp_type_tally(const KpRun *r, uint32_t i)
+{
+    const Lane *l = &r->lane[0];
+    if (i >= l->img->nattr_reads || l->img->attr_reads[i].tag == KB_UNTYPED || !l->types) return NULL;
+    return &l->types[i];
+}
 
 bool kp_attr_unseen(const KpRun *r, uint32_t i)
 {

@@ -180,6 +180,11 @@ struct KrEngine {
     /* trigger attributes read (img->attr_reads): which an input event carried */
     uint8_t *ar_carried;          /* [nattr_reads] */
     uint32_t *ar_open;            /* event -> reads of it not carried yet */
+    KrTypeTally *ar_types;        /* [nattr_reads]: of the reads with a type */
+    uint32_t *ty_off, *ty_reads;  /* event -> ty_reads[ty_off[ev] .. ty_off[ev + 1]):
+                                     the reads with a type of rules it triggers, one of
+                                     each attribute and type */
+    uint32_t *ty_same;            /* [nattr_reads]: the read counted for this one */
     bool *ev_seen;                /* event -> an event of the kind was replayed */
 
     /* explain */
@@ -220,7 +225,7 @@ static int64_t win_lo(int64_t now, int64_t w)
  * saturated `time + duration`) is never formatted as a date: it reads
  * "after 9999-12-31T23:59:59Z" (no time before year 0000 reaches here:
  * inputs are range-checked and durations are not negative). */
-static void fmt_time(int64_t t, char *buf, size_t n)
+void kr_fmt_time(int64_t t, char *buf, size_t n)
 {
     if (t > KR_TIME_MAX || t < KR_TIME_MIN) {
         snprintf(buf, n, "%s", t > KR_TIME_MAX ? "after 9999-12-31T23:59:59Z" : "before 0000-01-01T00:00:00Z");
@@ -239,7 +244,7 @@ static void fmt_both(KzZone *z, int64_t t, char *buf, size_t n)
 {
     static const char *const wd[7] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
     char u[40];
-    fmt_time(t, u, sizeof u);
+    kr_fmt_time(t, u, sizeof u);
     if (t > KR_TIME_MAX || t < KR_TIME_MIN) { snprintf(buf, n, "%s", u); return; }
     KzLocal l;
     kz_to_local(z, t, &l);
@@ -364,7 +369,7 @@ static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *
 {
     if (!tracing(e, ci, ri) || t < e->opt.explain_from) return;
     char ts[40], msg[1024];
-    fmt_time(t, ts, sizeof ts);
+    kr_fmt_time(t, ts, sizeof ts);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -402,7 +407,7 @@ static void value_line(void *arg, int depth, const char *expr, const char *vtext
     }
     FILE *o = e->opt.explain_out;
     char ts[40];
-    fmt_time(vl->t, ts, sizeof ts);
+    kr_fmt_time(vl->t, ts, sizeof ts);
     trace_json_head(e, ts, vl->ri, "value", detail + depth * 2);
     fputs(",\"expr\":", o);
     if (expr) put_json_chars(o, expr);
@@ -948,7 +953,7 @@ static void describe_cap(const KrEngine *e, const KrCust *c, const char *kind, u
         if (mask ? (chan_bit(x->channel) & mask) == 0 : x->rule != rule) continue;
         if (++listed > 5) { at += snprintf(out + at, on - (size_t)at, ", ..."); break; }
         char tb[40];
-        fmt_time(x->time, tb, sizeof tb);
+        kr_fmt_time(x->time, tb, sizeof tb);
         at += snprintf(out + at, on - (size_t)at, "%s%s by %s", sep, tb, rule_name(e, x->rule));
         sep = ", ";
     }
@@ -1103,7 +1108,7 @@ static void tell(KrEngine *e, const Decided *x, KrDecision d)
     }
     case KR_D_NEXT: {
         char fb[40];
-        fmt_time(x->due, fb, sizeof fb);
+        kr_fmt_time(x->due, fb, sizeof fb);
         trace(e, ci, now, ri, "next", "attempt %u via %s due %s%s", k + 1, chan_name(e, x->ch), fb,
               x->moved ? " (moved out of quiet hours)" : "");
         break;
@@ -1123,8 +1128,8 @@ static void tell(KrEngine *e, const Decided *x, KrDecision d)
         break;
     case KR_D_HORIZON: {
         char hb[40], db[40];
-        fmt_time(x->horizon, hb, sizeof hb);
-        fmt_time(x->due, db, sizeof db);
+        kr_fmt_time(x->horizon, hb, sizeof hb);
+        kr_fmt_time(x->due, db, sizeof db);
         trace(e, ci, now, ri, "horizon", "due after the horizon %s: not sent", hb);
         sum_say(sum_of(e, ci, ri), true, "not sent \xe2\x80\x94 due %s, after the horizon %s", db, hb);
         break;
@@ -1499,8 +1504,8 @@ static int boundary_bound(KrEngine *e, uint32_t ci, uint32_t ri, int64_t upto)
     size_t len = 0;
     const char *id = kr_pool_str(e->customers, ci, &len);
     char fb[40], ub[40];
-    fmt_time(c->first, fb, sizeof fb);
-    fmt_time(upto, ub, sizeof ub);
+    kr_fmt_time(c->first, fb, sizeof fb);
+    kr_fmt_time(upto, ub, sizeof ub);
     snprintf(e->errmsg, sizeof e->errmsg,
              "rule `%s`: its `every` period gives customer \"%.*s%s\" more than %d boundaries "
              "between its first event (%s) and %s; use a longer period or an earlier --until",
@@ -1689,6 +1694,75 @@ static void note_carried(KrEngine *e, const KrEvent *ev)
     }
 }
 
+/* Counts the trigger attributes that ev carries as a value of another
+ * type than a rule reads them as (kr_engine_type_tally). */
+static void tally_types(KrEngine *e, const KrEvent *ev)
+{
+    const KImage *img = e->img;
+    for (uint32_t k = e->ty_off[ev->event]; k < e->ty_off[ev->event + 1]; k++) {
+        uint32_t i = e->ty_reads[k];
+        const KbAttrRead *a = &img->attr_reads[i];
+        KrValue v = event_attr(ev, a->attr);
+        if (v.tag == KB_UNKNOWN) continue;
+        KrTypeTally *t = &e->ar_types[i];
+        t->carried++;
+        if (kv_coerce(&e->env, v, (uint8_t)a->tag).tag != KB_UNKNOWN) continue;
+        t->other++;
+        if (ev->time > t->first_time) continue;
+        KrTypeTally one = { .carried = 0, .first_time = ev->time, .first_tag = v.tag };
+        if (v.tag == KB_STR) {
+            size_t n = 0;
+            const char *str = kr_pool_str(e->env.values, v.str, &n);
+            one.first_cut = n > KR_TALLY_TEXT;
+            one.first_len = (uint8_t)(n > KR_TALLY_TEXT ? KR_TALLY_TEXT : n);
+            while (one.first_cut && one.first_len && ((unsigned char)str[one.first_len] & 0xC0) == 0x80)
+                one.first_len--;          /* cut between characters */
+            if (str) memcpy(one.first, str, one.first_len);
+        } else if (v.tag == KB_BOOL) {
+            one.first_len = (uint8_t)snprintf(one.first, sizeof one.first, "%s", v.b ? "true" : "false");
+        } else if (v.tag == KB_NUM) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%.15g", v.num);
+            if (strtod(buf, NULL) != v.num) snprintf(buf, sizeof buf, "%.17g", v.num);
+            one.first_len = (uint8_t)strlen(buf);
+            memcpy(one.first, buf, one.first_len);
+        } else {
+            continue;
+        }
+        kr_type_tally_merge(t, &one);
+    }
+}
+
+/* The earlier of the two first values: by time, then text, then type. */
+static bool first_before(const KrTypeTally *a, const KrTypeTally *b)
+{
+    if (a->first_time != b->first_time) return a->first_time < b->first_time;
+    size_t n = a->first_len < b->first_len ? a->first_len : b->first_len;
+    int c = memcmp(a->first, b->first, n);
+    if (c != 0) return c < 0;
+    if (a->first_len != b->first_len) return a->first_len < b->first_len;
+    if (a->first_cut != b->first_cut) return !a->first_cut;
+    return a->first_tag < b->first_tag;
+}
+
+void kr_type_tally_merge(KrTypeTally *to, const KrTypeTally *from)
+{
+    to->carried += from->carried;
+    to->other += from->other;
+    if (from->first_time == INT64_MAX || !first_before(from, to)) return;
+    to->first_time = from->first_time;
+    to->first_tag = from->first_tag;
+    to->first_len = from->first_len;
+    to->first_cut = from->first_cut;
+    memcpy(to->first, from->first, sizeof to->first);
+}
+
+const KrTypeTally *kr_engine_type_tally(const KrEngine *e, uint32_t i)
+{
+    if (i >= e->img->nattr_reads || e->img->attr_reads[i].tag == KB_UNTYPED) return NULL;
+    return &e->ar_types[e->ty_same[i]];
+}
+
 bool kr_engine_attr_unseen(const KrEngine *e, uint32_t i)
 {
     const KImage *img = e->img;
@@ -1718,6 +1792,7 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
             trace(e, ci, T, KB_NONE, "event", "%s", sname(img, img->events[en]));
         e->ev_seen[en] = true;
         if (e->ar_open[en]) note_carried(e, &evt);
+        if (e->ty_off[en] != e->ty_off[en + 1]) tally_types(e, &evt);
         if (apply_reserved(e, ci, &evt, &zone_changed) != 0) return -1;
         KrCust *c = cust_at(e, ci);         /* blocks never move */
         if (record_event(e, c, &evt) != 0) return -1;
@@ -1798,7 +1873,7 @@ int kr_engine_summaries(const KrEngine *e, FILE *out)
         snprintf(line, sizeof line, "%.*s: %s%s %s", (int)idlen, id, r->is_task ? "task " : "", what, text);
         if (e->opt.explain_jsonl) {
             char ts[40];
-            fmt_time(m->t, ts, sizeof ts);
+            kr_fmt_time(m->t, ts, sizeof ts);
             fprintf(out, "{\"time\":\"%s\",\"rule\":", ts);
             put_json_chars(out, rule_name(e, m->rule));
             fputs(",\"step\":\"summary\",\"detail\":", out);
@@ -1893,6 +1968,10 @@ void kr_engine_free(KrEngine *e)
     free(e->rank_rule);
     free(e->ar_carried);
     free(e->ar_open);
+    free(e->ar_types);
+    free(e->ty_off);
+    free(e->ty_reads);
+    free(e->ty_same);
     free(e->ev_seen);
     ke_free(e->ke);
     free(e->sums);
@@ -1932,12 +2011,39 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->ar_carried = calloc(img->nattr_reads + 1, 1);
     e->ar_open = calloc(img->nevents + 1, sizeof *e->ar_open);
     e->ev_seen = calloc(img->nevents + 1, sizeof *e->ev_seen);
+    e->ar_types = calloc(img->nattr_reads + 1, sizeof *e->ar_types);
+    e->ty_off = calloc(img->nevents + 2, sizeof *e->ty_off);
+    e->ty_reads = malloc((img->nattr_reads + 1) * sizeof *e->ty_reads);
+    e->ty_same = malloc((img->nattr_reads + 1) * sizeof *e->ty_same);
     if (img->nrules > 0x7fffffffu || !e->rank || !e->rank_rule || !e->tattr_n || !e->wfast || !e->free_slot ||
-        !e->ar_carried || !e->ar_open || !e->ev_seen)
+        !e->ar_carried || !e->ar_open || !e->ev_seen || !e->ar_types || !e->ty_off || !e->ty_reads ||
+        !e->ty_same)
         goto fail;
+    /* the typed reads to count: the first of each trigger event, attribute
+     * and type (rules reading the same share its count) */
+    for (uint32_t i = 0; i < img->nattr_reads; i++) {
+        const KbAttrRead *a = &img->attr_reads[i];
+        const KbRule *r = &img->rules[a->rule];
+        e->ar_types[i].first_time = INT64_MAX;
+        e->ty_same[i] = i;
+        if (r->trigger != KB_TRIG_AFTER || r->event >= img->nevents) continue;
+        e->ar_open[r->event]++;
+        if (a->tag == KB_UNTYPED) continue;
+        for (uint32_t j = 0; j < i && e->ty_same[i] == i; j++) {
+            const KbAttrRead *b = &img->attr_reads[j];
+            if (b->attr == a->attr && b->tag == a->tag && img->rules[b->rule].event == r->event &&
+                img->rules[b->rule].trigger == KB_TRIG_AFTER)
+                e->ty_same[i] = e->ty_same[j];
+        }
+        if (e->ty_same[i] == i) e->ty_off[r->event + 2]++;
+    }
+    /* ... by trigger event (a counting sort) */
+    for (uint32_t v = 0; v < img->nevents; v++) e->ty_off[v + 2] += e->ty_off[v + 1];
     for (uint32_t i = 0; i < img->nattr_reads; i++) {
         const KbRule *r = &img->rules[img->attr_reads[i].rule];
-        if (r->trigger == KB_TRIG_AFTER && r->event < img->nevents) e->ar_open[r->event]++;
+        if (r->trigger == KB_TRIG_AFTER && r->event < img->nevents && img->attr_reads[i].tag != KB_UNTYPED &&
+            e->ty_same[i] == i)
+            e->ty_reads[e->ty_off[r->event + 1]++] = i;
     }
     if (!e->strval || !e->hist_of || !e->chan_val || !e->vhash || !e->by_event_off ||
         !e->by_event || !e->every || !e->stats.rule)

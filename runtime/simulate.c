@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "internal.h"
 #include "spared.h"
+#include "lang/util.h"
 
 #define PROGRESS_EVERY 65536u     /* events between clock checks */
 
@@ -21,11 +22,18 @@ static double seconds(void)
 }
 
 
-/* Whether trigger attribute read i went unseen: of one engine, or of a
- * partitioned run (all its buckets). */
-typedef bool (*UnseenFn)(const void *src, uint32_t i);
+/* What the input's events did with the trigger attributes the rules read
+ * (SPEC 4.14): whether read i went unseen, and its type tally; of one
+ * engine, or of a partitioned run (all its buckets). */
+typedef struct Reads {
+    bool (*unseen)(const void *src, uint32_t i);
+    const KrTypeTally *(*tally)(const void *src, uint32_t i);
+    const void *src;
+} Reads;
 static bool engine_unseen(const void *src, uint32_t i) { return kr_engine_attr_unseen(src, i); }
 static bool run_unseen(const void *src, uint32_t i) { return kp_attr_unseen(src, i); }
+static const KrTypeTally *engine_tally(const void *src, uint32_t i) { return kr_engine_type_tally(src, i); }
+static const KrTypeTally *run_tally(const void *src, uint32_t i) { return kp_type_tally(src, i); }
 
 /* "s" unless n is 1: "1 customer", "2 customers". */
 static const char *plural(uint64_t n) { return n == 1 ? "" : "s"; }
@@ -71,40 +79,103 @@ static bool same_name(const KImage *img, uint32_t i, uint32_t j)
     return a->attr == b->attr && img->rules[a->rule].event == img->rules[b->rule].event;
 }
 
-/* The attributes rules read from their trigger event that no such event
- * in the input carried: one warning per name (the first rule that reads
- * it, and the other rules after "also"), or with stats one line per rule. */
-static void unseen_attrs(FILE *err, const KImage *img, UnseenFn unseen, const void *eng, bool stats)
+/* The two things a read can warn about: no trigger event carried the
+ * attribute, or some carried a value of another type than the read's. */
+enum { R_UNSEEN, R_MISTYPED };
+
+static bool read_warns(const Reads *r, int what, uint32_t i)
 {
-    bool head = false;
-    for (uint32_t i = 0; i < img->nattr_reads; i++) {
-        if (!unseen(eng, i)) continue;
-        const KbAttrRead *a = &img->attr_reads[i];
-        const char *rule = istr(img, img->rules[a->rule].name);
-        const char *ev = istr(img, img->events[img->rules[a->rule].event]);
-        const char *attr = a->attr < img->nattrs ? istr(img, img->attrs[a->attr]) : "?";
-        if (stats) {
-            if (!head) fputs("attributes no trigger event carried:\n", err);
-            head = true;
-            fprintf(err, "  rule %s reads \"%s\" of %s (%s:%u:%u)\n", rule, attr, ev,
-                    istr(img, a->file), a->line, a->col);
-            continue;
+    if (what == R_UNSEEN) return r->unseen(r->src, i);
+    const KrTypeTally *t = r->tally(r->src, i);
+    return t && t->other;
+}
+
+/* Reads i and j warn as one: the same name (and for a type, the same type). */
+static bool same_warning(const KImage *img, int what, uint32_t i, uint32_t j)
+{
+    return same_name(img, i, j) && (what == R_UNSEEN || img->attr_reads[i].tag == img->attr_reads[j].tag);
+}
+
+static const char *tag_phrase(uint32_t tag)
+{
+    switch (tag) {
+    case KB_NUM: return "a number";
+    case KB_STR: return "a string";
+    case KB_BOOL: return "a boolean";
+    case KB_TIME: return "a time";
+    case KB_DUR: return "a duration";
+    case KB_WEEKDAY: return "a weekday";
+    default: return "a value";
+    }
+}
+
+/* The earliest value of another type, as the warning quotes it: a string
+ * as a string literal of the language, a number or a boolean as is. */
+static void put_first(FILE *err, const KrTypeTally *t)
+{
+    if (t->first_tag == KB_STR) ku_lang_str(t->first, t->first_len, ku_put_file, err);
+    else fwrite(t->first, 1, t->first_len, err);
+    if (t->first_cut) fputs("...", err);
+    char ts[40];
+    kr_fmt_time(t->first_time, ts, sizeof ts);
+    fprintf(err, " at %s", ts);
+}
+
+/* The attributes rules read from their trigger event that no such event
+ * in the input carried, then those some events carried as a value of
+ * another type: one warning per name (the first rule that reads it, and
+ * the other rules after "also"), or with stats one line per rule. */
+static void attr_warnings(FILE *err, const KImage *img, const Reads *r, bool stats)
+{
+    for (int what = R_UNSEEN; what <= R_MISTYPED; what++) {
+        bool head = false;
+        for (uint32_t i = 0; i < img->nattr_reads; i++) {
+            if (!read_warns(r, what, i)) continue;
+            const KbAttrRead *a = &img->attr_reads[i];
+            const char *rule = istr(img, img->rules[a->rule].name);
+            const char *ev = istr(img, img->events[img->rules[a->rule].event]);
+            const char *attr = a->attr < img->nattrs ? istr(img, img->attrs[a->attr]) : "?";
+            const KrTypeTally *t = what == R_MISTYPED ? r->tally(r->src, i) : NULL;
+            if (stats) {
+                if (!head)
+                    fputs(what == R_UNSEEN ? "attributes no trigger event carried:\n"
+                                           : "attributes some trigger events carried as another type:\n", err);
+                head = true;
+                fprintf(err, "  rule %s reads \"%s\" of %s", rule, attr, ev);
+                if (t)
+                    fprintf(err, " as %s: %llu of %llu held another value", tag_phrase(a->tag),
+                            (unsigned long long)t->other, (unsigned long long)t->carried);
+                fprintf(err, " (%s:%u:%u)\n", istr(img, a->file), a->line, a->col);
+                continue;
+            }
+            bool before = false;
+            for (uint32_t j = 0; j < i && !before; j++)
+                before = read_warns(r, what, j) && same_warning(img, what, i, j);
+            if (before) continue;
+            fprintf(err, "%s:%u:%u: warning: rule %s reads attribute \"%s\" of %s", istr(img, a->file),
+                    a->line, a->col, rule, attr, ev);
+            if (!t) {
+                fprintf(err, ", which no %s event in the input carried", ev);
+            } else {
+                fprintf(err, " as %s, but ", tag_phrase(a->tag));
+                if (t->carried == 1) fprintf(err, "the one %s event", ev);
+                else if (t->other == t->carried) fprintf(err, "all %llu %s events", (unsigned long long)t->carried, ev);
+                else fprintf(err, "%llu of the %llu %s events", (unsigned long long)t->other,
+                             (unsigned long long)t->carried, ev);
+                fputs(" that carried it held another value (the first: ", err);
+                put_first(err, t);
+                fputs("), which the rule reads as unknown", err);
+            }
+            const char *sep = " (also read by ";
+            for (uint32_t j = i + 1; j < img->nattr_reads; j++) {
+                if (!read_warns(r, what, j) || !same_warning(img, what, i, j)) continue;
+                const KbAttrRead *b = &img->attr_reads[j];
+                fprintf(err, "%srule %s at %s:%u:%u", sep, istr(img, img->rules[b->rule].name),
+                        istr(img, b->file), b->line, b->col);
+                sep = ", ";
+            }
+            fputs(*sep == ',' ? ")\n" : "\n", err);
         }
-        bool before = false;
-        for (uint32_t j = 0; j < i && !before; j++)
-            before = unseen(eng, j) && same_name(img, i, j);
-        if (before) continue;
-        fprintf(err, "%s:%u:%u: warning: rule %s reads attribute \"%s\" of %s, which no %s event "
-                "in the input carried", istr(img, a->file), a->line, a->col, rule, attr, ev, ev);
-        const char *sep = " (also read by ";
-        for (uint32_t j = i + 1; j < img->nattr_reads; j++) {
-            if (!unseen(eng, j) || !same_name(img, i, j)) continue;
-            const KbAttrRead *b = &img->attr_reads[j];
-            fprintf(err, "%srule %s at %s:%u:%u", sep, istr(img, img->rules[b->rule].name),
-                    istr(img, b->file), b->line, b->col);
-            sep = ", ";
-        }
-        fputs(*sep == ',' ? ")\n" : "\n", err);
     }
 }
 
@@ -174,8 +245,8 @@ static void stats_json_counts(FILE *out, const uint64_t *s)
 #undef U
 }
 
-static void print_stats_json(FILE *err, const KImage *img, const KrStats *st, UnseenFn unseen,
-                             const void *eng, uint64_t rows, uint64_t skipped)
+static void print_stats_json(FILE *err, const KImage *img, const KrStats *st, const Reads *reads,
+                             uint64_t rows, uint64_t skipped)
 {
     fprintf(err, "{\"events\":%llu,\"customers\":%llu,\"rows_read\":%llu,\"rows_skipped\":%llu,"
             "\"rules\":[", (unsigned long long)st->events, (unsigned long long)st->customers,
@@ -193,20 +264,33 @@ static void print_stats_json(FILE *err, const KImage *img, const KrStats *st, Un
     fputs("],\"total\":{", err);
     stats_json_counts(err, total);
     fputs("},\"unseen_attributes\":[", err);
-    bool first = true;
-    for (uint32_t i = 0; i < img->nattr_reads; i++) {
-        if (!unseen(eng, i)) continue;
-        const KbAttrRead *a = &img->attr_reads[i];
-        fputs(first ? "{\"rule\":" : ",{\"rule\":", err);
-        first = false;
-        json_string(err, istr(img, img->rules[a->rule].name));
-        fputs(",\"attribute\":", err);
-        json_string(err, a->attr < img->nattrs ? istr(img, img->attrs[a->attr]) : "?");
-        fputs(",\"event\":", err);
-        json_string(err, istr(img, img->events[img->rules[a->rule].event]));
-        fputs(",\"file\":", err);
-        json_string(err, istr(img, a->file));
-        fprintf(err, ",\"line\":%u,\"column\":%u}", a->line, a->col);
+    for (int what = R_UNSEEN; what <= R_MISTYPED; what++) {
+        if (what == R_MISTYPED) fputs("],\"mistyped_attributes\":[", err);
+        bool first = true;
+        for (uint32_t i = 0; i < img->nattr_reads; i++) {
+            if (!read_warns(reads, what, i)) continue;
+            const KbAttrRead *a = &img->attr_reads[i];
+            fputs(first ? "{\"rule\":" : ",{\"rule\":", err);
+            first = false;
+            json_string(err, istr(img, img->rules[a->rule].name));
+            fputs(",\"attribute\":", err);
+            json_string(err, a->attr < img->nattrs ? istr(img, img->attrs[a->attr]) : "?");
+            fputs(",\"event\":", err);
+            json_string(err, istr(img, img->events[img->rules[a->rule].event]));
+            fputs(",\"file\":", err);
+            json_string(err, istr(img, a->file));
+            fprintf(err, ",\"line\":%u,\"column\":%u", a->line, a->col);
+            const KrTypeTally *t = what == R_MISTYPED ? reads->tally(reads->src, i) : NULL;
+            if (t) {
+                fprintf(err, ",\"read_as\":\"%s\",\"carried\":%llu,\"other_type\":%llu,\"first\":",
+                        tag_phrase(a->tag) + 2, (unsigned long long)t->carried, (unsigned long long)t->other);
+                kt_json_str(err, t->first, t->first_len);
+                char ts[40];
+                kr_fmt_time(t->first_time, ts, sizeof ts);
+                fprintf(err, ",\"first_time\":\"%s\"", ts);
+            }
+            fputc('}', err);
+        }
     }
     fputs("]}\n", err);
 }
@@ -319,13 +403,14 @@ static int simulate_partitioned(const KImage *img, const KrOptions *opt, FILE *e
     if (ki_rows_skipped(in) && !opt->stats)
         fprintf(err, "kairos: skipped %llu bad row%s\n", (unsigned long long)ki_rows_skipped(in),
                 plural(ki_rows_skipped(in)));
-    unseen_attrs(err, img, run_unseen, run, false);
+    Reads reads = { run_unseen, run_tally, run };
+    attr_warnings(err, img, &reads, false);
     kr_bad_zones_warn(err, img, kp_bad_zones(run), values);
     if (opt->stats && opt->stats_json) {
-        print_stats_json(err, img, kp_stats(run), run_unseen, run, ki_rows_read(in), ki_rows_skipped(in));
+        print_stats_json(err, img, kp_stats(run), &reads, ki_rows_read(in), ki_rows_skipped(in));
     } else if (opt->stats) {
         print_stats(err, img, kp_stats(run), ki_rows_read(in), ki_rows_skipped(in));
-        unseen_attrs(err, img, run_unseen, run, true);
+        attr_warnings(err, img, &reads, true);
     }
     status = 0;
 done:
@@ -465,16 +550,16 @@ start:
     if (ki_rows_skipped(in) && !opt->stats)
         fprintf(err, "kairos: skipped %llu bad row%s\n", (unsigned long long)ki_rows_skipped(in),
                 plural(ki_rows_skipped(in)));
+    Reads reads = { engine_unseen, engine_tally, eng };
     if (!explain) {
-        unseen_attrs(err, img, engine_unseen, eng, false);
+        attr_warnings(err, img, &reads, false);
         kr_bad_zones_warn(err, img, kr_engine_bad_zones(eng), values);
     }
     if (opt->stats && opt->stats_json) {
-        print_stats_json(err, img, kr_engine_stats(eng), engine_unseen, eng, ki_rows_read(in),
-                         ki_rows_skipped(in));
+        print_stats_json(err, img, kr_engine_stats(eng), &reads, ki_rows_read(in), ki_rows_skipped(in));
     } else if (opt->stats) {
         print_stats(err, img, kr_engine_stats(eng), ki_rows_read(in), ki_rows_skipped(in));
-        unseen_attrs(err, img, engine_unseen, eng, true);
+        attr_warnings(err, img, &reads, true);
     }
     status = 0;
 done:

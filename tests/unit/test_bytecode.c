@@ -122,9 +122,9 @@ static const KbFunc sample_funcs[] = { { 0, 7, 0 }, { 7, 18, 0 } };
 static KImage *sample(void)
 {
     KImage *img = image_with(sample_code, sizeof sample_code / sizeof *sample_code, sample_funcs, 2);
-    /* debug: rule 0 reads score of its trigger at t:3:5; the GT at word 13
-     * leaves the value of let `a` */
-    KbAttrRead ar = { 0, 2, 0, 3, 5 };
+    /* debug: rule 0 reads score of its trigger at t:3:5 as a number; the GT
+     * at word 13 leaves the value of let `a` */
+    KbAttrRead ar = { 0, 2, 0, 3, 5, KB_NUM };
     img->attr_reads = dup_mem(&ar, sizeof ar);
     img->nattr_reads = 1;
     KbLetName ln = { 13, 19 };
@@ -218,11 +218,12 @@ START_TEST(test_round_trip)
     ck_assert_uint_eq(back->nattr_reads, 1);
     ck_assert_uint_eq(back->attr_reads[0].attr, 2);
     ck_assert_uint_eq(back->attr_reads[0].col, 5);
+    ck_assert_uint_eq(back->attr_reads[0].tag, KB_NUM);
     ck_assert_uint_eq(back->nlet_names, 1);
     ck_assert_uint_eq(back->let_names[0].pc, 13);
     ck_assert_uint_eq(back->let_names[0].name, 19);
     /* the header as documented */
-    ck_assert(memcmp(a, "\x7f" "KBC\x02\0\0\0\r\n\x1a\n\x78\x56\x34\x12", 16) == 0);
+    ck_assert(memcmp(a, "\x7f" "KBC\x03\0\0\0\r\n\x1a\n\x78\x56\x34\x12", 16) == 0);
     ck_assert_uint_eq(a[28] | a[29] << 8, alen);
     kb_free(back);
     free(a);
@@ -521,6 +522,10 @@ START_TEST(test_verify_tables)
     ck_assert_int_eq(kb_verify(img, err, sizeof err), -1);
     ck_assert_str_eq(err, "debug: attribute read 0: position 0:5 (lines and columns count from 1)");
     img->attr_reads[0].line = 3;
+    img->attr_reads[0].tag = KB_UNTYPED + 1;
+    ck_assert_int_eq(kb_verify(img, err, sizeof err), -1);
+    ck_assert_str_eq(err, "debug: attribute read 0: bad type tag 8");
+    img->attr_reads[0].tag = KB_NUM;
     ck_assert_int_eq(kb_verify(img, err, sizeof err), 0);
     /* names: what the compiler writes, nothing else (a .kbc made by hand) */
     uint32_t zone = img->timezone, ev0 = img->events[0], rule0 = img->rules[0].name;

@@ -65,7 +65,7 @@ END_TEST
 
 /* KB_RULE_MIN_SIZE is the encoded size of a rule with no attempts and no
  * variants: a rule written by kb_write takes exactly that many bytes
- * (format version 2: 91, held by a static assertion in bytecode.h). */
+ * (format version 3: 91, held by a static assertion in bytecode.h). */
 START_TEST(test_rule_min_size)
 {
     size_t sizes[2];

@@ -1,0 +1,1 @@
+simulate simulate/mistyped.kai simulate/mistyped.csv --jobs 4 --no-progress

@@ -1,0 +1,1 @@
+simulate simulate/mistyped.kai simulate/mistyped.csv --jobs 1 --stats-format json --no-progress

@@ -1,0 +1,1 @@
+simulate simulate/mistyped.kai simulate/mistyped.csv --stats --no-progress
