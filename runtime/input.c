@@ -210,12 +210,48 @@ static void show_line(FILE *f, const KiSrc *s, uint64_t line, const char *rec, c
 /* The message: printed at once, or in stream mode held until ki_next knows
  * it is the one to print.  rec/at (may be NULL): the record and the place
  * in it to show; col 0 with at set shows the line without a caret. */
+/* An error in a .gz input's text: a damaged byte inflates to text that
+ * fails to parse before the member's checksum, at its end, shows the
+ * damage.  Reads on, up to GZ_DAMAGE_LOOK decompressed bytes (an error in
+ * the first rows of a long log stays quick): the stream's error, or NULL. */
+#define GZ_DAMAGE_LOOK (64u << 20)
+static const char *gz_damage(KiSrc *s)
+{
+    if (!s->gz || s->gz_failed) return NULL;
+    static _Thread_local char scratch[1u << 16];
+    const char *m = NULL;
+    long n;
+    uint64_t seen = 0;
+    while (seen < GZ_DAMAGE_LOOK && (n = ki_gz_read(s->gz, scratch, sizeof scratch, &m)) > 0) seen += (uint64_t)n;
+    if (seen >= GZ_DAMAGE_LOOK) return NULL;
+    s->gz_failed = n < 0;
+    return n < 0 ? m : NULL;
+}
+
 static void vreport(KiSrc *s, uint64_t line, uint64_t col, const char *rec, const char *at,
                     const char *hint, const char *fmt, va_list ap)
 {
     FILE *err = s->ctx->err;
     if (!err) return;
     if (s->stream && s->msg) return;
+    const char *damage = gz_damage(s);
+    if (damage) {                 /* the damage is the error, not the text it made */
+        char note[96];
+        if (line) snprintf(note, sizeof note, " (its text had already failed to read at line %llu)",
+                           (unsigned long long)line);
+        else note[0] = '\0';
+        size_t n = strlen(s->name) + strlen(damage) + strlen(note) + 64;
+        char *m = malloc(n);
+        if (!m) return;
+        snprintf(m, n, "%s: error: %s\n      = hint: the file is damaged%s\n", s->name, damage, note);
+        if (s->stream) {
+            s->msg = m;
+            return;
+        }
+        fputs(m, err);
+        free(m);
+        return;
+    }
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -314,7 +350,10 @@ long ki_fill(KiSrc *s)
     } else if (s->gz) {
         const char *m;
         long n = ki_gz_read(s->gz, s->buf + s->end, want, &m);
-        if (n < 0) return ki_error(s, 0, 0, "%s", m);
+        if (n < 0) {
+            s->gz_failed = true;
+            return ki_error(s, 0, 0, "%s", m);
+        }
         got = n;
     } else {
         if (s->stop) {                  /* a window (ki_src_window) */

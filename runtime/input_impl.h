@@ -94,6 +94,7 @@ typedef struct KiSrc {
     int fmt;
     int fd;                       /* plain file or stdin, else -1 */
     KiGz *gz;                     /* .gz file, else NULL (gunzip.c) */
+    bool gz_failed;               /* ki_gz_read reported an error */
     bool is_stdin;
     struct KsRaw *raw;            /* a database source (source.h), else NULL */
     char *shown;                  /* its name with the password hidden (name), or NULL */

@@ -276,6 +276,24 @@ gzip -c "$W/ahead.csv" >"$W/ahead.csv.gz"
 (cd "$W" && K simulate --no-progress p.kai ahead.csv >ahead-ref.csv) || bad "setup: ahead.csv"
 run gz-ahead 0 "" 'K simulate --no-progress p.kai ahead.csv.gz >ahead-gz.csv'
 check gz-ahead-rows 'cmp -s ahead-gz.csv ahead-ref.csv && [ -s ahead-ref.csv ]'
+# a damaged byte inside the data (stored blocks: the first comma of line
+# 20001 becomes a semicolon): the text fails to parse long before the
+# checksum at the end shows the damage, which is the error reported, on one
+# thread and with read-ahead
+/usr/bin/python3 - "$W/ahead.csv" "$W/damaged.csv.gz" <<'PY' || bad "setup: damaged.csv.gz"
+import gzip, sys
+text = open(sys.argv[1], "rb").read()
+z = bytearray(gzip.compress(text, compresslevel=0, mtime=0))
+at = text.index(b",", sum(len(l) + 1 for l in text.split(b"\n")[:20000]))
+i = z.find(text[at - 40:at + 40]) + 40     # stored: the text's bytes as they are
+z[i] = ord(";")
+open(sys.argv[2], "wb").write(z)
+PY
+for j in 1 2; do
+    run gz-damaged-text-j$j 1 '^damaged.csv.gz: error: bad gzip data: incorrect data check' \
+        "K simulate --no-progress --jobs $j p.kai damaged.csv.gz 2>damaged-$j.err; st=\$?; cat damaged-$j.err >&2; exit \$st"
+done
+check gz-damaged-text-line 'grep -q "the file is damaged (its text had already failed to read at line 20001)" damaged-1.err && cmp -s damaged-1.err damaged-2.err'
 { head -149000 "$W/ahead.csv"; echo '1772323200,,purchase'; tail -n +149001 "$W/ahead.csv"; } | gzip -c >"$W/ahead-bad.csv.gz"
 for j in 1 2; do
     run gz-ahead-bad-row-j$j 1 '^ahead-bad.csv.gz:149001:12: error: missing customer' \
