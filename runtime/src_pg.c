@@ -232,6 +232,10 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
     int nf = PQnfields(res);
     bool wrap = false;
     for (int i = 0; i < nf; i++) wrap |= PQftype(res, i) == OID_TIMESTAMPTZ;
+    /* two columns of one name: the header's "duplicate column" (5.6), as the
+     * query gives it (the wrapper would only name them ambiguous) */
+    for (int i = 0; i < nf && wrap; i++)
+        for (int j = 0; j < i && wrap; j++) wrap = strcmp(PQfname(res, i), PQfname(res, j)) != 0;
     if (wrap) {
         /* SELECT "a", to_json("t")#>>'{}' AS "t", ... FROM (query) AS kairos_q */
         size_t cap = 64, len = 0;

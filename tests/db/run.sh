@@ -161,6 +161,12 @@ check_err "pg: query error" 1 "postgresql:///postgres?host=PGDIR&user=kairos&que
       | SELECT tme, customer FROM events
       |        ^" \
     "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT tme, customer FROM events"
+# two columns of one name beside a timestamptz column (which the source
+# wraps to read as RFC 3339): the header's duplicate column, as from a file
+check_err "pg: duplicate column with a timestamptz" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=SELECT time, customer, event, customer FROM events:1:21: error: duplicate column \"customer\"
+    1 | time,customer,event,customer
+      |                     ^" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT time, customer, event, customer FROM events"
 check_err "pg: missing table" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=nosuch: error: query error: relation \"nosuch\" does not exist
       | SELECT * FROM nosuch
       |               ^" \
