@@ -851,11 +851,11 @@ static void gen_field(Gen *g, Fn *f, const KExpr *e, KbTag hint)
     gen_attr(g, f, res, fname, t);
 }
 
-/* The tag an untyped operand of arithmetic takes, given the node's type and
- * the other operand's tag. */
-static KbTag arith_hint(KOp op, KType node, KbTag other, bool left)
+/* The tag an untyped operand of arithmetic takes, given the node's tag
+ * (its type, or for an untyped node the tag its context wants: `when + 2d`
+ * compared with a time is a time) and the other operand's tag. */
+static KbTag arith_hint(KOp op, KbTag n, KbTag other, bool left)
 {
-    KbTag n = tag_of(node);
     if (n == KB_NUM) return KB_NUM;
     if (n == KB_DUR) {
         if (op == KOP_MUL || op == KOP_DIV) return other == KB_DUR ? KB_NUM : KB_DUR;
@@ -884,8 +884,10 @@ static void gen_binary(Gen *g, Fn *f, const KExpr *e, KbTag hint)
     KbTag ta = tag_of(e->a->type), tb = tag_of(e->b->type);
     KbTag ha = ta, hb = tb;
     bool arith = e->op == KOP_ADD || e->op == KOP_SUB || e->op == KOP_MUL || e->op == KOP_DIV;
-    if (ta == KB_UNTYPED) ha = arith ? arith_hint(e->op, e->type, tb, true) : tb;
-    if (tb == KB_UNTYPED) hb = arith ? arith_hint(e->op, e->type, ta, false) : ta;
+    KbTag node = tag_of(e->type);
+    if (node == KB_UNTYPED && hint != KB_BOOL && hint != KB_UNKNOWN) node = hint;
+    if (ta == KB_UNTYPED) ha = arith ? arith_hint(e->op, node, tb, true) : tb;
+    if (tb == KB_UNTYPED) hb = arith ? arith_hint(e->op, node, ta, false) : ta;
     if (arith && ha == KB_UNTYPED && hint != KB_BOOL) ha = hint;
     if (arith && hb == KB_UNTYPED && hint != KB_BOOL) hb = hint;
     gen(g, f, e->a, ha);
