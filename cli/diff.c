@@ -94,7 +94,9 @@ int cli_report_args(CliReport *r, const char *cmd, int argc, char **argv)
             if (cli_parse_memory(cmd, val, &r->ro.memory) != 0) return 2;
         } else if (strcmp(name, "--window") == 0) {
             int rc = ku_parse_dur(val, strlen(val), 100LL * 365 * 86400, &r->window);
-            if (rc != KU_DUR_OK || r->window <= 0)
+            if (rc == KU_DUR_BIG)
+                return cli_usage_error(cmd, "--window: '%s' is longer than 100 years (36500d)", val);
+            if (rc != KU_DUR_OK)
                 return cli_usage_error(cmd, "--window: '%s' is not a duration such as 7d, 48h or 1h30m%s", val,
                                        rc == KU_DUR_ORDER ? " (units from largest to smallest, each once)" : "");
         } else if (strcmp(name, "--by") == 0) {

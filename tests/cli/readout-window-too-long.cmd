@@ -1,0 +1,1 @@
+readout report/seg.kai report/seg.csv --window 5300w
