@@ -494,7 +494,8 @@ static void warnings(const Readout *r, const Result *res, uint32_t gi, WarnFn fn
         const KbRule *rule = &img->rules[ri];
         if (rule->is_task || rule->nvariants == 0 || g->first_ask[ri] == INT64_MAX) continue;
         double days = (double)(g->last_ask[ri] - g->first_ask[ri]) / 86400.0;
-        if (days < MIN_DAYS) fn(arg, istr(img, rule->name), NULL, 0, days);
+        /* shown with one decimal, cut (not rounded) so that 27.96 days reads 27.9, not 28.0 */
+        if (days < MIN_DAYS) fn(arg, istr(img, rule->name), NULL, 0, floor(days * 10.0) / 10.0);
         for (uint32_t v = 0; v < rule->nvariants; v++) {
             const Counts *c = &g->arm[r->arm_base[ri] + v];
             if (c->n < MIN_ASKS) fn(arg, istr(img, rule->name), istr(img, rule->variants[v].name), 1, (double)c->n);
