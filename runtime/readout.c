@@ -493,9 +493,11 @@ static void warnings(const Readout *r, const Result *res, uint32_t gi, WarnFn fn
     for (uint32_t ri = 0; ri < img->nrules; ri++) {
         const KbRule *rule = &img->rules[ri];
         if (rule->is_task || rule->nvariants == 0 || g->first_ask[ri] == INT64_MAX) continue;
-        double days = (double)(g->last_ask[ri] - g->first_ask[ri]) / 86400.0;
-        /* shown with one decimal, cut (not rounded) so that 27.96 days reads 27.9, not 28.0 */
-        if (days < MIN_DAYS) fn(arg, istr(img, rule->name), NULL, 0, floor(days * 10.0) / 10.0);
+        int64_t span = g->last_ask[ri] - g->first_ask[ri];
+        /* shown with one decimal, cut (not rounded) so that 27.96 days reads 27.9, not 28.0:
+         * whole tenths of a day, counted in integers */
+        if (span < (int64_t)MIN_DAYS * 86400)
+            fn(arg, istr(img, rule->name), NULL, 0, (double)(span / 8640) / 10.0);
         for (uint32_t v = 0; v < rule->nvariants; v++) {
             const Counts *c = &g->arm[r->arm_base[ri] + v];
             if (c->n < MIN_ASKS) fn(arg, istr(img, rule->name), istr(img, rule->variants[v].name), 1, (double)c->n);

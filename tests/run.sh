@@ -199,6 +199,13 @@ sub_suite() {
 sub_suite diff "$ROOT/tests/diff/run.sh"
 # --- end of differential tests ---
 
+# --- reference oracles ------------------------------------------------------------
+# Independent implementations written from LANGUAGE.md and SPEC.md alone, fed
+# random policies and logs (fixed seeds), compared with kairos:
+# tests/oracle7/run.sh: readout and diff numbers from kairos's own schedules.
+sub_suite oracle7 "$ROOT/tests/oracle7/run.sh"
+# --- end of reference oracles ---
+
 # --- limits -----------------------------------------------------------------------
 # tests/limits/run.sh: huge lines, deep nesting, many rules/customers/columns,
 # extreme times and durations: each works or fails cleanly (SPEC.md section 9).
