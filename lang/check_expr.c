@@ -69,13 +69,30 @@ static uint32_t event_operand(KCheck *c, const KCtx *x, KExpr *e, const char *wh
     return id;
 }
 
-/* Checks a `within D` duration operand. */
+/* Checks a `within D` duration operand: a duration (K0402), fixed when
+ * the policy is compiled and not negative (K0422: the history a rule
+ * needs is sized from its windows). */
 static void duration_operand(KCheck *c, const KCtx *x, KExpr *d)
 {
     KType t = kc_expr(c, x, d);
-    if (t == KT_ERROR || t == KT_DURATION) return;
-    kd_error(c->d, at(c, x, d), "K0402", "`within` needs a duration, found %s %s", article(t), ka_type_name(t));
-    if (d->kind == KEX_NUM) kd_hint(c->d, "durations have a unit: write `%gd` (or h, m, s, w)", d->num);
+    if (t == KT_ERROR) return;
+    if (t != KT_DURATION) {
+        kd_error(c->d, at(c, x, d), "K0402", "`within` needs a duration, found %s %s", article(t), ka_type_name(t));
+        if (d->kind == KEX_NUM) kd_hint(c->d, "durations have a unit: write `%gd` (or h, m, s, w)", d->num);
+        return;
+    }
+    int64_t secs = 0;
+    int k = kl_const_duration(d, &secs);
+    if (k == 0) {
+        kd_error(c->d, at(c, x, d), "K0422", "a `within` window must be a constant duration");
+        kd_hint(c->d, "write it with durations and numbers (`7d`, `(1d - 12h)`) or a let of one; "
+                      "a window is fixed when the policy is compiled");
+        d->type = KT_ERROR;
+    } else if (k < 0 || secs < 0) {
+        kd_error(c->d, at(c, x, d), "K0422", "a `within` window must be a duration of 0s or more%s",
+                 k < 0 ? " (this one has no value: an overflow or a division by zero)" : "");
+        d->type = KT_ERROR;
+    }
 }
 
 /* Both operand types after an untyped one adopts the other's type. */

@@ -84,6 +84,7 @@ static const KCodeInfo catalogue[] = {
     { "K0419", E, "condition that is not a bool", CODES },
     { "K0420", E, "count where nested too deeply", CODES },
     { "K0421", E, "condition too deep for the stack", CODES },
+    { "K0422", E, "within window not a constant duration", CODES },
     { "K0501", E, "ask or task without a trigger", CODES },
     { "K0503", E, "task with a reminder chain", CODES },
     { "K0504", E, "task with a cap", CODES },

@@ -113,5 +113,10 @@ void kl_apply_ignores(const KProgram *p, KDiags *diags);
  * codes begin (just past the keyword), else NULL.  The one test for such a
  * comment (kl_apply_ignores; kairos fmt keeps its next line). */
 const char *kl_ignore_start(const char *s, const char *end);
+/* The value of a duration expression of a checked program, folded with
+ * the VM's semantics (lets followed): 1 and *secs when it is a constant
+ * duration, -1 when it is constant without a value (an overflow, a
+ * division by zero), 0 when it is not a constant. */
+int kl_const_duration(const KExpr *e, int64_t *secs);
 
 #endif

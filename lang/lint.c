@@ -159,6 +159,15 @@ static CVal cfold(const KExpr *e, int depth)
     }
 }
 
+int kl_const_duration(const KExpr *e, int64_t *secs)
+{
+    CVal v = cfold(e, 0);
+    if (!v.folded) return 0;
+    if (v.v.tag != KB_DUR) return -1;
+    *secs = v.v.i;
+    return 1;
+}
+
 /* The constant truth of condition e (kval_truth: 1, 0, or -1 for unknown),
  * or -2 when e is not a constant. */
 static int const_truth(const KExpr *e)
