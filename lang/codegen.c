@@ -853,9 +853,13 @@ static void gen_field(Gen *g, Fn *f, const KExpr *e, KbTag hint)
 
 /* The tag an untyped operand of arithmetic takes, given the node's tag
  * (its type, or for an untyped node the tag its context wants: `when + 2d`
- * compared with a time is a time) and the other operand's tag. */
+ * compared with a time is a time) and the other operand's tag.  Where the
+ * context leaves the node untyped, an attribute is not read as a duration
+ * when a time would do: no cell is ever a duration (SPEC 4.12), so that
+ * reading could only be unknown. */
 static KbTag arith_hint(KOp op, KbTag n, KbTag other, bool left)
 {
+    if (n == KB_UNTYPED && other == KB_DUR && (op == KOP_ADD || (op == KOP_SUB && left))) return KB_TIME;
     if (n == KB_NUM) return KB_NUM;
     if (n == KB_DUR) {
         if (op == KOP_MUL || op == KOP_DIV) return other == KB_DUR ? KB_NUM : KB_DUR;
@@ -864,6 +868,27 @@ static KbTag arith_hint(KOp op, KbTag n, KbTag other, bool left)
     }
     if (n == KB_TIME) return other == KB_DUR ? KB_TIME : (left ? KB_TIME : KB_DUR);
     return other;
+}
+
+/* The tag an untyped expression will have (arith_hint's choices for an
+ * untyped node without a context), or KB_UNTYPED. */
+static KbTag result_tag(const KExpr *e, int depth)
+{
+    KbTag t = tag_of(e->type);
+    if (t != KB_UNTYPED || e->kind != KEX_BINARY || depth > 64) return t;
+    if (e->op != KOP_ADD && e->op != KOP_SUB) return KB_UNTYPED;
+    KbTag a = result_tag(e->a, depth + 1), b = result_tag(e->b, depth + 1);
+    bool add = e->op == KOP_ADD;
+    if (a == KB_UNTYPED && b == KB_DUR) return KB_TIME;                     /* when + 2d, when - 2d */
+    if (add && a == KB_DUR && b == KB_UNTYPED) return KB_TIME;              /* 2d + when */
+    if (!add && ((a == KB_UNTYPED && b == KB_TIME) || (a == KB_TIME && b == KB_UNTYPED)))
+        return KB_DUR;                                                      /* when - now, now - when */
+    /* both known (an untyped node over typed results): the operators' types */
+    if ((a == KB_TIME && b == KB_DUR) || (add && a == KB_DUR && b == KB_TIME)) return KB_TIME;
+    if (!add && a == KB_TIME && b == KB_TIME) return KB_DUR;
+    if (a == KB_DUR && b == KB_DUR) return KB_DUR;
+    if (a == KB_NUM && b == KB_NUM) return KB_NUM;
+    return KB_UNTYPED;
 }
 
 static void gen_binary(Gen *g, Fn *f, const KExpr *e, KbTag hint)
@@ -886,8 +911,16 @@ static void gen_binary(Gen *g, Fn *f, const KExpr *e, KbTag hint)
     bool arith = e->op == KOP_ADD || e->op == KOP_SUB || e->op == KOP_MUL || e->op == KOP_DIV;
     KbTag node = tag_of(e->type);
     if (node == KB_UNTYPED && hint != KB_BOOL && hint != KB_UNKNOWN) node = hint;
-    if (ta == KB_UNTYPED) ha = arith ? arith_hint(e->op, node, tb, true) : tb;
-    if (tb == KB_UNTYPED) hb = arith ? arith_hint(e->op, node, ta, false) : ta;
+    if (!arith && ta == KB_UNTYPED && tb == KB_UNTYPED) {
+        /* two untyped sides: a side whose structure fixes its tag gives it
+         * to the other (`when + 2d >= customer.since`: both times) */
+        KbTag ra = result_tag(e->a, 0), rb = result_tag(e->b, 0);
+        ha = rb != KB_UNTYPED ? rb : ra;
+        hb = ra != KB_UNTYPED ? ra : rb;
+    } else {
+        if (ta == KB_UNTYPED) ha = arith ? arith_hint(e->op, node, tb, true) : tb;
+        if (tb == KB_UNTYPED) hb = arith ? arith_hint(e->op, node, ta, false) : ta;
+    }
     if (arith && ha == KB_UNTYPED && hint != KB_BOOL) ha = hint;
     if (arith && hb == KB_UNTYPED && hint != KB_BOOL) hb = hint;
     gen(g, f, e->a, ha);

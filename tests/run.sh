@@ -202,6 +202,9 @@ sub_suite diff "$ROOT/tests/diff/run.sh"
 # --- reference oracles ------------------------------------------------------------
 # Independent implementations written from LANGUAGE.md and SPEC.md alone, fed
 # random policies and logs (fixed seeds), compared with kairos:
+# tests/oracle/run.sh: the replay (caps, priority yield, reminders, consent,
+# opt-out, restart/keep, variants, windows, untyped attributes), about 15 s.
+sub_suite oracle "$ROOT/tests/oracle/run.sh"
 # tests/oracle7/run.sh: readout and diff numbers from kairos's own schedules.
 sub_suite oracle7 "$ROOT/tests/oracle7/run.sh"
 # --- end of reference oracles ---
