@@ -418,6 +418,24 @@ static bool one_arg(KCheck *c, const KCtx *x, KExpr *e, const char *form)
     return false;
 }
 
+/* K0607: `count(t where no login within 2d)` -- the trailing `within` is
+ * always the count's window (LANGUAGE.md 3, fixed), though the text puts
+ * it after an event, where it reads as that event's window.  Warns when
+ * the where's last operand (down its unparenthesised right side, as the
+ * parser took the window off) is an event. */
+static void within_of_count(KCheck *c, const KCtx *x, const KExpr *e)
+{
+    const KExpr *w = e->where;
+    while (w && !w->paren && (w->kind == KEX_BINARY || w->kind == KEX_UNARY))
+        w = w->kind == KEX_BINARY ? w->b : w->a;
+    if (!w || w->paren || w->kind != KEX_NAME || w->res != KRES_EVENT) return;
+    kd_warning(c->d, at(c, x, e->within), "K0607",
+               "this `within` is the window of the `count`, not of `%s`: the count's `where` ends at `%s`",
+               w->name, w->name);
+    kd_hint(c->d, "for `%s` in that window, put it in parentheses: `(... %s within D)`; to keep this reading "
+                  "without the warning, write `(... %s) within D`", w->name, w->name, w->name);
+}
+
 static KType check_call(KCheck *c, const KCtx *x, KExpr *e)
 {
     const char *f = e->name;
@@ -444,6 +462,7 @@ static KType check_call(KCheck *c, const KCtx *x, KExpr *e)
             duration_operand(c, x, e->within);
             if (e->within->type != KT_DURATION) ok = false;
         }
+        if (ok && e->where && e->within) within_of_count(c, x, e);
         return set(e, ok ? KT_NUMBER : KT_ERROR);
     }
     if (!strcmp(f, "since")) {

@@ -97,6 +97,7 @@ static const KCodeInfo catalogue[] = {
     { "K0604", W, "channel listed twice", CODES },
     { "K0605", W, "name read as a trigger attribute", CODES },
     { "K0606", W, "event name read as an attribute", CODES },
+    { "K0607", W, "within taken as the count's window", CODES },
     { "K0701", W, "rule that can never fire", "k0701-a-rule-that-can-never-fire" },
     { "K0702", W, "reminder chain as long as the cap window", "k0702-a-reminder-chain-at-least-as-long-as-the-cap-window" },
     { "K0703", W, "SMS without quiet hours", "k0703-sms-without-quiet-hours" },
