@@ -205,6 +205,9 @@ sub_suite diff "$ROOT/tests/diff/run.sh"
 # tests/oracle/run.sh: the replay (caps, priority yield, reminders, consent,
 # opt-out, restart/keep, variants, windows, untyped attributes), about 15 s.
 sub_suite oracle "$ROOT/tests/oracle/run.sh"
+# tests/tzoracle/run.sh: local time (quiet hours, at windows, best_time, every,
+# tz traits) around DST transitions of six zones, about 25 s.
+sub_suite tzoracle "$ROOT/tests/tzoracle/run.sh"
 # tests/oracle7/run.sh: readout and diff numbers from kairos's own schedules.
 sub_suite oracle7 "$ROOT/tests/oracle7/run.sh"
 # --- end of reference oracles ---
