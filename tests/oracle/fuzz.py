@@ -7,6 +7,8 @@ For each seed (deterministic), generates a small policy and event log, runs
 `KAIROS simulate` and the oracle, and compares the schedules byte for byte.
 A mismatch writes DIR/seed-N/{policy.kai,events.csv,kairos.csv,oracle.csv,cmd}
 and prints one line `MISMATCH seed N: DIR/seed-N`.  Exit 1 if any mismatch.
+--timed P: the share of seeds with quiet hours and `at` windows (default 0.3),
+which also compare `--stats-format json` counts (compare_stats).
 """
 import os
 import csv
@@ -31,10 +33,21 @@ WDURS = ['12h', '1d', '2d', '3d', '4d', '5d', '7d']
 KNOWN = ['untyped-plus-duration']
 KNOWN_RX = [('untyped-plus-duration-vs-time', r'when [-+] [0-9]|[0-9][dh] \+ (trigger\.|customer\.)?when')]
 AVOID = []
+TIMED_SHARE = 0.3
+QUIETS = ['20:00-08:00', '22:00-07:00', '21:30-09:15', '12:00-14:00', '00:00-06:00',
+          '18:00-24:00', '23:00-23:30', '08:00-20:00', '09:00-17:00', '06:00-00:00']
+TDURS = ['30m', '90m', '5h', '7h30m', '12h', '1d', '2d', '3d']
+
+
+def clock(sec):
+    return '%02d:%02d' % (sec // 3600, sec // 60 % 60)
 
 
 class Gen:
     def __init__(self, seed):
+        # about one seed in three moves sends (quiet hours, `at` windows) on a finer
+        # time grid; decided apart from self.r so the other seeds stay as they were
+        self.timed = random.Random(seed * 31 + 7).random() < TIMED_SHARE
         self.r = random.Random(seed)
         self.lets = []          # (name, uses_bare)
         self.trig_ok = True     # trigger.attr allowed (not in `every` rules)
@@ -155,6 +168,10 @@ class Gen:
             if self.chance(0.5):
                 return self.pick(['weekday in [mon-fri]', 'weekday >= sat', 'weekday == tue',
                                   'weekday in [sun, wed-thu]', 'weekday < wed', 'weekday in [fri-mon]'])
+            if self.timed and self.chance(0.6):
+                return self.pick(['hour %s %d' % (self.pick(['>=', '<', '==', '!=']), self.r.randrange(24)),
+                                  'weekday in [sat, sun]', 'weekday == mon and hour < 10',
+                                  'hour >= 8 and hour < 20', 'not (hour in [8, 9, 20])'])
             return 'hour %s %d' % (self.pick(['>=', '<', '==']), self.pick([0, 6, 12, 18]))
         if k == 15:
             return self.pick(['since(%s) / 1d > %d' % (E, self.r.randrange(4)),
@@ -214,10 +231,45 @@ class Gen:
             L.extend(self.rule(i))
             if self.chance(0.1):
                 L.append('cap %d per %s' % (self.r.randrange(1, 3), self.pick(WDURS)))
+        if self.timed:
+            for k in range(self.pick([0, 1, 1, 1, 2, 2, 3])):
+                # only where a declaration starts (a line in column 1), or at the end
+                at = [j for j, x in enumerate(L) if x[:1] not in ('', ' ', '\t')] + [len(L)]
+                L.insert(self.pick(at), self.quiet())
         nl = '\r\n' if self.chance(0.15) else '\n'
         if self.chance(0.2):
             L = [x + '   # trailing comment' if x and not x.lstrip().startswith('#') else x for x in L]
         return nl.join(L) + nl
+
+    def quiet(self):
+        if self.chance(0.5):
+            w = self.pick(QUIETS)
+        else:
+            a = self.r.randrange(96) * 900
+            b = self.r.randrange(1, 97) * 900
+            while b == a or (a == 0 and b == 86400):
+                b = self.r.randrange(1, 97) * 900
+            w = '%s-%s' % (clock(a), clock(b))
+        if self.chance(0.65):
+            w += ' on ' + ', '.join(self.r.sample(CHANNELS, self.pick([1, 1, 2])))
+        return 'quiet ' + w
+
+    def window(self):
+        k = self.r.randrange(8)
+        if k == 0:
+            return 'at mon-fri 09:00-16:00'
+        days = self.pick(['mon-fri', 'sat', 'sun', 'fri-mon', 'tue', 'wed-thu', 'mon, wed, fri',
+                          'sat, sun', 'thu-tue', 'mon-sun', 'sun, tue-wed'])
+        if k == 1:
+            return 'at ' + days
+        a = self.r.randrange(96) * 900
+        b = self.r.randrange(a // 900 + 1, 97) * 900
+        w = '%s-%s' % (clock(a), clock(b))
+        if k == 2:
+            w = self.pick(['09:00-16:00', '22:00-24:00', '00:00-06:00', '08:00-08:15', '12:00-13:00'])
+        if k in (3, 4):
+            return 'at ' + w
+        return 'at %s %s' % (days, w)
 
     def rule(self, i):
         task = self.chance(0.15)
@@ -236,7 +288,7 @@ class Gen:
             if n > 1 or self.chance(0.6):
                 s = 'via %s' % self.pick(CHANNELS)
                 for k in range(n - 1):
-                    s += ' then %s after %s' % (self.pick(CHANNELS), self.pick(DURS))
+                    s += ' then %s after %s' % (self.pick(CHANNELS), self.pick(TDURS if self.timed else DURS))
                 clauses.append(s)
         self.trig_ok = not every
         self.trig_reserved = None
@@ -249,7 +301,7 @@ class Gen:
                 self.trig_reserved = te
             trig = 'after %s' % te
             if self.chance(0.5):
-                trig += ' + %s' % self.pick(['12h', '1d', '2d', '3d'])
+                trig += ' + %s' % self.pick(['12h', '1d', '2d', '3d'] + (['1h', '7h', '30m'] if self.timed else []))
             if self.chance(0.25):
                 trig += ' where %s' % self.cond(True)
             clauses.append(trig)
@@ -257,6 +309,8 @@ class Gen:
             clauses.append('if %s' % self.cond(not every))
         if self.chance(0.2):
             clauses.append('unless %s' % self.cond(not every))
+        if self.timed and self.chance(0.4):
+            clauses.append(self.window())
         if not task and self.chance(0.35):
             clauses.append('cap %d per %s' % (self.r.randrange(1, 3), self.pick(WDURS)))
         if self.chance(0.6 if self.pressure else 0.4):
@@ -321,9 +375,16 @@ class Gen:
         ids = self.r.sample(['c1', 'c2', 'c10', 'C3', 'a,b', 'x"y', 'b', '\u00e91', 'z', 'c 1'], ncust)
         long = self.chance(0.15)
         span = self.r.randrange(40, 140) if long else self.r.randrange(6, 30)
+        grid = GRID
+        if self.timed:
+            # a finer grid: times of day all round the clock, sends inside quiet hours
+            grid = self.pick([1800, 3600, 5400, 7200, 10800])
+            span = span * GRID // grid
         rows = []
         for n in range(self.r.randrange(40, 120) if long else self.r.randrange(6, 45)):
-            t = BASE + self.r.randrange(span) * GRID
+            t = BASE + self.r.randrange(span) * grid
+            if self.timed and self.chance(0.1):
+                t += self.pick([-1, 1, 59, -60])
             cid = self.pick(ids)
             e = self.pick(PLAIN * 3 + ['response', 'response', 'opt_out', 'opt_in',
                                        'consent_granted', 'consent_revoked', 'identify', 'noise'])
@@ -399,13 +460,44 @@ class Gen:
             texts.append(('csv', bom + nl.join([','.join(hdrs[k])] + lines) + nl))
         until = None
         if self.chance(0.2):
-            ut = BASE + self.r.randrange(span + 4) * GRID + self.pick([0, 0, 0, -1, 1])
+            ut = BASE + self.r.randrange(span + 4) * grid + self.pick([0, 0, 0, -1, 1])
             until = self.pick([oracle.fmt_time(ut), oracle.fmt_time(ut), str(ut)])
         return texts, until
 
 
 def json_str(x):
     return json.dumps(x, ensure_ascii=False)
+
+
+STATS_KEYS = [('asks_sent', 'ask'), ('reminders_sent', 'remind'), ('tasks', 'task'),
+              ('moved_by_quiet_hours', 'moved')]
+SPARED_KEYS = [(k, k) for k in ('no_allowed_time', 'if_unless_false', 'cap', 'yielded', 'opt_out', 'consent',
+                                 'holdout', 'horizon', 'keep_ignored', 'restart_cancelled')]
+
+
+def compare_stats(stderr):
+    """kairos --stats-format json (the last line of standard error) against the
+    oracle's per-rule counts: asks, reminders, tasks, sends moved by quiet hours
+    (a sent attempt that quiet hours put later than the `at` window alone would)
+    and asks dropped for no allowed time; '' when they agree"""
+    lines = [x for x in stderr.decode('utf-8', 'replace').splitlines() if x.startswith('{')]
+    if not lines:
+        return 'no JSON stats line on standard error'
+    doc = json.loads(lines[-1])
+    out = []
+    for rule in doc['rules']:
+        for key, ok in STATS_KEYS:
+            got, want = rule[key], oracle.RSTATS.get((rule['name'], ok), 0)
+            if got != want:
+                out.append('rule %s %s: kairos %d, oracle %d' % (rule['name'], key, got, want))
+        for key, ok in SPARED_KEYS:
+            got, want = rule['spared'][key], oracle.RSTATS.get((rule['name'], ok), 0)
+            if got != want:
+                out.append('rule %s spared.%s: kairos %d, oracle %d' % (rule['name'], key, got, want))
+        got, want = rule['reminders_not_sent']['blocked'], oracle.RSTATS.get((rule['name'], 'blocked'), 0)
+        if got != want:
+            out.append('rule %s reminders_not_sent.blocked: kairos %d, oracle %d' % (rule['name'], got, want))
+    return '\n'.join(out)
 
 
 def run_case(kairos, seed, outdir, verbose=False):
@@ -429,7 +521,17 @@ def run_case(kairos, seed, outdir, verbose=False):
         extra = ['--jobs', '3']
     elif mode == 1:
         extra = ['--memory', '16M', '--jobs', '2']
-    cmd = [kairos, 'simulate', pp] + eps + (['--until', until] if until else []) + extra
+    stats = g.timed and mode != 2
+    if stats:
+        extra = extra + ['--stats-format', 'json']
+    sim = pp
+    if g.timed and mode == 3:
+        # the compiled image carries the quiet hours and windows (and the policy
+        # name from the .kai's file name, whatever the .kbc is called)
+        sim = os.path.join(work, 'compiled.kbc')
+        subprocess.run([kairos, 'compile', pp, '-o', sim], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    cmd = [kairos, 'simulate', sim] + eps + (['--until', until] if until else []) + extra
     res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     if mode == 2 and res.returncode == 0:
         # shards 0/2 and 1/2, merged by `kairos merge`, must give the same schedule
@@ -458,9 +560,18 @@ def run_case(kairos, seed, outdir, verbose=False):
         status = 'oracle-error'
     elif res.stdout != want:
         status = 'mismatch'
+    elif stats:
+        diff = compare_stats(res.stderr)
+        if diff:
+            status = 'stats-mismatch'
+            with open(os.path.join(work, 'stats.diff'), 'w') as f:
+                f.write(diff + '\n')
+    if status in ('mismatch', 'stats-mismatch') and oracle.AMBIG:
+        # the oracle met a reading the contract leaves open (oracle.AMBIG): not a failure
+        status = 'ambiguous'
     if status == 'ok' or (status == 'rejected' and not verbose):
         if status == 'ok':
-            for fn in [pp] + eps:
+            for fn in [pp] + eps + ([sim] if sim != pp and os.path.exists(sim) else []):
                 os.unlink(fn)
             os.rmdir(work)
         return status, res.stdout.count(b'\n') - 1, work, res.stderr
@@ -482,6 +593,10 @@ def main(argv):
     verbose = '-v' in argv
     if '--avoid-known' in argv:
         AVOID.extend(KNOWN)
+    if '--timed' in argv:
+        # share of seeds with quiet hours and `at` windows (default 0.3)
+        global TIMED_SHARE
+        TIMED_SHARE = float(argv[argv.index('--timed') + 1])
     if '--out' in argv:
         outdir = argv[argv.index('--out') + 1]
     counts = {}
@@ -492,7 +607,7 @@ def main(argv):
         counts[st] = counts.get(st, 0) + 1
         if st == 'ok':
             rows += n
-        elif st in ('mismatch', 'oracle-error'):
+        elif st in ('mismatch', 'oracle-error', 'stats-mismatch'):
             bad += 1
             files = sorted(f for f in os.listdir(work) if f.endswith(('.kai', '.csv', '.jsonl')))
             hint = ''
@@ -509,6 +624,9 @@ def main(argv):
                     hint = (' [reads an attribute "as duration": known bug'
                             ' bugs/untyped-plus-duration-vs-time]')
             print('MISMATCH seed %d (%s): %s/{%s}%s' % (seed, st, work, ','.join(files), hint), flush=True)
+        elif st == 'ambiguous':
+            print('AMBIGUOUS seed %d (%s): %s (not counted as a failure)' % (
+                seed, '; '.join(sorted(oracle.AMBIG)), work), flush=True)
         elif st == 'rejected':
             bad += 1
             print('REJECTED seed %d: %s: %s' % (seed, work, err.decode(errors='replace').strip().splitlines()[-1:]), flush=True)

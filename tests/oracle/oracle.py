@@ -2,9 +2,10 @@
 """Independent reference implementation ("oracle") of Kairos replay semantics.
 
 Written from /work/shared/LANGUAGE.md and SPEC.md (sections 1, 4, 5) only.
-Scope: UTC only (no timezone, tz traits, quiet hours, `at` windows, best_time,
-calendar `every` periods).  Supports: `after EVENT [+ DUR] [where X]`, `every Nd`,
-if/unless, Kleene logic, count/within/no/since/last/sum/avg/min/max/asked/
+Scope: UTC only (no timezone, tz traits, best_time, calendar `every` periods).
+Supports: top-level `quiet HH:MM-HH:MM [on CH,...]` and rule `at [DAYS] HH:MM-HH:MM`
+/ `at DAYS` send windows (Engine.send_time; LANGUAGE 4.3, 4.7, 4.12, SPEC 4.5),
+per-rule --stats counts (RSTATS), `after EVENT [+ DUR] [where X]`, `every Nd`, if/unless, Kleene logic, count/within/no/since/last/sum/avg/min/max/asked/
 responded, trigger./customer. attributes, let, caps (top-level with `on`,
 per rule), priority and the priority yield, reminder chains, response
 cancellation, opt_out/opt_in, require consent, on retrigger restart|keep,
@@ -41,6 +42,14 @@ def stat(k):
     STATS[k] = STATS.get(k, 0) + 1
 
 
+RSTATS = {}  # (rule name, key) -> count, for --stats; reset by simulate()
+AMBIG = set()  # readings the contract leaves open that this run met; reset by simulate()
+
+
+def rstat(rule, k):
+    RSTATS[(rule.name, k)] = RSTATS.get((rule.name, k), 0) + 1
+
+
 class PolicyError(Exception):
     pass
 
@@ -61,6 +70,7 @@ TOKEN_RE = re.compile(r'''
   (?P<ws>[ \t\r\f\v]+)
  |(?P<nl>\n)
  |(?P<comment>\#[^\n]*)
+ |(?P<clock>[0-9][0-9]:[0-9][0-9](?![A-Za-z0-9_:]))
  |(?P<dur>(?:[0-9]+[wdhms])+(?![A-Za-z0-9_]))
  |(?P<num>[0-9]+(?:\.[0-9]+)?(?![A-Za-z0-9_]))
  |(?P<dayrange>(?:mon|tue|wed|thu|fri|sat|sun)-(?:mon|tue|wed|thu|fri|sat|sun)(?![A-Za-z0-9_]))
@@ -85,6 +95,11 @@ def lex(text):
             linestart = m.end()
         elif k in ('ws', 'comment'):
             pass
+        elif k == 'clock':
+            hh, mm = int(v[:2]), int(v[3:])
+            if mm > 59 or hh > 24 or (hh == 24 and mm):
+                raise PolicyError('bad clock time %r' % v)
+            toks.append(Tok('clock', (hh * 60 + mm) * 60, line, col))
         elif k == 'dur':
             total = 0
             for n, u in re.findall(r'([0-9]+)([wdhms])', v):
@@ -325,6 +340,7 @@ class Rule:
         self.variants = []          # (name, pct, delay or None, channel or None)
         self.keep = False
         self.index = 0
+        self.at = None              # send window: (weekday set, start s, end s)
 
 
 class Policy:
@@ -333,6 +349,7 @@ class Policy:
         self.lets = {'open_ticket': ('bin', '>', ('call', 'count', ('name', 'ticket_opened'), None, None),
                                      ('call', 'count', ('name', 'ticket_closed'), None, None))}
         self.caps = []      # (n, d, channels or None)
+        self.quiet = []     # (start s, end s, channels or None); start > end wraps midnight
         self.consent = set()
         self.rules = []
         self.channels = ['email', 'sms', 'whatsapp', 'in_app', 'push', 'phone']
@@ -399,6 +416,22 @@ def parse_decl(pol, toks, i, e):
                 p.next()
                 chans.append(p.ident())
         pol.caps.append((n, d, chans))
+    elif t.val == 'quiet':
+        a = p.expect('clock').val
+        p.expect('op', '-')
+        b = p.expect('clock').val
+        if b == DAY:
+            b = 0               # `quiet S-24:00` ends at 00:00 (SPEC 1.5)
+        if a == b or a == DAY:
+            raise PolicyError('bad quiet window')
+        chans = None
+        if p.at('kw', 'on'):
+            p.next()
+            chans = [p.ident()]
+            while p.at('op', ','):
+                p.next()
+                chans.append(p.ident())
+        pol.quiet.append((a, b, chans))
     elif t.val == 'require':
         p.expect('kw', 'consent')
         p.expect('kw', 'on')
@@ -454,6 +487,28 @@ def parse_rule(p):
                 r.where = p.expr()
         elif v == 'every':
             r.every = p.expect('dur').val
+        elif v == 'at':
+            # `at [DAYS] HH:MM-HH:MM` or `at DAYS` (whole days); no days: every day
+            days = None
+            while p.at('dayrange') or (p.at('name') and p.peek().val in WEEKDAYS):
+                x = p.next()
+                days = (days or set()) | (set(x.val) if x.kind == 'dayrange' else {WEEKDAYS.index(x.val)})
+                if p.at('op', ',') and (p.at('dayrange', None, 1) or
+                                        (p.at('name', None, 1) and p.peek(1).val in WEEKDAYS)):
+                    p.next()
+                else:
+                    break
+            if p.at('clock'):
+                a = p.next().val
+                p.expect('op', '-')
+                b = p.expect('clock').val
+                if not a < b or a == DAY:
+                    raise PolicyError('bad send window')
+            elif days is not None:
+                a, b = 0, DAY
+            else:
+                raise PolicyError('unsupported at clause')
+            r.at = (days if days is not None else set(range(7)), a, b)
         elif v == 'if':
             r.if_ = p.expr()
         elif v == 'unless':
@@ -697,11 +752,14 @@ def coerce(raw, want):
 # ---------------------------------------------------------------- replay
 
 class Pending:
-    __slots__ = ('rule', 'pos', 'due', 'channel', 'variant', 'tattrs', 'sent', 'ttime', 'is_every')
+    __slots__ = ('rule', 'pos', 'due', 'channel', 'variant', 'tattrs', 'sent', 'ttime', 'is_every',
+                 'qmoved', 'skip')
 
     def __init__(self):
         self.sent = False
         self.is_every = False
+        self.qmoved = False     # quiet hours moved this attempt (past where `at` alone puts it)
+        self.skip = None        # why the first attempt was skipped, while none was sent
 
 
 class Cust:
@@ -990,12 +1048,18 @@ class Engine:
                 v = a.get(attr)
                 if type(v) is float:
                     vals.append(v)
+            # SPEC 4.12: sum and avg add the doubles from the newest to the
+            # oldest, one after the other (an explicit loop: Python 3.12's
+            # sum() of floats compensates its rounding)
+            acc = 0.0
+            for v in reversed(vals):
+                acc += v
             if f == 'sum':
-                return float(sum(vals))
+                return acc
             if not vals:
                 return None
             if f == 'avg':
-                return sum(vals) / len(vals)
+                return acc / len(vals)
             return min(vals) if f == 'min' else max(vals)
         if f == 'asked':
             s = arg[1]
@@ -1040,6 +1104,9 @@ class Engine:
                 i += 1
             self.fire(c, T, strict=False)
         self.fire(c, self.horizon, strict=False)
+        for ri, p in c.pending.items():
+            if not p.sent:
+                rstat(self.pol.rules[ri], 'horizon')   # --stats: nothing sent yet at the end
 
     def fire(self, c, T, strict):
         lim = min(T - 1, self.horizon) if strict else min(T, self.horizon)
@@ -1128,6 +1195,7 @@ class Engine:
                 lo += v[1]
             if chosen is None:
                 stat('holdout')
+                rstat(r, 'holdout')
                 return          # holdout
             variant = chosen[0]
             if chosen[2] is not None:
@@ -1137,26 +1205,96 @@ class Engine:
         if r.index in c.pending:
             if r.keep:
                 stat('keep-ignored')
+                rstat(r, 'keep_ignored')
                 return
             stat('restart-cancel')
+            if not c.pending[r.index].sent:
+                rstat(r, 'restart_cancelled')
             del c.pending[r.index]
+        final = self.send_time(T + delay, r, ch0, True)
+        if final is None:
+            stat('no-allowed-time')
+            rstat(r, 'no_allowed_time')
+            return
+        if final != T + delay:
+            stat('moved-first')
         p = Pending()
         p.rule = r.index
         p.pos = 0
-        p.due = T + delay
+        p.due = final
+        p.qmoved = final != self.send_time(T + delay, r, ch0, True, quiet=False)
         p.channel = ch0
         p.variant = variant
         p.tattrs = attrs
         p.ttime = T
         c.pending[r.index] = p
 
+    def send_time(self, t, r, channel, first, quiet=True):
+        """LANGUAGE 4.3, SPEC 4.5 (UTC: wall time = instant): the first instant u >= t
+        allowed by the rule's `at` window (first attempt only) and, for asks, by every
+        quiet window covering `channel`; None when no instant of a whole week is."""
+        win = r.at if first else None
+        quiets = [] if r.kind == 'task' or not quiet else \
+            [(a, b) for (a, b, ch) in self.pol.quiet if ch is None or channel in ch]
+        u = t
+        while u < t + 7 * DAY + 1:
+            day0 = u - u % DAY
+            tod = u - day0
+            wd = (u // DAY + 3) % 7          # 1970-01-01 was a Thursday
+            moved = False
+            if win is not None:
+                days, a, b = win
+                if not (wd in days and a <= tod < b):
+                    if wd in days and tod < a:
+                        u = day0 + a
+                    else:
+                        k = 1
+                        while (wd + k) % 7 not in days:
+                            k += 1
+                        u = day0 + k * DAY + a
+                    continue
+            for (a, b) in quiets:
+                if a < b:
+                    if a <= tod < b:
+                        u = day0 + b
+                        moved = True
+                        break
+                else:
+                    if tod >= a:
+                        u = day0 + DAY + b
+                        moved = True
+                        break
+                    if tod < b:
+                        u = day0 + b
+                        moved = True
+                        break
+            if not moved:
+                return u
+        return None
+
     def advance(self, c, p):
         r = self.pol.rules[p.rule]
         if p.pos + 1 < len(r.channels):
-            p.due = p.due + r.delays[p.pos]
+            # each attempt's clock counts from the previous attempt's actual, moved
+            # time (also when that one was skipped); reminders obey quiet hours only
+            nominal = p.due + r.delays[p.pos]
             p.pos += 1
             p.channel = r.channels[p.pos]
+            p.due = self.send_time(nominal, r, p.channel, False)
+            p.qmoved = p.due is not None and p.due != nominal
+            if p.due != nominal:
+                stat('moved-reminder')
+            if p.due is None:
+                stat('reminder-no-allowed-time')
+                # no allowed instant for this attempt: the chain ends here (the
+                # contract does not say; kairos reads it so too); an ask that sent
+                # nothing is spared for its first attempt's skip reason
+                if not p.sent and p.skip is not None:
+                    rstat(r, p.skip)
+                del c.pending[p.rule]
         else:
+            if not p.sent and p.skip is not None:
+                rstat(r, p.skip)      # every attempt skipped: the first one's reason
             del c.pending[p.rule]
 
     def fire_attempt(self, c, p):
@@ -1166,10 +1304,12 @@ class Engine:
         if p.pos == 0:
             if r.if_ is not None and self.ev(r.if_, ctx, 'bool') is not True:
                 stat('if-failed')
+                rstat(r, 'if_unless_false')
                 del c.pending[p.rule]
                 return
             if r.unless is not None and self.ev(r.unless, ctx, 'bool') is not False:
                 stat('unless-failed')
+                rstat(r, 'if_unless_false')
                 del c.pending[p.rule]
                 return
         if r.kind == 'task':
@@ -1178,6 +1318,10 @@ class Engine:
             return
         if p.channel in c.optout or (p.channel in self.pol.consent and p.channel not in c.consent):
             stat('skip-optout' if p.channel in c.optout else 'skip-consent')
+            if p.sent:
+                rstat(r, 'blocked')
+            elif p.skip is None:
+                p.skip = 'opt_out' if p.channel in c.optout else 'consent'
             self.advance(c, p)
             return
         if p.sent:
@@ -1192,6 +1336,7 @@ class Engine:
                       if t > now - d and t <= now and (chans is None or ch in chans))
             if cnt >= n:
                 stat('capped-top')
+                rstat(r, 'cap')
                 del c.pending[p.rule]
                 return
         if r.cap is not None:
@@ -1199,6 +1344,7 @@ class Engine:
             cnt = sum(1 for (t, ri, s, ch) in c.sends if ri == r.index and t > now - d and t <= now)
             if cnt >= n:
                 stat('capped-rule')
+                rstat(r, 'cap')
                 del c.pending[p.rule]
                 return
         # priority yield
@@ -1218,6 +1364,7 @@ class Engine:
                     cnt += 1
                 if cnt >= n:
                     stat('yielded')
+                    rstat(r, 'yielded')
                     del c.pending[p.rule]
                     return
         p.sent = True
@@ -1227,6 +1374,10 @@ class Engine:
 
     def emit(self, c, p, action, now):
         stat(action)
+        r = self.pol.rules[p.rule]
+        rstat(r, action)
+        if p.qmoved:
+            rstat(r, 'moved')
         if p.pos > 0 and action == 'ask':
             stat('ask-at-later-attempt')
         r = self.pol.rules[p.rule]
@@ -1430,6 +1581,8 @@ def simulate(policy_path, events_paths, until=None):
     if not events:
         return 'time,customer,rule,action,survey,channel,attempt,variant\n'
     horizon = parse_time(until) if until is not None else max(e[0] for e in events)
+    RSTATS.clear()
+    AMBIG.clear()
     eng = Engine(pol, horizon)
     rows = eng.run(events)
     out = ['time,customer,rule,action,survey,channel,attempt,variant\n']

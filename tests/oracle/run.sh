@@ -20,6 +20,21 @@
 #            duration" (kairos disasm) is tagged with the (fixed) bug
 #            bugs/untyped-plus-duration-vs-time; --avoid-known leaves that
 #            pattern out of the generator.
+#            About one seed in three (drawn apart from the rest, so the other
+#            seeds are unchanged; --timed P sets the share) moves sends: 0-3
+#            top-level `quiet HH:MM-HH:MM [on CH,...]` (wrapping midnight, ending
+#            at 24:00, overlapping, sometimes covering a channel's whole day),
+#            rule `at [DAYS] HH:MM-HH:MM` / `at DAYS` windows (tasks too), on a
+#            30-180 minute grid with some times a second or a minute off, and
+#            reminder and trigger delays of 30m-3d.  Those seeds also run
+#            `--stats-format json` and compare per rule: asks, reminders, tasks,
+#            "moved by quiet hours" (a sent attempt quiet hours put later than
+#            the `at` window alone would), reminders blocked, and the spared
+#            reasons (no allowed time, if/unless, cap, yielded, opt-out, consent,
+#            holdout, horizon, keep-ignored, restart-cancelled).  A mismatch in
+#            a run where the oracle met a reading the contract leaves open (an
+#            order-dependent floating-point sum, 1e300 + 1 - 1e300) is printed
+#            as AMBIGUOUS and not counted as a failure.
 # exprfuzz.py  Random well-typed `where` conditions mixing untyped attributes
 #            with numbers, durations and times (how an untyped attribute takes
 #            the type its context needs, SPEC 1.7), on 3 customers; seeds
@@ -36,8 +51,19 @@
 #            (with a file accept-check-error, a FILE:LINE:COL error from
 #            `check` and a clean exit 1 from `simulate` pass as well).
 #
-# Covered (UTC only: no timezone, tz traits, quiet hours, `at` windows,
-# best_time or calendar `every` periods):
+# Covered (UTC only: no timezone, tz traits, best_time or calendar `every`
+# periods; tests/tzoracle covers those, one rule at a time):
+#   quiet hours and `at` windows with the multi-rule semantics (LANGUAGE 4.3,
+#   4.5, 4.7, 4.12; SPEC 4.4-4.7): the first attempt moved by the rule's
+#   window and its (or the variant's) channel's quiet hours, reminders by
+#   their own channel's quiet hours only, each from the previous attempt's
+#   moved time (skipped ones too), tasks by `at` only; if/unless, now/hour/
+#   weekday, opt-out, consent, caps and asked() at the moved time; the
+#   priority yield at the moved due time of the higher-priority ask; firing
+#   order among sends moved to the same instant; restart/keep while an ask
+#   waits for its window; sends moved past the horizon; no allowed time (at
+#   window inside quiet hours, quiet hours covering the day: dropped, and a
+#   reminder with no allowed time ends its chain);
 #   triggers `after E [+ D] [where X]` and `every Nd`; `if`/`unless` with
 #   and/or/not (Kleene), comparisons, `in [...]` (weekday ranges too),
 #   + - * / on numbers, durations and times (division by zero, duration
