@@ -323,7 +323,8 @@ int cli_out_format(const char *cmd, const char *out, const char *written, const 
         if (strcmp(f, written) == 0 || (also_ok && strcmp(f, also_ok) == 0)) return 0;
         const char *how = strcmp(f, "gzip") == 0 ? "kairos writes no gzip: pipe its standard output to gzip"
                           : strcmp(written, "kbc") == 0 ? "name it .kbc"
-                          : strcmp(cmd, "report") == 0 ? "name it .html" : "--format chooses it, or another name";
+                          : strcmp(cmd, "report") == 0 ? "name it .html"
+                          : strcmp(cmd, "test") == 0 ? "name it .xml" : "--format chooses it, or another name";
         cli_usage_error(cmd, "-o %s names a %s file, but the output is %s (%s)", out, f, written, how);
         return 2;
     }

@@ -18,6 +18,7 @@
 #include "runtime/runtime.h"
 #include "cli.h"
 #include "testfile.h"
+#include "lang/util.h"
 
 /* ---- results -------------------------------------------------------------- */
 
@@ -411,12 +412,61 @@ static void run_file(Run *r, const char *path)
     kq_file_free(f);
 }
 
+/* Whether path names the file *so describes. */
+static bool same_file(const char *path, const struct stat *so)
+{
+    struct stat si;
+    return path && stat(path, &si) == 0 && si.st_dev == so->st_dev && si.st_ino == so->st_ino;
+}
+
+/* Whether the report's file (-o, --junit) is one this run reads: a test
+ * file (given or found in a directory), or a policy, an event log or an
+ * expected schedule a test file names (SPEC 6 "Output files": bad usage,
+ * nothing written).  Only an existing regular file can be one. */
+static int report_is_input(const char *out, const PathList *files)
+{
+    struct stat so;
+    if (stat(out, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
+    for (size_t i = 0; i < files->n; i++) {
+        const char *what = NULL;
+        if (same_file(files->v[i], &so)) what = files->v[i];
+        KqMsgs errs = {0};
+        KqFile *f = what ? NULL : kq_file_load(files->v[i], &errs);   /* read again when its turn comes */
+        kq_msgs_free(&errs);
+        if (f && same_file(f->policy, &so)) what = f->policy;
+        for (size_t t = 0; f && !what && t < f->ntests; t++) {
+            const KqTest *x = &f->tests[t];
+            for (size_t e = 0; !what && e < x->nevent_files; e++)
+                if (same_file(x->event_files[e], &so)) what = x->event_files[e];
+            if (!what && same_file(x->schedule_file, &so)) what = x->schedule_file;
+        }
+        if (what) {
+            if (what == files->v[i])
+                cli_usage_error("test", "the report %s is the test file %s: writing it would replace it", out, what);
+            else
+                cli_usage_error("test", "the report %s is %s, which %s reads: writing it would replace it", out,
+                                what, files->v[i]);
+        }
+        kq_file_free(f);
+        if (what) return 2;
+    }
+    return 0;
+}
+
 /* ---- JUnit --------------------------------------------------------------------- */
 
+/* Text for an attribute or an element: escaped, and always well-formed XML
+ * 1.0 in UTF-8 -- a byte that is not UTF-8 (a Latin-1 policy's diagnostic,
+ * a file name) as U+FFFD, a character XML does not allow (controls, DEL and
+ * the C1 controls, U+FFFE, U+FFFF) as "?". */
 static void xml_text(KqBuf *b, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t bad = 1, k = ku_utf8_char(s + i, n - i, &bad);
+        if (k == 0) { kq_buf_str(b, "\xEF\xBF\xBD"); i += bad ? bad : 1; continue; }
+        switch (c) {
         case '&': kq_buf_str(b, "&amp;"); break;
         case '<': kq_buf_str(b, "&lt;"); break;
         case '>': kq_buf_str(b, "&gt;"); break;
@@ -424,10 +474,15 @@ static void xml_text(KqBuf *b, const char *s)
         case '\'': kq_buf_str(b, "&apos;"); break;
         case '\n': kq_buf_str(b, "&#10;"); break;
         case '\t': kq_buf_str(b, "&#9;"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) kq_buf_str(b, "?");   /* not allowed in XML 1.0 */
-            else kq_buf_add(b, p, 1);
+        default: {
+            const unsigned char *p = (const unsigned char *)s + i;
+            bool c1 = k == 2 && p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F;
+            bool nonchar = k == 3 && p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF);
+            if ((k == 1 && (c < 0x20 || c == 0x7f)) || c1 || nonchar) kq_buf_str(b, "?");
+            else kq_buf_add(b, p, k);
         }
+        }
+        i += k;
     }
 }
 
@@ -610,6 +665,13 @@ int cli_test(int argc, char **argv)
         } else if (path_add(&files, strdup(p)) != 0) {   /* a missing file fails when read */
             kq_msg(&operr, "%s: error: out of memory", p);
         }
+    }
+
+    if (output && (cli_out_format("test", output, "xml", NULL) || report_is_input(output, &files))) {
+        status = 2;
+        path_list_free(&files);
+        kq_msgs_free(&operr);
+        goto out;
     }
 
     Run run;

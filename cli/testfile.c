@@ -89,8 +89,10 @@ static const char *clip(const char *s, char buf[64])
 {
     size_t n = strlen(s);
     if (n < 60) return s;
-    memcpy(buf, s, 56);
-    memcpy(buf + 56, "...", 4);
+    size_t k = 56;
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;          /* between characters */
+    memcpy(buf, s, k);
+    memcpy(buf + k, "...", 4);
     return buf;
 }
 

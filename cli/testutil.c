@@ -42,10 +42,15 @@ char *kq_path_join(const char *base, const char *p)
 {
     const char *slash = strrchr(base, '/');
     size_t dn = (p[0] == '/' || !slash) ? 0 : (size_t)(slash - base) + 1;
+    /* a test file in the current directory: a name that the commands read
+     * as something else than a file (`-`, standard input; `sqlite:...`, a
+     * source) is still a file beside it (SPEC 7.2) */
+    const char *dir = dn ? base : p[0] != '/' && (strcmp(p, "-") == 0 || strchr(p, ':')) ? "./" : "";
+    if (!dn) dn = strlen(dir);
     size_t pn = strlen(p);
     char *s = malloc(dn + pn + 1);
     if (!s) return NULL;
-    memcpy(s, base, dn);
+    memcpy(s, dir, dn);
     memcpy(s + dn, p, pn + 1);
     return s;
 }

@@ -268,6 +268,7 @@ char *kq_node_render(const KqNode *n)
     render(&b, n);
     if (b.n > RENDER_MAX && !b.oom) {
         b.n = RENDER_MAX;
+        while (b.n > 0 && ((unsigned char)b.s[b.n] & 0xC0) == 0x80) b.n--;   /* between characters */
         kq_buf_str(&b, "...");
     }
     return kq_buf_take(&b);

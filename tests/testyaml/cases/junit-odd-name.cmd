@@ -1,0 +1,1 @@
+--format junit odd-name.test.yaml

@@ -1,0 +1,1 @@
+--format junit -o report.csv pass.test.yaml

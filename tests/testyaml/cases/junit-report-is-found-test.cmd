@@ -1,0 +1,1 @@
+--junit report-input/t.test.yaml report-input

@@ -1,0 +1,1 @@
+--junit policy.kai pass.test.yaml

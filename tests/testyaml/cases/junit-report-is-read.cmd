@@ -1,0 +1,1 @@
+--junit report-input/sched.txt report-input

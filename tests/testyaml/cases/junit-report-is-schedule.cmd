@@ -1,0 +1,1 @@
+--junit expected.csv pass.test.yaml
