@@ -684,9 +684,15 @@ int cli_test(int argc, char **argv)
         run.failed++;
     }
     if (files.n == 0 && operr.n == 0) {
-        fprintf(stderr, "kairos test: no *.test.yaml file found\n");
-        status = 1;
-        goto out2;
+        if (!junit) {
+            fprintf(stderr, "kairos test: no *.test.yaml file found\n");
+            status = 1;
+            goto out2;
+        }
+        /* the JUnit report says so (an error), so that no earlier report stays in its place */
+        kq_msg(&operr, "kairos test: no *.test.yaml file found");
+        fprintf(stderr, "%s\n", operr.v[0]);
+        run.failed++;
     }
 
     const char *base = getenv("TMPDIR");

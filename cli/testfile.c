@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <glib.h>
 
 #include "lang/util.h"
@@ -290,6 +291,16 @@ static bool add_event_file(Ctx *c, const KqNode *n, KqTest *t)
     if (!v) { err(c, n, "out of memory"); return false; }
     t->event_files = v;
     if (!(v[t->nevent_files] = kq_path_join(c->path, s))) { err(c, n, "out of memory"); return false; }
+    /* one file twice (`[ev.csv, ./ev.csv]`) would replay its events twice, which simulate refuses */
+    struct stat a, b;
+    for (size_t i = 0; i < t->nevent_files; i++)
+        if (stat(v[i], &a) == 0 && stat(v[t->nevent_files], &b) == 0 && S_ISREG(a.st_mode) &&
+            a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            err(c, n, "the event file %s is also %s in this list: its events would be replayed twice",
+                v[t->nevent_files], v[i]);
+            free(v[t->nevent_files]);
+            return false;
+        }
     t->nevent_files++;
     return true;
 }
@@ -428,6 +439,13 @@ static bool parse_filter(Ctx *c, const KqNode *m, const char *kind, const char *
             s = v->text;
             break;
         default:
+            /* a forgotten value (`survey:`, `rule: null`) would match no row, or every row
+             * of a not_sent: refused; only `variant` gives null a meaning (no variant) */
+            if (col != KQ_VARIANT && v->kind == KQ_SCALAR && v->is_null) {
+                err(c, v, "%s has no value (a filter value must be a text; only variant may be null)", name);
+                ok = false;
+                continue;
+            }
             if (!(s = text_of(c, v, name, true))) { ok = false; continue; }
             if (col == KQ_ACTION && strcmp(s, "ask") && strcmp(s, "remind") && strcmp(s, "task")) {
                 char buf[64];
