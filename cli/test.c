@@ -306,6 +306,17 @@ done:
     return ok;
 }
 
+/* A test's name or a detail as one line of the text report: control
+ * characters (C0, DEL, C1: a line break in a customer id too) as `?`. */
+static void put_one_line(const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (c[0] == 0xC2 && c[1] >= 0x80 && c[1] <= 0x9F) { putchar('?'); c++; continue; }
+        putchar(*c < 0x20 || *c == 0x7f ? '?' : *c);
+    }
+    putchar('\n');
+}
+
 /* Counts a test and prints its report line and details. */
 static void report_case(Run *r, const char *path, const CaseResult *cr)
 {
@@ -313,11 +324,11 @@ static void report_case(Run *r, const char *path, const CaseResult *cr)
     else r->failed++;
     if (!r->text) return;
     printf("%s %s: ", !cr->ok ? "FAIL" : cr->updated ? "upd " : "ok  ", path);
-    for (const char *c = cr->name ? cr->name : "?"; *c; c++)   /* one line, whatever the name */
-        putchar((unsigned char)*c < 0x20 ? '?' : *c);
-    putchar('\n');
-    for (size_t k = 0; k < cr->details.n; k++)
-        printf("    %s\n", cr->details.v[k]);
+    put_one_line(cr->name ? cr->name : "?");
+    for (size_t k = 0; k < cr->details.n; k++) {
+        fputs("    ", stdout);
+        put_one_line(cr->details.v[k]);
+    }
     if (cr->details.oom)
         printf("    (some details are missing: out of memory)\n");
     cli_flush_stdout();

@@ -179,8 +179,10 @@ int kq_rows_read_csv(const char *path, KqRows *out, KqMsgs *errs)
 {
     char *s;
     size_t len;
-    if (ku_read_file(path, 0, &s, &len) != 0) {
-        kq_msg(errs, "%s: error: cannot read: %s", path, strerror(errno));
+    /* bounded, as a test file is: a schedule named by mistake (a huge file, /dev/zero) fails at once */
+    if (ku_read_file(path, KQ_MAX_SCHEDULE_BYTES, &s, &len) != 0) {
+        kq_msg(errs, "%s: error: cannot read: %s", path,
+               errno == EFBIG ? "file too large (over 256 MiB)" : strerror(errno));
         return -1;
     }
     size_t pos = 0;

@@ -35,6 +35,9 @@ void kq_msgs_free(KqMsgs *m);
 
 /* A growable byte string; on allocation failure it sets oom and stops
  * growing (callers check oom once at the end). */
+/* The largest expected-schedule file a test reads (SPEC 7.5). */
+#define KQ_MAX_SCHEDULE_BYTES ((size_t)256 << 20)
+
 typedef KuBuf KqBuf;              /* lang/util.h */
 
 static inline void kq_buf_add(KqBuf *b, const void *p, size_t n) { ku_buf_add(b, p, n); }
