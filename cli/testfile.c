@@ -182,20 +182,25 @@ static bool parse_time_node(Ctx *c, const KqNode *n, const char *what, int64_t *
     return true;
 }
 
-/* A non-negative integer (no sign); -1 after an error. */
+/* A non-negative integer (no sign) up to KQ_MAX_INT; -1 after an error. */
+#define KQ_MAX_INT 1000000000L
 static long parse_int_node(Ctx *c, const KqNode *n, const char *what, bool allow_zero)
 {
     const char *s = text_of(c, n, what, false);
     if (!s) return -1;
     long v = 0;
     for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9' || v > 100000000L) {
-            char buf[64];
+        char buf[64];
+        if (*p < '0' || *p > '9') {
             err(c, n, "%s must be a %s integer, not '%s'", what, allow_zero ? "non-negative" : "positive",
                 clip(s, buf));
             return -1;
         }
         v = v * 10 + (*p - '0');
+        if (v > KQ_MAX_INT) {
+            err(c, n, "%s must be at most 1000000000, not '%s'", what, clip(s, buf));
+            return -1;
+        }
     }
     if (v == 0 && !allow_zero) {
         char buf[64];
