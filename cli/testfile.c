@@ -33,6 +33,7 @@ typedef struct Ctx {
     int nerr;
     Err *v;
     size_t n, cap;
+    GHashTable *names;            /* the tests' names so far (duplicates: one lookup each) */
 } Ctx;
 
 static void err(Ctx *c, const KqNode *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -594,7 +595,7 @@ static bool parse_assert(Ctx *c, const KqNode *item, KqAssert *a)
 
 /* ---- tests ----------------------------------------------------------------- */
 
-static bool parse_test(Ctx *c, const KqNode *m, KqTest *t, const KqTest *prev, size_t nprev)
+static bool parse_test(Ctx *c, const KqNode *m, KqTest *t)
 {
     static const char *const keys[] = { "name", "events", "until", "schedule", "expect", NULL };
     if (m->kind != KQ_MAP) {
@@ -605,14 +606,13 @@ static bool parse_test(Ctx *c, const KqNode *m, KqTest *t, const KqTest *prev, s
     const KqNode *n;
     if (!(n = get(m, "name"))) { err(c, m, "a test needs a name"); ok = false; }
     else if (!(t->name = text_of(c, n, "name", false))) ok = false;
-    else
-        for (size_t i = 0; i < nprev; i++)
-            if (prev[i].name && strcmp(prev[i].name, t->name) == 0) {
-                char buf[64];
-                err(c, n, "two tests are named '%s'", clip(t->name, buf));
-                ok = false;
-                break;
-            }
+    else if (g_hash_table_contains(c->names, t->name)) {
+        char buf[64];
+        err(c, n, "two tests are named '%s'", clip(t->name, buf));
+        ok = false;
+    } else {
+        g_hash_table_add(c->names, (gpointer)t->name);
+    }
     if (!(n = get(m, "events"))) { err(c, m, "a test needs events (a file name or a list)"); ok = false; }
     else if (!parse_events(c, n, t)) ok = false;
     if ((n = get(m, "until"))) {
@@ -687,7 +687,7 @@ KqFile *kq_file_load(const char *path, KqMsgs *errs)
         return NULL;
     }
     f->root = root;
-    Ctx c = { path, errs, 0, NULL, 0, 0 };
+    Ctx c = { path, errs, 0, NULL, 0, 0, NULL };
     static const char *const keys[] = { "policy", "tests", NULL };
     if (root->kind != KQ_MAP) {
         err(&c, root, "a test file is a mapping with the keys policy and tests, not %s", kind_name(root));
@@ -709,8 +709,11 @@ KqFile *kq_file_load(const char *path, KqMsgs *errs)
     else if (!(f->tests = calloc(tests->n, sizeof *f->tests))) err(&c, tests, "out of memory");
     else {
         f->ntests = tests->n;
+        c.names = g_hash_table_new(g_str_hash, g_str_equal);     /* (aborts rather than fail) */
         for (size_t i = 0; i < tests->n; i++)
-            parse_test(&c, tests->items[i], &f->tests[i], f->tests, i);
+            parse_test(&c, tests->items[i], &f->tests[i]);
+        g_hash_table_destroy(c.names);
+        c.names = NULL;
     }
     flush_errors(&c);
     if (c.nerr > 0 || errs->oom) {
