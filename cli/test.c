@@ -306,12 +306,18 @@ done:
     return ok;
 }
 
+/* Whether the UTF-8 at p starts with a C1 control (U+0080..U+009F, two bytes). */
+static bool is_c1(const unsigned char *p)
+{
+    return p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F;
+}
+
 /* A test's name or a detail as one line of the text report: control
  * characters (C0, DEL, C1: a line break in a customer id too) as `?`. */
 static void put_one_line(const char *s)
 {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (c[0] == 0xC2 && c[1] >= 0x80 && c[1] <= 0x9F) { putchar('?'); c++; continue; }
+        if (is_c1(c)) { putchar('?'); c++; continue; }
         putchar(*c < 0x20 || *c == 0x7f ? '?' : *c);
     }
     putchar('\n');
@@ -423,13 +429,6 @@ static void run_file(Run *r, const char *path)
     kq_file_free(f);
 }
 
-/* Whether path names the file *so describes. */
-static bool same_file(const char *path, const struct stat *so)
-{
-    struct stat si;
-    return path && stat(path, &si) == 0 && si.st_dev == so->st_dev && si.st_ino == so->st_ino;
-}
-
 /* Whether the report's file (-o, --junit) is one this run reads: a test
  * file (given or found in a directory), or a policy, an event log or an
  * expected schedule a test file names (SPEC 6 "Output files": bad usage,
@@ -440,16 +439,16 @@ static int report_is_input(const char *out, const PathList *files)
     if (stat(out, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
     for (size_t i = 0; i < files->n; i++) {
         const char *what = NULL;
-        if (same_file(files->v[i], &so)) what = files->v[i];
+        if (cli_same_file(files->v[i], out)) what = files->v[i];
         KqMsgs errs = {0};
         KqFile *f = what ? NULL : kq_file_load(files->v[i], &errs);   /* read again when its turn comes */
         kq_msgs_free(&errs);
-        if (f && same_file(f->policy, &so)) what = f->policy;
+        if (f && cli_same_file(f->policy, out)) what = f->policy;
         for (size_t t = 0; f && !what && t < f->ntests; t++) {
             const KqTest *x = &f->tests[t];
             for (size_t e = 0; !what && e < x->nevent_files; e++)
-                if (same_file(x->event_files[e], &so)) what = x->event_files[e];
-            if (!what && same_file(x->schedule_file, &so)) what = x->schedule_file;
+                if (cli_same_file(x->event_files[e], out)) what = x->event_files[e];
+            if (!what && cli_same_file(x->schedule_file, out)) what = x->schedule_file;
         }
         if (what) {
             if (what == files->v[i])
@@ -487,7 +486,7 @@ static void xml_text(KqBuf *b, const char *s)
         case '\t': kq_buf_str(b, "&#9;"); break;
         default: {
             const unsigned char *p = (const unsigned char *)s + i;
-            bool c1 = k == 2 && p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F;
+            bool c1 = k == 2 && is_c1(p);
             bool nonchar = k == 3 && p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF);
             if ((k == 1 && (c < 0x20 || c == 0x7f)) || c1 || nonchar) kq_buf_str(b, "?");
             else kq_buf_add(b, p, k);

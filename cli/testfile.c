@@ -10,10 +10,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <glib.h>
 
 #include "lang/util.h"
+#include "cli.h"
 #include "runtime/runtime.h"
 #include "testfile.h"
 
@@ -91,8 +91,7 @@ static const char *clip(const char *s, char buf[64])
 {
     size_t n = strlen(s);
     if (n < 60) return s;
-    size_t k = 56;
-    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;          /* between characters */
+    size_t k = ku_utf8_cut(s, 56);                                      /* between characters */
     memcpy(buf, s, k);
     memcpy(buf + k, "...", 4);
     return buf;
@@ -298,10 +297,8 @@ static bool add_event_file(Ctx *c, const KqNode *n, KqTest *t)
     t->event_files = v;
     if (!(v[t->nevent_files] = kq_path_join(c->path, s))) { err(c, n, "out of memory"); return false; }
     /* one file twice (`[ev.csv, ./ev.csv]`) would replay its events twice, which simulate refuses */
-    struct stat a, b;
     for (size_t i = 0; i < t->nevent_files; i++)
-        if (stat(v[i], &a) == 0 && stat(v[t->nevent_files], &b) == 0 && S_ISREG(a.st_mode) &&
-            a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        if (cli_same_file(v[i], v[t->nevent_files])) {
             err(c, n, "the event file %s is also %s in this list: its events would be replayed twice",
                 v[t->nevent_files], v[i]);
             free(v[t->nevent_files]);

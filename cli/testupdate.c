@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "testfile.h"
@@ -45,15 +44,6 @@ static void yaml_row(KqBuf *b, const KqRow *r)
         yaml_scalar(b, r->f[c]);
     }
     kq_buf_str(b, "}");
-}
-
-/* Whether two test files' paths name one file: the same spelling, or
- * (`s.csv`, `./s.csv`, a link) the same file on disk. */
-static bool same_path(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (strcmp(a, b) == 0) return true;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* The replacement text of an inline schedule node.  col0: the node's
@@ -134,7 +124,8 @@ bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, K
             bool clash = false;
             for (size_t j = 0; j < f->ntests && !clash; j++)
                 if (j != i && f->tests[j].schedule_file &&
-                    same_path(f->tests[j].schedule_file, t->schedule_file) &&
+                    (strcmp(f->tests[j].schedule_file, t->schedule_file) == 0 ||
+                     cli_same_file(f->tests[j].schedule_file, t->schedule_file)) &&
                     (!actual[j] || !same_rows(actual[j], actual[i]))) {
                     kq_msg(errs, "%s: error: test '%s': %s not updated: test '%s' expects %s "
                            "schedule there", f->path, t->name, t->schedule_file, f->tests[j].name,

@@ -267,8 +267,7 @@ char *kq_node_render(const KqNode *n)
     KqBuf b = {0};
     render(&b, n);
     if (b.n > RENDER_MAX && !b.oom) {
-        b.n = RENDER_MAX;
-        while (b.n > 0 && ((unsigned char)b.s[b.n] & 0xC0) == 0x80) b.n--;   /* between characters */
+        b.n = ku_utf8_cut(b.s, RENDER_MAX);                                   /* between characters */
         kq_buf_str(&b, "...");
     }
     return kq_buf_take(&b);

@@ -65,9 +65,8 @@ static void put_clock(int32_t minutes, FILE *out)
 
 static void put_num(double d, FILE *out)
 {
-    char buf[40];
-    snprintf(buf, sizeof buf, "%.15g", d);
-    if (strtod(buf, NULL) != d) snprintf(buf, sizeof buf, "%.17g", d);
+    char buf[KU_NUM_TEXT];
+    ku_num_text(d, buf);
     fputs(buf, out);
 }
 

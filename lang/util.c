@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -265,6 +266,19 @@ void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx)
         if (s[i] == '"') { put(ctx, s + from, i - from + 1); put(ctx, "\"", 1); from = i + 1; }
     put(ctx, s + from, n - from);
     put(ctx, "\"", 1);
+}
+
+size_t ku_utf8_cut(const char *s, size_t at)
+{
+    while (at > 0 && ((unsigned char)s[at] & 0xC0) == 0x80) at--;
+    return at;
+}
+
+size_t ku_num_text(double d, char *buf)
+{
+    snprintf(buf, KU_NUM_TEXT, "%.15g", d);
+    if (strtod(buf, NULL) != d) snprintf(buf, KU_NUM_TEXT, "%.17g", d);
+    return strlen(buf);
 }
 
 size_t ku_utf8_char(const char *s, size_t n, size_t *bad)

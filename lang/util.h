@@ -110,6 +110,16 @@ void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx);
  * substitution of maximal subparts", as WHATWG and Python decode). */
 size_t ku_utf8_char(const char *s, size_t n, size_t *bad);
 
+/* Where to cut a text of more than at bytes so that it ends on a whole
+ * character: at, moved back over the UTF-8 continuation bytes s[at] is
+ * one of (s[at] must be readable). */
+size_t ku_utf8_cut(const char *s, size_t at);
+
+/* A double as the shortest of %.15g and %.17g that reads back as the
+ * same double, into buf (KU_NUM_TEXT bytes); its length. */
+enum { KU_NUM_TEXT = 32 };
+size_t ku_num_text(double d, char *buf);
+
 /* The n bytes at s as a JSON string with its quotes: `"` `\` \n \r \t
  * escaped, other control characters as \u00XX, well-formed UTF-8 (and DEL)
  * as it is, each maximal ill-formed subpart (ku_utf8_char) as \ufffd: the

@@ -198,8 +198,7 @@ static void put(Buf *b, const char *s, size_t len)
 {
     if (b->full) return;
     if (len > KE_MAX_TEXT - b->n) {
-        len = KE_MAX_TEXT - b->n;
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80) len--;   /* whole characters */
+        len = ku_utf8_cut(s, KE_MAX_TEXT - b->n);                            /* whole characters */
         b->full = true;
     }
     memcpy(b->s + b->n, s, len);
@@ -236,9 +235,8 @@ static void put_quoted(Buf *b, const char *s, size_t len)
 
 static void put_num(Buf *b, double d)
 {
-    char tmp[40];
-    snprintf(tmp, sizeof tmp, "%.15g", d);
-    if (strtod(tmp, NULL) != d) snprintf(tmp, sizeof tmp, "%.17g", d);
+    char tmp[KU_NUM_TEXT];
+    ku_num_text(d, tmp);
     puts_(b, tmp);
 }
 
