@@ -207,9 +207,6 @@ static void show_line(FILE *f, const KiSrc *s, uint64_t line, const char *rec, c
     fputs("^\n", f);
 }
 
-/* The message: printed at once, or in stream mode held until ki_next knows
- * it is the one to print.  rec/at (may be NULL): the record and the place
- * in it to show; col 0 with at set shows the line without a caret. */
 /* An error in a .gz input's text: a damaged byte inflates to text that
  * fails to parse before the member's checksum, at its end, shows the
  * damage.  Reads on, up to GZ_DAMAGE_LOOK decompressed bytes (an error in
@@ -218,16 +215,22 @@ static void show_line(FILE *f, const KiSrc *s, uint64_t line, const char *rec, c
 static const char *gz_damage(KiSrc *s)
 {
     if (!s->gz || s->gz_failed) return NULL;
-    static _Thread_local char scratch[1u << 16];
+    enum { SCRATCH = 1u << 16 };
+    char *scratch = malloc(SCRATCH);             /* an error's path only */
+    if (!scratch) return NULL;
     const char *m = NULL;
-    long n;
+    long n = 0;
     uint64_t seen = 0;
-    while (seen < GZ_DAMAGE_LOOK && (n = ki_gz_read(s->gz, scratch, sizeof scratch, &m)) > 0) seen += (uint64_t)n;
+    while (seen < GZ_DAMAGE_LOOK && (n = ki_gz_read(s->gz, scratch, SCRATCH, &m)) > 0) seen += (uint64_t)n;
+    free(scratch);
     if (seen >= GZ_DAMAGE_LOOK) return NULL;
     s->gz_failed = n < 0;
     return n < 0 ? m : NULL;
 }
 
+/* The message: printed at once, or in stream mode held until ki_next knows
+ * it is the one to print.  rec/at (may be NULL): the record and the place
+ * in it to show; col 0 with at set shows the line without a caret. */
 static void vreport(KiSrc *s, uint64_t line, uint64_t col, const char *rec, const char *at,
                     const char *hint, const char *fmt, va_list ap)
 {

@@ -184,7 +184,8 @@ struct KrEngine {
     uint32_t *ty_off, *ty_reads;  /* event -> ty_reads[ty_off[ev] .. ty_off[ev + 1]):
                                      the reads with a type of rules it triggers, one of
                                      each attribute and type */
-    uint32_t *ty_same;            /* [nattr_reads]: the read counted for this one */
+    uint32_t *ty_same;            /* [nattr_reads]: the read counted for this one, KB_NONE
+                                     for a read that takes any type or of an `every` rule */
     bool *ev_seen;                /* event -> an event of the kind was replayed */
 
     /* explain */
@@ -328,8 +329,7 @@ static void sum_say(KrSum *m, bool replace, const char *fmt, ...)
     m->open = false;
     if (w >= 0 && (size_t)w < sizeof m->text - at) return;
     /* cut: end on a whole character, then "..." */
-    size_t end = sizeof m->text - 4;
-    while (end > 0 && ((unsigned char)m->text[end] & 0xC0) == 0x80) end--;
+    size_t end = ku_utf8_cut(m->text, sizeof m->text - 4);
     memcpy(m->text + end, "...", 4);
 }
 
@@ -1714,17 +1714,13 @@ static void tally_types(KrEngine *e, const KrEvent *ev)
             size_t n = 0;
             const char *str = kr_pool_str(e->env.values, v.str, &n);
             one.first_cut = n > KR_TALLY_TEXT;
-            one.first_len = (uint8_t)(n > KR_TALLY_TEXT ? KR_TALLY_TEXT : n);
-            while (one.first_cut && one.first_len && ((unsigned char)str[one.first_len] & 0xC0) == 0x80)
-                one.first_len--;          /* cut between characters */
+            one.first_len = (uint8_t)(one.first_cut ? ku_utf8_cut(str, KR_TALLY_TEXT) : n);
             if (str) memcpy(one.first, str, one.first_len);
         } else if (v.tag == KB_BOOL) {
             one.first_len = (uint8_t)snprintf(one.first, sizeof one.first, "%s", v.b ? "true" : "false");
         } else if (v.tag == KB_NUM) {
-            char buf[32];
-            snprintf(buf, sizeof buf, "%.15g", v.num);
-            if (strtod(buf, NULL) != v.num) snprintf(buf, sizeof buf, "%.17g", v.num);
-            one.first_len = (uint8_t)strlen(buf);
+            char buf[KU_NUM_TEXT];
+            one.first_len = (uint8_t)ku_num_text(v.num, buf);
             memcpy(one.first, buf, one.first_len);
         } else {
             continue;
@@ -1759,7 +1755,7 @@ void kr_type_tally_merge(KrTypeTally *to, const KrTypeTally *from)
 
 const KrTypeTally *kr_engine_type_tally(const KrEngine *e, uint32_t i)
 {
-    if (i >= e->img->nattr_reads || e->img->attr_reads[i].tag == KB_UNTYPED) return NULL;
+    if (i >= e->img->nattr_reads || e->ty_same[i] == KB_NONE) return NULL;
     return &e->ar_types[e->ty_same[i]];
 }
 
@@ -2019,32 +2015,30 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
         !e->ar_carried || !e->ar_open || !e->ev_seen || !e->ar_types || !e->ty_off || !e->ty_reads ||
         !e->ty_same)
         goto fail;
-    /* the typed reads to count: the first of each trigger event, attribute
-     * and type (rules reading the same share its count) */
+    /* the typed reads of `after` rules to count (ty_same: KB_NONE for the
+     * others): the first of each trigger event, attribute and type, which
+     * the later ones of other rules share */
     for (uint32_t i = 0; i < img->nattr_reads; i++) {
         const KbAttrRead *a = &img->attr_reads[i];
         const KbRule *r = &img->rules[a->rule];
         e->ar_types[i].first_time = INT64_MAX;
-        e->ty_same[i] = i;
+        e->ty_same[i] = KB_NONE;
         if (r->trigger != KB_TRIG_AFTER || r->event >= img->nevents) continue;
         e->ar_open[r->event]++;
         if (a->tag == KB_UNTYPED) continue;
+        e->ty_same[i] = i;
         for (uint32_t j = 0; j < i && e->ty_same[i] == i; j++) {
             const KbAttrRead *b = &img->attr_reads[j];
-            if (b->attr == a->attr && b->tag == a->tag && img->rules[b->rule].event == r->event &&
-                img->rules[b->rule].trigger == KB_TRIG_AFTER)
+            if (e->ty_same[j] != KB_NONE && b->attr == a->attr && b->tag == a->tag &&
+                img->rules[b->rule].event == r->event)
                 e->ty_same[i] = e->ty_same[j];
         }
         if (e->ty_same[i] == i) e->ty_off[r->event + 2]++;
     }
     /* ... by trigger event (a counting sort) */
     for (uint32_t v = 0; v < img->nevents; v++) e->ty_off[v + 2] += e->ty_off[v + 1];
-    for (uint32_t i = 0; i < img->nattr_reads; i++) {
-        const KbRule *r = &img->rules[img->attr_reads[i].rule];
-        if (r->trigger == KB_TRIG_AFTER && r->event < img->nevents && img->attr_reads[i].tag != KB_UNTYPED &&
-            e->ty_same[i] == i)
-            e->ty_reads[e->ty_off[r->event + 1]++] = i;
-    }
+    for (uint32_t i = 0; i < img->nattr_reads; i++)
+        if (e->ty_same[i] == i) e->ty_reads[e->ty_off[img->rules[img->attr_reads[i].rule].event + 1]++] = i;
     if (!e->strval || !e->hist_of || !e->chan_val || !e->vhash || !e->by_event_off ||
         !e->by_event || !e->every || !e->stats.rule)
         goto fail;
