@@ -453,32 +453,37 @@ def split_files(seed, d, evs):
     return files, opts, until
 
 
-def run_case(kairos, outdir, seed):
-    spec, pol, evs = generate(seed)
-    d = os.path.join(outdir, "seed-%d" % seed)
-    os.makedirs(d, exist_ok=True)
-    pk, sj = os.path.join(d, "policy.kai"), os.path.join(d, "spec.json")
-    with open(pk, "w") as f:
-        f.write(pol)
-    files, opts, until = split_files(seed, d, evs)
-    ec = " ".join(files + opts)
-    with open(sj, "w") as f:
-        json.dump(spec, f, indent=1)
-    p = subprocess.run([kairos, "simulate", pk] + files + opts, capture_output=True, text=True)
+def compare(kairos, d, spec, args, files, until, fail_line):
+    """Runs `kairos simulate ARGS` and the oracle over FILES: on agreement removes the
+    case's directory d, else keeps kairos.csv (its exit status and standard error too when
+    it failed) and oracle.csv there, prints fail_line, and returns False."""
+    p = subprocess.run([kairos, "simulate"] + args, capture_output=True, text=True)
     want = oracle.simulate(spec, oracle.read_events(files), until)
-    got = p.stdout.splitlines()
-    ok = p.returncode == 0 and got == want
-    if ok:
+    if p.returncode == 0 and p.stdout.splitlines() == want:
         for fn in os.listdir(d):
             os.unlink(os.path.join(d, fn))
         os.rmdir(d)
         return True
+    with open(os.path.join(d, "spec.json"), "w") as f:
+        json.dump(spec, f, indent=1)
     with open(os.path.join(d, "kairos.csv"), "w") as f:
         f.write(p.stdout + ("\n# rc=%d\n%s" % (p.returncode, p.stderr) if p.returncode else ""))
     with open(os.path.join(d, "oracle.csv"), "w") as f:
         f.write("\n".join(want) + "\n")
-    print("FAIL seed %d: %s %s (kairos.csv vs oracle.csv, spec.json)" % (seed, pk, ec))
+    print(fail_line, flush=True)
     return False
+
+
+def run_case(kairos, outdir, seed):
+    spec, pol, evs = generate(seed)
+    d = os.path.join(outdir, "seed-%d" % seed)
+    os.makedirs(d, exist_ok=True)
+    pk = os.path.join(d, "policy.kai")
+    with open(pk, "w") as f:
+        f.write(pol)
+    files, opts, until = split_files(seed, d, evs)
+    return compare(kairos, d, spec, [pk] + files + opts, files, until,
+                   "FAIL seed %d: %s %s (kairos.csv vs oracle.csv, spec.json)" % (seed, pk, " ".join(files + opts)))
 
 
 def run_bulk(kairos, outdir, seed, n):
@@ -505,21 +510,7 @@ def run_bulk(kairos, outdir, seed, n):
         f.write(pol)
     with open(ec, "w") as f:
         f.write("\n".join(lines) + "\n")
-    with open(os.path.join(d, "spec.json"), "w") as f:
-        json.dump(spec, f, indent=1)
-    p = subprocess.run([kairos, "simulate", pk, ec], capture_output=True, text=True)
-    want = oracle.simulate(spec, oracle.read_events(ec))
-    if p.returncode == 0 and p.stdout.splitlines() == want:
-        for fn in os.listdir(d):
-            os.unlink(os.path.join(d, fn))
-        os.rmdir(d)
-        return True
-    with open(os.path.join(d, "kairos.csv"), "w") as f:
-        f.write(p.stdout + p.stderr)
-    with open(os.path.join(d, "oracle.csv"), "w") as f:
-        f.write("\n".join(want) + "\n")
-    print("FAIL bulk %d: %s %s" % (seed, pk, ec))
-    return False
+    return compare(kairos, d, spec, [pk, ec], [ec], None, "FAIL bulk %d: %s %s" % (seed, pk, ec))
 
 
 def main():
