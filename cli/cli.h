@@ -46,9 +46,6 @@ int cli_out_not_input(const char *cmd, const char *out, const char *const *input
  * file (by name, link or hard link): its events would be replayed twice;
  * else 0.  "-" and database names are skipped. */
 int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n);
-/* Whether paths a and b (NULL: neither) name one regular file (links
- * followed: `s.csv`, `./s.csv`, a hard link). */
-bool cli_same_file(const char *a, const char *b);
 /* Both, for a command that reads pos[0, npos) (npol policies, then event
  * logs) and a --schema file (or NULL): the output is none of them, and no
  * event log is given twice.  2 after a usage error, else 0. */

@@ -252,13 +252,6 @@ static bool regular_file(const char *path, struct stat *st)
     return path && strcmp(path, "-") != 0 && !kr_output_is_table(path) && stat(path, st) == 0 && S_ISREG(st->st_mode);
 }
 
-bool cli_same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return a && b && stat(a, &sa) == 0 && S_ISREG(sa.st_mode) && stat(b, &sb) == 0 &&
-           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n)
 {
     struct stat so, si;

@@ -439,16 +439,16 @@ static int report_is_input(const char *out, const PathList *files)
     if (stat(out, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
     for (size_t i = 0; i < files->n; i++) {
         const char *what = NULL;
-        if (cli_same_file(files->v[i], out)) what = files->v[i];
+        if (kq_same_file(files->v[i], out)) what = files->v[i];
         KqMsgs errs = {0};
         KqFile *f = what ? NULL : kq_file_load(files->v[i], &errs);   /* read again when its turn comes */
         kq_msgs_free(&errs);
-        if (f && cli_same_file(f->policy, out)) what = f->policy;
+        if (f && kq_same_file(f->policy, out)) what = f->policy;
         for (size_t t = 0; f && !what && t < f->ntests; t++) {
             const KqTest *x = &f->tests[t];
             for (size_t e = 0; !what && e < x->nevent_files; e++)
-                if (cli_same_file(x->event_files[e], out)) what = x->event_files[e];
-            if (!what && cli_same_file(x->schedule_file, out)) what = x->schedule_file;
+                if (kq_same_file(x->event_files[e], out)) what = x->event_files[e];
+            if (!what && kq_same_file(x->schedule_file, out)) what = x->schedule_file;
         }
         if (what) {
             if (what == files->v[i])

@@ -13,7 +13,6 @@
 #include <glib.h>
 
 #include "lang/util.h"
-#include "cli.h"
 #include "runtime/runtime.h"
 #include "testfile.h"
 
@@ -298,7 +297,7 @@ static bool add_event_file(Ctx *c, const KqNode *n, KqTest *t)
     if (!(v[t->nevent_files] = kq_path_join(c->path, s))) { err(c, n, "out of memory"); return false; }
     /* one file twice (`[ev.csv, ./ev.csv]`) would replay its events twice, which simulate refuses */
     for (size_t i = 0; i < t->nevent_files; i++)
-        if (cli_same_file(v[i], v[t->nevent_files])) {
+        if (kq_same_file(v[i], v[t->nevent_files])) {
             err(c, n, "the event file %s is also %s in this list: its events would be replayed twice",
                 v[t->nevent_files], v[i]);
             free(v[t->nevent_files]);

@@ -162,6 +162,9 @@ size_t kq_char_to_byte(const char *text, size_t len, size_t ci);
 
 /* Joins a path relative to the directory of base ("" dir: p itself). */
 char *kq_path_join(const char *base, const char *p);
+/* Whether paths a and b (NULL: neither) name one regular file (links
+ * followed: `s.csv`, `./s.csv`, a hard link). */
+bool kq_same_file(const char *a, const char *b);
 
 /* ---- checking (testcheck.c) ------------------------------------------- */
 

@@ -125,7 +125,7 @@ bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, K
             for (size_t j = 0; j < f->ntests && !clash; j++)
                 if (j != i && f->tests[j].schedule_file &&
                     (strcmp(f->tests[j].schedule_file, t->schedule_file) == 0 ||
-                     cli_same_file(f->tests[j].schedule_file, t->schedule_file)) &&
+                     kq_same_file(f->tests[j].schedule_file, t->schedule_file)) &&
                     (!actual[j] || !same_rows(actual[j], actual[i]))) {
                     kq_msg(errs, "%s: error: test '%s': %s not updated: test '%s' expects %s "
                            "schedule there", f->path, t->name, t->schedule_file, f->tests[j].name,

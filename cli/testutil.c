@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "testfile.h"
 
@@ -53,4 +54,11 @@ char *kq_path_join(const char *base, const char *p)
     memcpy(s, dir, dn);
     memcpy(s + dn, p, pn + 1);
     return s;
+}
+
+bool kq_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && S_ISREG(sa.st_mode) && stat(b, &sb) == 0 &&
+           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
