@@ -211,14 +211,21 @@ static long parse_int_node(Ctx *c, const KqNode *n, const char *what, bool allow
 
 /* ---- events ------------------------------------------------------------------ */
 
-/* Builds the CSV text of inline event rows (7.2). */
+/* Builds the CSV text of inline event rows (7.2).  Columns are found through
+ * a hash table and a row's duplicate keys through the row number each column
+ * last saw, so rows with many distinct keys cost their size, not its cube. */
 static bool inline_events(Ctx *c, const KqNode *seq, KqTest *t)
 {
     /* columns: time, customer, event, then other keys by first appearance */
-    const char **cols = malloc((3 + 1) * sizeof *cols);
-    size_t ncols = 3, cap = 4;
-    if (!cols) { err(c, seq, "out of memory"); return false; }
-    cols[0] = "time"; cols[1] = "customer"; cols[2] = "event";
+    GPtrArray *cols = g_ptr_array_new();
+    GArray *seen_in = g_array_new(FALSE, TRUE, sizeof(size_t));   /* per column: last row + 1 */
+    GHashTable *index = g_hash_table_new(g_str_hash, g_str_equal);  /* name -> column + 1 */
+    static const char *const req[] = { "time", "customer", "event" };
+    for (int r = 0; r < 3; r++) {
+        g_ptr_array_add(cols, (gpointer)req[r]);
+        g_hash_table_insert(index, (gpointer)req[r], GSIZE_TO_POINTER(r + 1));
+    }
+    g_array_set_size(seen_in, 3);
     bool ok = true;
     for (size_t i = 0; i < seq->n; i++) {
         const KqNode *row = seq->items[i];
@@ -232,24 +239,18 @@ static bool inline_events(Ctx *c, const KqNode *seq, KqTest *t)
             const KqNode *key = row->items[2 * k], *val = row->items[2 * k + 1];
             const char *name = text_of(c, key, "an event key", false);
             if (!name) { ok = false; continue; }
-            bool dup = false;
-            for (size_t j = 0; j < k && !dup; j++)
-                dup = row->items[2 * j]->kind == KQ_SCALAR && strcmp(row->items[2 * j]->text, name) == 0;
-            if (dup) { err(c, key, "duplicate key '%s' in an event", name); ok = false; continue; }
-            if (!text_of(c, val, "an event value", true)) { ok = false; continue; }
-            bool seen = false;
-            for (size_t j = 0; j < ncols && !seen; j++)
-                seen = strcmp(cols[j], name) == 0;
-            if (seen) continue;
-            if (ncols == cap) {
-                const char **v = realloc(cols, cap * 2 * sizeof *v);
-                if (!v) { err(c, key, "out of memory"); free(cols); return false; }
-                cols = v;
-                cap *= 2;
+            size_t col = GPOINTER_TO_SIZE(g_hash_table_lookup(index, name));
+            if (!col) {
+                g_ptr_array_add(cols, (gpointer)name);
+                g_array_set_size(seen_in, cols->len);
+                col = cols->len;
+                g_hash_table_insert(index, (gpointer)name, GSIZE_TO_POINTER(col));
             }
-            cols[ncols++] = name;
+            size_t *seen = &g_array_index(seen_in, size_t, col - 1);
+            if (*seen == i + 1) { err(c, key, "duplicate key '%s' in an event", name); ok = false; continue; }
+            *seen = i + 1;
+            if (!text_of(c, val, "an event value", true)) ok = false;
         }
-        static const char *const req[] = { "time", "customer", "event" };
         for (int r = 0; r < 3; r++) {
             const KqNode *v = get(row, req[r]);
             if (!v || (v->kind == KQ_SCALAR && (v->is_null || v->len == 0))) {
@@ -264,26 +265,35 @@ static bool inline_events(Ctx *c, const KqNode *seq, KqTest *t)
     }
     if (ok) {
         KqBuf b = {0};
-        for (size_t j = 0; j < ncols; j++) {
+        for (size_t j = 0; j < cols->len; j++) {
             if (j) kq_buf_add(&b, ",", 1);
-            kq_buf_csv_field(&b, cols[j], strlen(cols[j]));
+            const char *name = g_ptr_array_index(cols, j);
+            kq_buf_csv_field(&b, name, strlen(name));
         }
         kq_buf_add(&b, "\n", 1);
+        const KqNode **vals = g_new0(const KqNode *, cols->len);
         for (size_t i = 0; i < seq->n; i++) {
-            for (size_t j = 0; j < ncols; j++) {
+            const KqNode *row = seq->items[i];
+            for (size_t k = 0; k < row->n; k++)
+                vals[GPOINTER_TO_SIZE(g_hash_table_lookup(index, row->items[2 * k]->text)) - 1] =
+                    row->items[2 * k + 1];
+            for (size_t j = 0; j < cols->len; j++) {
                 if (j) kq_buf_add(&b, ",", 1);
-                const KqNode *v = get(seq->items[i], cols[j]);
-                if (v && !v->is_null)
-                    kq_buf_csv_field(&b, v->text, v->len);
+                if (vals[j] && !vals[j]->is_null)
+                    kq_buf_csv_field(&b, vals[j]->text, vals[j]->len);
+                vals[j] = NULL;
             }
             kq_buf_add(&b, "\n", 1);
         }
+        g_free(vals);
         t->inline_len = b.n;
         t->inline_csv = kq_buf_take(&b);
         if (!t->inline_csv) { err(c, seq, "out of memory"); ok = false; }
         t->inline_events = ok;
     }
-    free(cols);
+    g_hash_table_destroy(index);
+    g_array_free(seen_in, TRUE);
+    g_ptr_array_free(cols, TRUE);
     return ok;
 }
 
