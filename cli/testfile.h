@@ -62,7 +62,10 @@ typedef struct KqNode {
     bool flow;                    /* seq or map written in flow style ([...] or {...}) */
     size_t lo, hi;                /* the node's text: characters (not bytes) [lo, hi)
                                      from the start (libyaml marks); for a block
-                                     collection hi is its last child's end */
+                                     collection hi is its last child's end; for a
+                                     block sequence lo is its first `-`, after any
+                                     anchor or tag */
+    unsigned lo_col;              /* the column of lo, from 1 */
     struct KqNode **items;        /* seq: n items; map: n pairs (key, value, ...) */
     size_t n;
     size_t nitems, cap;           /* items held and allocated (a map cut short

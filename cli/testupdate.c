@@ -16,23 +16,60 @@
 #include "cli.h"
 #include "testfile.h"
 
+/* The code point of the well-formed character of k bytes at s. */
+static unsigned code_point(const unsigned char *s, size_t k)
+{
+    if (k == 1) return s[0];
+    unsigned cp = s[0] & (0x7f >> k);
+    for (size_t i = 1; i < k; i++) cp = cp << 6 | (s[i] & 0x3f);
+    return cp;
+}
+
+/* Whether YAML keeps code point cp as it is inside a scalar: printable
+ * (YAML 1.1's set, which leaves out C0 but tab, DEL, C1, U+FFFE and U+FFFF)
+ * and not a line break that libyaml folds (NEL, U+2028, U+2029), nor a BOM. */
+static bool yaml_keeps(unsigned cp)
+{
+    return (cp >= 0x20 && cp < 0x7f) || (cp >= 0xa0 && cp != 0x2028 && cp != 0x2029 &&
+                                         cp != 0xfeff && cp != 0xfffe && cp != 0xffff);
+}
+
 /* A value as a YAML flow scalar: plain when YAML reads it back as the same
- * text, else double-quoted. */
+ * text, else double-quoted, with every character yaml_keeps refuses written
+ * as an escape (test files are UTF-8: the values are well-formed). */
 static void yaml_scalar(KqBuf *b, const char *s)
 {
     size_t n = strlen(s);
     bool plain = n > 0 && !(n == 1 && s[0] == '~') && strcmp(s, "null") && strcmp(s, "Null") &&
                  strcmp(s, "NULL") && !strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) && s[0] != ' ' &&
                  s[n - 1] != ' ';
-    for (size_t i = 0; plain && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == ',' || c == '[' || c == ']' || c == '{' || c == '}' ||
-            c == '"' || c == '\\' || (c == '#' && s[i - 1] == ' ') ||
-            (c == ':' && (i + 1 == n || s[i + 1] == ' ')))
+        size_t bad = 0, k = c < 0x80 ? 1 : ku_utf8_char(s + i, n - i, &bad);
+        if (!k || !yaml_keeps(code_point((const unsigned char *)s + i, k))) {
             plain = false;
+            break;
+        }
+        if (c == ',' || c == '[' || c == ']' || c == '{' || c == '}' || c == '"' || c == '\\' ||
+            (c == '#' && s[i - 1] == ' ') || (c == ':' && (i + 1 == n || s[i + 1] == ' ')))
+            plain = false;
+        i += k - 1;
     }
     if (plain) { kq_buf_str(b, s); return; }
-    ku_lang_str(s, n, ku_put_buf, b);      /* YAML's double-quoted escapes are these too */
+    kq_buf_str(b, "\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t bad = 0, k = c < 0x80 ? 1 : ku_utf8_char(s + i, n - i, &bad);
+        if (!k) k = bad ? bad : 1;        /* cannot happen (see above): kept as bytes */
+        unsigned cp = code_point((const unsigned char *)s + i, k);
+        if (c == '"' || c == '\\') kq_buf_fmt(b, "\\%c", c);
+        else if (c == '\n') kq_buf_str(b, "\\n");
+        else if (c == '\t') kq_buf_str(b, "\\t");
+        else if (!yaml_keeps(cp)) kq_buf_fmt(b, "\\u%04x", cp);
+        else kq_buf_add(b, s + i, k);
+        i += k - 1;
+    }
+    kq_buf_str(b, "\"");
 }
 
 static void yaml_row(KqBuf *b, const KqRow *r)
@@ -50,7 +87,7 @@ static void yaml_row(KqBuf *b, const KqRow *r)
  * column (0-based), where its first character stands. */
 static void yaml_schedule(KqBuf *b, const KqNode *node, const KqRows *rows)
 {
-    unsigned col0 = node->col - 1;
+    unsigned col0 = node->lo_col - 1;
     if (rows->n == 0) { kq_buf_str(b, "[]"); return; }
     if (!node->flow) {
         for (size_t i = 0; i < rows->n; i++) {

@@ -32,7 +32,7 @@ static KqNode *node_new(KqNodeKind kind, const yaml_mark_t *m)
     if (!n) return NULL;
     n->kind = kind;
     n->line = (unsigned)m->line + 1;
-    n->col = (unsigned)m->column + 1;
+    n->col = n->lo_col = (unsigned)m->column + 1;
     return n;
 }
 
@@ -146,6 +146,12 @@ KqNode *kq_yaml_parse(const char *path, const unsigned char *text, size_t len, K
                 node->flow = ev.type == YAML_SEQUENCE_START_EVENT
                     ? ev.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE
                     : ev.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE;
+                if (ev.type == YAML_SEQUENCE_START_EVENT && !node->flow) {
+                    /* the event ends at the first `-` (its start is an
+                     * anchor or tag written before it, if any) */
+                    node->lo = node->hi = ev.end_mark.index;
+                    node->lo_col = (unsigned)ev.end_mark.column + 1;
+                }
             }
         add:
             if (!node) {
@@ -204,7 +210,7 @@ KqNode *kq_yaml_parse(const char *path, const unsigned char *text, size_t len, K
 
 size_t kq_char_to_byte(const char *text, size_t len, size_t ci)
 {
-    size_t b = 0;
+    size_t b = len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;  /* libyaml skips a BOM */
     for (size_t c = 0; b < len && c < ci; c++) {
         b++;
         while (b < len && ((unsigned char)text[b] & 0xC0) == 0x80) b++;

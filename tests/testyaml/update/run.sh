@@ -5,7 +5,9 @@
 # their style, comments kept, awkward values quoted, a schedule file
 # rewritten), a second run that passes; a schedule file that another,
 # passing test also expects is left alone; a CR LF file keeps CR LF in its
-# new lines; --update takes no value.
+# new lines, a file with a byte order mark keeps it; a list's anchor and tag
+# are kept; ids with characters YAML would not keep are escaped; --update
+# takes no value.
 # Ends with "update: N passed, M failed".
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +24,7 @@ cd "$TMP/t/update" || exit 1
 
 "$KAIROS" test upd.test.yaml >"$TMP/out" 2>/dev/null
 st=$?
-if [ "$st" = 1 ] && grep -q '^1 passed, 4 failed$' "$TMP/out"; then ok; else bad "before: exit $st" "$TMP/out"; fi
+if [ "$st" = 1 ] && grep -q '^1 passed, 6 failed$' "$TMP/out"; then ok; else bad "before: exit $st" "$TMP/out"; fi
 "$KAIROS" test --update upd.test.yaml >"$TMP/out" 2>"$TMP/err"
 st=$?
 if [ "$st" = 0 ]; then ok; else bad "--update: exit $st, expected 0" "$TMP/err"; fi
@@ -31,7 +33,7 @@ same "upd.test.yaml rewritten" "$HERE/upd.test.yaml.updated" upd.test.yaml
 same "upd-expected.csv rewritten" "$HERE/upd-expected.csv.updated" upd-expected.csv
 "$KAIROS" test upd.test.yaml >"$TMP/out" 2>/dev/null
 st=$?
-if [ "$st" = 0 ] && grep -q '^5 passed, 0 failed$' "$TMP/out"; then ok; else bad "after: exit $st" "$TMP/out"; fi
+if [ "$st" = 0 ] && grep -q '^7 passed, 0 failed$' "$TMP/out"; then ok; else bad "after: exit $st" "$TMP/out"; fi
 
 # fail.test.yaml: "the schedule differs" and "this one passes" share expected.csv
 cd "$TMP/t" || exit 1
@@ -52,6 +54,15 @@ cp "$HERE/upd-expected.csv" "$TMP/t/crlf/"
 (cd "$TMP/t/crlf" && "$KAIROS" test --update upd.test.yaml >/dev/null 2>&1)
 sed 's/$/\r/' "$HERE/upd.test.yaml.updated" >"$TMP/crlf.want"
 same "CR LF file rewritten with CR LF" "$TMP/crlf.want" "$TMP/t/crlf/upd.test.yaml"
+
+# a file that starts with a byte order mark keeps it, and its edits land
+# where they belong (libyaml's character positions do not count the mark)
+mkdir -p "$TMP/t/bom"
+{ printf '\357\273\277'; cat "$HERE/upd.test.yaml"; } >"$TMP/t/bom/upd.test.yaml"
+cp "$HERE/upd-expected.csv" "$TMP/t/bom/"
+(cd "$TMP/t/bom" && "$KAIROS" test --update upd.test.yaml >/dev/null 2>&1)
+{ printf '\357\273\277'; cat "$HERE/upd.test.yaml.updated"; } >"$TMP/bom.want"
+same "a file with a byte order mark rewritten after it" "$TMP/bom.want" "$TMP/t/bom/upd.test.yaml"
 
 "$KAIROS" test --update=yes fail.test.yaml >"$TMP/out" 2>&1
 st=$?
