@@ -200,14 +200,19 @@ static char *resolve(const char *path)
     return NULL;
 }
 
-static int open_failed(CliOut *o, int err)
+static int open_failed_quiet(CliOut *o)
 {
-    fprintf(stderr, "%s: error: cannot write: %s\n", o->name, strerror(err));
     free(o->target);
     free(o->tmp);
     o->target = o->tmp = NULL;
     o->f = NULL;
     return -1;
+}
+
+static int open_failed(CliOut *o, int err)
+{
+    fprintf(stderr, "%s: error: cannot write: %s\n", o->name, strerror(err));
+    return open_failed_quiet(o);
 }
 
 /* big_buffer -- gives o->f a buffer of OUT_BUF bytes (glibc's setvbuf
@@ -355,6 +360,13 @@ int cli_out_open(CliOut *o, const char *path)
         int d;
         do d = open(o->target, O_WRONLY | O_NOCTTY); while (d < 0 && errno == EINTR);
         return in_place(o, d);
+    }
+    if (exists && ((st.st_mode & 0222) == 0 || access(o->target, W_OK) != 0)) {
+        /* a file its mode or its owner keeps from being written is not
+         * replaced by a rename either (as rm asks first, even root) */
+        fprintf(stderr, "%s: error: cannot write: %s (it is read-only: chmod u+w to replace it)\n",
+                o->name, strerror(EACCES));
+        return open_failed_quiet(o);
     }
     size_t n = strlen(o->target);
     if (!(o->tmp = malloc(n + 16))) return open_failed(o, ENOMEM);

@@ -109,6 +109,15 @@ run out-dir-readout 1 '^dir: error: cannot write: Is a directory$' 'K readout p.
 run out-dir-merge 1 '^dir: error: cannot write: Is a directory$' 'K merge p.kai s0.csv s1.csv -o dir'
 check out-dir-empty '[ -z "$(ls -A dir)" ]'
 
+# A read-only file (no write bit, or not writable by its user) is not replaced by a
+# rename: the error is the one an in-place write would give, and the file stays.
+printf 'old\n' >"$W/ro.kbc"; chmod 444 "$W/ro.kbc"
+run out-readonly-compile 1 '^ro.kbc: error: cannot write: Permission denied \(it is read-only: chmod u\+w to replace it\)$' 'K compile p.kai -o ro.kbc'
+printf 'policy "x"\nask NPS   after purchase\n' >"$W/ro.kai"; chmod 444 "$W/ro.kai"
+run out-readonly-fmt 1 '^ro.kai: error: cannot write: Permission denied \(it is read-only: chmod u\+w to replace it\)$' 'K fmt -w ro.kai'
+check out-readonly-kept '[ "$(cat ro.kbc)" = old ] && grep -q "NPS   after" ro.kai && [ -z "$(ls -A | grep "\.tmp\.")" ]'
+chmod 644 "$W/ro.kbc" "$W/ro.kai"
+
 # A symbolic link to a regular file: the target is replaced, the link kept.
 printf 'old\n' >"$W/target.kbc"
 ln -s target.kbc "$W/link.kbc"
