@@ -17,7 +17,9 @@
  * values; any other key given twice in one object (the call, properties,
  * traits, context, a nested object) is read from its last value only, the
  * earlier ones not at all; and of two keys that flatten to one attribute
- * name the later wins, a missing value (null, "", an array) too.
+ * name the later wins, a missing value (null, "", an array) too: the
+ * values are collected first (leaf) and only each name's last is read, so
+ * an earlier one is never checked against the attribute's type either.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,9 @@ typedef struct SState {
     uint64_t nskip_total;
     uint32_t ev_identify, ev_page, ev_screen;
     uint32_t a_tz, a_name;
+    struct Leaf { uint32_t a; yajl_val v; } *leaf;  /* the call's values, in order */
+    size_t nleaf, leafcap;
+    uint32_t *last;                 /* per attribute: 1 + its last leaf, or 0 */
 } SState;
 
 static const char *str_of(yajl_val v, size_t *len)
@@ -175,9 +180,49 @@ static int add(KiSrc *s, KiRow *r, uint32_t a, yajl_val v, char *msg, size_t mca
     return 0;
 }
 
+/* collect -- value v of attribute a, to be read by apply if no later value
+ * of the call names a.  0, or -1 out of memory. */
+static int collect(KiSrc *s, const KiRow *r, uint32_t a, yajl_val v)
+{
+    SState *st = s->priv;
+    KrInputCtx *c = s->ctx;
+    if (a == KB_NONE || !ki_wants(c, r->event, a)) return 0;
+    if (!st->last && !(st->last = calloc(c->img->nattrs, sizeof *st->last))) return -1;
+    if (st->nleaf == st->leafcap) {
+        size_t cap = st->leafcap ? st->leafcap * 2 : 16;
+        struct Leaf *l = realloc(st->leaf, cap * sizeof *l);
+        if (!l) return -1;
+        st->leaf = l;
+        st->leafcap = cap;
+    }
+    st->leaf[st->nleaf++] = (struct Leaf){ a, v };
+    st->last[a] = (uint32_t)st->nleaf;
+    return 0;
+}
+
+static void forget(SState *st)
+{
+    for (size_t i = 0; i < st->nleaf; i++) st->last[st->leaf[i].a] = 0;
+    st->nleaf = 0;
+}
+
+/* apply -- the collected values into the row, each attribute's last only
+ * (as add: 0, 1 a type error with msg set, -1 out of memory). */
+static int apply(KiSrc *s, KiRow *r, char *msg, size_t mcap)
+{
+    SState *st = s->priv;
+    int rc = 0;
+    for (size_t i = 0; i < st->nleaf && rc == 0; i++) {
+        uint32_t a = st->leaf[i].a;
+        if (st->last[a] == i + 1) rc = add(s, r, a, st->leaf[i].v, msg, mcap);
+    }
+    forget(st);
+    return rc;
+}
+
 /* flatten -- the leaves of obj as attributes named prefix.key... (of a
  * key given twice in obj, only the last value is read) */
-static int flatten(KiSrc *s, KiRow *r, yajl_val obj, char *key, size_t klen, char *msg, size_t mcap)
+static int flatten(KiSrc *s, KiRow *r, yajl_val obj, char *key, size_t klen)
 {
     if (!YAJL_IS_OBJECT(obj)) return 0;
     bool oom;
@@ -194,7 +239,7 @@ static int flatten(KiSrc *s, KiRow *r, yajl_val obj, char *key, size_t klen, cha
         key[nl] = 0;
         yajl_val v = obj->u.object.values[i];
         if (YAJL_IS_OBJECT(v)) {
-            rc = flatten(s, r, v, key, nl, msg, mcap);
+            rc = flatten(s, r, v, key, nl);
         } else {
             const char *an;
             size_t alen;
@@ -202,7 +247,7 @@ static int flatten(KiSrc *s, KiRow *r, yajl_val obj, char *key, size_t klen, cha
             if (kind == KS_DROP) rc = 0;
             else {
                 if (kind != KS_ATTR) { an = key; alen = nl; }
-                rc = add(s, r, ki_attr_index(s->ctx, an, alen), v, msg, mcap);
+                rc = collect(s, r, ki_attr_index(s->ctx, an, alen), v);
             }
         }
     }
@@ -277,16 +322,18 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     char key[MAX_KEY];
     int f = 0;
     if (strcmp(type, "identify") == 0) {
-        f = flatten(s, r, get(root, "traits"), key, 0, msg, sizeof msg);
+        f = flatten(s, r, get(root, "traits"), key, 0);
         yajl_val tz = get(get(root, "context"), "timezone");
-        if (f == 0 && tz && YAJL_IS_STRING(tz) && tz->u.string[0]) f = add(s, r, st->a_tz, tz, msg, sizeof msg);
+        if (f == 0 && tz && YAJL_IS_STRING(tz) && tz->u.string[0]) f = collect(s, r, st->a_tz, tz);
     } else {
         if (strcmp(type, "track") != 0) {
             yajl_val name = get(root, "name");
-            if (name) f = add(s, r, st->a_name, name, msg, sizeof msg);
+            if (name) f = collect(s, r, st->a_name, name);
         }
-        if (f == 0) f = flatten(s, r, get(root, "properties"), key, 0, msg, sizeof msg);
+        if (f == 0) f = flatten(s, r, get(root, "properties"), key, 0);
     }
+    if (f == 0) f = apply(s, r, msg, sizeof msg);
+    else forget(st);
     if (f < 0) { rc = ki_error(s, line, 0, "out of memory"); goto done; }
     if (f > 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "%s", msg); goto done; }
     st->next ^= 1u;
@@ -301,6 +348,8 @@ static void free_priv(void *p)
     SState *st = p;
     if (!st) return;
     free(st->line);
+    free(st->leaf);
+    free(st->last);
     free(st);
 }
 

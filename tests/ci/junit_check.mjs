@@ -15,7 +15,7 @@ const problems = [];
 const want = (cond, msg) => { if (!cond) problems.push(msg); };
 const out = await parse(readFileSync(report, 'utf8'));
 const suites = out.testsuite || [];
-want(out.tests === 18 && out.failures === 7 && out.errors === 3,
+want(out.tests === 19 && out.failures === 7 && out.errors === 3,
      `totals tests=${out.tests} failures=${out.failures} errors=${out.errors}`);
 want(typeof out.time === 'number' && out.time > 0, `testsuites time ${out.time}`);
 let sum = 0;
