@@ -183,8 +183,10 @@ static void walk(const char *dir, PathList *out, KqMsgs *errs, int depth)
             else if (path_add(&subdirs, p) != 0) kq_msg(errs, "%s: error: out of memory", dir);
             continue;
         }
+        /* a link to a test file is one; a dangling link is kept too, so that
+         * it fails when read instead of being skipped without a word */
         if (is_test_name(name) && (S_ISREG(st.st_mode) ||
-                                   (S_ISLNK(st.st_mode) && stat(p, &st) == 0 && S_ISREG(st.st_mode)))) {
+                                   (S_ISLNK(st.st_mode) && (stat(p, &st) != 0 || S_ISREG(st.st_mode))))) {
             if (path_add(out, p) != 0) kq_msg(errs, "%s: error: out of memory", dir);
             continue;
         }
@@ -604,6 +606,7 @@ static void remove_tmpdir(const char *dir)
 int cli_test(int argc, char **argv)
 {
     const char *format = "text", *output = NULL;
+    bool by_junit = false, text_given = false;   /* --junit FILE; --format text */
     bool update = false;
     PathList operands = {0};
     bool only_pos = false;
@@ -642,16 +645,22 @@ int cli_test(int argc, char **argv)
                 goto out;
             }
             format = val;
+            text_given = strcmp(val, "text") == 0;
         } else if (OPT("--junit")) {
             format = "junit";
             output = val;
+            by_junit = true;
         } else {
             output = val;
         }
         if (output == val && cli_out_file_only("test", val)) goto out;
         #undef OPT
     }
-    bool junit = strcmp(format, "junit") == 0;
+    if (by_junit && text_given) {
+        cli_usage_error("test", "--junit writes JUnit XML, but --format text was given: give one");
+        goto out;
+    }
+    bool junit = by_junit || strcmp(format, "junit") == 0;
     if (output && !junit) { cli_usage_error("test", "-o needs --format junit"); goto out; }
     if (output && (!*output || strcmp(output, "-") == 0)) output = NULL;
     if (cli_out_not_input("test", output, (const char *const *)operands.v, (int)operands.n)) goto out;

@@ -176,8 +176,8 @@ bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, K
                 failed[i] = true;
                 all_ok = false;
             } else {
-                kq_msg(done, "%s: %s: rewrote %s (%zu rows, was %zu)", f->path, t->name,
-                       t->schedule_file, actual[i]->n, t->schedule.n);
+                kq_msg(done, "%s: %s: rewrote %s (%zu row%s, was %zu)", f->path, t->name,
+                       t->schedule_file, actual[i]->n, actual[i]->n == 1 ? "" : "s", t->schedule.n);
             }
             free(csv);
             continue;
@@ -245,8 +245,9 @@ bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, K
     }
     for (size_t k = 0; k < nedits; k++) {
         const KqTest *t = &f->tests[edits[k].test];
-        kq_msg(done, "%s: %s: rewrote the inline schedule (%zu rows, was %zu)", f->path, t->name,
-               actual[edits[k].test]->n, t->schedule.n);
+        size_t n = actual[edits[k].test]->n;
+        kq_msg(done, "%s: %s: rewrote the inline schedule (%zu row%s, was %zu)", f->path, t->name,
+               n, n == 1 ? "" : "s", t->schedule.n);
     }
     goto out;
 

@@ -1,0 +1,1 @@
+--junit r.xml --format text pass.test.yaml
