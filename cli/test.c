@@ -271,7 +271,6 @@ static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
         free(msgs);
         goto done;
     }
-    free(msgs);
 
     KqRows actual = {0};
     KqMsgs rerr = {0};
@@ -280,6 +279,7 @@ static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
         for (size_t i = 0; i < rerr.n; i++) kq_msg(out, "%s", rerr.v[i]);
         kq_msgs_free(&rerr);
         kq_rows_free(&actual);
+        free(msgs);
         goto done;
     }
     kq_msgs_free(&rerr);
@@ -299,6 +299,13 @@ static bool run_case(Run *r, const KImage *img, const KqTest *t, CaseResult *cr)
         }
     }
     kq_rows_free(&actual);
+    /* a failed test shows what the replay warned of (a value of another
+     * type than the policy reads, ...): often the reason it failed */
+    if (!ok && msglen) {
+        kq_msg(out, "the replay warned:");
+        add_lines(out, msgs, msglen);
+    }
+    free(msgs);
 done:
     if (events_path) unlink(events_path);
     if (sched_path) unlink(sched_path);

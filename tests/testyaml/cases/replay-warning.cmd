@@ -1,0 +1,1 @@
+warn.test.yaml
