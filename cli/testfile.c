@@ -480,7 +480,7 @@ static int parse_clock(Ctx *c, const KqNode *n, const char *what)
     size_t len = strlen(s);
     const char *colon = strchr(s, ':');
     int h = -1, m = -1;
-    if (colon && (colon - s == 1 || colon - s == 2) && strlen(colon + 1) == 2 && len <= 5) {
+    if (colon && colon - s == 2 && strlen(colon + 1) == 2 && len == 5) {   /* as the language's (K0107) */
         h = 0;
         for (const char *p = s; p < colon; p++)
             h = (*p >= '0' && *p <= '9' && h >= 0) ? h * 10 + (*p - '0') : -1;
@@ -489,7 +489,12 @@ static int parse_clock(Ctx *c, const KqNode *n, const char *what)
     }
     if (h < 0 || h > 23 || m < 0) {
         char buf[64];
-        err(c, n, "%s must be a clock time HH:MM (00:00 to 23:59), not '%s'", what, clip(s, buf));
+        if (len == 4 && s[1] == ':' && s[0] >= '0' && s[0] <= '9' && s[2] >= '0' && s[2] <= '5' &&
+            s[3] >= '0' && s[3] <= '9')
+            err(c, n, "%s must be a clock time HH:MM (00:00 to 23:59), not '%s' (write '0%s')", what,
+                clip(s, buf), s);
+        else
+            err(c, n, "%s must be a clock time HH:MM (00:00 to 23:59), not '%s'", what, clip(s, buf));
         return -1;
     }
     return h * 3600 + m * 60;
