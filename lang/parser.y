@@ -331,7 +331,8 @@ item:
             $$->dur = $4;
         }
   | PRIORITY NUMBER         { $$ = mk_item(ps, KPI_PRIORITY, @$, @1); $$->num = int_in(ps, $2, @2, -1e6, 1e6, "a priority") ? $2 : 0; }
-  | PRIORITY '-' NUMBER     { $$ = mk_item(ps, KPI_PRIORITY, @$, @1); $$->num = int_in(ps, -$3, @$, -1e6, 1e6, "a priority") ? -$3 : 0; }
+  | PRIORITY '-' NUMBER     { KLoc n = { @2.lo, @3.hi };   /* the number with its sign */
+                              $$ = mk_item(ps, KPI_PRIORITY, @$, @1); $$->num = int_in(ps, -$3, n, -1e6, 1e6, "a priority") ? -$3 : 0; }
   | VARIANT NAME NUMBER '%' vbody_opt
         {
             $$ = mk_item(ps, KPI_VARIANT, @$, @1);

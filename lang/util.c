@@ -144,8 +144,9 @@ int ku_parse_dur(const char *s, size_t n, int64_t max, int64_t *out)
         size_t q = p;
         int64_t num = 0;
         for (; q < n && s[q] >= '0' && s[q] <= '9'; q++) {
-            if (num > (INT64_MAX - 9) / 10) big = true;
-            else num = num * 10 + (s[q] - '0');
+            int d = s[q] - '0';
+            if (big || num > (INT64_MAX - d) / 10) big = true;
+            else num = num * 10 + d;
         }
         if (q == p || q == n || s[q] == '\0') return KU_DUR_BAD;
         const char *u = strchr(units, s[q]);
