@@ -266,7 +266,11 @@ static bool is_range_dash(const F *f, uint32_t ci)
     if (ci == 0 || ci + 1 >= f->nct || !ct_is(f, ci, "-")) return false;
     FTKind a = ct_kind(f, ci - 1), b = ct_kind(f, ci + 1);
     if (a == FT_CLOCK && b == FT_CLOCK) return true;
-    if (is_weekday(f, f->ct[ci - 1].t) && is_weekday(f, f->ct[ci + 1].t)) return true;
+    /* mon-fri is one token (a range) only when written without spaces;
+     * mon - fri is a subtraction and keeps them */
+    const FTok *l = &f->toks.v[f->ct[ci - 1].t], *d = &f->toks.v[f->ct[ci].t], *r = &f->toks.v[f->ct[ci + 1].t];
+    if (is_weekday(f, f->ct[ci - 1].t) && is_weekday(f, f->ct[ci + 1].t))
+        return l->hi == d->lo && d->hi == r->lo;
     return a == FT_NUM && b == FT_NUM && ci >= 2 && ct_is(f, ci - 2, ":");
 }
 

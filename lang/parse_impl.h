@@ -33,7 +33,8 @@ typedef struct KParse {
     _Alignas(16) unsigned char held_val[32];   /* its YYSTYPE (parser.y asserts the size) */
     uint32_t decl_starts;         /* DECL_STARTs handed out so far */
     uint32_t decl_line;           /* the line of the last one */
-    int decl_tok;                 /* ... and its first token (EVENT, RULE, ASK, ...) */
+    int brace_owner;              /* the last EVENT, SURVEY or VARIANT token */
+    bool body_open;               /* an event's or survey's `{` is open (its `}` may be in column 1) */
     uint32_t prev_decl_line;      /* the line of the one before */
     bool recovering;              /* a syntax error, and no DECL_START since */
     bool col1_reported;           /* K0222 reported at col1_lo */

@@ -741,15 +741,25 @@ static bool in_column1(const KParse *ps, KLoc loc)
 
 /* Closing brackets cannot start a declaration.  In column 1 the `}` that
  * ends an event's or a survey's attribute list goes on with it (the layout
- * rule speaks of rules: SPEC 1.3); any other is reported (K0222) and read
- * as if indented. */
+ * rule speaks of rules: SPEC 1.3), wherever its declaration started; any
+ * other (a variant's body too) is reported (K0222) and read as if indented. */
 static bool is_closer(int tok)
 {
     return tok == '}' || tok == ')' || tok == ']';
 }
 static bool body_closer(const KParse *ps, int tok)
 {
-    return tok == '}' && (ps->decl_tok == EVENT || ps->decl_tok == SURVEY);
+    return tok == '}' && ps->body_open;
+}
+
+/* Follows which `{` is open: an event's or a survey's list, or a variant's
+ * body (the last of `event`, `survey`, `variant` before the `{` says
+ * which), wherever on its line the declaration starts. */
+static void track_braces(KParse *ps, int tok)
+{
+    if (tok == EVENT || tok == SURVEY || tok == VARIANT) ps->brace_owner = tok;
+    else if (tok == '{') ps->body_open = ps->brace_owner == EVENT || ps->brace_owner == SURVEY;
+    else if (tok == '}') ps->body_open = false;
 }
 
 /* True when only blanks precede the token at loc on its line. */
@@ -817,7 +827,9 @@ static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps)
         return tok;
     }
     tok = kx_yylex(lval, lloc, scanner);
-    if (tok != 0 && in_column1(ps, *lloc) && !body_closer(ps, tok)) {
+    bool closes_body = body_closer(ps, tok);
+    track_braces(ps, tok);
+    if (tok != 0 && in_column1(ps, *lloc) && !closes_body) {
         if ((is_clause_word(tok) || is_closer(tok)) && ps->decl_starts > 0) {
             int n;
             const char *t = tok_text(ps, *lloc, &n);
@@ -837,7 +849,6 @@ static int kp_lex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner, KParse *ps)
             ps->held_loc = *lloc;
             memcpy(ps->held_val, lval, sizeof *lval);
             ps->decl_starts++;
-            ps->decl_tok = tok;
             ps->prev_decl_line = ps->decl_line;
             uint32_t col;
             kd_line_col(&ps->sources->v[ps->src], lloc->lo, &ps->decl_line, &col);
