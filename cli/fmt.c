@@ -54,9 +54,14 @@ static int split_lines(const char *s, size_t len, Lines *L)
     return 0;
 }
 
+/* A last line without its '\n' differs from the same text with one (as in
+ * diff(1): the change shows, and patch(1) applies it). */
+static bool ends_line(const Lines *L, size_t i) { return i + 1 < L->count || L->last_nl; }
+
 static bool same_line(const Lines *a, size_t i, const Lines *b, size_t j)
 {
-    return a->n[i] == b->n[j] && memcmp(a->p[i], b->p[j], a->n[i]) == 0;
+    return a->n[i] == b->n[j] && memcmp(a->p[i], b->p[j], a->n[i]) == 0 &&
+           ends_line(a, i) == ends_line(b, j);
 }
 
 typedef enum { OP_EQ, OP_DEL, OP_INS } Op;
@@ -126,7 +131,7 @@ static void put_line(FILE *out, char tag, const Lines *L, size_t i)
     fputc(tag, out);
     fwrite(L->p[i], 1, L->n[i], out);
     fputc('\n', out);
-    if (i + 1 == L->count && !L->last_nl) fputs("\\ No newline at end of file\n", out);
+    if (!ends_line(L, i)) fputs("\\ No newline at end of file\n", out);
 }
 
 static void put_range(FILE *out, size_t start, size_t count)
