@@ -216,8 +216,15 @@ void kc_bare_names(KCheck *c)
     bool *declared = declared_attrs(c);
     if (!declared) return;
     bool compare = (uint64_t)c->nbare * (c->p->nlets + c->p->nattrs) <= KC_TWIN_PAIRS;
+    /* a name that already has an error (K0310 where a let is used with a
+     * declared event) gets no warning too: one mistake, one diagnostic */
+    GHashTable *failed = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (uint32_t k = 0; k < c->d->n; k++)
+        if (c->d->v[k].sev == KD_ERROR && is_policy(c, c->d->v[k].span))
+            g_hash_table_add(failed, GUINT_TO_POINTER(c->d->v[k].span.lo + 1u));
     for (uint32_t i = 0; i < c->nbare; i++) {
         const KBareUse *u = &c->bare[i];
+        if (g_hash_table_contains(failed, GUINT_TO_POINTER(u->span.lo + 1u))) continue;
         char from[160];
         read_from(c, u, from, sizeof from);
         uint32_t ev = kc_event_find(c, u->name);
@@ -244,5 +251,6 @@ void kc_bare_names(KCheck *c)
                    u->name, from);
         near_hint(c, &m);
     }
+    g_hash_table_destroy(failed);
     free(declared);
 }
