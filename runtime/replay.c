@@ -372,8 +372,10 @@ static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *
     kr_fmt_time(t, ts, sizeof ts);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int w = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (w >= (int)sizeof msg)                   /* cut between characters, and said */
+        memcpy(msg + ku_utf8_cut(msg, sizeof msg - 4), "...", 4);
     FILE *o = e->opt.explain_out;
     if (e->opt.explain_jsonl) {
         trace_json_head(e, ts, ri, step, msg);
@@ -499,6 +501,11 @@ static void explain_values(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, uin
 static inline bool timer_before(const KrTimer *a, const KrTimer *b)
 {
     return a->due < b->due || (a->due == b->due && a->key < b->key);
+}
+
+static int cmp_timer(const void *a, const void *b)
+{
+    return timer_before(a, b) ? -1 : timer_before(b, a) ? 1 : 0;
 }
 
 /* Puts t at hole i of the heap, moving earlier-due parents down. */
@@ -908,6 +915,7 @@ typedef struct Decided {
     uint32_t cap;                 /* CAPPED: index of the full top-level cap, or ncaps: the rule's */
     uint32_t to;                  /* YIELDED: the pending higher-priority rule */
     int64_t horizon;              /* HORIZON */
+    const KrHistSpan *best;       /* PENDING, NO_TIME, PAST_TIME_MAX: the best_time history, or NULL */
 } Decided;
 
 /* *x about customer ci's rule ri (slot s, or NULL) at t: the fields above
@@ -934,8 +942,8 @@ static const char *truth_name(int t) { return t == 1 ? "true" : t == 0 ? "false"
 static void describe_cap(const KrEngine *e, const KrCust *c, const char *kind, uint32_t n, int64_t w,
                          uint64_t mask, uint32_t rule, int64_t lo, int64_t hi, char *out, size_t on)
 {
-    char dur[40];
-    ke_dur(w, dur, sizeof dur);
+    char dur[KU_DUR_BUF];
+    ku_fmt_dur(w, false, dur);                  /* as policies write them: 1h30m (SPEC 4.15) */
     int at = snprintf(out, on, "%s cap %u per %s", kind, n, dur);
     if (mask && mask != UINT64_MAX) {
         const char *sep = " on ";
@@ -975,9 +983,19 @@ static KrSum *tell_trigger(KrEngine *e, const Decided *x)
             snprintf(fb, sizeof fb, "never: past the last time, 9999-12-31T23:59:59Z");
         else if (fin == KR_NEVER) snprintf(fb, sizeof fb, "never: no allowed time");
         else fmt_both(z, fin, fb, sizeof fb);
-        const char *why = x->moved ? ", moved out of quiet hours"
-                        : fin == nominal || fin == KR_NEVER ? ""
-                        : r->at == KB_AT_BEST_TIME ? ", moved to the best time" : ", moved into the at window";
+        /* quiet hours may move it after the at window or the best time
+         * did: placed again without quiet hours, each move is named */
+        bool at_moved = false;
+        if (fin != KR_NEVER && r->at != KB_AT_NONE) {
+            bool q;
+            at_moved = kr_place(img, 0, r, true, first_channel(r, v), z, x->best, nominal, &q) != nominal;
+        }
+        const char *at_why = r->at == KB_AT_BEST_TIME ? ", moved to the best time" : ", moved into the at window";
+        const char *why = x->moved && at_moved ? (r->at == KB_AT_BEST_TIME
+                                                   ? ", moved to the best time, then out of quiet hours"
+                                                   : ", moved into the at window, then out of quiet hours")
+                        : x->moved ? ", moved out of quiet hours"
+                        : fin == nominal || fin == KR_NEVER ? "" : at_why;
         trace(e, x->ci, x->t, x->ri, "trigger", "%s%s; nominal %s; due %s%s; zone %s%s%s",
               x->ev ? "by " : "boundary", x->ev ? sname(img, img->events[x->ev->event]) : "", nb, fb,
               why, kz_name(z), v != KB_NONE ? "; variant " : "",
@@ -1113,9 +1131,16 @@ static void tell(KrEngine *e, const Decided *x, KrDecision d)
               x->moved ? " (moved out of quiet hours)" : "");
         break;
     }
-    case KR_D_NEXT_NO_TIME:
+    case KR_D_NEXT_NO_TIME: {
         trace(e, ci, now, ri, "remind", "attempt %u: no allowed send time", k + 1);
+        if (s->sent) break;
+        /* the chain ends having sent nothing (record: spared by the first skip) */
+        trace(e, ci, now, ri, "blocked", "no attempt was sent: the ask counts nothing");
+        KrSum *m = sum_of(e, ci, ri);
+        if (m) sum_say(m, true, "not sent \xe2\x80\x94 every attempt was skipped (%s%sattempt %u: no "
+                       "allowed send time)", m->skips, m->skips[0] ? "; " : "", k + 1);
         break;
+    }
     case KR_D_ALL_SKIPPED: {
         trace(e, ci, now, ri, "blocked", "no attempt was sent: the ask counts nothing");
         KrSum *m = sum_of(e, ci, ri);
@@ -1212,8 +1237,8 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     x.nominal = add_sat(T, delay);
     x.variant = v;
     KrHistSpan best;
-    x.due = kr_place(e->img, e->quiet_mask, r, true, first_channel(r, v), c->zone, best_span(e, r, c, &best),
-                     x.nominal, &x.moved);
+    x.best = best_span(e, r, c, &best);
+    x.due = kr_place(e->img, e->quiet_mask, r, true, first_channel(r, v), c->zone, x.best, x.nominal, &x.moved);
     if (x.due == KR_NEVER) {
         record(e, &x, x.nominal > KR_TIME_MAX ? KR_D_PAST_TIME_MAX : KR_D_NO_TIME);
         return 0;
@@ -1822,7 +1847,9 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
     if (e->failed) return -1;
     if (horizon < INT64_MAX && advance(e, horizon + 1) != 0) return -1;
     flush_rows(e);
-    /* what is left was due after the horizon */
+    /* what is left was due after the horizon; the explained customer's
+     * in the order of time (then rule rank), as the rest of its story */
+    if (e->opt.explain_out && e->nheap > 1) qsort(e->heap, e->nheap, sizeof *e->heap, cmp_timer);
     for (size_t i = 0; i < e->nheap; i++) {
         const KrTimer *t = &e->heap[i];
         if (TIMER_KIND(t) != TK_ATTEMPT) continue;
@@ -1865,8 +1892,11 @@ int kr_engine_summaries(const KrEngine *e, FILE *out)
         const char *what = r->is_task ? sname(img, r->target)
                          : r->target < img->nsurveys ? sname(img, img->surveys[r->target]) : "?";
         const char *text = m->open ? "still pending at the end of the replay" : m->text;
-        char line[1024];
-        snprintf(line, sizeof line, "%.*s: %s%s %s", (int)idlen, id, r->is_task ? "task " : "", what, text);
+        /* the whole line, however long the customer id (SPEC 5.4 allows any length) */
+        int len = snprintf(NULL, 0, "%.*s: %s%s %s", (int)idlen, id, r->is_task ? "task " : "", what, text);
+        char *line = len < 0 ? NULL : malloc((size_t)len + 1);
+        if (!line) return -1;
+        snprintf(line, (size_t)len + 1, "%.*s: %s%s %s", (int)idlen, id, r->is_task ? "task " : "", what, text);
         if (e->opt.explain_jsonl) {
             char ts[40];
             kr_fmt_time(m->t, ts, sizeof ts);
@@ -1878,6 +1908,7 @@ int kr_engine_summaries(const KrEngine *e, FILE *out)
         } else {
             fprintf(out, "%s\n", line);
         }
+        free(line);
         n++;
     }
     return n;

@@ -1,0 +1,1 @@
+explain explain/horizon.kai explain/horizon.csv --customer c1

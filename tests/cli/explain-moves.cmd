@@ -1,0 +1,1 @@
+explain explain/moves.kai explain/moves.csv --customer c1
