@@ -356,7 +356,7 @@ static void no_such_customer(FILE *err, const char *want, const KrPool *customer
                     kr_pool_str(customers, best[k], NULL));
         fputs("?\n", err);
     } else if (n) {
-        fprintf(err, " (%u customers, e.g. ", n);
+        fprintf(err, " (%u customer%s, e.g. ", n, n == 1 ? "" : "s");
         for (uint32_t k = 0; k < n && k < SHOW; k++)
             fprintf(err, "%s'%s'", k ? ", " : "", kr_pool_str(customers, k, NULL));
         fputs(")\n", err);

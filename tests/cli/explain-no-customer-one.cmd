@@ -1,0 +1,1 @@
+explain explain/no-time.kai explain/no-time.csv --customer zzzzzzzzz
