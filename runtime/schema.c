@@ -482,7 +482,7 @@ int ks_time(const KrSchema *sc, const char *s, size_t len, bool json, int64_t *o
         int64_t v;
         if (nd <= 18 && ki_parse_int64(s, len, &v) == 0) {
             int64_t t = v / unit - (v % unit < 0 ? 1 : 0);     /* toward the earlier second */
-            if (t >= -62167219200LL && t <= 253402300799LL) { *out = t; return 0; }
+            if (t >= KR_TIME_MIN && t <= KR_TIME_MAX) { *out = t; return 0; }
         }
         if (unit == 1) {                /* seconds: the hint about milliseconds (timeparse.c) */
             ki_bad_time_text(s, len, json, msg, mcap, hint, hcap);
@@ -492,7 +492,12 @@ int ks_time(const KrSchema *sc, const char *s, size_t len, bool json, int64_t *o
         return -1;
     }
     if (sc->tformat) {
-        if (parse_format(sc, s, len, out) == 0) return 0;
+        if (parse_format(sc, s, len, out) == 0) {
+            if (*out >= KR_TIME_MIN && *out <= KR_TIME_MAX) return 0;
+            snprintf(msg, mcap, "bad time %s%s%s (after its offset it lies outside 0000-01-01T00:00:00Z to "
+                     "9999-12-31T23:59:59Z)", json ? "" : "\"", cell, json ? "" : "\"");
+            return -1;
+        }
         snprintf(msg, mcap, "bad time %s%s%s (expected the format \"%s\"%s%s%s)", json ? "" : "\"", cell, json ? "" : "\"",
                  sc->tformat, sc->unit ? ", or integer Unix " : "", sc->unit ? uname : "", "");
         return -1;
