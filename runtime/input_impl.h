@@ -193,6 +193,9 @@ static inline bool ki_wants(const KrInputCtx *c, uint32_t ev, uint32_t attr)
     uint32_t e = ev == KB_NONE ? c->img->nevents : ev;
     return (c->want_bits[(size_t)e * c->want_words + attr / 64u] >> (attr % 64u)) & 1u;
 }
+/* The first `\uXXXX` escape in the JSON text p of a lone surrogate (or with
+ * nul of U+0000), its offset in *at; -1 if none (jsonl.c). */
+int ki_json_bad_escape(const char *p, size_t len, bool nul, size_t *at);
 /* Why the bytes s cannot be a customer id (not UTF-8, a NUL byte), or NULL. */
 const char *ki_bad_id(const char *s, size_t len);
 /* Whether the first bytes p[0, n) of a stream not named .gz are gzip data

@@ -488,10 +488,11 @@ static int hex4(const char *p)
 }
 
 /* The first `\uXXXX` escape of a surrogate that is not half of a pair
- * (`\ud800` alone), or -1.  yajl decodes such an escape to `?`, so that
- * "c\ud800x" and "c?x" would become one string: an error instead (the
- * line parsed, so escapes are well formed). */
-static int lone_surrogate(const char *p, size_t len, size_t *at)
+ * (`\ud800` alone), or with nul a `\u0000` too, or -1.  yajl decodes a
+ * lone surrogate to `?`, so that "c\ud800x" and "c?x" would become one
+ * string: an error instead (the line parsed, so escapes are well formed).
+ * (A NUL matters where strings are read NUL-terminated: Segment calls.) */
+int ki_json_bad_escape(const char *p, size_t len, bool nul, size_t *at)
 {
     if (!memchr(p, '\\', len)) return -1;
     bool in = false;
@@ -504,7 +505,7 @@ static int lone_surrogate(const char *p, size_t len, size_t *at)
             int lo = i + 12 <= len && p[i + 6] == '\\' && p[i + 7] == 'u' ? hex4(p + i + 8) : -1;
             if (lo < 0xDC00 || lo > 0xDFFF) { *at = i; return u; }
             i += 11;
-        } else if (u >= 0xDC00 && u <= 0xDFFF) {
+        } else if ((u >= 0xDC00 && u <= 0xDFFF) || (nul && u == 0)) {
             *at = i;
             return u;
         } else {
@@ -649,7 +650,7 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
     }
     if (st == yajl_status_ok && j->done && j->depth == 0) {
         size_t at = 0;
-        int u = lone_surrogate(p, len, &at);
+        int u = ki_json_bad_escape(p, len, false, &at);
         if (u >= 0)
             return ki_row_error(j->s, true, line, p, p + at, NULL,
                                 "invalid JSON: lone surrogate \\u%04x in a string (not Unicode)", u);

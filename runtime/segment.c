@@ -281,6 +281,22 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
         while (n > 0 && (e[n - 1] == ' ' || e[n - 1] == '.')) n--;
         return ki_row_error(s, true, line, lp, NULL, NULL, "invalid JSON: %.*s", (int)(n > 120 ? 120 : n), e);
     }
+    {
+        /* yajl's tree turns a lone surrogate into '?' and ends a string at
+         * \u0000: "u\ud800x" would be the customer "u?x", "n\u0000x" "n" */
+        size_t at = 0;
+        int u = ki_json_bad_escape(st->line, strlen(st->line), true, &at);
+        if (u > 0) {
+            yajl_tree_free(root);
+            return ki_row_error(s, true, line, lp, lp + at, NULL,
+                                "invalid JSON: lone surrogate \\u%04x in a string (not Unicode)", u);
+        }
+        if (u == 0) {
+            yajl_tree_free(root);
+            return ki_row_error(s, true, line, lp, lp + at, NULL,
+                                "\\u0000 (a NUL byte) in a string: no id, name or value may hold one");
+        }
+    }
     int rc = 0;
     KiRow *r = &st->rows[st->next];
     size_t tlen = 0, clen = 0, elen = 0;
@@ -294,7 +310,14 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
         goto done;
     }
     if (strcmp(type, "track") == 0) {
-        ev = str_of(get(root, "event"), &elen);
+        yajl_val ev_v = get(root, "event");
+        ev = YAJL_IS_STRING(ev_v) ? str_of(ev_v, &elen) : NULL;
+        if (ev_v && !YAJL_IS_STRING(ev_v) && !YAJL_IS_NULL(ev_v)) {
+            rc = ki_row_error(s, true, line, lp, NULL, NULL, "bad event: the name of the tracked event is a string, "
+                              "not %s", YAJL_IS_NUMBER(ev_v) ? "a number" : YAJL_IS_OBJECT(ev_v) ? "an object"
+                              : YAJL_IS_ARRAY(ev_v) ? "an array" : "true or false");
+            goto done;
+        }
         if (!ev || elen == 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing event (the name of the tracked event)"); goto done; }
         r->event = ki_event_index(c, ev, elen);
     } else if (strcmp(type, "identify") == 0) r->event = st->ev_identify;
@@ -303,6 +326,11 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     else { skip_type(st, type); goto done; }
     yajl_val ts_v = get(root, "timestamp");
     ts = YAJL_IS_STRING(ts_v) ? ts_v->u.string : NULL;
+    if (ts_v && !YAJL_IS_STRING(ts_v) && !YAJL_IS_NULL(ts_v)) {
+        rc = ki_row_error(s, true, line, lp, NULL, NULL, "bad timestamp: %s (expected an RFC 3339 string like "
+                          "2026-03-01T09:30:00.000Z)", YAJL_IS_NUMBER(ts_v) ? "a number" : "not a string");
+        goto done;
+    }
     if (!ts || !ts[0]) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing timestamp"); goto done; }
     if (kr_parse_time(ts, strlen(ts), &r->time) != 0 || strlen(ts) < 20) {
         rc = ki_row_error(s, true, line, lp, NULL, NULL, "bad timestamp \"%.40s\" (expected RFC 3339 like 2026-03-01T09:30:00.000Z)", ts);

@@ -598,6 +598,20 @@ done
 check merge-order-diff-same 'cmp -s merge-diff-1.csv merge-diff-2.csv && [ "$(wc -l <merge-diff-2.csv)" -gt 8192 ]'
 check merge-order-readout-same 'cmp -s merge-readout-1.csv merge-readout-2.csv'
 
+# ---- Segment calls: ids and names as the rows readers take them --------------------------
+# yajl's tree turns a lone surrogate into '?' and ends a string at \u0000: both would merge or
+# cut customers, so both are errors; a number is no event name, and a numeric timestamp is bad,
+# not missing.
+printf 'policy "t"\nrule v: task v after ev\n' >"$W/seg.kai"
+printf '{"type":"track","event":"ev","userId":"u\\ud800x","timestamp":"2026-03-02T14:30:00Z"}\n' >"$W/seg-surrogate.jsonl"
+run seg-surrogate 1 '^seg-surrogate.jsonl:1:41: error: invalid JSON: lone surrogate \\ud800 in a string \(not Unicode\)$' 'K simulate --no-progress --input segment seg.kai seg-surrogate.jsonl'
+printf '{"type":"track","event":"ev","userId":"n\\u0000x","timestamp":"2026-03-02T14:30:00Z"}\n' >"$W/seg-nul.jsonl"
+run seg-nul 1 '^seg-nul.jsonl:1:41: error: \\u0000 \(a NUL byte\) in a string' 'K simulate --no-progress --input segment seg.kai seg-nul.jsonl'
+printf '{"type":"track","event":5,"userId":"u1","timestamp":"2026-03-02T14:30:00Z"}\n' >"$W/seg-event-number.jsonl"
+run seg-event-number 1 '^seg-event-number.jsonl:1: error: bad event: the name of the tracked event is a string, not a number$' 'K simulate --no-progress --input segment seg.kai seg-event-number.jsonl'
+printf '{"type":"track","event":"ev","userId":"u1","timestamp":1772461800}\n' >"$W/seg-ts-number.jsonl"
+run seg-ts-number 1 '^seg-ts-number.jsonl:1: error: bad timestamp: a number' 'K simulate --no-progress --input segment seg.kai seg-ts-number.jsonl'
+
 # ---- messages ------------------------------------------------------------------------------
 run msg-simulate-dir 1 '^dir: error: cannot read file: Is a directory$' 'K simulate --no-progress dir ev.csv'
 run msg-disasm-dir 1 '^dir: error: cannot read file: Is a directory$' 'K disasm dir'
