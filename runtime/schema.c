@@ -593,11 +593,24 @@ static int score(const char *role, const char *s, size_t n)
     return best;
 }
 
+/* Whether a column is named as another required field than role is: it
+ * holds that field, so it is no candidate for role ("time" is close to
+ * "type", a synonym of event, but --map event=time cannot help). */
+static bool other_role_column(const char *role, const char *s, size_t n)
+{
+    static const char *const roles[] = { "time", "customer", "event" };
+    for (int r = 0; r < 3; r++)
+        if (strcmp(role, roles[r]) != 0 && n == strlen(roles[r]) && memcmp(s, roles[r], n) == 0) return true;
+    return false;
+}
+
 void ks_hint(const char *role, const char *const *cols, const size_t *lens, size_t n, char *hint, size_t cap)
 {
     hint[0] = 0;
     int top = 0;
+    bool required = role_of(role) >= 0;
     for (size_t i = 0; i < n; i++) {
+        if (required && other_role_column(role, cols[i], lens[i])) continue;
         int sc = score(role, cols[i], lens[i]);
         if (sc > top) top = sc;
     }
@@ -608,17 +621,22 @@ void ks_hint(const char *role, const char *const *cols, const size_t *lens, size
     if (top > 0) {
         o += (size_t)snprintf(hint + o, cap - o, "the closest column%s: ", "");
         for (size_t i = 0; i < n && shown_n < 3 && o < cap; i++) {
+            if (required && other_role_column(role, cols[i], lens[i])) continue;
             if (score(role, cols[i], lens[i]) != top) continue;
             if (!first) { first = cols[i]; flen = lens[i]; }
-            o += (size_t)snprintf(hint + o, cap - o, "%s\"%.*s\"", shown_n ? ", " : "", (int)(lens[i] > 40 ? 40 : lens[i]), cols[i]);
+            char name[200];
+            shown(cols[i], lens[i], name, sizeof name);     /* control characters as \xHH */
+            o += (size_t)snprintf(hint + o, cap - o, "%s\"%s\"", shown_n ? ", " : "", name);
             shown_n++;
         }
     }
     if (o >= cap) return;
     const char *r = role;
     if (role_of(role) < 0) return;              /* a mapped name: no --map advice */
+    char fname[200];
+    if (first) shown(first, flen, fname, sizeof fname);
     if (first)
-        snprintf(hint + o, cap - o, "; use --map %s=%.*s", r, (int)(flen > 40 ? 40 : flen), first);
+        snprintf(hint + o, cap - o, "; use --map %s=%s", r, fname);
     else
         snprintf(hint + o, cap - o, "name the column holding the %s with --map %s=COLUMN", r, r);
 }

@@ -612,6 +612,16 @@ run seg-event-number 1 '^seg-event-number.jsonl:1: error: bad event: the name of
 printf '{"type":"track","event":"ev","userId":"u1","timestamp":1772461800}\n' >"$W/seg-ts-number.jsonl"
 run seg-ts-number 1 '^seg-ts-number.jsonl:1: error: bad timestamp: a number' 'K simulate --no-progress --input segment seg.kai seg-ts-number.jsonl'
 
+# ---- --map: one column holds one field; hints offer no column of another field ---------------
+printf 'time,customer,event\n2026-03-01T00:00:00Z,c1,ev\n' >"$W/map3.csv"
+run map-required-twice 1 '^kairos: error: event is mapped twice: to event \(by its own name: the event is not mapped to another source\) and to customer$' 'K simulate --no-progress seg.kai map3.csv --map customer=event'
+run map-required-twice-time 1 '^kairos: error: time is mapped twice: to time' 'K simulate --no-progress seg.kai map3.csv --map event=time'
+run map-required-swapped 0 '' 'K simulate --no-progress seg.kai map3.csv --map customer=event --map event=customer'
+printf 'time,customer\n2026-03-01T00:00:00Z,c1\n' >"$W/map-noev.csv"
+run map-hint-not-time 1 'hint: name the column holding the event with --map event=COLUMN$' 'K simulate --no-progress seg.kai map-noev.csv'
+printf 'time,customer,"ev\rent"\n2026-03-01T00:00:00Z,c1,ev\n' >"$W/map-cr.csv"
+run map-hint-escaped 1 'hint: the closest column: "ev\\x0Dent"; use --map event=ev\\x0Dent$' 'K simulate --no-progress seg.kai map-cr.csv'
+
 # ---- messages ------------------------------------------------------------------------------
 run msg-simulate-dir 1 '^dir: error: cannot read file: Is a directory$' 'K simulate --no-progress dir ev.csv'
 run msg-disasm-dir 1 '^dir: error: cannot read file: Is a directory$' 'K disasm dir'
