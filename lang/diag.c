@@ -410,13 +410,15 @@ static void print_text(const KDiags *d, const KDiag *g, FILE *out, bool color)
         while (shown_le > ws && is_cont((unsigned char)s->text[shown_le])) shown_le--;
         cut_right = true;
     }
-    fprintf(out, "%s%5u |%s %s", blue, line, reset, cut_left ? "..." : "");
+    int gw = snprintf(NULL, 0, "%u", line);      /* the gutter: 5, or wider (line 100000 on) */
+    if (gw < 5) gw = 5;
+    fprintf(out, "%s%*u |%s %s", blue, gw, line, reset, cut_left ? "..." : "");
     for (uint32_t i = ws; i < shown_le; i++) {
         unsigned char c = (unsigned char)s->text[i];
         fputc(c < 0x20 || c == 0x7F ? ' ' : c, out);     /* tabs, CRs, stray control bytes */
     }
     fprintf(out, "%s\n", cut_right ? "..." : "");
-    fprintf(out, "%s      |%s %s", blue, reset, cut_left ? "   " : "");
+    fprintf(out, "%s%*s |%s %s", blue, gw, "", reset, cut_left ? "   " : "");
     for (uint32_t i = ws; i < lo; i++)
         if (!is_cont((unsigned char)s->text[i])) fputc(' ', out);
     fprintf(out, "%s^", green);

@@ -194,14 +194,16 @@ static void show_line(FILE *f, const KiSrc *s, uint64_t line, const char *rec, c
         if (we - ws > KI_SHOW_WINDOW) we = ws + KI_SHOW_WINDOW;
         while (we > ws && we < le && ((unsigned char)*we & 0xC0) == 0x80) we--;
     }
-    fprintf(f, "%5llu | %s", (unsigned long long)line, ws > ls ? "..." : "");
+    int gw = snprintf(NULL, 0, "%llu", (unsigned long long)line);   /* the gutter: 5, or wider */
+    if (gw < 5) gw = 5;
+    fprintf(f, "%*llu | %s", gw, (unsigned long long)line, ws > ls ? "..." : "");
     for (const char *x = ws; x < we; x++) {
         unsigned char c = (unsigned char)*x;
         fputc(c < 0x20 || c == 0x7F ? ' ' : c, f);
     }
     fputs(we < le ? "...\n" : "\n", f);
     if (!caret) return;
-    fprintf(f, "      | %s", ws > ls ? "   " : "");
+    fprintf(f, "%*s | %s", gw, "", ws > ls ? "   " : "");
     for (const char *x = ws; x < at && x < we; x++)
         if (((unsigned char)*x & 0xC0) != 0x80) fputc(' ', f);
     fputs("^\n", f);

@@ -622,6 +622,13 @@ run map-hint-not-time 1 'hint: name the column holding the event with --map even
 printf 'time,customer,"ev\rent"\n2026-03-01T00:00:00Z,c1,ev\n' >"$W/map-cr.csv"
 run map-hint-escaped 1 'hint: the closest column: "ev\\x0Dent"; use --map event=ev\\x0Dent$' 'K simulate --no-progress seg.kai map-cr.csv'
 
+# ---- line numbers of six digits widen the gutter, so the caret stays under its column ------
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 100005; i++) print "2026-03-01T00:00:00Z,c" i ",ev";
+             print "2026-03-01T00:00:00Z,c1,ev,extra" }' >"$W/gutter.csv"
+run gutter-csv 1 '^       \|                            \^$' 'K simulate --no-progress seg.kai gutter.csv'
+awk 'BEGIN { for (i = 0; i < 100000; i++) print ""; print "ask NPS after e + 3dx" }' >"$W/gutter.kai"
+run gutter-kai 1 '^       \|                   \^~~$' 'K check gutter.kai'
+
 # ---- messages ------------------------------------------------------------------------------
 run msg-simulate-dir 1 '^dir: error: cannot read file: Is a directory$' 'K simulate --no-progress dir ev.csv'
 run msg-disasm-dir 1 '^dir: error: cannot read file: Is a directory$' 'K disasm dir'
