@@ -478,6 +478,9 @@ int ks_time(const KrSchema *sc, const char *s, size_t len, bool json, int64_t *o
     shown(s, len, cell, sizeof cell);
     int64_t unit = sc->unit ? sc->unit : 1;
     const char *uname = unit == 1 ? "seconds" : unit == 1000 ? "milliseconds" : "microseconds";
+    /* a format of digits only (%Y%m%d%H%M%S) matches an integer cell: the
+     * format the schema names comes before Unix time */
+    if (integer && sc->tformat && parse_format(sc, s, len, out) == 0) integer = false;
     if (integer) {
         int64_t v;
         if (nd <= 18 && ki_parse_int64(s, len, &v) == 0) {
