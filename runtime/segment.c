@@ -336,6 +336,16 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
         rc = ki_row_error(s, true, line, lp, NULL, NULL, "bad timestamp \"%.40s\" (expected RFC 3339 like 2026-03-01T09:30:00.000Z)", ts);
         goto done;
     }
+    static const char *const id_keys[] = { "userId", "anonymousId" };
+    for (int k = 0; k < 2; k++) {       /* true, an object, an array: no id, said so */
+        yajl_val v = get(root, id_keys[k]);
+        if (v && !YAJL_IS_STRING(v) && !YAJL_IS_NUMBER(v) && !YAJL_IS_NULL(v)) {
+            rc = ki_row_error(s, true, line, lp, NULL, NULL, "bad customer: %s is %s, not a string or a number",
+                              id_keys[k], YAJL_IS_OBJECT(v) ? "an object" : YAJL_IS_ARRAY(v) ? "an array"
+                              : YAJL_IS_TRUE(v) ? "true" : "false");
+            goto done;
+        }
+    }
     cust = str_of(get(root, "userId"), &clen);
     if (!cust || clen == 0) cust = str_of(get(root, "anonymousId"), &clen);
     if (!cust || clen == 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing customer (neither userId nor anonymousId)"); goto done; }

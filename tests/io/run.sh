@@ -610,6 +610,8 @@ run seg-nul 1 '^seg-nul.jsonl:1:41: error: \\u0000 \(a NUL byte\) in a string' '
 printf '{"type":"track","event":5,"userId":"u1","timestamp":"2026-03-02T14:30:00Z"}\n' >"$W/seg-event-number.jsonl"
 run seg-event-number 1 '^seg-event-number.jsonl:1: error: bad event: the name of the tracked event is a string, not a number$' 'K simulate --no-progress --input segment seg.kai seg-event-number.jsonl'
 printf '{"type":"track","event":"ev","userId":"u1","timestamp":1772461800}\n' >"$W/seg-ts-number.jsonl"
+printf '{"type":"track","event":"ev","userId":true,"timestamp":"2026-03-02T14:30:00Z"}\n' >"$W/seg-id-bool.jsonl"
+run seg-id-bool 1 '^seg-id-bool.jsonl:1: error: bad customer: userId is true, not a string or a number$' 'K simulate --no-progress --input segment seg.kai seg-id-bool.jsonl'
 run seg-ts-number 1 '^seg-ts-number.jsonl:1: error: bad timestamp: a number' 'K simulate --no-progress --input segment seg.kai seg-ts-number.jsonl'
 
 # ---- --map: one column holds one field; hints offer no column of another field ---------------
