@@ -176,14 +176,19 @@ int cli_diff(int argc, char **argv)
     bool changed = false;
     if (html) {
         KImage *imgs[2] = { old, new_ };
-        status = cli_report_html(&r, imgs, 2);
-        /* --fail-if-changed or --fail-if with html: the difference decides */
-        if (status == 0 && (r.fail_if_changed || r.nfail_if)) {
+        /* --fail-if-changed or --fail-if with html: the difference decides,
+         * and the gates are evaluated before the page is written (a field
+         * the summary lacks is bad usage: nothing is written) */
+        int gate = 0;
+        status = 0;
+        if (r.fail_if_changed || r.nfail_if) {
             KrDiffOptions copt = dopt;
             copt.format = KR_DIFF_CSV;
             status = kr_diff(old, new_, &copt, &r.ro, &buf, &len, &changed, stderr);
         }
-        if (status == 0 && r.nfail_if) status = cli_fail_if_eval(r.fail_if, r.nfail_if, json, stderr);
+        if (status == 0 && r.nfail_if) gate = cli_fail_if_eval(r.fail_if, r.nfail_if, json, stderr);
+        if (status == 0 && (gate == 0 || gate == 3)) status = cli_report_html(&r, imgs, 2);
+        if (status == 0) status = gate;
     } else {
         status = kr_diff(old, new_, &dopt, &r.ro, &buf, &len, &changed, stderr);
         /* the gates are evaluated first (a field the summary lacks is bad

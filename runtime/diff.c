@@ -535,13 +535,31 @@ static void md_customers(const Diff *d, const Summary *sm, FILE *f, int sign)
     free(v);
 }
 
+/* A name as a Markdown code span, shown as it is: no backslash escapes (a
+ * code span would show them), delimited by one backtick more than its
+ * longest run of them, with spaces inside when it holds any (CommonMark
+ * 6.1); control characters as spaces, as kt_md_text writes them. */
+static void md_code(FILE *f, const char *s)
+{
+    size_t run = 0, longest = 0;
+    for (const char *p = s; *p; p++) {
+        run = *p == '`' ? run + 1 : 0;
+        if (run > longest) longest = run;
+    }
+    for (size_t i = 0; i <= longest; i++) fputc('`', f);
+    if (longest) fputc(' ', f);
+    for (const char *p = s; *p; p++) fputc((unsigned char)*p < 0x20 ? ' ' : *p, f);
+    if (longest) fputc(' ', f);
+    for (size_t i = 0; i <= longest; i++) fputc('`', f);
+}
+
 static void md_out(const Diff *d, const Summary *sm, const char *on, const char *nn, FILE *f)
 {
-    fputs("### kairos diff: `", f);
-    kt_md_text(f, on, strlen(on));
-    fputs("` → `", f);
-    kt_md_text(f, nn, strlen(nn));
-    fprintf(f, "`\n\n");
+    fputs("### kairos diff: ", f);
+    md_code(f, on);
+    fputs(" → ", f);
+    md_code(f, nn);
+    fprintf(f, "\n\n");
     if (sm->removed + sm->added == 0) fprintf(f, "The schedules are identical (%llu customers).\n",
                                               (unsigned long long)sm->ncust);
     else fprintf(f, "%llu customers; %llu schedule rows only in OLD, %llu only in NEW.\n",
@@ -580,11 +598,28 @@ static void md_out(const Diff *d, const Summary *sm, const char *on, const char 
     md_group(d, f, &g[1]);
     md_group(d, f, &g[2]);
     if (d->nd) {
-        fputs("\n```diff\n", f);
         Diff shown = *d;
         if (shown.nd > MD_ROWS) shown.nd = MD_ROWS;
-        csv_out(&shown, f);
-        fputs("```\n", f);
+        /* the fence is longer than any run of backticks in the rows (a
+         * customer id may hold a line of ```, which would end it) */
+        char *rows = NULL;
+        size_t nrows = 0;
+        FILE *m = open_memstream(&rows, &nrows);
+        if (m) { csv_out(&shown, m); fclose(m); }
+        size_t run = 0, longest = 0;
+        for (size_t i = 0; rows && i < nrows; i++) {
+            run = rows[i] == '`' ? run + 1 : 0;
+            if (run > longest) longest = run;
+        }
+        size_t fence = longest >= 3 ? longest + 1 : 3;
+        fputc('\n', f);
+        for (size_t i = 0; i < fence; i++) fputc('`', f);
+        fputs("diff\n", f);
+        if (rows) fwrite(rows, 1, nrows, f);
+        else csv_out(&shown, f);
+        for (size_t i = 0; i < fence; i++) fputc('`', f);
+        fputc('\n', f);
+        free(rows);
         if (d->nd > MD_ROWS) fprintf(f, "\n(%zu more rows: run `kairos diff --format csv`)\n", d->nd - MD_ROWS);
     }
     fputs("\n</details>\n", f);

@@ -429,10 +429,13 @@ static void text_group(const Readout *r, const Result *res, uint32_t gi, FILE *f
     const Group *g = &res->g[gi];
     fprintf(f, "%-20s %-12s %6s %8s %7s %-17s %-26s %-12s %s\n", "rule", "variant", "asks", "answered",
             "rate", "95% interval", "vs first variant (95%)", "score", "time to response (median, p90)");
+    const KbRule *named = NULL;             /* the rule whose name was last shown */
     for (Arm it = { 0 }; next_arm(r, g, &it);) {
         const KbRule *rule = it.rule;
         const Counts *c = it.c;
         uint32_t v = it.v, a = it.a;
+        bool first_row = rule != named;         /* (not v == 0: that variant may have no row) */
+        named = rule;
         char b1[64], b2[64], b3[64], b4[96];
         snprintf(b1, sizeof b1, "[%.1f%%, %.1f%%]", 100 * it.lo, 100 * it.hi);
         if (it.vs_first)
@@ -452,7 +455,7 @@ static void text_group(const Readout *r, const Result *res, uint32_t gi, FILE *f
                 fclose(m);
             } else b4[0] = '\0';
         } else snprintf(b4, sizeof b4, "-");
-        fprintf(f, "%-20s %-12s %6llu %8llu %7.1f%% %-17s %-26s %-12s %s\n", v == 0 ? istr(img, rule->name) : "",
+        fprintf(f, "%-20s %-12s %6llu %8llu %7.1f%% %-17s %-26s %-12s %s\n", first_row ? istr(img, rule->name) : "",
                 variant_name(rule, img, v), (unsigned long long)c->n, (unsigned long long)c->hit,
                 100.0 * (double)c->hit / (double)c->n, b1, b2, b3, b4);
     }

@@ -26,7 +26,8 @@ void kt_md_text(FILE *f, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '|' || c == '\\' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>' || c == '[' || c == ']')
+        if (c == '|' || c == '\\' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>' || c == '[' || c == ']' ||
+            c == '&')                           /* &amp; would show as & */
             fputc('\\', f);
         fputc(c < 0x20 ? ' ' : c, f);
     }
