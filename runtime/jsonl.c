@@ -429,6 +429,21 @@ static int finish(JState *j, uint64_t line)
     }
     if (k < 0) return ki_error(s, line, 0, "out of memory");
     if (k == 0) {
+        /* another shard's row must be as valid as in the unsharded run
+         * (SPEC 5.9): its typed values are checked too (not kept) */
+        for (uint32_t i = j->npend; c->attr_type && i-- > 0;) {
+            const Pending *p = &j->pend[i];
+            if (p->tag != KB_STR || !ki_wants(c, j->event, p->attr)) continue;
+            int ty = c->attr_type[p->attr];
+            if (ty != KS_T_NUMBER && ty != KS_T_BOOL) continue;
+            bool later = false;
+            for (uint32_t m = i + 1u; m < j->npend && !later; m++) later = j->pend[m].attr == p->attr;
+            if (later) continue;
+            char msg[256];
+            KrValue scratch;
+            if (ks_typed(c, ty, j->scratch + p->soff, p->slen, &scratch, msg, sizeof msg) == -1)
+                return ki_row_error(s, true, line, j->lp, NULL, NULL, "%s: %s", ks_attr_name(c->img, p->attr), msg);
+        }
         if (j->time > c->other_shards_latest) c->other_shards_latest = j->time;
         return 0;
     }

@@ -206,15 +206,36 @@ static void forget(SState *st)
     st->nleaf = 0;
 }
 
+/* check -- value v of attribute a against a declared number or bool type,
+ * nothing kept (another shard's call): 0, or 1 a type error with msg set. */
+static int check(KiSrc *s, uint32_t a, yajl_val v, char *msg, size_t mcap)
+{
+    KrInputCtx *c = s->ctx;
+    int ty = c->attr_type ? c->attr_type[a] : 0;
+    if (ty != KS_T_NUMBER && ty != KS_T_BOOL) return 0;      /* any text is a string */
+    size_t len = 0;
+    const char *t = str_of(v, &len);
+    if (YAJL_IS_TRUE(v)) { t = "true"; len = 4; }
+    else if (YAJL_IS_FALSE(v)) { t = "false"; len = 5; }
+    if (!t) return 0;                                         /* missing */
+    char m[256];
+    KrValue scratch;
+    if (ks_typed(c, ty, t, len, &scratch, m, sizeof m) != -1) return 0;
+    snprintf(msg, mcap, "%s: %s", ks_attr_name(c->img, a), m);
+    return 1;
+}
+
 /* apply -- the collected values into the row, each attribute's last only
- * (as add: 0, 1 a type error with msg set, -1 out of memory). */
-static int apply(KiSrc *s, KiRow *r, char *msg, size_t mcap)
+ * (as add: 0, 1 a type error with msg set, -1 out of memory); with
+ * check_only, only checked (another shard's call). */
+static int apply(KiSrc *s, KiRow *r, char *msg, size_t mcap, bool check_only)
 {
     SState *st = s->priv;
     int rc = 0;
     for (size_t i = 0; i < st->nleaf && rc == 0; i++) {
         uint32_t a = st->leaf[i].a;
-        if (st->last[a] == i + 1) rc = add(s, r, a, st->leaf[i].v, msg, mcap);
+        if (st->last[a] != i + 1) continue;
+        rc = check_only ? check(s, a, st->leaf[i].v, msg, mcap) : add(s, r, a, st->leaf[i].v, msg, mcap);
     }
     forget(st);
     return rc;
@@ -351,7 +372,10 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     if (!cust || clen == 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing customer (neither userId nor anonymousId)"); goto done; }
     int k = ki_customer(c, cust, clen, r);
     if (k < 0) { rc = ki_error(s, line, 0, "out of memory"); goto done; }
-    if (k == 0) {
+    /* another shard's call must be as valid as in the unsharded run (SPEC
+     * 5.9): with declared types its values are read too, checked, not kept */
+    bool mine = k != 0;
+    if (!mine && !c->attr_type) {
         if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
         goto done;
     }
@@ -370,10 +394,14 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
         }
         if (f == 0) f = flatten(s, r, get(root, "properties"), key, 0);
     }
-    if (f == 0) f = apply(s, r, msg, sizeof msg);
+    if (f == 0) f = apply(s, r, msg, sizeof msg, !mine);
     else forget(st);
     if (f < 0) { rc = ki_error(s, line, 0, "out of memory"); goto done; }
     if (f > 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "%s", msg); goto done; }
+    if (!mine) {
+        if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
+        goto done;
+    }
     st->next ^= 1u;
     rc = ki_row_commit(s, r);
 done:
