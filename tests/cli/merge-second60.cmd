@@ -1,0 +1,1 @@
+merge merge/ab/tasks.kai merge/ab/second60.csv
