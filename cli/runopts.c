@@ -40,7 +40,7 @@ int cli_parse_shard(const char *cmd, const char *v, uint32_t *k, uint32_t *n)
     bool ok = slash && digits(v, slash) && digits(slash + 1, v + strlen(v));
     unsigned long kk = ok ? strtoul(v, NULL, 10) : 0, nn = ok ? strtoul(slash + 1, NULL, 10) : 0;
     if (!ok || nn == 0 || kk >= nn || nn > 1000000) {
-        cli_usage_error(cmd, "--shard takes K/N with 0 <= K < N, e.g. --shard 0/4");
+        cli_usage_error(cmd, "--shard takes K/N with 0 <= K < N <= 1000000, e.g. --shard 0/4");
         return -1;
     }
     *k = (uint32_t)kk;

@@ -1,0 +1,1 @@
+simulate p.kai e.csv --shard 1/2000000
