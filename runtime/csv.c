@@ -502,6 +502,7 @@ static int row(KiSrc *s, CsvState *st, const char *rec, const CsvRec *b)
                                     ks_attr_name(c->img, st->keep_attr[i]), msg);
         }
         if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
+        c->rows_read++;                 /* every shard reads every row (SPEC 6, merge) */
         return 0;
     }
     uint32_t n = 0;

@@ -445,6 +445,7 @@ static int finish(JState *j, uint64_t line)
                 return ki_row_error(s, true, line, j->lp, NULL, NULL, "%s: %s", ks_attr_name(c->img, p->attr), msg);
         }
         if (j->time > c->other_shards_latest) c->other_shards_latest = j->time;
+        c->rows_read++;                 /* every shard reads every row (SPEC 6, merge) */
         return 0;
     }
     r->time = j->time;

@@ -377,6 +377,7 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     bool mine = k != 0;
     if (!mine && !c->attr_type) {
         if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
+        c->rows_read++;                 /* every shard reads every row (SPEC 6, merge) */
         goto done;
     }
     r->nattrs = 0;
@@ -400,6 +401,7 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     if (f > 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "%s", msg); goto done; }
     if (!mine) {
         if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
+        c->rows_read++;
         goto done;
     }
     st->next ^= 1u;
