@@ -11,6 +11,9 @@
  * Sink: BEGIN IMMEDIATE, CREATE TABLE IF NOT EXISTS, DELETE FROM, one
  * INSERT per schedule row, COMMIT only when the run succeeded.
  */
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -227,7 +230,23 @@ typedef struct SqSink {
     sqlite3 *db;
     sqlite3_stmt *ins;
     bool header_seen, failed;
+    char *created;                  /* the database file this run created, or NULL */
 } SqSink;
+
+/* A database file this run created goes again when the run fails, as an
+ * output file is never left by a failed run (SPEC 5.13, section 6). */
+static void drop_created(SqSink *k)
+{
+    if (!k->created) return;
+    unlink(k->created);
+    size_t n = strlen(k->created);
+    char *j = malloc(n + 10);
+    if (j) {
+        snprintf(j, n + 10, "%s-journal", k->created);
+        unlink(j);
+        free(j);
+    }
+}
 
 static int sq_exec(SqSink *k, const char *sql)
 {
@@ -286,6 +305,8 @@ static int sq_sink_close(KsSink *s, bool ok)
     if (ok && !k->failed) rc = sq_exec(k, "COMMIT");
     else { sqlite3_exec(k->db, "ROLLBACK", NULL, NULL, NULL); rc = -1; }
     sqlite3_close(k->db);
+    if (rc != 0) drop_created(k);
+    free(k->created);
     free(k);
     return rc;
 }
@@ -301,6 +322,11 @@ KsSink *ks_sqlite_sink(const char *name, const char *uri, FILE *err)
     k->base.close = sq_sink_close;
     k->name = name;
     k->err = err;
+    struct stat st;
+    if (stat(u.base, &st) != 0 && errno == ENOENT && !(k->created = strdup(u.base))) {
+        if (err) fprintf(err, "%s: error: out of memory\n", name);
+        goto fail;
+    }
     if (!(k->db = open_db(name, u.base, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err))) goto fail;
     if (sq_exec(k, "BEGIN IMMEDIATE") != 0) goto fail;
     sprintf(sql, "CREATE TABLE IF NOT EXISTS %s (time TEXT, customer TEXT, rule TEXT, action TEXT, "
@@ -320,6 +346,7 @@ KsSink *ks_sqlite_sink(const char *name, const char *uri, FILE *err)
     return &k->base;
 fail:
     if (k && k->db) { sqlite3_exec(k->db, "ROLLBACK", NULL, NULL, NULL); sqlite3_close(k->db); }
+    if (k) { drop_created(k); free(k->created); }
     free(k);
     free(t);
     free(sql);

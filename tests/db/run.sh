@@ -223,6 +223,11 @@ fi
 "$KAIROS" simulate --no-progress "$POLICY" "$TMP/bad.csv" -o "sqlite:$TMP/out.db?table=schedule" >/dev/null 2>&1
 sqlite3 -csv -header "$TMP/out.db" "SELECT * FROM schedule" | tr -d '\r' >"$TMP/q4.csv"
 check "sqlite -o after a failed run: the table changed" "$EX/expected.csv" "$TMP/q4.csv"
+# a failed run leaves no database file it created (simulate and merge)
+"$KAIROS" simulate --no-progress "$POLICY" "$TMP/bad.csv" -o "sqlite:$TMP/new.db?table=schedule" >/dev/null 2>&1
+if [ ! -e "$TMP/new.db" ] && [ ! -e "$TMP/new.db-journal" ]; then ok; else bad "sqlite -o: a failed simulate left new.db"; fi
+"$KAIROS" merge "$POLICY" "$TMP/sh1.csv" "$TMP/sh1.csv" -o "sqlite:$TMP/new2.db?table=merged" >/dev/null 2>&1
+if [ ! -e "$TMP/new2.db" ]; then ok; else bad "sqlite merge -o: a failed merge left new2.db"; fi
 if "$KAIROS" merge "$POLICY" "$TMP/sh1.csv" "$TMP/sh0.csv" -o "sqlite:$TMP/out.db?table=merged" 2>"$TMP/err"; then
     sqlite3 -csv -header "$TMP/out.db" "SELECT * FROM merged" | tr -d '\r' >"$TMP/q5.csv"
     check "sqlite merge -o table=merged: read back differs" "$EX/expected.csv" "$TMP/q5.csv"
