@@ -51,7 +51,7 @@ static void yaml_scalar(KqBuf *b, const char *s)
             break;
         }
         if (c == ',' || c == '[' || c == ']' || c == '{' || c == '}' || c == '"' || c == '\\' ||
-            (c == '#' && s[i - 1] == ' ') || (c == ':' && (i + 1 == n || s[i + 1] == ' ')))
+            (c == '#' && i > 0 && s[i - 1] == ' ') || (c == ':' && (i + 1 == n || s[i + 1] == ' ')))
             plain = false;
         i += k - 1;
     }
