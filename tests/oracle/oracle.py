@@ -379,6 +379,18 @@ def parse_policy(text, fname):
     return pol
 
 
+def on_channels(p):
+    """`on CH, CH...` after a cap or quiet window: the channels, or None."""
+    if not p.at('kw', 'on'):
+        return None
+    p.next()
+    chans = [p.ident()]
+    while p.at('op', ','):
+        p.next()
+        chans.append(p.ident())
+    return chans
+
+
 def parse_decl(pol, toks, i, e):
     p = Parser(toks, i, e)
     t = p.next()
@@ -408,14 +420,7 @@ def parse_decl(pol, toks, i, e):
         n = int(p.expect('num').val)
         p.expect('kw', 'per')
         d = p.expect('dur').val
-        chans = None
-        if p.at('kw', 'on'):
-            p.next()
-            chans = [p.ident()]
-            while p.at('op', ','):
-                p.next()
-                chans.append(p.ident())
-        pol.caps.append((n, d, chans))
+        pol.caps.append((n, d, on_channels(p)))
     elif t.val == 'quiet':
         a = p.expect('clock').val
         p.expect('op', '-')
@@ -424,14 +429,7 @@ def parse_decl(pol, toks, i, e):
             b = 0               # `quiet S-24:00` ends at 00:00 (SPEC 1.5)
         if a == b or a == DAY:
             raise PolicyError('bad quiet window')
-        chans = None
-        if p.at('kw', 'on'):
-            p.next()
-            chans = [p.ident()]
-            while p.at('op', ','):
-                p.next()
-                chans.append(p.ident())
-        pol.quiet.append((a, b, chans))
+        pol.quiet.append((a, b, on_channels(p)))
     elif t.val == 'require':
         p.expect('kw', 'consent')
         p.expect('kw', 'on')
