@@ -316,6 +316,13 @@ static KrSum *sum_new(KrEngine *e, uint32_t ci, uint32_t ri, int64_t t)
     return m;
 }
 
+/* A text of cap bytes that vsnprintf cut: it ends on a whole character,
+ * then "..." (the answers and the trace lines alike). */
+static void mark_cut(char *buf, size_t cap)
+{
+    memcpy(buf + ku_utf8_cut(buf, cap - 4), "...", 4);
+}
+
 /* Sets (replace) or extends (!replace) the outcome of summary m. */
 static void sum_say(KrSum *m, bool replace, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void sum_say(KrSum *m, bool replace, const char *fmt, ...)
@@ -328,9 +335,17 @@ static void sum_say(KrSum *m, bool replace, const char *fmt, ...)
     va_end(ap);
     m->open = false;
     if (w >= 0 && (size_t)w < sizeof m->text - at) return;
-    /* cut: end on a whole character, then "..." */
-    size_t end = ku_utf8_cut(m->text, sizeof m->text - 4);
-    memcpy(m->text + end, "...", 4);
+    mark_cut(m->text, sizeof m->text);
+}
+
+/* Adds "attempt K: WHY" to the skipped attempts of summary m (an ask none
+ * of whose attempts was sent says them all). */
+static void sum_skip(KrSum *m, uint32_t attempt, const char *why, const char *ch)
+{
+    if (!m) return;
+    size_t at = strlen(m->skips);
+    snprintf(m->skips + at, sizeof m->skips - at, "%sattempt %u: %s%s%s", at ? "; " : "", attempt, why,
+             *ch ? " " : "", ch);
 }
 
 /* Why condition fn of rule ri stopped a trigger or an ask: "`if X` was
@@ -374,8 +389,7 @@ static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *
     va_start(ap, fmt);
     int w = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (w >= (int)sizeof msg)                   /* cut between characters, and said */
-        memcpy(msg + ku_utf8_cut(msg, sizeof msg - 4), "...", 4);
+    if (w >= (int)sizeof msg) mark_cut(msg, sizeof msg);
     FILE *o = e->opt.explain_out;
     if (e->opt.explain_jsonl) {
         trace_json_head(e, ts, ri, step, msg);
@@ -990,12 +1004,11 @@ static KrSum *tell_trigger(KrEngine *e, const Decided *x)
             bool q;
             at_moved = kr_place(img, 0, r, true, first_channel(r, v), z, x->best, nominal, &q) != nominal;
         }
-        const char *at_why = r->at == KB_AT_BEST_TIME ? ", moved to the best time" : ", moved into the at window";
-        const char *why = x->moved && at_moved ? (r->at == KB_AT_BEST_TIME
-                                                   ? ", moved to the best time, then out of quiet hours"
-                                                   : ", moved into the at window, then out of quiet hours")
-                        : x->moved ? ", moved out of quiet hours"
-                        : fin == nominal || fin == KR_NEVER ? "" : at_why;
+        const char *at_why = r->at == KB_AT_BEST_TIME ? "to the best time" : "into the at window";
+        char why[80] = "";
+        if (x->moved) snprintf(why, sizeof why, ", moved %s%sout of quiet hours", at_moved ? at_why : "",
+                               at_moved ? ", then " : "");
+        else if (fin != nominal && fin != KR_NEVER) snprintf(why, sizeof why, ", moved %s", at_why);
         trace(e, x->ci, x->t, x->ri, "trigger", "%s%s; nominal %s; due %s%s; zone %s%s%s",
               x->ev ? "by " : "boundary", x->ev ? sname(img, img->events[x->ev->event]) : "", nb, fb,
               why, kz_name(z), v != KB_NONE ? "; variant " : "",
@@ -1079,12 +1092,7 @@ static void tell(KrEngine *e, const Decided *x, KrDecision d)
         const char *why = d == KR_D_SKIP_OPTOUT ? "opted out of" : "no consent on";
         trace(e, ci, now, ri, "blocked", "attempt %u skipped: %s %s%s", k + 1, why, chan_name(e, x->ch),
               s->sent ? "" : " (nothing sent yet: not counted)");
-        KrSum *m = sum_of(e, ci, ri);
-        if (m && !s->sent) {
-            size_t at = strlen(m->skips);
-            snprintf(m->skips + at, sizeof m->skips - at, "%sattempt %u: %s %s", at ? "; " : "",
-                     k + 1, why, chan_name(e, x->ch));
-        }
+        if (!s->sent) sum_skip(sum_of(e, ci, ri), k + 1, why, chan_name(e, x->ch));
         break;
     }
     case KR_D_REMIND:
@@ -1131,16 +1139,12 @@ static void tell(KrEngine *e, const Decided *x, KrDecision d)
               x->moved ? " (moved out of quiet hours)" : "");
         break;
     }
-    case KR_D_NEXT_NO_TIME: {
+    case KR_D_NEXT_NO_TIME:
         trace(e, ci, now, ri, "remind", "attempt %u: no allowed send time", k + 1);
         if (s->sent) break;
         /* the chain ends having sent nothing (record: spared by the first skip) */
-        trace(e, ci, now, ri, "blocked", "no attempt was sent: the ask counts nothing");
-        KrSum *m = sum_of(e, ci, ri);
-        if (m) sum_say(m, true, "not sent \xe2\x80\x94 every attempt was skipped (%s%sattempt %u: no "
-                       "allowed send time)", m->skips, m->skips[0] ? "; " : "", k + 1);
-        break;
-    }
+        sum_skip(sum_of(e, ci, ri), k + 1, "no allowed send time", "");
+        /* fall through */
     case KR_D_ALL_SKIPPED: {
         trace(e, ci, now, ri, "blocked", "no attempt was sent: the ask counts nothing");
         KrSum *m = sum_of(e, ci, ri);
