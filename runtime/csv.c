@@ -490,16 +490,12 @@ static int row(KiSrc *s, CsvState *st, const char *rec, const CsvRec *b)
         /* another shard's row must be as valid as in the unsharded run
          * (SPEC 5.9): its typed cells are checked too (not kept) */
         for (uint32_t i = st->keep_off[e]; c->attr_type && i < st->keep_off[e + 1u]; i++) {
-            int ty = c->attr_type[st->keep_attr[i]];
             f = &st->f[st->keep_col[i]];
-            if (ty != KS_T_NUMBER && ty != KS_T_BOOL) continue;     /* any text is a string */
-            if (f->len == 0) continue;
+            if (f->len == 0 || !c->attr_type[st->keep_attr[i]]) continue;
             if (!(v = cell(st, f, &len))) return ki_error(s, line, 0, "out of memory");
-            char msg[256];
-            KrValue scratch;
-            if (ks_typed(c, ty, v, len, &scratch, msg, sizeof msg) == -1)
-                return ki_row_error(s, true, line, rec, field_at(f), NULL, "%s: %s",
-                                    ks_attr_name(c->img, st->keep_attr[i]), msg);
+            char msg[320];
+            if (ks_check_typed(c, st->keep_attr[i], v, len, msg, sizeof msg) != 0)
+                return ki_row_error(s, true, line, rec, field_at(f), NULL, "%s", msg);
         }
         if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
         c->rows_read++;                 /* every shard reads every row (SPEC 6, merge) */

@@ -562,14 +562,15 @@ static int raw_open(KiSrc *s)
  * once every --map and --schema is read, hence here. */
 static int map_conflict(const KrSchema *sc, FILE *err)
 {
-    /* a required field mapped from another's own column (--map customer=event) */
-    static const char *const roles[3] = { "time", "customer", "event" };   /* schema.c's order */
+    /* a required field mapped from another's own column (--map customer=event);
+     * ks_role_name(NULL, r) is the field's own name */
     for (int r = 0; sc && r < 3; r++)
         for (int o = 0; o < 3 && sc->role_from[r]; o++)
-            if (o != r && !sc->role_from[o] && strcmp(sc->role_from[r], roles[o]) == 0) {
+            if (o != r && !sc->role_from[o] && strcmp(sc->role_from[r], ks_role_name(NULL, o)) == 0) {
+                const char *own = ks_role_name(NULL, o);
                 if (err)
                     fprintf(err, "kairos: error: %s is mapped twice: to %s (by its own name: the %s is not mapped to another source) and to %s\n",
-                            roles[o], roles[o], roles[o], roles[r]);
+                            own, own, own, ks_role_name(NULL, r));
                 return -1;
             }
     for (size_t i = 0; sc && i < sc->nren; i++)

@@ -409,6 +409,15 @@ static int new_handle(JState *j)
 }
 
 /* finish -- the line's object is complete: check it, make the row. */
+/* Whether pending value i has a later one of its key on the line (the last
+ * of duplicate keys wins, a missing one too). */
+static bool later_value(const JState *j, uint32_t i)
+{
+    for (uint32_t m = i + 1u; m < j->npend; m++)
+        if (j->pend[m].attr == j->pend[i].attr) return true;
+    return false;
+}
+
 static int finish(JState *j, uint64_t line)
 {
     KiSrc *s = j->s;
@@ -433,16 +442,10 @@ static int finish(JState *j, uint64_t line)
          * (SPEC 5.9): its typed values are checked too (not kept) */
         for (uint32_t i = j->npend; c->attr_type && i-- > 0;) {
             const Pending *p = &j->pend[i];
-            if (p->tag != KB_STR || !ki_wants(c, j->event, p->attr)) continue;
-            int ty = c->attr_type[p->attr];
-            if (ty != KS_T_NUMBER && ty != KS_T_BOOL) continue;
-            bool later = false;
-            for (uint32_t m = i + 1u; m < j->npend && !later; m++) later = j->pend[m].attr == p->attr;
-            if (later) continue;
-            char msg[256];
-            KrValue scratch;
-            if (ks_typed(c, ty, j->scratch + p->soff, p->slen, &scratch, msg, sizeof msg) == -1)
-                return ki_row_error(s, true, line, j->lp, NULL, NULL, "%s: %s", ks_attr_name(c->img, p->attr), msg);
+            if (p->tag != KB_STR || !ki_wants(c, j->event, p->attr) || later_value(j, i)) continue;
+            char msg[320];
+            if (ks_check_typed(c, p->attr, j->scratch + p->soff, p->slen, msg, sizeof msg) != 0)
+                return ki_row_error(s, true, line, j->lp, NULL, NULL, "%s", msg);
         }
         if (j->time > c->other_shards_latest) c->other_shards_latest = j->time;
         c->rows_read++;                 /* every shard reads every row (SPEC 6, merge) */
@@ -456,10 +459,7 @@ static int finish(JState *j, uint64_t line)
     uint32_t n = 0;
     for (uint32_t i = j->npend; i-- > 0 && n < KI_MAX_ATTRS;) {
         const Pending *p = &j->pend[i];
-        if (p->tag == KB_UNKNOWN || !ki_wants(c, j->event, p->attr)) continue;
-        bool later = false;
-        for (uint32_t m = i + 1u; m < j->npend && !later; m++) later = j->pend[m].attr == p->attr;
-        if (later) continue;
+        if (p->tag == KB_UNKNOWN || !ki_wants(c, j->event, p->attr) || later_value(j, i)) continue;
         KrValue *v = &r->vals[n];
         if (p->tag == KB_STR && c->attr_type && c->attr_type[p->attr]) {     /* declared type (source.h) */
             char msg[256];

@@ -478,10 +478,10 @@ int ks_time(const KrSchema *sc, const char *s, size_t len, bool json, int64_t *o
     shown(s, len, cell, sizeof cell);
     int64_t unit = sc->unit ? sc->unit : 1;
     const char *uname = unit == 1 ? "seconds" : unit == 1000 ? "milliseconds" : "microseconds";
-    /* a format of digits only (%Y%m%d%H%M%S) matches an integer cell: the
-     * format the schema names comes before Unix time */
-    if (integer && sc->tformat && parse_format(sc, s, len, out) == 0) integer = false;
-    if (integer) {
+    /* the format the schema names comes first: one of digits only
+     * (%Y%m%d%H%M%S) matches an integer cell, read by it, not as Unix time */
+    bool by_format = sc->tformat && parse_format(sc, s, len, out) == 0;
+    if (integer && !by_format) {
         int64_t v;
         if (nd <= 18 && ki_parse_int64(s, len, &v) == 0) {
             int64_t t = v / unit - (v % unit < 0 ? 1 : 0);     /* toward the earlier second */
@@ -495,7 +495,7 @@ int ks_time(const KrSchema *sc, const char *s, size_t len, bool json, int64_t *o
         return -1;
     }
     if (sc->tformat) {
-        if (parse_format(sc, s, len, out) == 0) {
+        if (by_format) {
             if (*out >= KR_TIME_MIN && *out <= KR_TIME_MAX) return 0;
             snprintf(msg, mcap, "bad time %s%s%s (after its offset it lies outside 0000-01-01T00:00:00Z to "
                      "9999-12-31T23:59:59Z)", json ? "" : "\"", cell, json ? "" : "\"");
@@ -601,9 +601,9 @@ static int score(const char *role, const char *s, size_t n)
  * "type", a synonym of event, but --map event=time cannot help). */
 static bool other_role_column(const char *role, const char *s, size_t n)
 {
-    static const char *const roles[] = { "time", "customer", "event" };
     for (int r = 0; r < 3; r++)
-        if (strcmp(role, roles[r]) != 0 && n == strlen(roles[r]) && memcmp(s, roles[r], n) == 0) return true;
+        if (strcmp(role, role_names[r]) != 0 && n == strlen(role_names[r]) && memcmp(s, role_names[r], n) == 0)
+            return true;
     return false;
 }
 
@@ -642,6 +642,17 @@ void ks_hint(const char *role, const char *const *cols, const size_t *lens, size
         snprintf(hint + o, cap - o, "; use --map %s=%s", r, fname);
     else
         snprintf(hint + o, cap - o, "name the column holding the %s with --map %s=COLUMN", r, r);
+}
+
+int ks_check_typed(KrInputCtx *c, uint32_t a, const char *s, size_t len, char *msg, size_t mcap)
+{
+    int ty = c->attr_type ? c->attr_type[a] : KS_T_AUTO;
+    if (ty != KS_T_NUMBER && ty != KS_T_BOOL) return 0;     /* (a string would be interned) */
+    char m[256];
+    KrValue scratch;
+    if (ks_typed(c, ty, s, len, &scratch, m, sizeof m) != -1) return 0;
+    snprintf(msg, mcap, "%s: %s", ks_attr_name(c->img, a), m);
+    return -1;
 }
 
 bool ks_segment_input(const KrOptions *o)

@@ -210,19 +210,11 @@ static void forget(SState *st)
  * nothing kept (another shard's call): 0, or 1 a type error with msg set. */
 static int check(KiSrc *s, uint32_t a, yajl_val v, char *msg, size_t mcap)
 {
-    KrInputCtx *c = s->ctx;
-    int ty = c->attr_type ? c->attr_type[a] : 0;
-    if (ty != KS_T_NUMBER && ty != KS_T_BOOL) return 0;      /* any text is a string */
     size_t len = 0;
     const char *t = str_of(v, &len);
     if (YAJL_IS_TRUE(v)) { t = "true"; len = 4; }
     else if (YAJL_IS_FALSE(v)) { t = "false"; len = 5; }
-    if (!t) return 0;                                         /* missing */
-    char m[256];
-    KrValue scratch;
-    if (ks_typed(c, ty, t, len, &scratch, m, sizeof m) != -1) return 0;
-    snprintf(msg, mcap, "%s: %s", ks_attr_name(c->img, a), m);
-    return 1;
+    return t && len && ks_check_typed(s->ctx, a, t, len, msg, mcap) != 0;   /* (no text: missing) */
 }
 
 /* apply -- the collected values into the row, each attribute's last only

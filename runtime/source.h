@@ -51,6 +51,10 @@ int ks_time(const KrSchema *sc, const char *s, size_t len, bool json, int64_t *o
 /* ks_typed -- a cell of an attribute with a declared type: 0 with *out
  * set, 1 missing, -1 a type error (msg set), -2 out of memory. */
 int ks_typed(KrInputCtx *c, int type, const char *s, size_t len, KrValue *out, char *msg, size_t mcap);
+/* ks_check_typed -- the text s of attribute a checked against its declared
+ * type, nothing kept (another shard's row, SPEC 5.9): 0, or -1 with msg set
+ * to "NAME: why"; a string, or no declared type, always passes. */
+int ks_check_typed(KrInputCtx *c, uint32_t a, const char *s, size_t len, char *msg, size_t mcap);
 /* Whether the inputs are Segment-spec JSON Lines (--input segment, or
  * input: segment in the schema file). */
 bool ks_segment_input(const KrOptions *o);
