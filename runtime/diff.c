@@ -535,17 +535,24 @@ static void md_customers(const Diff *d, const Summary *sm, FILE *f, int sign)
     free(v);
 }
 
+/* The longest run of backticks in the n bytes at s. */
+static size_t backtick_run(const char *s, size_t n)
+{
+    size_t run = 0, longest = 0;
+    for (size_t i = 0; i < n; i++) {
+        run = s[i] == '`' ? run + 1 : 0;
+        if (run > longest) longest = run;
+    }
+    return longest;
+}
+
 /* A name as a Markdown code span, shown as it is: no backslash escapes (a
  * code span would show them), delimited by one backtick more than its
  * longest run of them, with spaces inside when it holds any (CommonMark
  * 6.1); control characters as spaces, as kt_md_text writes them. */
 static void md_code(FILE *f, const char *s)
 {
-    size_t run = 0, longest = 0;
-    for (const char *p = s; *p; p++) {
-        run = *p == '`' ? run + 1 : 0;
-        if (run > longest) longest = run;
-    }
+    size_t longest = backtick_run(s, strlen(s));
     for (size_t i = 0; i <= longest; i++) fputc('`', f);
     if (longest) fputc(' ', f);
     for (const char *p = s; *p; p++) fputc((unsigned char)*p < 0x20 ? ' ' : *p, f);
@@ -606,11 +613,7 @@ static void md_out(const Diff *d, const Summary *sm, const char *on, const char 
         size_t nrows = 0;
         FILE *m = open_memstream(&rows, &nrows);
         if (m) { csv_out(&shown, m); fclose(m); }
-        size_t run = 0, longest = 0;
-        for (size_t i = 0; rows && i < nrows; i++) {
-            run = rows[i] == '`' ? run + 1 : 0;
-            if (run > longest) longest = run;
-        }
+        size_t longest = rows ? backtick_run(rows, nrows) : 0;
         size_t fence = longest >= 3 ? longest + 1 : 3;
         fputc('\n', f);
         for (size_t i = 0; i < fence; i++) fputc('`', f);
