@@ -40,12 +40,19 @@ int cli_out_file_only(const char *cmd, const char *path);
 /* 2 after a usage error when the output path is the same regular file as
  * one of the n inputs (links followed): writing it would replace an input
  * the command reads, e.g. 'simulate p.kai log.csv -o log.csv'; else 0.
- * Inputs "-" and database names are skipped; NULL out is no output. */
+ * An SQLite output is also refused onto an input file or the same SQLite
+ * table, a PostgreSQL one onto the same name.  Inputs "-", devices and
+ * FIFOs are skipped; NULL out is no output. */
 int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n);
 /* 2 after a usage error when two of the n event logs are the same regular
  * file (by name, link or hard link): its events would be replayed twice;
- * else 0.  "-" and database names are skipped. */
+ * else 0; so are two names of one SQLite file with the same table= or
+ * query=, and a PostgreSQL name given twice.  "-", devices and FIFOs are
+ * skipped. */
 int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n);
+/* The same for merge's inputs (schedules or readouts): "its rows would be
+ * merged twice". */
+int cli_merge_inputs_distinct(const char *const *inputs, int n);
 /* Both, for a command that reads pos[0, npos) (npol policies, then event
  * logs) and a --schema file (or NULL): the output is none of them, and no
  * event log is given twice.  2 after a usage error, else 0. */

@@ -661,7 +661,8 @@ static int cmd_merge(int argc, char **argv)
         args_free(&a);
         return 2;
     }
-    if (cli_out_not_input("merge", out, (const char *const *)a.pos, a.npos)) {
+    if (cli_out_not_input("merge", out, (const char *const *)a.pos, a.npos) ||
+        cli_merge_inputs_distinct((const char *const *)a.pos + 1, a.npos - 1)) {
         args_free(&a);
         return 2;
     }

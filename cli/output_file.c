@@ -257,49 +257,116 @@ static bool regular_file(const char *path, struct stat *st)
     return path && strcmp(path, "-") != 0 && !kr_output_is_table(path) && stat(path, st) == 0 && S_ISREG(st->st_mode);
 }
 
+/* Source -- what an input or output name reads or writes, so that two
+ * spellings of one source compare equal: a regular file by its device and
+ * inode (links followed); an SQLite source by its file's device and inode
+ * and the parameters after '?' (table= or query=); a PostgreSQL source by
+ * its whole name.  Anything else ("-", a device, a FIFO, a file that does
+ * not exist) has no identity (SRC_NONE). */
+typedef struct {
+    enum { SRC_NONE, SRC_FILE, SRC_SQLITE, SRC_PG } kind;
+    dev_t dev;
+    ino_t ino;
+    const char *param;                  /* SQLite: after '?'; PostgreSQL: the name */
+} Source;
+
+static Source source_of(const char *name)
+{
+    Source s = { SRC_NONE, 0, 0, "" };
+    struct stat st;
+    if (!name) return s;
+    if (regular_file(name, &st)) {
+        s.kind = SRC_FILE;
+    } else if (strncmp(name, "sqlite:", 7) == 0) {
+        const char *q = strchr(name + 7, '?');
+        size_t n = q ? (size_t)(q - (name + 7)) : strlen(name + 7);
+        char *path = strndup(name + 7, n);
+        bool ok = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        free(path);
+        if (!ok) return s;
+        s.kind = SRC_SQLITE;
+        s.param = q ? q + 1 : "";
+    } else if (kr_output_is_table(name)) {
+        s.kind = SRC_PG;
+        s.param = name;
+        return s;
+    } else {
+        return s;
+    }
+    s.dev = st.st_dev;
+    s.ino = st.st_ino;
+    return s;
+}
+
+static bool same_source(Source a, Source b)
+{
+    if (a.kind == SRC_NONE || b.kind == SRC_NONE) return false;
+    if (a.kind == SRC_PG || b.kind == SRC_PG) return a.kind == b.kind && strcmp(a.param, b.param) == 0;
+    if (a.dev != b.dev || a.ino != b.ino) return false;
+    /* A file and an SQLite database in it are one file: writing one
+     * replaces the other. Two SQLite sources are one when they name the
+     * same table or query. */
+    return a.kind != b.kind || a.kind == SRC_FILE || strcmp(a.param, b.param) == 0;
+}
+
+/* How a message names two equal sources: a file unless both are tables. */
+static const char *source_word(Source a, Source b)
+{
+    return a.kind == SRC_FILE || b.kind == SRC_FILE ? "file" : "source";
+}
+
 int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n)
 {
-    struct stat so, si;
-    if (!regular_file(out, &so)) return 0;
+    Source so = source_of(out);
+    if (so.kind == SRC_NONE) return 0;
     for (int i = 0; i < n; i++) {
         const char *in = inputs[i];
-        if (regular_file(in, &si) && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+        Source si = source_of(in);
+        if (same_source(so, si)) {
             if (strcmp(in, out) == 0)
                 cli_usage_error(cmd, "-o %s is also an input: writing it would replace what is read", out);
             else
-                cli_usage_error(cmd, "-o %s is also an input (%s, the same file): writing it would replace "
-                                "what is read", out, in);
+                cli_usage_error(cmd, "-o %s is also an input (%s, the same %s): writing it would replace "
+                                "what is read", out, in, source_word(so, si));
             return 2;
         }
     }
     return 0;
 }
 
-int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n)
+/* what: the consequence of reading one input twice, for the message. */
+static int inputs_distinct(const char *cmd, const char *const *inputs, int n, const char *what)
 {
-    struct { dev_t dev; ino_t ino; int i; } *seen = malloc((size_t)(n > 0 ? n : 1) * sizeof *seen);
+    Source *seen = malloc((size_t)(n > 0 ? n : 1) * sizeof *seen);
     if (!seen) return 0;                  /* (only a check) */
-    int k = 0, rc = 0;
+    int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        struct stat st;
         const char *in = inputs[i];
-        if (!regular_file(in, &st)) continue;
-        for (int j = 0; j < k; j++)
-            if (seen[j].dev == st.st_dev && seen[j].ino == st.st_ino) {
-                const char *first = inputs[seen[j].i];
+        seen[i] = source_of(in);
+        for (int j = 0; j < i; j++)
+            if (same_source(seen[j], seen[i])) {
+                const char *first = inputs[j];
                 if (strcmp(first, in) == 0)
-                    cli_usage_error(cmd, "%s is given twice: its events would be replayed twice", in);
+                    cli_usage_error(cmd, "%s is given twice: %s", in, what);
                 else
-                    cli_usage_error(cmd, "%s and %s are the same file: its events would be replayed twice", first, in);
+                    cli_usage_error(cmd, "%s and %s are the same %s: %s", first, in,
+                                    source_word(seen[j], seen[i]), what);
                 rc = 2;
                 break;
             }
-        seen[k].dev = st.st_dev;
-        seen[k].ino = st.st_ino;
-        seen[k++].i = i;
     }
     free(seen);
     return rc;
+}
+
+int cli_inputs_distinct(const char *cmd, const char *const *inputs, int n)
+{
+    return inputs_distinct(cmd, inputs, n, "its events would be replayed twice");
+}
+
+int cli_merge_inputs_distinct(const char *const *inputs, int n)
+{
+    return inputs_distinct("merge", inputs, n, "its rows would be merged twice");
 }
 
 int cli_check_io(const char *cmd, const char *out, const char *const *pos, int npos, int npol, const char *schema)

@@ -196,6 +196,14 @@ run log-twice 2 '^kairos simulate: ev.csv is given twice: its events would be re
 run log-twice-dot 2 '^kairos readout: ev.csv and ./ev.csv are the same file' 'K readout p.kai ev.csv ./ev.csv'
 run log-twice-link 2 'ev.csv and ev-link.csv are the same file' 'K diff p.kai p.kai ev.csv ev-link.csv'
 run log-twice-explain 2 'is given twice' 'K explain p.kai ev.csv ev.csv --customer c01'
+# A database source is one source however its file is spelled: an SQLite
+# file's table given twice, or -o into the table read, or into an input file.
+run log-twice-sqlite 2 '^kairos simulate: sqlite:db.sqlite\?table=ev and sqlite:./db.sqlite\?table=ev are the same source: its events would be replayed twice$' 'touch db.sqlite && K simulate p.kai sqlite:db.sqlite?table=ev sqlite:./db.sqlite?table=ev'
+run log-twice-postgres 2 'is given twice' 'K simulate p.kai "postgresql:///x?table=ev" "postgresql:///x?table=ev"'
+run sqlite-two-tables 1 'cannot|error' 'K simulate p.kai sqlite:db.sqlite?table=ev sqlite:db.sqlite?table=ev2'
+run out-is-input-sqlite 2 '^kairos simulate: -o sqlite:./db.sqlite\?table=ev is also an input \(sqlite:db.sqlite\?table=ev, the same source\)' 'K simulate p.kai sqlite:db.sqlite?table=ev -o sqlite:./db.sqlite?table=ev'
+run out-is-input-sqlite-file 2 '^kairos simulate: -o sqlite:ev.csv\?table=s is also an input \(ev.csv, the same file\)' 'K simulate p.kai ev.csv -o sqlite:ev.csv?table=s'
+check out-is-input-sqlite-intact 'cmp -s ev.csv keep.csv && [ ! -s db.sqlite ]'
 run log-copies 0 '' 'K simulate p.kai ev.csv keep.csv -o /dev/null'
 # An output named for another format than the one written is bad usage, and
 # nothing is created; an extension that names no format is any format's.
