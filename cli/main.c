@@ -769,6 +769,10 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
         cli_out_format(cmd, output, ro.format == KR_OUT_JSONL ? "jsonl" : "csv",
                        ro.format == KR_OUT_JSONL ? "json" : NULL))
         goto usage;
+    if (output && kr_output_is_table(output) && ro.format != KR_OUT_CSV) {
+        cli_usage_error(cmd, "-o names a database table, which takes the schedule as rows: only --format csv applies");
+        goto usage;
+    }
 
     KlOptions lopt = {0};
     KImage *img = cli_load_image(a.pos[0], &lopt, use_color("auto"));

@@ -200,8 +200,6 @@ fi
 mkdir -p "$PGDIR/nosrv"
 check_err "pg: the password hidden" 1 "postgresql://bob:***@/postgres?host=PGDIR/nosrv&password=***&table=events: error: cannot connect: connection to server on socket \"PGDIR/nosrv/.s.PGSQL.5432\" failed: No such file or directory" \
     "$KAIROS" simulate --no-progress "$POLICY" "postgresql://bob:secret@/postgres?host=$PGDIR/nosrv&password=zzz&table=events"
-check_err "pg: -o with --format jsonl" 1 "postgresql://bob:***@/postgres?host=PGDIR&table=s: error: a schedule goes into a table as rows: only --format csv applies" \
-    "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" --format jsonl -o "postgresql://bob:secret@/postgres?host=$PGDIR&table=s"
 check_err "pg: -o with query=" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=SELECT 1: error: the schedule goes to a table: give table=NAME, not query=" \
     "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "$URI&query=SELECT 1"
 check_err "pg: table= and query=" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=events&query=SELECT 1: error: give table=NAME or query=SQL, not both" \

@@ -203,6 +203,11 @@ run log-twice-postgres 2 'is given twice' 'K simulate p.kai "postgresql:///x?tab
 run sqlite-two-tables 1 'cannot|error' 'K simulate p.kai sqlite:db.sqlite?table=ev sqlite:db.sqlite?table=ev2'
 run out-is-input-sqlite 2 '^kairos simulate: -o sqlite:./db.sqlite\?table=ev is also an input \(sqlite:db.sqlite\?table=ev, the same source\)' 'K simulate p.kai sqlite:db.sqlite?table=ev -o sqlite:./db.sqlite?table=ev'
 run out-is-input-sqlite-file 2 '^kairos simulate: -o sqlite:ev.csv\?table=s is also an input \(ev.csv, the same file\)' 'K simulate p.kai ev.csv -o sqlite:ev.csv?table=s'
+# a table takes the schedule as CSV rows: another --format is bad usage,
+# refused before anything is connected to or created
+run out-table-jsonl 2 '^kairos simulate: -o names a database table, which takes the schedule as rows: only --format csv applies$' 'K simulate p.kai ev.csv --format jsonl -o sqlite:new.sqlite?table=s'
+run out-table-json 2 'only --format csv applies' 'K simulate p.kai ev.csv --format json -o "postgresql://bob:secret@/nodb?host=/nonexistent&table=s"'
+check out-table-jsonl-nothing '[ ! -e new.sqlite ]'
 check out-is-input-sqlite-intact 'cmp -s ev.csv keep.csv && [ ! -s db.sqlite ]'
 run log-copies 0 '' 'K simulate p.kai ev.csv keep.csv -o /dev/null'
 # An output named for another format than the one written is bad usage, and
