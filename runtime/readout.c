@@ -78,14 +78,15 @@ static const KrValue *attr_in(const KrEvent *ev, uint32_t a)
     return NULL;
 }
 
-/* A trait value as a label (numbers as %g, booleans true/false). */
+/* A trait value as a label (numbers as %.15g, -0 as 0, so that the two
+ * are one group as they are one number; booleans true/false). */
 static uint32_t label_of(Readout *r, const KrValue *v)
 {
     char buf[64];
     const char *s = buf;
     size_t n;
     if (v->tag == KB_STR) s = kr_pool_str(r->values, v->str, &n);
-    else if (v->tag == KB_NUM) n = (size_t)snprintf(buf, sizeof buf, "%.15g", v->num);
+    else if (v->tag == KB_NUM) n = (size_t)snprintf(buf, sizeof buf, "%.15g", v->num == 0 ? 0.0 : v->num);
     else if (v->tag == KB_BOOL) { s = v->b ? "true" : "false"; n = strlen(s); }
     else return KB_NONE;
     if (!s) return KB_NONE;

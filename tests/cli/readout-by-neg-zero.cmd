@@ -1,0 +1,1 @@
+readout report/seg.kai report/neg-zero.csv --by customer.segment
