@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 #include "svg.h"
+#include "../lang/util.h"
 
 const char *const kh_cat[KH_NCAT] = {
     "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
@@ -10,8 +11,14 @@ const char *const kh_seq[KH_NSEQ] = { "#deebf7", "#9ecae1", "#6baed6", "#3182bd"
 
 void kh_esc(FILE *f, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
+        size_t bad = 1, len = c < 0x80 ? 1 : ku_utf8_char(s + i, n - i, &bad);
+        if (len == 0) {                   /* ill-formed UTF-8 (a file name, an attribute): one U+FFFD */
+            fputs("&#65533;", f);
+            i += bad;
+            continue;
+        }
         switch (c) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
@@ -20,8 +27,9 @@ void kh_esc(FILE *f, const char *s, size_t n)
         case '\'': fputs("&#39;", f); break;
         default:
             if (c < 0x20 && c != '\t' && c != '\n') fputs("&#65533;", f);   /* no control characters in HTML */
-            else fputc(c, f);
+            else fwrite(s + i, 1, len, f);
         }
+        i += len;
     }
 }
 

@@ -18,7 +18,8 @@ extern const char *const kh_cat[KH_NCAT];
 #define KH_NSEQ 5
 extern const char *const kh_seq[KH_NSEQ];
 
-/* Text escaped for HTML content and attribute values. */
+/* Text escaped for HTML content and attribute values; ill-formed UTF-8 and
+ * control characters (but tab and line feed) as U+FFFD. */
 void kh_esc(FILE *f, const char *s, size_t n);
 void kh_escz(FILE *f, const char *s);
 /* A coordinate: one decimal, no trailing ".0". */

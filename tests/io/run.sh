@@ -203,6 +203,10 @@ run log-twice-postgres 2 'is given twice' 'K simulate p.kai "postgresql:///x?tab
 run sqlite-two-tables 1 'cannot|error' 'K simulate p.kai sqlite:db.sqlite?table=ev sqlite:db.sqlite?table=ev2'
 run out-is-input-sqlite 2 '^kairos simulate: -o sqlite:./db.sqlite\?table=ev is also an input \(sqlite:db.sqlite\?table=ev, the same source\)' 'K simulate p.kai sqlite:db.sqlite?table=ev -o sqlite:./db.sqlite?table=ev'
 run out-is-input-sqlite-file 2 '^kairos simulate: -o sqlite:ev.csv\?table=s is also an input \(ev.csv, the same file\)' 'K simulate p.kai ev.csv -o sqlite:ev.csv?table=s'
+# a file name that is not UTF-8 stands in the report's page as U+FFFD: the
+# page stays UTF-8 (iconv checks it)
+run report-name-not-utf8 0 '' 'cp ev.csv "$(printf "ev\\377.csv")" && K report p.kai "$(printf "ev\\377.csv")" -o name.html'
+check report-name-not-utf8-page 'grep -q "ev&#65533;.csv" name.html && iconv -f UTF-8 -t UTF-8 name.html >/dev/null'
 # a table takes the schedule as CSV rows: another --format is bad usage,
 # refused before anything is connected to or created
 run out-table-jsonl 2 '^kairos simulate: -o names a database table, which takes the schedule as rows: only --format csv applies$' 'K simulate p.kai ev.csv --format jsonl -o sqlite:new.sqlite?table=s'
