@@ -643,7 +643,7 @@ def readout(pol, evs, sched, window, by=None):
 def fmt_trait(v):
     x = num(v)
     if isinstance(x, float):
-        return "%.15g" % x
+        return "%.15g" % (x if x != 0 else 0.0)      # -0 is 0: one group (SPEC readout --by)
     return v
 
 
