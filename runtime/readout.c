@@ -496,12 +496,16 @@ static void warnings(const Readout *r, const Result *res, uint32_t gi, WarnFn fn
     const Group *g = &res->g[gi];
     for (uint32_t ri = 0; ri < img->nrules; ri++) {
         const KbRule *rule = &img->rules[ri];
-        if (rule->is_task || rule->nvariants == 0 || g->first_ask[ri] == INT64_MAX) continue;
-        int64_t span = g->last_ask[ri] - g->first_ask[ri];
+        if (rule->is_task || rule->nvariants == 0) continue;
         /* shown with one decimal, cut (not rounded) so that 27.96 days reads 27.9, not 28.0:
-         * whole tenths of a day, counted in integers */
-        if (span < (int64_t)MIN_DAYS * 86400)
-            fn(arg, istr(img, rule->name), NULL, 0, (double)(span / 8640) / 10.0);
+         * whole tenths of a day, counted in integers; an experiment without asks has no span,
+         * but each of its arms is under 100 asks (0), which the table, holding no row of
+         * the rule, would not show */
+        if (g->first_ask[ri] != INT64_MAX) {
+            int64_t span = g->last_ask[ri] - g->first_ask[ri];
+            if (span < (int64_t)MIN_DAYS * 86400)
+                fn(arg, istr(img, rule->name), NULL, 0, (double)(span / 8640) / 10.0);
+        }
         for (uint32_t v = 0; v < rule->nvariants; v++) {
             const Counts *c = &g->arm[r->arm_base[ri] + v];
             if (c->n < MIN_ASKS) fn(arg, istr(img, rule->name), istr(img, rule->variants[v].name), 1, (double)c->n);

@@ -40,9 +40,9 @@ event (or `every` boundary) at or before any of its rows; policies with an
 `every` rule get customers whose zone is set by their first event and kept.
 
 Readings taken where the text leaves room (kairos agrees with each):
-  - few_asks is given for every declared variant of a rule that made at least
-    one ask (a variant without asks: "asks": 0); no warning for a rule
-    without asks;
+  - few_asks is given for every declared variant of a rule with variants (a
+    variant without asks: "asks": 0), also when the rule made no ask at all
+    (in the group): the tables have no row of it;
   - "the rule's first variant" is the first declared one: if it has no ask,
     every vs_first of the rule is null;
   - NPS: promoters are scores 9..10, detractors 0..6 (6.5 or 8.9: neither);
@@ -733,8 +733,6 @@ def tables(pol, evs_by_c, chains, trait):
         if not rule["variants"]:
             continue
         ra = [a for a in arms if a["rule"] == rule["name"]]
-        if not ra:
-            continue  # kairos's reading: no warning for a rule that made no ask
         ts = [c["t"] for a in ra for c in a["chains"]]
         if ts and max(ts) - min(ts) < 28 * DAY:
             warnings.append({"rule": rule["name"], "kind": "short_experiment", "days": (max(ts) - min(ts)) / DAY})
