@@ -552,6 +552,7 @@ static int merge_readouts(Input *in, int n, const KImage *img, FILE *out)
     int rc = -1;
     for (int i = 0; i < n; i++) {
         Input *p = &in[i];
+        uint32_t prev = UINT32_MAX;        /* the arm of the previous row: readout writes each once, in order */
         for (;;) {
             p->reclen = 0;
             p->line = p->next_line;
@@ -574,6 +575,13 @@ static int merge_readouts(Input *in, int n, const KImage *img, FILE *out)
                 fail(p, "%s", "a variant for a rule without variants");
                 goto done;
             }
+            uint32_t arm = base[ri] + v;
+            if (prev != UINT32_MAX && arm <= prev) {
+                fail(p, "%s", arm == prev ? "this rule and variant's row is given twice in one readout"
+                              : "rows out of readout's order (rules, then their variants, in declaration order)");
+                goto done;
+            }
+            prev = arm;
             uint64_t asks, answered;
             if (!parse_count(&f[2], &asks) || !parse_count(&f[3], &answered) || answered > asks) {
                 fail(p, "%s", "asks and answered must be counts, answered at most asks");
