@@ -403,17 +403,30 @@ static void sec_pressure(const Rep *r, FILE *f)
                      (unsigned long long)p->press[b]);
             if (p->press[b]) kh_rect(f, pl.x + b * bw + gap / 2, pl.y + pl.h - h, bw - gap, h, kh_cat[0], tip);
             snprintf(lab, sizeof lab, "%s%u", b == MAX_PRESSURE_BINS - 1 ? "\xe2\x89\xa5" : "", b);
-            if (nbins <= 20 || b % 2 == 0) kh_text(f, pl.x + (b + 0.5) * bw, pl.y + pl.h + 14, "middle", "tick", lab);
+            /* past 20 bins every other one, and always the last (at 40 bins: "≥39", its
+             * neighbour left out so that the two do not overlap) */
+            bool tick = nbins <= 20 || b + 1 == nbins || (b % 2 == 0 && b + 2 != nbins);
+            if (tick) kh_text(f, pl.x + (b + 0.5) * bw, pl.y + pl.h + 14, "middle", "tick", lab);
         }
         for (size_t i = 0; i < ncaps[k]; i++) {
-            if (caps[k][i].n + 1 > nbins) continue;
-            double x = pl.x + (caps[k][i].n + 1) * bw;
+            /* a cap of 39 or more lies in the last bin, "≥39": its line is the plot's right
+             * edge, and its label says so */
+            bool beyond = caps[k][i].n + 1 >= MAX_PRESSURE_BINS;
+            uint32_t at = beyond ? nbins : caps[k][i].n + 1;
+            double x = pl.x + at * bw;
+            char label[200];
+            snprintf(label, sizeof label, "%s%s", caps[k][i].label, beyond ? ", beyond the last bin" : "");
             fputs("<line class=\"cap\" x1=\"", f); kh_coord(f, x);
             fputs("\" x2=\"", f); kh_coord(f, x);
             fputs("\" y1=\"", f); kh_coord(f, pl.y);
             fputs("\" y2=\"", f); kh_coord(f, pl.y + pl.h);
             fputs("\"/>\n", f);
-            kh_text(f, x + 4, pl.y + 12 + 13 * (double)i, "start", "caplabel", caps[k][i].label);
+            /* a label that would run past the chart's right edge (11px text: at most about
+             * 6.5px a character) is written leftwards of its line instead */
+            size_t nch = 0;
+            for (const char *c = label; *c; c++) nch += ((unsigned char)*c & 0xC0) != 0x80;
+            bool left = x + 4 + 6.5 * (double)nch > CHART_W - 2;
+            kh_text(f, left ? x - 4 : x + 4, pl.y + 12 + 13 * (double)i, left ? "end" : "start", "caplabel", label);
         }
         kh_xlabel(f, &pl, "most asks to one customer in any 30 days");
         kh_svg_close(f);
