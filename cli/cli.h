@@ -28,6 +28,9 @@ typedef struct CliOut {
     char *buf;                    /* f's buffer (OUT_BUF bytes), or NULL: stdio's own */
 } CliOut;
 
+/* Whether an output path names standard output itself: "-", /dev/stdout,
+ * /dev/fd/1, /proc/self/fd/1. */
+bool cli_out_is_stdout(const char *path);
 /* Opens path for writing: standard output for "-" and /dev/stdout; a
  * temporary file beside a regular (or new) file; a device or FIFO in place;
  * a directory is an error.  0, or -1 after "PATH: error: cannot write: REASON". */

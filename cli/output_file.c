@@ -169,6 +169,8 @@ static int named_fd(const char *path)
     return (int)fd;
 }
 
+bool cli_out_is_stdout(const char *path) { return path && named_fd(path) == 1; }
+
 /* path with its symbolic links followed to the final name (which need not
  * exist); malloc'd, NULL with errno set (ELOOP after 40 links). */
 static char *resolve(const char *path)

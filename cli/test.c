@@ -669,7 +669,9 @@ int cli_test(int argc, char **argv)
     }
     bool junit = by_junit || strcmp(format, "junit") == 0;
     if (output && !junit) { cli_usage_error("test", "-o needs --format junit"); goto out; }
-    if (output && (!*output || strcmp(output, "-") == 0)) output = NULL;
+    /* the XML onto standard output (-o -, /dev/stdout, /dev/fd/1) replaces the text
+     * report there, instead of the two interleaving */
+    if (output && (!*output || cli_out_is_stdout(output))) output = NULL;
     if (cli_out_not_input("test", output, (const char *const *)operands.v, (int)operands.n)) goto out;
 
     /* the test files, in order */

@@ -1,0 +1,1 @@
+--junit /dev/stdout disc/b.test.yaml fail.test.yaml malformed/scalar.test.yaml
