@@ -191,6 +191,14 @@ int kq_rows_read_csv(const char *path, KqRows *out, KqMsgs *errs)
     bool header = true;
     int status = 0;
     while (pos < len) {
+        /* a line that is completely empty (nothing, or a lone CR, before its LF) is skipped,
+         * as in an event log (SPEC 5.2): an editor's trailing blank line */
+        size_t e = pos + (s[pos] == '\r');
+        if (e == len || s[e] == '\n') {
+            pos = e + (e < len);
+            line++;
+            continue;
+        }
         char *f[KQ_NCOLS];
         int nf;
         unsigned lines;

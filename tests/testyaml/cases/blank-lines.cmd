@@ -1,0 +1,1 @@
+blank-lines.test.yaml
