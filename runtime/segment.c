@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_tree.h>
+#include "../lang/util.h"
 #include "input_impl.h"
 #include "source.h"
 
@@ -286,6 +287,14 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     KrInputCtx *c = s->ctx;
     char err[256] = "", msg[300] = "";
     yajl_val root = yajl_tree_parse(st->line, err, sizeof err);
+    if (!root && strstr(err, "invalid bytes in UTF8 string")) {
+        /* yajl's tree checks UTF-8 and cannot be told not to: say where and why */
+        size_t len = strlen(st->line), at = 0, bad = 1;
+        while (at < len && ((unsigned char)st->line[at] < 0x80 || ku_utf8_char(st->line + at, len - at, &bad) > 0))
+            at += (unsigned char)st->line[at] < 0x80 ? 1 : ku_utf8_char(st->line + at, len - at, &bad);
+        return ki_row_error(s, true, line, lp, at < len ? lp + at : NULL, NULL,
+                            "invalid JSON: bytes that are not UTF-8 in a string (a Segment call is UTF-8 JSON)");
+    }
     if (!root) {
         size_t n = strcspn(err, "\n");
         const char *e = err;
@@ -315,6 +324,20 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     size_t tlen = 0, clen = 0, elen = 0;
     const char *type, *cust, *ts, *ev = NULL;
     if (!YAJL_IS_OBJECT(root)) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "expected a JSON object"); goto done; }
+    {
+        /* after the object only spaces, tabs and CRs, as in JSON Lines (5.3): yajl takes a
+         * vertical tab or a form feed for a blank */
+        size_t end = strlen(st->line), k = end;
+        while (k > 0 && (st->line[k - 1] == ' ' || st->line[k - 1] == '\t' || st->line[k - 1] == '\r' ||
+                         st->line[k - 1] == '\v' || st->line[k - 1] == '\f'))
+            k--;
+        size_t vt = k + strcspn(st->line + k, "\v\f");
+        if (vt < end) {
+            rc = ki_row_error(s, true, line, lp, lp + vt, NULL,
+                              "invalid JSON: something follows the object (expected one object per line)");
+            goto done;
+        }
+    }
     const char *dup = dup_call_key(root);
     if (dup) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "duplicate key \"%s\"", dup); goto done; }
     type = str_of(get(root, "type"), &tlen);
