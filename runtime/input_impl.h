@@ -301,6 +301,10 @@ int  ki_row_error(KiSrc *s, bool row, uint64_t line, const char *rec, const char
 /* A bad time cell s[0..len): the message (after "FILE:LINE:COL: error: ")
  * and the hint ("" if none) for it.  json: the value is a JSON number. */
 void ki_bad_time_text(const char *s, size_t len, bool json, char *msg, size_t mcap, char *hint, size_t hcap);
+/* A cell for a message, into out (cap bytes, 200 is enough): at most 40
+ * bytes of it, cut between characters and then "...", control characters
+ * escaped (\n \r \t, else \xHH: a quoted cell may hold a line break). */
+void ki_shown_cell(const char *s, size_t len, char *out, size_t cap);
 /* 1-based character (UTF-8) column of p on the line that starts at linestart. */
 uint64_t ki_column(const char *linestart, const char *p);
 

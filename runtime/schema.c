@@ -456,17 +456,6 @@ static int parse_format(const KrSchema *sc, const char *s, size_t len, int64_t *
     return 0;
 }
 
-static void shown(const char *s, size_t len, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && i < 40 && o + 5 < cap; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(out + o, cap - o, "\\x%02X", ch);
-        else out[o++] = (char)ch;
-    }
-    out[o] = 0;
-}
-
 int ks_time(const KrSchema *sc, const char *s, size_t len, bool json, int64_t *out,
             char *msg, size_t mcap, char *hint, size_t hcap)
 {
@@ -475,7 +464,7 @@ int ks_time(const KrSchema *sc, const char *s, size_t len, bool json, int64_t *o
     while (i + nd < len && isdigit((unsigned char)s[i + nd])) nd++;
     bool integer = nd > 0 && i + nd == len;
     char cell[200];
-    shown(s, len, cell, sizeof cell);
+    ki_shown_cell(s, len, cell, sizeof cell);
     int64_t unit = sc->unit ? sc->unit : 1;
     const char *uname = unit == 1 ? "seconds" : unit == 1000 ? "milliseconds" : "microseconds";
     /* the format the schema names comes first: one of digits only
@@ -526,7 +515,7 @@ int ks_typed(KrInputCtx *c, int type, const char *s, size_t len, KrValue *out, c
     if (type == KS_T_NUMBER) {
         double d;
         if (ki_parse_num(s, len, &d)) { out->tag = KB_NUM; out->num = d; return 0; }
-        shown(s, len, cell, sizeof cell);
+        ki_shown_cell(s, len, cell, sizeof cell);
         snprintf(msg, mcap, "\"%s\" is not a number (the schema says number)", cell);
         return -1;
     }
@@ -536,7 +525,7 @@ int ks_typed(KrInputCtx *c, int type, const char *s, size_t len, KrValue *out, c
         out->b = len == 4;
         return 0;
     }
-    shown(s, len, cell, sizeof cell);
+    ki_shown_cell(s, len, cell, sizeof cell);
     snprintf(msg, mcap, "\"%s\" is not true or false (the schema says bool)", cell);
     return -1;
 }
@@ -628,7 +617,7 @@ void ks_hint(const char *role, const char *const *cols, const size_t *lens, size
             if (score(role, cols[i], lens[i]) != top) continue;
             if (!first) { first = cols[i]; flen = lens[i]; }
             char name[200];
-            shown(cols[i], lens[i], name, sizeof name);     /* control characters as \xHH */
+            ki_shown_cell(cols[i], lens[i], name, sizeof name);   /* control characters escaped */
             o += (size_t)snprintf(hint + o, cap - o, "%s\"%s\"", shown_n ? ", " : "", name);
             shown_n++;
         }
@@ -637,7 +626,7 @@ void ks_hint(const char *role, const char *const *cols, const size_t *lens, size
     const char *r = role;
     if (role_of(role) < 0) return;              /* a mapped name: no --map advice */
     char fname[200];
-    if (first) shown(first, flen, fname, sizeof fname);
+    if (first) ki_shown_cell(first, flen, fname, sizeof fname);
     if (first)
         snprintf(hint + o, cap - o, "; use --map %s=%s", r, fname);
     else

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "../lang/util.h"
 #include "input_impl.h"
 
 /* ki_days_from_civil -- days since 1970-01-01 of a proleptic Gregorian
@@ -229,12 +230,10 @@ static void format_utc(int64_t t, char *out, size_t cap)
              (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
 }
 
-/* At most 40 bytes of a cell for a message, control characters escaped
- * (a quoted cell may hold a line break). */
-static void shown_text(const char *s, size_t len, char *out, size_t cap)
+void ki_shown_cell(const char *s, size_t len, char *out, size_t cap)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len && i < 40 && o + 5 < cap; i++) {
+    size_t o = 0, n = len > 40 ? ku_utf8_cut(s, 40) : len;
+    for (size_t i = 0; i < n && o + 5 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '\n') { out[o++] = '\\'; out[o++] = 'n'; }
         else if (c == '\r') { out[o++] = '\\'; out[o++] = 'r'; }
@@ -242,6 +241,7 @@ static void shown_text(const char *s, size_t len, char *out, size_t cap)
         else if (c < 0x20 || c == 0x7F) o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
         else out[o++] = (char)c;
     }
+    if (n < len && o + 4 <= cap) { memcpy(out + o, "...", 3); o += 3; }
     out[o] = '\0';
 }
 
@@ -249,7 +249,7 @@ void ki_bad_time_text(const char *s, size_t len, bool json, char *msg, size_t mc
 {
     hint[0] = '\0';
     char cell[200];
-    shown_text(s, len, cell, sizeof cell);
+    ki_shown_cell(s, len, cell, sizeof cell);
     int shown = (int)strlen(cell);
     /* an integer: out of range (the only way an integer is a bad time) */
     size_t i = len && s[0] == '-' ? 1 : 0, digits = 0;

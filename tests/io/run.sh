@@ -639,7 +639,11 @@ run map-required-swapped 0 '' 'K simulate --no-progress seg.kai map3.csv --map c
 printf 'time,customer\n2026-03-01T00:00:00Z,c1\n' >"$W/map-noev.csv"
 run map-hint-not-time 1 'hint: name the column holding the event with --map event=COLUMN$' 'K simulate --no-progress seg.kai map-noev.csv'
 printf 'time,customer,"ev\rent"\n2026-03-01T00:00:00Z,c1,ev\n' >"$W/map-cr.csv"
-run map-hint-escaped 1 'hint: the closest column: "ev\\x0Dent"; use --map event=ev\\x0Dent$' 'K simulate --no-progress seg.kai map-cr.csv'
+# a quoted cell is cut at 40 bytes between characters, then '...': the
+# message stays UTF-8 (iconv checks it)
+run bad-time-cut-utf8 1 'bad time "(€){13}\.\.\." \(expected' 'printf "time,customer,event\\n%s,c,x\\n" "€€€€€€€€€€€€€€€€€€€€" > cut.csv && K simulate --no-progress p.kai cut.csv'
+check bad-time-cut-utf8-text 'iconv -f UTF-8 -t UTF-8 .err >/dev/null'
+run map-hint-escaped 1 'hint: the closest column: "ev\\rent"; use --map event=ev\\rent$' 'K simulate --no-progress seg.kai map-cr.csv'
 
 # ---- line numbers of six digits widen the gutter, so the caret stays under its column ------
 awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 100005; i++) print "2026-03-01T00:00:00Z,c" i ",ev";
