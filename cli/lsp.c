@@ -202,11 +202,13 @@ static bool jlen_walk(yajl_val v, JSeq *q)
 }
 
 /* Parses a message body (len bytes, no NUL byte in them); NULL if it is
- * not JSON (or on out of memory). */
+ * not JSON, nests deeper than KU_JSON_MAX_DEPTH (or on out of memory). */
 static yajl_val json_parse(const char *msg, size_t len)
 {
     njlens = 0;
     char err[256];
+    /* (yajl's tree, and jlen_walk, recurse a frame a level) */
+    if (ku_json_deeper(msg, len, KU_JSON_MAX_DEPTH)) return NULL;
     yajl_val v = yajl_tree_parse(msg, err, sizeof err);
     if (!v || !strstr(msg, "\\u0000")) return v;
     static const yajl_callbacks cb = { .yajl_string = jseq_add, .yajl_map_key = jseq_add };
@@ -264,7 +266,8 @@ static void send(Buf *body)
 /* The JSON text of a request's id (number or string), to echo back. */
 static void b_id(Buf *b, yajl_val id)
 {
-    if (YAJL_IS_INTEGER(id)) ku_buf_fmt(b, "%lld", (long long)YAJL_GET_INTEGER(id));
+    if (YAJL_IS_NUMBER(id) && id->u.number.r) ku_buf_str(b, id->u.number.r);   /* as sent: 1.0, 1e400, 2^64 */
+    else if (YAJL_IS_INTEGER(id)) ku_buf_fmt(b, "%lld", (long long)YAJL_GET_INTEGER(id));
     else if (YAJL_IS_STRING(id)) { size_t n; const char *s = jstrn(id, &n); b_jstr(b, s, n); }
     else ku_buf_str(b, "null");
 }
@@ -828,10 +831,15 @@ static char *read_message(size_t *len)
         if (!fgets(line, sizeof line, stdin)) return NULL;
         if (strcmp(line, "\r\n") == 0 || strcmp(line, "\n") == 0) break;
         if (strncasecmp(line, "Content-Length:", 15) == 0) {
-            char *end;
+            /* digits, blanks around them, nothing else: "abc" or "2x" is no length */
+            char *p = line + 15, *end;
+            while (*p == ' ' || *p == '\t') p++;
             errno = 0;
-            n = strtol(line + 15, &end, 10);
-            if (errno || n < 0) n = -2;
+            n = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : -2;
+            if (n >= 0) {
+                while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') end++;
+                if (errno || *end) n = -2;
+            }
         }
     }
     if (n < 0 || (unsigned long)n > LSP_MAX_MESSAGE) {
@@ -864,7 +872,9 @@ int cli_lsp(void)
         if (!method && YAJL_IS_STRING(mv)) method = "";   /* a name with a NUL: not supported */
         yajl_val id = jget(v, "id", NULL, NULL);
         yajl_val params = jget(v, "params", NULL, NULL);
-        if (!method) {
+        if (id && !YAJL_IS_NUMBER(id) && !YAJL_IS_STRING(id) && !YAJL_IS_NULL(id)) {
+            reply_error(NULL, -32600, "invalid request: an id is a number or a string");
+        } else if (!method) {
             if (id) reply_error(id, -32600, "invalid request: no method");
         } else if (strcmp(method, "initialize") == 0) {
             reply(id, "{\"capabilities\":{"

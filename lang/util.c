@@ -341,3 +341,23 @@ static void quoted(const char *s, size_t n, bool json, KuPut put, void *ctx)
 
 void ku_lang_str(const char *s, size_t n, KuPut put, void *ctx) { quoted(s, n, false, put, ctx); }
 void ku_json_str(const char *s, size_t n, KuPut put, void *ctx) { quoted(s, n, true, put, ctx); }
+
+bool ku_json_deeper(const char *s, size_t n, size_t limit)
+{
+    size_t depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return true;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return false;
+}

@@ -127,6 +127,14 @@ size_t ku_num_text(double d, char *buf);
  * strings"). */
 void ku_json_str(const char *s, size_t n, KuPut put, void *ctx);
 
+/* Whether the JSON text s[0..n) nests arrays and objects deeper than
+ * limit (brackets inside strings not counted; the text need not be
+ * valid).  yajl's tree is freed by recursion, one frame a level: a
+ * reader of untrusted JSON through yajl_tree_parse refuses deeper text
+ * first (KU_JSON_MAX_DEPTH). */
+enum { KU_JSON_MAX_DEPTH = 512 };
+bool ku_json_deeper(const char *s, size_t n, size_t limit);
+
 /* The n bytes at s as a string of the language with its quotes: `"` `\`
  * and line feed and tab escaped as in a policy (SPEC.md 2), other control
  * bytes and DEL as \xHH (which no policy can hold: they come from an

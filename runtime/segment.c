@@ -286,6 +286,9 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
 {
     KrInputCtx *c = s->ctx;
     char err[256] = "", msg[300] = "";
+    if (ku_json_deeper(st->line, strlen(st->line), KU_JSON_MAX_DEPTH))
+        return ki_row_error(s, true, line, lp, NULL, NULL, "invalid JSON: nested deeper than %d levels",
+                            KU_JSON_MAX_DEPTH);
     yajl_val root = yajl_tree_parse(st->line, err, sizeof err);
     if (!root && strstr(err, "invalid bytes in UTF8 string")) {
         /* yajl's tree checks UTF-8 and cannot be told not to: say where and why */

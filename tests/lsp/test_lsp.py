@@ -211,6 +211,16 @@ def main():
     s.send_raw(b"Content-Length: 5\r\n\r\n{bad}")
     m = s.read()
     check("malformed-json", m and m.get("error", {}).get("code") == -32700, json.dumps(m))
+    # Nesting deeper than 512 levels is refused before yajl's tree (freed by
+    # recursion) is built: 300,000 levels crashed the server.
+    deep = b"[" * 300000 + b"]" * 300000
+    s.send_raw(b"Content-Length: %d\r\n\r\n" % len(deep) + deep)
+    m = s.read()
+    check("deep-json", m and m.get("error", {}).get("code") == -32700, json.dumps(m)[:200])
+    deep = b'{"jsonrpc":"2.0","id":77,"method":"foo","params":' + b"[" * 300000 + b"]" * 300000 + b"}"
+    s.send_raw(b"Content-Length: %d\r\n\r\n" % len(deep) + deep)
+    m = s.read()
+    check("deep-json-request", m and m.get("error", {}).get("code") == -32700, json.dumps(m)[:200])
     # Random edits: the server must answer every request and never die.
     rnd = random.Random(7)
     text = TEXT
@@ -251,6 +261,24 @@ def main():
     p = subprocess.run([KAIROS, "lsp"], input=b"Content-Length: 999999999999\r\n\r\n", stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     check("huge-message", p.returncode == 1 and b"Content-Length" in p.stderr, p.stderr)
+    # A Content-Length that is not a number ends the session (it was read as 0 or as its digits).
+    for bad in (b"abc", b"2x", b""):
+        p = subprocess.run([KAIROS, "lsp"], input=b"Content-Length: " + bad + b"\r\n\r\n{}", stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        check("bad-length-%s" % (bad.decode() or "empty"), p.returncode == 1 and b"Content-Length" in p.stderr
+              and p.stdout == b"", p.stderr)
+    # Ids are echoed as sent, whatever the number (they came back as null past 64 bits or
+    # with a fraction); an object or array id is an invalid request (-32600, id null).
+    raw = b""
+    for body in (b'{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"foo"}',
+                 b'{"jsonrpc":"2.0","id":1.0,"method":"foo"}', b'{"jsonrpc":"2.0","id":-0.5,"method":"foo"}',
+                 b'{"jsonrpc":"2.0","id":{"a":1},"method":"foo"}', b'{"jsonrpc":"2.0","id":"s","method":"shutdown"}',
+                 b'{"jsonrpc":"2.0","method":"exit"}'):
+        raw += b"Content-Length: %d\r\n\r\n" % len(body) + body
+    p = subprocess.run([KAIROS, "lsp"], input=raw, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ids = [m.split(b",", 2)[1] for m in p.stdout.split(b"\r\n\r\n")[1:]]
+    check("ids-echoed", ids == [b'"id":123456789012345678901234567890', b'"id":1.0', b'"id":-0.5', b'"id":null',
+                                b'"id":"s"'] and b"-32600" in p.stdout and p.returncode == 0, p.stdout)
     print("lsp: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
