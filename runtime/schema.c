@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include "../lang/util.h"
 #include "input_impl.h"
 #include "source.h"
 
@@ -236,24 +237,64 @@ static int load_time(Yl *y, KrSchema *sc, yaml_node_t *m)
     return 0;
 }
 
+/* A schema nests three levels; libyaml's loader takes time quadratic in the
+ * nesting (a 2 MB file of '[' ran for minutes).  One pass over the events
+ * first: deeper than SCHEMA_MAX_DEPTH is an error at that node, as for a
+ * test file.  0, or -1 after a message (a YAML error is left to the load,
+ * which reports it). */
+enum { SCHEMA_MAX_DEPTH = 64, SCHEMA_MAX_BYTES = 1 << 20 };
+static int too_deep(const Yl *y, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int depth = 0, rc = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) break;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > SCHEMA_MAX_DEPTH) {
+                fprintf(y->err, "%s:%lu:%lu: error: YAML nested deeper than %d levels\n", y->path,
+                        (unsigned long)ev.start_mark.line + 1u, (unsigned long)ev.start_mark.column + 1u,
+                        SCHEMA_MAX_DEPTH);
+                rc = -1;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (rc != 0 || t == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int kr_schema_load(KrSchema *sc, const char *path, FILE *err)
 {
     Yl y = { path, err, NULL };
-    FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(err, "%s: error: cannot open: %s\n", path, strerror(errno)); return -1; }
+    /* read whole (a pipe works: the text is parsed twice), bounded as a test file is */
+    char *text;
+    size_t tlen;
+    if (ku_read_file(path, SCHEMA_MAX_BYTES, &text, &tlen) != 0) {
+        fprintf(err, "%s: error: cannot read file: %s\n", path,
+                errno == EFBIG ? "file too large (over 1 MiB)" : strerror(errno));
+        return -1;
+    }
+    if (too_deep(&y, text, tlen) != 0) { free(text); return -1; }
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, tlen);
     if (!yaml_parser_load(&parser, &doc)) {
         fprintf(err, "%s:%lu:%lu: error: invalid YAML: %s\n", path, (unsigned long)parser.problem_mark.line + 1u,
                 (unsigned long)parser.problem_mark.column + 1u, parser.problem ? parser.problem : "?");
         yaml_parser_delete(&parser);
-        fclose(f);
+        free(text);
         return -1;
     }
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     y.doc = &doc;
     int rc = 0;
     yaml_node_t *root = yaml_document_get_root_node(&doc);

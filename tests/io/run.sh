@@ -639,6 +639,12 @@ run map-required-swapped 0 '' 'K simulate --no-progress seg.kai map3.csv --map c
 printf 'time,customer\n2026-03-01T00:00:00Z,c1\n' >"$W/map-noev.csv"
 run map-hint-not-time 1 'hint: name the column holding the event with --map event=COLUMN$' 'K simulate --no-progress seg.kai map-noev.csv'
 printf 'time,customer,"ev\rent"\n2026-03-01T00:00:00Z,c1,ev\n' >"$W/map-cr.csv"
+# --schema: nesting past 64 levels is refused at once (libyaml's loader is
+# quadratic in it: 1,000,000 levels ran for minutes), a directory is named
+# as one, and a pipe works (the file is read whole, then parsed twice)
+run schema-too-deep 1 '^deep.yaml:1:73: error: YAML nested deeper than 64 levels$' 'python3 -c "print(\"columns: \" + \"[\" * 100000 + \"]\" * 100000)" > deep.yaml && K simulate --no-progress p.kai ev.csv --schema deep.yaml'
+run schema-dir 1 '^\.: error: cannot read file: Is a directory$' 'K simulate --no-progress p.kai ev.csv --schema .'
+run schema-pipe 0 '' 'printf "drop: [nothing]\\n" > pipe-schema.yaml && cat pipe-schema.yaml | K simulate --no-progress p.kai ev.csv --schema /dev/stdin'
 # a quoted cell is cut at 40 bytes between characters, then '...': the
 # message stays UTF-8 (iconv checks it)
 run bad-time-cut-utf8 1 'bad time "(€){13}\.\.\." \(expected' 'printf "time,customer,event\\n%s,c,x\\n" "€€€€€€€€€€€€€€€€€€€€" > cut.csv && K simulate --no-progress p.kai cut.csv'
