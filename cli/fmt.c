@@ -229,6 +229,12 @@ static int fmt_file(const char *path, Mode mode, bool color)
         status = 1;
         goto done;
     }
+    if (ku_is_bytecode(is_stdin ? NULL : path, srcs.v[id].text, srcs.v[id].len)) {
+        fprintf(stderr, "%s: error: bytecode (a compiled policy, or a file named .kbc), not policy "
+                "source: `kairos disasm` lists bytecode\n", is_stdin ? "<stdin>" : path);
+        status = 1;
+        goto done;
+    }
     size_t len = 0;
     char *out = kf_format(&srcs, id, &diags, &len);
     if (diags.n) kd_print(&diags, stderr, KD_FMT_TEXT, color);

@@ -354,16 +354,6 @@ static bool use_color(const char *when)
     return isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL;
 }
 
-/* Bytecode: a name ending in .kbc, or the magic 7F 4B 42 43 (a file that
- * is a proper prefix of it, like "\x7fKB", is truncated bytecode). */
-static bool is_bytecode(const char *path, const uint8_t *b, size_t n)
-{
-    size_t pl = strlen(path);
-    if (pl >= 4 && strcmp(path + pl - 4, ".kbc") == 0) return true;
-    size_t m = n < 4 ? n : 4;
-    return m > 0 && memcmp(b, "\x7f" "KBC", m) == 0;
-}
-
 /* Compiles (with diagnostics on stderr) or loads a policy, reading the file
  * once.  NULL on error (message printed). */
 KImage *cli_load_image(const char *path, const KlOptions *lopt, bool color)
@@ -384,7 +374,7 @@ KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color,
         return NULL;
     }
     buf = (uint8_t *)text;
-    if (is_bytecode(path, buf, len)) {
+    if (ku_is_bytecode(path, (const char *)buf, len)) {
         char err[256];
         KImage *img = kb_read(buf, len, err, sizeof err);
         free(buf);

@@ -725,6 +725,13 @@ static KProgram *load(KProgram *p, const char *name, const KlOptions *opt, KDiag
     if (opt) c.opt = *opt;
     c.policy_src = 0;
     KSource *src = &p->sources.v[0];
+    if (ku_is_bytecode(name, src->text, src->len)) {
+        diags->sources = NULL;
+        kd_file_error(diags, name, "K0003", "bytecode (a compiled policy, or a file named .kbc), not policy "
+                      "source: `kairos disasm` lists bytecode");
+        kc_free(p);
+        return NULL;
+    }
     p->source_hash = kb_fnv1a64(src->text, src->len, KB_FNV_OFFSET);
     uint32_t errors_before = diags->nerrors;
     bool muted = diags->mute_warnings;

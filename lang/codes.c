@@ -13,6 +13,7 @@
 static const KCodeInfo catalogue[] = {
     { "K0001", E, "cannot read file", CODES },
     { "K0002", E, "out of memory", CODES },
+    { "K0003", E, "bytecode, not policy source", CODES },
     { "K0101", E, "unexpected character", CODES },
     { "K0102", E, "invalid UTF-8", CODES },
     { "K0103", E, "unclosed string", CODES },

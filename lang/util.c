@@ -361,3 +361,11 @@ bool ku_json_deeper(const char *s, size_t n, size_t limit)
     }
     return false;
 }
+
+bool ku_is_bytecode(const char *name, const char *b, size_t n)
+{
+    size_t pl = name ? strlen(name) : 0;
+    if (pl >= 4 && strcmp(name + pl - 4, ".kbc") == 0) return true;
+    size_t m = n < 4 ? n : 4;
+    return m > 0 && memcmp(b, "\x7f" "KBC", m) == 0;
+}

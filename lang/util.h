@@ -30,6 +30,12 @@
  * (fopen's, the read's, ENOMEM, EFBIG); *buf is then untouched. */
 int ku_read_file(const char *path, size_t max, char **buf, size_t *len);
 
+/* Whether a file is bytecode (SPEC 3.1): its name ends in .kbc, or its n
+ * bytes at b start with the magic 7F 4B 42 43 (or are a proper prefix of
+ * it: truncated bytecode).  check and fmt refuse such a file (K0003);
+ * the commands that load a policy read it as bytecode. */
+bool ku_is_bytecode(const char *name, const char *b, size_t n);
+
 /* ---- time zone names -------------------------------------------------- */
 
 /* The one rule for what names a time zone (SPEC 2, `timezone`): the

@@ -639,6 +639,14 @@ run map-required-swapped 0 '' 'K simulate --no-progress seg.kai map3.csv --map c
 printf 'time,customer\n2026-03-01T00:00:00Z,c1\n' >"$W/map-noev.csv"
 run map-hint-not-time 1 'hint: name the column holding the event with --map event=COLUMN$' 'K simulate --no-progress seg.kai map-noev.csv'
 printf 'time,customer,"ev\rent"\n2026-03-01T00:00:00Z,c1,ev\n' >"$W/map-cr.csv"
+# check and fmt read policy source: bytecode (by name or by its magic, an
+# empty .kbc too) is K0003, not 300 lines of 'unexpected character'
+run check-kbc 1 '^ref.kbc: error: bytecode \(a compiled policy, or a file named .kbc\), not policy source: `kairos disasm` lists bytecode$' 'K check ref.kbc'
+run check-kbc-magic 1 '^bc.kai: error: bytecode' 'cp ref.kbc bc.kai && K check bc.kai'
+run check-kbc-empty 1 '^empty.kbc: error: bytecode' ': > empty.kbc && K check empty.kbc'
+run check-kbc-json 1 '' 'K check --format json ref.kbc 2>&1 | grep -q "\"code\":\"K0003\"" && exit 1'
+run fmt-kbc 1 '^ref.kbc: error: bytecode' 'K fmt ref.kbc'
+run fmt-kbc-stdin 1 '^<stdin>: error: bytecode' 'K fmt - < ref.kbc'
 # --schema: nesting past 64 levels is refused at once (libyaml's loader is
 # quadratic in it: 1,000,000 levels ran for minutes), a directory is named
 # as one, and a pipe works (the file is read whole, then parsed twice)
