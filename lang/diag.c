@@ -67,6 +67,16 @@ uint32_t kd_source_read(KSources *s, const char *path)
 /* A UTF-8 continuation byte does not start a character. */
 static bool is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
 
+/* The offset after the column that starts at i: one character, or one
+ * maximal ill-formed subpart (a stray continuation byte is one: a terminal
+ * shows each as its own U+FFFD). */
+static uint32_t next_col(const KSource *src, uint32_t i)
+{
+    if ((unsigned char)src->text[i] < 0x80) return i + 1;
+    size_t bad = 1, n = ku_utf8_char(src->text + i, src->len - i, &bad);
+    return i + (uint32_t)(n ? n : bad);
+}
+
 /* Builds the table of line starts of a source.  It is a cache of the
  * (immutable) text, so it is filled in through a const pointer. */
 static bool line_table(const KSource *src)
@@ -111,10 +121,12 @@ void kd_line_col(const KSource *src, uint32_t off, uint32_t *line, uint32_t *col
         from = src->col_off;
         c = src->col_val;
     }
-    for (uint32_t i = from; i < off; i++)
-        if (!is_cont((unsigned char)src->text[i])) c++;
-    w->col_off = off;
-    w->col_val = c;
+    uint32_t i = from;
+    for (; i < off; c++) i = next_col(src, i);
+    if (i == off) {                   /* (off inside a character: no resuming there) */
+        w->col_off = off;
+        w->col_val = c;
+    }
     *line = l;
     *col = c;
 }
@@ -419,18 +431,12 @@ static void print_text(const KDiags *d, const KDiag *g, FILE *out, bool color)
     }
     fprintf(out, "%s\n", cut_right ? "..." : "");
     fprintf(out, "%s%*s |%s %s", blue, gw, "", reset, cut_left ? "   " : "");
-    for (uint32_t i = ws; i < lo; i++)
-        if (!is_cont((unsigned char)s->text[i])) fputc(' ', out);
+    for (uint32_t i = ws; i < lo; i = next_col(s, i)) fputc(' ', out);
     fprintf(out, "%s^", green);
     uint32_t hi = g->span.hi;
     if (hi > le) hi = le;
     if (hi > shown_le && shown_le >= lo) hi = shown_le;
-    bool first = true;
-    for (uint32_t i = lo; i < hi; i++) {
-        if (is_cont((unsigned char)s->text[i])) continue;
-        if (first) { first = false; continue; }
-        fputc('~', out);
-    }
+    for (uint32_t i = next_col(s, lo); i < hi; i = next_col(s, i)) fputc('~', out);
     fprintf(out, "%s\n", reset);
     if (g->hint) fprintf(out, "      %s=%s hint: %s\n", blue, reset, g->hint);
 }

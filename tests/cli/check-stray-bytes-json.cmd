@@ -1,0 +1,1 @@
+check --format json ../errors/stray-continuation-bytes.kai
