@@ -204,8 +204,7 @@ static void show_line(FILE *f, const KiSrc *s, uint64_t line, const char *rec, c
     fputs(we < le ? "...\n" : "\n", f);
     if (!caret) return;
     fprintf(f, "%*s | %s", gw, "", ws > ls ? "   " : "");
-    for (const char *x = ws; x < at && x < we; x++)
-        if (((unsigned char)*x & 0xC0) != 0x80) fputc(' ', f);
+    for (uint64_t k = ki_column(ws, at < we ? at : we); k > 1; k--) fputc(' ', f);
     fputs("^\n", f);
 }
 
@@ -322,9 +321,13 @@ int ki_row_error(KiSrc *s, bool row, uint64_t line, const char *rec, const char 
 
 uint64_t ki_column(const char *linestart, const char *p)
 {
+    /* a column per character, and per maximal ill-formed subpart (as policies count, SPEC 2.1) */
     uint64_t col = 1;
-    for (const char *q = linestart; q < p; q++)
-        if (((unsigned char)*q & 0xC0u) != 0x80u) col++;
+    for (const char *q = linestart; q < p; col++) {
+        if ((unsigned char)*q < 0x80) { q++; continue; }
+        size_t bad = 1, n = ku_utf8_char(q, (size_t)(p - q), &bad);
+        q += n ? n : bad;
+    }
     return col;
 }
 
