@@ -47,6 +47,8 @@ int cli_out_file_only(const char *cmd, const char *path);
  * table, a PostgreSQL one onto the same name.  Inputs "-", devices and
  * FIFOs are skipped; NULL out is no output. */
 int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n);
+/* The same, the output named by another option in the message (test --junit). */
+int cli_out_not_input_as(const char *cmd, const char *flag, const char *out, const char *const *inputs, int n);
 /* 2 after a usage error when two of the n event logs are the same regular
  * file (by name, link or hard link): its events would be replayed twice;
  * else 0; so are two names of one SQLite file with the same table= or
@@ -65,6 +67,7 @@ int cli_check_io(const char *cmd, const char *out, const char *const *pos, int n
  * none), e.g. 'simulate ... -o s.jsonl' without --format jsonl, or 'compile
  * -o p.kai'; else 0 (no output, "-", a table, an extension not known). */
 int cli_out_format(const char *cmd, const char *out, const char *written, const char *also_ok);
+int cli_out_format_as(const char *cmd, const char *flag, const char *out, const char *written, const char *also_ok);
 /* commit: flushes, fsyncs and renames the temporary file over the target;
  * else removes it.  0, or -1 (after "PATH: error: write error: REASON" when commit). */
 int cli_out_close(CliOut *o, bool commit);

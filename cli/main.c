@@ -558,6 +558,13 @@ static int cmd_compile(int argc, char **argv)
     }
     if (a.npos != 1) { cli_usage_error("compile", a.npos ? "one policy file at a time" : "no policy file given"); goto usage; }
     const char *in = a.pos[0];
+    struct stat st;
+    if (!out && strcmp(in, "-") != 0 && stat(in, &st) == 0 &&
+        ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) || strncmp(in, "/dev/", 5) == 0 || strncmp(in, "/proc/", 6) == 0)) {
+        /* a pipe or a device has no name to put .kbc on: /dev/stdin.kbc would land in /dev */
+        cli_usage_error("compile", "%s is a pipe, a device or a descriptor, with no file name to put .kbc on: give -o FILE (or -o -)", in);
+        goto usage;
+    }
     KImage *img = cli_load_image(in, &lopt, use_color("auto"));
     if (!img) { args_free(&a); return 1; }
     uint8_t *bytes;
@@ -568,7 +575,14 @@ static int cmd_compile(int argc, char **argv)
     } else {
         char *def = out || strcmp(in, "-") == 0 ? NULL : default_kbc_name(in);
         const char *path = out ? out : def ? def : "-";
-        if (cli_out_not_input("compile", path, &in, 1) || cli_out_format("compile", path, "kbc", NULL)) status = 2;
+        struct stat si, so;
+        if (def && stat(in, &si) == 0 && stat(def, &so) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+            cli_usage_error("compile", "the default output %s (the input's name with .kbc) is the input itself: "
+                            "give -o FILE", def);
+            status = 2;
+        } else if (cli_out_not_input("compile", path, &in, 1) || cli_out_format("compile", path, "kbc", NULL)) {
+            status = 2;
+        }
         else status = cli_write_file(path, bytes, len) == 0 ? 0 : 1;
         free(def);
         free(bytes);

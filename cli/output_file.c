@@ -319,6 +319,11 @@ static const char *source_word(Source a, Source b)
 
 int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n)
 {
+    return cli_out_not_input_as(cmd, "-o", out, inputs, n);
+}
+
+int cli_out_not_input_as(const char *cmd, const char *flag, const char *out, const char *const *inputs, int n)
+{
     Source so = source_of(out);
     if (so.kind == SRC_NONE) return 0;
     for (int i = 0; i < n; i++) {
@@ -326,10 +331,10 @@ int cli_out_not_input(const char *cmd, const char *out, const char *const *input
         Source si = source_of(in);
         if (same_source(so, si)) {
             if (strcmp(in, out) == 0)
-                cli_usage_error(cmd, "-o %s is also an input: writing it would replace what is read", out);
+                cli_usage_error(cmd, "%s %s is also an input: writing it would replace what is read", flag, out);
             else
-                cli_usage_error(cmd, "-o %s is also an input (%s, the same %s): writing it would replace "
-                                "what is read", out, in, source_word(so, si));
+                cli_usage_error(cmd, "%s %s is also an input (%s, the same %s): writing it would replace "
+                                "what is read", flag, out, in, source_word(so, si));
             return 2;
         }
     }
@@ -388,6 +393,11 @@ static const struct { const char *ext, *fmt; } ext_formats[] = {
 
 int cli_out_format(const char *cmd, const char *out, const char *written, const char *also_ok)
 {
+    return cli_out_format_as(cmd, "-o", out, written, also_ok);
+}
+
+int cli_out_format_as(const char *cmd, const char *flag, const char *out, const char *written, const char *also_ok)
+{
     if (!out || strcmp(out, "-") == 0 || kr_output_is_table(out)) return 0;
     size_t n = strlen(out);
     for (size_t i = 0; i < sizeof ext_formats / sizeof *ext_formats; i++) {
@@ -399,7 +409,7 @@ int cli_out_format(const char *cmd, const char *out, const char *written, const 
                           : strcmp(written, "kbc") == 0 ? "name it .kbc"
                           : strcmp(cmd, "report") == 0 ? "name it .html"
                           : strcmp(cmd, "test") == 0 ? "name it .xml" : "--format chooses it, or another name";
-        cli_usage_error(cmd, "-o %s names a %s file, but the output is %s (%s)", out, f, written, how);
+        cli_usage_error(cmd, "%s %s names a %s file, but the output is %s (%s)", flag, out, f, written, how);
         return 2;
     }
     return 0;

@@ -672,7 +672,7 @@ int cli_test(int argc, char **argv)
     /* the XML onto standard output (-o -, /dev/stdout, /dev/fd/1) replaces the text
      * report there, instead of the two interleaving */
     if (output && (!*output || cli_out_is_stdout(output))) output = NULL;
-    if (cli_out_not_input("test", output, (const char *const *)operands.v, (int)operands.n)) goto out;
+    if (cli_out_not_input_as("test", by_junit ? "--junit" : "-o", output, (const char *const *)operands.v, (int)operands.n)) goto out;
 
     /* the test files, in order */
     PathList files = {0};
@@ -695,7 +695,7 @@ int cli_test(int argc, char **argv)
         }
     }
 
-    if (output && (cli_out_format("test", output, "xml", NULL) || report_is_input(output, &files))) {
+    if (output && (cli_out_format_as("test", by_junit ? "--junit" : "-o", output, "xml", NULL) || report_is_input(output, &files))) {
         status = 2;
         path_list_free(&files);
         kq_msgs_free(&operr);

@@ -183,6 +183,11 @@ printf 'map: {}\n' >"$W/schema.yaml"
 cp "$W/schema.yaml" "$W/keep-schema.yaml"
 run out-is-input-schema 2 'is also an input' 'K simulate p.kai ev.csv --schema schema.yaml -o schema.yaml'
 run out-is-input-compile 2 'is also an input' 'K compile p.kai -o p.kai'
+# compile's default output: the input's name with .kbc; a pipe or a device has
+# none (it wrote /dev/stdin.kbc), and a .kbc input would be its own output
+run compile-default-dev 2 '^kairos compile: /dev/stdin is a pipe, a device or a descriptor, with no file name to put .kbc on: give -o FILE \(or -o -\)$' 'K compile /dev/stdin < p.kai'
+run compile-default-fifo 2 'is a pipe, a device or a descriptor' 'cat p.kai | K compile /dev/fd/0'
+run compile-default-self 2 '^kairos compile: the default output ref.kbc \(the input.s name with .kbc\) is the input itself: give -o FILE$' 'K compile ref.kbc'
 run out-is-input-merge 2 'is also an input' 'K merge p.kai sh0.csv sh1.csv -o sh1.csv'
 run out-is-input-diff 2 'is also an input' 'K diff p.kai p.kai ev.csv -o ev.csv'
 run out-is-input-readout 2 'is also an input' 'K readout p.kai ev.csv -o p.kai'
