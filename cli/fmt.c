@@ -287,9 +287,13 @@ int cli_fmt(int argc, char **argv)
             continue;
         }
         if (strcmp(a, "--") == 0) only_files = true;
-        else if (strcmp(a, "--check") == 0) { mode = MODE_CHECK; nmodes++; }
-        else if (strcmp(a, "--diff") == 0 || strcmp(a, "-d") == 0) { mode = MODE_DIFF; nmodes++; }
-        else if (strcmp(a, "-w") == 0 || strcmp(a, "--write") == 0) { mode = MODE_WRITE; nmodes++; }
+        else if (strcmp(a, "--check") == 0 || strcmp(a, "--diff") == 0 || strcmp(a, "-d") == 0 ||
+                 strcmp(a, "-w") == 0 || strcmp(a, "--write") == 0) {
+            Mode m = a[2] == 'c' ? MODE_CHECK : a[1] == 'd' || a[2] == 'd' ? MODE_DIFF : MODE_WRITE;
+            if (nmodes && m == mode) { free(files); return cli_usage_error("fmt", "option %s given twice", a); }
+            mode = m;
+            nmodes++;
+        }
         else if (strncmp(a, "--color=", 8) == 0 || (strcmp(a, "--color") == 0 && i + 1 < argc)) {
             color = a[7] == '=' ? a + 8 : argv[++i];
             if (cli_once(&seen, "fmt", "--color", color) != 0) { free(files); return 2; }

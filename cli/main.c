@@ -830,6 +830,7 @@ static int cmd_help(int argc, char **argv)
     const Command *c = find_command(argv[1]);
     if (!c)
         return cli_usage_error(NULL, "no such command '%s'", argv[1]);
+    if (argc > 2) return cli_usage_error("help", "takes one command name (got '%s' after '%s')", argv[2], argv[1]);
     printf("usage: %s\n\n%s", c->synopsis, c->help);
     return 0;
 }

@@ -1,0 +1,1 @@
+fmt --check --check x.kai
