@@ -423,12 +423,22 @@ static bool one_arg(KCheck *c, const KCtx *x, KExpr *e, const char *form)
  * it after an event, where it reads as that event's window.  Warns when
  * the where's last operand (down its unparenthesised right side, as the
  * parser took the window off) is an event. */
-static void within_of_count(KCheck *c, const KCtx *x, const KExpr *e)
+static void within_of_count(KCheck *c, const KCtx *x, const KExpr *e, uint32_t counted)
 {
     const KExpr *w = e->where;
     while (w && !w->paren && (w->kind == KEX_BINARY || w->kind == KEX_UNARY))
         w = w->kind == KEX_BINARY ? w->b : w->a;
-    if (!w || w->paren || w->kind != KEX_NAME || w->res != KRES_EVENT) return;
+    if (!w || w->paren || w->kind != KEX_NAME) return;
+    /* a bare name read as an attribute of an undeclared counted event
+     * (`count(purchase where login within 2d)`: each purchase's attribute, which
+     * no purchase has, so the count is always 0): marked on its bare use, and
+     * warned after every rule is checked, K0607, unless the name turns out to be
+     * an event's, which K0606 says (one mistake, one warning) */
+    if (w->res == KRES_EVENT_ATTR && counted != KC_NONE && !c->p->events[counted].declared) {
+        kc_bare_ends_count(c, w, at(c, x, e->within));
+        return;
+    }
+    if (w->res != KRES_EVENT) return;
     kd_warning(c->d, at(c, x, e->within), "K0607",
                "this `within` is the window of the `count`, not of `%s`: the count's `where` ends at `%s`",
                w->name, w->name);
@@ -462,7 +472,7 @@ static KType check_call(KCheck *c, const KCtx *x, KExpr *e)
             duration_operand(c, x, e->within);
             if (e->within->type != KT_DURATION) ok = false;
         }
-        if (ok && e->where && e->within) within_of_count(c, x, e);
+        if (ok && e->where && e->within) within_of_count(c, x, e, ev);
         return set(e, ok ? KT_NUMBER : KT_ERROR);
     }
     if (!strcmp(f, "since")) {

@@ -19,6 +19,9 @@ typedef struct KBareUse {
     KSpan span;
     uint32_t event;               /* KC_NONE: the trigger, not known */
     bool counted;                 /* the event counted by count(E where ...) */
+    bool ends_count;              /* the last operand of that where, before the count's
+                                     `within` (K0607 unless it is an event: K0606) */
+    KSpan window;                 /* that `within`'s duration */
 } KBareUse;
 
 typedef enum { LET_UNSEEN = 0, LET_ACTIVE, LET_DONE, LET_BAD } KLetState;
@@ -84,6 +87,10 @@ void kc_unknown_survey(KCheck *c, KName n);
 /* check_names.c */
 void kc_post_events(KCheck *c);
 void kc_bare_use(KCheck *c, const KCtx *x, const KExpr *e, uint32_t ev);
+/* Marks the bare use e as the last operand of a count's where, right before
+ * the count's `within` (its duration at window): K0607 in kc_bare_names,
+ * unless the name is an event's (K0606). */
+void kc_bare_ends_count(KCheck *c, const KExpr *e, KSpan window);
 void kc_attr_used(KCheck *c, uint32_t id, KSpan span);
 void kc_bare_names(KCheck *c);
 

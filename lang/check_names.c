@@ -160,7 +160,7 @@ void kc_bare_use(KCheck *c, const KCtx *x, const KExpr *e, uint32_t ev)
         c->bare = nv;
         c->capbare = nc;
     }
-    c->bare[c->nbare++] = (KBareUse){ e->name, e->span, ev, x->counted != KC_NONE };
+    c->bare[c->nbare++] = (KBareUse){ e->name, e->span, ev, x->counted != KC_NONE, false, { 0, 0, 0 } };
     g_hash_table_insert(c->bare_at, key, GUINT_TO_POINTER(c->nbare));
 }
 
@@ -195,6 +195,16 @@ static bool *declared_attrs(const KCheck *c)
             if (e->attrs[k] < c->p->nattrs) v[e->attrs[k]] = true;
     }
     return v;
+}
+
+void kc_bare_ends_count(KCheck *c, const KExpr *e, KSpan window)
+{
+    gpointer i = c->bare_at ? g_hash_table_lookup(c->bare_at, GUINT_TO_POINTER(e->span.lo + 1u)) : NULL;
+    if (!i) return;
+    KBareUse *u = &c->bare[GPOINTER_TO_UINT(i) - 1];
+    if (u->ends_count) return;
+    u->ends_count = true;
+    u->window = window;
 }
 
 /* Where the attribute of a bare use is read from, for messages. */
@@ -233,6 +243,17 @@ void kc_bare_names(KCheck *c)
                        from);
             kd_hint(c->d, "an attribute no such event carries is unknown, and an unknown condition never holds; "
                     "for the event write `%s within 7d`, `no %s` or `count(%s) > 0`", u->name, u->name, u->name);
+            continue;
+        }
+        if (u->ends_count) {
+            /* `count(purchase where login within 2d)`, `login` no event of the policy: the text
+             * reads as login's window, the rule takes it for the count's (K0607, SPEC 1.7) */
+            kd_warning(c->d, u->window, "K0607",
+                       "this `within` is the window of the `count`, not of `%s`: the count's `where` ends at `%s`",
+                       u->name, u->name);
+            kd_hint(c->d, "here `%s` is read as an attribute of %s; for the event `%s` in that window, put it in "
+                    "parentheses: `(... %s within D)`; to keep this reading without the warning, write "
+                    "`(... %s) within D`", u->name, from, u->name, u->name, u->name);
             continue;
         }
         /* a name that is itself an attribute declared by some event is a
