@@ -88,6 +88,8 @@ struct KExpr {
     KExprKind kind;
     KSpan span;
     bool paren;             /* written inside ( ) */
+    bool bad;               /* KEX_STR: the lexer reported it (unclosed, a bad escape or
+                               byte): typed KT_ERROR, so nothing else is said of it */
     union {
         double num;
         struct { char *str; size_t slen; };

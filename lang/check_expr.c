@@ -571,7 +571,7 @@ KType kc_expr(KCheck *c, const KCtx *x, KExpr *e)
     e->res = KRES_NONE;
     switch (e->kind) {
     case KEX_NUM: return set(e, isnan(e->num) ? KT_ERROR : KT_NUMBER);   /* NAN: a bad number, reported */
-    case KEX_STR: return set(e, KT_STRING);
+    case KEX_STR: return set(e, e->bad ? KT_ERROR : KT_STRING);
     case KEX_BOOL: return set(e, KT_BOOL);
     case KEX_DUR: return set(e, e->dur < 0 ? KT_ERROR : KT_DURATION);  /* < 0: a bad duration, reported */
     case KEX_WEEKDAY: return set(e, KT_WEEKDAY);

@@ -33,7 +33,7 @@ typedef void *yyscan_t;
 
 %union {
     char *s;
-    struct { char *s; size_t n; } str;
+    struct { char *s; size_t n; bool bad; } str;
     double num;
     int64_t dur;
     int ival;
@@ -469,7 +469,7 @@ postfix:
 
 primary:
     NUMBER                  { $$ = mk(ps, KEX_NUM, @$); $$->num = $1; }
-  | STRING                  { $$ = mk(ps, KEX_STR, @$); $$->str = $1.s; $$->slen = $1.n; }
+  | STRING                  { $$ = mk(ps, KEX_STR, @$); $$->str = $1.s; $$->slen = $1.n; $$->bad = $1.bad; }
   | TRUE                    { $$ = mk(ps, KEX_BOOL, @$); $$->bval = true; }
   | FALSE                   { $$ = mk(ps, KEX_BOOL, @$); $$->bval = false; }
   | DURATION                { $$ = mk(ps, KEX_DUR, @$); $$->dur = $1; }
