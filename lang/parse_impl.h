@@ -45,6 +45,9 @@ typedef struct KParse {
     uint32_t tok_lo;              /* start of the token being scanned */
     uint32_t bad_tok;             /* start + 1 of the last token the scanner reported (0: none) */
     uint32_t mute_until;          /* scanner errors before this offset are part of one already reported */
+    uint32_t skipped_hi;          /* end of the last stray character(s) the scanner reported and
+                                     skipped (K0101/K0102), 0: none; a syntax error at the next
+                                     token is theirs (`a && b`: one error) */
     void *scanner;                /* the flex scanner (yyscan_t) */
     jmp_buf fatal;                /* out of memory (scanner or parser) jumps here */
 } KParse;

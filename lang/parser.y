@@ -976,6 +976,13 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
     KLoc loc = *yypcontext_location(ctx);
     /* a token the scanner reported already (`2dayz`, `9am`): one error */
     if (la != YYSYMBOL_YYEOF && ps->bad_tok == loc.lo + 1) return 0;
+    /* right after stray characters the scanner reported and skipped (`a && b`,
+     * `amount > 5 @ 3`): the token is out of place because of them, one error */
+    if (ps->skipped_hi && ps->skipped_hi <= loc.lo) {
+        uint32_t i = ps->skipped_hi;
+        while (i < loc.lo && (ps->text[i] == ' ' || ps->text[i] == '\t')) i++;
+        if (i == loc.lo) return 0;
+    }
     /* `=<` and `=>`: a swapped operator */
     if (ps->cur_tok == '=' && loc.hi < ps->len && (ps->text[loc.hi] == '<' || ps->text[loc.hi] == '>')) {
         char op = ps->text[loc.hi];
