@@ -1074,6 +1074,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, KPar
         kd_hint(ps->diags, "%s", dhint);
     else if (prev == AFTER && (cur == '+' || cur == DURATION))
         kd_hint(ps->diags, "a trigger is `after EVENT + DURATION`, e.g. `after ticket_closed + 24h`");
+    else if (la != YYSYMBOL_DECL_START && loc.lo < ps->len && (loc.lo == 0 || ps->text[loc.lo - 1] == '\n') &&
+             (cur == '<' || cur == '>' || cur == LE || cur == GE || cur == EQ || cur == NE || cur == IN ||
+              cur == '+' || cur == '-' || cur == '*' || cur == '/' || cur == ',' || cur == '{'))
+        /* an operator or a bracket in column 1 (`>= 3`, `+ 24h`, `, email`): the line meant to go on */
+        kd_hint(ps->diags, "a line whose first token is in column 1 starts a new declaration: indent this line "
+                "to continue the one above");
     else if (cur == '=')
         kd_hint(ps->diags, "equality is written `==`");
     else if (cur == '<' || cur == '>' || cur == LE || cur == GE || cur == EQ || cur == NE || cur == IN)
