@@ -281,6 +281,15 @@ static KType check_unary(KCheck *c, const KCtx *x, KExpr *e)
 }
 
 /* A bare name outside event positions. */
+/* After K0310 for a bare name that is an event's: the hint for the event
+ * (SPEC 1.6), in a rule's condition and in a count's where alike. */
+static void event_name_hint(KCheck *c, const char *name)
+{
+    uint32_t ev = kc_event_find(c, name);
+    if (ev != KC_NONE && (c->p->events[ev].declared || c->p->events[ev].used))
+        kd_hint(c->d, "`%s` is an event: write `%s within 7d`, `no %s` or `count(%s) > 0`", name, name, name, name);
+}
+
 static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
 {
     if (e->name[0] == '\0') return set(e, KT_ERROR);    /* the parser's placeholder (K0221) */
@@ -332,6 +341,7 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
         e->res = KRES_EVENT_ATTR;
         KType t = kc_event_attr(c, x, x->counted, e->name, e->span, &e->res_id);
         if (t != KT_ERROR) kc_bare_use(c, x, e, x->counted);
+        else event_name_hint(c, e->name);
         return set(e, t);
     }
     if (x->no_trigger) {
@@ -344,12 +354,7 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
     e->res = KRES_TRIGGER_ATTR;
     KType t = kc_event_attr(c, x, x->trigger, e->name, e->span, &e->res_id);
     if (t != KT_ERROR) kc_bare_use(c, x, e, x->trigger);
-    if (t == KT_ERROR) {
-        uint32_t ev = kc_event_find(c, e->name);
-        if (ev != KC_NONE && (c->p->events[ev].declared || c->p->events[ev].used))
-            kd_hint(c->d, "`%s` is an event: write `%s within 7d`, `no %s` or `count(%s) > 0`", e->name, e->name,
-                    e->name, e->name);
-    }
+    if (t == KT_ERROR) event_name_hint(c, e->name);
     return set(e, t);
 }
 
