@@ -289,7 +289,8 @@ int cli_fmt(int argc, char **argv)
         if (strcmp(a, "--") == 0) only_files = true;
         else if (strcmp(a, "--check") == 0 || strcmp(a, "--diff") == 0 || strcmp(a, "-d") == 0 ||
                  strcmp(a, "-w") == 0 || strcmp(a, "--write") == 0) {
-            Mode m = a[2] == 'c' ? MODE_CHECK : a[1] == 'd' || a[2] == 'd' ? MODE_DIFF : MODE_WRITE;
+            Mode m = strcmp(a, "--check") == 0 ? MODE_CHECK
+                     : strcmp(a, "--diff") == 0 || strcmp(a, "-d") == 0 ? MODE_DIFF : MODE_WRITE;
             if (nmodes && m == mode) { free(files); return cli_usage_error("fmt", "option %s given twice", a); }
             mode = m;
             nmodes++;

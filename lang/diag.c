@@ -72,9 +72,7 @@ static bool is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
  * shows each as its own U+FFFD). */
 static uint32_t next_col(const KSource *src, uint32_t i)
 {
-    if ((unsigned char)src->text[i] < 0x80) return i + 1;
-    size_t bad = 1, n = ku_utf8_char(src->text + i, src->len - i, &bad);
-    return i + (uint32_t)(n ? n : bad);
+    return i + (uint32_t)ku_utf8_step(src->text + i, src->len - i);
 }
 
 /* Builds the table of line starts of a source.  It is a cache of the

@@ -282,6 +282,13 @@ size_t ku_num_text(double d, char *buf)
     return strlen(buf);
 }
 
+size_t ku_utf8_step(const char *s, size_t n)
+{
+    if ((unsigned char)s[0] < 0x80) return 1;
+    size_t bad = 1, len = ku_utf8_char(s, n, &bad);
+    return len ? len : bad;
+}
+
 size_t ku_utf8_char(const char *s, size_t n, size_t *bad)
 {
     const unsigned char *p = (const unsigned char *)s;

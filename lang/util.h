@@ -116,6 +116,12 @@ void ku_csv_field(const char *s, size_t n, KuPut put, void *ctx);
  * substitution of maximal subparts", as WHATWG and Python decode). */
 size_t ku_utf8_char(const char *s, size_t n, size_t *bad);
 
+/* The length (at least 1, n > 0) of what a terminal shows as one column at
+ * s: an ASCII byte, a well-formed character, or one maximal ill-formed
+ * subpart (one U+FFFD).  Columns of diagnostics (lang/diag.c) and of
+ * event-log messages (ki_column) walk the text with it. */
+size_t ku_utf8_step(const char *s, size_t n);
+
 /* Where to cut a text of more than at bytes so that it ends on a whole
  * character: at, moved back over the UTF-8 continuation bytes s[at] is
  * one of (s[at] must be readable). */

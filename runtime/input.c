@@ -323,11 +323,7 @@ uint64_t ki_column(const char *linestart, const char *p)
 {
     /* a column per character, and per maximal ill-formed subpart (as policies count, SPEC 2.1) */
     uint64_t col = 1;
-    for (const char *q = linestart; q < p; col++) {
-        if ((unsigned char)*q < 0x80) { q++; continue; }
-        size_t bad = 1, n = ku_utf8_char(q, (size_t)(p - q), &bad);
-        q += n ? n : bad;
-    }
+    for (const char *q = linestart; q < p; col++) q += ku_utf8_step(q, (size_t)(p - q));
     return col;
 }
 

@@ -286,16 +286,17 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
 {
     KrInputCtx *c = s->ctx;
     char err[256] = "", msg[300] = "";
-    if (ku_json_deeper(st->line, strlen(st->line), KU_JSON_MAX_DEPTH))
+    size_t llen = strlen(st->line);   /* (the line's text as yajl reads it: up to a NUL) */
+    if (ku_json_deeper(st->line, llen, KU_JSON_MAX_DEPTH))
         return ki_row_error(s, true, line, lp, NULL, NULL, "invalid JSON: nested deeper than %d levels",
                             KU_JSON_MAX_DEPTH);
     yajl_val root = yajl_tree_parse(st->line, err, sizeof err);
     if (!root && strstr(err, "invalid bytes in UTF8 string")) {
         /* yajl's tree checks UTF-8 and cannot be told not to: say where and why */
-        size_t len = strlen(st->line), at = 0, bad = 1;
-        while (at < len && ((unsigned char)st->line[at] < 0x80 || ku_utf8_char(st->line + at, len - at, &bad) > 0))
-            at += (unsigned char)st->line[at] < 0x80 ? 1 : ku_utf8_char(st->line + at, len - at, &bad);
-        return ki_row_error(s, true, line, lp, at < len ? lp + at : NULL, NULL,
+        size_t at = 0;
+        while (at < llen && ((unsigned char)st->line[at] < 0x80 || ku_utf8_char(st->line + at, llen - at, NULL)))
+            at += ku_utf8_step(st->line + at, llen - at);
+        return ki_row_error(s, true, line, lp, at < llen ? lp + at : NULL, NULL,
                             "invalid JSON: bytes that are not UTF-8 in a string (a Segment call is UTF-8 JSON)");
     }
     if (!root) {
@@ -310,7 +311,7 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
         /* yajl's tree turns a lone surrogate into '?' and ends a string at
          * \u0000: "u\ud800x" would be the customer "u?x", "n\u0000x" "n" */
         size_t at = 0;
-        int u = ki_json_bad_escape(st->line, strlen(st->line), true, &at);
+        int u = ki_json_bad_escape(st->line, llen, true, &at);
         if (u > 0) {
             yajl_tree_free(root);
             return ki_row_error(s, true, line, lp, lp + at, NULL,
@@ -330,7 +331,7 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     {
         /* after the object only spaces, tabs and CRs, as in JSON Lines (5.3): yajl takes a
          * vertical tab or a form feed for a blank */
-        size_t end = strlen(st->line), k = end;
+        size_t end = llen, k = end;
         while (k > 0 && (st->line[k - 1] == ' ' || st->line[k - 1] == '\t' || st->line[k - 1] == '\r' ||
                          st->line[k - 1] == '\v' || st->line[k - 1] == '\f'))
             k--;
