@@ -25,6 +25,21 @@
 #define MEM_LIMIT (1u << 20)
 #define LINE_MAX_GUESS 512
 
+/* A row's tail: everything after the customer (",rule,action,survey,
+ * channel,attempt,variant" and the line end, or the JSON keys), which is
+ * the same for every row of one rule, action, channel, attempt and
+ * variant: formatted once and kept in a table of TAILS entries by a hash
+ * of the five (a clash formats it again).  The rows of a schedule come from
+ * a few such tails: formatting them field by field was most of a row's
+ * cost (about 2,300 instructions a row, with the time). */
+typedef struct Tail {
+    uint32_t rule, channel, attempt, variant;
+    uint8_t action, used;
+    uint32_t len;
+    char *s;
+} Tail;
+#define TAILS 256u
+
 struct KoWriter {
     KrOutFormat fmt;
     const KImage *img;
@@ -41,6 +56,9 @@ struct KoWriter {
     KsSink *db;                   /* a database table (source.h), else NULL */
     char *line; size_t lcap;      /* the row being formatted */
     size_t llen;
+    /* the date part of the last row's time ("YYYY-MM-DDT"), for its day */
+    int64_t day; char date[11];
+    Tail tails[TAILS];            /* rows' tails by what they are made of (tail_of) */
 };
 
 /* ---- formatting ---------------------------------------------------------- */
@@ -228,22 +246,40 @@ KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const 
     return w;
 }
 
-int ko_row(KoWriter *w, const KrRow *r)
+/* fmt_row_time -- the row's time as field "time" (the date part made
+ * once per day). */
+static void fmt_row_time(KoWriter *w, int64_t t)
 {
-    if (w->error) return -1;
+    int64_t days = t / 86400, sod = t % 86400;
+    if (sod < 0) { sod += 86400; days--; }
+    if (t < 0 || t >= 253402300800LL) {            /* years outside 1970-9999: the general way */
+        char tbuf[40];
+        field(w, "time", tbuf, fmt_time(t, tbuf), true);
+        return;
+    }
+    if (days != w->day || w->date[0] == '\0') {
+        char d[40];
+        fmt_time(days * 86400, d);
+        memcpy(w->date, d, sizeof w->date);
+        w->day = days;
+    }
+    int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), se = (int)(sod % 60);
+    char b[20];
+    memcpy(b, w->date, sizeof w->date);
+    b[11] = (char)('0' + h / 10); b[12] = (char)('0' + h % 10); b[13] = ':';
+    b[14] = (char)('0' + mi / 10); b[15] = (char)('0' + mi % 10); b[16] = ':';
+    b[17] = (char)('0' + se / 10); b[18] = (char)('0' + se % 10); b[19] = 'Z';
+    field(w, "time", b, sizeof b, true);
+}
+
+/* fmt_tail -- appends row r's tail (Tail) to the line. */
+static void fmt_tail(KoWriter *w, const KrRow *r)
+{
     const KImage *img = w->img;
     const KbRule *rule = &img->rules[r->rule];
     static const char *const actions[] = { "ask", "remind", "task" };
-    w->llen = 0;
-
-    char tbuf[40];
-    field(w, "time", tbuf, fmt_time(r->time, tbuf), true);
-
     size_t n;
-    const char *s = kr_pool_str(w->customers, r->customer, &n);
-    if (!s) { s = ""; n = 0; }
-    field(w, "customer", s, n, false);
-    s = istr(img, rule->name, &n);
+    const char *s = istr(img, rule->name, &n);
     field(w, "rule", s, n, false);
     s = actions[r->action < 3 ? r->action : 0];
     field(w, "action", s, strlen(s), false);
@@ -261,6 +297,39 @@ int ko_row(KoWriter *w, const KrRow *r)
     else { s = ""; n = 0; }
     field(w, "variant", s, n, false);
     put(w, w->fmt == KR_OUT_CSV ? "\n" : "}\n", w->fmt == KR_OUT_CSV ? 1 : 2);
+}
+
+/* put_tail -- appends row r's tail, from the table when it is there. */
+static void put_tail(KoWriter *w, const KrRow *r)
+{
+    uint64_t h = ((uint64_t)r->rule * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)r->channel * 0xC2B2AE3D27D4EB4FULL)
+               ^ ((uint64_t)r->attempt * 0x165667B19E3779F9ULL) ^ ((uint64_t)r->variant * 0x27D4EB2F165667C5ULL)
+               ^ r->action;
+    Tail *t = &w->tails[(h ^ (h >> 29) ^ (h >> 47)) & (TAILS - 1u)];
+    if (t->used && t->rule == r->rule && t->channel == r->channel && t->attempt == r->attempt &&
+        t->variant == r->variant && t->action == r->action) {
+        put(w, t->s, t->len);
+        return;
+    }
+    size_t at = w->llen;
+    fmt_tail(w, r);
+    if (w->error) return;
+    char *c = realloc(t->s, w->llen - at);
+    if (!c) return;                                 /* (not kept: formatted again next time) */
+    memcpy(c, w->line + at, w->llen - at);
+    *t = (Tail){ r->rule, r->channel, r->attempt, r->variant, r->action, 1, (uint32_t)(w->llen - at), c };
+}
+
+int ko_row(KoWriter *w, const KrRow *r)
+{
+    if (w->error) return -1;
+    w->llen = 0;
+    fmt_row_time(w, r->time);
+    size_t n;
+    const char *s = kr_pool_str(w->customers, r->customer, &n);
+    if (!s) { s = ""; n = 0; }
+    field(w, "customer", s, n, false);
+    put_tail(w, r);
     if (w->error) return -1;
     sink(w, w->line, w->llen);
     return w->error ? -1 : 0;
@@ -269,6 +338,13 @@ int ko_row(KoWriter *w, const KrRow *r)
 int ko_emit(void *ctx, const KrRow *row) { return ko_row(ctx, row); }
 
 bool ko_failed(const KoWriter *w) { return w && w->error != 0; }
+
+static void ko_free(KoWriter *w)
+{
+    for (uint32_t i = 0; i < TAILS; i++) free(w->tails[i].s);
+    free(w->line);
+    free(w);
+}
 
 /* Copies the held-back schedule out: the temporary file's bytes, then
  * memory's. */
@@ -293,8 +369,7 @@ int ko_close(KoWriter *w, bool ok)
     int status = ok ? 0 : -1;
     if (w->db) {                  /* commit or roll back; errors printed by the sink */
         int st = ks_sink_close(w->db, ok && !w->error);
-        free(w->line);
-        free(w);
+        ko_free(w);
         return ok ? st : -1;
     }
     if (ok) {
@@ -313,7 +388,6 @@ int ko_close(KoWriter *w, bool ok)
     }
     if (w->spill >= 0) close(w->spill);
     free(w->mem);
-    free(w->line);
-    free(w);
+    ko_free(w);
     return status;
 }
