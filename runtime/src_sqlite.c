@@ -6,12 +6,15 @@
  * column names) for the CSV reader (csv.c), so a row reads exactly as the
  * same row exported to a CSV file would.  NULL is an empty cell, an
  * integer its decimal digits, a real the shortest text that reads back
- * as the same double (%.17g at most), text and blobs their bytes.
+ * as the same double (%.17g at most; an infinity 1e999 or -1e999), text
+ * and blobs their bytes.
  *
  * Sink: BEGIN IMMEDIATE, CREATE TABLE IF NOT EXISTS, DELETE FROM, one
  * INSERT per schedule row, COMMIT only when the run succeeded.
  */
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -58,6 +61,10 @@ static int put_field(SqRaw *q, const char *s, size_t n)
 
 static void shortest(double d, char *buf, size_t cap)
 {
+    /* an infinite real as a decimal too large for a double, which reads
+     * back as that infinity (SPEC 5.4); "%g" would give the string "inf"
+     * (SQLite stores no NaN: it makes it NULL) */
+    if (isinf(d)) { snprintf(buf, cap, "%s", d < 0 ? "-1e999" : "1e999"); return; }
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, cap, "%.*g", prec, d);
         if (strtod(buf, NULL) == d) return;

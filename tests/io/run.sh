@@ -208,6 +208,13 @@ run log-twice-postgres 2 'is given twice' 'K simulate p.kai "postgresql:///x?tab
 run sqlite-two-tables 1 'cannot|error' 'K simulate p.kai sqlite:db.sqlite?table=ev sqlite:db.sqlite?table=ev2'
 run out-is-input-sqlite 2 '^kairos simulate: -o sqlite:./db.sqlite\?table=ev is also an input \(sqlite:db.sqlite\?table=ev, the same source\)' 'K simulate p.kai sqlite:db.sqlite?table=ev -o sqlite:./db.sqlite?table=ev'
 run out-is-input-sqlite-file 2 '^kairos simulate: -o sqlite:ev.csv\?table=s is also an input \(ev.csv, the same file\)' 'K simulate p.kai ev.csv -o sqlite:ev.csv?table=s'
+# An infinite REAL of an SQLite table is a number (+-infinity), as the
+# decimal 1e999 of a CSV cell is (SPEC 5.13, 5.4), not the string "inf":
+# `amount > 1` holds for +infinity and not for -infinity, without the
+# warning of values of another type.
+printf 'policy "inf"\ncap 1 per 30d\nevent purchase { amount: number }\nrule r:\n  ask NPS via email\n  after purchase where amount > 1\n' >"$W/inf.kai"
+run sqlite-real-infinity 0 '' 'sqlite3 inf.sqlite "CREATE TABLE ev(time TEXT, customer TEXT, event TEXT, amount REAL); INSERT INTO ev VALUES (\"2026-03-01T10:00:00Z\", \"a\", \"purchase\", 9e999), (\"2026-03-01T10:00:00Z\", \"b\", \"purchase\", -9e999)" && K simulate inf.kai "sqlite:inf.sqlite?table=ev" >inf.csv'
+check sqlite-real-infinity-schedule '[ "$(cat inf.csv)" = "$(printf "time,customer,rule,action,survey,channel,attempt,variant\n2026-03-01T10:00:00Z,a,r,ask,NPS,email,1,")" ] && [ ! -s .err ]'
 # a file name that is not UTF-8 stands in the report's page as U+FFFD: the
 # page stays UTF-8 (iconv checks it)
 run report-name-not-utf8 0 '' 'cp ev.csv "$(printf "ev\\377.csv")" && K report p.kai "$(printf "ev\\377.csv")" -o name.html'
