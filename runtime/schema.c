@@ -293,6 +293,28 @@ int kr_schema_load(KrSchema *sc, const char *path, FILE *err)
         free(text);
         return -1;
     }
+    /* one document: what follows a `---` would be dropped without a word
+     * (as a test file, SPEC 7.1); an empty one after it is harmless */
+    yaml_document_t next;
+    if (!yaml_parser_load(&parser, &next)) {
+        fprintf(err, "%s:%lu:%lu: error: invalid YAML: %s\n", path, (unsigned long)parser.problem_mark.line + 1u,
+                (unsigned long)parser.problem_mark.column + 1u, parser.problem ? parser.problem : "?");
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        free(text);
+        return -1;
+    }
+    yaml_node_t *more = yaml_document_get_root_node(&next);
+    if (more) {
+        fprintf(err, "%s:%lu:%lu: error: a schema file holds one YAML document\n", path,
+                (unsigned long)next.start_mark.line + 1u, (unsigned long)next.start_mark.column + 1u);
+        yaml_document_delete(&next);
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        free(text);
+        return -1;
+    }
+    yaml_document_delete(&next);
     yaml_parser_delete(&parser);
     free(text);
     y.doc = &doc;

@@ -663,6 +663,10 @@ run fmt-kbc-stdin 1 '^<stdin>: error: bytecode' 'K fmt - < ref.kbc'
 # quadratic in it: 1,000,000 levels ran for minutes), a directory is named
 # as one, and a pipe works (the file is read whole, then parsed twice)
 run schema-too-deep 1 '^deep.yaml:1:73: error: YAML nested deeper than 64 levels$' 'python3 -c "print(\"columns: \" + \"[\" * 100000 + \"]\" * 100000)" > deep.yaml && K simulate --no-progress p.kai ev.csv --schema deep.yaml'
+# one document: a second one (after ---) would be dropped without a word
+run schema-two-documents 1 '^two-docs.yaml:2:1: error: a schema file holds one YAML document$' 'printf "drop: [nothing]\\n---\\ntime: {unit: ms}\\n" > two-docs.yaml && K simulate --no-progress p.kai ev.csv --schema two-docs.yaml'
+run schema-second-not-yaml 1 '^not-yaml.yaml:[0-9]+:[0-9]+: error: invalid YAML: ' 'printf "drop: [nothing]\\n---\\n[[[ not yaml\\n" > not-yaml.yaml && K simulate --no-progress p.kai ev.csv --schema not-yaml.yaml'
+run schema-one-explicit-document 0 '' 'printf -- "---\\ndrop: [nothing]\\n...\\n" > explicit.yaml && K simulate --no-progress p.kai ev.csv --schema explicit.yaml'
 run schema-dir 1 '^\.: error: cannot read file: Is a directory$' 'K simulate --no-progress p.kai ev.csv --schema .'
 run schema-pipe 0 '' 'printf "drop: [nothing]\\n" > pipe-schema.yaml && cat pipe-schema.yaml | K simulate --no-progress p.kai ev.csv --schema /dev/stdin'
 # a quoted cell is cut at 40 bytes between characters, then '...': the
