@@ -60,6 +60,7 @@ typedef struct KqNode {
     bool is_null;                 /* a plain scalar ~, null, Null, NULL or empty */
     bool plain;                   /* scalar written without quotes */
     bool flow;                    /* seq or map written in flow style ([...] or {...}) */
+    bool indentless;              /* a block seq whose `-` lines stand in its key's column */
     size_t lo, hi;                /* the node's text: characters (not bytes) [lo, hi)
                                      from the start (libyaml marks); for a block
                                      collection hi is its last child's end; for a

@@ -88,7 +88,9 @@ static void yaml_row(KqBuf *b, const KqRow *r)
 static void yaml_schedule(KqBuf *b, const KqNode *node, const KqRows *rows)
 {
     unsigned col0 = node->lo_col - 1;
-    if (rows->n == 0) { kq_buf_str(b, "[]"); return; }
+    /* (a list in its key's column: `[]` there would be read as a key, so
+     * two columns in, which makes it the key's value) */
+    if (rows->n == 0) { kq_buf_str(b, node->indentless ? "  []" : "[]"); return; }
     if (!node->flow) {
         for (size_t i = 0; i < rows->n; i++) {
             if (i) kq_buf_fmt(b, "\n%*s", (int)col0, "");

@@ -148,9 +148,13 @@ KqNode *kq_yaml_parse(const char *path, const unsigned char *text, size_t len, K
                     : ev.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE;
                 if (ev.type == YAML_SEQUENCE_START_EVENT && !node->flow) {
                     /* the event ends at the first `-` (its start is an
-                     * anchor or tag written before it, if any) */
-                    node->lo = node->hi = ev.end_mark.index;
-                    node->lo_col = (unsigned)ev.end_mark.column + 1;
+                     * anchor or tag written before it, if any); just
+                     * after it when the `-` lines stand in the key's
+                     * column (an "indentless" list: libyaml's parser is
+                     * then in that state) */
+                    node->indentless = parser.state == YAML_PARSE_INDENTLESS_SEQUENCE_ENTRY_STATE;
+                    node->lo = node->hi = ev.end_mark.index - (node->indentless ? 1u : 0u);
+                    node->lo_col = (unsigned)ev.end_mark.column + (node->indentless ? 0u : 1u);
                 }
             }
         add:

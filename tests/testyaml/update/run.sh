@@ -6,7 +6,8 @@
 # rewritten), a second run that passes; a schedule file that another,
 # passing test also expects is left alone; a CR LF file keeps CR LF in its
 # new lines, a file with a byte order mark keeps it; a list's anchor and tag
-# are kept; ids with characters YAML would not keep are escaped; --update
+# are kept; ids with characters YAML would not keep are escaped; lists in
+# their key's column are rewritten there (indentless.test.yaml); --update
 # takes no value.
 # Ends with "update: N passed, M failed".
 set -u
@@ -63,6 +64,15 @@ cp "$HERE/upd-expected.csv" "$TMP/t/bom/"
 (cd "$TMP/t/bom" && "$KAIROS" test --update upd.test.yaml >/dev/null 2>&1)
 { printf '\357\273\277'; cat "$HERE/upd.test.yaml.updated"; } >"$TMP/bom.want"
 same "a file with a byte order mark rewritten after it" "$TMP/bom.want" "$TMP/t/bom/upd.test.yaml"
+
+# lists in their key's column ("indentless"): rewritten there, an empty one
+# as `[]` two columns in (in the key's column it would be read as a key)
+mkdir -p "$TMP/t/indentless"
+cp "$HERE/indentless.test.yaml" "$TMP/t/indentless/"
+(cd "$TMP/t/indentless" && "$KAIROS" test --update indentless.test.yaml >"$TMP/out" 2>&1)
+st=$?
+if [ "$st" = 0 ] && grep -q '^updated the expected schedule of 3 tests$' "$TMP/out"; then ok; else bad "indentless lists: --update exit $st" "$TMP/out"; fi
+same "indentless lists rewritten" "$HERE/indentless.test.yaml.updated" "$TMP/t/indentless/indentless.test.yaml"
 
 "$KAIROS" test --update=yes fail.test.yaml >"$TMP/out" 2>&1
 st=$?
