@@ -63,22 +63,26 @@ static long parse_count(const char *s, bool allow_zero)
     return v;
 }
 
-int kq_rows_add(KqRows *r, char *const f[KQ_NCOLS], const char **why)
+int kq_rows_add(KqRows *r, char *const f[KQ_NCOLS], const char **why, int *col)
 {
+    *col = -1;
     KqRow row;
     memset(&row, 0, sizeof row);
     if (kr_parse_time(f[KQ_TIME], strlen(f[KQ_TIME]), &row.time) != 0) {
-        *why = "time is not an RFC 3339 time or Unix seconds";
+        *why = "is not an RFC 3339 time or Unix seconds";
+        *col = KQ_TIME;
         return -1;
     }
     row.attempt = parse_count(f[KQ_ATTEMPT], false);
     if (row.attempt < 0) {
-        *why = "attempt is not a positive integer";
+        *why = "is not a positive integer";
+        *col = KQ_ATTEMPT;
         return -1;
     }
     const char *act = f[KQ_ACTION];
     if (strcmp(act, "ask") && strcmp(act, "remind") && strcmp(act, "task")) {
-        *why = "action is not ask, remind or task";
+        *why = "is not ask, remind or task";
+        *col = KQ_ACTION;
         return -1;
     }
     if (r->n == r->cap) {
@@ -203,6 +207,8 @@ int kq_rows_read_csv(const char *path, KqRows *out, KqMsgs *errs)
         int nf;
         unsigned lines;
         const char *why;
+        int bad;
+        char clipped[64];
         if (csv_record(s, len, &pos, f, KQ_NCOLS, &nf, &lines, &why) != 0) {
             kq_msg(errs, "%s:%u: error: %s", path, line, why);
             status = -1;
@@ -220,8 +226,9 @@ int kq_rows_read_csv(const char *path, KqRows *out, KqMsgs *errs)
                     status = -1;
                     break;
                 }
-        } else if (kq_rows_add(out, f, &why) != 0) {
-            kq_msg(errs, "%s:%u: error: %s", path, line, why);
+        } else if (kq_rows_add(out, f, &why, &bad) != 0) {
+            if (bad < 0) kq_msg(errs, "%s:%u: error: %s", path, line, why);
+            else kq_msg(errs, "%s:%u: error: %s '%s' %s", path, line, kq_columns[bad], kq_clip(f[bad], clipped), why);
             status = -1;
         }
         for (int c = 0; c < nf && c < KQ_NCOLS; c++) free(f[c]);

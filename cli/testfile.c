@@ -86,7 +86,7 @@ static const char *kind_name(const KqNode *n)
 }
 
 /* Shortens a text for messages (the caller's buffer). */
-static const char *clip(const char *s, char buf[64])
+const char *kq_clip(const char *s, char buf[64])
 {
     size_t n = strlen(s);
     if (n < 60) return s;
@@ -118,7 +118,7 @@ static bool check_keys(Ctx *c, const KqNode *m, const char *where, const char *c
                 if (a != allowed) strncat(list, ", ", sizeof list - strlen(list) - 1);
                 strncat(list, *a, sizeof list - strlen(list) - 1);
             }
-            err(c, k, "unknown key '%s' in %s (expected: %s)", clip(k->text, buf), where, list);
+            err(c, k, "unknown key '%s' in %s (expected: %s)", kq_clip(k->text, buf), where, list);
             ok = false;
             continue;
         }
@@ -175,7 +175,7 @@ static bool parse_time_node(Ctx *c, const KqNode *n, const char *what, int64_t *
     if (!s) return false;
     if (kr_parse_time(s, strlen(s), out) != 0) {
         char buf[64];
-        err(c, n, "%s '%s' is not an RFC 3339 time or Unix seconds", what, clip(s, buf));
+        err(c, n, "%s '%s' is not an RFC 3339 time or Unix seconds", what, kq_clip(s, buf));
         return false;
     }
     return true;
@@ -192,18 +192,18 @@ static long parse_int_node(Ctx *c, const KqNode *n, const char *what, bool allow
         char buf[64];
         if (*p < '0' || *p > '9') {
             err(c, n, "%s must be a %s integer, not '%s'", what, allow_zero ? "non-negative" : "positive",
-                clip(s, buf));
+                kq_clip(s, buf));
             return -1;
         }
         v = v * 10 + (*p - '0');
         if (v > KQ_MAX_INT) {
-            err(c, n, "%s must be at most 1000000000, not '%s'", what, clip(s, buf));
+            err(c, n, "%s must be at most 1000000000, not '%s'", what, kq_clip(s, buf));
             return -1;
         }
     }
     if (v == 0 && !allow_zero) {
         char buf[64];
-        err(c, n, "%s must be a positive integer, not '%s'", what, clip(s, buf));
+        err(c, n, "%s must be a positive integer, not '%s'", what, kq_clip(s, buf));
         return -1;
     }
     return v;
@@ -389,8 +389,11 @@ static bool parse_schedule(Ctx *c, const KqNode *n, KqTest *t)
             f[col] = (char *)s;
         }
         const char *why;
-        if (row_ok && kq_rows_add(&t->schedule, f, &why) != 0) {
-            err(c, row, "bad schedule row: %s", why);
+        int bad;
+        char buf[64];
+        if (row_ok && kq_rows_add(&t->schedule, f, &why, &bad) != 0) {
+            if (bad < 0) err(c, row, "%s", why);
+            else err(c, get(row, kq_columns[bad]), "bad schedule row: %s '%s' %s", kq_columns[bad], kq_clip(f[bad], buf), why);
             row_ok = false;
         }
         ok = ok && row_ok;
@@ -436,7 +439,7 @@ static bool parse_filter(Ctx *c, const KqNode *m, const char *kind, const char *
                 strncat(list, ", ", sizeof list - strlen(list) - 1);
                 strncat(list, *e, sizeof list - strlen(list) - 1);
             }
-            err(c, k, "unknown key '%s' in %s (expected: %s)", clip(name, buf), kind, list);
+            err(c, k, "unknown key '%s' in %s (expected: %s)", kq_clip(name, buf), kind, list);
             ok = false;
             continue;
         }
@@ -461,7 +464,7 @@ static bool parse_filter(Ctx *c, const KqNode *m, const char *kind, const char *
             if (!(s = text_of(c, v, name, true))) { ok = false; continue; }
             if (col == KQ_ACTION && strcmp(s, "ask") && strcmp(s, "remind") && strcmp(s, "task")) {
                 char buf[64];
-                err(c, v, "action must be ask, remind or task, not '%s'", clip(s, buf));
+                err(c, v, "action must be ask, remind or task, not '%s'", kq_clip(s, buf));
                 ok = false;
                 continue;
             }
@@ -492,9 +495,9 @@ static int parse_clock(Ctx *c, const KqNode *n, const char *what)
         if (len == 4 && s[1] == ':' && s[0] >= '0' && s[0] <= '9' && s[2] >= '0' && s[2] <= '5' &&
             s[3] >= '0' && s[3] <= '9')
             err(c, n, "%s must be a clock time HH:MM (00:00 to 23:59), not '%s' (write '0%s')", what,
-                clip(s, buf), s);
+                kq_clip(s, buf), s);
         else
-            err(c, n, "%s must be a clock time HH:MM (00:00 to 23:59), not '%s'", what, clip(s, buf));
+            err(c, n, "%s must be a clock time HH:MM (00:00 to 23:59), not '%s'", what, kq_clip(s, buf));
         return -1;
     }
     return h * 3600 + m * 60;
@@ -572,7 +575,7 @@ static bool parse_assert(Ctx *c, const KqNode *item, KqAssert *a)
             if (!s) ok = false;
             else if (kq_parse_duration(s, &a->per) != 0) {
                 char buf[64];
-                err(c, per, "per must be a duration such as 30d, 24h or 1h30m, not '%s'", clip(s, buf));
+                err(c, per, "per must be a duration such as 30d, 24h or 1h30m, not '%s'", kq_clip(s, buf));
                 ok = false;
             }
         }
@@ -594,7 +597,7 @@ static bool parse_assert(Ctx *c, const KqNode *item, KqAssert *a)
         GTimeZone *g = ku_zone_name(a->tz) ? g_time_zone_new_identifier(a->tz) : NULL;
         if (!g) {
             char buf[64];
-            err(c, tz ? tz : v, "unknown time zone '%s'", clip(a->tz, buf));
+            err(c, tz ? tz : v, "unknown time zone '%s'", kq_clip(a->tz, buf));
             ok = false;
         }
         a->gtz = g;
@@ -619,7 +622,7 @@ static bool parse_test(Ctx *c, const KqNode *m, KqTest *t)
     else if (!(t->name = text_of(c, n, "name", false))) ok = false;
     else if (g_hash_table_contains(c->names, t->name)) {
         char buf[64];
-        err(c, n, "two tests are named '%s'", clip(t->name, buf));
+        err(c, n, "two tests are named '%s'", kq_clip(t->name, buf));
         ok = false;
     } else {
         g_hash_table_add(c->names, (gpointer)t->name);

@@ -99,8 +99,13 @@ typedef struct KqRows {
 
 void kq_rows_free(KqRows *r);
 /* Appends a row built from 8 field texts: parses and normalizes time and
- * attempt.  Returns 0, or -1 with a reason in why (static text). */
-int kq_rows_add(KqRows *r, char *const f[KQ_NCOLS], const char **why);
+ * attempt.  Returns 0, or -1 with a reason in why (static text: what is
+ * wrong with field *col, "is not a positive integer"; *col -1 when no
+ * field is: out of memory). */
+int kq_rows_add(KqRows *r, char *const f[KQ_NCOLS], const char **why, int *col);
+/* s for a message: whole when shorter than 60 bytes, else its first 56 at
+ * most (cut between characters) and "..." in buf. */
+const char *kq_clip(const char *s, char buf[64]);
 /* Reads a schedule CSV (header line required).  On error returns -1 and
  * adds "PATH:LINE: error: ..." to errs. */
 int kq_rows_read_csv(const char *path, KqRows *out, KqMsgs *errs);
