@@ -159,7 +159,7 @@ static void put_canon(Buf *b, const char *src, const FTok *t)
         buf_c(b, '"');
         return;
     case FT_COMMENT:
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) n--;
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\f' || s[n - 1] == '\v')) n--;
         ku_buf_add(b, s, n);
         return;
     default:
@@ -625,6 +625,8 @@ static void render_keep(F *f, uint32_t u)
 {
     uint32_t a = f->decls[u], e = u + 1 < f->ndecls ? f->decls[u + 1] : f->nct;
     uint32_t line = f->open && a > 0 ? ct_line(f, a - 1) : 0;
+    bool rule = starts_rule(f, a), body = ct_is(f, a, "event") || ct_is(f, a, "survey");
+    int depth = 0;                 /* brackets open before token ci */
     for (uint32_t ci = a; ci < e; ci++) {
         const CTok *c = &f->ct[ci];
         for (uint32_t k = 0; k < c->nlead; k++) {
@@ -644,8 +646,12 @@ static void render_keep(F *f, uint32_t u)
             f->pend_blank = t->nl_before ? t->nl_before - 1 : 0;
             f->pend_flex = f->pend_unit = true;
             /* a body's closing brace in column 1 only in an event or survey
-             * (in a rule it would start a declaration: SPEC 1.3) */
-            open_line(f, ci == a || (ct_is(f, ci, "}") && (ct_is(f, a, "event") || ct_is(f, a, "survey"))) ? 0 : 2);
+             * (in a rule it would start a declaration: SPEC 1.3); in a
+             * rule, a line that continues a clause (a broken expression,
+             * not a clause word, an action or a brace) two columns more */
+            bool cont = rule && depth == 0 && clause_kw(f, ci, e) == KCL_OTHER && !starts_rule(f, ci) &&
+                        !ct_is(f, ci, "}");
+            open_line(f, ci == a || (ct_is(f, ci, "}") && body) ? 0 : cont ? 4 : 2);
             f->cur_pin = t->line;
             line = t->line;
         } else if (f->prev_ct >= 0) {
@@ -654,6 +660,8 @@ static void render_keep(F *f, uint32_t u)
         put_canon(&f->cur, f->src, t);
         mark_tok(f, c->t);
         f->prev_ct = ci;
+        if (ct_is(f, ci, "(") || ct_is(f, ci, "[") || ct_is(f, ci, "{")) depth++;
+        else if (ct_is(f, ci, ")") || ct_is(f, ci, "]") || ct_is(f, ci, "}")) depth--;
         if (c->eol >= 0) {
             f->cur_cmt = c->eol;
             close_line(f);
