@@ -376,6 +376,19 @@ static void trace_json_head(KrEngine *e, const char *ts, uint32_t ri, const char
     put_json_chars(o, detail);
 }
 
+/* put_shown -- s on a text line of explain: its control characters (C0,
+ * DEL and C1: a line break in a customer id or a string value) as `?`, so
+ * that an answer or a trace line is always one line, as kairos test prints
+ * them (SPEC 4.15); JSON Lines carries them escaped. */
+static void put_shown(FILE *o, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) putc('?', o);
+        else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { putc('?', o); p++; }
+        else putc(*p, o);
+    }
+}
+
 /* One line of the customer's story: time, rule (or none), step, message. */
 static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *step,
                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -395,8 +408,9 @@ static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *
         trace_json_head(e, ts, ri, step, msg);
         fputs("}\n", o);
     } else {
-        fprintf(o, "%s  %-*s %-10s %s\n", ts, e->rule_width, ri == KB_NONE ? "-" : rule_name(e, ri),
-                step, msg);
+        fprintf(o, "%s  %-*s %-10s ", ts, e->rule_width, ri == KB_NONE ? "-" : rule_name(e, ri), step);
+        put_shown(o, msg);
+        putc('\n', o);
     }
 }
 
@@ -1910,7 +1924,8 @@ int kr_engine_summaries(const KrEngine *e, FILE *out)
             put_json_chars(out, line);
             fputs("}\n", out);
         } else {
-            fprintf(out, "%s\n", line);
+            put_shown(out, line);
+            putc('\n', out);
         }
         free(line);
         n++;

@@ -1,0 +1,1 @@
+explain explain/control-chars.kai explain/control-chars.csv --customer "$(printf 'a\nb')"
