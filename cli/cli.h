@@ -97,9 +97,13 @@ int cli_finish_stdout(int status);
 /* The policy operands of check and fmt (cli/paths.c): a directory stands
  * for the *.kai files below it, sorted byte-wise; other operands are kept
  * as they are.  *files (n in *nfiles) is malloc'd, free with
- * cli_free_paths.  Returns the number of errors, printed ("DIR: error:
- * cannot read directory: ...", "DIR: error: no *.kai file in this directory"). */
-int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***files, int *nfiles);
+ * cli_free_paths.  Returns the number of errors: a directory's ("cannot
+ * read directory: ...", "no *.kai file in this directory") go to
+ * report(ctx, DIR, MESSAGE) when it is given (check: a diagnostic of each
+ * output format), else to standard error as "DIR: error: MESSAGE". */
+typedef void (*CliDirError)(void *ctx, const char *dir, const char *msg);
+int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***files, int *nfiles,
+                        CliDirError report, void *ctx);
 void cli_free_paths(char **files, int n);
 /* kairos merge (cli/merge.c): schedules of disjoint shards into one. */
 int cli_merge(const KImage *img, char **paths, int n, const char *outpath);

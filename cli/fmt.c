@@ -320,7 +320,7 @@ int cli_fmt(int argc, char **argv)
         (strcmp(color, "auto") == 0 && isatty(STDERR_FILENO) && getenv("NO_COLOR") == NULL);
     char **paths;
     int npaths;
-    int status = cli_expand_policies("fmt", files, nfiles, &paths, &npaths) ? 1 : 0;
+    int status = cli_expand_policies("fmt", files, nfiles, &paths, &npaths, NULL, NULL) ? 1 : 0;
     for (int i = 0; i < npaths; i++)
         if (fmt_file(paths[i], mode, use_color) != 0) status = 1;
     if (cli_flush_stdout() != 0) status = 1;

@@ -411,6 +411,13 @@ KImage *cli_load_image_also(const char *path, const KlOptions *lopt, bool color,
 
 /* ---- commands ----------------------------------------------------------- */
 
+/* cli_expand_policies' report for check: a directory's error as a K0001
+ * diagnostic of the file (printed "DIR: error: MESSAGE" as text). */
+static void dir_diag(void *ctx, const char *dir, const char *msg)
+{
+    kd_file_error(ctx, dir, "K0001", "%s", msg);
+}
+
 static int cmd_check(int argc, char **argv)
 {
     Args a;
@@ -447,9 +454,14 @@ static int cmd_check(int argc, char **argv)
 
     char **files;
     int nfiles;
-    uint32_t nerr = (uint32_t)cli_expand_policies("check", a.pos, a.npos, &files, &nfiles), nwarn = 0;
-    int status = nerr ? 1 : 0;
     KDiags all;
+    /* a directory's errors are diagnostics too (K0001, at the directory),
+     * in every format: first, as they are found before any file is read */
+    KDiags direrr;
+    kd_init(&direrr, NULL);
+    int ndir = cli_expand_policies("check", a.pos, a.npos, &files, &nfiles, dir_diag, &direrr);
+    uint32_t nerr = 0, nwarn = 0;
+    int status = ndir ? 1 : 0;
     /* Each file is checked on its own; json/github are line oriented and
      * printed per file, SARIF is one log for all files (one run). */
     KSarif *sarif = NULL;
@@ -459,26 +471,31 @@ static int cmd_check(int argc, char **argv)
         if (!(sarif = kd_sarif_new(cwd, KAIROS_VERSION))) {
             fprintf(stderr, "kairos check: out of memory\n");
             free(cwd);
+            kd_free(&direrr);
             cli_free_paths(files, nfiles);
             args_free(&a);
             return 1;
         }
     }
-    for (int i = 0; i < nfiles; i++) {
-        kd_init(&all, NULL);
-        all.werror = lopt.werror;
-        KProgram *p;
-        if (strcmp(files[i], "-") == 0) {           /* standard input, read once */
+    for (int i = -1; i < nfiles; i++) {
+        KProgram *p = NULL;
+        if (i < 0) {                                /* the directories' errors */
+            all = direrr;
+            if (!ndir) { kd_free(&all); continue; }
+        } else if (strcmp(files[i], "-") == 0) {    /* standard input, read once */
+            kd_init(&all, NULL);
+            all.werror = lopt.werror;
             char *buf;
             size_t len;
-            if (ku_read_file(NULL, KD_MAX_SOURCE, &buf, &len) != 0) {
+            if (ku_read_file(NULL, KD_MAX_SOURCE, &buf, &len) != 0)
                 kd_file_error(&all, "<stdin>", "K0001", "cannot read file: %s", strerror(errno));
-                p = NULL;
-            } else {
+            else {
                 p = kc_load_text("<stdin>", buf, len, &lopt, &all);
                 free(buf);
             }
         } else {
+            kd_init(&all, NULL);
+            all.werror = lopt.werror;
             p = kc_load(files[i], &lopt, &all);
         }
         if (sarif) {

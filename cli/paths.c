@@ -56,17 +56,28 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
+/* Where a directory's error goes (cli_expand_policies). */
+typedef struct Sink { CliDirError report; void *ctx; } Sink;
+
+static void dir_error(const Sink *k, const char *dir, const char *msg)
+{
+    if (k->report) k->report(k->ctx, dir, msg);
+    else fprintf(stderr, "%s: error: %s\n", dir, msg);
+}
+
 /* Adds the *.kai files below dir to out; returns the number of errors
- * (printed as "DIR: error: ..."). */
-static int walk(const char *cmd, const char *dir, List *out, int depth)
+ * (dir_error). */
+static int walk(const char *cmd, const char *dir, List *out, int depth, const Sink *k)
 {
     if (depth > MAX_DEPTH) {
-        fprintf(stderr, "%s: error: directories nested too deep\n", dir);
+        dir_error(k, dir, "directories nested too deep");
         return 1;
     }
     DIR *d = opendir(dir);
     if (!d) {
-        fprintf(stderr, "%s: error: cannot read directory: %s\n", dir, strerror(errno));
+        char msg[300];
+        snprintf(msg, sizeof msg, "cannot read directory: %s", strerror(errno));
+        dir_error(k, dir, msg);
         return 1;
     }
     int errors = 0;
@@ -93,15 +104,17 @@ static int walk(const char *cmd, const char *dir, List *out, int depth)
     }
     closedir(d);
     for (int i = 0; i < subdirs.n; i++) {
-        errors += walk(cmd, subdirs.v[i], out, depth + 1);
+        errors += walk(cmd, subdirs.v[i], out, depth + 1, k);
         free(subdirs.v[i]);
     }
     free(subdirs.v);
     return errors;
 }
 
-int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***files, int *nfiles)
+int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***files, int *nfiles,
+                        CliDirError report, void *ctx)
 {
+    Sink k = { report, ctx };
     List out = { 0 };
     int errors = 0;
     for (int i = 0; i < n; i++) {
@@ -109,9 +122,10 @@ int cli_expand_policies(const char *cmd, char *const *operands, int n, char ***f
         struct stat st;
         if (strcmp(p, "-") != 0 && stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
             int first = out.n;
-            errors += walk(cmd, p, &out, 0);
-            if (out.n == first) {
-                fprintf(stderr, "%s: error: no *.kai file in this directory\n", p);
+            int werr = walk(cmd, p, &out, 0, &k);
+            errors += werr;
+            if (out.n == first && !werr) {
+                dir_error(&k, p, "no *.kai file in this directory");
                 errors++;
             } else if (out.n - first > 1) {
                 qsort(out.v + first, (size_t)(out.n - first), sizeof *out.v, cmp_path);

@@ -1,0 +1,1 @@
+check --format github --summary tree-empty

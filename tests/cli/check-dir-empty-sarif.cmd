@@ -1,0 +1,1 @@
+check --format sarif tree-empty | python3 utf8/isjson.py sarif
