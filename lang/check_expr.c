@@ -324,9 +324,19 @@ static KType check_name(KCheck *c, const KCtx *x, KExpr *e)
                                              here: inside count(E where ...), attributes of E */
         if (!y.site.hi && e->span.src == c->policy_src) y.site = e->span;
         y.site_let = e->name;
+        uint32_t before = c->d->nerrors;
         c->depth++;
         t = kc_expr(c, &y, e->res_let->let.value);
         c->depth--;
+        /* the body checked alone had no error: this one comes from what
+         * its names mean here (an attribute of this rule's trigger, of
+         * the counted event): the use that makes it, as a note; once, at
+         * the outermost let written in the policy */
+        const KDiag *last = c->d->n && !c->d->last_dropped ? &c->d->v[c->d->v[c->d->n - 1].group] : NULL;
+        bool at_use = last && last->span.src == e->span.src && last->span.lo == e->span.lo &&
+                      last->span.hi == e->span.hi;         /* (already shown here: K0317) */
+        if (c->d->nerrors > before && last && !at_use && e->span.src == c->policy_src && !x->site_let)
+            kd_note(c->d, e->span, "through let `%s`, used here in rule `%s`", e->name, x->rule->default_name);
         return set(e, t);
     }
     if (!strcmp(e->name, "now")) { e->res = KRES_NOW; return set(e, KT_TIME); }
