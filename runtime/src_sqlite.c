@@ -220,6 +220,14 @@ KsRaw *ks_sqlite_open(const char *name, const char *uri, FILE *err)
         if (err) fprintf(err, "%s: error: query= holds more than one statement: give one SELECT\n", name);
         goto fail;
     }
+    /* a parameter (?, ?1, :name, @name, $name) would be bound to NULL and
+     * match nothing, without a word (PostgreSQL refuses it) */
+    if (sqlite3_bind_parameter_count(q->st) > 0) {
+        const char *pn = sqlite3_bind_parameter_name(q->st, 1);
+        if (err) fprintf(err, "%s: error: query= holds a parameter (%s) that nothing binds: write the value in the query\n",
+                         name, pn ? pn : "?");
+        goto fail;
+    }
     ks_uri_free(&u);
     return &q->base;
 fail:

@@ -215,6 +215,9 @@ run out-is-input-sqlite-file 2 '^kairos simulate: -o sqlite:ev.csv\?table=s is a
 printf 'policy "inf"\ncap 1 per 30d\nevent purchase { amount: number }\nrule r:\n  ask NPS via email\n  after purchase where amount > 1\n' >"$W/inf.kai"
 run sqlite-real-infinity 0 '' 'sqlite3 inf.sqlite "CREATE TABLE ev(time TEXT, customer TEXT, event TEXT, amount REAL); INSERT INTO ev VALUES (\"2026-03-01T10:00:00Z\", \"a\", \"purchase\", 9e999), (\"2026-03-01T10:00:00Z\", \"b\", \"purchase\", -9e999)" && K simulate inf.kai "sqlite:inf.sqlite?table=ev" >inf.csv'
 check sqlite-real-infinity-schedule '[ "$(cat inf.csv)" = "$(printf "time,customer,rule,action,survey,channel,attempt,variant\n2026-03-01T10:00:00Z,a,r,ask,NPS,email,1,")" ] && [ ! -s .err ]'
+# an SQLite query's parameter would be bound to NULL and match nothing
+run sqlite-query-parameter 1 '^sqlite:inf.sqlite\?query=SELECT \* FROM ev WHERE customer = :c: error: query= holds a parameter \(:c\) that nothing binds' 'K simulate inf.kai "sqlite:inf.sqlite?query=SELECT * FROM ev WHERE customer = :c"'
+run sqlite-query-parameter-q 1 'holds a parameter \(\?\)' 'K simulate inf.kai "sqlite:inf.sqlite?query=SELECT * FROM ev WHERE customer = ?"'
 # a file name that is not UTF-8 stands in the report's page as U+FFFD: the
 # page stays UTF-8 (iconv checks it)
 run report-name-not-utf8 0 '' 'cp ev.csv "$(printf "ev\\377.csv")" && K report p.kai "$(printf "ev\\377.csv")" -o name.html'
