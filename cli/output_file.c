@@ -261,60 +261,61 @@ static bool regular_file(const char *path, struct stat *st)
 
 /* Source -- what an input or output name reads or writes, so that two
  * spellings of one source compare equal: a regular file by its device and
- * inode (links followed); an SQLite source by its file's device and inode
- * and the parameters after '?' (table= or query=); a PostgreSQL source by
- * its whole name.  Anything else ("-", a device, a FIFO, a file that does
- * not exist) has no identity (SRC_NONE). */
+ * inode (links followed); a database source by its identity (KrDbId: an
+ * SQLite file's device and inode, whatever its spelling, `file:` URIs
+ * too; a PostgreSQL connection's parameters, in any order; the table as
+ * the database resolves it: `S`, `main.s` and `s` are one SQLite table).
+ * Anything else ("-", a device, a FIFO, a file that does not exist) has
+ * no identity (SRC_NONE). */
 typedef struct {
     enum { SRC_NONE, SRC_FILE, SRC_SQLITE, SRC_PG } kind;
-    dev_t dev;
-    ino_t ino;
-    const char *param;                  /* SQLite: after '?'; PostgreSQL: the name */
+    uint64_t dev, ino;
+    KrDbId db;
 } Source;
 
 static Source source_of(const char *name)
 {
-    Source s = { SRC_NONE, 0, 0, "" };
+    Source s = { SRC_NONE, 0, 0, { 0 } };
     struct stat st;
     if (!name) return s;
     if (regular_file(name, &st)) {
         s.kind = SRC_FILE;
-    } else if (strncmp(name, "sqlite:", 7) == 0) {
-        const char *q = strchr(name + 7, '?');
-        size_t n = q ? (size_t)(q - (name + 7)) : strlen(name + 7);
-        char *path = strndup(name + 7, n);
-        bool ok = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-        free(path);
-        if (!ok) return s;
-        s.kind = SRC_SQLITE;
-        s.param = q ? q + 1 : "";
+        s.dev = (uint64_t)st.st_dev;
+        s.ino = (uint64_t)st.st_ino;
     } else if (kr_output_is_table(name)) {
-        s.kind = SRC_PG;
-        s.param = name;
-        return s;
-    } else {
-        return s;
+        kr_db_id(name, &s.db);
+        s.kind = s.db.kind == 1 ? SRC_SQLITE : s.db.kind == 2 ? SRC_PG : SRC_NONE;
+        s.dev = s.db.dev;
+        s.ino = s.db.ino;
     }
-    s.dev = st.st_dev;
-    s.ino = st.st_ino;
     return s;
 }
 
-static bool same_source(Source a, Source b)
+static void source_free(Source *s) { kr_db_id_free(&s->db); }
+
+static bool same_text(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+
+/* reads: out is written and in is read, so an SQLite query that reads
+ * out's table is the same source (its authorizer tells) */
+static bool same_source(const Source *a, const Source *b, bool reads)
 {
-    if (a.kind == SRC_NONE || b.kind == SRC_NONE) return false;
-    if (a.kind == SRC_PG || b.kind == SRC_PG) return a.kind == b.kind && strcmp(a.param, b.param) == 0;
-    if (a.dev != b.dev || a.ino != b.ino) return false;
+    if (a->kind == SRC_NONE || b->kind == SRC_NONE) return false;
+    if (a->kind == SRC_PG || b->kind == SRC_PG)
+        return a->kind == b->kind && same_text(a->db.conn, b->db.conn) &&
+               (same_text(a->db.table, b->db.table) || same_text(a->db.query, b->db.query));
+    if (a->dev != b->dev || a->ino != b->ino) return false;
     /* A file and an SQLite database in it are one file: writing one
      * replaces the other. Two SQLite sources are one when they name the
-     * same table or query. */
-    return a.kind != b.kind || a.kind == SRC_FILE || strcmp(a.param, b.param) == 0;
+     * same table or query, or (reads) the query reads the table. */
+    if (a->kind != b->kind || a->kind == SRC_FILE) return true;
+    return same_text(a->db.table, b->db.table) || same_text(a->db.query, b->db.query) ||
+           (reads && (kr_db_query_reads(&b->db, a->db.table) || kr_db_query_reads(&a->db, b->db.table)));
 }
 
 /* How a message names two equal sources: a file unless both are tables. */
-static const char *source_word(Source a, Source b)
+static const char *source_word(const Source *a, const Source *b)
 {
-    return a.kind == SRC_FILE || b.kind == SRC_FILE ? "file" : "source";
+    return a->kind == SRC_FILE || b->kind == SRC_FILE ? "file" : "source";
 }
 
 int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n)
@@ -326,42 +327,49 @@ int cli_out_not_input_as(const char *cmd, const char *flag, const char *out, con
 {
     Source so = source_of(out);
     if (so.kind == SRC_NONE) return 0;
-    for (int i = 0; i < n; i++) {
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
         const char *in = inputs[i];
         Source si = source_of(in);
-        if (same_source(so, si)) {
+        if (same_source(&so, &si, true)) {
             if (strcmp(in, out) == 0)
                 cli_usage_error(cmd, "%s %s is also an input: writing it would replace what is read", flag, out);
+            else if (si.db.query && so.db.table && !same_text(si.db.query, so.db.query))
+                cli_usage_error(cmd, "%s %s is also an input (%s reads that table): writing it would replace "
+                                "what is read", flag, out, in);
             else
                 cli_usage_error(cmd, "%s %s is also an input (%s, the same %s): writing it would replace "
-                                "what is read", flag, out, in, source_word(so, si));
-            return 2;
+                                "what is read", flag, out, in, source_word(&so, &si));
+            rc = 2;
         }
+        source_free(&si);
     }
-    return 0;
+    source_free(&so);
+    return rc;
 }
 
 /* what: the consequence of reading one input twice, for the message. */
 static int inputs_distinct(const char *cmd, const char *const *inputs, int n, const char *what)
 {
-    Source *seen = malloc((size_t)(n > 0 ? n : 1) * sizeof *seen);
+    Source *seen = calloc((size_t)(n > 0 ? n : 1), sizeof *seen);
     if (!seen) return 0;                  /* (only a check) */
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         const char *in = inputs[i];
         seen[i] = source_of(in);
         for (int j = 0; j < i; j++)
-            if (same_source(seen[j], seen[i])) {
+            if (same_source(&seen[j], &seen[i], false)) {
                 const char *first = inputs[j];
                 if (strcmp(first, in) == 0)
                     cli_usage_error(cmd, "%s is given twice: %s", in, what);
                 else
                     cli_usage_error(cmd, "%s and %s are the same %s: %s", first, in,
-                                    source_word(seen[j], seen[i]), what);
+                                    source_word(&seen[j], &seen[i]), what);
                 rc = 2;
                 break;
             }
     }
+    for (int i = 0; i < n; i++) source_free(&seen[i]);
     free(seen);
     return rc;
 }

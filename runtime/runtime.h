@@ -70,6 +70,26 @@ bool kr_output_is_table(const char *name);
  * kr_table_close(ok = true) only (SPEC 5.13).  open: NULL after printing
  * "NAME: error: ..." (a password shown as ***); write, close: 0 or -1
  * (printed). */
+/* A database source's identity, so that two spellings of one table
+ * compare equal (cli: an input given twice, -o onto an input; SPEC 6):
+ * kind 0 when name is no database source or cannot be resolved (an SQLite
+ * file that does not exist), 1 SQLite (the file's device and inode: a
+ * `file:` URI name is decoded as SQLite does), 2 PostgreSQL (conn: the
+ * connection's parameters, parsed by libpq and sorted, the password left
+ * out; the whole name when libpq cannot be loaded).  table: as the
+ * database resolves it (SQLite: without case and without `main.`;
+ * PostgreSQL: a plain name folded to lower case, without `public.`), or
+ * NULL for a query= source (query: its text). */
+typedef struct KrDbId {
+    int kind;
+    uint64_t dev, ino;
+    char *conn, *table, *query, *path;
+} KrDbId;
+void kr_db_id(const char *name, KrDbId *id);
+void kr_db_id_free(KrDbId *id);
+/* Whether the query of SQLite source q reads table t (as KrDbId.table
+ * holds it), by SQLite's own authorizer; false when it cannot tell. */
+bool kr_db_query_reads(const KrDbId *q, const char *t);
 typedef struct KsSink KrTableOut;
 KrTableOut *kr_table_open(const char *name, FILE *err);
 int  kr_table_write(KrTableOut *t, const char *line, size_t len);

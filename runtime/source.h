@@ -115,6 +115,14 @@ void ks_uri_free(KsUri *u);
  * and `.`, not starting with a digit: `schema.table` works); any other is
  * quoted as one identifier (SPEC 5.13). */
 bool ks_plain_table(const char *t);
+/* KrDbId's parts (srcuri.c kr_db_id): the canonical connection of a
+ * PostgreSQL URI without the Kairos parameters (malloc'd; NULL when libpq
+ * cannot be loaded or parse it); the file an SQLite name opens (a `file:`
+ * URI decoded when this SQLite takes them), its device and inode (0, or
+ * -1 when it does not exist); whether an SQLite query reads a table. */
+char *ks_pg_conn_key(const char *base);
+int  ks_sqlite_file(const char *base, char **path, uint64_t *dev, uint64_t *ino);
+bool ks_sqlite_reads(const char *path, const char *query, const char *table);
 /* "NAME: error: MESSAGE" then the SQL with a caret under the 1-based
  * character position pos (0: none). */
 void ks_sql_error(FILE *err, const char *name, const char *sql, long pos, const char *fmt, ...)

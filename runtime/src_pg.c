@@ -26,7 +26,7 @@
     X(PQescapeIdentifier) X(PQexec) X(PQfinish) X(PQfname) X(PQfreemem) X(PQftype)   \
     X(PQgetCopyData) X(PQgetResult) X(PQnfields) X(PQprepare) X(PQputCopyData)        \
     X(PQputCopyEnd) X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus)   \
-    X(PQstatus) X(PQsetNoticeProcessor)
+    X(PQstatus) X(PQsetNoticeProcessor) X(PQconninfoParse) X(PQconninfoFree)
 #define PQ_LIB "libpq.so.5"
 
 static struct {
@@ -78,6 +78,8 @@ static int pq_load(const char *name, FILE *err)
 #define PQresultErrorMessage pq.f_PQresultErrorMessage
 #define PQresultStatus pq.f_PQresultStatus
 #define PQstatus pq.f_PQstatus
+#define PQconninfoParse pq.f_PQconninfoParse
+#define PQconninfoFree pq.f_PQconninfoFree
 
 #define OID_TIMESTAMPTZ 1184
 
@@ -194,6 +196,38 @@ static char *sprintf_alloc(const char *fmt, const char *a, const char *b)
     char *s = malloc(n);
     if (s) snprintf(s, n, fmt, a, b ? b : "");
     return s;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+char *ks_pg_conn_key(const char *base)
+{
+    if (pq_load(base, NULL) != 0) return NULL;
+    char *errmsg = NULL;
+    PQconninfoOption *o = PQconninfoParse(base, &errmsg);
+    if (!o) { PQfreemem(errmsg); return NULL; }
+    size_t n = 0, len = 1;
+    for (PQconninfoOption *x = o; x->keyword; x++)
+        if (x->val && strcmp(x->keyword, "password") != 0) { n++; len += strlen(x->keyword) + strlen(x->val) + 2u; }
+    char **kv = calloc(n ? n : 1, sizeof *kv), *key = malloc(len);
+    size_t k = 0;
+    for (PQconninfoOption *x = o; kv && key && x->keyword; x++)
+        if (x->val && strcmp(x->keyword, "password") != 0) {
+            if (!(kv[k] = malloc(strlen(x->keyword) + strlen(x->val) + 2u))) break;
+            sprintf(kv[k++], "%s=%s", x->keyword, x->val);
+        }
+    if (kv && key && k == n) {
+        qsort(kv, n, sizeof *kv, cmp_str);
+        key[0] = 0;
+        for (size_t i = 0; i < n; i++) { strcat(key, kv[i]); strcat(key, "\n"); }
+    } else {
+        free(key);
+        key = NULL;
+    }
+    for (size_t i = 0; kv && i < k; i++) free(kv[i]);
+    free(kv);
+    PQconninfoFree(o);
+    return key;
 }
 
 KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)

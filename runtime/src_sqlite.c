@@ -12,6 +12,7 @@
  * Sink: BEGIN IMMEDIATE, CREATE TABLE IF NOT EXISTS, DELETE FROM, one
  * INSERT per schedule row, COMMIT only when the run succeeded.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -234,6 +235,71 @@ fail:
     ks_uri_free(&u);
     sq_close(&q->base);
     return NULL;
+}
+
+/* ---- identity (srcuri.c kr_db_id) -------------------------------------------- */
+
+int ks_sqlite_file(const char *base, char **path, uint64_t *dev, uint64_t *ino)
+{
+    const char *p = base;
+    char *dec = NULL;
+    /* a file: URI, as SQLite opens it when it takes URIs: file:PATH,
+     * file:///PATH, file://localhost/PATH, %XX escapes, no #fragment */
+    if (strncmp(p, "file:", 5) == 0 && sqlite3_compileoption_used("USE_URI")) {
+        p += 5;
+        if (p[0] == '/' && p[1] == '/') {
+            p += 2;
+            const char *sl = strchr(p, '/');
+            if (!sl || (sl != p && !(sl - p == 9 && strncmp(p, "localhost", 9) == 0))) return -1;
+            p = sl;
+        }
+        size_t n = strcspn(p, "#");
+        dec = malloc(n + 1u);
+        if (!dec) return -1;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] == '%' && i + 2 < n + 1 && isxdigit((unsigned char)p[i + 1]) && isxdigit((unsigned char)p[i + 2])) {
+                char h[3] = { p[i + 1], p[i + 2], 0 };
+                dec[k++] = (char)strtol(h, NULL, 16);
+                i += 2;
+            } else dec[k++] = p[i];
+        }
+        dec[k] = 0;
+        p = dec;
+    }
+    struct stat st;
+    int rc = stat(p, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
+    if (rc == 0) {
+        *dev = (uint64_t)st.st_dev;
+        *ino = (uint64_t)st.st_ino;
+        *path = dec ? dec : strdup(p);
+        if (!*path) rc = -1;
+    } else free(dec);
+    return rc;
+}
+
+typedef struct Reads { const char *table; bool hit; } Reads;
+
+static int reads_cb(void *arg, int action, const char *a1, const char *a2, const char *db, const char *via)
+{
+    (void)a2; (void)via;
+    Reads *r = arg;
+    if (action == SQLITE_READ && a1 && sqlite3_stricmp(a1, r->table) == 0 && (!db || strcmp(db, "main") == 0))
+        r->hit = true;
+    return SQLITE_OK;
+}
+
+bool ks_sqlite_reads(const char *path, const char *query, const char *table)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) { sqlite3_close(db); return false; }
+    Reads r = { table, false };
+    sqlite3_set_authorizer(db, reads_cb, &r);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, query, -1, &st, NULL);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return r.hit;
 }
 
 /* ---- the schedule sink ------------------------------------------------------ */

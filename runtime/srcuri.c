@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "source.h"
 
 const char *kr_sources(void)
@@ -26,6 +27,54 @@ bool kr_output_is_table(const char *name) { return name && ks_is_db(name); }
 KrTableOut *kr_table_open(const char *name, FILE *err) { return ks_sink_open(name, err); }
 int kr_table_write(KrTableOut *t, const char *line, size_t len) { return ks_sink_write(t, line, len); }
 int kr_table_close(KrTableOut *t, bool ok) { return ks_sink_close(t, ok); }
+
+/* ---- identity (KrDbId, runtime.h) ---------------------------------------- */
+
+/* t in lower case (ASCII); without the schema prefix drop (a plain name,
+ * "main." or "public.", case-insensitive) */
+static char *canon_table(const char *t, const char *drop, bool fold_quoted)
+{
+    bool plain = ks_plain_table(t);
+    size_t dn = strlen(drop);
+    if (plain && strncasecmp(t, drop, dn) == 0 && t[dn]) t += dn;
+    char *c = strdup(t);
+    for (char *x = c; c && *x && (plain || fold_quoted); x++) *x = (char)tolower((unsigned char)*x);
+    return c;
+}
+
+void kr_db_id(const char *name, KrDbId *id)
+{
+    memset(id, 0, sizeof *id);
+    KsUri u;
+    if (!name || !ks_is_db(name) || ks_uri_split(name, is_pg(name) ? name : name + 7, false, &u, NULL) != 0) return;
+    bool ok;
+    if (is_pg(name)) {
+        id->conn = ks_pg_conn_key(u.base);
+        if (!id->conn) id->conn = strdup(name);      /* (libpq not loaded: the whole name) */
+        ok = id->conn != NULL;
+        id->kind = 2;
+        if (u.table) ok = ok && (id->table = canon_table(u.table, "public.", false)) != NULL;
+    } else {
+        ok = ks_sqlite_file(u.base, &id->path, &id->dev, &id->ino) == 0;
+        id->kind = 1;
+        /* SQLite compares names without (ASCII) case, quoted or not */
+        if (ok && u.table) ok = (id->table = canon_table(u.table, "main.", true)) != NULL;
+    }
+    if (ok && u.query) ok = (id->query = strdup(u.query)) != NULL;
+    ks_uri_free(&u);
+    if (!ok) kr_db_id_free(id);
+}
+
+void kr_db_id_free(KrDbId *id)
+{
+    free(id->conn); free(id->table); free(id->query); free(id->path);
+    memset(id, 0, sizeof *id);
+}
+
+bool kr_db_query_reads(const KrDbId *q, const char *t)
+{
+    return q->kind == 1 && q->query && t && ks_sqlite_reads(q->path, q->query, t);
+}
 
 KsRaw *ks_raw_open(const char *uri, const char *name, FILE *err)
 {

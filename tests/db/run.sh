@@ -100,6 +100,31 @@ check "pg query=, --map, time unit ms: schedule differs" "$EX/expected.csv" "$TM
 "$KAIROS" explain "$POLICY" "$EX/events.csv" --customer c05 >"$TMP/x2" 2>&1
 check "pg: explain differs from the CSV one" "$TMP/x2" "$TMP/x1"
 
+# two spellings of one table are one source (SPEC 6): a plain name in
+# another case, with the default schema, the parameters in another order;
+# given twice, or written by -o while read (which would replace it)
+usage_first() {    # usage_first LABEL EXPECTED_FIRST_LINE CMD...
+    label=$1 exp=$2
+    shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    st=$?
+    if [ "$st" = 2 ] && [ ! -s "$TMP/out" ] && head -n 1 "$TMP/err" | sed "s#$PGDIR#PGDIR#g" | grep -qxF "$exp"; then ok
+    else bad "$label: exit status $st" "$TMP/err"; fi
+}
+URI2="postgresql:///postgres?user=kairos&host=$PGDIR"
+usage_first "pg: one table given twice, in upper case" \
+    "kairos simulate: postgresql:///postgres?host=PGDIR&user=kairos&table=events and postgresql:///postgres?host=PGDIR&user=kairos&table=EVENTS are the same source: its events would be replayed twice" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events" "$URI&table=EVENTS"
+usage_first "pg: one table given twice, as public.events, parameters in another order" \
+    "kairos simulate: postgresql:///postgres?host=PGDIR&user=kairos&table=events and postgresql:///postgres?user=kairos&host=PGDIR&table=public.events are the same source: its events would be replayed twice" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events" "$URI2&table=public.events"
+usage_first "pg: -o onto the table read, spelled otherwise" \
+    "kairos simulate: -o postgresql:///postgres?user=kairos&host=PGDIR&table=Events is also an input (postgresql:///postgres?host=PGDIR&user=kairos&table=events, the same source): writing it would replace what is read" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events" -o "$URI2&table=Events"
+# a quoted name keeps its case: "Events" is another table than events
+"$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events" "$URI&table=%22x%22" >/dev/null 2>"$TMP/err"
+if [ $? = 1 ] && ! grep -q 'same source' "$TMP/err"; then ok; else bad "pg: a quoted name taken for another" "$TMP/err"; fi
+
 # ---- PostgreSQL: the schedule into a table (one transaction) ---------------------
 readback() {
     psql_do -c "\\copy (SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS time, customer, rule, action, survey, channel, attempt, variant FROM $1) TO STDOUT (FORMAT csv, HEADER)"

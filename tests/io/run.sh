@@ -215,6 +215,15 @@ run out-is-input-sqlite-file 2 '^kairos simulate: -o sqlite:ev.csv\?table=s is a
 printf 'policy "inf"\ncap 1 per 30d\nevent purchase { amount: number }\nrule r:\n  ask NPS via email\n  after purchase where amount > 1\n' >"$W/inf.kai"
 run sqlite-real-infinity 0 '' 'sqlite3 inf.sqlite "CREATE TABLE ev(time TEXT, customer TEXT, event TEXT, amount REAL); INSERT INTO ev VALUES (\"2026-03-01T10:00:00Z\", \"a\", \"purchase\", 9e999), (\"2026-03-01T10:00:00Z\", \"b\", \"purchase\", -9e999)" && K simulate inf.kai "sqlite:inf.sqlite?table=ev" >inf.csv'
 check sqlite-real-infinity-schedule '[ "$(cat inf.csv)" = "$(printf "time,customer,rule,action,survey,channel,attempt,variant\n2026-03-01T10:00:00Z,a,r,ask,NPS,email,1,")" ] && [ ! -s .err ]'
+# other spellings of one SQLite table: another case, main., a file: URI; a
+# query that reads the table -o writes (SQLite's authorizer tells)
+run sqlite-table-case 2 '^kairos simulate: -o sqlite:inf.sqlite\?table=EV is also an input \(sqlite:inf.sqlite\?table=ev, the same source\)' 'K simulate inf.kai "sqlite:inf.sqlite?table=ev" -o "sqlite:inf.sqlite?table=EV"'
+run sqlite-table-main 2 'is also an input' 'K simulate inf.kai "sqlite:inf.sqlite?table=ev" -o "sqlite:inf.sqlite?table=main.ev"'
+run sqlite-file-uri 2 'is also an input' 'K simulate inf.kai "sqlite:inf.sqlite?table=ev" -o "sqlite:file:inf.sqlite?table=ev"'
+run sqlite-file-uri-twice 2 '^kairos simulate: sqlite:inf.sqlite\?table=ev and sqlite:file:./inf.sqlite\?table=Ev are the same source' 'K simulate inf.kai "sqlite:inf.sqlite?table=ev" "sqlite:file:./inf.sqlite?table=Ev"'
+run sqlite-query-reads-out 2 '^kairos simulate: -o sqlite:inf.sqlite\?table=ev is also an input \(sqlite:inf.sqlite\?query=SELECT \* FROM EV WHERE 1 reads that table\)' 'K simulate inf.kai "sqlite:inf.sqlite?query=SELECT * FROM EV WHERE 1" -o "sqlite:inf.sqlite?table=ev"'
+run sqlite-query-other-table 0 '' 'K simulate inf.kai "sqlite:inf.sqlite?query=SELECT * FROM ev" -o "sqlite:inf.sqlite?table=sched"'
+check sqlite-table-intact '[ "$(sqlite3 inf.sqlite "SELECT count(*) FROM ev")" = 2 ]'
 # an SQLite query's parameter would be bound to NULL and match nothing
 run sqlite-query-parameter 1 '^sqlite:inf.sqlite\?query=SELECT \* FROM ev WHERE customer = :c: error: query= holds a parameter \(:c\) that nothing binds' 'K simulate inf.kai "sqlite:inf.sqlite?query=SELECT * FROM ev WHERE customer = :c"'
 run sqlite-query-parameter-q 1 'holds a parameter \(\?\)' 'K simulate inf.kai "sqlite:inf.sqlite?query=SELECT * FROM ev WHERE customer = ?"'
