@@ -606,6 +606,18 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
         ki_close(in);
         return NULL;
     }
+    /* a row delivers at most KI_MAX_ATTRS attributes: a policy that reads
+     * more of one event would lose some, which ones depending on the
+     * log's format (SPEC 9.2) */
+    for (uint32_t e = 0; e <= img->nevents; e++) {
+        uint32_t n = c->want_off[e + 1u] - c->want_off[e];
+        if (n <= KI_MAX_ATTRS) continue;
+        uint32_t si = e < img->nevents ? img->events[e] : KB_NONE;
+        if (err) fprintf(err, "kairos: error: the policy reads %u attributes of event `%s`; a replay delivers at most %u "
+                         "of one event\n", n, si < img->nstrings ? img->strings[si] : "?", KI_MAX_ATTRS);
+        ki_close(in);
+        return NULL;
+    }
     for (uint32_t i = 0; i < opt->ninputs; i++) {
         in->nsrcs = i + 1u;
         if (open_src(in, &in->srcs[i], opt->inputs[i]) != 0) { ki_close(in); return NULL; }
