@@ -175,6 +175,9 @@ static char *vformat(const char *fmt, va_list ap)
     if (n < 0) return NULL;
     char *s = malloc((size_t)n + 1);
     if (s) vsnprintf(s, (size_t)n + 1, fmt, ap);
+    /* a message quoting a name of megabytes stays small (SPEC 9.1): cut
+     * between characters, marked "..." */
+    if (s && n > KD_MSG_MAX) memcpy(s + ku_utf8_cut(s, KD_MSG_MAX - 3), "...", 4);
     return s;
 }
 

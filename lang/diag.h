@@ -66,6 +66,9 @@ typedef struct KDiag {
 /* At most this many diagnostics (notes excluded) are kept and printed; the
  * rest are counted and summed up in one line. */
 #define KD_MAX_DIAGS 200
+/* A message or hint longer than this many bytes is cut (it quotes a very
+ * long name): SPEC 9.1. */
+#define KD_MSG_MAX 1000
 
 /* span.src of a diagnostic about a whole file that has no source text. */
 #define KD_NO_SOURCE UINT32_MAX
