@@ -214,9 +214,7 @@ KType kc_event_attr(KCheck *c, const KCtx *x, uint32_t ev, const char *attr, KSp
 
 uint32_t kc_survey_find(KCheck *c, const char *name)
 {
-    for (uint32_t i = 0; i < c->p->nsurveys; i++)
-        if (strcmp(c->p->surveys[i]->survey.name.s, name) == 0) return i;
-    return KC_NONE;
+    return index_get(&c->survey_index, name);
 }
 
 /* The error for an unknown survey or channel n (what: "survey" or
@@ -267,9 +265,7 @@ static void check_channels(KCheck *c, KNameList l)
 
 uint32_t kc_let_find(KCheck *c, const char *name)
 {
-    for (uint32_t i = 0; i < c->p->nlets; i++)
-        if (strcmp(c->p->lets[i]->let.name.s, name) == 0) return i;
-    return KC_NONE;
+    return index_get(&c->let_index, name);
 }
 
 /* Checks a let's body in the neutral context (once), detecting cycles.
@@ -391,19 +387,26 @@ static const Reserved reserved[] = {
     { "consent_revoked", { "channel", NULL }, { KT_STRING, KT_ERROR }, 1 },
 };
 
+/* Appends an attribute to e; the arrays live in the arena, so they grow
+ * by doubling (an event of 40,000 attributes once took 6 GB, each
+ * attribute copying all the ones before it). */
 static void event_add_attr(KCheck *c, KEventInfo *e, uint32_t attr, KType t)
 {
-    uint32_t *na = ka_alloc(&c->p->arena, (e->nattrs + 1) * sizeof *na);
-    KType *nt = ka_alloc(&c->p->arena, (e->nattrs + 1) * sizeof *nt);
-    if (!na || !nt) { oom(c); return; }
-    if (e->nattrs) {
-        memcpy(na, e->attrs, e->nattrs * sizeof *na);
-        memcpy(nt, e->attr_types, e->nattrs * sizeof *nt);
+    if (e->nattrs == e->capattrs) {
+        uint32_t nc = e->capattrs ? e->capattrs * 2 : 8;
+        uint32_t *na = ka_alloc(&c->p->arena, (size_t)nc * sizeof *na);
+        KType *nt = ka_alloc(&c->p->arena, (size_t)nc * sizeof *nt);
+        if (!na || !nt) { oom(c); return; }
+        if (e->nattrs) {
+            memcpy(na, e->attrs, e->nattrs * sizeof *na);
+            memcpy(nt, e->attr_types, e->nattrs * sizeof *nt);
+        }
+        e->attrs = na;
+        e->attr_types = nt;
+        e->capattrs = nc;
     }
-    na[e->nattrs] = attr;
-    nt[e->nattrs] = t;
-    e->attrs = na;
-    e->attr_types = nt;
+    e->attrs[e->nattrs] = attr;
+    e->attr_types[e->nattrs] = t;
     e->nattrs++;
 }
 
@@ -445,19 +448,20 @@ static void declare_event(KCheck *c, KDecl *d)
     KEventInfo *e = &c->p->events[id];
     e->declared = true;
     e->decl = d;
+    uint32_t reserved = e->nattrs;           /* a reserved event's own attributes */
+    KIndex seen = { 0 };                     /* name -> first declaration in d */
     for (uint32_t i = 0; i < d->event.nattrs; i++) {
         KAttrDecl *a = &d->event.attrs[i];
-        bool dup = false;
-        for (uint32_t j = 0; j < i; j++)
-            if (strcmp(d->event.attrs[j].name.s, a->name.s) == 0) {
-                kd_error(c->d, a->name.span, "K0311", "attribute `%s` is declared twice", a->name.s);
-                kd_note(c->d, d->event.attrs[j].name.span, "the first declaration is here");
-                dup = true;
-            }
-        if (dup) continue;
+        uint32_t j = index_get(&seen, a->name.s);
+        if (j != KC_NONE) {
+            kd_error(c->d, a->name.span, "K0311", "attribute `%s` is declared twice", a->name.s);
+            kd_note(c->d, d->event.attrs[j].name.span, "the first declaration is here");
+            continue;
+        }
+        if (!index_put(&seen, a->name.s, i)) oom(c);
         uint32_t aid = kc_attr_id(c, a->name.s);
         bool found = false;
-        for (uint32_t k = 0; k < e->nattrs; k++)
+        for (uint32_t k = 0; k < reserved; k++)
             if (e->attrs[k] == aid) {
                 found = true;
                 if (e->attr_types[k] != a->type && a->type != KT_UNTYPED) {
@@ -468,6 +472,7 @@ static void declare_event(KCheck *c, KDecl *d)
             }
         if (!found) event_add_attr(c, e, aid, a->type);
     }
+    index_free(&seen);
 }
 
 static void declare(KCheck *c, KDecl *d, bool policy_file)
@@ -518,6 +523,7 @@ static void declare(KCheck *c, KDecl *d, bool policy_file)
         uint32_t id = kc_survey_find(c, d->survey.name.s);
         if (id != KC_NONE) { dup_decl(c, d->survey.name, p->surveys[id]->survey.name.span, "survey"); break; }
         PUSH(c, p->surveys, p->nsurveys, d);
+        if (p->nsurveys && p->surveys[p->nsurveys - 1] == d && !index_put(&c->survey_index, d->survey.name.s, p->nsurveys - 1)) oom(c);
         break;
     }
     case KDECL_CHANNEL: {
@@ -542,6 +548,7 @@ static void declare(KCheck *c, KDecl *d, bool policy_file)
         uint32_t id = kc_let_find(c, n);
         if (id != KC_NONE) { dup_decl(c, d->let.name, p->lets[id]->let.name.span, "let"); break; }
         PUSH(c, p->lets, p->nlets, d);
+        if (p->nlets && p->lets[p->nlets - 1] == d && !index_put(&c->let_index, n, p->nlets - 1)) oom(c);
         break;
     }
     case KDECL_CAP:
@@ -622,14 +629,15 @@ static void check_rule(KCheck *c, KRule *r)
     }
     /* variants */
     double sum = 0;
+    KIndex seen = { 0 };                     /* name -> first variant of that name */
     for (uint32_t i = 0; i < r->nvariants; i++) {
         KVariant *v = &r->variants[i];
-        for (uint32_t j = 0; j < i; j++)
-            if (strcmp(r->variants[j].name.s, v->name.s) == 0) {
-                kd_error(c->d, v->name.span, "K0507", "variant `%s` is declared twice in this rule", v->name.s);
-                kd_note(c->d, r->variants[j].name.span, "the first one is here");
-                break;
-            }
+        uint32_t j = index_get(&seen, v->name.s);
+        if (j != KC_NONE) {
+            kd_error(c->d, v->name.span, "K0507", "variant `%s` is declared twice in this rule", v->name.s);
+            kd_note(c->d, r->variants[j].name.span, "the first one is here");
+        } else if (!index_put(&seen, v->name.s, i))
+            oom(c);
         if (v->has_channel) check_channel(c, v->channel);
         double before = sum;
         sum += v->pct;
@@ -638,6 +646,7 @@ static void check_rule(KCheck *c, KRule *r)
             kd_hint(c->d, "the arms share 100%% of customers; what is left over is the holdout");
         }
     }
+    index_free(&seen);
     /* warnings: caps */
     if (!r->is_task) {
         if (!r->cap_span.hi && p->ncaps == 0) {
@@ -767,6 +776,8 @@ static KProgram *load(KProgram *p, const char *name, const KlOptions *opt, KDiag
     index_free(&c.event_index);
     index_free(&c.attr_index);
     index_free(&c.rule_index);
+    index_free(&c.survey_index);
+    index_free(&c.let_index);
     return p;
 }
 

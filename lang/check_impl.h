@@ -39,7 +39,7 @@ typedef struct KCheck {
     uint32_t *event_uses;         /* per event id: number of uses */
     uint32_t cap_events;
     unsigned depth;               /* let nesting while checking use sites */
-    KIndex event_index, attr_index, rule_index;   /* name -> id */
+    KIndex event_index, attr_index, rule_index, survey_index, let_index;   /* name -> id */
     uint64_t *let_size;           /* per let: its nodes with its lets written out (arena) */
     uint32_t *let_need;           /* per let: stack its code needs + 1, 0 = not known (arena) */
     uint64_t expanded, max_expanded;   /* let nodes written out at use sites so far; the budget */

@@ -44,7 +44,7 @@ typedef struct KEventInfo {
     KDecl *decl;                  /* NULL if undeclared */
     uint32_t *attrs;              /* declared attributes: attribute ids */
     KType *attr_types;
-    uint32_t nattrs;
+    uint32_t nattrs, capattrs;    /* capattrs: room in attrs/attr_types (arena) */
     KSpan first_use;
 } KEventInfo;
 
