@@ -209,9 +209,12 @@ static void vadd(KDiags *d, KSeverity sev, KSpan span, const char *code, bool at
     }
     if (sev != KD_NOTE) d->last_dropped = false;
     char *msg = vformat(fmt, ap);
-    if (!msg) return;
-    KDiag *g = push_diag(d);
-    if (!g) { free(msg); return; }
+    KDiag *g = msg ? push_diag(d) : NULL;
+    if (!g) {                   /* out of memory: kd_print still says so */
+        free(msg);
+        if (sev != KD_NOTE) d->lost++;
+        return;
+    }
     g->sev = sev;
     g->span = span;
     g->code = code;
@@ -506,6 +509,7 @@ void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color)
 {
     uint32_t n;
     uint32_t *idx = sorted(d, &n);
+    if (!idx) n = d->n;     /* out of memory: unsorted, but every diagnostic still printed */
     if (fmt == KD_FMT_SARIF) {
         /* one file's log, URIs relative to the current directory */
         free(idx);
@@ -521,8 +525,9 @@ void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color)
     size_t mlen = 0;
     FILE *mem = open_memstream(&mbuf, &mlen);
     FILE *w = mem ? mem : out;
+    uint32_t block = 0;         /* first diagnostic of the block rendered in memory */
     for (uint32_t k = 0; k < n; k++) {
-        const KDiag *g = &d->v[idx[k]];
+        const KDiag *g = &d->v[idx ? idx[k] : k];
         switch (fmt) {
         case KD_FMT_TEXT: print_text(d, g, w, color); break;
         case KD_FMT_JSON: print_json(d, g, w); break;
@@ -530,18 +535,36 @@ void kd_print(const KDiags *d, FILE *out, KDiagFormat fmt, bool color)
         case KD_FMT_SARIF: break;
         }
         if (mem && (k % 256 == 255 || k + 1 == n)) {
-            fflush(mem);
+            if (fflush(mem) != 0 || ferror(mem)) {
+                /* out of memory (the policy took it all): the block again,
+                 * straight to out, so that the error is still seen */
+                fclose(mem);
+                free(mbuf);
+                mem = NULL;
+                w = out;
+                k = block - 1;
+                continue;
+            }
             fwrite(mbuf, 1, mlen, out);
             rewind(mem);
             fflush(mem);
+            block = k + 1;
         }
     }
     if (mem) {
         fclose(mem);
         free(mbuf);
     }
+    if (d->lost && fmt != KD_FMT_JSON) {
+        const char *file = d->sources && d->sources->n ? d->sources->v[0].name : "kairos";
+        char what[64];
+        if (d->lost == 1) snprintf(what, sizeof what, "a diagnostic could not be recorded");
+        else snprintf(what, sizeof what, "%u diagnostics could not be recorded", d->lost);
+        if (fmt == KD_FMT_TEXT) fprintf(out, "%s: error: out of memory (%s)\n", file, what);
+        else fprintf(out, "::error title=kairos::out of memory (%s)\n", what);
+    }
     if (d->dropped && n > 0) {
-        const KDiag *last = &d->v[idx[n - 1]];
+        const KDiag *last = &d->v[idx ? idx[n - 1] : n - 1];
         const char *file = file_of(d, last);
         if (fmt == KD_FMT_TEXT)
             fprintf(out, "%s: note: %u more diagnostics not shown\n", file, d->dropped);

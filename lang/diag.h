@@ -81,6 +81,7 @@ typedef struct KDiags {
     uint32_t dropped;   /* diagnostics not kept beyond KD_MAX_DIAGS (still counted) */
     uint32_t dropped_warnings;  /* of which warnings */
     uint32_t nnotes;
+    uint32_t lost;      /* diagnostics not recorded for want of memory (counted) */
     bool last_dropped;
     bool mute_warnings; /* warnings (with their hints and notes) are not recorded */
     bool mute_notes;    /* notes that stand alone (lints such as K0707) are not recorded;
