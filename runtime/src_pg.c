@@ -7,6 +7,10 @@
  * the parsing, memory stays flat.  timestamp with time zone columns are
  * rendered as RFC 3339 (to_json) so that they read as times.
  *
+ * The query is sent without what trails its last token (a ';', blanks,
+ * comments: sql_len), and a position in a server message is counted back
+ * from the text sent (COPY (...) around it) to the user's query.
+ *
  * Sink: one transaction: CREATE TABLE IF NOT EXISTS, DELETE FROM, COPY
  * FROM STDIN (FORMAT csv, HEADER), COMMIT only when the run succeeded.
  */
@@ -89,6 +93,8 @@ typedef struct PgRaw {
     FILE *err;
     PGconn *conn;
     char *sql;                      /* the query, for messages */
+    long sent;                      /* its characters sent (what trails its last token is not) */
+    long shift;                     /* characters before it in what is run: COPY (, a SELECT */
     char *chunk; size_t clen, cpos; /* the row being handed over */
     bool done;
 } PgRaw;
@@ -102,15 +108,87 @@ static void pg_message(const char *m, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)(n > 300 ? 300 : n), m);
 }
 
-static void result_error(PgRaw *p, PGresult *res, const char *what, long shift)
+/* The server's position (characters, 1-based, in the statement run: the
+ * query, or COPY (...) around it) as a position in the user's query: none
+ * when it falls in the text before the query, the query's end when after. */
+static void result_error(PgRaw *p, PGresult *res, const char *what)
 {
     char m[400];
     const char *prim = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     pg_message(prim ? prim : res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn), m, sizeof m);
     const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
-    long at = pos ? strtol(pos, NULL, 10) - shift : 0;
-    if (at < 0) at = 0;
+    long at = pos ? strtol(pos, NULL, 10) - p->shift : 0;
+    if (at < 1) at = 0;
+    else if (at > p->sent + 1) at = p->sent + 1;
     ks_sql_error(p->err, p->name, p->sql, at, "%s: %s", what, m);
+}
+
+static long utf8_chars(const char *s, size_t n)
+{
+    long c = 0;
+    for (size_t i = 0; i < n; i++) if (((unsigned char)s[i] & 0xC0u) != 0x80u) c++;
+    return c;
+}
+
+static bool ident_char(unsigned char c) { return isalnum(c) || c == '_' || c == '$' || c >= 0x80; }
+
+/* sql_len -- the bytes of q up to the end of its last token that is not a
+ * ';' (PostgreSQL's lexing: blanks, -- and nested slash-star comments;
+ * '...', E'...' with backslashes, "...", $tag$...$tag$ are tokens), so
+ * that a trailing ';' followed by blanks or comments goes, and a query of
+ * only those is 0.  What does not close (a string, a comment) runs to the
+ * end and is kept: the server reports it. */
+static size_t sql_len(const char *q)
+{
+    size_t i = 0, end = 0, n = strlen(q);
+    while (i < n) {
+        unsigned char c = (unsigned char)q[i];
+        if (isspace(c) || c == ';') { i++; continue; }
+        if (c == '-' && q[i + 1] == '-') { i += strcspn(q + i, "\n"); continue; }
+        if (c == '/' && q[i + 1] == '*') {
+            size_t j = i + 2;
+            int depth = 1;
+            while (j < n && depth > 0) {
+                if (q[j] == '/' && q[j + 1] == '*') { depth++; j += 2; }
+                else if (q[j] == '*' && q[j + 1] == '/') { depth--; j += 2; }
+                else j++;
+            }
+            if (depth > 0) return n;            /* unterminated: the server says so */
+            i = j;
+            continue;
+        }
+        size_t j = i + 1;
+        if (c == '\'' || c == '"' || ((c == 'e' || c == 'E') && q[i + 1] == '\'')) {
+            bool bs = c != '"' && c != '\'';  /* E'...': backslash escapes */
+            char quote = (char)(c == '"' ? '"' : '\'');
+            if (bs) j++;
+            for (;;) {
+                if (j >= n) return n;
+                if (bs && q[j] == '\\' && j + 1 < n) { j += 2; continue; }
+                if (q[j] == quote) {
+                    if (q[j + 1] == quote) { j += 2; continue; }
+                    j++;
+                    break;
+                }
+                j++;
+            }
+        } else if (c == '$' && (q[i + 1] == '$' || ((isalpha((unsigned char)q[i + 1]) || q[i + 1] == '_' || (unsigned char)q[i + 1] >= 0x80)))) {
+            size_t t = i + 1;                     /* $tag$ ... $tag$, or a $ of something else */
+            while (t < n && q[t] != '$' && ident_char((unsigned char)q[t])) t++;
+            if (t < n && q[t] == '$') {
+                size_t tl = t + 1 - i;
+                const char *close = NULL;
+                for (const char *x = q + t + 1; (x = strchr(x, '$')) != NULL; x++)
+                    if (strncmp(x, q + i, tl) == 0) { close = x; break; }
+                if (!close) return n;
+                j = (size_t)(close - q) + tl;
+            } else j = t;
+        } else if (ident_char(c)) {
+            while (j < n && ident_char((unsigned char)q[j])) j++;
+        }
+        i = end = j;
+    }
+    return end;
 }
 
 static long pg_read(KsRaw *r, char *buf, size_t cap)
@@ -141,7 +219,7 @@ static long pg_read(KsRaw *r, char *buf, size_t cap)
         PGresult *res = PQgetResult(p->conn);
         bool ok = n == -1 && res && PQresultStatus(res) == PGRES_COMMAND_OK;
         if (!ok) {
-            result_error(p, res, "query failed", 0);
+            result_error(p, res, "query failed");
             PQclear(res);
             return -1;
         }
@@ -240,32 +318,38 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
     p->base.close = pg_close;
     p->name = name;
     p->err = err;
-    char *copy = NULL, *cols = NULL;
+    char *copy = NULL, *cols = NULL, *q = NULL;
     PGresult *res = NULL;
     if (!(p->conn = connect_to(name, u.base, err))) goto fail;
     if (u.table) {
         char *t = table_sql(p->conn, u.table);
         p->sql = t ? sprintf_alloc("SELECT * FROM %s", t, NULL) : NULL;
         free(t);
+        q = p->sql ? strdup(p->sql) : NULL;
     } else {
-        /* without a trailing semicolon: the query goes inside COPY (...) */
-        size_t n = strlen(u.query);
-        while (n > 0 && (u.query[n - 1] == ';' || isspace((unsigned char)u.query[n - 1]))) n--;
+        /* the query as given in messages; sent without a trailing ';' and
+         * the blanks and comments after it (it goes inside COPY (...)) */
+        size_t n = sql_len(u.query);
         if (n == 0) {
             if (err) fprintf(err, "%s: error: query= holds no statement\n", name);
             goto fail;
         }
-        p->sql = strndup(u.query, n);
+        p->sql = strdup(u.query);
+        q = strndup(u.query, n);
     }
-    if (!p->sql) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }
-    res = PQprepare(p->conn, "", p->sql, 0, NULL);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) { result_error(p, res, "query error", 0); goto fail; }
+    if (!p->sql || !q) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }
+    p->sent = utf8_chars(q, strlen(q));
+    res = PQprepare(p->conn, "", q, 0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) { result_error(p, res, "query error"); goto fail; }
     PQclear(res);
     res = PQdescribePrepared(p->conn, "");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) { result_error(p, res, "query error", 0); goto fail; }
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) { result_error(p, res, "query error"); goto fail; }
     int nf = PQnfields(res);
     bool wrap = false;
-    for (int i = 0; i < nf; i++) wrap |= PQftype(res, i) == OID_TIMESTAMPTZ;
+    for (int i = 0; i < nf; i++) {
+        Oid t = PQftype(res, i);
+        wrap |= t == OID_TIMESTAMPTZ;
+    }
     /* two columns of one name: the header's "duplicate column" (5.6), as the
      * query gives it (the wrapper would only name them ambiguous) */
     for (int i = 0; i < nf && wrap; i++)
@@ -277,23 +361,32 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
         for (int i = 0; i < nf && cols; i++) {
             char *id = PQescapeIdentifier(p->conn, PQfname(res, i), strlen(PQfname(res, i)));
             if (!id) { free(cols); cols = NULL; break; }
-            size_t need = len + 3u * strlen(id) + 40u;
+            size_t need = len + 4u * strlen(id) + 120u;
             if (need > cap) {
                 while (cap < need) cap *= 2;
                 char *nc = realloc(cols, cap);
                 if (!nc) { PQfreemem(id); free(cols); cols = NULL; break; }
                 cols = nc;
             }
-            if (PQftype(res, i) == OID_TIMESTAMPTZ)
-                len += (size_t)snprintf(cols + len, cap - len, "%sto_json(%s)#>>'{}' AS %s", i ? ", " : "", id, id);
-            else
-                len += (size_t)snprintf(cols + len, cap - len, "%s%s", i ? ", " : "", id);
+            const char *sep = i ? ", " : "";
+            switch (PQftype(res, i)) {
+            case OID_TIMESTAMPTZ:           /* RFC 3339, a time (5.5) */
+                len += (size_t)snprintf(cols + len, cap - len, "%sto_json(%s)#>>'{}' AS %s", sep, id, id);
+                break;
+            default:
+                len += (size_t)snprintf(cols + len, cap - len, "%s%s", sep, id);
+            }
             PQfreemem(id);
         }
-        if (cols) copy = malloc(strlen(cols) + strlen(p->sql) + 100u);
-        if (copy) sprintf(copy, "COPY (SELECT %s FROM (%s\n) AS kairos_q) TO STDOUT (FORMAT csv, HEADER)", cols, p->sql);
+        if (cols) copy = malloc(strlen(cols) + strlen(q) + 100u);
+        if (copy) {
+            int at = sprintf(copy, "COPY (SELECT %s FROM (", cols);
+            p->shift = utf8_chars(copy, (size_t)at);  /* the characters before the query */
+            sprintf(copy + at, "%s) AS kairos_q) TO STDOUT (FORMAT csv, HEADER)", q);
+        }
     } else {
-        copy = sprintf_alloc("COPY (%s\n) TO STDOUT (FORMAT csv, HEADER)", p->sql, NULL);   /* \n: a last line's -- comment ends */
+        copy = sprintf_alloc("COPY (%s) TO STDOUT (FORMAT csv, HEADER)", q, NULL);
+        p->shift = 6;                   /* "COPY (" */
     }
     PQclear(res);
     res = NULL;
@@ -302,16 +395,18 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
     res = PQexec(p->conn, "SET TimeZone = 'UTC'");
     PQclear(res);
     res = PQexec(p->conn, copy);
-    if (PQresultStatus(res) != PGRES_COPY_OUT) { result_error(p, res, "query error", 0); goto fail; }
+    if (PQresultStatus(res) != PGRES_COPY_OUT) { result_error(p, res, "query error"); goto fail; }
     PQclear(res);
     free(copy);
     free(cols);
+    free(q);
     ks_uri_free(&u);
     return &p->base;
 fail:
     if (res) PQclear(res);          /* (libpq may not be loaded) */
     free(copy);
     free(cols);
+    free(q);
     ks_uri_free(&u);
     pg_close(&p->base);
     return NULL;

@@ -139,13 +139,25 @@ fi
 if "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "$URI&table=schedule" 2>"$TMP/err" && [ ! -s "$TMP/err" ]; then ok
 else bad "pg -o into an existing table: a message on standard error" "$TMP/err"
 fi
-# a query whose last line ends in a -- comment (the COPY around it goes on
-# on a line of its own)
+# a query whose last line ends in a -- comment (left out of the COPY around it)
 "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT * FROM events -- every row" >"$TMP/s7.csv" 2>"$TMP/err" ||
     bad "pg query= ending in a -- comment failed" "$TMP/err"
 check "pg query= ending in a -- comment: schedule differs" "$EX/expected.csv" "$TMP/s7.csv"
 check_err "pg: no statement" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=;: error: query= holds no statement" \
     "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=;"
+# what trails the query's last token -- a ';', blanks, comments -- is left
+# out of the COPY (...) around it; a query of nothing else is one error
+"$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT * FROM events; -- every row" >"$TMP/s8.csv" 2>"$TMP/err" ||
+    bad "pg query= ending in '; -- comment' failed" "$TMP/err"
+check "pg query= ending in '; -- comment': schedule differs" "$EX/expected.csv" "$TMP/s8.csv"
+"$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT * FROM events WHERE event <> ';--' /* a /* nested */ one */ ;
+  /* then */ ; -- and the end" >"$TMP/s9.csv" 2>"$TMP/err" ||
+    bad "pg query= ending in ';', comments on two lines failed" "$TMP/err"
+check "pg query= ending in ';', comments on two lines: schedule differs" "$EX/expected.csv" "$TMP/s9.csv"
+check_err "pg: only a comment" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=-- nothing: error: query= holds no statement" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=-- nothing"
+check_err "pg: only comments and ';'" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=/* a */ ; -- b: error: query= holds no statement" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=/* a */ ; -- b"
 # a failed run leaves the table as it was
 printf 'time,customer,event\n2026-03-01T00:00:00Z,c1,purchase\nnot-a-time,c2,purchase\n' >"$TMP/bad.csv"
 "$KAIROS" simulate --no-progress "$POLICY" "$TMP/bad.csv" -o "$URI&table=schedule" >/dev/null 2>&1
@@ -229,6 +241,22 @@ check_err "pg: -o with query=" 1 "postgresql:///postgres?host=PGDIR&user=kairos&
     "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "$URI&query=SELECT 1"
 check_err "pg: table= and query=" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=events&query=SELECT 1: error: give table=NAME or query=SQL, not both" \
     "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events&query=SELECT 1"
+# an error the server finds in the COPY (SELECT ... FROM (query) ...) around
+# the query (an INSERT is no subquery) has its caret in the query as written,
+# the wrapper's characters (a column name not ASCII among them) counted back
+psql_do -c 'CREATE TABLE events_wide (time timestamptz, customer text, event text, "größe" double precision)' >"$TMP/psql.log" 2>&1 ||
+    bad "pg: CREATE TABLE events_wide" "$TMP/psql.log"
+check_err "pg: a caret in the query inside COPY (...)" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=INSERT INTO events_wide (customer) VALUES ('c') RETURNING *; -- x: error: query error: syntax error at or near \"INTO\"
+      | INSERT INTO events_wide (customer) VALUES ('c') RETURNING *; -- x
+      |        ^" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=INSERT INTO events_wide (customer) VALUES ('c') RETURNING *; -- x"
+check_err "pg: a caret on the query's second line, inside COPY (...)" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=-- one more
+  INSERT INTO events_wide (customer) VALUES ('c') RETURNING *: error: query error: syntax error at or near \"INTO\"
+      |   INSERT INTO events_wide (customer) VALUES ('c') RETURNING *
+      |          ^" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=-- one more
+  INSERT INTO events_wide (customer) VALUES ('c') RETURNING *"
+
 
 # ---- SQLite ------------------------------------------------------------------------
 DB="$TMP/events.db"
