@@ -4,8 +4,10 @@
  * Source: the query (table=NAME: SELECT * FROM NAME) is prepared to learn
  * its columns (errors shown with their position), then streamed with
  * COPY (...) TO STDOUT (FORMAT csv, HEADER): the CSV reader (csv.c) does
- * the parsing, memory stays flat.  timestamp with time zone columns are
- * rendered as RFC 3339 (to_json) so that they read as times.
+ * the parsing, memory stays flat.  Some columns are rendered otherwise
+ * than COPY would, in a SELECT around the query, so that they read as the
+ * CSV reader's values (SPEC 5.4): timestamp with time zone as RFC 3339
+ * (to_json), a time; boolean as true/false, a boolean (COPY: t/f).
  *
  * The query is sent without what trails its last token (a ';', blanks,
  * comments: sql_len), and a position in a server message is counted back
@@ -85,6 +87,7 @@ static int pq_load(const char *name, FILE *err)
 #define PQconninfoParse pq.f_PQconninfoParse
 #define PQconninfoFree pq.f_PQconninfoFree
 
+#define OID_BOOL 16
 #define OID_TIMESTAMPTZ 1184
 
 typedef struct PgRaw {
@@ -348,14 +351,14 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
     bool wrap = false;
     for (int i = 0; i < nf; i++) {
         Oid t = PQftype(res, i);
-        wrap |= t == OID_TIMESTAMPTZ;
+        wrap |= t == OID_TIMESTAMPTZ || t == OID_BOOL;
     }
     /* two columns of one name: the header's "duplicate column" (5.6), as the
      * query gives it (the wrapper would only name them ambiguous) */
     for (int i = 0; i < nf && wrap; i++)
         for (int j = 0; j < i && wrap; j++) wrap = strcmp(PQfname(res, i), PQfname(res, j)) != 0;
     if (wrap) {
-        /* SELECT "a", to_json("t")#>>'{}' AS "t", ... FROM (query) AS kairos_q */
+        /* SELECT "a", to_json("t")#>>'{}' AS "t", "b"::text AS "b" FROM (query) AS kairos_q */
         size_t cap = 64, len = 0;
         cols = malloc(cap);
         for (int i = 0; i < nf && cols; i++) {
@@ -372,6 +375,9 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
             switch (PQftype(res, i)) {
             case OID_TIMESTAMPTZ:           /* RFC 3339, a time (5.5) */
                 len += (size_t)snprintf(cols + len, cap - len, "%sto_json(%s)#>>'{}' AS %s", sep, id, id);
+                break;
+            case OID_BOOL:                  /* true/false, a boolean (5.4); COPY: t/f */
+                len += (size_t)snprintf(cols + len, cap - len, "%s%s::text AS %s", sep, id, id);
                 break;
             default:
                 len += (size_t)snprintf(cols + len, cap - len, "%s%s", sep, id);

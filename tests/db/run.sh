@@ -257,6 +257,25 @@ check_err "pg: a caret on the query's second line, inside COPY (...)" 1 "postgre
     "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=-- one more
   INSERT INTO events_wide (customer) VALUES ('c') RETURNING *"
 
+# ---- PostgreSQL: values read as the CSV reader reads them (SPEC 5.13) ---------------
+# a boolean column arrives as true/false, booleans (5.4), not COPY's t/f
+# (strings); also when it is the only column rendered so (time as text
+# here), and through a domain
+printf 'time,customer,event,flag\n2026-05-01T10:00:00Z,a,purchase,true\n2026-05-01T10:00:00Z,c,purchase,false\n2026-05-01T10:00:00Z,e,purchase,\n' >"$TMP/flags.csv"
+psql_do >"$TMP/psql.log" 2>&1 <<SQL || bad "pg: loading the boolean table" "$TMP/psql.log"
+CREATE TABLE flags (time text, customer text, event text, flag boolean);
+\copy flags FROM '$TMP/flags.csv' (FORMAT csv, HEADER)
+CREATE DOMAIN yesno AS boolean;
+SQL
+BOOLPOL="$ROOT/tests/golden/csv-booleans/policy.kai"
+"$KAIROS" simulate --no-progress "$BOOLPOL" "$TMP/flags.csv" >"$TMP/b0.csv" 2>&1
+if grep -q '^2026-05-01T10:00:00Z,a,r1,ask,NPS,' "$TMP/b0.csv" && grep -q ',c,r4,task,check,' "$TMP/b0.csv"; then ok
+else bad "pg boolean: the CSV file's schedule has no r1 for a or r4 for c" "$TMP/b0.csv"; fi
+"$KAIROS" simulate --no-progress "$BOOLPOL" "$URI&table=flags" >"$TMP/b1.csv" 2>&1
+check "pg boolean column: schedule differs from the CSV one" "$TMP/b0.csv" "$TMP/b1.csv"
+"$KAIROS" simulate --no-progress "$BOOLPOL" "$URI&query=SELECT time, customer, event, flag::yesno AS flag FROM flags" >"$TMP/b2.csv" 2>&1
+check "pg boolean domain: schedule differs from the CSV one" "$TMP/b0.csv" "$TMP/b2.csv"
+
 
 # ---- SQLite ------------------------------------------------------------------------
 DB="$TMP/events.db"
