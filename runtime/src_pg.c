@@ -7,7 +7,9 @@
  * the parsing, memory stays flat.  Some columns are rendered otherwise
  * than COPY would, in a SELECT around the query, so that they read as the
  * CSV reader's values (SPEC 5.4): timestamp with time zone as RFC 3339
- * (to_json), a time; boolean as true/false, a boolean (COPY: t/f).
+ * (to_json), a time; boolean as true/false, a boolean (COPY: t/f);
+ * real, double precision and numeric infinities as 1e999/-1e999, a number
+ * (COPY: Infinity, a string), as the SQLite source renders them.
  *
  * The query is sent without what trails its last token (a ';', blanks,
  * comments: sql_len), and a position in a server message is counted back
@@ -88,7 +90,10 @@ static int pq_load(const char *name, FILE *err)
 #define PQconninfoFree pq.f_PQconninfoFree
 
 #define OID_BOOL 16
+#define OID_FLOAT4 700
+#define OID_FLOAT8 701
 #define OID_TIMESTAMPTZ 1184
+#define OID_NUMERIC 1700
 
 typedef struct PgRaw {
     KsRaw base;
@@ -351,14 +356,15 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
     bool wrap = false;
     for (int i = 0; i < nf; i++) {
         Oid t = PQftype(res, i);
-        wrap |= t == OID_TIMESTAMPTZ || t == OID_BOOL;
+        wrap |= t == OID_TIMESTAMPTZ || t == OID_BOOL || t == OID_FLOAT4 || t == OID_FLOAT8 || t == OID_NUMERIC;
     }
     /* two columns of one name: the header's "duplicate column" (5.6), as the
      * query gives it (the wrapper would only name them ambiguous) */
     for (int i = 0; i < nf && wrap; i++)
         for (int j = 0; j < i && wrap; j++) wrap = strcmp(PQfname(res, i), PQfname(res, j)) != 0;
     if (wrap) {
-        /* SELECT "a", to_json("t")#>>'{}' AS "t", "b"::text AS "b" FROM (query) AS kairos_q */
+        /* SELECT "a", to_json("t")#>>'{}' AS "t", "b"::text AS "b",
+         * CASE "x"::text WHEN 'Infinity' ... END AS "x" FROM (query) AS kairos_q */
         size_t cap = 64, len = 0;
         cols = malloc(cap);
         for (int i = 0; i < nf && cols; i++) {
@@ -378,6 +384,12 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
                 break;
             case OID_BOOL:                  /* true/false, a boolean (5.4); COPY: t/f */
                 len += (size_t)snprintf(cols + len, cap - len, "%s%s::text AS %s", sep, id, id);
+                break;
+            case OID_FLOAT4: case OID_FLOAT8: case OID_NUMERIC:
+                /* an infinity as a number (5.4), as SQLite's; NaN stays NaN, a string */
+                len += (size_t)snprintf(cols + len, cap - len,
+                                        "%sCASE %s::text WHEN 'Infinity' THEN '1e999' WHEN '-Infinity' THEN '-1e999' "
+                                        "ELSE %s::text END AS %s", sep, id, id, id);
                 break;
             default:
                 len += (size_t)snprintf(cols + len, cap - len, "%s%s", sep, id);

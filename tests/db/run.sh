@@ -276,6 +276,37 @@ check "pg boolean column: schedule differs from the CSV one" "$TMP/b0.csv" "$TMP
 "$KAIROS" simulate --no-progress "$BOOLPOL" "$URI&query=SELECT time, customer, event, flag::yesno AS flag FROM flags" >"$TMP/b2.csv" 2>&1
 check "pg boolean domain: schedule differs from the CSV one" "$TMP/b0.csv" "$TMP/b2.csv"
 
+# real, double precision and numeric infinities arrive as 1e999 / -1e999,
+# numbers (5.4), as the SQLite source gives them (COPY: Infinity, a string);
+# NaN stays NaN, a string as in a CSV file, which a rule reads as unknown
+# (with the same warning as from the CSV file)
+cat >"$TMP/inf.kai" <<'KAI'
+policy "inf"
+cap 1 per 1d
+event purchase { x: number, r: number, n: number }
+rule big: task big after purchase if x > 1000000000 and n > 1000000000 and r < -1000000000
+rule small: task small after purchase if x < 2 and n < 2 and r < 1
+rule known: task known after purchase if x <= 0 or x > 0
+KAI
+printf 'time,customer,event,x,r,n\n2026-05-01T10:00:00Z,a,purchase,1e999,-1e999,1e999\n2026-05-01T10:00:00Z,b,purchase,NaN,NaN,NaN\n2026-05-01T10:00:00Z,c,purchase,1.5,0.25,1.50\n' >"$TMP/inf.csv"
+psql_do >"$TMP/psql.log" 2>&1 <<SQL || bad "pg: loading the infinities" "$TMP/psql.log"
+CREATE TABLE nums (time text, customer text, event text, x double precision, r real, n numeric);
+INSERT INTO nums VALUES ('2026-05-01T10:00:00Z', 'a', 'purchase', 'Infinity', '-Infinity', 'Infinity'),
+                        ('2026-05-01T10:00:00Z', 'b', 'purchase', 'NaN', 'NaN', 'NaN'),
+                        ('2026-05-01T10:00:00Z', 'c', 'purchase', 1.5, 0.25, 1.50);
+SQL
+"$KAIROS" simulate --no-progress "$TMP/inf.kai" "$TMP/inf.csv" >"$TMP/i0.csv" 2>&1
+if grep -q ',a,big,task,big,' "$TMP/i0.csv" && grep -q ',c,small,task,small,' "$TMP/i0.csv" && ! grep -q ',b,known,' "$TMP/i0.csv" \
+   && grep -q '"NaN"' "$TMP/i0.csv"; then ok
+else bad "pg infinities: the CSV file's schedule is not the one expected" "$TMP/i0.csv"; fi
+"$KAIROS" simulate --no-progress "$TMP/inf.kai" "$URI&table=nums" >"$TMP/i1.csv" 2>&1
+check "pg Infinity, -Infinity, NaN: schedule and warnings differ from the CSV ones" "$TMP/i0.csv" "$TMP/i1.csv"
+sqlite3 "$TMP/inf.db" "CREATE TABLE nums (time TEXT, customer TEXT, event TEXT, x REAL, r REAL, n REAL);
+  INSERT INTO nums VALUES ('2026-05-01T10:00:00Z', 'a', 'purchase', 9e999, -9e999, 9e999),
+                          ('2026-05-01T10:00:00Z', 'c', 'purchase', 1.5, 0.25, 1.5);" 2>"$TMP/err" || bad "sqlite3: the infinities" "$TMP/err"
+"$KAIROS" simulate --no-progress "$TMP/inf.kai" "sqlite:$TMP/inf.db?table=nums" >"$TMP/i2.csv" 2>&1
+"$KAIROS" simulate --no-progress "$TMP/inf.kai" "$URI&query=SELECT * FROM nums WHERE customer <> 'b'" >"$TMP/i3.csv" 2>&1
+check "pg infinities: schedule differs from the SQLite one" "$TMP/i2.csv" "$TMP/i3.csv"
 
 # ---- SQLite ------------------------------------------------------------------------
 DB="$TMP/events.db"
