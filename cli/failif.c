@@ -10,9 +10,12 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 #include "cli.h"
+#include "runtime/runtime.h"
 
 enum { OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE };
 static const char *const OPS[] = { "<", "<=", ">", ">=", "==", "!=" };
+
+static int field_value(yajl_val v, const CliFailIf *f, double *out, char *used, size_t cap);
 
 int cli_fail_if_parse(const char *expr, CliFailIf *f)
 {
@@ -53,6 +56,22 @@ int cli_fail_if_parse(const char *expr, CliFailIf *f)
     p = end;
     while (isspace((unsigned char)*p)) p++;
     if (*p) goto bad;
+    /* the field, before the run (which may take minutes): is it a number
+     * of the summary kr_diff writes? */
+    char *shape = kr_diff_summary_shape();
+    yajl_val v = shape ? yajl_tree_parse(shape, NULL, 0) : NULL;
+    free(shape);
+    if (v) {
+        double x;
+        char used[160];
+        int known = field_value(v, f, &x, used, sizeof used);
+        yajl_tree_free(v);
+        if (known != 0) {
+            cli_usage_error("diff", "--fail-if '%s': the summary has no number '%s' (its fields: SPEC.md 6.3, "
+                            "e.g. rows.added, gaining.customers, pressure.max, moved.sends)", expr, f->field);
+            return -1;
+        }
+    }
     return 0;
 bad:
     cli_usage_error("diff", "--fail-if takes FIELD OP NUMBER with OP one of < <= > >= == !=, "

@@ -696,6 +696,24 @@ static void json_out(const Diff *d, const Summary *sm, const char *on, const cha
     fputs("}\n", f);
 }
 
+/* The JSON summary of a diff of no customer: every field of SPEC 6.3, for
+ * checking the fields of --fail-if before a run (the one writer above is
+ * the one list of them). */
+char *kr_diff_summary_shape(void)
+{
+    Diff d;
+    Summary sm;
+    memset(&d, 0, sizeof d);
+    memset(&sm, 0, sizeof sm);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    json_out(&d, &sm, "", "", f);
+    if (fclose(f) != 0) { free(buf); return NULL; }
+    return buf;
+}
+
 /* ---- the command ---------------------------------------------------------------- */
 
 int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, const KrOptions *opt,

@@ -121,6 +121,9 @@ typedef struct KrDiffOptions {
  * or 1 after a message on err (then *out is NULL). */
 int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, const KrOptions *opt,
             char **out, size_t *outlen, bool *changed, FILE *err);
+/* The JSON summary kr_diff writes, for no customer (malloc'ed; NULL: no
+ * memory): its fields are the ones --fail-if may name. */
+char *kr_diff_summary_shape(void);
 
 typedef enum { KR_READ_TEXT = 0, KR_READ_CSV, KR_READ_JSON } KrReadFormat;
 typedef struct KrReadoutOptions {
