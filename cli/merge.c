@@ -338,12 +338,32 @@ static int check_row(Input *in, const KImage *img)
     }
     if (f[7].n == 0 && rule->nvariants > 0)
         return fail(in, "no variant, but rule \"%s\" of the policy declares variants", rname);
+    uint32_t v = KB_NONE;
     if (f[7].n > 0) {
-        uint32_t v;
         for (v = 0; v < rule->nvariants; v++)
             if (field_is(&f[7], img->strings[rule->variants[v].name])) break;
         if (v == rule->nvariants)
             return fail(in, "a variant that rule \"%s\" of the policy does not declare", rname);
+    }
+    /* what the replay can write for this attempt (SPEC 4.4): an attempt of
+     * the rule's chain, a reminder only after the first attempt, on the
+     * channel of that attempt (the variant's for the first) */
+    char msg[400];
+    if (in->attempt > rule->nattempts) {
+        snprintf(msg, sizeof msg, "attempt %u: rule \"%.100s\" of the policy has %u attempt%s", in->attempt,
+                 rname, rule->nattempts, rule->nattempts == 1 ? "" : "s");
+        return fail(in, "%s", msg);
+    }
+    if (in->attempt == 1 && field_is(&f[3], "remind")) {
+        snprintf(msg, sizeof msg, "a remind at attempt 1 (rule \"%.100s\"): a reminder follows a sent attempt", rname);
+        return fail(in, "%s", msg);
+    }
+    uint32_t want = in->attempt == 1 && v != KB_NONE && rule->variants[v].channel != KB_NONE
+                  ? rule->variants[v].channel : rule->attempts[in->attempt - 1].channel;
+    if (ch != want && want < img->nchannels) {
+        snprintf(msg, sizeof msg, "channel \"%.100s\": attempt %u of rule \"%.100s\" of the policy goes on \"%.100s\"",
+                 img->strings[img->channels[ch]], in->attempt, rname, img->strings[img->channels[want]]);
+        return fail(in, "%s", msg);
     }
     in->rule = r;
     return 0;

@@ -1,0 +1,1 @@
+merge merge/chain/p.kai merge/chain/attempt4.csv

@@ -1,0 +1,1 @@
+merge merge/chain/p.kai merge/chain/channel2.csv
