@@ -1,10 +1,12 @@
 /* src_pg.c -- PostgreSQL (libpq) as an event source and a schedule sink
  * (SPEC.md 5.13).
  *
- * Source: the query (table=NAME: SELECT * FROM NAME) is prepared to learn
- * its columns (errors shown with their position), then streamed with
- * COPY (...) TO STDOUT (FORMAT csv, HEADER): the CSV reader (csv.c) does
- * the parsing, memory stays flat.  Some columns are rendered otherwise
+ * Source: in one transaction started READ ONLY (reading never changes
+ * the database), the query (table=NAME: SELECT * FROM NAME) is prepared
+ * to learn its columns (errors shown with their position), then streamed
+ * with COPY (...) TO STDOUT (FORMAT csv, HEADER), sent by the extended
+ * protocol (one statement): the CSV reader (csv.c) does the parsing,
+ * memory stays flat.  Some columns are rendered otherwise
  * than COPY would, in a SELECT around the query, so that they read as the
  * CSV reader's values (SPEC 5.4): timestamp with time zone as RFC 3339
  * (to_json), a time; boolean as true/false, a boolean (COPY: t/f);
@@ -31,7 +33,7 @@
  * linking the other libraries), run by every command, needed by none but
  * these.  Its functions are called through pq, under their own names. */
 #define PQ_FUNCS(X) X(PQclear) X(PQconnectdb) X(PQdescribePrepared) X(PQerrorMessage) \
-    X(PQescapeIdentifier) X(PQexec) X(PQfinish) X(PQfname) X(PQfreemem) X(PQftype)   \
+    X(PQescapeIdentifier) X(PQexec) X(PQexecParams) X(PQfinish) X(PQfname) X(PQfreemem) X(PQftype)   \
     X(PQgetCopyData) X(PQgetResult) X(PQnfields) X(PQprepare) X(PQputCopyData)        \
     X(PQputCopyEnd) X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus)   \
     X(PQstatus) X(PQsetNoticeProcessor) X(PQconninfoParse) X(PQconninfoFree)
@@ -72,6 +74,7 @@ static int pq_load(const char *name, FILE *err)
 #define PQerrorMessage pq.f_PQerrorMessage
 #define PQescapeIdentifier pq.f_PQescapeIdentifier
 #define PQexec pq.f_PQexec
+#define PQexecParams pq.f_PQexecParams
 #define PQfinish pq.f_PQfinish
 #define PQfname pq.f_PQfname
 #define PQfreemem pq.f_PQfreemem
@@ -94,6 +97,8 @@ static int pq_load(const char *name, FILE *err)
 #define OID_FLOAT8 701
 #define OID_TIMESTAMPTZ 1184
 #define OID_NUMERIC 1700
+
+#define SQLSTATE_READ_ONLY "25006"     /* read_only_sql_transaction */
 
 typedef struct PgRaw {
     KsRaw base;
@@ -128,7 +133,12 @@ static void result_error(PgRaw *p, PGresult *res, const char *what)
     long at = pos ? strtol(pos, NULL, 10) - p->shift : 0;
     if (at < 1) at = 0;
     else if (at > p->sent + 1) at = p->sent + 1;
-    ks_sql_error(p->err, p->name, p->sql, at, "%s: %s", what, m);
+    /* the query wrote (DELETE ... RETURNING, a data-modifying WITH): the
+     * server names the statement, which is SELECT for the WITH */
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    bool ro = state && strcmp(state, SQLSTATE_READ_ONLY) == 0;
+    ks_sql_error(p->err, p->name, p->sql, at, "%s: %s%s", what, m,
+                 ro ? " (a source is only read: query= must not change the database)" : "");
 }
 
 static long utf8_chars(const char *s, size_t n)
@@ -316,6 +326,13 @@ char *ks_pg_conn_key(const char *base)
     return key;
 }
 
+/* run_copy -- the COPY by the extended protocol: one statement, whatever
+ * the text holds (PQexec would run "...; DELETE ...; ..." as three). */
+static PGresult *run_copy(PGconn *c, const char *copy)
+{
+    return PQexecParams(c, copy, 0, NULL, NULL, NULL, NULL, 0);
+}
+
 KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
 {
     KsUri u;
@@ -329,6 +346,21 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
     char *copy = NULL, *cols = NULL, *q = NULL;
     PGresult *res = NULL;
     if (!(p->conn = connect_to(name, u.base, err))) goto fail;
+    /* Reading never changes the database: everything from here on runs in
+     * one transaction started READ ONLY, which the query cannot make
+     * read-write (PostgreSQL refuses that after the transaction's first
+     * query), and the query is one statement (PQprepare refuses two, and
+     * the COPY around it goes by the extended protocol, which runs one).
+     * A query that writes (INSERT/UPDATE/DELETE ... RETURNING, a
+     * data-modifying WITH, SELECT ... FOR UPDATE) is refused by the server
+     * before it reads or writes a row.  Times of timestamptz columns in
+     * UTC, whatever the server's default. */
+    res = PQexec(p->conn, "SET TimeZone = 'UTC'");
+    PQclear(res);
+    res = PQexec(p->conn, "BEGIN READ ONLY");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) { result_error(p, res, "cannot start a read-only transaction"); goto fail; }
+    PQclear(res);
+    res = NULL;
     if (u.table) {
         char *t = table_sql(p->conn, u.table);
         p->sql = t ? sprintf_alloc("SELECT * FROM %s", t, NULL) : NULL;
@@ -409,10 +441,7 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
     PQclear(res);
     res = NULL;
     if (!copy) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }
-    /* times of timestamptz columns in UTC, whatever the server's default */
-    res = PQexec(p->conn, "SET TimeZone = 'UTC'");
-    PQclear(res);
-    res = PQexec(p->conn, copy);
+    res = run_copy(p->conn, copy);
     if (PQresultStatus(res) != PGRES_COPY_OUT) { result_error(p, res, "query error"); goto fail; }
     PQclear(res);
     free(copy);

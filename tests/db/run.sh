@@ -241,6 +241,43 @@ check_err "pg: -o with query=" 1 "postgresql:///postgres?host=PGDIR&user=kairos&
     "$KAIROS" simulate --no-progress "$POLICY" "$EX/events.csv" -o "$URI&query=SELECT 1"
 check_err "pg: table= and query=" 1 "postgresql:///postgres?host=PGDIR&user=kairos&table=events&query=SELECT 1: error: give table=NAME or query=SQL, not both" \
     "$KAIROS" simulate --no-progress "$POLICY" "$URI&table=events&query=SELECT 1"
+
+# ---- PostgreSQL: reading never changes the database (SPEC 5.13 "Read only") --
+# the source runs in a transaction started READ ONLY: a query that writes
+# is refused by the server before it reads or writes a row, and the tables
+# keep their rows
+RO="(a source is only read: query= must not change the database)"
+pg_count() { psql_do -Atc "SELECT count(*) FROM $1" 2>&1; }
+n_events=$(pg_count events)
+n_badms=$(pg_count events_badms)
+check_err "pg: DELETE ... RETURNING refused" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=DELETE FROM events_badms RETURNING *: error: query error: cannot execute DELETE in a read-only transaction $RO
+      | DELETE FROM events_badms RETURNING *" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=DELETE FROM events_badms RETURNING *"
+check_err "pg: INSERT ... RETURNING refused" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=INSERT INTO events_badms VALUES ('1', 'c9', 'purchase') RETURNING *: error: query error: cannot execute INSERT in a read-only transaction $RO
+      | INSERT INTO events_badms VALUES ('1', 'c9', 'purchase') RETURNING *" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=INSERT INTO events_badms VALUES ('1', 'c9', 'purchase') RETURNING *"
+# (the server names the statement of a data-modifying WITH SELECT)
+check_err "pg: WITH ... DELETE ... RETURNING refused" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=WITH d AS (DELETE FROM events_badms RETURNING *) SELECT * FROM d: error: query error: cannot execute SELECT in a read-only transaction $RO
+      | WITH d AS (DELETE FROM events_badms RETURNING *) SELECT * FROM d" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=WITH d AS (DELETE FROM events_badms RETURNING *) SELECT * FROM d"
+check_err "pg: SELECT ... FOR UPDATE refused" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=SELECT * FROM events FOR UPDATE: error: query error: cannot execute SELECT FOR UPDATE in a read-only transaction $RO
+      | SELECT * FROM events FOR UPDATE" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT * FROM events FOR UPDATE"
+psql_do -c 'CREATE FUNCTION kairos_wipe() RETURNS int LANGUAGE plpgsql AS $$BEGIN DELETE FROM events_badms; RETURN 1; END$$' >"$TMP/psql.log" 2>&1 ||
+    bad "pg: CREATE FUNCTION kairos_wipe" "$TMP/psql.log"
+check_err "pg: a function that writes refused" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=SELECT *, kairos_wipe() AS w FROM events_badms: error: query failed: cannot execute DELETE in a read-only transaction $RO
+      | SELECT *, kairos_wipe() AS w FROM events_badms" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT *, kairos_wipe() AS w FROM events_badms" --map time=ts --schema "$TMP/ms.yaml"
+# a query that would close the COPY's parenthesis and run a second statement
+# is refused when prepared (one statement), and the COPY runs as one
+check_err "pg: a query closing COPY (...) refused" 1 "postgresql:///postgres?host=PGDIR&user=kairos&query=SELECT 1) TO STDOUT; DELETE FROM events_badms; COPY (SELECT 1: error: query error: syntax error at or near \")\"
+      | SELECT 1) TO STDOUT; DELETE FROM events_badms; COPY (SELECT 1
+      |         ^" \
+    "$KAIROS" simulate --no-progress "$POLICY" "$URI&query=SELECT 1) TO STDOUT; DELETE FROM events_badms; COPY (SELECT 1"
+if [ "$(pg_count events)" = "$n_events" ] && [ "$n_events" -gt 0 ] && [ "$(pg_count events_badms)" = 2 ]; then ok
+else bad "pg: a refused query changed a table (events: $n_events rows before, $(pg_count events) after; events_badms: $n_badms before, $(pg_count events_badms) after)"
+fi
+
 # an error the server finds in the COPY (SELECT ... FROM (query) ...) around
 # the query (an INSERT is no subquery) has its caret in the query as written,
 # the wrapper's characters (a column name not ASCII among them) counted back
