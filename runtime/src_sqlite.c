@@ -1,8 +1,9 @@
 /* src_sqlite.c -- SQLite (libsqlite3) as an event source and a schedule
  * sink (SPEC.md 5.13).
  *
- * Source: the query (table=NAME: SELECT * FROM "NAME") is stepped row by
- * row; each row is written out as one CSV record (header first: the
+ * Source: the file opened read-only, the query (table=NAME: SELECT * FROM
+ * "NAME"; one statement, refused unless sqlite3_stmt_readonly) is stepped
+ * row by row; each row is written out as one CSV record (header first: the
  * column names) for the CSV reader (csv.c), so a row reads exactly as the
  * same row exported to a CSV file would.  NULL is an empty cell, an
  * integer its decimal digits, a real the shortest text that reads back
@@ -219,6 +220,15 @@ KsRaw *ks_sqlite_open(const char *name, const char *uri, FILE *err)
     sqlite3_finalize(more);
     if (rc != SQLITE_OK || more) {
         if (err) fprintf(err, "%s: error: query= holds more than one statement: give one SELECT\n", name);
+        goto fail;
+    }
+    /* a statement that writes is refused before it runs: the file is opened
+     * read-only, so DELETE ... RETURNING would fail only at its first step
+     * (after the header), and VACUUM INTO 'other.db' would write that file
+     * (SQLite attaches it read-write whatever the connection) */
+    if (!sqlite3_stmt_readonly(q->st)) {
+        ks_sql_error(err, name, q->sql, 0, "query error: the statement writes "
+                     "(a source is only read: query= must not change the database)");
         goto fail;
     }
     /* a parameter (?, ?1, :name, @name, $name) would be bound to NULL and

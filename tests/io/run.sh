@@ -227,6 +227,17 @@ check sqlite-table-intact '[ "$(sqlite3 inf.sqlite "SELECT count(*) FROM ev")" =
 # an SQLite query's parameter would be bound to NULL and match nothing
 run sqlite-query-parameter 1 '^sqlite:inf.sqlite\?query=SELECT \* FROM ev WHERE customer = :c: error: query= holds a parameter \(:c\) that nothing binds' 'K simulate inf.kai "sqlite:inf.sqlite?query=SELECT * FROM ev WHERE customer = :c"'
 run sqlite-query-parameter-q 1 'holds a parameter \(\?\)' 'K simulate inf.kai "sqlite:inf.sqlite?query=SELECT * FROM ev WHERE customer = ?"'
+# reading never changes the database (SPEC 5.13): a query that writes is
+# refused before it runs (sqlite3_stmt_readonly), also when the same file
+# takes the schedule (-o opens it apart, read-write); VACUUM INTO, which
+# SQLite would run on a read-only file, writes no file; the table keeps its rows
+RO='error: query error: the statement writes \(a source is only read: query= must not change the database\)$'
+run sqlite-query-delete-returning 1 "^sqlite:inf.sqlite\\?query=DELETE FROM ev RETURNING \\*: $RO" 'K simulate inf.kai "sqlite:inf.sqlite?query=DELETE FROM ev RETURNING *"'
+run sqlite-query-insert-returning 1 "^sqlite:inf.sqlite\\?query=INSERT INTO ev VALUES \\(1, 2, 3, 4\\) RETURNING \\*: $RO" 'K simulate inf.kai "sqlite:inf.sqlite?query=INSERT INTO ev VALUES (1, 2, 3, 4) RETURNING *"'
+run sqlite-query-with-delete 1 "^sqlite:inf.sqlite\\?query=WITH d AS \\(SELECT 1\\) DELETE FROM ev RETURNING \\*: $RO" 'K simulate inf.kai "sqlite:inf.sqlite?query=WITH d AS (SELECT 1) DELETE FROM ev RETURNING *"'
+run sqlite-query-delete-out-same-file 1 "^sqlite:inf.sqlite\\?query=DELETE FROM ev RETURNING \\*: $RO" 'K simulate inf.kai "sqlite:inf.sqlite?query=DELETE FROM ev RETURNING *" -o "sqlite:inf.sqlite?table=sched2"'
+run sqlite-query-vacuum-into 1 "$RO" 'K simulate inf.kai "sqlite:inf.sqlite?query=VACUUM INTO '"'"'copy.sqlite'"'"'"'
+check sqlite-query-writes-nothing '[ "$(sqlite3 inf.sqlite "SELECT count(*) FROM ev")" = 2 ] && [ -z "$(sqlite3 inf.sqlite "SELECT name FROM sqlite_master WHERE name = '"'"'sched2'"'"'")" ] && [ ! -e copy.sqlite ]'
 # a file name that is not UTF-8 stands in the report's page as U+FFFD: the
 # page stays UTF-8 (iconv checks it)
 run report-name-not-utf8 0 '' 'cp ev.csv "$(printf "ev\\377.csv")" && K report p.kai "$(printf "ev\\377.csv")" -o name.html'
