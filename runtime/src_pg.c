@@ -99,6 +99,8 @@ static int pq_load(const char *name, FILE *err)
 #define OID_NUMERIC 1700
 
 #define SQLSTATE_READ_ONLY "25006"     /* read_only_sql_transaction */
+#define SQLSTATE_SYNTAX "42601"        /* syntax_error */
+#define SQLSTATE_NOT_SUPPORTED "0A000" /* feature_not_supported */
 
 typedef struct PgRaw {
     KsRaw base;
@@ -442,6 +444,31 @@ KsRaw *ks_pg_open(const char *name, const char *uri, FILE *err)
     res = NULL;
     if (!copy) { if (err) fprintf(err, "%s: error: out of memory\n", name); goto fail; }
     res = run_copy(p->conn, copy);
+    if (PQresultStatus(res) != PGRES_COPY_OUT && wrap) {
+        /* A query that writes is no subquery: INSERT ... RETURNING is a
+         * syntax error in the SELECT around it, a data-modifying WITH "must
+         * be at the top level".  Run as it is, in a new read-only
+         * transaction, such a query is refused as a write before any row;
+         * that is the error to give.  (Any other outcome keeps the first
+         * error; a COPY that started is dropped with the connection.) */
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (state && (strcmp(state, SQLSTATE_SYNTAX) == 0 || strcmp(state, SQLSTATE_NOT_SUPPORTED) == 0)) {
+            PGresult *r2 = PQexec(p->conn, "ROLLBACK");
+            PQclear(r2);
+            r2 = PQexec(p->conn, "BEGIN READ ONLY");
+            bool began = PQresultStatus(r2) == PGRES_COMMAND_OK;
+            PQclear(r2);
+            char *plain = began ? sprintf_alloc("COPY (%s) TO STDOUT (FORMAT csv, HEADER)", q, NULL) : NULL;
+            r2 = plain ? run_copy(p->conn, plain) : NULL;
+            free(plain);
+            const char *s2 = r2 ? PQresultErrorField(r2, PG_DIAG_SQLSTATE) : NULL;
+            if (s2 && strcmp(s2, SQLSTATE_READ_ONLY) == 0) {
+                PQclear(res);
+                res = r2;
+                p->shift = 6;           /* "COPY (" */
+            } else PQclear(r2);
+        }
+    }
     if (PQresultStatus(res) != PGRES_COPY_OUT) { result_error(p, res, "query error"); goto fail; }
     PQclear(res);
     free(copy);
