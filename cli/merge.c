@@ -263,7 +263,9 @@ static int split_jsonl(Input *in)
             if (!s) return fail(in, "bad string value of \"%s\"", keys[k]);
         } else if (number) {
             while (s < end && *s >= '0' && *s <= '9') *out++ = *s++;
-            if (out == in->fld[k].p) return fail(in, "bad value of \"%s\" (a number)", keys[k]);
+            /* 1.0, 1e0, -1: numbers, but not as simulate writes an attempt */
+            if (out == in->fld[k].p || (s < end && *s != ',' && *s != '}'))
+                return fail(in, "bad value of \"%s\" (a whole number as simulate writes it, e.g. 1)", keys[k]);
         } else {
             return fail(in, "bad value of \"%s\" (a string)", keys[k]);
         }
@@ -447,6 +449,15 @@ static SchedFormat open_input(Input *in, SchedFormat want)
         if (want == FMT_CSV) { fail(in, "%s", "empty file: a CSV schedule starts with its header"); return FMT_UNKNOWN; }
         in->done = true;
         return FMT_JSONL;
+    }
+    if (c == 0x1F && getc(in->f) == 0x8B) {   /* no schedule starts with 0x1F: nothing to give back */
+        fail(in, "%s", "a gzip-compressed file: merge reads schedules as simulate writes them "
+             "(gunzip it first, or: gunzip -c FILE | kairos merge POLICY - ...)");
+        return FMT_UNKNOWN;
+    }
+    if (c == 0x1F) {
+        fail(in, "not a schedule or a readout: the first line must be the header " SCHED_HEADER " or " READOUT_HEADER "%s", "");
+        return FMT_UNKNOWN;
     }
     ungetc(c, in->f);
     SchedFormat fmt = c == '{' ? FMT_JSONL : FMT_CSV;

@@ -1,0 +1,1 @@
+merge merge/ab/p.kai merge/ab/sched.csv.gz
