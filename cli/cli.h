@@ -76,7 +76,7 @@ int cli_write_file(const char *path, const void *data, size_t len);
 #define cli_write_atomic cli_write_file   /* the former name */
 
 /* Once, first thing in main: descriptors 0-2 open, signal handlers that
- * remove the registered temporary files. */
+ * remove the registered temporary files (and the runtime's: kr_set_cleanup). */
 void cli_io_init(void);
 /* Registers a path (file or empty directory) the signal handler removes;
  * path must stay valid until cli_cleanup_remove.  At most 8 at a time. */

@@ -12,7 +12,9 @@
  *                      opened and written in place: never renamed over;
  *   a directory        an error.
  * Temporary files are registered with cli_cleanup_add, so SIGINT, SIGTERM,
- * SIGHUP and SIGPIPE remove them (cli_io_init installs the handler).
+ * SIGHUP and SIGPIPE remove them (cli_io_init installs the handler, and
+ * gives the runtime the registry for the SQLite database -o creates and
+ * its journals: KrCleanup).
  *
  * Standard output: cli_io_init makes sure descriptors 0, 1 and 2 are open
  * (a closed one gets /dev/null opened read-only, so a write to a closed
@@ -100,6 +102,24 @@ void cli_cleanup_remove(const char *path)
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* open(path, O_CREAT | O_EXCL) and the registration in one step with the
+ * signals blocked, for the runtime (KrCleanup: the SQLite database -o
+ * creates): a signal finds the file registered as soon as it exists. */
+static int create_registered(char *path, int mode)
+{
+    sigset_t old;
+    block_signals(&old);
+    int d;
+    do d = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, (mode_t)mode); while (d < 0 && errno == EINTR);
+    int e = errno;
+    if (d >= 0) slot_add(path);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return d;
+}
+
+static const KrCleanup runtime_cleanup = { create_registered, cli_cleanup_add, cli_cleanup_remove };
+
 /* ---- standard output ----------------------------------------------------- */
 
 static bool stdout_reported;
@@ -122,6 +142,7 @@ void cli_io_init(void)
         sa.sa_flags = SA_RESETHAND | SA_NODEFER;
         sigaction(caught[i], &sa, NULL);
     }
+    kr_set_cleanup(&runtime_cleanup);
 }
 
 void cli_stdout_error(int err)

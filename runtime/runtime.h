@@ -62,6 +62,23 @@ int  kr_schema_load(KrSchema *sc, const char *path, FILE *err);
 /* Whether the schema file said `input: segment`. */
 bool kr_schema_segment(const KrSchema *sc);
 void kr_schema_free(KrSchema *sc);
+/* Files a run creates beside the output-file machinery of the command-line
+ * tool, which a signal must remove like its temporary files (SPEC 6,
+ * "Signals"): an SQLite database that -o creates, and its journals.  The
+ * tool installs its signal handler's registry once, at start; without one
+ * (the default) nothing is registered.
+ *   create: creates path (open with O_CREAT | O_EXCL, the mode given) and
+ *           registers it, with no signal delivered in between: an open
+ *           descriptor, or -1 with errno set (EEXIST: path exists);
+ *   add:    registers path (a file that may not exist yet);
+ *   remove: unregisters path.
+ * A registered path must stay valid until it is unregistered. */
+typedef struct KrCleanup {
+    int  (*create)(char *path, int mode);
+    void (*add)(char *path);
+    void (*remove)(const char *path);
+} KrCleanup;
+void kr_set_cleanup(const KrCleanup *c);
 /* Whether -o names a database table (postgresql://, postgres://, sqlite:):
  * then out is NULL and out_name the table's URI; the runtime writes it. */
 bool kr_output_is_table(const char *name);

@@ -97,6 +97,9 @@ KsSink *ks_sink_open(const char *name, FILE *err);
 int     ks_sink_write(KsSink *k, const char *line, size_t len);   /* 0 or -1 (printed) */
 int     ks_sink_close(KsSink *k, bool ok);                         /* 0 or -1 (printed) */
 
+/* The registry kr_set_cleanup installed, or NULL. */
+const KrCleanup *ks_cleanup(void);
+
 /* per-backend entry points (NULL names: the backend is not built in) */
 KsRaw  *ks_pg_open(const char *name, const char *uri, FILE *err);
 KsRaw  *ks_sqlite_open(const char *name, const char *uri, FILE *err);

@@ -15,6 +15,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -249,23 +250,26 @@ fail:
 
 /* ---- identity (srcuri.c kr_db_id) -------------------------------------------- */
 
-int ks_sqlite_file(const char *base, char **path, uint64_t *dev, uint64_t *ino)
+/* file_path -- the file an SQLite name opens: a file: URI decoded as
+ * SQLite decodes it when it takes URIs (file:PATH, file:///PATH,
+ * file://localhost/PATH, %XX escapes, no #fragment), any other name as it
+ * is; malloc'd.  NULL for a name that opens no file ("": a temporary
+ * database, ":memory:"), a URI naming another host, or out of memory. */
+static char *file_path(const char *base)
 {
     const char *p = base;
     char *dec = NULL;
-    /* a file: URI, as SQLite opens it when it takes URIs: file:PATH,
-     * file:///PATH, file://localhost/PATH, %XX escapes, no #fragment */
     if (strncmp(p, "file:", 5) == 0 && sqlite3_compileoption_used("USE_URI")) {
         p += 5;
         if (p[0] == '/' && p[1] == '/') {
             p += 2;
             const char *sl = strchr(p, '/');
-            if (!sl || (sl != p && !(sl - p == 9 && strncmp(p, "localhost", 9) == 0))) return -1;
+            if (!sl || (sl != p && !(sl - p == 9 && strncmp(p, "localhost", 9) == 0))) return NULL;
             p = sl;
         }
         size_t n = strcspn(p, "#");
         dec = malloc(n + 1u);
-        if (!dec) return -1;
+        if (!dec) return NULL;
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             if (p[i] == '%' && i + 2 < n + 1 && isxdigit((unsigned char)p[i + 1]) && isxdigit((unsigned char)p[i + 2])) {
@@ -277,15 +281,19 @@ int ks_sqlite_file(const char *base, char **path, uint64_t *dev, uint64_t *ino)
         dec[k] = 0;
         p = dec;
     }
+    if (!*p || strcmp(p, ":memory:") == 0) { free(dec); return NULL; }
+    return dec ? dec : strdup(p);
+}
+
+int ks_sqlite_file(const char *base, char **path, uint64_t *dev, uint64_t *ino)
+{
+    char *p = file_path(base);
     struct stat st;
-    int rc = stat(p, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -1;
-    if (rc == 0) {
-        *dev = (uint64_t)st.st_dev;
-        *ino = (uint64_t)st.st_ino;
-        *path = dec ? dec : strdup(p);
-        if (!*path) rc = -1;
-    } else free(dec);
-    return rc;
+    if (!p || stat(p, &st) != 0 || !S_ISREG(st.st_mode)) { free(p); return -1; }
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
+    *path = p;
+    return 0;
 }
 
 typedef struct Reads { const char *table; bool hit; } Reads;
@@ -321,22 +329,78 @@ typedef struct SqSink {
     sqlite3 *db;
     sqlite3_stmt *ins;
     bool header_seen, failed;
-    char *created;                  /* the database file this run created, or NULL */
+    /* the database file this run created, or NULL; its rollback journal
+     * and write-ahead log as SQLite names them.  All three are registered
+     * for removal by a signal (KrCleanup) while the run may fail. */
+    char *created, *journal, *wal;
 } SqSink;
 
+/* create_db -- creates the file that base opens when there is none, so
+ * that this run knows the file is its own (O_EXCL: not a file another
+ * process made meanwhile), registered for removal by a signal from the
+ * moment it exists (SPEC 6, "Signals"); SQLite opens the empty file as an
+ * empty database.  An existing file, a name that opens no file, or a file
+ * that cannot be made (SQLite then says why) is left to SQLite. */
+static void create_db(SqSink *k, const char *base)
+{
+    char *path = file_path(base);
+    struct stat st;
+    if (!path || stat(path, &st) == 0 || errno != ENOENT) { free(path); return; }
+    const KrCleanup *c = ks_cleanup();
+    int d;
+    if (c) d = c->create(path, 0644);               /* SQLite's own mode for a new file */
+    else do d = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0644); while (d < 0 && errno == EINTR);
+    if (d < 0) { free(path); return; }
+    close(d);                       /* (before SQLite opens it: a close drops a process's locks) */
+    k->created = path;
+}
+
+/* register_journals -- once SQLite has opened the database this run
+ * created, before anything is written: its journal files, under the names
+ * SQLite gives them, registered too.  When SQLite opened another file than
+ * the one made (a name SQLite reads otherwise), the one made goes. */
+static void register_journals(SqSink *k)
+{
+    const KrCleanup *c = ks_cleanup();
+    const char *fn = sqlite3_db_filename(k->db, "main");
+    struct stat a, b;
+    if (!fn || !*fn || stat(fn, &a) != 0 || stat(k->created, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+        unlink(k->created);
+        if (c) c->remove(k->created);
+        free(k->created);
+        k->created = NULL;
+        return;
+    }
+    const char *j = sqlite3_filename_journal(fn), *w = sqlite3_filename_wal(fn);
+    k->journal = j && *j ? strdup(j) : NULL;
+    k->wal = w && *w ? strdup(w) : NULL;
+    if (c && k->journal) c->add(k->journal);
+    if (c && k->wal) c->add(k->wal);
+}
+
+/* forget_created -- the database this run created is no longer its own
+ * to remove (committed, or removed): unregistered and forgotten. */
+static void forget_created(SqSink *k)
+{
+    const KrCleanup *c = ks_cleanup();
+    char *p[3] = { k->created, k->journal, k->wal };
+    for (int i = 0; i < 3; i++) {
+        if (p[i] && c) c->remove(p[i]);
+        free(p[i]);
+    }
+    k->created = k->journal = k->wal = NULL;
+}
+
 /* A database file this run created goes again when the run fails, as an
- * output file is never left by a failed run (SPEC 5.13, section 6). */
+ * output file is never left by a failed run (SPEC 5.13, section 6);
+ * removed first, unregistered after (a signal in between finds nothing). */
 static void drop_created(SqSink *k)
 {
     if (!k->created) return;
     unlink(k->created);
-    size_t n = strlen(k->created);
-    char *j = malloc(n + 10);
-    if (j) {
-        snprintf(j, n + 10, "%s-journal", k->created);
-        unlink(j);
-        free(j);
-    }
+    if (k->journal) unlink(k->journal);
+    if (k->wal) unlink(k->wal);
+    forget_created(k);
 }
 
 static int sq_exec(SqSink *k, const char *sql)
@@ -397,7 +461,7 @@ static int sq_sink_close(KsSink *s, bool ok)
     else { sqlite3_exec(k->db, "ROLLBACK", NULL, NULL, NULL); rc = -1; }
     sqlite3_close(k->db);
     if (rc != 0) drop_created(k);
-    free(k->created);
+    forget_created(k);
     free(k);
     return rc;
 }
@@ -413,12 +477,9 @@ KsSink *ks_sqlite_sink(const char *name, const char *uri, FILE *err)
     k->base.close = sq_sink_close;
     k->name = name;
     k->err = err;
-    struct stat st;
-    if (stat(u.base, &st) != 0 && errno == ENOENT && !(k->created = strdup(u.base))) {
-        if (err) fprintf(err, "%s: error: out of memory\n", name);
-        goto fail;
-    }
+    if (!strchr(u.base, '?')) create_db(k, u.base);   /* (open_db refuses a '?') */
     if (!(k->db = open_db(name, u.base, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err))) goto fail;
+    if (k->created) register_journals(k);
     if (sq_exec(k, "BEGIN IMMEDIATE") != 0) goto fail;
     sprintf(sql, "CREATE TABLE IF NOT EXISTS %s (time TEXT, customer TEXT, rule TEXT, action TEXT, "
                  "survey TEXT, channel TEXT, attempt INTEGER, variant TEXT)", t);
@@ -437,7 +498,7 @@ KsSink *ks_sqlite_sink(const char *name, const char *uri, FILE *err)
     return &k->base;
 fail:
     if (k && k->db) { sqlite3_exec(k->db, "ROLLBACK", NULL, NULL, NULL); sqlite3_close(k->db); }
-    if (k) { drop_created(k); free(k->created); }
+    if (k) drop_created(k);
     free(k);
     free(t);
     free(sql);

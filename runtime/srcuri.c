@@ -24,6 +24,10 @@ bool ks_is_db(const char *name) { return is_pg(name) || is_sqlite(name); }
 
 bool kr_output_is_table(const char *name) { return name && ks_is_db(name); }
 
+static const KrCleanup *cleanup_registry;
+void kr_set_cleanup(const KrCleanup *c) { cleanup_registry = c; }
+const KrCleanup *ks_cleanup(void) { return cleanup_registry; }
+
 KrTableOut *kr_table_open(const char *name, FILE *err) { return ks_sink_open(name, err); }
 int kr_table_write(KrTableOut *t, const char *line, size_t len) { return ks_sink_write(t, line, len); }
 int kr_table_close(KrTableOut *t, bool ok) { return ks_sink_close(t, ok); }
