@@ -14,7 +14,11 @@
 #include "input_impl.h"
 #include "source.h"
 
-#define MAX_RECORD (64u << 20)      /* a record longer than this is an error */
+/* A record holding more than this many bytes, its line end (LF, CR LF, a
+ * CR that ends the input, or nothing at the end of the input) not counted,
+ * is an error: the same record is refused or taken whatever ends it
+ * (SPEC 9.2). */
+#define MAX_RECORD (64u << 20)
 
 typedef struct CsvField {
     const char *p;                  /* content (inside the quotes) */
@@ -63,6 +67,26 @@ typedef struct CsvCut {
     const char *bad_field;          /* start of the field holding it */
     const char *msg;
 } CsvCut;
+
+/* too_long -- whether the r bytes at p, a whole record (its line end
+ * included, as cut() returns it), hold more than MAX_RECORD bytes without
+ * their line end. */
+static bool too_long(const char *p, long r)
+{
+    size_t n = (size_t)r;
+    if (n > 0 && p[n - 1] == '\n') n--;
+    if (n > 0 && p[n - 1] == '\r') n--;          /* CR LF, or a CR that ends the input */
+    return n > MAX_RECORD;
+}
+
+/* partial_too_long -- whether the n bytes at p, the start of a record
+ * whose end is not in the buffer yet, already hold more than MAX_RECORD
+ * bytes of it: a CR last may be the start of its CR LF, not counted. */
+static bool partial_too_long(const char *p, size_t n)
+{
+    if (n > 0 && p[n - 1] == '\r') n--;
+    return n > MAX_RECORD;
+}
 
 /* cut -- cuts the record starting at p.  Returns its length including the
  * line end (> 0), 0 if more input is needed, -1 on a structural error
@@ -270,14 +294,14 @@ static int header(KiSrc *s, CsvState *st)
         if (!st->f) return ki_error(s, 1, 0, "out of memory");
         r = cut(st, s->buf + s->pos, s->buf + s->end, s->eof, &ct);
         if (r == 0) {
-            if (s->end - s->pos > MAX_RECORD) return ki_error(s, 1, 1, "header row longer than 64 MiB");
+            if (partial_too_long(s->buf + s->pos, s->end - s->pos)) return ki_error(s, 1, 1, "header row longer than 64 MiB");
             if (ki_fill(s) < 0) return -1;
             continue;
         }
         if (r < 0) return ki_row_error(s, false, 1, s->buf + s->pos, ct.bad_field, NULL, "%s", ct.msg);
         /* a complete header can arrive longer than the limit in one read
          * (the buffer doubles): the limit holds for it too */
-        if ((size_t)r > MAX_RECORD) return ki_error(s, 1, 1, "header row longer than 64 MiB");
+        if (too_long(s->buf + s->pos, r)) return ki_error(s, 1, 1, "header row longer than 64 MiB");
         if (ct.nf <= st->ncols) break;
         st->ncols = ct.nf;
     }
@@ -597,7 +621,7 @@ static void cut_batch(KiSrc *s, CsvState *st)
         CsvCut ct;
         st->f = st->fb + (size_t)st->bn * stride;
         long r = cut_record(st, p, end, s->eof, &ct);
-        if (r <= 0 || (size_t)r > MAX_RECORD) break;      /* ki_csv_step sees to it */
+        if (r <= 0 || too_long(p, r)) break;      /* ki_csv_step sees to it */
         *b = (CsvRec){ .len = (uint32_t)r, .nl = ct.nl, .nf = ct.nf };
         const CsvField *f = &st->f[st->c_cust];
         if (!ahead) {
@@ -673,7 +697,7 @@ int ki_csv_step(KiSrc *s)
         st->f = st->fb;
         long r = cut_record(st, rec, s->buf + s->end, s->eof, &ct);
         if (r == 0) {
-            if (s->end - s->pos > MAX_RECORD)
+            if (partial_too_long(rec, s->end - s->pos))
                 return ki_error(s, s->line, 1, "row longer than 64 MiB (an unterminated quoted field?)");
             if (ki_fill(s) < 0) return -1;
             continue;

@@ -9,7 +9,8 @@
 #   - temporary files removed on SIGINT, SIGTERM, SIGHUP, and an SQLite
 #     database -o created with its journal; a stale one left by SIGKILL is
 #     harmless;
-#   - a .kbc file holds bytecode; messages name the file and the place.
+#   - a .kbc file holds bytecode; messages name the file and the place;
+#   - the CSV record limit, the same whatever ends the record.
 # Prints one line per failure, then "io: N passed, M failed".
 set -u
 [ $# -ge 1 ] || { echo "usage: run.sh KAIROS" >&2; exit 2; }
@@ -795,5 +796,74 @@ gzip -c "$W/ev.csv" >"$W/ev-stdin.gz"
 run in-gzip-stdin 1 "^<stdin>:1: error: this is gzip data, and only files named .gz are decompressed" 'K simulate p.kai - <ev-stdin.gz'
 run in-gzip-stdin-jsonl 1 "^<stdin>:1: error: this is gzip data" 'K simulate p.kai - --stdin-format jsonl <ev-stdin.gz'
 run in-gzip-misnamed 1 "^ev-gz.csv:1: error: this is gzip data" 'cp ev-stdin.gz ev-gz.csv && K simulate p.kai ev-gz.csv'
+
+# ---- the CSV record limit (SPEC 9.2): 64 MiB without the line end, whatever ends the record ----
+# One data record of the limit - 1, the limit and the limit + 1 bytes, its
+# line end not counted, ended by LF, by CR LF and by the end of the file:
+# the first two are read, the third refused, whatever ends it (a record of
+# exactly 64 MiB was refused with LF and CR LF, taken at the end of the
+# file; one of 64 MiB - 1 refused with CR LF).  The files are made here,
+# one at a time, and removed.
+LIM=$((64 << 20))
+# big_record FILE BYTES END -- FILE: a header, then one record of BYTES bytes
+# (a long cell x) ended by END: lf, crlf, cr (a CR with no LF after it, the
+# file's last byte), eof (nothing)
+big_record() {
+    pre='2026-03-01T10:00:00Z,a01,identify,'
+    { printf 'time,customer,event,x\n%s' "$pre"
+      head -c $(($2 - ${#pre})) /dev/zero | tr '\0' x
+      case $3 in lf) printf '\n' ;; crlf) printf '\r\n' ;; cr) printf '\r' ;; esac
+    } >"$W/$1"
+}
+for end in lf crlf eof; do
+    for d in -1 0 1; do
+        case $d in -1) what=minus1 ;; 0) what=exact ;; 1) what=plus1 ;; esac
+        big_record big-rec.csv $((LIM + d)) $end
+        if [ $d = 1 ]; then
+            run "csv-limit-$what-$end" 1 '^big-rec.csv:2:1: error: row longer than 64 MiB' 'K simulate --no-progress p.kai big-rec.csv'
+        else
+            run "csv-limit-$what-$end" 0 "" 'K simulate --no-progress p.kai big-rec.csv'
+            check "csv-limit-$what-$end-quiet" '[ ! -s .err ]'
+        fi
+    done
+done
+# a CR that ends the file is a line end too (as for any record, 5.2)
+big_record big-rec.csv $LIM cr
+run csv-limit-exact-cr 0 "" 'K simulate --no-progress p.kai big-rec.csv'
+# from a pipe the record arrives in pieces and is checked while incomplete:
+# with its CR in the buffer and its LF not yet there, it holds the limit + 1
+# bytes, and the CR may begin its line end (it does).  The writer sends the
+# LF only once the reader has taken every byte before it (FIONREAD: none
+# left in the pipe), so the reader sees the record without its LF.
+big_record big-rec.csv $LIM eof
+cat >"$W/cr-apart.py" <<'PY'
+import fcntl, os, struct, sys, termios, time
+fd = sys.stdout.fileno()
+try:
+    fcntl.fcntl(fd, 1031, 1 << 20)          # F_SETPIPE_SZ: fewer, larger reads
+except OSError:
+    pass
+def put(b):
+    while b:
+        b = b[os.write(fd, b):]
+with open(sys.argv[1], "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+        put(block)
+put(b"\r")
+while struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0] > 0:
+    time.sleep(0.01)
+put(b"\n")
+PY
+run csv-limit-exact-pipe-cr-apart 0 "" '/usr/bin/python3 cr-apart.py big-rec.csv | K simulate --no-progress p.kai -'
+check csv-limit-exact-pipe-cr-apart-quiet '[ ! -s .err ]'
+# the header row: the same count
+big_hdr() {
+    { printf 'time,customer,event,'; head -c $(($1 - 20)) /dev/zero | tr '\0' x; printf '\r\n2026-03-01T10:00:00Z,a01,identify,1\r\n'; } >"$W/big-hdr.csv"
+}
+big_hdr $LIM
+run csv-limit-header-exact-crlf 0 "" 'K simulate --no-progress p.kai big-hdr.csv'
+big_hdr $((LIM + 1))
+run csv-limit-header-plus1-crlf 1 '^big-hdr.csv:1:1: error: header row longer than 64 MiB$' 'K simulate --no-progress p.kai big-hdr.csv'
+rm -f "$W/big-rec.csv" "$W/big-hdr.csv"
 
 kt_end
