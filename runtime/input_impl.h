@@ -196,6 +196,10 @@ static inline bool ki_wants(const KrInputCtx *c, uint32_t ev, uint32_t attr)
 /* The first `\uXXXX` escape in the JSON text p of a lone surrogate (or with
  * nul of U+0000), its offset in *at; -1 if none (jsonl.c). */
 int ki_json_bad_escape(const char *p, size_t len, bool nul, size_t *at);
+/* Parses line[0..len) as strict JSON (one value; no comments, which yajl's
+ * tree takes; nothing after it).  0 it is; -1 not: *at is the fault's
+ * offset, msg its message ("invalid JSON: ..."); -2 out of memory. */
+int ki_json_strict(const char *line, size_t len, size_t *at, char *msg, size_t mcap);
 /* Why the bytes s cannot be a customer id (not UTF-8, a NUL byte), or NULL. */
 const char *ki_bad_id(const char *s, size_t len);
 /* Whether the first bytes p[0, n) of a stream not named .gz are gzip data

@@ -640,6 +640,70 @@ static void reset_line(JState *j, const char *p, size_t len)
     j->lp = p; j->ll = len; j->err_at = NULL;
 }
 
+/* The offset just past the line's first JSON value, an object or array
+ * (strings skipped with their escapes); len when it does not end. */
+static size_t value_end(const char *line, size_t len)
+{
+    size_t i = 0;
+    int depth = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
+    for (; i < len; i++) {
+        char c = line[i];
+        if (c == '"') {
+            for (i++; i < len && line[i] != '"'; i++)
+                if (line[i] == '\\') i++;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0) return i + 1;
+        }
+    }
+    return len;
+}
+
+/* The message for the fault handle h stopped at on line (yajl's, worded
+ * as the readers word theirs) and its offset in the line. */
+static size_t json_fault(yajl_handle h, const char *line, size_t len, char *msg, size_t mcap)
+{
+    size_t pos = yajl_get_bytes_consumed(h);
+    size_t *at = &pos;
+    unsigned char *e = yajl_get_error(h, 0, (const unsigned char *)line, len);
+    const char *t = e ? (const char *)e : "invalid JSON";
+    if (strncmp(t, "parse error: ", 13) == 0) t += 13;
+    else if (strncmp(t, "lexical error: ", 15) == 0) t += 15;
+    size_t n = strcspn(t, "\n");
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '.')) n--;
+    if (strncmp(t, "trailing garbage", 16) == 0) {
+        /* at the first byte after the object that is not a blank (yajl's
+         * count may be past a token, or 0 when the end of the line made it) */
+        *at = value_end(line, len);
+        while (*at < len && (line[*at] == ' ' || line[*at] == '\t' || line[*at] == '\r')) (*at)++;
+        snprintf(msg, mcap, "invalid JSON: something follows the object (expected one object per line)");
+    } else if (strstr(t, "comment")) {
+        size_t k = *at < len ? *at : len;               /* at the comment's first '/' */
+        while (k > 0 && line[k] != '/') k--;
+        if (k > 0 && line[k - 1] == '/') k--;
+        *at = k;
+        snprintf(msg, mcap, "invalid JSON: a comment (JSON has none)");
+    } else {
+        snprintf(msg, mcap, "invalid JSON: %.*s", (int)(n > 120 ? 120 : n), t);
+    }
+    if (*at > len) *at = len;
+    if (e) yajl_free_error(h, e);
+    return pos;
+}
+
+int ki_json_strict(const char *line, size_t len, size_t *at, char *msg, size_t mcap)
+{
+    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+    if (!h) return -2;
+    yajl_status st = yajl_parse(h, (const unsigned char *)line, len);
+    if (st == yajl_status_ok) st = yajl_complete_parse(h);
+    if (st != yajl_status_ok) *at = json_fault(h, line, len, msg, mcap);
+    yajl_free(h);
+    return st == yajl_status_ok ? 0 : -1;
+}
+
 /* parse_line -- one non-blank line. 0 = done (row made or skipped), -1 = error. */
 static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
 {
@@ -679,18 +743,9 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
     } else if (st == yajl_status_client_canceled || j->msg[0]) {
         rc = ki_row_error(j->s, true, line, p, j->err_at, j->hint[0] ? j->hint : NULL, "%s", j->msg);
     } else if (st == yajl_status_error) {
-        unsigned char *e = yajl_get_error(j->h, 0, (const unsigned char *)p, len);
-        char m[160] = "invalid JSON";
-        if (e) {
-            const char *t = (const char *)e;
-            if (strncmp(t, "parse error: ", 13) == 0) t += 13;
-            else if (strncmp(t, "lexical error: ", 15) == 0) t += 15;
-            size_t tl = strcspn(t, "\n");
-            while (tl > 0 && (t[tl - 1] == ' ' || t[tl - 1] == '.')) tl--;
-            snprintf(m, sizeof m, "invalid JSON: %.*s", (int)(tl > 120 ? 120 : tl), t);
-            yajl_free_error(j->h, e);
-        }
-        rc = ki_row_error(j->s, true, line, p, NULL, NULL, "%s", m);
+        char m[160];
+        size_t at = json_fault(j->h, p, len, m, sizeof m);
+        rc = ki_row_error(j->s, true, line, p, p + at, NULL, "%s", m);
     } else {
         rc = ki_row_error(j->s, true, line, p, NULL, NULL, "%s",
                           j->depth > 0 ? "incomplete JSON object (expected one object per line)" : "expected a JSON object");

@@ -299,6 +299,16 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
         return ki_row_error(s, true, line, lp, at < llen ? lp + at : NULL, NULL,
                             "invalid JSON: bytes that are not UTF-8 in a string (a Segment call is UTF-8 JSON)");
     }
+    if (!root || memchr(st->line, '/', llen)) {
+        /* a fault yajl's tree names without a column, or a comment it
+         * takes (only a line with a '/' can hold one) */
+        size_t at = 0;
+        int v = ki_json_strict(st->line, llen, &at, msg, sizeof msg);
+        if (v == -1) {
+            if (root) yajl_tree_free(root);
+            return ki_row_error(s, true, line, lp, lp + at, NULL, "%s", msg);
+        }
+    }
     if (!root) {
         size_t n = strcspn(err, "\n");
         const char *e = err;
