@@ -282,7 +282,7 @@ long ki_fill(KiSrc *s);
  * the buffer as needed: *p and *len the line without its line end (a UTF-8
  * BOM at the start of line 1 removed), *adv the bytes to step s->pos over
  * once it is used.  1 a line, 0 at the end, -1 after an error (printed);
- * a line over 64 MiB is an error. (jsonl.c) */
+ * a line over 64 MiB, its line end not counted, is an error. (jsonl.c) */
 int ki_line_next(KiSrc *s, const char **p, size_t *len, size_t *adv);
 /* Cell value (a CSV cell after unquoting, or a JSON string): number; else
  * boolean for exactly `true`/`false`; else string interned in the values

@@ -27,6 +27,10 @@
 #include "input_impl.h"
 #include "source.h"
 
+/* A line holding more than this many bytes, its line end (LF, CR LF, a CR
+ * that ends the input, or nothing at the end of the input) not counted, is
+ * an error: the same line is refused or taken whatever ends it, as a CSV
+ * record (SPEC 9.2). */
 #define MAX_LINE (64u << 20)
 
 enum { K_SKIP = 0, K_TIME, K_CUST, K_EVENT, K_ATTR };
@@ -872,6 +876,16 @@ int ki_jsonl_step(KiSrc *s)
     }
 }
 
+/* line_too_long -- whether the n bytes at p, a line without its LF (or the
+ * start of one whose LF has not arrived yet), hold more than MAX_LINE bytes
+ * without their line end: a CR last is not counted (the CR of CR LF, a CR
+ * that ends the input, or one that may begin the CR LF still to come). */
+static bool line_too_long(const char *p, size_t n)
+{
+    if (n > 0 && p[n - 1] == '\r') n--;
+    return n > MAX_LINE;
+}
+
 int ki_line_next(KiSrc *s, const char **pp, size_t *lenp, size_t *adv)
 {
     for (;;) {
@@ -884,12 +898,12 @@ int ki_line_next(KiSrc *s, const char **pp, size_t *lenp, size_t *adv)
         size_t avail = s->end - s->pos;
         const char *nl = memchr(p, '\n', avail);
         if (!nl && !s->eof) {
-            if (avail > MAX_LINE) return ki_error(s, s->line, 0, "line longer than 64 MiB");
+            if (line_too_long(p, avail)) return ki_error(s, s->line, 0, "line longer than 64 MiB");
             if (ki_fill(s) < 0) return -1;
             continue;
         }
         size_t len = nl ? (size_t)(nl - p) : avail;
-        if (len > MAX_LINE) return ki_error(s, s->line, 0, "line longer than 64 MiB");
+        if (line_too_long(p, len)) return ki_error(s, s->line, 0, "line longer than 64 MiB");
         *adv = nl ? len + 1u : avail;
         if (s->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) { p += 3; len -= 3; }
         if (s->line == 1 && ki_gzip_data(s, p, avail)) return -1;

@@ -10,7 +10,8 @@
 #     database -o created with its journal; a stale one left by SIGKILL is
 #     harmless;
 #   - a .kbc file holds bytecode; messages name the file and the place;
-#   - the CSV record limit, the same whatever ends the record.
+#   - the CSV record and JSON Lines line limits, the same whatever ends
+#     the record or the line.
 # Prints one line per failure, then "io: N passed, M failed".
 set -u
 [ $# -ge 1 ] || { echo "usage: run.sh KAIROS" >&2; exit 2; }
@@ -797,45 +798,36 @@ run in-gzip-stdin 1 "^<stdin>:1: error: this is gzip data, and only files named 
 run in-gzip-stdin-jsonl 1 "^<stdin>:1: error: this is gzip data" 'K simulate p.kai - --stdin-format jsonl <ev-stdin.gz'
 run in-gzip-misnamed 1 "^ev-gz.csv:1: error: this is gzip data" 'cp ev-stdin.gz ev-gz.csv && K simulate p.kai ev-gz.csv'
 
-# ---- the CSV record limit (SPEC 9.2): 64 MiB without the line end, whatever ends the record ----
-# One data record of the limit - 1, the limit and the limit + 1 bytes, its
-# line end not counted, ended by LF, by CR LF and by the end of the file:
-# the first two are read, the third refused, whatever ends it (a record of
-# exactly 64 MiB was refused with LF and CR LF, taken at the end of the
-# file; one of 64 MiB - 1 refused with CR LF).  The files are made here,
-# one at a time, and removed.
+# ---- the CSV record and JSON Lines line limit (SPEC 9.2): 64 MiB without the line end, whatever ends it ----
+# One data record (CSV) or line (JSON Lines) of the limit - 1, the limit and
+# the limit + 1 bytes, its line end not counted, ended by LF, by CR LF and by
+# the end of the file: the first two are read, the third refused, whatever
+# ends it (a CSV record of exactly 64 MiB was refused with LF and CR LF,
+# taken at the end of the file; one of 64 MiB - 1 refused with CR LF; a JSON
+# Lines line of exactly 64 MiB was refused with CR LF only).  The files are
+# made here, one at a time, and removed.
 LIM=$((64 << 20))
-# big_record FILE BYTES END -- FILE: a header, then one record of BYTES bytes
-# (a long cell x) ended by END: lf, crlf, cr (a CR with no LF after it, the
+# big_record FILE BYTES END -- FILE of BYTES bytes, the line end not counted:
+# FILE.csv a header, then one record (a long cell x); FILE.jsonl one line (a
+# long string "x"); ended by END: lf, crlf, cr (a CR with no LF after it, the
 # file's last byte), eof (nothing)
 big_record() {
-    pre='2026-03-01T10:00:00Z,a01,identify,'
-    { printf 'time,customer,event,x\n%s' "$pre"
-      head -c $(($2 - ${#pre})) /dev/zero | tr '\0' x
+    case $1 in
+    *.jsonl) hdr='' pre='{"time":"2026-03-01T10:00:00Z","customer":"a01","event":"identify","x":"' post='"}' ;;
+    *) hdr='time,customer,event,x' pre='2026-03-01T10:00:00Z,a01,identify,' post='' ;;
+    esac
+    { [ -n "$hdr" ] && printf '%s\n' "$hdr"
+      printf '%s' "$pre"
+      head -c $(($2 - ${#pre} - ${#post})) /dev/zero | tr '\0' x
+      printf '%s' "$post"
       case $3 in lf) printf '\n' ;; crlf) printf '\r\n' ;; cr) printf '\r' ;; esac
     } >"$W/$1"
 }
-for end in lf crlf eof; do
-    for d in -1 0 1; do
-        case $d in -1) what=minus1 ;; 0) what=exact ;; 1) what=plus1 ;; esac
-        big_record big-rec.csv $((LIM + d)) $end
-        if [ $d = 1 ]; then
-            run "csv-limit-$what-$end" 1 '^big-rec.csv:2:1: error: row longer than 64 MiB' 'K simulate --no-progress p.kai big-rec.csv'
-        else
-            run "csv-limit-$what-$end" 0 "" 'K simulate --no-progress p.kai big-rec.csv'
-            check "csv-limit-$what-$end-quiet" '[ ! -s .err ]'
-        fi
-    done
-done
-# a CR that ends the file is a line end too (as for any record, 5.2)
-big_record big-rec.csv $LIM cr
-run csv-limit-exact-cr 0 "" 'K simulate --no-progress p.kai big-rec.csv'
 # from a pipe the record arrives in pieces and is checked while incomplete:
 # with its CR in the buffer and its LF not yet there, it holds the limit + 1
 # bytes, and the CR may begin its line end (it does).  The writer sends the
 # LF only once the reader has taken every byte before it (FIONREAD: none
 # left in the pipe), so the reader sees the record without its LF.
-big_record big-rec.csv $LIM eof
 cat >"$W/cr-apart.py" <<'PY'
 import fcntl, os, struct, sys, termios, time
 fd = sys.stdout.fileno()
@@ -854,8 +846,33 @@ while struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0] > 0:
     time.sleep(0.01)
 put(b"\n")
 PY
-run csv-limit-exact-pipe-cr-apart 0 "" '/usr/bin/python3 cr-apart.py big-rec.csv | K simulate --no-progress p.kai -'
-check csv-limit-exact-pipe-cr-apart-quiet '[ ! -s .err ]'
+# limit_cases FMT FILE PATTERN -- the cases FMT-limit-*: FILE (big_record)
+# of each size and ending, read (no message) or refused (PATTERN); the
+# limit with a final CR; the limit from a pipe with the CR and the LF apart.
+limit_cases() {
+    fmt=$1 file=$2 pat=$3
+    for end in lf crlf eof; do
+        for d in -1 0 1; do
+            case $d in -1) what=minus1 ;; 0) what=exact ;; 1) what=plus1 ;; esac
+            big_record "$file" $((LIM + d)) $end
+            if [ $d = 1 ]; then
+                run "$fmt-limit-$what-$end" 1 "$pat" "K simulate --no-progress p.kai $file"
+            else
+                run "$fmt-limit-$what-$end" 0 "" "K simulate --no-progress p.kai $file"
+                check "$fmt-limit-$what-$end-quiet" '[ ! -s .err ]'
+            fi
+        done
+    done
+    # a CR that ends the file is a line end too (as for any record, 5.2)
+    big_record "$file" $LIM cr
+    run "$fmt-limit-exact-cr" 0 "" "K simulate --no-progress p.kai $file"
+    big_record "$file" $LIM eof
+    run "$fmt-limit-exact-pipe-cr-apart" 0 "" "/usr/bin/python3 cr-apart.py $file | K simulate --no-progress p.kai - --stdin-format $fmt"
+    check "$fmt-limit-exact-pipe-cr-apart-quiet" '[ ! -s .err ]'
+    rm -f "$W/$file"
+}
+limit_cases csv big-rec.csv '^big-rec.csv:2:1: error: row longer than 64 MiB'
+limit_cases jsonl big-rec.jsonl '^big-rec.jsonl:1: error: line longer than 64 MiB$'
 # the header row: the same count
 big_hdr() {
     { printf 'time,customer,event,'; head -c $(($1 - 20)) /dev/zero | tr '\0' x; printf '\r\n2026-03-01T10:00:00Z,a01,identify,1\r\n'; } >"$W/big-hdr.csv"
@@ -864,6 +881,6 @@ big_hdr $LIM
 run csv-limit-header-exact-crlf 0 "" 'K simulate --no-progress p.kai big-hdr.csv'
 big_hdr $((LIM + 1))
 run csv-limit-header-plus1-crlf 1 '^big-hdr.csv:1:1: error: header row longer than 64 MiB$' 'K simulate --no-progress p.kai big-hdr.csv'
-rm -f "$W/big-rec.csv" "$W/big-hdr.csv"
+rm -f "$W/big-hdr.csv"
 
 kt_end
