@@ -110,6 +110,9 @@ typedef struct KiSrc {
     bool eof;
     uint64_t line;                /* line number of the byte at pos (1-based) */
     uint64_t bytes;               /* raw bytes read */
+    uint64_t line_at; size_t line_seen;   /* ki_line_next: the line at this offset (as bytes
+                                     counts) has no line feed in its first line_seen bytes,
+                                     so a line arriving in pieces is looked through once */
     atomic_uint_fast64_t *shared_bytes;   /* a part of a file (input_par.c): bytes read are
                                      added there too, for the progress line */
     uint64_t stop;                /* a window of a regular file (ki_src_window): read

@@ -896,9 +896,16 @@ int ki_line_next(KiSrc *s, const char **pp, size_t *lenp, size_t *adv)
         }
         const char *p = s->buf + s->pos;
         size_t avail = s->end - s->pos;
-        const char *nl = memchr(p, '\n', avail);
+        /* a line still arriving: only the bytes read since are looked at (a
+         * 64 MiB line from a pipe was searched from its start after each
+         * 64 KiB read) */
+        uint64_t at = s->bytes - avail;
+        size_t seen = s->line_at == at && s->line_seen <= avail ? s->line_seen : 0;
+        const char *nl = memchr(p + seen, '\n', avail - seen);
         if (!nl && !s->eof) {
             if (line_too_long(p, avail)) return ki_error(s, s->line, 0, "line longer than 64 MiB");
+            s->line_at = at;
+            s->line_seen = avail;
             if (ki_fill(s) < 0) return -1;
             continue;
         }
