@@ -349,10 +349,11 @@ static void quoted(const char *s, size_t n, bool json, KuPut put, void *ctx)
 void ku_lang_str(const char *s, size_t n, KuPut put, void *ctx) { quoted(s, n, false, put, ctx); }
 void ku_json_str(const char *s, size_t n, KuPut put, void *ctx) { quoted(s, n, true, put, ctx); }
 
-bool ku_json_deeper(const char *s, size_t n, size_t limit)
+void ku_json_shape(const char *s, size_t n, size_t limit, KuJsonShape *out)
 {
     size_t depth = 0;
     bool in_str = false;
+    *out = (KuJsonShape){ false, false, n };
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (in_str) {
@@ -361,12 +362,20 @@ bool ku_json_deeper(const char *s, size_t n, size_t limit)
         } else if (c == '"') {
             in_str = true;
         } else if (c == '[' || c == '{') {
-            if (++depth > limit) return true;
+            if (++depth > limit) { out->deeper = true; return; }
         } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
+            if (--depth == 0 && out->end == n) out->end = i + 1;
+        } else if (c == '/') {
+            out->slash = true;
         }
     }
-    return false;
+}
+
+bool ku_json_deeper(const char *s, size_t n, size_t limit)
+{
+    KuJsonShape sh;
+    ku_json_shape(s, n, limit, &sh);
+    return sh.deeper;
 }
 
 bool ku_is_bytecode(const char *name, const char *b, size_t n)

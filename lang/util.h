@@ -145,6 +145,12 @@ void ku_json_str(const char *s, size_t n, KuPut put, void *ctx);
  * reader of untrusted JSON through yajl_tree_parse refuses deeper text
  * first (KU_JSON_MAX_DEPTH). */
 enum { KU_JSON_MAX_DEPTH = 512 };
+/* One pass over JSON text s[0..n), strings skipped with their escapes:
+ * deeper, nested more than limit levels (the pass stops there); slash, a
+ * '/' outside the strings (only then can the text hold a comment); end,
+ * the offset just past the first value that closes at depth 0 (n if none). */
+typedef struct KuJsonShape { bool deeper, slash; size_t end; } KuJsonShape;
+void ku_json_shape(const char *s, size_t n, size_t limit, KuJsonShape *out);
 bool ku_json_deeper(const char *s, size_t n, size_t limit);
 
 /* The n bytes at s as a string of the language with its quotes: `"` `\`

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
+#include "../lang/util.h"
 #include "input_impl.h"
 #include "source.h"
 
@@ -644,27 +645,6 @@ static void reset_line(JState *j, const char *p, size_t len)
     j->lp = p; j->ll = len; j->err_at = NULL;
 }
 
-/* The offset just past the line's first JSON value, an object or array
- * (strings skipped with their escapes); len when it does not end. */
-static size_t value_end(const char *line, size_t len)
-{
-    size_t i = 0;
-    int depth = 0;
-    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
-    for (; i < len; i++) {
-        char c = line[i];
-        if (c == '"') {
-            for (i++; i < len && line[i] != '"'; i++)
-                if (line[i] == '\\') i++;
-        } else if (c == '{' || c == '[') {
-            depth++;
-        } else if (c == '}' || c == ']') {
-            if (--depth == 0) return i + 1;
-        }
-    }
-    return len;
-}
-
 /* The message for the fault handle h stopped at on line (yajl's, worded
  * as the readers word theirs) and its offset in the line. */
 static size_t json_fault(yajl_handle h, const char *line, size_t len, char *msg, size_t mcap)
@@ -680,7 +660,9 @@ static size_t json_fault(yajl_handle h, const char *line, size_t len, char *msg,
     if (strncmp(t, "trailing garbage", 16) == 0) {
         /* at the first byte after the object that is not a blank (yajl's
          * count may be past a token, or 0 when the end of the line made it) */
-        *at = value_end(line, len);
+        KuJsonShape sh;
+        ku_json_shape(line, len, SIZE_MAX, &sh);
+        *at = sh.end;
         while (*at < len && (line[*at] == ' ' || line[*at] == '\t' || line[*at] == '\r')) (*at)++;
         snprintf(msg, mcap, "invalid JSON: something follows the object (expected one object per line)");
     } else if (strstr(t, "comment")) {

@@ -280,26 +280,6 @@ static void skip_type(SState *st, const char *type)
     }
 }
 
-/* Whether a '/' stands outside the strings of line: only then can it hold
- * a comment (a URL in a value does not make the line parsed twice). */
-static bool slash_outside_strings(const char *line, size_t len)
-{
-    if (!memchr(line, '/', len)) return false;
-    bool in_str = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = line[i];
-        if (in_str) {
-            if (c == '\\') i++;
-            else if (c == '"') in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-        } else if (c == '/') {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* call -- one line (NUL-terminated in st->line; lp: the same line in the
  * input buffer, for messages). 0 done, -1 error. */
 static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
@@ -307,7 +287,9 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     KrInputCtx *c = s->ctx;
     char err[256] = "", msg[300] = "";
     size_t llen = strlen(st->line);   /* (the line's text as yajl reads it: up to a NUL) */
-    if (ku_json_deeper(st->line, llen, KU_JSON_MAX_DEPTH))
+    KuJsonShape sh;
+    ku_json_shape(st->line, llen, KU_JSON_MAX_DEPTH, &sh);
+    if (sh.deeper)
         return ki_row_error(s, true, line, lp, NULL, NULL, "invalid JSON: nested deeper than %d levels",
                             KU_JSON_MAX_DEPTH);
     yajl_val root = yajl_tree_parse(st->line, err, sizeof err);
@@ -319,7 +301,7 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
         return ki_row_error(s, true, line, lp, at < llen ? lp + at : NULL, NULL,
                             "invalid JSON: bytes that are not UTF-8 in a string (a Segment call is UTF-8 JSON)");
     }
-    if (!root || slash_outside_strings(st->line, llen)) {
+    if (!root || sh.slash) {
         /* a fault yajl's tree names without a column, or a comment it
          * takes (only a line with a '/' can hold one) */
         size_t at = 0;
