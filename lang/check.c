@@ -281,12 +281,21 @@ KType kc_let_neutral(KCheck *c, uint32_t id, KSpan use)
         uint32_t from = 0;
         for (uint32_t i = 0; i < c->nlet_stack; i++)
             if (c->let_stack[i] == id) from = i;
-        char buf[512];
+        /* a -> b -> a; past KD_MSG_MAX the message is cut, marked "..." (vformat),
+         * so what does not fit here is never shown */
+        char buf[KD_MSG_MAX + 64];
         size_t k = 0;
-        buf[0] = '\0';
-        for (uint32_t i = from; i < c->nlet_stack && k < sizeof buf - 64; i++)
-            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s -> ", c->p->lets[c->let_stack[i]]->let.name.s);
-        snprintf(buf + k, sizeof buf - k, "%s", l->let.name.s);
+        for (uint32_t i = from; i <= c->nlet_stack; i++) {
+            const char *parts[2] = { i < c->nlet_stack ? c->p->lets[c->let_stack[i]]->let.name.s : l->let.name.s,
+                                     i < c->nlet_stack ? " -> " : "" };
+            for (int j = 0; j < 2; j++) {
+                size_t n = strlen(parts[j]);
+                if (n > sizeof buf - 1 - k) n = sizeof buf - 1 - k;
+                memcpy(buf + k, parts[j], n);
+                k += n;
+            }
+        }
+        buf[k] = '\0';
         if (c->nlet_stack - from == 1)
             kd_error(c->d, use, "K0309", "let `%s` refers to itself", l->let.name.s);
         else
@@ -575,9 +584,17 @@ static void check_rule(KCheck *c, KRule *r)
     /* name */
     if (r->name.s) r->default_name = r->name.s;
     else {
-        char buf[300];
-        snprintf(buf, sizeof buf, "%s@%u", r->target.s, line_of(c, r->kw_span));
-        r->default_name = astr(c, buf);
+        /* SURVEY@LINE, whatever the survey's length */
+        size_t tn = strlen(r->target.s);
+        char at[16];
+        int an = snprintf(at, sizeof at, "@%u", line_of(c, r->kw_span));
+        char *nm = ka_alloc(&c->p->arena, tn + (size_t)an + 1);
+        if (!nm) { oom(c); r->default_name = ""; }
+        else {
+            memcpy(nm, r->target.s, tn);
+            memcpy(nm + tn, at, (size_t)an + 1);
+            r->default_name = nm;
+        }
     }
     uint32_t other = index_get(&c->rule_index, r->default_name);
     if (other == KC_NONE && !index_put(&c->rule_index, r->default_name, r->index)) oom(c);

@@ -235,7 +235,7 @@ void kc_bare_names(KCheck *c)
     for (uint32_t i = 0; i < c->nbare; i++) {
         const KBareUse *u = &c->bare[i];
         if (g_hash_table_contains(failed, GUINT_TO_POINTER(u->span.lo + 1u))) continue;
-        char from[160];
+        char from[KD_MSG_MAX + 64];     /* a long name: the message is cut at KD_MSG_MAX */
         read_from(c, u, from, sizeof from);
         uint32_t ev = kc_event_find(c, u->name);
         if (ev != KC_NONE && (c->p->events[ev].declared || c->p->events[ev].used)) {

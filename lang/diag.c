@@ -630,14 +630,16 @@ static unsigned close_limit(size_t n)
 static unsigned distance_within(const char *a, size_t la, const char *b, size_t lb, unsigned limit)
 {
     enum { W = 64, BIG = 1000 };
-    if (la > W || lb > W) {
-        unsigned d = kd_edit_distance(a, b);
-        return d <= limit ? d : limit + 1;
-    }
     if ((la > lb ? la - lb : lb - la) > limit) return limit + 1;
-    /* three rolling rows: i - 2, i - 1, i; cells outside the band are BIG */
-    unsigned rows[3][W + 2];
-    unsigned *r2 = rows[0], *r1 = rows[1], *r0 = rows[2];
+    /* three rolling rows: i - 2, i - 1, i; cells outside the band are BIG
+     * (on the stack for names of up to W bytes, else on the heap: names are
+     * close at distance 1 or 2 whatever their lengths, SPEC 1.6) */
+    unsigned small[3][W + 2], *heap = NULL;
+    unsigned *r2 = small[0], *r1 = small[1], *r0 = small[2];
+    if (lb > W) {
+        if (!(heap = malloc(3 * (lb + 2) * sizeof *heap))) return limit + 1;
+        r2 = heap; r1 = heap + lb + 2; r0 = heap + 2 * (lb + 2);
+    }
     for (size_t j = 0; j <= lb + 1; j++) { r1[j] = j <= limit ? (unsigned)j : BIG; r2[j] = BIG; }
     for (size_t i = 1; i <= la; i++) {
         size_t lo = i > limit ? i - limit : 1, hi = i + limit < lb ? i + limit : lb;
@@ -654,10 +656,12 @@ static unsigned distance_within(const char *a, size_t la, const char *b, size_t 
             r0[j] = v;
             if (v < row_min) row_min = v;
         }
-        if (row_min > limit) return limit + 1;
+        if (row_min > limit) { free(heap); return limit + 1; }
         unsigned *t = r2; r2 = r1; r1 = r0; r0 = t;
     }
-    return r1[lb] <= limit ? r1[lb] : limit + 1;
+    unsigned d = r1[lb] <= limit ? r1[lb] : limit + 1;
+    free(heap);
+    return d;
 }
 
 unsigned kd_name_distance(const char *typed, const char *cand)

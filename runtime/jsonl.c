@@ -670,7 +670,10 @@ static size_t json_fault(yajl_handle h, const char *line, size_t len, char *msg,
         while (k > 0 && line[k] != '/') k--;
         if (k > 0 && line[k - 1] == '/') k--;
         *at = k;
-        snprintf(msg, mcap, "invalid JSON: a comment (JSON has none)");
+        if (k + 1 < len && (line[k + 1] == '/' || line[k + 1] == '*'))
+            snprintf(msg, mcap, "invalid JSON: a comment (JSON has none)");
+        else                                            /* "a":1/2, "a":/x */
+            snprintf(msg, mcap, "invalid JSON: a '/' outside a string");
     } else {
         snprintf(msg, mcap, "invalid JSON: %.*s", (int)(n > 120 ? 120 : n), t);
     }
