@@ -60,7 +60,7 @@ static void near_add(Near *m, const char *typed, const char *cand)
  * `c`?", and for more "`a`, `b`, `c` (or N others as close)?". */
 static void near_hint(KCheck *c, const Near *m)
 {
-    char buf[512];
+    char buf[KD_MSG_MAX + 64];     /* past KD_MSG_MAX the hint is cut, marked "..." */
     size_t k = 0;
     uint32_t shown = m->n < KC_NEAR_SHOWN ? m->n : KC_NEAR_SHOWN;
     for (uint32_t i = 0; i < shown && k < sizeof buf; i++) {
