@@ -178,6 +178,10 @@ static char *vformat(const char *fmt, va_list ap)
     /* a message quoting a name of megabytes stays small (SPEC 9.1): cut
      * between characters, marked "..." */
     if (s && n > KD_MSG_MAX) memcpy(s + ku_utf8_cut(s, KD_MSG_MAX - 3), "...", 4);
+    /* one line: a control character a string of the policy holds
+     * (timezone "a\nb") is shown as '?', as explain shows them */
+    for (char *p = s; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F) *p = '?';
     return s;
 }
 
