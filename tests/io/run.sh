@@ -527,6 +527,14 @@ check sig-sqlite-existing-rows '[ "$(sqlite3 sq-old.db "SELECT count(*), sum(len
 run sig-sqlite-existing-next-run 0 "" 'K simulate --no-progress p.kai ev.csv -o "sqlite:sq-old.db?table=t"'
 check sig-sqlite-existing-next-rows '[ "$(sqlite3 sq-old.db "SELECT count(*) FROM t")" = $(($(wc -l <expected.csv) - 1)) ] && [ ! -e sq-old.db-journal ]'
 
+# -o sqlite: through a dangling symbolic link: the database is made where
+# the link leads, and a failed run removes that file (it left it, empty)
+(cd "$W" && rm -rf sqlink && mkdir -p sqlink/d && ln -s d/made.db sqlink/l.db && printf 'time,customer,event\nbad,c1,x\n' >sqlink/bad.csv)
+run sqlite-out-dangling-link-fails 1 'bad time' 'K simulate --no-progress p.kai sqlink/bad.csv -o "sqlite:sqlink/l.db?table=t"'
+check sqlite-out-dangling-link-nothing-left '[ -L sqlink/l.db ] && [ -z "$(ls sqlink/d)" ]'
+run sqlite-out-dangling-link 0 "" 'K simulate --no-progress p.kai ev.csv -o "sqlite:sqlink/l.db?table=t"'
+check sqlite-out-dangling-link-rows '[ -L sqlink/l.db ] && [ "$(sqlite3 sqlink/d/made.db "SELECT count(*) FROM t")" = $(($(wc -l <expected.csv) - 1)) ]'
+
 # ---- 9. a .kbc file holds bytecode -----------------------------------------------------
 : >"$W/empty.kbc"
 run kbc-empty-simulate 1 '^empty.kbc: error: not a kairos bytecode file$' 'K simulate --no-progress empty.kbc ev.csv'
