@@ -933,7 +933,7 @@ START_TEST(jsonl_errors)
     r = run1("j3.jsonl", "\n\n{\"time\":1,\"customer\":\"a\",\"event\":\"login\"\n");
     EXPECT_ERR(r, "j3.jsonl:3: error: incomplete JSON object (expected one object per line)\n"); done(&r);
     r = run1("j4.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\",}\n");
-    EXPECT_ERR(r, "j4.jsonl:1: error: invalid JSON: invalid object key (must be a string)\n"); done(&r);
+    EXPECT_ERR(r, "j4.jsonl:1:43: error: invalid JSON: invalid object key (must be a string)\n"); done(&r);
     r = run1("j5.jsonl", "[1,2]\n");
     EXPECT_ERR(r, "j5.jsonl:1: error: expected a JSON object, not an array\n"); done(&r);
     r = run1("j6.jsonl", "{\"time\":1,\"customer\":\"a\",\"event\":\"login\"} {\"time\":1}\n");
