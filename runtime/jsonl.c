@@ -865,9 +865,12 @@ int ki_jsonl_step(KiSrc *s)
  * start of one whose LF has not arrived yet), hold more than MAX_LINE bytes
  * without their line end: a CR last is not counted (the CR of CR LF, a CR
  * that ends the input, or one that may begin the CR LF still to come). */
-static bool line_too_long(const char *p, size_t n)
+static bool line_too_long(const KiSrc *s, const char *p, size_t n)
 {
     if (n > 0 && p[n - 1] == '\r') n--;
+    /* a byte order mark opening the first line is not the line's, as the
+     * CSV header's is not */
+    if (s->line == 1 && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) n -= 3;
     return n > MAX_LINE;
 }
 
@@ -888,14 +891,14 @@ int ki_line_next(KiSrc *s, const char **pp, size_t *lenp, size_t *adv)
         size_t seen = s->line_at == at && s->line_seen <= avail ? s->line_seen : 0;
         const char *nl = memchr(p + seen, '\n', avail - seen);
         if (!nl && !s->eof) {
-            if (line_too_long(p, avail)) return ki_error(s, s->line, 0, "line longer than 64 MiB");
+            if (line_too_long(s, p, avail)) return ki_error(s, s->line, 0, "line longer than 64 MiB");
             s->line_at = at;
             s->line_seen = avail;
             if (ki_fill(s) < 0) return -1;
             continue;
         }
         size_t len = nl ? (size_t)(nl - p) : avail;
-        if (line_too_long(p, len)) return ki_error(s, s->line, 0, "line longer than 64 MiB");
+        if (line_too_long(s, p, len)) return ki_error(s, s->line, 0, "line longer than 64 MiB");
         *adv = nl ? len + 1u : avail;
         if (s->line == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) { p += 3; len -= 3; }
         if (s->line == 1 && ki_gzip_data(s, p, avail)) return -1;

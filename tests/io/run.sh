@@ -881,6 +881,12 @@ limit_cases() {
 }
 limit_cases csv big-rec.csv '^big-rec.csv:2:1: error: row longer than 64 MiB'
 limit_cases jsonl big-rec.jsonl '^big-rec.jsonl:1: error: line longer than 64 MiB$'
+# a byte order mark before the first line is not counted (as the CSV header's)
+big_record big-rec.jsonl $LIM lf
+{ printf '\357\273\277'; cat "$W/big-rec.jsonl"; } >"$W/big-rec-bom.jsonl" && rm -f "$W/big-rec.jsonl"
+run jsonl-limit-exact-bom 0 "" 'K simulate --no-progress p.kai big-rec-bom.jsonl'
+check jsonl-limit-exact-bom-quiet '[ ! -s .err ]'
+rm -f "$W/big-rec-bom.jsonl"
 # the header row: the same count
 big_hdr() {
     { printf 'time,customer,event,'; head -c $(($1 - 20)) /dev/zero | tr '\0' x; printf '\r\n2026-03-01T10:00:00Z,a01,identify,1\r\n'; } >"$W/big-hdr.csv"
