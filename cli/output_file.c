@@ -23,7 +23,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lang/util.h"
 
 /* ---- cleanup on signals ---------------------------------------------------- */
 
@@ -191,37 +191,6 @@ static int named_fd(const char *path)
 }
 
 bool cli_out_is_stdout(const char *path) { return path && named_fd(path) == 1; }
-
-/* path with its symbolic links followed to the final name (which need not
- * exist); malloc'd, NULL with errno set (ELOOP after 40 links). */
-static char *resolve(const char *path)
-{
-    char *cur = strdup(path);
-    if (!cur) return NULL;
-    for (int hops = 0; hops <= 40; hops++) {
-        struct stat st;
-        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;
-        char link[PATH_MAX];
-        ssize_t n = readlink(cur, link, sizeof link - 1);
-        if (n < 0) { int e = errno; free(cur); errno = e; return NULL; }
-        link[n] = '\0';
-        char *next;
-        const char *slash = strrchr(cur, '/');
-        if (link[0] == '/' || !slash) {
-            next = strdup(link);
-        } else {
-            size_t d = (size_t)(slash - cur) + 1;
-            next = malloc(d + (size_t)n + 1);
-            if (next) { memcpy(next, cur, d); memcpy(next + d, link, (size_t)n + 1); }
-        }
-        free(cur);
-        if (!next) { errno = ENOMEM; return NULL; }
-        cur = next;
-    }
-    free(cur);
-    errno = ELOOP;
-    return NULL;
-}
 
 static int open_failed_quiet(CliOut *o)
 {
@@ -458,7 +427,7 @@ int cli_out_open(CliOut *o, const char *path)
         if (o->is_stdout) { o->f = stdout; return 0; }
         return in_place(o, dup(fd));
     }
-    if (!(o->target = resolve(path))) return open_failed(o, errno);
+    if (!(o->target = ku_resolve_links(path))) return open_failed(o, errno);
     struct stat st;
     bool exists = stat(o->target, &st) == 0;
     if (!exists && errno != ENOENT) return open_failed(o, errno);

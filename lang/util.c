@@ -1,6 +1,7 @@
 /* util.c -- small helpers used by every layer (ku_); see util.h. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,6 +377,35 @@ bool ku_json_deeper(const char *s, size_t n, size_t limit)
     KuJsonShape sh;
     ku_json_shape(s, n, limit, &sh);
     return sh.deeper;
+}
+
+char *ku_resolve_links(const char *path)
+{
+    char *cur = strdup(path);
+    if (!cur) return NULL;
+    for (int hops = 0; hops <= 40; hops++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;
+        char link[PATH_MAX];
+        ssize_t n = readlink(cur, link, sizeof link - 1);
+        if (n < 0) { int e = errno; free(cur); errno = e; return NULL; }
+        link[n] = '\0';
+        char *next;
+        const char *slash = strrchr(cur, '/');
+        if (link[0] == '/' || !slash) {
+            next = strdup(link);
+        } else {
+            size_t d = (size_t)(slash - cur) + 1;
+            next = malloc(d + (size_t)n + 1);
+            if (next) { memcpy(next, cur, d); memcpy(next + d, link, (size_t)n + 1); }
+        }
+        free(cur);
+        if (!next) { errno = ENOMEM; return NULL; }
+        cur = next;
+    }
+    free(cur);
+    errno = ELOOP;
+    return NULL;
 }
 
 bool ku_is_bytecode(const char *name, const char *b, size_t n)

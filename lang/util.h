@@ -153,6 +153,12 @@ typedef struct KuJsonShape { bool deeper, slash; size_t end; } KuJsonShape;
 void ku_json_shape(const char *s, size_t n, size_t limit, KuJsonShape *out);
 bool ku_json_deeper(const char *s, size_t n, size_t limit);
 
+/* path with its symbolic links followed to the final name (which need not
+ * exist: a dangling link's target); malloc'd, NULL with errno set (ELOOP
+ * after 40 links).  cli/output_file.c writes there; an SQLite output
+ * database is made there. */
+char *ku_resolve_links(const char *path);
+
 /* The n bytes at s as a string of the language with its quotes: `"` `\`
  * and line feed and tab escaped as in a policy (SPEC.md 2), other control
  * bytes and DEL as \xHH (which no policy can hold: they come from an

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include "../lang/util.h"
 #include "source.h"
 
 typedef struct SqRaw {
@@ -341,35 +342,12 @@ typedef struct SqSink {
  * moment it exists (SPEC 6, "Signals"); SQLite opens the empty file as an
  * empty database.  An existing file, a name that opens no file, or a file
  * that cannot be made (SQLite then says why) is left to SQLite. */
-/* The file a dangling symbolic link at path leads to (the link followed,
- * as SQLite follows it, until a name that is no link); path itself when it
- * is no link; NULL when the chain is too long or out of memory.  path is
- * given to it (freed or returned). */
-static char *link_target(char *path)
-{
-    for (int hops = 0; path && hops < 40; hops++) {
-        struct stat st;
-        if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)) return path;
-        char to[4096];
-        ssize_t n = readlink(path, to, sizeof to - 1);
-        if (n <= 0) { free(path); return NULL; }
-        to[n] = '\0';
-        const char *slash = strrchr(path, '/');
-        size_t dl = to[0] == '/' || !slash ? 0 : (size_t)(slash - path) + 1;
-        char *next = malloc(dl + (size_t)n + 1);
-        if (next) { memcpy(next, path, dl); memcpy(next + dl, to, (size_t)n + 1); }
-        free(path);
-        path = next;
-    }
-    free(path);
-    return NULL;
-}
-
 static void create_db(SqSink *k, const char *base)
 {
     /* a dangling link: the file is made where it leads, so that a failed
      * run removes that file (O_EXCL refuses the link itself) */
-    char *path = link_target(file_path(base));
+    char *name = file_path(base), *path = name ? ku_resolve_links(name) : NULL;
+    free(name);
     struct stat st;
     if (!path || stat(path, &st) == 0 || errno != ENOENT) { free(path); return; }
     const KrCleanup *c = ks_cleanup();
