@@ -203,6 +203,9 @@ int ki_json_bad_escape(const char *p, size_t len, bool nul, size_t *at);
  * tree takes; nothing after it).  0 it is; -1 not: *at is the fault's
  * offset, msg its message ("invalid JSON: ..."); -2 out of memory. */
 int ki_json_strict(const char *line, size_t len, size_t *at, char *msg, size_t mcap);
+/* yajl's message t as the JSON readers word it: "invalid JSON: " and its
+ * first line, without yajl's "parse error: " or "lexical error: ". */
+void ki_json_wording(const char *t, char *msg, size_t mcap);
 /* Why the bytes s cannot be a customer id (not UTF-8, a NUL byte), or NULL. */
 const char *ki_bad_id(const char *s, size_t len);
 /* Whether the first bytes p[0, n) of a stream not named .gz are gzip data

@@ -645,41 +645,43 @@ static void reset_line(JState *j, const char *p, size_t len)
     j->lp = p; j->ll = len; j->err_at = NULL;
 }
 
-/* The message for the fault handle h stopped at on line (yajl's, worded
- * as the readers word theirs) and its offset in the line. */
-static size_t json_fault(yajl_handle h, const char *line, size_t len, char *msg, size_t mcap)
+void ki_json_wording(const char *t, char *msg, size_t mcap)
 {
-    size_t pos = yajl_get_bytes_consumed(h);
-    size_t *at = &pos;
-    unsigned char *e = yajl_get_error(h, 0, (const unsigned char *)line, len);
-    const char *t = e ? (const char *)e : "invalid JSON";
     if (strncmp(t, "parse error: ", 13) == 0) t += 13;
     else if (strncmp(t, "lexical error: ", 15) == 0) t += 15;
     size_t n = strcspn(t, "\n");
     while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '.')) n--;
-    if (strncmp(t, "trailing garbage", 16) == 0) {
+    snprintf(msg, mcap, "invalid JSON: %.*s", (int)(n > 120 ? 120 : n), t);
+}
+
+/* The message for the fault handle h stopped at on line (yajl's, worded
+ * as the readers word theirs) and its offset in the line. */
+static size_t json_fault(yajl_handle h, const char *line, size_t len, char *msg, size_t mcap)
+{
+    size_t at = yajl_get_bytes_consumed(h);
+    unsigned char *e = yajl_get_error(h, 0, (const unsigned char *)line, len);
+    const char *t = e ? (const char *)e : "invalid JSON";
+    if (strstr(t, "trailing garbage")) {
         /* at the first byte after the object that is not a blank (yajl's
          * count may be past a token, or 0 when the end of the line made it) */
         KuJsonShape sh;
         ku_json_shape(line, len, SIZE_MAX, &sh);
-        *at = sh.end;
-        while (*at < len && (line[*at] == ' ' || line[*at] == '\t' || line[*at] == '\r')) (*at)++;
+        at = sh.end;
+        while (at < len && (line[at] == ' ' || line[at] == '\t' || line[at] == '\r')) at++;
         snprintf(msg, mcap, "invalid JSON: something follows the object (expected one object per line)");
     } else if (strstr(t, "comment")) {
-        size_t k = *at < len ? *at : len;               /* at the comment's first '/' */
-        while (k > 0 && line[k] != '/') k--;
-        if (k > 0 && line[k - 1] == '/') k--;
-        *at = k;
-        if (k + 1 < len && (line[k + 1] == '/' || line[k + 1] == '*'))
+        if (at >= len) at = len ? len - 1 : 0;          /* at the comment's first '/' */
+        while (at > 0 && line[at] != '/') at--;
+        if (at > 0 && line[at - 1] == '/') at--;
+        if (at + 1 < len && (line[at + 1] == '/' || line[at + 1] == '*'))
             snprintf(msg, mcap, "invalid JSON: a comment (JSON has none)");
         else                                            /* "a":1/2, "a":/x */
             snprintf(msg, mcap, "invalid JSON: a '/' outside a string");
     } else {
-        snprintf(msg, mcap, "invalid JSON: %.*s", (int)(n > 120 ? 120 : n), t);
+        ki_json_wording(t, msg, mcap);
     }
-    if (*at > len) *at = len;
     if (e) yajl_free_error(h, e);
-    return pos;
+    return at < len ? at : len;
 }
 
 int ki_json_strict(const char *line, size_t len, size_t *at, char *msg, size_t mcap)

@@ -312,12 +312,8 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
         }
     }
     if (!root) {
-        size_t n = strcspn(err, "\n");
-        const char *e = err;
-        if (strncmp(e, "parse error: ", 13) == 0) { e += 13; n -= 13; }
-        else if (strncmp(e, "lexical error: ", 15) == 0) { e += 15; n -= 15; }
-        while (n > 0 && (e[n - 1] == ' ' || e[n - 1] == '.')) n--;
-        return ki_row_error(s, true, line, lp, NULL, NULL, "invalid JSON: %.*s", (int)(n > 120 ? 120 : n), e);
+        ki_json_wording(err, msg, sizeof msg);
+        return ki_row_error(s, true, line, lp, NULL, NULL, "%s", msg);
     }
     {
         /* yajl's tree turns a lone surrogate into '?' and ends a string at
