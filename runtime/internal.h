@@ -434,6 +434,9 @@ size_t kp_buffered_peak(const KpRun *r);
 size_t kp_budget(const KpRun *r);
 /* After kp_replay: schedule rows that waited for the merge in the file. */
 uint64_t kp_rows_spilled(const KpRun *r);
+/* After kp_replay: runs of rows written while buckets were replayed (a
+ * bucket's rows past the worker's share of the budget, SPEC 5.10). */
+uint64_t kp_row_runs(const KpRun *r);
 /* After kp_replay: buckets replayed customer by customer as their records
  * lay (grouped by customer), and buckets that looked so but were not and
  * were sorted by customer first. */
@@ -441,6 +444,9 @@ void kp_bucket_modes(const KpRun *r, uint32_t *grouped, uint32_t *regrouped);
 /* For tests: the shared customer pool's size from which pass 2 prefetches
  * the customers of the records ahead (UINT32_MAX: the default, 131,072). */
 void kp_ahead_customers(uint32_t n);
+/* For tests: rows a worker holds per lane before it writes a run, and runs
+ * merged at once (0, 0: the defaults, from the budget, and 64). */
+void kp_row_runs_force(size_t rows, uint32_t fanin);
 /* Pass 2: replays every bucket up to horizon and hands the rows to emit in
  * the schedule's order (time, customer bytes, priority descending, rule
  * order, attempt).  0; -1 out of memory or an engine limit (kp_error);

@@ -182,6 +182,18 @@ typedef struct Part {
 } Part;
 
 #define ROWS_BACK 256u            /* rows read back at a time per spilled bucket, at most */
+#define RUN_FANIN_DEFAULT 64u     /* runs of one bucket's rows merged at once (keep_runs) */
+static uint32_t RUN_FANIN = RUN_FANIN_DEFAULT;
+static size_t RUN_ROWS_FORCED;       /* kp_row_runs_force */
+
+void kp_row_runs_force(size_t rows, uint32_t fanin)
+{
+    RUN_ROWS_FORCED = rows;
+    RUN_FANIN = fanin < 2u ? RUN_FANIN_DEFAULT : fanin;
+}
+
+/* A run of a bucket's rows in the temporary file, in the schedule's order. */
+typedef struct RowRun { uint64_t off, n; } RowRun;
 
 /* A record's place in the replay order. */
 typedef struct Ord { uint64_t key; const char *rec; } Ord;
@@ -196,6 +208,10 @@ typedef struct AccLane {
     KrBadZones badz;
     uint32_t *ids; KrValue *vals;
     KrRow *rows; size_t nrows, caprows;   /* the bucket's rows as emitted (kept from bucket to bucket) */
+    /* the bucket's rows past KpRun.run_rows, each run_rows of them put in
+     * order and written to the temporary file as a run (write_run) */
+    RowRun *runs; size_t nruns, capruns;
+    bool norun;                   /* a run could not be written: the rest stay in memory */
 } AccLane;
 
 typedef struct Acc {
@@ -248,6 +264,8 @@ struct KpRun {
     bool wide;                       /* 24-byte record headers (see PRec) */
     size_t budget;                   /* bytes of pages, at most, all parts together */
     uint32_t rows_back;              /* rows a spilled bucket reads back at a time */
+    size_t run_rows;                 /* rows a worker holds per lane while replaying a
+                                        bucket; past them, runs (write_run) */
     int spill_fd;
     atomic_uint_fast64_t spill_end;  /* end of the temporary file */
     atomic_uint_fast64_t spilled;    /* bytes of records written to it */
@@ -262,6 +280,7 @@ struct KpRun {
     int64_t horizon;
     atomic_uint next;
     atomic_int failed;
+    atomic_uint_fast64_t row_runs;   /* runs of rows written (write_run; kp_row_runs) */
     atomic_uint grouped, regrouped;  /* buckets replayed customer by customer as they lay;
                                         taken for such and not, then sorted by customer
                                         (kp_bucket_modes) */
@@ -784,6 +803,7 @@ uint64_t kp_rows_spilled(const KpRun *r)
         for (uint32_t k = 0; k < r->nlanes; k++) n += r->b[i].out[k].rows_spilled;
     return n;
 }
+uint64_t kp_row_runs(const KpRun *r) { return atomic_load(&r->row_runs); }
 uint32_t kp_buckets(const KpRun *r) { return r->nb; }
 void kp_bucket_modes(const KpRun *r, uint32_t *grouped, uint32_t *regrouped)
 {
@@ -825,7 +845,16 @@ static void radix_sort(Ord *o, Ord *tmp, size_t n, uint64_t maxkey)
     if (src != o) memcpy(o, src, n * sizeof *o);
 }
 
-typedef struct EmitCtx { AccLane *al; uint32_t *const *l2g; const KrPool *pool; } EmitCtx;   /* l2g: grows while the bucket is fed */
+/* What bucket_emit needs: the lane's rows, the bucket's customers (l2g
+ * grows while the bucket is fed), and for write_run the run, the worker,
+ * the lane's image and whether the rows come customer after customer
+ * (sorted before a run is written) or already in the schedule's order. */
+typedef struct EmitCtx {
+    AccLane *al; uint32_t *const *l2g; const KrPool *pool;
+    KpRun *r; Acc *a; const KImage *img; bool bycust;
+} EmitCtx;
+
+static int sort_rows(const KpRun *r, const KImage *img, Acc *a, KrRow *rows, size_t n);
 
 /* id_key -- KrRow.idkey of the customer id s (len bytes).  (kr_prefix16
  * turned to memcmp order does the same: the 1M bench log measured 5 % slower
@@ -841,10 +870,36 @@ static void id_key(const char *s, size_t len, uint64_t key[2])
     }
 }
 
+/* write_run -- the rows the lane holds (x->al), put in the schedule's
+ * order, appended to the temporary file as a run; the lane then holds
+ * none.  0; 1 the file could not be written (the rows stay, and so do the
+ * bucket's next ones: al->norun); -1 out of memory. */
+static int write_run(const EmitCtx *x)
+{
+    AccLane *k = x->al;
+    if (x->bycust && sort_rows(x->r, x->img, x->a, k->rows, k->nrows) != 0) return -1;
+    if (k->nruns == k->capruns) {
+        size_t nc = k->capruns ? k->capruns * 2u : 8u;
+        RowRun *nr = realloc(k->runs, nc * sizeof *nr);
+        if (!nr) return -1;
+        k->runs = nr;
+        k->capruns = nc;
+    }
+    size_t bytes = k->nrows * sizeof *k->rows;
+    if (spill_open(x->r) != 0) { k->norun = true; return 1; }
+    uint64_t at = atomic_fetch_add(&x->r->spill_end, bytes);
+    if (write_at(x->r->spill_fd, k->rows, bytes, at) != 0) { k->norun = true; return 1; }
+    k->runs[k->nruns++] = (RowRun){ at, k->nrows };
+    k->nrows = 0;
+    atomic_fetch_add(&x->r->row_runs, 1u);
+    return 0;
+}
+
 static int bucket_emit(void *ctx, const KrRow *row)
 {
     EmitCtx *x = ctx;
     AccLane *k = x->al;
+    if (k->nrows >= x->r->run_rows && !k->norun && write_run(x) < 0) return -1;
     if (k->nrows == k->caprows) {
         size_t nc = k->caprows ? k->caprows * 2u : 64u;
         KrRow *nr = realloc(k->rows, nc * sizeof *nr);
@@ -1409,6 +1464,186 @@ static int sort_rows(const KpRun *r, const KImage *img, Acc *a, KrRow *rows, siz
     return 0;
 }
 
+/* ---- a bucket's rows in runs (SPEC 5.10, item 3) ----------------------------
+ * A bucket whose replay emits more than run_rows rows per lane (one
+ * customer with millions of asks) writes them as runs, each in the
+ * schedule's order (write_run); when the bucket ends, its runs and the rows
+ * still held are merged into one run in the file (keep_runs), which the
+ * merge of the buckets then reads like any spilled bucket's rows.  Rows
+ * equal in the schedule's order (one customer's) come out in the order
+ * they were emitted: runs in the order written, the rows held last. */
+
+/* A source of merge_sources: a run read back from the temporary file a
+ * buffer at a time, or rows in memory (all at hand: buf NULL). */
+typedef struct RunSrc {
+    const KrRow *rows; size_t n, pos;   /* rows at hand, the next one */
+    KrRow *buf; size_t cap;             /* the read-back buffer */
+    uint64_t off, left;                 /* the run's rows not read yet, in the file */
+} RunSrc;
+
+/* src_fill -- the source's next rows at hand; 0, or -1 a read failed. */
+static int src_fill(const KpRun *r, RunSrc *s)
+{
+    size_t n = s->left < s->cap ? (size_t)s->left : s->cap;
+    if (read_at(r->spill_fd, s->buf, n * sizeof *s->buf, s->off) != 0) return -1;
+    s->off += n * sizeof *s->buf;
+    s->left -= n;
+    s->rows = s->buf;
+    s->n = n;
+    s->pos = 0;
+    return 0;
+}
+
+/* Source x's next row comes before source y's: the schedule's order,
+ * then the sources' order. */
+static bool src_less(const KpRun *r, const KImage *img, const RunSrc *src, uint32_t x, uint32_t y)
+{
+    const KrRow *a = &src[x].rows[src[x].pos], *b = &src[y].rows[src[y].pos];
+    if (row_less(r, img, a, b)) return true;
+    if (row_less(r, img, b, a)) return false;
+    return x < y;
+}
+
+static void src_down(const KpRun *r, const KImage *img, const RunSrc *src, uint32_t *h, uint32_t n, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2u * i + 1u, m = i;
+        if (l < n && src_less(r, img, src, h[l], h[m])) m = l;
+        if (l + 1u < n && src_less(r, img, src, h[l + 1u], h[m])) m = l + 1u;
+        if (m == i) return;
+        uint32_t t = h[i]; h[i] = h[m]; h[m] = t;
+        i = m;
+    }
+}
+
+/* merge_sources -- the rows of src[0, n) (each in the schedule's order),
+ * merged, into out[] or, out NULL, into the temporary file at `at`
+ * through block[0, bcap).  The file runs' buffers are src[i].buf.  0; 1
+ * a write failed; -1 a read failed or out of memory. */
+static int merge_sources(const KpRun *r, const KImage *img, RunSrc *src, uint32_t n,
+                         KrRow *out, uint64_t at, KrRow *block, size_t bcap)
+{
+    uint32_t *h = malloc((n ? n : 1u) * sizeof *h), nh = 0;
+    if (!h) return -1;
+    int rc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (src[i].buf && src_fill(r, &src[i]) != 0) { rc = -1; goto out; }
+        if (src[i].n) h[nh++] = i;
+    }
+    for (uint32_t i = nh / 2u; i-- > 0;) src_down(r, img, src, h, nh, i);
+    size_t o = 0, fill = 0;
+    while (nh) {
+        RunSrc *s = &src[h[0]];
+        const KrRow *row = &s->rows[s->pos];
+        if (out) out[o++] = *row;
+        else {
+            block[fill++] = *row;
+            if (fill == bcap) {
+                if (write_at(r->spill_fd, block, fill * sizeof *block, at) != 0) { rc = 1; goto out; }
+                at += fill * sizeof *block;
+                fill = 0;
+            }
+        }
+        if (++s->pos == s->n) {
+            if (s->buf && s->left && src_fill(r, s) != 0) { rc = -1; goto out; }
+            if (s->pos == s->n) h[0] = h[--nh];
+        }
+        if (nh > 1) src_down(r, img, src, h, nh, 0);
+    }
+    if (fill && write_at(r->spill_fd, block, fill * sizeof *block, at) != 0) rc = 1;
+out:
+    free(h);
+    return rc;
+}
+
+/* keep_runs -- keep_rows for a bucket's lane that wrote runs: its runs
+ * and the rows it still holds (put in the schedule's order first when they
+ * came customer after customer) merged into one run of the temporary file,
+ * RUN_FANIN runs at a time (consecutive runs, so that equal rows keep
+ * their order), read back by the merge of the buckets rows_back at a time;
+ * into memory if the file cannot be written.  0, or -1 out of memory or a
+ * read failed. */
+static int keep_runs(KpRun *r, Acc *a, AccLane *al, const KImage *img, bool bycust, Rows *k)
+{
+    if (bycust && sort_rows(r, img, a, al->rows, al->nrows) != 0) return -1;
+    size_t bcap = r->run_rows / (RUN_FANIN + 1u);
+    if (bcap < 16u) bcap = 16u;
+    int rc = -1;
+    RunSrc *src = calloc(al->nruns + 1u, sizeof *src);
+    KrRow *bufs = malloc((RUN_FANIN + 2u) * bcap * sizeof *bufs), *out = NULL;
+    if (!src || !bufs) goto done;
+    KrRow *block = bufs + (RUN_FANIN + 1u) * bcap;
+    /* passes over the runs until one merge takes them all */
+    bool file = true;
+    while (file && al->nruns + (al->nrows > 0) > RUN_FANIN) {
+        size_t m = 0;
+        for (size_t g = 0; g < al->nruns; g += RUN_FANIN) {
+            uint32_t n = al->nruns - g < RUN_FANIN ? (uint32_t)(al->nruns - g) : RUN_FANIN;
+            uint64_t total = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                const RowRun *u = &al->runs[g + i];
+                src[i] = (RunSrc){ .buf = bufs + i * bcap, .cap = bcap, .off = u->off, .left = u->n };
+                total += u->n;
+            }
+            uint64_t at = atomic_fetch_add(&r->spill_end, total * sizeof(KrRow));
+            int w = merge_sources(r, img, src, n, NULL, at, block, bcap);
+            if (w < 0) goto done;
+            if (w > 0) {                          /* the file failed: the runs not merged yet follow */
+                memmove(&al->runs[m], &al->runs[g], (al->nruns - g) * sizeof *al->runs);
+                al->nruns = m + (al->nruns - g);
+                file = false;
+                break;
+            }
+            al->runs[m++] = (RowRun){ at, total };
+        }
+        if (file) al->nruns = m;
+    }
+    /* the last merge: every run, then the rows held */
+    uint64_t total = al->nrows;
+    for (size_t i = 0; i < al->nruns; i++) total += al->runs[i].n;
+    uint32_t n = 0;
+    if (al->nruns > RUN_FANIN) {                  /* the file failed: a buffer per run */
+        free(bufs);
+        if (!(bufs = malloc((al->nruns + 1u) * bcap * sizeof *bufs))) goto done;
+        block = NULL;
+    }
+    for (size_t i = 0; i < al->nruns; i++)
+        src[n++] = (RunSrc){ .buf = bufs + i * bcap, .cap = bcap, .off = al->runs[i].off, .left = al->runs[i].n };
+    if (al->nrows) src[n++] = (RunSrc){ .rows = al->rows, .n = al->nrows };
+    if (file && block) {
+        uint64_t at = atomic_fetch_add(&r->spill_end, total * sizeof(KrRow));
+        int w = merge_sources(r, img, src, n, NULL, at, block, bcap);
+        if (w < 0) goto done;
+        if (w == 0) {
+            if (!(k->rows = malloc(r->rows_back * sizeof *k->rows))) goto done;
+            k->rows_off = at;
+            k->rows_spilled = total;
+            k->rows_read = 0;
+            k->caprows = r->rows_back;
+            k->nrows = k->rpos = 0;
+            rc = 0;
+            goto done;
+        }
+        for (uint32_t i = 0; i < n; i++)          /* again, into memory */
+            if (src[i].buf) { src[i].off = al->runs[i].off; src[i].left = al->runs[i].n; src[i].n = src[i].pos = 0; }
+            else src[i].pos = 0;
+    }
+    if (!(out = malloc(total * sizeof *out))) goto done;
+    if (merge_sources(r, img, src, n, out, 0, NULL, 0) != 0) goto done;
+    atomic_fetch_add(&r->rows_mem, total * sizeof *out);
+    k->rows = out;
+    out = NULL;
+    k->nrows = k->caprows = total;
+    rc = 0;
+done:
+    al->nruns = 0;
+    al->nrows = 0;
+    free(src);
+    free(bufs);
+    free(out);
+    return rc;
+}
+
 /* drop_engines -- a try at a bucket undone: its engines, its pool of
  * customers and the records it loaded freed (replay_bucket tries again). */
 static void drop_engines(const KpRun *r, KrEngine **eng, KrPool **pool, char **data)
@@ -1467,8 +1702,9 @@ again:
     memset(a->lt, 0, (a->ltmask + 1u) * sizeof *a->lt);
     EmitCtx ec[KP_LANES];
     for (uint32_t l = 0; l < r->nlanes; l++) {
-        a->l[l].nrows = 0;
-        ec[l] = (EmitCtx){ &a->l[l], &a->l2g, a->pool };
+        a->l[l].nrows = a->l[l].nruns = 0;
+        a->l[l].norun = false;
+        ec[l] = (EmitCtx){ &a->l[l], &a->l2g, a->pool, r, a, r->lane[l].img, mode == M_GROUPED || mode == M_BYCUST };
         KrEngineOpts eo = { .has_until = r->opt->has_until, .until = r->opt->until,
                             .emit = bucket_emit, .emit_ctx = &ec[l] };
         if (!(eng[l] = kr_engine_new(r->lane[l].img, pool, r->values, &eo))) goto done;
@@ -1525,6 +1761,10 @@ again:
     }
     if (mode == M_GROUPED) atomic_fetch_add(&r->grouped, 1u);
     for (uint32_t l = 0; l < r->nlanes; l++) {
+        if (a->l[l].nruns) {
+            if (keep_runs(r, a, &a->l[l], r->lane[l].img, ec[l].bycust, &r->b[bi].out[l]) != 0) goto done;
+            continue;
+        }
         if ((mode == M_GROUPED || mode == M_BYCUST) && sort_rows(r, r->lane[l].img, a, a->l[l].rows, a->l[l].nrows) != 0)
             goto done;
         if (keep_rows(r, &r->b[bi].out[l], a->l[l].rows, a->l[l].nrows) != 0) goto done;
@@ -1606,6 +1846,7 @@ static void acc_free(Acc *a)
         AccLane *al = &a->l[l];
         free(al->st); free(al->carried); free(al->seen); free(al->types); free(al->ids); free(al->vals);
         free(al->rows);
+        free(al->runs);
     }
     free(a->ord);
     free(a->tmp);
@@ -1921,6 +2162,11 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
             if (k->len || k->nchunks) { busy++; break; }
         }
     if (jobs > busy) jobs = busy ? busy : 1u;
+    /* the rows a worker holds per lane while replaying a bucket: a quarter
+     * of the budget over the workers and lanes (more go to runs) */
+    r->run_rows = r->budget / 4u / ((size_t)jobs * r->nlanes * sizeof(KrRow));
+    if (r->run_rows < 1024u) r->run_rows = 1024u;
+    if (RUN_ROWS_FORCED) r->run_rows = RUN_ROWS_FORCED;
     Acc acc[JOBS_MAX];
     memset(acc, 0, sizeof acc);
     pthread_t th[JOBS_MAX];

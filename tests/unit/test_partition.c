@@ -14,6 +14,7 @@
 #include "../../runtime/internal.h"
 
 static char dir[64];
+static bool runs_forced;               /* kp_row_runs_force in effect: rows go to runs */
 
 static KImage *compile(const char *src)
 {
@@ -231,7 +232,8 @@ static void check_case(int nfiles, int n, int ncust, int order)
             else if (order == 1 || order == 3) ck_assert(grouped == 0 && regrouped > 0);
             else ck_assert(grouped == 0 && regrouped == 0);
             /* rows go to the file past the budget (a bucket of more than 32) */
-            if (!spill || ncust < 2000) ck_assert(spill || kp_rows_spilled(run) == 0);
+            if (runs_forced) ck_assert_uint_gt(kp_row_runs(run), 0);
+            else if (!spill || ncust < 2000) ck_assert(spill || kp_rows_spilled(run) == 0);
             else ck_assert_uint_gt(kp_rows_spilled(run), 0);
             ck_assert_str_eq(got, want);
             free(got);
@@ -312,6 +314,7 @@ static void check_lanes(const char *src0, const char *src1, int nfiles, int n, i
             KrEmit emit[2] = { ko_emit, ko_emit };
             void *ctx[2] = { w[0], w[1] };
             ck_assert_int_eq(kp_replay_lanes(run, kp_last_time(run), emit, ctx), 0);
+            if (runs_forced) ck_assert_uint_gt(kp_row_runs(run), 0);
             for (int k = 0; k < 2; k++) {
                 ck_assert_int_eq(ko_close(w[k], true), 0);
                 fclose(of[k]);
@@ -583,6 +586,28 @@ START_TEST(test_prefetch_ahead)
 }
 END_TEST
 
+/* A bucket's rows past the worker's share (one customer with millions of
+ * asks) go to runs in the temporary file, merged when the bucket ends:
+ * forced to a few rows per run, and 2 or 64 runs merged at once (many
+ * passes, or one), in time order, grouped, shuffled, and with two lanes:
+ * the rows of one engine, for any --jobs and budget (SPEC 5.10). */
+START_TEST(test_row_runs)
+{
+    static const size_t rows[] = { 1, 7 };
+    static const uint32_t fanin[] = { 2, 64 };
+    runs_forced = true;
+    for (int i = 0; i < 2; i++) {
+        kp_row_runs_force(rows[i], fanin[i]);
+        check_case(1, 20000, 500, 0);
+        check_case(1, 20000, 500, 1);
+        check_case(1, 20000, 500, 2);
+        check_lanes(POLICY, POLICY2, 1, 20000, 500, 2);
+    }
+    kp_row_runs_force(0, 0);
+    runs_forced = false;
+}
+END_TEST
+
 START_TEST(test_lanes_translated) { check_lanes(POLICY, POLICY2, 2, 20000, 1500, 2); }
 END_TEST
 START_TEST(test_lanes_same_names) { check_lanes(POLICY2, POLICY2, 1, 30000, 2000, 1); }
@@ -601,6 +626,7 @@ Suite *partition_suite(void)
     tcase_add_test(tc, test_grouped_out_of_order);
     tcase_add_test(tc, test_sorted_three_files);
     tcase_add_test(tc, test_lanes_translated);
+    tcase_add_test(tc, test_row_runs);
     tcase_add_test(tc, test_lanes_same_names);
     tcase_add_test(tc, test_wide_records);
     tcase_add_test(tc, test_many_event_kinds);
