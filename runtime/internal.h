@@ -437,6 +437,9 @@ uint64_t kp_rows_spilled(const KpRun *r);
 /* After kp_replay: runs of rows written while buckets were replayed (a
  * bucket's rows past the worker's share of the budget, SPEC 5.10). */
 uint64_t kp_row_runs(const KpRun *r);
+/* After kp_replay: runs the unsorted buckets too large to load were sorted
+ * in (SPEC 5.10). */
+uint64_t kp_sorted_runs(const KpRun *r);
 /* After kp_replay: buckets replayed customer by customer as their records
  * lay (grouped by customer), and buckets that looked so but were not and
  * were sorted by customer first. */
@@ -447,6 +450,9 @@ void kp_ahead_customers(uint32_t n);
 /* For tests: rows a worker holds per lane before it writes a run, and runs
  * merged at once (0, 0: the defaults, from the budget, and 64). */
 void kp_row_runs_force(size_t rows, uint32_t fanin);
+/* For tests: the bytes of an unsorted bucket a worker loads whole, at most
+ * (0: the default, an eighth of --memory over the workers). */
+void kp_load_limit_force(size_t bytes);
 /* Pass 2: replays every bucket up to horizon and hands the rows to emit in
  * the schedule's order (time, customer bytes, priority descending, rule
  * order, attempt).  0; -1 out of memory or an engine limit (kp_error);

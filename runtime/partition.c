@@ -185,6 +185,9 @@ typedef struct Part {
 #define RUN_FANIN_DEFAULT 64u     /* runs of one bucket's rows merged at once (keep_runs) */
 static uint32_t RUN_FANIN = RUN_FANIN_DEFAULT;
 static size_t RUN_ROWS_FORCED;       /* kp_row_runs_force */
+static size_t LOAD_LIMIT_FORCED;     /* kp_load_limit_force */
+
+void kp_load_limit_force(size_t bytes) { LOAD_LIMIT_FORCED = bytes; }
 
 void kp_row_runs_force(size_t rows, uint32_t fanin)
 {
@@ -264,6 +267,10 @@ struct KpRun {
     bool wide;                       /* 24-byte record headers (see PRec) */
     size_t budget;                   /* bytes of pages, at most, all parts together */
     uint32_t rows_back;              /* rows a spilled bucket reads back at a time */
+    uint64_t memory;                 /* --memory, or the default */
+    size_t load_limit;               /* bytes a worker loads of an unsorted bucket, at most
+                                        (more: external_bycust) */
+    atomic_uint_fast64_t sorted_runs;   /* runs an unsorted bucket was sorted in (kp_sorted_runs) */
     size_t run_rows;                 /* rows a worker holds per lane while replaying a
                                         bucket; past them, runs (write_run) */
     int spill_fd;
@@ -390,6 +397,7 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
      * parts (8 MiB per part measured 20 % slower on 10M events of 100,000
      * customers: larger pages, more cache misses routing a row) */
     uint64_t mem = opt->memory ? opt->memory : MEMORY_DEFAULT;
+    r->memory = mem;
     r->budget = (size_t)(mem / 8u < BUFFER_MAX ? mem / 8u : BUFFER_MAX);
     if (r->budget < (64u << 10)) r->budget = 64u << 10;
     r->b = calloc(r->nb, sizeof *r->b);
@@ -804,6 +812,7 @@ uint64_t kp_rows_spilled(const KpRun *r)
     return n;
 }
 uint64_t kp_row_runs(const KpRun *r) { return atomic_load(&r->row_runs); }
+uint64_t kp_sorted_runs(const KpRun *r) { return atomic_load(&r->sorted_runs); }
 uint32_t kp_buckets(const KpRun *r) { return r->nb; }
 void kp_bucket_modes(const KpRun *r, uint32_t *grouped, uint32_t *regrouped)
 {
@@ -1644,6 +1653,245 @@ done:
     return rc;
 }
 
+/* ---- a bucket too large to load: sorted in runs (SPEC 5.10, item 2) -------
+ * An unsorted bucket whose records and their order would take more than
+ * KpRun.load_limit is not loaded whole: its records, in input order, are
+ * cut into runs of a quarter of that; each run (its customers' records
+ * given the bucket's ids, in the order of their first record) is sorted
+ * by customer and time (stable: ties in input order) and written to the
+ * temporary file; then the runs are merged (by customer, time and run:
+ * input order again) and fed to the engines customer by customer, as
+ * feed_bycust does.  Memory: a run and its order, then a buffer per run. */
+
+typedef struct XRun { uint64_t off, len; } XRun;
+
+/* The runs of one bucket being cut (xs_span). */
+typedef struct XSort {
+    const KpRun *r; Acc *a;
+    char *buf; size_t len, cap;   /* the run being cut: its records (the bucket's customer ids) */
+    XRun *runs; uint32_t nruns, capruns;
+    char *out; size_t outcap;     /* a sorted run written through this */
+} XSort;
+
+/* xs_flush -- the run being cut, sorted by (customer, time), to the
+ * temporary file.  0, or -1 out of memory or the file failed. */
+static int xs_flush(XSort *x)
+{
+    const KpRun *r = x->r;
+    Acc *a = x->a;
+    if (!x->len) return 0;
+    size_t n = 0;
+    int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+    if (index_records(r, a, &n, x->buf, x->len, &tmin, &tmax) != 0) return -1;
+    for (size_t i = 0; i < n; i++) a->ord[i].key -= (uint64_t)tmin;
+    radix_sort(a->ord, a->tmp, n, (uint64_t)tmax - (uint64_t)tmin);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c;
+        memcpy(&c, a->ord[i].rec + offsetof(PRec, cust), sizeof c);
+        a->ord[i].key = c;
+    }
+    radix_sort(a->ord, a->tmp, n, a->ncust ? a->ncust - 1u : 0u);   /* stable: by time within */
+    if (x->nruns == x->capruns) {
+        uint32_t nc = x->capruns ? x->capruns * 2u : 8u;
+        XRun *nr = realloc(x->runs, nc * sizeof *nr);
+        if (!nr) return -1;
+        x->runs = nr;
+        x->capruns = nc;
+    }
+    if (spill_open((KpRun *)r) != 0) return -1;
+    uint64_t at = atomic_fetch_add(&((KpRun *)r)->spill_end, x->len), o = 0;
+    size_t fill = 0;
+    for (size_t i = 0; i < n; i++) {
+        PRec h;
+        size_t size = rec_get(r->wide, a->ord[i].rec, &h);
+        if (fill + size > x->outcap && fill) {
+            if (write_at(r->spill_fd, x->out, fill, at + o) != 0) return -1;
+            o += fill;
+            fill = 0;
+        }
+        if (size > x->outcap) {
+            char *nb = realloc(x->out, size);
+            if (!nb) return -1;
+            x->out = nb;
+            x->outcap = size;
+        }
+        memcpy(x->out + fill, a->ord[i].rec, size);
+        fill += size;
+    }
+    if (fill && write_at(r->spill_fd, x->out, fill, at + o) != 0) return -1;
+    x->runs[x->nruns++] = (XRun){ at, x->len };
+    x->len = 0;
+    return 0;
+}
+
+/* xs_span -- each_span's callback: the records p[0, len) appended to the
+ * run being cut (a full run flushed first), their customers given the
+ * bucket's ids.  0, or -1. */
+static int xs_span(void *ctx, const char *p, size_t len)
+{
+    XSort *x = ctx;
+    const KpRun *r = x->r;
+    for (size_t off = 0; off < len;) {
+        PRec h;
+        size_t size = rec_get(r->wide, p + off, &h);
+        if (x->len + size > x->cap) {
+            if (x->len && xs_flush(x) != 0) return -1;
+            if (size > x->cap) {
+                char *nb = realloc(x->buf, size);
+                if (!nb) return -1;
+                x->buf = nb;
+                x->cap = size;
+            }
+        }
+        uint32_t c = local_id(r, x->a, h.cust);
+        if (c == UINT32_MAX) return -1;
+        memcpy(x->buf + x->len, p + off, size);
+        memcpy(x->buf + x->len + offsetof(PRec, cust), &c, sizeof c);
+        x->len += size;
+        off += size;
+    }
+    return 0;
+}
+
+/* A run read back a buffer at a time (xs_merge). */
+typedef struct XSrc {
+    char *buf; size_t cap, pos, end;   /* bytes at hand: buf[pos, end) */
+    uint64_t off, left;                /* the run's bytes not read yet */
+    const char *rec; uint32_t cust; int64_t time;   /* the next record (NULL: none) */
+} XSrc;
+
+/* xs_next -- the source's next record at hand (s->rec NULL at its end).
+ * 0, or -1 a read failed or out of memory. */
+static int xs_next(const KpRun *r, XSrc *s)
+{
+    size_t head = rec_head(r->wide);
+    PRec h;
+    for (int pass = 0;; pass++) {
+        size_t have = s->end - s->pos;
+        if (have >= head) {
+            size_t size = rec_get(r->wide, s->buf + s->pos, &h);
+            if (have >= size) break;
+            if (size > s->cap) {                  /* a record larger than the buffer */
+                memmove(s->buf, s->buf + s->pos, have);
+                char *nb = realloc(s->buf, size);
+                if (!nb) return -1;
+                s->buf = nb;
+                s->cap = size;
+                s->pos = 0;
+                s->end = have;
+            }
+        }
+        if (!s->left) {
+            if (have) return -1;                  /* a cut record: the file is not what was written */
+            s->rec = NULL;
+            return 0;
+        }
+        if (pass > 2) return -1;
+        memmove(s->buf, s->buf + s->pos, have);
+        s->pos = 0;
+        s->end = have;
+        size_t want = s->cap - have < s->left ? s->cap - have : (size_t)s->left;
+        if (read_at(r->spill_fd, s->buf + have, want, s->off) != 0) return -1;
+        s->off += want;
+        s->left -= want;
+        s->end += want;
+    }
+    s->rec = s->buf + s->pos;
+    s->pos += rec_size(r->wide, h.nattrs);
+    s->cust = h.cust;
+    s->time = h.time;
+    return 0;
+}
+
+static bool xs_less(const XSrc *s, uint32_t x, uint32_t y)
+{
+    if (s[x].cust != s[y].cust) return s[x].cust < s[y].cust;
+    if (s[x].time != s[y].time) return s[x].time < s[y].time;
+    return x < y;
+}
+
+static void xs_down(const XSrc *s, uint32_t *h, uint32_t n, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2u * i + 1u, m = i;
+        if (l < n && xs_less(s, h[l], h[m])) m = l;
+        if (l + 1u < n && xs_less(s, h[l + 1u], h[m])) m = l + 1u;
+        if (m == i) return;
+        uint32_t t = h[i]; h[i] = h[m]; h[m] = t;
+        i = m;
+    }
+}
+
+/* xs_merge -- the runs merged and fed to the engines customer by
+ * customer.  0; -1 a read failed or out of memory; 1 an engine failed. */
+static int xs_merge(const KpRun *r, Acc *a, KrEngine *const *eng, const XSort *x)
+{
+    uint32_t n = x->nruns, nh = 0, cur = UINT32_MAX;
+    size_t each = r->load_limit / 4u / (n ? n : 1u);
+    if (each < (16u << 10)) each = 16u << 10;
+    XSrc *s = calloc(n ? n : 1u, sizeof *s);
+    uint32_t *h = malloc((n ? n : 1u) * sizeof *h);
+    int rc = -1;
+    if (!s || !h) goto done;
+    for (uint32_t i = 0; i < n; i++) {
+        s[i] = (XSrc){ .buf = malloc(each), .cap = each, .off = x->runs[i].off, .left = x->runs[i].len };
+        if (!s[i].buf || xs_next(r, &s[i]) != 0) goto done;
+        if (s[i].rec) h[nh++] = i;
+    }
+    for (uint32_t i = nh / 2u; i-- > 0;) xs_down(s, h, nh, i);
+    while (nh) {
+        XSrc *t = &s[h[0]];
+        if (next_customer(r, eng, t->cust, &cur) != 0) { rc = 1; goto done; }
+        KrEvent ev;
+        rec_event(r->wide, t->rec, &ev);
+        if (feed_event(r, a, eng, &ev, &a->errtime) != 0) { rc = 1; goto done; }
+        if (xs_next(r, t) != 0) goto done;
+        if (!t->rec) h[0] = h[--nh];
+        if (nh > 1) xs_down(s, h, nh, 0);
+    }
+    rc = 0;
+done:
+    for (uint32_t i = 0; s && i < n; i++) free(s[i].buf);
+    free(s);
+    free(h);
+    return rc;
+}
+
+/* bucket_load -- the bytes bucket bi's records and their order would take
+ * loaded whole (sort_bucket). */
+static uint64_t bucket_load(const KpRun *r, uint32_t bi)
+{
+    uint64_t b = 0;
+    for (uint32_t p = 0; p < r->nparts; p++) {
+        const Seg *k = seg_of(r, p, bi);
+        b += k->len + 2u * sizeof(Ord) * k->nrec;
+        for (uint32_t c = 0; c < k->nchunks; c++) b += k->chunks[c].len;
+    }
+    return b;
+}
+
+/* external_bycust -- bucket bi replayed customer by customer (as M_BYCUST)
+ * through sorted runs in the temporary file.  0; -1 a read or the file
+ * failed, or out of memory; 1 an engine failed (replay M_SORTED). */
+static int external_bycust(const KpRun *r, Acc *a, KrEngine *const *eng, uint32_t bi)
+{
+    XSort x = { .r = r, .a = a, .cap = r->load_limit / 4u, .outcap = 64u << 10 };
+    int rc = -1;
+    if (!(x.buf = malloc(x.cap)) || !(x.out = malloc(x.outcap))) goto done;
+    if (each_span(r, a, bi, xs_span, &x) != 0 || xs_flush(&x) != 0) goto done;
+    free(x.buf);
+    x.buf = NULL;
+    free(x.out);
+    x.out = NULL;
+    atomic_fetch_add(&((KpRun *)r)->sorted_runs, x.nruns);
+    rc = xs_merge(r, a, eng, &x);
+done:
+    free(x.buf);
+    free(x.out);
+    free(x.runs);
+    return rc;
+}
+
 /* drop_engines -- a try at a bucket undone: its engines, its pool of
  * customers and the records it loaded freed (replay_bucket tries again). */
 static void drop_engines(const KpRun *r, KrEngine **eng, KrPool **pool, char **data)
@@ -1721,6 +1969,8 @@ again:
         g = stream_bucket(r, a, eng, bi, mode);
         if (g == -1) goto done;
         if (g == -2) goto engine_failed;
+    } else if (mode == M_BYCUST && bucket_load(r, bi) > r->load_limit) {
+        if ((g = external_bycust(r, a, eng, bi)) < 0) goto done;
     } else {
         size_t n;
         unsigned tbits = 0;
@@ -2167,6 +2417,12 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
     r->run_rows = r->budget / 4u / ((size_t)jobs * r->nlanes * sizeof(KrRow));
     if (r->run_rows < 1024u) r->run_rows = 1024u;
     if (RUN_ROWS_FORCED) r->run_rows = RUN_ROWS_FORCED;
+    /* an unsorted bucket is loaded whole up to an eighth of --memory over
+     * the workers (buckets are a few MiB: only one customer with millions
+     * of events, or standard input, which gets 64 buckets, passes it) */
+    r->load_limit = (size_t)(r->memory / 8u / jobs);
+    if (r->load_limit < (256u << 10)) r->load_limit = 256u << 10;
+    if (LOAD_LIMIT_FORCED) r->load_limit = LOAD_LIMIT_FORCED;
     Acc acc[JOBS_MAX];
     memset(acc, 0, sizeof acc);
     pthread_t th[JOBS_MAX];

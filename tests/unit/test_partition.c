@@ -15,6 +15,7 @@
 
 static char dir[64];
 static bool runs_forced;               /* kp_row_runs_force in effect: rows go to runs */
+static bool xsort_forced;              /* kp_load_limit_force in effect: buckets sorted in runs */
 
 static KImage *compile(const char *src)
 {
@@ -232,6 +233,7 @@ static void check_case(int nfiles, int n, int ncust, int order)
             else if (order == 1 || order == 3) ck_assert(grouped == 0 && regrouped > 0);
             else ck_assert(grouped == 0 && regrouped == 0);
             /* rows go to the file past the budget (a bucket of more than 32) */
+            if (xsort_forced) ck_assert_uint_gt(kp_sorted_runs(run), 1);
             if (runs_forced) ck_assert_uint_gt(kp_row_runs(run), 0);
             else if (!spill || ncust < 2000) ck_assert(spill || kp_rows_spilled(run) == 0);
             else ck_assert_uint_gt(kp_rows_spilled(run), 0);
@@ -315,6 +317,7 @@ static void check_lanes(const char *src0, const char *src1, int nfiles, int n, i
             void *ctx[2] = { w[0], w[1] };
             ck_assert_int_eq(kp_replay_lanes(run, kp_last_time(run), emit, ctx), 0);
             if (runs_forced) ck_assert_uint_gt(kp_row_runs(run), 0);
+            if (xsort_forced) ck_assert_uint_gt(kp_sorted_runs(run), 1);
             for (int k = 0; k < 2; k++) {
                 ck_assert_int_eq(ko_close(w[k], true), 0);
                 fclose(of[k]);
@@ -608,6 +611,33 @@ START_TEST(test_row_runs)
 }
 END_TEST
 
+/* An unsorted bucket too large to load (one customer with millions of
+ * events, standard input's 64 buckets) is sorted in runs in the temporary
+ * file and merged as it is fed: forced to runs of 256 bytes and of 4 KiB
+ * (records larger than a run, many runs), shuffled and grouped out of
+ * order, with two lanes, and with rows in runs too: the rows of one engine
+ * (SPEC 5.10). */
+START_TEST(test_sorted_runs)
+{
+    static const size_t limit[] = { 1024, 16384 };
+    xsort_forced = true;
+    for (int i = 0; i < 2; i++) {
+        kp_load_limit_force(limit[i]);
+        check_case(1, 20000, 500, 2);
+        check_case(1, 20000, 500, 3);
+        check_case(3, 20000, 500, 2);
+        check_lanes(POLICY, POLICY2, 1, 20000, 500, 2);
+    }
+    runs_forced = true;
+    kp_row_runs_force(3, 2);
+    check_case(1, 20000, 500, 2);
+    kp_row_runs_force(0, 0);
+    runs_forced = false;
+    kp_load_limit_force(0);
+    xsort_forced = false;
+}
+END_TEST
+
 START_TEST(test_lanes_translated) { check_lanes(POLICY, POLICY2, 2, 20000, 1500, 2); }
 END_TEST
 START_TEST(test_lanes_same_names) { check_lanes(POLICY2, POLICY2, 1, 30000, 2000, 1); }
@@ -627,6 +657,7 @@ Suite *partition_suite(void)
     tcase_add_test(tc, test_sorted_three_files);
     tcase_add_test(tc, test_lanes_translated);
     tcase_add_test(tc, test_row_runs);
+    tcase_add_test(tc, test_sorted_runs);
     tcase_add_test(tc, test_lanes_same_names);
     tcase_add_test(tc, test_wide_records);
     tcase_add_test(tc, test_many_event_kinds);
