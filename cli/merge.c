@@ -22,6 +22,7 @@
  * disjointness).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,11 +115,15 @@ static void cs_free(CustSet *s)
 
 /* ---- reading records ------------------------------------------------------ */
 
-static int fail(const Input *in, const char *fmt, const char *a)
+static int fail(const Input *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(const Input *in, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "%s:%lu: error: ", in->path, in->line);
-    fprintf(stderr, fmt, a);
+    vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    va_end(ap);
     return -1;
 }
 
@@ -332,9 +337,8 @@ static int check_row(Input *in, const KImage *img)
     for (r = 0; r < img->nrules; r++)
         if (field_is(&f[2], img->strings[img->rules[r].name])) break;
     if (r == img->nrules) {
-        char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)(f[2].n > 100 ? 100 : f[2].n), f[2].p);
-        return fail(in, "rule \"%s\" is not a rule of the policy (a schedule of another policy?)", name);
+        return fail(in, "rule \"%.*s\" is not a rule of the policy (a schedule of another policy?)",
+                    (int)(f[2].n > 100 ? 100 : f[2].n), f[2].p);
     }
     const KbRule *rule = &img->rules[r];
     const char *target = rule->is_task ? img->strings[rule->target]
@@ -344,13 +348,8 @@ static int check_row(Input *in, const KImage *img)
         return fail(in, "the survey (or task) does not match rule \"%s\" of the policy", rname);
     if (rule->is_task ? !field_is(&f[3], "task")
                       : !(field_is(&f[3], "ask") || field_is(&f[3], "remind")))
-    {
-        char what[200];
-        snprintf(what, sizeof what, "action \"%.*s\": rule \"%s\" of the policy has %s",
-                 (int)(f[3].n > 20 ? 20 : f[3].n), f[3].p, rname,
-                 rule->is_task ? "tasks only (task)" : "asks and reminders only (ask, remind)");
-        return fail(in, "%s", what);
-    }
+        return fail(in, "action \"%.*s\": rule \"%s\" of the policy has %s", (int)(f[3].n > 20 ? 20 : f[3].n),
+                    f[3].p, rname, rule->is_task ? "tasks only (task)" : "asks and reminders only (ask, remind)");
     if (f[5].n == 0) return fail(in, "%s", "empty channel");
     uint32_t ch;
     for (ch = 0; ch < img->nchannels; ch++)
@@ -375,23 +374,16 @@ static int check_row(Input *in, const KImage *img)
     /* what the replay can write for this attempt (SPEC 4.4): an attempt of
      * the rule's chain, a reminder only after the first attempt, on the
      * channel of that attempt (the variant's for the first) */
-    char msg[400];
-    if (in->attempt > rule->nattempts) {
-        snprintf(msg, sizeof msg, "attempt %u: rule \"%.100s\" of the policy has %u attempt%s", in->attempt,
-                 rname, rule->nattempts, rule->nattempts == 1 ? "" : "s");
-        return fail(in, "%s", msg);
-    }
-    if (in->attempt == 1 && field_is(&f[3], "remind")) {
-        snprintf(msg, sizeof msg, "a remind at attempt 1 (rule \"%.100s\"): a reminder follows a sent attempt", rname);
-        return fail(in, "%s", msg);
-    }
+    if (in->attempt > rule->nattempts)
+        return fail(in, "attempt %u: rule \"%.100s\" of the policy has %u attempt%s", in->attempt, rname,
+                    rule->nattempts, rule->nattempts == 1 ? "" : "s");
+    if (in->attempt == 1 && field_is(&f[3], "remind"))
+        return fail(in, "a remind at attempt 1 (rule \"%.100s\"): a reminder follows a sent attempt", rname);
     uint32_t want = in->attempt == 1 && v != KB_NONE && rule->variants[v].channel != KB_NONE
                   ? rule->variants[v].channel : rule->attempts[in->attempt - 1].channel;
-    if (ch != want && want < img->nchannels) {
-        snprintf(msg, sizeof msg, "channel \"%.100s\": attempt %u of rule \"%.100s\" of the policy goes on \"%.100s\"",
-                 img->strings[img->channels[ch]], in->attempt, rname, img->strings[img->channels[want]]);
-        return fail(in, "%s", msg);
-    }
+    if (ch != want && want < img->nchannels)
+        return fail(in, "channel \"%.100s\": attempt %u of rule \"%.100s\" of the policy goes on \"%.100s\"",
+                    img->strings[img->channels[ch]], in->attempt, rname, img->strings[img->channels[want]]);
     in->rule = r;
     return 0;
 }
@@ -481,7 +473,7 @@ static SchedFormat open_input(Input *in, SchedFormat want)
         return FMT_UNKNOWN;
     }
     if (c == 0x1F) {
-        fail(in, "not a schedule or a readout: the first line must be the header " SCHED_HEADER " or " READOUT_HEADER "%s", "");
+        fail(in, "not a schedule or a readout: the first line must be the header " SCHED_HEADER " or " READOUT_HEADER);
         return FMT_UNKNOWN;
     }
     ungetc(c, in->f);
