@@ -887,13 +887,7 @@ static int write_run(const EmitCtx *x)
 {
     AccLane *k = x->al;
     if (x->bycust && sort_rows(x->r, x->img, x->a, k->rows, k->nrows) != 0) return -1;
-    if (k->nruns == k->capruns) {
-        size_t nc = k->capruns ? k->capruns * 2u : 8u;
-        RowRun *nr = realloc(k->runs, nc * sizeof *nr);
-        if (!nr) return -1;
-        k->runs = nr;
-        k->capruns = nc;
-    }
+    if (KU_RESERVE(k->runs, k->nruns, k->capruns, 8) != 0) return -1;
     size_t bytes = k->nrows * sizeof *k->rows;
     if (spill_open(x->r) != 0) { k->norun = true; return 1; }
     uint64_t at = atomic_fetch_add(&x->r->spill_end, bytes);
@@ -1691,13 +1685,7 @@ static int xs_flush(XSort *x)
         a->ord[i].key = c;
     }
     radix_sort(a->ord, a->tmp, n, a->ncust ? a->ncust - 1u : 0u);   /* stable: by time within */
-    if (x->nruns == x->capruns) {
-        uint32_t nc = x->capruns ? x->capruns * 2u : 8u;
-        XRun *nr = realloc(x->runs, nc * sizeof *nr);
-        if (!nr) return -1;
-        x->runs = nr;
-        x->capruns = nc;
-    }
+    if (KU_RESERVE(x->runs, x->nruns, x->capruns, 8) != 0) return -1;
     if (spill_open((KpRun *)r) != 0) return -1;
     uint64_t at = atomic_fetch_add(&((KpRun *)r)->spill_end, x->len), o = 0;
     size_t fill = 0;
