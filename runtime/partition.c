@@ -1668,7 +1668,8 @@ typedef struct XSort {
 } XSort;
 
 /* xs_flush -- the run being cut, sorted by (customer, time), to the
- * temporary file.  0, or -1 out of memory or the file failed. */
+ * temporary file.  0; -1 out of memory; 2 the file could not be made or
+ * written. */
 static int xs_flush(XSort *x)
 {
     const KpRun *r = x->r;
@@ -1686,14 +1687,14 @@ static int xs_flush(XSort *x)
     }
     radix_sort(a->ord, a->tmp, n, a->ncust ? a->ncust - 1u : 0u);   /* stable: by time within */
     if (KU_RESERVE(x->runs, x->nruns, x->capruns, 8) != 0) return -1;
-    if (spill_open((KpRun *)r) != 0) return -1;
+    if (spill_open((KpRun *)r) != 0) return 2;
     uint64_t at = atomic_fetch_add(&((KpRun *)r)->spill_end, x->len), o = 0;
     size_t fill = 0;
     for (size_t i = 0; i < n; i++) {
         PRec h;
         size_t size = rec_get(r->wide, a->ord[i].rec, &h);
         if (fill + size > x->outcap && fill) {
-            if (write_at(r->spill_fd, x->out, fill, at + o) != 0) return -1;
+            if (write_at(r->spill_fd, x->out, fill, at + o) != 0) return 2;
             o += fill;
             fill = 0;
         }
@@ -1706,7 +1707,7 @@ static int xs_flush(XSort *x)
         memcpy(x->out + fill, a->ord[i].rec, size);
         fill += size;
     }
-    if (fill && write_at(r->spill_fd, x->out, fill, at + o) != 0) return -1;
+    if (fill && write_at(r->spill_fd, x->out, fill, at + o) != 0) return 2;
     x->runs[x->nruns++] = (XRun){ at, x->len };
     x->len = 0;
     return 0;
@@ -1714,7 +1715,7 @@ static int xs_flush(XSort *x)
 
 /* xs_span -- each_span's callback: the records p[0, len) appended to the
  * run being cut (a full run flushed first), their customers given the
- * bucket's ids.  0, or -1. */
+ * bucket's ids.  0, or as xs_flush. */
 static int xs_span(void *ctx, const char *p, size_t len)
 {
     XSort *x = ctx;
@@ -1723,7 +1724,8 @@ static int xs_span(void *ctx, const char *p, size_t len)
         PRec h;
         size_t size = rec_get(r->wide, p + off, &h);
         if (x->len + size > x->cap) {
-            if (x->len && xs_flush(x) != 0) return -1;
+            int f = x->len ? xs_flush(x) : 0;
+            if (f != 0) return f;
             if (size > x->cap) {
                 char *nb = realloc(x->buf, size);
                 if (!nb) return -1;
@@ -1859,14 +1861,20 @@ static uint64_t bucket_load(const KpRun *r, uint32_t bi)
 }
 
 /* external_bycust -- bucket bi replayed customer by customer (as M_BYCUST)
- * through sorted runs in the temporary file.  0; -1 a read or the file
- * failed, or out of memory; 1 an engine failed (replay M_SORTED). */
+ * through sorted runs in the temporary file.  0; -1 a read failed, or out
+ * of memory; 1 an engine failed (replay M_SORTED); 2 the temporary file
+ * could not be made or written, before any record was fed (load the
+ * bucket whole: its customers have their ids, in the same order). */
 static int external_bycust(const KpRun *r, Acc *a, KrEngine *const *eng, uint32_t bi)
 {
     XSort x = { .r = r, .a = a, .cap = r->load_limit / 4u, .outcap = 64u << 10 };
     int rc = -1;
     if (!(x.buf = malloc(x.cap)) || !(x.out = malloc(x.outcap))) goto done;
-    if (each_span(r, a, bi, xs_span, &x) != 0 || xs_flush(&x) != 0) goto done;
+    if ((rc = each_span(r, a, bi, xs_span, &x)) != 0 || (rc = xs_flush(&x)) != 0) {
+        if (rc != 2) rc = -1;
+        goto done;
+    }
+    rc = -1;
     free(x.buf);
     x.buf = NULL;
     free(x.out);
@@ -1957,10 +1965,9 @@ again:
         g = stream_bucket(r, a, eng, bi, mode);
         if (g == -1) goto done;
         if (g == -2) goto engine_failed;
-    } else if (mode == M_BYCUST && bucket_load(r, bi) > r->load_limit) {
-        if ((g = external_bycust(r, a, eng, bi)) < 0) goto done;
-    } else {
-        size_t n;
+    } else if (mode != M_BYCUST || bucket_load(r, bi) <= r->load_limit ||
+               (g = external_bycust(r, a, eng, bi)) == 2) {
+        size_t n;                                 /* (2: the temporary file failed: loaded whole) */
         unsigned tbits = 0;
         g = sort_bucket(r, a, bi, mode, data, &n, &tbits);
         if (g < 0) goto done;
@@ -1968,6 +1975,8 @@ again:
             if (mode == M_SORTED && feed_ord(r, a, eng, a->ord, n, &a->errtime) != 0) goto engine_failed;
             if (mode == M_BYCUST) g = feed_bycust(r, a, eng, a->ord, n, tbits, &a->errtime) != 0;
         }
+    } else if (g < 0) {
+        goto done;
     }
     a->errtime = r->horizon;
     for (uint32_t l = 0; l < r->nlanes && g == 0; l++)

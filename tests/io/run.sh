@@ -800,6 +800,20 @@ run out-held-room 0 "" 'K simulate single.kai many.csv --no-progress >held-room.
 run out-held-no-room 0 "" "(trap '' XFSZ; ulimit -f 1024; $TMO \"\$KAIROS\" simulate single.kai many.csv --no-progress) | cat >held-limited.csv"
 check out-held-same 'cmp -s held-room.csv held-limited.csv && [ $(wc -c <held-room.csv) -gt 1500000 ]'
 
+# ---- the partitioned replay's runs without room for them (SPEC 5.10) ----
+# One customer asked 100,000 times under --memory 16M: its rows go to runs in
+# the temporary file, and, shuffled, its records are sorted in runs there;
+# when that file cannot grow (a 1 MiB file-size limit) the rows stay in
+# memory and the records are loaded whole, and the schedule is the same.
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 100000; i++) printf "%d,c1,purchase\n", 1772323200 + i }' >"$W/runs-sorted.csv"
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 100000; i++) printf "%d,c1,purchase\n", 1772323200 + (i * 7919) % 100000 }' >"$W/runs-shuffled.csv"
+echo 'ask NPS after purchase' >"$W/runs.kai"
+for o in sorted shuffled; do
+    run runs-$o-room 0 "" "K simulate --no-progress --memory 16M runs.kai runs-$o.csv 2>/dev/null >runs-$o-room.csv"
+    run runs-$o-no-room 0 "" "(trap '' XFSZ; ulimit -f 1024; $TMO \"\$KAIROS\" simulate --no-progress --memory 16M runs.kai runs-$o.csv 2>/dev/null) | cat >runs-$o-limited.csv"
+    check runs-$o-same "cmp -s runs-$o-room.csv runs-$o-limited.csv && [ \$(wc -l <runs-$o-room.csv) = 100001 ]"
+done
+
 # ---- gzip data where no .gz name says so (SPEC 5.1: only .gz files are decompressed) ----
 gzip -c "$W/ev.csv" >"$W/ev-stdin.gz"
 run in-gzip-stdin 1 "^<stdin>:1: error: this is gzip data, and only files named .gz are decompressed" 'K simulate p.kai - <ev-stdin.gz'
