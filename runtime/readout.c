@@ -151,14 +151,13 @@ static int chain_cmp(const void *pa, const void *pb)
 static uint32_t trait_at(const Readout *r, uint32_t cust, int64_t t)
 {
     size_t lo = 0, hi = r->n_traits;
-    while (lo < hi) {                     /* first entry of cust, or after */
+    while (lo < hi) {                     /* the first entry after (cust, t): a binary search,
+                                             not a walk through the customer's traits */
         size_t m = (lo + hi) / 2;
-        if (r->traits[m].cust < cust) lo = m + 1; else hi = m;
+        const RTrait *x = &r->traits[m];
+        if (x->cust < cust || (x->cust == cust && x->time <= t)) lo = m + 1; else hi = m;
     }
-    uint32_t label = KB_NONE;
-    for (size_t i = lo; i < r->n_traits && r->traits[i].cust == cust && r->traits[i].time <= t; i++)
-        label = r->traits[i].label;
-    return label;
+    return lo > 0 && r->traits[lo - 1].cust == cust ? r->traits[lo - 1].label : KB_NONE;
 }
 
 typedef struct Counts { uint64_t n, hit; } Counts;
@@ -273,16 +272,39 @@ static int attribute(Readout *r, Result *res)
     if (ns) qsort(s, ns, sizeof *s, send_by_cust_time);
     if (r->n_resps) qsort(r->resps, r->n_resps, sizeof *r->resps, resp_cmp);
     res->responses = r->n_resps;
-    size_t j = 0;
+    /* one pass over both, each sorted by (customer, time): for each
+     * response the sends of its customer up to its time have been passed,
+     * and the latest of each survey noted (last[], valid for the customer
+     * of stamp[]), so a customer with n sends and m responses costs n + m
+     * steps, not n x m */
+    uint32_t nsv = 0, *svs = malloc((r->img->nrules + 1u) * sizeof *svs);
+    uint32_t *rsv = malloc((r->img->nrules + 1u) * sizeof *rsv);
+    size_t *last = malloc((r->img->nrules + 1u) * sizeof *last);
+    uint64_t *stamp = calloc(r->img->nrules + 1u, sizeof *stamp), run = 0;
+    if (!svs || !rsv || !last || !stamp) { free(svs); free(rsv); free(last); free(stamp); return -1; }
+    for (uint32_t ri = 0; ri < r->img->nrules; ri++) {      /* rule -> index of its survey */
+        uint32_t v = r->survey_val[ri], x = 0;
+        while (x < nsv && svs[x] != v) x++;
+        if (x == nsv) svs[nsv++] = v;
+        rsv[ri] = x;
+    }
+    size_t k = 0;
+    uint32_t cur = UINT32_MAX;
     for (size_t i = 0; i < r->n_resps; i++) {
         const RResp *p = &r->resps[i];
         if (p->survey == KB_NONE) continue;
-        while (j < ns && s[j].cust < p->cust) j++;
-        size_t k = j;
-        while (k < ns && s[k].cust == p->cust && s[k].time <= p->time) k++;
-        const RSend *best = NULL;
-        for (size_t x = k; x-- > j && s[x].cust == p->cust;)
-            if (r->survey_val[s[x].rule] == p->survey) { best = &s[x]; break; }
+        if (p->cust != cur) {                     /* a new customer: its first send */
+            cur = p->cust;
+            run++;
+            while (k < ns && s[k].cust < p->cust) k++;
+        }
+        for (; k < ns && s[k].cust == p->cust && s[k].time <= p->time; k++) {
+            last[rsv[s[k].rule]] = k;
+            stamp[rsv[s[k].rule]] = run;
+        }
+        uint32_t x = 0;
+        while (x < nsv && svs[x] != p->survey) x++;
+        const RSend *best = x < nsv && stamp[x] == run ? &s[last[x]] : NULL;
         if (!best || p->time - best->time > r->ro->window) continue;
         res->attributed++;
         RSend *b = &s[best - s];
@@ -291,6 +313,7 @@ static int attribute(Readout *r, Result *res)
         if (!c->answered) { c->answered = true; c->delay = p->time - b->time; }
         if (!c->scored && p->has_score) { c->scored = true; c->score = p->score; }
     }
+    free(svs); free(rsv); free(last); free(stamp);
     /* tallies */
     for (size_t i = 0; i < res->nchains; i++) {
         const RChain *c = &res->chains[i];
