@@ -1835,6 +1835,7 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
         if (apply_reserved(e, ci, &evt, &zone_changed) != 0) return -1;
         KrCust *c = cust_at(e, ci);         /* blocks never move */
         if (record_event(e, c, &evt) != 0) return -1;
+        bool triggered = false;
         for (uint32_t i = e->by_event_off[en]; i < e->by_event_off[en + 1]; i++) {
             uint32_t ri = e->by_event[i];
             const KbRule *r = &img->rules[ri];
@@ -1851,8 +1852,13 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
                 record(e, &x, x.tv == 1 ? KR_D_WHERE_HELD : KR_D_WHERE_FAILED);
                 if (x.tv != 1) continue;
             }
-            if (trigger(e, ci, ri, T, &evt) != 0) return -1;
+            if (trigger_chain(e, ci, ri, T, &evt) != 0) return -1;
+            triggered = true;
         }
+        /* the idle slots given back once per event, not after each of its
+         * triggers (each a walk of the customer's slots: n rules on one
+         * event were n walks) */
+        if (triggered) release_idle(e, c, ci);
     }
     if (fresh || zone_changed)
         for (uint32_t i = 0; i < e->nevery; i++)
