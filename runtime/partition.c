@@ -1497,26 +1497,34 @@ static int src_fill(const KpRun *r, RunSrc *s)
     return 0;
 }
 
-/* Source x's next row comes before source y's: the schedule's order,
- * then the sources' order. */
-static bool src_less(const KpRun *r, const KImage *img, const RunSrc *src, uint32_t x, uint32_t y)
-{
-    const KrRow *a = &src[x].rows[src[x].pos], *b = &src[y].rows[src[y].pos];
-    if (row_less(r, img, a, b)) return true;
-    if (row_less(r, img, b, a)) return false;
-    return x < y;
-}
-
-static void src_down(const KpRun *r, const KImage *img, const RunSrc *src, uint32_t *h, uint32_t n, uint32_t i)
+/* sift_down -- h[i] moved down the min-heap h[0, n) of run indexes, in
+ * the order less(ctx, x, y): the merges of runs (merge_sources, xs_merge;
+ * the merge of the buckets, on the hot path, has its own: heap_down). */
+typedef bool (*RunLess)(const void *ctx, uint32_t x, uint32_t y);
+static void sift_down(uint32_t *h, uint32_t n, uint32_t i, RunLess less, const void *ctx)
 {
     for (;;) {
         uint32_t l = 2u * i + 1u, m = i;
-        if (l < n && src_less(r, img, src, h[l], h[m])) m = l;
-        if (l + 1u < n && src_less(r, img, src, h[l + 1u], h[m])) m = l + 1u;
+        if (l < n && less(ctx, h[l], h[m])) m = l;
+        if (l + 1u < n && less(ctx, h[l + 1u], h[m])) m = l + 1u;
         if (m == i) return;
         uint32_t t = h[i]; h[i] = h[m]; h[m] = t;
         i = m;
     }
+}
+
+/* The sources of merge_sources, and what their rows are compared by. */
+typedef struct SrcSet { const KpRun *r; const KImage *img; const RunSrc *src; } SrcSet;
+
+/* Source x's next row comes before source y's: the schedule's order,
+ * then the sources' order. */
+static bool src_less(const void *ctx, uint32_t x, uint32_t y)
+{
+    const SrcSet *q = ctx;
+    const KrRow *a = &q->src[x].rows[q->src[x].pos], *b = &q->src[y].rows[q->src[y].pos];
+    if (row_less(q->r, q->img, a, b)) return true;
+    if (row_less(q->r, q->img, b, a)) return false;
+    return x < y;
 }
 
 /* merge_sources -- the rows of src[0, n) (each in the schedule's order),
@@ -1533,7 +1541,8 @@ static int merge_sources(const KpRun *r, const KImage *img, RunSrc *src, uint32_
         if (src[i].buf && src_fill(r, &src[i]) != 0) { rc = -1; goto out; }
         if (src[i].n) h[nh++] = i;
     }
-    for (uint32_t i = nh / 2u; i-- > 0;) src_down(r, img, src, h, nh, i);
+    const SrcSet q = { r, img, src };
+    for (uint32_t i = nh / 2u; i-- > 0;) sift_down(h, nh, i, src_less, &q);
     size_t o = 0, fill = 0;
     while (nh) {
         RunSrc *s = &src[h[0]];
@@ -1551,7 +1560,7 @@ static int merge_sources(const KpRun *r, const KImage *img, RunSrc *src, uint32_
             if (s->buf && s->left && src_fill(r, s) != 0) { rc = -1; goto out; }
             if (s->pos == s->n) h[0] = h[--nh];
         }
-        if (nh > 1) src_down(r, img, src, h, nh, 0);
+        if (nh > 1) sift_down(h, nh, 0, src_less, &q);
     }
     if (fill && write_at(r->spill_fd, block, fill * sizeof *block, at) != 0) rc = 1;
 out:
@@ -1661,7 +1670,7 @@ typedef struct XRun { uint64_t off, len; } XRun;
 
 /* The runs of one bucket being cut (xs_span). */
 typedef struct XSort {
-    const KpRun *r; Acc *a;
+    KpRun *r; Acc *a;
     char *buf; size_t len, cap;   /* the run being cut: its records (the bucket's customer ids) */
     XRun *runs; uint32_t nruns, capruns;
     char *out; size_t outcap;     /* a sorted run written through this */
@@ -1687,8 +1696,8 @@ static int xs_flush(XSort *x)
     }
     radix_sort(a->ord, a->tmp, n, a->ncust ? a->ncust - 1u : 0u);   /* stable: by time within */
     if (KU_RESERVE(x->runs, x->nruns, x->capruns, 8) != 0) return -1;
-    if (spill_open((KpRun *)r) != 0) return 2;
-    uint64_t at = atomic_fetch_add(&((KpRun *)r)->spill_end, x->len), o = 0;
+    if (spill_open(x->r) != 0) return 2;
+    uint64_t at = atomic_fetch_add(&x->r->spill_end, x->len), o = 0;
     size_t fill = 0;
     for (size_t i = 0; i < n; i++) {
         PRec h;
@@ -1793,23 +1802,14 @@ static int xs_next(const KpRun *r, XSrc *s)
     return 0;
 }
 
-static bool xs_less(const XSrc *s, uint32_t x, uint32_t y)
+/* Run x's next record comes before run y's: customer, time, then run
+ * (input order). */
+static bool xs_less(const void *ctx, uint32_t x, uint32_t y)
 {
+    const XSrc *s = ctx;
     if (s[x].cust != s[y].cust) return s[x].cust < s[y].cust;
     if (s[x].time != s[y].time) return s[x].time < s[y].time;
     return x < y;
-}
-
-static void xs_down(const XSrc *s, uint32_t *h, uint32_t n, uint32_t i)
-{
-    for (;;) {
-        uint32_t l = 2u * i + 1u, m = i;
-        if (l < n && xs_less(s, h[l], h[m])) m = l;
-        if (l + 1u < n && xs_less(s, h[l + 1u], h[m])) m = l + 1u;
-        if (m == i) return;
-        uint32_t t = h[i]; h[i] = h[m]; h[m] = t;
-        i = m;
-    }
 }
 
 /* xs_merge -- the runs merged and fed to the engines customer by
@@ -1828,7 +1828,7 @@ static int xs_merge(const KpRun *r, Acc *a, KrEngine *const *eng, const XSort *x
         if (!s[i].buf || xs_next(r, &s[i]) != 0) goto done;
         if (s[i].rec) h[nh++] = i;
     }
-    for (uint32_t i = nh / 2u; i-- > 0;) xs_down(s, h, nh, i);
+    for (uint32_t i = nh / 2u; i-- > 0;) sift_down(h, nh, i, xs_less, s);
     while (nh) {
         XSrc *t = &s[h[0]];
         if (next_customer(r, eng, t->cust, &cur) != 0) { rc = 1; goto done; }
@@ -1837,7 +1837,7 @@ static int xs_merge(const KpRun *r, Acc *a, KrEngine *const *eng, const XSort *x
         if (feed_event(r, a, eng, &ev, &a->errtime) != 0) { rc = 1; goto done; }
         if (xs_next(r, t) != 0) goto done;
         if (!t->rec) h[0] = h[--nh];
-        if (nh > 1) xs_down(s, h, nh, 0);
+        if (nh > 1) sift_down(h, nh, 0, xs_less, s);
     }
     rc = 0;
 done:
@@ -1865,7 +1865,7 @@ static uint64_t bucket_load(const KpRun *r, uint32_t bi)
  * of memory; 1 an engine failed (replay M_SORTED); 2 the temporary file
  * could not be made or written, before any record was fed (load the
  * bucket whole: its customers have their ids, in the same order). */
-static int external_bycust(const KpRun *r, Acc *a, KrEngine *const *eng, uint32_t bi)
+static int external_bycust(KpRun *r, Acc *a, KrEngine *const *eng, uint32_t bi)
 {
     XSort x = { .r = r, .a = a, .cap = r->load_limit / 4u, .outcap = 64u << 10 };
     int rc = -1;
@@ -1879,7 +1879,7 @@ static int external_bycust(const KpRun *r, Acc *a, KrEngine *const *eng, uint32_
     x.buf = NULL;
     free(x.out);
     x.out = NULL;
-    atomic_fetch_add(&((KpRun *)r)->sorted_runs, x.nruns);
+    atomic_fetch_add(&r->sorted_runs, x.nruns);
     rc = xs_merge(r, a, eng, &x);
 done:
     free(x.buf);
