@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "lang/lang.h"
+#include "lang/util.h"
 #include "runtime/runtime.h"
 #include "cli.h"
 
@@ -200,22 +201,6 @@ static int split_csv(Input *in, size_t nfields)
     return 0;
 }
 
-/* The four hex digits at s (before end) as *v; -1 if they are not. */
-static int hex4(const char *s, const char *end, unsigned *v)
-{
-    if (end - s < 4) return -1;
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        *v <<= 4;
-        if (c >= '0' && c <= '9') *v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') *v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') *v |= (unsigned)(c - 'A' + 10);
-        else return -1;
-    }
-    return 0;
-}
-
 /* Decodes a JSON string at s (after its opening quote) into out; returns the
  * position after the closing quote, or NULL. */
 static const char *json_str(const char *s, const char *end, char **out)
@@ -235,15 +220,14 @@ static const char *json_str(const char *s, const char *end, char **out)
             /* any JSON escape of a character, as a tool that rewrote the
              * schedule may have written it (Python's json.dumps: Jos\u00e9),
              * written out as UTF-8; a lone surrogate is no character */
-            unsigned v;
-            if (hex4(s + 1, end, &v) != 0) return NULL;
+            int hv = end - s >= 5 ? ku_hex4(s + 1) : -1;
+            if (hv < 0) return NULL;
+            unsigned v = (unsigned)hv;
             s += 5;
             if (v >= 0xD800 && v <= 0xDBFF) {
-                unsigned lo;
-                if (end - s < 2 || s[0] != '\\' || s[1] != 'u' || hex4(s + 2, end, &lo) != 0 ||
-                    lo < 0xDC00 || lo > 0xDFFF)
-                    return NULL;
-                v = 0x10000u + ((v - 0xD800u) << 10) + (lo - 0xDC00u);
+                int lo = end - s >= 6 && s[0] == '\\' && s[1] == 'u' ? ku_hex4(s + 2) : -1;
+                if (lo < 0xDC00 || lo > 0xDFFF) return NULL;
+                v = 0x10000u + ((v - 0xD800u) << 10) + ((unsigned)lo - 0xDC00u);
                 s += 6;
             } else if (v >= 0xDC00 && v <= 0xDFFF) {
                 return NULL;

@@ -372,6 +372,19 @@ void ku_json_shape(const char *s, size_t n, size_t limit, KuJsonShape *out)
     }
 }
 
+int ku_hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
 bool ku_json_deeper(const char *s, size_t n, size_t limit)
 {
     KuJsonShape sh;

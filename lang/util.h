@@ -159,6 +159,10 @@ bool ku_json_deeper(const char *s, size_t n, size_t limit);
  * database is made there. */
 char *ku_resolve_links(const char *path);
 
+/* The value of the four hex digits at p (a JSON \uXXXX escape's), or -1
+ * if they are not four hex digits; p must have four bytes to read. */
+int ku_hex4(const char *p);
+
 /* The n bytes at s as a string of the language with its quotes: `"` `\`
  * and line feed and tab escaped as in a policy (SPEC.md 2), other control
  * bytes and DEL as \xHH (which no policy can hold: they come from an

@@ -495,19 +495,6 @@ static int finish(JState *j, uint64_t line)
     return ki_row_commit(s, r);
 }
 
-static int hex4(const char *p)
-{
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0) return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
 /* The first `\uXXXX` escape of a surrogate that is not half of a pair
  * (`\ud800` alone), or with nul a `\u0000` too, or -1.  yajl decodes a
  * lone surrogate to `?`, so that "c\ud800x" and "c?x" would become one
@@ -521,9 +508,9 @@ int ki_json_bad_escape(const char *p, size_t len, bool nul, size_t *at)
         if (p[i] == '"') { in = !in; continue; }
         if (!in || p[i] != '\\' || i + 1 >= len) continue;
         if (p[i + 1] != 'u' || i + 6 > len) { i++; continue; }
-        int u = hex4(p + i + 2);
+        int u = ku_hex4(p + i + 2);
         if (u >= 0xD800 && u <= 0xDBFF) {
-            int lo = i + 12 <= len && p[i + 6] == '\\' && p[i + 7] == 'u' ? hex4(p + i + 8) : -1;
+            int lo = i + 12 <= len && p[i + 6] == '\\' && p[i + 7] == 'u' ? ku_hex4(p + i + 8) : -1;
             if (lo < 0xDC00 || lo > 0xDFFF) { *at = i; return u; }
             i += 11;
         } else if ((u >= 0xDC00 && u <= 0xDFFF) || (nul && u == 0)) {
