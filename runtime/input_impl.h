@@ -27,7 +27,10 @@
 int64_t ki_days_from_civil(int64_t y, unsigned m, unsigned d);
 int     ki_parse_int64(const char *s, size_t len, int64_t *out);
 /* The last date a parser saw (YYYY-MM-DD bytes) and its day number. */
-typedef struct KiTimeCache { char date[10]; bool valid; int64_t days; } KiTimeCache;
+/* The month of the last date read ("YYYY-MM-" as a word), the days of its
+ * first day since the epoch and its length: a log's rows mostly fall in
+ * the month of the row before, so only the day is then read. */
+typedef struct KiTimeCache { uint64_t month8; int64_t day1; unsigned dim; bool valid; } KiTimeCache;
 /* kr_parse_time with a cache of the date part (same results). */
 int     ki_parse_time_cached(KiTimeCache *c, const char *s, size_t len, int64_t *out);
 bool    ki_parse_num(const char *s, size_t len, double *out);

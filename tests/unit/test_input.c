@@ -237,6 +237,54 @@ START_TEST(time_bad)
 }
 END_TEST
 
+/* The cached parser (hms_fast reads HH:MM:SS as one word) gives what
+ * kr_parse_time gives, for every byte in every place, on a fresh cache,
+ * one that holds another month, one that holds the same month (a day of
+ * another length: 31 against 30 or 28) and one that holds this date. */
+START_TEST(time_cached_same)
+{
+    static const char *base[] = {
+        "2026-03-01T09:30:00Z", "2016-12-31T23:59:60Z", "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z", "2026-03-01 19:05:09z", "2026-03-01T09:30:00+01:00",
+        "2026-03-01T09:30:00.5Z", "2024-02-29T12:00:00Z", "2023-02-28T12:00:00Z",
+        "2026-04-30T12:00:00Z", "1900-02-28T00:00:00Z", "2000-02-29T00:00:00Z",
+    };
+    int checked = 0;
+    for (size_t b = 0; b < sizeof base / sizeof *base; b++) {
+        size_t len = strlen(base[b]);
+        for (size_t pos = 0; pos < len; pos++) {
+            for (int ch = 0; ch < 256; ch++) {
+                char s[40];
+                memcpy(s, base[b], len);
+                s[pos] = (char)ch;
+                int64_t want = 0, got = 0, got2 = 0;
+                int rw = kr_parse_time(s, len, &want);
+                KiTimeCache fresh = { 0 }, other = { 0 }, month = { 0 };
+                int64_t dummy, got3 = 0;
+                ck_assert_int_eq(ki_parse_time_cached(&other, "2001-01-01T00:00:00Z", 20, &dummy), 0);
+                char first[21];
+                memcpy(first, base[b], 8);
+                memcpy(first + 8, "01T00:00:00Z", 13);
+                ck_assert_int_eq(ki_parse_time_cached(&month, first, 20, &dummy), 0);
+                int rg = ki_parse_time_cached(&fresh, s, len, &got);
+                int rg2 = ki_parse_time_cached(&other, s, len, &got2);
+                int rg3 = ki_parse_time_cached(&month, s, len, &got3);
+                ck_assert_msg(rw == rg && rw == rg2 && rw == rg3, "%.*s: %d against %d/%d/%d", (int)len, s, rw, rg,
+                              rg2, rg3);
+                if (rw == 0) {
+                    ck_assert_msg(want == got && want == got2 && want == got3, "%.*s", (int)len, s);
+                    /* and again, from the cache that now holds this date */
+                    ck_assert_int_eq(ki_parse_time_cached(&fresh, s, len, &got), 0);
+                    ck_assert_int_eq(got, want);
+                }
+                checked++;
+            }
+        }
+    }
+    ck_assert_int_gt(checked, 10000);
+}
+END_TEST
+
 /* ---- pools ------------------------------------------------------------------ */
 
 START_TEST(pool_basics)
@@ -1123,6 +1171,7 @@ Suite *input_suite(void)
     TCase *tc = tcase_create("time");
     tcase_add_test(tc, time_formats);
     tcase_add_test(tc, time_bad);
+    tcase_add_test(tc, time_cached_same);
     tcase_add_test(tc, pool_basics);
     tcase_add_test(tc, pool_long_strings);
     tcase_add_test(tc, pool_grows_in_place);
