@@ -70,7 +70,8 @@ enum { ZONE_CACHE = 64 };
  * (KrCust.gen), so a slot made again for the same rule never takes the
  * generation of a stale timer. */
 struct KrSlot {
-    KrSlot *next;                 /* the customer's next slot */
+    KrSlot *next;                 /* the customer's next slot (NULL: the last) */
+    KrSlot *prev;                 /* its previous slot; the first slot's is the last */
     int64_t due;                  /* due time of the next attempt */
     int64_t every_last;           /* last boundary fired, or INT64_MIN */
     int64_t trig;                 /* time of the pending chain's trigger */
@@ -86,6 +87,8 @@ struct KrSlot {
                                      its first sent attempt counted; tasks: a row) */
     uint8_t blocked;              /* before any sent attempt: why the first skipped
                                      attempt was skipped (KR_D_SKIP_*), else KR_D_PASS */
+    bool queued;                  /* in KrEngine.idle, to be looked at by release_idle */
+    uint32_t nlist;               /* the customer's first slot: how many slots it has */
     KrValue tattrs[];             /* [tattr_n[rule]]: the trigger's kept attributes
                                      (retention order) */
 };
@@ -150,6 +153,16 @@ struct KrEngine {
     char **slab; uint32_t nslab, capslab;
     char *slab_cur; size_t slab_left;
     KrSlot **free_slot;           /* [nrules] */
+    /* slots that may have gone idle since the last release_idle (a chain
+     * ended, a slot made): release_idle looks at these alone, not at all
+     * the customer's slots; idle_walk: the queue could not grow, walk them */
+    struct IdleSlot { KrSlot *s; uint32_t ci; } *idle;
+    uint32_t nidle, capidle;
+    bool idle_walk;
+    /* the slots of customers with more than SLOT_MAP_AT, by (customer,
+     * rule): open addressing, linear probes, s NULL when free */
+    struct SlotEnt { uint64_t key; KrSlot *s; } *smap;
+    size_t smap_cap, smap_n;
     int64_t sent_keep;            /* sends older than now - sent_keep can go */
     uint64_t quiet_mask;          /* channels some quiet window covers */
     KzZone *policy_zone;
@@ -594,8 +607,90 @@ static size_t slot_size(const KrEngine *e, uint32_t rule)
     return sizeof(KrSlot) + (size_t)e->tattr_n[rule] * sizeof(KrValue);
 }
 
-static KrSlot *find_slot(const KrCust *c, uint32_t rule)
+/* ---- a customer's slots -------------------------------------------------
+ * A customer's slots are a list in the order they were made (the priority
+ * yield and the answers walk it in that order).  A customer with few is
+ * found by walking it; one with more than SLOT_MAP_AT (n rules pending at
+ * once: each trigger and attempt of each looked through all n) is found
+ * through the engine's map by (customer, rule), so n rules on one event
+ * cost O(n), not O(n²), lookups.  The first slot's prev is the last slot,
+ * so a slot is appended and unlinked in O(1). */
+#define SLOT_MAP_AT 8u
+
+static inline uint64_t slot_key(uint32_t ci, uint32_t rule) { return (uint64_t)ci << 32 | rule; }
+
+static inline size_t smap_home(const KrEngine *e, uint64_t k)
 {
+    k ^= k >> 31;
+    k *= 0x9e3779b97f4a7c15ull;
+    return (size_t)(k >> 29) & (e->smap_cap - 1);
+}
+
+static KrSlot *smap_find(const KrEngine *e, uint64_t key)
+{
+    if (!e->smap_cap) return NULL;
+    for (size_t i = smap_home(e, key);; i = (i + 1) & (e->smap_cap - 1)) {
+        const struct SlotEnt *x = &e->smap[i];
+        if (!x->s) return NULL;
+        if (x->key == key) return x->s;
+    }
+}
+
+/* Room for extra more entries (at most half full); false: no memory. */
+static bool smap_reserve(KrEngine *e, size_t extra)
+{
+    if ((e->smap_n + extra) * 2 <= e->smap_cap) return true;
+    size_t cap = e->smap_cap ? e->smap_cap : 64;
+    while ((e->smap_n + extra) * 2 > cap) cap *= 2;
+    struct SlotEnt *old = e->smap, *nm = calloc(cap, sizeof *nm);
+    if (!nm) return false;
+    size_t oldcap = e->smap_cap;
+    e->smap = nm;
+    e->smap_cap = cap;
+    for (size_t i = 0; i < oldcap; i++) {
+        if (!old[i].s) continue;
+        size_t j = smap_home(e, old[i].key);
+        while (nm[j].s) j = (j + 1) & (cap - 1);
+        nm[j] = old[i];
+    }
+    free(old);
+    return true;
+}
+
+static void smap_put(KrEngine *e, uint64_t key, KrSlot *s)      /* room reserved */
+{
+    size_t i = smap_home(e, key);
+    while (e->smap[i].s) i = (i + 1) & (e->smap_cap - 1);
+    e->smap[i] = (struct SlotEnt){ key, s };
+    e->smap_n++;
+}
+
+/* Removes key, moving back the entries after it that its place is on the
+ * probe path of (no tombstones). */
+static void smap_del(KrEngine *e, uint64_t key)
+{
+    size_t mask = e->smap_cap - 1, i = smap_home(e, key);
+    for (;; i = (i + 1) & mask) {
+        if (!e->smap[i].s) return;              /* not there */
+        if (e->smap[i].key == key) break;
+    }
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!e->smap[j].s) break;
+        size_t k = smap_home(e, e->smap[j].key);
+        if (((j - k) & mask) >= ((j - i) & mask)) {
+            e->smap[i] = e->smap[j];
+            i = j;
+        }
+    }
+    e->smap[i].s = NULL;
+    e->smap_n--;
+}
+
+static KrSlot *find_slot(const KrEngine *e, const KrCust *c, uint32_t ci, uint32_t rule)
+{
+    const KrSlot *h = c->slots;
+    if (h && h->nlist > SLOT_MAP_AT) return smap_find(e, slot_key(ci, rule));
     for (KrSlot *s = c->slots; s; s = s->next)
         if (s->rule == rule) return s;
     return NULL;
@@ -614,7 +709,7 @@ static KrSlot *find_slot(const KrCust *c, uint32_t rule)
  * their order: no two live timers tie on (due, key). */
 static bool timer_live(const KrEngine *e, const KrTimer *t)
 {
-    const KrSlot *s = find_slot(cust_at(e, TIMER_CUST(t)), e->rank_rule[TIMER_RANK(t)]);
+    const KrSlot *s = find_slot(e, cust_at(e, TIMER_CUST(t)), TIMER_CUST(t), e->rank_rule[TIMER_RANK(t)]);
     if (!s) return false;
     if (TIMER_KIND(t) == TK_BOUNDARY) return s->every_gen == t->gen;
     return s->pending && s->gen == t->gen && s->attempt == t->attempt;
@@ -680,42 +775,108 @@ static KrSlot *slot_alloc(KrEngine *e, uint32_t rule)
     return s;
 }
 
-/* The slot of (c, rule), made (at the end of c's list) if it has none. */
-static KrSlot *get_slot(KrEngine *e, KrCust *c, uint32_t rule)
+/* Slot s of customer ci may go idle: release_idle looks at it. */
+static void queue_idle(KrEngine *e, uint32_t ci, KrSlot *s)
 {
-    KrSlot **at = &c->slots;
-    for (; *at; at = &(*at)->next)
-        if ((*at)->rule == rule) return *at;
-    KrSlot *s = slot_alloc(e, rule);
+    if (s->queued || e->idle_walk) return;
+    if (e->nidle == e->capidle) {
+        uint32_t nc = e->capidle ? e->capidle * 2 : 16;
+        struct IdleSlot *ni = nc > e->capidle ? realloc(e->idle, nc * sizeof *ni) : NULL;
+        if (!ni) { e->idle_walk = true; return; }
+        e->idle = ni;
+        e->capidle = nc;
+    }
+    s->queued = true;
+    e->idle[e->nidle++] = (struct IdleSlot){ s, ci };
+}
+
+/* The slot of (c, rule), made (at the end of c's list) if it has none;
+ * NULL: no memory. */
+static KrSlot *get_slot(KrEngine *e, KrCust *c, uint32_t ci, uint32_t rule)
+{
+    KrSlot *s = find_slot(e, c, ci, rule), *h = c->slots;
+    if (s) return s;
+    uint32_t n = h ? h->nlist + 1u : 1u;
+    if (n > SLOT_MAP_AT && !smap_reserve(e, n == SLOT_MAP_AT + 1u ? n : 1u)) return NULL;
+    s = slot_alloc(e, rule);
     if (!s) return NULL;
     memset(s, 0, sizeof *s);
     s->rule = rule;
     s->variant = KB_NONE;
     s->every_last = INT64_MIN;
-    *at = s;
+    if (!h) {
+        c->slots = h = s;
+    } else {
+        h->prev->next = s;
+        s->prev = h->prev;
+    }
+    h->prev = s;
+    h->nlist = n;
+    if (n == SLOT_MAP_AT + 1u)                  /* from now on found through the map */
+        for (KrSlot *x = h; x; x = x->next) smap_put(e, slot_key(ci, x->rule), x);
+    else if (n > SLOT_MAP_AT)
+        smap_put(e, slot_key(ci, rule), s);
+    queue_idle(e, ci, s);           /* given back if nothing makes it pending */
     return s;
 }
 
-static void end_chain(KrSlot *s)
+static void end_chain(KrEngine *e, uint32_t ci, KrSlot *s)
 {
     s->pending = false;
+    queue_idle(e, ci, s);
 }
 
-/* Gives back the slots of customer ci that hold nothing any more: no
- * pending chain and not an every-rule (kept for the explained customer).
- * No slot pointer of ci may be in use across this call. */
+/* Slot s of customer ci (c) back to its rule's free list. */
+static void slot_release(KrEngine *e, KrCust *c, uint32_t ci, KrSlot *s)
+{
+    KrSlot *h = c->slots;
+    uint32_t n = h->nlist - 1u;
+    if (h->nlist > SLOT_MAP_AT) smap_del(e, slot_key(ci, s->rule));
+    if (s == h) {
+        c->slots = h = s->next;
+        if (h) h->prev = s->prev;
+    } else {
+        s->prev->next = s->next;
+        if (s->next) s->next->prev = s->prev;
+        else h->prev = s->prev;
+    }
+    if (h) {
+        h->nlist = n;
+        if (n == SLOT_MAP_AT)                   /* walked again: out of the map */
+            for (KrSlot *x = h; x; x = x->next) smap_del(e, slot_key(ci, x->rule));
+    }
+    s->next = e->free_slot[s->rule];
+    e->free_slot[s->rule] = s;
+}
+
+static bool slot_idle(const KrEngine *e, const KrSlot *s)
+{
+    return !s->pending && e->img->rules[s->rule].trigger != KB_TRIG_EVERY;
+}
+
+/* Gives back the slots that hold nothing any more: no pending chain and
+ * not an every-rule (kept for the explained customer).  No slot pointer
+ * of their customers may be in use across this call.  The slots looked at
+ * are those queued since the last call (a chain ended or a slot made:
+ * queue_idle), which are customer ci's: each event and timer of a customer
+ * ends with this call.  So n rules' asks fired on one event cost n
+ * looks, not n walks of n slots; the slots left keep their order. */
 static void release_idle(KrEngine *e, KrCust *c, uint32_t ci)
 {
-    if (ci == e->explain_id) return;
-    for (KrSlot **at = &c->slots; *at;) {
-        KrSlot *s = *at;
-        if (s->pending || e->img->rules[s->rule].trigger == KB_TRIG_EVERY) {
-            at = &s->next;
-            continue;
+    for (uint32_t i = 0; i < e->nidle; i++) {
+        KrSlot *s = e->idle[i].s;
+        s->queued = false;
+        uint32_t ci2 = e->idle[i].ci;
+        if (ci2 != e->explain_id && slot_idle(e, s)) slot_release(e, cust_at(e, ci2), ci2, s);
+    }
+    e->nidle = 0;
+    if (e->idle_walk) {                 /* the queue could not grow: every slot of ci */
+        e->idle_walk = false;
+        for (KrSlot *s = c->slots, *next; ci != e->explain_id && s; s = next) {
+            next = s->next;
+            s->queued = false;
+            if (slot_idle(e, s)) slot_release(e, c, ci, s);
         }
-        *at = s->next;
-        s->next = e->free_slot[s->rule];
-        e->free_slot[s->rule] = s;
     }
 }
 
@@ -1239,7 +1400,7 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
         record(e, &x, KR_D_HOLDOUT);
         return 0;
     }
-    KrSlot *s = x.s = get_slot(e, c, ri);
+    KrSlot *s = x.s = get_slot(e, c, ci, ri);
     if (!s) return -1;
     if (s->pending) {
         const KrSum *prev = sum_of(e, ci, ri);
@@ -1249,7 +1410,7 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
             return 0;
         }
         record(e, &x, KR_D_RESTART);
-        end_chain(s);
+        end_chain(e, ci, s);
     }
     int64_t delay = (v != KB_NONE && r->variants[v].has_delay) ? r->variants[v].delay : r->delay;
     x.nominal = add_sat(T, delay);
@@ -1300,6 +1461,7 @@ static bool must_yield(const KrEngine *e, const KrCust *c, uint32_t ri, uint32_t
 {
     const KImage *img = e->img;
     const KbRule *r = &img->rules[ri];
+    if (img->ncaps == 0) return false;          /* only a top-level cap makes an ask yield */
     for (const KrSlot *s = c->slots; s; s = s->next) {
         if (!s->pending || s->sent || s->rule == ri) continue;
         const KbRule *o = &img->rules[s->rule];
@@ -1350,7 +1512,7 @@ static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
     x.k = k;
     if (k >= r->nattempts) {
         if (!s->sent && s->blocked) record(e, &x, KR_D_ALL_SKIPPED);
-        end_chain(s);
+        end_chain(e, ci, s);
         return 0;
     }
     x.ch = r->attempts[k].channel;
@@ -1358,7 +1520,7 @@ static int next_attempt(KrEngine *e, uint32_t ci, KrSlot *s, int64_t now)
                      add_sat(now, r->attempts[k].after), &x.moved);
     if (x.due == KR_NEVER) {
         record(e, &x, KR_D_NEXT_NO_TIME);
-        end_chain(s);
+        end_chain(e, ci, s);
         return 0;
     }
     record(e, &x, KR_D_NEXT);
@@ -1467,7 +1629,7 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
     const KImage *img = e->img;
     uint32_t ci = TIMER_CUST(t), ri = e->rank_rule[TIMER_RANK(t)], k = t->attempt;
     KrCust *c = cust_at(e, ci);
-    KrSlot *s = find_slot(c, ri);
+    KrSlot *s = find_slot(e, c, ci, ri);
     if (!s || !s->pending || s->gen != t->gen || s->attempt != t->attempt) return 0;
     const KbRule *r = &img->rules[ri];
     int64_t now = t->due;
@@ -1504,7 +1666,7 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
         s->sent = true;
         break;
     default:                            /* if/unless, cap, yield: dropped with its attempts */
-        end_chain(s);
+        end_chain(e, ci, s);
         return 0;
     }
     add_row(e, &row);
@@ -1563,7 +1725,7 @@ static int schedule_boundary(KrEngine *e, uint32_t ci, uint32_t ri, int64_t tmin
     KrCust *c = cust_at(e, ci);
     const KbRule *r = &e->img->rules[ri];
     if (e->opt.has_until && boundary_bound(e, ci, ri, e->opt.until) != 0) return -1;
-    KrSlot *s = get_slot(e, c, ri);
+    KrSlot *s = get_slot(e, c, ci, ri);
     if (!s) return -1;
     if (s->every_last != INT64_MIN && tmin <= s->every_last) tmin = s->every_last + 1;
     if (tmin < c->first) tmin = c->first;
@@ -1578,7 +1740,7 @@ static int schedule_boundary(KrEngine *e, uint32_t ci, uint32_t ri, int64_t tmin
 static int fire_boundary(KrEngine *e, const KrTimer *t)
 {
     uint32_t ci = TIMER_CUST(t), ri = e->rank_rule[TIMER_RANK(t)];
-    KrSlot *s = find_slot(cust_at(e, ci), ri);
+    KrSlot *s = find_slot(e, cust_at(e, ci), ci, ri);
     if (!s || s->every_gen != t->gen) return 0;
     if (boundary_bound(e, ci, ri, t->due) != 0) return -1;
     s->every_last = t->due;
@@ -1681,7 +1843,7 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
             Decided x;
             decided(&x, e, ci, s->rule, s, ev->time);
             record(e, &x, KR_D_ANSWERED);
-            end_chain(s);
+            end_chain(e, ci, s);
         }
         release_idle(e, c, ci);
     }
@@ -1878,7 +2040,7 @@ int kr_engine_finish(KrEngine *e, int64_t horizon)
         const KrTimer *t = &e->heap[i];
         if (TIMER_KIND(t) != TK_ATTEMPT) continue;
         uint32_t ci = TIMER_CUST(t), ri = e->rank_rule[TIMER_RANK(t)];
-        KrSlot *s = find_slot(cust_at(e, ci), ri);
+        KrSlot *s = find_slot(e, cust_at(e, ci), ci, ri);
         /* the live timer of a chain that has sent nothing yet */
         if (!s || !s->pending || s->gen != t->gen || s->attempt != t->attempt || s->sent) continue;
         Decided x;
@@ -2005,6 +2167,8 @@ void kr_engine_free(KrEngine *e)
     for (uint32_t i = 0; i < e->nslab; i++) free(e->slab[i]);
     free(e->slab);
     free(e->free_slot);
+    free(e->idle);
+    free(e->smap);
     free(e->tattr_n);
     free(e->wfast);
     free(e->heap);

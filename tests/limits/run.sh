@@ -345,6 +345,16 @@ printf 'ask NPS after ticket_closed\n  if count(login within 7d) >= 3\n' >cnt.ka
 CASE_TO=2 run_case "count(login within 7d) over one customer's 100,000 logins" ok '' simulate --no-progress cnt.kai cnt.csv -o cnt.out
 [ "$(wc -l <cnt.out)" = 99998 ] || { fail=$((fail + 1)); echo "FAIL: limits count within: $(wc -l <cnt.out) lines, expected 99998"; }
 rm -f cnt.csv cnt.out
+rm -f cnt.csv cnt.out
+# n rules on one event: a customer's slots past 8 are found through the
+# engine's map and given back from a queue, not by walking the customer's
+# list at each trigger and attempt (SPEC 9.1): 5,000 rules each asking
+# after one event, 40 such events of one customer, took 2.7 s (0.17 s now).
+awk 'BEGIN { for (i = 1; i <= 5000; i++) printf "rule r%d:\n  ask NPS via email\n  after e + %dm\n\n", i, i }' >manyr.kai
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 40; i++) printf "%d,c1,e\n", 1772323200 + i * 400000 }' >manyr.csv
+CASE_TO=2 run_case "5,000 rules on one event, 40 times" ok '' simulate --no-progress manyr.kai manyr.csv -o manyr.out
+[ "$(wc -l <manyr.out)" = 195001 ] || { fail=$((fail + 1)); echo "FAIL: limits many rules: $(wc -l <manyr.out) lines, expected 195001"; }
+rm -f manyr.kai manyr.csv manyr.out
 # A .gz of identical rows (a 30 MB one reached 7.45 GB): 10 M rows of one
 # customer at one instant, 2 MB compressed.  Each row retriggered the ask
 # and left a cancelled timer; now memory stays flat (the old engine needed

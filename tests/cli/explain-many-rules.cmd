@@ -1,0 +1,1 @@
+explain explain/manyrules.kai explain/manyrules.csv --customer c1
