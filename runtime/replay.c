@@ -687,7 +687,7 @@ static void smap_del(KrEngine *e, uint64_t key)
     e->smap_n--;
 }
 
-static KrSlot *find_slot(const KrEngine *e, const KrCust *c, uint32_t ci, uint32_t rule)
+static inline KrSlot *find_slot(const KrEngine *e, const KrCust *c, uint32_t ci, uint32_t rule)
 {
     const KrSlot *h = c->slots;
     if (h && h->nlist > SLOT_MAP_AT) return smap_find(e, slot_key(ci, rule));
@@ -776,10 +776,10 @@ static KrSlot *slot_alloc(KrEngine *e, uint32_t rule)
 }
 
 /* Slot s of customer ci may go idle: release_idle looks at it. */
-static void queue_idle(KrEngine *e, uint32_t ci, KrSlot *s)
+static inline void queue_idle(KrEngine *e, uint32_t ci, KrSlot *s)
 {
     if (s->queued || e->idle_walk) return;
-    if (e->nidle == e->capidle) {
+    if (__builtin_expect(e->nidle == e->capidle, 0)) {
         uint32_t nc = e->capidle ? e->capidle * 2 : 16;
         struct IdleSlot *ni = nc > e->capidle ? realloc(e->idle, nc * sizeof *ni) : NULL;
         if (!ni) { e->idle_walk = true; return; }
@@ -816,8 +816,7 @@ static KrSlot *get_slot(KrEngine *e, KrCust *c, uint32_t ci, uint32_t rule)
         for (KrSlot *x = h; x; x = x->next) smap_put(e, slot_key(ci, x->rule), x);
     else if (n > SLOT_MAP_AT)
         smap_put(e, slot_key(ci, rule), s);
-    queue_idle(e, ci, s);           /* given back if nothing makes it pending */
-    return s;
+    return s;                       /* a caller that leaves it idle queues it (queue_idle) */
 }
 
 static void end_chain(KrEngine *e, uint32_t ci, KrSlot *s)
@@ -827,7 +826,7 @@ static void end_chain(KrEngine *e, uint32_t ci, KrSlot *s)
 }
 
 /* Slot s of customer ci (c) back to its rule's free list. */
-static void slot_release(KrEngine *e, KrCust *c, uint32_t ci, KrSlot *s)
+static inline void slot_release(KrEngine *e, KrCust *c, uint32_t ci, KrSlot *s)
 {
     KrSlot *h = c->slots;
     uint32_t n = h->nlist - 1u;
@@ -849,7 +848,7 @@ static void slot_release(KrEngine *e, KrCust *c, uint32_t ci, KrSlot *s)
     e->free_slot[s->rule] = s;
 }
 
-static bool slot_idle(const KrEngine *e, const KrSlot *s)
+static inline bool slot_idle(const KrEngine *e, const KrSlot *s)
 {
     return !s->pending && e->img->rules[s->rule].trigger != KB_TRIG_EVERY;
 }
@@ -857,11 +856,11 @@ static bool slot_idle(const KrEngine *e, const KrSlot *s)
 /* Gives back the slots that hold nothing any more: no pending chain and
  * not an every-rule (kept for the explained customer).  No slot pointer
  * of their customers may be in use across this call.  The slots looked at
- * are those queued since the last call (a chain ended or a slot made:
- * queue_idle), which are customer ci's: each event and timer of a customer
- * ends with this call.  So n rules' asks fired on one event cost n
+ * are those queued since the last call (a chain ended, or a slot made and
+ * left idle: queue_idle), which are customer ci's: each event and timer of a
+ * customer ends with this call.  So n rules' asks fired on one event cost n
  * looks, not n walks of n slots; the slots left keep their order. */
-static void release_idle(KrEngine *e, KrCust *c, uint32_t ci)
+static void release_queued(KrEngine *e, KrCust *c, uint32_t ci)
 {
     for (uint32_t i = 0; i < e->nidle; i++) {
         KrSlot *s = e->idle[i].s;
@@ -878,6 +877,11 @@ static void release_idle(KrEngine *e, KrCust *c, uint32_t ci)
             if (slot_idle(e, s)) slot_release(e, c, ci, s);
         }
     }
+}
+
+static inline void release_idle(KrEngine *e, KrCust *c, uint32_t ci)
+{
+    if (e->nidle || e->idle_walk) release_queued(e, c, ci);
 }
 
 static void cust_free(KrEngine *e, KrCust *c)
@@ -1420,6 +1424,7 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
     x.due = kr_place(e->img, e->quiet_mask, r, true, first_channel(r, v), c->zone, x.best, x.nominal, &x.moved);
     if (x.due == KR_NEVER) {
         record(e, &x, x.nominal > KR_TIME_MAX ? KR_D_PAST_TIME_MAX : KR_D_NO_TIME);
+        queue_idle(e, ci, s);           /* a slot made here, or one the restart ended */
         return 0;
     }
     record(e, &x, KR_D_PENDING);
