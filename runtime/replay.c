@@ -154,8 +154,9 @@ struct KrEngine {
     char *slab_cur; size_t slab_left;
     KrSlot **free_slot;           /* [nrules] */
     /* slots that may have gone idle since the last release_idle (a chain
-     * ended, a slot made): release_idle looks at these alone, not at all
-     * the customer's slots; idle_walk: the queue could not grow, walk them */
+     * ended, or a trigger left its new slot idle): release_idle looks at
+     * these alone, not at all the customer's slots; idle_walk: the queue
+     * could not grow, so it walks them */
     struct IdleSlot { KrSlot *s; uint32_t ci; } *idle;
     uint32_t nidle, capidle;
     bool idle_walk;
