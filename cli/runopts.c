@@ -70,7 +70,7 @@ int cli_parse_memory(const char *cmd, const char *v, uint64_t *bytes)
     else if (*end == 'M' || *end == 'm') { unit = 1ull << 20; end++; }
     else if (*end == 'G' || *end == 'g') { unit = 1ull << 30; end++; }
     if (!num || *end || m == 0 || m > (1ull << 50) / unit || m * unit < (16ull << 20)) {
-        cli_usage_error(cmd, "--memory takes a size of at least 16M, e.g. 512M or 2G");
+        cli_usage_error(cmd, "--memory takes a size from 16M to 1048576G, e.g. 512M or 2G");
         return -1;
     }
     *bytes = m * unit;
