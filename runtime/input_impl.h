@@ -26,7 +26,6 @@
 /* ---- cell parsers (timeparse.c) ---------------------------------------- */
 int64_t ki_days_from_civil(int64_t y, unsigned m, unsigned d);
 int     ki_parse_int64(const char *s, size_t len, int64_t *out);
-/* The last date a parser saw (YYYY-MM-DD bytes) and its day number. */
 /* The month of the last date read ("YYYY-MM-" as a word), the days of its
  * first day since the epoch and its length: a log's rows mostly fall in
  * the month of the row before, so only the day is then read. */

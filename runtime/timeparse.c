@@ -46,30 +46,64 @@ int ki_parse_int64(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
+/* month_part -- the year and month of the "YYYY-MM-" that starts p (at
+ * least 8 bytes); false if it is not one. */
+static bool month_part(const char *p, unsigned *y, unsigned *mo)
+{
+    if (!(DIG(p[0]) && DIG(p[1]) && DIG(p[2]) && DIG(p[3]) && p[4] == '-' && DIG(p[5]) && DIG(p[6])
+          && p[7] == '-'))
+        return false;
+    *y = D2(p) * 100u + D2(p + 2);
+    *mo = D2(p + 5);
+    return *mo >= 1 && *mo <= 12;
+}
+
+/* day_part -- the day "DD" at p of a month of dim days, or 0. */
+static unsigned day_part(const char *p, unsigned dim)
+{
+    if (!(DIG(p[0]) && DIG(p[1]))) return 0;
+    unsigned d = D2(p);
+    return d >= 1 && d <= dim ? d : 0;
+}
+
 /* date_part -- days since the epoch of the YYYY-MM-DD that starts s (at
  * least 10 bytes), or INT64_MIN if it is not a valid date. */
 static int64_t date_part(const char *p)
 {
-    if (!(DIG(p[0]) && DIG(p[1]) && DIG(p[2]) && DIG(p[3]) && p[4] == '-' && DIG(p[5]) && DIG(p[6])
-          && p[7] == '-' && DIG(p[8]) && DIG(p[9])))
-        return INT64_MIN;
-    unsigned y = D2(p) * 100u + D2(p + 2), mo = D2(p + 5), d = D2(p + 8);
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return INT64_MIN;
+    unsigned y, mo, d;
+    if (!month_part(p, &y, &mo) || !(d = day_part(p + 8, days_in_month(y, mo)))) return INT64_MIN;
     return ki_days_from_civil(y, mo, d);
+}
+
+/* hms -- the seconds of the day of the "HH:MM:SS" at p, or -1.  The eight
+ * bytes are read as one little-endian word: each digit's byte minus '0'
+ * must be 0-9 (a byte below '0' borrows, which sets its high nibble), each
+ * colon's ':' ('0' + 10).  Second 60 is read as 59. */
+static long hms(const char *p)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    uint64_t v = (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24 |
+                 (uint64_t)b[4] << 32 | (uint64_t)b[5] << 40 | (uint64_t)b[6] << 48 | (uint64_t)b[7] << 56;
+    uint64_t d = v - 0x3030303030303030ull;
+    const uint64_t colons = 0x0000ff0000ff0000ull;     /* bytes 2 and 5 */
+    uint64_t digits = d & ~colons;
+    if (((digits | (digits + 0x0606060606060606ull)) & 0xf0f0f0f0f0f0f0f0ull & ~colons) != 0 ||
+        (d & colons) != 0x00000a00000a0000ull)
+        return -1;
+    unsigned h = (unsigned)(d & 0xff) * 10u + (unsigned)(d >> 8 & 0xff);
+    unsigned mi = (unsigned)(d >> 24 & 0xff) * 10u + (unsigned)(d >> 32 & 0xff);
+    unsigned se = (unsigned)(d >> 48 & 0xff) * 10u + (unsigned)(d >> 56 & 0xff);
+    if (h > 23 || mi > 59 || se > 60) return -1;
+    if (se == 60) se = 59;
+    return (long)(h * 3600u + mi * 60u + se);
 }
 
 /* clock_part -- the rest of an RFC 3339 time after its date (s has at
  * least 20 bytes): seconds to add to the date's midnight, or -1. */
 static int clock_part(const char *s, size_t len, int64_t *secs)
 {
-    const char *p = s;
-    if (!((p[10] == 'T' || p[10] == 't' || p[10] == ' ')
-          && DIG(p[11]) && DIG(p[12]) && p[13] == ':' && DIG(p[14]) && DIG(p[15])
-          && p[16] == ':' && DIG(p[17]) && DIG(p[18])))
-        return -1;
-    unsigned h = D2(p + 11), mi = D2(p + 14), se = D2(p + 17);
-    if (h > 23 || mi > 59 || se > 60) return -1;
-    if (se == 60) se = 59;
+    long hs = s[10] == 'T' || s[10] == 't' || s[10] == ' ' ? hms(s + 11) : -1;
+    if (hs < 0) return -1;
     size_t i = 19;
     if (s[i] == '.') {
         i++;
@@ -94,7 +128,7 @@ static int clock_part(const char *s, size_t len, int64_t *secs)
         return -1;
     }
     if (i != len) return -1;
-    *secs = (int64_t)(h * 3600u + mi * 60u + se) - off;
+    *secs = (int64_t)hs - off;
     return 0;
 }
 
@@ -134,60 +168,25 @@ int kr_parse_time(const char *s, size_t len, int64_t *out)
     return in_range(days * 86400 + secs, out);
 }
 
-/* hms_fast -- the seconds of the day of "HH:MM:SS" at p (eight bytes read
- * as one word: each digit's byte minus '0' must be 0-9, each colon's ':'),
- * or -1.  Second 60 is read as 59, as in clock_part. */
-static long hms_fast(const char *p)
-{
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-    (void)p;
-    return -1;                                          /* clock_part reads it */
-#else
-    uint64_t v;
-    memcpy(&v, p, 8);
-    uint64_t d = v - 0x3030303030303030ull;            /* a byte below '0' borrows: its high nibble is set */
-    const uint64_t colons = 0x0000ff0000ff0000ull;     /* bytes 2 and 5 (little-endian) */
-    uint64_t digits = d & ~colons;
-    if (((digits | (digits + 0x0606060606060606ull)) & 0xf0f0f0f0f0f0f0f0ull & ~colons) != 0 ||
-        (d & colons) != 0x00000a00000a0000ull)         /* ':' - '0' == 10 */
-        return -1;
-    unsigned h = (unsigned)(d & 0xff) * 10u + (unsigned)(d >> 8 & 0xff);
-    unsigned mi = (unsigned)(d >> 24 & 0xff) * 10u + (unsigned)(d >> 32 & 0xff);
-    unsigned se = (unsigned)(d >> 48 & 0xff) * 10u + (unsigned)(d >> 56 & 0xff);
-    if (h > 23 || mi > 59 || se > 60) return -1;
-    if (se == 60) se = 59;
-    return (long)(h * 3600u + mi * 60u + se);
-#endif
-}
-
 /* ki_parse_time_cached -- kr_parse_time, remembering the month of the last
  * date seen in *c: a log's rows mostly fall in the month of the row before,
- * so then only the day is read.  The usual shape, YYYY-MM-DDTHH:MM:SSZ, has
- * its clock read as one word (hms_fast); any other goes through
- * clock_part.  Same results as kr_parse_time. */
+ * so then only the day is read.  Same results as kr_parse_time. */
 int ki_parse_time_cached(KiTimeCache *c, const char *s, size_t len, int64_t *out)
 {
     if (len < 20 || s[4] != '-') return parse_unix(s, len, out);
     uint64_t m8;
     memcpy(&m8, s, 8);
     if (!c->valid || m8 != c->month8) {
-        if (date_part(s) == INT64_MIN) return -1;       /* the whole date, checked */
-        unsigned y = D2(s) * 100u + D2(s + 2), mo = D2(s + 5);
+        unsigned y, mo;
+        if (!month_part(s, &y, &mo)) return -1;
         c->month8 = m8;
         c->day1 = ki_days_from_civil(y, mo, 1);
         c->dim = days_in_month(y, mo);
         c->valid = true;
     }
-    if (!(DIG(s[8]) && DIG(s[9]))) return -1;
-    unsigned d = D2(s + 8);
-    if (d < 1 || d > c->dim) return -1;
+    unsigned d = day_part(s + 8, c->dim);
     int64_t secs;
-    long fast;
-    if (len == 20 && (s[19] == 'Z' || s[19] == 'z') && (s[10] == 'T' || s[10] == 't' || s[10] == ' ') &&
-        (fast = hms_fast(s + 11)) >= 0)
-        secs = fast;
-    else if (clock_part(s, len, &secs) != 0)
-        return -1;
+    if (!d || clock_part(s, len, &secs) != 0) return -1;
     return in_range((c->day1 + d - 1) * 86400 + secs, out);
 }
 

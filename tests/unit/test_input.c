@@ -237,10 +237,23 @@ START_TEST(time_bad)
 }
 END_TEST
 
-/* The cached parser (hms_fast reads HH:MM:SS as one word) gives what
- * kr_parse_time gives, for every byte in every place, on a fresh cache,
- * one that holds another month, one that holds the same month (a day of
- * another length: 31 against 30 or 28) and one that holds this date. */
+/* The clock of "...THH:MM:SSZ" read a byte at a time, as a reference for
+ * the parsers' word-at-a-time reading: its seconds, or -1. */
+static long ref_clock(const char *s)
+{
+    for (int i = 11; i <= 18; i++)
+        if (i == 13 || i == 16 ? s[i] != ':' : !(s[i] >= '0' && s[i] <= '9')) return -1;
+    int h = (s[11] - '0') * 10 + s[12] - '0', m = (s[14] - '0') * 10 + s[15] - '0';
+    int sec = (s[17] - '0') * 10 + s[18] - '0';
+    if (h > 23 || m > 59 || sec > 60) return -1;
+    return h * 3600L + m * 60L + (sec == 60 ? 59 : sec);
+}
+
+/* The cached parser gives what kr_parse_time gives, for every byte in
+ * every place, on a fresh cache, one that holds another month, one that
+ * holds the same month (a day of another length: 31 against 30 or 28) and
+ * one that holds this date; and with the clock changed, both give what
+ * reading it a byte at a time gives (ref_clock). */
 START_TEST(time_cached_same)
 {
     static const char *base[] = {
@@ -271,6 +284,11 @@ START_TEST(time_cached_same)
                 int rg3 = ki_parse_time_cached(&month, s, len, &got3);
                 ck_assert_msg(rw == rg && rw == rg2 && rw == rg3, "%.*s: %d against %d/%d/%d", (int)len, s, rw, rg,
                               rg2, rg3);
+                if (len == 20 && pos >= 11 && pos <= 18 && base[b][10] == 'T' && base[b][19] == 'Z') {
+                    long ref = ref_clock(s);
+                    ck_assert_msg((rw == 0) == (ref >= 0), "%.*s: %d, reference %ld", (int)len, s, rw, ref);
+                    if (rw == 0) ck_assert_msg(want - ref == T(base[b]) - ref_clock(base[b]), "%.*s", (int)len, s);
+                }
                 if (rw == 0) {
                     ck_assert_msg(want == got && want == got2 && want == got3, "%.*s", (int)len, s);
                     /* and again, from the cache that now holds this date */
