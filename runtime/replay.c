@@ -155,11 +155,9 @@ struct KrEngine {
     KrSlot **free_slot;           /* [nrules] */
     /* slots that may have gone idle since the last release_idle (a chain
      * ended, or a trigger left its new slot idle): release_idle looks at
-     * these alone, not at all the customer's slots; idle_walk: the queue
-     * could not grow, so it walks them */
+     * these alone, not at all the customer's slots */
     struct IdleSlot { KrSlot *s; uint32_t ci; } *idle;
     uint32_t nidle, capidle;
-    bool idle_walk;
     /* the slots of customers with more than SLOT_MAP_AT, by (customer,
      * rule): open addressing, linear probes, s NULL when free */
     struct SlotEnt { uint64_t key; KrSlot *s; } *smap;
@@ -776,14 +774,15 @@ static KrSlot *slot_alloc(KrEngine *e, uint32_t rule)
     return s;
 }
 
-/* Slot s of customer ci may go idle: release_idle looks at it. */
+/* Slot s of customer ci may go idle: release_idle looks at it.  No
+ * memory for the queue fails the engine (out of memory). */
 static inline void queue_idle(KrEngine *e, uint32_t ci, KrSlot *s)
 {
-    if (s->queued || e->idle_walk) return;
+    if (s->queued) return;
     if (__builtin_expect(e->nidle == e->capidle, 0)) {
         uint32_t nc = e->capidle ? e->capidle * 2 : 16;
         struct IdleSlot *ni = nc > e->capidle ? realloc(e->idle, nc * sizeof *ni) : NULL;
-        if (!ni) { e->idle_walk = true; return; }
+        if (!ni) { e->failed = true; return; }
         e->idle = ni;
         e->capidle = nc;
     }
@@ -855,34 +854,26 @@ static inline bool slot_idle(const KrEngine *e, const KrSlot *s)
 }
 
 /* Gives back the slots that hold nothing any more: no pending chain and
- * not an every-rule (kept for the explained customer).  No slot pointer
- * of their customers may be in use across this call.  The slots looked at
- * are those queued since the last call (a chain ended, or a slot made and
- * left idle: queue_idle), which are customer ci's: each event and timer of a
- * customer ends with this call.  So n rules' asks fired on one event cost n
- * looks, not n walks of n slots; the slots left keep their order. */
-static void release_queued(KrEngine *e, KrCust *c, uint32_t ci)
+ * not an every-rule (kept for the explained customer).  The slots looked
+ * at are those queued since the last call (a chain ended, or a slot made
+ * and left idle: queue_idle); each event and timer of a customer ends with
+ * this call, so no slot pointer is in use across it.  So n rules' asks
+ * fired on one event cost n looks, not n walks of n slots; the slots left
+ * keep their order. */
+static void release_queued(KrEngine *e)
 {
     for (uint32_t i = 0; i < e->nidle; i++) {
         KrSlot *s = e->idle[i].s;
         s->queued = false;
-        uint32_t ci2 = e->idle[i].ci;
-        if (ci2 != e->explain_id && slot_idle(e, s)) slot_release(e, cust_at(e, ci2), ci2, s);
+        uint32_t ci = e->idle[i].ci;
+        if (ci != e->explain_id && slot_idle(e, s)) slot_release(e, cust_at(e, ci), ci, s);
     }
     e->nidle = 0;
-    if (e->idle_walk) {                 /* the queue could not grow: every slot of ci */
-        e->idle_walk = false;
-        for (KrSlot *s = c->slots, *next; ci != e->explain_id && s; s = next) {
-            next = s->next;
-            s->queued = false;
-            if (slot_idle(e, s)) slot_release(e, c, ci, s);
-        }
-    }
 }
 
-static inline void release_idle(KrEngine *e, KrCust *c, uint32_t ci)
+static inline void release_idle(KrEngine *e)
 {
-    if (e->nidle || e->idle_walk) release_queued(e, c, ci);
+    if (e->nidle) release_queued(e);
 }
 
 static void cust_free(KrEngine *e, KrCust *c)
@@ -1452,7 +1443,7 @@ static int trigger_chain(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const
 static int trigger(KrEngine *e, uint32_t ci, uint32_t ri, int64_t T, const KrEvent *ev)
 {
     int rc = trigger_chain(e, ci, ri, T, ev);
-    release_idle(e, cust_at(e, ci), ci);
+    release_idle(e);
     return rc;
 }
 
@@ -1682,8 +1673,7 @@ static int fire_attempt_slot(KrEngine *e, const KrTimer *t)
 static int fire_attempt(KrEngine *e, const KrTimer *t)
 {
     int rc = fire_attempt_slot(e, t);
-    uint32_t ci = TIMER_CUST(t);
-    release_idle(e, cust_at(e, ci), ci);
+    release_idle(e);
     return rc;
 }
 
@@ -1851,7 +1841,7 @@ static int apply_reserved(KrEngine *e, uint32_t ci, const KrEvent *ev, bool *zon
             record(e, &x, KR_D_ANSWERED);
             end_chain(e, ci, s);
         }
-        release_idle(e, c, ci);
+        release_idle(e);
     }
     return 0;
 }
@@ -2003,7 +1993,6 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
         if (apply_reserved(e, ci, &evt, &zone_changed) != 0) return -1;
         KrCust *c = cust_at(e, ci);         /* blocks never move */
         if (record_event(e, c, &evt) != 0) return -1;
-        bool triggered = false;
         for (uint32_t i = e->by_event_off[en]; i < e->by_event_off[en + 1]; i++) {
             uint32_t ri = e->by_event[i];
             const KbRule *r = &img->rules[ri];
@@ -2021,12 +2010,8 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
                 if (x.tv != 1) continue;
             }
             if (trigger_chain(e, ci, ri, T, &evt) != 0) return -1;
-            triggered = true;
         }
-        /* the idle slots given back once per event, not after each of its
-         * triggers (each a walk of the customer's slots: n rules on one
-         * event were n walks) */
-        if (triggered) release_idle(e, c, ci);
+        release_idle(e);                    /* what the triggers left idle */
     }
     if (fresh || zone_changed)
         for (uint32_t i = 0; i < e->nevery; i++)
