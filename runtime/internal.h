@@ -303,6 +303,17 @@ typedef struct KrStats {
 typedef struct KrEngineOpts {
     bool has_until;
     int64_t until;                /* no timer after it fires before finish */
+    /* the horizon, when it is known before the events (--until, or the
+     * partitioned replay's latest event): each customer's `every`
+     * boundaries are bounded against it when the first is scheduled
+     * (SPEC 9.3), not as they fire */
+    bool has_horizon;
+    int64_t horizon;
+    /* the replay is cut (kr_engine_cut) at an event or timer after the
+     * deadline: the run is known to fail then (kr_every_bound_first), and
+     * a failure here could only come later */
+    bool has_deadline;
+    int64_t deadline;
     KrEmit emit; void *emit_ctx;
     /* explain: trace the decisions for one customer (NULL: none) */
     const char *explain_customer;
@@ -334,6 +345,12 @@ const KrStats *kr_engine_stats(const KrEngine *e);
 /* Why kr_engine_event/finish failed when it was not memory or the emitter
  * (a limit of SPEC 9: too many `every` boundaries), else NULL. */
 const char *kr_engine_error(const KrEngine *e);
+/* Whether the engine stopped at the deadline (KrEngineOpts) */
+bool kr_engine_cut(const KrEngine *e);
+/* The latest first event from which a customer's `every` boundaries up to
+ * horizon pass KR_MAX_BOUNDARIES for a rule of img (SPEC 9.3: such a
+ * customer stops the run at its first event), INT64_MIN when none can. */
+int64_t kr_every_bound_first(const KImage *img, int64_t horizon);
 /* explain: whether the explained customer appeared in the input; the
  * story's first lines (one per trigger, in words: what became of it and
  * why) written to out as text or JSON Lines (step "summary"); returns how

@@ -171,7 +171,7 @@ typedef struct Part {
                                                spilling, the most of buffered, the page size */
     bool nospill;
     bool began;                   /* read in parts (KiParts.begin): on_row waits for walk_rows */
-    int64_t last_time;
+    int64_t first_time, last_time;   /* the earliest and latest row's time */
     uint64_t nrows;
     /* rows of an event the image does not name (none_row): per customer
      * (this part's ids) whether one is recorded (a bit); the customer and
@@ -278,7 +278,7 @@ struct KpRun {
     atomic_uint_fast64_t spilled;    /* bytes of records written to it */
     atomic_size_t rows_mem;          /* pass 2: bytes of rows kept in memory */
     pthread_mutex_t spill_lock;      /* creating the temporary file (parts, workers) */
-    int64_t last_time;
+    int64_t first_time, last_time;
     /* the progress line (opt->progress on a terminal) */
     KrInput *in; FILE *err; bool progress, shown;
     double start;
@@ -287,6 +287,10 @@ struct KpRun {
     int64_t horizon;
     atomic_uint next;
     atomic_int failed;
+    /* when the run fails (kr_every_bound_first): its earliest customer's
+     * first event, past which every engine is cut (KrEngineOpts) */
+    bool has_deadline;
+    int64_t deadline;
     atomic_uint_fast64_t row_runs;   /* runs of rows written (write_run; kp_row_runs) */
     atomic_uint grouped, regrouped;  /* buckets replayed customer by customer as they lay;
                                         taken for such and not, then sorted by customer
@@ -378,6 +382,7 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
     r->opt = opt;
     r->customers = customers;
     r->values = values;
+    r->first_time = INT64_MAX;
     r->last_time = INT64_MIN;
     r->wide = u->nevents >= 0xffffu || u->nattrs > 0xffffu;
     uint64_t bytes = 0;
@@ -405,7 +410,7 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
     r->part = aligned_alloc(_Alignof(Part), r->nparts * sizeof *r->part);
     if (!r->b || !r->seg || !r->part) { kp_free(r); return NULL; }
     for (uint32_t p = 0; p < r->nparts; p++) {
-        r->part[p] = (Part){ .r = r, .idx = p, .last_time = INT64_MIN };
+        r->part[p] = (Part){ .r = r, .idx = p, .first_time = INT64_MAX, .last_time = INT64_MIN };
         part_budget(&r->part[p], r->budget);      /* read on one thread */
     }
     return r;
@@ -662,6 +667,7 @@ static int sink(void *arg, uint32_t file, const KrEvent *ev)
     if (r->on_row && !w->began && r->on_row(r->on_row_ctx, ev) != 0) return -1;
     bool at_max = ev->time >= w->last_time;
     if (at_max) w->last_time = ev->time;
+    if (ev->time < w->first_time) w->first_time = ev->time;
     if (ev->event == KB_NONE && !r->on_row && none_row(w, ev, at_max)) goto counted;
     Seg *k = seg_of(r, w->idx, bucket_of(r, ev->route));
     size_t need = rec_size(r->wide, ev->nattrs);
@@ -761,6 +767,7 @@ static void part_drop(void *arg)
         free(k->chunks);
         *k = (Seg){ 0 };
     }
+    w->first_time = INT64_MAX;
     w->last_time = INT64_MIN;
     none_forget(w);
     w->none_counted = 0;
@@ -794,6 +801,7 @@ int kp_read(KpRun *r, KrInput *in, FILE *err)
     for (uint32_t p = 0; p < r->nparts; p++) {
         Part *w = &r->part[p];
         if (w->last_time > r->last_time) r->last_time = w->last_time;
+        if (w->first_time < r->first_time) r->first_time = w->first_time;
         pages_free(w->free_pages);                    /* pass 1 is over */
         w->free_pages = NULL;
         none_forget(w);
@@ -1904,9 +1912,11 @@ static void drop_engines(const KpRun *r, KrEngine **eng, KrPool **pool, char **d
  * records (a log grouped by customer) stream through customer by customer
  * (M_GROUPED), else, or if they turn out not to be grouped, they are
  * loaded whole and sorted by customer (M_BYCUST); after an engine limit
- * the bucket is replayed in time order (M_SORTED), so that the limit's
- * message is the earliest failure's.  Rows that came customer by customer
- * are put in the schedule's order (sort_rows).  0, -1 memory or an engine
+ * or a cut at the deadline the bucket is replayed in time order
+ * (M_SORTED), so that the limit's message is the earliest failure's.
+ * Rows that came customer by customer are put in the schedule's order
+ * (sort_rows).  0; 1 cut at the deadline in time order (another bucket
+ * failed earlier: this one's rows do not matter); -1 memory or an engine
  * limit (a->errmsg set). */
 static int replay_bucket(KpRun *r, uint32_t bi, Acc *a)
 {
@@ -1950,6 +1960,8 @@ again:
         a->l[l].norun = false;
         ec[l] = (EmitCtx){ &a->l[l], &a->l2g, a->pool, r, a, r->lane[l].img, mode == M_GROUPED || mode == M_BYCUST };
         KrEngineOpts eo = { .has_until = r->opt->has_until, .until = r->opt->until,
+                            .has_horizon = true, .horizon = r->horizon,
+                            .has_deadline = r->has_deadline, .deadline = r->deadline,
                             .emit = bucket_emit, .emit_ctx = &ec[l] };
         if (!(eng[l] = kr_engine_new(r->lane[l].img, pool, r->values, &eo))) goto done;
     }
@@ -2019,12 +2031,16 @@ again:
     rc = 0;
     goto done;
 engine_failed:
-    /* a limit of SPEC 9 (its message: of the first lane that has one),
-     * else out of memory (the emitter fails only then) */
+    /* a limit of SPEC 9 (its message: of the first lane that has one); an
+     * engine cut at the deadline: given up (1); else out of memory (the
+     * emitter fails only then) */
+    rc = -1;
     for (uint32_t l = 0; l < r->nlanes && !failed; l++)
         if (eng[l] && kr_engine_error(eng[l])) failed = eng[l];
     if (failed) snprintf(a->errmsg, sizeof a->errmsg, "%s", kr_engine_error(failed));
-    rc = -1;
+    else
+        for (uint32_t l = 0; l < r->nlanes; l++)
+            if (eng[l] && kr_engine_cut(eng[l])) rc = 1;
 done:
     for (uint32_t l = 0; l < r->nlanes; l++) kr_engine_free(eng[l]);
     kr_pool_free(pool);
@@ -2048,6 +2064,7 @@ static void *worker(void *arg)
         if (bi >= r->nb) break;
         a->errmsg[0] = '\0';
         int rc = replay_bucket(r, bi, a);
+        if (rc > 0) continue;          /* cut at the deadline: a failure comes no later */
         if (rc != 0) {
             /* the earliest failure (time of the event being replayed, or
              * the horizon; then the lowest bucket) wins, the same for any
@@ -2427,6 +2444,16 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
     int rc = 0;
     atomic_store(&r->next, 0u);
     atomic_store(&r->failed, 0);
+    /* A customer whose `every` boundaries would pass the bound fails at its
+     * first event (SPEC 9.3): when the earliest customer does, no failure
+     * comes earlier, and every bucket stops past it (cut: given up, or
+     * replayed in time order when it went customer by customer, so that
+     * the failures at that instant are found and the lowest bucket's
+     * reported, for any --jobs). */
+    r->has_deadline = false;
+    for (uint32_t l = 0; l < r->nlanes; l++)
+        if (r->first_time <= kr_every_bound_first(r->lane[l].img, horizon)) r->has_deadline = true;
+    r->deadline = r->first_time;
     for (uint32_t j = 0; j < jobs; j++)
         if (acc_init(&acc[j], r) != 0) { rc = -1; goto out; }
     for (uint32_t j = 1; j < jobs; j++)

@@ -184,7 +184,7 @@ struct KrEngine {
 
     RowKey *rows; size_t nrows, caprows;
     int64_t rows_time;
-    bool failed;
+    bool failed, cut;             /* cut: at the deadline (past_deadline) */
     char errmsg[512];             /* why the run stopped (not out of memory), or "" */
 
     KrStats stats;
@@ -1693,15 +1693,37 @@ static int64_t period_min(const KbRule *r)
     }
 }
 
+/* The latest first event from which rule r's boundaries up to `upto`
+ * number more than KR_MAX_BOUNDARIES (SPEC 9.3: at most (upto - first) / P
+ * + 2, P the shortest period), INT64_MIN when none can (times are years
+ * 0000-9999: no overflow). */
+static int64_t bound_first(const KbRule *r, int64_t upto)
+{
+    int64_t p = period_min(r);
+    if (p > INT64_MAX / 4 / KR_MAX_BOUNDARIES) return INT64_MIN;
+    return upto - p * KR_MAX_BOUNDARIES;
+}
+
+int64_t kr_every_bound_first(const KImage *img, int64_t horizon)
+{
+    int64_t t = INT64_MIN;
+    for (uint32_t i = 0; i < img->nrules; i++)
+        if (img->rules[i].trigger == KB_TRIG_EVERY) {
+            int64_t f = bound_first(&img->rules[i], horizon);
+            if (f > t) t = f;
+        }
+    return t;
+}
+
 /* SPEC 9.3: one customer gets at most KR_MAX_BOUNDARIES boundaries of one
- * every-rule.  Checked before boundary work up to `upto` (the --until
- * horizon when there is one, else each boundary as it fires): past the
- * bound the run stops with a message. */
+ * every-rule.  Checked before boundary work up to `upto` (the horizon when
+ * it is known before the events, else each boundary as it fires): past
+ * the bound the run stops with a message. */
 static int boundary_bound(KrEngine *e, uint32_t ci, uint32_t ri, int64_t upto)
 {
     const KrCust *c = cust_at(e, ci);
     const KbRule *r = &e->img->rules[ri];
-    if (upto <= c->first || (upto - c->first) / period_min(r) < KR_MAX_BOUNDARIES) return 0;
+    if (c->first > bound_first(r, upto)) return 0;
     size_t len = 0;
     const char *id = kr_pool_str(e->customers, ci, &len);
     char fb[40], ub[40];
@@ -1720,7 +1742,7 @@ static int schedule_boundary(KrEngine *e, uint32_t ci, uint32_t ri, int64_t tmin
 {
     KrCust *c = cust_at(e, ci);
     const KbRule *r = &e->img->rules[ri];
-    if (e->opt.has_until && boundary_bound(e, ci, ri, e->opt.until) != 0) return -1;
+    if (e->opt.has_horizon && boundary_bound(e, ci, ri, e->opt.horizon) != 0) return -1;
     KrSlot *s = get_slot(e, c, ci, ri);
     if (!s) return -1;
     if (s->every_last != INT64_MIN && tmin <= s->every_last) tmin = s->every_last + 1;
@@ -1744,12 +1766,22 @@ static int fire_boundary(KrEngine *e, const KrTimer *t)
     return schedule_boundary(e, ci, ri, t->due + 1);
 }
 
+/* Whether t is after the run's deadline (KrEngineOpts): then the engine
+ * stops, cut. */
+static inline bool past_deadline(KrEngine *e, int64_t t)
+{
+    if (!e->opt.has_deadline || t <= e->opt.deadline) return false;
+    e->failed = e->cut = true;
+    return true;
+}
+
 /* Fires every timer due before limit (and not after --until). */
 static int advance(KrEngine *e, int64_t limit)
 {
     while (e->nheap > 0 && !e->failed) {
         const KrTimer *top = &e->heap[0];
         if (top->due >= limit || (e->opt.has_until && top->due > e->opt.until)) break;
+        if (past_deadline(e, top->due)) return -1;
         KrTimer t = heap_pop(e);
         int rc = TIMER_KIND(&t) == TK_BOUNDARY ? fire_boundary(e, &t) : fire_attempt(e, &t);
         if (rc != 0) return -1;
@@ -1973,7 +2005,7 @@ int kr_engine_event(KrEngine *e, const KrEvent *ev)
     if (e->failed) return -1;
     const KImage *img = e->img;
     int64_t T = ev->time < e->last_time ? e->last_time : ev->time;   /* the reader sorts */
-    if (advance(e, T) != 0) return -1;
+    if (past_deadline(e, T) || advance(e, T) != 0) return -1;
     e->last_time = T;
     e->stats.events++;
     int fresh = new_customer(e, ev->customer, T);
@@ -2053,6 +2085,7 @@ int kr_engine_finish_customers(KrEngine *e, int64_t horizon)
 
 const KrStats *kr_engine_stats(const KrEngine *e) { return &e->stats; }
 const char *kr_engine_error(const KrEngine *e) { return e->errmsg[0] ? e->errmsg : NULL; }
+bool kr_engine_cut(const KrEngine *e) { return e->cut; }
 
 bool kr_engine_explained(const KrEngine *e) { return e->explain_id != KB_NONE; }
 

@@ -463,6 +463,7 @@ int kr_simulate(const KImage *img, const KrOptions *opt, FILE *err)
     if (!explain) ki_stream(in);
     KrEngineOpts eo = {
         .has_until = opt->has_until, .until = opt->until,
+        .has_horizon = opt->has_until, .horizon = opt->until,
         .emit = explain ? NULL : ko_emit, .emit_ctx = w,
         .explain_customer = opt->explain_customer, .explain_rule = opt->explain_rule,
         .explain_jsonl = opt->explain_jsonl,

@@ -513,6 +513,32 @@ CASE_TO=10 CASE_MEM=200 run_case "every 1s up to --until 9999, interleaved log" 
 printf 'time,customer,event\n2026-01-01T00:00:00Z,c1,e\n2027-01-01T00:00:00Z,c1,e\n' >year.csv
 CASE_TO=10 CASE_MEM=200 run_case "every 1s over a year's log" err 'rule `NPS@1`: .*more than 10000000 boundaries' simulate --no-progress every1s.kai year.csv -o every1s.out
 [ -e every1s.out ] && { fail=$((fail + 1)); echo "FAIL: limits every 1s over a year's log: output file left"; }
+# Without --until the bound is checked against the horizon (the latest
+# event), known before the replay, so a customer past it stops the run at
+# its first event, not after 10,000,000 boundaries (about a second) each:
+# the first line a 1988 customer whose rows are in reverse order (an
+# unsorted bucket) took 18 s with five such customers; the second, 60
+# customers of two years each (6.3 million boundaries: valid, about a
+# second each) and one from 1990 took 113 s (each bucket replayed to its
+# end or its own failure); now each bucket stops past the earliest failure.
+echo 'rule b: ask CSAT via email every 10s cap 1 per 30d' >every10s.kai
+awk 'BEGIN { print "time,customer,event"; for (c = 0; c < 5; c++) {
+             printf "2026-01-01T00:00:0%dZ,c%d,login\n", c, c; printf "1988-01-01T00:00:0%dZ,c%d,login\n", c, c } }' >reversed.csv
+CASE_TO=5 CASE_MEM=200 run_case "every 10s, five customers from 1988 in reverse order" err 'customer "c0" more than 10000000 boundaries between its first event \(1988-01-01T00:00:00Z\) and 2026-01-01T00:00:04Z' simulate --no-progress every10s.kai reversed.csv -o every10s.out
+[ -e every10s.out ] && { fail=$((fail + 1)); echo "FAIL: limits every 10s, five customers: output file left"; }
+awk 'BEGIN { print "time,customer,event"; for (c = 0; c < 60; c++) {
+             printf "2024-01-01T00:00:%02dZ,v%02d,login\n", c, c; printf "2026-01-01T00:00:%02dZ,v%02d,login\n", c, c }
+             print "1990-01-01T00:00:00Z,zz,login" }' >heavy.csv
+for j in 1 2 4; do
+    CASE_TO=5 CASE_MEM=400 run_case "every 10s, 60 long customers and one from 1990, --jobs $j" err 'customer "zz" more than 10000000 boundaries between its first event \(1990-01-01T00:00:00Z\) and 2026-01-01T00:00:59Z' simulate --no-progress every10s.kai heavy.csv --jobs "$j"
+done
+# ... grouped by customer, the 1990 customer last: a bucket replayed
+# customer by customer stops past the deadline and is replayed in time order
+awk 'BEGIN { print "time,customer,event"; for (c = 0; c < 60; c++) for (k = 0; k < 3; k++)
+             printf "%d-01-01T00:00:%02dZ,v%02d,login\n", 2024 + k % 2, c, c
+             for (c = 0; c < 3; c++) printf "199%d-01-01T00:00:00Z,zz%d,login\n", 2 - c, c }' >heavy-grouped.csv
+CASE_TO=5 CASE_MEM=400 run_case "every 10s, a grouped log, failing customers last" err 'customer "zz2" more than 10000000 boundaries between its first event \(1990-01-01T00:00:00Z\)' simulate --no-progress every10s.kai heavy-grouped.csv
+CASE_TO=5 CASE_MEM=400 run_case "diff: every 10s, 60 long customers and one from 1990" err 'customer "zz" more than 10000000 boundaries' diff every10s.kai every10s.kai heavy.csv
 CASE_TO=5 CASE_MEM=200 run_case "diff: every 1s up to --until 9999" err 'rule `NPS@1`: .*more than 10000000 boundaries' diff every1s.kai every1s.kai one.csv --until 9999-12-31T23:59:59Z
 echo 'ask NPS every day cap 1 per 1d' >daily1.kai
 CASE_TO=10 run_case "every day from 0001 to 9999 (3.65 million boundaries)" ok '' simulate --no-progress daily1.kai span.csv -o daily1.out

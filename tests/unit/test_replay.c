@@ -335,6 +335,70 @@ START_TEST(test_until_stops_timers)
 }
 END_TEST
 
+/* The engine of a partitioned replay that is known to fail (SPEC 5.10):
+ * cut at an event or a timer after the deadline, with no message (and
+ * its rows not flushed: they do not matter); a timer at the deadline
+ * still fires. */
+static void r_deadline(R *r, const char *deadline)
+{
+    kr_engine_free(r->eng);
+    KrEngineOpts o = { .emit = collect, .emit_ctx = r, .has_deadline = true, .deadline = T(deadline) };
+    r->eng = kr_engine_new(r->img, r->cust, r->vals, &o);
+    ck_assert_ptr_nonnull(r->eng);
+}
+
+START_TEST(test_deadline_cut)
+{
+    R r;
+    r_open(&r, "ask NPS after purchase + 1d\n", NULL, NULL);
+    r_deadline(&r, "2026-01-02T00:00:00Z");
+    ck_assert_int_eq(ev(&r, "2026-01-01T00:00:00Z", "a", "purchase", NULL), 0);
+    ck_assert_int_eq(ev(&r, "2026-01-01T12:00:00Z", "b", "purchase", NULL), 0);
+    ck_assert_int_eq(finish(&r, "2026-01-03T00:00:00Z"), -1);    /* b's ask is due after it */
+    ck_assert(kr_engine_cut(r.eng));
+    ck_assert_ptr_null(kr_engine_error(r.eng));
+    ck_assert_uint_eq(st_of(&r, 0, KR_ST_SENT), 1);              /* a's, at the deadline */
+    r_deadline(&r, "2026-01-02T00:00:00Z");                        /* an event after it */
+    ck_assert_int_eq(ev(&r, "2026-01-02T00:00:00Z", "a", "purchase", NULL), 0);
+    ck_assert(!kr_engine_cut(r.eng));
+    ck_assert_int_eq(ev(&r, "2026-01-02T00:00:01Z", "a", "purchase", NULL), -1);
+    ck_assert(kr_engine_cut(r.eng));
+    r_close(&r);
+}
+END_TEST
+
+/* kr_every_bound_first: the latest first event past the `every` bound
+ * (SPEC 9.3), the same bound as the engine's check when the first boundary
+ * is scheduled against a known horizon. */
+START_TEST(test_every_bound_first)
+{
+    int64_t h = T("2027-01-01T00:00:00Z");
+    KImage *img = compile("ask NPS after purchase + 1d\n");
+    ck_assert(kr_every_bound_first(img, h) == INT64_MIN);
+    kb_free(img);
+    img = compile("rule a: ask NPS every day\nrule b: ask CSAT every 10s\n");
+    ck_assert(kr_every_bound_first(img, h) == h - 10 * (int64_t)KR_MAX_BOUNDARIES);
+    kb_free(img);
+    img = compile("ask NPS every 15250284452471w\n");
+    ck_assert(kr_every_bound_first(img, h) == INT64_MIN);
+    kb_free(img);
+    /* a customer whose first event is at the bound fails at it, one a
+     * second later does not (with the horizon known: has_horizon) */
+    const char *first[2] = { "2023-10-31T14:13:20Z", "2023-10-31T14:13:21Z" };
+    ck_assert(T(first[0]) == h - 10 * (int64_t)KR_MAX_BOUNDARIES);
+    for (int k = 0; k < 2; k++) {
+        R r;
+        r_open(&r, "ask NPS every 10s\n", NULL, NULL);
+        kr_engine_free(r.eng);
+        KrEngineOpts o = { .emit = collect, .emit_ctx = &r, .has_horizon = true, .horizon = h };
+        ck_assert_ptr_nonnull(r.eng = kr_engine_new(r.img, r.cust, r.vals, &o));
+        ck_assert_int_eq(ev(&r, first[k], "c", "login", NULL), k == 0 ? -1 : 0);
+        if (k == 0) ck_assert_ptr_nonnull(strstr(kr_engine_error(r.eng), "and 2027-01-01T00:00:00Z"));
+        r_close(&r);
+    }
+}
+END_TEST
+
 START_TEST(test_emitter_failure)
 {
     R r;
@@ -609,6 +673,8 @@ Suite *replay_suite(void)
     tcase_add_test(tc, test_every_and_tz_change);
     tcase_add_test(tc, test_tasks_ignore_contact_rules);
     tcase_add_test(tc, test_until_stops_timers);
+    tcase_add_test(tc, test_deadline_cut);
+    tcase_add_test(tc, test_every_bound_first);
     tcase_add_test(tc, test_emitter_failure);
     tcase_add_test(tc, test_no_allowed_time);
     tcase_add_test(tc, test_bad_zones);

@@ -1,0 +1,1 @@
+simulate simulate/every1s.kai simulate/year.csv --jobs 3 --no-progress
