@@ -12,6 +12,7 @@
 #ifndef KAIROS_RUNTIME_HIST_H
 #define KAIROS_RUNTIME_HIST_H
 
+#include <stdlib.h>
 #include "internal.h"
 
 /* The kept events of one kind, oldest first: records lo .. hi-1, each its
@@ -34,6 +35,24 @@ static inline bool kr_hist_span(const KvEnv *env, const KrCust *c, uint32_t e, K
     const KrHist *k = &c->hist[h];
     *sp = (KrHistSpan){ k->cells, k->head, k->n, 1 + env->img->retention[e].nattrs };
     return true;
+}
+
+/* The memo of slot `slot` (KvEnv.memo_slot) of the customer's kept events
+ * of kind e, for vm.c's count(E where F), made at its first use; *seq0:
+ * the number of the span's record 0 (kr_hist_span: record r is the kind's
+ * event number *seq0 + r).  NULL when the kind is not kept or memory ran
+ * out: the count then reads the events one by one. */
+static inline KrCountMemo *kr_hist_memo(const KvEnv *env, const KrCust *c, uint32_t e, uint32_t slot,
+                                        uint64_t *seq0)
+{
+    if (!c || !c->hist || e >= env->img->nevents || !env->memo_count || slot >= env->memo_count[e])
+        return NULL;
+    uint32_t h = env->hist_of[e];
+    if (h == KB_NONE || (h & KR_COUNTED)) return NULL;
+    KrHist *k = &c->hist[h];
+    if (!k->memo && !(k->memo = calloc(env->memo_count[e], sizeof *k->memo))) return NULL;
+    *seq0 = k->total - k->n;
+    return &k->memo[slot];
 }
 
 /* Time of record r of a span. */

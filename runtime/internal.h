@@ -233,6 +233,7 @@ void    kz_civil_from_days(int64_t days, int *y, int *m, int *d);
 #define KR_TIME_MIN (-62167219200LL)      /* 0000-01-01T00:00:00Z: the earliest input time */
 
 typedef struct KrHist KrHist;
+typedef struct KrCountMemo KrCountMemo;
 typedef struct KrHistSpan KrHistSpan;   /* hist.h */
 /* The final send time of an attempt of rule r nominally due at t: moved
  * forward into the rule's at window or to its best_time (first attempt
@@ -580,6 +581,19 @@ struct KrHist {
                                      max(n, 4) (1 when only the last is kept) */
     uint64_t total;               /* every event of the kind so far */
     uint32_t head, n;             /* in records */
+    KrCountMemo *memo;            /* [KvEnv.memo_count of the kind], or NULL until a
+                                     count reads one (hist.h, kr_hist_memo) */
+};
+
+/* count(E where F), F reading only the counted event (vm.c, op_count):
+ * F's truth for the kept events of E numbered base .. base + n - 1 (an
+ * event's number: the kind's events before it, KrHist.total then) as
+ * running counts, pref[i] the events among the first i for which F is
+ * true (pref[0] = 0; pref has cap entries). */
+struct KrCountMemo {
+    uint64_t base;
+    uint32_t n, cap;
+    uint32_t *pref;
 };
 
 /* A first attempt that was sent (asks only). */
@@ -632,7 +646,12 @@ typedef struct KvEnv {
                                      KR_COUNTED | k (see kr_cust_totals): read by
                                      hist.h's kr_hist_*, not by the VM itself */
     uint32_t ev_response;         /* event index of `response` (KB_NONE if absent) */
-    uint32_t response_survey;     /* position of "survey" in retention[response].attrs, or KB_NONE */} KvEnv;
+    uint32_t response_survey;     /* position of "survey" in retention[response].attrs, or KB_NONE */
+    /* count(E where F) with F reading only the counted event (kv_count_memos):
+     * memo_slot[F] its place in the customer's KrHist.memo of E, KB_NONE
+     * for any other function; memo_count[E] how many E has */
+    const uint32_t *memo_slot, *memo_count;
+} KvEnv;
 
 /* One evaluation: the customer, the send time (or trigger time), the zone,
  * the current event (trigger, or the counted event inside COUNT's where)
@@ -656,6 +675,14 @@ typedef struct KvCtx {
 int kv_eval(const KvCtx *ctx, uint32_t fn, KrValue *out);
 /* 1 for true, 0 for false, -1 for unknown (or a non-boolean). */
 int kv_truth(const KrValue *v);
+/* The where-functions F of img's `COUNT e F w` instructions that read only
+ * the counted event (its attributes, constants and pure operations: not
+ * now, the trigger, the customer or a history), each counting one kind
+ * only: slot[F] (img->nfuncs entries) their place among their kind's,
+ * count[e] (img->nevents entries) how many a kind has; KB_NONE and 0
+ * elsewhere.  Such an F is true or not of an event for good, so a count
+ * keeps its results (KrCountMemo). */
+void kv_count_memos(const KImage *img, uint32_t *slot, uint32_t *count);
 /* Coerces a stored attribute value to an expected tag (KB_UNTYPED: as is). */
 KrValue kv_coerce(const KvEnv *env, KrValue v, uint8_t tag);
 

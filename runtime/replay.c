@@ -140,6 +140,7 @@ struct KrEngine {
     KvEnv env;
     uint32_t *strval;             /* image string -> value pool id */
     uint32_t *hist_of;            /* event -> hist index, KB_NONE or KR_COUNTED | total index */
+    uint32_t *memo_slot, *memo_count;   /* KvEnv's: count(E where F) memos (kv_count_memos) */
     uint32_t nkept, ncounted;     /* KrHist and totals per customer */
     uint32_t *chan_val;           /* channel -> value pool id of its name */
     uint64_t *vhash;              /* rule -> FNV-1a state after "POLICY/RULE/" */
@@ -880,6 +881,12 @@ static void cust_free(KrEngine *e, KrCust *c)
 {
     if (c->hist)
         for (uint32_t i = 0; i < e->nkept; i++) free(c->hist[i].cells);
+    for (uint32_t ev = 0; c->hist && ev < e->img->nevents; ev++) {
+        uint32_t h = e->hist_of[ev];
+        if (h == KB_NONE || (h & KR_COUNTED) || !c->hist[h].memo) continue;
+        for (uint32_t k = 0; k < e->memo_count[ev]; k++) free(c->hist[h].memo[k].pref);
+        free(c->hist[h].memo);
+    }
     free(c->traits);
     free(c->sent);
 }
@@ -2199,6 +2206,8 @@ void kr_engine_free(KrEngine *e)
     free(e->rows);
     free(e->strval);
     free(e->hist_of);
+    free(e->memo_slot);
+    free(e->memo_count);
     free(e->chan_val);
     free(e->vhash);
     free(e->by_event);
@@ -2380,6 +2389,12 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->env.values = values;
     e->env.strval = e->strval;
     e->env.hist_of = e->hist_of;
+    if (!(e->memo_slot = malloc(((size_t)img->nfuncs + 1u) * sizeof *e->memo_slot)) ||
+        !(e->memo_count = malloc(((size_t)img->nevents + 1u) * sizeof *e->memo_count)))
+        goto fail;
+    kv_count_memos(img, e->memo_slot, e->memo_count);
+    e->env.memo_slot = e->memo_slot;
+    e->env.memo_count = e->memo_count;
     e->env.ev_response = e->ev_response;
     e->env.response_survey = KB_NONE;
     if (e->ev_response != KB_NONE && e->a_survey != KB_NONE) {

@@ -157,6 +157,98 @@ static uint32_t first_after(const KrHistSpan *h, int64_t t)
     return lo;
 }
 
+/* Whether function f reads only the counted event (its attributes),
+ * constants and pure operations: then it is true or not of an event for
+ * good.  Opcodes not listed (now, the trigger, the customer, histories;
+ * any added later) make it not. */
+static bool reads_event_only(const KImage *img, uint32_t fn)
+{
+    const KbFunc *f = &img->funcs[fn];
+    if (f->start > img->ncode || f->len > img->ncode - f->start) return false;
+    const uint32_t *code = img->code + f->start;
+    for (uint32_t pc = 0; pc < f->len; pc += 1 + kb_opinfo[code[pc]].noperands) {
+        switch (code[pc]) {
+        case KB_OP_CONST: case KB_OP_TRUE: case KB_OP_FALSE: case KB_OP_UNKNOWN: case KB_OP_ATTR:
+        case KB_OP_NEG: case KB_OP_ADD: case KB_OP_SUB: case KB_OP_MUL: case KB_OP_DIV:
+        case KB_OP_EQ: case KB_OP_NE: case KB_OP_LT: case KB_OP_LE: case KB_OP_GT: case KB_OP_GE:
+        case KB_OP_NOT: case KB_OP_AND: case KB_OP_OR: case KB_OP_JFALSE: case KB_OP_JTRUE:
+        case KB_OP_JUMP: case KB_OP_IN: case KB_OP_RET: case KB_OP_DUP:
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
+void kv_count_memos(const KImage *img, uint32_t *slot, uint32_t *count)
+{
+    for (uint32_t e = 0; e < img->nevents; e++) count[e] = 0;
+    /* slot[f] first holds the kind f counts (KB_NONE: none yet; MANY: more
+     * than one, then f is left out) */
+    const uint32_t MANY = KB_NONE - 1u;
+    for (uint32_t f = 0; f < img->nfuncs; f++) slot[f] = KB_NONE;
+    for (uint32_t fn = 0; fn < img->nfuncs; fn++) {
+        const KbFunc *f = &img->funcs[fn];
+        if (f->start > img->ncode || f->len > img->ncode - f->start) continue;
+        const uint32_t *code = img->code + f->start;
+        for (uint32_t pc = 0; pc < f->len && code[pc] < KB_OP__COUNT; pc += 1 + kb_opinfo[code[pc]].noperands) {
+            if (code[pc] != KB_OP_COUNT || pc + 3u >= f->len) continue;
+            uint32_t e = code[pc + 1], w = code[pc + 2];
+            if (w >= img->nfuncs || e >= img->nevents) continue;
+            slot[w] = slot[w] == KB_NONE || slot[w] == e ? e : MANY;
+        }
+    }
+    for (uint32_t f = 0; f < img->nfuncs; f++) {
+        uint32_t e = slot[f];
+        slot[f] = e < img->nevents && reads_event_only(img, f) ? count[e]++ : KB_NONE;
+    }
+}
+
+/* The events numbered [sa, sb) (span h's record r is event seq0 + r) for
+ * which where-function f is true, through memo m: f runs once per event,
+ * on the events the memo has not seen (those before the window are
+ * forgotten once they are half of it).  0; -1 f failed; -2 out of memory
+ * (the caller counts them one by one). */
+static int memo_count(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *h, KrCountMemo *m,
+                      uint64_t seq0, uint64_t sa, uint64_t sb, uint64_t *out)
+{
+    if (sa < m->base || sa > m->base + m->n) {
+        m->base = sa;                  /* nothing kept is in the window: start there */
+        m->n = 0;
+    } else if (sa - m->base >= 64u && (sa - m->base) * 2u >= m->n) {
+        uint32_t k = (uint32_t)(sa - m->base), sub = m->pref[k];
+        for (uint32_t i = 0; i + k <= m->n; i++) m->pref[i] = m->pref[i + k] - sub;
+        m->base = sa;
+        m->n -= k;
+    }
+    if (sb - m->base >= UINT32_MAX) return -2;
+    uint32_t need = (uint32_t)(sb - m->base) + 1u;
+    if (need > m->cap) {
+        uint32_t nc = m->cap < 16u ? 16u : m->cap;
+        while (nc < need) nc = nc > UINT32_MAX / 2u ? need : nc * 2u;
+        uint32_t *np = realloc(m->pref, (size_t)nc * sizeof *np);
+        if (!np) return -2;
+        m->pref = np;
+        m->cap = nc;
+    }
+    if (m->n == 0) m->pref[0] = 0;
+    const KImage *img = c->env->img;
+    for (uint64_t s = m->base + m->n; s < sb; s++) {
+        KvCtx sub = *c;
+        sub.cur = record_attrs(img, e, h, (uint32_t)(s - seq0));
+        sub.depth = c->depth + 1;
+        sub.tvals = NULL;                        /* explain traces the top level only */
+        sub.tseen = NULL;
+        KrValue v;
+        if (kv_eval(&sub, f, &v) != 0) return -1;
+        m->pref[m->n + 1] = m->pref[m->n] + (kv_truth(&v) == 1);
+        m->n++;
+    }
+    *out = m->pref[sb - m->base] - m->pref[sa - m->base];
+    return 0;
+}
+
 /* COUNT e f w */
 static int op_count(const KvCtx *c, uint32_t e, uint32_t f, uint32_t w, KrValue *out)
 {
@@ -170,19 +262,26 @@ static int op_count(const KvCtx *c, uint32_t e, uint32_t f, uint32_t w, KrValue 
     }
     KrHistSpan h;
     if (!kr_hist_span(c->env, c->cust, e, &h)) return 0;
-    if (f == KB_NONE) {          /* the records in (lo, now], by two binary searches: the
-                                    records are in time order, and a busy customer's window
-                                    can hold many (a walk made each count linear in them) */
-        uint32_t a = first_after(&h, lo), b = first_after(&h, c->now);
+    if (f != KB_NONE && c->depth >= KV_MAX_DEPTH) return -1;
+    /* the records in (lo, now], by two binary searches: the records are in
+     * time order, and a busy customer's window can hold many (a walk made
+     * each count linear in them) */
+    uint32_t a = first_after(&h, lo), b = first_after(&h, c->now);
+    if (f == KB_NONE || b <= a) {
         *out = mk_num((double)(b > a ? b - a : 0));
         return 0;
     }
-    if (c->depth >= KV_MAX_DEPTH) return -1;
     uint64_t n = 0;
-    for (uint32_t r = h.hi; r-- > h.lo;) {           /* newest first: stop at the window */
-        int64_t t = kr_hist_time(&h, r);
-        if (t > c->now) continue;
-        if (t <= lo) break;
+    const KvEnv *env = c->env;
+    uint32_t slot = env->memo_slot && f < img->nfuncs ? env->memo_slot[f] : KB_NONE;
+    uint64_t seq0;
+    KrCountMemo *m;
+    if (slot != KB_NONE && (m = kr_hist_memo(env, c->cust, e, slot, &seq0))) {
+        int rc = memo_count(c, e, f, &h, m, seq0, seq0 + a, seq0 + b, &n);
+        if (rc == -1) return -1;
+        if (rc == 0) { *out = mk_num((double)n); return 0; }
+    }
+    for (uint32_t r = b; r-- > a;) {
         KvCtx sub = *c;
         sub.cur = record_attrs(img, e, &h, r);
         sub.depth = c->depth + 1;

@@ -399,6 +399,33 @@ START_TEST(test_every_bound_first)
 }
 END_TEST
 
+/* kv_count_memos: the where-functions of counts that read only the
+ * counted event are memoized (one slot per function, per kind), not those
+ * reading the trigger, now or another count, nor plain counts. */
+START_TEST(test_count_memos)
+{
+    KImage *img = compile("event purchase { amount: number, kind: string }\n"
+                          "rule a: ask NPS after purchase if count(purchase where amount > 10 within 1d) >= 1"
+                          " and count(purchase where kind in [\"x\", \"y\"] or not (amount * 2 < 7)) > 2\n"
+                          "rule b: ask CSAT after purchase if count(purchase where amount > trigger.amount) >= 1\n"
+                          "rule c: ask CES after purchase if count(purchase where count(login within 1d) > 0) >= 1\n"
+                          "rule d: ask NPS after login if count(login where now - 1d > now - 2d) >= 1 and count(login) > 1\n");
+    uint32_t *slot = malloc(img->nfuncs * sizeof *slot), *count = malloc(img->nevents * sizeof *count);
+    kv_count_memos(img, slot, count);
+    uint32_t purchase = kb_find_event(img, "purchase"), login = kb_find_event(img, "login");
+    ck_assert_uint_eq(count[purchase], 2);
+    ck_assert_uint_eq(count[login], 0);
+    uint32_t n = 0, seen = 0;
+    for (uint32_t f = 0; f < img->nfuncs; f++)
+        if (slot[f] != KB_NONE) { n++; seen |= 1u << slot[f]; }
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(seen, 3u);
+    free(slot);
+    free(count);
+    kb_free(img);
+}
+END_TEST
+
 START_TEST(test_emitter_failure)
 {
     R r;
@@ -675,6 +702,7 @@ Suite *replay_suite(void)
     tcase_add_test(tc, test_until_stops_timers);
     tcase_add_test(tc, test_deadline_cut);
     tcase_add_test(tc, test_every_bound_first);
+    tcase_add_test(tc, test_count_memos);
     tcase_add_test(tc, test_emitter_failure);
     tcase_add_test(tc, test_no_allowed_time);
     tcase_add_test(tc, test_bad_zones);

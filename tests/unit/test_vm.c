@@ -137,7 +137,8 @@ static void make_env(void)
 {
     for (uint32_t i = 0; i < tb.img->nstrings; i++)
         tb.strval[i] = kr_intern(tb.values, tb.img->strings[i], tb.img->string_lens[i]);
-    tb.env = (KvEnv){ tb.img, tb.values, tb.strval, tb.hist_of, E_RESPONSE, 0 };
+    tb.env = (KvEnv){ .img = tb.img, .values = tb.values, .strval = tb.strval, .hist_of = tb.hist_of,
+                      .ev_response = E_RESPONSE, .response_survey = 0 };
 }
 
 static int eval(uint32_t f, KrValue *out)
@@ -480,6 +481,68 @@ START_TEST(test_history)
 }
 END_TEST
 
+/* count(E where F), F reading only the counted event: through the memo
+ * (kv_count_memos, KrCountMemo) the same counts as one by one, while the
+ * history grows, drops its oldest records (as the engine compacts it),
+ * and now moves forward, back a little, and past the whole window; the
+ * memo keeps about the window, not the history. */
+START_TEST(test_count_memo)
+{
+    const int64_t W = 86400;
+    uint32_t w1 = kdur(W);
+    uint32_t where = FN(KB_OP_ATTR, A_AMOUNT, KB_NUM, KB_OP_CONST, knum(10), KB_OP_GT, KB_OP_RET);
+    uint32_t count = FN(KB_OP_COUNT, E_PURCHASE, where, w1, KB_OP_RET);
+    uint32_t slot[8], per_event[2];
+    ck_assert_uint_le(tb.img->nfuncs, 8);
+    kv_count_memos(tb.img, slot, per_event);
+    ck_assert_uint_eq(slot[where], 0);
+    ck_assert_uint_eq(slot[count], KB_NONE);
+    ck_assert_uint_eq(per_event[E_PURCHASE], 1);
+    ck_assert_uint_eq(per_event[E_RESPONSE], 0);
+    KrHist *h = &tb.hist[E_PURCHASE];
+    int64_t t = now;
+    uint32_t seed = 7;
+    for (int i = 0; i < 6000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        t += 60 + (int64_t)(seed >> 16) % 1800;
+        if (i == 3000) t += 3 * W;                     /* a gap: the window empties */
+        KrValue amount = (seed >> 8) % 7 == 0 ? (KrValue){ .tag = KB_UNKNOWN } : vnum((double)((seed >> 4) % 20));
+        purchase(t, amount, NULL);
+        if (i % 500 == 499 || i == 2399) {             /* compaction: drop what is 2 days old */
+            uint32_t k = 0;
+            while (k < h->n && h->cells[(size_t)k * 3].i <= t - 2 * W) k++;
+            memmove(h->cells, h->cells + (size_t)k * 3, (size_t)(h->n - k) * 3 * sizeof *h->cells);
+            h->n -= k;
+        } else if (i % 97 == 0) {
+            h->head = h->n / 4;                        /* records before the head are gone */
+        }
+        if (i >= 2000 && i < 2400) continue;           /* no count for 4 days: what the memo
+                                                          has not seen leaves the window, and
+                                                          the history */
+        now = i % 13 == 0 ? t - 3600 : t;             /* now a little before the last record */
+        uint64_t want = 0;
+        for (uint32_t r = h->head; r < h->n; r++) {
+            const KrValue *c = &h->cells[(size_t)r * 3];
+            if (c[0].i > now - W && c[0].i <= now && c[1].tag == KB_NUM && c[1].num > 10) want++;
+        }
+        make_env();
+        tb.env.memo_slot = slot;
+        tb.env.memo_count = per_event;
+        KvCtx ctx = { .env = &tb.env, .cust = &tb.cust, .now = now, .zone = tb.cust.zone };
+        KrValue v;
+        ck_assert_int_eq(kv_eval(&ctx, count, &v), 0);
+        ck_assert_int_eq(v.tag, KB_NUM);
+        ck_assert_msg(v.num == (double)want, "event %d: %g, want %llu", i, v.num, (unsigned long long)want);
+        h->head = 0;
+    }
+    ck_assert_ptr_nonnull(h->memo);
+    ck_assert_uint_le(h->memo[0].cap, 1024);           /* a day holds about 90 records */
+    free(h->memo[0].pref);
+    free(h->memo);
+    h->memo = NULL;
+}
+END_TEST
+
 START_TEST(test_asked_responded)
 {
     uint32_t w1 = kdur(86400);
@@ -705,6 +768,7 @@ Suite *vm_suite(void)
     tcase_add_test(tc, test_attr_coercion);
     tcase_add_test(tc, test_now_hour_weekday);
     tcase_add_test(tc, test_history);
+    tcase_add_test(tc, test_count_memo);
     tcase_add_test(tc, test_asked_responded);
     tcase_add_test(tc, test_hist_interface);
     tcase_add_test(tc, test_malformed);
