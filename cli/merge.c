@@ -50,6 +50,7 @@ typedef struct Input {
     unsigned long line;          /* line where the current record starts */
     unsigned long next_line;     /* line after it */
     char *rec; size_t reclen, reccap;   /* the raw record, with its line end */
+    const char *bad;             /* why read_line failed when it was not a read error */
     char *buf; size_t bufcap;    /* decoded fields */
     Field fld[NFIELDS];
     uint32_t rule;               /* rule index of the current row */
@@ -128,12 +129,20 @@ static int fail(const Input *in, const char *fmt, ...)
     return -1;
 }
 
-/* Appends one physical line to in->rec; 0 at end of file, 1 read, -1 error. */
+/* A record (a row, its quoted line breaks included), at most: as an event
+ * log's (SPEC 9.2), so that an endless line (/dev/zero) stops at once. */
+#define MAX_RECORD (64u << 20)
+
+/* Appends one physical line to in->rec; 0 at end of file, 1 read, -1 error
+ * (in->bad says why when it was not a read error: read_failed). */
 static int read_line(Input *in)
 {
     int c;
     size_t start = in->reclen;
+    in->bad = NULL;
     while ((c = getc(in->f)) != EOF) {
+        if (c == '\0') { in->bad = "a NUL byte (a schedule or a readout is text)"; return -1; }
+        if (in->reclen >= MAX_RECORD) { in->bad = "a row longer than 64 MiB (not a schedule or a readout)"; return -1; }
         if (in->reclen + 2 > in->reccap) {
             size_t nc = in->reccap ? in->reccap * 2 : 256;
             char *nr = realloc(in->rec, nc);
@@ -148,6 +157,19 @@ static int read_line(Input *in)
     if (in->reclen == start) return 0;
     in->next_line++;
     return 1;
+}
+
+/* read_line failed: says why, naming the file (and the line when the
+ * input is at fault); -1. */
+static int read_failed(const Input *in)
+{
+    if (in->bad) {
+        Input at = *in;
+        at.line = in->next_line;     /* the line being read */
+        return fail(&at, "%s", in->bad);
+    }
+    fprintf(stderr, "%s: error: read error: %s\n", in->path, strerror(errno));
+    return -1;
 }
 
 /* Ensures the decode buffer holds n bytes. */
@@ -397,7 +419,7 @@ static int next_row(Input *in, SchedFormat fmt, const KImage *img)
     in->reclen = 0;
     in->line = in->next_line;
     int r = read_line(in);
-    if (r < 0) { fprintf(stderr, "%s: error: read error: %s\n", in->path, strerror(errno)); return -1; }
+    if (r < 0) return read_failed(in);
     if (r == 0) { in->done = true; return 0; }
     if (fmt == FMT_CSV) {
         /* a quoted field may hold line breaks: read on while quotes are open */
@@ -406,7 +428,7 @@ static int next_row(Input *in, SchedFormat fmt, const KImage *img)
             for (size_t i = 0; i < in->reclen; i++) q += in->rec[i] == '"';
             if (q % 2 == 0) break;
             r = read_line(in);
-            if (r < 0) { fprintf(stderr, "%s: error: read error: %s\n", in->path, strerror(errno)); return -1; }
+            if (r < 0) return read_failed(in);
             if (r == 0) return fail(in, "%s", "unterminated quoted field at the end of the file");
         }
         if (split_csv(in, NFIELDS) != 0) return -1;
@@ -468,7 +490,7 @@ static SchedFormat open_input(Input *in, SchedFormat want)
     }
     if (fmt == FMT_CSV) {
         int r = read_line(in);
-        if (r < 0) { fprintf(stderr, "%s: error: read error: %s\n", in->path, strerror(errno)); return FMT_UNKNOWN; }
+        if (r < 0) { read_failed(in); return FMT_UNKNOWN; }
         if (in->reclen == sizeof READOUT_HEADER && memcmp(in->rec, READOUT_HEADER "\n", in->reclen) == 0)
             fmt = FMT_READOUT;
         else if (in->reclen != sizeof SCHED_HEADER || memcmp(in->rec, SCHED_HEADER "\n", in->reclen) != 0) {
@@ -570,6 +592,17 @@ static bool parse_count(const Field *f, uint64_t *v)
     return true;
 }
 
+/* The rate, low and high cells of a readout row of asks and answered,
+ * as readout writes them. */
+static void rates(uint64_t asks, uint64_t answered, char out[3][32])
+{
+    double lo = 0, hi = 0;
+    if (asks) kr_wilson(answered, asks, KR_Z95, &lo, &hi);
+    snprintf(out[0], sizeof out[0], "%.4f", asks ? (double)answered / (double)asks : 0.0);
+    snprintf(out[1], sizeof out[1], "%.4f", lo);
+    snprintf(out[2], sizeof out[2], "%.4f", hi);
+}
+
 /* `readout --format csv` of disjoint shards: asks and answered are sums over
  * customers, so they add; rate and interval are computed again from the sums,
  * exactly as readout computes them. */
@@ -589,7 +622,7 @@ static int merge_readouts(Input *in, int n, const KImage *img, FILE *out)
             p->reclen = 0;
             p->line = p->next_line;
             int r = read_line(p);
-            if (r < 0) { fprintf(stderr, "%s: error: read error: %s\n", p->path, strerror(errno)); goto done; }
+            if (r < 0) { read_failed(p); goto done; }
             if (r == 0) break;
             if (split_csv(p, READOUT_FIELDS) != 0) goto done;
             const Field *f = p->fld;
@@ -619,8 +652,20 @@ static int merge_readouts(Input *in, int n, const KImage *img, FILE *out)
                 fail(p, "%s", "asks and answered must be counts, answered at most asks");
                 goto done;
             }
-            cnt[base[ri] + v][0] += asks;
-            cnt[base[ri] + v][1] += answered;
+            char want[3][32];
+            rates(asks, answered, want);
+            for (int k = 0; k < 3; k++)
+                if (!field_is(&f[4 + k], want[k])) {
+                    fail(p, "rate, low and high are not those of the row's asks and answered "
+                         "(readout writes %s,%s,%s)", want[0], want[1], want[2]);
+                    goto done;
+                }
+            if (cnt[arm][0] + asks < asks) {
+                fail(p, "%s", "the asks of this rule and variant add up past 18446744073709551615");
+                goto done;
+            }
+            cnt[arm][0] += asks;
+            cnt[arm][1] += answered;
         }
     }
     if (fputs(READOUT_HEADER "\n", out) == EOF) goto write_error;
@@ -630,12 +675,12 @@ static int merge_readouts(Input *in, int n, const KImage *img, FILE *out)
         for (uint32_t v = 0; v < base[ri + 1] - base[ri]; v++) {
             uint64_t asks = cnt[base[ri] + v][0], hit = cnt[base[ri] + v][1];
             if (!asks) continue;
-            double lo, hi;
-            kr_wilson(hit, asks, KR_Z95, &lo, &hi);
-            if (fprintf(out, "%s,%s,%llu,%llu,%.4f,%.4f,%.4f\n", img->strings[rule->name],
+            char r3[3][32];
+            rates(asks, hit, r3);
+            if (fprintf(out, "%s,%s,%llu,%llu,%s,%s,%s\n", img->strings[rule->name],
                         rule->nvariants ? img->strings[rule->variants[v].name] : "",
-                        (unsigned long long)asks, (unsigned long long)hit,
-                        (double)hit / (double)asks, lo, hi) < 0) goto write_error;
+                        (unsigned long long)asks, (unsigned long long)hit, r3[0], r3[1], r3[2]) < 0)
+                goto write_error;
         }
     }
     rc = 0;

@@ -194,6 +194,17 @@ int kq_rows_read_csv(const char *path, KqRows *out, KqMsgs *errs)
     unsigned line = 1;
     bool header = true;
     int status = 0;
+    const char *nul = memchr(s, '\0', len);
+    if (nul) {                        /* a field would end there, and compare equal to less */
+        unsigned at = 1, col = 1;
+        for (const char *p = s; p < nul; p++) {
+            if (*p == '\n') { at++; col = 1; }
+            else if (((unsigned char)*p & 0xC0) != 0x80) col++;
+        }
+        kq_msg(errs, "%s:%u:%u: error: a NUL byte (a schedule is text)", path, at, col);
+        free(s);
+        return -1;
+    }
     while (pos < len) {
         /* a line that is completely empty (nothing, or a lone CR, before its LF) is skipped,
          * as in an event log (SPEC 5.2): an editor's trailing blank line */

@@ -319,6 +319,13 @@ int kr_schema_load(KrSchema *sc, const char *path, FILE *err)
     free(text);
     y.doc = &doc;
     int rc = 0;
+    /* a NUL (written \0 or \x00) would end a name or value there, and the
+     * rest be ignored */
+    for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++)
+        if (n->type == YAML_SCALAR_NODE && strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
+            rc = yerr(&y, n, "a NUL character in a text: no name or value may hold one");
+            goto done;
+        }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || root->type != YAML_MAPPING_NODE) {
         rc = yerr(&y, root, "expected a mapping with the keys input, columns, time, drop, types");

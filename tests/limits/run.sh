@@ -364,6 +364,14 @@ awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 40; i++) printf "%d,c1
 CASE_TO=2 run_case "5,000 rules on one event, 40 times" ok '' simulate --no-progress manyr.kai manyr.csv -o manyr.out
 [ "$(wc -l <manyr.out)" = 195001 ] || { fail=$((fail + 1)); echo "FAIL: limits many rules: $(wc -l <manyr.out) lines, expected 195001"; }
 rm -f manyr.kai manyr.csv manyr.out
+# merge reads a record of at most 64 MiB, as the event reader does: an
+# endless line used to grow memory until it ran out (/dev/zero: 1 GB in
+# 6 s); a NUL byte stops it at once.
+printf 'cap 1 per 30d\nask NPS after e\n' >mergep.kai
+head -c 68000000 /dev/zero | tr '\0' a >mergelong.csv
+CASE_TO=10 CASE_MEM=400 run_case "merge: a 68 MB line" err 'mergelong.csv:1: error: a row longer than 64 MiB' merge mergep.kai mergelong.csv
+CASE_TO=5 CASE_MEM=400 run_case "merge: /dev/zero" err '/dev/zero:1: error: a NUL byte' merge mergep.kai /dev/zero
+rm -f mergep.kai mergelong.csv
 # A .gz of identical rows (a 30 MB one reached 7.45 GB): 10 M rows of one
 # customer at one instant, 2 MB compressed.  Each row retriggered the ask
 # and left a cancelled timer; now memory stays flat (the old engine needed

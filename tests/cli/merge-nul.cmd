@@ -1,0 +1,1 @@
+merge ../../examples/support-table/policy.kai merge/nul.csv
