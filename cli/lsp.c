@@ -821,13 +821,21 @@ static void on_did_close(yajl_val params)
 
 /* ---- the loop ------------------------------------------------------------------------------- */
 
+#define LSP_MAX_HEADER_LINES 64
+
 /* Reads one message body (malloc'd, NUL-terminated); NULL at the end of
  * input or on a framing error that ends the session. */
 static char *read_message(size_t *len)
 {
     char line[1024];
     long n = -1;
-    for (;;) {
+    for (int k = 0;; k++) {
+        /* headers are a line or two: an endless one (/dev/zero, `yes`) is no framing */
+        if (k == LSP_MAX_HEADER_LINES) {
+            fprintf(stderr, "kairos lsp: a message header longer than %d lines of %zu bytes (not LSP framing)\n",
+                    LSP_MAX_HEADER_LINES, sizeof line - 1);
+            return NULL;
+        }
         if (!fgets(line, sizeof line, stdin)) return NULL;
         if (strcmp(line, "\r\n") == 0 || strcmp(line, "\n") == 0) break;
         if (strncasecmp(line, "Content-Length:", 15) == 0) {

@@ -410,8 +410,11 @@ const char *kr_bad_customer_id(const char *s, size_t len) { return ki_bad_id(s, 
 
 bool ki_gzip_data(KiSrc *s, const char *p, size_t n)
 {
-    if (s->gzip || n < 3 || memcmp(p, "\x1F\x8B\x08", 3) != 0) return false;
-    ki_error(s, 1, 0, "%s", s->is_stdin || s->fd >= 0
+    if (n < 3 || memcmp(p, "\x1F\x8B\x08", 3) != 0) return false;
+    ki_error(s, 1, 0, "%s", s->gzip
+             ? "gzip data inside the gzip data (compressed twice?): decompress it once first, "
+               "e.g. gunzip -c FILE.gz >ONCE.gz"
+             : s->is_stdin || s->fd >= 0
              ? "this is gzip data, and only files named .gz are decompressed: pipe it through gunzip "
                "(or zcat), or name the file .gz"
              : "this is gzip data, which a database column cannot hold as an event log");

@@ -203,7 +203,8 @@ static inline bool ki_wants(const KrInputCtx *c, uint32_t ev, uint32_t attr)
 int ki_json_bad_escape(const char *p, size_t len, bool nul, size_t *at);
 /* Parses line[0..len) as strict JSON (one value; no comments, which yajl's
  * tree takes; nothing after it).  0 it is; -1 not: *at is the fault's
- * offset, msg its message ("invalid JSON: ..."); -2 out of memory. */
+ * offset (len when the line ends inside the value: "incomplete JSON
+ * object ..."), msg its message ("invalid JSON: ..."); -2 out of memory. */
 int ki_json_strict(const char *line, size_t len, size_t *at, char *msg, size_t mcap);
 /* yajl's message t as the JSON readers word it: "invalid JSON: " and its
  * first line, without yajl's "parse error: " or "lexical error: ". */

@@ -676,8 +676,13 @@ int ki_json_strict(const char *line, size_t len, size_t *at, char *msg, size_t m
     yajl_handle h = yajl_alloc(NULL, NULL, NULL);
     if (!h) return -2;
     yajl_status st = yajl_parse(h, (const unsigned char *)line, len);
-    if (st == yajl_status_ok) st = yajl_complete_parse(h);
-    if (st != yajl_status_ok) *at = json_fault(h, line, len, msg, mcap);
+    if (st == yajl_status_ok && (st = yajl_complete_parse(h)) != yajl_status_ok) {
+        /* the line ended inside the object: as parse_line says it, no column */
+        snprintf(msg, mcap, "incomplete JSON object (expected one object per line)");
+        *at = len;
+    } else if (st != yajl_status_ok) {
+        *at = json_fault(h, line, len, msg, mcap);
+    }
     yajl_free(h);
     return st == yajl_status_ok ? 0 : -1;
 }

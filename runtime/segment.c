@@ -308,7 +308,7 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
         int v = ki_json_strict(st->line, llen, &at, msg, sizeof msg);
         if (v == -1) {
             if (root) yajl_tree_free(root);
-            return ki_row_error(s, true, line, lp, lp + at, NULL, "%s", msg);
+            return ki_row_error(s, true, line, lp, at < llen ? lp + at : NULL, NULL, "%s", msg);
         }
     }
     if (!root) {
@@ -352,8 +352,15 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     }
     const char *dup = dup_call_key(root);
     if (dup) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "duplicate key \"%s\"", dup); goto done; }
-    type = str_of(get(root, "type"), &tlen);
-    if (!type || !YAJL_IS_STRING(get(root, "type")) || tlen == 0) {
+    yajl_val type_v = get(root, "type");
+    type = str_of(type_v, &tlen);
+    if (type_v && !YAJL_IS_STRING(type_v) && !YAJL_IS_NULL(type_v)) {
+        rc = ki_row_error(s, true, line, lp, NULL, NULL, "bad type: the call's type is a string (track, identify, "
+                          "page, screen), not %s", YAJL_IS_NUMBER(type_v) ? "a number" : YAJL_IS_OBJECT(type_v)
+                          ? "an object" : YAJL_IS_ARRAY(type_v) ? "an array" : "true or false");
+        goto done;
+    }
+    if (!type || !YAJL_IS_STRING(type_v) || tlen == 0) {
         rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing type (track, identify, page, screen)");
         goto done;
     }

@@ -319,6 +319,8 @@ run gz-part-trailer 1 '^part-trailer.csv.gz: error: truncated gzip file' 'K simu
 run gz-garbage-after 1 "^garbage.csv.gz: error: unexpected bytes after the end of the gzip data at byte $n\$" 'K simulate --no-progress p.kai garbage.csv.gz'
 { cat "$W/big.csv.gz"; printf '\037'; } >"$W/garbage1.csv.gz"
 run gz-one-byte-after 1 "^garbage1.csv.gz: error: unexpected bytes after the end" 'K simulate --no-progress p.kai garbage1.csv.gz'
+gzip -c "$W/big.csv.gz" >"$W/twice.csv.gz"     # compressed twice: named, not read as a bad header
+run gz-twice 1 '^twice.csv.gz:1: error: gzip data inside the gzip data \(compressed twice\?\)' 'K simulate --no-progress p.kai twice.csv.gz'
 cp "$W/big.csv" "$W/plain.csv.gz"
 run gz-not-gzip 1 '^plain.csv.gz: error: not a gzip file$' 'K simulate --no-progress p.kai plain.csv.gz'
 : >"$W/empty.csv.gz"

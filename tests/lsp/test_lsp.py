@@ -267,6 +267,14 @@ def main():
                            stderr=subprocess.PIPE)
         check("bad-length-%s" % (bad.decode() or "empty"), p.returncode == 1 and b"Content-Length" in p.stderr
               and p.stdout == b"", p.stderr)
+    # A header that never ends (/dev/zero, `yes`) ends the session; it spun forever before.
+    for name, data in (("nul-bytes", b"\0" * 200000), ("endless-lines", b"y\n" * 200000)):
+        try:
+            p = subprocess.run([KAIROS, "lsp"], input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+            check("endless-header-%s" % name, p.returncode == 1 and b"message header longer" in p.stderr
+                  and p.stdout == b"", p.stderr)
+        except subprocess.TimeoutExpired:
+            check("endless-header-%s" % name, False, "timed out")
     # Ids are echoed as sent, whatever the number (they came back as null past 64 bits or
     # with a fraction); an object or array id is an invalid request (-32600, id null).
     raw = b""
