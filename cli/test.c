@@ -51,6 +51,7 @@ typedef struct Run {
     double secs;                  /* the whole run */
     bool update;                  /* --update */
     size_t nupdated;
+    KqSeen seen;                  /* --update: the schedule files expected so far */
 } Run;
 
 /* Seconds on a monotonic clock. */
@@ -417,7 +418,8 @@ static void run_file(Run *r, const char *path)
         } else {
             bool any = false;
             for (size_t i = 0; i < f->ntests; i++) any |= (actual[i] = fr->cases[i].actual) != NULL;
-            if (any) kq_update_schedules(f, actual, failed, &done, &errs);
+            if (any) kq_update_schedules(f, actual, failed, &done, &errs, &r->seen);
+            kq_seen_add(&r->seen, f, actual, failed);
             for (size_t i = 0; i < f->ntests; i++) {
                 if (!actual[i]) continue;
                 if (failed[i]) fr->cases[i].ok = false;
@@ -777,6 +779,7 @@ int cli_test(int argc, char **argv)
         free(xml);
     }
 out2:
+    kq_seen_free(&run.seen);
     free_run(&run);
     kq_msgs_free(&operr);
     path_list_free(&files);

@@ -183,13 +183,26 @@ bool kq_check_schedule(const KqRows *expected, const KqRows *actual, KqMsgs *out
 /* Checks one assertion (index i for messages); adds details to out and
  * returns false when it fails. */
 bool kq_check_assert(const KqAssert *a, size_t i, const KqRows *actual, KqMsgs *out);
+/* The schedule files the test files of one `kairos test --update` run
+ * expected so far, each with the rows it holds now (as CSV text) and the
+ * first test that expects it: a later test file's test may rewrite one
+ * only with the same rows (kq_update_schedules). */
+typedef struct KqSeen {
+    struct KqSeenFile { char *path, *test_file, *test, *csv; } *v;
+    size_t n, cap;
+} KqSeen;
+/* Adds the schedule files f's tests expect, as they are after
+ * kq_update_schedules (actual[i] the rows test i wrote unless failed[i]). */
+void kq_seen_add(KqSeen *s, const KqFile *f, KqRows *const *actual, const bool *failed);
+void kq_seen_free(KqSeen *s);
 /* kairos test --update (testupdate.c): rewrites the expected schedule of
  * each test i of f with actual[i] != NULL (an inline list in the test file,
- * or the schedule file it names).  One line per rewrite goes to done,
- * errors to errs; failed[i] is set for a test that could not be updated.
- * Returns false if any could not. */
+ * or the schedule file it names; not a file another test of f, or of an
+ * earlier test file of the run (seen), expects with other rows).  One
+ * line per rewrite goes to done, errors to errs; failed[i] is set for a
+ * test that could not be updated.  Returns false if any could not. */
 bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, KqMsgs *done,
-                         KqMsgs *errs);
+                         KqMsgs *errs, const KqSeen *seen);
 /* Parses a Kairos duration (30s, 15m, 24h, 7d, 2w, 1h30m); 0 on success. */
 int kq_parse_duration(const char *s, int64_t *out);
 

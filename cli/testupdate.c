@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "testfile.h"
+#include "../lang/util.h"
 
 /* The code point of the well-formed character of k bytes at s. */
 static unsigned code_point(const unsigned char *s, size_t k)
@@ -143,8 +144,41 @@ static int cmp_edit(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+void kq_seen_add(KqSeen *s, const KqFile *f, KqRows *const *actual, const bool *failed)
+{
+    for (size_t i = 0; i < f->ntests; i++) {
+        const KqTest *t = &f->tests[i];
+        if (!t->schedule_file) continue;
+        bool known = false;
+        for (size_t k = 0; k < s->n && !known; k++)
+            known = strcmp(s->v[k].path, t->schedule_file) == 0 || kq_same_file(s->v[k].path, t->schedule_file);
+        if (known) continue;          /* its rows are those of the first (a clash was refused) */
+        size_t n;
+        char *csv = schedule_csv(actual && actual[i] && !failed[i] ? actual[i] : &t->schedule, &n);
+        if (!csv || KU_RESERVE(s->v, s->n, s->cap, 8) != 0) { free(csv); continue; }
+        s->v[s->n] = (struct KqSeenFile){ strdup(t->schedule_file), strdup(f->path), strdup(t->name), csv };
+        if (!s->v[s->n].path || !s->v[s->n].test_file || !s->v[s->n].test) {
+            free(s->v[s->n].path); free(s->v[s->n].test_file); free(s->v[s->n].test); free(csv);
+            continue;
+        }
+        s->n++;
+    }
+}
+
+void kq_seen_free(KqSeen *s)
+{
+    for (size_t k = 0; k < s->n; k++) {
+        free(s->v[k].path);
+        free(s->v[k].test_file);
+        free(s->v[k].test);
+        free(s->v[k].csv);
+    }
+    free(s->v);
+    *s = (KqSeen){ 0 };
+}
+
 bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, KqMsgs *done,
-                         KqMsgs *errs)
+                         KqMsgs *errs, const KqSeen *seen)
 {
     bool all_ok = true;
     Edit *edits = calloc(f->ntests ? f->ntests : 1, sizeof *edits);
@@ -173,6 +207,16 @@ bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, K
                 }
             size_t n;
             char *csv = clash ? NULL : schedule_csv(actual[i], &n);
+            /* ... and so must a test of an earlier test file of the run */
+            for (size_t k = 0; csv && seen && k < seen->n && !clash; k++) {
+                const struct KqSeenFile *o = &seen->v[k];
+                if ((strcmp(o->path, t->schedule_file) == 0 || kq_same_file(o->path, t->schedule_file)) &&
+                    strcmp(o->csv, csv) != 0) {
+                    kq_msg(errs, "%s: error: test '%s': %s not updated: test '%s' of %s expects other rows "
+                           "there", f->path, t->name, t->schedule_file, o->test, o->test_file);
+                    clash = true;
+                }
+            }
             if (clash || !csv || cli_write_atomic(t->schedule_file, csv, n) != 0) {
                 if (!clash && !csv) kq_msg(errs, "%s: error: out of memory", f->path);
                 failed[i] = true;

@@ -4,7 +4,8 @@
 # (update.out), the rewritten files (*.updated: block and flow lists kept in
 # their style, comments kept, awkward values quoted, a schedule file
 # rewritten), a second run that passes; a schedule file that another,
-# passing test also expects is left alone; a CR LF file keeps CR LF in its
+# passing test also expects is left alone, also when that test is in
+# another test file of the run; a CR LF file keeps CR LF in its
 # new lines, a file with a byte order mark keeps it; a list's anchor and tag
 # are kept; ids with characters YAML would not keep are escaped; lists in
 # their key's column are rewritten there (indentless.test.yaml); --update
@@ -47,6 +48,28 @@ if [ "$st" = 1 ] && grep -q "error: test 'the schedule differs': expected.csv no
 then ok; else cat "$TMP/err" >>"$TMP/out"; bad "shared schedule file: exit $st" "$TMP/out"; fi
 same "shared schedule file left alone" "$TMP/expected.before" expected.csv
 same "fail.test.yaml left alone" "$TMP/fail.before" fail.test.yaml
+
+# two test files of one run expecting one schedule file with different rows:
+# the second is not updated (both were rewritten in turn, the last winning,
+# and the next run failed the first), in either order
+mkdir -p "$TMP/t/two"
+cp "$HERE/../policy.kai" "$HERE/../events.csv" "$TMP/t/two/"
+cp "$HERE/../expected.csv" "$TMP/t/two/shared.csv"
+printf 'policy: policy.kai\ntests:\n  - name: whole log\n    events: events.csv\n    schedule: shared.csv\n' >"$TMP/t/two/x.test.yaml"
+printf 'policy: policy.kai\ntests:\n  - name: until April\n    events: events.csv\n    until: 2026-04-30T00:00:00Z\n    schedule: shared.csv\n' >"$TMP/t/two/y.test.yaml"
+cd "$TMP/t/two" || exit 1
+"$KAIROS" test --update x.test.yaml y.test.yaml >"$TMP/out" 2>"$TMP/err"
+st=$?
+if [ "$st" = 1 ] && grep -q "^y.test.yaml: error: test 'until April': shared.csv not updated: test 'whole log' of x.test.yaml expects other rows there$" "$TMP/err" &&
+   grep -q '^updated the expected schedule of 0 tests$' "$TMP/out" && grep -q '^1 passed, 1 failed$' "$TMP/out"
+then ok; else cat "$TMP/err" >>"$TMP/out"; bad "two test files, one schedule file: exit $st" "$TMP/out"; fi
+same "two test files: the schedule file left alone" "$HERE/../expected.csv" shared.csv
+"$KAIROS" test --update y.test.yaml x.test.yaml >"$TMP/out" 2>"$TMP/err"
+st=$?
+if [ "$st" = 1 ] && grep -q "^x.test.yaml: error: test 'whole log': shared.csv not updated: test 'until April' of y.test.yaml expects other rows there$" "$TMP/err" &&
+   grep -q '^updated the expected schedule of 1 test$' "$TMP/out" && "$KAIROS" test y.test.yaml >/dev/null 2>&1
+then ok; else cat "$TMP/err" >>"$TMP/out"; bad "two test files, the other order: exit $st" "$TMP/out"; fi
+cd "$TMP/t" || exit 1
 
 # a file with CR LF line ends gets its new schedule lines with CR LF too
 mkdir -p "$TMP/t/crlf"
