@@ -205,6 +205,20 @@ void kv_count_memos(const KImage *img, uint32_t *slot, uint32_t *count)
     }
 }
 
+/* Whether where-function f is true of record r of span h (kind e): 1, 0
+ * (false or unknown), -1 f failed. */
+static int where_true(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *h, uint32_t r)
+{
+    KvCtx sub = *c;
+    sub.cur = record_attrs(c->env->img, e, h, r);
+    sub.depth = c->depth + 1;
+    sub.tvals = NULL;                        /* explain traces the top level only */
+    sub.tseen = NULL;
+    KrValue v;
+    if (kv_eval(&sub, f, &v) != 0) return -1;
+    return kv_truth(&v) == 1;
+}
+
 /* The events numbered [sa, sb) (span h's record r is event seq0 + r) for
  * which where-function f is true, through memo m: f runs once per event,
  * on the events the memo has not seen (those before the window are
@@ -233,16 +247,10 @@ static int memo_count(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *
         m->cap = nc;
     }
     if (m->n == 0) m->pref[0] = 0;
-    const KImage *img = c->env->img;
     for (uint64_t s = m->base + m->n; s < sb; s++) {
-        KvCtx sub = *c;
-        sub.cur = record_attrs(img, e, h, (uint32_t)(s - seq0));
-        sub.depth = c->depth + 1;
-        sub.tvals = NULL;                        /* explain traces the top level only */
-        sub.tseen = NULL;
-        KrValue v;
-        if (kv_eval(&sub, f, &v) != 0) return -1;
-        m->pref[m->n + 1] = m->pref[m->n] + (kv_truth(&v) == 1);
+        int t = where_true(c, e, f, h, (uint32_t)(s - seq0));
+        if (t < 0) return -1;
+        m->pref[m->n + 1] = m->pref[m->n] + (uint32_t)t;
         m->n++;
     }
     *out = m->pref[sb - m->base] - m->pref[sa - m->base];
@@ -282,14 +290,9 @@ static int op_count(const KvCtx *c, uint32_t e, uint32_t f, uint32_t w, KrValue 
         if (rc == 0) { *out = mk_num((double)n); return 0; }
     }
     for (uint32_t r = b; r-- > a;) {
-        KvCtx sub = *c;
-        sub.cur = record_attrs(img, e, &h, r);
-        sub.depth = c->depth + 1;
-        sub.tvals = NULL;                        /* explain traces the top level only */
-        sub.tseen = NULL;
-        KrValue v;
-        if (kv_eval(&sub, f, &v) != 0) return -1;
-        if (kv_truth(&v) == 1) n++;
+        int t = where_true(c, e, f, &h, r);
+        if (t < 0) return -1;
+        n += (uint64_t)t;
     }
     *out = mk_num((double)n);
     return 0;
