@@ -1702,13 +1702,14 @@ static int64_t period_min(const KbRule *r)
 
 /* The latest first event from which rule r's boundaries up to `upto`
  * number more than KR_MAX_BOUNDARIES (SPEC 9.3: at most (upto - first) / P
- * + 2, P the shortest period), INT64_MIN when none can (times are years
- * 0000-9999: no overflow). */
+ * + 2, P the shortest period), INT64_MIN when none can (upto may be
+ * INT64_MIN: the horizon of a log without rows). */
 static int64_t bound_first(const KbRule *r, int64_t upto)
 {
-    int64_t p = period_min(r);
-    if (p > INT64_MAX / 4 / KR_MAX_BOUNDARIES) return INT64_MIN;
-    return upto - p * KR_MAX_BOUNDARIES;
+    int64_t p = period_min(r), f;
+    if (p > INT64_MAX / 4 / KR_MAX_BOUNDARIES || __builtin_sub_overflow(upto, p * KR_MAX_BOUNDARIES, &f))
+        return INT64_MIN;
+    return f;
 }
 
 int64_t kr_every_bound_first(const KImage *img, int64_t horizon)

@@ -378,6 +378,7 @@ START_TEST(test_every_bound_first)
     kb_free(img);
     img = compile("rule a: ask NPS every day\nrule b: ask CSAT every 10s\n");
     ck_assert(kr_every_bound_first(img, h) == h - 10 * (int64_t)KR_MAX_BOUNDARIES);
+    ck_assert(kr_every_bound_first(img, INT64_MIN) == INT64_MIN);     /* a log without rows */
     kb_free(img);
     img = compile("ask NPS every 15250284452471w\n");
     ck_assert(kr_every_bound_first(img, h) == INT64_MIN);
