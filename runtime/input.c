@@ -667,6 +667,15 @@ void ki_close(KrInput *in)
 uint64_t ki_rows_read(const KrInput *in) { return in->ctx.rows_read; }
 uint64_t ki_rows_skipped(const KrInput *in) { return in->ctx.rows_skipped; }
 int64_t ki_other_shards_latest(const KrInput *in) { return in->ctx.other_shards_latest; }
+
+bool ki_latest(const KrInput *in, int64_t *t)
+{
+    if (in->stream || !in->prepared || in->failed) return false;
+    *t = in->ctx.other_shards_latest;
+    for (uint32_t i = 0; i < in->nsrcs; i++)
+        if (in->srcs[i].nrows && in->srcs[i].max_time > *t) *t = in->srcs[i].max_time;
+    return true;
+}
 uint64_t ki_bytes_read(const KrInput *in)
 {
     uint64_t b = atomic_load_explicit(&in->par_bytes, memory_order_relaxed);

@@ -131,6 +131,7 @@ typedef struct KiSrc {
     uint64_t spilled;             /* bytes in the spill file */
     uint64_t nrows;
     int64_t last_time; uint64_t last_line;   /* of the last row stored */
+    int64_t max_time;             /* of the latest row stored (nrows > 0) */
     bool sorted;                  /* times non-decreasing so far */
 
     /* parser-private state (freed by priv_free) */

@@ -144,6 +144,10 @@ uint64_t ki_rows_skipped(const KrInput *in);
 /* The latest time of the rows dropped by --shard (INT64_MIN if none), so
  * that the default horizon does not depend on the sharding. */
 int64_t ki_other_shards_latest(const KrInput *in);
+/* The time of the latest row of every input, other shards' included
+ * (INT64_MIN: none), once ki_next has read them all: after its first call
+ * when the inputs are not streamed (ki_stream).  false before then. */
+bool ki_latest(const KrInput *in, int64_t *t);
 uint64_t ki_bytes_read(const KrInput *in);
 void ki_close(KrInput *in);
 /* (input.c) The other way to read: parses every input once, in command-line
@@ -346,6 +350,9 @@ const KrStats *kr_engine_stats(const KrEngine *e);
 /* Why kr_engine_event/finish failed when it was not memory or the emitter
  * (a limit of SPEC 9: too many `every` boundaries), else NULL. */
 const char *kr_engine_error(const KrEngine *e);
+/* The horizon, known before the first event (KrEngineOpts.horizon): for
+ * a replay that learns it only once its reader has read every row. */
+void kr_engine_set_horizon(KrEngine *e, int64_t horizon);
 /* Whether the engine stopped at the deadline (KrEngineOpts) */
 bool kr_engine_cut(const KrEngine *e);
 /* The latest first event from which a customer's `every` boundaries up to

@@ -2095,6 +2095,12 @@ const KrStats *kr_engine_stats(const KrEngine *e) { return &e->stats; }
 const char *kr_engine_error(const KrEngine *e) { return e->errmsg[0] ? e->errmsg : NULL; }
 bool kr_engine_cut(const KrEngine *e) { return e->cut; }
 
+void kr_engine_set_horizon(KrEngine *e, int64_t horizon)
+{
+    e->opt.has_horizon = true;
+    e->opt.horizon = horizon;
+}
+
 bool kr_engine_explained(const KrEngine *e) { return e->explain_id != KB_NONE; }
 
 int kr_engine_summaries(const KrEngine *e, FILE *out)

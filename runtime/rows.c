@@ -151,6 +151,7 @@ int ki_row_commit(KiSrc *s, const KiRow *r)
     }
     s->rlen = (size_t)(d - s->rbuf);
     if (s->nrows && r->time < s->last_time) s->sorted = false;
+    if (!s->nrows || r->time > s->max_time) s->max_time = r->time;
     s->last_time = r->time;
     s->last_line = r->line;
     s->nrows++;

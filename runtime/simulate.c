@@ -485,7 +485,15 @@ start:
     uint64_t n = 0;
     KrEvent ev;
     int rc;
+    bool bounded = opt->has_until;
     while ((rc = ki_next(in, &ev)) == 1) {
+        /* explain reads every row before the first (the inputs are not
+         * streamed): its horizon is known, and the `every` bound is
+         * checked against it at each customer's first event, as the
+         * partitioned replay does (SPEC 9.3) */
+        int64_t latest;
+        if (!bounded && ki_latest(in, &latest)) kr_engine_set_horizon(eng, latest);
+        bounded = true;
         uint32_t next = ki_peek_customer(in);
         if (next != KB_NONE) kr_engine_prefetch(eng, next);
         if (kr_engine_event(eng, &ev) != 0) { rc = -2; break; }

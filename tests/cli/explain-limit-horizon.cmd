@@ -1,0 +1,1 @@
+explain simulate/every1s.kai simulate/year.csv --customer c1
