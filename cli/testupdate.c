@@ -144,6 +144,13 @@ static int cmp_edit(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+/* same_schedule -- whether two tests' schedule paths name one file: the
+ * same text, or (written differently, or a link) the same regular file. */
+static bool same_schedule(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0 || kq_same_file(a, b);
+}
+
 void kq_seen_add(KqSeen *s, const KqFile *f, KqRows *const *actual, const bool *failed)
 {
     for (size_t i = 0; i < f->ntests; i++) {
@@ -151,7 +158,7 @@ void kq_seen_add(KqSeen *s, const KqFile *f, KqRows *const *actual, const bool *
         if (!t->schedule_file) continue;
         bool known = false;
         for (size_t k = 0; k < s->n && !known; k++)
-            known = strcmp(s->v[k].path, t->schedule_file) == 0 || kq_same_file(s->v[k].path, t->schedule_file);
+            known = same_schedule(s->v[k].path, t->schedule_file);
         if (known) continue;          /* its rows are those of the first (a clash was refused) */
         size_t n;
         char *csv = schedule_csv(actual && actual[i] && !failed[i] ? actual[i] : &t->schedule, &n);
@@ -197,8 +204,7 @@ bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, K
             bool clash = false;
             for (size_t j = 0; j < f->ntests && !clash; j++)
                 if (j != i && f->tests[j].schedule_file &&
-                    (strcmp(f->tests[j].schedule_file, t->schedule_file) == 0 ||
-                     kq_same_file(f->tests[j].schedule_file, t->schedule_file)) &&
+                    same_schedule(f->tests[j].schedule_file, t->schedule_file) &&
                     (!actual[j] || !same_rows(actual[j], actual[i]))) {
                     kq_msg(errs, "%s: error: test '%s': %s not updated: test '%s' expects %s "
                            "schedule there", f->path, t->name, t->schedule_file, f->tests[j].name,
@@ -210,7 +216,7 @@ bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, K
             /* ... and so must a test of an earlier test file of the run */
             for (size_t k = 0; csv && seen && k < seen->n && !clash; k++) {
                 const struct KqSeenFile *o = &seen->v[k];
-                if ((strcmp(o->path, t->schedule_file) == 0 || kq_same_file(o->path, t->schedule_file)) &&
+                if (same_schedule(o->path, t->schedule_file) &&
                     strcmp(o->csv, csv) != 0) {
                     kq_msg(errs, "%s: error: test '%s': %s not updated: test '%s' of %s expects other rows "
                            "there", f->path, t->name, t->schedule_file, o->test, o->test_file);

@@ -1726,7 +1726,10 @@ int64_t kr_every_bound_first(const KImage *img, int64_t horizon)
 /* SPEC 9.3: one customer gets at most KR_MAX_BOUNDARIES boundaries of one
  * every-rule.  Checked before boundary work up to `upto` (the horizon when
  * it is known before the events, else each boundary as it fires): past
- * the bound the run stops with a message. */
+ * the bound the run stops with a message.  The partitioned replay and
+ * explain both know the horizon, so for them the check at the first event
+ * (schedule_boundary) always comes first; the check as each boundary fires
+ * (fire_boundary) is the safety net for an engine made without one. */
 static int boundary_bound(KrEngine *e, uint32_t ci, uint32_t ri, int64_t upto)
 {
     const KrCust *c = cust_at(e, ci);
