@@ -76,10 +76,10 @@ static KiName *build_table(const KImage *img, const uint32_t *names, uint32_t n,
     return t;
 }
 
-static uint32_t table_find(const KImage *img, const KiName *t, uint32_t mask, const char *s, size_t len)
+/* The index of name s (its key k: kr_prefix16) in table t, or KB_NONE. */
+static uint32_t table_find_key(const KImage *img, const KiName *t, uint32_t mask, const uint64_t k[2],
+                               const char *s, size_t len)
 {
-    uint64_t k[2];
-    kr_prefix16(s, len, k);
     for (uint32_t h = key_slot(k, len, mask);; h = (h + 1u) & mask) {
         const KiName *e = &t[h];
         if (!e->idx1) return KB_NONE;
@@ -89,9 +89,163 @@ static uint32_t table_find(const KImage *img, const KiName *t, uint32_t mask, co
     }
 }
 
-uint32_t ki_event_index(const KrInputCtx *c, const char *s, size_t len)
+static uint32_t table_find(const KImage *img, const KiName *t, uint32_t mask, const char *s, size_t len)
 {
-    return table_find(c->img, c->ev_slots, c->ev_mask, s, len);
+    uint64_t k[2];
+    kr_prefix16(s, len, k);
+    return table_find_key(img, t, mask, k, s, len);
+}
+
+/* ---- the event kinds the rows named ---------------------------------------
+ * For the warning about a rule whose trigger no row was (SPEC 4.14): which
+ * image events some row named, and the names of those the policy does not
+ * name.  Of these only names that may be close to a rule's trigger (of a
+ * length within 2 of its) are kept, at most KI_UNNAMED_MAX, the byte-wise
+ * smallest (not the first met), so that what is kept does not depend on
+ * how the input was split into parts or ordered; nor a name longer than
+ * KI_UNNAMED_LEN bytes. */
+#define KI_UNNAMED_MAX 256u
+#define KI_UNNAMED_LEN 200u
+struct KiKinds {
+    uint32_t n;                           /* names kept */
+    uint32_t top;                         /* the greatest kept, once n == KI_UNNAMED_MAX */
+    char *name[KI_UNNAMED_MAX]; uint32_t len[KI_UNNAMED_MAX];
+    KiName slot[2u * KI_UNNAMED_MAX];     /* by the key of ki_event_index's table; idx1: name index + 1 */
+    bool near[KI_UNNAMED_LEN + 1u];       /* a name of this length may be close to a trigger's */
+    uint8_t named[];                      /* [nevents]: some row named image event e */
+};
+
+static int name_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+static void unnamed_slots(struct KiKinds *k)
+{
+    memset(k->slot, 0, sizeof k->slot);
+    for (uint32_t i = 0; i < k->n; i++) {
+        uint64_t key[2];
+        kr_prefix16(k->name[i], k->len[i], key);
+        uint32_t h = key_slot(key, k->len[i], 2u * KI_UNNAMED_MAX - 1u);
+        while (k->slot[h].idx1) h = (h + 1u) & (2u * KI_UNNAMED_MAX - 1u);
+        k->slot[h] = (KiName){ { key[0], key[1] }, k->len[i], i + 1u, 0 };
+    }
+}
+
+static void unnamed_top(struct KiKinds *k)
+{
+    k->top = 0;
+    for (uint32_t i = 1; i < k->n; i++)
+        if (name_cmp(k->name[i], k->len[i], k->name[k->top], k->len[k->top]) > 0) k->top = i;
+}
+
+/* unnamed_note -- keeps the name s (its key in key) if it is new and among
+ * the smallest; false when memory ran out. */
+static bool unnamed_note(struct KiKinds *k, const uint64_t key[2], const char *s, size_t len)
+{
+    if (len > KI_UNNAMED_LEN || !k->near[len]) return true;
+    const uint32_t mask = 2u * KI_UNNAMED_MAX - 1u;
+    uint32_t h = key_slot(key, len, mask);
+    for (;; h = (h + 1u) & mask) {
+        const KiName *x = &k->slot[h];
+        if (!x->idx1) break;
+        if (x->len == len && x->k[0] == key[0] && x->k[1] == key[1]
+            && (len <= 16 || memcmp(k->name[x->idx1 - 1u] + 16, s + 16, len - 16) == 0))
+            return true;
+    }
+    if (k->n == KI_UNNAMED_MAX && name_cmp(s, len, k->name[k->top], k->len[k->top]) >= 0) return true;
+    char *d = malloc(len + 1u);
+    if (!d) return false;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    if (k->n == KI_UNNAMED_MAX) {         /* the greatest kept makes room */
+        free(k->name[k->top]);
+        k->name[k->top] = d;
+        k->len[k->top] = (uint32_t)len;
+        unnamed_top(k);
+        unnamed_slots(k);
+        return true;
+    }
+    k->slot[h] = (KiName){ { key[0], key[1] }, (uint32_t)len, k->n + 1u, 0 };
+    k->name[k->n] = d;
+    k->len[k->n++] = (uint32_t)len;
+    if (k->n == KI_UNNAMED_MAX) unnamed_top(k);
+    return true;
+}
+
+static struct KiKinds *kinds_of(KrInputCtx *c)
+{
+    if (!c->kinds && !c->kinds_lost) {
+        const KImage *img = c->img;
+        struct KiKinds *k = c->kinds = calloc(1, sizeof *c->kinds + img->nevents + 1u);
+        c->kinds_lost = !k;
+        for (uint32_t r = 0; k && r < img->nrules; r++) {
+            if (img->rules[r].trigger != KB_TRIG_AFTER || img->rules[r].event >= img->nevents) continue;
+            uint32_t si = img->events[img->rules[r].event];
+            size_t n = si < img->nstrings ? img->string_lens[si] : 0;
+            for (size_t l = n > 2 ? n - 2 : 0; l <= n + 2 && l <= KI_UNNAMED_LEN; l++) k->near[l] = true;
+        }
+    }
+    return c->kinds;
+}
+
+uint32_t ki_event_index(KrInputCtx *c, const char *s, size_t len)
+{
+    uint64_t key[2];
+    kr_prefix16(s, len, key);
+    uint32_t e = table_find_key(c->img, c->ev_slots, c->ev_mask, key, s, len);
+    struct KiKinds *k = c->kinds ? c->kinds : kinds_of(c);
+    if (!k) return e;
+    if (e != KB_NONE) k->named[e] = 1;
+    else if (!unnamed_note(k, key, s, len)) c->kinds_lost = true;
+    return e;
+}
+
+void ki_kinds_merge(KrInputCtx *c, KrInputCtx *part)
+{
+    struct KiKinds *p = part->kinds, *k = p ? kinds_of(c) : NULL;
+    if (part->kinds_lost) c->kinds_lost = true;
+    if (k) {
+        for (uint32_t e = 0; e < c->img->nevents; e++) k->named[e] |= p->named[e];
+        for (uint32_t i = 0; i < p->n; i++) {
+            uint64_t key[2];
+            kr_prefix16(p->name[i], p->len[i], key);
+            if (!unnamed_note(k, key, p->name[i], p->len[i])) c->kinds_lost = true;
+        }
+    }
+    ki_kinds_free(part);
+}
+
+void ki_kinds_free(KrInputCtx *c)
+{
+    for (uint32_t i = 0; c->kinds && i < c->kinds->n; i++) free(c->kinds->name[i]);
+    free(c->kinds);
+    c->kinds = NULL;
+}
+
+bool ki_kind_seen(const KrInput *in, uint32_t e, bool *known)
+{
+    const KrInputCtx *c = &in->ctx;
+    *known = !c->kinds_lost;
+    return c->kinds && e < c->img->nevents && c->kinds->named[e];
+}
+
+const char *ki_unnamed_closest(const KrInput *in, const char *want, size_t *len)
+{
+    const struct KiKinds *k = in->ctx.kinds;
+    const char **names = k ? malloc(k->n * sizeof *names + 1u) : NULL;
+    size_t *lens = k ? malloc(k->n * sizeof *lens + 1u) : NULL;
+    long best = -1;
+    if (names && lens) {
+        for (uint32_t i = 0; i < k->n; i++) { names[i] = k->name[i]; lens[i] = k->len[i]; }
+        best = ks_closest(want, names, lens, k->n);
+    }
+    free(names);
+    free(lens);
+    if (best < 0) return NULL;
+    *len = k->len[best];
+    return k->name[best];
 }
 
 uint32_t ki_attr_index(const KrInputCtx *c, const char *s, size_t len)
@@ -661,6 +815,7 @@ void ki_close(KrInput *in)
     free(c->ev_slots); free(c->at_slots);
     free(c->want); free(c->want_off); free(c->want_bits); free(c->any_bits);
     free(c->attr_type);
+    ki_kinds_free(c);
     free(in);
 }
 

@@ -186,13 +186,21 @@ struct KrInputCtx {
     /* bytes the parts of a file read in parts have read so far (input_par.c;
      * ki_bytes_read adds them while the parts are read) */
     atomic_uint_fast64_t *par_bytes;
+    /* the event kinds the rows named (ki_event_index): NULL before the
+     * first row; kinds_lost when memory for it ran out */
+    struct KiKinds *kinds; bool kinds_lost;
     /* ki_drain: where the rows go instead of the row store */
     KiSink sink; void *sink_arg; uint32_t sink_file;
     void (*sink_ahead)(void *arg, uint32_t route);   /* KiParts.ahead, or NULL */
 };
 
 /* input.c helpers for the parsers */
-uint32_t ki_event_index(const KrInputCtx *c, const char *s, size_t len);
+/* The image event a row's event name s names, or KB_NONE; noted in
+ * c->kinds (the kinds the input had: ki_kind_seen, ki_unnamed_closest). */
+uint32_t ki_event_index(KrInputCtx *c, const char *s, size_t len);
+/* Adds what part's rows named to c's (input_par.c) and frees part's. */
+void ki_kinds_merge(KrInputCtx *c, KrInputCtx *part);
+void ki_kinds_free(KrInputCtx *c);
 uint32_t ki_attr_index(const KrInputCtx *c, const char *s, size_t len);
 static inline bool ki_wants(const KrInputCtx *c, uint32_t ev, uint32_t attr)
 {

@@ -271,6 +271,7 @@ int ki_par_files(KiSrc *srcs, uint32_t nsrcs, KrInputCtx *c, const KiParts *kp,
     uint32_t n = kp->n < KI_PARTS_MAX ? kp->n : KI_PARTS_MAX;
     if (n < 2u || nsrcs == 0 || ki_tight_memory()) return 1;
     KrInputCtx quiet = *c;
+    quiet.kinds = NULL;               /* (headers name no events) */
     quiet.err = NULL;
     File *f = calloc(nsrcs, sizeof *f);
     uint64_t total;
@@ -301,6 +302,8 @@ int ki_par_files(KiSrc *srcs, uint32_t nsrcs, KrInputCtx *c, const KiParts *kp,
         g[i].ctx.spill_end = 0;
         g[i].ctx.rows_read = g[i].ctx.rows_skipped = 0;
         g[i].ctx.other_shards_latest = INT64_MIN;
+        g[i].ctx.kinds = NULL;
+        g[i].ctx.kinds_lost = false;
         g[i].ctx.sink = kp->sink;
         g[i].ctx.sink_arg = kp->arg[i];
         if (i > 0) {
@@ -341,6 +344,7 @@ int ki_par_files(KiSrc *srcs, uint32_t nsrcs, KrInputCtx *c, const KiParts *kp,
         }
         c->rows_read += g[i].ctx.rows_read;
         c->rows_skipped += g[i].ctx.rows_skipped;
+        ki_kinds_merge(c, &g[i].ctx);
         if (g[i].ctx.other_shards_latest > c->other_shards_latest)
             c->other_shards_latest = g[i].ctx.other_shards_latest;
     }
@@ -367,6 +371,7 @@ int ki_par_files(KiSrc *srcs, uint32_t nsrcs, KrInputCtx *c, const KiParts *kp,
         }
     }
     for (uint32_t i = 0; i < n; i++) {
+        ki_kinds_free(&g[i].ctx);     /* a part read again, or not merged after a failure */
         if (i > 0) {
             kr_pool_free(g[i].ctx.customers);
             kr_pool_free(g[i].ctx.values);

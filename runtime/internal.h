@@ -140,6 +140,13 @@ bool ki_stream(KrInput *in);
  * knows it already (stream mode), else KB_NONE: a hint for prefetching. */
 uint32_t ki_peek_customer(const KrInput *in);
 uint64_t ki_rows_read(const KrInput *in);
+/* Whether some row of the input named image event e (*known: false when
+ * memory to note it ran out, then the answer is not known). */
+bool ki_kind_seen(const KrInput *in, uint32_t e, bool *known);
+/* Of the event names the rows had that the policy does not name, the one
+ * closest to want (ks_closest; only the 256 byte-wise smallest of them are
+ * kept), its length in *len; NULL when none is close. */
+const char *ki_unnamed_closest(const KrInput *in, const char *want, size_t *len);
 uint64_t ki_rows_skipped(const KrInput *in);
 /* The latest time of the rows dropped by --shard (INT64_MIN if none), so
  * that the default horizon does not depend on the sharding. */

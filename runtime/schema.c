@@ -623,6 +623,26 @@ static size_t lev(const char *a, size_t n, const char *b, size_t m)
     return row[m];
 }
 
+long ks_closest(const char *want, const char *const *names, const size_t *lens, size_t n)
+{
+    size_t wl = strlen(want), best_d = 3;
+    long best = -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = lev(names[i], lens[i], want, wl);     /* ASCII case ignored */
+        if (d > 2 || d * 3u > wl) continue;
+        if (best >= 0 && d == best_d) {
+            size_t bl = lens[best], l = lens[i] < bl ? lens[i] : bl;
+            int c = memcmp(names[i], names[best], l);
+            if (c > 0 || (c == 0 && lens[i] >= bl)) continue;
+        } else if (d > best_d) {
+            continue;
+        }
+        best = (long)i;
+        best_d = d;
+    }
+    return best;
+}
+
 static bool contains_ci(const char *s, size_t n, const char *w)
 {
     size_t k = strlen(w);

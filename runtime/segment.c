@@ -38,7 +38,6 @@ typedef struct SState {
     uint32_t next;
     Skipped skipped[8]; uint32_t nskipped;
     uint64_t nskip_total;
-    uint32_t ev_identify, ev_page, ev_screen;
     uint32_t a_tz, a_name;
     struct Leaf { uint32_t a; yajl_val v; } *leaf;  /* the call's values, in order */
     size_t nleaf, leafcap;
@@ -375,9 +374,9 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
         }
         if (!ev || elen == 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "missing event (the name of the tracked event)"); goto done; }
         r->event = ki_event_index(c, ev, elen);
-    } else if (strcmp(type, "identify") == 0) r->event = st->ev_identify;
-    else if (strcmp(type, "page") == 0) r->event = st->ev_page;
-    else if (strcmp(type, "screen") == 0) r->event = st->ev_screen;
+    } else if (strcmp(type, "identify") == 0) r->event = ki_event_index(c, "identify", 8);
+    else if (strcmp(type, "page") == 0) r->event = ki_event_index(c, "page", 4);
+    else if (strcmp(type, "screen") == 0) r->event = ki_event_index(c, "screen", 6);
     else { skip_type(st, type); goto done; }
     yajl_val ts_v = get(root, "timestamp");
     ts = YAJL_IS_STRING(ts_v) ? ts_v->u.string : NULL;
@@ -462,9 +461,6 @@ int ki_segment_begin(KiSrc *s)
     s->priv = st;
     s->priv_free = free_priv;
     KrInputCtx *c = s->ctx;
-    st->ev_identify = ki_event_index(c, "identify", 8);
-    st->ev_page = ki_event_index(c, "page", 4);
-    st->ev_screen = ki_event_index(c, "screen", 6);
     st->a_tz = ki_attr_index(c, "tz", 2);
     st->a_name = ki_attr_index(c, "name", 4);
     return 0;

@@ -29,6 +29,7 @@ typedef struct Reads {
     bool (*unseen)(const void *src, uint32_t i);
     const KrTypeTally *(*tally)(const void *src, uint32_t i);
     const void *src;
+    const KrInput *in;            /* the event kinds its rows named */
 } Reads;
 static bool engine_unseen(const void *src, uint32_t i) { return kr_engine_attr_unseen(src, i); }
 static bool run_unseen(const void *src, uint32_t i) { return kp_attr_unseen(src, i); }
@@ -179,6 +180,70 @@ static void attr_warnings(FILE *err, const KImage *img, const Reads *r, bool sta
     }
 }
 
+/* Whether rule ri triggers on an event no row of the input was (SPEC
+ * 4.14): never after an input without rows, or when the kinds are not
+ * known (memory ran out noting them). */
+static bool trigger_unseen(const KImage *img, const KrInput *in, uint32_t ri)
+{
+    const KbRule *r = &img->rules[ri];
+    bool known;
+    if (r->trigger != KB_TRIG_AFTER || r->event >= img->nevents || ki_rows_read(in) == 0) return false;
+    return !ki_kind_seen(in, r->event, &known) && known;
+}
+
+/* The rules whose trigger event no row of the input was: one warning per
+ * event (its rules in policy order) with the closest name the rows had
+ * that the policy does not name; with stats one line per rule; with json
+ * the entries of "unseen_triggers". */
+enum { T_WARN, T_STATS, T_JSON };
+static void trigger_warnings(FILE *err, const KImage *img, const KrInput *in, int how)
+{
+    bool head = false;
+    for (uint32_t i = 0; i < img->nrules; i++) {
+        if (!trigger_unseen(img, in, i)) continue;
+        uint32_t e = img->rules[i].event;
+        const char *rule = istr(img, img->rules[i].name), *ev = istr(img, img->events[e]);
+        size_t cl = 0;
+        const char *close = ki_unnamed_closest(in, ev, &cl);
+        if (how == T_JSON) {
+            fputs(head ? ",{\"rule\":" : "{\"rule\":", err);
+            kt_json_str(err, rule, strlen(rule));
+            fputs(",\"event\":", err);
+            kt_json_str(err, ev, strlen(ev));
+            fputs(",\"closest\":", err);
+            if (close) kt_json_str(err, close, cl);
+            else fputs("null", err);
+            fputc('}', err);
+            head = true;
+            continue;
+        }
+        if (how == T_STATS) {
+            if (!head) fputs("rules whose trigger no input row was:\n", err);
+            head = true;
+            fprintf(err, "  rule %s: no %s event", rule, ev);
+        } else {
+            bool before = false;
+            for (uint32_t j = 0; j < i && !before; j++) before = trigger_unseen(img, in, j) && img->rules[j].event == e;
+            if (before) continue;
+            uint32_t n = 0, k = 0;
+            for (uint32_t j = i; j < img->nrules; j++) n += trigger_unseen(img, in, j) && img->rules[j].event == e;
+            fprintf(err, "kairos: warning: rule%s ", n > 1 ? "s" : "");
+            for (uint32_t j = i; j < img->nrules; j++) {
+                if (!trigger_unseen(img, in, j) || img->rules[j].event != e) continue;
+                k++;
+                fprintf(err, "%s%s", k == 1 ? "" : k == n ? " and " : ", ", istr(img, img->rules[j].name));
+            }
+            fprintf(err, " never triggered: no row of the input was a %s event", ev);
+        }
+        if (close) {
+            fputs(how == T_STATS ? " (closest: " : " (the closest event name of the input that the policy does not name: ", err);
+            ku_lang_str(close, cl, ku_put_file, err);
+            fputc(')', err);
+        }
+        fputc('\n', err);
+    }
+}
+
 /* kr_bad_zones_warn (internal.h) -- the warning for identify events whose
  * tz names no time zone (SPEC 4.11: their customers keep the policy's
  * zone, img's when given), naming up to KR_BAD_ZONES of the names
@@ -292,6 +357,8 @@ static void print_stats_json(FILE *err, const KImage *img, const KrStats *st, co
             fputc('}', err);
         }
     }
+    fputs("],\"unseen_triggers\":[", err);
+    trigger_warnings(err, img, reads->in, T_JSON);
     fputs("]}\n", err);
 }
 
@@ -403,14 +470,16 @@ static int simulate_partitioned(const KImage *img, const KrOptions *opt, FILE *e
     if (ki_rows_skipped(in) && !opt->stats)
         fprintf(err, "kairos: skipped %llu bad row%s\n", (unsigned long long)ki_rows_skipped(in),
                 plural(ki_rows_skipped(in)));
-    Reads reads = { run_unseen, run_tally, run };
+    Reads reads = { run_unseen, run_tally, run, in };
     attr_warnings(err, img, &reads, false);
+    trigger_warnings(err, img, in, T_WARN);
     kr_bad_zones_warn(err, img, kp_bad_zones(run), values);
     if (opt->stats && opt->stats_json) {
         print_stats_json(err, img, kp_stats(run), &reads, ki_rows_read(in), ki_rows_skipped(in));
     } else if (opt->stats) {
         print_stats(err, img, kp_stats(run), ki_rows_read(in), ki_rows_skipped(in));
         attr_warnings(err, img, &reads, true);
+        trigger_warnings(err, img, in, T_STATS);
     }
     status = 0;
 done:
@@ -559,7 +628,7 @@ start:
     if (ki_rows_skipped(in) && !opt->stats)
         fprintf(err, "kairos: skipped %llu bad row%s\n", (unsigned long long)ki_rows_skipped(in),
                 plural(ki_rows_skipped(in)));
-    Reads reads = { engine_unseen, engine_tally, eng };
+    Reads reads = { engine_unseen, engine_tally, eng, in };
     if (!explain) {
         attr_warnings(err, img, &reads, false);
         kr_bad_zones_warn(err, img, kr_engine_bad_zones(eng), values);
@@ -569,6 +638,7 @@ start:
     } else if (opt->stats) {
         print_stats(err, img, kr_engine_stats(eng), ki_rows_read(in), ki_rows_skipped(in));
         attr_warnings(err, img, &reads, true);
+        trigger_warnings(err, img, in, T_STATS);
     }
     status = 0;
 done:

@@ -65,6 +65,10 @@ const char *ks_attr_name(const KImage *img, uint32_t a);
 /* ks_hint -- for a missing required column: the closest names among
  * cols (n names) as a hint ("" if none looks close). */
 void ks_hint(const char *role, const char *const *cols, const size_t *lens, size_t n, char *hint, size_t cap);
+/* ks_closest -- of the n names, the one closest to want (an edit distance
+ * of at most 2, and at most a third of want's length; ASCII case ignored;
+ * ties: the byte-wise smallest), or -1 if none is that close. */
+long ks_closest(const char *want, const char *const *names, const size_t *lens, size_t n);
 
 /* ---- database sources (src_pg.c, src_sqlite.c) ------------------------ */
 

@@ -1,0 +1,1 @@
+simulate simulate/trigger-unseen.kai simulate/trigger-crcr.csv --no-progress

@@ -1,0 +1,1 @@
+simulate simulate/trigger-segment.kai simulate/trigger-segment.jsonl --input segment --no-progress

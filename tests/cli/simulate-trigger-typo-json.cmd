@@ -1,0 +1,1 @@
+simulate simulate/trigger-unseen.kai simulate/trigger-typo.csv --no-progress --stats-format json
