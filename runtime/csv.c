@@ -625,8 +625,7 @@ static int row(KiSrc *s, CsvState *st, const char *rec, const CsvRec *b)
             if (ks_check_typed(c, st->keep_attr[i], v, len, msg, sizeof msg) != 0)
                 return ki_row_error(s, true, line, rec, field_at(f), NULL, "%s", msg);
         }
-        if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
-        c->rows_read++;                 /* every shard reads every row (SPEC 6, merge) */
+        ki_row_other_shard(c, r->time, r->event);
         return 0;
     }
     uint32_t n = 0;

@@ -98,8 +98,8 @@ static uint32_t table_find(const KImage *img, const KiName *t, uint32_t mask, co
 
 /* ---- the event kinds the rows named ---------------------------------------
  * For the warning about a rule whose trigger no row was (SPEC 4.14): which
- * image events some row named, and the names of those the policy does not
- * name.  Of these only names that may be close to a rule's trigger (of a
+ * image events some row taken named (a row skipped as bad names none), and
+ * the names of those the policy does not name.  Of these only names that may be close to a rule's trigger (of a
  * length within 2 of its) are kept, at most KI_UNNAMED_MAX, the byte-wise
  * smallest (not the first met), so that what is kept does not depend on
  * how the input was split into parts or ordered; nor a name longer than
@@ -112,6 +112,9 @@ struct KiKinds {
     char *name[KI_UNNAMED_MAX]; uint32_t len[KI_UNNAMED_MAX];
     KiName slot[2u * KI_UNNAMED_MAX];     /* by the key of ki_event_index's table; idx1: name index + 1 */
     bool near[KI_UNNAMED_LEN + 1u];       /* a name of this length may be close to a trigger's */
+    /* the name the row being read named, if the policy does not name it
+     * and it may be kept: noted once the row is taken (ki_kind_commit) */
+    bool pend_on; uint32_t pend_len; uint64_t pend_key[2]; char pend[KI_UNNAMED_LEN];
     uint8_t named[];                      /* [nevents]: some row named image event e */
 };
 
@@ -197,9 +200,30 @@ uint32_t ki_event_index(KrInputCtx *c, const char *s, size_t len)
     uint32_t e = table_find_key(c->img, c->ev_slots, c->ev_mask, key, s, len);
     struct KiKinds *k = c->kinds ? c->kinds : kinds_of(c);
     if (!k) return e;
-    if (e != KB_NONE) k->named[e] = 1;
-    else if (!unnamed_note(k, key, s, len)) c->kinds_lost = true;
+    k->pend_on = e == KB_NONE && len <= KI_UNNAMED_LEN && k->near[len];
+    if (k->pend_on) {
+        memcpy(k->pend, s, len);
+        k->pend_len = (uint32_t)len;
+        k->pend_key[0] = key[0];
+        k->pend_key[1] = key[1];
+    }
     return e;
+}
+
+void ki_kind_commit(KrInputCtx *c, uint32_t e)
+{
+    struct KiKinds *k = c->kinds;
+    if (!k) return;
+    if (e < c->img->nevents) k->named[e] = 1;
+    else if (k->pend_on && !unnamed_note(k, k->pend_key, k->pend, k->pend_len)) c->kinds_lost = true;
+    k->pend_on = false;
+}
+
+void ki_row_other_shard(KrInputCtx *c, int64_t time, uint32_t e)
+{
+    if (time > c->other_shards_latest) c->other_shards_latest = time;
+    c->rows_read++;                 /* every shard reads every row (SPEC 6, merge) */
+    ki_kind_commit(c, e);
 }
 
 void ki_kinds_merge(KrInputCtx *c, KrInputCtx *part)

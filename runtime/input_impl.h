@@ -196,8 +196,13 @@ struct KrInputCtx {
 
 /* input.c helpers for the parsers */
 /* The image event a row's event name s names, or KB_NONE; noted in
- * c->kinds (the kinds the input had: ki_kind_seen, ki_unnamed_closest). */
+ * c->kinds (the kinds the input had: ki_kind_seen, ki_unnamed_closest)
+ * when the row is taken: ki_kind_commit(c, the row's event), which
+ * ki_row_commit calls, and ki_row_other_shard for a row of another shard
+ * (which also counts it read and its time). */
 uint32_t ki_event_index(KrInputCtx *c, const char *s, size_t len);
+void ki_kind_commit(KrInputCtx *c, uint32_t e);
+void ki_row_other_shard(KrInputCtx *c, int64_t time, uint32_t e);
 /* Adds what part's rows named to c's (input_par.c) and frees part's. */
 void ki_kinds_merge(KrInputCtx *c, KrInputCtx *part);
 void ki_kinds_free(KrInputCtx *c);

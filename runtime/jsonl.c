@@ -452,8 +452,7 @@ static int finish(JState *j, uint64_t line)
             if (ks_check_typed(c, p->attr, j->scratch + p->soff, p->slen, msg, sizeof msg) != 0)
                 return ki_row_error(s, true, line, j->lp, NULL, NULL, "%s", msg);
         }
-        if (j->time > c->other_shards_latest) c->other_shards_latest = j->time;
-        c->rows_read++;                 /* every shard reads every row (SPEC 6, merge) */
+        ki_row_other_shard(c, j->time, j->event);
         return 0;
     }
     r->time = j->time;

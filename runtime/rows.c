@@ -99,6 +99,7 @@ static void spill(KiSrc *s)
 int ki_row_commit(KiSrc *s, const KiRow *r)
 {
     KrInputCtx *c = s->ctx;
+    ki_kind_commit(c, r->event);
     if (c->sink) {
         /* ki_drain: the row goes to the sink */
         KrEvent ev = { r->time, r->customer, r->event, r->nattrs, r->ids, r->vals, s->name, r->line, r->route };

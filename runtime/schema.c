@@ -604,8 +604,8 @@ int ks_typed(KrInputCtx *c, int type, const char *s, size_t len, KrValue *out, c
 
 static size_t lev(const char *a, size_t n, const char *b, size_t m)
 {
-    size_t row[64];
-    if (m >= 64 || n >= 64) return 99;
+    size_t row[256];
+    if (m >= 256 || n >= 256) return 99;
     for (size_t j = 0; j <= m; j++) row[j] = j;
     for (size_t i = 1; i <= n; i++) {
         size_t prev = row[0];

@@ -409,8 +409,7 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
      * 5.9): with declared types its values are read too, checked, not kept */
     bool mine = k != 0;
     if (!mine && !c->attr_type) {
-        if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
-        c->rows_read++;                 /* every shard reads every row (SPEC 6, merge) */
+        ki_row_other_shard(c, r->time, r->event);
         goto done;
     }
     r->nattrs = 0;
@@ -433,8 +432,7 @@ static int call(KiSrc *s, SState *st, const char *lp, uint64_t line)
     if (f < 0) { rc = ki_error(s, line, 0, "out of memory"); goto done; }
     if (f > 0) { rc = ki_row_error(s, true, line, lp, NULL, NULL, "%s", msg); goto done; }
     if (!mine) {
-        if (r->time > c->other_shards_latest) c->other_shards_latest = r->time;
-        c->rows_read++;
+        ki_row_other_shard(c, r->time, r->event);
         goto done;
     }
     st->next ^= 1u;

@@ -233,7 +233,7 @@ static void trigger_warnings(FILE *err, const KImage *img, const KrInput *in, in
                 k++;
                 fprintf(err, "%s%s", k == 1 ? "" : k == n ? " and " : ", ", istr(img, img->rules[j].name));
             }
-            fprintf(err, " never triggered: no row of the input was a %s event", ev);
+            fprintf(err, " never triggered: the input had no %s event", ev);
         }
         if (close) {
             fputs(how == T_STATS ? " (closest: " : " (the closest event name of the input that the policy does not name: ", err);

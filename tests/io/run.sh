@@ -872,7 +872,7 @@ put(b"\n")
 PY
 # no message but the warning that p.kai's rule never triggered (these logs
 # hold one identify row)
-QUIET='[ "$(grep -cv "^kairos: warning: rule .* never triggered: no row of the input was a" .err)" = 0 ]'
+QUIET='[ "$(grep -cv "^kairos: warning: rule .* never triggered: the input had no" .err)" = 0 ]'
 # limit_cases FMT FILE PATTERN -- the cases FMT-limit-*: FILE (big_record)
 # of each size and ending, read (no message) or refused (PATTERN); the
 # limit with a final CR; the limit from a pipe with the CR and the LF apart.
@@ -950,12 +950,12 @@ for f in trig-parts trig-many trig-late; do
         run "trigger-$f-$x-jobs4" 0 "" "K simulate --no-progress --jobs 4 trig.kai $f.$x"
         check "trigger-$f-$x-same" 'cmp -s trig1.err .err'
         [ $f = trig-parts ] &&
-            check "trigger-$f-$x-named" 'grep -q "^kairos: warning: rule nps never triggered: no row of the input was a ticket_closed event (the closest event name of the input that the policy does not name: \"ticket-closed\")$" .err'
+            check "trigger-$f-$x-named" 'grep -q "^kairos: warning: rule nps never triggered: the input had no ticket_closed event (the closest event name of the input that the policy does not name: \"ticket-closed\")$" .err'
     done
 done
-run trigger-many 0 '^kairos: warning: rule nps never triggered: no row of the input was a ticket_closed event$' 'K simulate --no-progress --jobs 4 trig.kai trig-many.csv'
+run trigger-many 0 '^kairos: warning: rule nps never triggered: the input had no ticket_closed event$' 'K simulate --no-progress --jobs 4 trig.kai trig-many.csv'
 # 400 near-twins greater than the closest one, which comes last: kept
-run trigger-late 0 '^kairos: warning: rule nps never triggered: no row of the input was a ticket_closed event \(the closest event name of the input that the policy does not name: "ticket_closd"\)$' 'K simulate --no-progress --jobs 1 trig.kai trig-late.csv'
+run trigger-late 0 '^kairos: warning: rule nps never triggered: the input had no ticket_closed event \(the closest event name of the input that the policy does not name: "ticket_closd"\)$' 'K simulate --no-progress --jobs 1 trig.kai trig-late.csv'
 rm -f "$W"/trig-parts.* "$W"/trig-many.* "$W"/trig-late.*
 
 kt_end

@@ -1,0 +1,1 @@
+simulate simulate/trigger-unseen.kai simulate/trigger-bad.jsonl --no-progress --skip-bad-rows

@@ -1,0 +1,1 @@
+simulate simulate/trigger-long.kai simulate/trigger-long.csv --no-progress
