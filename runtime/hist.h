@@ -42,17 +42,46 @@ static inline bool kr_hist_span(const KvEnv *env, const KrCust *c, uint32_t e, K
  * the number of the span's record 0 (kr_hist_span: record r is the kind's
  * event number *seq0 + r).  NULL when the kind is not kept or memory ran
  * out: the count then reads the events one by one. */
-static inline KrCountMemo *kr_hist_memo(const KvEnv *env, const KrCust *c, uint32_t e, uint32_t slot,
-                                        uint64_t *seq0)
+static inline uint32_t kr_hist_aggs(const KvEnv *env, uint32_t e)
 {
-    if (!c || !c->hist || e >= env->img->nevents || !env->memo_count || slot >= env->memo_count[e])
-        return NULL;
+    return env->agg_off ? env->agg_off[e + 1u] - env->agg_off[e] : 0;
+}
+
+/* The kept events of kind e with their memos (counts, then aggregates)
+ * made, *seq0 as below; NULL when the kind is not kept or memory ran out. */
+static inline KrHist *kr_hist_memos(const KvEnv *env, const KrCust *c, uint32_t e, uint64_t *seq0)
+{
+    if (!c || !c->hist || e >= env->img->nevents) return NULL;
     uint32_t h = env->hist_of[e];
     if (h == KB_NONE || (h & KR_COUNTED)) return NULL;
     KrHist *k = &c->hist[h];
-    if (!k->memo && !(k->memo = calloc(env->memo_count[e], sizeof *k->memo))) return NULL;
+    size_t nc = env->memo_count ? env->memo_count[e] : 0;
+    if (!k->memo && !(k->memo = calloc(1, nc * sizeof(KrCountMemo) + kr_hist_aggs(env, e) * sizeof(KrAggMemo))))
+        return NULL;
     *seq0 = k->total - k->n;
-    return &k->memo[slot];
+    return k;
+}
+
+static inline KrCountMemo *kr_hist_memo(const KvEnv *env, const KrCust *c, uint32_t e, uint32_t slot,
+                                        uint64_t *seq0)
+{
+    if (e >= env->img->nevents || !env->memo_count || slot >= env->memo_count[e]) return NULL;
+    KrHist *k = kr_hist_memos(env, c, e, seq0);
+    return k ? &k->memo[slot] : NULL;
+}
+
+/* The aggregate memo of attribute a of the customer's kept events of kind
+ * e (vm.c's sum/avg/min/max), made at its first use, *seq0 as above; NULL
+ * when the engine keeps none for it or memory ran out. */
+static inline KrAggMemo *kr_hist_agg_memo(const KvEnv *env, const KrCust *c, uint32_t e, uint32_t a,
+                                          uint64_t *seq0)
+{
+    if (e >= env->img->nevents || !kr_hist_aggs(env, e)) return NULL;
+    uint32_t slot = 0, n = kr_hist_aggs(env, e);
+    while (slot < n && env->agg_attr[env->agg_off[e] + slot] != a) slot++;
+    if (slot == n) return NULL;
+    KrHist *k = kr_hist_memos(env, c, e, seq0);
+    return k ? (KrAggMemo *)(void *)(k->memo + (env->memo_count ? env->memo_count[e] : 0)) + slot : NULL;
 }
 
 /* Time of record r of a span. */

@@ -245,6 +245,7 @@ void    kz_civil_from_days(int64_t days, int *y, int *m, int *d);
 
 typedef struct KrHist KrHist;
 typedef struct KrCountMemo KrCountMemo;
+typedef struct KrAggMemo KrAggMemo;
 typedef struct KrHistSpan KrHistSpan;   /* hist.h */
 /* The final send time of an attempt of rule r nominally due at t: moved
  * forward into the rule's at window or to its best_time (first attempt
@@ -595,8 +596,10 @@ struct KrHist {
                                      max(n, 4) (1 when only the last is kept) */
     uint64_t total;               /* every event of the kind so far */
     uint32_t head, n;             /* in records */
-    KrCountMemo *memo;            /* [KvEnv.memo_count of the kind], or NULL until a
-                                     count reads one (hist.h, kr_hist_memo) */
+    KrCountMemo *memo;            /* [KvEnv.memo_count of the kind], then (in the same
+                                     allocation) its KrAggMemo [KvEnv.agg_off[e + 1] -
+                                     agg_off[e]], or NULL until a count or an aggregate
+                                     reads one (hist.h, kr_hist_memo, kr_hist_agg_memo) */
 };
 
 /* count(E where F), F reading only the counted event (vm.c, op_count):
@@ -608,6 +611,24 @@ struct KrCountMemo {
     uint64_t base;
     uint32_t n, cap;
     uint32_t *pref;
+};
+
+/* sum/avg/min/max(E.A within W) (vm.c, op_agg), one per attribute A of E
+ * that the policy aggregates: for the kept events of E numbered base ..
+ * base + n - 1, running figures c[i] over the first i of them (c has
+ * cap + 1 entries; the counters wrap: only differences are read): how
+ * many held a number, how many a -0 (min and max then look one by one:
+ * which zero wins depends on the order), how many a number that is not a
+ * whole one of at most 2^40 (sum and avg then add one by one: the order of
+ * the additions could change the sum), and of the others their sum and
+ * the sum of their magnitudes; and per block of 64 events from base the
+ * least and greatest number (+inf and -inf when none). */
+typedef struct KrAggCell { uint32_t num, negz, inexact, pad; uint64_t isum, abs; } KrAggCell;
+struct KrAggMemo {
+    uint64_t base;
+    uint32_t n, cap;
+    KrAggCell *c;
+    double *bmin, *bmax;          /* [cap / 64 + 1] */
 };
 
 /* A first attempt that was sent (asks only). */
@@ -665,6 +686,10 @@ typedef struct KvEnv {
      * memo_slot[F] its place in the customer's KrHist.memo of E, KB_NONE
      * for any other function; memo_count[E] how many E has */
     const uint32_t *memo_slot, *memo_count;
+    /* sum/avg/min/max(E.A within W) (kv_agg_memos): the attributes of E
+     * aggregated, agg_attr[agg_off[E] .. agg_off[E + 1]], each one's place
+     * among E's KrAggMemo; NULL: none kept */
+    const uint32_t *agg_off, *agg_attr;
 } KvEnv;
 
 /* One evaluation: the customer, the send time (or trigger time), the zone,
@@ -697,6 +722,10 @@ int kv_truth(const KrValue *v);
  * elsewhere.  Such an F is true or not of an event for good, so a count
  * keeps its results (KrCountMemo). */
 void kv_count_memos(const KImage *img, uint32_t *slot, uint32_t *count);
+/* The attributes each event kind is aggregated by (KvEnv.agg_off, agg_attr;
+ * *off has img->nevents + 1 entries; the caller frees both): 0, or -1 out
+ * of memory. */
+int kv_agg_memos(const KImage *img, uint32_t **off, uint32_t **attr);
 /* Coerces a stored attribute value to an expected tag (KB_UNTYPED: as is). */
 KrValue kv_coerce(const KvEnv *env, KrValue v, uint8_t tag);
 

@@ -141,6 +141,7 @@ struct KrEngine {
     uint32_t *strval;             /* image string -> value pool id */
     uint32_t *hist_of;            /* event -> hist index, KB_NONE or KR_COUNTED | total index */
     uint32_t *memo_slot, *memo_count;   /* KvEnv's: count(E where F) memos (kv_count_memos) */
+    uint32_t *agg_off, *agg_attr;       /* KvEnv's: aggregate memos (kv_agg_memos) */
     uint32_t nkept, ncounted;     /* KrHist and totals per customer */
     uint32_t *chan_val;           /* channel -> value pool id of its name */
     uint64_t *vhash;              /* rule -> FNV-1a state after "POLICY/RULE/" */
@@ -885,6 +886,12 @@ static void cust_free(KrEngine *e, KrCust *c)
         uint32_t h = e->hist_of[ev];
         if (h == KB_NONE || (h & KR_COUNTED) || !c->hist[h].memo) continue;
         for (uint32_t k = 0; k < e->memo_count[ev]; k++) free(c->hist[h].memo[k].pref);
+        KrAggMemo *agg = (KrAggMemo *)(void *)(c->hist[h].memo + e->memo_count[ev]);
+        for (uint32_t k = 0; k < e->agg_off[ev + 1u] - e->agg_off[ev]; k++) {
+            free(agg[k].c);
+            free(agg[k].bmin);
+            free(agg[k].bmax);
+        }
         free(c->hist[h].memo);
     }
     free(c->traits);
@@ -2218,6 +2225,8 @@ void kr_engine_free(KrEngine *e)
     free(e->hist_of);
     free(e->memo_slot);
     free(e->memo_count);
+    free(e->agg_off);
+    free(e->agg_attr);
     free(e->chan_val);
     free(e->vhash);
     free(e->by_event);
@@ -2400,11 +2409,14 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->env.strval = e->strval;
     e->env.hist_of = e->hist_of;
     if (!(e->memo_slot = malloc(((size_t)img->nfuncs + 1u) * sizeof *e->memo_slot)) ||
-        !(e->memo_count = malloc(((size_t)img->nevents + 1u) * sizeof *e->memo_count)))
+        !(e->memo_count = malloc(((size_t)img->nevents + 1u) * sizeof *e->memo_count)) ||
+        kv_agg_memos(img, &e->agg_off, &e->agg_attr) != 0)
         goto fail;
     kv_count_memos(img, e->memo_slot, e->memo_count);
     e->env.memo_slot = e->memo_slot;
     e->env.memo_count = e->memo_count;
+    e->env.agg_off = e->agg_off;
+    e->env.agg_attr = e->agg_attr;
     e->env.ev_response = e->ev_response;
     e->env.response_survey = KB_NONE;
     if (e->ev_response != KB_NONE && e->a_survey != KB_NONE) {

@@ -205,6 +205,63 @@ void kv_count_memos(const KImage *img, uint32_t *slot, uint32_t *count)
     }
 }
 
+/* Calls fn(ctx, e, a) for every AGG of kind e and attribute a in img's code. */
+static void each_agg(const KImage *img, void (*fn)(void *ctx, uint32_t e, uint32_t a), void *ctx)
+{
+    for (uint32_t fi = 0; fi < img->nfuncs; fi++) {
+        const KbFunc *f = &img->funcs[fi];
+        if (f->start > img->ncode || f->len > img->ncode - f->start) continue;
+        const uint32_t *code = img->code + f->start;
+        for (uint32_t pc = 0; pc < f->len && code[pc] < KB_OP__COUNT; pc += 1 + kb_opinfo[code[pc]].noperands)
+            if (code[pc] == KB_OP_AGG && pc + 4u < f->len && code[pc + 2] < img->nevents)
+                fn(ctx, code[pc + 2], code[pc + 3]);
+    }
+}
+
+typedef struct AggSets { uint32_t *off, *end, *attr; } AggSets;
+
+static void agg_count(void *ctx, uint32_t e, uint32_t a)
+{
+    (void)a;
+    ((AggSets *)ctx)->off[e + 1u]++;
+}
+
+static void agg_add(void *ctx, uint32_t e, uint32_t a)
+{
+    AggSets *g = ctx;
+    uint32_t i = g->off[e];
+    while (i < g->end[e] && g->attr[i] != a) i++;
+    if (i == g->end[e]) g->attr[g->end[e]++] = a;
+}
+
+int kv_agg_memos(const KImage *img, uint32_t **off, uint32_t **attr)
+{
+    uint32_t ne = img->nevents;
+    AggSets g = { calloc((size_t)ne + 1u, sizeof(uint32_t)), malloc(((size_t)ne + 1u) * sizeof(uint32_t)), NULL };
+    if (!g.off || !g.end) goto fail;
+    each_agg(img, agg_count, &g);                    /* the AGGs of each kind, ... */
+    for (uint32_t e = 0; e < ne; e++) g.off[e + 1u] += g.off[e];
+    if (!(g.attr = malloc(((size_t)g.off[ne] + 1u) * sizeof(uint32_t)))) goto fail;
+    memcpy(g.end, g.off, ((size_t)ne + 1u) * sizeof(uint32_t));
+    each_agg(img, agg_add, &g);                      /* ... their attributes once each, ... */
+    uint32_t n = 0;
+    for (uint32_t e = 0; e < ne; e++) {              /* ... packed */
+        uint32_t from = g.off[e];
+        g.off[e] = n;
+        for (uint32_t i = from; i < g.end[e]; i++) g.attr[n++] = g.attr[i];
+    }
+    g.off[ne] = n;
+    free(g.end);
+    *off = g.off;
+    *attr = g.attr;
+    return 0;
+fail:
+    free(g.off);
+    free(g.end);
+    free(g.attr);
+    return -1;
+}
+
 /* Whether where-function f is true of record r of span h (kind e): 1, 0
  * (false or unknown), -1 f failed. */
 static int where_true(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *h, uint32_t r)
@@ -308,7 +365,111 @@ static uint32_t last_record(const KvCtx *c, uint32_t e, KrHistSpan *h)
     return UINT32_MAX;
 }
 
-/* AGG k e a w */
+/* The number attribute a of record r of span h (kind e) holds, or false. */
+static bool record_num(const KvCtx *c, uint32_t e, uint32_t a, const KrHistSpan *h, uint32_t r, double *d)
+{
+    KvAttrs s = record_attrs(c->env->img, e, h, r);
+    KrValue v = attr_of(c->env, &s, a, KB_NUM);
+    *d = v.num;
+    return v.tag == KB_NUM;
+}
+
+#define AGG_BLOCK 64u
+#define AGG_WHOLE 1099511627776.0     /* 2^40: whole numbers up to it are summed as integers */
+
+/* The memo m of attribute a of kind e kept up to the events numbered
+ * [sa, sb) (as memo_count keeps its counts): the events before the window
+ * are forgotten, in whole blocks, once they are half of it.  0; -2 out of
+ * memory. */
+static int agg_keep(const KvCtx *c, uint32_t e, uint32_t a, const KrHistSpan *h, KrAggMemo *m, uint64_t seq0,
+                    uint64_t sa, uint64_t sb)
+{
+    if (sa < m->base || sa > m->base + m->n) {
+        m->base = sa;
+        m->n = 0;
+    } else if (sa - m->base >= AGG_BLOCK && (sa - m->base) * 2u >= m->n) {
+        uint32_t k = (uint32_t)((sa - m->base) / AGG_BLOCK) * AGG_BLOCK, nb = (m->n - k) / AGG_BLOCK + 1u;
+        memmove(m->c, m->c + k, (size_t)(m->n - k + 1u) * sizeof *m->c);
+        memmove(m->bmin, m->bmin + k / AGG_BLOCK, nb * sizeof *m->bmin);
+        memmove(m->bmax, m->bmax + k / AGG_BLOCK, nb * sizeof *m->bmax);
+        m->base += k;
+        m->n -= k;
+    }
+    if (sb - m->base >= UINT32_MAX / 2u) return -2;
+    uint32_t need = (uint32_t)(sb - m->base) + 1u;
+    if (need > m->cap) {
+        uint32_t nc = m->cap < 64u ? 64u : m->cap;
+        while (nc < need) nc *= 2u;
+        KrAggCell *np = realloc(m->c, (size_t)nc * sizeof *np);
+        if (np) m->c = np;
+        double *bl = np ? realloc(m->bmin, (nc / AGG_BLOCK + 1u) * sizeof *bl) : NULL;
+        if (bl) m->bmin = bl;
+        double *bh = bl ? realloc(m->bmax, (nc / AGG_BLOCK + 1u) * sizeof *bh) : NULL;
+        if (!bh) return -2;
+        m->bmax = bh;
+        m->cap = nc;
+    }
+    if (m->n == 0) m->c[0] = (KrAggCell){ 0 };
+    for (uint64_t s = m->base + m->n; s < sb; s++) {
+        KrAggCell x = m->c[m->n];
+        uint32_t b = m->n / AGG_BLOCK;
+        if (m->n % AGG_BLOCK == 0) { m->bmin[b] = INFINITY; m->bmax[b] = -INFINITY; }
+        double d;
+        if (record_num(c, e, a, h, (uint32_t)(s - seq0), &d)) {
+            x.num++;
+            if (d == 0 && signbit(d)) x.negz++;
+            if (!(fabs(d) <= AGG_WHOLE) || d != trunc(d)) {
+                x.inexact++;
+            } else {
+                x.isum += (uint64_t)(int64_t)d;
+                x.abs += (uint64_t)fabs(d);
+            }
+            if (d < m->bmin[b]) m->bmin[b] = d;
+            if (d > m->bmax[b]) m->bmax[b] = d;
+        }
+        m->c[++m->n] = x;
+    }
+    return 0;
+}
+
+/* The aggregate k of the events numbered [sa, sb) (span h's record r is
+ * event seq0 + r) from memo m, as the walk of op_agg gives it: 0; 1 the
+ * memo cannot say exactly (a -0 for min/max, a fraction or a large number
+ * for sum/avg: op_agg walks); -2 out of memory (op_agg walks). */
+static int memo_agg(const KvCtx *c, KbAgg k, uint32_t e, uint32_t a, const KrHistSpan *h, KrAggMemo *m,
+                    uint64_t seq0, uint64_t sa, uint64_t sb, KrValue *out)
+{
+    if (sb - sa >= (1u << 23)) return 1;     /* the magnitudes' sum could wrap */
+    if (agg_keep(c, e, a, h, m, seq0, sa, sb) != 0) return -2;
+    uint32_t ia = (uint32_t)(sa - m->base), ib = (uint32_t)(sb - m->base);
+    const KrAggCell *A = &m->c[ia], *B = &m->c[ib];
+    uint32_t n = B->num - A->num;
+    if (k == KB_AGG_SUM || k == KB_AGG_AVG) {
+        if (B->inexact != A->inexact || B->abs - A->abs > (1ull << 53)) return 1;
+        double sum = (double)(int64_t)(B->isum - A->isum);
+        *out = k == KB_AGG_SUM ? mk_num(sum) : n == 0 ? unknown_value : mk_num(sum / (double)n);
+        return 0;
+    }
+    if (n == 0) { *out = unknown_value; return 0; }
+    if (B->negz != A->negz) return 1;
+    bool min = k == KB_AGG_MIN;
+    double acc = min ? INFINITY : -INFINITY, d;
+    uint32_t i = ia;
+    for (; i < ib && i % AGG_BLOCK; i++)                    /* the first block's part */
+        if (record_num(c, e, a, h, (uint32_t)(m->base + i - seq0), &d) && (min ? d < acc : d > acc)) acc = d;
+    for (; i + AGG_BLOCK <= ib; i += AGG_BLOCK) {           /* whole blocks */
+        d = min ? m->bmin[i / AGG_BLOCK] : m->bmax[i / AGG_BLOCK];
+        if (min ? d < acc : d > acc) acc = d;
+    }
+    for (; i < ib; i++)                                     /* the last block's part */
+        if (record_num(c, e, a, h, (uint32_t)(m->base + i - seq0), &d) && (min ? d < acc : d > acc)) acc = d;
+    *out = mk_num(acc);
+    return 0;
+}
+
+/* AGG k e a w: the numbers attribute a of the kind's events in the window
+ * held, newest first (the order the sum is added in), through the memo
+ * when it can say exactly. */
 static void op_agg(const KvCtx *c, KbAgg k, uint32_t e, uint32_t a, uint32_t w, KrValue *out)
 {
     const KImage *img = c->env->img;
@@ -316,18 +477,17 @@ static void op_agg(const KvCtx *c, KbAgg k, uint32_t e, uint32_t a, uint32_t w, 
     double acc = 0;
     uint64_t n = 0;
     if (kr_hist_span(c->env, c->cust, e, &h)) {
-        int64_t lo = window_lo(img, c->now, w);
-        for (uint32_t r = h.hi; r-- > h.lo;) {
-            int64_t t = kr_hist_time(&h, r);
-            if (t > c->now) continue;
-            if (t <= lo) break;
-            KvAttrs s = record_attrs(img, e, &h, r);
-            KrValue v = attr_of(c->env, &s, a, KB_NUM);
-            if (v.tag != KB_NUM) continue;
-            if (n == 0 && (k == KB_AGG_MIN || k == KB_AGG_MAX)) acc = v.num;
-            else if (k == KB_AGG_MIN) acc = v.num < acc ? v.num : acc;
-            else if (k == KB_AGG_MAX) acc = v.num > acc ? v.num : acc;
-            else acc += v.num;
+        uint32_t ra = first_after(&h, window_lo(img, c->now, w)), rb = first_after(&h, c->now);
+        uint64_t seq0;
+        KrAggMemo *m = rb > ra ? kr_hist_agg_memo(c->env, c->cust, e, a, &seq0) : NULL;
+        if (m && memo_agg(c, k, e, a, &h, m, seq0, seq0 + ra, seq0 + rb, out) == 0) return;
+        for (uint32_t r = rb; r-- > ra;) {
+            double d;
+            if (!record_num(c, e, a, &h, r, &d)) continue;
+            if (n == 0 && (k == KB_AGG_MIN || k == KB_AGG_MAX)) acc = d;
+            else if (k == KB_AGG_MIN) acc = d < acc ? d : acc;
+            else if (k == KB_AGG_MAX) acc = d > acc ? d : acc;
+            else acc += d;
             n++;
         }
     }

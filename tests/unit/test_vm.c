@@ -543,6 +543,101 @@ START_TEST(test_count_memo)
 }
 END_TEST
 
+/* sum/avg/min/max(E.A within W): through the memo (kv_agg_memos,
+ * KrAggMemo) the very numbers the walk gives, bit for bit, while the
+ * history grows, drops its oldest records, and now moves forward, back a
+ * little, and past the whole window; with values the memo cannot sum
+ * exactly (fractions, 2^40 and more, infinities) or order (-0 among
+ * zeros), for which it walks. */
+static double agg_walk(KbAgg k, const KrHist *h, int64_t lo, int64_t hi, bool *unk)
+{
+    double acc = 0;
+    uint64_t n = 0;
+    for (uint32_t r = h->n; r-- > h->head;) {
+        const KrValue *c = &h->cells[(size_t)r * 3];
+        if (c[0].i > hi || c[0].i <= lo || c[1].tag != KB_NUM) continue;
+        double d = c[1].num;
+        if (n == 0 && (k == KB_AGG_MIN || k == KB_AGG_MAX)) acc = d;
+        else if (k == KB_AGG_MIN) acc = d < acc ? d : acc;
+        else if (k == KB_AGG_MAX) acc = d > acc ? d : acc;
+        else acc += d;
+        n++;
+    }
+    *unk = n == 0 && k != KB_AGG_SUM;
+    return k == KB_AGG_AVG && n ? acc / (double)n : acc;
+}
+
+START_TEST(test_agg_memo)
+{
+    const int64_t W = 86400;
+    uint32_t w1 = kdur(W);
+    uint32_t fns[4];
+    for (int k = 0; k < 4; k++) fns[k] = FN(KB_OP_AGG, (uint32_t)k, E_PURCHASE, A_AMOUNT, w1, KB_OP_RET);
+    uint32_t *off, *attr;
+    ck_assert_int_eq(kv_agg_memos(tb.img, &off, &attr), 0);
+    ck_assert_uint_eq(off[E_PURCHASE + 1] - off[E_PURCHASE], 1);       /* one attribute, four uses */
+    ck_assert_uint_eq(attr[off[E_PURCHASE]], A_AMOUNT);
+    ck_assert_uint_eq(off[E_RESPONSE + 1] - off[E_RESPONSE], 0);
+    KrHist *h = &tb.hist[E_PURCHASE];
+    int64_t t = now;
+    uint32_t seed = 11;
+    int walked = 0;
+    for (int i = 0; i < 6000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        t += 60 + (int64_t)(seed >> 16) % 1800;
+        if (i == 3000) t += 3 * W;                     /* a gap: the window empties */
+        uint32_t r = (seed >> 4) % 1000;
+        double d = (double)((int)((seed >> 8) % 41) - 20);
+        /* mostly whole numbers; in stretches also what the memo leaves to the walk */
+        bool odd = (i / 700) % 3 == 1;
+        KrValue amount = r < 120 ? (KrValue){ .tag = KB_UNKNOWN } : vnum(d);
+        if (odd && r < 30) amount = vnum(d + 0.1);
+        else if (odd && r < 40) amount = vnum(-0.0);
+        else if (odd && r < 45) amount = vnum(r % 2 ? INFINITY : -INFINITY);
+        else if (odd && r < 50) amount = vnum(1099511627776.0 * 8);
+        else if ((i / 700) % 3 == 2 && r >= 120) amount = vnum(r % 2 ? -0.0 : 0.0);   /* min, max: a zero */
+        purchase(t, amount, NULL);
+        if (i % 500 == 499 || i == 2399) {             /* compaction: drop what is 2 days old */
+            uint32_t k = 0;
+            while (k < h->n && h->cells[(size_t)k * 3].i <= t - 2 * W) k++;
+            memmove(h->cells, h->cells + (size_t)k * 3, (size_t)(h->n - k) * 3 * sizeof *h->cells);
+            h->n -= k;
+        } else if (i % 97 == 0) {
+            h->head = h->n / 4;                        /* records before the head are gone */
+        }
+        if (i >= 2000 && i < 2400) continue;           /* nothing asked for 4 days */
+        now = i % 13 == 0 ? t - 3600 : t;             /* now a little before the last record */
+        make_env();
+        tb.env.agg_off = off;
+        tb.env.agg_attr = attr;
+        KvCtx ctx = { .env = &tb.env, .cust = &tb.cust, .now = now, .zone = tb.cust.zone };
+        for (int k = 0; k < 4; k++) {
+            bool unk;
+            double want = agg_walk((KbAgg)k, h, now - W, now, &unk);
+            KrValue v;
+            ck_assert_int_eq(kv_eval(&ctx, fns[k], &v), 0);
+            if (unk || want != want) { ck_assert_int_eq(v.tag, KB_UNKNOWN); continue; }   /* inf - inf */
+            ck_assert_msg(v.tag == KB_NUM, "event %d agg %d: tag %d, want %.17g", i, k, v.tag, want);
+            ck_assert_msg(memcmp(&v.num, &want, sizeof want) == 0,
+                          "event %d agg %d: %.17g, want %.17g", i, k, v.num, want);
+        }
+        walked += odd;
+        h->head = 0;
+    }
+    ck_assert_int_gt(walked, 0);
+    ck_assert_ptr_nonnull(h->memo);
+    KrAggMemo *m = (KrAggMemo *)(void *)h->memo;       /* no count memos: the aggregate's is first */
+    ck_assert_uint_le(m->cap, 1024);                  /* a day holds about 90 records */
+    free(m->c);
+    free(m->bmin);
+    free(m->bmax);
+    free(h->memo);
+    h->memo = NULL;
+    free(off);
+    free(attr);
+}
+END_TEST
+
 START_TEST(test_asked_responded)
 {
     uint32_t w1 = kdur(86400);
@@ -769,6 +864,7 @@ Suite *vm_suite(void)
     tcase_add_test(tc, test_now_hour_weekday);
     tcase_add_test(tc, test_history);
     tcase_add_test(tc, test_count_memo);
+    tcase_add_test(tc, test_agg_memo);
     tcase_add_test(tc, test_asked_responded);
     tcase_add_test(tc, test_hist_interface);
     tcase_add_test(tc, test_malformed);
