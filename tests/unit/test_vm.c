@@ -481,6 +481,21 @@ START_TEST(test_history)
 }
 END_TEST
 
+/* What the engine does to a customer's purchases as they come (the memo
+ * tests): every 500th event (and the 2400th) drops what is 2 days old,
+ * every 97th moves the head a quarter in (records before it are gone). */
+static void churn(KrHist *h, int i, int64_t t, int64_t W)
+{
+    if (i % 500 == 499 || i == 2399) {
+        uint32_t k = 0;
+        while (k < h->n && h->cells[(size_t)k * 3].i <= t - 2 * W) k++;
+        memmove(h->cells, h->cells + (size_t)k * 3, (size_t)(h->n - k) * 3 * sizeof *h->cells);
+        h->n -= k;
+    } else if (i % 97 == 0) {
+        h->head = h->n / 4;
+    }
+}
+
 /* count(E where F), F reading only the counted event: through the memo
  * (kv_count_memos, KrCountMemo) the same counts as one by one, while the
  * history grows, drops its oldest records (as the engine compacts it),
@@ -508,14 +523,7 @@ START_TEST(test_count_memo)
         if (i == 3000) t += 3 * W;                     /* a gap: the window empties */
         KrValue amount = (seed >> 8) % 7 == 0 ? (KrValue){ .tag = KB_UNKNOWN } : vnum((double)((seed >> 4) % 20));
         purchase(t, amount, NULL);
-        if (i % 500 == 499 || i == 2399) {             /* compaction: drop what is 2 days old */
-            uint32_t k = 0;
-            while (k < h->n && h->cells[(size_t)k * 3].i <= t - 2 * W) k++;
-            memmove(h->cells, h->cells + (size_t)k * 3, (size_t)(h->n - k) * 3 * sizeof *h->cells);
-            h->n -= k;
-        } else if (i % 97 == 0) {
-            h->head = h->n / 4;                        /* records before the head are gone */
-        }
+        churn(h, i, t, W);
         if (i >= 2000 && i < 2400) continue;           /* no count for 4 days: what the memo
                                                           has not seen leaves the window, and
                                                           the history */
@@ -597,14 +605,7 @@ START_TEST(test_agg_memo)
         else if (odd && r < 50) amount = vnum(1099511627776.0 * 8);
         else if ((i / 700) % 3 == 2 && r >= 120) amount = vnum(r % 2 ? -0.0 : 0.0);   /* min, max: a zero */
         purchase(t, amount, NULL);
-        if (i % 500 == 499 || i == 2399) {             /* compaction: drop what is 2 days old */
-            uint32_t k = 0;
-            while (k < h->n && h->cells[(size_t)k * 3].i <= t - 2 * W) k++;
-            memmove(h->cells, h->cells + (size_t)k * 3, (size_t)(h->n - k) * 3 * sizeof *h->cells);
-            h->n -= k;
-        } else if (i % 97 == 0) {
-            h->head = h->n / 4;                        /* records before the head are gone */
-        }
+        churn(h, i, t, W);
         if (i >= 2000 && i < 2400) continue;           /* nothing asked for 4 days */
         now = i % 13 == 0 ? t - 3600 : t;             /* now a little before the last record */
         make_env();
