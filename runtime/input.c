@@ -77,7 +77,7 @@ static KiName *build_table(const KImage *img, const uint32_t *names, uint32_t n,
 }
 
 /* The index of name s (its key k: kr_prefix16) in table t, or KB_NONE. */
-static uint32_t table_find_key(const KImage *img, const KiName *t, uint32_t mask, const uint64_t k[2],
+static inline uint32_t table_find_key(const KImage *img, const KiName *t, uint32_t mask, const uint64_t k[2],
                                const char *s, size_t len)
 {
     for (uint32_t h = key_slot(k, len, mask);; h = (h + 1u) & mask) {
@@ -113,8 +113,9 @@ struct KiKinds {
     KiName slot[2u * KI_UNNAMED_MAX];     /* by the key of ki_event_index's table; idx1: name index + 1 */
     bool near[KI_UNNAMED_LEN + 1u];       /* a name of this length may be close to a trigger's */
     /* the name the row being read named, if the policy does not name it
-     * and it may be kept: noted once the row is taken (ki_kind_commit) */
-    bool pend_on; uint32_t pend_len; uint64_t pend_key[2]; char pend[KI_UNNAMED_LEN];
+     * and it may be kept (KrInputCtx.kind_pend): noted once the row is
+     * taken (ki_kind_commit) */
+    uint32_t pend_len; uint64_t pend_key[2]; char pend[KI_UNNAMED_LEN];
     uint8_t named[];                      /* [nevents]: some row named image event e */
 };
 
@@ -183,6 +184,8 @@ static struct KiKinds *kinds_of(KrInputCtx *c)
         const KImage *img = c->img;
         struct KiKinds *k = c->kinds = calloc(1, sizeof *c->kinds + img->nevents + 1u);
         c->kinds_lost = !k;
+        c->kind_named = k ? k->named : NULL;
+        c->kind_pend = false;
         for (uint32_t r = 0; k && r < img->nrules; r++) {
             if (img->rules[r].trigger != KB_TRIG_AFTER || img->rules[r].event >= img->nevents) continue;
             uint32_t si = img->events[img->rules[r].event];
@@ -193,15 +196,23 @@ static struct KiKinds *kinds_of(KrInputCtx *c)
     return c->kinds;
 }
 
+void ki_kinds_begin(KrInputCtx *c)
+{
+    c->kinds = NULL;
+    c->kind_named = NULL;
+    c->kinds_lost = false;
+    kinds_of(c);
+}
+
 uint32_t ki_event_index(KrInputCtx *c, const char *s, size_t len)
 {
     uint64_t key[2];
     kr_prefix16(s, len, key);
     uint32_t e = table_find_key(c->img, c->ev_slots, c->ev_mask, key, s, len);
-    struct KiKinds *k = c->kinds ? c->kinds : kinds_of(c);
-    if (!k) return e;
-    k->pend_on = e == KB_NONE && len <= KI_UNNAMED_LEN && k->near[len];
-    if (k->pend_on) {
+    if (e != KB_NONE) return e;              /* noted by ki_kind_commit */
+    struct KiKinds *k = c->kinds;
+    c->kind_pend = k && len <= KI_UNNAMED_LEN && k->near[len];
+    if (c->kind_pend) {
         memcpy(k->pend, s, len);
         k->pend_len = (uint32_t)len;
         k->pend_key[0] = key[0];
@@ -210,13 +221,11 @@ uint32_t ki_event_index(KrInputCtx *c, const char *s, size_t len)
     return e;
 }
 
-void ki_kind_commit(KrInputCtx *c, uint32_t e)
+void ki_kind_unnamed(KrInputCtx *c)
 {
     struct KiKinds *k = c->kinds;
-    if (!k) return;
-    if (e < c->img->nevents) k->named[e] = 1;
-    else if (k->pend_on && !unnamed_note(k, k->pend_key, k->pend, k->pend_len)) c->kinds_lost = true;
-    k->pend_on = false;
+    if (k && !unnamed_note(k, k->pend_key, k->pend, k->pend_len)) c->kinds_lost = true;
+    c->kind_pend = false;
 }
 
 void ki_row_other_shard(KrInputCtx *c, int64_t time, uint32_t e)
@@ -246,6 +255,7 @@ void ki_kinds_free(KrInputCtx *c)
     for (uint32_t i = 0; c->kinds && i < c->kinds->n; i++) free(c->kinds->name[i]);
     free(c->kinds);
     c->kinds = NULL;
+    c->kind_named = NULL;
 }
 
 bool ki_kind_seen(const KrInput *in, uint32_t e, bool *known)
@@ -778,6 +788,7 @@ KrInput *ki_open(const KImage *img, const KrOptions *opt, KrPool *customers,
     c->par_bytes = &in->par_bytes;
     c->ev_slots = build_table(img, img->events, img->nevents, &c->ev_mask);
     c->at_slots = build_table(img, img->attrs, img->nattrs, &c->at_mask);
+    ki_kinds_begin(c);
     in->srcs = calloc(opt->ninputs ? opt->ninputs : 1u, sizeof *in->srcs);
     in->heap = calloc(opt->ninputs ? opt->ninputs : 1u, sizeof *in->heap);
     c->schema = opt->schema;

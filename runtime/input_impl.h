@@ -189,6 +189,9 @@ struct KrInputCtx {
     /* the event kinds the rows named (ki_event_index): NULL before the
      * first row; kinds_lost when memory for it ran out */
     struct KiKinds *kinds; bool kinds_lost;
+    uint8_t *kind_named;          /* kinds' [nevents]: some row taken named event e */
+    bool kind_pend;               /* the row being read names an event the policy
+                                     does not, kept in kinds till the row is taken */
     /* ki_drain: where the rows go instead of the row store */
     KiSink sink; void *sink_arg; uint32_t sink_file;
     void (*sink_ahead)(void *arg, uint32_t route);   /* KiParts.ahead, or NULL */
@@ -201,8 +204,19 @@ struct KrInputCtx {
  * ki_row_commit calls, and ki_row_other_shard for a row of another shard
  * (which also counts it read and its time). */
 uint32_t ki_event_index(KrInputCtx *c, const char *s, size_t len);
-void ki_kind_commit(KrInputCtx *c, uint32_t e);
+void ki_kind_unnamed(KrInputCtx *c);
+static inline void ki_kind_commit(KrInputCtx *c, uint32_t e)
+{
+    if (e < c->img->nevents) {
+        if (c->kind_named) c->kind_named[e] = 1;
+    } else if (c->kind_pend) {
+        ki_kind_unnamed(c);
+    }
+}
 void ki_row_other_shard(KrInputCtx *c, int64_t time, uint32_t e);
+/* c's kinds made anew (a part's context, input_par.c); memory running
+ * out is noted as kinds_lost. */
+void ki_kinds_begin(KrInputCtx *c);
 /* Adds what part's rows named to c's (input_par.c) and frees part's. */
 void ki_kinds_merge(KrInputCtx *c, KrInputCtx *part);
 void ki_kinds_free(KrInputCtx *c);

@@ -272,6 +272,7 @@ int ki_par_files(KiSrc *srcs, uint32_t nsrcs, KrInputCtx *c, const KiParts *kp,
     if (n < 2u || nsrcs == 0 || ki_tight_memory()) return 1;
     KrInputCtx quiet = *c;
     quiet.kinds = NULL;               /* (headers name no events) */
+    quiet.kind_named = NULL;
     quiet.err = NULL;
     File *f = calloc(nsrcs, sizeof *f);
     uint64_t total;
@@ -302,8 +303,7 @@ int ki_par_files(KiSrc *srcs, uint32_t nsrcs, KrInputCtx *c, const KiParts *kp,
         g[i].ctx.spill_end = 0;
         g[i].ctx.rows_read = g[i].ctx.rows_skipped = 0;
         g[i].ctx.other_shards_latest = INT64_MIN;
-        g[i].ctx.kinds = NULL;
-        g[i].ctx.kinds_lost = false;
+        ki_kinds_begin(&g[i].ctx);
         g[i].ctx.sink = kp->sink;
         g[i].ctx.sink_arg = kp->arg[i];
         if (i > 0) {
