@@ -678,10 +678,11 @@ static void check_rule(KCheck *c, KRule *r)
                 double rule_rate = (double)r->cap_n / (double)r->cap_window;
                 double top_rate = (double)t->cap.n / (double)t->cap.window;
                 if (rule_rate > top_rate) {
-                    const KSource *ts = &p->sources.v[t->span.src];
-                    int tl = (int)(t->span.hi - t->span.lo);
-                    kd_warning(c->d, r->cap_span, "K0602", "this cap is looser than the top-level `%.*s`, which still applies",
-                               tl > 60 ? 60 : tl, ts->text + t->span.lo);
+                    /* the top-level cap as fmt writes it, whatever its spelling */
+                    char dur[KU_DUR_BUF];
+                    ku_fmt_dur(t->cap.window, false, dur);
+                    kd_warning(c->d, r->cap_span, "K0602", "this cap is looser than the top-level `cap %u per %s`, which still applies",
+                               t->cap.n, dur);
                     kd_hint(c->d, "a rule's cap can only make the top-level cap stricter; remove it or tighten it");
                     kd_note(c->d, t->span, "the top-level cap is here");
                     break;
