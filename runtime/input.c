@@ -99,11 +99,11 @@ static uint32_t table_find(const KImage *img, const KiName *t, uint32_t mask, co
 /* ---- the event kinds the rows named ---------------------------------------
  * For the warning about a rule whose trigger no row was (SPEC 4.14): which
  * image events some row taken named (a row skipped as bad names none), and
- * the names of those the policy does not name.  Of these only names that may be close to a rule's trigger (of a
- * length within 2 of its) are kept, at most KI_UNNAMED_MAX, the byte-wise
- * smallest (not the first met), so that what is kept does not depend on
- * how the input was split into parts or ordered; nor a name longer than
- * KI_UNNAMED_LEN bytes. */
+ * the names of those the policy does not name.  Of these only names that
+ * may be close to a rule's trigger (of a length within 2 of its) are kept,
+ * at most KI_UNNAMED_MAX, the byte-wise smallest (not the first met), so
+ * that what is kept does not depend on how the input was split into parts
+ * or ordered; nor a name longer than KI_UNNAMED_LEN bytes. */
 #define KI_UNNAMED_MAX 256u
 #define KI_UNNAMED_LEN 200u
 struct KiKinds {
