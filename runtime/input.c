@@ -109,7 +109,7 @@ static uint32_t table_find(const KImage *img, const KiName *t, uint32_t mask, co
 struct KiKinds {
     uint32_t n;                           /* names kept */
     uint32_t top;                         /* the greatest kept, once n == KI_UNNAMED_MAX */
-    char *name[KI_UNNAMED_MAX]; uint32_t len[KI_UNNAMED_MAX];
+    char *name[KI_UNNAMED_MAX]; size_t len[KI_UNNAMED_MAX];
     KiName slot[2u * KI_UNNAMED_MAX];     /* by the key of ki_event_index's table; idx1: name index + 1 */
     bool near[KI_UNNAMED_LEN + 1u];       /* a name of this length may be close to a trigger's */
     /* the name the row being read named, if the policy does not name it
@@ -166,42 +166,31 @@ static bool unnamed_note(struct KiKinds *k, const uint64_t key[2], const char *s
     if (k->n == KI_UNNAMED_MAX) {         /* the greatest kept makes room */
         free(k->name[k->top]);
         k->name[k->top] = d;
-        k->len[k->top] = (uint32_t)len;
+        k->len[k->top] = len;
         unnamed_top(k);
         unnamed_slots(k);
         return true;
     }
     k->slot[h] = (KiName){ { key[0], key[1] }, (uint32_t)len, k->n + 1u, 0 };
     k->name[k->n] = d;
-    k->len[k->n++] = (uint32_t)len;
+    k->len[k->n++] = len;
     if (k->n == KI_UNNAMED_MAX) unnamed_top(k);
     return true;
 }
 
-static struct KiKinds *kinds_of(KrInputCtx *c)
-{
-    if (!c->kinds && !c->kinds_lost) {
-        const KImage *img = c->img;
-        struct KiKinds *k = c->kinds = calloc(1, sizeof *c->kinds + img->nevents + 1u);
-        c->kinds_lost = !k;
-        c->kind_named = k ? k->named : NULL;
-        c->kind_pend = false;
-        for (uint32_t r = 0; k && r < img->nrules; r++) {
-            if (img->rules[r].trigger != KB_TRIG_AFTER || img->rules[r].event >= img->nevents) continue;
-            uint32_t si = img->events[img->rules[r].event];
-            size_t n = si < img->nstrings ? img->string_lens[si] : 0;
-            for (size_t l = n > 2 ? n - 2 : 0; l <= n + 2 && l <= KI_UNNAMED_LEN; l++) k->near[l] = true;
-        }
-    }
-    return c->kinds;
-}
-
 void ki_kinds_begin(KrInputCtx *c)
 {
-    c->kinds = NULL;
-    c->kind_named = NULL;
-    c->kinds_lost = false;
-    kinds_of(c);
+    const KImage *img = c->img;
+    struct KiKinds *k = c->kinds = calloc(1, sizeof *c->kinds + img->nevents + 1u);
+    c->kinds_lost = !k;
+    c->kind_named = k ? k->named : NULL;
+    c->kind_pend = false;
+    for (uint32_t r = 0; k && r < img->nrules; r++) {
+        if (img->rules[r].trigger != KB_TRIG_AFTER || img->rules[r].event >= img->nevents) continue;
+        uint32_t si = img->events[img->rules[r].event];
+        size_t n = si < img->nstrings ? img->string_lens[si] : 0;
+        for (size_t l = n > 2 ? n - 2 : 0; l <= n + 2 && l <= KI_UNNAMED_LEN; l++) k->near[l] = true;
+    }
 }
 
 uint32_t ki_event_index(KrInputCtx *c, const char *s, size_t len)
@@ -237,7 +226,7 @@ void ki_row_other_shard(KrInputCtx *c, int64_t time, uint32_t e)
 
 void ki_kinds_merge(KrInputCtx *c, KrInputCtx *part)
 {
-    struct KiKinds *p = part->kinds, *k = p ? kinds_of(c) : NULL;
+    struct KiKinds *p = part->kinds, *k = p ? c->kinds : NULL;
     if (part->kinds_lost) c->kinds_lost = true;
     if (k) {
         for (uint32_t e = 0; e < c->img->nevents; e++) k->named[e] |= p->named[e];
@@ -268,15 +257,7 @@ bool ki_kind_seen(const KrInput *in, uint32_t e, bool *known)
 const char *ki_unnamed_closest(const KrInput *in, const char *want, size_t *len)
 {
     const struct KiKinds *k = in->ctx.kinds;
-    const char **names = k ? malloc(k->n * sizeof *names + 1u) : NULL;
-    size_t *lens = k ? malloc(k->n * sizeof *lens + 1u) : NULL;
-    long best = -1;
-    if (names && lens) {
-        for (uint32_t i = 0; i < k->n; i++) { names[i] = k->name[i]; lens[i] = k->len[i]; }
-        best = ks_closest(want, names, lens, k->n);
-    }
-    free(names);
-    free(lens);
+    long best = k ? ks_closest(want, (const char *const *)k->name, k->len, k->n) : -1;
     if (best < 0) return NULL;
     *len = k->len[best];
     return k->name[best];

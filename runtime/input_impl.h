@@ -186,8 +186,8 @@ struct KrInputCtx {
     /* bytes the parts of a file read in parts have read so far (input_par.c;
      * ki_bytes_read adds them while the parts are read) */
     atomic_uint_fast64_t *par_bytes;
-    /* the event kinds the rows named (ki_event_index): NULL before the
-     * first row; kinds_lost when memory for it ran out */
+    /* the event kinds the rows named (ki_event_index), made with the
+     * context (ki_kinds_begin); kinds_lost when memory for it ran out */
     struct KiKinds *kinds; bool kinds_lost;
     uint8_t *kind_named;          /* kinds' [nevents]: some row taken named event e */
     bool kind_pend;               /* the row being read names an event the policy

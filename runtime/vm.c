@@ -276,6 +276,21 @@ static int where_true(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *
     return kv_truth(&v) == 1;
 }
 
+/* How many of the first events a memo keeps (those numbered base .. base +
+ * n - 1) it forgets before it serves a window from event sa on: none while
+ * those before sa are fewer than 64 or than half of what it keeps, else
+ * those before sa, in whole units; UINT32_MAX when it keeps nothing of the
+ * window (then it starts at sa: *base = sa, and the caller empties it). */
+static uint32_t memo_forget(uint64_t *base, uint32_t n, uint64_t sa, uint32_t unit)
+{
+    if (sa < *base || sa > *base + n) {
+        *base = sa;
+        return UINT32_MAX;
+    }
+    uint64_t d = sa - *base;
+    return d < 64u || d * 2u < n ? 0 : (uint32_t)(d / unit) * unit;
+}
+
 /* The events numbered [sa, sb) (span h's record r is event seq0 + r) for
  * which where-function f is true, through memo m: f runs once per event,
  * on the events the memo has not seen (those before the window are
@@ -284,13 +299,13 @@ static int where_true(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *
 static int memo_count(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *h, KrCountMemo *m,
                       uint64_t seq0, uint64_t sa, uint64_t sb, uint64_t *out)
 {
-    if (sa < m->base || sa > m->base + m->n) {
-        m->base = sa;                  /* nothing kept is in the window: start there */
+    uint32_t k = memo_forget(&m->base, m->n, sa, 1);
+    if (k == UINT32_MAX) {
         m->n = 0;
-    } else if (sa - m->base >= 64u && (sa - m->base) * 2u >= m->n) {
-        uint32_t k = (uint32_t)(sa - m->base), sub = m->pref[k];
+    } else if (k) {
+        uint32_t sub = m->pref[k];
         for (uint32_t i = 0; i + k <= m->n; i++) m->pref[i] = m->pref[i + k] - sub;
-        m->base = sa;
+        m->base += k;
         m->n -= k;
     }
     if (sb - m->base >= UINT32_MAX) return -2;
@@ -384,11 +399,11 @@ static bool record_num(const KvCtx *c, uint32_t e, uint32_t a, const KrHistSpan 
 static int agg_keep(const KvCtx *c, uint32_t e, uint32_t a, const KrHistSpan *h, KrAggMemo *m, uint64_t seq0,
                     uint64_t sa, uint64_t sb)
 {
-    if (sa < m->base || sa > m->base + m->n) {
-        m->base = sa;
+    uint32_t k = memo_forget(&m->base, m->n, sa, AGG_BLOCK);
+    if (k == UINT32_MAX) {
         m->n = 0;
-    } else if (sa - m->base >= AGG_BLOCK && (sa - m->base) * 2u >= m->n) {
-        uint32_t k = (uint32_t)((sa - m->base) / AGG_BLOCK) * AGG_BLOCK, nb = (m->n - k) / AGG_BLOCK + 1u;
+    } else if (k) {
+        uint32_t nb = (m->n - k) / AGG_BLOCK + 1u;
         memmove(m->c, m->c + k, (size_t)(m->n - k + 1u) * sizeof *m->c);
         memmove(m->bmin, m->bmin + k / AGG_BLOCK, nb * sizeof *m->bmin);
         memmove(m->bmax, m->bmax + k / AGG_BLOCK, nb * sizeof *m->bmax);
