@@ -181,54 +181,58 @@ static bool reads_event_only(const KImage *img, uint32_t fn)
     return true;
 }
 
-void kv_count_memos(const KImage *img, uint32_t *slot, uint32_t *count)
-{
-    for (uint32_t e = 0; e < img->nevents; e++) count[e] = 0;
-    /* slot[f] first holds the kind f counts (KB_NONE: none yet; MANY: more
-     * than one, then f is left out) */
-    const uint32_t MANY = KB_NONE - 1u;
-    for (uint32_t f = 0; f < img->nfuncs; f++) slot[f] = KB_NONE;
-    for (uint32_t fn = 0; fn < img->nfuncs; fn++) {
-        const KbFunc *f = &img->funcs[fn];
-        if (f->start > img->ncode || f->len > img->ncode - f->start) continue;
-        const uint32_t *code = img->code + f->start;
-        for (uint32_t pc = 0; pc < f->len && code[pc] < KB_OP__COUNT; pc += 1 + kb_opinfo[code[pc]].noperands) {
-            if (code[pc] != KB_OP_COUNT || pc + 3u >= f->len) continue;
-            uint32_t e = code[pc + 1], w = code[pc + 2];
-            if (w >= img->nfuncs || e >= img->nevents) continue;
-            slot[w] = slot[w] == KB_NONE || slot[w] == e ? e : MANY;
-        }
-    }
-    for (uint32_t f = 0; f < img->nfuncs; f++) {
-        uint32_t e = slot[f];
-        slot[f] = e < img->nevents && reads_event_only(img, f) ? count[e]++ : KB_NONE;
-    }
-}
-
-/* Calls fn(ctx, e, a) for every AGG of kind e and attribute a in img's code. */
-static void each_agg(const KImage *img, void (*fn)(void *ctx, uint32_t e, uint32_t a), void *ctx)
+/* Calls fn(ctx, operands) for every instruction op in img's code whose
+ * operands lie inside its function: the one walk of the code that finds
+ * what the memos serve. */
+static void each_op(const KImage *img, uint32_t op, void (*fn)(void *ctx, const uint32_t *operands), void *ctx)
 {
     for (uint32_t fi = 0; fi < img->nfuncs; fi++) {
         const KbFunc *f = &img->funcs[fi];
         if (f->start > img->ncode || f->len > img->ncode - f->start) continue;
         const uint32_t *code = img->code + f->start;
         for (uint32_t pc = 0; pc < f->len && code[pc] < KB_OP__COUNT; pc += 1 + kb_opinfo[code[pc]].noperands)
-            if (code[pc] == KB_OP_AGG && pc + 4u < f->len && code[pc + 2] < img->nevents)
-                fn(ctx, code[pc + 2], code[pc + 3]);
+            if (code[pc] == op && pc + kb_opinfo[op].noperands < f->len) fn(ctx, code + pc + 1);
     }
 }
 
-typedef struct AggSets { uint32_t *off, *end, *attr; } AggSets;
+/* kv_count_memos: slot[f] first holds the kind f counts (KB_NONE: none
+ * yet; COUNTS_MANY: more than one, then f is left out). */
+#define COUNTS_MANY (KB_NONE - 1u)
+typedef struct CountKinds { const KImage *img; uint32_t *slot; } CountKinds;
 
-static void agg_count(void *ctx, uint32_t e, uint32_t a)
+static void count_kind(void *ctx, const uint32_t *x)       /* COUNT e f w */
 {
-    (void)a;
-    ((AggSets *)ctx)->off[e + 1u]++;
+    CountKinds *k = ctx;
+    uint32_t e = x[0], f = x[1];
+    if (f >= k->img->nfuncs || e >= k->img->nevents) return;
+    k->slot[f] = k->slot[f] == KB_NONE || k->slot[f] == e ? e : COUNTS_MANY;
 }
 
-static void agg_add(void *ctx, uint32_t e, uint32_t a)
+void kv_count_memos(const KImage *img, uint32_t *slot, uint32_t *count)
+{
+    for (uint32_t e = 0; e < img->nevents; e++) count[e] = 0;
+    for (uint32_t f = 0; f < img->nfuncs; f++) slot[f] = KB_NONE;
+    CountKinds k = { img, slot };
+    each_op(img, KB_OP_COUNT, count_kind, &k);
+    for (uint32_t f = 0; f < img->nfuncs; f++) {
+        uint32_t e = slot[f];
+        slot[f] = e < img->nevents && reads_event_only(img, f) ? count[e]++ : KB_NONE;
+    }
+}
+
+typedef struct AggSets { const KImage *img; uint32_t *off, *end, *attr; } AggSets;
+
+static void agg_count(void *ctx, const uint32_t *x)        /* AGG k e a w */
 {
     AggSets *g = ctx;
+    if (x[1] < g->img->nevents) g->off[x[1] + 1u]++;
+}
+
+static void agg_add(void *ctx, const uint32_t *x)
+{
+    AggSets *g = ctx;
+    uint32_t e = x[1], a = x[2];
+    if (e >= g->img->nevents) return;
     uint32_t i = g->off[e];
     while (i < g->end[e] && g->attr[i] != a) i++;
     if (i == g->end[e]) g->attr[g->end[e]++] = a;
@@ -237,13 +241,13 @@ static void agg_add(void *ctx, uint32_t e, uint32_t a)
 int kv_agg_memos(const KImage *img, uint32_t **off, uint32_t **attr)
 {
     uint32_t ne = img->nevents;
-    AggSets g = { calloc((size_t)ne + 1u, sizeof(uint32_t)), malloc(((size_t)ne + 1u) * sizeof(uint32_t)), NULL };
+    AggSets g = { img, calloc((size_t)ne + 1u, sizeof(uint32_t)), malloc(((size_t)ne + 1u) * sizeof(uint32_t)), NULL };
     if (!g.off || !g.end) goto fail;
-    each_agg(img, agg_count, &g);                    /* the AGGs of each kind, ... */
+    each_op(img, KB_OP_AGG, agg_count, &g);          /* the AGGs of each kind, ... */
     for (uint32_t e = 0; e < ne; e++) g.off[e + 1u] += g.off[e];
     if (!(g.attr = malloc(((size_t)g.off[ne] + 1u) * sizeof(uint32_t)))) goto fail;
     memcpy(g.end, g.off, ((size_t)ne + 1u) * sizeof(uint32_t));
-    each_agg(img, agg_add, &g);                      /* ... their attributes once each, ... */
+    each_op(img, KB_OP_AGG, agg_add, &g);            /* ... their attributes once each, ... */
     uint32_t n = 0;
     for (uint32_t e = 0; e < ne; e++) {              /* ... packed */
         uint32_t from = g.off[e];
@@ -291,6 +295,15 @@ static uint32_t memo_forget(uint64_t *base, uint32_t n, uint64_t sa, uint32_t un
     return d < 64u || d * 2u < n ? 0 : (uint32_t)(d / unit) * unit;
 }
 
+/* The capacity a memo grows to from cap to hold need entries: doubled,
+ * at least least. */
+static uint32_t memo_cap(uint32_t cap, uint32_t need, uint32_t least)
+{
+    uint32_t nc = cap < least ? least : cap;
+    while (nc < need) nc = nc > UINT32_MAX / 2u ? need : nc * 2u;
+    return nc;
+}
+
 /* The events numbered [sa, sb) (span h's record r is event seq0 + r) for
  * which where-function f is true, through memo m: f runs once per event,
  * on the events the memo has not seen (those before the window are
@@ -311,8 +324,7 @@ static int memo_count(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *
     if (sb - m->base >= UINT32_MAX) return -2;
     uint32_t need = (uint32_t)(sb - m->base) + 1u;
     if (need > m->cap) {
-        uint32_t nc = m->cap < 16u ? 16u : m->cap;
-        while (nc < need) nc = nc > UINT32_MAX / 2u ? need : nc * 2u;
+        uint32_t nc = memo_cap(m->cap, need, 16u);
         uint32_t *np = realloc(m->pref, (size_t)nc * sizeof *np);
         if (!np) return -2;
         m->pref = np;
@@ -413,8 +425,7 @@ static int agg_keep(const KvCtx *c, uint32_t e, uint32_t a, const KrHistSpan *h,
     if (sb - m->base >= UINT32_MAX / 2u) return -2;
     uint32_t need = (uint32_t)(sb - m->base) + 1u;
     if (need > m->cap) {
-        uint32_t nc = m->cap < 64u ? 64u : m->cap;
-        while (nc < need) nc *= 2u;
+        uint32_t nc = memo_cap(m->cap, need, AGG_BLOCK);
         KrAggCell *np = realloc(m->c, (size_t)nc * sizeof *np);
         if (np) m->c = np;
         double *bl = np ? realloc(m->bmin, (nc / AGG_BLOCK + 1u) * sizeof *bl) : NULL;
