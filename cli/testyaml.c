@@ -63,11 +63,8 @@ static void yaml_error(const char *path, const yaml_parser_t *p, const unsigned 
     if (p->error == YAML_READER_ERROR) {
         /* the reader (a NUL, bad UTF-8) gives a byte offset, not a mark:
          * its line, and its column in characters */
-        size_t off = p->problem_offset < len ? p->problem_offset : len, line = 1, col = 1;
-        for (size_t i = 0; i < off; i++) {
-            if (text[i] == '\n') { line++; col = 1; }
-            else if ((text[i] & 0xC0) != 0x80) col++;
-        }
+        size_t line, col;
+        ku_text_pos((const char *)text, len, p->problem_offset, &line, &col);
         kq_msg(errs, "%s:%zu:%zu: error: YAML syntax: %s", path, line, col, what);
         return;
     }

@@ -290,6 +290,33 @@ size_t ku_utf8_step(const char *s, size_t n)
     return len ? len : bad;
 }
 
+size_t ku_shown_byte(unsigned char c, char *out)
+{
+    if (c == '\n' || c == '\r' || c == '\t') {
+        out[0] = '\\';
+        out[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7F) {
+        static const char hex[] = "0123456789ABCDEF";
+        out[0] = '\\'; out[1] = 'x'; out[2] = hex[c >> 4]; out[3] = hex[c & 15];
+        return 4;
+    }
+    out[0] = (char)c;
+    return 1;
+}
+
+void ku_text_pos(const char *text, size_t len, size_t off, size_t *line, size_t *col)
+{
+    if (off > len) off = len;
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off; i += ku_utf8_step(text + i, len - i)) {
+        if (text[i] == '\n') { ++*line; *col = 1; }
+        else ++*col;
+    }
+}
+
 size_t ku_utf8_char(const char *s, size_t n, size_t *bad)
 {
     const unsigned char *p = (const unsigned char *)s;

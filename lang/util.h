@@ -122,6 +122,17 @@ size_t ku_utf8_char(const char *s, size_t n, size_t *bad);
  * event-log messages (ki_column) walk the text with it. */
 size_t ku_utf8_step(const char *s, size_t n);
 
+/* The line and column (both from 1; columns as ku_utf8_step counts them)
+ * of byte offset off of text[0..len): where a reader that gives a byte
+ * offset (libyaml's for bad UTF-8 or a control character) places a message. */
+void ku_text_pos(const char *text, size_t len, size_t off, size_t *line, size_t *col);
+
+/* Byte c as a message shows it, into out (4 bytes): control characters
+ * escaped (\n \r \t, else \xHH), others as they are; its length.  Names
+ * a message quotes from a log, a schema or the command line go through it,
+ * so that no escape sequence or line break of theirs reaches a terminal. */
+size_t ku_shown_byte(unsigned char c, char *out);
+
 /* Where to cut a text of more than at bytes so that it ends on a whole
  * character: at, moved back over the UTF-8 continuation bytes s[at] is
  * one of (s[at] must be readable). */

@@ -437,14 +437,24 @@ static void vreport(KiSrc *s, uint64_t line, uint64_t col, const char *rec, cons
         for (const char *x = rec; x < at; x++) if (*x == '\n') ls = x + 1;
         col = ki_column(ls, at);
     }
-    if (col) fprintf(f, "%s:%llu:%llu: error: ", s->name, (unsigned long long)line, (unsigned long long)col);
-    else if (line) fprintf(f, "%s:%llu: error: ", s->name, (unsigned long long)line);
-    else fprintf(f, "%s: error: ", s->name);
-    vfprintf(f, fmt, ap);
+    /* the message on one line, whatever names it quotes (a schema's, a
+     * --map's, a log's: SPEC 5.6) */
+    char body[1024];
+    int bl = vsnprintf(body, sizeof body, fmt, ap);
+    if (bl >= (int)sizeof body) memcpy(body + sizeof body - 4, "...", 4);
+    ki_put_shown(f, s->name);
+    if (col) fprintf(f, ":%llu:%llu", (unsigned long long)line, (unsigned long long)col);
+    else if (line) fprintf(f, ":%llu", (unsigned long long)line);
+    fputs(": error: ", f);
+    ki_put_shown(f, body);
     fputc('\n', f);
     if (rec && at) show_line(f, s, line, rec, at, true);
     else if (rec) show_line(f, s, line, rec, rec, false);
-    if (hint) fprintf(f, "      = hint: %s\n", hint);
+    if (hint) {
+        fputs("      = hint: ", f);
+        ki_put_shown(f, hint);
+        fputc('\n', f);
+    }
     if (fclose(f) != 0 || !text) {
         free(text);
         fprintf(err, "%s: error: out of memory\n", s->name);
@@ -741,15 +751,20 @@ static int map_conflict(const KrSchema *sc, FILE *err)
                 const char *own = ks_role_name(NULL, o);
                 if (err)
                     fprintf(err, "kairos: error: %s is mapped twice: to %s (by its own name: the %s is not mapped to another source) and to %s\n",
-                            own, own, own, ks_role_name(NULL, r));
+                            own, own, own, ks_role_name(NULL, r));     /* (no name of the user's) */
                 return -1;
             }
     for (size_t i = 0; sc && i < sc->nren; i++)
         for (int r = 0; r < 3; r++)
             if (!sc->role_from[r] && strcmp(sc->ren[i].a, ks_role_name(sc, r)) == 0) {
-                if (err)
-                    fprintf(err, "kairos: error: %s is mapped twice: to %s (by its own name: the %s is not mapped to another source) and to %s\n",
-                            sc->ren[i].a, sc->ren[i].a, sc->ren[i].a, sc->ren[i].b);
+                if (err) {
+                    char m[1024];
+                    snprintf(m, sizeof m, "%s is mapped twice: to %s (by its own name: the %s is not mapped to another source) and to %s",
+                             sc->ren[i].a, sc->ren[i].a, sc->ren[i].a, sc->ren[i].b);
+                    fputs("kairos: error: ", err);
+                    ki_put_shown(err, m);
+                    fputc('\n', err);
+                }
                 return -1;
             }
     return 0;

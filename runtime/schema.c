@@ -143,9 +143,12 @@ static int yerr(Yl *y, const yaml_node_t *n, const char *fmt, ...)
     if (n) fprintf(y->err, "%s:%lu:%lu: error: ", y->path, (unsigned long)n->start_mark.line + 1u,
                    (unsigned long)n->start_mark.column + 1u);
     else fprintf(y->err, "%s: error: ", y->path);
+    char body[1024];                  /* the names it quotes shown escaped, on one line */
     va_start(ap, fmt);
-    vfprintf(y->err, fmt, ap);
+    int bl = vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
+    if (bl >= (int)sizeof body) memcpy(body + sizeof body - 4, "...", 4);
+    ki_put_shown(y->err, body);
     fputc('\n', y->err);
     return -1;
 }
@@ -270,6 +273,16 @@ static int too_deep(const Yl *y, const char *text, size_t len)
     return rc;
 }
 
+/* The message of a YAML error of p (text[0..len) parsed) on err: at the
+ * byte a reader error (bad UTF-8, a control character) names, else at
+ * the parser's mark. */
+static void yaml_failed(const char *path, const yaml_parser_t *p, const char *text, size_t len, FILE *err)
+{
+    size_t line = p->problem_mark.line + 1u, col = p->problem_mark.column + 1u;
+    if (p->error == YAML_READER_ERROR) ku_text_pos(text, len, p->problem_offset, &line, &col);
+    fprintf(err, "%s:%zu:%zu: error: invalid YAML: %s\n", path, line, col, p->problem ? p->problem : "?");
+}
+
 int kr_schema_load(KrSchema *sc, const char *path, FILE *err)
 {
     Yl y = { path, err, NULL };
@@ -287,8 +300,7 @@ int kr_schema_load(KrSchema *sc, const char *path, FILE *err)
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, tlen);
     if (!yaml_parser_load(&parser, &doc)) {
-        fprintf(err, "%s:%lu:%lu: error: invalid YAML: %s\n", path, (unsigned long)parser.problem_mark.line + 1u,
-                (unsigned long)parser.problem_mark.column + 1u, parser.problem ? parser.problem : "?");
+        yaml_failed(path, &parser, text, tlen, err);
         yaml_parser_delete(&parser);
         free(text);
         return -1;
@@ -297,8 +309,7 @@ int kr_schema_load(KrSchema *sc, const char *path, FILE *err)
      * (as a test file, SPEC 7.1); an empty one after it is harmless */
     yaml_document_t next;
     if (!yaml_parser_load(&parser, &next)) {
-        fprintf(err, "%s:%lu:%lu: error: invalid YAML: %s\n", path, (unsigned long)parser.problem_mark.line + 1u,
-                (unsigned long)parser.problem_mark.column + 1u, parser.problem ? parser.problem : "?");
+        yaml_failed(path, &parser, text, tlen, err);
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
         free(text);

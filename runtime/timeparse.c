@@ -271,16 +271,15 @@ static void format_utc(int64_t t, char *out, size_t cap)
 void ki_shown_cell(const char *s, size_t len, char *out, size_t cap)
 {
     size_t o = 0, n = len > 40 ? ku_utf8_cut(s, 40) : len;
-    for (size_t i = 0; i < n && o + 5 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n') { out[o++] = '\\'; out[o++] = 'n'; }
-        else if (c == '\r') { out[o++] = '\\'; out[o++] = 'r'; }
-        else if (c == '\t') { out[o++] = '\\'; out[o++] = 't'; }
-        else if (c < 0x20 || c == 0x7F) o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
-        else out[o++] = (char)c;
-    }
+    for (size_t i = 0; i < n && o + 5 < cap; i++) o += ku_shown_byte((unsigned char)s[i], out + o);
     if (n < len && o + 4 <= cap) { memcpy(out + o, "...", 3); o += 3; }
     out[o] = '\0';
+}
+
+void ki_put_shown(FILE *f, const char *s)
+{
+    char b[5];
+    for (; *s; s++) fwrite(b, 1, ku_shown_byte((unsigned char)*s, b), f);
 }
 
 void ki_bad_time_text(const char *s, size_t len, bool json, char *msg, size_t mcap, char *hint, size_t hcap)

@@ -747,6 +747,21 @@ run schema-too-deep 1 '^deep.yaml:1:73: error: YAML nested deeper than 64 levels
 # one document: a second one (after ---) would be dropped without a word
 run schema-two-documents 1 '^two-docs.yaml:2:1: error: a schema file holds one YAML document$' 'printf "drop: [nothing]\\n---\\ntime: {unit: ms}\\n" > two-docs.yaml && K simulate --no-progress p.kai ev.csv --schema two-docs.yaml'
 run schema-second-not-yaml 1 '^not-yaml.yaml:[0-9]+:[0-9]+: error: invalid YAML: ' 'printf "drop: [nothing]\\n---\\n[[[ not yaml\\n" > not-yaml.yaml && K simulate --no-progress p.kai ev.csv --schema not-yaml.yaml'
+# a byte libyaml's reader refuses (bad UTF-8, a control character) is
+# placed where it is, not at 1:1 (the reader gives a byte offset, not a mark)
+printf 'columns:\n\n  time: "t\377"\n' > "$W/bad-utf8.yaml"
+run schema-bad-utf8-where 1 '^bad-utf8.yaml:3:11: error: invalid YAML: invalid leading UTF-8 octet$' 'K simulate --no-progress p.kai ev.csv --schema bad-utf8.yaml'
+printf 'columns:\n  customer: u\001x\n' > "$W/ctl.yaml"
+run schema-control-where 1 '^ctl.yaml:2:14: error: invalid YAML: control characters are not allowed$' 'K simulate --no-progress p.kai ev.csv --schema ctl.yaml'
+# names a message quotes from a schema, --map or the command line show their
+# control characters escaped: no escape sequence reaches the terminal, and
+# the message stays one line
+printf '%s\n' 'columns:' '  customer: "user\e]0;x\a\nid"' > "$W/esc.yaml"
+run schema-name-escaped 1 '^ev.csv:1:1: error: missing column "user\\x1B\]0;x\\x07\\nid" \(the customer, by esc.yaml\) in the header row$' 'K simulate --no-progress p.kai ev.csv --schema esc.yaml'
+printf '%s\n' 'time:' '  zone: "Eu\e[31m"' > "$W/esc-zone.yaml"
+run schema-zone-escaped 1 '^esc-zone.yaml:2:9: error: unknown time zone "Eu\\x1B\[31m"$' 'K simulate --no-progress p.kai ev.csv --schema esc-zone.yaml'
+run map-name-escaped 1 '^ev.csv:1:1: error: missing column "x\\x1B\[31m\\nid" \(the customer, by --map\) in the header row$' 'K simulate --no-progress p.kai ev.csv --map "customer=$(printf "x\\033[31m\\nid")"'
+run map-usage-escaped 2 '^kairos simulate: --map: customer is mapped twice \(a and b\\x1B\)$' 'K simulate --no-progress p.kai ev.csv --map "$(printf "customer=a,customer=b\\033")"'
 run schema-one-explicit-document 0 '' 'printf -- "---\\ndrop: [nothing]\\n...\\n" > explicit.yaml && K simulate --no-progress p.kai ev.csv --schema explicit.yaml'
 run schema-dir 1 '^\.: error: cannot read file: Is a directory$' 'K simulate --no-progress p.kai ev.csv --schema .'
 run schema-pipe 0 '' 'printf "drop: [nothing]\\n" > pipe-schema.yaml && cat pipe-schema.yaml | K simulate --no-progress p.kai ev.csv --schema /dev/stdin'
