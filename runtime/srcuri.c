@@ -170,7 +170,7 @@ static int uri_split(const char *uri, KsUri *u, char *msg, size_t cap)
     if (!u->base) { snprintf(msg, cap, "out of memory"); return -1; }
     memcpy(u->base, uri, blen);
     u->base[blen] = 0;
-    bool first = true, nul = false;
+    bool first = true, nul = false, twice = false;
     for (const char *p = q ? q + 1 : NULL; p && *p;) {
         if (starts(p, "query=")) {                  /* to the end of the name */
             u->query = decode(p + 6, strlen(p + 6), &nul);
@@ -179,6 +179,7 @@ static int uri_split(const char *uri, KsUri *u, char *msg, size_t cap)
         const char *amp = strchr(p, '&');
         size_t n = amp ? (size_t)(amp - p) : strlen(p);
         if (starts(p, "table=")) {
+            twice |= u->table != NULL;      /* a second one would replace the first without a word */
             free(u->table);
             u->table = decode(p + 6, n - 6, &nul);
         } else if (n > 0) {
@@ -189,6 +190,11 @@ static int uri_split(const char *uri, KsUri *u, char *msg, size_t cap)
             first = false;
         }
         p = amp ? amp + 1 : NULL;
+    }
+    if (twice) {
+        snprintf(msg, cap, "table= given twice: give one table");
+        ks_uri_free(u);
+        return -1;
     }
     if (nul) {
         snprintf(msg, cap, "%%00 (a NUL byte) in table= or query=: it would end the name there");

@@ -747,6 +747,11 @@ run schema-too-deep 1 '^deep.yaml:1:73: error: YAML nested deeper than 64 levels
 # one document: a second one (after ---) would be dropped without a word
 run schema-two-documents 1 '^two-docs.yaml:2:1: error: a schema file holds one YAML document$' 'printf "drop: [nothing]\\n---\\ntime: {unit: ms}\\n" > two-docs.yaml && K simulate --no-progress p.kai ev.csv --schema two-docs.yaml'
 run schema-second-not-yaml 1 '^not-yaml.yaml:[0-9]+:[0-9]+: error: invalid YAML: ' 'printf "drop: [nothing]\\n---\\n[[[ not yaml\\n" > not-yaml.yaml && K simulate --no-progress p.kai ev.csv --schema not-yaml.yaml'
+# a database name's table= given twice is an error, not the last one read
+# or written without a word (before any database is opened)
+run db-table-twice 1 '^sqlite:none.db\?table=a&table=b: error: table= given twice: give one table$' 'K simulate --no-progress p.kai "sqlite:none.db?table=a&table=b"'
+run db-out-table-twice 1 '^sqlite:out-twice.db\?table=s&table=t: error: table= given twice: give one table$' 'K simulate --no-progress p.kai ev.csv -o "sqlite:out-twice.db?table=s&table=t"'
+check db-out-table-twice-nothing '[ ! -e out-twice.db ]'
 # a byte libyaml's reader refuses (bad UTF-8, a control character) is
 # placed where it is, not at 1:1 (the reader gives a byte offset, not a mark)
 printf 'columns:\n\n  time: "t\377"\n' > "$W/bad-utf8.yaml"
