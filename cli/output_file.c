@@ -34,6 +34,10 @@
 #include "cli.h"
 #include "lang/util.h"
 
+/* The longest file name (a path's last part) of the file systems written
+ * to: a temporary name stays within it. */
+#define TMP_NAME_MAX 255u
+
 /* ---- cleanup on signals ---------------------------------------------------- */
 
 #define MAX_CLEANUP 8
@@ -447,7 +451,12 @@ int cli_out_open(CliOut *o, const char *path)
     }
     size_t n = strlen(o->target);
     if (!(o->tmp = malloc(n + 16))) return open_failed(o, ENOMEM);
-    snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", o->target);
+    /* NAME.tmp.XXXXXX, NAME cut (between characters) so that the
+     * temporary name is no longer than a file name may be */
+    const char *base = strrchr(o->target, '/');
+    size_t dirlen = base ? (size_t)(base + 1 - o->target) : 0, blen = n - dirlen;
+    if (blen > TMP_NAME_MAX - 11u) blen = ku_utf8_cut(o->target + dirlen, TMP_NAME_MAX - 11u);
+    snprintf(o->tmp, n + 16, "%.*s.tmp.XXXXXX", (int)(dirlen + blen), o->target);
     sigset_t old;
     block_signals(&old);           /* no window where the file exists unregistered */
     int d = mkstemp(o->tmp);

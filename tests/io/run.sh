@@ -747,6 +747,14 @@ run schema-too-deep 1 '^deep.yaml:1:73: error: YAML nested deeper than 64 levels
 # one document: a second one (after ---) would be dropped without a word
 run schema-two-documents 1 '^two-docs.yaml:2:1: error: a schema file holds one YAML document$' 'printf "drop: [nothing]\\n---\\ntime: {unit: ms}\\n" > two-docs.yaml && K simulate --no-progress p.kai ev.csv --schema two-docs.yaml'
 run schema-second-not-yaml 1 '^not-yaml.yaml:[0-9]+:[0-9]+: error: invalid YAML: ' 'printf "drop: [nothing]\\n---\\n[[[ not yaml\\n" > not-yaml.yaml && K simulate --no-progress p.kai ev.csv --schema not-yaml.yaml'
+# an output name of 255 bytes (the most a file name may have) is written:
+# the temporary name beside it is cut to fit (NAME.tmp.XXXXXX would not)
+LONG=$(printf '%0251d.csv' 0)
+run out-long-name 0 '' "K simulate --no-progress p.kai ev.csv -o $LONG"
+check out-long-name-written "cmp -s $LONG expected.csv && [ -z \"\$(ls -A | grep '^00000.*\.tmp\.')\" ]"
+LONGK=$(printf '%0236d-%s.kai' 0 "$(printf '\303\251\303\251\303\251\303\251\303\251\303\251')")
+run fmt-w-long-name 0 "" "cp p.kai $LONGK && printf '\\n\\n\\n' >> $LONGK && K fmt -w $LONGK && cmp -s p.kai $LONGK"
+check fmt-w-long-name-nothing-left "[ -z \"\$(ls -A | grep '^00000.*\.tmp\.')\" ]"
 # a database name's table= given twice is an error, not the last one read
 # or written without a word (before any database is opened)
 run db-table-twice 1 '^sqlite:none.db\?table=a&table=b: error: table= given twice: give one table$' 'K simulate --no-progress p.kai "sqlite:none.db?table=a&table=b"'
