@@ -581,13 +581,17 @@ static int out_close(Out *o, bool ok)
 
 /* ---- readouts: counts add up ------------------------------------------------- */
 
+/* A count cell: digits, at most 2^64 - 1 (what merge itself may write
+ * as a sum, SPEC 6). */
 static bool parse_count(const Field *f, uint64_t *v)
 {
-    if (f->n == 0 || f->n > 19) return false;
+    if (f->n == 0 || f->n > 20) return false;
     *v = 0;
     for (size_t i = 0; i < f->n; i++) {
         if (f->p[i] < '0' || f->p[i] > '9') return false;
-        *v = *v * 10 + (uint64_t)(f->p[i] - '0');
+        uint64_t d = (uint64_t)(f->p[i] - '0');
+        if (*v > (UINT64_MAX - d) / 10u) return false;
+        *v = *v * 10u + d;
     }
     return true;
 }

@@ -1,0 +1,1 @@
+merge ../../examples/ab-timing/policy.kai merge/rmax.csv
