@@ -836,18 +836,28 @@ static char *read_message(size_t *len)
                     LSP_MAX_HEADER_LINES, sizeof line - 1);
             return NULL;
         }
-        if (!fgets(line, sizeof line, stdin)) return NULL;
+        if (!fgets(line, sizeof line, stdin)) {
+            /* the end of the input between messages is the client's going */
+            if (k > 0) fprintf(stderr, "kairos lsp: the input ended inside a message header\n");
+            return NULL;
+        }
         if (strcmp(line, "\r\n") == 0 || strcmp(line, "\n") == 0) break;
         if (strncasecmp(line, "Content-Length:", 15) == 0) {
             /* digits, blanks around them, nothing else: "abc" or "2x" is no length */
             char *p = line + 15, *end;
             while (*p == ' ' || *p == '\t') p++;
             errno = 0;
-            n = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : -2;
-            if (n >= 0) {
+            long v = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : -2;
+            if (v >= 0) {
                 while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') end++;
-                if (errno || *end) n = -2;
+                if (errno || *end) v = -2;
             }
+            /* a second, different length: which one frames the message? */
+            if (n != -1 && v != n) {
+                fprintf(stderr, "kairos lsp: two different Content-Length headers in one message\n");
+                return NULL;
+            }
+            n = v;
         }
     }
     if (n < 0 || (unsigned long)n > LSP_MAX_MESSAGE) {
@@ -856,7 +866,12 @@ static char *read_message(size_t *len)
     }
     char *b = malloc((size_t)n + 1);
     if (!b) return NULL;
-    if (fread(b, 1, (size_t)n, stdin) != (size_t)n) { free(b); return NULL; }
+    size_t got = fread(b, 1, (size_t)n, stdin);
+    if (got != (size_t)n) {
+        fprintf(stderr, "kairos lsp: the input ended after %zu of the %ld bytes of a message\n", got, n);
+        free(b);
+        return NULL;
+    }
     b[n] = '\0';
     *len = (size_t)n;
     return b;

@@ -267,6 +267,18 @@ def main():
                            stderr=subprocess.PIPE)
         check("bad-length-%s" % (bad.decode() or "empty"), p.returncode == 1 and b"Content-Length" in p.stderr
               and p.stdout == b"", p.stderr)
+    # Two different lengths for one message end the session with a message (the second
+    # replaced the first without a word); the same length twice is one length. The input
+    # ending inside a header or a body is said, not a silent exit 1.
+    for name, data, want in (
+            ("two-lengths", b"Content-Length: 2\r\nContent-Length: 5\r\n\r\n{}", b"two different Content-Length"),
+            ("short-body", b"Content-Length: 60\r\n\r\n{}", b"ended after 2 of the 60 bytes"),
+            ("inside-header", b"Content-Length: 5\r\n", b"ended inside a message header")):
+        p = subprocess.run([KAIROS, "lsp"], input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        check("framing-%s" % name, p.returncode == 1 and want in p.stderr and p.stdout == b"", p.stderr)
+    p = subprocess.run([KAIROS, "lsp"], input=b"Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check("framing-same-length-twice", p.returncode == 1 and p.stderr == b"", p.stderr)
     # A header that never ends (/dev/zero, `yes`) ends the session; it spun forever before.
     for name, data in (("nul-bytes", b"\0" * 200000), ("endless-lines", b"y\n" * 200000)):
         try:
