@@ -221,6 +221,16 @@ static int fmt_file(const char *path, Mode mode, bool color)
     KDiags diags;
     kd_init(&diags, &srcs);
     bool is_stdin = strcmp(path, "-") == 0;
+    struct stat st;
+    if (mode == MODE_WRITE && stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        /* a FIFO, a device: its text is gone once read, and writing it
+         * back would wait for a reader (it hung) */
+        fprintf(stderr, "%s: error: -w rewrites regular files only; this is %s\n", path,
+                S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device");
+        kd_free(&diags);
+        kd_sources_free(&srcs);
+        return 1;
+    }
     uint32_t id = is_stdin ? read_stdin(&srcs) : kd_source_read(&srcs, path);
     int status = 0;
     if (id == UINT32_MAX) {

@@ -68,6 +68,12 @@ run out-fifo-simulate 0 "" 'K simulate --no-progress p.kai ev.csv -o fifo'
 wait
 check out-fifo-simulate-still-fifo '[ -p fifo ]'
 check out-fifo-simulate-rows 'cmp -s got.csv expected.csv'
+# fmt -w of a FIFO (or a device) is refused before it is read: its text
+# would be gone, and writing it back waited for a reader forever
+mkfifo "$W/fmt-fifo.kai"
+run fmt-w-fifo 1 '^fmt-fifo.kai: error: -w rewrites regular files only; this is a FIFO$' 'K fmt -w fmt-fifo.kai'
+check fmt-w-fifo-still-fifo '[ -p fmt-fifo.kai ]'
+run fmt-w-device 1 '^/dev/null: error: -w rewrites regular files only; this is a device$' 'K fmt -w /dev/null'
 # a failed replay writes nothing to a FIFO (held back, like standard output)
 printf 'time,customer,event\nnot-a-time,a,purchase\n' >"$W/badrow.csv"
 (cd "$W" && $TMO cat fifo >got2.csv) &
