@@ -125,6 +125,7 @@ typedef struct CliSources {
     struct KrSchema *schema;      /* NULL until --map or --schema */
     const char *schema_file;
     bool segment;
+    const char *input;            /* --input's value as given, NULL if not */
 } CliSources;
 /* Whether o is a source option; if so takes its value with value(ctx)
  * (NULL: a usage message was printed) and returns 1, or -1 on bad usage

@@ -30,6 +30,7 @@ int cli_source_option(CliSources *cs, const char *cmd, const char *o,
         if (strcmp(v, "segment") == 0) cs->segment = true;
         else if (strcmp(v, "rows") == 0) cs->segment = false;
         else { cli_usage_error(cmd, "--input takes segment (or rows, the default)"); return -1; }
+        cs->input = v;
         return 1;
     }
     return 0;
@@ -40,6 +41,13 @@ int cli_sources_apply(CliSources *cs, struct KrOptions *ro)
     if (cs->schema_file) {
         if (!cs->schema && !(cs->schema = kr_schema_new())) { fprintf(stderr, "kairos: out of memory\n"); return 1; }
         if (kr_schema_load(cs->schema, cs->schema_file, stderr) != 0) return 1;
+        /* the command line and the file disagree: neither wins without a word */
+        int said = kr_schema_input(cs->schema);
+        if (cs->input && said >= 0 && said != cs->segment) {
+            fprintf(stderr, "%s: error: the schema says input: %s, the command line --input %s\n",
+                    cs->schema_file, said ? "segment" : "rows", cs->input);
+            return 1;
+        }
     }
     ro->schema = cs->schema;
     ro->segment = cs->segment;

@@ -59,8 +59,9 @@ KrSchema *kr_schema_new(void);
 int  kr_schema_map(KrSchema *sc, const char *spec, char *msg, size_t cap);
 /* Reads a schema file (YAML); 0, or -1 after printing FILE:LINE:COL: error. */
 int  kr_schema_load(KrSchema *sc, const char *path, FILE *err);
-/* Whether the schema file said `input: segment`. */
-bool kr_schema_segment(const KrSchema *sc);
+/* What the schema file said of its input: 1 `input: segment`, 0 `input:
+ * rows`, -1 nothing. */
+int  kr_schema_input(const KrSchema *sc);
 void kr_schema_free(KrSchema *sc);
 /* Files a run creates beside the output-file machinery of the command-line
  * tool, which a signal must remove like its temporary files (SPEC 6,

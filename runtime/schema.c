@@ -34,7 +34,7 @@ void kr_schema_free(KrSchema *sc)
     free(sc);
 }
 
-bool kr_schema_segment(const KrSchema *sc) { return sc && sc->segment; }
+int kr_schema_input(const KrSchema *sc) { return !sc || !sc->input_said ? -1 : sc->segment; }
 
 static int role_of(const char *name)
 {
@@ -348,6 +348,7 @@ int kr_schema_load(KrSchema *sc, const char *path, FILE *err)
         if (!key || dup_key(&y, root, p, "the schema") != 0) { rc = -1; break; }
         if (strcmp(key, "input") == 0) {
             const char *val = scalar(&y, v, key);
+            sc->input_said = true;
             if (!val) rc = -1;
             else if (strcmp(val, "segment") == 0) sc->segment = true;
             else if (strcmp(val, "rows") != 0) rc = yerr(&y, v, "unknown input \"%s\" (expected rows or segment)", val);

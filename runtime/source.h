@@ -31,6 +31,7 @@ struct KrSchema {
     char *tzone;                  /* zone name for tformat (required unless it has %z) */
     KzZone *zone;
     bool segment;                 /* input: segment */
+    bool input_said;              /* input: given (rows or segment) */
     bool mapped;                  /* any of the above given */
 };
 

@@ -714,6 +714,16 @@ done
 check merge-order-diff-same 'cmp -s merge-diff-1.csv merge-diff-2.csv && [ "$(wc -l <merge-diff-2.csv)" -gt 8192 ]'
 check merge-order-readout-same 'cmp -s merge-readout-1.csv merge-readout-2.csv'
 
+# --input and the schema's input: disagreeing is an error, not the schema's
+# word taken without one; agreeing, or the schema silent, is fine
+printf 'policy "t"\nrule v: task v after ev\n' >"$W/seg.kai"
+printf '{"type":"track","event":"ev","userId":"u","timestamp":"2026-03-02T14:30:00Z"}\n' >"$W/seg-ok.jsonl"
+printf 'input: segment\n' >"$W/in-seg.yaml"
+printf 'drop: [nothing]\n' >"$W/in-none.yaml"
+run input-contradicts-schema 1 '^in-seg.yaml: error: the schema says input: segment, the command line --input rows$' 'K simulate --no-progress seg.kai ev.csv --schema in-seg.yaml --input rows'
+run input-agrees-schema 0 '' 'K simulate --no-progress seg.kai seg-ok.jsonl --schema in-seg.yaml --input segment'
+run input-schema-silent 0 '' 'K simulate --no-progress seg.kai seg-ok.jsonl --schema in-none.yaml --input segment'
+
 # ---- Segment calls: ids and names as the rows readers take them --------------------------
 # yajl's tree turns a lone surrogate into '?' and ends a string at \u0000: both would merge or
 # cut customers, so both are errors; a number is no event name, and a numeric timestamp is bad,
