@@ -723,6 +723,15 @@ static int parse_line(JState *j, const char *p, size_t len, uint64_t line)
         rc = ki_row_error(j->s, true, line, p, trailing, NULL, "%s",
                           "invalid JSON: something follows the object (expected one object per line)");
     } else if (st == yajl_status_client_canceled || j->msg[0]) {
+        if (j->done && j->depth == 0 && !j->hint[0]) {
+            /* a second object after a CR: lines ended by a lone CR make the
+             * whole file one line (as the CSV reader says of its header) */
+            size_t i = j->obj_end;
+            while (i < len && (p[i] == ' ' || p[i] == '\t')) i++;
+            if (i < len && p[i] == '\r')
+                snprintf(j->hint, sizeof j->hint, "%s", "are its lines ended by a lone CR? Kairos reads lines "
+                         "ended by LF or CR LF; convert the file, e.g. tr '\\r' '\\n'");
+        }
         rc = ki_row_error(j->s, true, line, p, j->err_at, j->hint[0] ? j->hint : NULL, "%s", j->msg);
     } else if (st == yajl_status_error) {
         char m[160];
