@@ -499,9 +499,11 @@ static SchedFormat open_input(Input *in, SchedFormat want)
              * (simulate writes neither; merge compares bytes) */
             bool bom = in->reclen >= 3 && memcmp(in->rec, "\xEF\xBB\xBF", 3) == 0;
             bool crlf = in->reclen >= 2 && in->rec[in->reclen - 2] == '\r';
+            bool blank = in->reclen <= 2 && (in->rec[0] == '\n' || (in->rec[0] == '\r' && crlf));
             fail(in, "not a schedule or a readout: the first line must be the header "
-                 SCHED_HEADER " or " READOUT_HEADER "%s",
-                 bom && crlf ? " (this one starts with a byte order mark and ends with CR LF, which simulate never writes)"
+                 SCHED_HEADER " or " READOUT_HEADER ", or a JSON Lines schedule's first object%s",
+                 blank ? " (this one is blank, which simulate never writes)"
+                 : bom && crlf ? " (this one starts with a byte order mark and ends with CR LF, which simulate never writes)"
                  : bom ? " (this one starts with a byte order mark, which simulate never writes)"
                  : crlf ? " (this one ends with CR LF; simulate writes LF line ends)" : "");
             return FMT_UNKNOWN;

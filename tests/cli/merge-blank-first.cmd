@@ -1,0 +1,1 @@
+merge merge/ab/p.kai merge/blank-first.jsonl
