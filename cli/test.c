@@ -167,7 +167,7 @@ static void walk(const char *dir, PathList *out, KqMsgs *errs, int depth)
     }
     DIR *d = opendir(dir);
     if (!d) {
-        kq_msg(errs, "%s: error: %s", dir, strerror(errno));
+        kq_msg(errs, "%s: error: cannot read directory: %s", dir, strerror(errno));
         return;
     }
     PathList subdirs = {0};
