@@ -36,6 +36,9 @@ uint32_t kd_source_add(KSources *s, const char *name, const char *text, size_t l
 {
     if (KU_RESERVE(s->v, s->n, s->cap, 4) != 0) return UINT32_MAX;
     KSource *src = &s->v[s->n];
+    /* a UTF-8 byte order mark opening a policy (an editor's) is not part
+     * of its text, as it is not of an event log's (SPEC 2) */
+    if (!builtin && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { text += 3; len -= 3; }
     src->name = strdup(name);
     src->text = malloc(len + 1);
     if (!src->name || !src->text) {
