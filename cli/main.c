@@ -764,8 +764,11 @@ static int run_replay(const char *cmd, int argc, char **argv, bool explain)
             if (!v || cli_parse_memory(cmd, v, &ro.memory) != 0) goto usage;
         } else if (strcmp(o, "--customer") == 0 && explain) {
             if (!(ro.explain_customer = args_value(&a))) goto usage;
+            /* no row has an empty customer id (5.6), no rule an empty name */
+            if (!*ro.explain_customer) { cli_usage_error(cmd, "--customer takes a customer id, not an empty text"); goto usage; }
         } else if (strcmp(o, "--rule") == 0 && explain) {
             if (!(ro.explain_rule = args_value(&a))) goto usage;
+            if (!*ro.explain_rule) { cli_usage_error(cmd, "--rule takes a rule name, not an empty text"); goto usage; }
         } else if (strcmp(o, "--from") == 0 && explain) {
             const char *v = args_value(&a);
             if (!v) goto usage;

@@ -1,0 +1,1 @@
+explain explain/first.kai explain/first.csv --customer ''
