@@ -49,16 +49,19 @@ static void format_time(int64_t t, char out[96])
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Parses a positive decimal integer (no sign, no spaces); -1 if not one. */
+/* Parses a positive decimal integer (no sign, no spaces): -1 if not one,
+ * -2 if past KQ_MAX_INT (as an assertion's N is). */
 static long parse_count(const char *s, bool allow_zero)
 {
     if (!*s) return -1;
     long v = 0;
+    bool big = false;
     for (const char *p = s; *p; p++) {
         if (*p < '0' || *p > '9') return -1;
-        if (v > 100000000L) return -1;
-        v = v * 10 + (*p - '0');
+        if (!big) v = v * 10 + (*p - '0');
+        big |= v > KQ_MAX_INT;
     }
+    if (big) return -2;
     if (v == 0 && !allow_zero) return -1;
     return v;
 }
@@ -75,7 +78,7 @@ int kq_rows_add(KqRows *r, char *const f[KQ_NCOLS], const char **why, int *col)
     }
     row.attempt = parse_count(f[KQ_ATTEMPT], false);
     if (row.attempt < 0) {
-        *why = "is not a positive integer";
+        *why = row.attempt == -2 ? "must be at most 1000000000" : "is not a positive integer";
         *col = KQ_ATTEMPT;
         return -1;
     }

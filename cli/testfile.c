@@ -182,7 +182,6 @@ static bool parse_time_node(Ctx *c, const KqNode *n, const char *what, int64_t *
 }
 
 /* A non-negative integer (no sign) up to KQ_MAX_INT; -1 after an error. */
-#define KQ_MAX_INT 1000000000L
 static long parse_int_node(Ctx *c, const KqNode *n, const char *what, bool allow_zero)
 {
     const char *s = text_of(c, n, what, false);

@@ -37,6 +37,8 @@ void kq_msgs_free(KqMsgs *m);
  * growing (callers check oom once at the end). */
 /* The largest expected-schedule file a test reads (SPEC 7.5). */
 #define KQ_MAX_SCHEDULE_BYTES ((size_t)256 << 20)
+/* The largest count a test file may write (assertions' N, a row's attempt: SPEC 7.4). */
+#define KQ_MAX_INT 1000000000L
 
 typedef KuBuf KqBuf;              /* lang/util.h */
 

@@ -1,0 +1,1 @@
+malformed/big-attempt.test.yaml
