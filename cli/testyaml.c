@@ -152,6 +152,12 @@ KqNode *kq_yaml_parse(const char *path, const unsigned char *text, size_t len, K
                     node->indentless = parser.state == YAML_PARSE_INDENTLESS_SEQUENCE_ENTRY_STATE;
                     node->lo = node->hi = ev.end_mark.index - (node->indentless ? 1u : 0u);
                     node->lo_col = (unsigned)ev.end_mark.column + (node->indentless ? 0u : 1u);
+                } else if (ev.type == YAML_SEQUENCE_START_EVENT) {
+                    /* a flow list starts at its `[`, where the event ends
+                     * (its start is an anchor or tag before it, if any:
+                     * --update keeps those) */
+                    node->lo = node->hi = ev.end_mark.index - 1u;
+                    node->lo_col = (unsigned)ev.end_mark.column;
                 }
             }
         add:

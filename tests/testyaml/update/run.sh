@@ -7,7 +7,7 @@
 # passing test also expects is left alone, also when that test is in
 # another test file of the run; a CR LF file keeps CR LF in its
 # new lines, a file with a byte order mark keeps it; a list's anchor and tag
-# are kept; ids with characters YAML would not keep are escaped; lists in
+# are kept (a block list's and a flow list's); ids with characters YAML would not keep are escaped; lists in
 # their key's column are rewritten there (indentless.test.yaml); --update
 # takes no value.
 # Ends with "update: N passed, M failed".
@@ -96,6 +96,16 @@ cp "$HERE/indentless.test.yaml" "$TMP/t/indentless/"
 st=$?
 if [ "$st" = 0 ] && grep -q '^updated the expected schedule of 3 tests$' "$TMP/out"; then ok; else bad "indentless lists: --update exit $st" "$TMP/out"; fi
 same "indentless lists rewritten" "$HERE/indentless.test.yaml.updated" "$TMP/t/indentless/indentless.test.yaml"
+
+# a flow list's anchor and tag are kept, as a block list's are: the new
+# list starts at the `[` (the anchor and tag were replaced by it)
+mkdir -p "$TMP/t/flow-anchor"
+cp "$HERE/../policy.kai" "$HERE/../events.csv" "$TMP/t/flow-anchor/"
+printf 'policy: policy.kai\ntests:\n  - name: flow\n    events: events.csv\n    schedule: &rows !!seq []\n' >"$TMP/t/flow-anchor/f.test.yaml"
+(cd "$TMP/t/flow-anchor" && "$KAIROS" test --update f.test.yaml >"$TMP/out" 2>&1 && "$KAIROS" test f.test.yaml >>"$TMP/out" 2>&1)
+st=$?
+if [ "$st" = 0 ] && grep -q '^    schedule: &rows !!seq \[$' "$TMP/t/flow-anchor/f.test.yaml"; then ok
+else cat "$TMP/t/flow-anchor/f.test.yaml" >>"$TMP/out"; bad "flow list's anchor and tag: exit $st" "$TMP/out"; fi
 
 "$KAIROS" test --update=yes fail.test.yaml >"$TMP/out" 2>&1
 st=$?
