@@ -443,7 +443,9 @@ static void show_rows(KqMsgs *out, const KqRows *rows, const size_t *idx, size_t
 int kq_parse_duration(const char *s, int64_t *out)
 {
     int64_t d;
-    if (ku_parse_dur(s, strlen(s), (int64_t)100000 * 366 * 86400, &d) != 0 || d <= 0) return -1;
+    int rc = ku_parse_dur(s, strlen(s), KQ_MAX_PER, &d);
+    if (rc == KU_DUR_BIG) return -2;
+    if (rc != KU_DUR_OK || d <= 0) return -1;
     *out = d;
     return 0;
 }

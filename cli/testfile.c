@@ -572,10 +572,12 @@ static bool parse_assert(Ctx *c, const KqNode *item, KqAssert *a)
         else {
             const char *s = text_of(c, per, "per", false);
             if (!s) ok = false;
-            else if (kq_parse_duration(s, &a->per) != 0) {
+            else {
+                int rc = kq_parse_duration(s, &a->per);
                 char buf[64];
-                err(c, per, "per must be a duration such as 30d, 24h or 1h30m, not '%s'", kq_clip(s, buf));
-                ok = false;
+                if (rc == -2) err(c, per, "per must be at most 36600000d (100000 years of 366 days), not '%s'", kq_clip(s, buf));
+                else if (rc != 0) err(c, per, "per must be a duration such as 30d, 24h or 1h30m, not '%s'", kq_clip(s, buf));
+                ok = ok && rc == 0;
             }
         }
         break;

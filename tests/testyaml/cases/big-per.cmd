@@ -1,0 +1,1 @@
+malformed/big-per.test.yaml
