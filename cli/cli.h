@@ -124,8 +124,7 @@ struct KrOptions;
 typedef struct CliSources {
     struct KrSchema *schema;      /* NULL until --map or --schema */
     const char *schema_file;
-    bool segment;
-    const char *input;            /* --input's value as given, NULL if not */
+    const char *input;            /* --input: "segment" or "rows", NULL if not given */
 } CliSources;
 /* Whether o is a source option; if so takes its value with value(ctx)
  * (NULL: a usage message was printed) and returns 1, or -1 on bad usage

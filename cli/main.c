@@ -249,12 +249,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "kairos%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    char body[1024], b[4];            /* what it quotes of the command line shown escaped */
     va_start(ap, fmt);
-    int bl = vsnprintf(body, sizeof body, fmt, ap);
+    ku_vshow(stderr, fmt, ap);        /* what it quotes of the command line shown escaped */
     va_end(ap);
-    if (bl >= (int)sizeof body) memcpy(body + sizeof body - 4, "...", 4);
-    for (const char *p = body; *p; p++) fwrite(b, 1, ku_shown_byte((unsigned char)*p, b), stderr);
     fputc('\n', stderr);
     const Command *c = cmd ? find_command(cmd) : NULL;
     if (c)

@@ -27,9 +27,10 @@ int cli_source_option(CliSources *cs, const char *cmd, const char *o,
     if (strcmp(o, "--input") == 0) {
         const char *v = value(ctx);
         if (!v) return -1;
-        if (strcmp(v, "segment") == 0) cs->segment = true;
-        else if (strcmp(v, "rows") == 0) cs->segment = false;
-        else { cli_usage_error(cmd, "--input takes segment (or rows, the default)"); return -1; }
+        if (strcmp(v, "segment") != 0 && strcmp(v, "rows") != 0) {
+            cli_usage_error(cmd, "--input takes segment (or rows, the default)");
+            return -1;
+        }
         cs->input = v;
         return 1;
     }
@@ -38,19 +39,20 @@ int cli_source_option(CliSources *cs, const char *cmd, const char *o,
 
 int cli_sources_apply(CliSources *cs, struct KrOptions *ro)
 {
+    bool segment = cs->input && strcmp(cs->input, "segment") == 0;
     if (cs->schema_file) {
         if (!cs->schema && !(cs->schema = kr_schema_new())) { fprintf(stderr, "kairos: out of memory\n"); return 1; }
         if (kr_schema_load(cs->schema, cs->schema_file, stderr) != 0) return 1;
         /* the command line and the file disagree: neither wins without a word */
         int said = kr_schema_input(cs->schema);
-        if (cs->input && said >= 0 && said != cs->segment) {
+        if (cs->input && said >= 0 && said != segment) {
             fprintf(stderr, "%s: error: the schema says input: %s, the command line --input %s\n",
                     cs->schema_file, said ? "segment" : "rows", cs->input);
             return 1;
         }
     }
     ro->schema = cs->schema;
-    ro->segment = cs->segment;
+    ro->segment = segment;
     return 0;
 }
 

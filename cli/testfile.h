@@ -205,9 +205,10 @@ void kq_seen_free(KqSeen *s);
  * test that could not be updated.  Returns false if any could not. */
 bool kq_update_schedules(const KqFile *f, KqRows *const *actual, bool *failed, KqMsgs *done,
                          KqMsgs *errs, const KqSeen *seen);
-/* Parses a Kairos duration (30s, 15m, 24h, 7d, 2w, 1h30m); 0 on success. */
 /* The longest per: of an assertion: 100,000 years of 366 days. */
 #define KQ_MAX_PER ((int64_t)100000 * 366 * 86400)
+/* Parses a Kairos duration (30s, 15m, 24h, 7d, 2w, 1h30m) of at most
+ * KQ_MAX_PER into *out: 0, -1 not a duration, -2 a longer one. */
 int kq_parse_duration(const char *s, int64_t *out);
 
 #endif

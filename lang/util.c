@@ -306,6 +306,36 @@ size_t ku_shown_byte(unsigned char c, char *out)
     return 1;
 }
 
+void ku_vshow(FILE *f, const char *fmt, va_list ap)
+{
+    char small[512], *text = small;
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small && (text = malloc((size_t)n + 1u)) != NULL) vsnprintf(text, (size_t)n + 1u, fmt, again);
+    va_end(again);
+    if (!text) text = small;                  /* out of memory: what fitted */
+    const char *run = text;                   /* bytes shown as they are go out together */
+    for (const char *p = text; n > 0 && *p; p++) {
+        char b[4];
+        size_t k = ku_shown_byte((unsigned char)*p, b);
+        if (k == 1) continue;
+        fwrite(run, 1, (size_t)(p - run), f);
+        fwrite(b, 1, k, f);
+        run = p + 1;
+    }
+    if (n > 0) fputs(run, f);
+    if (text != small) free(text);
+}
+
+void ku_show(FILE *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ku_vshow(f, fmt, ap);
+    va_end(ap);
+}
+
 void ku_text_pos(const char *text, size_t len, size_t off, size_t *line, size_t *col)
 {
     if (off > len) off = len;

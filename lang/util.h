@@ -4,6 +4,7 @@
 #ifndef KAIROS_UTIL_H
 #define KAIROS_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -132,6 +133,12 @@ void ku_text_pos(const char *text, size_t len, size_t off, size_t *line, size_t 
  * a message quotes from a log, a schema or the command line go through it,
  * so that no escape sequence or line break of theirs reaches a terminal. */
 size_t ku_shown_byte(unsigned char c, char *out);
+
+/* A message's text, printf-formatted, on f with every byte as
+ * ku_shown_byte shows it (whole, however long): the one way a message
+ * that quotes such names is written. */
+void ku_show(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ku_vshow(FILE *f, const char *fmt, va_list ap);
 
 /* Where to cut a text of more than at bytes so that it ends on a whole
  * character: at, moved back over the UTF-8 continuation bytes s[at] is

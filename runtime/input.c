@@ -439,20 +439,17 @@ static void vreport(KiSrc *s, uint64_t line, uint64_t col, const char *rec, cons
     }
     /* the message on one line, whatever names it quotes (a schema's, a
      * --map's, a log's: SPEC 5.6) */
-    char body[1024];
-    int bl = vsnprintf(body, sizeof body, fmt, ap);
-    if (bl >= (int)sizeof body) memcpy(body + sizeof body - 4, "...", 4);
-    ki_put_shown(f, s->name);
+    ku_show(f, "%s", s->name);
     if (col) fprintf(f, ":%llu:%llu", (unsigned long long)line, (unsigned long long)col);
     else if (line) fprintf(f, ":%llu", (unsigned long long)line);
     fputs(": error: ", f);
-    ki_put_shown(f, body);
+    ku_vshow(f, fmt, ap);
     fputc('\n', f);
     if (rec && at) show_line(f, s, line, rec, at, true);
     else if (rec) show_line(f, s, line, rec, rec, false);
     if (hint) {
         fputs("      = hint: ", f);
-        ki_put_shown(f, hint);
+        ku_show(f, "%s", hint);
         fputc('\n', f);
     }
     if (fclose(f) != 0 || !text) {
@@ -758,11 +755,9 @@ static int map_conflict(const KrSchema *sc, FILE *err)
         for (int r = 0; r < 3; r++)
             if (!sc->role_from[r] && strcmp(sc->ren[i].a, ks_role_name(sc, r)) == 0) {
                 if (err) {
-                    char m[1024];
-                    snprintf(m, sizeof m, "%s is mapped twice: to %s (by its own name: the %s is not mapped to another source) and to %s",
-                             sc->ren[i].a, sc->ren[i].a, sc->ren[i].a, sc->ren[i].b);
                     fputs("kairos: error: ", err);
-                    ki_put_shown(err, m);
+                    ku_show(err, "%s is mapped twice: to %s (by its own name: the %s is not mapped to another source) and to %s",
+                            sc->ren[i].a, sc->ren[i].a, sc->ren[i].a, sc->ren[i].b);
                     fputc('\n', err);
                 }
                 return -1;

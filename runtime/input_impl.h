@@ -346,10 +346,6 @@ void ki_bad_time_text(const char *s, size_t len, bool json, char *msg, size_t mc
  * bytes of it, cut between characters and then "...", control characters
  * escaped (\n \r \t, else \xHH: a quoted cell may hold a line break). */
 void ki_shown_cell(const char *s, size_t len, char *out, size_t cap);
-/* Text s on f as ki_shown_cell shows a cell, whole: a message's text,
- * which may quote names of a schema, --map or a log (no terminal escape
- * sequence or line break of theirs reaches the terminal). */
-void ki_put_shown(FILE *f, const char *s);
 /* 1-based character (UTF-8) column of p on the line that starts at linestart. */
 uint64_t ki_column(const char *linestart, const char *p);
 

@@ -143,12 +143,9 @@ static int yerr(Yl *y, const yaml_node_t *n, const char *fmt, ...)
     if (n) fprintf(y->err, "%s:%lu:%lu: error: ", y->path, (unsigned long)n->start_mark.line + 1u,
                    (unsigned long)n->start_mark.column + 1u);
     else fprintf(y->err, "%s: error: ", y->path);
-    char body[1024];                  /* the names it quotes shown escaped, on one line */
     va_start(ap, fmt);
-    int bl = vsnprintf(body, sizeof body, fmt, ap);
+    ku_vshow(y->err, fmt, ap);        /* the names it quotes shown escaped, on one line */
     va_end(ap);
-    if (bl >= (int)sizeof body) memcpy(body + sizeof body - 4, "...", 4);
-    ki_put_shown(y->err, body);
     fputc('\n', y->err);
     return -1;
 }

@@ -276,12 +276,6 @@ void ki_shown_cell(const char *s, size_t len, char *out, size_t cap)
     out[o] = '\0';
 }
 
-void ki_put_shown(FILE *f, const char *s)
-{
-    char b[5];
-    for (; *s; s++) fwrite(b, 1, ku_shown_byte((unsigned char)*s, b), f);
-}
-
 void ki_bad_time_text(const char *s, size_t len, bool json, char *msg, size_t mcap, char *hint, size_t hcap)
 {
     hint[0] = '\0';
