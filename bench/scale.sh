@@ -12,7 +12,10 @@
 # fewest to the most customers measured, divided by the customers added (kept
 # history included; the default logs have 125 events per customer at 8,000
 # customers, 12 at 1,000,000).  Each figure is the run with the least wall
-# time of $BENCH_SCALE_RUNS runs.
+# time of $BENCH_SCALE_RUNS runs.  Last, `kairos diff` (the bench policy
+# against the edit make bench diffs) on the 1M-event log and on the log of
+# the same customers over 900 days, --format csv and text: its peak RSS,
+# which keeps neither schedule, is flat in log length too (SPEC.md 5.10).
 #
 # The logs are kept in $BENCH_DIR for the next run (bench/logs.sh; make bench
 # uses the same names), except those of $BENCH_SCALE_DROP events or more
@@ -53,6 +56,11 @@ run() { bench_best /dev/null "$DIR/scale-stderr.txt" "$@"; }
 
 RES="$DIR/scale.txt"
 : >"$RES"
+DIFFRES="$DIR/scale-diff.txt"
+: >"$DIFFRES"
+NEWPOLICY="$DIR/policy-scale-new.kai"
+sed -e 's/^cap 1 per 30d/cap 1 per 45d/' -e 's/^quiet 20:00-08:00 on sms/quiet 20:00-09:00 on sms/' \
+    "$POLICY" >"$NEWPOLICY" || exit 1
 failed=0
 echo "== kairos scaling: simulate bench/policy.kai, seed $SEED, best of $RUNS by wall time"
 echo
@@ -80,6 +88,19 @@ EOF
             if (s <= 0) s = 0.0001
             printf "| %d | %d | %d | %s | %.2f | %.2f | %.2f M | %.2f M | %.1f MB |\n", n, c, d, o, w, s, n / w / 1e6, n / s / 1e6, r / 1024
         }'
+    fi
+    # diff's memory on the same customers' logs, 1x and 10x as long in time
+    if [ "$c" = 8000 ] && [ "$order" = grouped ] && { [ "$n:$D" = "1000000:$DAYS" ] || [ "$n:$D" = "10000000:$((DAYS * 10))" ]; }; then
+        for fmt in csv text; do
+            run "$KAIROS" diff "$POLICY" "$NEWPOLICY" "$log" --format "$fmt" -o "$DIR/scale-diff.out"
+            if [ "$wall" = fail ]; then
+                echo "diff --format $fmt, $n events over $D days: FAILED: $(tail -n 2 "$DIR/scale-stderr.txt" | head -n 1)"
+                failed=1
+            else
+                echo "$n $D $fmt $rss" >>"$DIFFRES"
+            fi
+        done
+        rm -f "$DIR/scale-diff.out"
     fi
     if [ "$n" -ge "$DROP" ]; then
         rm -f "$log"
@@ -120,4 +141,12 @@ awk '
             printf "peak RSS per customer: %.0f bytes ((RSS at %d customers, %d events - RSS at %d customers, %d events) / %d more customers; target of issue 16: <= 300 plus kept history)\n",
                 (maxr - minr[minc]) * 1024 / (maxc - minc), maxc, maxn, minc, minn[minc], maxc - minc
     }' "$RES"
+awk '
+    { r[$3 " " $1] = $4; d[$1] = $2 }
+    END {
+        split("csv text", f, " ")
+        for (i = 1; i <= 2; i++) if ((f[i] " 1000000") in r && (f[i] " 10000000") in r)
+            printf "diff --format %s peak RSS, 8000 customers, a log 10x longer in time: %.1f MB -> %.1f MB, %.2fx (1000000 events over %d days, 10000000 over %d; target of issue 16: <= 1.3x)\n",
+                f[i], r[f[i] " 1000000"] / 1024, r[f[i] " 10000000"] / 1024, r[f[i] " 10000000"] / r[f[i] " 1000000"], d[1000000], d[10000000]
+    }' "$DIFFRES"
 exit "$failed"

@@ -142,14 +142,26 @@ KImage *cli_report_image(const CliReport *r, int i)
     return cli_load_image(r->pos[i], &lopt, false);
 }
 
+/* diff_gate -- the --fail-if conditions on the summary (KrDiffOptions.gate). */
+static int diff_gate(void *ctx, const char *json)
+{
+    const CliReport *r = ctx;
+    return cli_fail_if_eval(r->fail_if, r->nfail_if, json, stderr);
+}
+
 int cli_diff(int argc, char **argv)
 {
     CliReport r;
     int status = cli_report_args(&r, "diff", argc, argv);
     KImage *old = NULL, *new_ = NULL;
-    char *buf = NULL, *json = NULL;
     if (status != 0) goto done;
+    int gate = 0;
     KrDiffOptions dopt = { .format = KR_DIFF_TEXT, .old_name = r.pos[0], .new_name = r.pos[1] };
+    if (r.nfail_if) {
+        dopt.gate = diff_gate;
+        dopt.gate_ctx = &r;
+        dopt.gate_status = &gate;
+    }
     bool html = false;
     if (r.format) {
         if (strcmp(r.format, "text") == 0) dopt.format = KR_DIFF_TEXT;
@@ -167,8 +179,6 @@ int cli_diff(int argc, char **argv)
         goto done;
     }
     if ((status = cli_out_format("diff", r.output, r.format ? r.format : "text", NULL)) != 0) goto done;
-    size_t len = 0, json_len = 0;
-    if (r.nfail_if) { dopt.json = &json; dopt.json_len = &json_len; }
     status = 1;
     old = cli_report_image(&r, 0);
     new_ = old ? cli_report_image(&r, 1) : NULL;
@@ -177,32 +187,37 @@ int cli_diff(int argc, char **argv)
     if (html) {
         KImage *imgs[2] = { old, new_ };
         /* --fail-if-changed or --fail-if with html: the difference decides,
-         * and the gates are evaluated before the page is written (a field
-         * the summary lacks is bad usage: nothing is written) */
-        int gate = 0;
+         * and the gates are evaluated before the page is written */
         status = 0;
         if (r.fail_if_changed || r.nfail_if) {
             KrDiffOptions copt = dopt;
             copt.format = KR_DIFF_CSV;
-            status = kr_diff(old, new_, &copt, &r.ro, &buf, &len, &changed, stderr);
+            copt.discard = true;
+            status = kr_diff(old, new_, &copt, &r.ro, &changed, stderr);
         }
-        if (status == 0 && r.nfail_if) gate = cli_fail_if_eval(r.fail_if, r.nfail_if, json, stderr);
         if (status == 0 && (gate == 0 || gate == 3)) status = cli_report_html(&r, imgs, 2);
         if (status == 0) status = gate;
     } else {
-        status = kr_diff(old, new_, &dopt, &r.ro, &buf, &len, &changed, stderr);
-        /* the gates are evaluated first (a field the summary lacks is bad
-         * usage: nothing is written), the output written whatever they say */
-        int gate = status == 0 && r.nfail_if ? cli_fail_if_eval(r.fail_if, r.nfail_if, json, stderr) : 0;
-        if (status == 0 && (gate == 0 || gate == 3)) status = cli_report_write(r.output, buf, len);
+        /* the difference goes where simulate's schedule goes: a file
+         * through its temporary file, anything else held back to the end;
+         * the gates are evaluated before it is written (an error there
+         * writes nothing), the output written whatever they say */
+        CliOut out = {0};
+        if (r.output && cli_out_open(&out, r.output) != 0) goto done;
+        r.ro.out_name = r.output;
+        if (r.output && !out.is_stdout) {
+            r.ro.out = out.f;
+            r.ro.out_fresh = out.tmp != NULL;
+        }
+        status = kr_diff(old, new_, &dopt, &r.ro, &changed, stderr);
+        bool commit = status == 0 && (gate == 0 || gate == 3);
+        if (out.f && cli_out_close(&out, commit) != 0 && commit) status = 1;
         if (status == 0) status = gate;
     }
     /* any --fail-if condition that holds exits 3, as the schedules
      * differing does with --fail-if-changed */
     if (status == 0 && changed && r.fail_if_changed) status = FAIL_IF_CHANGED_STATUS;
 done:
-    free(buf);
-    free(json);
     if (old) kb_free(old);
     if (new_) kb_free(new_);
     return cli_report_done(&r, status);

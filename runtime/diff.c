@@ -2,6 +2,14 @@
  * events (multi.c), their schedules compared as multisets of rows
  * (LANGUAGE.md section 7, SPEC.md section "diff and readout"), rendered as
  * the fixed CSV difference, a text summary, Markdown or JSON.
+ *
+ * The two schedules are not kept: each lane's rows are pulled in the
+ * schedule's order (kp_merge_next), a group of one instant and customer at
+ * a time from each, and what differs goes out as it is found (the CSV rows
+ * through the output writer, output.c) while the summary's counts grow.
+ * Memory holds the groups, the summary's counts per name and per customer,
+ * the asks of the last 30 days (contact pressure, KrPressure) and, for the
+ * summary, the difference rows not yet paired as moved sends.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,38 +29,73 @@ typedef struct DRow {
     uint8_t action;
 } DRow;
 
+/* A difference row: -1 only in OLD, +1 only in NEW. */
+typedef struct DSigned { int sign; DRow r; } DSigned;
+
 typedef struct Sched {
     const KImage *img;
-    DRow *rows; size_t n, cap;
     uint32_t *rule_name, *rule_survey;    /* [nrules] name ids */
     uint32_t *chan_name;                  /* [nchannels] */
     uint32_t **var_name;                  /* [nrules][nvariants] */
-    bool failed;
+    KpMerge *m;                           /* the lane's rows, in order */
+    DRow next; bool has;                  /* the row after the group */
+    DRow *g; size_t ng, capg;             /* the group: rows of one (time, customer) */
 } Sched;
+
+/* Moved sends: a removed and an added row alike in all but time (MKey:
+ * the row, time aside), paired in time order within their key.  Rows come
+ * in time order, so a key's unpaired rows all have one sign: a queue of
+ * their times, the next row of the other sign paired with its head. */
+typedef struct Pend {
+    DRow r;                               /* the key, and the oldest unpaired row's time */
+    int32_t sign;                         /* the unpaired rows' sign */
+    uint32_t n;                           /* unpaired rows: r's, then more's */
+    int64_t *more; uint32_t head, cap;    /* the later ones' times, a ring (cap a power of two) */
+} Pend;
+
+/* Shifts of the moved sends, counted by value (the median is all the
+ * summary shows of them, and they take few values). */
+typedef struct Shift { int64_t v; uint64_t n; bool used; } Shift;
+
+enum { C_ASK = 0, C_REMIND, C_TASK };
+
+typedef struct Summary {
+    uint64_t tot[2][3];
+    uint64_t (*by_rule)[2][3], (*by_survey)[2][3], (*by_chan)[2][3];   /* [name id] */
+    uint64_t ncust;                       /* customers seen */
+    uint32_t *asks[2]; size_t nasks;      /* [customer] asks */
+    KrPressure press[2];
+    uint64_t gain_cust, gain_asks, lose_cust, lose_asks;
+    uint64_t pressure[2][4];              /* customers at 0, 1, 2, 3+ */
+    uint32_t pmax[2];
+    /* the keys with unpaired rows: pend[0, npend), found through slot
+     * (open addressing, entry index + 1, 0 empty; capslot a power of two) */
+    Pend *pend; size_t npend, cappend;
+    uint32_t *slot; size_t capslot;
+    Shift *shift; size_t nshift, capshift;
+    uint64_t moved;
+    int64_t moved_median;
+    uint64_t removed, added;
+    bool *in_rules[2];                    /* [name id]: rule name in image k */
+} Summary;
 
 typedef struct Diff {
     KrPool *names, *customers, *values;
     Sched s[2];
     /* display orders (name ids): rules, surveys, channels of both images */
     uint32_t *rules, nrules, *surveys, nsurveys, *chans, nchans;
-    /* the CSV difference: sign (-1 old, +1 new) and row */
-    struct { int sign; const DRow *r; } *d; size_t nd, capd;
+    bool summarize;                       /* the summary is wanted (not only the CSV rows) */
+    Summary sm;
+    struct Out *csv;                      /* the CSV difference goes here, or NULL */
+    DSigned shown[MD_ROWS];               /* the first difference rows (Markdown) */
+    uint64_t nd;                          /* difference rows */
 } Diff;
 
-/* ---- collecting -------------------------------------------------------------- */
+/* ---- the rows ------------------------------------------------------------------ */
 
-static int emit_row(void *ctx, const KrRow *row)
+static void to_drow(const Sched *s, const KrRow *row, DRow *d)
 {
-    Sched *s = ctx;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 1024;
-        DRow *nr = realloc(s->rows, nc * sizeof *nr);
-        if (!nr) { s->failed = true; return -1; }
-        s->rows = nr;
-        s->cap = nc;
-    }
     const KbRule *r = &s->img->rules[row->rule];
-    DRow *d = &s->rows[s->n++];
     d->time = row->time;
     d->trigger = row->trigger;
     d->cust = row->customer;
@@ -62,6 +105,31 @@ static int emit_row(void *ctx, const KrRow *row)
     d->variant = row->variant < r->nvariants ? s->var_name[row->rule][row->variant] : 0;
     d->attempt = row->attempt;
     d->action = row->action;
+}
+
+/* pull -- s's next row into s->next (s->has false at the end).  0, or -1
+ * when the temporary file could not be read. */
+static int pull(Sched *s)
+{
+    KrRow row;
+    int rc = kp_merge_next(s->m, &row);
+    if (rc < 0) return -1;
+    s->has = rc == 1;
+    if (s->has) to_drow(s, &row, &s->next);
+    return 0;
+}
+
+/* take_group -- s's rows of the next row's (time, customer) into s->g.
+ * 0, or -1 (memory, the temporary file). */
+static int take_group(Sched *s)
+{
+    s->ng = 0;
+    const DRow first = s->next;
+    while (s->has && s->next.time == first.time && s->next.cust == first.cust) {
+        if (KU_RESERVE(s->g, s->ng, s->capg, 16) != 0) return -1;
+        s->g[s->ng++] = s->next;
+        if (pull(s) != 0) return -1;
+    }
     return 0;
 }
 
@@ -102,10 +170,10 @@ static void sched_free(Sched *s)
 {
     if (s->var_name && s->img)
         for (uint32_t i = 0; i < s->img->nrules; i++) free(s->var_name[i]);
-    free(s->var_name); free(s->rule_name); free(s->rule_survey); free(s->chan_name); free(s->rows);
+    free(s->var_name); free(s->rule_name); free(s->rule_survey); free(s->chan_name);
+    kp_merge_close(s->m);
+    free(s->g);
 }
-
-/* ---- the multiset difference ------------------------------------------------- */
 
 static int cust_cmp(const Diff *d, uint32_t a, uint32_t b)
 {
@@ -123,83 +191,219 @@ static bool same_row(const DRow *a, const DRow *b)
            a->survey == b->survey && a->chan == b->chan && a->attempt == b->attempt && a->variant == b->variant;
 }
 
-static int add_d(Diff *d, int sign, const DRow *r)
+/* ---- the summary, as the rows come ----------------------------------------------- */
+
+/* count -- row r of schedule k (0 OLD, 1 NEW) in the totals, per name and
+ * per customer, and in the contact pressure. */
+static int count(Diff *d, int k, const DRow *r)
 {
-    if (d->nd == d->capd) {
-        size_t nc = d->capd ? d->capd * 2 : 256;
-        void *nd = realloc(d->d, nc * sizeof *d->d);
-        if (!nd) return -1;
-        d->d = nd;
-        d->capd = nc;
+    Summary *sm = &d->sm;
+    int a = r->action == KR_ACT_ASK ? C_ASK : r->action == KR_ACT_REMIND ? C_REMIND : C_TASK;
+    sm->tot[k][a]++;
+    sm->by_rule[r->rule][k][a]++;
+    sm->by_survey[r->survey][k][a]++;
+    sm->by_chan[r->chan][k][a]++;
+    if (a != C_ASK) return 0;
+    if (r->cust < sm->nasks) sm->asks[k][r->cust]++;
+    return kr_pressure_add(&sm->press[k], r->cust, r->time);
+}
+
+static bool same_key(const DRow *a, const DRow *b)
+{
+    return a->cust == b->cust && a->rule == b->rule && a->trigger == b->trigger && a->attempt == b->attempt &&
+           a->action == b->action && a->survey == b->survey && a->chan == b->chan && a->variant == b->variant;
+}
+
+static size_t key_slot(const DRow *r, size_t mask)
+{
+    uint64_t h = (uint64_t)r->cust * 0x9E3779B97F4A7C15ULL ^ (uint64_t)r->trigger * 0xC2B2AE3D27D4EB4FULL ^
+                 ((uint64_t)r->rule << 32 | r->attempt) * 0x165667B19E3779F9ULL ^
+                 ((uint64_t)r->survey << 32 | r->chan) * 0x27D4EB2F165667C5ULL ^
+                 ((uint64_t)r->variant << 8 | r->action);
+    return (size_t)(h ^ (h >> 31)) & mask;
+}
+
+static int shift_add(Summary *sm, int64_t v)
+{
+    if (2u * (sm->nshift + 1u) > sm->capshift) {
+        size_t nc = sm->capshift ? sm->capshift * 2u : 64u;
+        Shift *ns = calloc(nc, sizeof *ns);
+        if (!ns) return -1;
+        for (size_t i = 0; i < sm->capshift; i++) {
+            if (!sm->shift[i].used) continue;
+            size_t j = (size_t)((uint64_t)sm->shift[i].v * 0x9E3779B97F4A7C15ULL >> 20) & (nc - 1u);
+            while (ns[j].used) j = (j + 1u) & (nc - 1u);
+            ns[j] = sm->shift[i];
+        }
+        free(sm->shift);
+        sm->shift = ns;
+        sm->capshift = nc;
     }
-    d->d[d->nd].sign = sign;
-    d->d[d->nd++].r = r;
+    size_t j = (size_t)((uint64_t)v * 0x9E3779B97F4A7C15ULL >> 20) & (sm->capshift - 1u);
+    while (sm->shift[j].used && sm->shift[j].v != v) j = (j + 1u) & (sm->capshift - 1u);
+    if (!sm->shift[j].used) { sm->shift[j] = (Shift){ v, 0, true }; sm->nshift++; }
+    sm->shift[j].n++;
+    sm->moved++;
     return 0;
 }
 
-/* Both schedules are sorted by (time, customer bytes, ...): walk the
- * groups of equal (time, customer); inside a group, each old row takes
- * the first equal new row not taken yet. */
-static int compute_diff(Diff *d)
+static int shift_cmp(const void *pa, const void *pb)
 {
-    const Sched *a = &d->s[0], *b = &d->s[1];
-    size_t i = 0, j = 0;
+    int64_t x = ((const Shift *)pa)->v, y = ((const Shift *)pb)->v;
+    return x < y ? -1 : x > y;
+}
+
+/* The median shift: the nearest rank, the lower middle of an even count
+ * (kt_median's). */
+static int64_t shift_median(Summary *sm)
+{
+    if (!sm->moved) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < sm->capshift; i++)
+        if (sm->shift[i].used) sm->shift[n++] = sm->shift[i];
+    qsort(sm->shift, n, sizeof *sm->shift, shift_cmp);
+    uint64_t rank = (sm->moved + 1u) / 2u, seen = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((seen += sm->shift[i].n) >= rank) return sm->shift[i].v;
+    return sm->shift[n - 1].v;
+}
+
+/* slot_of -- the slot that holds r's key, or the empty slot where it goes. */
+static size_t slot_of(const Summary *sm, const DRow *r)
+{
+    size_t mask = sm->capslot - 1u, i = key_slot(r, mask);
+    while (sm->slot[i] && !same_key(&sm->pend[sm->slot[i] - 1u].r, r)) i = (i + 1u) & mask;
+    return i;
+}
+
+/* slots_grow -- the slot table twice as large (or made), the keys placed again. */
+static int slots_grow(Summary *sm)
+{
+    size_t nc = sm->capslot ? sm->capslot * 2u : 256u;
+    uint32_t *ns = calloc(nc, sizeof *ns);
+    if (!ns) return -1;
+    free(sm->slot);
+    sm->slot = ns;
+    sm->capslot = nc;
+    for (size_t e = 0; e < sm->npend; e++) sm->slot[slot_of(sm, &sm->pend[e].r)] = (uint32_t)e + 1u;
+    return 0;
+}
+
+/* pend_remove -- the key in slot i has no unpaired row left: the slots
+ * after it in its run move back (linear probing without tombstones), and
+ * the last entry takes its place in pend. */
+static void pend_remove(Summary *sm, size_t i)
+{
+    size_t mask = sm->capslot - 1u, e = sm->slot[i] - 1u;
+    sm->slot[i] = 0;
+    for (size_t j = (i + 1u) & mask; sm->slot[j]; j = (j + 1u) & mask) {
+        size_t home = key_slot(&sm->pend[sm->slot[j] - 1u].r, mask);
+        /* j's key may fill the hole at i when its home is not in (i, j] */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            sm->slot[i] = sm->slot[j];
+            sm->slot[j] = 0;
+            i = j;
+        }
+    }
+    free(sm->pend[e].more);
+    if (e != --sm->npend) {
+        sm->pend[e] = sm->pend[sm->npend];
+        sm->slot[slot_of(sm, &sm->pend[e].r)] = (uint32_t)e + 1u;
+    }
+}
+
+/* moved_row -- a difference row: paired with the oldest unpaired row of
+ * its key and the other sign, else waits for one. */
+static int moved_row(Summary *sm, int sign, const DRow *r)
+{
+    if (2u * (sm->npend + 1u) > sm->capslot && slots_grow(sm) != 0) return -1;
+    size_t i = slot_of(sm, r);
+    if (sm->slot[i]) {
+        Pend *p = &sm->pend[sm->slot[i] - 1u];
+        if (p->sign != sign) {
+            if (shift_add(sm, sign > 0 ? r->time - p->r.time : p->r.time - r->time) != 0) return -1;
+            if (--p->n == 0) pend_remove(sm, i);
+            else {
+                p->r.time = p->more[p->head];
+                p->head = (p->head + 1u) & (p->cap - 1u);
+            }
+            return 0;
+        }
+        if (p->n - 1u == p->cap) {                 /* more is full: it doubles, in order */
+            uint32_t nc = p->cap ? p->cap * 2u : 2u;
+            int64_t *nm = malloc(nc * sizeof *nm);
+            if (!nm) return -1;
+            for (uint32_t x = 0; x < p->n - 1u; x++) nm[x] = p->more[(p->head + x) & (p->cap - 1u)];
+            free(p->more);
+            p->more = nm;
+            p->cap = nc;
+            p->head = 0;
+        }
+        p->more[(p->head + p->n - 1u) & (p->cap - 1u)] = r->time;
+        p->n++;
+        return 0;
+    }
+    if (KU_RESERVE(sm->pend, sm->npend, sm->cappend, 256) != 0) return -1;
+    sm->pend[sm->npend] = (Pend){ .r = *r, .sign = sign, .n = 1 };
+    sm->slot[i] = (uint32_t)++sm->npend;
+    return 0;
+}
+
+static int csv_emit(Diff *d, int sign, const DRow *r);
+
+/* differ -- a row only in OLD (sign -1) or only in NEW (+1): to the CSV
+ * difference, the first few kept for Markdown, the summary's counts. */
+static int differ(Diff *d, int sign, const DRow *r)
+{
+    if (d->nd < MD_ROWS) d->shown[d->nd] = (DSigned){ sign, *r };
+    d->nd++;
+    if (sign < 0) d->sm.removed++;
+    else d->sm.added++;
+    if (d->csv && csv_emit(d, sign, r) != 0) return -2;
+    return d->summarize ? moved_row(&d->sm, sign, r) : 0;
+}
+
+/* walk -- both schedules in order, a group of equal (time, customer) from
+ * each: inside a group, each old row takes the first equal new row not
+ * taken yet; the rest differ.  0; -1 memory or the temporary file; -2 a
+ * write error (ko_close tells). */
+static int walk(Diff *d)
+{
+    Sched *a = &d->s[0], *b = &d->s[1];
     bool *taken = NULL; size_t captaken = 0;
-    while (i < a->n || j < b->n) {
+    int rc = 0;
+    if (pull(a) != 0 || pull(b) != 0) return -1;
+    while (rc == 0 && (a->has || b->has)) {
         int c;
-        if (i >= a->n) c = 1;
-        else if (j >= b->n) c = -1;
-        else if (a->rows[i].time != b->rows[j].time) c = a->rows[i].time < b->rows[j].time ? -1 : 1;
-        else c = cust_cmp(d, a->rows[i].cust, b->rows[j].cust);
-        size_t i2 = i, j2 = j;
-        if (c <= 0) {
-            const DRow *g = &a->rows[i];
-            while (i2 < a->n && a->rows[i2].time == g->time && a->rows[i2].cust == g->cust) i2++;
-        }
-        if (c >= 0) {
-            const DRow *g = &b->rows[j];
-            while (j2 < b->n && b->rows[j2].time == g->time && b->rows[j2].cust == g->cust) j2++;
-        }
-        size_t nb = j2 - j;
-        if (nb > captaken) {
-            bool *nt = realloc(taken, nb * sizeof *nt);
-            if (!nt) { free(taken); return -1; }
+        if (!a->has) c = 1;
+        else if (!b->has) c = -1;
+        else if (a->next.time != b->next.time) c = a->next.time < b->next.time ? -1 : 1;
+        else c = cust_cmp(d, a->next.cust, b->next.cust);
+        a->ng = b->ng = 0;
+        if ((c <= 0 && take_group(a) != 0) || (c >= 0 && take_group(b) != 0)) { rc = -1; break; }
+        if (d->summarize)
+            for (int k = 0; k < 2 && rc == 0; k++)
+                for (size_t i = 0; i < d->s[k].ng && rc == 0; i++)
+                    if (count(d, k, &d->s[k].g[i]) != 0) rc = -1;
+        if (b->ng > captaken) {
+            bool *nt = realloc(taken, b->ng * sizeof *nt);
+            if (!nt) { rc = -1; break; }
             taken = nt;
-            captaken = nb;
+            captaken = b->ng;
         }
-        if (nb) memset(taken, 0, nb * sizeof *taken);
-        for (size_t x = i; x < i2; x++) {
+        if (b->ng) memset(taken, 0, b->ng * sizeof *taken);
+        for (size_t x = 0; x < a->ng && rc == 0; x++) {
             bool found = false;
-            for (size_t y = 0; y < nb && !found; y++)
-                if (!taken[y] && same_row(&a->rows[x], &b->rows[j + y])) taken[y] = found = true;
-            if (!found && add_d(d, -1, &a->rows[x]) != 0) { free(taken); return -1; }
+            for (size_t y = 0; y < b->ng && !found; y++)
+                if (!taken[y] && same_row(&a->g[x], &b->g[y])) taken[y] = found = true;
+            if (!found) rc = differ(d, -1, &a->g[x]);
         }
-        for (size_t y = 0; y < nb; y++)
-            if (!taken[y] && add_d(d, 1, &b->rows[j + y]) != 0) { free(taken); return -1; }
-        i = i2;
-        j = j2;
+        for (size_t y = 0; y < b->ng && rc == 0; y++)
+            if (!taken[y]) rc = differ(d, 1, &b->g[y]);
     }
     free(taken);
-    return 0;
+    return rc;
 }
-
-/* ---- the summary ---------------------------------------------------------------- */
-
-enum { C_ASK = 0, C_REMIND, C_TASK };
-
-typedef struct Summary {
-    uint64_t tot[2][3];
-    uint64_t (*by_rule)[2][3], (*by_survey)[2][3], (*by_chan)[2][3];   /* [name id] */
-    uint64_t ncust;                       /* customers seen */
-    uint32_t *asks[2];                    /* [customer] asks */
-    uint64_t gain_cust, gain_asks, lose_cust, lose_asks;
-    uint64_t pressure[2][4];              /* customers at 0, 1, 2, 3+ */
-    uint32_t pmax[2];
-    uint64_t moved;
-    int64_t moved_median;
-    uint64_t removed, added;
-    bool *in_rules[2];                    /* [name id]: rule name in image k */
-} Summary;
 
 typedef struct PressureAcc { Summary *sm; int k; uint64_t with; } PressureAcc;
 static void pressure_one(void *arg, uint32_t cust, uint32_t best)
@@ -211,107 +415,52 @@ static void pressure_one(void *arg, uint32_t cust, uint32_t best)
     a->with++;
 }
 
-static int pressure(const Diff *d, Summary *sm, int k)
+/* summary_begin -- the summary's tables, before the rows. */
+static int summary_begin(Diff *d)
 {
-    const Sched *s = &d->s[k];
-    size_t n = 0;
-    for (size_t i = 0; i < s->n; i++) n += s->rows[i].action == KR_ACT_ASK;
-    KrAskRef *v = malloc((n + 1) * sizeof *v);
-    if (!v) return -1;
-    n = 0;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->rows[i].action == KR_ACT_ASK) v[n++] = (KrAskRef){ s->rows[i].cust, s->rows[i].time };
-    PressureAcc acc = { sm, k, 0 };
-    kr_busiest_windows(v, n, D30, pressure_one, &acc);
-    sm->pressure[k][0] = sm->ncust > acc.with ? sm->ncust - acc.with : 0;
-    free(v);
-    return 0;
-}
-
-/* Moved sends: a removed and an added row alike in all but time, with the
- * same trigger.  Pairs in order of time within each key. */
-typedef struct MKey { const DRow *r; int sign; } MKey;
-static int mkey_cmp(const void *pa, const void *pb)
-{
-    const DRow *a = ((const MKey *)pa)->r, *b = ((const MKey *)pb)->r;
-#define K(f) if (a->f != b->f) return a->f < b->f ? -1 : 1
-    K(cust); K(rule); K(trigger); K(attempt); K(action); K(survey); K(chan); K(variant);
-#undef K
-    int sa = ((const MKey *)pa)->sign, sb = ((const MKey *)pb)->sign;
-    if (sa != sb) return sa < sb ? -1 : 1;
-    return a->time < b->time ? -1 : a->time > b->time;
-}
-
-static int moved(const Diff *d, Summary *sm)
-{
-    MKey *v = malloc((d->nd + 1) * sizeof *v);
-    int64_t *shift = malloc((d->nd + 1) * sizeof *shift);
-    if (!v || !shift) { free(v); free(shift); return -1; }
-    for (size_t i = 0; i < d->nd; i++) v[i] = (MKey){ d->d[i].r, d->d[i].sign };
-    if (d->nd) qsort(v, d->nd, sizeof *v, mkey_cmp);
-    size_t ns = 0;
-    for (size_t i = 0; i < d->nd;) {
-        size_t e = i;
-        const DRow *g = v[i].r;
-        while (e < d->nd && v[e].r->cust == g->cust && v[e].r->rule == g->rule && v[e].r->trigger == g->trigger &&
-               v[e].r->attempt == g->attempt && v[e].r->action == g->action && v[e].r->survey == g->survey &&
-               v[e].r->chan == g->chan && v[e].r->variant == g->variant) e++;
-        size_t m = i;
-        while (m < e && v[m].sign < 0) m++;
-        size_t nminus = m - i, nplus = e - m;
-        for (size_t x = 0; x < nminus && x < nplus; x++) shift[ns++] = v[m + x].r->time - v[i + x].r->time;
-        i = e;
-    }
-    sm->moved = ns;
-    sm->moved_median = kt_median(shift, ns);
-    free(v);
-    free(shift);
-    return 0;
-}
-
-static int summarize(Diff *d, Summary *sm)
-{
+    Summary *sm = &d->sm;
     uint32_t nn = kr_pool_count(d->names) + 1u;
     sm->by_rule = calloc(nn, sizeof *sm->by_rule);
     sm->by_survey = calloc(nn, sizeof *sm->by_survey);
     sm->by_chan = calloc(nn, sizeof *sm->by_chan);
     sm->ncust = kr_pool_count(d->customers);
+    sm->nasks = (size_t)sm->ncust;
     for (int k = 0; k < 2; k++) {
         sm->asks[k] = calloc(sm->ncust + 1, sizeof(uint32_t));
         sm->in_rules[k] = calloc(nn, sizeof(bool));
+        sm->press[k] = (KrPressure){ .w = D30 };
         if (!sm->asks[k] || !sm->in_rules[k]) return -1;
-    }
-    if (!sm->by_rule || !sm->by_survey || !sm->by_chan) return -1;
-    for (int k = 0; k < 2; k++) {
         const Sched *s = &d->s[k];
         for (uint32_t r = 0; r < s->img->nrules; r++) sm->in_rules[k][s->rule_name[r]] = true;
-        for (size_t i = 0; i < s->n; i++) {
-            const DRow *r = &s->rows[i];
-            int a = r->action == KR_ACT_ASK ? C_ASK : r->action == KR_ACT_REMIND ? C_REMIND : C_TASK;
-            sm->tot[k][a]++;
-            sm->by_rule[r->rule][k][a]++;
-            sm->by_survey[r->survey][k][a]++;
-            sm->by_chan[r->chan][k][a]++;
-            if (a == C_ASK && r->cust < sm->ncust) sm->asks[k][r->cust]++;
-        }
-        if (pressure(d, sm, k) != 0) return -1;
+    }
+    return sm->by_rule && sm->by_survey && sm->by_chan ? 0 : -1;
+}
+
+/* summary_end -- what is known once every row went by. */
+static void summary_end(Diff *d)
+{
+    Summary *sm = &d->sm;
+    for (int k = 0; k < 2; k++) {
+        PressureAcc acc = { sm, k, 0 };
+        kr_pressure_each(&sm->press[k], pressure_one, &acc);
+        sm->pressure[k][0] = sm->ncust > acc.with ? sm->ncust - acc.with : 0;
     }
     for (uint64_t c = 0; c < sm->ncust; c++) {
         uint32_t x = sm->asks[0][c], y = sm->asks[1][c];
         if (y > x) { sm->gain_cust++; sm->gain_asks += y - x; }
         if (y < x) { sm->lose_cust++; sm->lose_asks += x - y; }
     }
-    for (size_t i = 0; i < d->nd; i++) {
-        if (d->d[i].sign < 0) sm->removed++;
-        else sm->added++;
-    }
-    return moved(d, sm);
+    sm->moved_median = shift_median(sm);
 }
 
 static void summary_free(Summary *sm)
 {
     free(sm->by_rule); free(sm->by_survey); free(sm->by_chan);
-    for (int k = 0; k < 2; k++) { free(sm->asks[k]); free(sm->in_rules[k]); }
+    for (int k = 0; k < 2; k++) { free(sm->asks[k]); free(sm->in_rules[k]); kr_pressure_free(&sm->press[k]); }
+    for (size_t i = 0; i < sm->npend; i++) free(sm->pend[i].more);
+    free(sm->pend);
+    free(sm->slot);
+    free(sm->shift);
 }
 
 /* ---- rendering ------------------------------------------------------------------ */
@@ -330,48 +479,73 @@ static const char *cstr(const Diff *d, uint32_t id, size_t *n)
     return s;
 }
 
-/* Out -- text on its way to f through a buffer of its own (put: a KuPut):
- * a row of diff --format csv is made there, not by a stdio call per field. */
-typedef struct Out { FILE *f; size_t n; char b[1024]; } Out;
+/* Out -- text on its way to a stream or the output writer through a
+ * buffer of its own (put: a KuPut): a row of diff --format csv is made
+ * there, not by a stdio call per field. */
+typedef struct Out { FILE *f; KoWriter *w; int err; size_t n; char b[4096]; } Out;
+
+static void out_write(Out *o, const char *p, size_t n)
+{
+    if (!n || o->err) return;
+    if (o->w) o->err = ko_bytes(o->w, p, n);
+    else if (fwrite(p, 1, n, o->f) != n) o->err = -1;
+}
 
 static void out_put(void *ctx, const char *p, size_t n)
 {
     Out *o = ctx;
     if (o->n + n > sizeof o->b) {
-        fwrite(o->b, 1, o->n, o->f);
+        out_write(o, o->b, o->n);
         o->n = 0;
-        if (n > sizeof o->b) { fwrite(p, 1, n, o->f); return; }
+        if (n > sizeof o->b) { out_write(o, p, n); return; }
     }
     memcpy(o->b + o->n, p, n);
     o->n += n;
 }
 
-static void csv_out(const Diff *d, FILE *f)
+/* out_flush -- the buffer's bytes written.  0, or -1 on a write error. */
+static int out_flush(Out *o)
+{
+    out_write(o, o->b, o->n);
+    o->n = 0;
+    return o->err ? -1 : 0;
+}
+
+static const char csv_header[] = "change,time,customer,rule,action,survey,channel,attempt,variant\n";
+
+static void csv_row(const Diff *d, int sign, const DRow *r, KuPut put, void *ctx)
 {
     static const char *const actions[] = { "ask", "remind", "task" };
-    Out o = { .f = f };
-    fputs("change,time,customer,rule,action,survey,channel,attempt,variant\n", f);
-    for (size_t i = 0; i < d->nd; i++) {
-        const DRow *r = d->d[i].r;
-        char tb[48];
-        size_t n;
-        const char *s;
-        out_put(&o, d->d[i].sign < 0 ? "-," : "+,", 2);
-        out_put(&o, tb, kt_time(r->time, tb, sizeof tb));
-        out_put(&o, ",", 1);
-        s = cstr(d, r->cust, &n); ku_csv_field(s, n, out_put, &o); out_put(&o, ",", 1);
-        s = nstr(d, r->rule, &n); ku_csv_field(s, n, out_put, &o); out_put(&o, ",", 1);
-        s = actions[r->action < 3 ? r->action : 0]; out_put(&o, s, strlen(s)); out_put(&o, ",", 1);
-        s = nstr(d, r->survey, &n); ku_csv_field(s, n, out_put, &o); out_put(&o, ",", 1);
-        s = nstr(d, r->chan, &n); ku_csv_field(s, n, out_put, &o);
-        char num[20];
-        out_put(&o, ",", 1);
-        out_put(&o, num, ku_fmt_uint(r->attempt, num));
-        out_put(&o, ",", 1);
-        s = nstr(d, r->variant, &n); ku_csv_field(s, n, out_put, &o);
-        out_put(&o, "\n", 1);
-    }
-    fwrite(o.b, 1, o.n, f);
+    char tb[48];
+    size_t n;
+    const char *s;
+    put(ctx, sign < 0 ? "-," : "+,", 2);
+    put(ctx, tb, kt_time(r->time, tb, sizeof tb));
+    put(ctx, ",", 1);
+    s = cstr(d, r->cust, &n); ku_csv_field(s, n, put, ctx); put(ctx, ",", 1);
+    s = nstr(d, r->rule, &n); ku_csv_field(s, n, put, ctx); put(ctx, ",", 1);
+    s = actions[r->action < 3 ? r->action : 0]; put(ctx, s, strlen(s)); put(ctx, ",", 1);
+    s = nstr(d, r->survey, &n); ku_csv_field(s, n, put, ctx); put(ctx, ",", 1);
+    s = nstr(d, r->chan, &n); ku_csv_field(s, n, put, ctx);
+    char num[20];
+    put(ctx, ",", 1);
+    put(ctx, num, ku_fmt_uint(r->attempt, num));
+    put(ctx, ",", 1);
+    s = nstr(d, r->variant, &n); ku_csv_field(s, n, put, ctx);
+    put(ctx, "\n", 1);
+}
+
+static int csv_emit(Diff *d, int sign, const DRow *r)
+{
+    csv_row(d, sign, r, out_put, d->csv);
+    return d->csv->err ? -1 : 0;
+}
+
+/* csv_rows -- the header and n difference rows to o. */
+static void csv_rows(const Diff *d, const DSigned *v, size_t n, Out *o)
+{
+    out_put(o, csv_header, sizeof csv_header - 1);
+    for (size_t i = 0; i < n; i++) csv_row(d, v[i].sign, &v[i].r, out_put, o);
 }
 
 static void signed_num(FILE *f, uint64_t before, uint64_t after)
@@ -605,25 +779,34 @@ static void md_out(const Diff *d, const Summary *sm, const char *on, const char 
     md_group(d, f, &g[1]);
     md_group(d, f, &g[2]);
     if (d->nd) {
-        Diff shown = *d;
-        if (shown.nd > MD_ROWS) shown.nd = MD_ROWS;
+        size_t shown = d->nd > MD_ROWS ? MD_ROWS : (size_t)d->nd;
         /* the fence is longer than any run of backticks in the rows (a
          * customer id may hold a line of ```, which would end it) */
         char *rows = NULL;
         size_t nrows = 0;
         FILE *m = open_memstream(&rows, &nrows);
-        if (m) { csv_out(&shown, m); fclose(m); }
+        if (m) {
+            Out o = { .f = m };
+            csv_rows(d, d->shown, shown, &o);
+            out_flush(&o);
+            fclose(m);
+        }
         size_t longest = rows ? backtick_run(rows, nrows) : 0;
         size_t fence = longest >= 3 ? longest + 1 : 3;
         fputc('\n', f);
         for (size_t i = 0; i < fence; i++) fputc('`', f);
         fputs("diff\n", f);
         if (rows) fwrite(rows, 1, nrows, f);
-        else csv_out(&shown, f);
+        else {
+            Out o = { .f = f };
+            csv_rows(d, d->shown, shown, &o);
+            out_flush(&o);
+        }
         for (size_t i = 0; i < fence; i++) fputc('`', f);
         fputc('\n', f);
         free(rows);
-        if (d->nd > MD_ROWS) fprintf(f, "\n(%zu more rows: run `kairos diff --format csv`)\n", d->nd - MD_ROWS);
+        if (d->nd > MD_ROWS)
+            fprintf(f, "\n(%llu more rows: run `kairos diff --format csv`)\n", (unsigned long long)(d->nd - MD_ROWS));
     }
     fputs("\n</details>\n", f);
 }
@@ -716,18 +899,32 @@ char *kr_diff_summary_shape(void)
 
 /* ---- the command ---------------------------------------------------------------- */
 
+/* diff_pull -- after the replay: both lanes' rows walked (multi.c's pull). */
+static int diff_pull(void *ctx, KpRun *run)
+{
+    Diff *d = ctx;
+    for (int k = 0; k < 2; k++)
+        if (!(d->s[k].m = kp_merge_open(run, (uint32_t)k))) return -1;
+    if (d->summarize && summary_begin(d) != 0) return -1;
+    if (d->csv) out_put(d->csv, csv_header, sizeof csv_header - 1);
+    int rc = walk(d);
+    if (rc == 0 && d->csv && out_flush(d->csv) != 0) rc = -2;
+    return rc;
+}
+
 int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, const KrOptions *opt,
-            char **out, size_t *outlen, bool *changed, FILE *err)
+            bool *changed, FILE *err)
 {
     int status = 1;
     Diff d;
     memset(&d, 0, sizeof d);
-    Summary sm;
-    memset(&sm, 0, sizeof sm);
     KImage *u = NULL;
-    FILE *f = NULL;
-    *out = NULL;
-    *outlen = 0;
+    KoWriter *w = NULL;
+    Out csv = { 0 };
+    char *buf = NULL;
+    size_t len = 0;
+    *changed = false;
+    if (dopt->gate_status) *dopt->gate_status = 0;
     d.names = kr_pool_new();
     d.customers = kr_pool_new();
     d.values = kr_pool_new();
@@ -755,49 +952,61 @@ int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, co
                     list_add(d.chans, &d.nchans, d.s[k].chan_name[rule->variants[v].channel]);
         }
     }
+    d.summarize = dopt->format != KR_DIFF_CSV || dopt->gate;
+    if (!dopt->discard) {
+        if (!(w = ko_open_bytes(opt->out, opt->out_fresh, opt->out_name, err))) goto done;
+        if (dopt->format == KR_DIFF_CSV) {
+            csv.w = w;
+            d.csv = &csv;
+        }
+    }
     u = kr_reader_image(imgs, 2, NULL);
     if (!u) goto oom;
-    KrMulti m = { .imgs = { old, new_ }, .nimgs = 2, .emit = { emit_row, emit_row },
-                  .emit_ctx = { &d.s[0], &d.s[1] }, .apart = true };
-    if (kr_multi_run(&m, u, opt, d.customers, d.values, err) != 0) goto done;
-    if (d.s[0].failed || d.s[1].failed) goto oom;
-    if (compute_diff(&d) != 0) goto oom;
-    *changed = d.nd > 0;
-    char *buf = NULL;
-    size_t len = 0;
-    f = open_memstream(&buf, &len);
-    if (!f) goto oom;
-    if (dopt->format == KR_DIFF_CSV) csv_out(&d, f);
-    else {
-        if (summarize(&d, &sm) != 0) { fclose(f); free(buf); f = NULL; goto oom; }
-        if (dopt->format == KR_DIFF_MARKDOWN) md_out(&d, &sm, dopt->old_name, dopt->new_name, f);
-        else if (dopt->format == KR_DIFF_JSON) json_out(&d, &sm, dopt->old_name, dopt->new_name, f);
-        else text_out(&d, &sm, dopt->old_name, dopt->new_name, f);
+    KrMulti m = { .imgs = { old, new_ }, .nimgs = 2, .pull = diff_pull, .pull_ctx = &d };
+    if (kr_multi_run(&m, u, opt, d.customers, d.values, err) != 0) {
+        if (w && ko_failed(w)) { ko_close(w, true); w = NULL; }   /* prints the write error */
+        goto done;
     }
-    if (fclose(f) != 0) { f = NULL; free(buf); goto oom; }
-    f = NULL;
-    if (dopt->json) {
+    *changed = d.nd > 0;
+    if (d.summarize) summary_end(&d);
+    if (w && dopt->format != KR_DIFF_CSV) {
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) goto oom;
+        if (dopt->format == KR_DIFF_MARKDOWN) md_out(&d, &d.sm, dopt->old_name, dopt->new_name, f);
+        else if (dopt->format == KR_DIFF_JSON) json_out(&d, &d.sm, dopt->old_name, dopt->new_name, f);
+        else text_out(&d, &d.sm, dopt->old_name, dopt->new_name, f);
+        if (fclose(f) != 0) { buf = NULL; goto oom; }
+        ko_bytes(w, buf, len);
+    }
+    bool commit = true;
+    if (dopt->gate) {
         char *jb = NULL;
         size_t jl = 0;
-        if (dopt->format == KR_DIFF_CSV && summarize(&d, &sm) != 0) { free(buf); goto oom; }
         FILE *j = open_memstream(&jb, &jl);
-        if (!j) { free(buf); goto oom; }
-        json_out(&d, &sm, dopt->old_name, dopt->new_name, j);
-        if (fclose(j) != 0) { free(jb); free(buf); goto oom; }
-        *dopt->json = jb;
-        *dopt->json_len = jl;
+        if (!j) goto oom;
+        json_out(&d, &d.sm, dopt->old_name, dopt->new_name, j);
+        if (fclose(j) != 0) goto oom;
+        int g = dopt->gate(dopt->gate_ctx, jb);
+        free(jb);
+        if (dopt->gate_status) *dopt->gate_status = g;
+        /* a condition that holds (3) still writes the output; an error does not */
+        commit = g == 0 || g == 3;
     }
-    *out = buf;
-    *outlen = len;
     status = 0;
+    if (w) {
+        if (ko_close(w, commit) != 0 && commit) status = 1;
+        w = NULL;
+    }
     goto done;
 oom:
     fprintf(err, "kairos: out of memory\n");
 done:
-    summary_free(&sm);
+    if (w) ko_close(w, false);
+    free(buf);
+    summary_free(&d.sm);
     kr_reader_image_free(u);
     for (int k = 0; k < 2; k++) sched_free(&d.s[k]);
-    free(d.rules); free(d.surveys); free(d.chans); free(d.d);
+    free(d.rules); free(d.surveys); free(d.chans);
     kr_pool_free(d.names);
     kr_pool_free(d.customers);
     kr_pool_free(d.values);

@@ -448,10 +448,6 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
  * order: files in command-line order, rows in file order; one thread); a
  * nonzero return stops the read as out of memory. */
 void kp_on_row(KpRun *r, int (*fn)(void *ctx, const KrEvent *ev), void *ctx);
-/* Before kp_replay_lanes: the lanes' emitters touch nothing but their own
- * ctx, so with more than one job the lanes' rows are merged at once, a
- * thread each (each lane's rows still in the schedule's order). */
-void kp_lanes_apart(KpRun *r);
 /* Pass 1: reads every input (ki_drain), with opt->progress a progress line
  * on err if a terminal.  0, or -1 after a message. */
 int  kp_read(KpRun *r, KrInput *in, FILE *err);
@@ -491,8 +487,18 @@ void kp_load_limit_force(size_t bytes);
  * order, attempt).  0; -1 out of memory or an engine limit (kp_error);
  * -2 emit failed. */
 int  kp_replay(KpRun *r, int64_t horizon, KrEmit emit, void *emit_ctx);
-/* The same with lanes: lane k's rows go to emit[k], lane 0's first. */
+/* The same with lanes: lane k's rows go to emit[k], lane 0's first.  emit
+ * NULL: the rows wait for kp_merge_open. */
 int  kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *emit_ctx);
+/* After kp_replay_lanes(r, horizon, NULL, NULL): lane's rows in the
+ * schedule's order, pulled one at a time (diff walks two lanes' at once).
+ * kp_merge_next: 1 and the row in *row; 0 at the end; -1 the temporary
+ * file could not be read.  A lane is merged once.  NULL: out of memory or
+ * an unreadable temporary file. */
+typedef struct KpMerge KpMerge;
+KpMerge *kp_merge_open(KpRun *r, uint32_t lane);
+int  kp_merge_next(KpMerge *m, KrRow *row);
+void kp_merge_close(KpMerge *m);
 /* After kp_replay: the statistics summed over the buckets, and
  * kr_engine_attr_unseen's answer for the whole input. */
 const KrStats *kp_stats(const KpRun *r);
@@ -534,15 +540,17 @@ typedef struct KrMulti {
      * that are no time zone (report) */
     void (*on_finish)(void *ctx, uint32_t k, const KrStats *st, int64_t horizon, uint64_t skipped,
                       const KrBadZones *badz);
-    /* the emitters touch nothing but their own emit_ctx: the images' rows
-     * may be merged at once (kp_lanes_apart), image 0's no longer first */
-    bool apart;
+    /* if not NULL, instead of the emitters: called once the buckets are
+     * replayed, to pull the rows itself (kp_merge_open); 0, -1 (out of
+     * memory: said here), or -2 (a failure the caller tells) */
+    int (*pull)(void *ctx, KpRun *run);
+    void *pull_ctx;
 } KrMulti;
 /* Reads opt's inputs once through reader image u and replays them through
  * one engine per image, partitioned (kp_new_lanes: opt->jobs threads,
  * opt->memory): each image's rows reach its emitter in the schedule's
- * order, image 0's first unless m->apart (horizon as kr_simulate).  0, or 1 after a
- * message. */
+ * order, image 0's first (horizon as kr_simulate), or to m->pull.  0, or 1
+ * after a message. */
 int kr_multi_run(const KrMulti *m, const KImage *u, const KrOptions *opt, KrPool *customers,
                  KrPool *values, FILE *err);
 
@@ -566,12 +574,21 @@ int  kr_readout_event(void *ctx, const KrEvent *ev);
 int  kr_readout_end(KrReadoutRun *r, KrReadoutArm **arms, size_t *narms, uint64_t *responses, uint64_t *attributed);
 void kr_readout_free(KrReadoutRun *r);
 
-/* Contact pressure (stats.c): v holds one (customer, time) per ask; sorts v
- * by customer then time and calls fn once per customer with asks, with the
- * most asks that customer got in any window (t - w, t]. */
+/* Contact pressure (stats.c), for diff and report: the most asks each
+ * customer got in any window (t - w, t], the asks given in time order (a
+ * schedule's rows): memory for the asks inside one window and two counts
+ * per customer, not for every ask.  Start from {.w = w}; kr_pressure_add:
+ * 0, or -1 out of memory; kr_pressure_each calls fn once per customer with
+ * asks, in id order. */
 typedef struct KrAskRef { uint32_t cust; int64_t time; } KrAskRef;
-void kr_busiest_windows(KrAskRef *v, size_t n, int64_t w, void (*fn)(void *arg, uint32_t cust, uint32_t most),
-                        void *arg);
+typedef struct KrPressure {
+    int64_t w;
+    uint32_t *cur, *best; size_t ncust;     /* [customer] asks in the window; most */
+    KrAskRef *q; size_t head, len, cap;     /* the window's asks, a ring (cap a power of two) */
+} KrPressure;
+int  kr_pressure_add(KrPressure *p, uint32_t cust, int64_t t);
+void kr_pressure_each(const KrPressure *p, void (*fn)(void *arg, uint32_t cust, uint32_t most), void *arg);
+void kr_pressure_free(KrPressure *p);
 
 /* ---- text writers for diff and readout (textout.c) ------------------------ */
 
@@ -766,6 +783,11 @@ typedef struct KoWriter KoWriter;
  * run writes nothing.  name names f in messages.  NULL after a message. */
 KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const KImage *img,
                   const KrPool *customers, FILE *err);
+/* A writer of bytes as they are given (kr_diff's CSV rows), to f as ko_open's:
+ * held back unless fresh, written out by ko_close(w, true) only. */
+KoWriter *ko_open_bytes(FILE *f, bool fresh, const char *name, FILE *err);
+/* n bytes at p.  0, or -1 on a write error (message printed by ko_close). */
+int ko_bytes(KoWriter *w, const char *p, size_t n);
 /* Writes one row.  0, or -1 on a write error (message printed by ko_close). */
 int ko_row(KoWriter *w, const KrRow *row);
 /* ok: writes what was held back and flushes; else drops it.  Returns 0, or

@@ -137,15 +137,18 @@ int kr_multi_run(const KrMulti *m, const KImage *u, const KrOptions *opt, KrPool
     run = kp_new_lanes(u, m->imgs, nl, opt, customers, values);
     if (!run) { fprintf(err, "kairos: out of memory\n"); goto done; }
     if (m->on_event) kp_on_row(run, m->on_event, m->event_ctx);
-    if (m->apart) kp_lanes_apart(run);
     if (kp_read(run, in, err) != 0) goto done;          /* the reader printed the message */
     /* the horizon as kr_simulate's: other shards' rows included */
     int64_t horizon = opt->has_until ? opt->until : kp_last_time(run);
     if (!opt->has_until && ki_other_shards_latest(in) > horizon) horizon = ki_other_shards_latest(in);
-    int rc = kp_replay_lanes(run, horizon, m->emit, m->emit_ctx);
+    int rc = m->pull ? kp_replay_lanes(run, horizon, NULL, NULL) : kp_replay_lanes(run, horizon, m->emit, m->emit_ctx);
     if (rc != 0) {
         /* a limit (SPEC 9.3), else memory (an emitter fails only then) */
         fprintf(err, "kairos: %s\n", rc == -1 && kp_error(run) ? kp_error(run) : "out of memory");
+        goto done;
+    }
+    if (m->pull && (rc = m->pull(m->pull_ctx, run)) != 0) {
+        if (rc != -2) fprintf(err, "kairos: out of memory\n");
         goto done;
     }
     if (ki_rows_skipped(in))

@@ -208,29 +208,14 @@ static void sink(KoWriter *w, const char *p, size_t n)
 
 static const char header[] = "time,customer,rule,action,survey,channel,attempt,variant\n";
 
-KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const KImage *img,
-                  const KrPool *customers, FILE *err)
+/* ko_writer -- a writer to f (standard output when NULL), not yet told
+ * what it writes. */
+static KoWriter *ko_writer(FILE *f, bool fresh, const char *name, FILE *err)
 {
     KoWriter *w = calloc(1, sizeof *w);
     if (!w) { fprintf(err, "kairos: out of memory\n"); return NULL; }
     w->spill = -1;
-    w->fmt = fmt;
-    w->img = img;
-    w->customers = customers;
     w->err = err;
-    if (!f && name && ks_is_db(name)) {            /* a database table (source.h, SPEC 5.13) */
-        if (fmt != KR_OUT_CSV) {
-            char *shown = ks_display_name(name);
-            fprintf(err, "%s: error: a schedule goes into a table as rows: only --format csv applies\n",
-                    shown ? shown : name);
-            free(shown);
-            free(w);
-            return NULL;
-        }
-        if (!(w->db = ks_sink_open(name, err))) { free(w); return NULL; }
-        sink(w, header, sizeof header - 1);
-        return w;
-    }
     w->f = f ? f : stdout;
     w->fresh = f && fresh;
     w->path = name && f && f != stdout ? name : NULL;
@@ -242,8 +227,42 @@ KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const 
             return NULL;
         }
     }
+    return w;
+}
+
+KoWriter *ko_open(FILE *f, bool fresh, const char *name, KrOutFormat fmt, const KImage *img,
+                  const KrPool *customers, FILE *err)
+{
+    bool db = !f && name && ks_is_db(name);
+    KoWriter *w = ko_writer(db ? NULL : f, fresh, name, err);
+    if (!w) return NULL;
+    w->fmt = fmt;
+    w->img = img;
+    w->customers = customers;
+    if (db) {                                      /* a database table (source.h, SPEC 5.13) */
+        if (fmt != KR_OUT_CSV) {
+            char *shown = ks_display_name(name);
+            fprintf(err, "%s: error: a schedule goes into a table as rows: only --format csv applies\n",
+                    shown ? shown : name);
+            free(shown);
+            free(w);
+            return NULL;
+        }
+        if (!(w->db = ks_sink_open(name, err))) { free(w); return NULL; }
+    }
     if (fmt == KR_OUT_CSV) sink(w, header, sizeof header - 1);
     return w;
+}
+
+KoWriter *ko_open_bytes(FILE *f, bool fresh, const char *name, FILE *err)
+{
+    return ko_writer(f, fresh, name, err);
+}
+
+int ko_bytes(KoWriter *w, const char *p, size_t n)
+{
+    sink(w, p, n);
+    return w->error ? -1 : 0;
 }
 
 /* fmt_row_time -- the row's time as field "time" (the date part made

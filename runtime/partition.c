@@ -258,7 +258,6 @@ struct KpRun {
     const KImage *img;               /* the reader image: the records' indexes */
     Lane lane[KP_LANES]; uint32_t nlanes;
     int (*on_row)(void *ctx, const KrEvent *ev); void *on_row_ctx;
-    bool apart;                      /* kp_lanes_apart */
     const KrOptions *opt;
     KrPool *customers, *values;
     Bucket *b; uint32_t nb;
@@ -366,7 +365,6 @@ void kp_on_row(KpRun *r, int (*fn)(void *ctx, const KrEvent *ev), void *ctx)
     r->on_row_ctx = ctx;
 }
 
-void kp_lanes_apart(KpRun *r) { r->apart = true; }
 
 KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, const KrOptions *opt,
                     KrPool *customers, KrPool *values)
@@ -2214,8 +2212,8 @@ static void heap_top(const KpRun *r, uint32_t lane, uint32_t *h, uint32_t n)
  * waits for the heap, nor the heap for formatting.  The rows are emitted in
  * the same order by one thread: the same bytes.  Each lane's merge has one
  * (readout, report: their emitters run on it, one at a time, while the
- * merge only reads the rows and the shared customer pool), unless the
- * lanes' merges run at once (diff: merge_lanes), which then emit themselves. */
+ * merge only reads the rows and the shared customer pool); diff pulls its
+ * rows itself (kp_merge_next). */
 #define WRITE_BATCH 1024u
 #define WRITE_AHEAD 16u                  /* the customer ids of the rows this far ahead start
                                             loading (entry), half as far (bytes): with many
@@ -2269,11 +2267,11 @@ static int hand(Writer *w, uint32_t b, uint32_t n)
 }
 
 /* writer_start -- a Writer for emit when it pays (rows enough, more than
- * one job, and no other lane merged at once: solo); false: the merge
+ * one job); false: the merge
  * emits itself. */
-static bool writer_start(KpRun *r, uint32_t lane, KrEmit emit, void *ctx, bool solo, Writer *w, pthread_t *th)
+static bool writer_start(KpRun *r, uint32_t lane, KrEmit emit, void *ctx, Writer *w, pthread_t *th)
 {
-    if (!emit || ki_jobs(r->opt) < 2u || !solo) return false;
+    if (!emit || ki_jobs(r->opt) < 2u) return false;
     uint64_t rows = 0;
     for (uint32_t i = 0; i < r->nb; i++) rows += r->b[i].out[lane].nrows + r->b[i].out[lane].rows_spilled;
     if (rows < 4u * WRITE_BATCH) return false;
@@ -2307,88 +2305,189 @@ static int writer_end(Writer *w, pthread_t th, uint32_t b, uint32_t n)
     return w->rc;
 }
 
-/* merge_rows -- lane's rows of every bucket to emit in the schedule's
- * order; solo: no other lane's merge runs at the same time (a writer
- * thread may then help: writer_start). */
-static int merge_rows(KpRun *r, uint32_t lane, KrEmit emit, void *ctx, bool solo)
+/* Merge -- a lane's rows of every bucket in the schedule's order, one at
+ * a time (merge_next): a heap of the buckets by their next row. */
+typedef struct Merge {
+    KpRun *r;
+    uint32_t lane;
+    uint32_t *h, n;                      /* buckets with rows left, a heap */
+    bool pre;                            /* this thread writes the rows: head_key loads ahead */
+} Merge;
+
+static int merge_open(Merge *m, KpRun *r, uint32_t lane, bool pre)
 {
-    uint32_t *h = malloc(r->nb * sizeof *h), n = 0;
-    if (!h) return -1;
-    Writer wr;
-    pthread_t wth;
-    bool ahead = writer_start(r, lane, emit, ctx, solo, &wr, &wth);
-    uint32_t cur = 0, fill = 0;          /* ahead: the batch being filled */
-    int rc = 0;
+    *m = (Merge){ .r = r, .lane = lane, .pre = pre };
+    if (!(m->h = malloc((r->nb ? r->nb : 1u) * sizeof *m->h))) return -1;
     for (uint32_t i = 0; i < r->nb; i++) {
         Rows *k = &r->b[i].out[lane];
-        if (k->rows_spilled && next_rows(r, k) != 0) { rc = -1; goto out; }
+        if (k->rows_spilled && next_rows(r, k) != 0) return -1;
         if (k->nrows) {
-            head_key(r, k, !ahead);
-            h[n++] = i;
+            head_key(r, k, pre);
+            m->h[m->n++] = i;
         }
     }
-    for (uint32_t i = n / 2u; i-- > 0;) heap_down(r, lane, h, n, i);
-    while (n) {
-        Rows *k = &r->b[h[0]].out[lane];
-        if (ahead) {
-            wr.batch[cur][fill++] = k->rows[k->rpos];
-            if (fill == WRITE_BATCH) {
-                if (hand(&wr, cur, fill) != 0) { rc = -2; fill = 0; goto out; }
-                cur ^= 1u;
-                fill = 0;
-            }
-        } else if (emit && emit(ctx, &k->rows[k->rpos]) != 0) {
-            rc = -2;
-            goto out;
-        }
-        if (++k->rpos == k->nrows && k->rows_read < k->rows_spilled) {
-            if (next_rows(r, k) != 0) { rc = -1; goto out; }
-            head_key(r, k, !ahead);
-        } else if (k->rpos == k->nrows) {
-            free(k->rows);
-            k->rows = NULL;
-            h[0] = h[--n];
-        } else {
-            head_key(r, k, !ahead);
-        }
-        if (n > 1) heap_top(r, lane, h, n);
+    for (uint32_t i = m->n / 2u; i-- > 0;) heap_down(r, lane, m->h, m->n, i);
+    return 0;
+}
+
+/* merge_next -- the next row into *row: 1; 0 at the end; -1 when the
+ * temporary file could not be read. */
+static int merge_next(Merge *m, KrRow *row)
+{
+    if (!m->n) return 0;
+    KpRun *r = m->r;
+    Rows *k = &r->b[m->h[0]].out[m->lane];
+    *row = k->rows[k->rpos];
+    if (++k->rpos == k->nrows && k->rows_read < k->rows_spilled) {
+        if (next_rows(r, k) != 0) return -1;
+        head_key(r, k, m->pre);
+    } else if (k->rpos == k->nrows) {
+        free(k->rows);
+        k->rows = NULL;
+        m->h[0] = m->h[--m->n];
+    } else {
+        head_key(r, k, m->pre);
     }
-out:
+    if (m->n > 1) heap_top(r, m->lane, m->h, m->n);
+    return 1;
+}
+
+/* KpMerge -- Merge for a caller that pulls the rows (diff).  With more
+ * than one job and rows enough, the merge runs ahead on a thread of its
+ * own, a batch of WRITE_BATCH rows at a time into one of two buffers while
+ * the caller takes the other (diff's two lanes then merge at once, as their
+ * merges to emitters did before it pulled them).  A batch shorter than
+ * WRITE_BATCH is the last (rc: how the merge ended). */
+struct KpMerge {
+    Merge m;
+    bool ahead;
+    pthread_t th;
+    pthread_mutex_t mu; pthread_cond_t cv;
+    KrRow *batch[2]; uint32_t len[2];
+    bool ready[2];                       /* batch b filled, not yet taken back */
+    bool stop;                           /* the caller closed it: the thread ends */
+    int rc;                              /* the merge's end: 0, or -1 */
+    uint32_t cb, cpos; bool have;        /* the caller's batch and place in it */
+};
+
+static void *ahead_main(void *arg)
+{
+    KpMerge *a = arg;
+    for (uint32_t b = 0;; b ^= 1u) {
+        pthread_mutex_lock(&a->mu);
+        while (a->ready[b] && !a->stop) pthread_cond_wait(&a->cv, &a->mu);
+        bool stop = a->stop;
+        pthread_mutex_unlock(&a->mu);
+        if (stop) return NULL;
+        uint32_t n = 0;
+        int rc = 1;
+        while (n < WRITE_BATCH && (rc = merge_next(&a->m, &a->batch[b][n])) == 1) n++;
+        pthread_mutex_lock(&a->mu);
+        a->len[b] = n;
+        a->ready[b] = true;
+        if (rc < 0) a->rc = -1;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        if (n < WRITE_BATCH) return NULL;
+    }
+}
+
+KpMerge *kp_merge_open(KpRun *r, uint32_t lane)
+{
+    KpMerge *a = lane < r->nlanes ? calloc(1, sizeof *a) : NULL;
+    if (!a) return NULL;
+    if (merge_open(&a->m, r, lane, true) != 0) { free(a->m.h); free(a); return NULL; }
+    uint64_t rows = 0;
+    for (uint32_t i = 0; i < r->nb; i++) rows += r->b[i].out[lane].nrows + r->b[i].out[lane].rows_spilled;
+    if (ki_jobs(r->opt) < 2u || rows < 4u * WRITE_BATCH) return a;
+    if (!(a->batch[0] = malloc(2u * WRITE_BATCH * sizeof(KrRow)))) return a;
+    a->batch[1] = a->batch[0] + WRITE_BATCH;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    if (pthread_create(&a->th, NULL, ahead_main, a) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->cv);
+        free(a->batch[0]);
+        a->batch[0] = NULL;
+        return a;
+    }
+    a->ahead = true;
+    return a;
+}
+
+int kp_merge_next(KpMerge *a, KrRow *row)
+{
+    if (!a->ahead) return merge_next(&a->m, row);
+    for (;;) {
+        if (!a->have) {
+            pthread_mutex_lock(&a->mu);
+            while (!a->ready[a->cb]) pthread_cond_wait(&a->cv, &a->mu);
+            pthread_mutex_unlock(&a->mu);
+            a->have = true;
+            a->cpos = 0;
+        }
+        if (a->cpos < a->len[a->cb]) {
+            *row = a->batch[a->cb][a->cpos++];
+            return 1;
+        }
+        if (a->len[a->cb] < WRITE_BATCH) return a->rc;     /* the last batch */
+        pthread_mutex_lock(&a->mu);
+        a->ready[a->cb] = false;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        a->cb ^= 1u;
+        a->have = false;
+    }
+}
+
+void kp_merge_close(KpMerge *a)
+{
+    if (!a) return;
+    if (a->ahead) {
+        pthread_mutex_lock(&a->mu);
+        a->stop = true;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->th, NULL);
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->cv);
+    }
+    free(a->batch[0]);
+    free(a->m.h);
+    free(a);
+}
+
+/* merge_rows -- lane's rows of every bucket to emit in the schedule's
+ * order (a writer thread may help: writer_start). */
+static int merge_rows(KpRun *r, uint32_t lane, KrEmit emit, void *ctx)
+{
+    Writer wr;
+    pthread_t wth;
+    bool ahead = writer_start(r, lane, emit, ctx, &wr, &wth);
+    uint32_t cur = 0, fill = 0;          /* ahead: the batch being filled */
+    Merge m;
+    int rc = merge_open(&m, r, lane, !ahead) == 0 ? 1 : -1;
+    KrRow row;
+    while (rc == 1 && (rc = merge_next(&m, ahead ? &wr.batch[cur][fill] : &row)) == 1) {
+        if (!ahead) {
+            if (emit && emit(ctx, &row) != 0) rc = -2;
+        } else if (++fill == WRITE_BATCH) {
+            if (hand(&wr, cur, fill) != 0) rc = -2;
+            cur ^= 1u;
+            fill = 0;
+        }
+    }
     if (ahead && writer_end(&wr, wth, cur, rc == 0 ? fill : 0) != 0 && rc == 0) rc = -2;
-    free(h);
+    free(m.h);
     return rc;
 }
 
-/* merge_lanes -- each lane's rows to its emitter: lane after lane, or,
- * with lanes apart (kp_lanes_apart) and more than one job, every lane at
- * once on a thread of its own (lane 0 on this one; each merge then emits
- * itself: the writer threads would only add threads to the cores).  The
- * result of the lowest lane that failed. */
-typedef struct LaneMerge { KpRun *r; uint32_t lane; KrEmit emit; void *ctx; bool solo; int rc; } LaneMerge;
-
-static void *lane_main(void *arg)
-{
-    LaneMerge *m = arg;
-    m->rc = merge_rows(m->r, m->lane, m->emit, m->ctx, m->solo);
-    return NULL;
-}
-
+/* merge_lanes -- each lane's rows to its emitter, lane after lane.  The
+ * result of the first lane that failed. */
 static int merge_lanes(KpRun *r, const KrEmit *emit, void *const *emit_ctx)
 {
-    LaneMerge m[KP_LANES];
-    pthread_t th[KP_LANES];
-    bool started[KP_LANES] = { false };
-    bool at_once = r->apart && r->nlanes > 1 && ki_jobs(r->opt) >= 2u;
-    for (uint32_t l = 0; l < r->nlanes; l++) {
-        m[l] = (LaneMerge){ r, l, emit[l], emit_ctx[l], !at_once, 0 };
-        if (l > 0 && at_once) started[l] = pthread_create(&th[l], NULL, lane_main, &m[l]) == 0;
-    }
     int rc = 0;
-    for (uint32_t l = 0; l < r->nlanes; l++) {
-        if (started[l]) pthread_join(th[l], NULL);
-        else if (rc == 0 || at_once) lane_main(&m[l]);
-        if (rc == 0) rc = m[l].rc;
-    }
+    for (uint32_t l = 0; l < r->nlanes && rc == 0; l++) rc = merge_rows(r, l, emit[l], emit_ctx[l]);
     return rc;
 }
 
@@ -2492,7 +2591,7 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
         for (uint32_t l = 0; l < r->nlanes; l++) r->lane[l].stats.events += r->part[p].none_counted;
     if (rc == 0 && lowest != UINT32_MAX) rc = -1;
     else if (rc != 0) r->errmsg[0] = '\0';       /* out of memory: no limit message */
-    if (rc == 0) rc = merge_lanes(r, emit, emit_ctx);
+    if (rc == 0 && emit) rc = merge_lanes(r, emit, emit_ctx);
 out:
     for (uint32_t j = 0; j < jobs; j++) acc_free(&acc[j]);
     return rc;

@@ -3,8 +3,8 @@
  * customers, drawn as inline SVG (svg.c), every chart with its table.
  *
  * One read of the logs (multi.c) feeds one engine per policy; per policy
- * the rows are kept compactly (day, rule, action) with the asks for the
- * contact pressure (kr_busiest_windows, shared with diff), the heat map,
+ * the rows are kept compactly (day, rule, action), the contact pressure is
+ * found as the asks come (KrPressure, shared with diff), the heat map,
  * channel and attempt counts are summed as rows arrive, the engine's
  * statistics give the reasons asks were spared, and the readout collector
  * (readout.c) attributes the responses.  The page is byte-identical for the
@@ -31,7 +31,7 @@ typedef struct Pol {
     const KImage *img;
     const char *name;
     RRow *rows; size_t nrows, caprows;
-    KrAskRef *asks; size_t nasks, capasks;
+    KrPressure press_w;           /* asks in any 30 days, as they come */
     uint64_t heat[7][24];
     uint64_t (*chan)[3];          /* [nchannels][KR_ACT_*] */
     uint64_t (*att)[MAX_ATTEMPT + 1];   /* [nrules][attempt] sent attempts (asks, reminders) */
@@ -79,9 +79,9 @@ static int emit_row(void *ctx, const KrRow *row)
     if (a == KR_ACT_TASK) return 0;
     if (KU_RESERVE(p->rows, p->nrows, p->caprows, 4096) != 0) { p->failed = true; return -1; }
     p->rows[p->nrows++] = (RRow){ (int32_t)floordiv(row->time, 86400), row->rule, a };
-    if (a == KR_ACT_ASK) {
-        if (KU_RESERVE(p->asks, p->nasks, p->capasks, 4096) != 0) { p->failed = true; return -1; }
-        p->asks[p->nasks++] = (KrAskRef){ row->customer, row->time };
+    if (a == KR_ACT_ASK && kr_pressure_add(&p->press_w, row->customer, row->time) != 0) {
+        p->failed = true;
+        return -1;
     }
     p->att[row->rule][row->attempt < MAX_ATTEMPT ? row->attempt : MAX_ATTEMPT]++;
     KzLocal l;
@@ -1067,6 +1067,7 @@ static int pol_init(Rep *r, Pol *p, const KImage *img, const char *name)
 {
     p->img = img;
     p->name = name;
+    p->press_w = (KrPressure){ .w = D30 };
     p->chan = calloc(img->nchannels + 1u, sizeof *p->chan);
     p->att = calloc(img->nrules + 1u, sizeof *p->att);
     p->stats = calloc(img->nrules + 1u, sizeof *p->stats);
@@ -1086,7 +1087,7 @@ static int pol_init(Rep *r, Pol *p, const KImage *img, const char *name)
 
 static void pol_free(Pol *p)
 {
-    free(p->rows); free(p->asks); free(p->chan); free(p->att); free(p->stats); free(p->grule); free(p->rtot);
+    free(p->rows); kr_pressure_free(&p->press_w); free(p->chan); free(p->att); free(p->stats); free(p->grule); free(p->rtot);
     free(p->arms);
     kr_readout_free(p->ro);
 }
@@ -1128,7 +1129,7 @@ int kr_report(const KrReportOptions *rp, const KrOptions *opt, char **out, size_
         Pol *p = &r.p[k];
         if (p->failed) goto oom;
         if (kr_readout_end(p->ro, &p->arms, &p->narms, &p->responses, &p->attributed) != 0) goto oom;
-        kr_busiest_windows(p->asks, p->nasks, D30, press_one, p);
+        kr_pressure_each(&p->press_w, press_one, p);
         uint64_t with = 0;
         for (uint32_t b = 0; b < MAX_PRESSURE_BINS; b++) with += p->press[b];
         p->press[0] = ncust > with ? ncust - with : 0;

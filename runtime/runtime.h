@@ -129,16 +129,22 @@ typedef enum { KR_DIFF_TEXT = 0, KR_DIFF_MARKDOWN, KR_DIFF_JSON, KR_DIFF_CSV } K
 typedef struct KrDiffOptions {
     KrDiffFormat format;
     const char *old_name, *new_name;  /* shown in the summaries */
-    char **json;                      /* if not NULL: also the json form, malloc'ed, in
-                                         *json (*json_len bytes), whatever format is (--fail-if) */
-    size_t *json_len;
+    bool discard;                     /* no output (the html page's gates only need the difference) */
+    /* if not NULL: called with the JSON summary (whatever format is) once
+     * the rows are compared; its value goes to *gate_status (if not NULL),
+     * and the output is written only when it is 0 or 3 (--fail-if) */
+    int (*gate)(void *ctx, const char *json);
+    void *gate_ctx;
+    int *gate_status;
 } KrDiffOptions;
-/* Replays OLD and NEW over opt's inputs (read once; opt->output, format,
- * stats and explain are not used) and renders the difference into *out
- * (malloc'ed, *outlen bytes).  *changed: the schedules differ.  Returns 0,
- * or 1 after a message on err (then *out is NULL). */
+/* Replays OLD and NEW over opt's inputs (read once; opt->format, stats and
+ * explain are not used) and writes the difference where kr_simulate writes
+ * a schedule (opt->out, out_fresh, out_name: a fresh file as it comes,
+ * anything else held back until the end).  The schedules are not kept: the
+ * difference is found as their rows come (SPEC 5.10).  *changed: the
+ * schedules differ.  Returns 0, or 1 after a message on err. */
 int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, const KrOptions *opt,
-            char **out, size_t *outlen, bool *changed, FILE *err);
+            bool *changed, FILE *err);
 /* The JSON summary kr_diff writes, for no customer (malloc'ed; NULL: no
  * memory): its fields are the ones --fail-if may name. */
 char *kr_diff_summary_shape(void);

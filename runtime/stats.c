@@ -1,9 +1,10 @@
 /* stats.c -- interval estimates for the readout (kr_wilson, kr_newcombe;
- * runtime.h) and contact pressure (kr_busiest_windows; diff and report).  Tested against independently computed values in
+ * runtime.h) and contact pressure (KrPressure; diff and report).  Tested against independently computed values in
  * tests/unit/test_stats.c.
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "internal.h"
 
 void kr_wilson(uint64_t x, uint64_t n, double z, double *low, double *high)
@@ -29,28 +30,59 @@ void kr_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z, d
     *high = d + sqrt((u1 - p1) * (u1 - p1) + (p2 - l2) * (p2 - l2));
 }
 
-static int askref_cmp(const void *pa, const void *pb)
+/* ---- contact pressure as the asks come, in time order (KrPressure) ----------
+ * The asks of the last w seconds wait in a ring, oldest first; each new ask
+ * first lets those of (-inf, t - w] leave their customers' counts, so a
+ * customer's count is its asks in (t - w, t], and its most is the most
+ * over every ask's t (where the count can only have grown). */
+
+int kr_pressure_add(KrPressure *p, uint32_t cust, int64_t t)
 {
-    const KrAskRef *a = pa, *b = pb;
-    if (a->cust != b->cust) return a->cust < b->cust ? -1 : 1;
-    return a->time < b->time ? -1 : a->time > b->time;
+    if (cust >= p->ncust) {
+        size_t nc = p->ncust ? p->ncust : 1024u;
+        while (nc <= cust) nc *= 2;
+        uint32_t *cur = realloc(p->cur, nc * sizeof *cur);
+        if (!cur) return -1;
+        p->cur = cur;
+        uint32_t *best = realloc(p->best, nc * sizeof *best);
+        if (!best) return -1;
+        p->best = best;
+        memset(p->cur + p->ncust, 0, (nc - p->ncust) * sizeof *cur);
+        memset(p->best + p->ncust, 0, (nc - p->ncust) * sizeof *best);
+        p->ncust = nc;
+    }
+    /* the asks that left the window (t - w, t] leave their customers' counts */
+    while (p->len && p->q[p->head].time <= t - p->w) {
+        p->cur[p->q[p->head].cust]--;
+        p->head = (p->head + 1u) & (p->cap - 1u);
+        p->len--;
+    }
+    if (p->len == p->cap) {                        /* the ring doubles, its asks in order */
+        size_t nc = p->cap ? p->cap * 2u : 1024u;
+        KrAskRef *nq = malloc(nc * sizeof *nq);
+        if (!nq) return -1;
+        for (size_t i = 0; i < p->len; i++) nq[i] = p->q[(p->head + i) & (p->cap - 1u)];
+        free(p->q);
+        p->q = nq;
+        p->cap = nc;
+        p->head = 0;
+    }
+    p->q[(p->head + p->len) & (p->cap - 1u)] = (KrAskRef){ cust, t };
+    p->len++;
+    if (++p->cur[cust] > p->best[cust]) p->best[cust] = p->cur[cust];
+    return 0;
 }
 
-void kr_busiest_windows(KrAskRef *v, size_t n, int64_t w, void (*fn)(void *arg, uint32_t cust, uint32_t most),
-                        void *arg)
+void kr_pressure_each(const KrPressure *p, void (*fn)(void *arg, uint32_t cust, uint32_t most), void *arg)
 {
-    if (n) qsort(v, n, sizeof *v, askref_cmp);
-    for (size_t i = 0; i < n;) {
-        size_t e = i;
-        while (e < n && v[e].cust == v[i].cust) e++;
-        uint32_t best = 0;
-        size_t lo = i;
-        for (size_t x = i; x < e; x++) {
-            while (v[lo].time <= v[x].time - w) lo++;       /* window (t - w, t] */
-            uint32_t c = (uint32_t)(x - lo + 1);
-            if (c > best) best = c;
-        }
-        fn(arg, v[i].cust, best);
-        i = e;
-    }
+    for (size_t c = 0; c < p->ncust; c++)
+        if (p->best[c]) fn(arg, (uint32_t)c, p->best[c]);
+}
+
+void kr_pressure_free(KrPressure *p)
+{
+    free(p->cur);
+    free(p->best);
+    free(p->q);
+    memset(p, 0, sizeof *p);
 }

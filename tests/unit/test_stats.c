@@ -10,6 +10,7 @@
  *     implementation of the same formulas, z = 1.959964) to 1e-9.
  */
 #include <math.h>
+#include <stdlib.h>
 #include "units.h"
 #include "runtime/runtime.h"
 #include "runtime/internal.h"
@@ -115,9 +116,11 @@ START_TEST(wilson_edges_exact)
 }
 END_TEST
 
-/* kr_busiest_windows: the most asks per customer in any window (t - w, t],
- * against a brute force over every window end, on a fixed pseudo-random
- * set (customers in any order, equal times, asks exactly w apart). */
+/* KrPressure: the most asks per customer in any window (t - w, t], the
+ * asks given in time order, against a brute force over every window end, on
+ * a fixed pseudo-random set (customers in any order, equal times, asks
+ * exactly w apart; more asks in one window than the ring's first size, so
+ * that it grows while it wraps). */
 typedef struct Most { uint32_t got[64]; int calls; } Most;
 static void most_cb(void *arg, uint32_t cust, uint32_t most)
 {
@@ -128,39 +131,47 @@ static void most_cb(void *arg, uint32_t cust, uint32_t most)
     m->calls++;
 }
 
-START_TEST(busiest_windows)
+static int by_time(const void *pa, const void *pb)
 {
-    enum { N = 600, W = 30 };
-    KrAskRef v[N], copy[N];
+    const KrAskRef *a = pa, *b = pb;
+    return a->time < b->time ? -1 : a->time > b->time;
+}
+
+START_TEST(pressure_windows)
+{
+    enum { N = 3000, W = 1500 };
+    static KrAskRef v[N];
     uint64_t x = 12345;
     for (int i = 0; i < N; i++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         v[i].cust = (uint32_t)((x >> 33) % 40);
-        v[i].time = (int64_t)((x >> 13) % 200);
+        v[i].time = (int64_t)((x >> 13) % 2000) + 10000;
     }
     v[0] = (KrAskRef){ 41, 100 }; v[1] = (KrAskRef){ 41, 100 + W }; v[2] = (KrAskRef){ 41, 100 + W };
-    memcpy(copy, v, sizeof v);
+    qsort(v, N, sizeof *v, by_time);
+    KrPressure p = { .w = W };
+    for (int i = 0; i < N; i++) ck_assert_int_eq(kr_pressure_add(&p, v[i].cust, v[i].time), 0);
     Most m;
     memset(&m, 0, sizeof m);
-    kr_busiest_windows(v, N, W, most_cb, &m);
+    kr_pressure_each(&p, most_cb, &m);
+    uint32_t best[64] = { 0 };
+    for (int i = 0; i < N; i++) {
+        uint32_t k = 0;
+        for (int j = 0; j < N; j++)
+            k += v[j].cust == v[i].cust && v[j].time > v[i].time - W && v[j].time <= v[i].time;
+        if (k > best[v[i].cust]) best[v[i].cust] = k;
+    }
     int custs = 0;
     for (uint32_t c = 0; c < 64; c++) {
-        uint32_t best = 0;
-        bool any = false;
-        for (int i = 0; i < N; i++) {
-            if (copy[i].cust != c) continue;
-            any = true;
-            uint32_t k = 0;
-            for (int j = 0; j < N; j++)
-                k += copy[j].cust == c && copy[j].time > copy[i].time - W && copy[j].time <= copy[i].time;
-            if (k > best) best = k;
-        }
-        custs += any;
-        ck_assert_uint_eq(m.got[c], best);
+        custs += best[c] > 0;
+        ck_assert_uint_eq(m.got[c], best[c]);
     }
     ck_assert_int_eq(m.calls, custs);
-    ck_assert_uint_eq(m.got[41], 2);      /* 100 is outside (130 - 30, 130] */
-    kr_busiest_windows(v, 0, W, most_cb, &m);  /* nothing: no call */
+    ck_assert_uint_eq(m.got[41], 2);      /* 100 is outside (1600 - 1500, 1600] */
+    ck_assert_uint_gt(p.cap, 1024);
+    kr_pressure_free(&p);
+    KrPressure none = { .w = W };
+    kr_pressure_each(&none, most_cb, &m);  /* nothing: no call */
     ck_assert_int_eq(m.calls, custs);
 }
 END_TEST
@@ -174,7 +185,7 @@ Suite *stats_suite(void)
     tcase_add_test(tc, wilson_table);
     tcase_add_test(tc, newcombe_table);
     tcase_add_test(tc, wilson_edges_exact);
-    tcase_add_test(tc, busiest_windows);
+    tcase_add_test(tc, pressure_windows);
     suite_add_tcase(s, tc);
     return s;
 }
