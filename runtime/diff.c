@@ -360,7 +360,9 @@ static int differ(Diff *d, int sign, const DRow *r)
     if (sign < 0) d->sm.removed++;
     else d->sm.added++;
     if (d->csv && csv_emit(d, sign, r) != 0) return -2;
-    return d->summarize ? moved_row(&d->sm, sign, r) : 0;
+    /* a row of a rule only one policy has never pairs: not kept */
+    bool both = d->summarize && d->sm.in_rules[0][r->rule] && d->sm.in_rules[1][r->rule];
+    return both ? moved_row(&d->sm, sign, r) : 0;
 }
 
 /* walk -- both schedules in order, a group of equal (time, customer) from

@@ -3,7 +3,7 @@
  * customers, drawn as inline SVG (svg.c), every chart with its table.
  *
  * One read of the logs (multi.c) feeds one engine per policy; per policy
- * the rows are kept compactly (day, rule, action), the contact pressure is
+ * the sends are counted per day, rule and action, the contact pressure is
  * found as the asks come (KrPressure, shared with diff), the heat map,
  * channel and attempt counts are summed as rows arrive, the engine's
  * statistics give the reasons asks were spared, and the readout collector
@@ -25,12 +25,17 @@
 #define MAX_ATTEMPT 12            /* attempts shown (last: that many or more) */
 #define CHART_W 720
 
-typedef struct RRow { int32_t day; uint32_t rule; uint8_t action; } RRow;
+/* Sends of one rule and action (ask, remind) on one day (UTC). */
+typedef struct RRow { int32_t day; uint32_t rule; uint8_t action; uint64_t n; } RRow;
 
 typedef struct Pol {
     const KImage *img;
     const char *name;
+    /* the sends per day, rule and action: rows come in time order, so a
+     * day's entries are made once (at_of: [rule * 2 + action], the entry
+     * last made for it, counted on while its day lasts), not one per row */
     RRow *rows; size_t nrows, caprows;
+    size_t *at_of;
     KrPressure press_w;           /* asks in any 30 days, as they come */
     uint64_t heat[7][24];
     uint64_t (*chan)[3];          /* [nchannels][KR_ACT_*] */
@@ -77,8 +82,16 @@ static int emit_row(void *ctx, const KrRow *row)
     p->rtot[row->rule][a]++;
     if (row->channel < p->img->nchannels) p->chan[row->channel][a]++;
     if (a == KR_ACT_TASK) return 0;
-    if (KU_RESERVE(p->rows, p->nrows, p->caprows, 4096) != 0) { p->failed = true; return -1; }
-    p->rows[p->nrows++] = (RRow){ (int32_t)floordiv(row->time, 86400), row->rule, a };
+    int32_t day = (int32_t)floordiv(row->time, 86400);
+    size_t slot = (size_t)row->rule * 2u + (a == KR_ACT_ASK ? 0u : 1u);
+    size_t at = p->at_of[slot];
+    if (at < p->nrows && p->rows[at].day == day && p->rows[at].rule == row->rule && p->rows[at].action == a)
+        p->rows[at].n++;
+    else {
+        if (KU_RESERVE(p->rows, p->nrows, p->caprows, 256) != 0) { p->failed = true; return -1; }
+        p->at_of[slot] = p->nrows;
+        p->rows[p->nrows++] = (RRow){ day, row->rule, a, 1 };
+    }
     if (a == KR_ACT_ASK && kr_pressure_add(&p->press_w, row->customer, row->time) != 0) {
         p->failed = true;
         return -1;
@@ -232,7 +245,7 @@ static void sec_sends(const Rep *r, FILE *f)
             int64_t b = (p->rows[i].day - d0) / bd;
             if (b < 0) b = 0;
             if (b >= nb) b = nb - 1;
-            CNT(k, b, p->grule[p->rows[i].rule], p->rows[i].action == KR_ACT_ASK ? 0 : 1)++;
+            CNT(k, b, p->grule[p->rows[i].rule], p->rows[i].action == KR_ACT_ASK ? 0 : 1) += p->rows[i].n;
         }
         for (int64_t b = 0; b < nb; b++) {
             uint64_t s = 0;
@@ -1073,8 +1086,9 @@ static int pol_init(Rep *r, Pol *p, const KImage *img, const char *name)
     p->stats = calloc(img->nrules + 1u, sizeof *p->stats);
     p->grule = calloc(img->nrules + 1u, sizeof *p->grule);
     p->rtot = calloc(img->nrules + 1u, sizeof *p->rtot);
+    p->at_of = calloc((img->nrules + 1u) * 2u, sizeof *p->at_of);
     p->ro = kr_readout_begin(img, r->u, &r->rdo, r->values);
-    if (!p->chan || !p->att || !p->stats || !p->grule || !p->rtot || !p->ro) return -1;
+    if (!p->chan || !p->att || !p->stats || !p->grule || !p->rtot || !p->at_of || !p->ro) return -1;
     for (uint32_t i = 0; i < img->nrules; i++) {
         const char *n = istr(img, img->rules[i].name);
         uint32_t g = 0;
@@ -1087,7 +1101,7 @@ static int pol_init(Rep *r, Pol *p, const KImage *img, const char *name)
 
 static void pol_free(Pol *p)
 {
-    free(p->rows); kr_pressure_free(&p->press_w); free(p->chan); free(p->att); free(p->stats); free(p->grule); free(p->rtot);
+    free(p->rows); free(p->at_of); kr_pressure_free(&p->press_w); free(p->chan); free(p->att); free(p->stats); free(p->grule); free(p->rtot);
     free(p->arms);
     kr_readout_free(p->ro);
 }
