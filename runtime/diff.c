@@ -905,12 +905,21 @@ char *kr_diff_summary_shape(void)
 static int diff_pull(void *ctx, KpRun *run)
 {
     Diff *d = ctx;
-    for (int k = 0; k < 2; k++)
-        if (!(d->s[k].m = kp_merge_open(run, (uint32_t)k))) return -1;
-    if (d->summarize && summary_begin(d) != 0) return -1;
-    if (d->csv) out_put(d->csv, csv_header, sizeof csv_header - 1);
-    int rc = walk(d);
-    if (rc == 0 && d->csv && out_flush(d->csv) != 0) rc = -2;
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++)
+        if (!(d->s[k].m = kp_merge_open(run, (uint32_t)k))) rc = -1;
+    if (rc == 0 && d->summarize && summary_begin(d) != 0) rc = -1;
+    if (rc == 0) {
+        if (d->csv) out_put(d->csv, csv_header, sizeof csv_header - 1);
+        rc = walk(d);
+        if (rc == 0 && d->csv && out_flush(d->csv) != 0) rc = -2;
+    }
+    /* the merges end here, while the run they read is there (a merge
+     * running ahead is stopped and joined) */
+    for (int k = 0; k < 2; k++) {
+        kp_merge_close(d->s[k].m);
+        d->s[k].m = NULL;
+    }
     return rc;
 }
 

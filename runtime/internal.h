@@ -493,8 +493,9 @@ int  kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const 
 /* After kp_replay_lanes(r, horizon, NULL, NULL): lane's rows in the
  * schedule's order, pulled one at a time (diff walks two lanes' at once).
  * kp_merge_next: 1 and the row in *row; 0 at the end; -1 the temporary
- * file could not be read.  A lane is merged once.  NULL: out of memory or
- * an unreadable temporary file. */
+ * file could not be read.  A lane is merged once, and closed before the
+ * run is freed (it may read the run on a thread of its own).  NULL: out of
+ * memory or an unreadable temporary file. */
 typedef struct KpMerge KpMerge;
 KpMerge *kp_merge_open(KpRun *r, uint32_t lane);
 int  kp_merge_next(KpMerge *m, KrRow *row);
