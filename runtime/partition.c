@@ -2141,7 +2141,8 @@ static int row_before(const KpRun *r, const KImage *img, const KrRow *a, const K
  * thread writes the rows (pre), the customer ids that row and the next
  * will print start loading (the shared pool is far larger than the caches
  * with many customers, and the row waits in the heap a while before it is
- * written; a writer thread loads them itself: Writer). */
+ * written; a caller taking the rows from a merge ahead on another thread
+ * loads them itself: KpMerge). */
 static void head_key(const KpRun *r, Rows *k, bool pre)
 {
     const KrRow *row = &k->rows[k->rpos];
@@ -2206,104 +2207,10 @@ static void heap_top(const KpRun *r, uint32_t lane, uint32_t *h, uint32_t n)
     h[i] = x;
 }
 
-/* Writer -- the merged rows emitted on a thread of their own (more than
- * one job): the merge copies rows into one batch while the writer emits the
- * other, so formatting the schedule (about 60 % of the merge) no longer
- * waits for the heap, nor the heap for formatting.  The rows are emitted in
- * the same order by one thread: the same bytes.  Each lane's merge has one
- * (readout, report: their emitters run on it, one at a time, while the
- * merge only reads the rows and the shared customer pool); diff pulls its
- * rows itself (kp_merge_next). */
 #define WRITE_BATCH 1024u
 #define WRITE_AHEAD 16u                  /* the customer ids of the rows this far ahead start
                                             loading (entry), half as far (bytes): with many
                                             customers the pool is far larger than the caches */
-typedef struct Writer {
-    pthread_mutex_t mu; pthread_cond_t cv;
-    const KrPool *customers;             /* the rows' customer ids (prefetched ahead) */
-    KrRow *batch[2]; uint32_t len[2];   /* rows of a batch handed over; 0: free */
-    bool done;                           /* no batch will follow */
-    int rc;                              /* emit failed: the merge stops */
-    KrEmit emit; void *ctx;
-} Writer;
-
-static void *writer_main(void *arg)
-{
-    Writer *w = arg;
-    for (uint32_t b = 0;; b ^= 1u) {
-        pthread_mutex_lock(&w->mu);
-        while (!w->len[b] && !w->done) pthread_cond_wait(&w->cv, &w->mu);
-        uint32_t n = w->len[b];
-        pthread_mutex_unlock(&w->mu);
-        if (!n) return NULL;             /* done, nothing left */
-        int rc = 0;
-        const KrRow *rows = w->batch[b];
-        for (uint32_t i = 0; i < n && i < WRITE_AHEAD; i++) kr_pool_prefetch_str(w->customers, rows[i].customer, false);
-        for (uint32_t i = 0; i < n && rc == 0; i++) {
-            if (i + WRITE_AHEAD < n) kr_pool_prefetch_str(w->customers, rows[i + WRITE_AHEAD].customer, false);
-            if (i + WRITE_AHEAD / 2u < n) kr_pool_prefetch_str(w->customers, rows[i + WRITE_AHEAD / 2u].customer, true);
-            rc = w->emit(w->ctx, &rows[i]);
-        }
-        pthread_mutex_lock(&w->mu);
-        w->len[b] = 0;
-        if (rc) w->rc = rc;
-        pthread_cond_broadcast(&w->cv);
-        pthread_mutex_unlock(&w->mu);
-        if (rc) return NULL;
-    }
-}
-
-/* hand -- batch b (n rows) to the writer; waits until the other batch is
- * free.  0, or the writer's failure. */
-static int hand(Writer *w, uint32_t b, uint32_t n)
-{
-    pthread_mutex_lock(&w->mu);
-    w->len[b] = n;
-    pthread_cond_broadcast(&w->cv);
-    while (w->len[b ^ 1u] && !w->rc) pthread_cond_wait(&w->cv, &w->mu);
-    int rc = w->rc;
-    pthread_mutex_unlock(&w->mu);
-    return rc;
-}
-
-/* writer_start -- a Writer for emit when it pays (rows enough, more than
- * one job); false: the merge
- * emits itself. */
-static bool writer_start(KpRun *r, uint32_t lane, KrEmit emit, void *ctx, Writer *w, pthread_t *th)
-{
-    if (!emit || ki_jobs(r->opt) < 2u) return false;
-    uint64_t rows = 0;
-    for (uint32_t i = 0; i < r->nb; i++) rows += r->b[i].out[lane].nrows + r->b[i].out[lane].rows_spilled;
-    if (rows < 4u * WRITE_BATCH) return false;
-    *w = (Writer){ .emit = emit, .ctx = ctx, .customers = r->customers };
-    if (!(w->batch[0] = malloc(2u * WRITE_BATCH * sizeof(KrRow)))) return false;
-    w->batch[1] = w->batch[0] + WRITE_BATCH;
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    if (pthread_create(th, NULL, writer_main, w) != 0) {
-        pthread_mutex_destroy(&w->mu);
-        pthread_cond_destroy(&w->cv);
-        free(w->batch[0]);
-        return false;
-    }
-    return true;
-}
-
-/* writer_end -- the last batch (n rows of batch b) handed over, the writer
- * joined; 0, or emit's failure. */
-static int writer_end(Writer *w, pthread_t th, uint32_t b, uint32_t n)
-{
-    if (n) hand(w, b, n);
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(th, NULL);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    free(w->batch[0]);
-    return w->rc;
-}
 
 /* Merge -- a lane's rows of every bucket in the schedule's order, one at
  * a time (merge_next): a heap of the buckets by their next row. */
@@ -2311,7 +2218,7 @@ typedef struct Merge {
     KpRun *r;
     uint32_t lane;
     uint32_t *h, n;                      /* buckets with rows left, a heap */
-    bool pre;                            /* this thread writes the rows: head_key loads ahead */
+    bool pre;                            /* the rows are taken on this thread: head_key loads ahead */
 } Merge;
 
 static int merge_open(Merge *m, KpRun *r, uint32_t lane, bool pre)
@@ -2352,12 +2259,17 @@ static int merge_next(Merge *m, KrRow *row)
     return 1;
 }
 
-/* KpMerge -- Merge for a caller that pulls the rows (diff).  With more
- * than one job and rows enough, the merge runs ahead on a thread of its
- * own, a batch of WRITE_BATCH rows at a time into one of two buffers while
- * the caller takes the other (diff's two lanes then merge at once, as their
- * merges to emitters did before it pulled them).  A batch shorter than
- * WRITE_BATCH is the last (rc: how the merge ended). */
+/* KpMerge -- Merge for a caller that takes the rows one at a time: diff,
+ * which pulls two lanes' at once, and merge_rows, which hands them to an
+ * emitter.  With more than one job and rows enough, the merge runs ahead
+ * on a thread of its own, a batch of WRITE_BATCH rows at a time into one of
+ * two buffers while the caller takes the other: formatting the schedule
+ * (about 60 % of the merge) no longer waits for the heap, nor the heap for
+ * formatting, and diff's two merges run at once.  The rows come in the
+ * same order to one thread: the same bytes.  The caller then starts loading
+ * the customer ids of the rows ahead in its batch (the merge, on the other
+ * core, does not: head_key's pre).  A batch shorter than WRITE_BATCH is the
+ * last (rc: how the merge ended). */
 struct KpMerge {
     Merge m;
     bool ahead;
@@ -2392,23 +2304,30 @@ static void *ahead_main(void *arg)
     }
 }
 
+/* ahead_pays -- a thread for lane's merge pays: more than one job, and
+ * rows enough. */
+static bool ahead_pays(const KpRun *r, uint32_t lane)
+{
+    if (ki_jobs(r->opt) < 2u) return false;
+    uint64_t rows = 0;
+    for (uint32_t i = 0; i < r->nb; i++) rows += r->b[i].out[lane].nrows + r->b[i].out[lane].rows_spilled;
+    return rows >= 4u * WRITE_BATCH;
+}
+
 KpMerge *kp_merge_open(KpRun *r, uint32_t lane)
 {
     KpMerge *a = lane < r->nlanes ? calloc(1, sizeof *a) : NULL;
     if (!a) return NULL;
-    if (merge_open(&a->m, r, lane, true) != 0) { free(a->m.h); free(a); return NULL; }
-    uint64_t rows = 0;
-    for (uint32_t i = 0; i < r->nb; i++) rows += r->b[i].out[lane].nrows + r->b[i].out[lane].rows_spilled;
-    if (ki_jobs(r->opt) < 2u || rows < 4u * WRITE_BATCH) return a;
-    if (!(a->batch[0] = malloc(2u * WRITE_BATCH * sizeof(KrRow)))) return a;
-    a->batch[1] = a->batch[0] + WRITE_BATCH;
+    bool pays = ahead_pays(r, lane);
+    if (pays && (a->batch[0] = malloc(2u * WRITE_BATCH * sizeof(KrRow)))) a->batch[1] = a->batch[0] + WRITE_BATCH;
+    if (merge_open(&a->m, r, lane, !a->batch[0]) != 0) { kp_merge_close(a); return NULL; }
+    if (!a->batch[0]) return a;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     if (pthread_create(&a->th, NULL, ahead_main, a) != 0) {
         pthread_mutex_destroy(&a->mu);
         pthread_cond_destroy(&a->cv);
-        free(a->batch[0]);
-        a->batch[0] = NULL;
+        a->m.pre = true;                 /* merged here after all */
         return a;
     }
     a->ahead = true;
@@ -2425,12 +2344,20 @@ int kp_merge_next(KpMerge *a, KrRow *row)
             pthread_mutex_unlock(&a->mu);
             a->have = true;
             a->cpos = 0;
+            const KrRow *rows = a->batch[a->cb];
+            for (uint32_t i = 0; i < a->len[a->cb] && i < WRITE_AHEAD; i++)
+                kr_pool_prefetch_str(a->m.r->customers, rows[i].customer, false);
         }
-        if (a->cpos < a->len[a->cb]) {
-            *row = a->batch[a->cb][a->cpos++];
+        uint32_t i = a->cpos, n = a->len[a->cb];
+        if (i < n) {
+            const KrRow *rows = a->batch[a->cb];
+            if (i + WRITE_AHEAD < n) kr_pool_prefetch_str(a->m.r->customers, rows[i + WRITE_AHEAD].customer, false);
+            if (i + WRITE_AHEAD / 2u < n) kr_pool_prefetch_str(a->m.r->customers, rows[i + WRITE_AHEAD / 2u].customer, true);
+            *row = rows[i];
+            a->cpos++;
             return 1;
         }
-        if (a->len[a->cb] < WRITE_BATCH) return a->rc;     /* the last batch */
+        if (n < WRITE_BATCH) return a->rc;       /* the last batch */
         pthread_mutex_lock(&a->mu);
         a->ready[a->cb] = false;
         pthread_cond_broadcast(&a->cv);
@@ -2458,27 +2385,17 @@ void kp_merge_close(KpMerge *a)
 }
 
 /* merge_rows -- lane's rows of every bucket to emit in the schedule's
- * order (a writer thread may help: writer_start). */
+ * order (the merge on a thread of its own when that pays: KpMerge).  0; -1
+ * out of memory or an unreadable temporary file; -2 emit failed. */
 static int merge_rows(KpRun *r, uint32_t lane, KrEmit emit, void *ctx)
 {
-    Writer wr;
-    pthread_t wth;
-    bool ahead = writer_start(r, lane, emit, ctx, &wr, &wth);
-    uint32_t cur = 0, fill = 0;          /* ahead: the batch being filled */
-    Merge m;
-    int rc = merge_open(&m, r, lane, !ahead) == 0 ? 1 : -1;
+    KpMerge *m = kp_merge_open(r, lane);
+    if (!m) return -1;
     KrRow row;
-    while (rc == 1 && (rc = merge_next(&m, ahead ? &wr.batch[cur][fill] : &row)) == 1) {
-        if (!ahead) {
-            if (emit && emit(ctx, &row) != 0) rc = -2;
-        } else if (++fill == WRITE_BATCH) {
-            if (hand(&wr, cur, fill) != 0) rc = -2;
-            cur ^= 1u;
-            fill = 0;
-        }
-    }
-    if (ahead && writer_end(&wr, wth, cur, rc == 0 ? fill : 0) != 0 && rc == 0) rc = -2;
-    free(m.h);
+    int rc;
+    while ((rc = kp_merge_next(m, &row)) == 1)
+        if (emit && emit(ctx, &row) != 0) { rc = -2; break; }
+    kp_merge_close(m);
     return rc;
 }
 
