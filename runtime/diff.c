@@ -63,7 +63,7 @@ typedef struct Summary {
     uint64_t tot[2][3];
     uint64_t (*by_rule)[2][3], (*by_survey)[2][3], (*by_chan)[2][3];   /* [name id] */
     uint64_t ncust;                       /* customers seen */
-    uint32_t *asks[2]; size_t nasks;      /* [customer] asks */
+    uint32_t *asks[2];                    /* [customer] asks (ncust entries) */
     KrPressure press[2];
     uint64_t gain_cust, gain_asks, lose_cust, lose_asks;
     uint64_t pressure[2][4];              /* customers at 0, 1, 2, 3+ */
@@ -204,7 +204,7 @@ static int count(Diff *d, int k, const DRow *r)
     sm->by_survey[r->survey][k][a]++;
     sm->by_chan[r->chan][k][a]++;
     if (a != C_ASK) return 0;
-    if (r->cust < sm->nasks) sm->asks[k][r->cust]++;
+    if (r->cust < sm->ncust) sm->asks[k][r->cust]++;
     return kr_pressure_add(&sm->press[k], r->cust, r->time);
 }
 
@@ -426,7 +426,6 @@ static int summary_begin(Diff *d)
     sm->by_survey = calloc(nn, sizeof *sm->by_survey);
     sm->by_chan = calloc(nn, sizeof *sm->by_chan);
     sm->ncust = kr_pool_count(d->customers);
-    sm->nasks = (size_t)sm->ncust;
     for (int k = 0; k < 2; k++) {
         sm->asks[k] = calloc(sm->ncust + 1, sizeof(uint32_t));
         sm->in_rules[k] = calloc(nn, sizeof(bool));
