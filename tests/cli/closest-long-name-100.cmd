@@ -1,0 +1,1 @@
+simulate l100.kai l100.csv

@@ -1,0 +1,1 @@
+simulate l200.kai l200.csv

@@ -1,0 +1,1 @@
+simulate l63.kai l63.csv

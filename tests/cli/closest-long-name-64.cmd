@@ -1,0 +1,1 @@
+simulate l64.kai l64.csv
