@@ -13,9 +13,11 @@
 # history included; the default logs have 125 events per customer at 8,000
 # customers, 12 at 1,000,000).  Each figure is the run with the least wall
 # time of $BENCH_SCALE_RUNS runs.  Last, `kairos diff` (the bench policy
-# against the edit make bench diffs) on the 1M-event log and on the log of
-# the same customers over 900 days, --format csv and text: its peak RSS,
-# which keeps neither schedule, is flat in log length too (SPEC.md 5.10).
+# against the edit make bench diffs; --format csv and text), `kairos readout`
+# and `kairos report` on the 1M-event log and on the log of the same
+# customers over 900 days: their peak RSS, flat in log length too (diff keeps
+# neither schedule, readout and report sort their sends and responses in runs
+# on disk; SPEC.md 5.10).
 #
 # The logs are kept in $BENCH_DIR for the next run (bench/logs.sh; make bench
 # uses the same names), except those of $BENCH_SCALE_DROP events or more
@@ -89,15 +91,20 @@ EOF
             printf "| %d | %d | %d | %s | %.2f | %.2f | %.2f M | %.2f M | %.1f MB |\n", n, c, d, o, w, s, n / w / 1e6, n / s / 1e6, r / 1024
         }'
     fi
-    # diff's memory on the same customers' logs, 1x and 10x as long in time
+    # diff's, readout's and report's memory on the same customers' logs, 1x
+    # and 10x as long in time
     if [ "$c" = 8000 ] && [ "$order" = grouped ] && { [ "$n:$D" = "1000000:$DAYS" ] || [ "$n:$D" = "10000000:$((DAYS * 10))" ]; }; then
-        for fmt in csv text; do
-            run "$KAIROS" diff "$POLICY" "$NEWPOLICY" "$log" --format "$fmt" -o "$DIR/scale-diff.out"
+        for what in diff-csv diff-text readout report; do
+            case $what in
+                diff-*) run "$KAIROS" diff "$POLICY" "$NEWPOLICY" "$log" --format "${what#diff-}" -o "$DIR/scale-diff.out" ;;
+                readout) run "$KAIROS" readout "$POLICY" "$log" -o "$DIR/scale-diff.out" ;;
+                report) run "$KAIROS" report "$POLICY" "$log" -o "$DIR/scale-diff.out" ;;
+            esac
             if [ "$wall" = fail ]; then
-                echo "diff --format $fmt, $n events over $D days: FAILED: $(tail -n 2 "$DIR/scale-stderr.txt" | head -n 1)"
+                echo "$what, $n events over $D days: FAILED: $(tail -n 2 "$DIR/scale-stderr.txt" | head -n 1)"
                 failed=1
             else
-                echo "$n $D $fmt $rss" >>"$DIFFRES"
+                echo "$n $D $what $rss" >>"$DIFFRES"
             fi
         done
         rm -f "$DIR/scale-diff.out"
@@ -144,9 +151,10 @@ awk '
 awk '
     { r[$3 " " $1] = $4; d[$1] = $2 }
     END {
-        split("csv text", f, " ")
-        for (i = 1; i <= 2; i++) if ((f[i] " 1000000") in r && (f[i] " 10000000") in r)
-            printf "diff --format %s peak RSS, 8000 customers, a log 10x longer in time: %.1f MB -> %.1f MB, %.2fx (1000000 events over %d days, 10000000 over %d; target of issue 16: <= 1.3x)\n",
-                f[i], r[f[i] " 1000000"] / 1024, r[f[i] " 10000000"] / 1024, r[f[i] " 10000000"] / r[f[i] " 1000000"], d[1000000], d[10000000]
+        split("diff-csv diff-text readout report", f, " ")
+        split("diff --format csv,diff --format text,readout,report", name, ",")
+        for (i = 1; i <= 4; i++) if ((f[i] " 1000000") in r && (f[i] " 10000000") in r)
+            printf "%s peak RSS, 8000 customers, a log 10x longer in time: %.1f MB -> %.1f MB, %.2fx (1000000 events over %d days, 10000000 over %d; target of issue 16: <= 1.3x)\n",
+                name[i], r[f[i] " 1000000"] / 1024, r[f[i] " 10000000"] / 1024, r[f[i] " 10000000"] / r[f[i] " 1000000"], d[1000000], d[10000000]
     }' "$DIFFRES"
 exit "$failed"

@@ -53,10 +53,6 @@ typedef struct Pend {
     int64_t *more; uint32_t head, cap;    /* the later ones' times, a ring (cap a power of two) */
 } Pend;
 
-/* Shifts of the moved sends, counted by value (the median is all the
- * summary shows of them, and they take few values). */
-typedef struct Shift { int64_t v; uint64_t n; bool used; } Shift;
-
 enum { C_ASK = 0, C_REMIND, C_TASK };
 
 typedef struct Summary {
@@ -72,7 +68,8 @@ typedef struct Summary {
      * (open addressing, entry index + 1, 0 empty; capslot a power of two) */
     Pend *pend; size_t npend, cappend;
     uint32_t *slot; size_t capslot;
-    Shift *shift; size_t nshift, capshift;
+    KrTally shift;                        /* of the moved sends: the median is all the summary
+                                             shows of them, and they take few values */
     uint64_t moved;
     int64_t moved_median;
     uint64_t removed, added;
@@ -223,50 +220,6 @@ static size_t key_slot(const DRow *r, size_t mask)
     return (size_t)(h ^ (h >> 31)) & mask;
 }
 
-static int shift_add(Summary *sm, int64_t v)
-{
-    if (2u * (sm->nshift + 1u) > sm->capshift) {
-        size_t nc = sm->capshift ? sm->capshift * 2u : 64u;
-        Shift *ns = calloc(nc, sizeof *ns);
-        if (!ns) return -1;
-        for (size_t i = 0; i < sm->capshift; i++) {
-            if (!sm->shift[i].used) continue;
-            size_t j = (size_t)((uint64_t)sm->shift[i].v * 0x9E3779B97F4A7C15ULL >> 20) & (nc - 1u);
-            while (ns[j].used) j = (j + 1u) & (nc - 1u);
-            ns[j] = sm->shift[i];
-        }
-        free(sm->shift);
-        sm->shift = ns;
-        sm->capshift = nc;
-    }
-    size_t j = (size_t)((uint64_t)v * 0x9E3779B97F4A7C15ULL >> 20) & (sm->capshift - 1u);
-    while (sm->shift[j].used && sm->shift[j].v != v) j = (j + 1u) & (sm->capshift - 1u);
-    if (!sm->shift[j].used) { sm->shift[j] = (Shift){ v, 0, true }; sm->nshift++; }
-    sm->shift[j].n++;
-    sm->moved++;
-    return 0;
-}
-
-static int shift_cmp(const void *pa, const void *pb)
-{
-    int64_t x = ((const Shift *)pa)->v, y = ((const Shift *)pb)->v;
-    return x < y ? -1 : x > y;
-}
-
-/* The median shift: the nearest rank, the lower middle of an even count
- * (kt_median's). */
-static int64_t shift_median(Summary *sm)
-{
-    if (!sm->moved) return 0;
-    size_t n = 0;
-    for (size_t i = 0; i < sm->capshift; i++)
-        if (sm->shift[i].used) sm->shift[n++] = sm->shift[i];
-    qsort(sm->shift, n, sizeof *sm->shift, shift_cmp);
-    uint64_t rank = (sm->moved + 1u) / 2u, seen = 0;
-    for (size_t i = 0; i < n; i++)
-        if ((seen += sm->shift[i].n) >= rank) return sm->shift[i].v;
-    return sm->shift[n - 1].v;
-}
 
 /* slot_of -- the slot that holds r's key, or the empty slot where it goes. */
 static size_t slot_of(const Summary *sm, const DRow *r)
@@ -321,7 +274,8 @@ static int moved_row(Summary *sm, int sign, const DRow *r)
     if (sm->slot[i]) {
         Pend *p = &sm->pend[sm->slot[i] - 1u];
         if (p->sign != sign) {
-            if (shift_add(sm, sign > 0 ? r->time - p->r.time : p->r.time - r->time) != 0) return -1;
+            if (kr_tally_add(&sm->shift, sign > 0 ? r->time - p->r.time : p->r.time - r->time) != 0) return -1;
+            sm->moved++;
             if (--p->n == 0) pend_remove(sm, i);
             else {
                 p->r.time = p->more[p->head];
@@ -451,7 +405,7 @@ static void summary_end(Diff *d)
         if (y > x) { sm->gain_cust++; sm->gain_asks += y - x; }
         if (y < x) { sm->lose_cust++; sm->lose_asks += x - y; }
     }
-    sm->moved_median = shift_median(sm);
+    sm->moved_median = kr_tally_quantile(&sm->shift, 0.5);
 }
 
 static void summary_free(Summary *sm)
@@ -461,7 +415,7 @@ static void summary_free(Summary *sm)
     for (size_t i = 0; i < sm->npend; i++) free(sm->pend[i].more);
     free(sm->pend);
     free(sm->slot);
-    free(sm->shift);
+    kr_tally_free(&sm->shift);
 }
 
 /* ---- rendering ------------------------------------------------------------------ */

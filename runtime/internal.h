@@ -429,6 +429,8 @@ static inline const char *kr_bad_zones_keep(uint64_t n)
 }
 void kr_engine_free(KrEngine *e);
 
+#define KR_MEMORY_DEFAULT (512ull << 20)   /* --memory's default */
+
 /* ---- partitioned replay (partition.c) ---------------------------------------
 
  * One pass routes the rows to customer buckets (customer pool id modulo the
@@ -566,8 +568,12 @@ typedef struct KrReadoutArm {
 typedef struct KrReadoutRun KrReadoutRun;
 /* A readout of img fed by a kr_multi_run over reader image u with value
  * pool values: pass kr_readout_emit as img's emitter (ctx: the run),
- * kr_readout_event as the multi's event hook.  NULL: out of memory. */
-KrReadoutRun *kr_readout_begin(const KImage *img, const KImage *u, const KrReadoutOptions *ropt, KrPool *values);
+ * kr_readout_event as the multi's event hook.  It keeps up to budget bytes
+ * of sends and responses in memory, the rest in a temporary file
+ * (kr_readout_budget: an eighth of --memory, 4 MiB at most).  NULL: out of memory. */
+KrReadoutRun *kr_readout_begin(const KImage *img, const KImage *u, const KrReadoutOptions *ropt, KrPool *values,
+                               uint64_t budget);
+uint64_t kr_readout_budget(const KrOptions *opt);
 int  kr_readout_emit(void *ctx, const KrRow *row);
 int  kr_readout_event(void *ctx, const KrEvent *ev);
 /* After the run: attributes the responses; *arms (malloc'd, *narms) in the
@@ -590,6 +596,40 @@ typedef struct KrPressure {
 int  kr_pressure_add(KrPressure *p, uint32_t cust, int64_t t);
 void kr_pressure_each(const KrPressure *p, void (*fn)(void *arg, uint32_t cust, uint32_t most), void *arg);
 void kr_pressure_free(KrPressure *p);
+
+/* Values counted by value (stats.c), for quantiles of many values that take
+ * few distinct ones (diff's shifts, readout's times to response): memory
+ * for the distinct values, not for each.  Start from {0}; kr_tally_add: 0,
+ * or -1 out of memory; kr_tally_quantile: the nearest rank, as kt_quantile
+ * (0 when empty), after which nothing more may be added. */
+typedef struct KrTallyEnt { int64_t v; uint64_t n; } KrTallyEnt;
+typedef struct KrTally {
+    KrTallyEnt *e; size_t n, cap;           /* open addressing (n == 0: empty; cap a power of
+                                               two), then sorted in [0, n) once frozen */
+    uint64_t total;
+    bool frozen;
+} KrTally;
+int     kr_tally_add(KrTally *t, int64_t v);
+int64_t kr_tally_quantile(KrTally *t, double q);
+void    kr_tally_free(KrTally *t);
+
+/* Fixed-size records sorted within a memory budget (extsort.c): past the
+ * budget the records so far are sorted and written to an unlinked
+ * temporary file (NAME-XXXXXX) as a run, and the runs are merged at the
+ * end; when no temporary file can be written, memory grows past the
+ * budget instead.  cmp must be a total order.  kr_sort_slot: room for one
+ * more record, which the caller fills, or NULL (out of memory);
+ * kr_sort_finish: 0, or -1; then kr_sort_next: each record in order,
+ * through out (room for one) or in place, valid until the next call; NULL
+ * at the end or on an error (kr_sort_failed). */
+typedef struct KrSort KrSort;
+KrSort     *kr_sort_new(size_t size, int (*cmp)(const void *, const void *), size_t budget, const char *name);
+void       *kr_sort_slot(KrSort *s);
+int         kr_sort_finish(KrSort *s);
+const void *kr_sort_next(KrSort *s, void *out);
+bool        kr_sort_failed(const KrSort *s);
+uint64_t    kr_sort_spilled(const KrSort *s);    /* records written to the temporary file */
+void        kr_sort_free(KrSort *s);
 
 /* ---- text writers for diff and readout (textout.c) ------------------------ */
 

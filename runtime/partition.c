@@ -54,7 +54,6 @@
 #define NB_MIN      64u              /* buckets, at least */
 #define NB_MAX      65536u           /* ... at most */
 #define NB_INPUT    (2u << 20)       /* input bytes per bucket aimed at */
-#define MEMORY_DEFAULT (512ull << 20)
 #define JOBS_MAX    64u
 #define BUFFER_MAX  (8ull << 20)     /* records buffered, at most (and schedule rows kept: a quarter) */
 #define PAGE_MIN    (1u << 10)       /* record pages: budget / (2 * buckets), within these */
@@ -399,7 +398,7 @@ KpRun *kp_new_lanes(const KImage *u, const KImage *const *imgs, uint32_t n, cons
     /* the budget: an eighth of --memory, at most BUFFER_MAX, shared by the
      * parts (8 MiB per part measured 20 % slower on 10M events of 100,000
      * customers: larger pages, more cache misses routing a row) */
-    uint64_t mem = opt->memory ? opt->memory : MEMORY_DEFAULT;
+    uint64_t mem = opt->memory ? opt->memory : KR_MEMORY_DEFAULT;
     r->memory = mem;
     r->budget = (size_t)(mem / 8u < BUFFER_MAX ? mem / 8u : BUFFER_MAX);
     if (r->budget < (64u << 10)) r->budget = 64u << 10;

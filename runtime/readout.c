@@ -13,25 +13,27 @@
 
 #define MIN_DAYS 28
 #define MIN_ASKS 100
+#define ITEMS_MAX (4u << 20)      /* bytes of sends, responses and traits kept in memory,
+                                     at most: the rest is sorted in runs on disk */
 
-typedef struct RSend {
-    int64_t time, trigger;
-    KzZone *zone;
-    uint32_t cust, rule, attempt, channel, variant, seq, chain, hits;
-    uint8_t action;
-} RSend;
-
-typedef struct RResp {
+/* What the run leaves for the attribution, one record each (sorted by
+ * customer, time, then order of arrival: seq, shared by the three kinds),
+ * kept in a KrSort within the memory budget. */
+enum { I_SEND, I_RESP, I_TRAIT };
+typedef struct RItem {
     int64_t time;
-    uint32_t cust, survey, seq;   /* survey: value pool id, KB_NONE if not a string */
-    bool has_score;
-    double score;
-} RResp;
-
-typedef struct RTrait { int64_t time; uint32_t cust, label, seq; } RTrait;
+    uint32_t cust, seq;
+    uint8_t kind, action;         /* action: a send's */
+    bool has_score;               /* a response's */
+    union {
+        struct { int64_t trigger; KzZone *zone; uint32_t rule, attempt, channel, variant; } s;
+        struct { double score; uint32_t survey; } p;   /* survey: value pool id, KB_NONE if not a string */
+        uint32_t label;           /* a trait's */
+    } u;
+} RItem;
 
 typedef struct RChain {
-    uint32_t cust, rule, variant, group, arm;
+    uint32_t rule, variant, group, arm;
     int64_t ask_time;
     bool asked, answered, scored;
     int64_t delay;                /* first attributed response - its attempt */
@@ -42,30 +44,64 @@ typedef struct RChain {
 typedef struct Readout {
     const KImage *img, *u;
     const KrReadoutOptions *ro;
-    KrPool *customers, *values, *labels;
-    VEC(RSend, sends);
-    VEC(RResp, resps);
-    VEC(RTrait, traits);
+    KrPool *values, *labels;
+    KrSort *items;
     uint32_t seq;
+    uint64_t responses;
     bool failed;
     uint32_t ev_response, ev_identify, a_survey, a_score, a_trait;
     uint32_t *survey_val;         /* rule -> value id of its survey name (KB_NONE: task) */
     uint32_t *arm_base, narms;    /* rule -> first arm; arms: (rule, variant or none) */
     uint32_t maxattempt;
+    /* one customer's items at a time, in (time, seq) order */
+    VEC(RItem, sends);
+    VEC(RItem, resps);
+    VEC(RItem, traits);
+    VEC(uint32_t, idx);           /* sends in chain order */
+    VEC(uint32_t, chain_of);      /* [send] its chain */
+    VEC(uint32_t, hits);          /* [send] responses attributed to it */
+    VEC(RChain, chains);
+    uint32_t nsv, *svs, *rsv;     /* surveys of the rules; rule -> index in svs */
+    size_t *last;                 /* [survey index] latest send of the survey so far */
+    bool *seen;                   /* [survey index] last[] holds one */
 } Readout;
 
-#define PUSH(r, name) (KU_RESERVE((r)->name, (r)->n_##name, (r)->cap_##name, 1024) \
+#define PUSH(r, name) (KU_RESERVE((r)->name, (r)->n_##name, (r)->cap_##name, 64) \
                        ? NULL : &(r)->name[(r)->n_##name++])
+
+static int item_cmp(const void *pa, const void *pb)
+{
+    const RItem *a = pa, *b = pb;
+    if (a->cust != b->cust) return a->cust < b->cust ? -1 : 1;
+    if (a->time != b->time) return a->time < b->time ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static RItem *item_add(Readout *r, uint8_t kind, int64_t time, uint32_t cust)
+{
+    RItem *x = kr_sort_slot(r->items);
+    if (!x) { r->failed = true; return NULL; }
+    memset(x, 0, sizeof *x);
+    x->kind = kind;
+    x->time = time;
+    x->cust = cust;
+    x->seq = r->seq++;
+    return x;
+}
 
 static int emit_row(void *ctx, const KrRow *row)
 {
     Readout *r = ctx;
     if (r->img->rules[row->rule].is_task) return 0;
-    RSend *s = PUSH(r, sends);
-    if (!s) { r->failed = true; return -1; }
-    *s = (RSend){ .time = row->time, .trigger = row->trigger, .zone = row->zone, .cust = row->customer,
-                  .rule = row->rule, .attempt = row->attempt, .channel = row->channel,
-                  .variant = row->variant, .seq = r->seq++, .action = row->action };
+    RItem *x = item_add(r, I_SEND, row->time, row->customer);
+    if (!x) return -1;
+    x->action = row->action;
+    x->u.s.trigger = row->trigger;
+    x->u.s.zone = row->zone;
+    x->u.s.rule = row->rule;
+    x->u.s.attempt = row->attempt;
+    x->u.s.channel = row->channel;
+    x->u.s.variant = row->variant;
     if (row->attempt > r->maxattempt) r->maxattempt = row->attempt;
     return 0;
 }
@@ -97,68 +133,26 @@ static int on_event(void *ctx, const KrEvent *ev)
 {
     Readout *r = ctx;
     if (ev->event == r->ev_response && ev->event != KB_NONE) {
-        RResp *x = PUSH(r, resps);
-        if (!x) return -1;
+        r->responses++;
         const KrValue *sv = attr_in(ev, r->a_survey), *sc = attr_in(ev, r->a_score);
-        *x = (RResp){ .time = ev->time, .cust = ev->customer, .seq = r->seq++,
-                      .survey = sv && sv->tag == KB_STR ? sv->str : KB_NONE };
-        if (sc && sc->tag == KB_NUM) { x->has_score = true; x->score = sc->num; }
+        if (!sv || sv->tag != KB_STR) return 0;     /* of no survey: attributed to no ask */
+        RItem *x = item_add(r, I_RESP, ev->time, ev->customer);
+        if (!x) return -1;
+        x->u.p.survey = sv->str;
+        if (sc && sc->tag == KB_NUM) { x->has_score = true; x->u.p.score = sc->num; }
     } else if (ev->event == r->ev_identify && ev->event != KB_NONE && r->a_trait != KB_NONE) {
         const KrValue *v = attr_in(ev, r->a_trait);
         if (!v) return 0;
-        RTrait *t = PUSH(r, traits);
-        if (!t) return -1;
-        *t = (RTrait){ .time = ev->time, .cust = ev->customer, .label = label_of(r, v), .seq = r->seq++ };
-        if (t->label == UINT32_MAX) return -1;
+        uint32_t label = label_of(r, v);
+        if (label == UINT32_MAX) return -1;
+        RItem *x = item_add(r, I_TRAIT, ev->time, ev->customer);
+        if (!x) return -1;
+        x->u.label = label;
     }
     return 0;
 }
 
 /* ---- attribution --------------------------------------------------------------- */
-
-static int send_by_cust_time(const void *pa, const void *pb)
-{
-    const RSend *a = pa, *b = pb;
-    if (a->cust != b->cust) return a->cust < b->cust ? -1 : 1;
-    if (a->time != b->time) return a->time < b->time ? -1 : 1;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-static int resp_cmp(const void *pa, const void *pb)
-{
-    const RResp *a = pa, *b = pb;
-    if (a->cust != b->cust) return a->cust < b->cust ? -1 : 1;
-    if (a->time != b->time) return a->time < b->time ? -1 : 1;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-static int trait_cmp(const void *pa, const void *pb)
-{
-    const RTrait *a = pa, *b = pb;
-    if (a->cust != b->cust) return a->cust < b->cust ? -1 : 1;
-    if (a->time != b->time) return a->time < b->time ? -1 : 1;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-static const RSend *g_sends;
-static int chain_cmp(const void *pa, const void *pb)
-{
-    const RSend *a = &g_sends[*(const uint32_t *)pa], *b = &g_sends[*(const uint32_t *)pb];
-    if (a->cust != b->cust) return a->cust < b->cust ? -1 : 1;
-    if (a->rule != b->rule) return a->rule < b->rule ? -1 : 1;
-    if (a->trigger != b->trigger) return a->trigger < b->trigger ? -1 : 1;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-/* The label of the customer's trait in force at time t (KB_NONE: none). */
-static uint32_t trait_at(const Readout *r, uint32_t cust, int64_t t)
-{
-    size_t lo = 0, hi = r->n_traits;
-    while (lo < hi) {                     /* the first entry after (cust, t): a binary search,
-                                             not a walk through the customer's traits */
-        size_t m = (lo + hi) / 2;
-        const RTrait *x = &r->traits[m];
-        if (x->cust < cust || (x->cust == cust && x->time <= t)) lo = m + 1; else hi = m;
-    }
-    return lo > 0 && r->traits[lo - 1].cust == cust ? r->traits[lo - 1].label : KB_NONE;
-}
 
 typedef struct Counts { uint64_t n, hit; } Counts;
 
@@ -166,13 +160,13 @@ typedef struct Group {
     uint32_t label;               /* KB_NONE: no trait / no --by */
     Counts *arm;                  /* [narms] asks, answered */
     uint64_t *nscore, *prom, *detr; double *sum;  /* [narms] */
+    KrTally *delay;               /* [narms] times to the first response of the answered asks */
     Counts *chan, *att, hour[24];
     int64_t *first_ask, *last_ask;                 /* [nrules] */
 } Group;
 
 typedef struct Result {
     Group *g; uint32_t ng;
-    RChain *chains; size_t nchains;
     uint64_t attributed, responses;
 } Result;
 
@@ -195,25 +189,27 @@ static int group_add(Result *res, const Readout *r, uint32_t label)
     g->prom = calloc(r->narms + 1, sizeof *g->prom);
     g->detr = calloc(r->narms + 1, sizeof *g->detr);
     g->sum = calloc(r->narms + 1, sizeof *g->sum);
+    g->delay = calloc(r->narms + 1, sizeof *g->delay);
     g->chan = calloc(r->img->nchannels + 1, sizeof *g->chan);
     g->att = calloc(r->maxattempt + 1, sizeof *g->att);
     g->first_ask = malloc((r->img->nrules + 1) * sizeof(int64_t));
     g->last_ask = malloc((r->img->nrules + 1) * sizeof(int64_t));
-    if (!g->arm || !g->nscore || !g->prom || !g->detr || !g->sum || !g->chan || !g->att ||
+    if (!g->arm || !g->nscore || !g->prom || !g->detr || !g->sum || !g->delay || !g->chan || !g->att ||
         !g->first_ask || !g->last_ask) return -1;
     for (uint32_t i = 0; i <= r->img->nrules; i++) { g->first_ask[i] = INT64_MAX; g->last_ask[i] = INT64_MIN; }
     return 0;
 }
 
-static void result_free(Result *res)
+static void result_free(Result *res, uint32_t narms)
 {
     for (uint32_t i = 0; i < res->ng; i++) {
         Group *g = &res->g[i];
         free(g->arm); free(g->nscore); free(g->prom); free(g->detr); free(g->sum);
+        if (g->delay) for (uint32_t a = 0; a <= narms; a++) kr_tally_free(&g->delay[a]);
+        free(g->delay);
         free(g->chan); free(g->att); free(g->first_ask); free(g->last_ask);
     }
     free(res->g);
-    free(res->chains);
 }
 
 static int label_cmp_pool(const KrPool *p, uint32_t a, uint32_t b)
@@ -227,38 +223,56 @@ static int label_cmp_pool(const KrPool *p, uint32_t a, uint32_t b)
     return c ? c : na < nb ? -1 : na > nb;
 }
 
-static int attribute(Readout *r, Result *res)
+/* The customer's sends in chain order: (rule, trigger, then as sent). */
+static const RItem *g_sends;
+static int chain_cmp(const void *pa, const void *pb)
 {
-    RSend *s = r->sends;
+    const RItem *a = &g_sends[*(const uint32_t *)pa], *b = &g_sends[*(const uint32_t *)pb];
+    if (a->u.s.rule != b->u.s.rule) return a->u.s.rule < b->u.s.rule ? -1 : 1;
+    if (a->u.s.trigger != b->u.s.trigger) return a->u.s.trigger < b->u.s.trigger ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The label of the customer's trait in force at time t (KB_NONE: none). */
+static uint32_t trait_at(const Readout *r, int64_t t)
+{
+    size_t lo = 0, hi = r->n_traits;
+    while (lo < hi) {                     /* the first entry after t: a binary search */
+        size_t m = (lo + hi) / 2;
+        if (r->traits[m].time <= t) lo = m + 1; else hi = m;
+    }
+    return lo > 0 ? r->traits[lo - 1].u.label : KB_NONE;
+}
+
+/* Attributes one customer's responses (r->resps) to its sends (r->sends)
+ * and adds both to the tallies.  Customers come in id order, and each
+ * customer's chains in (rule, trigger) order: the order the sums of scores
+ * are taken in. */
+static int attribute_customer(Readout *r, Result *res)
+{
     size_t ns = r->n_sends;
-    if (r->n_traits) qsort(r->traits, r->n_traits, sizeof *r->traits, trait_cmp);
-    /* chains: (customer, rule, trigger) */
-    uint32_t *idx = malloc((ns + 1) * sizeof *idx);
-    res->chains = calloc(ns + 1, sizeof *res->chains);
-    if (!idx || !res->chains) { free(idx); return -1; }
-    for (size_t i = 0; i < ns; i++) idx[i] = (uint32_t)i;
-    g_sends = s;
-    if (ns) qsort(idx, ns, sizeof *idx, chain_cmp);
+    if (!ns) return 0;
+    r->n_idx = r->n_chain_of = r->n_hits = r->n_chains = 0;
+    if (KU_RESERVE(r->idx, ns - 1u, r->cap_idx, 64) != 0 || KU_RESERVE(r->chain_of, ns - 1u, r->cap_chain_of, 64) != 0 ||
+        KU_RESERVE(r->hits, ns - 1u, r->cap_hits, 64) != 0) return -1;
+    for (size_t i = 0; i < ns; i++) { r->idx[i] = (uint32_t)i; r->hits[i] = 0; }
+    g_sends = r->sends;
+    qsort(r->idx, ns, sizeof *r->idx, chain_cmp);
+    /* chains: (rule, trigger) */
     for (size_t i = 0; i < ns;) {
+        const RItem *a = &r->sends[r->idx[i]];
         size_t e = i;
-        const RSend *a = &s[idx[i]];
-        while (e < ns && s[idx[e]].cust == a->cust && s[idx[e]].rule == a->rule && s[idx[e]].trigger == a->trigger) e++;
-        RChain *c = &res->chains[res->nchains];
-        *c = (RChain){ .cust = a->cust, .rule = a->rule, .variant = a->variant };
+        while (e < ns && r->sends[r->idx[e]].u.s.rule == a->u.s.rule && r->sends[r->idx[e]].u.s.trigger == a->u.s.trigger) e++;
+        RChain *c = PUSH(r, chains);
+        if (!c) return -1;
+        *c = (RChain){ .rule = a->u.s.rule, .variant = a->u.s.variant };
         for (size_t k = i; k < e; k++) {
-            RSend *x = &s[idx[k]];
-            x->chain = (uint32_t)res->nchains;
+            const RItem *x = &r->sends[r->idx[k]];
+            r->chain_of[r->idx[k]] = (uint32_t)(r->n_chains - 1u);
             if (x->action == KR_ACT_ASK && !c->asked) { c->asked = true; c->ask_time = x->time; }
         }
-        res->nchains++;
-        i = e;
-    }
-    free(idx);
-    /* groups: the trait in force at the ask */
-    if (group_add(res, r, KB_NONE) != 0) return -1;
-    for (size_t i = 0; i < res->nchains; i++) {
-        RChain *c = &res->chains[i];
-        uint32_t label = r->ro->by_trait ? trait_at(r, c->cust, c->ask_time) : KB_NONE;
+        /* its group: the trait in force at the ask */
+        uint32_t label = r->ro->by_trait ? trait_at(r, c->ask_time) : KB_NONE;
         uint32_t gi = group_index(res, label);
         if (gi == KB_NONE) {
             if (group_add(res, r, label) != 0) return -1;
@@ -267,62 +281,40 @@ static int attribute(Readout *r, Result *res)
         c->group = gi;
         const KbRule *rule = &r->img->rules[c->rule];
         c->arm = r->arm_base[c->rule] + (c->variant < rule->nvariants ? c->variant : 0);
+        i = e;
     }
-    /* responses -> the latest sent attempt of the survey at or before, in the window */
-    if (ns) qsort(s, ns, sizeof *s, send_by_cust_time);
-    if (r->n_resps) qsort(r->resps, r->n_resps, sizeof *r->resps, resp_cmp);
-    res->responses = r->n_resps;
-    /* one pass over both, each sorted by (customer, time): for each
-     * response the sends of its customer up to its time have been passed,
-     * and the latest of each survey noted (last[], valid for the customer
-     * of stamp[]), so a customer with n sends and m responses costs n + m
-     * steps, not n x m */
-    uint32_t nsv = 0, *svs = malloc((r->img->nrules + 1u) * sizeof *svs);
-    uint32_t *rsv = malloc((r->img->nrules + 1u) * sizeof *rsv);
-    size_t *last = malloc((r->img->nrules + 1u) * sizeof *last);
-    uint64_t *stamp = calloc(r->img->nrules + 1u, sizeof *stamp), run = 0;
-    if (!svs || !rsv || !last || !stamp) { free(svs); free(rsv); free(last); free(stamp); return -1; }
-    for (uint32_t ri = 0; ri < r->img->nrules; ri++) {      /* rule -> index of its survey */
-        uint32_t v = r->survey_val[ri], x = 0;
-        while (x < nsv && svs[x] != v) x++;
-        if (x == nsv) svs[nsv++] = v;
-        rsv[ri] = x;
-    }
+    /* responses -> the latest sent attempt of the survey at or before, in
+     * the window: both in time order, so each send is passed once */
+    for (uint32_t x = 0; x < r->nsv; x++) r->seen[x] = false;
     size_t k = 0;
-    uint32_t cur = UINT32_MAX;
     for (size_t i = 0; i < r->n_resps; i++) {
-        const RResp *p = &r->resps[i];
-        if (p->survey == KB_NONE) continue;
-        if (p->cust != cur) {                     /* a new customer: its first send */
-            cur = p->cust;
-            run++;
-            while (k < ns && s[k].cust < p->cust) k++;
-        }
-        for (; k < ns && s[k].cust == p->cust && s[k].time <= p->time; k++) {
-            last[rsv[s[k].rule]] = k;
-            stamp[rsv[s[k].rule]] = run;
+        const RItem *p = &r->resps[i];
+        for (; k < ns && r->sends[k].time <= p->time; k++) {
+            uint32_t sx = r->rsv[r->sends[k].u.s.rule];
+            r->last[sx] = k;
+            r->seen[sx] = true;
         }
         uint32_t x = 0;
-        while (x < nsv && svs[x] != p->survey) x++;
-        const RSend *best = x < nsv && stamp[x] == run ? &s[last[x]] : NULL;
-        if (!best || p->time - best->time > r->ro->window) continue;
+        while (x < r->nsv && r->svs[x] != p->u.p.survey) x++;
+        if (x == r->nsv || !r->seen[x]) continue;
+        size_t b = r->last[x];
+        if (p->time - r->sends[b].time > r->ro->window) continue;
         res->attributed++;
-        RSend *b = &s[best - s];
-        b->hits++;
-        RChain *c = &res->chains[b->chain];
-        if (!c->answered) { c->answered = true; c->delay = p->time - b->time; }
-        if (!c->scored && p->has_score) { c->scored = true; c->score = p->score; }
+        r->hits[b]++;
+        RChain *c = &r->chains[r->chain_of[b]];
+        if (!c->answered) { c->answered = true; c->delay = p->time - r->sends[b].time; }
+        if (!c->scored && p->has_score) { c->scored = true; c->score = p->u.p.score; }
     }
-    free(svs); free(rsv); free(last); free(stamp);
     /* tallies */
-    for (size_t i = 0; i < res->nchains; i++) {
-        const RChain *c = &res->chains[i];
+    for (size_t i = 0; i < r->n_chains; i++) {
+        const RChain *c = &r->chains[i];
         if (!c->asked) continue;
         Group *g = &res->g[c->group];
         g->arm[c->arm].n++;
         g->arm[c->arm].hit += c->answered;
         if (c->ask_time < g->first_ask[c->rule]) g->first_ask[c->rule] = c->ask_time;
         if (c->ask_time > g->last_ask[c->rule]) g->last_ask[c->rule] = c->ask_time;
+        if (c->answered && kr_tally_add(&g->delay[c->arm], c->delay) != 0) return -1;
         if (c->scored) {
             g->nscore[c->arm]++;
             g->sum[c->arm] += c->score;
@@ -331,23 +323,57 @@ static int attribute(Readout *r, Result *res)
         }
     }
     for (size_t i = 0; i < ns; i++) {
-        const RSend *x = &s[i];
-        Group *g = &res->g[res->chains[x->chain].group];
-        if (x->channel < r->img->nchannels) { g->chan[x->channel].n++; g->chan[x->channel].hit += x->hits > 0; }
-        if (x->attempt <= r->maxattempt) { g->att[x->attempt].n++; g->att[x->attempt].hit += x->hits > 0; }
+        const RItem *x = &r->sends[i];
+        Group *g = &res->g[r->chains[r->chain_of[i]].group];
+        bool hit = r->hits[i] > 0;
+        if (x->u.s.channel < r->img->nchannels) { g->chan[x->u.s.channel].n++; g->chan[x->u.s.channel].hit += hit; }
+        if (x->u.s.attempt <= r->maxattempt) { g->att[x->u.s.attempt].n++; g->att[x->u.s.attempt].hit += hit; }
         KzLocal l;
-        kz_to_local(x->zone ? x->zone : kz_utc(), x->time, &l);
-        if (l.hour >= 0 && l.hour < 24) { g->hour[l.hour].n++; g->hour[l.hour].hit += x->hits > 0; }
+        kz_to_local(x->u.s.zone ? x->u.s.zone : kz_utc(), x->time, &l);
+        if (l.hour >= 0 && l.hour < 24) { g->hour[l.hour].n++; g->hour[l.hour].hit += hit; }
     }
+    return 0;
+}
+
+/* After the run: the items in customer order, one customer at a time. */
+static int attribute(Readout *r, Result *res)
+{
+    if (r->failed || kr_sort_finish(r->items) != 0) return -1;
+    res->responses = r->responses;
+    uint32_t nr = r->img->nrules;
+    r->svs = malloc((nr + 1u) * sizeof *r->svs);
+    r->rsv = malloc((nr + 1u) * sizeof *r->rsv);
+    r->last = malloc((nr + 1u) * sizeof *r->last);
+    r->seen = malloc((nr + 1u) * sizeof *r->seen);
+    if (!r->svs || !r->rsv || !r->last || !r->seen) return -1;
+    for (uint32_t ri = 0; ri < nr; ri++) {      /* rule -> index of its survey */
+        uint32_t v = r->survey_val[ri], x = 0;
+        while (x < r->nsv && r->svs[x] != v) x++;
+        if (x == r->nsv) r->svs[r->nsv++] = v;
+        r->rsv[ri] = x;
+    }
+    if (group_add(res, r, KB_NONE) != 0) return -1;
+    RItem buf;
+    const RItem *it;
+    uint32_t cur = UINT32_MAX;
+    for (;;) {
+        it = kr_sort_next(r->items, &buf);
+        if (!it || it->cust != cur) {
+            if (cur != UINT32_MAX && attribute_customer(r, res) != 0) return -1;
+            if (!it) break;
+            cur = it->cust;
+            r->n_sends = r->n_resps = r->n_traits = 0;
+        }
+        RItem *x = it->kind == I_SEND ? PUSH(r, sends) : it->kind == I_RESP ? PUSH(r, resps) : PUSH(r, traits);
+        if (!x) return -1;
+        *x = *it;
+    }
+    if (kr_sort_failed(r->items)) return -1;
     /* groups in label order, "no trait" last; group 0 stays first without --by */
     if (r->ro->by_trait) {
         for (uint32_t a = 1; a < res->ng; a++)
             for (uint32_t b = a; b > 0 && label_cmp_pool(r->labels, res->g[b - 1].label, res->g[b].label) > 0; b--) {
                 Group t = res->g[b]; res->g[b] = res->g[b - 1]; res->g[b - 1] = t;
-                for (size_t i = 0; i < res->nchains; i++) {
-                    if (res->chains[i].group == b) res->chains[i].group = b - 1;
-                    else if (res->chains[i].group == b - 1) res->chains[i].group = b;
-                }
             }
     }
     return 0;
@@ -379,17 +405,6 @@ static bool bench_band(const char *ch, int *lo, int *hi)
 static bool is_nps(const KImage *img, const KbRule *rule)
 {
     return !rule->is_task && rule->target < img->nsurveys && strcmp(istr(img, img->surveys[rule->target]), "NPS") == 0;
-}
-
-/* Response delays (seconds) of the answered asks of arm a in group gi. */
-static size_t delays(const Result *res, uint32_t gi, uint32_t a, int64_t *out)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < res->nchains; i++) {
-        const RChain *c = &res->chains[i];
-        if (c->asked && c->answered && c->group == gi && c->arm == a) out[n++] = c->delay;
-    }
-    return n;
 }
 
 /* One row of the readout: an arm (rule, variant) of group g with asks,
@@ -447,10 +462,10 @@ static void csv_out(const Readout *r, const Result *res, FILE *f)
 }
 
 
-static void text_group(const Readout *r, const Result *res, uint32_t gi, FILE *f, int64_t *buf)
+static void text_group(const Readout *r, Result *res, uint32_t gi, FILE *f)
 {
     const KImage *img = r->img;
-    const Group *g = &res->g[gi];
+    Group *g = &res->g[gi];
     fprintf(f, "%-20s %-12s %6s %8s %7s %-17s %-26s %-12s %s\n", "rule", "variant", "asks", "answered",
             "rate", "95% interval", "vs first variant (95%)", "score", "time to response (median, p90)");
     const KbRule *named = NULL;             /* the rule whose name was last shown */
@@ -469,11 +484,10 @@ static void text_group(const Readout *r, const Result *res, uint32_t gi, FILE *f
         else if (is_nps(img, rule))
             snprintf(b3, sizeof b3, "NPS %+.1f", 100.0 * ((double)g->prom[a] - (double)g->detr[a]) / (double)g->nscore[a]);
         else snprintf(b3, sizeof b3, "mean %.2f", g->sum[a] / (double)g->nscore[a]);
-        size_t nd = delays(res, gi, a, buf);
-        if (nd) {
+        if (g->delay[a].total) {
             FILE *m = fmemopen(b4, sizeof b4, "w");
             if (m) {
-                int64_t p90 = kt_quantile(buf, nd, 0.9), med = kt_median(buf, nd);
+                int64_t p90 = kr_tally_quantile(&g->delay[a], 0.9), med = kr_tally_quantile(&g->delay[a], 0.5);
                 kt_duration(m, med, false); fputs(", ", m); kt_duration(m, p90, false);
                 fputc('\0', m);
                 fclose(m);
@@ -553,7 +567,7 @@ static const char *label_str(const Readout *r, uint32_t label, size_t *n)
     return kr_pool_str(r->labels, label, n);
 }
 
-static void text_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
+static void text_out(const Readout *r, Result *res, FILE *f)
 {
     fprintf(f, "kairos readout: %s (window ", r->ro->policy_name ? r->ro->policy_name : "policy");
     kt_duration(f, r->ro->window, false);
@@ -571,7 +585,7 @@ static void text_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
         }
         fputc('\n', f);
         if (!any) { fputs("no asks were sent\n", f); continue; }
-        text_group(r, res, gi, f, buf);
+        text_group(r, res, gi, f);
         fputc('\n', f);
         warnings(r, res, gi, text_warn, f);
     }
@@ -614,7 +628,7 @@ static void json_counts_list(FILE *f, const char *key, const Counts *c, uint32_t
     }
 }
 
-static void json_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
+static void json_out(const Readout *r, Result *res, FILE *f)
 {
     const KImage *img = r->img;
     fputs("{\"policy\":", f);
@@ -627,7 +641,7 @@ static void json_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
     fputs(",\"groups\":[", f);
     bool firstg = true;
     for (uint32_t gi = 0; gi < res->ng; gi++) {
-        const Group *g = &res->g[gi];
+        Group *g = &res->g[gi];
         bool any = false;
         for (uint32_t a = 0; a < r->narms && !any; a++) any = g->arm[a].n > 0;
         if (!any && r->ro->by_trait) continue;
@@ -670,11 +684,10 @@ static void json_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
             else
                 fprintf(f, "{\"kind\":\"mean\",\"responses\":%llu,\"value\":%.4f}",
                         (unsigned long long)g->nscore[a], g->sum[a] / (double)g->nscore[a]);
-            size_t nd = delays(res, gi, a, buf);
             fputs(",\"time_to_response\":", f);
-            if (nd) {
-                int64_t med = kt_median(buf, nd);
-                int64_t p90 = kt_quantile(buf, nd, 0.9);
+            if (g->delay[a].total) {
+                int64_t med = kr_tally_quantile(&g->delay[a], 0.5);
+                int64_t p90 = kr_tally_quantile(&g->delay[a], 0.9);
                 fprintf(f, "{\"median_seconds\":%lld,\"p90_seconds\":%lld}", (long long)med, (long long)p90);
             } else fputs("null", f);
             fputc('}', f);
@@ -705,20 +718,23 @@ static void json_out(const Readout *r, const Result *res, FILE *f, int64_t *buf)
     fputs("]}\n", f);
 }
 
-/* ---- the command ---------------------------------------------------------------- */
-
 /* ---- the collector (also used by report.c) --------------------------------------- */
 
 static void readout_free(Readout *r)
 {
+    kr_sort_free(r->items);
     free(r->sends); free(r->resps); free(r->traits);
+    free(r->idx); free(r->chain_of); free(r->hits); free(r->chains);
+    free(r->svs); free(r->rsv); free(r->last); free(r->seen);
     free(r->survey_val); free(r->arm_base);
     kr_pool_free(r->labels);
 }
 
-/* Prepares r for a run over reader image u whose value pool is values. */
+/* Prepares r for a run over reader image u whose value pool is values,
+ * keeping at most budget bytes of sends, responses and traits in memory
+ * (the rest waits in a temporary file). */
 static int readout_init(Readout *r, const KImage *img, const KImage *u, const KrReadoutOptions *ropt,
-                        KrPool *values)
+                        KrPool *values, uint64_t budget)
 {
     memset(r, 0, sizeof *r);
     r->img = img;
@@ -728,7 +744,8 @@ static int readout_init(Readout *r, const KImage *img, const KImage *u, const Kr
     r->labels = kr_pool_new();
     r->survey_val = calloc(img->nrules + 1u, sizeof(uint32_t));
     r->arm_base = calloc(img->nrules + 1u, sizeof(uint32_t));
-    if (!r->labels || !r->survey_val || !r->arm_base) return -1;
+    r->items = kr_sort_new(sizeof(RItem), item_cmp, (size_t)budget, "kairos-readout");
+    if (!r->labels || !r->survey_val || !r->arm_base || !r->items) return -1;
     r->ev_response = kb_find_event(u, KB_EV_RESPONSE);
     r->ev_identify = kb_find_event(u, KB_EV_IDENTIFY);
     r->a_survey = kb_find_attr(u, "survey");
@@ -750,11 +767,18 @@ static int readout_init(Readout *r, const KImage *img, const KImage *u, const Kr
 
 struct KrReadoutRun { Readout r; };
 
-KrReadoutRun *kr_readout_begin(const KImage *img, const KImage *u, const KrReadoutOptions *ropt, KrPool *values)
+uint64_t kr_readout_budget(const KrOptions *opt)
+{
+    uint64_t b = (opt->memory ? opt->memory : KR_MEMORY_DEFAULT) / 8u;
+    return b < ITEMS_MAX ? b : ITEMS_MAX;
+}
+
+KrReadoutRun *kr_readout_begin(const KImage *img, const KImage *u, const KrReadoutOptions *ropt, KrPool *values,
+                               uint64_t budget)
 {
     KrReadoutRun *x = malloc(sizeof *x);
     if (!x) return NULL;
-    if (readout_init(&x->r, img, u, ropt, values) != 0) { readout_free(&x->r); free(x); return NULL; }
+    if (readout_init(&x->r, img, u, ropt, values, budget) != 0) { readout_free(&x->r); free(x); return NULL; }
     return x;
 }
 int kr_readout_emit(void *ctx, const KrRow *row) { return emit_row(&((KrReadoutRun *)ctx)->r, row); }
@@ -767,9 +791,9 @@ int kr_readout_end(KrReadoutRun *x, KrReadoutArm **arms, size_t *narms, uint64_t
     memset(&res, 0, sizeof res);
     *arms = NULL;
     *narms = 0;
-    if (r->failed || attribute(r, &res) != 0) { result_free(&res); return -1; }
+    if (r->failed || attribute(r, &res) != 0) { result_free(&res, r->narms); return -1; }
     KrReadoutArm *v = calloc(r->narms + 1u, sizeof *v);
-    if (!v) { result_free(&res); return -1; }
+    if (!v) { result_free(&res, r->narms); return -1; }
     size_t n = 0;
     for (Arm it = { 0 }; next_arm(r, &res.g[0], &it);) {   /* the csv form's rows, in its order */
         KrReadoutArm *a = &v[n++];
@@ -784,7 +808,7 @@ int kr_readout_end(KrReadoutRun *x, KrReadoutArm **arms, size_t *narms, uint64_t
     *narms = n;
     *responses = res.responses;
     *attributed = res.attributed;
-    result_free(&res);
+    result_free(&res, r->narms);
     return 0;
 }
 
@@ -805,7 +829,6 @@ int kr_readout(const KImage *img, const KrReadoutOptions *ropt, const KrOptions 
     memset(&r, 0, sizeof r);
     Result res;
     memset(&res, 0, sizeof res);
-    int64_t *buf = NULL;
     *out = NULL;
     *outlen = 0;
     KrPool *customers = kr_pool_new(), *values = kr_pool_new();
@@ -813,21 +836,18 @@ int kr_readout(const KImage *img, const KrReadoutOptions *ropt, const KrOptions 
     if (!customers || !values) goto oom;
     const KImage *imgs[1] = { img };
     u = kr_reader_image(imgs, 1, ropt->by_trait);
-    if (!u || readout_init(&r, img, u, ropt, values) != 0) goto oom;
-    r.customers = customers;
+    if (!u || readout_init(&r, img, u, ropt, values, kr_readout_budget(opt)) != 0) goto oom;
     KrMulti m = { .imgs = { img }, .nimgs = 1, .emit = { emit_row }, .emit_ctx = { &r },
                   .on_event = on_event, .event_ctx = &r };
     if (kr_multi_run(&m, u, opt, customers, values, err) != 0) goto done;
-    if (r.failed || attribute(&r, &res) != 0) goto oom;
-    buf = malloc((r.n_sends + 1) * sizeof *buf);
-    if (!buf) goto oom;
+    if (attribute(&r, &res) != 0) goto oom;
     char *obuf = NULL;
     size_t olen = 0;
     FILE *f = open_memstream(&obuf, &olen);
     if (!f) goto oom;
     if (ropt->format == KR_READ_CSV) csv_out(&r, &res, f);
-    else if (ropt->format == KR_READ_JSON) json_out(&r, &res, f, buf);
-    else text_out(&r, &res, f, buf);
+    else if (ropt->format == KR_READ_JSON) json_out(&r, &res, f);
+    else text_out(&r, &res, f);
     if (fclose(f) != 0) { free(obuf); goto oom; }
     *out = obuf;
     *outlen = olen;
@@ -836,8 +856,7 @@ int kr_readout(const KImage *img, const KrReadoutOptions *ropt, const KrOptions 
 oom:
     fprintf(err, "kairos: out of memory\n");
 done:
-    free(buf);
-    result_free(&res);
+    result_free(&res, r.narms);
     kr_reader_image_free(u);
     readout_free(&r);
     kr_pool_free(customers); kr_pool_free(values);

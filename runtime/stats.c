@@ -1,6 +1,7 @@
 /* stats.c -- interval estimates for the readout (kr_wilson, kr_newcombe;
- * runtime.h) and contact pressure (KrPressure; diff and report).  Tested against independently computed values in
- * tests/unit/test_stats.c.
+ * runtime.h), contact pressure (KrPressure; diff and report) and values
+ * counted by value for their quantiles (KrTally; diff and readout).  Tested
+ * against independently computed values in tests/unit/test_stats.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -85,4 +86,69 @@ void kr_pressure_free(KrPressure *p)
     free(p->best);
     free(p->q);
     memset(p, 0, sizeof *p);
+}
+
+/* ---- values counted by value (KrTally) ------------------------------------------
+ * Open addressing on the value (Fibonacci hashing), kept at most half full;
+ * a quantile packs the used entries to the front, sorts them by value and
+ * walks their counts to the nearest rank. */
+
+static size_t tally_home(int64_t v, size_t cap)
+{
+    return (size_t)((uint64_t)v * 0x9E3779B97F4A7C15ULL >> 20) & (cap - 1u);
+}
+
+int kr_tally_add(KrTally *t, int64_t v)
+{
+    if (2u * (t->n + 1u) > t->cap) {
+        size_t nc = t->cap ? t->cap * 2u : 64u;
+        KrTallyEnt *ne = calloc(nc, sizeof *ne);
+        if (!ne) return -1;
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->e[i].n) continue;
+            size_t j = tally_home(t->e[i].v, nc);
+            while (ne[j].n) j = (j + 1u) & (nc - 1u);
+            ne[j] = t->e[i];
+        }
+        free(t->e);
+        t->e = ne;
+        t->cap = nc;
+    }
+    size_t j = tally_home(v, t->cap);
+    while (t->e[j].n && t->e[j].v != v) j = (j + 1u) & (t->cap - 1u);
+    if (!t->e[j].n) { t->e[j].v = v; t->n++; }
+    t->e[j].n++;
+    t->total++;
+    return 0;
+}
+
+static int tally_cmp(const void *pa, const void *pb)
+{
+    const KrTallyEnt *a = pa, *b = pb;
+    return a->v < b->v ? -1 : a->v > b->v;
+}
+
+int64_t kr_tally_quantile(KrTally *t, double q)
+{
+    if (!t->total) return 0;
+    if (!t->frozen) {
+        size_t n = 0;
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->e[i].n) t->e[n++] = t->e[i];
+        qsort(t->e, n, sizeof *t->e, tally_cmp);
+        t->frozen = true;
+    }
+    /* the rank as kt_quantile's: ceil(q * total), within [1, total] */
+    uint64_t k = (uint64_t)ceil(q * (double)t->total), seen = 0;
+    if (k < 1) k = 1;
+    if (k > t->total) k = t->total;
+    for (size_t i = 0; i < t->n; i++)
+        if ((seen += t->e[i].n) >= k) return t->e[i].v;
+    return t->e[t->n - 1].v;
+}
+
+void kr_tally_free(KrTally *t)
+{
+    free(t->e);
+    memset(t, 0, sizeof *t);
 }

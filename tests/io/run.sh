@@ -713,6 +713,16 @@ for j in 1 2; do
 done
 check merge-order-diff-same 'cmp -s merge-diff-1.csv merge-diff-2.csv && [ "$(wc -l <merge-diff-2.csv)" -gt 8192 ]'
 check merge-order-readout-same 'cmp -s merge-readout-1.csv merge-readout-2.csv'
+# readout keeps its sends and responses past 4 MiB in the temporary file,
+# sorted in runs (SPEC 5.10): 200,000 of them here.  The same readout when no
+# temporary file can be made (all in memory), and nothing left behind.
+awk 'BEGIN { print "time,customer,event,survey,score"; for (i = 0; i < 100000; i++) { t = 1772323200 + 60 * i; c = i % 1000; printf "%d,c%d,purchase,,\n%d,c%d,response,NPS,%d\n", t, c, t + 30 + i % 7, c, i % 11 } }' >"$W/runs.csv"
+echo 'ask NPS after purchase cap 1 per 1h' >"$W/runs.kai"
+mkdir -p "$W/tmpr"
+run readout-runs-tmpdir 0 "" 'TMPDIR=$PWD/tmpr K readout --format json runs.kai runs.csv >runs-1.json'
+run readout-runs-no-tmpdir 0 "" 'TMPDIR=$PWD/no-such-dir K readout --format json runs.kai runs.csv >runs-2.json'
+check readout-runs-same 'cmp -s runs-1.json runs-2.json && grep -q "\"asks\":100000,\"answered\":100000" runs-1.json'
+check readout-runs-tmpdir-empty '[ -z "$(ls -A tmpr)" ]'
 
 # --input and the schema's input: disagreeing is an error, not the schema's
 # word taken without one; agreeing, or the schema silent, is fine

@@ -8,9 +8,12 @@
  *     z = 1.96 results, one of them on a 5 in the fifth decimal);
  *   - a table computed with python3 (plain math module, an independent
  *     implementation of the same formulas, z = 1.959964) to 1e-9.
+ * Also contact pressure, quantiles of values counted by value (KrTally)
+ * and the sort in runs (KrSort, extsort.c), each against a direct count.
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "units.h"
 #include "runtime/runtime.h"
 #include "runtime/internal.h"
@@ -176,6 +179,96 @@ START_TEST(pressure_windows)
 }
 END_TEST
 
+/* KrTally against kt_quantile on the same values: few distinct values
+ * many times over, and all distinct, at the ranks the readout and diff
+ * ask for and at the ends. */
+START_TEST(tally_quantiles)
+{
+    enum { N = 5001 };
+    static int64_t v[N], w[N];
+    const double qs[] = { 0.0, 0.01, 0.5, 0.9, 0.999, 1.0 };
+    for (int round = 0; round < 2; round++) {
+        KrTally t = { 0 };
+        uint64_t x = 99;
+        for (int i = 0; i < N; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            v[i] = round == 0 ? (int64_t)((x >> 33) % 37) * 3600 - 7200 : (int64_t)(x >> 11) - (INT64_C(1) << 52);
+            ck_assert_int_eq(kr_tally_add(&t, v[i]), 0);
+        }
+        ck_assert_uint_eq(t.total, N);
+        for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) {
+            memcpy(w, v, sizeof v);
+            ck_assert_int_eq(kr_tally_quantile(&t, qs[k]), kt_quantile(w, N, qs[k]));
+        }
+        kr_tally_free(&t);
+    }
+    KrTally empty = { 0 };
+    ck_assert_int_eq(kr_tally_quantile(&empty, 0.5), 0);
+    KrTally one = { 0 };
+    ck_assert_int_eq(kr_tally_add(&one, -5), 0);
+    ck_assert_int_eq(kr_tally_quantile(&one, 0.5), -5);
+    ck_assert_int_eq(kr_tally_quantile(&one, 0.9), -5);
+    kr_tally_free(&one);
+}
+END_TEST
+
+/* KrSort: records in the comparison's order whether they stayed in memory,
+ * went to runs on disk (a budget of 64 records: dozens of runs, the last
+ * records left in memory), or could not (no temporary directory: memory
+ * grows instead). */
+typedef struct SRec { uint32_t key, seq; } SRec;
+static int srec_cmp(const void *pa, const void *pb)
+{
+    const SRec *a = pa, *b = pb;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void sort_check(size_t budget, uint32_t n, bool want_spill)
+{
+    KrSort *s = kr_sort_new(sizeof(SRec), srec_cmp, budget, "kairos-unit");
+    ck_assert_ptr_nonnull(s);
+    uint64_t x = 7;
+    for (uint32_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        SRec *r = kr_sort_slot(s);
+        ck_assert_ptr_nonnull(r);
+        *r = (SRec){ (uint32_t)((x >> 33) % 100), i };
+    }
+    ck_assert_int_eq(kr_sort_spilled(s) > 0, want_spill);
+    ck_assert_int_eq(kr_sort_finish(s), 0);
+    ck_assert_ptr_null(kr_sort_slot(s));       /* nothing is added after the end */
+    SRec buf, prev = { 0, 0 };
+    const SRec *r;
+    uint32_t got = 0;
+    uint64_t sum = 0;
+    while ((r = kr_sort_next(s, &buf))) {
+        if (got) ck_assert_int_lt(srec_cmp(&prev, r), 0);
+        prev = *r;
+        sum += r->seq;
+        got++;
+    }
+    ck_assert(!kr_sort_failed(s));
+    ck_assert_uint_eq(got, n);
+    ck_assert_uint_eq(sum, (uint64_t)n * (n - 1u) / 2u);     /* each record once */
+    ck_assert_ptr_null(kr_sort_next(s, &buf));
+    kr_sort_free(s);
+}
+
+START_TEST(sort_in_runs)
+{
+    sort_check(1u << 20, 10000, false);        /* in memory */
+    sort_check(0, 0, false);                   /* nothing */
+    sort_check(64 * sizeof(SRec), 10000, true);    /* 156 runs and 16 records in memory */
+    sort_check(64 * sizeof(SRec), 6400, true);     /* runs only */
+    const char *old = getenv("TMPDIR");
+    char *keep = old ? strdup(old) : NULL;
+    setenv("TMPDIR", "/nonexistent-kairos-unit", 1);
+    sort_check(64 * sizeof(SRec), 10000, false);   /* no temporary file: in memory */
+    if (keep) { setenv("TMPDIR", keep, 1); free(keep); } else unsetenv("TMPDIR");
+}
+END_TEST
+
 Suite *stats_suite(void)
 {
     Suite *s = suite_create("stats");
@@ -186,6 +279,8 @@ Suite *stats_suite(void)
     tcase_add_test(tc, newcombe_table);
     tcase_add_test(tc, wilson_edges_exact);
     tcase_add_test(tc, pressure_windows);
+    tcase_add_test(tc, tally_quantiles);
+    tcase_add_test(tc, sort_in_runs);
     suite_add_tcase(s, tc);
     return s;
 }
