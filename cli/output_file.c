@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,14 @@ static char *volatile cleanup[MAX_CLEANUP];
 static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
 #define NCAUGHT (sizeof caught / sizeof caught[0])
 
-/* Async-signal-safe: unlink, rmdir, sigaction, raise only. */
+/* Async-signal-safe: unlink, rmdir, sigaction, raise, pthread_sigmask
+ * only.  The caught signals are blocked while it runs (the sa_mask of
+ * cli_io_init), so a second one cannot end the process halfway through the
+ * removals: `timeout` sends its signal to the command and then to its whole
+ * process group, i.e. twice (tests/io sig-test left an empty schedule.csv
+ * in kairos test's directory under load when the second SIGINT found the
+ * default action already back, as SA_RESETHAND had put it).  Then the
+ * default action, the signal raised again and let through. */
 static void on_signal(int sig)
 {
     int saved = errno;
@@ -55,9 +63,17 @@ static void on_signal(int sig)
         char *p = cleanup[i];
         if (p && unlink(p) != 0) rmdir(p);          /* a directory (emptied first) */
     }
-    /* the handler was installed with SA_RESETHAND: the default action now */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
     errno = saved;
-    raise(sig);
+    raise(sig);                                     /* pending: blocked in here */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);       /* delivered: the default action */
 }
 
 static void block_signals(sigset_t *old)
@@ -143,7 +159,7 @@ void cli_io_init(void)
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+        for (size_t k = 0; k < NCAUGHT; k++) sigaddset(&sa.sa_mask, caught[k]);
         sigaction(caught[i], &sa, NULL);
     }
     kr_set_cleanup(&runtime_cleanup);

@@ -7,9 +7,10 @@
  * schedule's order (kp_merge_next), a group of one instant and customer at
  * a time from each, and what differs goes out as it is found (the CSV rows
  * through the output writer, output.c) while the summary's counts grow.
- * Memory holds the groups, the summary's counts per name and per customer,
- * the asks of the last 30 days (contact pressure, KrPressure) and, for the
- * summary, the difference rows not yet paired as moved sends.
+ * Memory holds the groups, the summary's counts per name and per customer
+ * and the asks of the last 30 days (contact pressure, KrPressure); the
+ * difference rows that may pair as moved sends are sorted in runs on disk
+ * past a budget (KrSort) and paired at the end.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,16 +43,20 @@ typedef struct Sched {
     DRow *g; size_t ng, capg;             /* the group: rows of one (time, customer) */
 } Sched;
 
-/* Moved sends: a removed and an added row alike in all but time (MKey:
- * the row, time aside), paired in time order within their key.  Rows come
- * in time order, so a key's unpaired rows all have one sign: a queue of
- * their times, the next row of the other sign paired with its head. */
-typedef struct Pend {
-    DRow r;                               /* the key, and the oldest unpaired row's time */
-    int32_t sign;                         /* the unpaired rows' sign */
-    uint32_t n;                           /* unpaired rows: r's, then more's */
-    int64_t *more; uint32_t head, cap;    /* the later ones' times, a ring (cap a power of two) */
-} Pend;
+/* Moved sends: a removed and an added row alike in all but time (the key:
+ * the row, time aside), paired in time order within their key.  The rows
+ * that may pair (of rules both policies have) wait in a KrSort, sorted by
+ * key then time and order of arrival; once every row went by, each key's
+ * rows are paired as they came: a key's unpaired rows all have one sign (a
+ * queue of their times), and the next row of the other sign is paired
+ * with its head. */
+typedef struct MItem {
+    int64_t trigger, time;
+    uint64_t seq;
+    uint32_t cust, rule, survey, chan, variant, attempt;
+    uint8_t action;
+    int8_t sign;
+} MItem;
 
 enum { C_ASK = 0, C_REMIND, C_TASK };
 
@@ -64,10 +69,9 @@ typedef struct Summary {
     uint64_t gain_cust, gain_asks, lose_cust, lose_asks;
     uint64_t pressure[2][4];              /* customers at 0, 1, 2, 3+ */
     uint32_t pmax[2];
-    /* the keys with unpaired rows: pend[0, npend), found through slot
-     * (open addressing, entry index + 1, 0 empty; capslot a power of two) */
-    Pend *pend; size_t npend, cappend;
-    uint32_t *slot; size_t capslot;
+    KrSort *may_pair;                     /* MItem: the rows that may pair */
+    uint64_t nmay;
+    int64_t *q; size_t capq;              /* one key's unpaired times */
     KrTally shift;                        /* of the moved sends: the median is all the summary
                                              shows of them, and they take few values */
     uint64_t moved;
@@ -82,6 +86,7 @@ typedef struct Diff {
     /* display orders (name ids): rules, surveys, channels of both images */
     uint32_t *rules, nrules, *surveys, nsurveys, *chans, nchans;
     bool summarize;                       /* the summary is wanted (not only the CSV rows) */
+    uint64_t budget;                      /* bytes of rows that may pair kept in memory */
     Summary sm;
     struct Out *csv;                      /* the CSV difference goes here, or NULL */
     DSigned shown[MD_ROWS];               /* the first difference rows (Markdown) */
@@ -205,102 +210,55 @@ static int count(Diff *d, int k, const DRow *r)
     return kr_pressure_add(&sm->press[k], r->cust, r->time);
 }
 
-static bool same_key(const DRow *a, const DRow *b)
+static int mitem_cmp(const void *pa, const void *pb)
+{
+    const MItem *a = pa, *b = pb;
+#define BY(f) if (a->f != b->f) return a->f < b->f ? -1 : 1
+    BY(cust); BY(rule); BY(trigger); BY(attempt); BY(action); BY(survey); BY(chan); BY(variant);
+    BY(time); BY(seq);
+#undef BY
+    return 0;
+}
+
+static bool same_key(const MItem *a, const MItem *b)
 {
     return a->cust == b->cust && a->rule == b->rule && a->trigger == b->trigger && a->attempt == b->attempt &&
            a->action == b->action && a->survey == b->survey && a->chan == b->chan && a->variant == b->variant;
 }
 
-static size_t key_slot(const DRow *r, size_t mask)
+/* may_pair -- a difference row that may turn out to be a moved send. */
+static int may_pair(Summary *sm, int sign, const DRow *r)
 {
-    uint64_t h = (uint64_t)r->cust * 0x9E3779B97F4A7C15ULL ^ (uint64_t)r->trigger * 0xC2B2AE3D27D4EB4FULL ^
-                 ((uint64_t)r->rule << 32 | r->attempt) * 0x165667B19E3779F9ULL ^
-                 ((uint64_t)r->survey << 32 | r->chan) * 0x27D4EB2F165667C5ULL ^
-                 ((uint64_t)r->variant << 8 | r->action);
-    return (size_t)(h ^ (h >> 31)) & mask;
-}
-
-
-/* slot_of -- the slot that holds r's key, or the empty slot where it goes. */
-static size_t slot_of(const Summary *sm, const DRow *r)
-{
-    size_t mask = sm->capslot - 1u, i = key_slot(r, mask);
-    while (sm->slot[i] && !same_key(&sm->pend[sm->slot[i] - 1u].r, r)) i = (i + 1u) & mask;
-    return i;
-}
-
-/* slots_grow -- the slot table twice as large (or made), the keys placed again. */
-static int slots_grow(Summary *sm)
-{
-    size_t nc = sm->capslot ? sm->capslot * 2u : 256u;
-    uint32_t *ns = calloc(nc, sizeof *ns);
-    if (!ns) return -1;
-    free(sm->slot);
-    sm->slot = ns;
-    sm->capslot = nc;
-    for (size_t e = 0; e < sm->npend; e++) sm->slot[slot_of(sm, &sm->pend[e].r)] = (uint32_t)e + 1u;
+    MItem *m = kr_sort_slot(sm->may_pair);
+    if (!m) return -1;
+    *m = (MItem){ .trigger = r->trigger, .time = r->time, .seq = sm->nmay++, .cust = r->cust, .rule = r->rule,
+                  .survey = r->survey, .chan = r->chan, .variant = r->variant, .attempt = r->attempt,
+                  .action = r->action, .sign = (int8_t)sign };
     return 0;
 }
 
-/* pend_remove -- the key in slot i has no unpaired row left: the slots
- * after it in its run move back (linear probing without tombstones), and
- * the last entry takes its place in pend. */
-static void pend_remove(Summary *sm, size_t i)
+/* pair_moved -- every key's rows paired in the order they came: the
+ * moved sends and their shifts (new time - old time). */
+static int pair_moved(Summary *sm)
 {
-    size_t mask = sm->capslot - 1u, e = sm->slot[i] - 1u;
-    sm->slot[i] = 0;
-    for (size_t j = (i + 1u) & mask; sm->slot[j]; j = (j + 1u) & mask) {
-        size_t home = key_slot(&sm->pend[sm->slot[j] - 1u].r, mask);
-        /* j's key may fill the hole at i when its home is not in (i, j] */
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            sm->slot[i] = sm->slot[j];
-            sm->slot[j] = 0;
-            i = j;
-        }
-    }
-    free(sm->pend[e].more);
-    if (e != --sm->npend) {
-        sm->pend[e] = sm->pend[sm->npend];
-        sm->slot[slot_of(sm, &sm->pend[e].r)] = (uint32_t)e + 1u;
-    }
-}
-
-/* moved_row -- a difference row: paired with the oldest unpaired row of
- * its key and the other sign, else waits for one. */
-static int moved_row(Summary *sm, int sign, const DRow *r)
-{
-    if (2u * (sm->npend + 1u) > sm->capslot && slots_grow(sm) != 0) return -1;
-    size_t i = slot_of(sm, r);
-    if (sm->slot[i]) {
-        Pend *p = &sm->pend[sm->slot[i] - 1u];
-        if (p->sign != sign) {
-            if (kr_tally_add(&sm->shift, sign > 0 ? r->time - p->r.time : p->r.time - r->time) != 0) return -1;
+    if (kr_sort_finish(sm->may_pair) != 0) return -1;
+    MItem buf, key = { 0 };
+    const MItem *m;
+    size_t head = 0, n = 0;       /* the key's unpaired times: q[head, n) */
+    int sign = 0;
+    while ((m = kr_sort_next(sm->may_pair, &buf))) {
+        if (n > head && !same_key(m, &key)) head = n = 0;
+        if (n > head && m->sign != sign) {
+            if (kr_tally_add(&sm->shift, m->sign > 0 ? m->time - sm->q[head] : sm->q[head] - m->time) != 0) return -1;
             sm->moved++;
-            if (--p->n == 0) pend_remove(sm, i);
-            else {
-                p->r.time = p->more[p->head];
-                p->head = (p->head + 1u) & (p->cap - 1u);
-            }
-            return 0;
+            head++;
+            continue;
         }
-        if (p->n - 1u == p->cap) {                 /* more is full: it doubles, in order */
-            uint32_t nc = p->cap ? p->cap * 2u : 2u;
-            int64_t *nm = malloc(nc * sizeof *nm);
-            if (!nm) return -1;
-            for (uint32_t x = 0; x < p->n - 1u; x++) nm[x] = p->more[(p->head + x) & (p->cap - 1u)];
-            free(p->more);
-            p->more = nm;
-            p->cap = nc;
-            p->head = 0;
-        }
-        p->more[(p->head + p->n - 1u) & (p->cap - 1u)] = r->time;
-        p->n++;
-        return 0;
+        if (n == head) { head = n = 0; key = *m; sign = m->sign; }
+        if (KU_RESERVE(sm->q, n, sm->capq, 16) != 0) return -1;
+        sm->q[n++] = m->time;
     }
-    if (KU_RESERVE(sm->pend, sm->npend, sm->cappend, 256) != 0) return -1;
-    sm->pend[sm->npend] = (Pend){ .r = *r, .sign = sign, .n = 1 };
-    sm->slot[i] = (uint32_t)++sm->npend;
-    return 0;
+    return kr_sort_failed(sm->may_pair) ? -1 : 0;
 }
 
 static int csv_emit(Diff *d, int sign, const DRow *r);
@@ -316,7 +274,7 @@ static int differ(Diff *d, int sign, const DRow *r)
     if (d->csv && csv_emit(d, sign, r) != 0) return -2;
     /* a row of a rule only one policy has never pairs: not kept */
     bool both = d->summarize && d->sm.in_rules[0][r->rule] && d->sm.in_rules[1][r->rule];
-    return both ? moved_row(&d->sm, sign, r) : 0;
+    return both ? may_pair(&d->sm, sign, r) : 0;
 }
 
 /* walk -- both schedules in order, a group of equal (time, customer) from
@@ -388,13 +346,16 @@ static int summary_begin(Diff *d)
         const Sched *s = &d->s[k];
         for (uint32_t r = 0; r < s->img->nrules; r++) sm->in_rules[k][s->rule_name[r]] = true;
     }
-    return sm->by_rule && sm->by_survey && sm->by_chan ? 0 : -1;
+    sm->may_pair = kr_sort_new(sizeof(MItem), mitem_cmp, d->budget, "kairos-diff");
+    return sm->by_rule && sm->by_survey && sm->by_chan && sm->may_pair ? 0 : -1;
 }
 
-/* summary_end -- what is known once every row went by. */
-static void summary_end(Diff *d)
+/* summary_end -- what is known once every row went by.  0, or -1 out of
+ * memory or an unreadable temporary file. */
+static int summary_end(Diff *d)
 {
     Summary *sm = &d->sm;
+    if (pair_moved(sm) != 0) return -1;
     for (int k = 0; k < 2; k++) {
         PressureAcc acc = { sm, k, 0 };
         kr_pressure_each(&sm->press[k], pressure_one, &acc);
@@ -406,15 +367,15 @@ static void summary_end(Diff *d)
         if (y < x) { sm->lose_cust++; sm->lose_asks += x - y; }
     }
     sm->moved_median = kr_tally_quantile(&sm->shift, 0.5);
+    return 0;
 }
 
 static void summary_free(Summary *sm)
 {
     free(sm->by_rule); free(sm->by_survey); free(sm->by_chan);
     for (int k = 0; k < 2; k++) { free(sm->asks[k]); free(sm->in_rules[k]); kr_pressure_free(&sm->press[k]); }
-    for (size_t i = 0; i < sm->npend; i++) free(sm->pend[i].more);
-    free(sm->pend);
-    free(sm->slot);
+    kr_sort_free(sm->may_pair);
+    free(sm->q);
     kr_tally_free(&sm->shift);
 }
 
@@ -917,6 +878,7 @@ int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, co
         }
     }
     d.summarize = dopt->format != KR_DIFF_CSV || dopt->gate;
+    d.budget = kr_sort_budget(opt);
     if (!dopt->discard) {
         if (!(w = ko_open_bytes(opt->out, opt->out_fresh, opt->out_name, err))) goto done;
         if (dopt->format == KR_DIFF_CSV) {
@@ -932,7 +894,7 @@ int kr_diff(const KImage *old, const KImage *new_, const KrDiffOptions *dopt, co
         goto done;
     }
     *changed = d.nd > 0;
-    if (d.summarize) summary_end(&d);
+    if (d.summarize && summary_end(&d) != 0) goto oom;
     if (w && dopt->format != KR_DIFF_CSV) {
         FILE *f = open_memstream(&buf, &len);
         if (!f) goto oom;

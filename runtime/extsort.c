@@ -36,6 +36,14 @@ struct KrSort {
     size_t block;                 /* records read back at a time per run */
 };
 
+#define BUDGET_MAX (4u << 20)     /* bytes of records kept in memory, at most */
+
+uint64_t kr_sort_budget(const KrOptions *opt)
+{
+    uint64_t b = (opt->memory ? opt->memory : KR_MEMORY_DEFAULT) / 8u;
+    return b < BUDGET_MAX ? b : BUDGET_MAX;
+}
+
 KrSort *kr_sort_new(size_t size, int (*cmp)(const void *, const void *), size_t budget, const char *name)
 {
     KrSort *s = calloc(1, sizeof *s);

@@ -72,7 +72,7 @@ static bool ahead_start(KiGz *g)
         pthread_cond_init(&a->filled, NULL);
         pthread_cond_init(&a->emptied, NULL);
         g->ahead = a;
-        ok = pthread_create(&a->th, attr_ok ? &attr : NULL, ahead_main, g) == 0;
+        ok = kr_thread_start(&a->th, attr_ok ? &attr : NULL, ahead_main, g) == 0;
         if (!ok) {
             g->ahead = NULL;
             pthread_mutex_destroy(&a->mu);

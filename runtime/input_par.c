@@ -320,7 +320,7 @@ int ki_par_files(KiSrc *srcs, uint32_t nsrcs, KrInputCtx *c, const KiParts *kp,
     pthread_t th[KI_PARTS_MAX];
     bool started[KI_PARTS_MAX] = { false };
     for (uint32_t i = 1; i < n; i++)
-        started[i] = pthread_create(&th[i], attr_ok ? &attr : NULL, parse, &g[i]) == 0;
+        started[i] = kr_thread_start(&th[i], attr_ok ? &attr : NULL, parse, &g[i]) == 0;
     if (attr_ok) pthread_attr_destroy(&attr);
     parse(&g[0]);
     for (uint32_t i = 1; i < n; i++)

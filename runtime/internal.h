@@ -6,6 +6,7 @@
 #ifndef KAIROS_RUNTIME_INTERNAL_H
 #define KAIROS_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -88,6 +89,12 @@ uint32_t    kr_pool_add_ref(KrPool *p, const char *s, size_t len);
  * NAME-XXXXXX, unlinked at once (nothing is left behind, even after a
  * crash); its descriptor, or -1 with errno set.  (rows.c) */
 int kr_temp_fd(const char *name);
+
+/* kr_thread_start -- pthread_create for every thread of the runtime: the
+ * new thread has the asynchronous signals (SIGINT, SIGTERM, SIGPIPE, ...)
+ * blocked, so the CLI's handler always runs on the command's own thread.
+ * (thread.c) */
+int kr_thread_start(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
 
 /* ---- events from the input readers (input.c, csv.c, jsonl.c) ------------ */
 
@@ -570,10 +577,9 @@ typedef struct KrReadoutRun KrReadoutRun;
  * pool values: pass kr_readout_emit as img's emitter (ctx: the run),
  * kr_readout_event as the multi's event hook.  It keeps up to budget bytes
  * of sends and responses in memory, the rest in a temporary file
- * (kr_readout_budget: an eighth of --memory, 4 MiB at most).  NULL: out of memory. */
+ * (kr_sort_budget).  NULL: out of memory. */
 KrReadoutRun *kr_readout_begin(const KImage *img, const KImage *u, const KrReadoutOptions *ropt, KrPool *values,
                                uint64_t budget);
-uint64_t kr_readout_budget(const KrOptions *opt);
 int  kr_readout_emit(void *ctx, const KrRow *row);
 int  kr_readout_event(void *ctx, const KrEvent *ev);
 /* After the run: attributes the responses; *arms (malloc'd, *narms) in the
@@ -629,6 +635,8 @@ int         kr_sort_finish(KrSort *s);
 const void *kr_sort_next(KrSort *s, void *out);
 bool        kr_sort_failed(const KrSort *s);
 uint64_t    kr_sort_spilled(const KrSort *s);    /* records written to the temporary file */
+/* The budget of a command's KrSort: an eighth of --memory, 4 MiB at most. */
+uint64_t    kr_sort_budget(const KrOptions *opt);
 void        kr_sort_free(KrSort *s);
 
 /* ---- text writers for diff and readout (textout.c) ------------------------ */

@@ -2323,7 +2323,7 @@ KpMerge *kp_merge_open(KpRun *r, uint32_t lane)
     if (!a->batch[0]) return a;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
-    if (pthread_create(&a->th, NULL, ahead_main, a) != 0) {
+    if (kr_thread_start(&a->th, NULL, ahead_main, a) != 0) {
         pthread_mutex_destroy(&a->mu);
         pthread_cond_destroy(&a->cv);
         a->m.pre = true;                 /* merged here after all */
@@ -2472,7 +2472,7 @@ int kp_replay_lanes(KpRun *r, int64_t horizon, const KrEmit *emit, void *const *
     for (uint32_t j = 0; j < jobs; j++)
         if (acc_init(&acc[j], r) != 0) { rc = -1; goto out; }
     for (uint32_t j = 1; j < jobs; j++)
-        started[j] = pthread_create(&th[j], NULL, worker, &acc[j]) == 0;
+        started[j] = kr_thread_start(&th[j], NULL, worker, &acc[j]) == 0;
     worker(&acc[0]);               /* this thread is a worker too */
     for (uint32_t j = 1; j < jobs; j++)
         if (started[j]) pthread_join(th[j], NULL);

@@ -13,8 +13,6 @@
 
 #define MIN_DAYS 28
 #define MIN_ASKS 100
-#define ITEMS_MAX (4u << 20)      /* bytes of sends, responses and traits kept in memory,
-                                     at most: the rest is sorted in runs on disk */
 
 /* What the run leaves for the attribution, one record each (sorted by
  * customer, time, then order of arrival: seq, shared by the three kinds),
@@ -767,12 +765,6 @@ static int readout_init(Readout *r, const KImage *img, const KImage *u, const Kr
 
 struct KrReadoutRun { Readout r; };
 
-uint64_t kr_readout_budget(const KrOptions *opt)
-{
-    uint64_t b = (opt->memory ? opt->memory : KR_MEMORY_DEFAULT) / 8u;
-    return b < ITEMS_MAX ? b : ITEMS_MAX;
-}
-
 KrReadoutRun *kr_readout_begin(const KImage *img, const KImage *u, const KrReadoutOptions *ropt, KrPool *values,
                                uint64_t budget)
 {
@@ -836,7 +828,7 @@ int kr_readout(const KImage *img, const KrReadoutOptions *ropt, const KrOptions 
     if (!customers || !values) goto oom;
     const KImage *imgs[1] = { img };
     u = kr_reader_image(imgs, 1, ropt->by_trait);
-    if (!u || readout_init(&r, img, u, ropt, values, kr_readout_budget(opt)) != 0) goto oom;
+    if (!u || readout_init(&r, img, u, ropt, values, kr_sort_budget(opt)) != 0) goto oom;
     KrMulti m = { .imgs = { img }, .nimgs = 1, .emit = { emit_row }, .emit_ctx = { &r },
                   .on_event = on_event, .event_ctx = &r };
     if (kr_multi_run(&m, u, opt, customers, values, err) != 0) goto done;

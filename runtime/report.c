@@ -1087,7 +1087,7 @@ static int pol_init(Rep *r, Pol *p, const KImage *img, const char *name)
     p->grule = calloc(img->nrules + 1u, sizeof *p->grule);
     p->rtot = calloc(img->nrules + 1u, sizeof *p->rtot);
     p->at_of = calloc((img->nrules + 1u) * 2u, sizeof *p->at_of);
-    p->ro = kr_readout_begin(img, r->u, &r->rdo, r->values, kr_readout_budget(r->opt) / r->np);
+    p->ro = kr_readout_begin(img, r->u, &r->rdo, r->values, kr_sort_budget(r->opt) / r->np);
     if (!p->chan || !p->att || !p->stats || !p->grule || !p->rtot || !p->at_of || !p->ro) return -1;
     for (uint32_t i = 0; i < img->nrules; i++) {
         const char *n = istr(img, img->rules[i].name);

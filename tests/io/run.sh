@@ -723,6 +723,16 @@ run readout-runs-tmpdir 0 "" 'TMPDIR=$PWD/tmpr K readout --format json runs.kai 
 run readout-runs-no-tmpdir 0 "" 'TMPDIR=$PWD/no-such-dir K readout --format json runs.kai runs.csv >runs-2.json'
 check readout-runs-same 'cmp -s runs-1.json runs-2.json && grep -q "\"asks\":100000,\"answered\":100000" runs-1.json'
 check readout-runs-tmpdir-empty '[ -z "$(ls -A tmpr)" ]'
+# diff's summary pairs moved sends from the same kind of runs: 300,000 sends
+# each moved by an hour (600,000 rows that may pair, past the 4 MiB budget),
+# and the same summary all in memory when no temporary file can be made.
+awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 300000; i++) printf "%d,c%d,purchase\n", 1772323200 + 10 * i, i % 150000; print "1790000000,zz,login" }' >"$W/moved.csv"
+echo 'ask NPS after purchase + 1h' >"$W/moved1.kai"
+echo 'ask NPS after purchase + 2h' >"$W/moved2.kai"
+run diff-runs-tmpdir 0 "" 'TMPDIR=$PWD/tmpr K diff --format json moved1.kai moved2.kai moved.csv >moved-1.json'
+run diff-runs-no-tmpdir 0 "" 'TMPDIR=$PWD/no-such-dir K diff --format json moved1.kai moved2.kai moved.csv >moved-2.json'
+check diff-runs-same 'cmp -s moved-1.json moved-2.json && grep -q "\"moved\":{\"sends\":300000,\"median_shift_seconds\":3600}" moved-1.json'
+check diff-runs-tmpdir-empty '[ -z "$(ls -A tmpr)" ]'
 
 # --input and the schema's input: disagreeing is an error, not the schema's
 # word taken without one; agreeing, or the schema silent, is fine
