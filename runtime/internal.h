@@ -752,6 +752,11 @@ typedef struct KvEnv {
      * memo_slot[F] its place in the customer's KrHist.memo of E, KB_NONE
      * for any other function; memo_count[E] how many E has */
     const uint32_t *memo_slot, *memo_count;
+    /* responded(S within W) (kv_responded_memos): resp_slot[S] the place
+     * of S's memo among the count memos of `response` (the responses that
+     * name S, counted as a count(response where survey == S) would be),
+     * KB_NONE for a survey no responded() reads; NULL: none */
+    const uint32_t *resp_slot;
     /* sum/avg/min/max(E.A within W) (kv_agg_memos): the attributes of E
      * aggregated, agg_attr[agg_off[E] .. agg_off[E + 1]], each one's place
      * among E's KrAggMemo; NULL: none kept */
@@ -788,6 +793,11 @@ int kv_truth(const KrValue *v);
  * elsewhere.  Such an F is true or not of an event for good, so a count
  * keeps its results (KrCountMemo). */
 void kv_count_memos(const KImage *img, uint32_t *slot, uint32_t *count);
+/* The surveys img's `RESPONDED s w` instructions read, each given a count
+ * memo of the `response` kind (event index ev_response) after those of
+ * kv_count_memos: slot[s] (img->nsurveys entries) its place, count[] as
+ * kv_count_memos left it, grown; KB_NONE elsewhere. */
+void kv_responded_memos(const KImage *img, uint32_t ev_response, uint32_t *slot, uint32_t *count);
 /* The attributes each event kind is aggregated by (KvEnv.agg_off, agg_attr;
  * *off has img->nevents + 1 entries; the caller frees both): 0, or -1 out
  * of memory. */

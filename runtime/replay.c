@@ -141,6 +141,7 @@ struct KrEngine {
     uint32_t *strval;             /* image string -> value pool id */
     uint32_t *hist_of;            /* event -> hist index, KB_NONE or KR_COUNTED | total index */
     uint32_t *memo_slot, *memo_count;   /* KvEnv's: count(E where F) memos (kv_count_memos) */
+    uint32_t *resp_slot;                /* KvEnv's: responded(S) memos (kv_responded_memos) */
     uint32_t *agg_off, *agg_attr;       /* KvEnv's: aggregate memos (kv_agg_memos) */
     uint32_t nkept, ncounted;     /* KrHist and totals per customer */
     uint32_t *chan_val;           /* channel -> value pool id of its name */
@@ -2225,6 +2226,7 @@ void kr_engine_free(KrEngine *e)
     free(e->hist_of);
     free(e->memo_slot);
     free(e->memo_count);
+    free(e->resp_slot);
     free(e->agg_off);
     free(e->agg_attr);
     free(e->chan_val);
@@ -2413,6 +2415,9 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
         kv_agg_memos(img, &e->agg_off, &e->agg_attr) != 0)
         goto fail;
     kv_count_memos(img, e->memo_slot, e->memo_count);
+    if (!(e->resp_slot = malloc(((size_t)img->nsurveys + 1u) * sizeof *e->resp_slot))) goto fail;
+    kv_responded_memos(img, e->ev_response, e->resp_slot, e->memo_count);
+    e->env.resp_slot = e->resp_slot;
     e->env.memo_slot = e->memo_slot;
     e->env.memo_count = e->memo_count;
     e->env.agg_off = e->agg_off;

@@ -220,6 +220,24 @@ void kv_count_memos(const KImage *img, uint32_t *slot, uint32_t *count)
     }
 }
 
+typedef struct RespKinds { const KImage *img; uint32_t *slot; } RespKinds;
+
+static void resp_survey(void *ctx, const uint32_t *x)      /* RESPONDED s w */
+{
+    RespKinds *k = ctx;
+    if (x[0] < k->img->nsurveys) k->slot[x[0]] = 0;
+}
+
+void kv_responded_memos(const KImage *img, uint32_t ev_response, uint32_t *slot, uint32_t *count)
+{
+    for (uint32_t s = 0; s < img->nsurveys; s++) slot[s] = KB_NONE;
+    if (ev_response >= img->nevents) return;
+    RespKinds k = { img, slot };
+    each_op(img, KB_OP_RESPONDED, resp_survey, &k);
+    for (uint32_t s = 0; s < img->nsurveys; s++)
+        if (slot[s] == 0) slot[s] = count[ev_response]++;
+}
+
 typedef struct AggSets { const KImage *img; uint32_t *off, *end, *attr; } AggSets;
 
 static void agg_count(void *ctx, const uint32_t *x)        /* AGG k e a w */
@@ -309,7 +327,9 @@ static uint32_t memo_cap(uint32_t cap, uint32_t need, uint32_t least)
  * on the events the memo has not seen (those before the window are
  * forgotten once they are half of it).  0; -1 f failed; -2 out of memory
  * (the caller counts them one by one). */
-static int memo_count(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *h, KrCountMemo *m,
+typedef int (*EventTest)(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *h, uint32_t r);
+
+static int memo_count(const KvCtx *c, uint32_t e, EventTest test, uint32_t f, const KrHistSpan *h, KrCountMemo *m,
                       uint64_t seq0, uint64_t sa, uint64_t sb, uint64_t *out)
 {
     uint32_t k = memo_forget(&m->base, m->n, sa, 1);
@@ -332,7 +352,7 @@ static int memo_count(const KvCtx *c, uint32_t e, uint32_t f, const KrHistSpan *
     }
     if (m->n == 0) m->pref[0] = 0;
     for (uint64_t s = m->base + m->n; s < sb; s++) {
-        int t = where_true(c, e, f, h, (uint32_t)(s - seq0));
+        int t = test(c, e, f, h, (uint32_t)(s - seq0));
         if (t < 0) return -1;
         m->pref[m->n + 1] = m->pref[m->n] + (uint32_t)t;
         m->n++;
@@ -369,7 +389,7 @@ static int op_count(const KvCtx *c, uint32_t e, uint32_t f, uint32_t w, KrValue 
     uint64_t seq0;
     KrCountMemo *m;
     if (slot != KB_NONE && (m = kr_hist_memo(env, c->cust, e, slot, &seq0))) {
-        int rc = memo_count(c, e, f, &h, m, seq0, seq0 + a, seq0 + b, &n);
+        int rc = memo_count(c, e, where_true, f, &h, m, seq0, seq0 + a, seq0 + b, &n);
         if (rc == -1) return -1;
         if (rc == 0) { *out = mk_num((double)n); return 0; }
     }
@@ -540,6 +560,15 @@ static bool op_asked(const KvCtx *c, uint32_t s, uint32_t w)
     return false;
 }
 
+/* Whether record r of the responses names survey want (a value-pool id):
+ * memo_count's test for RESPONDED. */
+static int survey_is(const KvCtx *c, uint32_t e, uint32_t want, const KrHistSpan *h, uint32_t r)
+{
+    (void)e;
+    const KrValue *v = &kr_hist_attrs(h, r)[c->env->response_survey];
+    return v->tag == KB_STR && v->str == want;
+}
+
 /* RESPONDED s w: a response with survey == the name of s in the window. */
 static bool op_responded(const KvCtx *c, uint32_t s, uint32_t w)
 {
@@ -550,14 +579,20 @@ static bool op_responded(const KvCtx *c, uint32_t s, uint32_t w)
     KrHistSpan h;
     if (!kr_hist_span(env, c->cust, env->ev_response, &h)) return false;
     uint32_t want = env->strval[img->surveys[s]];
-    int64_t lo = window_lo(img, c->now, w);
-    for (uint32_t r = h.hi; r-- > h.lo;) {
-        int64_t t = kr_hist_time(&h, r);
-        if (t > c->now) continue;
-        if (t <= lo) break;
-        const KrValue *v = &kr_hist_attrs(&h, r)[env->response_survey];
-        if (v->tag == KB_STR && v->str == want) return true;
-    }
+    /* the responses in (lo, now], by two binary searches; then how many
+     * name the survey, through the customer's memo of the survey (as a
+     * count(response where survey == S) keeps it): a walk was linear in
+     * the window's responses of other surveys, for every evaluation */
+    uint32_t a = first_after(&h, window_lo(img, c->now, w)), b = first_after(&h, c->now);
+    if (b <= a) return false;
+    uint32_t slot = env->resp_slot ? env->resp_slot[s] : KB_NONE;
+    uint64_t seq0, n;
+    KrCountMemo *m;
+    if (slot != KB_NONE && (m = kr_hist_memo(env, c->cust, env->ev_response, slot, &seq0)) &&
+        memo_count(c, env->ev_response, survey_is, want, &h, m, seq0, seq0 + a, seq0 + b, &n) == 0)
+        return n > 0;
+    for (uint32_t r = b; r-- > a;)
+        if (survey_is(c, env->ev_response, want, &h, r)) return true;
     return false;
 }
 

@@ -713,26 +713,28 @@ for j in 1 2; do
 done
 check merge-order-diff-same 'cmp -s merge-diff-1.csv merge-diff-2.csv && [ "$(wc -l <merge-diff-2.csv)" -gt 8192 ]'
 check merge-order-readout-same 'cmp -s merge-readout-1.csv merge-readout-2.csv'
+# runs_same NAME CMD PATTERN: CMD (writing to standard output) with a
+# temporary directory and with none that can be made: the same bytes,
+# PATTERN in them, nothing left behind.
+runs_same() {
+    run "$1-tmpdir" 0 "" "TMPDIR=\$PWD/tmpr $2 >$1-1.out"
+    run "$1-no-tmpdir" 0 "" "TMPDIR=\$PWD/no-such-dir $2 >$1-2.out"
+    check "$1-same" "cmp -s $1-1.out $1-2.out && grep -q '$3' $1-1.out"
+    check "$1-tmpdir-empty" '[ -z "$(ls -A tmpr)" ]'
+}
+mkdir -p "$W/tmpr"
 # readout keeps its sends and responses past 4 MiB in the temporary file,
-# sorted in runs (SPEC 5.10): 200,000 of them here.  The same readout when no
-# temporary file can be made (all in memory), and nothing left behind.
+# sorted in runs (SPEC 5.10): 200,000 of them here; all in memory when no
+# temporary file can be made.
 awk 'BEGIN { print "time,customer,event,survey,score"; for (i = 0; i < 100000; i++) { t = 1772323200 + 60 * i; c = i % 1000; printf "%d,c%d,purchase,,\n%d,c%d,response,NPS,%d\n", t, c, t + 30 + i % 7, c, i % 11 } }' >"$W/runs.csv"
 echo 'ask NPS after purchase cap 1 per 1h' >"$W/runs.kai"
-mkdir -p "$W/tmpr"
-run readout-runs-tmpdir 0 "" 'TMPDIR=$PWD/tmpr K readout --format json runs.kai runs.csv >runs-1.json'
-run readout-runs-no-tmpdir 0 "" 'TMPDIR=$PWD/no-such-dir K readout --format json runs.kai runs.csv >runs-2.json'
-check readout-runs-same 'cmp -s runs-1.json runs-2.json && grep -q "\"asks\":100000,\"answered\":100000" runs-1.json'
-check readout-runs-tmpdir-empty '[ -z "$(ls -A tmpr)" ]'
+runs_same readout-runs 'K readout --format json runs.kai runs.csv' '"asks":100000,"answered":100000'
 # diff's summary pairs moved sends from the same kind of runs: 300,000 sends
-# each moved by an hour (600,000 rows that may pair, past the 4 MiB budget),
-# and the same summary all in memory when no temporary file can be made.
+# each moved by an hour (600,000 rows that may pair, past the 4 MiB budget).
 awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 300000; i++) printf "%d,c%d,purchase\n", 1772323200 + 10 * i, i % 150000; print "1790000000,zz,login" }' >"$W/moved.csv"
 echo 'ask NPS after purchase + 1h' >"$W/moved1.kai"
 echo 'ask NPS after purchase + 2h' >"$W/moved2.kai"
-run diff-runs-tmpdir 0 "" 'TMPDIR=$PWD/tmpr K diff --format json moved1.kai moved2.kai moved.csv >moved-1.json'
-run diff-runs-no-tmpdir 0 "" 'TMPDIR=$PWD/no-such-dir K diff --format json moved1.kai moved2.kai moved.csv >moved-2.json'
-check diff-runs-same 'cmp -s moved-1.json moved-2.json && grep -q "\"moved\":{\"sends\":300000,\"median_shift_seconds\":3600}" moved-1.json'
-check diff-runs-tmpdir-empty '[ -z "$(ls -A tmpr)" ]'
+runs_same diff-runs 'K diff --format json moved1.kai moved2.kai moved.csv' '"moved":{"sends":300000,"median_shift_seconds":3600}'
 
 # --input and the schema's input: disagreeing is an error, not the schema's
 # word taken without one; agreeing, or the schema silent, is fine
