@@ -208,6 +208,7 @@ struct KrEngine {
     uint32_t explain_rule;        /* KB_NONE: all */
     KeTrace *ke;                  /* sub-expression values (explain only) */
     int rule_width;               /* explain text: width of the rule column */
+    int step_width;               /* ... and of the step column */
     KrSum *sums; uint32_t nsums, capsums;   /* one per trigger (explain_first) */
     uint32_t *sum_cur;            /* [nrules]: the summary of the rule's current chain */
 };
@@ -423,7 +424,7 @@ static void trace(KrEngine *e, uint32_t ci, int64_t t, uint32_t ri, const char *
         trace_json_head(e, ts, ri, step, msg);
         fputs("}\n", o);
     } else {
-        fprintf(o, "%s  %-*s %-10s ", ts, e->rule_width, ri == KB_NONE ? "-" : rule_name(e, ri), step);
+        fprintf(o, "%s  %-*s %-*s ", ts, e->rule_width, ri == KB_NONE ? "-" : rule_name(e, ri), e->step_width, step);
         put_shown(o, msg);
         putc('\n', o);
     }
@@ -2349,6 +2350,15 @@ KrEngine *kr_engine_new(const KImage *img, KrPool *customers, KrPool *values,
     e->ev_opt_in = kb_find_event(img, KB_EV_OPT_IN);
     e->ev_grant = kb_find_event(img, KB_EV_CONSENT_GRANTED);
     e->ev_revoke = kb_find_event(img, KB_EV_CONSENT_REVOKED);
+    /* the step column: 10 wide, wider for the consent and opt-out events
+     * the policy reads, whose lines name them as their step */
+    e->step_width = 10;
+    const uint32_t named[] = { e->ev_opt_out, e->ev_opt_in, e->ev_grant, e->ev_revoke };
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
+        if (named[i] < img->nevents) {
+            size_t n = strlen(sname(img, img->events[named[i]]));
+            if (n > (size_t)e->step_width && n <= 40) e->step_width = (int)n;
+        }
     e->a_tz = kb_find_attr(img, "tz");
     e->a_channel = kb_find_attr(img, "channel");
     e->a_survey = kb_find_attr(img, "survey");
