@@ -135,7 +135,7 @@ bench-scale: $(KAIROS) $(B)/kairos-bench
 # kairos-bench: the floor, the reader alone, the log generator, an RSS meter.
 $(B)/kairos-bench: $(B)/bench/floor.o $(B)/bench/gen.o $(B)/bench/readbench.o \
                    $(B)/runtime/pool.o $(B)/runtime/timeparse.o $(B)/runtime/input.o \
-                   $(B)/runtime/rows.o $(B)/runtime/input_par.o $(B)/runtime/csv.o $(B)/runtime/jsonl.o $(B)/runtime/gunzip.o \
+                   $(B)/runtime/rows.o $(B)/runtime/input_par.o $(B)/runtime/csv.o $(B)/runtime/jsonl.o $(B)/runtime/gunzip.o $(B)/runtime/thread.o \
                    $(B)/runtime/schema.o $(B)/runtime/segment.o $(B)/runtime/srcuri.o \
                    $(B)/runtime/src_pg.o $(B)/runtime/src_sqlite.o $(B)/runtime/tz.o \
                    $(B)/lang/bytecode.o $(B)/lang/util.o | $(B)
