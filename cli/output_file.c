@@ -162,6 +162,11 @@ void cli_io_init(void)
         for (size_t k = 0; k < NCAUGHT; k++) sigaddset(&sa.sa_mask, caught[k]);
         sigaction(caught[i], &sa, NULL);
     }
+    /* a file-size limit (ulimit -f): a write past it fails with EFBIG, which
+     * each writer reports and each spill survives (its records stay in
+     * memory), instead of SIGXFSZ ending the command with a core dump and
+     * its temporary files left behind */
+    signal(SIGXFSZ, SIG_IGN);
     kr_set_cleanup(&runtime_cleanup);
 }
 

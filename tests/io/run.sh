@@ -735,6 +735,14 @@ awk 'BEGIN { print "time,customer,event"; for (i = 0; i < 300000; i++) printf "%
 echo 'ask NPS after purchase + 1h' >"$W/moved1.kai"
 echo 'ask NPS after purchase + 2h' >"$W/moved2.kai"
 runs_same diff-runs 'K diff --format json moved1.kai moved2.kai moved.csv' '"moved":{"sends":300000,"median_shift_seconds":3600}'
+# A file-size limit (ulimit -f) is no signal: SIGXFSZ is ignored, so a write
+# past it fails with EFBIG.  An output past it is a write error with nothing
+# left behind (the command was killed, its NAME.tmp.XXXXXX left); a spill
+# past it keeps its records in memory, the same bytes (readout was killed).
+run xfsz-output 1 '^moved.csv.out: error: write error: File too large$' '(ulimit -f 1024; K simulate --no-progress moved1.kai moved.csv -o moved.csv.out)'
+check xfsz-output-nothing-left '[ -z "$(ls | grep "^moved.csv.out")" ]'
+run xfsz-readout-spill 0 "" '(ulimit -f 1024; K readout --format json runs.kai runs.csv >readout-xfsz.out)'
+check xfsz-readout-same 'cmp -s readout-xfsz.out readout-runs-1.out'
 
 # --input and the schema's input: disagreeing is an error, not the schema's
 # word taken without one; agreeing, or the schema silent, is fine
