@@ -210,21 +210,24 @@ static int count(Diff *d, int k, const DRow *r)
     return kr_pressure_add(&sm->press[k], r->cust, r->time);
 }
 
-static int mitem_cmp(const void *pa, const void *pb)
-{
-    const MItem *a = pa, *b = pb;
 #define BY(f) if (a->f != b->f) return a->f < b->f ? -1 : 1
+/* The order of the keys (the row, time aside). */
+static int key_cmp(const MItem *a, const MItem *b)
+{
     BY(cust); BY(rule); BY(trigger); BY(attempt); BY(action); BY(survey); BY(chan); BY(variant);
-    BY(time); BY(seq);
-#undef BY
     return 0;
 }
 
-static bool same_key(const MItem *a, const MItem *b)
+/* KrSort's order: key, time, arrival. */
+static int mitem_cmp(const void *pa, const void *pb)
 {
-    return a->cust == b->cust && a->rule == b->rule && a->trigger == b->trigger && a->attempt == b->attempt &&
-           a->action == b->action && a->survey == b->survey && a->chan == b->chan && a->variant == b->variant;
+    const MItem *a = pa, *b = pb;
+    int c = key_cmp(a, b);
+    if (c) return c;
+    BY(time); BY(seq);
+    return 0;
 }
+#undef BY
 
 /* may_pair -- a difference row that may turn out to be a moved send. */
 static int may_pair(Summary *sm, int sign, const DRow *r)
@@ -247,7 +250,7 @@ static int pair_moved(Summary *sm)
     size_t head = 0, n = 0;       /* the key's unpaired times: q[head, n) */
     int sign = 0;
     while ((m = kr_sort_next(sm->may_pair, &buf))) {
-        if (n > head && !same_key(m, &key)) head = n = 0;
+        if (n > head && key_cmp(m, &key) != 0) head = n = 0;
         if (n > head && m->sign != sign) {
             if (kr_tally_add(&sm->shift, m->sign > 0 ? m->time - sm->q[head] : sm->q[head] - m->time) != 0) return -1;
             sm->moved++;

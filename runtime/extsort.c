@@ -7,7 +7,6 @@
  * the partition's and the held-back output's do).  The comparison must be
  * a total order (equal records: the one added first comes first).
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,7 +26,7 @@ struct KrSort {
     char *mem; size_t n, cap, max;    /* the buffer: n records of room for cap, max at most */
     Run *runs; size_t nruns, capruns;
     int fd;
-    uint64_t end, count;          /* file's length; records added */
+    uint64_t end;                 /* the file's length */
     bool failed, merging;
     bool nospill;                 /* a spill failed (no temporary file, no room): memory
                                      grows past the budget instead, as the partition's */
@@ -57,24 +56,13 @@ KrSort *kr_sort_new(size_t size, int (*cmp)(const void *, const void *), size_t 
     return s;
 }
 
-static int write_all(int fd, const char *p, size_t n, uint64_t off)
-{
-    while (n) {
-        ssize_t w = pwrite(fd, p, n, (off_t)off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w; n -= (size_t)w; off += (uint64_t)w;
-    }
-    return 0;
-}
-
 /* The buffer sorted and written out as a run. */
 static int spill(KrSort *s)
 {
     if (s->fd < 0 && (s->fd = kr_temp_fd(s->name)) < 0) return -1;
     if (KU_RESERVE(s->runs, s->nruns, s->capruns, 16) != 0) return -1;
     qsort(s->mem, s->n, s->size, s->cmp);
-    if (write_all(s->fd, s->mem, s->n * s->size, s->end) != 0) return -1;
+    if (kr_write_at(s->fd, s->mem, s->n * s->size, s->end) != 0) return -1;
     s->runs[s->nruns++] = (Run){ .off = s->end, .n = s->n };
     s->end += (uint64_t)s->n * s->size;
     s->n = 0;
@@ -93,7 +81,6 @@ void *kr_sort_slot(KrSort *s)
         s->mem = m;
         s->cap = nc;
     }
-    s->count++;
     return s->mem + s->n++ * s->size;
 }
 
@@ -130,13 +117,7 @@ static int refill(KrSort *s, Run *r)
     if (r->next == r->n) return 0;
     uint64_t k = r->n - r->next;
     if (k > s->block) k = s->block;
-    size_t want = (size_t)k * s->size, got = 0;
-    while (got < want) {
-        ssize_t g = pread(s->fd, r->buf + got, want - got, (off_t)(r->off + r->next * s->size + got));
-        if (g < 0 && errno == EINTR) continue;
-        if (g <= 0) return -1;
-        got += (size_t)g;
-    }
+    if (kr_read_at(s->fd, r->buf, (size_t)k * s->size, r->off + r->next * s->size) != 0) return -1;
     r->next += k;
     r->len = (size_t)k;
     return 1;

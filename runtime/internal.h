@@ -89,6 +89,10 @@ uint32_t    kr_pool_add_ref(KrPool *p, const char *s, size_t len);
  * NAME-XXXXXX, unlinked at once (nothing is left behind, even after a
  * crash); its descriptor, or -1 with errno set.  (rows.c) */
 int kr_temp_fd(const char *name);
+/* Writes len bytes from p at offset `at` of fd; reads len bytes there into
+ * p.  0, or -1 (an error, or for a read the file ending first).  (rows.c) */
+int kr_write_at(int fd, const void *p, size_t len, uint64_t at);
+int kr_read_at(int fd, void *p, size_t len, uint64_t at);
 
 /* kr_thread_start -- pthread_create for every thread of the runtime: the
  * new thread has the asynchronous signals (SIGINT, SIGTERM, SIGPIPE, ...)

@@ -439,33 +439,6 @@ static int spill_open(KpRun *r)
     return rc;
 }
 
-/* Writes len bytes at off of the temporary file; 0 or -1. */
-static int write_at(int fd, const void *p, size_t len, uint64_t at)
-{
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = pwrite(fd, (const char *)p + off, len - off, (off_t)(at + off));
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        off += (size_t)w;
-    }
-    return 0;
-}
-
-/* Reads len bytes at `at` of the temporary file into p; 0 or -1 (a read
- * error, or the file ends first). */
-static int read_at(int fd, void *p, size_t len, uint64_t at)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t g = pread(fd, (char *)p + got, len - got, (off_t)(at + got));
-        if (g < 0 && errno == EINTR) continue;
-        if (g <= 0) return -1;
-        got += (size_t)g;
-    }
-    return 0;
-}
-
 /* Writes the iovecs v[0, n) at `at` of the temporary file (v is used up);
  * 0 or -1. */
 static int writev_at(int fd, struct iovec *v, size_t n, uint64_t at)
@@ -896,7 +869,7 @@ static int write_run(const EmitCtx *x)
     size_t bytes = k->nrows * sizeof *k->rows;
     if (spill_open(x->r) != 0) { k->norun = true; return 1; }
     uint64_t at = atomic_fetch_add(&x->r->spill_end, bytes);
-    if (write_at(x->r->spill_fd, k->rows, bytes, at) != 0) { k->norun = true; return 1; }
+    if (kr_write_at(x->r->spill_fd, k->rows, bytes, at) != 0) { k->norun = true; return 1; }
     k->runs[k->nruns++] = (RowRun){ at, k->nrows };
     k->nrows = 0;
     atomic_fetch_add(&x->r->row_runs, 1u);
@@ -934,7 +907,7 @@ static char *load_chunks(const KpRun *r, const Seg *k, size_t *total)
     if (!d) return NULL;
     size_t at = 0;
     for (uint32_t i = 0; i < k->nchunks; i++) {
-        if (read_at(r->spill_fd, d + at, k->chunks[i].len, k->chunks[i].off) != 0) { free(d); return NULL; }
+        if (kr_read_at(r->spill_fd, d + at, k->chunks[i].len, k->chunks[i].off) != 0) { free(d); return NULL; }
         at += k->chunks[i].len;
     }
     *total = n;
@@ -956,7 +929,7 @@ static int keep_rows(KpRun *r, Rows *k, const KrRow *rows, size_t n)
     if (atomic_fetch_add(&r->rows_mem, bytes) + bytes > r->budget / 4u && n > r->rows_back &&
         spill_open(r) == 0) {
         uint64_t at = atomic_fetch_add(&r->spill_end, bytes);
-        if (write_at(r->spill_fd, rows, bytes, at) == 0) {
+        if (kr_write_at(r->spill_fd, rows, bytes, at) == 0) {
             atomic_fetch_sub(&r->rows_mem, bytes);
             if (!(k->rows = malloc(r->rows_back * sizeof *k->rows))) return -1;
             k->rows_off = at;
@@ -979,7 +952,7 @@ static int next_rows(KpRun *r, Rows *k)
 {
     uint64_t left = k->rows_spilled - k->rows_read;
     size_t n = left < k->caprows ? (size_t)left : k->caprows;
-    if (read_at(r->spill_fd, k->rows, n * sizeof *k->rows, k->rows_off + k->rows_read * sizeof *k->rows) != 0)
+    if (kr_read_at(r->spill_fd, k->rows, n * sizeof *k->rows, k->rows_off + k->rows_read * sizeof *k->rows) != 0)
         return -1;
     k->rows_read += n;
     k->nrows = n;
@@ -1177,7 +1150,7 @@ static char *read_chunk(const KpRun *r, char **buf, size_t *cap, const Chunk *c)
         *buf = nb;
         *cap = c->len;
     }
-    return read_at(r->spill_fd, *buf, c->len, c->off) == 0 ? *buf : NULL;
+    return kr_read_at(r->spill_fd, *buf, c->len, c->off) == 0 ? *buf : NULL;
 }
 
 /* normalize -- the records p[0, len) of part w in the shared pools' ids
@@ -1493,7 +1466,7 @@ typedef struct RunSrc {
 static int src_fill(const KpRun *r, RunSrc *s)
 {
     size_t n = s->left < s->cap ? (size_t)s->left : s->cap;
-    if (read_at(r->spill_fd, s->buf, n * sizeof *s->buf, s->off) != 0) return -1;
+    if (kr_read_at(r->spill_fd, s->buf, n * sizeof *s->buf, s->off) != 0) return -1;
     s->off += n * sizeof *s->buf;
     s->left -= n;
     s->rows = s->buf;
@@ -1556,7 +1529,7 @@ static int merge_sources(const KpRun *r, const KImage *img, RunSrc *src, uint32_
         else {
             block[fill++] = *row;
             if (fill == bcap) {
-                if (write_at(r->spill_fd, block, fill * sizeof *block, at) != 0) { rc = 1; goto out; }
+                if (kr_write_at(r->spill_fd, block, fill * sizeof *block, at) != 0) { rc = 1; goto out; }
                 at += fill * sizeof *block;
                 fill = 0;
             }
@@ -1567,7 +1540,7 @@ static int merge_sources(const KpRun *r, const KImage *img, RunSrc *src, uint32_
         }
         if (nh > 1) sift_down(h, nh, 0, src_less, &q);
     }
-    if (fill && write_at(r->spill_fd, block, fill * sizeof *block, at) != 0) rc = 1;
+    if (fill && kr_write_at(r->spill_fd, block, fill * sizeof *block, at) != 0) rc = 1;
 out:
     free(h);
     return rc;
@@ -1708,7 +1681,7 @@ static int xs_flush(XSort *x)
         PRec h;
         size_t size = rec_get(r->wide, a->ord[i].rec, &h);
         if (fill + size > x->outcap && fill) {
-            if (write_at(r->spill_fd, x->out, fill, at + o) != 0) return 2;
+            if (kr_write_at(r->spill_fd, x->out, fill, at + o) != 0) return 2;
             o += fill;
             fill = 0;
         }
@@ -1721,7 +1694,7 @@ static int xs_flush(XSort *x)
         memcpy(x->out + fill, a->ord[i].rec, size);
         fill += size;
     }
-    if (fill && write_at(r->spill_fd, x->out, fill, at + o) != 0) return 2;
+    if (fill && kr_write_at(r->spill_fd, x->out, fill, at + o) != 0) return 2;
     x->runs[x->nruns++] = (XRun){ at, x->len };
     x->len = 0;
     return 0;
@@ -1795,7 +1768,7 @@ static int xs_next(const KpRun *r, XSrc *s)
         s->pos = 0;
         s->end = have;
         size_t want = s->cap - have < s->left ? s->cap - have : (size_t)s->left;
-        if (read_at(r->spill_fd, s->buf + have, want, s->off) != 0) return -1;
+        if (kr_read_at(r->spill_fd, s->buf + have, want, s->off) != 0) return -1;
         s->off += want;
         s->left -= want;
         s->end += want;

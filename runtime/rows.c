@@ -50,6 +50,32 @@ static inline const char *get_z(const char *p, int64_t *v)
 
 /* ---- writing ------------------------------------------------------------- */
 
+/* kr_write_at, kr_read_at (internal.h): all of len bytes at offset at,
+ * whatever the calls return in part, through EINTR. */
+int kr_write_at(int fd, const void *p, size_t len, uint64_t at)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = pwrite(fd, (const char *)p + off, len - off, (off_t)(at + off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+int kr_read_at(int fd, void *p, size_t len, uint64_t at)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t g = pread(fd, (char *)p + got, len - got, (off_t)(at + got));
+        if (g < 0 && errno == EINTR) continue;
+        if (g <= 0) return -1;
+        got += (size_t)g;
+    }
+    return 0;
+}
+
 /* kr_temp_fd (internal.h): the temporary files of every spill, this one's,
  * the partition's and the held-back schedule's. */
 int kr_temp_fd(const char *name)
